@@ -1,0 +1,179 @@
+//! The command line as clap sees it. Nothing past `lib::run` sees these types: they are turned
+//! into plain options once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Provision Microsoft Entra ID users into Salesforce, the GitOps way.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// The desired-state file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "ROSTER_CONFIG",
+        default_value = "roster.yaml"
+    )]
+    pub(crate) config: PathBuf,
+    /// Never colour output (the NO_COLOR environment variable does the same).
+    #[arg(long, global = true)]
+    pub(crate) no_color: bool,
+    /// Log what roster does to stderr; repeat for more (RUST_LOG also works).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Print only errors and the requested output.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check the config file: YAML, JSON Schema, expressions, references. No network.
+    Validate,
+    /// Read live Entra and Salesforce and show what would change.
+    Plan(PlanArgs),
+    /// Carry out a plan (a saved one, or a fresh one after confirmation).
+    Apply(ApplyArgs),
+    /// Render a saved plan again.
+    Show(ShowArgs),
+    /// Explain how roster sees one source user: scope, matching, fields, role rule.
+    Explain(ExplainArgs),
+    /// Evaluate an Entra attribute-mapping expression.
+    Expr(ExprArgs),
+    /// Write what roster reads from Entra and Salesforce as JSON.
+    Snapshot(SnapshotArgs),
+    /// Print the JSON Schema of the config file (or of saved plans with --plan).
+    Schema(SchemaArgs),
+    /// Run the local Entra + Salesforce emulator until interrupted.
+    Emulate(EmulateArgs),
+    /// Show the whole loop against the built-in emulator: plan, apply, change, plan again.
+    Demo,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Output formats of plans and apply reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// Save the plan (JSON) for `roster apply PLAN`.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+    /// Exit 2 when the plan has changes (0: none, 1: error).
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+    /// Limit the plan to these users (UPN, object id or Salesforce Username).
+    #[arg(long = "target", value_name = "KEY")]
+    pub(crate) targets: Vec<String>,
+    /// Replace email local parts with `***` (for public repositories).
+    #[arg(long)]
+    pub(crate) mask: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// A plan saved with `roster plan --out`.
+    pub(crate) plan: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub(crate) auto_approve: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+    /// Where the audit log is appended.
+    #[arg(long, default_value = "roster-audit.jsonl")]
+    pub(crate) audit_log: PathBuf,
+    /// Allow up to N deactivations even above `safety.max_deactivations`.
+    #[arg(long, value_name = "N")]
+    pub(crate) allow_deactivations: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The saved plan.
+    pub(crate) plan: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The source user: userPrincipalName or object id.
+    pub(crate) user: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExprArgs {
+    /// The expression, e.g. 'Join(" ", [givenName], [surname])'.
+    pub(crate) expression: String,
+    /// Set a single-valued attribute; repeat for more.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// A JSON object of attribute name to string, array of strings, or null.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) input: Option<PathBuf>,
+    /// Print exactly one JSON value: a string, an array of strings, or null.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Fix the clock for Now() and friends (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub(crate) now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SnapshotArgs {
+    /// The directory to write `entra.json` and `salesforce.json` to.
+    #[arg(long, default_value = "snapshot")]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// Print the JSON Schema of saved plans instead.
+    #[arg(long)]
+    pub(crate) plan: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EmulateArgs {
+    /// A world file seeding the tenant and the org.
+    #[arg(long, conflicts_with = "synthetic")]
+    pub(crate) world: Option<PathBuf>,
+    /// Generate a consistent world with N users instead.
+    #[arg(long, value_name = "N")]
+    pub(crate) synthetic: Option<u32>,
+    /// Seed of the synthetic world.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: String,
+    /// Latency added to every request.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) latency_ms: u64,
+    /// Write a config for the synthetic world to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_config: Option<PathBuf>,
+}

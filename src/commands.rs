@@ -1,0 +1,86 @@
+//! One function per command: turns parsed arguments into work and output. Output goes through
+//! `anstream`, which drops colours when the stream is not a terminal or NO_COLOR is set.
+
+use std::error::Error as _;
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, LoadError};
+use crate::diagnostic::{display_path, render_all};
+use crate::error::{Error, Outcome};
+
+/// Runs the parsed command.
+pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
+    match &cli.command {
+        Command::Validate => validate(cli),
+        Command::Schema(args) if !args.plan => {
+            anstream::stdout().write_all(config::config_schema_text().as_bytes())?;
+            Ok(Outcome::Success)
+        }
+        Command::Schema(_) => Err(Error::NotImplemented("schema --plan")),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "roster",
+                &mut std::io::stdout(),
+            );
+            Ok(Outcome::Success)
+        }
+        Command::Plan(_) => Err(Error::NotImplemented("plan")),
+        Command::Apply(_) => Err(Error::NotImplemented("apply")),
+        Command::Show(_) => Err(Error::NotImplemented("show")),
+        Command::Explain(_) => Err(Error::NotImplemented("explain")),
+        Command::Expr(_) => Err(Error::NotImplemented("expr")),
+        Command::Snapshot(_) => Err(Error::NotImplemented("snapshot")),
+        Command::Emulate(_) => Err(Error::NotImplemented("emulate")),
+        Command::Demo => Err(Error::NotImplemented("demo")),
+    }
+}
+
+fn validate(cli: &Cli) -> Result<Outcome, Error> {
+    let loaded = config::load(&cli.global.config)?;
+    if !loaded.warnings.is_empty() {
+        let mut err = anstream::stderr();
+        err.write_all(render_all(&loaded.warnings, true).as_bytes())?;
+    }
+    if !cli.global.quiet {
+        let warnings = match loaded.warnings.len() {
+            0 => String::new(),
+            1 => ", with 1 warning".to_owned(),
+            n => format!(", with {n} warnings"),
+        };
+        let green = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
+        writeln!(
+            anstream::stdout(),
+            "{green}Success!{green:#} {} is valid{warnings}.",
+            display_path(&loaded.file.path)
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Prints an error once, with its causes.
+pub(crate) fn report_error(err: &Error) {
+    let mut stderr = anstream::stderr();
+    if let Error::Config(LoadError::Invalid(diagnostics)) = err {
+        let _ = stderr.write_all(render_all(diagnostics, true).as_bytes());
+        let _ = writeln!(stderr);
+        return;
+    }
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    let _ = write!(stderr, "{red}error:{red:#} {err}");
+    let mut source = err.source();
+    // `transparent` errors already printed their own message.
+    if matches!(err, Error::Config(_)) {
+        source = source.and_then(std::error::Error::source);
+    }
+    while let Some(cause) = source {
+        let _ = write!(stderr, ": {cause}");
+        source = cause.source();
+    }
+    let _ = writeln!(stderr);
+}

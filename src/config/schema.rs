@@ -1,0 +1,33 @@
+//! The config file's JSON Schema, generated from the types in `types.rs`. The committed
+//! `schemas/roster.schema.json` is exactly this output; a test fails when they differ.
+
+use schemars::generate::SchemaSettings;
+
+use super::types::Config;
+
+/// The schema as a JSON value.
+pub(crate) fn config_schema() -> serde_json::Value {
+    let generator = SchemaSettings::draft2020_12().into_generator();
+    generator.into_root_schema_for::<Config>().to_value()
+}
+
+/// The schema as pretty JSON with a trailing newline, as committed.
+pub(crate) fn config_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&config_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_schema_matches_the_types() {
+        let committed = include_str!("../../schemas/roster.schema.json");
+        assert!(
+            committed == config_schema_text(),
+            "schemas/roster.schema.json is stale: run `cargo run -- schema > schemas/roster.schema.json`"
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! Semantic checks the JSON Schema cannot express: required Salesforce fields covered, reserved
+//! fields left alone, field names that exist, operands that fit their operator, regexes that
+//! compile, references between sections. No network.
+
+use std::collections::HashMap;
+
+use super::locate::Part;
+use super::types::{ClauseValue, Config, Mapping, MappingValue, Operand, Threshold};
+use crate::diagnostic::Severity;
+use crate::salesforce::user_fields::{
+    REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, is_custom_field, user_field,
+};
+use crate::suggest::closest;
+
+/// A problem at a JSON pointer, before it is placed in the file.
+#[derive(Clone, Debug)]
+pub(crate) struct Finding {
+    pub(crate) severity: Severity,
+    pub(crate) pointer: String,
+    pub(crate) part: Part,
+    /// A byte offset inside the string value (an expression's error position).
+    pub(crate) inner: Option<usize>,
+    pub(crate) message: String,
+    pub(crate) label: String,
+    pub(crate) help: Option<String>,
+}
+
+impl Finding {
+    pub(crate) fn error(pointer: &str, message: String) -> Self {
+        Finding {
+            severity: Severity::Error,
+            pointer: pointer.to_owned(),
+            part: Part::Value,
+            inner: None,
+            message,
+            label: String::new(),
+            help: None,
+        }
+    }
+
+    pub(crate) fn warning(pointer: &str, message: String) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            ..Finding::error(pointer, message)
+        }
+    }
+
+    pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub(crate) fn part(mut self, part: Part) -> Self {
+        self.part = part;
+        self
+    }
+
+    pub(crate) fn at(mut self, pointer: &str, part: Part) -> Self {
+        pointer.clone_into(&mut self.pointer);
+        self.part = part;
+        self
+    }
+}
+
+/// Every semantic finding, in file order of the sections.
+pub(crate) fn check(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    check_urls(config, &mut out);
+    check_scope(config, &mut out);
+    check_matching(config, &mut out);
+    check_mappings(config, &mut out);
+    check_roles(config, &mut out);
+    check_safety(config, &mut out);
+    out
+}
+
+fn check_urls(config: &Config, out: &mut Vec<Finding>) {
+    let urls = [
+        ("/source/login_url", config.source.login_url.as_deref()),
+        ("/source/graph_url", config.source.graph_url.as_deref()),
+        ("/target/login_url", Some(config.target.login_url.as_str())),
+    ];
+    for (pointer, url) in urls {
+        if let Some(url) = url
+            && let Err(reason) = crate::endpoint::check_url(url)
+        {
+            out.push(Finding::error(pointer, reason).label("not an allowed URL"));
+        }
+    }
+}
+
+fn check_scope(config: &Config, out: &mut Vec<Finding>) {
+    for (f, filter) in config.scope.filters.iter().enumerate() {
+        for (c, clause) in filter.all.iter().enumerate() {
+            let pointer = format!("/scope/filters/{f}/all/{c}");
+            let op = clause.operator.name();
+            match (clause.operator.operand(), &clause.value) {
+                (Operand::None, None) | (Operand::List, Some(ClauseValue::List(_))) => {}
+                (Operand::None, Some(_)) => out.push(
+                    Finding::error(
+                        &format!("{pointer}/value"),
+                        format!("`{op}` takes no value"),
+                    )
+                    .label("remove this value"),
+                ),
+                (_, None) => out.push(
+                    Finding::error(&pointer, format!("`{op}` needs a `value`"))
+                        .label("no value given"),
+                ),
+                (Operand::List, Some(_)) => out.push(
+                    Finding::error(
+                        &format!("{pointer}/value"),
+                        format!("`{op}` needs a list of values, e.g. [Sales, Marketing]"),
+                    )
+                    .label("expected a list"),
+                ),
+                (_, Some(ClauseValue::List(_))) => out.push(
+                    Finding::error(
+                        &format!("{pointer}/value"),
+                        format!("`{op}` compares with one value, not a list"),
+                    )
+                    .label("expected one value")
+                    .help("use `in` or `not_in` to compare with a list"),
+                ),
+                (Operand::Integer, Some(ClauseValue::Text(text)))
+                    if text.trim().parse::<i64>().is_err() =>
+                {
+                    out.push(
+                        Finding::error(
+                            &format!("{pointer}/value"),
+                            format!("`{op}` compares integers; {text:?} is not one"),
+                        )
+                        .label("expected an integer"),
+                    );
+                }
+                (Operand::Regex, Some(ClauseValue::Text(pattern))) => {
+                    if let Err(err) = regex::Regex::new(pattern) {
+                        out.push(
+                            Finding::error(
+                                &format!("{pointer}/value"),
+                                "the regular expression does not compile".to_owned(),
+                            )
+                            .label("invalid regex")
+                            .help(one_line(&err.to_string())),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_matching(config: &Config, out: &mut Vec<Finding>) {
+    for (i, rule) in config.matching.iter().enumerate() {
+        check_field_name(&rule.target, &format!("/matching/{i}/target"), out);
+    }
+}
+
+fn check_mappings(config: &Config, out: &mut Vec<Finding>) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, mapping) in config.mappings.iter().enumerate() {
+        let pointer = format!("/mappings/{i}/target");
+        let key = mapping.target.to_ascii_lowercase();
+        if let Some(first) = seen.get(&key) {
+            out.push(
+                Finding::error(&pointer, format!("`{}` is mapped twice", mapping.target))
+                    .label("second mapping of this field")
+                    .help(format!("the first is /mappings/{first}; keep one")),
+            );
+            continue;
+        }
+        seen.insert(key, i);
+        if let Some(reserved) = RESERVED
+            .iter()
+            .find(|r| r.eq_ignore_ascii_case(&mapping.target))
+        {
+            let owner = if *reserved == "IsActive" {
+                "the lifecycle (create, deactivate, reactivate)"
+            } else {
+                "`roles`"
+            };
+            out.push(
+                Finding::error(
+                    &pointer,
+                    format!("`{reserved}` cannot be mapped: {owner} sets it"),
+                )
+                .label("reserved field"),
+            );
+            continue;
+        }
+        check_field_name(&mapping.target, &pointer, out);
+        check_literal_lengths(mapping, i, out);
+        if let Some(MappingValue::Source(attribute)) = mapping.value()
+            && !is_attribute_name(attribute)
+        {
+            out.push(
+                Finding::error(
+                    &format!("/mappings/{i}/source"),
+                    format!("{attribute:?} is not an attribute name"),
+                )
+                .label("expected a bare attribute name")
+                .help(format!(
+                    "`source` takes an attribute name such as `mail`; for an expression write `expression: {attribute}`"
+                )),
+            );
+        }
+    }
+    for required in REQUIRED_ON_CREATE {
+        if !seen.contains_key(&required.to_ascii_lowercase()) {
+            out.push(
+                Finding::error(
+                    "/mappings",
+                    format!("no mapping produces `{required}`, which Salesforce requires to create a user"),
+                )
+                .part(Part::Key)
+                .label("add a mapping for it")
+                .help(format!(
+                    "every user needs Username, LastName, Email, Alias, TimeZoneSidKey, LocaleSidKey, EmailEncodingKey and LanguageLocaleKey; e.g. `- {{target: {required}, constant: ...}}`"
+                )),
+            );
+        }
+    }
+}
+
+fn check_roles(config: &Config, out: &mut Vec<Finding>) {
+    let roles = &config.roles;
+    if !roles.rules.iter().any(|r| r.profile.is_some()) {
+        out.push(
+            Finding::error(
+                "/roles/rules",
+                "no rule sets a `profile`, so no user could be created".to_owned(),
+            )
+            .label("rules without a profile")
+            .help("Salesforce needs a profile for every new user; add `profile:` to a rule"),
+        );
+    }
+    for (i, rule) in roles.rules.iter().enumerate() {
+        let pointer = format!("/roles/rules/{i}");
+        if rule.profile.is_none() && rule.role.is_none() && rule.permission_sets.is_empty() {
+            out.push(
+                Finding::error(&pointer, "the rule sets nothing".to_owned())
+                    .label("no profile, role or permission_sets")
+                    .help("give it a `profile`, a `role` or `permission_sets`, or remove it"),
+            );
+        }
+        for (j, set) in rule.permission_sets.iter().enumerate() {
+            if !roles.managed_permission_sets.iter().any(|m| m == set) {
+                out.push(
+                    Finding::warning(
+                        &format!("{pointer}/permission_sets/{j}"),
+                        format!("permission set `{set}` is assigned but not in `managed_permission_sets`, so roster never removes it"),
+                    )
+                    .label("not managed")
+                    .help("add it to roles.managed_permission_sets to have it removed when no rule grants it"),
+                );
+            }
+        }
+    }
+}
+
+fn check_safety(config: &Config, out: &mut Vec<Finding>) {
+    if let Threshold::Percent(text) = &config.safety.max_deactivations {
+        let number = text
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .unwrap_or(f64::NAN);
+        if !(0.0..=100.0).contains(&number) {
+            out.push(
+                Finding::error(
+                    "/safety/max_deactivations",
+                    format!("{text} is not a percentage between 0% and 100%"),
+                )
+                .label("out of range"),
+            );
+        }
+    }
+}
+
+/// A constant or default longer than the field allows would fail every create.
+fn check_literal_lengths(mapping: &Mapping, index: usize, out: &mut Vec<Finding>) {
+    let Some(max) = user_field(&mapping.target).and_then(|f| f.max_len) else {
+        return;
+    };
+    let literals = [
+        ("constant", mapping.constant.as_deref()),
+        ("default", mapping.default.as_deref()),
+    ];
+    for (key, value) in literals {
+        if let Some(value) = value
+            && value.chars().count() > max
+        {
+            out.push(
+                Finding::error(
+                    &format!("/mappings/{index}/{key}"),
+                    format!(
+                        "`{}` holds at most {max} characters; this {key} has {}",
+                        mapping.target,
+                        value.chars().count()
+                    ),
+                )
+                .label("too long for Salesforce"),
+            );
+        }
+    }
+}
+
+/// A target field must be a User field: a known standard field or a custom `__c` field.
+fn check_field_name(name: &str, pointer: &str, out: &mut Vec<Finding>) {
+    if user_field(name).is_some() || is_custom_field(name) {
+        return;
+    }
+    let known = USER_FIELDS.iter().map(|f| f.name);
+    match closest(name, known) {
+        Some(best) => out.push(
+            Finding::error(pointer, format!("`{name}` is not a Salesforce User field"))
+                .label("unknown field")
+                .help(format!("did you mean `{best}`?")),
+        ),
+        None => out.push(
+            Finding::warning(
+                pointer,
+                format!("`{name}` is not a User field roster knows"),
+            )
+            .label("unknown field")
+            .help("custom fields end in `__c`; Salesforce rejects fields that do not exist"),
+        ),
+    }
+}
+
+/// Entra attribute names: letters, digits, `_`, `-`, `.` (e.g. `extension_<appid>_costCenter`).
+fn is_attribute_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

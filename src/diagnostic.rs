@@ -1,0 +1,203 @@
+//! Errors and warnings that point into a file: `file:line:column`, the JSON path of the offending
+//! key, a one-line reason and the source snippet with the spot underlined.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// How bad a diagnostic is: errors fail the command, warnings only inform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Severity {
+    Error,
+    Warning,
+}
+
+/// A file's path and text, shared by every diagnostic that points into it.
+#[derive(Debug)]
+pub(crate) struct SourceFile {
+    pub(crate) path: PathBuf,
+    pub(crate) text: String,
+}
+
+impl SourceFile {
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let before = &self.text[..offset];
+        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    /// The byte offset of a 1-based line and 0-based character column.
+    pub(crate) fn offset_of(&self, line: usize, col: usize) -> usize {
+        let mut start = 0;
+        for _ in 1..line {
+            match self.text[start..].find('\n') {
+                Some(i) => start += i + 1,
+                None => return self.text.len(),
+            }
+        }
+        let rest = &self.text[start..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        start
+            + rest[..line_end]
+                .char_indices()
+                .nth(col)
+                .map_or(line_end, |(i, _)| i)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// One finding about a file.
+#[derive(Clone, Debug)]
+pub(crate) struct Diagnostic {
+    pub(crate) severity: Severity,
+    pub(crate) file: Arc<SourceFile>,
+    /// Byte range in `file.text`; empty ranges underline one character.
+    pub(crate) span: Range<usize>,
+    /// JSON pointer of the offending value, e.g. `/mappings/3/expression`; empty for the document.
+    pub(crate) pointer: String,
+    pub(crate) message: String,
+    /// Short text under the underline.
+    pub(crate) label: String,
+    pub(crate) help: Option<String>,
+}
+
+impl Diagnostic {
+    pub(crate) fn line_col(&self) -> (usize, usize) {
+        self.file.line_col(self.span.start)
+    }
+
+    /// The headline: the JSON path (when there is one) and the reason.
+    pub(crate) fn headline(&self) -> String {
+        if self.pointer.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}: {}", self.pointer, self.message)
+        }
+    }
+
+    /// Renders the diagnostic with its snippet; `styled` adds ANSI colours.
+    pub(crate) fn render(&self, styled: bool) -> String {
+        let text = &self.file.text;
+        let start = floor_char_boundary(text, self.span.start.min(text.len()));
+        let mut end = floor_char_boundary(text, self.span.end.min(text.len())).max(start);
+        if end == start {
+            end = text[start..]
+                .chars()
+                .next()
+                .filter(|c| *c != '\n')
+                .map_or(start, |c| start + c.len_utf8());
+        }
+        // Only the lines around the span go into the snippet, so huge files render fast.
+        let window_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let window_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+        let (line, _) = self.line_col();
+        let path = display_path(&self.file.path);
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let headline = self.headline();
+        let snippet = Snippet::source(&text[window_start..window_end])
+            .line_start(line)
+            .path(&path)
+            .fold(false)
+            .annotation(
+                AnnotationKind::Primary
+                    .span(start - window_start..end - window_start)
+                    .label(&self.label),
+            );
+        let mut report = vec![level.primary_title(&headline).element(snippet)];
+        if let Some(help) = &self.help {
+            report.push(Group::with_title(Level::HELP.secondary_title(help)));
+        }
+        let renderer = if styled {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        renderer.render(&report)
+    }
+}
+
+/// Paths print as given, with `/` separators, so snapshots and annotations are stable.
+pub(crate) fn display_path(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+/// All diagnostics of one run, rendered one after another with a closing count.
+pub(crate) fn render_all(diagnostics: &[Diagnostic], styled: bool) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&d.render(styled));
+        out.push_str("\n\n");
+    }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    if errors > 0 {
+        let _ = write!(out, "{}", count_line(errors, warnings));
+    }
+    out
+}
+
+fn count_line(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    if warnings == 0 {
+        format!("error: found {}", plural(errors, "error"))
+    } else {
+        format!(
+            "error: found {} and {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            path: PathBuf::from("roster.yaml"),
+            text: text.to_owned(),
+        })
+    }
+
+    #[test]
+    fn line_col_counts_characters_not_bytes() {
+        let f = file("a: 1\nnäme: x\n");
+        assert_eq!(f.line_col(0), (1, 1));
+        assert_eq!(f.line_col(5), (2, 1));
+        // 'x' sits after "näme: " — six characters, seven bytes.
+        assert_eq!(f.line_col(12), (2, 7));
+        assert_eq!(f.offset_of(2, 6), 12);
+    }
+
+    #[test]
+    fn offset_of_past_the_end_is_clamped() {
+        let f = file("a: 1\n");
+        assert_eq!(f.offset_of(9, 0), 5);
+        assert_eq!(f.offset_of(1, 99), 4);
+    }
+}

@@ -1,0 +1,38 @@
+//! The top-level error and the exit-code contract, decided in one place:
+//! `0` success, `1` any error, `2` success with changes under `--detailed-exitcode`.
+
+use std::process::ExitCode;
+
+use crate::config::LoadError;
+
+/// Everything that can make a command fail.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error(transparent)]
+    Config(#[from] LoadError),
+    #[error("`roster {0}` is not implemented yet")]
+    NotImplemented(&'static str),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// How a successful command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    /// A plan with changes, under `--detailed-exitcode`.
+    #[allow(
+        dead_code,
+        reason = "`roster plan --detailed-exitcode` returns it (issue 6)"
+    )]
+    Changes,
+}
+
+/// The process exit code for a command's result.
+pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(_) => ExitCode::FAILURE,
+    }
+}

@@ -1,0 +1,3 @@
+//! The Salesforce edge: facts about the User object (and, later, the REST and OAuth clients).
+
+pub(crate) mod user_fields;
