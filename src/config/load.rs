@@ -142,7 +142,10 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
 
 /// YAML text → JSON value. Duplicate keys, syntax errors and an empty document are errors.
 fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
-    let parsed: Result<serde_json::Value, _> = serde_saphyr::from_str(&file.text);
+    // YAML 1.2 booleans only: `value: yes` or `country: NO` stay text (the "Norway problem").
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let parsed: Result<serde_json::Value, _> =
+        serde_saphyr::from_str_with_options(&file.text, options);
     match parsed {
         Ok(serde_json::Value::Null) => {
             let finding = Finding::error("", "the file is empty".to_owned())
@@ -192,6 +195,9 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
         .split(", set DuplicateKeyPolicy")
         .next()
         .unwrap_or(first);
+    if let Some(key) = first.strip_prefix("duplicate mapping key: ") {
+        return format!("duplicate key `{key}`");
+    }
     // "... at line 3 column 5" duplicates the location we print ourselves.
     match first.rfind(" at line ") {
         Some(i) => first[..i].to_owned(),
@@ -239,5 +245,52 @@ fn diagnostic(
         message: finding.message,
         label: finding.label,
         help: finding.help,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const DEMO: &str = include_str!("../../examples/demo/roster.yaml");
+
+    fn outcome(bytes: Vec<u8>) -> Result<(), Vec<Diagnostic>> {
+        match load_bytes(Path::new("roster.yaml"), bytes) {
+            Ok(_) => Ok(()),
+            Err(LoadError::Invalid(diagnostics)) => {
+                // Rendering must not panic either, and every error names a place.
+                for d in &diagnostics {
+                    let _ = d.render(false);
+                }
+                Err(diagnostics)
+            }
+            Err(other) => panic!("unexpected error kind: {other}"),
+        }
+    }
+
+    #[test]
+    fn demo_config_loads() {
+        assert!(outcome(DEMO.as_bytes().to_vec()).is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = outcome(bytes);
+        }
+
+        #[test]
+        fn damaged_demo_config_never_panics(at in 0..DEMO.len(), len in 0usize..40, insert in "[ -~\n\t]{0,12}") {
+            let mut text = DEMO.as_bytes().to_vec();
+            let end = (at + len).min(text.len());
+            text.splice(at..end, insert.bytes());
+            if let Err(diagnostics) = outcome(text) {
+                prop_assert!(!diagnostics.is_empty());
+            }
+        }
     }
 }

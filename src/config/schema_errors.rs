@@ -41,6 +41,35 @@ pub(crate) fn schema_findings(schema: &Value, instance: &Value) -> Vec<Finding> 
     findings
 }
 
+fn wrong_type(pointer: &str, here: &Value, kind: &TypeKind) -> Finding {
+    let expected = match kind {
+        TypeKind::Single(t) => type_name(*t).to_owned(),
+        // `Option<T>` fields allow null; saying so only confuses.
+        TypeKind::Multiple(set) => set
+            .iter()
+            .filter(|t| *t != JsonType::Null)
+            .map(type_name)
+            .collect::<Vec<_>>()
+            .join(" or "),
+    };
+    let mut finding = Finding::error(
+        pointer,
+        format!("expected {expected}, found {}", describe(here)),
+    )
+    .label(format!("expected {expected}"));
+    if expected == "a string" && (here.is_number() || here.is_boolean()) {
+        finding.help = Some(format!(
+            "YAML reads an unquoted {here} as {}; write \"{here}\" to mean the text",
+            if here.is_number() {
+                "a number"
+            } else {
+                "a boolean"
+            }
+        ));
+    }
+    finding
+}
+
 fn unknown_key(pointer: &str, key: &str, allowed: &[String]) -> Finding {
     let help = match closest(key, allowed.iter().map(String::as_str)) {
         Some(best) => format!("did you mean `{best}`?"),
@@ -104,30 +133,7 @@ fn translate(
         ValidationErrorKind::Required { property } => {
             out.push(missing_keys(&pointer, &[plain(property)]));
         }
-        ValidationErrorKind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => type_name(*t).to_owned(),
-                TypeKind::Multiple(set) => {
-                    set.iter().map(type_name).collect::<Vec<_>>().join(" or ")
-                }
-            };
-            let mut finding = Finding::error(
-                &pointer,
-                format!("expected {expected}, found {}", describe(here)),
-            )
-            .label(format!("expected {expected}"));
-            if expected == "a string" && (here.is_number() || here.is_boolean()) {
-                finding.help = Some(format!(
-                    "YAML reads an unquoted {here} as {}; write \"{here}\" to mean the text",
-                    if here.is_number() {
-                        "a number"
-                    } else {
-                        "a boolean"
-                    }
-                ));
-            }
-            out.push(finding);
-        }
+        ValidationErrorKind::Type { kind } => out.push(wrong_type(&pointer, here, kind)),
         ValidationErrorKind::Enum { options } => {
             let names: Vec<String> = options
                 .as_array()
@@ -334,27 +340,41 @@ fn branch_descriptions(schema: &Value, schema_path: &str) -> Vec<String> {
     schema
         .pointer(schema_path)
         .and_then(Value::as_array)
-        .map(|branches| {
-            branches
-                .iter()
-                .map(|b| {
-                    let b = resolve(schema, b);
-                    let base = match b.get("type").and_then(Value::as_str) {
-                        Some("array") => "a list of strings",
-                        Some("integer") => "an integer",
-                        Some("number") => "a number",
-                        Some("boolean") => "true or false",
-                        Some("object") => "a mapping",
-                        _ => "a string",
-                    };
-                    match b.get("pattern").and_then(Value::as_str) {
-                        Some(p) => format!("{base} matching `{p}`"),
-                        None => base.to_owned(),
-                    }
-                })
-                .collect()
-        })
+        .map(|branches| describe_branches(schema, branches))
         .unwrap_or_default()
+}
+
+/// What each `anyOf` branch accepts; nested `anyOf`s (an optional untagged enum) are flattened
+/// and `null` is left out.
+fn describe_branches(schema: &Value, branches: &[Value]) -> Vec<String> {
+    branches
+        .iter()
+        .map(|b| resolve(schema, b))
+        .flat_map(|b| {
+            if let Some(inner) = b.get("anyOf").and_then(Value::as_array) {
+                return describe_branches(schema, inner);
+            }
+            if b.get("type").and_then(Value::as_str) == Some("null") {
+                return Vec::new();
+            }
+            vec![describe_branch(b)]
+        })
+        .collect()
+}
+
+fn describe_branch(b: &Value) -> String {
+    let base = match b.get("type").and_then(Value::as_str) {
+        Some("array") => "a list of strings",
+        Some("integer") => "an integer",
+        Some("number") => "a number",
+        Some("boolean") => "true or false",
+        Some("object") => "a mapping",
+        _ => "a string",
+    };
+    match b.get("pattern").and_then(Value::as_str) {
+        Some(p) => format!("{base} matching `{p}`"),
+        None => base.to_owned(),
+    }
 }
 
 fn parent_path(path: &str) -> String {

@@ -1,1 +1,6 @@
-fn main() {}
+//! roster's integration tests: the binary, run as a user runs it.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+mod cli;
+mod support;
+mod validate;

@@ -1,0 +1,382 @@
+//! `roster validate`: the examples pass; each class of bad input fails with exit 1 and an exact
+//! message at `file:line:column` (snapshotted).
+
+use crate::support::{Scratch, read, repo, run_in};
+
+fn minimal() -> String {
+    read("examples/minimal/roster.yaml")
+}
+
+/// `minimal` with `from` replaced by `to`, which must occur.
+fn minimal_with(from: &str, to: &str) -> String {
+    let text = minimal();
+    assert!(
+        text.contains(from),
+        "examples/minimal/roster.yaml lacks {from:?}"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// Validates `contents` as `roster.yaml` and returns the transcript; the exit code must be 1
+/// and every error must name `roster.yaml:line:col`.
+fn rejected(name: &str, contents: impl AsRef<[u8]>) -> String {
+    let scratch = Scratch::new(name);
+    scratch.write("roster.yaml", contents);
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 1, "{name}: expected exit 1\n{}", out.transcript());
+    assert!(
+        out.stderr.contains("--> roster.yaml:"),
+        "{name}: no file:line:col\n{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out.transcript()
+}
+
+#[test]
+fn demo_example_is_valid() {
+    let out = run_in(&repo(), &["validate", "-c", "examples/demo/roster.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn every_example_is_valid_and_has_the_schema_modeline() {
+    let mut seen = 0;
+    for entry in walk(&repo().join("examples")) {
+        if entry.file_name().and_then(|n| n.to_str()) != Some("roster.yaml") {
+            continue;
+        }
+        seen += 1;
+        let text = std::fs::read_to_string(&entry).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema="),
+            "{} lacks the schema modeline",
+            entry.display()
+        );
+        let out = run_in(&repo(), &["validate", "-c", entry.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{}: {}", entry.display(), out.transcript());
+        // The committed schema accepts it too, as an editor would check it.
+        let schema: serde_json::Value =
+            serde_json::from_str(&read("schemas/roster.schema.json")).unwrap();
+        let instance: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", entry.display());
+    }
+    assert!(seen >= 2, "expected examples/minimal and examples/demo");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn warnings_do_not_fail_validation() {
+    let scratch = Scratch::new("warning");
+    scratch.write(
+        "roster.yaml",
+        minimal_with(
+            "profile: Standard User",
+            "profile: Standard User\n      permission_sets: [Unmanaged_Set]",
+        ),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    insta::assert_snapshot!(rejected(
+        "unknown-key",
+        minimal_with(
+            "{target: Email, source: mail}",
+            "{target: Email, sorce: mail}"
+        )
+    ));
+}
+
+#[test]
+fn unknown_top_level_key() {
+    insta::assert_snapshot!(rejected(
+        "unknown-top",
+        minimal_with("version: 1", "version: 1\nmapings: []")
+    ));
+}
+
+#[test]
+fn wrong_type_explains_yaml_number() {
+    insta::assert_snapshot!(rejected(
+        "wrong-type",
+        minimal_with("target:\n  auth:", "target:\n  api_version: 62.0\n  auth:")
+    ));
+}
+
+#[test]
+fn mapping_with_two_value_kinds() {
+    insta::assert_snapshot!(rejected(
+        "two-kinds",
+        minimal_with(
+            "{target: Email, source: mail}",
+            "{target: Email, source: mail, constant: x@y.z}"
+        )
+    ));
+}
+
+#[test]
+fn mapping_with_no_value_kind() {
+    insta::assert_snapshot!(rejected(
+        "no-kind",
+        minimal_with(
+            "{target: Email, source: mail}",
+            "{target: Email, default: x@y.z}"
+        )
+    ));
+}
+
+#[test]
+fn duplicate_target_fields() {
+    insta::assert_snapshot!(rejected(
+        "dup-target",
+        minimal_with(
+            "  - {target: Email, source: mail}",
+            "  - {target: Email, source: mail}\n  - {target: email, source: otherMails}"
+        )
+    ));
+}
+
+#[test]
+fn duplicate_yaml_keys() {
+    insta::assert_snapshot!(rejected(
+        "dup-key",
+        minimal_with("version: 1", "version: 1\nversion: 1")
+    ));
+}
+
+#[test]
+fn yaml_syntax_error() {
+    insta::assert_snapshot!(rejected(
+        "syntax",
+        minimal_with(
+            "{target: Email, source: mail}",
+            "{target: Email, source: mail"
+        )
+    ));
+}
+
+#[test]
+fn empty_file() {
+    insta::assert_snapshot!(rejected("empty", ""));
+}
+
+#[test]
+fn comments_only_file_counts_as_empty() {
+    insta::assert_snapshot!(rejected("comments", "# nothing here yet\n"));
+}
+
+#[test]
+fn non_utf8_file() {
+    let mut bytes = minimal().into_bytes();
+    let at = String::from_utf8(bytes.clone())
+        .unwrap()
+        .find("Standard User")
+        .unwrap();
+    bytes[at + 2] = 0xE9;
+    insta::assert_snapshot!(rejected("latin1", bytes));
+}
+
+#[test]
+fn fifty_megabyte_file() {
+    let mut text = minimal();
+    while text.len() < 50 * 1024 * 1024 {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    insta::assert_snapshot!(rejected("huge", text));
+}
+
+#[test]
+fn document_that_is_not_a_mapping() {
+    insta::assert_snapshot!(rejected("list", "- version: 1\n"));
+}
+
+#[test]
+fn missing_required_sections() {
+    insta::assert_snapshot!(rejected(
+        "missing",
+        "version: 1\nscope: {assignment: all}\n"
+    ));
+}
+
+#[test]
+fn unsupported_version() {
+    insta::assert_snapshot!(rejected(
+        "version",
+        minimal_with("version: 1", "version: 2")
+    ));
+}
+
+#[test]
+fn credential_with_two_kinds() {
+    insta::assert_snapshot!(rejected(
+        "two-credentials",
+        minimal_with(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: {env: AZURE_CLIENT_SECRET}\n    federated: github_actions"
+        )
+    ));
+}
+
+#[test]
+fn credential_kind_misspelt() {
+    insta::assert_snapshot!(rejected(
+        "credential-typo",
+        minimal_with(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secrt: {env: AZURE_CLIENT_SECRET}"
+        )
+    ));
+}
+
+#[test]
+fn secret_written_inline_is_refused() {
+    insta::assert_snapshot!(rejected(
+        "inline-secret",
+        minimal_with(
+            "client_secret: {env: SF_CLIENT_SECRET}",
+            "client_secret: hunter2"
+        )
+    ));
+}
+
+#[test]
+fn unknown_operator() {
+    insta::assert_snapshot!(rejected(
+        "operator",
+        minimal_with(
+            "matching:",
+            "scope:\n  filters:\n    - all: [{attribute: department, operator: equal, value: Sales}]\n\nmatching:"
+        )
+    ));
+}
+
+#[test]
+fn operands_that_do_not_fit_their_operator() {
+    insta::assert_snapshot!(rejected(
+        "operands",
+        minimal_with(
+            "matching:",
+            "scope:\n  filters:\n    - all:\n        - {attribute: accountEnabled, operator: is_true, value: yes}\n        - {attribute: country, operator: equals, value: [NO]}\n        - {attribute: department, operator: in, value: Sales}\n        - {attribute: employeeId, operator: greater_than, value: ten}\n        - {attribute: city, operator: equals}\n\nmatching:"
+        )
+    ));
+}
+
+#[test]
+fn scoping_regex_that_does_not_compile() {
+    insta::assert_snapshot!(rejected(
+        "regex",
+        minimal_with(
+            "matching:",
+            "scope:\n  filters:\n    - all: [{attribute: employeeId, operator: regex_match, value: '([0-9]+'}]\n\nmatching:"
+        )
+    ));
+}
+
+#[test]
+fn reserved_fields_cannot_be_mapped() {
+    insta::assert_snapshot!(rejected(
+        "reserved",
+        minimal_with(
+            "  - {target: Email, source: mail}",
+            "  - {target: Email, source: mail}\n  - {target: ProfileId, constant: 00e000000000001AAA}"
+        )
+    ));
+}
+
+#[test]
+fn unknown_user_field_suggests_the_real_one() {
+    insta::assert_snapshot!(rejected(
+        "field-typo",
+        minimal_with("target: Username}", "target: UserName_}")
+    ));
+}
+
+#[test]
+fn missing_required_salesforce_fields() {
+    let text = minimal_with(
+        "  - {target: Alias, expression: 'Left([mailNickname], 8)'}\n",
+        "",
+    );
+    insta::assert_snapshot!(rejected(
+        "required",
+        text.replacen("  - {target: EmailEncodingKey, constant: UTF-8}\n", "", 1)
+    ));
+}
+
+#[test]
+fn constant_longer_than_the_field() {
+    insta::assert_snapshot!(rejected(
+        "too-long",
+        minimal_with(
+            "{target: Alias, expression: 'Left([mailNickname], 8)'}",
+            "{target: Alias, constant: integration}"
+        )
+    ));
+}
+
+#[test]
+fn plain_http_to_a_public_host() {
+    insta::assert_snapshot!(rejected(
+        "http",
+        minimal_with(
+            "target:\n",
+            "target:\n  login_url: http://test.salesforce.com\n"
+        )
+    ));
+}
+
+#[test]
+fn role_rules_without_a_profile() {
+    insta::assert_snapshot!(rejected(
+        "no-profile",
+        minimal_with("      profile: Standard User", "      role: Sales")
+    ));
+}
+
+#[test]
+fn percentage_threshold_out_of_range() {
+    insta::assert_snapshot!(rejected(
+        "percent",
+        format!("{}\nsafety:\n  max_deactivations: 120%\n", minimal())
+    ));
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let text = minimal_with("version: 1", "version: 1\nextra: true")
+        .replacen(
+            "{target: Email, source: mail}",
+            "{target: Email, source: 7}",
+            1,
+        )
+        .replacen(
+            "display_name: Salesforce Sandbox",
+            "display_nam: Salesforce Sandbox",
+            1,
+        );
+    let transcript = rejected("many", text);
+    assert!(transcript.contains("found 3 errors"), "{transcript}");
+    insta::assert_snapshot!(transcript);
+}
