@@ -137,9 +137,12 @@ pub(crate) struct ExprArgs {
     /// Print exactly one JSON value: a string, an array of strings, or null.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Fix the clock for Now() and friends (RFC 3339).
+    /// Fix the clock for Now() (RFC 3339).
     #[arg(long, value_name = "RFC3339")]
     pub(crate) now: Option<String>,
+    /// A value that already exists in the target field, for SelectUniqueValue; repeat for more.
+    #[arg(long, value_name = "VALUE")]
+    pub(crate) existing: Vec<String>,
 }
 
 #[derive(Debug, Args)]

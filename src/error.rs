@@ -4,12 +4,19 @@
 use std::process::ExitCode;
 
 use crate::config::LoadError;
+use crate::diagnostic::Diagnostic;
 
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     #[error(transparent)]
     Config(#[from] LoadError),
+    /// Problems pointing into a file or an expression, rendered with snippets.
+    #[error("{} error(s)", .0.len())]
+    Diagnostics(Vec<Diagnostic>),
+    /// Bad command-line input that is not a file.
+    #[error("{0}")]
+    Input(String),
     #[error("`roster {0}` is not implemented yet")]
     NotImplemented(&'static str),
     #[error("cannot write output: {0}")]

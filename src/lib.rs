@@ -15,6 +15,7 @@ mod config;
 mod diagnostic;
 mod endpoint;
 mod error;
+mod expr;
 mod salesforce;
 mod suggest;
 

@@ -218,10 +218,11 @@ fn first_content(text: &str) -> usize {
 }
 
 fn place(file: &Arc<SourceFile>, locator: &Locator<'_>, finding: Finding) -> Diagnostic {
-    let span = match finding.inner {
+    let span = match finding.inner.clone() {
         Some(inner) => {
-            let at = locator.offset_in_scalar(&finding.pointer, inner);
-            at..at
+            let start = locator.offset_in_scalar(&finding.pointer, inner.start);
+            let end = locator.offset_in_scalar(&finding.pointer, inner.end);
+            start..end.max(start)
         }
         None => locator.span(&finding.pointer, finding.part),
     };

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use super::locate::Part;
-use super::types::{ClauseValue, Config, Mapping, MappingValue, Operand, Threshold};
+use super::types::{
+    ApplyMode, ClauseValue, Config, Mapping, MappingValue, Operand, RoleCondition, Threshold,
+};
 use crate::diagnostic::Severity;
 use crate::salesforce::user_fields::{
     REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, is_custom_field, user_field,
@@ -18,8 +20,8 @@ pub(crate) struct Finding {
     pub(crate) severity: Severity,
     pub(crate) pointer: String,
     pub(crate) part: Part,
-    /// A byte offset inside the string value (an expression's error position).
-    pub(crate) inner: Option<usize>,
+    /// A byte range inside the string value (an expression's error position).
+    pub(crate) inner: Option<std::ops::Range<usize>>,
     pub(crate) message: String,
     pub(crate) label: String,
     pub(crate) help: Option<String>,
@@ -73,6 +75,7 @@ pub(crate) fn check(config: &Config) -> Vec<Finding> {
     check_urls(config, &mut out);
     check_scope(config, &mut out);
     check_matching(config, &mut out);
+    check_expressions(config, &mut out);
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
     check_safety(config, &mut out);
@@ -160,6 +163,71 @@ fn check_matching(config: &Config, out: &mut Vec<Finding>) {
     for (i, rule) in config.matching.iter().enumerate() {
         check_field_name(&rule.target, &format!("/matching/{i}/target"), out);
     }
+}
+
+/// Every expression parses, and SelectUniqueValue sits only where Entra allows it.
+fn check_expressions(config: &Config, out: &mut Vec<Finding>) {
+    let mut expressions: Vec<(String, &str, Place)> = Vec::new();
+    for (i, rule) in config.matching.iter().enumerate() {
+        expressions.push((
+            format!("/matching/{i}/source"),
+            &rule.source,
+            Place::Matching,
+        ));
+    }
+    for (i, mapping) in config.mappings.iter().enumerate() {
+        if let Some(MappingValue::Expression(e)) = mapping.value() {
+            let place = match mapping.apply {
+                ApplyMode::OnCreate => Place::CreateOnly,
+                ApplyMode::Always => Place::Always,
+            };
+            expressions.push((format!("/mappings/{i}/expression"), e, place));
+        }
+    }
+    for (i, rule) in config.roles.rules.iter().enumerate() {
+        if let RoleCondition::Expression(e) = &rule.when {
+            expressions.push((
+                format!("/roles/rules/{i}/when/expression"),
+                e,
+                Place::Matching,
+            ));
+        }
+    }
+    for (pointer, source, place) in expressions {
+        match crate::expr::parse(source) {
+            Err(err) => {
+                let mut finding = Finding::error(&pointer, err.message).label("here");
+                finding.inner = Some(err.span);
+                finding.help = err.help;
+                out.push(finding);
+            }
+            Ok(parsed) if crate::expr::is_select_unique_value(&parsed) => match place {
+                Place::CreateOnly => {}
+                Place::Always => out.push(
+                    Finding::error(
+                        &pointer,
+                        "SelectUniqueValue only works on create".to_owned(),
+                    )
+                    .label("used on every update")
+                    .help("add `apply: on_create` to this mapping, as Entra requires"),
+                ),
+                Place::Matching => out.push(
+                    Finding::error(&pointer, "SelectUniqueValue cannot be used here".to_owned())
+                        .label("not allowed in matching rules or role conditions")
+                        .help("Entra allows it only in a mapping applied on create"),
+                ),
+            },
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Where an expression is used, for SelectUniqueValue's rules.
+#[derive(Clone, Copy)]
+enum Place {
+    Matching,
+    CreateOnly,
+    Always,
 }
 
 fn check_mappings(config: &Config, out: &mut Vec<Finding>) {

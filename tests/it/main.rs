@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod cli;
+mod expr;
 mod support;
 mod validate;

@@ -380,3 +380,26 @@ fn every_error_is_reported_not_just_the_first() {
     assert!(transcript.contains("found 3 errors"), "{transcript}");
     insta::assert_snapshot!(transcript);
 }
+
+#[test]
+fn expression_syntax_error_at_its_line_and_column() {
+    insta::assert_snapshot!(rejected(
+        "expr-syntax",
+        minimal_with("'Left([mailNickname], 8)'", "'Left([mailNickname] 8)'").replacen(
+            "target: Username}",
+            "target: Username}\n  - {source: 'join(\"\", [a])', target: Email}",
+            1
+        )
+    ));
+}
+
+#[test]
+fn select_unique_value_only_on_create() {
+    insta::assert_snapshot!(rejected(
+        "suv",
+        minimal_with(
+            "{target: Alias, expression: 'Left([mailNickname], 8)'}",
+            "{target: Alias, expression: 'SelectUniqueValue(Left([mailNickname], 8), Left([surname], 8))'}"
+        )
+    ));
+}

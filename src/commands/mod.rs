@@ -12,6 +12,8 @@ use crate::config::{self, LoadError};
 use crate::diagnostic::{display_path, render_all};
 use crate::error::{Error, Outcome};
 
+mod expr;
+
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     match &cli.command {
@@ -34,7 +36,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Apply(_) => Err(Error::NotImplemented("apply")),
         Command::Show(_) => Err(Error::NotImplemented("show")),
         Command::Explain(_) => Err(Error::NotImplemented("explain")),
-        Command::Expr(_) => Err(Error::NotImplemented("expr")),
+        Command::Expr(args) => expr::run(args),
         Command::Snapshot(_) => Err(Error::NotImplemented("snapshot")),
         Command::Emulate(_) => Err(Error::NotImplemented("emulate")),
         Command::Demo => Err(Error::NotImplemented("demo")),
@@ -66,7 +68,7 @@ fn validate(cli: &Cli) -> Result<Outcome, Error> {
 /// Prints an error once, with its causes.
 pub(crate) fn report_error(err: &Error) {
     let mut stderr = anstream::stderr();
-    if let Error::Config(LoadError::Invalid(diagnostics)) = err {
+    if let Error::Config(LoadError::Invalid(diagnostics)) | Error::Diagnostics(diagnostics) = err {
         let _ = stderr.write_all(render_all(diagnostics, true).as_bytes());
         let _ = writeln!(stderr);
         return;

@@ -1,0 +1,155 @@
+//! `roster expr`: evaluate one Entra expression, like `terraform console`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::ExprArgs;
+use crate::diagnostic::{Diagnostic, Severity, SourceFile};
+use crate::error::{Error, Outcome};
+use crate::expr::{self, Context, DateTime, Value};
+
+pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
+    let file = Arc::new(SourceFile {
+        path: PathBuf::from("expression"),
+        text: args.expression.clone(),
+    });
+    let parsed = expr::parse(&args.expression).map_err(|err| {
+        Error::Diagnostics(vec![diagnostic(
+            &file,
+            err.span,
+            err.message,
+            "here",
+            err.help,
+        )])
+    })?;
+    let attributes = attributes(args)?;
+    let now = match &args.now {
+        Some(text) => expr::parse_date(text)
+            .map(DateTime::to_utc)
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "--now {text:?} is not a date; use RFC 3339, e.g. 2024-05-01T12:00:00Z"
+                ))
+            })?,
+        None => system_now(),
+    };
+    let existing: BTreeSet<String> = args.existing.iter().cloned().collect();
+    let is_existing = |candidate: &str| existing.contains(candidate);
+    let ctx = Context::new(now, seed()).with_existing(&is_existing);
+    let value = expr::evaluate(&parsed, &attributes, &ctx).map_err(|err| {
+        Error::Diagnostics(vec![diagnostic(
+            &file,
+            err.span.clone(),
+            err.to_string(),
+            "while evaluating this",
+            None,
+        )])
+    })?;
+    let mut out = anstream::stdout();
+    if args.json {
+        writeln!(out, "{}", value.to_json())?;
+        return Ok(Outcome::Success);
+    }
+    match value {
+        Value::Str(s) => writeln!(out, "{s}")?,
+        Value::Multi(values) => {
+            for v in values {
+                writeln!(out, "{v}")?;
+            }
+        }
+        Value::Null => writeln!(
+            out,
+            "null (nothing flows; on create the mapping's default applies)"
+        )?,
+        Value::Ignore => writeln!(
+            out,
+            "ignored (IgnoreFlowIfNullOrEmpty: the attribute is left out of the flow)"
+        )?,
+    }
+    Ok(Outcome::Success)
+}
+
+/// `--input` first, then each `--set`, later ones winning.
+fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
+    let mut attributes = BTreeMap::new();
+    if let Some(path) = &args.input {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Input(format!("cannot read --input {}: {e}", path.display())))?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            let message = e.to_string();
+            let reason = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            Error::Input(format!(
+                "--input {}:{}:{}: {reason}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let serde_json::Value::Object(object) = json else {
+            return Err(Error::Input(format!(
+                "--input {}: expected a JSON object of attribute name to value",
+                path.display()
+            )));
+        };
+        for (name, value) in object {
+            let value = Value::from_json(&value).map_err(|e| {
+                Error::Input(format!(
+                    "--input {}: attribute {name:?}: {e}",
+                    path.display()
+                ))
+            })?;
+            attributes.insert(name, value);
+        }
+    }
+    for pair in &args.set {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(Error::Input(format!("--set {pair:?}: expected NAME=VALUE")));
+        };
+        attributes.insert(name.trim().to_owned(), Value::Str(value.to_owned()));
+    }
+    Ok(attributes)
+}
+
+fn diagnostic(
+    file: &Arc<SourceFile>,
+    span: std::ops::Range<usize>,
+    message: String,
+    label: &str,
+    help: Option<String>,
+) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        file: Arc::clone(file),
+        span,
+        pointer: String::new(),
+        message,
+        label: label.to_owned(),
+        help,
+    }
+}
+
+fn system_now() -> DateTime {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let ticks = i64::try_from(since_epoch.as_nanos() / 100).unwrap_or(0);
+    DateTime {
+        ticks: crate::expr::UNIX_EPOCH_TICKS + ticks,
+        offset: None,
+    }
+}
+
+/// Randomness for Guid and RandomString at the command line: the clock is enough.
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(0) ^ u64::from(std::process::id())
+}

@@ -1,0 +1,30 @@
+//! Entra's attribute-mapping expression language: parse once (with byte spans for errors),
+//! evaluate per user. Three outcomes stay distinct to the caller: a value, null, and "ignore
+//! this flow".
+
+mod dates;
+mod dotnet_format;
+mod eval;
+mod functions;
+mod replace;
+mod syntax;
+#[cfg(test)]
+mod tests;
+mod text;
+mod value;
+
+pub(crate) use dates::{DateTime, UNIX_EPOCH_TICKS, parse_lenient as parse_date};
+pub(crate) use eval::{Context, evaluate};
+pub(crate) use syntax::parse;
+pub(crate) use value::Value;
+
+/// Whether the expression is a SelectUniqueValue call (which the parser allows only at the top).
+pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
+    matches!(
+        expr.kind,
+        syntax::ExprKind::Call {
+            name: "SelectUniqueValue",
+            ..
+        }
+    )
+}

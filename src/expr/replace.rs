@@ -1,0 +1,173 @@
+//! Replace, in all five documented modes, with .NET regex conventions: `(?<name>...)` groups
+//! and `$1` / `${name}` / `$$` / `$&` substitutions.
+
+use regex::{Captures, Regex};
+
+/// The slots of a Replace call, already evaluated. `None` is an empty slot.
+pub(crate) struct ReplaceArgs<'a> {
+    pub(crate) source: Option<&'a str>,
+    pub(crate) old_value: Option<&'a str>,
+    pub(crate) regex: Option<&'a Regex>,
+    pub(crate) group: Option<&'a str>,
+    pub(crate) replacement: Option<&'a str>,
+    pub(crate) replacement_attribute: Option<&'a str>,
+    pub(crate) template: Option<&'a str>,
+}
+
+/// `Ok(None)` is a null result.
+pub(crate) fn replace(args: &ReplaceArgs<'_>) -> Result<Option<String>, String> {
+    match (args.old_value, args.regex) {
+        (Some(old), None) => {
+            if let Some(template) = args.template {
+                // Mode 2: put the source into the template where oldValue stands.
+                return Ok(args.source.map(|s| template.replace(old, s)));
+            }
+            let Some(replacement) = args.replacement else {
+                return Err("with oldValue, give replacementValue or template".to_owned());
+            };
+            if old.is_empty() {
+                return Ok(args.source.map(str::to_owned));
+            }
+            // Mode 1: every occurrence, case-sensitive.
+            Ok(args.source.map(|s| s.replace(old, replacement)))
+        }
+        (None, Some(regex)) => match (args.group, args.replacement, args.replacement_attribute) {
+            // Mode 5: keep a present source; otherwise extract the group from the other value.
+            (Some(group), _, Some(other)) => {
+                if let Some(source) = args.source.filter(|s| !s.is_empty()) {
+                    return Ok(Some(source.to_owned()));
+                }
+                Ok(regex
+                    .captures(other)
+                    .and_then(|c| c.name(group))
+                    .map(|m| m.as_str().to_owned()))
+            }
+            // Mode 4: replace only the text of the named group in every match.
+            (Some(group), Some(replacement), None) => {
+                if regex.capture_names().flatten().all(|n| n != group) {
+                    return Err(format!("the pattern has no group named {group:?}"));
+                }
+                Ok(args.source.map(|s| replace_group(regex, s, group, replacement)))
+            }
+            // Mode 3: replace every match, with substitutions.
+            (None, Some(replacement), _) => Ok(args.source.map(|s| {
+                regex
+                    .replace_all(s, |caps: &Captures<'_>| substitute(caps, replacement, s))
+                    .into_owned()
+            })),
+            _ => Err("with regexPattern, give replacementValue (and optionally regexGroupName), or regexGroupName and replacementAttributeName".to_owned()),
+        },
+        (Some(_), Some(_)) => Err("give oldValue or regexPattern, not both".to_owned()),
+        (None, None) => Err("give oldValue or regexPattern".to_owned()),
+    }
+}
+
+fn replace_group(regex: &Regex, source: &str, group: &str, replacement: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for caps in regex.captures_iter(source) {
+        if let Some(m) = caps.name(group) {
+            out.push_str(&source[last..m.start()]);
+            out.push_str(&substitute(&caps, replacement, source));
+            last = m.end();
+        }
+    }
+    out.push_str(&source[last..]);
+    out
+}
+
+/// .NET substitution syntax.
+fn substitute(caps: &Captures<'_>, replacement: &str, input: &str) -> String {
+    let mut out = String::new();
+    let mut rest = replacement;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (text, consumed) = if let Some(tail) = after.strip_prefix('{') {
+            match tail.find('}') {
+                Some(end) => {
+                    let name = &tail[..end];
+                    let group = name
+                        .parse::<usize>()
+                        .map_or_else(|_| caps.name(name), |n| caps.get(n));
+                    match group {
+                        Some(m) => (m.as_str().to_owned(), end + 2),
+                        None if is_known(caps, name) => (String::new(), end + 2),
+                        None => (format!("${{{name}}}"), end + 2),
+                    }
+                }
+                None => ("$".to_owned(), 0),
+            }
+        } else if after.starts_with('$') {
+            ("$".to_owned(), 1)
+        } else if after.starts_with('&') {
+            (caps.get(0).map_or("", |m| m.as_str()).to_owned(), 1)
+        } else if after.starts_with('`') {
+            (input[..caps.get(0).map_or(0, |m| m.start())].to_owned(), 1)
+        } else if after.starts_with('\'') {
+            (
+                input[caps.get(0).map_or(input.len(), |m| m.end())..].to_owned(),
+                1,
+            )
+        } else {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            match after[..digits]
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n < caps.len())
+            {
+                Some(n) => (caps.get(n).map_or("", |m| m.as_str()).to_owned(), digits),
+                None => ("$".to_owned(), 0),
+            }
+        };
+        out.push_str(&text);
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_known(caps: &Captures<'_>, name: &str) -> bool {
+    name.parse::<usize>().is_ok_and(|n| n < caps.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(source: &str) -> ReplaceArgs<'_> {
+        ReplaceArgs {
+            source: Some(source),
+            old_value: None,
+            regex: None,
+            group: None,
+            replacement: None,
+            replacement_attribute: None,
+            template: None,
+        }
+    }
+
+    #[test]
+    fn substitutions_follow_dotnet() {
+        let re = Regex::new(r"(?<a>\d+)-(\d+)").unwrap();
+        let a = ReplaceArgs {
+            regex: Some(&re),
+            replacement: Some("${a}|$2|$$|$&|$9"),
+            ..args("x12-34y")
+        };
+        assert_eq!(replace(&a).unwrap().unwrap(), "x12|34|$|12-34|$9y");
+    }
+
+    #[test]
+    fn conflicting_slots_are_errors() {
+        let re = Regex::new("a").unwrap();
+        let a = ReplaceArgs {
+            old_value: Some("a"),
+            regex: Some(&re),
+            replacement: Some("b"),
+            ..args("a")
+        };
+        assert!(replace(&a).is_err());
+        assert!(replace(&args("a")).is_err());
+    }
+}

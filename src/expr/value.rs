@@ -1,0 +1,80 @@
+//! What an expression evaluates to, and what it reads. Entra keeps three outcomes apart: a
+//! value, null (nothing flows; a mapping's default may apply on create) and "ignore this flow"
+//! (`IgnoreFlowIfNullOrEmpty`: the attribute is dropped). Booleans are the strings "True" and
+//! "False", as in Entra.
+
+use std::collections::BTreeMap;
+
+/// An expression's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Value {
+    Null,
+    Str(String),
+    Multi(Vec<String>),
+    /// Drop the attribute from the flow.
+    Ignore,
+}
+
+impl Value {
+    pub(crate) fn bool(b: bool) -> Value {
+        Value::Str(if b { "True" } else { "False" }.to_owned())
+    }
+
+    /// Null, an empty string, or no values.
+    pub(crate) fn is_null_or_empty(&self) -> bool {
+        match self {
+            Value::Null | Value::Ignore => true,
+            Value::Str(s) => s.is_empty(),
+            Value::Multi(v) => v.is_empty(),
+        }
+    }
+
+    /// The value as JSON: a string, an array of strings, or null (null also for Ignore).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null | Value::Ignore => serde_json::Value::Null,
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::Multi(v) => v.iter().cloned().map(serde_json::Value::String).collect(),
+        }
+    }
+
+    /// Reads an attribute value from JSON input: a string, an array of strings, or null.
+    /// Numbers and booleans are accepted as their text, as Graph values flow as strings.
+    pub(crate) fn from_json(json: &serde_json::Value) -> Result<Value, String> {
+        let scalar = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        match json {
+            serde_json::Value::Null => Ok(Value::Null),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|item| scalar(item).ok_or_else(|| "arrays may hold only strings".to_owned()))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Multi),
+            other => scalar(other)
+                .map(Value::Str)
+                .ok_or_else(|| "expected a string, an array of strings, or null".to_owned()),
+        }
+    }
+}
+
+/// Where attribute values come from: a source user, or `roster expr`'s input.
+pub(crate) trait Attributes {
+    /// The attribute's value; `Value::Null` when absent.
+    fn attribute(&self, name: &str) -> Value;
+}
+
+impl Attributes for BTreeMap<String, Value> {
+    fn attribute(&self, name: &str) -> Value {
+        if let Some(value) = self.get(name) {
+            return value.clone();
+        }
+        // Graph attribute names are camelCase; forgive a different case.
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or(Value::Null, |(_, v)| v.clone())
+    }
+}

@@ -1,0 +1,137 @@
+//! `roster expr`: every documented example through the public `--json` path, and the plain
+//! output and errors a user sees.
+
+use crate::support::{Scratch, read, repo, run_in};
+
+#[test]
+fn documented_examples_through_the_cli() {
+    let examples: Vec<serde_json::Value> =
+        serde_json::from_str(&read("tests/fixtures/expr-examples.json")).unwrap();
+    let scratch = Scratch::new("expr-examples");
+    let mut failures = Vec::new();
+    for (i, example) in examples.iter().enumerate() {
+        let mut args: Vec<String> = vec!["expr".into(), "--json".into()];
+        args.push(example["expression"].as_str().unwrap().to_owned());
+        if let Some(set) = example.get("set").and_then(|s| s.as_object()) {
+            for (name, value) in set {
+                args.push("--set".into());
+                args.push(format!("{name}={}", value.as_str().unwrap()));
+            }
+        }
+        if let Some(input) = example.get("input") {
+            let path = scratch.write(&format!("input-{i}.json"), input.to_string());
+            args.push("--input".into());
+            args.push(path.to_str().unwrap().to_owned());
+        }
+        for existing in example
+            .get("existing")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+        {
+            args.push("--existing".into());
+            args.push(existing.as_str().unwrap().to_owned());
+        }
+        if let Some(now) = example.get("now").and_then(|n| n.as_str()) {
+            args.push("--now".into());
+            args.push(now.to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = scratch.roster(&args);
+        let doc = example["doc"].as_str().unwrap();
+        if out.code != 0 {
+            failures.push(format!("{doc}: exit {}: {}", out.code, out.stderr));
+            continue;
+        }
+        let got: serde_json::Value = match serde_json::from_str(out.stdout.trim()) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!(
+                    "{doc}: stdout is not one JSON value ({e}): {:?}",
+                    out.stdout
+                ));
+                continue;
+            }
+        };
+        if got != example["expected"] {
+            failures.push(format!(
+                "{doc}: got {got}, expected {}",
+                example["expected"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn expr(args: &[&str]) -> crate::support::Output {
+    let mut all = vec!["expr"];
+    all.extend_from_slice(args);
+    run_in(&repo(), &all)
+}
+
+#[test]
+fn plain_output_says_null_and_ignored() {
+    let null = expr(&["Coalesce([mail], [otherMail])"]);
+    let ignored = expr(&["IgnoreFlowIfNullOrEmpty([department])"]);
+    let multi = expr(&["Split([x], \",\")", "--set", "x=a, b,c"]);
+    insta::assert_snapshot!(format!(
+        "{}\n{}\n{}",
+        null.transcript(),
+        ignored.transcript(),
+        multi.transcript()
+    ));
+    assert_eq!(
+        expr(&["--json", "IgnoreFlowIfNullOrEmpty([department])"]).stdout,
+        "null\n"
+    );
+}
+
+#[test]
+fn parse_error_points_at_the_character() {
+    let out = expr(&["Join(\" \", [givenName] [surname])"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn unknown_function_suggests_the_closest() {
+    let out = expr(&["Joni(\" \", [a])"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn wrong_argument_count_shows_the_signature() {
+    let out = expr(&["Mid([a], 1)"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn evaluation_error_names_function_and_argument() {
+    let out = expr(&[
+        "FormatDateTime([hired], , \"yyyy-MM-dd\", \"M/d/yyyy\")",
+        "--set",
+        "hired=31.12.2020",
+    ]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn bad_set_and_input_are_clear_errors() {
+    let scratch = Scratch::new("expr-input");
+    scratch.write("bad.json", "{\"a\": [1, {\"x\": 2}]}");
+    scratch.write("broken.json", "{\"a\": ");
+    let set = scratch.roster(&["expr", "[a]", "--set", "novalue"]);
+    let input = scratch.roster(&["expr", "[a]", "--input", "bad.json"]);
+    let broken = scratch.roster(&["expr", "[a]", "--input", "broken.json"]);
+    let now = scratch.roster(&["expr", "Now()", "--now", "tomorrow"]);
+    for out in [&set, &input, &broken, &now] {
+        assert_eq!(out.code, 1, "{}", out.transcript());
+    }
+    insta::assert_snapshot!(format!(
+        "{}\n{}\n{}\n{}",
+        set.stderr, input.stderr, broken.stderr, now.stderr
+    ));
+}
