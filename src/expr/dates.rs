@@ -305,7 +305,7 @@ pub(crate) fn add(interval: Interval, amount: i64, dt: DateTime) -> Option<DateT
                 amount
             };
             let c = dt.civil();
-            let index = c.year.checked_mul(12)? + i64::from(c.month) - 1 + months;
+            let index = (c.year.checked_mul(12)? + i64::from(c.month) - 1).checked_add(months)?;
             let year = index.div_euclid(12);
             let month = u32::try_from(index.rem_euclid(12) + 1).ok()?;
             let day = c.day.min(days_in_month(year, month));

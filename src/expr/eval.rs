@@ -372,7 +372,7 @@ impl Evaluator<'_> {
                     Value::Str(s) => vec![s],
                     _ => Vec::new(),
                 };
-                usize::try_from(index - 1)
+                usize::try_from(index.saturating_sub(1))
                     .ok()
                     .and_then(|i| values.into_iter().nth(i))
                     .map_or(Value::Null, Value::Str)

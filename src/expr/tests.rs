@@ -201,7 +201,7 @@ proptest! {
 
     #[test]
     fn evaluator_never_panics_on_any_attribute_values(
-        a in "\\PC{0,30}", b in "\\PC{0,12}", n in "-?[0-9]{1,4}",
+        a in "\\PC{0,30}", b in "\\PC{0,12}", n in prop_oneof!["-?[0-9]{1,4}", "-?[0-9]{15,19}"],
         index in 0..FUNCTION_SAMPLES.len(),
     ) {
         let parsed = parse(FUNCTION_SAMPLES[index]).unwrap();
@@ -263,4 +263,10 @@ const FUNCTION_SAMPLES: &[&str] = &[
     "ToLower([a], [b])",
     "ToUpper([a], \"tr-TR\")",
     "Word([a], [n], [b])",
+    "DateAdd(\"m\", [n], Now())",
+    "DateAdd(\"yyyy\", [n], Now())",
+    "DateAdd(\"s\", [n], Now())",
+    "DateAdd(\"ww\", [n], [a])",
+    "Mid([a], [n], 2)",
+    "Left([a], [n])",
 ];

@@ -76,7 +76,7 @@ pub(crate) fn change_case(source: &str, culture: Option<&str>, upper: bool) -> S
 
 /// Word: the `number`th (1-based) run of characters between any of the `delimiters`.
 pub(crate) fn word(source: &str, number: i64, delimiters: &str) -> String {
-    let Ok(index) = usize::try_from(number - 1) else {
+    let Ok(index) = usize::try_from(number.saturating_sub(1)) else {
         return String::new();
     };
     source
