@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod diagnostic;
+mod emulator;
 mod endpoint;
 mod error;
 mod expr;

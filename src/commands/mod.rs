@@ -12,6 +12,7 @@ use crate::config::{self, LoadError};
 use crate::diagnostic::{display_path, render_all};
 use crate::error::{Error, Outcome};
 
+mod emulate;
 mod expr;
 
 /// Runs the parsed command.
@@ -38,7 +39,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Explain(_) => Err(Error::NotImplemented("explain")),
         Command::Expr(args) => expr::run(args),
         Command::Snapshot(_) => Err(Error::NotImplemented("snapshot")),
-        Command::Emulate(_) => Err(Error::NotImplemented("emulate")),
+        Command::Emulate(args) => emulate::run(args),
         Command::Demo => Err(Error::NotImplemented("demo")),
     }
 }

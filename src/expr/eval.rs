@@ -667,7 +667,7 @@ impl Evaluator<'_> {
     }
 }
 
-fn hex(bytes: &[u8], upper: bool) -> String {
+pub(crate) fn hex(bytes: &[u8], upper: bool) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()

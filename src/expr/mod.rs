@@ -28,3 +28,8 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
         }
     )
 }
+
+/// Upper-case hex of bytes (ConvertToUTF8Hex's form), for other modules that need one.
+pub(crate) fn hex_upper(bytes: &[u8]) -> String {
+    eval::hex(bytes, true)
+}

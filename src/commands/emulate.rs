@@ -1,0 +1,99 @@
+//! `roster emulate`: serve the local Entra + Graph + Salesforce emulator until interrupted,
+//! after printing the `export` lines that point roster (and any client) at it.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use crate::cli::EmulateArgs;
+use crate::emulator::{self, State, WorldFile};
+use crate::error::{Error, Outcome};
+
+pub(crate) fn run(args: &EmulateArgs) -> Result<Outcome, Error> {
+    let world = match (&args.world, args.synthetic) {
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::Input(format!("cannot read world file {}: {e}", path.display()))
+            })?;
+            WorldFile::from_yaml(&text)
+                .map_err(|e| Error::Input(format!("world file {}: {e}", path.display())))?
+        }
+        (None, Some(n)) => emulator::synthetic_world(n, args.seed),
+        _ => {
+            return Err(Error::Input(
+                "give --world FILE or --synthetic N".to_owned(),
+            ));
+        }
+    };
+    if let Some(path) = &args.write_config {
+        if args.synthetic.is_none() {
+            return Err(Error::Input(
+                "--write-config goes with --synthetic".to_owned(),
+            ));
+        }
+        std::fs::write(path, emulator::synthetic_config())
+            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let exports = exports(&world);
+    let state = State::from_world(world).map_err(|e| Error::Input(format!("world: {e}")))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let running = emulator::start(state, &args.listen)
+            .await
+            .map_err(|e| Error::Input(format!("cannot listen on {}: {e}", args.listen)))?;
+        running.shared.set_latency(args.latency_ms);
+        let base = running.base_url();
+        let mut out = String::new();
+        for name in [
+            "ROSTER_ENTRA_LOGIN_URL",
+            "ROSTER_GRAPH_URL",
+            "ROSTER_SALESFORCE_LOGIN_URL",
+        ] {
+            let _ = writeln!(out, "export {name}={base}");
+        }
+        for (name, value) in exports {
+            let _ = writeln!(out, "export {name}={}", shell_quote(&value));
+        }
+        let mut stdout = anstream::stdout();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+        let _ = tokio::signal::ctrl_c().await;
+        running.shutdown().await;
+        Ok(Outcome::Success)
+    })
+}
+
+/// The secrets the example configs read, from the world's first clients.
+fn exports(world: &WorldFile) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(secret) = world.entra.clients.iter().find_map(|c| c.secret.clone()) {
+        out.push(("AZURE_CLIENT_SECRET", secret));
+    }
+    if let Some(secret) = world
+        .salesforce
+        .clients
+        .iter()
+        .find_map(|c| c.client_secret.clone())
+    {
+        out.push(("SF_CLIENT_SECRET", secret));
+    }
+    if let Some(user) = world.salesforce.api_users.first() {
+        if let Some(password) = &user.password {
+            out.push(("SF_PASSWORD", password.clone()));
+        }
+        if let Some(token) = &user.security_token {
+            out.push(("SF_SECURITY_TOKEN", token.clone()));
+        }
+    }
+    out
+}
+
+fn shell_quote(value: &str) -> String {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_./:@".contains(&b))
+    {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,265 @@
+//! `/_emulator/`: the test harness's handle on the emulator — request counts, faults, latency,
+//! locked records, world mutations and a dump. Never used by roster's own client code.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::faults::Rule;
+use super::http::json_response;
+use super::state::{AssignmentState, DEFAULT_ACCESS};
+use super::{Shared, lock};
+
+fn ok() -> Response {
+    json_response(StatusCode::OK, &json!({"ok": true}))
+}
+
+fn bad(message: impl Into<String>) -> Response {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": message.into()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Latency {
+    ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Locks {
+    /// Record ids or usernames.
+    records: Vec<String>,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAssignment {
+    application: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Membership {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let json = || serde_json::from_slice::<Value>(body);
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["requests"]) => json_response(StatusCode::OK, &json!(shared.counts())),
+        ("DELETE", ["requests"]) => {
+            lock(&shared.counts).clear();
+            ok()
+        }
+        ("POST", ["faults"]) => match serde_json::from_slice::<Rule>(body) {
+            Ok(rule) => {
+                lock(&shared.faults).add(rule);
+                ok()
+            }
+            Err(e) => bad(format!("fault: {e}")),
+        },
+        ("DELETE", ["faults"]) => {
+            lock(&shared.faults).clear();
+            ok()
+        }
+        ("POST", ["latency"]) => match serde_json::from_slice::<Latency>(body) {
+            Ok(l) => {
+                shared.set_latency(l.ms);
+                ok()
+            }
+            Err(e) => bad(format!("latency: {e}")),
+        },
+        ("POST", ["locks"]) => match serde_json::from_slice::<Locks>(body) {
+            Ok(l) => {
+                lock(&shared.faults).lock_records(&l.records, l.count);
+                ok()
+            }
+            Err(e) => bad(format!("locks: {e}")),
+        },
+        ("GET", ["world"]) => json_response(StatusCode::OK, &dump(shared)),
+        ("PATCH", ["entra", "users", id]) => match json() {
+            Ok(Value::Object(changes)) => patch_user(shared, id, changes),
+            _ => bad("expected a JSON object of attribute changes"),
+        },
+        ("POST", ["entra", "assignments"]) => match serde_json::from_slice::<NewAssignment>(body) {
+            Ok(a) => assign(shared, &a),
+            Err(e) => bad(format!("assignment: {e}")),
+        },
+        ("DELETE", ["entra", "assignments", id]) => {
+            let mut state = shared.state();
+            let before = state.entra.assignments.len();
+            state.entra.assignments.retain(|a| a.id != *id);
+            if state.entra.assignments.len() == before {
+                bad(format!("no assignment {id}"))
+            } else {
+                ok()
+            }
+        }
+        ("POST", ["entra", "groups", group, "members"]) => {
+            match serde_json::from_slice::<Membership>(body) {
+                Ok(m) => members(shared, group, &m),
+                Err(e) => bad(format!("members: {e}")),
+            }
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no admin route {method} /_emulator{path}")}),
+        ),
+    }
+}
+
+fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>) -> Response {
+    let mut state = shared.state();
+    let Some(user) = state.entra.users.iter_mut().find(|u| {
+        u.get("id").and_then(Value::as_str) == Some(id)
+            || u.get("userPrincipalName")
+                .and_then(Value::as_str)
+                .is_some_and(|upn| upn.eq_ignore_ascii_case(id))
+    }) else {
+        return bad(format!("no user {id}"));
+    };
+    for (key, value) in changes {
+        if value.is_null() {
+            user.remove(&key);
+        } else {
+            user.insert(key, value);
+        }
+    }
+    ok()
+}
+
+fn assign(shared: &Shared, a: &NewAssignment) -> Response {
+    let mut state = shared.state();
+    let Some(app) = state.entra.application(&a.application).cloned() else {
+        return bad(format!("no application {}", a.application));
+    };
+    let app_role_id = match &a.role {
+        None => DEFAULT_ACCESS.to_owned(),
+        Some(role) => match app
+            .app_roles
+            .iter()
+            .find(|r| r.value.as_deref() == Some(role.as_str()) || r.display_name == *role)
+        {
+            Some(r) => r.id.clone(),
+            None => return bad(format!("no app role {role}")),
+        },
+    };
+    let principal = match (&a.user, &a.group) {
+        (Some(u), None) => state.entra.user(u).map(|user| {
+            (
+                user["id"].as_str().unwrap_or_default().to_owned(),
+                "User",
+                user.get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }),
+        (None, Some(g)) => state
+            .entra
+            .group(g)
+            .map(|group| (group.id.clone(), "Group", group.display_name.clone())),
+        _ => return bad("give exactly one of user and group"),
+    };
+    let Some((principal_id, principal_type, principal_display_name)) = principal else {
+        return bad("no such principal");
+    };
+    let id = format!("assignment-{:06}", state.entra.assignments.len() + 1_000);
+    state.entra.assignments.push(AssignmentState {
+        id: id.clone(),
+        principal_id,
+        principal_type,
+        principal_display_name,
+        resource_id: app.service_principal_id.clone(),
+        resource_display_name: app.display_name.clone(),
+        app_role_id,
+    });
+    json_response(StatusCode::OK, &json!({"id": id}))
+}
+
+fn members(shared: &Shared, group: &str, change: &Membership) -> Response {
+    let mut state = shared.state();
+    let resolve = |state: &super::State, name: &str| {
+        state
+            .entra
+            .user(name)
+            .and_then(|u| u.get("id").and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| state.entra.group(name).map(|g| g.id.clone()))
+    };
+    let mut add = Vec::new();
+    for name in &change.add {
+        match resolve(&state, name) {
+            Some(id) => add.push(id),
+            None => return bad(format!("no user or group {name}")),
+        }
+    }
+    let remove: Vec<String> = change
+        .remove
+        .iter()
+        .filter_map(|n| resolve(&state, n))
+        .collect();
+    let Some(target) = state
+        .entra
+        .groups
+        .iter_mut()
+        .find(|g| g.id == group || g.display_name == group)
+    else {
+        return bad(format!("no group {group}"));
+    };
+    target.members.retain(|m| !remove.contains(m));
+    for id in add {
+        if !target.members.contains(&id) {
+            target.members.push(id);
+        }
+    }
+    ok()
+}
+
+/// Both sides of the world as JSON, for debugging and test assertions.
+fn dump(shared: &Shared) -> Value {
+    let state = shared.state();
+    let assignments: Vec<Value> = state
+        .entra
+        .assignments
+        .iter()
+        .map(|a| json!({"id": a.id, "principalId": a.principal_id, "principalType": a.principal_type, "resourceId": a.resource_id, "appRoleId": a.app_role_id}))
+        .collect();
+    let groups: Vec<Value> = state
+        .entra
+        .groups
+        .iter()
+        .map(|g| json!({"id": g.id, "displayName": g.display_name, "members": g.members}))
+        .collect();
+    let objects: serde_json::Map<String, Value> = state
+        .org
+        .objects
+        .iter()
+        .map(|(name, records)| {
+            (
+                (*name).to_owned(),
+                Value::Array(records.values().cloned().map(Value::Object).collect()),
+            )
+        })
+        .collect();
+    json!({
+        "entra": {"tenant_id": state.entra.tenant_id, "users": state.entra.users, "groups": groups, "assignments": assignments},
+        "salesforce": {"org_id": state.org.id, "api_requests": state.org.api_requests, "objects": objects},
+    })
+}

@@ -1,0 +1,159 @@
+//! Faults injected on demand through `/_emulator/faults`: throttling with `Retry-After`, server
+//! errors, expired tokens, the daily request limit, and locked records.
+
+use std::collections::HashMap;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::http::{graph_error, salesforce_error};
+use super::{Api, Request, Shared, lock};
+
+/// The faults waiting to fire.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    rules: Vec<Rule>,
+    /// Record keys (Id or Username, lower case) that fail with `UNABLE_TO_LOCK_ROW`, and how
+    /// many more times.
+    locks: HashMap<String, u32>,
+}
+
+/// One fault rule, as posted to `/_emulator/faults`.
+// `flatten` and `deny_unknown_fields` do not combine in serde; unknown keys are ignored.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Rule {
+    /// Matches requests whose `METHOD /route/{id}` contains this text; `*` matches all.
+    pub(crate) route: String,
+    #[serde(flatten)]
+    pub(crate) kind: Kind,
+    /// How many matching requests fail.
+    #[serde(default = "one")]
+    pub(crate) count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Kind {
+    /// An HTTP status (429, 500, 503, 504, ...) with an optional `Retry-After` value.
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+    },
+    /// The caller's token has expired: 401 and every token of that API expires.
+    ExpiredToken,
+    /// Salesforce's daily limit is exhausted.
+    RequestLimit,
+}
+
+impl Faults {
+    pub(crate) fn add(&mut self, rule: Rule) {
+        self.rules.push(rule);
+    }
+
+    pub(crate) fn lock_records(&mut self, keys: &[String], count: u32) {
+        for key in keys {
+            self.locks.insert(key.to_lowercase(), count);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+        self.locks.clear();
+    }
+
+    /// Whether a write to the record with these keys fails with `UNABLE_TO_LOCK_ROW` now.
+    pub(crate) fn take_lock(&mut self, keys: &[&str]) -> bool {
+        for key in keys {
+            if let Some(remaining) = self.locks.get_mut(&key.to_lowercase()) {
+                *remaining -= 1;
+                if *remaining == 0 {
+                    self.locks.remove(&key.to_lowercase());
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    fn take(&mut self, route: &str) -> Option<Kind> {
+        let index = self
+            .rules
+            .iter()
+            .position(|r| r.route == "*" || route.contains(&r.route))?;
+        let rule = &mut self.rules[index];
+        let kind = rule.kind.clone();
+        rule.count -= 1;
+        if rule.count == 0 {
+            self.rules.remove(index);
+        }
+        Some(kind)
+    }
+}
+
+/// The injected response for this request, if a fault fires.
+pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Response> {
+    let kind = lock(&shared.faults).take(&request.route)?;
+    let api = if request.path.starts_with("/services/") {
+        Api::Salesforce
+    } else {
+        Api::Graph
+    };
+    Some(match kind {
+        Kind::Status {
+            status,
+            retry_after,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut response = match api {
+                Api::Salesforce => salesforce_error(
+                    status,
+                    "SERVER_UNAVAILABLE",
+                    "Server temporarily unavailable (injected fault)",
+                ),
+                Api::Graph if status == StatusCode::TOO_MANY_REQUESTS => graph_error(
+                    status,
+                    "TooManyRequests",
+                    "Too many requests (injected fault)",
+                ),
+                Api::Graph => graph_error(
+                    status,
+                    "serviceNotAvailable",
+                    "Service unavailable (injected fault)",
+                ),
+            };
+            if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response.headers_mut().insert("retry-after", value);
+            }
+            response
+        }
+        Kind::ExpiredToken => {
+            shared.expire_tokens(api);
+            match api {
+                Api::Salesforce => salesforce_error(
+                    StatusCode::UNAUTHORIZED,
+                    "INVALID_SESSION_ID",
+                    "Session expired or invalid",
+                ),
+                Api::Graph => graph_error(
+                    StatusCode::UNAUTHORIZED,
+                    "InvalidAuthenticationToken",
+                    "Lifetime validation failed, the token is expired.",
+                ),
+            }
+        }
+        Kind::RequestLimit => {
+            shared.state().org.api_requests = u64::MAX / 2;
+            salesforce_error(
+                StatusCode::FORBIDDEN,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+            )
+        }
+    })
+}

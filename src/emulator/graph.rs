@@ -1,0 +1,519 @@
+//! The emulated Entra token endpoint and the Microsoft Graph v1.0 resources roster reads:
+//! service principals, their app role assignments, group members and users, with `$select`,
+//! the `$filter` forms roster uses, `$top` (1..=999) and opaque `$skiptoken` paging.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::http::{
+    form, graph_error, json_response, oauth_error, param, percent_decode, url_pairs,
+};
+use super::state::State;
+use super::{Api, Request, Shared};
+
+/// Graph's page size when `$top` is not given.
+const DEFAULT_PAGE: usize = 100;
+/// What `GET /users` returns without `$select`.
+const DEFAULT_USER_PROPERTIES: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+];
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "the route table reads best in one match"
+)]
+pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
+    let path = request.path.trim_end_matches('/');
+    if let Some(tenant) = path
+        .strip_suffix("/oauth2/v2.0/token")
+        .map(|t| t.trim_start_matches('/'))
+        && request.method == Method::POST
+    {
+        return token(shared, tenant, &request.body);
+    }
+    let Some(rest) = path.strip_prefix("/v1.0/") else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!("Resource not found for the segment '{path}'."),
+        );
+    };
+    match shared.session(&request.headers) {
+        Some(s) if s.api == Api::Graph && !s.expired => {}
+        Some(s) if s.api == Api::Graph => {
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            );
+        }
+        _ => {
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token is empty or invalid.",
+            );
+        }
+    }
+    if request.method != Method::GET {
+        return graph_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "The emulator serves Graph reads only.",
+        );
+    }
+    let params = url_pairs(&request.query);
+    let top = match param(&params, "$top").map(str::parse::<usize>) {
+        None => DEFAULT_PAGE,
+        Some(Ok(n)) if (1..=999).contains(&n) => n,
+        Some(_) => {
+            let given = param(&params, "$top").unwrap_or_default();
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                &format!(
+                    "Invalid page size specified: '{given}'. Must be between 1 and 999 inclusive."
+                ),
+            );
+        }
+    };
+    let select: Option<Vec<String>> = param(&params, "$select").map(|s| {
+        s.split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect()
+    });
+    let filter = param(&params, "$filter").map(str::to_owned);
+    let skip = param(&params, "$skiptoken").map(decode_skiptoken);
+    if let Some(None) = skip {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Invalid $skiptoken.",
+        );
+    }
+    let skip = skip.flatten().unwrap_or(0);
+    let segments: Vec<&str> = rest.split('/').collect();
+    let state = shared.state();
+    let base = shared.base_url();
+    let collection = |context: &str, items: Result<Vec<Value>, String>| -> Response {
+        match items {
+            Ok(items) => page(&base, request, context, &items, skip, top),
+            Err(message) => graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                &message,
+            ),
+        }
+    };
+    match segments.as_slice() {
+        ["servicePrincipals"] => collection(
+            "servicePrincipals",
+            service_principals(&state, filter.as_deref()),
+        ),
+        ["servicePrincipals", id] => match service_principal(&state, &percent_decode(id)) {
+            Some(sp) => json_response(
+                StatusCode::OK,
+                &with_context(&base, "servicePrincipals/$entity", sp),
+            ),
+            None => not_found(id),
+        },
+        ["servicePrincipals", id, "appRoleAssignedTo"] => {
+            if service_principal(&state, id).is_none() {
+                return not_found(id);
+            }
+            let items = state.entra.assignments.iter().filter(|a| a.resource_id == *id).map(|a| json!({
+                "id": a.id, "deletedDateTime": null, "appRoleId": a.app_role_id, "createdDateTime": "2026-01-01T00:00:00Z",
+                "principalDisplayName": a.principal_display_name, "principalId": a.principal_id, "principalType": a.principal_type,
+                "resourceDisplayName": a.resource_display_name, "resourceId": a.resource_id,
+            })).collect();
+            collection(
+                &format!("servicePrincipals('{id}')/appRoleAssignedTo"),
+                Ok(items),
+            )
+        }
+        ["groups", id, "members", rest @ ..] => {
+            let cast = match rest {
+                [] => None,
+                ["microsoft.graph.user"] => Some("#microsoft.graph.user"),
+                ["microsoft.graph.group"] => Some("#microsoft.graph.group"),
+                _ => return not_found(rest.join("/").as_str()),
+            };
+            let Some(group) = state.entra.group(id) else {
+                return not_found(id);
+            };
+            let mut items = Vec::new();
+            for member in &group.members {
+                if let Some(user) = state.entra.user(member) {
+                    if cast.is_none_or(|c| c == "#microsoft.graph.user") {
+                        let mut v = project_user(user, select.as_deref());
+                        if let Value::Object(m) = &mut v {
+                            m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+                        }
+                        items.push(v);
+                    }
+                } else if let Some(g) = state.entra.group(member)
+                    && cast.is_none_or(|c| c == "#microsoft.graph.group")
+                {
+                    items.push(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name}));
+                }
+            }
+            collection("directoryObjects", Ok(items))
+        }
+        ["users"] => collection("users", users(&state, filter.as_deref(), select.as_deref())),
+        ["users", id] => match state.entra.user(&percent_decode(id)) {
+            Some(user) => json_response(
+                StatusCode::OK,
+                &with_context(
+                    &base,
+                    "users/$entity",
+                    project_user(user, select.as_deref()),
+                ),
+            ),
+            None => not_found(id),
+        },
+        _ => graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!(
+                "Resource not found for the segment '{}'.",
+                segments.first().unwrap_or(&"")
+            ),
+        ),
+    }
+}
+
+fn not_found(id: &str) -> Response {
+    graph_error(
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        &format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ),
+    )
+}
+
+fn with_context(base: &str, context: &str, mut value: Value) -> Value {
+    if let Value::Object(m) = &mut value {
+        m.insert(
+            "@odata.context".into(),
+            json!(format!("{base}/v1.0/$metadata#{context}")),
+        );
+    }
+    value
+}
+
+fn service_principal(state: &State, id: &str) -> Option<Value> {
+    state
+        .entra
+        .applications
+        .iter()
+        .find(|a| a.service_principal_id == id)
+        .map(sp_json)
+}
+
+fn sp_json(app: &super::world::Application) -> Value {
+    let roles: Vec<Value> = app.app_roles.iter().map(|r| json!({
+        "id": r.id, "displayName": r.display_name, "value": r.value, "isEnabled": true,
+        "allowedMemberTypes": ["User"], "description": r.display_name, "origin": "Application",
+    })).collect();
+    json!({"id": app.service_principal_id, "appId": app.app_id, "displayName": app.display_name, "appRoles": roles, "servicePrincipalType": "Application"})
+}
+
+fn service_principals(state: &State, filter: Option<&str>) -> Result<Vec<Value>, String> {
+    let all = state.entra.applications.iter().map(sp_json);
+    let Some(filter) = filter else {
+        return Ok(all.collect());
+    };
+    let clauses = parse_filter(filter)?;
+    Ok(all
+        .filter(|sp| {
+            clauses
+                .iter()
+                .all(|c| c.matches(sp.as_object().unwrap_or(&Map::new())))
+        })
+        .collect())
+}
+
+fn users(
+    state: &State,
+    filter: Option<&str>,
+    select: Option<&[String]>,
+) -> Result<Vec<Value>, String> {
+    let clauses = match filter {
+        Some(f) => parse_filter(f)?,
+        None => Vec::new(),
+    };
+    Ok(state
+        .entra
+        .users
+        .iter()
+        .filter(|u| clauses.iter().all(|c| c.matches(u)))
+        .map(|u| project_user(u, select))
+        .collect())
+}
+
+/// `$select` gating as Graph does it: only the selected properties (or the default set).
+fn project_user(user: &Map<String, Value>, select: Option<&[String]>) -> Value {
+    let mut out = Map::new();
+    let wanted: Vec<&str> = match select {
+        Some(s) => s.iter().map(String::as_str).collect(),
+        None => DEFAULT_USER_PROPERTIES.to_vec(),
+    };
+    for name in wanted {
+        let (key, value) = user
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or((name.to_owned(), Value::Null), |(k, v)| {
+                (k.clone(), v.clone())
+            });
+        out.insert(key, value);
+    }
+    Value::Object(out)
+}
+
+/// One `$filter` clause; clauses are AND-ed.
+enum Clause {
+    Eq(String, Value),
+    In(String, Vec<String>),
+    StartsWith(String, String),
+}
+
+impl Clause {
+    fn matches(&self, item: &Map<String, Value>) -> bool {
+        let get = |name: &str| {
+            item.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        };
+        match self {
+            Clause::Eq(name, value) => get(name).is_some_and(|v| match (v, value) {
+                (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+                (a, b) => a == b,
+            }),
+            Clause::In(name, values) => get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(v))),
+            Clause::StartsWith(name, prefix) => get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.to_lowercase().starts_with(&prefix.to_lowercase())),
+        }
+    }
+}
+
+/// The `$filter` forms roster uses: `p eq 'v'` (or true/false), `p in ('a','b')`,
+/// `startswith(p,'v')`, joined by `and`. Graph's own error for anything else.
+fn parse_filter(filter: &str) -> Result<Vec<Clause>, String> {
+    let unsupported =
+        || format!("Unsupported or invalid query filter clause specified: '{filter}'.");
+    let mut clauses = Vec::new();
+    for part in split_and(filter) {
+        let part = part.trim();
+        if let Some(inner) = part
+            .strip_prefix("startswith(")
+            .and_then(|p| p.strip_suffix(')'))
+        {
+            let (name, value) = inner.split_once(',').ok_or_else(unsupported)?;
+            clauses.push(Clause::StartsWith(
+                name.trim().to_owned(),
+                unquote(value.trim()).ok_or_else(unsupported)?,
+            ));
+        } else if let Some((name, list)) = part.split_once(" in ") {
+            let list = list
+                .trim()
+                .strip_prefix('(')
+                .and_then(|l| l.strip_suffix(')'))
+                .ok_or_else(unsupported)?;
+            let values = list
+                .split(',')
+                .map(|v| unquote(v.trim()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(unsupported)?;
+            if values.len() > 15 {
+                return Err(format!(
+                    "Too many child clauses specified in search filter expression containing 'OR' operators: {}. Max allowed: 15.",
+                    values.len()
+                ));
+            }
+            clauses.push(Clause::In(name.trim().to_owned(), values));
+        } else if let Some((name, value)) = part.split_once(" eq ") {
+            let value = match value.trim() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                other => Value::String(unquote(other).ok_or_else(unsupported)?),
+            };
+            clauses.push(Clause::Eq(name.trim().to_owned(), value));
+        } else {
+            return Err(unsupported());
+        }
+    }
+    Ok(clauses)
+}
+
+fn split_and(filter: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    let bytes = filter.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth -= 1,
+            b' ' if !quoted && depth == 0 && filter[i..].starts_with(" and ") => {
+                parts.push(&filter[start..i]);
+                start = i + 5;
+                i += 4;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&filter[start..]);
+    parts
+}
+
+fn unquote(text: &str) -> Option<String> {
+    text.strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .map(|t| t.replace("''", "'"))
+}
+
+/// One page of a collection with `@odata.nextLink` when more remain.
+fn page(
+    base: &str,
+    request: &Request,
+    context: &str,
+    items: &[Value],
+    skip: usize,
+    top: usize,
+) -> Response {
+    let end = (skip + top).min(items.len());
+    let value: Vec<Value> = items
+        .get(skip.min(items.len())..end)
+        .unwrap_or_default()
+        .to_vec();
+    let mut body =
+        json!({"@odata.context": format!("{base}/v1.0/$metadata#{context}"), "value": value});
+    if end < items.len() {
+        let kept: Vec<String> = request
+            .query
+            .split('&')
+            .filter(|p| {
+                !p.is_empty() && !p.starts_with("%24skiptoken") && !p.starts_with("$skiptoken")
+            })
+            .map(str::to_owned)
+            .collect();
+        let mut query = kept.join("&");
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str("$skiptoken=");
+        query.push_str(&encode_skiptoken(end));
+        body["@odata.nextLink"] = json!(format!("{base}{}?{query}", request.path));
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+/// An opaque-looking token for an offset.
+fn encode_skiptoken(offset: usize) -> String {
+    format!(
+        "RFNwdAIA{}",
+        crate::expr::hex_upper(format!("offset:{offset:012}").as_bytes())
+    )
+}
+
+fn decode_skiptoken(token: &str) -> Option<usize> {
+    let hex = token.strip_prefix("RFNwdAIA")?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    String::from_utf8(bytes?)
+        .ok()?
+        .strip_prefix("offset:")?
+        .parse()
+        .ok()
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`, client credentials with a client secret, or a client
+/// assertion (certificate) or federated token whose claims name a known client or subject.
+fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
+    let form = form(body);
+    let state = shared.state();
+    if tenant != state.entra.tenant_id {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!(
+                "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        );
+    }
+    if param(&form, "grant_type") != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "AADSTS70003: The app requested an unsupported grant type.",
+        );
+    }
+    let client_id = param(&form, "client_id").unwrap_or_default();
+    let Some(client) = state
+        .entra
+        .clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+        .cloned()
+    else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            &format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory."
+            ),
+        );
+    };
+    drop(state);
+    if let Some(secret) = param(&form, "client_secret") {
+        if client.secret.as_deref() != Some(secret) {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                &format!(
+                    "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+            );
+        }
+    } else if param(&form, "client_assertion").is_some() {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "AADSTS700027: the emulator does not verify client assertions yet.",
+        );
+    } else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+    }
+    let token = shared.issue_token(Api::Graph);
+    json_response(
+        StatusCode::OK,
+        &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
+    )
+}

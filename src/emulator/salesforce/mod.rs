@@ -1,0 +1,252 @@
+//! The emulated Salesforce org: the OAuth token endpoint and the REST API roster uses, with
+//! Salesforce's shapes, status codes and error bodies (see shared/reference/salesforce-api.md).
+
+mod query;
+mod records;
+
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::http::{form, json_response, oauth_error, param, salesforce_error};
+use super::{Api, Request, Shared};
+
+pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
+    let path = request.path.trim_end_matches('/');
+    if path == "/services/oauth2/token" && request.method == Method::POST {
+        return token(shared, request);
+    }
+    if path == "/services/data" {
+        let versions: Vec<Value> = (55..=62)
+            .map(|v| json!({"label": format!("v{v}.0"), "url": format!("/services/data/v{v}.0"), "version": format!("{v}.0")}))
+            .collect();
+        return json_response(StatusCode::OK, &Value::Array(versions));
+    }
+    match shared.session(&request.headers) {
+        Some(session) if session.api == Api::Salesforce && !session.expired => {}
+        _ => {
+            return salesforce_error(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SESSION_ID",
+                "Session expired or invalid",
+            );
+        }
+    }
+    let (used, max) = {
+        let mut state = shared.state();
+        state.org.api_requests = state.org.api_requests.saturating_add(1);
+        (state.org.api_requests, state.org.daily_limit)
+    };
+    if used > max {
+        return salesforce_error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        );
+    }
+    let Some(rest) = path.strip_prefix("/services/data/") else {
+        return salesforce_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        );
+    };
+    let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    let version = version.trim_start_matches('v');
+    let mut response = match version.parse::<f64>() {
+        Ok(v) if (31.0..=62.0).contains(&v) => route(shared, request, version, rest),
+        Ok(v) if v < 31.0 => salesforce_error(
+            StatusCode::GONE,
+            "API_VERSION_GONE",
+            "This API version is no longer supported",
+        ),
+        _ => salesforce_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ),
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!("api-usage={}/{max}", used.min(max))) {
+        response.headers_mut().insert("sforce-limit-info", value);
+    }
+    response
+}
+
+fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Response {
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let method = &request.method;
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", []) => json_response(
+            StatusCode::OK,
+            &json!({
+                "sobjects": format!("/services/data/v{version}/sobjects"),
+                "query": format!("/services/data/v{version}/query"),
+                "queryAll": format!("/services/data/v{version}/queryAll"),
+                "limits": format!("/services/data/v{version}/limits"),
+                "composite": format!("/services/data/v{version}/composite"),
+            }),
+        ),
+        ("GET", ["query" | "queryAll"]) => query::start(shared, request, version),
+        ("GET", ["query" | "queryAll", locator]) => query::more(shared, version, locator),
+        ("GET", ["limits"]) => {
+            let state = shared.state();
+            let max = state.org.daily_limit;
+            let remaining = max.saturating_sub(state.org.api_requests);
+            json_response(
+                StatusCode::OK,
+                &json!({"DailyApiRequests": {"Max": max, "Remaining": remaining}, "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000}}),
+            )
+        }
+        ("GET", ["sobjects", object, "describe"]) => records::describe(object),
+        ("POST", ["sobjects", object]) => {
+            records::create_one(shared, version, object, &request.body)
+        }
+        ("GET", ["sobjects", object, id]) => {
+            records::get(shared, version, object, id, &request.query)
+        }
+        ("PATCH", ["sobjects", object, id]) => {
+            records::update_one(shared, object, id, &request.body)
+        }
+        ("DELETE", ["sobjects", object, id]) => records::delete_one(shared, object, id),
+        ("POST", ["composite", "sobjects"]) => records::collection(shared, &request.body, true),
+        ("PATCH", ["composite", "sobjects"]) => records::collection(shared, &request.body, false),
+        _ => salesforce_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ),
+    }
+}
+
+/// `POST /services/oauth2/token`: username-password (+ security token), client credentials,
+/// and the JWT bearer grant.
+fn token(shared: &Shared, request: &Request) -> Response {
+    let form = form(&request.body);
+    let grant = param(&form, "grant_type").unwrap_or_default();
+    let client_id = param(&form, "client_id").unwrap_or_default();
+    let state = shared.state();
+    let org_id = state.org.id.clone();
+    let Some(client) = state
+        .org
+        .clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+        .cloned()
+    else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_id",
+            "client identifier invalid",
+        );
+    };
+    let username = match grant {
+        "password" => {
+            if client.client_secret.as_deref() != param(&form, "client_secret") {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_client",
+                    "invalid client credentials",
+                );
+            }
+            let username = param(&form, "username").unwrap_or_default();
+            let password = param(&form, "password").unwrap_or_default();
+            let ok = state.org.api_users.iter().any(|u| {
+                u.username.eq_ignore_ascii_case(username)
+                    && u.password.as_deref().is_some_and(|p| {
+                        password
+                            == format!("{p}{}", u.security_token.as_deref().unwrap_or_default())
+                    })
+            });
+            if !ok {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "authentication failure",
+                );
+            }
+            username.to_owned()
+        }
+        "client_credentials" => {
+            if client.client_secret.is_none()
+                || client.client_secret.as_deref() != param(&form, "client_secret")
+            {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_client",
+                    "invalid client credentials",
+                );
+            }
+            match client.run_as {
+                Some(user) => user,
+                None => {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "no client credentials user enabled",
+                    );
+                }
+            }
+        }
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "the emulator does not verify JWT bearer assertions yet",
+            );
+        }
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant type not supported",
+            );
+        }
+    };
+    drop(state);
+    let token = shared.issue_token(Api::Salesforce);
+    let base = shared.base_url();
+    (
+        StatusCode::OK,
+        [("content-type", "application/json;charset=UTF-8")],
+        json!({
+            "access_token": token,
+            "instance_url": base,
+            "id": format!("{base}/id/{org_id}/{username}"),
+            "token_type": "Bearer",
+            "issued_at": "1767225600000",
+            "signature": "emulator",
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+/// The record as the API returns it: `attributes` first, then the fields.
+pub(crate) fn with_attributes(
+    object: &str,
+    version: &str,
+    record: &serde_json::Map<String, Value>,
+    fields: Option<&[String]>,
+) -> Value {
+    let id = record.get("Id").and_then(Value::as_str).unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "attributes".into(),
+        json!({"type": object, "url": format!("/services/data/v{version}/sobjects/{object}/{id}")}),
+    );
+    match fields {
+        Some(fields) => {
+            for field in fields {
+                let (name, value) = record
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(field))
+                    .map_or((field.clone(), Value::Null), |(k, v)| {
+                        (k.clone(), v.clone())
+                    });
+                out.insert(name, value);
+            }
+        }
+        None => out.extend(record.iter().map(|(k, v)| (k.clone(), v.clone()))),
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,149 @@
+//! `query`, `queryAll` and query-more: SOQL over the org's records, 2,000 rows a page by
+//! default (`Sforce-Query-Options: batchSize=N`, 200 to 2,000), `nextRecordsUrl` locators.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::super::http::{json_response, param, salesforce_error, url_pairs};
+use super::super::soql::{self, Query};
+use super::super::state::object_name;
+use super::super::{Request, Shared, ids, lock};
+use super::records::known_field;
+use super::with_attributes;
+
+static NEXT_LOCATOR: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Response {
+    let pairs = url_pairs(&request.query);
+    let Some(q) = param(&pairs, "q") else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        );
+    };
+    let query = match soql::parse(q) {
+        Ok(query) => query,
+        Err(e) => {
+            return salesforce_error(
+                StatusCode::BAD_REQUEST,
+                "MALFORMED_QUERY",
+                &format!("{q}\n^\nERROR: {e}"),
+            );
+        }
+    };
+    let Some(object) = object_name(&query.object) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_TYPE",
+            &format!("sObject type '{}' is not supported.", query.object),
+        );
+    };
+    if let Some(bad) = query
+        .fields
+        .iter()
+        .chain(query.order.iter().map(|(f, _)| f))
+        .find(|f| !known_field(shared, object, f))
+    {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!(
+                "No such column '{bad}' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name."
+            ),
+        );
+    }
+    let rows = rows(shared, object, &query, version);
+    let batch = batch_size(request);
+    page(shared, version, rows, batch)
+}
+
+fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> Vec<Value> {
+    let state = shared.state();
+    let mut matching: Vec<&serde_json::Map<String, Value>> = state
+        .org
+        .records(object)
+        .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r)))
+        .collect();
+    for (field, descending) in query.order.iter().rev() {
+        matching.sort_by(|a, b| {
+            let ord = soql::compare(soql::field(a, field), soql::field(b, field))
+                .unwrap_or(std::cmp::Ordering::Equal);
+            if *descending { ord.reverse() } else { ord }
+        });
+    }
+    if let Some(limit) = query.limit {
+        matching.truncate(limit);
+    }
+    matching
+        .into_iter()
+        .map(|r| with_attributes(object, version, r, Some(&query.fields)))
+        .collect()
+}
+
+fn batch_size(request: &Request) -> usize {
+    request
+        .headers
+        .get("sforce-query-options")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("batchSize="))
+        })
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .map_or(2000, |n| n.clamp(200, 2000))
+}
+
+/// The first `batch` rows; the rest wait behind a locator.
+fn page(shared: &Shared, version: &str, mut rows: Vec<Value>, batch: usize) -> Response {
+    let total = rows.len();
+    let rest = if rows.len() > batch {
+        rows.split_off(batch)
+    } else {
+        Vec::new()
+    };
+    let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
+    if !rest.is_empty() {
+        let id = ids::make(
+            ids::QUERY_LOCATOR,
+            "8c",
+            NEXT_LOCATOR.fetch_add(1, Ordering::Relaxed),
+        );
+        let locator = format!("{}-{}", &id[..15], total - rest.len());
+        body["nextRecordsUrl"] = json!(format!("/services/data/v{version}/query/{locator}"));
+        lock(&shared.locators).insert(locator, (batch, rest));
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+pub(crate) fn more(shared: &Shared, version: &str, locator: &str) -> Response {
+    let Some((batch, rows)) = lock(&shared.locators).remove(locator) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        );
+    };
+    let offset: usize = locator
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0);
+    let total = offset + rows.len();
+    let mut rows = rows;
+    let rest = if rows.len() > batch {
+        rows.split_off(batch)
+    } else {
+        Vec::new()
+    };
+    let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
+    if !rest.is_empty() {
+        let base = locator.rsplit_once('-').map_or(locator, |(b, _)| b);
+        let next = format!("{base}-{}", total - rest.len());
+        body["nextRecordsUrl"] = json!(format!("/services/data/v{version}/query/{next}"));
+        lock(&shared.locators).insert(next, (batch, rest));
+    }
+    json_response(StatusCode::OK, &body)
+}

@@ -1,0 +1,653 @@
+//! sObject create, read, update and delete, one at a time and as collections, enforcing the
+//! rules a real org enforces on User and PermissionSetAssignment, with its error codes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::super::http::{json_response, param, salesforce_error, url_pairs};
+use super::super::ids;
+use super::super::state::{Org, object_name};
+use super::super::{Shared, lock};
+use super::with_attributes;
+use crate::salesforce::user_fields::{
+    REQUIRED_ON_CREATE, USER_FIELDS, is_custom_field, user_field,
+};
+
+/// One failure, as Salesforce reports it per record.
+#[derive(Clone, Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) fields: Vec<String>,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>, fields: &[&str]) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    /// The top-level error body of a single-record call.
+    fn response(&self) -> Response {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            &json!([{"message": self.message, "errorCode": self.code, "fields": self.fields}]),
+        )
+    }
+
+    /// The per-record error of a collections call (its key is `statusCode`).
+    fn item(&self) -> Value {
+        json!({"statusCode": self.code, "message": self.message, "fields": self.fields})
+    }
+}
+
+const TIMESTAMPS: &[&str] = &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"];
+
+/// Fields of the non-User objects.
+fn fixed_fields(object: &str) -> &'static [&'static str] {
+    match object {
+        "Profile" => &["Name", "UserLicenseId", "UserType", "Description"],
+        "UserRole" => &["Name", "DeveloperName", "ParentRoleId"],
+        "PermissionSet" => &["Name", "Label", "IsOwnedByProfile"],
+        "PermissionSetAssignment" => &["AssigneeId", "PermissionSetId"],
+        "UserLicense" => &["Name", "TotalLicenses", "UsedLicenses", "Status"],
+        "Organization" => &["Name", "IsSandbox", "InstanceName", "OrganizationType"],
+        _ => &[],
+    }
+}
+
+/// Whether `field` exists on `object` (custom `__c` fields exist on User when a record has one).
+pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
+    if TIMESTAMPS.iter().any(|f| f.eq_ignore_ascii_case(field)) {
+        return true;
+    }
+    if object == "User" {
+        return user_field(field).is_some()
+            || (is_custom_field(field)
+                && shared
+                    .state()
+                    .org
+                    .records("User")
+                    .any(|r| r.keys().any(|k| k.eq_ignore_ascii_case(field))));
+    }
+    fixed_fields(object)
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(field))
+}
+
+pub(crate) fn describe(object: &str) -> Response {
+    let Some(object) = object_name(object) else {
+        return not_found();
+    };
+    let fields: Vec<Value> = if object == "User" {
+        USER_FIELDS
+            .iter()
+            .map(|f| {
+                json!({"name": f.name, "type": if f.name.ends_with("Id") { "reference" } else { "string" },
+                    "length": f.max_len.unwrap_or(255), "nillable": !REQUIRED_ON_CREATE.contains(&f.name) && f.name != "ProfileId",
+                    "createable": f.name != "Id", "updateable": f.name != "Id"})
+            })
+            .collect()
+    } else {
+        fixed_fields(object)
+            .iter()
+            .map(|f| json!({"name": f, "type": "string", "createable": true, "updateable": true}))
+            .collect()
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({"name": object, "fields": fields, "createable": true, "updateable": object != "UserLicense"}),
+    )
+}
+
+fn not_found() -> Response {
+    salesforce_error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
+}
+
+pub(crate) fn get(shared: &Shared, version: &str, object: &str, id: &str, query: &str) -> Response {
+    let Some(object) = object_name(object) else {
+        return not_found();
+    };
+    let Ok(id) = ids::normalize(id) else {
+        return not_found();
+    };
+    let pairs = url_pairs(query);
+    let fields: Option<Vec<String>> =
+        param(&pairs, "fields").map(|f| f.split(',').map(|s| s.trim().to_owned()).collect());
+    let state = shared.state();
+    match state
+        .org
+        .objects
+        .get(object)
+        .and_then(|records| records.get(&id))
+    {
+        Some(record) => json_response(
+            StatusCode::OK,
+            &with_attributes(object, version, record, fields.as_deref()),
+        ),
+        None => not_found(),
+    }
+}
+
+pub(crate) fn create_one(shared: &Shared, _version: &str, object: &str, body: &[u8]) -> Response {
+    let Some(object) = object_name(object) else {
+        return not_found();
+    };
+    let Some(fields) = parse_body(body) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object",
+        );
+    };
+    let mut state = shared.state();
+    let mut faults = lock(&shared.faults);
+    match create(&mut state.org, &mut faults, object, fields) {
+        Ok(id) => (
+            StatusCode::CREATED,
+            [("content-type", "application/json;charset=UTF-8")],
+            json!({"id": id, "success": true, "errors": []}).to_string(),
+        )
+            .into_response(),
+        Err(f) => f.response(),
+    }
+}
+
+pub(crate) fn update_one(shared: &Shared, object: &str, id: &str, body: &[u8]) -> Response {
+    let Some(object) = object_name(object) else {
+        return not_found();
+    };
+    let Some(fields) = parse_body(body) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object",
+        );
+    };
+    let mut state = shared.state();
+    let mut faults = lock(&shared.faults);
+    match update(&mut state.org, &mut faults, object, id, fields) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(f) if f.code == "NOT_FOUND" => not_found(),
+        Err(f) => f.response(),
+    }
+}
+
+pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
+    let Some(object) = object_name(object) else {
+        return not_found();
+    };
+    if object != "PermissionSetAssignment" {
+        // Users are deactivated, never deleted; the emulator answers as for any method a
+        // resource does not allow (the exact real response for User is unverified).
+        return salesforce_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "HTTP Method 'DELETE' not allowed. Allowed are GET,HEAD,PATCH",
+        );
+    }
+    let Ok(id) = ids::normalize(id) else {
+        return not_found();
+    };
+    let mut state = shared.state();
+    match state
+        .org
+        .objects
+        .get_mut(object)
+        .and_then(|r| r.remove(&id))
+    {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => salesforce_error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_IS_DELETED",
+            "entity is deleted",
+        ),
+    }
+}
+
+/// `POST`/`PATCH /composite/sobjects`: up to 200 records, results in request order,
+/// `allOrNone` rolls everything back when one fails.
+pub(crate) fn collection(shared: &Shared, body: &[u8], create_records: bool) -> Response {
+    let Some(body) = parse_body(body) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object",
+        );
+    };
+    let all_or_none = body
+        .get("allOrNone")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let Some(records) = body.get("records").and_then(Value::as_array) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            "records is required",
+        );
+    };
+    if records.len() > 200 {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        );
+    }
+    let mut state = shared.state();
+    let mut faults = lock(&shared.faults);
+    let before = all_or_none.then(|| state.org.objects.clone());
+    let mut results: Vec<Result<String, Failure>> = Vec::with_capacity(records.len());
+    for record in records {
+        let Some(mut fields) = record.as_object().cloned() else {
+            results.push(Err(Failure::new(
+                "INVALID_FIELD",
+                "each record must be an object",
+                &[],
+            )));
+            continue;
+        };
+        let object = fields
+            .remove("attributes")
+            .and_then(|a| a.get("type").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|t| object_name(&t));
+        let Some(object) = object else {
+            results.push(Err(Failure::new(
+                "INVALID_TYPE",
+                "Each record needs attributes.type naming a supported sObject",
+                &[],
+            )));
+            continue;
+        };
+        results.push(if create_records {
+            if fields.contains_key("id") || fields.contains_key("Id") {
+                Err(Failure::new(
+                    "INVALID_FIELD",
+                    "cannot specify Id in an insert call",
+                    &["Id"],
+                ))
+            } else {
+                create(&mut state.org, &mut faults, object, fields)
+            }
+        } else {
+            let id = fields.remove("id").or_else(|| fields.remove("Id"));
+            match id.as_ref().and_then(Value::as_str) {
+                Some(id) => {
+                    let id = id.to_owned();
+                    update(&mut state.org, &mut faults, object, &id, fields)
+                        .map(|()| ids::normalize(&id).unwrap_or(id))
+                }
+                None => Err(Failure::new(
+                    "MISSING_ARGUMENT",
+                    "Id not specified in an update call",
+                    &[],
+                )),
+            }
+        });
+    }
+    let failed = results.iter().any(Result::is_err);
+    if let (true, Some(before)) = (failed, before) {
+        state.org.objects = before;
+    }
+    let rolled_back = Failure::new(
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "Record rolled back because not all records were valid and the request was using AllOrNone header",
+        &[],
+    );
+    let body: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(_) if all_or_none && failed => {
+                json!({"success": false, "errors": [rolled_back.item()], "id": Value::Null})
+            }
+            Ok(id) => json!({"id": id, "success": true, "errors": []}),
+            Err(f) => json!({"success": false, "errors": [f.item()]}),
+        })
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(body))
+}
+
+fn parse_body(body: &[u8]) -> Option<Map<String, Value>> {
+    serde_json::from_slice::<Value>(body)
+        .ok()?
+        .as_object()
+        .cloned()
+}
+
+fn create(
+    org: &mut Org,
+    faults: &mut super::super::Faults,
+    object: &'static str,
+    mut fields: Map<String, Value>,
+) -> Result<String, Failure> {
+    check_fields(object, &fields)?;
+    match object {
+        "User" => {
+            let username = fields
+                .get("Username")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if faults.take_lock(&[&username]) {
+                return Err(Failure::new(
+                    "UNABLE_TO_LOCK_ROW",
+                    "unable to obtain exclusive access to this record",
+                    &[],
+                ));
+            }
+            fields.entry("IsActive").or_insert(Value::Bool(true));
+            if !fields.contains_key("CommunityNickname") {
+                // Assumed: Salesforce fills a unique nickname from the username when none is sent.
+                let base: String = username
+                    .split('@')
+                    .next()
+                    .unwrap_or("user")
+                    .chars()
+                    .take(36)
+                    .collect();
+                let mut nickname = base.clone();
+                let mut n = 1;
+                while org
+                    .find_by("User", "CommunityNickname", &nickname)
+                    .is_some()
+                {
+                    n += 1;
+                    nickname = format!("{base}{n}");
+                }
+                fields.insert("CommunityNickname".into(), json!(nickname));
+            }
+            let missing: Vec<&str> = REQUIRED_ON_CREATE
+                .iter()
+                .chain(["ProfileId"].iter())
+                .copied()
+                .filter(|f| {
+                    fields
+                        .get(*f)
+                        .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(Failure::new(
+                    "REQUIRED_FIELD_MISSING",
+                    format!("Required fields are missing: [{}]", missing.join(", ")),
+                    &missing,
+                ));
+            }
+            check_user(org, &fields, None)?;
+            Ok(org.insert("User", fields))
+        }
+        "PermissionSetAssignment" => {
+            let assignee = reference(org, &fields, "AssigneeId", "User")?;
+            let set = reference(org, &fields, "PermissionSetId", "PermissionSet")?;
+            if let Some(existing) = org.records(object).find(|r| {
+                r.get("AssigneeId").and_then(Value::as_str) == Some(assignee.as_str())
+                    && r.get("PermissionSetId").and_then(Value::as_str) == Some(set.as_str())
+            }) {
+                let id = existing
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                return Err(Failure::new(
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "duplicate value found: <unknown> duplicates value on record with id: {id}"
+                    ),
+                    &[],
+                ));
+            }
+            fields.insert("AssigneeId".into(), json!(assignee));
+            fields.insert("PermissionSetId".into(), json!(set));
+            Ok(org.insert(object, fields))
+        }
+        _ => Err(Failure::new(
+            "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+            format!("the emulator does not create {object} records"),
+            &[],
+        )),
+    }
+}
+
+fn update(
+    org: &mut Org,
+    faults: &mut super::super::Faults,
+    object: &'static str,
+    id: &str,
+    fields: Map<String, Value>,
+) -> Result<(), Failure> {
+    let Ok(id) = ids::normalize(id) else {
+        return Err(Failure::new(
+            "MALFORMED_ID",
+            format!("{object} ID: id value of incorrect type: {id}"),
+            &["Id"],
+        ));
+    };
+    if object != "User" {
+        return Err(Failure::new(
+            "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+            format!("the emulator does not update {object} records"),
+            &[],
+        ));
+    }
+    check_fields(object, &fields)?;
+    let Some(existing) = org.objects.get(object).and_then(|r| r.get(&id)).cloned() else {
+        return Err(Failure::new(
+            "NOT_FOUND",
+            "The requested resource does not exist",
+            &[],
+        ));
+    };
+    let username = existing
+        .get("Username")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if faults.take_lock(&[&id, &username]) {
+        return Err(Failure::new(
+            "UNABLE_TO_LOCK_ROW",
+            "unable to obtain exclusive access to this record",
+            &[],
+        ));
+    }
+    if let Some(blank) = REQUIRED_ON_CREATE
+        .iter()
+        .chain(["ProfileId"].iter())
+        .find(|f| {
+            fields
+                .get(**f)
+                .is_some_and(|v| v.is_null() || v.as_str() == Some(""))
+        })
+    {
+        return Err(Failure::new(
+            "REQUIRED_FIELD_MISSING",
+            format!("Required fields are missing: [{blank}]"),
+            &[blank],
+        ));
+    }
+    let mut merged = existing.clone();
+    merged.extend(fields);
+    check_user(org, &merged, Some(&existing))?;
+    let now = org.tick();
+    merged.insert("LastModifiedDate".into(), json!(now));
+    merged.insert("SystemModstamp".into(), json!(now));
+    org.objects.entry(object).or_default().insert(id, merged);
+    Ok(())
+}
+
+fn check_fields(object: &str, fields: &Map<String, Value>) -> Result<(), Failure> {
+    for name in fields.keys() {
+        let known = match object {
+            "User" => user_field(name).is_some() || is_custom_field(name),
+            _ => fixed_fields(object)
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name)),
+        };
+        if !known || TIMESTAMPS[1..].iter().any(|t| t.eq_ignore_ascii_case(name)) {
+            return Err(Failure::new(
+                "INVALID_FIELD",
+                format!("No such column '{name}' on sobject of type {object}"),
+                &[],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A reference field's value: a well-formed id of an existing record of `target`.
+fn reference(
+    org: &Org,
+    fields: &Map<String, Value>,
+    field: &str,
+    target: &str,
+) -> Result<String, Failure> {
+    let raw = fields
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if raw.is_empty() {
+        return Err(Failure::new(
+            "REQUIRED_FIELD_MISSING",
+            format!("Required fields are missing: [{field}]"),
+            &[field],
+        ));
+    }
+    let id = ids::normalize(raw).map_err(|_| {
+        Failure::new(
+            "MALFORMED_ID",
+            format!("{field}: id value of incorrect type: {raw}"),
+            &[field],
+        )
+    })?;
+    if org.objects.get(target).is_none_or(|r| !r.contains_key(&id)) {
+        return Err(Failure::new(
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+            &[field],
+        ));
+    }
+    Ok(id)
+}
+
+/// The User rules: lengths, e-mail-shaped and globally unique Username, unique nickname,
+/// valid profile and role, licence headroom for active users.
+fn check_user(
+    org: &Org,
+    user: &Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+) -> Result<(), Failure> {
+    for (name, value) in user {
+        if let (Some(field), Some(text)) = (user_field(name), value.as_str())
+            && let Some(max) = field.max_len
+            && text.chars().count() > max
+            && !name.ends_with("Id")
+        {
+            return Err(Failure::new(
+                "STRING_TOO_LONG",
+                format!(
+                    "{}: data value too large: {text} (max length={max})",
+                    field.name
+                ),
+                &[field.name],
+            ));
+        }
+    }
+    let id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
+    let others = || {
+        org.records("User")
+            .filter(move |r| r.get("Id").and_then(Value::as_str) != id)
+    };
+    let username = user
+        .get("Username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (local, domain) = username.split_once('@').unwrap_or(("", ""));
+    if local.is_empty() || !domain.contains('.') || username.contains(char::is_whitespace) {
+        return Err(Failure::new(
+            "INVALID_EMAIL_ADDRESS",
+            "Username must be in the form of an email address (for example, john@acme.com)",
+            &["Username"],
+        ));
+    }
+    let changed = |field: &str| existing.is_none_or(|e| e.get(field) != user.get(field));
+    if changed("Username")
+        && (org.taken_usernames.contains(&username.to_lowercase())
+            || others().any(|r| {
+                r.get("Username")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| u.eq_ignore_ascii_case(username))
+            }))
+    {
+        return Err(Failure::new(
+            "DUPLICATE_USERNAME",
+            "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address). ",
+            &["Username"],
+        ));
+    }
+    if let Some(nick) = user.get("CommunityNickname").and_then(Value::as_str)
+        && changed("CommunityNickname")
+        && others().any(|r| {
+            r.get("CommunityNickname")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(nick))
+        })
+    {
+        return Err(Failure::new(
+            "DUPLICATE_COMM_NICKNAME",
+            "Duplicate Nickname.<br>Another user has already selected this nickname.<br>Please select another.",
+            &["CommunityNickname"],
+        ));
+    }
+    let profile_id = reference(org, user, "ProfileId", "Profile")?;
+    if user
+        .get("UserRoleId")
+        .and_then(Value::as_str)
+        .is_some_and(|r| !r.is_empty())
+    {
+        reference(org, user, "UserRoleId", "UserRole")?;
+    }
+    let active = user.get("IsActive") != Some(&Value::Bool(false));
+    let was_counted = existing.is_some_and(|e| {
+        e.get("IsActive") != Some(&Value::Bool(false))
+            && e.get("ProfileId").and_then(Value::as_str) == Some(profile_id.as_str())
+    });
+    if active && !was_counted {
+        check_licence(org, &profile_id)?;
+    }
+    Ok(())
+}
+
+/// Room for one more active user on the profile's licence.
+fn check_licence(org: &Org, profile_id: &str) -> Result<(), Failure> {
+    {
+        let licence = org
+            .objects
+            .get("Profile")
+            .and_then(|p| p.get(profile_id))
+            .and_then(|p| p.get("UserLicenseId"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let total = org
+            .objects
+            .get("UserLicense")
+            .and_then(|l| l.get(&licence))
+            .and_then(|l| l.get("TotalLicenses"))
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        let in_use = u64::try_from(org.licence_usage(&licence)).unwrap_or(u64::MAX);
+        if in_use >= total {
+            return Err(Failure::new(
+                "LICENSE_LIMIT_EXCEEDED",
+                "License Limit Exceeded",
+                &[],
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! The SOQL the emulator understands: `SELECT fields FROM Object [WHERE ...] [ORDER BY ...]
+//! [LIMIT n]`, with `AND`/`OR`/`NOT`, parentheses, `= != <> < <= > >= LIKE IN NOT IN`, and
+//! string, number, boolean, null and date-time literals. Keywords and field names are
+//! case-insensitive, as in Salesforce. Anything else is `MALFORMED_QUERY`.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+/// A parsed query.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Query {
+    pub(crate) fields: Vec<String>,
+    pub(crate) object: String,
+    pub(crate) filter: Option<Condition>,
+    pub(crate) order: Vec<(String, bool)>,
+    pub(crate) limit: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Condition {
+    And(Box<Condition>, Box<Condition>),
+    Or(Box<Condition>, Box<Condition>),
+    Not(Box<Condition>),
+    Compare(String, Op, Value),
+    In(String, Vec<Value>, bool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Like,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    Word(String),
+    Str(String),
+    Num(serde_json::Number),
+    Sym(&'static str),
+}
+
+fn lex(soql: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = soql.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '\'' => {
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err("unterminated string literal".to_owned()),
+                        Some('\\') => {
+                            let escaped = chars.get(i + 1).ok_or("unterminated string literal")?;
+                            s.push(match escaped {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => *other,
+                            });
+                            i += 2;
+                        }
+                        Some('\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(other) => {
+                            s.push(*other);
+                            i += 1;
+                        }
+                    }
+                }
+                tokens.push(Token::Str(s));
+            }
+            '(' | ')' | ',' => {
+                tokens.push(Token::Sym(match c {
+                    '(' => "(",
+                    ')' => ")",
+                    _ => ",",
+                }));
+                i += 1;
+            }
+            '=' | '!' | '<' | '>' => {
+                let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
+                let sym = match two.as_str() {
+                    "!=" => "!=",
+                    "<>" => "<>",
+                    "<=" => "<=",
+                    ">=" => ">=",
+                    _ => match c {
+                        '=' => "=",
+                        '<' => "<",
+                        '>' => ">",
+                        _ => return Err("unexpected `!`".to_owned()),
+                    },
+                };
+                tokens.push(Token::Sym(sym));
+                i += sym.len();
+            }
+            c if c.is_ascii_digit() || c == '-' => {
+                let start = i;
+                i += 1;
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric()
+                        || matches!(chars[i], '.' | ':' | '-' | '+'))
+                {
+                    i += 1;
+                }
+                let text: String = chars[start..i].iter().collect();
+                // Date-time literals (2024-01-31T10:00:00Z) stay text; they compare as text.
+                let number = text
+                    .parse::<i64>()
+                    .map(serde_json::Number::from)
+                    .ok()
+                    .or_else(|| {
+                        text.parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                    });
+                tokens.push(number.map_or(Token::Str(text), Token::Num));
+            }
+            c if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.'))
+                {
+                    i += 1;
+                }
+                tokens.push(Token::Word(chars[start..i].iter().collect()));
+            }
+            other => return Err(format!("unexpected character `{other}`")),
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn keyword(&mut self, word: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_keyword(&mut self, word: &str) -> Result<(), String> {
+        if self.keyword(word) {
+            Ok(())
+        } else {
+            Err(format!("expected {word}"))
+        }
+    }
+
+    fn sym(&mut self, sym: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Sym(s)) if *s == sym) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn name(&mut self) -> Result<String, String> {
+        match self.tokens.get(self.pos) {
+            Some(Token::Word(w)) if !is_reserved(w) => {
+                self.pos += 1;
+                Ok(w.clone())
+            }
+            Some(other) => Err(format!("expected a field name, found {other:?}")),
+            None => Err("unexpected end of query".to_owned()),
+        }
+    }
+
+    fn literal(&mut self) -> Result<Value, String> {
+        let token = self
+            .tokens
+            .get(self.pos)
+            .cloned()
+            .ok_or("unexpected end of query")?;
+        self.pos += 1;
+        Ok(match token {
+            Token::Str(s) => Value::String(s),
+            Token::Num(n) => Value::Number(n),
+            Token::Word(w) if w.eq_ignore_ascii_case("true") => Value::Bool(true),
+            Token::Word(w) if w.eq_ignore_ascii_case("false") => Value::Bool(false),
+            Token::Word(w) if w.eq_ignore_ascii_case("null") => Value::Null,
+            other => return Err(format!("expected a value, found {other:?}")),
+        })
+    }
+
+    fn or(&mut self) -> Result<Condition, String> {
+        let mut left = self.and()?;
+        while self.keyword("OR") {
+            left = Condition::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Condition, String> {
+        let mut left = self.unary()?;
+        while self.keyword("AND") {
+            left = Condition::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Condition, String> {
+        if self.keyword("NOT") {
+            return Ok(Condition::Not(Box::new(self.unary()?)));
+        }
+        if self.sym("(") {
+            let inner = self.or()?;
+            if !self.sym(")") {
+                return Err("expected `)`".to_owned());
+            }
+            return Ok(inner);
+        }
+        let field = self.name()?;
+        let negated = self.keyword("NOT");
+        if self.keyword("IN") {
+            if !self.sym("(") {
+                return Err("expected `(` after IN".to_owned());
+            }
+            let mut values = vec![self.literal()?];
+            while self.sym(",") {
+                values.push(self.literal()?);
+            }
+            if !self.sym(")") {
+                return Err("expected `)` to close IN".to_owned());
+            }
+            return Ok(Condition::In(field, values, negated));
+        }
+        if negated {
+            return Err("expected IN after NOT".to_owned());
+        }
+        let op = if self.keyword("LIKE") {
+            Op::Like
+        } else {
+            let op = match self.peek() {
+                Some(Token::Sym("=")) => Op::Eq,
+                Some(Token::Sym("!=" | "<>")) => Op::Ne,
+                Some(Token::Sym("<")) => Op::Lt,
+                Some(Token::Sym("<=")) => Op::Le,
+                Some(Token::Sym(">")) => Op::Gt,
+                Some(Token::Sym(">=")) => Op::Ge,
+                other => {
+                    return Err(format!(
+                        "expected an operator after {field}, found {other:?}"
+                    ));
+                }
+            };
+            self.pos += 1;
+            op
+        };
+        Ok(Condition::Compare(field, op, self.literal()?))
+    }
+}
+
+fn is_reserved(word: &str) -> bool {
+    [
+        "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "ASC",
+        "DESC",
+    ]
+    .iter()
+    .any(|r| r.eq_ignore_ascii_case(word))
+}
+
+/// Parses a query; the error text becomes the `MALFORMED_QUERY` message.
+pub(crate) fn parse(soql: &str) -> Result<Query, String> {
+    let mut p = Parser {
+        tokens: lex(soql)?,
+        pos: 0,
+    };
+    p.expect_keyword("SELECT")?;
+    let mut fields = vec![p.name()?];
+    while p.sym(",") {
+        fields.push(p.name()?);
+    }
+    p.expect_keyword("FROM")?;
+    let object = p.name()?;
+    let filter = if p.keyword("WHERE") {
+        Some(p.or()?)
+    } else {
+        None
+    };
+    let mut order = Vec::new();
+    if p.keyword("ORDER") {
+        p.expect_keyword("BY")?;
+        loop {
+            let field = p.name()?;
+            let descending = p.keyword("DESC");
+            if !descending {
+                p.keyword("ASC");
+            }
+            order.push((field, descending));
+            if !p.sym(",") {
+                break;
+            }
+        }
+    }
+    let limit = if p.keyword("LIMIT") {
+        match p.literal()? {
+            Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            _ => None,
+        }
+        .ok_or("LIMIT takes a whole number")?
+        .into()
+    } else {
+        None
+    };
+    if let Some(extra) = p.peek() {
+        return Err(format!("unexpected {extra:?}"));
+    }
+    Ok(Query {
+        fields,
+        object,
+        filter,
+        order,
+        limit,
+    })
+}
+
+/// A record's field, looked up case-insensitively; `Null` when absent.
+pub(crate) fn field<'r>(record: &'r serde_json::Map<String, Value>, name: &str) -> &'r Value {
+    record
+        .get(name)
+        .or_else(|| {
+            record
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .unwrap_or(&Value::Null)
+}
+
+impl Condition {
+    pub(crate) fn matches(&self, record: &serde_json::Map<String, Value>) -> bool {
+        match self {
+            Condition::And(a, b) => a.matches(record) && b.matches(record),
+            Condition::Or(a, b) => a.matches(record) || b.matches(record),
+            Condition::Not(c) => !c.matches(record),
+            Condition::In(name, values, negated) => {
+                let value = field(record, name);
+                values
+                    .iter()
+                    .any(|v| compare(value, v) == Some(Ordering::Equal))
+                    != *negated
+            }
+            Condition::Compare(name, op, literal) => {
+                let value = field(record, name);
+                match op {
+                    Op::Eq => equal(value, literal),
+                    Op::Ne => !equal(value, literal),
+                    Op::Like => like(value, literal),
+                    Op::Lt => compare(value, literal) == Some(Ordering::Less),
+                    Op::Le => matches!(
+                        compare(value, literal),
+                        Some(Ordering::Less | Ordering::Equal)
+                    ),
+                    Op::Gt => compare(value, literal) == Some(Ordering::Greater),
+                    Op::Ge => matches!(
+                        compare(value, literal),
+                        Some(Ordering::Greater | Ordering::Equal)
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn equal(value: &Value, literal: &Value) -> bool {
+    match (value, literal) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, _) | (_, Value::Null) => false,
+        _ => compare(value, literal) == Some(Ordering::Equal),
+    }
+}
+
+/// SOQL compares text case-insensitively.
+pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Some(x.to_lowercase().cmp(&y.to_lowercase())),
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Null, Value::Null) => Some(Ordering::Equal),
+        _ => None,
+    }
+}
+
+fn like(value: &Value, pattern: &Value) -> bool {
+    let (Value::String(text), Value::String(pattern)) = (value, pattern) else {
+        return false;
+    };
+    let mut re = String::from("(?is)^");
+    for c in pattern.chars() {
+        match c {
+            '%' => re.push_str(".*"),
+            '_' => re.push('.'),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(v: &Value) -> serde_json::Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn parses_the_queries_roster_sends() {
+        let q = parse("SELECT Id, Username, IsActive FROM User WHERE IsActive = true AND (Username LIKE '%.dev1' OR Id IN ('005A', '005B')) ORDER BY Username DESC, Id LIMIT 10").unwrap();
+        assert_eq!(q.fields, ["Id", "Username", "IsActive"]);
+        assert_eq!(q.object, "User");
+        assert_eq!(
+            q.order,
+            [("Username".to_owned(), true), ("Id".to_owned(), false)]
+        );
+        assert_eq!(q.limit, Some(10));
+        let hit = record(&json!({"Id": "005A", "Username": "x@y.z", "IsActive": true}));
+        let miss = record(&json!({"Id": "005C", "Username": "x@y.z", "IsActive": true}));
+        let like = record(&json!({"Id": "005C", "Username": "JO@X.COM.DEV1", "IsActive": true}));
+        let filter = q.filter.unwrap();
+        assert!(filter.matches(&hit));
+        assert!(!filter.matches(&miss));
+        assert!(filter.matches(&like), "LIKE is case-insensitive");
+    }
+
+    #[test]
+    fn not_in_null_and_escapes() {
+        let q = parse("select id from PermissionSetAssignment where PermissionSetId not in ('0PSa') and AssigneeId != null and Name = 'O\\'Brien'").unwrap();
+        let r =
+            record(&json!({"PermissionSetId": "0PSb", "AssigneeId": "005A", "Name": "o'brien"}));
+        assert!(q.filter.unwrap().matches(&r));
+    }
+
+    #[test]
+    fn malformed_queries_are_errors() {
+        for bad in [
+            "",
+            "SELECT FROM User",
+            "SELECT Id User",
+            "SELECT Id FROM User WHERE",
+            "SELECT Id FROM User WHERE Name = 'x",
+            "SELECT Id FROM User LIMIT x",
+            "SELECT Id FROM User WHERE Id IN ('a'",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

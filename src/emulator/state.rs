@@ -1,0 +1,458 @@
+//! The live emulated world: the Entra tenant and the Salesforce org, indexed, mutable, shared
+//! by the routes behind one lock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
+
+use super::ids;
+use super::world::{ApiUser, Application, EntraClient, SalesforceClient, WorldFile};
+
+/// Start of the emulator's clock for record timestamps: 2026-01-01T00:00:00Z in milliseconds.
+const CLOCK_START_MS: i64 = 1_767_225_600_000;
+
+pub(crate) struct State {
+    pub(crate) entra: Entra,
+    pub(crate) org: Org,
+}
+
+pub(crate) struct Entra {
+    pub(crate) tenant_id: String,
+    pub(crate) clients: Vec<EntraClient>,
+    pub(crate) applications: Vec<Application>,
+    pub(crate) users: Vec<Map<String, Value>>,
+    pub(crate) groups: Vec<GroupState>,
+    pub(crate) assignments: Vec<AssignmentState>,
+}
+
+pub(crate) struct GroupState {
+    pub(crate) id: String,
+    pub(crate) display_name: String,
+    /// Member ids, users and groups.
+    pub(crate) members: Vec<String>,
+}
+
+/// An `appRoleAssignment` as Graph returns it.
+pub(crate) struct AssignmentState {
+    pub(crate) id: String,
+    pub(crate) principal_id: String,
+    pub(crate) principal_type: &'static str,
+    pub(crate) principal_display_name: String,
+    pub(crate) resource_id: String,
+    pub(crate) resource_display_name: String,
+    pub(crate) app_role_id: String,
+}
+
+/// The all-zero id of the Default Access role.
+pub(crate) const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
+
+impl Entra {
+    pub(crate) fn user(&self, id_or_upn: &str) -> Option<&Map<String, Value>> {
+        self.users.iter().find(|u| {
+            u.get("id").and_then(Value::as_str) == Some(id_or_upn)
+                || u.get("userPrincipalName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|upn| upn.eq_ignore_ascii_case(id_or_upn))
+        })
+    }
+
+    pub(crate) fn group(&self, id_or_name: &str) -> Option<&GroupState> {
+        self.groups
+            .iter()
+            .find(|g| g.id == id_or_name || g.display_name == id_or_name)
+    }
+
+    pub(crate) fn application(&self, id_or_name: &str) -> Option<&Application> {
+        self.applications
+            .iter()
+            .find(|a| a.service_principal_id == id_or_name || a.display_name == id_or_name)
+    }
+}
+
+/// The Salesforce org: records by object and id.
+pub(crate) struct Org {
+    pub(crate) id: String,
+    pub(crate) pod: String,
+    pub(crate) sandbox: Option<String>,
+    pub(crate) daily_limit: u64,
+    pub(crate) api_requests: u64,
+    pub(crate) clients: Vec<SalesforceClient>,
+    pub(crate) api_users: Vec<ApiUser>,
+    pub(crate) objects: BTreeMap<&'static str, BTreeMap<String, Map<String, Value>>>,
+    pub(crate) taken_usernames: HashSet<String>,
+    counters: HashMap<&'static str, u64>,
+    clock_ms: i64,
+}
+
+/// The objects the emulator stores, with their key prefixes.
+pub(crate) const OBJECTS: &[(&str, &str)] = &[
+    ("User", ids::USER),
+    ("Profile", ids::PROFILE),
+    ("UserRole", ids::USER_ROLE),
+    ("PermissionSet", ids::PERMISSION_SET),
+    ("PermissionSetAssignment", ids::PERMISSION_SET_ASSIGNMENT),
+    ("UserLicense", ids::USER_LICENSE),
+    ("Organization", ids::ORGANIZATION),
+];
+
+/// The canonical name of an object, matched case-insensitively.
+pub(crate) fn object_name(name: &str) -> Option<&'static str> {
+    OBJECTS
+        .iter()
+        .map(|(n, _)| *n)
+        .find(|n| n.eq_ignore_ascii_case(name))
+}
+
+impl Org {
+    /// A fresh id for an object.
+    pub(crate) fn new_id(&mut self, object: &'static str) -> String {
+        let prefix = OBJECTS
+            .iter()
+            .find(|(n, _)| *n == object)
+            .map_or("000", |(_, p)| *p);
+        let n = self.counters.entry(object).or_insert(0);
+        *n += 1;
+        ids::make(prefix, &self.pod, *n)
+    }
+
+    /// The next write's timestamp, `2026-01-01T00:00:00.000+0000` style; always increasing.
+    pub(crate) fn tick(&mut self) -> String {
+        self.clock_ms += 1000;
+        format_timestamp(self.clock_ms)
+    }
+
+    pub(crate) fn records(&self, object: &str) -> impl Iterator<Item = &Map<String, Value>> {
+        self.objects
+            .get(object)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+    }
+
+    pub(crate) fn find_by(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+    ) -> Option<&Map<String, Value>> {
+        self.records(object).find(|r| {
+            r.get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+        })
+    }
+
+    /// Inserts a record with a new id and fresh timestamps; returns the id.
+    pub(crate) fn insert(
+        &mut self,
+        object: &'static str,
+        mut fields: Map<String, Value>,
+    ) -> String {
+        let id = self.new_id(object);
+        let now = self.tick();
+        fields.insert("Id".into(), json!(id));
+        fields.insert("CreatedDate".into(), json!(now));
+        fields.insert("LastModifiedDate".into(), json!(now));
+        fields.insert("SystemModstamp".into(), json!(now));
+        self.objects
+            .entry(object)
+            .or_default()
+            .insert(id.clone(), fields);
+        id
+    }
+
+    /// Active users holding each licence.
+    pub(crate) fn licence_usage(&self, licence_id: &str) -> usize {
+        let profiles: HashSet<&str> = self
+            .records("Profile")
+            .filter(|p| p.get("UserLicenseId").and_then(Value::as_str) == Some(licence_id))
+            .filter_map(|p| p.get("Id").and_then(Value::as_str))
+            .collect();
+        self.records("User")
+            .filter(|u| u.get("IsActive") == Some(&Value::Bool(true)))
+            .filter(|u| {
+                u.get("ProfileId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| profiles.contains(p))
+            })
+            .count()
+    }
+}
+
+/// Salesforce's date-time format, e.g. `2026-01-01T00:00:01.000+0000`.
+pub(crate) fn format_timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+impl State {
+    /// Builds the live world, resolving every name the file refers to.
+    pub(crate) fn from_world(world: WorldFile) -> Result<State, String> {
+        let entra = entra_from(&world)?;
+        let org = org_from(world)?;
+        Ok(State { entra, org })
+    }
+}
+
+fn entra_from(world: &WorldFile) -> Result<Entra, String> {
+    let w = &world.entra;
+    for (i, user) in w.users.iter().enumerate() {
+        for key in ["id", "userPrincipalName"] {
+            if !user.get(key).is_some_and(Value::is_string) {
+                return Err(format!("entra.users[{i}]: `{key}` is required"));
+            }
+        }
+    }
+    let mut entra = Entra {
+        tenant_id: w.tenant_id.clone(),
+        clients: w.clients.clone(),
+        applications: w.applications.clone(),
+        users: w.users.clone(),
+        groups: Vec::new(),
+        assignments: Vec::new(),
+    };
+    for group in &w.groups {
+        entra.groups.push(GroupState {
+            id: group.id.clone(),
+            display_name: group.display_name.clone(),
+            members: Vec::new(),
+        });
+    }
+    resolve_members(&mut entra, &w.groups)?;
+    for (i, a) in w.assignments.iter().enumerate() {
+        let app = entra
+            .application(&a.application)
+            .ok_or_else(|| format!("assignments[{i}]: no application {:?}", a.application))?;
+        let app_role_id = match &a.role {
+            None => DEFAULT_ACCESS.to_owned(),
+            Some(role) => app
+                .app_roles
+                .iter()
+                .find(|r| {
+                    r.value.as_deref() == Some(role.as_str())
+                        || r.display_name == *role
+                        || r.id == *role
+                })
+                .map(|r| r.id.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "assignments[{i}]: application {:?} has no app role {role:?}",
+                        app.display_name
+                    )
+                })?,
+        };
+        let (principal_id, principal_type, principal_display_name) = match (&a.user, &a.group) {
+            (Some(u), None) => {
+                let user = entra
+                    .user(u)
+                    .ok_or_else(|| format!("assignments[{i}]: no user {u:?}"))?;
+                let name = user
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                (
+                    user["id"].as_str().unwrap_or_default().to_owned(),
+                    "User",
+                    name.to_owned(),
+                )
+            }
+            (None, Some(g)) => {
+                let group = entra
+                    .group(g)
+                    .ok_or_else(|| format!("assignments[{i}]: no group {g:?}"))?;
+                (group.id.clone(), "Group", group.display_name.clone())
+            }
+            _ => {
+                return Err(format!(
+                    "assignments[{i}]: give exactly one of `user` and `group`"
+                ));
+            }
+        };
+        let (resource_id, resource_display_name) =
+            (app.service_principal_id.clone(), app.display_name.clone());
+        entra.assignments.push(AssignmentState {
+            id: format!("assignment-{i:06}"),
+            principal_id,
+            principal_type,
+            principal_display_name,
+            resource_id,
+            resource_display_name,
+            app_role_id,
+        });
+    }
+    Ok(entra)
+}
+
+/// Group members are user principal names or ids, or group names or ids.
+fn resolve_members(entra: &mut Entra, groups: &[super::world::Group]) -> Result<(), String> {
+    for (gi, group) in groups.iter().enumerate() {
+        let mut members = Vec::new();
+        for member in &group.members {
+            let id = if let Some(user) = entra.user(member) {
+                user["id"].as_str().unwrap_or_default().to_owned()
+            } else if let Some(g) = entra.group(member) {
+                g.id.clone()
+            } else {
+                return Err(format!(
+                    "group {:?}: no user or group {member:?}",
+                    group.display_name
+                ));
+            };
+            members.push(id);
+        }
+        entra.groups[gi].members = members;
+    }
+    Ok(())
+}
+
+fn org_from(world: WorldFile) -> Result<Org, String> {
+    let w = world.salesforce;
+    let mut org = Org {
+        id: String::new(),
+        pod: "8c".to_owned(),
+        sandbox: w.sandbox,
+        daily_limit: w.daily_api_limit,
+        api_requests: 0,
+        clients: w.clients,
+        api_users: w.api_users,
+        objects: BTreeMap::new(),
+        taken_usernames: w.taken_usernames.iter().map(|u| u.to_lowercase()).collect(),
+        counters: HashMap::new(),
+        clock_ms: CLOCK_START_MS,
+    };
+    let org_fields = map(
+        json!({"Name": "Emulated Org", "IsSandbox": org.sandbox.is_some(), "InstanceName": "CS8C", "OrganizationType": "Enterprise Edition"}),
+    );
+    org.id = match w.org_id {
+        Some(id) => {
+            let mut fields = org_fields;
+            fields.insert("Id".into(), json!(id));
+            org.objects
+                .entry("Organization")
+                .or_default()
+                .insert(id.clone(), fields);
+            id
+        }
+        None => org.insert("Organization", org_fields),
+    };
+    for licence in &w.licenses {
+        org.insert(
+            "UserLicense",
+            map(json!({"Name": licence.name, "TotalLicenses": licence.total, "Status": "Active"})),
+        );
+    }
+    for profile in &w.profiles {
+        let licence = org
+            .find_by("UserLicense", "Name", &profile.license)
+            .and_then(|l| l.get("Id").cloned())
+            .ok_or_else(|| {
+                format!(
+                    "profile {:?}: no licence {:?}",
+                    profile.name, profile.license
+                )
+            })?;
+        org.insert(
+            "Profile",
+            map(json!({"Name": profile.name, "UserLicenseId": licence})),
+        );
+    }
+    for role in &w.roles {
+        let developer_name: String = role
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+            .collect();
+        org.insert(
+            "UserRole",
+            map(json!({"Name": role, "DeveloperName": developer_name})),
+        );
+    }
+    for set in &w.permission_sets {
+        org.insert(
+            "PermissionSet",
+            map(json!({"Name": set, "Label": set.replace('_', " "), "IsOwnedByProfile": false})),
+        );
+    }
+    for (i, user) in w.users.into_iter().enumerate() {
+        seed_user(&mut org, i, user)?;
+    }
+    Ok(org)
+}
+
+fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<(), String> {
+    let lookup = |org: &Org, object: &str, name: &Value| -> Result<Value, String> {
+        let name = name.as_str().unwrap_or_default();
+        org.find_by(object, "Name", name)
+            .and_then(|r| r.get("Id").cloned())
+            .ok_or_else(|| format!("salesforce.users[{i}]: no {object} {name:?}"))
+    };
+    let profile = user
+        .remove("Profile")
+        .ok_or_else(|| format!("salesforce.users[{i}]: `Profile` is required"))?;
+    let profile_id = lookup(org, "Profile", &profile)?;
+    user.insert("ProfileId".into(), profile_id);
+    let role_id = match user.remove("UserRole") {
+        Some(role) => lookup(org, "UserRole", &role)?,
+        None => Value::Null,
+    };
+    user.insert("UserRoleId".into(), role_id);
+    user.entry("IsActive").or_insert(Value::Bool(true));
+    let sets = user.remove("PermissionSets");
+    if !user.get("Username").is_some_and(Value::is_string) {
+        return Err(format!("salesforce.users[{i}]: `Username` is required"));
+    }
+    let id = org.insert("User", user);
+    for set in sets
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let set_id = lookup(org, "PermissionSet", set)?;
+        org.insert(
+            "PermissionSetAssignment",
+            map(json!({"AssigneeId": id, "PermissionSetId": set_id})),
+        );
+    }
+    Ok(())
+}
+
+fn map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_salesforce_shaped() {
+        assert_eq!(
+            format_timestamp(CLOCK_START_MS),
+            "2026-01-01T00:00:00.000+0000"
+        );
+        assert_eq!(
+            format_timestamp(CLOCK_START_MS + 86_400_000 + 1500),
+            "2026-01-02T00:00:01.500+0000"
+        );
+    }
+}

@@ -1,0 +1,628 @@
+//! The emulator against its own rules, over HTTP on 127.0.0.1:0: Salesforce's auth, query
+//! paging, create/update rules and collections; Graph's lookups, paging, `$select`, `$top`
+//! and `$filter`; injected faults and request counts.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{Running, State, WorldFile, start, synthetic};
+
+const DEMO: &str = include_str!("../../examples/demo/world.yaml");
+
+async fn demo() -> Running {
+    let world = WorldFile::from_yaml(DEMO).unwrap();
+    start(State::from_world(world).unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+async fn synthetic(n: u32) -> Running {
+    start(
+        State::from_world(synthetic::world(n, 7)).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap()
+}
+
+struct Sf {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Sf {
+    async fn login(running: &Running, client_id: &str, secret: &str) -> Sf {
+        let http = reqwest::Client::new();
+        let base = running.base_url();
+        let response: Value = http
+            .post(format!("{base}/services/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = response["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(response["instance_url"], json!(base));
+        Sf { http, base, token }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .get(format!("{}/services/data/v62.0/{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .request(method, format!("{}/services/data/v62.0/{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn new_user(username: &str) -> Value {
+    json!({"Username": username, "LastName": "Doe", "Email": "jd@example.com", "Alias": "jdoe",
+           "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8",
+           "LanguageLocaleKey": "en_US"})
+}
+
+async fn profile_id(sf: &Sf, name: &str) -> String {
+    let (_, body) = sf
+        .get(&format!(
+            "query?q=SELECT+Id+FROM+Profile+WHERE+Name='{}'",
+            name.replace(' ', "+")
+        ))
+        .await;
+    body["records"][0]["Id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn salesforce_login_modes_and_bad_secrets() {
+    let running = demo().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/services/oauth2/token", running.base_url());
+    let post = |form: Vec<(&'static str, &'static str)>| http.post(&url).form(&form).send();
+    let r = post(vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", "3MVG9contoso.roster.dev1"),
+        ("client_secret", "wrong"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    let r = post(vec![
+        ("grant_type", "password"),
+        ("client_id", "3MVG9contoso.roster.dev1"),
+        ("client_secret", "demo-salesforce-client-secret"),
+        ("username", "integration@contoso.com.dev1"),
+        ("password", "demo-password"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "invalid_grant",
+        "the security token must be appended"
+    );
+    let r = post(vec![
+        ("grant_type", "password"),
+        ("client_id", "3MVG9contoso.roster.dev1"),
+        ("client_secret", "demo-salesforce-client-secret"),
+        ("username", "integration@contoso.com.dev1"),
+        ("password", "demo-passworddemoToken123"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http
+        .get(format!("{}/services/data/v62.0/limits", running.base_url()))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn query_pages_follow_next_records_url_with_batch_size() {
+    let running = synthetic(2_500).await;
+    let sf = Sf::login(
+        &running,
+        synthetic::SALESFORCE_CLIENT,
+        synthetic::SALESFORCE_SECRET,
+    )
+    .await;
+    // 250 users exist in Salesforce: ask for pages of 200.
+    let first = sf
+        .http
+        .get(format!(
+            "{}/services/data/v62.0/query?q=SELECT+Id,+Username+FROM+User+ORDER+BY+Username",
+            sf.base
+        ))
+        .bearer_auth(&sf.token)
+        .header("Sforce-Query-Options", "batchSize=200")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        first
+            .headers()
+            .get("sforce-limit-info")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("api-usage=")
+    );
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["totalSize"], 250);
+    assert_eq!(first["done"], false);
+    assert_eq!(first["records"].as_array().unwrap().len(), 200);
+    let next = first["nextRecordsUrl"].as_str().unwrap();
+    assert!(next.starts_with("/services/data/v62.0/query/01g"), "{next}");
+    let second: Value = sf
+        .http
+        .get(format!("{}{next}", sf.base))
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["done"], true);
+    assert_eq!(second["records"].as_array().unwrap().len(), 50);
+    let (status, err) = sf.get("query?q=SELECT+Nope+FROM+User").await;
+    assert_eq!(
+        (status, err[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("INVALID_FIELD"))
+    );
+    let (status, err) = sf.get("query?q=SELEC+Id+FROM+User").await;
+    assert_eq!(
+        (status, err[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("MALFORMED_QUERY"))
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_create_enforces_salesforce_rules() {
+    let running = demo().await;
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    let standard = profile_id(&sf, "Standard User").await;
+    let mut user = new_user("jane.doe@contoso.com.dev1");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body[0]["errorCode"], "REQUIRED_FIELD_MISSING");
+    assert_eq!(body[0]["fields"], json!(["ProfileId"]));
+    user["ProfileId"] = json!(standard);
+    user["Alias"] = json!("waytoolong");
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(body[0]["errorCode"], "STRING_TOO_LONG");
+    assert_eq!(
+        body[0]["message"],
+        "Alias: data value too large: waytoolong (max length=8)"
+    );
+    user["Alias"] = json!("jdoe");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 18);
+    assert!(id.starts_with("005"));
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(body[0]["errorCode"], "DUPLICATE_USERNAME");
+    let mut taken = new_user("jdoe@contoso.com.dev1");
+    taken["ProfileId"] = json!(standard);
+    let (_, body) = sf
+        .send(reqwest::Method::POST, "sobjects/User", &taken)
+        .await;
+    assert_eq!(
+        body[0]["errorCode"], "DUPLICATE_USERNAME",
+        "taken in another org"
+    );
+    let mut bad_profile = new_user("x1@contoso.com.dev1");
+    bad_profile["ProfileId"] = json!("00e000000000000");
+    let (_, body) = sf
+        .send(reqwest::Method::POST, "sobjects/User", &bad_profile)
+        .await;
+    assert_eq!(body[0]["errorCode"], "INVALID_CROSS_REFERENCE_KEY");
+    bad_profile["ProfileId"] = json!("nonsense");
+    let (_, body) = sf
+        .send(reqwest::Method::POST, "sobjects/User", &bad_profile)
+        .await;
+    assert_eq!(body[0]["errorCode"], "MALFORMED_ID");
+    // Update bumps LastModifiedDate; a User cannot be deleted.
+    let (_, before) = sf.get(&format!("sobjects/User/{id}")).await;
+    let (status, _) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{id}"),
+            &json!({"Title": "Engineer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, after) = sf.get(&format!("sobjects/User/{id}")).await;
+    assert_eq!(after["Title"], "Engineer");
+    assert_ne!(before["LastModifiedDate"], after["LastModifiedDate"]);
+    assert_ne!(before["SystemModstamp"], after["SystemModstamp"]);
+    let r = sf
+        .http
+        .delete(format!(
+            "{}/services/data/v62.0/sobjects/User/{id}",
+            sf.base
+        ))
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn licences_run_out() {
+    let running = demo().await;
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    let read_only = profile_id(&sf, "Read Only").await;
+    let mut codes = Vec::new();
+    for i in 0..11 {
+        let mut user = new_user(&format!("ro{i}@contoso.com.dev1"));
+        user["ProfileId"] = json!(read_only);
+        let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+        codes.push(body.get("success").map_or_else(
+            || body[0]["errorCode"].as_str().unwrap().to_owned(),
+            |_| "ok".to_owned(),
+        ));
+    }
+    assert_eq!(codes.iter().filter(|c| *c == "ok").count(), 10, "{codes:?}");
+    assert_eq!(codes.last().unwrap(), "LICENSE_LIMIT_EXCEEDED");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn collections_report_per_record_and_roll_back_all_or_none() {
+    let running = demo().await;
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    let standard = profile_id(&sf, "Standard User").await;
+    let record = |name: &str| {
+        let mut u = new_user(name);
+        u["ProfileId"] = json!(standard);
+        u["attributes"] = json!({"type": "User"});
+        u["Alias"] = json!(name.chars().take(8).collect::<String>());
+        u
+    };
+    let body = json!({"allOrNone": false, "records": [record("a1@contoso.com.dev1"), record("admin@contoso.com.dev1"), record("a2@contoso.com.dev1")]});
+    let (status, results) = sf
+        .send(reqwest::Method::POST, "composite/sobjects", &body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(results[0]["success"], true);
+    assert_eq!(results[1]["errors"][0]["statusCode"], "DUPLICATE_USERNAME");
+    assert_eq!(results[2]["success"], true);
+    let body = json!({"allOrNone": true, "records": [record("b1@contoso.com.dev1"), record("admin@contoso.com.dev1")]});
+    let (_, results) = sf
+        .send(reqwest::Method::POST, "composite/sobjects", &body)
+        .await;
+    assert_eq!(
+        results[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    let (_, found) = sf
+        .get("query?q=SELECT+Id+FROM+User+WHERE+Username='b1@contoso.com.dev1'")
+        .await;
+    assert_eq!(found["totalSize"], 0, "rolled back");
+    let too_many: Vec<Value> = (0..201)
+        .map(|i| record(&format!("m{i}@contoso.com.dev1")))
+        .collect();
+    let (status, err) = sf
+        .send(
+            reqwest::Method::POST,
+            "composite/sobjects",
+            &json!({"records": too_many}),
+        )
+        .await;
+    assert_eq!(
+        (status, err[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("EXCEEDED_ID_LIMIT"))
+    );
+    // Permission set assignments: create, duplicate, delete.
+    let (_, sets) = sf
+        .get("query?q=SELECT+Id+FROM+PermissionSet+WHERE+Name='Reports_Export'")
+        .await;
+    let set = sets["records"][0]["Id"].clone();
+    let assignee = results_id(&sf, "a1@contoso.com.dev1").await;
+    let psa = json!({"AssigneeId": assignee, "PermissionSetId": set});
+    let (status, created) = sf
+        .send(
+            reqwest::Method::POST,
+            "sobjects/PermissionSetAssignment",
+            &psa,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, dup) = sf
+        .send(
+            reqwest::Method::POST,
+            "sobjects/PermissionSetAssignment",
+            &psa,
+        )
+        .await;
+    assert_eq!(dup[0]["errorCode"], "DUPLICATE_VALUE");
+    let r = sf
+        .http
+        .delete(format!(
+            "{}/services/data/v62.0/sobjects/PermissionSetAssignment/{}",
+            sf.base,
+            created["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    running.shutdown().await;
+}
+
+async fn results_id(sf: &Sf, username: &str) -> String {
+    let (_, found) = sf
+        .get(&format!(
+            "query?q=SELECT+Id+FROM+User+WHERE+Username='{username}'"
+        ))
+        .await;
+    found["records"][0]["Id"].as_str().unwrap().to_owned()
+}
+
+async fn graph_token(
+    running: &Running,
+    tenant: &str,
+    client: &str,
+    secret: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/{tenant}/oauth2/v2.0/token", running.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("client_secret", secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn graph_paging_select_top_and_filter() {
+    let running = synthetic(1_000).await;
+    let bad = graph_token(
+        &running,
+        synthetic::TENANT,
+        synthetic::ENTRA_CLIENT,
+        "wrong",
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    let token: Value = graph_token(
+        &running,
+        synthetic::TENANT,
+        synthetic::ENTRA_CLIENT,
+        synthetic::ENTRA_SECRET,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let get = |url: String| http.get(url).bearer_auth(&token).send();
+    let base = running.base_url();
+    // Follow every nextLink of the user listing at $top=999.
+    let mut url = format!("{base}/v1.0/users?$select=id,department&$top=999");
+    let (mut seen, mut pages) = (0, 0);
+    loop {
+        let page: Value = get(url.clone()).await.unwrap().json().await.unwrap();
+        let users = page["value"].as_array().unwrap();
+        assert!(
+            users.iter().all(|u| u.as_object().unwrap().len() == 2),
+            "$select gates properties"
+        );
+        seen += users.len();
+        pages += 1;
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (1_000, 2));
+    let over = get(format!("{base}/v1.0/users?$top=1000")).await.unwrap();
+    assert_eq!(over.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        over.json::<Value>().await.unwrap()["error"]["code"],
+        "Request_BadRequest"
+    );
+    let filtered: Value = get(format!(
+        "{base}/v1.0/users?$filter=id%20in%20('{}','{}')",
+        synthetic::guid_for_test(3),
+        synthetic::guid_for_test(4)
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(filtered["value"].as_array().unwrap().len(), 2);
+    let sp: Value = get(format!(
+        "{base}/v1.0/servicePrincipals?$filter=displayName%20eq%20'Salesforce%20Sandbox'"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let sp_id = sp["value"][0]["id"].as_str().unwrap();
+    let assigned: Value = get(format!(
+        "{base}/v1.0/servicePrincipals/{sp_id}/appRoleAssignedTo"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(assigned["value"].as_array().unwrap().len(), 4);
+    let group = assigned["value"][0]["principalId"].as_str().unwrap();
+    let members: Value = get(format!(
+        "{base}/v1.0/groups/{group}/members/microsoft.graph.user?$select=id&$top=999"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(members["value"].as_array().unwrap().len(), 250);
+    assert_eq!(members["value"][0]["@odata.type"], "#microsoft.graph.user");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_latency_and_counts() {
+    let running = demo().await;
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    let admin = |path: &str, body: Value| {
+        sf.http
+            .post(format!("{}/_emulator/{path}", sf.base))
+            .json(&body)
+            .send()
+    };
+    admin("faults", json!({"route": "GET /services/data/{v}/limits", "kind": "status", "status": 429, "retry_after": "0.5", "count": 2})).await.unwrap();
+    for _ in 0..2 {
+        let r = sf
+            .http
+            .get(format!("{}/services/data/v62.0/limits", sf.base))
+            .bearer_auth(&sf.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "0.5");
+    }
+    assert_eq!(sf.get("limits").await.0, StatusCode::OK);
+    admin(
+        "faults",
+        json!({"route": "limits", "kind": "expired_token"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sf.get("limits").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        sf.get("limits").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the token stays expired"
+    );
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    assert_eq!(
+        sf.get("limits").await.0,
+        StatusCode::OK,
+        "a new token works"
+    );
+    admin(
+        "locks",
+        json!({"records": ["ava.martinez@contoso.com.dev1"], "count": 1}),
+    )
+    .await
+    .unwrap();
+    let id = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let (_, locked) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{id}"),
+            &json!({"Title": "x"}),
+        )
+        .await;
+    assert_eq!(locked[0]["errorCode"], "UNABLE_TO_LOCK_ROW");
+    assert_eq!(
+        sf.send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{id}"),
+            &json!({"Title": "x"})
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    admin("faults", json!({"route": "*", "kind": "request_limit"}))
+        .await
+        .unwrap();
+    let (status, body) = sf.get("limits").await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (StatusCode::FORBIDDEN, json!("REQUEST_LIMIT_EXCEEDED"))
+    );
+    let (status, _) = sf.get("limits").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the daily limit stays exhausted"
+    );
+    let counts: Value = sf
+        .http
+        .get(format!("{}/_emulator/requests", sf.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts["GET /services/data/{v}/limits"], 8);
+    running.shutdown().await;
+}

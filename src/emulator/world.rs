@@ -1,0 +1,189 @@
+//! The world file: one YAML document that seeds the emulated Entra tenant and Salesforce org.
+//! These types are the file's shape; `state.rs` turns them into the live, indexed world.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A world: the tenant and the org.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorldFile {
+    pub(crate) entra: EntraWorld,
+    pub(crate) salesforce: SalesforceWorld,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntraWorld {
+    pub(crate) tenant_id: String,
+    /// App registrations that may call Graph.
+    #[serde(default)]
+    pub(crate) clients: Vec<EntraClient>,
+    /// Enterprise applications (service principals) users are assigned to.
+    #[serde(default)]
+    pub(crate) applications: Vec<Application>,
+    /// Users: any Graph attributes; `id` and `userPrincipalName` are required.
+    #[serde(default)]
+    pub(crate) users: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub(crate) groups: Vec<Group>,
+    #[serde(default)]
+    pub(crate) assignments: Vec<Assignment>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntraClient {
+    pub(crate) client_id: String,
+    /// The client secret, when the client authenticates with one.
+    #[serde(default)]
+    pub(crate) secret: Option<String>,
+    /// PEM certificate whose key signs client assertions.
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "read once the token endpoint verifies client assertions"
+    )]
+    pub(crate) certificate: Option<String>,
+    /// Subjects of federated credentials (e.g. `repo:contoso/iam:ref:refs/heads/main`).
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "read once the token endpoint verifies federated tokens"
+    )]
+    pub(crate) federated_subjects: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Application {
+    pub(crate) display_name: String,
+    pub(crate) app_id: String,
+    pub(crate) service_principal_id: String,
+    #[serde(default)]
+    pub(crate) app_roles: Vec<AppRole>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppRole {
+    pub(crate) id: String,
+    pub(crate) display_name: String,
+    #[serde(default)]
+    pub(crate) value: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Group {
+    pub(crate) id: String,
+    pub(crate) display_name: String,
+    /// Members: user principal names or ids, or other groups' display names or ids.
+    #[serde(default)]
+    pub(crate) members: Vec<String>,
+}
+
+/// A user or group assigned to an application, with an app role (none: Default Access).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Assignment {
+    /// The application's display name or service principal id.
+    pub(crate) application: String,
+    /// A user principal name or id.
+    #[serde(default)]
+    pub(crate) user: Option<String>,
+    /// A group display name or id.
+    #[serde(default)]
+    pub(crate) group: Option<String>,
+    /// An app role's value or display name; absent means Default Access.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SalesforceWorld {
+    /// The org's 18-character id (made up when absent).
+    #[serde(default)]
+    pub(crate) org_id: Option<String>,
+    /// The sandbox name (`dev1`); absent for a production org.
+    #[serde(default)]
+    pub(crate) sandbox: Option<String>,
+    /// Daily API requests allowed (`REQUEST_LIMIT_EXCEEDED` after).
+    #[serde(default = "default_daily_limit")]
+    pub(crate) daily_api_limit: u64,
+    /// Connected apps.
+    #[serde(default)]
+    pub(crate) clients: Vec<SalesforceClient>,
+    /// Users that can log in to the API (integration users), with credentials.
+    #[serde(default)]
+    pub(crate) api_users: Vec<ApiUser>,
+    #[serde(default)]
+    pub(crate) licenses: Vec<License>,
+    #[serde(default)]
+    pub(crate) profiles: Vec<Profile>,
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
+    #[serde(default)]
+    pub(crate) permission_sets: Vec<String>,
+    /// Existing users: User fields, plus `Profile` (a name), `UserRole` (a name) and
+    /// `PermissionSets` (names).
+    #[serde(default)]
+    pub(crate) users: Vec<Map<String, Value>>,
+    /// Usernames taken in other orgs (Salesforce usernames are globally unique).
+    #[serde(default)]
+    pub(crate) taken_usernames: Vec<String>,
+}
+
+fn default_daily_limit() -> u64 {
+    15_000
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SalesforceClient {
+    pub(crate) client_id: String,
+    #[serde(default)]
+    pub(crate) client_secret: Option<String>,
+    /// PEM certificate for the JWT bearer flow.
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "read once the token endpoint verifies JWT bearer assertions"
+    )]
+    pub(crate) certificate: Option<String>,
+    /// The user the client-credentials flow runs as.
+    #[serde(default)]
+    pub(crate) run_as: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApiUser {
+    pub(crate) username: String,
+    #[serde(default)]
+    pub(crate) password: Option<String>,
+    #[serde(default)]
+    pub(crate) security_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct License {
+    pub(crate) name: String,
+    pub(crate) total: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Profile {
+    pub(crate) name: String,
+    pub(crate) license: String,
+}
+
+impl WorldFile {
+    /// Reads a world from YAML text.
+    pub(crate) fn from_yaml(text: &str) -> Result<WorldFile, String> {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    }
+}

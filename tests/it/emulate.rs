@@ -1,0 +1,76 @@
+//! `roster emulate`: prints the exports first, then serves until interrupted.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::support::repo;
+
+#[test]
+fn emulate_prints_exports_then_serves_the_world() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args([
+            "emulate",
+            "--world",
+            "examples/demo/world.yaml",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut exports = Vec::new();
+    for _ in 0..7 {
+        exports.push(lines.next().unwrap().unwrap());
+    }
+    let base = exports[0]
+        .strip_prefix("export ROSTER_ENTRA_LOGIN_URL=")
+        .unwrap()
+        .to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let names: Vec<&str> = exports
+        .iter()
+        .map(|l| l.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "export ROSTER_ENTRA_LOGIN_URL",
+            "export ROSTER_GRAPH_URL",
+            "export ROSTER_SALESFORCE_LOGIN_URL",
+            "export AZURE_CLIENT_SECRET",
+            "export SF_CLIENT_SECRET",
+            "export SF_PASSWORD",
+            "export SF_SECURITY_TOKEN",
+        ]
+    );
+    // The world is served: a Salesforce versions call needs no token.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let versions: serde_json::Value = runtime.block_on(async {
+        reqwest::get(format!("{base}/services/data/"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(versions.as_array().is_some_and(|v| !v.is_empty()));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn emulate_refuses_a_broken_world() {
+    let scratch = crate::support::Scratch::new("broken-world");
+    scratch.write(
+        "world.yaml",
+        "entra: {tenant_id: t}\nsalesforce:\n  users: [{Username: a@b.c, Profile: Nope}]\n",
+    );
+    let out = scratch.roster(&["emulate", "--world", "world.yaml"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: world: salesforce.users[0]: no Profile \"Nope\""
+    );
+}
