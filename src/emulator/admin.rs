@@ -127,14 +127,10 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
 
 fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>) -> Response {
     let mut state = shared.state();
-    let Some(user) = state.entra.users.iter_mut().find(|u| {
-        u.get("id").and_then(Value::as_str) == Some(id)
-            || u.get("userPrincipalName")
-                .and_then(Value::as_str)
-                .is_some_and(|upn| upn.eq_ignore_ascii_case(id))
-    }) else {
+    let Some(position) = state.entra.user_position(id) else {
         return bad(format!("no user {id}"));
     };
+    let user = &mut state.entra.users[position];
     for (key, value) in changes {
         if value.is_null() {
             user.remove(&key);
@@ -142,6 +138,7 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
             user.insert(key, value);
         }
     }
+    state.entra.reindex();
     ok()
 }
 

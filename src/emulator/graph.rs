@@ -109,7 +109,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
     let base = shared.base_url();
     let collection = |context: &str, items: Result<Vec<Value>, String>| -> Response {
         match items {
-            Ok(items) => page(&base, request, context, &items, skip, top),
+            Ok(items) => page(&base, request, context, &items, skip, top, Value::clone),
             Err(message) => graph_error(
                 StatusCode::BAD_REQUEST,
                 "Request_UnsupportedQuery",
@@ -171,7 +171,17 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             }
             collection("directoryObjects", Ok(items))
         }
-        ["users"] => collection("users", users(&state, filter.as_deref(), select.as_deref())),
+        ["users"] => match users(&state, filter.as_deref()) {
+            // Only the page is projected: listings of 100,000 users stay linear.
+            Ok(found) => page(&base, request, "users", &found, skip, top, |u| {
+                project_user(u, select.as_deref())
+            }),
+            Err(message) => graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                &message,
+            ),
+        },
         ["users", id] => match state.entra.user(&percent_decode(id)) {
             Some(user) => json_response(
                 StatusCode::OK,
@@ -246,21 +256,26 @@ fn service_principals(state: &State, filter: Option<&str>) -> Result<Vec<Value>,
         .collect())
 }
 
-fn users(
-    state: &State,
+fn users<'s>(
+    state: &'s State,
     filter: Option<&str>,
-    select: Option<&[String]>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<&'s Map<String, Value>>, String> {
     let clauses = match filter {
         Some(f) => parse_filter(f)?,
         None => Vec::new(),
     };
-    Ok(state
-        .entra
-        .users
-        .iter()
+    // `id in (...)` is answered from the index, as roster's batched reads use it.
+    let by_id = clauses.iter().find_map(|c| match c {
+        Clause::In(name, ids) if name == "id" => Some(ids),
+        _ => None,
+    });
+    let candidates: Vec<&Map<String, Value>> = match by_id {
+        Some(ids) => ids.iter().filter_map(|id| state.entra.user(id)).collect(),
+        None => state.entra.users.iter().collect(),
+    };
+    Ok(candidates
+        .into_iter()
         .filter(|u| clauses.iter().all(|c| c.matches(u)))
-        .map(|u| project_user(u, select))
         .collect())
 }
 
@@ -391,19 +406,22 @@ fn unquote(text: &str) -> Option<String> {
 }
 
 /// One page of a collection with `@odata.nextLink` when more remain.
-fn page(
+fn page<T>(
     base: &str,
     request: &Request,
     context: &str,
-    items: &[Value],
+    items: &[T],
     skip: usize,
     top: usize,
+    project: impl Fn(&T) -> Value,
 ) -> Response {
     let end = (skip + top).min(items.len());
     let value: Vec<Value> = items
         .get(skip.min(items.len())..end)
         .unwrap_or_default()
-        .to_vec();
+        .iter()
+        .map(project)
+        .collect();
     let mut body =
         json!({"@odata.context": format!("{base}/v1.0/$metadata#{context}"), "value": value});
     if end < items.len() {

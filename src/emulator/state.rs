@@ -21,6 +21,8 @@ pub(crate) struct Entra {
     pub(crate) clients: Vec<EntraClient>,
     pub(crate) applications: Vec<Application>,
     pub(crate) users: Vec<Map<String, Value>>,
+    /// Position in `users` by id and by lower-case user principal name.
+    user_index: HashMap<String, usize>,
     pub(crate) groups: Vec<GroupState>,
     pub(crate) assignments: Vec<AssignmentState>,
 }
@@ -48,12 +50,27 @@ pub(crate) const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
 
 impl Entra {
     pub(crate) fn user(&self, id_or_upn: &str) -> Option<&Map<String, Value>> {
-        self.users.iter().find(|u| {
-            u.get("id").and_then(Value::as_str) == Some(id_or_upn)
-                || u.get("userPrincipalName")
-                    .and_then(Value::as_str)
-                    .is_some_and(|upn| upn.eq_ignore_ascii_case(id_or_upn))
-        })
+        self.user_position(id_or_upn).map(|i| &self.users[i])
+    }
+
+    pub(crate) fn user_position(&self, id_or_upn: &str) -> Option<usize> {
+        self.user_index
+            .get(id_or_upn)
+            .or_else(|| self.user_index.get(&id_or_upn.to_lowercase()))
+            .copied()
+    }
+
+    /// Rebuilds the user index after users change.
+    pub(crate) fn reindex(&mut self) {
+        self.user_index.clear();
+        for (i, user) in self.users.iter().enumerate() {
+            if let Some(id) = user.get("id").and_then(Value::as_str) {
+                self.user_index.insert(id.to_owned(), i);
+            }
+            if let Some(upn) = user.get("userPrincipalName").and_then(Value::as_str) {
+                self.user_index.insert(upn.to_lowercase(), i);
+            }
+        }
     }
 
     pub(crate) fn group(&self, id_or_name: &str) -> Option<&GroupState> {
@@ -225,9 +242,11 @@ fn entra_from(world: &WorldFile) -> Result<Entra, String> {
         clients: w.clients.clone(),
         applications: w.applications.clone(),
         users: w.users.clone(),
+        user_index: HashMap::new(),
         groups: Vec::new(),
         assignments: Vec::new(),
     };
+    entra.reindex();
     for group in &w.groups {
         entra.groups.push(GroupState {
             id: group.id.clone(),
