@@ -146,8 +146,9 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
         ["groups", id, "members", rest @ ..] => {
             let cast = match rest {
                 [] => None,
-                ["microsoft.graph.user"] => Some("#microsoft.graph.user"),
-                ["microsoft.graph.group"] => Some("#microsoft.graph.group"),
+                // The SDKs send the `graph.` alias of the cast segment.
+                ["microsoft.graph.user" | "graph.user"] => Some("#microsoft.graph.user"),
+                ["microsoft.graph.group" | "graph.group"] => Some("#microsoft.graph.group"),
                 _ => return not_found(rest.join("/").as_str()),
             };
             let Some(group) = state.entra.group(id) else {

@@ -1,0 +1,87 @@
+// jsforce (npm) against roster's emulator: query with autoFetch across pages,
+// sobject('User').create / update, and Salesforce's error codes.
+// Usage: node tests/clients/jsforce_client.mjs path/to/roster   (jsforce resolvable from NODE_PATH)
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const require = createRequire(import.meta.url);
+const jsforce = require("jsforce");
+
+function start(roster) {
+  const proc = spawn(roster, ["emulate", "--synthetic", "25000", "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: proc.stdout });
+  const env = {};
+  return new Promise((resolve, reject) => {
+    proc.on("exit", () => reject(new Error("emulator exited early")));
+    lines.on("line", (line) => {
+      const [name, ...rest] = line.replace(/^export /, "").split("=");
+      env[name] = rest.join("=").replace(/^'|'$/g, "");
+      if (Object.keys(env).length === 5) resolve({ proc, env });
+    });
+  });
+}
+
+async function connect(env) {
+  const base = env.ROSTER_SALESFORCE_LOGIN_URL;
+  const body = new URLSearchParams({ grant_type: "client_credentials", client_id: "3MVG9synthetic.roster", client_secret: env.SF_CLIENT_SECRET });
+  const token = await (await fetch(`${base}/services/oauth2/token`, { method: "POST", body })).json();
+  return new jsforce.Connection({ instanceUrl: token.instance_url, accessToken: token.access_token, version: "59.0" });
+}
+
+const checks = {
+  async query_autofetch_pages(conn) {
+    const records = [];
+    await new Promise((resolve, reject) => {
+      conn.query("SELECT Id, Username FROM User")
+        .on("record", (r) => records.push(r))
+        .on("end", resolve)
+        .on("error", reject)
+        .run({ autoFetch: true, maxFetch: 10000 });
+    });
+    assert.equal(records.length, 2500);
+    assert.equal(new Set(records.map((r) => r.Id)).size, 2500);
+  },
+  async create_update_and_errors(conn) {
+    const profile = (await conn.query("SELECT Id FROM Profile WHERE Name = 'Standard User'")).records[0].Id;
+    const user = {
+      Username: "js.client@synthetic.example.dev1", LastName: "Client", Email: "js@example.com", Alias: "jsc",
+      TimeZoneSidKey: "America/Los_Angeles", LocaleSidKey: "en_US", EmailEncodingKey: "UTF-8",
+      LanguageLocaleKey: "en_US", ProfileId: profile,
+    };
+    const created = await conn.sobject("User").create(user);
+    assert.equal(created.success, true);
+    assert.equal(created.id.length, 18);
+    const updated = await conn.sobject("User").update({ Id: created.id, Title: "Tester" });
+    assert.equal(updated.success, true);
+    const read = await conn.sobject("User").retrieve(created.id);
+    assert.equal(read.Title, "Tester");
+    await assert.rejects(conn.sobject("User").create(user), (e) => e.errorCode === "DUPLICATE_USERNAME");
+    const many = await conn.sobject("User").create(
+      [{ ...user, Username: "js.c1@synthetic.example.dev1", Alias: "jsc1" }, { ...user, Username: "js.c2@synthetic.example.dev1", Alias: "jsc2" }],
+      { allOrNone: true },
+    );
+    assert.deepEqual(many.map((r) => r.success), [true, true]);
+  },
+};
+
+const { proc, env } = await start(process.argv[2]);
+let passed = 0, failed = 0;
+try {
+  const conn = await connect(env);
+  for (const [name, check] of Object.entries(checks)) {
+    try {
+      await check(conn);
+      console.log(`ok   ${name}`);
+      passed++;
+    } catch (e) {
+      console.log(`FAIL ${name}\n${e.stack}`);
+      failed++;
+    }
+  }
+} finally {
+  proc.kill();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
