@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::http::{
     form, graph_error, json_response, oauth_error, param, percent_decode, url_pairs,
 };
+use super::jwt;
 use super::state::State;
 use super::{Api, Request, Shared};
 
@@ -506,7 +507,9 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
             ),
         );
     };
+    let github = state.entra.github_actions.clone();
     drop(state);
+    let assertion = param(&form, "client_assertion");
     if let Some(secret) = param(&form, "client_secret") {
         if client.secret.as_deref() != Some(secret) {
             return oauth_error(
@@ -517,12 +520,21 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
                 ),
             );
         }
-    } else if param(&form, "client_assertion").is_some() {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client",
-            "AADSTS700027: the emulator does not verify client assertions yet.",
-        );
+    } else if let Some(assertion) = assertion {
+        if param(&form, "client_assertion_type")
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "AADSTS50027: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+            );
+        }
+        if let Err(description) =
+            check_assertion(shared, tenant, &client, github.is_some(), assertion)
+        {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &description);
+        }
     } else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -535,4 +547,70 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
         StatusCode::OK,
         &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
     )
+}
+
+/// A client assertion: signed by the client's certificate key (certificate credential), or a
+/// GitHub Actions OIDC token whose subject the client trusts (federated credential).
+fn check_assertion(
+    shared: &Shared,
+    tenant: &str,
+    client: &super::world::EntraClient,
+    github: bool,
+    assertion: &str,
+) -> Result<(), String> {
+    if let Some(public_key) = &client.public_key {
+        let audiences = [
+            format!("{}/{tenant}/oauth2/v2.0/token", shared.base_url()),
+            format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+        ];
+        if jwt::verify(
+            assertion,
+            public_key,
+            &audiences,
+            Some(&client.client_id),
+            Some(&client.client_id),
+        )
+        .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    if github && let Ok(claims) = jwt::verify_github(assertion, "api://AzureADTokenExchange") {
+        if client.federated_subjects.contains(&claims.sub) {
+            return Ok(());
+        }
+        return Err(format!(
+            "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: '{}'. Assertion Subject: '{}'. Assertion Audience: 'api://AzureADTokenExchange'.",
+            claims.iss, claims.sub
+        ));
+    }
+    Err("AADSTS700027: Client assertion contains an invalid signature.".to_owned())
+}
+
+/// `GET /_github/idtoken?audience=...` with `Authorization: bearer <request token>`: the
+/// emulator's stand-in for GitHub Actions' `ACTIONS_ID_TOKEN_REQUEST_URL`.
+pub(crate) fn github_idtoken(shared: &Shared, request: &Request) -> Response {
+    let Some(github) = shared.state().entra.github_actions.clone() else {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"message": "no GitHub Actions OIDC in this world"}),
+        );
+    };
+    let presented = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_owned()));
+    if presented.as_deref() != Some(github.request_token.as_str()) {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"message": "Bad credentials"}),
+        );
+    }
+    let pairs = url_pairs(&request.query);
+    let audience = param(&pairs, "audience").unwrap_or("https://github.com/contoso");
+    match jwt::github_token(&github.subject, audience) {
+        Ok(value) => json_response(StatusCode::OK, &json!({"count": 1, "value": value})),
+        Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": e})),
+    }
 }

@@ -8,6 +8,7 @@ mod faults;
 mod graph;
 mod http;
 mod ids;
+mod jwt;
 mod salesforce;
 mod soql;
 mod state;
@@ -213,6 +214,9 @@ async fn dispatch(
     }
     if request.path.starts_with("/services/") {
         return salesforce::handle(&shared, &request);
+    }
+    if request.path.trim_end_matches('/') == "/_github/idtoken" {
+        return graph::github_idtoken(&shared, &request);
     }
     graph::handle(&shared, &request)
 }

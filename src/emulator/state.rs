@@ -19,6 +19,7 @@ pub(crate) struct State {
 pub(crate) struct Entra {
     pub(crate) tenant_id: String,
     pub(crate) clients: Vec<EntraClient>,
+    pub(crate) github_actions: Option<super::world::GithubActions>,
     pub(crate) applications: Vec<Application>,
     pub(crate) users: Vec<Map<String, Value>>,
     /// Position in `users` by id and by lower-case user principal name.
@@ -240,6 +241,7 @@ fn entra_from(world: &WorldFile) -> Result<Entra, String> {
     let mut entra = Entra {
         tenant_id: w.tenant_id.clone(),
         clients: w.clients.clone(),
+        github_actions: w.github_actions.clone(),
         applications: w.applications.clone(),
         users: w.users.clone(),
         user_index: HashMap::new(),

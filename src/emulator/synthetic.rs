@@ -125,7 +125,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             clients: vec![EntraClient {
                 client_id: ENTRA_CLIENT.into(),
                 secret: Some(ENTRA_SECRET.into()),
-                certificate: None,
+                public_key: None,
                 federated_subjects: Vec::new(),
             }],
             applications: vec![Application {
@@ -145,6 +145,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             users: entra_users,
             groups,
             assignments,
+            github_actions: None,
         },
         salesforce: SalesforceWorld {
             org_id: None,
@@ -153,7 +154,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             clients: vec![SalesforceClient {
                 client_id: SALESFORCE_CLIENT.into(),
                 client_secret: Some(SALESFORCE_SECRET.into()),
-                certificate: None,
+                public_key: None,
                 run_as: Some("integration@synthetic.example.dev1".into()),
             }],
             api_users: vec![ApiUser {

@@ -626,3 +626,121 @@ async fn faults_latency_and_counts() {
     assert_eq!(counts["GET /services/data/{v}/limits"], 8);
     running.shutdown().await;
 }
+
+fn assertion(iss: &str, sub: &str, aud: &str) -> String {
+    let now = super::jwt::now_for_test();
+    super::jwt::sign_for_test(&super::jwt::Claims {
+        iss: iss.into(),
+        sub: sub.into(),
+        aud: aud.into(),
+        exp: now + 300,
+        iat: now,
+    })
+}
+
+#[tokio::test]
+async fn signed_assertions_for_every_auth_mode() {
+    let running = demo().await;
+    let base = running.base_url();
+    let http = reqwest::Client::new();
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let client = "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11";
+    let token_url = format!("{base}/{tenant}/oauth2/v2.0/token");
+    let exchange = |assertion: String| {
+        http.post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client),
+                ("scope", "https://graph.microsoft.com/.default"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    // Certificate credential.
+    let good = exchange(assertion(client, client, &token_url))
+        .await
+        .unwrap();
+    assert_eq!(good.status(), StatusCode::OK);
+    let signed = assertion(client, client, &token_url);
+    let middle = signed.len() - 20;
+    let flipped = if &signed[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let forged = format!("{}{flipped}{}", &signed[..middle], &signed[middle + 1..]);
+    let bad: Value = exchange(forged).await.unwrap().json().await.unwrap();
+    assert!(
+        bad["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS700027"),
+        "{bad}"
+    );
+    // Federated credential: GitHub's OIDC token, as the emulator issues it.
+    let idtoken = |request_token: &'static str| {
+        http.get(format!(
+            "{base}/_github/idtoken?audience=api://AzureADTokenExchange"
+        ))
+        .bearer_auth(request_token)
+        .send()
+    };
+    assert_eq!(
+        idtoken("wrong").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let github: Value = idtoken("demo-actions-request-token")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let federated = exchange(github["value"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(federated.status(), StatusCode::OK);
+    // Salesforce JWT bearer.
+    let sf = |assertion: String| {
+        http.post(format!("{base}/services/oauth2/token"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    let ok = sf(assertion(
+        "3MVG9contoso.roster.dev1",
+        "integration@contoso.com.dev1",
+        "https://test.salesforce.com",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let stranger: Value = sf(assertion(
+        "3MVG9contoso.roster.dev1",
+        "nobody@contoso.com.dev1",
+        "https://test.salesforce.com",
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(stranger["error"], "invalid_grant");
+    let wrong_aud: Value = sf(assertion(
+        "3MVG9contoso.roster.dev1",
+        "integration@contoso.com.dev1",
+        "https://example.com",
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(wrong_aud["error_description"], "invalid assertion");
+    running.shutdown().await;
+}

@@ -29,6 +29,19 @@ pub(crate) struct EntraWorld {
     pub(crate) groups: Vec<Group>,
     #[serde(default)]
     pub(crate) assignments: Vec<Assignment>,
+    /// The GitHub Actions OIDC endpoint the emulator plays (`/_github/idtoken`).
+    #[serde(default)]
+    pub(crate) github_actions: Option<GithubActions>,
+}
+
+/// What the emulated GitHub Actions token endpoint accepts and issues.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GithubActions {
+    /// The `ACTIONS_ID_TOKEN_REQUEST_TOKEN` value it accepts.
+    pub(crate) request_token: String,
+    /// The `sub` claim of the tokens it issues.
+    pub(crate) subject: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -38,19 +51,12 @@ pub(crate) struct EntraClient {
     /// The client secret, when the client authenticates with one.
     #[serde(default)]
     pub(crate) secret: Option<String>,
-    /// PEM certificate whose key signs client assertions.
+    /// PEM public key of the certificate whose private key signs client assertions.
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "read once the token endpoint verifies client assertions"
-    )]
-    pub(crate) certificate: Option<String>,
-    /// Subjects of federated credentials (e.g. `repo:contoso/iam:ref:refs/heads/main`).
+    pub(crate) public_key: Option<String>,
+    /// Subjects of federated credentials (e.g. `repo:contoso/iam:ref:refs/heads/main`): GitHub
+    /// Actions OIDC tokens with these subjects are exchanged for Graph tokens.
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "read once the token endpoint verifies federated tokens"
-    )]
     pub(crate) federated_subjects: Vec<String>,
 }
 
@@ -145,13 +151,9 @@ pub(crate) struct SalesforceClient {
     pub(crate) client_id: String,
     #[serde(default)]
     pub(crate) client_secret: Option<String>,
-    /// PEM certificate for the JWT bearer flow.
+    /// PEM public key of the connected app's certificate, for the JWT bearer flow.
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "read once the token endpoint verifies JWT bearer assertions"
-    )]
-    pub(crate) certificate: Option<String>,
+    pub(crate) public_key: Option<String>,
     /// The user the client-credentials flow runs as.
     #[serde(default)]
     pub(crate) run_as: Option<String>,

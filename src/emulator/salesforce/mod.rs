@@ -123,86 +123,18 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
 fn token(shared: &Shared, request: &Request) -> Response {
     let form = form(&request.body);
     let grant = param(&form, "grant_type").unwrap_or_default();
-    let client_id = param(&form, "client_id").unwrap_or_default();
-    let state = shared.state();
-    let org_id = state.org.id.clone();
-    let Some(client) = state
-        .org
-        .clients
-        .iter()
-        .find(|c| c.client_id == client_id)
-        .cloned()
-    else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_id",
-            "client identifier invalid",
-        );
-    };
     let username = match grant {
-        "password" => {
-            if client.client_secret.as_deref() != param(&form, "client_secret") {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_client",
-                    "invalid client credentials",
-                );
-            }
-            let username = param(&form, "username").unwrap_or_default();
-            let password = param(&form, "password").unwrap_or_default();
-            let ok = state.org.api_users.iter().any(|u| {
-                u.username.eq_ignore_ascii_case(username)
-                    && u.password.as_deref().is_some_and(|p| {
-                        password
-                            == format!("{p}{}", u.security_token.as_deref().unwrap_or_default())
-                    })
-            });
-            if !ok {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "authentication failure",
-                );
-            }
-            username.to_owned()
-        }
-        "client_credentials" => {
-            if client.client_secret.is_none()
-                || client.client_secret.as_deref() != param(&form, "client_secret")
-            {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_client",
-                    "invalid client credentials",
-                );
-            }
-            match client.run_as {
-                Some(user) => user,
-                None => {
-                    return oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        "no client credentials user enabled",
-                    );
-                }
-            }
-        }
-        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "the emulator does not verify JWT bearer assertions yet",
-            );
-        }
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "grant type not supported",
-            );
+        "password" | "client_credentials" => secret_grant(shared, &form, grant),
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => jwt_bearer(shared, &form),
+        _ => Err(("unsupported_grant_type", "grant type not supported")),
+    };
+    let username = match username {
+        Ok(username) => username,
+        Err((error, description)) => {
+            return oauth_error(StatusCode::BAD_REQUEST, error, description);
         }
     };
-    drop(state);
+    let org_id = shared.state().org.id.clone();
     let token = shared.issue_token(Api::Salesforce);
     let base = shared.base_url();
     (
@@ -219,6 +151,73 @@ fn token(shared: &Shared, request: &Request) -> Response {
         .to_string(),
     )
         .into_response()
+}
+
+/// An OAuth refusal: the `error` code and its description.
+type Denied = (&'static str, &'static str);
+
+/// Username-password (the security token appended to the password) and client credentials:
+/// the connected app's secret, then the user it logs in as.
+fn secret_grant(shared: &Shared, form: &[(String, String)], grant: &str) -> Result<String, Denied> {
+    let state = shared.state();
+    let client_id = param(form, "client_id").unwrap_or_default();
+    let Some(client) = state.org.clients.iter().find(|c| c.client_id == client_id) else {
+        return Err(("invalid_client_id", "client identifier invalid"));
+    };
+    if client.client_secret.is_none()
+        || client.client_secret.as_deref() != param(form, "client_secret")
+    {
+        return Err(("invalid_client", "invalid client credentials"));
+    }
+    if grant == "client_credentials" {
+        return client
+            .run_as
+            .clone()
+            .ok_or(("invalid_grant", "no client credentials user enabled"));
+    }
+    let username = param(form, "username").unwrap_or_default();
+    let password = param(form, "password").unwrap_or_default();
+    let ok = state.org.api_users.iter().any(|u| {
+        u.username.eq_ignore_ascii_case(username)
+            && u.password.as_deref().is_some_and(|p| {
+                password == format!("{p}{}", u.security_token.as_deref().unwrap_or_default())
+            })
+    });
+    if ok {
+        Ok(username.to_owned())
+    } else {
+        Err(("invalid_grant", "authentication failure"))
+    }
+}
+
+/// The JWT bearer grant: an RS256 assertion whose `iss` is the connected app, `sub` the user
+/// and `aud` the login URL, signed with the key of the app's certificate.
+fn jwt_bearer(shared: &Shared, form: &[(String, String)]) -> Result<String, Denied> {
+    let assertion = param(form, "assertion").unwrap_or_default();
+    let invalid = || ("invalid_grant", "invalid assertion");
+    let issuer = super::jwt::unverified_issuer(assertion).ok_or_else(invalid)?;
+    let audiences = [
+        "https://test.salesforce.com".to_owned(),
+        "https://login.salesforce.com".to_owned(),
+        shared.base_url(),
+    ];
+    let state = shared.state();
+    let Some(client) = state.org.clients.iter().find(|c| c.client_id == issuer) else {
+        return Err(("invalid_client_id", "client identifier invalid"));
+    };
+    let public_key = client.public_key.as_deref().ok_or_else(invalid)?;
+    let claims = super::jwt::verify(assertion, public_key, &audiences, Some(&issuer), None)
+        .map_err(|_| invalid())?;
+    if state
+        .org
+        .api_users
+        .iter()
+        .any(|u| u.username.eq_ignore_ascii_case(&claims.sub))
+    {
+        Ok(claims.sub)
+    } else {
+        Err(("invalid_grant", "user hasn't approved this consumer"))
+    }
 }
 
 /// The record as the API returns it: `attributes` first, then the fields.
