@@ -49,6 +49,8 @@ pub(crate) enum Kind {
     ExpiredToken,
     /// Salesforce's daily limit is exhausted.
     RequestLimit,
+    /// The connection breaks after the status line: the client sees a truncated response.
+    Drop,
 }
 
 impl Faults {
@@ -147,6 +149,7 @@ pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Response> {
                 ),
             }
         }
+        Kind::Drop => dropped(),
         Kind::RequestLimit => {
             shared.state().org.api_requests = u64::MAX / 2;
             salesforce_error(
@@ -156,4 +159,30 @@ pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Response> {
             )
         }
     })
+}
+
+/// A body that fails on its first read, so hyper aborts the connection mid-response.
+struct Broken;
+
+impl http_body::Body for Broken {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected dropped connection",
+        ))))
+    }
+}
+
+fn dropped() -> Response {
+    let mut response = Response::new(axum::body::Body::new(Broken));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
 }

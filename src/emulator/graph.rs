@@ -614,3 +614,74 @@ pub(crate) fn github_idtoken(shared: &Shared, request: &Request) -> Response {
         Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": e})),
     }
 }
+
+/// Graph's limit on requests in one `$batch`.
+const MAX_BATCH: usize = 20;
+
+/// `POST /v1.0/$batch`: up to 20 requests, each answered as if sent alone (with the batch's
+/// authorization), in one `{"responses": [...]}`.
+pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid batch payload format.",
+        );
+    };
+    let Some(requests) = body.get("requests").and_then(Value::as_array) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid batch payload format.",
+        );
+    };
+    if requests.len() > MAX_BATCH {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Number of requests inside batch exceeds the limit.",
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut responses = Vec::with_capacity(requests.len());
+    for item in requests {
+        let id = match item.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "Batch request id is missing.",
+                );
+            }
+        };
+        if !ids.insert(id.to_lowercase()) {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("Batch request id '{id}' is duplicated."),
+            );
+        }
+        let method = item.get("method").and_then(Value::as_str).unwrap_or("GET");
+        let url = item.get("url").and_then(Value::as_str).unwrap_or_default();
+        let url = url.strip_prefix("/v1.0").unwrap_or(url);
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let inner = Request {
+            method: method.parse().unwrap_or(Method::GET),
+            path: format!("/v1.0/{}", path.trim_start_matches('/')),
+            query: query.to_owned(),
+            headers: request.headers.clone(),
+            body: axum::body::Bytes::new(),
+            route: request.route.clone(),
+        };
+        let response = handle(shared, &inner);
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        responses.push(json!({"id": id, "status": status, "headers": {"Content-Type": "application/json"}, "body": body}));
+    }
+    json_response(StatusCode::OK, &json!({"responses": responses}))
+}

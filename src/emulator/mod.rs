@@ -215,6 +215,9 @@ async fn dispatch(
     if request.path.starts_with("/services/") {
         return salesforce::handle(&shared, &request);
     }
+    if request.method == Method::POST && request.path.trim_end_matches('/') == "/v1.0/$batch" {
+        return graph::batch(&shared, &request).await;
+    }
     if request.path.trim_end_matches('/') == "/_github/idtoken" {
         return graph::github_idtoken(&shared, &request);
     }

@@ -744,3 +744,90 @@ async fn signed_assertions_for_every_auth_mode() {
     assert_eq!(wrong_aud["error_description"], "invalid assertion");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn dropped_connections_fail_the_read_once() {
+    let running = demo().await;
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    sf.http
+        .post(format!("{}/_emulator/faults", sf.base))
+        .json(&json!({"route": "limits", "kind": "drop"}))
+        .send()
+        .await
+        .unwrap();
+    let broken = sf
+        .http
+        .get(format!("{}/services/data/v62.0/limits", sf.base))
+        .bearer_auth(&sf.token)
+        .send()
+        .await;
+    let failed = match broken {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    };
+    assert!(failed, "the dropped response must not read as a success");
+    assert_eq!(sf.get("limits").await.0, StatusCode::OK);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn graph_batch_answers_each_request() {
+    let running = demo().await;
+    let token: Value = graph_token(
+        &running,
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
+        "demo-entra-client-secret",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1.0/$batch", running.base_url());
+    let body = json!({"requests": [
+        {"id": "1", "method": "GET", "url": "/users/ava.martinez@contoso.com?$select=id,department"},
+        {"id": "2", "method": "GET", "url": "users?$filter=startswith(userPrincipalName,'liam')&$select=userPrincipalName"},
+        {"id": "3", "method": "GET", "url": "/users/nobody@contoso.com"},
+    ]});
+    let reply: Value = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let responses = reply["responses"].as_array().unwrap();
+    assert_eq!(responses[0]["status"], 200);
+    assert_eq!(responses[0]["body"]["department"], "Sales");
+    assert_eq!(
+        responses[1]["body"]["value"][0]["userPrincipalName"],
+        "liam.chen@contoso.com"
+    );
+    assert_eq!(responses[2]["status"], 404);
+    let too_many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
+        .collect();
+    let r = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"requests": too_many}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["message"],
+        "Number of requests inside batch exceeds the limit."
+    );
+    running.shutdown().await;
+}
