@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::faults::Rule;
 use super::http::json_response;
-use super::state::{AssignmentState, DEFAULT_ACCESS};
+use super::state::{AssignmentState, Change, DEFAULT_ACCESS};
 use super::{Shared, lock};
 
 fn ok() -> Response {
@@ -60,7 +60,12 @@ struct Membership {
 }
 
 pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let decoded: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(super::http::percent_decode)
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let json = || serde_json::from_slice::<Value>(body);
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["requests"]) => json_response(StatusCode::OK, &json!(shared.counts())),
@@ -94,6 +99,7 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Err(e) => bad(format!("locks: {e}")),
         },
         ("GET", ["world"]) => json_response(StatusCode::OK, &dump(shared)),
+        ("DELETE", ["entra", "users", id]) => delete_user(shared, id),
         ("PATCH", ["entra", "users", id]) => match json() {
             Ok(Value::Object(changes)) => patch_user(shared, id, changes),
             _ => bad("expected a JSON object of attribute changes"),
@@ -131,6 +137,11 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
         return bad(format!("no user {id}"));
     };
     let user = &mut state.entra.users[position];
+    let user_id = user
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     for (key, value) in changes {
         if value.is_null() {
             user.remove(&key);
@@ -139,6 +150,39 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
         }
     }
     state.entra.reindex();
+    state.entra.changes.push(Change::User(user_id));
+    ok()
+}
+
+fn delete_user(shared: &Shared, id: &str) -> Response {
+    let mut state = shared.state();
+    let Some(position) = state.entra.user_position(id) else {
+        return bad(format!("no user {id}"));
+    };
+    let user = state.entra.users.remove(position);
+    let user_id = user
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut left = Vec::new();
+    for group in &mut state.entra.groups {
+        if group.members.contains(&user_id) {
+            group.members.retain(|m| *m != user_id);
+            left.push(Change::Member {
+                group: group.id.clone(),
+                member: user_id.clone(),
+                added: false,
+            });
+        }
+    }
+    state.entra.changes.extend(left);
+    state
+        .entra
+        .assignments
+        .retain(|a| a.principal_id != user_id);
+    state.entra.reindex();
+    state.entra.changes.push(Change::UserRemoved(user_id));
     ok()
 }
 
@@ -220,12 +264,30 @@ fn members(shared: &Shared, group: &str, change: &Membership) -> Response {
     else {
         return bad(format!("no group {group}"));
     };
-    target.members.retain(|m| !remove.contains(m));
+    let group_id = target.id.clone();
+    let mut changes = Vec::new();
+    target.members.retain(|m| {
+        let keep = !remove.contains(m);
+        if !keep {
+            changes.push(Change::Member {
+                group: group_id.clone(),
+                member: m.clone(),
+                added: false,
+            });
+        }
+        keep
+    });
     for id in add {
         if !target.members.contains(&id) {
-            target.members.push(id);
+            target.members.push(id.clone());
+            changes.push(Change::Member {
+                group: group_id.clone(),
+                member: id,
+                added: true,
+            });
         }
     }
+    state.entra.changes.extend(changes);
     ok()
 }
 

@@ -173,6 +173,14 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             }
             collection("directoryObjects", Ok(items))
         }
+        ["users" | "groups", "delta" | "delta()"] => super::delta::handle(
+            &base,
+            request,
+            &state,
+            segments[0] == "users",
+            select.as_deref(),
+            skip,
+        ),
         ["users"] => match users(&state, filter.as_deref()) {
             // Only the page is projected: listings of 100,000 users stay linear.
             Ok(found) => page(&base, request, "users", &found, skip, top, |u| {
@@ -282,7 +290,7 @@ fn users<'s>(
 }
 
 /// `$select` gating as Graph does it: only the selected properties (or the default set).
-fn project_user(user: &Map<String, Value>, select: Option<&[String]>) -> Value {
+pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>) -> Value {
     let mut out = Map::new();
     let wanted: Vec<&str> = match select {
         Some(s) => s.iter().map(String::as_str).collect(),
@@ -447,14 +455,14 @@ fn page<T>(
 }
 
 /// An opaque-looking token for an offset.
-fn encode_skiptoken(offset: usize) -> String {
+pub(crate) fn encode_skiptoken(offset: usize) -> String {
     format!(
         "RFNwdAIA{}",
         crate::expr::hex_upper(format!("offset:{offset:012}").as_bytes())
     )
 }
 
-fn decode_skiptoken(token: &str) -> Option<usize> {
+pub(crate) fn decode_skiptoken(token: &str) -> Option<usize> {
     let hex = token.strip_prefix("RFNwdAIA")?;
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)

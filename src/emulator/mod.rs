@@ -4,6 +4,7 @@
 //! request counts.
 
 mod admin;
+mod delta;
 mod faults;
 mod graph;
 mod http;

@@ -26,6 +26,23 @@ pub(crate) struct Entra {
     user_index: HashMap<String, usize>,
     pub(crate) groups: Vec<GroupState>,
     pub(crate) assignments: Vec<AssignmentState>,
+    /// Every change since the world was loaded, for delta queries; the version is the index + 1.
+    pub(crate) changes: Vec<Change>,
+}
+
+/// One change to the directory, as delta queries report it.
+#[derive(Clone, Debug)]
+pub(crate) enum Change {
+    /// A user's attributes changed.
+    User(String),
+    /// A user was deleted.
+    UserRemoved(String),
+    /// A member joined (`true`) or left a group.
+    Member {
+        group: String,
+        member: String,
+        added: bool,
+    },
 }
 
 pub(crate) struct GroupState {
@@ -247,6 +264,7 @@ fn entra_from(world: &WorldFile) -> Result<Entra, String> {
         user_index: HashMap::new(),
         groups: Vec::new(),
         assignments: Vec::new(),
+        changes: Vec::new(),
     };
     entra.reindex();
     for group in &w.groups {

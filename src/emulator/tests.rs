@@ -831,3 +831,97 @@ async fn graph_batch_answers_each_request() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn delta_rounds_report_changes_and_removals() {
+    let running = demo().await;
+    let base = running.base_url();
+    let token: Value = graph_token(
+        &running,
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
+        "demo-entra-client-secret",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let round = |url: String| {
+        let http = http.clone();
+        let token = token.clone();
+        async move {
+            let (mut items, mut url) = (Vec::new(), url);
+            loop {
+                let page: Value = http
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                items.extend(page["value"].as_array().unwrap().iter().cloned());
+                match (
+                    page["@odata.nextLink"].as_str(),
+                    page["@odata.deltaLink"].as_str(),
+                ) {
+                    (Some(next), _) => url = next.to_owned(),
+                    (None, Some(delta)) => return (items, delta.to_owned()),
+                    _ => panic!("a delta page ends in nextLink or deltaLink: {page}"),
+                }
+            }
+        }
+    };
+    let (users, users_delta) = round(format!("{base}/v1.0/users/delta?$select=id,jobTitle")).await;
+    assert_eq!(users.len(), 40);
+    let (groups, groups_delta) = round(format!("{base}/v1.0/groups/delta")).await;
+    assert_eq!(groups.len(), 5);
+    let (nothing, _) = round(users_delta.clone()).await;
+    assert!(nothing.is_empty(), "no changes yet: {nothing:?}");
+    let admin = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{base}/_emulator/{path}"))
+            .json(&body)
+            .send()
+    };
+    admin(
+        reqwest::Method::PATCH,
+        "entra/users/liam.chen@contoso.com",
+        json!({"jobTitle": "Senior AE"}),
+    )
+    .await
+    .unwrap();
+    admin(
+        reqwest::Method::DELETE,
+        "entra/users/noah.okafor@contoso.com",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    admin(
+        reqwest::Method::POST,
+        "entra/groups/SF Sales/members",
+        json!({"remove": ["emma.johansson@contoso.com"]}),
+    )
+    .await
+    .unwrap();
+    let (changed, _) = round(users_delta).await;
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert_eq!(changed[0]["jobTitle"], "Senior AE");
+    assert_eq!(changed[1]["@removed"]["reason"], "changed");
+    let (groups, _) = round(groups_delta).await;
+    let members = groups[0]["members@delta"].as_array().unwrap();
+    assert_eq!(groups[0]["displayName"], "SF Sales");
+    assert!(
+        members.iter().all(|m| m["@removed"]["reason"] == "deleted"),
+        "{members:?}"
+    );
+    assert_eq!(
+        members.len(),
+        2,
+        "Noah left with his deletion, Emma was removed"
+    );
+    running.shutdown().await;
+}
