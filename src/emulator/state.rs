@@ -195,6 +195,35 @@ impl Org {
         id
     }
 
+    /// Gives a user without a CommunityNickname a unique one from its username's local part.
+    /// Assumed: Salesforce fills one in when none is sent (unverified, see the reference notes).
+    pub(crate) fn fill_nickname(&self, user: &mut Map<String, Value>) {
+        if user.contains_key("CommunityNickname") {
+            return;
+        }
+        let username = user
+            .get("Username")
+            .and_then(Value::as_str)
+            .unwrap_or("user");
+        let base: String = username
+            .split('@')
+            .next()
+            .unwrap_or("user")
+            .chars()
+            .take(36)
+            .collect();
+        let mut nickname = base.clone();
+        let mut n = 1;
+        while self
+            .find_by("User", "CommunityNickname", &nickname)
+            .is_some()
+        {
+            n += 1;
+            nickname = format!("{base}{n}");
+        }
+        user.insert("CommunityNickname".into(), json!(nickname));
+    }
+
     /// Active users holding each licence.
     pub(crate) fn licence_usage(&self, licence_id: &str) -> usize {
         let profiles: HashSet<&str> = self
@@ -456,6 +485,7 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
     if !user.get("Username").is_some_and(Value::is_string) {
         return Err(format!("salesforce.users[{i}]: `Username` is required"));
     }
+    org.fill_nickname(&mut user);
     let id = org.insert("User", user);
     for set in sets
         .as_ref()

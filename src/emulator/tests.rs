@@ -925,3 +925,87 @@ async fn delta_rounds_report_changes_and_removals() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn username_shape_nickname_and_daily_limit() {
+    let mut world = WorldFile::from_yaml(DEMO).unwrap();
+    world.salesforce.daily_api_limit = 6;
+    let running = start(State::from_world(world).unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    let standard = profile_id(&sf, "Standard User").await; // request 1
+    let mut user = new_user("not-an-email");
+    user["ProfileId"] = json!(standard);
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await; // 2
+    assert_eq!(body[0]["errorCode"], "INVALID_EMAIL_ADDRESS");
+    user["Username"] = json!("nick1@contoso.com.dev1");
+    user["CommunityNickname"] = json!("ava.martinez");
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await; // 3
+    assert_eq!(body[0]["errorCode"], "DUPLICATE_COMM_NICKNAME");
+    for _ in 0..3 {
+        assert_eq!(sf.get("limits").await.0, StatusCode::OK); // 4, 5, 6
+    }
+    let (status, body) = sf.get("limits").await; // 7: over the daily limit
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (StatusCode::FORBIDDEN, json!("REQUEST_LIMIT_EXCEEDED"))
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn graph_faults_server_errors_and_expired_tokens() {
+    let running = demo().await;
+    let base = running.base_url();
+    let login = || async {
+        let token: Value = graph_token(
+            &running,
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
+            "demo-entra-client-secret",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        token["access_token"].as_str().unwrap().to_owned()
+    };
+    let token = login().await;
+    let http = reqwest::Client::new();
+    let users = |token: String| {
+        http.get(format!("{base}/v1.0/users"))
+            .bearer_auth(token)
+            .send()
+    };
+    for status in [503, 504, 500] {
+        http.post(format!("{base}/_emulator/faults")).json(&json!({"route": "GET /v1.0/users", "kind": "status", "status": status, "retry_after": "2"})).send().await.unwrap();
+        let r = users(token.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(r.headers()["retry-after"], "2");
+        assert!(r.json::<Value>().await.unwrap()["error"]["code"].is_string());
+    }
+    http.post(format!("{base}/_emulator/faults"))
+        .json(&json!({"route": "GET /v1.0/users", "kind": "expired_token"}))
+        .send()
+        .await
+        .unwrap();
+    let r = users(token.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "InvalidAuthenticationToken"
+    );
+    assert_eq!(
+        users(token).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the old token stays expired"
+    );
+    assert_eq!(users(login().await).await.unwrap().status(), StatusCode::OK);
+    running.shutdown().await;
+}

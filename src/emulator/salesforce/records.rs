@@ -343,26 +343,7 @@ fn create(
                 ));
             }
             fields.entry("IsActive").or_insert(Value::Bool(true));
-            if !fields.contains_key("CommunityNickname") {
-                // Assumed: Salesforce fills a unique nickname from the username when none is sent.
-                let base: String = username
-                    .split('@')
-                    .next()
-                    .unwrap_or("user")
-                    .chars()
-                    .take(36)
-                    .collect();
-                let mut nickname = base.clone();
-                let mut n = 1;
-                while org
-                    .find_by("User", "CommunityNickname", &nickname)
-                    .is_some()
-                {
-                    n += 1;
-                    nickname = format!("{base}{n}");
-                }
-                fields.insert("CommunityNickname".into(), json!(nickname));
-            }
+            org.fill_nickname(&mut fields);
             let missing: Vec<&str> = REQUIRED_ON_CREATE
                 .iter()
                 .chain(["ProfileId"].iter())
