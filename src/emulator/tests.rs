@@ -1009,3 +1009,32 @@ async fn graph_faults_server_errors_and_expired_tokens() {
     assert_eq!(users(login().await).await.unwrap().status(), StatusCode::OK);
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn licence_usage_is_counted_live() {
+    let running = demo().await;
+    let sf = Sf::login(
+        &running,
+        "3MVG9contoso.roster.dev1",
+        "demo-salesforce-client-secret",
+    )
+    .await;
+    let (_, body) = sf.get("query?q=SELECT+Name,+TotalLicenses,+UsedLicenses+FROM+UserLicense+WHERE+Name='Salesforce'").await;
+    // Seeded: 9 users on Salesforce-licence profiles, one of them inactive.
+    assert_eq!(body["records"][0]["TotalLicenses"], 40);
+    assert_eq!(body["records"][0]["UsedLicenses"], 8);
+    running.shutdown().await;
+}
+
+#[test]
+fn synthetic_worlds_are_deterministic_for_a_seed() {
+    let dump = |seed| {
+        let w = synthetic::world(500, seed);
+        (
+            serde_json::to_string(&w.entra.users).unwrap(),
+            serde_json::to_string(&w.salesforce.users).unwrap(),
+        )
+    };
+    assert_eq!(dump(3), dump(3));
+    assert_ne!(dump(3), dump(4));
+}

@@ -63,9 +63,35 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
 
 fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> Vec<Value> {
     let state = shared.state();
-    let mut matching: Vec<&serde_json::Map<String, Value>> = state
-        .org
-        .records(object)
+    // UserLicense.UsedLicenses is derived: the active users on the licence's profiles.
+    let licences: Vec<serde_json::Map<String, Value>> = if object == "UserLicense" {
+        state
+            .org
+            .records(object)
+            .map(|r| {
+                let mut r = r.clone();
+                let id = r
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                r.insert(
+                    "UsedLicenses".into(),
+                    Value::from(state.org.licence_usage(&id)),
+                );
+                r
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let source: Box<dyn Iterator<Item = &serde_json::Map<String, Value>>> =
+        if object == "UserLicense" {
+            Box::new(licences.iter())
+        } else {
+            Box::new(state.org.records(object))
+        };
+    let mut matching: Vec<&serde_json::Map<String, Value>> = source
         .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r)))
         .collect();
     for (field, descending) in query.order.iter().rev() {
