@@ -33,6 +33,16 @@ pub(crate) fn run(args: &EmulateArgs) -> Result<Outcome, Error> {
         std::fs::write(path, emulator::synthetic_config())
             .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
     }
+    let loopback = args.listen.parse::<std::net::SocketAddr>().map_or_else(
+        |_| args.listen.starts_with("localhost:"),
+        |a| a.ip().is_loopback(),
+    );
+    if !loopback {
+        return Err(Error::Input(format!(
+            "--listen {}: the emulator serves its world's secrets and only listens on loopback (127.0.0.1, ::1, localhost)",
+            args.listen
+        )));
+    }
     let exports = exports(&world);
     let state = State::from_world(world).map_err(|e| Error::Input(format!("world: {e}")))?;
     let runtime = tokio::runtime::Runtime::new()?;

@@ -74,3 +74,23 @@ fn emulate_refuses_a_broken_world() {
         "error: world: salesforce.users[0]: no Profile \"Nope\""
     );
 }
+
+#[test]
+fn emulate_listens_only_on_loopback() {
+    let out = crate::support::run_in(
+        &repo(),
+        &[
+            "emulate",
+            "--world",
+            "examples/demo/world.yaml",
+            "--listen",
+            "0.0.0.0:0",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("only listens on loopback"),
+        "{}",
+        out.stderr
+    );
+}
