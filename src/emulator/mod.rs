@@ -58,6 +58,7 @@ pub(crate) struct Shared {
     /// Query results not yet fetched, by locator, with the page size.
     locators: Mutex<HashMap<String, (usize, Vec<serde_json::Value>)>>,
     next_token: AtomicU64,
+    next_locator: AtomicU64,
     /// The base URL clients reach the emulator at, once bound.
     base_url: Mutex<String>,
 }
@@ -79,6 +80,7 @@ impl Shared {
             latency_ms: AtomicU64::new(0),
             locators: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
+            next_locator: AtomicU64::new(1),
             base_url: Mutex::new(String::new()),
         })
     }
@@ -89,6 +91,11 @@ impl Shared {
 
     pub(crate) fn base_url(&self) -> String {
         lock(&self.base_url).clone()
+    }
+
+    /// A fresh number for a query locator.
+    pub(crate) fn next_locator(&self) -> u64 {
+        self.next_locator.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Issues a session token for an API.

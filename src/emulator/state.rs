@@ -244,25 +244,21 @@ impl Org {
 
 /// Salesforce's date-time format, e.g. `2026-01-01T00:00:01.000+0000`.
 pub(crate) fn format_timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rest = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let ticks = crate::expr::UNIX_EPOCH_TICKS + ms * 10_000;
+    let c = crate::expr::DateTime {
+        ticks,
+        offset: None,
+    }
+    .civil();
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        ms.rem_euclid(1000)
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        c.fraction / 10_000
     )
 }
 

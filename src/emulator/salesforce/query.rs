@@ -1,8 +1,6 @@
 //! `query`, `queryAll` and query-more: SOQL over the org's records, 2,000 rows a page by
 //! default (`Sforce-Query-Options: batchSize=N`, 200 to 2,000), `nextRecordsUrl` locators.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -13,8 +11,6 @@ use super::super::state::object_name;
 use super::super::{Request, Shared, ids, lock};
 use super::records::known_field;
 use super::with_attributes;
-
-static NEXT_LOCATOR: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Response {
     let pairs = url_pairs(&request.query);
@@ -133,11 +129,7 @@ fn page(shared: &Shared, version: &str, mut rows: Vec<Value>, batch: usize) -> R
     };
     let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
     if !rest.is_empty() {
-        let id = ids::make(
-            ids::QUERY_LOCATOR,
-            "8c",
-            NEXT_LOCATOR.fetch_add(1, Ordering::Relaxed),
-        );
+        let id = ids::make(ids::QUERY_LOCATOR, "8c", shared.next_locator());
         let locator = format!("{}-{}", &id[..15], total - rest.len());
         body["nextRecordsUrl"] = json!(format!("/services/data/v{version}/query/{locator}"));
         lock(&shared.locators).insert(locator, (batch, rest));
