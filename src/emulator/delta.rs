@@ -25,6 +25,8 @@ pub(crate) fn handle(
     let pairs = url_pairs(&request.query);
     let since = match param(&pairs, "$deltatoken") {
         None => None,
+        // `latest`: skip the first round, start tracking from now.
+        Some("latest") => Some(state.entra.changes.len()),
         Some(token) => match decode_skiptoken(token) {
             Some(version) if version <= state.entra.changes.len() => Some(version),
             _ => {

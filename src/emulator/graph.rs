@@ -123,6 +123,21 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             "servicePrincipals",
             service_principals(&state, filter.as_deref()),
         ),
+        [alternate] if alternate.starts_with("servicePrincipals(appId=") => {
+            // The alternate key: servicePrincipals(appId='...').
+            let app_id = percent_decode(alternate)
+                .trim_start_matches("servicePrincipals(appId=")
+                .trim_end_matches(')')
+                .trim_matches('\'')
+                .to_owned();
+            match state.entra.applications.iter().find(|a| a.app_id == app_id) {
+                Some(app) => json_response(
+                    StatusCode::OK,
+                    &with_context(&base, "servicePrincipals/$entity", sp_json(app)),
+                ),
+                None => not_found(&app_id),
+            }
+        }
         ["servicePrincipals", id] => match service_principal(&state, &percent_decode(id)) {
             Some(sp) => json_response(
                 StatusCode::OK,
@@ -144,7 +159,12 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                 Ok(items),
             )
         }
-        ["groups", id, "members", rest @ ..] => {
+        [
+            "groups",
+            id,
+            relation @ ("members" | "transitiveMembers"),
+            rest @ ..,
+        ] => {
             let cast = match rest {
                 [] => None,
                 // The SDKs send the `graph.` alias of the cast segment.
@@ -155,8 +175,24 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             let Some(group) = state.entra.group(id) else {
                 return not_found(id);
             };
+            // transitiveMembers walks nested groups (each member once); members stays direct.
+            let mut queue: Vec<String> = group.members.clone();
+            if *relation == "transitiveMembers" {
+                let mut seen: std::collections::HashSet<String> = queue.iter().cloned().collect();
+                let mut i = 0;
+                while i < queue.len() {
+                    if let Some(nested) = state.entra.group(&queue[i]) {
+                        for m in &nested.members {
+                            if seen.insert(m.clone()) {
+                                queue.push(m.clone());
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+            }
             let mut items = Vec::new();
-            for member in &group.members {
+            for member in &queue {
                 if let Some(user) = state.entra.user(member) {
                     if cast.is_none_or(|c| c == "#microsoft.graph.user") {
                         let mut v = project_user(user, select.as_deref());
@@ -173,7 +209,10 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             }
             collection("directoryObjects", Ok(items))
         }
-        ["users" | "groups", "delta" | "delta()"] => super::delta::handle(
+        [
+            "users" | "groups",
+            "delta" | "delta()" | "microsoft.graph.delta()",
+        ] => super::delta::handle(
             &base,
             request,
             &state,
@@ -293,7 +332,14 @@ fn users<'s>(
 pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>) -> Value {
     let mut out = Map::new();
     let wanted: Vec<&str> = match select {
-        Some(s) => s.iter().map(String::as_str).collect(),
+        // Graph returns `id` whatever `$select` names.
+        Some(s) => std::iter::once("id")
+            .chain(
+                s.iter()
+                    .map(String::as_str)
+                    .filter(|p| !p.eq_ignore_ascii_case("id")),
+            )
+            .collect(),
         None => DEFAULT_USER_PROPERTIES.to_vec(),
     };
     for name in wanted {

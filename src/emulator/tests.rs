@@ -1038,3 +1038,69 @@ fn synthetic_worlds_are_deterministic_for_a_seed() {
     assert_eq!(dump(3), dump(3));
     assert_ne!(dump(3), dump(4));
 }
+
+#[tokio::test]
+async fn graph_alternate_key_transitive_members_and_latest_delta() {
+    let running = demo().await;
+    let base = running.base_url();
+    let token: Value = graph_token(
+        &running,
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
+        "demo-entra-client-secret",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(format!("{base}/v1.0/{path}"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let sp: Value = get("servicePrincipals(appId='0f2e1d3c-4b5a-4978-8a9b-0c1d2e3f4a5b')".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sp["displayName"], "Salesforce Sandbox");
+    let support = "00000006-0000-0000-0000-000000000002";
+    let direct: Value = get(format!(
+        "groups/{support}/members/graph.user?$select=displayName"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let transitive: Value = get(format!(
+        "groups/{support}/transitiveMembers/graph.user?$select=displayName"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let count = |v: &Value| v["value"].as_array().unwrap().len();
+    assert_eq!(
+        count(&transitive),
+        count(&direct) + 1,
+        "Abigail is only in the nested Tier 2 group"
+    );
+    assert!(
+        direct["value"][0]["id"].is_string(),
+        "id comes back whatever $select says"
+    );
+    let latest: Value = get("users/delta?$deltatoken=latest".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count(&latest), 0);
+    assert!(latest["@odata.deltaLink"].is_string());
+    running.shutdown().await;
+}
