@@ -5,7 +5,7 @@ mod query;
 mod records;
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::http::{form, json_response, oauth_error, param, salesforce_error};
@@ -98,9 +98,7 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
             )
         }
         ("GET", ["sobjects", object, "describe"]) => records::describe(object),
-        ("POST", ["sobjects", object]) => {
-            records::create_one(shared, version, object, &request.body)
-        }
+        ("POST", ["sobjects", object]) => records::create_one(shared, object, &request.body),
         ("GET", ["sobjects", object, id]) => {
             records::get(shared, version, object, id, &request.query)
         }
@@ -137,20 +135,17 @@ fn token(shared: &Shared, request: &Request) -> Response {
     let org_id = shared.state().org.id.clone();
     let token = shared.issue_token(Api::Salesforce);
     let base = shared.base_url();
-    (
+    json_response(
         StatusCode::OK,
-        [("content-type", "application/json;charset=UTF-8")],
-        json!({
+        &json!({
             "access_token": token,
             "instance_url": base,
             "id": format!("{base}/id/{org_id}/{username}"),
             "token_type": "Bearer",
             "issued_at": "1767225600000",
             "signature": "emulator",
-        })
-        .to_string(),
+        }),
     )
-        .into_response()
 }
 
 /// An OAuth refusal: the `error` code and its description.

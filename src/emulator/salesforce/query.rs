@@ -119,24 +119,14 @@ fn batch_size(request: &Request) -> usize {
         .map_or(2000, |n| n.clamp(200, 2000))
 }
 
-/// The first `batch` rows; the rest wait behind a locator.
-fn page(shared: &Shared, version: &str, mut rows: Vec<Value>, batch: usize) -> Response {
+/// The first page of a query: a new locator holds the rest.
+fn page(shared: &Shared, version: &str, rows: Vec<Value>, batch: usize) -> Response {
+    let id = ids::make(ids::QUERY_LOCATOR, "8c", shared.next_locator());
     let total = rows.len();
-    let rest = if rows.len() > batch {
-        rows.split_off(batch)
-    } else {
-        Vec::new()
-    };
-    let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
-    if !rest.is_empty() {
-        let id = ids::make(ids::QUERY_LOCATOR, "8c", shared.next_locator());
-        let locator = format!("{}-{}", &id[..15], total - rest.len());
-        body["nextRecordsUrl"] = json!(format!("/services/data/v{version}/query/{locator}"));
-        lock(&shared.locators).insert(locator, (batch, rest));
-    }
-    json_response(StatusCode::OK, &body)
+    serve(shared, version, &id[..15], total, rows, batch)
 }
 
+/// The next page behind a `<locator id>-<offset>` locator.
 pub(crate) fn more(shared: &Shared, version: &str, locator: &str) -> Response {
     let Some((batch, rows)) = lock(&shared.locators).remove(locator) else {
         return salesforce_error(
@@ -145,12 +135,21 @@ pub(crate) fn more(shared: &Shared, version: &str, locator: &str) -> Response {
             "invalid query locator",
         );
     };
-    let offset: usize = locator
-        .rsplit_once('-')
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(0);
-    let total = offset + rows.len();
-    let mut rows = rows;
+    let (base, offset) = locator.rsplit_once('-').unwrap_or((locator, "0"));
+    let total = offset.parse::<usize>().unwrap_or(0) + rows.len();
+    serve(shared, version, base, total, rows, batch)
+}
+
+/// Up to `batch` of the remaining `rows` of a query of `total` rows; the rest wait behind
+/// `<base>-<offset>` for query-more.
+fn serve(
+    shared: &Shared,
+    version: &str,
+    base: &str,
+    total: usize,
+    mut rows: Vec<Value>,
+    batch: usize,
+) -> Response {
     let rest = if rows.len() > batch {
         rows.split_off(batch)
     } else {
@@ -158,7 +157,6 @@ pub(crate) fn more(shared: &Shared, version: &str, locator: &str) -> Response {
     };
     let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
     if !rest.is_empty() {
-        let base = locator.rsplit_once('-').map_or(locator, |(b, _)| b);
         let next = format!("{base}-{}", total - rest.len());
         body["nextRecordsUrl"] = json!(format!("/services/data/v{version}/query/{next}"));
         lock(&shared.locators).insert(next, (batch, rest));

@@ -137,26 +137,21 @@ pub(crate) fn get(shared: &Shared, version: &str, object: &str, id: &str, query:
     }
 }
 
-pub(crate) fn create_one(shared: &Shared, _version: &str, object: &str, body: &[u8]) -> Response {
+pub(crate) fn create_one(shared: &Shared, object: &str, body: &[u8]) -> Response {
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    let Some(fields) = parse_body(body) else {
-        return salesforce_error(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            "The request body is not a JSON object",
-        );
+    let fields = match parse_body(body) {
+        Ok(fields) => fields,
+        Err(response) => return response,
     };
     let mut state = shared.state();
     let mut faults = lock(&shared.faults);
     match create(&mut state.org, &mut faults, object, fields) {
-        Ok(id) => (
+        Ok(id) => json_response(
             StatusCode::CREATED,
-            [("content-type", "application/json;charset=UTF-8")],
-            json!({"id": id, "success": true, "errors": []}).to_string(),
-        )
-            .into_response(),
+            &json!({"id": id, "success": true, "errors": []}),
+        ),
         Err(f) => f.response(),
     }
 }
@@ -165,12 +160,9 @@ pub(crate) fn update_one(shared: &Shared, object: &str, id: &str, body: &[u8]) -
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    let Some(fields) = parse_body(body) else {
-        return salesforce_error(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            "The request body is not a JSON object",
-        );
+    let fields = match parse_body(body) {
+        Ok(fields) => fields,
+        Err(response) => return response,
     };
     let mut state = shared.state();
     let mut faults = lock(&shared.faults);
@@ -216,12 +208,9 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
 /// `POST`/`PATCH /composite/sobjects`: up to 200 records, results in request order,
 /// `allOrNone` rolls everything back when one fails.
 pub(crate) fn collection(shared: &Shared, body: &[u8], create_records: bool) -> Response {
-    let Some(body) = parse_body(body) else {
-        return salesforce_error(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            "The request body is not a JSON object",
-        );
+    let body = match parse_body(body) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let all_or_none = body
         .get("allOrNone")
@@ -314,11 +303,17 @@ pub(crate) fn collection(shared: &Shared, body: &[u8], create_records: bool) -> 
     json_response(StatusCode::OK, &Value::Array(body))
 }
 
-fn parse_body(body: &[u8]) -> Option<Map<String, Value>> {
-    serde_json::from_slice::<Value>(body)
-        .ok()?
-        .as_object()
-        .cloned()
+/// A JSON object request body, or Salesforce's `JSON_PARSER_ERROR`.
+#[allow(clippy::result_large_err, reason = "the error is the response to send")]
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => Err(salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object",
+        )),
+    }
 }
 
 fn create(
