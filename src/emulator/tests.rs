@@ -409,6 +409,21 @@ async fn results_id(sf: &Sf, username: &str) -> String {
     found["records"][0]["Id"].as_str().unwrap().to_owned()
 }
 
+/// A Graph token for the demo world's app registration.
+async fn demo_graph_token(running: &Running) -> String {
+    let token: Value = graph_token(
+        running,
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
+        "demo-entra-client-secret",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
 async fn graph_token(
     running: &Running,
     tenant: &str,
@@ -778,17 +793,7 @@ async fn dropped_connections_fail_the_read_once() {
 #[tokio::test]
 async fn graph_batch_answers_each_request() {
     let running = demo().await;
-    let token: Value = graph_token(
-        &running,
-        "72f988bf-86f1-41af-91ab-2d7cd011db47",
-        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
-        "demo-entra-client-secret",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = demo_graph_token(&running).await;
     let http = reqwest::Client::new();
     let url = format!("{}/v1.0/$batch", running.base_url());
     let body = json!({"requests": [
@@ -836,17 +841,7 @@ async fn graph_batch_answers_each_request() {
 async fn delta_rounds_report_changes_and_removals() {
     let running = demo().await;
     let base = running.base_url();
-    let token: Value = graph_token(
-        &running,
-        "72f988bf-86f1-41af-91ab-2d7cd011db47",
-        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
-        "demo-entra-client-secret",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = demo_graph_token(&running).await;
     let http = reqwest::Client::new();
     let round = |url: String| {
         let http = http.clone();
@@ -963,20 +958,7 @@ async fn username_shape_nickname_and_daily_limit() {
 async fn graph_faults_server_errors_and_expired_tokens() {
     let running = demo().await;
     let base = running.base_url();
-    let login = || async {
-        let token: Value = graph_token(
-            &running,
-            "72f988bf-86f1-41af-91ab-2d7cd011db47",
-            "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
-            "demo-entra-client-secret",
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-        token["access_token"].as_str().unwrap().to_owned()
-    };
-    let token = login().await;
+    let token = demo_graph_token(&running).await;
     let http = reqwest::Client::new();
     let users = |token: String| {
         http.get(format!("{base}/v1.0/users"))
@@ -1006,7 +988,13 @@ async fn graph_faults_server_errors_and_expired_tokens() {
         StatusCode::UNAUTHORIZED,
         "the old token stays expired"
     );
-    assert_eq!(users(login().await).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        users(demo_graph_token(&running).await)
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     running.shutdown().await;
 }
 
@@ -1043,17 +1031,7 @@ fn synthetic_worlds_are_deterministic_for_a_seed() {
 async fn graph_alternate_key_transitive_members_and_latest_delta() {
     let running = demo().await;
     let base = running.base_url();
-    let token: Value = graph_token(
-        &running,
-        "72f988bf-86f1-41af-91ab-2d7cd011db47",
-        "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11",
-        "demo-entra-client-secret",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = demo_graph_token(&running).await;
     let http = reqwest::Client::new();
     let get = |path: String| {
         http.get(format!("{base}/v1.0/{path}"))
