@@ -1,6 +1,59 @@
 //! Endpoint URLs: the defaults, the `ROSTER_*` overrides, and the rule that plain `http://` is
 //! only ever used for loopback hosts (the emulator).
 
+use crate::config::Config;
+
+/// The three base URLs roster talks to, after config and environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Endpoints {
+    pub(crate) entra_login: String,
+    pub(crate) graph: String,
+    pub(crate) salesforce_login: String,
+}
+
+impl Endpoints {
+    /// The config's URLs (or the defaults), each overridden by its `ROSTER_*` variable when set;
+    /// every one must pass `check_url`.
+    pub(crate) fn resolve(config: &Config) -> Result<Endpoints, String> {
+        Endpoints::resolve_with(config, |name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn resolve_with(
+        config: &Config,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Endpoints, String> {
+        let pick =
+            |name: &str, configured: Option<&str>, default: &str| -> Result<String, String> {
+                let (url, origin) = match env(name).filter(|v| !v.is_empty()) {
+                    Some(v) => (v, format!("environment variable {name}")),
+                    None => (
+                        configured.unwrap_or(default).to_owned(),
+                        "the config".to_owned(),
+                    ),
+                };
+                check_url(&url).map_err(|e| format!("{e} (from {origin})"))?;
+                Ok(url.trim_end_matches('/').to_owned())
+            };
+        Ok(Endpoints {
+            entra_login: pick(
+                "ROSTER_ENTRA_LOGIN_URL",
+                config.source.login_url.as_deref(),
+                "https://login.microsoftonline.com",
+            )?,
+            graph: pick(
+                "ROSTER_GRAPH_URL",
+                config.source.graph_url.as_deref(),
+                "https://graph.microsoft.com",
+            )?,
+            salesforce_login: pick(
+                "ROSTER_SALESFORCE_LOGIN_URL",
+                Some(&config.target.login_url),
+                "https://test.salesforce.com",
+            )?,
+        })
+    }
+}
+
 /// Accepts `https://host[...]`, and `http://` only when the host is loopback.
 pub(crate) fn check_url(url: &str) -> Result<(), String> {
     let (scheme, rest) = url

@@ -17,10 +17,26 @@ pub(crate) enum Error {
     /// Bad command-line input that is not a file.
     #[error("{0}")]
     Input(String),
+    #[error("reading Microsoft Entra failed")]
+    Graph(#[source] Box<crate::graph::GraphError>),
+    #[error("reading Salesforce failed")]
+    Salesforce(#[source] Box<crate::salesforce::SalesforceError>),
     #[error("`roster {0}` is not implemented yet")]
     NotImplemented(&'static str),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<crate::graph::GraphError> for Error {
+    fn from(e: crate::graph::GraphError) -> Self {
+        Error::Graph(Box::new(e))
+    }
+}
+
+impl From<crate::salesforce::SalesforceError> for Error {
+    fn from(e: crate::salesforce::SalesforceError) -> Self {
+        Error::Salesforce(Box::new(e))
+    }
 }
 
 /// How a successful command ended.

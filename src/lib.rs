@@ -11,12 +11,19 @@
 
 mod cli;
 mod commands;
+mod concurrent;
 mod config;
 mod diagnostic;
 mod emulator;
 mod endpoint;
 mod error;
 mod expr;
+mod graph;
+mod http;
+mod memory;
+mod model;
+mod progress;
+mod read;
 mod salesforce;
 mod suggest;
 
@@ -41,9 +48,36 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
     if cli.global.no_color {
         anstream::ColorChoice::Never.write_global();
     }
+    init_tracing(cli.global.verbose, cli.global.quiet);
     let result = commands::dispatch(&cli);
     if let Err(err) = &result {
         commands::report_error(err);
     }
     error::exit_code(&result)
+}
+
+/// Logs to stderr: warnings by default (retries), `-v` each HTTP request, `-vv` debug detail,
+/// `-vvv` everything. `RUST_LOG` replaces the level when set. Secrets never reach a log line:
+/// they live in `SecretString`s, and requests are logged by method and path only.
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "roster=error",
+        (false, 0) => "roster=warn",
+        (false, 1) => "roster=info",
+        (false, 2) => "roster=debug",
+        (false, _) => "roster=trace",
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.is_empty() && verbose == 0)
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
+    let color = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }

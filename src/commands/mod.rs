@@ -14,6 +14,7 @@ use crate::error::{Error, Outcome};
 
 mod emulate;
 mod expr;
+mod snapshot;
 
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
@@ -38,7 +39,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Show(_) => Err(Error::NotImplemented("show")),
         Command::Explain(_) => Err(Error::NotImplemented("explain")),
         Command::Expr(args) => expr::run(args),
-        Command::Snapshot(_) => Err(Error::NotImplemented("snapshot")),
+        Command::Snapshot(args) => snapshot::run(cli, args),
         Command::Emulate(args) => emulate::run(args),
         Command::Demo => Err(Error::NotImplemented("demo")),
     }
@@ -64,6 +65,12 @@ fn validate(cli: &Cli) -> Result<Outcome, Error> {
         )?;
     }
     Ok(Outcome::Success)
+}
+
+/// Prints a warning about the live world to stderr.
+pub(crate) fn warn(message: &str) {
+    let yellow = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
+    let _ = writeln!(anstream::stderr(), "{yellow}warning:{yellow:#} {message}");
 }
 
 /// Prints an error once, with its causes.

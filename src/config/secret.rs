@@ -37,13 +37,6 @@ pub(crate) enum SecretError {
 
 impl SecretRef {
     /// Reads the secret. `base` is the config file's directory; `pointer` names the key in errors.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the Graph and Salesforce clients resolve secrets (issue 5)"
-        )
-    )]
     pub(crate) fn resolve(&self, base: &Path, pointer: &str) -> Result<SecretString, SecretError> {
         match self {
             SecretRef::Env(name) => match std::env::var(name) {

@@ -220,6 +220,62 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             select.as_deref(),
             skip,
         ),
+        ["users", "$count" | "%24count"] => {
+            let eventual = request
+                .headers
+                .get("consistencylevel")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
+            if !eventual {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    "Request_BadRequest",
+                    "$count is not currently supported.",
+                );
+            }
+            let mut response =
+                Response::new(axum::body::Body::from(state.entra.users.len().to_string()));
+            response.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("text/plain"),
+            );
+            response
+        }
+        ["groups"] => {
+            let clauses = match filter.as_deref().map(parse_filter) {
+                Some(Err(message)) => {
+                    return graph_error(
+                        StatusCode::BAD_REQUEST,
+                        "Request_UnsupportedQuery",
+                        &message,
+                    );
+                }
+                Some(Ok(clauses)) => clauses,
+                None => Vec::new(),
+            };
+            let items = state
+                .entra
+                .groups
+                .iter()
+                .map(|g| json!({"id": g.id, "displayName": g.display_name}))
+                .filter(|g| {
+                    g.as_object()
+                        .is_some_and(|g| clauses.iter().all(|c| c.matches(g)))
+                })
+                .collect();
+            collection("groups", Ok(items))
+        }
+        ["groups", id] => match state.entra.groups.iter().find(|g| g.id == *id) {
+            Some(g) => json_response(
+                StatusCode::OK,
+                &with_context(
+                    &base,
+                    "groups/$entity",
+                    json!({"id": g.id, "displayName": g.display_name}),
+                ),
+            ),
+            None => not_found(id),
+        },
         ["users"] => match users(&state, filter.as_deref()) {
             // Only the page is projected: listings of 100,000 users stay linear.
             Ok(found) => page(&base, request, "users", &found, skip, top, |u| {
@@ -721,15 +777,19 @@ pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
         let url = item.get("url").and_then(Value::as_str).unwrap_or_default();
         let url = url.strip_prefix("/v1.0").unwrap_or(url);
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let method: Method = method.parse().unwrap_or(Method::GET);
+        let path = format!("/v1.0/{}", path.trim_start_matches('/'));
         let inner = Request {
-            method: method.parse().unwrap_or(Method::GET),
-            path: format!("/v1.0/{}", path.trim_start_matches('/')),
+            route: format!("{method} {}", super::route_pattern(&path)),
+            method,
+            path,
             query: query.to_owned(),
             headers: request.headers.clone(),
             body: axum::body::Bytes::new(),
-            route: request.route.clone(),
         };
-        let response = handle(shared, &inner);
+        // Each request of a batch is throttled on its own, as Graph does.
+        let response =
+            super::faults::inject(shared, &inner).unwrap_or_else(|| handle(shared, &inner));
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
             .await

@@ -245,7 +245,7 @@ pub(crate) struct Request {
 
 /// The path with record ids, versions and locators replaced by placeholders, so counts group
 /// by route: `/services/data/v62.0/sobjects/User/005...` → `/services/data/{v}/sobjects/User/{id}`.
-fn route_pattern(path: &str) -> String {
+pub(crate) fn route_pattern(path: &str) -> String {
     let raw: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let segments: Vec<String> = raw
         .iter()

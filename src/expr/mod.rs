@@ -29,6 +29,23 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
     )
 }
 
+/// Every `[attribute]` the expression reads, in order of appearance (repeats included).
+pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
+    match &expr.kind {
+        syntax::ExprKind::Attribute(name) => out.push(name.clone()),
+        syntax::ExprKind::Call { args, .. } => {
+            for arg in args.iter().flatten() {
+                attributes(arg, out);
+            }
+        }
+        syntax::ExprKind::Compare { left, right, .. } => {
+            attributes(left, out);
+            attributes(right, out);
+        }
+        syntax::ExprKind::Str(_) | syntax::ExprKind::Int(_) | syntax::ExprKind::TextCompare(_) => {}
+    }
+}
+
 /// Upper-case hex of bytes (ConvertToUTF8Hex's form), for other modules that need one.
 pub(crate) fn hex_upper(bytes: &[u8]) -> String {
     eval::hex(bytes, true)

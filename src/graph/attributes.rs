@@ -1,0 +1,119 @@
+//! Which Entra user attributes the config references, how each is asked of Graph (`$select`),
+//! and how its value is read back. Entra's provisioning names mostly equal Graph's; the
+//! exceptions are `objectId` (Graph's `id`), `extensionAttribute1..15` (inside
+//! `onPremisesExtensionAttributes`) and the virtual `appRoleAssignments`, which roster computes
+//! from the application's assignments.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use crate::config::{Config, MappingValue, RoleCondition};
+use crate::expr;
+
+/// Attributes every read includes: the key, the scope rule for disabled accounts, and names
+/// for messages.
+const ALWAYS: &[&str] = &["userPrincipalName", "accountEnabled", "displayName"];
+
+/// The computed attribute holding the user's app-role values.
+pub(crate) const APP_ROLE_ASSIGNMENTS: &str = "appRoleAssignments";
+
+/// The Entra attribute names the config reads, sorted, without the virtual ones.
+pub(crate) fn source_attributes(config: &Config) -> Vec<String> {
+    let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_owned()).collect();
+    let mut expressions: Vec<&str> = config.matching.iter().map(|m| m.source.as_str()).collect();
+    for mapping in &config.mappings {
+        match mapping.value() {
+            Some(MappingValue::Expression(e)) => expressions.push(e),
+            Some(MappingValue::Source(s)) => {
+                names.insert(s.to_owned());
+            }
+            _ => {}
+        }
+    }
+    for rule in &config.roles.rules {
+        if let RoleCondition::Expression(e) = &rule.when {
+            expressions.push(e);
+        }
+    }
+    for text in expressions {
+        if let Ok(parsed) = expr::parse(text) {
+            let mut found = Vec::new();
+            expr::attributes(&parsed, &mut found);
+            names.extend(found);
+        }
+    }
+    for filter in &config.scope.filters {
+        for clause in &filter.all {
+            names.insert(clause.attribute.clone());
+        }
+    }
+    names.remove(APP_ROLE_ASSIGNMENTS);
+    names.into_iter().collect()
+}
+
+fn is_extension_attribute(name: &str) -> bool {
+    name.strip_prefix("extensionAttribute")
+        .and_then(|n| n.parse::<u8>().ok())
+        .is_some_and(|n| (1..=15).contains(&n))
+}
+
+/// The Graph `$select` list for these Entra attributes (always with `id`).
+pub(crate) fn graph_select(attributes: &[String]) -> String {
+    let mut select: BTreeSet<&str> = BTreeSet::from(["id"]);
+    for name in attributes {
+        select.insert(match name.as_str() {
+            "objectId" => "id",
+            n if is_extension_attribute(n) => "onPremisesExtensionAttributes",
+            n => n,
+        });
+    }
+    select.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// The Entra attributes of one Graph user object; nulls are left out.
+pub(crate) fn read_attributes(
+    user: &Map<String, Value>,
+    attributes: &[String],
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for name in attributes {
+        let value = match name.as_str() {
+            "objectId" => user.get("id"),
+            n if is_extension_attribute(n) => user
+                .get("onPremisesExtensionAttributes")
+                .and_then(|e| e.get(n)),
+            n => user.get(n),
+        };
+        if let Some(value) = value.filter(|v| !v.is_null()) {
+            out.insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_names_become_graph_properties_and_back() {
+        let attributes: Vec<String> = ["objectId", "extensionAttribute3", "department"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(
+            graph_select(&attributes),
+            "department,id,onPremisesExtensionAttributes"
+        );
+        let user = serde_json::json!({
+            "id": "u1", "department": null,
+            "onPremisesExtensionAttributes": {"extensionAttribute3": "CC-7", "extensionAttribute4": null}
+        });
+        let read = read_attributes(user.as_object().unwrap(), &attributes);
+        assert_eq!(
+            Value::Object(read),
+            serde_json::json!({"objectId": "u1", "extensionAttribute3": "CC-7"})
+        );
+    }
+}

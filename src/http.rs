@@ -1,0 +1,511 @@
+//! The HTTP edge both API clients share: one reqwest client per API (rustls, timeouts, gzip),
+//! retries with exponential backoff and jitter that honour `Retry-After`, request logging that
+//! never shows a token, and errors that name the request, the status and the API's own code.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::endpoint;
+
+/// How often a transient failure is retried before roster gives up.
+const MAX_RETRIES: usize = 5;
+/// The longest `Retry-After` roster waits out; a longer one fails the read with the wait named.
+const MAX_RETRY_AFTER: Duration = Duration::from_mins(5);
+/// A log line shows at most this much of a URL's query.
+const MAX_LOGGED_QUERY: usize = 160;
+
+/// A response read to its end.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: bytes::Bytes,
+}
+
+impl Reply {
+    /// The body as JSON; `what` names the request in the error.
+    pub(crate) fn json(&self, what: &Request) -> Result<Value, HttpError> {
+        serde_json::from_slice(&self.body).map_err(|e| HttpError::Decode {
+            api: what.api,
+            request: what.describe(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// Which request failed, for messages: method and path, never a query secret or a token.
+#[derive(Clone, Debug)]
+pub(crate) struct Request {
+    pub(crate) api: &'static str,
+    pub(crate) method: Method,
+    pub(crate) url: String,
+}
+
+impl Request {
+    pub(crate) fn new(api: &'static str, method: Method, url: impl Into<String>) -> Self {
+        Request {
+            api,
+            method,
+            url: url.into(),
+        }
+    }
+
+    /// The URL's path, without scheme, host or query.
+    pub(crate) fn path(&self) -> String {
+        let without_scheme = self.url.split_once("://").map_or(&*self.url, |(_, r)| r);
+        let path = without_scheme
+            .find('/')
+            .map_or("/", |i| &without_scheme[i..]);
+        path.split('?').next().unwrap_or(path).to_owned()
+    }
+
+    /// `METHOD /path`, for messages.
+    pub(crate) fn describe(&self) -> String {
+        format!("{} {}", self.method, self.path())
+    }
+
+    /// Path and (shortened) query, for `-v` logs.
+    fn logged(&self) -> String {
+        let without_scheme = self.url.split_once("://").map_or(&*self.url, |(_, r)| r);
+        let target = without_scheme
+            .find('/')
+            .map_or("/", |i| &without_scheme[i..]);
+        let target = decode(target);
+        match target.char_indices().nth(MAX_LOGGED_QUERY + 40) {
+            Some((cut, _)) => format!("{}…", &target[..cut]),
+            None => target,
+        }
+    }
+}
+
+/// Percent-decoding for log lines (invalid sequences stay as they are).
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpError {
+    #[error("{api} {request}: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Status {
+        api: &'static str,
+        /// `METHOD /path`.
+        request: String,
+        status: u16,
+        code: Option<String>,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error(
+        "Salesforce refused {request} with REQUEST_LIMIT_EXCEEDED ({message}): the org's \
+         daily API request limit is used up. roster stopped at once; retry after the 24-hour \
+         window frees requests, or ask Salesforce for a higher limit"
+    )]
+    RequestLimit { request: String, message: String },
+    #[error("{api} {request}: {detail}")]
+    Transport {
+        api: &'static str,
+        request: String,
+        detail: String,
+    },
+    #[error("{api} {request}: the response is not what roster expects: {detail}")]
+    Decode {
+        api: &'static str,
+        request: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    Endpoint(String),
+}
+
+impl HttpError {
+    /// Whether a retry might succeed: throttling, unavailability, a broken connection.
+    fn transient(&self) -> bool {
+        match self {
+            HttpError::Status { status, .. } => matches!(status, 429 | 503 | 504),
+            HttpError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The wait the server asked for.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HttpError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A 401: the token expired or was revoked; one refresh is worth a try.
+    pub(crate) fn is_unauthorized(&self) -> bool {
+        matches!(self, HttpError::Status { status: 401, .. })
+    }
+
+    /// The failure for a response that is not a success.
+    pub(crate) fn from_reply(what: &Request, reply: &Reply) -> HttpError {
+        let (code, message) = error_body(&reply.body);
+        let message = message.unwrap_or_else(|| {
+            reply
+                .status
+                .canonical_reason()
+                .unwrap_or("no reason given")
+                .to_owned()
+        });
+        if reply.status == StatusCode::FORBIDDEN
+            && code.as_deref() == Some("REQUEST_LIMIT_EXCEEDED")
+        {
+            return HttpError::RequestLimit {
+                request: what.describe(),
+                message,
+            };
+        }
+        HttpError::Status {
+            api: what.api,
+            request: what.describe(),
+            status: reply.status.as_u16(),
+            code,
+            message,
+            retry_after: retry_after(&reply.headers),
+        }
+    }
+}
+
+/// The error code and message of the three error shapes roster meets: Graph's
+/// `{"error": {"code", "message"}}`, Salesforce's `[{"errorCode", "message"}]` and OAuth's
+/// `{"error", "error_description"}`.
+pub(crate) fn error_body(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(body).trim().to_owned();
+        return (None, (!text.is_empty()).then(|| truncate(&text, 300)));
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    match &value {
+        Value::Object(o) => match o.get("error") {
+            Some(Value::Object(e)) => (text(e.get("code")), text(e.get("message"))),
+            Some(Value::String(code)) => (Some(code.clone()), text(o.get("error_description"))),
+            _ => (None, text(o.get("message"))),
+        },
+        Value::Array(items) => {
+            let first = items.first();
+            (
+                text(first.and_then(|f| f.get("errorCode"))),
+                text(first.and_then(|f| f.get("message"))),
+            )
+        }
+        _ => (None, None),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// `Retry-After` as Graph and Salesforce send it: integer or fractional seconds.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// One API's HTTP client.
+#[derive(Clone, Debug)]
+pub(crate) struct Http {
+    client: reqwest::Client,
+    api: &'static str,
+    min_delay: Duration,
+}
+
+impl Http {
+    pub(crate) fn new(api: &'static str) -> Result<Http, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_mins(2))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .gzip(true)
+            .build()
+            .map_err(|e| HttpError::Endpoint(format!("cannot start the {api} HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            api,
+            min_delay: Duration::from_millis(500),
+        })
+    }
+
+    /// Describes a request to `url`, refusing plain http to anything but loopback.
+    pub(crate) fn request(&self, method: Method, url: &str) -> Result<Request, HttpError> {
+        endpoint::check_url(url).map_err(HttpError::Endpoint)?;
+        Ok(Request::new(self.api, method, url))
+    }
+
+    /// Sends the request `build` makes, retrying transient failures; a non-success status is an
+    /// error. `build` is called once per attempt.
+    pub(crate) async fn send(
+        &self,
+        what: &Request,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Reply, HttpError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(Duration::from_secs(30))
+            .with_max_times(MAX_RETRIES)
+            .with_jitter();
+        (|| self.attempt(what, &build))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e: &HttpError| {
+                e.transient() && e.retry_after().is_none_or(|d| d <= MAX_RETRY_AFTER)
+            })
+            // The server's `Retry-After` replaces the computed delay; `None` still ends retrying.
+            .adjust(|e: &HttpError, delay| delay.map(|d| e.retry_after().unwrap_or(d)))
+            .notify(|e: &HttpError, delay: Duration| {
+                tracing::warn!(
+                    target: "roster::http",
+                    "retrying {} {} in {:.1} s: {e}",
+                    what.method,
+                    what.path(),
+                    delay.as_secs_f64()
+                );
+            })
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        what: &Request,
+        build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Reply, HttpError> {
+        let started = Instant::now();
+        let transport = |e: reqwest::Error| {
+            tracing::info!(
+                target: "roster::http",
+                "{} {} failed after {} ms: {e}",
+                what.method,
+                what.logged(),
+                started.elapsed().as_millis()
+            );
+            HttpError::Transport {
+                api: what.api,
+                request: what.describe(),
+                detail: transport_detail(&e),
+            }
+        };
+        let response = build(&self.client).send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
+        tracing::info!(
+            target: "roster::http",
+            "{} {} -> {} in {} ms",
+            what.method,
+            what.logged(),
+            status.as_u16(),
+            started.elapsed().as_millis()
+        );
+        let reply = Reply {
+            status,
+            headers,
+            body,
+        };
+        if status.is_success() {
+            Ok(reply)
+        } else {
+            Err(HttpError::from_reply(what, &reply))
+        }
+    }
+}
+
+/// reqwest's error with its causes, which say what actually broke (refused, reset, timed out).
+fn transport_detail(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        "the connection failed".to_owned()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// An access token (or a whole session) shared by concurrent requests: fetched once, reused
+/// until shortly before it expires, and replaced once when the API says it is no longer valid.
+#[derive(Debug)]
+pub(crate) struct TokenCache<T> {
+    slot: tokio::sync::Mutex<Option<Cached<T>>>,
+}
+
+impl<T> Default for TokenCache<T> {
+    fn default() -> Self {
+        TokenCache {
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cached<T> {
+    value: Arc<T>,
+    /// When to stop using it; `None` when the API does not say (Salesforce sessions).
+    renew_at: Option<Instant>,
+}
+
+impl<T> TokenCache<T> {
+    /// The cached value, or a fresh one from `fetch` (which also returns its lifetime).
+    pub(crate) async fn get<E, F, Fut>(&self, fetch: F) -> Result<Arc<T>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, Option<Duration>), E>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some(cached) = &*slot
+            && cached.renew_at.is_none_or(|at| Instant::now() < at)
+        {
+            return Ok(Arc::clone(&cached.value));
+        }
+        let (value, lifetime) = fetch().await?;
+        let value = Arc::new(value);
+        *slot = Some(Cached {
+            value: Arc::clone(&value),
+            // Renew a minute early so a token never expires mid-read.
+            renew_at: lifetime.map(|l| Instant::now() + l.saturating_sub(Duration::from_mins(1))),
+        });
+        Ok(value)
+    }
+
+    /// Forgets `stale` after the API rejected it; a value another request already replaced
+    /// stays.
+    pub(crate) async fn invalidate(&self, stale: &Arc<T>) {
+        let mut slot = self.slot.lock().await;
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(&c.value, stale)) {
+            *slot = None;
+        }
+    }
+}
+
+/// Percent-encodes a query value (OData filters, SOQL, select lists) so any server reads it
+/// back exactly; `$`, `,`, `'`, `(` and `)` stay readable in logs.
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b','
+            | b'\''
+            | b'('
+            | b')' => out.push(char::from(byte)),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 15)]));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_integer_and_fractional_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after", "0.25".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        headers.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn error_bodies_of_every_shape() {
+        assert_eq!(
+            error_body(br#"{"error":{"code":"TooManyRequests","message":"Please retry"}}"#),
+            (Some("TooManyRequests".into()), Some("Please retry".into()))
+        );
+        assert_eq!(
+            error_body(
+                br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#
+            ),
+            (
+                Some("INVALID_SESSION_ID".into()),
+                Some("Session expired or invalid".into())
+            )
+        );
+        assert_eq!(
+            error_body(br#"{"error":"invalid_client","error_description":"AADSTS7000215"}"#),
+            (Some("invalid_client".into()), Some("AADSTS7000215".into()))
+        );
+        assert_eq!(
+            error_body(b"<html>oops</html>"),
+            (None, Some("<html>oops</html>".into()))
+        );
+    }
+
+    #[test]
+    fn encodes_filters_for_any_server() {
+        assert_eq!(
+            encode("displayName eq 'O''Brien & Co'"),
+            "displayName%20eq%20'O''Brien%20%26%20Co'"
+        );
+    }
+
+    #[test]
+    fn request_paths_drop_host_and_query() {
+        let r = Request::new(
+            "Graph",
+            Method::GET,
+            "http://127.0.0.1:9/v1.0/users?$top=999",
+        );
+        assert_eq!(r.path(), "/v1.0/users");
+        assert_eq!(r.logged(), "/v1.0/users?$top=999");
+        let r = Request::new(
+            "Graph",
+            Method::GET,
+            "http://h/v1.0/users?$filter=id%20in%20('a')",
+        );
+        assert_eq!(r.logged(), "/v1.0/users?$filter=id in ('a')");
+    }
+}

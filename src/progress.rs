@@ -1,0 +1,87 @@
+//! Progress on stderr while roster reads or writes: one line per task, drawn only when stderr
+//! is a terminal (and not under `--quiet` or `-v`, whose log lines would tear through it).
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The set of progress lines of one command.
+#[derive(Clone)]
+pub(crate) struct Progress {
+    multi: Option<MultiProgress>,
+}
+
+impl Progress {
+    /// Progress lines when stderr is a terminal and `enabled`.
+    pub(crate) fn new(enabled: bool) -> Progress {
+        let multi = (enabled && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Progress { multi }
+    }
+
+    /// A new line: `label` and a count that grows (with a total once `set_total` knows it).
+    pub(crate) fn task(&self, label: &str) -> Task {
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(label.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Task { bar }
+    }
+}
+
+/// One progress line.
+#[derive(Clone)]
+pub(crate) struct Task {
+    bar: Option<ProgressBar>,
+}
+
+impl Task {
+    /// What is being read now, e.g. `users`.
+    pub(crate) fn step(&self, what: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(what.to_owned());
+            bar.set_position(0);
+            bar.set_length(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} {pos}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+        }
+    }
+
+    /// The step's total, when the API tells it.
+    pub(crate) fn set_total(&self, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {prefix:.bold} {msg} {wide_bar} {pos}/{len}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
+    }
+
+    pub(crate) fn add(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    pub(crate) fn finish(&self, summary: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(
+                ProgressStyle::with_template("  {prefix:.bold} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.finish_with_message(summary.to_owned());
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Reading the live world: Entra and Salesforce side by side, each through its edge. Either
+//! failing fails the whole read, so a read error is never taken for "no users".
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::endpoint::Endpoints;
+use crate::error::Error;
+use crate::graph::{self, Graph};
+use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::progress::Progress;
+use crate::salesforce::{self, Salesforce};
+
+/// Both snapshots, taken together.
+pub(crate) async fn live(
+    config: &Config,
+    base: &Path,
+    progress: &Progress,
+) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+    let endpoints = Endpoints::resolve(config).map_err(Error::Input)?;
+    let graph = Arc::new(Graph::connect(config, base, &endpoints)?);
+    let salesforce = Arc::new(Salesforce::connect(config, base, &endpoints)?);
+    let entra = async {
+        graph::read(graph, config, progress.task("Entra"))
+            .await
+            .map_err(Error::from)
+    };
+    let org = async {
+        salesforce::read(salesforce, config, progress.task("Salesforce"))
+            .await
+            .map_err(Error::from)
+    };
+    tokio::try_join!(entra, org)
+}

@@ -1,0 +1,375 @@
+//! The Salesforce REST edge: OAuth login with the three flows (JWT bearer, client credentials,
+//! username-password + security token), a session cached and renewed once on a 401, and SOQL
+//! queries followed through `nextRecordsUrl` to the end.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::config::{Config, SecretError, TargetAuth};
+use crate::endpoint::Endpoints;
+use crate::http::{Http, HttpError, Reply, TokenCache, encode};
+use crate::model::ApiUsage;
+use crate::progress::Task;
+
+/// What can go wrong talking to Salesforce.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SalesforceError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{0}")]
+    Credential(String),
+    #[error("cannot log in to Salesforce at {login_url} ({flow}): {error}")]
+    Login {
+        login_url: String,
+        flow: &'static str,
+        error: Box<HttpError>,
+    },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{0}")]
+    Read(String),
+}
+
+/// A logged-in session: the token and the instance it is valid on.
+pub(crate) struct Session {
+    token: SecretString,
+    pub(crate) instance_url: String,
+}
+
+enum Flow {
+    JwtBearer {
+        client_id: String,
+        username: String,
+        key: EncodingKey,
+    },
+    ClientCredentials {
+        client_id: String,
+        secret: SecretString,
+    },
+    Password {
+        client_id: String,
+        secret: SecretString,
+        username: String,
+        /// Password with the security token appended, as Salesforce wants it.
+        password: SecretString,
+    },
+}
+
+impl Flow {
+    fn name(&self) -> &'static str {
+        match self {
+            Flow::JwtBearer { .. } => "JWT bearer flow",
+            Flow::ClientCredentials { .. } => "client credentials flow",
+            Flow::Password { .. } => "username-password flow",
+        }
+    }
+}
+
+/// An authenticated Salesforce REST client.
+pub(crate) struct Salesforce {
+    http: Http,
+    login_url: String,
+    pub(crate) api_version: String,
+    flow: Flow,
+    session: TokenCache<Session>,
+    usage: Mutex<Option<ApiUsage>>,
+}
+
+impl Salesforce {
+    /// Reads the secrets of `target.auth`; nothing is sent yet.
+    pub(crate) fn connect(
+        config: &Config,
+        base: &Path,
+        endpoints: &Endpoints,
+    ) -> Result<Salesforce, SalesforceError> {
+        let flow = match &config.target.auth {
+            TargetAuth::JwtBearer(jwt) => {
+                let pem = jwt
+                    .private_key
+                    .resolve(base, "/target/auth/jwt_bearer/private_key")?;
+                let key =
+                    EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|e| {
+                        SalesforceError::Credential(format!(
+                            "/target/auth/jwt_bearer/private_key is not a PEM RSA private key: {e}"
+                        ))
+                    })?;
+                Flow::JwtBearer {
+                    client_id: jwt.client_id.clone(),
+                    username: jwt.username.clone(),
+                    key,
+                }
+            }
+            TargetAuth::ClientCredentials(cc) => Flow::ClientCredentials {
+                client_id: cc.client_id.clone(),
+                secret: cc
+                    .client_secret
+                    .resolve(base, "/target/auth/client_credentials/client_secret")?,
+            },
+            TargetAuth::Password(p) => {
+                let password = p.password.resolve(base, "/target/auth/password/password")?;
+                let token = match &p.security_token {
+                    Some(t) => Some(t.resolve(base, "/target/auth/password/security_token")?),
+                    None => None,
+                };
+                Flow::Password {
+                    client_id: p.client_id.clone(),
+                    secret: p
+                        .client_secret
+                        .resolve(base, "/target/auth/password/client_secret")?,
+                    username: p.username.clone(),
+                    password: SecretString::from(format!(
+                        "{}{}",
+                        password.expose_secret(),
+                        token
+                            .as_ref()
+                            .map(ExposeSecret::expose_secret)
+                            .unwrap_or_default()
+                    )),
+                }
+            }
+        };
+        Ok(Salesforce {
+            http: Http::new("Salesforce")?,
+            login_url: endpoints.salesforce_login.clone(),
+            api_version: config.target.api_version.clone(),
+            flow,
+            session: TokenCache::default(),
+            usage: Mutex::new(None),
+        })
+    }
+
+    /// A warning about the credential, if Salesforce advises against it.
+    pub(crate) fn credential_warning(&self) -> Option<String> {
+        matches!(self.flow, Flow::Password { .. }).then(|| {
+            "target.auth.password: Salesforce discourages the username-password flow and blocks \
+             it in new orgs; prefer jwt_bearer (or client_credentials)"
+                .to_owned()
+        })
+    }
+
+    /// The API usage of the last response (`Sforce-Limit-Info`).
+    pub(crate) fn usage(&self) -> Option<ApiUsage> {
+        *self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) async fn session(&self) -> Result<Arc<Session>, SalesforceError> {
+        self.session.get(|| self.login()).await
+    }
+
+    async fn login(&self) -> Result<(Session, Option<Duration>), SalesforceError> {
+        let url = format!("{}/services/oauth2/token", self.login_url);
+        let failed = |source: HttpError| SalesforceError::Login {
+            login_url: self.login_url.clone(),
+            flow: self.flow.name(),
+            error: Box::new(source),
+        };
+        let form: Vec<(&str, String)> = match &self.flow {
+            Flow::JwtBearer {
+                client_id,
+                username,
+                key,
+            } => vec![
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
+                ),
+                ("assertion", self.assertion(client_id, username, key)?),
+            ],
+            Flow::ClientCredentials { client_id, secret } => vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("client_id", client_id.clone()),
+                ("client_secret", secret.expose_secret().to_owned()),
+            ],
+            Flow::Password {
+                client_id,
+                secret,
+                username,
+                password,
+            } => vec![
+                ("grant_type", "password".to_owned()),
+                ("client_id", client_id.clone()),
+                ("client_secret", secret.expose_secret().to_owned()),
+                ("username", username.clone()),
+                ("password", password.expose_secret().to_owned()),
+            ],
+        };
+        let what = self.http.request(Method::POST, &url).map_err(failed)?;
+        let reply = self
+            .http
+            .send(&what, |client| client.post(&url).form(&form))
+            .await
+            .map_err(failed)?;
+        let body = reply.json(&what).map_err(failed)?;
+        let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+        let (Some(token), Some(instance_url)) = (text("access_token"), text("instance_url")) else {
+            return Err(SalesforceError::Read(
+                "the Salesforce token response lacks access_token or instance_url".to_owned(),
+            ));
+        };
+        let instance_url = instance_url.trim_end_matches('/').to_owned();
+        crate::endpoint::check_url(&instance_url).map_err(|e| {
+            SalesforceError::Read(format!("Salesforce's instance_url is not usable: {e}"))
+        })?;
+        tracing::debug!(target: "roster::salesforce", "logged in; instance {instance_url}");
+        Ok((
+            Session {
+                token: SecretString::from(token),
+                instance_url,
+            },
+            None,
+        ))
+    }
+
+    /// The JWT bearer assertion: RS256, `iss` = the connected app, `sub` = the user, `aud` =
+    /// the login URL, valid three minutes.
+    fn assertion(
+        &self,
+        client_id: &str,
+        username: &str,
+        key: &EncodingKey,
+    ) -> Result<String, SalesforceError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let claims = serde_json::json!({
+            "iss": client_id, "sub": username, "aud": self.login_url, "exp": now + 180,
+        });
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key).map_err(|e| {
+            SalesforceError::Credential(format!("cannot sign the Salesforce JWT assertion: {e}"))
+        })
+    }
+
+    /// `/services/data/v{version}/{path}` on the session's instance.
+    fn data_url(&self, session: &Session, path: &str) -> String {
+        format!(
+            "{}/services/data/v{}/{}",
+            session.instance_url,
+            self.api_version,
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// Sends an authenticated request to `url_of(session)`; one new login and retry on a 401.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url_of: impl Fn(&Session) -> String,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, SalesforceError> {
+        let mut renewed = false;
+        loop {
+            let session = self.session().await?;
+            let url = url_of(&session);
+            let what = self.http.request(method.clone(), &url)?;
+            let sent = self
+                .http
+                .send(&what, |client| {
+                    let mut request = client
+                        .request(method.clone(), &url)
+                        .bearer_auth(session.token.expose_secret());
+                    for (name, value) in headers {
+                        request = request.header(*name, *value);
+                    }
+                    if let Some(body) = body {
+                        request = request.json(body);
+                    }
+                    request
+                })
+                .await;
+            match sent {
+                Err(e) if e.is_unauthorized() && !renewed => {
+                    tracing::debug!(target: "roster::salesforce", "session rejected; logging in again");
+                    self.session.invalidate(&session).await;
+                    renewed = true;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(reply) => {
+                    self.note_usage(&reply);
+                    return Ok(reply);
+                }
+            }
+        }
+    }
+
+    fn note_usage(&self, reply: &Reply) {
+        let Some(info) = reply
+            .headers
+            .get("sforce-limit-info")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return;
+        };
+        let usage = info.split(';').find_map(|part| {
+            let (used, max) = part.trim().strip_prefix("api-usage=")?.split_once('/')?;
+            Some(ApiUsage {
+                used: used.trim().parse().ok()?,
+                max: max.trim().parse().ok()?,
+            })
+        });
+        if usage.is_some() {
+            *self.usage.lock().unwrap_or_else(PoisonError::into_inner) = usage;
+        }
+    }
+
+    /// Every row of a SOQL query, page by page (2,000 rows a page, the most Salesforce gives),
+    /// following `nextRecordsUrl` to the end.
+    pub(crate) async fn query(
+        &self,
+        soql: &str,
+        task: Option<&Task>,
+    ) -> Result<Vec<Value>, SalesforceError> {
+        let mut rows = Vec::new();
+        let mut next: Option<String> = None;
+        let first = format!("query?q={}", encode(soql));
+        loop {
+            let reply = self
+                .send(
+                    Method::GET,
+                    |session| match &next {
+                        Some(path) => format!("{}{path}", session.instance_url),
+                        None => self.data_url(session, &first),
+                    },
+                    None,
+                    &[("Sforce-Query-Options", "batchSize=2000")],
+                )
+                .await?;
+            let what = crate::http::Request::new("Salesforce", Method::GET, "/services/data/query");
+            let mut page = reply.json(&what)?;
+            if next.is_none()
+                && let Some(task) = task
+                && let Some(total) = page.get("totalSize").and_then(Value::as_u64)
+            {
+                task.set_total(total);
+            }
+            let Some(Value::Array(records)) = page.get_mut("records").map(Value::take) else {
+                return Err(SalesforceError::Read(format!(
+                    "Salesforce query `{soql}`: the answer has no `records`"
+                )));
+            };
+            if let Some(task) = task {
+                task.add(records.len() as u64);
+            }
+            rows.extend(records);
+            let done = page.get("done").and_then(Value::as_bool).unwrap_or(true);
+            match page.get("nextRecordsUrl").and_then(Value::as_str) {
+                Some(path) if !done => {
+                    if !path.starts_with('/') {
+                        return Err(SalesforceError::Read(format!(
+                            "Salesforce query `{soql}`: nextRecordsUrl {path:?} is not a path"
+                        )));
+                    }
+                    next = Some(path.to_owned());
+                }
+                _ => return Ok(rows),
+            }
+        }
+    }
+}
