@@ -3,6 +3,15 @@
 
 use crate::config::Config;
 
+/// How the edges read the environment: `std::env::var` in the binary, a table in tests (which
+/// must not change the process environment other tests share).
+pub(crate) type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// The process environment.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// The three base URLs roster talks to, after config and environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Endpoints {
@@ -14,14 +23,7 @@ pub(crate) struct Endpoints {
 impl Endpoints {
     /// The config's URLs (or the defaults), each overridden by its `ROSTER_*` variable when set;
     /// every one must pass `check_url`.
-    pub(crate) fn resolve(config: &Config) -> Result<Endpoints, String> {
-        Endpoints::resolve_with(config, |name| std::env::var(name).ok())
-    }
-
-    pub(crate) fn resolve_with(
-        config: &Config,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Endpoints, String> {
+    pub(crate) fn resolve(config: &Config, env: Env<'_>) -> Result<Endpoints, String> {
         let pick =
             |name: &str, configured: Option<&str>, default: &str| -> Result<String, String> {
                 let (url, origin) = match env(name).filter(|v| !v.is_empty()) {

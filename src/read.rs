@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::endpoint::Endpoints;
+use crate::endpoint::{Endpoints, Env};
 use crate::error::Error;
 use crate::graph::{self, Graph};
 use crate::model::{SourceSnapshot, TargetSnapshot};
@@ -16,10 +16,11 @@ use crate::salesforce::{self, Salesforce};
 pub(crate) async fn live(
     config: &Config,
     base: &Path,
+    env: Env<'_>,
     progress: &Progress,
 ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
-    let endpoints = Endpoints::resolve(config).map_err(Error::Input)?;
-    let graph = Arc::new(Graph::connect(config, base, &endpoints)?);
+    let endpoints = Endpoints::resolve(config, env).map_err(Error::Input)?;
+    let graph = Arc::new(Graph::connect(config, base, &endpoints, env)?);
     let salesforce = Arc::new(Salesforce::connect(config, base, &endpoints)?);
     let entra = async {
         graph::read(graph, config, progress.task("Entra"))
@@ -33,3 +34,6 @@ pub(crate) async fn live(
     };
     tokio::try_join!(entra, org)
 }
+
+#[cfg(test)]
+mod tests;

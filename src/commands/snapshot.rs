@@ -21,7 +21,12 @@ pub(crate) fn run(cli: &Cli, args: &SnapshotArgs) -> Result<Outcome, Error> {
         .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
     let progress = Progress::new(!cli.global.quiet && cli.global.verbose == 0);
     let runtime = tokio::runtime::Runtime::new()?;
-    let (source, target) = runtime.block_on(crate::read::live(&loaded.config, &base, &progress))?;
+    let (source, target) = runtime.block_on(crate::read::live(
+        &loaded.config,
+        &base,
+        &crate::endpoint::process_env,
+        &progress,
+    ))?;
     for warning in source.warnings.iter().chain(&target.warnings) {
         super::warn(warning);
     }

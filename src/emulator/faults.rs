@@ -64,6 +64,12 @@ impl Faults {
         }
     }
 
+    /// Whether every injected fault has fired.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.locks.is_empty()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.rules.clear();
         self.locks.clear();

@@ -5,7 +5,7 @@
 
 mod admin;
 mod delta;
-mod faults;
+pub(crate) mod faults;
 mod graph;
 mod http;
 mod ids;
@@ -13,7 +13,7 @@ mod jwt;
 mod salesforce;
 mod soql;
 mod state;
-mod synthetic;
+pub(crate) mod synthetic;
 #[cfg(test)]
 mod tests;
 mod world;
@@ -31,6 +31,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 
 pub(crate) use faults::Faults;
+#[cfg(test)]
+pub(crate) use state::AssignmentState;
 pub(crate) use state::State;
 pub(crate) use synthetic::{config as synthetic_config, world as synthetic_world};
 pub(crate) use world::WorldFile;

@@ -53,6 +53,7 @@ pub(crate) struct GroupState {
 }
 
 /// An `appRoleAssignment` as Graph returns it.
+#[derive(Clone, Debug)]
 pub(crate) struct AssignmentState {
     pub(crate) id: String,
     pub(crate) principal_id: String,

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::GraphError;
 use crate::config::{Config, SourceCredential};
-use crate::endpoint::Endpoints;
+use crate::endpoint::{Endpoints, Env};
 use crate::http::{Http, HttpError};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -38,7 +38,14 @@ enum Kind {
         x5t: String,
         x5t_s256: String,
     },
-    Federated,
+    Federated(Federated),
+}
+
+/// Where the GitHub Actions OIDC token comes from, read from the environment once.
+enum Federated {
+    File(String),
+    Actions { url: String, token: SecretString },
+    Missing,
 }
 
 impl Auth {
@@ -46,6 +53,7 @@ impl Auth {
         config: &Config,
         base: &Path,
         endpoints: &Endpoints,
+        env: Env<'_>,
     ) -> Result<Auth, GraphError> {
         let source = &config.source;
         let kind = match &source.credential {
@@ -85,7 +93,23 @@ impl Auth {
                     ),
                 }
             }
-            SourceCredential::Federated(_) => Kind::Federated,
+            SourceCredential::Federated(_) => {
+                let set = |name: &str| env(name).filter(|v| !v.is_empty());
+                Kind::Federated(
+                    match (
+                        set("AZURE_FEDERATED_TOKEN_FILE"),
+                        set("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                        set("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+                    ) {
+                        (Some(file), _, _) => Federated::File(file),
+                        (None, Some(url), Some(token)) => Federated::Actions {
+                            url,
+                            token: SecretString::from(token),
+                        },
+                        _ => Federated::Missing,
+                    },
+                )
+            }
         };
         Ok(Auth {
             token_url: format!(
@@ -120,7 +144,7 @@ impl Auth {
                 ("client_assertion", self.assertion(key, x5t, x5t_s256)?)
             }
             // GitHub's tokens are short-lived: a fresh one for every exchange.
-            Kind::Federated => ("client_assertion", github_token(http).await?),
+            Kind::Federated(source) => ("client_assertion", github_token(http, source).await?),
         };
         if secret.0 == "client_assertion" {
             form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
@@ -190,34 +214,34 @@ fn certificate_der(pem: &str) -> Option<Vec<u8>> {
 
 /// The GitHub Actions OIDC token for Entra: from the file `AZURE_FEDERATED_TOKEN_FILE` names,
 /// or from `ACTIONS_ID_TOKEN_REQUEST_URL` with `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
-async fn github_token(http: &Http) -> Result<String, GraphError> {
-    if let Ok(path) = std::env::var("AZURE_FEDERATED_TOKEN_FILE")
-        && !path.is_empty()
-    {
-        let token = std::fs::read_to_string(&path).map_err(|e| {
-            GraphError::Credential(format!(
-                "cannot read the federated token file {path} (AZURE_FEDERATED_TOKEN_FILE): {e}"
-            ))
-        })?;
-        return Ok(token.trim().to_owned());
-    }
-    let (Ok(url), Ok(request_token)) = (
-        std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) else {
-        return Err(GraphError::Credential(
-            "/source/credential is `federated: github_actions`, but neither \
-             AZURE_FEDERATED_TOKEN_FILE nor ACTIONS_ID_TOKEN_REQUEST_URL and \
-             ACTIONS_ID_TOKEN_REQUEST_TOKEN are set. In GitHub Actions, give the job \
-             `permissions: id-token: write`"
-                .to_owned(),
-        ));
+async fn github_token(http: &Http, source: &Federated) -> Result<String, GraphError> {
+    let (url, request_token) = match source {
+        Federated::File(path) => {
+            let token = std::fs::read_to_string(path).map_err(|e| {
+                GraphError::Credential(format!(
+                    "cannot read the federated token file {path} (AZURE_FEDERATED_TOKEN_FILE): {e}"
+                ))
+            })?;
+            return Ok(token.trim().to_owned());
+        }
+        Federated::Actions { url, token } => (url, token),
+        Federated::Missing => {
+            return Err(GraphError::Credential(
+                "/source/credential is `federated: github_actions`, but neither \
+                 AZURE_FEDERATED_TOKEN_FILE nor ACTIONS_ID_TOKEN_REQUEST_URL and \
+                 ACTIONS_ID_TOKEN_REQUEST_TOKEN are set. In GitHub Actions, give the job \
+                 `permissions: id-token: write`"
+                    .to_owned(),
+            ));
+        }
     };
     let separator = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{separator}audience={FEDERATED_AUDIENCE}");
     let what = http.request(Method::GET, &url)?;
     let reply = http
-        .send(&what, |client| client.get(&url).bearer_auth(&request_token))
+        .send(&what, |client| {
+            client.get(&url).bearer_auth(request_token.expose_secret())
+        })
         .await
         .map_err(|e| {
             GraphError::Credential(format!("cannot get the GitHub Actions OIDC token: {e}"))

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::config::{Config, SecretError};
-use crate::endpoint::Endpoints;
+use crate::endpoint::{Endpoints, Env};
 pub(crate) use crate::http::encode;
 use crate::http::{Http, HttpError, TokenCache};
 
@@ -64,11 +64,12 @@ impl Graph {
         config: &Config,
         base: &std::path::Path,
         endpoints: &Endpoints,
+        env: Env<'_>,
     ) -> Result<Graph, GraphError> {
         Ok(Graph {
             http: Http::new("Microsoft Graph")?,
             base_url: format!("{}/v1.0", endpoints.graph),
-            auth: auth::Auth::new(config, base, endpoints)?,
+            auth: auth::Auth::new(config, base, endpoints, env)?,
             token: TokenCache::default(),
         })
     }
