@@ -67,11 +67,15 @@ fn init_tracing(verbose: u8, quiet: bool) {
         (false, 2) => "roster=debug",
         (false, _) => "roster=trace",
     };
+    // The HTTP stack's own logs can show headers, and so tokens: they stay off, whatever
+    // RUST_LOG asks for.
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.is_empty() && verbose == 0)
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
+        .map_or_else(|| level.to_owned(), |v| v)
+        + ",hyper=off,hyper_util=off,reqwest=off,h2=off,rustls=off";
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let color = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -4,5 +4,6 @@
 mod cli;
 mod emulate;
 mod expr;
+mod snapshot;
 mod support;
 mod validate;

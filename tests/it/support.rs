@@ -75,3 +75,90 @@ pub(crate) fn repo() -> PathBuf {
 pub(crate) fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).expect("read repository file")
 }
+
+/// A `roster emulate` child process serving a world on a free loopback port, with the
+/// environment its `export` lines give; killed on drop.
+pub(crate) struct Emulator {
+    child: std::process::Child,
+    pub(crate) base: String,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl Emulator {
+    /// Serves `world` (a path relative to the repository).
+    pub(crate) fn start(world: &str) -> Emulator {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["emulate", "--world", world, "--listen", "127.0.0.1:0"])
+            .current_dir(repo())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start roster emulate");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut env = Vec::new();
+        while env.len() < 7 {
+            let line = lines.next().expect("an export line").expect("utf-8");
+            if let Some((name, value)) =
+                line.strip_prefix("export ").and_then(|l| l.split_once('='))
+            {
+                env.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        // Keep reading stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let base = env[0].1.clone();
+        Emulator { child, base, env }
+    }
+
+    /// Runs roster in `dir` with the emulator's environment plus `extra`.
+    pub(crate) fn roster(&self, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("ROSTER_CONFIG")
+            .env_remove("RUST_LOG");
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let output = command.output().expect("run roster");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Posts JSON to the emulator's admin API (`/_emulator/...`).
+    pub(crate) fn admin(&self, path: &str, body: &serde_json::Value) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .post(format!("{}/_emulator/{path}", self.base))
+                .json(body)
+                .send()
+                .await
+                .expect("admin request");
+            assert!(
+                response.status().is_success(),
+                "admin {path}: {}",
+                response.status()
+            );
+        });
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,187 @@
+//! `roster snapshot` against an emulator child process: what it writes, what `-vv` logs, and
+//! that no secret or token appears anywhere.
+
+use crate::support::{Emulator, Scratch, repo};
+
+/// Every secret the demo world knows, and the shapes of the tokens the emulator issues.
+const SECRETS: &[&str] = &[
+    "demo-entra-client-secret",
+    "demo-salesforce-client-secret",
+    "demo-password",
+    "demoToken123",
+    "demo-actions-request-token",
+    "PRIVATE KEY",
+    ".graph-",
+    "!AQ-emulator-",
+    "eyJ",
+];
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(
+            !text.contains(secret),
+            "{what} contains {secret:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_writes_both_files_and_no_secret_anywhere() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("snapshot-demo");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "snapshot", "--out", "seen", "-vv"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "Wrote seen/entra.json (30 Entra users, 8 assignments) and seen/salesforce.json (9 Salesforce users).\n"
+    );
+    // -v logs every request by method and path, with status and duration.
+    assert!(
+        out.stderr
+            .contains("GET /v1.0/servicePrincipals?$filter=displayName eq 'Salesforce Sandbox'"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("POST /services/oauth2/token -> 200 in "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("warning: group \"SF Support\" contains the nested group")
+    );
+    assert!(out.stderr.contains("peak memory"));
+    let entra = std::fs::read_to_string(scratch.dir.join("seen/entra.json")).unwrap();
+    let salesforce = std::fs::read_to_string(scratch.dir.join("seen/salesforce.json")).unwrap();
+    let entra_json: serde_json::Value = serde_json::from_str(&entra).unwrap();
+    assert_eq!(entra_json["format_version"], 1);
+    assert_eq!(
+        entra_json["application"]["display_name"],
+        "Salesforce Sandbox"
+    );
+    for (what, text) in [
+        ("stdout", &out.stdout),
+        ("stderr", &out.stderr),
+        ("entra.json", &entra),
+        ("salesforce.json", &salesforce),
+    ] {
+        assert_no_secret(what, text);
+    }
+}
+
+#[test]
+fn federated_and_password_credentials_leak_nothing_at_vv() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("snapshot-federated");
+    let demo = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    let config = demo
+        .replace(
+            "    client_secret: {env: AZURE_CLIENT_SECRET}\n",
+            "    federated: github_actions\n",
+        )
+        .replace(
+            "    client_credentials:\n      client_id: 3MVG9contoso.roster.dev1\n      client_secret: {env: SF_CLIENT_SECRET}\n",
+            "    password:\n      username: integration@contoso.com.dev1\n      password: {env: SF_PASSWORD}\n      security_token: {env: SF_SECURITY_TOKEN}\n      client_id: 3MVG9contoso.roster.dev1\n      client_secret: {env: SF_CLIENT_SECRET}\n",
+        );
+    assert!(config.contains("federated") && config.contains("password:"));
+    scratch.write("roster.yaml", config);
+    let url = format!("{}/_github/idtoken", emulator.base);
+    let out = emulator.roster(
+        &scratch.dir,
+        &["snapshot", "-vv"],
+        &[
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &url),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                "demo-actions-request-token",
+            ),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("discourages the username-password flow")
+    );
+    assert_no_secret("stdout", &out.stdout);
+    assert_no_secret("stderr", &out.stderr);
+    for file in ["snapshot/entra.json", "snapshot/salesforce.json"] {
+        assert_no_secret(
+            file,
+            &std::fs::read_to_string(scratch.dir.join(file)).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn a_failed_read_exits_one_and_writes_nothing() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    emulator.admin(
+        "faults",
+        &serde_json::json!({"route": "GET /v1.0/groups", "kind": "status", "status": 500, "count": 100}),
+    );
+    let scratch = Scratch::new("snapshot-failed");
+    let config = repo().join("examples/demo/roster.yaml");
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config.to_str().unwrap(), "snapshot"],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.starts_with(
+            "error: reading Microsoft Entra failed: Microsoft Graph GET /v1.0/groups/"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(": HTTP 500 serviceNotAvailable: Service unavailable (injected fault)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!scratch.dir.join("snapshot").exists());
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let scratch = Scratch::new("snapshot-http");
+    let config = repo().join("examples/demo/roster.yaml");
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config.to_str().unwrap(), "snapshot"],
+        &[("ROSTER_GRAPH_URL", "http://graph.example.com")],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: \"http://graph.example.com\" uses plain http; only https is allowed, except for loopback hosts (from environment variable ROSTER_GRAPH_URL)\n"
+    );
+}
+
+#[test]
+fn a_missing_secret_names_the_variable() {
+    let scratch = Scratch::new("snapshot-secret");
+    let config = repo().join("examples/demo/roster.yaml");
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config.to_str().unwrap(), "snapshot"],
+        &[("AZURE_CLIENT_SECRET", "")],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: reading Microsoft Entra failed: secret `/source/credential/client_secret`: environment variable AZURE_CLIENT_SECRET is empty\n"
+    );
+}
