@@ -72,7 +72,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.is_empty() && verbose == 0)
-        .map_or_else(|| level.to_owned(), |v| v)
+        .unwrap_or_else(|| level.to_owned())
         + ",hyper=off,hyper_util=off,reqwest=off,h2=off,rustls=off";
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
