@@ -29,7 +29,13 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("roster.yaml");
     let mut emulator = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["emulate", "--synthetic", &users.to_string(), "--listen", "127.0.0.1:0"])
+        .args([
+            "emulate",
+            "--synthetic",
+            &users.to_string(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--latency-ms", &latency.to_string()])
         .arg("--write-config")
         .arg(&config)
@@ -38,7 +44,11 @@ fn main() {
         .unwrap();
     let mut lines = BufReader::new(emulator.stdout.take().unwrap()).lines();
     let mut env = Vec::new();
-    while env.len() < 7 {
+    // The synthetic world has no password user: its exports end with the two client secrets.
+    while !env
+        .iter()
+        .any(|(k, _): &(String, String)| k == "SF_CLIENT_SECRET")
+    {
         let line = lines.next().unwrap().unwrap();
         if let Some((name, value)) = line.trim_start_matches("export ").split_once('=') {
             env.push((name.to_owned(), value.to_owned()));

@@ -191,23 +191,37 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                     i += 1;
                 }
             }
-            let mut items = Vec::new();
+            // Members are paged before they are projected, so each page costs its own size.
+            let mut items: Vec<Result<&Map<String, Value>, Value>> = Vec::new();
             for member in &queue {
                 if let Some(user) = state.entra.user(member) {
                     if cast.is_none_or(|c| c == "#microsoft.graph.user") {
-                        let mut v = project_user(user, select.as_deref());
-                        if let Value::Object(m) = &mut v {
-                            m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-                        }
-                        items.push(v);
+                        items.push(Ok(user));
                     }
                 } else if let Some(g) = state.entra.group(member)
                     && cast.is_none_or(|c| c == "#microsoft.graph.group")
                 {
-                    items.push(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name}));
+                    items.push(Err(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name})));
                 }
             }
-            collection("directoryObjects", Ok(items))
+            page(
+                &base,
+                request,
+                "directoryObjects",
+                &items,
+                skip,
+                top,
+                |item| match item {
+                    Ok(user) => {
+                        let mut v = project_user(user, select.as_deref());
+                        if let Value::Object(m) = &mut v {
+                            m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+                        }
+                        v
+                    }
+                    Err(group) => group.clone(),
+                },
+            )
         }
         [
             "users" | "groups",
