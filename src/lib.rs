@@ -22,8 +22,10 @@ mod graph;
 mod http;
 mod memory;
 mod model;
+mod plan;
 mod progress;
 mod read;
+mod render;
 mod salesforce;
 mod suggest;
 

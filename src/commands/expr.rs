@@ -134,7 +134,7 @@ fn diagnostic(
     }
 }
 
-fn system_now() -> DateTime {
+pub(super) fn system_now() -> DateTime {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -14,6 +14,7 @@ use crate::error::{Error, Outcome};
 
 mod emulate;
 mod expr;
+mod plan;
 mod snapshot;
 
 /// Runs the parsed command.
@@ -24,7 +25,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
             anstream::stdout().write_all(config::config_schema_text().as_bytes())?;
             Ok(Outcome::Success)
         }
-        Command::Schema(_) => Err(Error::NotImplemented("schema --plan")),
+        Command::Schema(_) => {
+            anstream::stdout().write_all(crate::plan::plan_schema_text().as_bytes())?;
+            Ok(Outcome::Success)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
@@ -34,10 +38,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
             );
             Ok(Outcome::Success)
         }
-        Command::Plan(_) => Err(Error::NotImplemented("plan")),
+        Command::Plan(args) => plan::run(cli, args),
         Command::Apply(_) => Err(Error::NotImplemented("apply")),
-        Command::Show(_) => Err(Error::NotImplemented("show")),
-        Command::Explain(_) => Err(Error::NotImplemented("explain")),
+        Command::Show(args) => plan::show(args),
+        Command::Explain(args) => plan::explain(cli, args),
         Command::Expr(args) => expr::run(args),
         Command::Snapshot(args) => snapshot::run(cli, args),
         Command::Emulate(args) => emulate::run(args),

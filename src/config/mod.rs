@@ -8,7 +8,7 @@ mod secret;
 mod types;
 mod validate;
 
-pub(crate) use load::{LoadError, load};
+pub(crate) use load::{LoadError, Loaded, load};
 pub(crate) use schema::config_schema_text;
 #[allow(
     unused_imports,

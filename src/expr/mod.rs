@@ -15,8 +15,8 @@ mod value;
 
 pub(crate) use dates::{DateTime, UNIX_EPOCH_TICKS, parse_lenient as parse_date};
 pub(crate) use eval::{Context, evaluate};
-pub(crate) use syntax::parse;
-pub(crate) use value::Value;
+pub(crate) use syntax::{Expr, parse};
+pub(crate) use value::{Attributes, Value};
 
 /// Whether the expression is a SelectUniqueValue call (which the parser allows only at the top).
 pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
@@ -44,6 +44,11 @@ pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
         }
         syntax::ExprKind::Str(_) | syntax::ExprKind::Int(_) | syntax::ExprKind::TextCompare(_) => {}
     }
+}
+
+/// Lower-case hex, for digests.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    eval::hex(bytes, false)
 }
 
 /// Upper-case hex of bytes (ConvertToUTF8Hex's form), for other modules that need one.

@@ -1,0 +1,207 @@
+//! `roster plan`, `roster show` and `roster explain`: read the live world, compute the plan,
+//! render it; render a saved plan again; tell how the planner sees one user.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, ExplainArgs, Format, PlanArgs, ShowArgs};
+use crate::config::Loaded;
+use crate::diagnostic::{display_path, render_all};
+use crate::error::{Error, Outcome};
+use crate::plan::{self, Inputs, PLAN_FORMAT, Plan};
+use crate::progress::Progress;
+use crate::render;
+
+impl From<Format> for render::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => render::Format::Text,
+            Format::Markdown => render::Format::Markdown,
+            Format::Json => render::Format::Json,
+        }
+    }
+}
+
+/// The config, read and checked, with its hash and directory.
+struct Desired {
+    loaded: Loaded,
+    sha256: String,
+    base: PathBuf,
+}
+
+fn load(cli: &Cli) -> Result<Desired, Error> {
+    let loaded = crate::config::load(&cli.global.config)?;
+    if !loaded.warnings.is_empty() && !cli.global.quiet {
+        anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, loaded.file.text.as_bytes());
+    let sha256 = crate::expr::hex_lower(digest.as_ref());
+    let base = loaded
+        .file
+        .path
+        .parent()
+        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+    Ok(Desired {
+        loaded,
+        sha256,
+        base,
+    })
+}
+
+/// Reads the live world and plans (or explains one user).
+fn compute(cli: &Cli, desired: &Desired, targets: &[String]) -> Result<Plan, Error> {
+    let (source, target) = read(cli, desired)?;
+    Ok(plan::plan(
+        &desired.loaded.config,
+        &source,
+        &target,
+        &inputs(desired, targets),
+    ))
+}
+
+fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
+    // The seed comes from the config, so two plans of the same world are the same plan.
+    let seed = u64::from_str_radix(&desired.sha256[..16], 16).unwrap_or(0);
+    Inputs {
+        config_sha256: desired.sha256.clone(),
+        now: super::expr::system_now(),
+        seed,
+        targets,
+    }
+}
+
+fn read(
+    cli: &Cli,
+    desired: &Desired,
+) -> Result<(crate::model::SourceSnapshot, crate::model::TargetSnapshot), Error> {
+    let progress = Progress::new(!cli.global.quiet && cli.global.verbose == 0);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(crate::read::live(
+        &desired.loaded.config,
+        &desired.base,
+        &crate::endpoint::process_env,
+        &progress,
+    ))
+}
+
+fn color() -> bool {
+    anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+}
+
+pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
+    let desired = load(cli)?;
+    let plan = compute(cli, &desired, &args.targets)?;
+    if let Some(refused) = &plan.refused {
+        return Err(Error::Input(refused.clone()));
+    }
+    if let Some(path) = &args.out {
+        save(&plan, path)?;
+    }
+    let out = render::render(&plan, args.format.into(), color(), args.mask);
+    anstream::stdout().write_all(out.as_bytes())?;
+    if let Some(path) = &args.out
+        && args.format == Format::Text
+        && !cli.global.quiet
+    {
+        writeln!(
+            anstream::stdout(),
+            "\nSaved the plan to {}. To carry out exactly these changes, run:\n    roster apply {}",
+            display_path(path),
+            display_path(path)
+        )?;
+    }
+    Ok(if args.detailed_exitcode && plan.summary.changes() > 0 {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
+
+fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
+    let json = render::render(plan, render::Format::Json, false, false);
+    std::fs::write(path, json).map_err(|e| {
+        Error::Input(format!(
+            "cannot write the plan to {}: {e}",
+            display_path(path)
+        ))
+    })
+}
+
+/// Reads a saved plan, refusing other format versions.
+pub(crate) fn open(path: &Path) -> Result<Plan, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Input(format!("cannot read the plan {}: {e}", display_path(path))))?;
+    let version = serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| Error::Input(format!("{} is not a roster plan: {e}", display_path(path))))?
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(PLAN_FORMAT)) {
+        return Err(Error::Input(format!(
+            "{} is not a roster plan of format_version {PLAN_FORMAT} (found {})",
+            display_path(path),
+            version.map_or_else(|| "none".to_owned(), |v| v.to_string())
+        )));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Input(format!("{} is not a roster plan: {e}", display_path(path))))
+}
+
+pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {
+    let plan = open(&args.plan)?;
+    let out = render::render(&plan, args.format.into(), color(), false);
+    anstream::stdout().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> Result<Outcome, Error> {
+    let desired = load(cli)?;
+    let (source, target) = read(cli, &desired)?;
+    let lines = plan::explain(
+        &desired.loaded.config,
+        &source,
+        &target,
+        &inputs(&desired, &[]),
+        &args.user,
+    )
+    .ok_or_else(|| {
+        Error::Input(format!(
+            "{} is not among the {} Entra users roster read (users assigned to the application, \
+             directly or through an assigned group); give a userPrincipalName or object id",
+            args.user,
+            source.users.len()
+        ))
+    })?;
+    let mut out = lines.join("\n");
+    out.push('\n');
+    // What the plan would do for this user.
+    let plan = plan::plan(
+        &desired.loaded.config,
+        &source,
+        &target,
+        &inputs(&desired, &[]),
+    );
+    let key = lines
+        .first()
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_default();
+    out.push('\n');
+    match plan
+        .changes
+        .iter()
+        .find(|c| c.key.eq_ignore_ascii_case(key))
+    {
+        Some(change) => {
+            out.push_str("Plan:\n");
+            render::text::change(&mut out, change, false);
+        }
+        None => match plan.errors.iter().find(|p| p.key.eq_ignore_ascii_case(key)) {
+            Some(problem) => {
+                let _ = writeln!(out, "Plan: not acted on: {}", problem.reason);
+            }
+            None => out.push_str("Plan: no change for this user.\n"),
+        },
+    }
+    anstream::stdout().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}

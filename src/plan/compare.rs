@@ -1,0 +1,112 @@
+//! Comparing a desired value with what Salesforce holds, without inventing drift: Salesforce
+//! trims text and stores empty as null, compares Username and Email without case, and a sandbox
+//! refresh appends a suffix (`.invalid`) to every email.
+
+use serde_json::Value;
+
+/// Fields Salesforce compares without case.
+fn case_insensitive(field: &str) -> bool {
+    field.eq_ignore_ascii_case("Username") || field.eq_ignore_ascii_case("Email")
+}
+
+/// A stored value as text; null and empty are the same (None).
+fn stored(value: Option<&Value>) -> Option<String> {
+    let text = match value? {
+        Value::Null => return None,
+        Value::String(s) => s.trim().to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+/// Whether writing `desired` to `field` would change what Salesforce holds.
+pub(crate) fn differs(
+    field: &str,
+    desired: &str,
+    current: Option<&Value>,
+    sandbox_email_suffix: &str,
+) -> bool {
+    let desired = desired.trim();
+    let Some(current) = stored(current) else {
+        return !desired.is_empty();
+    };
+    if current == desired {
+        return false;
+    }
+    if matches!(current.as_str(), "true" | "false") {
+        return !current.eq_ignore_ascii_case(desired);
+    }
+    if case_insensitive(field) {
+        if current.eq_ignore_ascii_case(desired) {
+            return false;
+        }
+        if field.eq_ignore_ascii_case("Email") && !sandbox_email_suffix.is_empty() {
+            let lower = current.to_lowercase();
+            let suffix = sandbox_email_suffix.to_lowercase();
+            if let Some(stripped) = lower.strip_suffix(&suffix) {
+                return !stripped.eq_ignore_ascii_case(desired);
+            }
+        }
+    }
+    true
+}
+
+/// The value as it would be matched against a lookup key of `field`.
+pub(crate) fn match_key(field: &str, value: &str, sandbox_email_suffix: &str) -> String {
+    let value = value.trim();
+    if !case_insensitive(field) {
+        return value.to_owned();
+    }
+    let lower = value.to_lowercase();
+    if field.eq_ignore_ascii_case("Email") && !sandbox_email_suffix.is_empty() {
+        let suffix = sandbox_email_suffix.to_lowercase();
+        if let Some(stripped) = lower.strip_suffix(&suffix) {
+            return stripped.to_owned();
+        }
+    }
+    lower
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn no_invented_drift() {
+        let differs = |f: &str, d: &str, c: Value| differs(f, d, Some(&c), ".invalid");
+        assert!(!differs(
+            "Email",
+            "ava@contoso.com",
+            json!("ava@contoso.com.invalid")
+        ));
+        assert!(!differs(
+            "Email",
+            "Ava@Contoso.com",
+            json!("ava@contoso.com")
+        ));
+        assert!(differs(
+            "Email",
+            "eve@contoso.com",
+            json!("ava@contoso.com.invalid")
+        ));
+        assert!(!differs("Username", "A@B.C.dev1", json!("a@b.c.dev1")));
+        assert!(differs("Title", "manager", json!("Manager")));
+        assert!(!differs("Title", "Manager ", json!("Manager")));
+        assert!(!differs("Title", "", Value::Null));
+        assert!(!super::differs("Title", "", None, ".invalid"));
+        assert!(differs("Title", "Manager", Value::Null));
+        assert!(!differs("IsActive", "True", json!(true)));
+        assert_eq!(
+            match_key("Email", " A@B.com.invalid", ".invalid"),
+            "a@b.com"
+        );
+        assert_eq!(
+            match_key("FederationIdentifier", "A@B.com", ".invalid"),
+            "A@B.com"
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! The reconciler: a pure, deterministic function from the desired state and the two live
+//! snapshots to a `Plan`, specific enough that `apply` decides nothing. No IO, clock,
+//! randomness or environment: the time and seed expressions may use come in `Inputs`.
+//!
+//! In order: scope (`scope.rs`), matching, mapping, roles and lifecycle (`reconcile.rs`), with
+//! value comparison that does not invent drift (`compare.rs`), then safety.
+
+mod compare;
+mod reconcile;
+mod scope;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::expr::DateTime;
+use crate::model::{SourceSnapshot, TargetSnapshot};
+
+pub(crate) use reconcile::explain;
+
+/// The version of the plan document; `show` and `apply` refuse others.
+pub(crate) const PLAN_FORMAT: u32 = 1;
+
+/// What the planner needs besides the config and the snapshots.
+#[derive(Clone, Debug)]
+pub(crate) struct Inputs<'a> {
+    /// SHA-256 of the config file's bytes, carried into the plan for `apply`'s staleness check.
+    pub(crate) config_sha256: String,
+    /// The clock expressions see (`Now()`, `DateAdd`...).
+    pub(crate) now: DateTime,
+    /// The seed of `RandomString` and `SelectUniqueValue`'s choices.
+    pub(crate) seed: u64,
+    /// `--target` keys: only these users' changes are kept.
+    pub(crate) targets: &'a [String],
+}
+
+/// A plan: every change, every item roster refuses to act on, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "roster plan")]
+pub(crate) struct Plan {
+    /// Always 1.
+    pub(crate) format_version: u32,
+    /// SHA-256 of the config file the plan was made from.
+    pub(crate) config_sha256: String,
+    /// Where the plan applies.
+    pub(crate) target: TargetInfo,
+    pub(crate) summary: Summary,
+    /// The changes, in a stable order: creates, updates, reactivations, deactivations, freezes;
+    /// each by key.
+    pub(crate) changes: Vec<Change>,
+    /// Users roster will not act on until the config or the data is fixed: errors and
+    /// conflicts.
+    pub(crate) errors: Vec<Problem>,
+    /// Things a reviewer should know that do not block anything.
+    pub(crate) warnings: Vec<String>,
+    pub(crate) safety: SafetyCheck,
+    /// When set, the plan was refused as a whole (e.g. no source user in scope) and carries no
+    /// changes.
+    pub(crate) refused: Option<String>,
+    /// `--target` keys the plan was limited to.
+    pub(crate) targeted: Vec<String>,
+}
+
+/// The org the plan was made against.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct TargetInfo {
+    pub(crate) instance_url: String,
+    pub(crate) org_id: String,
+    pub(crate) is_sandbox: bool,
+}
+
+/// Counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Summary {
+    pub(crate) create: usize,
+    pub(crate) update: usize,
+    pub(crate) reactivate: usize,
+    pub(crate) deactivate: usize,
+    pub(crate) freeze: usize,
+    pub(crate) errors: usize,
+    pub(crate) conflicts: usize,
+    /// Source users in scope.
+    pub(crate) in_scope: usize,
+    /// Linked users that need nothing.
+    pub(crate) unchanged: usize,
+}
+
+impl Summary {
+    pub(crate) fn changes(&self) -> usize {
+        self.create + self.update + self.reactivate + self.deactivate + self.freeze
+    }
+}
+
+/// The deactivation guard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct SafetyCheck {
+    /// Deactivations and freezes in this plan.
+    pub(crate) deactivations: usize,
+    /// The most the config allows (a percentage already turned into a number).
+    pub(crate) max_deactivations: usize,
+    /// `apply` refuses unless `--allow-deactivations` covers the count.
+    pub(crate) exceeded: bool,
+}
+
+/// What happens to one Salesforce user.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Action {
+    Create,
+    Update,
+    Reactivate,
+    Deactivate,
+    Freeze,
+}
+
+/// How the source and target relate (midPoint's synchronization situations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Situation {
+    /// In scope, no Salesforce user found by any matching rule.
+    Unmatched,
+    /// In scope and linked to a Salesforce user.
+    Linked,
+    /// The linked source user left the scope.
+    OutOfScope,
+    /// Owned by roster (Username suffix) and linked to no source user.
+    Orphaned,
+    /// Several candidates in either direction.
+    Disputed,
+}
+
+/// One change to one Salesforce user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Change {
+    pub(crate) action: Action,
+    /// The source user's userPrincipalName, or the Salesforce Username when no source user is
+    /// linked.
+    pub(crate) key: String,
+    pub(crate) situation: Situation,
+    /// One line a reviewer understands.
+    pub(crate) reason: String,
+    /// Entra object id.
+    pub(crate) source_id: Option<String>,
+    /// Salesforce User id (none for a create).
+    pub(crate) target_id: Option<String>,
+    /// The changed fields' current values (empty for a create).
+    pub(crate) before: BTreeMap<String, Value>,
+    /// The fields to write.
+    pub(crate) after: BTreeMap<String, Value>,
+    /// Names of the ids in `before`/`after` (profiles, roles), for people.
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Fields compared and found equal.
+    pub(crate) unchanged: usize,
+    pub(crate) permission_sets: PermissionSetChanges,
+    /// The target user's `SystemModstamp` when planned: `apply` refuses if it moved.
+    pub(crate) fingerprint: Option<String>,
+}
+
+/// Permission-set assignments to add and remove.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct PermissionSetChanges {
+    pub(crate) add: Vec<PermissionSetRef>,
+    pub(crate) remove: Vec<PermissionSetRef>,
+}
+
+impl PermissionSetChanges {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// A permission set, by API name and id; `assignment_id` for one to remove.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct PermissionSetRef {
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) assignment_id: Option<String>,
+}
+
+/// A user roster will not act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Problem {
+    pub(crate) kind: ProblemKind,
+    pub(crate) key: String,
+    pub(crate) reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProblemKind {
+    /// Something Salesforce would reject, or the config cannot decide.
+    Error,
+    /// Ambiguity between source and target users: never acted on.
+    Conflict,
+}
+
+/// The JSON Schema of saved plans (`roster schema --plan`; committed as
+/// `schemas/plan.schema.json`).
+pub(crate) fn plan_schema_text() -> String {
+    let schema = schemars::schema_for!(Plan);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Computes the plan.
+pub(crate) fn plan(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+) -> Plan {
+    let mut plan = reconcile::reconcile(config, source, target, inputs);
+    plan.format_version = PLAN_FORMAT;
+    plan.config_sha256.clone_from(&inputs.config_sha256);
+    plan.target = TargetInfo {
+        instance_url: target.instance_url.clone(),
+        org_id: target.org.id.clone(),
+        is_sandbox: target.org.is_sandbox,
+    };
+    plan.warnings.extend(source.warnings.iter().cloned());
+    plan.warnings.extend(target.warnings.iter().cloned());
+    if !inputs.targets.is_empty() {
+        let wanted = |key: &str, ids: [Option<&String>; 2]| {
+            inputs
+                .targets
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(key) || ids.iter().flatten().any(|id| *id == t))
+        };
+        plan.changes
+            .retain(|c| wanted(&c.key, [c.source_id.as_ref(), c.target_id.as_ref()]));
+        plan.errors.retain(|p| wanted(&p.key, [None, None]));
+        plan.targeted = inputs.targets.to_vec();
+    }
+    plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
+    plan.safety = safety(config, target, &plan);
+    plan
+}
+
+fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
+    let mut summary = Summary {
+        in_scope,
+        unchanged,
+        ..Summary::default()
+    };
+    for change in &plan.changes {
+        match change.action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            Action::Reactivate => summary.reactivate += 1,
+            Action::Deactivate => summary.deactivate += 1,
+            Action::Freeze => summary.freeze += 1,
+        }
+    }
+    for problem in &plan.errors {
+        match problem.kind {
+            ProblemKind::Error => summary.errors += 1,
+            ProblemKind::Conflict => summary.conflicts += 1,
+        }
+    }
+    summary
+}
+
+/// The deactivation threshold: a number, or a percentage of the users roster owns or links.
+fn safety(config: &Config, target: &TargetSnapshot, plan: &Plan) -> SafetyCheck {
+    let deactivations = plan.summary.deactivate + plan.summary.freeze;
+    let max = match &config.safety.max_deactivations {
+        crate::config::Threshold::Count(n) => *n as usize,
+        crate::config::Threshold::Percent(text) => {
+            let percent: f64 = text.trim_end_matches('%').parse().unwrap_or(0.0);
+            let owned = reconcile::owned_count(config, target);
+            // Whole users only: 5% of 30 owned users allows 1.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a share of a user count, floored, is a small non-negative count"
+            )]
+            let allowed = (owned as f64 * percent / 100.0).floor() as usize;
+            allowed
+        }
+    };
+    SafetyCheck {
+        deactivations,
+        max_deactivations: max,
+        exceeded: deactivations > max,
+    }
+}

@@ -1,0 +1,1133 @@
+//! Matching, mapping, roles and lifecycle: for every source user in scope, find its Salesforce
+//! user (or decide to create one), compute the fields and permission sets it should have, and
+//! compare; then deprovision the owned or linked Salesforce users whose source left the scope.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value as Json;
+
+use super::compare::{differs, match_key};
+use super::scope::{self, Decision};
+use super::source::{self, SourceUser};
+use super::{
+    Action, Change, Inputs, PermissionSetChanges, PermissionSetRef, Plan, Problem, ProblemKind,
+    Situation, Summary,
+};
+use crate::config::{ApplyMode, Config, Mapping, MappingValue, OutOfScope, RoleCondition};
+use crate::expr::{self, Context, Value};
+use crate::model::{SourceSnapshot, TargetSnapshot, TargetUser};
+use crate::salesforce::user_fields;
+use crate::suggest::closest;
+
+/// The config's expressions, parsed once.
+struct Compiled<'c> {
+    matching: Vec<(Option<expr::Expr>, &'c str, String)>,
+    mappings: Vec<(&'c Mapping, Option<expr::Expr>)>,
+    role_conditions: Vec<Option<expr::Expr>>,
+}
+
+fn compile(config: &Config) -> Compiled<'_> {
+    Compiled {
+        matching: config
+            .matching
+            .iter()
+            .map(|m| {
+                (
+                    expr::parse(&m.source).ok(),
+                    m.target.as_str(),
+                    m.source.clone(),
+                )
+            })
+            .collect(),
+        mappings: config
+            .mappings
+            .iter()
+            .map(|m| match m.value() {
+                Some(MappingValue::Expression(e)) => (m, expr::parse(e).ok()),
+                _ => (m, None),
+            })
+            .collect(),
+        role_conditions: config
+            .roles
+            .rules
+            .iter()
+            .map(|r| match &r.when {
+                RoleCondition::Expression(e) => expr::parse(e).ok(),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+/// A field of a target user (Salesforce field names are case-insensitive).
+fn field<'t>(user: &'t TargetUser, name: &str) -> Option<&'t Json> {
+    user.fields.get(name).or_else(|| {
+        user.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+fn text(user: &TargetUser, name: &str) -> String {
+    field(user, name)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn is_active(user: &TargetUser) -> bool {
+    field(user, "IsActive") != Some(&Json::Bool(false))
+}
+
+/// The org's names and ids, and the rules about which users roster may touch.
+struct Org<'t> {
+    profiles: HashMap<&'t str, &'t str>,
+    profile_names: HashMap<&'t str, &'t str>,
+    roles: HashMap<&'t str, &'t str>,
+    sets: HashMap<&'t str, &'t str>,
+    /// Current assignments of the sets the config names, by user id.
+    assignments: HashMap<&'t str, Vec<(&'t str, &'t str)>>,
+}
+
+impl<'t> Org<'t> {
+    fn new(target: &'t TargetSnapshot) -> Org<'t> {
+        let mut roles: HashMap<&str, &str> = HashMap::new();
+        for r in &target.roles {
+            roles.insert(&r.name, &r.id);
+            if let Some(dev) = &r.developer_name {
+                roles.entry(dev).or_insert(&r.id);
+            }
+        }
+        let mut assignments: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+        for a in &target.permission_set_assignments {
+            assignments
+                .entry(&a.assignee_id)
+                .or_default()
+                .push((&a.permission_set_id, &a.id));
+        }
+        Org {
+            profiles: target
+                .profiles
+                .iter()
+                .map(|p| (p.name.as_str(), p.id.as_str()))
+                .collect(),
+            profile_names: target
+                .profiles
+                .iter()
+                .map(|p| (p.id.as_str(), p.name.as_str()))
+                .collect(),
+            roles,
+            sets: target
+                .permission_sets
+                .iter()
+                .map(|s| (s.name.as_str(), s.id.as_str()))
+                .collect(),
+            assignments,
+        }
+    }
+
+    fn protected(&self, config: &Config, user: &TargetUser) -> bool {
+        let username = text(user, "Username");
+        let profile = self
+            .profile_names
+            .get(text(user, "ProfileId").as_str())
+            .copied()
+            .unwrap_or_default();
+        config
+            .protect
+            .usernames
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(&username))
+            || config.protect.profiles.iter().any(|p| p == profile)
+    }
+}
+
+fn owned(config: &Config, user: &TargetUser) -> bool {
+    config
+        .ownership
+        .username_suffix
+        .as_deref()
+        .is_some_and(|suffix| {
+            text(user, "Username")
+                .to_lowercase()
+                .ends_with(&suffix.to_lowercase())
+        })
+}
+
+/// Users a percentage threshold counts against: owned ones, or all when no suffix is set.
+pub(super) fn owned_count(config: &Config, target: &TargetSnapshot) -> usize {
+    if config.ownership.username_suffix.is_none() {
+        return target.users.len();
+    }
+    target.users.iter().filter(|u| owned(config, u)).count()
+}
+
+/// Per matching rule, the target users by their (normalized) value of the rule's field.
+fn match_index(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    suffix: &str,
+) -> Vec<HashMap<String, Vec<usize>>> {
+    compiled
+        .matching
+        .iter()
+        .map(|(_, field_name, _)| {
+            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            for (t, user) in target.users.iter().enumerate() {
+                if let Some(value) = field(user, field_name).and_then(Json::as_str)
+                    && !value.trim().is_empty()
+                {
+                    map.entry(match_key(field_name, value, suffix))
+                        .or_default()
+                        .push(t);
+                }
+            }
+            map
+        })
+        .collect()
+}
+
+/// How a source user relates to the target users.
+#[derive(Clone, Debug)]
+enum Link {
+    Linked { target: usize, by: String },
+    Unmatched { tried: Vec<String> },
+    Disputed(String),
+}
+
+/// Matching: rules in precedence order; the first rule that finds exactly one target user
+/// links; one that finds several is a dispute.
+fn link(
+    compiled: &Compiled<'_>,
+    index: &[HashMap<String, Vec<usize>>],
+    target: &TargetSnapshot,
+    user: &SourceUser<'_>,
+    ctx: &Context<'_>,
+    suffix: &str,
+    explain: &mut Vec<String>,
+) -> Link {
+    let mut tried = Vec::new();
+    for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
+        let value = match parsed
+            .as_ref()
+            .map(|e| expr::evaluate(e, &user.attributes, ctx))
+        {
+            Some(Ok(Value::Str(v))) if !v.trim().is_empty() => v,
+            Some(Err(e)) => {
+                explain.push(format!(
+                    "rule {}: {field} <- {source}: error: {}",
+                    i + 1,
+                    e.message
+                ));
+                continue;
+            }
+            _ => {
+                explain.push(format!("rule {}: {field} <- {source}: no value", i + 1));
+                continue;
+            }
+        };
+        let found = index[i]
+            .get(&match_key(field, &value, suffix))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        explain.push(format!(
+            "rule {}: {field} = {value:?}: {} Salesforce user(s)",
+            i + 1,
+            found.len()
+        ));
+        match found {
+            [] => tried.push(format!("{field} = {value:?}")),
+            [one] => {
+                return Link::Linked {
+                    target: *one,
+                    by: (*field).to_owned(),
+                };
+            }
+            several => {
+                let names: Vec<String> = several
+                    .iter()
+                    .map(|t| text(&target.users[*t], "Username"))
+                    .collect();
+                return Link::Disputed(format!(
+                    "disputed: {} Salesforce users have {field} = {value:?} ({})",
+                    several.len(),
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    Link::Unmatched { tried }
+}
+
+/// The fields a user should have, by mapping.
+struct Desired {
+    fields: BTreeMap<String, String>,
+    errors: Vec<String>,
+    /// For `roster explain`: mapping, source value, result.
+    lines: Vec<String>,
+}
+
+fn desired(
+    compiled: &Compiled<'_>,
+    user: &SourceUser<'_>,
+    creating: bool,
+    (now, seed): (expr::DateTime, u64),
+    existing: &dyn Fn(&str, &str) -> bool,
+) -> Desired {
+    let mut out = Desired {
+        fields: BTreeMap::new(),
+        errors: Vec::new(),
+        lines: Vec::new(),
+    };
+    for (mapping, parsed) in &compiled.mappings {
+        if !creating && mapping.apply == ApplyMode::OnCreate {
+            out.lines
+                .push(format!("{}: on_create only, not updated", mapping.target));
+            continue;
+        }
+        let target = mapping.target.as_str();
+        let check = |v: &str| existing(target, v);
+        let ctx = Context::new(now, seed).with_existing(&check);
+        let (shown, value) = match mapping.value() {
+            Some(MappingValue::Source(name)) => (
+                format!("[{name}]"),
+                Ok(expr::Attributes::attribute(&user.attributes, name)),
+            ),
+            Some(MappingValue::Constant(c)) => {
+                (format!("constant {c:?}"), Ok(Value::Str(c.to_owned())))
+            }
+            Some(MappingValue::Expression(e)) => (
+                e.to_owned(),
+                parsed.as_ref().map_or(Ok(Value::Null), |p| {
+                    expr::evaluate(p, &user.attributes, &ctx)
+                }),
+            ),
+            None => continue,
+        };
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                out.errors
+                    .push(format!("mapping {target} ({shown}): {}", e.message));
+                continue;
+            }
+        };
+        let result = match value {
+            Value::Str(s) => Some(s),
+            Value::Multi(values) => {
+                out.errors.push(format!(
+                    "mapping {target} ({shown}) gives {} values; a User field holds one",
+                    values.len()
+                ));
+                None
+            }
+            Value::Null if creating => mapping.default.clone(),
+            Value::Null | Value::Ignore => None,
+        };
+        out.lines.push(format!(
+            "{target} <- {shown}: {}",
+            result
+                .as_deref()
+                .map_or_else(|| "null (nothing flows)".to_owned(), |r| format!("{r:?}"))
+        ));
+        if let Some(result) = result {
+            out.fields.insert(target.to_owned(), result);
+        }
+    }
+    out
+}
+
+/// What the role rules give a user.
+#[derive(Default)]
+struct Roles {
+    profile: Option<(String, String)>,
+    role: Option<(String, String)>,
+    sets: Vec<(String, String)>,
+    errors: Vec<String>,
+    fired: Vec<String>,
+}
+
+fn roles(
+    config: &Config,
+    compiled: &Compiled<'_>,
+    org: &Org<'_>,
+    user: &SourceUser<'_>,
+    ctx: &Context<'_>,
+) -> Roles {
+    let mut out = Roles::default();
+    let mut decided = false;
+    for (i, rule) in config.roles.rules.iter().enumerate() {
+        let matched = match &rule.when {
+            RoleCondition::AppRole(name) => {
+                user.roles.contains(name) || user.role_names.contains(name)
+            }
+            RoleCondition::Group(name) => user.groups.contains(name),
+            RoleCondition::Expression(_) => compiled.role_conditions[i]
+                .as_ref()
+                .and_then(|e| expr::evaluate(e, &user.attributes, ctx).ok())
+                .is_some_and(|v| matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("true"))),
+        };
+        if !matched {
+            continue;
+        }
+        out.fired.push(format!("roles rule {}", i + 1));
+        if !decided && rule.profile.is_some() {
+            decided = true;
+            if let Some(name) = &rule.profile {
+                match org.profiles.get(name.as_str()) {
+                    Some(id) => out.profile = Some((name.clone(), (*id).to_owned())),
+                    None => out
+                        .errors
+                        .push(unknown("profile", name, org.profiles.keys())),
+                }
+            }
+            if let Some(name) = &rule.role {
+                match org.roles.get(name.as_str()) {
+                    Some(id) => out.role = Some((name.clone(), (*id).to_owned())),
+                    None => out.errors.push(unknown("role", name, org.roles.keys())),
+                }
+            }
+        }
+        for set in &rule.permission_sets {
+            match org.sets.get(set.as_str()) {
+                Some(id) if !out.sets.iter().any(|(n, _)| n == set) => {
+                    out.sets.push((set.clone(), (*id).to_owned()));
+                }
+                Some(_) => {}
+                None => out
+                    .errors
+                    .push(unknown("permission set", set, org.sets.keys())),
+            }
+        }
+    }
+    out
+}
+
+fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a &'a str>) -> String {
+    let known: Vec<&str> = known.copied().collect();
+    let hint = closest(name, known.iter().copied())
+        .map(|c| format!("; did you mean {c:?}?"))
+        .unwrap_or_default();
+    format!("the org has no {what} named {name:?}{hint}")
+}
+
+/// Everything reconciled, before `--target` and safety.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the lifecycle reads best as one pass: scope, link, map, decide"
+)]
+pub(super) fn reconcile(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+) -> Plan {
+    let mut plan = Plan::default();
+    let state = State::new(config, source, target, inputs);
+    let in_scope = state.decisions.iter().filter(|d| d.in_scope).count();
+    plan.summary = Summary {
+        in_scope,
+        ..Summary::default()
+    };
+    if in_scope == 0 && config.safety.refuse_empty_source {
+        plan.refused = Some(format!(
+            "no Entra user is in scope ({} read from the application): roster refuses to plan, \
+             since that would deactivate every user it manages. Check the assignments and \
+             scoping filters, or set safety.refuse_empty_source: false",
+            state.users.len()
+        ));
+        return plan;
+    }
+    let mut linked_targets: HashSet<usize> = HashSet::new();
+    let mut creates: Vec<(Change, String)> = Vec::new();
+    let mut unchanged = 0;
+    for (i, user) in state.users.iter().enumerate() {
+        let decision = &state.decisions[i];
+        match &state.links[i] {
+            Link::Linked { target: t, .. } => {
+                linked_targets.insert(*t);
+            }
+            Link::Disputed(reason) if decision.in_scope => {
+                plan.errors.push(Problem {
+                    kind: ProblemKind::Conflict,
+                    key: user.key.clone(),
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+            _ => {}
+        }
+        if !decision.in_scope {
+            continue;
+        }
+        match &state.links[i] {
+            Link::Linked { target: t, by } => match state.update(user, *t, by) {
+                Ok(Some(change)) => plan.changes.push(change),
+                Ok(None) => unchanged += 1,
+                Err(problem) => plan.errors.push(problem),
+            },
+            Link::Unmatched { tried } => match state.create(user, tried) {
+                Ok((change, licence)) => creates.push((change, licence)),
+                Err(problem) => plan.errors.push(problem),
+            },
+            Link::Disputed(_) => {}
+        }
+    }
+    state.check_creates(creates, &mut plan);
+    // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
+    for (t, user) in target.users.iter().enumerate() {
+        if !is_active(user) || state.org.protected(config, user) {
+            continue;
+        }
+        let source_link = state.links.iter().enumerate().find_map(|(i, l)| match l {
+            Link::Linked { target, .. } if *target == t => Some(i),
+            _ => None,
+        });
+        let (situation, reason, source_id, key) = match source_link {
+            Some(i) if state.decisions[i].in_scope => continue,
+            Some(i) => (
+                Situation::OutOfScope,
+                format!("out of scope: {}", state.decisions[i].reason),
+                Some(state.users[i].id.to_owned()),
+                state.users[i].key.clone(),
+            ),
+            None if owned(config, user) && !linked_targets.contains(&t) => (
+                Situation::Orphaned,
+                format!(
+                    "orphaned: owned (Username ends with {}) and no Entra user of the application links to it",
+                    config
+                        .ownership
+                        .username_suffix
+                        .as_deref()
+                        .unwrap_or_default()
+                ),
+                None,
+                text(user, "Username"),
+            ),
+            None => continue,
+        };
+        let action = match config.deprovision.out_of_scope {
+            OutOfScope::Ignore => continue,
+            OutOfScope::Deactivate => Action::Deactivate,
+            OutOfScope::Freeze => Action::Freeze,
+        };
+        let (field, before, after) = match action {
+            Action::Freeze => ("IsFrozen", Json::Bool(false), Json::Bool(true)),
+            _ => ("IsActive", Json::Bool(true), Json::Bool(false)),
+        };
+        plan.changes.push(Change {
+            action,
+            key,
+            situation,
+            reason,
+            source_id,
+            target_id: Some(user.id.clone()),
+            before: BTreeMap::from([(field.to_owned(), before)]),
+            after: BTreeMap::from([(field.to_owned(), after)]),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            permission_sets: PermissionSetChanges::default(),
+            fingerprint: fingerprint(user),
+        });
+    }
+    plan.changes
+        .sort_by(|a, b| (a.action, &a.key).cmp(&(b.action, &b.key)));
+    plan.errors
+        .sort_by(|a, b| (&a.key, &a.reason).cmp(&(&b.key, &b.reason)));
+    plan.summary.unchanged = unchanged;
+    plan
+}
+
+fn fingerprint(user: &TargetUser) -> Option<String> {
+    field(user, "SystemModstamp")
+        .or_else(|| field(user, "LastModifiedDate"))
+        .and_then(Json::as_str)
+        .map(str::to_owned)
+}
+
+/// The planner's working state for one plan.
+struct State<'a> {
+    config: &'a Config,
+    target: &'a TargetSnapshot,
+    org: Org<'a>,
+    compiled: Compiled<'a>,
+    users: Vec<SourceUser<'a>>,
+    decisions: Vec<Decision>,
+    links: Vec<Link>,
+    inputs: &'a Inputs<'a>,
+    /// Values taken per field (lower case for Username), for SelectUniqueValue.
+    taken: RefCell<HashMap<String, HashSet<String>>>,
+}
+
+impl<'a> State<'a> {
+    fn new(
+        config: &'a Config,
+        source: &'a SourceSnapshot,
+        target: &'a TargetSnapshot,
+        inputs: &'a Inputs<'a>,
+    ) -> State<'a> {
+        let compiled = compile(config);
+        let users = source::users(source);
+        let regexes = scope::regexes(config);
+        let decisions: Vec<Decision> = users
+            .iter()
+            .map(|u| scope::decide(config, &regexes, u))
+            .collect();
+        let suffix = config.safety.sandbox_email_suffix.as_str();
+        let index = match_index(&compiled, target, suffix);
+        let ctx = Context::new(inputs.now, inputs.seed);
+        let mut links: Vec<Link> = users
+            .iter()
+            .map(|u| link(&compiled, &index, target, u, &ctx, suffix, &mut Vec::new()))
+            .collect();
+        // Two source users on one target user: neither is linked.
+        let mut claims: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, l) in links.iter().enumerate() {
+            if let Link::Linked { target: t, .. } = l {
+                claims.entry(*t).or_default().push(i);
+            }
+        }
+        for (t, sources) in claims {
+            if sources.len() > 1 {
+                let keys: Vec<&str> = sources.iter().map(|i| users[*i].key.as_str()).collect();
+                let reason = format!(
+                    "disputed: Salesforce user {} is matched by {} Entra users ({})",
+                    text(&target.users[t], "Username"),
+                    sources.len(),
+                    keys.join(", ")
+                );
+                for i in sources {
+                    links[i] = Link::Disputed(reason.clone());
+                }
+            }
+        }
+        let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
+        for mapping in &config.mappings {
+            let set = taken.entry(mapping.target.to_lowercase()).or_default();
+            for user in &target.users {
+                if let Some(v) = field(user, &mapping.target).and_then(Json::as_str) {
+                    set.insert(v.to_lowercase());
+                }
+            }
+        }
+        State {
+            config,
+            target,
+            org: Org::new(target),
+            compiled,
+            users,
+            decisions,
+            links,
+            inputs,
+            taken: RefCell::new(taken),
+        }
+    }
+
+    fn context(&self) -> Context<'static> {
+        Context::new(self.inputs.now, self.inputs.seed)
+    }
+
+    fn is_taken(&self, field: &str, value: &str) -> bool {
+        self.taken
+            .borrow()
+            .get(&field.to_lowercase())
+            .is_some_and(|s| s.contains(&value.to_lowercase()))
+    }
+
+    fn desired(&self, user: &SourceUser<'_>, creating: bool) -> Desired {
+        let existing = |field: &str, value: &str| self.is_taken(field, value);
+        desired(
+            &self.compiled,
+            user,
+            creating,
+            (self.inputs.now, self.inputs.seed),
+            &existing,
+        )
+    }
+
+    /// A linked user: what differs.
+    fn update(&self, user: &SourceUser<'_>, t: usize, by: &str) -> Result<Option<Change>, Problem> {
+        let current = &self.target.users[t];
+        if self.org.protected(self.config, current) {
+            return Ok(None);
+        }
+        let problem = |reason: String| Problem {
+            kind: ProblemKind::Error,
+            key: user.key.clone(),
+            reason,
+        };
+        let wanted = self.desired(user, false);
+        let roles = roles(
+            self.config,
+            &self.compiled,
+            &self.org,
+            user,
+            &self.context(),
+        );
+        if let Some(first) = wanted.errors.first().or(roles.errors.first()) {
+            return Err(problem(first.clone()));
+        }
+        let suffix = &self.config.safety.sandbox_email_suffix;
+        let mut change = Change {
+            action: Action::Update,
+            key: user.key.clone(),
+            situation: Situation::Linked,
+            reason: String::new(),
+            source_id: Some(user.id.to_owned()),
+            target_id: Some(current.id.clone()),
+            before: BTreeMap::new(),
+            after: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            permission_sets: PermissionSetChanges::default(),
+            fingerprint: fingerprint(current),
+        };
+        for (name, value) in &wanted.fields {
+            let now = field(current, name);
+            if differs(name, value, now, suffix) {
+                change
+                    .before
+                    .insert(name.clone(), now.cloned().unwrap_or(Json::Null));
+                change
+                    .after
+                    .insert(name.clone(), Json::String(value.clone()));
+            } else {
+                change.unchanged += 1;
+            }
+        }
+        let mut id_change = |field_name: &str,
+                             wanted: &Option<(String, String)>,
+                             names: &dyn Fn(&str) -> Option<String>| {
+            if let Some((name, id)) = wanted {
+                let now = text(current, field_name);
+                if now.eq_ignore_ascii_case(id) {
+                    change.unchanged += 1;
+                } else {
+                    change
+                        .before
+                        .insert(field_name.to_owned(), Json::String(now.clone()));
+                    change
+                        .after
+                        .insert(field_name.to_owned(), Json::String(id.clone()));
+                    if let Some(old) = names(&now) {
+                        change.labels.insert(now, old);
+                    }
+                    change.labels.insert(id.clone(), name.clone());
+                }
+            }
+        };
+        let profile_name = |id: &str| self.org.profile_names.get(id).map(|n| (*n).to_owned());
+        id_change("ProfileId", &roles.profile, &profile_name);
+        let role_name = |id: &str| {
+            self.target
+                .roles
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.name.clone())
+        };
+        id_change("UserRoleId", &roles.role, &role_name);
+        change.permission_sets = self.permission_sets(&current.id, &roles.sets);
+        let reactivate = !is_active(current);
+        if reactivate {
+            change.action = Action::Reactivate;
+            change.before.insert("IsActive".into(), Json::Bool(false));
+            change.after.insert("IsActive".into(), Json::Bool(true));
+        }
+        if change.after.is_empty() && change.permission_sets.is_empty() {
+            return Ok(None);
+        }
+        change.reason = update_reason(&change, by, user);
+        Ok(Some(change))
+    }
+
+    /// Permission sets to add (wanted, not held) and remove (held, managed, not wanted).
+    fn permission_sets(&self, user_id: &str, wanted: &[(String, String)]) -> PermissionSetChanges {
+        let held = self
+            .org
+            .assignments
+            .get(user_id)
+            .cloned()
+            .unwrap_or_default();
+        let name_of = |set_id: &str| {
+            self.target
+                .permission_sets
+                .iter()
+                .find(|s| s.id == set_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
+        };
+        let mut out = PermissionSetChanges::default();
+        for (name, id) in wanted {
+            if !held.iter().any(|(set, _)| set == id) {
+                out.add.push(PermissionSetRef {
+                    name: name.clone(),
+                    id: id.clone(),
+                    assignment_id: None,
+                });
+            }
+        }
+        for (set, assignment) in held {
+            let name = name_of(set);
+            let managed = self.config.roles.managed_permission_sets.contains(&name);
+            if managed && !wanted.iter().any(|(_, id)| id == set) {
+                out.remove.push(PermissionSetRef {
+                    name,
+                    id: set.to_owned(),
+                    assignment_id: Some(assignment.to_owned()),
+                });
+            }
+        }
+        out.add.sort_by(|a, b| a.name.cmp(&b.name));
+        out.remove.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// An unmatched user: a create with every field, or the reason it cannot be one. Returns the
+    /// licence the profile needs.
+    fn create(&self, user: &SourceUser<'_>, tried: &[String]) -> Result<(Change, String), Problem> {
+        let problem = |kind, reason: String| Problem {
+            kind,
+            key: user.key.clone(),
+            reason,
+        };
+        let wanted = self.desired(user, true);
+        let roles = roles(
+            self.config,
+            &self.compiled,
+            &self.org,
+            user,
+            &self.context(),
+        );
+        if let Some(first) = wanted.errors.first().or(roles.errors.first()) {
+            return Err(problem(ProblemKind::Error, first.clone()));
+        }
+        let Some((profile, profile_id)) = roles.profile.clone() else {
+            return Err(problem(ProblemKind::Error, no_profile(user)));
+        };
+        preflight(&wanted.fields).map_err(|reason| problem(ProblemKind::Error, reason))?;
+        let username = wanted.fields.get("Username").cloned().unwrap_or_default();
+        if let Some(other) = self
+            .target
+            .users
+            .iter()
+            .find(|u| text(u, "Username").eq_ignore_ascii_case(&username))
+        {
+            return Err(problem(
+                ProblemKind::Conflict,
+                format!(
+                    "unmatched, but Username {username:?} already belongs to Salesforce user {} that no matching rule links",
+                    other.id
+                ),
+            ));
+        }
+        for (name, value) in &wanted.fields {
+            self.taken
+                .borrow_mut()
+                .entry(name.to_lowercase())
+                .or_default()
+                .insert(value.to_lowercase());
+        }
+        let mut after: BTreeMap<String, Json> = wanted
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect();
+        let mut labels = BTreeMap::new();
+        after.insert("ProfileId".into(), Json::String(profile_id.clone()));
+        labels.insert(profile_id.clone(), profile);
+        if let Some((role, role_id)) = roles.role {
+            after.insert("UserRoleId".into(), Json::String(role_id.clone()));
+            labels.insert(role_id, role);
+        }
+        let licence = self
+            .target
+            .profiles
+            .iter()
+            .find(|p| p.id == profile_id)
+            .and_then(|p| p.user_license_id.clone())
+            .unwrap_or_default();
+        let change = Change {
+            action: Action::Create,
+            key: user.key.clone(),
+            situation: Situation::Unmatched,
+            reason: if tried.is_empty() {
+                "unmatched: no matching rule gave a value to look up".to_owned()
+            } else {
+                format!("unmatched: no Salesforce user with {}", tried.join(" or "))
+            },
+            source_id: Some(user.id.to_owned()),
+            target_id: None,
+            before: BTreeMap::new(),
+            after,
+            labels,
+            unchanged: 0,
+            permission_sets: PermissionSetChanges {
+                add: roles
+                    .sets
+                    .into_iter()
+                    .map(|(name, id)| PermissionSetRef {
+                        name,
+                        id,
+                        assignment_id: None,
+                    })
+                    .collect(),
+                remove: Vec::new(),
+            },
+            fingerprint: None,
+        };
+        Ok((change, licence))
+    }
+
+    /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
+    /// errors (in key order, so the same users get seats every time).
+    fn check_creates(&self, mut creates: Vec<(Change, String)>, plan: &mut Plan) {
+        creates.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        let mut by_username: HashMap<String, Vec<String>> = HashMap::new();
+        for (change, _) in &creates {
+            if let Some(Json::String(u)) = change.after.get("Username") {
+                by_username
+                    .entry(u.to_lowercase())
+                    .or_default()
+                    .push(change.key.clone());
+            }
+        }
+        let mut seats: HashMap<String, i64> = self
+            .target
+            .licenses
+            .iter()
+            .map(|l| (l.id.clone(), l.total - l.used))
+            .collect();
+        for change in &plan.changes {
+            if change.action == Action::Reactivate
+                && let Some(t) = self
+                    .target
+                    .users
+                    .iter()
+                    .find(|u| Some(&u.id) == change.target_id.as_ref())
+                && let Some(licence) = self.licence_of(&text(t, "ProfileId"))
+                && let Some(free) = seats.get_mut(&licence)
+            {
+                *free -= 1;
+            }
+        }
+        for (change, licence) in creates {
+            let username = match change.after.get("Username") {
+                Some(Json::String(u)) => u.to_lowercase(),
+                _ => String::new(),
+            };
+            if let Some(keys) = by_username.get(&username).filter(|k| k.len() > 1) {
+                plan.errors.push(Problem {
+                    kind: ProblemKind::Conflict,
+                    key: change.key.clone(),
+                    reason: format!(
+                        "{} Entra users would get the Username {username:?} ({})",
+                        keys.len(),
+                        keys.join(", ")
+                    ),
+                });
+                continue;
+            }
+            if let Some(free) = seats.get_mut(&licence) {
+                if *free <= 0 {
+                    let name = self
+                        .target
+                        .licenses
+                        .iter()
+                        .find(|l| l.id == licence)
+                        .map_or(String::new(), |l| l.name.clone());
+                    plan.errors.push(Problem {
+                        kind: ProblemKind::Error,
+                        key: change.key.clone(),
+                        reason: format!(
+                            "no {name} licence left for this create (LICENSE_LIMIT_EXCEEDED)"
+                        ),
+                    });
+                    continue;
+                }
+                *free -= 1;
+            }
+            plan.changes.push(change);
+        }
+    }
+
+    fn licence_of(&self, profile_id: &str) -> Option<String> {
+        self.target
+            .profiles
+            .iter()
+            .find(|p| p.id == profile_id)
+            .and_then(|p| p.user_license_id.clone())
+    }
+}
+
+/// Why a user without a profile is not created (the Entra tutorial's Default Access pitfall).
+fn no_profile(user: &SourceUser<'_>) -> String {
+    let held = if user.roles.is_empty() {
+        "the user holds no app role; Default Access does not count".to_owned()
+    } else {
+        format!(
+            "the user's app roles are {}",
+            user.roles.iter().cloned().collect::<Vec<_>>().join(", ")
+        )
+    };
+    format!("no valid app role: no roles rule gives this user a profile; {held}")
+}
+
+/// What Salesforce would reject on create: a required field without a value, a value longer
+/// than its field.
+fn preflight(fields: &BTreeMap<String, String>) -> Result<(), String> {
+    for required in user_fields::REQUIRED_ON_CREATE {
+        if fields.get(*required).is_none_or(|v| v.trim().is_empty()) {
+            return Err(format!(
+                "Salesforce requires {required} on create, and the mappings give it no value"
+            ));
+        }
+    }
+    for (name, value) in fields {
+        if let Some(max) = user_fields::user_field(name).and_then(|f| f.max_len)
+            && value.chars().count() > max
+        {
+            return Err(format!(
+                "{name} {value:?} is {} characters; Salesforce allows {max}",
+                value.chars().count()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The reason line of an update or reactivation.
+fn update_reason(change: &Change, by: &str, user: &SourceUser<'_>) -> String {
+    let mut what: Vec<String> = change
+        .after
+        .keys()
+        .filter(|k| *k != "IsActive")
+        .cloned()
+        .collect();
+    if !change.permission_sets.is_empty() {
+        what.push("permission sets".to_owned());
+    }
+    match (change.action == Action::Reactivate, what.is_empty()) {
+        (true, true) => format!(
+            "linked by {by}; inactive in Salesforce and in scope again ({})",
+            user.assignment_reason()
+        ),
+        (true, false) => format!(
+            "linked by {by}; inactive in Salesforce and in scope again; {} changed",
+            what.join(", ")
+        ),
+        (false, _) => format!("linked by {by}; {} changed in Entra", what.join(", ")),
+    }
+}
+
+/// `roster explain`: how the planner sees one source user, by UPN or object id. `None` when the
+/// source snapshot does not hold the user.
+pub(crate) fn explain(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+    who: &str,
+) -> Option<Vec<String>> {
+    let state = State::new(config, source, target, inputs);
+    let i = state
+        .users
+        .iter()
+        .position(|u| u.id.eq_ignore_ascii_case(who) || u.key.eq_ignore_ascii_case(who))?;
+    let user = &state.users[i];
+    let decision = &state.decisions[i];
+    let mut lines = vec![format!("{} (Entra object id {})", user.key, user.id)];
+    lines.push(String::new());
+    lines.push(format!(
+        "Scope: {} — {}",
+        if decision.in_scope {
+            "in scope"
+        } else {
+            "out of scope"
+        },
+        decision.reason
+    ));
+    let roles_held: Vec<&str> = user.roles.iter().map(String::as_str).collect();
+    lines.push(format!(
+        "  app roles: {}",
+        if roles_held.is_empty() {
+            "none (Default Access or unassigned)".to_owned()
+        } else {
+            roles_held.join(", ")
+        }
+    ));
+    for (name, clauses) in &decision.clauses {
+        lines.push(format!("  {name}:"));
+        for (clause, ok) in clauses {
+            lines.push(format!(
+                "    {} {clause}",
+                if *ok { "true " } else { "false" }
+            ));
+        }
+    }
+    lines.push(String::new());
+    lines.push("Matching (in order):".to_owned());
+    let mut attempts = Vec::new();
+    let suffix = config.safety.sandbox_email_suffix.as_str();
+    let index = match_index(&state.compiled, target, suffix);
+    let _ = link(
+        &state.compiled,
+        &index,
+        target,
+        user,
+        &state.context(),
+        suffix,
+        &mut attempts,
+    );
+    lines.extend(attempts.into_iter().map(|a| format!("  {a}")));
+    lines.push(format!(
+        "  result: {}",
+        match &state.links[i] {
+            Link::Linked { target: t, by } => format!(
+                "linked by {by} to {} ({})",
+                text(&target.users[*t], "Username"),
+                target.users[*t].id
+            ),
+            Link::Unmatched { .. } => "unmatched".to_owned(),
+            Link::Disputed(reason) => reason.clone(),
+        }
+    ));
+    lines.push(String::new());
+    let creating = matches!(state.links[i], Link::Unmatched { .. });
+    lines.push(format!(
+        "Fields ({}):",
+        if creating { "as created" } else { "as updated" }
+    ));
+    let wanted = state.desired(user, creating);
+    lines.extend(wanted.lines.iter().map(|l| format!("  {l}")));
+    lines.extend(wanted.errors.iter().map(|e| format!("  error: {e}")));
+    lines.push(String::new());
+    let roles = roles(config, &state.compiled, &state.org, user, &state.context());
+    lines.push(format!(
+        "Roles: {}",
+        if roles.fired.is_empty() {
+            "no rule matches".to_owned()
+        } else {
+            roles.fired.join(", ")
+        }
+    ));
+    lines.push(format!(
+        "  profile: {}",
+        roles.profile.as_ref().map_or("none", |p| p.0.as_str())
+    ));
+    if let Some((role, _)) = &roles.role {
+        lines.push(format!("  role: {role}"));
+    }
+    let sets: Vec<&str> = roles.sets.iter().map(|s| s.0.as_str()).collect();
+    lines.push(format!(
+        "  permission sets: {}",
+        if sets.is_empty() {
+            "none".to_owned()
+        } else {
+            sets.join(", ")
+        }
+    ));
+    lines.extend(roles.errors.iter().map(|e| format!("  error: {e}")));
+    Some(lines)
+}

@@ -1,0 +1,178 @@
+//! The plan as one pull-request comment: a hidden marker so CI updates the same comment, the
+//! summary line and per-action lists outside `<details>`, a banner when users are deactivated or
+//! errors exist, and the full plan as a `diff` block inside — never longer than GitHub allows.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Action, Plan};
+
+/// The hidden line CI finds its comment by.
+pub(crate) const MARKER: &str = "<!-- roster-plan -->";
+/// GitHub refuses comments over 65,536 characters; roster stays under this.
+pub(crate) const MAX_CHARS: usize = 65_000;
+/// Keys listed per action outside the details block.
+const LISTED: usize = 50;
+
+/// The comment.
+pub(crate) fn render(plan: &Plan) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "{MARKER}");
+    let _ = writeln!(head, "### roster plan\n");
+    if let Some(refused) = &plan.refused {
+        let _ = writeln!(head, "> [!CAUTION]\n> **Plan refused:** {refused}");
+        return head;
+    }
+    let _ = writeln!(head, "**{}**\n", super::text::summary_line(plan));
+    let deactivations = plan.summary.deactivate + plan.summary.freeze;
+    if deactivations > 0 || !plan.errors.is_empty() || plan.safety.exceeded {
+        let _ = writeln!(head, "> [!WARNING]");
+        if deactivations > 0 {
+            let _ = writeln!(
+                head,
+                "> **{deactivations} user(s) will be deactivated or frozen** in Salesforce.  "
+            );
+        }
+        if plan.safety.exceeded {
+            let _ = writeln!(
+                head,
+                "> That exceeds `safety.max_deactivations` ({}): apply refuses without `--allow-deactivations {deactivations}`.  ",
+                plan.safety.max_deactivations
+            );
+        }
+        if !plan.errors.is_empty() {
+            let _ = writeln!(
+                head,
+                "> **{} user(s) have errors or conflicts** and will not be changed.",
+                plan.errors.len()
+            );
+        }
+        head.push('\n');
+    }
+    if !plan.targeted.is_empty() {
+        let _ = writeln!(
+            head,
+            "> [!NOTE]\n> Limited to `--target {}`.\n",
+            plan.targeted.join(", ")
+        );
+    }
+    for (action, title) in [
+        (Action::Create, "Create"),
+        (Action::Update, "Update"),
+        (Action::Reactivate, "Reactivate"),
+        (Action::Deactivate, "Deactivate"),
+        (Action::Freeze, "Freeze"),
+    ] {
+        let keys: Vec<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == action)
+            .map(|c| c.key.as_str())
+            .collect();
+        list(&mut head, title, &keys);
+    }
+    let problems: Vec<String> = plan
+        .errors
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.reason))
+        .collect();
+    list(
+        &mut head,
+        "Errors and conflicts",
+        &problems.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    for warning in &plan.warnings {
+        let _ = writeln!(head, "- ⚠️ {warning}");
+    }
+
+    let diff: Vec<String> = super::text::render(plan, false)
+        .lines()
+        .map(diff_line)
+        .collect();
+    let open = "\n<details><summary>Full plan</summary>\n\n```diff\n";
+    let close = "```\n\n</details>\n";
+    let budget = MAX_CHARS.saturating_sub(head.len() + open.len() + close.len() + 400);
+    let (body, note) = fit(&diff, budget);
+    let mut out = head;
+    if let Some(note) = &note {
+        let _ = writeln!(out, "\n> [!NOTE]\n> {note}");
+    }
+    out.push_str(open);
+    out.push_str(&body);
+    out.push_str(close);
+    out
+}
+
+fn list(out: &mut String, title: &str, items: &[&str]) {
+    if items.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = items
+        .iter()
+        .take(LISTED)
+        .map(|k| format!("`{k}`"))
+        .collect();
+    let more = items.len().saturating_sub(LISTED);
+    let _ = write!(out, "- **{title} ({}):** {}", items.len(), shown.join(", "));
+    if more > 0 {
+        let _ = write!(out, " and {more} more");
+    }
+    out.push('\n');
+}
+
+/// A text-plan line with its change symbol moved to the first column, where `diff`
+/// highlighting looks for it.
+fn diff_line(line: &str) -> String {
+    let trimmed = line.trim_start();
+    let indent = line.len() - trimmed.len();
+    match trimmed.chars().next() {
+        Some(c @ ('+' | '-' | '~')) if trimmed[1..].starts_with(' ') => {
+            let sym = if c == '~' { '!' } else { c };
+            format!(
+                "{sym}{}{}",
+                " ".repeat(indent.saturating_sub(1)),
+                &trimmed[1..]
+            )
+        }
+        _ => line.to_owned(),
+    }
+}
+
+/// The lines, or their head and tail with a visible cut, in `budget` characters.
+fn fit(lines: &[String], budget: usize) -> (String, Option<String>) {
+    let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+    if total <= budget {
+        let mut body = lines.join("\n");
+        body.push('\n');
+        return (body, None);
+    }
+    let half = budget / 2;
+    let mut head = Vec::new();
+    let mut used = 0;
+    for line in lines {
+        if used + line.len() + 1 > half {
+            break;
+        }
+        used += line.len() + 1;
+        head.push(line.as_str());
+    }
+    let mut tail = Vec::new();
+    used = 0;
+    for line in lines.iter().rev() {
+        if used + line.len() + 1 > half || tail.len() + head.len() >= lines.len() {
+            break;
+        }
+        used += line.len() + 1;
+        tail.push(line.as_str());
+    }
+    tail.reverse();
+    let cut = lines.len() - head.len() - tail.len();
+    let marker = format!(
+        "... {cut} lines truncated: the whole plan is in the plan file (`roster show PLAN`) ..."
+    );
+    let body = format!("{}\n{marker}\n{}\n", head.join("\n"), tail.join("\n"));
+    let note = format!(
+        "This plan is too long for one comment: {cut} of {} lines in the middle are not shown.",
+        lines.len()
+    );
+    (body, Some(note))
+}
