@@ -192,9 +192,15 @@ fn match_index(
 /// How a source user relates to the target users.
 #[derive(Clone, Debug)]
 enum Link {
-    Linked { target: usize, by: String },
-    Unmatched { tried: Vec<String> },
-    Disputed(String),
+    Linked {
+        target: usize,
+        by: String,
+    },
+    Unmatched {
+        tried: Vec<String>,
+    },
+    /// The reason, and the Salesforce users in dispute (never deprovisioned for it).
+    Disputed(String, Vec<usize>),
 }
 
 /// Matching: rules in precedence order; the first rule that finds exactly one target user
@@ -250,11 +256,14 @@ fn link(
                     .iter()
                     .map(|t| text(&target.users[*t], "Username"))
                     .collect();
-                return Link::Disputed(format!(
-                    "disputed: {} Salesforce users have {field} = {value:?} ({})",
-                    several.len(),
-                    names.join(", ")
-                ));
+                return Link::Disputed(
+                    format!(
+                        "disputed: {} Salesforce users have {field} = {value:?} ({})",
+                        several.len(),
+                        names.join(", ")
+                    ),
+                    several.to_vec(),
+                );
             }
         }
     }
@@ -449,15 +458,19 @@ pub(super) fn reconcile(
             Link::Linked { target: t, .. } => {
                 linked_targets.insert(*t);
             }
-            Link::Disputed(reason) if decision.in_scope => {
-                plan.errors.push(Problem {
-                    kind: ProblemKind::Conflict,
-                    key: user.key.clone(),
-                    reason: reason.clone(),
-                });
+            // A Salesforce user in dispute is never acted on, not even as an orphan.
+            Link::Disputed(reason, targets) => {
+                linked_targets.extend(targets.iter().copied());
+                if decision.in_scope {
+                    plan.errors.push(Problem {
+                        kind: ProblemKind::Conflict,
+                        key: user.key.clone(),
+                        reason: reason.clone(),
+                    });
+                }
                 continue;
             }
-            _ => {}
+            Link::Unmatched { .. } => {}
         }
         if !decision.in_scope {
             continue;
@@ -472,7 +485,7 @@ pub(super) fn reconcile(
                 Ok((change, licence)) => creates.push((change, licence)),
                 Err(problem) => plan.errors.push(problem),
             },
-            Link::Disputed(_) => {}
+            Link::Disputed(..) => {}
         }
     }
     state.check_creates(creates, &mut plan);
@@ -599,7 +612,7 @@ impl<'a> State<'a> {
                     keys.join(", ")
                 );
                 for i in sources {
-                    links[i] = Link::Disputed(reason.clone());
+                    links[i] = Link::Disputed(reason.clone(), vec![t]);
                 }
             }
         }
@@ -1090,7 +1103,7 @@ pub(crate) fn explain(
                 target.users[*t].id
             ),
             Link::Unmatched { .. } => "unmatched".to_owned(),
-            Link::Disputed(reason) => reason.clone(),
+            Link::Disputed(reason, _) => reason.clone(),
         }
     ));
     lines.push(String::new());

@@ -1,1 +1,811 @@
+//! The planner, rule by rule, on small worlds built in code.
 
+use serde_json::{Map, Value, json};
+
+use super::{Action, Inputs, Plan, ProblemKind, Situation, plan};
+use crate::config::Config;
+use crate::expr::DateTime;
+use crate::model::{
+    AppRole, AppRoleAssignment, Group, PermissionSet, PermissionSetAssignment, Profile,
+    ServicePrincipal, SourceSnapshot, SourceUser, TargetSnapshot, TargetUser, UserLicense,
+    UserRole,
+};
+
+const CONFIG: &str = r#"
+version: 1
+source: {tenant_id: t, client_id: c, credential: {client_secret: {env: X}}, application: {display_name: App}}
+target: {auth: {client_credentials: {client_id: c, client_secret: {env: Y}}}}
+matching:
+  - {source: '[employeeId]', target: EmployeeNumber}
+  - {source: '[userPrincipalName]', target: FederationIdentifier}
+ownership: {username_suffix: .dev1}
+protect: {usernames: [admin@x.com.dev1], profiles: [System Administrator]}
+mappings:
+  - {target: Username, expression: 'Append([userPrincipalName], ".dev1")', apply: on_create}
+  - {target: Email, source: mail}
+  - {target: LastName, source: surname, default: "."}
+  - {target: Alias, expression: 'Left([userPrincipalName], 4)'}
+  - {target: FederationIdentifier, source: userPrincipalName}
+  - {target: Title, source: jobTitle}
+  - {target: CommunityNickname, source: mailNickname, apply: on_create}
+  - {target: TimeZoneSidKey, constant: America/Los_Angeles}
+  - {target: LocaleSidKey, constant: en_US}
+  - {target: LanguageLocaleKey, constant: en_US}
+  - {target: EmailEncodingKey, constant: UTF-8}
+roles:
+  rules:
+    - {when: {app_role: Manager}, profile: Sales Manager, role: Boss, permission_sets: [Reports]}
+    - {when: {app_role: Rep}, profile: Standard User, permission_sets: [Sales]}
+    - {when: {group: Support}, permission_sets: [Service]}
+  managed_permission_sets: [Sales, Reports, Service]
+safety: {max_deactivations: 10}
+"#;
+
+fn config(changes: &[(&str, &str)]) -> Config {
+    let mut text = CONFIG.to_owned();
+    for (from, to) in changes {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+/// A small tenant and org: app roles Manager and Rep, groups Sales (Rep), Leads (Manager),
+/// Support (not assigned), and an org with profiles, a role, permission sets and a licence.
+struct World {
+    source: SourceSnapshot,
+    target: TargetSnapshot,
+}
+
+const MANAGER: &str = "10000000-0000-0000-0000-000000000001";
+const REP: &str = "10000000-0000-0000-0000-000000000002";
+const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
+
+impl World {
+    fn new() -> World {
+        let role = |id: &str, value: &str| AppRole {
+            id: id.into(),
+            display_name: value.into(),
+            value: Some(value.into()),
+            is_enabled: true,
+        };
+        let group = |id: &str, name: &str, assigned: bool| Group {
+            id: id.into(),
+            display_name: name.into(),
+            assigned,
+            members: Vec::new(),
+            nested_groups: Vec::new(),
+        };
+        let mut world = World {
+            source: SourceSnapshot {
+                format_version: 1,
+                tenant_id: "t".into(),
+                application: ServicePrincipal {
+                    id: "sp".into(),
+                    app_id: "app".into(),
+                    display_name: "App".into(),
+                    app_roles: vec![role(MANAGER, "Manager"), role(REP, "Rep")],
+                },
+                assignment: "assigned".into(),
+                assignments: Vec::new(),
+                groups: vec![
+                    group("g-sales", "Sales", true),
+                    group("g-leads", "Leads", true),
+                    group("g-support", "Support", false),
+                ],
+                users: Vec::new(),
+                attributes: Vec::new(),
+                warnings: Vec::new(),
+            },
+            target: TargetSnapshot {
+                format_version: 1,
+                instance_url: "https://x.my.salesforce.com".into(),
+                api_version: "62.0".into(),
+                org: crate::model::Org {
+                    id: "00D".into(),
+                    name: "Org".into(),
+                    is_sandbox: true,
+                },
+                users: Vec::new(),
+                fields: Vec::new(),
+                profiles: vec![
+                    profile("00e000000000001", "Standard User"),
+                    profile("00e000000000002", "Sales Manager"),
+                    profile("00e000000000003", "System Administrator"),
+                ],
+                licenses: vec![UserLicense {
+                    id: "100000000000001".into(),
+                    name: "Salesforce".into(),
+                    total: 100,
+                    used: 2,
+                }],
+                roles: vec![UserRole {
+                    id: "00E000000000001".into(),
+                    name: "Boss".into(),
+                    developer_name: Some("Boss".into()),
+                }],
+                permission_sets: ["Sales", "Reports", "Service", "Legacy"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| PermissionSet {
+                        id: format!("0PS00000000000{i}"),
+                        name: (*n).into(),
+                        label: None,
+                    })
+                    .collect(),
+                permission_set_assignments: Vec::new(),
+                api_usage: None,
+                warnings: Vec::new(),
+            },
+        };
+        world.assign_group("g-sales", REP);
+        world.assign_group("g-leads", MANAGER);
+        world
+    }
+
+    fn assign_group(&mut self, group: &str, role: &str) {
+        let n = self.source.assignments.len();
+        self.source.assignments.push(AppRoleAssignment {
+            id: format!("a{n}"),
+            principal_type: "Group".into(),
+            principal_id: group.into(),
+            principal_display_name: None,
+            app_role_id: role.into(),
+        });
+    }
+
+    /// An Entra user `name@x.com` with the usual attributes plus `extra`.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "json! literals read best inline"
+    )]
+    fn user(&mut self, name: &str, extra: Value) -> String {
+        let upn = format!("{name}@x.com");
+        let mut attributes: Map<String, Value> = json!({
+            "userPrincipalName": upn, "mail": upn, "surname": name, "mailNickname": name,
+            "accountEnabled": true, "jobTitle": "Engineer",
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            let (k, v) = (k.clone(), v.clone());
+            if v.is_null() {
+                attributes.remove(&k);
+            } else {
+                attributes.insert(k, v);
+            }
+        }
+        self.source.users.push(SourceUser {
+            id: format!("id-{name}"),
+            attributes,
+        });
+        upn
+    }
+
+    fn join(&mut self, name: &str, group: &str) {
+        let g = self
+            .source
+            .groups
+            .iter_mut()
+            .find(|g| g.id == group)
+            .unwrap();
+        g.members.push(format!("id-{name}"));
+    }
+
+    fn direct(&mut self, name: &str, role: &str) {
+        let n = self.source.assignments.len();
+        self.source.assignments.push(AppRoleAssignment {
+            id: format!("a{n}"),
+            principal_type: "User".into(),
+            principal_id: format!("id-{name}"),
+            principal_display_name: None,
+            app_role_id: role.into(),
+        });
+    }
+
+    /// A Salesforce user already in step with `name`'s Entra attributes, as a Rep.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "json! literals read best inline"
+    )]
+    fn salesforce(&mut self, name: &str, extra: Value) -> String {
+        let id = format!("005{:012}", self.target.users.len() + 1);
+        let upn = format!("{name}@x.com");
+        let mut fields: Map<String, Value> = json!({
+            "Username": format!("{upn}.dev1"), "Email": upn, "LastName": name,
+            "Alias": upn.chars().take(4).collect::<String>(), "FederationIdentifier": upn,
+            "Title": "Engineer", "CommunityNickname": name, "TimeZoneSidKey": "America/Los_Angeles",
+            "LocaleSidKey": "en_US", "LanguageLocaleKey": "en_US", "EmailEncodingKey": "UTF-8",
+            "IsActive": true, "ProfileId": "00e000000000001", "UserRoleId": null,
+            "SystemModstamp": "2026-01-01T00:00:00.000+0000",
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            let (k, v) = (k.clone(), v.clone());
+            fields.insert(k, v);
+        }
+        self.target.users.push(TargetUser {
+            id: id.clone(),
+            fields,
+        });
+        // In step: a Rep holds the Sales permission set.
+        self.holds(&id, "Sales");
+        id
+    }
+
+    fn holds(&mut self, user: &str, set: &str) {
+        let set = self
+            .target
+            .permission_sets
+            .iter()
+            .find(|s| s.name == set)
+            .unwrap()
+            .id
+            .clone();
+        let n = self.target.permission_set_assignments.len();
+        self.target
+            .permission_set_assignments
+            .push(PermissionSetAssignment {
+                id: format!("0Pa00000000000{n}"),
+                assignee_id: user.into(),
+                permission_set_id: set,
+            });
+    }
+
+    fn plan(&self, config: &Config) -> Plan {
+        self.plan_targets(config, &[])
+    }
+
+    fn plan_targets(&self, config: &Config, targets: &[String]) -> Plan {
+        let inputs = Inputs {
+            config_sha256: "abc".into(),
+            now: DateTime {
+                ticks: crate::expr::UNIX_EPOCH_TICKS,
+                offset: None,
+            },
+            seed: 7,
+            targets,
+        };
+        plan(config, &self.source, &self.target, &inputs)
+    }
+}
+
+fn profile(id: &str, name: &str) -> Profile {
+    Profile {
+        id: id.into(),
+        name: name.into(),
+        user_license_id: Some("100000000000001".into()),
+    }
+}
+
+fn only(plan: &Plan, key: &str) -> super::Change {
+    let found: Vec<_> = plan.changes.iter().filter(|c| c.key == key).collect();
+    assert_eq!(found.len(), 1, "{key}: {:#?}", plan.changes);
+    found[0].clone()
+}
+
+fn problem(plan: &Plan, key: &str) -> super::Problem {
+    plan.errors
+        .iter()
+        .find(|p| p.key == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no problem for {key}: {:#?}", plan.errors))
+}
+
+#[test]
+fn a_user_in_two_groups_gets_the_first_rules_profile_and_every_rules_permission_sets() {
+    let mut w = World::new();
+    let upn = w.user("ava", json!({}));
+    w.join("ava", "g-sales");
+    w.join("ava", "g-leads");
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Create);
+    assert_eq!(change.after["ProfileId"], "00e000000000002");
+    assert_eq!(change.labels["00e000000000002"], "Sales Manager");
+    assert_eq!(change.after["UserRoleId"], "00E000000000001");
+    let sets: Vec<&str> = change
+        .permission_sets
+        .add
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(sets, ["Reports", "Sales"]);
+    assert!(
+        change
+            .reason
+            .starts_with("unmatched: no Salesforce user with"),
+        "{}",
+        change.reason
+    );
+    assert_eq!(change.after["Username"], "ava@x.com.dev1");
+    assert_eq!(change.after["LastName"], "ava");
+}
+
+#[test]
+fn a_default_access_only_user_is_an_error_item_not_a_create() {
+    let mut w = World::new();
+    let upn = w.user("bo", json!({}));
+    w.direct("bo", DEFAULT_ACCESS);
+    let plan = w.plan(&config(&[]));
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    let p = problem(&plan, &upn);
+    assert_eq!(p.kind, ProblemKind::Error);
+    assert!(
+        p.reason.contains("no valid app role") && p.reason.contains("Default Access"),
+        "{}",
+        p.reason
+    );
+    assert_eq!(plan.summary.in_scope, 1);
+}
+
+#[test]
+fn members_of_nested_groups_and_unassigned_users_are_out_of_scope() {
+    let mut w = World::new();
+    // A user only in a group that is not assigned (as a nested group's member would be).
+    w.user("cy", json!({}));
+    w.join("cy", "g-support");
+    let sf = w.salesforce("cy", json!({}));
+    w.user("di", json!({}));
+    w.join("di", "g-sales");
+    let plan = w.plan(&config(&[]));
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.target_id.as_deref() == Some(&sf))
+        .unwrap();
+    assert_eq!(change.action, Action::Deactivate);
+    assert_eq!(change.situation, Situation::OutOfScope);
+    assert_eq!(
+        change.reason,
+        "out of scope: not assigned to the application"
+    );
+}
+
+#[test]
+fn a_disabled_account_is_out_of_scope_and_its_salesforce_user_deactivated() {
+    let mut w = World::new();
+    let upn = w.user("ed", json!({"accountEnabled": false}));
+    w.join("ed", "g-sales");
+    w.salesforce("ed", json!({}));
+    w.user("other", json!({}));
+    w.join("other", "g-sales");
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Deactivate);
+    assert_eq!(
+        change.reason,
+        "out of scope: disabled in Entra (accountEnabled is false)"
+    );
+    assert_eq!(change.after["IsActive"], false);
+    assert_eq!(
+        change.fingerprint.as_deref(),
+        Some("2026-01-01T00:00:00.000+0000")
+    );
+}
+
+#[test]
+fn a_scoping_clause_on_a_null_attribute_is_false_except_is_null() {
+    let mut w = World::new();
+    let with = w.user("fay", json!({"department": "Sales"}));
+    let without = w.user("gus", json!({}));
+    w.join("fay", "g-sales");
+    w.join("gus", "g-sales");
+    let filter = (
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\nscope:\n  filters:\n    - {name: sales, all: [{attribute: department, operator: equals, value: Sales}]}\n",
+    );
+    let plan = w.plan(&config(&[filter]));
+    assert_eq!(only(&plan, &with).action, Action::Create);
+    assert!(plan.changes.iter().all(|c| c.key != without));
+    assert_eq!(plan.summary.in_scope, 1);
+    // not_equals is false on null too: Entra's rule, not "null is not Sales".
+    let not_equals = (
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\nscope:\n  filters:\n    - {all: [{attribute: department, operator: not_equals, value: Marketing}]}\n",
+    );
+    let plan = w.plan(&config(&[not_equals]));
+    assert_eq!(plan.summary.in_scope, 1);
+    let is_null = (
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\nscope:\n  filters:\n    - {all: [{attribute: department, operator: is_null}]}\n",
+    );
+    let plan = w.plan(&config(&[is_null]));
+    assert_eq!(only(&plan, &without).action, Action::Create);
+    assert_eq!(plan.summary.in_scope, 1);
+}
+
+#[test]
+fn matching_tries_rules_in_order_the_first_misses_the_second_links() {
+    let mut w = World::new();
+    let upn = w.user("hal", json!({"employeeId": "E1", "jobTitle": "Lead"}));
+    w.join("hal", "g-sales");
+    w.salesforce("hal", json!({"EmployeeNumber": "E9"}));
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Update);
+    assert_eq!(
+        change.reason,
+        "linked by FederationIdentifier; Title changed in Entra"
+    );
+    assert_eq!(change.before["Title"], "Engineer");
+    assert_eq!(change.after["Title"], "Lead");
+}
+
+#[test]
+fn a_disputed_match_in_either_direction_is_a_conflict_never_acted_on() {
+    let mut w = World::new();
+    let upn = w.user("ida", json!({}));
+    w.join("ida", "g-sales");
+    w.salesforce("ida", json!({"Title": "Old"}));
+    w.salesforce("ida", json!({"Username": "ida2@x.com.dev1"}));
+    let plan = w.plan(&config(&[]));
+    assert!(plan.changes.iter().all(|c| c.key != upn));
+    let p = problem(&plan, &upn);
+    assert_eq!(p.kind, ProblemKind::Conflict);
+    assert!(
+        p.reason
+            .starts_with("disputed: 2 Salesforce users have FederationIdentifier"),
+        "{}",
+        p.reason
+    );
+
+    // Two Entra users, one Salesforce user.
+    let mut w = World::new();
+    let a = w.user("jo", json!({"employeeId": "E7"}));
+    let b = w.user("kim", json!({}));
+    w.join("jo", "g-sales");
+    w.join("kim", "g-sales");
+    w.salesforce("kim", json!({"EmployeeNumber": "E7"}));
+    let plan = w.plan(&config(&[]));
+    for key in [&a, &b] {
+        let p = problem(&plan, key);
+        assert_eq!(p.kind, ProblemKind::Conflict);
+        assert!(
+            p.reason.contains("is matched by 2 Entra users"),
+            "{}",
+            p.reason
+        );
+    }
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn a_sandbox_refreshed_invalid_email_is_not_drift() {
+    let mut w = World::new();
+    w.user("lou", json!({}));
+    w.join("lou", "g-sales");
+    w.salesforce(
+        "lou",
+        json!({"Email": "LOU@x.com.invalid", "Title": "Engineer  "}),
+    );
+    let plan = w.plan(&config(&[]));
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert_eq!(plan.summary.unchanged, 1);
+    assert_eq!(
+        super::super::render::text::summary_line(&plan),
+        "No changes. Salesforce matches the configuration."
+    );
+}
+
+#[test]
+fn an_inactive_linked_user_in_scope_is_reactivated() {
+    let mut w = World::new();
+    let upn = w.user("max", json!({}));
+    w.join("max", "g-sales");
+    w.salesforce("max", json!({"IsActive": false}));
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Reactivate);
+    assert_eq!(change.before["IsActive"], false);
+    assert_eq!(change.after["IsActive"], true);
+    assert!(
+        change
+            .reason
+            .contains("inactive in Salesforce and in scope again"),
+        "{}",
+        change.reason
+    );
+    assert_eq!(plan.summary.reactivate, 1);
+}
+
+#[test]
+fn an_on_create_field_that_drifted_is_not_updated_and_null_never_flows() {
+    let mut w = World::new();
+    w.user("ned", json!({"jobTitle": null}));
+    w.join("ned", "g-sales");
+    w.salesforce(
+        "ned",
+        json!({"CommunityNickname": "someone-else", "Username": "renamed@x.com.dev1"}),
+    );
+    let plan = w.plan(&config(&[]));
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn ignore_flow_drops_the_field_and_defaults_apply_on_create_only() {
+    let mut w = World::new();
+    let upn = w.user("oli", json!({"jobTitle": "", "surname": null}));
+    w.join("oli", "g-sales");
+    let ignore = (
+        "{target: Title, source: jobTitle}",
+        "{target: Title, expression: 'IgnoreFlowIfNullOrEmpty([jobTitle])'}",
+    );
+    let plan = w.plan(&config(&[ignore]));
+    let change = only(&plan, &upn);
+    assert!(!change.after.contains_key("Title"));
+    assert_eq!(change.after["LastName"], ".");
+}
+
+#[test]
+fn protected_users_are_never_touched_even_out_of_scope() {
+    let mut w = World::new();
+    w.salesforce("admin", json!({"Username": "admin@x.com.dev1"}));
+    w.salesforce(
+        "root",
+        json!({"Username": "root@x.com.dev1", "ProfileId": "00e000000000003"}),
+    );
+    w.user("pat", json!({"accountEnabled": false}));
+    w.join("pat", "g-sales");
+    w.salesforce(
+        "pat",
+        json!({"Username": "pat@x.com.dev1", "ProfileId": "00e000000000003"}),
+    );
+    w.user("keep", json!({}));
+    w.join("keep", "g-sales");
+    let plan = w.plan(&config(&[]));
+    assert!(
+        plan.changes.iter().all(|c| c.action == Action::Create),
+        "{:#?}",
+        plan.changes
+    );
+}
+
+#[test]
+fn orphans_are_deactivated_only_when_owned() {
+    let mut w = World::new();
+    w.salesforce("gone", json!({}));
+    w.salesforce("other", json!({"Username": "other@elsewhere.com"}));
+    w.user("stay", json!({}));
+    w.join("stay", "g-sales");
+    w.salesforce("stay", json!({}));
+    let plan = w.plan(&config(&[]));
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    let change = &plan.changes[0];
+    assert_eq!(change.key, "gone@x.com.dev1");
+    assert_eq!(change.situation, Situation::Orphaned);
+    let freeze = w.plan(&config(&[(
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: freeze}",
+    )]));
+    assert_eq!(freeze.changes[0].action, Action::Freeze);
+    let ignore = w.plan(&config(&[(
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: ignore}",
+    )]));
+    assert!(ignore.changes.is_empty());
+}
+
+#[test]
+fn the_deactivation_threshold_as_a_count_and_as_a_percentage() {
+    let mut w = World::new();
+    for name in ["a1", "a2", "a3"] {
+        w.salesforce(name, json!({}));
+    }
+    w.user("b1", json!({}));
+    w.join("b1", "g-sales");
+    w.salesforce("b1", json!({}));
+    let count = w.plan(&config(&[(
+        "max_deactivations: 10",
+        "max_deactivations: 2",
+    )]));
+    assert_eq!(count.safety.deactivations, 3);
+    assert_eq!(count.safety.max_deactivations, 2);
+    assert!(count.safety.exceeded);
+    let within = w.plan(&config(&[(
+        "max_deactivations: 10",
+        "max_deactivations: 3",
+    )]));
+    assert!(!within.safety.exceeded);
+    // 4 owned users: 50% allows 2, 75% allows 3.
+    let half = w.plan(&config(&[(
+        "max_deactivations: 10",
+        "max_deactivations: \"50%\"",
+    )]));
+    assert_eq!(half.safety.max_deactivations, 2);
+    assert!(half.safety.exceeded);
+    let most = w.plan(&config(&[(
+        "max_deactivations: 10",
+        "max_deactivations: \"75%\"",
+    )]));
+    assert!(!most.safety.exceeded);
+}
+
+#[test]
+fn an_empty_source_set_is_refused() {
+    let mut w = World::new();
+    w.salesforce("a1", json!({}));
+    let plan = w.plan(&config(&[]));
+    assert!(
+        plan.refused
+            .as_deref()
+            .is_some_and(|r| r.contains("no Entra user is in scope"))
+    );
+    assert!(plan.changes.is_empty());
+    let allowed = w.plan(&config(&[(
+        "max_deactivations: 10",
+        "max_deactivations: 10, refuse_empty_source: false",
+    )]));
+    assert_eq!(allowed.changes.len(), 1);
+}
+
+#[test]
+fn permission_sets_only_managed_ones_are_removed() {
+    let mut w = World::new();
+    let upn = w.user("rae", json!({}));
+    w.join("rae", "g-sales");
+    let id = w.salesforce("rae", json!({}));
+    w.holds(&id, "Reports");
+    w.holds(&id, "Legacy");
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert!(change.permission_sets.add.is_empty());
+    let removed: Vec<&str> = change
+        .permission_sets
+        .remove
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(removed, ["Reports"]);
+    assert!(change.permission_sets.remove[0].assignment_id.is_some());
+    // A role-only group adds its permission set.
+    w.join("rae", "g-support");
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    let added: Vec<&str> = change
+        .permission_sets
+        .add
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(added, ["Service"]);
+}
+
+#[test]
+fn unknown_names_are_errors_with_the_closest_name() {
+    let mut w = World::new();
+    let upn = w.user("sam", json!({}));
+    w.join("sam", "g-sales");
+    let plan = w.plan(&config(&[(
+        "profile: Standard User",
+        "profile: Standard Usr",
+    )]));
+    let p = problem(&plan, &upn);
+    assert_eq!(
+        p.reason,
+        "the org has no profile named \"Standard Usr\"; did you mean \"Standard User\"?"
+    );
+}
+
+#[test]
+fn two_entra_users_with_one_username_are_a_conflict() {
+    let mut w = World::new();
+    let a = w.user("tia", json!({}));
+    let b = w.user("tib", json!({}));
+    w.join("tia", "g-sales");
+    w.join("tib", "g-sales");
+    let same = (
+        "expression: 'Append([userPrincipalName], \".dev1\")'",
+        "constant: same@x.com.dev1",
+    );
+    let plan = w.plan(&config(&[same]));
+    for key in [&a, &b] {
+        assert_eq!(problem(&plan, key).kind, ProblemKind::Conflict);
+    }
+    assert!(plan.changes.is_empty());
+}
+
+#[test]
+fn creates_beyond_the_free_licences_are_errors() {
+    let mut w = World::new();
+    w.target.licenses[0].total = 3;
+    for name in ["u1", "u2", "u3"] {
+        w.user(name, json!({}));
+        w.join(name, "g-sales");
+    }
+    let plan = w.plan(&config(&[]));
+    assert_eq!(plan.summary.create, 1);
+    assert_eq!(plan.summary.errors, 2);
+    assert!(
+        problem(&plan, "u3@x.com")
+            .reason
+            .contains("no Salesforce licence left")
+    );
+}
+
+#[test]
+fn preflight_catches_what_salesforce_would_reject() {
+    let mut w = World::new();
+    let upn = w.user("verylongname", json!({}));
+    w.join("verylongname", "g-sales");
+    let long_alias = (
+        "'Left([userPrincipalName], 4)'",
+        "'Left([userPrincipalName], 9)'",
+    );
+    let plan = w.plan(&config(&[long_alias]));
+    assert_eq!(
+        problem(&plan, &upn).reason,
+        "Alias \"verylongn\" is 9 characters; Salesforce allows 8"
+    );
+    let no_email = (
+        "{target: Email, source: mail}",
+        "{target: Email, source: otherMail}",
+    );
+    let plan = w.plan(&config(&[no_email]));
+    assert!(
+        problem(&plan, &upn)
+            .reason
+            .contains("requires Email on create")
+    );
+}
+
+#[test]
+fn select_unique_value_sees_the_orgs_usernames() {
+    let mut w = World::new();
+    let upn = w.user("uma", json!({}));
+    w.join("uma", "g-sales");
+    w.salesforce(
+        "someone",
+        json!({"Username": "uma@x.com.dev1", "FederationIdentifier": "x"}),
+    );
+    let unique = (
+        "expression: 'Append([userPrincipalName], \".dev1\")'",
+        "expression: 'SelectUniqueValue(Append([userPrincipalName], \".dev1\"), Append([userPrincipalName], \".dev2\"))'",
+    );
+    let plan = w.plan(&config(&[unique]));
+    assert_eq!(only(&plan, &upn).after["Username"], "uma@x.com.dev2");
+}
+
+#[test]
+fn target_limits_the_plan_and_plans_are_deterministic() {
+    let mut w = World::new();
+    let a = w.user("vic", json!({}));
+    w.user("wes", json!({}));
+    w.join("vic", "g-sales");
+    w.join("wes", "g-sales");
+    let all = w.plan(&config(&[]));
+    assert_eq!(all, w.plan(&config(&[])));
+    let limited = w.plan_targets(&config(&[]), &[a.to_uppercase()]);
+    assert_eq!(limited.changes.len(), 1);
+    assert_eq!(limited.targeted, [a.to_uppercase()]);
+    assert_eq!(limited.summary.create, 1);
+}
+
+#[test]
+fn the_committed_plan_schema_matches_the_types() {
+    let committed = include_str!("../../schemas/plan.schema.json");
+    assert!(
+        committed == super::plan_schema_text(),
+        "schemas/plan.schema.json is stale: run `cargo run -- schema --plan > schemas/plan.schema.json`"
+    );
+}
+
+#[test]
+fn every_plan_validates_against_the_schema() {
+    let mut w = World::new();
+    w.user("xan", json!({}));
+    w.join("xan", "g-sales");
+    w.salesforce("gone", json!({}));
+    let plan = w.plan(&config(&[]));
+    let schema: Value = serde_json::from_str(&super::plan_schema_text()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let instance = serde_json::to_value(&plan).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
