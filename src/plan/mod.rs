@@ -6,6 +6,7 @@
 //! value comparison that does not invent drift (`compare.rs`), then safety.
 
 mod compare;
+mod explain;
 mod reconcile;
 mod scope;
 mod source;
@@ -22,7 +23,7 @@ use crate::config::Config;
 use crate::expr::DateTime;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
-pub(crate) use reconcile::explain;
+pub(crate) use explain::explain;
 
 /// The version of the plan document; `show` and `apply` refuse others.
 pub(crate) const PLAN_FORMAT: u32 = 1;

@@ -21,7 +21,7 @@ use crate::salesforce::user_fields;
 use crate::suggest::closest;
 
 /// The config's expressions, parsed once.
-struct Compiled<'c> {
+pub(super) struct Compiled<'c> {
     matching: Vec<(Option<expr::Expr>, &'c str, String)>,
     mappings: Vec<(&'c Mapping, Option<expr::Expr>)>,
     role_conditions: Vec<Option<expr::Expr>>,
@@ -70,7 +70,7 @@ fn field<'t>(user: &'t TargetUser, name: &str) -> Option<&'t Json> {
     })
 }
 
-fn text(user: &TargetUser, name: &str) -> String {
+pub(super) fn text(user: &TargetUser, name: &str) -> String {
     field(user, name)
         .and_then(Json::as_str)
         .unwrap_or_default()
@@ -82,7 +82,7 @@ fn is_active(user: &TargetUser) -> bool {
 }
 
 /// The org's names and ids, and the rules about which users roster may touch.
-struct Org<'t> {
+pub(super) struct Org<'t> {
     profiles: HashMap<&'t str, &'t str>,
     profile_names: HashMap<&'t str, &'t str>,
     roles: HashMap<&'t str, &'t str>,
@@ -165,7 +165,7 @@ pub(super) fn owned_count(config: &Config, target: &TargetSnapshot) -> usize {
 }
 
 /// Per matching rule, the target users by their (normalized) value of the rule's field.
-fn match_index(
+pub(super) fn match_index(
     compiled: &Compiled<'_>,
     target: &TargetSnapshot,
     suffix: &str,
@@ -191,7 +191,7 @@ fn match_index(
 
 /// How a source user relates to the target users.
 #[derive(Clone, Debug)]
-enum Link {
+pub(super) enum Link {
     Linked {
         target: usize,
         by: String,
@@ -205,7 +205,7 @@ enum Link {
 
 /// Matching: rules in precedence order; the first rule that finds exactly one target user
 /// links; one that finds several is a dispute.
-fn link(
+pub(super) fn link(
     compiled: &Compiled<'_>,
     index: &[HashMap<String, Vec<usize>>],
     target: &TargetSnapshot,
@@ -271,11 +271,11 @@ fn link(
 }
 
 /// The fields a user should have, by mapping.
-struct Desired {
-    fields: BTreeMap<String, String>,
-    errors: Vec<String>,
+pub(super) struct Desired {
+    pub(super) fields: BTreeMap<String, String>,
+    pub(super) errors: Vec<String>,
     /// For `roster explain`: mapping, source value, result.
-    lines: Vec<String>,
+    pub(super) lines: Vec<String>,
 }
 
 fn desired(
@@ -350,15 +350,15 @@ fn desired(
 
 /// What the role rules give a user.
 #[derive(Default)]
-struct Roles {
-    profile: Option<(String, String)>,
-    role: Option<(String, String)>,
-    sets: Vec<(String, String)>,
-    errors: Vec<String>,
-    fired: Vec<String>,
+pub(super) struct Roles {
+    pub(super) profile: Option<(String, String)>,
+    pub(super) role: Option<(String, String)>,
+    pub(super) sets: Vec<(String, String)>,
+    pub(super) errors: Vec<String>,
+    pub(super) fired: Vec<String>,
 }
 
-fn roles(
+pub(super) fn roles(
     config: &Config,
     compiled: &Compiled<'_>,
     org: &Org<'_>,
@@ -561,21 +561,21 @@ fn fingerprint(user: &TargetUser) -> Option<String> {
 }
 
 /// The planner's working state for one plan.
-struct State<'a> {
-    config: &'a Config,
-    target: &'a TargetSnapshot,
-    org: Org<'a>,
-    compiled: Compiled<'a>,
-    users: Vec<SourceUser<'a>>,
-    decisions: Vec<Decision>,
-    links: Vec<Link>,
-    inputs: &'a Inputs<'a>,
+pub(super) struct State<'a> {
+    pub(super) config: &'a Config,
+    pub(super) target: &'a TargetSnapshot,
+    pub(super) org: Org<'a>,
+    pub(super) compiled: Compiled<'a>,
+    pub(super) users: Vec<SourceUser<'a>>,
+    pub(super) decisions: Vec<Decision>,
+    pub(super) links: Vec<Link>,
+    pub(super) inputs: &'a Inputs<'a>,
     /// Values taken per field (lower case for Username), for SelectUniqueValue.
-    taken: RefCell<HashMap<String, HashSet<String>>>,
+    pub(super) taken: RefCell<HashMap<String, HashSet<String>>>,
 }
 
 impl<'a> State<'a> {
-    fn new(
+    pub(super) fn new(
         config: &'a Config,
         source: &'a SourceSnapshot,
         target: &'a TargetSnapshot,
@@ -638,7 +638,7 @@ impl<'a> State<'a> {
         }
     }
 
-    fn context(&self) -> Context<'static> {
+    pub(super) fn context(&self) -> Context<'static> {
         Context::new(self.inputs.now, self.inputs.seed)
     }
 
@@ -649,7 +649,7 @@ impl<'a> State<'a> {
             .is_some_and(|s| s.contains(&value.to_lowercase()))
     }
 
-    fn desired(&self, user: &SourceUser<'_>, creating: bool) -> Desired {
+    pub(super) fn desired(&self, user: &SourceUser<'_>, creating: bool) -> Desired {
         let existing = |field: &str, value: &str| self.is_taken(field, value);
         desired(
             &self.compiled,
@@ -1032,115 +1032,4 @@ fn update_reason(change: &Change, by: &str, user: &SourceUser<'_>) -> String {
         ),
         (false, _) => format!("linked by {by}; {} changed in Entra", what.join(", ")),
     }
-}
-
-/// `roster explain`: how the planner sees one source user, by UPN or object id. `None` when the
-/// source snapshot does not hold the user.
-pub(crate) fn explain(
-    config: &Config,
-    source: &SourceSnapshot,
-    target: &TargetSnapshot,
-    inputs: &Inputs<'_>,
-    who: &str,
-) -> Option<Vec<String>> {
-    let state = State::new(config, source, target, inputs);
-    let i = state
-        .users
-        .iter()
-        .position(|u| u.id.eq_ignore_ascii_case(who) || u.key.eq_ignore_ascii_case(who))?;
-    let user = &state.users[i];
-    let decision = &state.decisions[i];
-    let mut lines = vec![format!("{} (Entra object id {})", user.key, user.id)];
-    lines.push(String::new());
-    lines.push(format!(
-        "Scope: {} — {}",
-        if decision.in_scope {
-            "in scope"
-        } else {
-            "out of scope"
-        },
-        decision.reason
-    ));
-    let roles_held: Vec<&str> = user.roles.iter().map(String::as_str).collect();
-    lines.push(format!(
-        "  app roles: {}",
-        if roles_held.is_empty() {
-            "none (Default Access or unassigned)".to_owned()
-        } else {
-            roles_held.join(", ")
-        }
-    ));
-    for (name, clauses) in &decision.clauses {
-        lines.push(format!("  {name}:"));
-        for (clause, ok) in clauses {
-            lines.push(format!(
-                "    {} {clause}",
-                if *ok { "true " } else { "false" }
-            ));
-        }
-    }
-    lines.push(String::new());
-    lines.push("Matching (in order):".to_owned());
-    let mut attempts = Vec::new();
-    let suffix = config.safety.sandbox_email_suffix.as_str();
-    let index = match_index(&state.compiled, target, suffix);
-    let _ = link(
-        &state.compiled,
-        &index,
-        target,
-        user,
-        &state.context(),
-        suffix,
-        &mut attempts,
-    );
-    lines.extend(attempts.into_iter().map(|a| format!("  {a}")));
-    lines.push(format!(
-        "  result: {}",
-        match &state.links[i] {
-            Link::Linked { target: t, by } => format!(
-                "linked by {by} to {} ({})",
-                text(&target.users[*t], "Username"),
-                target.users[*t].id
-            ),
-            Link::Unmatched { .. } => "unmatched".to_owned(),
-            Link::Disputed(reason, _) => reason.clone(),
-        }
-    ));
-    lines.push(String::new());
-    let creating = matches!(state.links[i], Link::Unmatched { .. });
-    lines.push(format!(
-        "Fields ({}):",
-        if creating { "as created" } else { "as updated" }
-    ));
-    let wanted = state.desired(user, creating);
-    lines.extend(wanted.lines.iter().map(|l| format!("  {l}")));
-    lines.extend(wanted.errors.iter().map(|e| format!("  error: {e}")));
-    lines.push(String::new());
-    let roles = roles(config, &state.compiled, &state.org, user, &state.context());
-    lines.push(format!(
-        "Roles: {}",
-        if roles.fired.is_empty() {
-            "no rule matches".to_owned()
-        } else {
-            roles.fired.join(", ")
-        }
-    ));
-    lines.push(format!(
-        "  profile: {}",
-        roles.profile.as_ref().map_or("none", |p| p.0.as_str())
-    ));
-    if let Some((role, _)) = &roles.role {
-        lines.push(format!("  role: {role}"));
-    }
-    let sets: Vec<&str> = roles.sets.iter().map(|s| s.0.as_str()).collect();
-    lines.push(format!(
-        "  permission sets: {}",
-        if sets.is_empty() {
-            "none".to_owned()
-        } else {
-            sets.join(", ")
-        }
-    ));
-    lines.extend(roles.errors.iter().map(|e| format!("  error: {e}")));
-    Some(lines)
 }

@@ -1,0 +1,119 @@
+//! `roster explain`: how the planner sees one source user, step by step — the scope decision
+//! with each filter clause's result, the matching attempts in order, each field's mapping and
+//! value, and the role rules that fired.
+
+use super::Inputs;
+use super::reconcile::{Link, State, link, match_index, roles, text};
+use crate::config::Config;
+use crate::model::{SourceSnapshot, TargetSnapshot};
+
+/// `roster explain`: how the planner sees one source user, by UPN or object id. `None` when the
+/// source snapshot does not hold the user.
+pub(crate) fn explain(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+    who: &str,
+) -> Option<Vec<String>> {
+    let state = State::new(config, source, target, inputs);
+    let i = state
+        .users
+        .iter()
+        .position(|u| u.id.eq_ignore_ascii_case(who) || u.key.eq_ignore_ascii_case(who))?;
+    let user = &state.users[i];
+    let decision = &state.decisions[i];
+    let mut lines = vec![format!("{} (Entra object id {})", user.key, user.id)];
+    lines.push(String::new());
+    lines.push(format!(
+        "Scope: {} — {}",
+        if decision.in_scope {
+            "in scope"
+        } else {
+            "out of scope"
+        },
+        decision.reason
+    ));
+    let roles_held: Vec<&str> = user.roles.iter().map(String::as_str).collect();
+    lines.push(format!(
+        "  app roles: {}",
+        if roles_held.is_empty() {
+            "none (Default Access or unassigned)".to_owned()
+        } else {
+            roles_held.join(", ")
+        }
+    ));
+    for (name, clauses) in &decision.clauses {
+        lines.push(format!("  {name}:"));
+        for (clause, ok) in clauses {
+            lines.push(format!(
+                "    {} {clause}",
+                if *ok { "true " } else { "false" }
+            ));
+        }
+    }
+    lines.push(String::new());
+    lines.push("Matching (in order):".to_owned());
+    let mut attempts = Vec::new();
+    let suffix = config.safety.sandbox_email_suffix.as_str();
+    let index = match_index(&state.compiled, target, suffix);
+    let _ = link(
+        &state.compiled,
+        &index,
+        target,
+        user,
+        &state.context(),
+        suffix,
+        &mut attempts,
+    );
+    lines.extend(attempts.into_iter().map(|a| format!("  {a}")));
+    lines.push(format!(
+        "  result: {}",
+        match &state.links[i] {
+            Link::Linked { target: t, by } => format!(
+                "linked by {by} to {} ({})",
+                text(&target.users[*t], "Username"),
+                target.users[*t].id
+            ),
+            Link::Unmatched { .. } => "unmatched".to_owned(),
+            Link::Disputed(reason, _) => reason.clone(),
+        }
+    ));
+    lines.push(String::new());
+    let creating = matches!(state.links[i], Link::Unmatched { .. });
+    lines.push(format!(
+        "Fields ({}):",
+        if creating { "as created" } else { "as updated" }
+    ));
+    let wanted = state.desired(user, creating);
+    lines.extend(wanted.lines.iter().map(|l| format!("  {l}")));
+    lines.extend(wanted.errors.iter().map(|e| format!("  error: {e}")));
+    lines.push(String::new());
+    let roles = roles(config, &state.compiled, &state.org, user, &state.context());
+    lines.push(format!(
+        "Roles: {}",
+        if roles.fired.is_empty() {
+            "no rule matches".to_owned()
+        } else {
+            roles.fired.join(", ")
+        }
+    ));
+    lines.push(format!(
+        "  profile: {}",
+        roles.profile.as_ref().map_or("none", |p| p.0.as_str())
+    ));
+    if let Some((role, _)) = &roles.role {
+        lines.push(format!("  role: {role}"));
+    }
+    let sets: Vec<&str> = roles.sets.iter().map(|s| s.0.as_str()).collect();
+    lines.push(format!(
+        "  permission sets: {}",
+        if sets.is_empty() {
+            "none".to_owned()
+        } else {
+            sets.join(", ")
+        }
+    ));
+    lines.extend(roles.errors.iter().map(|e| format!("  error: {e}")));
+    Some(lines)
+}
