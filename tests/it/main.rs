@@ -4,6 +4,7 @@
 mod cli;
 mod emulate;
 mod expr;
+mod plan;
 mod snapshot;
 mod support;
 mod validate;

@@ -1,0 +1,184 @@
+//! `roster plan`, `show` and `explain` against a `roster emulate` child with the demo world:
+//! all three formats snapshotted, exit codes, saved plans, and a failed read that prints no plan.
+
+use crate::support::{Emulator, Scratch, repo};
+
+fn demo_config() -> String {
+    repo()
+        .join("examples/demo/roster.yaml")
+        .display()
+        .to_string()
+}
+
+/// The emulator's port differs per run.
+fn stable(text: &str) -> String {
+    regex::Regex::new(r"http://127\.0\.0\.1:\d+")
+        .unwrap()
+        .replace_all(text, "http://127.0.0.1:PORT")
+        .into_owned()
+}
+
+#[test]
+fn demo_plan_in_three_formats() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-formats");
+    let config = demo_config();
+    for format in ["text", "markdown", "json"] {
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", &config, "plan", "--format", format],
+            &[],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        insta::assert_snapshot!(format!("demo_plan_{format}"), stable(&out.stdout));
+    }
+    let masked = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--format", "markdown", "--mask"],
+        &[],
+    );
+    assert!(
+        masked.stdout.contains("`•••@contoso.com`"),
+        "{}",
+        masked.stdout
+    );
+    assert!(!masked.stdout.contains("ava.martinez@"));
+}
+
+#[test]
+fn detailed_exitcode_is_two_with_changes_and_zero_without() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-exitcode");
+    let config = demo_config();
+    let changes = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--detailed-exitcode"],
+        &[],
+    );
+    assert_eq!(changes.code, 2, "{}", changes.stderr);
+    assert!(
+        changes
+            .stdout
+            .contains("Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate.")
+    );
+    // A user whom nothing changes for: no changes, exit 0.
+    let none = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &config,
+            "plan",
+            "--detailed-exitcode",
+            "--target",
+            "nobody@contoso.com",
+        ],
+        &[],
+    );
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(
+        none.stdout
+            .contains("Warning: this plan is limited to --target nobody@contoso.com")
+    );
+    assert!(
+        none.stdout
+            .ends_with("No changes. Salesforce matches the configuration.\n"),
+        "{}",
+        none.stdout
+    );
+    let plain = emulator.roster(&scratch.dir, &["-c", &config, "plan"], &[]);
+    assert_eq!(plain.code, 0);
+}
+
+#[test]
+fn a_saved_plan_shows_again_the_same() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-saved");
+    let config = demo_config();
+    let planned = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--out", "demo.plan"],
+        &[],
+    );
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(planned.stdout.contains("Saved the plan to demo.plan"));
+    let shown = emulator.roster(&scratch.dir, &["show", "demo.plan"], &[]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        planned.stdout.starts_with(&shown.stdout),
+        "{}",
+        shown.stdout
+    );
+    let json = emulator.roster(
+        &scratch.dir,
+        &["show", "demo.plan", "--format", "json"],
+        &[],
+    );
+    let saved = std::fs::read_to_string(scratch.dir.join("demo.plan")).unwrap();
+    assert_eq!(json.stdout, saved);
+    let plan: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["config_sha256"].as_str().unwrap().len(), 64);
+    // The committed schema accepts the saved plan.
+    let schema: serde_json::Value =
+        serde_json::from_str(&crate::support::read("schemas/plan.schema.json")).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&plan));
+    scratch.write("bad.plan", "{\"format_version\": 9}");
+    let bad = emulator.roster(&scratch.dir, &["show", "bad.plan"], &[]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(
+        bad.stderr,
+        "error: bad.plan is not a roster plan of format_version 1 (found 9)\n"
+    );
+}
+
+#[test]
+fn a_failed_graph_read_exits_one_and_prints_no_plan() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    emulator.admin(
+        "faults",
+        &serde_json::json!({"route": "GET /v1.0/servicePrincipals", "kind": "status", "status": 403, "count": 1}),
+    );
+    let scratch = Scratch::new("plan-failed");
+    let out = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &demo_config(),
+            "plan",
+            "--detailed-exitcode",
+            "--out",
+            "x.plan",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.starts_with("error: reading Microsoft Entra failed: Microsoft Graph GET /v1.0/servicePrincipals: HTTP 403"), "{}", out.stderr);
+    assert!(!scratch.dir.join("x.plan").exists());
+}
+
+#[test]
+fn explain_walks_through_one_user() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-explain");
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", &demo_config(), "explain", "noah.okafor@contoso.com"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("explain_noah", stable(&out.stdout));
+    let unknown = emulator.roster(
+        &scratch.dir,
+        &["-c", &demo_config(), "explain", "nobody@contoso.com"],
+        &[],
+    );
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown
+            .stderr
+            .contains("nobody@contoso.com is not among the"),
+        "{}",
+        unknown.stderr
+    );
+}
