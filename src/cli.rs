@@ -88,9 +88,13 @@ pub(crate) struct PlanArgs {
     /// Limit the plan to these users (UPN, object id or Salesforce Username).
     #[arg(long = "target", value_name = "KEY")]
     pub(crate) targets: Vec<String>,
-    /// Replace email local parts with `***` (for public repositories).
+    /// Replace email local parts with `•••` (for public repositories).
     #[arg(long)]
     pub(crate) mask: bool,
+    /// Plan from a directory written by `roster snapshot` instead of reading Entra and
+    /// Salesforce (offline: for debugging, audits and benchmarks).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) snapshot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,6 @@ mod error;
 mod expr;
 mod graph;
 mod http;
-mod memory;
 mod model;
 mod plan;
 mod progress;
@@ -28,6 +27,7 @@ mod read;
 mod render;
 mod salesforce;
 mod suggest;
+mod usage;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -49,15 +49,52 @@ fn load(cli: &Cli) -> Result<Desired, Error> {
     })
 }
 
-/// Reads the live world and plans (or explains one user).
-fn compute(cli: &Cli, desired: &Desired, targets: &[String]) -> Result<Plan, Error> {
-    let (source, target) = read(cli, desired)?;
-    Ok(plan::plan(
+/// Reads the world (live, or from a snapshot directory) and plans.
+fn compute(
+    cli: &Cli,
+    desired: &Desired,
+    targets: &[String],
+    snapshot: Option<&Path>,
+) -> Result<Plan, Error> {
+    let (source, target) = match snapshot {
+        Some(dir) => (
+            read_json(&dir.join("entra.json"))?,
+            read_json(&dir.join("salesforce.json"))?,
+        ),
+        None => read(cli, desired)?,
+    };
+    let started = crate::usage::cpu_time();
+    let plan = plan::plan(
         &desired.loaded.config,
         &source,
         &target,
         &inputs(desired, targets),
-    ))
+    );
+    if let (Some(before), Some(after)) = (started, crate::usage::cpu_time()) {
+        let cpu = after - before;
+        tracing::info!(
+            target: "roster::plan",
+            "planned {} source and {} Salesforce users in {} ms of CPU ({} ms user, {} ms system)",
+            source.users.len(),
+            target.users.len(),
+            cpu.user_ms + cpu.system_ms,
+            cpu.user_ms,
+            cpu.system_ms
+        );
+    }
+    crate::usage::log_peak();
+    Ok(plan)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Input(format!("cannot read {}: {e}", display_path(path))))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Input(format!(
+            "{} is not a snapshot written by `roster snapshot`: {e}",
+            display_path(path)
+        ))
+    })
 }
 
 fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
@@ -91,7 +128,7 @@ fn color() -> bool {
 
 pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
     let desired = load(cli)?;
-    let plan = compute(cli, &desired, &args.targets)?;
+    let plan = compute(cli, &desired, &args.targets, args.snapshot.as_deref())?;
     if let Some(refused) = &plan.refused {
         return Err(Error::Input(refused.clone()));
     }

@@ -41,7 +41,7 @@ pub(crate) fn run(cli: &Cli, args: &SnapshotArgs) -> Result<Outcome, Error> {
     };
     write("entra.json", serde_json::to_string_pretty(&source))?;
     write("salesforce.json", serde_json::to_string_pretty(&target))?;
-    crate::memory::log_peak();
+    crate::usage::log_peak();
     if !cli.global.quiet {
         writeln!(
             anstream::stdout(),

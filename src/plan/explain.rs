@@ -22,7 +22,7 @@ pub(crate) fn explain(
         .iter()
         .position(|u| u.id.eq_ignore_ascii_case(who) || u.key.eq_ignore_ascii_case(who))?;
     let user = &state.users[i];
-    let decision = &state.decisions[i];
+    let decision = &super::scope::decide(config, &super::scope::regexes(config), user, true);
     let mut lines = vec![format!("{} (Entra object id {})", user.key, user.id)];
     lines.push(String::new());
     lines.push(format!(
@@ -34,7 +34,7 @@ pub(crate) fn explain(
         },
         decision.reason
     ));
-    let roles_held: Vec<&str> = user.roles.iter().map(String::as_str).collect();
+    let roles_held: Vec<&str> = user.roles.iter().copied().collect();
     lines.push(format!(
         "  app roles: {}",
         if roles_held.is_empty() {
@@ -85,7 +85,7 @@ pub(crate) fn explain(
         "Fields ({}):",
         if creating { "as created" } else { "as updated" }
     ));
-    let wanted = state.desired(user, creating);
+    let wanted = state.desired(user, creating, true);
     lines.extend(wanted.lines.iter().map(|l| format!("  {l}")));
     lines.extend(wanted.errors.iter().map(|e| format!("  error: {e}")));
     lines.push(String::new());

@@ -25,6 +25,8 @@ pub(super) struct Compiled<'c> {
     matching: Vec<(Option<expr::Expr>, &'c str, String)>,
     mappings: Vec<(&'c Mapping, Option<expr::Expr>)>,
     role_conditions: Vec<Option<expr::Expr>>,
+    /// Salesforce's length limit of each mapped field.
+    pub(super) max_len: HashMap<&'c str, usize>,
 }
 
 fn compile(config: &Config) -> Compiled<'_> {
@@ -46,6 +48,14 @@ fn compile(config: &Config) -> Compiled<'_> {
             .map(|m| match m.value() {
                 Some(MappingValue::Expression(e)) => (m, expr::parse(e).ok()),
                 _ => (m, None),
+            })
+            .collect(),
+        max_len: config
+            .mappings
+            .iter()
+            .filter_map(|m| {
+                let max = user_fields::user_field(&m.target)?.max_len?;
+                Some((m.target.as_str(), max))
             })
             .collect(),
         role_conditions: config
@@ -216,10 +226,7 @@ pub(super) fn link(
 ) -> Link {
     let mut tried = Vec::new();
     for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
-        let value = match parsed
-            .as_ref()
-            .map(|e| expr::evaluate(e, &user.attributes, ctx))
-        {
+        let value = match parsed.as_ref().map(|e| expr::evaluate(e, user, ctx)) {
             Some(Ok(Value::Str(v))) if !v.trim().is_empty() => v,
             Some(Err(e)) => {
                 explain.push(format!(
@@ -284,6 +291,7 @@ fn desired(
     creating: bool,
     (now, seed): (expr::DateTime, u64),
     existing: &dyn Fn(&str, &str) -> bool,
+    explain: bool,
 ) -> Desired {
     let mut out = Desired {
         fields: BTreeMap::new(),
@@ -292,34 +300,35 @@ fn desired(
     };
     for (mapping, parsed) in &compiled.mappings {
         if !creating && mapping.apply == ApplyMode::OnCreate {
-            out.lines
-                .push(format!("{}: on_create only, not updated", mapping.target));
+            if explain {
+                out.lines
+                    .push(format!("{}: on_create only, not updated", mapping.target));
+            }
             continue;
         }
         let target = mapping.target.as_str();
         let check = |v: &str| existing(target, v);
         let ctx = Context::new(now, seed).with_existing(&check);
-        let (shown, value) = match mapping.value() {
-            Some(MappingValue::Source(name)) => (
-                format!("[{name}]"),
-                Ok(expr::Attributes::attribute(&user.attributes, name)),
-            ),
-            Some(MappingValue::Constant(c)) => {
-                (format!("constant {c:?}"), Ok(Value::Str(c.to_owned())))
-            }
-            Some(MappingValue::Expression(e)) => (
-                e.to_owned(),
-                parsed.as_ref().map_or(Ok(Value::Null), |p| {
-                    expr::evaluate(p, &user.attributes, &ctx)
-                }),
-            ),
+        // How the mapping reads, for messages only.
+        let shown = || match mapping.value() {
+            Some(MappingValue::Source(name)) => format!("[{name}]"),
+            Some(MappingValue::Constant(c)) => format!("constant {c:?}"),
+            Some(MappingValue::Expression(e)) => e.to_owned(),
+            None => String::new(),
+        };
+        let value = match mapping.value() {
+            Some(MappingValue::Source(name)) => Ok(expr::Attributes::attribute(user, name)),
+            Some(MappingValue::Constant(c)) => Ok(Value::Str(c.to_owned())),
+            Some(MappingValue::Expression(_)) => parsed
+                .as_ref()
+                .map_or(Ok(Value::Null), |p| expr::evaluate(p, user, &ctx)),
             None => continue,
         };
         let value = match value {
             Ok(v) => v,
             Err(e) => {
                 out.errors
-                    .push(format!("mapping {target} ({shown}): {}", e.message));
+                    .push(format!("mapping {target} ({}): {}", shown(), e.message));
                 continue;
             }
         };
@@ -327,7 +336,8 @@ fn desired(
             Value::Str(s) => Some(s),
             Value::Multi(values) => {
                 out.errors.push(format!(
-                    "mapping {target} ({shown}) gives {} values; a User field holds one",
+                    "mapping {target} ({}) gives {} values; a User field holds one",
+                    shown(),
                     values.len()
                 ));
                 None
@@ -335,12 +345,15 @@ fn desired(
             Value::Null if creating => mapping.default.clone(),
             Value::Null | Value::Ignore => None,
         };
-        out.lines.push(format!(
-            "{target} <- {shown}: {}",
-            result
-                .as_deref()
-                .map_or_else(|| "null (nothing flows)".to_owned(), |r| format!("{r:?}"))
-        ));
+        if explain {
+            out.lines.push(format!(
+                "{target} <- {}: {}",
+                shown(),
+                result
+                    .as_deref()
+                    .map_or_else(|| "null (nothing flows)".to_owned(), |r| format!("{r:?}"))
+            ));
+        }
         if let Some(result) = result {
             out.fields.insert(target.to_owned(), result);
         }
@@ -370,12 +383,12 @@ pub(super) fn roles(
     for (i, rule) in config.roles.rules.iter().enumerate() {
         let matched = match &rule.when {
             RoleCondition::AppRole(name) => {
-                user.roles.contains(name) || user.role_names.contains(name)
+                user.roles.contains(name.as_str()) || user.role_names.contains(name.as_str())
             }
-            RoleCondition::Group(name) => user.groups.contains(name),
+            RoleCondition::Group(name) => user.groups.contains(name.as_str()),
             RoleCondition::Expression(_) => compiled.role_conditions[i]
                 .as_ref()
-                .and_then(|e| expr::evaluate(e, &user.attributes, ctx).ok())
+                .and_then(|e| expr::evaluate(e, user, ctx).ok())
                 .is_some_and(|v| matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("true"))),
         };
         if !matched {
@@ -494,10 +507,7 @@ pub(super) fn reconcile(
         if !is_active(user) || state.org.protected(config, user) {
             continue;
         }
-        let source_link = state.links.iter().enumerate().find_map(|(i, l)| match l {
-            Link::Linked { target, .. } if *target == t => Some(i),
-            _ => None,
-        });
+        let source_link = state.linked_source.get(&t).copied();
         let (situation, reason, source_id, key) = match source_link {
             Some(i) if state.decisions[i].in_scope => continue,
             Some(i) => (
@@ -572,6 +582,11 @@ pub(super) struct State<'a> {
     pub(super) inputs: &'a Inputs<'a>,
     /// Values taken per field (lower case for Username), for SelectUniqueValue.
     pub(super) taken: RefCell<HashMap<String, HashSet<String>>>,
+    /// Target users by lower-case Username, and by id.
+    pub(super) by_username: HashMap<String, usize>,
+    pub(super) by_id: HashMap<&'a str, usize>,
+    /// The source user linked to each linked target user.
+    pub(super) linked_source: HashMap<usize, usize>,
 }
 
 impl<'a> State<'a> {
@@ -586,7 +601,7 @@ impl<'a> State<'a> {
         let regexes = scope::regexes(config);
         let decisions: Vec<Decision> = users
             .iter()
-            .map(|u| scope::decide(config, &regexes, u))
+            .map(|u| scope::decide(config, &regexes, u, false))
             .collect();
         let suffix = config.safety.sandbox_email_suffix.as_str();
         let index = match_index(&compiled, target, suffix);
@@ -616,8 +631,13 @@ impl<'a> State<'a> {
                 }
             }
         }
+        // Only SelectUniqueValue asks what is taken: track just its fields.
         let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
-        for mapping in &config.mappings {
+        for (mapping, _) in compiled
+            .mappings
+            .iter()
+            .filter(|(_, e)| e.as_ref().is_some_and(expr::is_select_unique_value))
+        {
             let set = taken.entry(mapping.target.to_lowercase()).or_default();
             for user in &target.users {
                 if let Some(v) = field(user, &mapping.target).and_then(Json::as_str) {
@@ -632,6 +652,26 @@ impl<'a> State<'a> {
             compiled,
             users,
             decisions,
+            by_username: target
+                .users
+                .iter()
+                .enumerate()
+                .map(|(t, u)| (text(u, "Username").to_lowercase(), t))
+                .collect(),
+            by_id: target
+                .users
+                .iter()
+                .enumerate()
+                .map(|(t, u)| (u.id.as_str(), t))
+                .collect(),
+            linked_source: links
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| match l {
+                    Link::Linked { target, .. } => Some((*target, i)),
+                    _ => None,
+                })
+                .collect(),
             links,
             inputs,
             taken: RefCell::new(taken),
@@ -649,7 +689,7 @@ impl<'a> State<'a> {
             .is_some_and(|s| s.contains(&value.to_lowercase()))
     }
 
-    pub(super) fn desired(&self, user: &SourceUser<'_>, creating: bool) -> Desired {
+    pub(super) fn desired(&self, user: &SourceUser<'_>, creating: bool, explain: bool) -> Desired {
         let existing = |field: &str, value: &str| self.is_taken(field, value);
         desired(
             &self.compiled,
@@ -657,6 +697,7 @@ impl<'a> State<'a> {
             creating,
             (self.inputs.now, self.inputs.seed),
             &existing,
+            explain,
         )
     }
 
@@ -671,7 +712,7 @@ impl<'a> State<'a> {
             key: user.key.clone(),
             reason,
         };
-        let wanted = self.desired(user, false);
+        let wanted = self.desired(user, false, false);
         let roles = roles(
             self.config,
             &self.compiled,
@@ -805,7 +846,7 @@ impl<'a> State<'a> {
             key: user.key.clone(),
             reason,
         };
-        let wanted = self.desired(user, true);
+        let wanted = self.desired(user, true, false);
         let roles = roles(
             self.config,
             &self.compiled,
@@ -819,13 +860,13 @@ impl<'a> State<'a> {
         let Some((profile, profile_id)) = roles.profile.clone() else {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };
-        preflight(&wanted.fields).map_err(|reason| problem(ProblemKind::Error, reason))?;
+        preflight(&wanted.fields, &self.compiled.max_len)
+            .map_err(|reason| problem(ProblemKind::Error, reason))?;
         let username = wanted.fields.get("Username").cloned().unwrap_or_default();
         if let Some(other) = self
-            .target
-            .users
-            .iter()
-            .find(|u| text(u, "Username").eq_ignore_ascii_case(&username))
+            .by_username
+            .get(&username.to_lowercase())
+            .map(|t| &self.target.users[*t])
         {
             return Err(problem(
                 ProblemKind::Conflict,
@@ -835,12 +876,13 @@ impl<'a> State<'a> {
                 ),
             ));
         }
-        for (name, value) in &wanted.fields {
-            self.taken
-                .borrow_mut()
-                .entry(name.to_lowercase())
-                .or_default()
-                .insert(value.to_lowercase());
+        {
+            let mut taken = self.taken.borrow_mut();
+            for (name, value) in &wanted.fields {
+                if let Some(set) = taken.get_mut(&name.to_lowercase()) {
+                    set.insert(value.to_lowercase());
+                }
+            }
         }
         let mut after: BTreeMap<String, Json> = wanted
             .fields
@@ -914,11 +956,11 @@ impl<'a> State<'a> {
             .collect();
         for change in &plan.changes {
             if change.action == Action::Reactivate
-                && let Some(t) = self
-                    .target
-                    .users
-                    .iter()
-                    .find(|u| Some(&u.id) == change.target_id.as_ref())
+                && let Some(t) = change
+                    .target_id
+                    .as_deref()
+                    .and_then(|id| self.by_id.get(id))
+                    .map(|t| &self.target.users[*t])
                 && let Some(licence) = self.licence_of(&text(t, "ProfileId"))
                 && let Some(free) = seats.get_mut(&licence)
             {
@@ -981,7 +1023,7 @@ fn no_profile(user: &SourceUser<'_>) -> String {
     } else {
         format!(
             "the user's app roles are {}",
-            user.roles.iter().cloned().collect::<Vec<_>>().join(", ")
+            user.roles.iter().copied().collect::<Vec<_>>().join(", ")
         )
     };
     format!("no valid app role: no roles rule gives this user a profile; {held}")
@@ -989,7 +1031,10 @@ fn no_profile(user: &SourceUser<'_>) -> String {
 
 /// What Salesforce would reject on create: a required field without a value, a value longer
 /// than its field.
-fn preflight(fields: &BTreeMap<String, String>) -> Result<(), String> {
+fn preflight(
+    fields: &BTreeMap<String, String>,
+    max_len: &HashMap<&str, usize>,
+) -> Result<(), String> {
     for required in user_fields::REQUIRED_ON_CREATE {
         if fields.get(*required).is_none_or(|v| v.trim().is_empty()) {
             return Err(format!(
@@ -998,7 +1043,8 @@ fn preflight(fields: &BTreeMap<String, String>) -> Result<(), String> {
         }
     }
     for (name, value) in fields {
-        if let Some(max) = user_fields::user_field(name).and_then(|f| f.max_len)
+        if let Some(&max) = max_len.get(name.as_str())
+            && value.len() > max
             && value.chars().count() > max
         {
             return Err(format!(

@@ -38,7 +38,13 @@ pub(crate) fn regexes(config: &Config) -> Regexes {
         .collect()
 }
 
-pub(crate) fn decide(config: &Config, regexes: &Regexes, user: &SourceUser<'_>) -> Decision {
+/// With `explain`, the decision also records every clause's result and the in-scope reason.
+pub(crate) fn decide(
+    config: &Config,
+    regexes: &Regexes,
+    user: &SourceUser<'_>,
+    explain: bool,
+) -> Decision {
     let mut decision = Decision {
         in_scope: false,
         reason: String::new(),
@@ -54,32 +60,48 @@ pub(crate) fn decide(config: &Config, regexes: &Regexes, user: &SourceUser<'_>) 
     }
     let filters = &config.scope.filters;
     let mut passed = filters.is_empty();
-    let mut failures = Vec::new();
-    for (i, filter) in filters.iter().enumerate() {
-        let name = filter
+    // Results first; the words only when a reason or `explain` needs them.
+    let results: Vec<Vec<bool>> = filters
+        .iter()
+        .map(|f| {
+            f.all
+                .iter()
+                .map(|c| holds(c, regexes, user.raw.get(&c.attribute)))
+                .collect()
+        })
+        .collect();
+    passed |= results.iter().any(|r| r.iter().all(|ok| *ok));
+    let name = |i: usize| {
+        filters[i]
             .name
             .clone()
-            .unwrap_or_else(|| format!("filter {}", i + 1));
-        let results: Vec<(String, bool)> = filter
-            .all
-            .iter()
-            .map(|clause| {
-                (
-                    describe(clause),
-                    holds(clause, regexes, user.raw.get(&clause.attribute)),
-                )
-            })
-            .collect();
-        let all = results.iter().all(|(_, ok)| *ok);
-        if all {
-            passed = true;
-        } else if let Some((first, _)) = results.iter().find(|(_, ok)| !ok) {
-            failures.push(format!("{name}: {first} is false"));
+            .unwrap_or_else(|| format!("filter {}", i + 1))
+    };
+    let mut failures = Vec::new();
+    if !passed || explain {
+        for (i, filter) in filters.iter().enumerate() {
+            if let Some(first) = results[i].iter().position(|ok| !ok) {
+                failures.push(format!(
+                    "{}: {} is false",
+                    name(i),
+                    describe(&filter.all[first])
+                ));
+            }
+            if explain {
+                let clauses = filter
+                    .all
+                    .iter()
+                    .zip(&results[i])
+                    .map(|(c, ok)| (describe(c), *ok))
+                    .collect();
+                decision.clauses.push((name(i), clauses));
+            }
         }
-        decision.clauses.push((name, results));
     }
     decision.in_scope = passed;
-    decision.reason = if passed {
+    decision.reason = if passed && !explain {
+        String::new()
+    } else if passed {
         user.assignment_reason()
     } else {
         format!("no scoping filter matched ({})", failures.join("; "))

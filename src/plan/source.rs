@@ -2,7 +2,7 @@
 //! gives (Default Access gives none), the groups the user is a direct member of, and the
 //! attributes expressions read, including the computed `appRoleAssignments`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value as Json};
 
@@ -19,24 +19,48 @@ pub(crate) struct SourceUser<'s> {
     pub(crate) key: String,
     pub(crate) raw: &'s Map<String, Json>,
     pub(crate) assigned: bool,
-    /// How the user is assigned: "directly", "via group SF Sales", ...
-    pub(crate) via: Vec<String>,
+    /// Assigned directly, and the assigned groups the user is a direct member of.
+    pub(crate) direct: bool,
+    pub(crate) via: Vec<&'s str>,
     /// App-role values (and display names, for rules that name those).
-    pub(crate) roles: BTreeSet<String>,
-    pub(crate) role_names: BTreeSet<String>,
+    pub(crate) roles: BTreeSet<&'s str>,
+    pub(crate) role_names: BTreeSet<&'s str>,
     /// Object ids and display names of the groups the user is a direct member of.
-    pub(crate) groups: BTreeSet<String>,
-    /// What expressions read.
-    pub(crate) attributes: BTreeMap<String, Value>,
+    pub(crate) groups: BTreeSet<&'s str>,
 }
 
 impl SourceUser<'_> {
+    /// "assigned directly and via group SF Sales".
     pub(crate) fn assignment_reason(&self) -> String {
-        if self.via.is_empty() {
+        let mut how: Vec<String> = Vec::new();
+        if self.direct {
+            how.push("directly".to_owned());
+        }
+        how.extend(self.via.iter().map(|g| format!("via group {g}")));
+        if how.is_empty() {
             "in scope".to_owned()
         } else {
-            format!("assigned {}", self.via.join(" and "))
+            format!("assigned {}", how.join(" and "))
         }
+    }
+}
+
+/// Expressions read the snapshot's attributes as they are, plus `appRoleAssignments`.
+impl crate::expr::Attributes for SourceUser<'_> {
+    fn attribute(&self, name: &str) -> Value {
+        if name == "appRoleAssignments" {
+            return Value::Multi(self.roles.iter().map(|r| (*r).to_owned()).collect());
+        }
+        let found = self.raw.get(name).or_else(|| {
+            // Graph attribute names are camelCase; forgive a different case.
+            self.raw
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        });
+        found
+            .and_then(|v| Value::from_json(v).ok())
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -78,7 +102,7 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
 
 fn view<'s>(
     user: &'s Snapshotted,
-    roles: &HashMap<&str, (Option<&str>, &str)>,
+    roles: &HashMap<&str, (Option<&'s str>, &'s str)>,
     direct: &HashMap<&str, Vec<&str>>,
     group_roles: &HashMap<&str, Vec<&str>>,
     member_of: &HashMap<&str, Vec<&'s crate::model::Group>>,
@@ -93,11 +117,11 @@ fn view<'s>(
             .to_owned(),
         raw: &user.attributes,
         assigned: false,
+        direct: false,
         via: Vec::new(),
         roles: BTreeSet::new(),
         role_names: BTreeSet::new(),
         groups: BTreeSet::new(),
-        attributes: BTreeMap::new(),
     };
     let grant = |view: &mut SourceUser<'s>, role_id: &str| {
         view.assigned = true;
@@ -105,34 +129,25 @@ fn view<'s>(
             return;
         }
         if let Some((Some(value), name)) = roles.get(role_id) {
-            view.roles.insert((*value).to_owned());
-            view.role_names.insert((*name).to_owned());
+            view.roles.insert(value);
+            view.role_names.insert(name);
         }
     };
     if let Some(ids) = direct.get(user.id.as_str()) {
-        view.via.push("directly".to_owned());
+        view.direct = true;
         for id in ids {
             grant(&mut view, id);
         }
     }
     for group in member_of.get(user.id.as_str()).into_iter().flatten() {
-        view.groups.insert(group.id.clone());
-        view.groups.insert(group.display_name.clone());
+        view.groups.insert(&group.id);
+        view.groups.insert(&group.display_name);
         if let Some(ids) = group_roles.get(group.id.as_str()) {
-            view.via.push(format!("via group {}", group.display_name));
+            view.via.push(&group.display_name);
             for id in ids {
                 grant(&mut view, id);
             }
         }
     }
-    for (name, value) in &user.attributes {
-        if let Ok(value) = Value::from_json(value) {
-            view.attributes.insert(name.clone(), value);
-        }
-    }
-    view.attributes.insert(
-        "appRoleAssignments".to_owned(),
-        Value::Multi(view.roles.iter().cloned().collect()),
-    );
     view
 }
