@@ -176,3 +176,86 @@ fn fit(lines: &[String], budget: usize) -> (String, Option<String>) {
     );
     (body, Some(note))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{Change, PermissionSetChanges, Situation, Summary};
+
+    fn change(i: usize) -> Change {
+        Change {
+            action: Action::Create,
+            key: format!("user{i:05}@contoso.com"),
+            situation: Situation::Unmatched,
+            reason: format!(
+                "unmatched: no Salesforce user with FederationIdentifier = \"user{i:05}@contoso.com\""
+            ),
+            source_id: Some(format!("id-{i}")),
+            target_id: None,
+            before: BTreeMap::new(),
+            after: BTreeMap::from([
+                (
+                    "Username".to_owned(),
+                    json!(format!("user{i:05}@contoso.com.dev1")),
+                ),
+                ("Email".to_owned(), json!(format!("user{i:05}@contoso.com"))),
+                ("LastName".to_owned(), json!("Nguyen")),
+            ]),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            permission_sets: PermissionSetChanges::default(),
+            fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn a_5000_change_plan_fits_github_keeps_its_summary_and_says_it_was_cut() {
+        let plan = Plan {
+            format_version: 1,
+            changes: (0..5000).map(change).collect(),
+            summary: Summary {
+                create: 5000,
+                in_scope: 5000,
+                ..Summary::default()
+            },
+            ..Plan::default()
+        };
+        let comment = render(&plan);
+        assert!(comment.chars().count() < 65_536, "{}", comment.len());
+        assert!(comment.len() <= MAX_CHARS, "{}", comment.len());
+        assert!(comment.starts_with(MARKER));
+        assert!(comment.contains("**Plan: 5000 to create, 0 to update, 0 to deactivate.**"));
+        assert!(comment.contains("- **Create (5000):** `user00000@contoso.com`"));
+        assert!(comment.contains(" and 4950 more"));
+        assert!(comment.contains("> This plan is too long for one comment:"));
+        assert!(comment.contains("lines truncated: the whole plan is in the plan file"));
+        // Head and tail both survive, and the code block is closed.
+        assert!(comment.contains("user00000@contoso.com.dev1"));
+        assert!(comment.contains("Plan: 5000 to create"));
+        assert!(comment.trim_end().ends_with("</details>"));
+    }
+
+    #[test]
+    fn a_small_plan_is_whole_and_deactivations_raise_a_banner() {
+        let mut gone = change(1);
+        gone.action = Action::Deactivate;
+        let plan = Plan {
+            changes: vec![change(0), gone],
+            summary: Summary {
+                create: 1,
+                deactivate: 1,
+                ..Summary::default()
+            },
+            ..Plan::default()
+        };
+        let comment = render(&plan);
+        assert!(!comment.contains("truncated"));
+        assert!(comment.contains("> [!WARNING]\n> **1 user(s) will be deactivated or frozen**"));
+        assert!(comment.contains("+  salesforce_user \"user00000@contoso.com\" {"));
+        assert!(comment.contains("-  salesforce_user \"user00001@contoso.com\" {"));
+    }
+}
