@@ -44,10 +44,6 @@ impl From<crate::salesforce::SalesforceError> for Error {
 pub(crate) enum Outcome {
     Success,
     /// A plan with changes, under `--detailed-exitcode`.
-    #[allow(
-        dead_code,
-        reason = "`roster plan --detailed-exitcode` returns it (issue 6)"
-    )]
     Changes,
 }
 

@@ -10,13 +10,5 @@ mod validate;
 
 pub(crate) use load::{LoadError, Loaded, load};
 pub(crate) use schema::config_schema_text;
-#[allow(
-    unused_imports,
-    reason = "the planner and clients consume the model (issues 5-6)"
-)]
-pub(crate) use secret::{SecretError, SecretRef};
-#[allow(
-    unused_imports,
-    reason = "the planner and clients consume the model (issues 5-6)"
-)]
+pub(crate) use secret::SecretError;
 pub(crate) use types::*;

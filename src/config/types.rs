@@ -1,11 +1,6 @@
 //! The desired-state model: what `roster.yaml` says, as Rust types. serde reads it, schemars turns
 //! it (and these doc comments) into `schemas/roster.schema.json`.
 
-#![allow(
-    dead_code,
-    reason = "the clients and the planner read the whole model (issues 5 and 6)"
-)]
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -18,6 +13,10 @@ use super::secret::SecretRef;
 pub(crate) struct Config {
     /// The file format version. Always 1.
     #[schemars(extend("const" = 1))]
+    #[allow(
+        dead_code,
+        reason = "the schema checks it is 1; nothing else needs to read it"
+    )]
     pub(crate) version: u32,
     /// Microsoft Entra ID: the tenant, the app registration roster reads Graph with, and the
     /// enterprise application users are assigned to.
