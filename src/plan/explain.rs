@@ -9,6 +9,10 @@ use crate::model::{SourceSnapshot, TargetSnapshot};
 
 /// `roster explain`: how the planner sees one source user, by UPN or object id. `None` when the
 /// source snapshot does not hold the user.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one section after another, in the order a reader follows them"
+)]
 pub(crate) fn explain(
     config: &Config,
     source: &SourceSnapshot,
@@ -95,7 +99,12 @@ pub(crate) fn explain(
         if roles.fired.is_empty() {
             "no rule matches".to_owned()
         } else {
-            roles.fired.join(", ")
+            roles
+                .fired
+                .iter()
+                .map(|i| format!("roles rule {}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ));
     lines.push(format!(

@@ -14,6 +14,7 @@ mod source;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -152,10 +153,11 @@ pub(crate) struct Change {
     pub(crate) source_id: Option<String>,
     /// Salesforce User id (none for a create).
     pub(crate) target_id: Option<String>,
+    // Field names are shared, not copied per user: a plan of 100,000 creates holds each once.
     /// The changed fields' current values (empty for a create).
-    pub(crate) before: BTreeMap<String, Value>,
+    pub(crate) before: BTreeMap<Arc<str>, Value>,
     /// The fields to write.
-    pub(crate) after: BTreeMap<String, Value>,
+    pub(crate) after: BTreeMap<Arc<str>, Value>,
     /// Names of the ids in `before`/`after` (profiles, roles), for people.
     pub(crate) labels: BTreeMap<String, String>,
     /// Fields compared and found equal.

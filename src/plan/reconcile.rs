@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 
@@ -23,7 +24,7 @@ use crate::suggest::closest;
 /// The config's expressions, parsed once.
 pub(super) struct Compiled<'c> {
     matching: Vec<(Option<expr::Expr>, &'c str, String)>,
-    mappings: Vec<(&'c Mapping, Option<expr::Expr>)>,
+    mappings: Vec<(&'c Mapping, Option<expr::Expr>, Arc<str>)>,
     role_conditions: Vec<Option<expr::Expr>>,
     /// Salesforce's length limit of each mapped field.
     pub(super) max_len: HashMap<&'c str, usize>,
@@ -46,8 +47,10 @@ fn compile(config: &Config) -> Compiled<'_> {
             .mappings
             .iter()
             .map(|m| match m.value() {
-                Some(MappingValue::Expression(e)) => (m, expr::parse(e).ok()),
-                _ => (m, None),
+                Some(MappingValue::Expression(e)) => {
+                    (m, expr::parse(e).ok(), Arc::from(m.target.as_str()))
+                }
+                _ => (m, None, Arc::from(m.target.as_str())),
             })
             .collect(),
         max_len: config
@@ -279,7 +282,7 @@ pub(super) fn link(
 
 /// The fields a user should have, by mapping.
 pub(super) struct Desired {
-    pub(super) fields: BTreeMap<String, String>,
+    pub(super) fields: BTreeMap<Arc<str>, String>,
     pub(super) errors: Vec<String>,
     /// For `roster explain`: mapping, source value, result.
     pub(super) lines: Vec<String>,
@@ -298,7 +301,7 @@ fn desired(
         errors: Vec::new(),
         lines: Vec::new(),
     };
-    for (mapping, parsed) in &compiled.mappings {
+    for (mapping, parsed, key) in &compiled.mappings {
         if !creating && mapping.apply == ApplyMode::OnCreate {
             if explain {
                 out.lines
@@ -355,7 +358,7 @@ fn desired(
             ));
         }
         if let Some(result) = result {
-            out.fields.insert(target.to_owned(), result);
+            out.fields.insert(Arc::clone(key), result);
         }
     }
     out
@@ -368,7 +371,8 @@ pub(super) struct Roles {
     pub(super) role: Option<(String, String)>,
     pub(super) sets: Vec<(String, String)>,
     pub(super) errors: Vec<String>,
-    pub(super) fired: Vec<String>,
+    /// Rules that matched (indexes into `roles.rules`).
+    pub(super) fired: Vec<usize>,
 }
 
 pub(super) fn roles(
@@ -394,7 +398,7 @@ pub(super) fn roles(
         if !matched {
             continue;
         }
-        out.fired.push(format!("roles rule {}", i + 1));
+        out.fired.push(i);
         if !decided && rule.profile.is_some() {
             decided = true;
             if let Some(name) = &rule.profile {
@@ -547,8 +551,8 @@ pub(super) fn reconcile(
             reason,
             source_id,
             target_id: Some(user.id.clone()),
-            before: BTreeMap::from([(field.to_owned(), before)]),
-            after: BTreeMap::from([(field.to_owned(), after)]),
+            before: BTreeMap::from([(Arc::from(field), before)]),
+            after: BTreeMap::from([(Arc::from(field), after)]),
             labels: BTreeMap::new(),
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
@@ -633,10 +637,10 @@ impl<'a> State<'a> {
         }
         // Only SelectUniqueValue asks what is taken: track just its fields.
         let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
-        for (mapping, _) in compiled
+        for (mapping, _, _) in compiled
             .mappings
             .iter()
-            .filter(|(_, e)| e.as_ref().is_some_and(expr::is_select_unique_value))
+            .filter(|(_, e, _)| e.as_ref().is_some_and(expr::is_select_unique_value))
         {
             let set = taken.entry(mapping.target.to_lowercase()).or_default();
             for user in &target.users {
@@ -743,10 +747,10 @@ impl<'a> State<'a> {
             if differs(name, value, now, suffix) {
                 change
                     .before
-                    .insert(name.clone(), now.cloned().unwrap_or(Json::Null));
+                    .insert(Arc::clone(name), now.cloned().unwrap_or(Json::Null));
                 change
                     .after
-                    .insert(name.clone(), Json::String(value.clone()));
+                    .insert(Arc::clone(name), Json::String(value.clone()));
             } else {
                 change.unchanged += 1;
             }
@@ -761,10 +765,10 @@ impl<'a> State<'a> {
                 } else {
                     change
                         .before
-                        .insert(field_name.to_owned(), Json::String(now.clone()));
+                        .insert(Arc::from(field_name), Json::String(now.clone()));
                     change
                         .after
-                        .insert(field_name.to_owned(), Json::String(id.clone()));
+                        .insert(Arc::from(field_name), Json::String(id.clone()));
                     if let Some(old) = names(&now) {
                         change.labels.insert(now, old);
                     }
@@ -878,13 +882,14 @@ impl<'a> State<'a> {
         }
         {
             let mut taken = self.taken.borrow_mut();
-            for (name, value) in &wanted.fields {
+            let tracked = !taken.is_empty();
+            for (name, value) in wanted.fields.iter().filter(|_| tracked) {
                 if let Some(set) = taken.get_mut(&name.to_lowercase()) {
                     set.insert(value.to_lowercase());
                 }
             }
         }
-        let mut after: BTreeMap<String, Json> = wanted
+        let mut after: BTreeMap<Arc<str>, Json> = wanted
             .fields
             .into_iter()
             .map(|(k, v)| (k, Json::String(v)))
@@ -1032,7 +1037,7 @@ fn no_profile(user: &SourceUser<'_>) -> String {
 /// What Salesforce would reject on create: a required field without a value, a value longer
 /// than its field.
 fn preflight(
-    fields: &BTreeMap<String, String>,
+    fields: &BTreeMap<Arc<str>, String>,
     max_len: &HashMap<&str, usize>,
 ) -> Result<(), String> {
     for required in user_fields::REQUIRED_ON_CREATE {
@@ -1043,7 +1048,7 @@ fn preflight(
         }
     }
     for (name, value) in fields {
-        if let Some(&max) = max_len.get(name.as_str())
+        if let Some(&max) = max_len.get(name.as_ref())
             && value.len() > max
             && value.chars().count() > max
         {
@@ -1061,8 +1066,8 @@ fn update_reason(change: &Change, by: &str, user: &SourceUser<'_>) -> String {
     let mut what: Vec<String> = change
         .after
         .keys()
-        .filter(|k| *k != "IsActive")
-        .cloned()
+        .filter(|k| k.as_ref() != "IsActive")
+        .map(ToString::to_string)
         .collect();
     if !change.permission_sets.is_empty() {
         what.push("permission sets".to_owned());

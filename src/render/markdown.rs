@@ -199,11 +199,11 @@ mod tests {
             before: BTreeMap::new(),
             after: BTreeMap::from([
                 (
-                    "Username".to_owned(),
+                    "Username".into(),
                     json!(format!("user{i:05}@contoso.com.dev1")),
                 ),
-                ("Email".to_owned(), json!(format!("user{i:05}@contoso.com"))),
-                ("LastName".to_owned(), json!("Nguyen")),
+                ("Email".into(), json!(format!("user{i:05}@contoso.com"))),
+                ("LastName".into(), json!("Nguyen")),
             ]),
             labels: BTreeMap::new(),
             unchanged: 0,

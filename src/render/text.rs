@@ -96,7 +96,7 @@ pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
     let width = change
         .after
         .keys()
-        .map(String::len)
+        .map(|k| k.len())
         .chain(sets.then_some("permission_sets".len()))
         .max()
         .unwrap_or(0);
