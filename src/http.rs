@@ -297,6 +297,60 @@ impl Http {
             .await
     }
 
+    /// Sends an authorized request with a token from `cache` (`fetch` gets a fresh one),
+    /// retrying transient failures; when the API answers 401, the token is renewed once and
+    /// the request sent again. `url_of` and `bearer` read the URL and token from what the cache
+    /// holds (a Salesforce session also says which instance to call).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one request's parts; a struct would only rename them"
+    )]
+    pub(crate) async fn send_authorized<T, E, Fut>(
+        &self,
+        cache: &TokenCache<T>,
+        fetch: impl Fn() -> Fut,
+        bearer: impl Fn(&T) -> &secrecy::SecretString,
+        method: &Method,
+        url_of: impl Fn(&T) -> String,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(Reply, Request), E>
+    where
+        Fut: Future<Output = Result<(T, Option<Duration>), E>>,
+        E: From<HttpError>,
+    {
+        use secrecy::ExposeSecret as _;
+        let mut renewed = false;
+        loop {
+            let token = cache.get(&fetch).await?;
+            let url = url_of(&token);
+            let what = self.request(method.clone(), &url)?;
+            let sent = self
+                .send(&what, |client| {
+                    let mut request = client
+                        .request(method.clone(), &url)
+                        .bearer_auth(bearer(&token).expose_secret());
+                    for (name, value) in headers {
+                        request = request.header(*name, *value);
+                    }
+                    if let Some(body) = body {
+                        request = request.json(body);
+                    }
+                    request
+                })
+                .await;
+            match sent {
+                Err(e) if e.is_unauthorized() && !renewed => {
+                    tracing::debug!(target: "roster::http", "{} rejected the token; getting a new one", self.api);
+                    cache.invalidate(&token).await;
+                    renewed = true;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(reply) => return Ok((reply, what)),
+            }
+        }
+    }
+
     async fn attempt(
         &self,
         what: &Request,

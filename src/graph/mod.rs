@@ -6,10 +6,8 @@ mod attributes;
 mod auth;
 mod read;
 
-use std::sync::Arc;
-
 use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::config::{Config, SecretError};
@@ -79,10 +77,6 @@ impl Graph {
         format!("{}/{}", self.base_url, path.trim_start_matches('/'))
     }
 
-    async fn token(&self) -> Result<Arc<SecretString>, GraphError> {
-        self.token.get(|| self.auth.fetch(&self.http)).await
-    }
-
     /// Sends an authenticated request; a 401 gets one fresh token and one more try.
     async fn send(
         &self,
@@ -91,35 +85,19 @@ impl Graph {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Value, GraphError> {
-        let what = self.http.request(method.clone(), url)?;
-        let mut refreshed = false;
-        loop {
-            let token = self.token().await?;
-            let sent = self
-                .http
-                .send(&what, |client| {
-                    let mut request = client
-                        .request(method.clone(), url)
-                        .bearer_auth(token.expose_secret());
-                    for (name, value) in headers {
-                        request = request.header(*name, *value);
-                    }
-                    if let Some(body) = body {
-                        request = request.json(body);
-                    }
-                    request
-                })
-                .await;
-            match sent {
-                Err(e) if e.is_unauthorized() && !refreshed => {
-                    tracing::debug!(target: "roster::graph", "token rejected; fetching a new one");
-                    self.token.invalidate(&token).await;
-                    refreshed = true;
-                }
-                Err(e) => return Err(e.into()),
-                Ok(reply) => return Ok(reply.json(&what)?),
-            }
-        }
+        let (reply, what) = self
+            .http
+            .send_authorized(
+                &self.token,
+                || self.auth.fetch(&self.http),
+                |token: &SecretString| token,
+                &method,
+                |_| url.to_owned(),
+                body,
+                headers,
+            )
+            .await?;
+        Ok(reply.json(&what)?)
     }
 
     pub(crate) async fn get(&self, url: &str) -> Result<Value, GraphError> {

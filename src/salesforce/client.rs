@@ -264,39 +264,20 @@ impl Salesforce {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Reply, SalesforceError> {
-        let mut renewed = false;
-        loop {
-            let session = self.session().await?;
-            let url = url_of(&session);
-            let what = self.http.request(method.clone(), &url)?;
-            let sent = self
-                .http
-                .send(&what, |client| {
-                    let mut request = client
-                        .request(method.clone(), &url)
-                        .bearer_auth(session.token.expose_secret());
-                    for (name, value) in headers {
-                        request = request.header(*name, *value);
-                    }
-                    if let Some(body) = body {
-                        request = request.json(body);
-                    }
-                    request
-                })
-                .await;
-            match sent {
-                Err(e) if e.is_unauthorized() && !renewed => {
-                    tracing::debug!(target: "roster::salesforce", "session rejected; logging in again");
-                    self.session.invalidate(&session).await;
-                    renewed = true;
-                }
-                Err(e) => return Err(e.into()),
-                Ok(reply) => {
-                    self.note_usage(&reply);
-                    return Ok(reply);
-                }
-            }
-        }
+        let (reply, _) = self
+            .http
+            .send_authorized(
+                &self.session,
+                || self.login(),
+                |session: &Session| &session.token,
+                &method,
+                url_of,
+                body,
+                headers,
+            )
+            .await?;
+        self.note_usage(&reply);
+        Ok(reply)
     }
 
     fn note_usage(&self, reply: &Reply) {
