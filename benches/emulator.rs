@@ -10,36 +10,16 @@
     reason = "a benchmark prints its numbers"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod support;
+
 fn main() {
-    let users: u32 = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let users = support::env_number("ROSTER_BENCH_USERS", 100_000);
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "emulate",
-            "--synthetic",
-            &users.to_string(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut env = std::collections::HashMap::new();
-    while env.len() < 5 {
-        let line = lines.next().unwrap().unwrap();
-        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
-        env.insert(name.to_owned(), value.to_owned());
-    }
+    let emulator = support::Emulator::start(users, &[]);
     let startup = started.elapsed();
-    let base = env["ROSTER_GRAPH_URL"].clone();
+    let base = emulator.base();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (listed, pages, listing, counts) = runtime.block_on(async {
         let http = reqwest::Client::new();
@@ -50,7 +30,7 @@ fn main() {
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", "22222222-3333-4444-8555-666666666666"),
-                ("client_secret", env["AZURE_CLIENT_SECRET"].as_str()),
+                ("client_secret", emulator.var("AZURE_CLIENT_SECRET")),
             ])
             .send()
             .await
@@ -92,7 +72,7 @@ fn main() {
             .unwrap();
         (listed, pages, listing, counts)
     });
-    let peak_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+    let peak_kib = std::fs::read_to_string(format!("/proc/{}/status", emulator.pid()))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -100,8 +80,7 @@ fn main() {
                 .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
         })
         .unwrap_or_default();
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(emulator);
     println!("synthetic world: {users} users");
     println!(
         "startup (spawn to exports printed): {:.2} s",

@@ -11,46 +11,24 @@
     reason = "a benchmark prints its numbers"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
+mod support;
+
 fn main() {
-    let users: u64 = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let users = support::env_number("ROSTER_BENCH_USERS", 100_000);
     let dir = std::env::temp_dir().join(format!("roster-bench-plan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("roster.yaml");
-    let mut emulator = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "emulate",
-            "--synthetic",
-            &users.to_string(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--write-config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(emulator.stdout.take().unwrap()).lines();
-    let mut env: Vec<(String, String)> = Vec::new();
-    while !env.iter().any(|(k, _)| k == "SF_CLIENT_SECRET") {
-        let line = lines.next().unwrap().unwrap();
-        if let Some((name, value)) = line.trim_start_matches("export ").split_once('=') {
-            env.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let emulator =
+        support::Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
     let snapshot = Command::new(env!("CARGO_BIN_EXE_roster"))
         .arg("-c")
         .arg(&config)
         .args(["snapshot", "-q", "--out"])
         .arg(dir.join("snapshot"))
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(emulator.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .unwrap();
     assert!(
@@ -58,8 +36,7 @@ fn main() {
         "{}",
         String::from_utf8_lossy(&snapshot.stderr)
     );
-    let _ = emulator.kill();
-    let _ = emulator.wait();
+    drop(emulator);
 
     let mut cpu = Vec::new();
     let mut summary = String::new();

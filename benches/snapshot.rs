@@ -12,51 +12,28 @@
     reason = "a benchmark prints its numbers"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
 
 fn main() {
-    let users = env_number("ROSTER_BENCH_USERS", 100_000);
-    let latency = env_number("ROSTER_BENCH_LATENCY_MS", 20);
+    let users = support::env_number("ROSTER_BENCH_USERS", 100_000);
+    let latency = support::env_number("ROSTER_BENCH_LATENCY_MS", 20);
     let dir = std::env::temp_dir().join(format!("roster-bench-snapshot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("roster.yaml");
-    let mut emulator = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "emulate",
-            "--synthetic",
-            &users.to_string(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--latency-ms", &latency.to_string()])
-        .arg("--write-config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(emulator.stdout.take().unwrap()).lines();
-    let mut env = Vec::new();
-    // The synthetic world has no password user: its exports end with the two client secrets.
-    while !env
-        .iter()
-        .any(|(k, _): &(String, String)| k == "SF_CLIENT_SECRET")
-    {
-        let line = lines.next().unwrap().unwrap();
-        if let Some((name, value)) = line.trim_start_matches("export ").split_once('=') {
-            env.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let base = env[0].1.clone();
+    let latency_text = latency.to_string();
+    let emulator = support::Emulator::start(
+        users,
+        &[
+            "--latency-ms".as_ref(),
+            latency_text.as_ref(),
+            "--write-config".as_ref(),
+            config.as_os_str(),
+        ],
+    );
+    let base = emulator.base();
 
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -64,7 +41,7 @@ fn main() {
         .arg(&config)
         .args(["snapshot", "-v", "--out"])
         .arg(dir.join("snapshot"))
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(emulator.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -86,8 +63,7 @@ fn main() {
             .await
             .unwrap()
     });
-    let _ = emulator.kill();
-    let _ = emulator.wait();
+    drop(emulator);
     let _ = std::fs::remove_dir_all(&dir);
 
     // The synthetic world: users spread round-robin over 4 assigned groups; a tenth of them

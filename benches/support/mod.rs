@@ -1,0 +1,76 @@
+//! What the benchmarks share: a `roster emulate --synthetic N` child process and the
+//! environment its `export` lines give.
+
+#![allow(dead_code, reason = "each benchmark uses a part of it")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The number in environment variable `name`, or `default`.
+pub(crate) fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A synthetic emulator; killed on drop.
+pub(crate) struct Emulator {
+    child: Child,
+    /// `ROSTER_*_URL` and the world's secrets, as `roster emulate` exports them.
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl Emulator {
+    /// Starts `roster emulate --synthetic USERS` on a free loopback port, with `extra`
+    /// arguments, and waits for its exports (they end with the Salesforce client secret).
+    pub(crate) fn start(users: u64, extra: &[&std::ffi::OsStr]) -> Emulator {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args([
+                "emulate",
+                "--synthetic",
+                &users.to_string(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut env: Vec<(String, String)> = Vec::new();
+        while !env.iter().any(|(k, _)| k == "SF_CLIENT_SECRET") {
+            let line = lines.next().unwrap().unwrap();
+            if let Some((name, value)) = line.trim_start_matches("export ").split_once('=') {
+                env.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        // Keep reading so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Emulator { child, env }
+    }
+
+    /// The emulator's base URL.
+    pub(crate) fn base(&self) -> String {
+        self.var("ROSTER_GRAPH_URL").to_owned()
+    }
+
+    pub(crate) fn var(&self, name: &str) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
