@@ -112,6 +112,10 @@ pub(crate) struct ApplyArgs {
     /// Allow up to N deactivations even above `safety.max_deactivations`.
     #[arg(long, value_name = "N")]
     pub(crate) allow_deactivations: Option<u32>,
+    /// Above this many users to create (or to update), write them with one Bulk API 2.0 job
+    /// instead of sObject Collections requests of 200.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub(crate) bulk_threshold: usize,
 }
 
 #[derive(Debug, Args)]

@@ -45,6 +45,8 @@ pub(crate) enum Outcome {
     Success,
     /// A plan with changes, under `--detailed-exitcode`.
     Changes,
+    /// The command ran and reported its own failures (an apply that did not complete).
+    Failed,
 }
 
 /// The process exit code for a command's result.
@@ -52,6 +54,6 @@ pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
-        Err(_) => ExitCode::FAILURE,
+        Ok(Outcome::Failed) | Err(_) => ExitCode::FAILURE,
     }
 }

@@ -234,6 +234,14 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
+/// A request body.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Body<'a> {
+    Json(&'a Value),
+    /// Bulk API 2.0 upload data.
+    Csv(&'a str),
+}
+
 /// One API's HTTP client.
 #[derive(Clone, Debug)]
 pub(crate) struct Http {
@@ -312,7 +320,7 @@ impl Http {
         bearer: impl Fn(&T) -> &secrecy::SecretString,
         method: &Method,
         url_of: impl Fn(&T) -> String,
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         headers: &[(&str, &str)],
     ) -> Result<(Reply, Request), E>
     where
@@ -333,8 +341,14 @@ impl Http {
                     for (name, value) in headers {
                         request = request.header(*name, *value);
                     }
-                    if let Some(body) = body {
-                        request = request.json(body);
+                    match body {
+                        Some(Body::Json(value)) => request = request.json(value),
+                        Some(Body::Csv(text)) => {
+                            request = request
+                                .header(reqwest::header::CONTENT_TYPE, "text/csv")
+                                .body(text.to_owned());
+                        }
+                        None => {}
                     }
                     request
                 })

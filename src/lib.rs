@@ -9,10 +9,12 @@
 //!
 //! The library has no stable interface: `run` is what the binary calls.
 
+mod apply;
 mod cli;
 mod commands;
 mod concurrent;
 mod config;
+mod csv;
 mod diagnostic;
 mod emulator;
 mod endpoint;

@@ -12,6 +12,7 @@ use crate::config::{self, LoadError};
 use crate::diagnostic::{display_path, render_all};
 use crate::error::{Error, Outcome};
 
+mod apply;
 mod emulate;
 mod expr;
 mod plan;
@@ -39,7 +40,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
             Ok(Outcome::Success)
         }
         Command::Plan(args) => plan::run(cli, args),
-        Command::Apply(_) => Err(Error::NotImplemented("apply")),
+        Command::Apply(args) => apply::run(cli, args),
         Command::Show(args) => plan::show(args),
         Command::Explain(args) => plan::explain(cli, args),
         Command::Expr(args) => expr::run(args),

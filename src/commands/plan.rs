@@ -24,13 +24,13 @@ impl From<Format> for render::Format {
 }
 
 /// The config, read and checked, with its hash and directory.
-struct Desired {
-    loaded: Loaded,
-    sha256: String,
-    base: PathBuf,
+pub(super) struct Desired {
+    pub(super) loaded: Loaded,
+    pub(super) sha256: String,
+    pub(super) base: PathBuf,
 }
 
-fn load(cli: &Cli) -> Result<Desired, Error> {
+pub(super) fn load(cli: &Cli) -> Result<Desired, Error> {
     let loaded = crate::config::load(&cli.global.config)?;
     if !loaded.warnings.is_empty() && !cli.global.quiet {
         anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
@@ -50,7 +50,7 @@ fn load(cli: &Cli) -> Result<Desired, Error> {
 }
 
 /// Reads the world (live, or from a snapshot directory) and plans.
-fn compute(
+pub(super) fn compute(
     cli: &Cli,
     desired: &Desired,
     targets: &[String],
@@ -122,7 +122,7 @@ fn read(
     ))
 }
 
-fn color() -> bool {
+pub(super) fn color() -> bool {
     anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
 }
 

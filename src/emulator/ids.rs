@@ -10,6 +10,8 @@ pub(crate) const PERMISSION_SET_ASSIGNMENT: &str = "0Pa";
 pub(crate) const USER_LICENSE: &str = "100";
 pub(crate) const ORGANIZATION: &str = "00D";
 pub(crate) const QUERY_LOCATOR: &str = "01g";
+pub(crate) const BULK_JOB: &str = "750";
+pub(crate) const USER_LOGIN: &str = "060";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";

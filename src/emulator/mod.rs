@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     next_locator: AtomicU64,
     /// The base URL clients reach the emulator at, once bound.
     base_url: Mutex<String>,
+    /// Bulk API 2.0 ingest jobs.
+    jobs: Mutex<salesforce::Jobs>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it.
@@ -84,6 +86,7 @@ impl Shared {
             next_token: AtomicU64::new(1),
             next_locator: AtomicU64::new(1),
             base_url: Mutex::new(String::new()),
+            jobs: Mutex::new(salesforce::Jobs::default()),
         })
     }
 

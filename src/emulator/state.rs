@@ -129,6 +129,7 @@ pub(crate) const OBJECTS: &[(&str, &str)] = &[
     ("PermissionSetAssignment", ids::PERMISSION_SET_ASSIGNMENT),
     ("UserLicense", ids::USER_LICENSE),
     ("Organization", ids::ORGANIZATION),
+    ("UserLogin", ids::USER_LOGIN),
 ];
 
 /// The canonical name of an object, matched case-insensitively.
@@ -193,6 +194,18 @@ impl Org {
             .entry(object)
             .or_default()
             .insert(id.clone(), fields);
+        if object == "User" {
+            // Every user has a login record, where freezing happens.
+            let login = self.new_id("UserLogin");
+            let record = map(json!({
+                "Id": login, "UserId": id, "IsFrozen": false, "IsPasswordLocked": false,
+                "LastModifiedDate": now, "SystemModstamp": now,
+            }));
+            self.objects
+                .entry("UserLogin")
+                .or_default()
+                .insert(login, record);
+        }
         id
     }
 

@@ -93,7 +93,7 @@ impl Graph {
                 |token: &SecretString| token,
                 &method,
                 |_| url.to_owned(),
-                body,
+                body.map(crate::http::Body::Json),
                 headers,
             )
             .await?;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::{Config, SecretError, TargetAuth};
 use crate::endpoint::Endpoints;
-use crate::http::{Http, HttpError, Reply, TokenCache, encode};
+use crate::http::{Body, Http, HttpError, Reply, TokenCache, encode};
 use crate::model::ApiUsage;
 use crate::progress::Task;
 
@@ -261,7 +261,7 @@ impl Salesforce {
         &self,
         method: Method,
         url_of: impl Fn(&Session) -> String,
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         headers: &[(&str, &str)],
     ) -> Result<Reply, SalesforceError> {
         let (reply, _) = self
@@ -278,6 +278,33 @@ impl Salesforce {
             .await?;
         self.note_usage(&reply);
         Ok(reply)
+    }
+
+    /// A request to `/services/data/v{version}/{path}`; its JSON answer (`null` when empty).
+    pub(crate) async fn data(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body<'_>>,
+    ) -> Result<Value, SalesforceError> {
+        let reply = self.data_reply(method.clone(), path, body).await?;
+        if reply.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        let what =
+            crate::http::Request::new("Salesforce", method, format!("/services/data/{path}"));
+        Ok(reply.json(&what)?)
+    }
+
+    /// A request to `/services/data/v{version}/{path}`; the raw reply (CSV results).
+    pub(crate) async fn data_reply(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body<'_>>,
+    ) -> Result<Reply, SalesforceError> {
+        self.send(method, |session| self.data_url(session, path), body, &[])
+            .await
     }
 
     fn note_usage(&self, reply: &Reply) {

@@ -1,8 +1,11 @@
 //! The emulated Salesforce org: the OAuth token endpoint and the REST API roster uses, with
 //! Salesforce's shapes, status codes and error bodies (see shared/reference/salesforce-api.md).
 
+mod bulk;
 mod query;
 mod records;
+
+pub(crate) use bulk::Jobs;
 
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -84,6 +87,7 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
                 "queryAll": format!("/services/data/v{version}/queryAll"),
                 "limits": format!("/services/data/v{version}/limits"),
                 "composite": format!("/services/data/v{version}/composite"),
+                "jobs": format!("/services/data/v{version}/jobs"),
             }),
         ),
         ("GET", ["query" | "queryAll"]) => query::start(shared, request, version),
@@ -108,6 +112,8 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
         ("DELETE", ["sobjects", object, id]) => records::delete_one(shared, object, id),
         ("POST", ["composite", "sobjects"]) => records::collection(shared, &request.body, true),
         ("PATCH", ["composite", "sobjects"]) => records::collection(shared, &request.body, false),
+        ("DELETE", ["composite", "sobjects"]) => records::delete_collection(shared, &request.query),
+        (_, ["jobs", "ingest", rest @ ..]) => bulk::route(shared, request, version, rest),
         _ => salesforce_error(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",

@@ -23,7 +23,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn new(code: &'static str, message: impl Into<String>, fields: &[&str]) -> Failure {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>, fields: &[&str]) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -54,6 +54,7 @@ fn fixed_fields(object: &str) -> &'static [&'static str] {
         "UserRole" => &["Name", "DeveloperName", "ParentRoleId"],
         "PermissionSet" => &["Name", "Label", "IsOwnedByProfile"],
         "PermissionSetAssignment" => &["AssigneeId", "PermissionSetId"],
+        "UserLogin" => &["UserId", "IsFrozen", "IsPasswordLocked"],
         "UserLicense" => &["Name", "TotalLicenses", "UsedLicenses", "Status"],
         "Organization" => &["Name", "IsSandbox", "InstanceName", "OrganizationType"],
         _ => &[],
@@ -316,7 +317,7 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Response> {
     }
 }
 
-fn create(
+pub(crate) fn create(
     org: &mut Org,
     faults: &mut super::super::Faults,
     object: &'static str,
@@ -390,7 +391,7 @@ fn create(
     }
 }
 
-fn update(
+pub(crate) fn update(
     org: &mut Org,
     faults: &mut super::super::Faults,
     object: &'static str,
@@ -404,6 +405,9 @@ fn update(
             &["Id"],
         ));
     };
+    if object == "UserLogin" {
+        return update_login(org, &id, fields);
+    }
     if object != "User" {
         return Err(Failure::new(
             "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
@@ -454,6 +458,88 @@ fn update(
     merged.insert("SystemModstamp".into(), json!(now));
     org.objects.entry(object).or_default().insert(id, merged);
     Ok(())
+}
+
+/// Freezing and unfreezing: only `IsFrozen` and `IsPasswordLocked` of a UserLogin change.
+fn update_login(org: &mut Org, id: &str, fields: Map<String, Value>) -> Result<(), Failure> {
+    if let Some(name) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "IsFrozen" | "IsPasswordLocked"))
+    {
+        return Err(Failure::new(
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            format!(
+                "Unable to create/update fields: {name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."
+            ),
+            &[name],
+        ));
+    }
+    let now = org.tick();
+    let Some(login) = org.objects.get_mut("UserLogin").and_then(|r| r.get_mut(id)) else {
+        return Err(Failure::new(
+            "NOT_FOUND",
+            "The requested resource does not exist",
+            &[],
+        ));
+    };
+    login.extend(fields);
+    login.insert("LastModifiedDate".into(), json!(now));
+    login.insert("SystemModstamp".into(), json!(now));
+    Ok(())
+}
+
+/// `DELETE /composite/sobjects?ids=...`: up to 200 records; only permission-set assignments
+/// can be deleted (users are deactivated, never deleted).
+pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
+    let pairs = url_pairs(query);
+    let ids: Vec<&str> = param(&pairs, "ids")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "MISSING_ARGUMENT",
+            "ids is required",
+        );
+    }
+    if ids.len() > 200 {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        );
+    }
+    let mut state = shared.state();
+    let body: Vec<Value> = ids
+        .into_iter()
+        .map(|raw| {
+            let id = ids::normalize(raw).unwrap_or_else(|_| raw.to_owned());
+            let result = if !id.starts_with(ids::PERMISSION_SET_ASSIGNMENT) {
+                Err(Failure::new(
+                    "DELETE_FAILED",
+                    "the emulator deletes PermissionSetAssignment records only",
+                    &[],
+                ))
+            } else if state
+                .org
+                .objects
+                .get_mut("PermissionSetAssignment")
+                .and_then(|r| r.remove(&id))
+                .is_some()
+            {
+                Ok(())
+            } else {
+                Err(Failure::new("ENTITY_IS_DELETED", "entity is deleted", &[]))
+            };
+            match result {
+                Ok(()) => json!({"id": id, "success": true, "errors": []}),
+                Err(f) => json!({"id": id, "success": false, "errors": [f.item()]}),
+            }
+        })
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(body))
 }
 
 fn check_fields(object: &str, fields: &Map<String, Value>) -> Result<(), Failure> {

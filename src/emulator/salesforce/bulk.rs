@@ -1,0 +1,333 @@
+//! Bulk API 2.0 ingest jobs (shared/reference/salesforce-api.md §3.7): create a job, upload CSV,
+//! mark it `UploadComplete`, poll it, read `successfulResults` / `failedResults` /
+//! `unprocessedrecords`. The emulator processes a job when its upload completes, through the
+//! same record rules as every other write, so a job is `JobComplete` by the first poll.
+
+use std::collections::HashMap;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::super::http::{json_response, salesforce_error};
+use super::super::ids;
+use super::super::state::object_name;
+use super::super::{Request, Shared, lock};
+use super::records::{Failure, create, update};
+
+/// One ingest job.
+#[derive(Debug)]
+pub(crate) struct Job {
+    id: String,
+    object: &'static str,
+    operation: String,
+    state: &'static str,
+    version: String,
+    created: String,
+    /// The uploaded CSV, as uploaded.
+    data: String,
+    /// Per row: the header, the row, and the record id or the failure.
+    header: Vec<String>,
+    results: Vec<(Vec<String>, RowResult)>,
+    error: Option<String>,
+}
+
+/// A row's record id and whether it was created, or why it failed.
+type RowResult = Result<(String, bool), Failure>;
+
+/// The jobs of the org, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    jobs: HashMap<String, Job>,
+    next: u64,
+}
+
+fn not_found() -> Response {
+    salesforce_error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
+}
+
+fn invalid(message: &str) -> Response {
+    salesforce_error(StatusCode::BAD_REQUEST, "INVALIDJOB", message)
+}
+
+pub(crate) fn route(
+    shared: &Shared,
+    request: &Request,
+    version: &str,
+    segments: &[&str],
+) -> Response {
+    match (request.method.as_str(), segments) {
+        ("POST", []) => open(shared, version, &request.body),
+        ("GET", [id]) => with_job(shared, id, |job| json_response(StatusCode::OK, &info(job))),
+        ("PUT", [id, "batches"]) => upload(shared, id, &request.body),
+        ("PATCH", [id]) => change_state(shared, id, &request.body),
+        ("DELETE", [id]) => match lock(&shared.jobs).jobs.remove(*id) {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
+            None => not_found(),
+        },
+        ("GET", [id, "successfulResults"]) => with_job(shared, id, |job| results(job, true)),
+        ("GET", [id, "failedResults"]) => with_job(shared, id, |job| results(job, false)),
+        ("GET", [id, unprocessed]) if unprocessed.eq_ignore_ascii_case("unprocessedrecords") => {
+            with_job(shared, id, |job| {
+                let mut out = String::new();
+                crate::csv::write_row(&mut out, job.header.iter().map(String::as_str));
+                if job.state == "Open" || job.state == "Aborted" {
+                    for row in crate::csv::parse(&job.data)
+                        .unwrap_or_default()
+                        .iter()
+                        .skip(1)
+                    {
+                        crate::csv::write_row(&mut out, row.iter().map(String::as_str));
+                    }
+                }
+                csv_response(out)
+            })
+        }
+        _ => not_found(),
+    }
+}
+
+fn with_job(shared: &Shared, id: &str, f: impl FnOnce(&Job) -> Response) -> Response {
+    match lock(&shared.jobs).jobs.get(id) {
+        Some(job) => f(job),
+        None => not_found(),
+    }
+}
+
+/// The job info document.
+fn info(job: &Job) -> Value {
+    let failed = job.results.iter().filter(|(_, r)| r.is_err()).count();
+    json!({
+        "id": job.id,
+        "operation": job.operation,
+        "object": job.object,
+        "createdById": "005000000000001AAA",
+        "createdDate": job.created,
+        "systemModstamp": job.created,
+        "state": job.state,
+        "concurrencyMode": "Parallel",
+        "contentType": "CSV",
+        "apiVersion": job.version.parse::<f64>().unwrap_or(62.0),
+        "jobType": "V2Ingest",
+        "contentUrl": format!("services/data/v{}/jobs/ingest/{}/batches", job.version, job.id),
+        "lineEnding": "LF",
+        "columnDelimiter": "COMMA",
+        "numberRecordsProcessed": job.results.len(),
+        "numberRecordsFailed": failed,
+        "retries": 0,
+        "totalProcessingTime": 0,
+        "errorMessage": job.error,
+    })
+}
+
+fn open(shared: &Shared, version: &str, body: &[u8]) -> Response {
+    let Ok(Value::Object(spec)) = serde_json::from_slice::<Value>(body) else {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object",
+        );
+    };
+    let text = |key: &str| spec.get(key).and_then(Value::as_str);
+    let Some(object) = text("object").and_then(object_name) else {
+        return invalid("Unable to find object: the job's object is not supported");
+    };
+    let operation = text("operation").unwrap_or_default();
+    if !matches!(operation, "insert" | "update") {
+        return invalid(&format!(
+            "InvalidJob : the emulator supports the insert and update operations, not {operation:?}"
+        ));
+    }
+    // jsforce sends only object and operation; the rest defaults as on a real org.
+    if text("contentType").is_some_and(|c| c != "CSV")
+        || text("columnDelimiter").is_some_and(|c| c != "COMMA")
+    {
+        return invalid("InvalidJob : the emulator reads comma-separated CSV only");
+    }
+    let created = shared.state().org.tick();
+    let mut jobs = lock(&shared.jobs);
+    jobs.next += 1;
+    let pod = shared.state().org.pod.clone();
+    let id = ids::make(ids::BULK_JOB, &pod, jobs.next);
+    let job = Job {
+        id: id.clone(),
+        object,
+        operation: operation.to_owned(),
+        state: "Open",
+        version: version.to_owned(),
+        created,
+        data: String::new(),
+        header: Vec::new(),
+        results: Vec::new(),
+        error: None,
+    };
+    let body = info(&job);
+    jobs.jobs.insert(id, job);
+    json_response(StatusCode::OK, &body)
+}
+
+fn upload(shared: &Shared, id: &str, body: &[u8]) -> Response {
+    let mut jobs = lock(&shared.jobs);
+    let Some(job) = jobs.jobs.get_mut(id) else {
+        return not_found();
+    };
+    if job.state != "Open" {
+        return invalid(&format!(
+            "InvalidJobState : the job is {}, data can be uploaded only while it is Open",
+            job.state
+        ));
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return invalid("InvalidBatch : the CSV is not UTF-8");
+    };
+    if job.data.is_empty() {
+        job.data.push_str(text);
+    } else {
+        // A second upload adds rows under the same header.
+        job.data.extend(text.split_once('\n').map(|(_, rows)| rows));
+    }
+    StatusCode::CREATED.into_response()
+}
+
+fn change_state(shared: &Shared, id: &str, body: &[u8]) -> Response {
+    let wanted = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("state").and_then(Value::as_str).map(str::to_owned));
+    let mut jobs = lock(&shared.jobs);
+    let Some(job) = jobs.jobs.get_mut(id) else {
+        return not_found();
+    };
+    match wanted.as_deref() {
+        Some("Aborted") if matches!(job.state, "Open" | "UploadComplete") => {
+            job.state = "Aborted";
+        }
+        Some("UploadComplete") if job.state == "Open" => {
+            let mut state = shared.state();
+            let mut faults = lock(&shared.faults);
+            process(job, &mut state.org, &mut faults);
+        }
+        _ => {
+            return invalid(&format!(
+                "InvalidJobState : a {} job cannot change to {}",
+                job.state,
+                wanted.as_deref().unwrap_or("no state")
+            ));
+        }
+    }
+    let mut body = info(job);
+    // The answer to the PATCH reports the state asked for; the processing shows on the next GET.
+    if job.state == "JobComplete" || job.state == "Failed" {
+        body["state"] = json!("UploadComplete");
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+/// Runs every row of the job through the record rules.
+fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super::super::Faults) {
+    let rows = match crate::csv::parse(&job.data) {
+        Ok(rows) if !rows.is_empty() => rows,
+        Ok(_) => {
+            job.state = "Failed";
+            job.error = Some("InvalidBatch : the upload has no header row".to_owned());
+            return;
+        }
+        Err(e) => {
+            job.state = "Failed";
+            job.error = Some(format!("InvalidBatch : {e}"));
+            return;
+        }
+    };
+    let mut rows = rows.into_iter();
+    job.header = rows.next().unwrap_or_default();
+    for row in rows {
+        if row.len() == 1 && row[0].is_empty() {
+            continue;
+        }
+        let mut fields = Map::new();
+        for (name, text) in job.header.iter().zip(&row) {
+            fields.insert(name.clone(), csv_value(name, text));
+        }
+        let result = if row.len() == job.header.len() {
+            if job.operation == "insert" {
+                create(org, faults, job.object, fields).map(|id| (id, true))
+            } else {
+                let id = fields
+                    .remove("Id")
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                update(org, faults, job.object, &id, fields)
+                    .map(|()| (ids::normalize(&id).unwrap_or(id), false))
+            }
+        } else {
+            Err(Failure::new(
+                "INVALID_FIELD",
+                "the row's column count differs from the header's",
+                &[],
+            ))
+        };
+        job.results.push((row, result));
+    }
+    job.state = "JobComplete";
+}
+
+/// A CSV cell as the field's value: `#N/A` is null, `true`/`false` of a checkbox are booleans.
+fn csv_value(field: &str, text: &str) -> Value {
+    let checkbox = field.starts_with("Is")
+        || field.starts_with("UserPermissions")
+        || field.starts_with("Receives");
+    match text {
+        "#N/A" => Value::Null,
+        "true" | "false" if checkbox => Value::Bool(text == "true"),
+        _ => Value::String(text.to_owned()),
+    }
+}
+
+/// `successfulResults` (`sf__Id`, `sf__Created`) or `failedResults` (`sf__Id`, `sf__Error`),
+/// followed by the uploaded columns.
+fn results(job: &Job, successful: bool) -> Response {
+    let mut out = String::new();
+    let second = if successful {
+        "sf__Created"
+    } else {
+        "sf__Error"
+    };
+    crate::csv::write_row(
+        &mut out,
+        ["sf__Id", second]
+            .into_iter()
+            .chain(job.header.iter().map(String::as_str)),
+    );
+    for (row, result) in &job.results {
+        let (id, second) = match (result, successful) {
+            (Ok((id, created)), true) => (id.clone(), created.to_string()),
+            (Err(f), false) => {
+                let fields = if f.fields.is_empty() {
+                    "--".to_owned()
+                } else {
+                    f.fields.join(",")
+                };
+                (String::new(), format!("{}:{}:{fields}", f.code, f.message))
+            }
+            _ => continue,
+        };
+        crate::csv::write_row(
+            &mut out,
+            [id.as_str(), second.as_str()]
+                .into_iter()
+                .chain(row.iter().map(String::as_str)),
+        );
+    }
+    csv_response(out)
+}
+
+fn csv_response(text: String) -> Response {
+    let mut response = (StatusCode::OK, text).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/csv"));
+    response
+}
