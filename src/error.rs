@@ -21,8 +21,6 @@ pub(crate) enum Error {
     Graph(#[source] Box<crate::graph::GraphError>),
     #[error("reading Salesforce failed")]
     Salesforce(#[source] Box<crate::salesforce::SalesforceError>),
-    #[error("`roster {0}` is not implemented yet")]
-    NotImplemented(&'static str),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -315,7 +315,7 @@ fn resources(t: &Tally) -> String {
     line
 }
 
-fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
+pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
     let paint = |style: Style, text: &str| {
         if color {
             format!("{style}{text}{style:#}")

@@ -73,7 +73,7 @@ pub(crate) fn run(args: &EmulateArgs) -> Result<Outcome, Error> {
 }
 
 /// The secrets the example configs read, from the world's first clients.
-fn exports(world: &WorldFile) -> Vec<(&'static str, String)> {
+pub(super) fn exports(world: &WorldFile) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(secret) = world.entra.clients.iter().find_map(|c| c.secret.clone()) {
         out.push(("AZURE_CLIENT_SECRET", secret));

@@ -13,6 +13,7 @@ use crate::diagnostic::{display_path, render_all};
 use crate::error::{Error, Outcome};
 
 mod apply;
+mod demo;
 mod emulate;
 mod expr;
 mod plan;
@@ -46,7 +47,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Expr(args) => expr::run(args),
         Command::Snapshot(args) => snapshot::run(cli, args),
         Command::Emulate(args) => emulate::run(args),
-        Command::Demo => Err(Error::NotImplemented("demo")),
+        Command::Demo => demo::run(cli),
     }
 }
 

@@ -31,8 +31,13 @@ pub(super) struct Desired {
 }
 
 pub(super) fn load(cli: &Cli) -> Result<Desired, Error> {
-    let loaded = crate::config::load(&cli.global.config)?;
-    if !loaded.warnings.is_empty() && !cli.global.quiet {
+    load_path(&cli.global.config, cli.global.quiet)
+}
+
+/// Loads and checks the config at `path`, printing its warnings unless `quiet`.
+pub(super) fn load_path(path: &Path, quiet: bool) -> Result<Desired, Error> {
+    let loaded = crate::config::load(path)?;
+    if !loaded.warnings.is_empty() && !quiet {
         anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, loaded.file.text.as_bytes());
@@ -97,7 +102,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
     })
 }
 
-fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
+pub(super) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
     // The seed comes from the config, so two plans of the same world are the same plan.
     let seed = u64::from_str_radix(&desired.sha256[..16], 16).unwrap_or(0);
     Inputs {

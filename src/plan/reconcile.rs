@@ -538,6 +538,8 @@ pub(super) fn reconcile(
         let action = match config.deprovision.out_of_scope {
             OutOfScope::Ignore => continue,
             OutOfScope::Deactivate => Action::Deactivate,
+            // Already frozen (the reader marks frozen users): nothing to do.
+            OutOfScope::Freeze if field(user, "IsFrozen") == Some(&Json::Bool(true)) => continue,
             OutOfScope::Freeze => Action::Freeze,
         };
         let (field, before, after) = match action {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::client::{Salesforce, SalesforceError};
-use crate::config::Config;
+use crate::config::{Config, OutOfScope};
 use crate::model::{
     Org, PermissionSet, PermissionSetAssignment, Profile, SNAPSHOT_FORMAT, TargetSnapshot,
     TargetUser, UserLicense, UserRole,
@@ -76,8 +76,23 @@ pub(crate) async fn read(
         }
     };
     let metadata = read_metadata(&salesforce, config);
-    let (users, (org, licenses, profiles, roles, permission_sets, assignments)) =
-        tokio::try_join!(users, metadata)?;
+    // Frozen users, when the config freezes: a frozen user is not frozen again.
+    let frozen = async {
+        if matches!(config.deprovision.out_of_scope, OutOfScope::Freeze) {
+            salesforce
+                .query("SELECT UserId FROM UserLogin WHERE IsFrozen = true", None)
+                .await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (users, (org, licenses, profiles, roles, permission_sets, assignments), frozen) =
+        tokio::try_join!(users, metadata, frozen)?;
+    let frozen: BTreeSet<String> = frozen
+        .iter()
+        .filter_map(|r| r.get("UserId").and_then(Value::as_str))
+        .map(|id| id.chars().take(15).collect())
+        .collect();
     let mut users: Vec<TargetUser> = users
         .into_iter()
         .map(|row| {
@@ -86,6 +101,9 @@ pub(crate) async fn read(
                 .remove("Id")
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
+            if frozen.contains(&id.chars().take(15).collect::<String>()) {
+                fields.insert("IsFrozen".to_owned(), Value::Bool(true));
+            }
             TargetUser { id, fields }
         })
         .collect();
