@@ -44,8 +44,11 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     if let Some(path) = &args.plan {
         check_saved(&runtime, &salesforce, &desired, &plan, path)?;
     } else {
-        let shown = render::render(&plan, render::Format::Text, color(), false);
-        anstream::stdout().write_all(shown.as_bytes())?;
+        // With --format json, stdout is the report alone: one JSON document.
+        if args.format != Format::Json {
+            let shown = render::render(&plan, args.format.into(), color(), false);
+            anstream::stdout().write_all(shown.as_bytes())?;
+        }
         if plan.summary.changes() == 0 {
             return Ok(Outcome::Success);
         }

@@ -49,7 +49,10 @@ fn prepare(world: &WorldFile) -> Result<Scratch, Error> {
     let mut config = CONFIG.to_owned();
     for (name, value) in super::emulate::exports(world) {
         std::fs::write(dir.join("secrets").join(name), value).map_err(failed)?;
-        config = config.replace(&format!("{{env: {name}}}"), &format!("{{file: secrets/{name}}}"));
+        config = config.replace(
+            &format!("{{env: {name}}}"),
+            &format!("{{file: secrets/{name}}}"),
+        );
     }
     std::fs::write(dir.join("roster.yaml"), config).map_err(failed)?;
     Ok(scratch)

@@ -63,6 +63,7 @@ pub(crate) fn run(args: &EmulateArgs) -> Result<Outcome, Error> {
         for (name, value) in exports {
             let _ = writeln!(out, "export {name}={}", shell_quote(&value));
         }
+        let _ = writeln!(out, "# the emulator is serving on {base}; Ctrl-C stops it");
         let mut stdout = anstream::stdout();
         stdout.write_all(out.as_bytes())?;
         stdout.flush()?;

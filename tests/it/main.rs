@@ -1,6 +1,7 @@
 //! roster's integration tests: the binary, run as a user runs it.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod apply;
 mod cli;
 mod emulate;
 mod expr;

@@ -87,22 +87,33 @@ pub(crate) struct Emulator {
 impl Emulator {
     /// Serves `world` (a path relative to the repository).
     pub(crate) fn start(world: &str) -> Emulator {
+        Emulator::start_with(&["--world", world], &repo())
+    }
+
+    /// Runs `roster emulate ARGS` in `dir` (e.g. `--synthetic N --write-config FILE`).
+    pub(crate) fn start_with(args: &[&str], dir: &Path) -> Emulator {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args(["emulate", "--world", world, "--listen", "127.0.0.1:0"])
-            .current_dir(repo())
+            .arg("emulate")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start roster emulate");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut env = Vec::new();
-        while env.len() < 7 {
+        loop {
             let line = lines.next().expect("an export line").expect("utf-8");
+            if line.starts_with("# ") {
+                break;
+            }
             if let Some((name, value)) =
                 line.strip_prefix("export ").and_then(|l| l.split_once('='))
             {
-                env.push((name.to_owned(), value.to_owned()));
+                // The values are shell-quoted when they need it.
+                env.push((name.to_owned(), value.trim_matches('\'').to_owned()));
             }
         }
         // Keep reading stdout so the child never blocks on a full pipe.
@@ -136,23 +147,34 @@ impl Emulator {
 
     /// Posts JSON to the emulator's admin API (`/_emulator/...`).
     pub(crate) fn admin(&self, path: &str, body: &serde_json::Value) {
+        self.admin_call(reqwest::Method::POST, path, Some(body));
+    }
+
+    /// Calls the admin API and returns its JSON answer.
+    pub(crate) fn admin_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> serde_json::Value {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .post(format!("{}/_emulator/{path}", self.base))
-                .json(body)
-                .send()
-                .await
-                .expect("admin request");
+            let mut request =
+                reqwest::Client::new().request(method, format!("{}/_emulator/{path}", self.base));
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.expect("admin request");
             assert!(
                 response.status().is_success(),
                 "admin {path}: {}",
                 response.status()
             );
-        });
+            response.json().await.expect("admin answer")
+        })
     }
 }
 

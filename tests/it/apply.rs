@@ -1,0 +1,462 @@
+//! `roster apply` against a `roster emulate` child: apply then re-plan is empty, stale plans are
+//! refused, per-record failures are reported and a second apply converges, injected faults and
+//! a killed apply converge without duplicate users, the deactivation threshold blocks, Bulk
+//! API 2.0 above the threshold, and the audit log has one line per change and no secret.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{Emulator, Output, Scratch, repo};
+
+/// An emulator, a scratch directory and a config in it.
+struct World {
+    emulator: Emulator,
+    scratch: Scratch,
+}
+
+impl World {
+    /// The demo world, with a copy of the demo config in the scratch directory.
+    fn demo(name: &str) -> World {
+        let scratch = Scratch::new(name);
+        scratch.write(
+            "roster.yaml",
+            std::fs::read(repo().join("examples/demo/roster.yaml")).unwrap(),
+        );
+        World {
+            emulator: Emulator::start("examples/demo/world.yaml"),
+            scratch,
+        }
+    }
+
+    /// A synthetic world of `users` users, its config written by the emulator.
+    fn synthetic(name: &str, users: u32, latency_ms: u32) -> World {
+        let scratch = Scratch::new(name);
+        let emulator = Emulator::start_with(
+            &[
+                "--synthetic",
+                &users.to_string(),
+                "--write-config",
+                "roster.yaml",
+                "--latency-ms",
+                &latency_ms.to_string(),
+            ],
+            &scratch.dir,
+        );
+        World { emulator, scratch }
+    }
+
+    fn roster(&self, args: &[&str]) -> Output {
+        self.emulator
+            .roster(&self.scratch.dir, args, &[("GITHUB_SHA", "0123abcd")])
+    }
+
+    fn plan_json(&self) -> Value {
+        let out = self.roster(&["plan", "--format", "json"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+
+    fn requests(&self) -> Value {
+        self.emulator.admin_call(Method::GET, "requests", None)
+    }
+
+    fn requests_to(&self, route: &str) -> u64 {
+        self.requests()
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.contains(route))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum()
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.scratch.dir.join("roster-audit.jsonl"))
+            .unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
+            .collect()
+    }
+
+    /// The next plan has no changes and no Username appears twice in the org.
+    fn assert_converged(&self) {
+        let out = self.roster(&["plan", "--detailed-exitcode"]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("No changes."), "{}", out.stdout);
+        let world = self.emulator.admin_call(Method::GET, "world", None);
+        let users = world["salesforce"]["objects"]["User"].as_array().unwrap();
+        let mut seen = BTreeSet::new();
+        for user in users {
+            let name = user["Username"].as_str().unwrap().to_lowercase();
+            assert!(seen.insert(name.clone()), "{name} exists twice");
+        }
+    }
+}
+
+fn first_of(plan: &Value, action: &str) -> Value {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == action)
+        .cloned()
+        .unwrap_or_else(|| panic!("the plan has no {action}"))
+}
+
+#[test]
+fn apply_then_plan_is_empty_and_the_audit_log_has_a_line_per_change() {
+    let world = World::demo("apply-demo");
+    let plan = world.roster(&["plan", "--out", "plan.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let applied = world.roster(&["apply", "plan.json"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(
+        applied
+            .stdout
+            .contains("Apply complete! Resources: 23 created, 5 updated, 2 deactivated."),
+        "{}",
+        applied.stdout
+    );
+    world.assert_converged();
+
+    let audit = world.audit();
+    assert_eq!(audit.len(), 30);
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("plan.json")).unwrap(),
+    )
+    .unwrap();
+    for line in &audit {
+        assert_eq!(line["result"], "applied", "{line}");
+        assert_eq!(line["config_sha256"], saved["config_sha256"]);
+        assert_eq!(line["github"]["sha"], "0123abcd");
+        assert_eq!(line["plan_sha256"].as_str().unwrap().len(), 64);
+        assert!(line["target_id"].as_str().unwrap().starts_with("005"));
+    }
+    let create = audit.iter().find(|l| l["action"] == "create").unwrap();
+    assert!(!create["after"]["Username"].as_str().unwrap().is_empty());
+    let text = std::fs::read_to_string(world.scratch.dir.join("roster-audit.jsonl")).unwrap();
+    for (name, value) in &world.emulator.env {
+        if !name.starts_with("ROSTER_") {
+            assert!(!text.contains(value.as_str()), "the audit log holds {name}");
+            assert!(!applied.stdout.contains(value.as_str()));
+            assert!(!applied.stderr.contains(value.as_str()));
+        }
+    }
+    for token in ["Bearer", "access_token", "00D8c0000000001!"] {
+        assert!(!text.contains(token), "the audit log holds {token}");
+    }
+
+    // The same plan again: every user it touches has changed since.
+    let again = world.roster(&["apply", "plan.json"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("Saved plan is stale"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("changed since the plan"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("has this Username now"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        world.audit().len(),
+        30,
+        "a refused apply writes no audit line"
+    );
+}
+
+#[test]
+fn a_changed_config_or_user_makes_a_saved_plan_stale() {
+    let world = World::demo("apply-stale");
+    assert_eq!(world.roster(&["plan", "--out", "plan.json"]).code, 0);
+    let update = first_of(&world.plan_json(), "update");
+    let key = update["key"].as_str().unwrap();
+
+    // Someone else applies a change to that user first.
+    assert_eq!(
+        world
+            .roster(&["plan", "--target", key, "--out", "one.json"])
+            .code,
+        0
+    );
+    let one = world.roster(&["apply", "one.json"]);
+    assert_eq!(one.code, 0, "{}\n{}", one.stdout, one.stderr);
+    assert!(
+        one.stdout.contains("0 created, 1 updated"),
+        "{}",
+        one.stdout
+    );
+    let writes = world.requests_to("composite");
+    let stale = world.roster(&["apply", "plan.json"]);
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains("Saved plan is stale"),
+        "{}",
+        stale.stderr
+    );
+    assert!(stale.stderr.contains(key), "{}", stale.stderr);
+    assert_eq!(
+        world.requests_to("composite"),
+        writes,
+        "nothing was written"
+    );
+
+    // The config changed since the plan.
+    assert_eq!(world.roster(&["plan", "--out", "fresh.json"]).code, 0);
+    let path = world.scratch.dir.join("roster.yaml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str("# reviewed\n");
+    std::fs::write(&path, config).unwrap();
+    let edited = world.roster(&["apply", "fresh.json"]);
+    assert_eq!(edited.code, 1);
+    assert!(
+        edited.stderr.contains("Saved plan is stale"),
+        "{}",
+        edited.stderr
+    );
+    assert!(
+        edited.stderr.contains("roster.yaml changed since the plan"),
+        "{}",
+        edited.stderr
+    );
+    assert_eq!(
+        world.requests_to("composite"),
+        writes,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn per_record_failures_are_reported_and_a_second_apply_converges() {
+    let world = World::demo("apply-record-failure");
+    let create = first_of(&world.plan_json(), "create");
+    let username = create["after"]["Username"].as_str().unwrap();
+    // Locked for the first attempt and the three retries.
+    world
+        .emulator
+        .admin("locks", &json!({"records": [username], "count": 4}));
+    let failed = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
+    let key = create["key"].as_str().unwrap();
+    assert!(
+        failed.stdout.contains(&format!(
+            "error: salesforce_user[\"{key}\"]: create failed: UNABLE_TO_LOCK_ROW"
+        )),
+        "{}",
+        failed.stdout
+    );
+    assert!(
+        failed
+            .stdout
+            .contains("Apply incomplete. Resources: 22 created, 5 updated, 2 deactivated; 1 failed, 0 not attempted."),
+        "{}",
+        failed.stdout
+    );
+    let audit = world.audit();
+    let line = audit.iter().find(|l| l["key"] == key).unwrap();
+    assert_eq!(line["result"], "failed");
+    assert_eq!(line["failures"][0]["code"], "UNABLE_TO_LOCK_ROW");
+
+    let second = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second
+            .stdout
+            .contains("Apply complete! Resources: 1 created, 0 updated, 0 deactivated."),
+        "{}",
+        second.stdout
+    );
+    world.assert_converged();
+}
+
+#[test]
+fn injected_faults_during_apply_converge_without_duplicates() {
+    let faults = [
+        json!({"route": "composite/sobjects", "kind": "status", "status": 429, "retry_after": "0.2"}),
+        json!({"route": "composite/sobjects", "kind": "status", "status": 503, "count": 2}),
+        json!({"route": "composite/sobjects", "kind": "drop"}),
+        json!({"route": "composite/sobjects", "kind": "expired_token"}),
+    ];
+    for fault in faults {
+        let world = World::demo("apply-fault");
+        world.emulator.admin("faults", &fault);
+        let out = world.roster(&["apply", "--auto-approve"]);
+        assert_eq!(out.code, 0, "{fault}: {}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("Apply complete!"),
+            "{fault}: {}",
+            out.stdout
+        );
+        world.assert_converged();
+    }
+    // A record lock that clears within the retries.
+    let world = World::demo("apply-lock");
+    let create = first_of(&world.plan_json(), "create");
+    world.emulator.admin(
+        "locks",
+        &json!({"records": [create["after"]["Username"]], "count": 2}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.assert_converged();
+}
+
+#[test]
+fn request_limit_stops_cleanly_and_says_what_was_not_applied() {
+    let world = World::demo("apply-limit");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "PATCH /services/data/{v}/composite/sobjects", "kind": "request_limit"}),
+    );
+    let out = world.roster(&["apply", "--auto-approve", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["complete"], false);
+    assert!(
+        report["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("REQUEST_LIMIT_EXCEEDED"),
+        "{report}"
+    );
+    // Updates go first: they failed with the limit, and nothing after them was sent.
+    assert_eq!(report["summary"]["created"], 0);
+    assert_eq!(report["summary"]["not_attempted"], 25);
+    assert_eq!(world.requests_to("POST /services/data/{v}/composite"), 0);
+    let audit = world.audit();
+    assert_eq!(audit.len(), 30);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|l| l["result"] == "not_attempted")
+            .count(),
+        25
+    );
+}
+
+#[test]
+fn the_deactivation_threshold_blocks_unless_allowed() {
+    let world = World::demo("apply-threshold");
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("max_deactivations: 5", "max_deactivations: 1");
+    std::fs::write(&path, config).unwrap();
+    let refused = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("the plan deactivates 2 users"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--allow-deactivations 2"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(world.requests_to("composite"), 0);
+    let too_few = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1"]);
+    assert_eq!(too_few.code, 1);
+    let allowed = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "2"]);
+    assert_eq!(allowed.code, 0, "{}\n{}", allowed.stdout, allowed.stderr);
+    world.assert_converged();
+}
+
+#[test]
+fn bulk_api_writes_above_the_threshold() {
+    let world = World::demo("apply-bulk");
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("23 created"), "{}", out.stdout);
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
+    assert_eq!(world.requests_to("/batches"), 1);
+    // The updates (5) stayed under the threshold: collections.
+    assert_eq!(
+        world.requests_to("PATCH /services/data/{v}/composite/sobjects"),
+        2
+    );
+    world.assert_converged();
+}
+
+#[test]
+fn apply_without_a_plan_needs_auto_approve_off_a_terminal() {
+    let world = World::demo("apply-approve");
+    let out = world.roster(&["apply"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
+    assert_eq!(world.requests(), json!({}), "nothing was read or written");
+}
+
+#[test]
+fn a_killed_apply_converges_on_the_next_run() {
+    // 2,000 synthetic users, 100 ms per request: the apply is still writing when killed.
+    let world = World::synthetic("apply-kill", 2000, 100);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["apply", "--auto-approve", "--allow-deactivations", "1000"])
+        .current_dir(&world.scratch.dir)
+        .envs(
+            world
+                .emulator
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while world.requests_to("POST /services/data/{v}/composite/sobjects") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the apply never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    world.emulator.admin("latency", &json!({"ms": 0}));
+    let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
+    world.assert_converged();
+}
+
+#[test]
+fn the_demo_runs_the_whole_loop() {
+    let scratch = Scratch::new("demo");
+    let out = scratch.roster(&["demo"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let steps = [
+        "1. roster plan",
+        "Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate.",
+        "2. roster apply",
+        "Apply complete! Resources: 23 created, 5 updated, 2 deactivated.",
+        "3. roster plan",
+        "No changes. Salesforce matches the configuration.",
+        "4. meanwhile, in Entra",
+        "5. roster plan",
+        "Title = \"Account Executive\" -> \"Senior Account Executive\"",
+        "Plan: 1 to create, 1 to update, 1 to deactivate.",
+        "6. roster apply",
+        "Apply complete! Resources: 1 created, 1 updated, 1 deactivated.",
+    ];
+    let mut rest = out.stdout.as_str();
+    for step in steps {
+        let at = rest
+            .find(step)
+            .unwrap_or_else(|| panic!("{step:?} missing or out of order in:\n{}", out.stdout));
+        rest = &rest[at + step.len()..];
+    }
+    // The demo's secrets never reach the output.
+    assert!(!out.stdout.contains("demo-salesforce-client-secret"));
+}
