@@ -28,9 +28,13 @@ pub(crate) async fn live(
             .map_err(Error::from)
     };
     let org = async {
-        salesforce::read(salesforce, config, progress.task("Salesforce"))
-            .await
-            .map_err(Error::from)
+        Box::pin(salesforce::read(
+            salesforce,
+            config,
+            progress.task("Salesforce"),
+        ))
+        .await
+        .map_err(Error::from)
     };
     tokio::try_join!(entra, org)
 }

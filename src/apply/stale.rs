@@ -14,7 +14,7 @@ use crate::salesforce::{Salesforce, SalesforceError};
 /// Ids in one `IN (...)` list, well under Salesforce's 16 KB URL limit.
 const IDS_PER_QUERY: usize = 300;
 /// Usernames in one `IN (...)` list (up to 80 characters each).
-const NAMES_PER_QUERY: usize = 100;
+const NAMES_PER_QUERY: usize = 200;
 /// Queries in flight at once.
 const CONCURRENCY: usize = 4;
 

@@ -68,7 +68,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, Error> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let running = emulator::start(state, "127.0.0.1:0").await?;
-        let result = Demo::new(cli, &desired, running.base_url())?.run().await;
+        let result = Box::pin(Demo::new(cli, &desired, running.base_url())?.run()).await;
         running.shutdown().await;
         result
     })
@@ -98,11 +98,6 @@ impl<'a> Demo<'a> {
         })
     }
 
-    fn say(&self, text: &str) -> Result<(), Error> {
-        anstream::stdout().write_all(text.as_bytes())?;
-        Ok(())
-    }
-
     fn heading(&mut self, command: &str, what: &str) -> Result<(), Error> {
         self.step += 1;
         let bold = if self.color {
@@ -110,14 +105,14 @@ impl<'a> Demo<'a> {
         } else {
             Style::new()
         };
-        self.say(&format!(
+        say(&format!(
             "\n{bold}━━ {}. {command}{bold:#} — {what}\n\n",
             self.step
         ))
     }
 
     async fn run(mut self) -> Result<Outcome, Error> {
-        self.say(&format!(
+        say(&format!(
             "roster demo: Entra ID and a Salesforce sandbox, emulated on {} (nothing leaves \
              this machine).\nThe config is examples/demo/roster.yaml; the world is \
              examples/demo/world.yaml.\n",
@@ -141,7 +136,7 @@ impl<'a> Demo<'a> {
         let plan = self.plan().await?;
         self.heading("roster apply", "and Salesforce follows")?;
         self.apply(&plan).await?;
-        self.say(
+        say(
             "\nThat is the loop: in CI, `roster plan` comments on every pull request and \
              `roster apply` runs on merge.\nTry it on your tenant: edit a copy of \
              examples/demo/roster.yaml, then `roster validate` and `roster plan`.\n",
@@ -152,10 +147,15 @@ impl<'a> Demo<'a> {
     async fn plan(&self) -> Result<Plan, Error> {
         let config = &self.desired.loaded.config;
         let env = endpoint_env(&self.base_url);
-        let (source, target) =
-            crate::read::live(config, &self.desired.base, &env, &self.progress).await?;
+        let (source, target) = Box::pin(crate::read::live(
+            config,
+            &self.desired.base,
+            &env,
+            &self.progress,
+        ))
+        .await?;
         let plan = crate::plan::plan(config, &source, &target, &inputs(self.desired, &[]));
-        self.say(&render::render(
+        say(&render::render(
             &plan,
             render::Format::Text,
             self.color,
@@ -176,7 +176,7 @@ impl<'a> Demo<'a> {
             self.progress.task("Salesforce"),
         )
         .await;
-        self.say(&super::apply::render_text(plan, &report, self.color))?;
+        say(&super::apply::render_text(plan, &report, self.color))?;
         if report.stopped.is_some() {
             return Err(Error::Input(
                 "the demo's apply stopped early; see above".to_owned(),
@@ -225,10 +225,15 @@ impl<'a> Demo<'a> {
                     response.status()
                 )));
             }
-            self.say(&format!("  • {what}\n"))?;
+            say(&format!("  • {what}\n"))?;
         }
         Ok(())
     }
+}
+
+fn say(text: &str) -> Result<(), Error> {
+    anstream::stdout().write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// The endpoint overrides that point the config at the emulator.

@@ -118,6 +118,78 @@ pub(crate) struct Org {
     pub(crate) taken_usernames: HashSet<String>,
     counters: HashMap<&'static str, u64>,
     clock_ms: i64,
+    /// Lookups the write rules need on every record, kept in step with `objects`.
+    index: Index,
+}
+
+/// What the uniqueness, licence and duplicate-assignment rules look up, so a write costs the
+/// same in an org of ten users or a hundred thousand.
+#[derive(Debug, Default)]
+struct Index {
+    /// User id by lower-case Username.
+    usernames: HashMap<String, String>,
+    /// User id by lower-case CommunityNickname.
+    nicknames: HashMap<String, String>,
+    /// Active users by ProfileId.
+    active_by_profile: HashMap<String, usize>,
+    /// Permission-set assignment id by (AssigneeId, PermissionSetId).
+    assignments: HashMap<(String, String), String>,
+}
+
+fn text<'a>(record: &'a Map<String, Value>, field: &str) -> &'a str {
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+impl Index {
+    fn user(&mut self, record: &Map<String, Value>, add: bool) {
+        let id = text(record, "Id").to_owned();
+        let username = text(record, "Username").to_lowercase();
+        let nickname = text(record, "CommunityNickname").to_lowercase();
+        let profile = text(record, "ProfileId").to_owned();
+        let active = record.get("IsActive") == Some(&Value::Bool(true));
+        if add {
+            self.usernames.insert(username, id.clone());
+            if !nickname.is_empty() {
+                self.nicknames.insert(nickname, id);
+            }
+            if active {
+                *self.active_by_profile.entry(profile).or_insert(0) += 1;
+            }
+        } else {
+            if self.usernames.get(&username) == Some(&id) {
+                self.usernames.remove(&username);
+            }
+            if self.nicknames.get(&nickname) == Some(&id) {
+                self.nicknames.remove(&nickname);
+            }
+            if active && let Some(n) = self.active_by_profile.get_mut(&profile) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    fn assignment(&mut self, record: &Map<String, Value>, add: bool) {
+        let key = (
+            text(record, "AssigneeId").to_owned(),
+            text(record, "PermissionSetId").to_owned(),
+        );
+        if add {
+            self.assignments.insert(key, text(record, "Id").to_owned());
+        } else {
+            self.assignments.remove(&key);
+        }
+    }
+
+    fn record(&mut self, object: &str, record: &Map<String, Value>, add: bool) {
+        match object {
+            "User" => self.user(record, add),
+            "PermissionSetAssignment" => self.assignment(record, add),
+            _ => {}
+        }
+    }
 }
 
 /// The objects the emulator stores, with their key prefixes.
@@ -165,6 +237,58 @@ impl Org {
             .flat_map(BTreeMap::values)
     }
 
+    /// Replaces a record (an update), keeping the lookups in step.
+    pub(crate) fn put(&mut self, object: &'static str, id: String, record: Map<String, Value>) {
+        let records = self.objects.entry(object).or_default();
+        if let Some(old) = records.remove(&id) {
+            self.index.record(object, &old, false);
+        }
+        self.index.record(object, &record, true);
+        records.insert(id, record);
+    }
+
+    /// Removes a record; returns it.
+    pub(crate) fn remove(&mut self, object: &str, id: &str) -> Option<Map<String, Value>> {
+        let old = self.objects.get_mut(object)?.remove(id)?;
+        self.index.record(object, &old, false);
+        Some(old)
+    }
+
+    /// Rebuilds the lookups from the records (after a rollback replaced them).
+    pub(crate) fn reindex(&mut self) {
+        let mut index = Index::default();
+        for (object, records) in &self.objects {
+            for record in records.values() {
+                index.record(object, record, true);
+            }
+        }
+        self.index = index;
+    }
+
+    /// The id of the user with this Username, any case.
+    pub(crate) fn user_by_username(&self, username: &str) -> Option<&str> {
+        self.index
+            .usernames
+            .get(&username.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The id of the user with this CommunityNickname, any case.
+    pub(crate) fn user_by_nickname(&self, nickname: &str) -> Option<&str> {
+        self.index
+            .nicknames
+            .get(&nickname.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The id of the assignment of `set` to `assignee`, if there is one.
+    pub(crate) fn assignment(&self, assignee: &str, set: &str) -> Option<&str> {
+        self.index
+            .assignments
+            .get(&(assignee.to_owned(), set.to_owned()))
+            .map(String::as_str)
+    }
+
     pub(crate) fn find_by(
         &self,
         object: &str,
@@ -190,6 +314,7 @@ impl Org {
         fields.insert("CreatedDate".into(), json!(now));
         fields.insert("LastModifiedDate".into(), json!(now));
         fields.insert("SystemModstamp".into(), json!(now));
+        self.index.record(object, &fields, true);
         self.objects
             .entry(object)
             .or_default()
@@ -228,10 +353,7 @@ impl Org {
             .collect();
         let mut nickname = base.clone();
         let mut n = 1;
-        while self
-            .find_by("User", "CommunityNickname", &nickname)
-            .is_some()
-        {
+        while self.user_by_nickname(&nickname).is_some() {
             n += 1;
             nickname = format!("{base}{n}");
         }
@@ -240,19 +362,10 @@ impl Org {
 
     /// Active users holding each licence.
     pub(crate) fn licence_usage(&self, licence_id: &str) -> usize {
-        let profiles: HashSet<&str> = self
-            .records("Profile")
+        self.records("Profile")
             .filter(|p| p.get("UserLicenseId").and_then(Value::as_str) == Some(licence_id))
-            .filter_map(|p| p.get("Id").and_then(Value::as_str))
-            .collect();
-        self.records("User")
-            .filter(|u| u.get("IsActive") == Some(&Value::Bool(true)))
-            .filter(|u| {
-                u.get("ProfileId")
-                    .and_then(Value::as_str)
-                    .is_some_and(|p| profiles.contains(p))
-            })
-            .count()
+            .filter_map(|p| self.index.active_by_profile.get(text(p, "Id")))
+            .sum()
     }
 }
 
@@ -414,6 +527,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         taken_usernames: w.taken_usernames.iter().map(|u| u.to_lowercase()).collect(),
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
+        index: Index::default(),
     };
     let org_fields = map(
         json!({"Name": "Emulated Org", "IsSandbox": org.sandbox.is_some(), "InstanceName": "CS8C", "OrganizationType": "Enterprise Edition"}),

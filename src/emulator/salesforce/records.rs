@@ -191,12 +191,7 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
         return not_found();
     };
     let mut state = shared.state();
-    match state
-        .org
-        .objects
-        .get_mut(object)
-        .and_then(|r| r.remove(&id))
-    {
+    match state.org.remove(object, &id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => salesforce_error(
             StatusCode::NOT_FOUND,
@@ -285,6 +280,7 @@ pub(crate) fn collection(shared: &Shared, body: &[u8], create_records: bool) -> 
     let failed = results.iter().any(Result::is_err);
     if let (true, Some(before)) = (failed, before) {
         state.org.objects = before;
+        state.org.reindex();
     }
     let rolled_back = Failure::new(
         "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -363,14 +359,7 @@ pub(crate) fn create(
         "PermissionSetAssignment" => {
             let assignee = reference(org, &fields, "AssigneeId", "User")?;
             let set = reference(org, &fields, "PermissionSetId", "PermissionSet")?;
-            if let Some(existing) = org.records(object).find(|r| {
-                r.get("AssigneeId").and_then(Value::as_str) == Some(assignee.as_str())
-                    && r.get("PermissionSetId").and_then(Value::as_str) == Some(set.as_str())
-            }) {
-                let id = existing
-                    .get("Id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+            if let Some(id) = org.assignment(&assignee, &set) {
                 return Err(Failure::new(
                     "DUPLICATE_VALUE",
                     format!(
@@ -456,7 +445,7 @@ pub(crate) fn update(
     let now = org.tick();
     merged.insert("LastModifiedDate".into(), json!(now));
     merged.insert("SystemModstamp".into(), json!(now));
-    org.objects.entry(object).or_default().insert(id, merged);
+    org.put(object, id, merged);
     Ok(())
 }
 
@@ -522,13 +511,7 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
                     "the emulator deletes PermissionSetAssignment records only",
                     &[],
                 ))
-            } else if state
-                .org
-                .objects
-                .get_mut("PermissionSetAssignment")
-                .and_then(|r| r.remove(&id))
-                .is_some()
-            {
+            } else if state.org.remove("PermissionSetAssignment", &id).is_some() {
                 Ok(())
             } else {
                 Err(Failure::new("ENTITY_IS_DELETED", "entity is deleted", &[]))
@@ -620,10 +603,7 @@ fn check_user(
         }
     }
     let id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
-    let others = || {
-        org.records("User")
-            .filter(move |r| r.get("Id").and_then(Value::as_str) != id)
-    };
+    let someone_else = |found: Option<&str>| found.is_some_and(|other| Some(other) != id);
     let username = user
         .get("Username")
         .and_then(Value::as_str)
@@ -639,11 +619,7 @@ fn check_user(
     let changed = |field: &str| existing.is_none_or(|e| e.get(field) != user.get(field));
     if changed("Username")
         && (org.taken_usernames.contains(&username.to_lowercase())
-            || others().any(|r| {
-                r.get("Username")
-                    .and_then(Value::as_str)
-                    .is_some_and(|u| u.eq_ignore_ascii_case(username))
-            }))
+            || someone_else(org.user_by_username(username)))
     {
         return Err(Failure::new(
             "DUPLICATE_USERNAME",
@@ -653,11 +629,7 @@ fn check_user(
     }
     if let Some(nick) = user.get("CommunityNickname").and_then(Value::as_str)
         && changed("CommunityNickname")
-        && others().any(|r| {
-            r.get("CommunityNickname")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n.eq_ignore_ascii_case(nick))
-        })
+        && someone_else(org.user_by_nickname(nick))
     {
         return Err(Failure::new(
             "DUPLICATE_COMM_NICKNAME",
