@@ -101,6 +101,25 @@ def check_create_update_and_errors(env):
     assert limits["DailyApiRequests"]["Max"] == 1_000_000
 
 
+def check_bulk2_insert(env):
+    sf = salesforce(env)
+    profile = sf.query("SELECT Id FROM Profile WHERE Name = 'Standard User'")["records"][0]["Id"]
+    base = {
+        "LastName": "Bulk", "Email": "bulk@example.com", "TimeZoneSidKey": "America/Los_Angeles",
+        "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
+        "ProfileId": profile,
+    }
+    records = [dict(base, Username=f"bulk{i}@synthetic.example.dev1", Alias=f"bulk{i}") for i in range(3)]
+    records.append(dict(base, Username="bulk0@synthetic.example.dev1", Alias="dup"))  # a duplicate
+    results = sf.bulk2.User.insert(records=records)
+    assert results[0]["numberRecordsProcessed"] == 4, results
+    assert results[0]["numberRecordsFailed"] == 1, results
+    failed = sf.bulk2.User.get_failed_records(results[0]["job_id"])
+    assert "DUPLICATE_USERNAME" in failed, failed
+    found = sf.query("SELECT Id FROM User WHERE Username LIKE 'bulk%'")
+    assert found["totalSize"] == 3, found
+
+
 class StaticToken(AccessTokenProvider):
     def __init__(self, token):
         self.token = token
@@ -158,7 +177,7 @@ async def check_graph(env):
 
 def main():
     proc, env = start(sys.argv[1])
-    checks = [check_query_all_pages, check_create_update_and_errors, check_graph]
+    checks = [check_query_all_pages, check_create_update_and_errors, check_bulk2_insert, check_graph]
     passed = failed = 0
     try:
         for check in checks:

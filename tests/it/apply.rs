@@ -425,6 +425,8 @@ fn a_killed_apply_converges_on_the_next_run() {
     child.kill().unwrap();
     child.wait().unwrap();
     world.emulator.admin("latency", &json!({"ms": 0}));
+    let midway = world.roster(&["plan", "--detailed-exitcode"]);
+    assert_eq!(midway.code, 2, "the kill came after the apply finished");
     let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
@@ -459,4 +461,62 @@ fn the_demo_runs_the_whole_loop() {
     }
     // The demo's secrets never reach the output.
     assert!(!out.stdout.contains("demo-salesforce-client-secret"));
+}
+
+#[test]
+fn freezing_instead_of_deactivating_converges() {
+    let world = World::demo("apply-freeze");
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("out_of_scope: deactivate", "out_of_scope: freeze");
+    std::fs::write(&path, config).unwrap();
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("Resources: 23 created, 5 updated, 0 deactivated, 2 frozen."),
+        "{}",
+        out.stdout
+    );
+    let dump = world.emulator.admin_call(Method::GET, "world", None);
+    let frozen = dump["salesforce"]["objects"]["UserLogin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["IsFrozen"] == true)
+        .count();
+    assert_eq!(frozen, 2);
+    // Frozen users stay active and are not frozen again.
+    world.assert_converged();
+}
+
+#[test]
+fn bulk_rows_salesforce_could_not_lock_are_retried() {
+    let world = World::demo("apply-bulk-lock");
+    let create = first_of(&world.plan_json(), "create");
+    let username = create["after"]["Username"].as_str().unwrap();
+    world
+        .emulator
+        .admin("locks", &json!({"records": [username], "count": 2}));
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("23 created"), "{}", out.stdout);
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
+    world.assert_converged();
+
+    // A row that stays locked is reported with Salesforce's code from the job's results.
+    let world = World::demo("apply-bulk-failure");
+    world
+        .emulator
+        .admin("locks", &json!({"records": [username], "count": 10}));
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "create failed: UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record"
+        ),
+        "{}",
+        out.stdout
+    );
 }
