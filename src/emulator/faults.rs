@@ -51,6 +51,17 @@ pub(crate) enum Kind {
     RequestLimit,
     /// The connection breaks after the status line: the client sees a truncated response.
     Drop,
+    /// The request is carried out, then the connection breaks before the answer arrives: the
+    /// client cannot know whether it was.
+    LoseResponse,
+}
+
+/// What a fault does to a request.
+pub(crate) enum Injected {
+    /// Answer this instead.
+    Respond(Response),
+    /// Carry the request out, then break the connection.
+    LoseResponse,
 }
 
 impl Faults {
@@ -104,15 +115,22 @@ impl Faults {
     }
 }
 
-/// The injected response for this request, if a fault fires.
-pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Response> {
+/// What a fault does to this request, if one fires.
+pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Injected> {
     let kind = lock(&shared.faults).take(&request.route)?;
+    if matches!(kind, Kind::LoseResponse) {
+        return Some(Injected::LoseResponse);
+    }
+    Some(Injected::Respond(respond(shared, request, kind)))
+}
+
+fn respond(shared: &Shared, request: &Request, kind: Kind) -> Response {
     let api = if request.path.starts_with("/services/") {
         Api::Salesforce
     } else {
         Api::Graph
     };
-    Some(match kind {
+    match kind {
         Kind::Status {
             status,
             retry_after,
@@ -155,7 +173,7 @@ pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Response> {
                 ),
             }
         }
-        Kind::Drop => dropped(),
+        Kind::Drop | Kind::LoseResponse => dropped(),
         Kind::RequestLimit => {
             shared.state().org.api_requests = u64::MAX / 2;
             salesforce_error(
@@ -164,7 +182,7 @@ pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Response> {
                 "TotalRequests Limit exceeded.",
             )
         }
-    })
+    }
 }
 
 /// A body that fails on its first read, so hyper aborts the connection mid-response.
@@ -185,7 +203,7 @@ impl http_body::Body for Broken {
     }
 }
 
-fn dropped() -> Response {
+pub(crate) fn dropped() -> Response {
     let mut response = Response::new(axum::body::Body::new(Broken));
     response
         .headers_mut()

@@ -222,19 +222,29 @@ async fn dispatch(
         body,
         route,
     };
-    if let Some(response) = faults::inject(&shared, &request) {
-        return response;
+    let lose = match faults::inject(&shared, &request) {
+        Some(faults::Injected::Respond(response)) => return response,
+        Some(faults::Injected::LoseResponse) => true,
+        None => false,
+    };
+    let response = answer(&shared, &request).await;
+    if lose {
+        return faults::dropped();
     }
+    response
+}
+
+async fn answer(shared: &Shared, request: &Request) -> Response {
     if request.path.starts_with("/services/") {
-        return salesforce::handle(&shared, &request);
+        return salesforce::handle(shared, request);
     }
     if request.method == Method::POST && request.path.trim_end_matches('/') == "/v1.0/$batch" {
-        return graph::batch(&shared, &request).await;
+        return graph::batch(shared, request).await;
     }
     if request.path.trim_end_matches('/') == "/_github/idtoken" {
-        return graph::github_idtoken(&shared, &request);
+        return graph::github_idtoken(shared, request);
     }
-    graph::handle(&shared, &request)
+    graph::handle(shared, request)
 }
 
 /// A request as the API modules see it.

@@ -298,6 +298,27 @@ fn injected_faults_during_apply_converge_without_duplicates() {
         );
         world.assert_converged();
     }
+    // The creates are carried out but their answer is lost: the retried request meets
+    // DUPLICATE_USERNAME for users that exist now, which counts as created.
+    let world = World::demo("apply-lost");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "POST /services/data/{v}/composite/sobjects", "kind": "lose_response"}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("23 created"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("a retried request had created it"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        world.requests_to("POST /services/data/{v}/composite/sobjects"),
+        3
+    );
+    world.assert_converged();
+
     // A record lock that clears within the retries.
     let world = World::demo("apply-lock");
     let create = first_of(&world.plan_json(), "create");
