@@ -40,7 +40,7 @@ pub(crate) struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check the config file: YAML, JSON Schema, expressions, references. No network.
-    Validate,
+    Validate(ValidateArgs),
     /// Read live Entra and Salesforce and show what would change.
     Plan(PlanArgs),
     /// Carry out a plan (a saved one, or a fresh one after confirmation).
@@ -64,6 +64,24 @@ pub(crate) enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// `github` also prints each problem as a workflow annotation
+    /// (`::error file=...,line=...,col=...::...`), shown on the pull request's diff. The default
+    /// under GitHub Actions (`GITHUB_ACTIONS=true`).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<ValidateFormat>,
+}
+
+/// How `validate` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ValidateFormat {
+    /// Snippets with the spot underlined.
+    Human,
+    /// The snippets on stderr and workflow annotations on stdout.
+    Github,
 }
 
 /// Output formats of plans and apply reports.

@@ -131,6 +131,67 @@ impl Diagnostic {
     }
 }
 
+/// Escapes text for a GitHub workflow command: `%`, CR and LF always; `:` and `,` too in a
+/// property value.
+fn workflow_escape(text: &str, property: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            ':' if property => out.push_str("%3A"),
+            ',' if property => out.push_str("%2C"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A GitHub Actions workflow command for a problem in a file, so it shows on the pull
+/// request's diff: `::error file=roster.yaml,line=12,col=5,title=...::message`.
+pub(crate) fn github_annotation(
+    severity: Severity,
+    path: &Path,
+    position: Option<(usize, usize)>,
+    title: &str,
+    message: &str,
+) -> String {
+    let level = match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut properties = format!("file={}", workflow_escape(&display_path(path), true));
+    if let Some((line, col)) = position {
+        let _ = write!(properties, ",line={line},col={col}");
+    }
+    if !title.is_empty() {
+        let _ = write!(properties, ",title={}", workflow_escape(title, true));
+    }
+    format!(
+        "::{level} {properties}::{}",
+        workflow_escape(message, false)
+    )
+}
+
+impl Diagnostic {
+    /// This diagnostic as a GitHub Actions annotation.
+    pub(crate) fn annotation(&self) -> String {
+        let mut message = self.message.clone();
+        if let Some(help) = &self.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        github_annotation(
+            self.severity,
+            &self.file.path,
+            Some(self.line_col()),
+            &self.pointer,
+            &message,
+        )
+    }
+}
+
 /// Paths print as given, with `/` separators, so snapshots and annotations are stable.
 pub(crate) fn display_path(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
@@ -176,6 +237,20 @@ fn count_line(errors: usize, warnings: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotations_escape_what_github_would_misread() {
+        assert_eq!(
+            github_annotation(
+                Severity::Warning,
+                Path::new("dir/roster.yaml"),
+                Some((12, 5)),
+                "/a:b,c",
+                "100% sure\nnext line: yes"
+            ),
+            "::warning file=dir/roster.yaml,line=12,col=5,title=/a%3Ab%2Cc::100%25 sure%0Anext line: yes"
+        );
+    }
 
     fn file(text: &str) -> Arc<SourceFile> {
         Arc::new(SourceFile {

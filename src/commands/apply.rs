@@ -49,6 +49,12 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
             let shown = render::render(&plan, args.format.into(), color(), false);
             anstream::stdout().write_all(shown.as_bytes())?;
         }
+        super::step_summary(&render::render(
+            &plan,
+            render::Format::Markdown,
+            false,
+            false,
+        ));
         if plan.summary.changes() == 0 {
             return Ok(Outcome::Success);
         }
@@ -96,6 +102,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         Format::Text | Format::Markdown => render_text(&plan, &report, color()),
     };
     anstream::stdout().write_all(out.as_bytes())?;
+    super::step_summary(&render_markdown(&plan, &report));
     Ok(if complete(&report) {
         Outcome::Success
     } else {
@@ -372,6 +379,67 @@ pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
         out.push_str(
             "\nRun `roster plan` to see exactly what remains; `roster apply` again converges.\n",
         );
+    }
+    out
+}
+
+/// Failures listed in the job summary at most.
+const MAX_SUMMARY_FAILURES: usize = 200;
+
+/// The report for the GitHub Actions job summary: outcome, counts, every failure (up to a cap)
+/// in a table.
+fn render_markdown(plan: &Plan, report: &Report) -> String {
+    let t = tally(plan, report);
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::new();
+    if complete(report) {
+        let _ = writeln!(
+            out,
+            "### ✅ roster apply\n\n**Apply complete! Resources: {}.**",
+            resources(&t)
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "### ❌ roster apply failed\n\n**Apply incomplete. Resources: {}; {} failed, {} not \
+         attempted.** Run `roster apply` again once the cause is fixed: it converges.\n",
+        resources(&t),
+        t.failed,
+        t.not_attempted
+    );
+    if let Some(why) = &report.stopped {
+        let _ = writeln!(
+            out,
+            "> **roster stopped sending requests:** {}\n",
+            cell(why)
+        );
+    }
+    let failures: Vec<(&str, &apply::Failure)> = plan
+        .changes
+        .iter()
+        .zip(&report.results)
+        .flat_map(|(c, r)| r.failures.iter().map(move |f| (c.key.as_str(), f)))
+        .collect();
+    if !failures.is_empty() {
+        out.push_str("| user | step | code | message |\n|---|---|---|---|\n");
+        for (key, f) in failures.iter().take(MAX_SUMMARY_FAILURES) {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | `{}` | {} |",
+                cell(key),
+                cell(&f.step),
+                cell(&f.code),
+                cell(&f.message)
+            );
+        }
+        if failures.len() > MAX_SUMMARY_FAILURES {
+            let _ = writeln!(
+                out,
+                "\n… and {} more failures: see the job log and the audit log.",
+                failures.len() - MAX_SUMMARY_FAILURES
+            );
+        }
     }
     out
 }

@@ -7,9 +7,9 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ValidateArgs, ValidateFormat};
 use crate::config::{self, LoadError};
-use crate::diagnostic::{display_path, render_all};
+use crate::diagnostic::{Severity, display_path, github_annotation, render_all};
 use crate::error::{Error, Outcome};
 
 mod apply;
@@ -22,7 +22,7 @@ mod snapshot;
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     match &cli.command {
-        Command::Validate => validate(cli),
+        Command::Validate(args) => validate(cli, args),
         Command::Schema(args) if !args.plan => {
             anstream::stdout().write_all(config::config_schema_text().as_bytes())?;
             Ok(Outcome::Success)
@@ -51,11 +51,46 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     }
 }
 
-fn validate(cli: &Cli) -> Result<Outcome, Error> {
-    let loaded = config::load(&cli.global.config)?;
+fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
+    let github = match args.format {
+        Some(format) => format == ValidateFormat::Github,
+        None => std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+    };
+    let loaded = match config::load(&cli.global.config) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            if github {
+                let mut out = anstream::stdout();
+                if let LoadError::Invalid(diagnostics) = &err {
+                    for d in diagnostics {
+                        writeln!(out, "{}", d.annotation())?;
+                    }
+                } else {
+                    writeln!(
+                        out,
+                        "{}",
+                        github_annotation(
+                            Severity::Error,
+                            &cli.global.config,
+                            None,
+                            "roster validate",
+                            &err.to_string()
+                        )
+                    )?;
+                }
+            }
+            return Err(err.into());
+        }
+    };
     if !loaded.warnings.is_empty() {
         let mut err = anstream::stderr();
         err.write_all(render_all(&loaded.warnings, true).as_bytes())?;
+        if github {
+            let mut out = anstream::stdout();
+            for d in &loaded.warnings {
+                writeln!(out, "{}", d.annotation())?;
+            }
+        }
     }
     if !cli.global.quiet {
         let warnings = match loaded.warnings.len() {
@@ -71,6 +106,28 @@ fn validate(cli: &Cli) -> Result<Outcome, Error> {
         )?;
     }
     Ok(Outcome::Success)
+}
+
+/// Appends markdown to the GitHub Actions job summary (`$GITHUB_STEP_SUMMARY`) when there is
+/// one. A summary that cannot be written is a warning: the command's own output stands.
+pub(crate) fn step_summary(markdown: &str) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| {
+            file.write_all(markdown.as_bytes())?;
+            file.write_all(b"\n")
+        });
+    if let Err(e) = written {
+        warn(&format!(
+            "cannot append to the job summary {}: {e}",
+            std::path::Path::new(&path).display()
+        ));
+    }
 }
 
 /// Prints a warning about the live world to stderr.

@@ -49,8 +49,13 @@ impl World {
     }
 
     fn roster(&self, args: &[&str]) -> Output {
-        self.emulator
-            .roster(&self.scratch.dir, args, &[("GITHUB_SHA", "0123abcd")])
+        self.roster_env(args, &[])
+    }
+
+    fn roster_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut all = vec![("GITHUB_SHA", "0123abcd")];
+        all.extend_from_slice(env);
+        self.emulator.roster(&self.scratch.dir, args, &all)
     }
 
     fn plan_json(&self) -> Value {
@@ -539,5 +544,48 @@ fn bulk_rows_salesforce_could_not_lock_are_retried() {
         ),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn plan_and_apply_write_the_github_job_summary() {
+    let world = World::demo("apply-step-summary");
+    let summary = world.scratch.dir.join("summary.md");
+    let env = [("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+    let create = first_of(&world.plan_json(), "create");
+    let plan = world.roster_env(&["plan", "--detailed-exitcode"], &env);
+    assert_eq!(plan.code, 2);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("<!-- roster-plan -->"), "{text}");
+    assert!(text.contains("Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate."));
+
+    std::fs::remove_file(&summary).unwrap();
+    world.emulator.admin(
+        "locks",
+        &json!({"records": [create["after"]["Username"]], "count": 4}),
+    );
+    let failed = world.roster_env(&["apply", "--auto-approve"], &env);
+    assert_eq!(failed.code, 1);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.contains("<!-- roster-plan -->"),
+        "the plan applied is in the summary"
+    );
+    assert!(text.contains("### ❌ roster apply failed"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "| `{}` | create | `UNABLE_TO_LOCK_ROW` | unable to obtain exclusive access to this record |",
+            create["key"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+
+    std::fs::remove_file(&summary).unwrap();
+    let done = world.roster_env(&["apply", "--auto-approve"], &env);
+    assert_eq!(done.code, 0);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.contains("### ✅ roster apply\n\n**Apply complete! Resources: 1 created, 0 updated, 0 deactivated.**"),
+        "{text}"
     );
 }

@@ -52,11 +52,20 @@ impl Drop for Scratch {
 }
 
 pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Output {
+    run_with(dir, args, &[])
+}
+
+/// `run_in` with extra environment variables.
+pub(crate) fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("ROSTER_CONFIG")
+        // Tests choose their own GitHub Actions environment.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .envs(env.iter().copied())
         .output()
         .expect("run roster");
     Output {
@@ -130,7 +139,9 @@ impl Emulator {
             .current_dir(dir)
             .env("NO_COLOR", "1")
             .env_remove("ROSTER_CONFIG")
-            .env_remove("RUST_LOG");
+            .env_remove("RUST_LOG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY");
         for (name, value) in &self.env {
             command.env(name, value);
         }

@@ -1,7 +1,7 @@
 //! `roster validate`: the examples pass; each class of bad input fails with exit 1 and an exact
 //! message at `file:line:column` (snapshotted).
 
-use crate::support::{Scratch, read, repo, run_in};
+use crate::support::{Scratch, read, repo, run_in, run_with};
 
 fn minimal() -> String {
     read("examples/minimal/roster.yaml")
@@ -402,4 +402,54 @@ fn select_unique_value_only_on_create() {
             "{target: Alias, expression: 'SelectUniqueValue(Left([mailNickname], 8), Left([surname], 8))'}"
         )
     ));
+}
+
+#[test]
+fn github_annotations_point_at_file_line_and_column() {
+    let scratch = Scratch::new("annotations");
+    scratch.write(
+        "roster.yaml",
+        minimal_with(
+            "{target: Email, source: mail}",
+            "{target: Email, sorce: mail}",
+        ),
+    );
+    let explicit = scratch.roster(&["validate", "--format", "github"]);
+    assert_eq!(explicit.code, 1);
+    insta::assert_snapshot!(explicit.stdout);
+    let shape =
+        regex::Regex::new(r"^::error file=roster\.yaml,line=\d+,col=\d+(,title=[^:]*)?::\S")
+            .unwrap();
+    for line in explicit.stdout.lines() {
+        assert!(shape.is_match(line), "{line}");
+    }
+    // The human rendering still goes to stderr.
+    assert!(
+        explicit.stderr.contains("--> roster.yaml:"),
+        "{}",
+        explicit.stderr
+    );
+    // Under GitHub Actions annotations are the default; `--format human` turns them off.
+    let actions = run_with(&scratch.dir, &["validate"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(actions.stdout, explicit.stdout);
+    let human = run_with(
+        &scratch.dir,
+        &["validate", "--format", "human"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(human.stdout, "");
+    // A file that cannot be read is annotated too, without a position.
+    let missing = run_with(
+        &scratch.dir,
+        &["-c", "absent.yaml", "validate", "--format", "github"],
+        &[],
+    );
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stdout
+            .starts_with("::error file=absent.yaml,title=roster validate::cannot read"),
+        "{}",
+        missing.stdout
+    );
 }
