@@ -9,3 +9,4 @@ mod plan;
 mod snapshot;
 mod support;
 mod validate;
+mod workflows;

@@ -1,0 +1,177 @@
+//! The GitHub Actions workflows users copy (`examples/github/`) and the project's own CI: each
+//! parses as YAML and has what makes it safe — the permissions it needs and no more, exit code
+//! 2 handled as success, one comment found by roster's marker, the apply serialized, the audit
+//! log kept.
+
+use serde_json::Value;
+
+use crate::support::{read, repo};
+
+fn workflow(name: &str) -> (String, Value) {
+    let text = read(&format!("examples/github/workflows/{name}"));
+    let yaml: Value = serde_saphyr::from_str(&text)
+        .unwrap_or_else(|e| panic!("examples/github/workflows/{name} is not YAML: {e}"));
+    (text, yaml)
+}
+
+/// Every `run:` script of every step of every job.
+fn scripts(yaml: &Value) -> String {
+    let mut out = String::new();
+    for job in yaml["jobs"].as_object().unwrap().values() {
+        for step in job["steps"].as_array().unwrap() {
+            if let Some(run) = step["run"].as_str() {
+                out.push_str(run);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn steps_using<'a>(yaml: &'a Value, action: &str) -> Vec<&'a Value> {
+    yaml["jobs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|job| job["steps"].as_array().unwrap())
+        .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+        .collect()
+}
+
+/// Exit code 2 of `--detailed-exitcode` is captured, not taken for a failure.
+fn handles_exit_code_two(script: &str) {
+    assert!(script.contains("--detailed-exitcode"), "{script}");
+    assert!(script.contains("set +e"), "{script}");
+    assert!(script.contains("-ne 2"), "{script}");
+    assert!(
+        script.contains("exitcode=$code\" >> \"$GITHUB_OUTPUT\""),
+        "{script}"
+    );
+}
+
+/// Installs roster with the setup action shipped next to the workflows.
+fn sets_up_roster(yaml: &Value) {
+    assert_eq!(steps_using(yaml, "./.github/actions/setup-roster").len(), 1);
+    assert!(
+        repo()
+            .join("examples/github/actions/setup-roster/action.yml")
+            .exists()
+    );
+}
+
+#[test]
+fn plan_on_pull_request() {
+    let (text, yaml) = workflow("roster-plan.yml");
+    assert!(yaml["on"]["pull_request"].is_object());
+    assert_eq!(yaml["permissions"]["id-token"], "write");
+    assert_eq!(yaml["permissions"]["pull-requests"], "write");
+    assert_eq!(yaml["permissions"]["contents"], "read");
+    sets_up_roster(&yaml);
+    let script = scripts(&yaml);
+    assert!(script.contains("roster validate"));
+    assert!(script.contains("roster plan --format markdown --detailed-exitcode --out plan.json"));
+    handles_exit_code_two(&script);
+    // One comment, found by the marker roster's markdown starts with, edited in place; the
+    // body goes from a file, never through the command line.
+    let markdown = read("tests/it/snapshots/it__plan__demo_plan_markdown.snap");
+    assert!(markdown.contains("\n<!-- roster-plan -->\n"));
+    assert!(script.contains(r#"startswith("<!-- roster-plan -->")"#));
+    assert!(script.contains("--method PATCH") && script.contains("body=@plan.md"));
+    assert!(script.contains("gh pr comment \"$PR\" --body-file plan.md"));
+    // Entra through OIDC federation: no Azure secret anywhere.
+    assert!(!text.contains("AZURE_CLIENT_SECRET"));
+    let upload = steps_using(&yaml, "actions/upload-artifact@");
+    assert_eq!(upload.len(), 1);
+    assert!(
+        upload[0]["with"]["path"]
+            .as_str()
+            .unwrap()
+            .contains("plan.json")
+    );
+}
+
+#[test]
+fn apply_on_merge() {
+    let (_, yaml) = workflow("roster-apply.yml");
+    assert_eq!(yaml["on"]["push"]["branches"][0], "main");
+    assert_eq!(yaml["permissions"]["id-token"], "write");
+    assert!(
+        yaml["permissions"].get("pull-requests").is_none(),
+        "apply needs no write access to pull requests"
+    );
+    // Two merges never apply at once, and an apply is never cancelled midway.
+    assert_eq!(yaml["concurrency"]["group"], "roster-apply");
+    assert_eq!(yaml["concurrency"]["cancel-in-progress"], false);
+    sets_up_roster(&yaml);
+    let script = scripts(&yaml);
+    assert!(script.contains("roster apply --auto-approve --audit-log roster-audit.jsonl"));
+    assert!(
+        !script.contains("set +e"),
+        "a failed apply must fail the job"
+    );
+    let upload = steps_using(&yaml, "actions/upload-artifact@");
+    assert_eq!(upload.len(), 1);
+    assert_eq!(
+        upload[0]["if"], "always()",
+        "the audit log of a failed apply is kept too"
+    );
+    assert_eq!(upload[0]["with"]["path"], "roster-audit.jsonl");
+    assert!(upload[0]["with"]["retention-days"].as_u64().unwrap() >= 90);
+}
+
+#[test]
+fn drift_on_a_schedule() {
+    let (_, yaml) = workflow("roster-drift.yml");
+    assert!(yaml["on"]["schedule"][0]["cron"].is_string());
+    assert_eq!(yaml["permissions"]["id-token"], "write");
+    assert_eq!(yaml["permissions"]["issues"], "write");
+    sets_up_roster(&yaml);
+    let script = scripts(&yaml);
+    handles_exit_code_two(&script);
+    let steps: Vec<&Value> = yaml["jobs"]["drift"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let open = steps
+        .iter()
+        .find(|s| s["if"] == "steps.plan.outputs.exitcode == '2'")
+        .expect("a step for exit code 2");
+    let run = open["run"].as_str().unwrap();
+    assert!(run.contains("gh issue edit") && run.contains("gh issue create"));
+    assert!(run.contains("--body-file drift.md"));
+}
+
+#[test]
+fn every_workflow_pins_its_actions_and_the_example_config_is_the_ci_one() {
+    for name in ["roster-plan.yml", "roster-apply.yml", "roster-drift.yml"] {
+        let (text, _) = workflow(name);
+        for line in text.lines().filter(|l| l.contains("uses: ")) {
+            let action = line.split("uses: ").nth(1).unwrap().trim();
+            assert!(
+                action.starts_with("./") || action.contains("@v"),
+                "{name}: {action} is not pinned to a version"
+            );
+        }
+        assert!(
+            text.contains("secrets.SF_JWT_PRIVATE_KEY"),
+            "{name}: Salesforce's key comes from a secret"
+        );
+    }
+    let config = read("examples/github/roster.yaml");
+    assert!(config.contains("federated: github_actions"));
+    assert!(config.contains("{env: SF_JWT_PRIVATE_KEY}"));
+}
+
+#[test]
+fn the_projects_own_ci_mirrors_ci_run() {
+    let text = read(".github/workflows/ci.yml");
+    let yaml: Value = serde_saphyr::from_str(&text).unwrap();
+    let steps = yaml["jobs"]["check"]["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["run"] == "bash .ci/run"));
+    let ci_run = read(".ci/run");
+    let readme = read("README.md");
+    // The README's test command is the one .ci/run runs.
+    assert!(readme.contains("cargo test --locked"));
+    assert!(ci_run.contains("\ncargo test --locked\n"));
+}
