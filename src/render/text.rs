@@ -30,6 +30,83 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
+/// Strings longer than this (in characters) change word by word, not as `old -> new`.
+const LONG: usize = 60;
+
+/// How a changed string is best shown when `old -> new` would hide the change.
+#[derive(Debug, PartialEq, Eq)]
+enum Diffed {
+    /// One line with the removed words as `[-old-]` and the added ones as `{+new+}`.
+    Words(String),
+    /// Every line of a multi-line value, each marked `-`, `+` or ` `.
+    Lines(Vec<(char, String)>),
+}
+
+/// The diff of a changed string: by line when either side has several lines, by word when
+/// either is long, none otherwise.
+fn diffed(before: &str, after: &str) -> Option<Diffed> {
+    use similar::{ChangeTag, TextDiff};
+    if before.contains('\n') || after.contains('\n') {
+        let lines = TextDiff::from_lines(before, after)
+            .iter_all_changes()
+            .map(|c| {
+                let mark = match c.tag() {
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                    ChangeTag::Equal => ' ',
+                };
+                (mark, c.value().trim_end_matches(['\n', '\r']).to_owned())
+            })
+            .collect();
+        return Some(Diffed::Lines(lines));
+    }
+    if before.chars().count().max(after.chars().count()) <= LONG {
+        return None;
+    }
+    // Runs of one kind, then changes separated only by spaces merged into one `[-..-]{+..+}`.
+    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
+    for c in TextDiff::from_words(before, after).iter_all_changes() {
+        match runs.last_mut() {
+            Some((tag, text)) if *tag == c.tag() => text.push_str(c.value()),
+            _ => runs.push((c.tag(), c.value().to_owned())),
+        }
+    }
+    let mut text = String::new();
+    let (mut removed, mut added) = (String::new(), String::new());
+    let flush = |text: &mut String, removed: &mut String, added: &mut String| {
+        // A side holding only the spaces merged into it changed nothing.
+        if !removed.trim().is_empty() {
+            let _ = write!(text, "[-{removed}-]");
+        }
+        if !added.trim().is_empty() {
+            let _ = write!(text, "{{+{added}+}}");
+        }
+        removed.clear();
+        added.clear();
+    };
+    for (i, (tag, run)) in runs.iter().enumerate() {
+        let inside = !removed.is_empty() || !added.is_empty();
+        match tag {
+            ChangeTag::Delete => removed.push_str(run),
+            ChangeTag::Insert => added.push_str(run),
+            ChangeTag::Equal
+                if inside
+                    && run.trim().is_empty()
+                    && runs.get(i + 1).is_some_and(|(t, _)| *t != ChangeTag::Equal) =>
+            {
+                removed.push_str(run);
+                added.push_str(run);
+            }
+            ChangeTag::Equal => {
+                flush(&mut text, &mut removed, &mut added);
+                text.push_str(run);
+            }
+        }
+    }
+    flush(&mut text, &mut removed, &mut added);
+    Some(Diffed::Words(text))
+}
+
 /// A value as the plan shows it: strings quoted, ids with their names.
 fn show(value: &Value, change: &Change) -> String {
     match value {
@@ -101,47 +178,34 @@ pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
         .max()
         .unwrap_or(0);
     for (field, after) in &change.after {
-        let line = match (change.action, change.before.get(field)) {
+        let before = change.before.get(field);
+        let line = match (change.action, before) {
             (Action::Create, _) | (_, None) => show(after, change),
-            (_, Some(before)) => format!("{} -> {}", show(before, change), show(after, change)),
+            (_, Some(before)) => {
+                let strings = before.as_str().zip(after.as_str());
+                match strings.and_then(|(b, a)| diffed(b, a)) {
+                    Some(Diffed::Words(text)) => format!("{text:?}"),
+                    Some(Diffed::Lines(lines)) => {
+                        let _ = writeln!(out, "{st}      {sym}{reset} {field:<width$} = <<-EOT");
+                        for (mark, line) in lines {
+                            let paint = match mark {
+                                '-' => style_of(color, AnsiColor::Red),
+                                '+' => style_of(color, AnsiColor::Green),
+                                _ => String::new(),
+                            };
+                            let _ = writeln!(out, "{paint}          {mark}{} {line}", end(color));
+                        }
+                        let _ = writeln!(out, "        EOT");
+                        continue;
+                    }
+                    None => format!("{} -> {}", show(before, change), show(after, change)),
+                }
+            }
         };
         let _ = writeln!(out, "{st}      {sym}{reset} {field:<width$} = {line}");
     }
     if sets {
-        let added: Vec<String> = change
-            .permission_sets
-            .add
-            .iter()
-            .map(|p| format!("{:?}", p.name))
-            .collect();
-        if change.action == Action::Create {
-            let _ = writeln!(
-                out,
-                "{st}      {sym}{reset} {:<width$} = [{}]",
-                "permission_sets",
-                added.join(", ")
-            );
-        } else {
-            let _ = writeln!(out, "{st}      ~{reset} {:<width$} = [", "permission_sets");
-            for name in &added {
-                let _ = writeln!(
-                    out,
-                    "{}          +{} {name},",
-                    style_of(color, AnsiColor::Green),
-                    end(color)
-                );
-            }
-            for p in &change.permission_sets.remove {
-                let _ = writeln!(
-                    out,
-                    "{}          -{} {:?},",
-                    style_of(color, AnsiColor::Red),
-                    end(color),
-                    p.name
-                );
-            }
-            let _ = writeln!(out, "        ]");
-        }
+        permission_sets(out, change, color, (&st, sym, &reset), width);
     }
     match change.unchanged {
         0 => {}
@@ -153,6 +217,50 @@ pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
         }
     }
     let _ = writeln!(out, "    }}");
+}
+
+/// The `permission_sets` line (create) or block (update): added `+`, removed `-`.
+fn permission_sets(
+    out: &mut String,
+    change: &Change,
+    color: bool,
+    (st, sym, reset): (&str, &str, &str),
+    width: usize,
+) {
+    let added: Vec<String> = change
+        .permission_sets
+        .add
+        .iter()
+        .map(|p| format!("{:?}", p.name))
+        .collect();
+    if change.action == Action::Create {
+        let _ = writeln!(
+            out,
+            "{st}      {sym}{reset} {:<width$} = [{}]",
+            "permission_sets",
+            added.join(", ")
+        );
+    } else {
+        let _ = writeln!(out, "{st}      ~{reset} {:<width$} = [", "permission_sets");
+        for name in &added {
+            let _ = writeln!(
+                out,
+                "{}          +{} {name},",
+                style_of(color, AnsiColor::Green),
+                end(color)
+            );
+        }
+        for p in &change.permission_sets.remove {
+            let _ = writeln!(
+                out,
+                "{}          -{} {:?},",
+                style_of(color, AnsiColor::Red),
+                end(color),
+                p.name
+            );
+        }
+        let _ = writeln!(out, "        ]");
+    }
 }
 
 fn style_of(color: bool, c: AnsiColor) -> String {
@@ -238,4 +346,103 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{PermissionSetChanges, Situation};
+
+    fn update(field: &str, before: &str, after: &str) -> Change {
+        Change {
+            action: Action::Update,
+            key: "ava@contoso.com".to_owned(),
+            situation: Situation::Linked,
+            reason: "linked by Username".to_owned(),
+            source_id: None,
+            target_id: Some("005".to_owned()),
+            before: BTreeMap::from([(Arc::from(field), json!(before))]),
+            after: BTreeMap::from([(Arc::from(field), json!(after))]),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            permission_sets: PermissionSetChanges::default(),
+            fingerprint: None,
+        }
+    }
+
+    fn rendered(change: &Change) -> String {
+        let mut out = String::new();
+        super::change(&mut out, change, false);
+        out
+    }
+
+    #[test]
+    fn short_strings_show_old_and_new() {
+        assert!(
+            rendered(&update("Title", "Engineer", "Lead"))
+                .contains(r#"Title = "Engineer" -> "Lead""#)
+        );
+    }
+
+    #[test]
+    fn long_strings_show_the_words_that_changed() {
+        let before = "Ava Martinez | Senior Account Executive, West | Contoso Ltd. | +1 555 0100";
+        let after = "Ava Martinez | Sales Director, West | Contoso Ltd. | +1 555 0100";
+        assert!(
+            rendered(&update("Signature", before, after)).contains(
+                r#"~ Signature = "Ava Martinez | [-Senior Account Executive,-]{+Sales Director,+} West | Contoso Ltd. | +1 555 0100""#
+            ),
+            "{}",
+            rendered(&update("Signature", before, after))
+        );
+    }
+
+    #[test]
+    fn words_only_removed_or_only_added_show_one_side() {
+        let base = "Contoso Ltd. | Sales Operations | Building 4, Floor 2 | Redmond WA";
+        let shorter = "Contoso Ltd. | Sales Operations | Redmond WA";
+        let Some(Diffed::Words(text)) = diffed(base, shorter) else {
+            panic!("a long string is diffed by word");
+        };
+        assert_eq!(
+            text,
+            "Contoso Ltd. | Sales Operations | [-Building 4, Floor 2 | -]Redmond WA"
+        );
+        let Some(Diffed::Words(text)) = diffed(shorter, base) else {
+            panic!("a long string is diffed by word");
+        };
+        assert_eq!(
+            text,
+            "Contoso Ltd. | Sales Operations | {+Building 4, Floor 2 | +}Redmond WA"
+        );
+    }
+
+    #[test]
+    fn multi_line_strings_show_a_line_diff() {
+        let out = rendered(&update(
+            "AboutMe",
+            "Sales, West\nJoined 2019\nLikes hiking",
+            "Sales, West\nJoined 2019\nLikes climbing",
+        ));
+        assert!(
+            out.contains(
+                "      ~ AboutMe = <<-EOT\n            Sales, West\n            Joined 2019\n          - Likes hiking\n          + Likes climbing\n        EOT\n"
+            ),
+            "{out}"
+        );
+        // In the pull-request comment's diff block the marks sit in the first column.
+        let mut plan = Plan::default();
+        plan.summary.update = 1;
+        plan.changes.push(update("AboutMe", "a\nb", "a\nc"));
+        let markdown = super::super::markdown::render(&plan);
+        assert!(
+            markdown.contains("\n-          b\n+          c\n"),
+            "{markdown}"
+        );
+    }
 }
