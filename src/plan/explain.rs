@@ -68,7 +68,7 @@ pub(crate) fn explain(
         user,
         &state.context(),
         suffix,
-        &mut attempts,
+        Some(&mut attempts),
     );
     lines.extend(attempts.into_iter().map(|a| format!("  {a}")));
     lines.push(format!(

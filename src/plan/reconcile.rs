@@ -2,6 +2,7 @@
 //! user (or decide to create one), compute the fields and permission sets it should have, and
 //! compare; then deprovision the owned or linked Salesforce users whose source left the scope.
 
+use std::fmt::Write as _;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -210,7 +211,8 @@ pub(super) enum Link {
         by: String,
     },
     Unmatched {
-        tried: Vec<String>,
+        /// The rules that gave a value, with the value looked up.
+        tried: Vec<(usize, String)>,
     },
     /// The reason, and the Salesforce users in dispute (never deprovisioned for it).
     Disputed(String, Vec<usize>),
@@ -225,22 +227,26 @@ pub(super) fn link(
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
     suffix: &str,
-    explain: &mut Vec<String>,
+    mut explain: Option<&mut Vec<String>>,
 ) -> Link {
     let mut tried = Vec::new();
     for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
         let value = match parsed.as_ref().map(|e| expr::evaluate(e, user, ctx)) {
             Some(Ok(Value::Str(v))) if !v.trim().is_empty() => v,
             Some(Err(e)) => {
-                explain.push(format!(
-                    "rule {}: {field} <- {source}: error: {}",
-                    i + 1,
-                    e.message
-                ));
+                if let Some(lines) = explain.as_deref_mut() {
+                    lines.push(format!(
+                        "rule {}: {field} <- {source}: error: {}",
+                        i + 1,
+                        e.message
+                    ));
+                }
                 continue;
             }
             _ => {
-                explain.push(format!("rule {}: {field} <- {source}: no value", i + 1));
+                if let Some(lines) = explain.as_deref_mut() {
+                    lines.push(format!("rule {}: {field} <- {source}: no value", i + 1));
+                }
                 continue;
             }
         };
@@ -248,13 +254,15 @@ pub(super) fn link(
             .get(&match_key(field, &value, suffix))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        explain.push(format!(
-            "rule {}: {field} = {value:?}: {} Salesforce user(s)",
-            i + 1,
-            found.len()
-        ));
+        if let Some(lines) = explain.as_deref_mut() {
+            lines.push(format!(
+                "rule {}: {field} = {value:?}: {} Salesforce user(s)",
+                i + 1,
+                found.len()
+            ));
+        }
         match found {
-            [] => tried.push(format!("{field} = {value:?}")),
+            [] => tried.push((i, value)),
             [one] => {
                 return Link::Linked {
                     target: *one,
@@ -282,7 +290,8 @@ pub(super) fn link(
 
 /// The fields a user should have, by mapping.
 pub(super) struct Desired {
-    pub(super) fields: BTreeMap<Arc<str>, String>,
+    /// Field name to value (always a JSON string: what a create writes as it is).
+    pub(super) fields: BTreeMap<Arc<str>, Json>,
     pub(super) errors: Vec<String>,
     /// For `roster explain`: mapping, source value, result.
     pub(super) lines: Vec<String>,
@@ -358,7 +367,7 @@ fn desired(
             ));
         }
         if let Some(result) = result {
-            out.fields.insert(Arc::clone(key), result);
+            out.fields.insert(Arc::clone(key), Json::String(result));
         }
     }
     out
@@ -481,7 +490,7 @@ pub(super) fn reconcile(
                 if decision.in_scope {
                     plan.errors.push(Problem {
                         kind: ProblemKind::Conflict,
-                        key: user.key.clone(),
+                        key: user.key.to_owned(),
                         reason: reason.clone(),
                     });
                 }
@@ -518,7 +527,7 @@ pub(super) fn reconcile(
                 Situation::OutOfScope,
                 format!("out of scope: {}", state.decisions[i].reason),
                 Some(state.users[i].id.to_owned()),
-                state.users[i].key.clone(),
+                state.users[i].key.to_owned(),
             ),
             None if owned(config, user) && !linked_targets.contains(&t) => (
                 Situation::Orphaned,
@@ -569,6 +578,21 @@ pub(super) fn reconcile(
     plan
 }
 
+/// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
+fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
+    if tried.is_empty() {
+        return "unmatched: no matching rule gave a value to look up".to_owned();
+    }
+    let mut reason = String::from("unmatched: no Salesforce user with ");
+    for (n, (rule, value)) in tried.iter().enumerate() {
+        if n > 0 {
+            reason.push_str(" or ");
+        }
+        let _ = write!(reason, "{} = {value:?}", compiled.matching[*rule].1);
+    }
+    reason
+}
+
 fn fingerprint(user: &TargetUser) -> Option<String> {
     field(user, "SystemModstamp")
         .or_else(|| field(user, "LastModifiedDate"))
@@ -614,7 +638,7 @@ impl<'a> State<'a> {
         let ctx = Context::new(inputs.now, inputs.seed);
         let mut links: Vec<Link> = users
             .iter()
-            .map(|u| link(&compiled, &index, target, u, &ctx, suffix, &mut Vec::new()))
+            .map(|u| link(&compiled, &index, target, u, &ctx, suffix, None))
             .collect();
         // Two source users on one target user: neither is linked.
         let mut claims: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -625,7 +649,7 @@ impl<'a> State<'a> {
         }
         for (t, sources) in claims {
             if sources.len() > 1 {
-                let keys: Vec<&str> = sources.iter().map(|i| users[*i].key.as_str()).collect();
+                let keys: Vec<&str> = sources.iter().map(|i| users[*i].key).collect();
                 let reason = format!(
                     "disputed: Salesforce user {} is matched by {} Entra users ({})",
                     text(&target.users[t], "Username"),
@@ -715,7 +739,7 @@ impl<'a> State<'a> {
         }
         let problem = |reason: String| Problem {
             kind: ProblemKind::Error,
-            key: user.key.clone(),
+            key: user.key.to_owned(),
             reason,
         };
         let wanted = self.desired(user, false, false);
@@ -732,7 +756,7 @@ impl<'a> State<'a> {
         let suffix = &self.config.safety.sandbox_email_suffix;
         let mut change = Change {
             action: Action::Update,
-            key: user.key.clone(),
+            key: user.key.to_owned(),
             situation: Situation::Linked,
             reason: String::new(),
             source_id: Some(user.id.to_owned()),
@@ -744,15 +768,13 @@ impl<'a> State<'a> {
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(current),
         };
-        for (name, value) in &wanted.fields {
-            let now = field(current, name);
-            if differs(name, value, now, suffix) {
+        for (name, value) in wanted.fields {
+            let now = field(current, &name);
+            if differs(&name, value.as_str().unwrap_or_default(), now, suffix) {
                 change
                     .before
-                    .insert(Arc::clone(name), now.cloned().unwrap_or(Json::Null));
-                change
-                    .after
-                    .insert(Arc::clone(name), Json::String(value.clone()));
+                    .insert(Arc::clone(&name), now.cloned().unwrap_or(Json::Null));
+                change.after.insert(name, value);
             } else {
                 change.unchanged += 1;
             }
@@ -846,10 +868,14 @@ impl<'a> State<'a> {
 
     /// An unmatched user: a create with every field, or the reason it cannot be one. Returns the
     /// licence the profile needs.
-    fn create(&self, user: &SourceUser<'_>, tried: &[String]) -> Result<(Change, String), Problem> {
+    fn create(
+        &self,
+        user: &SourceUser<'_>,
+        tried: &[(usize, String)],
+    ) -> Result<(Change, String), Problem> {
         let problem = |kind, reason: String| Problem {
             kind,
-            key: user.key.clone(),
+            key: user.key.to_owned(),
             reason,
         };
         let wanted = self.desired(user, true, false);
@@ -868,7 +894,12 @@ impl<'a> State<'a> {
         };
         preflight(&wanted.fields, &self.compiled.max_len)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
-        let username = wanted.fields.get("Username").cloned().unwrap_or_default();
+        let username = wanted
+            .fields
+            .get("Username")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if let Some(other) = self
             .by_username
             .get(&username.to_lowercase())
@@ -886,16 +917,13 @@ impl<'a> State<'a> {
             let mut taken = self.taken.borrow_mut();
             let tracked = !taken.is_empty();
             for (name, value) in wanted.fields.iter().filter(|_| tracked) {
-                if let Some(set) = taken.get_mut(&name.to_lowercase()) {
+                if let (Some(set), Some(value)) = (taken.get_mut(&name.to_lowercase()), value.as_str())
+                {
                     set.insert(value.to_lowercase());
                 }
             }
         }
-        let mut after: BTreeMap<Arc<str>, Json> = wanted
-            .fields
-            .into_iter()
-            .map(|(k, v)| (k, Json::String(v)))
-            .collect();
+        let mut after = wanted.fields;
         let mut labels = BTreeMap::new();
         after.insert("ProfileId".into(), Json::String(profile_id.clone()));
         labels.insert(profile_id.clone(), profile);
@@ -912,13 +940,9 @@ impl<'a> State<'a> {
             .unwrap_or_default();
         let change = Change {
             action: Action::Create,
-            key: user.key.clone(),
+            key: user.key.to_owned(),
             situation: Situation::Unmatched,
-            reason: if tried.is_empty() {
-                "unmatched: no matching rule gave a value to look up".to_owned()
-            } else {
-                format!("unmatched: no Salesforce user with {}", tried.join(" or "))
-            },
+            reason: unmatched_reason(&self.compiled, tried),
             source_id: Some(user.id.to_owned()),
             target_id: None,
             before: BTreeMap::new(),
@@ -946,11 +970,21 @@ impl<'a> State<'a> {
     /// errors (in key order, so the same users get seats every time).
     fn check_creates(&self, mut creates: Vec<(Change, String)>, plan: &mut Plan) {
         creates.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-        let mut by_username: HashMap<String, Vec<String>> = HashMap::new();
-        for (change, _) in &creates {
-            if let Some(Json::String(u)) = change.after.get("Username") {
+        let username_of = |change: &Change| match change.after.get("Username") {
+            Some(Json::String(u)) => u.to_lowercase(),
+            _ => String::new(),
+        };
+        let usernames: Vec<String> = creates.iter().map(|(c, _)| username_of(c)).collect();
+        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(usernames.len());
+        for username in &usernames {
+            *counts.entry(username.as_str()).or_insert(0) += 1;
+        }
+        // The keys sharing a Username, only for the (rare) Usernames given twice.
+        let mut by_username: HashMap<&str, Vec<String>> = HashMap::new();
+        for ((change, _), username) in creates.iter().zip(&usernames) {
+            if counts.get(username.as_str()).is_some_and(|n| *n > 1) {
                 by_username
-                    .entry(u.to_lowercase())
+                    .entry(username.as_str())
                     .or_default()
                     .push(change.key.clone());
             }
@@ -974,15 +1008,11 @@ impl<'a> State<'a> {
                 *free -= 1;
             }
         }
-        for (change, licence) in creates {
-            let username = match change.after.get("Username") {
-                Some(Json::String(u)) => u.to_lowercase(),
-                _ => String::new(),
-            };
-            if let Some(keys) = by_username.get(&username).filter(|k| k.len() > 1) {
+        for ((change, licence), username) in creates.into_iter().zip(&usernames) {
+            if let Some(keys) = by_username.get(username.as_str()) {
                 plan.errors.push(Problem {
                     kind: ProblemKind::Conflict,
-                    key: change.key.clone(),
+                    key: change.key,
                     reason: format!(
                         "{} Entra users would get the Username {username:?} ({})",
                         keys.len(),
@@ -1001,7 +1031,7 @@ impl<'a> State<'a> {
                         .map_or(String::new(), |l| l.name.clone());
                     plan.errors.push(Problem {
                         kind: ProblemKind::Error,
-                        key: change.key.clone(),
+                        key: change.key,
                         reason: format!(
                             "no {name} licence left for this create (LICENSE_LIMIT_EXCEEDED)"
                         ),
@@ -1039,17 +1069,22 @@ fn no_profile(user: &SourceUser<'_>) -> String {
 /// What Salesforce would reject on create: a required field without a value, a value longer
 /// than its field.
 fn preflight(
-    fields: &BTreeMap<Arc<str>, String>,
+    fields: &BTreeMap<Arc<str>, Json>,
     max_len: &HashMap<&str, usize>,
 ) -> Result<(), String> {
     for required in user_fields::REQUIRED_ON_CREATE {
-        if fields.get(*required).is_none_or(|v| v.trim().is_empty()) {
+        if fields
+            .get(*required)
+            .and_then(Json::as_str)
+            .is_none_or(|v| v.trim().is_empty())
+        {
             return Err(format!(
                 "Salesforce requires {required} on create, and the mappings give it no value"
             ));
         }
     }
     for (name, value) in fields {
+        let value = value.as_str().unwrap_or_default();
         if let Some(&max) = max_len.get(name.as_ref())
             && value.len() > max
             && value.chars().count() > max

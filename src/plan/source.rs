@@ -16,7 +16,7 @@ const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
 pub(crate) struct SourceUser<'s> {
     pub(crate) id: &'s str,
     /// userPrincipalName, the user's key in plans.
-    pub(crate) key: String,
+    pub(crate) key: &'s str,
     pub(crate) raw: &'s Map<String, Json>,
     pub(crate) assigned: bool,
     /// Assigned directly, and the assigned groups the user is a direct member of.
@@ -113,8 +113,7 @@ fn view<'s>(
             .attributes
             .get("userPrincipalName")
             .and_then(Json::as_str)
-            .unwrap_or(&user.id)
-            .to_owned(),
+            .unwrap_or(&user.id),
         raw: &user.attributes,
         assigned: false,
         direct: false,
