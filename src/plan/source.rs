@@ -2,7 +2,7 @@
 //! gives (Default Access gives none), the groups the user is a direct member of, and the
 //! attributes expressions read, including the computed `appRoleAssignments`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json};
 
@@ -23,10 +23,36 @@ pub(crate) struct SourceUser<'s> {
     pub(crate) direct: bool,
     pub(crate) via: Vec<&'s str>,
     /// App-role values (and display names, for rules that name those).
-    pub(crate) roles: BTreeSet<&'s str>,
-    pub(crate) role_names: BTreeSet<&'s str>,
+    pub(crate) roles: Names<'s>,
+    pub(crate) role_names: Names<'s>,
     /// Object ids and display names of the groups the user is a direct member of.
-    pub(crate) groups: BTreeSet<&'s str>,
+    pub(crate) groups: Names<'s>,
+}
+
+/// A small sorted set of names: a user holds a handful, and a Vec of them costs one allocation
+/// where a `BTreeSet` costs a node, for each of 100,000 users.
+#[derive(Debug, Default)]
+pub(crate) struct Names<'s>(Vec<&'s str>);
+
+impl<'s> Names<'s> {
+    pub(crate) fn insert(&mut self, name: &'s str) {
+        if let Err(at) = self.0.binary_search(&name) {
+            self.0.insert(at, name);
+        }
+    }
+
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.0.binary_search(&name).is_ok()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// In order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &&'s str> {
+        self.0.iter()
+    }
 }
 
 impl SourceUser<'_> {
@@ -64,6 +90,20 @@ impl crate::expr::Attributes for SourceUser<'_> {
     }
 }
 
+/// The groups each user is a direct member of.
+struct MemberOf<'s, 'k> {
+    groups: Vec<&'s crate::model::Group>,
+    ranges: HashMap<&'k str, std::ops::Range<usize>>,
+}
+
+impl<'s> MemberOf<'s, '_> {
+    fn of(&self, user: &str) -> &[&'s crate::model::Group] {
+        self.ranges
+            .get(user)
+            .map_or(&[], |r| &self.groups[r.clone()])
+    }
+}
+
 /// Every source user of the snapshot, with assignments resolved.
 pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
     let roles: HashMap<&str, (Option<&str>, &str)> = source
@@ -87,12 +127,24 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
             _ => {}
         }
     }
-    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::new();
-    for group in &source.groups {
-        for member in &group.members {
-            member_of.entry(member).or_default().push(group);
+    // (member, group) pairs sorted by member, and each member's range of them: one
+    // allocation for all users instead of one list each.
+    let mut pairs: Vec<(&str, &crate::model::Group)> = source
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(move |m| (m.as_str(), g)))
+        .collect();
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let mut ranges: HashMap<&str, std::ops::Range<usize>> = HashMap::with_capacity(pairs.len());
+    let mut start = 0;
+    for end in 1..=pairs.len() {
+        if end == pairs.len() || pairs[end].0 != pairs[start].0 {
+            ranges.insert(pairs[start].0, start..end);
+            start = end;
         }
     }
+    let groups: Vec<&crate::model::Group> = pairs.iter().map(|(_, g)| *g).collect();
+    let member_of = MemberOf { groups, ranges };
     source
         .users
         .iter()
@@ -105,7 +157,7 @@ fn view<'s>(
     roles: &HashMap<&str, (Option<&'s str>, &'s str)>,
     direct: &HashMap<&str, Vec<&str>>,
     group_roles: &HashMap<&str, Vec<&str>>,
-    member_of: &HashMap<&str, Vec<&'s crate::model::Group>>,
+    member_of: &MemberOf<'s, '_>,
 ) -> SourceUser<'s> {
     let mut view = SourceUser {
         id: &user.id,
@@ -118,9 +170,9 @@ fn view<'s>(
         assigned: false,
         direct: false,
         via: Vec::new(),
-        roles: BTreeSet::new(),
-        role_names: BTreeSet::new(),
-        groups: BTreeSet::new(),
+        roles: Names::default(),
+        role_names: Names::default(),
+        groups: Names::default(),
     };
     let grant = |view: &mut SourceUser<'s>, role_id: &str| {
         view.assigned = true;
@@ -138,7 +190,7 @@ fn view<'s>(
             grant(&mut view, id);
         }
     }
-    for group in member_of.get(user.id.as_str()).into_iter().flatten() {
+    for group in member_of.of(&user.id) {
         view.groups.insert(&group.id);
         view.groups.insert(&group.display_name);
         if let Some(ids) = group_roles.get(group.id.as_str()) {
