@@ -179,6 +179,14 @@ impl Evaluator<'_> {
     }
 
     fn int(&self, call: &Call<'_>, i: usize) -> Result<Option<i64>> {
+        // A literal needs no round trip through text.
+        if let Some(Some(Expr {
+            kind: ExprKind::Int(n),
+            ..
+        })) = call.args.get(i)
+        {
+            return Ok(Some(*n));
+        }
         match self.text(call, i)? {
             None => Ok(None),
             Some(s) => s
@@ -392,11 +400,13 @@ impl Evaluator<'_> {
             }
             "Left" => {
                 let n = self.required_int(call, 1)?;
-                let s = self.text(call, 0)?.unwrap_or_default();
-                Value::Str(match usize::try_from(n) {
-                    Ok(n) => s.chars().take(n).collect(),
-                    Err(_) => s,
-                })
+                let mut s = self.text(call, 0)?.unwrap_or_default();
+                if let Ok(n) = usize::try_from(n)
+                    && let Some((cut, _)) = s.char_indices().nth(n)
+                {
+                    s.truncate(cut);
+                }
+                Value::Str(s)
             }
             "Mid" => {
                 let start = self.required_int(call, 1)?;

@@ -2,9 +2,9 @@
 //! user (or decide to create one), compute the fields and permission sets it should have, and
 //! compare; then deprovision the owned or linked Salesforce users whose source left the scope.
 
-use std::fmt::Write as _;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -476,7 +476,9 @@ pub(super) fn reconcile(
         return plan;
     }
     let mut linked_targets: HashSet<usize> = HashSet::new();
-    let mut creates: Vec<(Change, String)> = Vec::new();
+    // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
+    let mut creates: Vec<Create> = Vec::new();
+    plan.changes.reserve(in_scope);
     let mut unchanged = 0;
     for (i, user) in state.users.iter().enumerate() {
         let decision = &state.decisions[i];
@@ -508,13 +510,19 @@ pub(super) fn reconcile(
                 Err(problem) => plan.errors.push(problem),
             },
             Link::Unmatched { tried } => match state.create(user, tried) {
-                Ok((change, licence)) => creates.push((change, licence)),
+                Ok((change, create)) => {
+                    creates.push(Create {
+                        index: plan.changes.len(),
+                        ..create
+                    });
+                    plan.changes.push(change);
+                }
                 Err(problem) => plan.errors.push(problem),
             },
             Link::Disputed(..) => {}
         }
     }
-    state.check_creates(creates, &mut plan);
+    state.check_creates(&creates, &mut plan);
     // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
     for (t, user) in target.users.iter().enumerate() {
         if !is_active(user) || state.org.protected(config, user) {
@@ -570,12 +578,33 @@ pub(super) fn reconcile(
             fingerprint: fingerprint(user),
         });
     }
-    plan.changes
-        .sort_by(|a, b| (a.action, &a.key).cmp(&(b.action, &b.key)));
+    sort_changes(&mut plan.changes);
     plan.errors
         .sort_by(|a, b| (&a.key, &a.reason).cmp(&(&b.key, &b.reason)));
     plan.summary.unchanged = unchanged;
     plan
+}
+
+/// A create waiting for the checks across creates.
+pub(super) struct Create {
+    /// Where it is in `plan.changes`.
+    index: usize,
+    /// The licence its profile needs.
+    licence: String,
+    /// Its Username, lower case.
+    username: String,
+}
+
+/// Orders changes by action, then key (then Salesforce id, for the rare equal keys), moving
+/// each change once: sorting the changes themselves would move them many times.
+fn sort_changes(changes: &mut Vec<Change>) {
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_unstable_by(|a, b| {
+        let (a, b) = (&changes[*a], &changes[*b]);
+        (a.action, &a.key, &a.target_id).cmp(&(b.action, &b.key, &b.target_id))
+    });
+    let mut slots: Vec<Option<Change>> = changes.drain(..).map(Some).collect();
+    changes.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 /// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
@@ -872,7 +901,7 @@ impl<'a> State<'a> {
         &self,
         user: &SourceUser<'_>,
         tried: &[(usize, String)],
-    ) -> Result<(Change, String), Problem> {
+    ) -> Result<(Change, Create), Problem> {
         let problem = |kind, reason: String| Problem {
             kind,
             key: user.key.to_owned(),
@@ -900,9 +929,10 @@ impl<'a> State<'a> {
             .and_then(Json::as_str)
             .unwrap_or_default()
             .to_owned();
+        let username_lower = username.to_lowercase();
         if let Some(other) = self
             .by_username
-            .get(&username.to_lowercase())
+            .get(&username_lower)
             .map(|t| &self.target.users[*t])
         {
             return Err(problem(
@@ -917,7 +947,8 @@ impl<'a> State<'a> {
             let mut taken = self.taken.borrow_mut();
             let tracked = !taken.is_empty();
             for (name, value) in wanted.fields.iter().filter(|_| tracked) {
-                if let (Some(set), Some(value)) = (taken.get_mut(&name.to_lowercase()), value.as_str())
+                if let (Some(set), Some(value)) =
+                    (taken.get_mut(&name.to_lowercase()), value.as_str())
                 {
                     set.insert(value.to_lowercase());
                 }
@@ -963,32 +994,116 @@ impl<'a> State<'a> {
             },
             fingerprint: None,
         };
-        Ok((change, licence))
+        Ok((
+            change,
+            Create {
+                index: 0,
+                licence,
+                username: username_lower,
+            },
+        ))
     }
 
     /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
     /// errors (in key order, so the same users get seats every time).
-    fn check_creates(&self, mut creates: Vec<(Change, String)>, plan: &mut Plan) {
-        creates.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-        let username_of = |change: &Change| match change.after.get("Username") {
-            Some(Json::String(u)) => u.to_lowercase(),
-            _ => String::new(),
-        };
-        let usernames: Vec<String> = creates.iter().map(|(c, _)| username_of(c)).collect();
-        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(usernames.len());
-        for username in &usernames {
-            *counts.entry(username.as_str()).or_insert(0) += 1;
+    fn check_creates(&self, creates: &[Create], plan: &mut Plan) {
+        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(creates.len());
+        for create in creates {
+            *counts.entry(create.username.as_str()).or_insert(0) += 1;
         }
         // The keys sharing a Username, only for the (rare) Usernames given twice.
-        let mut by_username: HashMap<&str, Vec<String>> = HashMap::new();
-        for ((change, _), username) in creates.iter().zip(&usernames) {
-            if counts.get(username.as_str()).is_some_and(|n| *n > 1) {
+        let mut by_username: HashMap<&str, Vec<&str>> = HashMap::new();
+        for create in creates {
+            if counts.get(create.username.as_str()).is_some_and(|n| *n > 1) {
                 by_username
-                    .entry(username.as_str())
+                    .entry(create.username.as_str())
                     .or_default()
-                    .push(change.key.clone());
+                    .push(plan.changes[create.index].key.as_str());
             }
         }
+        for keys in by_username.values_mut() {
+            keys.sort_unstable();
+        }
+        let mut seats = self.free_seats(plan);
+        // When a licence runs out, the seats go in key order; when none does, the order does
+        // not matter (the plan is sorted at the end).
+        let mut demand: HashMap<&str, i64> = HashMap::new();
+        for create in creates {
+            *demand.entry(create.licence.as_str()).or_insert(0) += 1;
+        }
+        let short = demand
+            .iter()
+            .any(|(licence, n)| seats.get(*licence).is_some_and(|free| free < n));
+        let mut order: Vec<usize> = (0..creates.len()).collect();
+        if short {
+            order.sort_unstable_by(|a, b| {
+                plan.changes[creates[*a].index]
+                    .key
+                    .cmp(&plan.changes[creates[*b].index].key)
+            });
+        }
+        let mut refused: Vec<Problem> = Vec::new();
+        let mut dropped = vec![false; plan.changes.len()];
+        for k in order {
+            let Create {
+                index: i,
+                licence,
+                username,
+            } = &creates[k];
+            let reason = if let Some(keys) = by_username.get(username.as_str()) {
+                Some((
+                    ProblemKind::Conflict,
+                    format!(
+                        "{} Entra users would get the Username {username:?} ({})",
+                        keys.len(),
+                        keys.join(", ")
+                    ),
+                ))
+            } else {
+                match seats.get_mut(licence) {
+                    Some(free) if *free <= 0 => {
+                        let name = self
+                            .target
+                            .licenses
+                            .iter()
+                            .find(|l| &l.id == licence)
+                            .map_or(String::new(), |l| l.name.clone());
+                        Some((
+                            ProblemKind::Error,
+                            format!(
+                                "no {name} licence left for this create (LICENSE_LIMIT_EXCEEDED)"
+                            ),
+                        ))
+                    }
+                    Some(free) => {
+                        *free -= 1;
+                        None
+                    }
+                    None => None,
+                }
+            };
+            if let Some((kind, reason)) = reason {
+                refused.push(Problem {
+                    kind,
+                    key: plan.changes[*i].key.clone(),
+                    reason,
+                });
+                dropped[*i] = true;
+            }
+        }
+        drop(by_username);
+        if !refused.is_empty() {
+            let mut i = 0;
+            plan.changes.retain(|_| {
+                i += 1;
+                !dropped[i - 1]
+            });
+            plan.errors.extend(refused);
+        }
+    }
+
+    /// Free seats per licence, less those the plan's reactivations take.
+    fn free_seats(&self, plan: &Plan) -> HashMap<String, i64> {
         let mut seats: HashMap<String, i64> = self
             .target
             .licenses
@@ -1008,40 +1123,7 @@ impl<'a> State<'a> {
                 *free -= 1;
             }
         }
-        for ((change, licence), username) in creates.into_iter().zip(&usernames) {
-            if let Some(keys) = by_username.get(username.as_str()) {
-                plan.errors.push(Problem {
-                    kind: ProblemKind::Conflict,
-                    key: change.key,
-                    reason: format!(
-                        "{} Entra users would get the Username {username:?} ({})",
-                        keys.len(),
-                        keys.join(", ")
-                    ),
-                });
-                continue;
-            }
-            if let Some(free) = seats.get_mut(&licence) {
-                if *free <= 0 {
-                    let name = self
-                        .target
-                        .licenses
-                        .iter()
-                        .find(|l| l.id == licence)
-                        .map_or(String::new(), |l| l.name.clone());
-                    plan.errors.push(Problem {
-                        kind: ProblemKind::Error,
-                        key: change.key,
-                        reason: format!(
-                            "no {name} licence left for this create (LICENSE_LIMIT_EXCEEDED)"
-                        ),
-                    });
-                    continue;
-                }
-                *free -= 1;
-            }
-            plan.changes.push(change);
-        }
+        seats
     }
 
     fn licence_of(&self, profile_id: &str) -> Option<String> {
