@@ -99,7 +99,8 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     })?;
     let out = match args.format {
         Format::Json => render_json(&plan, &report),
-        Format::Text | Format::Markdown => render_text(&plan, &report, color()),
+        Format::Markdown => render_markdown(&plan, &report),
+        Format::Text => render_text(&plan, &report, color()),
     };
     anstream::stdout().write_all(out.as_bytes())?;
     super::step_summary(&render_markdown(&plan, &report));

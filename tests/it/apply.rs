@@ -589,3 +589,31 @@ fn plan_and_apply_write_the_github_job_summary() {
         "{text}"
     );
 }
+
+#[test]
+fn markdown_report_lists_failures_in_a_table() {
+    let world = World::demo("apply-markdown");
+    let create = first_of(&world.plan_json(), "create");
+    world.emulator.admin(
+        "locks",
+        &json!({"records": [create["after"]["Username"]], "count": 4}),
+    );
+    let out = world.roster(&["apply", "--auto-approve", "--format", "markdown"]);
+    assert_eq!(out.code, 1);
+    // The plan shown first is markdown too, then the report.
+    assert!(
+        out.stdout.starts_with("<!-- roster-plan -->"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("### ❌ roster apply failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("| user | step | code | message |"),
+        "{}",
+        out.stdout
+    );
+}
