@@ -95,43 +95,60 @@ enum Written {
     NotSent,
 }
 
+/// Why an apply stops sending requests, once it must: set by a failed request, or from outside
+/// (an interrupt). Requests in flight finish; nothing new is sent.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stop(Arc<Mutex<Option<String>>>);
+
+impl Stop {
+    /// Stops the apply; the first reason given is the one reported.
+    pub(crate) fn stop(&self, why: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(why);
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// What every write shares: the client, the options, the progress line and the stop signal.
 #[derive(Clone)]
 struct Ctx {
     salesforce: Arc<Salesforce>,
     options: Options,
     task: Task,
-    stopped: Arc<Mutex<Option<String>>>,
+    stop: Stop,
 }
 
 impl Ctx {
     fn stopped(&self) -> bool {
-        self.stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        self.stop.reason().is_some()
     }
 
     fn stop(&self, why: String) {
-        self.stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(why);
+        self.stop.stop(why);
     }
 }
 
-/// Applies `plan` to the org `salesforce` is logged in to.
+/// Applies `plan` to the org `salesforce` is logged in to; `stop` ends it early and cleanly.
 pub(crate) async fn apply(
     salesforce: Arc<Salesforce>,
     plan: &Plan,
     options: Options,
     task: Task,
+    stop: Stop,
 ) -> Report {
     let ctx = Ctx {
         salesforce,
         options,
         task,
-        stopped: Arc::new(Mutex::new(None)),
+        stop,
     };
     let total: usize = plan
         .changes
@@ -169,11 +186,7 @@ pub(crate) async fn apply(
             Status::NotAttempted
         };
     }
-    let stopped = ctx
-        .stopped
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let stopped = ctx.stop.reason();
     ctx.task.finish("done");
     Report { results, stopped }
 }

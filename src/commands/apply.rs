@@ -84,12 +84,33 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         bulk_threshold: args.bulk_threshold,
         concurrency: 4,
     };
-    let report = runtime.block_on(apply::apply(
-        Arc::clone(&salesforce),
-        &plan,
-        options,
-        progress.task("Salesforce"),
-    ));
+    let stop = apply::Stop::default();
+    let report = runtime.block_on(async {
+        // Ctrl-C finishes the requests in flight, sends nothing more, and still reports and
+        // writes the audit log.
+        let interrupt = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stop.stop(
+                        "interrupted (Ctrl-C): the requests in flight finished, nothing more \
+                         was sent"
+                            .to_owned(),
+                    );
+                }
+            })
+        };
+        let report = apply::apply(
+            Arc::clone(&salesforce),
+            &plan,
+            options,
+            progress.task("Salesforce"),
+            stop,
+        )
+        .await;
+        interrupt.abort();
+        report
+    });
     let lines = audit_lines(&plan, &report, &github_env(env));
     audit.write_all(lines.as_bytes()).map_err(|e| {
         Error::Input(format!(

@@ -174,6 +174,7 @@ impl<'a> Demo<'a> {
             plan,
             options,
             self.progress.task("Salesforce"),
+            apply::Stop::default(),
         )
         .await;
         say(&super::apply::render_text(plan, &report, self.color))?;

@@ -617,3 +617,58 @@ fn markdown_report_lists_failures_in_a_table() {
         out.stdout
     );
 }
+
+#[test]
+fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
+    let world = World::synthetic("apply-interrupt", 2000, 100);
+    // A file, not a pipe: the plan shown first is larger than a pipe holds.
+    let output = world.scratch.dir.join("apply.out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["apply", "--auto-approve", "--allow-deactivations", "1000"])
+        .current_dir(&world.scratch.dir)
+        .env("NO_COLOR", "1")
+        .envs(
+            world
+                .emulator
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .stdout(std::fs::File::create(&output).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while world.requests_to("POST /services/data/{v}/composite/sobjects") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "the apply never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let stdout = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("interrupted (Ctrl-C)"), "{stdout}");
+    assert!(stdout.contains("Apply incomplete."), "{stdout}");
+    // Every change has its line, whether it was applied or not.
+    let audit = world.audit();
+    let applied = audit.iter().filter(|l| l["result"] == "applied").count();
+    let skipped = audit
+        .iter()
+        .filter(|l| l["result"] == "not_attempted")
+        .count();
+    assert!(
+        applied > 0 && skipped > 0,
+        "{applied} applied, {skipped} not attempted"
+    );
+    world.emulator.admin("latency", &json!({"ms": 0}));
+    let again = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    world.assert_converged();
+}
