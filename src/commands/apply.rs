@@ -84,33 +84,13 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         bulk_threshold: args.bulk_threshold,
         concurrency: 4,
     };
-    let stop = apply::Stop::default();
-    let report = runtime.block_on(async {
-        // Ctrl-C finishes the requests in flight, sends nothing more, and still reports and
-        // writes the audit log.
-        let interrupt = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.stop(
-                        "interrupted (Ctrl-C): the requests in flight finished, nothing more \
-                         was sent"
-                            .to_owned(),
-                    );
-                }
-            })
-        };
-        let report = apply::apply(
-            Arc::clone(&salesforce),
-            &plan,
-            options,
-            progress.task("Salesforce"),
-            stop,
-        )
-        .await;
-        interrupt.abort();
-        report
-    });
+    let report = execute(
+        &runtime,
+        Arc::clone(&salesforce),
+        &plan,
+        options,
+        progress.task("Salesforce"),
+    );
     let lines = audit_lines(&plan, &report, &github_env(env));
     audit.write_all(lines.as_bytes()).map_err(|e| {
         Error::Input(format!(
@@ -129,6 +109,35 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         Outcome::Success
     } else {
         Outcome::Failed
+    })
+}
+
+/// Runs the apply; Ctrl-C finishes the requests in flight, sends nothing more, and still
+/// lets the report and the audit log be written.
+fn execute(
+    runtime: &tokio::runtime::Runtime,
+    salesforce: Arc<Salesforce>,
+    plan: &Plan,
+    options: Options,
+    task: crate::progress::Task,
+) -> Report {
+    let stop = apply::Stop::default();
+    runtime.block_on(async {
+        let interrupt = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stop.stop(
+                        "interrupted (Ctrl-C): the requests in flight finished, nothing more \
+                         was sent"
+                            .to_owned(),
+                    );
+                }
+            })
+        };
+        let report = apply::apply(salesforce, plan, options, task, stop).await;
+        interrupt.abort();
+        report
     })
 }
 
