@@ -3,7 +3,10 @@
 //! value, and the role rules that fired.
 
 use super::Inputs;
-use super::reconcile::{Link, State, link, match_index, roles, text};
+use super::mapping::roles;
+use super::matching::{Link, link, match_index};
+use super::reconcile::State;
+use super::target::text;
 use crate::config::Config;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 

@@ -2,14 +2,20 @@
 //! snapshots to a `Plan`, specific enough that `apply` decides nothing. No IO, clock,
 //! randomness or environment: the time and seed expressions may use come in `Inputs`.
 //!
-//! In order: scope (`scope.rs`), matching, mapping, roles and lifecycle (`reconcile.rs`), with
-//! value comparison that does not invent drift (`compare.rs`), then safety.
+//! In order: the source users' assignments (`source.rs`), scope (`scope.rs`), matching
+//! (`matching.rs`), mapping and roles (`mapping.rs`), then per user an update or a create
+//! (`lifecycle.rs`) and deprovisioning, driven by `reconcile.rs` over the Salesforce side
+//! (`target.rs`), with value comparison that does not invent drift (`compare.rs`), then safety.
 
 mod compare;
 mod explain;
+mod lifecycle;
+mod mapping;
+mod matching;
 mod reconcile;
 mod scope;
 mod source;
+mod target;
 #[cfg(test)]
 mod tests;
 
@@ -279,7 +285,7 @@ fn safety(config: &Config, target: &TargetSnapshot, plan: &Plan) -> SafetyCheck 
         crate::config::Threshold::Count(n) => *n as usize,
         crate::config::Threshold::Percent(text) => {
             let percent: f64 = text.trim_end_matches('%').parse().unwrap_or(0.0);
-            let owned = reconcile::owned_count(config, target);
+            let owned = target::owned_count(config, target);
             // Whole users only: 5% of 30 owned users allows 1.
             #[allow(
                 clippy::cast_possible_truncation,

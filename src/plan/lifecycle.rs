@@ -1,0 +1,426 @@
+//! The lifecycle of one user: an update (or reactivation) of a linked user, a create of an
+//! unmatched one, and the checks across creates (shared Usernames, licence seats).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::compare::differs;
+use super::mapping::{no_profile, preflight, roles};
+use super::matching::unmatched_reason;
+use super::reconcile::{Create, State};
+use super::source::SourceUser;
+use super::target::{field, fingerprint, is_active, text};
+use super::{
+    Action, Change, PermissionSetChanges, PermissionSetRef, Plan, Problem, ProblemKind, Situation,
+};
+
+impl State<'_> {
+    /// A linked user: what differs.
+    pub(super) fn update(
+        &self,
+        user: &SourceUser<'_>,
+        t: usize,
+        by: &str,
+    ) -> Result<Option<Change>, Problem> {
+        let current = &self.target.users[t];
+        if self.org.protected(self.config, current) {
+            return Ok(None);
+        }
+        let problem = |reason: String| Problem {
+            kind: ProblemKind::Error,
+            key: user.key.to_owned(),
+            reason,
+        };
+        let wanted = self.desired(user, false, false);
+        let roles = roles(
+            self.config,
+            &self.compiled,
+            &self.org,
+            user,
+            &self.context(),
+        );
+        if let Some(first) = wanted.errors.first().or(roles.errors.first()) {
+            return Err(problem(first.clone()));
+        }
+        let suffix = &self.config.safety.sandbox_email_suffix;
+        let mut change = Change {
+            action: Action::Update,
+            key: user.key.to_owned(),
+            situation: Situation::Linked,
+            reason: String::new(),
+            source_id: Some(user.id.to_owned()),
+            target_id: Some(current.id.clone()),
+            before: BTreeMap::new(),
+            after: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            permission_sets: PermissionSetChanges::default(),
+            fingerprint: fingerprint(current),
+        };
+        for (name, value) in wanted.fields {
+            let now = field(current, &name);
+            if differs(&name, value.as_str().unwrap_or_default(), now, suffix) {
+                change
+                    .before
+                    .insert(Arc::clone(&name), now.cloned().unwrap_or(Json::Null));
+                change.after.insert(name, value);
+            } else {
+                change.unchanged += 1;
+            }
+        }
+        let mut id_change = |field_name: &str,
+                             wanted: &Option<(String, String)>,
+                             names: &dyn Fn(&str) -> Option<String>| {
+            if let Some((name, id)) = wanted {
+                let now = text(current, field_name);
+                if now.eq_ignore_ascii_case(id) {
+                    change.unchanged += 1;
+                } else {
+                    change
+                        .before
+                        .insert(Arc::from(field_name), Json::String(now.clone()));
+                    change
+                        .after
+                        .insert(Arc::from(field_name), Json::String(id.clone()));
+                    if let Some(old) = names(&now) {
+                        change.labels.insert(now, old);
+                    }
+                    change.labels.insert(id.clone(), name.clone());
+                }
+            }
+        };
+        let profile_name = |id: &str| self.org.profile_names.get(id).map(|n| (*n).to_owned());
+        id_change("ProfileId", &roles.profile, &profile_name);
+        let role_name = |id: &str| {
+            self.target
+                .roles
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.name.clone())
+        };
+        id_change("UserRoleId", &roles.role, &role_name);
+        change.permission_sets = self.permission_sets(&current.id, &roles.sets);
+        let reactivate = !is_active(current);
+        if reactivate {
+            change.action = Action::Reactivate;
+            change.before.insert("IsActive".into(), Json::Bool(false));
+            change.after.insert("IsActive".into(), Json::Bool(true));
+        }
+        if change.after.is_empty() && change.permission_sets.is_empty() {
+            return Ok(None);
+        }
+        change.reason = update_reason(&change, by, user);
+        Ok(Some(change))
+    }
+
+    /// Permission sets to add (wanted, not held) and remove (held, managed, not wanted).
+    pub(super) fn permission_sets(
+        &self,
+        user_id: &str,
+        wanted: &[(String, String)],
+    ) -> PermissionSetChanges {
+        let held = self
+            .org
+            .assignments
+            .get(user_id)
+            .cloned()
+            .unwrap_or_default();
+        let name_of = |set_id: &str| {
+            self.target
+                .permission_sets
+                .iter()
+                .find(|s| s.id == set_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
+        };
+        let mut out = PermissionSetChanges::default();
+        for (name, id) in wanted {
+            if !held.iter().any(|(set, _)| set == id) {
+                out.add.push(PermissionSetRef {
+                    name: name.clone(),
+                    id: id.clone(),
+                    assignment_id: None,
+                });
+            }
+        }
+        for (set, assignment) in held {
+            let name = name_of(set);
+            let managed = self.config.roles.managed_permission_sets.contains(&name);
+            if managed && !wanted.iter().any(|(_, id)| id == set) {
+                out.remove.push(PermissionSetRef {
+                    name,
+                    id: set.to_owned(),
+                    assignment_id: Some(assignment.to_owned()),
+                });
+            }
+        }
+        out.add.sort_by(|a, b| a.name.cmp(&b.name));
+        out.remove.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// An unmatched user: a create with every field, or the reason it cannot be one. Returns the
+    /// licence the profile needs.
+    pub(super) fn create(
+        &self,
+        user: &SourceUser<'_>,
+        tried: &[(usize, String)],
+    ) -> Result<(Change, Create), Problem> {
+        let problem = |kind, reason: String| Problem {
+            kind,
+            key: user.key.to_owned(),
+            reason,
+        };
+        let wanted = self.desired(user, true, false);
+        let roles = roles(
+            self.config,
+            &self.compiled,
+            &self.org,
+            user,
+            &self.context(),
+        );
+        if let Some(first) = wanted.errors.first().or(roles.errors.first()) {
+            return Err(problem(ProblemKind::Error, first.clone()));
+        }
+        let Some((profile, profile_id)) = roles.profile.clone() else {
+            return Err(problem(ProblemKind::Error, no_profile(user)));
+        };
+        preflight(&wanted.fields, &self.compiled.max_len)
+            .map_err(|reason| problem(ProblemKind::Error, reason))?;
+        let username = wanted
+            .fields
+            .get("Username")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let username_lower = username.to_lowercase();
+        if let Some(other) = self
+            .by_username
+            .get(&username_lower)
+            .map(|t| &self.target.users[*t])
+        {
+            return Err(problem(
+                ProblemKind::Conflict,
+                format!(
+                    "unmatched, but Username {username:?} already belongs to Salesforce user {} that no matching rule links",
+                    other.id
+                ),
+            ));
+        }
+        {
+            let mut taken = self.taken.borrow_mut();
+            let tracked = !taken.is_empty();
+            for (name, value) in wanted.fields.iter().filter(|_| tracked) {
+                if let (Some(set), Some(value)) =
+                    (taken.get_mut(&name.to_lowercase()), value.as_str())
+                {
+                    set.insert(value.to_lowercase());
+                }
+            }
+        }
+        let mut after = wanted.fields;
+        let mut labels = BTreeMap::new();
+        after.insert("ProfileId".into(), Json::String(profile_id.clone()));
+        labels.insert(profile_id.clone(), profile);
+        if let Some((role, role_id)) = roles.role {
+            after.insert("UserRoleId".into(), Json::String(role_id.clone()));
+            labels.insert(role_id, role);
+        }
+        let licence = self
+            .target
+            .profiles
+            .iter()
+            .find(|p| p.id == profile_id)
+            .and_then(|p| p.user_license_id.clone())
+            .unwrap_or_default();
+        let change = Change {
+            action: Action::Create,
+            key: user.key.to_owned(),
+            situation: Situation::Unmatched,
+            reason: unmatched_reason(&self.compiled, tried),
+            source_id: Some(user.id.to_owned()),
+            target_id: None,
+            before: BTreeMap::new(),
+            after,
+            labels,
+            unchanged: 0,
+            permission_sets: PermissionSetChanges {
+                add: roles
+                    .sets
+                    .into_iter()
+                    .map(|(name, id)| PermissionSetRef {
+                        name,
+                        id,
+                        assignment_id: None,
+                    })
+                    .collect(),
+                remove: Vec::new(),
+            },
+            fingerprint: None,
+        };
+        Ok((
+            change,
+            Create {
+                index: 0,
+                licence,
+                username: username_lower,
+            },
+        ))
+    }
+
+    /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
+    /// errors (in key order, so the same users get seats every time).
+    pub(super) fn check_creates(&self, creates: &[Create], plan: &mut Plan) {
+        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(creates.len());
+        for create in creates {
+            *counts.entry(create.username.as_str()).or_insert(0) += 1;
+        }
+        // The keys sharing a Username, only for the (rare) Usernames given twice.
+        let mut by_username: HashMap<&str, Vec<&str>> = HashMap::new();
+        for create in creates {
+            if counts.get(create.username.as_str()).is_some_and(|n| *n > 1) {
+                by_username
+                    .entry(create.username.as_str())
+                    .or_default()
+                    .push(plan.changes[create.index].key.as_str());
+            }
+        }
+        for keys in by_username.values_mut() {
+            keys.sort_unstable();
+        }
+        let mut seats = self.free_seats(plan);
+        // When a licence runs out, the seats go in key order; when none does, the order does
+        // not matter (the plan is sorted at the end).
+        let mut demand: HashMap<&str, i64> = HashMap::new();
+        for create in creates {
+            *demand.entry(create.licence.as_str()).or_insert(0) += 1;
+        }
+        let short = demand
+            .iter()
+            .any(|(licence, n)| seats.get(*licence).is_some_and(|free| free < n));
+        let mut order: Vec<usize> = (0..creates.len()).collect();
+        if short {
+            order.sort_unstable_by(|a, b| {
+                plan.changes[creates[*a].index]
+                    .key
+                    .cmp(&plan.changes[creates[*b].index].key)
+            });
+        }
+        let mut refused: Vec<Problem> = Vec::new();
+        let mut dropped = vec![false; plan.changes.len()];
+        for k in order {
+            let Create {
+                index: i,
+                licence,
+                username,
+            } = &creates[k];
+            let reason = if let Some(keys) = by_username.get(username.as_str()) {
+                Some((
+                    ProblemKind::Conflict,
+                    format!(
+                        "{} Entra users would get the Username {username:?} ({})",
+                        keys.len(),
+                        keys.join(", ")
+                    ),
+                ))
+            } else {
+                match seats.get_mut(licence) {
+                    Some(free) if *free <= 0 => {
+                        let name = self
+                            .target
+                            .licenses
+                            .iter()
+                            .find(|l| &l.id == licence)
+                            .map_or(String::new(), |l| l.name.clone());
+                        Some((
+                            ProblemKind::Error,
+                            format!(
+                                "no {name} licence left for this create (LICENSE_LIMIT_EXCEEDED)"
+                            ),
+                        ))
+                    }
+                    Some(free) => {
+                        *free -= 1;
+                        None
+                    }
+                    None => None,
+                }
+            };
+            if let Some((kind, reason)) = reason {
+                refused.push(Problem {
+                    kind,
+                    key: plan.changes[*i].key.clone(),
+                    reason,
+                });
+                dropped[*i] = true;
+            }
+        }
+        drop(by_username);
+        if !refused.is_empty() {
+            let mut i = 0;
+            plan.changes.retain(|_| {
+                i += 1;
+                !dropped[i - 1]
+            });
+            plan.errors.extend(refused);
+        }
+    }
+
+    /// Free seats per licence, less those the plan's reactivations take.
+    pub(super) fn free_seats(&self, plan: &Plan) -> HashMap<String, i64> {
+        let mut seats: HashMap<String, i64> = self
+            .target
+            .licenses
+            .iter()
+            .map(|l| (l.id.clone(), l.total - l.used))
+            .collect();
+        for change in &plan.changes {
+            if change.action == Action::Reactivate
+                && let Some(t) = change
+                    .target_id
+                    .as_deref()
+                    .and_then(|id| self.by_id.get(id))
+                    .map(|t| &self.target.users[*t])
+                && let Some(licence) = self.licence_of(&text(t, "ProfileId"))
+                && let Some(free) = seats.get_mut(&licence)
+            {
+                *free -= 1;
+            }
+        }
+        seats
+    }
+
+    pub(super) fn licence_of(&self, profile_id: &str) -> Option<String> {
+        self.target
+            .profiles
+            .iter()
+            .find(|p| p.id == profile_id)
+            .and_then(|p| p.user_license_id.clone())
+    }
+}
+
+/// The reason line of an update or reactivation.
+pub(super) fn update_reason(change: &Change, by: &str, user: &SourceUser<'_>) -> String {
+    let mut what: Vec<String> = change
+        .after
+        .keys()
+        .filter(|k| k.as_ref() != "IsActive")
+        .map(ToString::to_string)
+        .collect();
+    if !change.permission_sets.is_empty() {
+        what.push("permission sets".to_owned());
+    }
+    match (change.action == Action::Reactivate, what.is_empty()) {
+        (true, true) => format!(
+            "linked by {by}; inactive in Salesforce and in scope again ({})",
+            user.assignment_reason()
+        ),
+        (true, false) => format!(
+            "linked by {by}; inactive in Salesforce and in scope again; {} changed",
+            what.join(", ")
+        ),
+        (false, _) => format!("linked by {by}; {} changed in Entra", what.join(", ")),
+    }
+}

@@ -1,0 +1,277 @@
+//! Mapping: the config's expressions parsed once, the fields a user should have, the role
+//! rules that fire, and what Salesforce would refuse on create.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::source::SourceUser;
+use super::target::Org;
+use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
+use crate::expr::{self, Context, Value};
+use crate::salesforce::user_fields;
+use crate::suggest::closest;
+
+/// The config's expressions, parsed once.
+pub(super) struct Compiled<'c> {
+    /// Per rule: the parsed source expression, the Salesforce field, the expression's text.
+    pub(super) matching: Vec<(Option<expr::Expr>, &'c str, String)>,
+    /// Per mapping: the mapping, its parsed expression, the target field's shared name.
+    pub(super) mappings: Vec<(&'c Mapping, Option<expr::Expr>, Arc<str>)>,
+    pub(super) role_conditions: Vec<Option<expr::Expr>>,
+    /// Salesforce's length limit of each mapped field.
+    pub(super) max_len: HashMap<&'c str, usize>,
+}
+
+pub(super) fn compile(config: &Config) -> Compiled<'_> {
+    Compiled {
+        matching: config
+            .matching
+            .iter()
+            .map(|m| {
+                (
+                    expr::parse(&m.source).ok(),
+                    m.target.as_str(),
+                    m.source.clone(),
+                )
+            })
+            .collect(),
+        mappings: config
+            .mappings
+            .iter()
+            .map(|m| match m.value() {
+                Some(MappingValue::Expression(e)) => {
+                    (m, expr::parse(e).ok(), Arc::from(m.target.as_str()))
+                }
+                _ => (m, None, Arc::from(m.target.as_str())),
+            })
+            .collect(),
+        max_len: config
+            .mappings
+            .iter()
+            .filter_map(|m| {
+                let max = user_fields::user_field(&m.target)?.max_len?;
+                Some((m.target.as_str(), max))
+            })
+            .collect(),
+        role_conditions: config
+            .roles
+            .rules
+            .iter()
+            .map(|r| match &r.when {
+                RoleCondition::Expression(e) => expr::parse(e).ok(),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+/// The fields a user should have, by mapping.
+pub(super) struct Desired {
+    /// Field name to value (always a JSON string: what a create writes as it is).
+    pub(super) fields: BTreeMap<Arc<str>, Json>,
+    pub(super) errors: Vec<String>,
+    /// For `roster explain`: mapping, source value, result.
+    pub(super) lines: Vec<String>,
+}
+
+pub(super) fn desired(
+    compiled: &Compiled<'_>,
+    user: &SourceUser<'_>,
+    creating: bool,
+    (now, seed): (expr::DateTime, u64),
+    existing: &dyn Fn(&str, &str) -> bool,
+    explain: bool,
+) -> Desired {
+    let mut out = Desired {
+        fields: BTreeMap::new(),
+        errors: Vec::new(),
+        lines: Vec::new(),
+    };
+    for (mapping, parsed, key) in &compiled.mappings {
+        if !creating && mapping.apply == ApplyMode::OnCreate {
+            if explain {
+                out.lines
+                    .push(format!("{}: on_create only, not updated", mapping.target));
+            }
+            continue;
+        }
+        let target = mapping.target.as_str();
+        let check = |v: &str| existing(target, v);
+        let ctx = Context::new(now, seed).with_existing(&check);
+        // How the mapping reads, for messages only.
+        let shown = || match mapping.value() {
+            Some(MappingValue::Source(name)) => format!("[{name}]"),
+            Some(MappingValue::Constant(c)) => format!("constant {c:?}"),
+            Some(MappingValue::Expression(e)) => e.to_owned(),
+            None => String::new(),
+        };
+        let value = match mapping.value() {
+            Some(MappingValue::Source(name)) => Ok(expr::Attributes::attribute(user, name)),
+            Some(MappingValue::Constant(c)) => Ok(Value::Str(c.to_owned())),
+            Some(MappingValue::Expression(_)) => parsed
+                .as_ref()
+                .map_or(Ok(Value::Null), |p| expr::evaluate(p, user, &ctx)),
+            None => continue,
+        };
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                out.errors
+                    .push(format!("mapping {target} ({}): {}", shown(), e.message));
+                continue;
+            }
+        };
+        let result = match value {
+            Value::Str(s) => Some(s),
+            Value::Multi(values) => {
+                out.errors.push(format!(
+                    "mapping {target} ({}) gives {} values; a User field holds one",
+                    shown(),
+                    values.len()
+                ));
+                None
+            }
+            Value::Null if creating => mapping.default.clone(),
+            Value::Null | Value::Ignore => None,
+        };
+        if explain {
+            out.lines.push(format!(
+                "{target} <- {}: {}",
+                shown(),
+                result
+                    .as_deref()
+                    .map_or_else(|| "null (nothing flows)".to_owned(), |r| format!("{r:?}"))
+            ));
+        }
+        if let Some(result) = result {
+            out.fields.insert(Arc::clone(key), Json::String(result));
+        }
+    }
+    out
+}
+
+/// What the role rules give a user.
+#[derive(Default)]
+pub(super) struct Roles {
+    pub(super) profile: Option<(String, String)>,
+    pub(super) role: Option<(String, String)>,
+    pub(super) sets: Vec<(String, String)>,
+    pub(super) errors: Vec<String>,
+    /// Rules that matched (indexes into `roles.rules`).
+    pub(super) fired: Vec<usize>,
+}
+
+pub(super) fn roles(
+    config: &Config,
+    compiled: &Compiled<'_>,
+    org: &Org<'_>,
+    user: &SourceUser<'_>,
+    ctx: &Context<'_>,
+) -> Roles {
+    let mut out = Roles::default();
+    let mut decided = false;
+    for (i, rule) in config.roles.rules.iter().enumerate() {
+        let matched = match &rule.when {
+            RoleCondition::AppRole(name) => {
+                user.roles.contains(name.as_str()) || user.role_names.contains(name.as_str())
+            }
+            RoleCondition::Group(name) => user.groups.contains(name.as_str()),
+            RoleCondition::Expression(_) => compiled.role_conditions[i]
+                .as_ref()
+                .and_then(|e| expr::evaluate(e, user, ctx).ok())
+                .is_some_and(|v| matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("true"))),
+        };
+        if !matched {
+            continue;
+        }
+        out.fired.push(i);
+        if !decided && rule.profile.is_some() {
+            decided = true;
+            if let Some(name) = &rule.profile {
+                match org.profiles.get(name.as_str()) {
+                    Some(id) => out.profile = Some((name.clone(), (*id).to_owned())),
+                    None => out
+                        .errors
+                        .push(unknown("profile", name, org.profiles.keys())),
+                }
+            }
+            if let Some(name) = &rule.role {
+                match org.roles.get(name.as_str()) {
+                    Some(id) => out.role = Some((name.clone(), (*id).to_owned())),
+                    None => out.errors.push(unknown("role", name, org.roles.keys())),
+                }
+            }
+        }
+        for set in &rule.permission_sets {
+            match org.sets.get(set.as_str()) {
+                Some(id) if !out.sets.iter().any(|(n, _)| n == set) => {
+                    out.sets.push((set.clone(), (*id).to_owned()));
+                }
+                Some(_) => {}
+                None => out
+                    .errors
+                    .push(unknown("permission set", set, org.sets.keys())),
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn unknown<'a>(
+    what: &str,
+    name: &str,
+    known: impl Iterator<Item = &'a &'a str>,
+) -> String {
+    let known: Vec<&str> = known.copied().collect();
+    let hint = closest(name, known.iter().copied())
+        .map(|c| format!("; did you mean {c:?}?"))
+        .unwrap_or_default();
+    format!("the org has no {what} named {name:?}{hint}")
+}
+
+/// Why a user without a profile is not created (the Entra tutorial's Default Access pitfall).
+pub(super) fn no_profile(user: &SourceUser<'_>) -> String {
+    let held = if user.roles.is_empty() {
+        "the user holds no app role; Default Access does not count".to_owned()
+    } else {
+        format!(
+            "the user's app roles are {}",
+            user.roles.iter().copied().collect::<Vec<_>>().join(", ")
+        )
+    };
+    format!("no valid app role: no roles rule gives this user a profile; {held}")
+}
+
+/// What Salesforce would reject on create: a required field without a value, a value longer
+/// than its field.
+pub(super) fn preflight(
+    fields: &BTreeMap<Arc<str>, Json>,
+    max_len: &HashMap<&str, usize>,
+) -> Result<(), String> {
+    for required in user_fields::REQUIRED_ON_CREATE {
+        if fields
+            .get(*required)
+            .and_then(Json::as_str)
+            .is_none_or(|v| v.trim().is_empty())
+        {
+            return Err(format!(
+                "Salesforce requires {required} on create, and the mappings give it no value"
+            ));
+        }
+    }
+    for (name, value) in fields {
+        let value = value.as_str().unwrap_or_default();
+        if let Some(&max) = max_len.get(name.as_ref())
+            && value.len() > max
+            && value.chars().count() > max
+        {
+            return Err(format!(
+                "{name} {value:?} is {} characters; Salesforce allows {max}",
+                value.chars().count()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Matching: the target users by each rule's field, and how a source user links to them.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::Value as Json;
+
+use super::compare::match_key;
+use super::mapping::Compiled;
+use super::source::SourceUser;
+use super::target::{field, text};
+use crate::expr::{self, Context, Value};
+use crate::model::TargetSnapshot;
+
+/// Per matching rule, the target users by their (normalized) value of the rule's field.
+pub(super) fn match_index(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    suffix: &str,
+) -> Vec<HashMap<String, Vec<usize>>> {
+    compiled
+        .matching
+        .iter()
+        .map(|(_, field_name, _)| {
+            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            for (t, user) in target.users.iter().enumerate() {
+                if let Some(value) = field(user, field_name).and_then(Json::as_str)
+                    && !value.trim().is_empty()
+                {
+                    map.entry(match_key(field_name, value, suffix))
+                        .or_default()
+                        .push(t);
+                }
+            }
+            map
+        })
+        .collect()
+}
+
+/// How a source user relates to the target users.
+#[derive(Clone, Debug)]
+pub(super) enum Link {
+    Linked {
+        target: usize,
+        by: String,
+    },
+    Unmatched {
+        /// The rules that gave a value, with the value looked up.
+        tried: Vec<(usize, String)>,
+    },
+    /// The reason, and the Salesforce users in dispute (never deprovisioned for it).
+    Disputed(String, Vec<usize>),
+}
+
+/// Matching: rules in precedence order; the first rule that finds exactly one target user
+/// links; one that finds several is a dispute.
+pub(super) fn link(
+    compiled: &Compiled<'_>,
+    index: &[HashMap<String, Vec<usize>>],
+    target: &TargetSnapshot,
+    user: &SourceUser<'_>,
+    ctx: &Context<'_>,
+    suffix: &str,
+    mut explain: Option<&mut Vec<String>>,
+) -> Link {
+    let mut tried = Vec::new();
+    for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
+        let value = match parsed.as_ref().map(|e| expr::evaluate(e, user, ctx)) {
+            Some(Ok(Value::Str(v))) if !v.trim().is_empty() => v,
+            Some(Err(e)) => {
+                if let Some(lines) = explain.as_deref_mut() {
+                    lines.push(format!(
+                        "rule {}: {field} <- {source}: error: {}",
+                        i + 1,
+                        e.message
+                    ));
+                }
+                continue;
+            }
+            _ => {
+                if let Some(lines) = explain.as_deref_mut() {
+                    lines.push(format!("rule {}: {field} <- {source}: no value", i + 1));
+                }
+                continue;
+            }
+        };
+        let found = index[i]
+            .get(&match_key(field, &value, suffix))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if let Some(lines) = explain.as_deref_mut() {
+            lines.push(format!(
+                "rule {}: {field} = {value:?}: {} Salesforce user(s)",
+                i + 1,
+                found.len()
+            ));
+        }
+        match found {
+            [] => tried.push((i, value)),
+            [one] => {
+                return Link::Linked {
+                    target: *one,
+                    by: (*field).to_owned(),
+                };
+            }
+            several => {
+                let names: Vec<String> = several
+                    .iter()
+                    .map(|t| text(&target.users[*t], "Username"))
+                    .collect();
+                return Link::Disputed(
+                    format!(
+                        "disputed: {} Salesforce users have {field} = {value:?} ({})",
+                        several.len(),
+                        names.join(", ")
+                    ),
+                    several.to_vec(),
+                );
+            }
+        }
+    }
+    Link::Unmatched { tried }
+}
+
+/// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
+pub(super) fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
+    if tried.is_empty() {
+        return "unmatched: no matching rule gave a value to look up".to_owned();
+    }
+    let mut reason = String::from("unmatched: no Salesforce user with ");
+    for (n, (rule, value)) in tried.iter().enumerate() {
+        if n > 0 {
+            reason.push_str(" or ");
+        }
+        let _ = write!(reason, "{} = {value:?}", compiled.matching[*rule].1);
+    }
+    reason
+}
