@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::compare::differs;
-use super::mapping::{no_profile, preflight, roles};
+use super::mapping::{Desired, Roles, no_profile, preflight, roles};
 use super::matching::unmatched_reason;
 use super::reconcile::{Create, State};
 use super::source::SourceUser;
@@ -17,6 +17,23 @@ use super::{
 };
 
 impl State<'_> {
+    /// The fields and the role rules' outcome a user should have, or the first reason it
+    /// cannot be computed.
+    fn wanted(&self, user: &SourceUser<'_>, creating: bool) -> Result<(Desired, Roles), String> {
+        let wanted = self.desired(user, creating, false);
+        let roles = roles(
+            self.config,
+            &self.compiled,
+            &self.org,
+            user,
+            &self.context(),
+        );
+        match wanted.errors.first().or(roles.errors.first()) {
+            Some(first) => Err(first.clone()),
+            None => Ok((wanted, roles)),
+        }
+    }
+
     /// A linked user: what differs.
     pub(super) fn update(
         &self,
@@ -33,17 +50,7 @@ impl State<'_> {
             key: user.key.to_owned(),
             reason,
         };
-        let wanted = self.desired(user, false, false);
-        let roles = roles(
-            self.config,
-            &self.compiled,
-            &self.org,
-            user,
-            &self.context(),
-        );
-        if let Some(first) = wanted.errors.first().or(roles.errors.first()) {
-            return Err(problem(first.clone()));
-        }
+        let (wanted, roles) = self.wanted(user, false).map_err(problem)?;
         let suffix = &self.config.safety.sandbox_email_suffix;
         let mut change = Change {
             action: Action::Update,
@@ -173,17 +180,9 @@ impl State<'_> {
             key: user.key.to_owned(),
             reason,
         };
-        let wanted = self.desired(user, true, false);
-        let roles = roles(
-            self.config,
-            &self.compiled,
-            &self.org,
-            user,
-            &self.context(),
-        );
-        if let Some(first) = wanted.errors.first().or(roles.errors.first()) {
-            return Err(problem(ProblemKind::Error, first.clone()));
-        }
+        let (wanted, roles) = self
+            .wanted(user, true)
+            .map_err(|reason| problem(ProblemKind::Error, reason))?;
         let Some((profile, profile_id)) = roles.profile.clone() else {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };
