@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Failure, Op, Written, request_failure, stop_on};
+use super::requests::{Op, request_failure, stop_on};
+use super::{Ctx, Failure, Written};
 use crate::http::Body;
 use crate::salesforce::SalesforceError;
 

@@ -177,7 +177,7 @@ impl<'a> Demo<'a> {
             apply::Stop::default(),
         )
         .await;
-        say(&super::apply::render_text(plan, &report, self.color))?;
+        say(&super::apply_report::render_text(plan, &report, self.color))?;
         if report.stopped.is_some() {
             return Err(Error::Input(
                 "the demo's apply stopped early; see above".to_owned(),

@@ -13,6 +13,7 @@ use crate::diagnostic::{Severity, display_path, github_annotation, render_all};
 use crate::error::{Error, Outcome};
 
 mod apply;
+mod apply_report;
 mod demo;
 mod emulate;
 mod expr;

@@ -1,0 +1,284 @@
+//! What an apply reports: text for people, markdown for the job summary, JSON for machines,
+//! and the audit log's lines.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::{Value, json};
+
+use crate::apply::{self, ChangeResult, Report, Status};
+use crate::endpoint::Env;
+use crate::plan::{Action, Plan};
+use crate::render;
+
+/// `GITHUB_SHA`, `GITHUB_ACTOR`, `GITHUB_RUN_ID` and the repository, when CI sets them.
+pub(super) fn github_env(env: Env<'_>) -> serde_json::Map<String, Value> {
+    [
+        ("sha", "GITHUB_SHA"),
+        ("actor", "GITHUB_ACTOR"),
+        ("run_id", "GITHUB_RUN_ID"),
+        ("repository", "GITHUB_REPOSITORY"),
+    ]
+    .into_iter()
+    .filter_map(|(key, var)| {
+        env(var)
+            .filter(|v| !v.is_empty())
+            .map(|v| (key.to_owned(), json!(v)))
+    })
+    .collect()
+}
+
+fn timestamp() -> String {
+    crate::expr::format_date(super::expr::system_now(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
+}
+
+/// One JSON line per change: when, which plan and config, who (in CI), and what happened.
+/// Only what the plan already shows and Salesforce ids: never a credential.
+pub(super) fn audit_lines(
+    plan: &Plan,
+    report: &Report,
+    github: &serde_json::Map<String, Value>,
+) -> String {
+    let plan_json = render::render(plan, render::Format::Json, false, false);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, plan_json.as_bytes());
+    let plan_sha256 = crate::expr::hex_lower(digest.as_ref());
+    let time = timestamp();
+    let mut out = String::new();
+    for (change, result) in plan.changes.iter().zip(&report.results) {
+        let names = |sets: &[crate::plan::PermissionSetRef]| -> Vec<String> {
+            sets.iter().map(|s| s.name.clone()).collect()
+        };
+        let mut line = json!({
+            "time": time,
+            "plan_sha256": plan_sha256,
+            "config_sha256": plan.config_sha256,
+            "org_id": plan.target.org_id,
+            "instance_url": plan.target.instance_url,
+            "action": change.action,
+            "key": change.key,
+            "situation": change.situation,
+            "reason": change.reason,
+            "source_id": change.source_id,
+            "target_id": result.target_id,
+            "before": change.before,
+            "after": change.after,
+            "permission_sets": {
+                "add": names(&change.permission_sets.add),
+                "remove": names(&change.permission_sets.remove),
+            },
+            "result": result.status,
+            "assignment_ids": result.assignment_ids,
+            "failures": result.failures,
+        });
+        if let Some(note) = &result.note {
+            line["note"] = json!(note);
+        }
+        if !github.is_empty() {
+            line["github"] = Value::Object(github.clone());
+        }
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether everything in the plan was applied.
+pub(super) fn complete(report: &Report) -> bool {
+    report.stopped.is_none() && report.results.iter().all(|r| r.status == Status::Applied)
+}
+
+/// Counts of applied changes by kind.
+#[derive(Default)]
+struct Tally {
+    created: usize,
+    updated: usize,
+    deactivated: usize,
+    frozen: usize,
+    failed: usize,
+    not_attempted: usize,
+}
+
+fn tally(plan: &Plan, report: &Report) -> Tally {
+    let mut t = Tally::default();
+    for (change, result) in plan.changes.iter().zip(&report.results) {
+        match result.status {
+            Status::Failed => t.failed += 1,
+            Status::NotAttempted => t.not_attempted += 1,
+            Status::Applied => match change.action {
+                Action::Create => t.created += 1,
+                Action::Update | Action::Reactivate => t.updated += 1,
+                Action::Deactivate => t.deactivated += 1,
+                Action::Freeze => t.frozen += 1,
+            },
+        }
+    }
+    t
+}
+
+fn resources(t: &Tally) -> String {
+    let mut line = format!(
+        "{} created, {} updated, {} deactivated",
+        t.created, t.updated, t.deactivated
+    );
+    if t.frozen > 0 {
+        let _ = write!(line, ", {} frozen", t.frozen);
+    }
+    line
+}
+
+pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
+    let paint = |style: Style, text: &str| {
+        if color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    };
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    let green = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
+    let t = tally(plan, report);
+    let mut out = String::new();
+    for (change, result) in plan.changes.iter().zip(&report.results) {
+        if let Some(note) = &result.note {
+            let _ = writeln!(out, "note: {}: {note}", change.key);
+        }
+        for failure in &result.failures {
+            let _ = writeln!(
+                out,
+                "{} salesforce_user[{:?}]: {} failed: {}: {}",
+                paint(red, "error:"),
+                change.key,
+                failure.step,
+                failure.code,
+                failure.message
+            );
+        }
+    }
+    if let Some(why) = &report.stopped {
+        let _ = writeln!(
+            out,
+            "{} roster stopped sending requests: {why}",
+            paint(red, "error:")
+        );
+    }
+    if complete(report) {
+        out.push_str(&paint(
+            green,
+            &format!("Apply complete! Resources: {}.", resources(&t)),
+        ));
+        out.push('\n');
+    } else {
+        out.push_str(&paint(
+            red,
+            &format!(
+                "Apply incomplete. Resources: {}; {} failed, {} not attempted.",
+                resources(&t),
+                t.failed,
+                t.not_attempted
+            ),
+        ));
+        out.push_str(
+            "\nRun `roster plan` to see exactly what remains; `roster apply` again converges.\n",
+        );
+    }
+    out
+}
+
+/// Failures listed in the job summary at most.
+const MAX_SUMMARY_FAILURES: usize = 200;
+
+/// The report for the GitHub Actions job summary: outcome, counts, every failure (up to a cap)
+/// in a table.
+pub(super) fn render_markdown(plan: &Plan, report: &Report) -> String {
+    let t = tally(plan, report);
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::new();
+    if complete(report) {
+        let _ = writeln!(
+            out,
+            "### ✅ roster apply\n\n**Apply complete! Resources: {}.**",
+            resources(&t)
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "### ❌ roster apply failed\n\n**Apply incomplete. Resources: {}; {} failed, {} not \
+         attempted.** Run `roster apply` again once the cause is fixed: it converges.\n",
+        resources(&t),
+        t.failed,
+        t.not_attempted
+    );
+    if let Some(why) = &report.stopped {
+        let _ = writeln!(
+            out,
+            "> **roster stopped sending requests:** {}\n",
+            cell(why)
+        );
+    }
+    let failures: Vec<(&str, &apply::Failure)> = plan
+        .changes
+        .iter()
+        .zip(&report.results)
+        .flat_map(|(c, r)| r.failures.iter().map(move |f| (c.key.as_str(), f)))
+        .collect();
+    if !failures.is_empty() {
+        out.push_str("| user | step | code | message |\n|---|---|---|---|\n");
+        for (key, f) in failures.iter().take(MAX_SUMMARY_FAILURES) {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | `{}` | {} |",
+                cell(key),
+                cell(&f.step),
+                cell(&f.code),
+                cell(&f.message)
+            );
+        }
+        if failures.len() > MAX_SUMMARY_FAILURES {
+            let _ = writeln!(
+                out,
+                "\n… and {} more failures: see the job log and the audit log.",
+                failures.len() - MAX_SUMMARY_FAILURES
+            );
+        }
+    }
+    out
+}
+
+/// The machine-readable report.
+pub(super) fn render_json(plan: &Plan, report: &Report) -> String {
+    let t = tally(plan, report);
+    let changes: Vec<Value> = plan
+        .changes
+        .iter()
+        .zip(&report.results)
+        .map(|(change, result): (_, &ChangeResult)| {
+            json!({
+                "action": change.action,
+                "key": change.key,
+                "target_id": result.target_id,
+                "result": result.status,
+                "assignment_ids": result.assignment_ids,
+                "failures": result.failures,
+                "note": result.note,
+            })
+        })
+        .collect();
+    let document = json!({
+        "format_version": 1,
+        "complete": complete(report),
+        "summary": {
+            "created": t.created,
+            "updated": t.updated,
+            "deactivated": t.deactivated,
+            "frozen": t.frozen,
+            "failed": t.failed,
+            "not_attempted": t.not_attempted,
+        },
+        "stopped": report.stopped,
+        "changes": changes,
+    });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}
