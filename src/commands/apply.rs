@@ -51,12 +51,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
             let shown = render::render(&plan, args.format.into(), color(), false);
             anstream::stdout().write_all(shown.as_bytes())?;
         }
-        super::step_summary(&render::render(
-            &plan,
-            render::Format::Markdown,
-            false,
-            false,
-        ));
+        super::step_summary(|| render::render(&plan, render::Format::Markdown, false, false));
         if plan.summary.changes() == 0 {
             return Ok(Outcome::Success);
         }
@@ -106,7 +101,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         Format::Text => render_text(&plan, &report, color()),
     };
     anstream::stdout().write_all(out.as_bytes())?;
-    super::step_summary(&render_markdown(&plan, &report));
+    super::step_summary(|| render_markdown(&plan, &report));
     Ok(if complete(&report) {
         Outcome::Success
     } else {

@@ -110,11 +110,13 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
 }
 
 /// Appends markdown to the GitHub Actions job summary (`$GITHUB_STEP_SUMMARY`) when there is
-/// one. A summary that cannot be written is a warning: the command's own output stands.
-pub(crate) fn step_summary(markdown: &str) {
+/// one; `markdown` renders only then. A summary that cannot be written is a warning: the
+/// command's own output stands.
+pub(crate) fn step_summary(markdown: impl FnOnce() -> String) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return;
     };
+    let markdown = markdown();
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -142,12 +142,7 @@ pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
     }
     let out = render::render(&plan, args.format.into(), color(), args.mask);
     anstream::stdout().write_all(out.as_bytes())?;
-    super::step_summary(&render::render(
-        &plan,
-        render::Format::Markdown,
-        false,
-        args.mask,
-    ));
+    super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
     if let Some(path) = &args.out
         && args.format == Format::Text
         && !cli.global.quiet
