@@ -141,7 +141,7 @@ pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
         save(&plan, path)?;
     }
     let out = render::render(&plan, args.format.into(), color(), args.mask);
-    anstream::stdout().write_all(out.as_bytes())?;
+    print_plan(&out, args.format)?;
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
     if let Some(path) = &args.out
         && args.format == Format::Text
@@ -193,8 +193,19 @@ pub(crate) fn open(path: &Path) -> Result<Plan, Error> {
 pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {
     let plan = open(&args.plan)?;
     let out = render::render(&plan, args.format.into(), color(), false);
-    anstream::stdout().write_all(out.as_bytes())?;
+    print_plan(&out, args.format)?;
     Ok(Outcome::Success)
+}
+
+/// Prints a rendered plan. JSON never holds colour, so it skips the scan for escape codes
+/// that matters for a 100 MB plan.
+fn print_plan(out: &str, format: Format) -> Result<(), Error> {
+    if format == Format::Json {
+        std::io::stdout().lock().write_all(out.as_bytes())?;
+    } else {
+        anstream::stdout().write_all(out.as_bytes())?;
+    }
+    Ok(())
 }
 
 pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> Result<Outcome, Error> {
