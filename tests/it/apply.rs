@@ -411,6 +411,19 @@ fn bulk_api_writes_above_the_threshold() {
         2
     );
     world.assert_converged();
+
+    // Updates and reactivations above the threshold go by Bulk API too, matched back by Id.
+    let world = World::demo("apply-bulk-updates");
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "2"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("Resources: 23 created, 5 updated, 2 deactivated."),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 2);
+    world.assert_converged();
 }
 
 #[test]

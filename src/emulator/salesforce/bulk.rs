@@ -249,7 +249,10 @@ fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super
         }
         let mut fields = Map::new();
         for (name, text) in job.header.iter().zip(&row) {
-            fields.insert(name.clone(), csv_value(name, text));
+            // An empty cell leaves the field as it is (unset on insert); `#N/A` sets null.
+            if !text.is_empty() {
+                fields.insert(name.clone(), csv_value(name, text));
+            }
         }
         let result = if row.len() == job.header.len() {
             if job.operation == "insert" {
