@@ -66,16 +66,17 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         return Ok(Outcome::Success);
     }
     // Opened before anything is written, so an unwritable log stops the apply, not the record.
-    let mut audit = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&args.audit_log)
-        .map_err(|e| {
-            Error::Input(format!(
-                "cannot open the audit log {}: {e}",
-                display_path(&args.audit_log)
-            ))
-        })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // The log names people: readable by its owner only, when roster creates it.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut audit = options.open(&args.audit_log).map_err(|e| {
+        Error::Input(format!(
+            "cannot open the audit log {}: {e}",
+            display_path(&args.audit_log)
+        ))
+    })?;
     let progress = Progress::new(!cli.global.quiet && cli.global.verbose == 0);
     let options = Options {
         bulk_threshold: args.bulk_threshold,

@@ -129,6 +129,15 @@ fn apply_then_plan_is_empty_and_the_audit_log_has_a_line_per_change() {
 
     let audit = world.audit();
     assert_eq!(audit.len(), 30);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(world.scratch.dir.join("roster-audit.jsonl"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the audit log is its owner's alone");
+    }
     let saved: Value = serde_json::from_str(
         &std::fs::read_to_string(world.scratch.dir.join("plan.json")).unwrap(),
     )
