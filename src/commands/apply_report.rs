@@ -181,7 +181,22 @@ pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
             "\nRun `roster plan` to see exactly what remains; `roster apply` again converges.\n",
         );
     }
+    if let Some(note) = not_acted_on(plan) {
+        let _ = writeln!(out, "{note}");
+    }
     out
+}
+
+/// The users the plan itself refused to act on (errors and conflicts), which no apply changes.
+fn not_acted_on(plan: &Plan) -> Option<String> {
+    let n = plan.errors.len();
+    (n > 0).then(|| {
+        format!(
+            "Note: the plan did not act on {n} user{} with errors or conflicts; `roster plan` \
+             lists them with the reason.",
+            if n == 1 { "" } else { "s" }
+        )
+    })
 }
 
 /// Failures listed in the job summary at most.
@@ -199,6 +214,9 @@ pub(super) fn render_markdown(plan: &Plan, report: &Report) -> String {
             "### ✅ roster apply\n\n**Apply complete! Resources: {}.**",
             resources(&t)
         );
+        if let Some(note) = not_acted_on(plan) {
+            let _ = writeln!(out, "\n{note}");
+        }
         return out;
     }
     let _ = writeln!(

@@ -125,6 +125,14 @@ fn apply_then_plan_is_empty_and_the_audit_log_has_a_line_per_change() {
         "{}",
         applied.stdout
     );
+    // avery.mensah has Default Access only: the plan's error item, which no apply changes.
+    assert!(
+        applied
+            .stdout
+            .contains("Note: the plan did not act on 1 user with errors or conflicts"),
+        "{}",
+        applied.stdout
+    );
     world.assert_converged();
 
     let audit = world.audit();
