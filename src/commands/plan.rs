@@ -211,7 +211,7 @@ fn print_plan(out: &str, format: Format) -> Result<(), Error> {
 pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> Result<Outcome, Error> {
     let desired = load(cli)?;
     let (source, target) = read(cli, &desired)?;
-    let lines = plan::explain(
+    let (lines, plan) = plan::explain(
         &desired.loaded.config,
         &source,
         &target,
@@ -228,13 +228,6 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> Result<Outcome, Error> {
     })?;
     let mut out = lines.join("\n");
     out.push('\n');
-    // What the plan would do for this user.
-    let plan = plan::plan(
-        &desired.loaded.config,
-        &source,
-        &target,
-        &inputs(&desired, &[]),
-    );
     let key = lines
         .first()
         .and_then(|l| l.split(' ').next())

@@ -10,8 +10,9 @@ use super::target::text;
 use crate::config::Config;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
-/// `roster explain`: how the planner sees one source user, by UPN or object id. `None` when the
-/// source snapshot does not hold the user.
+/// `roster explain`: how the planner sees one source user, by UPN or object id, and the whole
+/// plan (computed from the same state, so the world is planned once). `None` when the source
+/// snapshot does not hold the user.
 #[allow(
     clippy::too_many_lines,
     reason = "one section after another, in the order a reader follows them"
@@ -22,7 +23,7 @@ pub(crate) fn explain(
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
     who: &str,
-) -> Option<Vec<String>> {
+) -> Option<(Vec<String>, super::Plan)> {
     let state = State::new(config, source, target, inputs);
     let i = state
         .users
@@ -127,5 +128,5 @@ pub(crate) fn explain(
         }
     ));
     lines.extend(roles.errors.iter().map(|e| format!("  error: {e}")));
-    Some(lines)
+    Some((lines, super::planned(&state, source)))
 }

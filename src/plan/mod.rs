@@ -227,7 +227,17 @@ pub(crate) fn plan(
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
 ) -> Plan {
-    let mut plan = reconcile::reconcile(config, source, target, inputs);
+    planned(
+        &reconcile::State::new(config, source, target, inputs),
+        source,
+    )
+}
+
+/// The plan from the planner's state: reconciled, then labelled, limited to `--target` keys,
+/// summarized and checked against the threshold.
+fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
+    let (config, target, inputs) = (state.config, state.target, state.inputs);
+    let mut plan = reconcile::reconcile(state);
     plan.format_version = PLAN_FORMAT;
     plan.config_sha256.clone_from(&inputs.config_sha256);
     plan.target = TargetInfo {

@@ -25,14 +25,9 @@ use crate::model::{SourceSnapshot, TargetSnapshot};
     clippy::too_many_lines,
     reason = "the lifecycle reads best as one pass: scope, link, map, decide"
 )]
-pub(super) fn reconcile(
-    config: &Config,
-    source: &SourceSnapshot,
-    target: &TargetSnapshot,
-    inputs: &Inputs<'_>,
-) -> Plan {
+pub(super) fn reconcile(state: &State<'_>) -> Plan {
+    let (config, target) = (state.config, state.target);
     let mut plan = Plan::default();
-    let state = State::new(config, source, target, inputs);
     let in_scope = state.decisions.iter().filter(|d| d.in_scope).count();
     plan.summary = Summary {
         in_scope,
