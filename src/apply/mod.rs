@@ -404,7 +404,7 @@ async fn freeze_records(
     let mut records = Vec::new();
     for &i in indexes {
         let user = changes[i].target_id.clone().unwrap_or_default();
-        match logins.get(&user[..user.len().min(15)]) {
+        match logins.get(crate::salesforce::id15(&user)) {
             Some(login) => {
                 let mut fields = Map::new();
                 fields.insert("attributes".into(), json!({"type": "UserLogin"}));

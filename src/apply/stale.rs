@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::plan::{Action, Plan};
-use crate::salesforce::{Salesforce, SalesforceError};
+use crate::salesforce::{Salesforce, SalesforceError, id15};
 
 /// Ids in one `IN (...)` list, well under Salesforce's 16 KB URL limit.
 const IDS_PER_QUERY: usize = 300;
@@ -21,11 +21,6 @@ const CONCURRENCY: usize = 4;
 /// A SOQL string literal.
 fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// The first 15 characters: the case-sensitive id, whichever form the API gave.
-fn id15(id: &str) -> &str {
-    &id[..id.len().min(15)]
 }
 
 /// Runs `select ... WHERE {field} IN (...)` over `values` in chunks, side by side.

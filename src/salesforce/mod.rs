@@ -7,3 +7,9 @@ pub(crate) mod user_fields;
 
 pub(crate) use client::{Salesforce, SalesforceError};
 pub(crate) use read::read;
+
+/// The case-sensitive 15-character form of a record id, whichever form the API gave (the
+/// 18-character form adds a case checksum); anything shorter as it is.
+pub(crate) fn id15(id: &str) -> &str {
+    id.get(..15).unwrap_or(id)
+}

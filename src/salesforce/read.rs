@@ -88,10 +88,10 @@ pub(crate) async fn read(
     };
     let (users, (org, licenses, profiles, roles, permission_sets, assignments), frozen) =
         tokio::try_join!(users, metadata, frozen)?;
-    let frozen: BTreeSet<String> = frozen
+    let frozen: BTreeSet<&str> = frozen
         .iter()
         .filter_map(|r| r.get("UserId").and_then(Value::as_str))
-        .map(|id| id.chars().take(15).collect())
+        .map(super::id15)
         .collect();
     let mut users: Vec<TargetUser> = users
         .into_iter()
@@ -101,7 +101,7 @@ pub(crate) async fn read(
                 .remove("Id")
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            if frozen.contains(&id.chars().take(15).collect::<String>()) {
+            if frozen.contains(super::id15(&id)) {
                 fields.insert("IsFrozen".to_owned(), Value::Bool(true));
             }
             TargetUser { id, fields }
