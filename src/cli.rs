@@ -132,7 +132,7 @@ pub(crate) struct ApplyArgs {
     pub(crate) allow_deactivations: Option<u32>,
     /// Above this many users to create (or to update), write them with one Bulk API 2.0 job
     /// instead of sObject Collections requests of 200.
-    #[arg(long, value_name = "N", default_value_t = 2000)]
+    #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_BULK_THRESHOLD)]
     pub(crate) bulk_threshold: usize,
 }
 

@@ -25,6 +25,15 @@ fn cell(value: &Value) -> String {
     }
 }
 
+/// How a row is found again in the job's results: by Id for updates, by Username (which
+/// Salesforce compares without case) for inserts. The key is the first column uploaded.
+fn row_key(op: Op, value: &str) -> String {
+    match op {
+        Op::Insert => value.to_lowercase(),
+        Op::Update => value.to_owned(),
+    }
+}
+
 /// Writes `records` (all of one object) with one ingest job; outcomes in the order given.
 pub(super) async fn write(
     ctx: &Ctx,
@@ -35,7 +44,7 @@ pub(super) async fn write(
     if ctx.stopped() {
         return vec![Written::NotSent; records.len()];
     }
-    // The column that finds a result row's record again: Id for updates, Username for inserts.
+    // The column that finds a result row's record again (see `row_key`).
     let key = match op {
         Op::Insert => "Username",
         Op::Update => "Id",
@@ -61,14 +70,8 @@ pub(super) async fn write(
     }
     match run_job(ctx, op, object, &csv).await {
         Ok((succeeded, failed)) => {
-            let key_of = |r: &Map<String, Value>| {
-                let k = r.get(key).map(cell).unwrap_or_default();
-                if op == Op::Insert {
-                    k.to_lowercase()
-                } else {
-                    k
-                }
-            };
+            let key_of =
+                |r: &Map<String, Value>| row_key(op, &r.get(key).map(cell).unwrap_or_default());
             ctx.task.add(records.len() as u64);
             records
                 .iter()
@@ -164,6 +167,7 @@ async fn run_job(ctx: &Ctx, op: Op, object: &str, csv: &str) -> Result<Results, 
 async fn read_results(ctx: &Ctx, op: Op, id: &str) -> Result<Results, SalesforceError> {
     let salesforce = &ctx.salesforce;
     let path = format!("jobs/ingest/{id}");
+    // After `sf__Id` and `sf__Created`/`sf__Error`, the uploaded columns: the key first.
     let key_column = 2;
     let rows = |text: &[u8]| -> Result<Vec<Vec<String>>, SalesforceError> {
         crate::csv::parse(&String::from_utf8_lossy(text))
@@ -175,20 +179,13 @@ async fn read_results(ctx: &Ctx, op: Op, id: &str) -> Result<Results, Salesforce
             })
             .map_err(|e| SalesforceError::Read(format!("Bulk API job {id} results: {e}")))
     };
-    let normal = |k: &str| {
-        if op == Op::Insert {
-            k.to_lowercase()
-        } else {
-            k.to_owned()
-        }
-    };
     let ok = salesforce
         .data_reply(Method::GET, &format!("{path}/successfulResults"), None)
         .await?;
     let succeeded = rows(&ok.body)?
         .into_iter()
         .filter(|r| r.len() > key_column)
-        .map(|r| (normal(&r[key_column]), r[0].clone()))
+        .map(|r| (row_key(op, &r[key_column]), r[0].clone()))
         .collect();
     let bad = salesforce
         .data_reply(Method::GET, &format!("{path}/failedResults"), None)
@@ -206,7 +203,7 @@ async fn read_results(ctx: &Ctx, op: Op, id: &str) -> Result<Results, Salesforce
                 .map_or(rest, |(message, _fields)| message)
                 .to_owned();
             (
-                normal(&r[key_column]),
+                row_key(op, &r[key_column]),
                 Failure {
                     step: String::new(),
                     code,

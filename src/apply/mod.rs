@@ -25,6 +25,10 @@ use crate::salesforce::Salesforce;
 use requests::{Op, delete_assignments, stop_on, write};
 pub(crate) use stale::check as check_fresh;
 
+/// Above this many records of one kind a Bulk API 2.0 job writes them, unless told otherwise:
+/// Salesforce's own advice ("more than 2,000 records is a good candidate for Bulk API 2.0").
+pub(crate) const DEFAULT_BULK_THRESHOLD: usize = 2000;
+
 /// How to write.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Options {
@@ -32,6 +36,15 @@ pub(crate) struct Options {
     pub(crate) bulk_threshold: usize,
     /// Requests in flight at once.
     pub(crate) concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bulk_threshold: DEFAULT_BULK_THRESHOLD,
+            concurrency: 4,
+        }
+    }
 }
 
 /// What became of one change.

@@ -80,7 +80,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     let progress = Progress::new(!cli.global.quiet && cli.global.verbose == 0);
     let options = Options {
         bulk_threshold: args.bulk_threshold,
-        concurrency: 4,
+        ..Options::default()
     };
     let report = execute(
         &runtime,

@@ -40,8 +40,7 @@ pub(super) fn audit_lines(
     github: &serde_json::Map<String, Value>,
 ) -> String {
     let plan_json = render::render(plan, render::Format::Json, false, false);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, plan_json.as_bytes());
-    let plan_sha256 = crate::expr::hex_lower(digest.as_ref());
+    let plan_sha256 = crate::expr::sha256_hex(plan_json.as_bytes());
     let time = timestamp();
     let mut out = String::new();
     for (change, result) in plan.changes.iter().zip(&report.results) {

@@ -165,14 +165,10 @@ impl<'a> Demo<'a> {
     }
 
     async fn apply(&self, plan: &Plan) -> Result<(), Error> {
-        let options = Options {
-            bulk_threshold: 2000,
-            concurrency: 4,
-        };
         let report = apply::apply(
             Arc::clone(&self.salesforce),
             plan,
-            options,
+            Options::default(),
             self.progress.task("Salesforce"),
             apply::Stop::default(),
         )

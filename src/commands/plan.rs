@@ -40,8 +40,7 @@ pub(super) fn load_path(path: &Path, quiet: bool) -> Result<Desired, Error> {
     if !loaded.warnings.is_empty() && !quiet {
         anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
     }
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, loaded.file.text.as_bytes());
-    let sha256 = crate::expr::hex_lower(digest.as_ref());
+    let sha256 = crate::expr::sha256_hex(loaded.file.text.as_bytes());
     let base = loaded
         .file
         .path
