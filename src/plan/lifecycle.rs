@@ -262,7 +262,6 @@ impl State<'_> {
         Ok((
             change,
             Create {
-                index: 0,
                 licence,
                 username: username_lower,
             },
@@ -271,19 +270,20 @@ impl State<'_> {
 
     /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
     /// errors (in key order, so the same users get seats every time).
-    pub(super) fn check_creates(&self, creates: &[Create], plan: &mut Plan) {
+    /// `creates` pairs each create with its index in `plan.changes`.
+    pub(super) fn check_creates(&self, creates: &[(usize, Create)], plan: &mut Plan) {
         let mut counts: HashMap<&str, usize> = HashMap::with_capacity(creates.len());
-        for create in creates {
+        for (_, create) in creates {
             *counts.entry(create.username.as_str()).or_insert(0) += 1;
         }
         // The keys sharing a Username, only for the (rare) Usernames given twice.
         let mut by_username: HashMap<&str, Vec<&str>> = HashMap::new();
-        for create in creates {
+        for (i, create) in creates {
             if counts.get(create.username.as_str()).is_some_and(|n| *n > 1) {
                 by_username
                     .entry(create.username.as_str())
                     .or_default()
-                    .push(plan.changes[create.index].key.as_str());
+                    .push(plan.changes[*i].key.as_str());
             }
         }
         for keys in by_username.values_mut() {
@@ -293,7 +293,7 @@ impl State<'_> {
         // When a licence runs out, the seats go in key order; when none does, the order does
         // not matter (the plan is sorted at the end).
         let mut demand: HashMap<&str, i64> = HashMap::new();
-        for create in creates {
+        for (_, create) in creates {
             *demand.entry(create.licence.as_str()).or_insert(0) += 1;
         }
         let short = demand
@@ -302,19 +302,15 @@ impl State<'_> {
         let mut order: Vec<usize> = (0..creates.len()).collect();
         if short {
             order.sort_unstable_by(|a, b| {
-                plan.changes[creates[*a].index]
+                plan.changes[creates[*a].0]
                     .key
-                    .cmp(&plan.changes[creates[*b].index].key)
+                    .cmp(&plan.changes[creates[*b].0].key)
             });
         }
         let mut refused: Vec<Problem> = Vec::new();
         let mut dropped = vec![false; plan.changes.len()];
         for k in order {
-            let Create {
-                index: i,
-                licence,
-                username,
-            } = &creates[k];
+            let (i, Create { licence, username }) = &creates[k];
             let reason = if let Some(keys) = by_username.get(username.as_str()) {
                 Some((
                     ProblemKind::Conflict,

@@ -44,7 +44,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     }
     let mut linked_targets: HashSet<usize> = HashSet::new();
     // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
-    let mut creates: Vec<Create> = Vec::new();
+    let mut creates: Vec<(usize, Create)> = Vec::new();
     plan.changes.reserve(in_scope);
     let mut unchanged = 0;
     for (i, user) in state.users.iter().enumerate() {
@@ -78,10 +78,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             },
             Link::Unmatched { tried } => match state.create(user, tried) {
                 Ok((change, create)) => {
-                    creates.push(Create {
-                        index: plan.changes.len(),
-                        ..create
-                    });
+                    creates.push((plan.changes.len(), create));
                     plan.changes.push(change);
                 }
                 Err(problem) => plan.errors.push(problem),
@@ -152,10 +149,8 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     plan
 }
 
-/// A create waiting for the checks across creates.
+/// What the checks across creates need of one create (kept with its index in `plan.changes`).
 pub(super) struct Create {
-    /// Where it is in `plan.changes`.
-    pub(super) index: usize,
     /// The licence its profile needs.
     pub(super) licence: String,
     /// Its Username, lower case.
