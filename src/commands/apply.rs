@@ -52,14 +52,12 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
             anstream::stdout().write_all(shown.as_bytes())?;
         }
         super::step_summary(|| render::render(&plan, render::Format::Markdown, false, false));
-        if plan.summary.changes() == 0 {
-            return Ok(Outcome::Success);
-        }
-        if !args.auto_approve {
+        if !args.auto_approve && !plan.changes.is_empty() {
             confirm()?;
         }
     }
     if plan.changes.is_empty() {
+        // A fresh plan was shown, ending with the same line.
         if args.plan.is_some() && !cli.global.quiet {
             writeln!(anstream::stdout(), "{}", render::text::summary_line(&plan))?;
         }
