@@ -127,11 +127,8 @@ fn resources(t: &Tally) -> String {
 
 pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
     let paint = |style: Style, text: &str| {
-        if color {
-            format!("{style}{text}{style:#}")
-        } else {
-            text.to_owned()
-        }
+        let (on, off) = render::text::codes(color, style);
+        format!("{on}{text}{off}")
     };
     let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
     let green = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();

@@ -100,13 +100,9 @@ impl<'a> Demo<'a> {
 
     fn heading(&mut self, command: &str, what: &str) -> Result<(), Error> {
         self.step += 1;
-        let bold = if self.color {
-            Style::new().bold()
-        } else {
-            Style::new()
-        };
+        let (bold, unbold) = render::text::codes(self.color, Style::new().bold());
         say(&format!(
-            "\n{bold}━━ {}. {command}{bold:#} — {what}\n\n",
+            "\n{bold}━━ {}. {command}{unbold} — {what}\n\n",
             self.step
         ))
     }

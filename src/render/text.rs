@@ -142,21 +142,8 @@ pub(crate) fn summary_line(plan: &Plan) -> String {
 /// One user's block.
 pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
     let (sym, st) = symbol(change.action);
-    let (st, reset) = if color {
-        (format!("{st}"), format!("{st:#}"))
-    } else {
-        (String::new(), String::new())
-    };
-    let bold = if color {
-        format!("{}", Style::new().bold())
-    } else {
-        String::new()
-    };
-    let unbold = if color {
-        format!("{:#}", Style::new().bold())
-    } else {
-        String::new()
-    };
+    let (st, reset) = codes(color, st);
+    let (bold, unbold) = codes(color, Style::new().bold());
     let _ = writeln!(
         out,
         "  {bold}# salesforce_user[{:?}] {}{unbold}",
@@ -188,12 +175,12 @@ pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
                     Some(Diffed::Lines(lines)) => {
                         let _ = writeln!(out, "{st}      {sym}{reset} {field:<width$} = <<-EOT");
                         for (mark, line) in lines {
-                            let paint = match mark {
-                                '-' => style_of(color, AnsiColor::Red),
-                                '+' => style_of(color, AnsiColor::Green),
-                                _ => String::new(),
+                            let (on, off) = match mark {
+                                '-' => codes(color, style(AnsiColor::Red)),
+                                '+' => codes(color, style(AnsiColor::Green)),
+                                _ => codes(false, Style::new()),
                             };
-                            let _ = writeln!(out, "{paint}          {mark}{} {line}", end(color));
+                            let _ = writeln!(out, "{on}          {mark}{off} {line}");
                         }
                         let _ = writeln!(out, "        EOT");
                         continue;
@@ -242,40 +229,25 @@ fn permission_sets(
         );
     } else {
         let _ = writeln!(out, "{st}      ~{reset} {:<width$} = [", "permission_sets");
+        let (green, green_off) = codes(color, style(AnsiColor::Green));
         for name in &added {
-            let _ = writeln!(
-                out,
-                "{}          +{} {name},",
-                style_of(color, AnsiColor::Green),
-                end(color)
-            );
+            let _ = writeln!(out, "{green}          +{green_off} {name},");
         }
+        let (red, red_off) = codes(color, style(AnsiColor::Red));
         for p in &change.permission_sets.remove {
-            let _ = writeln!(
-                out,
-                "{}          -{} {:?},",
-                style_of(color, AnsiColor::Red),
-                end(color),
-                p.name
-            );
+            let _ = writeln!(out, "{red}          -{red_off} {:?},", p.name);
         }
         let _ = writeln!(out, "        ]");
     }
 }
 
-fn style_of(color: bool, c: AnsiColor) -> String {
+/// The codes that start and end `style` on a terminal; nothing without colour. (The end is
+/// the style's own reset: a plain style's reset renders as nothing.)
+pub(crate) fn codes(color: bool, style: Style) -> (String, String) {
     if color {
-        format!("{}", style(c))
+        (format!("{style}"), format!("{style:#}"))
     } else {
-        String::new()
-    }
-}
-
-fn end(color: bool) -> String {
-    if color {
-        format!("{:#}", Style::new())
-    } else {
-        String::new()
+        (String::new(), String::new())
     }
 }
 
@@ -326,16 +298,7 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
-    let bold = if color {
-        format!("{}", Style::new().bold())
-    } else {
-        String::new()
-    };
-    let unbold = if color {
-        format!("{:#}", Style::new().bold())
-    } else {
-        String::new()
-    };
+    let (bold, unbold) = codes(color, Style::new().bold());
     let _ = writeln!(out, "{bold}{}{unbold}", summary_line(plan));
     if plan.safety.exceeded {
         let _ = writeln!(
@@ -379,6 +342,31 @@ mod tests {
         let mut out = String::new();
         super::change(&mut out, change, false);
         out
+    }
+
+    #[test]
+    fn coloured_marks_end_their_colour() {
+        let mut change = update("AboutMe", "a\nb", "a\nc");
+        change
+            .permission_sets
+            .add
+            .push(crate::plan::PermissionSetRef {
+                name: "Sales".to_owned(),
+                id: "0PS".to_owned(),
+                assignment_id: None,
+            });
+        let mut out = String::new();
+        super::change(&mut out, &change, true);
+        for mark in ["- b", "+ c", "+ \"Sales\","] {
+            let line = out
+                .lines()
+                .find(|l| l.contains(&mark[2..]) && l.contains(&mark[..1]))
+                .unwrap_or_else(|| panic!("{mark:?} missing in {out:?}"));
+            assert!(
+                line.contains("\u{1b}[0m"),
+                "{line:?} never resets its colour"
+            );
+        }
     }
 
     #[test]
