@@ -90,20 +90,6 @@ impl crate::expr::Attributes for SourceUser<'_> {
     }
 }
 
-/// The groups each user is a direct member of.
-struct MemberOf<'s, 'k> {
-    groups: Vec<&'s crate::model::Group>,
-    ranges: HashMap<&'k str, std::ops::Range<usize>>,
-}
-
-impl<'s> MemberOf<'s, '_> {
-    fn of(&self, user: &str) -> &[&'s crate::model::Group] {
-        self.ranges
-            .get(user)
-            .map_or(&[], |r| &self.groups[r.clone()])
-    }
-}
-
 /// Every source user of the snapshot, with assignments resolved.
 pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
     let roles: HashMap<&str, (Option<&str>, &str)> = source
@@ -127,24 +113,12 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
             _ => {}
         }
     }
-    // (member, group) pairs sorted by member, and each member's range of them: one
-    // allocation for all users instead of one list each.
-    let mut pairs: Vec<(&str, &crate::model::Group)> = source
-        .groups
-        .iter()
-        .flat_map(|g| g.members.iter().map(move |m| (m.as_str(), g)))
-        .collect();
-    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-    let mut ranges: HashMap<&str, std::ops::Range<usize>> = HashMap::with_capacity(pairs.len());
-    let mut start = 0;
-    for end in 1..=pairs.len() {
-        if end == pairs.len() || pairs[end].0 != pairs[start].0 {
-            ranges.insert(pairs[start].0, start..end);
-            start = end;
+    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::new();
+    for group in &source.groups {
+        for member in &group.members {
+            member_of.entry(member).or_default().push(group);
         }
     }
-    let groups: Vec<&crate::model::Group> = pairs.iter().map(|(_, g)| *g).collect();
-    let member_of = MemberOf { groups, ranges };
     source
         .users
         .iter()
@@ -157,7 +131,7 @@ fn view<'s>(
     roles: &HashMap<&str, (Option<&'s str>, &'s str)>,
     direct: &HashMap<&str, Vec<&str>>,
     group_roles: &HashMap<&str, Vec<&str>>,
-    member_of: &MemberOf<'s, '_>,
+    member_of: &HashMap<&str, Vec<&'s crate::model::Group>>,
 ) -> SourceUser<'s> {
     let mut view = SourceUser {
         id: &user.id,
@@ -190,7 +164,7 @@ fn view<'s>(
             grant(&mut view, id);
         }
     }
-    for group in member_of.of(&user.id) {
+    for group in member_of.get(user.id.as_str()).into_iter().flatten() {
         view.groups.insert(&group.id);
         view.groups.insert(&group.display_name);
         if let Some(ids) = group_roles.get(group.id.as_str()) {
