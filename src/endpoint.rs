@@ -33,8 +33,9 @@ impl Endpoints {
                         "the config".to_owned(),
                     ),
                 };
-                check_url(&url).map_err(|e| format!("{e} (from {origin})"))?;
-                Ok(url.trim_end_matches('/').to_owned())
+                // The parsed form is what is sent: what was checked is what is used.
+                let parsed = check_url(&url).map_err(|e| format!("{e} (from {origin})"))?;
+                Ok(parsed.as_str().trim_end_matches('/').to_owned())
             };
         Ok(Endpoints {
             entra_login: pick(
@@ -56,57 +57,102 @@ impl Endpoints {
     }
 }
 
-/// Accepts `https://host[...]`, and `http://` only when the host is loopback.
-pub(crate) fn check_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("{url:?} is not an absolute URL (expected https://...)"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host_of(authority);
-    if host.is_empty() {
-        return Err(format!("{url:?} has no host"));
+/// Parses `text` the way the HTTP client will (WHATWG URL parsing, the `url` crate reqwest is
+/// built on) and accepts it only when sending a secret there is safe: `https` to any host, plain
+/// `http` only when the *parsed* host is loopback (`127.0.0.0/8`, `::1` or exactly `localhost`),
+/// and never with user info (`user:password@`), which hides the real host from a reader.
+///
+/// One parser decides both what roster checks and where the client connects, so a backslash
+/// (a path separator to WHATWG), percent-encoding or an odd IPv4 form cannot make the two
+/// disagree. Returns the parsed URL.
+pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| format!("{text:?} is not an absolute URL (expected https://...): {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{text:?} carries user info before its host (`...@`); give the host alone"
+        ));
     }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if is_loopback(host) => Ok(()),
+    let Some(host) = url.host() else {
+        return Err(format!("{text:?} has no host"));
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&host) => Ok(url),
         "http" => Err(format!(
-            "{url:?} uses plain http; only https is allowed, except for loopback hosts"
+            "{text:?} uses plain http to {host}; only https is allowed, except for loopback hosts \
+             (127.0.0.0/8, ::1, localhost)"
         )),
-        other => Err(format!("{url:?} has scheme {other:?}; expected https")),
+        other => Err(format!("{text:?} has scheme {other:?}; expected https")),
     }
 }
 
-fn host_of(authority: &str) -> &str {
-    let without_user = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if let Some(v6) = without_user.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or_default();
+/// `127.0.0.0/8`, `::1`, or the name `localhost` exactly (the `url` crate lower-cases names).
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => *name == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
-    without_user.split(':').next().unwrap_or_default()
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
 mod tests {
     use super::check_url;
 
+    /// Every URL form that has made a host check and an HTTP client disagree, and the answer.
     #[test]
-    fn https_anywhere_http_only_on_loopback() {
-        assert!(check_url("https://test.salesforce.com").is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        assert!(check_url("http://127.8.0.1").is_ok());
-        assert!(check_url("http://localhost:9").is_ok());
-        assert!(check_url("http://[::1]:9/").is_ok());
-        assert!(check_url("http://example.com").is_err());
-        assert!(check_url("http://127.0.0.1.evil.com").is_err());
-        assert!(check_url("ftp://x").is_err());
-        assert!(check_url("test.salesforce.com").is_err());
-        assert!(check_url("https://").is_err());
+    fn https_anywhere_http_only_to_a_parsed_loopback_host() {
+        let allowed = [
+            "https://test.salesforce.com",
+            "https://192.0.2.1:8443/x",
+            "HTTPS://Login.MicrosoftOnline.COM",
+            "http://127.0.0.1:8080/x",
+            "http://127.8.0.1",
+            "http://localhost:9",
+            "HTTP://LOCALHOST:9/",
+            "http://[::1]:9/",
+            "http://[0:0:0:0:0:0:0:1]:9/",
+            // Decimal, octal and short IPv4 forms parse to 127.0.0.1: the client connects there.
+            "http://2130706433:9/",
+            "http://0177.0.0.1:9/",
+            "http://127.1:9/",
+            "http://0x7f.0.0.1:9/",
+        ];
+        for url in allowed {
+            assert!(check_url(url).is_ok(), "{url} should be allowed");
+        }
+        let refused = [
+            // A backslash is a path separator to WHATWG: the host is 192.0.2.1.
+            "http://192.0.2.1:8080\\@127.0.0.1",
+            "http://192.0.2.1:8080\\\\@[::1]",
+            // Percent-encoded backslash: user info, host 127.0.0.1, still refused.
+            "http://192.0.2.1:8080%5C@127.0.0.1",
+            "http://user:secret@127.0.0.1:9/",
+            "http://user@localhost:9/",
+            "https://user:secret@test.salesforce.com",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.example.com",
+            "http://localhost.:9/",
+            "http://example.com",
+            "HTTP://EXAMPLE.COM",
+            "http://[::ffff:c000:201]:9/",
+            "http://[2001:db8::1]:9/",
+            "http://0x7f.0.0.1.example:9/",
+            "ftp://x",
+            "file:///etc/passwd",
+            "test.salesforce.com",
+            "https://",
+            "",
+        ];
+        for url in refused {
+            assert!(check_url(url).is_err(), "{url} should be refused");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_parsed_host() {
+        let err = check_url("http://192.0.2.1:8080\\@127.0.0.1").unwrap_err();
+        assert!(err.contains("plain http to 192.0.2.1"), "{err}");
     }
 }

@@ -16,6 +16,9 @@ use crate::endpoint;
 const MAX_RETRIES: usize = 5;
 /// The longest `Retry-After` roster waits out; a longer one fails the read with the wait named.
 const MAX_RETRY_AFTER: Duration = Duration::from_mins(5);
+/// How often one request gets a fresh token after a 401 before the 401 is the answer: a token
+/// can expire, or be revoked, more than once in a long operation.
+const MAX_RENEWALS: u32 = 3;
 /// A log line shows at most this much of a URL's query.
 const MAX_LOGGED_QUERY: usize = 160;
 
@@ -57,11 +60,16 @@ impl Request {
 
     /// The URL's path, without scheme, host or query.
     pub(crate) fn path(&self) -> String {
-        let without_scheme = self.url.split_once("://").map_or(&*self.url, |(_, r)| r);
-        let path = without_scheme
-            .find('/')
-            .map_or("/", |i| &without_scheme[i..]);
-        path.split('?').next().unwrap_or(path).to_owned()
+        match url::Url::parse(&self.url) {
+            Ok(url) => url.path().to_owned(),
+            // A relative reference (`/services/data/...`) is its own path.
+            Err(_) => self
+                .url
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }
     }
 
     /// `METHOD /path`, for messages.
@@ -69,13 +77,16 @@ impl Request {
         format!("{} {}", self.method, self.path())
     }
 
-    /// Path and (shortened) query, for `-v` logs.
+    /// Path and (shortened, percent-decoded) query, for `-v` logs.
     fn logged(&self) -> String {
-        let without_scheme = self.url.split_once("://").map_or(&*self.url, |(_, r)| r);
-        let target = without_scheme
-            .find('/')
-            .map_or("/", |i| &without_scheme[i..]);
-        let target = decode(target);
+        let target = match url::Url::parse(&self.url) {
+            Ok(url) => match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            },
+            Err(_) => self.url.clone(),
+        };
+        let target = decode(&target);
         match target.char_indices().nth(MAX_LOGGED_QUERY + 40) {
             Some((cut, _)) => format!("{}…", &target[..cut]),
             None => target,
@@ -227,11 +238,22 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// `Retry-After` as Graph and Salesforce send it: integer or fractional seconds.
+/// `Retry-After` as a server may send it (RFC 9110 §10.2.3): seconds — whole, or fractional as
+/// Graph sometimes sends them — or an HTTP date, which is turned into the wait until then (none
+/// when it has passed).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    retry_after_value(value, std::time::SystemTime::now())
+}
+
+/// One `Retry-After` value, read at `now`.
+pub(crate) fn retry_after_value(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A request body.
@@ -267,7 +289,9 @@ impl Http {
         })
     }
 
-    /// Describes a request to `url`, refusing plain http to anything but loopback.
+    /// Describes a request to `url`, refusing plain http to anything but loopback and URLs
+    /// with user info (`endpoint::check_url`): every URL roster sends to passes here, the
+    /// configured ones and those an API hands back (`instance_url`, `nextRecordsUrl`).
     pub(crate) fn request(&self, method: Method, url: &str) -> Result<Request, HttpError> {
         endpoint::check_url(url).map_err(HttpError::Endpoint)?;
         Ok(Request::new(self.api, method, url))
@@ -306,8 +330,8 @@ impl Http {
     }
 
     /// Sends an authorized request with a token from `cache` (`fetch` gets a fresh one),
-    /// retrying transient failures; when the API answers 401, the token is renewed once and
-    /// the request sent again. `url_of` and `bearer` read the URL and token from what the cache
+    /// retrying transient failures; when the API answers 401, the token is renewed and the
+    /// request sent again, up to `MAX_RENEWALS` times. `url_of` and `bearer` read the URL and token from what the cache
     /// holds (a Salesforce session also says which instance to call).
     #[allow(
         clippy::too_many_arguments,
@@ -328,7 +352,7 @@ impl Http {
         E: From<HttpError>,
     {
         use secrecy::ExposeSecret as _;
-        let mut renewed = false;
+        let mut renewals = 0;
         loop {
             let token = cache.get(&fetch).await?;
             let url = url_of(&token);
@@ -354,10 +378,10 @@ impl Http {
                 })
                 .await;
             match sent {
-                Err(e) if e.is_unauthorized() && !renewed => {
+                Err(e) if e.is_unauthorized() && renewals < MAX_RENEWALS => {
                     tracing::debug!(target: "roster::http", "{} rejected the token; getting a new one", self.api);
                     cache.invalidate(&token).await;
-                    renewed = true;
+                    renewals += 1;
                 }
                 Err(e) => return Err(e.into()),
                 Ok(reply) => return Ok((reply, what)),
@@ -525,6 +549,21 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
         headers.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn retry_after_takes_an_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(
+            retry_after_value("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // A date already past: retry now.
+        assert_eq!(
+            retry_after_value("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after_value("Wed, 21 Oct 2015", now), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod emulator;
 mod endpoint;
 mod error;
 mod expr;
+mod files;
 mod graph;
 mod http;
 mod model;

@@ -26,8 +26,21 @@ pub(crate) struct SourceSnapshot {
     pub(crate) users: Vec<SourceUser>,
     /// The Entra attribute names read for every user.
     pub(crate) attributes: Vec<String>,
+    /// Users assigned to the application directly that Graph no longer returns: deleted in
+    /// Entra. The one absence a read accepts; the plan names each.
+    #[serde(default)]
+    pub(crate) deleted_users: Vec<DeletedUser>,
     /// Things roster noticed that Entra itself would also ignore (e.g. nested groups).
     pub(crate) warnings: Vec<String>,
+}
+
+/// A user the application's assignments name, whom Graph no longer returns (deleted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct DeletedUser {
+    /// The Entra object id the assignment names.
+    pub(crate) id: String,
+    /// The assignment's `principalDisplayName`, when Graph gave one.
+    pub(crate) display_name: Option<String>,
 }
 
 /// The enterprise application.

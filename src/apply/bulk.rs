@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::requests::{Op, request_failure, stop_on};
 use super::{Ctx, Failure, Written};
 use crate::http::Body;
-use crate::salesforce::SalesforceError;
+use crate::salesforce::{Salesforce, SalesforceError};
 
 /// The longest wait between two polls of a job.
 const MAX_POLL: Duration = Duration::from_secs(10);
@@ -82,25 +82,45 @@ pub(super) async fn write(
                     } else if let Some(f) = failed.get(&k) {
                         Written::Failed(f.clone())
                     } else {
-                        Written::Failed(Failure {
-                            step: String::new(),
-                            code: "NOT_PROCESSED".to_owned(),
-                            message: "the Bulk API job did not process this record".to_owned(),
-                        })
+                        Written::Failed(Failure::new(
+                            "NOT_PROCESSED",
+                            "the Bulk API job did not process this record",
+                        ))
                     }
                 })
                 .collect()
         }
-        Err(e) => {
+        Err(JobError::Unwritten(e)) => {
+            stop_on(ctx, &e);
+            let mut failure = request_failure(&e);
+            failure.message = format!("nothing of this Bulk API job was written: {e}");
+            vec![Written::Failed(failure); records.len()]
+        }
+        Err(JobError::Unknown(e)) => {
             stop_on(ctx, &e);
             vec![Written::Failed(request_failure(&e)); records.len()]
         }
     }
 }
 
+/// Why a job gave no results: either nothing of it was written (it never opened, or was aborted
+/// before its upload completed), or its outcome is unknown (it was submitted and could not be
+/// read back).
+enum JobError {
+    Unwritten(SalesforceError),
+    Unknown(SalesforceError),
+}
+
 type Results = (HashMap<String, String>, HashMap<String, Failure>);
 
-async fn run_job(ctx: &Ctx, op: Op, object: &str, csv: &str) -> Result<Results, SalesforceError> {
+/// How long a job roster was told to stop during is still waited for: enough for a small job
+/// to finish, short of what CI allows between its interrupt and its kill (GitHub Actions:
+/// 7.5 s from SIGINT to SIGTERM).
+const STOPPED_GRACE: Duration = Duration::from_secs(5);
+/// How often a job's state is asked again after a failed poll.
+const POLL_FAILURES: u32 = 3;
+
+async fn run_job(ctx: &Ctx, op: Op, object: &str, csv: &str) -> Result<Results, JobError> {
     let salesforce = &ctx.salesforce;
     let operation = match op {
         Op::Insert => "insert",
@@ -112,55 +132,133 @@ async fn run_job(ctx: &Ctx, op: Op, object: &str, csv: &str) -> Result<Results, 
     });
     let job = salesforce
         .data(Method::POST, "jobs/ingest", Some(Body::Json(&spec)))
-        .await?;
+        .await
+        .map_err(JobError::Unwritten)?;
     let id = job
         .get("id")
         .and_then(Value::as_str)
-        .ok_or_else(|| SalesforceError::Read("the Bulk API job has no id".to_owned()))?
+        .ok_or_else(|| {
+            JobError::Unwritten(SalesforceError::Read(
+                "the Bulk API job has no id".to_owned(),
+            ))
+        })?
         .to_owned();
     tracing::info!(target: "roster::apply", "Bulk API job {id}: {operation} {object}");
     let path = format!("jobs/ingest/{id}");
-    salesforce
+    let uploaded = salesforce
         .data_reply(
             Method::PUT,
             &format!("{path}/batches"),
             Some(Body::Csv(csv)),
         )
-        .await?;
-    salesforce
-        .data(
-            Method::PATCH,
-            &path,
-            Some(Body::Json(&json!({"state": "UploadComplete"}))),
-        )
-        .await?;
-    let mut wait = Duration::from_millis(250);
-    let info = loop {
-        let info = salesforce.data(Method::GET, &path, None).await?;
-        match info.get("state").and_then(Value::as_str) {
-            Some("JobComplete") => break info,
-            Some(state @ ("Failed" | "Aborted")) => {
-                let message = info
-                    .get("errorMessage")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no message");
-                return Err(SalesforceError::Read(format!(
-                    "Bulk API job {id} ended {state}: {message}"
-                )));
-            }
-            _ => {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(MAX_POLL);
-            }
+        .await;
+    let completed = match uploaded {
+        Ok(_) => {
+            salesforce
+                .data(
+                    Method::PATCH,
+                    &path,
+                    Some(Body::Json(&json!({"state": "UploadComplete"}))),
+                )
+                .await
         }
+        Err(e) => Err(e),
     };
+    if let Err(e) = completed {
+        // The answer may be lost while the request took effect: ask the job what it is.
+        match state(salesforce, &path).await {
+            Ok(state) if state == "Open" => {
+                abort(salesforce, &path).await;
+                return Err(JobError::Unwritten(e));
+            }
+            Ok(state) => tracing::warn!(
+                target: "roster::apply",
+                "Bulk API job {id}: the answer to completing its upload was lost, and the job is \
+                 {state}: following it"
+            ),
+            Err(_) => return Err(JobError::Unknown(e)),
+        }
+    }
+    let info = poll(ctx, &id, &path).await.map_err(JobError::Unknown)?;
     tracing::info!(
         target: "roster::apply",
         "Bulk API job {id}: {} processed, {} failed",
         info["numberRecordsProcessed"],
         info["numberRecordsFailed"]
     );
-    read_results(ctx, op, &id).await
+    read_results(ctx, op, &id).await.map_err(JobError::Unknown)
+}
+
+/// A job's `state`.
+async fn state(salesforce: &Salesforce, path: &str) -> Result<String, SalesforceError> {
+    let info = salesforce.data(Method::GET, path, None).await?;
+    info.get("state")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| SalesforceError::Read(format!("Bulk API {path}: the answer has no state")))
+}
+
+/// Aborts a job whose upload never completed, so it can never run; a failure to abort is only
+/// logged (an open job that is never completed is never processed either).
+async fn abort(salesforce: &Salesforce, path: &str) {
+    let aborted = salesforce
+        .data(
+            Method::PATCH,
+            path,
+            Some(Body::Json(&json!({"state": "Aborted"}))),
+        )
+        .await;
+    if let Err(e) = aborted {
+        tracing::warn!(target: "roster::apply", "cannot abort Bulk API {path}: {e}");
+    }
+}
+
+/// Polls the job until it ends. A submitted job runs whatever roster does, so a stop does not
+/// end the polling at once: the job is followed for `STOPPED_GRACE` more, then reported unknown.
+/// A failed poll is asked again a few times before the outcome is called unknown.
+async fn poll(ctx: &Ctx, id: &str, path: &str) -> Result<Value, SalesforceError> {
+    let mut wait = Duration::from_millis(250);
+    let mut failures = 0;
+    let mut stopped_at: Option<std::time::Instant> = None;
+    loop {
+        match ctx.salesforce.data(Method::GET, path, None).await {
+            Ok(info) => match info.get("state").and_then(Value::as_str) {
+                Some("JobComplete") => return Ok(info),
+                Some(state @ ("Failed" | "Aborted")) => {
+                    let message = info
+                        .get("errorMessage")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no message");
+                    return Err(SalesforceError::Read(format!(
+                        "Bulk API job {id} ended {state}: {message}"
+                    )));
+                }
+                _ => {}
+            },
+            Err(e) if failures + 1 >= POLL_FAILURES => {
+                return Err(SalesforceError::Read(format!(
+                    "Bulk API job {id} was submitted, and its state cannot be read ({e}): \
+                     Salesforce runs it regardless; the next plan shows what it wrote"
+                )));
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(target: "roster::apply", "polling Bulk API job {id} failed: {e}");
+            }
+        }
+        if ctx.stopped() {
+            let since = *stopped_at.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= STOPPED_GRACE {
+                return Err(SalesforceError::Read(format!(
+                    "Bulk API job {id} was still running when roster stopped: Salesforce \
+                     finishes it regardless; the next plan shows what it wrote"
+                )));
+            }
+            wait = wait.min(Duration::from_millis(500));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_POLL);
+    }
 }
 
 /// The rows that succeeded (id by key) and failed (failure by key).
@@ -202,14 +300,7 @@ async fn read_results(ctx: &Ctx, op: Op, id: &str) -> Result<Results, Salesforce
                 .rsplit_once(':')
                 .map_or(rest, |(message, _fields)| message)
                 .to_owned();
-            (
-                row_key(op, &r[key_column]),
-                Failure {
-                    step: String::new(),
-                    code,
-                    message,
-                },
-            )
+            (row_key(op, &r[key_column]), Failure { code, message })
         })
         .collect();
     Ok((succeeded, failed))

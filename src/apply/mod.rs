@@ -23,7 +23,7 @@ use crate::progress::Task;
 use crate::salesforce::Salesforce;
 
 use requests::{Op, delete_assignments, stop_on, write};
-pub(crate) use stale::check as check_fresh;
+pub(crate) use stale::differences;
 
 /// Above this many records of one kind a Bulk API 2.0 job writes them, unless told otherwise:
 /// Salesforce's own advice ("more than 2,000 records is a good candidate for Bulk API 2.0").
@@ -47,42 +47,169 @@ impl Default for Options {
     }
 }
 
-/// What became of one change.
+/// What became of one step, and of a change as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Status {
-    /// Every part of it is done.
+    /// Done: Salesforce confirmed it (for a change, every step was).
     Applied,
-    /// Salesforce rejected a part of it, or its request failed.
+    /// Salesforce rejected it, or its request failed (for a change, at least one step did).
     Failed,
-    /// roster stopped before sending it.
+    /// roster did not send it: it stopped first, or an earlier step of the change failed.
     NotAttempted,
+    /// A change only: some steps applied, the rest not attempted, none failed.
+    Incomplete,
 }
 
-/// One step of a change that did not succeed.
+/// Why a step did not succeed: Salesforce's code (`DUPLICATE_USERNAME`, ...), or roster's for
+/// a request that failed as a whole, and the message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Failure {
-    /// `create`, `update`, `deactivate`, `freeze`, `add permission set X`, ...
-    pub(crate) step: String,
-    /// Salesforce's code (`DUPLICATE_USERNAME`, ...), or roster's for a failed request.
     pub(crate) code: String,
     pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One step a change needs — the user write (`create`, `update`, `reactivate`, `deactivate`,
+/// `freeze`) or one assignment (`add permission set X`, `remove permission set X`) — and its
+/// result; a failed step carries Salesforce's code and message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct Step {
+    #[serde(rename = "step")]
+    pub(crate) name: String,
+    pub(crate) result: Status,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(crate) failure: Option<Failure>,
 }
 
 /// The result of one change of the plan.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct ChangeResult {
+    /// `applied` only when every step was.
     pub(crate) status: Status,
     /// The Salesforce User id (new for a create).
     pub(crate) target_id: Option<String>,
     /// Ids of permission-set assignments created.
     pub(crate) assignment_ids: Vec<String>,
-    pub(crate) failures: Vec<Failure>,
+    /// Every step the change needs, in the order they are sent.
+    pub(crate) steps: Vec<Step>,
     /// Something a reader should know, e.g. a create found already done.
     pub(crate) note: Option<String>,
-    /// Whether any part of it was sent.
-    #[serde(skip)]
-    attempted: bool,
+}
+
+impl ChangeResult {
+    /// The steps that failed, with their failure.
+    pub(crate) fn failures(&self) -> impl Iterator<Item = (&str, &Failure)> {
+        self.steps
+            .iter()
+            .filter_map(|s| Some((s.name.as_str(), s.failure.as_ref()?)))
+    }
+
+    /// Files one step's outcome; `NotSent` leaves it not attempted.
+    fn settle(&mut self, step: usize, outcome: Written) {
+        let Some(step) = self.steps.get_mut(step) else {
+            return;
+        };
+        match outcome {
+            Written::Ok(_) => step.result = Status::Applied,
+            Written::Failed(failure) => {
+                step.result = Status::Failed;
+                step.failure = Some(failure);
+            }
+            Written::NotSent => {}
+        }
+        self.status = overall(&self.steps);
+    }
+
+    /// Whether the user write (the first step, for creates, updates and reactivations) is not
+    /// known to have succeeded: later steps of the change are then not sent.
+    fn user_write_unconfirmed(&self, change: &Change) -> bool {
+        user_step(change).is_some() && self.steps.first().map(|s| s.result) != Some(Status::Applied)
+    }
+}
+
+/// A change's status from its steps.
+fn overall(steps: &[Step]) -> Status {
+    if steps.iter().any(|s| s.result == Status::Failed) {
+        Status::Failed
+    } else if steps.iter().all(|s| s.result == Status::Applied) {
+        Status::Applied
+    } else if steps.iter().all(|s| s.result == Status::NotAttempted) {
+        Status::NotAttempted
+    } else {
+        Status::Incomplete
+    }
+}
+
+/// The user write a change needs first, if any: creates, and updates or reactivations that
+/// change a field (an update may only change permission sets).
+fn user_step(change: &Change) -> Option<&'static str> {
+    match change.action {
+        Action::Create => Some("create"),
+        Action::Update | Action::Reactivate if change.after.is_empty() => None,
+        Action::Update => Some("update"),
+        Action::Reactivate => Some("reactivate"),
+        Action::Deactivate | Action::Freeze => None,
+    }
+}
+
+/// Every step of a change, in the order apply sends them: the user write, the assignments
+/// added, those removed, then the deactivation or freeze.
+fn planned_steps(change: &Change) -> Vec<Step> {
+    let pending = |name: String| Step {
+        name,
+        result: Status::NotAttempted,
+        failure: None,
+    };
+    let mut steps: Vec<Step> = user_step(change)
+        .map(|s| pending(s.to_owned()))
+        .into_iter()
+        .collect();
+    steps.extend(
+        change
+            .permission_sets
+            .add
+            .iter()
+            .map(|s| pending(format!("add permission set {}", s.name))),
+    );
+    steps.extend(
+        change
+            .permission_sets
+            .remove
+            .iter()
+            .map(|s| pending(format!("remove permission set {}", s.name))),
+    );
+    match change.action {
+        Action::Deactivate => steps.push(pending("deactivate".to_owned())),
+        Action::Freeze => steps.push(pending("freeze".to_owned())),
+        _ => {}
+    }
+    steps
+}
+
+/// The phase after which a change has no step left to send (see `apply`).
+fn last_phase(change: &Change) -> Phase {
+    match change.action {
+        Action::Deactivate | Action::Freeze => Phase::Deprovision,
+        _ if !change.permission_sets.is_empty() => Phase::PermissionSets,
+        _ => Phase::Users,
+    }
+}
+
+/// The order of an apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Users,
+    PermissionSets,
+    Deprovision,
 }
 
 /// Everything an apply did.
@@ -144,12 +271,19 @@ impl Ctx {
 }
 
 /// Applies `plan` to the org `salesforce` is logged in to; `stop` ends it early and cleanly.
+///
+/// Phases, in order: users (updates and reactivations, then creates), permission-set
+/// assignments (added, then removed; setup objects cannot share a request with users), then
+/// deactivations and freezes. `settled` is called once per change, as soon as its last step is
+/// decided (at the end of its last phase, or when the apply ends), so an audit log can be
+/// written as the apply goes: a process killed midway keeps the record of what it finished.
 pub(crate) async fn apply(
     salesforce: Arc<Salesforce>,
     plan: &Plan,
     options: Options,
     task: Task,
     stop: Stop,
+    settled: &mut (dyn FnMut(usize, &ChangeResult) + Send),
 ) -> Report {
     let ctx = Ctx {
         salesforce,
@@ -157,42 +291,36 @@ pub(crate) async fn apply(
         task,
         stop,
     };
-    let total: usize = plan
-        .changes
+    let changes = &plan.changes;
+    let mut results: Vec<ChangeResult> = changes
         .iter()
         .map(|c| {
-            usize::from(!c.after.is_empty() || c.action == Action::Create)
-                + c.permission_sets.add.len()
-                + c.permission_sets.remove.len()
-        })
-        .sum();
-    ctx.task.step("applying");
-    ctx.task.set_total(total as u64);
-    let mut results: Vec<ChangeResult> = plan
-        .changes
-        .iter()
-        .map(|c| ChangeResult {
-            status: Status::NotAttempted,
-            target_id: c.target_id.clone(),
-            assignment_ids: Vec::new(),
-            failures: Vec::new(),
-            note: None,
-            attempted: false,
+            let steps = planned_steps(c);
+            ChangeResult {
+                status: overall(&steps),
+                target_id: c.target_id.clone(),
+                assignment_ids: Vec::new(),
+                steps,
+                note: None,
+            }
         })
         .collect();
-    let changes = &plan.changes;
+    let total: usize = results.iter().map(|r| r.steps.len()).sum();
+    ctx.task.step("applying");
+    ctx.task.set_total(total as u64);
+    let mut report_settled = |phase: Phase, results: &[ChangeResult]| {
+        for (i, change) in changes.iter().enumerate() {
+            if last_phase(change) == phase {
+                settled(i, &results[i]);
+            }
+        }
+    };
     users(&ctx, changes, &mut results).await;
+    report_settled(Phase::Users, &results);
     permission_sets(&ctx, changes, &mut results).await;
+    report_settled(Phase::PermissionSets, &results);
     deprovision(&ctx, changes, &mut results).await;
-    for result in &mut results {
-        result.status = if !result.failures.is_empty() {
-            Status::Failed
-        } else if result.attempted {
-            Status::Applied
-        } else {
-            Status::NotAttempted
-        };
-    }
+    report_settled(Phase::Deprovision, &results);
     let stopped = ctx.stop.reason();
     ctx.task.finish("done");
     Report { results, stopped }
@@ -210,34 +338,40 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
     let updates: Vec<(usize, Map<String, Value>)> =
         of(changes, &[Action::Update, Action::Reactivate])
             .into_iter()
-            .filter(|i| !changes[*i].after.is_empty())
+            .filter(|i| user_step(&changes[*i]).is_some())
             .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
             .collect();
     let written = write(ctx, Op::Update, "User", updates).await;
-    settle(results, changes, written, |c| step_name(c.action));
+    settle(results, written, |_| 0);
     let creates: Vec<(usize, Map<String, Value>)> = of(changes, &[Action::Create])
         .into_iter()
         .map(|i| (i, record(&changes[i], None)))
         .collect();
     let mut written = write(ctx, Op::Insert, "User", creates).await;
     found_after_lost_response(ctx, changes, &mut written, results).await;
-    settle(results, changes, written, |_| "create");
+    for (i, outcome) in &written {
+        if let Written::Ok(id) = outcome {
+            results[*i].target_id = Some(id.clone());
+        }
+    }
+    settle(results, written, |_| 0);
 }
 
-/// Permission-set assignments, for users whose own write did not fail.
+/// Permission-set assignments, for users whose own write succeeded (or needed none). The
+/// steps of a user whose write failed or was not sent stay not attempted.
 async fn permission_sets(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
-    let ready = |i: usize, results: &[ChangeResult]| {
-        results[i].failures.is_empty() && results[i].target_id.is_some()
-    };
     let mut adds = Vec::new();
-    let mut add_of = Vec::new();
+    let mut add_step = Vec::new();
     let mut removes = Vec::new();
     for (i, change) in changes.iter().enumerate() {
-        if !ready(i, results) {
+        if change.permission_sets.is_empty() || results[i].user_write_unconfirmed(change) {
             continue;
         }
-        let assignee = results[i].target_id.clone().unwrap_or_default();
-        for set in &change.permission_sets.add {
+        let Some(assignee) = results[i].target_id.clone() else {
+            continue;
+        };
+        let first = usize::from(user_step(change).is_some());
+        for (k, set) in change.permission_sets.add.iter().enumerate() {
             let mut fields = Map::new();
             fields.insert(
                 "attributes".into(),
@@ -245,61 +379,65 @@ async fn permission_sets(ctx: &Ctx, changes: &[Change], results: &mut [ChangeRes
             );
             fields.insert("AssigneeId".into(), json!(assignee));
             fields.insert("PermissionSetId".into(), json!(set.id));
-            add_of.push(set.name.clone());
+            add_step.push(first + k);
             adds.push((i, fields));
         }
-        for set in &change.permission_sets.remove {
-            if let Some(id) = &set.assignment_id {
-                removes.push((i, set.name.clone(), id.clone()));
+        let first = first + change.permission_sets.add.len();
+        for (k, set) in change.permission_sets.remove.iter().enumerate() {
+            match &set.assignment_id {
+                Some(id) => removes.push((i, first + k, id.clone())),
+                None => results[i].settle(
+                    first + k,
+                    Written::Failed(Failure::new(
+                        "NO_ASSIGNMENT_ID",
+                        "the plan names no PermissionSetAssignment to delete",
+                    )),
+                ),
             }
         }
     }
     let written = write(ctx, Op::Insert, "PermissionSetAssignment", adds).await;
-    for ((i, outcome), name) in written.into_iter().zip(add_of) {
-        let step = format!("add permission set {name}");
-        match outcome {
+    for ((i, outcome), step) in written.into_iter().zip(add_step) {
+        let outcome = match outcome {
             // Already assigned is what was wanted.
-            Written::Failed(f) if f.code == "DUPLICATE_VALUE" => results[i].attempted = true,
+            Written::Failed(f) if f.code == "DUPLICATE_VALUE" => Written::Ok(String::new()),
             Written::Ok(id) => {
-                results[i].attempted = true;
-                results[i].assignment_ids.push(id);
+                results[i].assignment_ids.push(id.clone());
+                Written::Ok(id)
             }
-            other => record_failure(&mut results[i], other, step),
-        }
+            other => other,
+        };
+        results[i].settle(step, outcome);
     }
-    for (i, name, outcome) in delete_assignments(ctx, removes).await {
-        let step = format!("remove permission set {name}");
-        match outcome {
+    for (i, step, outcome) in delete_assignments(ctx, removes).await {
+        let outcome = match outcome {
             // Already gone is what was wanted.
             Written::Failed(f) if f.code == "ENTITY_IS_DELETED" || f.code == "NOT_FOUND" => {
-                results[i].attempted = true;
+                Written::Ok(String::new())
             }
-            Written::Ok(_) => results[i].attempted = true,
-            other => record_failure(&mut results[i], other, step),
-        }
+            other => other,
+        };
+        results[i].settle(step, outcome);
     }
 }
 
-/// Deactivations and freezes, last.
+/// Deactivations and freezes, last: always the change's last step.
 async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
+    let last = |results: &[ChangeResult], i: usize| results[i].steps.len().saturating_sub(1);
     let deactivations: Vec<(usize, Map<String, Value>)> = of(changes, &[Action::Deactivate])
         .into_iter()
         .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
         .collect();
     let written = write(ctx, Op::Update, "User", deactivations).await;
-    settle(results, changes, written, |_| "deactivate");
+    let steps: Vec<usize> = written.iter().map(|(i, _)| last(results, *i)).collect();
+    for ((i, outcome), step) in written.into_iter().zip(steps) {
+        results[i].settle(step, outcome);
+    }
     let freezes = freeze_records(ctx, changes, &of(changes, &[Action::Freeze]), results).await;
     let written = write(ctx, Op::Update, "UserLogin", freezes).await;
-    settle(results, changes, written, |_| "freeze");
-}
-
-fn step_name(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Reactivate => "reactivate",
-        Action::Deactivate => "deactivate",
-        Action::Freeze => "freeze",
+    let steps: Vec<usize> = written.iter().map(|(i, _)| last(results, *i)).collect();
+    for ((i, outcome), step) in written.into_iter().zip(steps) {
+        results[i].settle(step, outcome);
     }
 }
 
@@ -316,34 +454,14 @@ fn record(change: &Change, id: Option<&str>) -> Map<String, Value> {
     fields
 }
 
-/// Files each user write's outcome under its change.
+/// Files each record's outcome under its change, at the step `step` names.
 fn settle(
     results: &mut [ChangeResult],
-    changes: &[Change],
     written: Vec<(usize, Written)>,
-    step: impl Fn(&Change) -> &'static str,
+    step: impl Fn(usize) -> usize,
 ) {
     for (i, outcome) in written {
-        match outcome {
-            Written::Ok(id) => {
-                results[i].attempted = true;
-                if changes[i].action == Action::Create {
-                    results[i].target_id = Some(id);
-                }
-            }
-            other => record_failure(&mut results[i], other, step(&changes[i]).to_owned()),
-        }
-    }
-}
-
-fn record_failure(result: &mut ChangeResult, outcome: Written, step: String) {
-    match outcome {
-        Written::Failed(mut failure) => {
-            result.attempted = true;
-            failure.step = step;
-            result.failures.push(failure);
-        }
-        Written::NotSent | Written::Ok(_) => {}
+        results[i].settle(step(i), outcome);
     }
 }
 
@@ -373,7 +491,7 @@ async fn found_after_lost_response(
                 .to_owned()
         })
         .collect();
-    let found = match stale::ids_by_username(&ctx.salesforce, &names).await {
+    let found = match crate::salesforce::soql::ids_by_username(&ctx.salesforce, &names).await {
         Ok(found) => found,
         Err(e) => {
             stop_on(ctx, &e);
@@ -407,33 +525,32 @@ async fn freeze_records(
         .iter()
         .filter_map(|i| changes[*i].target_id.clone())
         .collect();
-    let logins: BTreeMap<String, String> = match stale::logins(&ctx.salesforce, &users).await {
-        Ok(logins) => logins,
-        Err(e) => {
-            stop_on(ctx, &e);
-            return Vec::new();
-        }
-    };
+    let logins: BTreeMap<String, String> =
+        match crate::salesforce::soql::logins(&ctx.salesforce, &users).await {
+            Ok(logins) => logins,
+            Err(e) => {
+                stop_on(ctx, &e);
+                return Vec::new();
+            }
+        };
     let mut records = Vec::new();
     for &i in indexes {
         let user = changes[i].target_id.clone().unwrap_or_default();
-        match logins.get(crate::salesforce::id15(&user)) {
-            Some(login) => {
-                let mut fields = Map::new();
-                fields.insert("attributes".into(), json!({"type": "UserLogin"}));
-                fields.insert("Id".into(), json!(login));
-                fields.insert("IsFrozen".into(), json!(true));
-                records.push((i, fields));
-            }
-            None => record_failure(
-                &mut results[i],
-                Written::Failed(Failure {
-                    step: String::new(),
-                    code: "NOT_FOUND".to_owned(),
-                    message: format!("no UserLogin record for user {user}"),
-                }),
-                "freeze".to_owned(),
-            ),
+        if let Some(login) = logins.get(crate::salesforce::id15(&user)) {
+            let mut fields = Map::new();
+            fields.insert("attributes".into(), json!({"type": "UserLogin"}));
+            fields.insert("Id".into(), json!(login));
+            fields.insert("IsFrozen".into(), json!(true));
+            records.push((i, fields));
+        } else {
+            let step = results[i].steps.len().saturating_sub(1);
+            results[i].settle(
+                step,
+                Written::Failed(Failure::new(
+                    "NOT_FOUND",
+                    format!("no UserLogin record for user {user}"),
+                )),
+            );
         }
     }
     records

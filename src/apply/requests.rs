@@ -83,11 +83,12 @@ pub(super) async fn collections(ctx: &Ctx, op: Op, records: &[Map<String, Value>
     in_flight(ctx, requests).await
 }
 
-/// `DELETE /composite/sobjects?ids=...` of permission-set assignments, 200 a request.
+/// `DELETE /composite/sobjects?ids=...` of permission-set assignments, 200 a request;
+/// `removes` holds (change, step, assignment id), the outcome comes back with change and step.
 pub(super) async fn delete_assignments(
     ctx: &Ctx,
-    removes: Vec<(usize, String, String)>,
-) -> Vec<(usize, String, Written)> {
+    removes: Vec<(usize, usize, String)>,
+) -> Vec<(usize, usize, Written)> {
     let requests: Vec<_> = removes
         .chunks(PER_REQUEST)
         .map(|chunk| {
@@ -100,7 +101,7 @@ pub(super) async fn delete_assignments(
     removes
         .into_iter()
         .zip(outcomes)
-        .map(|((i, name, _), outcome)| (i, name, outcome))
+        .map(|((i, step, _), outcome)| (i, step, outcome))
         .collect()
 }
 
@@ -136,14 +137,13 @@ pub(super) async fn send_chunk(
     match answer {
         Ok(Value::Array(items)) if items.len() == count => items.iter().map(item_outcome).collect(),
         Ok(other) => {
-            let failure = Failure {
-                step: String::new(),
-                code: "UNEXPECTED_RESPONSE".to_owned(),
-                message: format!(
+            let failure = Failure::new(
+                "UNEXPECTED_RESPONSE",
+                format!(
                     "Salesforce answered {count} records with {}",
                     truncate(&other.to_string())
                 ),
-            };
+            );
             vec![Written::Failed(failure); count]
         }
         Err(e) => {
@@ -169,7 +169,6 @@ pub(super) fn request_failure(error: &SalesforceError) -> Failure {
         _ => "REQUEST_FAILED".to_owned(),
     };
     Failure {
-        step: String::new(),
         code,
         message: format!(
             "the request failed, so whether Salesforce wrote this record is unknown until the next plan: {error}"
@@ -204,7 +203,6 @@ pub(super) fn item_outcome(item: &Value) -> Written {
             .to_owned()
     };
     Written::Failed(Failure {
-        step: String::new(),
         code: text("statusCode"),
         message: text("message"),
     })

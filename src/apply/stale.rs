@@ -1,159 +1,375 @@
-//! Whether a saved plan still describes the org: same org, every user it touches unchanged since
-//! the plan (re-read by id, compared on `SystemModstamp`), no user yet under a Username it
-//! creates. Also the lookups apply makes by Username and by user id.
+//! Whether a saved plan is still true. `roster apply PLAN` plans again from the config and the
+//! live Entra and Salesforce state, and carries the saved plan out only when the plan made now
+//! has exactly its changes: Terraform's and Atlantis' contract (apply what was reviewed, while it
+//! is still true). Nothing in the file is trusted — an edited change, a removed fingerprint or a
+//! forged `safety` block simply differs from the plan made now — and a change in Entra since the
+//! plan (a user disabled or unassigned) is caught like a change in Salesforce.
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
-use std::sync::Arc;
+use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::plan::{Action, Plan};
-use crate::salesforce::{Salesforce, SalesforceError, id15};
+use crate::model::{TargetSnapshot, TargetUser};
+use crate::plan::{Action, Change, Plan};
+use crate::salesforce::id15;
 
-/// Ids in one `IN (...)` list, well under Salesforce's 16 KB URL limit.
-const IDS_PER_QUERY: usize = 300;
-/// Usernames in one `IN (...)` list (up to 80 characters each).
-const NAMES_PER_QUERY: usize = 200;
-/// Queries in flight at once.
-const CONCURRENCY: usize = 4;
-
-/// A SOQL string literal.
-fn quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// Runs `select ... WHERE {field} IN (...)` over `values` in chunks, side by side.
-async fn query_in(
-    salesforce: &Arc<Salesforce>,
-    select: &str,
-    field: &str,
-    values: &[String],
-    per_query: usize,
-) -> Result<Vec<Value>, SalesforceError> {
-    let queries: Vec<_> = values
-        .chunks(per_query)
-        .map(|chunk| {
-            let list: Vec<String> = chunk.iter().map(|v| quoted(v)).collect();
-            let soql = format!("{select} WHERE {field} IN ({})", list.join(", "));
-            let salesforce = Arc::clone(salesforce);
-            async move { Ok::<_, Infallible>(salesforce.query(&soql, None).await) }
-        })
-        .collect();
-    let Ok(pages) = crate::concurrent::all(CONCURRENCY, queries).await;
-    let mut rows = Vec::new();
-    for page in pages {
-        rows.extend(page?);
+/// Why `saved` is not the plan `fresh` (made now, from the same config and the live world) is;
+/// empty when their changes are the same. `target` is the Salesforce state `fresh` was made
+/// from, to say what moved. Each reason is one line naming the user.
+pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -> Vec<String> {
+    if id15(&saved.target.org_id) != id15(&fresh.target.org_id) {
+        return vec![format!(
+            "the plan was made for org {}, but the config now logs in to org {}",
+            saved.target.org_id, fresh.target.org_id
+        )];
     }
-    Ok(rows)
-}
-
-fn text<'a>(row: &'a Value, field: &str) -> &'a str {
-    row.get(field).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// Ids of the users with these Usernames, by lower-case Username.
-pub(super) async fn ids_by_username(
-    salesforce: &Arc<Salesforce>,
-    usernames: &[String],
-) -> Result<HashMap<String, String>, SalesforceError> {
-    let rows = query_in(
-        salesforce,
-        "SELECT Id, Username FROM User",
-        "Username",
-        usernames,
-        NAMES_PER_QUERY,
-    )
-    .await?;
-    Ok(rows
+    let (then, now) = (by_key(saved), by_key(fresh));
+    let users: HashMap<&str, &TargetUser> = target.users.iter().map(|u| (id15(&u.id), u)).collect();
+    let usernames: HashMap<String, &TargetUser> = target
+        .users
         .iter()
-        .map(|r| (text(r, "Username").to_lowercase(), text(r, "Id").to_owned()))
-        .collect())
-}
-
-/// The `UserLogin` id of each user, by the user's 15-character id.
-pub(super) async fn logins(
-    salesforce: &Arc<Salesforce>,
-    users: &[String],
-) -> Result<BTreeMap<String, String>, SalesforceError> {
-    let rows = query_in(
-        salesforce,
-        "SELECT Id, UserId FROM UserLogin",
-        "UserId",
-        users,
-        IDS_PER_QUERY,
-    )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (id15(text(r, "UserId")).to_owned(), text(r, "Id").to_owned()))
-        .collect())
-}
-
-/// Why the saved plan no longer describes the org (empty: it does).
-pub(crate) async fn check(
-    salesforce: &Arc<Salesforce>,
-    plan: &Plan,
-) -> Result<Vec<String>, SalesforceError> {
+        .filter_map(|u| Some((u.fields.get("Username")?.as_str()?.to_lowercase(), u)))
+        .collect();
     let mut reasons = Vec::new();
-    let org = salesforce
-        .query("SELECT Id FROM Organization", None)
-        .await?;
-    let org_id = org.first().map(|r| text(r, "Id")).unwrap_or_default();
-    if id15(org_id) != id15(&plan.target.org_id) {
-        reasons.push(format!(
-            "the plan was made for org {}, but the config now logs in to org {org_id}",
-            plan.target.org_id
-        ));
-        return Ok(reasons);
-    }
-    let touched: Vec<(&str, &str, &str)> = plan
-        .changes
-        .iter()
-        .filter_map(|c| {
-            Some((
-                c.target_id.as_deref()?,
-                c.fingerprint.as_deref()?,
-                c.key.as_str(),
-            ))
-        })
-        .collect();
-    let ids: Vec<String> = touched.iter().map(|(id, _, _)| (*id).to_owned()).collect();
-    let rows = query_in(
-        salesforce,
-        "SELECT Id, SystemModstamp FROM User",
-        "Id",
-        &ids,
-        IDS_PER_QUERY,
-    )
-    .await?;
-    let now: HashMap<&str, &str> = rows
-        .iter()
-        .map(|r| (id15(text(r, "Id")), text(r, "SystemModstamp")))
-        .collect();
-    for (id, fingerprint, key) in touched {
-        match now.get(id15(id)) {
-            None => reasons.push(format!("{key}: Salesforce user {id} no longer exists")),
-            Some(stamp) if stamp != &fingerprint => reasons.push(format!(
-                "{key}: Salesforce user {id} changed since the plan (SystemModstamp {fingerprint} -> {stamp})"
-            )),
-            Some(_) => {}
+    let keys: std::collections::BTreeSet<&String> = then.keys().chain(now.keys()).collect();
+    for key in keys {
+        let (a, b) = (
+            then.get(key).map_or(&[][..], Vec::as_slice),
+            now.get(key).map_or(&[][..], Vec::as_slice),
+        );
+        if a == b {
+            continue;
         }
-    }
-    let creates: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Create)
-        .filter_map(|c| c.after.get("Username").and_then(Value::as_str))
-        .map(str::to_owned)
-        .collect();
-    let existing = ids_by_username(salesforce, &creates).await?;
-    for username in creates {
-        if let Some(id) = existing.get(&username.to_lowercase()) {
+        if let ([saved], [fresh]) = (a, b) {
+            reasons.push(changed(saved, fresh, &users));
+            continue;
+        }
+        for saved in a.iter().filter(|c| !b.contains(c)) {
+            reasons.push(gone(saved, &users, &usernames));
+        }
+        for fresh in b.iter().filter(|c| !a.contains(c)) {
             reasons.push(format!(
-                "{username}: the plan creates this user, but Salesforce user {id} has this Username now"
+                "{}: a plan made now would {} this user ({}); the saved plan does not",
+                fresh.key,
+                verb(fresh.action),
+                fresh.reason
             ));
         }
     }
-    Ok(reasons)
+    reasons
+}
+
+/// A plan's changes by lower-case key (a key has one change, but nothing here relies on it).
+fn by_key(plan: &Plan) -> BTreeMap<String, Vec<&Change>> {
+    let mut map: BTreeMap<String, Vec<&Change>> = BTreeMap::new();
+    for change in &plan.changes {
+        map.entry(change.key.to_lowercase())
+            .or_default()
+            .push(change);
+    }
+    map
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Reactivate => "reactivate",
+        Action::Deactivate => "deactivate",
+        Action::Freeze => "freeze",
+    }
+}
+
+/// What moved under a Salesforce user the saved change touches, if anything did.
+fn moved(change: &Change, users: &HashMap<&str, &TargetUser>) -> Option<String> {
+    let id = change.target_id.as_deref()?;
+    let Some(user) = users.get(id15(id)) else {
+        return Some(format!("Salesforce user {id} no longer exists"));
+    };
+    let now = user
+        .fields
+        .get("SystemModstamp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match change.fingerprint.as_deref() {
+        Some(then) if then != now => Some(format!(
+            "Salesforce user {id} changed since the plan (SystemModstamp {then} -> {now})"
+        )),
+        None => Some(format!(
+            "the saved change has no fingerprint (SystemModstamp {now} now)"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// A saved change that a plan made now does not have.
+fn gone(
+    saved: &Change,
+    users: &HashMap<&str, &TargetUser>,
+    usernames: &HashMap<String, &TargetUser>,
+) -> String {
+    let mut line = format!(
+        "{}: the saved plan would {} this user; a plan made now would not",
+        saved.key,
+        verb(saved.action)
+    );
+    let taken = saved
+        .after
+        .get("Username")
+        .and_then(Value::as_str)
+        .filter(|_| saved.action == Action::Create)
+        .and_then(|name| usernames.get(&name.to_lowercase()));
+    if let Some(user) = taken {
+        let _ = write!(line, ": Salesforce user {} has this Username now", user.id);
+    } else if let Some(why) = moved(saved, users) {
+        line.push_str(": ");
+        line.push_str(&why);
+    }
+    line
+}
+
+/// One user's change, planned both times but not the same.
+fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -> String {
+    let key = &saved.key;
+    if saved.action != fresh.action {
+        return format!(
+            "{key}: the saved plan would {} this user, a plan made now would {} ({})",
+            verb(saved.action),
+            verb(fresh.action),
+            fresh.reason
+        );
+    }
+    let mut parts = Vec::new();
+    if let Some(why) = moved(saved, users) {
+        parts.push(why);
+    } else if saved.fingerprint != fresh.fingerprint {
+        parts.push("its fingerprint differs from the user's SystemModstamp".to_owned());
+    }
+    if saved.target_id != fresh.target_id {
+        parts.push(format!(
+            "Salesforce user {} then, {} now",
+            saved.target_id.as_deref().unwrap_or("none"),
+            fresh.target_id.as_deref().unwrap_or("none")
+        ));
+    }
+    let fields: std::collections::BTreeSet<&std::sync::Arc<str>> =
+        saved.after.keys().chain(fresh.after.keys()).collect();
+    for field in fields {
+        let (then, now) = (saved.after.get(field), fresh.after.get(field));
+        if then != now {
+            parts.push(format!(
+                "{field} = {} in the saved plan, {} now",
+                shown(then),
+                shown(now)
+            ));
+        }
+    }
+    let names = |sets: &[crate::plan::PermissionSetRef]| -> Vec<String> {
+        sets.iter().map(|s| s.name.clone()).collect()
+    };
+    if saved.permission_sets != fresh.permission_sets {
+        parts.push(format!(
+            "permission sets +{:?} -{:?} in the saved plan, +{:?} -{:?} now",
+            names(&saved.permission_sets.add),
+            names(&saved.permission_sets.remove),
+            names(&fresh.permission_sets.add),
+            names(&fresh.permission_sets.remove)
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("its details (before values, reason, labels) differ".to_owned());
+    }
+    format!(
+        "{key}: {} differs: {}",
+        verb(saved.action),
+        parts.join("; ")
+    )
+}
+
+fn shown(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(not written)".to_owned(), Value::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde_json::{Map, Value, json};
+
+    use super::differences;
+    use crate::model::{TargetSnapshot, TargetUser};
+    use crate::plan::{Action, Change, Plan, Situation};
+
+    fn user(id: &str, username: &str, stamp: &str) -> TargetUser {
+        let mut fields = Map::new();
+        fields.insert("Username".into(), json!(username));
+        fields.insert("SystemModstamp".into(), json!(stamp));
+        TargetUser {
+            id: id.to_owned(),
+            fields,
+        }
+    }
+
+    fn change(action: Action, key: &str, id: Option<&str>, after: &[(&str, Value)]) -> Change {
+        Change {
+            action,
+            key: key.to_owned(),
+            situation: Situation::Linked,
+            reason: "because".to_owned(),
+            source_id: None,
+            target_id: id.map(str::to_owned),
+            before: BTreeMap::new(),
+            after: after
+                .iter()
+                .map(|(k, v)| (Arc::from(*k), v.clone()))
+                .collect(),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            permission_sets: crate::plan::PermissionSetChanges::default(),
+            fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        let mut plan = Plan::default();
+        plan.target.org_id = "00D000000000001AAA".to_owned();
+        plan.changes = changes;
+        plan
+    }
+
+    fn org() -> TargetSnapshot {
+        TargetSnapshot {
+            users: vec![
+                user(
+                    "005000000000001AAA",
+                    "ada@x.com.dev1",
+                    "2024-01-01T00:00:00.000+0000",
+                ),
+                user(
+                    "005000000000002AAA",
+                    "admin@x.com.dev1",
+                    "2024-01-01T00:00:00.000+0000",
+                ),
+            ],
+            ..TargetSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn the_same_changes_are_no_difference() {
+        let a = plan(vec![change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        )]);
+        assert!(differences(&a, &a.clone(), &org()).is_empty());
+    }
+
+    #[test]
+    fn a_forged_change_a_changed_value_and_a_missing_fingerprint_each_differ() {
+        let fresh = plan(vec![change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        )]);
+        let mut forged = fresh.clone();
+        forged.changes.push(change(
+            Action::Deactivate,
+            "admin@x.com.dev1",
+            Some("005000000000002AAA"),
+            &[("IsActive", json!(false))],
+        ));
+        forged.safety.exceeded = false;
+        let reasons = differences(&forged, &fresh, &org());
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(
+            reasons[0].starts_with("admin@x.com.dev1: the saved plan would deactivate"),
+            "{reasons:?}"
+        );
+
+        let mut edited = fresh.clone();
+        edited.changes[0]
+            .after
+            .insert(Arc::from("ProfileId"), json!("00e000000000001AAA"));
+        let reasons = differences(&edited, &fresh, &org());
+        assert_eq!(
+            reasons,
+            [
+                "ada@x.com: update differs: ProfileId = \"00e000000000001AAA\" in the saved plan, (not written) now"
+            ]
+        );
+
+        let mut unprinted = fresh.clone();
+        unprinted.changes[0].fingerprint = None;
+        let reasons = differences(&unprinted, &fresh, &org());
+        assert!(reasons[0].contains("no fingerprint"), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_user_changed_in_salesforce_or_gone_from_entra_is_named() {
+        let saved = plan(vec![change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        )]);
+        let mut moved = org();
+        moved.users[0].fields.insert(
+            "SystemModstamp".into(),
+            json!("2024-02-02T00:00:00.000+0000"),
+        );
+        let reasons = differences(&saved, &plan(Vec::new()), &moved);
+        assert_eq!(
+            reasons,
+            [
+                "ada@x.com: the saved plan would update this user; a plan made now would not: \
+              Salesforce user 005000000000001AAA changed since the plan (SystemModstamp \
+              2024-01-01T00:00:00.000+0000 -> 2024-02-02T00:00:00.000+0000)"
+            ]
+        );
+        let mut gone = change(
+            Action::Deactivate,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("IsActive", json!(false))],
+        );
+        gone.reason = "out of scope: not assigned".to_owned();
+        let reasons = differences(&saved, &plan(vec![gone]), &org());
+        assert_eq!(
+            reasons,
+            [
+                "ada@x.com: the saved plan would update this user, a plan made now would \
+              deactivate (out of scope: not assigned)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_create_whose_username_is_taken_now_says_by_whom() {
+        let saved = plan(vec![change(
+            Action::Create,
+            "ada@x.com",
+            None,
+            &[("Username", json!("ADA@x.com.dev1"))],
+        )]);
+        let reasons = differences(&saved, &plan(Vec::new()), &org());
+        assert!(
+            reasons[0].ends_with("Salesforce user 005000000000001AAA has this Username now"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn another_org_is_the_only_reason_given() {
+        let saved = plan(Vec::new());
+        let mut fresh = plan(Vec::new());
+        fresh.target.org_id = "00D000000000002AAA".to_owned();
+        let reasons = differences(&saved, &fresh, &org());
+        assert_eq!(reasons.len(), 1);
+        assert!(reasons[0].contains("org 00D000000000002AAA"));
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anstyle::Style;
 
 use super::apply_report::{
-    audit_lines, complete, github_env, render_json, render_markdown, render_text,
+    audit_line, complete, github_env, plan_sha256, render_json, render_markdown, render_text,
 };
 use super::plan::{Desired, color, compute, load};
 use crate::apply::{self, Options, Report};
@@ -32,9 +32,24 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
                 .to_owned(),
         ));
     }
-    let plan = match &args.plan {
-        Some(path) => super::plan::open(path)?,
-        None => compute(cli, &desired, &[], None)?,
+    // A saved plan is never trusted: the plan made now, from the config and the live world,
+    // is applied, and only when its changes are exactly the saved plan's.
+    let (plan, reviewed) = match &args.plan {
+        Some(path) => {
+            let (saved, text) = super::plan::open_text(path)?;
+            check_config(&desired, &saved, path)?;
+            let (fresh, target) =
+                super::plan::compute_with_target(cli, &desired, &saved.targeted, None)?;
+            if let Some(refused) = &fresh.refused {
+                return Err(Error::Input(refused.clone()));
+            }
+            let reasons = apply::differences(&saved, &fresh, &target);
+            if !reasons.is_empty() {
+                return Err(stale(path, &reasons));
+            }
+            (fresh, Some(crate::expr::sha256_hex(text.as_bytes())))
+        }
+        None => (compute(cli, &desired, &[], None)?, None),
     };
     if let Some(refused) = &plan.refused {
         return Err(Error::Input(refused.clone()));
@@ -43,9 +58,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     let runtime = tokio::runtime::Runtime::new()?;
     let env: Env<'_> = &crate::endpoint::process_env;
     let salesforce = Arc::new(connect(&desired, env)?);
-    if let Some(path) = &args.plan {
-        check_saved(&runtime, &salesforce, &desired, &plan, path)?;
-    } else {
+    if args.plan.is_none() {
         // With --format json, stdout is the report alone: one JSON document.
         if args.format != Format::Json {
             let shown = render::render(&plan, args.format.into(), color(), false);
@@ -64,12 +77,8 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         return Ok(Outcome::Success);
     }
     // Opened before anything is written, so an unwritable log stops the apply, not the record.
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    // The log names people: readable by its owner only, when roster creates it.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut audit = options.open(&args.audit_log).map_err(|e| {
+    // Owner-only: it names people.
+    let mut audit = crate::files::open_append_private(&args.audit_log).map_err(|e| {
         Error::Input(format!(
             "cannot open the audit log {}: {e}",
             display_path(&args.audit_log)
@@ -80,20 +89,32 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
         bulk_threshold: args.bulk_threshold,
         ..Options::default()
     };
+    let plan_sha256 = plan_sha256(&plan, reviewed.as_deref());
+    let github = github_env(env);
+    let mut audit_failed: Option<std::io::Error> = None;
+    // Each change's line is written, in one write, as soon as the change is settled.
+    let mut record = |i: usize, result: &apply::ChangeResult| {
+        let line = audit_line(&plan, &plan_sha256, &plan.changes[i], result, &github);
+        if audit_failed.is_none()
+            && let Err(e) = audit.write_all(line.as_bytes())
+        {
+            audit_failed = Some(e);
+        }
+    };
     let report = execute(
         &runtime,
         Arc::clone(&salesforce),
         &plan,
         options,
         progress.task("Salesforce"),
+        &mut record,
     );
-    let lines = audit_lines(&plan, &report, &github_env(env));
-    audit.write_all(lines.as_bytes()).map_err(|e| {
-        Error::Input(format!(
+    if let Some(e) = audit_failed {
+        return Err(Error::Input(format!(
             "the apply ran, but writing the audit log {} failed: {e}",
             display_path(&args.audit_log)
-        ))
-    })?;
+        )));
+    }
     let out = match args.format {
         Format::Json => render_json(&plan, &report),
         Format::Markdown => render_markdown(&plan, &report),
@@ -108,33 +129,82 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     })
 }
 
-/// Runs the apply; Ctrl-C finishes the requests in flight, sends nothing more, and still
-/// lets the report and the audit log be written.
+/// Runs the apply. SIGINT (Ctrl-C) and SIGTERM (what CI sends a cancelled job) stop it the
+/// same way: the requests in flight finish, nothing more is sent, and the report and the audit
+/// log are still written.
 fn execute(
     runtime: &tokio::runtime::Runtime,
     salesforce: Arc<Salesforce>,
     plan: &Plan,
     options: Options,
     task: crate::progress::Task,
+    settled: &mut (dyn FnMut(usize, &apply::ChangeResult) + Send),
 ) -> Report {
     let stop = apply::Stop::default();
     runtime.block_on(async {
+        // Registered before the first write, so no signal finds the default handler.
+        let signals = Signals::register();
         let interrupt = {
             let stop = stop.clone();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.stop(
-                        "interrupted (Ctrl-C): the requests in flight finished, nothing more \
-                         was sent"
-                            .to_owned(),
-                    );
+                if let Some(why) = signals.next().await {
+                    stop.stop(format!(
+                        "{why}: the requests in flight finished, nothing more was sent"
+                    ));
                 }
             })
         };
-        let report = apply::apply(salesforce, plan, options, task, stop).await;
+        let report = apply::apply(salesforce, plan, options, task, stop, settled).await;
         interrupt.abort();
         report
     })
+}
+
+/// The signals that stop an apply (and the demo).
+pub(super) struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub(super) fn register() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Waits for the first signal and says which it was.
+    #[cfg(unix)]
+    pub(super) async fn next(mut self) -> Option<&'static str> {
+        async fn recv(signal: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+            match signal {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            Some(()) = recv(self.interrupt.as_mut()) => Some("interrupted (Ctrl-C)"),
+            Some(()) = recv(self.terminate.as_mut()) => Some("terminated (SIGTERM)"),
+            else => None,
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(super) async fn next(self) -> Option<&'static str> {
+        tokio::signal::ctrl_c()
+            .await
+            .ok()
+            .map(|()| "interrupted (Ctrl-C)")
+    }
 }
 
 fn connect(desired: &Desired, env: Env<'_>) -> Result<Salesforce, Error> {
@@ -146,31 +216,20 @@ fn connect(desired: &Desired, env: Env<'_>) -> Result<Salesforce, Error> {
     )?)
 }
 
-/// A saved plan must come from this config and still describe the org.
-fn check_saved(
-    runtime: &tokio::runtime::Runtime,
-    salesforce: &Arc<Salesforce>,
-    desired: &Desired,
-    plan: &Plan,
-    path: &Path,
-) -> Result<(), Error> {
-    if plan.config_sha256 != desired.sha256 {
-        return Err(stale(
-            path,
-            &[format!(
-                "{} changed since the plan (SHA-256 {} then, {} now)",
-                display_path(&desired.loaded.file.path),
-                short(&plan.config_sha256),
-                short(&desired.sha256)
-            )],
-        ));
+/// A saved plan must come from the config as it is now: checked before anything is read.
+fn check_config(desired: &Desired, saved: &Plan, path: &Path) -> Result<(), Error> {
+    if saved.config_sha256 == desired.sha256 {
+        return Ok(());
     }
-    let reasons = runtime.block_on(apply::check_fresh(salesforce, plan))?;
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(stale(path, &reasons))
-    }
+    Err(stale(
+        path,
+        &[format!(
+            "{} changed since the plan (SHA-256 {} then, {} now)",
+            display_path(&desired.loaded.file.path),
+            short(&saved.config_sha256),
+            short(&desired.sha256)
+        )],
+    ))
 }
 
 fn short(hash: &str) -> &str {
@@ -180,7 +239,7 @@ fn short(hash: &str) -> &str {
 fn stale(path: &Path, reasons: &[String]) -> Error {
     let shown = 10;
     let mut message = format!(
-        "Saved plan is stale: {} no longer describes the org, so roster applied nothing:",
+        "Saved plan is stale: {} is not what a plan made now would do, so roster applied nothing:",
         display_path(path)
     );
     for reason in reasons.iter().take(shown) {

@@ -32,53 +32,62 @@ fn timestamp() -> String {
     crate::expr::format_date(super::expr::system_now(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
 }
 
-/// One JSON line per change: when, which plan and config, who (in CI), and what happened.
-/// Only what the plan already shows and Salesforce ids: never a credential.
-pub(super) fn audit_lines(
+/// The SHA-256 the audit log records for a plan: of the saved file applied (`reviewed`), or of
+/// the plan's JSON when it was made by this apply.
+pub(super) fn plan_sha256(plan: &Plan, reviewed: Option<&str>) -> String {
+    reviewed.map_or_else(
+        || {
+            let plan_json = render::render(plan, render::Format::Json, false, false);
+            crate::expr::sha256_hex(plan_json.as_bytes())
+        },
+        str::to_owned,
+    )
+}
+
+/// The audit log's line for one change (with its newline): when, which plan and config, who
+/// (in CI), and what happened to each step. Only what the plan already shows and Salesforce
+/// ids: never a credential.
+pub(super) fn audit_line(
     plan: &Plan,
-    report: &Report,
+    plan_sha256: &str,
+    change: &crate::plan::Change,
+    result: &ChangeResult,
     github: &serde_json::Map<String, Value>,
 ) -> String {
-    let plan_json = render::render(plan, render::Format::Json, false, false);
-    let plan_sha256 = crate::expr::sha256_hex(plan_json.as_bytes());
-    let time = timestamp();
-    let mut out = String::new();
-    for (change, result) in plan.changes.iter().zip(&report.results) {
-        let names = |sets: &[crate::plan::PermissionSetRef]| -> Vec<String> {
-            sets.iter().map(|s| s.name.clone()).collect()
-        };
-        let mut line = json!({
-            "time": time,
-            "plan_sha256": plan_sha256,
-            "config_sha256": plan.config_sha256,
-            "org_id": plan.target.org_id,
-            "instance_url": plan.target.instance_url,
-            "action": change.action,
-            "key": change.key,
-            "situation": change.situation,
-            "reason": change.reason,
-            "source_id": change.source_id,
-            "target_id": result.target_id,
-            "before": change.before,
-            "after": change.after,
-            "permission_sets": {
-                "add": names(&change.permission_sets.add),
-                "remove": names(&change.permission_sets.remove),
-            },
-            "result": result.status,
-            "assignment_ids": result.assignment_ids,
-            "failures": result.failures,
-        });
-        if let Some(note) = &result.note {
-            line["note"] = json!(note);
-        }
-        if !github.is_empty() {
-            line["github"] = Value::Object(github.clone());
-        }
-        out.push_str(&line.to_string());
-        out.push('\n');
+    let names = |sets: &[crate::plan::PermissionSetRef]| -> Vec<String> {
+        sets.iter().map(|s| s.name.clone()).collect()
+    };
+    let mut line = json!({
+        "time": timestamp(),
+        "plan_sha256": plan_sha256,
+        "config_sha256": plan.config_sha256,
+        "org_id": plan.target.org_id,
+        "instance_url": plan.target.instance_url,
+        "action": change.action,
+        "key": change.key,
+        "situation": change.situation,
+        "reason": change.reason,
+        "source_id": change.source_id,
+        "target_id": result.target_id,
+        "before": change.before,
+        "after": change.after,
+        "permission_sets": {
+            "add": names(&change.permission_sets.add),
+            "remove": names(&change.permission_sets.remove),
+        },
+        "result": result.status,
+        "steps": result.steps,
+        "assignment_ids": result.assignment_ids,
+    });
+    if let Some(note) = &result.note {
+        line["note"] = json!(note);
     }
-    out
+    if !github.is_empty() {
+        line["github"] = Value::Object(github.clone());
+    }
+    let mut text = line.to_string();
+    text.push('\n');
+    text
 }
 
 /// Whether everything in the plan was applied.
@@ -94,6 +103,7 @@ struct Tally {
     deactivated: usize,
     frozen: usize,
     failed: usize,
+    incomplete: usize,
     not_attempted: usize,
 }
 
@@ -102,6 +112,7 @@ fn tally(plan: &Plan, report: &Report) -> Tally {
     for (change, result) in plan.changes.iter().zip(&report.results) {
         match result.status {
             Status::Failed => t.failed += 1,
+            Status::Incomplete => t.incomplete += 1,
             Status::NotAttempted => t.not_attempted += 1,
             Status::Applied => match change.action {
                 Action::Create => t.created += 1,
@@ -112,6 +123,16 @@ fn tally(plan: &Plan, report: &Report) -> Tally {
         }
     }
     t
+}
+
+/// `resources`, then the changes not (wholly) applied.
+fn unfinished(t: &Tally) -> String {
+    let mut line = format!("{}; {} failed", resources(t), t.failed);
+    if t.incomplete > 0 {
+        let _ = write!(line, ", {} partly applied", t.incomplete);
+    }
+    let _ = write!(line, ", {} not attempted", t.not_attempted);
+    line
 }
 
 fn resources(t: &Tally) -> String {
@@ -138,13 +159,12 @@ pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
         if let Some(note) = &result.note {
             let _ = writeln!(out, "note: {}: {note}", change.key);
         }
-        for failure in &result.failures {
+        for (step, failure) in result.failures() {
             let _ = writeln!(
                 out,
-                "{} salesforce_user[{:?}]: {} failed: {}: {}",
+                "{} salesforce_user[{:?}]: {step} failed: {}: {}",
                 paint(red, "error:"),
                 change.key,
-                failure.step,
                 failure.code,
                 failure.message
             );
@@ -166,12 +186,7 @@ pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
     } else {
         out.push_str(&paint(
             red,
-            &format!(
-                "Apply incomplete. Resources: {}; {} failed, {} not attempted.",
-                resources(&t),
-                t.failed,
-                t.not_attempted
-            ),
+            &format!("Apply incomplete. Resources: {}.", unfinished(&t)),
         ));
         out.push_str(
             "\nRun `roster plan` to see exactly what remains; `roster apply` again converges.\n",
@@ -217,11 +232,9 @@ pub(super) fn render_markdown(plan: &Plan, report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "### ❌ roster apply failed\n\n**Apply incomplete. Resources: {}; {} failed, {} not \
-         attempted.** Run `roster apply` again once the cause is fixed: it converges.\n",
-        resources(&t),
-        t.failed,
-        t.not_attempted
+        "### ❌ roster apply failed\n\n**Apply incomplete. Resources: {}.** Run `roster apply` \
+         again once the cause is fixed: it converges.\n",
+        unfinished(&t)
     );
     if let Some(why) = &report.stopped {
         let _ = writeln!(
@@ -230,20 +243,20 @@ pub(super) fn render_markdown(plan: &Plan, report: &Report) -> String {
             cell(why)
         );
     }
-    let failures: Vec<(&str, &apply::Failure)> = plan
+    let failures: Vec<(&str, &str, &apply::Failure)> = plan
         .changes
         .iter()
         .zip(&report.results)
-        .flat_map(|(c, r)| r.failures.iter().map(move |f| (c.key.as_str(), f)))
+        .flat_map(|(c, r)| r.failures().map(move |(step, f)| (c.key.as_str(), step, f)))
         .collect();
     if !failures.is_empty() {
         out.push_str("| user | step | code | message |\n|---|---|---|---|\n");
-        for (key, f) in failures.iter().take(MAX_SUMMARY_FAILURES) {
+        for (key, step, f) in failures.iter().take(MAX_SUMMARY_FAILURES) {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | `{}` | {} |",
                 cell(key),
-                cell(&f.step),
+                cell(step),
                 cell(&f.code),
                 cell(&f.message)
             );
@@ -272,8 +285,8 @@ pub(super) fn render_json(plan: &Plan, report: &Report) -> String {
                 "key": change.key,
                 "target_id": result.target_id,
                 "result": result.status,
+                "steps": result.steps,
                 "assignment_ids": result.assignment_ids,
-                "failures": result.failures,
                 "note": result.note,
             })
         })
@@ -287,6 +300,7 @@ pub(super) fn render_json(plan: &Plan, report: &Report) -> String {
             "deactivated": t.deactivated,
             "frozen": t.frozen,
             "failed": t.failed,
+            "incomplete": t.incomplete,
             "not_attempted": t.not_attempted,
         },
         "stopped": report.stopped,

@@ -5,7 +5,6 @@
 //! temporary directory instead of the environment.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anstyle::Style;
@@ -25,30 +24,27 @@ use crate::salesforce::Salesforce;
 const WORLD: &str = include_str!("../../examples/demo/world.yaml");
 const CONFIG: &str = include_str!("../../examples/demo/roster.yaml");
 
-/// A temporary directory removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Writes the demo config with `{env: NAME}` secrets turned into `{file: secrets/NAME}`, and
-/// the world's secrets into those files.
-fn prepare(world: &WorldFile) -> Result<Scratch, Error> {
-    let dir = std::env::temp_dir().join(format!("roster-demo-{}", std::process::id()));
-    let scratch = Scratch(dir.clone());
+/// the world's secrets into those files, in a private (0700), unpredictably named temporary
+/// directory that is removed when the returned value is dropped — on success, on error and on
+/// Ctrl-C or SIGTERM alike (see `run`).
+fn prepare(world: &WorldFile) -> Result<tempfile::TempDir, Error> {
     let failed = |e: std::io::Error| {
         Error::Input(format!(
             "cannot write the demo's files in {}: {e}",
-            dir.display()
+            std::env::temp_dir().display()
         ))
     };
-    std::fs::create_dir_all(dir.join("secrets")).map_err(failed)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("roster-demo-")
+        .tempdir()
+        .map_err(failed)?;
+    let dir = scratch.path();
+    std::fs::create_dir(dir.join("secrets")).map_err(failed)?;
     let mut config = CONFIG.to_owned();
     for (name, value) in super::emulate::exports(world) {
-        std::fs::write(dir.join("secrets").join(name), value).map_err(failed)?;
+        crate::files::write_private(&dir.join("secrets").join(name), value.as_bytes())
+            .map_err(failed)?;
         config = config.replace(
             &format!("{{env: {name}}}"),
             &format!("{{file: secrets/{name}}}"),
@@ -62,16 +58,24 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, Error> {
     let world = WorldFile::from_yaml(WORLD)
         .map_err(|e| Error::Input(format!("the bundled demo world: {e}")))?;
     let scratch = prepare(&world)?;
-    let desired = load_path(&scratch.0.join("roster.yaml"), true)?;
+    let desired = load_path(&scratch.path().join("roster.yaml"), true)?;
     let state = State::from_world(world)
         .map_err(|e| Error::Input(format!("the bundled demo world: {e}")))?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let running = emulator::start(state, "127.0.0.1:0").await?;
-        let result = Box::pin(Demo::new(cli, &desired, running.base_url())?.run()).await;
+        let signals = super::apply::Signals::register();
+        let result = tokio::select! {
+            result = Box::pin(Demo::new(cli, &desired, running.base_url())?.run()) => result,
+            Some(why) = signals.next() => Err(Error::Input(format!(
+                "the demo was {why}; its temporary files are removed"
+            ))),
+        };
         running.shutdown().await;
         result
-    })
+    });
+    drop(scratch);
+    result
 }
 
 struct Demo<'a> {
@@ -167,6 +171,7 @@ impl<'a> Demo<'a> {
             Options::default(),
             self.progress.task("Salesforce"),
             apply::Stop::default(),
+            &mut |_, _| {},
         )
         .await;
         say(&super::apply_report::render_text(plan, &report, self.color))?;

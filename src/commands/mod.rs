@@ -117,11 +117,9 @@ pub(crate) fn step_summary(markdown: impl FnOnce() -> String) {
         return;
     };
     let markdown = markdown();
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| {
+    // Owner-only when roster creates it: the plan names people.
+    let written =
+        crate::files::open_append_private(std::path::Path::new(&path)).and_then(|mut file| {
             file.write_all(markdown.as_bytes())?;
             file.write_all(b"\n")
         });

@@ -60,6 +60,16 @@ pub(super) fn compute(
     targets: &[String],
     snapshot: Option<&Path>,
 ) -> Result<Plan, Error> {
+    Ok(compute_with_target(cli, desired, targets, snapshot)?.0)
+}
+
+/// `compute`, also returning the Salesforce state the plan was made from.
+pub(super) fn compute_with_target(
+    cli: &Cli,
+    desired: &Desired,
+    targets: &[String],
+    snapshot: Option<&Path>,
+) -> Result<(Plan, crate::model::TargetSnapshot), Error> {
     let (source, target) = match snapshot {
         Some(dir) => (
             read_json(&dir.join("entra.json"))?,
@@ -87,7 +97,7 @@ pub(super) fn compute(
         );
     }
     crate::usage::log_peak();
-    Ok(plan)
+    Ok((plan, target))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
@@ -162,7 +172,7 @@ pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
 
 fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
     let json = render::render(plan, render::Format::Json, false, false);
-    std::fs::write(path, json).map_err(|e| {
+    crate::files::write_private(path, json.as_bytes()).map_err(|e| {
         Error::Input(format!(
             "cannot write the plan to {}: {e}",
             display_path(path)
@@ -172,6 +182,11 @@ fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
 
 /// Reads a saved plan, refusing other format versions.
 pub(crate) fn open(path: &Path) -> Result<Plan, Error> {
+    Ok(open_text(path)?.0)
+}
+
+/// `open`, also returning the file's text (whose hash the audit log records).
+pub(crate) fn open_text(path: &Path) -> Result<(Plan, String), Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Input(format!("cannot read the plan {}: {e}", display_path(path))))?;
     let version = serde_json::from_str::<serde_json::Value>(&text)
@@ -185,8 +200,9 @@ pub(crate) fn open(path: &Path) -> Result<Plan, Error> {
             version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         )));
     }
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Input(format!("{} is not a roster plan: {e}", display_path(path))))
+    let plan = serde_json::from_str(&text)
+        .map_err(|e| Error::Input(format!("{} is not a roster plan: {e}", display_path(path))))?;
+    Ok((plan, text))
 }
 
 pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {

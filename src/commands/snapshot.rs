@@ -36,7 +36,7 @@ pub(crate) fn run(cli: &Cli, args: &SnapshotArgs) -> Result<Outcome, Error> {
         let path = args.out.join(name);
         let mut text = json.map_err(|e| Error::Input(format!("cannot encode {name}: {e}")))?;
         text.push('\n');
-        std::fs::write(&path, text)
+        crate::files::write_private(&path, text.as_bytes())
             .map_err(|e| Error::Input(format!("cannot write {}: {e}", display_path(&path))))
     };
     write("entra.json", serde_json::to_string_pretty(&source))?;

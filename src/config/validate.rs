@@ -10,7 +10,7 @@ use super::types::{
 };
 use crate::diagnostic::Severity;
 use crate::salesforce::user_fields::{
-    REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, is_custom_field, user_field,
+    REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, api_name_problem, is_custom_field, user_field,
 };
 use crate::suggest::closest;
 
@@ -378,9 +378,27 @@ fn check_literal_lengths(mapping: &Mapping, index: usize, out: &mut Vec<Finding>
     }
 }
 
-/// A target field must be a User field: a known standard field or a custom `__c` field.
+/// A target field must be a User field: a known standard field or a custom `__c` field; any
+/// name must at least be a field API name, since it becomes part of a SOQL query.
 fn check_field_name(name: &str, pointer: &str, out: &mut Vec<Finding>) {
     if user_field(name).is_some() || is_custom_field(name) {
+        return;
+    }
+    if let Some(problem) = api_name_problem(name) {
+        let mut finding = Finding::error(
+            pointer,
+            format!("`{name}` is not a Salesforce field API name: {problem}"),
+        )
+        .label("not a field name");
+        if let Some(best) = closest(name, USER_FIELDS.iter().map(|f| f.name)) {
+            finding = finding.help(format!("did you mean `{best}`?"));
+        } else {
+            finding = finding.help(
+                "standard fields are letters and digits (`Department`); custom fields end in \
+                 `__c` (`Cost_Center__c`)",
+            );
+        }
+        out.push(finding);
         return;
     }
     let known = USER_FIELDS.iter().map(|f| f.name);

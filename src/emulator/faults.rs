@@ -30,6 +30,10 @@ pub(crate) struct Rule {
     /// How many matching requests fail.
     #[serde(default = "one")]
     pub(crate) count: u32,
+    /// Matches only requests whose body contains this text (e.g. `PermissionSetAssignment`,
+    /// to tell assignment writes from user writes on the same route).
+    #[serde(default)]
+    pub(crate) body_contains: Option<String>,
 }
 
 fn one() -> u32 {
@@ -54,6 +58,16 @@ pub(crate) enum Kind {
     /// The request is carried out, then the connection breaks before the answer arrives: the
     /// client cannot know whether it was.
     LoseResponse,
+    /// Answers with this status and JSON body instead of the real answer: a malformed or
+    /// cut-short response (a page without its collection, a wrong `totalSize`, ...), which a
+    /// client must refuse rather than read as "nothing".
+    Respond {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// Waits this long before answering, without holding up other requests: a request that is
+    /// still in flight when the test acts (sends a signal, changes the world).
+    Delay { ms: u64 },
 }
 
 /// What a fault does to a request.
@@ -62,6 +76,8 @@ pub(crate) enum Injected {
     Respond(Response),
     /// Carry the request out, then break the connection.
     LoseResponse,
+    /// Wait, then carry the request out.
+    Delay(std::time::Duration),
 }
 
 impl Faults {
@@ -100,11 +116,14 @@ impl Faults {
         false
     }
 
-    fn take(&mut self, route: &str) -> Option<Kind> {
-        let index = self
-            .rules
-            .iter()
-            .position(|r| r.route == "*" || route.contains(&r.route))?;
+    fn take(&mut self, route: &str, body: &[u8]) -> Option<Kind> {
+        let body = String::from_utf8_lossy(body);
+        let index = self.rules.iter().position(|r| {
+            (r.route == "*" || route.contains(&r.route))
+                && r.body_contains
+                    .as_ref()
+                    .is_none_or(|text| body.contains(text.as_str()))
+        })?;
         let rule = &mut self.rules[index];
         let kind = rule.kind.clone();
         rule.count -= 1;
@@ -117,9 +136,11 @@ impl Faults {
 
 /// What a fault does to this request, if one fires.
 pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Injected> {
-    let kind = lock(&shared.faults).take(&request.route)?;
-    if matches!(kind, Kind::LoseResponse) {
-        return Some(Injected::LoseResponse);
+    let kind = lock(&shared.faults).take(&request.route, &request.body)?;
+    match kind {
+        Kind::LoseResponse => return Some(Injected::LoseResponse),
+        Kind::Delay { ms } => return Some(Injected::Delay(std::time::Duration::from_millis(ms))),
+        _ => {}
     }
     Some(Injected::Respond(respond(shared, request, kind)))
 }
@@ -173,7 +194,11 @@ fn respond(shared: &Shared, request: &Request, kind: Kind) -> Response {
                 ),
             }
         }
-        Kind::Drop | Kind::LoseResponse => dropped(),
+        Kind::Drop | Kind::LoseResponse | Kind::Delay { .. } => dropped(),
+        Kind::Respond { status, body } => super::http::json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            &body,
+        ),
         Kind::RequestLimit => {
             shared.state().org.api_requests = u64::MAX / 2;
             salesforce_error(

@@ -804,6 +804,10 @@ pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
         // Each request of a batch is throttled on its own, as Graph does.
         let response = match super::faults::inject(shared, &inner) {
             Some(super::faults::Injected::Respond(response)) => response,
+            Some(super::faults::Injected::Delay(wait)) => {
+                tokio::time::sleep(wait).await;
+                handle(shared, &inner)
+            }
             // Inside a batch a lost answer is the whole batch's: treat it as served.
             Some(super::faults::Injected::LoseResponse) | None => handle(shared, &inner),
         };

@@ -225,6 +225,10 @@ async fn dispatch(
     let lose = match faults::inject(&shared, &request) {
         Some(faults::Injected::Respond(response)) => return response,
         Some(faults::Injected::LoseResponse) => true,
+        Some(faults::Injected::Delay(wait)) => {
+            tokio::time::sleep(wait).await;
+            false
+        }
         None => false,
     };
     let response = answer(&shared, &request).await;

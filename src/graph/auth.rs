@@ -235,8 +235,12 @@ async fn github_token(http: &Http, source: &Federated) -> Result<String, GraphEr
             ));
         }
     };
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{separator}audience={FEDERATED_AUDIENCE}");
+    let mut url = crate::endpoint::check_url(url).map_err(|e| {
+        GraphError::Credential(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not usable: {e}"))
+    })?;
+    url.query_pairs_mut()
+        .append_pair("audience", FEDERATED_AUDIENCE);
+    let url = String::from(url);
     let what = http.request(Method::GET, &url)?;
     let reply = http
         .send(&what, |client| {

@@ -114,43 +114,56 @@ impl Graph {
     }
 
     /// Every item of a collection: follows `@odata.nextLink` to the end, calling `each_page`
-    /// with each page's items as they arrive.
+    /// with each page's items as they arrive. A page without a `value` array, or items
+    /// `each_page` finds malformed (it says why), fail the read with the request named: a read
+    /// error is never taken for an empty collection.
     pub(crate) async fn pages(
         &self,
         first: &str,
-        mut each_page: impl FnMut(Vec<Value>),
+        mut each_page: impl FnMut(Vec<Value>) -> Result<(), String>,
     ) -> Result<(), GraphError> {
         let mut next = Some(first.to_owned());
         while let Some(url) = next.take() {
             let mut page = self.get(&url).await?;
-            next = page
-                .get("@odata.nextLink")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let Some(Value::Array(items)) = page.get_mut("value").map(Value::take) else {
-                return Err(GraphError::Read(format!(
-                    "Microsoft Graph GET {}: the page has no `value` array",
-                    crate::http::Request::new("", Method::GET, url).path()
-                )));
+            let unexpected = |detail: String| {
+                GraphError::Read(format!(
+                    "Microsoft Graph GET {}: the answer is not what roster expects: {detail}",
+                    crate::http::Request::new("", Method::GET, url.as_str()).path()
+                ))
             };
-            each_page(items);
+            next = match page.get("@odata.nextLink") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(link)) => Some(link.clone()),
+                Some(other) => {
+                    return Err(unexpected(format!("`@odata.nextLink` is {other}")));
+                }
+            };
+            let Some(Value::Array(items)) = page.get_mut("value").map(Value::take) else {
+                return Err(unexpected("the page has no `value` array".to_owned()));
+            };
+            each_page(items).map_err(unexpected)?;
         }
         Ok(())
     }
 
-    /// Sends up to 20 relative `GET` URLs as one `$batch`; answers come back in request order.
-    /// Items throttled or unavailable inside the batch (429/503/504) are sent again, after the
-    /// longest `Retry-After` they carry, a bounded number of times.
+    /// Sends up to 20 relative `GET` URLs as one `$batch`; answers come back in request order,
+    /// each a success (2xx). Items throttled or unavailable inside the batch (429/503/504), and
+    /// items the batch did not answer, are sent again after the longest `Retry-After` they
+    /// carry, a bounded number of times; an item that still fails, or fails otherwise, fails
+    /// the read with its request, status and Graph's code named.
     pub(crate) async fn batch_get(&self, urls: &[String]) -> Result<Vec<BatchReply>, GraphError> {
-        let mut replies: Vec<Option<BatchReply>> = urls.iter().map(|_| None).collect();
-        let mut pending: Vec<usize> = (0..urls.len()).collect();
-        let mut attempt = 0u32;
+        const ATTEMPTS: u32 = 5;
         if urls.len() > MAX_BATCH {
             return Err(GraphError::Read(format!(
                 "internal: a $batch holds at most {MAX_BATCH} requests, not {}",
                 urls.len()
             )));
         }
+        let mut replies: Vec<Option<BatchReply>> = urls.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..urls.len()).collect();
+        let mut attempt = 0u32;
+        // The last transient failure of each item, to name if retries do not cure it.
+        let mut last: Vec<Option<(u16, Value)>> = urls.iter().map(|_| None).collect();
         while !pending.is_empty() {
             let requests: Vec<Value> = pending
                 .iter()
@@ -172,7 +185,7 @@ impl Graph {
                     .get("id")
                     .and_then(Value::as_str)
                     .and_then(|id| id.parse::<usize>().ok())
-                    .filter(|i| *i < urls.len())
+                    .filter(|i| pending.contains(i))
                 else {
                     continue;
                 };
@@ -181,33 +194,19 @@ impl Graph {
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
-                let retry_after = response
-                    .get("headers")
-                    .and_then(|h| {
-                        h.as_object()?
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                            .map(|(_, v)| v.clone())
-                    })
-                    .and_then(|v| match v {
-                        Value::String(s) => s.trim().parse::<f64>().ok(),
-                        Value::Number(n) => n.as_f64(),
-                        _ => None,
-                    })
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(std::time::Duration::from_secs_f64);
-                if matches!(status, 429 | 503 | 504) && attempt < 5 {
-                    wait = wait.max(
-                        retry_after
-                            .unwrap_or_else(|| std::time::Duration::from_millis(500 << attempt)),
-                    );
+                let body = response.get("body").cloned().unwrap_or(Value::Null);
+                if matches!(status, 429 | 503 | 504) {
+                    wait = wait.max(batch_retry_after(response).unwrap_or_else(|| {
+                        std::time::Duration::from_millis(500 << attempt.min(6))
+                    }));
+                    last[index] = Some((status, body));
                     again.push(index);
                     continue;
                 }
-                replies[index] = Some(BatchReply {
-                    status,
-                    body: response.get("body").cloned().unwrap_or(Value::Null),
-                });
+                if !(200..300).contains(&status) {
+                    return Err(batch_failure(&urls[index], status, &body, attempt));
+                }
+                replies[index] = Some(BatchReply { status, body });
             }
             // Anything the batch did not answer is asked again too.
             for &i in &pending {
@@ -217,11 +216,16 @@ impl Graph {
             }
             if !again.is_empty() {
                 attempt += 1;
-                if attempt > 5 {
-                    return Err(GraphError::Read(format!(
-                        "Microsoft Graph POST /v1.0/$batch: {} request(s) still unanswered after {attempt} tries",
-                        again.len()
-                    )));
+                if attempt >= ATTEMPTS {
+                    let i = again[0];
+                    return Err(match &last[i] {
+                        Some((status, body)) => batch_failure(&urls[i], *status, body, attempt),
+                        None => GraphError::Read(format!(
+                            "Microsoft Graph GET /v1.0{} (in a $batch): no answer after \
+                             {attempt} tries",
+                            path_of(&urls[i])
+                        )),
+                    });
                 }
                 tracing::warn!(
                     target: "roster::http",
@@ -234,6 +238,45 @@ impl Graph {
             pending = again;
         }
         Ok(replies.into_iter().flatten().collect())
+    }
+}
+
+/// The path of a relative Graph URL, for messages.
+fn path_of(url: &str) -> &str {
+    url.split('?').next().unwrap_or_default()
+}
+
+/// An item of a `$batch` that failed: its request, status and Graph's own code and message.
+fn batch_failure(url: &str, status: u16, body: &Value, attempts: u32) -> GraphError {
+    let (code, message) = crate::http::error_body(body.to_string().as_bytes());
+    GraphError::Read(format!(
+        "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {status}{}: {}{}",
+        path_of(url),
+        code.map(|c| format!(" {c}")).unwrap_or_default(),
+        message.unwrap_or_else(|| "no message".to_owned()),
+        if attempts > 0 {
+            format!(" (after {attempts} tries)")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// A `$batch` item's own `Retry-After` header (seconds or an HTTP date).
+fn batch_retry_after(response: &Value) -> Option<std::time::Duration> {
+    let value = response
+        .get("headers")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, v)| v)?;
+    match value {
+        Value::String(text) => crate::http::retry_after_value(text, std::time::SystemTime::now()),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(std::time::Duration::from_secs_f64),
+        _ => None,
     }
 }
 

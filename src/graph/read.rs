@@ -13,8 +13,8 @@ use super::{Graph, GraphError, MAX_BATCH, encode, odata_string};
 use crate::concurrent;
 use crate::config::{Application, Assignment, Config, RoleCondition};
 use crate::model::{
-    AppRole, AppRoleAssignment, Group, SNAPSHOT_FORMAT, ServicePrincipal, SourceSnapshot,
-    SourceUser,
+    AppRole, AppRoleAssignment, DeletedUser, Group, SNAPSHOT_FORMAT, ServicePrincipal,
+    SourceSnapshot, SourceUser,
 };
 use crate::progress::Task;
 
@@ -45,7 +45,10 @@ pub(crate) async fn read(
     graph
         .pages(&url, |items| {
             task.add(items.len() as u64);
-            assignments.extend(items.iter().map(assignment));
+            for item in &items {
+                assignments.push(assignment(item)?);
+            }
+            Ok(())
         })
         .await?;
     assignments.sort_by(|a, b| a.id.cmp(&b.id));
@@ -74,15 +77,22 @@ pub(crate) async fn read(
         }
     }
 
+    let mut deleted_users = Vec::new();
     if users_with_groups {
         let found =
             assigned_users(&graph, &assignments, &users, &select, &attributes, &task).await?;
-        for id in found.missing {
-            warnings.push(format!(
-                "user {id} is assigned to the application but Microsoft Graph does not \
-                 return it (deleted?)"
-            ));
-        }
+        // Graph does not return a deleted user: the one absence that is not a read error.
+        deleted_users = found
+            .missing
+            .into_iter()
+            .map(|id| DeletedUser {
+                display_name: assignments
+                    .iter()
+                    .find(|a| a.principal_id == id)
+                    .and_then(|a| a.principal_display_name.clone()),
+                id,
+            })
+            .collect();
         users.extend(found.users);
     } else {
         task.step("all users");
@@ -90,7 +100,10 @@ pub(crate) async fn read(
         graph
             .pages(&url, |items| {
                 task.add(items.len() as u64);
-                users.extend(source_users(items, &attributes).map(|u| (u.id.clone(), u)));
+                for user in source_users(items, &attributes)? {
+                    users.insert(user.id.clone(), user);
+                }
+                Ok(())
             })
             .await?;
     }
@@ -112,6 +125,7 @@ pub(crate) async fn read(
         groups,
         users: users.into_values().collect(),
         attributes: attributes.as_ref().clone(),
+        deleted_users,
         warnings,
     })
 }
@@ -148,8 +162,9 @@ async fn read_groups(
                 let mut users = Vec::new();
                 let group = members(&graph, group, &select, &task, |user| {
                     if keep_users {
-                        users.push(source_user(&user, &attributes));
+                        users.push(source_user(&user, &attributes)?);
                     }
+                    Ok(())
                 })
                 .await?;
                 Ok::<_, GraphError>((group, users))
@@ -192,7 +207,12 @@ async fn service_principal(
                 encode(&filter)
             ));
             let mut matches = Vec::new();
-            graph.pages(&url, |items| matches.extend(items)).await?;
+            graph
+                .pages(&url, |items| {
+                    matches.extend(items);
+                    Ok(())
+                })
+                .await?;
             match matches.len() {
                 1 => matches.remove(0),
                 0 => {
@@ -215,40 +235,70 @@ async fn service_principal(
             }
         }
     };
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    let mut app_roles: Vec<AppRole> = found
-        .get("appRoles")
-        .and_then(Value::as_array)
-        .map(|roles| {
-            roles
-                .iter()
-                .map(|r| AppRole {
-                    id: text(r, "id").unwrap_or_default(),
-                    display_name: text(r, "displayName").unwrap_or_default(),
-                    value: text(r, "value"),
-                    is_enabled: r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true),
-                })
-                .collect()
+    service_principal_of(&found).map_err(|detail| {
+        GraphError::Read(format!(
+            "Microsoft Graph: the enterprise application is not what roster expects: {detail}"
+        ))
+    })
+}
+
+/// A string property every item of this kind has; its absence is a malformed answer.
+fn required(item: &Value, key: &str) -> Result<String, String> {
+    match item.get(key) {
+        Some(Value::String(text)) => Ok(text.clone()),
+        Some(other) => Err(format!("`{key}` is {other}, not a string")),
+        None => Err(format!("an item has no `{key}`")),
+    }
+}
+
+/// A string property that may be null or absent.
+fn optional(item: &Value, key: &str) -> Result<Option<String>, String> {
+    match item.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(format!("`{key}` is {other}, not a string")),
+    }
+}
+
+/// The service principal with its app roles (`id`, `displayName`, `value` — null for
+/// Default Access — and `isEnabled`).
+fn service_principal_of(found: &Value) -> Result<ServicePrincipal, String> {
+    let Some(Value::Array(roles)) = found.get("appRoles") else {
+        return Err("it has no `appRoles` array".to_owned());
+    };
+    let mut app_roles = roles
+        .iter()
+        .map(|r| {
+            Ok(AppRole {
+                id: required(r, "id")?,
+                display_name: optional(r, "displayName")?.unwrap_or_default(),
+                value: optional(r, "value")?,
+                is_enabled: match r.get("isEnabled") {
+                    Some(Value::Bool(enabled)) => *enabled,
+                    None => true,
+                    Some(other) => return Err(format!("`isEnabled` is {other}, not a boolean")),
+                },
+            })
         })
-        .unwrap_or_default();
+        .collect::<Result<Vec<AppRole>, String>>()?;
     app_roles.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(ServicePrincipal {
-        id: text(&found, "id").unwrap_or_default(),
-        app_id: text(&found, "appId").unwrap_or_default(),
-        display_name: text(&found, "displayName").unwrap_or_default(),
+        id: required(found, "id")?,
+        app_id: required(found, "appId")?,
+        display_name: optional(found, "displayName")?.unwrap_or_default(),
         app_roles,
     })
 }
 
-fn assignment(item: &Value) -> AppRoleAssignment {
-    let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
-    AppRoleAssignment {
-        id: text("id").unwrap_or_default(),
-        principal_type: text("principalType").unwrap_or_default(),
-        principal_id: text("principalId").unwrap_or_default(),
-        principal_display_name: text("principalDisplayName"),
-        app_role_id: text("appRoleId").unwrap_or_default(),
-    }
+/// One `appRoleAssignedTo` row; every field roster reads must be there.
+fn assignment(item: &Value) -> Result<AppRoleAssignment, String> {
+    Ok(AppRoleAssignment {
+        id: required(item, "id")?,
+        principal_type: required(item, "principalType")?,
+        principal_id: required(item, "principalId")?,
+        principal_display_name: optional(item, "principalDisplayName")?,
+        app_role_id: required(item, "appRoleId")?,
+    })
 }
 
 /// The groups to read, by id: every assigned group, and the groups role rules name (found by
@@ -288,15 +338,20 @@ async fn groups_to_read(
             encode(&filter)
         ));
         let mut found = Vec::new();
-        graph.pages(&url, |items| found.extend(items)).await?;
+        graph
+            .pages(&url, |items| {
+                for group in &items {
+                    found.push((
+                        required(group, "id")?,
+                        optional(group, "displayName")?.unwrap_or_default(),
+                    ));
+                }
+                Ok(())
+            })
+            .await?;
         match found.as_slice() {
-            [group] => {
-                let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
-                let name = group
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                groups.insert(id.to_owned(), (name.to_owned(), false));
+            [(id, name)] => {
+                groups.insert(id.clone(), (name.clone(), false));
             }
             [] => warnings.push(format!(
                 "a role rule names the group {wanted:?}, which Entra does not have: the rule \
@@ -324,13 +379,13 @@ fn looks_like_guid(text: &str) -> bool {
 }
 
 /// A group's direct members: users (handed to `each_user` with their selected properties) and
-/// nested groups (only noted).
+/// nested groups (only noted). Every member must carry its `id` and `@odata.type`.
 async fn members(
     graph: &Graph,
     mut group: Group,
     select: &str,
     task: &Task,
-    mut each_user: impl FnMut(Map<String, Value>),
+    mut each_user: impl FnMut(Map<String, Value>) -> Result<(), String>,
 ) -> Result<Group, GraphError> {
     let url = graph.url(&format!(
         "groups/{}/members?$select={}&$top={PAGE}",
@@ -341,30 +396,23 @@ async fn members(
         .pages(&url, |items| {
             task.add(items.len() as u64);
             for item in items {
-                let Value::Object(object) = item else {
-                    continue;
-                };
-                let kind = object
-                    .get("@odata.type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-                match kind {
+                let kind = required(&item, "@odata.type")?;
+                let id = required(&item, "id")?;
+                match kind.as_str() {
                     "#microsoft.graph.user" => {
-                        group.members.push(id.to_owned());
-                        each_user(object);
+                        group.members.push(id);
+                        if let Value::Object(object) = item {
+                            each_user(object)?;
+                        }
                     }
-                    "#microsoft.graph.group" => group.nested_groups.push(
-                        object
-                            .get("displayName")
-                            .and_then(Value::as_str)
-                            .unwrap_or(id)
-                            .to_owned(),
-                    ),
+                    "#microsoft.graph.group" => group
+                        .nested_groups
+                        .push(optional(&item, "displayName")?.unwrap_or(id)),
                     // Devices, service principals and contacts are not provisioned.
                     _ => {}
                 }
             }
+            Ok(())
         })
         .await?;
     group.members.sort();
@@ -402,22 +450,24 @@ async fn assigned_users(
     Ok(Assigned { users, missing })
 }
 
-/// The users among Graph items (other objects are skipped).
-fn source_users(items: Vec<Value>, attributes: &[String]) -> impl Iterator<Item = SourceUser> + '_ {
-    items.into_iter().filter_map(move |item| match item {
-        Value::Object(object) => Some(source_user(&object, attributes)),
-        _ => None,
-    })
+/// The users of a page of Graph user objects; each must be an object with an `id`.
+fn source_users(items: Vec<Value>, attributes: &[String]) -> Result<Vec<SourceUser>, String> {
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(object) => source_user(&object, attributes),
+            other => Err(format!("a user is {other}, not an object")),
+        })
+        .collect()
 }
 
-fn source_user(user: &Map<String, Value>, attributes: &[String]) -> SourceUser {
-    SourceUser {
-        id: user
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        attributes: read_attributes(user, attributes),
+fn source_user(user: &Map<String, Value>, attributes: &[String]) -> Result<SourceUser, String> {
+    match user.get("id") {
+        Some(Value::String(id)) => Ok(SourceUser {
+            id: id.clone(),
+            attributes: read_attributes(user, attributes),
+        }),
+        _ => Err("a user has no `id`".to_owned()),
     }
 }
 
@@ -461,20 +511,13 @@ async fn users_by_id(
             let url = graph.url(&format!("users?$select={}&$top={PAGE}", encode(select)));
             graph
                 .pages(&url, |items| {
-                    for item in items {
-                        let Value::Object(object) = item else {
-                            continue;
-                        };
-                        if object
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .is_some_and(|id| wanted.contains(id))
-                        {
+                    for user in source_users(items, attributes)? {
+                        if wanted.contains(user.id.as_str()) {
                             task.add(1);
-                            let user = source_user(&object, attributes);
                             found.insert(user.id.clone(), user);
                         }
                     }
+                    Ok(())
                 })
                 .await?;
             return Ok(found);
@@ -509,7 +552,10 @@ async fn by_filter(
         graph
             .pages(&url, |items| {
                 task.add(items.len() as u64);
-                found.extend(source_users(items, attributes).map(|u| (u.id.clone(), u)));
+                for user in source_users(items, attributes)? {
+                    found.insert(user.id.clone(), user);
+                }
+                Ok(())
             })
             .await?;
         return Ok(found);
@@ -524,26 +570,33 @@ async fn by_filter(
             async move {
                 let replies = graph.batch_get(&chunk).await?;
                 let mut users = Vec::new();
-                for (reply, url) in replies.into_iter().zip(&chunk) {
-                    if reply.status != 200 {
-                        let (code, message) =
-                            crate::http::error_body(reply.body.to_string().as_bytes());
-                        return Err(GraphError::Read(format!(
-                            "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {}{}: {}",
+                for (mut reply, url) in replies.into_iter().zip(&chunk) {
+                    // A success without a `value` array (an answer cut short) is a failed read,
+                    // never "no users".
+                    let unexpected = |detail: &str| {
+                        GraphError::Read(format!(
+                            "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {}, but the answer \
+                             is not what roster expects: {detail}",
                             url.split('?').next().unwrap_or_default(),
-                            reply.status,
-                            code.map(|c| format!(" {c}")).unwrap_or_default(),
-                            message.unwrap_or_default()
-                        )));
-                    }
-                    let items = reply
-                        .body
-                        .get("value")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
+                            reply.status
+                        ))
+                    };
+                    let Some(Value::Array(items)) = reply.body.get_mut("value").map(Value::take)
+                    else {
+                        return Err(unexpected("it has no `value` array"));
+                    };
                     task.add(items.len() as u64);
-                    users.extend(source_users(items, &attributes));
+                    users.extend(source_users(items, &attributes).map_err(|e| unexpected(&e))?);
+                    // Fifteen ids fit one page; should Graph page anyway, the rest is read too.
+                    if let Some(next) = reply.body.get("@odata.nextLink").and_then(Value::as_str) {
+                        graph
+                            .pages(next, |items| {
+                                task.add(items.len() as u64);
+                                users.extend(source_users(items, &attributes)?);
+                                Ok(())
+                            })
+                            .await?;
+                    }
                 }
                 Ok::<_, GraphError>(users)
             }

@@ -67,6 +67,11 @@ pub(crate) struct Plan {
     pub(crate) errors: Vec<Problem>,
     /// Things a reviewer should know that do not block anything.
     pub(crate) warnings: Vec<String>,
+    /// Users assigned to the application whom Entra no longer has ("assigned, but deleted in
+    /// Entra"): no Entra user links their Salesforce user any more, so it is deprovisioned like
+    /// any user out of scope, and counts against the threshold.
+    #[serde(default)]
+    pub(crate) deleted_in_entra: Vec<crate::model::DeletedUser>,
     pub(crate) safety: SafetyCheck,
     /// When set, the plan was refused as a whole (e.g. no source user in scope) and carries no
     /// changes.
@@ -246,6 +251,7 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         is_sandbox: target.org.is_sandbox,
     };
     plan.warnings.extend(source.warnings.iter().cloned());
+    plan.deleted_in_entra.clone_from(&source.deleted_users);
     plan.warnings.extend(target.warnings.iter().cloned());
     if !inputs.targets.is_empty() {
         let wanted = |key: &str, ids: [Option<&String>; 2]| {

@@ -95,6 +95,7 @@ impl World {
                 ],
                 users: Vec::new(),
                 attributes: Vec::new(),
+                deleted_users: Vec::new(),
                 warnings: Vec::new(),
             },
             target: TargetSnapshot {

@@ -120,6 +120,7 @@ fn fault(running: &Running, route: &str, kind: faults::Kind, count: u32) {
         route: route.to_owned(),
         kind,
         count,
+        body_contains: None,
     });
 }
 

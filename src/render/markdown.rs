@@ -80,6 +80,22 @@ pub(crate) fn render(plan: &Plan) -> String {
         "Errors and conflicts",
         &problems.iter().map(String::as_str).collect::<Vec<_>>(),
     );
+    let deleted: Vec<String> = plan
+        .deleted_in_entra
+        .iter()
+        .map(|u| {
+            format!(
+                "{} ({})",
+                u.display_name.as_deref().unwrap_or("no display name"),
+                u.id
+            )
+        })
+        .collect();
+    list(
+        &mut head,
+        "Assigned, but deleted in Entra",
+        &deleted.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     for warning in &plan.warnings {
         let _ = writeln!(head, "- ⚠️ {warning}");
     }

@@ -251,6 +251,28 @@ pub(crate) fn codes(color: bool, style: Style) -> (String, String) {
     }
 }
 
+/// Users assigned but deleted in Entra, one line each.
+pub(crate) fn deleted_in_entra(out: &mut String, plan: &Plan) {
+    if plan.deleted_in_entra.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Assigned, but deleted in Entra ({}): no Entra user links their Salesforce user any more, \
+         so it is treated as out of scope:",
+        plan.deleted_in_entra.len()
+    );
+    for user in &plan.deleted_in_entra {
+        let _ = writeln!(
+            out,
+            "  - {} ({})",
+            user.display_name.as_deref().unwrap_or("no display name"),
+            user.id
+        );
+    }
+    out.push('\n');
+}
+
 /// The whole plan.
 pub(crate) fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
@@ -272,6 +294,7 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
     if !plan.warnings.is_empty() {
         out.push('\n');
     }
+    deleted_in_entra(&mut out, plan);
     if !plan.changes.is_empty() {
         out.push_str("roster will perform the following actions:\n\n");
         for c in &plan.changes {

@@ -328,7 +328,10 @@ impl Salesforce {
     }
 
     /// Every row of a SOQL query, page by page (2,000 rows a page, the most Salesforce gives),
-    /// following `nextRecordsUrl` to the end.
+    /// following `nextRecordsUrl` to the end. Each page is checked for its shape: `records` an
+    /// array of objects, `done` a boolean, `nextRecordsUrl` a path whenever `done` is false, and
+    /// in the end as many rows as the first page's `totalSize` promised. Anything else fails the
+    /// read with the query named: a read error is never taken for "no rows".
     pub(crate) async fn query(
         &self,
         soql: &str,
@@ -336,7 +339,13 @@ impl Salesforce {
     ) -> Result<Vec<Value>, SalesforceError> {
         let mut rows = Vec::new();
         let mut next: Option<String> = None;
+        let mut total: Option<u64> = None;
         let first = format!("query?q={}", encode(soql));
+        let unexpected = |detail: String| {
+            SalesforceError::Read(format!(
+                "Salesforce query `{soql}`: the answer is not what roster expects: {detail}"
+            ))
+        };
         loop {
             let reply = self
                 .send(
@@ -351,32 +360,48 @@ impl Salesforce {
                 .await?;
             let what = crate::http::Request::new("Salesforce", Method::GET, "/services/data/query");
             let mut page = reply.json(&what)?;
-            if next.is_none()
-                && let Some(task) = task
-                && let Some(total) = page.get("totalSize").and_then(Value::as_u64)
-            {
-                task.set_total(total);
+            let Some(size) = page.get("totalSize").and_then(Value::as_u64) else {
+                return Err(unexpected("a page has no `totalSize`".to_owned()));
+            };
+            if total.is_none() {
+                total = Some(size);
+                if let Some(task) = task {
+                    task.set_total(size);
+                }
             }
             let Some(Value::Array(records)) = page.get_mut("records").map(Value::take) else {
-                return Err(SalesforceError::Read(format!(
-                    "Salesforce query `{soql}`: the answer has no `records`"
-                )));
+                return Err(unexpected("a page has no `records` array".to_owned()));
             };
+            if let Some(bad) = records.iter().find(|r| !r.is_object()) {
+                return Err(unexpected(format!("a record is {bad}, not an object")));
+            }
             if let Some(task) = task {
                 task.add(records.len() as u64);
             }
             rows.extend(records);
-            let done = page.get("done").and_then(Value::as_bool).unwrap_or(true);
-            match page.get("nextRecordsUrl").and_then(Value::as_str) {
-                Some(path) if !done => {
-                    if !path.starts_with('/') {
-                        return Err(SalesforceError::Read(format!(
-                            "Salesforce query `{soql}`: nextRecordsUrl {path:?} is not a path"
-                        )));
-                    }
-                    next = Some(path.to_owned());
+            let Some(done) = page.get("done").and_then(Value::as_bool) else {
+                return Err(unexpected("a page has no `done`".to_owned()));
+            };
+            if done {
+                let promised = total.unwrap_or(size);
+                if rows.len() as u64 != promised {
+                    return Err(unexpected(format!(
+                        "totalSize is {promised}, but {} records arrived",
+                        rows.len()
+                    )));
                 }
-                _ => return Ok(rows),
+                return Ok(rows);
+            }
+            match page.get("nextRecordsUrl").and_then(Value::as_str) {
+                Some(path) if path.starts_with('/') => next = Some(path.to_owned()),
+                Some(path) => {
+                    return Err(unexpected(format!("nextRecordsUrl {path:?} is not a path")));
+                }
+                None => {
+                    return Err(unexpected(
+                        "`done` is false, but there is no `nextRecordsUrl`".to_owned(),
+                    ));
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 
 mod client;
 mod read;
+pub(crate) mod soql;
 pub(crate) mod user_fields;
 
 pub(crate) use client::{Salesforce, SalesforceError};

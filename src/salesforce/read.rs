@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::client::{Salesforce, SalesforceError};
+use super::soql;
 use crate::config::{Config, OutOfScope};
 use crate::model::{
     Org, PermissionSet, PermissionSetAssignment, Profile, SNAPSHOT_FORMAT, TargetSnapshot,
@@ -26,8 +27,6 @@ const USER_BASE_FIELDS: &[&str] = &[
     "LastModifiedDate",
     "SystemModstamp",
 ];
-/// Ids in one `IN (...)` list, well under Salesforce's 16 KB URL limit.
-const IDS_PER_QUERY: usize = 300;
 
 /// The User fields the config reads or writes, with the base fields first.
 pub(crate) fn user_fields(config: &Config) -> Vec<String> {
@@ -97,16 +96,23 @@ pub(crate) async fn read(
         .into_iter()
         .map(|row| {
             let mut fields = strip_attributes(row);
-            let id = fields
-                .remove("Id")
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            // Every User has an Id and a Username: a row without them is a malformed answer.
+            let Some(Value::String(id)) = fields.remove("Id") else {
+                return Err(SalesforceError::Read(
+                    "Salesforce query of User: a row has no Id".to_owned(),
+                ));
+            };
+            if !fields.get("Username").is_some_and(Value::is_string) {
+                return Err(SalesforceError::Read(format!(
+                    "Salesforce query of User: user {id} has no Username"
+                )));
+            }
             if frozen.contains(super::id15(&id)) {
                 fields.insert("IsFrozen".to_owned(), Value::Bool(true));
             }
-            TargetUser { id, fields }
+            Ok(TargetUser { id, fields })
         })
-        .collect();
+        .collect::<Result<_, SalesforceError>>()?;
     users.sort_by(|a, b| a.id.cmp(&b.id));
     task.finish(&format!(
         "{} users, {} profiles, {} permission sets",
@@ -141,7 +147,7 @@ type Metadata = (
 );
 
 async fn read_metadata(
-    salesforce: &Salesforce,
+    salesforce: &Arc<Salesforce>,
     config: &Config,
 ) -> Result<Metadata, SalesforceError> {
     let (org, licenses, profiles, roles, sets) = tokio::try_join!(
@@ -211,22 +217,23 @@ async fn read_metadata(
     let ids: Vec<String> = sets
         .iter()
         .filter(|s| named.contains(&s.name))
-        .map(|s| format!("'{}'", s.id.replace('\'', "\\'")))
+        .map(|s| s.id.clone())
         .collect();
-    let mut assignments = Vec::new();
-    for chunk in ids.chunks(IDS_PER_QUERY) {
-        let soql = format!(
-            "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE PermissionSetId IN ({})",
-            chunk.join(", ")
-        );
-        assignments.extend(salesforce.query(&soql, None).await?.iter().map(|a| {
-            PermissionSetAssignment {
-                id: text(a, "Id"),
-                assignee_id: text(a, "AssigneeId"),
-                permission_set_id: text(a, "PermissionSetId"),
-            }
-        }));
-    }
+    let mut assignments: Vec<PermissionSetAssignment> = soql::query_in(
+        salesforce,
+        "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment",
+        "PermissionSetId",
+        &ids,
+        soql::IDS_PER_QUERY,
+    )
+    .await?
+    .iter()
+    .map(|a| PermissionSetAssignment {
+        id: text(a, "Id"),
+        assignee_id: text(a, "AssigneeId"),
+        permission_set_id: text(a, "PermissionSetId"),
+    })
+    .collect();
     assignments.sort_by(|a, b| a.id.cmp(&b.id));
     Ok((org, licenses, profiles, roles, sets, assignments))
 }

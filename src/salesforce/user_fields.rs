@@ -91,9 +91,96 @@ pub(crate) fn user_field(name: &str) -> Option<&'static UserField> {
         .find(|f| f.name.eq_ignore_ascii_case(name))
 }
 
-/// Custom fields end in `__c`.
+/// Custom fields end in `__c` (and are valid API names, see `api_name_problem`).
 pub(crate) fn is_custom_field(name: &str) -> bool {
-    name.len() > 3
-        && name.ends_with("__c")
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    name.ends_with("__c") && api_name_problem(name).is_none()
+}
+
+/// The longest custom field name, without the `__c` suffix (Salesforce Help, "Custom Field
+/// Attributes": Field Name, up to 40 characters).
+const MAX_CUSTOM_NAME: usize = 40;
+/// The longest namespace prefix of a managed package's field (up to 15 characters).
+const MAX_NAMESPACE: usize = 15;
+
+/// Why `name` cannot be a field's API name, or `None` when it can. The rules (Salesforce Help,
+/// "Custom Field Attributes" and the Object Reference's naming conventions): a standard field's
+/// name is letters and digits, starting with a letter; a custom field's is
+/// `[namespace__]Name__c`, where the namespace and the name each start with a letter, contain
+/// only letters, digits and single underscores, and do not end with an underscore. Every name
+/// that reaches SOQL passes here first, so config text can never change a query's meaning.
+pub(crate) fn api_name_problem(name: &str) -> Option<String> {
+    fn part_problem(part: &str, what: &str, max: usize) -> Option<String> {
+        let mut chars = part.chars();
+        match chars.next() {
+            None => return Some(format!("its {what} is empty")),
+            Some(c) if !c.is_ascii_alphabetic() => {
+                return Some(format!("its {what} must begin with a letter, not {c:?}"));
+            }
+            Some(_) => {}
+        }
+        if let Some(c) = part
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && *c != '_')
+        {
+            return Some(format!(
+                "{c:?} is not allowed: only letters, digits and underscores"
+            ));
+        }
+        if part.contains("__") {
+            return Some(format!("its {what} contains two underscores in a row"));
+        }
+        if part.ends_with('_') {
+            return Some(format!("its {what} ends with an underscore"));
+        }
+        if part.chars().count() > max {
+            return Some(format!("its {what} is longer than {max} characters"));
+        }
+        None
+    }
+    match name.strip_suffix("__c") {
+        Some(custom) => match custom.split_once("__") {
+            Some((namespace, rest)) => part_problem(namespace, "namespace", MAX_NAMESPACE)
+                .or_else(|| part_problem(rest, "name", MAX_CUSTOM_NAME)),
+            None => part_problem(custom, "name", MAX_CUSTOM_NAME),
+        },
+        None if name.contains('_') => {
+            Some("only custom fields (ending in `__c`) have underscores in their names".to_owned())
+        }
+        None => part_problem(name, "name", MAX_CUSTOM_NAME),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_name_problem;
+
+    #[test]
+    fn api_names_follow_salesforce_rules() {
+        for good in [
+            "Username",
+            "UserPermissionsMarketingUser",
+            "Cost_Center__c",
+            "EntraObjectId__c",
+            "acme__Badge_Number__c",
+            "A1__c",
+        ] {
+            assert_eq!(api_name_problem(good), None, "{good}");
+        }
+        for bad in [
+            "ftp://x",
+            "62.0",
+            "",
+            "__c",
+            "1Field__c",
+            "Cost__Center__Code__c",
+            "Cost_Center___c",
+            "Cost Center__c",
+            "Id, Password FROM User WHERE Username != null --",
+            "Field_",
+            "Has_Underscore",
+            "averyveryveryveryveryveryveryverylongname1__c",
+        ] {
+            assert!(api_name_problem(bad).is_some(), "{bad}");
+        }
+    }
 }

@@ -286,7 +286,13 @@ fn per_record_failures_are_reported_and_a_second_apply_converges() {
     let audit = world.audit();
     let line = audit.iter().find(|l| l["key"] == key).unwrap();
     assert_eq!(line["result"], "failed");
-    assert_eq!(line["failures"][0]["code"], "UNABLE_TO_LOCK_ROW");
+    assert_eq!(line["steps"][0]["step"], "create");
+    assert_eq!(line["steps"][0]["result"], "failed");
+    assert_eq!(line["steps"][0]["code"], "UNABLE_TO_LOCK_ROW");
+    // The create's assignments were never sent: said so, step by step.
+    for step in line["steps"].as_array().unwrap().iter().skip(1) {
+        assert_eq!(step["result"], "not_attempted", "{line}");
+    }
 
     let second = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);

@@ -165,7 +165,7 @@ fn plain_http_to_a_remote_host_is_refused() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
-        "error: \"http://graph.example.com\" uses plain http; only https is allowed, except for loopback hosts (from environment variable ROSTER_GRAPH_URL)\n"
+        "error: \"http://graph.example.com\" uses plain http to graph.example.com; only https is allowed, except for loopback hosts (127.0.0.0/8, ::1, localhost) (from environment variable ROSTER_GRAPH_URL)\n"
     );
 }
 

@@ -1,0 +1,96 @@
+//! Files roster creates that name people or hold secrets — saved plans, snapshots, the audit
+//! log, a job summary it starts — are readable by their owner only (mode 0600 on Unix), and a
+//! line appended to a log is written whole.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// Owner read and write, nothing for group or others.
+#[cfg(unix)]
+const PRIVATE: u32 = 0o600;
+
+/// Writes `bytes` to `path`, replacing what was there; the file is (made) owner-only.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE);
+    let mut file = options.open(path)?;
+    // An existing file keeps its mode on open: narrow it before anything is written.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(PRIVATE))?;
+    file.write_all(bytes)
+}
+
+/// Opens `path` for appending, creating it owner-only. A file that does not end in a newline
+/// (a process killed in the middle of a line) gets one first, so the next line starts fresh.
+pub(crate) fn open_append_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE);
+    let mut file = options.open(path)?;
+    if file.metadata()?.len() > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::End(-1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("roster-files-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_cut_line_is_ended_before_the_next_one() {
+        let dir = scratch("append");
+        let path = dir.join("audit.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"half\":").unwrap();
+        let mut file = open_append_private(&path).unwrap();
+        file.write_all(b"{\"b\":2}\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"a\":1}\n{\"half\":\n{\"b\":2}\n");
+        // A whole file is left as it is.
+        drop(open_append_private(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn created_and_rewritten_files_are_owner_only() {
+        let dir = scratch("mode");
+        let new = dir.join("plan.json");
+        write_private(&new, b"{}").unwrap();
+        assert_eq!(mode(&new), 0o600);
+        let old = dir.join("old.json");
+        std::fs::write(&old, "x").unwrap();
+        std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        write_private(&old, b"{}").unwrap();
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "{}");
+        let log = dir.join("log");
+        drop(open_append_private(&log).unwrap());
+        assert_eq!(mode(&log), 0o600);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

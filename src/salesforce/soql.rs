@@ -1,0 +1,124 @@
+//! SOQL text, in one place: string literals quoted one way, and `WHERE field IN (...)` queries
+//! over any number of values, chunked under Salesforce's URL length limit and run a few at a
+//! time. Field names never come from here: the config's are checked as API names by `validate`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Salesforce, SalesforceError, id15};
+
+/// Record ids in one `IN (...)` list (18 characters each, well under the 16,384-character URL
+/// limit of a REST query).
+pub(crate) const IDS_PER_QUERY: usize = 300;
+/// Usernames in one `IN (...)` list (up to 80 characters each).
+pub(crate) const NAMES_PER_QUERY: usize = 200;
+/// Queries in flight at once.
+const CONCURRENCY: usize = 4;
+
+/// A SOQL string literal: `'...'` with the escape sequences of the SOQL and SOSL Reference
+/// ("Quoted String Escape Sequences"): `\\`, `\'`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`.
+pub(crate) fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            other => out.push(other),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Every row of `{select} WHERE {field} IN (...)` over `values`, `per_query` values a query,
+/// the queries run side by side; rows in the order of the chunks.
+pub(crate) async fn query_in(
+    salesforce: &Arc<Salesforce>,
+    select: &str,
+    field: &str,
+    values: &[String],
+    per_query: usize,
+) -> Result<Vec<Value>, SalesforceError> {
+    let queries: Vec<_> = values
+        .chunks(per_query.max(1))
+        .map(|chunk| {
+            let list: Vec<String> = chunk.iter().map(|v| quote(v)).collect();
+            let soql = format!("{select} WHERE {field} IN ({})", list.join(", "));
+            let salesforce = Arc::clone(salesforce);
+            async move { Ok::<_, Infallible>(salesforce.query(&soql, None).await) }
+        })
+        .collect();
+    let Ok(pages) = crate::concurrent::all(CONCURRENCY, queries).await;
+    let mut rows = Vec::new();
+    for page in pages {
+        rows.extend(page?);
+    }
+    Ok(rows)
+}
+
+/// A text field of a query row (`""` when absent or not text).
+pub(crate) fn text<'a>(row: &'a Value, field: &str) -> &'a str {
+    row.get(field).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Ids of the users with these Usernames, by lower-case Username (Salesforce compares
+/// Usernames without case).
+pub(crate) async fn ids_by_username(
+    salesforce: &Arc<Salesforce>,
+    usernames: &[String],
+) -> Result<HashMap<String, String>, SalesforceError> {
+    let rows = query_in(
+        salesforce,
+        "SELECT Id, Username FROM User",
+        "Username",
+        usernames,
+        NAMES_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (text(r, "Username").to_lowercase(), text(r, "Id").to_owned()))
+        .collect())
+}
+
+/// The `UserLogin` id of each user, by the user's 15-character id.
+pub(crate) async fn logins(
+    salesforce: &Arc<Salesforce>,
+    users: &[String],
+) -> Result<BTreeMap<String, String>, SalesforceError> {
+    let rows = query_in(
+        salesforce,
+        "SELECT Id, UserId FROM UserLogin",
+        "UserId",
+        users,
+        IDS_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (id15(text(r, "UserId")).to_owned(), text(r, "Id").to_owned()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn literals_escape_what_soql_escapes() {
+        assert_eq!(quote("O'Brien"), r"'O\'Brien'");
+        assert_eq!(quote(r"a\' OR Id != '"), r"'a\\\' OR Id != \''");
+        assert_eq!(quote("two\nlines\t\"x\""), r#"'two\nlines\t\"x\"'"#);
+        assert_eq!(quote("jdoe@contoso.com"), "'jdoe@contoso.com'");
+    }
+}
