@@ -58,7 +58,7 @@ pub(crate) enum Command {
     /// Run the local Entra + Salesforce emulator until interrupted.
     Emulate(EmulateArgs),
     /// Show the whole loop against the built-in emulator: plan, apply, change, plan again.
-    Demo,
+    Demo(DemoArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -205,4 +205,11 @@ pub(crate) struct EmulateArgs {
     /// Write a config for the synthetic world to FILE.
     #[arg(long, value_name = "FILE")]
     pub(crate) write_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Latency the emulator adds to every request, to feel a real network (progress lines).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) latency_ms: u64,
 }

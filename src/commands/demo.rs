@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::plan::{Desired, color, inputs, load_path};
 use crate::apply::{self, Options};
-use crate::cli::Cli;
+use crate::cli::{Cli, DemoArgs};
 use crate::emulator::{self, State, WorldFile};
 use crate::endpoint::Endpoints;
 use crate::error::{Error, Outcome};
@@ -35,10 +35,11 @@ fn prepare(world: &WorldFile) -> Result<tempfile::TempDir, Error> {
             std::env::temp_dir().display()
         ))
     };
-    let scratch = tempfile::Builder::new()
-        .prefix("roster-demo-")
-        .tempdir()
-        .map_err(failed)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("roster-demo-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let scratch = builder.tempdir().map_err(failed)?;
     let dir = scratch.path();
     std::fs::create_dir(dir.join("secrets")).map_err(failed)?;
     let mut config = CONFIG.to_owned();
@@ -54,17 +55,22 @@ fn prepare(world: &WorldFile) -> Result<tempfile::TempDir, Error> {
     Ok(scratch)
 }
 
-pub(crate) fn run(cli: &Cli) -> Result<Outcome, Error> {
+pub(crate) fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome, Error> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    // Before the secrets are written: a signal from here on removes them.
+    let signals = {
+        let _context = runtime.enter();
+        super::apply::Signals::register()
+    };
     let world = WorldFile::from_yaml(WORLD)
         .map_err(|e| Error::Input(format!("the bundled demo world: {e}")))?;
     let scratch = prepare(&world)?;
     let desired = load_path(&scratch.path().join("roster.yaml"), true)?;
     let state = State::from_world(world)
         .map_err(|e| Error::Input(format!("the bundled demo world: {e}")))?;
-    let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(async {
         let running = emulator::start(state, "127.0.0.1:0").await?;
-        let signals = super::apply::Signals::register();
+        running.shared.set_latency(args.latency_ms);
         let result = tokio::select! {
             result = Box::pin(Demo::new(cli, &desired, running.base_url())?.run()) => result,
             Some(why) = signals.next() => Err(Error::Input(format!(

@@ -48,7 +48,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Expr(args) => expr::run(args),
         Command::Snapshot(args) => snapshot::run(cli, args),
         Command::Emulate(args) => emulate::run(args),
-        Command::Demo => demo::run(cli),
+        Command::Demo(args) => demo::run(cli, args),
     }
 }
 

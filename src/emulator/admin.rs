@@ -99,7 +99,15 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Err(e) => bad(format!("locks: {e}")),
         },
         ("GET", ["world"]) => json_response(StatusCode::OK, &dump(shared)),
-        ("DELETE", ["entra", "users", id]) => delete_user(shared, id),
+        // `{"keep_assignments": true}`: a soft delete whose app-role assignments still list the
+        // user, so Graph names a user it no longer returns.
+        ("DELETE", ["entra", "users", id]) => {
+            let keep = json()
+                .ok()
+                .and_then(|v| v.get("keep_assignments").and_then(Value::as_bool))
+                .unwrap_or(false);
+            delete_user(shared, id, keep)
+        }
         ("PATCH", ["entra", "users", id]) => match json() {
             Ok(Value::Object(changes)) => patch_user(shared, id, changes),
             _ => bad("expected a JSON object of attribute changes"),
@@ -154,7 +162,7 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
     ok()
 }
 
-fn delete_user(shared: &Shared, id: &str) -> Response {
+fn delete_user(shared: &Shared, id: &str, keep_assignments: bool) -> Response {
     let mut state = shared.state();
     let Some(position) = state.entra.user_position(id) else {
         return bad(format!("no user {id}"));
@@ -177,10 +185,12 @@ fn delete_user(shared: &Shared, id: &str) -> Response {
         }
     }
     state.entra.changes.extend(left);
-    state
-        .entra
-        .assignments
-        .retain(|a| a.principal_id != user_id);
+    if !keep_assignments {
+        state
+            .entra
+            .assignments
+            .retain(|a| a.principal_id != user_id);
+    }
     state.entra.reindex();
     state.entra.changes.push(Change::UserRemoved(user_id));
     ok()

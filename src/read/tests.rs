@@ -547,6 +547,32 @@ async fn an_expired_token_is_renewed_once() {
 }
 
 #[tokio::test]
+async fn a_token_that_expires_twice_in_one_read_is_renewed_again() {
+    let running = demo().await;
+    let dir = demo_dir("expired-twice", ENTRA_FILE_SECRET, SF_FILE_SECRET);
+    // The same request (the only one in flight) meets an expired token twice: each time a
+    // fresh one is fetched, and the read goes on.
+    fault(
+        &running,
+        "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo",
+        faults::Kind::ExpiredToken,
+        2,
+    );
+    let (source, target) = read(&running, &dir).await.unwrap();
+    assert_eq!(source.assignments.len(), 8);
+    assert_eq!(target.users.len(), 9);
+    assert_eq!(count(&running, "POST /{id}/oauth2/{v}/token"), 3);
+    assert_eq!(
+        count(
+            &running,
+            "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo"
+        ),
+        3
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_token_that_stays_rejected_is_an_error_not_a_loop() {
     let running = demo().await;
     let dir = demo_dir("rejected", ENTRA_FILE_SECRET, SF_FILE_SECRET);

@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 use crate::support::{Emulator, Output, Scratch, repo};
 
 /// An emulator, a scratch directory and a config in it.
-struct World {
-    emulator: Emulator,
-    scratch: Scratch,
+pub(crate) struct World {
+    pub(crate) emulator: Emulator,
+    pub(crate) scratch: Scratch,
 }
 
 impl World {
     /// The demo world, with a copy of the demo config in the scratch directory.
-    fn demo(name: &str) -> World {
+    pub(crate) fn demo(name: &str) -> World {
         let scratch = Scratch::new(name);
         scratch.write(
             "roster.yaml",
@@ -32,7 +32,7 @@ impl World {
     }
 
     /// A synthetic world of `users` users, its config written by the emulator.
-    fn synthetic(name: &str, users: u32, latency_ms: u32) -> World {
+    pub(crate) fn synthetic(name: &str, users: u32, latency_ms: u32) -> World {
         let scratch = Scratch::new(name);
         let emulator = Emulator::start_with(
             &[
@@ -48,27 +48,27 @@ impl World {
         World { emulator, scratch }
     }
 
-    fn roster(&self, args: &[&str]) -> Output {
+    pub(crate) fn roster(&self, args: &[&str]) -> Output {
         self.roster_env(args, &[])
     }
 
-    fn roster_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn roster_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut all = vec![("GITHUB_SHA", "0123abcd")];
         all.extend_from_slice(env);
         self.emulator.roster(&self.scratch.dir, args, &all)
     }
 
-    fn plan_json(&self) -> Value {
+    pub(crate) fn plan_json(&self) -> Value {
         let out = self.roster(&["plan", "--format", "json"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         serde_json::from_str(&out.stdout).unwrap()
     }
 
-    fn requests(&self) -> Value {
+    pub(crate) fn requests(&self) -> Value {
         self.emulator.admin_call(Method::GET, "requests", None)
     }
 
-    fn requests_to(&self, route: &str) -> u64 {
+    pub(crate) fn requests_to(&self, route: &str) -> u64 {
         self.requests()
             .as_object()
             .unwrap()
@@ -78,7 +78,7 @@ impl World {
             .sum()
     }
 
-    fn audit(&self) -> Vec<Value> {
+    pub(crate) fn audit(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.scratch.dir.join("roster-audit.jsonl"))
             .unwrap_or_default();
         text.lines()
@@ -87,7 +87,7 @@ impl World {
     }
 
     /// The next plan has no changes and no Username appears twice in the org.
-    fn assert_converged(&self) {
+    pub(crate) fn assert_converged(&self) {
         let out = self.roster(&["plan", "--detailed-exitcode"]);
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         assert!(out.stdout.contains("No changes."), "{}", out.stdout);
@@ -101,7 +101,7 @@ impl World {
     }
 }
 
-fn first_of(plan: &Value, action: &str) -> Value {
+pub(crate) fn first_of(plan: &Value, action: &str) -> Value {
     plan["changes"]
         .as_array()
         .unwrap()

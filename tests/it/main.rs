@@ -6,6 +6,7 @@ mod cli;
 mod emulate;
 mod expr;
 mod plan;
+mod safety;
 mod snapshot;
 mod support;
 mod validate;

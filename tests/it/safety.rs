@@ -1,0 +1,916 @@
+//! The safety promises, tried as an attacker and as a failing network would: no secret over
+//! plain http to a host the client reads differently, no plan from a malformed read, no edited
+//! saved plan applied, an audit log that matches the org after any interruption, field names
+//! that cannot reach SOQL unchecked, and files that name people readable by their owner only.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::apply::{World, first_of};
+use crate::support::{Emulator, Scratch, repo};
+
+// ---------------------------------------------------------------------------------------------
+// 1. Secrets never go over plain http to a host other than loopback.
+
+/// The demo config with `target.login_url` set to `url`.
+fn with_login_url(url: &str) -> String {
+    std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace(
+            "  login_url: https://test.salesforce.com\n",
+            &format!("  login_url: '{}'\n", url.replace('\'', "''")),
+        )
+}
+
+#[test]
+fn validate_refuses_urls_whose_host_the_client_reads_differently() {
+    let scratch = Scratch::new("safety-url-validate");
+    let cases = [
+        (
+            r"http://192.0.2.1:8080\@127.0.0.1",
+            "plain http to 192.0.2.1",
+        ),
+        (r"http://192.0.2.1:8080\\@[::1]", "plain http to 192.0.2.1"),
+        ("http://192.0.2.1:8080%5C@127.0.0.1", "user info"),
+        ("https://admin:hunter2@test.salesforce.com", "user info"),
+        (
+            "http://localhost.example.com",
+            "plain http to localhost.example.com",
+        ),
+        ("HTTP://EXAMPLE.COM", "plain http to example.com"),
+    ];
+    for (url, reason) in cases {
+        let config = with_login_url(url);
+        let line = config
+            .lines()
+            .position(|l| l.starts_with("  login_url:"))
+            .unwrap()
+            + 1;
+        scratch.write("roster.yaml", &config);
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 1, "{url}: {}", out.stderr);
+        assert!(out.stderr.contains(reason), "{url}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("roster.yaml:{line}:14")),
+            "{url}: {}",
+            out.stderr
+        );
+    }
+    // https to any host, and http to a parsed loopback host, stay allowed.
+    for url in [
+        "https://192.0.2.1:8443",
+        "http://2130706433:9",
+        "http://[::1]:9",
+    ] {
+        scratch.write("roster.yaml", with_login_url(url));
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 0, "{url}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn environment_overrides_are_checked_before_any_request() {
+    let world = World::demo("safety-url-env");
+    for (name, url) in [
+        (
+            "ROSTER_ENTRA_LOGIN_URL",
+            r"http://192.0.2.1:8080\@127.0.0.1",
+        ),
+        (
+            "ROSTER_SALESFORCE_LOGIN_URL",
+            "http://192.0.2.1:8080%5C@127.0.0.1",
+        ),
+        ("ROSTER_GRAPH_URL", "http://user@127.0.0.1:9"),
+    ] {
+        let out = world.roster_env(&["plan"], &[(name, url)]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
+        assert!(
+            out.stderr
+                .contains(&format!("(from environment variable {name})")),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(world.requests(), json!({}), "nothing was sent anywhere");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. A malformed or failed read is never a plan.
+
+/// A world whose 40 users are each assigned to the application directly, so Graph reads them
+/// by id in a `$batch` (15 ids a request): the shape of the tenant in the report.
+fn direct_world(name: &str) -> World {
+    let scratch = Scratch::new(name);
+    let mut users = String::new();
+    let mut assignments = String::new();
+    for n in 1..=40 {
+        let _ = std::fmt::Write::write_fmt(
+            &mut users,
+            format_args!(
+                "    - {{id: cccccccc-0000-4000-8000-{n:012}, userPrincipalName: user{n}@example.com, \
+                 mail: user{n}@example.com, givenName: User, surname: Number{n}, \
+                 displayName: User {n}, accountEnabled: true}}\n"
+            ),
+        );
+        let _ = std::fmt::Write::write_fmt(
+            &mut assignments,
+            format_args!(
+                "    - {{application: Salesforce Sandbox, user: user{n}@example.com, role: Standard_User}}\n"
+            ),
+        );
+    }
+    let world = format!(
+        "entra:
+  tenant_id: 11111111-2222-4333-8444-555555555555
+  clients:
+    - {{client_id: aaaaaaaa-0000-4000-8000-000000000001, secret: test-entra-secret}}
+  applications:
+    - display_name: Salesforce Sandbox
+      app_id: aaaaaaaa-0000-4000-8000-0000000000a1
+      service_principal_id: aaaaaaaa-0000-4000-8000-0000000000b1
+      app_roles:
+        - {{id: bbbbbbbb-0000-4000-8000-000000000001, display_name: Standard User, value: Standard_User}}
+  users:
+{users}  groups: []
+  assignments:
+{assignments}salesforce:
+  sandbox: dev1
+  clients:
+    - {{client_id: 3MVG9test.client, client_secret: test-sf-secret, run_as: integration@example.com.dev1}}
+  api_users:
+    - {{username: integration@example.com.dev1}}
+  licenses:
+    - {{name: Salesforce, total: 100}}
+  profiles:
+    - {{name: System Administrator, license: Salesforce}}
+    - {{name: Standard User, license: Salesforce}}
+  roles: []
+  permission_sets: []
+  users:
+    - {{Username: integration@example.com.dev1, Email: integration@example.com, LastName: Integration, Alias: integ, TimeZoneSidKey: America/Los_Angeles, LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8, Profile: System Administrator}}
+"
+    );
+    scratch.write("world.yaml", world);
+    scratch.write(
+        "roster.yaml",
+        "version: 1
+source:
+  tenant_id: 11111111-2222-4333-8444-555555555555
+  client_id: aaaaaaaa-0000-4000-8000-000000000001
+  credential:
+    client_secret: {env: AZURE_CLIENT_SECRET}
+  application:
+    display_name: Salesforce Sandbox
+target:
+  auth:
+    client_credentials:
+      client_id: 3MVG9test.client
+      client_secret: {env: SF_CLIENT_SECRET}
+matching:
+  - {source: '[userPrincipalName]', target: FederationIdentifier}
+ownership:
+  username_suffix: .dev1
+protect:
+  usernames: [integration@example.com.dev1]
+mappings:
+  - {target: Username, expression: 'Append([userPrincipalName], \".dev1\")', apply: on_create}
+  - {target: Email, source: mail}
+  - {target: LastName, source: surname, default: \".\"}
+  - {target: Alias, expression: 'Left(Join(\"\", Left([givenName], 1), [surname]), 8)'}
+  - {target: FederationIdentifier, source: userPrincipalName}
+  - {target: TimeZoneSidKey, constant: America/Los_Angeles}
+  - {target: LocaleSidKey, constant: en_US}
+  - {target: LanguageLocaleKey, constant: en_US}
+  - {target: EmailEncodingKey, constant: UTF-8}
+roles:
+  rules:
+    - when: {app_role: Standard User}
+      profile: Standard User
+",
+    );
+    let emulator = Emulator::start_with(&["--world", "world.yaml"], &scratch.dir);
+    World { emulator, scratch }
+}
+
+/// A direct world whose 40 users are all provisioned already: a read that lost them would
+/// deactivate them.
+fn provisioned_direct_world(name: &str) -> World {
+    let world = direct_world(name);
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("40 created"), "{}", out.stdout);
+    world.assert_converged();
+    world
+}
+
+fn fault(world: &World, rule: &Value) {
+    world.emulator.admin("faults", rule);
+}
+
+/// `roster plan` fails: exit 1, no plan on stdout, the error on stderr containing `expected`.
+fn assert_read_fails(world: &World, expected: &[&str]) {
+    let out = world.roster(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.is_empty(), "a plan was printed: {}", out.stdout);
+    for text in expected {
+        assert!(out.stderr.contains(text), "{text:?} not in {}", out.stderr);
+    }
+    world.emulator.admin_call(Method::DELETE, "faults", None);
+}
+
+#[test]
+fn a_batch_item_cut_short_fails_the_read_instead_of_deactivating() {
+    let world = provisioned_direct_world("safety-batch-drop");
+    // The connection breaks inside the batch: the item comes back as 200 with no body.
+    fault(&world, &json!({"route": "GET /v1.0/users", "kind": "drop"}));
+    assert_read_fails(
+        &world,
+        &["GET /v1.0/users (in a $batch)", "it has no `value` array"],
+    );
+    // An item that stays unavailable, after its retries.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "status", "status": 503, "retry_after": "0", "count": 50}),
+    );
+    assert_read_fails(
+        &world,
+        &["GET /v1.0/users (in a $batch): HTTP 503 serviceNotAvailable"],
+    );
+    // A success whose collection is missing.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "body": {"@odata.context": "x"}}),
+    );
+    assert_read_fails(&world, &["it has no `value` array"]);
+    // An item that failed outright.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "status", "status": 500}),
+    );
+    assert_read_fails(&world, &["HTTP 500"]);
+    // And with the faults gone, nothing changed.
+    world.assert_converged();
+}
+
+#[test]
+fn graph_pages_that_are_not_what_graph_sends_fail_the_read() {
+    let world = provisioned_direct_world("safety-graph-shapes");
+    let route = "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo";
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200, "body": {}}),
+    );
+    assert_read_fails(
+        &world,
+        &["appRoleAssignedTo", "the page has no `value` array"],
+    );
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200,
+                "body": {"value": [{"id": "a1", "principalType": "User", "appRoleId": "r"}]}}),
+    );
+    assert_read_fails(&world, &["an item has no `principalId`"]);
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200,
+                "body": {"value": [], "@odata.nextLink": 7}}),
+    );
+    assert_read_fails(&world, &["`@odata.nextLink` is 7"]);
+    world.assert_converged();
+}
+
+#[test]
+fn salesforce_pages_that_are_not_what_salesforce_sends_fail_the_read() {
+    let world = provisioned_direct_world("safety-soql-shapes");
+    let route = "GET /services/data/{v}/query";
+    for (body, expected) in [
+        (
+            json!({"totalSize": 0, "done": true}),
+            "a page has no `records` array",
+        ),
+        (
+            json!({"totalSize": 3, "done": false, "records": []}),
+            "`done` is false, but there is no `nextRecordsUrl`",
+        ),
+        (
+            json!({"totalSize": 41, "done": true, "records": []}),
+            "totalSize is 41, but 0 records arrived",
+        ),
+        (
+            json!({"totalSize": 1, "done": true, "records": [7]}),
+            "a record is 7, not an object",
+        ),
+        (
+            json!({"done": true, "records": []}),
+            "a page has no `totalSize`",
+        ),
+    ] {
+        fault(
+            &world,
+            &json!({"route": route, "kind": "respond", "status": 200, "body": body}),
+        );
+        assert_read_fails(&world, &["Salesforce query", expected]);
+    }
+    world.assert_converged();
+}
+
+#[test]
+fn a_deleted_assignee_is_named_and_its_deactivation_counts() {
+    let world = provisioned_direct_world("safety-deleted");
+    world.emulator.admin_call(
+        Method::DELETE,
+        "entra/users/user7@example.com",
+        Some(&json!({"keep_assignments": true})),
+    );
+    let out = world.roster(&["plan"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "Assigned, but deleted in Entra (1): no Entra user links their Salesforce user any \
+             more, so it is treated as out of scope:\n  - User 7 (cccccccc-0000-4000-8000-000000000007)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("# salesforce_user[\"user7@example.com.dev1\"] will be deactivated"),
+        "{}",
+        out.stdout
+    );
+    let plan = world.plan_json();
+    assert_eq!(plan["deleted_in_entra"][0]["display_name"], "User 7");
+    assert_eq!(plan["safety"]["deactivations"], 1);
+    let markdown = world.roster(&["plan", "--format", "markdown"]);
+    assert!(
+        markdown.stdout.contains("Assigned, but deleted in Entra"),
+        "{}",
+        markdown.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. An edited saved plan is never applied.
+
+fn world_objects(world: &World, object: &str) -> Vec<Value> {
+    world.emulator.admin_call(Method::GET, "world", None)["salesforce"]["objects"][object]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn user_by_username(world: &World, username: &str) -> Value {
+    world_objects(world, "User")
+        .into_iter()
+        .find(|u| {
+            u["Username"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(username)
+        })
+        .unwrap_or_else(|| panic!("no user {username}"))
+}
+
+/// Applies `plan` (a saved plan, edited) and asserts it is refused as stale with `expected`
+/// in the message, and that nothing was written.
+fn assert_refused(world: &World, plan: &Value, expected: &str) {
+    let writes = world.requests_to("composite") + world.requests_to("jobs/ingest");
+    let logged = world.audit().len();
+    world.scratch.write("edited.json", plan.to_string());
+    let out = world.roster(&["apply", "edited.json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("Saved plan is stale"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(expected),
+        "{expected:?} not in {}",
+        out.stderr
+    );
+    assert_eq!(
+        world.requests_to("composite") + world.requests_to("jobs/ingest"),
+        writes,
+        "nothing was written"
+    );
+    assert_eq!(
+        world.audit().len(),
+        logged,
+        "a refused apply writes no audit line"
+    );
+}
+
+#[test]
+fn an_edited_saved_plan_is_refused_and_nothing_is_written() {
+    let world = World::demo("safety-tamper");
+    assert_eq!(world.roster(&["plan", "--out", "plan.json"]).code, 0);
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("plan.json")).unwrap(),
+    )
+    .unwrap();
+    let admin = user_by_username(&world, "admin@contoso.com.dev1");
+    let deactivate = |user: &Value| {
+        json!({
+            "action": "deactivate", "key": user["Username"], "situation": "orphaned",
+            "reason": "orphaned", "source_id": null, "target_id": user["Id"],
+            "before": {"IsActive": true}, "after": {"IsActive": false}, "labels": {},
+            "unchanged": 0, "permission_sets": {"add": [], "remove": []},
+            "fingerprint": user["SystemModstamp"],
+        })
+    };
+
+    // A deactivation of the protected admin, fingerprint and all.
+    let mut plan = saved.clone();
+    plan["changes"]
+        .as_array_mut()
+        .unwrap()
+        .push(deactivate(&admin));
+    assert_refused(
+        &world,
+        &plan,
+        "admin@contoso.com.dev1: the saved plan would deactivate this user; a plan made now would not",
+    );
+
+    // An update that also makes the user a System Administrator.
+    let sysadmin = world_objects(&world, "Profile")
+        .into_iter()
+        .find(|p| p["Name"] == "System Administrator")
+        .unwrap();
+    let mut plan = saved.clone();
+    let update = plan["changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["action"] == "update")
+        .unwrap();
+    update["after"]["ProfileId"] = sysadmin["Id"].clone();
+    let key = update["key"].as_str().unwrap().to_owned();
+    assert_refused(
+        &world,
+        &plan,
+        &format!(
+            "{key}: update differs: ProfileId = {} in the saved plan",
+            sysadmin["Id"]
+        ),
+    );
+
+    // A change without its fingerprint.
+    let mut plan = saved.clone();
+    let update = plan["changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["action"] == "update")
+        .unwrap();
+    update.as_object_mut().unwrap().remove("fingerprint");
+    assert_refused(&world, &plan, "the saved change has no fingerprint");
+
+    // Untouched, the same file applies.
+    let out = world.roster(&["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.assert_converged();
+}
+
+#[test]
+fn deactivations_appended_to_a_saved_plan_are_refused_whatever_its_safety_block_says() {
+    let world = provisioned_direct_world("safety-tamper-threshold");
+    assert_eq!(world.roster(&["plan", "--out", "plan.json"]).code, 0);
+    let mut plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("plan.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plan["changes"], json!([]));
+    for user in world_objects(&world, "User")
+        .iter()
+        .filter(|u| u["Username"] != "integration@example.com.dev1")
+        .take(8)
+    {
+        plan["changes"].as_array_mut().unwrap().push(json!({
+            "action": "deactivate", "key": user["Username"], "situation": "orphaned",
+            "reason": "orphaned", "source_id": null, "target_id": user["Id"],
+            "before": {"IsActive": true}, "after": {"IsActive": false}, "labels": {},
+            "unchanged": 0, "permission_sets": {"add": [], "remove": []},
+            "fingerprint": user["SystemModstamp"],
+        }));
+    }
+    // The plan's own safety block still says "not exceeded": it is never read.
+    plan["summary"]["deactivate"] = json!(8);
+    assert_eq!(plan["safety"]["exceeded"], false);
+    assert_refused(&world, &plan, "the saved plan would deactivate this user");
+    let active = world_objects(&world, "User")
+        .iter()
+        .filter(|u| u["IsActive"] == true)
+        .count();
+    assert_eq!(active, 41, "nobody was deactivated");
+}
+
+#[test]
+fn an_entra_change_after_the_plan_makes_it_stale() {
+    let world = World::demo("safety-entra-stale");
+    assert_eq!(world.roster(&["plan", "--out", "plan.json"]).code, 0);
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("plan.json")).unwrap(),
+    )
+    .unwrap();
+    let create = first_of(&saved, "create");
+    let key = create["key"].as_str().unwrap();
+    // The new hire is disabled in Entra after the plan was reviewed.
+    world.emulator.admin_call(
+        Method::PATCH,
+        &format!("entra/users/{key}"),
+        Some(&json!({"accountEnabled": false})),
+    );
+    let writes = world.requests_to("composite");
+    let out = world.roster(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{key}: the saved plan would create this user; a plan made now would not"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        world.requests_to("composite"),
+        writes,
+        "nothing was written"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. The audit log says what was done, step by step, whatever stops the apply.
+
+/// Checks every audit line against the emulated org: a step `applied` is in the org, a step
+/// `not_attempted` is not; a change is `applied` only when all its steps are.
+fn assert_audit_matches_org(world: &World) -> Vec<Value> {
+    let audit = world.audit();
+    assert!(!audit.is_empty());
+    let users = world_objects(world, "User");
+    let sets = world_objects(world, "PermissionSet");
+    let assignments = world_objects(world, "PermissionSetAssignment");
+    let set_id = |name: &str| {
+        sets.iter()
+            .find(|s| s["Name"] == name)
+            .map(|s| s["Id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    for line in &audit {
+        let steps = line["steps"].as_array().unwrap();
+        let results: Vec<&str> = steps
+            .iter()
+            .map(|s| s["result"].as_str().unwrap())
+            .collect();
+        let expected = if results.contains(&"failed") {
+            "failed"
+        } else if results.iter().all(|r| *r == "applied") {
+            "applied"
+        } else if results.iter().all(|r| *r == "not_attempted") {
+            "not_attempted"
+        } else {
+            "incomplete"
+        };
+        assert_eq!(line["result"], expected, "{line}");
+        let user = match line["action"].as_str().unwrap() {
+            "create" => users.iter().find(|u| {
+                u["Username"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(line["after"]["Username"].as_str().unwrap())
+            }),
+            _ => users.iter().find(|u| u["Id"] == line["target_id"]),
+        };
+        for step in steps {
+            let name = step["step"].as_str().unwrap();
+            let done = step["result"] == "applied";
+            assert_ne!(
+                step["result"], "failed",
+                "no fault makes a step fail here: {line}"
+            );
+            if name == "create" {
+                assert_eq!(user.is_some(), done, "{line}");
+            } else if name == "update" || name == "reactivate" {
+                let user = user.unwrap();
+                let side = if done { "after" } else { "before" };
+                for (field, value) in line[side].as_object().unwrap() {
+                    assert_eq!(&user[field], value, "{field} of {line}");
+                }
+            } else if name == "deactivate" {
+                assert_eq!(user.unwrap()["IsActive"] == false, done, "{line}");
+            } else if let Some(set) = name.strip_prefix("add permission set ") {
+                let id = set_id(set);
+                let assignee = user.map_or(Value::Null, |u| u["Id"].clone());
+                let exists = assignments
+                    .iter()
+                    .any(|a| a["AssigneeId"] == assignee && a["PermissionSetId"] == id);
+                assert_eq!(exists, done, "{set} of {line}");
+            } else if let Some(set) = name.strip_prefix("remove permission set ") {
+                let id = set_id(set);
+                let exists = assignments
+                    .iter()
+                    .any(|a| a["AssigneeId"] == line["target_id"] && a["PermissionSetId"] == id);
+                assert_eq!(exists, !done, "{set} of {line}");
+            } else {
+                panic!("an unknown step {name}");
+            }
+        }
+    }
+    audit
+}
+
+/// Starts `roster apply --auto-approve ARGS` in the background, its output to a file.
+fn spawn_apply(world: &World, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["apply", "--auto-approve"])
+        .args(args)
+        .current_dir(&world.scratch.dir)
+        .env("NO_COLOR", "1")
+        .envs(
+            world
+                .emulator
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .stdout(std::fs::File::create(world.scratch.dir.join("apply.out")).unwrap())
+        .stderr(std::fs::File::create(world.scratch.dir.join("apply.err")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_requests(world: &World, route: &str, count: u64) {
+    let started = Instant::now();
+    while world.requests_to(route) < count {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "no {route}: {}",
+            world.requests()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Interrupts an apply of the demo plan with `signal_name` while a request matching `delayed`
+/// is held in flight, and checks the report and every audit line.
+fn interrupt_while(
+    delayed: &Value,
+    wait_for: &str,
+    args: &[&str],
+    signal_name: &str,
+) -> Vec<Value> {
+    let world = World::demo(&format!(
+        "safety-interrupt-{}",
+        wait_for.replace(['/', ' ', '{', '}'], "")
+    ));
+    let mut delay = delayed.clone();
+    delay["kind"] = json!("delay");
+    delay["ms"] = json!(1500);
+    world.emulator.admin("faults", &delay);
+    let mut child = spawn_apply(&world, args);
+    wait_for_requests(&world, wait_for, 1);
+    signal(&child, signal_name);
+    let status = child.wait().unwrap();
+    let stdout = std::fs::read_to_string(world.scratch.dir.join("apply.out")).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    let why = if signal_name == "TERM" {
+        "terminated (SIGTERM): the requests in flight finished, nothing more was sent"
+    } else {
+        "interrupted (Ctrl-C): the requests in flight finished, nothing more was sent"
+    };
+    assert!(stdout.contains(why), "{stdout}");
+    assert!(stdout.contains("Apply incomplete."), "{stdout}");
+    let audit = assert_audit_matches_org(&world);
+    assert_eq!(audit.len(), 30, "every change has its line");
+    // And the next apply finishes the job.
+    let again = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    world.assert_converged();
+    audit
+}
+
+fn count(audit: &[Value], result: &str) -> usize {
+    audit.iter().filter(|l| l["result"] == result).count()
+}
+
+#[test]
+fn sigterm_during_user_writes_logs_each_step_as_it_is_in_the_org() {
+    let audit = interrupt_while(
+        &json!({"route": "POST /services/data/{v}/composite/sobjects", "body_contains": "\"type\":\"User\""}),
+        "POST /services/data/{v}/composite/sobjects",
+        &[],
+        "TERM",
+    );
+    // The creates in flight finished; their assignments and the deactivations were not sent.
+    assert!(count(&audit, "incomplete") > 0, "{audit:?}");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|l| l["action"] == "deactivate")
+            .map(|l| &l["result"])
+            .collect::<Vec<_>>(),
+        ["not_attempted", "not_attempted"]
+    );
+}
+
+#[test]
+fn an_interrupt_during_assignment_writes_logs_each_step_as_it_is_in_the_org() {
+    let audit = interrupt_while(
+        &json!({"route": "POST /services/data/{v}/composite/sobjects", "body_contains": "PermissionSetAssignment"}),
+        "POST /services/data/{v}/composite/sobjects",
+        &[],
+        "INT",
+    );
+    assert!(count(&audit, "applied") > 0, "{audit:?}");
+    assert_eq!(count(&audit, "not_attempted"), 2, "the deactivations");
+}
+
+#[test]
+fn an_interrupt_while_polling_a_bulk_job_follows_the_job_to_its_end() {
+    let audit = interrupt_while(
+        &json!({"route": "GET /services/data/{v}/jobs/ingest/{id}"}),
+        "GET /services/data/{v}/jobs/ingest/{id}",
+        &["--bulk-threshold", "10"],
+        "TERM",
+    );
+    // The job was submitted: it ran, and roster waited to say so truthfully.
+    let creates: Vec<&Value> = audit.iter().filter(|l| l["action"] == "create").collect();
+    assert_eq!(creates.len(), 23);
+    for create in creates {
+        assert_eq!(create["steps"][0]["result"], "applied", "{create}");
+    }
+}
+
+#[test]
+fn a_bulk_job_whose_answer_was_lost_is_looked_up() {
+    let world = World::demo("safety-bulk-lost");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "PATCH /services/data/{v}/jobs/ingest/{id}", "kind": "lose_response"}),
+    );
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Apply complete! Resources: 23 created"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(count(&assert_audit_matches_org(&world), "applied"), 30);
+    world.assert_converged();
+}
+
+#[test]
+fn a_killed_apply_leaves_only_whole_lines() {
+    let world = World::demo("safety-kill");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "POST /services/data/{v}/composite/sobjects",
+                "body_contains": "PermissionSetAssignment", "kind": "delay", "ms": 1500}),
+    );
+    let mut child = spawn_apply(&world, &[]);
+    wait_for_requests(&world, "POST /services/data/{v}/composite/sobjects", 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What finished before the kill is on record, each line whole.
+    let before = world.audit();
+    assert!(
+        !before.is_empty(),
+        "the settled changes were logged before the kill"
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let text = std::fs::read_to_string(world.scratch.dir.join("roster-audit.jsonl")).unwrap();
+    assert!(text.ends_with('\n'));
+    for line in text.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    world.assert_converged();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Config text reaches SOQL only as a field API name.
+
+#[test]
+fn field_names_that_are_not_api_names_are_refused_where_they_stand() {
+    let scratch = Scratch::new("safety-field-names");
+    let demo = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    for target in ["ftp://x", "62.0", "Title, Id FROM User --"] {
+        let config = demo.replacen(
+            "mappings:\n",
+            &format!("mappings:\n  - {{target: '{target}', source: department}}\n"),
+            1,
+        );
+        let line = config
+            .lines()
+            .position(|l| l.contains(&format!("target: '{target}'")))
+            .unwrap()
+            + 1;
+        scratch.write("roster.yaml", config);
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 1, "{target}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("`{target}` is not a Salesforce field API name")),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!("roster.yaml:{line}:")),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Files that name people are their owner's alone.
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn plans_snapshots_and_job_summaries_are_owner_only() {
+    let world = World::demo("safety-modes");
+    let summary = world.scratch.dir.join("summary.md");
+    let out = world.roster_env(
+        &["plan", "--out", "plan.json"],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(mode(&world.scratch.dir.join("plan.json")), 0o600);
+    assert_eq!(mode(&summary), 0o600);
+    // A plan saved over a world-readable file narrows it.
+    let path = world.scratch.dir.join("plan.json");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    assert_eq!(world.roster(&["plan", "--out", "plan.json"]).code, 0);
+    assert_eq!(mode(&path), 0o600);
+    let out = world.roster(&["snapshot", "--out", "snap"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(mode(&world.scratch.dir.join("snap/entra.json")), 0o600);
+    assert_eq!(mode(&world.scratch.dir.join("snap/salesforce.json")), 0o600);
+}
+
+/// The demo's scratch directories left in `dir`.
+fn demo_dirs(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("roster-demo-"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn the_demo_removes_its_secrets_on_exit_and_on_interrupt() {
+    let scratch = Scratch::new("safety-demo");
+    let tmp = scratch.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = crate::support::run_with(
+        &scratch.dir,
+        &["demo"],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(demo_dirs(&tmp).is_empty(), "{:?}", demo_dirs(&tmp));
+
+    for name in ["INT", "TERM"] {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            // Two seconds a request: the signal lands while the demo is still at work.
+            .args(["demo", "--latency-ms", "2000"])
+            .current_dir(&scratch.dir)
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while demo_dirs(&tmp).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no demo directory"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let secrets = tmp.join(&demo_dirs(&tmp)[0]);
+        assert_eq!(mode(&secrets), 0o700);
+        signal(&child, name);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("its temporary files are removed"),
+            "{stderr}"
+        );
+        assert!(demo_dirs(&tmp).is_empty(), "{:?}", demo_dirs(&tmp));
+    }
+}
