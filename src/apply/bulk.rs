@@ -34,16 +34,29 @@ fn row_key(op: Op, value: &str) -> String {
     }
 }
 
-/// Writes `records` (all of one object) with one ingest job; outcomes in the order given.
+/// The most CSV one job uploads: Salesforce takes 150 MB of base64-encoded content a request
+/// and advises at most 100 MB of data, since the encoding adds about half ("Upload Job Data",
+/// Bulk API 2.0 Developer Guide). Larger writes are split into several jobs.
+const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+
+/// Writes `records` (all of one object) with ingest jobs of at most `MAX_UPLOAD_BYTES` of CSV
+/// each, one after the other; outcomes in the order given.
 pub(super) async fn write(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
     records: &[Map<String, Value>],
 ) -> Vec<Written> {
-    if ctx.stopped() {
-        return vec![Written::NotSent; records.len()];
-    }
+    write_split(ctx, op, object, records, MAX_UPLOAD_BYTES).await
+}
+
+async fn write_split(
+    ctx: &Ctx,
+    op: Op,
+    object: &'static str,
+    records: &[Map<String, Value>],
+    max_bytes: usize,
+) -> Vec<Written> {
     // The column that finds a result row's record again (see `row_key`).
     let key = match op {
         Op::Insert => "Username",
@@ -58,17 +71,47 @@ pub(super) async fn write(
         names.remove(key);
         std::iter::once(key).chain(names).collect()
     };
-    let mut csv = String::new();
-    crate::csv::write_row(&mut csv, columns.iter().copied());
-    for record in records {
-        let cells: Vec<String> = columns
-            .iter()
-            // A column the record does not set stays empty: unchanged on update, unset on insert.
-            .map(|c| record.get(*c).map(cell).unwrap_or_default())
-            .collect();
-        crate::csv::write_row(&mut csv, cells.iter().map(String::as_str));
+    let mut header = String::new();
+    crate::csv::write_row(&mut header, columns.iter().copied());
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut start = 0;
+    while start < records.len() {
+        let mut csv = header.clone();
+        let mut end = start;
+        while end < records.len() {
+            let mut row = String::new();
+            let cells: Vec<String> = columns
+                .iter()
+                // A column the record does not set stays empty: unchanged on update, unset on
+                // insert.
+                .map(|c| records[end].get(*c).map(cell).unwrap_or_default())
+                .collect();
+            crate::csv::write_row(&mut row, cells.iter().map(String::as_str));
+            if end > start && csv.len() + row.len() > max_bytes {
+                break;
+            }
+            csv.push_str(&row);
+            end += 1;
+        }
+        outcomes.extend(job(ctx, op, object, key, &records[start..end], &csv).await);
+        start = end;
     }
-    match run_job(ctx, op, object, &csv).await {
+    outcomes
+}
+
+/// One ingest job of `records`, whose CSV is `csv`.
+async fn job(
+    ctx: &Ctx,
+    op: Op,
+    object: &'static str,
+    key: &str,
+    records: &[Map<String, Value>],
+    csv: &str,
+) -> Vec<Written> {
+    if ctx.stopped() {
+        return vec![Written::NotSent; records.len()];
+    }
+    match run_job(ctx, op, object, csv).await {
         Ok((succeeded, failed)) => {
             let key_of =
                 |r: &Map<String, Value>| row_key(op, &r.get(key).map(cell).unwrap_or_default());
@@ -304,4 +347,83 @@ async fn read_results(ctx: &Ctx, op: Op, id: &str) -> Result<Results, Salesforce
         })
         .collect();
     Ok((succeeded, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Map, Value, json};
+
+    use super::{Op, write_split};
+    use crate::apply::{Ctx, Options, Stop, Written};
+    use crate::emulator::{self, State, synthetic};
+    use crate::endpoint::Endpoints;
+    use crate::salesforce::Salesforce;
+
+    /// A write larger than one upload may be is split into several jobs, each row's outcome
+    /// still found again.
+    #[tokio::test]
+    async fn writes_larger_than_one_upload_take_several_jobs() {
+        let running = emulator::start(
+            State::from_world(synthetic::world(3, 1)).unwrap(),
+            "127.0.0.1:0",
+        )
+        .await
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("roster-bulk-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("sf.secret"), synthetic::SALESFORCE_SECRET).unwrap();
+        let config = synthetic::config().replace("{env: SF_CLIENT_SECRET}", "{file: sf.secret}");
+        std::fs::write(dir.join("roster.yaml"), config).unwrap();
+        let loaded = crate::config::load(&dir.join("roster.yaml")).unwrap();
+        let base = running.base_url();
+        let endpoints = Endpoints {
+            entra_login: base.clone(),
+            graph: base.clone(),
+            salesforce_login: base,
+        };
+        let salesforce = Salesforce::connect(&loaded.config, &dir, &endpoints).unwrap();
+        let ctx = Ctx {
+            salesforce: Arc::new(salesforce),
+            options: Options::default(),
+            task: crate::progress::Progress::new(false).task("test"),
+            stop: Stop::default(),
+        };
+        let profile = running.shared.state().org.objects["Profile"]
+            .values()
+            .find(|p| p["Name"] == "Standard User")
+            .unwrap()["Id"]
+            .clone();
+        let records: Vec<Map<String, Value>> = (0..7)
+            .map(|n| {
+                let Value::Object(record) = json!({
+                    "Username": format!("split{n}@example.com.dev1"), "LastName": format!("Split{n}"),
+                    "Email": format!("split{n}@example.com"), "Alias": format!("split{n}"),
+                    "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",
+                    "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US", "ProfileId": profile,
+                }) else {
+                    unreachable!()
+                };
+                record
+            })
+            .collect();
+        // About two rows an upload.
+        let outcomes = write_split(&ctx, Op::Insert, "User", &records, 420).await;
+        assert_eq!(outcomes.len(), 7);
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Written::Ok(id) if id.starts_with("005"))),
+            "{outcomes:?}"
+        );
+        let jobs = running
+            .shared
+            .counts()
+            .get("POST /services/data/{v}/jobs/ingest")
+            .copied();
+        assert!(jobs.is_some_and(|n| (3..=7).contains(&n)), "{jobs:?}");
+        let _ = std::fs::remove_dir_all(dir);
+        running.shutdown().await;
+    }
 }

@@ -36,7 +36,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     // is applied, and only when its changes are exactly the saved plan's.
     let (plan, reviewed) = match &args.plan {
         Some(path) => {
-            let (saved, text) = super::plan::open_text(path)?;
+            let (saved, reviewed) = super::plan::open_hashed(path)?;
             check_config(&desired, &saved, path)?;
             let (fresh, target) =
                 super::plan::compute_with_target(cli, &desired, &saved.targeted, None)?;
@@ -47,7 +47,8 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
             if !reasons.is_empty() {
                 return Err(stale(path, &reasons));
             }
-            (fresh, Some(crate::expr::sha256_hex(text.as_bytes())))
+            drop(saved);
+            (fresh, Some(reviewed))
         }
         None => (compute(cli, &desired, &[], None)?, None),
     };

@@ -182,17 +182,24 @@ fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
 
 /// Reads a saved plan, refusing other format versions.
 pub(crate) fn open(path: &Path) -> Result<Plan, Error> {
-    Ok(open_text(path)?.0)
+    Ok(open_hashed(path)?.0)
 }
 
-/// `open`, also returning the file's text (whose hash the audit log records).
-pub(crate) fn open_text(path: &Path) -> Result<(Plan, String), Error> {
+/// `open`, also returning the SHA-256 of the file (which the audit log records).
+pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
+    /// Only the version, so another format is named before its fields are read.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        format_version: Option<u64>,
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Input(format!("cannot read the plan {}: {e}", display_path(path))))?;
-    let version = serde_json::from_str::<serde_json::Value>(&text)
-        .map_err(|e| Error::Input(format!("{} is not a roster plan: {e}", display_path(path))))?
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64);
+    let not_a_plan = |e: serde_json::Error| {
+        Error::Input(format!("{} is not a roster plan: {e}", display_path(path)))
+    };
+    let version = serde_json::from_str::<Version>(&text)
+        .map_err(not_a_plan)?
+        .format_version;
     if version != Some(u64::from(PLAN_FORMAT)) {
         return Err(Error::Input(format!(
             "{} is not a roster plan of format_version {PLAN_FORMAT} (found {})",
@@ -200,9 +207,8 @@ pub(crate) fn open_text(path: &Path) -> Result<(Plan, String), Error> {
             version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         )));
     }
-    let plan = serde_json::from_str(&text)
-        .map_err(|e| Error::Input(format!("{} is not a roster plan: {e}", display_path(path))))?;
-    Ok((plan, text))
+    let plan = serde_json::from_str(&text).map_err(not_a_plan)?;
+    Ok((plan, crate::expr::sha256_hex(text.as_bytes())))
 }
 
 pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {

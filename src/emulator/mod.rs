@@ -149,6 +149,9 @@ impl Shared {
     }
 }
 
+/// The largest request body the emulator reads (see `start`).
+const MAX_BODY_BYTES: usize = 150 * 1024 * 1024 / 4 * 3;
+
 /// A running emulator; dropping it does not stop it, `shutdown` does.
 pub(crate) struct Running {
     pub(crate) addr: SocketAddr,
@@ -178,6 +181,9 @@ pub(crate) async fn start(state: State, addr: &str) -> std::io::Result<Running> 
     *lock(&shared.base_url) = format!("http://{addr}");
     let app = Router::new()
         .fallback(dispatch)
+        // Salesforce's largest request body: a Bulk API 2.0 upload of 150 MB once base64-encoded
+        // ("Upload Job Data"), about 112 MB as sent. Larger bodies are refused with 413.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Arc::clone(&shared));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
