@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::desired::Config;
 use super::locate::Locator;
 use super::schema::config_schema;
 use super::schema_errors::schema_findings;
-use super::types::Config;
+use super::types;
 use super::validate::{Finding, check};
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
 
@@ -15,9 +16,8 @@ use crate::diagnostic::{Diagnostic, Severity, SourceFile};
 /// is a wrong file, and refusing it early keeps memory bounded.
 pub(crate) const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
-/// A loaded, valid config with the warnings found on the way.
+/// A loaded, valid config — the typed desired state — with the warnings found on the way.
 #[derive(Debug)]
-#[allow(dead_code, reason = "`config` feeds the planner (issue 6)")]
 pub(crate) struct Loaded {
     pub(crate) config: Config,
     pub(crate) file: Arc<SourceFile>,
@@ -121,7 +121,7 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
     if !schema_errors.is_empty() {
         return Err(LoadError::Invalid(place(schema_errors)));
     }
-    let config: Config = match serde_json::from_value(value) {
+    let file_config: types::Config = match serde_json::from_value(value) {
         Ok(config) => config,
         Err(err) => {
             return Err(LoadError::Invalid(place(vec![
@@ -129,10 +129,11 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
             ])));
         }
     };
-    let diagnostics = place(check(&config));
-    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+    let (findings, config) = check(&file_config);
+    let diagnostics = place(findings);
+    let Some(config) = config else {
         return Err(LoadError::Invalid(diagnostics));
-    }
+    };
     Ok(Loaded {
         config,
         file,

@@ -1,5 +1,6 @@
 //! The desired-state file: its types, loading, JSON Schema and semantic validation.
 
+mod desired;
 mod load;
 mod locate;
 mod schema;
@@ -8,7 +9,9 @@ mod secret;
 mod types;
 mod validate;
 
+pub(crate) use desired::*;
+#[cfg(test)]
+pub(crate) use load::load_bytes;
 pub(crate) use load::{LoadError, Loaded, load};
 pub(crate) use schema::config_schema_text;
 pub(crate) use secret::SecretError;
-pub(crate) use types::*;

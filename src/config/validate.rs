@@ -1,9 +1,12 @@
-//! Semantic checks the JSON Schema cannot express: required Salesforce fields covered, reserved
+//! Semantic checks the JSON Schema cannot express — required Salesforce fields covered, reserved
 //! fields left alone, field names that exist, operands that fit their operator, regexes that
-//! compile, references between sections. No network.
+//! compile, expressions that parse, references between sections — and, when nothing is wrong,
+//! the typed desired state built from what the checks parsed (`desired.rs`). No network.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use super::desired;
 use super::locate::Part;
 use super::types::{
     ApplyMode, ClauseValue, Config, Mapping, MappingValue, Operand, RoleCondition, Threshold,
@@ -69,17 +72,112 @@ impl Finding {
     }
 }
 
-/// Every semantic finding, in file order of the sections.
-pub(crate) fn check(config: &Config) -> Vec<Finding> {
+/// Every semantic finding, in file order of the sections, and the desired state when none of
+/// them is an error.
+pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) {
     let mut out = Vec::new();
     check_urls(config, &mut out);
-    check_scope(config, &mut out);
+    let scope = build_scope(config, &mut out);
     check_matching(config, &mut out);
-    check_expressions(config, &mut out);
+    let mut expressions = parse_expressions(config, &mut out);
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
-    check_safety(config, &mut out);
-    out
+    let threshold = build_threshold(config, &mut out);
+    if out.iter().any(|f| f.severity == Severity::Error) {
+        return (out, None);
+    }
+    let built = scope
+        .zip(threshold)
+        .and_then(|(scope, threshold)| build(config, scope, threshold, &mut expressions));
+    if built.is_none() {
+        out.push(Finding::error(
+            "",
+            "internal: a checked part of the config was not built; please report this".to_owned(),
+        ));
+    }
+    (out, built)
+}
+
+/// The typed desired state from the file and what the checks parsed; `None` only if a piece is
+/// missing, which the checks rule out.
+fn build(
+    config: &Config,
+    scope: desired::Scope,
+    max_deactivations: desired::Threshold,
+    expressions: &mut HashMap<String, desired::Expression>,
+) -> Option<desired::Config> {
+    let mut take = |pointer: String| expressions.remove(&pointer);
+    let matching = config
+        .matching
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            Some(desired::MatchRule {
+                source: take(format!("/matching/{i}/source"))?,
+                target: rule.target.clone(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let mappings = config
+        .mappings
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let value = match m.value()? {
+                MappingValue::Source(s) => desired::MappingValue::Source(s.to_owned()),
+                MappingValue::Constant(c) => desired::MappingValue::Constant(c.to_owned()),
+                MappingValue::Expression(_) => {
+                    desired::MappingValue::Expression(take(format!("/mappings/{i}/expression"))?)
+                }
+            };
+            Some(desired::Mapping {
+                target: m.target.clone(),
+                value,
+                default: m.default.clone(),
+                apply: m.apply,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let rules = config
+        .roles
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let when = match &rule.when {
+                RoleCondition::AppRole(role) => desired::RoleCondition::AppRole(role.clone()),
+                RoleCondition::Group(group) => desired::RoleCondition::Group(group.clone()),
+                RoleCondition::Expression(_) => desired::RoleCondition::Expression(take(format!(
+                    "/roles/rules/{i}/when/expression"
+                ))?),
+            };
+            Some(desired::RoleRule {
+                when,
+                profile: rule.profile.clone(),
+                role: rule.role.clone(),
+                permission_sets: rule.permission_sets.clone(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(desired::Config {
+        source: config.source.clone(),
+        target: config.target.clone(),
+        scope,
+        matching,
+        ownership: config.ownership.clone(),
+        protect: config.protect.clone(),
+        mappings,
+        roles: desired::Roles {
+            rules,
+            managed_permission_sets: config.roles.managed_permission_sets.clone(),
+        },
+        deprovision: config.deprovision.clone(),
+        safety: desired::Safety {
+            max_deactivations,
+            refuse_empty_source: config.safety.refuse_empty_source,
+            sandbox_email_suffix: config.safety.sandbox_email_suffix.clone(),
+        },
+    })
 }
 
 fn check_urls(config: &Config, out: &mut Vec<Finding>) {
@@ -97,64 +195,125 @@ fn check_urls(config: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_scope(config: &Config, out: &mut Vec<Finding>) {
+/// The scope, each clause's operand checked against its operator and regexes compiled.
+fn build_scope(config: &Config, out: &mut Vec<Finding>) -> Option<desired::Scope> {
+    let mut filters = Vec::new();
+    let mut complete = true;
     for (f, filter) in config.scope.filters.iter().enumerate() {
+        let mut all = Vec::new();
         for (c, clause) in filter.all.iter().enumerate() {
             let pointer = format!("/scope/filters/{f}/all/{c}");
-            let op = clause.operator.name();
-            match (clause.operator.operand(), &clause.value) {
-                (Operand::None, None) | (Operand::List, Some(ClauseValue::List(_))) => {}
-                (Operand::None, Some(_)) => out.push(
-                    Finding::error(
-                        &format!("{pointer}/value"),
-                        format!("`{op}` takes no value"),
-                    )
-                    .label("remove this value"),
-                ),
-                (_, None) => out.push(
-                    Finding::error(&pointer, format!("`{op}` needs a `value`"))
-                        .label("no value given"),
-                ),
-                (Operand::List, Some(_)) => out.push(
-                    Finding::error(
-                        &format!("{pointer}/value"),
-                        format!("`{op}` needs a list of values, e.g. [Sales, Marketing]"),
-                    )
-                    .label("expected a list"),
-                ),
-                (_, Some(ClauseValue::List(_))) => out.push(
-                    Finding::error(
-                        &format!("{pointer}/value"),
-                        format!("`{op}` compares with one value, not a list"),
-                    )
-                    .label("expected one value")
-                    .help("use `in` or `not_in` to compare with a list"),
-                ),
-                (Operand::Integer, Some(ClauseValue::Text(text)))
-                    if text.trim().parse::<i64>().is_err() =>
-                {
+            match clause_operand(clause, &pointer, out) {
+                Some(operand) => all.push(desired::Clause {
+                    attribute: clause.attribute.clone(),
+                    operator: clause.operator,
+                    operand,
+                }),
+                None => complete = false,
+            }
+        }
+        filters.push(desired::ScopeFilter {
+            name: filter.name.clone(),
+            all,
+        });
+    }
+    complete.then(|| desired::Scope {
+        assignment: config.scope.assignment,
+        filters,
+    })
+}
+
+/// A clause's operand in the kind its operator takes; a finding when it is not.
+fn clause_operand(
+    clause: &super::types::Clause,
+    pointer: &str,
+    out: &mut Vec<Finding>,
+) -> Option<desired::ClauseOperand> {
+    let op = clause.operator.name();
+    match (clause.operator.operand(), &clause.value) {
+        (Operand::None, None) => Some(desired::ClauseOperand::None),
+        (Operand::List, Some(ClauseValue::List(items))) => {
+            Some(desired::ClauseOperand::List(items.clone()))
+        }
+        (Operand::None, Some(_)) => {
+            out.push(
+                Finding::error(
+                    &format!("{pointer}/value"),
+                    format!("`{op}` takes no value"),
+                )
+                .label("remove this value"),
+            );
+            None
+        }
+        (_, None) => {
+            out.push(
+                Finding::error(pointer, format!("`{op}` needs a `value`")).label("no value given"),
+            );
+            None
+        }
+        (Operand::List, Some(_)) => {
+            out.push(
+                Finding::error(
+                    &format!("{pointer}/value"),
+                    format!("`{op}` needs a list of values, e.g. [Sales, Marketing]"),
+                )
+                .label("expected a list"),
+            );
+            None
+        }
+        (_, Some(ClauseValue::List(_))) => {
+            out.push(
+                Finding::error(
+                    &format!("{pointer}/value"),
+                    format!("`{op}` compares with one value, not a list"),
+                )
+                .label("expected one value")
+                .help("use `in` or `not_in` to compare with a list"),
+            );
+            None
+        }
+        (Operand::Integer, Some(ClauseValue::Integer(n))) => {
+            Some(desired::ClauseOperand::Integer(*n))
+        }
+        (Operand::Integer, Some(ClauseValue::Text(text))) => {
+            if let Ok(n) = text.trim().parse::<i64>() {
+                return Some(desired::ClauseOperand::Integer(n));
+            }
+            out.push(
+                Finding::error(
+                    &format!("{pointer}/value"),
+                    format!("`{op}` compares integers; {text:?} is not one"),
+                )
+                .label("expected an integer"),
+            );
+            None
+        }
+        (Operand::Regex, Some(value)) => {
+            let pattern = match value {
+                ClauseValue::Text(text) => text.clone(),
+                ClauseValue::Integer(n) => n.to_string(),
+                ClauseValue::List(_) => return None,
+            };
+            match regex::Regex::new(&pattern) {
+                Ok(regex) => Some(desired::ClauseOperand::Regex(regex)),
+                Err(err) => {
                     out.push(
                         Finding::error(
                             &format!("{pointer}/value"),
-                            format!("`{op}` compares integers; {text:?} is not one"),
+                            "the regular expression does not compile".to_owned(),
                         )
-                        .label("expected an integer"),
+                        .label("invalid regex")
+                        .help(one_line(&err.to_string())),
                     );
+                    None
                 }
-                (Operand::Regex, Some(ClauseValue::Text(pattern))) => {
-                    if let Err(err) = regex::Regex::new(pattern) {
-                        out.push(
-                            Finding::error(
-                                &format!("{pointer}/value"),
-                                "the regular expression does not compile".to_owned(),
-                            )
-                            .label("invalid regex")
-                            .help(one_line(&err.to_string())),
-                        );
-                    }
-                }
-                _ => {}
             }
+        }
+        (Operand::Text, Some(ClauseValue::Text(text))) => {
+            Some(desired::ClauseOperand::Text(text.clone()))
+        }
+        (Operand::Text, Some(ClauseValue::Integer(n))) => {
+            Some(desired::ClauseOperand::Text(n.to_string()))
         }
     }
 }
@@ -165,8 +324,12 @@ fn check_matching(config: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-/// Every expression parses, and SelectUniqueValue sits only where Entra allows it.
-fn check_expressions(config: &Config, out: &mut Vec<Finding>) {
+/// Every expression parses, and SelectUniqueValue sits only where Entra allows it. The parsed
+/// expressions, by JSON pointer.
+fn parse_expressions(
+    config: &Config,
+    out: &mut Vec<Finding>,
+) -> HashMap<String, desired::Expression> {
     let mut expressions: Vec<(String, &str, Place)> = Vec::new();
     for (i, rule) in config.matching.iter().enumerate() {
         expressions.push((
@@ -193,15 +356,20 @@ fn check_expressions(config: &Config, out: &mut Vec<Finding>) {
             ));
         }
     }
+    let mut parsed_all = HashMap::new();
     for (pointer, source, place) in expressions {
-        match crate::expr::parse(source) {
+        let parsed = match crate::expr::parse(source) {
             Err(err) => {
                 let mut finding = Finding::error(&pointer, err.message).label("here");
                 finding.inner = Some(err.span);
                 finding.help = err.help;
                 out.push(finding);
+                continue;
             }
-            Ok(parsed) if crate::expr::is_select_unique_value(&parsed) => match place {
+            Ok(parsed) => parsed,
+        };
+        if crate::expr::is_select_unique_value(&parsed) {
+            match place {
                 Place::CreateOnly => {}
                 Place::Always => out.push(
                     Finding::error(
@@ -216,10 +384,18 @@ fn check_expressions(config: &Config, out: &mut Vec<Finding>) {
                         .label("not allowed in matching rules or role conditions")
                         .help("Entra allows it only in a mapping applied on create"),
                 ),
-            },
-            Ok(_) => {}
+            }
         }
+        parsed_all.insert(
+            pointer.clone(),
+            desired::Expression {
+                text: source.to_owned(),
+                pointer,
+                parsed: Arc::new(parsed),
+            },
+        );
     }
+    parsed_all
 }
 
 /// Where an expression is used, for SelectUniqueValue's rules.
@@ -332,20 +508,27 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_safety(config: &Config, out: &mut Vec<Finding>) {
-    if let Threshold::Percent(text) = &config.safety.max_deactivations {
-        let number = text
-            .trim_end_matches('%')
-            .parse::<f64>()
-            .unwrap_or(f64::NAN);
-        if !(0.0..=100.0).contains(&number) {
-            out.push(
-                Finding::error(
-                    "/safety/max_deactivations",
-                    format!("{text} is not a percentage between 0% and 100%"),
-                )
-                .label("out of range"),
-            );
+/// The deactivation threshold: a count, or a percentage turned into a ratio.
+fn build_threshold(config: &Config, out: &mut Vec<Finding>) -> Option<desired::Threshold> {
+    match &config.safety.max_deactivations {
+        Threshold::Count(n) => Some(desired::Threshold::Count(*n)),
+        Threshold::Percent(text) => {
+            let number = text
+                .trim_end_matches('%')
+                .parse::<f64>()
+                .unwrap_or(f64::NAN);
+            if (0.0..=100.0).contains(&number) {
+                Some(desired::Threshold::Ratio(number / 100.0))
+            } else {
+                out.push(
+                    Finding::error(
+                        "/safety/max_deactivations",
+                        format!("{text} is not a percentage between 0% and 100%"),
+                    )
+                    .label("out of range"),
+                );
+                None
+            }
         }
     }
 }

@@ -21,27 +21,29 @@ pub(crate) const APP_ROLE_ASSIGNMENTS: &str = "appRoleAssignments";
 /// The Entra attribute names the config reads, sorted, without the virtual ones.
 pub(crate) fn source_attributes(config: &Config) -> Vec<String> {
     let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_owned()).collect();
-    let mut expressions: Vec<&str> = config.matching.iter().map(|m| m.source.as_str()).collect();
+    let mut expressions: Vec<&expr::Expr> = config
+        .matching
+        .iter()
+        .map(|m| m.source.parsed.as_ref())
+        .collect();
     for mapping in &config.mappings {
-        match mapping.value() {
-            Some(MappingValue::Expression(e)) => expressions.push(e),
-            Some(MappingValue::Source(s)) => {
-                names.insert(s.to_owned());
+        match &mapping.value {
+            MappingValue::Expression(e) => expressions.push(&e.parsed),
+            MappingValue::Source(s) => {
+                names.insert(s.clone());
             }
-            _ => {}
+            MappingValue::Constant(_) => {}
         }
     }
     for rule in &config.roles.rules {
         if let RoleCondition::Expression(e) = &rule.when {
-            expressions.push(e);
+            expressions.push(&e.parsed);
         }
     }
-    for text in expressions {
-        if let Ok(parsed) = expr::parse(text) {
-            let mut found = Vec::new();
-            expr::attributes(&parsed, &mut found);
-            names.extend(found);
-        }
+    for parsed in expressions {
+        let mut found = Vec::new();
+        expr::attributes(parsed, &mut found);
+        names.extend(found);
     }
     for filter in &config.scope.filters {
         for clause in &filter.all {

@@ -30,7 +30,7 @@ pub(crate) fn explain(
         .iter()
         .position(|u| u.id.eq_ignore_ascii_case(who) || u.key.eq_ignore_ascii_case(who))?;
     let user = &state.users[i];
-    let decision = &super::scope::decide(config, &super::scope::regexes(config), user, true);
+    let decision = &super::scope::decide(config, user, true);
     let mut lines = vec![format!("{} (Entra object id {})", user.key, user.id)];
     lines.push(String::new());
     lines.push(format!(
@@ -97,7 +97,7 @@ pub(crate) fn explain(
     lines.extend(wanted.lines.iter().map(|l| format!("  {l}")));
     lines.extend(wanted.errors.iter().map(|e| format!("  error: {e}")));
     lines.push(String::new());
-    let roles = roles(config, &state.compiled, &state.org, user, &state.context());
+    let roles = roles(config, &state.org, user, &state.context());
     lines.push(format!(
         "Roles: {}",
         if roles.fired.is_empty() {

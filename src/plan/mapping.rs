@@ -13,13 +13,13 @@ use crate::expr::{self, Context, Value};
 use crate::salesforce::user_fields;
 use crate::suggest::closest;
 
-/// The config's expressions, parsed once.
+/// What the planner reads of the config on every user, gathered once: the expressions were
+/// parsed when the config was loaded.
 pub(super) struct Compiled<'c> {
     /// Per rule: the parsed source expression, the Salesforce field, the expression's text.
-    pub(super) matching: Vec<(Option<expr::Expr>, &'c str, String)>,
-    /// Per mapping: the mapping, its parsed expression, the target field's shared name.
-    pub(super) mappings: Vec<(&'c Mapping, Option<expr::Expr>, Arc<str>)>,
-    pub(super) role_conditions: Vec<Option<expr::Expr>>,
+    pub(super) matching: Vec<(&'c expr::Expr, &'c str, &'c str)>,
+    /// Per mapping: the mapping and the target field's shared name.
+    pub(super) mappings: Vec<(&'c Mapping, Arc<str>)>,
     /// Salesforce's length limit of each mapped field.
     pub(super) max_len: HashMap<&'c str, usize>,
 }
@@ -31,21 +31,16 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
             .iter()
             .map(|m| {
                 (
-                    expr::parse(&m.source).ok(),
+                    m.source.parsed.as_ref(),
                     m.target.as_str(),
-                    m.source.clone(),
+                    m.source.text.as_str(),
                 )
             })
             .collect(),
         mappings: config
             .mappings
             .iter()
-            .map(|m| match m.value() {
-                Some(MappingValue::Expression(e)) => {
-                    (m, expr::parse(e).ok(), Arc::from(m.target.as_str()))
-                }
-                _ => (m, None, Arc::from(m.target.as_str())),
-            })
+            .map(|m| (m, Arc::from(m.target.as_str())))
             .collect(),
         max_len: config
             .mappings
@@ -53,15 +48,6 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
             .filter_map(|m| {
                 let max = user_fields::user_field(&m.target)?.max_len?;
                 Some((m.target.as_str(), max))
-            })
-            .collect(),
-        role_conditions: config
-            .roles
-            .rules
-            .iter()
-            .map(|r| match &r.when {
-                RoleCondition::Expression(e) => expr::parse(e).ok(),
-                _ => None,
             })
             .collect(),
     }
@@ -89,7 +75,7 @@ pub(super) fn desired(
         errors: Vec::new(),
         lines: Vec::new(),
     };
-    for (mapping, parsed, key) in &compiled.mappings {
+    for (mapping, key) in &compiled.mappings {
         if !creating && mapping.apply == ApplyMode::OnCreate {
             if explain {
                 out.lines
@@ -101,19 +87,15 @@ pub(super) fn desired(
         let check = |v: &str| existing(target, v);
         let ctx = Context::new(now, seed).with_existing(&check);
         // How the mapping reads, for messages only.
-        let shown = || match mapping.value() {
-            Some(MappingValue::Source(name)) => format!("[{name}]"),
-            Some(MappingValue::Constant(c)) => format!("constant {c:?}"),
-            Some(MappingValue::Expression(e)) => e.to_owned(),
-            None => String::new(),
+        let shown = || match &mapping.value {
+            MappingValue::Source(name) => format!("[{name}]"),
+            MappingValue::Constant(c) => format!("constant {c:?}"),
+            MappingValue::Expression(e) => e.text.clone(),
         };
-        let value = match mapping.value() {
-            Some(MappingValue::Source(name)) => Ok(expr::Attributes::attribute(user, name)),
-            Some(MappingValue::Constant(c)) => Ok(Value::Str(c.to_owned())),
-            Some(MappingValue::Expression(_)) => parsed
-                .as_ref()
-                .map_or(Ok(Value::Null), |p| expr::evaluate(p, user, &ctx)),
-            None => continue,
+        let value = match &mapping.value {
+            MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, name)),
+            MappingValue::Constant(c) => Ok(Value::Str(c.to_owned())),
+            MappingValue::Expression(e) => expr::evaluate(&e.parsed, user, &ctx),
         };
         let value = match value {
             Ok(v) => v,
@@ -165,7 +147,6 @@ pub(super) struct Roles {
 
 pub(super) fn roles(
     config: &Config,
-    compiled: &Compiled<'_>,
     org: &Org<'_>,
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
@@ -178,10 +159,20 @@ pub(super) fn roles(
                 user.roles.contains(name.as_str()) || user.role_names.contains(name.as_str())
             }
             RoleCondition::Group(name) => user.groups.contains(name.as_str()),
-            RoleCondition::Expression(_) => compiled.role_conditions[i]
-                .as_ref()
-                .and_then(|e| expr::evaluate(e, user, ctx).ok())
-                .is_some_and(|v| matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("true"))),
+            // A condition that cannot be evaluated is an error for the user, never "false".
+            RoleCondition::Expression(e) => match expr::evaluate(&e.parsed, user, ctx) {
+                Ok(v) => matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("true")),
+                Err(err) => {
+                    out.errors.push(format!(
+                        "role rule {} ({} `{}`): {}",
+                        i + 1,
+                        e.pointer,
+                        e.text,
+                        err.message
+                    ));
+                    false
+                }
+            },
         };
         if !matched {
             continue;

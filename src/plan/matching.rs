@@ -65,9 +65,9 @@ pub(super) fn link(
 ) -> Link {
     let mut tried = Vec::new();
     for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
-        let value = match parsed.as_ref().map(|e| expr::evaluate(e, user, ctx)) {
-            Some(Ok(Value::Str(v))) if !v.trim().is_empty() => v,
-            Some(Err(e)) => {
+        let value = match expr::evaluate(parsed, user, ctx) {
+            Ok(Value::Str(v)) if !v.trim().is_empty() => v,
+            Err(e) => {
                 if let Some(lines) = explain.as_deref_mut() {
                     lines.push(format!(
                         "rule {}: {field} <- {source}: error: {}",

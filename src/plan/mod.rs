@@ -297,22 +297,10 @@ fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
 /// The deactivation threshold: a number, or a percentage of the users roster owns or links.
 fn safety(config: &Config, target: &TargetSnapshot, plan: &Plan) -> SafetyCheck {
     let deactivations = plan.summary.deactivate + plan.summary.freeze;
-    let max = match &config.safety.max_deactivations {
-        crate::config::Threshold::Count(n) => *n as usize,
-        crate::config::Threshold::Percent(text) => {
-            let percent: f64 = text.trim_end_matches('%').parse().unwrap_or(0.0);
-            let owned = target::owned_count(config, target);
-            // Whole users only: 5% of 30 owned users allows 1.
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                reason = "a share of a user count, floored, is a small non-negative count"
-            )]
-            let allowed = (owned as f64 * percent / 100.0).floor() as usize;
-            allowed
-        }
-    };
+    let max = config
+        .safety
+        .max_deactivations
+        .allowed(target::owned_count(config, target));
     SafetyCheck {
         deactivations,
         max_deactivations: max,

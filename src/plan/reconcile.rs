@@ -197,10 +197,9 @@ impl<'a> State<'a> {
     ) -> State<'a> {
         let compiled = compile(config);
         let users = source::users(source);
-        let regexes = scope::regexes(config);
         let decisions: Vec<Decision> = users
             .iter()
-            .map(|u| scope::decide(config, &regexes, u, false))
+            .map(|u| scope::decide(config, u, false))
             .collect();
         let suffix = config.safety.sandbox_email_suffix.as_str();
         let index = match_index(&compiled, target, suffix);
@@ -232,10 +231,12 @@ impl<'a> State<'a> {
         }
         // Only SelectUniqueValue asks what is taken: track just its fields.
         let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
-        for (mapping, _, _) in compiled
+        for (mapping, _) in compiled
             .mappings
             .iter()
-            .filter(|(_, e, _)| e.as_ref().is_some_and(expr::is_select_unique_value))
+            .filter(|(m, _)| {
+                matches!(&m.value, crate::config::MappingValue::Expression(e) if expr::is_select_unique_value(&e.parsed))
+            })
         {
             let set = taken.entry(mapping.target.to_lowercase()).or_default();
             for user in &target.users {

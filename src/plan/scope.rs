@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::config::{Assignment, Clause, ClauseValue, Config, Operator};
+use crate::config::{Assignment, Clause, ClauseOperand, Config, Operator};
 
 use super::source::SourceUser;
 
@@ -18,33 +18,8 @@ pub(crate) struct Decision {
     pub(crate) clauses: Vec<(String, Vec<(String, bool)>)>,
 }
 
-/// Regexes of the scoping filters, compiled once per plan.
-pub(crate) type Regexes = std::collections::HashMap<String, regex::Regex>;
-
-pub(crate) fn regexes(config: &Config) -> Regexes {
-    config
-        .scope
-        .filters
-        .iter()
-        .flat_map(|f| &f.all)
-        .filter_map(|c| match &c.value {
-            Some(ClauseValue::Text(t))
-                if matches!(c.operator, Operator::RegexMatch | Operator::NotRegexMatch) =>
-            {
-                regex::Regex::new(t).ok().map(|r| (t.clone(), r))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 /// With `explain`, the decision also records every clause's result and the in-scope reason.
-pub(crate) fn decide(
-    config: &Config,
-    regexes: &Regexes,
-    user: &SourceUser<'_>,
-    explain: bool,
-) -> Decision {
+pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> Decision {
     let mut decision = Decision {
         in_scope: false,
         reason: String::new(),
@@ -66,7 +41,7 @@ pub(crate) fn decide(
         .map(|f| {
             f.all
                 .iter()
-                .map(|c| holds(c, regexes, user.raw.get(&c.attribute)))
+                .map(|c| holds(c, user.raw.get(&c.attribute)))
                 .collect()
         })
         .collect();
@@ -111,17 +86,13 @@ pub(crate) fn decide(
 
 /// `department equals "Sales"`.
 fn describe(clause: &Clause) -> String {
-    match &clause.value {
-        None => format!("{} {}", clause.attribute, clause.operator.name()),
-        Some(ClauseValue::Text(t)) => {
-            format!("{} {} {t:?}", clause.attribute, clause.operator.name())
-        }
-        Some(ClauseValue::Integer(n)) => {
-            format!("{} {} {n}", clause.attribute, clause.operator.name())
-        }
-        Some(ClauseValue::List(l)) => {
-            format!("{} {} {l:?}", clause.attribute, clause.operator.name())
-        }
+    let (attribute, operator) = (&clause.attribute, clause.operator.name());
+    match &clause.operand {
+        ClauseOperand::None => format!("{attribute} {operator}"),
+        ClauseOperand::Text(t) => format!("{attribute} {operator} {t:?}"),
+        ClauseOperand::Regex(r) => format!("{attribute} {operator} {:?}", r.as_str()),
+        ClauseOperand::Integer(n) => format!("{attribute} {operator} {n}"),
+        ClauseOperand::List(l) => format!("{attribute} {operator} {l:?}"),
     }
 }
 
@@ -137,19 +108,8 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 /// One clause's result.
-pub(crate) fn holds(clause: &Clause, regexes: &Regexes, value: Option<&Value>) -> bool {
+pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> bool {
     let value = text(value);
-    let operand = |v: &Option<ClauseValue>| match v {
-        Some(ClauseValue::Text(t)) => Some(t.clone()),
-        Some(ClauseValue::Integer(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let list = || match &clause.value {
-        Some(ClauseValue::List(items)) => items.clone(),
-        Some(ClauseValue::Text(t)) => vec![t.clone()],
-        Some(ClauseValue::Integer(n)) => vec![n.to_string()],
-        None => Vec::new(),
-    };
     if clause.operator == Operator::IsNull {
         return value.is_none();
     }
@@ -157,26 +117,25 @@ pub(crate) fn holds(clause: &Clause, regexes: &Regexes, value: Option<&Value>) -
     let Some(value) = value else {
         return false;
     };
-    let wanted = operand(&clause.value).unwrap_or_default();
-    match clause.operator {
-        Operator::IsNull => false,
-        Operator::IsNotNull => true,
-        Operator::Equals => value == wanted,
-        Operator::NotEquals => value != wanted,
-        Operator::IsTrue => value.eq_ignore_ascii_case("true"),
-        Operator::IsFalse => value.eq_ignore_ascii_case("false"),
-        Operator::RegexMatch => regexes.get(&wanted).is_some_and(|r| r.is_match(&value)),
-        Operator::NotRegexMatch => regexes.get(&wanted).is_some_and(|r| !r.is_match(&value)),
-        Operator::Includes => value.contains(&wanted),
-        Operator::EndsWith => value.ends_with(&wanted),
-        Operator::GreaterThan | Operator::GreaterThanOrEquals => {
-            match (value.trim().parse::<i64>(), wanted.trim().parse::<i64>()) {
-                (Ok(v), Ok(w)) if clause.operator == Operator::GreaterThan => v > w,
-                (Ok(v), Ok(w)) => v >= w,
-                _ => false,
-            }
+    match (clause.operator, &clause.operand) {
+        (Operator::IsNotNull, _) => true,
+        (Operator::IsTrue, _) => value.eq_ignore_ascii_case("true"),
+        (Operator::IsFalse, _) => value.eq_ignore_ascii_case("false"),
+        (Operator::Equals, ClauseOperand::Text(wanted)) => value == *wanted,
+        (Operator::NotEquals, ClauseOperand::Text(wanted)) => value != *wanted,
+        (Operator::Includes, ClauseOperand::Text(wanted)) => value.contains(wanted.as_str()),
+        (Operator::EndsWith, ClauseOperand::Text(wanted)) => value.ends_with(wanted.as_str()),
+        (Operator::RegexMatch, ClauseOperand::Regex(r)) => r.is_match(&value),
+        (Operator::NotRegexMatch, ClauseOperand::Regex(r)) => !r.is_match(&value),
+        (Operator::GreaterThan, ClauseOperand::Integer(wanted)) => {
+            value.trim().parse::<i64>().is_ok_and(|v| v > *wanted)
         }
-        Operator::In => list().contains(&value),
-        Operator::NotIn => !list().contains(&value),
+        (Operator::GreaterThanOrEquals, ClauseOperand::Integer(wanted)) => {
+            value.trim().parse::<i64>().is_ok_and(|v| v >= *wanted)
+        }
+        (Operator::In, ClauseOperand::List(items)) => items.contains(&value),
+        (Operator::NotIn, ClauseOperand::List(items)) => !items.contains(&value),
+        // The config's checks give each operator its operand; nothing else reaches here.
+        _ => false,
     }
 }

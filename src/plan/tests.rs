@@ -47,7 +47,13 @@ fn config(changes: &[(&str, &str)]) -> Config {
         assert!(text.contains(from), "{from}");
         text = text.replace(from, to);
     }
-    serde_saphyr::from_str(&text).unwrap()
+    match crate::config::load_bytes(std::path::Path::new("roster.yaml"), text.into_bytes()) {
+        Ok(loaded) => loaded.config,
+        Err(crate::config::LoadError::Invalid(d)) => {
+            panic!("{}", crate::diagnostic::render_all(&d, false))
+        }
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// A small tenant and org: app roles Manager and Rep, groups Sales (Rep), Leads (Manager),
@@ -689,6 +695,29 @@ fn unknown_names_are_errors_with_the_closest_name() {
         p.reason,
         "the org has no profile named \"Standard Usr\"; did you mean \"Standard User\"?"
     );
+}
+
+#[test]
+fn a_role_condition_that_cannot_be_evaluated_is_an_error_not_false() {
+    let mut w = World::new();
+    let upn = w.user(
+        "sam",
+        json!({"proxyAddresses": ["SMTP:sam@x.com", "smtp:s@x.com"]}),
+    );
+    w.join("sam", "g-sales");
+    // Left() of a multi-valued attribute is an error in Entra's language.
+    let plan = w.plan(&config(&[(
+        "{when: {group: Support}",
+        "{when: {expression: 'IIF(Left([proxyAddresses], 4) = \"SMTP\", \"True\", \"False\")'}",
+    )]));
+    let p = problem(&plan, &upn);
+    assert!(
+        p.reason
+            .starts_with("role rule 3 (/roles/rules/2/when/expression `IIF(Left("),
+        "{}",
+        p.reason
+    );
+    assert!(plan.changes.iter().all(|c| c.key != upn));
 }
 
 #[test]

@@ -182,3 +182,26 @@ fn explain_walks_through_one_user() {
         unknown.stderr
     );
 }
+
+#[test]
+fn a_broken_expression_stops_at_the_config_and_nothing_is_read() {
+    let scratch = Scratch::new("plan-broken-expression");
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replacen(
+            "expression: 'Append([userPrincipalName], \".dev1\")'",
+            "expression: 'Append([userPrincipalName], \".dev1\"'",
+            1,
+        );
+    assert!(config.contains("\".dev1\"'"));
+    scratch.write("roster.yaml", config);
+    let out = emulator.roster(&scratch.dir, &["plan"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("roster.yaml:"), "{}", out.stderr);
+    assert!(out.stderr.contains("/mappings/"), "{}", out.stderr);
+    // The config is parsed once, before anything else: no request reached Entra or Salesforce.
+    let requests = emulator.admin_call(reqwest::Method::GET, "requests", None);
+    assert_eq!(requests, serde_json::json!({}));
+}

@@ -1,0 +1,180 @@
+//! The desired state: `roster.yaml` parsed once into typed values — expressions parsed, scoping
+//! regexes compiled, the deactivation threshold a count or a ratio, a mapping's value one enum —
+//! which everything downstream reads. `validate::check` builds it from the file's types
+//! (`types.rs`, what serde and the JSON Schema see) only when the file has no error, so nothing
+//! downstream parses again, and no error is left for anyone to swallow.
+
+use std::sync::Arc;
+
+pub(crate) use super::types::{
+    Application, ApplyMode, Assignment, Deprovision, Operator, OutOfScope, Ownership, Protect,
+    Source, SourceCredential, Target, TargetAuth,
+};
+use crate::expr;
+
+/// roster's desired state, checked and typed.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) source: Source,
+    pub(crate) target: Target,
+    pub(crate) scope: Scope,
+    /// In precedence order.
+    pub(crate) matching: Vec<MatchRule>,
+    pub(crate) ownership: Ownership,
+    pub(crate) protect: Protect,
+    pub(crate) mappings: Vec<Mapping>,
+    pub(crate) roles: Roles,
+    pub(crate) deprovision: Deprovision,
+    pub(crate) safety: Safety,
+}
+
+/// An Entra attribute-mapping expression: its text, where it stands in the file (a JSON
+/// pointer, for messages), and its syntax tree, parsed once.
+#[derive(Clone, Debug)]
+pub(crate) struct Expression {
+    pub(crate) text: String,
+    pub(crate) pointer: String,
+    pub(crate) parsed: Arc<expr::Expr>,
+}
+
+/// Which source users are in scope.
+#[derive(Clone, Debug)]
+pub(crate) struct Scope {
+    pub(crate) assignment: Assignment,
+    /// Clauses AND-ed within a filter, filters OR-ed; none means every assigned user.
+    pub(crate) filters: Vec<ScopeFilter>,
+}
+
+/// One scoping filter.
+#[derive(Clone, Debug)]
+pub(crate) struct ScopeFilter {
+    pub(crate) name: Option<String>,
+    pub(crate) all: Vec<Clause>,
+}
+
+/// One scoping clause, its operand the kind its operator takes.
+#[derive(Clone, Debug)]
+pub(crate) struct Clause {
+    pub(crate) attribute: String,
+    pub(crate) operator: Operator,
+    pub(crate) operand: ClauseOperand,
+}
+
+/// A clause's operand, checked against its operator.
+#[derive(Clone, Debug)]
+pub(crate) enum ClauseOperand {
+    /// `is_true`, `is_false`, `is_null`, `is_not_null`.
+    None,
+    /// `equals`, `not_equals`, `includes`, `ends_with`.
+    Text(String),
+    /// `greater_than`, `greater_than_or_equals`.
+    Integer(i64),
+    /// `in`, `not_in`.
+    List(Vec<String>),
+    /// `regex_match`, `not_regex_match`, compiled.
+    Regex(regex::Regex),
+}
+
+/// One matching rule.
+#[derive(Clone, Debug)]
+pub(crate) struct MatchRule {
+    pub(crate) source: Expression,
+    /// A Salesforce User field API name.
+    pub(crate) target: String,
+}
+
+/// One Salesforce User field and where its value comes from.
+#[derive(Clone, Debug)]
+pub(crate) struct Mapping {
+    /// A Salesforce User field API name.
+    pub(crate) target: String,
+    pub(crate) value: MappingValue,
+    /// Used on create when the value is null.
+    pub(crate) default: Option<String>,
+    pub(crate) apply: ApplyMode,
+}
+
+/// A mapping's value: exactly one kind.
+#[derive(Clone, Debug)]
+pub(crate) enum MappingValue {
+    /// An Entra attribute, copied (Entra's "Direct").
+    Source(String),
+    Constant(String),
+    Expression(Expression),
+}
+
+/// Profile, role and permission sets.
+#[derive(Clone, Debug)]
+pub(crate) struct Roles {
+    /// Ordered.
+    pub(crate) rules: Vec<RoleRule>,
+    /// The only permission sets roster removes.
+    pub(crate) managed_permission_sets: Vec<String>,
+}
+
+/// One role rule.
+#[derive(Clone, Debug)]
+pub(crate) struct RoleRule {
+    pub(crate) when: RoleCondition,
+    pub(crate) profile: Option<String>,
+    pub(crate) role: Option<String>,
+    pub(crate) permission_sets: Vec<String>,
+}
+
+/// When a role rule applies.
+#[derive(Clone, Debug)]
+pub(crate) enum RoleCondition {
+    /// An app role, by display name or value.
+    AppRole(String),
+    /// A group the user is a direct member of, by display name or object id.
+    Group(String),
+    /// An expression that evaluates to "True".
+    Expression(Expression),
+}
+
+/// Safety limits.
+#[derive(Clone, Debug)]
+pub(crate) struct Safety {
+    pub(crate) max_deactivations: Threshold,
+    pub(crate) refuse_empty_source: bool,
+    pub(crate) sandbox_email_suffix: String,
+}
+
+/// The deactivation threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Threshold {
+    /// At most this many.
+    Count(u32),
+    /// At most this share (0 to 1) of the users roster owns, rounded down.
+    Ratio(f64),
+}
+
+impl Threshold {
+    /// The most deactivations allowed when roster owns `owned` users.
+    pub(crate) fn allowed(self, owned: usize) -> usize {
+        match self {
+            Threshold::Count(n) => n as usize,
+            // Whole users only: 5% of 30 owned users allows 1.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a share of a user count, floored, is a small non-negative count"
+            )]
+            Threshold::Ratio(ratio) => (owned as f64 * ratio).floor() as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Threshold;
+
+    #[test]
+    fn thresholds_allow_whole_users() {
+        assert_eq!(Threshold::Count(10).allowed(3), 10);
+        assert_eq!(Threshold::Ratio(0.05).allowed(30), 1);
+        assert_eq!(Threshold::Ratio(0.05).allowed(19), 0);
+        assert_eq!(Threshold::Ratio(1.0).allowed(7), 7);
+    }
+}
