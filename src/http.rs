@@ -10,8 +10,6 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::endpoint;
-
 /// How often a transient failure is retried before roster gives up.
 const MAX_RETRIES: usize = 5;
 /// The longest `Retry-After` roster waits out; a longer one fails the read with the wait named.
@@ -290,10 +288,10 @@ impl Http {
     }
 
     /// Describes a request to `url`, refusing plain http to anything but loopback and URLs
-    /// with user info (`endpoint::check_url`): every URL roster sends to passes here, the
+    /// with user info (`url_rules::check_url`): every URL roster sends to passes here, the
     /// configured ones and those an API hands back (`instance_url`, `nextRecordsUrl`).
     pub(crate) fn request(&self, method: Method, url: &str) -> Result<Request, HttpError> {
-        endpoint::check_url(url).map_err(HttpError::Endpoint)?;
+        crate::url_rules::check_url(url).map_err(HttpError::Endpoint)?;
         Ok(Request::new(self.api, method, url))
     }
 

@@ -11,11 +11,13 @@
 
 mod apply;
 mod cli;
+mod clock;
 mod commands;
 mod concurrent;
 mod config;
 mod csv;
 mod diagnostic;
+mod digest;
 mod emulator;
 mod endpoint;
 mod error;
@@ -30,7 +32,9 @@ mod read;
 mod render;
 mod salesforce;
 mod suggest;
+mod url_rules;
 mod usage;
+mod user_fields;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

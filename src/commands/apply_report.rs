@@ -29,7 +29,7 @@ pub(super) fn github_env(env: Env<'_>) -> serde_json::Map<String, Value> {
 }
 
 fn timestamp() -> String {
-    crate::expr::format_date(super::expr::system_now(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
+    crate::expr::format_date(crate::clock::now(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
 }
 
 /// The SHA-256 the audit log records for a plan: of the saved file applied (`reviewed`), or of
@@ -38,7 +38,7 @@ pub(super) fn plan_sha256(plan: &Plan, reviewed: Option<&str>) -> String {
     reviewed.map_or_else(
         || {
             let plan_json = render::render(plan, render::Format::Json, false, false);
-            crate::expr::sha256_hex(plan_json.as_bytes())
+            crate::digest::sha256_hex(plan_json.as_bytes())
         },
         str::to_owned,
     )

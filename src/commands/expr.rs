@@ -33,7 +33,7 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
                     "--now {text:?} is not a date; use RFC 3339, e.g. 2024-05-01T12:00:00Z"
                 ))
             })?,
-        None => system_now(),
+        None => crate::clock::now(),
     };
     let existing: BTreeSet<String> = args.existing.iter().cloned().collect();
     let is_existing = |candidate: &str| existing.contains(candidate);
@@ -131,17 +131,6 @@ fn diagnostic(
         message,
         label: label.to_owned(),
         help,
-    }
-}
-
-pub(super) fn system_now() -> DateTime {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let ticks = i64::try_from(since_epoch.as_nanos() / 100).unwrap_or(0);
-    DateTime {
-        ticks: crate::expr::UNIX_EPOCH_TICKS + ticks,
-        offset: None,
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) fn load_path(path: &Path, quiet: bool) -> Result<Desired, Error> {
     if !loaded.warnings.is_empty() && !quiet {
         anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
     }
-    let sha256 = crate::expr::sha256_hex(loaded.file.text.as_bytes());
+    let sha256 = crate::digest::sha256_hex(loaded.file.text.as_bytes());
     let base = loaded
         .file
         .path
@@ -116,7 +116,7 @@ pub(super) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a>
     let seed = u64::from_str_radix(&desired.sha256[..16], 16).unwrap_or(0);
     Inputs {
         config_sha256: desired.sha256.clone(),
-        now: super::expr::system_now(),
+        now: crate::clock::now(),
         seed,
         targets,
     }
@@ -208,7 +208,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
         )));
     }
     let plan = serde_json::from_str(&text).map_err(not_a_plan)?;
-    Ok((plan, crate::expr::sha256_hex(text.as_bytes())))
+    Ok((plan, crate::digest::sha256_hex(text.as_bytes())))
 }
 
 pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {

@@ -12,10 +12,10 @@ use super::types::{
     ApplyMode, ClauseValue, Config, Mapping, MappingValue, Operand, RoleCondition, Threshold,
 };
 use crate::diagnostic::Severity;
-use crate::salesforce::user_fields::{
+use crate::suggest::closest;
+use crate::user_fields::{
     REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, api_name_problem, is_custom_field, user_field,
 };
-use crate::suggest::closest;
 
 /// A problem at a JSON pointer, before it is placed in the file.
 #[derive(Clone, Debug)]
@@ -188,7 +188,7 @@ fn check_urls(config: &Config, out: &mut Vec<Finding>) {
     ];
     for (pointer, url) in urls {
         if let Some(url) = url
-            && let Err(reason) = crate::endpoint::check_url(url)
+            && let Err(reason) = crate::url_rules::check_url(url)
         {
             out.push(Finding::error(pointer, reason).label("not an allowed URL"));
         }

@@ -574,7 +574,7 @@ fn page<T>(
 pub(crate) fn encode_skiptoken(offset: usize) -> String {
     format!(
         "RFNwdAIA{}",
-        crate::expr::hex_upper(format!("offset:{offset:012}").as_bytes())
+        crate::digest::hex(format!("offset:{offset:012}").as_bytes(), true)
     )
 }
 

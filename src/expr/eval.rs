@@ -323,7 +323,10 @@ impl Evaluator<'_> {
                 let utf16: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
                 text::base64(&utf16)
             })),
-            "ConvertToUTF8Hex" => str_or_null(self.text(call, 0)?.map(|s| hex(s.as_bytes(), true))),
+            "ConvertToUTF8Hex" => str_or_null(
+                self.text(call, 0)?
+                    .map(|s| crate::digest::hex(s.as_bytes(), true)),
+            ),
             "Count" => Value::Str(
                 match self.arg(call, 0)? {
                     Value::Multi(v) => v.len(),
@@ -620,7 +623,7 @@ impl Evaluator<'_> {
         bytes[8..].copy_from_slice(&b.to_be_bytes());
         bytes[6] = (bytes[6] & 0x0F) | 0x40;
         bytes[8] = (bytes[8] & 0x3F) | 0x80;
-        let hex = hex(&bytes, false);
+        let hex = crate::digest::hex(&bytes, false);
         format!(
             "{}-{}-{}-{}-{}",
             &hex[..8],
@@ -675,18 +678,4 @@ impl Evaluator<'_> {
         }
         Ok(chars.into_iter().collect())
     }
-}
-
-pub(crate) fn hex(bytes: &[u8], upper: bool) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = if upper {
-                write!(out, "{b:02X}")
-            } else {
-                write!(out, "{b:02x}")
-            };
-            out
-        })
 }

@@ -46,18 +46,3 @@ pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
         syntax::ExprKind::Str(_) | syntax::ExprKind::Int(_) | syntax::ExprKind::TextCompare(_) => {}
     }
 }
-
-/// Lower-case hex, for digests.
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    eval::hex(bytes, false)
-}
-
-/// The SHA-256 of `bytes` in lower-case hex: how configs and plans are identified.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex_lower(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
-}
-
-/// Upper-case hex of bytes (ConvertToUTF8Hex's form), for other modules that need one.
-pub(crate) fn hex_upper(bytes: &[u8]) -> String {
-    eval::hex(bytes, true)
-}

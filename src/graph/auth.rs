@@ -235,7 +235,7 @@ async fn github_token(http: &Http, source: &Federated) -> Result<String, GraphEr
             ));
         }
     };
-    let mut url = crate::endpoint::check_url(url).map_err(|e| {
+    let mut url = crate::url_rules::check_url(url).map_err(|e| {
         GraphError::Credential(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not usable: {e}"))
     })?;
     url.query_pairs_mut()

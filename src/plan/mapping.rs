@@ -10,8 +10,8 @@ use super::source::SourceUser;
 use super::target::Org;
 use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
 use crate::expr::{self, Context, Value};
-use crate::salesforce::user_fields;
 use crate::suggest::closest;
+use crate::user_fields;
 
 /// What the planner reads of the config on every user, gathered once: the expressions were
 /// parsed when the config was loaded.

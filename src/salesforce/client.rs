@@ -213,7 +213,7 @@ impl Salesforce {
             ));
         };
         let instance_url = instance_url.trim_end_matches('/').to_owned();
-        crate::endpoint::check_url(&instance_url).map_err(|e| {
+        crate::url_rules::check_url(&instance_url).map_err(|e| {
             SalesforceError::Read(format!("Salesforce's instance_url is not usable: {e}"))
         })?;
         tracing::debug!(target: "roster::salesforce", "logged in; instance {instance_url}");

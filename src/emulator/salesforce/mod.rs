@@ -4,6 +4,7 @@
 mod bulk;
 mod query;
 mod records;
+mod user_object;
 
 pub(crate) use bulk::Jobs;
 

@@ -9,10 +9,8 @@ use super::super::http::{json_response, param, salesforce_error, url_pairs};
 use super::super::ids;
 use super::super::state::{Org, object_name};
 use super::super::{Shared, lock};
+use super::user_object;
 use super::with_attributes;
-use crate::salesforce::user_fields::{
-    REQUIRED_ON_CREATE, USER_FIELDS, is_custom_field, user_field,
-};
 
 /// One failure, as Salesforce reports it per record.
 #[derive(Clone, Debug)]
@@ -67,8 +65,8 @@ pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
         return true;
     }
     if object == "User" {
-        return user_field(field).is_some()
-            || (is_custom_field(field)
+        return user_object::field(field).is_some()
+            || (user_object::is_custom(field)
                 && shared
                     .state()
                     .org
@@ -85,11 +83,11 @@ pub(crate) fn describe(object: &str) -> Response {
         return not_found();
     };
     let fields: Vec<Value> = if object == "User" {
-        USER_FIELDS
+        user_object::FIELDS
             .iter()
             .map(|f| {
-                json!({"name": f.name, "type": if f.name.ends_with("Id") { "reference" } else { "string" },
-                    "length": f.max_len.unwrap_or(255), "nillable": !REQUIRED_ON_CREATE.contains(&f.name) && f.name != "ProfileId",
+                json!({"name": f.name, "type": f.kind,
+                    "length": f.length.unwrap_or(255), "nillable": !user_object::REQUIRED.contains(&f.name),
                     "createable": f.name != "Id", "updateable": f.name != "Id"})
             })
             .collect()
@@ -336,9 +334,8 @@ pub(crate) fn create(
             }
             fields.entry("IsActive").or_insert(Value::Bool(true));
             org.fill_nickname(&mut fields);
-            let missing: Vec<&str> = REQUIRED_ON_CREATE
+            let missing: Vec<&str> = user_object::REQUIRED
                 .iter()
-                .chain(["ProfileId"].iter())
                 .copied()
                 .filter(|f| {
                     fields
@@ -424,15 +421,11 @@ pub(crate) fn update(
             &[],
         ));
     }
-    if let Some(blank) = REQUIRED_ON_CREATE
-        .iter()
-        .chain(["ProfileId"].iter())
-        .find(|f| {
-            fields
-                .get(**f)
-                .is_some_and(|v| v.is_null() || v.as_str() == Some(""))
-        })
-    {
+    if let Some(blank) = user_object::REQUIRED.iter().find(|f| {
+        fields
+            .get(**f)
+            .is_some_and(|v| v.is_null() || v.as_str() == Some(""))
+    }) {
         return Err(Failure::new(
             "REQUIRED_FIELD_MISSING",
             format!("Required fields are missing: [{blank}]"),
@@ -528,7 +521,7 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
 fn check_fields(object: &str, fields: &Map<String, Value>) -> Result<(), Failure> {
     for name in fields.keys() {
         let known = match object {
-            "User" => user_field(name).is_some() || is_custom_field(name),
+            "User" => user_object::field(name).is_some() || user_object::is_custom(name),
             _ => fixed_fields(object)
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(name)),
@@ -587,8 +580,8 @@ fn check_user(
     existing: Option<&Map<String, Value>>,
 ) -> Result<(), Failure> {
     for (name, value) in user {
-        if let (Some(field), Some(text)) = (user_field(name), value.as_str())
-            && let Some(max) = field.max_len
+        if let (Some(field), Some(text)) = (user_object::field(name), value.as_str())
+            && let Some(max) = field.length
             && text.chars().count() > max
             && !name.ends_with("Id")
         {

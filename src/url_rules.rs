@@ -1,0 +1,102 @@
+//! The rule every URL roster sends to obeys: parsed by the WHATWG URL parser the HTTP client
+//! uses, `https` to any host, plain `http` only to a loopback host, never user info.
+
+/// Parses `text` the way the HTTP client will (WHATWG URL parsing, the `url` crate reqwest is
+/// built on) and accepts it only when sending a secret there is safe: `https` to any host, plain
+/// `http` only when the *parsed* host is loopback (`127.0.0.0/8`, `::1` or exactly `localhost`),
+/// and never with user info (`user:password@`), which hides the real host from a reader.
+///
+/// One parser decides both what roster checks and where the client connects, so a backslash
+/// (a path separator to WHATWG), percent-encoding or an odd IPv4 form cannot make the two
+/// disagree. Returns the parsed URL.
+pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| format!("{text:?} is not an absolute URL (expected https://...): {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{text:?} carries user info before its host (`...@`); give the host alone"
+        ));
+    }
+    let Some(host) = url.host() else {
+        return Err(format!("{text:?} has no host"));
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&host) => Ok(url),
+        "http" => Err(format!(
+            "{text:?} uses plain http to {host}; only https is allowed, except for loopback hosts \
+             (127.0.0.0/8, ::1, localhost)"
+        )),
+        other => Err(format!("{text:?} has scheme {other:?}; expected https")),
+    }
+}
+
+/// `127.0.0.0/8`, `::1`, or the name `localhost` exactly (the `url` crate lower-cases names).
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => *name == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    /// Every URL form that has made a host check and an HTTP client disagree, and the answer.
+    #[test]
+    fn https_anywhere_http_only_to_a_parsed_loopback_host() {
+        let allowed = [
+            "https://test.salesforce.com",
+            "https://192.0.2.1:8443/x",
+            "HTTPS://Login.MicrosoftOnline.COM",
+            "http://127.0.0.1:8080/x",
+            "http://127.8.0.1",
+            "http://localhost:9",
+            "HTTP://LOCALHOST:9/",
+            "http://[::1]:9/",
+            "http://[0:0:0:0:0:0:0:1]:9/",
+            // Decimal, octal and short IPv4 forms parse to 127.0.0.1: the client connects there.
+            "http://2130706433:9/",
+            "http://0177.0.0.1:9/",
+            "http://127.1:9/",
+            "http://0x7f.0.0.1:9/",
+        ];
+        for url in allowed {
+            assert!(check_url(url).is_ok(), "{url} should be allowed");
+        }
+        let refused = [
+            // A backslash is a path separator to WHATWG: the host is 192.0.2.1.
+            "http://192.0.2.1:8080\\@127.0.0.1",
+            "http://192.0.2.1:8080\\\\@[::1]",
+            // Percent-encoded backslash: user info, host 127.0.0.1, still refused.
+            "http://192.0.2.1:8080%5C@127.0.0.1",
+            "http://user:secret@127.0.0.1:9/",
+            "http://user@localhost:9/",
+            "https://user:secret@test.salesforce.com",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.example.com",
+            "http://localhost.:9/",
+            "http://example.com",
+            "HTTP://EXAMPLE.COM",
+            "http://[::ffff:c000:201]:9/",
+            "http://[2001:db8::1]:9/",
+            "http://0x7f.0.0.1.example:9/",
+            "ftp://x",
+            "file:///etc/passwd",
+            "test.salesforce.com",
+            "https://",
+            "",
+        ];
+        for url in refused {
+            assert!(check_url(url).is_err(), "{url} should be refused");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_parsed_host() {
+        let err = check_url("http://192.0.2.1:8080\\@127.0.0.1").unwrap_err();
+        assert!(err.contains("plain http to 192.0.2.1"), "{err}");
+    }
+}
