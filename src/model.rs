@@ -2,11 +2,14 @@
 //! Salesforce (`TargetSnapshot`). The planner reads exactly these; `roster snapshot` writes them
 //! as JSON. Lists are sorted by id so two reads of the same world are byte-identical.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The version of the snapshot documents; bumped when a field changes meaning.
-pub(crate) const SNAPSHOT_FORMAT: u32 = 1;
+/// The version of the snapshot documents; bumped when a field changes meaning or shape (2: a
+/// target user's core fields are typed).
+pub(crate) const SNAPSHOT_FORMAT: u32 = 2;
 
 /// What Entra says: the application, its assignments, the groups that matter and the users in
 /// question with the attributes the config references.
@@ -126,11 +129,124 @@ pub(crate) struct Org {
     pub(crate) is_sandbox: bool,
 }
 
-/// A Salesforce user: `Id` plus the fields read, as Salesforce returned them.
+/// A Salesforce user: the core fields the lifecycle reads, typed, and the other fields read
+/// (mapped and matched), as Salesforce returned them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TargetUser {
     pub(crate) id: String,
+    pub(crate) username: String,
+    pub(crate) email: Option<String>,
+    pub(crate) is_active: bool,
+    pub(crate) profile_id: Option<String>,
+    pub(crate) user_role_id: Option<String>,
+    /// When anything about the user last changed: what a saved plan's fingerprint compares.
+    pub(crate) system_modstamp: Option<String>,
+    /// The user's `UserLogin`, read when the config freezes.
+    pub(crate) login: Option<UserLogin>,
+    /// Every other field read, by the API name Salesforce returned.
     pub(crate) fields: Map<String, Value>,
+}
+
+/// A user's `UserLogin` record: the id a freeze writes, and whether the login is frozen.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UserLogin {
+    pub(crate) id: String,
+    pub(crate) is_frozen: bool,
+}
+
+impl TargetUser {
+    /// A user from one User query row (`attributes` removed); `None` without an `Id` or a
+    /// `Username`, which every User has.
+    pub(crate) fn from_row(mut row: Map<String, Value>) -> Option<TargetUser> {
+        let mut take = |name: &str| {
+            let key = row.keys().find(|k| k.eq_ignore_ascii_case(name))?.clone();
+            row.remove(&key)
+        };
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        let id = text(take("Id"))?;
+        let username = text(take("Username"))?;
+        let email = text(take("Email"));
+        let is_active = take("IsActive") != Some(Value::Bool(false));
+        let profile_id = text(take("ProfileId"));
+        let user_role_id = text(take("UserRoleId"));
+        let system_modstamp = text(take("SystemModstamp"));
+        Some(TargetUser {
+            id,
+            username,
+            email,
+            is_active,
+            profile_id,
+            user_role_id,
+            system_modstamp,
+            login: None,
+            fields: row,
+        })
+    }
+
+    /// A field by API name (case-insensitive), core fields included, as Salesforce returns it;
+    /// `IsFrozen` is the login's.
+    pub(crate) fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
+        let text = |value: &Option<String>| value.clone().map(|v| Cow::Owned(Value::String(v)));
+        let is = |core: &str| name.eq_ignore_ascii_case(core);
+        if is("Id") {
+            Some(Cow::Owned(Value::String(self.id.clone())))
+        } else if is("Username") {
+            Some(Cow::Owned(Value::String(self.username.clone())))
+        } else if is("Email") {
+            text(&self.email)
+        } else if is("IsActive") {
+            Some(Cow::Owned(Value::Bool(self.is_active)))
+        } else if is("ProfileId") {
+            text(&self.profile_id)
+        } else if is("UserRoleId") {
+            text(&self.user_role_id)
+        } else if is("SystemModstamp") {
+            text(&self.system_modstamp)
+        } else if is("IsFrozen") {
+            self.login
+                .as_ref()
+                .map(|l| Cow::Owned(Value::Bool(l.is_frozen)))
+        } else {
+            self.other(name).map(Cow::Borrowed)
+        }
+    }
+
+    /// A field outside the core, by API name (case-insensitive).
+    fn other(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name).or_else(|| {
+            self.fields
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+    }
+
+    /// A text field by API name, core fields included, borrowed.
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        let is = |core: &str| name.eq_ignore_ascii_case(core);
+        if is("Id") {
+            Some(&self.id)
+        } else if is("Username") {
+            Some(&self.username)
+        } else if is("Email") {
+            self.email.as_deref()
+        } else if is("ProfileId") {
+            self.profile_id.as_deref()
+        } else if is("UserRoleId") {
+            self.user_role_id.as_deref()
+        } else if is("SystemModstamp") {
+            self.system_modstamp.as_deref()
+        } else {
+            self.other(name).and_then(Value::as_str)
+        }
+    }
+
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.login.as_ref().is_some_and(|l| l.is_frozen)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

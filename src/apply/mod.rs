@@ -12,7 +12,6 @@ mod bulk;
 mod requests;
 mod stale;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
@@ -433,7 +432,7 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
     for ((i, outcome), step) in written.into_iter().zip(steps) {
         results[i].settle(step, outcome);
     }
-    let freezes = freeze_records(ctx, changes, &of(changes, &[Action::Freeze]), results).await;
+    let freezes = freeze_records(changes, results);
     let written = write(ctx, Op::Update, "UserLogin", freezes).await;
     let steps: Vec<usize> = written.iter().map(|(i, _)| last(results, *i)).collect();
     for ((i, outcome), step) in written.into_iter().zip(steps) {
@@ -511,32 +510,14 @@ async fn found_after_lost_response(
     }
 }
 
-/// The `UserLogin` records to freeze: each user's login, looked up by user id.
-async fn freeze_records(
-    ctx: &Ctx,
+/// The `UserLogin` records to freeze: each change names its user's login.
+fn freeze_records(
     changes: &[Change],
-    indexes: &[usize],
     results: &mut [ChangeResult],
 ) -> Vec<(usize, Map<String, Value>)> {
-    if indexes.is_empty() || ctx.stopped() {
-        return Vec::new();
-    }
-    let users: Vec<String> = indexes
-        .iter()
-        .filter_map(|i| changes[*i].target_id.clone())
-        .collect();
-    let logins: BTreeMap<String, String> =
-        match crate::salesforce::soql::logins(&ctx.salesforce, &users).await {
-            Ok(logins) => logins,
-            Err(e) => {
-                stop_on(ctx, &e);
-                return Vec::new();
-            }
-        };
     let mut records = Vec::new();
-    for &i in indexes {
-        let user = changes[i].target_id.clone().unwrap_or_default();
-        if let Some(login) = logins.get(crate::salesforce::id15(&user)) {
+    for i in of(changes, &[Action::Freeze]) {
+        if let Some(login) = &changes[i].login_id {
             let mut fields = Map::new();
             fields.insert("attributes".into(), json!({"type": "UserLogin"}));
             fields.insert("Id".into(), json!(login));
@@ -548,7 +529,7 @@ async fn freeze_records(
                 step,
                 Written::Failed(Failure::new(
                     "NOT_FOUND",
-                    format!("no UserLogin record for user {user}"),
+                    "the plan names no UserLogin record to freeze",
                 )),
             );
         }

@@ -29,7 +29,7 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
     let usernames: HashMap<String, &TargetUser> = target
         .users
         .iter()
-        .filter_map(|u| Some((u.fields.get("Username")?.as_str()?.to_lowercase(), u)))
+        .map(|u| (u.username.to_lowercase(), u))
         .collect();
     let mut reasons = Vec::new();
     let keys: std::collections::BTreeSet<&String> = then.keys().chain(now.keys()).collect();
@@ -87,11 +87,7 @@ fn moved(change: &Change, users: &HashMap<&str, &TargetUser>) -> Option<String> 
     let Some(user) = users.get(id15(id)) else {
         return Some(format!("Salesforce user {id} no longer exists"));
     };
-    let now = user
-        .fields
-        .get("SystemModstamp")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let now = user.system_modstamp.as_deref().unwrap_or_default();
     match change.fingerprint.as_deref() {
         Some(then) if then != now => Some(format!(
             "Salesforce user {id} changed since the plan (SystemModstamp {then} -> {now})"
@@ -196,19 +192,19 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use serde_json::{Map, Value, json};
+    use serde_json::{Value, json};
 
     use super::differences;
     use crate::model::{TargetSnapshot, TargetUser};
     use crate::plan::{Action, Change, Plan, Situation};
 
     fn user(id: &str, username: &str, stamp: &str) -> TargetUser {
-        let mut fields = Map::new();
-        fields.insert("Username".into(), json!(username));
-        fields.insert("SystemModstamp".into(), json!(stamp));
         TargetUser {
             id: id.to_owned(),
-            fields,
+            username: username.to_owned(),
+            is_active: true,
+            system_modstamp: Some(stamp.to_owned()),
+            ..TargetUser::default()
         }
     }
 
@@ -229,6 +225,7 @@ mod tests {
             unchanged: 0,
             permission_sets: crate::plan::PermissionSetChanges::default(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
+            login_id: None,
         }
     }
 
@@ -318,10 +315,7 @@ mod tests {
             &[("Title", json!("CEO"))],
         )]);
         let mut moved = org();
-        moved.users[0].fields.insert(
-            "SystemModstamp".into(),
-            json!("2024-02-02T00:00:00.000+0000"),
-        );
+        moved.users[0].system_modstamp = Some("2024-02-02T00:00:00.000+0000".to_owned());
         let reasons = differences(&saved, &plan(Vec::new()), &moved);
         assert_eq!(
             reasons,

@@ -101,8 +101,25 @@ pub(super) fn compute_with_target(
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    /// Only the version, so a snapshot of another format is named before its fields are read.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        format_version: Option<u64>,
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Input(format!("cannot read {}: {e}", display_path(path))))?;
+    let version = serde_json::from_str::<Version>(&text)
+        .ok()
+        .and_then(|v| v.format_version);
+    if version != Some(u64::from(crate::model::SNAPSHOT_FORMAT)) {
+        return Err(Error::Input(format!(
+            "{} is a snapshot of format_version {}; this roster reads format_version {}: take \
+             a new one with `roster snapshot`",
+            display_path(path),
+            version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+            crate::model::SNAPSHOT_FORMAT
+        )));
+    }
     serde_json::from_str(&text).map_err(|e| {
         Error::Input(format!(
             "{} is not a snapshot written by `roster snapshot`: {e}",

@@ -6,7 +6,6 @@ use super::Inputs;
 use super::mapping::roles;
 use super::matching::{Link, link, match_index};
 use super::reconcile::State;
-use super::target::text;
 use crate::config::Config;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
@@ -80,7 +79,7 @@ pub(crate) fn explain(
         match &state.links[i] {
             Link::Linked { target: t, by } => format!(
                 "linked by {by} to {} ({})",
-                text(&target.users[*t], "Username"),
+                target.users[*t].username.clone(),
                 target.users[*t].id
             ),
             Link::Unmatched { .. } => "unmatched".to_owned(),

@@ -1,6 +1,7 @@
 //! The lifecycle of one user: an update (or reactivation) of a linked user, a create of an
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use super::mapping::{Desired, Roles, no_profile, preflight, roles};
 use super::matching::unmatched_reason;
 use super::reconcile::{Create, State};
 use super::source::SourceUser;
-use super::target::{field, fingerprint, is_active, text};
+use super::target::fingerprint;
 use super::{
     Action, Change, PermissionSetChanges, PermissionSetRef, Plan, Problem, ProblemKind, Situation,
 };
@@ -59,13 +60,19 @@ impl State<'_> {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(current),
+            login_id: None,
         };
         for (name, value) in wanted.fields {
-            let now = field(current, &name);
-            if differs(&name, value.as_str().unwrap_or_default(), now, suffix) {
+            let now = current.field(&name);
+            if differs(
+                &name,
+                value.as_str().unwrap_or_default(),
+                now.as_deref(),
+                suffix,
+            ) {
                 change
                     .before
-                    .insert(Arc::clone(&name), now.cloned().unwrap_or(Json::Null));
+                    .insert(Arc::clone(&name), now.map_or(Json::Null, Cow::into_owned));
                 change.after.insert(name, value);
             } else {
                 change.unchanged += 1;
@@ -75,7 +82,7 @@ impl State<'_> {
                              wanted: &Option<(String, String)>,
                              names: &dyn Fn(&str) -> Option<String>| {
             if let Some((name, id)) = wanted {
-                let now = text(current, field_name);
+                let now = current.text(field_name).unwrap_or_default().to_owned();
                 if now.eq_ignore_ascii_case(id) {
                     change.unchanged += 1;
                 } else {
@@ -103,7 +110,7 @@ impl State<'_> {
         };
         id_change("UserRoleId", &roles.role, &role_name);
         change.permission_sets = self.permission_sets(&current.id, &roles.sets);
-        let reactivate = !is_active(current);
+        let reactivate = !current.is_active;
         if reactivate {
             change.action = Action::Reactivate;
             change.before.insert("IsActive".into(), Json::Bool(false));
@@ -252,6 +259,7 @@ impl State<'_> {
                 remove: Vec::new(),
             },
             fingerprint: None,
+            login_id: None,
         };
         Ok((
             change,
@@ -372,7 +380,7 @@ impl State<'_> {
                     .as_deref()
                     .and_then(|id| self.by_id.get(id))
                     .map(|t| &self.target.users[*t])
-                && let Some(licence) = self.licence_of(&text(t, "ProfileId"))
+                && let Some(licence) = self.licence_of(t.profile_id.as_deref().unwrap_or_default())
                 && let Some(free) = seats.get_mut(&licence)
             {
                 *free -= 1;

@@ -3,12 +3,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde_json::Value as Json;
-
 use super::compare::match_key;
 use super::mapping::Compiled;
 use super::source::SourceUser;
-use super::target::{field, text};
 use crate::expr::{self, Context, Value};
 use crate::model::TargetSnapshot;
 
@@ -24,7 +21,7 @@ pub(super) fn match_index(
         .map(|(_, field_name, _)| {
             let mut map: HashMap<String, Vec<usize>> = HashMap::new();
             for (t, user) in target.users.iter().enumerate() {
-                if let Some(value) = field(user, field_name).and_then(Json::as_str)
+                if let Some(value) = user.text(field_name)
                     && !value.trim().is_empty()
                 {
                     map.entry(match_key(field_name, value, suffix))
@@ -106,7 +103,7 @@ pub(super) fn link(
             several => {
                 let names: Vec<String> = several
                     .iter()
-                    .map(|t| text(&target.users[*t], "Username"))
+                    .map(|t| target.users[*t].username.clone())
                     .collect();
                 return Link::Disputed(
                     format!(

@@ -176,6 +176,9 @@ pub(crate) struct Change {
     pub(crate) permission_sets: PermissionSetChanges,
     /// The target user's `SystemModstamp` when planned: `apply` refuses if it moved.
     pub(crate) fingerprint: Option<String>,
+    /// For a freeze: the user's `UserLogin` id, whose `IsFrozen` is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) login_id: Option<String>,
 }
 
 /// Permission-set assignments to add and remove.

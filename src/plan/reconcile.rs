@@ -12,7 +12,7 @@ use super::mapping::{Compiled, Desired, compile, desired};
 use super::matching::{Link, link, match_index};
 use super::scope::{self, Decision};
 use super::source::{self, SourceUser};
-use super::target::{Org, field, fingerprint, is_active, owned, text};
+use super::target::{Org, fingerprint, owned};
 use super::{
     Action, Change, Inputs, PermissionSetChanges, Plan, Problem, ProblemKind, Situation, Summary,
 };
@@ -89,7 +89,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     state.check_creates(&creates, &mut plan);
     // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
     for (t, user) in target.users.iter().enumerate() {
-        if !is_active(user) || state.org.protected(config, user) {
+        if !user.is_active || state.org.protected(config, user) {
             continue;
         }
         let source_link = state.linked_source.get(&t).copied();
@@ -112,15 +112,26 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                         .unwrap_or_default()
                 ),
                 None,
-                text(user, "Username"),
+                user.username.clone(),
             ),
             None => continue,
         };
         let action = match config.deprovision.out_of_scope {
             OutOfScope::Ignore => continue,
             OutOfScope::Deactivate => Action::Deactivate,
-            // Already frozen (the reader marks frozen users): nothing to do.
-            OutOfScope::Freeze if field(user, "IsFrozen") == Some(&Json::Bool(true)) => continue,
+            // Already frozen: nothing to do.
+            OutOfScope::Freeze if user.is_frozen() => continue,
+            OutOfScope::Freeze if user.login.is_none() => {
+                plan.errors.push(Problem {
+                    kind: ProblemKind::Error,
+                    key,
+                    reason: format!(
+                        "{reason}, but Salesforce has no UserLogin record for {} to freeze",
+                        user.id
+                    ),
+                });
+                continue;
+            }
             OutOfScope::Freeze => Action::Freeze,
         };
         let (field, before, after) = match action {
@@ -140,6 +151,9 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(user),
+            login_id: (action == Action::Freeze)
+                .then(|| user.login.as_ref().map(|l| l.id.clone()))
+                .flatten(),
         });
     }
     sort_changes(&mut plan.changes);
@@ -220,7 +234,7 @@ impl<'a> State<'a> {
                 let keys: Vec<&str> = sources.iter().map(|i| users[*i].key).collect();
                 let reason = format!(
                     "disputed: Salesforce user {} is matched by {} Entra users ({})",
-                    text(&target.users[t], "Username"),
+                    target.users[t].username,
                     sources.len(),
                     keys.join(", ")
                 );
@@ -240,7 +254,7 @@ impl<'a> State<'a> {
         {
             let set = taken.entry(mapping.target.to_lowercase()).or_default();
             for user in &target.users {
-                if let Some(v) = field(user, &mapping.target).and_then(Json::as_str) {
+                if let Some(v) = user.text(&mapping.target) {
                     set.insert(v.to_lowercase());
                 }
             }
@@ -256,7 +270,7 @@ impl<'a> State<'a> {
                 .users
                 .iter()
                 .enumerate()
-                .map(|(t, u)| (text(u, "Username").to_lowercase(), t))
+                .map(|(t, u)| (u.username.to_lowercase(), t))
                 .collect(),
             by_id: target
                 .users

@@ -3,31 +3,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value as Json;
-
 use crate::config::Config;
 use crate::model::{TargetSnapshot, TargetUser};
-
-/// A field of a target user (Salesforce field names are case-insensitive).
-pub(super) fn field<'t>(user: &'t TargetUser, name: &str) -> Option<&'t Json> {
-    user.fields.get(name).or_else(|| {
-        user.fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
-pub(super) fn text(user: &TargetUser, name: &str) -> String {
-    field(user, name)
-        .and_then(Json::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-pub(super) fn is_active(user: &TargetUser) -> bool {
-    field(user, "IsActive") != Some(&Json::Bool(false))
-}
 
 /// The org's names and ids, and the rules about which users roster may touch.
 pub(super) struct Org<'t> {
@@ -77,17 +54,17 @@ impl<'t> Org<'t> {
     }
 
     pub(super) fn protected(&self, config: &Config, user: &TargetUser) -> bool {
-        let username = text(user, "Username");
-        let profile = self
-            .profile_names
-            .get(text(user, "ProfileId").as_str())
+        let profile = user
+            .profile_id
+            .as_deref()
+            .and_then(|id| self.profile_names.get(id))
             .copied()
             .unwrap_or_default();
         config
             .protect
             .usernames
             .iter()
-            .any(|u| u.eq_ignore_ascii_case(&username))
+            .any(|u| u.eq_ignore_ascii_case(&user.username))
             || config.protect.profiles.iter().any(|p| p == profile)
     }
 }
@@ -98,7 +75,7 @@ pub(super) fn owned(config: &Config, user: &TargetUser) -> bool {
         .username_suffix
         .as_deref()
         .is_some_and(|suffix| {
-            text(user, "Username")
+            user.username
                 .to_lowercase()
                 .ends_with(&suffix.to_lowercase())
         })
@@ -113,8 +90,7 @@ pub(super) fn owned_count(config: &Config, target: &TargetSnapshot) -> usize {
 }
 
 pub(super) fn fingerprint(user: &TargetUser) -> Option<String> {
-    field(user, "SystemModstamp")
-        .or_else(|| field(user, "LastModifiedDate"))
-        .and_then(Json::as_str)
-        .map(str::to_owned)
+    user.system_modstamp
+        .clone()
+        .or_else(|| user.text("LastModifiedDate").map(str::to_owned))
 }

@@ -8,7 +8,7 @@ use crate::expr::DateTime;
 use crate::model::{
     AppRole, AppRoleAssignment, Group, PermissionSet, PermissionSetAssignment, Profile,
     ServicePrincipal, SourceSnapshot, SourceUser, TargetSnapshot, TargetUser, UserLicense,
-    UserRole,
+    UserLogin, UserRole,
 };
 
 const CONFIG: &str = r#"
@@ -234,10 +234,13 @@ impl World {
             let (k, v) = (k.clone(), v.clone());
             fields.insert(k, v);
         }
-        self.target.users.push(TargetUser {
-            id: id.clone(),
-            fields,
+        fields.insert("Id".into(), json!(id));
+        let mut user = TargetUser::from_row(fields).unwrap();
+        user.login = Some(UserLogin {
+            id: format!("060{:012}", self.target.users.len() + 1),
+            is_frozen: false,
         });
+        self.target.users.push(user);
         // In step: a Rep holds the Sales permission set.
         self.holds(&id, "Sales");
         id
@@ -589,6 +592,22 @@ fn orphans_are_deactivated_only_when_owned() {
         "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: freeze}",
     )]));
     assert_eq!(freeze.changes[0].action, Action::Freeze);
+    assert_eq!(
+        freeze.changes[0].login_id.as_deref(),
+        Some("060000000000001")
+    );
+    // A user without a UserLogin cannot be frozen: an error item, not a change that fails.
+    w.target.users[0].login = None;
+    let no_login = w.plan(&config(&[(
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: freeze}",
+    )]));
+    assert!(no_login.changes.is_empty());
+    assert!(
+        problem(&no_login, "gone@x.com.dev1")
+            .reason
+            .ends_with("Salesforce has no UserLogin record for 005000000000001 to freeze")
+    );
     let ignore = w.plan(&config(&[(
         "safety: {max_deactivations: 10}",
         "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: ignore}",

@@ -217,7 +217,10 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     assert!(target.org.is_sandbox);
     assert_eq!(target.users.len(), 9);
     assert!(target.users.iter().all(|u| u.id.starts_with("005")));
-    assert!(target.users[0].fields.contains_key("SystemModstamp"));
+    assert!(target.users.iter().all(|u| u.system_modstamp.is_some()));
+    // The core fields are typed; the others stay as Salesforce returned them.
+    assert!(!target.users[0].fields.contains_key("Username"));
+    assert!(target.users[0].fields.contains_key("LastModifiedDate"));
     assert!(!target.users[0].fields.contains_key("attributes"));
     assert!(target.profiles.iter().any(|p| p.name == "Standard User"));
     assert!(!target.permission_set_assignments.is_empty());

@@ -358,6 +358,7 @@ mod tests {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: None,
+            login_id: None,
         }
     }
 

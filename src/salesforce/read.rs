@@ -2,7 +2,7 @@
 //! profiles with their licences, roles, permission sets and the assignments of the ones the
 //! config names. Independent queries run side by side.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -12,7 +12,7 @@ use super::soql;
 use crate::config::{Config, OutOfScope};
 use crate::model::{
     Org, PermissionSet, PermissionSetAssignment, Profile, SNAPSHOT_FORMAT, TargetSnapshot,
-    TargetUser, UserLicense, UserRole,
+    TargetUser, UserLicense, UserLogin, UserRole,
 };
 use crate::progress::Task;
 
@@ -75,42 +75,41 @@ pub(crate) async fn read(
         }
     };
     let metadata = read_metadata(&salesforce, config);
-    // Frozen users, when the config freezes: a frozen user is not frozen again.
-    let frozen = async {
+    // Every user's UserLogin, when the config freezes: the id a freeze writes, and whether
+    // the login is frozen already.
+    let logins = async {
         if matches!(config.deprovision.out_of_scope, OutOfScope::Freeze) {
             salesforce
-                .query("SELECT UserId FROM UserLogin WHERE IsFrozen = true", None)
+                .query("SELECT Id, UserId, IsFrozen FROM UserLogin", None)
                 .await
         } else {
             Ok(Vec::new())
         }
     };
-    let (users, (org, licenses, profiles, roles, permission_sets, assignments), frozen) =
-        tokio::try_join!(users, metadata, frozen)?;
-    let frozen: BTreeSet<&str> = frozen
+    let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins) =
+        tokio::try_join!(users, metadata, logins)?;
+    let logins: HashMap<&str, UserLogin> = logins
         .iter()
-        .filter_map(|r| r.get("UserId").and_then(Value::as_str))
-        .map(super::id15)
+        .filter_map(|r| {
+            let user = r.get("UserId").and_then(Value::as_str)?;
+            let login = UserLogin {
+                id: r.get("Id").and_then(Value::as_str)?.to_owned(),
+                is_frozen: r.get("IsFrozen").and_then(Value::as_bool) == Some(true),
+            };
+            Some((super::id15(user), login))
+        })
         .collect();
     let mut users: Vec<TargetUser> = users
         .into_iter()
         .map(|row| {
-            let mut fields = strip_attributes(row);
             // Every User has an Id and a Username: a row without them is a malformed answer.
-            let Some(Value::String(id)) = fields.remove("Id") else {
-                return Err(SalesforceError::Read(
-                    "Salesforce query of User: a row has no Id".to_owned(),
-                ));
-            };
-            if !fields.get("Username").is_some_and(Value::is_string) {
-                return Err(SalesforceError::Read(format!(
-                    "Salesforce query of User: user {id} has no Username"
-                )));
-            }
-            if frozen.contains(super::id15(&id)) {
-                fields.insert("IsFrozen".to_owned(), Value::Bool(true));
-            }
-            Ok(TargetUser { id, fields })
+            let mut user = TargetUser::from_row(strip_attributes(row)).ok_or_else(|| {
+                SalesforceError::Read(
+                    "Salesforce query of User: a row has no Id or no Username".to_owned(),
+                )
+            })?;
+            user.login = logins.get(super::id15(&user.id)).cloned();
+            Ok(user)
         })
         .collect::<Result<_, SalesforceError>>()?;
     users.sort_by(|a, b| a.id.cmp(&b.id));

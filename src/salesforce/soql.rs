@@ -2,13 +2,13 @@
 //! over any number of values, chunked under Salesforce's URL length limit and run a few at a
 //! time. Field names never come from here: the config's are checked as API names by `validate`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Salesforce, SalesforceError, id15};
+use super::{Salesforce, SalesforceError};
 
 /// Record ids in one `IN (...)` list (18 characters each, well under the 16,384-character URL
 /// limit of a REST query).
@@ -88,25 +88,6 @@ pub(crate) async fn ids_by_username(
     Ok(rows
         .iter()
         .map(|r| (text(r, "Username").to_lowercase(), text(r, "Id").to_owned()))
-        .collect())
-}
-
-/// The `UserLogin` id of each user, by the user's 15-character id.
-pub(crate) async fn logins(
-    salesforce: &Arc<Salesforce>,
-    users: &[String],
-) -> Result<BTreeMap<String, String>, SalesforceError> {
-    let rows = query_in(
-        salesforce,
-        "SELECT Id, UserId FROM UserLogin",
-        "UserId",
-        users,
-        IDS_PER_QUERY,
-    )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (id15(text(r, "UserId")).to_owned(), text(r, "Id").to_owned()))
         .collect())
 }
 
