@@ -2,7 +2,7 @@
 //! request.
 
 use crate::config::Config;
-use crate::url_rules::check_url;
+use crate::url_rules::check_base_url;
 
 /// How the edges read the environment: `std::env::var` in the binary, a table in tests (which
 /// must not change the process environment other tests share).
@@ -23,7 +23,7 @@ pub(crate) struct Endpoints {
 
 impl Endpoints {
     /// The config's URLs (or the defaults), each overridden by its `ROSTER_*` variable when set;
-    /// every one must pass `check_url`.
+    /// every one must pass `url_rules::check_base_url`.
     pub(crate) fn resolve(config: &Config, env: Env<'_>) -> Result<Endpoints, String> {
         let pick =
             |name: &str, configured: Option<&str>, default: &str| -> Result<String, String> {
@@ -35,7 +35,7 @@ impl Endpoints {
                     ),
                 };
                 // The parsed form is what is sent: what was checked is what is used.
-                let parsed = check_url(&url).map_err(|e| format!("{e} (from {origin})"))?;
+                let parsed = check_base_url(&url).map_err(|e| format!("{e} (from {origin})"))?;
                 Ok(parsed.as_str().trim_end_matches('/').to_owned())
             };
         Ok(Endpoints {

@@ -23,14 +23,22 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes)
 }
 
-/// Opens `path` for appending, creating it owner-only. A file that does not end in a newline
-/// (a process killed in the middle of a line) gets one first, so the next line starts fresh.
-pub(crate) fn open_append_private(path: &Path) -> io::Result<File> {
+/// Opens `path` for appending, creating it owner-only; with `narrow`, an existing file is made
+/// owner-only too (as far as its owner may). A file that does not end in a newline (a process
+/// killed in the middle of a line) gets one first, so the next line starts fresh.
+pub(crate) fn open_append_private(path: &Path, narrow: bool) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).append(true).create(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE);
     let mut file = options.open(path)?;
+    #[cfg(not(unix))]
+    let _ = narrow;
+    #[cfg(unix)]
+    if narrow {
+        // Someone else's file keeps its mode: only its owner can change it.
+        let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(PRIVATE));
+    }
     if file.metadata()?.len() > 0 {
         let mut last = [0u8; 1];
         file.seek(SeekFrom::End(-1))?;
@@ -64,12 +72,12 @@ mod tests {
         let dir = scratch("append");
         let path = dir.join("audit.jsonl");
         std::fs::write(&path, "{\"a\":1}\n{\"half\":").unwrap();
-        let mut file = open_append_private(&path).unwrap();
+        let mut file = open_append_private(&path, true).unwrap();
         file.write_all(b"{\"b\":2}\n").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "{\"a\":1}\n{\"half\":\n{\"b\":2}\n");
         // A whole file is left as it is.
-        drop(open_append_private(&path).unwrap());
+        drop(open_append_private(&path, true).unwrap());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -89,7 +97,14 @@ mod tests {
         assert_eq!(mode(&old), 0o600);
         assert_eq!(std::fs::read_to_string(&old).unwrap(), "{}");
         let log = dir.join("log");
-        drop(open_append_private(&log).unwrap());
+        drop(open_append_private(&log, false).unwrap());
+        assert_eq!(mode(&log), 0o600);
+        // An audit log someone created world-readable is narrowed; a job summary is not.
+        std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        drop(open_append_private(&log, false).unwrap());
+        assert_eq!(mode(&log), 0o644);
+        drop(open_append_private(&log, true).unwrap());
         assert_eq!(mode(&log), 0o600);
         let _ = std::fs::remove_dir_all(dir);
     }

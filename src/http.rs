@@ -184,6 +184,24 @@ impl HttpError {
                 .unwrap_or("no reason given")
                 .to_owned()
         });
+        if reply.status.is_redirection() {
+            let to = reply
+                .headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "nowhere".to_owned(), crate::url_rules::redacted);
+            return HttpError::Status {
+                api: what.api,
+                request: what.describe(),
+                status: reply.status.as_u16(),
+                code: None,
+                message: format!(
+                    "redirected to {to}; roster does not follow redirects (a secret could go \
+                     where no check approved): configure the final URL"
+                ),
+                retry_after: None,
+            };
+        }
         if reply.status == StatusCode::FORBIDDEN
             && code.as_deref() == Some("REQUEST_LIMIT_EXCEEDED")
         {
@@ -271,17 +289,33 @@ pub(crate) struct Http {
 }
 
 impl Http {
+    /// The client. It never follows a redirect: a `Location` would take a request — and the
+    /// secret in it — past `url_rules::check_url`. It uses a proxy only for https (from
+    /// `HTTPS_PROXY`, else `ALL_PROXY`, with `NO_PROXY`), where TLS runs end to end through the
+    /// tunnel; plain http, which only ever goes to loopback, is never sent to a proxy.
     pub(crate) fn new(api: &'static str) -> Result<Http, HttpError> {
-        let client = reqwest::Client::builder()
+        let failed = |e: reqwest::Error| {
+            HttpError::Endpoint(format!("cannot start the {api} HTTP client: {e}"))
+        };
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_mins(2))
             .pool_idle_timeout(Duration::from_secs(30))
             .gzip(true)
-            .build()
-            .map_err(|e| HttpError::Endpoint(format!("cannot start the {api} HTTP client: {e}")))?;
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        let https_proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+        if let Some(proxy) = https_proxy {
+            let proxy = reqwest::Proxy::https(proxy.trim())
+                .map_err(failed)?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder = builder.proxy(proxy);
+        }
         Ok(Http {
-            client,
+            client: builder.build().map_err(failed)?,
             api,
             min_delay: Duration::from_millis(500),
         })

@@ -39,6 +39,7 @@ pub(crate) struct SourceSnapshot {
 
 /// A user the application's assignments name, whom Graph no longer returns (deleted).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DeletedUser {
     /// The Entra object id the assignment names.
     pub(crate) id: String,

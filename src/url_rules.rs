@@ -10,24 +10,56 @@
 /// (a path separator to WHATWG), percent-encoding or an odd IPv4 form cannot make the two
 /// disagree. Returns the parsed URL.
 pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
+    // Messages show the URL with any password masked: it may be one.
+    let shown = redacted(text);
     let url = url::Url::parse(text.trim())
-        .map_err(|e| format!("{text:?} is not an absolute URL (expected https://...): {e}"))?;
+        .map_err(|e| format!("{shown:?} is not an absolute URL (expected https://...): {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "{text:?} carries user info before its host (`...@`); give the host alone"
+            "{shown:?} carries user info before its host (`...@`); give the host alone"
         ));
     }
     let Some(host) = url.host() else {
-        return Err(format!("{text:?} has no host"));
+        return Err(format!("{shown:?} has no host"));
     };
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&host) => Ok(url),
         "http" => Err(format!(
-            "{text:?} uses plain http to {host}; only https is allowed, except for loopback hosts \
+            "{shown:?} uses plain http to {host}; only https is allowed, except for loopback hosts \
              (127.0.0.0/8, ::1, localhost)"
         )),
-        other => Err(format!("{text:?} has scheme {other:?}; expected https")),
+        other => Err(format!("{shown:?} has scheme {other:?}; expected https")),
+    }
+}
+
+/// `check_url` for a base URL that paths are appended to: no query and no fragment either,
+/// which would swallow every path roster appends (`http://host/#` sends everything to `/`).
+pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
+    let url = check_url(text)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{:?} has a query or fragment (`?`, `#`); a base URL ends with its host or path",
+            redacted(text)
+        ));
+    }
+    Ok(url)
+}
+
+/// `text` with the password of any user info replaced by `***`, for messages.
+pub(crate) fn redacted(text: &str) -> String {
+    if let Ok(mut url) = url::Url::parse(text.trim())
+        && url.password().is_some()
+    {
+        let _ = url.set_password(Some("***"));
+        return url.to_string();
+    }
+    // Not a URL the parser reads: mask whatever stands between `//` and the last `@`.
+    match (text.find("//"), text.rfind('@')) {
+        (Some(start), Some(end)) if start + 2 < end => {
+            format!("{}***{}", &text[..start + 2], &text[end..])
+        }
+        _ => text.to_owned(),
     }
 }
 
@@ -92,6 +124,22 @@ mod tests {
         for url in refused {
             assert!(check_url(url).is_err(), "{url} should be refused");
         }
+    }
+
+    #[test]
+    fn passwords_never_appear_in_messages() {
+        let err = check_url("https://svc:TopSecret@graph.microsoft.com").unwrap_err();
+        assert!(!err.contains("TopSecret"), "{err}");
+        assert!(err.contains("svc:***@graph.microsoft.com"), "{err}");
+        let err = check_url("http://svc:TopSecret@bad host").unwrap_err();
+        assert!(!err.contains("TopSecret"), "{err}");
+    }
+
+    #[test]
+    fn base_urls_take_no_query_or_fragment() {
+        assert!(super::check_base_url("https://login.microsoftonline.com/").is_ok());
+        assert!(super::check_base_url("http://127.0.0.1:9#@x").is_err());
+        assert!(super::check_base_url("https://graph.microsoft.com?x=1").is_err());
     }
 
     #[test]

@@ -81,8 +81,9 @@ pub(crate) const REQUIRED_ON_CREATE: &[&str] = &[
     "LanguageLocaleKey",
 ];
 
-/// Fields the lifecycle and `roles` set; a mapping may not.
-pub(crate) const RESERVED: &[&str] = &["IsActive", "ProfileId", "UserRoleId"];
+/// Fields a mapping may not set: Salesforce assigns `Id` (and a write names its record by it),
+/// the lifecycle sets `IsActive`, `roles` sets the profile and role.
+pub(crate) const RESERVED: &[&str] = &["Id", "IsActive", "ProfileId", "UserRoleId"];
 
 /// The known field with this name (Salesforce field names are case-insensitive).
 pub(crate) fn user_field(name: &str) -> Option<&'static UserField> {

@@ -11,6 +11,7 @@
 mod bulk;
 mod requests;
 mod stale;
+mod verify;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -21,7 +22,9 @@ use crate::plan::{Action, Change, Plan};
 use crate::progress::Task;
 use crate::salesforce::Salesforce;
 
-use requests::{Op, delete_assignments, stop_on, write};
+pub(crate) use crate::salesforce::write::Failure;
+use crate::salesforce::write::Op;
+use requests::{delete_assignments, write};
 pub(crate) use stale::differences;
 
 /// Above this many records of one kind a Bulk API 2.0 job writes them, unless told otherwise:
@@ -56,25 +59,11 @@ pub(crate) enum Status {
     Failed,
     /// roster did not send it: it stopped first, or an earlier step of the change failed.
     NotAttempted,
+    /// Its request failed as a whole and looking it up afterwards failed too: Salesforce may
+    /// or may not have carried it out; the next plan shows which.
+    Unknown,
     /// A change only: some steps applied, the rest not attempted, none failed.
     Incomplete,
-}
-
-/// Why a step did not succeed: Salesforce's code (`DUPLICATE_USERNAME`, ...), or roster's for
-/// a request that failed as a whole, and the message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub(crate) struct Failure {
-    pub(crate) code: String,
-    pub(crate) message: String,
-}
-
-impl Failure {
-    pub(crate) fn new(code: &str, message: impl Into<String>) -> Failure {
-        Failure {
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
 }
 
 /// One step a change needs — the user write (`create`, `update`, `reactivate`, `deactivate`,
@@ -105,11 +94,15 @@ pub(crate) struct ChangeResult {
 }
 
 impl ChangeResult {
-    /// The steps that failed, with their failure.
-    pub(crate) fn failures(&self) -> impl Iterator<Item = (&str, &Failure)> {
-        self.steps
-            .iter()
-            .filter_map(|s| Some((s.name.as_str(), s.failure.as_ref()?)))
+    /// The steps that failed or whose outcome is unknown, each as `("create failed", why)`.
+    pub(crate) fn failures(&self) -> impl Iterator<Item = (String, &Failure)> {
+        self.steps.iter().filter_map(|s| {
+            let what = match s.result {
+                Status::Unknown => "outcome unknown",
+                _ => "failed",
+            };
+            Some((format!("{} {what}", s.name), s.failure.as_ref()?))
+        })
     }
 
     /// Files one step's outcome; `NotSent` leaves it not attempted.
@@ -121,6 +114,10 @@ impl ChangeResult {
             Written::Ok(_) => step.result = Status::Applied,
             Written::Failed(failure) => {
                 step.result = Status::Failed;
+                step.failure = Some(failure);
+            }
+            Written::Unknown(failure) => {
+                step.result = Status::Unknown;
                 step.failure = Some(failure);
             }
             Written::NotSent => {}
@@ -139,6 +136,8 @@ impl ChangeResult {
 fn overall(steps: &[Step]) -> Status {
     if steps.iter().any(|s| s.result == Status::Failed) {
         Status::Failed
+    } else if steps.iter().any(|s| s.result == Status::Unknown) {
+        Status::Unknown
     } else if steps.iter().all(|s| s.result == Status::Applied) {
         Status::Applied
     } else if steps.iter().all(|s| s.result == Status::NotAttempted) {
@@ -223,8 +222,12 @@ pub(crate) struct Report {
 /// The outcome of writing one record.
 #[derive(Clone, Debug)]
 enum Written {
+    /// Written; the record's id.
     Ok(String),
+    /// Refused, or not written.
     Failed(Failure),
+    /// Its request failed as a whole: it may or may not have been written (`verify` looks).
+    Unknown(Failure),
     NotSent,
 }
 
@@ -314,11 +317,16 @@ pub(crate) async fn apply(
             }
         }
     };
+    // After each phase, what a failed request left unknown is looked up before anything is
+    // reported or built upon.
     users(&ctx, changes, &mut results).await;
+    verify::resolve(&ctx, changes, &mut results).await;
     report_settled(Phase::Users, &results);
     permission_sets(&ctx, changes, &mut results).await;
+    verify::resolve(&ctx, changes, &mut results).await;
     report_settled(Phase::PermissionSets, &results);
     deprovision(&ctx, changes, &mut results).await;
+    verify::resolve(&ctx, changes, &mut results).await;
     report_settled(Phase::Deprovision, &results);
     let stopped = ctx.stop.reason();
     ctx.task.finish("done");
@@ -346,8 +354,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
         .into_iter()
         .map(|i| (i, record(&changes[i], None)))
         .collect();
-    let mut written = write(ctx, Op::Insert, "User", creates).await;
-    found_after_lost_response(ctx, changes, &mut written, results).await;
+    let written = write(ctx, Op::Insert, "User", creates).await;
     for (i, outcome) in &written {
         if let Written::Ok(id) = outcome {
             results[*i].target_id = Some(id.clone());
@@ -372,10 +379,6 @@ async fn permission_sets(ctx: &Ctx, changes: &[Change], results: &mut [ChangeRes
         let first = usize::from(user_step(change).is_some());
         for (k, set) in change.permission_sets.add.iter().enumerate() {
             let mut fields = Map::new();
-            fields.insert(
-                "attributes".into(),
-                json!({"type": "PermissionSetAssignment"}),
-            );
             fields.insert("AssigneeId".into(), json!(assignee));
             fields.insert("PermissionSetId".into(), json!(set.id));
             add_step.push(first + k);
@@ -440,15 +443,17 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
     }
 }
 
-/// The record to write for a change: its `after` fields, with the id for an update.
+/// The record to write for a change: its `after` fields, with the id for an update. A plan's
+/// own `Id` field (which `validate` never lets a mapping produce) can never name another record.
 fn record(change: &Change, id: Option<&str>) -> Map<String, Value> {
     let mut fields = Map::new();
-    fields.insert("attributes".into(), json!({"type": "User"}));
+    for (name, value) in &change.after {
+        if !name.eq_ignore_ascii_case("Id") {
+            fields.insert(name.to_string(), value.clone());
+        }
+    }
     if let Some(id) = id {
         fields.insert("Id".into(), json!(id));
-    }
-    for (name, value) in &change.after {
-        fields.insert(name.to_string(), value.clone());
     }
     fields
 }
@@ -464,52 +469,6 @@ fn settle(
     }
 }
 
-/// Creates that failed with `DUPLICATE_USERNAME` because an earlier attempt did succeed (its
-/// answer was lost and the request was sent again): a user with that Username now exists in
-/// this org, although the plan saw none. Such a create is done; the next plan compares it.
-async fn found_after_lost_response(
-    ctx: &Ctx,
-    changes: &[Change],
-    written: &mut [(usize, Written)],
-    results: &mut [ChangeResult],
-) {
-    let duplicates: Vec<usize> = (0..written.len())
-        .filter(|k| matches!(&written[*k].1, Written::Failed(f) if f.code == "DUPLICATE_USERNAME"))
-        .collect();
-    if duplicates.is_empty() || ctx.stopped() {
-        return;
-    }
-    let names: Vec<String> = duplicates
-        .iter()
-        .map(|k| {
-            changes[written[*k].0]
-                .after
-                .get("Username")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    let found = match crate::salesforce::soql::ids_by_username(&ctx.salesforce, &names).await {
-        Ok(found) => found,
-        Err(e) => {
-            stop_on(ctx, &e);
-            return;
-        }
-    };
-    for (k, name) in duplicates.into_iter().zip(&names) {
-        if let Some(id) = found.get(&name.to_lowercase()) {
-            let i = written[k].0;
-            written[k].1 = Written::Ok(id.clone());
-            results[i].note = Some(
-                "the Username already existed in this org when roster created it: a retried \
-                 request had created it, or someone did after the plan; the next plan compares it"
-                    .to_owned(),
-            );
-        }
-    }
-}
-
 /// The `UserLogin` records to freeze: each change names its user's login.
 fn freeze_records(
     changes: &[Change],
@@ -519,7 +478,6 @@ fn freeze_records(
     for i in of(changes, &[Action::Freeze]) {
         if let Some(login) = &changes[i].login_id {
             let mut fields = Map::new();
-            fields.insert("attributes".into(), json!({"type": "UserLogin"}));
             fields.insert("Id".into(), json!(login));
             fields.insert("IsFrozen".into(), json!(true));
             records.push((i, fields));

@@ -1,29 +1,29 @@
-//! The requests that write: sObject Collections of 200 (Bulk API 2.0 above the threshold),
-//! a few in flight at once, with records Salesforce could not lock tried again, and each
-//! record's outcome read back in order.
+//! The requests that write, as apply orders them: sObject Collections of 200 (Bulk API 2.0
+//! above the threshold), a few in flight at once, records Salesforce could not lock tried again,
+//! each record's outcome back in order. `salesforce::write` speaks the wire format.
 
 use std::time::Duration;
 
-use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{Ctx, Failure, Written, bulk};
-use crate::http::Body;
 use crate::salesforce::SalesforceError;
+use crate::salesforce::write::{Op, Outcome, PER_REQUEST};
 
-/// Records in one sObject Collections request: Salesforce's limit.
-const PER_REQUEST: usize = 200;
 /// Rounds of retrying records Salesforce could not lock.
 const LOCK_RETRIES: u32 = 3;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Op {
-    Insert,
-    Update,
+impl From<Outcome> for Written {
+    fn from(outcome: Outcome) -> Written {
+        match outcome {
+            Outcome::Written(id) => Written::Ok(id),
+            Outcome::Rejected(failure) => Written::Failed(failure),
+        }
+    }
 }
 
-/// Writes records: by Bulk API 2.0 above the threshold, else by collections; then retries the
-/// ones Salesforce could not lock. Outcomes come back in the order given.
+/// Writes records of `object`: by Bulk API 2.0 above the threshold, else by collections; then
+/// retries the ones Salesforce could not lock. Outcomes come back in the order given.
 pub(super) async fn write(
     ctx: &Ctx,
     op: Op,
@@ -37,7 +37,7 @@ pub(super) async fn write(
     let mut outcomes = if records.len() > ctx.options.bulk_threshold && object == "User" {
         bulk::write(ctx, op, object, &records).await
     } else {
-        collections(ctx, op, &records).await
+        collections(ctx, op, object, &records).await
     };
     for round in 0..LOCK_RETRIES {
         let locked: Vec<usize> = (0..records.len())
@@ -51,40 +51,41 @@ pub(super) async fn write(
         tokio::time::sleep(Duration::from_millis(500 << round)).await;
         tracing::warn!(target: "roster::apply", "retrying {} locked {object} records", locked.len());
         let again: Vec<Map<String, Value>> = locked.iter().map(|i| records[*i].clone()).collect();
-        for (i, outcome) in locked.into_iter().zip(collections(ctx, op, &again).await) {
+        for (i, outcome) in locked
+            .into_iter()
+            .zip(collections(ctx, op, object, &again).await)
+        {
             outcomes[i] = outcome;
         }
     }
     indexes.into_iter().zip(outcomes).collect()
 }
 
-/// `POST` (insert) or `PATCH` (update) `/composite/sobjects`, 200 records a request.
-pub(super) async fn collections(ctx: &Ctx, op: Op, records: &[Map<String, Value>]) -> Vec<Written> {
-    let method = match op {
-        Op::Insert => Method::POST,
-        Op::Update => Method::PATCH,
-    };
-    let chunks: Vec<Vec<Map<String, Value>>> =
-        records.chunks(PER_REQUEST).map(<[_]>::to_vec).collect();
-    let requests: Vec<_> = chunks
-        .into_iter()
+/// Inserts or updates through sObject Collections, 200 records a request, a few at a time.
+async fn collections(
+    ctx: &Ctx,
+    op: Op,
+    object: &'static str,
+    records: &[Map<String, Value>],
+) -> Vec<Written> {
+    let requests: Vec<_> = records
+        .chunks(PER_REQUEST)
         .map(|chunk| {
-            let body = json!({"allOrNone": false, "records": chunk});
-            let count = chunk.len();
-            send_chunk(
-                ctx.clone(),
-                method.clone(),
-                "composite/sobjects".to_owned(),
-                Some(body),
-                count,
-            )
+            let (ctx, chunk) = (ctx.clone(), chunk.to_vec());
+            async move {
+                let count = chunk.len();
+                sent(&ctx, count, || {
+                    ctx.salesforce.write_records(op, object, &chunk)
+                })
+                .await
+            }
         })
         .collect();
     in_flight(ctx, requests).await
 }
 
-/// `DELETE /composite/sobjects?ids=...` of permission-set assignments, 200 a request;
-/// `removes` holds (change, step, assignment id), the outcome comes back with change and step.
+/// Deletes permission-set assignments, 200 a request; `removes` holds (change, step, assignment
+/// id), the outcome comes back with change and step.
 pub(super) async fn delete_assignments(
     ctx: &Ctx,
     removes: Vec<(usize, usize, String)>,
@@ -92,9 +93,12 @@ pub(super) async fn delete_assignments(
     let requests: Vec<_> = removes
         .chunks(PER_REQUEST)
         .map(|chunk| {
-            let ids: Vec<&str> = chunk.iter().map(|(_, _, id)| id.as_str()).collect();
-            let path = format!("composite/sobjects?ids={}&allOrNone=false", ids.join(","));
-            send_chunk(ctx.clone(), Method::DELETE, path, None, chunk.len())
+            let ctx = ctx.clone();
+            let ids: Vec<String> = chunk.iter().map(|(_, _, id)| id.clone()).collect();
+            async move {
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                sent(&ctx, ids.len(), || ctx.salesforce.delete_records(&refs)).await
+            }
         })
         .collect();
     let outcomes = in_flight(ctx, requests).await;
@@ -106,7 +110,7 @@ pub(super) async fn delete_assignments(
 }
 
 /// Runs the chunk requests a few at a time and flattens their outcomes, in order.
-pub(super) async fn in_flight<F>(ctx: &Ctx, requests: Vec<F>) -> Vec<Written>
+async fn in_flight<F>(ctx: &Ctx, requests: Vec<F>) -> Vec<Written>
 where
     F: std::future::Future<Output = Vec<Written>> + Send + 'static,
 {
@@ -118,37 +122,22 @@ where
     outcomes.into_iter().flatten().collect()
 }
 
-/// One collections request; a whole-request failure stops the apply.
-pub(super) async fn send_chunk(
-    ctx: Ctx,
-    method: Method,
-    path: String,
-    body: Option<Value>,
-    count: usize,
-) -> Vec<Written> {
+/// One request of `count` records, unless the apply has stopped. A request that fails as a
+/// whole stops the apply, and its records' outcome is unknown: it may have been carried out.
+async fn sent<Fut>(ctx: &Ctx, count: usize, request: impl FnOnce() -> Fut) -> Vec<Written>
+where
+    Fut: std::future::Future<Output = Result<Vec<Outcome>, SalesforceError>>,
+{
     if ctx.stopped() {
         return vec![Written::NotSent; count];
     }
-    let answer = ctx
-        .salesforce
-        .data(method, &path, body.as_ref().map(Body::Json))
-        .await;
+    let answer = request().await;
     ctx.task.add(count as u64);
     match answer {
-        Ok(Value::Array(items)) if items.len() == count => items.iter().map(item_outcome).collect(),
-        Ok(other) => {
-            let failure = Failure::new(
-                "UNEXPECTED_RESPONSE",
-                format!(
-                    "Salesforce answered {count} records with {}",
-                    truncate(&other.to_string())
-                ),
-            );
-            vec![Written::Failed(failure); count]
-        }
+        Ok(outcomes) => outcomes.into_iter().map(Written::from).collect(),
         Err(e) => {
-            stop_on(&ctx, &e);
-            vec![Written::Failed(request_failure(&e)); count]
+            stop_on(ctx, &e);
+            vec![Written::Unknown(request_failure(&e)); count]
         }
     }
 }
@@ -158,6 +147,7 @@ pub(super) fn stop_on(ctx: &Ctx, error: &SalesforceError) {
     ctx.stop(error.to_string());
 }
 
+/// The failure of a request that failed as a whole, with the API's code when it gave one.
 pub(super) fn request_failure(error: &SalesforceError) -> Failure {
     let code = match error {
         SalesforceError::Http(crate::http::HttpError::RequestLimit { .. }) => {
@@ -171,39 +161,8 @@ pub(super) fn request_failure(error: &SalesforceError) -> Failure {
     Failure {
         code,
         message: format!(
-            "the request failed, so whether Salesforce wrote this record is unknown until the next plan: {error}"
+            "the request failed, so whether Salesforce wrote this record is unknown until it is \
+             looked up: {error}"
         ),
     }
-}
-
-pub(super) fn truncate(text: &str) -> String {
-    text.chars().take(200).collect()
-}
-
-/// A collections result item: `{"id", "success", "errors": [{"statusCode", "message"}]}`.
-pub(super) fn item_outcome(item: &Value) -> Written {
-    if item.get("success").and_then(Value::as_bool) == Some(true) {
-        return Written::Ok(
-            item.get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        );
-    }
-    let error = item
-        .get("errors")
-        .and_then(|e| e.get(0))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let text = |key: &str| {
-        error
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    Written::Failed(Failure {
-        code: text("statusCode"),
-        message: text("message"),
-    })
 }

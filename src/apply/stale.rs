@@ -45,6 +45,7 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
             reasons.push(changed(saved, fresh, &users));
             continue;
         }
+        let before = reasons.len();
         for saved in a.iter().filter(|c| !b.contains(c)) {
             reasons.push(gone(saved, &users, &usernames));
         }
@@ -54,6 +55,17 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
                 fresh.key,
                 verb(fresh.action),
                 fresh.reason
+            ));
+        }
+        if reasons.len() == before {
+            // The same changes, but not as many (a change copied in the file).
+            reasons.push(format!(
+                "{}: the saved plan has {} change(s) for this user, a plan made now has {}",
+                a.first()
+                    .or(b.first())
+                    .map_or(key.as_str(), |c| c.key.as_str()),
+                a.len(),
+                b.len()
             ));
         }
     }

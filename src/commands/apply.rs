@@ -79,7 +79,7 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     }
     // Opened before anything is written, so an unwritable log stops the apply, not the record.
     // Owner-only: it names people.
-    let mut audit = crate::files::open_append_private(&args.audit_log).map_err(|e| {
+    let mut audit = crate::files::open_append_private(&args.audit_log, true).map_err(|e| {
         Error::Input(format!(
             "cannot open the audit log {}: {e}",
             display_path(&args.audit_log)
@@ -130,8 +130,8 @@ pub(crate) fn run(cli: &Cli, args: &ApplyArgs) -> Result<Outcome, Error> {
     })
 }
 
-/// Runs the apply. SIGINT (Ctrl-C) and SIGTERM (what CI sends a cancelled job) stop it the
-/// same way: the requests in flight finish, nothing more is sent, and the report and the audit
+/// Runs the apply. SIGINT (Ctrl-C), SIGTERM (what CI sends a cancelled job) and SIGHUP (the
+/// terminal closed) stop it the same way: the requests in flight finish, nothing more is sent, and the report and the audit
 /// log are still written.
 fn execute(
     runtime: &tokio::runtime::Runtime,
@@ -167,6 +167,9 @@ pub(super) struct Signals {
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     terminate: Option<tokio::signal::unix::Signal>,
+    /// The terminal closed.
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -177,6 +180,7 @@ impl Signals {
             Signals {
                 interrupt: signal(SignalKind::interrupt()).ok(),
                 terminate: signal(SignalKind::terminate()).ok(),
+                hangup: signal(SignalKind::hangup()).ok(),
             }
         }
         #[cfg(not(unix))]
@@ -195,6 +199,7 @@ impl Signals {
         tokio::select! {
             Some(()) = recv(self.interrupt.as_mut()) => Some("interrupted (Ctrl-C)"),
             Some(()) = recv(self.terminate.as_mut()) => Some("terminated (SIGTERM)"),
+            Some(()) = recv(self.hangup.as_mut()) => Some("hung up (SIGHUP)"),
             else => None,
         }
     }
@@ -255,15 +260,23 @@ fn stale(path: &Path, reasons: &[String]) -> Error {
 }
 
 /// The deactivation guard: over the config's threshold needs `--allow-deactivations N`
-/// covering the count; a given N is also a ceiling.
+/// covering the count (with `--target`, the deactivations waiting outside the targets count
+/// too); a given N is also a ceiling.
 fn check_safety(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {
-    let count = plan.safety.deactivations;
+    let count = plan.safety.counted();
+    let what = if plan.safety.outside_target > 0 && plan.safety.deactivations > 0 {
+        format!(
+            "the plan deactivates {} users, and {} more wait outside --target: {count} in all",
+            plan.safety.deactivations, plan.safety.outside_target
+        )
+    } else {
+        format!("the plan deactivates {count} users")
+    };
     let covered = allowed.is_some_and(|n| count <= n as usize);
     if plan.safety.exceeded && !covered {
         return Err(Error::Input(format!(
-            "refusing to apply: the plan deactivates {count} users, more than \
-             safety.max_deactivations allows ({}). If that is intended, review the plan and run \
-             again with --allow-deactivations {count}",
+            "refusing to apply: {what}, more than safety.max_deactivations allows ({}). If that \
+             is intended, review the plan and run again with --allow-deactivations {count}",
             plan.safety.max_deactivations
         )));
     }
@@ -271,8 +284,7 @@ fn check_safety(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {
         && count > n as usize
     {
         return Err(Error::Input(format!(
-            "refusing to apply: the plan deactivates {count} users, more than \
-             --allow-deactivations {n}"
+            "refusing to apply: {what}, more than --allow-deactivations {n}"
         )));
     }
     Ok(())

@@ -103,6 +103,7 @@ struct Tally {
     deactivated: usize,
     frozen: usize,
     failed: usize,
+    unknown: usize,
     incomplete: usize,
     not_attempted: usize,
 }
@@ -113,6 +114,7 @@ fn tally(plan: &Plan, report: &Report) -> Tally {
         match result.status {
             Status::Failed => t.failed += 1,
             Status::Incomplete => t.incomplete += 1,
+            Status::Unknown => t.unknown += 1,
             Status::NotAttempted => t.not_attempted += 1,
             Status::Applied => match change.action {
                 Action::Create => t.created += 1,
@@ -128,6 +130,9 @@ fn tally(plan: &Plan, report: &Report) -> Tally {
 /// `resources`, then the changes not (wholly) applied.
 fn unfinished(t: &Tally) -> String {
     let mut line = format!("{}; {} failed", resources(t), t.failed);
+    if t.unknown > 0 {
+        let _ = write!(line, ", {} unknown", t.unknown);
+    }
     if t.incomplete > 0 {
         let _ = write!(line, ", {} partly applied", t.incomplete);
     }
@@ -162,7 +167,7 @@ pub(super) fn render_text(plan: &Plan, report: &Report, color: bool) -> String {
         for (step, failure) in result.failures() {
             let _ = writeln!(
                 out,
-                "{} salesforce_user[{:?}]: {step} failed: {}: {}",
+                "{} salesforce_user[{:?}]: {step}: {}: {}",
                 paint(red, "error:"),
                 change.key,
                 failure.code,
@@ -243,7 +248,7 @@ pub(super) fn render_markdown(plan: &Plan, report: &Report) -> String {
             cell(why)
         );
     }
-    let failures: Vec<(&str, &str, &apply::Failure)> = plan
+    let failures: Vec<(&str, String, &apply::Failure)> = plan
         .changes
         .iter()
         .zip(&report.results)
@@ -256,7 +261,7 @@ pub(super) fn render_markdown(plan: &Plan, report: &Report) -> String {
                 out,
                 "| `{}` | {} | `{}` | {} |",
                 cell(key),
-                cell(step),
+                cell(step.strip_suffix(" failed").unwrap_or(step)),
                 cell(&f.code),
                 cell(&f.message)
             );
@@ -300,6 +305,7 @@ pub(super) fn render_json(plan: &Plan, report: &Report) -> String {
             "deactivated": t.deactivated,
             "frozen": t.frozen,
             "failed": t.failed,
+            "unknown": t.unknown,
             "incomplete": t.incomplete,
             "not_attempted": t.not_attempted,
         },

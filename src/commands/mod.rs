@@ -118,11 +118,12 @@ pub(crate) fn step_summary(markdown: impl FnOnce() -> String) {
     };
     let markdown = markdown();
     // Owner-only when roster creates it: the plan names people.
-    let written =
-        crate::files::open_append_private(std::path::Path::new(&path)).and_then(|mut file| {
+    let written = crate::files::open_append_private(std::path::Path::new(&path), false).and_then(
+        |mut file| {
             file.write_all(markdown.as_bytes())?;
             file.write_all(b"\n")
-        });
+        },
+    );
     if let Err(e) = written {
         warn(&format!(
             "cannot append to the job summary {}: {e}",

@@ -214,6 +214,12 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
     let not_a_plan = |e: serde_json::Error| {
         Error::Input(format!("{} is not a roster plan: {e}", display_path(path)))
     };
+    if !text.trim_start().starts_with('{') {
+        return Err(Error::Input(format!(
+            "{} is not a roster plan: a plan is a JSON object, as `roster plan --out` writes it",
+            display_path(path)
+        )));
+    }
     let version = serde_json::from_str::<Version>(&text)
         .map_err(not_a_plan)?
         .format_version;

@@ -188,7 +188,7 @@ fn check_urls(config: &Config, out: &mut Vec<Finding>) {
     ];
     for (pointer, url) in urls {
         if let Some(url) = url
-            && let Err(reason) = crate::url_rules::check_url(url)
+            && let Err(reason) = crate::url_rules::check_base_url(url)
         {
             out.push(Finding::error(pointer, reason).label("not an allowed URL"));
         }
@@ -424,17 +424,14 @@ fn check_mappings(config: &Config, out: &mut Vec<Finding>) {
             .iter()
             .find(|r| r.eq_ignore_ascii_case(&mapping.target))
         {
-            let owner = if *reserved == "IsActive" {
-                "the lifecycle (create, deactivate, reactivate)"
-            } else {
-                "`roles`"
+            let owner = match *reserved {
+                "Id" => "Salesforce assigns it, and every write names its record by it",
+                "IsActive" => "the lifecycle (create, deactivate, reactivate) sets it",
+                _ => "`roles` sets it",
             };
             out.push(
-                Finding::error(
-                    &pointer,
-                    format!("`{reserved}` cannot be mapped: {owner} sets it"),
-                )
-                .label("reserved field"),
+                Finding::error(&pointer, format!("`{reserved}` cannot be mapped: {owner}"))
+                    .label("reserved field"),
             );
             continue;
         }

@@ -34,6 +34,10 @@ pub(crate) struct Rule {
     /// to tell assignment writes from user writes on the same route).
     #[serde(default)]
     pub(crate) body_contains: Option<String>,
+    /// Matches only requests whose (percent-decoded) query contains this text (e.g.
+    /// `FROM Profile`, to pick one SOQL query among those on the query route).
+    #[serde(default)]
+    pub(crate) query_contains: Option<String>,
 }
 
 fn one() -> u32 {
@@ -64,6 +68,9 @@ pub(crate) enum Kind {
     Respond {
         status: u16,
         body: serde_json::Value,
+        /// Response headers, e.g. a `Location` for a redirect.
+        #[serde(default)]
+        headers: std::collections::BTreeMap<String, String>,
     },
     /// Waits this long before answering, without holding up other requests: a request that is
     /// still in flight when the test acts (sends a signal, changes the world).
@@ -116,13 +123,17 @@ impl Faults {
         false
     }
 
-    fn take(&mut self, route: &str, body: &[u8]) -> Option<Kind> {
-        let body = String::from_utf8_lossy(body);
+    fn take(&mut self, request: &Request) -> Option<Kind> {
+        let body = String::from_utf8_lossy(&request.body);
+        let query = super::http::percent_decode(&request.query.replace('+', " "));
         let index = self.rules.iter().position(|r| {
-            (r.route == "*" || route.contains(&r.route))
+            (r.route == "*" || request.route.contains(&r.route))
                 && r.body_contains
                     .as_ref()
                     .is_none_or(|text| body.contains(text.as_str()))
+                && r.query_contains
+                    .as_ref()
+                    .is_none_or(|text| query.contains(text.as_str()))
         })?;
         let rule = &mut self.rules[index];
         let kind = rule.kind.clone();
@@ -136,7 +147,7 @@ impl Faults {
 
 /// What a fault does to this request, if one fires.
 pub(crate) fn inject(shared: &Shared, request: &Request) -> Option<Injected> {
-    let kind = lock(&shared.faults).take(&request.route, &request.body)?;
+    let kind = lock(&shared.faults).take(request)?;
     match kind {
         Kind::LoseResponse => return Some(Injected::LoseResponse),
         Kind::Delay { ms } => return Some(Injected::Delay(std::time::Duration::from_millis(ms))),
@@ -195,10 +206,25 @@ fn respond(shared: &Shared, request: &Request, kind: Kind) -> Response {
             }
         }
         Kind::Drop | Kind::LoseResponse | Kind::Delay { .. } => dropped(),
-        Kind::Respond { status, body } => super::http::json_response(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-            &body,
-        ),
+        Kind::Respond {
+            status,
+            body,
+            headers,
+        } => {
+            let mut response = super::http::json_response(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                &body,
+            );
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
         Kind::RequestLimit => {
             shared.state().org.api_requests = u64::MAX / 2;
             salesforce_error(

@@ -232,8 +232,19 @@ async fn dispatch(
         Some(faults::Injected::Respond(response)) => return response,
         Some(faults::Injected::LoseResponse) => true,
         Some(faults::Injected::Delay(wait)) => {
-            tokio::time::sleep(wait).await;
-            false
+            // A request Salesforce has received is carried out even if its client goes away
+            // meanwhile: the work runs apart from the connection.
+            let shared = Arc::clone(&shared);
+            let work = tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                answer(&shared, &request).await
+            });
+            return work.await.unwrap_or_else(|_| {
+                http::json_response(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    &serde_json::json!([{"errorCode": "UNKNOWN_EXCEPTION", "message": "emulator task failed"}]),
+                )
+            });
         }
         None => false,
     };

@@ -64,13 +64,31 @@ fn is_extension_attribute(name: &str) -> bool {
 pub(crate) fn graph_select(attributes: &[String]) -> String {
     let mut select: BTreeSet<&str> = BTreeSet::from(["id"]);
     for name in attributes {
-        select.insert(match name.as_str() {
-            "objectId" => "id",
-            n if is_extension_attribute(n) => "onPremisesExtensionAttributes",
-            n => n,
-        });
+        select.insert(graph_property(name));
     }
     select.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// The Graph property that holds an Entra attribute (`objectId` is `id`, `extensionAttributeN`
+/// lives in `onPremisesExtensionAttributes`).
+fn graph_property(name: &str) -> &str {
+    match name {
+        "objectId" => "id",
+        n if is_extension_attribute(n) => "onPremisesExtensionAttributes",
+        n => n,
+    }
+}
+
+/// The first attribute whose Graph property a user object lacks: Graph answers every selected
+/// property, null or not, so a missing one is a malformed answer, never a null.
+pub(crate) fn missing_property<'a>(
+    user: &Map<String, Value>,
+    attributes: &'a [String],
+) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|name| !user.contains_key(graph_property(name)))
+        .map(String::as_str)
 }
 
 /// The Entra attributes of one Graph user object; nulls are left out.

@@ -123,7 +123,16 @@ impl Graph {
         mut each_page: impl FnMut(Vec<Value>) -> Result<(), String>,
     ) -> Result<(), GraphError> {
         let mut next = Some(first.to_owned());
+        let mut seen = std::collections::HashSet::new();
         while let Some(url) = next.take() {
+            // A next link that comes round again would page forever.
+            if !seen.insert(url.clone()) {
+                return Err(GraphError::Read(format!(
+                    "Microsoft Graph GET {}: the answer is not what roster expects: \
+                     `@odata.nextLink` leads back to a page already read",
+                    crate::http::Request::new("", Method::GET, url.as_str()).path()
+                )));
+            }
             let mut page = self.get(&url).await?;
             let unexpected = |detail: String| {
                 GraphError::Read(format!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::attributes::{graph_select, read_attributes, source_attributes};
+use super::attributes::{graph_select, missing_property, read_attributes, source_attributes};
 use super::{Graph, GraphError, MAX_BATCH, encode, odata_string};
 use crate::concurrent;
 use crate::config::{Application, Assignment, Config, RoleCondition};
@@ -409,7 +409,11 @@ async fn members(
                         .nested_groups
                         .push(optional(&item, "displayName")?.unwrap_or(id)),
                     // Devices, service principals and contacts are not provisioned.
-                    _ => {}
+                    "#microsoft.graph.device"
+                    | "#microsoft.graph.servicePrincipal"
+                    | "#microsoft.graph.orgContact" => {}
+                    // Anything else is not a member type Graph has: a user could hide in it.
+                    other => return Err(format!("a member has the unknown type {other:?}")),
                 }
             }
             Ok(())
@@ -462,13 +466,19 @@ fn source_users(items: Vec<Value>, attributes: &[String]) -> Result<Vec<SourceUs
 }
 
 fn source_user(user: &Map<String, Value>, attributes: &[String]) -> Result<SourceUser, String> {
-    match user.get("id") {
-        Some(Value::String(id)) => Ok(SourceUser {
-            id: id.clone(),
-            attributes: read_attributes(user, attributes),
-        }),
-        _ => Err("a user has no `id`".to_owned()),
+    let Some(Value::String(id)) = user.get("id") else {
+        return Err("a user has no `id`".to_owned());
+    };
+    if let Some(missing) = missing_property(user, attributes) {
+        return Err(format!(
+            "user {id} lacks the selected property for `{missing}` (Graph answers every \
+             selected property, null or not)"
+        ));
     }
+    Ok(SourceUser {
+        id: id.clone(),
+        attributes: read_attributes(user, attributes),
+    })
 }
 
 /// The users with these ids, by the cheaper of two strategies: `$filter=id in (...)` (15 ids a

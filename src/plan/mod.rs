@@ -50,6 +50,7 @@ pub(crate) struct Inputs<'a> {
 
 /// A plan: every change, every item roster refuses to act on, and why.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[schemars(title = "roster plan")]
 pub(crate) struct Plan {
     /// Always 1.
@@ -82,6 +83,7 @@ pub(crate) struct Plan {
 
 /// The org the plan was made against.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TargetInfo {
     pub(crate) instance_url: String,
     pub(crate) org_id: String,
@@ -90,6 +92,7 @@ pub(crate) struct TargetInfo {
 
 /// Counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Summary {
     pub(crate) create: usize,
     pub(crate) update: usize,
@@ -112,13 +115,31 @@ impl Summary {
 
 /// The deactivation guard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SafetyCheck {
     /// Deactivations and freezes in this plan.
     pub(crate) deactivations: usize,
+    /// With `--target`: the deactivations and freezes the whole plan has beyond the targets.
+    /// They count against the threshold whenever this plan deactivates anyone, so splitting
+    /// deactivations into targeted applies never gets around it.
+    #[serde(default)]
+    pub(crate) outside_target: usize,
     /// The most the config allows (a percentage already turned into a number).
     pub(crate) max_deactivations: usize,
-    /// `apply` refuses unless `--allow-deactivations` covers the count.
+    /// `apply` refuses unless `--allow-deactivations` covers `counted()`.
     pub(crate) exceeded: bool,
+}
+
+impl SafetyCheck {
+    /// The deactivations the threshold weighs: this plan's, and when it has any, those waiting
+    /// outside its `--target`.
+    pub(crate) fn counted(&self) -> usize {
+        if self.deactivations == 0 {
+            0
+        } else {
+            self.deactivations + self.outside_target
+        }
+    }
 }
 
 /// What happens to one Salesforce user.
@@ -152,6 +173,7 @@ pub(crate) enum Situation {
 
 /// One change to one Salesforce user.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Change {
     pub(crate) action: Action,
     /// The source user's userPrincipalName, or the Salesforce Username when no source user is
@@ -183,6 +205,7 @@ pub(crate) struct Change {
 
 /// Permission-set assignments to add and remove.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PermissionSetChanges {
     pub(crate) add: Vec<PermissionSetRef>,
     pub(crate) remove: Vec<PermissionSetRef>,
@@ -196,6 +219,7 @@ impl PermissionSetChanges {
 
 /// A permission set, by API name and id; `assignment_id` for one to remove.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PermissionSetRef {
     pub(crate) name: String,
     pub(crate) id: String,
@@ -204,6 +228,7 @@ pub(crate) struct PermissionSetRef {
 
 /// A user roster will not act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Problem {
     pub(crate) kind: ProblemKind,
     pub(crate) key: String,
@@ -253,6 +278,13 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         org_id: target.org.id.clone(),
         is_sandbox: target.org.is_sandbox,
     };
+    let deactivations = |plan: &Plan| {
+        plan.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Deactivate | Action::Freeze))
+            .count()
+    };
+    let all_deactivations = deactivations(&plan);
     plan.warnings.extend(source.warnings.iter().cloned());
     plan.deleted_in_entra.clone_from(&source.deleted_users);
     plan.warnings.extend(target.warnings.iter().cloned());
@@ -269,7 +301,12 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         plan.targeted = inputs.targets.to_vec();
     }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
-    plan.safety = safety(config, target, &plan);
+    plan.safety = safety(
+        config,
+        target,
+        &plan,
+        all_deactivations - deactivations(&plan),
+    );
     plan
 }
 
@@ -298,15 +335,23 @@ fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
 }
 
 /// The deactivation threshold: a number, or a percentage of the users roster owns or links.
-fn safety(config: &Config, target: &TargetSnapshot, plan: &Plan) -> SafetyCheck {
+fn safety(
+    config: &Config,
+    target: &TargetSnapshot,
+    plan: &Plan,
+    outside_target: usize,
+) -> SafetyCheck {
     let deactivations = plan.summary.deactivate + plan.summary.freeze;
     let max = config
         .safety
         .max_deactivations
         .allowed(target::owned_count(config, target));
-    SafetyCheck {
+    let mut check = SafetyCheck {
         deactivations,
+        outside_target,
         max_deactivations: max,
-        exceeded: deactivations > max,
-    }
+        exceeded: false,
+    };
+    check.exceeded = check.counted() > max;
+    check
 }

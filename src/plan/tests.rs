@@ -648,6 +648,16 @@ fn the_deactivation_threshold_as_a_count_and_as_a_percentage() {
         "max_deactivations: \"75%\"",
     )]));
     assert!(!most.safety.exceeded);
+    // Targeted one at a time, each deactivation still weighs the ones waiting outside.
+    let two = config(&[("max_deactivations: 10", "max_deactivations: 2")]);
+    let one = w.plan_targets(&two, &["a1@x.com.dev1".to_owned()]);
+    assert_eq!(one.safety.deactivations, 1);
+    assert_eq!(one.safety.outside_target, 2);
+    assert!(one.safety.exceeded);
+    // A targeted plan that deactivates nobody is not held back by them.
+    let none = w.plan_targets(&two, &["b1@x.com".to_owned()]);
+    assert_eq!(none.safety.counted(), 0);
+    assert!(!none.safety.exceeded);
 }
 
 #[test]

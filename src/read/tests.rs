@@ -121,6 +121,7 @@ fn fault(running: &Running, route: &str, kind: faults::Kind, count: u32) {
         kind,
         count,
         body_contains: None,
+        query_contains: None,
     });
 }
 

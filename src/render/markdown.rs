@@ -35,8 +35,9 @@ pub(crate) fn render(plan: &Plan) -> String {
         if plan.safety.exceeded {
             let _ = writeln!(
                 head,
-                "> That exceeds `safety.max_deactivations` ({}): apply refuses without `--allow-deactivations {deactivations}`.  ",
-                plan.safety.max_deactivations
+                "> That exceeds `safety.max_deactivations` ({}): apply refuses without `--allow-deactivations {}`.  ",
+                plan.safety.max_deactivations,
+                plan.safety.counted()
             );
         }
         if !plan.errors.is_empty() {
@@ -70,32 +71,24 @@ pub(crate) fn render(plan: &Plan) -> String {
             .collect();
         list(&mut head, title, &keys);
     }
-    let problems: Vec<String> = plan
+    let problems = plan
         .errors
         .iter()
-        .map(|p| format!("{}: {}", p.key, p.reason))
-        .collect();
-    list(
-        &mut head,
-        "Errors and conflicts",
-        &problems.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    let deleted: Vec<String> = plan
-        .deleted_in_entra
-        .iter()
-        .map(|u| {
-            format!(
-                "{} ({})",
-                u.display_name.as_deref().unwrap_or("no display name"),
-                u.id
-            )
-        })
-        .collect();
-    list(
-        &mut head,
-        "Assigned, but deleted in Entra",
-        &deleted.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+        .map(|p| format!("{}: {}", p.key, p.reason));
+    let deleted = plan.deleted_in_entra.iter().map(|u| {
+        let name = u.display_name.as_deref().unwrap_or("no display name");
+        format!("{name} ({})", u.id)
+    });
+    for (title, items) in [
+        ("Errors and conflicts", problems.collect::<Vec<_>>()),
+        ("Assigned, but deleted in Entra", deleted.collect()),
+    ] {
+        list(
+            &mut head,
+            title,
+            &items.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+    }
     for warning in &plan.warnings {
         let _ = writeln!(head, "- ⚠️ {warning}");
     }

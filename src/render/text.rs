@@ -324,11 +324,17 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
     let (bold, unbold) = codes(color, Style::new().bold());
     let _ = writeln!(out, "{bold}{}{unbold}", summary_line(plan));
     if plan.safety.exceeded {
+        let outside = match plan.safety.outside_target {
+            0 => String::new(),
+            n => format!(" (with {n} more waiting outside --target)"),
+        };
         let _ = writeln!(
             out,
-            "\nSafety: {} deactivations exceed safety.max_deactivations ({}): `roster apply` refuses \
-             this plan unless given --allow-deactivations {}.",
-            plan.safety.deactivations, plan.safety.max_deactivations, plan.safety.deactivations
+            "\nSafety: {} deactivations{outside} exceed safety.max_deactivations ({}): `roster \
+             apply` refuses this plan unless given --allow-deactivations {}.",
+            plan.safety.counted(),
+            plan.safety.max_deactivations,
+            plan.safety.counted()
         );
     }
     out

@@ -340,6 +340,7 @@ impl Salesforce {
         let mut rows = Vec::new();
         let mut next: Option<String> = None;
         let mut total: Option<u64> = None;
+        let mut seen = std::collections::HashSet::new();
         let first = format!("query?q={}", encode(soql));
         let unexpected = |detail: String| {
             SalesforceError::Read(format!(
@@ -393,6 +394,12 @@ impl Salesforce {
                 return Ok(rows);
             }
             match page.get("nextRecordsUrl").and_then(Value::as_str) {
+                // A locator that comes round again would page forever.
+                Some(path) if !seen.insert(path.to_owned()) => {
+                    return Err(unexpected(format!(
+                        "nextRecordsUrl {path:?} leads back to a page already read"
+                    )));
+                }
                 Some(path) if path.starts_with('/') => next = Some(path.to_owned()),
                 Some(path) => {
                     return Err(unexpected(format!("nextRecordsUrl {path:?} is not a path")));

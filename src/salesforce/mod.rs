@@ -1,9 +1,11 @@
 //! The Salesforce edge: the REST and OAuth client, SOQL text, and the reader that takes the
 //! target snapshot.
 
+pub(crate) mod bulk;
 mod client;
 mod read;
 pub(crate) mod soql;
+pub(crate) mod write;
 
 pub(crate) use client::{Salesforce, SalesforceError};
 pub(crate) use read::read;

@@ -102,8 +102,20 @@ pub(crate) async fn read(
     let mut users: Vec<TargetUser> = users
         .into_iter()
         .map(|row| {
+            let row = strip_attributes(row);
+            // Salesforce answers every selected field, null or not: a row without one is a
+            // malformed answer (a missing ProfileId would lose a protected profile).
+            if let Some(missing) = fields
+                .iter()
+                .find(|f| !row.keys().any(|k| k.eq_ignore_ascii_case(f)))
+            {
+                return Err(SalesforceError::Read(format!(
+                    "Salesforce query of User: the answer is not what roster expects: a record \
+                     has no {missing}"
+                )));
+            }
             // Every User has an Id and a Username: a row without them is a malformed answer.
-            let mut user = TargetUser::from_row(strip_attributes(row)).ok_or_else(|| {
+            let mut user = TargetUser::from_row(row).ok_or_else(|| {
                 SalesforceError::Read(
                     "Salesforce query of User: a row has no Id or no Username".to_owned(),
                 )
@@ -162,55 +174,61 @@ async fn read_metadata(
             None
         ),
     )?;
-    let org = org.first().map(|o| Org {
-        id: text(o, "Id"),
-        name: text(o, "Name"),
-        is_sandbox: o.get("IsSandbox").and_then(Value::as_bool).unwrap_or(false),
-    });
-    let Some(org) = org else {
+    let org = organization(&org)?;
+    // Every org has profiles: none is a read that lost them, and would lose every protected
+    // profile with them.
+    if profiles.is_empty() {
         return Err(SalesforceError::Read(
-            "Salesforce returned no Organization record".to_owned(),
+            "Salesforce returned no Profile records".to_owned(),
         ));
-    };
+    }
     let number = |v: &Value, key: &str| v.get(key).and_then(Value::as_i64).unwrap_or(0);
     let optional = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    let mut licenses: Vec<UserLicense> = licenses
-        .iter()
-        .map(|l| UserLicense {
-            id: text(l, "Id"),
-            name: text(l, "Name"),
-            total: number(l, "TotalLicenses"),
-            used: number(l, "UsedLicenses"),
-        })
-        .collect();
-    licenses.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut profiles: Vec<Profile> = profiles
-        .iter()
-        .map(|p| Profile {
-            id: text(p, "Id"),
-            name: text(p, "Name"),
-            user_license_id: optional(p, "UserLicenseId"),
-        })
-        .collect();
-    profiles.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut roles: Vec<UserRole> = roles
-        .iter()
-        .map(|r| UserRole {
-            id: text(r, "Id"),
-            name: text(r, "Name"),
-            developer_name: optional(r, "DeveloperName"),
-        })
-        .collect();
-    roles.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut sets: Vec<PermissionSet> = sets
-        .iter()
-        .map(|s| PermissionSet {
-            id: text(s, "Id"),
-            name: text(s, "Name"),
-            label: optional(s, "Label"),
-        })
-        .collect();
-    sets.sort_by(|a, b| a.id.cmp(&b.id));
+    let licenses = sorted(
+        &licenses,
+        |l| {
+            Ok(UserLicense {
+                id: required(l, "UserLicense", "Id")?,
+                name: required(l, "UserLicense", "Name")?,
+                total: number(l, "TotalLicenses"),
+                used: number(l, "UsedLicenses"),
+            })
+        },
+        |r| &r.id,
+    )?;
+    let profiles = sorted(
+        &profiles,
+        |p| {
+            Ok(Profile {
+                id: required(p, "Profile", "Id")?,
+                name: required(p, "Profile", "Name")?,
+                user_license_id: optional(p, "UserLicenseId"),
+            })
+        },
+        |r| &r.id,
+    )?;
+    let roles = sorted(
+        &roles,
+        |r| {
+            Ok(UserRole {
+                id: required(r, "UserRole", "Id")?,
+                name: required(r, "UserRole", "Name")?,
+                developer_name: optional(r, "DeveloperName"),
+            })
+        },
+        |r| &r.id,
+    )?;
+    let sets = sorted(
+        &sets,
+        |s| {
+            Ok(PermissionSet {
+                id: required(s, "PermissionSet", "Id")?,
+                name: required(s, "PermissionSet", "Name")?,
+                label: optional(s, "Label"),
+            })
+        },
+        |r| &r.id,
+    )?;
 
     let named = named_permission_sets(config);
     let ids: Vec<String> = sets
@@ -218,31 +236,63 @@ async fn read_metadata(
         .filter(|s| named.contains(&s.name))
         .map(|s| s.id.clone())
         .collect();
-    let mut assignments: Vec<PermissionSetAssignment> = soql::query_in(
+    let assignments = soql::query_in(
         salesforce,
         "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment",
         "PermissionSetId",
         &ids,
         soql::IDS_PER_QUERY,
     )
-    .await?
-    .iter()
-    .map(|a| PermissionSetAssignment {
-        id: text(a, "Id"),
-        assignee_id: text(a, "AssigneeId"),
-        permission_set_id: text(a, "PermissionSetId"),
-    })
-    .collect();
-    assignments.sort_by(|a, b| a.id.cmp(&b.id));
+    .await?;
+    let assignments = sorted(
+        &assignments,
+        |a| {
+            Ok(PermissionSetAssignment {
+                id: required(a, "PermissionSetAssignment", "Id")?,
+                assignee_id: required(a, "PermissionSetAssignment", "AssigneeId")?,
+                permission_set_id: required(a, "PermissionSetAssignment", "PermissionSetId")?,
+            })
+        },
+        |r| &r.id,
+    )?;
     Ok((org, licenses, profiles, roles, sets, assignments))
 }
 
-fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+/// The Organization record.
+fn organization(rows: &[Value]) -> Result<Org, SalesforceError> {
+    let Some(org) = rows.first() else {
+        return Err(SalesforceError::Read(
+            "Salesforce returned no Organization record".to_owned(),
+        ));
+    };
+    Ok(Org {
+        id: required(org, "Organization", "Id")?,
+        name: required(org, "Organization", "Name")?,
+        is_sandbox: org.get("IsSandbox").and_then(Value::as_bool) == Some(true),
+    })
+}
+
+/// Records built from query rows, sorted by `id` so two reads of one org are byte-identical.
+fn sorted<T>(
+    rows: &[Value],
+    build: impl Fn(&Value) -> Result<T, SalesforceError>,
+    id: impl Fn(&T) -> &str,
+) -> Result<Vec<T>, SalesforceError> {
+    let mut records = rows.iter().map(build).collect::<Result<Vec<T>, _>>()?;
+    records.sort_by(|a, b| id(a).cmp(id(b)));
+    Ok(records)
+}
+
+/// A text field every record of `object` has (its Id, a Name, a reference the query selected):
+/// a row without it is a malformed answer, never an empty name.
+fn required(row: &Value, object: &str, field: &str) -> Result<String, SalesforceError> {
+    match row.get(field) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        _ => Err(SalesforceError::Read(format!(
+            "Salesforce query of {object}: the answer is not what roster expects: a record has \
+             no {field}"
+        ))),
+    }
 }
 
 /// A query row without Salesforce's `attributes` envelope.

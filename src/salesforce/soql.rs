@@ -91,6 +91,101 @@ pub(crate) async fn ids_by_username(
         .collect())
 }
 
+/// The users with these ids, each a row of `fields` (API names the config's checks let
+/// through), by 15-character id.
+pub(crate) async fn users_by_id(
+    salesforce: &Arc<Salesforce>,
+    ids: &[String],
+    fields: &[&str],
+) -> Result<HashMap<String, Value>, SalesforceError> {
+    let mut select = vec!["Id"];
+    select.extend(fields.iter().filter(|f| !f.eq_ignore_ascii_case("Id")));
+    let rows = query_in(
+        salesforce,
+        &format!("SELECT {} FROM User", select.join(", ")),
+        "Id",
+        ids,
+        IDS_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (super::id15(text(&r, "Id")).to_owned(), r))
+        .collect())
+}
+
+/// The permission-set assignments of these users: assignment id by (user, permission set),
+/// both as 15-character ids.
+pub(crate) async fn assignments_of(
+    salesforce: &Arc<Salesforce>,
+    assignees: &[String],
+) -> Result<HashMap<(String, String), String>, SalesforceError> {
+    let rows = query_in(
+        salesforce,
+        "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment",
+        "AssigneeId",
+        assignees,
+        IDS_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    super::id15(text(r, "AssigneeId")).to_owned(),
+                    super::id15(text(r, "PermissionSetId")).to_owned(),
+                ),
+                text(r, "Id").to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// Which of these `object` records exist, as 15-character ids.
+pub(crate) async fn existing(
+    salesforce: &Arc<Salesforce>,
+    object: &str,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>, SalesforceError> {
+    let rows = query_in(
+        salesforce,
+        &format!("SELECT Id FROM {object}"),
+        "Id",
+        ids,
+        IDS_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| super::id15(text(r, "Id")).to_owned())
+        .collect())
+}
+
+/// Whether each of these `UserLogin` records is frozen, by 15-character id.
+pub(crate) async fn frozen_logins(
+    salesforce: &Arc<Salesforce>,
+    ids: &[String],
+) -> Result<HashMap<String, bool>, SalesforceError> {
+    let rows = query_in(
+        salesforce,
+        "SELECT Id, IsFrozen FROM UserLogin",
+        "Id",
+        ids,
+        IDS_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                super::id15(text(r, "Id")).to_owned(),
+                r.get("IsFrozen").and_then(Value::as_bool) == Some(true),
+            )
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::quote;

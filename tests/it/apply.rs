@@ -337,7 +337,8 @@ fn injected_faults_during_apply_converge_without_duplicates() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("23 created"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("a retried request had created it"),
+        out.stdout
+            .contains("its create was carried out although its answer was lost"),
         "{}",
         out.stdout
     );

@@ -95,6 +95,80 @@ fn environment_overrides_are_checked_before_any_request() {
         );
     }
     assert_eq!(world.requests(), json!({}), "nothing was sent anywhere");
+    // A password in a URL never reaches the output.
+    let out = world.roster_env(
+        &["plan"],
+        &[(
+            "ROSTER_GRAPH_URL",
+            "https://svc:TopSecret@graph.microsoft.com",
+        )],
+    );
+    assert_eq!(out.code, 1);
+    assert!(!out.stderr.contains("TopSecret"), "{}", out.stderr);
+    // A base URL whose path would end up in a fragment or query.
+    let out = world.roster_env(&["plan"], &[("ROSTER_GRAPH_URL", "http://127.0.0.1:9#@x")]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("query or fragment"), "{}", out.stderr);
+}
+
+/// A listener on another loopback address that counts the connections it receives.
+struct Catcher {
+    listener: std::net::TcpListener,
+    url: String,
+}
+
+impl Catcher {
+    fn new() -> Catcher {
+        let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        Catcher { listener, url }
+    }
+
+    fn caught(&self) -> bool {
+        self.listener.accept().is_ok()
+    }
+}
+
+#[test]
+fn redirects_are_never_followed() {
+    let world = World::demo("safety-redirect");
+    let catcher = Catcher::new();
+    // The token endpoints answer with a redirect elsewhere: following it would send the
+    // client secret there.
+    for route in ["POST /services/oauth2/token", "POST /{id}/oauth2/{v}/token"] {
+        world.emulator.admin(
+            "faults",
+            &json!({"route": route, "kind": "respond", "status": 307, "body": {},
+                    "headers": {"location": format!("{}/steal", catcher.url)}}),
+        );
+        let out = world.roster(&["plan"]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("HTTP 307"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("roster does not follow redirects"),
+            "{}",
+            out.stderr
+        );
+        world.emulator.admin_call(Method::DELETE, "faults", None);
+    }
+    assert!(!catcher.caught(), "a redirect was followed");
+}
+
+#[test]
+fn plain_http_never_goes_through_a_proxy() {
+    let world = World::demo("safety-proxy");
+    let catcher = Catcher::new();
+    let out = world.roster_env(
+        &["plan"],
+        &[
+            ("HTTP_PROXY", catcher.url.as_str()),
+            ("http_proxy", catcher.url.as_str()),
+            ("ALL_PROXY", catcher.url.as_str()),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!catcher.caught(), "a request went to the proxy");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,6 +392,95 @@ fn salesforce_pages_that_are_not_what_salesforce_sends_fail_the_read() {
 }
 
 #[test]
+fn salesforce_rows_without_what_every_record_has_fail_the_read() {
+    // Protection by profile depends on these: a row that lost them would unprotect the admin.
+    let world = World::demo("safety-rows");
+    let route = "GET /services/data/{v}/query";
+    for (query, body, expected) in [
+        (
+            "FROM Profile",
+            json!({"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Profile"}, "Id": "00e000000000001AAA"}]}),
+            "Salesforce query of Profile: the answer is not what roster expects: a record has no Name",
+        ),
+        (
+            "FROM Profile",
+            json!({"totalSize": 0, "done": true, "records": []}),
+            "Salesforce returned no Profile records",
+        ),
+        (
+            "FROM User",
+            json!({"totalSize": 1, "done": true, "records": [{"Id": "005000000000001AAA", "Username": "admin@contoso.com.dev1"}]}),
+            "Salesforce query of User: the answer is not what roster expects: a record has no Email",
+        ),
+    ] {
+        fault(
+            &world,
+            &json!({"route": route, "query_contains": query, "kind": "respond", "status": 200, "body": body}),
+        );
+        assert_read_fails(&world, &[expected]);
+    }
+}
+
+#[test]
+fn graph_members_without_their_selected_properties_fail_the_read() {
+    let world = World::demo("safety-members");
+    let route = "GET /v1.0/groups/{id}/members";
+    let member = |kind: &str, extra: Value| {
+        let mut user = json!({"@odata.type": kind, "id": "0000000e-0000-0000-0000-000000000002",
+                              "userPrincipalName": "liam.chen@contoso.com", "displayName": "Liam Chen"});
+        for (k, v) in extra.as_object().unwrap() {
+            user[k] = v.clone();
+        }
+        json!({"value": [user]})
+    };
+    // `accountEnabled` missing is not `null`: a missing property would read as "not disabled".
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200, "count": 10,
+                "body": member("#microsoft.graph.user", json!({}))}),
+    );
+    assert_read_fails(&world, &["lacks the selected property for"]);
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200, "count": 10,
+                "body": member("#microsoft.graph.User", json!({}))}),
+    );
+    assert_read_fails(
+        &world,
+        &["a member has the unknown type \"#microsoft.graph.User\""],
+    );
+}
+
+#[test]
+fn a_page_that_leads_back_to_itself_fails_instead_of_paging_forever() {
+    let world = World::demo("safety-loop");
+    let sp = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d";
+    let next = format!(
+        "{}/v1.0/servicePrincipals/{sp}/appRoleAssignedTo?$skiptoken=loop",
+        world.emulator.base
+    );
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", "kind": "respond",
+                "status": 200, "count": 100, "body": {"value": [], "@odata.nextLink": next}}),
+    );
+    assert_read_fails(&world, &["leads back to a page already read"]);
+    let page = json!({"totalSize": 5, "done": false, "records": [],
+                      "nextRecordsUrl": "/services/data/v62.0/query/01gLOOP-2000"});
+    fault(
+        &world,
+        &json!({"route": "GET /services/data/{v}/query", "query_contains": "FROM Profile",
+                "kind": "respond", "status": 200, "body": page}),
+    );
+    fault(
+        &world,
+        &json!({"route": "GET /services/data/{v}/query/{id}", "kind": "respond", "status": 200,
+                "count": 100, "body": page}),
+    );
+    assert_read_fails(&world, &["leads back to a page already read"]);
+}
+
+#[test]
 fn a_deleted_assignee_is_named_and_its_deactivation_counts() {
     let world = provisioned_direct_world("safety-deleted");
     world.emulator.admin_call(
@@ -465,6 +628,34 @@ fn an_edited_saved_plan_is_refused_and_nothing_is_written() {
     update.as_object_mut().unwrap().remove("fingerprint");
     assert_refused(&world, &plan, "the saved change has no fingerprint");
 
+    // A change copied, and a key roster does not write.
+    let mut plan = saved.clone();
+    let copy = plan["changes"][0].clone();
+    plan["changes"].as_array_mut().unwrap().push(copy);
+    assert_refused(
+        &world,
+        &plan,
+        "change(s) for this user, a plan made now has 1",
+    );
+    let mut plan = saved.clone();
+    plan["changes"][0]["approved_by"] = json!("mallory");
+    world.scratch.write("edited.json", plan.to_string());
+    let out = world.roster(&["apply", "edited.json"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("unknown field `approved_by`"),
+        "{}",
+        out.stderr
+    );
+    world.scratch.write("edited.json", "[]");
+    let out = world.roster(&["apply", "edited.json"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("a plan is a JSON object"),
+        "{}",
+        out.stderr
+    );
+
     // Untouched, the same file applies.
     let out = world.roster(&["apply", "plan.json"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -502,6 +693,39 @@ fn deactivations_appended_to_a_saved_plan_are_refused_whatever_its_safety_block_
         .filter(|u| u["IsActive"] == true)
         .count();
     assert_eq!(active, 41, "nobody was deactivated");
+}
+
+#[test]
+fn deactivations_split_into_targeted_plans_still_meet_the_threshold() {
+    let world = World::demo("safety-targeted-threshold");
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    assert!(config.contains("max_deactivations: 5"));
+    std::fs::write(
+        &path,
+        config.replace("max_deactivations: 5", "max_deactivations: 1"),
+    )
+    .unwrap();
+    let plan = world.roster(&["plan", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let deactivation = first_of(&plan, "deactivate");
+    let key = deactivation["key"].as_str().unwrap();
+    assert_eq!(
+        world
+            .roster(&["plan", "--target", key, "--out", "one.json"])
+            .code,
+        0
+    );
+    let out = world.roster(&["apply", "one.json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the plan deactivates 1 users, and 1 more wait outside --target: 2 in all"),
+        "{}",
+        out.stderr
+    );
+    let out = world.roster(&["apply", "one.json", "--allow-deactivations", "2"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
 
 #[test]
@@ -766,6 +990,56 @@ fn a_bulk_job_whose_answer_was_lost_is_looked_up() {
 }
 
 #[test]
+fn writes_whose_every_answer_was_lost_are_looked_up_not_guessed() {
+    for (name, route, body) in [
+        (
+            "updates",
+            "PATCH /services/data/{v}/composite/sobjects",
+            "Alias",
+        ),
+        (
+            "creates",
+            "POST /services/data/{v}/composite/sobjects",
+            "Username",
+        ),
+        (
+            "assignments",
+            "POST /services/data/{v}/composite/sobjects",
+            "PermissionSetId",
+        ),
+    ] {
+        let world = World::demo(&format!("safety-lost-{name}"));
+        // The request is carried out and its answer lost; its retry then fails outright: the
+        // request failed as a whole, after Salesforce did the work.
+        world.emulator.admin(
+            "faults",
+            &json!({"route": route, "body_contains": body, "kind": "lose_response"}),
+        );
+        world.emulator.admin(
+            "faults",
+            &json!({"route": route, "body_contains": body, "kind": "status", "status": 500, "count": 10}),
+        );
+        let out = world.roster(&["apply", "--auto-approve"]);
+        // The request failed after its retries, so the apply stopped; what it sent is in the org.
+        assert_eq!(out.code, 1, "{name}: {}\n{}", out.stdout, out.stderr);
+        let audit = assert_audit_matches_org(&world);
+        let unknown = audit
+            .iter()
+            .flat_map(|l| l["steps"].as_array().unwrap())
+            .filter(|s| s["result"] == "unknown")
+            .count();
+        assert_eq!(unknown, 0, "{name}: every lost answer was looked up");
+        assert!(
+            count(&audit, "applied") + count(&audit, "incomplete") > 0,
+            "{name}"
+        );
+        let again = world.roster(&["apply", "--auto-approve"]);
+        assert_eq!(again.code, 0, "{name}: {}\n{}", again.stdout, again.stderr);
+        world.assert_converged();
+    }
+}
+
+#[test]
 fn a_killed_apply_leaves_only_whole_lines() {
     let world = World::demo("safety-kill");
     world.emulator.admin(
@@ -800,7 +1074,7 @@ fn a_killed_apply_leaves_only_whole_lines() {
 fn field_names_that_are_not_api_names_are_refused_where_they_stand() {
     let scratch = Scratch::new("safety-field-names");
     let demo = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
-    for target in ["ftp://x", "62.0", "Title, Id FROM User --"] {
+    for target in ["ftp://x", "62.0", "Title, Id FROM User --", "Id"] {
         let config = demo.replacen(
             "mappings:\n",
             &format!("mappings:\n  - {{target: '{target}', source: department}}\n"),
@@ -814,12 +1088,12 @@ fn field_names_that_are_not_api_names_are_refused_where_they_stand() {
         scratch.write("roster.yaml", config);
         let out = scratch.roster(&["validate"]);
         assert_eq!(out.code, 1, "{target}: {}", out.stderr);
-        assert!(
-            out.stderr
-                .contains(&format!("`{target}` is not a Salesforce field API name")),
-            "{}",
-            out.stderr
-        );
+        let reason = if target == "Id" {
+            "`Id` cannot be mapped: Salesforce assigns it".to_owned()
+        } else {
+            format!("`{target}` is not a Salesforce field API name")
+        };
+        assert!(out.stderr.contains(&reason), "{}", out.stderr);
         assert!(
             out.stderr.contains(&format!("roster.yaml:{line}:")),
             "{}",
@@ -883,7 +1157,7 @@ fn the_demo_removes_its_secrets_on_exit_and_on_interrupt() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(demo_dirs(&tmp).is_empty(), "{:?}", demo_dirs(&tmp));
 
-    for name in ["INT", "TERM"] {
+    for name in ["INT", "TERM", "HUP"] {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
             // Two seconds a request: the signal lands while the demo is still at work.
             .args(["demo", "--latency-ms", "2000"])

@@ -1,0 +1,267 @@
+//! What an unknown outcome turned out to be. A request that failed as a whole (its answer lost,
+//! the connection broken after the retries) may still have been carried out, and a create
+//! refused with `DUPLICATE_USERNAME` may be this apply's own, sent twice. Before anything is
+//! reported or built upon, each such step is looked up in the org: a create by Username, a user
+//! write by reading its fields back, an assignment by its user and permission set, a freeze by
+//! its `UserLogin`. What the org shows decides `applied` or `failed`; a lookup that fails leaves
+//! the step `unknown`, never guessed.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{Change, ChangeResult, Ctx, Status, Written};
+use crate::salesforce::{id15, soql};
+
+/// A step waiting to be looked up: the change, the step's index, its kind.
+struct Pending {
+    change: usize,
+    step: usize,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Create,
+    UserWrite,
+    Add,
+    Remove,
+    Freeze,
+}
+
+/// Looks up every step left unknown, and every create refused as a duplicate of itself.
+pub(super) async fn resolve(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
+    let mut pending = Vec::new();
+    for (i, result) in results.iter().enumerate() {
+        for (k, step) in result.steps.iter().enumerate() {
+            let duplicate = step.result == Status::Failed
+                && step
+                    .failure
+                    .as_ref()
+                    .is_some_and(|f| f.code == "DUPLICATE_USERNAME");
+            if step.result != Status::Unknown && !duplicate {
+                continue;
+            }
+            let kind = match step.name.as_str() {
+                "create" => Kind::Create,
+                "update" | "reactivate" | "deactivate" => Kind::UserWrite,
+                "freeze" => Kind::Freeze,
+                name if name.starts_with("add permission set ") => Kind::Add,
+                _ => Kind::Remove,
+            };
+            pending.push(Pending {
+                change: i,
+                step: k,
+                kind,
+            });
+        }
+    }
+    if pending.is_empty() {
+        return;
+    }
+    creates(ctx, changes, results, &pending).await;
+    user_writes(ctx, changes, results, &pending).await;
+    assignments(ctx, changes, results, &pending).await;
+    freezes(ctx, changes, results, &pending).await;
+}
+
+/// Settles a looked-up step: in the org, or not written (keeping why its request failed).
+fn settle(result: &mut ChangeResult, step: usize, written: Option<String>) {
+    let outcome = if let Some(id) = written {
+        Written::Ok(id)
+    } else {
+        let mut failure = result.steps[step]
+            .failure
+            .clone()
+            .unwrap_or_else(|| super::Failure::new("NOT_WRITTEN", "the request failed"));
+        if result.steps[step].result == Status::Unknown {
+            failure.message = format!(
+                "not written (looked up after its request failed): {}",
+                failure.message
+            );
+        }
+        Written::Failed(failure)
+    };
+    result.steps[step].failure = None;
+    result.settle(step, outcome);
+}
+
+fn of_kind(pending: &[Pending], kind: Kind) -> impl Iterator<Item = &Pending> {
+    pending.iter().filter(move |p| p.kind == kind)
+}
+
+/// Creates, by Username: this org has it now, so this apply's request created it.
+async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pending: &[Pending]) {
+    let username = |p: &Pending| {
+        changes[p.change]
+            .after
+            .get("Username")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let names: Vec<String> = of_kind(pending, Kind::Create).map(username).collect();
+    if names.is_empty() {
+        return;
+    }
+    let Ok(found) = soql::ids_by_username(&ctx.salesforce, &names).await else {
+        return;
+    };
+    for p in of_kind(pending, Kind::Create) {
+        let id = found.get(&username(p).to_lowercase()).cloned();
+        if id.is_some() {
+            results[p.change].target_id.clone_from(&id);
+            results[p.change].note = Some(
+                "the user exists in this org: its create was carried out although its answer \
+                 was lost (or someone created it after the plan); the next plan compares it"
+                    .to_owned(),
+            );
+        }
+        settle(&mut results[p.change], p.step, id);
+    }
+}
+
+/// Updates, reactivations and deactivations: the user's fields read back equal what was written.
+async fn user_writes(
+    ctx: &Ctx,
+    changes: &[Change],
+    results: &mut [ChangeResult],
+    pending: &[Pending],
+) {
+    let writes: Vec<&Pending> = of_kind(pending, Kind::UserWrite).collect();
+    if writes.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = writes
+        .iter()
+        .filter_map(|p| changes[p.change].target_id.clone())
+        .collect();
+    let mut fields: Vec<&str> = writes
+        .iter()
+        .flat_map(|p| changes[p.change].after.keys().map(AsRef::as_ref))
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let Ok(rows) = soql::users_by_id(&ctx.salesforce, &ids, &fields).await else {
+        return;
+    };
+    for p in writes {
+        let change = &changes[p.change];
+        let row = change
+            .target_id
+            .as_deref()
+            .and_then(|id| rows.get(id15(id)));
+        let written = row.is_some_and(|row| {
+            change.after.iter().all(|(field, wanted)| {
+                let now = row
+                    .as_object()
+                    .and_then(|r| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)))
+                    .map(|(_, v)| v);
+                now.is_some_and(|now| same(now, wanted))
+            })
+        });
+        settle(
+            &mut results[p.change],
+            p.step,
+            written.then(|| change.target_id.clone().unwrap_or_default()),
+        );
+    }
+}
+
+/// Whether Salesforce holds `wanted`: the same JSON, or the same text without case.
+fn same(now: &Value, wanted: &Value) -> bool {
+    match (now, wanted) {
+        (Value::String(a), Value::String(b)) => a == b || a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
+    }
+}
+
+/// Assignments added (the user has the set now) and removed (the assignment is gone).
+async fn assignments(
+    ctx: &Ctx,
+    changes: &[Change],
+    results: &mut [ChangeResult],
+    pending: &[Pending],
+) {
+    let adds: Vec<&Pending> = of_kind(pending, Kind::Add).collect();
+    if !adds.is_empty() {
+        let users: Vec<String> = adds
+            .iter()
+            .filter_map(|p| results[p.change].target_id.clone())
+            .collect();
+        if let Ok(held) = soql::assignments_of(&ctx.salesforce, &users).await {
+            for p in adds {
+                let set = set_of(&changes[p.change], &results[p.change], p.step);
+                let user = results[p.change].target_id.clone().unwrap_or_default();
+                let id = set.and_then(|(set, _)| {
+                    held.get(&(id15(&user).to_owned(), id15(&set).to_owned()))
+                        .cloned()
+                });
+                if let Some(id) = &id {
+                    results[p.change].assignment_ids.push(id.clone());
+                }
+                settle(&mut results[p.change], p.step, id);
+            }
+        }
+    }
+    let removes: Vec<&Pending> = of_kind(pending, Kind::Remove).collect();
+    if removes.is_empty() {
+        return;
+    }
+    let ids: HashMap<(usize, usize), String> = removes
+        .iter()
+        .filter_map(|p| {
+            let (_, assignment) = set_of(&changes[p.change], &results[p.change], p.step)?;
+            Some(((p.change, p.step), assignment?))
+        })
+        .collect();
+    let wanted: Vec<String> = ids.values().cloned().collect();
+    let Ok(still) = soql::existing(&ctx.salesforce, "PermissionSetAssignment", &wanted).await
+    else {
+        return;
+    };
+    for p in removes {
+        let gone = ids
+            .get(&(p.change, p.step))
+            .is_some_and(|id| !still.contains(id15(id)));
+        settle(&mut results[p.change], p.step, gone.then(String::new));
+    }
+}
+
+/// The permission set of an assignment step: its id and, for a removal, the assignment's id.
+fn set_of(change: &Change, result: &ChangeResult, step: usize) -> Option<(String, Option<String>)> {
+    let name = result.steps.get(step)?.name.as_str();
+    if let Some(set) = name.strip_prefix("add permission set ") {
+        let set = change.permission_sets.add.iter().find(|s| s.name == set)?;
+        return Some((set.id.clone(), None));
+    }
+    let set = name.strip_prefix("remove permission set ")?;
+    let set = change
+        .permission_sets
+        .remove
+        .iter()
+        .find(|s| s.name == set)?;
+    Some((set.id.clone(), set.assignment_id.clone()))
+}
+
+/// Freezes: the `UserLogin` is frozen now.
+async fn freezes(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pending: &[Pending]) {
+    let freezes: Vec<&Pending> = of_kind(pending, Kind::Freeze).collect();
+    if freezes.is_empty() {
+        return;
+    }
+    let logins: Vec<String> = freezes
+        .iter()
+        .filter_map(|p| changes[p.change].login_id.clone())
+        .collect();
+    let Ok(frozen) = soql::frozen_logins(&ctx.salesforce, &logins).await else {
+        return;
+    };
+    for p in freezes {
+        let done = changes[p.change]
+            .login_id
+            .as_deref()
+            .is_some_and(|id| frozen.get(id15(id)) == Some(&true));
+        settle(&mut results[p.change], p.step, done.then(String::new));
+    }
+}

@@ -1,0 +1,347 @@
+//! Bulk API 2.0 ingest jobs in Salesforce's wire format: records as CSV (split into uploads
+//! of at most 100 MB), a job opened, its data uploaded, `UploadComplete`, polled until it ends,
+//! and each row's outcome read back from `successfulResults` and `failedResults` (Bulk API 2.0
+//! and Bulk API Developer Guide). A job whose answer was lost is looked up, never guessed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::write::{Failure, Op, Outcome};
+use super::{Salesforce, SalesforceError};
+use crate::http::Body;
+
+/// The longest wait between two polls of a job.
+const MAX_POLL: Duration = Duration::from_secs(10);
+
+/// A CSV cell: Bulk API 2.0 writes `#N/A` as null.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "#N/A".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The column that finds a result row's record again: Username for inserts, Id for updates.
+pub(crate) fn key_column(op: Op) -> &'static str {
+    match op {
+        Op::Insert => "Username",
+        Op::Update => "Id",
+    }
+}
+
+/// How a row is found again in the job's results: by Id for updates, by Username (which
+/// Salesforce compares without case) for inserts. The key is the first column uploaded.
+pub(crate) fn row_key(op: Op, value: &str) -> String {
+    match op {
+        Op::Insert => value.to_lowercase(),
+        Op::Update => value.to_owned(),
+    }
+}
+
+/// The most CSV one job uploads: Salesforce takes 150 MB of base64-encoded content a request
+/// and advises at most 100 MB of data, since the encoding adds about half ("Upload Job Data",
+/// Bulk API 2.0 Developer Guide). Larger writes are split into several jobs.
+pub(crate) const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+
+/// The CSV uploads for `records` (all of one object): the key column first, then every other
+/// field any record sets, each upload at most `max_bytes` (one record at least); with the range
+/// of records each holds.
+pub(crate) fn uploads(
+    op: Op,
+    records: &[Map<String, Value>],
+    max_bytes: usize,
+) -> Vec<(Range<usize>, String)> {
+    let key = key_column(op);
+    let columns: Vec<&str> = {
+        let mut names: BTreeSet<&str> = records
+            .iter()
+            .flat_map(|r| r.keys().map(String::as_str))
+            .filter(|k| *k != "attributes")
+            .collect();
+        names.remove(key);
+        std::iter::once(key).chain(names).collect()
+    };
+    let mut header = String::new();
+    crate::csv::write_row(&mut header, columns.iter().copied());
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut csv = header.clone();
+        let mut end = start;
+        while end < records.len() {
+            let mut row = String::new();
+            let cells: Vec<String> = columns
+                .iter()
+                // A column the record does not set stays empty: unchanged on update, unset on
+                // insert.
+                .map(|c| records[end].get(*c).map(cell).unwrap_or_default())
+                .collect();
+            crate::csv::write_row(&mut row, cells.iter().map(String::as_str));
+            if end > start && csv.len() + row.len() > max_bytes {
+                break;
+            }
+            csv.push_str(&row);
+            end += 1;
+        }
+        out.push((start..end, csv));
+        start = end;
+    }
+    out
+}
+
+/// Why a job gave no results: either nothing of it was written (it never opened, or was aborted
+/// before its upload completed), or its outcome is unknown (it was submitted and could not be
+/// read back).
+#[derive(Debug)]
+pub(crate) enum JobError {
+    Unwritten(SalesforceError),
+    Unknown(SalesforceError),
+}
+
+/// A finished job's rows: the id of each row that succeeded and the failure of each that did
+/// not, by row key.
+#[derive(Debug)]
+pub(crate) struct JobResults {
+    op: Op,
+    succeeded: HashMap<String, String>,
+    failed: HashMap<String, Failure>,
+}
+
+impl JobResults {
+    /// The outcome of `record`, found by its key column.
+    pub(crate) fn outcome(&self, record: &Map<String, Value>) -> Outcome {
+        let op = self.op;
+        let key = row_key(
+            op,
+            &record.get(key_column(op)).map(cell).unwrap_or_default(),
+        );
+        if let Some(id) = self.succeeded.get(&key) {
+            Outcome::Written(id.clone())
+        } else if let Some(f) = self.failed.get(&key) {
+            Outcome::Rejected(f.clone())
+        } else {
+            Outcome::Rejected(Failure::new(
+                "NOT_PROCESSED",
+                "the Bulk API job did not process this record",
+            ))
+        }
+    }
+}
+
+/// How long a job roster was told to stop during is still waited for: enough for a small job
+/// to finish, short of what CI allows between its interrupt and its kill (GitHub Actions:
+/// 7.5 s from SIGINT to SIGTERM).
+const STOPPED_GRACE: Duration = Duration::from_secs(5);
+/// How often a job's state is asked again after a failed poll.
+const POLL_FAILURES: u32 = 3;
+
+/// Runs one ingest job of `csv` (from `uploads`) to its end. `stopped` says whether roster was
+/// told to stop: a submitted job is then followed only a little longer.
+pub(crate) async fn run_job(
+    salesforce: &Salesforce,
+    op: Op,
+    object: &str,
+    csv: &str,
+    stopped: &(dyn Fn() -> bool + Sync),
+) -> Result<JobResults, JobError> {
+    let operation = op.operation();
+    let spec = json!({
+        "object": object, "operation": operation, "contentType": "CSV",
+        "columnDelimiter": "COMMA", "lineEnding": "LF",
+    });
+    let job = salesforce
+        .data(Method::POST, "jobs/ingest", Some(Body::Json(&spec)))
+        .await
+        .map_err(JobError::Unwritten)?;
+    let id = job
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            JobError::Unwritten(SalesforceError::Read(
+                "the Bulk API job has no id".to_owned(),
+            ))
+        })?
+        .to_owned();
+    tracing::info!(target: "roster::salesforce", "Bulk API job {id}: {operation} {object}");
+    let path = format!("jobs/ingest/{id}");
+    let uploaded = salesforce
+        .data_reply(
+            Method::PUT,
+            &format!("{path}/batches"),
+            Some(Body::Csv(csv)),
+        )
+        .await;
+    let completed = match uploaded {
+        Ok(_) => {
+            salesforce
+                .data(
+                    Method::PATCH,
+                    &path,
+                    Some(Body::Json(&json!({"state": "UploadComplete"}))),
+                )
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = completed {
+        // The answer may be lost while the request took effect: ask the job what it is.
+        match state(salesforce, &path).await {
+            Ok(state) if state == "Open" => {
+                abort(salesforce, &path).await;
+                return Err(JobError::Unwritten(e));
+            }
+            Ok(state) => tracing::warn!(
+                target: "roster::salesforce",
+                "Bulk API job {id}: the answer to completing its upload was lost, and the job is \
+                 {state}: following it"
+            ),
+            Err(_) => return Err(JobError::Unknown(e)),
+        }
+    }
+    let info = poll(salesforce, &id, &path, stopped)
+        .await
+        .map_err(JobError::Unknown)?;
+    tracing::info!(
+        target: "roster::salesforce",
+        "Bulk API job {id}: {} processed, {} failed",
+        info["numberRecordsProcessed"],
+        info["numberRecordsFailed"]
+    );
+    read_results(salesforce, op, &id)
+        .await
+        .map_err(JobError::Unknown)
+}
+
+/// A job's `state`.
+async fn state(salesforce: &Salesforce, path: &str) -> Result<String, SalesforceError> {
+    let info = salesforce.data(Method::GET, path, None).await?;
+    info.get("state")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| SalesforceError::Read(format!("Bulk API {path}: the answer has no state")))
+}
+
+/// Aborts a job whose upload never completed, so it can never run; a failure to abort is only
+/// logged (an open job that is never completed is never processed either).
+async fn abort(salesforce: &Salesforce, path: &str) {
+    let aborted = salesforce
+        .data(
+            Method::PATCH,
+            path,
+            Some(Body::Json(&json!({"state": "Aborted"}))),
+        )
+        .await;
+    if let Err(e) = aborted {
+        tracing::warn!(target: "roster::salesforce", "cannot abort Bulk API {path}: {e}");
+    }
+}
+
+/// Polls the job until it ends. A submitted job runs whatever roster does, so a stop does not
+/// end the polling at once: the job is followed for `STOPPED_GRACE` more, then reported unknown.
+/// A failed poll is asked again a few times before the outcome is called unknown.
+async fn poll(
+    salesforce: &Salesforce,
+    id: &str,
+    path: &str,
+    stopped: &(dyn Fn() -> bool + Sync),
+) -> Result<Value, SalesforceError> {
+    let mut wait = Duration::from_millis(250);
+    let mut failures = 0;
+    let mut stopped_at: Option<std::time::Instant> = None;
+    loop {
+        match salesforce.data(Method::GET, path, None).await {
+            Ok(info) => match info.get("state").and_then(Value::as_str) {
+                Some("JobComplete") => return Ok(info),
+                Some(state @ ("Failed" | "Aborted")) => {
+                    let message = info
+                        .get("errorMessage")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no message");
+                    return Err(SalesforceError::Read(format!(
+                        "Bulk API job {id} ended {state}: {message}"
+                    )));
+                }
+                _ => {}
+            },
+            Err(e) if failures + 1 >= POLL_FAILURES => {
+                return Err(SalesforceError::Read(format!(
+                    "Bulk API job {id} was submitted, and its state cannot be read ({e}): \
+                     Salesforce runs it regardless; the next plan shows what it wrote"
+                )));
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(target: "roster::salesforce", "polling Bulk API job {id} failed: {e}");
+            }
+        }
+        if stopped() {
+            let since = *stopped_at.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= STOPPED_GRACE {
+                return Err(SalesforceError::Read(format!(
+                    "Bulk API job {id} was still running when roster stopped: Salesforce \
+                     finishes it regardless; the next plan shows what it wrote"
+                )));
+            }
+            wait = wait.min(Duration::from_millis(500));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_POLL);
+    }
+}
+
+/// The rows that succeeded (id by key) and failed (failure by key).
+async fn read_results(
+    salesforce: &Salesforce,
+    op: Op,
+    id: &str,
+) -> Result<JobResults, SalesforceError> {
+    let path = format!("jobs/ingest/{id}");
+    // After `sf__Id` and `sf__Created`/`sf__Error`, the uploaded columns: the key first.
+    let key_column = 2;
+    let rows = |text: &[u8]| -> Result<Vec<Vec<String>>, SalesforceError> {
+        crate::csv::parse(&String::from_utf8_lossy(text))
+            .map(|mut rows| {
+                if !rows.is_empty() {
+                    rows.remove(0);
+                }
+                rows
+            })
+            .map_err(|e| SalesforceError::Read(format!("Bulk API job {id} results: {e}")))
+    };
+    let ok = salesforce
+        .data_reply(Method::GET, &format!("{path}/successfulResults"), None)
+        .await?;
+    let succeeded = rows(&ok.body)?
+        .into_iter()
+        .filter(|r| r.len() > key_column)
+        .map(|r| (row_key(op, &r[key_column]), r[0].clone()))
+        .collect();
+    let bad = salesforce
+        .data_reply(Method::GET, &format!("{path}/failedResults"), None)
+        .await?;
+    let failed = rows(&bad.body)?
+        .into_iter()
+        .filter(|r| r.len() > key_column)
+        .map(|r| {
+            // `CODE:message:fields`
+            let mut parts = r[1].splitn(2, ':');
+            let code = parts.next().unwrap_or_default().to_owned();
+            let rest = parts.next().unwrap_or_default();
+            let message = rest
+                .rsplit_once(':')
+                .map_or(rest, |(message, _fields)| message)
+                .to_owned();
+            (row_key(op, &r[key_column]), Failure { code, message })
+        })
+        .collect();
+    Ok(JobResults {
+        op,
+        succeeded,
+        failed,
+    })
+}
