@@ -148,6 +148,17 @@ pub(crate) struct ShowArgs {
 pub(crate) struct ExplainArgs {
     /// The source user: userPrincipalName or object id.
     pub(crate) user: String,
+    /// `text` for people, `json` for machines.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub(crate) format: ExplainFormat,
+}
+
+/// Output formats of `roster explain`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExplainFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -179,10 +190,17 @@ pub(crate) struct SnapshotArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("document").multiple(false))]
 pub(crate) struct SchemaArgs {
     /// Print the JSON Schema of saved plans instead.
-    #[arg(long)]
+    #[arg(long, group = "document")]
     pub(crate) plan: bool,
+    /// Print the JSON Schema of one audit-log line instead.
+    #[arg(long, group = "document")]
+    pub(crate) audit_line: bool,
+    /// Print the JSON Schema of `roster apply --format json` instead.
+    #[arg(long, group = "document")]
+    pub(crate) apply_report: bool,
 }
 
 #[derive(Debug, Args)]

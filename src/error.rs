@@ -1,10 +1,13 @@
-//! The top-level error and the exit-code contract, decided in one place:
-//! `0` success, `1` any error, `2` success with changes under `--detailed-exitcode`.
+//! The top-level error and the exit-code contract, decided in one place: `0` success, `1` any
+//! error, `2` success with changes under `--detailed-exitcode`. Each failure is its own variant
+//! with the facts that describe it; messages are written once, here.
 
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::LoadError;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, display_path};
 
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]
@@ -14,15 +17,95 @@ pub(crate) enum Error {
     /// Problems pointing into a file or an expression, rendered with snippets.
     #[error("{} error(s)", .0.len())]
     Diagnostics(Vec<Diagnostic>),
-    /// Bad command-line input that is not a file.
+    /// The command line asks for something that cannot be done as asked.
     #[error("{0}")]
-    Input(String),
+    Usage(String),
+    /// An endpoint URL that `url_rules` refuses.
+    #[error("{0}")]
+    Endpoint(String),
     #[error("reading Microsoft Entra failed")]
     Graph(#[source] Box<crate::graph::GraphError>),
     #[error("reading Salesforce failed")]
     Salesforce(#[source] Box<crate::salesforce::SalesforceError>),
-    #[error("cannot write output: {0}")]
-    Output(#[from] std::io::Error),
+    /// A file roster reads or writes.
+    #[error("cannot {action} {}", display_path(path))]
+    File {
+        /// `read`, `write`, `create`, `open the audit log`, ...
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// Writing to stdout or stderr.
+    #[error("cannot write the output")]
+    Output(#[source] std::io::Error),
+    #[error("cannot read the answer from the terminal")]
+    Stdin(#[source] std::io::Error),
+    /// A file given as a saved plan that is not one roster can read.
+    #[error("{} is not a roster plan: {reason}", display_path(path))]
+    NotAPlan { path: PathBuf, reason: String },
+    /// A snapshot directory whose files `roster snapshot` did not write, or of another version.
+    #[error("{} is not a snapshot this roster reads: {reason}", display_path(path))]
+    NotASnapshot { path: PathBuf, reason: String },
+    /// A saved plan that is not what a plan made now would do.
+    #[error("{}", stale_message(path, reasons))]
+    StalePlan { path: PathBuf, reasons: Vec<String> },
+    /// The planner refused the plan as a whole (e.g. no Entra user in scope).
+    #[error("plan refused: {reason}")]
+    Refused { reason: String },
+    /// More deactivations than the config allows, not covered by `--allow-deactivations`.
+    #[error("{}", threshold_message(*deactivations, *outside_target, *max, *allowed))]
+    ThresholdExceeded {
+        deactivations: usize,
+        /// With `--target`: those waiting outside the targets, which count too.
+        outside_target: usize,
+        max: usize,
+        /// What `--allow-deactivations` allowed, if given.
+        allowed: Option<u32>,
+    },
+    #[error(
+        "roster apply without a saved plan asks for confirmation, and stdin is not a terminal: \
+         pass --auto-approve (in CI), or apply a plan saved with `roster plan --out`"
+    )]
+    NeedsApproval,
+    #[error("apply cancelled: nothing was changed")]
+    Cancelled,
+    /// The apply ran, but its audit log could not be written.
+    #[error(
+        "the apply ran, but writing the audit log {} failed",
+        display_path(path)
+    )]
+    AuditLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{user} is not among the {read} Entra users roster read (users assigned to the \
+         application, directly or through an assigned group); give a userPrincipalName or \
+         object id"
+    )]
+    UnknownUser { user: String, read: usize },
+    /// A signal stopped a command that cannot stop part-way (the demo).
+    #[error("the demo was {why}; its temporary files are removed")]
+    Interrupted { why: &'static str },
+    /// The demo's own emulator or bundled world misbehaved.
+    #[error("the demo failed: {0}")]
+    Demo(String),
+    /// A world file the emulator cannot serve.
+    #[error("world file {}: {reason}", path.as_ref().map_or_else(|| "(synthetic)".to_owned(), |p| display_path(p)))]
+    World {
+        path: Option<PathBuf>,
+        reason: String,
+    },
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<crate::graph::GraphError> for Error {
@@ -37,6 +120,56 @@ impl From<crate::salesforce::SalesforceError> for Error {
     }
 }
 
+impl Error {
+    /// A broken pipe on stdout (`roster plan | head`): the reader went away, nothing to report.
+    pub(crate) fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+fn stale_message(path: &std::path::Path, reasons: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut message = format!(
+        "Saved plan is stale: {} is not what a plan made now would do, so roster applied nothing:",
+        display_path(path)
+    );
+    for reason in reasons.iter().take(SHOWN) {
+        message.push_str("\n  - ");
+        message.push_str(reason);
+    }
+    if reasons.len() > SHOWN {
+        let _ = write!(message, "\n  ... and {} more", reasons.len() - SHOWN);
+    }
+    message.push_str("\nMake a new plan with `roster plan --out PLAN`, review it, and apply that.");
+    message
+}
+
+fn threshold_message(
+    deactivations: usize,
+    outside_target: usize,
+    max: usize,
+    allowed: Option<u32>,
+) -> String {
+    let count = deactivations + outside_target;
+    let what = if outside_target > 0 {
+        format!(
+            "the plan deactivates {deactivations} users, and {outside_target} more wait outside \
+             --target: {count} in all"
+        )
+    } else {
+        format!("the plan deactivates {count} users")
+    };
+    match allowed {
+        Some(n) if count > n as usize => {
+            format!("refusing to apply: {what}, more than --allow-deactivations {n}")
+        }
+        _ => format!(
+            "refusing to apply: {what}, more than safety.max_deactivations allows ({max}). If \
+             that is intended, review the plan and run again with --allow-deactivations {count}"
+        ),
+    }
+}
+
 /// How a successful command ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -47,11 +180,13 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The process exit code for a command's result.
+/// The process exit code for a command's result. A broken pipe on stdout ends quietly with
+/// success, as `head` expects of what it reads.
 pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Ok(Outcome::Failed) | Err(_) => ExitCode::FAILURE,
     }
 }

@@ -19,7 +19,7 @@ pub(crate) async fn live(
     env: Env<'_>,
     progress: &Progress,
 ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
-    let endpoints = Endpoints::resolve(config, env).map_err(Error::Input)?;
+    let endpoints = Endpoints::resolve(config, env).map_err(Error::Endpoint)?;
     let graph = Arc::new(Graph::connect(config, base, &endpoints, env)?);
     let salesforce = Arc::new(Salesforce::connect(config, base, &endpoints)?);
     let entra = async {

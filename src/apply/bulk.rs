@@ -28,13 +28,13 @@ async fn write_split(
 ) -> Vec<Written> {
     let mut outcomes = Vec::with_capacity(records.len());
     let stopped = || ctx.stopped();
-    for (range, csv) in bulk::uploads(op, records, max_bytes) {
-        let records = &records[range];
+    for upload in bulk::uploads(op, records, max_bytes) {
+        let records = &records[upload.records.clone()];
         if ctx.stopped() {
             outcomes.extend(records.iter().map(|_| Written::NotSent));
             continue;
         }
-        match bulk::run_job(&ctx.salesforce, op, object, &csv, &stopped).await {
+        match bulk::run_job(&ctx.salesforce, op, object, &upload, &stopped).await {
             Ok(results) => {
                 ctx.task.add(records.len() as u64);
                 outcomes.extend(records.iter().map(|r| results.outcome(r).into()));

@@ -9,9 +9,14 @@
 //! nothing more is sent, and the report says what was and was not applied.
 
 mod bulk;
+mod record;
 mod requests;
 mod stale;
 mod verify;
+
+pub(crate) use record::{
+    ApplyReport, AuditLog, Tally, apply_report_schema_text, audit_line_schema_text, complete,
+};
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -50,7 +55,7 @@ impl Default for Options {
 }
 
 /// What became of one step, and of a change as a whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Status {
     /// Done: Salesforce confirmed it (for a change, every step was).
@@ -69,7 +74,7 @@ pub(crate) enum Status {
 /// One step a change needs — the user write (`create`, `update`, `reactivate`, `deactivate`,
 /// `freeze`) or one assignment (`add permission set X`, `remove permission set X`) — and its
 /// result; a failed step carries Salesforce's code and message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) struct Step {
     #[serde(rename = "step")]
     pub(crate) name: String,

@@ -1,25 +1,24 @@
 //! `roster demo`: the whole loop with nothing but the binary. The emulator starts in-process
 //! with the bundled demo world; roster then plans, applies, plans again, watches Entra change,
-//! plans and applies once more — through the same reader, planner and apply code a real tenant
-//! meets. Only the endpoints differ (loopback), and the secrets come from files in a
-//! temporary directory instead of the environment.
+//! plans and applies once more — on the same run context a real run has, so through the same
+//! reader, planner, checks (refused plans, the deactivation threshold) and apply with its audit
+//! log. Only the endpoints differ (loopback), and the secrets come from files in a temporary
+//! directory instead of the environment.
 
-use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anstyle::Style;
 use serde_json::{Value, json};
 
-use super::plan::{Desired, color, inputs, load_path};
-use crate::apply::{self, Options};
-use crate::cli::{Cli, DemoArgs};
+use super::context::{Context, Desired, check};
+use super::signals::Signals;
+use crate::apply::Options;
+use crate::cli::DemoArgs;
 use crate::emulator::{self, State, WorldFile};
-use crate::endpoint::Endpoints;
 use crate::error::{Error, Outcome};
 use crate::plan::Plan;
-use crate::progress::Progress;
 use crate::render;
-use crate::salesforce::Salesforce;
 
 const WORLD: &str = include_str!("../../examples/demo/world.yaml");
 const CONFIG: &str = include_str!("../../examples/demo/roster.yaml");
@@ -29,11 +28,10 @@ const CONFIG: &str = include_str!("../../examples/demo/roster.yaml");
 /// directory that is removed when the returned value is dropped — on success, on error and on
 /// Ctrl-C or SIGTERM alike (see `run`).
 fn prepare(world: &WorldFile) -> Result<tempfile::TempDir, Error> {
-    let failed = |e: std::io::Error| {
-        Error::Input(format!(
-            "cannot write the demo's files in {}: {e}",
-            std::env::temp_dir().display()
-        ))
+    let failed = |source: std::io::Error| Error::File {
+        action: "write the demo's files in",
+        path: std::env::temp_dir(),
+        source,
     };
     let mut builder = tempfile::Builder::new();
     builder.prefix("roster-demo-");
@@ -55,94 +53,93 @@ fn prepare(world: &WorldFile) -> Result<tempfile::TempDir, Error> {
     Ok(scratch)
 }
 
-pub(crate) fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome, Error> {
-    let runtime = tokio::runtime::Runtime::new()?;
+pub(crate) fn run(ctx: Context, args: &DemoArgs) -> Result<Outcome, Error> {
     // Before the secrets are written: a signal from here on removes them.
     let signals = {
-        let _context = runtime.enter();
-        super::apply::Signals::register()
+        let _context = ctx.runtime()?.enter();
+        Signals::register()
     };
-    let world = WorldFile::from_yaml(WORLD)
-        .map_err(|e| Error::Input(format!("the bundled demo world: {e}")))?;
+    let world =
+        WorldFile::from_yaml(WORLD).map_err(|e| Error::Demo(format!("the bundled world: {e}")))?;
     let scratch = prepare(&world)?;
-    let desired = load_path(&scratch.path().join("roster.yaml"), true)?;
-    let state = State::from_world(world)
-        .map_err(|e| Error::Input(format!("the bundled demo world: {e}")))?;
-    let result = runtime.block_on(async {
-        let running = emulator::start(state, "127.0.0.1:0").await?;
-        running.shared.set_latency(args.latency_ms);
+    let state =
+        State::from_world(world).map_err(|e| Error::Demo(format!("the bundled world: {e}")))?;
+    let running = ctx
+        .block_on(emulator::start(state, "127.0.0.1:0"))?
+        .map_err(|source| Error::Listen {
+            addr: "127.0.0.1:0".to_owned(),
+            source,
+        })?;
+    running.shared.set_latency(args.latency_ms);
+    let base_url = running.base_url();
+    // The same context a real run has, pointed at the emulator and the demo's config.
+    let ctx = ctx.with(
+        scratch.path().join("roster.yaml"),
+        Arc::new(endpoint_env(&base_url)),
+    );
+    let result = ctx.block_on(async {
+        let demo = Demo {
+            ctx: &ctx,
+            base_url: base_url.clone(),
+            audit_log: scratch.path().join("roster-audit.jsonl"),
+            step: 0,
+        };
         let result = tokio::select! {
-            result = Box::pin(Demo::new(cli, &desired, running.base_url())?.run()) => result,
-            Some(why) = signals.next() => Err(Error::Input(format!(
-                "the demo was {why}; its temporary files are removed"
-            ))),
+            result = Box::pin(demo.run()) => result,
+            Some(why) = signals.next() => Err(Error::Interrupted { why }),
         };
         running.shutdown().await;
         result
-    });
+    })?;
     drop(scratch);
     result
 }
 
 struct Demo<'a> {
-    desired: &'a Desired,
+    ctx: &'a Context,
     base_url: String,
-    salesforce: Arc<Salesforce>,
-    progress: Progress,
-    color: bool,
+    /// In the demo's own directory, removed with it.
+    audit_log: PathBuf,
     step: usize,
 }
 
-impl<'a> Demo<'a> {
-    fn new(cli: &Cli, desired: &'a Desired, base_url: String) -> Result<Demo<'a>, Error> {
-        let env = endpoint_env(&base_url);
-        let endpoints = Endpoints::resolve(&desired.loaded.config, &env).map_err(Error::Input)?;
-        let salesforce = Salesforce::connect(&desired.loaded.config, &desired.base, &endpoints)?;
-        Ok(Demo {
-            desired,
-            base_url,
-            salesforce: Arc::new(salesforce),
-            progress: Progress::new(!cli.global.quiet && cli.global.verbose == 0),
-            color: color(),
-            step: 0,
-        })
-    }
-
+impl Demo<'_> {
     fn heading(&mut self, command: &str, what: &str) -> Result<(), Error> {
         self.step += 1;
-        let (bold, unbold) = render::text::codes(self.color, Style::new().bold());
-        say(&format!(
+        let (bold, unbold) = render::text::codes(self.ctx.color, Style::new().bold());
+        super::print(&format!(
             "\n{bold}━━ {}. {command}{unbold} — {what}\n\n",
             self.step
         ))
     }
 
     async fn run(mut self) -> Result<Outcome, Error> {
-        say(&format!(
+        super::print(&format!(
             "roster demo: Entra ID and a Salesforce sandbox, emulated on {} (nothing leaves \
              this machine).\nThe config is examples/demo/roster.yaml; the world is \
              examples/demo/world.yaml.\n",
             self.base_url
         ))?;
+        let desired = self.ctx.load()?;
         self.heading(
             "roster plan",
             "read Entra and Salesforce, show what would change",
         )?;
-        let plan = self.plan().await?;
+        let plan = self.plan(&desired).await?;
         self.heading("roster apply", "carry the plan out in Salesforce")?;
-        self.apply(&plan).await?;
+        self.apply(&desired, &plan).await?;
         self.heading("roster plan", "again: nothing is left to do")?;
-        self.plan().await?;
+        self.plan(&desired).await?;
         self.heading(
             "meanwhile, in Entra",
             "someone changes the tenant, not roster.yaml",
         )?;
         self.change_entra().await?;
         self.heading("roster plan", "the plan shows exactly those changes")?;
-        let plan = self.plan().await?;
+        let plan = self.plan(&desired).await?;
         self.heading("roster apply", "and Salesforce follows")?;
-        self.apply(&plan).await?;
-        say(
+        self.apply(&desired, &plan).await?;
+        super::print(
             "\nThat is the loop: in CI, `roster plan` comments on every pull request and \
              `roster apply` runs on merge.\nTry it on your tenant: edit a copy of \
              examples/demo/roster.yaml, then `roster validate` and `roster plan`.\n",
@@ -150,41 +147,33 @@ impl<'a> Demo<'a> {
         Ok(Outcome::Success)
     }
 
-    async fn plan(&self) -> Result<Plan, Error> {
-        let config = &self.desired.loaded.config;
-        let env = endpoint_env(&self.base_url);
-        let (source, target) = Box::pin(crate::read::live(
-            config,
-            &self.desired.base,
-            &env,
-            &self.progress,
-        ))
-        .await?;
-        let plan = crate::plan::plan(config, &source, &target, &inputs(self.desired, &[]));
-        say(&render::render(
+    /// `roster plan`: read, plan, show; a refused plan stops the demo as it would stop a run.
+    async fn plan(&self, desired: &Desired) -> Result<Plan, Error> {
+        let plan = self.ctx.plan(desired, &[]).await?.plan;
+        super::print(&render::render(
             &plan,
             render::Format::Text,
-            self.color,
+            self.ctx.color,
             false,
         ))?;
+        check(&plan, None)?;
         Ok(plan)
     }
 
-    async fn apply(&self, plan: &Plan) -> Result<(), Error> {
-        let report = apply::apply(
-            Arc::clone(&self.salesforce),
-            plan,
-            Options::default(),
-            self.progress.task("Salesforce"),
-            apply::Stop::default(),
-            &mut |_, _| {},
-        )
-        .await;
-        say(&super::apply_report::render_text(plan, &report, self.color))?;
+    /// `roster apply --auto-approve`: the same checks, the same audit log a real run writes.
+    async fn apply(&self, desired: &Desired, plan: &Plan) -> Result<(), Error> {
+        check(plan, None)?;
+        let report = self
+            .ctx
+            .carry_out(desired, plan, None, Options::default(), &self.audit_log)
+            .await?;
+        super::print(&render::report::text(plan, &report, self.ctx.color))?;
+        let lines = std::fs::read_to_string(&self.audit_log).map_or(0, |text| text.lines().count());
+        super::print(&format!(
+            "The audit log holds {lines} line(s), one per change applied so far.\n"
+        ))?;
         if report.stopped.is_some() {
-            return Err(Error::Input(
-                "the demo's apply stopped early; see above".to_owned(),
-            ));
+            return Err(Error::Demo("its apply stopped early; see above".to_owned()));
         }
         Ok(())
     }
@@ -216,32 +205,27 @@ impl<'a> Demo<'a> {
         for (method, path, body, what) in changes {
             let url = format!("{}/_emulator/{path}", self.base_url);
             let method = reqwest::Method::from_bytes(method.as_bytes())
-                .map_err(|e| Error::Input(e.to_string()))?;
+                .map_err(|e| Error::Demo(e.to_string()))?;
             let response = client
                 .request(method, &url)
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| Error::Input(format!("the demo's emulator: {e}")))?;
+                .map_err(|e| Error::Demo(format!("its emulator: {e}")))?;
             if !response.status().is_success() {
-                return Err(Error::Input(format!(
-                    "the demo's emulator refused {path}: HTTP {}",
+                return Err(Error::Demo(format!(
+                    "its emulator refused {path}: HTTP {}",
                     response.status()
                 )));
             }
-            say(&format!("  • {what}\n"))?;
+            super::print(&format!("  • {what}\n"))?;
         }
         Ok(())
     }
 }
 
-fn say(text: &str) -> Result<(), Error> {
-    anstream::stdout().write_all(text.as_bytes())?;
-    Ok(())
-}
-
 /// The endpoint overrides that point the config at the emulator.
-fn endpoint_env(base_url: &str) -> impl Fn(&str) -> Option<String> + Sync + use<> {
+fn endpoint_env(base_url: &str) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {
     let base_url = base_url.to_owned();
     move |name: &str| {
         matches!(

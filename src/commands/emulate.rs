@@ -4,52 +4,65 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
+use super::context::Context;
 use crate::cli::EmulateArgs;
 use crate::emulator::{self, State, WorldFile};
 use crate::error::{Error, Outcome};
 
-pub(crate) fn run(args: &EmulateArgs) -> Result<Outcome, Error> {
+pub(crate) fn run(ctx: &Context, args: &EmulateArgs) -> Result<Outcome, Error> {
     let world = match (&args.world, args.synthetic) {
         (Some(path), None) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::Input(format!("cannot read world file {}: {e}", path.display()))
+            let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+                action: "read the world file",
+                path: path.clone(),
+                source,
             })?;
-            WorldFile::from_yaml(&text)
-                .map_err(|e| Error::Input(format!("world file {}: {e}", path.display())))?
+            WorldFile::from_yaml(&text).map_err(|reason| Error::World {
+                path: Some(path.clone()),
+                reason,
+            })?
         }
         (None, Some(n)) => emulator::synthetic_world(n, args.seed),
         _ => {
-            return Err(Error::Input(
+            return Err(Error::Usage(
                 "give --world FILE or --synthetic N".to_owned(),
             ));
         }
     };
     if let Some(path) = &args.write_config {
         if args.synthetic.is_none() {
-            return Err(Error::Input(
+            return Err(Error::Usage(
                 "--write-config goes with --synthetic".to_owned(),
             ));
         }
-        std::fs::write(path, emulator::synthetic_config())
-            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, emulator::synthetic_config()).map_err(|source| Error::File {
+            action: "write",
+            path: path.clone(),
+            source,
+        })?;
     }
     let loopback = args.listen.parse::<std::net::SocketAddr>().map_or_else(
         |_| args.listen.starts_with("localhost:"),
         |a| a.ip().is_loopback(),
     );
     if !loopback {
-        return Err(Error::Input(format!(
+        return Err(Error::Usage(format!(
             "--listen {}: the emulator serves its world's secrets and only listens on loopback (127.0.0.1, ::1, localhost)",
             args.listen
         )));
     }
     let exports = exports(&world);
-    let state = State::from_world(world).map_err(|e| Error::Input(format!("world: {e}")))?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let state = State::from_world(world).map_err(|reason| Error::World {
+        path: args.world.clone(),
+        reason,
+    })?;
+    ctx.block_on(async {
         let running = emulator::start(state, &args.listen)
             .await
-            .map_err(|e| Error::Input(format!("cannot listen on {}: {e}", args.listen)))?;
+            .map_err(|source| Error::Listen {
+                addr: args.listen.clone(),
+                source,
+            })?;
         running.shared.set_latency(args.latency_ms);
         let base = running.base_url();
         let mut out = String::new();
@@ -65,12 +78,14 @@ pub(crate) fn run(args: &EmulateArgs) -> Result<Outcome, Error> {
         }
         let _ = writeln!(out, "# the emulator is serving on {base}; Ctrl-C stops it");
         let mut stdout = anstream::stdout();
-        stdout.write_all(out.as_bytes())?;
-        stdout.flush()?;
+        stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(Error::Output)?;
         let _ = tokio::signal::ctrl_c().await;
         running.shutdown().await;
         Ok(Outcome::Success)
-    })
+    })?
 }
 
 /// The secrets the example configs read, from the world's first clients.

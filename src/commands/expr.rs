@@ -1,7 +1,6 @@
 //! `roster expr`: evaluate one Entra expression, like `terraform console`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,7 +28,7 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
         Some(text) => expr::parse_date(text)
             .map(DateTime::to_utc)
             .ok_or_else(|| {
-                Error::Input(format!(
+                Error::Usage(format!(
                     "--now {text:?} is not a date; use RFC 3339, e.g. 2024-05-01T12:00:00Z"
                 ))
             })?,
@@ -47,27 +46,26 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
             None,
         )])
     })?;
-    let mut out = anstream::stdout();
-    if args.json {
-        writeln!(out, "{}", value.to_json())?;
-        return Ok(Outcome::Success);
-    }
-    match value {
-        Value::Str(s) => writeln!(out, "{s}")?,
-        Value::Multi(values) => {
-            for v in values {
-                writeln!(out, "{v}")?;
+    let out = if args.json {
+        format!("{}\n", value.to_json())
+    } else {
+        match value {
+            Value::Str(s) => format!("{s}\n"),
+            Value::Multi(values) => values.iter().fold(String::new(), |mut out, v| {
+                out.push_str(v);
+                out.push('\n');
+                out
+            }),
+            Value::Null => {
+                "null (nothing flows; on create the mapping's default applies)\n".to_owned()
+            }
+            Value::Ignore => {
+                "ignored (IgnoreFlowIfNullOrEmpty: the attribute is left out of the flow)\n"
+                    .to_owned()
             }
         }
-        Value::Null => writeln!(
-            out,
-            "null (nothing flows; on create the mapping's default applies)"
-        )?,
-        Value::Ignore => writeln!(
-            out,
-            "ignored (IgnoreFlowIfNullOrEmpty: the attribute is left out of the flow)"
-        )?,
-    }
+    };
+    super::print(&out)?;
     Ok(Outcome::Success)
 }
 
@@ -76,7 +74,7 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
     let mut attributes = BTreeMap::new();
     if let Some(path) = &args.input {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Input(format!("cannot read --input {}: {e}", path.display())))?;
+            .map_err(|e| Error::Usage(format!("cannot read --input {}: {e}", path.display())))?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             let message = e.to_string();
             let reason = message
@@ -84,7 +82,7 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
                 .next()
                 .unwrap_or(&message)
                 .to_owned();
-            Error::Input(format!(
+            Error::Usage(format!(
                 "--input {}:{}:{}: {reason}",
                 path.display(),
                 e.line(),
@@ -92,14 +90,14 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
             ))
         })?;
         let serde_json::Value::Object(object) = json else {
-            return Err(Error::Input(format!(
+            return Err(Error::Usage(format!(
                 "--input {}: expected a JSON object of attribute name to value",
                 path.display()
             )));
         };
         for (name, value) in object {
             let value = Value::from_json(&value).map_err(|e| {
-                Error::Input(format!(
+                Error::Usage(format!(
                     "--input {}: attribute {name:?}: {e}",
                     path.display()
                 ))
@@ -109,7 +107,7 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
     }
     for pair in &args.set {
         let Some((name, value)) = pair.split_once('=') else {
-            return Err(Error::Input(format!("--set {pair:?}: expected NAME=VALUE")));
+            return Err(Error::Usage(format!("--set {pair:?}: expected NAME=VALUE")));
         };
         attributes.insert(name.trim().to_owned(), Value::Str(value.to_owned()));
     }

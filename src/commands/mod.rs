@@ -1,5 +1,6 @@
-//! One function per command: turns parsed arguments into work and output. Output goes through
-//! `anstream`, which drops colours when the stream is not a terminal or NO_COLOR is set.
+//! One function per command: turns parsed arguments into work and output, on one run context
+//! (`context.rs`) built from the command line. Output goes through `anstream`, which drops
+//! colours when the stream is not a terminal or NO_COLOR is set.
 
 use std::error::Error as _;
 use std::io::Write;
@@ -13,23 +14,32 @@ use crate::diagnostic::{Severity, display_path, github_annotation, render_all};
 use crate::error::{Error, Outcome};
 
 mod apply;
-mod apply_report;
+mod context;
 mod demo;
 mod emulate;
 mod expr;
 mod plan;
+mod signals;
 mod snapshot;
+
+use context::Context;
 
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
+    let ctx = Context::new(cli);
     match &cli.command {
         Command::Validate(args) => validate(cli, args),
-        Command::Schema(args) if !args.plan => {
-            anstream::stdout().write_all(config::config_schema_text().as_bytes())?;
-            Ok(Outcome::Success)
-        }
-        Command::Schema(_) => {
-            anstream::stdout().write_all(crate::plan::plan_schema_text().as_bytes())?;
+        Command::Schema(args) => {
+            let text = if args.plan {
+                crate::plan::plan_schema_text()
+            } else if args.audit_line {
+                crate::apply::audit_line_schema_text()
+            } else if args.apply_report {
+                crate::apply::apply_report_schema_text()
+            } else {
+                config::config_schema_text()
+            };
+            print(&text)?;
             Ok(Outcome::Success)
         }
         Command::Completions { shell } => {
@@ -41,15 +51,22 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
             );
             Ok(Outcome::Success)
         }
-        Command::Plan(args) => plan::run(cli, args),
-        Command::Apply(args) => apply::run(cli, args),
-        Command::Show(args) => plan::show(args),
-        Command::Explain(args) => plan::explain(cli, args),
+        Command::Plan(args) => plan::run(&ctx, args),
+        Command::Apply(args) => apply::run(&ctx, args),
+        Command::Show(args) => plan::show(&ctx, args),
+        Command::Explain(args) => plan::explain(&ctx, args),
         Command::Expr(args) => expr::run(args),
-        Command::Snapshot(args) => snapshot::run(cli, args),
-        Command::Emulate(args) => emulate::run(args),
-        Command::Demo(args) => demo::run(cli, args),
+        Command::Snapshot(args) => snapshot::run(&ctx, args),
+        Command::Emulate(args) => emulate::run(&ctx, args),
+        Command::Demo(args) => demo::run(ctx, args),
     }
+}
+
+/// Writes `text` to stdout.
+pub(crate) fn print(text: &str) -> Result<(), Error> {
+    anstream::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::Output)
 }
 
 fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
@@ -64,7 +81,7 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
                 let mut out = anstream::stdout();
                 if let LoadError::Invalid(diagnostics) = &err {
                     for d in diagnostics {
-                        writeln!(out, "{}", d.annotation())?;
+                        writeln!(out, "{}", d.annotation()).map_err(Error::Output)?;
                     }
                 } else {
                     writeln!(
@@ -77,7 +94,8 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
                             "roster validate",
                             &err.to_string()
                         )
-                    )?;
+                    )
+                    .map_err(Error::Output)?;
                 }
             }
             return Err(err.into());
@@ -85,11 +103,12 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
     };
     if !loaded.warnings.is_empty() {
         let mut err = anstream::stderr();
-        err.write_all(render_all(&loaded.warnings, true).as_bytes())?;
+        err.write_all(render_all(&loaded.warnings, true).as_bytes())
+            .map_err(Error::Output)?;
         if github {
             let mut out = anstream::stdout();
             for d in &loaded.warnings {
-                writeln!(out, "{}", d.annotation())?;
+                writeln!(out, "{}", d.annotation()).map_err(Error::Output)?;
             }
         }
     }
@@ -104,7 +123,8 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
             anstream::stdout(),
             "{green}Success!{green:#} {} is valid{warnings}.",
             display_path(&loaded.file.path)
-        )?;
+        )
+        .map_err(Error::Output)?;
     }
     Ok(Outcome::Success)
 }
@@ -138,8 +158,11 @@ pub(crate) fn warn(message: &str) {
     let _ = writeln!(anstream::stderr(), "{yellow}warning:{yellow:#} {message}");
 }
 
-/// Prints an error once, with its causes.
+/// Prints an error once, with its causes; a broken pipe on stdout is not one to print.
 pub(crate) fn report_error(err: &Error) {
+    if err.is_broken_pipe() {
+        return;
+    }
     let mut stderr = anstream::stderr();
     if let Error::Config(LoadError::Invalid(diagnostics)) | Error::Diagnostics(diagnostics) = err {
         let _ = stderr.write_all(render_all(diagnostics, true).as_bytes());

@@ -1,16 +1,13 @@
 //! `roster plan`, `roster show` and `roster explain`: read the live world, compute the plan,
 //! render it; render a saved plan again; tell how the planner sees one user.
 
-use std::fmt::Write as _;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::cli::{Cli, ExplainArgs, Format, PlanArgs, ShowArgs};
-use crate::config::Loaded;
-use crate::diagnostic::{display_path, render_all};
+use super::context::{Context, check};
+use crate::cli::{ExplainArgs, ExplainFormat, Format, PlanArgs, ShowArgs};
+use crate::diagnostic::display_path;
 use crate::error::{Error, Outcome};
-use crate::plan::{self, Inputs, PLAN_FORMAT, Plan};
-use crate::progress::Progress;
+use crate::plan::{PLAN_FORMAT, Plan};
 use crate::render;
 
 impl From<Format> for render::Format {
@@ -23,162 +20,35 @@ impl From<Format> for render::Format {
     }
 }
 
-/// The config, read and checked, with its hash and directory.
-pub(super) struct Desired {
-    pub(super) loaded: Loaded,
-    pub(super) sha256: String,
-    pub(super) base: PathBuf,
-}
-
-pub(super) fn load(cli: &Cli) -> Result<Desired, Error> {
-    load_path(&cli.global.config, cli.global.quiet)
-}
-
-/// Loads and checks the config at `path`, printing its warnings unless `quiet`.
-pub(super) fn load_path(path: &Path, quiet: bool) -> Result<Desired, Error> {
-    let loaded = crate::config::load(path)?;
-    if !loaded.warnings.is_empty() && !quiet {
-        anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
-    }
-    let sha256 = crate::digest::sha256_hex(loaded.file.text.as_bytes());
-    let base = loaded
-        .file
-        .path
-        .parent()
-        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-    Ok(Desired {
-        loaded,
-        sha256,
-        base,
-    })
-}
-
-/// Reads the world (live, or from a snapshot directory) and plans.
-pub(super) fn compute(
-    cli: &Cli,
-    desired: &Desired,
-    targets: &[String],
-    snapshot: Option<&Path>,
-) -> Result<Plan, Error> {
-    Ok(compute_with_target(cli, desired, targets, snapshot)?.0)
-}
-
-/// `compute`, also returning the Salesforce state the plan was made from.
-pub(super) fn compute_with_target(
-    cli: &Cli,
-    desired: &Desired,
-    targets: &[String],
-    snapshot: Option<&Path>,
-) -> Result<(Plan, crate::model::TargetSnapshot), Error> {
-    let (source, target) = match snapshot {
-        Some(dir) => (
-            read_json(&dir.join("entra.json"))?,
-            read_json(&dir.join("salesforce.json"))?,
-        ),
-        None => read(cli, desired)?,
+/// `roster plan`. A plan refused as a whole, or over the deactivation threshold, is still
+/// rendered (and saved, and put in the job summary) — a reviewer must see why — and then
+/// exits 1.
+pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
+    let desired = ctx.load()?;
+    let planned = match &args.snapshot {
+        Some(dir) => super::context::plan_offline(&desired, &args.targets, dir)?,
+        None => ctx.block_on(ctx.plan(&desired, &args.targets))??,
     };
-    let started = crate::usage::cpu_time();
-    let plan = plan::plan(
-        &desired.loaded.config,
-        &source,
-        &target,
-        &inputs(desired, targets),
-    );
-    if let (Some(before), Some(after)) = (started, crate::usage::cpu_time()) {
-        let cpu = after - before;
-        tracing::info!(
-            target: "roster::plan",
-            "planned {} source and {} Salesforce users in {} ms of CPU ({} ms user, {} ms system)",
-            source.users.len(),
-            target.users.len(),
-            cpu.user_ms + cpu.system_ms,
-            cpu.user_ms,
-            cpu.system_ms
-        );
-    }
-    crate::usage::log_peak();
-    Ok((plan, target))
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    /// Only the version, so a snapshot of another format is named before its fields are read.
-    #[derive(serde::Deserialize)]
-    struct Version {
-        format_version: Option<u64>,
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Input(format!("cannot read {}: {e}", display_path(path))))?;
-    let version = serde_json::from_str::<Version>(&text)
-        .ok()
-        .and_then(|v| v.format_version);
-    if version != Some(u64::from(crate::model::SNAPSHOT_FORMAT)) {
-        return Err(Error::Input(format!(
-            "{} is a snapshot of format_version {}; this roster reads format_version {}: take \
-             a new one with `roster snapshot`",
-            display_path(path),
-            version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-            crate::model::SNAPSHOT_FORMAT
-        )));
-    }
-    serde_json::from_str(&text).map_err(|e| {
-        Error::Input(format!(
-            "{} is not a snapshot written by `roster snapshot`: {e}",
-            display_path(path)
-        ))
-    })
-}
-
-pub(super) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
-    // The seed comes from the config, so two plans of the same world are the same plan.
-    let seed = u64::from_str_radix(&desired.sha256[..16], 16).unwrap_or(0);
-    Inputs {
-        config_sha256: desired.sha256.clone(),
-        now: crate::clock::now(),
-        seed,
-        targets,
-    }
-}
-
-fn read(
-    cli: &Cli,
-    desired: &Desired,
-) -> Result<(crate::model::SourceSnapshot, crate::model::TargetSnapshot), Error> {
-    let progress = Progress::new(!cli.global.quiet && cli.global.verbose == 0);
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(crate::read::live(
-        &desired.loaded.config,
-        &desired.base,
-        &crate::endpoint::process_env,
-        &progress,
-    ))
-}
-
-pub(super) fn color() -> bool {
-    anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
-}
-
-pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
-    let desired = load(cli)?;
-    let plan = compute(cli, &desired, &args.targets, args.snapshot.as_deref())?;
-    if let Some(refused) = &plan.refused {
-        return Err(Error::Input(refused.clone()));
-    }
+    let plan = planned.plan;
+    drop(planned.target);
     if let Some(path) = &args.out {
         save(&plan, path)?;
     }
-    let out = render::render(&plan, args.format.into(), color(), args.mask);
-    print_plan(&out, args.format)?;
+    print_plan(
+        &render::render(&plan, args.format.into(), ctx.color, args.mask),
+        args.format,
+    )?;
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
+    check(&plan, None)?;
     if let Some(path) = &args.out
         && args.format == Format::Text
-        && !cli.global.quiet
+        && !ctx.quiet
     {
-        writeln!(
-            anstream::stdout(),
-            "\nSaved the plan to {}. To carry out exactly these changes, run:\n    roster apply {}",
+        super::print(&format!(
+            "\nSaved the plan to {}. To carry out exactly these changes, run:\n    roster apply {}\n",
             display_path(path),
             display_path(path)
-        )?;
+        ))?;
     }
     Ok(if args.detailed_exitcode && plan.summary.changes() > 0 {
         Outcome::Changes
@@ -189,11 +59,10 @@ pub(crate) fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome, Error> {
 
 fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
     let json = render::render(plan, render::Format::Json, false, false);
-    crate::files::write_private(path, json.as_bytes()).map_err(|e| {
-        Error::Input(format!(
-            "cannot write the plan to {}: {e}",
-            display_path(path)
-        ))
+    crate::files::write_private(path, json.as_bytes()).map_err(|source| Error::File {
+        action: "write the plan to",
+        path: path.to_owned(),
+        source,
     })
 }
 
@@ -209,34 +78,36 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
     struct Version {
         format_version: Option<u64>,
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Input(format!("cannot read the plan {}: {e}", display_path(path))))?;
-    let not_a_plan = |e: serde_json::Error| {
-        Error::Input(format!("{} is not a roster plan: {e}", display_path(path)))
+    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+        action: "read the plan",
+        path: path.to_owned(),
+        source,
+    })?;
+    let not_a_plan = |reason: String| Error::NotAPlan {
+        path: path.to_owned(),
+        reason,
     };
     if !text.trim_start().starts_with('{') {
-        return Err(Error::Input(format!(
-            "{} is not a roster plan: a plan is a JSON object, as `roster plan --out` writes it",
-            display_path(path)
-        )));
+        return Err(not_a_plan(
+            "a plan is a JSON object, as `roster plan --out` writes it".to_owned(),
+        ));
     }
     let version = serde_json::from_str::<Version>(&text)
-        .map_err(not_a_plan)?
+        .map_err(|e| not_a_plan(e.to_string()))?
         .format_version;
     if version != Some(u64::from(PLAN_FORMAT)) {
-        return Err(Error::Input(format!(
-            "{} is not a roster plan of format_version {PLAN_FORMAT} (found {})",
-            display_path(path),
+        return Err(not_a_plan(format!(
+            "it has format_version {}, this roster reads {PLAN_FORMAT}",
             version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         )));
     }
-    let plan = serde_json::from_str(&text).map_err(not_a_plan)?;
+    let plan = serde_json::from_str(&text).map_err(|e| not_a_plan(e.to_string()))?;
     Ok((plan, crate::digest::sha256_hex(text.as_bytes())))
 }
 
-pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {
+pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
     let plan = open(&args.plan)?;
-    let out = render::render(&plan, args.format.into(), color(), false);
+    let out = render::render(&plan, args.format.into(), ctx.color, false);
     print_plan(&out, args.format)?;
     Ok(Outcome::Success)
 }
@@ -245,54 +116,37 @@ pub(crate) fn show(args: &ShowArgs) -> Result<Outcome, Error> {
 /// that matters for a 100 MB plan.
 fn print_plan(out: &str, format: Format) -> Result<(), Error> {
     if format == Format::Json {
-        std::io::stdout().lock().write_all(out.as_bytes())?;
+        use std::io::Write as _;
+        std::io::stdout()
+            .lock()
+            .write_all(out.as_bytes())
+            .map_err(Error::Output)
     } else {
-        anstream::stdout().write_all(out.as_bytes())?;
+        super::print(out)
     }
-    Ok(())
 }
 
-pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> Result<Outcome, Error> {
-    let desired = load(cli)?;
-    let (source, target) = read(cli, &desired)?;
-    let (lines, plan) = plan::explain(
+pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {
+    let desired = ctx.load()?;
+    let (source, target) = ctx.block_on(ctx.read(&desired))??;
+    let explanation = crate::plan::explain(
         &desired.loaded.config,
         &source,
         &target,
-        &inputs(&desired, &[]),
+        &super::context::inputs(&desired, &[]),
         &args.user,
     )
-    .ok_or_else(|| {
-        Error::Input(format!(
-            "{} is not among the {} Entra users roster read (users assigned to the application, \
-             directly or through an assigned group); give a userPrincipalName or object id",
-            args.user,
-            source.users.len()
-        ))
+    .ok_or_else(|| Error::UnknownUser {
+        user: args.user.clone(),
+        read: source.users.len(),
     })?;
-    let mut out = lines.join("\n");
-    out.push('\n');
-    let key = lines
-        .first()
-        .and_then(|l| l.split(' ').next())
-        .unwrap_or_default();
-    out.push('\n');
-    match plan
-        .changes
-        .iter()
-        .find(|c| c.key.eq_ignore_ascii_case(key))
-    {
-        Some(change) => {
-            out.push_str("Plan:\n");
-            render::text::change(&mut out, change, false);
+    match args.format {
+        ExplainFormat::Text => super::print(&render::explain::text(&explanation)),
+        ExplainFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&explanation).unwrap_or_default();
+            json.push('\n');
+            super::print(&json)
         }
-        None => match plan.errors.iter().find(|p| p.key.eq_ignore_ascii_case(key)) {
-            Some(problem) => {
-                let _ = writeln!(out, "Plan: not acted on: {}", problem.reason);
-            }
-            None => out.push_str("Plan: no change for this user.\n"),
-        },
-    }
-    anstream::stdout().write_all(out.as_bytes())?;
+    }?;
     Ok(Outcome::Success)
 }

@@ -1,57 +1,45 @@
 //! `roster snapshot`: read Entra and Salesforce and write what roster saw, as the planner will
-//! see it, to `entra.json` and `salesforce.json`.
+//! see it, to `entra.json` and `salesforce.json` (owner-only: they name people).
 
-use std::io::Write;
-use std::path::Path;
-
-use crate::cli::{Cli, SnapshotArgs};
-use crate::diagnostic::{display_path, render_all};
+use super::context::Context;
+use crate::cli::SnapshotArgs;
+use crate::diagnostic::display_path;
 use crate::error::{Error, Outcome};
-use crate::progress::Progress;
 
-pub(crate) fn run(cli: &Cli, args: &SnapshotArgs) -> Result<Outcome, Error> {
-    let loaded = crate::config::load(&cli.global.config)?;
-    if !loaded.warnings.is_empty() {
-        anstream::stderr().write_all(render_all(&loaded.warnings, true).as_bytes())?;
-    }
-    let base = loaded
-        .file
-        .path
-        .parent()
-        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-    let progress = Progress::new(!cli.global.quiet && cli.global.verbose == 0);
-    let runtime = tokio::runtime::Runtime::new()?;
-    let (source, target) = runtime.block_on(crate::read::live(
-        &loaded.config,
-        &base,
-        &crate::endpoint::process_env,
-        &progress,
-    ))?;
+pub(crate) fn run(ctx: &Context, args: &SnapshotArgs) -> Result<Outcome, Error> {
+    let desired = ctx.load()?;
+    let (source, target) = ctx.block_on(ctx.read(&desired))??;
     for warning in source.warnings.iter().chain(&target.warnings) {
         super::warn(warning);
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Error::Input(format!("cannot create {}: {e}", display_path(&args.out))))?;
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::File {
+        action: "create",
+        path: args.out.clone(),
+        source,
+    })?;
     let write = |name: &str, json: serde_json::Result<String>| -> Result<(), Error> {
         let path = args.out.join(name);
-        let mut text = json.map_err(|e| Error::Input(format!("cannot encode {name}: {e}")))?;
+        let failed = |source: std::io::Error| Error::File {
+            action: "write",
+            path: path.clone(),
+            source,
+        };
+        let mut text = json.map_err(|e| failed(std::io::Error::other(e)))?;
         text.push('\n');
-        crate::files::write_private(&path, text.as_bytes())
-            .map_err(|e| Error::Input(format!("cannot write {}: {e}", display_path(&path))))
+        crate::files::write_private(&path, text.as_bytes()).map_err(failed)
     };
     write("entra.json", serde_json::to_string_pretty(&source))?;
     write("salesforce.json", serde_json::to_string_pretty(&target))?;
     crate::usage::log_peak();
-    if !cli.global.quiet {
-        writeln!(
-            anstream::stdout(),
-            "Wrote {} ({} Entra users, {} assignments) and {} ({} Salesforce users).",
+    if !ctx.quiet {
+        super::print(&format!(
+            "Wrote {} ({} Entra users, {} assignments) and {} ({} Salesforce users).\n",
             display_path(&args.out.join("entra.json")),
             source.users.len(),
             source.assignments.len(),
             display_path(&args.out.join("salesforce.json")),
             target.users.len()
-        )?;
+        ))?;
     }
     Ok(Outcome::Success)
 }

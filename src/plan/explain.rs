@@ -1,66 +1,120 @@
 //! `roster explain`: how the planner sees one source user, step by step — the scope decision
 //! with each filter clause's result, the matching attempts in order, each field's mapping and
-//! value, and the role rules that fired.
+//! value, and the role rules that fired — as data `render::explain` prints, or JSON.
 
-use super::Inputs;
-use super::mapping::roles;
-use super::matching::{Link, link, match_index};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::mapping::{FieldTrace, roles};
+use super::matching::{Attempt, Link, link, match_index};
 use super::reconcile::State;
+use super::{Change, Inputs, Plan, Problem};
 use crate::config::Config;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
-/// `roster explain`: how the planner sees one source user, by UPN or object id, and the whole
-/// plan (computed from the same state, so the world is planned once). `None` when the source
-/// snapshot does not hold the user.
-#[allow(
-    clippy::too_many_lines,
-    reason = "one section after another, in the order a reader follows them"
-)]
+/// How the planner sees one Entra user, and what the plan does with them.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(title = "roster explain")]
+pub(crate) struct Explanation {
+    /// The userPrincipalName.
+    pub(crate) key: String,
+    /// The Entra object id.
+    pub(crate) source_id: String,
+    pub(crate) scope: ScopeTrace,
+    pub(crate) matching: MatchingTrace,
+    pub(crate) fields: FieldsTrace,
+    pub(crate) roles: RolesTrace,
+    /// The plan's change for this user, if any.
+    pub(crate) change: Option<Change>,
+    /// Why the plan does not act on this user, if it does not.
+    pub(crate) problem: Option<Problem>,
+}
+
+/// The scope decision.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct ScopeTrace {
+    pub(crate) in_scope: bool,
+    pub(crate) reason: String,
+    /// The app roles the user holds, by value.
+    pub(crate) app_roles: Vec<String>,
+    pub(crate) filters: Vec<FilterTrace>,
+}
+
+/// One scoping filter and its clauses' results.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct FilterTrace {
+    pub(crate) name: String,
+    pub(crate) clauses: Vec<ClauseTrace>,
+}
+
+/// One clause, as written, and whether it holds.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct ClauseTrace {
+    pub(crate) clause: String,
+    pub(crate) holds: bool,
+}
+
+/// The matching rules tried, in order, and the outcome.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct MatchingTrace {
+    pub(crate) attempts: Vec<Attempt>,
+    /// `linked by FIELD to USERNAME (ID)`, `unmatched`, or the dispute.
+    pub(crate) result: String,
+}
+
+/// Each mapping's value, as created or as updated.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct FieldsTrace {
+    /// The user would be created (no Salesforce user is linked).
+    pub(crate) creating: bool,
+    pub(crate) mappings: Vec<FieldTrace>,
+    pub(crate) errors: Vec<String>,
+}
+
+/// The role rules that fired and what they give.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct RolesTrace {
+    /// The rules that matched, numbered from 1.
+    pub(crate) rules: Vec<usize>,
+    pub(crate) profile: Option<String>,
+    pub(crate) role: Option<String>,
+    pub(crate) permission_sets: Vec<String>,
+    pub(crate) errors: Vec<String>,
+}
+
+/// `roster explain`: how the planner sees one source user, by UPN or object id, with the
+/// plan's change or problem for them (from the same state, so the world is planned once).
+/// `None` when the source snapshot does not hold the user.
 pub(crate) fn explain(
     config: &Config,
     source: &SourceSnapshot,
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
     who: &str,
-) -> Option<(Vec<String>, super::Plan)> {
+) -> Option<Explanation> {
     let state = State::new(config, source, target, inputs);
     let i = state
         .users
         .iter()
         .position(|u| u.id.eq_ignore_ascii_case(who) || u.key.eq_ignore_ascii_case(who))?;
     let user = &state.users[i];
-    let decision = &super::scope::decide(config, user, true);
-    let mut lines = vec![format!("{} (Entra object id {})", user.key, user.id)];
-    lines.push(String::new());
-    lines.push(format!(
-        "Scope: {} — {}",
-        if decision.in_scope {
-            "in scope"
-        } else {
-            "out of scope"
-        },
-        decision.reason
-    ));
-    let roles_held: Vec<&str> = user.roles.iter().copied().collect();
-    lines.push(format!(
-        "  app roles: {}",
-        if roles_held.is_empty() {
-            "none (Default Access or unassigned)".to_owned()
-        } else {
-            roles_held.join(", ")
-        }
-    ));
-    for (name, clauses) in &decision.clauses {
-        lines.push(format!("  {name}:"));
-        for (clause, ok) in clauses {
-            lines.push(format!(
-                "    {} {clause}",
-                if *ok { "true " } else { "false" }
-            ));
-        }
-    }
-    lines.push(String::new());
-    lines.push("Matching (in order):".to_owned());
+    let decision = super::scope::decide(config, user, true);
+    let scope = ScopeTrace {
+        in_scope: decision.in_scope,
+        reason: decision.reason,
+        app_roles: user.roles.iter().map(|r| (*r).to_owned()).collect(),
+        filters: decision
+            .clauses
+            .into_iter()
+            .map(|(name, clauses)| FilterTrace {
+                name,
+                clauses: clauses
+                    .into_iter()
+                    .map(|(clause, holds)| ClauseTrace { clause, holds })
+                    .collect(),
+            })
+            .collect(),
+    };
     let mut attempts = Vec::new();
     let suffix = config.safety.sandbox_email_suffix.as_str();
     let index = match_index(&state.compiled, target, suffix);
@@ -73,59 +127,43 @@ pub(crate) fn explain(
         suffix,
         Some(&mut attempts),
     );
-    lines.extend(attempts.into_iter().map(|a| format!("  {a}")));
-    lines.push(format!(
-        "  result: {}",
-        match &state.links[i] {
-            Link::Linked { target: t, by } => format!(
-                "linked by {by} to {} ({})",
-                target.users[*t].username.clone(),
-                target.users[*t].id
-            ),
-            Link::Unmatched { .. } => "unmatched".to_owned(),
-            Link::Disputed(reason, _) => reason.clone(),
-        }
-    ));
-    lines.push(String::new());
+    let result = match &state.links[i] {
+        Link::Linked { target: t, by } => format!(
+            "linked by {by} to {} ({})",
+            target.users[*t].username, target.users[*t].id
+        ),
+        Link::Unmatched { .. } => "unmatched".to_owned(),
+        Link::Disputed(reason, _) => reason.clone(),
+    };
     let creating = matches!(state.links[i], Link::Unmatched { .. });
-    lines.push(format!(
-        "Fields ({}):",
-        if creating { "as created" } else { "as updated" }
-    ));
     let wanted = state.desired(user, creating, true);
-    lines.extend(wanted.lines.iter().map(|l| format!("  {l}")));
-    lines.extend(wanted.errors.iter().map(|e| format!("  error: {e}")));
-    lines.push(String::new());
     let roles = roles(config, &state.org, user, &state.context());
-    lines.push(format!(
-        "Roles: {}",
-        if roles.fired.is_empty() {
-            "no rule matches".to_owned()
-        } else {
-            roles
-                .fired
-                .iter()
-                .map(|i| format!("roles rule {}", i + 1))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    ));
-    lines.push(format!(
-        "  profile: {}",
-        roles.profile.as_ref().map_or("none", |p| p.0.as_str())
-    ));
-    if let Some((role, _)) = &roles.role {
-        lines.push(format!("  role: {role}"));
-    }
-    let sets: Vec<&str> = roles.sets.iter().map(|s| s.0.as_str()).collect();
-    lines.push(format!(
-        "  permission sets: {}",
-        if sets.is_empty() {
-            "none".to_owned()
-        } else {
-            sets.join(", ")
-        }
-    ));
-    lines.extend(roles.errors.iter().map(|e| format!("  error: {e}")));
-    Some((lines, super::planned(&state, source)))
+    let plan: Plan = super::planned(&state, source);
+    let key = user.key.to_owned();
+    Some(Explanation {
+        change: plan
+            .changes
+            .into_iter()
+            .find(|c| c.key.eq_ignore_ascii_case(&key)),
+        problem: plan
+            .errors
+            .into_iter()
+            .find(|p| p.key.eq_ignore_ascii_case(&key)),
+        key,
+        source_id: user.id.to_owned(),
+        scope,
+        matching: MatchingTrace { attempts, result },
+        fields: FieldsTrace {
+            creating,
+            mappings: wanted.traces,
+            errors: wanted.errors,
+        },
+        roles: RolesTrace {
+            rules: roles.fired.iter().map(|i| i + 1).collect(),
+            profile: roles.profile.map(|p| p.0),
+            role: roles.role.map(|r| r.0),
+            permission_sets: roles.sets.into_iter().map(|s| s.0).collect(),
+            errors: roles.errors,
+        },
+    })
 }

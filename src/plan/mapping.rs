@@ -58,8 +58,21 @@ pub(super) struct Desired {
     /// Field name to value (always a JSON string: what a create writes as it is).
     pub(super) fields: BTreeMap<Arc<str>, Json>,
     pub(super) errors: Vec<String>,
-    /// For `roster explain`: mapping, source value, result.
-    pub(super) lines: Vec<String>,
+    /// For `roster explain`: each mapping, where it reads from and what it gives.
+    pub(super) traces: Vec<FieldTrace>,
+}
+
+/// One mapping as `roster explain` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct FieldTrace {
+    /// The Salesforce field.
+    pub(crate) field: String,
+    /// Where the value comes from: `[attribute]`, `constant "..."` or the expression.
+    pub(crate) from: String,
+    /// The value written; none when nothing flows.
+    pub(crate) value: Option<String>,
+    /// An `on_create` mapping on an update: not evaluated.
+    pub(crate) on_create_only: bool,
 }
 
 pub(super) fn desired(
@@ -73,25 +86,29 @@ pub(super) fn desired(
     let mut out = Desired {
         fields: BTreeMap::new(),
         errors: Vec::new(),
-        lines: Vec::new(),
+        traces: Vec::new(),
     };
     for (mapping, key) in &compiled.mappings {
-        if !creating && mapping.apply == ApplyMode::OnCreate {
-            if explain {
-                out.lines
-                    .push(format!("{}: on_create only, not updated", mapping.target));
-            }
-            continue;
-        }
-        let target = mapping.target.as_str();
-        let check = |v: &str| existing(target, v);
-        let ctx = Context::new(now, seed).with_existing(&check);
         // How the mapping reads, for messages only.
         let shown = || match &mapping.value {
             MappingValue::Source(name) => format!("[{name}]"),
             MappingValue::Constant(c) => format!("constant {c:?}"),
             MappingValue::Expression(e) => e.text.clone(),
         };
+        if !creating && mapping.apply == ApplyMode::OnCreate {
+            if explain {
+                out.traces.push(FieldTrace {
+                    field: mapping.target.clone(),
+                    from: shown(),
+                    value: None,
+                    on_create_only: true,
+                });
+            }
+            continue;
+        }
+        let target = mapping.target.as_str();
+        let check = |v: &str| existing(target, v);
+        let ctx = Context::new(now, seed).with_existing(&check);
         let value = match &mapping.value {
             MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, name)),
             MappingValue::Constant(c) => Ok(Value::Str(c.to_owned())),
@@ -119,13 +136,12 @@ pub(super) fn desired(
             Value::Null | Value::Ignore => None,
         };
         if explain {
-            out.lines.push(format!(
-                "{target} <- {}: {}",
-                shown(),
-                result
-                    .as_deref()
-                    .map_or_else(|| "null (nothing flows)".to_owned(), |r| format!("{r:?}"))
-            ));
+            out.traces.push(FieldTrace {
+                field: target.to_owned(),
+                from: shown(),
+                value: result.clone(),
+                on_create_only: false,
+            });
         }
         if let Some(result) = result {
             out.fields.insert(Arc::clone(key), Json::String(result));

@@ -34,6 +34,23 @@ pub(super) fn match_index(
         .collect()
 }
 
+/// One matching rule tried, for `roster explain`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Attempt {
+    /// The rule's number, from 1.
+    pub(crate) rule: usize,
+    /// The Salesforce field looked up.
+    pub(crate) field: String,
+    /// The source expression.
+    pub(crate) expression: String,
+    /// The value looked up; none when the expression gave nothing to look up.
+    pub(crate) value: Option<String>,
+    /// Why the expression could not be evaluated.
+    pub(crate) error: Option<String>,
+    /// Salesforce users with that value.
+    pub(crate) found: usize,
+}
+
 /// How a source user relates to the target users.
 #[derive(Clone, Debug)]
 pub(super) enum Link {
@@ -58,25 +75,22 @@ pub(super) fn link(
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
     suffix: &str,
-    mut explain: Option<&mut Vec<String>>,
+    mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
     let mut tried = Vec::new();
     for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
         let value = match expr::evaluate(parsed, user, ctx) {
             Ok(Value::Str(v)) if !v.trim().is_empty() => v,
-            Err(e) => {
-                if let Some(lines) = explain.as_deref_mut() {
-                    lines.push(format!(
-                        "rule {}: {field} <- {source}: error: {}",
-                        i + 1,
-                        e.message
-                    ));
-                }
-                continue;
-            }
-            _ => {
-                if let Some(lines) = explain.as_deref_mut() {
-                    lines.push(format!("rule {}: {field} <- {source}: no value", i + 1));
+            other => {
+                if let Some(attempts) = explain.as_deref_mut() {
+                    attempts.push(Attempt {
+                        rule: i + 1,
+                        field: (*field).to_owned(),
+                        expression: (*source).to_owned(),
+                        value: None,
+                        error: other.err().map(|e| e.message),
+                        found: 0,
+                    });
                 }
                 continue;
             }
@@ -85,12 +99,15 @@ pub(super) fn link(
             .get(&match_key(field, &value, suffix))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        if let Some(lines) = explain.as_deref_mut() {
-            lines.push(format!(
-                "rule {}: {field} = {value:?}: {} Salesforce user(s)",
-                i + 1,
-                found.len()
-            ));
+        if let Some(attempts) = explain.as_deref_mut() {
+            attempts.push(Attempt {
+                rule: i + 1,
+                field: (*field).to_owned(),
+                expression: (*source).to_owned(),
+                value: Some(value.clone()),
+                error: None,
+                found: found.len(),
+            });
         }
         match found {
             [] => tried.push((i, value)),

@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::expr::DateTime;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
-pub(crate) use explain::explain;
+pub(crate) use explain::{Explanation, explain};
 
 /// The version of the plan document; `show` and `apply` refuse others.
 pub(crate) const PLAN_FORMAT: u32 = 1;

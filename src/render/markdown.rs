@@ -93,9 +93,9 @@ pub(crate) fn render(plan: &Plan) -> String {
         let _ = writeln!(head, "- ⚠️ {warning}");
     }
 
-    let diff: Vec<String> = super::text::render(plan, false)
-        .lines()
-        .map(diff_line)
+    let diff: Vec<String> = super::text::lines(plan)
+        .iter()
+        .map(super::text::Line::to_diff)
         .collect();
     let open = "\n<details><summary>Full plan</summary>\n\n```diff\n";
     let close = "```\n\n</details>\n";
@@ -126,24 +126,6 @@ fn list(out: &mut String, title: &str, items: &[&str]) {
         let _ = write!(out, " and {more} more");
     }
     out.push('\n');
-}
-
-/// A text-plan line with its change symbol moved to the first column, where `diff`
-/// highlighting looks for it.
-fn diff_line(line: &str) -> String {
-    let trimmed = line.trim_start();
-    let indent = line.len() - trimmed.len();
-    match trimmed.chars().next() {
-        Some(c @ ('+' | '-' | '~')) if trimmed[1..].starts_with(' ') => {
-            let sym = if c == '~' { '!' } else { c };
-            format!(
-                "{sym}{}{}",
-                " ".repeat(indent.saturating_sub(1)),
-                &trimmed[1..]
-            )
-        }
-        _ => line.to_owned(),
-    }
 }
 
 /// The lines, or their head and tail with a visible cut, in `budget` characters.

@@ -1,7 +1,9 @@
 //! Rendering a plan: text for terminals, markdown for pull requests, JSON for machines. Each
 //! renders to a `String` the caller writes, from the same `Plan`.
 
+pub(crate) mod explain;
 pub(crate) mod markdown;
+pub(crate) mod report;
 pub(crate) mod text;
 
 use std::sync::LazyLock;

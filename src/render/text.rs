@@ -139,23 +139,98 @@ pub(crate) fn summary_line(plan: &Plan) -> String {
     format!("Plan: {}.", parts.join(", "))
 }
 
-/// One user's block.
+/// One line of a rendered plan: its indentation, its change mark (`+`, `~`, `-`) if any, the
+/// style of the mark (or, unmarked, of the whole text), and the text after it. Text and
+/// markdown both print these, so markdown never has to read text back.
+#[derive(Clone, Debug)]
+pub(crate) struct Line {
+    indent: usize,
+    mark: Option<char>,
+    style: Style,
+    text: String,
+}
+
+impl Line {
+    fn plain(indent: usize, text: impl Into<String>) -> Line {
+        Line {
+            indent,
+            mark: None,
+            style: Style::new(),
+            text: text.into(),
+        }
+    }
+
+    fn styled(indent: usize, style: Style, text: impl Into<String>) -> Line {
+        Line {
+            style,
+            ..Line::plain(indent, text)
+        }
+    }
+
+    fn marked(indent: usize, mark: char, style: Style, text: impl Into<String>) -> Line {
+        Line {
+            indent,
+            mark: Some(mark),
+            style,
+            text: text.into(),
+        }
+    }
+
+    /// As a terminal shows it.
+    pub(crate) fn to_text(&self, color: bool) -> String {
+        let (on, off) = codes(color, self.style);
+        let pad = " ".repeat(self.indent);
+        match self.mark {
+            Some(mark) => format!("{on}{pad}{mark}{off} {}", self.text),
+            None => format!("{pad}{on}{}{off}", self.text),
+        }
+    }
+
+    /// As a `diff` block shows it: the mark in the first column (`~` as `!`), where diff
+    /// highlighting looks for it.
+    pub(crate) fn to_diff(&self) -> String {
+        match self.mark {
+            Some(mark) => format!(
+                "{}{} {}",
+                if mark == '~' { '!' } else { mark },
+                " ".repeat(self.indent.saturating_sub(1)),
+                self.text
+            ),
+            None => format!("{}{}", " ".repeat(self.indent), self.text),
+        }
+    }
+}
+
+/// One user's block, as text.
 pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
+    let mut lines = Vec::new();
+    change_lines(&mut lines, change);
+    for line in &lines {
+        out.push_str(&line.to_text(color));
+        out.push('\n');
+    }
+}
+
+/// One user's block.
+fn change_lines(out: &mut Vec<Line>, change: &Change) {
     let (sym, st) = symbol(change.action);
-    let (st, reset) = codes(color, st);
-    let (bold, unbold) = codes(color, Style::new().bold());
-    let _ = writeln!(
-        out,
-        "  {bold}# salesforce_user[{:?}] {}{unbold}",
-        change.key,
-        verb(change.action)
-    );
-    let _ = writeln!(out, "  # ({})", change.reason);
-    let _ = writeln!(
-        out,
-        "{st}  {sym}{reset} salesforce_user {:?} {{",
-        change.key
-    );
+    let sym = sym.chars().next().unwrap_or('~');
+    out.push(Line::styled(
+        2,
+        Style::new().bold(),
+        format!(
+            "# salesforce_user[{:?}] {}",
+            change.key,
+            verb(change.action)
+        ),
+    ));
+    out.push(Line::plain(2, format!("# ({})", change.reason)));
+    out.push(Line::marked(
+        2,
+        sym,
+        st,
+        format!("salesforce_user {:?} {{", change.key),
+    ));
     let sets = !change.permission_sets.is_empty();
     let width = change
         .after
@@ -173,47 +248,49 @@ pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
                 match strings.and_then(|(b, a)| diffed(b, a)) {
                     Some(Diffed::Words(text)) => format!("{text:?}"),
                     Some(Diffed::Lines(lines)) => {
-                        let _ = writeln!(out, "{st}      {sym}{reset} {field:<width$} = <<-EOT");
+                        out.push(Line::marked(
+                            6,
+                            sym,
+                            st,
+                            format!("{field:<width$} = <<-EOT"),
+                        ));
                         for (mark, line) in lines {
-                            let (on, off) = match mark {
-                                '-' => codes(color, style(AnsiColor::Red)),
-                                '+' => codes(color, style(AnsiColor::Green)),
-                                _ => codes(false, Style::new()),
-                            };
-                            let _ = writeln!(out, "{on}          {mark}{off} {line}");
+                            out.push(match mark {
+                                '-' => Line::marked(10, '-', style(AnsiColor::Red), line),
+                                '+' => Line::marked(10, '+', style(AnsiColor::Green), line),
+                                _ => Line::plain(12, line),
+                            });
                         }
-                        let _ = writeln!(out, "        EOT");
+                        out.push(Line::plain(8, "EOT"));
                         continue;
                     }
                     None => format!("{} -> {}", show(before, change), show(after, change)),
                 }
             }
         };
-        let _ = writeln!(out, "{st}      {sym}{reset} {field:<width$} = {line}");
+        out.push(Line::marked(
+            6,
+            sym,
+            st,
+            format!("{field:<width$} = {line}"),
+        ));
     }
     if sets {
-        permission_sets(out, change, color, (&st, sym, &reset), width);
+        permission_sets(out, change, (sym, st), width);
     }
     match change.unchanged {
         0 => {}
-        1 => {
-            let _ = writeln!(out, "        # (1 unchanged attribute hidden)");
-        }
-        n => {
-            let _ = writeln!(out, "        # ({n} unchanged attributes hidden)");
-        }
+        1 => out.push(Line::plain(8, "# (1 unchanged attribute hidden)")),
+        n => out.push(Line::plain(
+            8,
+            format!("# ({n} unchanged attributes hidden)"),
+        )),
     }
-    let _ = writeln!(out, "    }}");
+    out.push(Line::plain(4, "}"));
 }
 
 /// The `permission_sets` line (create) or block (update): added `+`, removed `-`.
-fn permission_sets(
-    out: &mut String,
-    change: &Change,
-    color: bool,
-    (st, sym, reset): (&str, &str, &str),
-    width: usize,
-) {
+fn permission_sets(out: &mut Vec<Line>, change: &Change, (sym, st): (char, Style), width: usize) {
     let added: Vec<String> = change
         .permission_sets
         .add
@@ -221,23 +298,36 @@ fn permission_sets(
         .map(|p| format!("{:?}", p.name))
         .collect();
     if change.action == Action::Create {
-        let _ = writeln!(
-            out,
-            "{st}      {sym}{reset} {:<width$} = [{}]",
-            "permission_sets",
-            added.join(", ")
-        );
+        out.push(Line::marked(
+            6,
+            sym,
+            st,
+            format!("{:<width$} = [{}]", "permission_sets", added.join(", ")),
+        ));
     } else {
-        let _ = writeln!(out, "{st}      ~{reset} {:<width$} = [", "permission_sets");
-        let (green, green_off) = codes(color, style(AnsiColor::Green));
+        out.push(Line::marked(
+            6,
+            '~',
+            st,
+            format!("{:<width$} = [", "permission_sets"),
+        ));
         for name in &added {
-            let _ = writeln!(out, "{green}          +{green_off} {name},");
+            out.push(Line::marked(
+                10,
+                '+',
+                style(AnsiColor::Green),
+                format!("{name},"),
+            ));
         }
-        let (red, red_off) = codes(color, style(AnsiColor::Red));
         for p in &change.permission_sets.remove {
-            let _ = writeln!(out, "{red}          -{red_off} {:?},", p.name);
+            out.push(Line::marked(
+                10,
+                '-',
+                style(AnsiColor::Red),
+                format!("{:?},", p.name),
+            ));
         }
-        let _ = writeln!(out, "        ]");
+        out.push(Line::plain(8, "]"));
     }
 }
 
@@ -251,91 +341,108 @@ pub(crate) fn codes(color: bool, style: Style) -> (String, String) {
     }
 }
 
-/// Users assigned but deleted in Entra, one line each.
-pub(crate) fn deleted_in_entra(out: &mut String, plan: &Plan) {
-    if plan.deleted_in_entra.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "Assigned, but deleted in Entra ({}): no Entra user links their Salesforce user any more, \
-         so it is treated as out of scope:",
-        plan.deleted_in_entra.len()
-    );
-    for user in &plan.deleted_in_entra {
-        let _ = writeln!(
-            out,
-            "  - {} ({})",
-            user.display_name.as_deref().unwrap_or("no display name"),
-            user.id
-        );
-    }
-    out.push('\n');
-}
-
-/// The whole plan.
-pub(crate) fn render(plan: &Plan, color: bool) -> String {
-    let mut out = String::new();
+/// The whole plan, line by line: warnings, users deleted in Entra, each change, the users not
+/// acted on, the summary and the safety verdict.
+pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
+    let mut out = Vec::new();
+    let blank = |out: &mut Vec<Line>| out.push(Line::plain(0, ""));
     if let Some(refused) = &plan.refused {
-        let _ = writeln!(out, "Plan refused: {refused}");
+        out.push(Line::plain(0, format!("Plan refused: {refused}")));
         return out;
     }
     if !plan.targeted.is_empty() {
-        let _ = writeln!(
-            out,
-            "Warning: this plan is limited to --target {}; changes to other users are not shown, \
-             and applying it leaves the rest of Salesforce out of step with the configuration.\n",
-            plan.targeted.join(", ")
-        );
+        out.push(Line::plain(
+            0,
+            format!(
+                "Warning: this plan is limited to --target {}; changes to other users are not \
+                 shown, and applying it leaves the rest of Salesforce out of step with the \
+                 configuration.",
+                plan.targeted.join(", ")
+            ),
+        ));
+        blank(&mut out);
     }
     for warning in &plan.warnings {
-        let _ = writeln!(out, "Warning: {warning}");
+        out.push(Line::plain(0, format!("Warning: {warning}")));
     }
     if !plan.warnings.is_empty() {
-        out.push('\n');
+        blank(&mut out);
     }
-    deleted_in_entra(&mut out, plan);
+    if !plan.deleted_in_entra.is_empty() {
+        out.push(Line::plain(
+            0,
+            format!(
+                "Assigned, but deleted in Entra ({}): no Entra user links their Salesforce user \
+                 any more, so it is treated as out of scope:",
+                plan.deleted_in_entra.len()
+            ),
+        ));
+        for user in &plan.deleted_in_entra {
+            let name = user.display_name.as_deref().unwrap_or("no display name");
+            out.push(Line::plain(2, format!("- {name} ({})", user.id)));
+        }
+        blank(&mut out);
+    }
     if !plan.changes.is_empty() {
-        out.push_str("roster will perform the following actions:\n\n");
+        out.push(Line::plain(0, "roster will perform the following actions:"));
+        blank(&mut out);
         for c in &plan.changes {
-            change(&mut out, c, color);
-            out.push('\n');
+            change_lines(&mut out, c);
+            blank(&mut out);
         }
     }
     if !plan.errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "roster will not act on these users until they are fixed ({} error(s), {} conflict(s)):\n",
-            plan.summary.errors, plan.summary.conflicts
-        );
+        out.push(Line::plain(
+            0,
+            format!(
+                "roster will not act on these users until they are fixed ({} error(s), {} \
+                 conflict(s)):",
+                plan.summary.errors, plan.summary.conflicts
+            ),
+        ));
+        blank(&mut out);
         for problem in &plan.errors {
             let kind = match problem.kind {
                 ProblemKind::Error => "error",
                 ProblemKind::Conflict => "conflict",
             };
-            let _ = writeln!(
-                out,
-                "  ! salesforce_user[{:?}]: {kind}: {}",
-                problem.key, problem.reason
-            );
+            out.push(Line::plain(
+                2,
+                format!(
+                    "! salesforce_user[{:?}]: {kind}: {}",
+                    problem.key, problem.reason
+                ),
+            ));
         }
-        out.push('\n');
+        blank(&mut out);
     }
-    let (bold, unbold) = codes(color, Style::new().bold());
-    let _ = writeln!(out, "{bold}{}{unbold}", summary_line(plan));
+    out.push(Line::styled(0, Style::new().bold(), summary_line(plan)));
     if plan.safety.exceeded {
         let outside = match plan.safety.outside_target {
             0 => String::new(),
             n => format!(" (with {n} more waiting outside --target)"),
         };
-        let _ = writeln!(
-            out,
-            "\nSafety: {} deactivations{outside} exceed safety.max_deactivations ({}): `roster \
-             apply` refuses this plan unless given --allow-deactivations {}.",
-            plan.safety.counted(),
-            plan.safety.max_deactivations,
-            plan.safety.counted()
-        );
+        blank(&mut out);
+        out.push(Line::plain(
+            0,
+            format!(
+                "Safety: {} deactivations{outside} exceed safety.max_deactivations ({}): \
+                 `roster apply` refuses this plan unless given --allow-deactivations {}.",
+                plan.safety.counted(),
+                plan.safety.max_deactivations,
+                plan.safety.counted()
+            ),
+        ));
+    }
+    out
+}
+
+/// The whole plan as text.
+pub(crate) fn render(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    for line in lines(plan) {
+        out.push_str(&line.to_text(color));
+        out.push('\n');
     }
     out
 }

@@ -48,14 +48,16 @@ pub(crate) fn row_key(op: Op, value: &str) -> String {
 /// Bulk API 2.0 Developer Guide). Larger writes are split into several jobs.
 pub(crate) const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 
+/// One job's worth of records, as the CSV it uploads.
+pub(crate) struct Upload {
+    /// The records it holds, as a range of those given to `uploads`.
+    pub(crate) records: Range<usize>,
+    csv: String,
+}
+
 /// The CSV uploads for `records` (all of one object): the key column first, then every other
-/// field any record sets, each upload at most `max_bytes` (one record at least); with the range
-/// of records each holds.
-pub(crate) fn uploads(
-    op: Op,
-    records: &[Map<String, Value>],
-    max_bytes: usize,
-) -> Vec<(Range<usize>, String)> {
+/// field any record sets, each upload at most `max_bytes` (one record at least).
+pub(crate) fn uploads(op: Op, records: &[Map<String, Value>], max_bytes: usize) -> Vec<Upload> {
     let key = key_column(op);
     let columns: Vec<&str> = {
         let mut names: BTreeSet<&str> = records
@@ -88,7 +90,10 @@ pub(crate) fn uploads(
             csv.push_str(&row);
             end += 1;
         }
-        out.push((start..end, csv));
+        out.push(Upload {
+            records: start..end,
+            csv,
+        });
         start = end;
     }
     out
@@ -140,13 +145,13 @@ const STOPPED_GRACE: Duration = Duration::from_secs(5);
 /// How often a job's state is asked again after a failed poll.
 const POLL_FAILURES: u32 = 3;
 
-/// Runs one ingest job of `csv` (from `uploads`) to its end. `stopped` says whether roster was
+/// Runs one ingest job of `upload` to its end. `stopped` says whether roster was
 /// told to stop: a submitted job is then followed only a little longer.
 pub(crate) async fn run_job(
     salesforce: &Salesforce,
     op: Op,
     object: &str,
-    csv: &str,
+    upload: &Upload,
     stopped: &(dyn Fn() -> bool + Sync),
 ) -> Result<JobResults, JobError> {
     let operation = op.operation();
@@ -173,7 +178,7 @@ pub(crate) async fn run_job(
         .data_reply(
             Method::PUT,
             &format!("{path}/batches"),
-            Some(Body::Csv(csv)),
+            Some(Body::Csv(&upload.csv)),
         )
         .await;
     let completed = match uploaded {

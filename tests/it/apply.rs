@@ -370,6 +370,14 @@ fn request_limit_stops_cleanly_and_says_what_was_not_applied() {
     let out = world.roster(&["apply", "--auto-approve", "--format", "json"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema: Value =
+        serde_json::from_str(&crate::support::read("schemas/apply-report.schema.json")).unwrap();
+    assert!(
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .is_valid(&report),
+        "the report is what schemas/apply-report.schema.json says: {report}"
+    );
     assert_eq!(report["complete"], false);
     assert!(
         report["stopped"]
@@ -506,6 +514,7 @@ fn the_demo_runs_the_whole_loop() {
         "Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate.",
         "2. roster apply",
         "Apply complete! Resources: 23 created, 5 updated, 2 deactivated.",
+        "The audit log holds 30 line(s), one per change applied so far.",
         "3. roster plan",
         "No changes. Salesforce matches the configuration.",
         "4. meanwhile, in Entra",
@@ -514,6 +523,7 @@ fn the_demo_runs_the_whole_loop() {
         "Plan: 1 to create, 1 to update, 1 to deactivate.",
         "6. roster apply",
         "Apply complete! Resources: 1 created, 1 updated, 1 deactivated.",
+        "The audit log holds 33 line(s), one per change applied so far.",
     ];
     let mut rest = out.stdout.as_str();
     for step in steps {

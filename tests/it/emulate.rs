@@ -71,7 +71,7 @@ fn emulate_refuses_a_broken_world() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr.trim(),
-        "error: world: salesforce.users[0]: no Profile \"Nope\""
+        "error: world file world.yaml: salesforce.users[0]: no Profile \"Nope\""
     );
 }
 

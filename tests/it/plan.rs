@@ -127,7 +127,7 @@ fn a_saved_plan_shows_again_the_same() {
     assert_eq!(bad.code, 1);
     assert_eq!(
         bad.stderr,
-        "error: bad.plan is not a roster plan of format_version 1 (found 9)\n"
+        "error: bad.plan is not a roster plan: it has format_version 9, this roster reads 1\n"
     );
 }
 
@@ -204,4 +204,67 @@ fn a_broken_expression_stops_at_the_config_and_nothing_is_read() {
     // The config is parsed once, before anything else: no request reached Entra or Salesforce.
     let requests = emulator.admin_call(reqwest::Method::GET, "requests", None);
     assert_eq!(requests, serde_json::json!({}));
+}
+
+#[test]
+fn explain_as_json_is_the_same_data() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-explain-json");
+    let out = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &demo_config(),
+            "explain",
+            "noah.okafor@contoso.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let explained: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(explained["key"], "noah.okafor@contoso.com");
+    assert_eq!(explained["scope"]["in_scope"], true);
+    assert!(
+        explained["matching"]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("linked by"),
+        "{explained}"
+    );
+    assert!(explained["fields"]["mappings"].as_array().unwrap().len() > 5);
+    assert_eq!(explained["change"]["key"], "noah.okafor@contoso.com");
+}
+
+#[test]
+fn a_refused_plan_is_shown_with_its_reason_and_exits_one() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-refused");
+    // A scoping filter nobody passes: every managed user would be deactivated.
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace("value: Employee}", "value: Nobody}")
+        .replace("value: Contractor}", "value: Nobody}");
+    scratch.write("roster.yaml", config);
+    let summary = scratch.dir.join("summary.md");
+    let out = emulator.roster(
+        &scratch.dir,
+        &["plan"],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("Plan refused: no Entra user is in scope"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("plan refused"), "{}", out.stderr);
+    // The pull-request comment says why.
+    let comment = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        comment.contains("**Plan refused:** no Entra user is in scope"),
+        "{comment}"
+    );
 }

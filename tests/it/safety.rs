@@ -710,11 +710,15 @@ fn deactivations_split_into_targeted_plans_still_meet_the_threshold() {
     let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
     let deactivation = first_of(&plan, "deactivate");
     let key = deactivation["key"].as_str().unwrap();
-    assert_eq!(
-        world
-            .roster(&["plan", "--target", key, "--out", "one.json"])
-            .code,
-        0
+    // The plan is shown and saved, and exits 1: over the threshold, it is refused as it stands.
+    let planned = world.roster(&["plan", "--target", key, "--out", "one.json"]);
+    assert_eq!(planned.code, 1, "{}", planned.stderr);
+    assert!(
+        planned
+            .stdout
+            .contains("Safety: 2 deactivations (with 1 more waiting outside --target)"),
+        "{}",
+        planned.stdout
     );
     let out = world.roster(&["apply", "one.json"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -769,6 +773,13 @@ fn an_entra_change_after_the_plan_makes_it_stale() {
 fn assert_audit_matches_org(world: &World) -> Vec<Value> {
     let audit = world.audit();
     assert!(!audit.is_empty());
+    // Every line is what the committed schema says a line is.
+    let schema: Value =
+        serde_json::from_str(&crate::support::read("schemas/audit-line.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for line in &audit {
+        assert!(validator.is_valid(line), "{line}");
+    }
     let users = world_objects(world, "User");
     let sets = world_objects(world, "PermissionSet");
     let assignments = world_objects(world, "PermissionSetAssignment");

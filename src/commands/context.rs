@@ -1,0 +1,318 @@
+//! One run context per command, built once from the command line — ripgrep's low-args to
+//! high-args step: colour, quietness, progress, the environment, the async runtime (built once,
+//! when first needed) and the config path; and the operations every command shares on it: load
+//! the config, read the live world, plan, check a plan, carry it out with its audit log. The
+//! demo runs on a context too, so it meets exactly the checks a real run meets.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use crate::apply::{self, Options, Report};
+use crate::cli::Cli;
+use crate::config::Loaded;
+use crate::diagnostic::render_all;
+use crate::endpoint::{Endpoints, Env};
+use crate::error::Error;
+use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::plan::{self, Inputs, Plan};
+use crate::progress::Progress;
+use crate::salesforce::Salesforce;
+
+/// How a run reads its environment.
+type Environment = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What every command runs with.
+pub(crate) struct Context {
+    /// Colours on stdout.
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
+    pub(crate) progress: Progress,
+    config_path: PathBuf,
+    env: Environment,
+    runtime: OnceLock<tokio::runtime::Runtime>,
+}
+
+/// The config, loaded and checked, with its hash and directory.
+pub(crate) struct Desired {
+    pub(crate) loaded: Loaded,
+    pub(crate) sha256: String,
+    /// The config's directory: `{file: ...}` secrets are read relative to it.
+    pub(crate) base: PathBuf,
+}
+
+/// A plan and the Salesforce state it was made from.
+pub(crate) struct Planned {
+    pub(crate) plan: Plan,
+    pub(crate) target: TargetSnapshot,
+}
+
+impl Context {
+    /// The context of a command line.
+    pub(crate) fn new(cli: &Cli) -> Context {
+        Context {
+            color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+            quiet: cli.global.quiet,
+            progress: Progress::new(!cli.global.quiet && cli.global.verbose == 0),
+            config_path: cli.global.config.clone(),
+            env: Arc::new(crate::endpoint::process_env),
+            runtime: OnceLock::new(),
+        }
+    }
+
+    /// The same context for another config and environment (the demo's).
+    pub(crate) fn with(self, config_path: PathBuf, env: Environment) -> Context {
+        Context {
+            config_path,
+            env,
+            ..self
+        }
+    }
+
+    pub(crate) fn env(&self) -> Env<'_> {
+        self.env.as_ref()
+    }
+
+    /// The async runtime, built on first use.
+    pub(crate) fn runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// Runs `future` to its end on the runtime.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+        Ok(self.runtime()?.block_on(future))
+    }
+
+    /// Loads and checks the config, printing its warnings unless quiet.
+    pub(crate) fn load(&self) -> Result<Desired, Error> {
+        let loaded = crate::config::load(&self.config_path)?;
+        if !loaded.warnings.is_empty() && !self.quiet {
+            anstream::stderr()
+                .write_all(render_all(&loaded.warnings, true).as_bytes())
+                .map_err(Error::Output)?;
+        }
+        let sha256 = crate::digest::sha256_hex(loaded.file.text.as_bytes());
+        let base = loaded
+            .file
+            .path
+            .parent()
+            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+        Ok(Desired {
+            loaded,
+            sha256,
+            base,
+        })
+    }
+
+    /// Reads Entra and Salesforce, side by side.
+    pub(crate) async fn read(
+        &self,
+        desired: &Desired,
+    ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+        crate::read::live(
+            &desired.loaded.config,
+            &desired.base,
+            self.env(),
+            &self.progress,
+        )
+        .await
+    }
+
+    /// Reads the live world and plans, limited to `targets` when given.
+    pub(crate) async fn plan(
+        &self,
+        desired: &Desired,
+        targets: &[String],
+    ) -> Result<Planned, Error> {
+        let (source, target) = Box::pin(self.read(desired)).await?;
+        Ok(plan_from(desired, targets, &source, target))
+    }
+
+    /// A Salesforce client for the config, nothing sent yet.
+    pub(crate) fn salesforce(&self, desired: &Desired) -> Result<Arc<Salesforce>, Error> {
+        let endpoints =
+            Endpoints::resolve(&desired.loaded.config, self.env()).map_err(Error::Endpoint)?;
+        Ok(Arc::new(Salesforce::connect(
+            &desired.loaded.config,
+            &desired.base,
+            &endpoints,
+        )?))
+    }
+
+    /// Carries `plan` out, appending a line per change to the audit log at `audit_path` as
+    /// changes settle. SIGINT, SIGTERM and SIGHUP stop it cleanly: in-flight requests finish,
+    /// nothing more is sent, and the report and the audit lines are still written. `reviewed`
+    /// is the SHA-256 of the saved plan file applied, if one was.
+    pub(crate) async fn carry_out(
+        &self,
+        desired: &Desired,
+        plan: &Plan,
+        reviewed: Option<&str>,
+        options: Options,
+        audit_path: &Path,
+    ) -> Result<Report, Error> {
+        // Registered before the first write, so no signal finds the default handler.
+        let signals = super::signals::Signals::register();
+        let salesforce = self.salesforce(desired)?;
+        // Opened before anything is written, so an unwritable log stops the apply, not the
+        // record. Owner-only: it names people.
+        let mut audit =
+            crate::files::open_append_private(audit_path, true).map_err(|source| Error::File {
+                action: "open the audit log",
+                path: audit_path.to_owned(),
+                source,
+            })?;
+        let log = apply::AuditLog::new(plan, reviewed, self.env());
+        let mut failed: Option<std::io::Error> = None;
+        // Each change's line is written, in one write, as soon as the change is settled.
+        let mut record = |i: usize, result: &apply::ChangeResult| {
+            let line = log.line(&plan.changes[i], result);
+            if failed.is_none()
+                && let Err(e) = audit.write_all(line.as_bytes())
+            {
+                failed = Some(e);
+            }
+        };
+        let stop = apply::Stop::default();
+        let interrupt = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if let Some(why) = signals.next().await {
+                    stop.stop(format!(
+                        "{why}: the requests in flight finished, nothing more was sent"
+                    ));
+                }
+            })
+        };
+        let report = apply::apply(
+            salesforce,
+            plan,
+            options,
+            self.progress.task("Salesforce"),
+            stop,
+            &mut record,
+        )
+        .await;
+        interrupt.abort();
+        match failed {
+            Some(source) => Err(Error::AuditLog {
+                path: audit_path.to_owned(),
+                source,
+            }),
+            None => Ok(report),
+        }
+    }
+}
+
+/// Plans from the files `roster snapshot` wrote to `dir`.
+pub(crate) fn plan_offline(
+    desired: &Desired,
+    targets: &[String],
+    dir: &Path,
+) -> Result<Planned, Error> {
+    let source = read_snapshot(&dir.join("entra.json"))?;
+    let target = read_snapshot(&dir.join("salesforce.json"))?;
+    Ok(plan_from(desired, targets, &source, target))
+}
+
+/// The planner over two snapshots, its CPU time logged at `-v`.
+fn plan_from(
+    desired: &Desired,
+    targets: &[String],
+    source: &SourceSnapshot,
+    target: TargetSnapshot,
+) -> Planned {
+    let started = crate::usage::cpu_time();
+    let plan = plan::plan(
+        &desired.loaded.config,
+        source,
+        &target,
+        &inputs(desired, targets),
+    );
+    if let (Some(before), Some(after)) = (started, crate::usage::cpu_time()) {
+        let cpu = after - before;
+        tracing::info!(
+            target: "roster::plan",
+            "planned {} source and {} Salesforce users in {} ms of CPU ({} ms user, {} ms system)",
+            source.users.len(),
+            target.users.len(),
+            cpu.user_ms + cpu.system_ms,
+            cpu.user_ms,
+            cpu.system_ms
+        );
+    }
+    crate::usage::log_peak();
+    Planned { plan, target }
+}
+
+/// The planner's inputs: the clock now, and a seed from the config, so two plans of the same
+/// world are the same plan.
+pub(crate) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
+    let seed = u64::from_str_radix(&desired.sha256[..16], 16).unwrap_or(0);
+    Inputs {
+        config_sha256: desired.sha256.clone(),
+        now: crate::clock::now(),
+        seed,
+        targets,
+    }
+}
+
+/// A plan may be carried out: not refused as a whole, and within the deactivation threshold
+/// (or `allowed`, which is also a ceiling).
+pub(crate) fn check(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {
+    if let Some(reason) = &plan.refused {
+        return Err(Error::Refused {
+            reason: reason.clone(),
+        });
+    }
+    let count = plan.safety.counted();
+    let covered = allowed.is_some_and(|n| count <= n as usize);
+    let over_ceiling = allowed.is_some_and(|n| count > n as usize);
+    if (plan.safety.exceeded && !covered) || over_ceiling {
+        return Err(Error::ThresholdExceeded {
+            deactivations: plan.safety.deactivations,
+            outside_target: if plan.safety.deactivations > 0 {
+                plan.safety.outside_target
+            } else {
+                0
+            },
+            max: plan.safety.max_deactivations,
+            allowed,
+        });
+    }
+    Ok(())
+}
+
+/// One snapshot file, refusing other format versions by name.
+fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    /// Only the version, so a snapshot of another format is named before its fields are read.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        format_version: Option<u64>,
+    }
+    let not_one = |reason: String| Error::NotASnapshot {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    let version = serde_json::from_str::<Version>(&text)
+        .ok()
+        .and_then(|v| v.format_version);
+    if version != Some(u64::from(crate::model::SNAPSHOT_FORMAT)) {
+        return Err(not_one(format!(
+            "it has format_version {}, this roster reads {}: take a new one with `roster \
+             snapshot`",
+            version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+            crate::model::SNAPSHOT_FORMAT
+        )));
+    }
+    serde_json::from_str(&text).map_err(|e| not_one(e.to_string()))
+}

@@ -1,0 +1,152 @@
+//! `roster explain` for people: the planner's view of one user, section by section.
+
+use std::fmt::Write as _;
+
+use crate::plan::Explanation;
+
+/// The explanation as text.
+pub(crate) fn text(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} (Entra object id {})\n", e.key, e.source_id);
+    scope(&mut out, e);
+    matching(&mut out, e);
+    fields(&mut out, e);
+    roles(&mut out, e);
+    out.push('\n');
+    match (&e.change, &e.problem) {
+        (Some(change), _) => {
+            out.push_str("Plan:\n");
+            super::text::change(&mut out, change, false);
+        }
+        (None, Some(problem)) => {
+            let _ = writeln!(out, "Plan: not acted on: {}", problem.reason);
+        }
+        (None, None) => out.push_str("Plan: no change for this user.\n"),
+    }
+    out
+}
+
+fn scope(out: &mut String, e: &Explanation) {
+    let _ = writeln!(
+        out,
+        "Scope: {} — {}",
+        if e.scope.in_scope {
+            "in scope"
+        } else {
+            "out of scope"
+        },
+        e.scope.reason
+    );
+    let _ = writeln!(
+        out,
+        "  app roles: {}",
+        if e.scope.app_roles.is_empty() {
+            "none (Default Access or unassigned)".to_owned()
+        } else {
+            e.scope.app_roles.join(", ")
+        }
+    );
+    for filter in &e.scope.filters {
+        let _ = writeln!(out, "  {}:", filter.name);
+        for c in &filter.clauses {
+            let _ = writeln!(
+                out,
+                "    {} {}",
+                if c.holds { "true " } else { "false" },
+                c.clause
+            );
+        }
+    }
+}
+
+fn matching(out: &mut String, e: &Explanation) {
+    out.push_str("\nMatching (in order):\n");
+    for a in &e.matching.attempts {
+        let _ = match (&a.value, &a.error) {
+            (Some(value), _) => writeln!(
+                out,
+                "  rule {}: {} = {value:?}: {} Salesforce user(s)",
+                a.rule, a.field, a.found
+            ),
+            (None, Some(error)) => writeln!(
+                out,
+                "  rule {}: {} <- {}: error: {error}",
+                a.rule, a.field, a.expression
+            ),
+            (None, None) => writeln!(
+                out,
+                "  rule {}: {} <- {}: no value",
+                a.rule, a.field, a.expression
+            ),
+        };
+    }
+    let _ = writeln!(out, "  result: {}\n", e.matching.result);
+}
+
+fn fields(out: &mut String, e: &Explanation) {
+    let _ = writeln!(
+        out,
+        "Fields ({}):",
+        if e.fields.creating {
+            "as created"
+        } else {
+            "as updated"
+        }
+    );
+    for m in &e.fields.mappings {
+        let _ = if m.on_create_only {
+            writeln!(out, "  {}: on_create only, not updated", m.field)
+        } else {
+            writeln!(
+                out,
+                "  {} <- {}: {}",
+                m.field,
+                m.from,
+                m.value
+                    .as_deref()
+                    .map_or_else(|| "null (nothing flows)".to_owned(), |v| format!("{v:?}"))
+            )
+        };
+    }
+    for error in &e.fields.errors {
+        let _ = writeln!(out, "  error: {error}");
+    }
+}
+
+fn roles(out: &mut String, e: &Explanation) {
+    let rules: Vec<String> = e
+        .roles
+        .rules
+        .iter()
+        .map(|i| format!("roles rule {i}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nRoles: {}",
+        if rules.is_empty() {
+            "no rule matches".to_owned()
+        } else {
+            rules.join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  profile: {}",
+        e.roles.profile.as_deref().unwrap_or("none")
+    );
+    if let Some(role) = &e.roles.role {
+        let _ = writeln!(out, "  role: {role}");
+    }
+    let _ = writeln!(
+        out,
+        "  permission sets: {}",
+        if e.roles.permission_sets.is_empty() {
+            "none".to_owned()
+        } else {
+            e.roles.permission_sets.join(", ")
+        }
+    );
+    for error in &e.roles.errors {
+        let _ = writeln!(out, "  error: {error}");
+    }
+}
