@@ -10,17 +10,22 @@ use std::path::Path;
 #[cfg(unix)]
 const PRIVATE: u32 = 0o600;
 
-/// Writes `bytes` to `path`, replacing what was there; the file is (made) owner-only.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Creates `path` empty for writing, replacing what was there; the file is (made) owner-only.
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE);
-    let mut file = options.open(path)?;
+    let file = options.open(path)?;
     // An existing file keeps its mode on open: narrow it before anything is written.
     #[cfg(unix)]
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(PRIVATE))?;
-    file.write_all(bytes)
+    Ok(file)
+}
+
+/// Writes `bytes` to `path`, replacing what was there; the file is (made) owner-only.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    create_private(path)?.write_all(bytes)
 }
 
 /// Opens `path` for appending, creating it owner-only; with `narrow`, an existing file is made

@@ -34,10 +34,7 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     if let Some(path) = &args.out {
         save(&plan, path)?;
     }
-    print_plan(
-        &render::render(&plan, args.format.into(), ctx.color, args.mask),
-        args.format,
-    )?;
+    print_plan(&plan, args.format, ctx.color, args.mask)?;
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
     check(&plan, None)?;
     if let Some(path) = &args.out
@@ -58,12 +55,13 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
 }
 
 fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
-    let json = render::render(plan, render::Format::Json, false, false);
-    crate::files::write_private(path, json.as_bytes()).map_err(|source| Error::File {
-        action: "write the plan to",
-        path: path.to_owned(),
-        source,
-    })
+    crate::files::create_private(path)
+        .and_then(|mut file| render::write(&mut file, plan, render::Format::Json, false, false))
+        .map_err(|source| Error::File {
+            action: "write the plan to",
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Reads a saved plan, refusing other format versions.
@@ -107,23 +105,25 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
 
 pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
     let plan = open(&args.plan)?;
-    let out = render::render(&plan, args.format.into(), ctx.color, false);
-    print_plan(&out, args.format)?;
+    print_plan(&plan, args.format, ctx.color, false)?;
     Ok(Outcome::Success)
 }
 
-/// Prints a rendered plan. JSON never holds colour, so it skips the scan for escape codes
-/// that matters for a 100 MB plan.
-fn print_plan(out: &str, format: Format) -> Result<(), Error> {
-    if format == Format::Json {
-        use std::io::Write as _;
-        std::io::stdout()
-            .lock()
-            .write_all(out.as_bytes())
-            .map_err(Error::Output)
+/// Writes a plan to stdout. JSON never holds colour, so it skips anstream's scan for escape
+/// codes, which matters for a 100 MB plan.
+fn print_plan(plan: &Plan, format: Format, color: bool, mask: bool) -> Result<(), Error> {
+    let written = if format == Format::Json {
+        render::write(
+            &mut std::io::stdout().lock(),
+            plan,
+            format.into(),
+            false,
+            mask,
+        )
     } else {
-        super::print(out)
-    }
+        render::write(&mut anstream::stdout(), plan, format.into(), color, mask)
+    };
+    written.map_err(Error::Output)
 }
 
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {

@@ -1,11 +1,13 @@
-//! Rendering a plan: text for terminals, markdown for pull requests, JSON for machines. Each
-//! renders to a `String` the caller writes, from the same `Plan`.
+//! Rendering a plan: text for terminals, markdown for pull requests, JSON for machines, from
+//! the same `Plan`, written to any `io::Write` (`write`) or kept as a `String` (`render`). JSON
+//! streams: a 100 MB plan is never held as text.
 
 pub(crate) mod explain;
 pub(crate) mod markdown;
 pub(crate) mod report;
 pub(crate) mod text;
 
+use std::io::Write as _;
 use std::sync::LazyLock;
 
 use crate::plan::Plan;
@@ -18,18 +20,46 @@ pub(crate) enum Format {
     Json,
 }
 
-/// The plan in `format`; `mask` hides email local parts (for public repositories).
-pub(crate) fn render(plan: &Plan, format: Format, color: bool, mask: bool) -> String {
-    let out = match format {
-        Format::Text => text::render(plan, color),
-        Format::Markdown => markdown::render(plan),
-        Format::Json => {
-            let mut json = serde_json::to_string_pretty(plan).unwrap_or_default();
-            json.push('\n');
-            json
+/// Writes the plan in `format` to `out`; `mask` hides email local parts (for public
+/// repositories).
+pub(crate) fn write(
+    out: &mut dyn std::io::Write,
+    plan: &Plan,
+    format: Format,
+    color: bool,
+    mask: bool,
+) -> std::io::Result<()> {
+    let masked = |text: String| if mask { mask_emails(&text) } else { text };
+    match format {
+        Format::Json if !mask => {
+            let mut out = std::io::BufWriter::new(out);
+            serde_json::to_writer_pretty(&mut out, plan)?;
+            out.write_all(b"\n")?;
+            out.flush()
         }
-    };
-    if mask { mask_emails(&out) } else { out }
+        Format::Json => {
+            let json = serde_json::to_string_pretty(plan).map_err(std::io::Error::other)?;
+            out.write_all(masked(json).as_bytes())?;
+            out.write_all(b"\n")
+        }
+        Format::Text => {
+            let mut out = std::io::BufWriter::new(out);
+            for line in text::lines(plan) {
+                out.write_all(masked(line.to_text(color)).as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()
+        }
+        Format::Markdown => out.write_all(masked(markdown::render(plan)).as_bytes()),
+    }
+}
+
+/// The plan in `format`, as text (for the job summary, hashes and tests).
+pub(crate) fn render(plan: &Plan, format: Format, color: bool, mask: bool) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write(&mut out, plan, format, color, mask);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {

@@ -437,16 +437,6 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
     out
 }
 
-/// The whole plan as text.
-pub(crate) fn render(plan: &Plan, color: bool) -> String {
-    let mut out = String::new();
-    for line in lines(plan) {
-        out.push_str(&line.to_text(color));
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
