@@ -70,7 +70,35 @@ fn plan_on_pull_request() {
     let script = scripts(&yaml);
     assert!(script.contains("roster validate"));
     assert!(script.contains("roster plan --format markdown --detailed-exitcode --out plan.json"));
-    handles_exit_code_two(&script);
+    assert!(script.contains("--detailed-exitcode") && script.contains("set +e"));
+    assert!(script.contains("exitcode=$code\" >> \"$GITHUB_OUTPUT\""));
+    // A refused plan (exit 1) is still commented, then fails the check; exit 2 never fails it.
+    let steps: Vec<&Value> = yaml["jobs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|job| job["steps"].as_array().unwrap())
+        .collect();
+    let named = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name:?}"))
+    };
+    assert!(
+        named("Comment the plan")["if"]
+            .as_str()
+            .unwrap()
+            .contains("always()")
+    );
+    let fail = named("Fail on an error or a refused plan")["if"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        fail.contains("exitcode != '0'") && fail.contains("exitcode != '2'"),
+        "{fail}"
+    );
     // One comment, found by the marker roster's markdown starts with, edited in place; the
     // body goes from a file, never through the command line.
     let markdown = read("tests/it/snapshots/it__plan__demo_plan_markdown.snap");
