@@ -47,7 +47,9 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
             display_path(path)
         ))?;
     }
-    Ok(if args.detailed_exitcode && plan.summary.changes() > 0 {
+    // Users that need attention are never "nothing to do": exit 2 raises them too.
+    let something = plan.summary.changes() + plan.summary.needing_attention() > 0;
+    Ok(if args.detailed_exitcode && something {
         Outcome::Changes
     } else {
         Outcome::Success

@@ -60,6 +60,10 @@ pub(crate) struct Plan {
     /// Where the plan applies.
     pub(crate) target: TargetInfo,
     pub(crate) summary: Summary,
+    /// The summary in one line, as the text plan ends: `Plan: 2 to create, ...`, `No changes.
+    /// ...`, or `No changes to make; N users need attention.`
+    #[serde(default)]
+    pub(crate) headline: String,
     /// The changes, in a stable order: creates, updates, reactivations, deactivations, freezes;
     /// each by key.
     pub(crate) changes: Vec<Change>,
@@ -110,6 +114,45 @@ pub(crate) struct Summary {
 impl Summary {
     pub(crate) fn changes(&self) -> usize {
         self.create + self.update + self.reactivate + self.deactivate + self.freeze
+    }
+
+    /// Users the plan does not act on until they are fixed: errors and conflicts.
+    pub(crate) fn needing_attention(&self) -> usize {
+        self.errors + self.conflicts
+    }
+
+    /// The `Plan: ...` line, or the no-changes sentence; either says how many users need
+    /// attention (errors and conflicts) when any do: a plan with them is never "No changes".
+    pub(crate) fn headline(&self) -> String {
+        let s = self;
+        let attention = match s.needing_attention() {
+            0 => String::new(),
+            1 => "1 user needs attention".to_owned(),
+            n => format!("{n} users need attention"),
+        };
+        if s.changes() == 0 {
+            return if attention.is_empty() {
+                "No changes. Salesforce matches the configuration.".to_owned()
+            } else {
+                format!("No changes to make; {attention}.")
+            };
+        }
+        let mut parts = vec![
+            format!("{} to create", s.create),
+            format!("{} to update", s.update),
+        ];
+        if s.reactivate > 0 {
+            parts.push(format!("{} to reactivate", s.reactivate));
+        }
+        parts.push(format!("{} to deactivate", s.deactivate));
+        if s.freeze > 0 {
+            parts.push(format!("{} to freeze", s.freeze));
+        }
+        if attention.is_empty() {
+            format!("Plan: {}.", parts.join(", "))
+        } else {
+            format!("Plan: {}; {attention}.", parts.join(", "))
+        }
     }
 }
 
@@ -301,6 +344,7 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         plan.targeted = inputs.targets.to_vec();
     }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
+    plan.headline = plan.summary.headline();
     plan.safety = safety(
         config,
         target,

@@ -11,6 +11,8 @@ use crate::model::{SourceSnapshot, SourceUser as Snapshotted};
 
 /// The all-zero role id of "Default Access".
 const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
+/// The role every gallery app ships for plain access (`value: null`): Default Access too.
+const GALLERY_DEFAULT_ACCESS: &str = "msiam_access";
 
 /// One source user, as the planner sees it.
 pub(crate) struct SourceUser<'s> {
@@ -153,9 +155,16 @@ fn view<'s>(
         if role_id == DEFAULT_ACCESS {
             return;
         }
-        if let Some((Some(value), name)) = roles.get(role_id) {
-            view.roles.insert(value);
-            view.role_names.insert(name);
+        // A role without a claim value (Salesforce profiles imported as app roles have none)
+        // is a real role, known by its display name; only the gallery's msiam_access is Default
+        // Access.
+        match roles.get(role_id) {
+            Some((_, name)) if *name == GALLERY_DEFAULT_ACCESS => {}
+            Some((value, name)) => {
+                view.roles.insert(value.unwrap_or(name));
+                view.role_names.insert(name);
+            }
+            None => {}
         }
     };
     if let Some(ids) = direct.get(user.id.as_str()) {

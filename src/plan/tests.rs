@@ -353,6 +353,60 @@ fn a_default_access_only_user_is_an_error_item_not_a_create() {
 }
 
 #[test]
+fn an_app_role_without_a_value_is_a_role_known_by_its_name() {
+    let mut w = World::new();
+    // Salesforce profiles imported as app roles carry no claim value; msiam_access neither.
+    for (id, name) in [
+        ("10000000-0000-0000-0000-000000000009", "Standard User"),
+        ("10000000-0000-0000-0000-00000000000a", "msiam_access"),
+    ] {
+        w.source.application.app_roles.push(AppRole {
+            id: id.into(),
+            display_name: name.into(),
+            value: None,
+            is_enabled: true,
+        });
+    }
+    let upn = w.user("pat", json!({}));
+    w.direct("pat", "10000000-0000-0000-0000-000000000009");
+    let gallery = w.user("gil", json!({}));
+    w.direct("gil", "10000000-0000-0000-0000-00000000000a");
+    let plan = w.plan(&config(&[(
+        "{when: {group: Support}",
+        "{when: {app_role: Standard User}, profile: Standard User}\n    - {when: {group: Support}",
+    )]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Create);
+    assert_eq!(
+        change.labels.get("00e000000000001").map(String::as_str),
+        Some("Standard User")
+    );
+    // The gallery's plain-access role is Default Access: no profile from it.
+    assert!(
+        problem(&plan, &gallery)
+            .reason
+            .contains("no valid app role")
+    );
+}
+
+#[test]
+fn errors_are_never_green() {
+    let mut w = World::new();
+    w.user("bo", json!({}));
+    w.direct("bo", DEFAULT_ACCESS);
+    let plan = w.plan(&config(&[]));
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.headline, "No changes to make; 1 user needs attention.");
+    w.user("cy", json!({}));
+    w.join("cy", "g-sales");
+    let plan = w.plan(&config(&[]));
+    assert_eq!(
+        plan.headline,
+        "Plan: 1 to create, 0 to update, 0 to deactivate; 1 user needs attention."
+    );
+}
+
+#[test]
 fn members_of_nested_groups_and_unassigned_users_are_out_of_scope() {
     let mut w = World::new();
     // A user only in a group that is not assigned (as a nested group's member would be).

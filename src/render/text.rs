@@ -119,24 +119,9 @@ fn show(value: &Value, change: &Change) -> String {
     }
 }
 
-/// The `Plan: ...` line, or the no-changes sentence.
+/// The `Plan: ...` line, or the no-changes sentence (`Summary::headline`).
 pub(crate) fn summary_line(plan: &Plan) -> String {
-    let s = &plan.summary;
-    if s.changes() == 0 {
-        return "No changes. Salesforce matches the configuration.".to_owned();
-    }
-    let mut parts = vec![
-        format!("{} to create", s.create),
-        format!("{} to update", s.update),
-    ];
-    if s.reactivate > 0 {
-        parts.push(format!("{} to reactivate", s.reactivate));
-    }
-    parts.push(format!("{} to deactivate", s.deactivate));
-    if s.freeze > 0 {
-        parts.push(format!("{} to freeze", s.freeze));
-    }
-    format!("Plan: {}.", parts.join(", "))
+    plan.summary.headline()
 }
 
 /// One line of a rendered plan: its indentation, its change mark (`+`, `~`, `-`) if any, the

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod apply;
+mod cases;
 mod cli;
 mod emulate;
 mod expr;

@@ -56,11 +56,9 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
         &[],
     );
     assert_eq!(changes.code, 2, "{}", changes.stderr);
-    assert!(
-        changes
-            .stdout
-            .contains("Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate.")
-    );
+    assert!(changes.stdout.contains(
+        "Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate; 1 user needs attention."
+    ));
     // A user whom nothing changes for: no changes, exit 0.
     let none = emulator.roster(
         &scratch.dir,
