@@ -153,15 +153,27 @@ fn overall(steps: &[Step]) -> Status {
 }
 
 /// The user write a change needs first, if any: creates, and updates or reactivations that
-/// change a field (an update may only change permission sets).
+/// change a User field (an update may only change permission sets, or only unfreeze).
 fn user_step(change: &Change) -> Option<&'static str> {
+    let user_fields = change.after.keys().any(|k| k.as_ref() != "IsFrozen");
     match change.action {
         Action::Create => Some("create"),
-        Action::Update | Action::Reactivate if change.after.is_empty() => None,
+        Action::Update | Action::Reactivate if !user_fields => None,
         Action::Update => Some("update"),
         Action::Reactivate => Some("reactivate"),
         Action::Deactivate | Action::Freeze => None,
     }
+}
+
+/// Whether an update lets a frozen user back in (`IsFrozen` true to false on the UserLogin).
+fn unfreezes(change: &Change) -> bool {
+    matches!(change.action, Action::Update | Action::Reactivate)
+        && change.after.get("IsFrozen") == Some(&Value::Bool(false))
+}
+
+/// The index of a change's step by name.
+fn step_of(result: &ChangeResult, name: &str) -> Option<usize> {
+    result.steps.iter().position(|s| s.name == name)
 }
 
 /// Every step of a change, in the order apply sends them: the user write, the assignments
@@ -176,6 +188,9 @@ fn planned_steps(change: &Change) -> Vec<Step> {
         .map(|s| pending(s.to_owned()))
         .into_iter()
         .collect();
+    if unfreezes(change) {
+        steps.push(pending("unfreeze".to_owned()));
+    }
     steps.extend(
         change
             .permission_sets
@@ -355,6 +370,25 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
             .collect();
     let written = write(ctx, Op::Update, "User", updates).await;
     settle(results, written, |_| 0);
+    // Returning users: their logins thawed once their user write (if any) is done.
+    let thaws: Vec<(usize, Map<String, Value>)> = (0..changes.len())
+        .filter(|i| unfreezes(&changes[*i]) && !results[*i].user_write_unconfirmed(&changes[*i]))
+        .filter_map(|i| {
+            let login = changes[i].login_id.as_ref()?;
+            let mut fields = Map::new();
+            fields.insert("Id".into(), json!(login));
+            fields.insert("IsFrozen".into(), json!(false));
+            Some((i, fields))
+        })
+        .collect();
+    let written = write(ctx, Op::Update, "UserLogin", thaws).await;
+    let steps: Vec<usize> = written
+        .iter()
+        .map(|(i, _)| step_of(&results[*i], "unfreeze").unwrap_or_default())
+        .collect();
+    for ((i, outcome), step) in written.into_iter().zip(steps) {
+        results[i].settle(step, outcome);
+    }
     let creates: Vec<(usize, Map<String, Value>)> = of(changes, &[Action::Create])
         .into_iter()
         .map(|i| (i, record(&changes[i], None)))
@@ -381,20 +415,26 @@ async fn permission_sets(ctx: &Ctx, changes: &[Change], results: &mut [ChangeRes
         let Some(assignee) = results[i].target_id.clone() else {
             continue;
         };
-        let first = usize::from(user_step(change).is_some());
-        for (k, set) in change.permission_sets.add.iter().enumerate() {
+        for set in &change.permission_sets.add {
+            let Some(step) = step_of(&results[i], &format!("add permission set {}", set.name))
+            else {
+                continue;
+            };
             let mut fields = Map::new();
             fields.insert("AssigneeId".into(), json!(assignee));
             fields.insert("PermissionSetId".into(), json!(set.id));
-            add_step.push(first + k);
+            add_step.push(step);
             adds.push((i, fields));
         }
-        let first = first + change.permission_sets.add.len();
-        for (k, set) in change.permission_sets.remove.iter().enumerate() {
+        for set in &change.permission_sets.remove {
+            let Some(step) = step_of(&results[i], &format!("remove permission set {}", set.name))
+            else {
+                continue;
+            };
             match &set.assignment_id {
-                Some(id) => removes.push((i, first + k, id.clone())),
+                Some(id) => removes.push((i, step, id.clone())),
                 None => results[i].settle(
-                    first + k,
+                    step,
                     Written::Failed(Failure::new(
                         "NO_ASSIGNMENT_ID",
                         "the plan names no PermissionSetAssignment to delete",
@@ -453,7 +493,8 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
 fn record(change: &Change, id: Option<&str>) -> Map<String, Value> {
     let mut fields = Map::new();
     for (name, value) in &change.after {
-        if !name.eq_ignore_ascii_case("Id") {
+        // IsFrozen lives on the UserLogin, written apart.
+        if !name.eq_ignore_ascii_case("Id") && name.as_ref() != "IsFrozen" {
             fields.insert(name.to_string(), value.clone());
         }
     }

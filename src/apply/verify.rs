@@ -27,6 +27,7 @@ enum Kind {
     Add,
     Remove,
     Freeze,
+    Unfreeze,
 }
 
 /// Looks up every step left unknown, and every create refused as a duplicate of itself.
@@ -46,6 +47,7 @@ pub(super) async fn resolve(ctx: &Ctx, changes: &[Change], results: &mut [Change
                 "create" => Kind::Create,
                 "update" | "reactivate" | "deactivate" => Kind::UserWrite,
                 "freeze" => Kind::Freeze,
+                "unfreeze" => Kind::Unfreeze,
                 name if name.starts_with("add permission set ") => Kind::Add,
                 _ => Kind::Remove,
             };
@@ -62,7 +64,8 @@ pub(super) async fn resolve(ctx: &Ctx, changes: &[Change], results: &mut [Change
     creates(ctx, changes, results, &pending).await;
     user_writes(ctx, changes, results, &pending).await;
     assignments(ctx, changes, results, &pending).await;
-    freezes(ctx, changes, results, &pending).await;
+    freezes(ctx, changes, results, &pending, Kind::Freeze).await;
+    freezes(ctx, changes, results, &pending, Kind::Unfreeze).await;
 }
 
 /// Settles a looked-up step: in the org, or not written (keeping why its request failed).
@@ -244,9 +247,16 @@ fn set_of(change: &Change, result: &ChangeResult, step: usize) -> Option<(String
     Some((set.id.clone(), set.assignment_id.clone()))
 }
 
-/// Freezes: the `UserLogin` is frozen now.
-async fn freezes(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pending: &[Pending]) {
-    let freezes: Vec<&Pending> = of_kind(pending, Kind::Freeze).collect();
+/// Freezes (the `UserLogin` is frozen now) and unfreezes (it is not).
+async fn freezes(
+    ctx: &Ctx,
+    changes: &[Change],
+    results: &mut [ChangeResult],
+    pending: &[Pending],
+    kind: Kind,
+) {
+    let frozen_wanted = kind == Kind::Freeze;
+    let freezes: Vec<&Pending> = of_kind(pending, kind).collect();
     if freezes.is_empty() {
         return;
     }
@@ -261,7 +271,7 @@ async fn freezes(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
         let done = changes[p.change]
             .login_id
             .as_deref()
-            .is_some_and(|id| frozen.get(id15(id)) == Some(&true));
+            .is_some_and(|id| frozen.get(id15(id)) == Some(&frozen_wanted));
         settle(&mut results[p.change], p.step, done.then(String::new));
     }
 }

@@ -128,10 +128,22 @@ pub(crate) fn explain(
         Some(&mut attempts),
     );
     let result = match &state.links[i] {
-        Link::Linked { target: t, by } => format!(
-            "linked by {by} to {} ({})",
-            target.users[*t].username, target.users[*t].id
-        ),
+        Link::Linked { target: t, by } => {
+            let linked = &target.users[*t];
+            let mut state = Vec::new();
+            if !linked.is_active {
+                state.push(", inactive");
+            }
+            if linked.is_frozen() {
+                state.push(", frozen");
+            }
+            format!(
+                "linked by {by} to {} ({}){}",
+                linked.username,
+                linked.id,
+                state.concat()
+            )
+        }
         Link::Unmatched { .. } => "unmatched".to_owned(),
         Link::Disputed(reason, _) => reason.clone(),
     };

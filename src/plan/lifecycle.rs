@@ -116,6 +116,13 @@ impl State<'_> {
             change.before.insert("IsActive".into(), Json::Bool(false));
             change.after.insert("IsActive".into(), Json::Bool(true));
         }
+        // A user frozen while out of scope (or by an admin) and in scope again is let back in:
+        // the freeze lives on the user's UserLogin, which apply writes.
+        if let Some(login) = current.login.as_ref().filter(|l| l.is_frozen) {
+            change.before.insert("IsFrozen".into(), Json::Bool(true));
+            change.after.insert("IsFrozen".into(), Json::Bool(false));
+            change.login_id = Some(login.id.clone());
+        }
         if change.after.is_empty() && change.permission_sets.is_empty() {
             return Ok(None);
         }

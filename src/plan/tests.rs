@@ -390,6 +390,24 @@ fn an_app_role_without_a_value_is_a_role_known_by_its_name() {
 }
 
 #[test]
+fn a_frozen_user_in_scope_is_unfrozen_and_reactivated_if_inactive() {
+    let mut w = World::new();
+    let upn = w.user("fay", json!({}));
+    w.join("fay", "g-sales");
+    w.salesforce("fay", json!({"IsActive": false}));
+    if let Some(login) = w.target.users[0].login.as_mut() {
+        login.is_frozen = true;
+    }
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Reactivate);
+    assert_eq!(change.before.get("IsFrozen"), Some(&json!(true)));
+    assert_eq!(change.after.get("IsFrozen"), Some(&json!(false)));
+    assert_eq!(change.after.get("IsActive"), Some(&json!(true)));
+    assert_eq!(change.login_id.as_deref(), Some("060000000000001"));
+}
+
+#[test]
 fn errors_are_never_green() {
     let mut w = World::new();
     w.user("bo", json!({}));

@@ -75,16 +75,15 @@ pub(crate) async fn read(
         }
     };
     let metadata = read_metadata(&salesforce, config);
-    // Every user's UserLogin, when the config freezes: the id a freeze writes, and whether
-    // the login is frozen already.
+    // The logins of users: every one when the config freezes (the id a freeze writes), else
+    // the frozen ones (a linked user in scope who is frozen is unfrozen).
     let logins = async {
-        if matches!(config.deprovision.out_of_scope, OutOfScope::Freeze) {
-            salesforce
-                .query("SELECT Id, UserId, IsFrozen FROM UserLogin", None)
-                .await
+        let soql = if matches!(config.deprovision.out_of_scope, OutOfScope::Freeze) {
+            "SELECT Id, UserId, IsFrozen FROM UserLogin"
         } else {
-            Ok(Vec::new())
-        }
+            "SELECT Id, UserId, IsFrozen FROM UserLogin WHERE IsFrozen = true"
+        };
+        salesforce.query(soql, None).await
     };
     let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins) =
         tokio::try_join!(users, metadata, logins)?;

@@ -55,3 +55,50 @@ fn approle_null_value_a_role_without_a_value_is_a_role() {
         "{explained}"
     );
 }
+
+#[test]
+fn freeze_never_undone_a_returning_user_is_unfrozen() {
+    let case = Case::start("freeze-never-undone");
+    let group = "entra/groups/dddddddd-0000-4000-8000-000000000001/members";
+    case.emulator
+        .admin(group, &json!({"remove": ["pat.doe@example.com"]}));
+    let out = case.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("1 frozen"), "{}", out.stdout);
+    case.emulator
+        .admin(group, &json!({"add": ["pat.doe@example.com"]}));
+    let plan = case.roster(&["plan"]);
+    assert!(
+        plan.stdout.contains("IsFrozen = true -> false"),
+        "{}",
+        plan.stdout
+    );
+    let explained = case.roster(&["explain", "pat.doe@example.com"]);
+    assert!(
+        explained.stdout.contains(", frozen"),
+        "{}",
+        explained.stdout
+    );
+    let out = case.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let world = case
+        .emulator
+        .admin_call(reqwest::Method::GET, "world", None);
+    let frozen = world["salesforce"]["objects"]["UserLogin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["IsFrozen"] == true)
+        .count();
+    assert_eq!(frozen, 0, "the login is thawed");
+    let audit: Vec<Value> = std::fs::read_to_string(case.scratch.dir.join("roster-audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let thaw = audit.last().unwrap();
+    assert_eq!(thaw["steps"][0]["step"], "unfreeze", "{thaw}");
+    assert_eq!(thaw["result"], "applied", "{thaw}");
+    let again = case.plan_json();
+    assert_eq!(again["changes"], json!([]), "{again}");
+}
