@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anstyle::Style;
 
-use super::context::{Context, Desired, check};
+use super::context::{Context, Desired, check, check_names};
 use crate::apply::{self, Options};
 use crate::cli::{ApplyArgs, Format};
 use crate::diagnostic::display_path;
@@ -27,6 +27,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
             let (saved, reviewed) = super::plan::open_hashed(path)?;
             check_config(&desired, &saved, path)?;
             let planned = ctx.block_on(ctx.plan(&desired, &saved.targeted))??;
+            check_names(&desired, &planned.plan)?;
             if let Some(reason) = planned.plan.refused {
                 return Err(Error::Refused { reason });
             }
@@ -48,6 +49,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         }
         super::step_summary(|| render::render(&plan, render::Format::Markdown, false, false));
     }
+    check_names(&desired, &plan)?;
     check(&plan, args.allow_deactivations)?;
     if args.plan.is_none() && !args.auto_approve && !plan.changes.is_empty() {
         confirm()?;

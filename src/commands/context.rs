@@ -261,6 +261,22 @@ pub(crate) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a>
     }
 }
 
+/// The config's names the org does not resolve, as diagnostics at their places in the file.
+pub(crate) fn check_names(desired: &Desired, plan: &Plan) -> Result<(), Error> {
+    if plan.config_problems.is_empty() {
+        return Ok(());
+    }
+    let problems: Vec<(String, String, Option<String>)> = plan
+        .config_problems
+        .iter()
+        .map(|p| (p.pointer.clone(), p.message.clone(), p.help.clone()))
+        .collect();
+    Err(Error::Diagnostics(crate::config::placed(
+        &desired.loaded,
+        &problems,
+    )))
+}
+
 /// A plan may be carried out: not refused as a whole, and within the deactivation threshold
 /// (or `allowed`, which is also a ceiling).
 pub(crate) fn check(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {

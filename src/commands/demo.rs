@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anstyle::Style;
 use serde_json::{Value, json};
 
-use super::context::{Context, Desired, check};
+use super::context::{Context, Desired, check, check_names};
 use super::signals::Signals;
 use crate::apply::Options;
 use crate::cli::DemoArgs;
@@ -156,6 +156,7 @@ impl Demo<'_> {
             self.ctx.color,
             false,
         ))?;
+        check_names(desired, &plan)?;
         check(&plan, None)?;
         Ok(plan)
     }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::context::{Context, check};
+use super::context::{Context, check, check_names};
 use crate::cli::{ExplainArgs, ExplainFormat, Format, PlanArgs, ShowArgs};
 use crate::diagnostic::display_path;
 use crate::error::{Error, Outcome};
@@ -36,6 +36,7 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     }
     print_plan(&plan, args.format, ctx.color, args.mask)?;
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
+    check_names(&desired, &plan)?;
     check(&plan, None)?;
     if let Some(path) = &args.out
         && args.format == Format::Text

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 pub(crate) use super::types::{
     Application, ApplyMode, Assignment, Deprovision, Operator, OutOfScope, Ownership, Protect,
-    Source, SourceCredential, Target, TargetAuth,
+    RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth,
 };
 use crate::expr;
 
@@ -116,8 +116,8 @@ pub(crate) struct Roles {
 #[derive(Clone, Debug)]
 pub(crate) struct RoleRule {
     pub(crate) when: RoleCondition,
-    pub(crate) profile: Option<String>,
-    pub(crate) role: Option<String>,
+    pub(crate) profile: Option<RecordRef>,
+    pub(crate) role: Option<RecordRef>,
     pub(crate) permission_sets: Vec<String>,
 }
 

@@ -141,6 +141,23 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
     })
 }
 
+/// Errors found later, by what only the org can tell (a name it does not have), placed in the
+/// loaded file like the checks' own: each a JSON pointer, a message and an optional help.
+pub(crate) fn placed(
+    loaded: &Loaded,
+    problems: &[(String, String, Option<String>)],
+) -> Vec<Diagnostic> {
+    let locator = Locator::new(&loaded.file);
+    problems
+        .iter()
+        .map(|(pointer, message, help)| {
+            let mut finding = Finding::error(pointer, message.clone()).label("not in the org");
+            finding.help.clone_from(help);
+            place(&loaded.file, &locator, finding)
+        })
+        .collect()
+}
+
 /// YAML text → JSON value. Duplicate keys, syntax errors and an empty document are errors.
 fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
     // YAML 1.2 booleans only: `value: yes` or `country: NO` stay text (the "Norway problem").

@@ -452,15 +452,42 @@ pub(crate) struct Roles {
 pub(crate) struct RoleRule {
     /// When the rule applies.
     pub(crate) when: RoleCondition,
-    /// Profile name. A rule without one adds permission sets only.
+    /// The profile, by name (or `{id: 00e...}` when two profiles share the name). A rule without
+    /// one adds permission sets only.
     #[serde(default)]
-    pub(crate) profile: Option<String>,
-    /// UserRole name.
+    pub(crate) profile: Option<RecordRef>,
+    /// The UserRole, by name or developer name (or `{id: 00E...}`).
     #[serde(default)]
-    pub(crate) role: Option<String>,
+    pub(crate) role: Option<RecordRef>,
     /// Permission set API names.
     #[serde(default)]
     pub(crate) permission_sets: Vec<String>,
+}
+
+/// An org record named in `roster.yaml`: by name, or by id where names are not unique.
+#[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub(crate) enum RecordRef {
+    Name(#[schemars(length(min = 1))] String),
+    Id(RecordId),
+}
+
+/// A record by its Salesforce id.
+#[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecordId {
+    /// The 15- or 18-character record id.
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"))]
+    pub(crate) id: String,
+}
+
+impl std::fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordRef::Name(name) => write!(f, "{name}"),
+            RecordRef::Id(RecordId { id }) => write!(f, "id {id}"),
+        }
+    }
 }
 
 /// A role rule's condition: exactly one of these.

@@ -149,7 +149,7 @@ pub(crate) fn explain(
     };
     let creating = matches!(state.links[i], Link::Unmatched { .. });
     let wanted = state.desired(user, creating, true);
-    let roles = roles(config, &state.org, user, &state.context());
+    let roles = roles(config, &state.resolved, user, &state.context());
     let plan: Plan = super::planned(&state, source);
     let key = user.key.to_owned();
     Some(Explanation {

@@ -22,7 +22,7 @@ impl State<'_> {
     /// cannot be computed.
     fn wanted(&self, user: &SourceUser<'_>, creating: bool) -> Result<(Desired, Roles), String> {
         let wanted = self.desired(user, creating, false);
-        let roles = roles(self.config, &self.org, user, &self.context());
+        let roles = roles(self.config, &self.resolved, user, &self.context());
         match wanted.errors.first().or(roles.errors.first()) {
             Some(first) => Err(first.clone()),
             None => Ok((wanted, roles)),

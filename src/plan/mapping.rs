@@ -7,10 +7,8 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::source::SourceUser;
-use super::target::Org;
 use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
 use crate::expr::{self, Context, Value};
-use crate::suggest::closest;
 use crate::user_fields;
 
 /// What the planner reads of the config on every user, gathered once: the expressions were
@@ -163,7 +161,7 @@ pub(super) struct Roles {
 
 pub(super) fn roles(
     config: &Config,
-    org: &Org<'_>,
+    resolved: &[super::names::Resolved],
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
 ) -> Roles {
@@ -194,48 +192,21 @@ pub(super) fn roles(
             continue;
         }
         out.fired.push(i);
+        // The names were resolved once for the plan (`names.rs`), which is refused if any
+        // does not resolve.
+        let records = resolved.get(i).cloned().unwrap_or_default();
         if !decided && rule.profile.is_some() {
             decided = true;
-            if let Some(name) = &rule.profile {
-                match org.profiles.get(name.as_str()) {
-                    Some(id) => out.profile = Some((name.clone(), (*id).to_owned())),
-                    None => out
-                        .errors
-                        .push(unknown("profile", name, org.profiles.keys())),
-                }
-            }
-            if let Some(name) = &rule.role {
-                match org.roles.get(name.as_str()) {
-                    Some(id) => out.role = Some((name.clone(), (*id).to_owned())),
-                    None => out.errors.push(unknown("role", name, org.roles.keys())),
-                }
-            }
+            out.profile = records.profile;
+            out.role = records.role;
         }
-        for set in &rule.permission_sets {
-            match org.sets.get(set.as_str()) {
-                Some(id) if !out.sets.iter().any(|(n, _)| n == set) => {
-                    out.sets.push((set.clone(), (*id).to_owned()));
-                }
-                Some(_) => {}
-                None => out
-                    .errors
-                    .push(unknown("permission set", set, org.sets.keys())),
+        for (name, id) in records.sets {
+            if !out.sets.iter().any(|(n, _)| *n == name) {
+                out.sets.push((name, id));
             }
         }
     }
     out
-}
-
-pub(super) fn unknown<'a>(
-    what: &str,
-    name: &str,
-    known: impl Iterator<Item = &'a &'a str>,
-) -> String {
-    let known: Vec<&str> = known.copied().collect();
-    let hint = closest(name, known.iter().copied())
-        .map(|c| format!("; did you mean {c:?}?"))
-        .unwrap_or_default();
-    format!("the org has no {what} named {name:?}{hint}")
 }
 
 /// Why a user without a profile is not created (the Entra tutorial's Default Access pitfall).

@@ -12,6 +12,7 @@ mod explain;
 mod lifecycle;
 mod mapping;
 mod matching;
+mod names;
 mod reconcile;
 mod scope;
 mod source;
@@ -31,6 +32,7 @@ use crate::expr::DateTime;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
 pub(crate) use explain::{Explanation, explain};
+pub(crate) use names::ConfigProblem;
 
 /// The version of the plan document; `show` and `apply` refuse others.
 pub(crate) const PLAN_FORMAT: u32 = 1;
@@ -81,6 +83,10 @@ pub(crate) struct Plan {
     /// When set, the plan was refused as a whole (e.g. no source user in scope) and carries no
     /// changes.
     pub(crate) refused: Option<String>,
+    /// What `roster.yaml` names that the org does not have (or has twice), each at its place
+    /// in the file; the plan is refused until they are fixed.
+    #[serde(default)]
+    pub(crate) config_problems: Vec<ConfigProblem>,
     /// `--target` keys the plan was limited to.
     pub(crate) targeted: Vec<String>,
 }

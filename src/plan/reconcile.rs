@@ -33,6 +33,15 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         in_scope,
         ..Summary::default()
     };
+    if !state.problems.is_empty() {
+        plan.refused = Some(format!(
+            "roster.yaml names {} org record(s) that do not resolve (listed with their places \
+             in the file); fix the names, or name records by id",
+            state.problems.len()
+        ));
+        plan.config_problems.clone_from(&state.problems);
+        return plan;
+    }
     if in_scope == 0 && config.safety.refuse_empty_source {
         plan.refused = Some(format!(
             "no Entra user is in scope ({} read from the application): roster refuses to plan, \
@@ -200,6 +209,10 @@ pub(super) struct State<'a> {
     pub(super) by_id: HashMap<&'a str, usize>,
     /// The source user linked to each linked target user.
     pub(super) linked_source: HashMap<usize, usize>,
+    /// Each role rule's org records, resolved once.
+    pub(super) resolved: Vec<super::names::Resolved>,
+    /// Names in the config the org does not resolve.
+    pub(super) problems: Vec<super::names::ConfigProblem>,
 }
 
 impl<'a> State<'a> {
@@ -210,6 +223,7 @@ impl<'a> State<'a> {
         inputs: &'a Inputs<'a>,
     ) -> State<'a> {
         let compiled = compile(config);
+        let (resolved, problems) = super::names::resolve(config, target);
         let users = source::users(source);
         let decisions: Vec<Decision> = users
             .iter()
@@ -289,6 +303,8 @@ impl<'a> State<'a> {
             links,
             inputs,
             taken: RefCell::new(taken),
+            resolved,
+            problems,
         }
     }
 

@@ -8,23 +8,14 @@ use crate::model::{TargetSnapshot, TargetUser};
 
 /// The org's names and ids, and the rules about which users roster may touch.
 pub(super) struct Org<'t> {
-    pub(super) profiles: HashMap<&'t str, &'t str>,
+    /// Profile names by id (names in the config are resolved in `names.rs`).
     pub(super) profile_names: HashMap<&'t str, &'t str>,
-    pub(super) roles: HashMap<&'t str, &'t str>,
-    pub(super) sets: HashMap<&'t str, &'t str>,
     /// Current assignments of the sets the config names, by user id.
     pub(super) assignments: HashMap<&'t str, Vec<(&'t str, &'t str)>>,
 }
 
 impl<'t> Org<'t> {
     pub(super) fn new(target: &'t TargetSnapshot) -> Org<'t> {
-        let mut roles: HashMap<&str, &str> = HashMap::new();
-        for r in &target.roles {
-            roles.insert(&r.name, &r.id);
-            if let Some(dev) = &r.developer_name {
-                roles.entry(dev).or_insert(&r.id);
-            }
-        }
         let mut assignments: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
         for a in &target.permission_set_assignments {
             assignments
@@ -33,21 +24,10 @@ impl<'t> Org<'t> {
                 .push((&a.permission_set_id, &a.id));
         }
         Org {
-            profiles: target
-                .profiles
-                .iter()
-                .map(|p| (p.name.as_str(), p.id.as_str()))
-                .collect(),
             profile_names: target
                 .profiles
                 .iter()
                 .map(|p| (p.id.as_str(), p.name.as_str()))
-                .collect(),
-            roles,
-            sets: target
-                .permission_sets
-                .iter()
-                .map(|s| (s.name.as_str(), s.id.as_str()))
                 .collect(),
             assignments,
         }

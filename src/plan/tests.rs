@@ -783,18 +783,64 @@ fn permission_sets_only_managed_ones_are_removed() {
 }
 
 #[test]
-fn unknown_names_are_errors_with_the_closest_name() {
+fn names_the_org_lacks_or_has_twice_are_config_problems_once() {
     let mut w = World::new();
-    let upn = w.user("sam", json!({}));
-    w.join("sam", "g-sales");
+    for name in ["sam", "sue", "sid"] {
+        w.user(name, json!({}));
+        w.join(name, "g-sales");
+    }
     let plan = w.plan(&config(&[(
         "profile: Standard User",
         "profile: Standard Usr",
     )]));
-    let p = problem(&plan, &upn);
+    assert!(
+        plan.changes.is_empty() && plan.errors.is_empty(),
+        "{plan:#?}"
+    );
+    assert!(plan.refused.is_some());
     assert_eq!(
-        p.reason,
-        "the org has no profile named \"Standard Usr\"; did you mean \"Standard User\"?"
+        plan.config_problems,
+        [super::ConfigProblem {
+            pointer: "/roles/rules/1/profile".into(),
+            message: "the org has no profile named \"Standard Usr\"".into(),
+            help: Some("did you mean \"Standard User\"?".into()),
+        }]
+    );
+    // Two profiles of one name: ambiguous, both ids named; an id picks one.
+    w.target
+        .profiles
+        .push(profile("00e000000000009", "Standard User"));
+    let plan = w.plan(&config(&[]));
+    assert_eq!(plan.config_problems.len(), 1, "{plan:#?}");
+    assert!(
+        plan.config_problems[0].message.contains(
+            "2 profiles in the org are named \"Standard User\" (00e000000000001, 00e000000000009)"
+        ),
+        "{:?}",
+        plan.config_problems
+    );
+    let plan = w.plan(&config(&[(
+        "profile: Standard User",
+        "profile: {id: '00e000000000009'}",
+    )]));
+    assert!(
+        plan.config_problems.is_empty(),
+        "{:?}",
+        plan.config_problems
+    );
+    assert_eq!(plan.summary.create, 3);
+    // A managed permission set the org does not have.
+    let plan = w.plan(&config(&[(
+        "managed_permission_sets: [Sales, Reports, Service]",
+        "managed_permission_sets: [Sales, Reports, Service, Sevrice]",
+    )]));
+    assert!(
+        plan.config_problems
+            .iter()
+            .any(|p| p.pointer == "/roles/managed_permission_sets/3"
+                && p.help.as_deref() == Some("did you mean \"Service\"?")),
+        "{:?}",
+        plan.config_problems
     );
 }
 

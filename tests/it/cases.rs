@@ -102,3 +102,59 @@ fn freeze_never_undone_a_returning_user_is_unfrozen() {
     let again = case.plan_json();
     assert_eq!(again["changes"], json!([]), "{again}");
 }
+
+#[test]
+fn duplicate_profile_name_is_one_config_error_naming_both_ids() {
+    let case = Case::start("duplicate-profile-name");
+    let out = case.roster(&["plan"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("Plan refused:"), "{}", out.stdout);
+    let ids = regex::Regex::new(r"00e[0-9A-Za-z]{15}").unwrap();
+    let named: std::collections::BTreeSet<&str> =
+        ids.find_iter(&out.stderr).map(|m| m.as_str()).collect();
+    assert_eq!(named.len(), 2, "{}", out.stderr);
+    // At the name's place in the file.
+    assert!(out.stderr.contains("roster.yaml:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("name the one you mean by id"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_profile_typo_is_one_config_error_with_the_closest_name() {
+    let case = Case::start("approle-null-value");
+    let path = case.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    assert!(config.contains("profile: Standard User"));
+    std::fs::write(
+        &path,
+        config.replace("profile: Standard User", "profile: Standard Usr"),
+    )
+    .unwrap();
+    let out = case.roster(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr.matches("the org has no profile named").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean \"Standard User\"?"),
+        "{}",
+        out.stderr
+    );
+    let line = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("Standard Usr"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.stderr.contains(&format!("roster.yaml:{line}:")),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,160 @@
+//! The org records `roster.yaml` names — profiles, roles, permission sets — resolved once per
+//! plan. A name the org does not have, or has on two records, is a config problem at the name's
+//! place in the file (reported once, with the closest names or both ids), never an error repeated
+//! for every user it touches.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, RecordId, RecordRef};
+use crate::model::TargetSnapshot;
+use crate::salesforce::id15;
+use crate::suggest::closest;
+
+/// A problem with the config that only the org can show, at a JSON pointer into the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigProblem {
+    /// Where in `roster.yaml`, e.g. `/roles/rules/2/profile`.
+    pub(crate) pointer: String,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
+}
+
+/// One rule's records: (name as shown, id).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Resolved {
+    pub(super) profile: Option<(String, String)>,
+    pub(super) role: Option<(String, String)>,
+    pub(super) sets: Vec<(String, String)>,
+}
+
+/// Every rule's records, and the problems with any of them.
+pub(super) fn resolve(
+    config: &Config,
+    target: &TargetSnapshot,
+) -> (Vec<Resolved>, Vec<ConfigProblem>) {
+    let profiles: Vec<(&str, &str)> = target
+        .profiles
+        .iter()
+        .map(|p| (p.name.as_str(), p.id.as_str()))
+        .collect();
+    let mut roles: Vec<(&str, &str)> = Vec::new();
+    for r in &target.roles {
+        roles.push((&r.name, &r.id));
+        if let Some(dev) = r.developer_name.as_deref().filter(|d| *d != r.name) {
+            roles.push((dev, &r.id));
+        }
+    }
+    let sets: Vec<(&str, &str)> = target
+        .permission_sets
+        .iter()
+        .map(|s| (s.name.as_str(), s.id.as_str()))
+        .collect();
+    let mut problems = Vec::new();
+    let resolved = config
+        .roles
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let pointer = format!("/roles/rules/{i}");
+            Resolved {
+                profile: rule.profile.as_ref().and_then(|r| {
+                    one(
+                        "profile",
+                        r,
+                        &profiles,
+                        &format!("{pointer}/profile"),
+                        &mut problems,
+                    )
+                }),
+                role: rule.role.as_ref().and_then(|r| {
+                    one("role", r, &roles, &format!("{pointer}/role"), &mut problems)
+                }),
+                sets: rule
+                    .permission_sets
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, name)| {
+                        one(
+                            "permission set",
+                            &RecordRef::Name(name.clone()),
+                            &sets,
+                            &format!("{pointer}/permission_sets/{j}"),
+                            &mut problems,
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    for (j, name) in config.roles.managed_permission_sets.iter().enumerate() {
+        one(
+            "permission set",
+            &RecordRef::Name(name.clone()),
+            &sets,
+            &format!("/roles/managed_permission_sets/{j}"),
+            &mut problems,
+        );
+    }
+    (resolved, problems)
+}
+
+/// The one record `wanted` names among `records` (name, id), or a problem.
+fn one(
+    what: &str,
+    wanted: &RecordRef,
+    records: &[(&str, &str)],
+    pointer: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<(String, String)> {
+    let mut problem = |message: String, help: Option<String>| {
+        problems.push(ConfigProblem {
+            pointer: pointer.to_owned(),
+            message,
+            help,
+        });
+    };
+    match wanted {
+        RecordRef::Id(RecordId { id }) => {
+            let found = records.iter().find(|(_, rid)| id15(rid) == id15(id));
+            if let Some((name, rid)) = found {
+                return Some(((*name).to_owned(), (*rid).to_owned()));
+            }
+            problem(format!("the org has no {what} with id {id}"), None);
+            None
+        }
+        RecordRef::Name(name) => {
+            let mut ids: Vec<&str> = records
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, id)| *id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            match ids.as_slice() {
+                [id] => Some((name.clone(), (*id).to_owned())),
+                [] => {
+                    let hint = closest(name, records.iter().map(|(n, _)| *n))
+                        .map(|c| format!("did you mean {c:?}?"));
+                    problem(format!("the org has no {what} named {name:?}"), hint);
+                    None
+                }
+                several => {
+                    problem(
+                        format!(
+                            "{} {what}s in the org are named {name:?} ({})",
+                            several.len(),
+                            several.join(", ")
+                        ),
+                        Some(format!(
+                            "name the one you mean by id, e.g. `{{id: {}}}`",
+                            several[0]
+                        )),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
