@@ -51,6 +51,13 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     }
     check_names(&desired, &plan)?;
     check(&plan, args.allow_deactivations)?;
+    if !plan.targeted.is_empty() && !plan.changes.is_empty() {
+        super::warn(&format!(
+            "this plan is limited to --target {}: the users outside it are left as they are, \
+             out of step with the configuration",
+            plan.targeted.join(", ")
+        ));
+    }
     if args.plan.is_none() && !args.auto_approve && !plan.changes.is_empty() {
         confirm()?;
     }

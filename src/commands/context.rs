@@ -129,7 +129,7 @@ impl Context {
         targets: &[String],
     ) -> Result<Planned, Error> {
         let (source, target) = Box::pin(self.read(desired)).await?;
-        Ok(plan_from(desired, targets, &source, target))
+        plan_from(desired, targets, &source, target)
     }
 
     /// A Salesforce client for the config, nothing sent yet.
@@ -216,16 +216,28 @@ pub(crate) fn plan_offline(
 ) -> Result<Planned, Error> {
     let source = read_snapshot(&dir.join("entra.json"))?;
     let target = read_snapshot(&dir.join("salesforce.json"))?;
-    Ok(plan_from(desired, targets, &source, target))
+    plan_from(desired, targets, &source, target)
 }
 
-/// The planner over two snapshots, its CPU time logged at `-v`.
+/// The planner over two snapshots, its CPU time logged at `-v`. A `--target` that names no user
+/// read is an error, with the closest name.
 fn plan_from(
     desired: &Desired,
     targets: &[String],
     source: &SourceSnapshot,
     target: TargetSnapshot,
-) -> Planned {
+) -> Result<Planned, Error> {
+    if let Some((unknown, hint)) = plan::unknown_targets(source, &target, targets)
+        .into_iter()
+        .next()
+    {
+        return Err(Error::Usage(format!(
+            "--target {unknown} names no Entra user (userPrincipalName or object id) or \
+             Salesforce user (Username or id) roster read{}",
+            hint.map(|h| format!("; did you mean {h}?"))
+                .unwrap_or_default()
+        )));
+    }
     let started = crate::usage::cpu_time();
     let plan = plan::plan(
         &desired.loaded.config,
@@ -246,7 +258,7 @@ fn plan_from(
         );
     }
     crate::usage::log_peak();
-    Planned { plan, target }
+    Ok(Planned { plan, target })
 }
 
 /// The planner's inputs: the clock now, and a seed from the config, so two plans of the same

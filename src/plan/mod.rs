@@ -338,15 +338,35 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
     plan.deleted_in_entra.clone_from(&source.deleted_users);
     plan.warnings.extend(target.warnings.iter().cloned());
     if !inputs.targets.is_empty() {
-        let wanted = |key: &str, ids: [Option<&String>; 2]| {
-            inputs
-                .targets
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(key) || ids.iter().flatten().any(|id| *id == t))
+        let usernames: std::collections::HashMap<&str, &str> = target
+            .users
+            .iter()
+            .map(|u| (crate::salesforce::id15(&u.id), u.username.as_str()))
+            .collect();
+        // A target is a change's key, its Entra object id, its Salesforce id, or the Salesforce
+        // Username of the user it touches (or creates).
+        let wanted = |key: &str, ids: [Option<&String>; 2], username: Option<&str>| {
+            inputs.targets.iter().any(|t| {
+                t.eq_ignore_ascii_case(key)
+                    || ids.iter().flatten().any(|id| {
+                        *id == t || crate::salesforce::id15(id) == crate::salesforce::id15(t)
+                    })
+                    || username.is_some_and(|u| u.eq_ignore_ascii_case(t))
+            })
         };
-        plan.changes
-            .retain(|c| wanted(&c.key, [c.source_id.as_ref(), c.target_id.as_ref()]));
-        plan.errors.retain(|p| wanted(&p.key, [None, None]));
+        plan.changes.retain(|c| {
+            let username = c
+                .target_id
+                .as_deref()
+                .and_then(|id| usernames.get(crate::salesforce::id15(id)).copied())
+                .or_else(|| c.after.get("Username").and_then(Value::as_str));
+            wanted(
+                &c.key,
+                [c.source_id.as_ref(), c.target_id.as_ref()],
+                username,
+            )
+        });
+        plan.errors.retain(|p| wanted(&p.key, [None, None], None));
         plan.targeted = inputs.targets.to_vec();
     }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
@@ -358,6 +378,44 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         all_deactivations - deactivations(&plan),
     );
     plan
+}
+
+/// The `--target` values that name no user roster read: not an Entra user's userPrincipalName or
+/// object id, nor a Salesforce user's Username or id. Each comes with the closest key, to
+/// suggest.
+pub(crate) fn unknown_targets(
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    targets: &[String],
+) -> Vec<(String, Option<String>)> {
+    let mut keys: Vec<&str> = Vec::new();
+    for user in &source.users {
+        keys.push(&user.id);
+        if let Some(upn) = user
+            .attributes
+            .get("userPrincipalName")
+            .and_then(Value::as_str)
+        {
+            keys.push(upn);
+        }
+    }
+    for user in &target.users {
+        keys.push(&user.id);
+        keys.push(&user.username);
+    }
+    targets
+        .iter()
+        .filter(|t| {
+            !keys.iter().any(|k| {
+                k.eq_ignore_ascii_case(t)
+                    || (k.len() >= 15 && crate::salesforce::id15(k) == crate::salesforce::id15(t))
+            })
+        })
+        .map(|t| {
+            let hint = crate::suggest::closest(t, keys.iter().copied()).map(str::to_owned);
+            (t.clone(), hint)
+        })
+        .collect()
 }
 
 fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {

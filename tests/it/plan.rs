@@ -59,7 +59,30 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
     assert!(changes.stdout.contains(
         "Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate; 1 user needs attention."
     ));
-    // A user whom nothing changes for: no changes, exit 0.
+    // A target that names nobody is an error with the closest name.
+    let nobody = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &config,
+            "plan",
+            "--target",
+            "ava.martines@contoso.com",
+        ],
+        &[],
+    );
+    assert_eq!(nobody.code, 1, "{}", nobody.stdout);
+    assert!(
+        nobody
+            .stderr
+            .contains("--target ava.martines@contoso.com names no Entra user")
+            && nobody
+                .stderr
+                .contains("did you mean ava.martinez@contoso.com?"),
+        "{}",
+        nobody.stderr
+    );
+    // A Salesforce Username targets its user; one whom nothing changes for: no changes, exit 0.
     let none = emulator.roster(
         &scratch.dir,
         &[
@@ -68,15 +91,31 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
             "plan",
             "--detailed-exitcode",
             "--target",
-            "nobody@contoso.com",
+            "integration@contoso.com.dev1",
         ],
         &[],
     );
     assert_eq!(none.code, 0, "{}", none.stderr);
     assert!(
         none.stdout
-            .contains("Warning: this plan is limited to --target nobody@contoso.com")
+            .contains("Warning: this plan is limited to --target integration@contoso.com.dev1")
     );
+    let by_username = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &config,
+            "plan",
+            "--format",
+            "json",
+            "--target",
+            "liam.chen@contoso.com.dev1",
+        ],
+        &[],
+    );
+    let by_username: serde_json::Value = serde_json::from_str(&by_username.stdout).unwrap();
+    assert_eq!(by_username["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(by_username["changes"][0]["key"], "liam.chen@contoso.com");
     assert!(
         none.stdout
             .ends_with("No changes. Salesforce matches the configuration.\n"),

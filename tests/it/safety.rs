@@ -730,6 +730,12 @@ fn deactivations_split_into_targeted_plans_still_meet_the_threshold() {
     );
     let out = world.roster(&["apply", "one.json", "--allow-deactivations", "2"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: this plan is limited to --target"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
