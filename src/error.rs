@@ -56,12 +56,15 @@ pub(crate) enum Error {
     #[error("plan refused: {reason}")]
     Refused { reason: String },
     /// More deactivations than the config allows, not covered by `--allow-deactivations`.
-    #[error("{}", threshold_message(*deactivations, *outside_target, *max, *allowed))]
+    #[error("{}", threshold_message(what, *deactivations, *outside_target, allowance, *allowed))]
     ThresholdExceeded {
+        /// "3 deactivations and 1 freeze".
+        what: String,
         deactivations: usize,
         /// With `--target`: those waiting outside the targets, which count too.
         outside_target: usize,
-        max: usize,
+        /// How the config's maximum comes about: `10`, `25% of 12 owned users = 3`.
+        allowance: String,
         /// What `--allow-deactivations` allowed, if given.
         allowed: Option<u32>,
     },
@@ -145,27 +148,27 @@ fn stale_message(path: &std::path::Path, reasons: &[String]) -> String {
 }
 
 fn threshold_message(
+    what: &str,
     deactivations: usize,
     outside_target: usize,
-    max: usize,
+    allowance: &str,
     allowed: Option<u32>,
 ) -> String {
     let count = deactivations + outside_target;
     let what = if outside_target > 0 {
         format!(
-            "the plan deactivates {deactivations} users, and {outside_target} more wait outside \
-             --target: {count} in all"
+            "the plan has {what}, and {outside_target} more wait outside --target: {count} in all"
         )
     } else {
-        format!("the plan deactivates {count} users")
+        format!("the plan has {what}")
     };
     match allowed {
         Some(n) if count > n as usize => {
             format!("refusing to apply: {what}, more than --allow-deactivations {n}")
         }
         _ => format!(
-            "refusing to apply: {what}, more than safety.max_deactivations allows ({max}). If \
-             that is intended, review the plan and run again with --allow-deactivations {count}"
+            "refusing to apply: {what}, more than safety.max_deactivations allows ({allowance}). \
+             If that is intended, review the plan and run again with --allow-deactivations {count}"
         ),
     }
 }

@@ -154,6 +154,7 @@ impl<'p> AuditLog<'p> {
 pub(crate) struct Tally {
     pub(crate) created: usize,
     pub(crate) updated: usize,
+    pub(crate) reactivated: usize,
     pub(crate) deactivated: usize,
     pub(crate) frozen: usize,
     pub(crate) failed: usize,
@@ -173,7 +174,8 @@ impl Tally {
                 Status::NotAttempted => t.not_attempted += 1,
                 Status::Applied => match change.action {
                     Action::Create => t.created += 1,
-                    Action::Update | Action::Reactivate => t.updated += 1,
+                    Action::Update => t.updated += 1,
+                    Action::Reactivate => t.reactivated += 1,
                     Action::Deactivate => t.deactivated += 1,
                     Action::Freeze => t.frozen += 1,
                 },

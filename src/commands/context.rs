@@ -302,13 +302,14 @@ pub(crate) fn check(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {
     let over_ceiling = allowed.is_some_and(|n| count > n as usize);
     if (plan.safety.exceeded && !covered) || over_ceiling {
         return Err(Error::ThresholdExceeded {
+            what: plan.safety.what(),
             deactivations: plan.safety.deactivations,
             outside_target: if plan.safety.deactivations > 0 {
                 plan.safety.outside_target
             } else {
                 0
             },
-            max: plan.safety.max_deactivations,
+            allowance: plan.safety.allowance.clone(),
             allowed,
         });
     }

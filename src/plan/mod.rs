@@ -163,7 +163,7 @@ impl Summary {
 }
 
 /// The deactivation guard.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SafetyCheck {
     /// Deactivations and freezes in this plan.
@@ -173,13 +173,36 @@ pub(crate) struct SafetyCheck {
     /// deactivations into targeted applies never gets around it.
     #[serde(default)]
     pub(crate) outside_target: usize,
+    /// Of `deactivations`, the freezes.
+    #[serde(default)]
+    pub(crate) freezes: usize,
     /// The most the config allows (a percentage already turned into a number).
     pub(crate) max_deactivations: usize,
+    /// How that number comes about: `10`, or `25% of 12 owned users = 3`.
+    #[serde(default)]
+    pub(crate) allowance: String,
     /// `apply` refuses unless `--allow-deactivations` covers `counted()`.
     pub(crate) exceeded: bool,
 }
 
 impl SafetyCheck {
+    /// "3 deactivations", "2 deactivations and 1 freeze", "1 freeze": what the plan does, by
+    /// its name.
+    pub(crate) fn what(&self) -> String {
+        let deactivations = self.deactivations - self.freezes;
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        match (deactivations, self.freezes) {
+            (d, 0) => plural(d, "deactivation", "deactivations"),
+            (0, f) => plural(f, "freeze", "freezes"),
+            (d, f) => format!(
+                "{} and {}",
+                plural(d, "deactivation", "deactivations"),
+                plural(f, "freeze", "freezes")
+            ),
+        }
+    }
+
     /// The deactivations the threshold weighs: this plan's, and when it has any, those waiting
     /// outside its `--target`.
     pub(crate) fn counted(&self) -> usize {
@@ -450,14 +473,21 @@ fn safety(
     outside_target: usize,
 ) -> SafetyCheck {
     let deactivations = plan.summary.deactivate + plan.summary.freeze;
-    let max = config
-        .safety
-        .max_deactivations
-        .allowed(target::owned_count(config, target));
+    let owned = target::owned_count(config, target);
+    let threshold = config.safety.max_deactivations;
+    let max = threshold.allowed(owned);
+    let allowance = match threshold {
+        crate::config::Threshold::Count(n) => n.to_string(),
+        crate::config::Threshold::Ratio(ratio) => {
+            format!("{}% of {owned} owned users = {max}", ratio * 100.0)
+        }
+    };
     let mut check = SafetyCheck {
         deactivations,
         outside_target,
+        freezes: plan.summary.freeze,
         max_deactivations: max,
+        allowance,
         exceeded: false,
     };
     check.exceeded = check.counted() > max;

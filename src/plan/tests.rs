@@ -714,6 +714,8 @@ fn the_deactivation_threshold_as_a_count_and_as_a_percentage() {
         "max_deactivations: \"50%\"",
     )]));
     assert_eq!(half.safety.max_deactivations, 2);
+    assert_eq!(half.safety.allowance, "50% of 4 owned users = 2");
+    assert_eq!(half.safety.what(), "3 deactivations");
     assert!(half.safety.exceeded);
     let most = w.plan(&config(&[(
         "max_deactivations: 10",

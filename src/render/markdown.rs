@@ -36,7 +36,7 @@ pub(crate) fn render(plan: &Plan) -> String {
             let _ = writeln!(
                 head,
                 "> That exceeds `safety.max_deactivations` ({}): apply refuses without `--allow-deactivations {}`.  ",
-                plan.safety.max_deactivations,
+                plan.safety.allowance,
                 plan.safety.counted()
             );
         }

@@ -21,11 +21,13 @@ fn unfinished(t: &Tally) -> String {
     line
 }
 
+/// The applied changes by action, as the plan counts them.
 fn resources(t: &Tally) -> String {
-    let mut line = format!(
-        "{} created, {} updated, {} deactivated",
-        t.created, t.updated, t.deactivated
-    );
+    let mut line = format!("{} created, {} updated", t.created, t.updated);
+    if t.reactivated > 0 {
+        let _ = write!(line, ", {} reactivated", t.reactivated);
+    }
+    let _ = write!(line, ", {} deactivated", t.deactivated);
     if t.frozen > 0 {
         let _ = write!(line, ", {} frozen", t.frozen);
     }

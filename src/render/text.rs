@@ -411,10 +411,10 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
         out.push(Line::plain(
             0,
             format!(
-                "Safety: {} deactivations{outside} exceed safety.max_deactivations ({}): \
+                "Safety: {}{outside}, more than safety.max_deactivations allows ({}): \
                  `roster apply` refuses this plan unless given --allow-deactivations {}.",
-                plan.safety.counted(),
-                plan.safety.max_deactivations,
+                plan.safety.what(),
+                plan.safety.allowance,
                 plan.safety.counted()
             ),
         ));

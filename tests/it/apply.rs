@@ -134,9 +134,9 @@ fn apply_then_plan_is_empty_and_the_audit_log_has_a_line_per_change() {
     let applied = world.roster(&["apply", "plan.json"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
     assert!(
-        applied
-            .stdout
-            .contains("Apply complete! Resources: 23 created, 5 updated, 2 deactivated."),
+        applied.stdout.contains(
+            "Apply complete! Resources: 23 created, 4 updated, 1 reactivated, 2 deactivated."
+        ),
         "{}",
         applied.stdout
     );
@@ -294,7 +294,7 @@ fn per_record_failures_are_reported_and_a_second_apply_converges() {
     assert!(
         failed
             .stdout
-            .contains("Apply incomplete. Resources: 22 created, 5 updated, 2 deactivated; 1 failed, 0 not attempted."),
+            .contains("Apply incomplete. Resources: 22 created, 4 updated, 1 reactivated, 2 deactivated; 1 failed, 0 not attempted."),
         "{}",
         failed.stdout
     );
@@ -427,7 +427,9 @@ fn the_deactivation_threshold_blocks_unless_allowed() {
     let refused = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(refused.code, 1);
     assert!(
-        refused.stderr.contains("the plan deactivates 2 users"),
+        refused.stderr.contains(
+            "the plan has 2 deactivations, more than safety.max_deactivations allows (1)"
+        ),
         "{}",
         refused.stderr
     );
@@ -439,6 +441,14 @@ fn the_deactivation_threshold_blocks_unless_allowed() {
     assert_eq!(world.requests_to("composite"), 0);
     let too_few = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1"]);
     assert_eq!(too_few.code, 1);
+    assert!(
+        too_few
+            .stderr
+            .contains("the plan has 2 deactivations, more than --allow-deactivations 1"),
+        "{}",
+        too_few.stderr
+    );
+    assert_eq!(world.requests_to("composite"), 0, "nothing was written");
     let allowed = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "2"]);
     assert_eq!(allowed.code, 0, "{}\n{}", allowed.stdout, allowed.stderr);
     world.assert_converged();
@@ -465,7 +475,7 @@ fn bulk_api_writes_above_the_threshold() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("Resources: 23 created, 5 updated, 2 deactivated."),
+            .contains("Resources: 23 created, 4 updated, 1 reactivated, 2 deactivated."),
         "{}",
         out.stdout
     );
@@ -528,7 +538,7 @@ fn the_demo_runs_the_whole_loop() {
         "1. roster plan",
         "Plan: 23 to create, 4 to update, 1 to reactivate, 2 to deactivate; 1 user needs attention.",
         "2. roster apply",
-        "Apply complete! Resources: 23 created, 5 updated, 2 deactivated.",
+        "Apply complete! Resources: 23 created, 4 updated, 1 reactivated, 2 deactivated.",
         "The audit log holds 30 line(s), one per change applied so far.",
         "3. roster plan",
         "No changes to make; 1 user needs attention.",
@@ -563,7 +573,7 @@ fn freezing_instead_of_deactivating_converges() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("Resources: 23 created, 5 updated, 0 deactivated, 2 frozen."),
+            .contains("Resources: 23 created, 4 updated, 1 reactivated, 0 deactivated, 2 frozen."),
         "{}",
         out.stdout
     );

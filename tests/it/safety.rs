@@ -716,7 +716,7 @@ fn deactivations_split_into_targeted_plans_still_meet_the_threshold() {
     assert!(
         planned
             .stdout
-            .contains("Safety: 2 deactivations (with 1 more waiting outside --target)"),
+            .contains("Safety: 1 deactivation (with 1 more waiting outside --target), more than safety.max_deactivations allows (1)"),
         "{}",
         planned.stdout
     );
@@ -724,7 +724,7 @@ fn deactivations_split_into_targeted_plans_still_meet_the_threshold() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stderr
-            .contains("the plan deactivates 1 users, and 1 more wait outside --target: 2 in all"),
+            .contains("the plan has 1 deactivation, and 1 more wait outside --target: 2 in all"),
         "{}",
         out.stderr
     );
