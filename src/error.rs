@@ -23,6 +23,9 @@ pub(crate) enum Error {
     /// An endpoint URL that `url_rules` refuses.
     #[error("{0}")]
     Endpoint(String),
+    /// Secrets the config names that cannot be read, all of them.
+    #[error("{}", secrets_message(.0))]
+    Secrets(Vec<crate::config::SecretError>),
     #[error("reading Microsoft Entra failed")]
     Graph(#[source] Box<crate::graph::GraphError>),
     #[error("reading Salesforce failed")]
@@ -127,6 +130,20 @@ impl Error {
     /// A broken pipe on stdout (`roster plan | head`): the reader went away, nothing to report.
     pub(crate) fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+fn secrets_message(errors: &[crate::config::SecretError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => {
+            let mut message = format!("{} secrets cannot be read:", many.len());
+            for e in many {
+                message.push_str("\n  - ");
+                message.push_str(&e.to_string());
+            }
+            message
+        }
     }
 }
 

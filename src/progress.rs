@@ -10,14 +10,19 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 #[derive(Clone)]
 pub(crate) struct Progress {
     multi: Option<MultiProgress>,
+    /// Bold labels; off under `--no-color` or `NO_COLOR`.
+    styled: bool,
 }
 
 impl Progress {
-    /// Progress lines when stderr is a terminal and `enabled`.
+    /// Progress lines when stderr is a terminal and `enabled`; their labels bold unless
+    /// colours are off for stderr.
     pub(crate) fn new(enabled: bool) -> Progress {
         let multi = (enabled && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Progress { multi }
+        let styled =
+            anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+        Progress { multi, styled }
     }
 
     /// A new line: `label` and a count that grows (with a total once `set_total` knows it).
@@ -25,7 +30,11 @@ impl Progress {
         let bar = self.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+                ProgressStyle::with_template(if self.styled {
+                    "{spinner} {prefix:.bold} {msg}"
+                } else {
+                    "{spinner} {prefix} {msg}"
+                })
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_prefix(label.to_owned());

@@ -69,6 +69,11 @@ impl Context {
         }
     }
 
+    /// The config file (`-c`, default `roster.yaml`).
+    pub(crate) fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
     pub(crate) fn env(&self) -> Env<'_> {
         self.env.as_ref()
     }
@@ -108,11 +113,16 @@ impl Context {
         })
     }
 
-    /// Reads Entra and Salesforce, side by side.
+    /// Reads Entra and Salesforce, side by side, after checking every secret the config names
+    /// can be read (all unreadable ones are named at once).
     pub(crate) async fn read(
         &self,
         desired: &Desired,
     ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+        let unreadable = crate::config::unreadable_secrets(&desired.loaded.config, &desired.base);
+        if !unreadable.is_empty() {
+            return Err(Error::Secrets(unreadable));
+        }
         crate::read::live(
             &desired.loaded.config,
             &desired.base,

@@ -51,7 +51,14 @@ pub(crate) fn run(ctx: &Context, args: &EmulateArgs) -> Result<Outcome, Error> {
             args.listen
         )));
     }
-    let exports = exports(&world);
+    // The secrets under the names the config reads them from, when there is one (`-c`).
+    let exports = match crate::config::load(ctx.config_path()) {
+        Ok(loaded) if ctx.config_path().exists() => exports_for(&world, &loaded.config),
+        _ => exports(&world)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    };
     let state = State::from_world(world).map_err(|reason| Error::World {
         path: args.world.clone(),
         reason,
@@ -86,6 +93,33 @@ pub(crate) fn run(ctx: &Context, args: &EmulateArgs) -> Result<Outcome, Error> {
         running.shutdown().await;
         Ok(Outcome::Success)
     })?
+}
+
+/// The world's secrets under the environment variables `config` reads them from.
+fn exports_for(world: &WorldFile, config: &crate::config::Config) -> Vec<(String, String)> {
+    use crate::config::{SecretRef, SourceCredential, TargetAuth};
+    let defaults: std::collections::BTreeMap<&str, String> = exports(world).into_iter().collect();
+    let mut out = Vec::new();
+    let mut export = |secret: &SecretRef, default: &str| {
+        if let (SecretRef::Env(name), Some(value)) = (secret, defaults.get(default)) {
+            out.push((name.clone(), value.clone()));
+        }
+    };
+    if let SourceCredential::ClientSecret(secret) = &config.source.credential {
+        export(secret, "AZURE_CLIENT_SECRET");
+    }
+    match &config.target.auth {
+        TargetAuth::ClientCredentials(c) => export(&c.client_secret, "SF_CLIENT_SECRET"),
+        TargetAuth::Password(p) => {
+            export(&p.client_secret, "SF_CLIENT_SECRET");
+            export(&p.password, "SF_PASSWORD");
+            if let Some(token) = &p.security_token {
+                export(token, "SF_SECURITY_TOKEN");
+            }
+        }
+        TargetAuth::JwtBearer(_) => {}
+    }
+    out
 }
 
 /// The secrets the example configs read, from the world's first clients.

@@ -14,4 +14,4 @@ pub(crate) use desired::*;
 pub(crate) use load::load_bytes;
 pub(crate) use load::{LoadError, Loaded, load, placed};
 pub(crate) use schema::config_schema_text;
-pub(crate) use secret::SecretError;
+pub(crate) use secret::{SecretError, SecretRef, unreadable as unreadable_secrets};

@@ -11,7 +11,8 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub(crate) enum SecretRef {
-    /// Read the secret from this environment variable.
+    /// Read the secret from this environment variable; one trailing newline is removed (as
+    /// `$(cat key)` or a CI secret pasted with its newline leaves one).
     Env(String),
     /// Read the secret from this file (relative to the config file's directory); one trailing
     /// newline is removed.
@@ -39,7 +40,7 @@ impl SecretRef {
     /// Reads the secret. `base` is the config file's directory; `pointer` names the key in errors.
     pub(crate) fn resolve(&self, base: &Path, pointer: &str) -> Result<SecretString, SecretError> {
         match self {
-            SecretRef::Env(name) => match std::env::var(name) {
+            SecretRef::Env(name) => match std::env::var(name).map(without_newline) {
                 Ok(value) if value.is_empty() => Err(SecretError::EnvEmpty {
                     pointer: pointer.to_owned(),
                     name: name.clone(),
@@ -52,18 +53,13 @@ impl SecretRef {
             },
             SecretRef::File(path) => {
                 let path = base.join(path);
-                let mut value =
-                    std::fs::read_to_string(&path).map_err(|source| SecretError::File {
+                let value = std::fs::read_to_string(&path)
+                    .map(without_newline)
+                    .map_err(|source| SecretError::File {
                         pointer: pointer.to_owned(),
                         path: path.clone(),
                         source,
                     })?;
-                if value.ends_with('\n') {
-                    value.pop();
-                    if value.ends_with('\r') {
-                        value.pop();
-                    }
-                }
                 if value.is_empty() {
                     return Err(SecretError::FileEmpty {
                         pointer: pointer.to_owned(),
@@ -74,6 +70,58 @@ impl SecretRef {
             }
         }
     }
+}
+
+/// The value without one trailing newline (`\n` or `\r\n`).
+fn without_newline(mut value: String) -> String {
+    if value.ends_with('\n') {
+        value.pop();
+        if value.ends_with('\r') {
+            value.pop();
+        }
+    }
+    value
+}
+
+/// Every secret a config reads, with its JSON pointer.
+pub(crate) fn secrets(config: &super::Config) -> Vec<(&SecretRef, &'static str)> {
+    use super::{SourceCredential, TargetAuth};
+    let mut out = Vec::new();
+    match &config.source.credential {
+        SourceCredential::ClientSecret(s) => out.push((s, "/source/credential/client_secret")),
+        SourceCredential::Certificate(c) => {
+            out.push((&c.private_key, "/source/credential/certificate/private_key"));
+            out.push((&c.certificate, "/source/credential/certificate/certificate"));
+        }
+        SourceCredential::Federated(_) => {}
+    }
+    match &config.target.auth {
+        TargetAuth::JwtBearer(j) => {
+            out.push((&j.private_key, "/target/auth/jwt_bearer/private_key"))
+        }
+        TargetAuth::ClientCredentials(c) => {
+            out.push((
+                &c.client_secret,
+                "/target/auth/client_credentials/client_secret",
+            ));
+        }
+        TargetAuth::Password(p) => {
+            out.push((&p.password, "/target/auth/password/password"));
+            if let Some(token) = &p.security_token {
+                out.push((token, "/target/auth/password/security_token"));
+            }
+            out.push((&p.client_secret, "/target/auth/password/client_secret"));
+        }
+    }
+    out
+}
+
+/// Every secret the config reads that cannot be read, all at once (not one per run).
+pub(crate) fn unreadable(config: &super::Config, base: &Path) -> Vec<SecretError> {
+    secrets(config)
+        .into_iter()
+        .filter_map(|(secret, pointer)| secret.resolve(base, pointer).err())
+        .collect()
 }
 
 #[cfg(test)]
@@ -108,6 +156,13 @@ mod tests {
             .unwrap_err();
         assert!(missing.to_string().contains("nope.txt"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_trailing_newline_goes() {
+        assert_eq!(without_newline("k3y\r\n".to_owned()), "k3y");
+        assert_eq!(without_newline("k3y\n\n".to_owned()), "k3y\n");
+        assert_eq!(without_newline("k3y".to_owned()), "k3y");
     }
 
     #[test]

@@ -94,3 +94,24 @@ fn emulate_listens_only_on_loopback() {
         out.stderr
     );
 }
+
+#[test]
+fn emulate_exports_secrets_under_the_names_the_config_reads() {
+    let scratch = crate::support::Scratch::new("emulate-config-names");
+    let config = std::fs::read_to_string(crate::support::repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace("{env: AZURE_CLIENT_SECRET}", "{env: CONTOSO_ENTRA_SECRET}")
+        .replace("{env: SF_CLIENT_SECRET}", "{env: CONTOSO_SF_SECRET}");
+    scratch.write("mine.yaml", config);
+    let world = crate::support::repo().join("examples/demo/world.yaml");
+    let emulator = crate::support::Emulator::start_with(
+        &["-c", "mine.yaml", "--world", world.to_str().unwrap()],
+        &scratch.dir,
+    );
+    let names: Vec<&str> = emulator.env.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"CONTOSO_ENTRA_SECRET"), "{names:?}");
+    assert!(names.contains(&"CONTOSO_SF_SECRET"), "{names:?}");
+    // And with those exports, the config plans.
+    let out = emulator.roster(&scratch.dir, &["-c", "mine.yaml", "plan"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

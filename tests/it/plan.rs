@@ -305,3 +305,53 @@ fn a_refused_plan_is_shown_with_its_reason_and_exits_one() {
         "{comment}"
     );
 }
+
+#[test]
+fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-secrets");
+    let config = demo_config();
+    let secrets: Vec<(String, String)> = emulator
+        .env
+        .iter()
+        .filter(|(n, _)| !n.starts_with("ROSTER_"))
+        .cloned()
+        .collect();
+    // Both missing: both named, nothing sent.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    command
+        .args(["-c", &config, "plan"])
+        .current_dir(&scratch.dir)
+        .env("NO_COLOR", "1");
+    for (name, value) in &emulator.env {
+        if name.starts_with("ROSTER_") {
+            command.env(name, value);
+        }
+    }
+    for (name, _) in &secrets {
+        command.env_remove(name);
+    }
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("2 secrets cannot be read:"), "{stderr}");
+    assert!(
+        stderr.contains("AZURE_CLIENT_SECRET") && stderr.contains("SF_CLIENT_SECRET"),
+        "{stderr}"
+    );
+    assert_eq!(
+        emulator.admin_call(reqwest::Method::GET, "requests", None),
+        serde_json::json!({})
+    );
+    // A secret pasted with its newline still works.
+    let with_newlines: Vec<(String, String)> = secrets
+        .iter()
+        .map(|(n, v)| (n.clone(), format!("{v}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = with_newlines
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let out = emulator.roster(&scratch.dir, &["-c", &config, "plan"], &refs);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
