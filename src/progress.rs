@@ -35,7 +35,7 @@ impl Progress {
                 } else {
                     "{spinner} {prefix} {msg}"
                 })
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_prefix(label.to_owned());
             bar.enable_steady_tick(Duration::from_millis(120));

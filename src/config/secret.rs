@@ -97,7 +97,7 @@ pub(crate) fn secrets(config: &super::Config) -> Vec<(&SecretRef, &'static str)>
     }
     match &config.target.auth {
         TargetAuth::JwtBearer(j) => {
-            out.push((&j.private_key, "/target/auth/jwt_bearer/private_key"))
+            out.push((&j.private_key, "/target/auth/jwt_bearer/private_key"));
         }
         TargetAuth::ClientCredentials(c) => {
             out.push((

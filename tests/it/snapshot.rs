@@ -182,6 +182,6 @@ fn a_missing_secret_names_the_variable() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
-        "error: reading Microsoft Entra failed: secret `/source/credential/client_secret`: environment variable AZURE_CLIENT_SECRET is empty\n"
+        "error: secret `/source/credential/client_secret`: environment variable AZURE_CLIENT_SECRET is empty\n"
     );
 }
