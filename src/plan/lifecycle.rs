@@ -126,7 +126,7 @@ impl State<'_> {
         if change.after.is_empty() && change.permission_sets.is_empty() {
             return Ok(None);
         }
-        change.reason = update_reason(&change, by, user);
+        change.reason = update_reason(&change, by, user, &self.compiled);
         Ok(Some(change))
     }
 
@@ -406,25 +406,89 @@ impl State<'_> {
 }
 
 /// The reason line of an update or reactivation.
-pub(super) fn update_reason(change: &Change, by: &str, user: &SourceUser<'_>) -> String {
-    let mut what: Vec<String> = change
+/// Fields a reason spells out; the rest are counted.
+const REASON_FIELDS: usize = 3;
+/// Characters of a value a reason shows.
+const REASON_VALUE: usize = 40;
+
+/// Why a linked user is updated, saying what is known: for each differing field, what
+/// Salesforce holds and where the wanted value comes from (Entra, or roster.yaml itself for a
+/// constant; `roles` for the profile and role) — never "changed in Entra" for what an admin
+/// edited in Salesforce or what a new constant in the config asks for.
+pub(super) fn update_reason(
+    change: &Change,
+    by: &str,
+    user: &SourceUser<'_>,
+    compiled: &super::mapping::Compiled<'_>,
+) -> String {
+    let shown = |value: &Json| match value {
+        Json::String(s) if s.chars().count() > REASON_VALUE => {
+            format!(
+                "{:?}",
+                format!("{}…", s.chars().take(REASON_VALUE).collect::<String>())
+            )
+        }
+        Json::String(s) => format!("{s:?}"),
+        Json::Null => "nothing".to_owned(),
+        other => other.to_string(),
+    };
+    let source = |field: &str| -> &str {
+        match field {
+            "ProfileId" | "UserRoleId" => "the roles rules give",
+            _ => match compiled
+                .mappings
+                .iter()
+                .find(|(m, _)| m.target.eq_ignore_ascii_case(field))
+                .map(|(m, _)| &m.value)
+            {
+                Some(crate::config::MappingValue::Constant(_)) => "roster.yaml gives",
+                _ => "Entra gives",
+            },
+        }
+    };
+    let fields: Vec<(&std::sync::Arc<str>, &Json)> = change
         .after
-        .keys()
-        .filter(|k| k.as_ref() != "IsActive")
-        .map(ToString::to_string)
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_ref(), "IsActive" | "IsFrozen"))
         .collect();
-    if !change.permission_sets.is_empty() {
-        what.push("permission sets".to_owned());
+    let mut what: Vec<String> = fields
+        .iter()
+        .take(REASON_FIELDS)
+        .map(|(field, after)| {
+            let before = change.before.get(*field).unwrap_or(&Json::Null);
+            let label = |v: &Json| match v.as_str().and_then(|id| change.labels.get(id)) {
+                Some(name) => format!("{name:?}"),
+                None => shown(v),
+            };
+            format!(
+                "{field}: Salesforce has {}, {} {}",
+                label(before),
+                source(field),
+                label(after)
+            )
+        })
+        .collect();
+    if fields.len() > REASON_FIELDS {
+        what.push(format!(
+            "and {} more field(s)",
+            fields.len() - REASON_FIELDS
+        ));
     }
+    if !change.permission_sets.is_empty() {
+        what.push("permission sets differ from what the roles rules give".to_owned());
+    }
+    if change.after.contains_key("IsFrozen") {
+        what.push("the login is frozen".to_owned());
+    }
+    let what = what.join("; ");
     match (change.action == Action::Reactivate, what.is_empty()) {
         (true, true) => format!(
             "linked by {by}; inactive in Salesforce and in scope again ({})",
             user.assignment_reason()
         ),
-        (true, false) => format!(
-            "linked by {by}; inactive in Salesforce and in scope again; {} changed",
-            what.join(", ")
-        ),
-        (false, _) => format!("linked by {by}; {} changed in Entra", what.join(", ")),
+        (true, false) => {
+            format!("linked by {by}; inactive in Salesforce and in scope again; {what}")
+        }
+        (false, _) => format!("linked by {by}; {what}"),
     }
 }

@@ -408,6 +408,25 @@ fn a_frozen_user_in_scope_is_unfrozen_and_reactivated_if_inactive() {
 }
 
 #[test]
+fn a_reason_says_which_side_holds_what_and_where_the_value_comes_from() {
+    let mut w = World::new();
+    let upn = w.user("ed", json!({}));
+    w.join("ed", "g-sales");
+    // An admin edited the title in Salesforce; the config changed its time zone constant.
+    w.salesforce(
+        "ed",
+        json!({"Title": "Edited", "TimeZoneSidKey": "Europe/Paris"}),
+    );
+    let plan = w.plan(&config(&[]));
+    assert_eq!(
+        only(&plan, &upn).reason,
+        "linked by FederationIdentifier; TimeZoneSidKey: Salesforce has \"Europe/Paris\", \
+         roster.yaml gives \"America/Los_Angeles\"; Title: Salesforce has \"Edited\", Entra \
+         gives \"Engineer\""
+    );
+}
+
+#[test]
 fn errors_are_never_green() {
     let mut w = World::new();
     w.user("bo", json!({}));
@@ -511,7 +530,7 @@ fn matching_tries_rules_in_order_the_first_misses_the_second_links() {
     assert_eq!(change.action, Action::Update);
     assert_eq!(
         change.reason,
-        "linked by FederationIdentifier; Title changed in Entra"
+        "linked by FederationIdentifier; Title: Salesforce has \"Engineer\", Entra gives \"Lead\""
     );
     assert_eq!(change.before["Title"], "Engineer");
     assert_eq!(change.after["Title"], "Lead");
