@@ -113,6 +113,11 @@ pub(crate) struct PlanArgs {
     /// Salesforce (offline: for debugging, audits and benchmarks).
     #[arg(long, value_name = "DIR")]
     pub(crate) snapshot: Option<PathBuf>,
+    /// The config before this change (a pull request's base `roster.yaml`): each change is
+    /// marked as caused by the change to the config, or pending regardless (Entra changes,
+    /// Salesforce drift), by planning both against the same read of the world.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

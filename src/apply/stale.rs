@@ -237,6 +237,7 @@ mod tests {
             unchanged: 0,
             permission_sets: crate::plan::PermissionSetChanges::default(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
+            cause: None,
             login_id: None,
         }
     }

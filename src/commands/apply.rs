@@ -24,7 +24,11 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     // is applied, and only when its changes are exactly the saved plan's.
     let (plan, reviewed) = match &args.plan {
         Some(path) => {
-            let (saved, reviewed) = super::plan::open_hashed(path)?;
+            let (mut saved, reviewed) = super::plan::open_hashed(path)?;
+            // What a change was compared with (--baseline-config) is commentary, not the change.
+            for change in &mut saved.changes {
+                change.cause = None;
+            }
             check_config(&desired, &saved, path)?;
             let planned = ctx.block_on(ctx.plan(&desired, &saved.targeted))??;
             check_names(&desired, &planned.plan)?;

@@ -138,8 +138,32 @@ impl Context {
         desired: &Desired,
         targets: &[String],
     ) -> Result<Planned, Error> {
+        self.plan_against(desired, targets, None).await
+    }
+
+    /// `plan`, each change marked against `baseline` (the config before a change), planned on
+    /// the same read of the world.
+    pub(crate) async fn plan_against(
+        &self,
+        desired: &Desired,
+        targets: &[String],
+        baseline: Option<&Desired>,
+    ) -> Result<Planned, Error> {
         let (source, target) = Box::pin(self.read(desired)).await?;
-        plan_from(desired, targets, &source, target)
+        plan_from(desired, targets, &source, target, baseline)
+    }
+
+    /// Loads the baseline config at `path`: checked like any config, its warnings not repeated.
+    pub(crate) fn load_baseline(&self, path: &Path) -> Result<Desired, Error> {
+        Context {
+            quiet: true,
+            config_path: path.to_owned(),
+            env: Arc::clone(&self.env),
+            runtime: OnceLock::new(),
+            progress: self.progress.clone(),
+            color: self.color,
+        }
+        .load()
     }
 
     /// A Salesforce client for the config, nothing sent yet.
@@ -223,10 +247,11 @@ pub(crate) fn plan_offline(
     desired: &Desired,
     targets: &[String],
     dir: &Path,
+    baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
     let source = read_snapshot(&dir.join("entra.json"))?;
     let target = read_snapshot(&dir.join("salesforce.json"))?;
-    plan_from(desired, targets, &source, target)
+    plan_from(desired, targets, &source, target, baseline)
 }
 
 /// The planner over two snapshots, its CPU time logged at `-v`. A `--target` that names no user
@@ -236,6 +261,7 @@ fn plan_from(
     targets: &[String],
     source: &SourceSnapshot,
     target: TargetSnapshot,
+    baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
     if let Some((unknown, hint)) = plan::unknown_targets(source, &target, targets)
         .into_iter()
@@ -266,6 +292,16 @@ fn plan_from(
             cpu.user_ms,
             cpu.system_ms
         );
+    }
+    let mut plan = plan;
+    if let Some(baseline) = baseline {
+        let before = plan::plan(
+            &baseline.loaded.config,
+            source,
+            &target,
+            &inputs(baseline, targets),
+        );
+        plan::compare_with_baseline(&mut plan, &before, &baseline.sha256);
     }
     crate::usage::log_peak();
     Ok(Planned { plan, target })

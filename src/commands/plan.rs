@@ -25,9 +25,13 @@ impl From<Format> for render::Format {
 /// exits 1.
 pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
+    let baseline = match &args.baseline_config {
+        Some(path) => Some(ctx.load_baseline(path)?),
+        None => None,
+    };
     let planned = match &args.snapshot {
-        Some(dir) => super::context::plan_offline(&desired, &args.targets, dir)?,
-        None => ctx.block_on(ctx.plan(&desired, &args.targets))??,
+        Some(dir) => super::context::plan_offline(&desired, &args.targets, dir, baseline.as_ref())?,
+        None => ctx.block_on(ctx.plan_against(&desired, &args.targets, baseline.as_ref()))??,
     };
     let plan = planned.plan;
     drop(planned.target);

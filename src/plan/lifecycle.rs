@@ -60,6 +60,7 @@ impl State<'_> {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(current),
+            cause: None,
             login_id: None,
         };
         for (name, value) in wanted.fields {
@@ -266,6 +267,7 @@ impl State<'_> {
                 remove: Vec::new(),
             },
             fingerprint: None,
+            cause: None,
             login_id: None,
         };
         Ok((

@@ -89,6 +89,9 @@ pub(crate) struct Plan {
     pub(crate) config_problems: Vec<ConfigProblem>,
     /// `--target` keys the plan was limited to.
     pub(crate) targeted: Vec<String>,
+    /// With `--baseline-config`: what the plan was compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline: Option<Baseline>,
 }
 
 /// The org the plan was made against.
@@ -270,9 +273,66 @@ pub(crate) struct Change {
     pub(crate) permission_sets: PermissionSetChanges,
     /// The target user's `SystemModstamp` when planned: `apply` refuses if it moved.
     pub(crate) fingerprint: Option<String>,
+    /// With `--baseline-config`: whether the change to the config causes this change, or it is
+    /// pending regardless.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cause: Option<Cause>,
     /// For a freeze: the user's `UserLogin` id, whose `IsFrozen` is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) login_id: Option<String>,
+}
+
+/// Why a change is in the plan, against the baseline config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Cause {
+    /// The baseline config would not make it (or not so): this change to `roster.yaml` does.
+    ConfigChange,
+    /// The baseline config makes it too: Entra changed, or Salesforce drifted.
+    Pending,
+}
+
+/// What the plan was compared with (`--baseline-config`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Baseline {
+    /// SHA-256 of the baseline config.
+    pub(crate) config_sha256: String,
+    /// Users the baseline config would change and this config leaves alone.
+    pub(crate) no_longer_changed: Vec<String>,
+}
+
+/// Marks each change of `plan` as caused by the config change or pending regardless, against
+/// `baseline`, a plan of the same world from the config before the change.
+pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_sha256: &str) {
+    let key = |c: &Change| c.key.to_lowercase();
+    let before: std::collections::HashMap<String, &Change> =
+        baseline.changes.iter().map(|c| (key(c), c)).collect();
+    let same = |a: &Change, b: &Change| {
+        a.action == b.action
+            && a.target_id == b.target_id
+            && a.before == b.before
+            && a.after == b.after
+            && a.permission_sets == b.permission_sets
+    };
+    for change in &mut plan.changes {
+        let pending = before.get(&key(change)).is_some_and(|b| same(change, b));
+        change.cause = Some(if pending {
+            Cause::Pending
+        } else {
+            Cause::ConfigChange
+        });
+    }
+    let now: std::collections::HashSet<String> = plan.changes.iter().map(key).collect();
+    plan.baseline = Some(Baseline {
+        config_sha256: baseline_sha256.to_owned(),
+        no_longer_changed: baseline
+            .changes
+            .iter()
+            .filter(|c| !now.contains(&key(c)))
+            .map(|c| c.key.clone())
+            .collect(),
+    });
 }
 
 /// Permission-set assignments to add and remove.

@@ -160,6 +160,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(user),
+            cause: None,
             login_id: (action == Action::Freeze)
                 .then(|| user.login.as_ref().map(|l| l.id.clone()))
                 .flatten(),

@@ -23,6 +23,29 @@ pub(crate) fn render(plan: &Plan) -> String {
         return head;
     }
     let _ = writeln!(head, "**{}**\n", super::text::summary_line(plan));
+    banner(&mut head, plan);
+    lists(&mut head, plan);
+
+    let diff: Vec<String> = super::text::lines(plan)
+        .iter()
+        .map(super::text::Line::to_diff)
+        .collect();
+    let open = "\n<details><summary>Full plan</summary>\n\n```diff\n";
+    let close = "```\n\n</details>\n";
+    let budget = MAX_CHARS.saturating_sub(head.len() + open.len() + close.len() + 400);
+    let (body, note) = fit(&diff, budget);
+    let mut out = head;
+    if let Some(note) = &note {
+        let _ = writeln!(out, "\n> [!NOTE]\n> {note}");
+    }
+    out.push_str(open);
+    out.push_str(&body);
+    out.push_str(close);
+    out
+}
+
+/// The warning banner: deactivations, an exceeded threshold, errors.
+fn banner(head: &mut String, plan: &Plan) {
     let deactivations = plan.summary.deactivate + plan.summary.freeze;
     if deactivations > 0 || !plan.errors.is_empty() || plan.safety.exceeded {
         let _ = writeln!(head, "> [!WARNING]");
@@ -49,12 +72,33 @@ pub(crate) fn render(plan: &Plan) -> String {
         }
         head.push('\n');
     }
+}
+
+/// The target note and the per-cause and per-action key lists, errors and deleted assignees.
+fn lists(head: &mut String, plan: &Plan) {
     if !plan.targeted.is_empty() {
         let _ = writeln!(
             head,
             "> [!NOTE]\n> Limited to `--target {}`.\n",
             plan.targeted.join(", ")
         );
+    }
+    if plan.baseline.is_some() {
+        for (cause, title) in [
+            (
+                crate::plan::Cause::ConfigChange,
+                "Caused by this change to roster.yaml",
+            ),
+            (crate::plan::Cause::Pending, "Pending regardless"),
+        ] {
+            let keys: Vec<&str> = plan
+                .changes
+                .iter()
+                .filter(|c| c.cause == Some(cause))
+                .map(|c| c.key.as_str())
+                .collect();
+            list(head, title, &keys);
+        }
     }
     for (action, title) in [
         (Action::Create, "Create"),
@@ -69,7 +113,7 @@ pub(crate) fn render(plan: &Plan) -> String {
             .filter(|c| c.action == action)
             .map(|c| c.key.as_str())
             .collect();
-        list(&mut head, title, &keys);
+        list(head, title, &keys);
     }
     let problems = plan
         .errors
@@ -84,7 +128,7 @@ pub(crate) fn render(plan: &Plan) -> String {
         ("Assigned, but deleted in Entra", deleted.collect()),
     ] {
         list(
-            &mut head,
+            head,
             title,
             &items.iter().map(String::as_str).collect::<Vec<_>>(),
         );
@@ -92,23 +136,6 @@ pub(crate) fn render(plan: &Plan) -> String {
     for warning in &plan.warnings {
         let _ = writeln!(head, "- ⚠️ {warning}");
     }
-
-    let diff: Vec<String> = super::text::lines(plan)
-        .iter()
-        .map(super::text::Line::to_diff)
-        .collect();
-    let open = "\n<details><summary>Full plan</summary>\n\n```diff\n";
-    let close = "```\n\n</details>\n";
-    let budget = MAX_CHARS.saturating_sub(head.len() + open.len() + close.len() + 400);
-    let (body, note) = fit(&diff, budget);
-    let mut out = head;
-    if let Some(note) = &note {
-        let _ = writeln!(out, "\n> [!NOTE]\n> {note}");
-    }
-    out.push_str(open);
-    out.push_str(&body);
-    out.push_str(close);
-    out
 }
 
 fn list(out: &mut String, title: &str, items: &[&str]) {
@@ -200,6 +227,7 @@ mod tests {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: None,
+            cause: None,
             login_id: None,
         }
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
-use crate::plan::{Action, Change, Plan, ProblemKind};
+use crate::plan::{Action, Cause, Change, Plan, ProblemKind};
 
 fn style(color: AnsiColor) -> Style {
     Style::new().fg_color(Some(color.into()))
@@ -326,6 +326,61 @@ pub(crate) fn codes(color: bool, style: Style) -> (String, String) {
     }
 }
 
+/// The changes, grouped by cause when the plan was compared with a baseline config.
+fn changes(out: &mut Vec<Line>, plan: &Plan) {
+    let blank = |out: &mut Vec<Line>| out.push(Line::plain(0, ""));
+    if !plan.changes.is_empty() {
+        out.push(Line::plain(0, "roster will perform the following actions:"));
+        blank(out);
+        if plan.baseline.is_some() {
+            // The reviewer's question first: what does this change to roster.yaml do?
+            for (cause, title) in [
+                (Cause::ConfigChange, "Caused by this change to roster.yaml"),
+                (
+                    Cause::Pending,
+                    "Pending regardless (Entra changes, Salesforce drift)",
+                ),
+            ] {
+                let group: Vec<&Change> = plan
+                    .changes
+                    .iter()
+                    .filter(|c| c.cause == Some(cause))
+                    .collect();
+                out.push(Line::styled(
+                    0,
+                    Style::new().bold(),
+                    format!("{title} ({}):", group.len()),
+                ));
+                blank(out);
+                for c in group {
+                    change_lines(out, c);
+                    blank(out);
+                }
+            }
+        } else {
+            for c in &plan.changes {
+                change_lines(out, c);
+                blank(out);
+            }
+        }
+    }
+    if let Some(baseline) = plan
+        .baseline
+        .as_ref()
+        .filter(|b| !b.no_longer_changed.is_empty())
+    {
+        out.push(Line::plain(
+            0,
+            format!(
+                "No longer changed with this change to roster.yaml ({}): {}",
+                baseline.no_longer_changed.len(),
+                baseline.no_longer_changed.join(", ")
+            ),
+        ));
+        blank(out);
+    }
+}
+
 /// The whole plan, line by line: warnings, users deleted in Entra, each change, the users not
 /// acted on, the summary and the safety verdict.
 pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
@@ -368,14 +423,7 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
         }
         blank(&mut out);
     }
-    if !plan.changes.is_empty() {
-        out.push(Line::plain(0, "roster will perform the following actions:"));
-        blank(&mut out);
-        for c in &plan.changes {
-            change_lines(&mut out, c);
-            blank(&mut out);
-        }
-    }
+    changes(&mut out, plan);
     if !plan.errors.is_empty() {
         out.push(Line::plain(
             0,
@@ -446,6 +494,7 @@ mod tests {
             unchanged: 0,
             permission_sets: PermissionSetChanges::default(),
             fingerprint: None,
+            cause: None,
             login_id: None,
         }
     }

@@ -355,3 +355,66 @@ fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
     let out = emulator.roster(&scratch.dir, &["-c", &config, "plan"], &refs);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn a_baseline_config_splits_what_the_change_causes_from_what_is_pending() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-baseline");
+    let base = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    scratch.write("base.yaml", &base);
+    // The pull request freezes instead of deactivating.
+    scratch.write(
+        "roster.yaml",
+        base.replace("out_of_scope: deactivate", "out_of_scope: freeze"),
+    );
+    let out = emulator.roster(
+        &scratch.dir,
+        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    for change in plan["changes"].as_array().unwrap() {
+        let expected = if change["action"] == "freeze" {
+            "config_change"
+        } else {
+            "pending"
+        };
+        assert_eq!(change["cause"], expected, "{change}");
+    }
+    let markdown = emulator.roster(
+        &scratch.dir,
+        &[
+            "plan",
+            "--baseline-config",
+            "base.yaml",
+            "--format",
+            "markdown",
+        ],
+        &[],
+    );
+    let caused = markdown
+        .stdout
+        .find("**Caused by this change to roster.yaml (2):**")
+        .expect("the caused group");
+    let pending = markdown
+        .stdout
+        .find("**Pending regardless (28):**")
+        .expect("the pending group");
+    assert!(caused < pending, "caused by the change comes first");
+    // A plan saved with a baseline applies like any other.
+    let saved = emulator.roster(
+        &scratch.dir,
+        &[
+            "plan",
+            "--baseline-config",
+            "base.yaml",
+            "--out",
+            "plan.json",
+        ],
+        &[],
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let applied = emulator.roster(&scratch.dir, &["apply", "plan.json"], &[]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+}

@@ -408,7 +408,7 @@ fn salesforce_rows_without_what_every_record_has_fail_the_read() {
             "Salesforce returned no Profile records",
         ),
         (
-            "FROM User",
+            "SELECT Id, Username, Email",
             json!({"totalSize": 1, "done": true, "records": [{"Id": "005000000000001AAA", "Username": "admin@contoso.com.dev1"}]}),
             "Salesforce query of User: the answer is not what roster expects: a record has no Email",
         ),

@@ -70,6 +70,9 @@ fn plan_on_pull_request() {
     let script = scripts(&yaml);
     assert!(script.contains("roster validate"));
     assert!(script.contains("roster plan --format markdown --detailed-exitcode --out plan.json"));
+    // The base branch's config splits what the pull request causes from what is pending.
+    assert!(script.contains("git show \"FETCH_HEAD:roster.yaml\" > base.yaml"));
+    assert!(script.contains("--baseline-config base.yaml"));
     assert!(script.contains("--detailed-exitcode") && script.contains("set +e"));
     assert!(script.contains("exitcode=$code\" >> \"$GITHUB_OUTPUT\""));
     // A refused plan (exit 1) is still commented, then fails the check; exit 2 never fails it.
