@@ -156,32 +156,46 @@ pub(crate) struct UserLogin {
 }
 
 impl TargetUser {
-    /// A user from one User query row (`attributes` removed); `None` without an `Id` or a
-    /// `Username`, which every User has.
-    pub(crate) fn from_row(mut row: Map<String, Value>) -> Option<TargetUser> {
+    /// A user from one User query row (`attributes` removed).
+    ///
+    /// # Errors
+    /// What about the row is not a User as Salesforce answers one: no `Id` or `Username`
+    /// string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
+    /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
+    /// string nor null. A planner fed such a row would guess, and guesses deactivate people.
+    pub(crate) fn from_row(mut row: Map<String, Value>) -> Result<TargetUser, String> {
         let mut take = |name: &str| {
-            let key = row.keys().find(|k| k.eq_ignore_ascii_case(name))?.clone();
-            row.remove(&key)
+            let key = row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned();
+            key.and_then(|key| row.remove(&key))
         };
-        let text = |value: Option<Value>| match value {
-            Some(Value::String(text)) => Some(text),
-            _ => None,
+        let text = |name: &str, value: Option<Value>| match value {
+            Some(Value::String(text)) => Ok(text),
+            other => Err(format!("{name} is {}, not a string", shown(other.as_ref()))),
         };
-        let id = text(take("Id"))?;
-        let username = text(take("Username"))?;
-        let email = text(take("Email"));
-        let is_active = take("IsActive") != Some(Value::Bool(false));
-        let profile_id = text(take("ProfileId"));
-        let user_role_id = text(take("UserRoleId"));
-        let system_modstamp = text(take("SystemModstamp"));
-        Some(TargetUser {
+        let optional = |name: &str, value: Option<Value>| match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(other) => Err(format!("{name} is {}, not a string", shown(Some(&other)))),
+        };
+        let id = text("Id", take("Id"))?;
+        let username = text("Username", take("Username"))?;
+        let is_active = match take("IsActive") {
+            Some(Value::Bool(active)) => active,
+            other => {
+                return Err(format!(
+                    "IsActive is {}, not a boolean",
+                    shown(other.as_ref())
+                ));
+            }
+        };
+        Ok(TargetUser {
+            email: optional("Email", take("Email"))?,
+            profile_id: Some(text("ProfileId", take("ProfileId"))?),
+            user_role_id: optional("UserRoleId", take("UserRoleId"))?,
+            system_modstamp: optional("SystemModstamp", take("SystemModstamp"))?,
             id,
             username,
-            email,
             is_active,
-            profile_id,
-            user_role_id,
-            system_modstamp,
             login: None,
             fields: row,
         })
@@ -290,4 +304,12 @@ pub(crate) struct PermissionSetAssignment {
 pub(crate) struct ApiUsage {
     pub(crate) used: u64,
     pub(crate) max: u64,
+}
+
+/// A JSON value as a message shows it: `absent`, `null`, or the value itself.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None => "absent".to_owned(),
+        Some(value) => value.to_string(),
+    }
 }

@@ -97,6 +97,17 @@ pub(super) fn resolve(
             &mut problems,
         );
     }
+    // A protected profile the org does not have protects nobody: a typo here would let roster
+    // deactivate the very admins it names.
+    for (j, name) in config.protect.profiles.iter().enumerate() {
+        one(
+            "profile",
+            &RecordRef::Name(name.clone()),
+            &profiles,
+            &format!("/protect/profiles/{j}"),
+            &mut problems,
+        );
+    }
     (resolved, problems)
 }
 

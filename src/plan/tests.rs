@@ -235,7 +235,7 @@ impl World {
             fields.insert(k, v);
         }
         fields.insert("Id".into(), json!(id));
-        let mut user = TargetUser::from_row(fields).unwrap();
+        let mut user = TargetUser::from_row(fields).expect("a User row");
         user.login = Some(UserLogin {
             id: format!("060{:012}", self.target.users.len() + 1),
             is_frozen: false,

@@ -87,17 +87,28 @@ pub(crate) async fn read(
     };
     let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins) =
         tokio::try_join!(users, metadata, logins)?;
+    // A login row without its ids or flag would unfreeze or freeze the wrong user: refused.
     let logins: HashMap<&str, UserLogin> = logins
         .iter()
-        .filter_map(|r| {
-            let user = r.get("UserId").and_then(Value::as_str)?;
-            let login = UserLogin {
-                id: r.get("Id").and_then(Value::as_str)?.to_owned(),
-                is_frozen: r.get("IsFrozen").and_then(Value::as_bool) == Some(true),
+        .map(|r| {
+            let (Some(user), Some(id), Some(is_frozen)) = (
+                r.get("UserId").and_then(Value::as_str),
+                r.get("Id").and_then(Value::as_str),
+                r.get("IsFrozen").and_then(Value::as_bool),
+            ) else {
+                return Err(SalesforceError::Read(
+                    "Salesforce query of UserLogin: the answer is not what roster expects: a \
+                     row lacks Id, UserId or a boolean IsFrozen"
+                        .to_owned(),
+                ));
             };
-            Some((super::id15(user), login))
+            let login = UserLogin {
+                id: id.to_owned(),
+                is_frozen,
+            };
+            Ok((super::id15(user), login))
         })
-        .collect();
+        .collect::<Result<_, SalesforceError>>()?;
     let mut users: Vec<TargetUser> = users
         .into_iter()
         .map(|row| {
@@ -113,17 +124,39 @@ pub(crate) async fn read(
                      has no {missing}"
                 )));
             }
-            // Every User has an Id and a Username: a row without them is a malformed answer.
-            let mut user = TargetUser::from_row(row).ok_or_else(|| {
-                SalesforceError::Read(
-                    "Salesforce query of User: a row has no Id or no Username".to_owned(),
-                )
-            })?;
+            let malformed = |why: String| {
+                SalesforceError::Read(format!(
+                    "Salesforce query of User: the answer is not what roster expects: {why}"
+                ))
+            };
+            let mut user = TargetUser::from_row(row).map_err(&malformed)?;
+            // A profile the org did not list would make a protected user unprotected.
+            let profile = user.profile_id.as_deref().unwrap_or_default();
+            if !profiles
+                .iter()
+                .any(|p| super::id15(&p.id) == super::id15(profile))
+            {
+                return Err(malformed(format!(
+                    "user {} has ProfileId {profile}, which is not among the org's {} profiles",
+                    user.id,
+                    profiles.len()
+                )));
+            }
             user.login = logins.get(super::id15(&user.id)).cloned();
             Ok(user)
         })
         .collect::<Result<_, SalesforceError>>()?;
     users.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(twice) = users
+        .windows(2)
+        .find(|pair| super::id15(&pair[0].id) == super::id15(&pair[1].id))
+    {
+        return Err(SalesforceError::Read(format!(
+            "Salesforce query of User: the answer is not what roster expects: user {} is \
+             listed twice",
+            twice[0].id
+        )));
+    }
     task.finish(&format!(
         "{} users, {} profiles, {} permission sets",
         users.len(),

@@ -1205,3 +1205,111 @@ fn the_demo_removes_its_secrets_on_exit_and_on_interrupt() {
         assert!(demo_dirs(&tmp).is_empty(), "{:?}", demo_dirs(&tmp));
     }
 }
+
+/// A User row as Salesforce answers the demo config's query: every selected field, null or not.
+fn user_row(world: &World, username: &str) -> Value {
+    let mut row = user_by_username(world, username);
+    for field in [
+        "Id",
+        "Username",
+        "Email",
+        "IsActive",
+        "ProfileId",
+        "UserRoleId",
+        "LastModifiedDate",
+        "SystemModstamp",
+        "FederationIdentifier",
+        "FirstName",
+        "LastName",
+        "Alias",
+        "CommunityNickname",
+        "Title",
+        "Department",
+        "EmployeeNumber",
+        "TimeZoneSidKey",
+        "LocaleSidKey",
+        "LanguageLocaleKey",
+        "EmailEncodingKey",
+    ] {
+        row.as_object_mut()
+            .unwrap()
+            .entry(field)
+            .or_insert(Value::Null);
+    }
+    row
+}
+
+#[test]
+fn user_rows_of_the_wrong_shape_or_with_an_unlisted_profile_fail_the_read() {
+    // Each would make the planner guess: an IsActive of "false" read as active, a profile the
+    // org did not list unprotecting a protected user, a user listed twice planned twice.
+    let world = World::demo("safety-user-rows");
+    let admin = user_row(&world, "admin@contoso.com.dev1");
+    let page = |rows: Vec<Value>| json!({"totalSize": rows.len(), "done": true, "records": rows});
+    let mut text_active = admin.clone();
+    text_active["IsActive"] = json!("false");
+    let mut no_profile = admin.clone();
+    no_profile["ProfileId"] = Value::Null;
+    let mut unlisted = admin.clone();
+    unlisted["ProfileId"] = json!("00e8c0000000zzzAAA");
+    let mut numeric_email = admin.clone();
+    numeric_email["Email"] = json!(42);
+    for (body, expected) in [
+        (
+            page(vec![text_active]),
+            "IsActive is \"false\", not a boolean",
+        ),
+        (page(vec![no_profile]), "ProfileId is null, not a string"),
+        (
+            page(vec![unlisted]),
+            "has ProfileId 00e8c0000000zzzAAA, which is not among the org's",
+        ),
+        (page(vec![numeric_email]), "Email is 42, not a string"),
+        (page(vec![admin.clone(), admin.clone()]), "is listed twice"),
+    ] {
+        fault(
+            &world,
+            &json!({"route": "GET /services/data/{v}/query", "query_contains": "SELECT Id, Username, Email",
+                    "kind": "respond", "status": 200, "body": body}),
+        );
+        assert_read_fails(
+            &world,
+            &[
+                "Salesforce query of User: the answer is not what roster expects",
+                expected,
+            ],
+        );
+    }
+    // The real answer plans.
+    assert_eq!(world.roster(&["plan"]).code, 0);
+}
+
+#[test]
+fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin() {
+    let world = World::demo("safety-protect-typo");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    assert!(
+        config.contains("profiles: [System Administrator]"),
+        "{config}"
+    );
+    world.scratch.write(
+        "roster.yaml",
+        config.replace(
+            "profiles: [System Administrator]",
+            "profiles: [System Administator]",
+        ),
+    );
+    let out = world.roster(&["plan"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Plan refused"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("the org has no profile named \"System Administator\"")
+            && out
+                .stderr
+                .contains("did you mean \"System Administrator\"?")
+            && out.stderr.contains("roster.yaml:"),
+        "{}",
+        out.stderr
+    );
+}
