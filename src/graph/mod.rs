@@ -72,6 +72,18 @@ impl Graph {
         })
     }
 
+    /// Whether `link` is a Graph URL of this client: the same scheme, host and port as the
+    /// configured Graph endpoint, under `/v1.0/`. Only such URLs are sent the token.
+    fn is_own(&self, link: &str) -> bool {
+        match (url::Url::parse(link), url::Url::parse(&self.base_url)) {
+            (Ok(link), Ok(base)) => {
+                link.origin() == base.origin()
+                    && link.path().starts_with(&format!("{}/", base.path()))
+            }
+            _ => false,
+        }
+    }
+
     /// `{graph}/v1.0/{path}`; `path` carries its own (encoded) query.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base_url, path.trim_start_matches('/'))
@@ -125,6 +137,15 @@ impl Graph {
         let mut next = Some(first.to_owned());
         let mut seen = std::collections::HashSet::new();
         while let Some(url) = next.take() {
+            // The token goes with every request: a next link elsewhere would hand it over.
+            if !self.is_own(&url) {
+                return Err(GraphError::Read(format!(
+                    "Microsoft Graph: the answer is not what roster expects: \
+                     `@odata.nextLink` leads away from {}: {}",
+                    self.base_url,
+                    crate::url_rules::redacted(&url)
+                )));
+            }
             // A next link that comes round again would page forever.
             if !seen.insert(url.clone()) {
                 return Err(GraphError::Read(format!(

@@ -290,11 +290,24 @@ fn service_principal_of(found: &Value) -> Result<ServicePrincipal, String> {
     })
 }
 
-/// One `appRoleAssignedTo` row; every field roster reads must be there.
+/// One `appRoleAssignedTo` row; every field roster reads must be there, and `principalType`
+/// one of the three Graph documents (`User`, `Group`, `ServicePrincipal`; Graph v1.0
+/// appRoleAssignment resource): an assignment of a kind roster cannot read would lose whoever
+/// it puts in scope.
 fn assignment(item: &Value) -> Result<AppRoleAssignment, String> {
+    let principal_type = required(item, "principalType")?;
+    if !matches!(
+        principal_type.as_str(),
+        "User" | "Group" | "ServicePrincipal"
+    ) {
+        return Err(format!(
+            "an assignment has principalType {principal_type:?}, not User, Group or \
+             ServicePrincipal"
+        ));
+    }
     Ok(AppRoleAssignment {
         id: required(item, "id")?,
-        principal_type: required(item, "principalType")?,
+        principal_type,
         principal_id: required(item, "principalId")?,
         principal_display_name: optional(item, "principalDisplayName")?,
         app_role_id: required(item, "appRoleId")?,
@@ -469,6 +482,15 @@ fn source_user(user: &Map<String, Value>, attributes: &[String]) -> Result<Sourc
     let Some(Value::String(id)) = user.get("id") else {
         return Err("a user has no `id`".to_owned());
     };
+    // Scope reads it: a `"false"` taken for enabled would provision a disabled account.
+    if let Some(enabled) = user
+        .get("accountEnabled")
+        .filter(|v| !v.is_null() && !v.is_boolean())
+    {
+        return Err(format!(
+            "user {id} has accountEnabled {enabled}, not a boolean"
+        ));
+    }
     if let Some(missing) = missing_property(user, attributes) {
         return Err(format!(
             "user {id} lacks the selected property for `{missing}` (Graph answers every \

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{Salesforce, SalesforceError};
+use super::{Salesforce, SalesforceError, id15};
 use crate::http::Body;
 
 /// Records in one sObject Collections request: Salesforce's limit.
@@ -79,11 +79,20 @@ impl Salesforce {
                 Value::Object(record)
             })
             .collect();
+        let expected = match op {
+            Op::Insert => Expected::New(key_prefix(object)),
+            Op::Update => Expected::Sent(
+                records
+                    .iter()
+                    .map(|r| r.get("Id").and_then(Value::as_str).unwrap_or_default())
+                    .collect(),
+            ),
+        };
         let body = json!({"allOrNone": false, "records": records});
         let answer = self
             .data(method, "composite/sobjects", Some(Body::Json(&body)))
             .await?;
-        outcomes(&answer, records.len())
+        outcomes(&answer, records.len(), &expected)
     }
 
     /// Deletes up to 200 records by id in one request (`DELETE /composite/sobjects?ids=`).
@@ -93,13 +102,43 @@ impl Salesforce {
     ) -> Result<Vec<Outcome>, SalesforceError> {
         let path = format!("composite/sobjects?ids={}&allOrNone=false", ids.join(","));
         let answer = self.data(Method::DELETE, &path, None).await?;
-        outcomes(&answer, ids.len())
+        outcomes(&answer, ids.len(), &Expected::Sent(ids.to_vec()))
     }
+}
+
+/// The ids a collections answer must carry: the records' own, in order, for updates and
+/// deletes; for inserts, new ids of the object's key prefix, each once.
+enum Expected<'a> {
+    Sent(Vec<&'a str>),
+    New(Option<&'static str>),
+}
+
+/// The key prefix of the objects roster inserts (the first three characters of their ids).
+fn key_prefix(object: &str) -> Option<&'static str> {
+    match object {
+        "User" => Some("005"),
+        "PermissionSetAssignment" => Some("0Pa"),
+        "UserLogin" => Some("060"),
+        _ => None,
+    }
+}
+
+/// A Salesforce record id: 15 or 18 ASCII letters and digits.
+fn is_record_id(id: &str) -> bool {
+    matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// The per-record results of a collections answer: `[{"id", "success", "errors": [{"statusCode",
 /// "message"}]}]`, one per record.
-fn outcomes(answer: &Value, count: usize) -> Result<Vec<Outcome>, SalesforceError> {
+///
+/// A success must name the record written: the id sent (updates, deletes) or a new record id of
+/// the object's key prefix seen once (inserts). An answer crediting the wrong record would be
+/// logged as the right one's change.
+fn outcomes(
+    answer: &Value,
+    count: usize,
+    expected: &Expected<'_>,
+) -> Result<Vec<Outcome>, SalesforceError> {
     let unexpected = |detail: String| {
         SalesforceError::Read(format!(
             "Salesforce /composite/sobjects: the answer is not what roster expects: {detail}"
@@ -117,15 +156,36 @@ fn outcomes(answer: &Value, count: usize) -> Result<Vec<Outcome>, SalesforceErro
             items.len()
         )));
     }
+    let mut new_ids = std::collections::HashSet::new();
     items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
             match item.get("success").and_then(Value::as_bool) {
                 Some(true) => match text(item.get("id")) {
-                    Some(id) if !id.is_empty() => Ok(Outcome::Written(id)),
+                    Some(id) if is_record_id(&id) => {
+                        let right = match expected {
+                            Expected::Sent(ids) => {
+                                ids.get(i).is_some_and(|sent| id15(sent) == id15(&id))
+                            }
+                            Expected::New(prefix) => {
+                                prefix.is_none_or(|p| id.starts_with(p))
+                                    && new_ids.insert(id15(&id).to_owned())
+                            }
+                        };
+                        if right {
+                            Ok(Outcome::Written(id))
+                        } else {
+                            Err(unexpected(format!(
+                                "result {} names a record roster did not write: {}",
+                                i + 1,
+                                short(item)
+                            )))
+                        }
+                    }
                     _ => Err(unexpected(format!(
-                        "a success without an id: {}",
+                        "a success without a record id: {}",
                         short(item)
                     ))),
                 },
@@ -162,27 +222,71 @@ fn short(value: &Value) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::{Failure, Outcome, outcomes};
+    use super::{Expected, Failure, Outcome, outcomes};
 
     #[test]
     fn results_are_read_in_order_and_malformed_ones_refused() {
+        let user = Expected::New(Some("005"));
         let answer = json!([
-            {"id": "005A", "success": true, "errors": []},
+            {"id": "005000000000001AAA", "success": true, "errors": []},
             {"success": false, "errors": [{"statusCode": "DUPLICATE_USERNAME", "message": "Duplicate Username."}]}
         ]);
         assert_eq!(
-            outcomes(&answer, 2).unwrap(),
+            outcomes(&answer, 2, &user).unwrap(),
             [
-                Outcome::Written("005A".into()),
+                Outcome::Written("005000000000001AAA".into()),
                 Outcome::Rejected(Failure::new("DUPLICATE_USERNAME", "Duplicate Username."))
             ]
         );
-        assert!(outcomes(&answer, 3).is_err(), "one result per record");
         assert!(
-            outcomes(&json!([{"success": true}]), 1).is_err(),
+            outcomes(&answer, 3, &user).is_err(),
+            "one result per record"
+        );
+        assert!(
+            outcomes(&json!([{"success": true}]), 1, &user).is_err(),
             "a success needs an id"
         );
-        assert!(outcomes(&json!([{"success": false}]), 1).is_err());
-        assert!(outcomes(&json!({"x": 1}), 1).is_err());
+        assert!(outcomes(&json!([{"success": false}]), 1, &user).is_err());
+        assert!(outcomes(&json!({"x": 1}), 1, &user).is_err());
+    }
+
+    #[test]
+    fn a_success_must_name_the_record_written() {
+        let ok = |id: &str| json!({"id": id, "success": true, "errors": []});
+        // Inserts: a new id of the object's prefix, each once.
+        let user = Expected::New(Some("005"));
+        assert!(outcomes(&json!([ok("0Pa000000000001AAA")]), 1, &user).is_err());
+        assert!(
+            outcomes(&json!([ok("005")]), 1, &user).is_err(),
+            "too short"
+        );
+        assert!(
+            outcomes(
+                &json!([ok("005000000000001"), ok("005000000000001AAA")]),
+                2,
+                &user
+            )
+            .is_err(),
+            "the same record twice, 15 and 18 characters"
+        );
+        // Updates and deletes: the id sent, in order, in either length.
+        let sent = Expected::Sent(vec!["005000000000001AAA", "005000000000002AAA"]);
+        assert!(
+            outcomes(
+                &json!([ok("005000000000001"), ok("005000000000002AAA")]),
+                2,
+                &sent
+            )
+            .is_ok()
+        );
+        assert!(
+            outcomes(
+                &json!([ok("005000000000002AAA"), ok("005000000000001AAA")]),
+                2,
+                &sent
+            )
+            .is_err(),
+            "swapped"
+        );
     }
 }

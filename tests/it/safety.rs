@@ -350,9 +350,38 @@ fn graph_pages_that_are_not_what_graph_sends_fail_the_read() {
     fault(
         &world,
         &json!({"route": route, "kind": "respond", "status": 200,
+                "body": {"value": [{"id": "a1", "principalType": "Device", "principalId": "p",
+                                    "appRoleId": "r"}]}}),
+    );
+    assert_read_fails(
+        &world,
+        &["principalType \"Device\", not User, Group or ServicePrincipal"],
+    );
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200,
                 "body": {"value": [], "@odata.nextLink": 7}}),
     );
     assert_read_fails(&world, &["`@odata.nextLink` is 7"]);
+    // A next link to another host, or to another port of the same one, would be sent the
+    // token: refused before any request.
+    let catcher = Catcher::new();
+    let same_host_other_port = format!(
+        "{}/v1.0/servicePrincipals",
+        catcher.url.replace("127.0.0.2", "127.0.0.1")
+    );
+    for link in [
+        format!("{}/v1.0/servicePrincipals", catcher.url),
+        same_host_other_port,
+    ] {
+        fault(
+            &world,
+            &json!({"route": route, "kind": "respond", "status": 200,
+                    "body": {"value": [], "@odata.nextLink": link}}),
+        );
+        assert_read_fails(&world, &["`@odata.nextLink` leads away from"]);
+    }
+    assert!(!catcher.caught(), "the token was sent elsewhere");
     world.assert_converged();
 }
 
@@ -440,6 +469,12 @@ fn graph_members_without_their_selected_properties_fail_the_read() {
                 "body": member("#microsoft.graph.user", json!({}))}),
     );
     assert_read_fails(&world, &["lacks the selected property for"]);
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200, "count": 10,
+                "body": member("#microsoft.graph.user", json!({"accountEnabled": "false"}))}),
+    );
+    assert_read_fails(&world, &["has accountEnabled \"false\", not a boolean"]);
     fault(
         &world,
         &json!({"route": route, "kind": "respond", "status": 200, "count": 10,
