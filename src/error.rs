@@ -126,10 +126,13 @@ impl From<crate::salesforce::SalesforceError> for Error {
     }
 }
 
-impl Error {
-    /// A broken pipe on stdout (`roster plan | head`): the reader went away, nothing to report.
-    pub(crate) fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+/// The result of writing a command's output. A broken pipe (`roster plan | head`: the reader
+/// went away) is not an error: the command goes on, and its exit code stays its own — a plan
+/// with changes still exits 2, an apply is never cut short by its reader.
+pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Error::Output),
     }
 }
 
@@ -200,13 +203,11 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The process exit code for a command's result. A broken pipe on stdout ends quietly with
-/// success, as `head` expects of what it reads.
+/// The process exit code for a command's result.
 pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Ok(Outcome::Failed) | Err(_) => ExitCode::FAILURE,
     }
 }

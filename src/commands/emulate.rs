@@ -85,10 +85,11 @@ pub(crate) fn run(ctx: &Context, args: &EmulateArgs) -> Result<Outcome, Error> {
         }
         let _ = writeln!(out, "# the emulator is serving on {base}; Ctrl-C stops it");
         let mut stdout = anstream::stdout();
-        stdout
-            .write_all(out.as_bytes())
-            .and_then(|()| stdout.flush())
-            .map_err(Error::Output)?;
+        crate::error::output(
+            stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush()),
+        )?;
         let _ = tokio::signal::ctrl_c().await;
         running.shutdown().await;
         Ok(Outcome::Success)

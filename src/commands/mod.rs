@@ -64,9 +64,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
 
 /// Writes `text` to stdout.
 pub(crate) fn print(text: &str) -> Result<(), Error> {
-    anstream::stdout()
-        .write_all(text.as_bytes())
-        .map_err(Error::Output)
+    crate::error::output(anstream::stdout().write_all(text.as_bytes()))
 }
 
 fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
@@ -81,10 +79,10 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
                 let mut out = anstream::stdout();
                 if let LoadError::Invalid(diagnostics) = &err {
                     for d in diagnostics {
-                        writeln!(out, "{}", d.annotation()).map_err(Error::Output)?;
+                        crate::error::output(writeln!(out, "{}", d.annotation()))?;
                     }
                 } else {
-                    writeln!(
+                    crate::error::output(writeln!(
                         out,
                         "{}",
                         github_annotation(
@@ -94,8 +92,7 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
                             "roster validate",
                             &err.to_string()
                         )
-                    )
-                    .map_err(Error::Output)?;
+                    ))?;
                 }
             }
             return Err(err.into());
@@ -108,7 +105,7 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
         if github {
             let mut out = anstream::stdout();
             for d in &loaded.warnings {
-                writeln!(out, "{}", d.annotation()).map_err(Error::Output)?;
+                crate::error::output(writeln!(out, "{}", d.annotation()))?;
             }
         }
     }
@@ -119,12 +116,11 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
             n => format!(", with {n} warnings"),
         };
         let green = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
-        writeln!(
+        crate::error::output(writeln!(
             anstream::stdout(),
             "{green}Success!{green:#} {} is valid{warnings}.",
             display_path(&loaded.file.path)
-        )
-        .map_err(Error::Output)?;
+        ))?;
     }
     Ok(Outcome::Success)
 }
@@ -158,11 +154,8 @@ pub(crate) fn warn(message: &str) {
     let _ = writeln!(anstream::stderr(), "{yellow}warning:{yellow:#} {message}");
 }
 
-/// Prints an error once, with its causes; a broken pipe on stdout is not one to print.
+/// Prints an error once, with its causes.
 pub(crate) fn report_error(err: &Error) {
-    if err.is_broken_pipe() {
-        return;
-    }
     let mut stderr = anstream::stderr();
     if let Error::Config(LoadError::Invalid(diagnostics)) | Error::Diagnostics(diagnostics) = err {
         let _ = stderr.write_all(render_all(diagnostics, true).as_bytes());

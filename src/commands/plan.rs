@@ -130,7 +130,7 @@ fn print_plan(plan: &Plan, format: Format, color: bool, mask: bool) -> Result<()
     } else {
         render::write(&mut anstream::stdout(), plan, format.into(), color, mask)
     };
-    written.map_err(Error::Output)
+    crate::error::output(written)
 }
 
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {

@@ -746,3 +746,41 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     world.assert_converged();
 }
+
+/// Runs roster in the world with stdout a pipe whose reader is gone (`roster ... | head -0`).
+fn run_with_closed_stdout(world: &World, args: &[&str]) -> (i32, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .current_dir(&world.scratch.dir)
+        .env("NO_COLOR", "1")
+        .envs(
+            world
+                .emulator
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reader_that_goes_away_changes_neither_the_exit_code_nor_the_apply() {
+    // `roster plan --detailed-exitcode | head` in CI: exit 2 still means changes.
+    let world = World::demo("apply-closed-stdout");
+    let (code, stderr) = run_with_closed_stdout(&world, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    // An apply whose reader left still carries out the whole plan.
+    let (code, stderr) = run_with_closed_stdout(&world, &["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stderr}");
+    world.assert_converged();
+}
