@@ -82,6 +82,7 @@ pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) 
     let mut expressions = parse_expressions(config, &mut out);
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
+    check_ownership(config, &mut out);
     let threshold = build_threshold(config, &mut out);
     if out.iter().any(|f| f.severity == Severity::Error) {
         return (out, None);
@@ -502,6 +503,24 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
                 );
             }
         }
+    }
+}
+
+/// The ownership suffix: every Username ends with the empty string, so an empty or blank suffix
+/// would make roster own — and deactivate — every user in the org.
+fn check_ownership(config: &Config, out: &mut Vec<Finding>) {
+    let Some(suffix) = &config.ownership.username_suffix else {
+        return;
+    };
+    if suffix.trim().is_empty() || suffix.chars().any(char::is_whitespace) {
+        out.push(
+            Finding::error(
+                "/ownership/username_suffix",
+                format!("the ownership suffix {suffix:?} is empty or contains whitespace"),
+            )
+            .label("would match every Username, or none")
+            .help("use the sandbox suffix roster's Usernames end with, e.g. `.dev1`, or remove `ownership`"),
+        );
     }
 }
 

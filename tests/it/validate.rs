@@ -453,3 +453,24 @@ fn github_annotations_point_at_file_line_and_column() {
         missing.stdout
     );
 }
+
+#[test]
+fn a_blank_ownership_suffix_would_own_every_user_and_is_refused() {
+    for (name, suffix) in [
+        ("suffix-empty", "\"\""),
+        ("suffix-blank", "\"  \""),
+        ("suffix-space", "\".dev1 \""),
+    ] {
+        let text = format!("{}\nownership:\n  username_suffix: {suffix}\n", minimal());
+        let out = rejected(name, text);
+        assert!(
+            out.contains("/ownership/username_suffix: the ownership suffix")
+                && out.contains("is empty or contains whitespace"),
+            "{out}"
+        );
+    }
+    let fine = format!("{}\nownership:\n  username_suffix: .dev1\n", minimal());
+    let scratch = Scratch::new("suffix-fine");
+    scratch.write("roster.yaml", fine);
+    assert_eq!(scratch.roster(&["validate"]).code, 0);
+}
