@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, RecordId, RecordRef};
-use crate::model::TargetSnapshot;
+use crate::config::{Config, RecordId, RecordRef, RoleCondition};
+use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::salesforce::id15;
 use crate::suggest::closest;
 
@@ -28,9 +28,11 @@ pub(super) struct Resolved {
     pub(super) sets: Vec<(String, String)>,
 }
 
-/// Every rule's records, and the problems with any of them.
+/// Every rule's records, and the problems with any of them (app roles the application does not
+/// define among them).
 pub(super) fn resolve(
     config: &Config,
+    source: &SourceSnapshot,
     target: &TargetSnapshot,
 ) -> (Vec<Resolved>, Vec<ConfigProblem>) {
     let profiles: Vec<(&str, &str)> = target
@@ -50,7 +52,7 @@ pub(super) fn resolve(
         .iter()
         .map(|s| (s.name.as_str(), s.id.as_str()))
         .collect();
-    let mut problems = Vec::new();
+    let mut problems = app_roles(config, source);
     let resolved = config
         .roles
         .rules
@@ -109,6 +111,40 @@ pub(super) fn resolve(
         );
     }
     (resolved, problems)
+}
+
+/// Rules on an app role the application does not define: they could never match, and every
+/// user they were meant for would be left without a profile. Matched by display name or value,
+/// as the planner matches them.
+fn app_roles(config: &Config, source: &SourceSnapshot) -> Vec<ConfigProblem> {
+    let roles = &source.application.app_roles;
+    let names = || {
+        roles
+            .iter()
+            .flat_map(|r| std::iter::once(r.display_name.as_str()).chain(r.value.as_deref()))
+    };
+    config
+        .roles
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rule)| {
+            let RoleCondition::AppRole(wanted) = &rule.when else {
+                return None;
+            };
+            if names().any(|n| n == wanted) {
+                return None;
+            }
+            Some(ConfigProblem {
+                pointer: format!("/roles/rules/{i}/when/app_role"),
+                message: format!(
+                    "the application {:?} has no app role named {wanted:?}",
+                    source.application.display_name
+                ),
+                help: closest(wanted, names()).map(|c| format!("did you mean {c:?}?")),
+            })
+        })
+        .collect()
 }
 
 /// The one record `wanted` names among `records` (name, id), or a problem.

@@ -35,8 +35,9 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     };
     if !state.problems.is_empty() {
         plan.refused = Some(format!(
-            "roster.yaml names {} org record(s) that do not resolve (listed with their places \
-             in the file); fix the names, or name records by id",
+            "roster.yaml names {} record(s) or app role(s) that the org or the application does \
+             not have, or has twice (listed with their places in the file); fix the names, or \
+             name records by id",
             state.problems.len()
         ));
         plan.config_problems.clone_from(&state.problems);
@@ -224,7 +225,7 @@ impl<'a> State<'a> {
         inputs: &'a Inputs<'a>,
     ) -> State<'a> {
         let compiled = compile(config);
-        let (resolved, problems) = super::names::resolve(config, target);
+        let (resolved, problems) = super::names::resolve(config, source, target);
         let users = source::users(source);
         let decisions: Vec<Decision> = users
             .iter()

@@ -866,6 +866,41 @@ fn names_the_org_lacks_or_has_twice_are_config_problems_once() {
 }
 
 #[test]
+fn a_rule_on_an_app_role_the_application_lacks_is_a_config_problem() {
+    // A typo in an app role would leave every Rep without a profile, one error per user.
+    let mut w = World::new();
+    w.user("sam", json!({}));
+    w.direct("sam", REP);
+    let plan = w.plan(&config(&[("{app_role: Rep}", "{app_role: Reps}")]));
+    assert!(
+        plan.refused.is_some() && plan.changes.is_empty(),
+        "{plan:#?}"
+    );
+    assert_eq!(
+        plan.config_problems,
+        [super::ConfigProblem {
+            pointer: "/roles/rules/1/when/app_role".into(),
+            message: "the application \"App\" has no app role named \"Reps\"".into(),
+            help: Some("did you mean \"Rep\"?".into()),
+        }]
+    );
+    // Its display name names it as well as its value.
+    "Sales Representative".clone_into(&mut w.source.application.app_roles[1].display_name);
+    for name in ["Rep", "Sales Representative"] {
+        let plan = w.plan(&config(&[(
+            "{app_role: Rep}",
+            &format!("{{app_role: {name}}}"),
+        )]));
+        assert!(
+            plan.config_problems.is_empty(),
+            "{:?}",
+            plan.config_problems
+        );
+        assert_eq!(plan.summary.create, 1, "{plan:#?}");
+    }
+}
+
+#[test]
 fn a_role_condition_that_cannot_be_evaluated_is_an_error_not_false() {
     let mut w = World::new();
     let upn = w.user(
