@@ -109,7 +109,9 @@ impl Diagnostic {
             Severity::Warning => Level::WARNING,
         };
         let headline = self.headline();
-        let snippet = Snippet::source(&text[window_start..window_end])
+        // A URL's password in the file never reaches a terminal or a CI log.
+        let window = crate::url_rules::mask_user_info(&text[window_start..window_end]);
+        let snippet = Snippet::source(&window)
             .line_start(line)
             .path(&path)
             .fold(false)

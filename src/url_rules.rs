@@ -63,6 +63,28 @@ pub(crate) fn redacted(text: &str) -> String {
     }
 }
 
+/// `text` (a snippet of a file) with the user info of every `scheme://user:info@host` in it
+/// masked byte for byte with `*`, so offsets into it stay true: a diagnostic about a URL with a
+/// password shows the line without the password.
+pub(crate) fn mask_user_info(text: &str) -> String {
+    let mut out = text.as_bytes().to_vec();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let start = from + found + 3;
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || "/?#'\"".contains(c))
+            .map_or(text.len(), |i| start + i);
+        if let Some(at) = text[start..end].rfind('@') {
+            for byte in &mut out[start..start + at] {
+                *byte = b'*';
+            }
+        }
+        from = end;
+    }
+    // Only ASCII `*` replaced whole runs of bytes between ASCII delimiters.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// `127.0.0.0/8`, `::1`, or the name `localhost` exactly (the `url` crate lower-cases names).
 fn is_loopback(host: &url::Host<&str>) -> bool {
     match host {
@@ -74,7 +96,25 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, mask_user_info};
+
+    #[test]
+    fn user_info_is_masked_in_place() {
+        let line = "  login_url: \"https://me:hunter2@test.salesforce.com/x\"  # and http://a@b";
+        let masked = mask_user_info(line);
+        assert_eq!(masked.len(), line.len(), "offsets stay true");
+        assert!(!masked.contains("hunter2"), "{masked}");
+        assert!(
+            masked.contains("https://**********@test.salesforce.com/x"),
+            "{masked}"
+        );
+        assert!(masked.ends_with("http://*@b"), "{masked}");
+        assert_eq!(mask_user_info("no urls: a@b"), "no urls: a@b");
+        assert_eq!(
+            mask_user_info("https://ünï:çø@h"),
+            "https://**********@h".replacen("**********", &"*".repeat("ünï:çø".len()), 1)
+        );
+    }
 
     /// Every URL form that has made a host check and an HTTP client disagree, and the answer.
     #[test]

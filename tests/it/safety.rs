@@ -52,6 +52,7 @@ fn validate_refuses_urls_whose_host_the_client_reads_differently() {
         let out = scratch.roster(&["validate"]);
         assert_eq!(out.code, 1, "{url}: {}", out.stderr);
         assert!(out.stderr.contains(reason), "{url}: {}", out.stderr);
+        assert!(!out.stderr.contains("hunter2"), "{url}: {}", out.stderr);
         assert!(
             out.stderr.contains(&format!("roster.yaml:{line}:14")),
             "{url}: {}",
