@@ -85,6 +85,22 @@ pub(crate) const REQUIRED_ON_CREATE: &[&str] = &[
 /// the lifecycle sets `IsActive`, `roles` sets the profile and role.
 pub(crate) const RESERVED: &[&str] = &["Id", "IsActive", "ProfileId", "UserRoleId"];
 
+/// User fields Salesforce sets itself: readable, never writable (a write fails with
+/// `INVALID_FIELD_FOR_INSERT_UPDATE`; Salesforce Object Reference, "System Fields", and the
+/// User object's read-only fields).
+pub(crate) const READ_ONLY: &[&str] = &[
+    "CreatedById",
+    "CreatedDate",
+    "LastModifiedById",
+    "LastModifiedDate",
+    "SystemModstamp",
+    "LastLoginDate",
+    "LastPasswordChangeDate",
+    "LastReferencedDate",
+    "LastViewedDate",
+    "Name",
+];
+
 /// The known field with this name (Salesforce field names are case-insensitive).
 pub(crate) fn user_field(name: &str) -> Option<&'static UserField> {
     USER_FIELDS

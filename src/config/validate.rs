@@ -14,7 +14,8 @@ use super::types::{
 use crate::diagnostic::Severity;
 use crate::suggest::closest;
 use crate::user_fields::{
-    REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, api_name_problem, is_custom_field, user_field,
+    READ_ONLY, REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, api_name_problem, is_custom_field,
+    user_field,
 };
 
 /// A problem at a JSON pointer, before it is placed in the file.
@@ -433,6 +434,19 @@ fn check_mappings(config: &Config, out: &mut Vec<Finding>) {
             out.push(
                 Finding::error(&pointer, format!("`{reserved}` cannot be mapped: {owner}"))
                     .label("reserved field"),
+            );
+            continue;
+        }
+        if let Some(read_only) = READ_ONLY
+            .iter()
+            .find(|r| r.eq_ignore_ascii_case(&mapping.target))
+        {
+            out.push(
+                Finding::error(
+                    &pointer,
+                    format!("`{read_only}` cannot be mapped: Salesforce sets it and refuses writes to it"),
+                )
+                .label("read-only field"),
             );
             continue;
         }

@@ -272,6 +272,17 @@ async fn user_create_enforces_salesforce_rules() {
     assert_eq!(after["Title"], "Engineer");
     assert_ne!(before["LastModifiedDate"], after["LastModifiedDate"]);
     assert_ne!(before["SystemModstamp"], after["SystemModstamp"]);
+    // Salesforce sets the audit fields: a write of one is refused as read-only.
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{id}"),
+            &json!({"SystemModstamp": "2020-01-01T00:00:00.000+0000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+    assert_eq!(body[0]["fields"], json!(["SystemModstamp"]));
     let r = sf
         .http
         .delete(format!(

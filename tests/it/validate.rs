@@ -474,3 +474,22 @@ fn a_blank_ownership_suffix_would_own_every_user_and_is_refused() {
     scratch.write("roster.yaml", fine);
     assert_eq!(scratch.roster(&["validate"]).code, 0);
 }
+
+#[test]
+fn read_only_system_fields_cannot_be_mapped() {
+    for field in ["SystemModstamp", "lastmodifieddate", "CreatedById", "Name"] {
+        let out = rejected(
+            "read-only-field",
+            minimal_with(
+                "  - {target: Email, source: mail}",
+                &format!(
+                    "  - {{target: Email, source: mail}}\n  - {{target: {field}, constant: x}}"
+                ),
+            ),
+        );
+        assert!(
+            out.contains("cannot be mapped: Salesforce sets it and refuses writes to it"),
+            "{field}: {out}"
+        );
+    }
+}

@@ -526,7 +526,20 @@ fn check_fields(object: &str, fields: &Map<String, Value>) -> Result<(), Failure
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(name)),
         };
-        if !known || TIMESTAMPS[1..].iter().any(|t| t.eq_ignore_ascii_case(name)) {
+        // The audit fields exist but Salesforce sets them: a write of one is refused as such.
+        if let Some(audit) = TIMESTAMPS[1..]
+            .iter()
+            .find(|t| t.eq_ignore_ascii_case(name))
+        {
+            return Err(Failure::new(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                format!(
+                    "Unable to create/update fields: {audit}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."
+                ),
+                &[audit],
+            ));
+        }
+        if !known {
             return Err(Failure::new(
                 "INVALID_FIELD",
                 format!("No such column '{name}' on sobject of type {object}"),
