@@ -1,6 +1,7 @@
 //! What an unknown outcome turned out to be. A request that failed as a whole (its answer lost,
 //! the connection broken after the retries) may still have been carried out, and a create
-//! refused with `DUPLICATE_USERNAME` may be this apply's own, sent twice. Before anything is
+//! refused with `DUPLICATE_USERNAME` or `DUPLICATE_VALUE` (a unique anchor field) may be this
+//! apply's own, sent twice. Before anything is
 //! reported or built upon, each such step is looked up in the org: a create by Username, a user
 //! write by reading its fields back, an assignment by its user and permission set, a freeze by
 //! its `UserLogin`. What the org shows decides `applied` or `failed`; a lookup that fails leaves
@@ -36,10 +37,9 @@ pub(super) async fn resolve(ctx: &Ctx, changes: &[Change], results: &mut [Change
     for (i, result) in results.iter().enumerate() {
         for (k, step) in result.steps.iter().enumerate() {
             let duplicate = step.result == Status::Failed
-                && step
-                    .failure
-                    .as_ref()
-                    .is_some_and(|f| f.code == "DUPLICATE_USERNAME");
+                && step.failure.as_ref().is_some_and(|f| {
+                    matches!(f.code.as_str(), "DUPLICATE_USERNAME" | "DUPLICATE_VALUE")
+                });
             if step.result != Status::Unknown && !duplicate {
                 continue;
             }

@@ -81,6 +81,7 @@ pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) 
     let scope = build_scope(config, &mut out);
     check_matching(config, &mut out);
     let mut expressions = parse_expressions(config, &mut out);
+    check_anchor(config, &expressions, &mut out);
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
     check_ownership(config, &mut out);
@@ -398,6 +399,66 @@ fn parse_expressions(
         );
     }
     parsed_all
+}
+
+/// Entra attributes that stay with a person through a rename: the object id never changes,
+/// the employee id comes from HR. Matching on anything else (UPN, mail) relinks a renamed user
+/// to nobody: roster would create them again and deactivate the old Salesforce user.
+const IMMUTABLE: &[&str] = &["objectId", "employeeId"];
+
+/// Warns when no matching rule uses an immutable attribute, and when a rule on one compares
+/// with a field no mapping writes (the anchor would never be set).
+fn check_anchor(
+    config: &Config,
+    expressions: &HashMap<String, desired::Expression>,
+    out: &mut Vec<Finding>,
+) {
+    let mut anchored = false;
+    for (i, rule) in config.matching.iter().enumerate() {
+        let Some(parsed) = expressions.get(&format!("/matching/{i}/source")) else {
+            return;
+        };
+        let mut used = Vec::new();
+        crate::expr::attributes(&parsed.parsed, &mut used);
+        if !used.iter().any(|a| IMMUTABLE.contains(&a.as_str())) {
+            continue;
+        }
+        anchored = true;
+        if !config
+            .mappings
+            .iter()
+            .any(|m| m.target.eq_ignore_ascii_case(&rule.target))
+        {
+            out.push(
+                Finding::warning(
+                    &format!("/matching/{i}/target"),
+                    format!("no mapping writes `{}`, so this rule links only users someone stamped by hand", rule.target),
+                )
+                .label("never written")
+                .help(format!(
+                    "add the mapping `{{target: {}, source: ...}}` with the same attribute",
+                    rule.target
+                )),
+            );
+        }
+    }
+    if !anchored && !config.matching.is_empty() {
+        out.push(
+            Finding::warning(
+                "/matching",
+                "no matching rule uses an attribute that survives a rename (objectId, employeeId): \
+                 a user whose userPrincipalName changes would be created again and the old \
+                 Salesforce user deactivated"
+                    .to_owned(),
+            )
+            .label("no immutable anchor")
+            .help(
+                "store the object id in a custom field and match on it first: \
+                 `- {source: '[objectId]', target: Entra_Object_Id__c}`, with the mapping \
+                 `{target: Entra_Object_Id__c, source: objectId}`",
+            ),
+        );
+    }
 }
 
 /// Where an expression is used, for SelectUniqueValue's rules.

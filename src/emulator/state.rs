@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Map, Value, json};
 
 use super::ids;
-use super::world::{ApiUser, Application, EntraClient, SalesforceClient, WorldFile};
+use super::world::{ApiUser, Application, CustomField, EntraClient, SalesforceClient, WorldFile};
 
 /// Start of the emulator's clock for record timestamps: 2026-01-01T00:00:00Z in milliseconds.
 const CLOCK_START_MS: i64 = 1_767_225_600_000;
@@ -116,6 +116,8 @@ pub(crate) struct Org {
     pub(crate) api_users: Vec<ApiUser>,
     pub(crate) objects: BTreeMap<&'static str, BTreeMap<String, Map<String, Value>>>,
     pub(crate) taken_usernames: HashSet<String>,
+    /// The custom User fields the org declares; no other `__c` field exists.
+    pub(crate) custom_user_fields: Vec<CustomField>,
     counters: HashMap<&'static str, u64>,
     clock_ms: i64,
     /// Lookups the write rules need on every record, kept in step with `objects`.
@@ -134,6 +136,10 @@ struct Index {
     active_by_profile: HashMap<String, usize>,
     /// Permission-set assignment id by (AssigneeId, PermissionSetId).
     assignments: HashMap<(String, String), String>,
+    /// The unique custom User fields (lower case), and the User id holding each value of
+    /// them, by (field, lower-case value).
+    unique_fields: Vec<String>,
+    unique_values: HashMap<(String, String), String>,
 }
 
 fn text<'a>(record: &'a Map<String, Value>, field: &str) -> &'a str {
@@ -150,6 +156,21 @@ impl Index {
         let nickname = text(record, "CommunityNickname").to_lowercase();
         let profile = text(record, "ProfileId").to_owned();
         let active = record.get("IsActive") == Some(&Value::Bool(true));
+        for field in &self.unique_fields {
+            let value = record
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(field))
+                .and_then(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty());
+            if let Some(value) = value {
+                let key = (field.clone(), value.to_lowercase());
+                if add {
+                    self.unique_values.insert(key, id.clone());
+                } else if self.unique_values.get(&key) == Some(&id) {
+                    self.unique_values.remove(&key);
+                }
+            }
+        }
         if add {
             self.usernames.insert(username, id.clone());
             if !nickname.is_empty() {
@@ -256,7 +277,10 @@ impl Org {
 
     /// Rebuilds the lookups from the records (after a rollback replaced them).
     pub(crate) fn reindex(&mut self) {
-        let mut index = Index::default();
+        let mut index = Index {
+            unique_fields: std::mem::take(&mut self.index.unique_fields),
+            ..Index::default()
+        };
         for (object, records) in &self.objects {
             for record in records.values() {
                 index.record(object, record, true);
@@ -278,6 +302,21 @@ impl Org {
         self.index
             .nicknames
             .get(&nickname.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The declared custom User field with this name, any case.
+    pub(crate) fn custom_user_field(&self, name: &str) -> Option<&CustomField> {
+        self.custom_user_fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The id of the user holding `value` in the unique custom field `field`, any case.
+    pub(crate) fn user_by_unique(&self, field: &str, value: &str) -> Option<&str> {
+        self.index
+            .unique_values
+            .get(&(field.to_lowercase(), value.to_lowercase()))
             .map(String::as_str)
     }
 
@@ -525,10 +564,30 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         api_users: w.api_users,
         objects: BTreeMap::new(),
         taken_usernames: w.taken_usernames.iter().map(|u| u.to_lowercase()).collect(),
+        index: Index {
+            unique_fields: w
+                .custom_user_fields
+                .iter()
+                .filter(|f| f.unique)
+                .map(|f| f.name.to_lowercase())
+                .collect(),
+            ..Index::default()
+        },
+        custom_user_fields: w.custom_user_fields,
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
-        index: Index::default(),
     };
+    for field in &org.custom_user_fields {
+        if !super::salesforce::user_object::is_custom(&field.name)
+            || !(1..=255).contains(&field.length)
+        {
+            return Err(format!(
+                "salesforce.custom_user_fields: {:?} is not a custom Text field (a `__c` API \
+                 name, length 1 to 255)",
+                field.name
+            ));
+        }
+    }
     let org_fields = map(
         json!({"Name": "Emulated Org", "IsSandbox": org.sandbox.is_some(), "InstanceName": "CS8C", "OrganizationType": "Enterprise Edition"}),
     );
@@ -608,6 +667,15 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
     let sets = user.remove("PermissionSets");
     if !user.get("Username").is_some_and(Value::is_string) {
         return Err(format!("salesforce.users[{i}]: `Username` is required"));
+    }
+    if let Some(undeclared) = user
+        .keys()
+        .find(|k| k.ends_with("__c") && org.custom_user_field(k).is_none())
+    {
+        return Err(format!(
+            "salesforce.users[{i}]: {undeclared} is not declared in \
+             salesforce.custom_user_fields"
+        ));
     }
     org.fill_nickname(&mut user);
     let id = org.insert("User", user);

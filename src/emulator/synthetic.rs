@@ -186,6 +186,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             ],
             users: sf_users,
             taken_usernames: Vec::new(),
+            custom_user_fields: Vec::new(),
         },
     }
 }

@@ -32,6 +32,16 @@ struct Sf {
 }
 
 impl Sf {
+    /// Logged in to the demo org as its connected app.
+    async fn demo(running: &Running) -> Sf {
+        Sf::login(
+            running,
+            "3MVG9contoso.roster.dev1",
+            "demo-salesforce-client-secret",
+        )
+        .await
+    }
+
     async fn login(running: &Running, client_id: &str, secret: &str) -> Sf {
         let http = reqwest::Client::new();
         let base = running.base_url();
@@ -210,12 +220,7 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
 #[tokio::test]
 async fn user_create_enforces_salesforce_rules() {
     let running = demo().await;
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     let standard = profile_id(&sf, "Standard User").await;
     let mut user = new_user("jane.doe@contoso.com.dev1");
     let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
@@ -300,12 +305,7 @@ async fn user_create_enforces_salesforce_rules() {
 #[tokio::test]
 async fn licences_run_out() {
     let running = demo().await;
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     let read_only = profile_id(&sf, "Read Only").await;
     let mut codes = Vec::new();
     for i in 0..11 {
@@ -325,12 +325,7 @@ async fn licences_run_out() {
 #[tokio::test]
 async fn collections_report_per_record_and_roll_back_all_or_none() {
     let running = demo().await;
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     let standard = profile_id(&sf, "Standard User").await;
     let record = |name: &str| {
         let mut u = new_user(name);
@@ -553,12 +548,7 @@ async fn graph_paging_select_top_and_filter() {
 #[tokio::test]
 async fn faults_latency_and_counts() {
     let running = demo().await;
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     let admin = |path: &str, body: Value| {
         sf.http
             .post(format!("{}/_emulator/{path}", sf.base))
@@ -590,12 +580,7 @@ async fn faults_latency_and_counts() {
         StatusCode::UNAUTHORIZED,
         "the token stays expired"
     );
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     assert_eq!(
         sf.get("limits").await.0,
         StatusCode::OK,
@@ -774,12 +759,7 @@ async fn signed_assertions_for_every_auth_mode() {
 #[tokio::test]
 async fn dropped_connections_fail_the_read_once() {
     let running = demo().await;
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     sf.http
         .post(format!("{}/_emulator/faults", sf.base))
         .json(&json!({"route": "limits", "kind": "drop"}))
@@ -939,12 +919,7 @@ async fn username_shape_nickname_and_daily_limit() {
     let running = start(State::from_world(world).unwrap(), "127.0.0.1:0")
         .await
         .unwrap();
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     let standard = profile_id(&sf, "Standard User").await; // request 1
     let mut user = new_user("not-an-email");
     user["ProfileId"] = json!(standard);
@@ -1012,12 +987,7 @@ async fn graph_faults_server_errors_and_expired_tokens() {
 #[tokio::test]
 async fn licence_usage_is_counted_live() {
     let running = demo().await;
-    let sf = Sf::login(
-        &running,
-        "3MVG9contoso.roster.dev1",
-        "demo-salesforce-client-secret",
-    )
-    .await;
+    let sf = Sf::demo(&running).await;
     let (_, body) = sf.get("query?q=SELECT+Name,+TotalLicenses,+UsedLicenses+FROM+UserLicense+WHERE+Name='Salesforce'").await;
     // Seeded: 9 users on Salesforce-licence profiles, one of them inactive.
     assert_eq!(body["records"][0]["TotalLicenses"], 40);
@@ -1092,4 +1062,103 @@ async fn graph_alternate_key_transitive_members_and_latest_delta() {
     assert_eq!(count(&latest), 0);
     assert!(latest["@odata.deltaLink"].is_string());
     running.shutdown().await;
+}
+
+#[tokio::test]
+async fn custom_user_fields_exist_only_when_the_org_declares_them() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    // describe lists the declared field with its attributes.
+    let (_, describe) = sf.get("sobjects/User/describe").await;
+    let anchor = describe["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Entra_Object_Id__c")
+        .cloned()
+        .expect("the declared field");
+    assert_eq!(
+        (
+            &anchor["custom"],
+            &anchor["unique"],
+            &anchor["externalId"],
+            &anchor["length"]
+        ),
+        (&json!(true), &json!(true), &json!(true), &json!(36))
+    );
+    // An undeclared custom field is no column: not in SOQL, not in writes.
+    let (status, body) = sf.get("query?q=SELECT+Id,+Cost_Center__c+FROM+User").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD", "{body}");
+    let (status, _) = sf
+        .get("query?q=SELECT+Id,+Entra_Object_Id__c+FROM+User")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let standard = profile_id(&sf, "Standard User").await;
+    let mut user = new_user("anchor.one@contoso.com.dev1");
+    user["ProfileId"] = json!(standard);
+    user["Cost_Center__c"] = json!("CC-1");
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD", "{body}");
+    // Declared: written, length-checked, and unique without case.
+    user.as_object_mut().unwrap().remove("Cost_Center__c");
+    user["Entra_Object_Id__c"] = json!("x".repeat(37));
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(body[0]["errorCode"], "STRING_TOO_LONG", "{body}");
+    user["Entra_Object_Id__c"] = json!("aaaaaaaa-0000-4000-8000-000000000001");
+    let (status, first) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let mut second = new_user("anchor.two@contoso.com.dev1");
+    second["ProfileId"] = json!(standard);
+    second["Alias"] = json!("atwo");
+    second["Entra_Object_Id__c"] = json!("AAAAAAAA-0000-4000-8000-000000000001");
+    let (_, body) = sf
+        .send(reqwest::Method::POST, "sobjects/User", &second)
+        .await;
+    assert_eq!(body[0]["errorCode"], "DUPLICATE_VALUE", "{body}");
+    assert_eq!(
+        body[0]["message"],
+        format!(
+            "duplicate value found: Entra_Object_Id__c duplicates value on record with id: {}",
+            first["id"].as_str().unwrap()
+        )
+    );
+    // The holder may rewrite its own value; once it lets go, the value is free.
+    let path = format!("sobjects/User/{}", first["id"].as_str().unwrap());
+    let (status, _) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &json!({"Entra_Object_Id__c": "aaaaaaaa-0000-4000-8000-000000000001"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &json!({"Entra_Object_Id__c": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = sf
+        .send(reqwest::Method::POST, "sobjects/User", &second)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    running.shutdown().await;
+}
+
+#[test]
+fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
+    let text = DEMO.replacen(
+        "      Profile: System Administrator\n",
+        "      Profile: System Administrator\n      Cost_Center__c: CC-1\n",
+        1,
+    );
+    let world = WorldFile::from_yaml(&text).unwrap();
+    let err = State::from_world(world).err().expect("refused");
+    assert!(
+        err.contains("Cost_Center__c is not declared in salesforce.custom_user_fields"),
+        "{err}"
+    );
 }

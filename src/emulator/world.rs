@@ -139,6 +139,29 @@ pub(crate) struct SalesforceWorld {
     /// Usernames taken in other orgs (Salesforce usernames are globally unique).
     #[serde(default)]
     pub(crate) taken_usernames: Vec<String>,
+    /// Custom Text fields on User (Setup > Object Manager > User > Fields & Relationships):
+    /// only these `__c` fields exist, for describe, SOQL and writes alike.
+    #[serde(default)]
+    pub(crate) custom_user_fields: Vec<CustomField>,
+}
+
+/// A custom Text field: its API name (`Entra_Object_Id__c`), length (1–255, Salesforce's Text
+/// limit), and the Unique and External ID attributes (Salesforce Help, "Custom Field
+/// Attributes"). Unique values compare without case, Salesforce's default for Text.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CustomField {
+    pub(crate) name: String,
+    #[serde(default = "default_text_length")]
+    pub(crate) length: usize,
+    #[serde(default)]
+    pub(crate) unique: bool,
+    #[serde(default)]
+    pub(crate) external_id: bool,
+}
+
+fn default_text_length() -> usize {
+    255
 }
 
 fn default_daily_limit() -> u64 {

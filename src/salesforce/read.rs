@@ -87,6 +87,38 @@ pub(crate) async fn read(
     };
     let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins) =
         tokio::try_join!(users, metadata, logins)?;
+    let users = users_from(users, &fields, &profiles, &logins)?;
+    task.finish(&format!(
+        "{} users, {} profiles, {} permission sets",
+        users.len(),
+        profiles.len(),
+        permission_sets.len()
+    ));
+    Ok(TargetSnapshot {
+        format_version: SNAPSHOT_FORMAT,
+        instance_url: session.instance_url.clone(),
+        api_version: salesforce.api_version.clone(),
+        org,
+        users,
+        fields,
+        profiles,
+        licenses,
+        roles,
+        permission_sets,
+        permission_set_assignments: assignments,
+        api_usage: salesforce.usage(),
+        warnings: salesforce.credential_warning().into_iter().collect(),
+    })
+}
+
+/// The User rows as users, each with its login: every row checked for its shape and its profile
+/// among `profiles`, and no user twice.
+fn users_from(
+    users: Vec<Value>,
+    fields: &[String],
+    profiles: &[Profile],
+    logins: &[Value],
+) -> Result<Vec<TargetUser>, SalesforceError> {
     // A login row without its ids or flag would unfreeze or freeze the wrong user: refused.
     let logins: HashMap<&str, UserLogin> = logins
         .iter()
@@ -157,27 +189,7 @@ pub(crate) async fn read(
             twice[0].id
         )));
     }
-    task.finish(&format!(
-        "{} users, {} profiles, {} permission sets",
-        users.len(),
-        profiles.len(),
-        permission_sets.len()
-    ));
-    Ok(TargetSnapshot {
-        format_version: SNAPSHOT_FORMAT,
-        instance_url: session.instance_url.clone(),
-        api_version: salesforce.api_version.clone(),
-        org,
-        users,
-        fields,
-        profiles,
-        licenses,
-        roles,
-        permission_sets,
-        permission_set_assignments: assignments,
-        api_usage: salesforce.usage(),
-        warnings: salesforce.credential_warning().into_iter().collect(),
-    })
+    Ok(users)
 }
 
 type Metadata = (

@@ -776,6 +776,10 @@ fn run_with_closed_stdout(world: &World, args: &[&str]) -> (i32, String) {
 fn a_reader_that_goes_away_changes_neither_the_exit_code_nor_the_apply() {
     // `roster plan --detailed-exitcode | head` in CI: exit 2 still means changes.
     let world = World::demo("apply-closed-stdout");
+    // `roster plan | head` ends quietly with exit 0.
+    let (code, stderr) = run_with_closed_stdout(&world, &["plan"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
     let (code, stderr) = run_with_closed_stdout(&world, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");

@@ -158,3 +158,72 @@ fn a_profile_typo_is_one_config_error_with_the_closest_name() {
         out.stderr
     );
 }
+
+#[test]
+fn upn_rename_creates_duplicate_the_anchor_keeps_a_renamed_user() {
+    let case = Case::start("upn-rename-creates-duplicate");
+    // The report's config: validate says a rename would not survive its matching rules.
+    let out = case.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no matching rule uses an attribute that survives a rename"),
+        "{}",
+        out.stderr
+    );
+    // With the anchor first and mapped, as the README and the demo have it.
+    let config = case.scratch.dir.join("roster.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replace(
+            "matching:\n",
+            "matching:\n  - {source: '[objectId]', target: Entra_Object_Id__c}\n",
+        )
+        .replace(
+            "mappings:\n",
+            "mappings:\n  - {target: Entra_Object_Id__c, source: objectId}\n",
+        );
+    std::fs::write(&config, text).unwrap();
+    let out = case.roster(&["validate"]);
+    assert!(!out.stderr.contains("survives a rename"), "{}", out.stderr);
+    // The first apply stamps the anchor on the users the UPN rules link.
+    let out = case.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan = case.plan_json();
+    assert_eq!(plan["changes"], json!([]), "{plan}");
+    // pat.doe marries: UPN, mail and surname change; the object id does not.
+    case.emulator.admin_call(
+        reqwest::Method::PATCH,
+        "entra/users/cccccccc-0000-4000-8000-000000000001",
+        Some(&json!({"userPrincipalName": "pat.smith@example.com",
+                     "mail": "pat.smith@example.com", "surname": "Smith"})),
+    );
+    let plan = case.plan_json();
+    let summary = &plan["summary"];
+    assert_eq!(
+        (
+            summary["create"].as_u64(),
+            summary["update"].as_u64(),
+            summary["deactivate"].as_u64()
+        ),
+        (Some(0), Some(1), Some(0)),
+        "{plan}"
+    );
+    let change = &plan["changes"][0];
+    assert_eq!(change["key"], "pat.smith@example.com", "{change}");
+    for field in ["FederationIdentifier", "Email", "LastName", "Alias"] {
+        assert!(change["after"].get(field).is_some(), "{field}: {change}");
+    }
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains("linked by Entra_Object_Id__c"),
+        "{change}"
+    );
+    // Username is create-only here: the Salesforce user keeps its login name.
+    assert!(change["after"].get("Username").is_none(), "{change}");
+    let out = case.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(case.plan_json()["changes"], json!([]));
+}

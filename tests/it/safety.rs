@@ -1266,6 +1266,7 @@ fn user_row(world: &World, username: &str) -> Value {
         "LocaleSidKey",
         "LanguageLocaleKey",
         "EmailEncodingKey",
+        "Entra_Object_Id__c",
     ] {
         row.as_object_mut()
             .unwrap()

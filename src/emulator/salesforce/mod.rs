@@ -4,7 +4,7 @@
 mod bulk;
 mod query;
 mod records;
-mod user_object;
+pub(crate) mod user_object;
 
 pub(crate) use bulk::Jobs;
 
@@ -102,7 +102,7 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
                 &json!({"DailyApiRequests": {"Max": max, "Remaining": remaining}, "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000}}),
             )
         }
-        ("GET", ["sobjects", object, "describe"]) => records::describe(object),
+        ("GET", ["sobjects", object, "describe"]) => records::describe(shared, object),
         ("POST", ["sobjects", object]) => records::create_one(shared, object, &request.body),
         ("GET", ["sobjects", object, id]) => {
             records::get(shared, version, object, id, &request.query)

@@ -59,38 +59,43 @@ fn fixed_fields(object: &str) -> &'static [&'static str] {
     }
 }
 
-/// Whether `field` exists on `object` (custom `__c` fields exist on User when a record has one).
+/// Whether `field` exists on `object` (on User: the standard fields and the custom fields the
+/// org declares).
 pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
     if TIMESTAMPS.iter().any(|f| f.eq_ignore_ascii_case(field)) {
         return true;
     }
     if object == "User" {
         return user_object::field(field).is_some()
-            || (user_object::is_custom(field)
-                && shared
-                    .state()
-                    .org
-                    .records("User")
-                    .any(|r| r.keys().any(|k| k.eq_ignore_ascii_case(field))));
+            || shared.state().org.custom_user_field(field).is_some();
     }
     fixed_fields(object)
         .iter()
         .any(|f| f.eq_ignore_ascii_case(field))
 }
 
-pub(crate) fn describe(object: &str) -> Response {
+pub(crate) fn describe(shared: &Shared, object: &str) -> Response {
     let Some(object) = object_name(object) else {
         return not_found();
     };
     let fields: Vec<Value> = if object == "User" {
-        user_object::FIELDS
+        let standard = user_object::FIELDS.iter().map(|f| {
+            json!({"name": f.name, "type": f.kind, "custom": false,
+                "length": f.length.unwrap_or(255), "nillable": !user_object::REQUIRED.contains(&f.name),
+                "createable": f.name != "Id", "updateable": f.name != "Id"})
+        });
+        let custom: Vec<Value> = shared
+            .state()
+            .org
+            .custom_user_fields
             .iter()
             .map(|f| {
-                json!({"name": f.name, "type": f.kind,
-                    "length": f.length.unwrap_or(255), "nillable": !user_object::REQUIRED.contains(&f.name),
-                    "createable": f.name != "Id", "updateable": f.name != "Id"})
+                json!({"name": f.name, "type": "string", "custom": true, "length": f.length,
+                    "nillable": true, "unique": f.unique, "externalId": f.external_id,
+                    "caseSensitive": false, "createable": true, "updateable": true})
             })
-            .collect()
+            .collect();
+        standard.chain(custom).collect()
     } else {
         fixed_fields(object)
             .iter()
@@ -317,7 +322,7 @@ pub(crate) fn create(
     object: &'static str,
     mut fields: Map<String, Value>,
 ) -> Result<String, Failure> {
-    check_fields(object, &fields)?;
+    check_fields(org, object, &fields)?;
     match object {
         "User" => {
             let username = fields
@@ -401,7 +406,7 @@ pub(crate) fn update(
             &[],
         ));
     }
-    check_fields(object, &fields)?;
+    check_fields(org, object, &fields)?;
     let Some(existing) = org.objects.get(object).and_then(|r| r.get(&id)).cloned() else {
         return Err(Failure::new(
             "NOT_FOUND",
@@ -518,10 +523,10 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
     json_response(StatusCode::OK, &Value::Array(body))
 }
 
-fn check_fields(object: &str, fields: &Map<String, Value>) -> Result<(), Failure> {
+fn check_fields(org: &Org, object: &str, fields: &Map<String, Value>) -> Result<(), Failure> {
     for name in fields.keys() {
         let known = match object {
-            "User" => user_object::field(name).is_some() || user_object::is_custom(name),
+            "User" => user_object::field(name).is_some() || org.custom_user_field(name).is_some(),
             _ => fixed_fields(object)
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(name)),
@@ -606,6 +611,34 @@ fn check_user(
                 ),
                 &[field.name],
             ));
+        }
+        if let (Some(field), Some(text)) = (org.custom_user_field(name), value.as_str()) {
+            if text.chars().count() > field.length {
+                return Err(Failure::new(
+                    "STRING_TOO_LONG",
+                    format!(
+                        "{}: data value too large: {text} (max length={})",
+                        field.name, field.length
+                    ),
+                    &[&field.name],
+                ));
+            }
+            let id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
+            if field.unique
+                && !text.is_empty()
+                && let Some(holder) = org
+                    .user_by_unique(&field.name, text)
+                    .filter(|holder| Some(*holder) != id)
+            {
+                return Err(Failure::new(
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "duplicate value found: {} duplicates value on record with id: {holder}",
+                        field.name
+                    ),
+                    &[&field.name],
+                ));
+            }
         }
     }
     let id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
