@@ -78,6 +78,13 @@ impl Task {
         }
     }
 
+    /// Grows the step's total by `n` (work found on the way, e.g. a freeze after a refusal).
+    pub(crate) fn add_total(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(n);
+        }
+    }
+
     pub(crate) fn add(&self, n: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(n);

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::config::WhenRefused;
 use crate::plan::{Action, Change, Plan};
 use crate::progress::Task;
 use crate::salesforce::Salesforce;
@@ -43,6 +44,8 @@ pub(crate) struct Options {
     pub(crate) bulk_threshold: usize,
     /// Requests in flight at once.
     pub(crate) concurrency: usize,
+    /// What to do when Salesforce refuses a deactivation (`deprovision.when_refused`).
+    pub(crate) when_refused: WhenRefused,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
         Options {
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
             concurrency: 4,
+            when_refused: WhenRefused::Freeze,
         }
     }
 }
@@ -477,13 +481,96 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
         .collect();
     let written = write(ctx, Op::Update, "User", deactivations).await;
     let steps: Vec<usize> = written.iter().map(|(i, _)| last(results, *i)).collect();
+    let mut refused = Vec::new();
     for ((i, outcome), step) in written.into_iter().zip(steps) {
+        if matches!(outcome, Written::Failed(_)) {
+            refused.push(i);
+        }
         results[i].settle(step, outcome);
+    }
+    if ctx.options.when_refused == WhenRefused::Freeze && !refused.is_empty() {
+        freeze_refused(ctx, changes, results, &refused).await;
     }
     let freezes = freeze_records(changes, results);
     let written = write(ctx, Op::Update, "UserLogin", freezes).await;
     let steps: Vec<usize> = written.iter().map(|(i, _)| last(results, *i)).collect();
     for ((i, outcome), step) in written.into_iter().zip(steps) {
+        results[i].settle(step, outcome);
+    }
+}
+
+/// Freezes the users whose deactivation Salesforce refused (`deprovision.when_refused:
+/// freeze`, Salesforce's own advice): each change gets a `freeze` step after its failed
+/// `deactivate`, so the audit log records both. Their logins are looked up now, since a plan
+/// that deactivates does not read them.
+async fn freeze_refused(
+    ctx: &Ctx,
+    changes: &[Change],
+    results: &mut [ChangeResult],
+    refused: &[usize],
+) {
+    for &i in refused {
+        results[i].steps.push(Step {
+            name: "freeze".to_owned(),
+            result: Status::NotAttempted,
+            failure: None,
+        });
+        results[i].note = Some(
+            "Salesforce refused the deactivation; the user was frozen instead, so they cannot \
+             log in. Clear what blocks the deactivation and apply again."
+                .to_owned(),
+        );
+    }
+    ctx.task.add_total(refused.len() as u64);
+    if ctx.stopped() {
+        return;
+    }
+    let users: Vec<String> = refused
+        .iter()
+        .filter_map(|&i| changes[i].target_id.clone())
+        .collect();
+    let logins = match crate::salesforce::soql::logins_of(&ctx.salesforce, &users).await {
+        Ok(logins) => logins,
+        Err(e) => {
+            for &i in refused {
+                let step = results[i].steps.len() - 1;
+                results[i].settle(
+                    step,
+                    Written::Failed(Failure::new(
+                        "LOOKUP_FAILED",
+                        format!("the user's UserLogin could not be read: {e}"),
+                    )),
+                );
+            }
+            return;
+        }
+    };
+    let mut records = Vec::new();
+    for &i in refused {
+        let login = changes[i]
+            .target_id
+            .as_deref()
+            .and_then(|id| logins.get(crate::salesforce::id15(id)));
+        let step = results[i].steps.len() - 1;
+        match login {
+            Some(login) => {
+                let mut fields = Map::new();
+                fields.insert("Id".into(), json!(login));
+                fields.insert("IsFrozen".into(), json!(true));
+                records.push((i, fields));
+            }
+            None => results[i].settle(
+                step,
+                Written::Failed(Failure::new(
+                    "NOT_FOUND",
+                    "Salesforce lists no UserLogin record for the user",
+                )),
+            ),
+        }
+    }
+    let written = write(ctx, Op::Update, "UserLogin", records).await;
+    for (i, outcome) in written {
+        let step = results[i].steps.len() - 1;
         results[i].settle(step, outcome);
     }
 }

@@ -158,6 +158,8 @@ pub(crate) struct Tally {
     pub(crate) deactivated: usize,
     pub(crate) frozen: usize,
     pub(crate) failed: usize,
+    /// Of the failed: deactivations Salesforce refused whose user was frozen instead.
+    pub(crate) frozen_instead: usize,
     pub(crate) unknown: usize,
     pub(crate) incomplete: usize,
     pub(crate) not_attempted: usize,
@@ -168,7 +170,16 @@ impl Tally {
         let mut t = Tally::default();
         for (change, result) in plan.changes.iter().zip(&report.results) {
             match result.status {
-                Status::Failed => t.failed += 1,
+                Status::Failed => {
+                    t.failed += 1;
+                    let frozen = result
+                        .steps
+                        .iter()
+                        .any(|s| s.name == "freeze" && s.result == Status::Applied);
+                    if change.action == Action::Deactivate && frozen {
+                        t.frozen_instead += 1;
+                    }
+                }
                 Status::Incomplete => t.incomplete += 1,
                 Status::Unknown => t.unknown += 1,
                 Status::NotAttempted => t.not_attempted += 1,

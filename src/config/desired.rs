@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 pub(crate) use super::types::{
     Application, ApplyMode, Assignment, Deprovision, Operator, OutOfScope, Ownership, Protect,
-    RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth,
+    RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth, WhenRefused,
 };
 use crate::expr;
 

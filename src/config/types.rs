@@ -509,6 +509,23 @@ pub(crate) struct Deprovision {
     /// What happens to a linked or owned Salesforce user whose source user is out of scope.
     #[serde(default)]
     pub(crate) out_of_scope: OutOfScope,
+    /// What apply does when Salesforce refuses a deactivation (the user is the Web-to-Lead
+    /// default creator, an approver, in a hierarchy field, ...).
+    #[serde(default)]
+    pub(crate) when_refused: WhenRefused,
+}
+
+/// When Salesforce refuses to deactivate a user (Salesforce Help "Considerations for
+/// Deactivating Users"; its advice is to freeze first).
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WhenRefused {
+    /// Freeze the user's login in the same apply, so they are locked out while an admin clears
+    /// what blocks the deactivation; the apply still reports the refusal and fails.
+    #[default]
+    Freeze,
+    /// Leave the user active and unfrozen; the apply reports the refusal and fails.
+    Fail,
 }
 
 /// Out-of-scope handling.

@@ -118,6 +118,9 @@ pub(crate) struct Org {
     pub(crate) taken_usernames: HashSet<String>,
     /// The custom User fields the org declares; no other `__c` field exists.
     pub(crate) custom_user_fields: Vec<CustomField>,
+    /// Users Salesforce refuses to deactivate, by User id, with the message it gives (the
+    /// world's `DeactivationBlocker`: a Web-to-Lead default creator, an approver, ...).
+    pub(crate) deactivation_blockers: HashMap<String, String>,
     counters: HashMap<&'static str, u64>,
     clock_ms: i64,
     /// Lookups the write rules need on every record, kept in step with `objects`.
@@ -574,6 +577,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
             ..Index::default()
         },
         custom_user_fields: w.custom_user_fields,
+        deactivation_blockers: HashMap::new(),
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
     };
@@ -665,6 +669,16 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
     user.insert("UserRoleId".into(), role_id);
     user.entry("IsActive").or_insert(Value::Bool(true));
     let sets = user.remove("PermissionSets");
+    let blocker = match user.remove("DeactivationBlocker") {
+        None => None,
+        Some(Value::String(why)) => Some(why),
+        Some(_) => {
+            return Err(format!(
+                "salesforce.users[{i}]: `DeactivationBlocker` is the message Salesforce gives, \
+                 a string"
+            ));
+        }
+    };
     if !user.get("Username").is_some_and(Value::is_string) {
         return Err(format!("salesforce.users[{i}]: `Username` is required"));
     }
@@ -679,6 +693,9 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
     }
     org.fill_nickname(&mut user);
     let id = org.insert("User", user);
+    if let Some(why) = blocker {
+        org.deactivation_blockers.insert(id.clone(), why);
+    }
     for set in sets
         .as_ref()
         .and_then(Value::as_array)

@@ -11,6 +11,13 @@ use crate::plan::Plan;
 /// `resources`, then the changes not (wholly) applied.
 fn unfinished(t: &Tally) -> String {
     let mut line = format!("{}; {} failed", resources(t), t.failed);
+    if t.frozen_instead > 0 {
+        let _ = write!(
+            line,
+            " ({} deactivation(s) refused, frozen instead)",
+            t.frozen_instead
+        );
+    }
     if t.unknown > 0 {
         let _ = write!(line, ", {} unknown", t.unknown);
     }

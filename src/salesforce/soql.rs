@@ -186,6 +186,32 @@ pub(crate) async fn frozen_logins(
         .collect())
 }
 
+/// The `UserLogin` id of each of these users, by the user's 15-character id (every user has
+/// one login record).
+pub(crate) async fn logins_of(
+    salesforce: &Arc<Salesforce>,
+    users: &[String],
+) -> Result<HashMap<String, String>, SalesforceError> {
+    let rows = query_in(
+        salesforce,
+        "SELECT Id, UserId FROM UserLogin",
+        "UserId",
+        users,
+        IDS_PER_QUERY,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                super::id15(text(r, "UserId")).to_owned(),
+                text(r, "Id").to_owned(),
+            )
+        })
+        .filter(|(_, login)| !login.is_empty())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::quote;

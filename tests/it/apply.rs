@@ -788,3 +788,122 @@ fn a_reader_that_goes_away_changes_neither_the_exit_code_nor_the_apply() {
     assert_eq!(code, 0, "{stderr}");
     world.assert_converged();
 }
+
+/// The demo world with Salesforce refusing to deactivate former.contractor (the Web-to-Lead
+/// default creator), and the demo config with `deprovision.when_refused` set as given.
+fn refusing_world(name: &str, when_refused: &str) -> World {
+    let scratch = Scratch::new(name);
+    let world = std::fs::read_to_string(repo().join("examples/demo/world.yaml")).unwrap();
+    let blocked = "    - Username: former.contractor@contoso.com.dev1\n";
+    assert!(world.contains(blocked));
+    scratch.write(
+        "world.yaml",
+        world.replace(
+            blocked,
+            &format!(
+                "{blocked}      DeactivationBlocker: You cannot disable the Web to Lead Default Creator\n"
+            ),
+        ),
+    );
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    scratch.write(
+        "roster.yaml",
+        config.replace(
+            "  out_of_scope: deactivate",
+            &format!("  out_of_scope: deactivate\n  when_refused: {when_refused}"),
+        ),
+    );
+    let emulator = Emulator::start_with(&["--world", "world.yaml"], &scratch.dir);
+    World { emulator, scratch }
+}
+
+fn login_of(world: &World, username: &str) -> Value {
+    let user =
+        world.emulator.admin_call(Method::GET, "world", None)["salesforce"]["objects"]["User"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["Username"] == username)
+            .cloned()
+            .unwrap();
+    let logins =
+        world.emulator.admin_call(Method::GET, "world", None)["salesforce"]["objects"]["UserLogin"]
+            .as_array()
+            .unwrap()
+            .clone();
+    let login = logins
+        .into_iter()
+        .find(|l| l["UserId"] == user["Id"])
+        .unwrap();
+    json!({"IsActive": user["IsActive"], "IsFrozen": login["IsFrozen"]})
+}
+
+#[test]
+fn a_refused_deactivation_freezes_the_user_and_says_both() {
+    let world = refusing_world("apply-refused-freeze", "freeze");
+    let config = std::fs::read_to_string(world.scratch.dir.join("roster.yaml")).unwrap();
+    assert!(config.contains("when_refused: freeze"), "{config}");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    for text in [
+        "deactivate failed: FIELD_INTEGRITY_EXCEPTION: You cannot disable the Web to Lead Default Creator",
+        "Salesforce refused the deactivation; the user was frozen instead",
+        "1 failed (1 deactivation(s) refused, frozen instead)",
+    ] {
+        assert!(out.stdout.contains(text), "{text:?} not in {}", out.stdout);
+    }
+    assert_eq!(
+        login_of(&world, "former.contractor@contoso.com.dev1"),
+        json!({"IsActive": true, "IsFrozen": true})
+    );
+    // The audit log records both steps.
+    let line = world
+        .audit()
+        .into_iter()
+        .find(|l| l["key"] == "former.contractor@contoso.com.dev1")
+        .expect("an audit line");
+    let steps: Vec<(String, String)> = line["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().to_owned(),
+                s["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("deactivate".to_owned(), "failed".to_owned()),
+            ("freeze".to_owned(), "applied".to_owned())
+        ],
+        "{line}"
+    );
+    // Until an admin clears the blocker, the plan still wants the deactivation.
+    let plan = world.roster(&["plan"]);
+    assert!(
+        plan.stdout.contains(
+            "salesforce_user[\"former.contractor@contoso.com.dev1\"] will be deactivated"
+        ),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn with_when_refused_fail_a_refused_deactivation_leaves_the_user_as_it_was() {
+    let world = refusing_world("apply-refused-fail", "fail");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("FIELD_INTEGRITY_EXCEPTION") && !out.stdout.contains("frozen instead"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        login_of(&world, "former.contractor@contoso.com.dev1"),
+        json!({"IsActive": true, "IsFrozen": false})
+    );
+}

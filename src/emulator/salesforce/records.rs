@@ -437,6 +437,14 @@ pub(crate) fn update(
             &[blank],
         ));
     }
+    let deactivating = existing.get("IsActive") != Some(&Value::Bool(false))
+        && fields.get("IsActive") == Some(&Value::Bool(false));
+    if deactivating && let Some(why) = org.deactivation_blockers.get(&id) {
+        // Salesforce names one blocker at a time. The REST errorCode for these refusals is not
+        // published; FIELD_INTEGRITY_EXCEPTION is the likeliest of the WSDL's codes (a guess,
+        // see the reference's "Deactivation" section).
+        return Err(Failure::new("FIELD_INTEGRITY_EXCEPTION", why.clone(), &[]));
+    }
     let mut merged = existing.clone();
     merged.extend(fields);
     check_user(org, &merged, Some(&existing))?;
