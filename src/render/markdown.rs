@@ -24,7 +24,17 @@ pub(crate) fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(head, "**{}**\n", super::text::summary_line(plan));
     banner(&mut head, plan);
+    if let Some(overview) = super::overview::of(plan) {
+        head.push_str(&super::overview::markdown(&overview));
+    }
     lists(&mut head, plan);
+    if let Some(run) = run_url() {
+        let _ = writeln!(
+            head,
+            "\nThe whole plan, as JSON and as this comment, is attached to [this workflow \
+             run]({run}) as an artifact."
+        );
+    }
 
     let diff: Vec<String> = super::text::lines(plan)
         .iter()
@@ -136,6 +146,19 @@ fn lists(head: &mut String, plan: &Plan) {
     for warning in &plan.warnings {
         let _ = writeln!(head, "- ⚠️ {warning}");
     }
+}
+
+/// The GitHub Actions run this comment is written in, from the variables every job has
+/// (`GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`; GitHub Docs, "Variables
+/// reference"); `None` outside Actions.
+fn run_url() -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(format!(
+        "{}/{}/actions/runs/{}",
+        var("GITHUB_SERVER_URL")?.trim_end_matches('/'),
+        var("GITHUB_REPOSITORY")?,
+        var("GITHUB_RUN_ID")?
+    ))
 }
 
 fn list(out: &mut String, title: &str, items: &[&str]) {

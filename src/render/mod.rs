@@ -4,6 +4,7 @@
 
 pub(crate) mod explain;
 pub(crate) mod markdown;
+pub(crate) mod overview;
 pub(crate) mod report;
 pub(crate) mod text;
 
@@ -44,6 +45,14 @@ pub(crate) fn write(
         }
         Format::Text => {
             let mut out = std::io::BufWriter::new(out);
+            if plan.refused.is_none()
+                && let Some(overview) = overview::of(plan)
+            {
+                for line in overview::text(&overview, plan.changes.len()) {
+                    out.write_all(masked(line).as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+            }
             for line in text::lines(plan) {
                 out.write_all(masked(line.to_text(color)).as_bytes())?;
                 out.write_all(b"\n")?;

@@ -43,6 +43,23 @@ fn demo_plan_in_three_formats() {
         masked.stdout
     );
     assert!(!masked.stdout.contains("ava.martinez@"));
+    // In GitHub Actions the comment links the run that keeps the whole plan.
+    let in_actions = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--format", "markdown"],
+        &[
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "contoso/iam"),
+            ("GITHUB_RUN_ID", "4242"),
+        ],
+    );
+    assert!(
+        in_actions
+            .stdout
+            .contains("[this workflow run](https://github.com/contoso/iam/actions/runs/4242)"),
+        "{}",
+        in_actions.stdout
+    );
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub(crate) fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
         // Tests choose their own GitHub Actions environment.
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_SERVER_URL")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("GITHUB_RUN_ID")
         .envs(env.iter().copied())
         .output()
         .expect("run roster");
@@ -141,7 +144,10 @@ impl Emulator {
             .env_remove("ROSTER_CONFIG")
             .env_remove("RUST_LOG")
             .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY");
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("GITHUB_SERVER_URL")
+            .env_remove("GITHUB_REPOSITORY")
+            .env_remove("GITHUB_RUN_ID");
         for (name, value) in &self.env {
             command.env(name, value);
         }

@@ -164,13 +164,26 @@ fn drift_on_a_schedule() {
         .unwrap()
         .iter()
         .collect();
-    let open = steps
+    let on_drift: Vec<&&Value> = steps
         .iter()
-        .find(|s| s["if"] == "steps.plan.outputs.exitcode == '2'")
+        .filter(|s| s["if"] == "steps.plan.outputs.exitcode == '2'")
+        .collect();
+    let open = on_drift
+        .iter()
+        .find(|s| s["run"].is_string())
         .expect("a step for exit code 2");
     let run = open["run"].as_str().unwrap();
     assert!(run.contains("gh issue edit") && run.contains("gh issue create"));
     assert!(run.contains("--body-file drift.md"));
+    // The issue links the run; the run keeps the whole plan.
+    let upload = steps_using(&yaml, "actions/upload-artifact@");
+    assert_eq!(upload.len(), 1, "the drift plan is kept");
+    let paths = upload[0]["with"]["path"].as_str().unwrap();
+    assert!(
+        paths.contains("drift.json") && paths.contains("drift.md"),
+        "{paths}"
+    );
+    assert!(script.contains("--out drift.json"), "{script}");
 }
 
 #[test]
