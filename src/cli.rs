@@ -156,6 +156,10 @@ pub(crate) struct ExplainArgs {
     /// `text` for people, `json` for machines.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     pub(crate) format: ExplainFormat,
+    /// Explain from a directory written by `roster snapshot` instead of reading Entra and
+    /// Salesforce (offline; a user the snapshot lacks cannot be looked up).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) snapshot: Option<PathBuf>,
 }
 
 /// Output formats of `roster explain`.

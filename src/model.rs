@@ -313,3 +313,19 @@ fn shown(value: Option<&Value>) -> String {
         Some(value) => value.to_string(),
     }
 }
+
+/// What Entra says about a user roster did not read (`roster explain`): the user, their
+/// groups and their direct application assignments.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UnreadUser {
+    pub(crate) id: String,
+    pub(crate) user_principal_name: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) account_enabled: Option<bool>,
+    /// (id, displayName) of the groups the user is a direct member of.
+    pub(crate) direct_groups: Vec<(String, String)>,
+    /// (id, displayName) of every group the user belongs to, nested ones included.
+    pub(crate) all_groups: Vec<(String, String)>,
+    /// The display names of the applications the user is assigned to directly.
+    pub(crate) applications: Vec<String>,
+}

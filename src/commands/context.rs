@@ -167,6 +167,18 @@ impl Context {
     }
 
     /// A Salesforce client for the config, nothing sent yet.
+    /// A Microsoft Graph client for the config's tenant; nothing is sent yet.
+    pub(crate) fn graph(&self, desired: &Desired) -> Result<crate::graph::Graph, Error> {
+        let endpoints =
+            Endpoints::resolve(&desired.loaded.config, self.env()).map_err(Error::Endpoint)?;
+        Ok(crate::graph::Graph::connect(
+            &desired.loaded.config,
+            &desired.base,
+            &endpoints,
+            self.env(),
+        )?)
+    }
+
     pub(crate) fn salesforce(&self, desired: &Desired) -> Result<Arc<Salesforce>, Error> {
         let endpoints =
             Endpoints::resolve(&desired.loaded.config, self.env()).map_err(Error::Endpoint)?;
@@ -247,14 +259,21 @@ impl Context {
 }
 
 /// Plans from the files `roster snapshot` wrote to `dir`.
+/// The two snapshots `roster snapshot` wrote to `dir`.
+pub(crate) fn read_snapshots(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+    Ok((
+        read_snapshot(&dir.join("entra.json"))?,
+        read_snapshot(&dir.join("salesforce.json"))?,
+    ))
+}
+
 pub(crate) fn plan_offline(
     desired: &Desired,
     targets: &[String],
     dir: &Path,
     baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
-    let source = read_snapshot(&dir.join("entra.json"))?;
-    let target = read_snapshot(&dir.join("salesforce.json"))?;
+    let (source, target) = read_snapshots(dir)?;
     plan_from(desired, targets, &source, target, baseline)
 }
 

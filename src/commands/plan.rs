@@ -135,25 +135,49 @@ fn print_plan(plan: &Plan, format: Format, color: bool, mask: bool) -> Result<()
 
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
-    let (source, target) = ctx.block_on(ctx.read(&desired))??;
-    let explanation = crate::plan::explain(
-        &desired.loaded.config,
+    let (source, target) = match &args.snapshot {
+        Some(dir) => super::context::read_snapshots(dir)?,
+        None => ctx.block_on(ctx.read(&desired))??,
+    };
+    let config = &desired.loaded.config;
+    if let Some(explanation) = crate::plan::explain(
+        config,
         &source,
         &target,
         &super::context::inputs(&desired, &[]),
         &args.user,
-    )
-    .ok_or_else(|| Error::UnknownUser {
-        user: args.user.clone(),
-        read: source.users.len(),
-    })?;
+    ) {
+        match args.format {
+            ExplainFormat::Text => super::print(&render::explain::text(&explanation)),
+            ExplainFormat::Json => print_json(&explanation),
+        }?;
+        return Ok(Outcome::Success);
+    }
+    if args.snapshot.is_some() {
+        return Err(Error::UnknownUser {
+            user: args.user.clone(),
+            read: source.users.len(),
+        });
+    }
+    // Not read: ask Entra who this is, and why the application's assignments miss them.
+    let graph = ctx.graph(&desired)?;
+    let found = ctx
+        .block_on(crate::graph::look_up(&graph, &args.user))?
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::NoEntraUser {
+            user: args.user.clone(),
+        })?;
+    let not_read = crate::plan::not_read(config, &source, &found);
     match args.format {
-        ExplainFormat::Text => super::print(&render::explain::text(&explanation)),
-        ExplainFormat::Json => {
-            let mut json = serde_json::to_string_pretty(&explanation).unwrap_or_default();
-            json.push('\n');
-            super::print(&json)
-        }
+        ExplainFormat::Text => super::print(&render::explain::not_read(&not_read)),
+        ExplainFormat::Json => print_json(&not_read),
     }?;
     Ok(Outcome::Success)
+}
+
+/// `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    super::print(&text)
 }

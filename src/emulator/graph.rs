@@ -301,6 +301,47 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                 &message,
             ),
         },
+        // A user's groups: direct (memberOf), or through nested groups too
+        // (transitiveMemberOf); and the applications the user is assigned to directly.
+        [
+            "users",
+            id,
+            relation @ ("memberOf" | "transitiveMemberOf" | "appRoleAssignments"),
+        ] => {
+            let Some(user) = state.entra.user(&percent_decode(id)) else {
+                return not_found(id);
+            };
+            let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+            if *relation == "appRoleAssignments" {
+                let items = state.entra.assignments.iter().filter(|a| a.principal_id == user_id).map(|a| json!({
+                    "id": a.id, "deletedDateTime": null, "appRoleId": a.app_role_id, "createdDateTime": "2026-01-01T00:00:00Z",
+                    "principalDisplayName": a.principal_display_name, "principalId": a.principal_id, "principalType": a.principal_type,
+                    "resourceDisplayName": a.resource_display_name, "resourceId": a.resource_id,
+                })).collect();
+                return collection(&format!("users('{user_id}')/appRoleAssignments"), Ok(items));
+            }
+            let mut holders: Vec<String> = vec![user_id.clone()];
+            let mut groups: Vec<&super::state::GroupState> = Vec::new();
+            let mut i = 0;
+            while i < holders.len() {
+                for group in &state.entra.groups {
+                    if group.members.contains(&holders[i])
+                        && !groups.iter().any(|g| g.id == group.id)
+                    {
+                        groups.push(group);
+                        if *relation == "transitiveMemberOf" {
+                            holders.push(group.id.clone());
+                        }
+                    }
+                }
+                i += 1;
+            }
+            let items: Vec<Value> = groups
+                .iter()
+                .map(|g| json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name}))
+                .collect();
+            collection(&format!("users('{user_id}')/{relation}"), Ok(items))
+        }
         ["users", id] => match state.entra.user(&percent_decode(id)) {
             Some(user) => json_response(
                 StatusCode::OK,

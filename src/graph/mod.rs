@@ -4,6 +4,7 @@
 
 mod attributes;
 mod auth;
+mod lookup;
 mod read;
 
 use reqwest::Method;
@@ -15,6 +16,7 @@ use crate::endpoint::{Endpoints, Env};
 pub(crate) use crate::http::encode;
 use crate::http::{Http, HttpError, TokenCache};
 
+pub(crate) use lookup::look_up;
 pub(crate) use read::read;
 
 /// Graph's limit on requests in one `$batch`.

@@ -10,7 +10,7 @@ use super::matching::{Attempt, Link, link, match_index};
 use super::reconcile::State;
 use super::{Change, Inputs, Plan, Problem};
 use crate::config::Config;
-use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::model::{SourceSnapshot, TargetSnapshot, UnreadUser};
 
 /// How the planner sees one Entra user, and what the plan does with them.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -178,4 +178,110 @@ pub(crate) fn explain(
             errors: roles.errors,
         },
     })
+}
+
+/// Why an Entra user roster did not read is out of scope, from what Graph says about them.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(title = "roster explain (a user roster did not read)")]
+pub(crate) struct NotRead {
+    /// The userPrincipalName.
+    pub(crate) key: String,
+    /// The Entra object id.
+    pub(crate) source_id: String,
+    pub(crate) display_name: Option<String>,
+    /// Always false: roster reads only the users the application's assignments reach.
+    pub(crate) in_scope: bool,
+    /// Each fact that keeps the user out, one sentence each.
+    pub(crate) reasons: Vec<String>,
+}
+
+/// Explains a user Graph knows but roster's read did not include: not assigned to the
+/// application, in an assigned group only through a nested group (Entra provisions direct
+/// members only), assigned to other applications, or disabled.
+pub(crate) fn not_read(config: &Config, source: &SourceSnapshot, user: &UnreadUser) -> NotRead {
+    let application = &source.application.display_name;
+    let mut reasons = Vec::new();
+    if config.scope.assignment == crate::config::Assignment::All {
+        reasons.push(format!(
+            "roster reads every user of the tenant (`scope.assignment: all`), and the read did \
+             not include {}: the user was created after it, or Graph did not list them",
+            user.user_principal_name
+        ));
+    }
+    let assigned_groups = source
+        .assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .map(|a| a.principal_id.as_str());
+    for group in assigned_groups {
+        let name = |id: &str| {
+            source
+                .groups
+                .iter()
+                .find(|g| g.id == id)
+                .map_or_else(|| id.to_owned(), |g| g.display_name.clone())
+        };
+        let holds = |groups: &[(String, String)]| groups.iter().any(|(id, _)| id == group);
+        if !holds(&user.all_groups) || holds(&user.direct_groups) {
+            continue;
+        }
+        let assigned = name(group);
+        let nested_in = source
+            .groups
+            .iter()
+            .find(|g| g.id == group)
+            .map(|g| g.nested_groups.clone())
+            .unwrap_or_default();
+        // The user's own groups that lead to the assigned one.
+        let via: Vec<&str> = user
+            .direct_groups
+            .iter()
+            .filter(|(id, _)| user.all_groups.iter().any(|(g, _)| g == id))
+            .map(|(_, n)| n.as_str())
+            .filter(|n| nested_in.iter().any(|nested| nested == n))
+            .collect();
+        reasons.push(if via.is_empty() {
+            format!(
+                "member of the assigned group {assigned} only through nested groups; Entra does \
+                 not provision members of nested groups, and neither does roster"
+            )
+        } else {
+            format!(
+                "member of {}, which is nested in the assigned group {assigned}; Entra does not \
+                 provision members of nested groups, and neither does roster",
+                via.join(", ")
+            )
+        });
+    }
+    if config.scope.assignment != crate::config::Assignment::All {
+        reasons.push(format!(
+            "not assigned to {application}, directly or through a group they are a direct \
+             member of"
+        ));
+    }
+    let others: Vec<&str> = user
+        .applications
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a != application)
+        .collect();
+    if !others.is_empty() {
+        reasons.push(format!(
+            "assigned to other applications: {}",
+            others.join(", ")
+        ));
+    }
+    if user.account_enabled == Some(false) {
+        reasons.push(
+            "disabled in Entra (accountEnabled is false): out of scope even once assigned"
+                .to_owned(),
+        );
+    }
+    NotRead {
+        key: user.user_principal_name.clone(),
+        source_id: user.id.clone(),
+        display_name: user.display_name.clone(),
+        in_scope: false,
+        reasons,
+    }
 }

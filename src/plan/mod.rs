@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::expr::DateTime;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
-pub(crate) use explain::{Explanation, explain};
+pub(crate) use explain::{Explanation, NotRead, explain, not_read};
 pub(crate) use names::ConfigProblem;
 
 /// The version of the plan document; `show` and `apply` refuse others.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::Explanation;
+use crate::plan::{Explanation, NotRead};
 
 /// The explanation as text.
 pub(crate) fn text(e: &Explanation) -> String {
@@ -23,6 +23,23 @@ pub(crate) fn text(e: &Explanation) -> String {
         }
         (None, None) => out.push_str("Plan: no change for this user.\n"),
     }
+    out
+}
+
+/// A user roster did not read, as text: who they are and why they are out of scope.
+pub(crate) fn not_read(n: &NotRead) -> String {
+    let mut out = String::new();
+    let name = n
+        .display_name
+        .as_deref()
+        .map(|d| format!("{d}, "))
+        .unwrap_or_default();
+    let _ = writeln!(out, "{} ({name}Entra object id {})\n", n.key, n.source_id);
+    let _ = writeln!(out, "Scope: out of scope — roster did not read this user:");
+    for reason in &n.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+    out.push_str("\nPlan: no change for this user.\n");
     out
 }
 

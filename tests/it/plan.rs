@@ -231,9 +231,78 @@ fn explain_walks_through_one_user() {
     assert!(
         unknown
             .stderr
-            .contains("nobody@contoso.com is not among the"),
+            .contains("Entra has no user nobody@contoso.com"),
         "{}",
         unknown.stderr
+    );
+}
+
+#[test]
+fn explain_looks_up_users_roster_did_not_read_and_works_offline() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-explain-unread");
+    let config = demo_config();
+    let explain = |args: &[&str]| {
+        let mut all = vec!["-c", config.as_str(), "-q", "explain"];
+        all.extend_from_slice(args);
+        emulator.roster(&scratch.dir, &all, &[])
+    };
+    // Only in a group nested in an assigned group: Entra provisions direct members only.
+    let nested = explain(&["abigail.walsh@contoso.com"]);
+    assert_eq!(nested.code, 0, "{}", nested.stderr);
+    assert!(
+        nested.stdout.contains(
+            "member of SF Support Tier 2, which is nested in the assigned group SF Support"
+        ),
+        "{}",
+        nested.stdout
+    );
+    // Assigned to nothing of ours, looked up by object id as well.
+    let other = explain(&["0000000e-0000-0000-0000-000000000017", "--format", "json"]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let other: serde_json::Value = serde_json::from_str(&other.stdout).unwrap();
+    assert_eq!(other["key"], "ella.petrova@contoso.com");
+    assert_eq!(other["in_scope"], false);
+    assert_eq!(
+        other["reasons"][0],
+        "not assigned to Salesforce Sandbox, directly or through a group they are a direct member of"
+    );
+    // Offline: the snapshot explains whom it read, and says how to look up the rest.
+    let snap = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "-q", "snapshot", "--out", "snap"],
+        &[],
+    );
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let offline = scratch.roster(&[
+        "-c",
+        &config,
+        "explain",
+        "ava.martinez@contoso.com",
+        "--snapshot",
+        "snap",
+    ]);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    assert!(
+        offline.stdout.contains("Scope: in scope"),
+        "{}",
+        offline.stdout
+    );
+    let unread = scratch.roster(&[
+        "-c",
+        &config,
+        "explain",
+        "abigail.walsh@contoso.com",
+        "--snapshot",
+        "snap",
+    ]);
+    assert_eq!(unread.code, 1);
+    assert!(
+        unread
+            .stderr
+            .contains("without --snapshot, roster explain looks the user up in Entra"),
+        "{}",
+        unread.stderr
     );
 }
 

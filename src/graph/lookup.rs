@@ -1,0 +1,97 @@
+//! One Entra user roster did not read, looked up for `roster explain`: the user, the groups
+//! they belong to directly (`memberOf`) and through nested groups (`transitiveMemberOf`), and
+//! the applications they are assigned to directly (`appRoleAssignments`). Microsoft Graph v1.0,
+//! "List a user's direct memberships", "List a user's memberships (direct and transitive)",
+//! "List appRoleAssignments granted to a user".
+
+use serde_json::Value;
+
+use super::{Graph, GraphError, encode};
+use crate::http::HttpError;
+use crate::model::UnreadUser;
+
+/// Looks `user` (a userPrincipalName or object id) up; `None` when Entra has no such user.
+///
+/// # Errors
+/// A failed request, or an answer without the properties asked for.
+pub(crate) async fn look_up(graph: &Graph, user: &str) -> Result<Option<UnreadUser>, GraphError> {
+    let url = graph.url(&format!(
+        "users/{}?$select=id,userPrincipalName,displayName,accountEnabled",
+        encode(user)
+    ));
+    let found = match graph.get(&url).await {
+        Ok(found) => found,
+        Err(GraphError::Http(HttpError::Status { status: 404, .. })) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let text = |key: &str| found.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (Some(id), Some(user_principal_name)) = (text("id"), text("userPrincipalName")) else {
+        return Err(GraphError::Read(format!(
+            "Microsoft Graph GET /users/{user}: the answer is not what roster expects: no `id` \
+             or `userPrincipalName`"
+        )));
+    };
+    let groups = |relation: &'static str| {
+        let url = graph.url(&format!(
+            "users/{}/{relation}?$select=id,displayName",
+            encode(&id)
+        ));
+        async move {
+            let mut groups = Vec::new();
+            graph
+                .pages(&url, |items| {
+                    for item in items {
+                        // Memberships include directory roles and administrative units.
+                        if item.get("@odata.type").and_then(Value::as_str)
+                            != Some("#microsoft.graph.group")
+                        {
+                            continue;
+                        }
+                        let name = |key: &str| item.get(key).and_then(Value::as_str);
+                        let Some(group) = name("id") else {
+                            return Err("a group has no `id`".to_owned());
+                        };
+                        groups.push((
+                            group.to_owned(),
+                            name("displayName").unwrap_or(group).to_owned(),
+                        ));
+                    }
+                    Ok(())
+                })
+                .await
+                .map(|()| groups)
+        }
+    };
+    let assignments = async {
+        let url = graph.url(&format!("users/{}/appRoleAssignments", encode(&id)));
+        let mut applications: Vec<String> = Vec::new();
+        graph
+            .pages(&url, |items| {
+                for item in items {
+                    let Some(app) = item.get("resourceDisplayName").and_then(Value::as_str) else {
+                        return Err("an assignment has no `resourceDisplayName`".to_owned());
+                    };
+                    if !applications.iter().any(|a| a == app) {
+                        applications.push(app.to_owned());
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map(|()| applications)
+    };
+    let (direct_groups, all_groups, applications) = tokio::try_join!(
+        groups("memberOf"),
+        groups("transitiveMemberOf"),
+        assignments
+    )?;
+    Ok(Some(UnreadUser {
+        id,
+        user_principal_name,
+        display_name: text("displayName"),
+        account_enabled: found.get("accountEnabled").and_then(Value::as_bool),
+        direct_groups,
+        all_groups,
+        applications,
+    }))
+}
