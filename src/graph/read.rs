@@ -460,11 +460,41 @@ async fn assigned_users(
         .collect();
     task.step("assigned users");
     let users = users_by_id(graph, &wanted, select, attributes, task).await?;
-    let missing = wanted
+    let missing: Vec<String> = wanted
         .into_iter()
         .filter(|id| !users.contains_key(id))
         .collect();
+    confirm_deleted(graph, &missing).await?;
     Ok(Assigned { users, missing })
+}
+
+/// Each assignee the listing left out is asked for by id: only a 404 makes them deleted. A user
+/// Graph still returns was missed by the listing (a replica behind, a page lost), and a read
+/// that missed someone would deactivate them: it fails instead.
+async fn confirm_deleted(graph: &Arc<Graph>, missing: &[String]) -> Result<(), GraphError> {
+    let lookups: Vec<_> = missing
+        .iter()
+        .map(|id| {
+            let graph = Arc::clone(graph);
+            let url = graph.url(&format!("users/{}?$select=id", encode(id)));
+            let id = id.clone();
+            async move {
+                match graph.get(&url).await {
+                    Err(GraphError::Http(crate::http::HttpError::Status { status: 404, .. })) => {
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                    Ok(_) => Err(GraphError::Read(format!(
+                        "Microsoft Graph lists user {id} among the application's assignees and \
+                         returns them by id, but not when reading users by id in bulk; the read \
+                         is incomplete, so roster does not plan on it (run again)"
+                    ))),
+                }
+            }
+        })
+        .collect();
+    concurrent::all(CONCURRENCY, lookups).await?;
+    Ok(())
 }
 
 /// The users of a page of Graph user objects; each must be an object with an `id`.

@@ -326,6 +326,17 @@ fn a_batch_item_cut_short_fails_the_read_instead_of_deactivating() {
         &json!({"route": "GET /v1.0/users", "kind": "status", "status": 500}),
     );
     assert_read_fails(&world, &["HTTP 500"]);
+    // A listing that leaves assignees out: they are asked for by id, and since Graph still has
+    // them, the read is incomplete — not a reason to deactivate them as deleted.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "count": 50,
+                "body": {"value": []}}),
+    );
+    assert_read_fails(
+        &world,
+        &["returns them by id, but not when reading users by id in bulk"],
+    );
     // And with the faults gone, nothing changed.
     world.assert_converged();
 }
