@@ -196,9 +196,10 @@ impl Tally {
     }
 }
 
-/// Whether everything in the plan was applied.
+/// Whether everything in the plan was applied: every change, whether or not a signal or a
+/// failed request also stopped the apply (a stop after the last write leaves nothing undone).
 pub(crate) fn complete(report: &Report) -> bool {
-    report.stopped.is_none() && report.results.iter().all(|r| r.status == Status::Applied)
+    report.results.iter().all(|r| r.status == Status::Applied)
 }
 
 /// One change in the report.
@@ -219,7 +220,7 @@ pub(crate) struct ReportedChange {
 pub(crate) struct ApplyReport {
     /// Always 1.
     pub(crate) format_version: u32,
-    /// Every change applied and nothing stopped the apply.
+    /// Every change applied (a stop after the last write leaves nothing undone).
     pub(crate) complete: bool,
     pub(crate) summary: Tally,
     /// Why roster stopped sending requests, when it did.
@@ -286,5 +287,32 @@ mod tests {
             "schemas/apply-report.schema.json is stale: run `cargo run -- schema --apply-report \
              > schemas/apply-report.schema.json`"
         );
+    }
+
+    #[test]
+    fn a_stop_after_the_last_write_leaves_the_apply_complete() {
+        use super::super::{ChangeResult, Report, Status, Step};
+        let result = |status: Status| ChangeResult {
+            status,
+            target_id: None,
+            assignment_ids: Vec::new(),
+            steps: vec![Step {
+                name: "update".to_owned(),
+                result: status,
+                failure: None,
+            }],
+            note: None,
+        };
+        let stopped = Some("interrupted (SIGINT)".to_owned());
+        let done = Report {
+            results: vec![result(Status::Applied), result(Status::Applied)],
+            stopped: stopped.clone(),
+        };
+        assert!(super::complete(&done));
+        let cut = Report {
+            results: vec![result(Status::Applied), result(Status::NotAttempted)],
+            stopped,
+        };
+        assert!(!super::complete(&cut));
     }
 }

@@ -480,9 +480,9 @@ async fn confirm_deleted(graph: &Arc<Graph>, missing: &[String]) -> Result<(), G
             let id = id.clone();
             async move {
                 match graph.get(&url).await {
-                    Err(GraphError::Http(crate::http::HttpError::Status { status: 404, .. })) => {
-                        Ok(())
-                    }
+                    Err(GraphError::Http(crate::http::HttpError::Status {
+                        status: 404, ..
+                    })) => Ok(()),
                     Err(e) => Err(e),
                     Ok(_) => Err(GraphError::Read(format!(
                         "Microsoft Graph lists user {id} among the application's assignees and \
