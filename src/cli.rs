@@ -152,6 +152,7 @@ pub(crate) struct ShowArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
     /// The source user: userPrincipalName or object id.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) user: String,
     /// `text` for people, `json` for machines.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]

@@ -28,6 +28,9 @@ pub(crate) struct Explanation {
     pub(crate) change: Option<Change>,
     /// Why the plan does not act on this user, if it does not.
     pub(crate) problem: Option<Problem>,
+    /// Why the whole plan is refused, when it is: then nobody is changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) plan_refused: Option<String>,
 }
 
 /// The scope decision.
@@ -153,6 +156,7 @@ pub(crate) fn explain(
     let plan: Plan = super::planned(&state, source);
     let key = user.key.to_owned();
     Some(Explanation {
+        plan_refused: plan.refused.clone(),
         change: plan
             .changes
             .into_iter()

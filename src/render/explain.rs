@@ -13,6 +13,10 @@ pub(crate) fn text(e: &Explanation) -> String {
     fields(&mut out, e);
     roles(&mut out, e);
     out.push('\n');
+    if let Some(refused) = &e.plan_refused {
+        let _ = writeln!(out, "Plan refused, so no user is changed: {refused}");
+        return out;
+    }
     match (&e.change, &e.problem) {
         (Some(change), _) => {
             out.push_str("Plan:\n");

@@ -1360,4 +1360,13 @@ fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin(
         "{}",
         out.stderr
     );
+    // explain says the plan is refused rather than "no change for this user".
+    let explained = world.roster(&["explain", "ava.martinez@contoso.com"]);
+    assert!(
+        explained
+            .stdout
+            .contains("Plan refused, so no user is changed"),
+        "{}",
+        explained.stdout
+    );
 }
