@@ -59,7 +59,7 @@ pub(crate) enum Error {
     #[error("plan refused: {reason}")]
     Refused { reason: String },
     /// More deactivations than the config allows, not covered by `--allow-deactivations`.
-    #[error("{}", threshold_message(what, *deactivations, *outside_target, allowance, *allowed))]
+    #[error("{}", threshold_message(what, *deactivations, *outside_target, allowance, *allowed, *applying))]
     ThresholdExceeded {
         /// "3 deactivations and 1 freeze".
         what: String,
@@ -70,6 +70,8 @@ pub(crate) enum Error {
         allowance: String,
         /// What `--allow-deactivations` allowed, if given.
         allowed: Option<u32>,
+        /// `apply` (which takes `--allow-deactivations`), not `plan` (which only warns of it).
+        applying: bool,
     },
     #[error(
         "roster apply without a saved plan asks for confirmation, and stdin is not a terminal: \
@@ -175,6 +177,7 @@ fn threshold_message(
     outside_target: usize,
     allowance: &str,
     allowed: Option<u32>,
+    applying: bool,
 ) -> String {
     let count = deactivations + outside_target;
     let what = if outside_target > 0 {
@@ -188,6 +191,10 @@ fn threshold_message(
         Some(n) if count > n as usize => {
             format!("refusing to apply: {what}, more than --allow-deactivations {n}")
         }
+        _ if !applying => format!(
+            "{what}, more than safety.max_deactivations allows ({allowance}): `roster apply` \
+             refuses it unless given --allow-deactivations {count} after review"
+        ),
         _ => format!(
             "refusing to apply: {what}, more than safety.max_deactivations allows ({allowance}). \
              If that is intended, review the plan and run again with --allow-deactivations {count}"

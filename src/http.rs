@@ -119,7 +119,7 @@ fn decode(text: &str) -> String {
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
-    #[error("{api} {request}: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    #[error("{api} {request}: HTTP {status}{}: {message}{}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), too_long(*retry_after))]
     Status {
         api: &'static str,
         /// `METHOD /path`.
@@ -149,6 +149,20 @@ pub(crate) enum HttpError {
     },
     #[error("{0}")]
     Endpoint(String),
+}
+
+/// For a `Retry-After` longer than roster waits: the wait, so the reader knows when to run
+/// again.
+fn too_long(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) if wait > MAX_RETRY_AFTER => format!(
+            " (the server asks to wait {} s before retrying, longer than the {} s roster waits; \
+             run again after that)",
+            wait.as_secs(),
+            MAX_RETRY_AFTER.as_secs()
+        ),
+        _ => String::new(),
+    }
 }
 
 impl HttpError {
@@ -571,6 +585,29 @@ pub(crate) fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_longer_than_roster_waits_is_named() {
+        let error = |retry_after: Option<Duration>| HttpError::Status {
+            api: "Microsoft Graph",
+            request: "GET /v1.0/users".to_owned(),
+            status: 429,
+            code: Some("TooManyRequests".to_owned()),
+            message: "slow down".to_owned(),
+            retry_after,
+        };
+        let long = error(Some(Duration::from_secs(3600))).to_string();
+        assert!(
+            long.ends_with("(the server asks to wait 3600 s before retrying, longer than the 300 s roster waits; run again after that)"),
+            "{long}"
+        );
+        assert!(
+            !error(Some(Duration::from_secs(2)))
+                .to_string()
+                .contains("asks to wait")
+        );
+        assert!(!error(None).to_string().contains("asks to wait"));
+    }
 
     #[test]
     fn retry_after_takes_integer_and_fractional_seconds() {

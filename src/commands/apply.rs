@@ -54,7 +54,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         super::step_summary(|| render::render(&plan, render::Format::Markdown, false, false));
     }
     check_names(&desired, &plan)?;
-    check(&plan, args.allow_deactivations)?;
+    check(&plan, args.allow_deactivations, true)?;
     if !plan.targeted.is_empty() && !plan.changes.is_empty() {
         super::warn(&format!(
             "this plan is limited to --target {}: the users outside it are left as they are, \

@@ -359,8 +359,9 @@ pub(crate) fn check_names(desired: &Desired, plan: &Plan) -> Result<(), Error> {
 }
 
 /// A plan may be carried out: not refused as a whole, and within the deactivation threshold
-/// (or `allowed`, which is also a ceiling).
-pub(crate) fn check(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {
+/// (or `allowed`, which is also a ceiling). `applying` words the refusal for `apply`, which
+/// takes `--allow-deactivations`, rather than for `plan`.
+pub(crate) fn check(plan: &Plan, allowed: Option<u32>, applying: bool) -> Result<(), Error> {
     if let Some(reason) = &plan.refused {
         return Err(Error::Refused {
             reason: reason.clone(),
@@ -380,6 +381,7 @@ pub(crate) fn check(plan: &Plan, allowed: Option<u32>) -> Result<(), Error> {
             },
             allowance: plan.safety.allowance.clone(),
             allowed,
+            applying,
         });
     }
     Ok(())

@@ -157,13 +157,13 @@ impl Demo<'_> {
             false,
         ))?;
         check_names(desired, &plan)?;
-        check(&plan, None)?;
+        check(&plan, None, true)?;
         Ok(plan)
     }
 
     /// `roster apply --auto-approve`: the same checks, the same audit log a real run writes.
     async fn apply(&self, desired: &Desired, plan: &Plan) -> Result<(), Error> {
-        check(plan, None)?;
+        check(plan, None, true)?;
         let report = self
             .ctx
             .carry_out(desired, plan, None, Options::default(), &self.audit_log)

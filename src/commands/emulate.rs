@@ -41,10 +41,19 @@ pub(crate) fn run(ctx: &Context, args: &EmulateArgs) -> Result<Outcome, Error> {
             source,
         })?;
     }
-    let loopback = args.listen.parse::<std::net::SocketAddr>().map_or_else(
-        |_| args.listen.starts_with("localhost:"),
-        |a| a.ip().is_loopback(),
-    );
+    let parsed = args.listen.parse::<std::net::SocketAddr>();
+    let named_localhost = args
+        .listen
+        .strip_prefix("localhost:")
+        .is_some_and(|port| port.parse::<u16>().is_ok());
+    if parsed.is_err() && !named_localhost {
+        return Err(Error::Usage(format!(
+            "--listen {}: not an address; give HOST:PORT on loopback, e.g. 127.0.0.1:8080 \
+             (port 0 picks a free one)",
+            args.listen
+        )));
+    }
+    let loopback = parsed.map_or(named_localhost, |a| a.ip().is_loopback());
     if !loopback {
         return Err(Error::Usage(format!(
             "--listen {}: the emulator serves its world's secrets and only listens on loopback (127.0.0.1, ::1, localhost)",

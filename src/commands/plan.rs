@@ -41,7 +41,7 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     print_plan(&plan, args.format, ctx.color, args.mask)?;
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
     check_names(&desired, &plan)?;
-    check(&plan, None)?;
+    check(&plan, None, false)?;
     if let Some(path) = &args.out
         && args.format == Format::Text
         && !ctx.quiet

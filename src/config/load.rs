@@ -216,6 +216,11 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
     if let Some(key) = first.strip_prefix("duplicate mapping key: ") {
         return format!("duplicate key `{key}`");
     }
+    if first.starts_with("multiple YAML documents detected") {
+        return "a second YAML document starts here (after a `---` line); roster.yaml is one \
+                document"
+            .to_owned();
+    }
     // "... at line 3 column 5" duplicates the location we print ourselves.
     match first.rfind(" at line ") {
         Some(i) => first[..i].to_owned(),

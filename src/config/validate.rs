@@ -306,7 +306,7 @@ fn clause_operand(
                             "the regular expression does not compile".to_owned(),
                         )
                         .label("invalid regex")
-                        .help(one_line(&err.to_string())),
+                        .help(regex_problem(&err)),
                     );
                     None
                 }
@@ -701,10 +701,15 @@ fn is_attribute_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// What is wrong with a pattern, without the snippet the regex crate draws (roster shows its
+/// own): `unclosed character class`.
+fn regex_problem(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(&text);
+    let problem = last.trim().strip_prefix("error: ").unwrap_or(last.trim());
+    format!("the pattern has an error: {problem}")
 }

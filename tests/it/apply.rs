@@ -439,6 +439,17 @@ fn the_deactivation_threshold_blocks_unless_allowed() {
         refused.stderr
     );
     assert_eq!(world.requests_to("composite"), 0);
+    // `plan` says what apply will do; it has no --allow-deactivations to run again with.
+    let planned = world.roster(&["plan"]);
+    assert_eq!(planned.code, 1);
+    assert!(
+        planned.stderr.contains(
+            "more than safety.max_deactivations allows (1): `roster apply` refuses it unless \
+             given --allow-deactivations 2 after review"
+        ) && !planned.stderr.contains("refusing to apply"),
+        "{}",
+        planned.stderr
+    );
     let too_few = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1"]);
     assert_eq!(too_few.code, 1);
     assert!(

@@ -93,6 +93,23 @@ fn emulate_listens_only_on_loopback() {
         "{}",
         out.stderr
     );
+    let out = crate::support::run_in(
+        &repo(),
+        &[
+            "emulate",
+            "--world",
+            "examples/demo/world.yaml",
+            "--listen",
+            "nonsense",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("--listen nonsense: not an address; give HOST:PORT"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -167,6 +167,16 @@ fn duplicate_yaml_keys() {
 }
 
 #[test]
+fn a_second_yaml_document_is_named_where_it_starts() {
+    let out = rejected("two-documents", format!("{}---\nversion: 1\n", minimal()));
+    assert!(
+        out.contains("a second YAML document starts here (after a `---` line)")
+            && !out.contains("from_str_multiple"),
+        "{out}"
+    );
+}
+
+#[test]
 fn yaml_syntax_error() {
     insta::assert_snapshot!(rejected(
         "syntax",
