@@ -596,7 +596,7 @@ mod tests {
             message: "slow down".to_owned(),
             retry_after,
         };
-        let long = error(Some(Duration::from_secs(3600))).to_string();
+        let long = error(Some(Duration::from_hours(1))).to_string();
         assert!(
             long.ends_with("(the server asks to wait 3600 s before retrying, longer than the 300 s roster waits; run again after that)"),
             "{long}"
