@@ -147,6 +147,9 @@ pub(crate) struct ShowArgs {
     pub(crate) plan: PathBuf,
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
+    /// Replace email local parts with `•••` (for public repositories).
+    #[arg(long)]
+    pub(crate) mask: bool,
 }
 
 #[derive(Debug, Args)]

@@ -112,7 +112,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
 
 pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
     let plan = open(&args.plan)?;
-    print_plan(&plan, args.format, ctx.color, false)?;
+    print_plan(&plan, args.format, ctx.color, args.mask)?;
     Ok(Outcome::Success)
 }
 

@@ -74,6 +74,9 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             ok()
         }
         ("POST", ["faults"]) => match serde_json::from_slice::<Rule>(body) {
+            Ok(rule) if rule.count == 0 => {
+                bad("fault: `count` is how many requests fail, at least 1".to_owned())
+            }
             Ok(rule) => {
                 lock(&shared.faults).add(rule);
                 ok()

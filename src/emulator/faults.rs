@@ -137,7 +137,7 @@ impl Faults {
         })?;
         let rule = &mut self.rules[index];
         let kind = rule.kind.clone();
-        rule.count -= 1;
+        rule.count = rule.count.saturating_sub(1);
         if rule.count == 0 {
             self.rules.remove(index);
         }

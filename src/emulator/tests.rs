@@ -555,6 +555,14 @@ async fn faults_latency_and_counts() {
             .json(&body)
             .send()
     };
+    // A rule that fails no request is a mistake in the test, refused.
+    let zero = admin(
+        "faults",
+        json!({"route": "*", "kind": "status", "status": 500, "count": 0}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(zero.status(), StatusCode::BAD_REQUEST);
     admin("faults", json!({"route": "GET /services/data/{v}/limits", "kind": "status", "status": 429, "retry_after": "0.5", "count": 2})).await.unwrap();
     for _ in 0..2 {
         let r = sf

@@ -43,6 +43,19 @@ fn demo_plan_in_three_formats() {
         masked.stdout
     );
     assert!(!masked.stdout.contains("ava.martinez@"));
+    // A saved plan shows masked too.
+    let saved = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--out", "saved.json"],
+        &[],
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let shown = scratch.roster(&["show", "saved.json", "--mask"]);
+    assert!(
+        shown.stdout.contains("•••@contoso.com") && !shown.stdout.contains("ava.martinez@"),
+        "{}",
+        shown.stdout
+    );
     // In GitHub Actions the comment links the run that keeps the whole plan.
     let in_actions = emulator.roster(
         &scratch.dir,
