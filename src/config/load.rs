@@ -121,11 +121,13 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
     if !schema_errors.is_empty() {
         return Err(LoadError::Invalid(place(schema_errors)));
     }
-    let file_config: types::Config = match serde_json::from_value(value) {
+    // The schema catches nearly everything; what it lets through is placed at its value.
+    let file_config: types::Config = match serde_path_to_error::deserialize(value) {
         Ok(config) => config,
         Err(err) => {
+            let pointer = pointer_of(err.path());
             return Err(LoadError::Invalid(place(vec![
-                Finding::error("", err.to_string()).label("here"),
+                Finding::error(&pointer, err.into_inner().to_string()).label("here"),
             ])));
         }
     };
@@ -139,6 +141,26 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         file,
         warnings: diagnostics,
     })
+}
+
+/// A serde path (`safety.max_deactivations`, `mappings[3].target`) as a JSON pointer.
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => {
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+            }
+            Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    pointer
 }
 
 /// Errors found later, by what only the org can tell (a name it does not have), placed in the
@@ -279,6 +301,18 @@ mod tests {
     use super::*;
 
     const DEMO: &str = include_str!("../../examples/demo/roster.yaml");
+
+    #[test]
+    fn serde_paths_become_json_pointers() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code, reason = "only the error is looked at")]
+        struct Doc {
+            mappings: Vec<std::collections::BTreeMap<String, u8>>,
+        }
+        let value = serde_json::json!({"mappings": [{"a": 1}, {"b/c": 300}]});
+        let err = serde_path_to_error::deserialize::<_, Doc>(value).unwrap_err();
+        assert_eq!(pointer_of(err.path()), "/mappings/1/b~1c");
+    }
 
     fn outcome(bytes: Vec<u8>) -> Result<(), Vec<Diagnostic>> {
         match load_bytes(Path::new("roster.yaml"), bytes) {

@@ -584,6 +584,6 @@ fn default_sandbox_email_suffix() -> String {
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub(crate) enum Threshold {
-    Count(u32),
+    Count(#[schemars(range(max = 4_294_967_295_u32))] u32),
     Percent(#[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?%$"))] String),
 }

@@ -503,3 +503,15 @@ fn read_only_system_fields_cannot_be_mapped() {
         );
     }
 }
+
+#[test]
+fn a_threshold_too_large_for_a_count_is_placed_at_its_value() {
+    let out = rejected(
+        "threshold-too-large",
+        format!("{}\nsafety:\n  max_deactivations: 99999999999\n", minimal()),
+    );
+    assert!(
+        out.contains("/safety/max_deactivations") && out.contains("99999999999"),
+        "{out}"
+    );
+}
