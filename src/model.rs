@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// The version of the snapshot documents; bumped when a field changes meaning or shape (2: a
 /// target user's core fields are typed).
-pub(crate) const SNAPSHOT_FORMAT: u32 = 2;
+pub(crate) const SNAPSHOT_FORMAT: u32 = 3;
 
 /// What Entra says: the application, its assignments, the groups that matter and the users in
 /// question with the attributes the config references.
@@ -109,6 +109,9 @@ pub(crate) struct TargetSnapshot {
     pub(crate) users: Vec<TargetUser>,
     /// The User fields read.
     pub(crate) fields: Vec<String>,
+    /// The org's own description of the User fields (`sobjects/User/describe`): what a value
+    /// written must satisfy.
+    pub(crate) user_describe: Vec<FieldDescribe>,
     pub(crate) profiles: Vec<Profile>,
     pub(crate) licenses: Vec<UserLicense>,
     pub(crate) roles: Vec<UserRole>,
@@ -120,6 +123,26 @@ pub(crate) struct TargetSnapshot {
     pub(crate) api_usage: Option<ApiUsage>,
     /// Things roster noticed about the org or the credential.
     pub(crate) warnings: Vec<String>,
+}
+
+/// One User field as the org describes it (REST API "sObject Describe", `fields[]`): the
+/// properties a value written must satisfy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FieldDescribe {
+    /// The API name, e.g. `TimeZoneSidKey`.
+    pub(crate) name: String,
+    /// The label Salesforce's errors quote, e.g. `Time Zone`.
+    pub(crate) label: String,
+    /// describe's `type`: `string`, `picklist`, `email`, `boolean`, `reference`, ...
+    pub(crate) kind: String,
+    /// Maximum length in characters; 0 where the type has none.
+    pub(crate) length: usize,
+    /// Only `picklist_values` may be written.
+    pub(crate) restricted_picklist: bool,
+    /// The active picklist values.
+    pub(crate) picklist_values: Vec<String>,
+    /// No two users may hold the same value.
+    pub(crate) unique: bool,
 }
 
 /// The Organization record.

@@ -101,6 +101,71 @@ pub(crate) const READ_ONLY: &[&str] = &[
     "Name",
 ];
 
+/// The `EmailEncodingKey` values the Metadata API's `Encoding` enum lists.
+const EMAIL_ENCODINGS: &[&str] = &[
+    "UTF-8",
+    "ISO-8859-1",
+    "Shift_JIS",
+    "ISO-2022-JP",
+    "EUC-JP",
+    "ks_c_5601-1987",
+    "Big5",
+    "GB2312",
+    "Big5-HKSCS",
+    "x-SJIS_0213",
+];
+
+/// Why `value` cannot be a value of the standard restricted picklist `field`, judged offline by
+/// shape (each org keeps its own lists, which `plan` reads from describe): a time zone is an
+/// IANA id such as `America/Los_Angeles` (or `GMT`), a locale `language_COUNTRY` such as
+/// `en_US`, a language `de` or `en_US`, an email encoding one of the Metadata API's
+/// `Encoding` values. `None` for other fields and for values of the right shape.
+pub(crate) fn picklist_shape_problem(field: &str, value: &str) -> Option<String> {
+    let is = |name: &str| field.eq_ignore_ascii_case(name);
+    let word = |part: &str, lower: bool| {
+        !part.is_empty()
+            && part.chars().all(|c| {
+                c.is_ascii_alphanumeric() && (!lower || c.is_ascii_lowercase()) || c == '_'
+            })
+    };
+    let fine = if is("TimeZoneSidKey") {
+        value == "GMT"
+            || value.split_once('/').is_some_and(|(area, place)| {
+                word(area, false)
+                    && place.split('/').all(|p| {
+                        !p.is_empty()
+                            && p.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+                    })
+            })
+    } else if is("LocaleSidKey") || is("LanguageLocaleKey") {
+        let mut parts = value.split('_');
+        parts
+            .next()
+            .is_some_and(|lang| (2..=3).contains(&lang.len()) && word(lang, true))
+            && parts.all(|p| word(p, false) && p.chars().all(|c| !c.is_ascii_lowercase()))
+    } else if is("EmailEncodingKey") {
+        EMAIL_ENCODINGS.contains(&value)
+    } else {
+        return None;
+    };
+    (!fine).then(|| format!("{value:?} is not a {field} value"))
+}
+
+/// What a restricted picklist's values look like, for a help line.
+pub(crate) fn picklist_help(field: &str) -> String {
+    let is = |name: &str| field.eq_ignore_ascii_case(name);
+    if is("TimeZoneSidKey") {
+        "Salesforce time zones are IANA ids such as `America/Los_Angeles` or `Europe/Berlin`, not \
+         Windows names such as `Pacific Standard Time`"
+            .to_owned()
+    } else if is("EmailEncodingKey") {
+        format!("one of {}", EMAIL_ENCODINGS.join(", "))
+    } else {
+        "a Salesforce locale or language code such as `en_US`, `de_DE` or `de`".to_owned()
+    }
+}
+
 /// The known field with this name (Salesforce field names are case-insensitive).
 pub(crate) fn user_field(name: &str) -> Option<&'static UserField> {
     USER_FIELDS
@@ -169,6 +234,46 @@ pub(crate) fn api_name_problem(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::picklist_shape_problem;
+
+    #[test]
+    fn restricted_picklist_constants_must_have_the_shape_of_a_value() {
+        for (field, value) in [
+            ("TimeZoneSidKey", "America/Los_Angeles"),
+            ("TimeZoneSidKey", "America/Argentina/Buenos_Aires"),
+            ("TimeZoneSidKey", "GMT"),
+            ("timezonesidkey", "Etc/GMT+12"),
+            ("LocaleSidKey", "en_US"),
+            ("LocaleSidKey", "uz_LATN_UZ"),
+            ("LocaleSidKey", "sh_ME_USD"),
+            ("LanguageLocaleKey", "de"),
+            ("LanguageLocaleKey", "zh_CN"),
+            ("EmailEncodingKey", "UTF-8"),
+            ("Title", "Pacific Standard Time"),
+        ] {
+            assert_eq!(
+                picklist_shape_problem(field, value),
+                None,
+                "{field} {value}"
+            );
+        }
+        for (field, value) in [
+            ("TimeZoneSidKey", "Pacific Standard Time"),
+            ("TimeZoneSidKey", "PST"),
+            ("TimeZoneSidKey", "UTC-08:00"),
+            ("LocaleSidKey", "en-US"),
+            ("LocaleSidKey", "English (United States)"),
+            ("LanguageLocaleKey", "German"),
+            ("LanguageLocaleKey", "EN_us"),
+            ("EmailEncodingKey", "utf8"),
+        ] {
+            assert!(
+                picklist_shape_problem(field, value).is_some(),
+                "{field} {value}"
+            );
+        }
+    }
+
     use super::api_name_problem;
 
     #[test]

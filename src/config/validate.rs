@@ -626,13 +626,27 @@ fn build_threshold(config: &Config, out: &mut Vec<Finding>) -> Option<desired::T
 
 /// A constant or default longer than the field allows would fail every create.
 fn check_literal_lengths(mapping: &Mapping, index: usize, out: &mut Vec<Finding>) {
-    let Some(max) = user_field(&mapping.target).and_then(|f| f.max_len) else {
-        return;
-    };
     let literals = [
         ("constant", mapping.constant.as_deref()),
         ("default", mapping.default.as_deref()),
     ];
+    // A constant for a restricted picklist must at least look like one of its values; the
+    // org's own list is checked by `plan`, against describe.
+    for (key, value) in literals {
+        if let Some(value) = value
+            && let Some(problem) =
+                crate::user_fields::picklist_shape_problem(&mapping.target, value)
+        {
+            out.push(
+                Finding::error(&format!("/mappings/{index}/{key}"), problem)
+                    .label("not a value of this restricted picklist")
+                    .help(crate::user_fields::picklist_help(&mapping.target)),
+            );
+        }
+    }
+    let Some(max) = user_field(&mapping.target).and_then(|f| f.max_len) else {
+        return;
+    };
     for (key, value) in literals {
         if let Some(value) = value
             && value.chars().count() > max

@@ -118,6 +118,9 @@ pub(crate) struct Org {
     pub(crate) taken_usernames: HashSet<String>,
     /// The custom User fields the org declares; no other `__c` field exists.
     pub(crate) custom_user_fields: Vec<CustomField>,
+    /// The active values of each restricted User picklist, by API name: the world's, or the
+    /// emulator's defaults.
+    pub(crate) picklists: HashMap<&'static str, HashSet<String>>,
     /// Users Salesforce refuses to deactivate, by User id, with the message it gives (the
     /// world's `DeactivationBlocker`: a Web-to-Lead default creator, an approver, ...).
     pub(crate) deactivation_blockers: HashMap<String, String>,
@@ -577,6 +580,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
             ..Index::default()
         },
         custom_user_fields: w.custom_user_fields,
+        picklists: restricted_picklists(&w.picklists)?,
         deactivation_blockers: HashMap::new(),
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
@@ -648,6 +652,33 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         seed_user(&mut org, i, user)?;
     }
     Ok(org)
+}
+
+/// The restricted picklists' values: the emulator's defaults, each replaced by the world's list
+/// where it gives one.
+fn restricted_picklists(
+    world: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<HashMap<&'static str, HashSet<String>>, String> {
+    use super::salesforce::user_object::RESTRICTED;
+    if let Some(unknown) = world
+        .keys()
+        .find(|k| !RESTRICTED.iter().any(|(name, _, _)| name == k))
+    {
+        return Err(format!(
+            "salesforce.picklists: {unknown} is not one of the User's restricted picklists \
+             (TimeZoneSidKey, LocaleSidKey, LanguageLocaleKey, EmailEncodingKey)"
+        ));
+    }
+    Ok(RESTRICTED
+        .iter()
+        .map(|(name, _, defaults)| {
+            let values = match world.get(*name) {
+                Some(values) => values.iter().cloned().collect(),
+                None => defaults.iter().map(|v| (*v).to_owned()).collect(),
+            };
+            (*name, values)
+        })
+        .collect())
 }
 
 fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<(), String> {

@@ -187,6 +187,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             users: sf_users,
             taken_usernames: Vec::new(),
             custom_user_fields: Vec::new(),
+            picklists: std::collections::BTreeMap::new(),
         },
     }
 }

@@ -1170,3 +1170,51 @@ fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn restricted_picklists_take_only_their_values() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let mut user = new_user("pick.list@contoso.com.dev1");
+    user["ProfileId"] = json!(profile_id(&sf, "Standard User").await);
+    // The restricted picklists take only their values, as describe lists them.
+    user["TimeZoneSidKey"] = json!("Pacific Standard Time");
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(
+        body[0]["errorCode"],
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    );
+    assert_eq!(
+        body[0]["message"],
+        "Time Zone: bad value for restricted picklist field: Pacific Standard Time"
+    );
+    assert_eq!(body[0]["fields"], json!(["TimeZoneSidKey"]));
+    user["TimeZoneSidKey"] = json!("America/Los_Angeles");
+    user["LanguageLocaleKey"] = json!("de_DE");
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(
+        body[0]["message"],
+        "Language: bad value for restricted picklist field: de_DE"
+    );
+    user["LanguageLocaleKey"] = json!("en_US");
+    let (_, describe) = sf.get("sobjects/User/describe").await;
+    let language = describe["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "LanguageLocaleKey")
+        .cloned()
+        .unwrap();
+    assert_eq!(language["restrictedPicklist"], true);
+    assert_eq!(language["label"], "Language");
+    assert!(
+        language["picklistValues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["value"] == "de" && v["active"] == true)
+    );
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    running.shutdown().await;
+}

@@ -143,6 +143,11 @@ pub(crate) struct SalesforceWorld {
     /// only these `__c` fields exist, for describe, SOQL and writes alike.
     #[serde(default)]
     pub(crate) custom_user_fields: Vec<CustomField>,
+    /// The active values of the User's restricted picklists (`TimeZoneSidKey`,
+    /// `LocaleSidKey`, `LanguageLocaleKey`, `EmailEncodingKey`), replacing the emulator's
+    /// defaults for the fields listed: an org whose admin changed them.
+    #[serde(default)]
+    pub(crate) picklists: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// A custom Text field: its API name (`Entra_Object_Id__c`), length (1–255, Salesforce's Text
@@ -158,6 +163,9 @@ pub(crate) struct CustomField {
     pub(crate) unique: bool,
     #[serde(default)]
     pub(crate) external_id: bool,
+    /// A restricted picklist's values; the field is then a picklist rather than Text.
+    #[serde(default)]
+    pub(crate) values: Option<Vec<String>>,
 }
 
 fn default_text_length() -> usize {

@@ -127,6 +127,10 @@ impl State<'_> {
         if change.after.is_empty() && change.permission_sets.is_empty() {
             return Ok(None);
         }
+        // A value the org would refuse fails this user's update at apply: an error item now.
+        for (name, value) in &change.after {
+            self.field_rules.check(name, value).map_err(problem)?;
+        }
         change.reason = update_reason(&change, by, user, &self.compiled);
         Ok(Some(change))
     }
@@ -195,7 +199,7 @@ impl State<'_> {
         let Some((profile, profile_id)) = roles.profile.clone() else {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };
-        preflight(&wanted.fields, &self.compiled.max_len)
+        preflight(&wanted.fields, &self.field_rules)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
         let username = wanted
             .fields

@@ -1,7 +1,7 @@
 //! Mapping: the config's expressions parsed once, the fields a user should have, the role
 //! rules that fire, and what Salesforce would refuse on create.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -18,8 +18,6 @@ pub(super) struct Compiled<'c> {
     pub(super) matching: Vec<(&'c expr::Expr, &'c str, &'c str)>,
     /// Per mapping: the mapping and the target field's shared name.
     pub(super) mappings: Vec<(&'c Mapping, Arc<str>)>,
-    /// Salesforce's length limit of each mapped field.
-    pub(super) max_len: HashMap<&'c str, usize>,
 }
 
 pub(super) fn compile(config: &Config) -> Compiled<'_> {
@@ -39,14 +37,6 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
             .mappings
             .iter()
             .map(|m| (m, Arc::from(m.target.as_str())))
-            .collect(),
-        max_len: config
-            .mappings
-            .iter()
-            .filter_map(|m| {
-                let max = user_fields::user_field(&m.target)?.max_len?;
-                Some((m.target.as_str(), max))
-            })
             .collect(),
     }
 }
@@ -222,11 +212,11 @@ pub(super) fn no_profile(user: &SourceUser<'_>) -> String {
     format!("no valid app role: no roles rule gives this user a profile; {held}")
 }
 
-/// What Salesforce would reject on create: a required field without a value, a value longer
-/// than its field.
+/// What Salesforce would reject on create: a required field without a value, a value the org's
+/// describe does not allow (`values::FieldRules`).
 pub(super) fn preflight(
     fields: &BTreeMap<Arc<str>, Json>,
-    max_len: &HashMap<&str, usize>,
+    rules: &super::values::FieldRules,
 ) -> Result<(), String> {
     for required in user_fields::REQUIRED_ON_CREATE {
         if fields
@@ -240,16 +230,7 @@ pub(super) fn preflight(
         }
     }
     for (name, value) in fields {
-        let value = value.as_str().unwrap_or_default();
-        if let Some(&max) = max_len.get(name.as_ref())
-            && value.len() > max
-            && value.chars().count() > max
-        {
-            return Err(format!(
-                "{name} {value:?} is {} characters; Salesforce allows {max}",
-                value.chars().count()
-            ));
-        }
+        rules.check(name, value)?;
     }
     Ok(())
 }

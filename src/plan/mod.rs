@@ -19,6 +19,7 @@ mod source;
 mod target;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -215,6 +215,8 @@ pub(super) struct State<'a> {
     pub(super) resolved: Vec<super::names::Resolved>,
     /// Names in the config the org does not resolve.
     pub(super) problems: Vec<super::names::ConfigProblem>,
+    /// What the org accepts in each User field.
+    pub(super) field_rules: super::values::FieldRules,
 }
 
 impl<'a> State<'a> {
@@ -307,6 +309,7 @@ impl<'a> State<'a> {
             taken: RefCell::new(taken),
             resolved,
             problems,
+            field_rules: super::values::FieldRules::new(target),
         }
     }
 

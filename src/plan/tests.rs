@@ -106,6 +106,7 @@ impl World {
             },
             target: TargetSnapshot {
                 format_version: 1,
+                user_describe: Vec::new(),
                 instance_url: "https://x.my.salesforce.com".into(),
                 api_version: "62.0".into(),
                 org: crate::model::Org {

@@ -11,8 +11,8 @@ use super::client::{Salesforce, SalesforceError};
 use super::soql;
 use crate::config::{Config, OutOfScope};
 use crate::model::{
-    Org, PermissionSet, PermissionSetAssignment, Profile, SNAPSHOT_FORMAT, TargetSnapshot,
-    TargetUser, UserLicense, UserLogin, UserRole,
+    FieldDescribe, Org, PermissionSet, PermissionSetAssignment, Profile, SNAPSHOT_FORMAT,
+    TargetSnapshot, TargetUser, UserLicense, UserLogin, UserRole,
 };
 use crate::progress::Task;
 
@@ -85,8 +85,14 @@ pub(crate) async fn read(
         };
         salesforce.query(soql, None).await
     };
-    let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins) =
-        tokio::try_join!(users, metadata, logins)?;
+    let describe = async {
+        let answer = salesforce
+            .data(reqwest::Method::GET, "sobjects/User/describe", None)
+            .await?;
+        user_describe(&answer)
+    };
+    let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins, describe) =
+        tokio::try_join!(users, metadata, logins, describe)?;
     let users = users_from(users, &fields, &profiles, &logins)?;
     task.finish(&format!(
         "{} users, {} profiles, {} permission sets",
@@ -101,6 +107,7 @@ pub(crate) async fn read(
         org,
         users,
         fields,
+        user_describe: describe,
         profiles,
         licenses,
         roles,
@@ -190,6 +197,52 @@ fn users_from(
         )));
     }
     Ok(users)
+}
+
+/// The User fields of a describe answer (REST API "sObject Describe"): each with its `name` and
+/// `type`; the properties roster checks values against read where present. Sorted by name.
+fn user_describe(answer: &Value) -> Result<Vec<FieldDescribe>, SalesforceError> {
+    let unexpected = |why: &str| {
+        SalesforceError::Read(format!(
+            "Salesforce describe of User: the answer is not what roster expects: {why}"
+        ))
+    };
+    let Some(Value::Array(fields)) = answer.get("fields") else {
+        return Err(unexpected("it has no `fields` array"));
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for field in fields {
+        let text = |key: &str| field.get(key).and_then(Value::as_str);
+        let flag = |key: &str| field.get(key).and_then(Value::as_bool) == Some(true);
+        let (Some(name), Some(kind)) = (text("name"), text("type")) else {
+            return Err(unexpected("a field has no `name` or `type`"));
+        };
+        let picklist_values = match field.get("picklistValues") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(values)) => values
+                .iter()
+                // Inactive values cannot be written.
+                .filter(|v| v.get("active").and_then(Value::as_bool) != Some(false))
+                .filter_map(|v| v.get("value").and_then(Value::as_str).map(str::to_owned))
+                .collect(),
+            Some(_) => return Err(unexpected("`picklistValues` is not an array")),
+        };
+        out.push(FieldDescribe {
+            name: name.to_owned(),
+            label: text("label").unwrap_or(name).to_owned(),
+            kind: kind.to_owned(),
+            length: field
+                .get("length")
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0),
+            restricted_picklist: flag("restrictedPicklist"),
+            picklist_values,
+            unique: flag("unique"),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 type Metadata = (

@@ -227,3 +227,50 @@ fn upn_rename_creates_duplicate_the_anchor_keeps_a_renamed_user() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(case.plan_json()["changes"], json!([]));
 }
+
+#[test]
+fn restricted_picklist_timezone_is_refused_before_apply_and_by_the_emulator() {
+    let case = Case::start("restricted-picklist-timezone");
+    // The constant is no time zone Salesforce has: validate says so at its line.
+    let out = case.roster(&["validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("\"Pacific Standard Time\" is not a TimeZoneSidKey value")
+            && out.stderr.contains("roster.yaml:28:")
+            && out
+                .stderr
+                .contains("IANA ids such as `America/Los_Angeles`"),
+        "{}",
+        out.stderr
+    );
+    // An expression producing it passes validate; the plan checks it against describe.
+    let config = case.scratch.dir.join("roster.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "{target: TimeZoneSidKey, constant: Pacific Standard Time}",
+        "{target: TimeZoneSidKey, expression: 'Join(\" \", \"Pacific\", \"Standard\", \"Time\")'}",
+    );
+    std::fs::write(&config, text).unwrap();
+    let plan = case.plan_json();
+    assert_eq!(plan["summary"]["create"], 0, "{plan}");
+    let reason = plan["errors"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with(
+            "TimeZoneSidKey \"Pacific Standard Time\" is not a value of the org's restricted picklist Time Zone"
+        ),
+        "{plan}"
+    );
+    // And apply sends nothing the org would refuse: the user is still not there.
+    let out = case.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let world = case
+        .emulator
+        .admin_call(reqwest::Method::GET, "world", None);
+    let users = world["salesforce"]["objects"]["User"].as_array().unwrap();
+    assert!(
+        !users
+            .iter()
+            .any(|u| u["Username"] == "pat.doe@example.com.dev1"),
+        "{users:?}"
+    );
+}

@@ -517,3 +517,41 @@ fn a_baseline_config_splits_what_the_change_causes_from_what_is_pending() {
     let applied = emulator.roster(&scratch.dir, &["apply", "plan.json"], &[]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
 }
+
+#[test]
+fn values_the_orgs_describe_refuses_are_error_items_naming_what_it_allows() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-describe");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace(
+            "{target: LanguageLocaleKey, constant: en_US}",
+            "{target: LanguageLocaleKey, expression: 'Replace([preferredLanguage], \"-\", , , \"_\", , )', default: en_US}",
+        );
+    scratch.write("roster.yaml", &config);
+    let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let errors = plan["errors"].as_array().unwrap();
+    let german = errors
+        .iter()
+        .find(|e| {
+            e["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("LanguageLocaleKey \"de_DE\" is not a value of the org's restricted picklist Language")
+        })
+        .unwrap_or_else(|| panic!("no error for de_DE: {errors:?}"));
+    assert!(
+        german["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("did you mean \"de\"?"),
+        "{german}"
+    );
+    // en_US is a language the org has: those users are planned as before.
+    assert!(
+        plan["summary"]["create"].as_u64().unwrap() > 10,
+        "{}",
+        plan["summary"]
+    );
+}

@@ -2,6 +2,7 @@
 //! Salesforce's shapes, status codes and error bodies (see shared/reference/salesforce-api.md).
 
 mod bulk;
+mod picklists;
 mod query;
 mod records;
 pub(crate) mod user_object;

@@ -79,19 +79,41 @@ pub(crate) fn describe(shared: &Shared, object: &str) -> Response {
         return not_found();
     };
     let fields: Vec<Value> = if object == "User" {
+        let state = shared.state();
+        let org = &state.org;
+        // Picklist values as describe shapes them; every listed value is active.
+        let values = |list: &mut Vec<&String>| {
+            list.sort();
+            list.iter()
+                .map(|v| json!({"active": true, "defaultValue": false, "label": v, "validFor": null, "value": v}))
+                .collect::<Vec<Value>>()
+        };
         let standard = user_object::FIELDS.iter().map(|f| {
-            json!({"name": f.name, "type": f.kind, "custom": false,
+            let restricted = user_object::RESTRICTED.iter().find(|(name, _, _)| *name == f.name);
+            let picklist = restricted
+                .and_then(|(name, _, _)| org.picklists.get(name))
+                .map(|set| values(&mut set.iter().collect()))
+                .unwrap_or_default();
+            json!({"name": f.name, "label": restricted.map_or(f.name, |(_, label, _)| *label),
+                "type": f.kind, "custom": false, "unique": false,
                 "length": f.length.unwrap_or(255), "nillable": !user_object::REQUIRED.contains(&f.name),
+                "restrictedPicklist": restricted.is_some(), "picklistValues": picklist,
                 "createable": f.name != "Id", "updateable": f.name != "Id"})
         });
-        let custom: Vec<Value> = shared
-            .state()
-            .org
+        let custom: Vec<Value> = org
             .custom_user_fields
             .iter()
             .map(|f| {
-                json!({"name": f.name, "type": "string", "custom": true, "length": f.length,
+                let picklist = f
+                    .values
+                    .as_ref()
+                    .map(|v| values(&mut v.iter().collect()))
+                    .unwrap_or_default();
+                json!({"name": f.name, "label": f.name.trim_end_matches("__c").replace('_', " "),
+                    "type": if f.values.is_some() { "picklist" } else { "string" },
+                    "custom": true, "length": f.length,
                     "nillable": true, "unique": f.unique, "externalId": f.external_id,
+                    "restrictedPicklist": f.values.is_some(), "picklistValues": picklist,
                     "caseSensitive": false, "createable": true, "updateable": true})
             })
             .collect();
@@ -598,9 +620,8 @@ fn reference(
     Ok(id)
 }
 
-/// The User rules: lengths, e-mail-shaped and globally unique Username, unique nickname,
-/// valid profile and role, licence headroom for active users.
-fn check_user(
+/// Each value against its field: lengths, restricted picklists, unique custom fields.
+fn check_values(
     org: &Org,
     user: &Map<String, Value>,
     existing: Option<&Map<String, Value>>,
@@ -619,6 +640,13 @@ fn check_user(
                 ),
                 &[field.name],
             ));
+        }
+        // A value the record already held stays (an admin may deactivate a picklist value).
+        if let Some(text) = value.as_str()
+            && existing.is_none_or(|e| e.get(name) != Some(value))
+            && let Some(bad) = restricted_picklist_refusal(org, name, text)
+        {
+            return Err(bad);
         }
         if let (Some(field), Some(text)) = (org.custom_user_field(name), value.as_str()) {
             if text.chars().count() > field.length {
@@ -649,6 +677,17 @@ fn check_user(
             }
         }
     }
+    Ok(())
+}
+
+/// The User rules: lengths, e-mail-shaped and globally unique Username, unique nickname,
+/// valid profile and role, licence headroom for active users.
+fn check_user(
+    org: &Org,
+    user: &Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+) -> Result<(), Failure> {
+    check_values(org, user, existing)?;
     let id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
     let someone_else = |found: Option<&str>| found.is_some_and(|other| Some(other) != id);
     let username = user
@@ -701,6 +740,32 @@ fn check_user(
         check_licence(org, &profile_id)?;
     }
     Ok(())
+}
+
+/// `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST` for a value a restricted picklist does not have
+/// (standard or custom), with the message Salesforce gives: `Time Zone: bad value for restricted
+/// picklist field: Pacific Standard Time`.
+fn restricted_picklist_refusal(org: &Org, name: &str, value: &str) -> Option<Failure> {
+    let (field, label, allowed): (&str, String, bool) = if let Some((field, label, _)) =
+        user_object::RESTRICTED
+            .iter()
+            .find(|(field, _, _)| field.eq_ignore_ascii_case(name))
+    {
+        let allowed = org.picklists.get(field).is_some_and(|v| v.contains(value));
+        (field, (*label).to_owned(), allowed)
+    } else {
+        let custom = org.custom_user_field(name)?;
+        let values = custom.values.as_ref()?;
+        let label = custom.name.trim_end_matches("__c").replace('_', " ");
+        (&custom.name, label, values.iter().any(|v| v == value))
+    };
+    (!allowed).then(|| {
+        Failure::new(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            format!("{label}: bad value for restricted picklist field: {value}"),
+            &[field],
+        )
+    })
 }
 
 /// Room for one more active user on the profile's licence.

@@ -72,6 +72,18 @@ pub(crate) const FIELDS: &[Field] = &[
     f("UserRoleId", "reference", Some(18)),
 ];
 
+/// The restricted picklists: API name, the label Salesforce's errors quote, the default values.
+pub(crate) const RESTRICTED: &[(&str, &str, &[&str])] = &[
+    ("TimeZoneSidKey", "Time Zone", super::picklists::TIME_ZONES),
+    ("LocaleSidKey", "Locale", super::picklists::LOCALES),
+    ("LanguageLocaleKey", "Language", super::picklists::LANGUAGES),
+    (
+        "EmailEncodingKey",
+        "Email Encoding",
+        super::picklists::EMAIL_ENCODINGS,
+    ),
+];
+
 /// What a create without them fails with `REQUIRED_FIELD_MISSING`.
 pub(crate) const REQUIRED: &[&str] = &[
     "Username",
