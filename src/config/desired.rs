@@ -178,3 +178,17 @@ mod tests {
         assert_eq!(Threshold::Ratio(1.0).allowed(7), 7);
     }
 }
+
+/// Entra attributes that stay with a person through a rename: the object id never changes, the
+/// employee id comes from HR. Matching on anything else (UPN, mail) relinks a renamed user to
+/// nobody: roster would create them again and deactivate the old Salesforce user.
+pub(crate) const IMMUTABLE_ATTRIBUTES: &[&str] = &["objectId", "employeeId"];
+
+/// Whether a matching rule's source reads an immutable attribute: the rule is an anchor, and a
+/// Salesforce user holding another person's anchor value is theirs, whatever else matches.
+pub(crate) fn is_anchor(source: &expr::Expr) -> bool {
+    let mut used = Vec::new();
+    expr::attributes(source, &mut used);
+    used.iter()
+        .any(|a| IMMUTABLE_ATTRIBUTES.contains(&a.as_str()))
+}

@@ -401,11 +401,6 @@ fn parse_expressions(
     parsed_all
 }
 
-/// Entra attributes that stay with a person through a rename: the object id never changes,
-/// the employee id comes from HR. Matching on anything else (UPN, mail) relinks a renamed user
-/// to nobody: roster would create them again and deactivate the old Salesforce user.
-const IMMUTABLE: &[&str] = &["objectId", "employeeId"];
-
 /// Warns when no matching rule uses an immutable attribute, and when a rule on one compares
 /// with a field no mapping writes (the anchor would never be set).
 fn check_anchor(
@@ -418,9 +413,7 @@ fn check_anchor(
         let Some(parsed) = expressions.get(&format!("/matching/{i}/source")) else {
             return;
         };
-        let mut used = Vec::new();
-        crate::expr::attributes(&parsed.parsed, &mut used);
-        if !used.iter().any(|a| IMMUTABLE.contains(&a.as_str())) {
+        if !desired::is_anchor(&parsed.parsed) {
             continue;
         }
         anchored = true;

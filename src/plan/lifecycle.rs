@@ -135,6 +135,30 @@ impl State<'_> {
         Ok(Some(change))
     }
 
+    /// `EmployeeNumber holds "E9", not this user's "E1"`: the first anchor rule whose field on
+    /// `other` holds a value that is not `user`'s.
+    fn anchor_mismatch(
+        &self,
+        user: &SourceUser<'_>,
+        other: &crate::model::TargetUser,
+    ) -> Option<String> {
+        let suffix = &self.config.safety.sandbox_email_suffix;
+        self.compiled
+            .matching
+            .iter()
+            .filter(|r| r.anchor)
+            .find_map(|rule| {
+                let theirs = other.text(rule.field).filter(|v| !v.trim().is_empty())?;
+                let crate::expr::Value::Str(mine) =
+                    crate::expr::evaluate(rule.parsed, user, &self.context()).ok()?
+                else {
+                    return None;
+                };
+                (rule.key(theirs, suffix) != rule.key(&mine, suffix))
+                    .then(|| format!("{} holds {theirs:?}, not this user's {mine:?}", rule.field))
+            })
+    }
+
     /// Permission sets to add (wanted, not held) and remove (held, managed, not wanted).
     pub(super) fn permission_sets(
         &self,
@@ -213,10 +237,20 @@ impl State<'_> {
             .get(&username_lower)
             .map(|t| &self.target.users[*t])
         {
+            let why = self.anchor_mismatch(user, other).map_or_else(
+                || "that no matching rule links".to_owned(),
+                |theirs| {
+                    format!(
+                        "whose {theirs}: roster does not hand one person's account to another \
+                         (if it is this person's — rehired, recreated in Entra — correct or clear \
+                         that field on it)"
+                    )
+                },
+            );
             return Err(problem(
                 ProblemKind::Conflict,
                 format!(
-                    "unmatched, but Username {username:?} already belongs to Salesforce user {} that no matching rule links",
+                    "unmatched, but Username {username:?} already belongs to Salesforce user {} {why}",
                     other.id
                 ),
             ));

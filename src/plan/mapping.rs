@@ -14,10 +14,32 @@ use crate::user_fields;
 /// What the planner reads of the config on every user, gathered once: the expressions were
 /// parsed when the config was loaded.
 pub(super) struct Compiled<'c> {
-    /// Per rule: the parsed source expression, the Salesforce field, the expression's text.
-    pub(super) matching: Vec<(&'c expr::Expr, &'c str, &'c str)>,
+    /// The matching rules, in precedence order.
+    pub(super) matching: Vec<MatchRule<'c>>,
     /// Per mapping: the mapping and the target field's shared name.
     pub(super) mappings: Vec<(&'c Mapping, Arc<str>)>,
+}
+
+/// One matching rule.
+pub(super) struct MatchRule<'c> {
+    /// The parsed source expression.
+    pub(super) parsed: &'c expr::Expr,
+    /// The Salesforce field it looks up.
+    pub(super) field: &'c str,
+    /// The expression's text.
+    pub(super) source: &'c str,
+    /// It reads `objectId` or `employeeId`: values compare without case (object ids are GUIDs;
+    /// Salesforce's unique text compares without case), and a Salesforce user holding another
+    /// value in it belongs to someone else.
+    pub(super) anchor: bool,
+}
+
+impl MatchRule<'_> {
+    /// The value as this rule compares it.
+    pub(super) fn key(&self, value: &str, suffix: &str) -> String {
+        let key = super::compare::match_key(self.field, value, suffix);
+        if self.anchor { key.to_lowercase() } else { key }
+    }
 }
 
 pub(super) fn compile(config: &Config) -> Compiled<'_> {
@@ -25,12 +47,11 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
         matching: config
             .matching
             .iter()
-            .map(|m| {
-                (
-                    m.source.parsed.as_ref(),
-                    m.target.as_str(),
-                    m.source.text.as_str(),
-                )
+            .map(|m| MatchRule {
+                parsed: m.source.parsed.as_ref(),
+                field: m.target.as_str(),
+                source: m.source.text.as_str(),
+                anchor: crate::config::is_anchor(&m.source.parsed),
             })
             .collect(),
         mappings: config

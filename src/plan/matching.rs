@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::compare::match_key;
 use super::mapping::Compiled;
 use super::source::SourceUser;
 use crate::expr::{self, Context, Value};
@@ -18,15 +17,13 @@ pub(super) fn match_index(
     compiled
         .matching
         .iter()
-        .map(|(_, field_name, _)| {
+        .map(|rule| {
             let mut map: HashMap<String, Vec<usize>> = HashMap::new();
             for (t, user) in target.users.iter().enumerate() {
-                if let Some(value) = user.text(field_name)
+                if let Some(value) = user.text(rule.field)
                     && !value.trim().is_empty()
                 {
-                    map.entry(match_key(field_name, value, suffix))
-                        .or_default()
-                        .push(t);
+                    map.entry(rule.key(value, suffix)).or_default().push(t);
                 }
             }
             map
@@ -78,7 +75,10 @@ pub(super) fn link(
     mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
     let mut tried = Vec::new();
-    for (i, (parsed, field, source)) in compiled.matching.iter().enumerate() {
+    // The user's own value of each anchor rule tried so far: (rule, key).
+    let mut anchors: Vec<(usize, String)> = Vec::new();
+    for (i, rule) in compiled.matching.iter().enumerate() {
+        let (parsed, field, source) = (rule.parsed, &rule.field, &rule.source);
         let value = match expr::evaluate(parsed, user, ctx) {
             Ok(Value::Str(v)) if !v.trim().is_empty() => v,
             other => {
@@ -95,10 +95,26 @@ pub(super) fn link(
                 continue;
             }
         };
-        let found = index[i]
-            .get(&match_key(field, &value, suffix))
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let key = rule.key(&value, suffix);
+        let hits = index[i].get(&key).map(Vec::as_slice).unwrap_or_default();
+        // A Salesforce user whose anchor holds another person's value is theirs: a later rule
+        // (a reused UPN, a shared name) must not hand it to this user.
+        let found: Vec<usize> = hits
+            .iter()
+            .copied()
+            .filter(|t| {
+                anchors.iter().all(|(rule, mine)| {
+                    let anchor = &compiled.matching[*rule];
+                    target.users[*t]
+                        .text(anchor.field)
+                        .filter(|v| !v.trim().is_empty())
+                        .is_none_or(|theirs| anchor.key(theirs, suffix) == *mine)
+                })
+            })
+            .collect();
+        if rule.anchor {
+            anchors.push((i, key));
+        }
         if let Some(attempts) = explain.as_deref_mut() {
             attempts.push(Attempt {
                 rule: i + 1,
@@ -109,7 +125,7 @@ pub(super) fn link(
                 found: found.len(),
             });
         }
-        match found {
+        match found.as_slice() {
             [] => tried.push((i, value)),
             [one] => {
                 return Link::Linked {
@@ -136,6 +152,26 @@ pub(super) fn link(
     Link::Unmatched { tried }
 }
 
+/// Every Salesforce user any of the rules finds for `user`: in a dispute, none of them is
+/// deprovisioned for it (a user who shares an anchor value with another keeps their own account).
+pub(super) fn candidates(
+    compiled: &Compiled<'_>,
+    index: &[HashMap<String, Vec<usize>>],
+    user: &SourceUser<'_>,
+    ctx: &Context<'_>,
+    suffix: &str,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, rule) in compiled.matching.iter().enumerate() {
+        if let Ok(Value::Str(value)) = expr::evaluate(rule.parsed, user, ctx)
+            && let Some(hits) = index[i].get(&rule.key(&value, suffix))
+        {
+            out.extend_from_slice(hits);
+        }
+    }
+    out
+}
+
 /// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
 pub(super) fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
     if tried.is_empty() {
@@ -146,7 +182,7 @@ pub(super) fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)
         if n > 0 {
             reason.push_str(" or ");
         }
-        let _ = write!(reason, "{} = {value:?}", compiled.matching[*rule].1);
+        let _ = write!(reason, "{} = {value:?}", compiled.matching[*rule].field);
     }
     reason
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::mapping::{Compiled, Desired, compile, desired};
-use super::matching::{Link, link, match_index};
+use super::matching::{Link, candidates, link, match_index};
 use super::scope::{self, Decision};
 use super::source::{self, SourceUser};
 use super::target::{Org, fingerprint, owned};
@@ -259,6 +259,14 @@ impl<'a> State<'a> {
                 for i in sources {
                     links[i] = Link::Disputed(reason.clone(), vec![t]);
                 }
+            }
+        }
+        // Whoever is in a dispute keeps every account a rule finds for them: none is an orphan.
+        for (i, l) in links.iter_mut().enumerate() {
+            if let Link::Disputed(_, targets) = l {
+                targets.extend(candidates(&compiled, &index, &users[i], &ctx, suffix));
+                targets.sort_unstable();
+                targets.dedup();
             }
         }
         // Only SelectUniqueValue asks what is taken: track just its fields.

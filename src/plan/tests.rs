@@ -525,7 +525,8 @@ fn matching_tries_rules_in_order_the_first_misses_the_second_links() {
     let mut w = World::new();
     let upn = w.user("hal", json!({"employeeId": "E1", "jobTitle": "Lead"}));
     w.join("hal", "g-sales");
-    w.salesforce("hal", json!({"EmployeeNumber": "E9"}));
+    // No EmployeeNumber yet: the anchor rule finds nobody, FederationIdentifier links.
+    w.salesforce("hal", json!({}));
     let plan = w.plan(&config(&[]));
     let change = only(&plan, &upn);
     assert_eq!(change.action, Action::Update);
@@ -535,6 +536,61 @@ fn matching_tries_rules_in_order_the_first_misses_the_second_links() {
     );
     assert_eq!(change.before["Title"], "Engineer");
     assert_eq!(change.after["Title"], "Lead");
+}
+
+#[test]
+fn an_account_whose_anchor_holds_another_persons_value_is_never_handed_over() {
+    // Hal's UPN now leads to an account whose EmployeeNumber (the anchor) is someone else's:
+    // a reused UPN. The fallback rule must not link it; Hal's create meets the taken Username
+    // as a conflict that names the anchor.
+    let mut w = World::new();
+    let upn = w.user("hal", json!({"employeeId": "E1"}));
+    w.join("hal", "g-sales");
+    w.salesforce("hal", json!({"EmployeeNumber": "E9"}));
+    let plan = w.plan(&config(&[]));
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.key != upn || c.action != Action::Update),
+        "{plan:#?}"
+    );
+    let p = problem(&plan, &upn);
+    assert_eq!(p.kind, ProblemKind::Conflict);
+    assert!(
+        p.reason
+            .contains("EmployeeNumber holds \"E9\", not this user's \"E1\""),
+        "{}",
+        p.reason
+    );
+    // Anchors compare without case: an upper-case object id is the same id.
+    let mut w = World::new();
+    let upn = w.user("ivy", json!({"employeeId": "e-abc"}));
+    w.join("ivy", "g-sales");
+    w.salesforce("ivy", json!({"EmployeeNumber": "E-ABC", "Title": "Old"}));
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert!(
+        change.reason.starts_with("linked by EmployeeNumber"),
+        "{}",
+        change.reason
+    );
+}
+
+#[test]
+fn a_disputed_anchor_keeps_each_users_own_account() {
+    // Two Entra users share an employee id: both are in dispute over the first one's account,
+    // and the second one's own account is not an orphan for it.
+    let mut w = World::new();
+    let ann = w.user("ann", json!({"employeeId": "E5"}));
+    let bob = w.user("bob", json!({"employeeId": "E5"}));
+    w.join("ann", "g-sales");
+    w.join("bob", "g-sales");
+    w.salesforce("ann", json!({"EmployeeNumber": "E5"}));
+    w.salesforce("bob", json!({"EmployeeNumber": "E6"}));
+    let plan = w.plan(&config(&[]));
+    assert!(plan.changes.is_empty(), "{plan:#?}");
+    assert_eq!(problem(&plan, &ann).kind, ProblemKind::Conflict);
+    assert_eq!(problem(&plan, &bob).kind, ProblemKind::Conflict);
 }
 
 #[test]

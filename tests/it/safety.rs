@@ -1370,3 +1370,49 @@ fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin(
         explained.stdout
     );
 }
+
+#[test]
+fn a_reused_upn_never_takes_over_the_leavers_account() {
+    // Liam leaves (deleted in Entra); Jacob is given Liam's UPN and assigned. Liam's account
+    // holds Liam's object id in Entra_Object_Id__c: the UPN rules must not hand it to Jacob.
+    let world = World::demo("safety-reused-upn");
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    world.emulator.admin_call(
+        Method::DELETE,
+        "entra/users/0000000e-0000-0000-0000-000000000002",
+        None,
+    );
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/0000000e-0000-0000-0000-000000000016",
+        Some(&json!({"userPrincipalName": "liam.chen@contoso.com"})),
+    );
+    world.emulator.admin(
+        "entra/assignments",
+        &json!({"application": "Salesforce Sandbox",
+                "user": "0000000e-0000-0000-0000-000000000016", "role": "Sales_Rep"}),
+    );
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    let liam = user_by_username(&world, "liam.chen@contoso.com.dev1");
+    for change in plan["changes"].as_array().unwrap() {
+        assert!(
+            !(change["target_id"] == liam["Id"] && change["action"] == "update"),
+            "Liam's account handed over: {change}"
+        );
+    }
+    let conflict = plan["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "liam.chen@contoso.com")
+        .unwrap_or_else(|| panic!("no conflict for the new liam.chen: {plan}"));
+    assert!(
+        conflict["reason"]
+            .as_str()
+            .unwrap()
+            .contains("whose Entra_Object_Id__c holds \"0000000e-0000-0000-0000-000000000002\""),
+        "{conflict}"
+    );
+}
