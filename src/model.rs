@@ -123,6 +123,9 @@ pub(crate) struct TargetSnapshot {
     pub(crate) api_usage: Option<ApiUsage>,
     /// Things roster noticed about the org or the credential.
     pub(crate) warnings: Vec<String>,
+    /// The User roster signs in as (from the token's identity URL): always protected.
+    #[serde(default)]
+    pub(crate) api_user_id: Option<String>,
 }
 
 /// One User field as the org describes it (REST API "sObject Describe", `fields[]`): the

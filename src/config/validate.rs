@@ -580,6 +580,19 @@ fn check_ownership(config: &Config, out: &mut Vec<Finding>) {
     let Some(suffix) = &config.ownership.username_suffix else {
         return;
     };
+    if config.protect.usernames.is_empty() && config.protect.profiles.is_empty() {
+        out.push(
+            Finding::warning(
+                "/ownership/username_suffix",
+                "roster owns every Username ending in this suffix and nothing is protected: admins \
+                 no Entra user links are deactivated as orphans (only the user roster signs in as \
+                 is always spared)"
+                    .to_owned(),
+            )
+            .label("no `protect`")
+            .help("add `protect: {usernames: [...], profiles: [System Administrator]}`"),
+        );
+    }
     if suffix.trim().is_empty() || suffix.chars().any(char::is_whitespace) {
         out.push(
             Finding::error(

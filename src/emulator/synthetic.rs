@@ -64,7 +64,18 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
     };
     let mut entra_users = Vec::with_capacity(usize::try_from(users).unwrap_or(0));
     let mut members: Vec<Vec<String>> = vec![Vec::new(); DEPARTMENTS.len()];
-    let mut sf_users = Vec::new();
+    // The integration user the connected app runs as, as every org has it.
+    let mut sf_users = vec![
+        json!({
+            "Username": "integration@synthetic.example.dev1", "Email": "integration@synthetic.example",
+            "LastName": "Integration", "Alias": "integ", "CommunityNickname": "integration",
+            "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US", "LanguageLocaleKey": "en_US",
+            "EmailEncodingKey": "UTF-8", "Profile": "System Administrator",
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    ];
     for i in 0..u64::from(users) {
         let given = GIVEN[pick(next(), GIVEN.len())];
         let surname = SURNAMES[pick(next(), SURNAMES.len())];

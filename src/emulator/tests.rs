@@ -165,7 +165,7 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
         synthetic::SALESFORCE_SECRET,
     )
     .await;
-    // 250 users exist in Salesforce: ask for pages of 200.
+    // 251 users exist in Salesforce (250 and the integration user): ask for pages of 200.
     let first = sf
         .http
         .get(format!(
@@ -187,7 +187,7 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
             .starts_with("api-usage=")
     );
     let first: Value = first.json().await.unwrap();
-    assert_eq!(first["totalSize"], 250);
+    assert_eq!(first["totalSize"], 251);
     assert_eq!(first["done"], false);
     assert_eq!(first["records"].as_array().unwrap().len(), 200);
     let next = first["nextRecordsUrl"].as_str().unwrap();
@@ -203,7 +203,7 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
         .await
         .unwrap();
     assert_eq!(second["done"], true);
-    assert_eq!(second["records"].as_array().unwrap().len(), 50);
+    assert_eq!(second["records"].as_array().unwrap().len(), 51);
     let (status, err) = sf.get("query?q=SELECT+Nope+FROM+User").await;
     assert_eq!(
         (status, err[0]["errorCode"].clone()),

@@ -99,6 +99,23 @@ pub(super) fn resolve(
             &mut problems,
         );
     }
+    // A protected Username nobody has protects nobody: a typo, or a stray space, would leave
+    // the user it meant unprotected.
+    for (j, name) in config.protect.usernames.iter().enumerate() {
+        if target
+            .users
+            .iter()
+            .any(|u| u.username.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        problems.push(ConfigProblem {
+            pointer: format!("/protect/usernames/{j}"),
+            message: format!("no Salesforce user has the Username {name:?}"),
+            help: closest(name, target.users.iter().map(|u| u.username.as_str()))
+                .map(|c| format!("did you mean {c:?}?")),
+        });
+    }
     // A protected profile the org does not have protects nobody: a typo here would let roster
     // deactivate the very admins it names.
     for (j, name) in config.protect.profiles.iter().enumerate() {

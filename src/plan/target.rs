@@ -12,6 +12,8 @@ pub(super) struct Org<'t> {
     pub(super) profile_names: HashMap<&'t str, &'t str>,
     /// Current assignments of the sets the config names, by user id.
     pub(super) assignments: HashMap<&'t str, Vec<(&'t str, &'t str)>>,
+    /// The User roster signs in as.
+    pub(super) api_user_id: Option<&'t str>,
 }
 
 impl<'t> Org<'t> {
@@ -30,10 +32,19 @@ impl<'t> Org<'t> {
                 .map(|p| (p.id.as_str(), p.name.as_str()))
                 .collect(),
             assignments,
+            api_user_id: target.api_user_id.as_deref(),
         }
     }
 
+    /// Protected: named in `protect`, or the user roster signs in as (deactivating or freezing
+    /// it would lock roster out).
     pub(super) fn protected(&self, config: &Config, user: &TargetUser) -> bool {
+        if self
+            .api_user_id
+            .is_some_and(|me| crate::salesforce::id15(me) == crate::salesforce::id15(&user.id))
+        {
+            return true;
+        }
         let profile = user
             .profile_id
             .as_deref()

@@ -19,7 +19,7 @@ matching:
   - {source: '[employeeId]', target: EmployeeNumber}
   - {source: '[userPrincipalName]', target: FederationIdentifier}
 ownership: {username_suffix: .dev1}
-protect: {usernames: [admin@x.com.dev1], profiles: [System Administrator]}
+protect: {profiles: [System Administrator]}
 mappings:
   - {target: Username, expression: 'Append([userPrincipalName], ".dev1")', apply: on_create}
   - {target: Email, source: mail}
@@ -107,6 +107,7 @@ impl World {
             target: TargetSnapshot {
                 format_version: 1,
                 user_describe: Vec::new(),
+                api_user_id: None,
                 instance_url: "https://x.my.salesforce.com".into(),
                 api_version: "62.0".into(),
                 org: crate::model::Org {
@@ -714,7 +715,10 @@ fn protected_users_are_never_touched_even_out_of_scope() {
     );
     w.user("keep", json!({}));
     w.join("keep", "g-sales");
-    let plan = w.plan(&config(&[]));
+    let plan = w.plan(&config(&[(
+        "protect: {profiles: [System Administrator]}",
+        "protect: {usernames: [admin@x.com.dev1], profiles: [System Administrator]}",
+    )]));
     assert!(
         plan.changes.iter().all(|c| c.action == Action::Create),
         "{:#?}",

@@ -386,7 +386,8 @@ async fn paging_follows_every_page_on_both_sides() {
     let (running, dir) = synthetic("paging", 25_000).await;
     let (source, target) = read(&running, &dir).await.unwrap();
     assert_eq!(source.users.len(), 25_000);
-    assert_eq!(target.users.len(), 2_500);
+    // 2,500 synthetic users and the integration user.
+    assert_eq!(target.users.len(), 2_501);
     // 4 groups of 6,250 members at 999 a page; Salesforce's users at 2,000 a page.
     assert_eq!(count(&running, "GET /v1.0/groups/{id}/members"), 4 * 7);
     assert_eq!(count(&running, "GET /services/data/{v}/query/{id}"), 1);

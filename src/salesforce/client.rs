@@ -40,6 +40,10 @@ pub(crate) enum SalesforceError {
 pub(crate) struct Session {
     token: SecretString,
     pub(crate) instance_url: String,
+    /// The User id roster runs as: the last segment of the token response's identity URL
+    /// (`https://login.salesforce.com/id/<org id>/<user id>`; "OAuth 2.0 token response",
+    /// `id`). roster never deactivates or freezes it: that would lock roster out.
+    pub(crate) user_id: Option<String>,
 }
 
 enum Flow {
@@ -217,10 +221,14 @@ impl Salesforce {
             SalesforceError::Read(format!("Salesforce's instance_url is not usable: {e}"))
         })?;
         tracing::debug!(target: "roster::salesforce", "logged in; instance {instance_url}");
+        let user_id = text("id")
+            .and_then(|id| id.rsplit('/').next().map(str::to_owned))
+            .filter(|id| id.starts_with("005") && matches!(id.len(), 15 | 18));
         Ok((
             Session {
                 token: SecretString::from(token),
                 instance_url,
+                user_id,
             },
             None,
         ))

@@ -115,6 +115,7 @@ pub(crate) async fn read(
         permission_set_assignments: assignments,
         api_usage: salesforce.usage(),
         warnings: salesforce.credential_warning().into_iter().collect(),
+        api_user_id: session.user_id.clone(),
     })
 }
 

@@ -1416,3 +1416,47 @@ fn a_reused_upn_never_takes_over_the_leavers_account() {
         "{conflict}"
     );
 }
+
+#[test]
+fn the_user_roster_signs_in_as_is_never_deprovisioned_and_protected_usernames_must_exist() {
+    let world = World::demo("safety-api-user");
+    let demo = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    let block = "protect:\n  usernames: [admin@contoso.com.dev1, integration@contoso.com.dev1]\n  profiles: [System Administrator]\n";
+    assert!(demo.contains(block));
+    // No `protect` at all: validate warns, and the integration user is spared all the same.
+    world.scratch.write("roster.yaml", demo.replace(block, ""));
+    let validated = world.roster(&["validate"]);
+    assert!(
+        validated.stderr.contains("nothing is protected"),
+        "{}",
+        validated.stderr
+    );
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    let keys: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert!(!keys.contains(&"integration@contoso.com.dev1"), "{keys:?}");
+    // A protected Username nobody has is a config error with the closest name.
+    world.scratch.write(
+        "roster.yaml",
+        demo.replace(
+            "integration@contoso.com.dev1]",
+            "integraton@contoso.com.dev1]",
+        ),
+    );
+    let out = world.roster(&["plan"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("no Salesforce user has the Username \"integraton@contoso.com.dev1\"")
+            && out
+                .stderr
+                .contains("did you mean \"integration@contoso.com.dev1\"?"),
+        "{}",
+        out.stderr
+    );
+}

@@ -140,7 +140,14 @@ fn token(shared: &Shared, request: &Request) -> Response {
             return oauth_error(StatusCode::BAD_REQUEST, error, description);
         }
     };
-    let org_id = shared.state().org.id.clone();
+    let (org_id, user_id) = {
+        let state = shared.state();
+        let user = state
+            .org
+            .user_by_username(&username)
+            .map_or_else(|| username.clone(), str::to_owned);
+        (state.org.id.clone(), user)
+    };
     let token = shared.issue_token(Api::Salesforce);
     let base = shared.base_url();
     json_response(
@@ -148,7 +155,8 @@ fn token(shared: &Shared, request: &Request) -> Response {
         &json!({
             "access_token": token,
             "instance_url": base,
-            "id": format!("{base}/id/{org_id}/{username}"),
+            // The identity URL names the org and the user's id, for every grant.
+            "id": format!("{base}/id/{org_id}/{user_id}"),
             "token_type": "Bearer",
             "issued_at": "1767225600000",
             "signature": "emulator",
