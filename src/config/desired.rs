@@ -166,19 +166,6 @@ impl Threshold {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Threshold;
-
-    #[test]
-    fn thresholds_allow_whole_users() {
-        assert_eq!(Threshold::Count(10).allowed(3), 10);
-        assert_eq!(Threshold::Ratio(0.05).allowed(30), 1);
-        assert_eq!(Threshold::Ratio(0.05).allowed(19), 0);
-        assert_eq!(Threshold::Ratio(1.0).allowed(7), 7);
-    }
-}
-
 /// Entra attributes that stay with a person through a rename: the object id never changes, the
 /// employee id comes from HR. Matching on anything else (UPN, mail) relinks a renamed user to
 /// nobody: roster would create them again and deactivate the old Salesforce user.
@@ -191,4 +178,17 @@ pub(crate) fn is_anchor(source: &expr::Expr) -> bool {
     expr::attributes(source, &mut used);
     used.iter()
         .any(|a| IMMUTABLE_ATTRIBUTES.contains(&a.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Threshold;
+
+    #[test]
+    fn thresholds_allow_whole_users() {
+        assert_eq!(Threshold::Count(10).allowed(3), 10);
+        assert_eq!(Threshold::Ratio(0.05).allowed(30), 1);
+        assert_eq!(Threshold::Ratio(0.05).allowed(19), 0);
+        assert_eq!(Threshold::Ratio(1.0).allowed(7), 7);
+    }
 }

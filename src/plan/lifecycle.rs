@@ -135,6 +135,31 @@ impl State<'_> {
         Ok(Some(change))
     }
 
+    /// Why a create cannot have `username`: another Salesforce user no rule links holds it
+    /// (and, when an anchor says so, whose it is).
+    fn username_taken(
+        &self,
+        user: &SourceUser<'_>,
+        username: &str,
+        username_lower: &str,
+    ) -> Option<String> {
+        let other = &self.target.users[*self.by_username.get(username_lower)?];
+        let why = self.anchor_mismatch(user, other).map_or_else(
+            || "that no matching rule links".to_owned(),
+            |theirs| {
+                format!(
+                    "whose {theirs}: roster does not hand one person's account to another (if it \
+                     is this person's — rehired, recreated in Entra — correct or clear that field \
+                     on it)"
+                )
+            },
+        );
+        Some(format!(
+            "unmatched, but Username {username:?} already belongs to Salesforce user {} {why}",
+            other.id
+        ))
+    }
+
     /// `EmployeeNumber holds "E9", not this user's "E1"`: the first anchor rule whose field on
     /// `other` holds a value that is not `user`'s.
     fn anchor_mismatch(
@@ -232,28 +257,8 @@ impl State<'_> {
             .unwrap_or_default()
             .to_owned();
         let username_lower = username.to_lowercase();
-        if let Some(other) = self
-            .by_username
-            .get(&username_lower)
-            .map(|t| &self.target.users[*t])
-        {
-            let why = self.anchor_mismatch(user, other).map_or_else(
-                || "that no matching rule links".to_owned(),
-                |theirs| {
-                    format!(
-                        "whose {theirs}: roster does not hand one person's account to another \
-                         (if it is this person's — rehired, recreated in Entra — correct or clear \
-                         that field on it)"
-                    )
-                },
-            );
-            return Err(problem(
-                ProblemKind::Conflict,
-                format!(
-                    "unmatched, but Username {username:?} already belongs to Salesforce user {} {why}",
-                    other.id
-                ),
-            ));
+        if let Some(reason) = self.username_taken(user, &username, &username_lower) {
+            return Err(problem(ProblemKind::Conflict, reason));
         }
         {
             let mut taken = self.taken.borrow_mut();
