@@ -351,6 +351,7 @@ pub(crate) async fn apply(
     report_settled(Phase::PermissionSets, &results);
     deprovision(&ctx, changes, &mut results).await;
     verify::resolve(&ctx, changes, &mut results).await;
+    results.iter_mut().for_each(note_frozen_instead);
     report_settled(Phase::Deprovision, &results);
     let stopped = ctx.stop.reason();
     ctx.task.finish("done");
@@ -515,11 +516,6 @@ async fn freeze_refused(
             result: Status::NotAttempted,
             failure: None,
         });
-        results[i].note = Some(
-            "Salesforce refused the deactivation; the user was frozen instead, so they cannot \
-             log in. Clear what blocks the deactivation and apply again."
-                .to_owned(),
-        );
     }
     ctx.task.add_total(refused.len() as u64);
     if ctx.stopped() {
@@ -572,6 +568,25 @@ async fn freeze_refused(
     for (i, outcome) in written {
         let step = results[i].steps.len() - 1;
         results[i].settle(step, outcome);
+    }
+}
+
+/// The note on a change whose deactivation Salesforce refused and whose freeze is confirmed
+/// (written, or found written when looked up); nothing is said of a freeze that failed.
+fn note_frozen_instead(result: &mut ChangeResult) {
+    let step = |name: &str| {
+        result
+            .steps
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.result)
+    };
+    if step("deactivate") == Some(Status::Failed) && step("freeze") == Some(Status::Applied) {
+        result.note = Some(
+            "Salesforce refused the deactivation; the user was frozen instead, so they cannot \
+             log in. Clear what blocks the deactivation and apply again."
+                .to_owned(),
+        );
     }
 }
 

@@ -160,9 +160,7 @@ pub(super) fn request_failure(error: &SalesforceError) -> Failure {
     };
     Failure {
         code,
-        message: format!(
-            "the request failed, so whether Salesforce wrote this record is unknown until it is \
-             looked up: {error}"
-        ),
+        // The step's `unknown` result says the rest: roster looks it up before reporting.
+        message: format!("the request failed: {error}"),
     }
 }

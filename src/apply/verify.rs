@@ -79,7 +79,7 @@ fn settle(result: &mut ChangeResult, step: usize, written: Option<String>) {
             .unwrap_or_else(|| super::Failure::new("NOT_WRITTEN", "the request failed"));
         if result.steps[step].result == Status::Unknown {
             failure.message = format!(
-                "its request failed, and looking it up showed it was not carried out: {}",
+                "{}; looking it up showed it was not carried out",
                 failure.message
             );
         }

@@ -918,3 +918,32 @@ fn with_when_refused_fail_a_refused_deactivation_leaves_the_user_as_it_was() {
         json!({"IsActive": true, "IsFrozen": false})
     );
 }
+
+#[test]
+fn a_freeze_that_fails_after_a_refused_deactivation_is_not_reported_as_frozen() {
+    let world = refusing_world("apply-refused-freeze-fails", "freeze");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "PATCH /services/data/{v}/composite/sobjects", "kind": "respond",
+                "status": 200, "body_contains": "UserLogin", "count": 5,
+                "body": [{"success": false, "errors": [{"statusCode": "UNKNOWN_EXCEPTION",
+                                                        "message": "boom", "fields": []}]}]}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("frozen instead"),
+        "a failed freeze reported as done: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("freeze failed: UNKNOWN_EXCEPTION: boom"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        login_of(&world, "former.contractor@contoso.com.dev1"),
+        json!({"IsActive": true, "IsFrozen": false})
+    );
+}
