@@ -46,12 +46,18 @@ pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
-/// `text` with the password of any user info replaced by `***`, for messages.
+/// `text` with the password of any user info, and any query, replaced by `***`, for messages
+/// (a query may carry a token).
 pub(crate) fn redacted(text: &str) -> String {
     if let Ok(mut url) = url::Url::parse(text.trim())
-        && url.password().is_some()
+        && (url.password().is_some() || url.query().is_some())
     {
-        let _ = url.set_password(Some("***"));
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
+        }
+        if url.query().is_some() {
+            url.set_query(Some("***"));
+        }
         return url.to_string();
     }
     // Not a URL the parser reads: mask whatever stands between `//` and the last `@`.
@@ -97,6 +103,22 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{check_url, mask_user_info};
+
+    #[test]
+    fn passwords_and_queries_are_redacted_in_messages() {
+        assert_eq!(
+            super::redacted("http://127.0.0.1:9/?token=S3cret"),
+            "http://127.0.0.1:9/?***"
+        );
+        assert_eq!(
+            super::redacted("https://me:pw@example.com/x"),
+            "https://me:***@example.com/x"
+        );
+        assert_eq!(
+            super::redacted("https://example.com/x"),
+            "https://example.com/x"
+        );
+    }
 
     #[test]
     fn user_info_is_masked_in_place() {

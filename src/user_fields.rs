@@ -83,7 +83,7 @@ pub(crate) const REQUIRED_ON_CREATE: &[&str] = &[
 
 /// Fields a mapping may not set: Salesforce assigns `Id` (and a write names its record by it),
 /// the lifecycle sets `IsActive`, `roles` sets the profile and role.
-pub(crate) const RESERVED: &[&str] = &["Id", "IsActive", "ProfileId", "UserRoleId"];
+pub(crate) const RESERVED: &[&str] = &["Id", "IsActive", "IsFrozen", "ProfileId", "UserRoleId"];
 
 /// User fields Salesforce sets itself: readable, never writable (a write fails with
 /// `INVALID_FIELD_FOR_INSERT_UPDATE`; Salesforce Object Reference, "System Fields", and the
@@ -99,6 +99,11 @@ pub(crate) const READ_ONLY: &[&str] = &[
     "LastReferencedDate",
     "LastViewedDate",
     "Name",
+    "UserType",
+    "FullPhotoUrl",
+    "SmallPhotoUrl",
+    "MediumPhotoUrl",
+    "BannerPhotoUrl",
 ];
 
 /// The `EmailEncodingKey` values the Metadata API's `Encoding` enum lists.

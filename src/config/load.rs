@@ -173,7 +173,12 @@ pub(crate) fn placed(
     problems
         .iter()
         .map(|(pointer, message, help)| {
-            let mut finding = Finding::error(pointer, message.clone()).label("not in the org");
+            let label = if pointer.ends_with("/app_role") {
+                "not an app role of the application"
+            } else {
+                "not in the org"
+            };
+            let mut finding = Finding::error(pointer, message.clone()).label(label);
             finding.help.clone_from(help);
             place(&loaded.file, &locator, finding)
         })

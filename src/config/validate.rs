@@ -483,6 +483,9 @@ fn check_mappings(config: &Config, out: &mut Vec<Finding>) {
             let owner = match *reserved {
                 "Id" => "Salesforce assigns it, and every write names its record by it",
                 "IsActive" => "the lifecycle (create, deactivate, reactivate) sets it",
+                "IsFrozen" => {
+                    "it lives on the user's UserLogin, and `deprovision` freezes and unfreezes"
+                }
                 _ => "`roles` sets it",
             };
             out.push(

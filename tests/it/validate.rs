@@ -487,7 +487,13 @@ fn a_blank_ownership_suffix_would_own_every_user_and_is_refused() {
 
 #[test]
 fn read_only_system_fields_cannot_be_mapped() {
-    for field in ["SystemModstamp", "lastmodifieddate", "CreatedById", "Name"] {
+    for field in [
+        "SystemModstamp",
+        "lastmodifieddate",
+        "CreatedById",
+        "Name",
+        "UserType",
+    ] {
         let out = rejected(
             "read-only-field",
             minimal_with(
@@ -512,6 +518,21 @@ fn a_threshold_too_large_for_a_count_is_placed_at_its_value() {
     );
     assert!(
         out.contains("/safety/max_deactivations") && out.contains("99999999999"),
+        "{out}"
+    );
+}
+
+#[test]
+fn is_frozen_cannot_be_mapped() {
+    let out = rejected(
+        "is-frozen",
+        minimal_with(
+            "  - {target: Email, source: mail}",
+            "  - {target: Email, source: mail}\n  - {target: IsFrozen, constant: \"true\"}",
+        ),
+    );
+    assert!(
+        out.contains("`IsFrozen` cannot be mapped: it lives on the user's UserLogin"),
         "{out}"
     );
 }
