@@ -130,6 +130,7 @@ impl Context {
             &self.progress,
         )
         .await
+        .map_err(|e| undefined_field(desired, e))
     }
 
     /// Reads the live world and plans, limited to `targets` when given.
@@ -340,6 +341,61 @@ pub(crate) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a>
         seed,
         targets,
     }
+}
+
+/// A User query Salesforce refused for a field the org does not have (`INVALID_FIELD: No such
+/// column 'X' on entity 'User'`) is the config's fault: a diagnostic at each place the config
+/// names the field. Any other error stays as it is.
+fn undefined_field(desired: &Desired, error: Error) -> Error {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let Some(field) = text
+        .split_once("No such column '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(field, _)| field.to_owned())
+    else {
+        return error;
+    };
+    let config = &desired.loaded.config;
+    let pointers: Vec<String> = config
+        .mappings
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.target.eq_ignore_ascii_case(&field))
+        .map(|(i, _)| format!("/mappings/{i}/target"))
+        .chain(
+            config
+                .matching
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.target.eq_ignore_ascii_case(&field))
+                .map(|(i, _)| format!("/matching/{i}/target")),
+        )
+        .collect();
+    if pointers.is_empty() {
+        return error;
+    }
+    let help = if field.ends_with("__c") {
+        "create the field (Setup → Object Manager → User → Fields & Relationships) and give \
+         roster's integration user access to it, or fix the name"
+    } else {
+        "fix the name: Salesforce has no such User field"
+    };
+    let problems: Vec<(String, String, Option<String>)> = pointers
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                format!("the org has no User field `{field}` (Salesforce answered INVALID_FIELD)"),
+                Some(help.to_owned()),
+            )
+        })
+        .collect();
+    Error::Diagnostics(crate::config::placed(&desired.loaded, &problems))
 }
 
 /// The config's names the org does not resolve, as diagnostics at their places in the file.

@@ -555,3 +555,31 @@ fn values_the_orgs_describe_refuses_are_error_items_naming_what_it_allows() {
         plan["summary"]
     );
 }
+
+#[test]
+fn a_field_the_org_lacks_is_a_config_error_at_its_place() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-missing-field");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace(
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, source: jobTitle}\n  - {target: Cost_Center__c, source: department}",
+        );
+    scratch.write("roster.yaml", &config);
+    let out = emulator.roster(&scratch.dir, &["plan"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = config
+        .lines()
+        .position(|l| l.contains("Cost_Center__c"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.stderr
+            .contains("the org has no User field `Cost_Center__c`")
+            && out.stderr.contains(&format!("roster.yaml:{line}:"))
+            && out.stderr.contains("Object Manager → User"),
+        "{}",
+        out.stderr
+    );
+}
