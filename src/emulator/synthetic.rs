@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use super::world::{
-    ApiUser, AppRole, Application, Assignment, EntraClient, EntraWorld, Group, License, Profile,
-    SalesforceClient, SalesforceWorld, WorldFile,
+    ApiUser, AppRole, Application, Assignment, CustomField, EntraClient, EntraWorld, Group,
+    License, Profile, SalesforceClient, SalesforceWorld, WorldFile,
 };
 
 const DEPARTMENTS: &[(&str, &str, &str)] = &[
@@ -100,6 +100,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 "CommunityNickname": format!("user{i:06}"),
                 "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US", "LanguageLocaleKey": "en_US",
                 "EmailEncodingKey": "UTF-8", "FederationIdentifier": upn, "Department": DEPARTMENTS[dept].0,
+                "Entra_Object_Id__c": guid(0xE, i),
                 "Title": if i % 30 == 0 { "Drifted Title" } else { "Specialist" },
                 "Profile": DEPARTMENTS[dept].2,
             });
@@ -197,7 +198,13 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             ],
             users: sf_users,
             taken_usernames: Vec::new(),
-            custom_user_fields: Vec::new(),
+            custom_user_fields: vec![CustomField {
+                name: "Entra_Object_Id__c".into(),
+                length: 36,
+                unique: true,
+                external_id: true,
+                values: None,
+            }],
             picklists: std::collections::BTreeMap::new(),
         },
     }
@@ -221,6 +228,7 @@ target:
       client_id: {SALESFORCE_CLIENT}
       client_secret: {{env: SF_CLIENT_SECRET}}
 matching:
+  - {{source: '[objectId]', target: Entra_Object_Id__c}}
   - {{source: '[userPrincipalName]', target: FederationIdentifier}}
   - {{source: 'Append([userPrincipalName], ".dev1")', target: Username}}
 ownership:
@@ -235,6 +243,7 @@ mappings:
   - {{target: Alias, expression: 'Left(Join("", Left([givenName], 1), [surname]), 8)'}}
   - {{target: CommunityNickname, source: mailNickname, apply: on_create}}
   - {{target: FederationIdentifier, source: userPrincipalName}}
+  - {{target: Entra_Object_Id__c, source: objectId}}
   - {{target: Department, source: department}}
   - {{target: Title, source: jobTitle}}
   - {{target: TimeZoneSidKey, constant: America/Los_Angeles}}

@@ -132,3 +132,25 @@ fn emulate_exports_secrets_under_the_names_the_config_reads() {
     let out = emulator.roster(&scratch.dir, &["-c", "mine.yaml", "plan"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn the_synthetic_config_validates_clean_and_anchors_on_the_object_id() {
+    let scratch = crate::support::Scratch::new("emulate-synthetic-config");
+    let _emulator = crate::support::Emulator::start_with(
+        &["--synthetic", "50", "--write-config", "roster.yaml"],
+        &scratch.dir,
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("is valid.") && !out.stdout.contains("warning"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let config = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
+    assert!(
+        config.contains("{source: '[objectId]', target: Entra_Object_Id__c}"),
+        "{config}"
+    );
+}
