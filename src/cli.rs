@@ -154,7 +154,7 @@ pub(crate) struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
-    /// The source user: userPrincipalName or object id.
+    /// The Entra user (userPrincipalName or object id), or a Salesforce user (Username or id).
     #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) user: String,
     /// `text` for people, `json` for machines.

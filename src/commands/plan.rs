@@ -1,6 +1,7 @@
 //! `roster plan`, `roster show` and `roster explain`: read the live world, compute the plan,
 //! render it; render a saved plan again; tell how the planner sees one user.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use super::context::{Context, check, check_names};
@@ -153,6 +154,9 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         }?;
         return Ok(Outcome::Success);
     }
+    if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, args)? {
+        return Ok(outcome);
+    }
     if args.snapshot.is_some() {
         return Err(Error::UnknownUser {
             user: args.user.clone(),
@@ -173,6 +177,67 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         ExplainFormat::Json => print_json(&not_read),
     }?;
     Ok(Outcome::Success)
+}
+
+/// `roster explain` of a Salesforce user (Username or id): the plan's change for it, e.g. an
+/// orphan's deactivation. `None` when no Salesforce user has that name or id.
+fn explain_salesforce_user(
+    desired: &super::context::Desired,
+    source: &crate::model::SourceSnapshot,
+    target: &crate::model::TargetSnapshot,
+    args: &ExplainArgs,
+) -> Result<Option<Outcome>, Error> {
+    // A Salesforce user (Username or id), e.g. an orphan no Entra user links: the plan's change
+    // for it, from the Salesforce side.
+    let id15 = crate::salesforce::id15;
+    let Some(sf) = target
+        .users
+        .iter()
+        .find(|u| u.username.eq_ignore_ascii_case(&args.user) || id15(&u.id) == id15(&args.user))
+    else {
+        return Ok(None);
+    };
+    let plan = crate::plan::plan(
+        &desired.loaded.config,
+        source,
+        target,
+        &super::context::inputs(desired, &[]),
+    );
+    let change = plan.changes.iter().find(|c| {
+        c.target_id
+            .as_deref()
+            .is_some_and(|t| id15(t) == id15(&sf.id))
+    });
+    match args.format {
+            ExplainFormat::Json => print_json(&serde_json::json!({
+                "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
+                "change": change,
+                "plan_refused": plan.refused,
+            })),
+            ExplainFormat::Text => {
+                let mut text = format!(
+                    "Salesforce user {} ({}){}\n\n",
+                    sf.username,
+                    sf.id,
+                    if sf.is_active { "" } else { ", inactive" }
+                );
+                match (&plan.refused, change) {
+                    (Some(refused), _) => {
+                        let _ = writeln!(text, "Plan refused, so no user is changed: {refused}");
+                    }
+                    (None, Some(change)) => {
+                        text.push_str("Plan:\n");
+                        render::text::change(&mut text, change, false);
+                    }
+                    (None, None) => text.push_str(
+                        "Plan: no change for this user (linked and in step, protected, not owned, \
+                         or in a dispute; `roster explain` with the linked Entra user says more).\n",
+                    ),
+                }
+                super::print(&text)
+            }
+        }
+        .map(|()| Some(Outcome::Success))
 }
 
 /// `value` as pretty JSON on stdout.

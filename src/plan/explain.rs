@@ -133,18 +133,21 @@ pub(crate) fn explain(
     let result = match &state.links[i] {
         Link::Linked { target: t, by } => {
             let linked = &target.users[*t];
-            let mut state = Vec::new();
+            let mut notes = Vec::new();
             if !linked.is_active {
-                state.push(", inactive");
+                notes.push(", inactive");
             }
             if linked.is_frozen() {
-                state.push(", frozen");
+                notes.push(", frozen");
+            }
+            if state.org.protected(config, linked) {
+                notes.push(", protected: roster never changes, deactivates or freezes it");
             }
             format!(
                 "linked by {by} to {} ({}){}",
                 linked.username,
                 linked.id,
-                state.concat()
+                notes.concat()
             )
         }
         Link::Unmatched { .. } => "unmatched".to_owned(),

@@ -700,6 +700,34 @@ fn ignore_flow_drops_the_field_and_defaults_apply_on_create_only() {
 }
 
 #[test]
+fn explain_says_a_linked_user_is_protected() {
+    let mut w = World::new();
+    let upn = w.user("root", json!({"jobTitle": "Boss"}));
+    w.join("root", "g-sales");
+    w.salesforce("root", json!({"ProfileId": "00e000000000003"}));
+    let config = config(&[]);
+    let inputs = Inputs {
+        config_sha256: "abc".into(),
+        now: DateTime {
+            ticks: crate::expr::UNIX_EPOCH_TICKS,
+            offset: None,
+        },
+        seed: 7,
+        targets: &[],
+    };
+    let explained = super::explain(&config, &w.source, &w.target, &inputs, &upn).unwrap();
+    assert!(
+        explained
+            .matching
+            .result
+            .ends_with(", protected: roster never changes, deactivates or freezes it"),
+        "{}",
+        explained.matching.result
+    );
+    assert!(explained.change.is_none());
+}
+
+#[test]
 fn protected_users_are_never_touched_even_out_of_scope() {
     let mut w = World::new();
     w.salesforce("admin", json!({"Username": "admin@x.com.dev1"}));

@@ -280,6 +280,19 @@ fn explain_looks_up_users_roster_did_not_read_and_works_offline() {
         other["reasons"][0],
         "not assigned to Salesforce Sandbox, directly or through a group they are a direct member of"
     );
+    // A Salesforce user no Entra user links: its change, from the Salesforce side.
+    let orphan = explain(&["former.contractor@contoso.com.dev1"]);
+    assert_eq!(orphan.code, 0, "{}", orphan.stderr);
+    assert!(
+        orphan
+            .stdout
+            .contains("Salesforce user former.contractor@contoso.com.dev1")
+            && orphan.stdout.contains(
+                "salesforce_user[\"former.contractor@contoso.com.dev1\"] will be deactivated"
+            ),
+        "{}",
+        orphan.stdout
+    );
     // Offline: the snapshot explains whom it read, and says how to look up the rest.
     let snap = emulator.roster(
         &scratch.dir,
