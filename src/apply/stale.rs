@@ -238,6 +238,7 @@ mod tests {
             permission_sets: crate::plan::PermissionSetChanges::default(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
             cause: None,
+            pending_fields: Vec::new(),
             login_id: None,
         }
     }

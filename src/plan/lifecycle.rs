@@ -61,6 +61,7 @@ impl State<'_> {
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(current),
             cause: None,
+            pending_fields: Vec::new(),
             login_id: None,
         };
         for (name, value) in wanted.fields {
@@ -311,6 +312,7 @@ impl State<'_> {
             },
             fingerprint: None,
             cause: None,
+            pending_fields: Vec::new(),
             login_id: None,
         };
         Ok((

@@ -278,6 +278,11 @@ pub(crate) struct Change {
     /// pending regardless.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) cause: Option<Cause>,
+    /// With `--baseline-config`, for a change the config change alters: the attributes and
+    /// permission sets (`+ permission set X`, `- permission set X`) the baseline changes the
+    /// same way — pending regardless of the edit (an Entra change, Salesforce drift).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) pending_fields: Vec<String>,
     /// For a freeze: the user's `UserLogin` id, whose `IsFrozen` is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) login_id: Option<String>,
@@ -317,12 +322,39 @@ pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_s
             && a.permission_sets == b.permission_sets
     };
     for change in &mut plan.changes {
-        let pending = before.get(&key(change)).is_some_and(|b| same(change, b));
+        let baseline_change = before.get(&key(change));
+        let pending = baseline_change.is_some_and(|b| same(change, b));
         change.cause = Some(if pending {
             Cause::Pending
         } else {
             Cause::ConfigChange
         });
+        // Partly pending: what the baseline would change the same way.
+        if let Some(b) = baseline_change.filter(|b| !pending && b.action == change.action) {
+            let mut fields: Vec<String> = change
+                .after
+                .iter()
+                .filter(|(name, value)| b.after.get(*name) == Some(*value))
+                .map(|(name, _)| name.to_string())
+                .collect();
+            let sets = |mine: &[PermissionSetRef], theirs: &[PermissionSetRef], sign: char| {
+                mine.iter()
+                    .filter(|s| theirs.iter().any(|t| t.id == s.id))
+                    .map(|s| format!("{sign} permission set {}", s.name))
+                    .collect::<Vec<_>>()
+            };
+            fields.extend(sets(
+                &change.permission_sets.add,
+                &b.permission_sets.add,
+                '+',
+            ));
+            fields.extend(sets(
+                &change.permission_sets.remove,
+                &b.permission_sets.remove,
+                '-',
+            ));
+            change.pending_fields = fields;
+        }
     }
     let now: std::collections::HashSet<String> = plan.changes.iter().map(key).collect();
     plan.baseline = Some(Baseline {

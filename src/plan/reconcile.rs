@@ -162,6 +162,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             permission_sets: PermissionSetChanges::default(),
             fingerprint: fingerprint(user),
             cause: None,
+            pending_fields: Vec::new(),
             login_id: (action == Action::Freeze)
                 .then(|| user.login.as_ref().map(|l| l.id.clone()))
                 .flatten(),

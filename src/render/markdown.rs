@@ -251,6 +251,7 @@ mod tests {
             permission_sets: PermissionSetChanges::default(),
             fingerprint: None,
             cause: None,
+            pending_fields: Vec::new(),
             login_id: None,
         }
     }

@@ -210,6 +210,15 @@ fn change_lines(out: &mut Vec<Line>, change: &Change) {
         ),
     ));
     out.push(Line::plain(2, format!("# ({})", change.reason)));
+    if !change.pending_fields.is_empty() {
+        out.push(Line::plain(
+            2,
+            format!(
+                "# (pending regardless of this change to roster.yaml: {})",
+                change.pending_fields.join(", ")
+            ),
+        ));
+    }
     out.push(Line::marked(
         2,
         sym,
@@ -495,6 +504,7 @@ mod tests {
             permission_sets: PermissionSetChanges::default(),
             fingerprint: None,
             cause: None,
+            pending_fields: Vec::new(),
             login_id: None,
         }
     }

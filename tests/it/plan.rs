@@ -514,6 +514,52 @@ fn a_baseline_config_splits_what_the_change_causes_from_what_is_pending() {
         .find("**Pending regardless (28):**")
         .expect("the pending group");
     assert!(caused < pending, "caused by the change comes first");
+    // A change partly caused by the edit names what is pending regardless of it.
+    scratch.write(
+        "roster.yaml",
+        base.replace(
+            "{target: Department, source: department}",
+            "{target: Department, expression: 'ToUpper([department])'}",
+        ),
+    );
+    let out = emulator.roster(
+        &scratch.dir,
+        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
+        &[],
+    );
+    let partly: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let noah = partly["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "noah.okafor@contoso.com")
+        .unwrap();
+    assert_eq!(noah["cause"], "config_change", "{noah}");
+    let pending: Vec<&str> = noah["pending_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        pending.contains(&"Title") && !pending.contains(&"Department"),
+        "{pending:?}"
+    );
+    let text = emulator.roster(
+        &scratch.dir,
+        &["plan", "--baseline-config", "base.yaml"],
+        &[],
+    );
+    assert!(
+        text.stdout
+            .contains("# (pending regardless of this change to roster.yaml: Alias, EmployeeNumber"),
+        "{}",
+        text.stdout
+    );
+    scratch.write(
+        "roster.yaml",
+        base.replace("out_of_scope: deactivate", "out_of_scope: freeze"),
+    );
     // A plan saved with a baseline applies like any other.
     let saved = emulator.roster(
         &scratch.dir,
