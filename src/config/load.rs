@@ -243,6 +243,11 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
     if let Some(key) = first.strip_prefix("duplicate mapping key: ") {
         return format!("duplicate key `{key}`");
     }
+    if first.starts_with("budget breached") {
+        return "the document grows past what roster reads (its aliases expand to too many \
+                values: an alias bomb?)"
+            .to_owned();
+    }
     if first.starts_with("multiple YAML documents detected") {
         return "a second YAML document starts here (after a `---` line); roster.yaml is one \
                 document"

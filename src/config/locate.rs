@@ -14,7 +14,7 @@ pub(crate) struct Locator<'a> {
 }
 
 /// What to underline for a pointer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Part {
     /// The value at the pointer.
     Value,

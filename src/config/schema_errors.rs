@@ -35,6 +35,10 @@ pub(crate) fn schema_findings(schema: &Value, instance: &Value) -> Vec<Finding> 
         }
         translate(schema, instance, &error, &mut findings);
     }
+    // One problem per value: a string where 1 is wanted is "expected an integer", not also
+    // "expected 1".
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert((f.pointer.clone(), f.part)));
     for (pointer, names) in missing {
         findings.push(missing_keys(&pointer, &names));
     }

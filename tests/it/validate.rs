@@ -536,3 +536,25 @@ fn is_frozen_cannot_be_mapped() {
         "{out}"
     );
 }
+
+#[test]
+fn one_problem_per_value_and_alias_bombs_are_named_plainly() {
+    let out = rejected(
+        "version-string",
+        minimal_with("version: 1", "version: \"1\""),
+    );
+    assert!(out.contains("found 1 error"), "{out}");
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+    let mut previous = "a".to_owned();
+    for i in 1..9 {
+        let name = format!("b{i}");
+        let refs = vec![format!("*{previous}"); 9].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        previous = name;
+    }
+    let out = rejected("alias-bomb", bomb);
+    assert!(
+        out.contains("its aliases expand to too many values") && !out.contains("Nodes {"),
+        "{out}"
+    );
+}
