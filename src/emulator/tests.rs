@@ -1197,6 +1197,14 @@ async fn restricted_picklists_take_only_their_values() {
         "Language: bad value for restricted picklist field: de_DE"
     );
     user["LanguageLocaleKey"] = json!("en_US");
+    user["Email"] = json!("not-an-address");
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(body[0]["errorCode"], "INVALID_EMAIL_ADDRESS");
+    assert_eq!(
+        body[0]["message"],
+        "Email: invalid email address: not-an-address"
+    );
+    user["Email"] = json!("pick.list@contoso.com");
     let (_, describe) = sf.get("sobjects/User/describe").await;
     let language = describe["fields"]
         .as_array()

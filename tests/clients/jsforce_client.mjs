@@ -40,8 +40,9 @@ const checks = {
         .on("error", reject)
         .run({ autoFetch: true, maxFetch: 10000 });
     });
-    assert.equal(records.length, 2500);
-    assert.equal(new Set(records.map((r) => r.Id)).size, 2500);
+    // every tenth of 25,000 users, and the integration user
+    assert.equal(records.length, 2501);
+    assert.equal(new Set(records.map((r) => r.Id)).size, 2501);
   },
   async create_update_and_errors(conn) {
     const profile = (await conn.query("SELECT Id FROM Profile WHERE Name = 'Standard User'")).records[0].Id;
@@ -63,6 +64,15 @@ const checks = {
       { allOrNone: true },
     );
     assert.deepEqual(many.map((r) => r.success), [true, true]);
+    // What a real org refuses: a value outside a restricted picklist, an address that is none.
+    await assert.rejects(
+      conn.sobject("User").create({ ...user, Username: "js.bad@synthetic.example.dev1", LanguageLocaleKey: "de_DE" }),
+      (e) => e.errorCode === "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    );
+    await assert.rejects(
+      conn.sobject("User").create({ ...user, Username: "js.bad@synthetic.example.dev1", Email: "nobody" }),
+      (e) => e.errorCode === "INVALID_EMAIL_ADDRESS",
+    );
   },
 };
 

@@ -1,7 +1,7 @@
 """Real public Python clients against roster's emulator: simple-salesforce and msgraph-sdk.
 
 Usage: python tests/clients/python_clients.py path/to/roster
-Starts `roster emulate --synthetic 25000` (2,500 Salesforce users: more than one query page),
+Starts `roster emulate --synthetic 25000` (2,501 Salesforce users: more than one query page),
 runs each check, and prints `N passed, N failed`; exits 1 on any failure.
 """
 
@@ -65,9 +65,10 @@ def salesforce(env):
 def check_query_all_pages(env):
     sf = salesforce(env)
     result = sf.query_all("SELECT Id, Username FROM User")
-    assert result["totalSize"] == 2500, result["totalSize"]  # every tenth of 25,000 users
-    assert len(result["records"]) == 2500
-    assert len({r["Id"] for r in result["records"]}) == 2500
+    # every tenth of 25,000 users, and the integration user
+    assert result["totalSize"] == 2501, result["totalSize"]
+    assert len(result["records"]) == 2501
+    assert len({r["Id"] for r in result["records"]}) == 2501
 
 
 def check_create_update_and_errors(env):
@@ -97,6 +98,18 @@ def check_create_update_and_errors(env):
     )
     assert results[0]["success"] is True, results
     assert results[1]["errors"][0]["statusCode"] == "DUPLICATE_USERNAME", results
+    # The org refuses what a real one refuses: a value outside a restricted picklist, and an
+    # email address that is none.
+    for field, value, code in [
+        ("TimeZoneSidKey", "Pacific Standard Time", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+        ("Email", "not-an-address", "INVALID_EMAIL_ADDRESS"),
+    ]:
+        try:
+            sf.User.create(dict(user, Username="py.bad@synthetic.example.dev1", Alias="pyb", **{field: value}))
+            raise AssertionError(f"{field} {value!r} accepted")
+        except SalesforceMalformedRequest as e:
+            assert e.content[0]["errorCode"] == code, e.content
+            assert e.content[0]["fields"] == [field], e.content
     limits = sf.limits()
     assert limits["DailyApiRequests"]["Max"] == 1_000_000
 

@@ -627,6 +627,20 @@ fn check_values(
     existing: Option<&Map<String, Value>>,
 ) -> Result<(), Failure> {
     for (name, value) in user {
+        // Email fields take an address: `Email: invalid email address: x` (a go-sfdc fixture
+        // and Apex captures; the exact grammar is not published, the shape is).
+        if let (Some(field), Some(text)) = (user_object::field(name), value.as_str())
+            && field.kind == "email"
+            && !text.is_empty()
+            && existing.is_none_or(|e| e.get(name) != Some(value))
+            && !user_object::is_email(text)
+        {
+            return Err(Failure::new(
+                "INVALID_EMAIL_ADDRESS",
+                format!("{}: invalid email address: {text}", field.name),
+                &[field.name],
+            ));
+        }
         if let (Some(field), Some(text)) = (user_object::field(name), value.as_str())
             && let Some(max) = field.length
             && text.chars().count() > max
