@@ -169,6 +169,11 @@ impl HttpError {
     /// Whether a retry might succeed: throttling, unavailability, a broken connection.
     fn transient(&self) -> bool {
         match self {
+            HttpError::Status {
+                status: 403,
+                code: Some(code),
+                ..
+            } => code == "REQUEST_LIMIT_EXCEEDED",
             HttpError::Status { status, .. } => matches!(status, 429 | 503 | 504),
             HttpError::Transport { .. } => true,
             _ => false,
@@ -216,8 +221,13 @@ impl HttpError {
                 retry_after: None,
             };
         }
+        // REQUEST_LIMIT_EXCEEDED means two things: the daily total is spent (stop: nothing
+        // will pass for hours) or too many long requests run at once (`ConcurrentRequests`,
+        // `ConcurrentPerOrgLongTxn`: transient, retried with backoff). An unknown message is
+        // read as the daily limit, the safe side. Source: salesforce-access.md §12.
         if reply.status == StatusCode::FORBIDDEN
             && code.as_deref() == Some("REQUEST_LIMIT_EXCEEDED")
+            && !concurrent_limit(&message)
         {
             return HttpError::RequestLimit {
                 request: what.describe(),
@@ -233,6 +243,12 @@ impl HttpError {
             retry_after: retry_after(&reply.headers),
         }
     }
+}
+
+/// Whether a `REQUEST_LIMIT_EXCEEDED` message names one of Salesforce's concurrency limits,
+/// which clear by themselves, rather than the daily total.
+fn concurrent_limit(message: &str) -> bool {
+    message.starts_with("ConcurrentRequests") || message.starts_with("ConcurrentPerOrgLongTxn")
 }
 
 /// The error code and message of the three error shapes roster meets: Graph's

@@ -75,9 +75,12 @@ fn wrong_type(pointer: &str, here: &Value, kind: &TypeKind) -> Finding {
 }
 
 fn unknown_key(pointer: &str, key: &str, allowed: &[String]) -> Finding {
-    let help = match closest(key, allowed.iter().map(String::as_str)) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => format!("expected one of: {}", backticked(allowed)),
+    let help = if let Some(best) = closest(key, allowed.iter().map(String::as_str)) {
+        format!("did you mean `{best}`?")
+    } else {
+        let mut sorted = allowed.to_vec();
+        sorted.sort();
+        format!("expected one of: {}", backticked(&sorted))
     };
     Finding::error(
         &format!("{pointer}/{}", escape(key)),

@@ -1,5 +1,5 @@
 //! Faults injected on demand through `/_emulator/faults`: throttling with `Retry-After`, server
-//! errors, expired tokens, the daily request limit, and locked records.
+//! errors, expired tokens, the daily and the concurrent request limits, and locked records.
 
 use std::collections::HashMap;
 
@@ -55,8 +55,17 @@ pub(crate) enum Kind {
     },
     /// The caller's token has expired: 401 and every token of that API expires.
     ExpiredToken,
-    /// Salesforce's daily limit is exhausted.
+    /// Salesforce's daily limit is exhausted: every later request is refused too.
     RequestLimit,
+    /// Salesforce's concurrent-request limit: `REQUEST_LIMIT_EXCEEDED` (HTTP 403) for this one
+    /// request, with "ConcurrentRequests (Concurrent API Requests) Limit exceeded." — or, with
+    /// `long_txn`, "ConcurrentPerOrgLongTxn Limit exceeded." (too many long transactions at
+    /// once). Transient: the next request is served. Sources: SalesforceLabs/OrgCheck#432, the
+    /// Salesforce app limits cheatsheet; the REST status of the second is assumed to be 403.
+    ConcurrentLimit {
+        #[serde(default)]
+        long_txn: bool,
+    },
     /// The connection breaks after the status line: the client sees a truncated response.
     Drop,
     /// The request is carried out, then the connection breaks before the answer arrives: the
@@ -233,6 +242,15 @@ fn respond(shared: &Shared, request: &Request, kind: Kind) -> Response {
                 "TotalRequests Limit exceeded.",
             )
         }
+        Kind::ConcurrentLimit { long_txn } => salesforce_error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            if long_txn {
+                "ConcurrentPerOrgLongTxn Limit exceeded."
+            } else {
+                "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+            },
+        ),
     }
 }
 

@@ -104,6 +104,104 @@ async fn profile_id(sf: &Sf, name: &str) -> String {
 }
 
 #[tokio::test]
+async fn api_versions_and_record_key_order_are_salesforces() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let versions: Value = sf
+        .http
+        .get(format!("{}/services/data/", sf.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let versions = versions.as_array().unwrap();
+    assert_eq!(
+        versions.first(),
+        Some(&json!({"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}))
+    );
+    assert_eq!(
+        versions.last(),
+        Some(&json!({"label": "Winter '26", "url": "/services/data/v65.0", "version": "65.0"}))
+    );
+    assert!(versions.contains(
+        &json!({"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"})
+    ));
+    for (version, status) in [
+        ("v65.0", StatusCode::OK),
+        ("v30.0", StatusCode::GONE),
+        ("v66.0", StatusCode::NOT_FOUND),
+    ] {
+        let response = sf
+            .http
+            .get(format!("{}/services/data/{version}/limits", sf.base))
+            .bearer_auth(&sf.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{version}");
+    }
+    // Records keep `attributes` first and the fields in SELECT order, as the API writes them.
+    let text = sf
+        .http
+        .get(format!(
+            "{}/services/data/v62.0/query?q=SELECT+Username,+Email,+Id,+IsActive+FROM+User+LIMIT+1",
+            sf.base
+        ))
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+    assert!(
+        at("totalSize") < at("done") && at("done") < at("records"),
+        "{text}"
+    );
+    assert!(
+        at("attributes") < at("Username")
+            && at("Username") < at("Email")
+            && at("Email") < at("Id")
+            && at("Id") < at("IsActive"),
+        "{text}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_concurrent_request_limit_passes() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let admin = |path: &str, body: Value| {
+        let url = format!("{}/_emulator/{path}", running.base_url());
+        async move { reqwest::Client::new().post(url).json(&body).send().await }
+    };
+    admin(
+        "faults",
+        json!({"route": "GET /services/data/{v}/limits", "kind": "concurrent_limit"}),
+    )
+    .await
+    .unwrap();
+    let (status, body) = sf.get("limits").await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::FORBIDDEN,
+            json!([{"message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+        )
+    );
+    assert_eq!(
+        sf.get("limits").await.0,
+        StatusCode::OK,
+        "the concurrent limit is passing"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn salesforce_login_modes_and_bad_secrets() {
     let running = demo().await;
     let http = reqwest::Client::new();

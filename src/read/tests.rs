@@ -609,6 +609,33 @@ async fn the_request_limit_stops_at_once() {
 }
 
 #[tokio::test]
+async fn the_concurrent_request_limits_are_waited_out() {
+    let running = demo().await;
+    let dir = demo_dir("concurrent-limit", ENTRA_FILE_SECRET, SF_FILE_SECRET);
+    let (_, clean) = read(&running, &dir).await.unwrap();
+    let queries = count(&running, "GET /services/data/{v}/query");
+    // Both concurrency meanings of REQUEST_LIMIT_EXCEEDED, once each on the same route: the
+    // read backs off, asks again, and reads the same org.
+    for long_txn in [false, true] {
+        fault(
+            &running,
+            "GET /services/data/{v}/query",
+            faults::Kind::ConcurrentLimit { long_txn },
+            1,
+        );
+    }
+    let (_, target) = read(&running, &dir).await.unwrap();
+    assert_eq!(target.users.len(), clean.users.len());
+    assert_eq!(
+        count(&running, "GET /services/data/{v}/query"),
+        2 * queries + 2,
+        "each refused query was sent once more"
+    );
+    assert!(emulator::lock(&running.shared.faults).is_empty());
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_failed_read_returns_no_snapshot() {
     let running = demo().await;
     let dir = demo_dir("failed", ENTRA_FILE_SECRET, SF_FILE_SECRET);

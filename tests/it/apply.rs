@@ -417,6 +417,29 @@ fn request_limit_stops_cleanly_and_says_what_was_not_applied() {
 }
 
 #[test]
+fn a_concurrent_request_limit_is_retried_not_a_stop() {
+    let world = World::demo("apply-concurrent-limit");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "PATCH /services/data/{v}/composite/sobjects", "kind": "concurrent_limit", "long_txn": true}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("ConcurrentPerOrgLongTxn Limit exceeded."),
+        "the retry is logged: {}",
+        out.stderr
+    );
+    world.assert_converged();
+    assert!(
+        world.audit().iter().all(|l| l["result"] == "applied"),
+        "{:?}",
+        world.audit()
+    );
+}
+
+#[test]
 fn the_deactivation_threshold_blocks_unless_allowed() {
     let world = World::demo("apply-threshold");
     let path = world.scratch.dir.join("roster.yaml");

@@ -16,14 +16,31 @@ use serde_json::{Value, json};
 use super::http::{form, json_response, oauth_error, param, salesforce_error};
 use super::{Api, Request, Shared};
 
+/// The oldest REST API version a current org serves: versions 21.0–30.0 were retired in
+/// Summer '25; retired versions answer REST 410 (salesforce-api.md §3.1, help 005321531 for
+/// the next retirement, 31.0–40.0 in Summer '28).
+const OLDEST_VERSION: u16 = 31;
+
+/// The newest: Winter '26.
+const NEWEST_VERSION: u16 = 65;
+
+/// Salesforce's release name for an API version, as `GET /services/data/` labels it: three
+/// releases a year, Winter '11 being 20.0 (`{"label":"Winter '11","url":"/services/data/v20.0",
+/// "version":"20.0"}` in restforce's recorded `services_data_success_response.json`).
+fn release_label(version: u16) -> String {
+    let since = version - 20;
+    let season = ["Winter", "Spring", "Summer"][usize::from(since % 3)];
+    format!("{season} '{:02}", 11 + since / 3)
+}
+
 pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
     let path = request.path.trim_end_matches('/');
     if path == "/services/oauth2/token" && request.method == Method::POST {
         return token(shared, request);
     }
     if path == "/services/data" {
-        let versions: Vec<Value> = (55..=62)
-            .map(|v| json!({"label": format!("v{v}.0"), "url": format!("/services/data/v{v}.0"), "version": format!("{v}.0")}))
+        let versions: Vec<Value> = (OLDEST_VERSION..=NEWEST_VERSION)
+            .map(|v| json!({"label": release_label(v), "url": format!("/services/data/v{v}.0"), "version": format!("{v}.0")}))
             .collect();
         return json_response(StatusCode::OK, &Value::Array(versions));
     }
@@ -59,8 +76,10 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
     let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
     let version = version.trim_start_matches('v');
     let mut response = match version.parse::<f64>() {
-        Ok(v) if (31.0..=62.0).contains(&v) => route(shared, request, version, rest),
-        Ok(v) if v < 31.0 => salesforce_error(
+        Ok(v) if (f64::from(OLDEST_VERSION)..=f64::from(NEWEST_VERSION)).contains(&v) => {
+            route(shared, request, version, rest)
+        }
+        Ok(v) if v < f64::from(OLDEST_VERSION) => salesforce_error(
             StatusCode::GONE,
             "API_VERSION_GONE",
             "This API version is no longer supported",

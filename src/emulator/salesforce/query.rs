@@ -155,11 +155,18 @@ fn serve(
     } else {
         Vec::new()
     };
-    let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
+    // Salesforce's key order: totalSize, done, nextRecordsUrl (when more), records.
+    let mut body = serde_json::Map::new();
+    body.insert("totalSize".into(), json!(total));
+    body.insert("done".into(), json!(rest.is_empty()));
     if !rest.is_empty() {
         let next = format!("{base}-{}", total - rest.len());
-        body["nextRecordsUrl"] = json!(format!("/services/data/v{version}/query/{next}"));
+        body.insert(
+            "nextRecordsUrl".into(),
+            json!(format!("/services/data/v{version}/query/{next}")),
+        );
         lock(&shared.locators).insert(next, (batch, rest));
     }
-    json_response(StatusCode::OK, &body)
+    body.insert("records".into(), Value::Array(rows));
+    json_response(StatusCode::OK, &Value::Object(body))
 }
