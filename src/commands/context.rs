@@ -131,6 +131,7 @@ impl Context {
         )
         .await
         .map_err(|e| undefined_field(desired, e))
+        .map_err(|e| undefined_attribute(desired, e))
     }
 
     /// Reads the live world and plans, limited to `targets` when given.
@@ -347,12 +348,7 @@ pub(crate) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a>
 /// column 'X' on entity 'User'`) is the config's fault: a diagnostic at each place the config
 /// names the field. Any other error stays as it is.
 fn undefined_field(desired: &Desired, error: Error) -> Error {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let text = full_text(&error);
     let Some(field) = text
         .split_once("No such column '")
         .and_then(|(_, rest)| rest.split_once('\''))
@@ -396,6 +392,56 @@ fn undefined_field(desired: &Desired, error: Error) -> Error {
         })
         .collect();
     Error::Diagnostics(crate::config::placed(&desired.loaded, &problems))
+}
+
+/// An error with its causes, in one text.
+fn full_text(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A read Graph refused because `$select` named a property Entra users do not have (a
+/// misspelt `source: jobTitel`): the places in `roster.yaml` that read it, as diagnostics with
+/// the closest attribute. Any other error is returned unchanged.
+fn undefined_attribute(desired: &Desired, error: Error) -> Error {
+    use crate::graph::attributes::{USER_PROPERTIES, places, unknown_property};
+    let text = full_text(&error);
+    let Some(property) = unknown_property(&text) else {
+        return error;
+    };
+    let pointers = places(&desired.loaded.config, property);
+    if pointers.is_empty() {
+        return error;
+    }
+    let help = crate::suggest::closest(property, USER_PROPERTIES.iter().copied()).map_or_else(
+        || {
+            "fix the name: Entra attribute names are Graph's user properties (e.g. `jobTitle`),              `extensionAttribute1`..`15`, or a directory extension `extension_<appId>_<name>`"
+                .to_owned()
+        },
+        |best| format!("did you mean `{best}`?"),
+    );
+    let problems: Vec<(String, String, Option<String>)> = pointers
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                format!(
+                    "Entra users have no attribute `{property}` (Microsoft Graph refused `$select={property}`)"
+                ),
+                Some(help.clone()),
+            )
+        })
+        .collect();
+    Error::Diagnostics(crate::config::placed_with(
+        &desired.loaded,
+        &problems,
+        Some("not an attribute of Entra users"),
+    ))
 }
 
 /// The config's names the org does not resolve, as diagnostics at their places in the file.

@@ -169,14 +169,23 @@ pub(crate) fn placed(
     loaded: &Loaded,
     problems: &[(String, String, Option<String>)],
 ) -> Vec<Diagnostic> {
+    placed_with(loaded, problems, None)
+}
+
+/// `placed`, with this label under each place (instead of "not in the org").
+pub(crate) fn placed_with(
+    loaded: &Loaded,
+    problems: &[(String, String, Option<String>)],
+    label: Option<&str>,
+) -> Vec<Diagnostic> {
     let locator = Locator::new(&loaded.file);
     problems
         .iter()
         .map(|(pointer, message, help)| {
-            let label = if pointer.ends_with("/app_role") {
-                "not an app role of the application"
-            } else {
-                "not in the org"
+            let label = match label {
+                Some(label) => label,
+                None if pointer.ends_with("/app_role") => "not an app role of the application",
+                None => "not in the org",
             };
             let mut finding = Finding::error(pointer, message.clone()).label(label);
             finding.help.clone_from(help);

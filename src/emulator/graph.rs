@@ -12,6 +12,7 @@ use super::http::{
 use super::jwt;
 use super::state::State;
 use super::{Api, Request, Shared};
+use crate::graph::attributes::{COLLECTION_PROPERTIES, USER_PROPERTIES};
 
 /// Graph's page size when `$top` is not given.
 const DEFAULT_PAGE: usize = 100;
@@ -107,6 +108,15 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
     let skip = skip.flatten().unwrap_or(0);
     let segments: Vec<&str> = rest.split('/').collect();
     let state = shared.state();
+    if let Some(unknown) = unknown_selected(&state, &segments, select.as_deref()) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            &format!(
+                "Could not find a property named '{unknown}' on type 'Microsoft.DirectoryServices.User'."
+            ),
+        );
+    }
     let base = shared.base_url();
     let collection = |context: &str, items: Result<Vec<Value>, String>| -> Response {
         match items {
@@ -439,6 +449,63 @@ fn users<'s>(
         .collect())
 }
 
+/// One `$batch` item's answer: status, headers and JSON body. Each item keeps its own headers
+/// (a throttled one its own `Retry-After`); an item whose answer broke off inside Graph is a
+/// failed status with an error body, never a 200 without one.
+async fn batch_item(response: Response) -> (u16, Map<String, Value>, Value) {
+    let (parts, inner_body) = response.into_parts();
+    let mut item_headers = Map::new();
+    for (name, value) in &parts.headers {
+        if let Ok(value) = value.to_str() {
+            let name = match name.as_str() {
+                "content-type" => "Content-Type".to_owned(),
+                "retry-after" => "Retry-After".to_owned(),
+                other => other.to_owned(),
+            };
+            item_headers.insert(name, json!(value));
+        }
+    }
+    let (status, body) = match axum::body::to_bytes(inner_body, 64 * 1024 * 1024).await {
+        Ok(bytes) => (
+            parts.status.as_u16(),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+            json!({"error": {"code": "serviceNotAvailable", "message": "The service is temporarily unavailable."}}),
+        ),
+    };
+    (status, item_headers, body)
+}
+
+/// The first `$select`ed name a request for users may not select: not a `user` property, not
+/// a directory extension, and no world user carries it (worlds may add their own attributes).
+fn unknown_selected<'s>(
+    state: &State,
+    segments: &[&str],
+    select: Option<&'s [String]>,
+) -> Option<&'s str> {
+    let selects_users = match segments {
+        ["users", ..] => !matches!(
+            segments.get(2),
+            Some(&("memberOf" | "transitiveMemberOf" | "appRoleAssignments"))
+        ),
+        ["groups", _, "members" | "transitiveMembers", ..] => true,
+        _ => false,
+    };
+    if !selects_users {
+        return None;
+    }
+    select?
+        .iter()
+        .find(|name| {
+            !USER_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name))
+                && !name.starts_with("extension_")
+                && !state.entra.has_property(name)
+        })
+        .map(String::as_str)
+}
+
 /// `$select` gating as Graph does it: only the selected properties (or the default set).
 pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>) -> Value {
     let mut out = Map::new();
@@ -457,9 +524,22 @@ pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>)
         let (key, value) = user
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or((name.to_owned(), Value::Null), |(k, v)| {
-                (k.clone(), v.clone())
-            });
+            .map_or_else(
+                || {
+                    // Graph's spelling of the property, and `[]` for an empty collection.
+                    let known = USER_PROPERTIES
+                        .iter()
+                        .find(|p| p.eq_ignore_ascii_case(name))
+                        .copied();
+                    let empty = if known.is_some_and(|p| COLLECTION_PROPERTIES.contains(&p)) {
+                        json!([])
+                    } else {
+                        Value::Null
+                    };
+                    (known.unwrap_or(name).to_owned(), empty)
+                },
+                |(k, v)| (k.clone(), v.clone()),
+            );
         out.insert(key, value);
     }
     Value::Object(out)
@@ -834,12 +914,25 @@ pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let method: Method = method.parse().unwrap_or(Method::GET);
         let path = format!("/v1.0/{}", path.trim_start_matches('/'));
+        // The batch's own headers (the token), then the item's: `ConsistencyLevel` and the
+        // like are per request inside a batch.
+        let mut headers = request.headers.clone();
+        if let Some(Value::Object(own)) = item.get("headers") {
+            for (name, value) in own {
+                if let (Ok(name), Some(Ok(value))) = (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()),
+                    value.as_str().map(axum::http::HeaderValue::from_str),
+                ) {
+                    headers.insert(name, value);
+                }
+            }
+        }
         let inner = Request {
             route: format!("{method} {}", super::route_pattern(&path)),
             method,
             path,
             query: query.to_owned(),
-            headers: request.headers.clone(),
+            headers,
             body: axum::body::Bytes::new(),
         };
         // Each request of a batch is throttled on its own, as Graph does.
@@ -852,12 +945,8 @@ pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
             // Inside a batch a lost answer is the whole batch's: treat it as served.
             Some(super::faults::Injected::LoseResponse) | None => handle(shared, &inner),
         };
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
-            .await
-            .unwrap_or_default();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        responses.push(json!({"id": id, "status": status, "headers": {"Content-Type": "application/json"}, "body": body}));
+        let (status, item_headers, body) = batch_item(response).await;
+        responses.push(json!({"id": id, "status": status, "headers": item_headers, "body": body}));
     }
     json_response(StatusCode::OK, &json!({"responses": responses}))
 }

@@ -24,6 +24,9 @@ pub(crate) struct Entra {
     pub(crate) users: Vec<Map<String, Value>>,
     /// Position in `users` by id and by lower-case user principal name.
     user_index: HashMap<String, usize>,
+    /// Every attribute name some user carries, lower case: a world may give its users
+    /// attributes of its own, and `$select` finds them.
+    properties: HashSet<String>,
     pub(crate) groups: Vec<GroupState>,
     pub(crate) assignments: Vec<AssignmentState>,
     /// Every change since the world was loaded, for delta queries; the version is the index + 1.
@@ -82,7 +85,14 @@ impl Entra {
     /// Rebuilds the user index after users change.
     pub(crate) fn reindex(&mut self) {
         self.user_index.clear();
+        self.properties.clear();
         for (i, user) in self.users.iter().enumerate() {
+            for key in user.keys() {
+                if !self.properties.contains(key) {
+                    self.properties.insert(key.clone());
+                    self.properties.insert(key.to_lowercase());
+                }
+            }
             if let Some(id) = user.get("id").and_then(Value::as_str) {
                 self.user_index.insert(id.to_owned(), i);
             }
@@ -90,6 +100,11 @@ impl Entra {
                 self.user_index.insert(upn.to_lowercase(), i);
             }
         }
+    }
+
+    /// Whether some user carries this attribute (any case).
+    pub(crate) fn has_property(&self, name: &str) -> bool {
+        self.properties.contains(name) || self.properties.contains(&name.to_lowercase())
     }
 
     pub(crate) fn group(&self, id_or_name: &str) -> Option<&GroupState> {
@@ -459,6 +474,7 @@ fn entra_from(world: &WorldFile) -> Result<Entra, String> {
         applications: w.applications.clone(),
         users: w.users.clone(),
         user_index: HashMap::new(),
+        properties: HashSet::new(),
         groups: Vec::new(),
         assignments: Vec::new(),
         changes: Vec::new(),

@@ -202,6 +202,63 @@ async fn the_concurrent_request_limit_passes() {
 }
 
 #[tokio::test]
+async fn graph_refuses_to_select_what_users_do_not_have() {
+    let running = demo().await;
+    let token = demo_graph_token(&running).await;
+    let get = |path: &str| {
+        let url = format!("{}/v1.0/{path}", running.base_url());
+        let token = token.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    for path in [
+        "users?$select=id,jobTitel",
+        "users/ava.martinez@contoso.com?$select=jobTitel",
+        "users/delta?$select=jobTitel",
+    ] {
+        let (status, body) = get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(body["error"]["code"], "Request_BadRequest");
+        assert_eq!(
+            body["error"]["message"],
+            "Could not find a property named 'jobTitel' on type 'Microsoft.DirectoryServices.User'."
+        );
+    }
+    let (_, groups) = get("groups?$select=id,displayName").await;
+    let group = groups["value"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = get(&format!("groups/{group}/members?$select=id,jobTitel")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Names are matched without case; directory extensions and unset collections are fine.
+    let (status, body) = get(
+        "users?$select=JOBTITLE,businessPhones,extension_0123456789abcdef0123456789abcdef_costCenter&$top=1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let user = &body["value"][0];
+    assert_eq!(
+        user["businessPhones"],
+        json!([]),
+        "collections are [], not null"
+    );
+    assert!(user.get("jobTitle").is_some(), "{user}");
+    assert_eq!(
+        user["extension_0123456789abcdef0123456789abcdef_costCenter"],
+        Value::Null
+    );
+    // A user's groups are selected by group properties, not user ones.
+    let (status, _) = get("users/ava.martinez@contoso.com/memberOf?$select=id,displayName").await;
+    assert_eq!(status, StatusCode::OK);
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn salesforce_login_modes_and_bad_secrets() {
     let running = demo().await;
     let http = reqwest::Client::new();
@@ -916,6 +973,67 @@ async fn graph_batch_answers_each_request() {
         "liam.chen@contoso.com"
     );
     assert_eq!(responses[2]["status"], 404);
+    assert!(
+        responses[0]["headers"]["Content-Type"]
+            .as_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+
+    // Items fail on their own, each with its own headers: a throttled item has its own
+    // Retry-After, a broken one a failed status with an error body. Item headers count.
+    let admin = |body: Value| {
+        let url = format!("{}/_emulator/faults", running.base_url());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    admin(json!({"route": "GET /v1.0/users/{id}", "kind": "drop"})).await;
+    admin(json!({"route": "GET /v1.0/users", "kind": "status", "status": 429, "retry_after": "7"}))
+        .await;
+    let body = json!({"requests": [
+        {"id": "a", "method": "GET", "url": "/users/ava.martinez@contoso.com"},
+        {"id": "b", "method": "GET", "url": "/users?$select=id"},
+        {"id": "c", "method": "GET", "url": "/users/$count", "headers": {"ConsistencyLevel": "eventual"}},
+        {"id": "d", "method": "GET", "url": "/users/$count"},
+    ]});
+    let reply: Value = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = |id: &str| {
+        reply["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(item("a")["status"], 503, "{reply}");
+    assert_eq!(item("a")["body"]["error"]["code"], "serviceNotAvailable");
+    assert_eq!(item("b")["status"], 429);
+    assert_eq!(item("b")["headers"]["Retry-After"], "7");
+    assert_eq!(item("b")["body"]["error"]["code"], "TooManyRequests");
+    assert_eq!(item("c")["status"], 200, "{reply}");
+    assert!(item("c")["body"].as_u64().unwrap() > 0, "{reply}");
+    assert_eq!(
+        item("d")["status"],
+        400,
+        "ConsistencyLevel is the item's own"
+    );
+
     let too_many: Vec<Value> = (0..21)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
         .collect();

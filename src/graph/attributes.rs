@@ -15,6 +15,165 @@ use crate::expr;
 /// for messages.
 const ALWAYS: &[&str] = &["userPrincipalName", "accountEnabled", "displayName"];
 
+/// The properties of Graph v1.0's `user` resource type that `$select` accepts (Microsoft
+/// Graph, "user resource type", v1.0, properties table). Directory extensions
+/// (`extension_{appId}_{name}`) come on top. Graph refuses `$select` of any other name with
+/// 400 `Request_BadRequest` "Could not find a property named '<name>' on type
+/// 'Microsoft.DirectoryServices.User'." (the message as tenants report it; an assumption where
+/// Microsoft's documentation is silent).
+pub(crate) const USER_PROPERTIES: &[&str] = &[
+    "aboutMe",
+    "accountEnabled",
+    "ageGroup",
+    "assignedLicenses",
+    "assignedPlans",
+    "authorizationInfo",
+    "birthday",
+    "businessPhones",
+    "city",
+    "companyName",
+    "consentProvidedForMinor",
+    "country",
+    "createdDateTime",
+    "creationType",
+    "customSecurityAttributes",
+    "deletedDateTime",
+    "department",
+    "displayName",
+    "employeeHireDate",
+    "employeeId",
+    "employeeLeaveDateTime",
+    "employeeOrgData",
+    "employeeType",
+    "externalUserState",
+    "externalUserStateChangeDateTime",
+    "faxNumber",
+    "givenName",
+    "hireDate",
+    "id",
+    "identities",
+    "imAddresses",
+    "interests",
+    "isManagementRestricted",
+    "isResourceAccount",
+    "jobTitle",
+    "lastPasswordChangeDateTime",
+    "legalAgeGroupClassification",
+    "licenseAssignmentStates",
+    "mail",
+    "mailboxSettings",
+    "mailNickname",
+    "manager",
+    "mobilePhone",
+    "mySite",
+    "officeLocation",
+    "onPremisesDistinguishedName",
+    "onPremisesDomainName",
+    "onPremisesExtensionAttributes",
+    "onPremisesImmutableId",
+    "onPremisesLastSyncDateTime",
+    "onPremisesProvisioningErrors",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled",
+    "onPremisesUserPrincipalName",
+    "otherMails",
+    "passwordPolicies",
+    "passwordProfile",
+    "pastProjects",
+    "postalCode",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "preferredName",
+    "provisionedPlans",
+    "proxyAddresses",
+    "responsibilities",
+    "schools",
+    "securityIdentifier",
+    "serviceProvisioningErrors",
+    "showInAddressList",
+    "signInActivity",
+    "signInSessionsValidFromDateTime",
+    "skills",
+    "state",
+    "streetAddress",
+    "surname",
+    "usageLocation",
+    "userPrincipalName",
+    "userType",
+];
+
+/// The `user` properties that are collections: Graph answers `[]` for them, never `null`.
+pub(crate) const COLLECTION_PROPERTIES: &[&str] = &[
+    "assignedLicenses",
+    "assignedPlans",
+    "businessPhones",
+    "identities",
+    "imAddresses",
+    "interests",
+    "licenseAssignmentStates",
+    "otherMails",
+    "pastProjects",
+    "provisionedPlans",
+    "proxyAddresses",
+    "responsibilities",
+    "schools",
+    "serviceProvisioningErrors",
+    "skills",
+];
+
+/// The Entra attribute `$select` could not find, from Graph's refusal message.
+pub(crate) fn unknown_property(message: &str) -> Option<&str> {
+    message
+        .split_once("Could not find a property named '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(name, _)| name)
+}
+
+/// Where `roster.yaml` reads the Entra attribute held in Graph property `property` (any case):
+/// JSON pointers to direct mappings, expressions (matching, mappings, role rules) and scoping
+/// filter clauses.
+pub(crate) fn places(config: &Config, property: &str) -> Vec<String> {
+    let reads = |name: &str| graph_property(name).eq_ignore_ascii_case(property);
+    let in_expression = |parsed: &expr::Expr| {
+        let mut found = Vec::new();
+        expr::attributes(parsed, &mut found);
+        found.iter().any(|name| reads(name))
+    };
+    let mut pointers = Vec::new();
+    for rule in &config.matching {
+        if in_expression(&rule.source.parsed) {
+            pointers.push(rule.source.pointer.clone());
+        }
+    }
+    for (i, mapping) in config.mappings.iter().enumerate() {
+        match &mapping.value {
+            MappingValue::Source(name) if reads(name) => {
+                pointers.push(format!("/mappings/{i}/source"));
+            }
+            MappingValue::Expression(e) if in_expression(&e.parsed) => {
+                pointers.push(e.pointer.clone());
+            }
+            _ => {}
+        }
+    }
+    for rule in &config.roles.rules {
+        if let RoleCondition::Expression(e) = &rule.when
+            && in_expression(&e.parsed)
+        {
+            pointers.push(e.pointer.clone());
+        }
+    }
+    for (i, filter) in config.scope.filters.iter().enumerate() {
+        for (j, clause) in filter.all.iter().enumerate() {
+            if reads(&clause.attribute) {
+                pointers.push(format!("/scope/filters/{i}/all/{j}/attribute"));
+            }
+        }
+    }
+    pointers
+}
+
 /// The computed attribute holding the user's app-role values.
 pub(crate) const APP_ROLE_ASSIGNMENTS: &str = "appRoleAssignments";
 

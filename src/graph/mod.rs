@@ -2,7 +2,7 @@
 //! on a 401), paging that follows `@odata.nextLink` whole, and JSON batching. `read.rs` uses it
 //! to take the source snapshot.
 
-mod attributes;
+pub(crate) mod attributes;
 mod auth;
 mod lookup;
 mod read;

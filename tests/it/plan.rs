@@ -598,6 +598,39 @@ fn a_field_the_org_lacks_is_a_config_error_at_its_place() {
 }
 
 #[test]
+fn an_attribute_entra_lacks_is_a_config_error_at_each_place_that_reads_it() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-missing-attribute");
+    // A misspelt attribute, read directly and in an expression: Graph refuses the $select, and
+    // roster names both places instead of mapping nothing.
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace(
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, source: jobTitel}\n  - {target: Division, expression: 'ToUpper([jobTitel])'}",
+        );
+    scratch.write("roster.yaml", &config);
+    let out = emulator.roster(&scratch.dir, &["plan"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.is_empty(), "no plan: {}", out.stdout);
+    for needle in ["source: jobTitel", "ToUpper([jobTitel])"] {
+        let line = config.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        assert!(
+            out.stderr.contains(&format!("roster.yaml:{line}:")),
+            "{needle} at line {line}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr.contains(
+            "Entra users have no attribute `jobTitel` (Microsoft Graph refused `$select=jobTitel`)"
+        ) && out.stderr.contains("did you mean `jobTitle`?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_change_partly_caused_by_the_edit_names_what_is_pending_regardless() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("plan-baseline-partly");
