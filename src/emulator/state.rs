@@ -127,6 +127,8 @@ pub(crate) struct Org {
     pub(crate) sandbox: Option<String>,
     pub(crate) daily_limit: u64,
     pub(crate) api_requests: u64,
+    /// Polls a Bulk API job takes to finish after its upload completes (at least 1).
+    pub(crate) bulk_job_polls: u32,
     pub(crate) clients: Vec<SalesforceClient>,
     pub(crate) api_users: Vec<ApiUser>,
     pub(crate) objects: BTreeMap<&'static str, BTreeMap<String, Map<String, Value>>>,
@@ -582,6 +584,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         sandbox: w.sandbox,
         daily_limit: w.daily_api_limit,
         api_requests: 0,
+        bulk_job_polls: w.bulk_job_polls.max(1),
         clients: w.clients,
         api_users: w.api_users,
         objects: BTreeMap::new(),

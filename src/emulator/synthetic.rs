@@ -163,6 +163,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             org_id: None,
             sandbox: Some("dev1".into()),
             daily_api_limit: 1_000_000,
+            bulk_job_polls: 2,
             clients: vec![SalesforceClient {
                 client_id: SALESFORCE_CLIENT.into(),
                 client_secret: Some(SALESFORCE_SECRET.into()),

@@ -259,6 +259,87 @@ async fn graph_refuses_to_select_what_users_do_not_have() {
 }
 
 #[tokio::test]
+async fn bulk_jobs_take_several_polls_and_are_listed() {
+    let running = demo().await;
+    running.shared.state().org.bulk_job_polls = 3;
+    let sf = Sf::demo(&running).await;
+    let (status, job) = sf
+        .send(
+            reqwest::Method::POST,
+            "jobs/ingest",
+            &json!({"object": "User", "operation": "update", "contentType": "CSV"}),
+        )
+        .await;
+    assert_eq!(
+        (status, job["state"].clone()),
+        (StatusCode::OK, json!("Open"))
+    );
+    let id = job["id"].as_str().unwrap().to_owned();
+    let user = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let url = format!("{}/services/data/v62.0/jobs/ingest/{id}", sf.base);
+    let uploaded = sf
+        .http
+        .put(format!("{url}/batches"))
+        .bearer_auth(&sf.token)
+        .header("content-type", "text/csv")
+        .body(format!("Id,Title\n{user},Bulk Title\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let (_, closed) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("jobs/ingest/{id}"),
+            &json!({"state": "UploadComplete"}),
+        )
+        .await;
+    assert_eq!(closed["state"], "UploadComplete");
+    let successful = || async {
+        sf.http
+            .get(format!("{url}/successfulResults"))
+            .bearer_auth(&sf.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Three polls: UploadComplete, InProgress, JobComplete; results only at the end.
+    for expected in ["UploadComplete", "InProgress"] {
+        let (_, info) = sf.get(&format!("jobs/ingest/{id}")).await;
+        assert_eq!(info["state"], expected);
+        assert_eq!(info["numberRecordsProcessed"], 0);
+        assert_eq!(successful().await.lines().count(), 1, "the header only");
+    }
+    let (_, info) = sf.get(&format!("jobs/ingest/{id}")).await;
+    assert_eq!(info["state"], "JobComplete");
+    assert_eq!(info["numberRecordsProcessed"], 1);
+    let results = successful().await;
+    assert!(
+        results.lines().nth(1).unwrap().contains("Bulk Title"),
+        "{results}"
+    );
+    let (_, again) = sf.get(&format!("jobs/ingest/{id}")).await;
+    assert_eq!(
+        again["state"], "JobComplete",
+        "a finished job stays finished"
+    );
+    // The org's jobs, listed.
+    let (status, list) = sf.get("jobs/ingest").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["done"], true);
+    let listed = list["records"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0]["id"].as_str(), listed[0]["state"].as_str()),
+        (Some(id.as_str()), Some("JobComplete"))
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn salesforce_login_modes_and_bad_secrets() {
     let running = demo().await;
     let http = reqwest::Client::new();

@@ -118,6 +118,11 @@ pub(crate) struct SalesforceWorld {
     /// Daily API requests allowed (`REQUEST_LIMIT_EXCEEDED` after).
     #[serde(default = "default_daily_limit")]
     pub(crate) daily_api_limit: u64,
+    /// How many polls (`GET /jobs/ingest/{id}`) a Bulk API 2.0 job takes to finish after its
+    /// upload completes: the last one sees `JobComplete`, the first `UploadComplete` (from 3),
+    /// the rest `InProgress`. 1 finishes at the first poll.
+    #[serde(default = "default_bulk_job_polls")]
+    pub(crate) bulk_job_polls: u32,
     /// Connected apps.
     #[serde(default)]
     pub(crate) clients: Vec<SalesforceClient>,
@@ -170,6 +175,10 @@ pub(crate) struct CustomField {
 
 fn default_text_length() -> usize {
     255
+}
+
+fn default_bulk_job_polls() -> u32 {
+    2
 }
 
 fn default_daily_limit() -> u64 {

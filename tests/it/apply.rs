@@ -496,6 +496,14 @@ fn bulk_api_writes_above_the_threshold() {
     assert!(out.stdout.contains("23 created"), "{}", out.stdout);
     assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
     assert_eq!(world.requests_to("/batches"), 1);
+    // The demo org's jobs take three polls (UploadComplete, InProgress, JobComplete): roster
+    // polls until the job ends, then reads its results once.
+    assert_eq!(
+        world.requests_to("GET /services/data/{v}/jobs/ingest/{id}"),
+        3 + 2,
+        "{}",
+        world.requests()
+    );
     // The updates (5) stayed under the threshold: collections.
     assert_eq!(
         world.requests_to("PATCH /services/data/{v}/composite/sobjects"),

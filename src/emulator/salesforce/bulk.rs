@@ -1,7 +1,10 @@
 //! Bulk API 2.0 ingest jobs (shared/reference/salesforce-api.md §3.7): create a job, upload CSV,
 //! mark it `UploadComplete`, poll it, read `successfulResults` / `failedResults` /
-//! `unprocessedrecords`. The emulator processes a job when its upload completes, through the
-//! same record rules as every other write, so a job is `JobComplete` by the first poll.
+//! `unprocessedrecords`, list jobs. The emulator writes a job's records when its upload completes,
+//! through the same record rules as every other write, but the job shows them over several
+//! polls (`bulk_job_polls` in the world file): `UploadComplete` → `InProgress` → `JobComplete`.
+//! Until it is complete, its counts are 0 and its result files hold only their header: a client
+//! that reads results early finds none, as it would on a real org.
 
 use std::collections::HashMap;
 
@@ -30,6 +33,32 @@ pub(crate) struct Job {
     header: Vec<String>,
     results: Vec<(Vec<String>, RowResult)>,
     error: Option<String>,
+    /// Polls still to come before the job shows how it ended (`JobComplete` or `Failed`).
+    polls_left: u32,
+    /// What the job ended as, shown once `polls_left` reaches 0.
+    ended: &'static str,
+}
+
+impl Job {
+    /// Whether the job's results are visible.
+    fn done(&self) -> bool {
+        matches!(self.state, "JobComplete" | "Failed")
+    }
+
+    /// A poll: the job moves one step towards how it ended.
+    fn poll(&mut self, polls: u32) {
+        if !matches!(self.state, "UploadComplete" | "InProgress") {
+            return;
+        }
+        self.polls_left = self.polls_left.saturating_sub(1);
+        self.state = if self.polls_left == 0 {
+            self.ended
+        } else if self.polls_left + 1 == polls && polls >= 3 {
+            "UploadComplete"
+        } else {
+            "InProgress"
+        };
+    }
 }
 
 /// A row's record id and whether it was created, or why it failed.
@@ -62,7 +91,18 @@ pub(crate) fn route(
 ) -> Response {
     match (request.method.as_str(), segments) {
         ("POST", []) => open(shared, version, &request.body),
-        ("GET", [id]) => with_job(shared, id, |job| json_response(StatusCode::OK, &info(job))),
+        ("GET", []) => list(shared),
+        ("GET", [id]) => {
+            let polls = shared.state().org.bulk_job_polls;
+            let mut jobs = lock(&shared.jobs);
+            match jobs.jobs.get_mut(*id) {
+                Some(job) => {
+                    job.poll(polls);
+                    json_response(StatusCode::OK, &info(job))
+                }
+                None => not_found(),
+            }
+        }
         ("PUT", [id, "batches"]) => upload(shared, id, &request.body),
         ("PATCH", [id]) => change_state(shared, id, &request.body),
         ("DELETE", [id]) => match lock(&shared.jobs).jobs.remove(*id) {
@@ -75,7 +115,9 @@ pub(crate) fn route(
             with_job(shared, id, |job| {
                 let mut out = String::new();
                 crate::csv::write_row(&mut out, job.header.iter().map(String::as_str));
-                if job.state == "Open" || job.state == "Aborted" {
+                // Rows of a job never processed; one aborted after its upload completed was
+                // processed already (the emulator writes at upload completion).
+                if job.results.is_empty() && matches!(job.state, "Open" | "Aborted") {
                     for row in crate::csv::parse(&job.data)
                         .unwrap_or_default()
                         .iter()
@@ -98,9 +140,41 @@ fn with_job(shared: &Shared, id: &str, f: impl FnOnce(&Job) -> Response) -> Resp
     }
 }
 
+/// `GET /jobs/ingest`: every ingest job of the org, oldest first, in one page.
+fn list(shared: &Shared) -> Response {
+    let jobs = lock(&shared.jobs);
+    let mut records: Vec<&Job> = jobs.jobs.values().collect();
+    records.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    let records: Vec<Value> = records
+        .into_iter()
+        .map(|job| {
+            json!({
+                "id": job.id,
+                "operation": job.operation,
+                "object": job.object,
+                "createdById": "005000000000001AAA",
+                "createdDate": job.created,
+                "systemModstamp": job.created,
+                "state": job.state,
+                "concurrencyMode": "Parallel",
+                "contentType": "CSV",
+                "apiVersion": job.version.parse::<f64>().unwrap_or(62.0),
+                "jobType": "V2Ingest",
+                "lineEnding": "LF",
+                "columnDelimiter": "COMMA",
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"done": true, "records": records, "nextRecordsUrl": null}),
+    )
+}
+
 /// The job info document.
 fn info(job: &Job) -> Value {
-    let failed = job.results.iter().filter(|(_, r)| r.is_err()).count();
+    let shown: &[(Vec<String>, RowResult)] = if job.done() { &job.results } else { &[] };
+    let failed = shown.iter().filter(|(_, r)| r.is_err()).count();
     json!({
         "id": job.id,
         "operation": job.operation,
@@ -116,7 +190,7 @@ fn info(job: &Job) -> Value {
         "contentUrl": format!("services/data/v{}/jobs/ingest/{}/batches", job.version, job.id),
         "lineEnding": "LF",
         "columnDelimiter": "COMMA",
-        "numberRecordsProcessed": job.results.len(),
+        "numberRecordsProcessed": shown.len(),
         "numberRecordsFailed": failed,
         "retries": 0,
         "totalProcessingTime": 0,
@@ -164,6 +238,8 @@ fn open(shared: &Shared, version: &str, body: &[u8]) -> Response {
         header: Vec::new(),
         results: Vec::new(),
         error: None,
+        polls_left: 0,
+        ended: "JobComplete",
     };
     let body = info(&job);
     jobs.jobs.insert(id, job);
@@ -209,6 +285,9 @@ fn change_state(shared: &Shared, id: &str, body: &[u8]) -> Response {
             let mut state = shared.state();
             let mut faults = lock(&shared.faults);
             process(job, &mut state.org, &mut faults);
+            job.ended = job.state;
+            job.state = "UploadComplete";
+            job.polls_left = state.org.bulk_job_polls;
         }
         _ => {
             return invalid(&format!(
@@ -218,12 +297,8 @@ fn change_state(shared: &Shared, id: &str, body: &[u8]) -> Response {
             ));
         }
     }
-    let mut body = info(job);
-    // The answer to the PATCH reports the state asked for; the processing shows on the next GET.
-    if job.state == "JobComplete" || job.state == "Failed" {
-        body["state"] = json!("UploadComplete");
-    }
-    json_response(StatusCode::OK, &body)
+    // The answer to the PATCH reports the state asked for; the processing shows on later GETs.
+    json_response(StatusCode::OK, &info(job))
 }
 
 /// Runs every row of the job through the record rules.
@@ -293,6 +368,7 @@ fn csv_value(field: &str, text: &str) -> Value {
 /// followed by the uploaded columns.
 fn results(job: &Job, successful: bool) -> Response {
     let mut out = String::new();
+    let shown: &[(Vec<String>, RowResult)] = if job.done() { &job.results } else { &[] };
     let second = if successful {
         "sf__Created"
     } else {
@@ -304,7 +380,7 @@ fn results(job: &Job, successful: bool) -> Response {
             .into_iter()
             .chain(job.header.iter().map(String::as_str)),
     );
-    for (row, result) in &job.results {
+    for (row, result) in shown {
         let (id, second) = match (result, successful) {
             (Ok((id, created)), true) => (id.clone(), created.to_string()),
             (Err(f), false) => {
