@@ -787,7 +787,7 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
             "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         );
     }
-    let token = shared.issue_token(Api::Graph);
+    let token = shared.issue_token(Api::Graph, None);
     json_response(
         StatusCode::OK,
         &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),

@@ -48,6 +48,9 @@ pub(crate) enum Api {
 pub(crate) struct Session {
     pub(crate) api: Api,
     pub(crate) expired: bool,
+    /// The Salesforce user the session runs as (its 18-character id), for rules about the
+    /// running user itself.
+    pub(crate) user_id: Option<String>,
 }
 
 /// Everything the routes share.
@@ -104,7 +107,7 @@ impl Shared {
     }
 
     /// Issues a session token for an API.
-    pub(crate) fn issue_token(&self, api: Api) -> String {
+    pub(crate) fn issue_token(&self, api: Api, user_id: Option<String>) -> String {
         let n = self.next_token.fetch_add(1, Ordering::Relaxed);
         let token = match api {
             Api::Graph => format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.graph-{n:08}.emulator"),
@@ -115,6 +118,7 @@ impl Shared {
             Session {
                 api,
                 expired: false,
+                user_id,
             },
         );
         token
@@ -258,6 +262,9 @@ async fn dispatch(
 async fn answer(shared: &Shared, request: &Request) -> Response {
     if request.path.starts_with("/services/") {
         return salesforce::handle(shared, request);
+    }
+    if request.path.starts_with("/id/") {
+        return salesforce::identity(shared, request);
     }
     if request.method == Method::POST && request.path.trim_end_matches('/') == "/v1.0/$batch" {
         return graph::batch(shared, request).await;

@@ -340,6 +340,80 @@ async fn bulk_jobs_take_several_polls_and_are_listed() {
 }
 
 #[tokio::test]
+async fn the_identity_url_names_the_running_user_who_cannot_deactivate_itself() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let me = results_id(&sf, "integration@contoso.com.dev1").await;
+    let (_, resources) = sf.get("").await;
+    let identity = resources["identity"].as_str().unwrap().to_owned();
+    assert!(identity.ends_with(&format!("/{me}")), "{identity}");
+    // By query parameter, as jsforce asks; and by header.
+    let by_query: Value = sf
+        .http
+        .get(format!("{identity}?format=json&oauth_token={}", sf.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_query["user_id"], json!(me));
+    assert_eq!(by_query["username"], "integration@contoso.com.dev1");
+    assert!(
+        by_query["organization_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("00D")
+    );
+    assert_eq!(by_query["id"], json!(identity));
+    let by_header = sf
+        .http
+        .get(&identity)
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_header.status(), StatusCode::OK);
+    let bad = sf
+        .http
+        .get(format!("{identity}?oauth_token=nonsense"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::FORBIDDEN);
+    assert_eq!(bad.text().await.unwrap(), "Bad_OAuth_Token");
+
+    // The running user cannot deactivate itself, alone or in a collection; others can be.
+    let (status, refused) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{me}"),
+            &json!({"IsActive": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused[0]["errorCode"], "FIELD_INTEGRITY_EXCEPTION");
+    let (_, results) = sf
+        .send(
+            reqwest::Method::PATCH,
+            "composite/sobjects",
+            &json!({"allOrNone": false, "records": [{"attributes": {"type": "User"}, "id": me, "IsActive": false}]}),
+        )
+        .await;
+    assert_eq!(results[0]["success"], false, "{results}");
+    let other = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let (status, _) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{other}"),
+            &json!({"IsActive": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn salesforce_login_modes_and_bad_secrets() {
     let running = demo().await;
     let http = reqwest::Client::new();

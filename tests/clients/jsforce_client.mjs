@@ -31,6 +31,21 @@ async function connect(env) {
 }
 
 const checks = {
+  async user_id_from_the_token(_conn, env) {
+    // jsforce's own OAuth2 flow reads the user and org ids from the token's identity URL.
+    const conn = new jsforce.Connection({
+      oauth2: { loginUrl: env.ROSTER_SALESFORCE_LOGIN_URL, clientId: "3MVG9synthetic.roster", clientSecret: env.SF_CLIENT_SECRET },
+      version: "59.0",
+    });
+    const info = await conn.authorize({ grant_type: "client_credentials" });
+    assert.match(info.id, /^005[A-Za-z0-9]{15}$/);
+    assert.match(info.organizationId, /^00D[A-Za-z0-9]{15}$/);
+    const me = await conn.query(`SELECT Username FROM User WHERE Id = '${info.id}'`);
+    assert.equal(me.records[0].Username, "integration@synthetic.example.dev1");
+    const identity = await conn.identity();
+    assert.equal(identity.user_id, info.id);
+    assert.equal(identity.username, "integration@synthetic.example.dev1");
+  },
   async query_autofetch_pages(conn) {
     const records = [];
     await new Promise((resolve, reject) => {
@@ -82,7 +97,7 @@ try {
   const conn = await connect(env);
   for (const [name, check] of Object.entries(checks)) {
     try {
-      await check(conn);
+      await check(conn, env);
       console.log(`ok   ${name}`);
       passed++;
     } catch (e) {

@@ -19,6 +19,7 @@ from kiota_abstractions.authentication import (
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 from simple_salesforce import Salesforce, SalesforceMalformedRequest
 
@@ -186,6 +187,18 @@ async def check_graph(env):
     assert len(users.value) == 999
     assert users.value[0].department and users.value[0].display_name is None
     assert not users.value[0].additional_data, users.value[0].additional_data
+    # A property users do not have is refused, as Graph does, not answered with null.
+    query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(select=["id", "jobTitel"])
+    try:
+        await client.users.get(
+            request_configuration=UsersRequestBuilder.UsersRequestBuilderGetRequestConfiguration(query_parameters=query)
+        )
+    except ODataError as e:
+        assert e.response_status_code == 400, e.response_status_code
+        assert e.error.code == "Request_BadRequest", e.error.code
+        assert "Could not find a property named 'jobTitel'" in e.error.message, e.error.message
+    else:
+        raise AssertionError("$select=jobTitel was answered")
 
 
 def main():

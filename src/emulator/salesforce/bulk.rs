@@ -37,6 +37,8 @@ pub(crate) struct Job {
     polls_left: u32,
     /// What the job ended as, shown once `polls_left` reaches 0.
     ended: &'static str,
+    /// The user who opened the job: its rows run as that user.
+    created_by: Option<String>,
 }
 
 impl Job {
@@ -88,9 +90,10 @@ pub(crate) fn route(
     request: &Request,
     version: &str,
     segments: &[&str],
+    caller: Option<&str>,
 ) -> Response {
     match (request.method.as_str(), segments) {
-        ("POST", []) => open(shared, version, &request.body),
+        ("POST", []) => open(shared, version, &request.body, caller),
         ("GET", []) => list(shared),
         ("GET", [id]) => {
             let polls = shared.state().org.bulk_job_polls;
@@ -152,7 +155,7 @@ fn list(shared: &Shared) -> Response {
                 "id": job.id,
                 "operation": job.operation,
                 "object": job.object,
-                "createdById": "005000000000001AAA",
+                "createdById": job.created_by.as_deref().unwrap_or("005000000000001AAA"),
                 "createdDate": job.created,
                 "systemModstamp": job.created,
                 "state": job.state,
@@ -179,7 +182,7 @@ fn info(job: &Job) -> Value {
         "id": job.id,
         "operation": job.operation,
         "object": job.object,
-        "createdById": "005000000000001AAA",
+        "createdById": job.created_by.as_deref().unwrap_or("005000000000001AAA"),
         "createdDate": job.created,
         "systemModstamp": job.created,
         "state": job.state,
@@ -198,7 +201,7 @@ fn info(job: &Job) -> Value {
     })
 }
 
-fn open(shared: &Shared, version: &str, body: &[u8]) -> Response {
+fn open(shared: &Shared, version: &str, body: &[u8], caller: Option<&str>) -> Response {
     let Ok(Value::Object(spec)) = serde_json::from_slice::<Value>(body) else {
         return salesforce_error(
             StatusCode::BAD_REQUEST,
@@ -240,6 +243,7 @@ fn open(shared: &Shared, version: &str, body: &[u8]) -> Response {
         error: None,
         polls_left: 0,
         ended: "JobComplete",
+        created_by: caller.map(str::to_owned),
     };
     let body = info(&job);
     jobs.jobs.insert(id, job);
@@ -337,8 +341,15 @@ fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super
                     .remove("Id")
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default();
-                update(org, faults, job.object, &id, fields)
-                    .map(|()| (ids::normalize(&id).unwrap_or(id), false))
+                update(
+                    org,
+                    faults,
+                    job.object,
+                    &id,
+                    fields,
+                    job.created_by.as_deref(),
+                )
+                .map(|()| (ids::normalize(&id).unwrap_or(id), false))
             }
         } else {
             Err(Failure::new(

@@ -99,6 +99,10 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
 fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Response {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = &request.method;
+    // The user the session runs as.
+    let caller = shared
+        .session(&request.headers)
+        .and_then(|session| session.user_id);
     match (method.as_str(), segments.as_slice()) {
         ("GET", []) => json_response(
             StatusCode::OK,
@@ -109,6 +113,7 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
                 "limits": format!("/services/data/v{version}/limits"),
                 "composite": format!("/services/data/v{version}/composite"),
                 "jobs": format!("/services/data/v{version}/jobs"),
+                "identity": identity_url(shared, caller.as_deref()),
             }),
         ),
         ("GET", ["query" | "queryAll"]) => query::start(shared, request, version),
@@ -128,13 +133,19 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
             records::get(shared, version, object, id, &request.query)
         }
         ("PATCH", ["sobjects", object, id]) => {
-            records::update_one(shared, object, id, &request.body)
+            records::update_one(shared, object, id, &request.body, caller.as_deref())
         }
         ("DELETE", ["sobjects", object, id]) => records::delete_one(shared, object, id),
-        ("POST", ["composite", "sobjects"]) => records::collection(shared, &request.body, true),
-        ("PATCH", ["composite", "sobjects"]) => records::collection(shared, &request.body, false),
+        ("POST", ["composite", "sobjects"]) => {
+            records::collection(shared, &request.body, true, caller.as_deref())
+        }
+        ("PATCH", ["composite", "sobjects"]) => {
+            records::collection(shared, &request.body, false, caller.as_deref())
+        }
         ("DELETE", ["composite", "sobjects"]) => records::delete_collection(shared, &request.query),
-        (_, ["jobs", "ingest", rest @ ..]) => bulk::route(shared, request, version, rest),
+        (_, ["jobs", "ingest", rest @ ..]) => {
+            bulk::route(shared, request, version, rest, caller.as_deref())
+        }
         _ => salesforce_error(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
@@ -159,15 +170,13 @@ fn token(shared: &Shared, request: &Request) -> Response {
             return oauth_error(StatusCode::BAD_REQUEST, error, description);
         }
     };
-    let (org_id, user_id) = {
+    let (org_id, record) = {
         let state = shared.state();
-        let user = state
-            .org
-            .user_by_username(&username)
-            .map_or_else(|| username.clone(), str::to_owned);
-        (state.org.id.clone(), user)
+        let record = state.org.user_by_username(&username).map(str::to_owned);
+        (state.org.id.clone(), record)
     };
-    let token = shared.issue_token(Api::Salesforce);
+    let user_id = record.clone().unwrap_or_else(|| username.clone());
+    let token = shared.issue_token(Api::Salesforce, record);
     let base = shared.base_url();
     json_response(
         StatusCode::OK,
@@ -179,6 +188,115 @@ fn token(shared: &Shared, request: &Request) -> Response {
             "token_type": "Bearer",
             "issued_at": "1767225600000",
             "signature": "emulator",
+        }),
+    )
+}
+
+/// The identity URL of the session's user, `{base}/id/{org id}/{user id}` (what the token
+/// response's `id` holds); jsforce's `identity()` reads it from the versioned resource list.
+fn identity_url(shared: &Shared, user: Option<&str>) -> String {
+    let org = shared.state().org.id.clone();
+    format!(
+        "{}/id/{org}/{}",
+        shared.base_url(),
+        user.unwrap_or_default()
+    )
+}
+
+/// `GET /id/{org id}/{user id}`: the identity service. The token comes as a Bearer header or an
+/// `oauth_token` query parameter; the answer has the fields of Salesforce's identity response
+/// (salesforce-access.md §13). A bad token gets the plain-text `Bad_OAuth_Token` clients
+/// expect (its 403 status is unconfirmed); an id of no user of this org, 404.
+pub(crate) fn identity(shared: &Shared, request: &Request) -> Response {
+    let query = super::http::url_pairs(&request.query);
+    let by_query = param(&query, "oauth_token").map(|token| {
+        let mut headers = axum::http::HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            headers.insert("authorization", value);
+        }
+        headers
+    });
+    let session = shared.session(by_query.as_ref().unwrap_or(&request.headers));
+    if !session.is_some_and(|s| s.api == Api::Salesforce && !s.expired) {
+        let mut response = Response::new(axum::body::Body::from("Bad_OAuth_Token"));
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        return response;
+    }
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    let state = shared.state();
+    let user = match segments.as_slice() {
+        ["id", org, user] if super::ids::normalize(org).ok().as_deref() == Some(&state.org.id) => {
+            super::ids::normalize(user)
+                .ok()
+                .and_then(|id| state.org.objects.get("User").and_then(|u| u.get(&id)))
+        }
+        _ => None,
+    };
+    let Some(user) = user else {
+        return salesforce_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        );
+    };
+    let text = |key: &str| user.get(key).cloned().unwrap_or(Value::Null);
+    let base = shared.base_url();
+    let id = text("Id");
+    let urls: serde_json::Map<String, Value> = [
+        ("enterprise", "Soap/c/{version}/"),
+        ("metadata", "Soap/m/{version}/"),
+        ("partner", "Soap/u/{version}/"),
+        ("rest", "data/v{version}/"),
+        ("sobjects", "data/v{version}/sobjects/"),
+        ("search", "data/v{version}/search/"),
+        ("query", "data/v{version}/query/"),
+        ("recent", "data/v{version}/recent/"),
+        ("tooling_rest", "data/v{version}/tooling/"),
+        ("profile", ""),
+    ]
+    .into_iter()
+    .map(|(name, path)| {
+        let url = if path.is_empty() {
+            format!("{base}/{}", id.as_str().unwrap_or_default())
+        } else {
+            format!("{base}/services/{path}")
+        };
+        (name.to_owned(), json!(url))
+    })
+    .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "id": format!("{base}/id/{}/{}", state.org.id, id.as_str().unwrap_or_default()),
+            "asserted_user": true,
+            "user_id": id,
+            "organization_id": state.org.id,
+            "username": text("Username"),
+            "nick_name": text("CommunityNickname"),
+            "display_name": format!(
+                "{} {}",
+                user.get("FirstName").and_then(Value::as_str).unwrap_or_default(),
+                user.get("LastName").and_then(Value::as_str).unwrap_or_default()
+            ).trim(),
+            "email": text("Email"),
+            "email_verified": true,
+            "first_name": text("FirstName"),
+            "last_name": text("LastName"),
+            "timezone": text("TimeZoneSidKey"),
+            "photos": {"picture": null, "thumbnail": null},
+            "addr_street": null, "addr_city": null, "addr_state": null, "addr_country": null, "addr_zip": null,
+            "mobile_phone": null,
+            "mobile_phone_verified": false,
+            "is_lightning_login_user": false,
+            "status": {"created_date": null, "body": null},
+            "urls": urls,
+            "active": text("IsActive"),
+            "user_type": "STANDARD",
+            "language": text("LanguageLocaleKey"),
+            "locale": text("LocaleSidKey"),
+            "utcOffset": 0,
+            "last_modified_date": text("LastModifiedDate"),
+            "is_app_installed": true,
         }),
     )
 }

@@ -182,7 +182,13 @@ pub(crate) fn create_one(shared: &Shared, object: &str, body: &[u8]) -> Response
     }
 }
 
-pub(crate) fn update_one(shared: &Shared, object: &str, id: &str, body: &[u8]) -> Response {
+pub(crate) fn update_one(
+    shared: &Shared,
+    object: &str,
+    id: &str,
+    body: &[u8],
+    caller: Option<&str>,
+) -> Response {
     let Some(object) = object_name(object) else {
         return not_found();
     };
@@ -192,7 +198,7 @@ pub(crate) fn update_one(shared: &Shared, object: &str, id: &str, body: &[u8]) -
     };
     let mut state = shared.state();
     let mut faults = lock(&shared.faults);
-    match update(&mut state.org, &mut faults, object, id, fields) {
+    match update(&mut state.org, &mut faults, object, id, fields, caller) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(f) if f.code == "NOT_FOUND" => not_found(),
         Err(f) => f.response(),
@@ -228,7 +234,12 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
 
 /// `POST`/`PATCH /composite/sobjects`: up to 200 records, results in request order,
 /// `allOrNone` rolls everything back when one fails.
-pub(crate) fn collection(shared: &Shared, body: &[u8], create_records: bool) -> Response {
+pub(crate) fn collection(
+    shared: &Shared,
+    body: &[u8],
+    create_records: bool,
+    caller: Option<&str>,
+) -> Response {
     let body = match parse_body(body) {
         Ok(body) => body,
         Err(response) => return response,
@@ -291,7 +302,7 @@ pub(crate) fn collection(shared: &Shared, body: &[u8], create_records: bool) -> 
             match id.as_ref().and_then(Value::as_str) {
                 Some(id) => {
                     let id = id.to_owned();
-                    update(&mut state.org, &mut faults, object, &id, fields)
+                    update(&mut state.org, &mut faults, object, &id, fields, caller)
                         .map(|()| ids::normalize(&id).unwrap_or(id))
                 }
                 None => Err(Failure::new(
@@ -410,6 +421,7 @@ pub(crate) fn update(
     object: &'static str,
     id: &str,
     fields: Map<String, Value>,
+    caller: Option<&str>,
 ) -> Result<(), Failure> {
     let Ok(id) = ids::normalize(id) else {
         return Err(Failure::new(
@@ -466,6 +478,15 @@ pub(crate) fn update(
         // published; FIELD_INTEGRITY_EXCEPTION is the likeliest of the WSDL's codes (a guess,
         // see the reference's "Deactivation" section).
         return Err(Failure::new("FIELD_INTEGRITY_EXCEPTION", why.clone(), &[]));
+    }
+    if deactivating && caller == Some(id.as_str()) {
+        // The running user cannot deactivate itself (as in Setup). Salesforce publishes neither
+        // the REST code nor the text for this: both are a documented guess.
+        return Err(Failure::new(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "You can't deactivate your own user record.",
+            &["IsActive"],
+        ));
     }
     let mut merged = existing.clone();
     merged.extend(fields);
