@@ -736,6 +736,9 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
             "AADSTS70003: The app requested an unsupported grant type.",
         );
     }
+    if let Err((error, description)) = check_scope(shared, tenant, param(&form, "scope")) {
+        return oauth_error(StatusCode::BAD_REQUEST, error, &description);
+    }
     let client_id = param(&form, "client_id").unwrap_or_default();
     let Some(client) = state
         .entra
@@ -794,6 +797,96 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
     )
 }
 
+/// The client credentials flow's `scope`: exactly one `{resource}/.default`, the resource being
+/// Microsoft Graph (or the emulator standing in for it). Codes and texts as Entra answers them
+/// (Microsoft identity platform, "client credentials flow"; AADSTS error-code reference).
+fn check_scope(
+    shared: &Shared,
+    tenant: &str,
+    scope: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    let Some(scope) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Err((
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'scope'."
+                .to_owned(),
+        ));
+    };
+    let Some(resource) = scope
+        .strip_suffix("/.default")
+        .filter(|r| !r.contains(char::is_whitespace))
+    else {
+        return Err((
+            "invalid_scope",
+            format!(
+                "AADSTS1002012: The provided value for scope {scope} is not valid. Client \
+                 credential flows must have a scope value with /.default suffixed to the \
+                 resource identifier (application ID URI)."
+            ),
+        ));
+    };
+    let graph = [
+        "https://graph.microsoft.com".to_owned(),
+        "00000003-0000-0000-c000-000000000000".to_owned(),
+        shared.base_url(),
+    ];
+    if graph
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(resource.trim_end_matches('/')))
+    {
+        Ok(())
+    } else {
+        Err((
+            "invalid_resource",
+            format!(
+                "AADSTS500011: The resource principal named {resource} was not found in the \
+                 tenant named {tenant}. This can happen if the application has not been \
+                 installed by the administrator of the tenant or consented to by any user in the \
+                 tenant. You might have sent your authentication request to the wrong tenant."
+            ),
+        ))
+    }
+}
+
+/// The thumbprint check of a certificate assertion: its header must name the registered
+/// certificate by `x5t` (SHA-1) or `x5t#S256` (SHA-256), base64url.
+fn check_thumbprint(client: &super::world::EntraClient, assertion: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    let Some(der) = client
+        .certificate
+        .as_deref()
+        .and_then(crate::graph::auth::certificate_der)
+    else {
+        return Ok(());
+    };
+    let encode = |digest: aws_lc_rs::digest::Digest| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    };
+    let sha1 = encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        &der,
+    ));
+    let sha256 = encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der));
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|e| format!("AADSTS50027: JWT token is invalid or malformed. ({e})"))?;
+    if header.x5t.as_deref() == Some(sha1.as_str())
+        || header.x5t_s256.as_deref() == Some(sha256.as_str())
+    {
+        return Ok(());
+    }
+    let presented = header
+        .x5t_s256
+        .or(header.x5t)
+        .unwrap_or_else(|| "none".to_owned());
+    Err(format!(
+        "AADSTS700027: The certificate with identifier used to sign the client assertion is not \
+         registered on application. [Reason - The key was not found., Thumbprint of key used by \
+         client: '{presented}', Please visit the Azure Portal, Graph Explorer or directly use MS \
+         Graph to see configured keys for app Id '{}'.]",
+        client.client_id
+    ))
+}
+
 /// A client assertion: signed by the client's certificate key (certificate credential), or a
 /// GitHub Actions OIDC token whose subject the client trusts (federated credential).
 fn check_assertion(
@@ -817,7 +910,7 @@ fn check_assertion(
         )
         .is_ok()
         {
-            return Ok(());
+            return check_thumbprint(client, assertion);
         }
     }
     if github && let Ok(claims) = jwt::verify_github(assertion, "api://AzureADTokenExchange") {

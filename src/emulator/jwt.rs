@@ -103,10 +103,11 @@ pub(crate) fn verify_github(token: &str, audience: &str) -> Result<Claims, Strin
     )
 }
 
+/// Signs claims with the demo key under this header (e.g. one naming a certificate thumbprint).
 #[cfg(test)]
-pub(crate) fn sign_for_test(claims: &Claims) -> String {
+pub(crate) fn sign_for_test_with(claims: &Claims, header: &Header) -> String {
     let key = EncodingKey::from_rsa_pem(ISSUER_KEY.as_bytes()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+    jsonwebtoken::encode(header, claims, &key).unwrap()
 }
 
 #[cfg(test)]

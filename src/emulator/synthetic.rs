@@ -138,6 +138,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 client_id: ENTRA_CLIENT.into(),
                 secret: Some(ENTRA_SECRET.into()),
                 public_key: None,
+                certificate: None,
                 federated_subjects: Vec::new(),
             }],
             applications: vec![Application {

@@ -957,14 +957,135 @@ async fn faults_latency_and_counts() {
 }
 
 fn assertion(iss: &str, sub: &str, aud: &str) -> String {
+    assertion_with(iss, sub, aud, None)
+}
+
+/// A certificate assertion whose header names the certificate by this SHA-256 thumbprint.
+fn assertion_with(iss: &str, sub: &str, aud: &str, x5t_s256: Option<&str>) -> String {
     let now = super::jwt::now_for_test();
-    super::jwt::sign_for_test(&super::jwt::Claims {
-        iss: iss.into(),
-        sub: sub.into(),
-        aud: aud.into(),
-        exp: now + 300,
-        iat: now,
-    })
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.x5t_s256 = x5t_s256.map(str::to_owned);
+    super::jwt::sign_for_test_with(
+        &super::jwt::Claims {
+            iss: iss.into(),
+            sub: sub.into(),
+            aud: aud.into(),
+            exp: now + 300,
+            iat: now,
+        },
+        &header,
+    )
+}
+
+/// The demo certificate's SHA-256 thumbprint, base64url, as an `x5t#S256` header holds it.
+fn demo_thumbprint() -> String {
+    use base64::Engine as _;
+    let pem = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/demo/keys/demo-signing.crt"),
+    )
+    .unwrap();
+    let der = crate::graph::auth::certificate_der(&pem).unwrap();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der).as_ref())
+}
+
+#[tokio::test]
+async fn entra_certificate_assertions_and_the_scope_are_checked() {
+    let running = demo().await;
+    let http = reqwest::Client::new();
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let client = "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11";
+    let token_url = format!("{}/{tenant}/oauth2/v2.0/token", running.base_url());
+    let exchange = |assertion: String| {
+        http.post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client),
+                ("scope", "https://graph.microsoft.com/.default"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    // Certificate credential: signed by the key, naming the registered certificate.
+    let thumbprint = demo_thumbprint();
+    let good = exchange(assertion_with(
+        client,
+        client,
+        &token_url,
+        Some(&thumbprint),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(good.status(), StatusCode::OK);
+    let signed = assertion_with(client, client, &token_url, Some(&thumbprint));
+    let middle = signed.len() - 20;
+    let flipped = if &signed[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let forged = format!("{}{flipped}{}", &signed[..middle], &signed[middle + 1..]);
+    let bad: Value = exchange(forged).await.unwrap().json().await.unwrap();
+    assert!(
+        bad["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS700027"),
+        "{bad}"
+    );
+    // The right key, but no thumbprint (or another one): Entra cannot find the key.
+    for x5t in [None, Some("bm90LXRoZS1jZXJ0aWZpY2F0ZQ")] {
+        let unnamed: Value = exchange(assertion_with(client, client, &token_url, x5t))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            unnamed["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."),
+            "{unnamed}"
+        );
+    }
+    // The scope: required, `{resource}/.default`, and the resource Graph.
+    for (scope, code) in [
+        (None, "AADSTS900144"),
+        (
+            Some("https://graph.microsoft.com/User.Read.All"),
+            "AADSTS1002012",
+        ),
+        (
+            Some("https://management.azure.com/.default"),
+            "AADSTS500011",
+        ),
+    ] {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("client_secret", "demo-entra-client-secret"),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let refused = http.post(&token_url).form(&form).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let body: Value = refused.json().await.unwrap();
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with(code),
+            "{scope:?}: {body}"
+        );
+    }
+    running.shutdown().await;
 }
 
 #[tokio::test]
@@ -989,27 +1110,6 @@ async fn signed_assertions_for_every_auth_mode() {
             ])
             .send()
     };
-    // Certificate credential.
-    let good = exchange(assertion(client, client, &token_url))
-        .await
-        .unwrap();
-    assert_eq!(good.status(), StatusCode::OK);
-    let signed = assertion(client, client, &token_url);
-    let middle = signed.len() - 20;
-    let flipped = if &signed[middle..=middle] == "A" {
-        "B"
-    } else {
-        "A"
-    };
-    let forged = format!("{}{flipped}{}", &signed[..middle], &signed[middle + 1..]);
-    let bad: Value = exchange(forged).await.unwrap().json().await.unwrap();
-    assert!(
-        bad["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("AADSTS700027"),
-        "{bad}"
-    );
     // Federated credential: GitHub's OIDC token, as the emulator issues it.
     let idtoken = |request_token: &'static str| {
         http.get(format!(

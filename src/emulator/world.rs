@@ -54,6 +54,11 @@ pub(crate) struct EntraClient {
     /// PEM public key of the certificate whose private key signs client assertions.
     #[serde(default)]
     pub(crate) public_key: Option<String>,
+    /// The PEM certificate registered on the application (its key credential): a client
+    /// assertion must name it by thumbprint, `x5t` (SHA-1) or `x5t#S256` (SHA-256), in its
+    /// header, as Entra finds the key by it.
+    #[serde(default)]
+    pub(crate) certificate: Option<String>,
     /// Subjects of federated credentials (e.g. `repo:contoso/iam:ref:refs/heads/main`): GitHub
     /// Actions OIDC tokens with these subjects are exchanged for Graph tokens.
     #[serde(default)]

@@ -205,7 +205,7 @@ impl Auth {
 }
 
 /// The DER bytes of the first certificate in a PEM text.
-fn certificate_der(pem: &str) -> Option<Vec<u8>> {
+pub(crate) fn certificate_der(pem: &str) -> Option<Vec<u8>> {
     let start = pem.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
     let end = start + pem[start..].find("-----END CERTIFICATE-----")?;
     let body: String = pem[start..end].split_whitespace().collect();

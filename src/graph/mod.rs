@@ -3,7 +3,7 @@
 //! to take the source snapshot.
 
 pub(crate) mod attributes;
-mod auth;
+pub(crate) mod auth;
 mod lookup;
 mod read;
 
