@@ -137,7 +137,27 @@ impl Demo<'_> {
         self.change_entra().await?;
         self.heading("roster plan", "the plan shows exactly those changes")?;
         let plan = self.plan(&desired).await?;
-        self.heading("roster apply", "and Salesforce follows")?;
+        self.heading(
+            "roster apply",
+            "and Salesforce follows, but refuses one deactivation",
+        )?;
+        self.apply(&desired, &plan).await?;
+        self.heading(
+            "meanwhile, in Salesforce",
+            "an admin clears what blocked the deactivation",
+        )?;
+        self.admin(
+            "DELETE",
+            "salesforce/users/liam.chen@contoso.com.dev1/deactivation_blocker",
+            Value::Null,
+            "another user became the Web-to-Lead default creator",
+        )
+        .await?;
+        self.heading(
+            "roster plan, roster apply",
+            "the frozen user is deactivated at last",
+        )?;
+        let plan = self.plan(&desired).await?;
         self.apply(&desired, &plan).await?;
         super::print(
             "\nThat is the loop: in CI, `roster plan` comments on every pull request and \
@@ -202,26 +222,30 @@ impl Demo<'_> {
                 "new hire Jacob Novak was assigned to Salesforce Sandbox as Sales Rep",
             ),
         ];
-        let client = reqwest::Client::new();
         for (method, path, body, what) in changes {
-            let url = format!("{}/_emulator/{path}", self.base_url);
-            let method = reqwest::Method::from_bytes(method.as_bytes())
-                .map_err(|e| Error::Demo(e.to_string()))?;
-            let response = client
-                .request(method, &url)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| Error::Demo(format!("its emulator: {e}")))?;
-            if !response.status().is_success() {
-                return Err(Error::Demo(format!(
-                    "its emulator refused {path}: HTTP {}",
-                    response.status()
-                )));
-            }
-            super::print(&format!("  • {what}\n"))?;
+            self.admin(method, path, body, what).await?;
         }
         Ok(())
+    }
+
+    /// One change through the emulator's admin API, said as a bullet.
+    async fn admin(&self, method: &str, path: &str, body: Value, what: &str) -> Result<(), Error> {
+        let url = format!("{}/_emulator/{path}", self.base_url);
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| Error::Demo(e.to_string()))?;
+        let response = reqwest::Client::new()
+            .request(method, &url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| Error::Demo(format!("its emulator: {e}")))?;
+        if !response.status().is_success() {
+            return Err(Error::Demo(format!(
+                "its emulator refused {path}: HTTP {}",
+                response.status()
+            )));
+        }
+        super::print(&format!("  • {what}\n"))
     }
 }
 

@@ -129,6 +129,20 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
                 ok()
             }
         }
+        // A Salesforce admin cleared what blocked a user's deactivation (picked another
+        // Web-to-Lead default creator, ...): the next deactivation goes through.
+        ("DELETE", ["salesforce", "users", user, "deactivation_blocker"]) => {
+            let mut state = shared.state();
+            let id = state
+                .org
+                .user_by_username(user)
+                .map(str::to_owned)
+                .or_else(|| super::ids::normalize(user).ok());
+            match id.and_then(|id| state.org.deactivation_blockers.remove(&id)) {
+                Some(_) => ok(),
+                None => bad(format!("no deactivation blocker on Salesforce user {user}")),
+            }
+        }
         ("POST", ["entra", "groups", group, "members"]) => {
             match serde_json::from_slice::<Membership>(body) {
                 Ok(m) => members(shared, group, &m),

@@ -589,8 +589,15 @@ fn the_demo_runs_the_whole_loop() {
         "Title = \"Account Executive\" -> \"Senior Account Executive\"",
         "Plan: 1 to create, 1 to update, 1 to deactivate; 1 user needs attention.",
         "6. roster apply",
-        "Apply complete! Resources: 1 created, 1 updated, 1 deactivated.",
+        "liam.chen@contoso.com.dev1: Salesforce refused the deactivation; the user was frozen instead",
+        "deactivate failed: FIELD_INTEGRITY_EXCEPTION: You cannot disable the Web to Lead Default Creator",
+        "Apply incomplete. Resources: 1 created, 1 updated, 0 deactivated; 1 failed (1 deactivation(s) refused, frozen instead), 0 not attempted.",
         "The audit log holds 33 line(s), one per change applied so far.",
+        "7. meanwhile, in Salesforce",
+        "8. roster plan, roster apply",
+        "Plan: 0 to create, 0 to update, 1 to deactivate; 1 user needs attention.",
+        "Apply complete! Resources: 0 created, 0 updated, 1 deactivated.",
+        "The audit log holds 34 line(s), one per change applied so far.",
     ];
     let mut rest = out.stdout.as_str();
     for step in steps {
