@@ -154,3 +154,58 @@ fn the_synthetic_config_validates_clean_and_anchors_on_the_object_id() {
         "{config}"
     );
 }
+
+/// Every admin route the README's table lists is served: none answers "no admin route".
+#[test]
+fn every_admin_route_in_the_readme_is_served() {
+    let readme = crate::support::read("README.md");
+    let emulator = crate::support::Emulator::start("examples/demo/world.yaml");
+    let table = readme
+        .split_once("admin API under `/_emulator/`")
+        .and_then(|(_, rest)| rest.split("\n\n").nth(1))
+        .unwrap_or_default();
+    let mut routes = 0;
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split('|').nth(1).unwrap_or_default();
+        for route in cell.split(',').map(|r| r.trim().trim_matches('`')) {
+            let Some((method, path)) = route.split_once(' ') else {
+                continue;
+            };
+            let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
+                continue;
+            };
+            let path = path
+                .replace("{id or UPN}", "ava.martinez@contoso.com")
+                .replace("{id or name}", "SF Sales")
+                .replace("{Username or id}", "nobody@contoso.com.dev1")
+                .replace("{id}", "unknown-id");
+            let answer = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    reqwest::Client::new()
+                        .request(
+                            method.clone(),
+                            format!("{}/_emulator/{path}", emulator.base),
+                        )
+                        .json(&serde_json::json!({}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap()
+                });
+            assert!(
+                !answer.contains("no admin route"),
+                "README names {method} {path}, the emulator does not serve it: {answer}"
+            );
+            routes += 1;
+        }
+    }
+    assert!(
+        routes >= 13,
+        "the README's admin table was not found ({routes} routes)"
+    );
+}
