@@ -237,6 +237,45 @@ pub(crate) fn api_name_problem(name: &str) -> Option<String> {
     }
 }
 
+/// `local@domain.tld` with no spaces and one `@`: the shape Salesforce's email fields insist on
+/// (`INVALID_EMAIL_ADDRESS` otherwise; its exact grammar is not published, this is the part every
+/// capture agrees on). The planner checks values with it, and the emulator enforces it.
+pub(crate) fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !text.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+}
+
+/// `YYYY-MM-DD`, a real calendar day: how Salesforce's REST API reads and writes a date field
+/// (REST API Developer Guide, "Valid Date and DateTime Formats").
+pub(crate) fn is_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    if bytes.len() != 10
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (
+        text[..4].parse::<i64>(),
+        text[5..7].parse::<u32>(),
+        text[8..].parse::<u32>(),
+    ) else {
+        return false;
+    };
+    (1..=12).contains(&month) && (1..=crate::expr::days_in_month(year, month)).contains(&day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::picklist_shape_problem;

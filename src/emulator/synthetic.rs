@@ -206,6 +206,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 unique: true,
                 external_id: true,
                 values: None,
+                kind: super::world::CustomType::Text,
             }],
             picklists: std::collections::BTreeMap::new(),
         },

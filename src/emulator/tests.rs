@@ -414,6 +414,98 @@ async fn the_identity_url_names_the_running_user_who_cannot_deactivate_itself() 
 }
 
 #[tokio::test]
+async fn custom_fields_take_values_of_their_type() {
+    use super::world::{CustomField, CustomType};
+    let running = demo().await;
+    for (name, kind) in [
+        ("Hire_Date__c", CustomType::Date),
+        ("Remote__c", CustomType::Checkbox),
+        ("Grade__c", CustomType::Number),
+        ("Backup_Email__c", CustomType::Email),
+    ] {
+        running
+            .shared
+            .state()
+            .org
+            .custom_user_fields
+            .push(CustomField {
+                name: name.into(),
+                length: 255,
+                unique: false,
+                external_id: false,
+                values: None,
+                kind,
+            });
+    }
+    let sf = Sf::demo(&running).await;
+    let (_, describe) = sf.get("sobjects/User/describe").await;
+    let kind = |name: &str| {
+        describe["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["type"].clone())
+    };
+    assert_eq!(kind("Hire_Date__c"), Some(json!("date")));
+    assert_eq!(kind("Remote__c"), Some(json!("boolean")));
+    assert_eq!(kind("Grade__c"), Some(json!("double")));
+    assert_eq!(kind("Backup_Email__c"), Some(json!("email")));
+    let profile = profile_id(&sf, "Standard User").await;
+    let user = |extra: &Value| {
+        let mut user = new_user("typed@contoso.com.dev1");
+        user["ProfileId"] = json!(profile);
+        for (k, v) in extra.as_object().unwrap() {
+            user[k] = v.clone();
+        }
+        user
+    };
+    for (extra, code, message) in [
+        (
+            json!({"Hire_Date__c": "31/01/2026"}),
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            "Hire Date: value not of required type: 31/01/2026",
+        ),
+        (
+            json!({"Hire_Date__c": "2026-02-30"}),
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            "Hire Date: value not of required type: 2026-02-30",
+        ),
+        (
+            json!({"Remote__c": "yes"}),
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            "Remote: value not of required type: yes",
+        ),
+        (
+            json!({"Grade__c": "senior"}),
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            "Grade: value not of required type: senior",
+        ),
+        (
+            json!({"Backup_Email__c": "nobody"}),
+            "INVALID_EMAIL_ADDRESS",
+            "Backup Email: invalid email address: nobody",
+        ),
+    ] {
+        let (status, body) = sf
+            .send(reqwest::Method::POST, "sobjects/User", &user(&extra))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra}");
+        assert_eq!(
+            (body[0]["errorCode"].as_str(), body[0]["message"].as_str()),
+            (Some(code), Some(message)),
+            "{extra}"
+        );
+    }
+    let fine = json!({"Hire_Date__c": "2026-01-31", "Remote__c": true, "Grade__c": 7, "Backup_Email__c": "b@contoso.com"});
+    let (status, body) = sf
+        .send(reqwest::Method::POST, "sobjects/User", &user(&fine))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn salesforce_login_modes_and_bad_secrets() {
     let running = demo().await;
     let http = reqwest::Client::new();

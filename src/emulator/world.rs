@@ -176,6 +176,36 @@ pub(crate) struct CustomField {
     /// A restricted picklist's values; the field is then a picklist rather than Text.
     #[serde(default)]
     pub(crate) values: Option<Vec<String>>,
+    /// The field's type (Text unless told): `checkbox`, `date`, `number` or `email`, described
+    /// and enforced as Salesforce does (`INVALID_TYPE_ON_FIELD_IN_RECORD`,
+    /// `INVALID_EMAIL_ADDRESS`).
+    #[serde(default, rename = "type")]
+    pub(crate) kind: CustomType,
+}
+
+/// A custom field's type, as Setup's "New Custom Field" names it.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CustomType {
+    #[default]
+    Text,
+    Checkbox,
+    Date,
+    Number,
+    Email,
+}
+
+impl CustomType {
+    /// describe's `type` for it.
+    pub(crate) fn describe_type(self) -> &'static str {
+        match self {
+            CustomType::Text => "string",
+            CustomType::Checkbox => "boolean",
+            CustomType::Date => "date",
+            CustomType::Number => "double",
+            CustomType::Email => "email",
+        }
+    }
 }
 
 fn default_text_length() -> usize {

@@ -128,12 +128,27 @@ impl State<'_> {
         if change.after.is_empty() && change.permission_sets.is_empty() {
             return Ok(None);
         }
-        // A value the org would refuse fails this user's update at apply: an error item now.
-        for (name, value) in &change.after {
-            self.field_rules.check(name, value).map_err(problem)?;
-        }
+        self.check_update(&change, user.key, &current.id)?;
         change.reason = update_reason(&change, by, user, &self.compiled);
         Ok(Some(change))
+    }
+
+    /// A value the org would refuse fails this user's update at apply: an error item now; a
+    /// unique value someone else holds, a conflict.
+    fn check_update(&self, change: &Change, key: &str, own: &str) -> Result<(), Problem> {
+        let problem = |kind, reason| Problem {
+            kind,
+            key: key.to_owned(),
+            reason,
+        };
+        for (name, value) in &change.after {
+            self.field_rules
+                .check(name, value)
+                .map_err(|reason| problem(ProblemKind::Error, reason))?;
+        }
+        self.unique_values
+            .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, Some(own))
+            .map_err(|reason| problem(ProblemKind::Conflict, reason))
     }
 
     /// Why a create cannot have `username`: another Salesforce user no rule links holds it
@@ -261,6 +276,9 @@ impl State<'_> {
         if let Some(reason) = self.username_taken(user, &username, &username_lower) {
             return Err(problem(ProblemKind::Conflict, reason));
         }
+        self.unique_values
+            .claim(wanted.fields.iter().map(|(k, v)| (&**k, v)), user.key, None)
+            .map_err(|reason| problem(ProblemKind::Conflict, reason))?;
         {
             let mut taken = self.taken.borrow_mut();
             let tracked = !taken.is_empty();

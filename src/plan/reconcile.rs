@@ -218,6 +218,8 @@ pub(super) struct State<'a> {
     pub(super) problems: Vec<super::names::ConfigProblem>,
     /// What the org accepts in each User field.
     pub(super) field_rules: super::values::FieldRules,
+    /// Who holds each value of the unique fields roster writes.
+    pub(super) unique_values: super::values::UniqueValues,
 }
 
 impl<'a> State<'a> {
@@ -319,6 +321,10 @@ impl<'a> State<'a> {
             resolved,
             problems,
             field_rules: super::values::FieldRules::new(target),
+            unique_values: super::values::UniqueValues::new(
+                target,
+                config.mappings.iter().map(|m| m.target.as_str()),
+            ),
         }
     }
 

@@ -1,9 +1,11 @@
 //! Values checked against the org's own description of the User fields (`sobjects/User/describe`)
 //! before apply sends them: a restricted picklist's active values, a field's length, an email's
-//! shape. A value the org would refuse is an error item for that user, naming the field, the
+//! shape, a value of the field's type (boolean, date, number, reference), and the values of
+//! fields describe marks unique, against the org's users and the rest of the plan. A value the org would refuse is an error item for that user, naming the field, the
 //! value and what the org allows — not a failure on every create at apply. Without a describe (a
 //! hand-made snapshot) the lengths of roster's own table of standard fields stand in.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as Json;
@@ -28,7 +30,22 @@ struct Rule {
     values: Option<Vec<String>>,
     lookup: HashSet<String>,
     email: bool,
+    /// describe's `type` where it constrains a text's shape: `boolean`, `date`, `datetime`,
+    /// `int`, `double`, `currency`, `percent`, `reference`.
+    kind: Option<String>,
 }
+
+/// Types whose values roster checks for shape.
+const SHAPED_TYPES: &[&str] = &[
+    "boolean",
+    "date",
+    "datetime",
+    "int",
+    "double",
+    "currency",
+    "percent",
+    "reference",
+];
 
 /// Types whose `length` limits the characters of a value.
 const TEXT_TYPES: &[&str] = &[
@@ -57,6 +74,7 @@ impl FieldRules {
                         values: None,
                         lookup: HashSet::new(),
                         email: field.name == "Email",
+                        kind: None,
                     },
                 );
             }
@@ -77,6 +95,9 @@ impl FieldRules {
                         HashSet::new()
                     },
                     email: field.kind == "email",
+                    kind: SHAPED_TYPES
+                        .contains(&field.kind.as_str())
+                        .then(|| field.kind.clone()),
                 },
             );
         }
@@ -88,6 +109,15 @@ impl FieldRules {
         let Some(rule) = self.by_name.get(&field.to_ascii_lowercase()) else {
             return Ok(());
         };
+        if let (Some(kind), false) = (&rule.kind, value.is_null()) {
+            if let Some(expected) = shape_problem(kind, value) {
+                return Err(format!(
+                    "{} {value} is not {expected}, which the org's {} field ({kind}) takes",
+                    rule.name, rule.label
+                ));
+            }
+            return Ok(());
+        }
         let Some(text) = value.as_str() else {
             return Ok(());
         };
@@ -127,7 +157,7 @@ impl FieldRules {
                 text.chars().count()
             ));
         }
-        if rule.email && !text.is_empty() && !is_email(text) {
+        if rule.email && !text.is_empty() && !user_fields::is_email(text) {
             return Err(format!(
                 "{} {text:?} is not an email address Salesforce accepts",
                 rule.name
@@ -137,18 +167,156 @@ impl FieldRules {
     }
 }
 
-/// `local@domain.tld` with no spaces: the shape Salesforce's email fields insist on (its exact
-/// grammar is not published; this is the part every capture agrees on).
-pub(crate) fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.rsplit_once('@') else {
-        return false;
+/// What a value of this describe type must look like, when `value` does not: Salesforce takes
+/// booleans as `true`/`false`, dates as `YYYY-MM-DD`, date-times as ISO 8601, numbers as
+/// decimals and references as 15- or 18-character record ids (REST API Developer Guide, "Valid
+/// Date and DateTime Formats"; Object Reference, "Field Types").
+fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
+    let text = match value {
+        Json::String(s) => s.as_str(),
+        Json::Bool(_) => return (kind != "boolean").then_some("a text"),
+        Json::Number(_) => {
+            return matches!(kind, "int" | "double" | "currency" | "percent")
+                .then_some(())
+                .map_or(Some("a number"), |()| None);
+        }
+        _ => return Some("a single value"),
     };
-    !local.is_empty()
-        && !text.chars().any(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
+    let ok = match kind {
+        "boolean" => text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false"),
+        "date" => user_fields::is_date(text),
+        "datetime" => {
+            text.len() > 10
+                && text.is_char_boundary(10)
+                && user_fields::is_date(&text[..10])
+                && text.as_bytes()[10] == b'T'
+                && crate::expr::parse_date(text).is_some()
+        }
+        "int" => text.trim().parse::<i64>().is_ok(),
+        "double" | "currency" | "percent" => text.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        "reference" => {
+            matches!(text.len(), 15 | 18) && text.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        _ => true,
+    };
+    (!ok).then_some(match kind {
+        "boolean" => "true or false",
+        "date" => "a date (YYYY-MM-DD)",
+        "datetime" => "a date and time (ISO 8601, e.g. 2026-01-31T09:00:00Z)",
+        "int" => "a whole number",
+        "double" | "currency" | "percent" => "a number",
+        _ => "a record id (15 or 18 characters)",
+    })
+}
+
+/// The values of the User fields describe marks unique that roster writes: who holds each, in
+/// the org and in the plan so far. Unique text compares without case, as Salesforce's does.
+#[derive(Debug, Default)]
+pub(super) struct UniqueValues {
+    /// Lower-case field name → lower-case value → holder.
+    held: RefCell<HashMap<String, HashMap<String, Holder>>>,
+    /// Lower-case field name → the API name, for messages.
+    names: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+enum Holder {
+    /// A Salesforce user, by id and Username.
+    Org { id: String, username: String },
+    /// A user this plan writes the value to, by key.
+    Plan(String),
+}
+
+impl UniqueValues {
+    /// The org's values of each unique field in `written` (the fields mappings write).
+    pub(super) fn new<'n>(
+        target: &TargetSnapshot,
+        written: impl IntoIterator<Item = &'n str>,
+    ) -> UniqueValues {
+        let written: HashSet<String> = written.into_iter().map(str::to_ascii_lowercase).collect();
+        let mut held = HashMap::new();
+        let mut names = HashMap::new();
+        for field in target
+            .user_describe
+            .iter()
+            .filter(|f| f.unique && written.contains(&f.name.to_ascii_lowercase()))
+        {
+            let lower = field.name.to_ascii_lowercase();
+            let values: HashMap<String, Holder> = target
+                .users
+                .iter()
+                .filter_map(|u| {
+                    let value = u.text(&field.name)?;
+                    Some((
+                        value.to_lowercase(),
+                        Holder::Org {
+                            id: u.id.clone(),
+                            username: u.username.clone(),
+                        },
+                    ))
+                })
+                .collect();
+            held.insert(lower.clone(), values);
+            names.insert(lower, field.name.clone());
+        }
+        UniqueValues {
+            held: RefCell::new(held),
+            names,
+        }
+    }
+
+    /// Claims `fields`' unique values for the user `key` (whose Salesforce user, if any, is
+    /// `own`): an error naming the holder when another Salesforce user or another user of this
+    /// plan has one already; nothing is claimed then.
+    pub(super) fn claim<'v>(
+        &self,
+        fields: impl IntoIterator<Item = (&'v str, &'v Json)> + Clone,
+        key: &str,
+        own: Option<&str>,
+    ) -> Result<(), String> {
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        let mut held = self.held.borrow_mut();
+        // Few fields are unique: a scan without allocating beats lower-casing every name.
+        let unique = |name: &str| {
+            self.names
+                .keys()
+                .find(|lower| lower.eq_ignore_ascii_case(name))
+                .cloned()
+        };
+        for (name, value) in fields.clone() {
+            let (Some(field), Some(text)) = (unique(name), value.as_str()) else {
+                continue;
+            };
+            let holder = held.get(&field).and_then(|v| v.get(&text.to_lowercase()));
+            let taken = match holder {
+                Some(Holder::Org { id, username }) if Some(id.as_str()) != own => {
+                    Some(format!("Salesforce user {username}"))
+                }
+                Some(Holder::Plan(other)) if other != key => {
+                    Some(format!("{other}, earlier in this plan"))
+                }
+                _ => None,
+            };
+            if let Some(holder) = taken {
+                return Err(format!(
+                    "{} {text:?} is already held by {holder}; the org's {} field is unique",
+                    self.names[&field], self.names[&field]
+                ));
+            }
+        }
+        for (name, value) in fields {
+            if let (Some(field), Some(text)) = (unique(name), value.as_str())
+                && let Some(values) = held.get_mut(&field)
+            {
+                values
+                    .entry(text.to_lowercase())
+                    .or_insert_with(|| Holder::Plan(key.to_owned()));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -232,5 +400,113 @@ mod tests {
         assert!(rules.check("Email", &json!("a@b")).is_err());
         assert!(rules.check("Email", &json!("a b@c.de")).is_err());
         assert!(rules.check("Unknown__c", &json!("anything")).is_ok());
+    }
+
+    fn typed(kind: &str) -> FieldRules {
+        FieldRules::new(&TargetSnapshot {
+            user_describe: vec![FieldDescribe {
+                name: "Field__c".into(),
+                label: "Field".into(),
+                kind: kind.into(),
+                ..FieldDescribe::default()
+            }],
+            ..TargetSnapshot::default()
+        })
+    }
+
+    #[test]
+    fn values_have_the_shape_of_their_type() {
+        let cases: &[(&str, Json, bool)] = &[
+            ("boolean", json!("true"), true),
+            ("boolean", json!("False"), true),
+            ("boolean", json!(true), true),
+            ("boolean", json!("yes"), false),
+            ("date", json!("2026-02-28"), true),
+            ("date", json!("2026-02-30"), false),
+            ("date", json!("28/02/2026"), false),
+            ("date", json!("2026-2-28"), false),
+            ("datetime", json!("2026-02-28T09:30:00Z"), true),
+            ("datetime", json!("2026-02-28"), false),
+            ("int", json!("42"), true),
+            ("int", json!(42), true),
+            ("int", json!("4.2"), false),
+            ("double", json!("4.25"), true),
+            ("currency", json!("lots"), false),
+            ("reference", json!("005000000000001AAA"), true),
+            ("reference", json!("005000000000001"), true),
+            ("reference", json!("Jane Doe"), false),
+            ("string", json!("anything"), true),
+        ];
+        for (kind, value, ok) in cases {
+            let result = typed(kind).check("Field__c", value);
+            assert_eq!(result.is_ok(), *ok, "{kind} {value}: {result:?}");
+        }
+        let err = typed("date")
+            .check("Field__c", &json!("2026-13-01"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "Field__c \"2026-13-01\" is not a date (YYYY-MM-DD), which the org's Field field (date) takes"
+        );
+        assert!(
+            typed("date").check("Field__c", &Json::Null).is_ok(),
+            "null clears"
+        );
+    }
+
+    #[test]
+    fn unique_values_are_claimed_once_against_the_org_and_the_plan() {
+        let holder = crate::model::TargetUser {
+            id: "005000000000001AAA".into(),
+            username: "holder@x.dev1".into(),
+            fields: serde_json::from_value(json!({"Badge__c": "B-1"})).unwrap(),
+            ..crate::model::TargetUser::default()
+        };
+        let target = TargetSnapshot {
+            user_describe: vec![FieldDescribe {
+                name: "Badge__c".into(),
+                label: "Badge".into(),
+                kind: "string".into(),
+                length: 10,
+                unique: true,
+                ..FieldDescribe::default()
+            }],
+            users: vec![holder],
+            ..TargetSnapshot::default()
+        };
+        let unique = UniqueValues::new(&target, ["Badge__c", "Title"]);
+        let badge = |v: &str| vec![("Badge__c", json!(v)), ("Title", json!("same title"))];
+        let claim = |user: &str, v: &str, own: Option<&str>| {
+            let fields = badge(v);
+            unique.claim(fields.iter().map(|(k, v)| (*k, v)), user, own)
+        };
+        // The org's holder keeps its own value; anyone else is refused it, in any case.
+        assert!(claim("holder@x", "B-1", Some("005000000000001AAA")).is_ok());
+        let err = claim("ann@x", "b-1", None).unwrap_err();
+        assert_eq!(
+            err,
+            "Badge__c \"b-1\" is already held by Salesforce user holder@x.dev1; the org's Badge__c field is unique"
+        );
+        // Within the plan: the first claimant wins, the second is told who.
+        assert!(claim("ann@x", "B-2", None).is_ok());
+        assert!(
+            claim("ann@x", "B-2", None).is_ok(),
+            "a user meets its own claim"
+        );
+        let err = claim("bob@x", "B-2", None).unwrap_err();
+        assert!(
+            err.ends_with(
+                "held by ann@x, earlier in this plan; the org's Badge__c field is unique"
+            ),
+            "{err}"
+        );
+        // Fields not unique, or not written, are never compared.
+        let untracked = UniqueValues::new(&target, ["Title"]);
+        let fields = badge("B-1");
+        assert!(
+            untracked
+                .claim(fields.iter().map(|(k, v)| (*k, v)), "ann@x", None)
+                .is_ok()
+        );
     }
 }

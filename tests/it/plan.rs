@@ -570,6 +570,73 @@ fn values_the_orgs_describe_refuses_are_error_items_naming_what_it_allows() {
 }
 
 #[test]
+fn values_of_the_wrong_type_or_already_held_are_found_before_apply() {
+    let scratch = Scratch::new("plan-describe-types");
+    // An org with a custom date field and a unique badge field, one badge already held.
+    let world = std::fs::read_to_string(repo().join("examples/demo/world.yaml"))
+        .unwrap()
+        .replace(
+            "  custom_user_fields:\n",
+            "  custom_user_fields:\n    - {name: Hire_Date__c, type: date}\n    - {name: Badge__c, length: 10, unique: true}\n",
+        )
+        .replace(
+            "      FederationIdentifier: former.contractor@contoso.com\n",
+            "      FederationIdentifier: former.contractor@contoso.com\n      Badge__c: B-E1004\n",
+        );
+    let world_path = scratch.write("world.yaml", &world);
+    let emulator = Emulator::start(world_path.to_str().unwrap());
+    let plan_with = |mapping: &str| {
+        let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+            .unwrap()
+            .replace(
+                "  - {target: Title, source: jobTitle}",
+                &format!("  - {{target: Title, source: jobTitle}}\n  - {mapping}"),
+            );
+        scratch.write("roster.yaml", &config);
+        let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        plan
+    };
+    let items = |plan: &serde_json::Value, kind: &str| -> Vec<(String, String)> {
+        plan["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_owned(),
+                    e["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // A date that is no date: every user it is written to is an error, nobody is created.
+    let plan = plan_with("{target: Hire_Date__c, constant: 31/01/2026}");
+    let errors = items(&plan, "error");
+    assert!(
+        errors.iter().any(|(_, r)| r
+            == "Hire_Date__c \"31/01/2026\" is not a date (YYYY-MM-DD), which the org's Hire Date field (date) takes"),
+        "{errors:#?}"
+    );
+    assert_eq!(plan["summary"]["create"], 0, "{}", plan["summary"]);
+    // A unique badge another Salesforce user holds: a conflict for that user only.
+    let plan = plan_with("{target: Badge__c, expression: 'Append(\"B-\", [employeeId])'}");
+    let conflicts = items(&plan, "conflict");
+    assert!(
+        conflicts.iter().any(|(_, r)| r
+            == "Badge__c \"B-E1004\" is already held by Salesforce user former.contractor@contoso.com.dev1; the org's Badge__c field is unique"),
+        "{conflicts:#?}"
+    );
+    assert!(
+        plan["summary"]["create"].as_u64().unwrap() > 10,
+        "{}",
+        plan["summary"]
+    );
+}
+
+#[test]
 fn a_field_the_org_lacks_is_a_config_error_at_its_place() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("plan-missing-field");

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::super::http::{json_response, param, salesforce_error, url_pairs};
 use super::super::ids;
 use super::super::state::{Org, object_name};
+use super::super::world::{CustomField, CustomType};
 use super::super::{Shared, lock};
 use super::user_object;
 use super::with_attributes;
@@ -110,8 +111,8 @@ pub(crate) fn describe(shared: &Shared, object: &str) -> Response {
                     .map(|v| values(&mut v.iter().collect()))
                     .unwrap_or_default();
                 json!({"name": f.name, "label": f.name.trim_end_matches("__c").replace('_', " "),
-                    "type": if f.values.is_some() { "picklist" } else { "string" },
-                    "custom": true, "length": f.length,
+                    "type": if f.values.is_some() { "picklist" } else { f.kind.describe_type() },
+                    "custom": true, "length": if f.kind == CustomType::Text || f.values.is_some() { f.length } else { 0 },
                     "nillable": true, "unique": f.unique, "externalId": f.external_id,
                     "restrictedPicklist": f.values.is_some(), "picklistValues": picklist,
                     "caseSensitive": false, "createable": true, "updateable": true})
@@ -641,6 +642,50 @@ fn reference(
     Ok(id)
 }
 
+/// A value against a custom field's type. Salesforce's label for a custom field is its name
+/// without `__c`; the code and message of a wrong type are those its data layer gives
+/// (`<Label>: value not of required type: <value>`).
+fn check_custom_type(field: &CustomField, value: &Value) -> Result<(), Failure> {
+    let label = field.name.trim_end_matches("__c").replace('_', " ");
+    let text = match value {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    };
+    let ok = match field.kind {
+        CustomType::Text => value.is_string(),
+        CustomType::Checkbox => {
+            value.is_boolean()
+                || text.is_some_and(|t| {
+                    t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false")
+                })
+        }
+        CustomType::Date => text.is_some_and(crate::user_fields::is_date),
+        CustomType::Number => {
+            value.is_number()
+                || text.is_some_and(|t| t.trim().parse::<f64>().is_ok_and(f64::is_finite))
+        }
+        CustomType::Email => {
+            if let Some(t) = text.filter(|t| !t.is_empty() && !crate::user_fields::is_email(t)) {
+                return Err(Failure::new(
+                    "INVALID_EMAIL_ADDRESS",
+                    format!("{label}: invalid email address: {t}"),
+                    &[&field.name],
+                ));
+            }
+            value.is_string()
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    let shown = text.map_or_else(|| value.to_string(), str::to_owned);
+    Err(Failure::new(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        format!("{label}: value not of required type: {shown}"),
+        &[&field.name],
+    ))
+}
+
 /// Each value against its field: lengths, restricted picklists, unique custom fields.
 fn check_values(
     org: &Org,
@@ -654,7 +699,7 @@ fn check_values(
             && field.kind == "email"
             && !text.is_empty()
             && existing.is_none_or(|e| e.get(name) != Some(value))
-            && !user_object::is_email(text)
+            && !crate::user_fields::is_email(text)
         {
             return Err(Failure::new(
                 "INVALID_EMAIL_ADDRESS",
@@ -682,6 +727,12 @@ fn check_values(
             && let Some(bad) = restricted_picklist_refusal(org, name, text)
         {
             return Err(bad);
+        }
+        if let Some(field) = org.custom_user_field(name)
+            && !value.is_null()
+            && existing.is_none_or(|e| e.get(name) != Some(value))
+        {
+            check_custom_type(field, value)?;
         }
         if let (Some(field), Some(text)) = (org.custom_user_field(name), value.as_str()) {
             if text.chars().count() > field.length {

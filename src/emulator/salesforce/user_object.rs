@@ -118,16 +118,3 @@ pub(crate) fn is_custom(name: &str) -> bool {
         None => part(stem),
     }
 }
-
-/// An email address as the emulator accepts one: `local@domain.tld`, no spaces, one `@`.
-pub(crate) fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !text.chars().any(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-}
