@@ -544,6 +544,29 @@ async fn salesforce_login_modes_and_bad_secrets() {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // The answer's signature is HMAC-SHA256 of id + issued_at, keyed by the client secret.
+    let token: Value = r.json().await.unwrap();
+    assert_eq!(token["scope"], "api");
+    let issued_at = token["issued_at"].as_str().unwrap();
+    assert!(
+        issued_at.parse::<u128>().unwrap() > 1_767_225_600_000,
+        "milliseconds: {issued_at}"
+    );
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        b"demo-salesforce-client-secret",
+    );
+    let signature = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(token["signature"].as_str().unwrap())
+            .unwrap()
+    };
+    let id = token["id"].as_str().unwrap();
+    assert!(
+        aws_lc_rs::hmac::verify(&key, format!("{id}{issued_at}").as_bytes(), &signature).is_ok(),
+        "{token}"
+    );
     let r = http
         .get(format!("{}/services/data/v62.0/limits", running.base_url()))
         .bearer_auth("nope")
@@ -1241,6 +1264,12 @@ async fn signed_assertions_for_every_auth_mode() {
     .await
     .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
+    let jwt_token: Value = ok.json().await.unwrap();
+    assert!(
+        jwt_token.get("signature").is_none() && jwt_token.get("issued_at").is_none(),
+        "the JWT bearer answer has no signature: {jwt_token}"
+    );
+    assert!(jwt_token["id"].as_str().unwrap().contains("/id/00D"));
     let stranger: Value = sf(assertion(
         "3MVG9contoso.roster.dev1",
         "nobody@contoso.com.dev1",

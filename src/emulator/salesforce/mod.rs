@@ -178,18 +178,38 @@ fn token(shared: &Shared, request: &Request) -> Response {
     let user_id = record.clone().unwrap_or_else(|| username.clone());
     let token = shared.issue_token(Api::Salesforce, record);
     let base = shared.base_url();
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "access_token": token,
-            "instance_url": base,
-            // The identity URL names the org and the user's id, for every grant.
-            "id": format!("{base}/id/{org_id}/{user_id}"),
-            "token_type": "Bearer",
-            "issued_at": "1767225600000",
-            "signature": "emulator",
-        }),
-    )
+    // The identity URL names the org and the user's id, for every grant.
+    let id = format!("{base}/id/{org_id}/{user_id}");
+    let mut body = serde_json::Map::new();
+    body.insert("access_token".into(), json!(token));
+    body.insert("scope".into(), json!("api"));
+    body.insert("instance_url".into(), json!(base));
+    body.insert("id".into(), json!(id));
+    body.insert("token_type".into(), json!("Bearer"));
+    // Grants with a client secret also carry when the token was issued (milliseconds, as a
+    // string) and a signature: base64 HMAC-SHA256 of `id` + `issued_at` keyed by the secret,
+    // which lets a client check the answer. The JWT bearer answer has neither (help
+    // `remoteaccess_oauth_jwt_flow.htm`; recorded responses in salesforce-api.md §4).
+    let secret = shared.state().org.clients.iter().find_map(|c| {
+        (Some(c.client_id.as_str()) == param(&form, "client_id"))
+            .then(|| c.client_secret.clone())
+            .flatten()
+    });
+    if let (Some(secret), false) = (secret, grant.starts_with("urn:")) {
+        let issued_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+            .to_string();
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = aws_lc_rs::hmac::sign(&key, format!("{id}{issued_at}").as_bytes());
+        use base64::Engine as _;
+        body.insert("issued_at".into(), json!(issued_at));
+        body.insert(
+            "signature".into(),
+            json!(base64::engine::general_purpose::STANDARD.encode(tag.as_ref())),
+        );
+    }
+    json_response(StatusCode::OK, &Value::Object(body))
 }
 
 /// The identity URL of the session's user, `{base}/id/{org id}/{user id}` (what the token
