@@ -202,11 +202,13 @@ fn token(shared: &Shared, request: &Request) -> Response {
             .to_string();
         let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
         let tag = aws_lc_rs::hmac::sign(&key, format!("{id}{issued_at}").as_bytes());
-        use base64::Engine as _;
         body.insert("issued_at".into(), json!(issued_at));
         body.insert(
             "signature".into(),
-            json!(base64::engine::general_purpose::STANDARD.encode(tag.as_ref())),
+            json!(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                tag.as_ref()
+            )),
         );
     }
     json_response(StatusCode::OK, &Value::Object(body))
