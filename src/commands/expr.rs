@@ -60,7 +60,13 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
                 "null (nothing flows; on create the mapping's default applies)\n".to_owned()
             }
             Value::Ignore => {
-                "ignored (IgnoreFlowIfNullOrEmpty: the attribute is left out of the flow)\n"
+                "ignored (IgnoreFlowIfNullOrEmpty or IgnoreAttributeFlow: the attribute is left \
+                 out of the flow)\n"
+                    .to_owned()
+            }
+            Value::IgnoreObject => {
+                "object ignored (IgnoreObjectFlow: the user is neither created nor updated in \
+                 this run)\n"
                     .to_owned()
             }
         }

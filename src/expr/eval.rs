@@ -60,14 +60,21 @@ pub(crate) struct EvalError {
 
 type Result<T> = std::result::Result<T, EvalError>;
 
-/// Evaluates `expr` for one user.
+/// Evaluates `expr` for one user. `IgnoreObjectFlow` reached anywhere the evaluation goes
+/// ends it: the result is `Value::IgnoreObject`, whatever function it was an argument of.
 pub(crate) fn evaluate(
     expr: &Expr,
     attributes: &dyn Attributes,
     ctx: &Context<'_>,
 ) -> Result<Value> {
-    Evaluator { attributes, ctx }.value(expr)
+    match (Evaluator { attributes, ctx }).value(expr) {
+        Err(e) if e.function == IGNORE_OBJECT => Ok(Value::IgnoreObject),
+        other => other,
+    }
 }
+
+/// The marker `IgnoreObjectFlow` travels up as: it skips the object, whatever called it.
+const IGNORE_OBJECT: &str = "IgnoreObjectFlow";
 
 struct Evaluator<'e> {
     attributes: &'e dyn Attributes,
@@ -118,6 +125,12 @@ impl Evaluator<'_> {
                 }
                 .to_owned(),
             )),
+            ExprKind::IgnoreFlow { object: false } => Ok(Value::Ignore),
+            ExprKind::IgnoreFlow { object: true } => Err(EvalError {
+                function: IGNORE_OBJECT,
+                span: expr.span.clone(),
+                message: "the object is skipped".to_owned(),
+            }),
             ExprKind::Compare { .. } => Ok(Value::bool(self.condition(expr)?)),
             ExprKind::Call { name, args } => self.call(&Call {
                 name,
@@ -169,7 +182,7 @@ impl Evaluator<'_> {
     /// Argument `i` as one string; `None` when null. Multi-valued input is an error.
     fn text(&self, call: &Call<'_>, i: usize) -> Result<Option<String>> {
         match self.arg(call, i)? {
-            Value::Null | Value::Ignore => Ok(None),
+            Value::Null | Value::Ignore | Value::IgnoreObject => Ok(None),
             Value::Str(s) => Ok(Some(s)),
             Value::Multi(values) => Err(call.arg_error(
                 i,
@@ -269,7 +282,7 @@ impl Evaluator<'_> {
             "IsNull" => {
                 return Ok(Value::bool(matches!(
                     self.arg(call, 0)?,
-                    Value::Null | Value::Ignore
+                    Value::Null | Value::Ignore | Value::IgnoreObject
                 )));
             }
             "IsNullOrEmpty" => return Ok(Value::bool(self.arg(call, 0)?.is_null_or_empty())),
@@ -331,7 +344,7 @@ impl Evaluator<'_> {
                 match self.arg(call, 0)? {
                     Value::Multi(v) => v.len(),
                     Value::Str(_) => 1,
-                    Value::Null | Value::Ignore => 0,
+                    Value::Null | Value::Ignore | Value::IgnoreObject => 0,
                 }
                 .to_string(),
             ),
@@ -395,7 +408,7 @@ impl Evaluator<'_> {
                     match self.arg(call, i)? {
                         Value::Str(s) => parts.push(s),
                         Value::Multi(v) => parts.extend(v),
-                        Value::Null | Value::Ignore => {}
+                        Value::Null | Value::Ignore | Value::IgnoreObject => {}
                     }
                 }
                 parts.retain(|p| !p.is_empty());
@@ -493,7 +506,7 @@ impl Evaluator<'_> {
     fn switch(&self, call: &Call<'_>) -> Result<Value> {
         // A null source matches the key "", as the documentation advises.
         let source = match self.arg(call, 0)? {
-            Value::Ignore => return Ok(Value::Ignore),
+            Value::Ignore | Value::IgnoreObject => return Ok(Value::Ignore),
             Value::Null => String::new(),
             Value::Str(s) => s,
             Value::Multi(v) => {

@@ -43,6 +43,9 @@ pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
             attributes(left, out);
             attributes(right, out);
         }
-        syntax::ExprKind::Str(_) | syntax::ExprKind::Int(_) | syntax::ExprKind::TextCompare(_) => {}
+        syntax::ExprKind::Str(_)
+        | syntax::ExprKind::Int(_)
+        | syntax::ExprKind::TextCompare(_)
+        | syntax::ExprKind::IgnoreFlow { .. } => {}
     }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! expr   := operand (("=" | "<>" | ">" | ">=" | "<" | "<=") operand)?
 //! operand:= call | "[" attribute "]" | "string" | integer | &Hhex | vbTextCompare | vbBinaryCompare
+//!          | IgnoreAttributeFlow | IgnoreObjectFlow
 //! call   := Name "(" [slot ("," slot)*] ")"        slot := expr | <empty>
 //! ```
 //! Comparisons are only allowed as IIF's condition and CBool's argument, as documented.
@@ -32,6 +33,12 @@ pub(crate) enum ExprKind {
     Int(i64),
     /// `vbTextCompare` (true) or `vbBinaryCompare` (false).
     TextCompare(bool),
+    /// `IgnoreAttributeFlow` (false: drop this attribute from the flow) or `IgnoreObjectFlow`
+    /// (true: skip the whole user), the keywords Microsoft's provisioning guides return from
+    /// `IIF` and `Switch`.
+    IgnoreFlow {
+        object: bool,
+    },
     Call {
         name: &'static str,
         /// `None` is an empty argument slot.
@@ -52,6 +59,17 @@ pub(crate) enum CompareOp {
     Ge,
     Lt,
     Le,
+}
+
+/// The bare words the language knows besides function names.
+fn keyword(name: &str) -> Option<ExprKind> {
+    Some(match name {
+        "vbTextCompare" => ExprKind::TextCompare(true),
+        "vbBinaryCompare" => ExprKind::TextCompare(false),
+        "IgnoreAttributeFlow" => ExprKind::IgnoreFlow { object: false },
+        "IgnoreObjectFlow" => ExprKind::IgnoreFlow { object: true },
+        _ => return None,
+    })
 }
 
 /// A syntax error at a byte offset of the expression.
@@ -326,20 +344,11 @@ impl Parser<'_> {
             .unwrap_or(self.rest().len());
         let name = &self.src[start..start + len];
         self.pos += len;
-        match name {
-            "vbTextCompare" => {
-                return Ok(Expr {
-                    kind: ExprKind::TextCompare(true),
-                    span: start..self.pos,
-                });
-            }
-            "vbBinaryCompare" => {
-                return Ok(Expr {
-                    kind: ExprKind::TextCompare(false),
-                    span: start..self.pos,
-                });
-            }
-            _ => {}
+        if let Some(kind) = keyword(name) {
+            return Ok(Expr {
+                kind,
+                span: start..self.pos,
+            });
         }
         let name_span = start..self.pos;
         let Some(function) = functions::lookup(name) else {

@@ -270,3 +270,60 @@ const FUNCTION_SAMPLES: &[&str] = &[
     "Mid([a], [n], 2)",
     "Left([a], [n])",
 ];
+
+#[test]
+fn the_ignore_keywords_are_outcomes_not_functions() {
+    let eval = |source: &str, attrs: &[(&str, &str)]| {
+        let attrs: BTreeMap<String, Value> = attrs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::Str((*v).to_owned())))
+            .collect();
+        let ctx = Context::new(now(Some("2026-06-01T00:00:00Z")), 1);
+        evaluate(&parse(source).unwrap(), &attrs, &ctx).unwrap()
+    };
+    // Microsoft's hire-date example: a start in the future flows, one in the past is dropped.
+    let hire =
+        r#"IIF(DateDiff("d", Now(), CDate([hireDate])) >= 0, [department], IgnoreAttributeFlow)"#;
+    assert_eq!(
+        eval(
+            hire,
+            &[
+                ("hireDate", "2026-09-01T00:00:00Z"),
+                ("department", "Sales")
+            ]
+        ),
+        Value::Str("Sales".into())
+    );
+    assert_eq!(
+        eval(
+            hire,
+            &[
+                ("hireDate", "2026-01-01T00:00:00Z"),
+                ("department", "Sales")
+            ]
+        ),
+        Value::Ignore
+    );
+    // IgnoreObjectFlow skips the object from wherever it is reached, and only when reached.
+    let switch = r#"Switch([employeeType], [department], "Contractor", IgnoreObjectFlow)"#;
+    assert_eq!(
+        eval(switch, &[("employeeType", "Contractor")]),
+        Value::IgnoreObject
+    );
+    assert_eq!(
+        eval(
+            switch,
+            &[("employeeType", "Employee"), ("department", "Ops")]
+        ),
+        Value::Str("Ops".into())
+    );
+    assert_eq!(
+        eval(r#"Join(",", "a", IgnoreObjectFlow)"#, &[]),
+        Value::IgnoreObject
+    );
+    assert_eq!(eval("IgnoreAttributeFlow", &[]), Value::Ignore);
+    // Both are null in JSON, and neither is a function.
+    assert_eq!(Value::IgnoreObject.to_json(), serde_json::Value::Null);
+    let err = parse("IgnoreObjectFlow()").unwrap_err();
+    assert!(!err.message.contains("unknown function"), "{err:?}");
+}

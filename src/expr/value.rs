@@ -1,6 +1,7 @@
-//! What an expression evaluates to, and what it reads. Entra keeps three outcomes apart: a
-//! value, null (nothing flows; a mapping's default may apply on create) and "ignore this flow"
-//! (`IgnoreFlowIfNullOrEmpty`: the attribute is dropped). Booleans are the strings "True" and
+//! What an expression evaluates to, and what it reads. Entra keeps four outcomes apart: a
+//! value, null (nothing flows; a mapping's default may apply on create), "ignore this flow"
+//! (`IgnoreFlowIfNullOrEmpty`, `IgnoreAttributeFlow`: the attribute is dropped) and "ignore this
+//! object" (`IgnoreObjectFlow`: the user is skipped). Booleans are the strings "True" and
 //! "False", as in Entra.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ pub(crate) enum Value {
     Multi(Vec<String>),
     /// Drop the attribute from the flow.
     Ignore,
+    /// Skip the whole user in this run (`IgnoreObjectFlow`).
+    IgnoreObject,
 }
 
 impl Value {
@@ -23,16 +26,16 @@ impl Value {
     /// Null, an empty string, or no values.
     pub(crate) fn is_null_or_empty(&self) -> bool {
         match self {
-            Value::Null | Value::Ignore => true,
+            Value::Null | Value::Ignore | Value::IgnoreObject => true,
             Value::Str(s) => s.is_empty(),
             Value::Multi(v) => v.is_empty(),
         }
     }
 
-    /// The value as JSON: a string, an array of strings, or null (null also for Ignore).
+    /// The value as JSON: a string, an array of strings, or null (null also for both ignores).
     pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
-            Value::Null | Value::Ignore => serde_json::Value::Null,
+            Value::Null | Value::Ignore | Value::IgnoreObject => serde_json::Value::Null,
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Multi(v) => v.iter().cloned().map(serde_json::Value::String).collect(),
         }

@@ -167,6 +167,7 @@ pub(crate) fn explain(
         problem: plan
             .errors
             .into_iter()
+            .chain(plan.skipped)
             .find(|p| p.key.eq_ignore_ascii_case(&key)),
         key,
         source_id: user.id.to_owned(),

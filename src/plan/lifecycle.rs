@@ -20,11 +20,18 @@ use super::{
 impl State<'_> {
     /// The fields and the role rules' outcome a user should have, or the first reason it
     /// cannot be computed.
-    fn wanted(&self, user: &SourceUser<'_>, creating: bool) -> Result<(Desired, Roles), String> {
+    fn wanted(
+        &self,
+        user: &SourceUser<'_>,
+        creating: bool,
+    ) -> Result<(Desired, Roles), (ProblemKind, String)> {
         let wanted = self.desired(user, creating, false);
+        if let Some(why) = wanted.skipped {
+            return Err((ProblemKind::Skipped, why));
+        }
         let roles = roles(self.config, &self.resolved, user, &self.context());
         match wanted.errors.first().or(roles.errors.first()) {
-            Some(first) => Err(first.clone()),
+            Some(first) => Err((ProblemKind::Error, first.clone())),
             None => Ok((wanted, roles)),
         }
     }
@@ -40,12 +47,11 @@ impl State<'_> {
         if self.org.protected(self.config, current) {
             return Ok(None);
         }
-        let problem = |reason: String| Problem {
-            kind: ProblemKind::Error,
+        let (wanted, roles) = self.wanted(user, false).map_err(|(kind, reason)| Problem {
+            kind,
             key: user.key.to_owned(),
             reason,
-        };
-        let (wanted, roles) = self.wanted(user, false).map_err(problem)?;
+        })?;
         let suffix = &self.config.safety.sandbox_email_suffix;
         let mut change = Change {
             action: Action::Update,
@@ -260,7 +266,7 @@ impl State<'_> {
         };
         let (wanted, roles) = self
             .wanted(user, true)
-            .map_err(|reason| problem(ProblemKind::Error, reason))?;
+            .map_err(|(kind, reason)| problem(kind, reason))?;
         let Some((profile, profile_id)) = roles.profile.clone() else {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };

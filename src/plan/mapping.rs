@@ -67,6 +67,8 @@ pub(super) struct Desired {
     /// Field name to value (always a JSON string: what a create writes as it is).
     pub(super) fields: BTreeMap<Arc<str>, Json>,
     pub(super) errors: Vec<String>,
+    /// Why a mapping expression skipped the user (`IgnoreObjectFlow`): no create, no update.
+    pub(super) skipped: Option<String>,
     /// For `roster explain`: each mapping, where it reads from and what it gives.
     pub(super) traces: Vec<FieldTrace>,
 }
@@ -95,6 +97,7 @@ pub(super) fn desired(
     let mut out = Desired {
         fields: BTreeMap::new(),
         errors: Vec::new(),
+        skipped: None,
         traces: Vec::new(),
     };
     for (mapping, key) in &compiled.mappings {
@@ -143,6 +146,14 @@ pub(super) fn desired(
             }
             Value::Null if creating => mapping.default.clone(),
             Value::Null | Value::Ignore => None,
+            Value::IgnoreObject => {
+                out.skipped = Some(format!(
+                    "skipped by expression: mapping {target} ({}) returned IgnoreObjectFlow, so \
+                     this user is neither created nor updated in this run",
+                    shown()
+                ));
+                break;
+            }
         };
         if explain {
             out.traces.push(FieldTrace {

@@ -73,6 +73,10 @@ pub(crate) struct Plan {
     /// Users roster will not act on until the config or the data is fixed: errors and
     /// conflicts.
     pub(crate) errors: Vec<Problem>,
+    /// Users a mapping expression skipped in this run (`IgnoreObjectFlow`), each with the
+    /// mapping named: the config's own choice, listed so that it is never silent.
+    #[serde(default)]
+    pub(crate) skipped: Vec<Problem>,
     /// Things a reviewer should know that do not block anything.
     pub(crate) warnings: Vec<String>,
     /// Users assigned to the application whom Entra no longer has ("assigned, but deleted in
@@ -115,6 +119,9 @@ pub(crate) struct Summary {
     pub(crate) freeze: usize,
     pub(crate) errors: usize,
     pub(crate) conflicts: usize,
+    /// Users a mapping expression skipped (`IgnoreObjectFlow`).
+    #[serde(default)]
+    pub(crate) skipped: usize,
     /// Source users in scope.
     pub(crate) in_scope: usize,
     /// Linked users that need nothing.
@@ -135,11 +142,25 @@ impl Summary {
     /// attention (errors and conflicts) when any do: a plan with them is never "No changes".
     pub(crate) fn headline(&self) -> String {
         let s = self;
-        let attention = match s.needing_attention() {
+        let mut attention = match s.needing_attention() {
             0 => String::new(),
             1 => "1 user needs attention".to_owned(),
             n => format!("{n} users need attention"),
         };
+        if s.skipped > 0 {
+            let skipped = format!(
+                "{} skipped by expression",
+                match s.skipped {
+                    1 => "1 user".to_owned(),
+                    n => format!("{n} users"),
+                }
+            );
+            attention = if attention.is_empty() {
+                skipped
+            } else {
+                format!("{attention}, {skipped}")
+            };
+        }
         if s.changes() == 0 {
             return if attention.is_empty() {
                 "No changes. Salesforce matches the configuration.".to_owned()
@@ -407,6 +428,9 @@ pub(crate) enum ProblemKind {
     Error,
     /// Ambiguity between source and target users: never acted on.
     Conflict,
+    /// A mapping expression returned `IgnoreObjectFlow`: the config itself skips the user in
+    /// this run. Not a fault; listed so that it is never silent.
+    Skipped,
 }
 
 /// The JSON Schema of saved plans (`roster schema --plan`; committed as
@@ -483,6 +507,7 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
             )
         });
         plan.errors.retain(|p| wanted(&p.key, [None, None], None));
+        plan.skipped.retain(|p| wanted(&p.key, [None, None], None));
         plan.targeted = inputs.targets.to_vec();
     }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
@@ -549,10 +574,11 @@ fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
             Action::Freeze => summary.freeze += 1,
         }
     }
-    for problem in &plan.errors {
+    for problem in plan.errors.iter().chain(&plan.skipped) {
         match problem.kind {
             ProblemKind::Error => summary.errors += 1,
             ProblemKind::Conflict => summary.conflicts += 1,
+            ProblemKind::Skipped => summary.skipped += 1,
         }
     }
     summary

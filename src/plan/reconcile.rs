@@ -84,6 +84,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             Link::Linked { target: t, by } => match state.update(user, *t, by) {
                 Ok(Some(change)) => plan.changes.push(change),
                 Ok(None) => unchanged += 1,
+                Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
                 Err(problem) => plan.errors.push(problem),
             },
             Link::Unmatched { tried } => match state.create(user, tried) {
@@ -91,6 +92,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                     creates.push((plan.changes.len(), create));
                     plan.changes.push(change);
                 }
+                Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
                 Err(problem) => plan.errors.push(problem),
             },
             Link::Disputed(..) => {}
@@ -171,6 +173,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     sort_changes(&mut plan.changes);
     plan.errors
         .sort_by(|a, b| (&a.key, &a.reason).cmp(&(&b.key, &b.reason)));
+    plan.skipped.sort_by(|a, b| a.key.cmp(&b.key));
     plan.summary.unchanged = unchanged;
     plan
 }

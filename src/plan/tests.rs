@@ -1092,6 +1092,62 @@ fn select_unique_value_sees_the_orgs_usernames() {
 }
 
 #[test]
+fn ignore_object_flow_skips_the_user_and_says_which_mapping() {
+    let mut w = World::new();
+    let contractor = w.user("cora", json!({"jobTitle": "Contractor"}));
+    let employee = w.user("eli", json!({}));
+    w.join("cora", "g-sales");
+    w.join("eli", "g-sales");
+    // A linked contractor is not updated either, and is not deprovisioned: still in scope.
+    let linked = w.user("lin", json!({"jobTitle": "Contractor"}));
+    w.join("lin", "g-sales");
+    w.salesforce(
+        "lin",
+        json!({"Username": "lin@x.com.dev1", "FederationIdentifier": "lin@x.com", "Title": "Old"}),
+    );
+    let skip = (
+        "{target: Title, source: jobTitle}",
+        "{target: Title, expression: 'IIF([jobTitle] = \"Contractor\", IgnoreObjectFlow, [jobTitle])'}",
+    );
+    let plan = w.plan(&config(&[skip]));
+    let keys: Vec<&str> = plan.skipped.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, [contractor.as_str(), linked.as_str()]);
+    assert!(plan.skipped.iter().all(|p| p.kind == ProblemKind::Skipped
+        && p.reason.starts_with("skipped by expression: mapping Title (IIF([jobTitle] = \"Contractor\", IgnoreObjectFlow, [jobTitle])) returned IgnoreObjectFlow")));
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert_eq!(
+        plan.changes
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect::<Vec<_>>(),
+        [employee.as_str()]
+    );
+    assert_eq!(plan.summary.skipped, 2);
+    assert_eq!(
+        plan.headline,
+        "Plan: 1 to create, 0 to update, 0 to deactivate; 2 users skipped by expression."
+    );
+    let text = crate::render::render(&plan, crate::render::Format::Text, false, false);
+    assert!(
+        text.contains(
+            "roster leaves these users as they are in this run, as a mapping expression asks:"
+        ) && text.contains(&format!(
+            "· salesforce_user[{contractor:?}]: skipped by expression"
+        )),
+        "{text}"
+    );
+    // IgnoreAttributeFlow drops only the attribute: the user is created without a Title.
+    let drop = (
+        "{target: Title, source: jobTitle}",
+        "{target: Title, expression: 'IIF([jobTitle] = \"Contractor\", IgnoreAttributeFlow, [jobTitle])'}",
+    );
+    let plan = w.plan(&config(&[drop]));
+    assert!(plan.skipped.is_empty());
+    let cora = plan.changes.iter().find(|c| c.key == contractor).unwrap();
+    assert!(!cora.after.contains_key("Title"), "{:?}", cora.after);
+}
+
+#[test]
 fn target_limits_the_plan_and_plans_are_deterministic() {
     let mut w = World::new();
     let a = w.user("vic", json!({}));

@@ -133,8 +133,16 @@ fn lists(head: &mut String, plan: &Plan) {
         let name = u.display_name.as_deref().unwrap_or("no display name");
         format!("{name} ({})", u.id)
     });
+    let skipped = plan
+        .skipped
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.reason));
     for (title, items) in [
         ("Errors and conflicts", problems.collect::<Vec<_>>()),
+        (
+            "Skipped by expression (IgnoreObjectFlow)",
+            skipped.collect(),
+        ),
         ("Assigned, but deleted in Entra", deleted.collect()),
     ] {
         list(

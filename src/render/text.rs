@@ -447,6 +447,7 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
             let kind = match problem.kind {
                 ProblemKind::Error => "error",
                 ProblemKind::Conflict => "conflict",
+                ProblemKind::Skipped => "skipped",
             };
             out.push(Line::plain(
                 2,
@@ -454,6 +455,20 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
                     "! salesforce_user[{:?}]: {kind}: {}",
                     problem.key, problem.reason
                 ),
+            ));
+        }
+        blank(&mut out);
+    }
+    if !plan.skipped.is_empty() {
+        out.push(Line::plain(
+            0,
+            "roster leaves these users as they are in this run, as a mapping expression asks:",
+        ));
+        blank(&mut out);
+        for skipped in &plan.skipped {
+            out.push(Line::plain(
+                2,
+                format!("· salesforce_user[{:?}]: {}", skipped.key, skipped.reason),
             ));
         }
         blank(&mut out);

@@ -135,3 +135,30 @@ fn bad_set_and_input_are_clear_errors() {
         set.stderr, input.stderr, broken.stderr, now.stderr
     ));
 }
+
+#[test]
+fn the_ignore_keywords_say_which_outcome_and_print_null_as_json() {
+    let scratch = Scratch::new("expr-ignore");
+    let expression = r#"IIF([employeeType] = "Contractor", IgnoreObjectFlow, IgnoreAttributeFlow)"#;
+    for (kind, text) in [
+        (
+            "Contractor",
+            "object ignored (IgnoreObjectFlow: the user is neither created nor updated in this run)\n",
+        ),
+        (
+            "Employee",
+            "ignored (IgnoreFlowIfNullOrEmpty or IgnoreAttributeFlow: the attribute is left out of the flow)\n",
+        ),
+    ] {
+        let set = format!("employeeType={kind}");
+        let out = scratch.roster(&["expr", expression, "--set", &set]);
+        assert_eq!((out.code, out.stdout.as_str()), (0, text), "{}", out.stderr);
+        let out = scratch.roster(&["expr", "--json", expression, "--set", &set]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "null\n"),
+            "{}",
+            out.stderr
+        );
+    }
+}
