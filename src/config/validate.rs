@@ -81,6 +81,7 @@ pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) 
     let scope = build_scope(config, &mut out);
     check_matching(config, &mut out);
     let mut expressions = parse_expressions(config, &mut out);
+    check_attributes(config, &expressions, &mut out);
     check_anchor(config, &expressions, &mut out);
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
@@ -399,6 +400,82 @@ fn parse_expressions(
         );
     }
     parsed_all
+}
+
+/// Every Entra attribute the config reads is one roster can read (`check_attribute`), and
+/// every scoping-filter attribute one Entra lets a filter use: a misspelt `source: jobTitel`
+/// would otherwise map nothing.
+fn check_attributes(
+    config: &Config,
+    expressions: &HashMap<String, desired::Expression>,
+    out: &mut Vec<Finding>,
+) {
+    use crate::graph::attributes::{COLLECTION_PROPERTIES, check_attribute, scoping_refusal};
+    let unknown = |name: &str| format!("Entra users have no attribute `{name}`");
+    for (i, mapping) in config.mappings.iter().enumerate() {
+        let Some(MappingValue::Source(name)) = mapping.value() else {
+            continue;
+        };
+        let pointer = format!("/mappings/{i}/source");
+        if !is_attribute_name(name) {
+            continue;
+        }
+        if let Err(help) = check_attribute(name) {
+            out.push(
+                Finding::error(&pointer, unknown(name))
+                    .label("not an attribute roster can read")
+                    .help(help),
+            );
+        } else if COLLECTION_PROPERTIES.contains(&name) {
+            out.push(
+                Finding::warning(
+                    &pointer,
+                    format!("`{name}` is multi-valued; a User field holds one value"),
+                )
+                .label("a user with two values is an error item")
+                .help(format!(
+                    "write `expression: 'Item([{name}], 1)'` or `'Join(\", \", [{name}])'`"
+                )),
+            );
+        }
+    }
+    let mut pointers: Vec<&String> = expressions.keys().collect();
+    pointers.sort();
+    for pointer in pointers {
+        let mut found = Vec::new();
+        crate::expr::attribute_spans(&expressions[pointer].parsed, &mut found);
+        for (name, span) in found {
+            if let Err(help) = check_attribute(&name) {
+                let mut finding = Finding::error(pointer, unknown(&name))
+                    .label("not an attribute roster can read")
+                    .help(help);
+                finding.inner = Some(span);
+                out.push(finding);
+            }
+        }
+    }
+    for (f, filter) in config.scope.filters.iter().enumerate() {
+        for (c, clause) in filter.all.iter().enumerate() {
+            let pointer = format!("/scope/filters/{f}/all/{c}/attribute");
+            let name = clause.attribute.as_str();
+            if let Err(help) = check_attribute(name) {
+                out.push(
+                    Finding::error(&pointer, unknown(name))
+                        .label("not an attribute roster can read")
+                        .help(help),
+                );
+            } else if let Some(why) = scoping_refusal(name) {
+                out.push(
+                    Finding::error(&pointer, format!("a scoping filter cannot use `{name}`"))
+                        .label(why)
+                        .help(
+                            "scope by group assignment instead, or filter on a single-valued \
+                             text attribute (e.g. `department`, `employeeType`)",
+                        ),
+                );
+            }
+        }
+    }
 }
 
 /// Warns when no matching rule uses an immutable attribute, and when a rule on one compares

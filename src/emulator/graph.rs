@@ -478,8 +478,9 @@ async fn batch_item(response: Response) -> (u16, Map<String, Value>, Value) {
     (status, item_headers, body)
 }
 
-/// The first `$select`ed name a request for users may not select: not a `user` property, not
-/// a directory extension, and no world user carries it (worlds may add their own attributes).
+/// The first `$select`ed name a request for users may not select: not a `user` property, and no
+/// world user carries it (worlds may add their own attributes; a directory extension exists
+/// once some user has a value for it — the emulator has no extension definitions).
 fn unknown_selected<'s>(
     state: &State,
     segments: &[&str],
@@ -500,7 +501,6 @@ fn unknown_selected<'s>(
         .iter()
         .find(|name| {
             !USER_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name))
-                && !name.starts_with("extension_")
                 && !state.entra.has_property(name)
         })
         .map(String::as_str)

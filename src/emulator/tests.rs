@@ -235,23 +235,30 @@ async fn graph_refuses_to_select_what_users_do_not_have() {
     let group = groups["value"][0]["id"].as_str().unwrap().to_owned();
     let (status, _) = get(&format!("groups/{group}/members?$select=id,jobTitel")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    // Names are matched without case; directory extensions and unset collections are fine.
-    let (status, body) = get(
-        "users?$select=JOBTITLE,businessPhones,extension_0123456789abcdef0123456789abcdef_costCenter&$top=1",
-    )
+    // A directory extension no user has is not defined in the tenant.
+    let extension = "extension_0123456789abcdef0123456789abcdef_costCenter";
+    let (status, _) = get(&format!("users?$select={extension}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    {
+        let mut state = running.shared.state();
+        state.entra.users[0].insert(extension.into(), json!("CC-1"));
+        state.entra.reindex();
+    }
+    // Names are matched without case; defined extensions and unset collections are fine.
+    let (status, body) = get(&format!(
+        "users?$select=JOBTITLE,businessPhones,{extension}&$top=2"
+    ))
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let user = &body["value"][0];
+    let user = &body["value"][1];
     assert_eq!(
         user["businessPhones"],
         json!([]),
         "collections are [], not null"
     );
     assert!(user.get("jobTitle").is_some(), "{user}");
-    assert_eq!(
-        user["extension_0123456789abcdef0123456789abcdef_costCenter"],
-        Value::Null
-    );
+    assert_eq!(user[extension], Value::Null);
+    assert_eq!(body["value"][0][extension], "CC-1");
     // A user's groups are selected by group properties, not user ones.
     let (status, _) = get("users/ava.martinez@contoso.com/memberOf?$select=id,displayName").await;
     assert_eq!(status, StatusCode::OK);

@@ -30,6 +30,30 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
     )
 }
 
+/// Every `[attribute]` the expression reads with its byte span in the expression's text, in
+/// order of appearance (repeats included).
+pub(crate) fn attribute_spans(
+    expr: &syntax::Expr,
+    out: &mut Vec<(String, std::ops::Range<usize>)>,
+) {
+    match &expr.kind {
+        syntax::ExprKind::Attribute(name) => out.push((name.clone(), expr.span.clone())),
+        syntax::ExprKind::Call { args, .. } => {
+            for arg in args.iter().flatten() {
+                attribute_spans(arg, out);
+            }
+        }
+        syntax::ExprKind::Compare { left, right, .. } => {
+            attribute_spans(left, out);
+            attribute_spans(right, out);
+        }
+        syntax::ExprKind::Str(_)
+        | syntax::ExprKind::Int(_)
+        | syntax::ExprKind::TextCompare(_)
+        | syntax::ExprKind::IgnoreFlow { .. } => {}
+    }
+}
+
 /// Every `[attribute]` the expression reads, in order of appearance (repeats included).
 pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
     match &expr.kind {

@@ -122,6 +122,112 @@ pub(crate) const COLLECTION_PROPERTIES: &[&str] = &[
     "skills",
 ];
 
+/// Entra's synchronization-schema names (the provisioning portal's, from the old Azure AD
+/// Graph) that Microsoft Graph spells otherwise, and what to write instead.
+const SYNC_NAMES: &[(&str, &str)] = &[
+    (
+        "telephoneNumber",
+        "Graph holds it in `businessPhones` (multi-valued): write `Item([businessPhones], 1)`",
+    ),
+    ("mobile", "Graph calls it `mobilePhone`"),
+    ("facsimileTelephoneNumber", "Graph calls it `faxNumber`"),
+    (
+        "physicalDeliveryOfficeName",
+        "Graph calls it `officeLocation`",
+    ),
+    (
+        "IsSoftDeleted",
+        "roster decides deprovisioning itself (`deprovision.out_of_scope`); there is no \
+         IsSoftDeleted attribute to read",
+    ),
+    (
+        "manager",
+        "roster does not read the manager reference; map a manager attribute synced into an \
+         extension attribute instead",
+    ),
+];
+
+/// Whether roster can read the Entra attribute `name`: a Graph `user` property spelled as Graph
+/// spells it (Entra's expressions are case-sensitive), `objectId`, `appRoleAssignments`,
+/// `extensionAttribute1`..`15`, or a directory extension `extension_<appId without dashes>_<name>`.
+/// The error is a help text: Graph's spelling, the Graph name of a sync-schema name, or the
+/// closest property.
+pub(crate) fn check_attribute(name: &str) -> Result<(), String> {
+    if matches!(name, "objectId" | APP_ROLE_ASSIGNMENTS)
+        || is_extension_attribute(name)
+        || USER_PROPERTIES.contains(&name)
+    {
+        return Ok(());
+    }
+    if let Some(rest) = name.strip_prefix("extension_") {
+        let (app, property) = rest.split_once('_').unwrap_or((rest, ""));
+        return if app.len() == 32
+            && app.bytes().all(|b| b.is_ascii_hexdigit())
+            && !property.is_empty()
+        {
+            Ok(())
+        } else {
+            Err(
+                "a directory extension is named `extension_<appId without dashes>_<name>`, \
+                 e.g. `extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter`"
+                    .to_owned(),
+            )
+        };
+    }
+    if let Some((_, hint)) = SYNC_NAMES
+        .iter()
+        .find(|(sync, _)| sync.eq_ignore_ascii_case(name))
+    {
+        return Err((*hint).to_owned());
+    }
+    let virtual_names = ["objectId", APP_ROLE_ASSIGNMENTS];
+    if let Some(spelled) = USER_PROPERTIES
+        .iter()
+        .chain(&virtual_names)
+        .find(|p| p.eq_ignore_ascii_case(name))
+    {
+        return Err(format!(
+            "Graph spells it `{spelled}`; attribute names in Entra's expressions are case-sensitive"
+        ));
+    }
+    Err(
+        match crate::suggest::closest(name, USER_PROPERTIES.iter().chain(&virtual_names).copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => "Entra attributes are Microsoft Graph's user properties (e.g. `jobTitle`), \
+                     `objectId`, `extensionAttribute1`..`15` and directory extensions"
+                .to_owned(),
+        },
+    )
+}
+
+/// Why Entra does not allow a scoping filter on this attribute, if it does not: multi-valued
+/// attributes, app roles, `userType`, `manager` and dates are not supported as scoping
+/// attributes (Microsoft Learn, "Scoping users or groups to be provisioned with scoping
+/// filters"; entra-provisioning.md §3.2).
+pub(crate) fn scoping_refusal(name: &str) -> Option<&'static str> {
+    const DATES: &[&str] = &[
+        "birthday",
+        "createdDateTime",
+        "deletedDateTime",
+        "employeeHireDate",
+        "employeeLeaveDateTime",
+        "externalUserStateChangeDateTime",
+        "hireDate",
+        "lastPasswordChangeDateTime",
+        "onPremisesLastSyncDateTime",
+        "signInSessionsValidFromDateTime",
+    ];
+    if COLLECTION_PROPERTIES.contains(&name) || name == APP_ROLE_ASSIGNMENTS {
+        Some("Entra's scoping filters do not support multi-valued attributes")
+    } else if DATES.contains(&name) {
+        Some("Entra's scoping filters do not support date attributes")
+    } else if matches!(name, "userType" | "manager" | "IsMemberOf") {
+        Some("Entra's scoping filters do not support this attribute")
+    } else {
+        None
+    }
+}
+
 /// The Entra attribute `$select` could not find, from Graph's refusal message.
 pub(crate) fn unknown_property(message: &str) -> Option<&str> {
     message

@@ -1064,7 +1064,7 @@ fn preflight_catches_what_salesforce_would_reject() {
     );
     let no_email = (
         "{target: Email, source: mail}",
-        "{target: Email, source: otherMail}",
+        "{target: Email, source: faxNumber}",
     );
     let plan = w.plan(&config(&[no_email]));
     assert!(

@@ -558,3 +558,27 @@ fn one_problem_per_value_and_alias_bombs_are_named_plainly() {
         "{out}"
     );
 }
+
+#[test]
+fn attributes_entra_users_do_not_have_are_named_with_the_right_one() {
+    // A misspelt attribute, a sync-schema name Graph spells otherwise, a wrong case, and a
+    // malformed directory extension; a well-formed one passes; a multi-valued one is a warning.
+    insta::assert_snapshot!(rejected(
+        "attributes",
+        minimal_with(
+            "  - {target: Email, source: mail}\n",
+            "  - {target: Email, source: mail}\n  - {target: Title, source: jobTitel}\n  - {target: Phone, expression: 'Join(\" \", [telephoneNumber], [Department])'}\n  - {target: Division, source: extension_costCenter}\n  - {target: Department, source: extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter}\n  - {target: MobilePhone, source: businessPhones}\n",
+        )
+    ));
+}
+
+#[test]
+fn scoping_filters_on_attributes_entra_cannot_filter_are_refused() {
+    insta::assert_snapshot!(rejected(
+        "scoping-attributes",
+        minimal_with(
+            "matching:\n",
+            "scope:\n  filters:\n    - all:\n        - {attribute: proxyAddresses, operator: is_not_null}\n        - {attribute: employeeHireDate, operator: is_not_null}\n        - {attribute: department, operator: equals, value: Sales}\n\nmatching:\n",
+        )
+    ));
+}
