@@ -153,7 +153,7 @@ fn duplicate_target_fields() {
         "dup-target",
         minimal_with(
             "  - {target: Email, source: mail}",
-            "  - {target: Email, source: mail}\n  - {target: email, source: otherMails}"
+            "  - {target: Email, source: mail}\n  - {target: email, source: userPrincipalName}"
         )
     ));
 }
