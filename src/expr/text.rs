@@ -4,31 +4,134 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-/// Letters Entra's table maps that have no Unicode decomposition.
-fn undecomposable(c: char) -> Option<&'static str> {
-    Some(match c {
-        'æ' => "ae",
-        'Æ' => "AE",
-        'ø' | 'œ' => "oe",
-        'Ø' | 'Œ' => "OE",
-        'ß' => "ss",
-        'ł' => "l",
-        'Ł' => "L",
-        'ı' => "i",
-        _ => return None,
-    })
+/// Entra's NormalizeDiacritics table, as Microsoft's function reference prints it: each
+/// replacement and the characters (some a base letter with combining marks) it replaces, in
+/// NFC. Anything else stays as it is — `ð`, `þ`, `đ` and a plain `œ` are not in the table.
+const DIACRITICS: &[(&str, &[&str])] = &[
+    (
+        "a",
+        &[
+            "ä", "à", "â", "ã", "å", "á", "ą", "ă", "ā", "ā́", "ā̀", "ā̂", "ā̃", "ǟ", "ā̈", "ǡ", "a̱",
+            "å̄",
+        ],
+    ),
+    (
+        "A",
+        &[
+            "Ä", "À", "Â", "Ã", "Å", "Á", "Ą", "Ă", "Ā", "Ā́", "Ā̀", "Ā̂", "Ā̃", "Ǟ", "Ā̈", "Ǡ", "A̱",
+            "Å̄",
+        ],
+    ),
+    ("ae", &["æ", "ǣ"]),
+    ("AE", &["Æ", "Ǣ"]),
+    ("c", &["ç", "č", "ć", "c̄", "c̱"]),
+    ("C", &["Ç", "Č", "Ć", "C̄", "C̱"]),
+    ("d", &["ď", "d̄", "ḏ"]),
+    ("D", &["Ď", "D̄", "Ḏ"]),
+    (
+        "e",
+        &[
+            "ë", "è", "é", "ê", "ę", "ě", "ė", "ē", "ḗ", "ḕ", "ē̂", "ē̃", "ê̄", "e̱", "ë̄", "e̊̄",
+        ],
+    ),
+    (
+        "E",
+        &[
+            "Ë", "È", "É", "Ê", "Ę", "Ě", "Ė", "Ē", "Ḗ", "Ḕ", "Ē̂", "Ē̃", "Ê̄", "E̱", "Ë̄", "E̊̄",
+        ],
+    ),
+    ("g", &["ğ", "ḡ", "g̱"]),
+    ("G", &["Ğ", "Ḡ", "G̱"]),
+    (
+        "i",
+        &["ï", "î", "ì", "í", "ı", "ī", "ī́", "ī̀", "ī̂", "ī̃", "i̱"],
+    ),
+    (
+        "I",
+        &["Ï", "Î", "Ì", "Í", "İ", "Ī", "Ī́", "Ī̀", "Ī̂", "Ī̃", "I̱"],
+    ),
+    ("l", &["ľ", "ł", "l̄", "ḹ", "ḻ"]),
+    ("L", &["Ł", "Ľ", "L̄", "Ḹ", "Ḻ"]),
+    ("n", &["ñ", "ń", "ň", "n̄", "ṉ"]),
+    ("N", &["Ñ", "Ń", "Ň", "N̄", "Ṉ"]),
+    (
+        "o",
+        &[
+            "ö", "ò", "ő", "õ", "ô", "ó", "ō", "ṓ", "ṑ", "ō̂", "ō̃", "ȫ", "ō̈", "ǭ", "ȭ", "ȱ", "o̱",
+        ],
+    ),
+    (
+        "O",
+        &[
+            "Ö", "Ò", "Ő", "Õ", "Ô", "Ó", "Ō", "Ṓ", "Ṑ", "Ō̂", "Ō̃", "Ȫ", "Ō̈", "Ǭ", "Ȭ", "Ȱ", "O̱",
+        ],
+    ),
+    ("oe", &["ø", "ø̄", "œ̄"]),
+    ("OE", &["Ø", "Ø̄", "Œ̄"]),
+    ("r", &["ř", "r̄", "ṟ", "ṝ"]),
+    ("R", &["Ř", "R̄", "Ṟ", "Ṝ"]),
+    ("ss", &["ß"]),
+    ("s", &["š", "ś", "ș", "ş", "s̄", "s̱"]),
+    ("S", &["Š", "Ś", "Ș", "Ş", "S̄", "S̱"]),
+    ("t", &["ť", "ț", "t̄", "ṯ"]),
+    ("T", &["Ť", "Ț", "T̄", "Ṯ"]),
+    (
+        "u",
+        &[
+            "ü", "ù", "û", "ú", "ů", "ű", "ū", "ū́", "ū̀", "ū̂", "ū̃", "u̇̄", "ǖ", "ṻ", "ṳ̄", "u̱",
+        ],
+    ),
+    (
+        "U",
+        &[
+            "Ü", "Ù", "Û", "Ú", "Ů", "Ű", "Ū", "Ū́", "Ū̀", "Ū̂", "Ū̃", "U̇̄", "Ǖ", "Ṻ", "Ṳ̄", "U̱",
+        ],
+    ),
+    ("y", &["ÿ", "ý", "ȳ", "ȳ́", "ȳ̀", "ȳ̃", "y̱"]),
+    ("Y", &["Ÿ", "Ý", "Ȳ", "Ȳ́", "Ȳ̀", "Ȳ̃", "Y̱"]),
+    ("z", &["ź", "ž", "ż", "z̄", "ẕ"]),
+    ("Z", &["Ź", "Ž", "Ż", "Z̄", "Ẕ"]),
+];
+
+/// The longest key of `DIACRITICS`, in characters.
+const LONGEST: usize = 3;
+
+/// `DIACRITICS` by the characters replaced.
+fn diacritics() -> &'static std::collections::HashMap<&'static str, &'static str> {
+    static TABLE: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static str>> =
+        std::sync::LazyLock::new(|| {
+            DIACRITICS
+                .iter()
+                .flat_map(|(to, from)| from.iter().map(move |f| (*f, *to)))
+                .collect()
+        });
+    &TABLE
 }
 
-/// Replaces letters with diacritics by their base letters (Entra's documented table).
+/// Replaces the characters of Entra's table by their letters; the input is read in NFC (a
+/// letter typed as base + combining mark is the same letter), the longest match wins, and
+/// characters outside the table are kept, as Entra keeps them.
 pub(crate) fn normalize_diacritics(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
-    for c in source.nfd().filter(|c| !is_combining_mark(*c)) {
-        match undecomposable(c) {
-            Some(s) => out.push_str(s),
-            None => out.push(c),
-        }
+    let table = diacritics();
+    let text: String = source.nfc().collect();
+    let starts: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i + 1 < starts.len() {
+        let matched = (1..=LONGEST.min(starts.len() - 1 - i)).rev().find_map(|n| {
+            table
+                .get(&text[starts[i]..starts[i + n]])
+                .map(|to| (n, *to))
+        });
+        let (n, to) = matched.unwrap_or((1, &text[starts[i]..starts[i + 1]]));
+        out.push_str(to);
+        i += n;
     }
-    out.nfc().collect()
+    out
 }
 
 /// PCase: each word's first letter upper case, the rest lower case. Without `separators`,
@@ -87,26 +190,9 @@ pub(crate) fn word(source: &str, number: i64, delimiters: &str) -> String {
         .to_owned()
 }
 
-/// Standard base64 with padding.
+/// Standard base64 with padding (the `base64` crate's standard engine).
 pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
 }
 
 #[cfg(test)]
@@ -116,6 +202,30 @@ mod tests {
     #[test]
     fn diacritics_follow_the_documented_table() {
         assert_eq!(normalize_diacritics("Zoë"), "Zoe");
+        // Typed as base letter + combining mark: the same letter.
+        assert_eq!(normalize_diacritics("Zoe\u{0308}"), "Zoe");
+        // Letters of several scripts the table lists...
+        assert_eq!(
+            normalize_diacritics("Dvořák Şahin Țepeș Ğülşen Ñúñez Wałęsa Ďurčo"),
+            "Dvorak Sahin Tepes Gulsen Nunez Walesa Durco"
+        );
+        // ...and decomposable letters it does not list, which stay as they are (Unicode
+        // decomposition would strip them: Esperanto ĉ, Welsh ŵ, Vietnamese ệ, ḥ).
+        assert_eq!(
+            normalize_diacritics("Ĉu ŵ Nguyễn Thị Ệ ḥ ð þ đ œ"),
+            "Ĉu ŵ Nguyễn Thị Ệ ḥ ð þ đ œ"
+        );
+        // Greek and Cyrillic are outside the table too.
+        assert_eq!(
+            normalize_diacritics("Ἀθῆναι Йошкар-Ола"),
+            "Ἀθῆναι Йошкар-Ола"
+        );
+        // Every entry of the table maps as printed.
+        for (to, from) in DIACRITICS {
+            for f in *from {
+                assert_eq!(normalize_diacritics(f), *to, "{f}");
+            }
+        }
         assert_eq!(
             normalize_diacritics("Ærøskøbing Łódź straße"),
             "AEroeskoebing Lodz strasse"
