@@ -372,6 +372,12 @@ fn parse_expressions(
             }
             Ok(parsed) => parsed,
         };
+        if let Some((name, span, why)) = crate::expr::refused_call(&parsed) {
+            let mut finding =
+                Finding::error(&pointer, format!("{name} {why}")).label("not for Salesforce");
+            finding.inner = Some(span);
+            out.push(finding);
+        }
         if crate::expr::is_select_unique_value(&parsed) {
             match place {
                 Place::CreateOnly => {}

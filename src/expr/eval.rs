@@ -313,10 +313,11 @@ impl Evaluator<'_> {
                 (Some(a), b) => Value::Str(a + &b.unwrap_or_default()),
                 (None, _) => Value::Null,
             },
-            "AppRoleAssignmentsComplex" => match self.arg(call, 0)? {
-                Value::Str(s) => Value::Multi(vec![s]),
-                other => other,
-            },
+            name @ ("AppRoleAssignmentsComplex" | "AssertiveAppRoleAssignmentsComplex") => {
+                return Err(
+                    call.error(super::functions::refused_for_salesforce(name).unwrap_or_default())
+                );
+            }
             "SingleAppRoleAssignment" => match self.arg(call, 0)? {
                 // Entra guarantees nothing with several roles; roster takes the first by name.
                 Value::Multi(mut roles) => {

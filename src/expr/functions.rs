@@ -53,6 +53,12 @@ pub(crate) const FUNCTIONS: &[Function] = &[
         Exactly(1),
         &[0],
     ),
+    f(
+        "AssertiveAppRoleAssignmentsComplex",
+        "AssertiveAppRoleAssignmentsComplex([appRoleAssignments])",
+        Exactly(1),
+        &[0],
+    ),
     f("BitAnd", "BitAnd(value1, value2)", Exactly(2), &[0, 1]),
     f("CBool", "CBool(Expression)", Exactly(1), &[0]),
     f("CDate", "CDate(expression)", Exactly(1), &[0]),
@@ -199,6 +205,21 @@ pub(crate) const FUNCTIONS: &[Function] = &[
 /// The function with exactly this name (names are case-sensitive, as Entra's).
 pub(crate) fn lookup(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// Why roster refuses a documented function for Salesforce, when it does: the complex app-role
+/// functions give every role as an object for apps that take several (SCIM `roles`), and a
+/// Salesforce user has one profile.
+pub(crate) fn refused_for_salesforce(name: &str) -> Option<&'static str> {
+    matches!(
+        name,
+        "AppRoleAssignmentsComplex" | "AssertiveAppRoleAssignmentsComplex"
+    )
+    .then_some(
+        "gives every app role as an object, for apps that take several roles; a Salesforce \
+         user has one profile: use SingleAppRoleAssignment([appRoleAssignments]), or a \
+         `roles` rule per app role",
+    )
 }
 
 /// All function names, for suggestions.

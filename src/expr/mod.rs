@@ -30,6 +30,21 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
     )
 }
 
+/// The first call of a function roster refuses for Salesforce, with its span and the reason.
+pub(crate) fn refused_call(
+    expr: &syntax::Expr,
+) -> Option<(&'static str, std::ops::Range<usize>, &'static str)> {
+    match &expr.kind {
+        syntax::ExprKind::Call { name, args } => functions::refused_for_salesforce(name)
+            .map(|why| (*name, expr.span.clone(), why))
+            .or_else(|| args.iter().flatten().find_map(refused_call)),
+        syntax::ExprKind::Compare { left, right, .. } => {
+            refused_call(left).or_else(|| refused_call(right))
+        }
+        _ => None,
+    }
+}
+
 /// Every `[attribute]` the expression reads with its byte span in the expression's text, in
 /// order of appearance (repeats included).
 pub(crate) fn attribute_spans(

@@ -582,3 +582,14 @@ fn scoping_filters_on_attributes_entra_cannot_filter_are_refused() {
         )
     ));
 }
+
+#[test]
+fn the_complex_app_role_functions_are_refused_for_salesforce() {
+    insta::assert_snapshot!(rejected(
+        "complex-app-roles",
+        minimal_with(
+            "  - {target: Email, source: mail}\n",
+            "  - {target: Email, source: mail}\n  - {target: Title, expression: 'Join(\",\", AssertiveAppRoleAssignmentsComplex([appRoleAssignments]))'}\n",
+        )
+    ));
+}
