@@ -51,6 +51,7 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
     } else {
         match value {
             Value::Str(s) => format!("{s}\n"),
+            Value::Date(d) => format!("{}\n", crate::expr::format_general(d)),
             Value::Multi(values) => values.iter().fold(String::new(), |mut out, v| {
                 out.push_str(v);
                 out.push('\n');

@@ -69,7 +69,8 @@ pub(crate) fn evaluate(
 ) -> Result<Value> {
     match (Evaluator { attributes, ctx }).value(expr) {
         Err(e) if e.function == IGNORE_OBJECT => Ok(Value::IgnoreObject),
-        other => other,
+        // What flows to an attribute is text: a date-time becomes Entra's general form.
+        other => other.map(Value::flowed),
     }
 }
 
@@ -181,9 +182,15 @@ impl Evaluator<'_> {
 
     /// Argument `i` as one string; `None` when null. Multi-valued input is an error.
     fn text(&self, call: &Call<'_>, i: usize) -> Result<Option<String>> {
-        match self.arg(call, i)? {
+        self.as_text(call, i, self.arg(call, i)?)
+    }
+
+    /// Argument `i`'s value, already evaluated, as one string.
+    fn as_text(&self, call: &Call<'_>, i: usize, value: Value) -> Result<Option<String>> {
+        match value {
             Value::Null | Value::Ignore | Value::IgnoreObject => Ok(None),
             Value::Str(s) => Ok(Some(s)),
+            Value::Date(d) => Ok(Some(dates::format_general(d))),
             Value::Multi(values) => Err(call.arg_error(
                 i,
                 format!("expects one value but got {} values; pick one with Item() or combine them with Join()", values.len()),
@@ -215,8 +222,13 @@ impl Evaluator<'_> {
             .ok_or_else(|| call.arg_error(i, "expects a whole number, got null"))
     }
 
+    /// Argument `i` as a date-time: a date-time value as it is, text parsed.
     fn date(&self, call: &Call<'_>, i: usize) -> Result<Option<DateTime>> {
-        match self.text(call, i)? {
+        let value = self.arg(call, i)?;
+        if let Value::Date(d) = value {
+            return Ok(Some(d));
+        }
+        match self.as_text(call, i, value)? {
             None => Ok(None),
             Some(s) => dates::parse_lenient(&s).map(Some).ok_or_else(|| {
                 call.arg_error(i, format!("{s:?} is not a date (expected e.g. 2021-08-31T10:00:00Z or 8/31/2021 10:00:00 AM)"))
@@ -330,9 +342,9 @@ impl Evaluator<'_> {
                 (Some(a), Some(b)) => Value::Str((a & b).to_string()),
                 _ => Value::Null,
             },
-            "CDate" => self.date(call, 0)?.map_or(Value::Null, |d| {
-                Value::Str(dates::format_general(d.to_utc()))
-            }),
+            "CDate" => self
+                .date(call, 0)?
+                .map_or(Value::Null, |d| Value::Date(d.to_utc())),
             "ConvertToBase64" => str_or_null(self.text(call, 0)?.map(|s| {
                 let utf16: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
                 text::base64(&utf16)
@@ -344,7 +356,7 @@ impl Evaluator<'_> {
             "Count" => Value::Str(
                 match self.arg(call, 0)? {
                     Value::Multi(v) => v.len(),
-                    Value::Str(_) => 1,
+                    Value::Str(_) | Value::Date(_) => 1,
                     Value::Null | Value::Ignore | Value::IgnoreObject => 0,
                 }
                 .to_string(),
@@ -359,7 +371,7 @@ impl Evaluator<'_> {
                     Some(d) => {
                         let result = dates::add(interval, amount, d.to_utc())
                             .ok_or_else(|| call.error("the result is outside years 1 to 9999"))?;
-                        Value::Str(dates::format_general(result))
+                        Value::Date(result)
                     }
                 }
             }
@@ -377,10 +389,10 @@ impl Evaluator<'_> {
                         .checked_add(dates::FILETIME_EPOCH_TICKS)
                         .filter(|t| *t >= 0)
                         .ok_or_else(|| call.arg_error(0, "out of range"))?;
-                    Value::Str(dates::format_general(DateTime {
+                    Value::Date(DateTime {
                         ticks,
                         offset: None,
-                    }))
+                    })
                 }
             },
             "NumFromDate" => self.date(call, 0)?.map_or(Value::Null, |d| {
@@ -388,7 +400,7 @@ impl Evaluator<'_> {
             }),
             "FormatDateTime" => self.format_date_time(call)?,
             "Guid" => Value::Str(self.guid()),
-            "Now" => Value::Str(dates::format_general(self.ctx.now)),
+            "Now" => Value::Date(self.ctx.now),
             "InStr" => self.instr(call)?,
             "Item" => {
                 let index = self.required_int(call, 1)?;
@@ -409,6 +421,7 @@ impl Evaluator<'_> {
                     match self.arg(call, i)? {
                         Value::Str(s) => parts.push(s),
                         Value::Multi(v) => parts.extend(v),
+                        Value::Date(d) => parts.push(dates::format_general(d)),
                         Value::Null | Value::Ignore | Value::IgnoreObject => {}
                     }
                 }
@@ -510,6 +523,7 @@ impl Evaluator<'_> {
             Value::Ignore | Value::IgnoreObject => return Ok(Value::Ignore),
             Value::Null => String::new(),
             Value::Str(s) => s,
+            Value::Date(d) => dates::format_general(d),
             Value::Multi(v) => {
                 return Err(
                     call.arg_error(0, format!("expects one value but got {} values", v.len()))
@@ -550,11 +564,16 @@ impl Evaluator<'_> {
         let output_format = self
             .text(call, output_at)?
             .ok_or_else(|| call.arg_error(output_at, "the output format is required"))?;
-        let Some(source) = self.text(call, 0)? else {
-            return Ok(Value::Null);
+        // A date-time value needs no parsing: the input format describes text only.
+        let date = match self.arg(call, 0)? {
+            Value::Date(d) => d,
+            other => {
+                let Some(source) = self.as_text(call, 0, other)? else {
+                    return Ok(Value::Null);
+                };
+                dotnet_format::parse(&source, &input_format).map_err(|e| call.arg_error(0, e))?
+            }
         };
-        let date =
-            dotnet_format::parse(&source, &input_format).map_err(|e| call.arg_error(0, e))?;
         Ok(Value::Str(dotnet_format::format(date, &output_format)))
     }
 

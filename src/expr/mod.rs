@@ -13,7 +13,9 @@ mod tests;
 mod text;
 mod value;
 
-pub(crate) use dates::{DateTime, UNIX_EPOCH_TICKS, days_in_month, parse_lenient as parse_date};
+pub(crate) use dates::{
+    DateTime, UNIX_EPOCH_TICKS, days_in_month, format_general, parse_lenient as parse_date,
+};
 pub(crate) use dotnet_format::format as format_date;
 pub(crate) use eval::{Context, evaluate};
 pub(crate) use syntax::{Expr, parse};

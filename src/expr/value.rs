@@ -16,6 +16,10 @@ pub(crate) enum Value {
     Ignore,
     /// Skip the whole user in this run (`IgnoreObjectFlow`).
     IgnoreObject,
+    /// A date-time, as `CDate`, `DateAdd`, `DateFromNum` and `Now` give it: `FormatDateTime`,
+    /// `DateDiff`, `DateAdd` and `NumFromDate` take it as it is, whatever input format they
+    /// name; anywhere else it is its text, `M/d/yyyy h:mm:ss tt` (UTC), as Entra documents.
+    Date(super::DateTime),
 }
 
 impl Value {
@@ -29,6 +33,15 @@ impl Value {
             Value::Null | Value::Ignore | Value::IgnoreObject => true,
             Value::Str(s) => s.is_empty(),
             Value::Multi(v) => v.is_empty(),
+            Value::Date(_) => false,
+        }
+    }
+
+    /// A date-time flows as text (`M/d/yyyy h:mm:ss tt`); every other value is itself.
+    pub(crate) fn flowed(self) -> Value {
+        match self {
+            Value::Date(d) => Value::Str(super::dates::format_general(d)),
+            other => other,
         }
     }
 
@@ -38,6 +51,7 @@ impl Value {
             Value::Null | Value::Ignore | Value::IgnoreObject => serde_json::Value::Null,
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Multi(v) => v.iter().cloned().map(serde_json::Value::String).collect(),
+            Value::Date(d) => serde_json::Value::String(super::dates::format_general(*d)),
         }
     }
 

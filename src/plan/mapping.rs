@@ -136,6 +136,7 @@ pub(super) fn desired(
         };
         let result = match value {
             Value::Str(s) => Some(s),
+            Value::Date(d) => Some(expr::format_general(d)),
             Value::Multi(values) => {
                 out.errors.push(format!(
                     "mapping {target} ({}) gives {} values; a User field holds one",
