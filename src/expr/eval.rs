@@ -182,11 +182,11 @@ impl Evaluator<'_> {
 
     /// Argument `i` as one string; `None` when null. Multi-valued input is an error.
     fn text(&self, call: &Call<'_>, i: usize) -> Result<Option<String>> {
-        self.as_text(call, i, self.arg(call, i)?)
+        Self::as_text(call, i, self.arg(call, i)?)
     }
 
     /// Argument `i`'s value, already evaluated, as one string.
-    fn as_text(&self, call: &Call<'_>, i: usize, value: Value) -> Result<Option<String>> {
+    fn as_text(call: &Call<'_>, i: usize, value: Value) -> Result<Option<String>> {
         match value {
             Value::Null | Value::Ignore | Value::IgnoreObject => Ok(None),
             Value::Str(s) => Ok(Some(s)),
@@ -228,7 +228,7 @@ impl Evaluator<'_> {
         if let Value::Date(d) = value {
             return Ok(Some(d));
         }
-        match self.as_text(call, i, value)? {
+        match Self::as_text(call, i, value)? {
             None => Ok(None),
             Some(s) => dates::parse_lenient(&s).map(Some).ok_or_else(|| {
                 call.arg_error(i, format!("{s:?} is not a date (expected e.g. 2021-08-31T10:00:00Z or 8/31/2021 10:00:00 AM)"))
@@ -568,7 +568,7 @@ impl Evaluator<'_> {
         let date = match self.arg(call, 0)? {
             Value::Date(d) => d,
             other => {
-                let Some(source) = self.as_text(call, 0, other)? else {
+                let Some(source) = Self::as_text(call, 0, other)? else {
                     return Ok(Value::Null);
                 };
                 dotnet_format::parse(&source, &input_format).map_err(|e| call.arg_error(0, e))?
