@@ -71,8 +71,8 @@ pub(crate) enum ClauseOperand {
     Integer(i64),
     /// `in`, `not_in`.
     List(Vec<String>),
-    /// `regex_match`, `not_regex_match`, compiled.
-    Regex(regex::Regex),
+    /// `regex_match`, `not_regex_match`, compiled as .NET reads them (`expr::dotnet_regex`).
+    Regex(std::sync::Arc<fancy_regex::Regex>),
 }
 
 /// One matching rule.

@@ -298,17 +298,17 @@ fn clause_operand(
                 ClauseValue::Integer(n) => n.to_string(),
                 ClauseValue::List(_) => return None,
             };
-            match regex::Regex::new(&pattern) {
+            match crate::expr::dotnet_regex::compile(&pattern) {
                 Ok(regex) => Some(desired::ClauseOperand::Regex(regex)),
-                Err(err) => {
-                    out.push(
-                        Finding::error(
-                            &format!("{pointer}/value"),
-                            "the regular expression does not compile".to_owned(),
-                        )
-                        .label("invalid regex")
-                        .help(regex_problem(&err)),
-                    );
+                Err(problem) => {
+                    let mut finding = Finding::error(
+                        &format!("{pointer}/value"),
+                        "the regular expression cannot run".to_owned(),
+                    )
+                    .label("invalid regex")
+                    .help(format!("the pattern has an error: {}", problem.message));
+                    finding.inner = problem.offset.map(|at| at..at + 1);
+                    out.push(finding);
                     None
                 }
             }
@@ -372,6 +372,18 @@ fn parse_expressions(
             }
             Ok(parsed) => parsed,
         };
+        let mut patterns = Vec::new();
+        crate::expr::regex_literals(&parsed, &mut patterns);
+        for (pattern, span) in patterns {
+            if let Err(problem) = crate::expr::dotnet_regex::compile(&pattern) {
+                let mut finding =
+                    Finding::error(&pointer, "the regular expression cannot run".to_owned())
+                        .label("in this pattern")
+                        .help(format!("the pattern has an error: {}", problem.message));
+                finding.inner = Some(span);
+                out.push(finding);
+            }
+        }
         if let Some((name, span, why)) = crate::expr::refused_call(&parsed) {
             let mut finding =
                 Finding::error(&pointer, format!("{name} {why}")).label("not for Salesforce");
@@ -805,17 +817,4 @@ fn is_attribute_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
-/// What is wrong with a pattern, without the snippet the regex crate draws (roster shows its
-/// own): `unclosed character class`.
-fn regex_problem(err: &regex::Error) -> String {
-    let text = err.to_string();
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(&text);
-    let problem = last.trim().strip_prefix("error: ").unwrap_or(last.trim());
-    format!("the pattern has an error: {problem}")
 }

@@ -614,13 +614,14 @@ impl Evaluator<'_> {
         let (source, old_value, pattern, group) = (slot(0)?, slot(1)?, slot(2)?, slot(3)?);
         let (replacement, replacement_attribute, template) = (slot(4)?, slot(5)?, slot(6)?);
         let regex = match &pattern {
-            Some(p) => Some(regex::Regex::new(p).map_err(|e| {
+            Some(p) => Some(super::dotnet_regex::compile(p).map_err(|problem| {
+                let at = problem
+                    .offset
+                    .map(|at| format!(" (at byte {at} of the pattern)"))
+                    .unwrap_or_default();
                 call.arg_error(
                     2,
-                    format!(
-                        "invalid regular expression: {}",
-                        e.to_string().lines().last().unwrap_or_default().trim()
-                    ),
+                    format!("invalid regular expression: {}{at}", problem.message),
                 )
             })?),
             None => None,
@@ -628,7 +629,7 @@ impl Evaluator<'_> {
         let args = ReplaceArgs {
             source: source.as_deref(),
             old_value: old_value.as_deref(),
-            regex: regex.as_ref(),
+            regex: regex.as_deref(),
             group: group.as_deref(),
             replacement: replacement.as_deref(),
             replacement_attribute: replacement_attribute.as_deref(),

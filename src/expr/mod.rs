@@ -4,6 +4,7 @@
 
 mod dates;
 mod dotnet_format;
+pub(crate) mod dotnet_regex;
 mod eval;
 mod functions;
 mod replace;
@@ -30,6 +31,30 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
             ..
         }
     )
+}
+
+/// Every literal pattern of a `Replace` call (its third argument), with the literal's span.
+pub(crate) fn regex_literals(expr: &syntax::Expr, out: &mut Vec<(String, std::ops::Range<usize>)>) {
+    match &expr.kind {
+        syntax::ExprKind::Call { name, args } => {
+            if *name == "Replace"
+                && let Some(Some(syntax::Expr {
+                    kind: syntax::ExprKind::Str(pattern),
+                    span,
+                })) = args.get(2)
+            {
+                out.push((pattern.clone(), span.clone()));
+            }
+            for arg in args.iter().flatten() {
+                regex_literals(arg, out);
+            }
+        }
+        syntax::ExprKind::Compare { left, right, .. } => {
+            regex_literals(left, out);
+            regex_literals(right, out);
+        }
+        _ => {}
+    }
 }
 
 /// The first call of a function roster refuses for Salesforce, with its span and the reason.

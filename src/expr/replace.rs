@@ -1,7 +1,10 @@
-//! Replace, in all five documented modes, with .NET regex conventions: `(?<name>...)` groups
-//! and `$1` / `${name}` / `$$` / `$&` substitutions.
+//! Replace, in all five documented modes, with .NET regex conventions (`dotnet_regex`):
+//! `(?<name>...)` groups, look-around, back-references, and `$1` / `${name}` / `$$` / `$&`
+//! substitutions.
 
-use regex::{Captures, Regex};
+use fancy_regex::Regex;
+
+type Captures<'t> = fancy_regex::Captures<'t, str>;
 
 /// The slots of a Replace call, already evaluated. `None` is an empty slot.
 pub(crate) struct ReplaceArgs<'a> {
@@ -39,22 +42,23 @@ pub(crate) fn replace(args: &ReplaceArgs<'_>) -> Result<Option<String>, String> 
                 }
                 Ok(regex
                     .captures(other)
-                    .and_then(|c| c.name(group))
-                    .map(|m| m.as_str().to_owned()))
+                    .map_err(|e| gave_up(regex, &e))?
+                    .and_then(|c| c.name(group).map(|m| m.as_str().to_owned())))
             }
             // Mode 4: replace only the text of the named group in every match.
             (Some(group), Some(replacement), None) => {
                 if regex.capture_names().flatten().all(|n| n != group) {
                     return Err(format!("the pattern has no group named {group:?}"));
                 }
-                Ok(args.source.map(|s| replace_group(regex, s, group, replacement)))
+                args.source
+                    .map(|s| replace_group(regex, s, group, replacement))
+                    .transpose()
             }
             // Mode 3: replace every match, with substitutions.
-            (None, Some(replacement), _) => Ok(args.source.map(|s| {
-                regex
-                    .replace_all(s, |caps: &Captures<'_>| substitute(caps, replacement, s))
-                    .into_owned()
-            })),
+            (None, Some(replacement), _) => args
+                .source
+                .map(|s| replace_matches(regex, s, replacement))
+                .transpose(),
             _ => Err("with regexPattern, give replacementValue (and optionally regexGroupName), or regexGroupName and replacementAttributeName".to_owned()),
         },
         (Some(_), Some(_)) => Err("give oldValue or regexPattern, not both".to_owned()),
@@ -62,10 +66,39 @@ pub(crate) fn replace(args: &ReplaceArgs<'_>) -> Result<Option<String>, String> 
     }
 }
 
-fn replace_group(regex: &Regex, source: &str, group: &str, replacement: &str) -> String {
+/// A match the engine gave up on (its backtracking limit): an error, never a silent "no match".
+fn gave_up(regex: &Regex, e: &fancy_regex::Error) -> String {
+    format!(
+        "the pattern {:?} could not finish matching: {e}",
+        regex.as_str()
+    )
+}
+
+/// Mode 3: every match replaced, with substitutions.
+fn replace_matches(regex: &Regex, source: &str, replacement: &str) -> Result<String, String> {
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
     for caps in regex.captures_iter(source) {
+        let caps = caps.map_err(|e| gave_up(regex, &e))?;
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(&source[last..m.start()]);
+        out.push_str(&substitute(&caps, replacement, source));
+        last = m.end();
+    }
+    out.push_str(&source[last..]);
+    Ok(out)
+}
+
+fn replace_group(
+    regex: &Regex,
+    source: &str,
+    group: &str,
+    replacement: &str,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for caps in regex.captures_iter(source) {
+        let caps = caps.map_err(|e| gave_up(regex, &e))?;
         if let Some(m) = caps.name(group) {
             out.push_str(&source[last..m.start()]);
             out.push_str(&substitute(&caps, replacement, source));
@@ -73,7 +106,7 @@ fn replace_group(regex: &Regex, source: &str, group: &str, replacement: &str) ->
         }
     }
     out.push_str(&source[last..]);
-    out
+    Ok(out)
 }
 
 /// .NET substitution syntax.

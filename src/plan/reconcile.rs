@@ -77,6 +77,14 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             }
             Link::Unmatched { .. } => {}
         }
+        if let Some(why) = &decision.undecided {
+            plan.errors.push(Problem {
+                kind: ProblemKind::Error,
+                key: user.key.to_owned(),
+                reason: why.clone(),
+            });
+            continue;
+        }
         if !decision.in_scope {
             continue;
         }
@@ -106,7 +114,10 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         }
         let source_link = state.linked_source.get(&t).copied();
         let (situation, reason, source_id, key) = match source_link {
-            Some(i) if state.decisions[i].in_scope => continue,
+            // In scope, or scope undecided (an error item already): never deprovisioned.
+            Some(i) if state.decisions[i].in_scope || state.decisions[i].undecided.is_some() => {
+                continue;
+            }
             Some(i) => (
                 Situation::OutOfScope,
                 format!("out of scope: {}", state.decisions[i].reason),

@@ -16,6 +16,9 @@ pub(crate) struct Decision {
     pub(crate) reason: String,
     /// Each filter's clauses and their results, for `roster explain`.
     pub(crate) clauses: Vec<(String, Vec<(String, bool)>)>,
+    /// Why scope cannot be decided (a pattern the regex engine gave up on): the user is neither
+    /// created, updated nor deprovisioned, and is an error item.
+    pub(crate) undecided: Option<String>,
 }
 
 /// With `explain`, the decision also records every clause's result and the in-scope reason.
@@ -24,6 +27,7 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
         in_scope: false,
         reason: String::new(),
         clauses: Vec::new(),
+        undecided: None,
     };
     if config.scope.assignment == Assignment::Assigned && !user.assigned {
         "not assigned to the application".clone_into(&mut decision.reason);
@@ -41,7 +45,13 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
         .map(|f| {
             f.all
                 .iter()
-                .map(|c| holds(c, user.raw.get(&c.attribute)))
+                .map(|c| {
+                    holds(c, user.raw.get(&c.attribute)).unwrap_or_else(|why| {
+                        decision.undecided =
+                            Some(format!("scope cannot be decided: {}: {why}", describe(c)));
+                        false
+                    })
+                })
                 .collect()
         })
         .collect();
@@ -107,17 +117,18 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// One clause's result.
-pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> bool {
+/// One clause's result; an error when a pattern cannot finish matching.
+pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> Result<bool, String> {
     let value = text(value);
     if clause.operator == Operator::IsNull {
-        return value.is_none();
+        return Ok(value.is_none());
     }
     // Every other operator is false on a null or empty value.
     let Some(value) = value else {
-        return false;
+        return Ok(false);
     };
-    match (clause.operator, &clause.operand) {
+    let matches = |r: &fancy_regex::Regex| crate::expr::dotnet_regex::is_match(r, &value);
+    Ok(match (clause.operator, &clause.operand) {
         (Operator::IsNotNull, _) => true,
         (Operator::IsTrue, _) => value.eq_ignore_ascii_case("true"),
         (Operator::IsFalse, _) => value.eq_ignore_ascii_case("false"),
@@ -125,8 +136,8 @@ pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> bool {
         (Operator::NotEquals, ClauseOperand::Text(wanted)) => value != *wanted,
         (Operator::Includes, ClauseOperand::Text(wanted)) => value.contains(wanted.as_str()),
         (Operator::EndsWith, ClauseOperand::Text(wanted)) => value.ends_with(wanted.as_str()),
-        (Operator::RegexMatch, ClauseOperand::Regex(r)) => r.is_match(&value),
-        (Operator::NotRegexMatch, ClauseOperand::Regex(r)) => !r.is_match(&value),
+        (Operator::RegexMatch, ClauseOperand::Regex(r)) => matches(r)?,
+        (Operator::NotRegexMatch, ClauseOperand::Regex(r)) => !matches(r)?,
         (Operator::GreaterThan, ClauseOperand::Integer(wanted)) => {
             value.trim().parse::<i64>().is_ok_and(|v| v > *wanted)
         }
@@ -137,5 +148,5 @@ pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> bool {
         (Operator::NotIn, ClauseOperand::List(items)) => !items.contains(&value),
         // The config's checks give each operator its operand; nothing else reaches here.
         _ => false,
-    }
+    })
 }

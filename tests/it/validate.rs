@@ -593,3 +593,14 @@ fn the_complex_app_role_functions_are_refused_for_salesforce() {
         )
     ));
 }
+
+#[test]
+fn a_replace_pattern_the_engine_cannot_run_is_named_at_its_place() {
+    insta::assert_snapshot!(rejected(
+        "replace-regex",
+        minimal_with(
+            "  - {target: Email, source: mail}\n",
+            "  - {target: Email, source: mail}\n  - {target: Title, expression: 'Replace([jobTitle], , \"[a-z-[aeiou]]\", , \"\", , )'}\n",
+        )
+    ));
+}
