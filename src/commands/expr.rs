@@ -34,8 +34,9 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
             })?,
         None => crate::clock::now(),
     };
-    let existing: BTreeSet<String> = args.existing.iter().cloned().collect();
-    let is_existing = |candidate: &str| existing.contains(candidate);
+    // Compared as Salesforce compares Username, Email and unique text: without case.
+    let existing: BTreeSet<String> = args.existing.iter().map(|e| e.to_lowercase()).collect();
+    let is_existing = |candidate: &str| existing.contains(&candidate.to_lowercase());
     let ctx = Context::new(now, seed()).with_existing(&is_existing);
     let value = expr::evaluate(&parsed, &attributes, &ctx).map_err(|err| {
         Error::Diagnostics(vec![diagnostic(

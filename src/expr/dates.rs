@@ -152,14 +152,134 @@ pub(crate) fn format_general(dt: DateTime) -> String {
     )
 }
 
-/// Parses the date forms Entra's functions accept: ISO 8601 (`2009-06-15T01:45:30-07:00`,
-/// `2021-08-24`, `2012-03-16-07:00`, `...Z`, fractions), and `M/d/yyyy[ h:mm[:ss][ AM|PM]]`.
+/// Parses a date as .NET's invariant-culture `DateTime.Parse` reads the forms people and HR
+/// systems write (CDate takes "any valid string that represents a date/time"): ISO 8601
+/// (`2009-06-15T01:45:30-07:00`, `2021-08-24`, `2012-03-16-07:00`, `...Z`, fractions, unpadded
+/// `2021-8-4`), `M/d/yyyy[ h:mm[:ss][ AM|PM]]`, `yyyy/M/d`, and month names in either order
+/// with an optional weekday, time and zone (`31 August 2021`, `Aug 31, 2021 10:00 PM`,
+/// `Tue, 31 Aug 2021 10:00:00 GMT`).
 pub(crate) fn parse_lenient(text: &str) -> Option<DateTime> {
     let text = text.trim();
     if text.contains('/') {
-        return parse_us(text);
+        return parse_us(text).or_else(|| parse_words(&text.replace('/', "-")));
     }
-    parse_iso(text)
+    parse_iso(text).or_else(|| parse_words(text))
+}
+
+/// The month a name or its three-letter abbreviation means (any case).
+fn month_number(word: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let word = word.trim_end_matches('.').to_ascii_lowercase();
+    let found = MONTHS
+        .iter()
+        .position(|m| *m == word || (word.len() >= 3 && m.starts_with(word.as_str())))?;
+    u32::try_from(found + 1).ok()
+}
+
+fn is_weekday(word: &str) -> bool {
+    const DAYS: [&str; 7] = [
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+    ];
+    let word = word.trim_end_matches('.').to_ascii_lowercase();
+    word.len() >= 3 && DAYS.iter().any(|d| d.starts_with(word.as_str()))
+}
+
+/// Dates in words and numbers, in any order .NET's invariant parse accepts: a year of four
+/// digits, a day, a month by name (or, with a four-digit year first, by number), a time, AM/PM
+/// and a zone (`Z`, `GMT`, `UTC`, `+hh:mm`).
+fn parse_words(text: &str) -> Option<DateTime> {
+    let mut numbers: Vec<(i64, usize)> = Vec::new();
+    let mut month: Option<u32> = None;
+    let mut clock: Option<&str> = None;
+    let mut meridiem: Option<bool> = None;
+    let mut offset: Option<i32> = None;
+    for word in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+    {
+        if word.contains(':') && word.starts_with(|c: char| c.is_ascii_digit()) {
+            // A time, perhaps with its zone attached (`10:00:00Z`, `10:00+02:00`).
+            let end = word
+                .find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.'))
+                .unwrap_or(word.len());
+            clock = Some(&word[..end]);
+            if end < word.len() {
+                offset = Some(parse_offset(&word[end..])?);
+            }
+        } else if word.eq_ignore_ascii_case("AM") || word.eq_ignore_ascii_case("PM") {
+            meridiem = Some(word.eq_ignore_ascii_case("PM"));
+        } else if ["GMT", "UTC", "Z"]
+            .iter()
+            .any(|z| word.eq_ignore_ascii_case(z))
+        {
+            offset = Some(0);
+        } else if word.starts_with(['+', '-']) && word.len() > 1 {
+            offset = Some(parse_offset(word)?);
+        } else if word.contains('-') {
+            // `2021-8-4` or `31-Aug-2021`: split further.
+            for part in word.split('-').filter(|p| !p.is_empty()) {
+                match part.parse::<i64>() {
+                    Ok(n) => numbers.push((n, part.len())),
+                    Err(_) => month = Some(month_number(part)?),
+                }
+            }
+        } else if let Ok(n) = word.trim_end_matches('.').parse::<i64>() {
+            numbers.push((n, word.trim_end_matches('.').len()));
+        } else if let Some(m) = month_number(word) {
+            month = Some(m);
+        } else if !is_weekday(word) {
+            return None;
+        }
+    }
+    let (year, month, day) = match (month, numbers.as_slice()) {
+        // A month by name: the four-digit number is the year, the other the day.
+        (Some(m), [(a, la), (b, lb)]) => match (la, lb) {
+            (4, _) => (*a, m, *b),
+            (_, 4) => (*b, m, *a),
+            _ => return None,
+        },
+        // Numbers only: year first (`2021-8-4`, `2021/8/4`).
+        (None, [(y, 4), (m, _), (d, _)]) => (*y, u32::try_from(*m).ok()?, *d),
+        _ => return None,
+    };
+    let mut c = Civil::date(year, month, u32::try_from(day).ok()?);
+    if let Some(clock) = clock {
+        let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+        let mut fields = hms.split(':');
+        c.hour = fields.next()?.parse().ok()?;
+        c.minute = fields.next()?.parse().ok()?;
+        c.second = fields.next().map_or(Some(0), |s| s.parse().ok())?;
+        if !fraction.is_empty() {
+            let digits: String = fraction.chars().chain("0000000".chars()).take(7).collect();
+            c.fraction = digits.parse().ok()?;
+        }
+    }
+    match meridiem {
+        Some(false) if c.hour == 12 => c.hour = 0,
+        Some(true) if c.hour < 12 => c.hour += 12,
+        Some(_) if c.hour > 12 => return None,
+        _ => {}
+    }
+    DateTime::from_civil(c, offset)
 }
 
 fn parse_us(text: &str) -> Option<DateTime> {

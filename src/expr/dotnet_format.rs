@@ -78,6 +78,120 @@ fn tokenize(format: &str) -> Vec<Token> {
     tokens
 }
 
+/// A .NET standard format string (one letter) as the invariant culture's custom pattern, and
+/// whether it writes universal time (`u`, `U`, `r`). Any other single letter is not a format
+/// .NET knows. Source: Microsoft Learn, "Standard date and time format strings" (invariant
+/// culture column).
+pub(crate) fn standard(format: &str) -> Result<Option<(&'static str, bool)>, String> {
+    let mut chars = format.chars();
+    let (Some(letter), None) = (chars.next(), chars.next()) else {
+        return Ok(None);
+    };
+    Ok(Some(match letter {
+        'd' => ("MM/dd/yyyy", false),
+        'D' => ("dddd, dd MMMM yyyy", false),
+        'f' => ("dddd, dd MMMM yyyy HH:mm", false),
+        'F' => ("dddd, dd MMMM yyyy HH:mm:ss", false),
+        'g' => ("MM/dd/yyyy HH:mm", false),
+        'G' => ("MM/dd/yyyy HH:mm:ss", false),
+        'M' | 'm' => ("MMMM dd", false),
+        'O' | 'o' => ("yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffffK", false),
+        'R' | 'r' => ("ddd, dd MMM yyyy HH':'mm':'ss 'GMT'", true),
+        's' => ("yyyy'-'MM'-'dd'T'HH':'mm':'ss", false),
+        't' => ("HH:mm", false),
+        'T' => ("HH:mm:ss", false),
+        'u' => ("yyyy'-'MM'-'dd HH':'mm':'ss'Z'", true),
+        'U' => ("dddd, dd MMMM yyyy HH:mm:ss", true),
+        'Y' | 'y' => ("yyyy MMMM", false),
+        other => {
+            return Err(format!(
+                "{other:?} is not a .NET standard date and time format (d, D, f, F, g, G, M, O, R, s, t, T, u, U, Y), and a custom format needs more than one letter (write %{other} for the single field)"
+            ));
+        }
+    }))
+}
+
+/// .NET's `DateTimeStyles` as FormatDateTime's second argument names them (comma-separated);
+/// the ones that change a result are kept. Source: Microsoft Learn, "DateTimeStyles Enum".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Styles {
+    /// `AdjustToUniversal`: the result is converted to UTC.
+    pub(crate) adjust_to_universal: bool,
+    /// `AssumeUniversal` / `AssumeLocal`: a time without offset is UTC (Entra's service runs in
+    /// UTC, so local is UTC too).
+    pub(crate) assume_universal: bool,
+}
+
+impl Styles {
+    /// Parses `None`, `AdjustToUniversal, AssumeUniversal`, ...; an unknown name is an error.
+    pub(crate) fn parse(text: &str) -> Result<Styles, String> {
+        let mut styles = Styles::default();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "None"
+                | "AllowWhiteSpaces"
+                | "AllowLeadingWhite"
+                | "AllowTrailingWhite"
+                | "AllowInnerWhite"
+                | "NoCurrentDateDefault"
+                | "RoundtripKind" => {}
+                "AdjustToUniversal" => styles.adjust_to_universal = true,
+                "AssumeUniversal" | "AssumeLocal" => styles.assume_universal = true,
+                other => {
+                    return Err(format!(
+                        "{other:?} is not a DateTimeStyles value (None, AdjustToUniversal, AssumeUniversal, AssumeLocal, AllowWhiteSpaces, AllowLeadingWhite, AllowTrailingWhite, AllowInnerWhite, NoCurrentDateDefault, RoundtripKind)"
+                    ));
+                }
+            }
+        }
+        Ok(styles)
+    }
+
+    /// A parsed date-time with these styles applied.
+    pub(crate) fn apply(self, dt: DateTime) -> DateTime {
+        let dt = if self.assume_universal && dt.offset.is_none() {
+            DateTime {
+                offset: Some(0),
+                ..dt
+            }
+        } else {
+            dt
+        };
+        if self.adjust_to_universal {
+            DateTime {
+                offset: Some(0),
+                ..dt.to_utc()
+            }
+        } else {
+            dt
+        }
+    }
+}
+
+/// Writes `dt` in a custom format, or a standard one (one letter); an unknown standard format
+/// is an error.
+pub(crate) fn format_any(dt: DateTime, pattern: &str) -> Result<String, String> {
+    Ok(match standard(pattern)? {
+        Some((custom, true)) => format(
+            DateTime {
+                offset: Some(0),
+                ..dt.to_utc()
+            },
+            custom,
+        ),
+        Some((custom, false)) => format(dt, custom),
+        None => format(dt, pattern),
+    })
+}
+
+/// Reads `text` in a custom format, or a standard one (one letter).
+pub(crate) fn parse_any(text: &str, pattern: &str) -> Result<DateTime, String> {
+    match standard(pattern)? {
+        Some((custom, _)) => parse(text, custom),
+        None => parse(text, pattern),
+    }
+}
+
 /// Writes `dt` in `format`.
 pub(crate) fn format(dt: DateTime, format: &str) -> String {
     let c = dt.civil();

@@ -565,16 +565,29 @@ impl Evaluator<'_> {
             .text(call, output_at)?
             .ok_or_else(|| call.arg_error(output_at, "the output format is required"))?;
         // A date-time value needs no parsing: the input format describes text only.
+        let styles = if call.args.len() == 4 {
+            match self.text(call, 1)? {
+                Some(text) => {
+                    dotnet_format::Styles::parse(&text).map_err(|e| call.arg_error(1, e))?
+                }
+                None => dotnet_format::Styles::default(),
+            }
+        } else {
+            dotnet_format::Styles::default()
+        };
         let date = match self.arg(call, 0)? {
             Value::Date(d) => d,
             other => {
                 let Some(source) = Self::as_text(call, 0, other)? else {
                     return Ok(Value::Null);
                 };
-                dotnet_format::parse(&source, &input_format).map_err(|e| call.arg_error(0, e))?
+                dotnet_format::parse_any(&source, &input_format)
+                    .map_err(|e| call.arg_error(0, e))?
             }
         };
-        Ok(Value::Str(dotnet_format::format(date, &output_format)))
+        dotnet_format::format_any(styles.apply(date), &output_format)
+            .map(Value::Str)
+            .map_err(|e| call.arg_error(output_at, e))
     }
 
     fn instr(&self, call: &Call<'_>) -> Result<Value> {

@@ -52,7 +52,12 @@ fn documented_examples_evaluate_as_documented() {
             .and_then(serde_json::Value::as_array)
             .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
             .unwrap_or_default();
-        let is_existing = |v: &str| existing.iter().any(|e| e == v);
+        // Salesforce compares Username, Email and unique text without case, as the planner does.
+        let is_existing = |v: &str| {
+            existing
+                .iter()
+                .any(|e| e.to_lowercase() == v.to_lowercase())
+        };
         let ctx = Context::new(now(example["now"].as_str()), 7).with_existing(&is_existing);
         match evaluate(&parsed, &attributes(example), &ctx) {
             Ok(value) => {
@@ -123,6 +128,31 @@ fn parse_errors_name_the_spot_and_what_was_expected() {
         "deep nesting is refused, not a stack overflow"
     );
     assert_eq!(parse("").unwrap_err().message, "the expression is empty");
+}
+
+#[test]
+fn unknown_date_formats_and_styles_are_errors_not_silently_wrong() {
+    let err = eval(
+        "FormatDateTime(\"2026-03-05\", , \"yyyy-MM-dd\", \"x\")",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with(
+            "FormatDateTime: argument 4: 'x' is not a .NET standard date and time format"
+        ),
+        "{err}"
+    );
+    let err = eval(
+        "FormatDateTime(\"2026-03-05\", \"Utc\", \"yyyy-MM-dd\", \"d\")",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("FormatDateTime: argument 2: \"Utc\" is not a DateTimeStyles value"),
+        "{err}"
+    );
+    assert!(eval("CDate(\"next Tuesday\")", &[]).is_err());
 }
 
 #[test]

@@ -158,6 +158,22 @@ pub(crate) fn proper_case(source: &str, separators: Option<&str>) -> String {
     out
 }
 
+/// One character's simple (one-to-one) case mapping, as .NET's invariant culture maps case:
+/// a letter whose full Unicode mapping is longer keeps its form (`ß` stays `ß` in upper case,
+/// where Unicode writes `SS`), except `İ`, whose simple lower case is `i` (UnicodeData.txt).
+fn simple_case(c: char, upper: bool) -> char {
+    let mut mapped: Vec<char> = if upper {
+        c.to_uppercase().collect()
+    } else {
+        c.to_lowercase().collect()
+    };
+    match (mapped.len(), c, upper) {
+        (1, _, _) => mapped.remove(0),
+        (_, '\u{130}', false) => 'i',
+        _ => c,
+    }
+}
+
 /// ToUpper/ToLower: invariant culture unless one is given; Turkish and Azeri dot the i.
 pub(crate) fn change_case(source: &str, culture: Option<&str>, upper: bool) -> String {
     let turkic = culture.is_some_and(|c| {
@@ -166,13 +182,10 @@ pub(crate) fn change_case(source: &str, culture: Option<&str>, upper: bool) -> S
     });
     source
         .chars()
-        .flat_map(|c| -> Vec<char> {
-            match (turkic, upper, c) {
-                (true, true, 'i') => vec!['İ'],
-                (true, false, 'I') => vec!['ı'],
-                (_, true, c) => c.to_uppercase().collect(),
-                (_, false, c) => c.to_lowercase().collect(),
-            }
+        .map(|c| match (turkic, upper, c) {
+            (true, true, 'i') => 'İ',
+            (true, false, 'I') => 'ı',
+            (_, upper, c) => simple_case(c, upper),
         })
         .collect()
 }
@@ -255,6 +268,15 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
+    }
+
+    #[test]
+    fn the_invariant_culture_maps_case_one_to_one() {
+        assert_eq!(change_case("straße", None, true), "STRAßE");
+        assert_eq!(change_case("ŉ ǰ ﬃ", None, true), "ŉ ǰ ﬃ");
+        assert_eq!(change_case("İSTANBUL", None, false), "istanbul");
+        assert_eq!(change_case("ÉLODIE Ægir", None, false), "élodie ægir");
+        assert_eq!(change_case("élodie", None, true), "ÉLODIE");
     }
 
     #[test]
