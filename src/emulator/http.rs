@@ -5,7 +5,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    json_text_response(status, body.to_string())
+}
+
+/// A response of JSON already written as text (keys in the order the API writes them).
+pub(crate) fn json_text_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json;charset=UTF-8"),

@@ -390,32 +390,38 @@ fn jwt_bearer(shared: &Shared, form: &[(String, String)]) -> Result<String, Deni
     }
 }
 
-/// The record as the API returns it: `attributes` first, then the fields.
+/// The record as the API writes it, as JSON text: `attributes` first, then the fields in
+/// `SELECT` order (all of them, by name, without `fields`). Written by hand because JSON maps
+/// here sort their keys, and clients that read records positionally see Salesforce's order.
 pub(crate) fn with_attributes(
     object: &str,
     version: &str,
     record: &serde_json::Map<String, Value>,
     fields: Option<&[String]>,
-) -> Value {
+) -> Box<serde_json::value::RawValue> {
     let id = record.get("Id").and_then(Value::as_str).unwrap_or_default();
-    let mut out = serde_json::Map::new();
-    out.insert(
-        "attributes".into(),
-        json!({"type": object, "url": format!("/services/data/v{version}/sobjects/{object}/{id}")}),
-    );
+    let attributes =
+        json!({"type": object, "url": format!("/services/data/v{version}/sobjects/{object}/{id}")});
+    let mut out = format!("{{\"attributes\":{attributes}");
+    let mut push = |name: &str, value: &Value| {
+        out.push(',');
+        out.push_str(&Value::String(name.to_owned()).to_string());
+        out.push(':');
+        out.push_str(&value.to_string());
+    };
     match fields {
         Some(fields) => {
             for field in fields {
-                let (name, value) = record
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(field))
-                    .map_or((field.clone(), Value::Null), |(k, v)| {
-                        (k.clone(), v.clone())
-                    });
-                out.insert(name, value);
+                match record.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)) {
+                    Some((name, value)) => push(name, value),
+                    None => push(field, &Value::Null),
+                }
             }
         }
-        None => out.extend(record.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        None => record.iter().for_each(|(k, v)| push(k, v)),
     }
-    Value::Object(out)
+    out.push('}');
+    // Valid JSON by construction; a failure here would be a bug, answered as null.
+    serde_json::value::RawValue::from_string(out)
+        .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned())
 }

@@ -3,9 +3,9 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::super::http::{json_response, param, salesforce_error, url_pairs};
+use super::super::http::{json_text_response, param, salesforce_error, url_pairs};
 use super::super::soql::{self, Query};
 use super::super::state::object_name;
 use super::super::{Request, Shared, ids, lock};
@@ -57,7 +57,7 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
     page(shared, version, rows, batch)
 }
 
-fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> Vec<Value> {
+fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> Vec<Row> {
     let state = shared.state();
     // UserLicense.UsedLicenses is derived: the active users on the licence's profiles.
     let licences: Vec<serde_json::Map<String, Value>> = if object == "UserLicense" {
@@ -119,8 +119,22 @@ fn batch_size(request: &Request) -> usize {
         .map_or(2000, |n| n.clamp(200, 2000))
 }
 
+/// One record, as JSON text in the API's key order (`with_attributes`).
+type Row = Box<serde_json::value::RawValue>;
+
+/// A page of query results, its keys in Salesforce's order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryPage<'r> {
+    total_size: usize,
+    done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_records_url: Option<String>,
+    records: &'r [Row],
+}
+
 /// The first page of a query: a new locator holds the rest.
-fn page(shared: &Shared, version: &str, rows: Vec<Value>, batch: usize) -> Response {
+fn page(shared: &Shared, version: &str, rows: Vec<Row>, batch: usize) -> Response {
     let id = ids::make(ids::QUERY_LOCATOR, "8c", shared.next_locator());
     let total = rows.len();
     serve(shared, version, &id[..15], total, rows, batch)
@@ -147,7 +161,7 @@ fn serve(
     version: &str,
     base: &str,
     total: usize,
-    mut rows: Vec<Value>,
+    mut rows: Vec<Row>,
     batch: usize,
 ) -> Response {
     let rest = if rows.len() > batch {
@@ -155,18 +169,21 @@ fn serve(
     } else {
         Vec::new()
     };
-    // Salesforce's key order: totalSize, done, nextRecordsUrl (when more), records.
-    let mut body = serde_json::Map::new();
-    body.insert("totalSize".into(), json!(total));
-    body.insert("done".into(), json!(rest.is_empty()));
-    if !rest.is_empty() {
+    let next = (!rest.is_empty()).then(|| {
         let next = format!("{base}-{}", total - rest.len());
-        body.insert(
-            "nextRecordsUrl".into(),
-            json!(format!("/services/data/v{version}/query/{next}")),
-        );
+        let url = format!("/services/data/v{version}/query/{next}");
         lock(&shared.locators).insert(next, (batch, rest));
-    }
-    body.insert("records".into(), Value::Array(rows));
-    json_response(StatusCode::OK, &Value::Object(body))
+        url
+    });
+    // Salesforce's key order: totalSize, done, nextRecordsUrl (when more), records.
+    let body = QueryPage {
+        total_size: total,
+        done: next.is_none(),
+        next_records_url: next,
+        records: &rows,
+    };
+    json_text_response(
+        StatusCode::OK,
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
 }

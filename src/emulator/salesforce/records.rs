@@ -156,9 +156,11 @@ pub(crate) fn get(shared: &Shared, version: &str, object: &str, id: &str, query:
         .get(object)
         .and_then(|records| records.get(&id))
     {
-        Some(record) => json_response(
+        Some(record) => super::super::http::json_text_response(
             StatusCode::OK,
-            &with_attributes(object, version, record, fields.as_deref()),
+            with_attributes(object, version, record, fields.as_deref())
+                .get()
+                .to_owned(),
         ),
         None => not_found(),
     }
