@@ -61,7 +61,7 @@ pub(crate) struct Shared {
     counts: Mutex<BTreeMap<String, u64>>,
     latency_ms: AtomicU64,
     /// Query results not yet fetched, by locator, with the page size.
-    locators: Mutex<HashMap<String, (usize, Vec<Box<serde_json::value::RawValue>>)>>,
+    locators: Mutex<HashMap<String, (usize, Vec<salesforce::Row>)>>,
     next_token: AtomicU64,
     next_locator: AtomicU64,
     /// The base URL clients reach the emulator at, once bound.

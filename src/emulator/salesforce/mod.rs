@@ -8,6 +8,7 @@ mod records;
 pub(crate) mod user_object;
 
 pub(crate) use bulk::Jobs;
+pub(crate) use query::Row;
 
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;

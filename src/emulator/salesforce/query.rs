@@ -120,7 +120,7 @@ fn batch_size(request: &Request) -> usize {
 }
 
 /// One record, as JSON text in the API's key order (`with_attributes`).
-type Row = Box<serde_json::value::RawValue>;
+pub(crate) type Row = Box<serde_json::value::RawValue>;
 
 /// A page of query results, its keys in Salesforce's order.
 #[derive(serde::Serialize)]
