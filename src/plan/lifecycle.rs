@@ -165,7 +165,11 @@ impl State<'_> {
         username: &str,
         username_lower: &str,
     ) -> Option<String> {
-        let other = &self.target.users[*self.by_username.get(username_lower)?];
+        let index = *self.by_username.get(username_lower)?;
+        // The account in this conflict may be this person's (a matching rule that failed to
+        // link it): it is never deprovisioned in the same plan.
+        self.in_conflict.borrow_mut().insert(index);
+        let other = &self.target.users[index];
         let why = self.anchor_mismatch(user, other).map_or_else(
             || "that no matching rule links".to_owned(),
             |theirs| {

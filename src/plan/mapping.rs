@@ -86,6 +86,17 @@ pub(crate) struct FieldTrace {
     pub(crate) on_create_only: bool,
 }
 
+/// The randomness seed of one user's mapping: the plan's seed mixed with the user's object id
+/// and the field (FNV-1a), so that `Guid()` and `RandomString()` differ between users.
+fn user_seed(seed: u64, user_id: &str, field: &str) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+    for byte in user_id.bytes().chain([0]).chain(field.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 pub(super) fn desired(
     compiled: &Compiled<'_>,
     user: &SourceUser<'_>,
@@ -120,7 +131,10 @@ pub(super) fn desired(
         }
         let target = mapping.target.as_str();
         let check = |v: &str| existing(target, v);
-        let ctx = Context::new(now, seed).with_existing(&check);
+        // Each user and mapping draws its own Guid()/RandomString() values: still the same in
+        // every plan of the same config (a reviewed plan applies as reviewed), never the same
+        // for two users.
+        let ctx = Context::new(now, user_seed(seed, user.id, target)).with_existing(&check);
         let value = match &mapping.value {
             MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, name)),
             MappingValue::Constant(c) => Ok(Value::Str(c.to_owned())),

@@ -124,19 +124,24 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 Some(state.users[i].id.to_owned()),
                 state.users[i].key.to_owned(),
             ),
-            None if owned(config, user) && !linked_targets.contains(&t) => (
-                Situation::Orphaned,
-                format!(
-                    "orphaned: owned (Username ends with {}) and no Entra user of the application links to it",
-                    config
-                        .ownership
-                        .username_suffix
-                        .as_deref()
-                        .unwrap_or_default()
-                ),
-                None,
-                user.username.clone(),
-            ),
+            None if owned(config, user)
+                && !linked_targets.contains(&t)
+                && !state.in_conflict.borrow().contains(&t) =>
+            {
+                (
+                    Situation::Orphaned,
+                    format!(
+                        "orphaned: owned (Username ends with {}) and no Entra user of the application links to it",
+                        config
+                            .ownership
+                            .username_suffix
+                            .as_deref()
+                            .unwrap_or_default()
+                    ),
+                    None,
+                    user.username.clone(),
+                )
+            }
             None => continue,
         };
         let action = match config.deprovision.out_of_scope {
@@ -234,6 +239,8 @@ pub(super) struct State<'a> {
     pub(super) field_rules: super::values::FieldRules,
     /// Who holds each value of the unique fields roster writes.
     pub(super) unique_values: super::values::UniqueValues,
+    /// Salesforce users a create's Username conflict names: never deprovisioned by this plan.
+    pub(super) in_conflict: RefCell<HashSet<usize>>,
 }
 
 impl<'a> State<'a> {
@@ -335,6 +342,7 @@ impl<'a> State<'a> {
             resolved,
             problems,
             field_rules: super::values::FieldRules::new(target),
+            in_conflict: RefCell::new(HashSet::new()),
             unique_values: super::values::UniqueValues::new(
                 target,
                 config.mappings.iter().map(|m| m.target.as_str()),

@@ -1148,6 +1148,55 @@ fn ignore_object_flow_skips_the_user_and_says_which_mapping() {
 }
 
 #[test]
+fn guid_and_random_string_differ_between_users_and_not_between_plans() {
+    let mut w = World::new();
+    let a = w.user("ada", json!({}));
+    let b = w.user("bob", json!({}));
+    w.join("ada", "g-sales");
+    w.join("bob", "g-sales");
+    let random = (
+        "{target: Title, source: jobTitle}",
+        "{target: Title, expression: 'Guid()'}\n  - {target: Division, expression: 'RandomString(10, 1, 1, 1, 1)'}",
+    );
+    let plan = w.plan(&config(&[random]));
+    let value = |key: &str, field: &str| only(&plan, key).after[field].clone();
+    assert_ne!(value(&a, "Title"), value(&b, "Title"));
+    assert_ne!(value(&a, "Division"), value(&b, "Division"));
+    assert_ne!(value(&a, "Title"), value(&a, "Division"));
+    assert_eq!(
+        plan,
+        w.plan(&config(&[random])),
+        "a reviewed plan applies as reviewed"
+    );
+}
+
+#[test]
+fn an_account_in_a_username_conflict_is_never_deprovisioned_by_the_same_plan() {
+    // A matching rule that links no one (a careless edit): the user's own account is named by
+    // the create's Username conflict, and is not deactivated as an orphan.
+    let mut w = World::new();
+    let upn = w.user("nia", json!({}));
+    w.join("nia", "g-sales");
+    let id = w.salesforce("nia", json!({}));
+    let broken = (
+        "{source: '[userPrincipalName]', target: FederationIdentifier}",
+        "{source: 'ToUpper([userPrincipalName])', target: FederationIdentifier}",
+    );
+    let plan = w.plan(&config(&[broken]));
+    let p = problem(&plan, &upn);
+    assert_eq!(p.kind, ProblemKind::Conflict);
+    assert!(p.reason.contains(&id), "{}", p.reason);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.target_id.as_deref() != Some(id.as_str())),
+        "{:?}",
+        plan.changes
+    );
+    assert_eq!(plan.summary.deactivate, 0);
+}
+
+#[test]
 fn target_limits_the_plan_and_plans_are_deterministic() {
     let mut w = World::new();
     let a = w.user("vic", json!({}));
