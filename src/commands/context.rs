@@ -420,7 +420,8 @@ fn undefined_attribute(desired: &Desired, error: Error) -> Error {
     }
     let help = crate::suggest::closest(property, USER_PROPERTIES.iter().copied()).map_or_else(
         || {
-            "fix the name: Entra attribute names are Graph's user properties (e.g. `jobTitle`),              `extensionAttribute1`..`15`, or a directory extension `extension_<appId>_<name>`"
+            "fix the name: Entra attribute names are Graph's user properties (e.g. `jobTitle`), \
+             `extensionAttribute1`..`15`, or a directory extension `extension_<appId>_<name>`"
                 .to_owned()
         },
         |best| format!("did you mean `{best}`?"),

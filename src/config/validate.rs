@@ -444,7 +444,9 @@ fn check_attributes(
                     .label("not an attribute roster can read")
                     .help(help),
             );
-        } else if COLLECTION_PROPERTIES.contains(&name) {
+        } else if COLLECTION_PROPERTIES.contains(&name)
+            || name == crate::graph::attributes::APP_ROLE_ASSIGNMENTS
+        {
             out.push(
                 Finding::warning(
                     &pointer,

@@ -127,9 +127,11 @@ impl Shared {
     /// The session of an `Authorization: Bearer` header.
     pub(crate) fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let value = headers.get("authorization")?.to_str().ok()?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("OAuth "))?;
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        let (scheme, token) = value.split_once(' ')?;
+        if !(scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth")) {
+            return None;
+        }
         lock(&self.sessions).get(token.trim()).cloned()
     }
 

@@ -132,6 +132,9 @@ async fn api_versions_and_record_key_order_are_salesforces() {
         ("v65.0", StatusCode::OK),
         ("v30.0", StatusCode::GONE),
         ("v66.0", StatusCode::NOT_FOUND),
+        ("v62", StatusCode::NOT_FOUND),
+        ("v062.0", StatusCode::NOT_FOUND),
+        ("62.0", StatusCode::NOT_FOUND),
     ] {
         let response = sf
             .http
@@ -381,6 +384,21 @@ async fn the_identity_url_names_the_running_user_who_cannot_deactivate_itself() 
         .await
         .unwrap();
     assert_eq!(by_header.status(), StatusCode::OK);
+    // The scheme is case-insensitive; another user's identity is not asserted.
+    let other = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let theirs: Value = sf
+        .http
+        .get(identity.replace(&me, &other))
+        .header("authorization", format!("bearer {}", sf.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["user_id"], json!(other));
+    assert_eq!(theirs["asserted_user"], false);
+    assert_eq!(by_query["asserted_user"], true);
     let bad = sf
         .http
         .get(format!("{identity}?oauth_token=nonsense"))

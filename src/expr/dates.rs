@@ -189,7 +189,18 @@ fn month_number(word: &str) -> Option<u32> {
     u32::try_from(found + 1).ok()
 }
 
-fn is_weekday(word: &str) -> bool {
+/// A year written with one or two digits, as .NET's invariant calendar reads it
+/// (`TwoDigitYearMax` 2049: `21` is 2021, `75` is 1975).
+fn two_digit_year(text: &str, year: i64) -> i64 {
+    match (text.len(), year) {
+        (1 | 2, 0..=49) => 2000 + year,
+        (1 | 2, _) => 1900 + year,
+        _ => year,
+    }
+}
+
+/// The weekday a name or abbreviation means, 0 = Sunday.
+fn weekday_number(word: &str) -> Option<i64> {
     const DAYS: [&str; 7] = [
         "sunday",
         "monday",
@@ -200,7 +211,11 @@ fn is_weekday(word: &str) -> bool {
         "saturday",
     ];
     let word = word.trim_end_matches('.').to_ascii_lowercase();
-    word.len() >= 3 && DAYS.iter().any(|d| d.starts_with(word.as_str()))
+    if word.len() < 3 {
+        return None;
+    }
+    let found = DAYS.iter().position(|d| d.starts_with(word.as_str()))?;
+    i64::try_from(found).ok()
 }
 
 /// Dates in words and numbers, in any order .NET's invariant parse accepts: a year of four
@@ -212,6 +227,7 @@ fn parse_words(text: &str) -> Option<DateTime> {
     let mut clock: Option<&str> = None;
     let mut meridiem: Option<bool> = None;
     let mut offset: Option<i32> = None;
+    let mut weekday: Option<i64> = None;
     for word in text
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|w| !w.is_empty())
@@ -246,7 +262,9 @@ fn parse_words(text: &str) -> Option<DateTime> {
             numbers.push((n, word.trim_end_matches('.').len()));
         } else if let Some(m) = month_number(word) {
             month = Some(m);
-        } else if !is_weekday(word) {
+        } else if let Some(day) = weekday_number(word) {
+            weekday = Some(day);
+        } else {
             return None;
         }
     }
@@ -279,7 +297,8 @@ fn parse_words(text: &str) -> Option<DateTime> {
         Some(_) if c.hour > 12 => return None,
         _ => {}
     }
-    DateTime::from_civil(c, offset)
+    // A weekday that is not the date's is refused, as .NET refuses it.
+    DateTime::from_civil(c, offset).filter(|d| weekday.is_none_or(|w| d.weekday() == w))
 }
 
 fn parse_us(text: &str) -> Option<DateTime> {
@@ -287,7 +306,8 @@ fn parse_us(text: &str) -> Option<DateTime> {
     let mut parts = date.split('/');
     let month = parts.next()?.parse().ok()?;
     let day = parts.next()?.parse().ok()?;
-    let year = parts.next()?.parse().ok()?;
+    let year_text = parts.next()?;
+    let year = two_digit_year(year_text, year_text.parse().ok()?);
     if parts.next().is_some() {
         return None;
     }
@@ -511,5 +531,10 @@ mod tests {
         );
         assert!(parse_lenient("2021-02-30").is_none());
         assert!(parse_lenient("yesterday").is_none());
+        // Two-digit years as .NET's invariant calendar reads them; a wrong weekday is refused.
+        assert_eq!(parse_lenient("08/04/21").unwrap().civil().year, 2021);
+        assert_eq!(parse_lenient("8/4/75").unwrap().civil().year, 1975);
+        assert!(parse_lenient("Monday, 31 August 2021").is_none());
+        assert!(parse_lenient("Tuesday, 31 August 2021").is_some());
     }
 }

@@ -149,15 +149,49 @@ impl Evaluator<'_> {
                 matches!(self.value(expr)?, Value::Str(s) if s.eq_ignore_ascii_case("true")),
             );
         };
-        let (Value::Str(a), Value::Str(b)) = (self.value(left)?, self.value(right)?) else {
+        let operand = |side: &Expr| -> Result<Option<Value>> {
+            match self.value(side)? {
+                Value::Multi(values) => Err(EvalError {
+                    function: "comparison",
+                    span: side.span.clone(),
+                    message: format!(
+                        "compares one value but this has {}; pick one with Item() or combine \
+                         them with Join()",
+                        values.len()
+                    ),
+                }),
+                Value::Null | Value::Ignore | Value::IgnoreObject => Ok(None),
+                Value::Str(s) if s.is_empty() => Ok(None),
+                other => Ok(Some(other)),
+            }
+        };
+        // As documented, a null or empty operand makes the comparison false.
+        let (Some(a), Some(b)) = (operand(left)?, operand(right)?) else {
             return Ok(false);
         };
-        if a.is_empty() || b.is_empty() {
-            return Ok(false);
-        }
-        let ordering = match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.partial_cmp(&y),
-            _ => Some(a.cmp(&b)),
+        // Date-times compare as instants, also with text that reads as a date; numbers as
+        // numbers; anything else as ordinal text.
+        let instant = |v: &Value| match v {
+            Value::Date(d) => Some(d.to_utc().ticks),
+            Value::Str(s) => dates::parse_lenient(s).map(|d| d.to_utc().ticks),
+            _ => None,
+        };
+        let text = |v: Value| match v {
+            Value::Str(s) => s,
+            Value::Date(d) => dates::format_general(d),
+            _ => String::new(),
+        };
+        let ordering = if matches!(a, Value::Date(_)) || matches!(b, Value::Date(_)) {
+            match (instant(&a), instant(&b)) {
+                (Some(x), Some(y)) => Some(x.cmp(&y)),
+                _ => Some(text(a).cmp(&text(b))),
+            }
+        } else {
+            let (a, b) = (text(a), text(b));
+            match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.partial_cmp(&y),
+                _ => Some(a.cmp(&b)),
+            }
         };
         let Some(ordering) = ordering else {
             return Ok(false);
@@ -193,7 +227,7 @@ impl Evaluator<'_> {
             Value::Date(d) => Ok(Some(dates::format_general(d))),
             Value::Multi(values) => Err(call.arg_error(
                 i,
-                format!("expects one value but got {} values; pick one with Item() or combine them with Join()", values.len()),
+                format!("expects one value but got a multi-valued one ({}); pick one with Item() or combine them with Join()", values.len()),
             )),
         }
     }
@@ -525,9 +559,10 @@ impl Evaluator<'_> {
             Value::Str(s) => s,
             Value::Date(d) => dates::format_general(d),
             Value::Multi(v) => {
-                return Err(
-                    call.arg_error(0, format!("expects one value but got {} values", v.len()))
-                );
+                return Err(call.arg_error(
+                    0,
+                    format!("expects one value but got a multi-valued one ({})", v.len()),
+                ));
             }
         };
         let mut i = 2;

@@ -131,6 +131,21 @@ fn parse_errors_name_the_spot_and_what_was_expected() {
 }
 
 #[test]
+fn a_comparison_of_several_values_is_an_error_not_false() {
+    let parsed = parse("IIF([p] = \"a\", \"t\", \"f\")").unwrap();
+    let attrs: BTreeMap<String, Value> =
+        [("p".to_owned(), Value::Multi(vec!["a".into(), "b".into()]))]
+            .into_iter()
+            .collect();
+    let err = evaluate(&parsed, &attrs, &Context::new(now(None), 1)).unwrap_err();
+    assert_eq!(err.span, 4..7);
+    assert!(
+        err.message.starts_with("compares one value but this has 2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unknown_date_formats_and_styles_are_errors_not_silently_wrong() {
     let err = eval(
         "FormatDateTime(\"2026-03-05\", , \"yyyy-MM-dd\", \"x\")",

@@ -93,8 +93,9 @@ const DIACRITICS: &[(&str, &[&str])] = &[
     ("Z", &["Ź", "Ž", "Ż", "Z̄", "Ẕ"]),
 ];
 
-/// The longest key of `DIACRITICS`, in characters.
-const LONGEST: usize = 3;
+/// The longest key of `DIACRITICS` written decomposed, in characters (`ǟ` is `a`, U+0308,
+/// U+0304).
+const LONGEST: usize = 4;
 
 /// `DIACRITICS` by the characters replaced.
 fn diacritics() -> &'static std::collections::HashMap<&'static str, &'static str> {
@@ -108,26 +109,25 @@ fn diacritics() -> &'static std::collections::HashMap<&'static str, &'static str
     &TABLE
 }
 
-/// Replaces the characters of Entra's table by their letters; the input is read in NFC (a
-/// letter typed as base + combining mark is the same letter), the longest match wins, and
-/// characters outside the table are kept, as Entra keeps them.
+/// Replaces the characters of Entra's table by their letters, longest match first. A letter
+/// typed as base + combining marks is the same letter (each candidate is compared in NFC), and
+/// everything outside the table is kept exactly as written, as Entra keeps it.
 pub(crate) fn normalize_diacritics(source: &str) -> String {
     let table = diacritics();
-    let text: String = source.nfc().collect();
-    let starts: Vec<usize> = text
+    let starts: Vec<usize> = source
         .char_indices()
         .map(|(i, _)| i)
-        .chain(std::iter::once(text.len()))
+        .chain(std::iter::once(source.len()))
         .collect();
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(source.len());
     let mut i = 0;
     while i + 1 < starts.len() {
         let matched = (1..=LONGEST.min(starts.len() - 1 - i)).rev().find_map(|n| {
-            table
-                .get(&text[starts[i]..starts[i + n]])
-                .map(|to| (n, *to))
+            let candidate = &source[starts[i]..starts[i + n]];
+            let composed: String = candidate.nfc().collect();
+            table.get(composed.as_str()).map(|to| (n, *to))
         });
-        let (n, to) = matched.unwrap_or((1, &text[starts[i]..starts[i + 1]]));
+        let (n, to) = matched.unwrap_or((1, &source[starts[i]..starts[i + 1]]));
         out.push_str(to);
         i += n;
     }

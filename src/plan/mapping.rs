@@ -153,15 +153,26 @@ pub(super) fn desired(
             Value::Date(d) => Some(expr::format_general(d)),
             Value::Multi(values) => {
                 out.errors.push(format!(
-                    "mapping {target} ({}) gives {} values; a User field holds one",
+                    "mapping {target} ({}) gives {}; a User field holds one value",
                     shown(),
-                    values.len()
+                    match values.len() {
+                        1 => "a multi-valued attribute's one value (write Item([...], 1))".to_owned(),
+                        n => format!("{n} values"),
+                    }
                 ));
                 None
             }
             Value::Null if creating => mapping.default.clone(),
             Value::Null | Value::Ignore => None,
             Value::IgnoreObject => {
+                if explain {
+                    out.traces.push(FieldTrace {
+                        field: target.to_owned(),
+                        from: format!("{} returned IgnoreObjectFlow: the user is skipped", shown()),
+                        value: None,
+                        on_create_only: false,
+                    });
+                }
                 out.skipped = Some(format!(
                     "skipped by expression: mapping {target} ({}) returned IgnoreObjectFlow, so \
                      this user is neither created nor updated in this run",

@@ -75,8 +75,20 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
         );
     };
     let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
-    let version = version.trim_start_matches('v');
-    let mut response = match version.parse::<f64>() {
+    // Versions are written `vNN.0`, as the versions list names them.
+    let version = version.strip_prefix('v').unwrap_or("");
+    let well_formed = version.split_once('.').is_some_and(|(major, minor)| {
+        minor == "0"
+            && !major.is_empty()
+            && !major.starts_with('0')
+            && major.bytes().all(|b| b.is_ascii_digit())
+    });
+    let mut response = match version
+        .parse::<f64>()
+        .ok()
+        .filter(|_| well_formed)
+        .ok_or(())
+    {
         Ok(v) if (f64::from(OLDEST_VERSION)..=f64::from(NEWEST_VERSION)).contains(&v) => {
             route(shared, request, version, rest)
         }
@@ -240,11 +252,11 @@ pub(crate) fn identity(shared: &Shared, request: &Request) -> Response {
         headers
     });
     let session = shared.session(by_query.as_ref().unwrap_or(&request.headers));
-    if !session.is_some_and(|s| s.api == Api::Salesforce && !s.expired) {
+    let Some(session) = session.filter(|s| s.api == Api::Salesforce && !s.expired) else {
         let mut response = Response::new(axum::body::Body::from("Bad_OAuth_Token"));
         *response.status_mut() = StatusCode::FORBIDDEN;
         return response;
-    }
+    };
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     let state = shared.state();
     let user = match segments.as_slice() {
@@ -291,7 +303,8 @@ pub(crate) fn identity(shared: &Shared, request: &Request) -> Response {
         StatusCode::OK,
         &json!({
             "id": format!("{base}/id/{}/{}", state.org.id, id.as_str().unwrap_or_default()),
-            "asserted_user": true,
+            // True only for the session's own user.
+            "asserted_user": session.user_id.as_deref() == id.as_str(),
             "user_id": id,
             "organization_id": state.org.id,
             "username": text("Username"),
