@@ -71,8 +71,12 @@ pub(crate) enum ClauseOperand {
     Integer(i64),
     /// `in`, `not_in`.
     List(Vec<String>),
-    /// `regex_match`, `not_regex_match`, compiled as .NET reads them (`expr::dotnet_regex`).
-    Regex(std::sync::Arc<fancy_regex::Regex>),
+    /// `regex_match`, `not_regex_match`: the pattern as written, and compiled as .NET reads it
+    /// (`expr::dotnet_regex`).
+    Regex {
+        pattern: String,
+        regex: std::sync::Arc<fancy_regex::Regex>,
+    },
 }
 
 /// One matching rule.

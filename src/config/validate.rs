@@ -299,7 +299,7 @@ fn clause_operand(
                 ClauseValue::List(_) => return None,
             };
             match crate::expr::dotnet_regex::compile(&pattern) {
-                Ok(regex) => Some(desired::ClauseOperand::Regex(regex)),
+                Ok(regex) => Some(desired::ClauseOperand::Regex { pattern, regex }),
                 Err(problem) => {
                     let mut finding = Finding::error(
                         &format!("{pointer}/value"),

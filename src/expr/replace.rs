@@ -42,7 +42,7 @@ pub(crate) fn replace(args: &ReplaceArgs<'_>) -> Result<Option<String>, String> 
                 }
                 Ok(regex
                     .captures(other)
-                    .map_err(|e| gave_up(regex, &e))?
+                    .map_err(|e| gave_up(&e))?
                     .and_then(|c| c.name(group).map(|m| m.as_str().to_owned())))
             }
             // Mode 4: replace only the text of the named group in every match.
@@ -67,11 +67,9 @@ pub(crate) fn replace(args: &ReplaceArgs<'_>) -> Result<Option<String>, String> 
 }
 
 /// A match the engine gave up on (its backtracking limit): an error, never a silent "no match".
-fn gave_up(regex: &Regex, e: &fancy_regex::Error) -> String {
-    format!(
-        "the pattern {:?} could not finish matching: {e}",
-        regex.as_str()
-    )
+/// (The call names the pattern; the engine's form of it would differ from what was written.)
+fn gave_up(e: &fancy_regex::Error) -> String {
+    format!("the pattern could not finish matching: {e}")
 }
 
 /// Mode 3: every match replaced, with substitutions.
@@ -79,7 +77,7 @@ fn replace_matches(regex: &Regex, source: &str, replacement: &str) -> Result<Str
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
     for caps in regex.captures_iter(source) {
-        let caps = caps.map_err(|e| gave_up(regex, &e))?;
+        let caps = caps.map_err(|e| gave_up(&e))?;
         let Some(m) = caps.get(0) else { continue };
         out.push_str(&source[last..m.start()]);
         out.push_str(&substitute(&caps, replacement, source));
@@ -98,7 +96,7 @@ fn replace_group(
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
     for caps in regex.captures_iter(source) {
-        let caps = caps.map_err(|e| gave_up(regex, &e))?;
+        let caps = caps.map_err(|e| gave_up(&e))?;
         if let Some(m) = caps.name(group) {
             out.push_str(&source[last..m.start()]);
             out.push_str(&substitute(&caps, replacement, source));

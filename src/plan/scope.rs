@@ -39,23 +39,32 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
     }
     let filters = &config.scope.filters;
     let mut passed = filters.is_empty();
-    // Results first; the words only when a reason or `explain` needs them.
+    // Results first; the words only when a reason or `explain` needs them. A clause the regex
+    // engine cannot finish is unknown: it decides nothing when another clause of its filter is
+    // false or another filter passes (AND and OR over true, false and unknown).
+    let mut unknown: Option<String> = None;
     let results: Vec<Vec<bool>> = filters
         .iter()
         .map(|f| {
-            f.all
+            let clauses: Vec<Result<bool, String>> = f
+                .all
                 .iter()
                 .map(|c| {
-                    holds(c, user.raw.get(&c.attribute)).unwrap_or_else(|why| {
-                        decision.undecided =
-                            Some(format!("scope cannot be decided: {}: {why}", describe(c)));
-                        false
-                    })
+                    holds(c, user.raw.get(&c.attribute))
+                        .map_err(|why| format!("scope cannot be decided: {}: {why}", describe(c)))
                 })
-                .collect()
+                .collect();
+            let failed = clauses.iter().any(|r| matches!(r, Ok(false)));
+            if !failed && let Some(Err(why)) = clauses.iter().find(|r| r.is_err()) {
+                unknown.get_or_insert_with(|| why.clone());
+            }
+            clauses.into_iter().map(|r| r.unwrap_or(false)).collect()
         })
         .collect();
     passed |= results.iter().any(|r| r.iter().all(|ok| *ok));
+    if !passed {
+        decision.undecided = unknown;
+    }
     let name = |i: usize| {
         filters[i]
             .name
@@ -100,7 +109,7 @@ fn describe(clause: &Clause) -> String {
     match &clause.operand {
         ClauseOperand::None => format!("{attribute} {operator}"),
         ClauseOperand::Text(t) => format!("{attribute} {operator} {t:?}"),
-        ClauseOperand::Regex(r) => format!("{attribute} {operator} {:?}", r.as_str()),
+        ClauseOperand::Regex { pattern, .. } => format!("{attribute} {operator} {pattern:?}"),
         ClauseOperand::Integer(n) => format!("{attribute} {operator} {n}"),
         ClauseOperand::List(l) => format!("{attribute} {operator} {l:?}"),
     }
@@ -127,7 +136,9 @@ pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> Result<bool, Stri
     let Some(value) = value else {
         return Ok(false);
     };
-    let matches = |r: &fancy_regex::Regex| crate::expr::dotnet_regex::is_match(r, &value);
+    let matches = |regex: &fancy_regex::Regex, pattern: &str| {
+        crate::expr::dotnet_regex::is_match(regex, pattern, &value)
+    };
     Ok(match (clause.operator, &clause.operand) {
         (Operator::IsNotNull, _) => true,
         (Operator::IsTrue, _) => value.eq_ignore_ascii_case("true"),
@@ -136,8 +147,10 @@ pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> Result<bool, Stri
         (Operator::NotEquals, ClauseOperand::Text(wanted)) => value != *wanted,
         (Operator::Includes, ClauseOperand::Text(wanted)) => value.contains(wanted.as_str()),
         (Operator::EndsWith, ClauseOperand::Text(wanted)) => value.ends_with(wanted.as_str()),
-        (Operator::RegexMatch, ClauseOperand::Regex(r)) => matches(r)?,
-        (Operator::NotRegexMatch, ClauseOperand::Regex(r)) => !matches(r)?,
+        (Operator::RegexMatch, ClauseOperand::Regex { pattern, regex }) => matches(regex, pattern)?,
+        (Operator::NotRegexMatch, ClauseOperand::Regex { pattern, regex }) => {
+            !matches(regex, pattern)?
+        }
         (Operator::GreaterThan, ClauseOperand::Integer(wanted)) => {
             value.trim().parse::<i64>().is_ok_and(|v| v > *wanted)
         }

@@ -1171,6 +1171,51 @@ fn guid_and_random_string_differ_between_users_and_not_between_plans() {
 }
 
 #[test]
+fn a_scoping_regex_the_engine_gives_up_on_decides_only_when_it_matters() {
+    let mut w = World::new();
+    let slow = format!("{}b", "a".repeat(37));
+    // An employee passes the first filter: the second cannot change that.
+    let emp = w.user("emp", json!({"employeeType": "Employee", "jobTitle": slow}));
+    // A contractor's only chance is the second filter, whose other clause is false: out.
+    let out = w.user(
+        "out",
+        json!({"employeeType": "Contractor", "department": "HR", "jobTitle": slow}),
+    );
+    // A contractor whose result hangs on the pattern: undecided, an error item, left alone.
+    let hung = w.user(
+        "hung",
+        json!({"employeeType": "Contractor", "department": "Sales", "jobTitle": slow}),
+    );
+    for name in ["emp", "out", "hung"] {
+        w.join(name, "g-sales");
+    }
+    w.salesforce("hung", json!({}));
+    let scope = (
+        "matching:\n",
+        "scope:\n  filters:\n    - all: [{attribute: employeeType, operator: equals, value: Employee}]\n    - all:\n        - {attribute: department, operator: equals, value: Sales}\n        - {attribute: jobTitle, operator: regex_match, value: '^(a|aa)+(?!b)$'}\nmatching:\n",
+    );
+    let plan = w.plan(&config(&[scope]));
+    assert_eq!(only(&plan, &emp).action, Action::Create);
+    assert!(
+        plan.changes.iter().all(|c| c.key != out),
+        "{:?}",
+        plan.changes
+    );
+    let p = problem(&plan, &hung);
+    assert_eq!(p.kind, ProblemKind::Error);
+    assert!(
+        p.reason.starts_with("scope cannot be decided: jobTitle regex_match \"^(a|aa)+(?!b)$\": the pattern \"^(a|aa)+(?!b)$\" could not finish matching"),
+        "{}",
+        p.reason
+    );
+    assert!(
+        plan.changes.iter().all(|c| c.key != hung),
+        "never deprovisioned: {:?}",
+        plan.changes
+    );
+}
+
+#[test]
 fn an_account_in_a_username_conflict_is_never_deprovisioned_by_the_same_plan() {
     // A matching rule that links no one (a careless edit): the user's own account is named by
     // the create's Username conflict, and is not deactivated as an orphan.
