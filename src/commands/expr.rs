@@ -114,7 +114,7 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
         }
     }
     for pair in &args.set {
-        let Some((name, value)) = pair.split_once('=') else {
+        let Some((name, value)) = pair.split_once('=').filter(|(n, _)| !n.trim().is_empty()) else {
             return Err(Error::Usage(format!("--set {pair:?}: expected NAME=VALUE")));
         };
         attributes.insert(name.trim().to_owned(), Value::Str(value.to_owned()));

@@ -372,6 +372,13 @@ fn parse_expressions(
             }
             Ok(parsed) => parsed,
         };
+        let mut constants = Vec::new();
+        crate::expr::constant_problems(&parsed, &mut constants);
+        for (span, why) in constants {
+            let mut finding = Finding::error(&pointer, why).label("fails for every user");
+            finding.inner = Some(span);
+            out.push(finding);
+        }
         let mut patterns = Vec::new();
         crate::expr::regex_literals(&parsed, &mut patterns);
         for (pattern, span) in patterns {
@@ -562,6 +569,19 @@ enum Place {
 fn check_mappings(config: &Config, out: &mut Vec<Finding>) {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, mapping) in config.mappings.iter().enumerate() {
+        if let Some(MappingValue::Constant(
+            keyword @ ("IgnoreObjectFlow" | "IgnoreAttributeFlow"),
+        )) = mapping.value()
+        {
+            out.push(
+                Finding::warning(
+                    &format!("/mappings/{i}/constant"),
+                    format!("this writes the text {keyword:?} into every user"),
+                )
+                .label("a constant, not the keyword")
+                .help(format!("to use the keyword, write `expression: {keyword}` (usually inside IIF or Switch)")),
+            );
+        }
         let pointer = format!("/mappings/{i}/target");
         let key = mapping.target.to_ascii_lowercase();
         if let Some(first) = seen.get(&key) {

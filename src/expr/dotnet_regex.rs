@@ -112,6 +112,10 @@ pub(crate) fn translate(pattern: &str) -> Result<String, Problem> {
             '(' if !in_class && chars.peek().is_some_and(|(_, n)| *n == '?') => {
                 group(pattern, at, &mut chars, &mut out)?;
             }
+            '(' if !in_class && chars.peek().is_some_and(|(_, n)| *n == '*') => {
+                return Err(refuse(at, "(*VERB) is PCRE syntax .NET does not have"));
+            }
+            '{' if !in_class => quantifier(pattern, at, &mut out)?,
             other => out.push(other),
         }
     }
@@ -162,6 +166,12 @@ fn escape(
             let _ = write!(out, r"\k<{name}>");
         }
         'G' => return Err(refuse(at, r"\G (contiguous matches) is not supported")),
+        'K' | 'R' | 'h' | 'H' | 'X' | 'C' | 'N' | 'V' | 'o' | 'g' => {
+            return Err(refuse(
+                at,
+                &format!(r"\{next} is not a .NET escape (it is PCRE's or Rust's)"),
+            ));
+        }
         'c' => {
             return Err(refuse(
                 at,
@@ -174,6 +184,36 @@ fn escape(
         }
     }
     Ok(())
+}
+
+/// A `{` at `at`: a quantifier `{n}`, `{n,}` or `{n,m}` as .NET reads one (`{n,m}` with `n > m`
+/// refused); anything else, such as `{,3}`, is literal text in .NET.
+fn quantifier(pattern: &str, at: usize, out: &mut String) -> Result<(), Problem> {
+    let body = pattern[at + 1..].split_once('}').map(|(b, _)| b);
+    let bounds = body.and_then(|b| {
+        let (low, high) = b
+            .split_once(',')
+            .map_or((b, Some(b)), |(l, h)| (l, Some(h)));
+        let low = (!low.is_empty() && low.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| low.parse::<u64>().ok())??;
+        let high = match high {
+            Some("") => None,
+            Some(h) if h.bytes().all(|c| c.is_ascii_digit()) => Some(h.parse::<u64>().ok()?),
+            _ => return None,
+        };
+        Some((low, high))
+    });
+    match bounds {
+        Some((low, Some(high))) if low > high => Err(refuse(at, "a quantifier {n,m} needs n <= m")),
+        Some(_) => {
+            out.push('{');
+            Ok(())
+        }
+        None => {
+            out.push_str(r"\{");
+            Ok(())
+        }
+    }
 }
 
 /// The `(?` construct at `at` (its `(` consumed).
@@ -196,6 +236,11 @@ fn group(pattern: &str, at: usize, chars: &mut Chars<'_>, out: &mut String) -> R
         for _ in 0..name.chars().count() + 3 {
             chars.next();
         }
+    } else if rest.starts_with("(?P") || rest.starts_with("(?U") {
+        return Err(refuse(
+            at,
+            "(?P...) and (?U) are Python/Rust syntax .NET does not have; write (?<name>...)",
+        ));
     } else if rest.starts_with("(?(") {
         return Err(refuse(
             at,
@@ -288,6 +333,22 @@ mod tests {
         ] {
             let problem = compile(pattern).unwrap_err();
             assert_eq!(problem.offset, Some(offset), "{pattern}");
+            assert!(
+                problem.message.starts_with(starts),
+                "{pattern}: {}",
+                problem.message
+            );
+        }
+        // `{,3}` is literal text in .NET; `{2,1}` is refused; PCRE-only syntax is refused.
+        assert_eq!(replace_all("a{,3}", "xa{,3}y", "-"), "x-y");
+        assert_eq!(replace_all("a{2}", "aaa", "-"), "-a");
+        for (pattern, starts) in [
+            ("a{2,1}", "a quantifier"),
+            (r"ab\K", r"\K is not a .NET escape"),
+            ("(*FAIL)", "(*VERB)"),
+            ("(?P<n>a)", "(?P...)"),
+        ] {
+            let problem = compile(pattern).unwrap_err();
             assert!(
                 problem.message.starts_with(starts),
                 "{pattern}: {}",

@@ -33,6 +33,72 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
     )
 }
 
+/// Constant arguments that would fail for every user: an unknown date-time style or standard
+/// format in `FormatDateTime`, an unknown interval in `DateAdd`/`DateDiff`, a literal date
+/// `CDate`/`NumFromDate`/`DateAdd`/`DateDiff` cannot read. Each with the literal's span.
+pub(crate) fn constant_problems(
+    expr: &syntax::Expr,
+    out: &mut Vec<(std::ops::Range<usize>, String)>,
+) {
+    let syntax::ExprKind::Call { name, args } = &expr.kind else {
+        if let syntax::ExprKind::Compare { left, right, .. } = &expr.kind {
+            constant_problems(left, out);
+            constant_problems(right, out);
+        }
+        return;
+    };
+    let literal = |i: usize| match args.get(i) {
+        Some(Some(syntax::Expr {
+            kind: syntax::ExprKind::Str(text),
+            span,
+        })) => Some((text.as_str(), span.clone())),
+        _ => None,
+    };
+    let mut check = |i: usize, problem: &dyn Fn(&str) -> Option<String>| {
+        if let Some((text, span)) = literal(i)
+            && let Some(why) = problem(text)
+        {
+            out.push((span, format!("{name}: argument {}: {why}", i + 1)));
+        }
+    };
+    let date = |text: &str| {
+        dates::parse_lenient(text)
+            .is_none()
+            .then(|| format!("{text:?} is not a date"))
+    };
+    match *name {
+        "FormatDateTime" => {
+            let (styles, input, output) = if args.len() == 4 {
+                (Some(1), 2, 3)
+            } else {
+                (None, 1, 2)
+            };
+            if let Some(styles) = styles {
+                check(styles, &|t| dotnet_format::Styles::parse(t).err());
+            }
+            for format in [input, output] {
+                check(format, &|t| dotnet_format::standard(t).err());
+            }
+        }
+        "DateAdd" | "DateDiff" => {
+            check(0, &|t| {
+                dates::Interval::parse(t)
+                    .is_none()
+                    .then(|| format!("{t:?} is not an interval; use yyyy, m, d, ww, h, n or s"))
+            });
+            let dates_at: &[usize] = if *name == "DateAdd" { &[2] } else { &[1, 2] };
+            for i in dates_at {
+                check(*i, &date);
+            }
+        }
+        "CDate" | "NumFromDate" => check(0, &date),
+        _ => {}
+    }
+    for arg in args.iter().flatten() {
+        constant_problems(arg, out);
+    }
+}
+
 /// Every literal pattern of a `Replace` call (its third argument), with the literal's span.
 pub(crate) fn regex_literals(expr: &syntax::Expr, out: &mut Vec<(String, std::ops::Range<usize>)>) {
     match &expr.kind {

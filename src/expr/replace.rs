@@ -131,6 +131,18 @@ fn substitute(caps: &Captures<'_>, replacement: &str, input: &str) -> String {
             }
         } else if after.starts_with('$') {
             ("$".to_owned(), 1)
+        } else if after.starts_with('+') {
+            // The last group of the pattern.
+            let last = caps.len().saturating_sub(1);
+            (
+                caps.get(last)
+                    .filter(|_| last > 0)
+                    .map_or("", |m| m.as_str())
+                    .to_owned(),
+                1,
+            )
+        } else if after.starts_with('_') {
+            (input.to_owned(), 1)
         } else if after.starts_with('&') {
             (caps.get(0).map_or("", |m| m.as_str()).to_owned(), 1)
         } else if after.starts_with('`') {
@@ -187,6 +199,13 @@ mod tests {
             ..args("x12-34y")
         };
         assert_eq!(replace(&a).unwrap().unwrap(), "x12|34|$|12-34|$9y");
+        // `$+` is the last group, `$_` the whole input, as in .NET.
+        let a = ReplaceArgs {
+            regex: Some(&re),
+            replacement: Some("[$+|$_]"),
+            ..args("x12-34y")
+        };
+        assert_eq!(replace(&a).unwrap().unwrap(), "x[34|x12-34y]y");
     }
 
     #[test]

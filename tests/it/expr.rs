@@ -162,3 +162,15 @@ fn the_ignore_keywords_say_which_outcome_and_print_null_as_json() {
         );
     }
 }
+
+#[test]
+fn a_set_without_a_name_is_refused() {
+    let scratch = Scratch::new("expr-set-empty");
+    let out = scratch.roster(&["expr", "[a]", "--set", "=x"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("--set \"=x\": expected NAME=VALUE"),
+        "{}",
+        out.stderr
+    );
+}

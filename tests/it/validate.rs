@@ -604,3 +604,35 @@ fn a_replace_pattern_the_engine_cannot_run_is_named_at_its_place() {
         )
     ));
 }
+
+#[test]
+fn constant_date_arguments_that_fail_for_every_user_are_named() {
+    insta::assert_snapshot!(rejected(
+        "date-constants",
+        minimal_with(
+            "  - {target: Email, source: mail}\n",
+            "  - {target: Email, source: mail}\n  - {target: Title, expression: 'FormatDateTime([employeeHireDate], \"Utc\", \"yyyy-MM-dd\", \"x\")'}\n  - {target: Division, expression: 'DateAdd(\"q\", 1, CDate(\"13/13/2021\"))'}\n",
+        )
+    ));
+}
+
+#[test]
+fn a_constant_ignore_keyword_is_a_warning_with_the_expression_to_write() {
+    let scratch = Scratch::new("constant-keyword");
+    scratch.write(
+        "roster.yaml",
+        minimal_with(
+            "  - {target: Email, source: mail}\n",
+            "  - {target: Email, source: mail}\n  - {target: Title, constant: IgnoreObjectFlow}\n",
+        ),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("this writes the text \"IgnoreObjectFlow\" into every user")
+            && out.stderr.contains("write `expression: IgnoreObjectFlow`"),
+        "{}",
+        out.stderr
+    );
+}
