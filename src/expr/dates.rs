@@ -7,6 +7,8 @@ pub(crate) const TICKS_PER_SECOND: i64 = 10_000_000;
 const TICKS_PER_DAY: i64 = 86_400 * TICKS_PER_SECOND;
 /// Ticks from 0001-01-01 to 1601-01-01, the Windows FILETIME epoch.
 pub(crate) const FILETIME_EPOCH_TICKS: i64 = 504_911_232_000_000_000;
+/// Ticks from 0001-01-01 to 10000-01-01: the end of .NET's calendar.
+pub(crate) const MAX_TICKS: i64 = 3_155_378_976_000_000_000;
 /// Ticks from 0001-01-01 to 1970-01-01.
 pub(crate) const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 

@@ -126,6 +126,7 @@ impl Styles {
     /// Parses `None`, `AdjustToUniversal, AssumeUniversal`, ...; an unknown name is an error.
     pub(crate) fn parse(text: &str) -> Result<Styles, String> {
         let mut styles = Styles::default();
+        let mut assumed: Option<&str> = None;
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "None"
@@ -136,7 +137,16 @@ impl Styles {
                 | "NoCurrentDateDefault"
                 | "RoundtripKind" => {}
                 "AdjustToUniversal" => styles.adjust_to_universal = true,
-                "AssumeUniversal" | "AssumeLocal" => styles.assume_universal = true,
+                "AssumeUniversal" | "AssumeLocal" => {
+                    if assumed.is_some_and(|a| a != name) {
+                        return Err(
+                            "AssumeLocal and AssumeUniversal cannot be combined (.NET refuses it)"
+                                .to_owned(),
+                        );
+                    }
+                    assumed = Some(name);
+                    styles.assume_universal = true;
+                }
                 other => {
                     return Err(format!(
                         "{other:?} is not a DateTimeStyles value (None, AdjustToUniversal, AssumeUniversal, AssumeLocal, AllowWhiteSpaces, AllowLeadingWhite, AllowTrailingWhite, AllowInnerWhite, NoCurrentDateDefault, RoundtripKind)"
@@ -171,6 +181,8 @@ impl Styles {
 /// Writes `dt` in a custom format, or a standard one (one letter); an unknown standard format
 /// is an error.
 pub(crate) fn format_any(dt: DateTime, pattern: &str) -> Result<String, String> {
+    // An empty format is .NET's general format, `G`.
+    let pattern = if pattern.is_empty() { "G" } else { pattern };
     Ok(match standard(pattern)? {
         Some((custom, true)) => format(
             DateTime {

@@ -419,10 +419,11 @@ impl Evaluator<'_> {
             "DateFromNum" => match self.int(call, 0)? {
                 None => Value::Null,
                 Some(n) => {
+                    // Years 1 to 9999, as DateAdd allows.
                     let ticks = n
                         .checked_add(dates::FILETIME_EPOCH_TICKS)
-                        .filter(|t| *t >= 0)
-                        .ok_or_else(|| call.arg_error(0, "out of range"))?;
+                        .filter(|t| (0..dates::MAX_TICKS).contains(t))
+                        .ok_or_else(|| call.arg_error(0, "out of range (years 1 to 9999)"))?;
                     Value::Date(DateTime {
                         ticks,
                         offset: None,

@@ -168,6 +168,25 @@ fn unknown_date_formats_and_styles_are_errors_not_silently_wrong() {
         "{err}"
     );
     assert!(eval("CDate(\"next Tuesday\")", &[]).is_err());
+    assert!(
+        eval("FormatDateTime(\"2026-03-05\", \"AssumeLocal, AssumeUniversal\", \"yyyy-MM-dd\", \"d\")", &[])
+            .unwrap_err()
+            .contains("cannot be combined")
+    );
+    assert!(
+        eval("DateFromNum(2650467744000000000)", &[])
+            .unwrap_err()
+            .contains("out of range")
+    );
+    // An empty output format is .NET's general format, G.
+    assert_eq!(
+        eval(
+            "FormatDateTime(\"2026-03-05\", , \"yyyy-MM-dd\", \"\")",
+            &[]
+        )
+        .unwrap(),
+        Value::Str("03/05/2026 00:00:00".into())
+    );
 }
 
 #[test]
