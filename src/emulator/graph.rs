@@ -449,6 +449,29 @@ fn users<'s>(
         .collect())
 }
 
+/// A `$batch` item's method and url, when it is well formed: each item names both, its headers
+/// are an object, and `dependsOn` names earlier items. Graph refuses the whole batch otherwise.
+fn item_parts<'i>(
+    item: &'i Value,
+    id: &str,
+    earlier: &std::collections::HashSet<String>,
+) -> Option<(&'i str, &'i str)> {
+    let depends_ok = match item.get("dependsOn") {
+        None => true,
+        Some(Value::Array(on)) => on.iter().all(|d| {
+            d.as_str()
+                .is_some_and(|d| d != id && earlier.contains(&d.to_lowercase()))
+        }),
+        Some(_) => false,
+    };
+    let headers_ok = item.get("headers").is_none_or(Value::is_object);
+    (depends_ok && headers_ok).then_some(())?;
+    Some((
+        item.get("method").and_then(Value::as_str)?,
+        item.get("url").and_then(Value::as_str)?,
+    ))
+}
+
 /// One `$batch` item's answer: status, headers and JSON body. Each item keeps its own headers
 /// (a throttled one its own `Retry-After`); an item whose answer broke off inside Graph is a
 /// failed status with an error body, never a 200 without one.
@@ -973,6 +996,13 @@ pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
             "Invalid batch payload format.",
         );
     };
+    if requests.is_empty() {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid batch payload format.",
+        );
+    }
     if requests.len() > MAX_BATCH {
         return graph_error(
             StatusCode::BAD_REQUEST,
@@ -1001,8 +1031,13 @@ pub(crate) async fn batch(shared: &Shared, request: &Request) -> Response {
                 &format!("Batch request id '{id}' is duplicated."),
             );
         }
-        let method = item.get("method").and_then(Value::as_str).unwrap_or("GET");
-        let url = item.get("url").and_then(Value::as_str).unwrap_or_default();
+        let Some((method, url)) = item_parts(item, &id, &ids) else {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid batch payload format.",
+            );
+        };
         let url = url.strip_prefix("/v1.0").unwrap_or(url);
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let method: Method = method.parse().unwrap_or(Method::GET);

@@ -1346,6 +1346,44 @@ async fn dropped_connections_fail_the_read_once() {
 }
 
 #[tokio::test]
+async fn graph_refuses_malformed_batches() {
+    let running = demo().await;
+    let token = demo_graph_token(&running).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1.0/$batch", running.base_url());
+    // Malformed batches are refused whole.
+    for bad in [
+        json!({"requests": []}),
+        json!({"requests": [{"id": "1", "url": "/users"}]}),
+        json!({"requests": [{"id": "1", "method": "GET", "url": "/users", "headers": "x"}]}),
+        json!({"requests": [{"id": "1", "method": "GET", "url": "/users", "dependsOn": ["2"]}]}),
+    ] {
+        let r = http
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let chained = json!({"requests": [
+        {"id": "1", "method": "GET", "url": "/users?$top=1"},
+        {"id": "2", "method": "GET", "url": "/users?$top=1", "dependsOn": ["1"]},
+    ]});
+    let r = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&chained)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn graph_batch_answers_each_request() {
     let running = demo().await;
     let token = demo_graph_token(&running).await;
