@@ -38,7 +38,7 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
             then.get(key).map_or(&[][..], Vec::as_slice),
             now.get(key).map_or(&[][..], Vec::as_slice),
         );
-        if a == b {
+        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)) {
             continue;
         }
         if let ([saved], [fresh]) = (a, b) {
@@ -46,10 +46,10 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
             continue;
         }
         let before = reasons.len();
-        for saved in a.iter().filter(|c| !b.contains(c)) {
+        for saved in a.iter().filter(|c| !b.iter().any(|f| same(c, f))) {
             reasons.push(gone(saved, &users, &usernames));
         }
-        for fresh in b.iter().filter(|c| !a.contains(c)) {
+        for fresh in b.iter().filter(|c| !a.iter().any(|s| same(s, c))) {
             reasons.push(format!(
                 "{}: a plan made now would {} this user ({}); the saved plan does not",
                 fresh.key,
@@ -70,6 +70,18 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
         }
     }
     reasons
+}
+
+/// Whether two changes do the same thing. What `--baseline-config` adds for the reviewer (the
+/// cause, the fields pending regardless) is not part of what apply does: a plan saved with it
+/// applies like one saved without.
+fn same(saved: &Change, fresh: &Change) -> bool {
+    let bare = |c: &Change| Change {
+        cause: None,
+        pending_fields: Vec::new(),
+        ..c.clone()
+    };
+    bare(saved) == bare(fresh)
 }
 
 /// A plan's changes by lower-case key (a key has one change, but nothing here relies on it).

@@ -332,10 +332,12 @@ fn plan_from(
     Ok(Planned { plan, target })
 }
 
-/// The planner's inputs: the clock now, and a seed from the config, so two plans of the same
-/// world are the same plan.
+/// The planner's inputs: the clock now, and a seed from the tenant, so two plans of the same
+/// world are the same plan — and an edit of the config elsewhere does not re-roll every
+/// `Guid()` and `RandomString()` value (the planner mixes in each user and field).
 pub(crate) fn inputs<'a>(desired: &Desired, targets: &'a [String]) -> Inputs<'a> {
-    let seed = u64::from_str_radix(&desired.sha256[..16], 16).unwrap_or(0);
+    let tenant = crate::digest::sha256_hex(desired.loaded.config.source.tenant_id.as_bytes());
+    let seed = u64::from_str_radix(&tenant[..16], 16).unwrap_or(0);
     Inputs {
         config_sha256: desired.sha256.clone(),
         now: crate::clock::now(),

@@ -151,7 +151,7 @@ pub(crate) fn explain(
             )
         }
         Link::Unmatched { .. } => "unmatched".to_owned(),
-        Link::Disputed(reason, _) => reason.clone(),
+        Link::Disputed(reason, _) | Link::Undecided(reason) => reason.clone(),
     };
     let creating = matches!(state.links[i], Link::Unmatched { .. });
     let wanted = state.desired(user, creating, true);

@@ -154,7 +154,17 @@ impl State<'_> {
         }
         self.unique_values
             .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, Some(own))
-            .map_err(|reason| problem(ProblemKind::Conflict, reason))
+            .map_err(|(reason, holder)| {
+                self.hold_in_conflict(holder.as_deref());
+                problem(ProblemKind::Conflict, reason)
+            })
+    }
+
+    /// Keeps the Salesforce user a conflict names (by id) out of this plan's deprovisioning.
+    fn hold_in_conflict(&self, id: Option<&str>) {
+        if let Some(t) = id.and_then(|id| self.by_id.get(id)) {
+            self.in_conflict.borrow_mut().insert(*t);
+        }
     }
 
     /// Why a create cannot have `username`: another Salesforce user no rule links holds it
@@ -288,7 +298,10 @@ impl State<'_> {
         }
         self.unique_values
             .claim(wanted.fields.iter().map(|(k, v)| (&**k, v)), user.key, None)
-            .map_err(|reason| problem(ProblemKind::Conflict, reason))?;
+            .map_err(|(reason, holder)| {
+                self.hold_in_conflict(holder.as_deref());
+                problem(ProblemKind::Conflict, reason)
+            })?;
         {
             let mut taken = self.taken.borrow_mut();
             let tracked = !taken.is_empty();

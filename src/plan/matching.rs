@@ -61,6 +61,9 @@ pub(super) enum Link {
     },
     /// The reason, and the Salesforce users in dispute (never deprovisioned for it).
     Disputed(String, Vec<usize>),
+    /// A matching rule could not be evaluated for this user: which account is theirs is not
+    /// known, so the user is an error item and no orphan is deprovisioned by this plan.
+    Undecided(String),
 }
 
 /// Matching: rules in precedence order; the first rule that finds exactly one target user
@@ -81,6 +84,13 @@ pub(super) fn link(
         let (parsed, field, source) = (rule.parsed, &rule.field, &rule.source);
         let value = match expr::evaluate(parsed, user, ctx) {
             Ok(Value::Str(v)) if !v.trim().is_empty() => v,
+            Err(e) if explain.is_none() => {
+                return Link::Undecided(format!(
+                    "matching rule {} ({field} ← {source}) cannot be evaluated: {}",
+                    i + 1,
+                    e.message
+                ));
+            }
             other => {
                 if let Some(attempts) = explain.as_deref_mut() {
                     attempts.push(Attempt {

@@ -57,6 +57,9 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     let mut creates: Vec<(usize, Create)> = Vec::new();
     plan.changes.reserve(in_scope);
     let mut unchanged = 0;
+    // Users whose matching rules failed: any orphan might be theirs.
+    let mut undecided_matching = 0usize;
+    let mut withheld = 0usize;
     for (i, user) in state.users.iter().enumerate() {
         let decision = &state.decisions[i];
         match &state.links[i] {
@@ -69,6 +72,17 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 if decision.in_scope {
                     plan.errors.push(Problem {
                         kind: ProblemKind::Conflict,
+                        key: user.key.to_owned(),
+                        reason: reason.clone(),
+                    });
+                }
+                continue;
+            }
+            Link::Undecided(reason) => {
+                undecided_matching += 1;
+                if decision.in_scope || decision.undecided.is_some() {
+                    plan.errors.push(Problem {
+                        kind: ProblemKind::Error,
                         key: user.key.to_owned(),
                         reason: reason.clone(),
                     });
@@ -103,7 +117,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
                 Err(problem) => plan.errors.push(problem),
             },
-            Link::Disputed(..) => {}
+            Link::Disputed(..) | Link::Undecided(..) => {}
         }
     }
     state.check_creates(&creates, &mut plan);
@@ -124,6 +138,14 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 Some(state.users[i].id.to_owned()),
                 state.users[i].key.to_owned(),
             ),
+            None if owned(config, user)
+                && !linked_targets.contains(&t)
+                && !state.in_conflict.borrow().contains(&t)
+                && undecided_matching > 0 =>
+            {
+                withheld += 1;
+                continue;
+            }
             None if owned(config, user)
                 && !linked_targets.contains(&t)
                 && !state.in_conflict.borrow().contains(&t) =>
@@ -185,6 +207,13 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 .then(|| user.login.as_ref().map(|l| l.id.clone()))
                 .flatten(),
         });
+    }
+    if withheld > 0 {
+        plan.warnings.push(format!(
+            "{undecided_matching} user(s)' matching rules could not be evaluated (see the errors): \
+             roster does not deactivate or freeze the {withheld} Salesforce user(s) no one links \
+             until they can be, as one may be theirs"
+        ));
     }
     sort_changes(&mut plan.changes);
     plan.errors

@@ -267,13 +267,14 @@ impl UniqueValues {
 
     /// Claims `fields`' unique values for the user `key` (whose Salesforce user, if any, is
     /// `own`): an error naming the holder when another Salesforce user or another user of this
-    /// plan has one already; nothing is claimed then.
+    /// plan has one already — with the Salesforce user's id, which may be this person's own
+    /// account; nothing is claimed then.
     pub(super) fn claim<'v>(
         &self,
         fields: impl IntoIterator<Item = (&'v str, &'v Json)> + Clone,
         key: &str,
         own: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), (String, Option<String>)> {
         if self.names.is_empty() {
             return Ok(());
         }
@@ -292,17 +293,20 @@ impl UniqueValues {
             let holder = held.get(&field).and_then(|v| v.get(&text.to_lowercase()));
             let taken = match holder {
                 Some(Holder::Org { id, username }) if Some(id.as_str()) != own => {
-                    Some(format!("Salesforce user {username}"))
+                    Some((format!("Salesforce user {username}"), Some(id.clone())))
                 }
                 Some(Holder::Plan(other)) if other != key => {
-                    Some(format!("{other}, earlier in this plan"))
+                    Some((format!("{other}, earlier in this plan"), None))
                 }
                 _ => None,
             };
-            if let Some(holder) = taken {
-                return Err(format!(
-                    "{} {text:?} is already held by {holder}; the org's {} field is unique",
-                    self.names[&field], self.names[&field]
+            if let Some((holder, id)) = taken {
+                return Err((
+                    format!(
+                        "{} {text:?} is already held by {holder}; the org's {} field is unique",
+                        self.names[&field], self.names[&field]
+                    ),
+                    id,
                 ));
             }
         }
@@ -482,7 +486,8 @@ mod tests {
         };
         // The org's holder keeps its own value; anyone else is refused it, in any case.
         assert!(claim("holder@x", "B-1", Some("005000000000001AAA")).is_ok());
-        let err = claim("ann@x", "b-1", None).unwrap_err();
+        let (err, holder) = claim("ann@x", "b-1", None).unwrap_err();
+        assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
         assert_eq!(
             err,
             "Badge__c \"b-1\" is already held by Salesforce user holder@x.dev1; the org's Badge__c field is unique"
@@ -493,7 +498,7 @@ mod tests {
             claim("ann@x", "B-2", None).is_ok(),
             "a user meets its own claim"
         );
-        let err = claim("bob@x", "B-2", None).unwrap_err();
+        let (err, _) = claim("bob@x", "B-2", None).unwrap_err();
         assert!(
             err.ends_with(
                 "held by ann@x, earlier in this plan; the org's Badge__c field is unique"

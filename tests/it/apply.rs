@@ -417,6 +417,38 @@ fn request_limit_stops_cleanly_and_says_what_was_not_applied() {
 }
 
 #[test]
+fn a_plan_saved_with_a_baseline_applies_as_reviewed() {
+    // The CI plan workflow saves the plan with --baseline-config; apply must accept it.
+    let world = World::demo("apply-baseline-plan");
+    let path = world.scratch.dir.join("roster.yaml");
+    let base = std::fs::read_to_string(&path).unwrap();
+    world.scratch.write("base.yaml", &base);
+    world.scratch.write(
+        "roster.yaml",
+        base.replace(
+            "{target: Department, source: department}",
+            "{target: Department, expression: 'ToUpper([department])'}",
+        ),
+    );
+    let plan = world.roster(&[
+        "plan",
+        "--baseline-config",
+        "base.yaml",
+        "--out",
+        "plan.json",
+    ]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("Caused by this change"),
+        "{}",
+        plan.stdout
+    );
+    let applied = world.roster(&["apply", "plan.json"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    world.assert_converged();
+}
+
+#[test]
 fn a_concurrent_request_limit_is_retried_not_a_stop() {
     let world = World::demo("apply-concurrent-limit");
     world.emulator.admin(

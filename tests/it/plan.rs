@@ -637,6 +637,41 @@ fn values_of_the_wrong_type_or_already_held_are_found_before_apply() {
 }
 
 #[test]
+fn random_values_survive_unrelated_config_edits() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-random-stable");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace(
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, source: jobTitle}\n  - {target: Division, expression: 'Guid()'}",
+        );
+    let division = |text: &str| {
+        scratch.write("roster.yaml", text);
+        let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["after"]["Division"].clone())
+            .collect::<Vec<_>>()
+    };
+    let first = division(&config);
+    assert!(
+        first.iter().filter(|d| d.is_string()).count() > 20,
+        "{first:?}"
+    );
+    let mut edited = config.replace("max_deactivations: 5", "max_deactivations: 6");
+    edited.push_str("# an unrelated comment\n");
+    assert_eq!(
+        first,
+        division(&edited),
+        "an unrelated edit re-rolled Guid()"
+    );
+}
+
+#[test]
 fn a_field_the_org_lacks_is_a_config_error_at_its_place() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("plan-missing-field");

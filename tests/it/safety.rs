@@ -1464,3 +1464,105 @@ fn the_user_roster_signs_in_as_is_never_deprovisioned_and_protected_usernames_mu
         out.stderr
     );
 }
+
+#[test]
+fn accounts_a_conflict_names_or_a_failed_matching_rule_might_own_are_never_deprovisioned() {
+    let world = World::demo("safety-conflict-accounts");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let path = world.scratch.dir.join("roster.yaml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let start = original.find("matching:\n").unwrap();
+    let end = original[start..].find("\n\n").unwrap() + start;
+    let with_matching = |rules: &str| {
+        format!(
+            "{}matching:\n{rules}{}",
+            &original[..start],
+            &original[end..]
+        )
+    };
+    // A careless edit: the only rule links no one. Each user's create meets their own
+    // account's unique anchor (Entra_Object_Id__c) or Username: conflicts, and those accounts
+    // are not orphans to deactivate.
+    // Ava was renamed in Entra: her create meets her account on the unique anchor only.
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/ava.martinez@contoso.com",
+        Some(&json!({"userPrincipalName": "ava.smith@contoso.com", "mail": "ava.smith@contoso.com", "surname": "Smith"})),
+    );
+    std::fs::write(
+        &path,
+        with_matching("  - {source: '[mail]', target: CompanyName}\n"),
+    )
+    .unwrap();
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+    assert!(
+        plan["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "conflict"),
+        "{}",
+        plan["errors"]
+    );
+    let deactivated: Vec<&Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "deactivate" || c["action"] == "freeze")
+        .collect();
+    assert!(deactivated.is_empty(), "{deactivated:?}");
+    assert!(
+        plan["errors"].to_string().contains("Entra_Object_Id__c"),
+        "the anchor conflict: {}",
+        plan["errors"]
+    );
+    // A rule that cannot be evaluated for a user (the regex engine gives up): that user is an
+    // error item, and no unlinked account is deprovisioned while it might be theirs.
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/liam.chen@contoso.com",
+        Some(&json!({"jobTitle": format!("{}c", "a".repeat(39))})),
+    );
+    std::fs::write(
+        &path,
+        with_matching(
+            "  - {source: 'IIF(Replace([jobTitle], , \"^(a|aa)+(?!b)$\", , \"\", , ) = \"zzz\", \"nope\", [objectId])', target: Entra_Object_Id__c}\n",
+        ),
+    )
+    .unwrap();
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+    let liam = plan["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "liam.chen@contoso.com")
+        .unwrap_or_else(|| panic!("{}", plan["errors"]));
+    assert!(
+        liam["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be evaluated"),
+        "{liam}"
+    );
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["action"] != "deactivate" && c["action"] != "freeze"),
+        "{}",
+        plan["changes"]
+    );
+    assert!(
+        plan["warnings"]
+            .to_string()
+            .contains("could not be evaluated"),
+        "{}",
+        plan["warnings"]
+    );
+}
