@@ -148,8 +148,9 @@ pub(crate) fn format_general(dt: DateTime) -> String {
         12 => (12, "PM"),
         h => (h - 12, "PM"),
     };
+    // `yyyy` pads to four digits: year 21 is 0021, never read back as 2021.
     format!(
-        "{}/{}/{} {}:{:02}:{:02} {}",
+        "{}/{}/{:04} {}:{:02}:{:02} {}",
         c.month, c.day, c.year, hour, c.minute, c.second, tt
     )
 }
@@ -275,6 +276,8 @@ fn parse_words(text: &str) -> Option<DateTime> {
         (Some(m), [(a, la), (b, lb)]) => match (la, lb) {
             (4, _) => (*a, m, *b),
             (_, 4) => (*b, m, *a),
+            // `31 Aug 21`, `Aug 31, 21`: the day comes first, the year last.
+            (1 | 2, 1 | 2) => (two_digit_year(&b.to_string(), *b), m, *a),
             _ => return None,
         },
         // Numbers only: year first (`2021-8-4`, `2021/8/4`).

@@ -151,6 +151,9 @@ impl Evaluator<'_> {
         };
         let operand = |side: &Expr| -> Result<Option<Value>> {
             match self.value(side)? {
+                // No values is empty; one value is that value.
+                Value::Multi(values) if values.is_empty() => Ok(None),
+                Value::Multi(mut values) if values.len() == 1 => Ok(values.pop().map(Value::Str)),
                 Value::Multi(values) => Err(EvalError {
                     function: "comparison",
                     span: side.span.clone(),
@@ -188,9 +191,21 @@ impl Evaluator<'_> {
             }
         } else {
             let (a, b) = (text(a), text(b));
-            match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
-                (Ok(x), Ok(y)) => x.partial_cmp(&y),
-                _ => Some(a.cmp(&b)),
+            // Whole numbers exactly; decimals as floats; "inf" and "NaN" are text.
+            let decimal = |t: &str| {
+                let t = t.trim();
+                t.bytes()
+                    .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'))
+                    .then(|| t.parse::<f64>().ok())
+                    .flatten()
+                    .filter(|f| f.is_finite())
+            };
+            match (a.trim().parse::<i128>(), b.trim().parse::<i128>()) {
+                (Ok(x), Ok(y)) => Some(x.cmp(&y)),
+                _ => match (decimal(&a), decimal(&b)) {
+                    (Some(x), Some(y)) => x.partial_cmp(&y),
+                    _ => Some(a.cmp(&b)),
+                },
             }
         };
         let Some(ordering) = ordering else {

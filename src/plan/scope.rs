@@ -65,6 +65,7 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
     if !passed {
         decision.undecided = unknown;
     }
+
     let name = |i: usize| {
         filters[i]
             .name
@@ -97,6 +98,9 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
         String::new()
     } else if passed {
         user.assignment_reason()
+    } else if let Some(why) = &decision.undecided {
+        // Not "out of scope": nobody can tell.
+        why.clone()
     } else {
         format!("no scoping filter matched ({})", failures.join("; "))
     };

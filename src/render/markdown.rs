@@ -176,7 +176,8 @@ fn list(out: &mut String, title: &str, items: &[&str]) {
     let shown: Vec<String> = items
         .iter()
         .take(LISTED)
-        .map(|k| format!("`{k}`"))
+        // Inline code shows any text literally, as long as no backtick or newline ends it.
+        .map(|k| format!("`{}`", k.replace('`', "'").replace(['\n', '\r'], " ")))
         .collect();
     let more = items.len().saturating_sub(LISTED);
     let _ = write!(out, "- **{title} ({}):** {}", items.len(), shown.join(", "));

@@ -106,6 +106,19 @@ fn not_acted_on(plan: &Plan) -> Option<String> {
     })
 }
 
+/// A message as text in the job summary. Salesforce's and Graph's messages are text, never
+/// markdown or HTML: one holding `<!-- ... -->`, a link or a table pipe must not change the
+/// summary.
+fn summary_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
 /// Failures listed in the job summary at most.
 const MAX_SUMMARY_FAILURES: usize = 200;
 
@@ -113,7 +126,7 @@ const MAX_SUMMARY_FAILURES: usize = 200;
 /// in a table.
 pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
     let t = Tally::of(plan, report);
-    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let cell = summary_text;
     let mut out = String::new();
     if complete(report) {
         let _ = writeln!(
@@ -174,4 +187,17 @@ pub(crate) fn json(plan: &Plan, report: &Report) -> String {
         serde_json::to_string_pretty(&ApplyReport::new(plan, report)).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_text_in_the_job_summary() {
+        assert_eq!(
+            summary_text("<!-- roster-plan --> [click](https://evil) a|b\nc & d"),
+            "&lt;!-- roster-plan --&gt; \\[click\\](https://evil) a\\|b c &amp; d"
+        );
+    }
 }
