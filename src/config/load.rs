@@ -185,6 +185,7 @@ pub(crate) fn placed_with(
             let label = match label {
                 Some(label) => label,
                 None if pointer.ends_with("/app_role") => "not an app role of the application",
+                None if pointer.ends_with("/when/group") => "not a group in Entra",
                 None => "not in the org",
             };
             let mut finding = Finding::error(pointer, message.clone()).label(label);

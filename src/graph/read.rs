@@ -366,10 +366,8 @@ async fn groups_to_read(
             [(id, name)] => {
                 groups.insert(id.clone(), (name.clone(), false));
             }
-            [] => warnings.push(format!(
-                "a role rule names the group {wanted:?}, which Entra does not have: the rule \
-                 matches nobody"
-            )),
+            // The planner refuses a rule on a group Entra does not have, at its place.
+            [] => {}
             many => warnings.push(format!(
                 "a role rule names the group {wanted:?}, and {} groups have that name: give its \
                  object id instead; the rule matches nobody",

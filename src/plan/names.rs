@@ -53,6 +53,7 @@ pub(super) fn resolve(
         .map(|s| (s.name.as_str(), s.id.as_str()))
         .collect();
     let mut problems = app_roles(config, source);
+    problems.extend(groups(config, source));
     let resolved = config
         .roles
         .rules
@@ -128,6 +129,44 @@ pub(super) fn resolve(
         );
     }
     (resolved, problems)
+}
+
+/// Rules on a group Entra does not have (or has twice by that name): they could never match,
+/// and the permission sets they grant — if managed — would be removed from everyone.
+fn groups(config: &Config, source: &SourceSnapshot) -> Vec<ConfigProblem> {
+    let names = || source.groups.iter().map(|g| g.display_name.as_str());
+    config
+        .roles
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rule)| {
+            let RoleCondition::Group(wanted) = &rule.when else {
+                return None;
+            };
+            let known = source
+                .groups
+                .iter()
+                .any(|g| g.id.eq_ignore_ascii_case(wanted) || g.display_name == *wanted);
+            if known {
+                return None;
+            }
+            Some(ConfigProblem {
+                pointer: format!("/roles/rules/{i}/when/group"),
+                message: format!(
+                    "Entra has no single group named {wanted:?} (none, or several with that name)"
+                ),
+                help: Some(closest(wanted, names()).map_or_else(
+                    || "give the group's display name or object id".to_owned(),
+                    |c| {
+                        format!(
+                            "did you mean {c:?}? (with several of one name, give the object id)"
+                        )
+                    },
+                )),
+            })
+        })
+        .collect()
 }
 
 /// Rules on an app role the application does not define: they could never match, and every

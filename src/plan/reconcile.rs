@@ -35,7 +35,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     };
     if !state.problems.is_empty() {
         plan.refused = Some(format!(
-            "the config names {} record(s) or app role(s) that the org or the application does \
+            "the config names {} record(s), app role(s) or group(s) that the org, the application or Entra does \
              not have, or has twice (listed with their places in the file); fix the names, or \
              name records by id",
             state.problems.len()

@@ -672,6 +672,33 @@ fn random_values_survive_unrelated_config_edits() {
 }
 
 #[test]
+fn a_role_rule_on_a_group_entra_lacks_refuses_the_plan_at_its_place() {
+    // A typo would match nobody and remove the managed permission sets the rule grants.
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-group-typo");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace("group: SF Report Builders", "group: SF Report Builderz");
+    scratch.write("roster.yaml", &config);
+    let out = emulator.roster(&scratch.dir, &["plan"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Plan refused"), "{}", out.stdout);
+    let line = config
+        .lines()
+        .position(|l| l.contains("SF Report Builderz"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.stderr
+            .contains("Entra has no single group named \"SF Report Builderz\"")
+            && out.stderr.contains(&format!("roster.yaml:{line}:"))
+            && out.stderr.contains("did you mean \"SF Report Builders\"?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_field_the_org_lacks_is_a_config_error_at_its_place() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("plan-missing-field");
