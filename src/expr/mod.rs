@@ -94,6 +94,24 @@ pub(crate) fn constant_problems(
         "CDate" | "NumFromDate" => check(0, &date),
         _ => {}
     }
+    // Whole-number parameters given as text that is no whole number.
+    let integers: &[usize] = match *name {
+        "DateAdd" | "Left" | "Item" | "Word" => &[1],
+        "Mid" => &[1, 2],
+        "DateFromNum" => &[0],
+        "BitAnd" => &[0, 1],
+        "RandomString" => &[0, 1, 2, 3, 4],
+        "InStr" => &[2],
+        _ => &[],
+    };
+    for i in integers {
+        check(*i, &|t| {
+            t.trim()
+                .parse::<i64>()
+                .is_err()
+                .then(|| format!("{t:?} is not a whole number"))
+        });
+    }
     for arg in args.iter().flatten() {
         constant_problems(arg, out);
     }

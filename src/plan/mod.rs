@@ -598,7 +598,10 @@ fn safety(
     let allowance = match threshold {
         crate::config::Threshold::Count(n) => n.to_string(),
         crate::config::Threshold::Ratio(ratio) => {
-            format!("{}% of {owned} owned users = {max}", ratio * 100.0)
+            // The percentage as written: 7% is stored as 0.07, and 0.07 * 100 is 7.000000000000001.
+            let percent = format!("{:.6}", ratio * 100.0);
+            let percent = percent.trim_end_matches('0').trim_end_matches('.');
+            format!("{percent}% of {owned} owned users = {max}")
         }
     };
     let mut check = SafetyCheck {

@@ -823,6 +823,16 @@ fn the_deactivation_threshold_as_a_count_and_as_a_percentage() {
     )]));
     assert_eq!(half.safety.max_deactivations, 2);
     assert_eq!(half.safety.allowance, "50% of 4 owned users = 2");
+    // A percentage is shown as written, without float noise (0.07 * 100).
+    let seven = w.plan(&config(&[(
+        "max_deactivations: 10",
+        "max_deactivations: \"7%\"",
+    )]));
+    assert!(
+        seven.safety.allowance.starts_with("7% of 4 owned users"),
+        "{}",
+        seven.safety.allowance
+    );
     assert_eq!(half.safety.what(), "3 deactivations");
     assert!(half.safety.exceeded);
     let most = w.plan(&config(&[(

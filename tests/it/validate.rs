@@ -611,7 +611,7 @@ fn constant_date_arguments_that_fail_for_every_user_are_named() {
         "date-constants",
         minimal_with(
             "  - {target: Email, source: mail}\n",
-            "  - {target: Email, source: mail}\n  - {target: Title, expression: 'FormatDateTime([employeeHireDate], \"Utc\", \"yyyy-MM-dd\", \"x\")'}\n  - {target: Division, expression: 'DateAdd(\"q\", 1, CDate(\"13/13/2021\"))'}\n",
+            "  - {target: Email, source: mail}\n  - {target: Title, expression: 'FormatDateTime([employeeHireDate], \"Utc\", \"yyyy-MM-dd\", \"x\")'}\n  - {target: Division, expression: 'DateAdd(\"q\", 1, CDate(\"13/13/2021\"))'}\n  - {target: Department, expression: 'Mid([mail], \"a\", 2)'}\n",
         )
     ));
 }
