@@ -327,6 +327,12 @@ fn plan_from(
             &inputs(baseline, targets),
         );
         plan::compare_with_baseline(&mut plan, &before, &baseline.sha256);
+        if let Some(why) = &before.refused {
+            plan.warnings.push(format!(
+                "the baseline config's own plan is refused ({why}): every change is shown as \
+                 caused by this change"
+            ));
+        }
     }
     crate::usage::log_peak();
     Ok(Planned { plan, target })

@@ -699,6 +699,32 @@ fn a_role_rule_on_a_group_entra_lacks_refuses_the_plan_at_its_place() {
 }
 
 #[test]
+fn a_baseline_whose_own_plan_is_refused_is_said_so() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-baseline-refused");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    scratch.write("roster.yaml", &config);
+    scratch.write(
+        "base.yaml",
+        config.replace("[System Administrator]", "[System Administratr]"),
+    );
+    let out = emulator.roster(
+        &scratch.dir,
+        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
+        &[],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert!(
+        plan["warnings"]
+            .to_string()
+            .contains("the baseline config's own plan is refused"),
+        "{}",
+        plan["warnings"]
+    );
+}
+
+#[test]
 fn a_field_the_org_lacks_is_a_config_error_at_its_place() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("plan-missing-field");
