@@ -268,10 +268,12 @@ async fn freezes(
         return;
     };
     for p in freezes {
-        let done = changes[p.change]
-            .login_id
-            .as_deref()
-            .is_some_and(|id| frozen.get(id15(id)) == Some(&frozen_wanted));
+        // Without the UserLogin's id (a freeze after a refused deactivation finds it at apply
+        // time) nothing was looked up: the outcome stays as it was, never "not carried out".
+        let Some(login) = changes[p.change].login_id.as_deref() else {
+            continue;
+        };
+        let done = frozen.get(id15(login)) == Some(&frozen_wanted);
         settle(&mut results[p.change], p.step, done.then(String::new));
     }
 }
