@@ -33,9 +33,13 @@ impl<'a> Locator<'a> {
     /// The byte range of the pointer's key or value; the nearest existing ancestor when the
     /// pointer names something absent; the document start when nothing is known.
     pub(crate) fn span(&self, pointer: &str, part: Part) -> Range<usize> {
-        let Some(root) = &self.root else {
-            return 0..0;
-        };
+        self.node(pointer, part)
+            .map_or(0..0, |node| self.range(node))
+    }
+
+    /// The node at the pointer (or its nearest existing ancestor).
+    fn node(&self, pointer: &str, part: Part) -> Option<&MarkedYamlOwned> {
+        let root = self.root.as_ref()?;
         let mut node = root;
         let mut key_node: Option<&MarkedYamlOwned> = None;
         for segment in segments(pointer) {
@@ -44,51 +48,55 @@ impl<'a> Locator<'a> {
                     key_node = key;
                     node = value;
                 }
-                None => return self.range(node),
+                None => return Some(node),
             }
         }
-        match (part, key_node) {
-            (Part::Key, Some(key)) => self.range(key),
-            _ => self.range(node),
-        }
+        Some(match (part, key_node) {
+            (Part::Key, Some(key)) => key,
+            _ => node,
+        })
     }
 
-    /// The byte offset in the file of character `inner` (a byte offset) of the string scalar at
-    /// `pointer`, so an expression error points at the exact character. Plain, single- and
-    /// double-quoted one-line scalars map exactly; block scalars map to their first line.
+    /// The byte offset in the file of byte `inner` of the decoded string scalar at `pointer`,
+    /// so an expression error points at the exact character — on whichever line of a multi-line
+    /// scalar it is: plain and quoted scalars with their line folding and escapes (`\u00e9`,
+    /// `\t`, an escaped line break), literal and folded block scalars without their indentation.
     pub(crate) fn offset_in_scalar(&self, pointer: &str, inner: usize) -> usize {
-        let range = self.span(pointer, Part::Value);
-        let raw = &self.file.text[range.clone()];
-        let mut offset = range.start;
-        let mut remaining = inner;
-        let mut chars = raw.char_indices().peekable();
-        let quote = match raw.chars().next() {
-            Some(q @ ('\'' | '"')) => {
-                chars.next();
-                Some(q)
-            }
-            Some('|' | '>') => return range.start,
-            _ => None,
+        let Some(node) = self.node(pointer, Part::Value) else {
+            return 0;
         };
-        while let Some((i, c)) = chars.next() {
-            offset = range.start + i;
-            if remaining == 0 {
-                return offset;
+        let start = self
+            .file
+            .offset_of(node.span.start.line(), node.span.start.col());
+        let end = self
+            .file
+            .offset_of(node.span.end.line(), node.span.end.col())
+            .max(start);
+        let text = &self.file.text;
+        let raw = &text[start..end];
+        // A block scalar's span starts at its content; its `|`/`>` header ends the line before.
+        let before = &text[..start];
+        let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+        let header = before[..line_start.saturating_sub(1)]
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default();
+        let is_block = before[line_start..].trim().is_empty()
+            && line_start > 0
+            && header
+                .split(" #")
+                .next()
+                .and_then(|h| h.split_whitespace().last())
+                .is_some_and(|token| token.starts_with(['|', '>']));
+        let relative = if is_block {
+            block_offset(raw, start - line_start, inner)
+        } else {
+            match raw.chars().next() {
+                Some(q @ ('\'' | '"')) => flow_offset(raw, inner, Some(q)),
+                _ => flow_offset(raw, inner, None),
             }
-            let decoded_len = match (quote, c) {
-                (Some('\''), '\'') if chars.peek().map(|(_, c)| *c) == Some('\'') => {
-                    chars.next();
-                    1
-                }
-                (Some('"'), '\\') => {
-                    chars.next();
-                    1
-                }
-                _ => c.len_utf8(),
-            };
-            remaining = remaining.saturating_sub(decoded_len);
-        }
-        offset.max(range.start)
+        };
+        start + relative.min(raw.len())
     }
 
     fn range(&self, node: &MarkedYamlOwned) -> Range<usize> {
@@ -102,6 +110,102 @@ impl<'a> Locator<'a> {
             .map_or(to, |newline| from + newline);
         from..to
     }
+}
+
+/// The raw offset in a plain or quoted scalar's text of decoded byte `inner`.
+fn flow_offset(raw: &str, inner: usize, quote: Option<char>) -> usize {
+    let bytes: Vec<(usize, char)> = raw.char_indices().collect();
+    let mut i = usize::from(quote.is_some());
+    let mut remaining = inner;
+    while i < bytes.len() {
+        let (at, c) = bytes[i];
+        let rest_of_line_blank = || {
+            bytes[i..]
+                .iter()
+                .take_while(|(_, c)| *c != '\n')
+                .all(|(_, c)| matches!(c, ' ' | '\t'))
+        };
+        let (decoded, consumed) = match (quote, c) {
+            (Some('\''), '\'') if bytes.get(i + 1).is_some_and(|(_, c)| *c == '\'') => (1, 2),
+            (Some('"'), '\\') => escape_len(&bytes[i + 1..]),
+            // Trailing white space before a line break is not part of the value.
+            (_, ' ' | '\t') if rest_of_line_blank() => (0, 1),
+            (_, '\n') => {
+                // A line break and the next line's indentation fold to one space, or to
+                // nothing before an empty line (which is itself a newline).
+                let mut j = i + 1;
+                while bytes.get(j).is_some_and(|(_, c)| matches!(c, ' ' | '\t')) {
+                    j += 1;
+                }
+                let before_empty = bytes.get(j).is_some_and(|(_, c)| *c == '\n');
+                (usize::from(!before_empty), j - i)
+            }
+            _ => (c.len_utf8(), 1),
+        };
+        // What decodes to nothing (an escaped line break, trailing blanks) is stepped over.
+        if decoded == 0 {
+            i += consumed;
+            continue;
+        }
+        if remaining < decoded {
+            // On a folded line break, the next line's first character.
+            return if c == '\n' {
+                bytes.get(i + consumed).map_or(raw.len(), |(a, _)| *a)
+            } else {
+                at
+            };
+        }
+        remaining -= decoded;
+        i += consumed;
+    }
+    raw.len()
+}
+
+/// A double-quoted escape after its backslash: the decoded UTF-8 length and the raw characters
+/// taken, backslash included.
+fn escape_len(after: &[(usize, char)]) -> (usize, usize) {
+    let hex = |n: usize| -> Option<char> {
+        let digits: String = after.iter().skip(1).take(n).map(|(_, c)| *c).collect();
+        (digits.len() == n)
+            .then(|| u32::from_str_radix(&digits, 16).ok())
+            .flatten()
+            .and_then(char::from_u32)
+    };
+    match after.first().map(|(_, c)| *c) {
+        Some('x') => (hex(2).map_or(1, char::len_utf8), 4),
+        Some('u') => (hex(4).map_or(1, char::len_utf8), 6),
+        Some('U') => (hex(8).map_or(1, char::len_utf8), 10),
+        Some('N' | '_') => (2, 2),
+        Some('L' | 'P') => (3, 2),
+        // An escaped line break: nothing, and the next line's indentation is skipped.
+        Some('\n') => {
+            let indent = after[1..]
+                .iter()
+                .take_while(|(_, c)| matches!(c, ' ' | '\t'))
+                .count();
+            (0, 2 + indent)
+        }
+        _ => (1, 2),
+    }
+}
+
+/// The raw offset in a literal or folded block scalar's content (from its first character, the
+/// first line's `indent` already behind) of decoded byte `inner`: each line without the block's
+/// indentation, each line break one byte.
+fn block_offset(raw: &str, indent: usize, inner: usize) -> usize {
+    let mut remaining = inner;
+    let mut at = 0;
+    for (n, line) in raw.split_inclusive('\n').enumerate() {
+        let leading = line.len() - line.trim_start_matches(' ').len();
+        let skip = if n == 0 { 0 } else { leading.min(indent) };
+        let content = &line[skip..];
+        if remaining < content.len() {
+            return at + skip + remaining;
+        }
+        remaining -= content.len();
+        at += line.len();
+    }
+    raw.len()
 }
 
 /// Splits a JSON pointer into unescaped segments.
@@ -171,6 +275,28 @@ mod tests {
         // An absent key falls back to its parent.
         let span = loc.span("/mappings/1/nothing", Part::Value);
         assert_eq!(f.line_col(span.start), (4, 5));
+    }
+
+    #[test]
+    fn offsets_inside_multi_line_and_escaped_scalars() {
+        // The decoded value and the raw text must agree on where `[x]` is, in every style.
+        let cases = [
+            "v: >-\n  Join(\" \",\n    [a], [x])\n",
+            "v: |\n  Join(\" \",\n  [x])\n",
+            "v: Join(\" \",\n  [a],\n  [x])\n",
+            "v: \"Join(\\\"\\u00e9\\t\\\", [x])\"\n",
+            "v: \"Join(\\\" \\\",\\\n   [x])\"\n",
+            "v: 'Join(\"\n\n  \", [x])'\n",
+        ];
+        for text in cases {
+            let f = file(text);
+            let loc = Locator::new(&f);
+            let value: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+            let decoded = value["v"].as_str().unwrap();
+            let inner = decoded.find("[x]").unwrap();
+            let at = loc.offset_in_scalar("/v", inner);
+            assert_eq!(&f.text[at..at + 3], "[x]", "{text:?} (decoded {decoded:?})");
+        }
     }
 
     #[test]
