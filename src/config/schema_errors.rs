@@ -184,7 +184,26 @@ fn translate(
         | ValidationErrorKind::OneOfMultipleValid { context } => {
             one_of(schema, instance, error, context, out);
         }
-        ValidationErrorKind::AnyOf { .. } => {
+        ValidationErrorKind::AnyOf { context } => {
+            // The value is of one branch's kind and wrong inside (`profile: {id: 123}`): that
+            // branch's own errors say what, not "expected a string or a mapping".
+            let of_its_kind: Vec<&Vec<ValidationError<'static>>> = context
+                .iter()
+                .filter(|errors| {
+                    !errors.iter().any(|e| {
+                        e.instance_path().as_str() == pointer
+                            && matches!(e.kind(), ValidationErrorKind::Type { .. })
+                    })
+                })
+                .collect();
+            if let [errors] = of_its_kind.as_slice()
+                && !errors.is_empty()
+            {
+                for inner in errors.iter() {
+                    translate(schema, instance, inner, out);
+                }
+                return;
+            }
             let choices = branch_descriptions(schema, schema_path);
             out.push(
                 Finding::error(

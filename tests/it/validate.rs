@@ -636,3 +636,11 @@ fn a_constant_ignore_keyword_is_a_warning_with_the_expression_to_write() {
         out.stderr
     );
 }
+
+#[test]
+fn a_value_of_the_right_kind_but_wrong_inside_says_what_is_wrong_inside() {
+    insta::assert_snapshot!(rejected(
+        "record-ref-inside",
+        minimal_with("      profile: Standard User", "      profile: {id: 123}")
+    ));
+}
