@@ -199,7 +199,7 @@ fn translate(
             if let [errors] = of_its_kind.as_slice()
                 && !errors.is_empty()
             {
-                for inner in errors.iter() {
+                for inner in *errors {
                     translate(schema, instance, inner, out);
                 }
                 return;
