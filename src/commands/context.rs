@@ -121,6 +121,29 @@ impl Context {
     ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
         let unreadable = crate::config::unreadable_secrets(&desired.loaded.config, &desired.base);
         if !unreadable.is_empty() {
+            // At their places in roster.yaml when the file names them there.
+            let problems: Vec<(String, String, Option<String>)> = unreadable
+                .iter()
+                .map(|e| {
+                    let text = e.to_string();
+                    let detail = text
+                        .split_once("`: ")
+                        .map_or(text.as_str(), |(_, d)| d)
+                        .to_owned();
+                    (
+                        e.pointer().to_owned(),
+                        format!("the secret cannot be read: {detail}"),
+                        None,
+                    )
+                })
+                .collect();
+            if problems.iter().all(|(p, _, _)| p.starts_with('/')) {
+                return Err(Error::Diagnostics(crate::config::placed_with(
+                    &desired.loaded,
+                    &problems,
+                    Some("this secret"),
+                )));
+            }
             return Err(Error::Secrets(unreadable));
         }
         crate::read::live(

@@ -36,6 +36,18 @@ pub(crate) enum SecretError {
     FileEmpty { pointer: String, path: PathBuf },
 }
 
+impl SecretError {
+    /// Where in `roster.yaml` the secret is named.
+    pub(crate) fn pointer(&self) -> &str {
+        match self {
+            SecretError::EnvMissing { pointer, .. }
+            | SecretError::EnvEmpty { pointer, .. }
+            | SecretError::File { pointer, .. }
+            | SecretError::FileEmpty { pointer, .. } => pointer,
+        }
+    }
+}
+
 impl SecretRef {
     /// Reads the secret. `base` is the config file's directory; `pointer` names the key in errors.
     pub(crate) fn resolve(&self, base: &Path, pointer: &str) -> Result<SecretString, SecretError> {

@@ -195,8 +195,16 @@ fn a_missing_secret_names_the_variable() {
         &[("AZURE_CLIENT_SECRET", "")],
     );
     assert_eq!(out.code, 1);
-    assert_eq!(
-        out.stderr,
-        "error: secret `/source/credential/client_secret`: environment variable AZURE_CLIENT_SECRET is empty\n"
+    let line = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("AZURE_CLIENT_SECRET"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.stderr.starts_with("error: /source/credential/client_secret: the secret cannot be read: environment variable AZURE_CLIENT_SECRET is empty")
+            && out.stderr.contains(&format!("roster.yaml:{line}:")),
+        "{}",
+        out.stderr
     );
 }
