@@ -155,6 +155,7 @@ impl Context {
         .await
         .map_err(|e| undefined_field(desired, e))
         .map_err(|e| undefined_attribute(desired, e))
+        .map_err(|e| unresolved_in_tenant(desired, e))
     }
 
     /// Reads the live world and plans, limited to `targets` when given.
@@ -423,6 +424,24 @@ fn undefined_field(desired: &Desired, error: Error) -> Error {
         })
         .collect();
     Error::Diagnostics(crate::config::placed(&desired.loaded, &problems))
+}
+
+/// A config value the tenant does not resolve (the application's name), at its place.
+fn unresolved_in_tenant(desired: &Desired, error: Error) -> Error {
+    if let Error::Graph(graph) = &error
+        && let crate::graph::GraphError::Config {
+            pointer,
+            message,
+            help,
+        } = graph.as_ref()
+    {
+        return Error::Diagnostics(crate::config::placed_with(
+            &desired.loaded,
+            &[((*pointer).to_owned(), message.clone(), Some(help.clone()))],
+            Some("not in the tenant"),
+        ));
+    }
+    error
 }
 
 /// An error with its causes, in one text.

@@ -41,6 +41,14 @@ pub(crate) enum GraphError {
     Http(#[from] HttpError),
     #[error("{0}")]
     Read(String),
+    /// A value of `roster.yaml` the tenant does not resolve (an application name): shown at its
+    /// place in the file.
+    #[error("{message} ({pointer}); {help}")]
+    Config {
+        pointer: &'static str,
+        message: String,
+        help: String,
+    },
 }
 
 /// An authenticated Microsoft Graph client.

@@ -216,21 +216,28 @@ async fn service_principal(
             match matches.len() {
                 1 => matches.remove(0),
                 0 => {
-                    return Err(GraphError::Read(format!(
-                        "no enterprise application named {name:?} in tenant (source.application.display_name); \
-                         check the name in Entra > Enterprise applications, or use service_principal_id"
-                    )));
+                    return Err(GraphError::Config {
+                        pointer: "/source/application/display_name",
+                        message: format!("the tenant has no enterprise application named {name:?}"),
+                        help: "check the name in Entra > Enterprise applications, or use \
+                               service_principal_id"
+                            .to_owned(),
+                    });
                 }
                 n => {
                     let ids: Vec<&str> = matches
                         .iter()
                         .filter_map(|m| m.get("id").and_then(Value::as_str))
                         .collect();
-                    return Err(GraphError::Read(format!(
-                        "{n} enterprise applications are named {name:?} (service principal ids {}); \
-                         use source.application.service_principal_id to say which one",
-                        ids.join(", ")
-                    )));
+                    return Err(GraphError::Config {
+                        pointer: "/source/application/display_name",
+                        message: format!(
+                            "{n} enterprise applications are named {name:?} (service principal ids {})",
+                            ids.join(", ")
+                        ),
+                        help: "use source.application.service_principal_id to say which one"
+                            .to_owned(),
+                    });
                 }
             }
         }

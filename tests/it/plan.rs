@@ -843,3 +843,30 @@ fn a_change_partly_caused_by_the_edit_names_what_is_pending_regardless() {
         text.stdout
     );
 }
+
+#[test]
+fn an_application_name_the_tenant_lacks_is_named_at_its_place() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-app-name");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml"))
+        .unwrap()
+        .replace(
+            "display_name: Salesforce Sandbox",
+            "display_name: Salesforce Sandbx",
+        );
+    scratch.write("roster.yaml", &config);
+    let out = emulator.roster(&scratch.dir, &["plan"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = config
+        .lines()
+        .position(|l| l.contains("Salesforce Sandbx"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.stderr
+            .contains("the tenant has no enterprise application named \"Salesforce Sandbx\"")
+            && out.stderr.contains(&format!("roster.yaml:{line}:")),
+        "{}",
+        out.stderr
+    );
+}
