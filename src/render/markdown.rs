@@ -109,6 +109,14 @@ fn lists(head: &mut String, plan: &Plan) {
                 .collect();
             list(head, title, &keys);
         }
+        if let Some(baseline) = &plan.baseline {
+            let gone: Vec<&str> = baseline
+                .no_longer_changed
+                .iter()
+                .map(String::as_str)
+                .collect();
+            list(head, "No longer changed with this change", &gone);
+        }
     }
     for (action, title) in [
         (Action::Create, "Create"),

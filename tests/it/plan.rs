@@ -870,3 +870,42 @@ fn an_application_name_the_tenant_lacks_is_named_at_its_place() {
         out.stderr
     );
 }
+
+#[test]
+fn what_the_edit_stops_changing_is_listed_in_the_pull_request_comment() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-no-longer-changed");
+    let base = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    scratch.write("base.yaml", &base);
+    // The edit skips Sales users: their creates are no longer in the plan.
+    scratch.write(
+        "roster.yaml",
+        base.replace(
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, expression: 'IIF([department] = \"Sales\", IgnoreObjectFlow, [jobTitle])'}",
+        ),
+    );
+    let out = emulator.roster(
+        &scratch.dir,
+        &[
+            "plan",
+            "--baseline-config",
+            "base.yaml",
+            "--format",
+            "markdown",
+        ],
+        &[],
+    );
+    assert!(
+        out.stdout
+            .contains("**No longer changed with this change ("),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Skipped by expression (IgnoreObjectFlow)"),
+        "{}",
+        out.stdout
+    );
+}
