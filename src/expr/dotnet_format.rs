@@ -127,6 +127,7 @@ impl Styles {
     pub(crate) fn parse(text: &str) -> Result<Styles, String> {
         let mut styles = Styles::default();
         let mut assumed: Option<&str> = None;
+        let mut roundtrip = false;
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "None"
@@ -134,8 +135,8 @@ impl Styles {
                 | "AllowLeadingWhite"
                 | "AllowTrailingWhite"
                 | "AllowInnerWhite"
-                | "NoCurrentDateDefault"
-                | "RoundtripKind" => {}
+                | "NoCurrentDateDefault" => {}
+                "RoundtripKind" => roundtrip = true,
                 "AdjustToUniversal" => styles.adjust_to_universal = true,
                 "AssumeUniversal" | "AssumeLocal" => {
                     if assumed.is_some_and(|a| a != name) {
@@ -153,6 +154,13 @@ impl Styles {
                     ));
                 }
             }
+        }
+        if roundtrip && (styles.adjust_to_universal || styles.assume_universal) {
+            return Err(
+                "RoundtripKind cannot be combined with AdjustToUniversal, AssumeLocal or \
+                        AssumeUniversal (.NET refuses it)"
+                    .to_owned(),
+            );
         }
         Ok(styles)
     }

@@ -178,6 +178,14 @@ fn unknown_date_formats_and_styles_are_errors_not_silently_wrong() {
             .unwrap_err()
             .contains("out of range")
     );
+    assert!(
+        eval(
+            "FormatDateTime(\"2026-03-05\", \"RoundtripKind, AdjustToUniversal\", \"yyyy-MM-dd\", \"d\")",
+            &[]
+        )
+        .unwrap_err()
+        .contains("RoundtripKind cannot be combined")
+    );
     // An empty output format is .NET's general format, G.
     assert_eq!(
         eval(
