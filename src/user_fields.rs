@@ -106,8 +106,9 @@ pub(crate) const READ_ONLY: &[&str] = &[
     "BannerPhotoUrl",
 ];
 
-/// The `EmailEncodingKey` values the Metadata API's `Encoding` enum lists.
-const EMAIL_ENCODINGS: &[&str] = &[
+/// The `EmailEncodingKey` values the Metadata API's `Encoding` enum lists: what `validate`
+/// checks constants against and what the emulator's org offers.
+pub(crate) const EMAIL_ENCODINGS: &[&str] = &[
     "UTF-8",
     "ISO-8859-1",
     "Shift_JIS",

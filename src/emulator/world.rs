@@ -208,6 +208,14 @@ impl CustomType {
     }
 }
 
+impl CustomField {
+    /// The label Salesforce gives the field and quotes in its errors: the API name without
+    /// `__c`, underscores as spaces (`Hire_Date__c` → `Hire Date`).
+    pub(crate) fn label(&self) -> String {
+        self.name.trim_end_matches("__c").replace('_', " ")
+    }
+}
+
 fn default_text_length() -> usize {
     255
 }

@@ -169,27 +169,21 @@ pub(crate) fn parse_lenient(text: &str) -> Option<DateTime> {
     parse_iso(text).or_else(|| parse_words(text))
 }
 
-/// The month a name or its three-letter abbreviation means (any case).
-fn month_number(word: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let word = word.trim_end_matches('.').to_ascii_lowercase();
-    let found = MONTHS
+/// The position in `names` (.NET's invariant month or day names) of a name or an abbreviation
+/// of three letters or more, any case, a trailing `.` allowed.
+fn name_index(word: &str, names: &[&str]) -> Option<usize> {
+    let word = word.trim_end_matches('.');
+    if word.len() < 3 {
+        return None;
+    }
+    names
         .iter()
-        .position(|m| *m == word || (word.len() >= 3 && m.starts_with(word.as_str())))?;
-    u32::try_from(found + 1).ok()
+        .position(|name| name.len() >= word.len() && name[..word.len()].eq_ignore_ascii_case(word))
+}
+
+/// The month a name or its abbreviation means, 1 = January.
+fn month_number(word: &str) -> Option<u32> {
+    u32::try_from(name_index(word, &super::dotnet_format::MONTHS)? + 1).ok()
 }
 
 /// A year written with one or two digits, as .NET's invariant calendar reads it
@@ -204,21 +198,7 @@ fn two_digit_year(text: &str, year: i64) -> i64 {
 
 /// The weekday a name or abbreviation means, 0 = Sunday.
 fn weekday_number(word: &str) -> Option<i64> {
-    const DAYS: [&str; 7] = [
-        "sunday",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-    ];
-    let word = word.trim_end_matches('.').to_ascii_lowercase();
-    if word.len() < 3 {
-        return None;
-    }
-    let found = DAYS.iter().position(|d| d.starts_with(word.as_str()))?;
-    i64::try_from(found).ok()
+    i64::try_from(name_index(word, &super::dotnet_format::DAYS)?).ok()
 }
 
 /// Dates in words and numbers, in any order .NET's invariant parse accepts: a year of four

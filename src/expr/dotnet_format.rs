@@ -3,7 +3,8 @@
 
 use super::dates::{Civil, DateTime, TICKS_PER_SECOND};
 
-const MONTHS: [&str; 12] = [
+/// The invariant culture's month names (`MMMM`), January first.
+pub(crate) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -17,7 +18,8 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+/// The invariant culture's day names (`dddd`), Sunday first.
+pub(crate) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",

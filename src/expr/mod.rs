@@ -40,11 +40,12 @@ pub(crate) fn constant_problems(
     expr: &syntax::Expr,
     out: &mut Vec<(std::ops::Range<usize>, String)>,
 ) {
+    walk(expr, &mut |node| call_constant_problems(node, out));
+}
+
+/// `constant_problems` of one call, its arguments not descended into.
+fn call_constant_problems(expr: &syntax::Expr, out: &mut Vec<(std::ops::Range<usize>, String)>) {
     let syntax::ExprKind::Call { name, args } = &expr.kind else {
-        if let syntax::ExprKind::Compare { left, right, .. } = &expr.kind {
-            constant_problems(left, out);
-            constant_problems(right, out);
-        }
         return;
     };
     let literal = |i: usize| match args.get(i) {
@@ -112,48 +113,60 @@ pub(crate) fn constant_problems(
                 .then(|| format!("{t:?} is not a whole number"))
         });
     }
-    for arg in args.iter().flatten() {
-        constant_problems(arg, out);
+}
+
+/// Every node of the expression, parents before their arguments, in order of appearance.
+fn walk(expr: &syntax::Expr, visit: &mut dyn FnMut(&syntax::Expr)) {
+    visit(expr);
+    match &expr.kind {
+        syntax::ExprKind::Call { args, .. } => {
+            for arg in args.iter().flatten() {
+                walk(arg, visit);
+            }
+        }
+        syntax::ExprKind::Compare { left, right, .. } => {
+            walk(left, visit);
+            walk(right, visit);
+        }
+        syntax::ExprKind::Attribute(_)
+        | syntax::ExprKind::Str(_)
+        | syntax::ExprKind::Int(_)
+        | syntax::ExprKind::TextCompare(_)
+        | syntax::ExprKind::IgnoreFlow { .. } => {}
     }
 }
 
 /// Every literal pattern of a `Replace` call (its third argument), with the literal's span.
 pub(crate) fn regex_literals(expr: &syntax::Expr, out: &mut Vec<(String, std::ops::Range<usize>)>) {
-    match &expr.kind {
-        syntax::ExprKind::Call { name, args } => {
-            if *name == "Replace"
-                && let Some(Some(syntax::Expr {
-                    kind: syntax::ExprKind::Str(pattern),
-                    span,
-                })) = args.get(2)
-            {
-                out.push((pattern.clone(), span.clone()));
-            }
-            for arg in args.iter().flatten() {
-                regex_literals(arg, out);
-            }
+    walk(expr, &mut |node| {
+        if let syntax::ExprKind::Call {
+            name: "Replace",
+            args,
+        } = &node.kind
+            && let Some(Some(syntax::Expr {
+                kind: syntax::ExprKind::Str(pattern),
+                span,
+            })) = args.get(2)
+        {
+            out.push((pattern.clone(), span.clone()));
         }
-        syntax::ExprKind::Compare { left, right, .. } => {
-            regex_literals(left, out);
-            regex_literals(right, out);
-        }
-        _ => {}
-    }
+    });
 }
 
 /// The first call of a function roster refuses for Salesforce, with its span and the reason.
 pub(crate) fn refused_call(
     expr: &syntax::Expr,
 ) -> Option<(&'static str, std::ops::Range<usize>, &'static str)> {
-    match &expr.kind {
-        syntax::ExprKind::Call { name, args } => functions::refused_for_salesforce(name)
-            .map(|why| (*name, expr.span.clone(), why))
-            .or_else(|| args.iter().flatten().find_map(refused_call)),
-        syntax::ExprKind::Compare { left, right, .. } => {
-            refused_call(left).or_else(|| refused_call(right))
+    let mut first = None;
+    walk(expr, &mut |node| {
+        if first.is_none()
+            && let syntax::ExprKind::Call { name, .. } = &node.kind
+            && let Some(why) = functions::refused_for_salesforce(name)
+        {
+            first = Some((*name, node.span.clone(), why));
         }
-        _ => None,
-    }
+    });
+    first
 }
 
 /// Every `[attribute]` the expression reads with its byte span in the expression's text, in
@@ -162,40 +175,18 @@ pub(crate) fn attribute_spans(
     expr: &syntax::Expr,
     out: &mut Vec<(String, std::ops::Range<usize>)>,
 ) {
-    match &expr.kind {
-        syntax::ExprKind::Attribute(name) => out.push((name.clone(), expr.span.clone())),
-        syntax::ExprKind::Call { args, .. } => {
-            for arg in args.iter().flatten() {
-                attribute_spans(arg, out);
-            }
+    walk(expr, &mut |node| {
+        if let syntax::ExprKind::Attribute(name) = &node.kind {
+            out.push((name.clone(), node.span.clone()));
         }
-        syntax::ExprKind::Compare { left, right, .. } => {
-            attribute_spans(left, out);
-            attribute_spans(right, out);
-        }
-        syntax::ExprKind::Str(_)
-        | syntax::ExprKind::Int(_)
-        | syntax::ExprKind::TextCompare(_)
-        | syntax::ExprKind::IgnoreFlow { .. } => {}
-    }
+    });
 }
 
 /// Every `[attribute]` the expression reads, in order of appearance (repeats included).
 pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
-    match &expr.kind {
-        syntax::ExprKind::Attribute(name) => out.push(name.clone()),
-        syntax::ExprKind::Call { args, .. } => {
-            for arg in args.iter().flatten() {
-                attributes(arg, out);
-            }
+    walk(expr, &mut |node| {
+        if let syntax::ExprKind::Attribute(name) = &node.kind {
+            out.push(name.clone());
         }
-        syntax::ExprKind::Compare { left, right, .. } => {
-            attributes(left, out);
-            attributes(right, out);
-        }
-        syntax::ExprKind::Str(_)
-        | syntax::ExprKind::Int(_)
-        | syntax::ExprKind::TextCompare(_)
-        | syntax::ExprKind::IgnoreFlow { .. } => {}
-    }
+    });
 }

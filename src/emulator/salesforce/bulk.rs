@@ -148,36 +148,15 @@ fn list(shared: &Shared) -> Response {
     let jobs = lock(&shared.jobs);
     let mut records: Vec<&Job> = jobs.jobs.values().collect();
     records.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
-    let records: Vec<Value> = records
-        .into_iter()
-        .map(|job| {
-            json!({
-                "id": job.id,
-                "operation": job.operation,
-                "object": job.object,
-                "createdById": job.created_by.as_deref().unwrap_or("005000000000001AAA"),
-                "createdDate": job.created,
-                "systemModstamp": job.created,
-                "state": job.state,
-                "concurrencyMode": "Parallel",
-                "contentType": "CSV",
-                "apiVersion": job.version.parse::<f64>().unwrap_or(62.0),
-                "jobType": "V2Ingest",
-                "lineEnding": "LF",
-                "columnDelimiter": "COMMA",
-            })
-        })
-        .collect();
+    let records: Vec<Value> = records.into_iter().map(summary).collect();
     json_response(
         StatusCode::OK,
         &json!({"done": true, "records": records, "nextRecordsUrl": null}),
     )
 }
 
-/// The job info document.
-fn info(job: &Job) -> Value {
-    let shown: &[(Vec<String>, RowResult)] = if job.done() { &job.results } else { &[] };
-    let failed = shown.iter().filter(|(_, r)| r.is_err()).count();
+/// A job as the list of jobs shows it.
+fn summary(job: &Job) -> Value {
     json!({
         "id": job.id,
         "operation": job.operation,
@@ -190,15 +169,33 @@ fn info(job: &Job) -> Value {
         "contentType": "CSV",
         "apiVersion": job.version.parse::<f64>().unwrap_or(62.0),
         "jobType": "V2Ingest",
-        "contentUrl": format!("services/data/v{}/jobs/ingest/{}/batches", job.version, job.id),
         "lineEnding": "LF",
         "columnDelimiter": "COMMA",
-        "numberRecordsProcessed": shown.len(),
-        "numberRecordsFailed": failed,
-        "retries": 0,
-        "totalProcessingTime": 0,
-        "errorMessage": job.error,
     })
+}
+
+/// The job info document: the summary, its upload URL and its counts.
+fn info(job: &Job) -> Value {
+    let shown: &[(Vec<String>, RowResult)] = if job.done() { &job.results } else { &[] };
+    let failed = shown.iter().filter(|(_, r)| r.is_err()).count();
+    let mut info = summary(job);
+    if let Value::Object(fields) = &mut info {
+        fields.extend([
+            (
+                "contentUrl".to_owned(),
+                json!(format!(
+                    "services/data/v{}/jobs/ingest/{}/batches",
+                    job.version, job.id
+                )),
+            ),
+            ("numberRecordsProcessed".to_owned(), json!(shown.len())),
+            ("numberRecordsFailed".to_owned(), json!(failed)),
+            ("retries".to_owned(), json!(0)),
+            ("totalProcessingTime".to_owned(), json!(0)),
+            ("errorMessage".to_owned(), json!(job.error)),
+        ]);
+    }
+    info
 }
 
 fn open(shared: &Shared, version: &str, body: &[u8], caller: Option<&str>) -> Response {

@@ -316,17 +316,3 @@ pub(crate) const LANGUAGES: &[&str] = &[
     "da", "de", "en_US", "es", "es_MX", "fi", "fr", "it", "ja", "ko", "nl_NL", "no", "pt_BR", "ru",
     "sv", "th", "zh_CN", "zh_TW",
 ];
-
-/// `EmailEncodingKey`: the Metadata API's `Encoding` values.
-pub(crate) const EMAIL_ENCODINGS: &[&str] = &[
-    "UTF-8",
-    "ISO-8859-1",
-    "Shift_JIS",
-    "ISO-2022-JP",
-    "EUC-JP",
-    "ks_c_5601-1987",
-    "Big5",
-    "GB2312",
-    "Big5-HKSCS",
-    "x-SJIS_0213",
-];

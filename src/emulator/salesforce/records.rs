@@ -110,7 +110,7 @@ pub(crate) fn describe(shared: &Shared, object: &str) -> Response {
                     .as_ref()
                     .map(|v| values(&mut v.iter().collect()))
                     .unwrap_or_default();
-                json!({"name": f.name, "label": f.name.trim_end_matches("__c").replace('_', " "),
+                json!({"name": f.name, "label": f.label(),
                     "type": if f.values.is_some() { "picklist" } else { f.kind.describe_type() },
                     "custom": true, "length": if f.kind == CustomType::Text || f.values.is_some() { f.length } else { 0 },
                     "nillable": true, "unique": f.unique, "externalId": f.external_id,
@@ -648,7 +648,7 @@ fn reference(
 /// without `__c`; the code and message of a wrong type are those its data layer gives
 /// (`<Label>: value not of required type: <value>`).
 fn check_custom_type(field: &CustomField, value: &Value) -> Result<(), Failure> {
-    let label = field.name.trim_end_matches("__c").replace('_', " ");
+    let label = field.label();
     let text = match value {
         Value::String(s) => Some(s.as_str()),
         _ => None,
@@ -844,7 +844,7 @@ fn restricted_picklist_refusal(org: &Org, name: &str, value: &str) -> Option<Fai
     } else {
         let custom = org.custom_user_field(name)?;
         let values = custom.values.as_ref()?;
-        let label = custom.name.trim_end_matches("__c").replace('_', " ");
+        let label = custom.label();
         (&custom.name, label, values.iter().any(|v| v == value))
     };
     (!allowed).then(|| {

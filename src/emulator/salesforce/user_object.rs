@@ -80,7 +80,7 @@ pub(crate) const RESTRICTED: &[(&str, &str, &[&str])] = &[
     (
         "EmailEncodingKey",
         "Email Encoding",
-        super::picklists::EMAIL_ENCODINGS,
+        crate::user_fields::EMAIL_ENCODINGS,
     ),
 ];
 
