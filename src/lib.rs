@@ -23,6 +23,7 @@ mod endpoint;
 mod error;
 mod expr;
 mod files;
+mod grants;
 mod graph;
 mod http;
 mod model;

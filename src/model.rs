@@ -7,9 +7,11 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::grants::GrantKind;
+
 /// The version of the snapshot documents; bumped when a field changes meaning or shape (2: a
 /// target user's core fields are typed).
-pub(crate) const SNAPSHOT_FORMAT: u32 = 3;
+pub(crate) const SNAPSHOT_FORMAT: u32 = 4;
 
 /// What Entra says: the application, its assignments, the groups that matter and the users in
 /// question with the attributes the config references.
@@ -115,10 +117,12 @@ pub(crate) struct TargetSnapshot {
     pub(crate) profiles: Vec<Profile>,
     pub(crate) licenses: Vec<UserLicense>,
     pub(crate) roles: Vec<UserRole>,
-    /// Permission sets not owned by a profile.
-    pub(crate) permission_sets: Vec<PermissionSet>,
-    /// Assignments of the permission sets the config names (managed or assigned by rules).
-    pub(crate) permission_set_assignments: Vec<PermissionSetAssignment>,
+    /// Every access object of every kind roster grants (permission sets not owned by a
+    /// profile, permission set groups, licences, public groups, queues), sorted by kind and id.
+    pub(crate) access_objects: Vec<AccessObject>,
+    /// The assignments of the access objects the config names (granted, managed, or implied
+    /// by those), sorted by kind and id.
+    pub(crate) grants: Vec<GrantAssignment>,
     /// `Sforce-Limit-Info` of the last response: API requests used and allowed today.
     pub(crate) api_usage: Option<ApiUsage>,
     /// Things roster noticed about the org or the credential.
@@ -312,18 +316,54 @@ pub(crate) struct UserRole {
     pub(crate) developer_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PermissionSet {
+/// One access object a user can be granted: a permission set, permission set group, permission
+/// set licence, package licence, public group or queue (`grants::GrantKind`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AccessObject {
+    pub(crate) kind: GrantKind,
     pub(crate) id: String,
+    /// The name `roster.yaml` uses (`Name`, `DeveloperName` or `NamespacePrefix`).
     pub(crate) name: String,
-    pub(crate) label: Option<String>,
+    /// A second name (a group's `Name`), when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) alias: Option<String>,
+    /// `Status` where the object has one: a permission set group's `Updated`, `Outdated`,
+    /// `Updating` or `Failed`; a licence's `Active`, `Disabled`, `Expired`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    /// A licence's seats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seats: Option<Seats>,
+    /// A permission set's `LicenseId`: a PermissionSetLicense (`0PL...`, assigned with it) or a
+    /// UserLicense (the assignee's profile must have it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) license_id: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PermissionSetAssignment {
+/// A licence's seats: `total` (`TotalLicenses`, a package's `AllowedLicenses`; negative for a
+/// site licence, which has no limit) and `used` (`UsedLicenses`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Seats {
+    pub(crate) total: i64,
+    pub(crate) used: i64,
+}
+
+impl Seats {
+    /// The seats left; `None` without a limit.
+    pub(crate) fn free(self) -> Option<i64> {
+        (self.total >= 0).then(|| self.total - self.used)
+    }
+}
+
+/// One assignment record: a user holds an access object (`PermissionSetAssignment`,
+/// `PermissionSetLicenseAssign`, `UserPackageLicense`, `GroupMember`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GrantAssignment {
+    pub(crate) kind: GrantKind,
+    /// The assignment record's id.
     pub(crate) id: String,
     pub(crate) assignee_id: String,
-    pub(crate) permission_set_id: String,
+    pub(crate) object_id: String,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

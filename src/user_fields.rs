@@ -63,6 +63,7 @@ pub(crate) const USER_FIELDS: &[UserField] = &[
     field("UserPermissionsKnowledgeUser", None),
     field("UserPermissionsInteractionUser", None),
     field("UserPermissionsSupportUser", None),
+    field("UserPermissionsLiveAgentUser", None),
     field("IsActive", None),
     field("ProfileId", Some(18)),
     field("UserRoleId", Some(18)),

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::WhenRefused;
+use crate::grants::GrantKind;
 use crate::plan::{Action, Change, Plan};
 use crate::progress::Task;
 use crate::salesforce::Salesforce;
@@ -195,20 +196,18 @@ fn planned_steps(change: &Change) -> Vec<Step> {
     if unfreezes(change) {
         steps.push(pending("unfreeze".to_owned()));
     }
+    // Removals first, the last kind first (group membership before the permission sets,
+    // permission sets before the licences they need); then adds in dependency order. The
+    // licences Salesforce assigns along with a permission set are not a step of roster's.
     steps.extend(
         change
-            .permission_sets
-            .add
-            .iter()
-            .map(|s| pending(format!("add permission set {}", s.name))),
-    );
-    steps.extend(
-        change
-            .permission_sets
+            .grants
             .remove
             .iter()
-            .map(|s| pending(format!("remove permission set {}", s.name))),
+            .rev()
+            .map(|g| pending(g.step(false))),
     );
+    steps.extend(change.grants.written_adds().map(|g| pending(g.step(true))));
     match change.action {
         Action::Deactivate => steps.push(pending("deactivate".to_owned())),
         Action::Freeze => steps.push(pending("freeze".to_owned())),
@@ -221,7 +220,7 @@ fn planned_steps(change: &Change) -> Vec<Step> {
 fn last_phase(change: &Change) -> Phase {
     match change.action {
         Action::Deactivate | Action::Freeze => Phase::Deprovision,
-        _ if !change.permission_sets.is_empty() => Phase::PermissionSets,
+        _ if !change.grants.is_empty() => Phase::Grants,
         _ => Phase::Users,
     }
 }
@@ -230,7 +229,7 @@ fn last_phase(change: &Change) -> Phase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     Users,
-    PermissionSets,
+    Grants,
     Deprovision,
 }
 
@@ -298,8 +297,9 @@ impl Ctx {
 
 /// Applies `plan` to the org `salesforce` is logged in to; `stop` ends it early and cleanly.
 ///
-/// Phases, in order: users (updates and reactivations, then creates), permission-set
-/// assignments (added, then removed; setup objects cannot share a request with users), then
+/// Phases, in order: users (updates and reactivations, then creates), grants (removed in
+/// reverse dependency order, then added in dependency order: licences, permission sets and
+/// groups, group and queue membership; setup objects cannot share a request with users), then
 /// deactivations and freezes. `settled` is called once per change, as soon as its last step is
 /// decided (at the end of its last phase, or when the apply ends), so an audit log can be
 /// written as the apply goes: a process killed midway keeps the record of what it finished.
@@ -346,9 +346,9 @@ pub(crate) async fn apply(
     users(&ctx, changes, &mut results).await;
     verify::resolve(&ctx, changes, &mut results).await;
     report_settled(Phase::Users, &results);
-    permission_sets(&ctx, changes, &mut results).await;
+    grants(&ctx, changes, &mut results).await;
     verify::resolve(&ctx, changes, &mut results).await;
-    report_settled(Phase::PermissionSets, &results);
+    report_settled(Phase::Grants, &results);
     deprovision(&ctx, changes, &mut results).await;
     verify::resolve(&ctx, changes, &mut results).await;
     results.iter_mut().for_each(note_frozen_instead);
@@ -407,70 +407,110 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
     settle(results, written, |_| 0);
 }
 
-/// Permission-set assignments, for users whose own write succeeded (or needed none). The
-/// steps of a user whose write failed or was not sent stay not attempted.
-async fn permission_sets(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
-    let mut adds = Vec::new();
-    let mut add_step = Vec::new();
-    let mut removes = Vec::new();
-    for (i, change) in changes.iter().enumerate() {
-        if change.permission_sets.is_empty() || results[i].user_write_unconfirmed(change) {
-            continue;
+/// Grants, for users whose own write succeeded (or needed none); the steps of a user whose
+/// write failed or was not sent stay not attempted. Removals go first, one assignment object at
+/// a time from the last kind to the first (memberships, then permission sets and groups, then
+/// licences: nothing is removed while something still needing it is held, and the seats they
+/// free are there for the adds); then the adds, one write per assignment object and field in
+/// `GrantKind` order (a licence before the permission set that needs it).
+async fn grants(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
+    let ready: Vec<usize> = (0..changes.len())
+        .filter(|i| {
+            !changes[*i].grants.is_empty()
+                && !results[*i].user_write_unconfirmed(&changes[*i])
+                && results[*i].target_id.is_some()
+        })
+        .collect();
+    for group in write_groups().iter().rev() {
+        let mut removes = Vec::new();
+        for &i in &ready {
+            for g in changes[i]
+                .grants
+                .remove
+                .iter()
+                .filter(|g| group.contains(&g.kind))
+            {
+                let Some(step) = step_of(&results[i], &g.step(false)) else {
+                    continue;
+                };
+                match &g.assignment_id {
+                    Some(id) => removes.push((i, step, id.clone())),
+                    None => results[i].settle(
+                        step,
+                        Written::Failed(Failure::new(
+                            "NO_ASSIGNMENT_ID",
+                            format!("the plan names no {} to delete", g.kind.spec().assignment),
+                        )),
+                    ),
+                }
+            }
         }
-        let Some(assignee) = results[i].target_id.clone() else {
-            continue;
-        };
-        for set in &change.permission_sets.add {
-            let Some(step) = step_of(&results[i], &format!("add permission set {}", set.name))
-            else {
-                continue;
+        for (i, step, outcome) in delete_assignments(ctx, removes).await {
+            let outcome = match outcome {
+                // Already gone (Salesforce removes a licence along with the last permission set
+                // needing it, or someone did) is what was wanted.
+                Written::Failed(f) if f.code == "ENTITY_IS_DELETED" || f.code == "NOT_FOUND" => {
+                    Written::Ok(String::new())
+                }
+                other => other,
             };
-            let mut fields = Map::new();
-            fields.insert("AssigneeId".into(), json!(assignee));
-            fields.insert("PermissionSetId".into(), json!(set.id));
-            add_step.push(step);
-            adds.push((i, fields));
+            results[i].settle(step, outcome);
         }
-        for set in &change.permission_sets.remove {
-            let Some(step) = step_of(&results[i], &format!("remove permission set {}", set.name))
-            else {
-                continue;
+    }
+    for group in write_groups() {
+        let spec = group[0].spec();
+        let mut adds = Vec::new();
+        let mut add_step = Vec::new();
+        for &i in &ready {
+            let assignee = results[i].target_id.clone().unwrap_or_default();
+            for g in changes[i]
+                .grants
+                .written_adds()
+                .filter(|g| group.contains(&g.kind))
+            {
+                let Some(step) = step_of(&results[i], &g.step(true)) else {
+                    continue;
+                };
+                let mut fields = Map::new();
+                fields.insert(spec.assignee_field.into(), json!(assignee));
+                fields.insert(spec.object_field.into(), json!(g.id));
+                add_step.push(step);
+                adds.push((i, fields));
+            }
+        }
+        let written = write(ctx, Op::Insert, spec.assignment, adds).await;
+        for ((i, outcome), step) in written.into_iter().zip(add_step) {
+            let outcome = match outcome {
+                // Already assigned is what was wanted.
+                Written::Failed(f) if f.code == "DUPLICATE_VALUE" => Written::Ok(String::new()),
+                Written::Ok(id) => {
+                    results[i].assignment_ids.push(id.clone());
+                    Written::Ok(id)
+                }
+                other => other,
             };
-            match &set.assignment_id {
-                Some(id) => removes.push((i, step, id.clone())),
-                None => results[i].settle(
-                    step,
-                    Written::Failed(Failure::new(
-                        "NO_ASSIGNMENT_ID",
-                        "the plan names no PermissionSetAssignment to delete",
-                    )),
-                ),
-            }
+            results[i].settle(step, outcome);
         }
     }
-    let written = write(ctx, Op::Insert, "PermissionSetAssignment", adds).await;
-    for ((i, outcome), step) in written.into_iter().zip(add_step) {
-        let outcome = match outcome {
-            // Already assigned is what was wanted.
-            Written::Failed(f) if f.code == "DUPLICATE_VALUE" => Written::Ok(String::new()),
-            Written::Ok(id) => {
-                results[i].assignment_ids.push(id.clone());
-                Written::Ok(id)
+}
+
+/// The kinds written together: consecutive kinds (in `GrantKind` order) whose assignments are
+/// the same object and field (public groups and queues are both `GroupMember.GroupId`).
+fn write_groups() -> Vec<Vec<GrantKind>> {
+    let mut groups: Vec<Vec<GrantKind>> = Vec::new();
+    for kind in GrantKind::ALL {
+        let spec = kind.spec();
+        match groups.last_mut() {
+            Some(last)
+                if last[0].spec().assignment == spec.assignment
+                    && last[0].spec().object_field == spec.object_field =>
+            {
+                last.push(kind);
             }
-            other => other,
-        };
-        results[i].settle(step, outcome);
+            _ => groups.push(vec![kind]),
+        }
     }
-    for (i, step, outcome) in delete_assignments(ctx, removes).await {
-        let outcome = match outcome {
-            // Already gone is what was wanted.
-            Written::Failed(f) if f.code == "ENTITY_IS_DELETED" || f.code == "NOT_FOUND" => {
-                Written::Ok(String::new())
-            }
-            other => other,
-        };
-        results[i].settle(step, outcome);
-    }
+    groups
 }
 
 /// Deactivations and freezes, last: always the change's last step.

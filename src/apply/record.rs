@@ -46,13 +46,6 @@ impl GithubRun {
     }
 }
 
-/// Permission sets a change adds and removes, by API name.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub(crate) struct PermissionSetNames {
-    pub(crate) add: Vec<String>,
-    pub(crate) remove: Vec<String>,
-}
-
 /// One line of the audit log: what one change was, and what became of each of its steps. It
 /// holds what the plan shows and Salesforce ids — never a credential or token.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -77,11 +70,13 @@ pub(crate) struct AuditLine {
     pub(crate) target_id: Option<String>,
     pub(crate) before: BTreeMap<Arc<str>, Value>,
     pub(crate) after: BTreeMap<Arc<str>, Value>,
-    pub(crate) permission_sets: PermissionSetNames,
+    /// Access granted and taken away (kind, name, id; a licence Salesforce assigns along
+    /// with a permission set names it in `implied_by`).
+    pub(crate) grants: crate::plan::GrantChanges,
     /// `applied` only when every step was.
     pub(crate) result: Status,
     pub(crate) steps: Vec<Step>,
-    /// Ids of the permission-set assignments created.
+    /// Ids of the assignment records created (PermissionSetAssignment, GroupMember, ...).
     pub(crate) assignment_ids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) note: Option<String>,
@@ -116,9 +111,6 @@ impl<'p> AuditLog<'p> {
 
     /// The line for one settled change, with its newline.
     pub(crate) fn line(&self, change: &Change, result: &ChangeResult) -> String {
-        let names = |sets: &[crate::plan::PermissionSetRef]| -> Vec<String> {
-            sets.iter().map(|s| s.name.clone()).collect()
-        };
         let line = AuditLine {
             time: crate::expr::format_date(crate::clock::now(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'"),
             plan_sha256: self.plan_sha256.clone(),
@@ -133,10 +125,7 @@ impl<'p> AuditLog<'p> {
             target_id: result.target_id.clone(),
             before: change.before.clone(),
             after: change.after.clone(),
-            permission_sets: PermissionSetNames {
-                add: names(&change.permission_sets.add),
-                remove: names(&change.permission_sets.remove),
-            },
+            grants: change.grants.clone(),
             result: result.status,
             steps: result.steps.clone(),
             assignment_ids: result.assignment_ids.clone(),

@@ -185,16 +185,27 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
             ));
         }
     }
-    let names = |sets: &[crate::plan::PermissionSetRef]| -> Vec<String> {
-        sets.iter().map(|s| s.name.clone()).collect()
+    let names = |grants: &crate::plan::GrantChanges| -> String {
+        let listed = |list: &[crate::plan::GrantRef], sign: char| {
+            list.iter()
+                .map(|g| format!("{sign} {} {}", g.kind, g.name))
+                .collect::<Vec<_>>()
+        };
+        let all: Vec<String> = listed(&grants.add, '+')
+            .into_iter()
+            .chain(listed(&grants.remove, '-'))
+            .collect();
+        if all.is_empty() {
+            "none".to_owned()
+        } else {
+            all.join(", ")
+        }
     };
-    if saved.permission_sets != fresh.permission_sets {
+    if saved.grants != fresh.grants {
         parts.push(format!(
-            "permission sets +{:?} -{:?} in the saved plan, +{:?} -{:?} now",
-            names(&saved.permission_sets.add),
-            names(&saved.permission_sets.remove),
-            names(&fresh.permission_sets.add),
-            names(&fresh.permission_sets.remove)
+            "grants [{}] in the saved plan, [{}] now",
+            names(&saved.grants),
+            names(&fresh.grants)
         ));
     }
     if parts.is_empty() {
@@ -247,7 +258,7 @@ mod tests {
                 .collect(),
             labels: BTreeMap::new(),
             unchanged: 0,
-            permission_sets: crate::plan::PermissionSetChanges::default(),
+            grants: crate::plan::GrantChanges::default(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
             cause: None,
             pending_fields: Vec::new(),

@@ -3,15 +3,15 @@
 //! refused with `DUPLICATE_USERNAME` or `DUPLICATE_VALUE` (a unique anchor field) may be this
 //! apply's own, sent twice. Before anything is
 //! reported or built upon, each such step is looked up in the org: a create by Username, a user
-//! write by reading its fields back, an assignment by its user and permission set, a freeze by
+//! write by reading its fields back, an assignment by its user and access object, a freeze by
 //! its `UserLogin`. What the org shows decides `applied` or `failed`; a lookup that fails leaves
 //! the step `unknown`, never guessed.
-
-use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::{Change, ChangeResult, Ctx, Status, Written};
+use crate::grants::GrantKind;
+use crate::plan::GrantRef;
 use crate::salesforce::{id15, soql};
 
 /// A step waiting to be looked up: the change, the step's index, its kind.
@@ -48,7 +48,7 @@ pub(super) async fn resolve(ctx: &Ctx, changes: &[Change], results: &mut [Change
                 "update" | "reactivate" | "deactivate" => Kind::UserWrite,
                 "freeze" => Kind::Freeze,
                 "unfreeze" => Kind::Unfreeze,
-                name if name.starts_with("add permission set ") => Kind::Add,
+                name if name.starts_with("add ") => Kind::Add,
                 _ => Kind::Remove,
             };
             pending.push(Pending {
@@ -179,72 +179,69 @@ fn same(now: &Value, wanted: &Value) -> bool {
     }
 }
 
-/// Assignments added (the user has the set now) and removed (the assignment is gone).
+/// Grants added (the user holds the object now) and removed (the assignment is gone), looked
+/// up kind by kind.
 async fn assignments(
     ctx: &Ctx,
     changes: &[Change],
     results: &mut [ChangeResult],
     pending: &[Pending],
 ) {
-    let adds: Vec<&Pending> = of_kind(pending, Kind::Add).collect();
-    if !adds.is_empty() {
-        let users: Vec<String> = adds
-            .iter()
-            .filter_map(|p| results[p.change].target_id.clone())
+    for kind in GrantKind::ALL {
+        let spec = kind.spec();
+        let adds: Vec<(&Pending, &GrantRef)> = of_kind(pending, Kind::Add)
+            .filter_map(|p| Some((p, grant_of(&changes[p.change], &results[p.change], p.step)?)))
+            .filter(|(_, g)| g.kind == kind)
             .collect();
-        if let Ok(held) = soql::assignments_of(&ctx.salesforce, &users).await {
-            for p in adds {
-                let set = set_of(&changes[p.change], &results[p.change], p.step);
-                let user = results[p.change].target_id.clone().unwrap_or_default();
-                let id = set.and_then(|(set, _)| {
-                    held.get(&(id15(&user).to_owned(), id15(&set).to_owned()))
-                        .cloned()
-                });
-                if let Some(id) = &id {
-                    results[p.change].assignment_ids.push(id.clone());
+        if !adds.is_empty() {
+            let users: Vec<String> = adds
+                .iter()
+                .filter_map(|(p, _)| results[p.change].target_id.clone())
+                .collect();
+            if let Ok(held) = soql::assignments_of(&ctx.salesforce, kind, &users).await {
+                for (p, g) in adds {
+                    let user = results[p.change].target_id.clone().unwrap_or_default();
+                    let id = held
+                        .get(&(id15(&user).to_owned(), id15(&g.id).to_owned()))
+                        .cloned();
+                    if let Some(id) = &id {
+                        results[p.change].assignment_ids.push(id.clone());
+                    }
+                    settle(&mut results[p.change], p.step, id);
                 }
-                settle(&mut results[p.change], p.step, id);
             }
         }
-    }
-    let removes: Vec<&Pending> = of_kind(pending, Kind::Remove).collect();
-    if removes.is_empty() {
-        return;
-    }
-    let ids: HashMap<(usize, usize), String> = removes
-        .iter()
-        .filter_map(|p| {
-            let (_, assignment) = set_of(&changes[p.change], &results[p.change], p.step)?;
-            Some(((p.change, p.step), assignment?))
-        })
-        .collect();
-    let wanted: Vec<String> = ids.values().cloned().collect();
-    let Ok(still) = soql::existing(&ctx.salesforce, "PermissionSetAssignment", &wanted).await
-    else {
-        return;
-    };
-    for p in removes {
-        let gone = ids
-            .get(&(p.change, p.step))
-            .is_some_and(|id| !still.contains(id15(id)));
-        settle(&mut results[p.change], p.step, gone.then(String::new));
+        let removes: Vec<(&Pending, String)> = of_kind(pending, Kind::Remove)
+            .filter_map(|p| {
+                let g = grant_of(&changes[p.change], &results[p.change], p.step)?;
+                (g.kind == kind)
+                    .then(|| Some((p, g.assignment_id.clone()?)))
+                    .flatten()
+            })
+            .collect();
+        if removes.is_empty() {
+            continue;
+        }
+        let wanted: Vec<String> = removes.iter().map(|(_, id)| id.clone()).collect();
+        let Ok(still) = soql::existing(&ctx.salesforce, spec.assignment, &wanted).await else {
+            continue;
+        };
+        for (p, id) in removes {
+            let gone = !still.contains(id15(&id));
+            settle(&mut results[p.change], p.step, gone.then(String::new));
+        }
     }
 }
 
-/// The permission set of an assignment step: its id and, for a removal, the assignment's id.
-fn set_of(change: &Change, result: &ChangeResult, step: usize) -> Option<(String, Option<String>)> {
+/// The grant an add or remove step writes.
+fn grant_of<'c>(change: &'c Change, result: &ChangeResult, step: usize) -> Option<&'c GrantRef> {
     let name = result.steps.get(step)?.name.as_str();
-    if let Some(set) = name.strip_prefix("add permission set ") {
-        let set = change.permission_sets.add.iter().find(|s| s.name == set)?;
-        return Some((set.id.clone(), None));
-    }
-    let set = name.strip_prefix("remove permission set ")?;
-    let set = change
-        .permission_sets
-        .remove
+    change
+        .grants
+        .add
         .iter()
-        .find(|s| s.name == set)?;
-    Some((set.id.clone(), set.assignment_id.clone()))
+        .find(|g| g.step(true) == name)
+        .or_else(|| change.grants.remove.iter().find(|g| g.step(false) == name))
 }
 
 /// Freezes (the `UserLogin` is frozen now) and unfreezes (it is not).

@@ -4,6 +4,7 @@
 //! (`types.rs`, what serde and the JSON Schema see) only when the file has no error, so nothing
 //! downstream parses again, and no error is left for anyone to swallow.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) use super::types::{
@@ -11,6 +12,7 @@ pub(crate) use super::types::{
     RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth, WhenRefused,
 };
 use crate::expr;
+use crate::grants::{FeatureLicense, GrantKind};
 
 /// roster's desired state, checked and typed.
 #[derive(Clone, Debug)]
@@ -107,13 +109,55 @@ pub(crate) enum MappingValue {
     Expression(Expression),
 }
 
-/// Profile, role and permission sets.
+/// Profile, role and grants.
 #[derive(Clone, Debug)]
 pub(crate) struct Roles {
     /// Ordered.
     pub(crate) rules: Vec<RoleRule>,
-    /// The only permission sets roster removes.
-    pub(crate) managed_permission_sets: Vec<String>,
+    /// Per kind, the only names roster removes (kinds without any are absent).
+    pub(crate) managed: BTreeMap<GrantKind, Vec<String>>,
+    /// The only feature licences roster turns off.
+    pub(crate) managed_feature_licenses: Vec<&'static FeatureLicense>,
+    /// Permission set name to the permission set licences it needs without being linked to them.
+    pub(crate) requires_licenses: BTreeMap<String, Vec<String>>,
+}
+
+impl Roles {
+    /// The managed names of a kind.
+    pub(crate) fn managed(&self, kind: GrantKind) -> &[String] {
+        self.managed.get(&kind).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every name of a kind the config mentions: granted by a rule, managed, or (for
+    /// permission set licences) required by a permission set.
+    pub(crate) fn named(&self, kind: GrantKind) -> std::collections::BTreeSet<&str> {
+        let mut names: std::collections::BTreeSet<&str> = self
+            .managed(kind)
+            .iter()
+            .chain(self.rules.iter().flat_map(|r| r.grants(kind)))
+            .map(String::as_str)
+            .collect();
+        if kind == GrantKind::PermissionSetLicense {
+            names.extend(
+                self.requires_licenses
+                    .values()
+                    .flatten()
+                    .map(String::as_str),
+            );
+        }
+        names
+    }
+
+    /// Every feature licence the config mentions (granted or managed).
+    pub(crate) fn feature_licenses(&self) -> Vec<&'static FeatureLicense> {
+        let mut out: Vec<&'static FeatureLicense> = self.managed_feature_licenses.clone();
+        for f in self.rules.iter().flat_map(|r| &r.feature_licenses) {
+            if !out.iter().any(|o| o.field == f.field) {
+                out.push(f);
+            }
+        }
+        out
+    }
 }
 
 /// One role rule.
@@ -122,7 +166,16 @@ pub(crate) struct RoleRule {
     pub(crate) when: RoleCondition,
     pub(crate) profile: Option<RecordRef>,
     pub(crate) role: Option<RecordRef>,
-    pub(crate) permission_sets: Vec<String>,
+    /// Per kind, the names granted (kinds without any are absent).
+    pub(crate) grants: BTreeMap<GrantKind, Vec<String>>,
+    pub(crate) feature_licenses: Vec<&'static FeatureLicense>,
+}
+
+impl RoleRule {
+    /// The names the rule grants of a kind.
+    pub(crate) fn grants(&self, kind: GrantKind) -> &[String] {
+        self.grants.get(&kind).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// When a role rule applies.

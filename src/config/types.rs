@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::secret::SecretRef;
+use crate::grants::GrantKind;
 
 /// roster's desired state: which Entra users reach the Salesforce org, and how.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -433,17 +434,55 @@ impl Mapping {
     }
 }
 
-/// Profile, role and permission sets.
+/// Profile, role and grants (permission sets, permission set groups, licences, public groups,
+/// queues, feature licences).
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Roles {
-    /// Ordered rules: the first matching rule sets the profile and role; the permission sets of
-    /// every matching rule accumulate.
+    /// Ordered rules: the first matching rule sets the profile and role; the grants of every
+    /// matching rule accumulate.
     #[schemars(length(min = 1))]
     pub(crate) rules: Vec<RoleRule>,
     /// The only permission sets roster ever removes.
     #[serde(default)]
     pub(crate) managed_permission_sets: Vec<String>,
+    /// The only permission set groups roster ever removes (by DeveloperName).
+    #[serde(default)]
+    pub(crate) managed_permission_set_groups: Vec<String>,
+    /// The only permission set licences roster ever removes (by DeveloperName).
+    #[serde(default)]
+    pub(crate) managed_permission_set_licenses: Vec<String>,
+    /// The only package licences roster ever removes (by the package's NamespacePrefix).
+    #[serde(default)]
+    pub(crate) managed_package_licenses: Vec<String>,
+    /// The only public groups roster ever removes users from (by DeveloperName or Name).
+    #[serde(default)]
+    pub(crate) managed_public_groups: Vec<String>,
+    /// The only queues roster ever removes users from (by DeveloperName or Name).
+    #[serde(default)]
+    pub(crate) managed_queues: Vec<String>,
+    /// The only feature licences roster ever turns off (`KnowledgeUser`, ...).
+    #[serde(default)]
+    pub(crate) managed_feature_licenses: Vec<String>,
+    /// Permission set licences a permission set needs but is not linked to (its `License` is
+    /// --None--): permission set name to licence DeveloperNames. A user given the permission
+    /// set must hold or be given each licence, or the plan says so.
+    #[serde(default)]
+    pub(crate) requires_licenses: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Roles {
+    /// The managed list of a kind of grant.
+    pub(crate) fn managed(&self, kind: GrantKind) -> &[String] {
+        match kind {
+            GrantKind::PermissionSet => &self.managed_permission_sets,
+            GrantKind::PermissionSetGroup => &self.managed_permission_set_groups,
+            GrantKind::PermissionSetLicense => &self.managed_permission_set_licenses,
+            GrantKind::PackageLicense => &self.managed_package_licenses,
+            GrantKind::PublicGroup => &self.managed_public_groups,
+            GrantKind::Queue => &self.managed_queues,
+        }
+    }
 }
 
 /// One role rule.
@@ -453,7 +492,7 @@ pub(crate) struct RoleRule {
     /// When the rule applies.
     pub(crate) when: RoleCondition,
     /// The profile, by name (or `{id: 00e...}` when two profiles share the name). A rule without
-    /// one adds permission sets only.
+    /// one adds grants only.
     #[serde(default)]
     pub(crate) profile: Option<RecordRef>,
     /// The UserRole, by name or developer name (or `{id: 00E...}`).
@@ -462,6 +501,38 @@ pub(crate) struct RoleRule {
     /// Permission set API names.
     #[serde(default)]
     pub(crate) permission_sets: Vec<String>,
+    /// Permission set group DeveloperNames.
+    #[serde(default)]
+    pub(crate) permission_set_groups: Vec<String>,
+    /// Permission set licence DeveloperNames.
+    #[serde(default)]
+    pub(crate) permission_set_licenses: Vec<String>,
+    /// Managed packages' licences, by NamespacePrefix.
+    #[serde(default)]
+    pub(crate) package_licenses: Vec<String>,
+    /// Public groups, by DeveloperName or Name.
+    #[serde(default)]
+    pub(crate) public_groups: Vec<String>,
+    /// Queues, by DeveloperName or Name.
+    #[serde(default)]
+    pub(crate) queues: Vec<String>,
+    /// Feature licences (`KnowledgeUser`, `SupportUser`, ...): User checkboxes turned on.
+    #[serde(default)]
+    pub(crate) feature_licenses: Vec<String>,
+}
+
+impl RoleRule {
+    /// The names the rule grants of a kind.
+    pub(crate) fn grants(&self, kind: GrantKind) -> &[String] {
+        match kind {
+            GrantKind::PermissionSet => &self.permission_sets,
+            GrantKind::PermissionSetGroup => &self.permission_set_groups,
+            GrantKind::PermissionSetLicense => &self.permission_set_licenses,
+            GrantKind::PackageLicense => &self.package_licenses,
+            GrantKind::PublicGroup => &self.public_groups,
+            GrantKind::Queue => &self.queues,
+        }
+    }
 }
 
 /// An org record named in `roster.yaml`: by name, or by id where names are not unique.

@@ -12,6 +12,7 @@ use super::types::{
     ApplyMode, ClauseValue, Config, Mapping, MappingValue, Operand, RoleCondition, Threshold,
 };
 use crate::diagnostic::Severity;
+use crate::grants::GrantKind;
 use crate::suggest::closest;
 use crate::user_fields::{
     READ_ONLY, REQUIRED_ON_CREATE, RESERVED, USER_FIELDS, api_name_problem, is_custom_field,
@@ -159,7 +160,8 @@ fn build(
                 when,
                 profile: rule.profile.clone(),
                 role: rule.role.clone(),
-                permission_sets: rule.permission_sets.clone(),
+                grants: grant_lists(|kind| rule.grants(kind)),
+                feature_licenses: features(&rule.feature_licenses),
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -173,7 +175,9 @@ fn build(
         mappings,
         roles: desired::Roles {
             rules,
-            managed_permission_sets: config.roles.managed_permission_sets.clone(),
+            managed: grant_lists(|kind| config.roles.managed(kind)),
+            managed_feature_licenses: features(&config.roles.managed_feature_licenses),
+            requires_licenses: config.roles.requires_licenses.clone(),
         },
         deprovision: config.deprovision.clone(),
         safety: desired::Safety {
@@ -672,26 +676,121 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
     }
     for (i, rule) in roles.rules.iter().enumerate() {
         let pointer = format!("/roles/rules/{i}");
-        if rule.profile.is_none() && rule.role.is_none() && rule.permission_sets.is_empty() {
+        let grants_nothing = GrantKind::ALL.iter().all(|k| rule.grants(*k).is_empty())
+            && rule.feature_licenses.is_empty();
+        if rule.profile.is_none() && rule.role.is_none() && grants_nothing {
             out.push(
                 Finding::error(&pointer, "the rule sets nothing".to_owned())
-                    .label("no profile, role or permission_sets")
-                    .help("give it a `profile`, a `role` or `permission_sets`, or remove it"),
+                    .label("no profile, role or grant")
+                    .help(
+                        "give it a `profile`, a `role` or a grant (`permission_sets`, \
+                         `permission_set_groups`, `queues`, ...), or remove it",
+                    ),
             );
         }
-        for (j, set) in rule.permission_sets.iter().enumerate() {
-            if !roles.managed_permission_sets.iter().any(|m| m == set) {
+        for kind in GrantKind::ALL {
+            let spec = kind.spec();
+            for (j, name) in rule.grants(kind).iter().enumerate() {
+                if !roles.managed(kind).iter().any(|m| m == name) {
+                    out.push(
+                        Finding::warning(
+                            &format!("{pointer}/{}/{j}", spec.rule_key),
+                            format!(
+                                "{} `{name}` is granted but not in `managed_{}`, so roster never \
+                                 removes it",
+                                spec.noun, spec.rule_key
+                            ),
+                        )
+                        .label("not managed")
+                        .help(format!(
+                            "add it to roles.managed_{} to have it removed when no rule grants it",
+                            spec.rule_key
+                        )),
+                    );
+                }
+            }
+        }
+        check_feature_names(
+            &rule.feature_licenses,
+            &format!("{pointer}/feature_licenses"),
+            out,
+        );
+        for (j, name) in rule.feature_licenses.iter().enumerate() {
+            let managed = roles.managed_feature_licenses.iter().any(|m| {
+                crate::grants::feature_license(m).map(|f| f.field)
+                    == crate::grants::feature_license(name).map(|f| f.field)
+            });
+            if !managed && crate::grants::feature_license(name).is_some() {
                 out.push(
                     Finding::warning(
-                        &format!("{pointer}/permission_sets/{j}"),
-                        format!("permission set `{set}` is assigned but not in `managed_permission_sets`, so roster never removes it"),
+                        &format!("{pointer}/feature_licenses/{j}"),
+                        format!(
+                            "feature licence `{name}` is granted but not in \
+                             `managed_feature_licenses`, so roster never turns it off"
+                        ),
                     )
                     .label("not managed")
-                    .help("add it to roles.managed_permission_sets to have it removed when no rule grants it"),
+                    .help("add it to roles.managed_feature_licenses to have it turned off when no rule grants it"),
                 );
             }
         }
     }
+    check_feature_names(
+        &roles.managed_feature_licenses,
+        "/roles/managed_feature_licenses",
+        out,
+    );
+}
+
+/// Each name must be one of the feature licences the API can set.
+fn check_feature_names(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
+    for (j, name) in names.iter().enumerate() {
+        if crate::grants::feature_license(name).is_none() {
+            let known = crate::grants::FEATURE_LICENSES.iter().map(|f| f.name);
+            let mut finding = Finding::error(
+                &format!("{pointer}/{j}"),
+                format!("`{name}` is not a feature licence roster can set"),
+            )
+            .label("unknown feature licence");
+            finding = match crate::suggest::closest(name, known) {
+                Some(c) => finding.help(format!("did you mean `{c}`?")),
+                None => finding.help(format!(
+                    "one of: {}",
+                    crate::grants::FEATURE_LICENSES
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            out.push(finding);
+        }
+    }
+}
+
+/// A rule's (or the managed lists') names per kind, without the empty kinds.
+fn grant_lists<'a>(
+    names: impl Fn(GrantKind) -> &'a [String],
+) -> std::collections::BTreeMap<GrantKind, Vec<String>> {
+    GrantKind::ALL
+        .into_iter()
+        .filter(|k| !names(*k).is_empty())
+        .map(|k| (k, names(k).to_vec()))
+        .collect()
+}
+
+/// The feature licences named (validated first, so none is unknown).
+fn features(names: &[String]) -> Vec<&'static crate::grants::FeatureLicense> {
+    let mut out: Vec<&'static crate::grants::FeatureLicense> = Vec::new();
+    for f in names
+        .iter()
+        .filter_map(|n| crate::grants::feature_license(n))
+    {
+        if !out.iter().any(|o| o.field == f.field) {
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// The ownership suffix: every Username ends with the empty string, so an empty or blank suffix

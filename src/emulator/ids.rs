@@ -12,6 +12,14 @@ pub(crate) const ORGANIZATION: &str = "00D";
 pub(crate) const QUERY_LOCATOR: &str = "01g";
 pub(crate) const BULK_JOB: &str = "750";
 pub(crate) const USER_LOGIN: &str = "060";
+/// UNCONFIRMED (reference `salesforce-access.md` §0): the emulator's guess.
+pub(crate) const PERMISSION_SET_GROUP: &str = "0PG";
+pub(crate) const PERMISSION_SET_LICENSE: &str = "0PL";
+pub(crate) const PERMISSION_SET_LICENSE_ASSIGN: &str = "2LA";
+pub(crate) const PACKAGE_LICENSE: &str = "050";
+pub(crate) const USER_PACKAGE_LICENSE: &str = "051";
+pub(crate) const GROUP: &str = "00G";
+pub(crate) const GROUP_MEMBER: &str = "011";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";

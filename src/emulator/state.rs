@@ -141,6 +141,9 @@ pub(crate) struct Org {
     /// Users Salesforce refuses to deactivate, by User id, with the message it gives (the
     /// world's `DeactivationBlocker`: a Web-to-Lead default creator, an approver, ...).
     pub(crate) deactivation_blockers: HashMap<String, String>,
+    /// Seats per feature licence (short name, e.g. `KnowledgeUser`); unlisted ones are
+    /// unlimited.
+    pub(crate) feature_seats: std::collections::BTreeMap<String, u32>,
     counters: HashMap<&'static str, u64>,
     clock_ms: i64,
     /// Lookups the write rules need on every record, kept in step with `objects`.
@@ -157,8 +160,11 @@ struct Index {
     nicknames: HashMap<String, String>,
     /// Active users by ProfileId.
     active_by_profile: HashMap<String, usize>,
-    /// Permission-set assignment id by (AssigneeId, PermissionSetId).
+    /// Assignment (junction) record id by (user, access object): permission sets and groups,
+    /// licences, group members (`JUNCTIONS`).
     assignments: HashMap<(String, String), String>,
+    /// Assignments per access object: a licence's `UsedLicenses`.
+    holders: HashMap<String, usize>,
     /// The unique custom User fields (lower case), and the User id holding each value of
     /// them, by (field, lower-case value).
     unique_fields: Vec<String>,
@@ -215,14 +221,17 @@ impl Index {
         }
     }
 
-    fn assignment(&mut self, record: &Map<String, Value>, add: bool) {
-        let key = (
-            text(record, "AssigneeId").to_owned(),
-            text(record, "PermissionSetId").to_owned(),
-        );
+    fn assignment(&mut self, object: &str, record: &Map<String, Value>, add: bool) {
+        let Some((user, target)) = junction_key(object, record) else {
+            return;
+        };
+        let key = (user.to_owned(), target.to_owned());
+        let count = self.holders.entry(target.to_owned()).or_insert(0);
         if add {
+            *count += 1;
             self.assignments.insert(key, text(record, "Id").to_owned());
         } else {
+            *count = count.saturating_sub(1);
             self.assignments.remove(&key);
         }
     }
@@ -230,10 +239,41 @@ impl Index {
     fn record(&mut self, object: &str, record: &Map<String, Value>, add: bool) {
         match object {
             "User" => self.user(record, add),
-            "PermissionSetAssignment" => self.assignment(record, add),
-            _ => {}
+            _ => self.assignment(object, record, add),
         }
     }
+}
+
+/// The assignment (junction) objects: the field holding the user, and the fields holding the
+/// access object, the first one set counting (a permission set group's assignment also names
+/// no permission set here). Salesforce Object Reference: PermissionSetAssignment,
+/// PermissionSetLicenseAssign, UserPackageLicense, GroupMember.
+pub(crate) const JUNCTIONS: &[(&str, &str, &[&str])] = &[
+    (
+        "PermissionSetAssignment",
+        "AssigneeId",
+        &["PermissionSetGroupId", "PermissionSetId"],
+    ),
+    (
+        "PermissionSetLicenseAssign",
+        "AssigneeId",
+        &["PermissionSetLicenseId"],
+    ),
+    ("UserPackageLicense", "UserId", &["PackageLicenseId"]),
+    ("GroupMember", "UserOrGroupId", &["GroupId"]),
+];
+
+/// An assignment record's (user, access object) ids, for a junction object.
+pub(crate) fn junction_key<'r>(
+    object: &str,
+    record: &'r Map<String, Value>,
+) -> Option<(&'r str, &'r str)> {
+    let (_, user, targets) = JUNCTIONS.iter().find(|(o, _, _)| *o == object)?;
+    let target = targets
+        .iter()
+        .map(|f| text(record, f))
+        .find(|t| !t.is_empty())?;
+    Some((text(record, user), target))
 }
 
 /// The objects the emulator stores, with their key prefixes.
@@ -246,6 +286,16 @@ pub(crate) const OBJECTS: &[(&str, &str)] = &[
     ("UserLicense", ids::USER_LICENSE),
     ("Organization", ids::ORGANIZATION),
     ("UserLogin", ids::USER_LOGIN),
+    ("PermissionSetGroup", ids::PERMISSION_SET_GROUP),
+    ("PermissionSetLicense", ids::PERMISSION_SET_LICENSE),
+    (
+        "PermissionSetLicenseAssign",
+        ids::PERMISSION_SET_LICENSE_ASSIGN,
+    ),
+    ("PackageLicense", ids::PACKAGE_LICENSE),
+    ("UserPackageLicense", ids::USER_PACKAGE_LICENSE),
+    ("Group", ids::GROUP),
+    ("GroupMember", ids::GROUP_MEMBER),
 ];
 
 /// The canonical name of an object, matched case-insensitively.
@@ -343,12 +393,18 @@ impl Org {
             .map(String::as_str)
     }
 
-    /// The id of the assignment of `set` to `assignee`, if there is one.
-    pub(crate) fn assignment(&self, assignee: &str, set: &str) -> Option<&str> {
+    /// The id of the assignment of the access object `target` (a permission set, group,
+    /// licence or queue) to `assignee`, if there is one.
+    pub(crate) fn assignment(&self, assignee: &str, target: &str) -> Option<&str> {
         self.index
             .assignments
-            .get(&(assignee.to_owned(), set.to_owned()))
+            .get(&(assignee.to_owned(), target.to_owned()))
             .map(String::as_str)
+    }
+
+    /// How many assignments an access object has: a licence's `UsedLicenses`.
+    pub(crate) fn holders(&self, target: &str) -> usize {
+        self.index.holders.get(target).copied().unwrap_or(0)
     }
 
     pub(crate) fn find_by(
@@ -372,6 +428,17 @@ impl Org {
     ) -> String {
         let id = self.new_id(object);
         let now = self.tick();
+        if object == "User" {
+            // A checkbox is never null in Salesforce: unset on insert, it is false.
+            for f in super::salesforce::user_object::FIELDS
+                .iter()
+                .filter(|f| f.kind == "boolean")
+            {
+                if !fields.keys().any(|k| k.eq_ignore_ascii_case(f.name)) {
+                    fields.insert(f.name.into(), Value::Bool(false));
+                }
+            }
+        }
         fields.insert("Id".into(), json!(id));
         fields.insert("CreatedDate".into(), json!(now));
         fields.insert("LastModifiedDate".into(), json!(now));
@@ -577,7 +644,8 @@ fn resolve_members(entra: &mut Entra, groups: &[super::world::Group]) -> Result<
 }
 
 fn org_from(world: WorldFile) -> Result<Org, String> {
-    let w = world.salesforce;
+    let mut w = world.salesforce;
+    let access = take_access(&mut w);
     let mut org = Org {
         id: String::new(),
         pod: "8c".to_owned(),
@@ -601,6 +669,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         custom_user_fields: w.custom_user_fields,
         picklists: restricted_picklists(&w.picklists)?,
         deactivation_blockers: HashMap::new(),
+        feature_seats: std::collections::BTreeMap::new(),
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
     };
@@ -661,16 +730,132 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
             map(json!({"Name": role, "DeveloperName": developer_name})),
         );
     }
-    for set in &w.permission_sets {
-        org.insert(
-            "PermissionSet",
-            map(json!({"Name": set, "Label": set.replace('_', " "), "IsOwnedByProfile": false})),
-        );
-    }
+    seed_access(&mut org, &access)?;
+    org.feature_seats = access.feature_licenses;
     for (i, user) in w.users.into_iter().enumerate() {
         seed_user(&mut org, i, user)?;
     }
     Ok(org)
+}
+
+/// The world's access objects, taken out of it (seeded after the profiles and licences).
+fn take_access(w: &mut super::world::SalesforceWorld) -> super::world::SalesforceWorld {
+    super::world::SalesforceWorld {
+        permission_set_licenses: std::mem::take(&mut w.permission_set_licenses),
+        package_licenses: std::mem::take(&mut w.package_licenses),
+        permission_sets: std::mem::take(&mut w.permission_sets),
+        permission_set_groups: std::mem::take(&mut w.permission_set_groups),
+        public_groups: std::mem::take(&mut w.public_groups),
+        queues: std::mem::take(&mut w.queues),
+        feature_licenses: std::mem::take(&mut w.feature_licenses),
+        users: Vec::new(),
+        clients: Vec::new(),
+        api_users: Vec::new(),
+        licenses: Vec::new(),
+        profiles: Vec::new(),
+        roles: Vec::new(),
+        taken_usernames: Vec::new(),
+        custom_user_fields: Vec::new(),
+        picklists: std::collections::BTreeMap::new(),
+        org_id: None,
+        sandbox: None,
+        daily_api_limit: 0,
+        bulk_job_polls: 0,
+    }
+}
+
+/// The world's access objects: licences, permission sets, groups, public groups, queues.
+fn seed_access(org: &mut Org, w: &super::world::SalesforceWorld) -> Result<(), String> {
+    for licence in &w.permission_set_licenses {
+        org.insert(
+            "PermissionSetLicense",
+            map(
+                json!({"DeveloperName": licence.name, "MasterLabel": licence.name.replace('_', " "),
+                "PermissionSetLicenseKey": licence.name, "Status": "Active",
+                "TotalLicenses": licence.total}),
+            ),
+        );
+    }
+    for package in &w.package_licenses {
+        org.insert(
+            "PackageLicense",
+            map(
+                json!({"NamespacePrefix": package.namespace, "Status": "Active",
+                "AllowedLicenses": package.total}),
+            ),
+        );
+    }
+    for set in &w.permission_sets {
+        let mut fields = map(
+            json!({"Name": set.name(), "Label": set.name().replace('_', " "),
+            "IsOwnedByProfile": false, "Type": "Regular", "LicenseId": null}),
+        );
+        if let super::world::PermissionSetSpec::Full {
+            license,
+            requires_license,
+            ..
+        } = set
+        {
+            if let Some(licence) = license {
+                let id = org
+                    .find_by("PermissionSetLicense", "DeveloperName", licence)
+                    .or_else(|| org.find_by("UserLicense", "Name", licence))
+                    .and_then(|r| r.get("Id").cloned())
+                    .ok_or_else(|| {
+                        format!("permission set {:?}: no licence {licence:?}", set.name())
+                    })?;
+                fields.insert("LicenseId".into(), id);
+            }
+            if let Some(licence) = requires_license {
+                let id = org
+                    .find_by("PermissionSetLicense", "DeveloperName", licence)
+                    .and_then(|r| r.get("Id").cloned())
+                    .ok_or_else(|| {
+                        format!(
+                            "permission set {:?}: no permission set licence {licence:?}",
+                            set.name()
+                        )
+                    })?;
+                // Not a real field: what the permission set's permissions need, which
+                // Salesforce checks on assignment. No query selects it.
+                fields.insert(REQUIRES_LICENSE.into(), id);
+            }
+        }
+        org.insert("PermissionSet", fields);
+    }
+    for group in &w.permission_set_groups {
+        if !["Updated", "Outdated", "Updating", "Failed"].contains(&group.status.as_str()) {
+            return Err(format!(
+                "permission set group {:?}: status {:?} is not Updated, Outdated, Updating or \
+                 Failed",
+                group.name, group.status
+            ));
+        }
+        org.insert(
+            "PermissionSetGroup",
+            map(
+                json!({"DeveloperName": group.name, "MasterLabel": group.name.replace('_', " "),
+                "Status": group.status}),
+            ),
+        );
+    }
+    for (kind, names) in [("Regular", &w.public_groups), ("Queue", &w.queues)] {
+        for name in names {
+            org.insert(
+                "Group",
+                map(json!({"DeveloperName": name, "Name": name.replace('_', " "), "Type": kind})),
+            );
+        }
+    }
+    if let Some(unknown) = w.feature_licenses.keys().find(|name| {
+        super::salesforce::user_object::field(&format!("UserPermissions{name}")).is_none()
+    }) {
+        return Err(format!(
+            "salesforce.feature_licenses: {unknown:?} is not a feature licence (a User \
+             `UserPermissions<Name>` checkbox, e.g. KnowledgeUser)"
+        ));
+    }
+    Ok(())
 }
 
 /// The restricted picklists' values: the emulator's defaults, each replaced by the world's list
@@ -718,7 +903,10 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
     };
     user.insert("UserRoleId".into(), role_id);
     user.entry("IsActive").or_insert(Value::Bool(true));
-    let sets = user.remove("PermissionSets");
+    let held: Vec<(&str, Option<Value>)> = HELD
+        .iter()
+        .map(|(key, ..)| (*key, user.remove(*key)))
+        .collect();
     let blocker = match user.remove("DeactivationBlocker") {
         None => None,
         Some(Value::String(why)) => Some(why),
@@ -746,20 +934,112 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
     if let Some(why) = blocker {
         org.deactivation_blockers.insert(id.clone(), why);
     }
-    for set in sets
-        .as_ref()
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    for ((key, names), (_, object, name_field, filter, junction, user_field, field)) in
+        held.iter().zip(HELD)
     {
-        let set_id = lookup(org, "PermissionSet", set)?;
-        org.insert(
-            "PermissionSetAssignment",
-            map(json!({"AssigneeId": id, "PermissionSetId": set_id})),
-        );
+        for name in names
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = name.as_str().unwrap_or_default();
+            let target = org
+                .records(object)
+                .find(|r| {
+                    text(r, name_field).eq_ignore_ascii_case(name)
+                        && filter.is_none_or(|(f, v)| text(r, f) == v)
+                })
+                .and_then(|r| r.get("Id").and_then(Value::as_str))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("salesforce.users[{i}].{key}: no {object} {name:?}"))?;
+            let junction = OBJECTS
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| n == junction)
+                .unwrap_or("GroupMember");
+            super::salesforce::access::assign(
+                org,
+                junction,
+                map(json!({*user_field: id, *field: target})),
+            )
+            .map_err(|f| format!("salesforce.users[{i}].{key}: {name:?}: {}", f.message))?;
+        }
     }
     Ok(())
 }
+
+/// A permission set's hidden note of the permission set licence its permissions need (a
+/// world-file fact with no field of its own in Salesforce).
+pub(crate) const REQUIRES_LICENSE: &str = "_RequiresLicenseId";
+
+/// What a seeded user may hold: (world key, object, name field, the object's filter, the
+/// assignment object, its user field, its access-object field).
+type Held = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+const HELD: &[Held] = &[
+    (
+        "PermissionSetLicenses",
+        "PermissionSetLicense",
+        "DeveloperName",
+        None,
+        "PermissionSetLicenseAssign",
+        "AssigneeId",
+        "PermissionSetLicenseId",
+    ),
+    (
+        "PackageLicenses",
+        "PackageLicense",
+        "NamespacePrefix",
+        None,
+        "UserPackageLicense",
+        "UserId",
+        "PackageLicenseId",
+    ),
+    (
+        "PermissionSets",
+        "PermissionSet",
+        "Name",
+        None,
+        "PermissionSetAssignment",
+        "AssigneeId",
+        "PermissionSetId",
+    ),
+    (
+        "PermissionSetGroups",
+        "PermissionSetGroup",
+        "DeveloperName",
+        None,
+        "PermissionSetAssignment",
+        "AssigneeId",
+        "PermissionSetGroupId",
+    ),
+    (
+        "PublicGroups",
+        "Group",
+        "DeveloperName",
+        Some(("Type", "Regular")),
+        "GroupMember",
+        "UserOrGroupId",
+        "GroupId",
+    ),
+    (
+        "Queues",
+        "Group",
+        "DeveloperName",
+        Some(("Type", "Queue")),
+        "GroupMember",
+        "UserOrGroupId",
+        "GroupId",
+    ),
+];
 
 fn map(value: Value) -> Map<String, Value> {
     match value {

@@ -193,11 +193,19 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             })
             .collect(),
             roles: vec!["Western Sales Rep".into(), "Support Lead".into()],
-            permission_sets: vec![
-                "Sales_Cloud_User".into(),
-                "Service_Cloud_User".into(),
-                "Reports_Export".into(),
-            ],
+            permission_sets: ["Sales_Cloud_User", "Service_Cloud_User", "Reports_Export"]
+                .iter()
+                .map(|n| super::world::PermissionSetSpec::Name((*n).into()))
+                .collect(),
+            permission_set_groups: vec![super::world::PermissionSetGroupSpec {
+                name: "Sales_Leadership".into(),
+                status: "Updated".into(),
+            }],
+            permission_set_licenses: Vec::new(),
+            package_licenses: Vec::new(),
+            public_groups: Vec::new(),
+            queues: vec!["Support_Tier_1".into()],
+            feature_licenses: std::collections::BTreeMap::new(),
             users: sf_users,
             taken_usernames: Vec::new(),
             custom_user_fields: vec![CustomField {
@@ -257,13 +265,17 @@ roles:
   rules:
     - when: {{app_role: Sales Manager}}
       profile: Sales Manager
+      permission_set_groups: [Sales_Leadership]
     - when: {{app_role: Sales Rep}}
       profile: Standard User
       permission_sets: [Sales_Cloud_User]
     - when: {{app_role: Support Agent}}
       profile: Support User
       permission_sets: [Service_Cloud_User]
+      queues: [Support_Tier_1]
   managed_permission_sets: [Sales_Cloud_User, Service_Cloud_User]
+  managed_permission_set_groups: [Sales_Leadership]
+  managed_queues: [Support_Tier_1]
 safety:
   max_deactivations: "10%"
 "#

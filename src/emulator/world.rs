@@ -140,10 +140,33 @@ pub(crate) struct SalesforceWorld {
     pub(crate) profiles: Vec<Profile>,
     #[serde(default)]
     pub(crate) roles: Vec<String>,
+    /// Permission sets: a name, or `{name, license, requires_license}` (`license`: the
+    /// permission set licence or user licence it is linked to; `requires_license`: a permission
+    /// set licence its permissions need although it is not linked to it).
     #[serde(default)]
-    pub(crate) permission_sets: Vec<String>,
-    /// Existing users: User fields, plus `Profile` (a name), `UserRole` (a name) and
-    /// `PermissionSets` (names).
+    pub(crate) permission_sets: Vec<PermissionSetSpec>,
+    /// Permission set groups, with their `Status` (`Updated` unless told).
+    #[serde(default)]
+    pub(crate) permission_set_groups: Vec<PermissionSetGroupSpec>,
+    /// Permission set licences (`DeveloperName`, `TotalLicenses`).
+    #[serde(default)]
+    pub(crate) permission_set_licenses: Vec<License>,
+    /// Managed packages' licences (`NamespacePrefix`, `AllowedLicenses`; -1 is a site licence).
+    #[serde(default)]
+    pub(crate) package_licenses: Vec<PackageLicenseSpec>,
+    /// Public groups (DeveloperNames; the `Name` is the same with spaces).
+    #[serde(default)]
+    pub(crate) public_groups: Vec<String>,
+    /// Queues (DeveloperNames).
+    #[serde(default)]
+    pub(crate) queues: Vec<String>,
+    /// Seats of feature licences, by the User checkbox's short name (`KnowledgeUser: 5`); a
+    /// feature licence not listed has no limit.
+    #[serde(default)]
+    pub(crate) feature_licenses: std::collections::BTreeMap<String, u32>,
+    /// Existing users: User fields, plus `Profile` (a name), `UserRole` (a name), and the names
+    /// they hold of each kind: `PermissionSets`, `PermissionSetGroups`,
+    /// `PermissionSetLicenses`, `PackageLicenses`, `PublicGroups`, `Queues`.
     #[serde(default)]
     pub(crate) users: Vec<Map<String, Value>>,
     /// Usernames taken in other orgs (Salesforce usernames are globally unique).
@@ -257,6 +280,53 @@ pub(crate) struct ApiUser {
 pub(crate) struct License {
     pub(crate) name: String,
     pub(crate) total: u32,
+}
+
+/// A permission set in the world file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum PermissionSetSpec {
+    Name(String),
+    Full {
+        name: String,
+        /// The permission set licence or user licence it is linked to (`LicenseId`).
+        #[serde(default)]
+        license: Option<String>,
+        /// A permission set licence it needs without being linked to it.
+        #[serde(default)]
+        requires_license: Option<String>,
+    },
+}
+
+impl PermissionSetSpec {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            PermissionSetSpec::Name(name) | PermissionSetSpec::Full { name, .. } => name,
+        }
+    }
+}
+
+/// A permission set group in the world file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PermissionSetGroupSpec {
+    pub(crate) name: String,
+    /// `Updated`, `Outdated`, `Updating` or `Failed`.
+    #[serde(default = "updated")]
+    pub(crate) status: String,
+}
+
+fn updated() -> String {
+    "Updated".to_owned()
+}
+
+/// A package licence in the world file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PackageLicenseSpec {
+    pub(crate) namespace: String,
+    /// `AllowedLicenses`: -1 for a site licence (every user, no limit).
+    pub(crate) total: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

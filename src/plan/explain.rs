@@ -81,8 +81,19 @@ pub(crate) struct RolesTrace {
     pub(crate) rules: Vec<usize>,
     pub(crate) profile: Option<String>,
     pub(crate) role: Option<String>,
-    pub(crate) permission_sets: Vec<String>,
+    /// Every grant the rules give, with the first rule that gave it.
+    pub(crate) grants: Vec<GrantTrace>,
     pub(crate) errors: Vec<String>,
+}
+
+/// One grant the role rules give a user.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct GrantTrace {
+    /// `permission_set`, ..., or `feature_license`.
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    /// The rule that gave it, numbered from 1.
+    pub(crate) rule: usize,
 }
 
 /// `roster explain`: how the planner sees one source user, by UPN or object id, with the
@@ -179,13 +190,34 @@ pub(crate) fn explain(
             errors: wanted.errors,
         },
         roles: RolesTrace {
+            grants: grant_traces(&roles),
             rules: roles.fired.iter().map(|i| i + 1).collect(),
             profile: roles.profile.map(|p| p.0),
             role: roles.role.map(|r| r.0),
-            permission_sets: roles.sets.into_iter().map(|s| s.0).collect(),
             errors: roles.errors,
         },
     })
+}
+
+/// Every grant the rules give, feature licences last, each with the first rule giving it.
+fn grant_traces(roles: &super::mapping::Roles) -> Vec<GrantTrace> {
+    roles
+        .grants
+        .iter()
+        .map(|(kind, name, _, rule)| GrantTrace {
+            kind: serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            name: name.clone(),
+            rule: rule + 1,
+        })
+        .chain(roles.features.iter().map(|(f, rule)| GrantTrace {
+            kind: "feature_license".to_owned(),
+            name: format!("{} ({})", f.name, f.label),
+            rule: rule + 1,
+        }))
+        .collect()
 }
 
 /// Why an Entra user roster did not read is out of scope, from what Graph says about them.

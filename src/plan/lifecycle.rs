@@ -13,9 +13,9 @@ use super::matching::unmatched_reason;
 use super::reconcile::{Create, State};
 use super::source::SourceUser;
 use super::target::fingerprint;
-use super::{
-    Action, Change, PermissionSetChanges, PermissionSetRef, Plan, Problem, ProblemKind, Situation,
-};
+use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
+use crate::grants::GrantKind;
+use crate::salesforce::id15;
 
 impl State<'_> {
     /// The fields and the role rules' outcome a user should have, or the first reason it
@@ -30,6 +30,28 @@ impl State<'_> {
             return Err((ProblemKind::Skipped, why));
         }
         let roles = roles(self.config, &self.resolved, user, &self.context());
+        let mut wanted = wanted;
+        // A feature licence is on when a rule grants it; otherwise a mapping of its field
+        // decides; otherwise a managed one is off (and nothing is written on a create).
+        for feature in self.config.roles.feature_licenses() {
+            let granted = roles.features.iter().any(|(f, _)| f.field == feature.field);
+            let managed = self
+                .config
+                .roles
+                .managed_feature_licenses
+                .iter()
+                .any(|f| f.field == feature.field);
+            let mapped = wanted.fields.contains_key(feature.field);
+            if granted {
+                wanted
+                    .fields
+                    .insert(Arc::from(feature.field), Json::String("true".to_owned()));
+            } else if managed && !mapped && !creating {
+                wanted
+                    .fields
+                    .insert(Arc::from(feature.field), Json::String("false".to_owned()));
+            }
+        }
         match wanted.errors.first().or(roles.errors.first()) {
             Some(first) => Err((ProblemKind::Error, first.clone())),
             None => Ok((wanted, roles)),
@@ -64,7 +86,7 @@ impl State<'_> {
             after: BTreeMap::new(),
             labels: BTreeMap::new(),
             unchanged: 0,
-            permission_sets: PermissionSetChanges::default(),
+            grants: GrantChanges::default(),
             fingerprint: fingerprint(current),
             cause: None,
             pending_fields: Vec::new(),
@@ -117,7 +139,13 @@ impl State<'_> {
                 .map(|r| r.name.clone())
         };
         id_change("UserRoleId", &roles.role, &role_name);
-        change.permission_sets = self.permission_sets(&current.id, &roles.sets);
+        let profile = roles.profile.as_ref().map(|(_, id)| id.as_str());
+        let licence = profile
+            .or(current.profile_id.as_deref())
+            .and_then(|p| self.licence_of(p));
+        change.grants = self
+            .grant_changes(Some(&current.id), licence.as_deref(), &roles)
+            .map_err(|reason| problem(user, reason))?;
         let reactivate = !current.is_active;
         if reactivate {
             change.action = Action::Reactivate;
@@ -131,7 +159,7 @@ impl State<'_> {
             change.after.insert("IsFrozen".into(), Json::Bool(false));
             change.login_id = Some(login.id.clone());
         }
-        if change.after.is_empty() && change.permission_sets.is_empty() {
+        if change.after.is_empty() && change.grants.is_empty() {
             return Ok(None);
         }
         self.check_update(&change, user.key, &current.id)?;
@@ -220,50 +248,176 @@ impl State<'_> {
             })
     }
 
-    /// Permission sets to add (wanted, not held) and remove (held, managed, not wanted).
-    pub(super) fn permission_sets(
+    /// The grants to add (wanted or implied, not held) and remove (held, managed, neither
+    /// wanted nor needed), or why the user cannot have what the rules give:
+    /// - a permission set group whose status is not `Updated` takes no new assignees;
+    /// - a permission set linked to a user licence needs a profile with that licence;
+    /// - a permission set linked to a permission set licence brings it along (an implied add);
+    /// - a permission set in `roles.requires_licenses` needs its licences held or granted.
+    ///
+    /// `user_id` is the user's (none for a create); `licence` the user licence of the profile
+    /// the user will have.
+    pub(super) fn grant_changes(
         &self,
-        user_id: &str,
-        wanted: &[(String, String)],
-    ) -> PermissionSetChanges {
-        let held = self
-            .org
-            .assignments
-            .get(user_id)
-            .cloned()
-            .unwrap_or_default();
-        let name_of = |set_id: &str| {
-            self.target
-                .permission_sets
-                .iter()
-                .find(|s| s.id == set_id)
-                .map(|s| s.name.clone())
-                .unwrap_or_default()
-        };
-        let mut out = PermissionSetChanges::default();
-        for (name, id) in wanted {
-            if !held.iter().any(|(set, _)| set == id) {
-                out.add.push(PermissionSetRef {
-                    name: name.clone(),
-                    id: id.clone(),
-                    assignment_id: None,
+        user_id: Option<&str>,
+        licence: Option<&str>,
+        roles: &Roles,
+    ) -> Result<GrantChanges, String> {
+        let held: &[&crate::model::GrantAssignment] = user_id
+            .and_then(|id| self.org.grants.get(id15(id)))
+            .map_or(&[], Vec::as_slice);
+        let holds = |id: &str| held.iter().any(|h| id15(&h.object_id) == id15(id));
+        let wants = |id: &str| roles.grants.iter().any(|(_, _, g, _)| id15(g) == id15(id));
+        let object = |id: &str| self.org.objects.get(id15(id)).copied();
+        let mut out = GrantChanges::default();
+        for (kind, name, id, _) in &roles.grants {
+            if holds(id) {
+                continue;
+            }
+            if *kind == GrantKind::PermissionSetGroup {
+                let status = object(id)
+                    .and_then(|o| o.status.as_deref())
+                    .unwrap_or("unknown");
+                if status != "Updated" {
+                    return Err(format!(
+                        "permission set group {name} has the status {status}: Salesforce assigns \
+                         only groups whose status is Updated (let its recalculation finish, or \
+                         recalculate it in Setup)"
+                    ));
+                }
+            }
+            out.add.push(GrantRef {
+                kind: *kind,
+                name: name.clone(),
+                id: id.clone(),
+                assignment_id: None,
+                implied_by: None,
+            });
+        }
+        let needed = self.licences_needed(held, licence, roles, &mut out)?;
+        for h in held {
+            let Some(o) = object(&h.object_id) else {
+                continue;
+            };
+            let needed = needed.iter().any(|n| id15(n) == id15(&o.id));
+            if self.managed(o) && !wants(&o.id) && !needed {
+                out.remove.push(GrantRef {
+                    kind: o.kind,
+                    name: o.name.clone(),
+                    id: o.id.clone(),
+                    assignment_id: Some(h.id.clone()),
+                    implied_by: None,
                 });
             }
         }
-        for (set, assignment) in held {
-            let name = name_of(set);
-            let managed = self.config.roles.managed_permission_sets.contains(&name);
-            if managed && !wanted.iter().any(|(_, id)| id == set) {
-                out.remove.push(PermissionSetRef {
-                    name,
-                    id: set.to_owned(),
-                    assignment_id: Some(assignment.to_owned()),
-                });
+        out.add
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        out.remove
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        Ok(out)
+    }
+
+    /// The permission set licences the permission sets a user will hold need (which are
+    /// never removed): linked ones Salesforce assigns along with a permission set being added
+    /// (pushed to `out.add` as implied), required ones (`roles.requires_licenses`) a rule must
+    /// give or the user must hold; a permission set for another user licence is refused.
+    fn licences_needed<'s>(
+        &'s self,
+        held: &[&crate::model::GrantAssignment],
+        licence: Option<&str>,
+        roles: &'s Roles,
+        out: &mut GrantChanges,
+    ) -> Result<Vec<&'s str>, String> {
+        let holds = |id: &str| held.iter().any(|h| id15(&h.object_id) == id15(id));
+        let wants = |id: &str| roles.grants.iter().any(|(_, _, g, _)| id15(g) == id15(id));
+        let object = |id: &str| self.org.objects.get(id15(id)).copied();
+        // The licences the permission sets the user will hold need: linked ones Salesforce
+        // assigns along (implied), required ones a rule must give.
+        let staying_sets = roles
+            .grants
+            .iter()
+            .filter(|(k, ..)| *k == GrantKind::PermissionSet)
+            .map(|(_, name, id, _)| (name.as_str(), id.as_str()))
+            .chain(held.iter().filter_map(|h| {
+                let o = object(&h.object_id)?;
+                let managed = self.managed(o);
+                (o.kind == GrantKind::PermissionSet && !managed)
+                    .then_some((o.name.as_str(), o.id.as_str()))
+            }));
+        let mut needed: Vec<&str> = Vec::new();
+        for (set, set_id) in staying_sets {
+            let Some(o) = object(set_id) else { continue };
+            if let Some(linked) = o.license_id.as_deref() {
+                match object(linked).filter(|l| l.kind == GrantKind::PermissionSetLicense) {
+                    Some(psl) => {
+                        needed.push(&psl.id);
+                        let added = out.add.iter().any(|g| id15(&g.id) == id15(&psl.id));
+                        if !holds(&psl.id) && !added {
+                            out.add.push(GrantRef {
+                                kind: GrantKind::PermissionSetLicense,
+                                name: psl.name.clone(),
+                                id: psl.id.clone(),
+                                assignment_id: None,
+                                implied_by: Some(set.to_owned()),
+                            });
+                        }
+                    }
+                    None if linked.starts_with(crate::salesforce::USER_LICENSE_PREFIX)
+                        && licence.is_some_and(|l| id15(l) != id15(linked)) =>
+                    {
+                        let name = |id: &str| {
+                            self.target
+                                .licenses
+                                .iter()
+                                .find(|l| id15(&l.id) == id15(id))
+                                .map_or_else(|| id.to_owned(), |l| l.name.clone())
+                        };
+                        return Err(format!(
+                            "permission set {set} is for the {} user licence, and this user's \
+                             profile has the {} licence: Salesforce refuses the assignment (the \
+                             user license doesn't allow the permission)",
+                            name(linked),
+                            name(licence.unwrap_or_default())
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            for required in self
+                .config
+                .roles
+                .requires_licenses
+                .get(set)
+                .into_iter()
+                .flatten()
+            {
+                let psl = self
+                    .target
+                    .access_objects
+                    .iter()
+                    .find(|l| l.kind == GrantKind::PermissionSetLicense && l.name == *required);
+                let Some(psl) = psl else { continue };
+                needed.push(&psl.id);
+                if !holds(&psl.id) && !wants(&psl.id) {
+                    return Err(format!(
+                        "permission set {set} needs the permission set licence {required} \
+                         (roles.requires_licenses), which no rule gives this user and the user \
+                         does not hold"
+                    ));
+                }
             }
         }
-        out.add.sort_by(|a, b| a.name.cmp(&b.name));
-        out.remove.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+        Ok(needed)
+    }
+
+    /// Whether roster manages (and so may remove) an access object: the config lists it by
+    /// name or alias.
+    fn managed(&self, o: &crate::model::AccessObject) -> bool {
+        self.config
+            .roles
+            .managed(o.kind)
+            .iter()
+            .any(|m| *m == o.name || o.alias.as_deref() == Some(m.as_str()))
     }
 
     /// An unmatched user: a create with every field, or the reason it cannot be one. Returns the
@@ -284,6 +438,9 @@ impl State<'_> {
         let Some((profile, profile_id)) = roles.profile.clone() else {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };
+        let grants = self
+            .grant_changes(None, self.licence_of(&profile_id).as_deref(), &roles)
+            .map_err(|reason| problem(ProblemKind::Error, reason))?;
         preflight(&wanted.fields, &self.field_rules)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
         let username = wanted
@@ -339,18 +496,7 @@ impl State<'_> {
             after,
             labels,
             unchanged: 0,
-            permission_sets: PermissionSetChanges {
-                add: roles
-                    .sets
-                    .into_iter()
-                    .map(|(name, id)| PermissionSetRef {
-                        name,
-                        id,
-                        assignment_id: None,
-                    })
-                    .collect(),
-                remove: Vec::new(),
-            },
+            grants,
             fingerprint: None,
             cause: None,
             pending_fields: Vec::new(),
@@ -460,6 +606,68 @@ impl State<'_> {
         }
     }
 
+    /// Grants of licences beyond their free seats are errors: for each permission set licence
+    /// and package licence the plan assigns, the seats it frees (removals go first in apply)
+    /// and the free ones go to users in key order; the rest are refused with the licence's
+    /// numbers (Salesforce's `LICENSE_LIMIT_EXCEEDED`). A refused user's whole change is
+    /// withheld, as for a user licence: roster never half-provisions a user.
+    pub(super) fn check_grant_seats(&self, plan: &mut Plan) {
+        let licences: Vec<&crate::model::AccessObject> = self
+            .target
+            .access_objects
+            .iter()
+            .filter(|o| {
+                o.kind.is_license() && o.seats.and_then(crate::model::Seats::free).is_some()
+            })
+            .collect();
+        let mut dropped = vec![false; plan.changes.len()];
+        let mut refused = Vec::new();
+        for licence in licences {
+            let same = |g: &GrantRef| g.kind == licence.kind && id15(&g.id) == id15(&licence.id);
+            let mut takers: Vec<usize> = Vec::new();
+            let mut frees = 0i64;
+            for (i, change) in plan
+                .changes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !dropped[*i])
+            {
+                if change.grants.add.iter().any(same) {
+                    takers.push(i);
+                }
+                frees += i64::from(change.grants.remove.iter().any(same));
+            }
+            let Some(seats) = licence.seats else { continue };
+            let free = seats.free().unwrap_or(i64::MAX);
+            let wanted = i64::try_from(takers.len()).unwrap_or(i64::MAX);
+            if wanted <= free.saturating_add(frees) {
+                continue;
+            }
+            takers.sort_by(|a, b| plan.changes[*a].key.cmp(&plan.changes[*b].key));
+            let granted = usize::try_from(free.saturating_add(frees).max(0)).unwrap_or(0);
+            for &i in &takers[granted.min(takers.len())..] {
+                dropped[i] = true;
+                refused.push(Problem {
+                    kind: ProblemKind::Error,
+                    key: plan.changes[i].key.clone(),
+                    reason: format!(
+                        "no seat left on the {} {}: {} in all, {} used; this plan assigns {} and \
+                         frees {} (LICENSE_LIMIT_EXCEEDED)",
+                        licence.kind, licence.name, seats.total, seats.used, wanted, frees
+                    ),
+                });
+            }
+        }
+        if !refused.is_empty() {
+            let mut i = 0;
+            plan.changes.retain(|_| {
+                i += 1;
+                !dropped[i - 1]
+            });
+            plan.errors.extend(refused);
+        }
+    }
+
     /// Free seats per licence, less those the plan's reactivations take.
     pub(super) fn free_seats(&self, plan: &Plan) -> HashMap<String, i64> {
         let mut seats: HashMap<String, i64> = self
@@ -490,6 +698,15 @@ impl State<'_> {
             .iter()
             .find(|p| p.id == profile_id)
             .and_then(|p| p.user_license_id.clone())
+    }
+}
+
+/// An error problem for a user.
+fn problem(user: &SourceUser<'_>, reason: String) -> Problem {
+    Problem {
+        kind: ProblemKind::Error,
+        key: user.key.to_owned(),
+        reason,
     }
 }
 
@@ -562,8 +779,8 @@ pub(super) fn update_reason(
             fields.len() - REASON_FIELDS
         ));
     }
-    if !change.permission_sets.is_empty() {
-        what.push("permission sets differ from what the roles rules give".to_owned());
+    if !change.grants.is_empty() {
+        what.push("grants differ from what the roles rules give".to_owned());
     }
     if change.after.contains_key("IsFrozen") {
         what.push("the login is frozen".to_owned());

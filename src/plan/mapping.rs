@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use super::source::SourceUser;
 use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
 use crate::expr::{self, Context, Value};
+use crate::grants::{FeatureLicense, GrantKind};
 use crate::user_fields;
 
 /// What the planner reads of the config on every user, gathered once: the expressions were
@@ -201,7 +202,10 @@ pub(super) fn desired(
 pub(super) struct Roles {
     pub(super) profile: Option<(String, String)>,
     pub(super) role: Option<(String, String)>,
-    pub(super) sets: Vec<(String, String)>,
+    /// (kind, name, id, index of the first rule that granted it).
+    pub(super) grants: Vec<(GrantKind, String, String, usize)>,
+    /// Feature licences the rules turn on, with the first rule that did.
+    pub(super) features: Vec<(&'static FeatureLicense, usize)>,
     pub(super) errors: Vec<String>,
     /// Rules that matched (indexes into `roles.rules`).
     pub(super) fired: Vec<usize>,
@@ -248,9 +252,14 @@ pub(super) fn roles(
             out.profile = records.profile;
             out.role = records.role;
         }
-        for (name, id) in records.sets {
-            if !out.sets.iter().any(|(n, _)| *n == name) {
-                out.sets.push((name, id));
+        for (kind, name, id) in records.grants {
+            if !out.grants.iter().any(|(k, _, g, _)| *k == kind && *g == id) {
+                out.grants.push((kind, name, id, i));
+            }
+        }
+        for feature in &rule.feature_licenses {
+            if !out.features.iter().any(|(f, _)| f.field == feature.field) {
+                out.features.push((feature, i));
             }
         }
     }

@@ -30,13 +30,14 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::expr::DateTime;
+use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
 pub(crate) use explain::{Explanation, NotRead, explain, not_read};
 pub(crate) use names::ConfigProblem;
 
 /// The version of the plan document; `show` and `apply` refuse others.
-pub(crate) const PLAN_FORMAT: u32 = 1;
+pub(crate) const PLAN_FORMAT: u32 = 2;
 
 /// What the planner needs besides the config and the snapshots.
 #[derive(Clone, Debug)]
@@ -292,7 +293,8 @@ pub(crate) struct Change {
     pub(crate) labels: BTreeMap<String, String>,
     /// Fields compared and found equal.
     pub(crate) unchanged: usize,
-    pub(crate) permission_sets: PermissionSetChanges,
+    /// Access granted and taken away: permission sets, groups, licences, queues.
+    pub(crate) grants: GrantChanges,
     /// The target user's `SystemModstamp` when planned: `apply` refuses if it moved.
     pub(crate) fingerprint: Option<String>,
     /// With `--baseline-config`: whether the change to the config causes this change, or it is
@@ -300,8 +302,7 @@ pub(crate) struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) cause: Option<Cause>,
     /// With `--baseline-config`, for a change the config change alters: the attributes and
-    /// permission sets (`+ permission set X`, `- permission set X`) the baseline changes the
-    /// same way — pending regardless of the edit (an Entra change, Salesforce drift).
+    /// grants (`+ permission set X`, `- queue Y`) the baseline changes the same way — pending regardless of the edit (an Entra change, Salesforce drift).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) pending_fields: Vec<String>,
     /// For a freeze: the user's `UserLogin` id, whose `IsFrozen` is written.
@@ -340,7 +341,7 @@ pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_s
             && a.target_id == b.target_id
             && a.before == b.before
             && a.after == b.after
-            && a.permission_sets == b.permission_sets
+            && a.grants == b.grants
     };
     for change in &mut plan.changes {
         let baseline_change = before.get(&key(change));
@@ -358,22 +359,14 @@ pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_s
                 .filter(|(name, value)| b.after.get(*name) == Some(*value))
                 .map(|(name, _)| name.to_string())
                 .collect();
-            let sets = |mine: &[PermissionSetRef], theirs: &[PermissionSetRef], sign: char| {
+            let grants = |mine: &[GrantRef], theirs: &[GrantRef], sign: char| {
                 mine.iter()
-                    .filter(|s| theirs.iter().any(|t| t.id == s.id))
-                    .map(|s| format!("{sign} permission set {}", s.name))
+                    .filter(|g| theirs.iter().any(|t| t.kind == g.kind && t.id == g.id))
+                    .map(|g| format!("{sign} {} {}", g.kind, g.name))
                     .collect::<Vec<_>>()
             };
-            fields.extend(sets(
-                &change.permission_sets.add,
-                &b.permission_sets.add,
-                '+',
-            ));
-            fields.extend(sets(
-                &change.permission_sets.remove,
-                &b.permission_sets.remove,
-                '-',
-            ));
+            fields.extend(grants(&change.grants.add, &b.grants.add, '+'));
+            fields.extend(grants(&change.grants.remove, &b.grants.remove, '-'));
             change.pending_fields = fields;
         }
     }
@@ -389,27 +382,52 @@ pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_s
     });
 }
 
-/// Permission-set assignments to add and remove.
+/// Grants to add and remove, each list in apply's order (by kind, then name).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PermissionSetChanges {
-    pub(crate) add: Vec<PermissionSetRef>,
-    pub(crate) remove: Vec<PermissionSetRef>,
+pub(crate) struct GrantChanges {
+    pub(crate) add: Vec<GrantRef>,
+    pub(crate) remove: Vec<GrantRef>,
 }
 
-impl PermissionSetChanges {
+impl GrantChanges {
     pub(crate) fn is_empty(&self) -> bool {
         self.add.is_empty() && self.remove.is_empty()
     }
+
+    /// The adds roster writes: all but the licences Salesforce assigns with a permission set.
+    pub(crate) fn written_adds(&self) -> impl Iterator<Item = &GrantRef> {
+        self.add.iter().filter(|g| g.implied_by.is_none())
+    }
 }
 
-/// A permission set, by API name and id; `assignment_id` for one to remove.
+/// One grant: the kind, the access object by name and id, and for a removal the assignment
+/// record's id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PermissionSetRef {
+pub(crate) struct GrantRef {
+    pub(crate) kind: GrantKind,
     pub(crate) name: String,
     pub(crate) id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) assignment_id: Option<String>,
+    /// A permission set licence Salesforce assigns itself with this permission set, which is
+    /// linked to it (`PermissionSet.LicenseId`): shown and counted against the seats, never
+    /// written by roster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) implied_by: Option<String>,
+}
+
+impl GrantRef {
+    /// The name of the apply step that writes it: `add queue Support_Tier_1`.
+    pub(crate) fn step(&self, adding: bool) -> String {
+        format!(
+            "{} {} {}",
+            if adding { "add" } else { "remove" },
+            self.kind,
+            self.name
+        )
+    }
 }
 
 /// A user roster will not act on.

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, RecordId, RecordRef, RoleCondition};
+use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::salesforce::id15;
 use crate::suggest::closest;
@@ -25,7 +26,8 @@ pub(crate) struct ConfigProblem {
 pub(super) struct Resolved {
     pub(super) profile: Option<(String, String)>,
     pub(super) role: Option<(String, String)>,
-    pub(super) sets: Vec<(String, String)>,
+    /// The rule's grants: (kind, name as written, id).
+    pub(super) grants: Vec<(GrantKind, String, String)>,
 }
 
 /// Every rule's records, and the problems with any of them (app roles the application does not
@@ -47,11 +49,18 @@ pub(super) fn resolve(
             roles.push((dev, &r.id));
         }
     }
-    let sets: Vec<(&str, &str)> = target
-        .permission_sets
-        .iter()
-        .map(|s| (s.name.as_str(), s.id.as_str()))
-        .collect();
+    // Each kind's objects by name, and by their second name where they have one.
+    let mut access: std::collections::HashMap<GrantKind, Vec<(&str, &str)>> =
+        std::collections::HashMap::new();
+    for o in &target.access_objects {
+        let names = access.entry(o.kind).or_default();
+        names.push((o.name.as_str(), o.id.as_str()));
+        if let Some(alias) = o.alias.as_deref() {
+            names.push((alias, o.id.as_str()));
+        }
+    }
+    let none = Vec::new();
+    let of_kind = |kind: GrantKind| access.get(&kind).unwrap_or(&none);
     let mut problems = app_roles(config, source);
     problems.extend(groups(config, source));
     let resolved = config
@@ -74,32 +83,30 @@ pub(super) fn resolve(
                 role: rule.role.as_ref().and_then(|r| {
                     one("role", r, &roles, &format!("{pointer}/role"), &mut problems)
                 }),
-                sets: rule
-                    .permission_sets
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, name)| {
+                grants: GrantKind::ALL
+                    .into_iter()
+                    .flat_map(|kind| {
+                        rule.grants(kind)
+                            .iter()
+                            .enumerate()
+                            .map(move |(j, name)| (kind, j, name))
+                    })
+                    .filter_map(|(kind, j, name)| {
+                        let spec = kind.spec();
                         one(
-                            "permission set",
+                            spec.noun,
                             &RecordRef::Name(name.clone()),
-                            &sets,
-                            &format!("{pointer}/permission_sets/{j}"),
+                            of_kind(kind),
+                            &format!("{pointer}/{}/{j}", spec.rule_key),
                             &mut problems,
                         )
+                        .map(|(name, id)| (kind, name, id))
                     })
                     .collect(),
             }
         })
         .collect();
-    for (j, name) in config.roles.managed_permission_sets.iter().enumerate() {
-        one(
-            "permission set",
-            &RecordRef::Name(name.clone()),
-            &sets,
-            &format!("/roles/managed_permission_sets/{j}"),
-            &mut problems,
-        );
-    }
+    managed_names(config, &of_kind, &mut problems);
     // A protected Username nobody has protects nobody: a typo, or a stray space, would leave
     // the user it meant unprotected.
     for (j, name) in config.protect.usernames.iter().enumerate() {
@@ -129,6 +136,45 @@ pub(super) fn resolve(
         );
     }
     (resolved, problems)
+}
+
+/// The managed lists and `requires_licenses` name records the org must have.
+fn managed_names<'t>(
+    config: &Config,
+    of_kind: &dyn Fn(GrantKind) -> &'t Vec<(&'t str, &'t str)>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for kind in GrantKind::ALL {
+        let spec = kind.spec();
+        for (j, name) in config.roles.managed(kind).iter().enumerate() {
+            one(
+                spec.noun,
+                &RecordRef::Name(name.clone()),
+                of_kind(kind),
+                &format!("/roles/managed_{}/{j}", spec.rule_key),
+                problems,
+            );
+        }
+    }
+    for (set, licences) in &config.roles.requires_licenses {
+        let pointer = format!("/roles/requires_licenses/{}", pointer_token(set));
+        one(
+            "permission set",
+            &RecordRef::Name(set.clone()),
+            of_kind(GrantKind::PermissionSet),
+            &pointer,
+            problems,
+        );
+        for (j, name) in licences.iter().enumerate() {
+            one(
+                "permission set licence",
+                &RecordRef::Name(name.clone()),
+                of_kind(GrantKind::PermissionSetLicense),
+                &format!("{pointer}/{j}"),
+                problems,
+            );
+        }
+    }
 }
 
 /// Rules on a group Entra does not have (or has twice by that name): they could never match,
@@ -260,4 +306,9 @@ fn one(
             }
         }
     }
+}
+
+/// A JSON pointer's token for a map key (RFC 6901: `~` as `~0`, `/` as `~1`).
+fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }

@@ -13,9 +13,7 @@ use super::matching::{Link, candidates, link, match_index};
 use super::scope::{self, Decision};
 use super::source::{self, SourceUser};
 use super::target::{Org, fingerprint, owned};
-use super::{
-    Action, Change, Inputs, PermissionSetChanges, Plan, Problem, ProblemKind, Situation, Summary,
-};
+use super::{Action, Change, GrantChanges, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
 use crate::config::{Config, OutOfScope};
 use crate::expr::{self, Context};
 use crate::model::{SourceSnapshot, TargetSnapshot};
@@ -121,6 +119,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         }
     }
     state.check_creates(&creates, &mut plan);
+    state.check_grant_seats(&mut plan);
     // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
     for (t, user) in target.users.iter().enumerate() {
         if !user.is_active || state.org.protected(config, user) {
@@ -199,7 +198,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             after: BTreeMap::from([(Arc::from(field), after)]),
             labels: BTreeMap::new(),
             unchanged: 0,
-            permission_sets: PermissionSetChanges::default(),
+            grants: GrantChanges::default(),
             fingerprint: fingerprint(user),
             cause: None,
             pending_fields: Vec::new(),

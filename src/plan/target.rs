@@ -4,26 +4,28 @@
 use std::collections::HashMap;
 
 use crate::config::Config;
-use crate::model::{TargetSnapshot, TargetUser};
+use crate::model::{AccessObject, GrantAssignment, TargetSnapshot, TargetUser};
 
 /// The org's names and ids, and the rules about which users roster may touch.
 pub(super) struct Org<'t> {
     /// Profile names by id (names in the config are resolved in `names.rs`).
     pub(super) profile_names: HashMap<&'t str, &'t str>,
-    /// Current assignments of the sets the config names, by user id.
-    pub(super) assignments: HashMap<&'t str, Vec<(&'t str, &'t str)>>,
+    /// Current assignments of the access objects the config names, by user id (15 characters).
+    pub(super) grants: HashMap<&'t str, Vec<&'t GrantAssignment>>,
+    /// Access objects by id (15 characters).
+    pub(super) objects: HashMap<&'t str, &'t AccessObject>,
     /// The User roster signs in as.
     pub(super) api_user_id: Option<&'t str>,
 }
 
 impl<'t> Org<'t> {
     pub(super) fn new(target: &'t TargetSnapshot) -> Org<'t> {
-        let mut assignments: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
-        for a in &target.permission_set_assignments {
-            assignments
-                .entry(&a.assignee_id)
+        let mut grants: HashMap<&str, Vec<&GrantAssignment>> = HashMap::new();
+        for a in &target.grants {
+            grants
+                .entry(crate::salesforce::id15(&a.assignee_id))
                 .or_default()
-                .push((&a.permission_set_id, &a.id));
+                .push(a);
         }
         Org {
             profile_names: target
@@ -31,7 +33,12 @@ impl<'t> Org<'t> {
                 .iter()
                 .map(|p| (p.id.as_str(), p.name.as_str()))
                 .collect(),
-            assignments,
+            grants,
+            objects: target
+                .access_objects
+                .iter()
+                .map(|o| (crate::salesforce::id15(&o.id), o))
+                .collect(),
             api_user_id: target.api_user_id.as_deref(),
         }
     }

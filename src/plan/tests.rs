@@ -5,10 +5,10 @@ use serde_json::{Map, Value, json};
 use super::{Action, Inputs, Plan, ProblemKind, Situation, plan};
 use crate::config::Config;
 use crate::expr::DateTime;
+use crate::grants::GrantKind;
 use crate::model::{
-    AppRole, AppRoleAssignment, Group, PermissionSet, PermissionSetAssignment, Profile,
-    ServicePrincipal, SourceSnapshot, SourceUser, TargetSnapshot, TargetUser, UserLicense,
-    UserLogin, UserRole,
+    AccessObject, AppRole, AppRoleAssignment, GrantAssignment, Group, Profile, ServicePrincipal,
+    SourceSnapshot, SourceUser, TargetSnapshot, TargetUser, UserLicense, UserLogin, UserRole,
 };
 
 const CONFIG: &str = r#"
@@ -133,16 +133,14 @@ impl World {
                     name: "Boss".into(),
                     developer_name: Some("Boss".into()),
                 }],
-                permission_sets: ["Sales", "Reports", "Service", "Legacy"]
+                access_objects: ["Sales", "Reports", "Service", "Legacy"]
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| PermissionSet {
-                        id: format!("0PS00000000000{i}"),
-                        name: (*n).into(),
-                        label: None,
+                    .map(|(i, n)| {
+                        access(GrantKind::PermissionSet, &format!("0PS00000000000{i}"), n)
                     })
                     .collect(),
-                permission_set_assignments: Vec::new(),
+                grants: Vec::new(),
                 api_usage: None,
                 warnings: Vec::new(),
             },
@@ -249,22 +247,44 @@ impl World {
     }
 
     fn holds(&mut self, user: &str, set: &str) {
-        let set = self
+        self.holds_grant(user, GrantKind::PermissionSet, set);
+    }
+
+    /// `user` holds the access object of `kind` named `name`.
+    fn holds_grant(&mut self, user: &str, kind: GrantKind, name: &str) {
+        let object = self
             .target
-            .permission_sets
+            .access_objects
             .iter()
-            .find(|s| s.name == set)
+            .find(|o| o.kind == kind && o.name == name)
             .unwrap()
             .id
             .clone();
-        let n = self.target.permission_set_assignments.len();
-        self.target
-            .permission_set_assignments
-            .push(PermissionSetAssignment {
-                id: format!("0Pa00000000000{n}"),
-                assignee_id: user.into(),
-                permission_set_id: set,
-            });
+        let n = self.target.grants.len();
+        self.target.grants.push(GrantAssignment {
+            kind,
+            id: format!("0Pa{n:012}"),
+            assignee_id: user.into(),
+            object_id: object,
+        });
+    }
+
+    /// Adds an access object; returns its id.
+    fn object(&mut self, kind: GrantKind, name: &str) -> String {
+        let prefix = match kind {
+            GrantKind::PermissionSetLicense => "0PL",
+            GrantKind::PackageLicense => "050",
+            GrantKind::PermissionSet => "0PS",
+            GrantKind::PermissionSetGroup => "0PG",
+            GrantKind::PublicGroup | GrantKind::Queue => "00G",
+        };
+        let id = format!("{prefix}{:012}", self.target.access_objects.len() + 100);
+        let mut object = access(kind, &id, name);
+        if kind == GrantKind::PermissionSetGroup {
+            object.status = Some("Updated".to_owned());
+        }
+        self.target.access_objects.push(object);
+        id
     }
 
     fn plan(&self, config: &Config) -> Plan {
@@ -282,6 +302,18 @@ impl World {
             targets,
         };
         plan(config, &self.source, &self.target, &inputs)
+    }
+}
+
+fn access(kind: GrantKind, id: &str, name: &str) -> AccessObject {
+    AccessObject {
+        kind,
+        id: id.into(),
+        name: name.into(),
+        alias: None,
+        status: None,
+        seats: None,
+        license_id: None,
     }
 }
 
@@ -319,12 +351,7 @@ fn a_user_in_two_groups_gets_the_first_rules_profile_and_every_rules_permission_
     assert_eq!(change.after["ProfileId"], "00e000000000002");
     assert_eq!(change.labels["00e000000000002"], "Sales Manager");
     assert_eq!(change.after["UserRoleId"], "00E000000000001");
-    let sets: Vec<&str> = change
-        .permission_sets
-        .add
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let sets: Vec<&str> = change.grants.add.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(sets, ["Reports", "Sales"]);
     assert!(
         change
@@ -880,25 +907,20 @@ fn permission_sets_only_managed_ones_are_removed() {
     w.holds(&id, "Legacy");
     let plan = w.plan(&config(&[]));
     let change = only(&plan, &upn);
-    assert!(change.permission_sets.add.is_empty());
+    assert!(change.grants.add.is_empty());
     let removed: Vec<&str> = change
-        .permission_sets
+        .grants
         .remove
         .iter()
         .map(|p| p.name.as_str())
         .collect();
     assert_eq!(removed, ["Reports"]);
-    assert!(change.permission_sets.remove[0].assignment_id.is_some());
+    assert!(change.grants.remove[0].assignment_id.is_some());
     // A role-only group adds its permission set.
     w.join("rae", "g-support");
     let plan = w.plan(&config(&[]));
     let change = only(&plan, &upn);
-    let added: Vec<&str> = change
-        .permission_sets
-        .add
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let added: Vec<&str> = change.grants.add.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(added, ["Service"]);
 }
 
@@ -1290,4 +1312,317 @@ fn every_plan_validates_against_the_schema() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants of every kind.
+
+const REP_RULE: &str =
+    "- {when: {app_role: Rep}, profile: Standard User, permission_sets: [Sales]}";
+
+/// The config with the Rep rule also granting `extra` (YAML keys, e.g. `queues: [Q]`) and the
+/// roles block ending with `managed` (more YAML keys).
+fn grant_config(extra: &str, managed: &str) -> Config {
+    config(&[
+        (
+            REP_RULE,
+            &format!(
+                "- {{when: {{app_role: Rep}}, profile: Standard User, permission_sets: [Sales]{}}}",
+                if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {extra}")
+                }
+            ),
+        ),
+        (
+            "  managed_permission_sets: [Sales, Reports, Service]",
+            &format!("  managed_permission_sets: [Sales, Reports, Service]\n{managed}"),
+        ),
+    ])
+}
+
+fn added(change: &super::Change) -> Vec<(GrantKind, String)> {
+    change
+        .grants
+        .add
+        .iter()
+        .map(|g| (g.kind, g.name.clone()))
+        .collect()
+}
+
+fn removed(change: &super::Change) -> Vec<(GrantKind, String)> {
+    change
+        .grants
+        .remove
+        .iter()
+        .map(|g| (g.kind, g.name.clone()))
+        .collect()
+}
+
+#[test]
+fn each_kind_is_granted_and_only_its_managed_names_are_removed() {
+    for kind in GrantKind::ALL
+        .into_iter()
+        .filter(|k| *k != GrantKind::PermissionSet)
+    {
+        let key = kind.spec().rule_key;
+        let mut w = World::new();
+        w.object(kind, "Wanted");
+        w.object(kind, "Old");
+        w.object(kind, "Theirs");
+        let upn = w.user("rae", json!({}));
+        w.join("rae", "g-sales");
+        let id = w.salesforce("rae", json!({}));
+        w.holds_grant(&id, kind, "Old");
+        w.holds_grant(&id, kind, "Theirs");
+        let config = grant_config(
+            &format!("{key}: [Wanted]"),
+            &format!("  managed_{key}: [Wanted, Old]"),
+        );
+        let plan = w.plan(&config);
+        assert!(
+            plan.refused.is_none() && plan.errors.is_empty(),
+            "{key}: {:#?} {:#?}",
+            plan.config_problems,
+            plan.errors
+        );
+        let change = only(&plan, &upn);
+        assert_eq!(added(&change), [(kind, "Wanted".to_owned())], "{key}");
+        // Theirs is not managed: never removed.
+        assert_eq!(removed(&change), [(kind, "Old".to_owned())], "{key}");
+        assert!(change.grants.remove[0].assignment_id.is_some());
+        // A create gets it too.
+        let new = w.user("noa", json!({}));
+        w.join("noa", "g-sales");
+        let plan = w.plan(&config);
+        assert!(
+            added(&only(&plan, &new)).contains(&(kind, "Wanted".to_owned())),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn licence_seats_run_out_in_key_order_with_the_licences_numbers() {
+    for kind in [GrantKind::PermissionSetLicense, GrantKind::PackageLicense] {
+        let key = kind.spec().rule_key;
+        let mut w = World::new();
+        w.object(kind, "Lic");
+        w.target.access_objects.last_mut().unwrap().seats =
+            Some(crate::model::Seats { total: 3, used: 2 });
+        for name in ["amy", "bob"] {
+            w.user(name, json!({}));
+            w.join(name, "g-sales");
+        }
+        let plan = w.plan(&grant_config(&format!("{key}: [Lic]"), ""));
+        // One seat left: the first key gets it, the second is an error naming the numbers.
+        assert_eq!(plan.changes.len(), 1, "{key}: {:#?}", plan.changes);
+        assert!(plan.changes[0].key.starts_with("amy"));
+        let p = problem(&plan, &plan.errors[0].key.clone());
+        assert!(p.key.starts_with("bob"));
+        assert!(
+            p.reason.contains("no seat left")
+                && p.reason
+                    .contains("Lic: 3 in all, 2 used; this plan assigns 2")
+                && p.reason.contains("LICENSE_LIMIT_EXCEEDED"),
+            "{}",
+            p.reason
+        );
+        // A site licence (negative total) has no limit.
+        w.target.access_objects.last_mut().unwrap().seats = Some(crate::model::Seats {
+            total: -1,
+            used: 500,
+        });
+        let plan = w.plan(&grant_config(&format!("{key}: [Lic]"), ""));
+        assert_eq!(plan.changes.len(), 2, "{key}");
+    }
+}
+
+#[test]
+fn a_linked_licence_comes_with_its_permission_set_and_takes_a_seat() {
+    let mut w = World::new();
+    let licence = w.object(GrantKind::PermissionSetLicense, "Sales_PSL");
+    let sales = w
+        .target
+        .access_objects
+        .iter_mut()
+        .find(|o| o.name == "Sales")
+        .unwrap();
+    sales.license_id = Some(licence);
+    let upn = w.user("ava", json!({}));
+    w.join("ava", "g-sales");
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    let implied = change
+        .grants
+        .add
+        .iter()
+        .find(|g| g.kind == GrantKind::PermissionSetLicense)
+        .unwrap();
+    assert_eq!(implied.name, "Sales_PSL");
+    assert_eq!(implied.implied_by.as_deref(), Some("Sales"));
+    // Salesforce assigns it along: roster never writes it.
+    assert_eq!(change.grants.written_adds().count(), 1);
+    // It counts against the seats.
+    w.target.access_objects.last_mut().unwrap().seats =
+        Some(crate::model::Seats { total: 1, used: 1 });
+    let plan = w.plan(&config(&[]));
+    assert!(
+        problem(&plan, &upn)
+            .reason
+            .contains("Sales_PSL: 1 in all, 1 used")
+    );
+}
+
+#[test]
+fn a_required_licence_is_granted_first_or_the_user_is_an_error() {
+    let mut w = World::new();
+    w.object(GrantKind::PermissionSetLicense, "Sales_PSL");
+    let upn = w.user("ava", json!({}));
+    w.join("ava", "g-sales");
+    let requires = "  requires_licenses: {Sales: [Sales_PSL]}";
+    let plan = w.plan(&grant_config("", requires));
+    assert!(
+        problem(&plan, &upn)
+            .reason
+            .contains("needs the permission set licence Sales_PSL"),
+        "{:#?}",
+        plan.errors
+    );
+    // Granted by a rule: assigned before the permission set (kinds go in dependency order).
+    let plan = w.plan(&grant_config(
+        "permission_set_licenses: [Sales_PSL]",
+        requires,
+    ));
+    assert_eq!(
+        added(&only(&plan, &upn)),
+        [
+            (GrantKind::PermissionSetLicense, "Sales_PSL".to_owned()),
+            (GrantKind::PermissionSet, "Sales".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_licence_is_kept_while_a_permission_set_needs_it_and_removed_after() {
+    let mut w = World::new();
+    let licence = w.object(GrantKind::PermissionSetLicense, "Sales_PSL");
+    w.target
+        .access_objects
+        .iter_mut()
+        .find(|o| o.name == "Sales")
+        .unwrap()
+        .license_id = Some(licence);
+    let upn = w.user("rae", json!({}));
+    w.join("rae", "g-sales");
+    let id = w.salesforce("rae", json!({}));
+    w.holds_grant(&id, GrantKind::PermissionSetLicense, "Sales_PSL");
+    let managed = "  managed_permission_set_licenses: [Sales_PSL]";
+    // Sales stays and needs it: no rule grants the licence, yet it is not removed.
+    let plan = w.plan(&grant_config("", managed));
+    assert!(
+        plan.changes.iter().all(|c| c.key != upn),
+        "{:#?}",
+        plan.changes
+    );
+    // The rules stop giving Sales: both go, the licence listed for removal after it (apply
+    // removes the last kind first).
+    let plan = w.plan(&grant_config("", managed).tap_rep_without_sales());
+    let change = only(&plan, &upn);
+    assert_eq!(
+        removed(&change),
+        [
+            (GrantKind::PermissionSetLicense, "Sales_PSL".to_owned()),
+            (GrantKind::PermissionSet, "Sales".to_owned())
+        ]
+    );
+}
+
+trait WithoutSales {
+    fn tap_rep_without_sales(self) -> Config;
+}
+
+impl WithoutSales for Config {
+    /// The Rep rule granting no permission set.
+    fn tap_rep_without_sales(mut self) -> Config {
+        for rule in &mut self.roles.rules {
+            rule.grants.remove(&GrantKind::PermissionSet);
+        }
+        self
+    }
+}
+
+#[test]
+fn a_permission_set_group_not_updated_takes_no_new_assignees() {
+    let mut w = World::new();
+    w.object(GrantKind::PermissionSetGroup, "Sales_Ops");
+    w.target.access_objects.last_mut().unwrap().status = Some("Outdated".to_owned());
+    let upn = w.user("ava", json!({}));
+    w.join("ava", "g-sales");
+    let plan = w.plan(&grant_config("permission_set_groups: [Sales_Ops]", ""));
+    let p = problem(&plan, &upn);
+    assert!(
+        p.reason.contains("Sales_Ops has the status Outdated"),
+        "{}",
+        p.reason
+    );
+    w.target.access_objects.last_mut().unwrap().status = Some("Updated".to_owned());
+    let plan = w.plan(&grant_config("permission_set_groups: [Sales_Ops]", ""));
+    assert!(
+        added(&only(&plan, &upn))
+            .contains(&(GrantKind::PermissionSetGroup, "Sales_Ops".to_owned()))
+    );
+}
+
+#[test]
+fn unknown_and_duplicate_grant_names_are_config_problems_at_their_place() {
+    let mut w = World::new();
+    w.object(GrantKind::Queue, "Support_Tier_1");
+    w.object(GrantKind::PublicGroup, "All_Sales");
+    w.object(GrantKind::PublicGroup, "All_Sales");
+    w.user("ava", json!({}));
+    let plan = w.plan(&grant_config(
+        "queues: [Support_Tier1], public_groups: [All_Sales]",
+        "",
+    ));
+    assert!(plan.refused.is_some());
+    let typo = plan
+        .config_problems
+        .iter()
+        .find(|p| p.pointer == "/roles/rules/1/queues/0")
+        .unwrap();
+    assert!(typo.message.contains("no queue named \"Support_Tier1\""));
+    assert_eq!(
+        typo.help.as_deref(),
+        Some("did you mean \"Support_Tier_1\"?")
+    );
+    let twice = plan
+        .config_problems
+        .iter()
+        .find(|p| p.pointer == "/roles/rules/1/public_groups/0")
+        .unwrap();
+    assert!(
+        twice
+            .message
+            .contains("2 public groups in the org are named \"All_Sales\"")
+    );
+}
+
+#[test]
+fn feature_licences_are_turned_on_by_rules_and_off_when_managed() {
+    let mut w = World::new();
+    let upn = w.user("rae", json!({}));
+    w.join("rae", "g-sales");
+    w.salesforce(
+        "rae",
+        json!({"UserPermissionsKnowledgeUser": "false", "UserPermissionsSupportUser": "true"}),
+    );
+    let plan = w.plan(&grant_config(
+        "feature_licenses: [KnowledgeUser]",
+        "  managed_feature_licenses: [KnowledgeUser, SupportUser]",
+    ));
+    let change = only(&plan, &upn);
+    assert_eq!(change.after["UserPermissionsKnowledgeUser"], "true");
+    assert_eq!(change.after["UserPermissionsSupportUser"], "false");
 }

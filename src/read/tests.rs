@@ -224,7 +224,7 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     assert!(target.users[0].fields.contains_key("LastModifiedDate"));
     assert!(!target.users[0].fields.contains_key("attributes"));
     assert!(target.profiles.iter().any(|p| p.name == "Standard User"));
-    assert!(!target.permission_set_assignments.is_empty());
+    assert!(!target.grants.is_empty());
     assert!(target.licenses.iter().all(|l| l.total >= l.used));
     assert!(
         target

@@ -158,15 +158,18 @@ fn roles(out: &mut String, e: &Explanation) {
     if let Some(role) = &e.roles.role {
         let _ = writeln!(out, "  role: {role}");
     }
-    let _ = writeln!(
-        out,
-        "  permission sets: {}",
-        if e.roles.permission_sets.is_empty() {
-            "none".to_owned()
-        } else {
-            e.roles.permission_sets.join(", ")
-        }
-    );
+    if e.roles.grants.is_empty() {
+        let _ = writeln!(out, "  grants: none");
+    }
+    for g in &e.roles.grants {
+        let _ = writeln!(
+            out,
+            "  {} {} (rule {})",
+            g.kind.replace('_', " "),
+            g.name,
+            g.rule
+        );
+    }
     for error in &e.roles.errors {
         let _ = writeln!(out, "  error: {error}");
     }

@@ -27,6 +27,7 @@ pub(crate) fn render(plan: &Plan) -> String {
     if let Some(overview) = super::overview::of(plan) {
         head.push_str(&super::overview::markdown(&overview));
     }
+    grants(&mut head, plan);
     lists(&mut head, plan);
     if let Some(run) = run_url() {
         let _ = writeln!(
@@ -52,6 +53,35 @@ pub(crate) fn render(plan: &Plan) -> String {
     out.push_str(&body);
     out.push_str(close);
     out
+}
+
+/// The grants the plan adds and removes, one row per kind and name, in apply's order.
+fn grants(head: &mut String, plan: &Plan) {
+    let mut rows: std::collections::BTreeMap<(crate::grants::GrantKind, &str), (usize, usize)> =
+        std::collections::BTreeMap::new();
+    for change in &plan.changes {
+        for g in &change.grants.add {
+            rows.entry((g.kind, g.name.as_str())).or_default().0 += 1;
+        }
+        for g in &change.grants.remove {
+            rows.entry((g.kind, g.name.as_str())).or_default().1 += 1;
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        head,
+        "| Grant | Name | Added | Removed |\n|---|---|--:|--:|"
+    );
+    for ((kind, name), (added, removed)) in rows {
+        let _ = writeln!(
+            head,
+            "| {kind} | `{}` | {added} | {removed} |",
+            name.replace('`', "'").replace('|', "\\|")
+        );
+    }
+    head.push('\n');
 }
 
 /// The warning banner: deactivations, an exceeded threshold, errors.
@@ -242,7 +272,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{Change, PermissionSetChanges, Situation, Summary};
+    use crate::plan::{Change, GrantChanges, Situation, Summary};
 
     fn change(i: usize) -> Change {
         Change {
@@ -265,7 +295,7 @@ mod tests {
             ]),
             labels: BTreeMap::new(),
             unchanged: 0,
-            permission_sets: PermissionSetChanges::default(),
+            grants: GrantChanges::default(),
             fingerprint: None,
             cause: None,
             pending_fields: Vec::new(),

@@ -31,14 +31,14 @@ pub(crate) fn of(plan: &Plan) -> Option<Overview> {
             for field in change.after.keys() {
                 *attributes.entry(field.to_string()).or_default() += 1;
             }
-            for set in &change.permission_sets.add {
+            for g in &change.grants.add {
                 *attributes
-                    .entry(format!("+ permission set {}", set.name))
+                    .entry(format!("+ {} {}", g.kind, g.name))
                     .or_default() += 1;
             }
-            for set in &change.permission_sets.remove {
+            for g in &change.grants.remove {
                 *attributes
-                    .entry(format!("- permission set {}", set.name))
+                    .entry(format!("- {} {}", g.kind, g.name))
                     .or_default() += 1;
             }
         }

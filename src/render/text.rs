@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
+use crate::grants::GrantKind;
 use crate::plan::{Action, Cause, Change, Plan, ProblemKind};
 
 fn style(color: AnsiColor) -> Style {
@@ -225,12 +226,22 @@ fn change_lines(out: &mut Vec<Line>, change: &Change) {
         st,
         format!("salesforce_user {:?} {{", change.key),
     ));
-    let sets = !change.permission_sets.is_empty();
+    let kinds: Vec<GrantKind> = GrantKind::ALL
+        .into_iter()
+        .filter(|k| {
+            change
+                .grants
+                .add
+                .iter()
+                .chain(&change.grants.remove)
+                .any(|g| g.kind == *k)
+        })
+        .collect();
     let width = change
         .after
         .keys()
         .map(|k| k.len())
-        .chain(sets.then_some("permission_sets".len()))
+        .chain(kinds.iter().map(|k| k.spec().rule_key.len()))
         .max()
         .unwrap_or(0);
     for (field, after) in &change.after {
@@ -269,8 +280,8 @@ fn change_lines(out: &mut Vec<Line>, change: &Change) {
             format!("{field:<width$} = {line}"),
         ));
     }
-    if sets {
-        permission_sets(out, change, (sym, st), width);
+    for kind in kinds {
+        grants(out, change, kind, (sym, st), width);
     }
     match change.unchanged {
         0 => {}
@@ -283,46 +294,61 @@ fn change_lines(out: &mut Vec<Line>, change: &Change) {
     out.push(Line::plain(4, "}"));
 }
 
-/// The `permission_sets` line (create) or block (update): added `+`, removed `-`.
-fn permission_sets(out: &mut Vec<Line>, change: &Change, (sym, st): (char, Style), width: usize) {
-    let added: Vec<String> = change
-        .permission_sets
+/// One kind's grants as a list attribute named by its rule key (`permission_set_groups`): a
+/// line for a create, a block for an update, added `+`, removed `-`; a licence Salesforce
+/// assigns along with a permission set says so.
+fn grants(
+    out: &mut Vec<Line>,
+    change: &Change,
+    kind: GrantKind,
+    (sym, st): (char, Style),
+    width: usize,
+) {
+    let key = kind.spec().rule_key;
+    let shown = |g: &crate::plan::GrantRef| match &g.implied_by {
+        Some(set) => format!("{:?} # with permission set {set}", g.name),
+        None => format!("{:?}", g.name),
+    };
+    let added: Vec<&crate::plan::GrantRef> = change
+        .grants
         .add
         .iter()
-        .map(|p| format!("{:?}", p.name))
+        .filter(|g| g.kind == kind)
         .collect();
-    if change.action == Action::Create {
+    let implied = added.iter().any(|g| g.implied_by.is_some());
+    if change.action == Action::Create && !implied {
+        let names: Vec<String> = added.iter().map(|g| shown(g)).collect();
         out.push(Line::marked(
             6,
             sym,
             st,
-            format!("{:<width$} = [{}]", "permission_sets", added.join(", ")),
+            format!("{key:<width$} = [{}]", names.join(", ")),
         ));
-    } else {
-        out.push(Line::marked(
-            6,
-            '~',
-            st,
-            format!("{:<width$} = [", "permission_sets"),
-        ));
-        for name in &added {
-            out.push(Line::marked(
-                10,
-                '+',
-                style(AnsiColor::Green),
-                format!("{name},"),
-            ));
-        }
-        for p in &change.permission_sets.remove {
-            out.push(Line::marked(
-                10,
-                '-',
-                style(AnsiColor::Red),
-                format!("{:?},", p.name),
-            ));
-        }
-        out.push(Line::plain(8, "]"));
+        return;
     }
+    let (mark, st) = if change.action == Action::Create {
+        (sym, st)
+    } else {
+        ('~', st)
+    };
+    out.push(Line::marked(6, mark, st, format!("{key:<width$} = [")));
+    for g in added {
+        out.push(Line::marked(
+            10,
+            '+',
+            style(AnsiColor::Green),
+            format!("{},", shown(g)),
+        ));
+    }
+    for g in change.grants.remove.iter().filter(|g| g.kind == kind) {
+        out.push(Line::marked(
+            10,
+            '-',
+            style(AnsiColor::Red),
+            format!("{},", shown(g)),
+        ));
+    }
+    out.push(Line::plain(8, "]"));
 }
 
 /// The codes that start and end `style` on a terminal; nothing without colour. (The end is
@@ -502,7 +528,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{PermissionSetChanges, Situation};
+    use crate::plan::{GrantChanges, Situation};
 
     fn update(field: &str, before: &str, after: &str) -> Change {
         Change {
@@ -516,7 +542,7 @@ mod tests {
             after: BTreeMap::from([(Arc::from(field), json!(after))]),
             labels: BTreeMap::new(),
             unchanged: 0,
-            permission_sets: PermissionSetChanges::default(),
+            grants: GrantChanges::default(),
             fingerprint: None,
             cause: None,
             pending_fields: Vec::new(),
@@ -533,14 +559,13 @@ mod tests {
     #[test]
     fn coloured_marks_end_their_colour() {
         let mut change = update("AboutMe", "a\nb", "a\nc");
-        change
-            .permission_sets
-            .add
-            .push(crate::plan::PermissionSetRef {
-                name: "Sales".to_owned(),
-                id: "0PS".to_owned(),
-                assignment_id: None,
-            });
+        change.grants.add.push(crate::plan::GrantRef {
+            kind: GrantKind::PermissionSet,
+            name: "Sales".to_owned(),
+            id: "0PS".to_owned(),
+            assignment_id: None,
+            implied_by: None,
+        });
         let mut out = String::new();
         super::change(&mut out, &change, true);
         for mark in ["- b", "+ c", "+ \"Sales\","] {

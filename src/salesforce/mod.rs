@@ -1,6 +1,7 @@
 //! The Salesforce edge: the REST and OAuth client, SOQL text, and the reader that takes the
 //! target snapshot.
 
+mod access;
 pub(crate) mod bulk;
 mod client;
 mod read;
@@ -15,3 +16,8 @@ pub(crate) use read::read;
 pub(crate) fn id15(id: &str) -> &str {
     id.get(..15).unwrap_or(id)
 }
+
+/// The key prefix of UserLicense ids: a permission set whose `LicenseId` starts with it is for
+/// that user licence only (Object Reference, PermissionSet `LicenseId`; key prefixes in
+/// `../shared/reference/salesforce-access.md`).
+pub(crate) const USER_LICENSE_PREFIX: &str = "100";

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::client::{Salesforce, SalesforceError};
-use super::soql;
 use crate::config::{Config, OutOfScope};
 use crate::model::{
-    FieldDescribe, Org, PermissionSet, PermissionSetAssignment, Profile, SNAPSHOT_FORMAT,
-    TargetSnapshot, TargetUser, UserLicense, UserLogin, UserRole,
+    FieldDescribe, Org, Profile, SNAPSHOT_FORMAT, TargetSnapshot, TargetUser, UserLicense,
+    UserLogin, UserRole,
 };
 use crate::progress::Task;
 
@@ -42,18 +41,12 @@ pub(crate) fn user_fields(config: &Config) -> Vec<String> {
             fields.push(field.clone());
         }
     }
+    for feature in config.roles.feature_licenses() {
+        if seen.insert(feature.field.to_ascii_lowercase()) {
+            fields.push(feature.field.to_owned());
+        }
+    }
     fields
-}
-
-/// The permission sets the config names: managed ones and those rules assign.
-fn named_permission_sets(config: &Config) -> BTreeSet<String> {
-    config
-        .roles
-        .managed_permission_sets
-        .iter()
-        .chain(config.roles.rules.iter().flat_map(|r| &r.permission_sets))
-        .cloned()
-        .collect()
 }
 
 /// Reads what the Salesforce org holds.
@@ -74,7 +67,7 @@ pub(crate) async fn read(
             salesforce.query(&soql, Some(&task)).await
         }
     };
-    let metadata = read_metadata(&salesforce, config);
+    let metadata = read_metadata(&salesforce);
     // The logins of users: every one when the config freezes (the id a freeze writes), else
     // the frozen ones (a linked user in scope who is frozen is unfrozen).
     let logins = async {
@@ -91,14 +84,17 @@ pub(crate) async fn read(
             .await?;
         user_describe(&answer)
     };
-    let (users, (org, licenses, profiles, roles, permission_sets, assignments), logins, describe) =
-        tokio::try_join!(users, metadata, logins, describe)?;
+    let access = super::access::read(&salesforce, config);
+    let ((users, (org, licenses, profiles, roles), logins, describe), (access_objects, grants)) = tokio::try_join!(
+        async { tokio::try_join!(users, metadata, logins, describe) },
+        access
+    )?;
     let users = users_from(users, &fields, &profiles, &logins)?;
     task.finish(&format!(
-        "{} users, {} profiles, {} permission sets",
+        "{} users, {} profiles, {} access objects",
         users.len(),
         profiles.len(),
-        permission_sets.len()
+        access_objects.len()
     ));
     Ok(TargetSnapshot {
         format_version: SNAPSHOT_FORMAT,
@@ -111,8 +107,8 @@ pub(crate) async fn read(
         profiles,
         licenses,
         roles,
-        permission_sets,
-        permission_set_assignments: assignments,
+        access_objects,
+        grants,
         api_usage: salesforce.usage(),
         warnings: salesforce.credential_warning().into_iter().collect(),
         api_user_id: session.user_id.clone(),
@@ -246,20 +242,10 @@ fn user_describe(answer: &Value) -> Result<Vec<FieldDescribe>, SalesforceError> 
     Ok(out)
 }
 
-type Metadata = (
-    Org,
-    Vec<UserLicense>,
-    Vec<Profile>,
-    Vec<UserRole>,
-    Vec<PermissionSet>,
-    Vec<PermissionSetAssignment>,
-);
+type Metadata = (Org, Vec<UserLicense>, Vec<Profile>, Vec<UserRole>);
 
-async fn read_metadata(
-    salesforce: &Arc<Salesforce>,
-    config: &Config,
-) -> Result<Metadata, SalesforceError> {
-    let (org, licenses, profiles, roles, sets) = tokio::try_join!(
+async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, SalesforceError> {
+    let (org, licenses, profiles, roles) = tokio::try_join!(
         salesforce.query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1", None),
         salesforce.query(
             "SELECT Id, Name, TotalLicenses, UsedLicenses FROM UserLicense",
@@ -267,10 +253,6 @@ async fn read_metadata(
         ),
         salesforce.query("SELECT Id, Name, UserLicenseId FROM Profile", None),
         salesforce.query("SELECT Id, Name, DeveloperName FROM UserRole", None),
-        salesforce.query(
-            "SELECT Id, Name, Label FROM PermissionSet WHERE IsOwnedByProfile = false",
-            None
-        ),
     )?;
     let org = organization(&org)?;
     // Every org has profiles: none is a read that lost them, and would lose every protected
@@ -316,44 +298,7 @@ async fn read_metadata(
         },
         |r| &r.id,
     )?;
-    let sets = sorted(
-        &sets,
-        |s| {
-            Ok(PermissionSet {
-                id: required(s, "PermissionSet", "Id")?,
-                name: required(s, "PermissionSet", "Name")?,
-                label: optional(s, "Label"),
-            })
-        },
-        |r| &r.id,
-    )?;
-
-    let named = named_permission_sets(config);
-    let ids: Vec<String> = sets
-        .iter()
-        .filter(|s| named.contains(&s.name))
-        .map(|s| s.id.clone())
-        .collect();
-    let assignments = soql::query_in(
-        salesforce,
-        "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment",
-        "PermissionSetId",
-        &ids,
-        soql::IDS_PER_QUERY,
-    )
-    .await?;
-    let assignments = sorted(
-        &assignments,
-        |a| {
-            Ok(PermissionSetAssignment {
-                id: required(a, "PermissionSetAssignment", "Id")?,
-                assignee_id: required(a, "PermissionSetAssignment", "AssigneeId")?,
-                permission_set_id: required(a, "PermissionSetAssignment", "PermissionSetId")?,
-            })
-        },
-        |r| &r.id,
-    )?;
-    Ok((org, licenses, profiles, roles, sets, assignments))
+    Ok((org, licenses, profiles, roles))
 }
 
 /// The Organization record.

@@ -16,7 +16,7 @@ pub(crate) const IDS_PER_QUERY: usize = 300;
 /// Usernames in one `IN (...)` list (up to 80 characters each).
 pub(crate) const NAMES_PER_QUERY: usize = 200;
 /// Queries in flight at once.
-const CONCURRENCY: usize = 4;
+pub(crate) const CONCURRENCY: usize = 4;
 
 /// A SOQL string literal: `'...'` with the escape sequences of the SOQL and SOSL Reference
 /// ("Quoted String Escape Sequences"): `\\`, `\'`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`.
@@ -114,16 +114,18 @@ pub(crate) async fn users_by_id(
         .collect())
 }
 
-/// The permission-set assignments of these users: assignment id by (user, permission set),
-/// both as 15-character ids.
+/// The assignments of one kind of grant these users hold: assignment id by (user, access
+/// object), both as 15-character ids.
 pub(crate) async fn assignments_of(
     salesforce: &Arc<Salesforce>,
+    kind: crate::grants::GrantKind,
     assignees: &[String],
 ) -> Result<HashMap<(String, String), String>, SalesforceError> {
+    let spec = kind.spec();
     let rows = query_in(
         salesforce,
-        "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment",
-        "AssigneeId",
+        &kind.assignments_soql(),
+        spec.assignee_field,
         assignees,
         IDS_PER_QUERY,
     )
@@ -133,8 +135,8 @@ pub(crate) async fn assignments_of(
         .map(|r| {
             (
                 (
-                    super::id15(text(r, "AssigneeId")).to_owned(),
-                    super::id15(text(r, "PermissionSetId")).to_owned(),
+                    super::id15(text(r, spec.assignee_field)).to_owned(),
+                    super::id15(text(r, spec.object_field)).to_owned(),
                 ),
                 text(r, "Id").to_owned(),
             )

@@ -357,9 +357,11 @@ fn injected_faults_during_apply_converge_without_duplicates() {
         "{}",
         out.stdout
     );
+    // The lost create and its resend, then one insert per grant write: permission set
+    // licences, package licences, permission sets, permission set groups, group members.
     assert_eq!(
         world.requests_to("POST /services/data/{v}/composite/sobjects"),
-        3
+        7
     );
     world.assert_converged();
 
@@ -813,14 +815,18 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     assert!(stdout.contains("Apply incomplete."), "{stdout}");
     // Every change has its line, whether it was applied or not.
     let audit = world.audit();
-    let applied = audit.iter().filter(|l| l["result"] == "applied").count();
+    // Begun: applied, or the user written and its grants not (every synthetic create has one).
+    let applied = audit
+        .iter()
+        .filter(|l| l["result"] == "applied" || l["result"] == "incomplete")
+        .count();
     let skipped = audit
         .iter()
         .filter(|l| l["result"] == "not_attempted")
         .count();
     assert!(
         applied > 0 && skipped > 0,
-        "{applied} applied, {skipped} not attempted"
+        "{applied} applied or begun, {skipped} not attempted"
     );
     world.emulator.admin("latency", &json!({"ms": 0}));
     let again = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);

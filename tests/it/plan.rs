@@ -183,7 +183,7 @@ fn a_saved_plan_shows_again_the_same() {
     let saved = std::fs::read_to_string(scratch.dir.join("demo.plan")).unwrap();
     assert_eq!(json.stdout, saved);
     let plan: serde_json::Value = serde_json::from_str(&saved).unwrap();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], 2);
     assert_eq!(plan["config_sha256"].as_str().unwrap().len(), 64);
     // The committed schema accepts the saved plan.
     let schema: serde_json::Value =
@@ -194,7 +194,7 @@ fn a_saved_plan_shows_again_the_same() {
     assert_eq!(bad.code, 1);
     assert_eq!(
         bad.stderr,
-        "error: bad.plan is not a roster plan: it has format_version 9, this roster reads 1\n"
+        "error: bad.plan is not a roster plan: it has format_version 9, this roster reads 2\n"
     );
 }
 

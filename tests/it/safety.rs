@@ -628,7 +628,7 @@ fn an_edited_saved_plan_is_refused_and_nothing_is_written() {
             "action": "deactivate", "key": user["Username"], "situation": "orphaned",
             "reason": "orphaned", "source_id": null, "target_id": user["Id"],
             "before": {"IsActive": true}, "after": {"IsActive": false}, "labels": {},
-            "unchanged": 0, "permission_sets": {"add": [], "remove": []},
+            "unchanged": 0, "grants": {"add": [], "remove": []},
             "fingerprint": user["SystemModstamp"],
         })
     };
@@ -731,7 +731,7 @@ fn deactivations_appended_to_a_saved_plan_are_refused_whatever_its_safety_block_
             "action": "deactivate", "key": user["Username"], "situation": "orphaned",
             "reason": "orphaned", "source_id": null, "target_id": user["Id"],
             "before": {"IsActive": true}, "after": {"IsActive": false}, "labels": {},
-            "unchanged": 0, "permission_sets": {"add": [], "remove": []},
+            "unchanged": 0, "grants": {"add": [], "remove": []},
             "fingerprint": user["SystemModstamp"],
         }));
     }
@@ -838,14 +838,6 @@ fn assert_audit_matches_org(world: &World) -> Vec<Value> {
         assert!(validator.is_valid(line), "{line}");
     }
     let users = world_objects(world, "User");
-    let sets = world_objects(world, "PermissionSet");
-    let assignments = world_objects(world, "PermissionSetAssignment");
-    let set_id = |name: &str| {
-        sets.iter()
-            .find(|s| s["Name"] == name)
-            .map(|s| s["Id"].as_str().unwrap().to_owned())
-            .unwrap()
-    };
     for line in &audit {
         let steps = line["steps"].as_array().unwrap();
         let results: Vec<&str> = steps
@@ -888,25 +880,64 @@ fn assert_audit_matches_org(world: &World) -> Vec<Value> {
                 }
             } else if name == "deactivate" {
                 assert_eq!(user.unwrap()["IsActive"] == false, done, "{line}");
-            } else if let Some(set) = name.strip_prefix("add permission set ") {
-                let id = set_id(set);
+            } else if let Some((adding, grant)) = grant_of_step(line, name) {
+                // The test's own table: where Salesforce keeps each kind's assignments.
+                let kind = grant["kind"].as_str().unwrap();
+                let (object, user_field, object_field) = match kind {
+                    "permission_set" => {
+                        ("PermissionSetAssignment", "AssigneeId", "PermissionSetId")
+                    }
+                    "permission_set_group" => (
+                        "PermissionSetAssignment",
+                        "AssigneeId",
+                        "PermissionSetGroupId",
+                    ),
+                    "permission_set_license" => (
+                        "PermissionSetLicenseAssign",
+                        "AssigneeId",
+                        "PermissionSetLicenseId",
+                    ),
+                    "package_license" => ("UserPackageLicense", "UserId", "PackageLicenseId"),
+                    _ => ("GroupMember", "UserOrGroupId", "GroupId"),
+                };
+                let rows = world_objects(world, object);
                 let assignee = user.map_or(Value::Null, |u| u["Id"].clone());
-                let exists = assignments
+                let exists = rows
                     .iter()
-                    .any(|a| a["AssigneeId"] == assignee && a["PermissionSetId"] == id);
-                assert_eq!(exists, done, "{set} of {line}");
-            } else if let Some(set) = name.strip_prefix("remove permission set ") {
-                let id = set_id(set);
-                let exists = assignments
-                    .iter()
-                    .any(|a| a["AssigneeId"] == line["target_id"] && a["PermissionSetId"] == id);
-                assert_eq!(exists, !done, "{set} of {line}");
+                    .any(|a| a[user_field] == assignee && a[object_field] == grant["id"]);
+                assert_eq!(
+                    exists,
+                    if adding { done } else { !done },
+                    "{name} of {line}"
+                );
             } else {
                 panic!("an unknown step {name}");
             }
         }
     }
     audit
+}
+
+/// The grant an audit line's step adds (`true`) or removes, from the line's `grants`: a step is
+/// named `add <kind, in words> <name>`.
+fn grant_of_step<'l>(line: &'l Value, step: &str) -> Option<(bool, &'l Value)> {
+    let (adding, rest) = match step.split_once(' ')? {
+        ("add", rest) => (true, rest),
+        ("remove", rest) => (false, rest),
+        _ => return None,
+    };
+    let list = &line["grants"][if adding { "add" } else { "remove" }];
+    list.as_array()?
+        .iter()
+        .find(|g| {
+            let words = g["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('_', " ")
+                .replace("license", "licence");
+            rest == format!("{words} {}", g["name"].as_str().unwrap_or_default())
+        })
+        .map(|g| (adding, g))
 }
 
 /// Starts `roster apply --auto-approve ARGS` in the background, its output to a file.

@@ -62,7 +62,7 @@ fn snapshot_writes_both_files_and_no_secret_anywhere() {
     let entra = std::fs::read_to_string(scratch.dir.join("seen/entra.json")).unwrap();
     let salesforce = std::fs::read_to_string(scratch.dir.join("seen/salesforce.json")).unwrap();
     let entra_json: serde_json::Value = serde_json::from_str(&entra).unwrap();
-    assert_eq!(entra_json["format_version"], 3);
+    assert_eq!(entra_json["format_version"], 4);
     // The org's description of the User fields travels with the snapshot.
     let salesforce_json: serde_json::Value = serde_json::from_str(&salesforce).unwrap();
     let time_zone = salesforce_json["user_describe"]

@@ -1,6 +1,7 @@
 //! The emulated Salesforce org: the OAuth token endpoint and the REST API roster uses, with
 //! Salesforce's shapes, status codes and error bodies (see shared/reference/salesforce-api.md).
 
+pub(crate) mod access;
 mod bulk;
 mod picklists;
 mod query;

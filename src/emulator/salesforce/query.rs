@@ -59,8 +59,13 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
 
 fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> Vec<Row> {
     let state = shared.state();
-    // UserLicense.UsedLicenses is derived: the active users on the licence's profiles.
-    let licences: Vec<serde_json::Map<String, Value>> = if object == "UserLicense" {
+    // UsedLicenses is derived: for a UserLicense the active users on the licence's profiles,
+    // for a permission set or package licence its assignments.
+    let derived = matches!(
+        object,
+        "UserLicense" | "PermissionSetLicense" | "PackageLicense"
+    );
+    let licences: Vec<serde_json::Map<String, Value>> = if derived {
         state
             .org
             .records(object)
@@ -71,22 +76,23 @@ fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> 
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                r.insert(
-                    "UsedLicenses".into(),
-                    Value::from(state.org.licence_usage(&id)),
-                );
+                let used = if object == "UserLicense" {
+                    state.org.licence_usage(&id)
+                } else {
+                    state.org.holders(&id)
+                };
+                r.insert("UsedLicenses".into(), Value::from(used));
                 r
             })
             .collect()
     } else {
         Vec::new()
     };
-    let source: Box<dyn Iterator<Item = &serde_json::Map<String, Value>>> =
-        if object == "UserLicense" {
-            Box::new(licences.iter())
-        } else {
-            Box::new(state.org.records(object))
-        };
+    let source: Box<dyn Iterator<Item = &serde_json::Map<String, Value>>> = if derived {
+        Box::new(licences.iter())
+    } else {
+        Box::new(state.org.records(object))
+    };
     let mut matching: Vec<&serde_json::Map<String, Value>> = source
         .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r)))
         .collect();

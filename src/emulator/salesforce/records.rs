@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::http::{json_response, param, salesforce_error, url_pairs};
 use super::super::ids;
-use super::super::state::{Org, object_name};
+use super::super::state::{JUNCTIONS, Org, object_name};
 use super::super::world::{CustomField, CustomType};
 use super::super::{Shared, lock};
 use super::user_object;
@@ -51,8 +51,49 @@ fn fixed_fields(object: &str) -> &'static [&'static str] {
     match object {
         "Profile" => &["Name", "UserLicenseId", "UserType", "Description"],
         "UserRole" => &["Name", "DeveloperName", "ParentRoleId"],
-        "PermissionSet" => &["Name", "Label", "IsOwnedByProfile"],
-        "PermissionSetAssignment" => &["AssigneeId", "PermissionSetId"],
+        "PermissionSet" => &[
+            "Name",
+            "Label",
+            "IsOwnedByProfile",
+            "Type",
+            "LicenseId",
+            "ProfileId",
+            "PermissionSetGroupId",
+        ],
+        "PermissionSetAssignment" => &[
+            "AssigneeId",
+            "PermissionSetId",
+            "PermissionSetGroupId",
+            "ExpirationDate",
+            "IsActive",
+        ],
+        "PermissionSetGroup" => &[
+            "DeveloperName",
+            "MasterLabel",
+            "Status",
+            "Description",
+            "NamespacePrefix",
+        ],
+        "PermissionSetLicense" => &[
+            "DeveloperName",
+            "MasterLabel",
+            "PermissionSetLicenseKey",
+            "Status",
+            "ExpirationDate",
+            "TotalLicenses",
+            "UsedLicenses",
+        ],
+        "PermissionSetLicenseAssign" => &["AssigneeId", "PermissionSetLicenseId"],
+        "PackageLicense" => &[
+            "NamespacePrefix",
+            "Status",
+            "AllowedLicenses",
+            "UsedLicenses",
+            "ExpirationDate",
+        ],
+        "UserPackageLicense" => &["UserId", "PackageLicenseId"],
+        "Group" => &["Name", "DeveloperName", "Type"],
+        "GroupMember" => &["GroupId", "UserOrGroupId"],
         "UserLogin" => &["UserId", "IsFrozen", "IsPasswordLocked"],
         "UserLicense" => &["Name", "TotalLicenses", "UsedLicenses", "Status"],
         "Organization" => &["Name", "IsSandbox", "InstanceName", "OrganizationType"],
@@ -212,7 +253,7 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    if object != "PermissionSetAssignment" {
+    if !JUNCTIONS.iter().any(|(o, _, _)| *o == object) {
         // Users are deactivated, never deleted; the emulator answers as for any method a
         // resource does not allow (the exact real response for User is unverified).
         return salesforce_error(
@@ -225,13 +266,14 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
         return not_found();
     };
     let mut state = shared.state();
-    match state.org.remove(object, &id) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => salesforce_error(
+    match super::access::unassign(&mut state.org, object, &id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(f) if f.code == "ENTITY_IS_DELETED" => salesforce_error(
             StatusCode::NOT_FOUND,
             "ENTITY_IS_DELETED",
             "entity is deleted",
         ),
+        Err(f) => f.response(),
     }
 }
 
@@ -394,22 +436,10 @@ pub(crate) fn create(
             check_user(org, &fields, None)?;
             Ok(org.insert("User", fields))
         }
-        "PermissionSetAssignment" => {
-            let assignee = reference(org, &fields, "AssigneeId", "User")?;
-            let set = reference(org, &fields, "PermissionSetId", "PermissionSet")?;
-            if let Some(id) = org.assignment(&assignee, &set) {
-                return Err(Failure::new(
-                    "DUPLICATE_VALUE",
-                    format!(
-                        "duplicate value found: <unknown> duplicates value on record with id: {id}"
-                    ),
-                    &[],
-                ));
-            }
-            fields.insert("AssigneeId".into(), json!(assignee));
-            fields.insert("PermissionSetId".into(), json!(set));
-            Ok(org.insert(object, fields))
-        }
+        "PermissionSetAssignment"
+        | "PermissionSetLicenseAssign"
+        | "UserPackageLicense"
+        | "GroupMember" => super::access::assign(org, object, fields),
         _ => Err(Failure::new(
             "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
             format!("the emulator does not create {object} records"),
@@ -557,16 +587,28 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
         .into_iter()
         .map(|raw| {
             let id = ids::normalize(raw).unwrap_or_else(|_| raw.to_owned());
-            let result = if !id.starts_with(ids::PERMISSION_SET_ASSIGNMENT) {
-                Err(Failure::new(
+            let junction = JUNCTIONS.iter().map(|(o, _, _)| *o).find(|o| {
+                state
+                    .org
+                    .objects
+                    .get(*o)
+                    .is_some_and(|r| r.contains_key(&id))
+            });
+            let result = match junction {
+                Some(object) => super::access::unassign(&mut state.org, object, &id),
+                None if JUNCTIONS.iter().any(|(o, _, _)| {
+                    super::super::state::OBJECTS
+                        .iter()
+                        .any(|(n, prefix)| n == o && id.starts_with(prefix))
+                }) =>
+                {
+                    Err(Failure::new("ENTITY_IS_DELETED", "entity is deleted", &[]))
+                }
+                None => Err(Failure::new(
                     "DELETE_FAILED",
-                    "the emulator deletes PermissionSetAssignment records only",
+                    "the emulator deletes assignment records only (users are deactivated)",
                     &[],
-                ))
-            } else if state.org.remove("PermissionSetAssignment", &id).is_some() {
-                Ok(())
-            } else {
-                Err(Failure::new("ENTITY_IS_DELETED", "entity is deleted", &[]))
+                )),
             };
             match result {
                 Ok(()) => json!({"id": id, "success": true, "errors": []}),
@@ -610,7 +652,7 @@ fn check_fields(org: &Org, object: &str, fields: &Map<String, Value>) -> Result<
 }
 
 /// A reference field's value: a well-formed id of an existing record of `target`.
-fn reference(
+pub(super) fn reference(
     org: &Org,
     fields: &Map<String, Value>,
     field: &str,
@@ -770,6 +812,45 @@ fn check_values(
 
 /// The User rules: lengths, e-mail-shaped and globally unique Username, unique nickname,
 /// valid profile and role, licence headroom for active users.
+/// Feature licences (`UserPermissions*` checkboxes) with seats in the world: an active user
+/// turning one on takes a seat, and none left is `LICENSE_LIMIT_EXCEEDED` (Salesforce Help
+/// 000387847: "License limit exceeded").
+fn check_feature_seats(
+    org: &Org,
+    user: &Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+    id: Option<&str>,
+) -> Result<(), Failure> {
+    let on = |record: &Map<String, Value>, field: &str| {
+        let flag = |f: &str| {
+            record.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case(f)
+                    && (v == &Value::Bool(true)
+                        || v.as_str().is_some_and(|t| t.eq_ignore_ascii_case("true")))
+            })
+        };
+        flag(field) && flag("IsActive")
+    };
+    for (name, seats) in &org.feature_seats {
+        let field = format!("UserPermissions{name}");
+        if !on(user, &field) || existing.is_some_and(|e| on(e, &field)) {
+            continue;
+        }
+        let taken = org
+            .records("User")
+            .filter(|u| u.get("Id").and_then(Value::as_str) != id && on(u, &field))
+            .count();
+        if taken >= usize::try_from(*seats).unwrap_or(usize::MAX) {
+            return Err(Failure::new(
+                "LICENSE_LIMIT_EXCEEDED",
+                format!("License Limit Exceeded - {name}"),
+                &[&field],
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_user(
     org: &Org,
     user: &Map<String, Value>,
@@ -777,6 +858,7 @@ fn check_user(
 ) -> Result<(), Failure> {
     check_values(org, user, existing)?;
     let id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
+    check_feature_seats(org, user, existing, id)?;
     let someone_else = |found: Option<&str>| found.is_some_and(|other| Some(other) != id);
     let username = user
         .get("Username")

@@ -67,6 +67,7 @@ pub(crate) const FIELDS: &[Field] = &[
     f("UserPermissionsKnowledgeUser", "boolean", None),
     f("UserPermissionsInteractionUser", "boolean", None),
     f("UserPermissionsSupportUser", "boolean", None),
+    f("UserPermissionsLiveAgentUser", "boolean", None),
     f("IsActive", "boolean", None),
     f("ProfileId", "reference", Some(18)),
     f("UserRoleId", "reference", Some(18)),

@@ -1,0 +1,177 @@
+//! Reading the access objects roster grants and their assignments: one query per kind for
+//! the objects (side by side), then one per kind for the assignments of the objects the config
+//! names, filtered to their ids (`grants::GrantKind` says which object and fields).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::client::{Salesforce, SalesforceError};
+use super::soql;
+use crate::config::Config;
+use crate::grants::GrantKind;
+use crate::model::{AccessObject, GrantAssignment, Seats};
+
+/// The kinds a plan must read: those the config names, and permission set licences whenever it
+/// names permission sets (a permission set may bring its licence with it).
+fn kinds_read(config: &Config) -> Vec<GrantKind> {
+    let names_any = |kind: GrantKind| !config.roles.named(kind).is_empty();
+    GrantKind::ALL
+        .into_iter()
+        .filter(|k| {
+            names_any(*k)
+                || (*k == GrantKind::PermissionSetLicense && names_any(GrantKind::PermissionSet))
+        })
+        .collect()
+}
+
+/// The access objects of every kind the config uses, and the assignments of those it names
+/// (with the licences the named permission sets link to), each sorted by kind and id.
+pub(crate) async fn read(
+    salesforce: &Arc<Salesforce>,
+    config: &Config,
+) -> Result<(Vec<AccessObject>, Vec<GrantAssignment>), SalesforceError> {
+    let kinds = kinds_read(config);
+    let queries: Vec<_> = kinds
+        .iter()
+        .map(|kind| {
+            let (salesforce, soql) = (Arc::clone(salesforce), kind.objects_soql());
+            async move { Ok::<_, Infallible>(salesforce.query(&soql, None).await) }
+        })
+        .collect();
+    let Ok(pages) = crate::concurrent::all(soql::CONCURRENCY, queries).await;
+    let mut objects = Vec::new();
+    for (kind, rows) in kinds.iter().zip(pages) {
+        for row in rows? {
+            objects.push(access_object(*kind, &row)?);
+        }
+    }
+    objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+
+    let ids = named_ids(config, &objects);
+    let queries: Vec<_> = ids
+        .iter()
+        .map(|(kind, ids)| {
+            let (salesforce, kind, ids) = (Arc::clone(salesforce), *kind, ids.clone());
+            async move {
+                let rows = soql::query_in(
+                    &salesforce,
+                    &kind.assignments_soql(),
+                    kind.spec().object_field,
+                    &ids,
+                    soql::IDS_PER_QUERY,
+                )
+                .await;
+                Ok::<_, Infallible>((kind, rows))
+            }
+        })
+        .collect();
+    let Ok(pages) = crate::concurrent::all(soql::CONCURRENCY, queries).await;
+    let mut grants = Vec::new();
+    for (kind, rows) in pages {
+        for row in rows? {
+            grants.push(assignment(kind, &row)?);
+        }
+    }
+    grants.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    Ok((objects, grants))
+}
+
+/// Per kind, the ids of the objects whose assignments the plan needs: the named ones, and the
+/// permission set licences a named permission set is linked to.
+fn named_ids(config: &Config, objects: &[AccessObject]) -> BTreeMap<GrantKind, Vec<String>> {
+    let mut ids: BTreeMap<GrantKind, Vec<String>> = BTreeMap::new();
+    let named: BTreeMap<GrantKind, std::collections::BTreeSet<&str>> = GrantKind::ALL
+        .into_iter()
+        .map(|k| (k, config.roles.named(k)))
+        .collect();
+    let is_named = |o: &AccessObject| {
+        named.get(&o.kind).is_some_and(|names| {
+            names.contains(o.name.as_str()) || o.alias.as_deref().is_some_and(|a| names.contains(a))
+        })
+    };
+    let linked: Vec<&str> = objects
+        .iter()
+        .filter(|o| o.kind == GrantKind::PermissionSet && is_named(o))
+        .filter_map(|o| o.license_id.as_deref())
+        .collect();
+    for o in objects {
+        let wanted = is_named(o)
+            || (o.kind == GrantKind::PermissionSetLicense
+                && linked.iter().any(|l| super::id15(l) == super::id15(&o.id)));
+        if wanted {
+            ids.entry(o.kind).or_default().push(o.id.clone());
+        }
+    }
+    ids
+}
+
+/// An access object from its query row: its id and name are required, the rest as the kind has
+/// them.
+fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, SalesforceError> {
+    let spec = kind.spec();
+    let text = |field: &str| {
+        row.get(field)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    let required = |field: &str| {
+        text(field).ok_or_else(|| {
+            SalesforceError::Read(format!(
+                "Salesforce query of {}: the answer is not what roster expects: a record has no \
+                 {field}",
+                spec.object
+            ))
+        })
+    };
+    let seats = match spec.seats {
+        None => None,
+        Some((total, used)) => {
+            let number = |field: &str| {
+                row.get(field).and_then(Value::as_i64).ok_or_else(|| {
+                    SalesforceError::Read(format!(
+                        "Salesforce query of {}: the answer is not what roster expects: {field} \
+                         is not a number",
+                        spec.object
+                    ))
+                })
+            };
+            Some(Seats {
+                total: number(total)?,
+                used: number(used)?,
+            })
+        }
+    };
+    let name = required(spec.name_field)?;
+    Ok(AccessObject {
+        kind,
+        id: required("Id")?,
+        alias: spec.alias_field.and_then(&text).filter(|a| *a != name),
+        name,
+        status: spec.status_field.and_then(&text),
+        seats,
+        license_id: spec.license_field.and_then(&text),
+    })
+}
+
+/// An assignment from its query row: its id, user and object are required.
+fn assignment(kind: GrantKind, row: &Value) -> Result<GrantAssignment, SalesforceError> {
+    let spec = kind.spec();
+    let required = |field: &str| match row.get(field) {
+        Some(Value::String(t)) if !t.is_empty() => Ok(t.clone()),
+        _ => Err(SalesforceError::Read(format!(
+            "Salesforce query of {}: the answer is not what roster expects: a record has no \
+             {field}",
+            spec.assignment
+        ))),
+    };
+    Ok(GrantAssignment {
+        kind,
+        id: required("Id")?,
+        assignee_id: required(spec.assignee_field)?,
+        object_id: required(spec.object_field)?,
+    })
+}
