@@ -1,8 +1,10 @@
-//! Apply at scale: 10,000 user creates (or `ROSTER_BENCH_CREATES`) against the emulator with
-//! 20 ms latency per request (or `ROSTER_BENCH_LATENCY_MS`), once through sObject Collections
-//! and once through a Bulk API 2.0 job. A synthetic world is planned, the saved plan trimmed to
-//! its first N creates, and `roster apply PLAN` timed; the benchmark prints the wall time and
-//! the Salesforce requests by route, the staleness check's reads apart from the writes.
+//! Apply at scale: a synthetic world of about 10,000 user creates (`ROSTER_BENCH_CREATES`),
+//! with its updates, reactivations, deactivations and three kinds of grants (permission sets, a
+//! permission set group, a queue), against the emulator with 20 ms latency per request
+//! (`ROSTER_BENCH_LATENCY_MS`), once through sObject Collections and once through Bulk API 2.0
+//! jobs. The saved plan is applied with `roster apply PLAN`; the benchmark prints the wall time,
+//! the Salesforce requests by route, the write requests against the fewest the APIs allow for
+//! the same writes, and the staleness check's reads apart.
 //!
 //! Run: `cargo bench --bench apply`
 
@@ -52,42 +54,66 @@ fn roster(dir: &Path, emulator: &support::Emulator, args: &[&str]) -> std::proce
     out
 }
 
+type Writes = std::collections::BTreeMap<String, usize>;
+
+/// Each write apply sends, with its records: the users, then the grant removals and adds
+/// (one write per kind, public groups and queues together as GroupMember; licences Salesforce
+/// assigns along with a permission set are not written), then deactivations. Returns the
+/// inserts and updates, and the removals apart (deleted 200 a request).
+fn planned_writes(changes: &[Value]) -> (Writes, Writes) {
+    let count = |action: &str| changes.iter().filter(|c| c["action"] == action).count();
+    let mut writes_of: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
+    *writes_of.entry("user creates".into()).or_default() += count("create");
+    *writes_of.entry("user updates".into()).or_default() += count("update") + count("reactivate");
+    *writes_of.entry("deactivations".into()).or_default() += count("deactivate");
+    let mut removals: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for change in changes {
+        for (list, into) in [("add", &mut writes_of), ("remove", &mut removals)] {
+            for g in change["grants"][list].as_array().unwrap() {
+                if g.get("implied_by").is_some() {
+                    continue;
+                }
+                let kind = g["kind"].as_str().unwrap();
+                let write = if kind == "public_group" || kind == "queue" {
+                    "group_member"
+                } else {
+                    kind
+                };
+                *into.entry(format!("{list} {write}")).or_default() += 1;
+            }
+        }
+    }
+    writes_of.retain(|_, n| *n > 0);
+    (writes_of, removals)
+}
+
 fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
     let dir =
         std::env::temp_dir().join(format!("roster-bench-apply-{}-{label}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // About 88 % of a synthetic world's users are not in Salesforce yet.
-    let users = (creates as u64 * 100 / 85).max(100);
+    // About 88 % of a synthetic world's users are not in Salesforce yet; the rest are updates,
+    // reactivations and deactivations. The whole plan is applied (`apply PLAN` re-plans and
+    // refuses anything but the plan it was given).
+    let users = (creates as u64 * 100 / 88).max(100);
     let config = dir.join("roster.yaml");
     let emulator =
         support::Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
     roster(
         &dir,
         &emulator,
-        &["plan", "-q", "--format", "json", "--out", "full.json"],
+        &["plan", "-q", "--format", "json", "--out", "plan.json"],
     );
-    let mut plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("full.json")).unwrap()).unwrap();
-    let kept: Vec<Value> = plan["changes"]
-        .as_array()
-        .unwrap()
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    let changes = plan["changes"].as_array().unwrap();
+    let (writes_of, removals) = planned_writes(changes);
+    let creates = writes_of.get("user creates").copied().unwrap_or(0);
+    let assignments: usize = writes_of
         .iter()
-        .filter(|c| c["action"] == "create")
-        .take(creates)
-        .cloned()
-        .collect();
-    assert_eq!(
-        kept.len(),
-        creates,
-        "the synthetic world has too few creates"
-    );
-    let assignments: usize = kept
-        .iter()
-        .map(|c| c["permission_sets"]["add"].as_array().map_or(0, Vec::len))
+        .filter(|(k, _)| k.starts_with("add "))
+        .map(|(_, n)| n)
         .sum();
-    plan["changes"] = Value::Array(kept);
-    std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
-
     let base = emulator.base();
     admin(
         &base,
@@ -100,30 +126,58 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
     let out = roster(
         &dir,
         &emulator,
-        &["apply", "plan.json", "--bulk-threshold", bulk_threshold],
+        &[
+            "apply",
+            "plan.json",
+            "--bulk-threshold",
+            bulk_threshold,
+            "--allow-deactivations",
+            "1000000",
+        ],
     );
     let wall = started.elapsed();
     let requests = admin(&base, reqwest::Method::GET, "requests", None);
     let mut reads = 0;
     let mut writes = 0;
+    // The fewest write requests the APIs allow: per write (users, then each grant write), a
+    // Bulk API 2.0 job above the threshold (open, upload, close, the polls the synthetic org
+    // takes — 2 — and the two result reads), else collections of 200.
+    let threshold: usize = bulk_threshold.parse().unwrap();
+    let per_job = 4 + 2;
+    let minimum: usize = writes_of
+        .values()
+        .map(|n| {
+            if *n > threshold {
+                per_job + 1
+            } else {
+                n.div_ceil(200)
+            }
+        })
+        .chain(removals.values().map(|n| n.div_ceil(200)))
+        .sum();
     println!(
-        "{label}: {creates} creates with {assignments} permission-set assignments \
-         ({} collections requests of 200), {latency} ms latency per request",
-        assignments.div_ceil(200)
+        "{label}: {} changes ({creates} creates, {assignments} grants added); writes {writes_of:?}, \
+         removals {removals:?}; {latency} ms latency per request; the fewest write requests the \
+         APIs allow: {minimum}",
+        changes.len()
     );
     for (route, count) in requests.as_object().unwrap() {
         let count = count.as_u64().unwrap();
         println!("  {count:>6}  {route}");
-        if route.starts_with("GET /services/data/{v}/query") {
-            reads += count;
-        } else if route.starts_with("POST /services/oauth2") {
-        } else {
+        // Writes: what changes the org, and the reads of a Bulk job's own state and results.
+        let write = route.starts_with("GET /services/data/{v}/jobs/ingest")
+            || (route.contains("/services/data/") && !route.starts_with("GET "));
+        if write {
             writes += count;
+        } else if !route.contains("oauth2") {
+            reads += count;
         }
     }
     println!(
-        "  wall time {:.2} s; Salesforce write requests {writes} (staleness-check queries {reads}, plus the login)",
-        wall.as_secs_f64()
+        "  wall time {:.2} s; Salesforce write requests {writes} = {:.3} x the fewest \
+         (the staleness check's reads {reads}, plus the logins)",
+        wall.as_secs_f64(),
+        f64::from(u32::try_from(writes).unwrap()) / f64::from(u32::try_from(minimum).unwrap())
     );
     println!(
         "  {}",

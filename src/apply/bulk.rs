@@ -28,7 +28,7 @@ async fn write_split(
 ) -> Vec<Written> {
     let mut outcomes = Vec::with_capacity(records.len());
     let stopped = || ctx.stopped();
-    for upload in bulk::uploads(op, records, max_bytes) {
+    for upload in bulk::uploads(op, object, records, max_bytes) {
         let records = &records[upload.records.clone()];
         if ctx.stopped() {
             outcomes.extend(records.iter().map(|_| Written::NotSent));

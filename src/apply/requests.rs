@@ -34,7 +34,7 @@ pub(super) async fn write(
         return Vec::new();
     }
     let (indexes, records): (Vec<usize>, Vec<Map<String, Value>>) = records.into_iter().unzip();
-    let mut outcomes = if records.len() > ctx.options.bulk_threshold && object == "User" {
+    let mut outcomes = if records.len() > ctx.options.bulk_threshold {
         bulk::write(ctx, op, object, &records).await
     } else {
         collections(ctx, op, object, &records).await

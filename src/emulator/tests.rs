@@ -74,6 +74,17 @@ impl Sf {
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `DELETE /services/data/v62.0/{path}`: the status.
+    async fn delete(&self, path: &str) -> StatusCode {
+        self.http
+            .delete(format!("{}/services/data/v62.0/{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> (StatusCode, Value) {
         let r = self
             .http
@@ -841,18 +852,14 @@ async fn collections_report_per_record_and_roll_back_all_or_none() {
         )
         .await;
     assert_eq!(dup[0]["errorCode"], "DUPLICATE_VALUE");
-    let r = sf
-        .http
-        .delete(format!(
-            "{}/services/data/v62.0/sobjects/PermissionSetAssignment/{}",
-            sf.base,
+    assert_eq!(
+        sf.delete(&format!(
+            "sobjects/PermissionSetAssignment/{}",
             created["id"].as_str().unwrap()
         ))
-        .bearer_auth(&sf.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     running.shutdown().await;
 }
 
@@ -1879,5 +1886,209 @@ async fn restricted_picklists_take_only_their_values() {
     );
     let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    running.shutdown().await;
+}
+
+/// The demo org with an Outdated permission set group, no package seat and no Knowledge
+/// feature licence seat left.
+async fn grants_world() -> Running {
+    let yaml = DEMO
+        .replace(
+            "    - {name: Sales_Leadership}",
+            "    - {name: Sales_Leadership}\n    - {name: Support_Ops, status: Outdated}",
+        )
+        .replace(
+            "{namespace: sbqq, total: 20}",
+            "{namespace: sbqq, total: 0}",
+        )
+        .replace("{KnowledgeUser: 10, SupportUser: 10}", "{KnowledgeUser: 0}");
+    let world = WorldFile::from_yaml(&yaml).unwrap();
+    start(State::from_world(world).unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+async fn one_id(sf: &Sf, soql: &str) -> Value {
+    let (_, found) = sf.get(&format!("query?q={}", soql.replace(' ', "+"))).await;
+    assert_eq!(found["totalSize"], 1, "{soql}: {found}");
+    found["records"][0]["Id"].clone()
+}
+
+#[tokio::test]
+async fn permission_sets_and_their_licences_follow_salesforces_rules() {
+    use reqwest::Method;
+    let running = grants_world().await;
+    let sf = Sf::demo(&running).await;
+    let user = new_grantee(&sf).await;
+    let used_of = |body: &Value| body["records"][0]["UsedLicenses"].as_i64().unwrap();
+    let psl_query = "query?q=SELECT+Id,UsedLicenses+FROM+PermissionSetLicense+WHERE+DeveloperName='Knowledge_PSL'";
+    let (_, psl) = sf.get(psl_query).await;
+    let knowledge_psl = psl["records"][0]["Id"].clone();
+    let before = used_of(&psl);
+
+    // A permission set needing a licence the user lacks is refused with Salesforce's text.
+    let author = one_id(
+        &sf,
+        "SELECT Id FROM PermissionSet WHERE Name='Knowledge_Author'",
+    )
+    .await;
+    let psa = json!({"AssigneeId": user, "PermissionSetId": author});
+    let (status, refused) = sf
+        .send(Method::POST, "sobjects/PermissionSetAssignment", &psa)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The user license doesn't allow the permission")
+    );
+    // With the licence (a seat counted live), it is taken; the licence cannot go while needed.
+    let licence_record = json!({"AssigneeId": user, "PermissionSetLicenseId": knowledge_psl});
+    let (status, licence) = sf
+        .send(
+            Method::POST,
+            "sobjects/PermissionSetLicenseAssign",
+            &licence_record,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{licence}");
+    assert_eq!(used_of(&sf.get(psl_query).await.1), before + 1);
+    let (_, dup) = sf
+        .send(
+            Method::POST,
+            "sobjects/PermissionSetLicenseAssign",
+            &licence_record,
+        )
+        .await;
+    assert_eq!(dup[0]["errorCode"], "DUPLICATE_VALUE");
+    let (status, _) = sf
+        .send(Method::POST, "sobjects/PermissionSetAssignment", &psa)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        sf.delete(&format!(
+            "sobjects/PermissionSetLicenseAssign/{}",
+            licence["id"].as_str().unwrap()
+        ))
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A permission set linked to a licence brings it along.
+    let cadences = one_id(
+        &sf,
+        "SELECT Id FROM PermissionSet WHERE Name='Sales_Engagement_Cadences'",
+    )
+    .await;
+    let psa = json!({"AssigneeId": user, "PermissionSetId": cadences});
+    let (status, _) = sf
+        .send(Method::POST, "sobjects/PermissionSetAssignment", &psa)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, brought) = sf
+        .get(&format!(
+            "query?q=SELECT+Id+FROM+PermissionSetLicenseAssign+WHERE+AssigneeId='{}'",
+            user.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(brought["totalSize"], 2, "{brought}");
+
+    running.shutdown().await;
+}
+
+/// A new Standard User in `sf`'s org: its id.
+async fn new_grantee(sf: &Sf) -> Value {
+    let mut user = new_user("grants@contoso.com.dev1");
+    user["ProfileId"] = json!(profile_id(sf, "Standard User").await);
+    let (status, created) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].clone()
+}
+
+#[tokio::test]
+async fn groups_packages_and_feature_licences_follow_salesforces_rules() {
+    use reqwest::Method;
+    let running = grants_world().await;
+    let sf = Sf::demo(&running).await;
+    let user = new_grantee(&sf).await;
+    let author = one_id(
+        &sf,
+        "SELECT Id FROM PermissionSet WHERE Name='Knowledge_Author'",
+    )
+    .await;
+    // A group that is not Updated takes no assignee; one that is, does.
+    let outdated = one_id(
+        &sf,
+        "SELECT Id FROM PermissionSetGroup WHERE DeveloperName='Support_Ops'",
+    )
+    .await;
+    let (status, refused) = sf
+        .send(
+            Method::POST,
+            "sobjects/PermissionSetAssignment",
+            &json!({"AssigneeId": user, "PermissionSetGroupId": outdated}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"Updated\" status")
+    );
+    let updated = one_id(
+        &sf,
+        "SELECT Id FROM PermissionSetGroup WHERE DeveloperName='Sales_Leadership'",
+    )
+    .await;
+    let (status, _) = sf
+        .send(
+            Method::POST,
+            "sobjects/PermissionSetAssignment",
+            &json!({"AssigneeId": user, "PermissionSetGroupId": updated, "PermissionSetId": author}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a group and a set in one assignment"
+    );
+
+    // No package seat: LICENSE_LIMIT_EXCEEDED.
+    let sbqq = one_id(
+        &sf,
+        "SELECT Id FROM PackageLicense WHERE NamespacePrefix='sbqq'",
+    )
+    .await;
+    let (_, refused) = sf
+        .send(
+            Method::POST,
+            "sobjects/UserPackageLicense",
+            &json!({"UserId": user, "PackageLicenseId": sbqq}),
+        )
+        .await;
+    assert_eq!(refused[0]["errorCode"], "LICENSE_LIMIT_EXCEEDED");
+
+    // A group member twice: the same record, no error.
+    let queue = one_id(&sf, "SELECT Id FROM Group WHERE Type = 'Queue'").await;
+    let member = json!({"GroupId": queue, "UserOrGroupId": user});
+    let (first, a) = sf.send(Method::POST, "sobjects/GroupMember", &member).await;
+    let (second, b) = sf.send(Method::POST, "sobjects/GroupMember", &member).await;
+    assert_eq!((first, second), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(a["id"], b["id"]);
+
+    // No Knowledge feature licence seat left.
+    let (_, refused) = sf
+        .send(
+            Method::PATCH,
+            &format!("sobjects/User/{}", user.as_str().unwrap()),
+            &json!({"UserPermissionsKnowledgeUser": true}),
+        )
+        .await;
+    assert_eq!(
+        refused[0]["errorCode"], "LICENSE_LIMIT_EXCEEDED",
+        "{refused}"
+    );
     running.shutdown().await;
 }

@@ -26,20 +26,33 @@ fn cell(value: &Value) -> String {
     }
 }
 
-/// The column that finds a result row's record again: Username for inserts, Id for updates.
-pub(crate) fn key_column(op: Op) -> &'static str {
-    match op {
-        Op::Insert => "Username",
-        Op::Update => "Id",
-    }
+/// How a result row finds its record again: by one column (Username for User inserts, which
+/// Salesforce compares without case; Id for updates), or by every cell (an assignment insert is
+/// nothing but its user and its access object, and two equal ones are one duplicate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RowKey {
+    Column(&'static str),
+    AllCells,
 }
 
-/// How a row is found again in the job's results: by Id for updates, by Username (which
-/// Salesforce compares without case) for inserts. The key is the first column uploaded.
-pub(crate) fn row_key(op: Op, value: &str) -> String {
-    match op {
-        Op::Insert => value.to_lowercase(),
-        Op::Update => value.to_owned(),
+impl RowKey {
+    /// The key of `op` on `object`.
+    pub(crate) fn of(op: Op, object: &str) -> RowKey {
+        match op {
+            Op::Update => RowKey::Column("Id"),
+            Op::Insert if object == "User" => RowKey::Column("Username"),
+            Op::Insert => RowKey::AllCells,
+        }
+    }
+
+    /// The key of a row from its uploaded cells, in the upload's column order.
+    fn of_cells<'c>(self, cells: impl IntoIterator<Item = &'c str>) -> String {
+        let mut cells = cells.into_iter();
+        match self {
+            RowKey::Column("Username") => cells.next().unwrap_or_default().to_lowercase(),
+            RowKey::Column(_) => cells.next().unwrap_or_default().to_owned(),
+            RowKey::AllCells => cells.collect::<Vec<_>>().join("\u{1f}"),
+        }
     }
 }
 
@@ -53,20 +66,33 @@ pub(crate) struct Upload {
     /// The records it holds, as a range of those given to `uploads`.
     pub(crate) records: Range<usize>,
     csv: String,
+    /// The columns uploaded, the key's first.
+    columns: Vec<String>,
+    key: RowKey,
 }
 
 /// The CSV uploads for `records` (all of one object): the key column first, then every other
 /// field any record sets, each upload at most `max_bytes` (one record at least).
-pub(crate) fn uploads(op: Op, records: &[Map<String, Value>], max_bytes: usize) -> Vec<Upload> {
-    let key = key_column(op);
+pub(crate) fn uploads(
+    op: Op,
+    object: &str,
+    records: &[Map<String, Value>],
+    max_bytes: usize,
+) -> Vec<Upload> {
+    let key = RowKey::of(op, object);
     let columns: Vec<&str> = {
         let mut names: BTreeSet<&str> = records
             .iter()
             .flat_map(|r| r.keys().map(String::as_str))
             .filter(|k| *k != "attributes")
             .collect();
-        names.remove(key);
-        std::iter::once(key).chain(names).collect()
+        match key {
+            RowKey::Column(first) => {
+                names.remove(first);
+                std::iter::once(first).chain(names).collect()
+            }
+            RowKey::AllCells => names.into_iter().collect(),
+        }
     };
     let mut header = String::new();
     crate::csv::write_row(&mut header, columns.iter().copied());
@@ -93,6 +119,8 @@ pub(crate) fn uploads(op: Op, records: &[Map<String, Value>], max_bytes: usize) 
         out.push(Upload {
             records: start..end,
             csv,
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            key,
         });
         start = end;
     }
@@ -112,19 +140,21 @@ pub(crate) enum JobError {
 /// not, by row key.
 #[derive(Debug)]
 pub(crate) struct JobResults {
-    op: Op,
+    key: RowKey,
+    columns: Vec<String>,
     succeeded: HashMap<String, String>,
     failed: HashMap<String, Failure>,
 }
 
 impl JobResults {
-    /// The outcome of `record`, found by its key column.
+    /// The outcome of `record`, found by its key.
     pub(crate) fn outcome(&self, record: &Map<String, Value>) -> Outcome {
-        let op = self.op;
-        let key = row_key(
-            op,
-            &record.get(key_column(op)).map(cell).unwrap_or_default(),
-        );
+        let cells: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| record.get(c).map(cell).unwrap_or_default())
+            .collect();
+        let key = self.key.of_cells(cells.iter().map(String::as_str));
         if let Some(id) = self.succeeded.get(&key) {
             Outcome::Written(id.clone())
         } else if let Some(f) = self.failed.get(&key) {
@@ -217,7 +247,7 @@ pub(crate) async fn run_job(
         info["numberRecordsProcessed"],
         info["numberRecordsFailed"]
     );
-    read_results(salesforce, op, &id)
+    read_results(salesforce, upload, &id)
         .await
         .map_err(JobError::Unknown)
 }
@@ -302,12 +332,17 @@ async fn poll(
 /// The rows that succeeded (id by key) and failed (failure by key).
 async fn read_results(
     salesforce: &Salesforce,
-    op: Op,
+    upload: &Upload,
     id: &str,
 ) -> Result<JobResults, SalesforceError> {
     let path = format!("jobs/ingest/{id}");
-    // After `sf__Id` and `sf__Created`/`sf__Error`, the uploaded columns: the key first.
+    // After `sf__Id` and `sf__Created`/`sf__Error`, the uploaded columns in their order.
     let key_column = 2;
+    let key = |r: &[String]| {
+        upload
+            .key
+            .of_cells(r[key_column..].iter().map(String::as_str))
+    };
     let rows = |text: &[u8]| -> Result<Vec<Vec<String>>, SalesforceError> {
         crate::csv::parse(&String::from_utf8_lossy(text))
             .map(|mut rows| {
@@ -324,7 +359,7 @@ async fn read_results(
     let succeeded = rows(&ok.body)?
         .into_iter()
         .filter(|r| r.len() > key_column)
-        .map(|r| (row_key(op, &r[key_column]), r[0].clone()))
+        .map(|r| (key(&r), r[0].clone()))
         .collect();
     let bad = salesforce
         .data_reply(Method::GET, &format!("{path}/failedResults"), None)
@@ -341,11 +376,12 @@ async fn read_results(
                 .rsplit_once(':')
                 .map_or(rest, |(message, _fields)| message)
                 .to_owned();
-            (row_key(op, &r[key_column]), Failure { code, message })
+            (key(&r), Failure { code, message })
         })
         .collect();
     Ok(JobResults {
-        op,
+        key: upload.key,
+        columns: upload.columns.clone(),
         succeeded,
         failed,
     })

@@ -528,13 +528,20 @@ fn bulk_api_writes_above_the_threshold() {
     let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("23 created"), "{}", out.stdout);
-    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
-    assert_eq!(world.requests_to("/batches"), 1);
+    // One job for the 23 users, and one per grant write above 10 records: 53 permission sets,
+    // 27 group members, 16 package licences (10 permission set licences and 1 permission set
+    // group go through collections).
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 4);
+    assert_eq!(world.requests_to("/batches"), 4);
+    assert_eq!(
+        world.requests_to("POST /services/data/{v}/composite/sobjects"),
+        2
+    );
     // The demo org's jobs take three polls (UploadComplete, InProgress, JobComplete): roster
-    // polls until the job ends, then reads its results once.
+    // polls until each job ends, then reads its results once.
     assert_eq!(
         world.requests_to("GET /services/data/{v}/jobs/ingest/{id}"),
-        3 + 2,
+        4 * (3 + 2),
         "{}",
         world.requests()
     );
@@ -555,7 +562,9 @@ fn bulk_api_writes_above_the_threshold() {
         "{}",
         out.stdout
     );
-    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 2);
+    // Creates, updates, and the grant writes above 2 records: permission set licences,
+    // package licences, permission sets, group members.
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 6);
     world.assert_converged();
 }
 
@@ -683,7 +692,8 @@ fn bulk_rows_salesforce_could_not_lock_are_retried() {
     let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("23 created"), "{}", out.stdout);
-    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
+    // The users' job and three grant jobs (see `bulk_api_writes_above_the_threshold`).
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 4);
     world.assert_converged();
 
     // A row that stays locked is reported with Salesforce's code from the job's results.

@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod emulate;
 mod expr;
+mod grants;
 mod plan;
 mod safety;
 mod snapshot;
