@@ -224,7 +224,22 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     assert!(target.users[0].fields.contains_key("LastModifiedDate"));
     assert!(!target.users[0].fields.contains_key("attributes"));
     assert!(target.profiles.iter().any(|p| p.name == "Standard User"));
-    assert!(!target.grants.is_empty());
+    // Every kind of access object, and the assignments of only those the config names (and
+    // the licences the named permission sets are linked to): one query per kind for each.
+    let kinds: std::collections::BTreeSet<_> =
+        target.access_objects.iter().map(|o| o.kind).collect();
+    assert_eq!(kinds.len(), crate::grants::GrantKind::ALL.len());
+    let named = |id: &str| {
+        let object = target.access_objects.iter().find(|o| o.id == id).unwrap();
+        object.name.clone()
+    };
+    let held: std::collections::BTreeSet<String> =
+        target.grants.iter().map(|g| named(&g.object_id)).collect();
+    assert!(held.contains("Sales_Leadership") && held.contains("All_Sales"), "{held:?}");
+    assert!(!held.contains("Legacy_Partners") && !held.contains("Legacy_Import"), "{held:?}");
+    // Organization, UserLicense, Profile, UserRole, User, UserLogin; six kinds of access
+    // objects; six kinds of assignments.
+    assert_eq!(count(&running, "GET /services/data/{v}/query"), 6 + 6 + 6);
     assert!(target.licenses.iter().all(|l| l.total >= l.used));
     assert!(
         target

@@ -644,3 +644,36 @@ fn a_value_of_the_right_kind_but_wrong_inside_says_what_is_wrong_inside() {
         minimal_with("      profile: Standard User", "      profile: {id: 123}")
     ));
 }
+
+#[test]
+fn grants_unmanaged_are_warnings_and_unknown_feature_licences_errors() {
+    let scratch = Scratch::new("grant-warnings");
+    scratch.write(
+        "roster.yaml",
+        minimal_with(
+            "profile: Standard User",
+            "profile: Standard User\n      queues: [Support_Tier_1]\n      feature_licenses: [KnowledgeUser]",
+        ),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    for warning in [
+        "queue `Support_Tier_1` is granted but not in `managed_queues`, so roster never removes it",
+        "feature licence `KnowledgeUser` is granted but not in `managed_feature_licenses`",
+    ] {
+        assert!(out.stderr.contains(warning), "{}", out.transcript());
+    }
+    let refused = rejected(
+        "grant-unknown-feature",
+        minimal_with(
+            "profile: Standard User",
+            "profile: Standard User\n      feature_licenses: [KnowledgeUsr]",
+        ),
+    );
+    assert!(
+        refused.contains("`KnowledgeUsr` is not a feature licence roster can set")
+            && refused.contains("did you mean `KnowledgeUser`?")
+            && refused.contains("roster.yaml:"),
+        "{refused}"
+    );
+}
