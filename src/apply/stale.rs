@@ -188,7 +188,19 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
     let names = |grants: &crate::plan::GrantChanges| -> String {
         let listed = |list: &[crate::plan::GrantRef], sign: char| {
             list.iter()
-                .map(|g| format!("{sign} {} {}", g.kind, g.name))
+                .map(|g| {
+                    let assignment = g
+                        .assignment_id
+                        .as_ref()
+                        .map(|id| format!(", assignment {id}"))
+                        .unwrap_or_default();
+                    let implied = g
+                        .implied_by
+                        .as_ref()
+                        .map(|set| format!(", with permission set {set}"))
+                        .unwrap_or_default();
+                    format!("{sign} {} {} ({}{assignment}{implied})", g.kind, g.name, g.id)
+                })
                 .collect::<Vec<_>>()
         };
         let all: Vec<String> = listed(&grants.add, '+')

@@ -128,8 +128,8 @@ impl Roles {
         self.managed.get(&kind).map_or(&[], Vec::as_slice)
     }
 
-    /// Every name of a kind the config mentions: granted by a rule, managed, or (for
-    /// permission set licences) required by a permission set.
+    /// Every name of a kind the config mentions: granted by a rule, managed, or in
+    /// `requires_licenses` (the permission sets and the licences they need).
     pub(crate) fn named(&self, kind: GrantKind) -> std::collections::BTreeSet<&str> {
         let mut names: std::collections::BTreeSet<&str> = self
             .managed(kind)
@@ -137,13 +137,20 @@ impl Roles {
             .chain(self.rules.iter().flat_map(|r| r.grants(kind)))
             .map(String::as_str)
             .collect();
-        if kind == GrantKind::PermissionSetLicense {
-            names.extend(
-                self.requires_licenses
-                    .values()
-                    .flatten()
-                    .map(String::as_str),
-            );
+        match kind {
+            GrantKind::PermissionSetLicense => {
+                names.extend(
+                    self.requires_licenses
+                        .values()
+                        .flatten()
+                        .map(String::as_str),
+                );
+            }
+            // Held, one keeps its licences needed even when no rule grants it.
+            GrantKind::PermissionSet => {
+                names.extend(self.requires_licenses.keys().map(String::as_str));
+            }
+            _ => {}
         }
         names
     }

@@ -444,24 +444,31 @@ pub(crate) struct Roles {
     #[schemars(length(min = 1))]
     pub(crate) rules: Vec<RoleRule>,
     /// The only permission sets roster ever removes.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_permission_sets: Vec<String>,
     /// The only permission set groups roster ever removes (by DeveloperName).
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_permission_set_groups: Vec<String>,
     /// The only permission set licences roster ever removes (by DeveloperName).
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_permission_set_licenses: Vec<String>,
     /// The only package licences roster ever removes (by the package's NamespacePrefix).
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_package_licenses: Vec<String>,
     /// The only public groups roster ever removes users from (by DeveloperName or Name).
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_public_groups: Vec<String>,
     /// The only queues roster ever removes users from (by DeveloperName or Name).
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_queues: Vec<String>,
     /// The only feature licences roster ever turns off (`KnowledgeUser`, ...).
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) managed_feature_licenses: Vec<String>,
     /// Permission set licences a permission set needs but is not linked to (its `License` is
@@ -499,24 +506,31 @@ pub(crate) struct RoleRule {
     #[serde(default)]
     pub(crate) role: Option<RecordRef>,
     /// Permission set API names.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) permission_sets: Vec<String>,
     /// Permission set group DeveloperNames.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) permission_set_groups: Vec<String>,
     /// Permission set licence DeveloperNames.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) permission_set_licenses: Vec<String>,
     /// Managed packages' licences, by NamespacePrefix.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) package_licenses: Vec<String>,
     /// Public groups, by DeveloperName or Name.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) public_groups: Vec<String>,
     /// Queues, by DeveloperName or Name.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) queues: Vec<String>,
     /// Feature licences (`KnowledgeUser`, `SupportUser`, ...): User checkboxes turned on.
+    #[schemars(inner(length(min = 1)))]
     #[serde(default)]
     pub(crate) feature_licenses: Vec<String>,
 }

@@ -958,12 +958,15 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
                 .map(|(n, _)| *n)
                 .find(|n| n == junction)
                 .unwrap_or("GroupMember");
-            super::salesforce::access::assign(
-                org,
-                junction,
-                map(json!({*user_field: id, *field: target})),
-            )
-            .map_err(|f| format!("salesforce.users[{i}].{key}: {name:?}: {}", f.message))?;
+            let fields = map(json!({*user_field: id, *field: target}));
+            if *object == "PermissionSetGroup" {
+                // A group recalculated after the user got it (now Outdated, say) is still held:
+                // the status rule is for new assignees only.
+                org.insert(junction, fields);
+            } else {
+                super::salesforce::access::assign(org, junction, fields)
+                    .map_err(|f| format!("salesforce.users[{i}].{key}: {name:?}: {}", f.message))?;
+            }
         }
     }
     Ok(())

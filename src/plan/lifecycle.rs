@@ -606,57 +606,105 @@ impl State<'_> {
         }
     }
 
-    /// Grants of licences beyond their free seats are errors: for each permission set licence
-    /// and package licence the plan assigns, the seats it frees (removals go first in apply)
-    /// and the free ones go to users in key order; the rest are refused with the licence's
-    /// numbers (Salesforce's `LICENSE_LIMIT_EXCEEDED`). A refused user's whole change is
-    /// withheld, as for a user licence: roster never half-provisions a user.
+    /// Grants of licences beyond their free seats are errors. Users are served in key order,
+    /// each only if every limited licence it is given has a seat left: a user refused takes no
+    /// seat of any licence, and its change is withheld whole (roster never half-provisions a
+    /// user; Salesforce's `LICENSE_LIMIT_EXCEEDED`). Seats a plan frees count when they are
+    /// certain: removals (apply sends them first) of users who take no limited licence
+    /// themselves, so cannot be refused here. A user who gives one licence up and takes another
+    /// frees its seat for the next plan.
     pub(super) fn check_grant_seats(&self, plan: &mut Plan) {
-        let licences: Vec<&crate::model::AccessObject> = self
+        type Licence = (GrantKind, String);
+        let limited: HashMap<Licence, &crate::model::AccessObject> = self
             .target
             .access_objects
             .iter()
             .filter(|o| {
                 o.kind.is_license() && o.seats.and_then(crate::model::Seats::free).is_some()
             })
+            .map(|o| ((o.kind, id15(&o.id).to_owned()), o))
             .collect();
+        if limited.is_empty() {
+            return;
+        }
+        let of = |g: &GrantRef| (g.kind, id15(&g.id).to_owned());
+        let mut available: HashMap<Licence, i64> = limited
+            .iter()
+            .map(|(k, o)| {
+                (
+                    k.clone(),
+                    o.seats.and_then(crate::model::Seats::free).unwrap_or(0),
+                )
+            })
+            .collect();
+        let mut wanted: HashMap<Licence, i64> = HashMap::new();
+        let mut frees: HashMap<Licence, i64> = HashMap::new();
+        let mut takers: Vec<usize> = Vec::new();
+        for (i, change) in plan.changes.iter().enumerate() {
+            let taking: Vec<Licence> = change
+                .grants
+                .add
+                .iter()
+                .map(of)
+                .filter(|l| limited.contains_key(l))
+                .collect();
+            for l in &taking {
+                *wanted.entry(l.clone()).or_default() += 1;
+            }
+            if taking.is_empty() {
+                for l in change
+                    .grants
+                    .remove
+                    .iter()
+                    .map(of)
+                    .filter(|l| limited.contains_key(l))
+                {
+                    *frees.entry(l.clone()).or_default() += 1;
+                    *available.entry(l).or_default() += 1;
+                }
+            } else {
+                takers.push(i);
+            }
+        }
+        takers.sort_by(|a, b| plan.changes[*a].key.cmp(&plan.changes[*b].key));
         let mut dropped = vec![false; plan.changes.len()];
         let mut refused = Vec::new();
-        for licence in licences {
-            let same = |g: &GrantRef| g.kind == licence.kind && id15(&g.id) == id15(&licence.id);
-            let mut takers: Vec<usize> = Vec::new();
-            let mut frees = 0i64;
-            for (i, change) in plan
-                .changes
+        for i in takers {
+            let taking: Vec<Licence> = plan.changes[i]
+                .grants
+                .add
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| !dropped[*i])
-            {
-                if change.grants.add.iter().any(same) {
-                    takers.push(i);
+                .map(of)
+                .filter(|l| limited.contains_key(l))
+                .collect();
+            let short = taking
+                .iter()
+                .find(|l| available.get(*l).copied().unwrap_or(0) < 1);
+            let Some(short) = short else {
+                for l in taking {
+                    *available.entry(l).or_default() -= 1;
                 }
-                frees += i64::from(change.grants.remove.iter().any(same));
-            }
-            let Some(seats) = licence.seats else { continue };
-            let free = seats.free().unwrap_or(i64::MAX);
-            let wanted = i64::try_from(takers.len()).unwrap_or(i64::MAX);
-            if wanted <= free.saturating_add(frees) {
                 continue;
-            }
-            takers.sort_by(|a, b| plan.changes[*a].key.cmp(&plan.changes[*b].key));
-            let granted = usize::try_from(free.saturating_add(frees).max(0)).unwrap_or(0);
-            for &i in &takers[granted.min(takers.len())..] {
-                dropped[i] = true;
-                refused.push(Problem {
-                    kind: ProblemKind::Error,
-                    key: plan.changes[i].key.clone(),
-                    reason: format!(
-                        "no seat left on the {} {}: {} in all, {} used; this plan assigns {} and \
-                         frees {} (LICENSE_LIMIT_EXCEEDED)",
-                        licence.kind, licence.name, seats.total, seats.used, wanted, frees
-                    ),
-                });
-            }
+            };
+            let licence = limited[short];
+            let seats = licence
+                .seats
+                .unwrap_or(crate::model::Seats { total: 0, used: 0 });
+            dropped[i] = true;
+            refused.push(Problem {
+                kind: ProblemKind::Error,
+                key: plan.changes[i].key.clone(),
+                reason: format!(
+                    "no seat left on the {} {}: {} in all, {} used; this plan would assign {} \
+                     and frees {} (LICENSE_LIMIT_EXCEEDED)",
+                    licence.kind,
+                    licence.name,
+                    seats.total,
+                    seats.used,
+                    wanted.get(short).copied().unwrap_or(0),
+                    frees.get(short).copied().unwrap_or(0)
+                ),
+            });
         }
         if !refused.is_empty() {
             let mut i = 0;

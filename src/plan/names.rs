@@ -92,12 +92,11 @@ pub(super) fn resolve(
                             .map(move |(j, name)| (kind, j, name))
                     })
                     .filter_map(|(kind, j, name)| {
-                        let spec = kind.spec();
-                        one(
-                            spec.noun,
-                            &RecordRef::Name(name.clone()),
+                        one_grant(
+                            kind,
+                            name,
                             of_kind(kind),
-                            &format!("{pointer}/{}/{j}", spec.rule_key),
+                            &format!("{pointer}/{}/{j}", kind.spec().rule_key),
                             &mut problems,
                         )
                         .map(|(name, id)| (kind, name, id))
@@ -147,9 +146,9 @@ fn managed_names<'t>(
     for kind in GrantKind::ALL {
         let spec = kind.spec();
         for (j, name) in config.roles.managed(kind).iter().enumerate() {
-            one(
-                spec.noun,
-                &RecordRef::Name(name.clone()),
+            one_grant(
+                kind,
+                name,
                 of_kind(kind),
                 &format!("/roles/managed_{}/{j}", spec.rule_key),
                 problems,
@@ -158,17 +157,17 @@ fn managed_names<'t>(
     }
     for (set, licences) in &config.roles.requires_licenses {
         let pointer = format!("/roles/requires_licenses/{}", pointer_token(set));
-        one(
-            "permission set",
-            &RecordRef::Name(set.clone()),
+        one_grant(
+            GrantKind::PermissionSet,
+            set,
             of_kind(GrantKind::PermissionSet),
             &pointer,
             problems,
         );
         for (j, name) in licences.iter().enumerate() {
-            one(
-                "permission set licence",
-                &RecordRef::Name(name.clone()),
+            one_grant(
+                GrantKind::PermissionSetLicense,
+                name,
                 of_kind(GrantKind::PermissionSetLicense),
                 &format!("{pointer}/{j}"),
                 problems,
@@ -247,6 +246,37 @@ fn app_roles(config: &Config, source: &SourceSnapshot) -> Vec<ConfigProblem> {
             })
         })
         .collect()
+}
+
+/// The one access object of `kind` named `name` among `records`, or a problem. Grants are
+/// named by their API name only, so two records of one name cannot be told apart by id in
+/// `roster.yaml`: the help says what to do instead.
+fn one_grant(
+    kind: GrantKind,
+    name: &str,
+    records: &[(&str, &str)],
+    pointer: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<(String, String)> {
+    let before = problems.len();
+    let spec = kind.spec();
+    let found = one(
+        spec.noun,
+        &RecordRef::Name(name.to_owned()),
+        records,
+        pointer,
+        problems,
+    );
+    for p in &mut problems[before..] {
+        if p.message.contains(" in the org are named ") {
+            p.help = Some(format!(
+                "roster names a {} by its {}, which these records share (one may come from a \
+                 managed package, or be the other's Name): rename one in Salesforce",
+                spec.noun, spec.name_field
+            ));
+        }
+    }
+    found
 }
 
 /// The one record `wanted` names among `records` (name, id), or a problem.

@@ -1424,7 +1424,7 @@ fn licence_seats_run_out_in_key_order_with_the_licences_numbers() {
         assert!(
             p.reason.contains("no seat left")
                 && p.reason
-                    .contains("Lic: 3 in all, 2 used; this plan assigns 2")
+                    .contains("Lic: 3 in all, 2 used; this plan would assign 2")
                 && p.reason.contains("LICENSE_LIMIT_EXCEEDED"),
             "{}",
             p.reason
@@ -1625,4 +1625,86 @@ fn feature_licences_are_turned_on_by_rules_and_off_when_managed() {
     let change = only(&plan, &upn);
     assert_eq!(change.after["UserPermissionsKnowledgeUser"], "true");
     assert_eq!(change.after["UserPermissionsSupportUser"], "false");
+}
+
+#[test]
+fn a_user_refused_a_seat_takes_no_other_seat() {
+    let mut w = World::new();
+    w.object(GrantKind::PermissionSetLicense, "P");
+    w.target.access_objects.last_mut().unwrap().seats =
+        Some(crate::model::Seats { total: 2, used: 0 });
+    w.object(GrantKind::PackageLicense, "K");
+    w.target.access_objects.last_mut().unwrap().seats =
+        Some(crate::model::Seats { total: 1, used: 0 });
+    for (name, group) in [("amy", "g-sales"), ("bob", "g-sales"), ("cat", "g-leads")] {
+        w.user(name, json!({}));
+        w.join(name, group);
+    }
+    let config = config(&[
+        (
+            REP_RULE,
+            "- {when: {app_role: Rep}, profile: Standard User, permission_sets: [Sales], \
+             permission_set_licenses: [P], package_licenses: [K]}",
+        ),
+        (
+            "role: Boss, permission_sets: [Reports]}",
+            "role: Boss, permission_sets: [Reports], permission_set_licenses: [P]}",
+        ),
+    ]);
+    let plan = w.plan(&config);
+    // amy takes P and K; bob finds K full and is refused — taking no P — so cat gets P.
+    let keys: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys.len(), 2, "{:#?}", plan.errors);
+    assert!(keys.iter().any(|k| k.starts_with("amy")) && keys.iter().any(|k| k.starts_with("cat")));
+    assert_eq!(plan.errors.len(), 1);
+    assert!(plan.errors[0].key.starts_with("bob"));
+    assert!(
+        plan.errors[0]
+            .reason
+            .contains("package licence K: 1 in all, 0 used")
+    );
+}
+
+#[test]
+fn seats_freed_by_a_refused_user_are_not_counted() {
+    let mut w = World::new();
+    w.object(GrantKind::PermissionSetLicense, "P");
+    w.target.access_objects.last_mut().unwrap().seats =
+        Some(crate::model::Seats { total: 1, used: 1 });
+    w.object(GrantKind::PackageLicense, "K");
+    w.target.access_objects.last_mut().unwrap().seats =
+        Some(crate::model::Seats { total: 0, used: 0 });
+    // dan holds P, which the rules no longer give him, and would take K, which has no seat.
+    let dan = w.user("dan", json!({}));
+    w.join("dan", "g-sales");
+    let id = w.salesforce("dan", json!({}));
+    w.holds_grant(&id, GrantKind::PermissionSetLicense, "P");
+    let amy = w.user("amy", json!({}));
+    w.join("amy", "g-leads");
+    let config = config(&[
+        (
+            REP_RULE,
+            "- {when: {app_role: Rep}, profile: Standard User, permission_sets: [Sales], \
+             package_licenses: [K]}",
+        ),
+        (
+            "role: Boss, permission_sets: [Reports]}",
+            "role: Boss, permission_sets: [Reports], permission_set_licenses: [P]}",
+        ),
+        (
+            "  managed_permission_sets: [Sales, Reports, Service]",
+            "  managed_permission_sets: [Sales, Reports, Service]\n  managed_permission_set_licenses: [P]",
+        ),
+    ]);
+    let plan = w.plan(&config);
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(problem(&plan, &dan).reason.contains("package licence K"));
+    // dan's P is not freed this run (his change is withheld): amy waits for it.
+    let p = problem(&plan, &amy);
+    assert!(
+        p.reason
+            .contains("permission set licence P: 1 in all, 1 used"),
+        "{}",
+        p.reason
+    );
 }

@@ -229,14 +229,20 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     let kinds: std::collections::BTreeSet<_> =
         target.access_objects.iter().map(|o| o.kind).collect();
     assert_eq!(kinds.len(), crate::grants::GrantKind::ALL.len());
-    let named = |id: &str| {
+    let name_of = |id: &str| {
         let object = target.access_objects.iter().find(|o| o.id == id).unwrap();
         object.name.clone()
     };
     let held: std::collections::BTreeSet<String> =
-        target.grants.iter().map(|g| named(&g.object_id)).collect();
-    assert!(held.contains("Sales_Leadership") && held.contains("All_Sales"), "{held:?}");
-    assert!(!held.contains("Legacy_Partners") && !held.contains("Legacy_Import"), "{held:?}");
+        target.grants.iter().map(|g| name_of(&g.object_id)).collect();
+    assert!(
+        held.contains("Sales_Leadership") && held.contains("All_Sales"),
+        "{held:?}"
+    );
+    assert!(
+        !held.contains("Legacy_Partners") && !held.contains("Legacy_Import"),
+        "{held:?}"
+    );
     // Organization, UserLicense, Profile, UserRole, User, UserLogin; six kinds of access
     // objects; six kinds of assignments.
     assert_eq!(count(&running, "GET /services/data/{v}/query"), 6 + 6 + 6);

@@ -165,7 +165,7 @@ fn roles(out: &mut String, e: &Explanation) {
         let _ = writeln!(
             out,
             "  {} {} (rule {})",
-            g.kind.replace('_', " "),
+            g.kind.replace('_', " ").replace("license", "licence"),
             g.name,
             g.rule
         );

@@ -305,10 +305,12 @@ fn grants(
     width: usize,
 ) {
     let key = kind.spec().rule_key;
-    let shown = |g: &crate::plan::GrantRef| match &g.implied_by {
-        Some(set) => format!("{:?} # with permission set {set}", g.name),
-        None => format!("{:?}", g.name),
+    // In a list, the comma follows the name, before any comment.
+    let listed = |g: &crate::plan::GrantRef| match &g.implied_by {
+        Some(set) => format!("{:?}, # with permission set {set}", g.name),
+        None => format!("{:?},", g.name),
     };
+    let shown = |g: &crate::plan::GrantRef| format!("{:?}", g.name);
     let added: Vec<&crate::plan::GrantRef> = change
         .grants
         .add
@@ -333,20 +335,10 @@ fn grants(
     };
     out.push(Line::marked(6, mark, st, format!("{key:<width$} = [")));
     for g in added {
-        out.push(Line::marked(
-            10,
-            '+',
-            style(AnsiColor::Green),
-            format!("{},", shown(g)),
-        ));
+        out.push(Line::marked(10, '+', style(AnsiColor::Green), listed(g)));
     }
     for g in change.grants.remove.iter().filter(|g| g.kind == kind) {
-        out.push(Line::marked(
-            10,
-            '-',
-            style(AnsiColor::Red),
-            format!("{},", shown(g)),
-        ));
+        out.push(Line::marked(10, '-', style(AnsiColor::Red), listed(g)));
     }
     out.push(Line::plain(8, "]"));
 }

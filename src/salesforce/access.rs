@@ -97,10 +97,24 @@ fn named_ids(config: &Config, objects: &[AccessObject]) -> BTreeMap<GrantKind, V
         .filter(|o| o.kind == GrantKind::PermissionSet && is_named(o))
         .filter_map(|o| o.license_id.as_deref())
         .collect();
+    let licences: Vec<&str> = objects
+        .iter()
+        .filter(|o| {
+            o.kind == GrantKind::PermissionSetLicense
+                && (is_named(o) || linked.iter().any(|l| super::id15(l) == super::id15(&o.id)))
+        })
+        .map(|o| super::id15(&o.id))
+        .collect();
+    // A permission set linked to one of those licences, held by a user, keeps it needed —
+    // whether or not the config names the permission set.
+    let needs_licence = |o: &AccessObject| {
+        o.kind == GrantKind::PermissionSet
+            && o.license_id
+                .as_deref()
+                .is_some_and(|l| licences.contains(&super::id15(l)))
+    };
     for o in objects {
-        let wanted = is_named(o)
-            || (o.kind == GrantKind::PermissionSetLicense
-                && linked.iter().any(|l| super::id15(l) == super::id15(&o.id)));
+        let wanted = is_named(o) || licences.contains(&super::id15(&o.id)) || needs_licence(o);
         if wanted {
             ids.entry(o.kind).or_default().push(o.id.clone());
         }

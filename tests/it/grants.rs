@@ -241,3 +241,36 @@ fn grants_above_the_bulk_threshold_go_through_bulk_jobs_and_converge() {
         .collect();
     assert!(steps.iter().all(|s| s["result"] == "applied"), "{steps:?}");
 }
+
+#[test]
+fn a_licence_a_held_permission_set_needs_is_kept_when_the_set_is_no_longer_managed() {
+    let world = World::demo("grants-needed-licence");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // The team stops managing Sales_Engagement_Cadences (linked to Sales_Engagement_PSL, which
+    // stays managed), and Knowledge_Author (which needs Knowledge_PSL): the users keep both
+    // permission sets, so their licences must stay.
+    let config = crate::support::read("examples/demo/roster.yaml")
+        .replace(
+            "permission_sets: [Sales_Cloud_User, Sales_Engagement_Cadences]",
+            "permission_sets: [Sales_Cloud_User]",
+        )
+        .replace(
+            "permission_sets: [Service_Cloud_User, Knowledge_Author]",
+            "permission_sets: [Service_Cloud_User]",
+        )
+        .replace("Sales_Engagement_Cadences, Knowledge_Author]", "]")
+        .replace("      permission_set_licenses: [Knowledge_PSL]\n", "");
+    assert!(!config.contains("Sales_Engagement_Cadences"), "{config}");
+    world.scratch.write("roster.yaml", config);
+    let out = world.roster(&["plan", "--detailed-exitcode"]);
+    let plan = world.plan_json();
+    let removed: Vec<&Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["grants"]["remove"].as_array().unwrap())
+        .collect();
+    assert!(removed.is_empty(), "{removed:?}\n{}", out.stdout);
+    world.assert_converged();
+}
