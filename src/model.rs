@@ -123,6 +123,10 @@ pub(crate) struct TargetSnapshot {
     /// The assignments of the access objects the config names (granted, managed, or implied
     /// by those), sorted by kind and id.
     pub(crate) grants: Vec<GrantAssignment>,
+    /// Seats of the feature licences the config names (`ActiveFeatureLicenseMetric`, the latest
+    /// `TotalLicenseCount` per `FeatureType`, e.g. `KnowledgeUser`).
+    #[serde(default)]
+    pub(crate) feature_license_seats: std::collections::BTreeMap<String, i64>,
     /// `Sforce-Limit-Info` of the last response: API requests used and allowed today.
     pub(crate) api_usage: Option<ApiUsage>,
     /// Things roster noticed about the org or the credential.

@@ -199,7 +199,10 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
                         .as_ref()
                         .map(|set| format!(", with permission set {set}"))
                         .unwrap_or_default();
-                    format!("{sign} {} {} ({}{assignment}{implied})", g.kind, g.name, g.id)
+                    format!(
+                        "{sign} {} {} ({}{assignment}{implied})",
+                        g.kind, g.name, g.id
+                    )
                 })
                 .collect::<Vec<_>>()
         };

@@ -20,6 +20,8 @@ pub(crate) const PACKAGE_LICENSE: &str = "050";
 pub(crate) const USER_PACKAGE_LICENSE: &str = "051";
 pub(crate) const GROUP: &str = "00G";
 pub(crate) const GROUP_MEMBER: &str = "011";
+/// UNCONFIRMED: the emulator's guess.
+pub(crate) const ACTIVE_FEATURE_LICENSE_METRIC: &str = "5Mf";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";

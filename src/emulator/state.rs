@@ -296,6 +296,10 @@ pub(crate) const OBJECTS: &[(&str, &str)] = &[
     ("UserPackageLicense", ids::USER_PACKAGE_LICENSE),
     ("Group", ids::GROUP),
     ("GroupMember", ids::GROUP_MEMBER),
+    (
+        "ActiveFeatureLicenseMetric",
+        ids::ACTIVE_FEATURE_LICENSE_METRIC,
+    ),
 ];
 
 /// The canonical name of an object, matched case-insensitively.
@@ -400,6 +404,17 @@ impl Org {
             .assignments
             .get(&(assignee.to_owned(), target.to_owned()))
             .map(String::as_str)
+    }
+
+    /// How many active users have the feature licence `name` (`KnowledgeUser`) on.
+    pub(crate) fn feature_holders(&self, name: &str) -> usize {
+        let field = format!("UserPermissions{name}");
+        self.records("User")
+            .filter(|u| {
+                u.get("IsActive") == Some(&Value::Bool(true))
+                    && u.get(&field) == Some(&Value::Bool(true))
+            })
+            .count()
     }
 
     /// How many assignments an access object has: a licence's `UsedLicenses`.
@@ -731,6 +746,14 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         );
     }
     seed_access(&mut org, &access)?;
+    // The seats Setup shows, as the daily metric reports them (API 52.0 and later).
+    for (name, total) in &access.feature_licenses {
+        org.insert(
+            "ActiveFeatureLicenseMetric",
+            map(json!({"FeatureType": name, "TotalLicenseCount": total,
+                "MetricsDate": format_timestamp(CLOCK_START_MS).get(..10)})),
+        );
+    }
     org.feature_seats = access.feature_licenses;
     for (i, user) in w.users.into_iter().enumerate() {
         seed_user(&mut org, i, user)?;

@@ -2078,7 +2078,16 @@ async fn groups_packages_and_feature_licences_follow_salesforces_rules() {
     assert_eq!((first, second), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(a["id"], b["id"]);
 
-    // No Knowledge feature licence seat left.
+    // No Knowledge feature licence seat left, as the daily metric says too.
+    let (_, metric) = sf
+        .get("query?q=SELECT+FeatureType,TotalLicenseCount,AssignedUserCount+FROM+ActiveFeatureLicenseMetric")
+        .await;
+    assert_eq!(
+        metric["records"][0]["FeatureType"], "KnowledgeUser",
+        "{metric}"
+    );
+    assert_eq!(metric["records"][0]["TotalLicenseCount"], 0);
+    assert_eq!(metric["records"][0]["AssignedUserCount"], 0);
     let (_, refused) = sf
         .send(
             Method::PATCH,

@@ -606,103 +606,64 @@ impl State<'_> {
         }
     }
 
-    /// Grants of licences beyond their free seats are errors. Users are served in key order,
+    /// Grants of licences beyond their free seats are errors: permission set and package
+    /// licences, and feature licences with a known seat count. Users are served in key order,
     /// each only if every limited licence it is given has a seat left: a user refused takes no
     /// seat of any licence, and its change is withheld whole (roster never half-provisions a
     /// user; Salesforce's `LICENSE_LIMIT_EXCEEDED`). Seats a plan frees count when they are
-    /// certain: removals (apply sends them first) of users who take no limited licence
+    /// certain: removals (apply sends them first) by users who take no limited licence
     /// themselves, so cannot be refused here. A user who gives one licence up and takes another
     /// frees its seat for the next plan.
     pub(super) fn check_grant_seats(&self, plan: &mut Plan) {
-        type Licence = (GrantKind, String);
-        let limited: HashMap<Licence, &crate::model::AccessObject> = self
-            .target
-            .access_objects
-            .iter()
-            .filter(|o| {
-                o.kind.is_license() && o.seats.and_then(crate::model::Seats::free).is_some()
-            })
-            .map(|o| ((o.kind, id15(&o.id).to_owned()), o))
-            .collect();
+        let limited = self.limited_licences();
         if limited.is_empty() {
             return;
         }
-        let of = |g: &GrantRef| (g.kind, id15(&g.id).to_owned());
-        let mut available: HashMap<Licence, i64> = limited
-            .iter()
-            .map(|(k, o)| {
-                (
-                    k.clone(),
-                    o.seats.and_then(crate::model::Seats::free).unwrap_or(0),
-                )
-            })
-            .collect();
-        let mut wanted: HashMap<Licence, i64> = HashMap::new();
-        let mut frees: HashMap<Licence, i64> = HashMap::new();
-        let mut takers: Vec<usize> = Vec::new();
+        let mut available: HashMap<&LicenceKey, i64> =
+            limited.iter().map(|(k, l)| (k, l.total - l.used)).collect();
+        let mut wanted: HashMap<&LicenceKey, i64> = HashMap::new();
+        let mut frees: HashMap<&LicenceKey, i64> = HashMap::new();
+        let mut takers: Vec<(usize, Vec<&LicenceKey>)> = Vec::new();
         for (i, change) in plan.changes.iter().enumerate() {
-            let taking: Vec<Licence> = change
-                .grants
-                .add
-                .iter()
-                .map(of)
-                .filter(|l| limited.contains_key(l))
-                .collect();
+            let (taking, freeing) = seat_use(change, &limited);
             for l in &taking {
-                *wanted.entry(l.clone()).or_default() += 1;
+                *wanted.entry(*l).or_default() += 1;
             }
             if taking.is_empty() {
-                for l in change
-                    .grants
-                    .remove
-                    .iter()
-                    .map(of)
-                    .filter(|l| limited.contains_key(l))
-                {
-                    *frees.entry(l.clone()).or_default() += 1;
+                for l in freeing {
+                    *frees.entry(l).or_default() += 1;
                     *available.entry(l).or_default() += 1;
                 }
             } else {
-                takers.push(i);
+                takers.push((i, taking));
             }
         }
-        takers.sort_by(|a, b| plan.changes[*a].key.cmp(&plan.changes[*b].key));
+        takers.sort_by(|a, b| plan.changes[a.0].key.cmp(&plan.changes[b.0].key));
         let mut dropped = vec![false; plan.changes.len()];
         let mut refused = Vec::new();
-        for i in takers {
-            let taking: Vec<Licence> = plan.changes[i]
-                .grants
-                .add
+        for (i, taking) in takers {
+            let Some(short) = taking
                 .iter()
-                .map(of)
-                .filter(|l| limited.contains_key(l))
-                .collect();
-            let short = taking
-                .iter()
-                .find(|l| available.get(*l).copied().unwrap_or(0) < 1);
-            let Some(short) = short else {
+                .find(|l| available.get(**l).copied().unwrap_or(0) < 1)
+            else {
                 for l in taking {
                     *available.entry(l).or_default() -= 1;
                 }
                 continue;
             };
-            let licence = limited[short];
-            let seats = licence
-                .seats
-                .unwrap_or(crate::model::Seats { total: 0, used: 0 });
+            let licence = &limited[*short];
             dropped[i] = true;
             refused.push(Problem {
                 kind: ProblemKind::Error,
                 key: plan.changes[i].key.clone(),
                 reason: format!(
-                    "no seat left on the {} {}: {} in all, {} used; this plan would assign {} \
-                     and frees {} (LICENSE_LIMIT_EXCEEDED)",
-                    licence.kind,
-                    licence.name,
-                    seats.total,
-                    seats.used,
-                    wanted.get(short).copied().unwrap_or(0),
-                    frees.get(short).copied().unwrap_or(0)
+                    "no seat left on the {}: {} in all, {} used; this plan would assign {} and \
+                     frees {} (LICENSE_LIMIT_EXCEEDED)",
+                    licence.shown,
+                    licence.total,
+                    licence.used,
+                    wanted.get(*short).copied().unwrap_or(0),
+                    frees.get(*short).copied().unwrap_or(0)
                 ),
             });
         }
@@ -714,6 +675,50 @@ impl State<'_> {
             });
             plan.errors.extend(refused);
         }
+    }
+
+    /// The licences with a limited number of seats: permission set and package licences the
+    /// org counts, and the feature licences the config names whose seats Salesforce reports
+    /// (held by the active users whose checkbox is on).
+    fn limited_licences(&self) -> HashMap<LicenceKey, Limited> {
+        let mut limited: HashMap<LicenceKey, Limited> = self
+            .target
+            .access_objects
+            .iter()
+            .filter(|o| o.kind.is_license())
+            .filter_map(|o| {
+                let seats = o.seats?;
+                seats.free()?;
+                Some((
+                    LicenceKey::Grant(o.kind, id15(&o.id).to_owned()),
+                    Limited {
+                        shown: format!("{} {}", o.kind, o.name),
+                        total: seats.total,
+                        used: seats.used,
+                    },
+                ))
+            })
+            .collect();
+        for f in self.config.roles.feature_licenses() {
+            let Some(total) = self.target.feature_license_seats.get(f.name) else {
+                continue;
+            };
+            let used = self
+                .target
+                .users
+                .iter()
+                .filter(|u| u.is_active && is_on(u.field(f.field).as_deref()))
+                .count();
+            limited.insert(
+                LicenceKey::Feature(f.field),
+                Limited {
+                    shown: format!("feature licence {} ({})", f.name, f.label),
+                    total: *total,
+                    used: i64::try_from(used).unwrap_or(i64::MAX),
+                },
+            );
+        }
+        limited
     }
 
     /// Free seats per licence, less those the plan's reactivations take.
@@ -747,6 +752,60 @@ impl State<'_> {
             .find(|p| p.id == profile_id)
             .and_then(|p| p.user_license_id.clone())
     }
+}
+
+/// A licence with seats: an access object (kind, 15-character id) or a feature licence (its
+/// User field).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum LicenceKey {
+    Grant(GrantKind, String),
+    Feature(&'static str),
+}
+
+/// A licence's seats, and how messages name it.
+struct Limited {
+    shown: String,
+    total: i64,
+    used: i64,
+}
+
+/// Whether a checkbox value is on.
+fn is_on(value: Option<&Json>) -> bool {
+    match value {
+        Some(Json::Bool(on)) => *on,
+        Some(Json::String(text)) => text.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The limited licences a change takes a seat of (grants added, feature licences turned on)
+/// and frees (grants removed, feature licences turned off).
+fn seat_use<'l>(
+    change: &Change,
+    limited: &'l HashMap<LicenceKey, Limited>,
+) -> (Vec<&'l LicenceKey>, Vec<&'l LicenceKey>) {
+    let grant = |g: &GrantRef| {
+        limited
+            .get_key_value(&LicenceKey::Grant(g.kind, id15(&g.id).to_owned()))
+            .map(|(k, _)| k)
+    };
+    let mut taking: Vec<&LicenceKey> = change.grants.add.iter().filter_map(grant).collect();
+    let mut freeing: Vec<&LicenceKey> = change.grants.remove.iter().filter_map(grant).collect();
+    for key in limited.keys() {
+        let LicenceKey::Feature(field) = key else {
+            continue;
+        };
+        let Some(after) = change.after.get(*field) else {
+            continue;
+        };
+        let before = is_on(change.before.get(*field));
+        if is_on(Some(after)) && !before {
+            taking.push(key);
+        } else if !is_on(Some(after)) && before {
+            freeing.push(key);
+        }
+    }
+    (taking, freeing)
 }
 
 /// An error problem for a user.

@@ -141,6 +141,7 @@ impl World {
                     })
                     .collect(),
                 grants: Vec::new(),
+                feature_license_seats: std::collections::BTreeMap::new(),
                 api_usage: None,
                 warnings: Vec::new(),
             },
@@ -1706,5 +1707,43 @@ fn seats_freed_by_a_refused_user_are_not_counted() {
             .contains("permission set licence P: 1 in all, 1 used"),
         "{}",
         p.reason
+    );
+}
+
+#[test]
+fn feature_licence_seats_are_counted_like_licences() {
+    let mut w = World::new();
+    w.target
+        .feature_license_seats
+        .insert("KnowledgeUser".to_owned(), 2);
+    // One active user holds it already: one seat left, for the first key.
+    let holder = w.salesforce("hal", json!({"UserPermissionsKnowledgeUser": "true"}));
+    let _ = holder;
+    for name in ["amy", "bob"] {
+        w.user(name, json!({}));
+        w.join(name, "g-sales");
+    }
+    let plan = w.plan(&grant_config(
+        "feature_licenses: [KnowledgeUser]",
+        "  managed_feature_licenses: [KnowledgeUser]",
+    ));
+    let created: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.key.as_str())
+        .collect();
+    assert_eq!(created.len(), 1, "{:#?}", plan.errors);
+    assert!(created[0].starts_with("amy"));
+    let bob = plan
+        .errors
+        .iter()
+        .find(|p| p.key.starts_with("bob"))
+        .unwrap();
+    assert!(
+        bob.reason
+            .contains("feature licence KnowledgeUser (Knowledge User): 2 in all, 1 used"),
+        "{}",
+        bob.reason
     );
 }

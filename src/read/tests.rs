@@ -233,8 +233,11 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
         let object = target.access_objects.iter().find(|o| o.id == id).unwrap();
         object.name.clone()
     };
-    let held: std::collections::BTreeSet<String> =
-        target.grants.iter().map(|g| name_of(&g.object_id)).collect();
+    let held: std::collections::BTreeSet<String> = target
+        .grants
+        .iter()
+        .map(|g| name_of(&g.object_id))
+        .collect();
     assert!(
         held.contains("Sales_Leadership") && held.contains("All_Sales"),
         "{held:?}"
@@ -244,8 +247,9 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
         "{held:?}"
     );
     // Organization, UserLicense, Profile, UserRole, User, UserLogin; six kinds of access
-    // objects; six kinds of assignments.
-    assert_eq!(count(&running, "GET /services/data/{v}/query"), 6 + 6 + 6);
+    // objects; six kinds of assignments; the feature licences' seats.
+    assert_eq!(count(&running, "GET /services/data/{v}/query"), 6 + 6 + 6 + 1);
+    assert_eq!(target.feature_license_seats.get("KnowledgeUser"), Some(&10));
     assert!(target.licenses.iter().all(|l| l.total >= l.used));
     assert!(
         target

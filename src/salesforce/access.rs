@@ -189,3 +189,44 @@ fn assignment(kind: GrantKind, row: &Value) -> Result<GrantAssignment, Salesforc
         object_id: required(spec.object_field)?,
     })
 }
+
+/// The seats of the feature licences the config names: the newest `TotalLicenseCount` per
+/// `FeatureType` of `ActiveFeatureLicenseMetric` (Object Reference, API 52.0 and later; the
+/// metrics are collected daily, so roster counts the users holding each itself). Nothing is
+/// read when the config names no feature licence.
+pub(crate) async fn feature_seats(
+    salesforce: &Arc<Salesforce>,
+    config: &Config,
+) -> Result<BTreeMap<String, i64>, SalesforceError> {
+    let named = config.roles.feature_licenses();
+    if named.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows = salesforce
+        .query(
+            "SELECT FeatureType, TotalLicenseCount, MetricsDate FROM ActiveFeatureLicenseMetric",
+            None,
+        )
+        .await?;
+    let mut newest: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for row in rows {
+        let text = |field: &str| row.get(field).and_then(Value::as_str).unwrap_or_default();
+        let (feature, date) = (text("FeatureType"), text("MetricsDate"));
+        if !named.iter().any(|f| f.name.eq_ignore_ascii_case(feature)) {
+            continue;
+        }
+        let Some(total) = row.get("TotalLicenseCount").and_then(Value::as_i64) else {
+            continue;
+        };
+        let entry = newest
+            .entry(feature.to_owned())
+            .or_insert_with(|| (date.to_owned(), total));
+        if date > entry.0.as_str() {
+            *entry = (date.to_owned(), total);
+        }
+    }
+    Ok(newest
+        .into_iter()
+        .map(|(k, (_, total))| (k, total))
+        .collect())
+}

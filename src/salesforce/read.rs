@@ -84,8 +84,16 @@ pub(crate) async fn read(
             .await?;
         user_describe(&answer)
     };
-    let access = super::access::read(&salesforce, config);
-    let ((users, (org, licenses, profiles, roles), logins, describe), (access_objects, grants)) = tokio::try_join!(
+    let access = async {
+        tokio::try_join!(
+            super::access::read(&salesforce, config),
+            super::access::feature_seats(&salesforce, config)
+        )
+    };
+    let (
+        (users, (org, licenses, profiles, roles), logins, describe),
+        ((access_objects, grants), feature_license_seats),
+    ) = tokio::try_join!(
         async { tokio::try_join!(users, metadata, logins, describe) },
         access
     )?;
@@ -109,6 +117,7 @@ pub(crate) async fn read(
         roles,
         access_objects,
         grants,
+        feature_license_seats,
         api_usage: salesforce.usage(),
         warnings: salesforce.credential_warning().into_iter().collect(),
         api_user_id: session.user_id.clone(),

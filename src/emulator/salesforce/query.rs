@@ -63,7 +63,7 @@ fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> 
     // for a permission set or package licence its assignments.
     let derived = matches!(
         object,
-        "UserLicense" | "PermissionSetLicense" | "PackageLicense"
+        "UserLicense" | "PermissionSetLicense" | "PackageLicense" | "ActiveFeatureLicenseMetric"
     );
     let licences: Vec<serde_json::Map<String, Value>> = if derived {
         state
@@ -76,6 +76,17 @@ fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> 
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
+                if object == "ActiveFeatureLicenseMetric" {
+                    let feature = r
+                        .get("FeatureType")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let holders = state.org.feature_holders(&feature);
+                    r.insert("AssignedUserCount".into(), Value::from(holders));
+                    r.insert("ActiveUserCount".into(), Value::from(holders));
+                    return r;
+                }
                 let used = if object == "UserLicense" {
                     state.org.licence_usage(&id)
                 } else {

@@ -94,6 +94,13 @@ fn fixed_fields(object: &str) -> &'static [&'static str] {
         "UserPackageLicense" => &["UserId", "PackageLicenseId"],
         "Group" => &["Name", "DeveloperName", "Type"],
         "GroupMember" => &["GroupId", "UserOrGroupId"],
+        "ActiveFeatureLicenseMetric" => &[
+            "FeatureType",
+            "TotalLicenseCount",
+            "AssignedUserCount",
+            "ActiveUserCount",
+            "MetricsDate",
+        ],
         "UserLogin" => &["UserId", "IsFrozen", "IsPasswordLocked"],
         "UserLicense" => &["Name", "TotalLicenses", "UsedLicenses", "Status"],
         "Organization" => &["Name", "IsSandbox", "InstanceName", "OrganizationType"],
