@@ -854,7 +854,9 @@ pub(super) fn update_reason(
                 .map(|(m, _)| &m.value)
             {
                 Some(crate::config::MappingValue::Constant(_)) => "roster.yaml gives",
-                _ => "Entra gives",
+                Some(_) => "Entra gives",
+                // Not mapped: a feature licence the role rules decide.
+                None => "the roles rules give",
             },
         }
     };

@@ -248,7 +248,10 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     );
     // Organization, UserLicense, Profile, UserRole, User, UserLogin; six kinds of access
     // objects; six kinds of assignments; the feature licences' seats.
-    assert_eq!(count(&running, "GET /services/data/{v}/query"), 6 + 6 + 6 + 1);
+    assert_eq!(
+        count(&running, "GET /services/data/{v}/query"),
+        6 + 6 + 6 + 1
+    );
     assert_eq!(target.feature_license_seats.get("KnowledgeUser"), Some(&10));
     assert!(target.licenses.iter().all(|l| l.total >= l.used));
     assert!(
