@@ -581,7 +581,7 @@ fn apply_without_a_plan_needs_auto_approve_off_a_terminal() {
 fn a_killed_apply_converges_on_the_next_run() {
     // 2,000 synthetic users, 100 ms per request: the apply is still writing when killed.
     let world = World::synthetic("apply-kill", 2000, 100);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+    let mut child = crate::support::roster_command()
         .args(["apply", "--auto-approve", "--allow-deactivations", "1000"])
         .current_dir(&world.scratch.dir)
         .envs(
@@ -790,7 +790,7 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     let world = World::synthetic("apply-interrupt", 2000, 100);
     // A file, not a pipe: the plan shown first is larger than a pipe holds.
     let output = world.scratch.dir.join("apply.out");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+    let mut child = crate::support::roster_command()
         .args(["apply", "--auto-approve", "--allow-deactivations", "1000"])
         .current_dir(&world.scratch.dir)
         .env("NO_COLOR", "1")
@@ -846,7 +846,7 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
 
 /// Runs roster in the world with stdout a pipe whose reader is gone (`roster ... | head -0`).
 fn run_with_closed_stdout(world: &World, args: &[&str]) -> (i32, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+    let mut child = crate::support::roster_command()
         .args(args)
         .current_dir(&world.scratch.dir)
         .env("NO_COLOR", "1")

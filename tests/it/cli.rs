@@ -49,7 +49,7 @@ fn config_path_comes_from_roster_config() {
         scratch.dir.join("elsewhere.yaml"),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+    let out = crate::support::roster_command()
         .arg("validate")
         .current_dir(&scratch.dir)
         .env("ROSTER_CONFIG", "elsewhere.yaml")

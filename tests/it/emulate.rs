@@ -1,13 +1,13 @@
 //! `roster emulate`: prints the exports first, then serves until interrupted.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::support::repo;
 
 #[test]
 fn emulate_prints_exports_then_serves_the_world() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+    let mut child = crate::support::roster_command()
         .args([
             "emulate",
             "--world",

@@ -430,7 +430,7 @@ fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
         .cloned()
         .collect();
     // Both missing: both named, nothing sent.
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    let mut command = crate::support::roster_command();
     command
         .args(["-c", &config, "plan"])
         .current_dir(&scratch.dir)

@@ -942,7 +942,7 @@ fn grant_of_step<'l>(line: &'l Value, step: &str) -> Option<(bool, &'l Value)> {
 
 /// Starts `roster apply --auto-approve ARGS` in the background, its output to a file.
 fn spawn_apply(world: &World, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+    crate::support::roster_command()
         .args(["apply", "--auto-approve"])
         .args(args)
         .current_dir(&world.scratch.dir)
@@ -1257,7 +1257,7 @@ fn the_demo_removes_its_secrets_on_exit_and_on_interrupt() {
     assert!(demo_dirs(&tmp).is_empty(), "{:?}", demo_dirs(&tmp));
 
     for name in ["INT", "TERM", "HUP"] {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        let child = crate::support::roster_command()
             // Two seconds a request: the signal lands while the demo is still at work.
             .args(["demo", "--latency-ms", "2000"])
             .current_dir(&scratch.dir)

@@ -55,19 +55,29 @@ pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Output {
     run_with(dir, args, &[])
 }
 
+/// The variables a child roster inherits from the test's environment; every other one (proxy
+/// settings, `GITHUB_*`, `RUST_LOG`, `ROSTER_*`, a developer's own) is cleared, so a test sees
+/// only what it sets.
+const INHERITED: &[&str] = &["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SYSTEMROOT"];
+
+/// A `roster` command started from a cleared environment (see `INHERITED`).
+pub(crate) fn roster_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.env_clear();
+    for name in INHERITED {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command
+}
+
 /// `run_in` with extra environment variables.
 pub(crate) fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+    let output = roster_command()
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .env_remove("ROSTER_CONFIG")
-        // Tests choose their own GitHub Actions environment.
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_SERVER_URL")
-        .env_remove("GITHUB_REPOSITORY")
-        .env_remove("GITHUB_RUN_ID")
         .envs(env.iter().copied())
         .output()
         .expect("run roster");
@@ -105,7 +115,7 @@ impl Emulator {
     /// Runs `roster emulate ARGS` in `dir` (e.g. `--synthetic N --write-config FILE`).
     pub(crate) fn start_with(args: &[&str], dir: &Path) -> Emulator {
         use std::io::{BufRead, BufReader};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        let mut child = roster_command()
             .arg("emulate")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
@@ -136,18 +146,8 @@ impl Emulator {
 
     /// Runs roster in `dir` with the emulator's environment plus `extra`.
     pub(crate) fn roster(&self, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
-        command
-            .args(args)
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env_remove("ROSTER_CONFIG")
-            .env_remove("RUST_LOG")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env_remove("GITHUB_SERVER_URL")
-            .env_remove("GITHUB_REPOSITORY")
-            .env_remove("GITHUB_RUN_ID");
+        let mut command = roster_command();
+        command.args(args).current_dir(dir).env("NO_COLOR", "1");
         for (name, value) in &self.env {
             command.env(name, value);
         }
