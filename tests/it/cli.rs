@@ -5,24 +5,44 @@ use crate::support::{Scratch, repo, run_in};
 #[test]
 fn help_lists_every_command() {
     let out = run_in(&repo(), &["--help"]);
-    assert_eq!(out.code, 0);
-    for command in [
-        "validate",
-        "plan",
-        "apply",
-        "show",
-        "explain",
-        "expr",
-        "snapshot",
-        "schema",
-        "emulate",
-        "demo",
-        "completions",
-    ] {
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The names in the Commands section, each the first word of its line (a name that only
+    // appears in another command's description does not count).
+    let listed: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "validate",
+            "plan",
+            "apply",
+            "show",
+            "explain",
+            "expr",
+            "snapshot",
+            "schema",
+            "emulate",
+            "demo",
+            "completions",
+            "help"
+        ],
+        "{}",
+        out.stdout
+    );
+    // And each one runs: its own help names it.
+    for command in &listed[..listed.len() - 1] {
+        let help = run_in(&repo(), &[command, "--help"]);
+        assert_eq!(help.code, 0, "{command}: {}", help.stderr);
         assert!(
-            out.stdout.contains(command),
-            "--help lacks {command}:\n{}",
-            out.stdout
+            help.stdout.contains(&format!("Usage: roster {command}")),
+            "{command}: {}",
+            help.stdout
         );
     }
 }
@@ -35,10 +55,24 @@ fn unknown_flag_exits_one() {
 }
 
 #[test]
-fn completions_are_generated() {
-    let out = run_in(&repo(), &["completions", "bash"]);
-    assert_eq!(out.code, 0);
-    assert!(out.stdout.contains("roster"));
+fn completions_are_generated_for_every_shell() {
+    // Each shell's own syntax, and every command offered.
+    for (shell, marker) in [
+        ("bash", "complete -F _roster"),
+        ("zsh", "#compdef roster"),
+        ("fish", "complete -c roster"),
+        ("elvish", "edit:completion:arg-completer[roster]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = run_in(&repo(), &["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains(marker), "{shell} lacks {marker:?}");
+        for command in ["validate", "plan", "apply", "explain", "snapshot", "demo"] {
+            assert!(out.stdout.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let unknown = run_in(&repo(), &["completions", "tcsh"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
 }
 
 #[test]

@@ -170,10 +170,36 @@ fn a_saved_plan_shows_again_the_same() {
     assert!(planned.stdout.contains("Saved the plan to demo.plan"));
     let shown = emulator.roster(&scratch.dir, &["show", "demo.plan"], &[]);
     assert_eq!(shown.code, 0, "{}", shown.stderr);
+    // The same plan, whole: what `plan` printed is what `show` prints, then where it was saved.
+    let rest = planned
+        .stdout
+        .strip_prefix(&shown.stdout)
+        .unwrap_or_else(|| panic!("{}\n---\n{}", planned.stdout, shown.stdout));
     assert!(
-        planned.stdout.starts_with(&shown.stdout),
+        rest.trim_start().starts_with("Saved the plan to demo.plan"),
+        "{rest}"
+    );
+    assert!(
+        shown.stdout.contains("salesforce_user[") && shown.stdout.contains("\nPlan: 23 to create"),
         "{}",
         shown.stdout
+    );
+    let markdown = emulator.roster(
+        &scratch.dir,
+        &["show", "demo.plan", "--format", "markdown"],
+        &[],
+    );
+    assert_eq!(markdown.code, 0, "{}", markdown.stderr);
+    assert!(
+        markdown
+            .stdout
+            .starts_with("<!-- roster-plan -->\n### roster plan")
+            && markdown.stdout.contains("**Plan: 23 to create")
+            && markdown
+                .stdout
+                .contains("| Grant | Name | Added | Removed |"),
+        "{}",
+        markdown.stdout
     );
     let json = emulator.roster(
         &scratch.dir,
