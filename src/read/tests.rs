@@ -506,13 +506,15 @@ async fn throttling_with_a_fractional_retry_after_is_waited_out() {
     fault(
         &running,
         "GET /services/data/{v}/query",
-        status(429, Some("0.25")),
+        status(429, Some("2.5")),
         1,
     );
     let started = std::time::Instant::now();
     let (source, target) = read(&running, &dir).await.unwrap();
-    // The throttled reads run side by side: the longest wait bounds the delay from below.
-    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    // The throttled reads run side by side: the longest wait bounds the delay from below. It
+    // is longer than roster's own first backoff (0.5 to 1 s), so only an honoured
+    // `Retry-After` takes this long.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(2500));
     assert_eq!(source.groups.len(), 3);
     assert_eq!(target.users.len(), 9);
     // Three group reads and the two throttled tries.
@@ -633,6 +635,11 @@ async fn the_request_limit_stops_at_once() {
     let err = message(&read(&running, &dir).await.unwrap_err());
     assert!(err.starts_with("reading Salesforce failed: Salesforce refused GET /services/data/v62.0/query with REQUEST_LIMIT_EXCEEDED (TotalRequests Limit exceeded.)"), "{err}");
     assert!(err.contains("daily API request limit is used up"), "{err}");
+    // Never retried: at most one request for each query the read starts at once (users,
+    // logins, the organization, licences, profiles, roles, six kinds of access objects and the
+    // feature licence seats); a retry of any would send them all again.
+    let queries = count(&running, "GET /services/data/{v}/query");
+    assert!((1..=13).contains(&queries), "{queries} queries");
     running.shutdown().await;
 }
 
