@@ -1033,6 +1033,12 @@ async fn faults_latency_and_counts() {
         assert_eq!(r.headers()["retry-after"], "0.5");
     }
     assert_eq!(sf.get("limits").await.0, StatusCode::OK);
+    // Latency delays every answer by at least its milliseconds.
+    admin("latency", json!({"ms": 400})).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(sf.get("limits").await.0, StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+    admin("latency", json!({"ms": 0})).await.unwrap();
     admin(
         "faults",
         json!({"route": "limits", "kind": "expired_token"}),
@@ -1099,7 +1105,7 @@ async fn faults_latency_and_counts() {
         .json()
         .await
         .unwrap();
-    assert_eq!(counts["GET /services/data/{v}/limits"], 8);
+    assert_eq!(counts["GET /services/data/{v}/limits"], 9);
     running.shutdown().await;
 }
 
