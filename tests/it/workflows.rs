@@ -38,15 +38,66 @@ fn steps_using<'a>(yaml: &'a Value, action: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Exit code 2 of `--detailed-exitcode` is captured, not taken for a failure.
-fn handles_exit_code_two(script: &str) {
-    assert!(script.contains("--detailed-exitcode"), "{script}");
-    assert!(script.contains("set +e"), "{script}");
-    assert!(script.contains("-ne 2"), "{script}");
-    assert!(
-        script.contains("exitcode=$code\" >> \"$GITHUB_OUTPUT\""),
-        "{script}"
-    );
+/// Exit code 2 of `--detailed-exitcode` is captured, not taken for a failure: each step that
+/// runs it is executed as GitHub Actions runs it (`bash -e`), with a stand-in `roster` that
+/// exits 0, 1 or 2, and must record the code in `$GITHUB_OUTPUT` and pass on 0 and 2 (what 1
+/// does is each workflow's own choice, checked by its test).
+fn handles_exit_code_two(yaml: &Value) {
+    let scratch = crate::support::Scratch::new("workflow-exit-codes");
+    let bin = scratch.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut ran = 0;
+    for job in yaml["jobs"].as_object().unwrap().values() {
+        for step in job["steps"].as_array().unwrap() {
+            let Some(run) = step["run"]
+                .as_str()
+                .filter(|r| r.contains("--detailed-exitcode"))
+            else {
+                continue;
+            };
+            // Expressions are GitHub's to fill: empty here, as an unset output is.
+            let mut script = String::new();
+            let mut rest = run;
+            while let Some(start) = rest.find("${{") {
+                script.push_str(&rest[..start]);
+                rest = rest[start..]
+                    .split_once("}}")
+                    .map_or("", |(_, after)| after);
+            }
+            script.push_str(rest);
+            for code in [0, 1, 2] {
+                let fake = bin.join("roster");
+                std::fs::write(&fake, format!("#!/bin/sh\nexit {code}\n")).unwrap();
+                std::fs::set_permissions(
+                    &fake,
+                    <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+                )
+                .unwrap();
+                let output = scratch.dir.join("github_output");
+                let _ = std::fs::remove_file(&output);
+                let status = std::process::Command::new("bash")
+                    .args(["--noprofile", "--norc", "-e", "-c", &script])
+                    .current_dir(&scratch.dir)
+                    .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                    .env("GITHUB_OUTPUT", &output)
+                    .status()
+                    .unwrap();
+                let recorded = std::fs::read_to_string(&output).unwrap_or_default();
+                assert!(
+                    recorded.contains(&format!("exitcode={code}")),
+                    "roster exiting {code}: {recorded:?} recorded by\n{run}"
+                );
+                if code != 1 {
+                    assert!(
+                        status.success(),
+                        "roster exiting {code} fails the step:\n{run}"
+                    );
+                }
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "no step runs roster with --detailed-exitcode");
 }
 
 /// Installs roster with the setup action shipped next to the workflows.
@@ -73,8 +124,7 @@ fn plan_on_pull_request() {
     // The base branch's config splits what the pull request causes from what is pending.
     assert!(script.contains("git show \"FETCH_HEAD:roster.yaml\" > base.yaml"));
     assert!(script.contains("--baseline-config base.yaml"));
-    assert!(script.contains("--detailed-exitcode") && script.contains("set +e"));
-    assert!(script.contains("exitcode=$code\" >> \"$GITHUB_OUTPUT\""));
+    handles_exit_code_two(&yaml);
     // A refused plan (exit 1) is still commented, then fails the check; exit 2 never fails it.
     let steps: Vec<&Value> = yaml["jobs"]
         .as_object()
@@ -158,7 +208,7 @@ fn drift_on_a_schedule() {
     assert_eq!(yaml["permissions"]["issues"], "write");
     sets_up_roster(&yaml);
     let script = scripts(&yaml);
-    handles_exit_code_two(&script);
+    handles_exit_code_two(&yaml);
     let steps: Vec<&Value> = yaml["jobs"]["drift"]["steps"]
         .as_array()
         .unwrap()
@@ -188,14 +238,30 @@ fn drift_on_a_schedule() {
 
 #[test]
 fn every_workflow_pins_its_actions_and_the_example_config_is_the_ci_one() {
+    let setup = read("examples/github/actions/setup-roster/action.yml");
     for name in ["roster-plan.yml", "roster-apply.yml", "roster-drift.yml"] {
         let (text, _) = workflow(name);
-        for line in text.lines().filter(|l| l.contains("uses: ")) {
-            let action = line.split("uses: ").nth(1).unwrap().trim();
+        for line in text
+            .lines()
+            .chain(setup.lines())
+            .filter(|l| l.contains("uses: "))
+        {
+            // A tag can be moved to other code; a commit cannot. The tag stays as a comment for
+            // people (`owner/repo@<40 hex> # v4.2.2`).
+            let uses = line.split("uses: ").nth(1).unwrap().trim();
+            if uses.starts_with("./") {
+                continue;
+            }
+            let (action, comment) = uses.split_once(" # ").unwrap_or((uses, ""));
+            let sha = action.split_once('@').map_or("", |(_, sha)| sha);
             assert!(
-                action.starts_with("./") || action.contains("@v"),
-                "{name}: {action} is not pinned to a version"
+                sha.len() == 40
+                    && sha
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{name}: {action} is not pinned to a commit"
             );
+            assert!(comment.starts_with('v'), "{name}: {uses} names no version");
         }
         assert!(
             text.contains("secrets.SF_JWT_PRIVATE_KEY"),
