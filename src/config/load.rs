@@ -338,9 +338,19 @@ mod tests {
         match load_bytes(Path::new("roster.yaml"), bytes) {
             Ok(_) => Ok(()),
             Err(LoadError::Invalid(diagnostics)) => {
-                // Rendering must not panic either, and every error names a place.
+                // Rendering must not panic either, and every error names a place: a span
+                // inside the file, shown as `roster.yaml:LINE:COL`.
                 for d in &diagnostics {
-                    let _ = d.render(false);
+                    assert!(
+                        d.span.start <= d.span.end && d.span.end <= d.file.text.len(),
+                        "{d:?} points outside the file"
+                    );
+                    let (line, col) = d.line_col();
+                    let rendered = d.render(false);
+                    assert!(
+                        rendered.contains(&format!("roster.yaml:{line}:{col}")),
+                        "{rendered}"
+                    );
                 }
                 Err(diagnostics)
             }
