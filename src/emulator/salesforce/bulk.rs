@@ -117,7 +117,7 @@ pub(crate) fn route(
         ("GET", [id, unprocessed]) if unprocessed.eq_ignore_ascii_case("unprocessedrecords") => {
             with_job(shared, id, |job| {
                 let mut out = String::new();
-                crate::csv::write_row(&mut out, job.header.iter().map(String::as_str));
+                write_row(&mut out, job.header.iter().map(String::as_str));
                 // Rows of a job never processed; one aborted after its upload completed was
                 // processed already (the emulator writes at upload completion).
                 if job.results.is_empty() && matches!(job.state, "Open" | "Aborted") {
@@ -126,7 +126,7 @@ pub(crate) fn route(
                         .iter()
                         .skip(1)
                     {
-                        crate::csv::write_row(&mut out, row.iter().map(String::as_str));
+                        write_row(&mut out, row.iter().map(String::as_str));
                     }
                 }
                 csv_response(out)
@@ -382,7 +382,7 @@ fn results(job: &Job, successful: bool) -> Response {
     } else {
         "sf__Error"
     };
-    crate::csv::write_row(
+    write_row(
         &mut out,
         ["sf__Id", second]
             .into_iter()
@@ -401,7 +401,7 @@ fn results(job: &Job, successful: bool) -> Response {
             }
             _ => continue,
         };
-        crate::csv::write_row(
+        write_row(
             &mut out,
             [id.as_str(), second.as_str()]
                 .into_iter()
@@ -409,6 +409,19 @@ fn results(job: &Job, successful: bool) -> Response {
         );
     }
     csv_response(out)
+}
+
+/// Appends one CSV row as Salesforce writes its result files, through the `csv` crate (not
+/// roster's own writer, which the emulator's answers would otherwise only echo).
+fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    if writer.write_record(fields).is_ok()
+        && let Ok(bytes) = writer.into_inner()
+    {
+        out.push_str(&String::from_utf8_lossy(&bytes));
+    }
 }
 
 fn csv_response(text: String) -> Response {
