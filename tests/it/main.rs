@@ -8,6 +8,7 @@ mod emulate;
 mod expr;
 mod grants;
 mod plan;
+mod readme;
 mod safety;
 mod snapshot;
 mod support;
