@@ -170,6 +170,18 @@ fn user_step(change: &Change) -> Option<&'static str> {
     }
 }
 
+/// Whether an update turns a feature licence checkbox (`UserPermissions*`) off, freeing a seat.
+fn frees_a_feature_licence(change: &Change) -> bool {
+    let on = |v: Option<&Value>| match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    change.after.iter().any(|(field, after)| {
+        field.starts_with("UserPermissions") && !on(Some(after)) && on(change.before.get(field))
+    })
+}
+
 /// Whether an update lets a frozen user back in (`IsFrozen` true to false on the UserLogin).
 fn unfreezes(change: &Change) -> bool {
     matches!(change.action, Action::Update | Action::Reactivate)
@@ -367,14 +379,21 @@ fn of(changes: &[Change], actions: &[Action]) -> Vec<usize> {
 
 /// Users: updates (and reactivations), then creates.
 async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
-    let updates: Vec<(usize, Map<String, Value>)> =
+    // Updates that turn a feature licence off go first, apart: the plan may have given the
+    // seats they free to other users' updates and creates.
+    let (freeing, updates): (Vec<usize>, Vec<usize>) =
         of(changes, &[Action::Update, Action::Reactivate])
             .into_iter()
             .filter(|i| user_step(&changes[*i]).is_some())
+            .partition(|i| frees_a_feature_licence(&changes[*i]));
+    for wave in [freeing, updates] {
+        let records: Vec<(usize, Map<String, Value>)> = wave
+            .into_iter()
             .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
             .collect();
-    let written = write(ctx, Op::Update, "User", updates).await;
-    settle(results, written, |_| 0);
+        let written = write(ctx, Op::Update, "User", records).await;
+        settle(results, written, |_| 0);
+    }
     // Returning users: their logins thawed once their user write (if any) is done.
     let thaws: Vec<(usize, Map<String, Value>)> = (0..changes.len())
         .filter(|i| unfreezes(&changes[*i]) && !results[*i].user_write_unconfirmed(&changes[*i]))
@@ -681,4 +700,90 @@ fn freeze_records(
         }
     }
     records
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::{frees_a_feature_licence, planned_steps};
+    use crate::grants::GrantKind;
+    use crate::plan::{Action, Change, GrantChanges, GrantRef, Situation};
+
+    fn update(before: &[(&str, Value)], after: &[(&str, Value)]) -> Change {
+        let fields = |pairs: &[(&str, Value)]| -> BTreeMap<Arc<str>, Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (Arc::from(*k), v.clone()))
+                .collect()
+        };
+        Change {
+            action: Action::Update,
+            key: "u@x.com".to_owned(),
+            situation: Situation::Linked,
+            reason: String::new(),
+            source_id: None,
+            target_id: Some("005000000000001".to_owned()),
+            before: fields(before),
+            after: fields(after),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            grants: GrantChanges::default(),
+            fingerprint: None,
+            cause: None,
+            pending_fields: Vec::new(),
+            login_id: None,
+        }
+    }
+
+    #[test]
+    fn only_updates_turning_a_feature_licence_off_go_first() {
+        let off = update(
+            &[("UserPermissionsKnowledgeUser", json!(true))],
+            &[("UserPermissionsKnowledgeUser", json!("false"))],
+        );
+        assert!(frees_a_feature_licence(&off));
+        let on = update(
+            &[("UserPermissionsKnowledgeUser", json!(false))],
+            &[("UserPermissionsKnowledgeUser", json!("true"))],
+        );
+        assert!(!frees_a_feature_licence(&on));
+        let other = update(&[("Title", json!("a"))], &[("Title", json!("false"))]);
+        assert!(!frees_a_feature_licence(&other));
+    }
+
+    #[test]
+    fn removals_are_steps_before_adds_the_last_kind_first_and_implied_licences_are_none() {
+        let mut change = update(&[], &[("Title", json!("x"))]);
+        let grant = |kind, name: &str, implied: Option<&str>| GrantRef {
+            kind,
+            name: name.to_owned(),
+            id: "0PS000000000001".to_owned(),
+            assignment_id: Some("0Pa000000000001".to_owned()),
+            implied_by: implied.map(str::to_owned),
+        };
+        change.grants.remove = vec![
+            grant(GrantKind::PermissionSetLicense, "L", None),
+            grant(GrantKind::PermissionSet, "S", None),
+            grant(GrantKind::Queue, "Q", None),
+        ];
+        change.grants.add = vec![
+            grant(GrantKind::PermissionSetLicense, "L2", Some("S2")),
+            grant(GrantKind::PermissionSet, "S2", None),
+        ];
+        let steps: Vec<String> = planned_steps(&change).into_iter().map(|s| s.name).collect();
+        assert_eq!(
+            steps,
+            [
+                "update",
+                "remove queue Q",
+                "remove permission set S",
+                "remove permission set licence L",
+                "add permission set S2"
+            ]
+        );
+    }
 }

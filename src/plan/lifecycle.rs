@@ -610,71 +610,128 @@ impl State<'_> {
     /// licences, and feature licences with a known seat count. Users are served in key order,
     /// each only if every limited licence it is given has a seat left: a user refused takes no
     /// seat of any licence, and its change is withheld whole (roster never half-provisions a
-    /// user; Salesforce's `LICENSE_LIMIT_EXCEEDED`). Seats a plan frees count when they are
-    /// certain: removals (apply sends them first) by users who take no limited licence
-    /// themselves, so cannot be refused here. A user who gives one licence up and takes another
-    /// frees its seat for the next plan.
+    /// user; Salesforce's `LICENSE_LIMIT_EXCEEDED`). The seats the plan frees (apply sends every
+    /// removal before any add) count only when the user freeing them is served: rounds start
+    /// from every free counted, and each round that refuses a user who frees seats plans again
+    /// without that user's frees, until the frees counted are all certain. So two users
+    /// swapping licences both get theirs, and nobody counts on a refused user's seat.
     pub(super) fn check_grant_seats(&self, plan: &mut Plan) {
         let limited = self.limited_licences();
         if limited.is_empty() {
             return;
         }
-        let mut available: HashMap<&LicenceKey, i64> =
-            limited.iter().map(|(k, l)| (k, l.total - l.used)).collect();
-        let mut wanted: HashMap<&LicenceKey, i64> = HashMap::new();
-        let mut frees: HashMap<&LicenceKey, i64> = HashMap::new();
-        let mut takers: Vec<(usize, Vec<&LicenceKey>)> = Vec::new();
-        for (i, change) in plan.changes.iter().enumerate() {
-            let (taking, freeing) = seat_use(change, &limited);
-            for l in &taking {
-                *wanted.entry(*l).or_default() += 1;
-            }
-            if taking.is_empty() {
-                for l in freeing {
-                    *frees.entry(l).or_default() += 1;
-                    *available.entry(l).or_default() += 1;
+        let uses: Vec<(Vec<&LicenceKey>, Vec<&LicenceKey>)> = plan
+            .changes
+            .iter()
+            .map(|c| self.seat_use(c, &limited))
+            .collect();
+        let mut takers: Vec<usize> = (0..uses.len()).filter(|i| !uses[*i].0.is_empty()).collect();
+        takers.sort_by(|a, b| plan.changes[*a].key.cmp(&plan.changes[*b].key));
+        let mut uncounted = vec![false; uses.len()];
+        let (refused, frees) = loop {
+            let mut available: HashMap<&LicenceKey, i64> =
+                limited.iter().map(|(k, l)| (k, l.total - l.used)).collect();
+            let mut frees: HashMap<&LicenceKey, i64> = HashMap::new();
+            for (_, freeing) in uses.iter().enumerate().filter(|(i, _)| !uncounted[*i]) {
+                for l in &freeing.1 {
+                    *frees.entry(*l).or_default() += 1;
+                    *available.entry(*l).or_default() += 1;
                 }
-            } else {
-                takers.push((i, taking));
             }
+            let mut refused: Vec<(usize, &LicenceKey)> = Vec::new();
+            for &i in &takers {
+                let taking = &uses[i].0;
+                match taking
+                    .iter()
+                    .find(|l| available.get(**l).copied().unwrap_or(0) < 1)
+                {
+                    Some(short) => refused.push((i, short)),
+                    None => {
+                        for l in taking {
+                            *available.entry(*l).or_default() -= 1;
+                        }
+                    }
+                }
+            }
+            let mut again = false;
+            for (i, _) in &refused {
+                if !uses[*i].1.is_empty() && !uncounted[*i] {
+                    uncounted[*i] = true;
+                    again = true;
+                }
+            }
+            if !again {
+                break (refused, frees);
+            }
+        };
+        if refused.is_empty() {
+            return;
         }
-        takers.sort_by(|a, b| plan.changes[a.0].key.cmp(&plan.changes[b.0].key));
+        let wanted = |l: &LicenceKey| takers.iter().filter(|i| uses[**i].0.contains(&l)).count();
         let mut dropped = vec![false; plan.changes.len()];
-        let mut refused = Vec::new();
-        for (i, taking) in takers {
-            let Some(short) = taking
-                .iter()
-                .find(|l| available.get(**l).copied().unwrap_or(0) < 1)
-            else {
-                for l in taking {
-                    *available.entry(l).or_default() -= 1;
-                }
-                continue;
-            };
-            let licence = &limited[*short];
+        let mut problems = Vec::new();
+        for (i, short) in refused {
+            let licence = &limited[short];
             dropped[i] = true;
-            refused.push(Problem {
+            problems.push(Problem {
                 kind: ProblemKind::Error,
                 key: plan.changes[i].key.clone(),
                 reason: format!(
-                    "no seat left on the {}: {} in all, {} used; this plan would assign {} and \
-                     frees {} (LICENSE_LIMIT_EXCEEDED)",
+                    "no seat left on the {}: {} in all, {} used, {} freed by this plan; {} users \
+                     in it would take one (LICENSE_LIMIT_EXCEEDED)",
                     licence.shown,
                     licence.total,
                     licence.used,
-                    wanted.get(*short).copied().unwrap_or(0),
-                    frees.get(*short).copied().unwrap_or(0)
+                    frees.get(short).copied().unwrap_or(0),
+                    wanted(short)
                 ),
             });
         }
-        if !refused.is_empty() {
-            let mut i = 0;
-            plan.changes.retain(|_| {
-                i += 1;
-                !dropped[i - 1]
-            });
-            plan.errors.extend(refused);
+        let mut i = 0;
+        plan.changes.retain(|_| {
+            i += 1;
+            !dropped[i - 1]
+        });
+        plan.errors.extend(problems);
+    }
+
+    /// The limited licences a change takes a seat of (grants added, feature licences turned on,
+    /// or kept on by a user reactivated) and frees (grants removed, feature licences turned
+    /// off).
+    fn seat_use<'l>(
+        &self,
+        change: &Change,
+        limited: &'l HashMap<LicenceKey, Limited>,
+    ) -> (Vec<&'l LicenceKey>, Vec<&'l LicenceKey>) {
+        let grant = |g: &GrantRef| {
+            limited
+                .get_key_value(&LicenceKey::Grant(g.kind, id15(&g.id).to_owned()))
+                .map(|(k, _)| k)
+        };
+        let mut taking: Vec<&LicenceKey> = change.grants.add.iter().filter_map(grant).collect();
+        let mut freeing: Vec<&LicenceKey> = change.grants.remove.iter().filter_map(grant).collect();
+        let current = change
+            .target_id
+            .as_deref()
+            .and_then(|id| self.by_id.get(id))
+            .map(|t| &self.target.users[*t]);
+        for key in limited.keys() {
+            let LicenceKey::Feature(field) = key else {
+                continue;
+            };
+            let now_on = current.is_some_and(|u| is_on(u.field(field).as_deref()));
+            let will_be_on = change.after.get(*field).map_or(now_on, |v| is_on(Some(v)));
+            // An inactive user holds no seat: reactivated with the box on, it takes one.
+            let holds_now = now_on && current.is_some_and(|u| u.is_active);
+            let active_after = change.action != Action::Deactivate
+                && (change.action == Action::Reactivate || current.is_none_or(|u| u.is_active));
+            if will_be_on && active_after && !holds_now {
+                taking.push(key);
+            } else if holds_now && !will_be_on {
+                freeing.push(key);
+            }
         }
+        (taking, freeing)
     }
 
     /// The licences with a limited number of seats: permission set and package licences the
@@ -776,36 +833,6 @@ fn is_on(value: Option<&Json>) -> bool {
         Some(Json::String(text)) => text.eq_ignore_ascii_case("true"),
         _ => false,
     }
-}
-
-/// The limited licences a change takes a seat of (grants added, feature licences turned on)
-/// and frees (grants removed, feature licences turned off).
-fn seat_use<'l>(
-    change: &Change,
-    limited: &'l HashMap<LicenceKey, Limited>,
-) -> (Vec<&'l LicenceKey>, Vec<&'l LicenceKey>) {
-    let grant = |g: &GrantRef| {
-        limited
-            .get_key_value(&LicenceKey::Grant(g.kind, id15(&g.id).to_owned()))
-            .map(|(k, _)| k)
-    };
-    let mut taking: Vec<&LicenceKey> = change.grants.add.iter().filter_map(grant).collect();
-    let mut freeing: Vec<&LicenceKey> = change.grants.remove.iter().filter_map(grant).collect();
-    for key in limited.keys() {
-        let LicenceKey::Feature(field) = key else {
-            continue;
-        };
-        let Some(after) = change.after.get(*field) else {
-            continue;
-        };
-        let before = is_on(change.before.get(*field));
-        if is_on(Some(after)) && !before {
-            taking.push(key);
-        } else if !is_on(Some(after)) && before {
-            freeing.push(key);
-        }
-    }
-    (taking, freeing)
 }
 
 /// An error problem for a user.

@@ -1424,8 +1424,9 @@ fn licence_seats_run_out_in_key_order_with_the_licences_numbers() {
         assert!(p.key.starts_with("bob"));
         assert!(
             p.reason.contains("no seat left")
-                && p.reason
-                    .contains("Lic: 3 in all, 2 used; this plan would assign 2")
+                && p.reason.contains(
+                    "Lic: 3 in all, 2 used, 0 freed by this plan; 2 users in it would take one"
+                )
                 && p.reason.contains("LICENSE_LIMIT_EXCEEDED"),
             "{}",
             p.reason
@@ -1745,5 +1746,70 @@ fn feature_licence_seats_are_counted_like_licences() {
             .contains("feature licence KnowledgeUser (Knowledge User): 2 in all, 1 used"),
         "{}",
         bob.reason
+    );
+}
+
+#[test]
+fn two_users_swapping_licences_both_get_theirs() {
+    let mut w = World::new();
+    for name in ["P", "Q"] {
+        w.object(GrantKind::PermissionSetLicense, name);
+        w.target.access_objects.last_mut().unwrap().seats =
+            Some(crate::model::Seats { total: 1, used: 1 });
+    }
+    // A rep moves to manager and a manager to rep: each needs the seat the other gives up.
+    let amy = w.user("amy", json!({}));
+    w.join("amy", "g-sales");
+    let a = w.salesforce("amy", json!({}));
+    w.holds_grant(&a, GrantKind::PermissionSetLicense, "Q");
+    let bob = w.user("bob", json!({}));
+    w.join("bob", "g-leads");
+    let b = w.salesforce("bob", json!({}));
+    w.holds_grant(&b, GrantKind::PermissionSetLicense, "P");
+    let config = config(&[
+        (
+            REP_RULE,
+            "- {when: {app_role: Rep}, profile: Standard User, permission_sets: [Sales], \
+             permission_set_licenses: [P]}",
+        ),
+        (
+            "role: Boss, permission_sets: [Reports]}",
+            "role: Boss, permission_sets: [Reports], permission_set_licenses: [Q]}",
+        ),
+        (
+            "  managed_permission_sets: [Sales, Reports, Service]",
+            "  managed_permission_sets: [Sales, Reports, Service]\n  managed_permission_set_licenses: [P, Q]",
+        ),
+    ]);
+    let plan = w.plan(&config);
+    assert!(plan.errors.is_empty(), "{:#?}", plan.errors);
+    assert!(added(&only(&plan, &amy)).contains(&(GrantKind::PermissionSetLicense, "P".to_owned())));
+    assert!(added(&only(&plan, &bob)).contains(&(GrantKind::PermissionSetLicense, "Q".to_owned())));
+}
+
+#[test]
+fn a_user_reactivated_with_a_feature_licence_on_takes_its_seat() {
+    let mut w = World::new();
+    w.target
+        .feature_license_seats
+        .insert("KnowledgeUser".to_owned(), 1);
+    // hal was deactivated with the box on; amy, earlier in key order, is new.
+    let hal = w.user("hal", json!({}));
+    w.join("hal", "g-sales");
+    w.salesforce("hal", json!({"UserPermissionsKnowledgeUser": true}));
+    w.target.users.last_mut().unwrap().is_active = false;
+    let amy = w.user("amy", json!({}));
+    w.join("amy", "g-sales");
+    let plan = w.plan(&grant_config(
+        "feature_licenses: [KnowledgeUser]",
+        "  managed_feature_licenses: [KnowledgeUser]",
+    ));
+    assert_eq!(only(&plan, &amy).action, Action::Create);
+    assert!(
+        problem(&plan, &hal)
+            .reason
+            .contains("feature licence KnowledgeUser (Knowledge User): 1 in all, 0 used"),
+        "{:#?}",
+        plan.errors
     );
 }
