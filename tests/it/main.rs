@@ -8,6 +8,7 @@ mod emulate;
 mod expr;
 mod grants;
 mod plan;
+mod promises;
 mod readme;
 mod safety;
 mod snapshot;

@@ -1,0 +1,119 @@
+//! README promises that had no test of their own (issue 22): each test fails when its promise
+//! breaks.
+
+use crate::support::{Emulator, Scratch, read, repo, run_in};
+
+#[test]
+fn every_schema_the_command_line_prints_is_the_committed_one() {
+    for (flag, file) in [
+        (None, "schemas/roster.schema.json"),
+        (Some("--plan"), "schemas/plan.schema.json"),
+        (Some("--audit-line"), "schemas/audit-line.schema.json"),
+        (Some("--apply-report"), "schemas/apply-report.schema.json"),
+    ] {
+        let mut args = vec!["schema"];
+        args.extend(flag);
+        let out = run_in(&repo(), &args);
+        assert_eq!(out.code, 0, "{flag:?}: {}", out.stderr);
+        assert_eq!(
+            out.stdout,
+            read(file),
+            "roster schema {flag:?} differs from {file}"
+        );
+    }
+}
+
+#[test]
+fn set_wins_over_input() {
+    let scratch = Scratch::new("expr-set-wins");
+    let input = scratch.write(
+        "user.json",
+        r#"{"department": "from the file", "city": "Oslo"}"#,
+    );
+    let out = scratch.roster(&[
+        "expr",
+        "Join(\"/\", [department], [city])",
+        "--input",
+        input.to_str().unwrap(),
+        "--set",
+        "department=from --set",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "from --set/Oslo\n");
+}
+
+#[test]
+fn validate_touches_no_network_and_reads_no_secret() {
+    let scratch = Scratch::new("validate-offline");
+    // Secrets from a file that does not exist and variables that are not set, services on a
+    // port nothing listens on: validate needs none of them.
+    let config = read("examples/minimal/roster.yaml").replace(
+        "client_secret: {env: AZURE_CLIENT_SECRET}",
+        "client_secret: {file: /nonexistent/entra-secret}",
+    );
+    assert!(config.contains("/nonexistent/entra-secret"));
+    scratch.write("roster.yaml", config);
+    let out = crate::support::run_with(
+        &scratch.dir,
+        &["validate"],
+        &[
+            ("ROSTER_ENTRA_LOGIN_URL", "http://127.0.0.1:9"),
+            ("ROSTER_GRAPH_URL", "http://127.0.0.1:9"),
+            ("ROSTER_SALESFORCE_LOGIN_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn yaml_1_2_yes_and_no_stay_text() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("yaml-yes-no");
+    let config = read("examples/demo/roster.yaml").replace(
+        "  - {target: Department, source: department}",
+        "  - {target: Department, constant: NO}\n  - {target: Division, constant: yes}",
+    );
+    assert!(config.contains("constant: NO"));
+    scratch.write("roster.yaml", config);
+    let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let create = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "create")
+        .unwrap();
+    assert_eq!(create["after"]["Department"], "NO");
+    assert_eq!(create["after"]["Division"], "yes");
+}
+
+#[test]
+fn explain_takes_an_object_id() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("explain-by-id");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    let by_upn = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "explain", "noah.okafor@contoso.com"],
+        &[],
+    );
+    let by_id = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            config,
+            "explain",
+            "0000000e-0000-0000-0000-000000000003",
+        ],
+        &[],
+    );
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    assert!(
+        by_id.stdout.contains("noah.okafor@contoso.com"),
+        "{}",
+        by_id.stdout
+    );
+    assert_eq!(by_id.stdout, by_upn.stdout);
+}
