@@ -190,11 +190,9 @@ fn explain_salesforce_user(
     // A Salesforce user (Username or id), e.g. an orphan no Entra user links: the plan's change
     // for it, from the Salesforce side.
     let id15 = crate::salesforce::id15;
-    let Some(sf) = target
-        .users
-        .iter()
-        .find(|u| u.username.eq_ignore_ascii_case(&args.user) || id15(&u.id) == id15(&args.user))
-    else {
+    let Some(sf) = target.users.iter().find(|u| {
+        u.username.eq_ignore_ascii_case(&args.user) || crate::salesforce::same_id(&u.id, &args.user)
+    }) else {
         return Ok(None);
     };
     let plan = crate::plan::plan(

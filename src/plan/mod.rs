@@ -506,9 +506,10 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         let wanted = |key: &str, ids: [Option<&String>; 2], username: Option<&str>| {
             inputs.targets.iter().any(|t| {
                 t.eq_ignore_ascii_case(key)
-                    || ids.iter().flatten().any(|id| {
-                        *id == t || crate::salesforce::id15(id) == crate::salesforce::id15(t)
-                    })
+                    || ids
+                        .iter()
+                        .flatten()
+                        .any(|id| crate::salesforce::same_id(id, t))
                     || username.is_some_and(|u| u.eq_ignore_ascii_case(t))
             })
         };
@@ -565,10 +566,9 @@ pub(crate) fn unknown_targets(
     targets
         .iter()
         .filter(|t| {
-            !keys.iter().any(|k| {
-                k.eq_ignore_ascii_case(t)
-                    || (k.len() >= 15 && crate::salesforce::id15(k) == crate::salesforce::id15(t))
-            })
+            !keys
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(t) || crate::salesforce::same_id(k, t))
         })
         .map(|t| {
             let hint = crate::suggest::closest(t, keys.iter().copied()).map(str::to_owned);

@@ -17,6 +17,18 @@ pub(crate) fn id15(id: &str) -> &str {
     id.get(..15).unwrap_or(id)
 }
 
+/// Whether `a` and `b` name the same record: Salesforce ids (15 or 18 letters and digits)
+/// compare by their 15-character form, anything else (an Entra object id) whole, without case.
+pub(crate) fn same_id(a: &str, b: &str) -> bool {
+    let salesforce =
+        |id: &str| matches!(id.len(), 15 | 18) && id.bytes().all(|c| c.is_ascii_alphanumeric());
+    if salesforce(a) && salesforce(b) {
+        id15(a) == id15(b)
+    } else {
+        a.eq_ignore_ascii_case(b)
+    }
+}
+
 /// The key prefix of UserLicense ids: a permission set whose `LicenseId` starts with it is for
 /// that user licence only (Object Reference, PermissionSet `LicenseId`; key prefixes in
 /// `../shared/reference/salesforce-access.md`).

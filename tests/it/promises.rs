@@ -117,3 +117,38 @@ fn explain_takes_an_object_id() {
     );
     assert_eq!(by_id.stdout, by_upn.stdout);
 }
+
+#[test]
+fn target_takes_object_ids_and_repeats() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("target-ids");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    let plan = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["-c", config, "plan", "--format", "json"];
+        args.extend(extra);
+        let out = emulator.roster(&scratch.dir, &args, &[]);
+        assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let full = plan(&[]);
+    let changes = full["changes"].as_array().unwrap();
+    let with_id: Vec<&serde_json::Value> = changes
+        .iter()
+        .filter(|c| c["source_id"].is_string())
+        .collect();
+    let (first, second) = (with_id[0], with_id[with_id.len() - 1]);
+    let id = first["source_id"].as_str().unwrap();
+    let key = second["key"].as_str().unwrap();
+    let targeted = plan(&["--target", id, "--target", key]);
+    let mut keys: Vec<&str> = targeted["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    let mut expected = vec![first["key"].as_str().unwrap(), key];
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+}
