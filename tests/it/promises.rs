@@ -152,3 +152,89 @@ fn target_takes_object_ids_and_repeats() {
     expected.sort_unstable();
     assert_eq!(keys, expected);
 }
+
+#[test]
+fn verbosity_flags_and_rust_log() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("verbosity");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    let run = |flags: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["-c", config];
+        args.extend(flags);
+        args.push("plan");
+        let out = emulator.roster(&scratch.dir, &args, env);
+        assert_eq!(out.code, 0, "{flags:?}: {}", out.stderr);
+        out
+    };
+    // Off a terminal: no progress, no colour; warnings are part of the plan.
+    let plain = run(&[], &[]);
+    assert_eq!(plain.stderr, "");
+    assert!(!plain.stdout.contains('\u{1b}'), "colour off a terminal");
+    assert!(
+        plain
+            .stdout
+            .contains("Warning: group \"SF Support\" contains the nested group")
+    );
+    // -v logs every request with its status and duration; RUST_LOG does the same.
+    for (flags, env) in [
+        (&["-v"][..], &[][..]),
+        (&[][..], &[("RUST_LOG", "roster=info")][..]),
+    ] {
+        let logged = run(flags, env);
+        let requests = logged
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" INFO ") && l.contains(" -> 200 in "))
+            .count();
+        assert!(requests >= 10, "{flags:?} {env:?}: {}", logged.stderr);
+        assert_eq!(logged.stdout, plain.stdout);
+    }
+    // -q: only the requested output.
+    let quiet = run(&["-q"], &[]);
+    assert_eq!(quiet.stderr, "");
+    assert!(
+        quiet.stdout.contains("\nPlan: 23 to create"),
+        "{}",
+        quiet.stdout
+    );
+}
+
+#[test]
+fn scope_assignment_all_takes_users_the_application_is_not_assigned_to() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("assignment-all");
+    let plan = |config: String| -> serde_json::Value {
+        scratch.write("roster.yaml", config);
+        let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+        assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let keys = |plan: &serde_json::Value| -> Vec<String> {
+        ["changes", "errors"]
+            .iter()
+            .flat_map(|list| plan[list].as_array().unwrap().clone())
+            .map(|c| c["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let demo = read("examples/demo/roster.yaml");
+    // Ella (Marketing) is assigned to another application only.
+    let assigned = plan(demo.clone());
+    assert!(
+        !keys(&assigned)
+            .iter()
+            .any(|k| k == "ella.petrova@contoso.com")
+    );
+    let all = plan(demo.replace("  assignment: assigned", "  assignment: all"));
+    assert!(
+        keys(&all).iter().any(|k| k == "ella.petrova@contoso.com"),
+        "{:?}",
+        keys(&all)
+    );
+    assert!(
+        all["summary"]["in_scope"].as_u64() > assigned["summary"]["in_scope"].as_u64(),
+        "{} vs {}",
+        all["summary"],
+        assigned["summary"]
+    );
+}
