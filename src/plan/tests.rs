@@ -1813,3 +1813,27 @@ fn a_user_reactivated_with_a_feature_licence_on_takes_its_seat() {
         plan.errors
     );
 }
+
+#[test]
+fn usernames_match_without_case() {
+    let mut w = World::new();
+    let upn = w.user("rae", json!({}));
+    w.join("rae", "g-sales");
+    w.salesforce(
+        "rae",
+        json!({"Username": "RAE@X.COM.DEV1", "FederationIdentifier": null}),
+    );
+    let config = config(&[(
+        "  - {source: '[employeeId]', target: EmployeeNumber}\n  - {source: '[userPrincipalName]', target: FederationIdentifier}",
+        "  - {source: 'Append([userPrincipalName], \".dev1\")', target: Username}",
+    )]);
+    let plan = w.plan(&config);
+    // Linked (an update of the missing FederationIdentifier), never a second user.
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Update, "{change:#?}");
+    assert!(
+        change.reason.starts_with("linked by Username"),
+        "{}",
+        change.reason
+    );
+}
