@@ -238,3 +238,37 @@ fn scope_assignment_all_takes_users_the_application_is_not_assigned_to() {
         assigned["summary"]
     );
 }
+
+#[test]
+fn synthetic_worlds_follow_their_seed_and_latency_is_added() {
+    let plan_of = |seed: &str, latency: &str| {
+        let scratch = Scratch::new(&format!("seed-{seed}-{latency}"));
+        let emulator = Emulator::start_with(
+            &[
+                "--synthetic",
+                "60",
+                "--seed",
+                seed,
+                "--latency-ms",
+                latency,
+                "--write-config",
+                "roster.yaml",
+            ],
+            &scratch.dir,
+        );
+        let started = std::time::Instant::now();
+        let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+        let took = started.elapsed();
+        assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        (plan["changes"].clone(), took)
+    };
+    let (seven, _) = plan_of("7", "0");
+    let (again, _) = plan_of("7", "0");
+    let (eight, _) = plan_of("8", "0");
+    assert_eq!(seven, again, "one seed, one world");
+    assert_ne!(seven, eight, "another seed, another world");
+    // Every request waits the latency: a plan (a few rounds of requests) takes at least one.
+    let (_, slow) = plan_of("7", "300");
+    assert!(slow >= std::time::Duration::from_millis(300), "{slow:?}");
+}
