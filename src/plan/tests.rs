@@ -1837,3 +1837,178 @@ fn usernames_match_without_case() {
         change.reason
     );
 }
+
+#[test]
+fn every_scoping_operator_means_what_entra_means() {
+    // (attribute, operator and operand, the user's value, in scope)
+    let cases: &[(&str, &str, Value, bool)] = &[
+        (
+            "department",
+            "operator: equals, value: Sales",
+            json!("Sales"),
+            true,
+        ),
+        (
+            "department",
+            "operator: equals, value: Sales",
+            json!("sales"),
+            false,
+        ),
+        (
+            "department",
+            "operator: not_equals, value: Sales",
+            json!("Support"),
+            true,
+        ),
+        (
+            "department",
+            "operator: not_equals, value: Sales",
+            json!("Sales"),
+            false,
+        ),
+        (
+            "department",
+            "operator: not_equals, value: Sales",
+            json!(""),
+            false,
+        ),
+        ("department", "operator: is_null", json!(""), true),
+        ("department", "operator: is_null", json!("Sales"), false),
+        ("department", "operator: is_not_null", json!("Sales"), true),
+        ("department", "operator: is_not_null", json!(""), false),
+        ("accountEnabled", "operator: is_true", json!(true), true),
+        (
+            "department",
+            "operator: regex_match, value: '^Sa'",
+            json!("Sales"),
+            true,
+        ),
+        (
+            "department",
+            "operator: regex_match, value: '^sa'",
+            json!("Sales"),
+            false,
+        ),
+        (
+            "department",
+            "operator: not_regex_match, value: '^Su'",
+            json!("Sales"),
+            true,
+        ),
+        (
+            "department",
+            "operator: not_regex_match, value: '^Su'",
+            json!("Support"),
+            false,
+        ),
+        (
+            "department",
+            "operator: not_regex_match, value: '^Su'",
+            json!(null),
+            false,
+        ),
+        (
+            "department",
+            "operator: includes, value: ale",
+            json!("Sales"),
+            true,
+        ),
+        (
+            "department",
+            "operator: includes, value: ALE",
+            json!("Sales"),
+            false,
+        ),
+        (
+            "department",
+            "operator: ends_with, value: les",
+            json!("Sales"),
+            true,
+        ),
+        (
+            "department",
+            "operator: ends_with, value: Sal",
+            json!("Sales"),
+            false,
+        ),
+        (
+            "employeeId",
+            "operator: greater_than, value: 10",
+            json!("11"),
+            true,
+        ),
+        (
+            "employeeId",
+            "operator: greater_than, value: 10",
+            json!("10"),
+            false,
+        ),
+        (
+            "employeeId",
+            "operator: greater_than, value: 10",
+            json!("E11"),
+            false,
+        ),
+        (
+            "employeeId",
+            "operator: greater_than_or_equals, value: 10",
+            json!("10"),
+            true,
+        ),
+        (
+            "employeeId",
+            "operator: greater_than_or_equals, value: 10",
+            json!("9"),
+            false,
+        ),
+        (
+            "department",
+            "operator: in, value: [Sales, Support]",
+            json!("Support"),
+            true,
+        ),
+        (
+            "department",
+            "operator: in, value: [Sales, Support]",
+            json!("support"),
+            false,
+        ),
+        (
+            "department",
+            "operator: not_in, value: [Sales, Support]",
+            json!("Marketing"),
+            true,
+        ),
+        (
+            "department",
+            "operator: not_in, value: [Sales, Support]",
+            json!("Sales"),
+            false,
+        ),
+        (
+            "department",
+            "operator: not_in, value: [Sales, Support]",
+            json!(null),
+            false,
+        ),
+    ];
+    for (attribute, clause, value, expected) in cases {
+        let mut w = World::new();
+        let mut attributes = serde_json::Map::new();
+        if !value.is_null() {
+            attributes.insert((*attribute).to_owned(), value.clone());
+        }
+        w.user("una", Value::Object(attributes));
+        w.join("una", "g-sales");
+        let filter = format!(
+            "safety: {{max_deactivations: 10}}\nscope:\n  filters:\n    - {{all: [{{attribute: {attribute}, {clause}}}]}}\n"
+        );
+        let plan = w.plan(&config(&[("safety: {max_deactivations: 10}", &filter)]));
+        assert_eq!(
+            plan.summary.in_scope == 1,
+            *expected,
+            "{attribute} {clause} on {value}: {:#?}",
+            plan.refused
+        );
+    }
+}
