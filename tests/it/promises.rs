@@ -272,3 +272,46 @@ fn synthetic_worlds_follow_their_seed_and_latency_is_added() {
     let (_, slow) = plan_of("7", "300");
     assert!(slow >= std::time::Duration::from_millis(300), "{slow:?}");
 }
+
+#[test]
+fn the_audit_log_is_appended_to_never_rewritten() {
+    let world = crate::apply::World::demo("audit-append");
+    let plan = world.plan_json();
+    let key = plan["changes"][0]["key"].as_str().unwrap().to_owned();
+    let first = world.roster(&["plan", "--target", &key, "--out", "one.json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let one = world.roster(&["apply", "one.json"]);
+    assert_eq!(one.code, 0, "{}\n{}", one.stdout, one.stderr);
+    let path = world.scratch.dir.join("roster-audit.jsonl");
+    let before = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(before.lines().count(), 1);
+    let rest = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "2"]);
+    assert_eq!(rest.code, 0, "{}\n{}", rest.stdout, rest.stderr);
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        after.starts_with(&before),
+        "the first apply's line was rewritten"
+    );
+    let total = plan["changes"].as_array().unwrap().len();
+    assert_eq!(
+        after.lines().count(),
+        total,
+        "one line per change, over both applies"
+    );
+    // Each line names what an auditor asks: when, which plan and config, which org, what.
+    for line in after.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        for field in [
+            "time",
+            "plan_sha256",
+            "config_sha256",
+            "org_id",
+            "action",
+            "key",
+            "result",
+            "steps",
+        ] {
+            assert!(!line[field].is_null(), "{field} missing in {line}");
+        }
+    }
+}
