@@ -1838,165 +1838,60 @@ fn usernames_match_without_case() {
     );
 }
 
+/// Scoping clauses and the user values they do and do not take: `attribute | clause | value |
+/// in or out`, the value `-` for none (null), `''` for empty, `true` for a boolean.
+const OPERATOR_CASES: &str = "
+department | operator: equals, value: Sales | Sales | in
+department | operator: equals, value: Sales | sales | out
+department | operator: not_equals, value: Sales | Support | in
+department | operator: not_equals, value: Sales | Sales | out
+department | operator: not_equals, value: Sales | '' | out
+department | operator: is_null | '' | in
+department | operator: is_null | Sales | out
+department | operator: is_not_null | Sales | in
+department | operator: is_not_null | '' | out
+accountEnabled | operator: is_true | true | in
+department | operator: regex_match, value: '^Sa' | Sales | in
+department | operator: regex_match, value: '^sa' | Sales | out
+department | operator: not_regex_match, value: '^Su' | Sales | in
+department | operator: not_regex_match, value: '^Su' | Support | out
+department | operator: not_regex_match, value: '^Su' | - | out
+department | operator: includes, value: ale | Sales | in
+department | operator: includes, value: ALE | Sales | out
+department | operator: ends_with, value: les | Sales | in
+department | operator: ends_with, value: Sal | Sales | out
+employeeId | operator: greater_than, value: 10 | 11 | in
+employeeId | operator: greater_than, value: 10 | 10 | out
+employeeId | operator: greater_than, value: 10 | E11 | out
+employeeId | operator: greater_than_or_equals, value: 10 | 10 | in
+employeeId | operator: greater_than_or_equals, value: 10 | 9 | out
+department | operator: in, value: [Sales, Support] | Support | in
+department | operator: in, value: [Sales, Support] | support | out
+department | operator: not_in, value: [Sales, Support] | Marketing | in
+department | operator: not_in, value: [Sales, Support] | Sales | out
+department | operator: not_in, value: [Sales, Support] | - | out
+";
+
 #[test]
 fn every_scoping_operator_means_what_entra_means() {
-    // (attribute, operator and operand, the user's value, in scope)
-    let cases: &[(&str, &str, Value, bool)] = &[
-        (
-            "department",
-            "operator: equals, value: Sales",
-            json!("Sales"),
-            true,
-        ),
-        (
-            "department",
-            "operator: equals, value: Sales",
-            json!("sales"),
-            false,
-        ),
-        (
-            "department",
-            "operator: not_equals, value: Sales",
-            json!("Support"),
-            true,
-        ),
-        (
-            "department",
-            "operator: not_equals, value: Sales",
-            json!("Sales"),
-            false,
-        ),
-        (
-            "department",
-            "operator: not_equals, value: Sales",
-            json!(""),
-            false,
-        ),
-        ("department", "operator: is_null", json!(""), true),
-        ("department", "operator: is_null", json!("Sales"), false),
-        ("department", "operator: is_not_null", json!("Sales"), true),
-        ("department", "operator: is_not_null", json!(""), false),
-        ("accountEnabled", "operator: is_true", json!(true), true),
-        (
-            "department",
-            "operator: regex_match, value: '^Sa'",
-            json!("Sales"),
-            true,
-        ),
-        (
-            "department",
-            "operator: regex_match, value: '^sa'",
-            json!("Sales"),
-            false,
-        ),
-        (
-            "department",
-            "operator: not_regex_match, value: '^Su'",
-            json!("Sales"),
-            true,
-        ),
-        (
-            "department",
-            "operator: not_regex_match, value: '^Su'",
-            json!("Support"),
-            false,
-        ),
-        (
-            "department",
-            "operator: not_regex_match, value: '^Su'",
-            json!(null),
-            false,
-        ),
-        (
-            "department",
-            "operator: includes, value: ale",
-            json!("Sales"),
-            true,
-        ),
-        (
-            "department",
-            "operator: includes, value: ALE",
-            json!("Sales"),
-            false,
-        ),
-        (
-            "department",
-            "operator: ends_with, value: les",
-            json!("Sales"),
-            true,
-        ),
-        (
-            "department",
-            "operator: ends_with, value: Sal",
-            json!("Sales"),
-            false,
-        ),
-        (
-            "employeeId",
-            "operator: greater_than, value: 10",
-            json!("11"),
-            true,
-        ),
-        (
-            "employeeId",
-            "operator: greater_than, value: 10",
-            json!("10"),
-            false,
-        ),
-        (
-            "employeeId",
-            "operator: greater_than, value: 10",
-            json!("E11"),
-            false,
-        ),
-        (
-            "employeeId",
-            "operator: greater_than_or_equals, value: 10",
-            json!("10"),
-            true,
-        ),
-        (
-            "employeeId",
-            "operator: greater_than_or_equals, value: 10",
-            json!("9"),
-            false,
-        ),
-        (
-            "department",
-            "operator: in, value: [Sales, Support]",
-            json!("Support"),
-            true,
-        ),
-        (
-            "department",
-            "operator: in, value: [Sales, Support]",
-            json!("support"),
-            false,
-        ),
-        (
-            "department",
-            "operator: not_in, value: [Sales, Support]",
-            json!("Marketing"),
-            true,
-        ),
-        (
-            "department",
-            "operator: not_in, value: [Sales, Support]",
-            json!("Sales"),
-            false,
-        ),
-        (
-            "department",
-            "operator: not_in, value: [Sales, Support]",
-            json!(null),
-            false,
-        ),
-    ];
+    let cases = OPERATOR_CASES
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let parts: Vec<&str> = line.split(" | ").collect();
+            let value = match parts[2] {
+                "-" => Value::Null,
+                "''" => json!(""),
+                "true" => json!(true),
+                text => json!(text),
+            };
+            (parts[0], parts[1], value, parts[3] == "in")
+        });
     for (attribute, clause, value, expected) in cases {
         let mut w = World::new();
         let mut attributes = serde_json::Map::new();
         if !value.is_null() {
-            attributes.insert((*attribute).to_owned(), value.clone());
+            attributes.insert(attribute.to_owned(), value.clone());
         }
         w.user("una", Value::Object(attributes));
         w.join("una", "g-sales");
@@ -2006,7 +1901,7 @@ fn every_scoping_operator_means_what_entra_means() {
         let plan = w.plan(&config(&[("safety: {max_deactivations: 10}", &filter)]));
         assert_eq!(
             plan.summary.in_scope == 1,
-            *expected,
+            expected,
             "{attribute} {clause} on {value}: {:#?}",
             plan.refused
         );
