@@ -1907,3 +1907,37 @@ fn every_scoping_operator_means_what_entra_means() {
         );
     }
 }
+
+#[test]
+fn protected_users_are_never_changed_frozen_or_created_over() {
+    let mut w = World::new();
+    // Linked and drifted, protected by Username: not updated.
+    let rae = w.user("rae", json!({"jobTitle": "Lead"}));
+    w.join("rae", "g-sales");
+    w.salesforce("rae", json!({"Title": "Engineer"}));
+    // Owned, linked to nobody, protected by profile: not frozen.
+    w.salesforce("boss", json!({"ProfileId": "00e000000000003"}));
+    // An Entra user whose Username would be the protected admin's: never created over it.
+    let admin = w.user("admin", json!({}));
+    w.join("admin", "g-sales");
+    w.salesforce(
+        "root",
+        json!({"Username": "admin@x.com.dev1", "FederationIdentifier": null}),
+    );
+    let config = config(&[
+        (
+            "protect: {profiles: [System Administrator]}",
+            "protect: {usernames: [rae@x.com.dev1, admin@x.com.dev1], profiles: [System Administrator]}",
+        ),
+        (
+            "safety: {max_deactivations: 10}",
+            "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: freeze}",
+        ),
+    ]);
+    let plan = w.plan(&config);
+    let keys: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
+    assert!(!keys.contains(&rae.as_str()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.starts_with("boss")), "{keys:?}");
+    assert!(!keys.contains(&admin.as_str()), "{keys:?}");
+    assert_eq!(problem(&plan, &admin).kind, ProblemKind::Conflict);
+}
