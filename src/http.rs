@@ -602,6 +602,26 @@ pub(crate) fn encode(text: &str) -> String {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn tokens_are_reused_until_a_minute_before_they_expire() {
+        let fetched = std::sync::atomic::AtomicUsize::new(0);
+        let fetch = |lifetime: Duration| {
+            let n = fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { Ok::<_, ()>((n, Some(lifetime))) }
+        };
+        // Valid for 61 s: a minute early is a second from now, so it is used again at once.
+        let cache: TokenCache<usize> = TokenCache::default();
+        let first = cache.get(|| fetch(Duration::from_secs(61))).await.unwrap();
+        let again = cache.get(|| fetch(Duration::from_secs(61))).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        // Valid for 59 s: already within the last minute, so renewed at the next use.
+        let cache: TokenCache<usize> = TokenCache::default();
+        let first = cache.get(|| fetch(Duration::from_secs(59))).await.unwrap();
+        let again = cache.get(|| fetch(Duration::from_secs(59))).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &again));
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn a_retry_after_longer_than_roster_waits_is_named() {
         let error = |retry_after: Option<Duration>| HttpError::Status {
