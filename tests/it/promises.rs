@@ -315,3 +315,66 @@ fn the_audit_log_is_appended_to_never_rewritten() {
         }
     }
 }
+
+#[test]
+fn no_key_material_appears_with_certificate_and_jwt_credentials() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("no-key-material");
+    let key_path = repo().join("examples/demo/keys/demo-signing.key");
+    let cert_path = repo().join("examples/demo/keys/demo-signing.crt");
+    let (key_path, cert_path) = (key_path.to_str().unwrap(), cert_path.to_str().unwrap());
+    let config = read("examples/demo/roster.yaml")
+        .replace(
+            "    client_secret: {env: AZURE_CLIENT_SECRET}",
+            &format!(
+                "    certificate: {{private_key: {{file: {key_path}}}, certificate: {{file: {cert_path}}}}}"
+            ),
+        )
+        .replace(
+            "    client_credentials:\n      client_id: 3MVG9contoso.roster.dev1\n      client_secret: {env: SF_CLIENT_SECRET}",
+            &format!(
+                "    jwt_bearer:\n      client_id: 3MVG9contoso.roster.dev1\n      username: integration@contoso.com.dev1\n      private_key: {{file: {key_path}}}"
+            ),
+        );
+    assert!(
+        config.contains("jwt_bearer") && config.contains("certificate:"),
+        "{config}"
+    );
+    scratch.write("roster.yaml", config);
+    let mut said = String::new();
+    for args in [
+        &["-vv", "plan", "--out", "plan.json"][..],
+        &["-vv", "snapshot", "--out", "snap"][..],
+        &["-vv", "apply", "plan.json"][..],
+    ] {
+        let out = emulator.roster(&scratch.dir, args, &[]);
+        assert!(out.code == 0 || out.code == 2, "{args:?}: {}", out.stderr);
+        said.push_str(&out.stdout);
+        said.push_str(&out.stderr);
+    }
+    for file in [
+        "plan.json",
+        "snap/entra.json",
+        "snap/salesforce.json",
+        "roster-audit.jsonl",
+    ] {
+        said.push_str(&std::fs::read_to_string(scratch.dir.join(file)).unwrap());
+    }
+    // Neither the key (any line of it), nor a signed assertion, nor a token.
+    let key = std::fs::read_to_string(key_path).unwrap();
+    for line in key.lines().filter(|l| l.len() > 20) {
+        assert!(
+            !said.contains(line),
+            "a line of the private key was written"
+        );
+    }
+    assert!(!said.contains("PRIVATE KEY"));
+    assert!(
+        !said.contains("eyJ"),
+        "a JWT (assertion or token) was written"
+    );
+    assert!(
+        !said.to_lowercase().contains("bearer "),
+        "an authorization header was written"
+    );
+}
