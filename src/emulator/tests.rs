@@ -2119,3 +2119,61 @@ async fn groups_packages_and_feature_licences_follow_salesforces_rules() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_routes_the_readme_lists_are_served() {
+    let running = demo().await;
+    let token = demo_graph_token(&running).await;
+    let base = running.base_url();
+    let graph = |path: String| {
+        reqwest::Client::new()
+            .get(format!("{base}/v1.0/{path}"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let app = "0f2e1d3c-4b5a-4978-8a9b-0c1d2e3f4a5b";
+    let sp = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d";
+    for path in [
+        format!("servicePrincipals/{sp}"),
+        format!("servicePrincipals(appId='{app}')"),
+        format!("servicePrincipals?$filter=appId eq '{app}'"),
+        "servicePrincipals?$filter=displayName eq 'Salesforce Sandbox'".to_owned(),
+    ] {
+        let answer = graph(path.clone()).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let body: Value = answer.json().await.unwrap();
+        let found = body.get("value").map_or(&body, |v| &v[0]);
+        assert_eq!(found["id"], sp, "{path}: {body}");
+    }
+    let sf = Sf::demo(&running).await;
+    // queryAll also sees what query does; describe lists the User's fields.
+    let (status, all) = sf.get("queryAll?q=SELECT+Id+FROM+User").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, some) = sf.get("query?q=SELECT+Id+FROM+User").await;
+    assert!(all["totalSize"].as_u64() >= some["totalSize"].as_u64());
+    let (status, describe) = sf.get("sobjects/User/describe").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        describe["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "UserPermissionsKnowledgeUser")
+    );
+    // Collections delete takes assignment records by id, 200 at most.
+    let member = one_id(&sf, "SELECT Id FROM GroupMember LIMIT 1").await;
+    let r = sf
+        .http
+        .delete(format!(
+            "{}/services/data/v62.0/composite/sobjects?ids={}",
+            sf.base,
+            member.as_str().unwrap()
+        ))
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap();
+    let deleted: Value = r.json().await.unwrap();
+    assert_eq!(deleted[0]["success"], true, "{deleted}");
+    running.shutdown().await;
+}
