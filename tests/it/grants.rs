@@ -274,3 +274,60 @@ fn a_licence_a_held_permission_set_needs_is_kept_when_the_set_is_no_longer_manag
     assert!(removed.is_empty(), "{removed:?}\n{}", out.stdout);
     world.assert_converged();
 }
+
+#[test]
+fn grants_no_rule_gives_any_more_are_removed_end_to_end() {
+    let world = World::demo("grants-removed");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // Sales managers no longer get Reports_Export nor All_Sales (both stay managed).
+    let config = crate::support::read("examples/demo/roster.yaml")
+        .replacen(
+            "      permission_sets: [Sales_Cloud_User, Reports_Export]\n      permission_set_groups: [Sales_Leadership]\n      public_groups: [All_Sales]",
+            "      permission_sets: [Sales_Cloud_User]\n      permission_set_groups: [Sales_Leadership]",
+            1,
+        );
+    assert!(!config.contains("permission_sets: [Sales_Cloud_User, Reports_Export]"));
+    world.scratch.write("roster.yaml", config);
+    let plan = world.plan_json();
+    let removed: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["grants"]["remove"].as_array().unwrap().clone())
+        .map(|g| {
+            (
+                g["kind"].as_str().unwrap().to_owned(),
+                g["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        removed.contains(&("public_group".to_owned(), "All_Sales".to_owned())),
+        "{removed:?}"
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.assert_converged();
+    // Ava (a sales manager; a report builder too, so Reports_Export stays) has left All_Sales.
+    let ava = user_id(&world, "ava.martinez@contoso.com.dev1");
+    let all_sales = id_of(&world, "Group", "DeveloperName", "All_Sales");
+    assert!(!holds(
+        &world,
+        "GroupMember",
+        "UserOrGroupId",
+        "GroupId",
+        &ava,
+        &all_sales
+    ));
+    let steps: Vec<String> = world
+        .audit()
+        .iter()
+        .flat_map(|l| l["steps"].as_array().unwrap().clone())
+        .map(|s| s["step"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s == "remove public group All_Sales"),
+        "{steps:?}"
+    );
+}
