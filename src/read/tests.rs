@@ -690,6 +690,18 @@ async fn a_failed_read_returns_no_snapshot() {
     // Bounded: the first try and five retries per failing read, not forever.
     assert!(count(&running, "GET /v1.0/groups/{id}/members") <= 3 * 6);
 
+    // Exactly: one request the read makes once (the application's lookup) is tried six times.
+    emulator::lock(&running.shared.faults).clear();
+    fault(
+        &running,
+        "GET /v1.0/servicePrincipals",
+        status(503, Some("0.01")),
+        100,
+    );
+    let before = count(&running, "GET /v1.0/servicePrincipals");
+    assert!(read(&running, &dir).await.is_err());
+    assert_eq!(count(&running, "GET /v1.0/servicePrincipals"), before + 6);
+
     // A 404 is not retried.
     emulator::lock(&running.shared.faults).clear();
     fault(
