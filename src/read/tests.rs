@@ -720,14 +720,15 @@ async fn a_failed_read_returns_no_snapshot() {
 async fn throttled_requests_inside_a_batch_are_sent_again() {
     let (running, dir) = synthetic("batch-throttle", 1_000).await;
     assign_directly(&running, 200);
-    // Each throttled item carries its own Retry-After, longer than roster's own first wait
-    // (0.5 s): the batch is sent again only after it.
-    fault(&running, "GET /v1.0/users", status(429, Some("1.6")), 3);
+    // Each throttled item carries its own Retry-After: two short, the last longer than roster's
+    // own first wait (0.5 s). The batch is sent again only after the longest.
+    fault(&running, "GET /v1.0/users", status(429, Some("0.1")), 2);
+    fault(&running, "GET /v1.0/users", status(429, Some("1.6")), 1);
     let started = std::time::Instant::now();
     let (source, _) = read(&running, &dir).await.unwrap();
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(1600),
-        "the items' Retry-After was waited: {:?}",
+        "the items' longest Retry-After was waited: {:?}",
         started.elapsed()
     );
     assert_eq!(source.users.len(), 200);
