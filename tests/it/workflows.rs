@@ -285,3 +285,63 @@ fn the_projects_own_ci_mirrors_ci_run() {
     assert!(readme.contains("cargo test --locked"));
     assert!(ci_run.contains("\ncargo test --locked\n"));
 }
+
+/// Runs a workflow step's script under `bash -e` with a stand-in `gh` that logs its arguments
+/// and answers `issue list` with `open_issue`; returns the log.
+fn run_with_fake_gh(script: &str, open_issue: &str) -> String {
+    let scratch = crate::support::Scratch::new("workflow-gh");
+    let bin = scratch.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\necho \"gh $*\" >> \"$GH_LOG\"\ncase \"$1 $2\" in \"issue list\") echo '{open_issue}' ;; esac\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &gh,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    scratch.write("drift.md", "the plan");
+    let log = scratch.dir.join("gh.log");
+    let status = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-e", "-c", script])
+        .current_dir(&scratch.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("GH_LOG", &log)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "contoso/iam")
+        .env("GITHUB_RUN_ID", "7")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
+#[test]
+fn the_drift_issue_is_opened_updated_and_closed() {
+    let (_, yaml) = workflow("roster-drift.yml");
+    let step = |name: &str| -> (String, String) {
+        let step = yaml["jobs"]["drift"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"));
+        (
+            step["if"].as_str().unwrap().to_owned(),
+            step["run"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (when, open) = step("Open or update the drift issue");
+    assert_eq!(when, "steps.plan.outputs.exitcode == '2'");
+    assert!(run_with_fake_gh(&open, "").contains("gh issue create"));
+    assert!(run_with_fake_gh(&open, "42").contains("gh issue edit 42 --body-file drift.md"));
+    let (when, close) = step("Close the drift issue");
+    assert_eq!(when, "steps.plan.outputs.exitcode == '0'");
+    assert!(run_with_fake_gh(&close, "42").contains("gh issue close 42"));
+    assert!(!run_with_fake_gh(&close, "").contains("issue close"));
+}
