@@ -378,3 +378,38 @@ fn no_key_material_appears_with_certificate_and_jwt_credentials() {
         "an authorization header was written"
     );
 }
+
+#[test]
+fn a_plan_made_for_another_org_is_stale() {
+    let scratch = Scratch::new("another-org");
+    let ours = Emulator::start("examples/demo/world.yaml");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    let planned = ours.roster(
+        &scratch.dir,
+        &["-c", config, "plan", "--out", "plan.json"],
+        &[],
+    );
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    // The same world under another org id: the credentials work, the plan is not for it.
+    let world = read("examples/demo/world.yaml").replacen(
+        "salesforce:\n",
+        "salesforce:\n  org_id: 00D8c0000000099AAA\n",
+        1,
+    );
+    let path = scratch.write("other-world.yaml", world);
+    let theirs = Emulator::start_with(&["--world", path.to_str().unwrap()], &scratch.dir);
+    let applied = theirs.roster(&scratch.dir, &["-c", config, "apply", "plan.json"], &[]);
+    assert_eq!(applied.code, 1, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(
+        applied.stderr.contains("Saved plan is stale")
+            && applied.stderr.contains("the plan was made for org ")
+            && applied.stderr.contains("00D8c0000000099AAA"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        !scratch.dir.join("roster-audit.jsonl").exists(),
+        "nothing applied"
+    );
+}
