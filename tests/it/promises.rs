@@ -413,3 +413,55 @@ fn a_plan_made_for_another_org_is_stale() {
         "nothing applied"
     );
 }
+
+#[test]
+fn the_json_apply_report_has_the_fields_the_readme_lists() {
+    let world = crate::apply::World::demo("apply-report-fields");
+    let out = world.roster(&["apply", "--auto-approve", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    for field in [
+        "format_version",
+        "complete",
+        "summary",
+        "stopped",
+        "changes",
+    ] {
+        assert!(report.get(field).is_some(), "{field} missing: {report}");
+    }
+    assert_eq!(report["complete"], true);
+    for field in [
+        "created",
+        "updated",
+        "reactivated",
+        "deactivated",
+        "frozen",
+        "failed",
+        "frozen_instead",
+        "unknown",
+        "incomplete",
+        "not_attempted",
+    ] {
+        assert!(
+            report["summary"][field].is_u64(),
+            "summary.{field} missing: {}",
+            report["summary"]
+        );
+    }
+    assert_eq!(report["summary"]["created"], 23);
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 30);
+    for change in changes {
+        for field in [
+            "action",
+            "key",
+            "target_id",
+            "result",
+            "steps",
+            "assignment_ids",
+            "note",
+        ] {
+            assert!(change.get(field).is_some(), "{field} missing: {change}");
+        }
+    }
+}
