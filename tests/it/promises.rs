@@ -465,3 +465,40 @@ fn the_json_apply_report_has_the_fields_the_readme_lists() {
         }
     }
 }
+
+#[test]
+fn apply_writes_200_records_a_request_below_the_bulk_threshold() {
+    let world = crate::apply::World::synthetic("batch-sizes", 700, 0);
+    let plan = world.plan_json();
+    let changes = plan["changes"].as_array().unwrap();
+    let count = |action: &str| changes.iter().filter(|c| c["action"] == action).count();
+    let creates = count("create");
+    assert!(creates > 400, "{creates} creates");
+    // One write per kind of grant (public groups and queues together), licences Salesforce
+    // assigns itself not written.
+    let mut grants: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for g in changes
+        .iter()
+        .flat_map(|c| c["grants"]["add"].as_array().unwrap())
+        .filter(|g| g.get("implied_by").is_none())
+    {
+        let kind = g["kind"].as_str().unwrap();
+        let write = if kind == "queue" {
+            "public_group"
+        } else {
+            kind
+        };
+        *grants.entry(write).or_default() += 1;
+    }
+    let inserts = creates.div_ceil(200) + grants.values().map(|n| n.div_ceil(200)).sum::<usize>();
+    let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        world.requests_to("POST /services/data/{v}/composite/sobjects") as usize,
+        inserts,
+        "{creates} creates and grants {grants:?}: {}",
+        world.requests()
+    );
+    // Below the default threshold of 2,000 records: no Bulk API job.
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 0);
+}
