@@ -494,7 +494,7 @@ fn apply_writes_200_records_a_request_below_the_bulk_threshold() {
     let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(
-        world.requests_to("POST /services/data/{v}/composite/sobjects") as usize,
+        usize::try_from(world.requests_to("POST /services/data/{v}/composite/sobjects")).unwrap(),
         inserts,
         "{creates} creates and grants {grants:?}: {}",
         world.requests()
