@@ -331,3 +331,55 @@ fn grants_no_rule_gives_any_more_are_removed_end_to_end() {
         "{steps:?}"
     );
 }
+
+#[test]
+fn a_feature_licence_seat_freed_by_one_update_is_there_for_another() {
+    // One Knowledge seat, held by Noah (a sales rep: the rules turn it off); Ava, before him
+    // in key order, is given it. Ava's update may only be written after Noah's.
+    let scratch = crate::support::Scratch::new("grants-feature-order");
+    let world = crate::support::read("examples/demo/world.yaml")
+        .replacen(
+            "      Title: Senior AE\n",
+            "      Title: Senior AE\n      UserPermissionsKnowledgeUser: true\n",
+            1,
+        )
+        .replacen(
+            "feature_licenses: {KnowledgeUser: 10, SupportUser: 10}",
+            "feature_licenses: {KnowledgeUser: 1, SupportUser: 10}",
+            1,
+        );
+    assert!(
+        world.contains("KnowledgeUser: 1,") && world.contains("UserPermissionsKnowledgeUser: true")
+    );
+    let world = scratch.write("world.yaml", world);
+    let config = crate::support::read("examples/demo/roster.yaml")
+        .replacen(
+            "feature_licenses: [SupportUser, KnowledgeUser]",
+            "feature_licenses: [SupportUser]",
+            1,
+        )
+        .replacen(
+            "    - when: {group: SF Report Builders}",
+            "    - when: {expression: 'IIF([userPrincipalName] = \"ava.martinez@contoso.com\", \"True\", \"False\")'}\n      feature_licenses: [KnowledgeUser]\n    - when: {group: SF Report Builders}",
+            1,
+        );
+    scratch.write("roster.yaml", config);
+    let emulator =
+        crate::support::Emulator::start_with(&["--world", world.to_str().unwrap()], &scratch.dir);
+    let planned = emulator.roster(&scratch.dir, &["plan", "--out", "plan.json"], &[]);
+    assert!(planned.code == 0 || planned.code == 2, "{}", planned.stderr);
+    assert!(
+        !planned.stdout.contains("no seat left"),
+        "the plan counts Noah's seat for Ava: {}",
+        planned.stdout
+    );
+    let applied = emulator.roster(
+        &scratch.dir,
+        &["apply", "plan.json", "--allow-deactivations", "5"],
+        &[],
+    );
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    let again = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+    let again: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again["changes"], json!([]), "converged");
+}
