@@ -132,15 +132,7 @@ fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, Salesforc
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
     };
-    let required = |field: &str| {
-        text(field).ok_or_else(|| {
-            SalesforceError::Read(format!(
-                "Salesforce query of {}: the answer is not what roster expects: a record has no \
-                 {field}",
-                spec.object
-            ))
-        })
-    };
+    let required = |field: &str| super::read::required(row, spec.object, field);
     let seats = match spec.seats {
         None => None,
         Some((total, used)) => {
@@ -174,14 +166,7 @@ fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, Salesforc
 /// An assignment from its query row: its id, user and object are required.
 fn assignment(kind: GrantKind, row: &Value) -> Result<GrantAssignment, SalesforceError> {
     let spec = kind.spec();
-    let required = |field: &str| match row.get(field) {
-        Some(Value::String(t)) if !t.is_empty() => Ok(t.clone()),
-        _ => Err(SalesforceError::Read(format!(
-            "Salesforce query of {}: the answer is not what roster expects: a record has no \
-             {field}",
-            spec.assignment
-        ))),
-    };
+    let required = |field: &str| super::read::required(row, spec.assignment, field);
     Ok(GrantAssignment {
         kind,
         id: required("Id")?,

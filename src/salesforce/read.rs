@@ -337,7 +337,7 @@ fn sorted<T>(
 
 /// A text field every record of `object` has (its Id, a Name, a reference the query selected):
 /// a row without it is a malformed answer, never an empty name.
-fn required(row: &Value, object: &str, field: &str) -> Result<String, SalesforceError> {
+pub(super) fn required(row: &Value, object: &str, field: &str) -> Result<String, SalesforceError> {
     match row.get(field) {
         Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
         _ => Err(SalesforceError::Read(format!(
