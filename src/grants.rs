@@ -249,6 +249,16 @@ const fn feature(name: &'static str, field: &'static str, label: &'static str) -
     FeatureLicense { name, field, label }
 }
 
+/// Whether a checkbox's value is on: `true`, or the text `true` in any case (the plan carries
+/// values as text; Salesforce answers booleans).
+pub(crate) fn checkbox_on(value: Option<&serde_json::Value>) -> bool {
+    match value {
+        Some(serde_json::Value::Bool(on)) => *on,
+        Some(serde_json::Value::String(text)) => text.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
 /// The feature licence `roster.yaml` names `name` (`KnowledgeUser`, or its field name).
 pub(crate) fn feature_license(name: &str) -> Option<&'static FeatureLicense> {
     FEATURE_LICENSES

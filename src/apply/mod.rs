@@ -172,11 +172,7 @@ fn user_step(change: &Change) -> Option<&'static str> {
 
 /// Whether an update turns a feature licence checkbox (`UserPermissions*`) off, freeing a seat.
 fn frees_a_feature_licence(change: &Change) -> bool {
-    let on = |v: Option<&Value>| match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    };
+    let on = crate::grants::checkbox_on;
     change.after.iter().any(|(field, after)| {
         field.starts_with("UserPermissions") && !on(Some(after)) && on(change.before.get(field))
     })
@@ -711,7 +707,7 @@ mod tests {
 
     use super::{frees_a_feature_licence, planned_steps};
     use crate::grants::GrantKind;
-    use crate::plan::{Action, Change, GrantChanges, GrantRef, Situation};
+    use crate::plan::{Action, Change, GrantRef, Situation};
 
     fn update(before: &[(&str, Value)], after: &[(&str, Value)]) -> Change {
         let fields = |pairs: &[(&str, Value)]| -> BTreeMap<Arc<str>, Value> {
@@ -721,21 +717,10 @@ mod tests {
                 .collect()
         };
         Change {
-            action: Action::Update,
-            key: "u@x.com".to_owned(),
-            situation: Situation::Linked,
-            reason: String::new(),
-            source_id: None,
             target_id: Some("005000000000001".to_owned()),
             before: fields(before),
             after: fields(after),
-            labels: BTreeMap::new(),
-            unchanged: 0,
-            grants: GrantChanges::default(),
-            fingerprint: None,
-            cause: None,
-            pending_fields: Vec::new(),
-            login_id: None,
+            ..Change::new(Action::Update, "u@x.com".to_owned(), Situation::Linked)
         }
     }
 

@@ -199,10 +199,7 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
                         .as_ref()
                         .map(|set| format!(", with permission set {set}"))
                         .unwrap_or_default();
-                    format!(
-                        "{sign} {} {} ({}{assignment}{implied})",
-                        g.kind, g.name, g.id
-                    )
+                    format!("{sign} {g} ({}{assignment}{implied})", g.id)
                 })
                 .collect::<Vec<_>>()
         };
@@ -239,7 +236,6 @@ fn shown(value: Option<&Value>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use serde_json::{Value, json};
@@ -260,24 +256,14 @@ mod tests {
 
     fn change(action: Action, key: &str, id: Option<&str>, after: &[(&str, Value)]) -> Change {
         Change {
-            action,
-            key: key.to_owned(),
-            situation: Situation::Linked,
             reason: "because".to_owned(),
-            source_id: None,
             target_id: id.map(str::to_owned),
-            before: BTreeMap::new(),
             after: after
                 .iter()
                 .map(|(k, v)| (Arc::from(*k), v.clone()))
                 .collect(),
-            labels: BTreeMap::new(),
-            unchanged: 0,
-            grants: crate::plan::GrantChanges::default(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
-            cause: None,
-            pending_fields: Vec::new(),
-            login_id: None,
+            ..Change::new(action, key.to_owned(), Situation::Linked)
         }
     }
 

@@ -76,21 +76,10 @@ impl State<'_> {
         })?;
         let suffix = &self.config.safety.sandbox_email_suffix;
         let mut change = Change {
-            action: Action::Update,
-            key: user.key.to_owned(),
-            situation: Situation::Linked,
-            reason: String::new(),
             source_id: Some(user.id.to_owned()),
             target_id: Some(current.id.clone()),
-            before: BTreeMap::new(),
-            after: BTreeMap::new(),
-            labels: BTreeMap::new(),
-            unchanged: 0,
-            grants: GrantChanges::default(),
             fingerprint: fingerprint(current),
-            cause: None,
-            pending_fields: Vec::new(),
-            login_id: None,
+            ..Change::new(Action::Update, user.key.to_owned(), Situation::Linked)
         };
         for (name, value) in wanted.fields {
             let now = current.field(&name);
@@ -486,21 +475,12 @@ impl State<'_> {
             .and_then(|p| p.user_license_id.clone())
             .unwrap_or_default();
         let change = Change {
-            action: Action::Create,
-            key: user.key.to_owned(),
-            situation: Situation::Unmatched,
             reason: unmatched_reason(&self.compiled, tried),
             source_id: Some(user.id.to_owned()),
-            target_id: None,
-            before: BTreeMap::new(),
             after,
             labels,
-            unchanged: 0,
             grants,
-            fingerprint: None,
-            cause: None,
-            pending_fields: Vec::new(),
-            login_id: None,
+            ..Change::new(Action::Create, user.key.to_owned(), Situation::Unmatched)
         };
         Ok((
             change,
@@ -667,7 +647,13 @@ impl State<'_> {
         if refused.is_empty() {
             return;
         }
-        let wanted = |l: &LicenceKey| takers.iter().filter(|i| uses[**i].0.contains(&l)).count();
+        // How many users want a seat of each licence, counted once for every refusal to name.
+        let mut wanted: HashMap<&LicenceKey, usize> = HashMap::new();
+        for (taking, _) in &uses {
+            for l in taking {
+                *wanted.entry(*l).or_default() += 1;
+            }
+        }
         let mut dropped = vec![false; plan.changes.len()];
         let mut problems = Vec::new();
         for (i, short) in refused {
@@ -683,7 +669,7 @@ impl State<'_> {
                     licence.total,
                     licence.used,
                     frees.get(short).copied().unwrap_or(0),
-                    wanted(short)
+                    wanted.get(short).copied().unwrap_or(0)
                 ),
             });
         }
@@ -719,8 +705,12 @@ impl State<'_> {
             let LicenceKey::Feature(field) = key else {
                 continue;
             };
-            let now_on = current.is_some_and(|u| is_on(u.field(field).as_deref()));
-            let will_be_on = change.after.get(*field).map_or(now_on, |v| is_on(Some(v)));
+            let now_on =
+                current.is_some_and(|u| crate::grants::checkbox_on(u.field(field).as_deref()));
+            let will_be_on = change
+                .after
+                .get(*field)
+                .map_or(now_on, |v| crate::grants::checkbox_on(Some(v)));
             // An inactive user holds no seat: reactivated with the box on, it takes one.
             let holds_now = now_on && current.is_some_and(|u| u.is_active);
             let active_after = change.action != Action::Deactivate
@@ -764,7 +754,7 @@ impl State<'_> {
                 .target
                 .users
                 .iter()
-                .filter(|u| u.is_active && is_on(u.field(f.field).as_deref()))
+                .filter(|u| u.is_active && crate::grants::checkbox_on(u.field(f.field).as_deref()))
                 .count();
             limited.insert(
                 LicenceKey::Feature(f.field),
@@ -824,15 +814,6 @@ struct Limited {
     shown: String,
     total: i64,
     used: i64,
-}
-
-/// Whether a checkbox value is on.
-fn is_on(value: Option<&Json>) -> bool {
-    match value {
-        Some(Json::Bool(on)) => *on,
-        Some(Json::String(text)) => text.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
 }
 
 /// An error problem for a user.

@@ -310,6 +310,30 @@ pub(crate) struct Change {
     pub(crate) login_id: Option<String>,
 }
 
+impl Change {
+    /// A change of `action` to the user `key` in `situation`, with nothing in it yet: no
+    /// reason, ids, fields or grants.
+    pub(crate) fn new(action: Action, key: String, situation: Situation) -> Change {
+        Change {
+            action,
+            key,
+            situation,
+            reason: String::new(),
+            source_id: None,
+            target_id: None,
+            before: BTreeMap::new(),
+            after: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            unchanged: 0,
+            grants: GrantChanges::default(),
+            fingerprint: None,
+            cause: None,
+            pending_fields: Vec::new(),
+            login_id: None,
+        }
+    }
+}
+
 /// Why a change is in the plan, against the baseline config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -362,7 +386,7 @@ pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_s
             let grants = |mine: &[GrantRef], theirs: &[GrantRef], sign: char| {
                 mine.iter()
                     .filter(|g| theirs.iter().any(|t| t.kind == g.kind && t.id == g.id))
-                    .map(|g| format!("{sign} {} {}", g.kind, g.name))
+                    .map(|g| format!("{sign} {g}"))
                     .collect::<Vec<_>>()
             };
             fields.extend(grants(&change.grants.add, &b.grants.add, '+'));
@@ -421,12 +445,14 @@ pub(crate) struct GrantRef {
 impl GrantRef {
     /// The name of the apply step that writes it: `add queue Support_Tier_1`.
     pub(crate) fn step(&self, adding: bool) -> String {
-        format!(
-            "{} {} {}",
-            if adding { "add" } else { "remove" },
-            self.kind,
-            self.name
-        )
+        format!("{} {self}", if adding { "add" } else { "remove" })
+    }
+}
+
+/// The grant as people read it: `queue Support_Tier_1`.
+impl std::fmt::Display for GrantRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
     }
 }
 

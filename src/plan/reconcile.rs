@@ -13,7 +13,7 @@ use super::matching::{Link, candidates, link, match_index};
 use super::scope::{self, Decision};
 use super::source::{self, SourceUser};
 use super::target::{Org, fingerprint, owned};
-use super::{Action, Change, GrantChanges, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
+use super::{Action, Change, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
 use crate::config::{Config, OutOfScope};
 use crate::expr::{self, Context};
 use crate::model::{SourceSnapshot, TargetSnapshot};
@@ -188,23 +188,16 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             _ => ("IsActive", Json::Bool(true), Json::Bool(false)),
         };
         plan.changes.push(Change {
-            action,
-            key,
-            situation,
             reason,
             source_id,
             target_id: Some(user.id.clone()),
             before: BTreeMap::from([(Arc::from(field), before)]),
             after: BTreeMap::from([(Arc::from(field), after)]),
-            labels: BTreeMap::new(),
-            unchanged: 0,
-            grants: GrantChanges::default(),
             fingerprint: fingerprint(user),
-            cause: None,
-            pending_fields: Vec::new(),
             login_id: (action == Action::Freeze)
                 .then(|| user.login.as_ref().map(|l| l.id.clone()))
                 .flatten(),
+            ..Change::new(action, key, situation)
         });
     }
     if withheld > 0 {

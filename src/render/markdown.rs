@@ -272,19 +272,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{Change, GrantChanges, Situation, Summary};
+    use crate::plan::{Change, Situation, Summary};
 
     fn change(i: usize) -> Change {
         Change {
-            action: Action::Create,
-            key: format!("user{i:05}@contoso.com"),
-            situation: Situation::Unmatched,
             reason: format!(
                 "unmatched: no Salesforce user with FederationIdentifier = \"user{i:05}@contoso.com\""
             ),
             source_id: Some(format!("id-{i}")),
-            target_id: None,
-            before: BTreeMap::new(),
             after: BTreeMap::from([
                 (
                     "Username".into(),
@@ -293,13 +288,11 @@ mod tests {
                 ("Email".into(), json!(format!("user{i:05}@contoso.com"))),
                 ("LastName".into(), json!("Nguyen")),
             ]),
-            labels: BTreeMap::new(),
-            unchanged: 0,
-            grants: GrantChanges::default(),
-            fingerprint: None,
-            cause: None,
-            pending_fields: Vec::new(),
-            login_id: None,
+            ..Change::new(
+                Action::Create,
+                format!("user{i:05}@contoso.com"),
+                Situation::Unmatched,
+            )
         }
     }
 

@@ -32,14 +32,10 @@ pub(crate) fn of(plan: &Plan) -> Option<Overview> {
                 *attributes.entry(field.to_string()).or_default() += 1;
             }
             for g in &change.grants.add {
-                *attributes
-                    .entry(format!("+ {} {}", g.kind, g.name))
-                    .or_default() += 1;
+                *attributes.entry(format!("+ {g}")).or_default() += 1;
             }
             for g in &change.grants.remove {
-                *attributes
-                    .entry(format!("- {} {}", g.kind, g.name))
-                    .or_default() += 1;
+                *attributes.entry(format!("- {g}")).or_default() += 1;
             }
         }
     }

@@ -520,25 +520,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{GrantChanges, Situation};
+    use crate::plan::Situation;
 
     fn update(field: &str, before: &str, after: &str) -> Change {
         Change {
-            action: Action::Update,
-            key: "ava@contoso.com".to_owned(),
-            situation: Situation::Linked,
             reason: "linked by Username".to_owned(),
-            source_id: None,
             target_id: Some("005".to_owned()),
             before: BTreeMap::from([(Arc::from(field), json!(before))]),
             after: BTreeMap::from([(Arc::from(field), json!(after))]),
-            labels: BTreeMap::new(),
-            unchanged: 0,
-            grants: GrantChanges::default(),
-            fingerprint: None,
-            cause: None,
-            pending_fields: Vec::new(),
-            login_id: None,
+            ..Change::new(
+                Action::Update,
+                "ava@contoso.com".to_owned(),
+                Situation::Linked,
+            )
         }
     }
 
