@@ -302,6 +302,18 @@ pub(crate) fn retry_after_value(value: &str, now: std::time::SystemTime) -> Opti
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The waits between tries of one request: `MAX_RETRIES` of them, the n-th (from 0) drawn
+/// uniformly from `[min_delay·2ⁿ, 2·min_delay·2ⁿ)` (exponential backoff with jitter, so clients
+/// throttled together do not retry together), the base capped at 30 s. A `Retry-After` the
+/// server sends replaces the drawn wait (see `Http::send`).
+fn backoff(min_delay: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(min_delay)
+        .with_max_delay(Duration::from_secs(30))
+        .with_max_times(MAX_RETRIES)
+        .with_jitter()
+}
+
 /// A request body.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Body<'a> {
@@ -366,13 +378,8 @@ impl Http {
         what: &Request,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Reply, HttpError> {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(Duration::from_secs(30))
-            .with_max_times(MAX_RETRIES)
-            .with_jitter();
         (|| self.attempt(what, &build))
-            .retry(backoff)
+            .retry(backoff(self.min_delay))
             .sleep(tokio::time::sleep)
             .when(|e: &HttpError| {
                 e.transient() && e.retry_after().is_none_or(|d| d <= MAX_RETRY_AFTER)
@@ -620,6 +627,28 @@ mod tests {
         let again = cache.get(|| fetch(Duration::from_secs(59))).await.unwrap();
         assert!(!Arc::ptr_eq(&first, &again));
         assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn backoff_is_exponential_with_jitter_and_five_retries() {
+        use backon::BackoffBuilder as _;
+        let base = Duration::from_millis(500);
+        let draw = || backoff(base).build().collect::<Vec<Duration>>();
+        let waits = draw();
+        assert_eq!(waits.len(), 5, "{waits:?}");
+        for (n, wait) in (0u32..).zip(&waits) {
+            let floor = base * 2u32.pow(n);
+            assert!(
+                *wait >= floor && *wait < floor * 2,
+                "wait {n} is {wait:?}, not in [{floor:?}, {:?})",
+                floor * 2
+            );
+        }
+        // Jitter: the waits are drawn, not the bare exponential series, and differ run to run
+        // (two draws of five continuous values coinciding is not a thing that happens).
+        let series: Vec<Duration> = (0..5).map(|n| base * 2u32.pow(n)).collect();
+        assert_ne!(waits, series);
+        assert_ne!(waits, draw());
     }
 
     #[test]

@@ -523,6 +523,26 @@ fn the_deactivation_threshold_blocks_unless_allowed() {
 }
 
 #[test]
+fn allow_deactivations_is_also_a_ceiling_under_the_threshold() {
+    // The demo plan has 2 deactivations, within `max_deactivations: 5`; a reviewer who allowed
+    // only 1 did not review this plan, so apply refuses it all the same.
+    let world = World::demo("apply-ceiling");
+    let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the plan has 2 deactivations, more than --allow-deactivations 1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.requests_to("composite"), 0, "nothing was written");
+    assert!(world.audit().is_empty(), "nothing to record");
+    let exact = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "2"]);
+    assert_eq!(exact.code, 0, "{}\n{}", exact.stdout, exact.stderr);
+    world.assert_converged();
+}
+
+#[test]
 fn bulk_api_writes_above_the_threshold() {
     let world = World::demo("apply-bulk");
     let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
@@ -608,9 +628,27 @@ fn a_killed_apply_converges_on_the_next_run() {
     world.emulator.admin("latency", &json!({"ms": 0}));
     let midway = world.roster(&["plan", "--detailed-exitcode"]);
     assert_eq!(midway.code, 2, "the kill came after the apply finished");
+    // What the killed run recorded: whole lines only (`audit` parses each), each of a change it
+    // finished, and none of them for what is still to do.
+    let killed = world.audit();
+    let remaining = world.plan_json()["changes"].as_array().unwrap().clone();
+    for line in &killed {
+        assert_eq!(line["result"], "applied", "{line}");
+        assert!(
+            !remaining.iter().any(|c| c["key"] == line["key"]),
+            "{} is recorded as applied and planned again",
+            line["key"]
+        );
+    }
     let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
+    // The next run appends a line for each change that remained, after the killed run's.
+    let audit = world.audit();
+    assert_eq!(audit[..killed.len()], killed[..]);
+    let appended: Vec<&Value> = audit[killed.len()..].iter().collect();
+    assert_eq!(appended.len(), remaining.len());
+    assert!(appended.iter().all(|l| l["result"] == "applied"));
     world.assert_converged();
 }
 
@@ -713,6 +751,46 @@ fn bulk_rows_salesforce_could_not_lock_are_retried() {
 }
 
 #[test]
+fn locked_records_are_retried_three_rounds_half_a_second_one_and_two_apart() {
+    const CREATES: &str = "POST /services/data/{v}/composite/sobjects";
+    let control = World::demo("apply-lock-control");
+    let out = control.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let unlocked = control.requests_to(CREATES);
+
+    for (locks, code) in [(3, 0), (4, 1)] {
+        let world = World::demo(&format!("apply-lock-{locks}"));
+        let create = first_of(&world.plan_json(), "create");
+        let username = create["after"]["Username"].as_str().unwrap();
+        world
+            .emulator
+            .admin("locks", &json!({"records": [username], "count": locks}));
+        let started = Instant::now();
+        let out = world.roster(&["apply", "--auto-approve"]);
+        let took = started.elapsed();
+        assert_eq!(out.code, code, "{}\n{}", out.stdout, out.stderr);
+        // One request for each of the three rounds, sent only for the locked record.
+        assert_eq!(world.requests_to(CREATES), unlocked + 3, "{locks} locks");
+        assert!(
+            took >= Duration::from_millis(500 + 1000 + 2000),
+            "the rounds are 0.5, 1 and 2 s apart: {took:?}"
+        );
+        if code == 1 {
+            assert!(
+                out.stdout.contains(&format!(
+                    "salesforce_user[\"{}\"]: create failed: UNABLE_TO_LOCK_ROW",
+                    create["key"].as_str().unwrap()
+                )),
+                "{}",
+                out.stdout
+            );
+        } else {
+            world.assert_converged();
+        }
+    }
+}
+
+#[test]
 fn plan_and_apply_write_the_github_job_summary() {
     let world = World::demo("apply-step-summary");
     let summary = world.scratch.dir.join("summary.md");
@@ -788,6 +866,9 @@ fn markdown_report_lists_failures_in_a_table() {
 #[test]
 fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     let world = World::synthetic("apply-interrupt", 2000, 100);
+    world.emulator.admin("latency", &json!({"ms": 0}));
+    let planned = world.plan_json()["changes"].as_array().unwrap().len();
+    world.emulator.admin("latency", &json!({"ms": 100}));
     // A file, not a pipe: the plan shown first is larger than a pipe holds.
     let output = world.scratch.dir.join("apply.out");
     let mut child = crate::support::roster_command()
@@ -813,6 +894,7 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    let writes_when_interrupted = writes(&world);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -823,8 +905,16 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     assert_eq!(status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("interrupted (Ctrl-C)"), "{stdout}");
     assert!(stdout.contains("Apply incomplete."), "{stdout}");
-    // Every change has its line, whether it was applied or not.
+    // The requests in flight finish and nothing more is sent: at most one more per concurrent
+    // slot (4) may have started between counting and the signal arriving.
+    let written = writes(&world);
+    assert!(
+        written <= writes_when_interrupted + 4,
+        "{writes_when_interrupted} writes when interrupted, {written} in the end"
+    );
+    // Every change of the plan has its line, whether it was applied or not.
     let audit = world.audit();
+    assert_eq!(audit.len(), planned, "one audit line per planned change");
     // Begun: applied, or the user written and its grants not (every synthetic create has one).
     let applied = audit
         .iter()
@@ -842,6 +932,26 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     let again = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     world.assert_converged();
+}
+
+/// How many write requests (POST, PATCH, DELETE) the org has answered, logins aside.
+fn writes(world: &World) -> u64 {
+    world
+        .requests()
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(route, _)| {
+            [
+                "POST /services/data",
+                "PATCH /services/data",
+                "DELETE /services/data",
+            ]
+            .iter()
+            .any(|write| route.starts_with(write))
+        })
+        .map(|(_, count)| count.as_u64().unwrap())
+        .sum()
 }
 
 /// Runs roster in the world with stdout a pipe whose reader is gone (`roster ... | head -0`).
