@@ -70,9 +70,10 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["requests"]) => json_response(StatusCode::OK, &json!(shared.counts())),
         ("DELETE", ["requests"]) => {
-            lock(&shared.counts).clear();
+            shared.forget_counts();
             ok()
         }
+        ("GET", ["in_flight"]) => json_response(StatusCode::OK, &json!(shared.peak_in_flight())),
         ("POST", ["faults"]) => match serde_json::from_slice::<Rule>(body) {
             Ok(rule) if rule.count == 0 => {
                 bad("fault: `count` is how many requests fail, at least 1".to_owned())

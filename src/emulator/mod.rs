@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     sessions: Mutex<HashMap<String, Session>>,
     pub(crate) faults: Mutex<Faults>,
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Requests being answered now and the most ever at once, per route.
+    in_flight: Mutex<BTreeMap<String, InFlight>>,
     latency_ms: AtomicU64,
     /// Query results not yet fetched, by locator, with the page size.
     locators: Mutex<HashMap<String, (usize, Vec<salesforce::Row>)>>,
@@ -84,6 +86,7 @@ impl Shared {
             sessions: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults::default()),
             counts: Mutex::new(BTreeMap::new()),
+            in_flight: Mutex::new(BTreeMap::new()),
             latency_ms: AtomicU64::new(0),
             locators: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
@@ -150,8 +153,58 @@ impl Shared {
         lock(&self.counts).clone()
     }
 
+    /// The most requests of each route answered at once since the counts were last forgotten.
+    pub(crate) fn peak_in_flight(&self) -> BTreeMap<String, u64> {
+        lock(&self.in_flight)
+            .iter()
+            .map(|(route, gauge)| (route.clone(), gauge.peak))
+            .collect()
+    }
+
+    /// Forgets the request counts and the in-flight peaks.
+    pub(crate) fn forget_counts(&self) {
+        lock(&self.counts).clear();
+        lock(&self.in_flight).retain(|_, gauge| {
+            gauge.peak = gauge.now;
+            gauge.now > 0
+        });
+    }
+
+    /// Counts a request of `route` in flight until the guard is dropped.
+    fn begin(self: &Arc<Shared>, route: &str) -> Answering {
+        let mut gauges = lock(&self.in_flight);
+        let gauge = gauges.entry(route.to_owned()).or_default();
+        gauge.now += 1;
+        gauge.peak = gauge.peak.max(gauge.now);
+        Answering {
+            shared: Arc::clone(self),
+            route: route.to_owned(),
+        }
+    }
+
     pub(crate) fn set_latency(&self, ms: u64) {
         self.latency_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// One route's requests in flight.
+#[derive(Default)]
+struct InFlight {
+    now: u64,
+    peak: u64,
+}
+
+/// A request being answered; dropping it (answered, or the client gone) ends it.
+struct Answering {
+    shared: Arc<Shared>,
+    route: String,
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        if let Some(gauge) = lock(&self.shared.in_flight).get_mut(&self.route) {
+            gauge.now = gauge.now.saturating_sub(1);
+        }
     }
 }
 
@@ -222,6 +275,7 @@ async fn dispatch(
     }
     let route = format!("{method} {}", route_pattern(&path));
     shared.count(route.clone());
+    let _answering = shared.begin(&route);
     let latency = shared.latency_ms.load(Ordering::Relaxed);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

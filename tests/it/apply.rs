@@ -543,6 +543,18 @@ fn allow_deactivations_is_also_a_ceiling_under_the_threshold() {
 }
 
 #[test]
+fn apply_keeps_four_collection_requests_in_flight() {
+    // 2,000 synthetic users: about nine create requests of 200, each answered in 100 ms.
+    let world = World::synthetic("apply-in-flight", 2000, 100);
+    let out = world.roster(&["apply", "--auto-approve", "--allow-deactivations", "1000"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let peaks = world.emulator.admin_call(Method::GET, "in_flight", None);
+    let creates = "POST /services/data/{v}/composite/sobjects";
+    assert!(world.requests_to(creates) > 4, "{}", world.requests());
+    assert_eq!(peaks[creates], 4, "{peaks}");
+}
+
+#[test]
 fn bulk_api_writes_above_the_threshold() {
     let world = World::demo("apply-bulk");
     let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
