@@ -503,12 +503,21 @@ impl Http {
     }
 }
 
-/// reqwest's error with its causes, which say what actually broke (refused, reset, timed out).
+/// reqwest's error with its causes, which say what actually broke (refused, reset, timed out),
+/// and for a connection never made, the host and port it was made to.
 fn transport_detail(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
-        "cannot connect".to_owned()
+        // Which host: the one configured may be mistyped, or the proxy's.
+        match e
+            .url()
+            .and_then(|u| Some((u.host_str()?.to_owned(), u.port_or_known_default())))
+        {
+            Some((host, Some(port))) => format!("cannot connect to {host}:{port}"),
+            Some((host, None)) => format!("cannot connect to {host}"),
+            None => "cannot connect".to_owned(),
+        }
     } else {
         "the connection failed".to_owned()
     };
@@ -627,6 +636,26 @@ mod tests {
         let again = cache.get(|| fetch(Duration::from_secs(59))).await.unwrap();
         assert!(!Arc::ptr_eq(&first, &again));
         assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_connection_never_made_names_its_host_and_port() {
+        // A port that was just free: nothing listens on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let error = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/v1.0/users"))
+            .send()
+            .await
+            .unwrap_err();
+        let detail = transport_detail(&error);
+        assert!(
+            detail.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
+            "{detail}"
+        );
     }
 
     #[test]

@@ -201,6 +201,127 @@ fn verbosity_flags_and_rust_log() {
 }
 
 #[test]
+fn colour_and_progress_only_on_a_terminal() {
+    use crate::support::{OnTerminal, run_on_terminal};
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    // Slow enough that the progress lines are drawn while roster reads.
+    emulator.admin("latency", &serde_json::json!({"ms": 40}));
+    let scratch = Scratch::new("terminal");
+    let config = repo().join("examples/demo/roster.yaml");
+    let run = |which: OnTerminal, flags: &[&str], env: &[(&str, &str)]| {
+        let mut command = crate::support::roster_command();
+        command
+            .args(["-c", config.to_str().unwrap()])
+            .args(flags)
+            .arg("plan")
+            .current_dir(&scratch.dir)
+            // A terminal says what it is; without TERM (or with `dumb`) colours are off.
+            .env("TERM", "xterm-256color")
+            .envs(emulator.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().copied());
+        let (code, shown, piped) = run_on_terminal(command, which);
+        assert_eq!(code, 0, "{flags:?} {env:?}:\n{shown}\n{piped}");
+        (shown, piped)
+    };
+    // An SGR sequence (a colour or bold), as opposed to the cursor movement progress uses.
+    let sgr = regex::Regex::new("\u{1b}\\[[0-9;]*m").unwrap();
+
+    // stdout a terminal: the plan in colour; off a terminal (stderr a pipe): no progress.
+    let (plan, stderr) = run(OnTerminal::Stdout, &[], &[]);
+    assert!(sgr.is_match(&plan), "no colour on a terminal:\n{plan}");
+    assert!(plan.contains("Plan: 23 to create"), "{plan}");
+    assert_eq!(stderr, "", "progress off a terminal");
+    for (flags, env) in [
+        (&["--no-color"][..], &[][..]),
+        (&[][..], &[("NO_COLOR", "1")][..]),
+    ] {
+        let (uncoloured, _) = run(OnTerminal::Stdout, flags, env);
+        assert!(
+            !sgr.is_match(&uncoloured),
+            "{flags:?} {env:?}:\n{uncoloured}"
+        );
+        assert!(uncoloured.contains("Plan: 23 to create"), "{uncoloured}");
+    }
+
+    // stderr a terminal: progress lines for both sides; the plan on the pipe has no colour.
+    let (progress, plan) = run(OnTerminal::Stderr, &[], &[]);
+    assert!(
+        progress.contains("Entra") && progress.contains("Salesforce"),
+        "no progress on a terminal:\n{progress:?}"
+    );
+    assert!(
+        !sgr.is_match(&plan) && plan.contains("Plan: 23 to create"),
+        "{plan}"
+    );
+    // -q draws no progress, even on a terminal.
+    let (quiet, _) = run(OnTerminal::Stderr, &["-q"], &[]);
+    assert!(!quiet.contains("Entra"), "{quiet:?}");
+}
+
+#[test]
+fn the_config_file_names_the_endpoints_and_the_environment_overrides_them() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("config-urls");
+    let demo = read("examples/demo/roster.yaml");
+    let with_urls = |url: &str| {
+        let config = demo
+            .replace(
+                "  application:\n    display_name: Salesforce Sandbox\n",
+                &format!(
+                    "  application:\n    display_name: Salesforce Sandbox\n  \
+                     login_url: {url}\n  graph_url: {url}\n"
+                ),
+            )
+            .replace(
+                "  login_url: https://test.salesforce.com\n",
+                &format!("  login_url: {url}\n"),
+            );
+        assert_eq!(config.matches(url).count(), 3, "{config}");
+        scratch.write("roster.yaml", config);
+    };
+    let plan = |without_url_variables: bool| {
+        let mut command = crate::support::roster_command();
+        command
+            .args(["plan", "--format", "json"])
+            .current_dir(&scratch.dir)
+            .env("NO_COLOR", "1");
+        for (name, value) in &emulator.env {
+            if !(without_url_variables && name.ends_with("_URL")) {
+                command.env(name, value);
+            }
+        }
+        let out = command.output().unwrap();
+        // The plan without the config's digest, which the URLs change.
+        let plan = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .map(|mut plan| {
+                plan["config_sha256"].take();
+                plan
+            })
+            .unwrap_or_default();
+        (
+            out.status.code().unwrap(),
+            plan,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    scratch.write("roster.yaml", &demo);
+    let (code, reference, stderr) = plan(false);
+    assert_eq!(code, 0, "{stderr}");
+
+    // The config's own URLs, with no variable: the same plan, from the same emulator.
+    with_urls(&emulator.base);
+    let (code, from_file, stderr) = plan(true);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(from_file == reference, "not the same plan");
+
+    // Config URLs nothing listens on, overridden by the variables: the same plan again.
+    with_urls("http://127.0.0.1:9");
+    let (code, overridden, stderr) = plan(false);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(overridden == reference, "not the same plan");
+}
+
+#[test]
 fn scope_assignment_all_takes_users_the_application_is_not_assigned_to() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("assignment-all");

@@ -88,6 +88,64 @@ pub(crate) fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
     }
 }
 
+/// Which of a child's output streams is a terminal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OnTerminal {
+    Stdout,
+    Stderr,
+}
+
+/// Runs `command` with one output stream on a new pseudo-terminal (80×24) and the other a
+/// pipe; returns the exit code, what the terminal showed and what the pipe got.
+pub(crate) fn run_on_terminal(mut command: Command, which: OnTerminal) -> (i32, String, String) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read as _;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("open a pty");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let size = rustix::termios::Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, size).expect("set the pty's size");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().expect("a pty path is text"))
+        .expect("open the pty");
+    match which {
+        OnTerminal::Stdout => command
+            .stdout(terminal)
+            .stderr(std::process::Stdio::piped()),
+        OnTerminal::Stderr => command
+            .stderr(terminal)
+            .stdout(std::process::Stdio::piped()),
+    };
+    let mut master = std::fs::File::from(master);
+    // Read as the child writes, so it never blocks on a full pty; the read ends (EIO on Linux)
+    // when the child and `command` have closed their ends.
+    let shown = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = master.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+    let child = command.spawn().expect("run roster");
+    drop(command);
+    let output = child.wait_with_output().expect("wait for roster");
+    let piped = match which {
+        OnTerminal::Stdout => output.stderr,
+        OnTerminal::Stderr => output.stdout,
+    };
+    (
+        output.status.code().unwrap_or(-1),
+        shown.join().expect("the pty reader"),
+        String::from_utf8_lossy(&piped).into_owned(),
+    )
+}
+
 /// The repository root.
 pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
