@@ -55,6 +55,16 @@ pub(crate) enum Command {
     Snapshot(SnapshotArgs),
     /// Print the JSON Schema of the config file (or of saved plans with --plan).
     Schema(SchemaArgs),
+    /// Write a roster.yaml from Entra's own provisioning job.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+    /// Write the config as Entra's provisioning schema.
+    Export {
+        #[command(subcommand)]
+        to: ExportTo,
+    },
     /// Run the local Entra + Salesforce emulator until interrupted.
     Emulate(EmulateArgs),
     /// Show the whole loop against the built-in emulator: plan, apply, change, plan again.
@@ -193,6 +203,75 @@ pub(crate) struct ExprArgs {
     /// A value that already exists in the target field, for SelectUniqueValue; repeat for more.
     #[arg(long, value_name = "VALUE")]
     pub(crate) existing: Vec<String>,
+}
+
+/// Where `import` reads from.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportFrom {
+    /// The "Salesforce Sandbox" (or "Salesforce") enterprise app's provisioning job: read through
+    /// Microsoft Graph (Synchronization.Read.All and Application.Read.All; the client secret in
+    /// AZURE_CLIENT_SECRET), or from a downloaded schema with --from.
+    Entra(ImportEntraArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("application_by").multiple(false))]
+pub(crate) struct ImportEntraArgs {
+    /// A schema JSON downloaded from the portal (Provisioning > Edit attribute mappings > Show
+    /// advanced options > Review your schema here > Download), instead of reading Graph.
+    #[arg(long, value_name = "SCHEMA.json")]
+    pub(crate) from: Option<PathBuf>,
+    /// With --from: the job's secrets, as Graph's `GET .../synchronization/secrets` returns
+    /// them (`{"value": [{"key": ..., "value": ...}]}`).
+    #[arg(long, value_name = "FILE.json", requires = "from")]
+    pub(crate) secrets: Option<PathBuf>,
+    /// With --from: the app roles (the service principal's JSON, `{"appRoles": [...]}`, or the
+    /// array itself), needed when ProfileName is the user's single app role.
+    #[arg(long, value_name = "FILE.json", requires = "from")]
+    pub(crate) app_roles: Option<PathBuf>,
+    /// The Entra tenant (directory) id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) tenant_id: Option<String>,
+    /// The app registration roster reads Graph with (its client secret in AZURE_CLIENT_SECRET).
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// The enterprise application, by display name.
+    #[arg(long, value_name = "NAME", group = "application_by")]
+    pub(crate) application: Option<String>,
+    /// The enterprise application, by service principal object id.
+    #[arg(long, value_name = "ID", group = "application_by")]
+    pub(crate) service_principal_id: Option<String>,
+    /// The provisioning job's id, when the application has several.
+    #[arg(long, value_name = "ID")]
+    pub(crate) job: Option<String>,
+    /// The Salesforce connected app's consumer key, written to target.auth.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) salesforce_client_id: Option<String>,
+    /// Write the config to FILE instead of stdout (an existing file is never overwritten).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// Where `export` writes to.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportTo {
+    /// Entra's synchronization schema (the body of `PUT .../jobs/{id}/schema`) on stdout or
+    /// --out, and with --secrets-out the secrets that carry scope, out-of-scope handling and
+    /// the deletion threshold.
+    Entra(ExportEntraArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportEntraArgs {
+    /// Write the schema to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Write the secrets (`{"value": [{"key", "value"}]}`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) secrets_out: Option<PathBuf>,
+    /// The job's current schema: its rule id, metadata and directories are kept.
+    #[arg(long, value_name = "SCHEMA.json")]
+    pub(crate) base: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

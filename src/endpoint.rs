@@ -1,7 +1,7 @@
 //! Endpoint URLs: the defaults and the `ROSTER_*` overrides, each held to `url_rules` before any
 //! request.
 
-use crate::config::Config;
+use crate::config::{Config, Source};
 use crate::url_rules::check_base_url;
 
 /// How the edges read the environment: `std::env::var` in the binary, a table in tests (which
@@ -25,6 +25,16 @@ impl Endpoints {
     /// The config's URLs (or the defaults), each overridden by its `ROSTER_*` variable when set;
     /// every one must pass `url_rules::check_base_url`.
     pub(crate) fn resolve(config: &Config, env: Env<'_>) -> Result<Endpoints, String> {
+        Endpoints::of(&config.source, Some(&config.target.login_url), env)
+    }
+
+    /// `resolve` from the parts: the source's URLs and the target's login URL (`None`: the
+    /// default, for commands such as `import entra` that talk to Entra only).
+    pub(crate) fn of(
+        source: &Source,
+        salesforce_login: Option<&str>,
+        env: Env<'_>,
+    ) -> Result<Endpoints, String> {
         let pick =
             |name: &str, configured: Option<&str>, default: &str| -> Result<String, String> {
                 let (url, origin) = match env(name).filter(|v| !v.is_empty()) {
@@ -41,17 +51,17 @@ impl Endpoints {
         Ok(Endpoints {
             entra_login: pick(
                 "ROSTER_ENTRA_LOGIN_URL",
-                config.source.login_url.as_deref(),
+                source.login_url.as_deref(),
                 "https://login.microsoftonline.com",
             )?,
             graph: pick(
                 "ROSTER_GRAPH_URL",
-                config.source.graph_url.as_deref(),
+                source.graph_url.as_deref(),
                 "https://graph.microsoft.com",
             )?,
             salesforce_login: pick(
                 "ROSTER_SALESFORCE_LOGIN_URL",
-                Some(&config.target.login_url),
+                salesforce_login,
                 "https://test.salesforce.com",
             )?,
         })

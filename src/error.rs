@@ -101,6 +101,9 @@ pub(crate) enum Error {
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]
     Interrupted { why: &'static str },
+    /// An Entra provisioning job (or schema file) that cannot be translated as it means.
+    #[error("cannot import the provisioning job: {0}")]
+    Import(String),
     /// The demo's own emulator or bundled world misbehaved.
     #[error("the demo failed: {0}")]
     Demo(String),

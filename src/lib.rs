@@ -20,6 +20,7 @@ mod diagnostic;
 mod digest;
 mod emulator;
 mod endpoint;
+mod entra_sync;
 mod error;
 mod expr;
 mod files;

@@ -20,7 +20,7 @@ pub(crate) async fn live(
     progress: &Progress,
 ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
     let endpoints = Endpoints::resolve(config, env).map_err(Error::Endpoint)?;
-    let graph = Arc::new(Graph::connect(config, base, &endpoints, env)?);
+    let graph = Arc::new(Graph::connect(&config.source, base, &endpoints, env)?);
     let salesforce = Arc::new(Salesforce::connect(config, base, &endpoints)?);
     let entra = async {
         graph::read(graph, config, progress.task("Entra"))

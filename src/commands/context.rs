@@ -198,7 +198,7 @@ impl Context {
         let endpoints =
             Endpoints::resolve(&desired.loaded.config, self.env()).map_err(Error::Endpoint)?;
         Ok(crate::graph::Graph::connect(
-            &desired.loaded.config,
+            &desired.loaded.config.source,
             &desired.base,
             &endpoints,
             self.env(),

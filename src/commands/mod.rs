@@ -17,6 +17,7 @@ mod apply;
 mod context;
 mod demo;
 mod emulate;
+mod entra;
 mod expr;
 mod plan;
 mod signals;
@@ -59,6 +60,12 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Snapshot(args) => snapshot::run(&ctx, args),
         Command::Emulate(args) => emulate::run(&ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
+        Command::Import {
+            from: crate::cli::ImportFrom::Entra(args),
+        } => entra::import(&ctx, args),
+        Command::Export {
+            to: crate::cli::ExportTo::Entra(args),
+        } => entra::export(&ctx, args),
     }
 }
 

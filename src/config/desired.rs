@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) use super::types::{
-    Application, ApplyMode, Assignment, Deprovision, Operator, OutOfScope, Ownership, Protect,
-    RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth, WhenRefused,
+    Application, ApplyMode, Assignment, Deprovision, Operand, Operator, OutOfScope, Ownership,
+    Protect, RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth, WhenRefused,
 };
 use crate::expr;
 use crate::grants::{FeatureLicense, GrantKind};

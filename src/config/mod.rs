@@ -10,8 +10,6 @@ mod types;
 mod validate;
 
 pub(crate) use desired::*;
-#[cfg(test)]
-pub(crate) use load::load_bytes;
-pub(crate) use load::{LoadError, Loaded, load, placed, placed_with};
+pub(crate) use load::{LoadError, Loaded, load, load_bytes, placed, placed_with};
 pub(crate) use schema::config_schema_text;
 pub(crate) use secret::{SecretError, SecretRef, unreadable as unreadable_secrets};

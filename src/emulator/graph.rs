@@ -155,6 +155,17 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             ),
             None => not_found(id),
         },
+        ["servicePrincipals", id, "synchronization", rest @ ..] => {
+            let Some(app) = state
+                .entra
+                .applications
+                .iter()
+                .find(|a| a.service_principal_id == *id)
+            else {
+                return not_found(id);
+            };
+            synchronization(&base, id, app.provisioning.as_ref(), rest)
+        }
         ["servicePrincipals", id, "appRoleAssignedTo"] => {
             if service_principal(&state, id).is_none() {
                 return not_found(id);
@@ -401,6 +412,97 @@ fn service_principal(state: &State, id: &str) -> Option<Value> {
         .iter()
         .find(|a| a.service_principal_id == id)
         .map(sp_json)
+}
+
+/// Secret keys whose values Graph's GET returns as `*` (the credentials; Microsoft Learn,
+/// "Configure SkipOutOfScopeDeletions": re-enter the password before a PUT). Which keys Graph
+/// masks is not documented; these are the ones that hold a credential.
+const MASKED_SECRETS: &[&str] = &[
+    "Password",
+    "SecretToken",
+    "ClientSecret",
+    "AppKey",
+    "ConsumerSecret",
+    "TokenKey",
+    "Oauth2AccessToken",
+    "Oauth2RefreshToken",
+    "Oauth2ClientSecret",
+    "Oauth2AuthorizationCode",
+    "ConnectionString",
+];
+
+/// `servicePrincipals/{id}/synchronization/...`: the jobs, a job, its schema, the secrets
+/// (Microsoft Graph v1.0 synchronizationJob, synchronizationSchema, synchronizationSecret).
+fn synchronization(
+    base: &str,
+    sp: &str,
+    job: Option<&super::world::ProvisioningJob>,
+    rest: &[&str],
+) -> Response {
+    let job_json = |job: &super::world::ProvisioningJob| {
+        json!({
+            "id": job.id, "templateId": job.template_id,
+            "schedule": {"expiration": null, "interval": "PT40M", "state": "Active"},
+            "status": {"code": "Active", "countSuccessiveCompleteFailures": 0, "escrowsPruned": false,
+                "lastExecution": null, "lastSuccessfulExecution": null,
+                "lastSuccessfulExecutionWithExports": null, "progress": [], "quarantine": null,
+                "steadyStateFirstAchievedTime": "0001-01-01T00:00:00Z",
+                "steadyStateLastAchievedTime": "0001-01-01T00:00:00Z",
+                "synchronizedEntryCountByType": [], "troubleshootingUrl": null},
+            "synchronizationJobSettings": [],
+        })
+    };
+    let context = format!("servicePrincipals('{sp}')/synchronization");
+    let the_job = |id: &str| job.filter(|j| j.id == id);
+    match rest {
+        ["jobs"] => json_response(
+            StatusCode::OK,
+            &json!({
+                "@odata.context": format!("{base}/v1.0/$metadata#{context}/jobs"),
+                "value": job.map(job_json).into_iter().collect::<Vec<Value>>(),
+            }),
+        ),
+        ["jobs", id] => match the_job(id) {
+            Some(job) => json_response(
+                StatusCode::OK,
+                &with_context(base, &format!("{context}/jobs/$entity"), job_json(job)),
+            ),
+            None => not_found(id),
+        },
+        ["jobs", id, "schema"] => match the_job(id) {
+            Some(job) => json_response(
+                StatusCode::OK,
+                &with_context(
+                    base,
+                    &format!("{context}/jobs('{id}')/schema/$entity"),
+                    job.schema.clone(),
+                ),
+            ),
+            None => not_found(id),
+        },
+        ["secrets"] => {
+            let secrets: Vec<Value> = job
+                .map(|j| {
+                    j.secrets
+                        .iter()
+                        .map(|(key, value)| {
+                            let value = if MASKED_SECRETS.contains(&key.as_str()) {
+                                "*"
+                            } else {
+                                value
+                            };
+                            json!({"key": key, "value": value})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            json_response(
+                StatusCode::OK,
+                &json!({"@odata.context": format!("{base}/v1.0/$metadata#{context}/secrets"), "value": secrets}),
+            )
+        }
+        _ => not_found(&rest.join("/")),
+    }
 }
 
 fn sp_json(app: &super::world::Application) -> Value {

@@ -154,6 +154,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                         value: Some((*r).into()),
                     })
                     .collect(),
+                provisioning: None,
             }],
             users: entra_users,
             groups,

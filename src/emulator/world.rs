@@ -73,6 +73,25 @@ pub(crate) struct Application {
     pub(crate) service_principal_id: String,
     #[serde(default)]
     pub(crate) app_roles: Vec<AppRole>,
+    /// The enterprise application's provisioning job (Entra's own, as the portal configured it).
+    #[serde(default)]
+    pub(crate) provisioning: Option<ProvisioningJob>,
+}
+
+/// A provisioning job as Microsoft Graph's synchronization API serves it
+/// (`servicePrincipals/{id}/synchronization/jobs`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProvisioningJob {
+    /// `<templateId>.<32 hex>`, e.g. `SfSandboxOutDelta.e4bbd3...`.
+    pub(crate) id: String,
+    pub(crate) template_id: String,
+    /// The `synchronizationSchema`, with Graph's own (camelCase) keys.
+    pub(crate) schema: serde_json::Value,
+    /// The job's secrets by key (`SkipOutOfScopeDeletions`, `SyncAll`, `UserName`, ...); GET
+    /// masks the credentials.
+    #[serde(default)]
+    pub(crate) secrets: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

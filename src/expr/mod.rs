@@ -19,8 +19,27 @@ pub(crate) use dates::{
 };
 pub(crate) use dotnet_format::format as format_date;
 pub(crate) use eval::{Context, evaluate};
-pub(crate) use syntax::{Expr, parse};
+pub(crate) use syntax::{Expr, ExprKind, parse};
 pub(crate) use value::{Attributes, Value};
+
+/// The parameter names of a documented function, from its signature in Microsoft's reference
+/// (`Mid(source, start, length)` → `source`, `start`, `length`); empty for an unknown name.
+pub(crate) fn parameter_names(function: &str) -> Vec<String> {
+    functions::FUNCTIONS
+        .iter()
+        .find(|f| f.name == function)
+        .and_then(|f| {
+            let inner = f.signature.split_once('(')?.1.rsplit_once(')')?.0;
+            Some(
+                inner
+                    .split(',')
+                    .map(|p| p.trim().trim_matches(|c| c == '[' || c == ']').to_owned())
+                    .filter(|p| !p.is_empty() && p != "...")
+                    .collect(),
+            )
+        })
+        .unwrap_or_default()
+}
 
 /// Whether the expression is a SelectUniqueValue call (which the parser allows only at the top).
 pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {

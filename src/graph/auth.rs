@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::GraphError;
-use crate::config::{Config, SourceCredential};
+use crate::config::{Source, SourceCredential};
 use crate::endpoint::{Endpoints, Env};
 use crate::http::{Http, HttpError};
 
@@ -50,12 +50,11 @@ enum Federated {
 
 impl Auth {
     pub(super) fn new(
-        config: &Config,
+        source: &Source,
         base: &Path,
         endpoints: &Endpoints,
         env: Env<'_>,
     ) -> Result<Auth, GraphError> {
-        let source = &config.source;
         let kind = match &source.credential {
             SourceCredential::ClientSecret(secret) => {
                 Kind::Secret(secret.resolve(base, "/source/credential/client_secret")?)

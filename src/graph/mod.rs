@@ -11,13 +11,13 @@ use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::config::{Config, SecretError};
+use crate::config::{SecretError, Source};
 use crate::endpoint::{Endpoints, Env};
 pub(crate) use crate::http::encode;
 use crate::http::{Http, HttpError, TokenCache};
 
 pub(crate) use lookup::look_up;
-pub(crate) use read::read;
+pub(crate) use read::{app_roles_of, read, service_principal};
 
 /// Graph's limit on requests in one `$batch`.
 const MAX_BATCH: usize = 20;
@@ -69,7 +69,7 @@ pub(crate) struct BatchReply {
 impl Graph {
     /// Reads the credential's secrets and prepares the client; nothing is sent yet.
     pub(crate) fn connect(
-        config: &Config,
+        source: &Source,
         base: &std::path::Path,
         endpoints: &Endpoints,
         env: Env<'_>,
@@ -77,7 +77,7 @@ impl Graph {
         Ok(Graph {
             http: Http::new("Microsoft Graph")?,
             base_url: format!("{}/v1.0", endpoints.graph),
-            auth: auth::Auth::new(config, base, endpoints, env)?,
+            auth: auth::Auth::new(source, base, endpoints, env)?,
             token: TokenCache::default(),
         })
     }

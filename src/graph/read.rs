@@ -181,7 +181,7 @@ async fn read_groups(
 }
 
 /// Finds the service principal by id, app id or display name; none or several is an error.
-async fn service_principal(
+pub(crate) async fn service_principal(
     graph: &Graph,
     application: &Application,
 ) -> Result<ServicePrincipal, GraphError> {
@@ -270,8 +270,23 @@ fn optional(item: &Value, key: &str) -> Result<Option<String>, String> {
 /// The service principal with its app roles (`id`, `displayName`, `value` — null for
 /// Default Access — and `isEnabled`).
 fn service_principal_of(found: &Value) -> Result<ServicePrincipal, String> {
-    let Some(Value::Array(roles)) = found.get("appRoles") else {
-        return Err("it has no `appRoles` array".to_owned());
+    Ok(ServicePrincipal {
+        id: required(found, "id")?,
+        app_id: required(found, "appId")?,
+        display_name: optional(found, "displayName")?.unwrap_or_default(),
+        app_roles: app_roles_of(found)?,
+    })
+}
+
+/// The app roles of a service principal's (or an application manifest's) JSON: its `appRoles`
+/// array, or the array itself; ordered by id.
+pub(crate) fn app_roles_of(found: &Value) -> Result<Vec<AppRole>, String> {
+    let roles = match found {
+        Value::Array(roles) => roles,
+        _ => match found.get("appRoles") {
+            Some(Value::Array(roles)) => roles,
+            _ => return Err("it has no `appRoles` array".to_owned()),
+        },
     };
     let mut app_roles = roles
         .iter()
@@ -289,12 +304,7 @@ fn service_principal_of(found: &Value) -> Result<ServicePrincipal, String> {
         })
         .collect::<Result<Vec<AppRole>, String>>()?;
     app_roles.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(ServicePrincipal {
-        id: required(found, "id")?,
-        app_id: required(found, "appId")?,
-        display_name: optional(found, "displayName")?.unwrap_or_default(),
-        app_roles,
-    })
+    Ok(app_roles)
 }
 
 /// One `appRoleAssignedTo` row; every field roster reads must be there, and `principalType`

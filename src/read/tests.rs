@@ -25,8 +25,12 @@ const SF_CLIENT_CREDENTIALS: &str = "    client_credentials:
 struct Dir(PathBuf);
 
 impl Dir {
+    /// Its own directory, even when another test of this process uses the same name.
     fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("roster-read-{}-{name}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("roster-read-{}-{n}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Dir(dir)

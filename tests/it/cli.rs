@@ -27,6 +27,8 @@ fn help_lists_every_command() {
             "expr",
             "snapshot",
             "schema",
+            "import",
+            "export",
             "emulate",
             "demo",
             "completions",

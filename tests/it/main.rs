@@ -5,6 +5,7 @@ mod apply;
 mod cases;
 mod cli;
 mod emulate;
+mod entra;
 mod expr;
 mod grants;
 mod plan;

@@ -26,8 +26,13 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    /// A new directory, its own even when another test of this process uses the same name
+    /// (`cargo test` runs tests as threads of one process: two tests sharing a directory would
+    /// write each other's config).
     pub(crate) fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("roster-it-{}-{name}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("roster-it-{}-{n}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch { dir }
@@ -223,6 +228,51 @@ impl Emulator {
     /// Posts JSON to the emulator's admin API (`/_emulator/...`).
     pub(crate) fn admin(&self, path: &str, body: &serde_json::Value) {
         self.admin_call(reqwest::Method::POST, path, Some(body));
+    }
+
+    /// GETs `{base}/v1.0/{path}` as the demo tenant's client (a client-credentials token from
+    /// the emulator's token endpoint) and returns the JSON answer, whatever its status.
+    pub(crate) fn graph_get(&self, path: &str) -> serde_json::Value {
+        let secret = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
+            .map(|(_, v)| v.clone())
+            .expect("the emulator exports AZURE_CLIENT_SECRET");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let token: serde_json::Value = client
+                .post(format!(
+                    "{}/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token",
+                    self.base
+                ))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11"),
+                    ("client_secret", secret.as_str()),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ])
+                .send()
+                .await
+                .expect("token request")
+                .json()
+                .await
+                .expect("token answer");
+            let token = token["access_token"].as_str().expect("a token").to_owned();
+            client
+                .get(format!("{}/v1.0/{path}", self.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("graph request")
+                .json()
+                .await
+                .expect("graph answer")
+        })
     }
 
     /// Calls the admin API and returns its JSON answer.

@@ -1,0 +1,314 @@
+//! `roster import entra` and `roster export entra`: Entra's own provisioning configuration to a
+//! `roster.yaml` and back (`entra_sync`).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::context::Context;
+use crate::cli::{ExportEntraArgs, ImportEntraArgs};
+use crate::config::{Application, SecretRef, Source, SourceCredential};
+use crate::diagnostic::display_path;
+use crate::entra_sync::import::{Connection, Provisioning};
+use crate::entra_sync::{Secret, SynchronizationSchema, export, import};
+use crate::error::{Error, Outcome};
+use crate::graph::{Graph, GraphError, encode};
+
+/// Where `import` reads the client secret of roster's app registration.
+const SECRET_VARIABLE: &str = "AZURE_CLIENT_SECRET";
+
+pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, Error> {
+    let application = args
+        .application
+        .clone()
+        .map(Application::DisplayName)
+        .or_else(|| {
+            args.service_principal_id
+                .clone()
+                .map(Application::ServicePrincipalId)
+        });
+    let job = match &args.from {
+        Some(path) => from_files(path, args.secrets.as_deref(), args.app_roles.as_deref())?,
+        None => ctx.block_on(from_graph(ctx, args, application.clone()))??,
+    };
+    let connection = Connection {
+        tenant_id: args.tenant_id.clone(),
+        client_id: args.client_id.clone(),
+        application,
+        salesforce_client_id: args.salesforce_client_id.clone(),
+    };
+    let imported = import::import(&job, &connection).map_err(Error::Import)?;
+    // What was written must be a config roster reads; anything else is roster's own bug, shown
+    // at its place in the written text.
+    let name = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("roster.yaml"));
+    crate::config::load_bytes(&name, imported.yaml.clone().into_bytes())?;
+    match &args.out {
+        Some(path) => write_new(path, &imported.yaml)?,
+        None => super::print(&imported.yaml)?,
+    }
+    if !ctx.quiet {
+        let mut summary = String::new();
+        if let Some(path) = &args.out {
+            let _ = writeln!(summary, "Wrote {}.", display_path(path));
+        }
+        if !imported.notes.is_empty() {
+            let _ = writeln!(
+                summary,
+                "{} thing(s) to review (each also a comment in the file):",
+                imported.notes.len()
+            );
+            for note in &imported.notes {
+                let _ = writeln!(summary, "  - {note}");
+            }
+        }
+        summary.push_str(
+            "Next: `roster validate`, then `roster plan` against the live tenant and org.\n",
+        );
+        crate::error::output(anstream::stderr().write_all(summary.as_bytes()))?;
+    }
+    Ok(Outcome::Success)
+}
+
+pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, Error> {
+    let desired = ctx.load()?;
+    let base = args
+        .base
+        .as_deref()
+        .map(|path| read_json::<SynchronizationSchema>(path, "a synchronization schema"))
+        .transpose()?;
+    let exported = export::export(&desired.loaded.config, base.as_ref());
+    let mut schema = serde_json::to_string_pretty(&exported.schema)
+        .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+    schema.push('\n');
+    match &args.out {
+        Some(path) => write(path, &schema)?,
+        None => super::print(&schema)?,
+    }
+    if let Some(path) = &args.secrets_out {
+        let mut text =
+            serde_json::to_string_pretty(&serde_json::json!({"value": exported.secrets}))
+                .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+        text.push('\n');
+        write(path, &text)?;
+    }
+    if !ctx.quiet && !exported.notes.is_empty() {
+        let mut summary = format!(
+            "{} thing(s) roster has that Entra cannot express (not in the schema):\n",
+            exported.notes.len()
+        );
+        for note in &exported.notes {
+            let _ = writeln!(summary, "  - {note}");
+        }
+        crate::error::output(anstream::stderr().write_all(summary.as_bytes()))?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// A job from files: the schema, and optionally the secrets and the app roles.
+fn from_files(
+    schema: &Path,
+    secrets: Option<&Path>,
+    app_roles: Option<&Path>,
+) -> Result<Provisioning, Error> {
+    let schema = read_json::<SynchronizationSchema>(schema, "a synchronization schema")?;
+    let secrets = match secrets {
+        Some(path) => secrets_of(&read_json::<Value>(path, "the job's secrets")?)
+            .map_err(|reason| Error::Import(format!("{}: {reason}", display_path(path))))?,
+        None => Vec::new(),
+    };
+    let app_roles = match app_roles {
+        Some(path) => Some(
+            crate::graph::app_roles_of(&read_json::<Value>(path, "app roles")?)
+                .map_err(|reason| Error::Import(format!("{}: {reason}", display_path(path))))?,
+        ),
+        None => None,
+    };
+    Ok(Provisioning {
+        schema,
+        secrets,
+        app_roles,
+        origin: "a downloaded schema".to_owned(),
+    })
+}
+
+/// Reads the application's provisioning job, its schema and secrets, and its app roles.
+async fn from_graph(
+    ctx: &Context,
+    args: &ImportEntraArgs,
+    application: Option<Application>,
+) -> Result<Provisioning, Error> {
+    let needed = |value: &Option<String>, flag: &str| {
+        value.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "reading the job through Microsoft Graph needs {flag} (or import a downloaded \
+                 schema with --from SCHEMA.json)"
+            ))
+        })
+    };
+    let source = Source {
+        tenant_id: needed(&args.tenant_id, "--tenant-id")?,
+        client_id: needed(&args.client_id, "--client-id")?,
+        credential: SourceCredential::ClientSecret(SecretRef::Env(SECRET_VARIABLE.to_owned())),
+        application: application.ok_or_else(|| {
+            Error::Usage(
+                "name the enterprise application with --application NAME or \
+                 --service-principal-id ID"
+                    .to_owned(),
+            )
+        })?,
+        login_url: None,
+        graph_url: None,
+    };
+    let endpoints =
+        crate::endpoint::Endpoints::of(&source, None, ctx.env()).map_err(Error::Endpoint)?;
+    let graph =
+        Graph::connect(&source, Path::new("."), &endpoints, ctx.env()).map_err(|e| match e {
+            GraphError::Secret(_) => Error::Usage(format!(
+                "set {SECRET_VARIABLE} to a client secret of app registration {}",
+                source.client_id
+            )),
+            other => other.into(),
+        })?;
+    let sp = crate::graph::service_principal(&graph, &source.application).await?;
+    let sync = format!("servicePrincipals/{}/synchronization", encode(&sp.id));
+    let jobs = graph.get(&graph.url(&format!("{sync}/jobs"))).await?;
+    let job = choose_job(&jobs, args.job.as_deref(), &sp.display_name)?;
+    let schema = graph
+        .get(&graph.url(&format!("{sync}/jobs/{}/schema", encode(&job.0))))
+        .await?;
+    let schema: SynchronizationSchema = serde_json::from_value(schema).map_err(|e| {
+        Error::Import(format!(
+            "the schema of job {} is not a synchronization schema: {e}",
+            job.0
+        ))
+    })?;
+    let secrets = graph.get(&graph.url(&format!("{sync}/secrets"))).await?;
+    let secrets = secrets_of(&secrets)
+        .map_err(|reason| Error::Import(format!("the job's secrets: {reason}")))?;
+    Ok(Provisioning {
+        schema,
+        secrets,
+        app_roles: Some(sp.app_roles),
+        origin: format!("job {} of {:?}", job.0, sp.display_name),
+    })
+}
+
+/// The job to import from Graph's list of the application's jobs: the one asked for, or the only
+/// one. `(id, templateId)`.
+fn choose_job(
+    jobs: &Value,
+    wanted: Option<&str>,
+    application: &str,
+) -> Result<(String, String), Error> {
+    let jobs: Vec<(String, String)> = jobs
+        .get("value")
+        .and_then(Value::as_array)
+        .map(|jobs| {
+            jobs.iter()
+                .filter_map(|j| {
+                    Some((
+                        j.get("id")?.as_str()?.to_owned(),
+                        j.get("templateId")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let listed = || {
+        jobs.iter()
+            .map(|(id, template)| format!("{id} ({template})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let job = match wanted {
+        Some(wanted) => jobs.iter().find(|(id, _)| id == wanted).ok_or_else(|| {
+            Error::Import(format!(
+                "{application:?} has no provisioning job {wanted} (its jobs: {})",
+                listed()
+            ))
+        })?,
+        None => match jobs.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(Error::Import(format!(
+                    "{application:?} has no provisioning job: provisioning was never configured \
+                     for it"
+                )));
+            }
+            _ => {
+                return Err(Error::Import(format!(
+                    "{application:?} has {} provisioning jobs; choose one with --job ({})",
+                    jobs.len(),
+                    listed()
+                )));
+            }
+        },
+    }
+    .clone();
+    Ok(job)
+}
+
+/// The secrets of `{"value": [{"key", "value"}]}` (or the bare array).
+fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
+    let items = value.get("value").unwrap_or(value);
+    serde_json::from_value(items.clone())
+        .map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    // The portal's download may start with a byte-order mark.
+    serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+        Error::Import(format!(
+            "{}:{}:{}: not {what}: {e}",
+            display_path(path),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Writes a new file; an existing one is never overwritten (it may be the config in use).
+fn write_new(path: &Path, text: &str) -> Result<(), Error> {
+    let failed = |source| Error::File {
+        action: "write",
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Usage(format!(
+                    "{} exists; roster import never overwrites a file (remove it, or write to \
+                     another and compare)",
+                    display_path(path)
+                ))
+            } else {
+                failed(e)
+            }
+        })?;
+    file.write_all(text.as_bytes()).map_err(failed)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|source| Error::File {
+        action: "write",
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,100 @@
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use super::import::{quoted, scalar};
+use super::{MappingSource, OPERATORS, entra_operator, graph_names, operator};
+
+#[test]
+fn operators_are_read_however_entra_spells_them_and_written_as_the_portal_does() {
+    for (op, name) in OPERATORS {
+        assert_eq!(operator(name), Some(*op), "{name}");
+        assert_eq!(
+            operator(&name.to_lowercase()),
+            Some(*op),
+            "{name} in lower case"
+        );
+        assert_eq!(
+            operator(&name.replace(' ', "_")),
+            Some(*op),
+            "{name} with underscores"
+        );
+        assert_eq!(entra_operator(*op), *name);
+    }
+    assert_eq!(
+        operator("  not   equals "),
+        Some(crate::config::Operator::NotEquals)
+    );
+    assert_eq!(operator("Valid Cert Match"), None);
+    assert_eq!(operator("Present"), None);
+}
+
+#[test]
+fn scalars_read_back_as_the_same_string() {
+    for text in [
+        "Sales",
+        "Chatter Free User",
+        "yes",
+        "No",
+        "null",
+        "123",
+        "0000",
+        "a: b",
+        "#hash",
+        "it's",
+        "- dash",
+        " leading",
+        "trailing ",
+        "",
+        "tab\there",
+        "line\nbreak",
+        "@contoso.com",
+        "Contoso: \"EMEA\" Ltd",
+        "Zoë",
+    ] {
+        for written in [scalar(text), quoted(text)] {
+            let yaml = format!("key: {written}\n");
+            let read: std::collections::BTreeMap<String, String> =
+                serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(read["key"], text, "{yaml}");
+        }
+    }
+}
+
+#[test]
+fn a_source_without_its_text_is_rebuilt_from_its_structure() {
+    let source: MappingSource = serde_json::from_value(serde_json::json!({
+        "type": "Function", "name": "Mid", "parameters": [
+            {"key": "source", "value": {"type": "Attribute", "name": "userPrincipalName", "parameters": []}},
+            {"key": "start", "value": {"type": "Constant", "name": "1", "parameters": []}},
+            {"key": "length", "value": {"type": "Constant", "name": "8", "parameters": []}},
+        ]
+    }))
+    .unwrap();
+    assert_eq!(source.text(), "Mid([userPrincipalName], 1, 8)");
+    let suffix: MappingSource = serde_json::from_value(serde_json::json!({
+        "type": "Function", "name": "Append", "parameters": [
+            {"key": "source", "value": {"type": "Attribute", "name": "mail", "parameters": []}},
+            {"key": "suffix", "value": {"type": "Constant", "name": "007 \"x\"", "parameters": []}},
+        ]
+    }))
+    .unwrap();
+    assert_eq!(suffix.text(), "Append([mail], \"007 \"\"x\"\"\")");
+    // Entra's own text wins when it is there.
+    let given: MappingSource = serde_json::from_value(serde_json::json!({
+        "type": "Function", "name": "Mid", "expression": " Mid([mail], 1, 3) ", "parameters": []
+    }))
+    .unwrap();
+    assert_eq!(given.text(), "Mid([mail], 1, 3)");
+}
+
+#[test]
+fn sync_schema_names_become_graph_reads() {
+    assert_eq!(
+        graph_names("Join(\" \", [mobile], [telephoneNumber], [physicalDeliveryOfficeName])"),
+        "Join(\" \", [mobilePhone], Item([businessPhones], 1), [officeLocation])"
+    );
+    // Only whole attribute references: a constant that says "mobile" stays.
+    assert_eq!(
+        graph_names("Append(\"mobile\", [mail])"),
+        "Append(\"mobile\", [mail])"
+    );
+}

@@ -1,0 +1,559 @@
+//! `roster import entra` and `roster export entra`: Entra's provisioning job to a config that
+//! plans the same, from Graph (the demo world's job) or a downloaded schema; the written YAML
+//! for real-shaped schemas; the round trip through `export`; and what careless input gets.
+
+use serde_json::{Value, json};
+
+use crate::support::{Emulator, Output, Scratch, read, repo};
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11";
+const SF_CLIENT: &str = "3MVG9contoso.roster.dev1";
+
+/// `--tenant-id ... --client-id ... --salesforce-client-id ...`, then `extra`.
+fn import_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "import",
+        "entra",
+        "--tenant-id",
+        TENANT,
+        "--client-id",
+        CLIENT,
+        "--salesforce-client-id",
+        SF_CLIENT,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The JSON plan of `config` against the emulator, without the config's digest.
+fn plan(emulator: &Emulator, scratch: &Scratch, config: &str) -> Value {
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "plan", "--format", "json"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{config}: {}", out.stderr);
+    let mut plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    plan["config_sha256"].take();
+    plan
+}
+
+/// Asserts two plans are the same, naming the first top-level key that differs.
+fn assert_same_plan(a: &Value, b: &Value) {
+    for (key, value) in a.as_object().unwrap() {
+        assert!(
+            *value == b[key],
+            "the plans differ in `{key}`:\n{value:#}\n---\n{:#}",
+            b[key]
+        );
+    }
+}
+
+#[test]
+fn importing_the_demo_job_plans_exactly_what_the_hand_written_config_plans() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("import-demo");
+    let out = emulator.roster(
+        &scratch.dir,
+        &import_args(&[
+            "--application",
+            "Salesforce Sandbox",
+            "--out",
+            "roster.yaml",
+        ]),
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The one thing Entra has and roster cannot say, on stderr and as a comment in place.
+    assert!(
+        out.stderr.contains("1 thing(s) to review")
+            && out
+                .stderr
+                .contains("EmployeeNumber <- [employeeId] — flow type AttributeAddOnly"),
+        "{}",
+        out.stderr
+    );
+    let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
+    assert!(
+        written.starts_with("# yaml-language-server: $schema=schemas/roster.schema.json\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("  # not imported: EmployeeNumber <- [employeeId]"),
+        "{written}"
+    );
+    let validated = emulator.roster(&scratch.dir, &["validate"], &[]);
+    assert_eq!(validated.code, 0, "{}", validated.stderr);
+
+    let imported = plan(&emulator, &scratch, "roster.yaml");
+    let hand_written = repo().join("examples/from-entra/roster.yaml");
+    let expected = plan(&emulator, &scratch, hand_written.to_str().unwrap());
+    assert_same_plan(&imported, &expected);
+    assert_eq!(
+        imported["summary"]["create"], 23,
+        "{:#}",
+        imported["summary"]
+    );
+
+    // An existing file is never overwritten.
+    let again = emulator.roster(
+        &scratch.dir,
+        &import_args(&[
+            "--application",
+            "Salesforce Sandbox",
+            "--out",
+            "roster.yaml",
+        ]),
+        &[],
+    );
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("roster.yaml exists"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap(),
+        written
+    );
+}
+
+#[test]
+fn export_then_import_plans_the_same_as_the_original() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("export-round-trip");
+    let original = repo().join("examples/from-entra/roster.yaml");
+    let original = original.to_str().unwrap();
+    let out = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            original,
+            "export",
+            "entra",
+            "--out",
+            "schema.json",
+            "--secrets-out",
+            "secrets.json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Nothing to report: the file says only what Entra can.
+    assert!(!out.stderr.contains("cannot express"), "{}", out.stderr);
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(scratch.dir.join("schema.json")).unwrap())
+            .unwrap();
+    assert_graph_shapes(&schema);
+
+    let out = emulator.roster(
+        &scratch.dir,
+        &import_args(&[
+            "--from",
+            "schema.json",
+            "--secrets",
+            "secrets.json",
+            "--application",
+            "Salesforce Sandbox",
+            "--out",
+            "again.yaml",
+        ]),
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_same_plan(
+        &plan(&emulator, &scratch, "again.yaml"),
+        &plan(&emulator, &scratch, original),
+    );
+}
+
+#[test]
+fn export_reports_what_entra_cannot_express() {
+    let scratch = Scratch::new("export-demo");
+    let config = repo().join("examples/demo/roster.yaml");
+    let out = scratch.roster(&["-c", config.to_str().unwrap(), "export", "entra"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_graph_shapes(&serde_json::from_str(&out.stdout).unwrap());
+    for expected in [
+        "roles.rules[0]: permission_sets Sales_Cloud_User, Reports_Export",
+        "roles.rules[3]: when group SF Report Builders — Entra chooses the profile by app role only",
+        "ownership.username_suffix .dev1",
+        "protect — Entra has no protected users",
+        "roles.rules[0]: role Western Sales Manager",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}:\n{}", out.stderr);
+    }
+}
+
+/// The shapes of Graph's synchronizationSchema an export must have (entra-sync-schema.md §2):
+/// one rule into salesforce.com, a User → User mapping, each attribute mapping with a target
+/// named once, a known source type and flow type, and scoping operators Entra names.
+fn assert_graph_shapes(schema: &Value) {
+    let rules = schema["synchronizationRules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["sourceDirectoryName"], "Azure Active Directory");
+    assert_eq!(rules[0]["targetDirectoryName"], "salesforce.com");
+    let mapping = &rules[0]["objectMappings"][0];
+    assert_eq!(mapping["sourceObjectName"], "User");
+    assert_eq!(mapping["targetObjectName"], "User");
+    let mut targets = std::collections::BTreeSet::new();
+    for m in mapping["attributeMappings"].as_array().unwrap() {
+        let target = m["targetAttributeName"].as_str().unwrap();
+        assert!(targets.insert(target.to_owned()), "{target} twice");
+        assert!(
+            ["Always", "ObjectAddOnly"].contains(&m["flowType"].as_str().unwrap()),
+            "{m}"
+        );
+        assert!(
+            ["Attribute", "Constant", "Function"].contains(&m["source"]["type"].as_str().unwrap()),
+            "{m}"
+        );
+        assert!(m["source"]["expression"].is_string(), "{m}");
+    }
+    assert!(targets.contains("IsActive") && targets.contains("ProfileName"));
+    let groups = mapping["scope"]["groups"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    for clause in groups.iter().flat_map(|g| g["clauses"].as_array().unwrap()) {
+        assert!(
+            [
+                "EQUALS",
+                "NOT EQUALS",
+                "IS TRUE",
+                "IS FALSE",
+                "IS NULL",
+                "IS NOT NULL",
+                "REGEX MATCH",
+                "NOT REGEX MATCH",
+                "Includes",
+                "ENDS_WITH",
+                "Greater_Than",
+                "Greater_Than_OR_EQUALS",
+                "&",
+                "!&"
+            ]
+            .contains(&clause["operatorName"].as_str().unwrap()),
+            "{clause}"
+        );
+        assert!(clause["targetOperand"]["values"].is_array(), "{clause}");
+    }
+}
+
+/// Imports `schema` (a JSON value) with the app roles fixture; returns the run and the file.
+fn import_file(name: &str, schema: &Value, extra: &[&str]) -> (Output, String) {
+    let scratch = Scratch::new(name);
+    scratch.write("schema.json", serde_json::to_string_pretty(schema).unwrap());
+    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+    let mut args = import_args(&[
+        "--from",
+        "schema.json",
+        "--app-roles",
+        roles.to_str().unwrap(),
+        "--application",
+        "Salesforce Sandbox",
+        "--out",
+        "roster.yaml",
+    ]);
+    args.extend_from_slice(extra);
+    let out = scratch.roster(&args);
+    let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap_or_default();
+    if out.code == 0 {
+        let validated = scratch.roster(&["validate"]);
+        assert_eq!(validated.code, 0, "{}\n{written}", validated.stderr);
+    }
+    (out, written)
+}
+
+fn default_schema() -> Value {
+    serde_json::from_str(&read("tests/fixtures/entra/salesforce-default-schema.json")).unwrap()
+}
+
+/// The User mapping of a schema, to edit.
+fn user_mapping(schema: &mut Value) -> &mut Value {
+    &mut schema["synchronizationRules"][0]["objectMappings"][0]
+}
+
+#[test]
+fn the_documented_salesforce_default_schema_imports_to_a_config_that_validates() {
+    let (out, written) = import_file("import-default", &default_schema(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A default profile for users without a role has no equivalent: said, in place.
+    assert!(
+        out.stderr
+            .contains("ProfileName's default \"Chatter Free User\""),
+        "{}",
+        out.stderr
+    );
+    insta::assert_snapshot!(written);
+}
+
+#[test]
+fn every_scoping_operator_imports_with_its_operand() {
+    let mut schema = default_schema();
+    let clause = |op: &str, attribute: &str, values: &[&str]| json!({"operatorName": op, "sourceOperandName": attribute, "targetOperand": {"values": values}});
+    user_mapping(&mut schema)["scope"] = json!({
+        "groups": [
+            {"name": "text", "clauses": [
+                clause("EQUALS", "department", &["Sales"]),
+                clause("NOT EQUALS", "country", &["FR"]),
+                clause("Includes", "jobTitle", &["Engineer"]),
+                clause("ENDS_WITH", "userPrincipalName", &["@contoso.com"]),
+            ]},
+            {"name": "flags and nulls", "clauses": [
+                clause("IS TRUE", "accountEnabled", &[]),
+                clause("IS FALSE", "showInAddressList", &[]),
+                clause("IS NULL", "companyName", &[]),
+                clause("IS NOT NULL", "employeeId", &[]),
+            ]},
+            {"name": "patterns", "clauses": [
+                clause("REGEX MATCH", "employeeId", &["^E[0-9]{4}$"]),
+                clause("NOT REGEX MATCH", "mail", &["(?i)@test\\."]),
+            ]},
+            // The portal's labels with underscores, and the sync schema's name for officeLocation.
+            {"name": "numbers and lists", "clauses": [
+                clause("Greater_Than", "extensionAttribute1", &["10"]),
+                clause("GREATER_THAN_OR_EQUALS", "extensionAttribute2", &["3"]),
+                clause("&", "physicalDeliveryOfficeName", &["Paris", "Oslo"]),
+                clause("!&", "usageLocation", &["CN", "RU"]),
+            ]},
+        ],
+        "inputFilterGroups": [{"name": "pre-filter", "clauses": [clause("EQUALS", "userType", &["Member"])]}],
+        "categoryFilterGroups": [],
+    });
+    let (out, written) = import_file("import-operators", &schema, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("inputFilterGroups \"pre-filter\""),
+        "{}",
+        out.stderr
+    );
+    insta::assert_snapshot!(written);
+}
+
+#[test]
+fn expressions_of_every_value_kind_import_and_renamed_attributes_are_read_from_graph() {
+    let mut schema = default_schema();
+    let attribute = |name: &str| json!({"type": "Attribute", "name": name, "parameters": []});
+    let constant = |value: &str| json!({"type": "Constant", "name": value, "parameters": []});
+    let mappings = user_mapping(&mut schema)["attributeMappings"]
+        .as_array_mut()
+        .unwrap();
+    for (target, source, default, flow) in [
+        // A function rebuilt from its structure (no `expression` text), nested, with a number.
+        (
+            "CommunityNickname",
+            json!({"type": "Function", "name": "Left", "parameters": [
+                {"key": "source", "value": {"type": "Function", "name": "Join", "parameters": [
+                    {"key": "separator", "value": constant(".")},
+                    {"key": "source1", "value": attribute("givenName")},
+                    {"key": "source2", "value": attribute("surname")}]}},
+                {"key": "length", "value": constant("40")}]}),
+            None,
+            "ObjectAddOnly",
+        ),
+        // A constant with quotes and a colon.
+        (
+            "CompanyName",
+            constant("Contoso: \"EMEA\" Ltd"),
+            None,
+            "Always",
+        ),
+        // Sync-schema names Graph spells otherwise.
+        ("Phone", attribute("telephoneNumber"), None, "Always"),
+        ("MobilePhone", attribute("mobile"), None, "Always"),
+        ("Fax", attribute("facsimileTelephoneNumber"), None, "Always"),
+        // A custom field with a default.
+        (
+            "Cost_Center__c",
+            attribute("extensionAttribute3"),
+            Some("0000"),
+            "Always",
+        ),
+        // Kept as comments: no roster equivalent.
+        ("Division", attribute("department"), None, "ValueAddOnly"),
+        (
+            "ProfileId",
+            attribute("extensionAttribute4"),
+            None,
+            "Always",
+        ),
+        ("Nope__x", attribute("department"), None, "Always"),
+    ] {
+        mappings.push(json!({
+            "targetAttributeName": target, "source": source, "defaultValue": default,
+            "flowType": flow, "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
+        }));
+    }
+    let (out, written) = import_file("import-value-kinds", &schema, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for kept in [
+        "Division <- [department]",
+        "ProfileId <- [extensionAttribute4]",
+        "Nope__x",
+    ] {
+        assert!(out.stderr.contains(kept), "{kept}: {}", out.stderr);
+    }
+    insta::assert_snapshot!(written);
+}
+
+/// A change to a schema.
+type Edit = dyn Fn(&mut Value);
+
+#[test]
+fn what_would_change_scope_or_profiles_is_refused_and_nothing_written() {
+    let cases: Vec<(&str, Box<Edit>, &str)> = vec![
+        (
+            "unknown operator",
+            Box::new(|s: &mut Value| {
+                user_mapping(s)["scope"] = json!({"groups": [{"name": "odd", "clauses": [
+                    {"operatorName": "Valid Cert Match", "sourceOperandName": "department", "targetOperand": {"values": ["x"]}}]}]});
+            }),
+            "scoping filter \"odd\": operator \"Valid Cert Match\" on department has no roster equivalent",
+        ),
+        (
+            "an integer operator on text",
+            Box::new(|s: &mut Value| {
+                user_mapping(s)["scope"] = json!({"groups": [{"name": "n", "clauses": [
+                    {"operatorName": "Greater_Than", "sourceOperandName": "extensionAttribute1", "targetOperand": {"values": ["ten"]}}]}]});
+            }),
+            "extensionAttribute1 greater_than compares integers, not \"ten\"",
+        ),
+        (
+            "a profile from another expression",
+            Box::new(|s: &mut Value| {
+                let m = user_mapping(s)["attributeMappings"].as_array_mut().unwrap();
+                let profile = m
+                    .iter_mut()
+                    .find(|m| m["targetAttributeName"] == "ProfileName")
+                    .unwrap();
+                profile["source"] = json!({"type": "Attribute", "name": "jobTitle", "expression": "[jobTitle]", "parameters": []});
+            }),
+            "ProfileName <- [jobTitle]: roster chooses profiles with roles.rules",
+        ),
+        (
+            "no matching attribute",
+            Box::new(|s: &mut Value| {
+                for m in user_mapping(s)["attributeMappings"].as_array_mut().unwrap() {
+                    m["matchingPriority"] = json!(0);
+                }
+            }),
+            "the User mapping has no matching attribute",
+        ),
+    ];
+    for (name, edit, message) in cases {
+        let mut schema = default_schema();
+        edit(&mut schema);
+        let (out, written) = import_file("import-refused", &schema, &[]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .starts_with("error: cannot import the provisioning job: ")
+                && out.stderr.contains(message),
+            "{name}: {}",
+            out.stderr
+        );
+        assert_eq!(written, "", "{name}: nothing written");
+    }
+}
+
+#[test]
+fn careless_input_gets_a_clear_error() {
+    let scratch = Scratch::new("import-careless");
+    // A truncated download: the place of the error.
+    scratch.write("schema.json", "{\"synchronizationRules\": [\n  {\"id\": ");
+    let out = scratch.roster(&import_args(&["--from", "schema.json"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("schema.json:2:")
+            && out.stderr.contains("not a synchronization schema"),
+        "{}",
+        out.stderr
+    );
+    // ProfileName from app roles, without the roles.
+    scratch.write(
+        "default.json",
+        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    );
+    let out = scratch.roster(&import_args(&["--from", "default.json"]));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("pass --app-roles"), "{}", out.stderr);
+    // Reading Graph needs the tenant, the client and the application.
+    let out = scratch.roster(&["import", "entra", "--application", "Salesforce Sandbox"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("needs --tenant-id"), "{}", out.stderr);
+    // Without the client secret: named, and nothing sent.
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let out = emulator.roster(
+        &scratch.dir,
+        &import_args(&["--application", "Salesforce Sandbox"]),
+        &[("AZURE_CLIENT_SECRET", "")],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("set AZURE_CLIENT_SECRET"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        emulator.admin_call(reqwest::Method::GET, "requests", None),
+        json!({})
+    );
+    // A wrong application name.
+    let out = emulator.roster(
+        &scratch.dir,
+        &import_args(&["--application", "Salesforce"]),
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("no enterprise application named \"Salesforce\""),
+        "{}",
+        out.stderr
+    );
+    // An application with no provisioning job.
+    let out = emulator.roster(
+        &scratch.dir,
+        &import_args(&["--application", "Contoso Wiki"]),
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("\"Contoso Wiki\" has no provisioning job"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_emulator_serves_the_job_its_schema_and_masked_secrets() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let get = |path: &str| emulator.graph_get(path);
+    let sp = "servicePrincipals/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d/synchronization";
+    let jobs = get(&format!("{sp}/jobs"));
+    let job = &jobs["value"][0];
+    assert_eq!(job["templateId"], "SfSandboxOutDelta");
+    assert_eq!(job["schedule"]["state"], "Active");
+    let id = job["id"].as_str().unwrap();
+    let schema = get(&format!("{sp}/jobs/{id}/schema"));
+    assert_eq!(
+        schema["synchronizationRules"][0]["targetDirectoryName"],
+        "salesforce.com"
+    );
+    let secrets = get(&format!("{sp}/secrets"));
+    let value = |key: &str| {
+        secrets["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .map(|s| s["value"].clone())
+    };
+    assert_eq!(value("Password"), Some(json!("*")));
+    assert_eq!(value("SecretToken"), Some(json!("*")));
+    assert_eq!(value("SkipOutOfScopeDeletions"), Some(json!("False")));
+    let missing = get(&format!("{sp}/jobs/NoSuchJob.0/schema"));
+    assert_eq!(missing["error"]["code"], "Request_ResourceNotFound");
+}
