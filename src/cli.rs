@@ -41,6 +41,8 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Check the config file: YAML, JSON Schema, expressions, references. No network.
     Validate(ValidateArgs),
+    /// Test both connections and what roster needs of them, with a fix for each failure.
+    Check(CheckArgs),
     /// Read live Entra and Salesforce and show what would change.
     Plan(PlanArgs),
     /// Carry out a plan (a saved one, or a fresh one after confirmation).
@@ -92,6 +94,25 @@ pub(crate) enum ValidateFormat {
     Human,
     /// The snippets on stderr and workflow annotations on stdout.
     Github,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// `text` for people (✓/✗ and a fix per failure), `json` for CI.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub(crate) format: CheckFormat,
+    /// Check the connections, permissions and the org only, not the names and licences (which
+    /// need a whole read: the plan that follows in CI checks those itself).
+    #[arg(long)]
+    pub(crate) connections_only: bool,
+}
+
+/// Output formats of `roster check`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Output formats of plans and apply reports.

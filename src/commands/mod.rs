@@ -14,6 +14,7 @@ use crate::diagnostic::{Severity, display_path, github_annotation, render_all};
 use crate::error::{Error, Outcome};
 
 mod apply;
+mod check;
 mod context;
 mod demo;
 mod emulate;
@@ -52,6 +53,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
             );
             Ok(Outcome::Success)
         }
+        Command::Check(args) => check::run(&ctx, args),
         Command::Plan(args) => plan::run(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Show(args) => plan::show(&ctx, args),

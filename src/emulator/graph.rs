@@ -52,7 +52,11 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
         );
     };
     match shared.session(&request.headers) {
-        Some(s) if s.api == Api::Graph && !s.expired => {}
+        Some(s) if s.api == Api::Graph && !s.expired => {
+            if let Err(response) = permitted(&s.roles, rest) {
+                return *response;
+            }
+        }
         Some(s) if s.api == Api::Graph => {
             return graph_error(
                 StatusCode::UNAUTHORIZED,
@@ -412,6 +416,55 @@ fn service_principal(state: &State, id: &str) -> Option<Value> {
         .iter()
         .find(|a| a.service_principal_id == id)
         .map(sp_json)
+}
+
+/// The application permissions that allow reading a path (least privileged first), per
+/// Microsoft Graph's permission tables: `servicePrincipals` (and `appRoleAssignedTo`) need
+/// Application.Read.All, a job and its schema and secrets Synchronization.Read.All (or
+/// Application.ReadWrite.OwnedBy), `users` User.Read.All, group members GroupMember.Read.All;
+/// the Directory.* permissions cover all but synchronization.
+fn needed_roles(path: &str) -> &'static [&'static str] {
+    let first = path.split(['/', '(', '?']).next().unwrap_or_default();
+    match first {
+        "servicePrincipals" if path.contains("/synchronization") => &[
+            "Synchronization.Read.All",
+            "Synchronization.ReadWrite.All",
+            "Application.ReadWrite.OwnedBy",
+        ],
+        "servicePrincipals" => &[
+            "Application.Read.All",
+            "Application.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        "users" => &[
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        "groups" => &[
+            "GroupMember.Read.All",
+            "Group.Read.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        _ => &[],
+    }
+}
+
+/// Graph's answer to a token without a permission the path needs: 403
+/// `Authorization_RequestDenied`, "Insufficient privileges to complete the operation."
+fn permitted(roles: &[String], path: &str) -> Result<(), Box<Response>> {
+    let needed = needed_roles(path);
+    if needed.is_empty() || needed.iter().any(|n| roles.iter().any(|r| r == n)) {
+        return Ok(());
+    }
+    Err(Box::new(graph_error(
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )))
 }
 
 /// Secret keys whose values Graph's GET returns as `*` (the credentials; Microsoft Learn,
@@ -915,7 +968,7 @@ fn token(shared: &Shared, tenant: &str, body: &[u8]) -> Response {
             "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         );
     }
-    let token = shared.issue_token(Api::Graph, None);
+    let token = shared.issue_graph_token(tenant, &client.client_id, client.granted_roles());
     json_response(
         StatusCode::OK,
         &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),

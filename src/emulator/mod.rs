@@ -51,6 +51,8 @@ pub(crate) struct Session {
     /// The Salesforce user the session runs as (its 18-character id), for rules about the
     /// running user itself.
     pub(crate) user_id: Option<String>,
+    /// The application permissions a Graph token carries (its `roles` claim).
+    pub(crate) roles: Vec<String>,
 }
 
 /// Everything the routes share.
@@ -109,22 +111,55 @@ impl Shared {
         self.next_locator.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Issues a session token for an API.
+    /// Issues a Salesforce session token running as `user_id`.
     pub(crate) fn issue_token(&self, api: Api, user_id: Option<String>) -> String {
         let n = self.next_token.fetch_add(1, Ordering::Relaxed);
         let token = match api {
             Api::Graph => format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.graph-{n:08}.emulator"),
             Api::Salesforce => format!("00D8c0000000001!AQ-emulator-{n:08}"),
         };
+        self.remember(token.clone(), api, user_id, Vec::new());
+        token
+    }
+
+    /// Issues a Graph access token for an application: JWT-shaped, as Entra's are, its payload
+    /// carrying `aud`, `tid`, `appid` and the granted application permissions in `roles`
+    /// (Microsoft identity platform, "Access token claims reference"). The signature part is
+    /// not a signature: nothing but the emulator reads these tokens.
+    pub(crate) fn issue_graph_token(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        roles: Vec<String>,
+    ) -> String {
+        use base64::Engine as _;
+        let n = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let part = |value: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+        };
+        let token = format!(
+            "{}.{}.emulator-{n:08}",
+            part(serde_json::json!({"typ": "JWT", "alg": "none"})),
+            part(serde_json::json!({
+                "aud": "https://graph.microsoft.com",
+                "iss": format!("https://sts.windows.net/{tenant}/"),
+                "tid": tenant, "appid": client_id, "idtyp": "app", "roles": roles,
+            })),
+        );
+        self.remember(token.clone(), Api::Graph, None, roles);
+        token
+    }
+
+    fn remember(&self, token: String, api: Api, user_id: Option<String>, roles: Vec<String>) {
         lock(&self.sessions).insert(
-            token.clone(),
+            token,
             Session {
                 api,
                 expired: false,
                 user_id,
+                roles,
             },
         );
-        token
     }
 
     /// The session of an `Authorization: Bearer` header.

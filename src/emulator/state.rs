@@ -720,21 +720,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
             map(json!({"Name": licence.name, "TotalLicenses": licence.total, "Status": "Active"})),
         );
     }
-    for profile in &w.profiles {
-        let licence = org
-            .find_by("UserLicense", "Name", &profile.license)
-            .and_then(|l| l.get("Id").cloned())
-            .ok_or_else(|| {
-                format!(
-                    "profile {:?}: no licence {:?}",
-                    profile.name, profile.license
-                )
-            })?;
-        org.insert(
-            "Profile",
-            map(json!({"Name": profile.name, "UserLicenseId": licence})),
-        );
-    }
+    insert_profiles(&mut org, &w.profiles)?;
     for role in &w.roles {
         let developer_name: String = role
             .chars()
@@ -759,6 +745,29 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         seed_user(&mut org, i, user)?;
     }
     Ok(org)
+}
+
+/// The world's profiles, each linked to its user licence by name.
+fn insert_profiles(org: &mut Org, profiles: &[super::world::Profile]) -> Result<(), String> {
+    for profile in profiles {
+        let licence = org
+            .find_by("UserLicense", "Name", &profile.license)
+            .and_then(|l| l.get("Id").cloned())
+            .ok_or_else(|| {
+                format!(
+                    "profile {:?}: no licence {:?}",
+                    profile.name, profile.license
+                )
+            })?;
+        let manage_users = profile
+            .manage_users
+            .unwrap_or(profile.name == "System Administrator");
+        org.insert(
+            "Profile",
+            map(json!({"Name": profile.name, "UserLicenseId": licence, "PermissionsManageUsers": manage_users})),
+        );
+    }
+    Ok(())
 }
 
 /// The world's access objects, taken out of it (seeded after the profiles and licences).

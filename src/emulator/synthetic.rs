@@ -140,6 +140,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 public_key: None,
                 certificate: None,
                 federated_subjects: Vec::new(),
+                roles: None,
             }],
             applications: vec![Application {
                 display_name: APP_NAME.into(),
@@ -191,6 +192,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             .map(|p| Profile {
                 name: (*p).into(),
                 license: "Salesforce".into(),
+                manage_users: None,
             })
             .collect(),
             roles: vec!["Western Sales Rep".into(), "Support Lead".into()],

@@ -63,6 +63,31 @@ pub(crate) struct EntraClient {
     /// Actions OIDC tokens with these subjects are exchanged for Graph tokens.
     #[serde(default)]
     pub(crate) federated_subjects: Vec<String>,
+    /// The Microsoft Graph application permissions granted (with admin consent) to the app
+    /// registration, which its tokens carry in `roles`; absent: `DEFAULT_GRAPH_ROLES`.
+    #[serde(default)]
+    pub(crate) roles: Option<Vec<String>>,
+}
+
+/// What an app registration of a world is granted unless the world says otherwise: what roster
+/// reads with.
+pub(crate) const DEFAULT_GRAPH_ROLES: &[&str] = &[
+    "Application.Read.All",
+    "GroupMember.Read.All",
+    "User.Read.All",
+    "Synchronization.Read.All",
+];
+
+impl EntraClient {
+    /// The application permissions its tokens carry.
+    pub(crate) fn granted_roles(&self) -> Vec<String> {
+        self.roles.clone().unwrap_or_else(|| {
+            DEFAULT_GRAPH_ROLES
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect()
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -353,6 +378,10 @@ pub(crate) struct PackageLicenseSpec {
 pub(crate) struct Profile {
     pub(crate) name: String,
     pub(crate) license: String,
+    /// The "Manage Users" permission (`PermissionsManageUsers`): creating and editing users
+    /// needs it. Absent: only System Administrator has it.
+    #[serde(default)]
+    pub(crate) manage_users: Option<bool>,
 }
 
 impl WorldFile {

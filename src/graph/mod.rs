@@ -122,6 +122,38 @@ impl Graph {
         Ok(reply.json(&what)?)
     }
 
+    /// The Microsoft Graph application permissions the token carries: its `roles` claim
+    /// (Microsoft identity platform, "Access token claims reference"). Fetching the token is
+    /// the login check: a wrong tenant, client or secret fails here. A token whose payload is not
+    /// JSON (Entra's are JWTs) carries none roster can see.
+    pub(crate) async fn granted_roles(&self) -> Result<Vec<String>, GraphError> {
+        use base64::Engine as _;
+        use secrecy::ExposeSecret as _;
+        let token = self.token.get(|| self.auth.fetch(&self.http)).await?;
+        let claims = token
+            .expose_secret()
+            .split('.')
+            .nth(1)
+            .and_then(|payload| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload.trim_end_matches('='))
+                    .ok()
+            })
+            .and_then(|json| serde_json::from_slice::<Value>(&json).ok());
+        Ok(claims
+            .as_ref()
+            .and_then(|c| c.get("roles"))
+            .and_then(Value::as_array)
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     pub(crate) async fn get(&self, url: &str) -> Result<Value, GraphError> {
         self.send(Method::GET, url, None, &[]).await
     }

@@ -20,6 +20,7 @@ fn help_lists_every_command() {
         listed,
         [
             "validate",
+            "check",
             "plan",
             "apply",
             "show",

@@ -3,6 +3,7 @@
 
 mod apply;
 mod cases;
+mod check;
 mod cli;
 mod emulate;
 mod entra;

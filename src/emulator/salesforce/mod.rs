@@ -141,7 +141,9 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
                 &json!({"DailyApiRequests": {"Max": max, "Remaining": remaining}, "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000}}),
             )
         }
-        ("GET", ["sobjects", object, "describe"]) => records::describe(shared, object),
+        ("GET", ["sobjects", object, "describe"]) => {
+            records::describe(shared, object, caller.as_deref())
+        }
         ("POST", ["sobjects", object]) => records::create_one(shared, object, &request.body),
         ("GET", ["sobjects", object, id]) => {
             records::get(shared, version, object, id, &request.query)

@@ -123,7 +123,10 @@ pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
         .any(|f| f.eq_ignore_ascii_case(field))
 }
 
-pub(crate) fn describe(shared: &Shared, object: &str) -> Response {
+/// `GET sobjects/{object}/describe`. The object-level `createable` and `updateable` are the
+/// running user's: for User, whether their profile has Manage Users (Salesforce: creating and
+/// editing users needs it; DescribeSObjectResult reports the caller's access).
+pub(crate) fn describe(shared: &Shared, object: &str, caller: Option<&str>) -> Response {
     let Some(object) = object_name(object) else {
         return not_found();
     };
@@ -173,9 +176,29 @@ pub(crate) fn describe(shared: &Shared, object: &str) -> Response {
             .map(|f| json!({"name": f, "type": "string", "createable": true, "updateable": true}))
             .collect()
     };
+    let (createable, updateable) = if object == "User" {
+        let state = shared.state();
+        let manage_users = caller
+            .and_then(|id| state.org.find_by("User", "Id", id))
+            .and_then(|user| {
+                user.get("ProfileId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .and_then(|profile| state.org.find_by("Profile", "Id", &profile))
+            .and_then(|profile| {
+                profile
+                    .get("PermissionsManageUsers")
+                    .and_then(Value::as_bool)
+            })
+            .unwrap_or(true);
+        (manage_users, manage_users)
+    } else {
+        (true, object != "UserLicense")
+    };
     json_response(
         StatusCode::OK,
-        &json!({"name": object, "fields": fields, "createable": true, "updateable": object != "UserLicense"}),
+        &json!({"name": object, "fields": fields, "createable": createable, "updateable": updateable}),
     )
 }
 

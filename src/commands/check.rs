@@ -1,0 +1,673 @@
+//! `roster check`: whether roster can work with this config, before any plan — Entra's "Test
+//! Connection", and more. Each check passes, fails with a fix, or is skipped because one it
+//! depends on failed; exit 0 only when every check passes.
+
+use std::fmt::Write as _;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::context::{Context, Desired};
+use crate::cli::{CheckArgs, CheckFormat};
+use crate::error::{Error, Outcome};
+use crate::plan::Action;
+
+/// The Graph application permissions `plan` and `apply` read with, each with the broader ones
+/// that also allow it (Microsoft Graph permissions reference; README "Setting it up").
+const GRAPH_PERMISSIONS: &[(&str, &[&str], &str)] = &[
+    (
+        "Application.Read.All",
+        &[
+            "Application.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        "the enterprise application and its assignments",
+    ),
+    (
+        "GroupMember.Read.All",
+        &[
+            "Group.Read.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        "the members of assigned groups",
+    ),
+    (
+        "User.Read.All",
+        &[
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        "the users' attributes",
+    ),
+];
+
+/// One check's outcome.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Pass,
+    Fail,
+    /// Not run: a check it depends on failed.
+    Skipped,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    status: Status,
+    detail: String,
+    /// What to do about a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn skipped(name: &'static str, because: &str) -> Check {
+        Check {
+            name,
+            status: Status::Skipped,
+            detail: format!("not checked: {because}"),
+            fix: None,
+        }
+    }
+}
+
+pub(crate) fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome, Error> {
+    let desired = ctx.load()?;
+    let checks = ctx.block_on(checks(ctx, &desired, !args.connections_only))?;
+    let passed = checks.iter().all(|c| c.status == Status::Pass);
+    match args.format {
+        CheckFormat::Json => {
+            let mut text =
+                serde_json::to_string_pretty(&serde_json::json!({"ok": passed, "checks": checks}))
+                    .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+            text.push('\n');
+            super::print(&text)?;
+        }
+        CheckFormat::Text => super::print(&text(&checks, ctx.color))?,
+    }
+    Ok(if passed {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn text(checks: &[Check], color: bool) -> String {
+    use anstyle::{AnsiColor, Style};
+    let paint = |style: Style, text: &str| {
+        if color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    };
+    let green = Style::new().fg_color(Some(AnsiColor::Green.into()));
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    let mut out = String::new();
+    for check in checks {
+        let mark = match check.status {
+            Status::Pass => paint(green, "✓"),
+            Status::Fail => paint(red, "✗"),
+            Status::Skipped => "-".to_owned(),
+        };
+        let _ = writeln!(out, "{mark} {}: {}", check.name, check.detail);
+        if let Some(fix) = &check.fix {
+            let _ = writeln!(out, "    fix: {fix}");
+        }
+    }
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    let skipped = checks
+        .iter()
+        .filter(|c| c.status == Status::Skipped)
+        .count();
+    if failed == 0 && skipped == 0 {
+        let _ = writeln!(out, "\nAll {} checks passed.", checks.len());
+    } else {
+        let _ = writeln!(
+            out,
+            "\n{failed} of {} checks failed{}.",
+            checks.len(),
+            if skipped > 0 {
+                format!(", {skipped} not run")
+            } else {
+                String::new()
+            }
+        );
+    }
+    out
+}
+
+async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check> {
+    let config = &desired.loaded.config;
+    let mut checks = Vec::new();
+    let unreadable = crate::config::unreadable_secrets(config, &desired.base);
+    let source_secret_missing = unreadable
+        .iter()
+        .any(|e| e.pointer().starts_with("/source"));
+    let target_secret_missing = unreadable
+        .iter()
+        .any(|e| e.pointer().starts_with("/target"));
+    if unreadable.is_empty() {
+        checks.push(Check::pass(
+            "secrets",
+            "every secret roster.yaml names is readable",
+        ));
+    } else {
+        for e in &unreadable {
+            checks.push(Check::fail(
+                "secrets",
+                e.to_string(),
+                "set the variable (or write the file) the config names; roster never reads a \
+                 secret from roster.yaml itself",
+            ));
+        }
+    }
+
+    let entra_ok = if source_secret_missing {
+        for name in ["entra", "graph permissions", "application"] {
+            checks.push(Check::skipped(name, "the Entra secret cannot be read"));
+        }
+        false
+    } else {
+        entra(ctx, desired, &mut checks).await
+    };
+    let salesforce_ok = if target_secret_missing {
+        for name in ["salesforce", "api version", "org", "manage users"] {
+            checks.push(Check::skipped(name, "the Salesforce secret cannot be read"));
+        }
+        false
+    } else {
+        salesforce(ctx, desired, &mut checks).await
+    };
+    if !with_plan {
+        return checks;
+    }
+    if entra_ok && salesforce_ok {
+        plan_checks(ctx, desired, &mut checks).await;
+    } else {
+        for name in ["names", "licences"] {
+            checks.push(Check::skipped(
+                name,
+                "Entra and Salesforce must both be reachable",
+            ));
+        }
+    }
+    checks
+}
+
+/// The Entra checks; whether they all passed.
+async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> bool {
+    let source = &desired.loaded.config.source;
+    let graph = match ctx.graph(desired) {
+        Ok(graph) => graph,
+        Err(e) => {
+            checks.push(Check::fail(
+                "entra",
+                error_text(&e),
+                "fix source in roster.yaml",
+            ));
+            return false;
+        }
+    };
+    let roles = match graph.granted_roles().await {
+        Ok(roles) => {
+            checks.push(Check::pass(
+                "entra",
+                format!(
+                    "a Microsoft Graph token for client {} in tenant {}",
+                    source.client_id, source.tenant_id
+                ),
+            ));
+            roles
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "entra",
+                e.to_string(),
+                "check source.tenant_id, source.client_id and the credential (Entra's AADSTS \
+                 code in the message says which is wrong)",
+            ));
+            checks.push(Check::skipped("graph permissions", "no token"));
+            checks.push(Check::skipped("application", "no token"));
+            return false;
+        }
+    };
+    let permissions = permissions_check(&roles, &source.client_id);
+    let permissions_ok = permissions.status == Status::Pass;
+    checks.push(permissions);
+    match crate::graph::service_principal(&graph, &source.application).await {
+        Ok(sp) => {
+            let roles: Vec<&str> = sp
+                .app_roles
+                .iter()
+                .filter(|r| r.is_enabled)
+                .map(|r| r.display_name.as_str())
+                .collect();
+            checks.push(Check::pass(
+                "application",
+                format!(
+                    "{:?} (service principal {}; app roles: {})",
+                    sp.display_name,
+                    sp.id,
+                    if roles.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        roles.join(", ")
+                    }
+                ),
+            ));
+            permissions_ok
+        }
+        Err(e) => {
+            let fix = match &e {
+                crate::graph::GraphError::Config { help, .. } => help.clone(),
+                _ => "check source.application in roster.yaml".to_owned(),
+            };
+            checks.push(Check::fail("application", e.to_string(), fix));
+            false
+        }
+    }
+}
+
+/// Whether the token's `roles` hold every permission plan and apply read with (or a broader one).
+fn permissions_check(roles: &[String], client_id: &str) -> Check {
+    let missing: Vec<(&str, &str)> = GRAPH_PERMISSIONS
+        .iter()
+        .filter(|(needed, broader, _)| {
+            !roles
+                .iter()
+                .any(|r| r == needed || broader.contains(&r.as_str()))
+        })
+        .map(|(needed, _, why)| (*needed, *why))
+        .collect();
+    if missing.is_empty() {
+        Check::pass(
+            "graph permissions",
+            format!("the token carries {}", roles.join(", ")),
+        )
+    } else {
+        Check::fail(
+            "graph permissions",
+            format!(
+                "the token lacks {} (plan and apply read {})",
+                missing
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                missing
+                    .iter()
+                    .map(|(_, why)| *why)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            format!(
+                "in Entra > App registrations > {} > API permissions, add the Microsoft Graph \
+                 application permission(s) {} and grant admin consent",
+                client_id,
+                missing
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    }
+}
+
+/// The Salesforce checks; whether they all passed.
+async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> bool {
+    let config = &desired.loaded.config;
+    let salesforce = match ctx.salesforce(desired) {
+        Ok(salesforce) => salesforce,
+        Err(e) => {
+            checks.push(Check::fail(
+                "salesforce",
+                error_text(&e),
+                "fix target in roster.yaml",
+            ));
+            return false;
+        }
+    };
+    let session = match salesforce.session().await {
+        Ok(session) => session,
+        Err(e) => {
+            checks.push(Check::fail(
+                "salesforce",
+                e.to_string(),
+                "check target.login_url and target.auth: the connected app's consumer key, \
+                 its secret or certificate, and that the integration user is pre-authorized",
+            ));
+            for name in ["api version", "org", "manage users"] {
+                checks.push(Check::skipped(name, "no Salesforce session"));
+            }
+            return false;
+        }
+    };
+    checks.push(Check::pass(
+        "salesforce",
+        format!(
+            "logged in at {} as user {}",
+            session.instance_url,
+            session.user_id.as_deref().unwrap_or("(unknown)")
+        ),
+    ));
+    let mut ok = true;
+    // The versions the org serves: `GET /services/data` (REST API Developer Guide, "Versions").
+    let versions = salesforce
+        .send(
+            Method::GET,
+            |s| format!("{}/services/data", s.instance_url),
+            None,
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|reply| serde_json::from_slice::<Value>(&reply.body).map_err(|e| e.to_string()));
+    match versions {
+        Ok(Value::Array(list)) => {
+            let served: Vec<&str> = list
+                .iter()
+                .filter_map(|v| v.get("version").and_then(Value::as_str))
+                .collect();
+            if served.contains(&config.target.api_version.as_str()) {
+                checks.push(Check::pass(
+                    "api version",
+                    format!(
+                        "{} is served (the org serves {} to {})",
+                        config.target.api_version,
+                        served.first().unwrap_or(&"?"),
+                        served.last().unwrap_or(&"?")
+                    ),
+                ));
+            } else {
+                ok = false;
+                checks.push(Check::fail(
+                    "api version",
+                    format!(
+                        "{} is not served (the org serves {} to {})",
+                        config.target.api_version,
+                        served.first().unwrap_or(&"?"),
+                        served.last().unwrap_or(&"?")
+                    ),
+                    format!(
+                        "set target.api_version to a served version, e.g. \"{}\"",
+                        served.last().unwrap_or(&"62.0")
+                    ),
+                ));
+            }
+        }
+        Ok(other) => {
+            ok = false;
+            checks.push(Check::fail(
+                "api version",
+                format!("GET /services/data answered {other}, not a list of versions"),
+                "check target.login_url points at Salesforce",
+            ));
+        }
+        Err(e) => {
+            ok = false;
+            checks.push(Check::fail("api version", e, "check target.login_url"));
+        }
+    }
+    ok &= org_check(&salesforce, &config.target.login_url, checks).await;
+    ok &= manage_users_check(&salesforce, checks).await;
+    ok
+}
+
+/// Whether the org is what `target.login_url` says: a sandbox for test.salesforce.com or a
+/// `*.sandbox.my.salesforce.com` My Domain, production otherwise.
+async fn org_check(
+    salesforce: &crate::salesforce::Salesforce,
+    login_url: &str,
+    checks: &mut Vec<Check>,
+) -> bool {
+    let host = url::Url::parse(login_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    let expect_sandbox =
+        host == "test.salesforce.com" || host.ends_with(".sandbox.my.salesforce.com");
+    match salesforce
+        .query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1", None)
+        .await
+    {
+        Ok(rows) => {
+            let org = rows.first().cloned().unwrap_or_default();
+            let name = org.get("Name").and_then(Value::as_str).unwrap_or("?");
+            let id = org.get("Id").and_then(Value::as_str).unwrap_or("?");
+            let sandbox = org.get("IsSandbox").and_then(Value::as_bool) == Some(true);
+            let what = if sandbox {
+                "a sandbox"
+            } else {
+                "a production org"
+            };
+            if sandbox == expect_sandbox {
+                checks.push(Check::pass("org", format!("{name} ({id}), {what}")));
+                true
+            } else {
+                checks.push(Check::fail(
+                    "org",
+                    format!(
+                        "{name} ({id}) is {what}, but target.login_url ({login_url}) is for {}",
+                        if expect_sandbox {
+                            "a sandbox"
+                        } else {
+                            "production"
+                        }
+                    ),
+                    if expect_sandbox {
+                        "the credentials log in to production: use the sandbox's connected app \
+                         and integration user (Username ending in the sandbox name)"
+                    } else {
+                        "for a sandbox, set target.login_url to https://test.salesforce.com or \
+                         the sandbox's My Domain URL"
+                    },
+                ));
+                false
+            }
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "org",
+                e.to_string(),
+                "the integration user must be able to query Organization",
+            ));
+            false
+        }
+    }
+}
+
+/// Whether the integration user can create and edit users: `sobjects/User/describe` says so for
+/// the caller (`createable`, `updateable`), which needs the Manage Users permission.
+async fn manage_users_check(
+    salesforce: &crate::salesforce::Salesforce,
+    checks: &mut Vec<Check>,
+) -> bool {
+    match salesforce
+        .data(Method::GET, "sobjects/User/describe", None)
+        .await
+    {
+        Ok(describe) => {
+            let flag = |key: &str| describe.get(key).and_then(Value::as_bool) == Some(true);
+            if flag("createable") && flag("updateable") {
+                checks.push(Check::pass(
+                    "manage users",
+                    "the integration user can create and edit users",
+                ));
+                true
+            } else {
+                checks.push(Check::fail(
+                    "manage users",
+                    "the integration user cannot create or edit users (User is not createable \
+                     and updateable for it)",
+                    "give the integration user's profile, or a permission set assigned to it, the \
+                     Manage Users permission",
+                ));
+                false
+            }
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "manage users",
+                e.to_string(),
+                "the integration user must be able to describe User",
+            ));
+            false
+        }
+    }
+}
+
+/// A full read and plan: the config's names resolve, and the seats suffice.
+async fn plan_checks(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) {
+    let planned = match ctx.plan_against(desired, &[], None).await {
+        Ok(planned) => planned,
+        Err(e) => {
+            checks.push(Check::fail(
+                "names",
+                error_text(&e),
+                "see the error; `roster plan -v` shows each request",
+            ));
+            checks.push(Check::skipped("licences", "the plan failed"));
+            return;
+        }
+    };
+    let plan = &planned.plan;
+    if plan.config_problems.is_empty() {
+        checks.push(Check::pass(
+            "names",
+            "every profile, role, grant, app role and group roster.yaml names resolves",
+        ));
+    } else {
+        for problem in &plan.config_problems {
+            checks.push(Check::fail(
+                "names",
+                format!("{} ({})", problem.message, problem.pointer),
+                problem
+                    .help
+                    .clone()
+                    .unwrap_or_else(|| "fix the name in roster.yaml".to_owned()),
+            ));
+        }
+    }
+    checks.push(licence_check(plan, &planned.target));
+}
+
+/// The user licence seats the plan's creates and reactivations (an inactive user holds no seat)
+/// take, and the users the plan refused for want of one.
+fn licence_check(plan: &crate::plan::Plan, target: &crate::model::TargetSnapshot) -> Check {
+    let licence_of = |profile: &str| {
+        target
+            .profiles
+            .iter()
+            .find(|p| crate::salesforce::same_id(&p.id, profile))
+            .and_then(|p| p.user_license_id.clone())
+    };
+    let mut needed: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for change in &plan.changes {
+        if matches!(change.action, Action::Create | Action::Reactivate) {
+            let profile = change
+                .after
+                .get("ProfileId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| {
+                    target
+                        .users
+                        .iter()
+                        .find(|u| Some(&u.id) == change.target_id.as_ref())
+                        .and_then(|u| u.profile_id.clone())
+                });
+            if let Some(licence) = profile.as_deref().and_then(licence_of) {
+                *needed.entry(licence).or_default() += 1;
+            }
+        }
+    }
+    let short: Vec<&crate::plan::Problem> = plan
+        .errors
+        .iter()
+        .filter(|p| p.reason.contains("LICENSE_LIMIT_EXCEEDED") || p.reason.contains("seat"))
+        .collect();
+    // The users refused a seat are not in the plan's changes; they need one all the same.
+    for licence in &target.licenses {
+        let refused = short
+            .iter()
+            .filter(|p| {
+                p.reason
+                    .contains(&format!("no {} licence left", licence.name))
+            })
+            .count();
+        if refused > 0 {
+            *needed.entry(licence.id.clone()).or_default() +=
+                i64::try_from(refused).unwrap_or(i64::MAX);
+        }
+    }
+    let seats: Vec<String> = target
+        .licenses
+        .iter()
+        .filter(|l| needed.contains_key(&l.id))
+        .map(|l| {
+            format!(
+                "{}: {} needed, {} free of {}",
+                l.name,
+                needed[&l.id],
+                (l.total - l.used).max(0),
+                l.total
+            )
+        })
+        .collect();
+    let summary = if seats.is_empty() {
+        "the plan takes no user licence seat".to_owned()
+    } else {
+        seats.join("; ")
+    };
+    if short.is_empty() {
+        Check::pass("licences", summary)
+    } else {
+        Check::fail(
+            "licences",
+            format!(
+                "{} user(s) in scope get no seat ({summary}); first: {}: {}",
+                short.len(),
+                short[0].key,
+                short[0].reason
+            ),
+            "buy or free seats (deactivate users who left), or narrow the scope",
+        )
+    }
+}
+
+/// An error's message with its causes.
+fn error_text(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,271 @@
+//! `roster check`: every check passes on the demo world; each way a real setup goes wrong fails
+//! its check with a fix, the checks that depend on it are not run, and the exit code is 1.
+
+use serde_json::Value;
+
+use crate::support::{Emulator, Output, Scratch, read, repo};
+
+/// The demo world with `edit` applied, served; a scratch copy of the demo config with `config`
+/// applied.
+struct Setup {
+    emulator: Emulator,
+    scratch: Scratch,
+}
+
+fn setup(name: &str, world: &dyn Fn(String) -> String, config: &dyn Fn(String) -> String) -> Setup {
+    let scratch = Scratch::new(name);
+    let original = read("examples/demo/world.yaml");
+    let edited = world(original.clone());
+    let path = if edited == original {
+        repo().join("examples/demo/world.yaml")
+    } else {
+        scratch.write("world.yaml", &edited)
+    };
+    let emulator = Emulator::start_with(&["--world", path.to_str().unwrap()], &repo());
+    scratch.write("roster.yaml", config(read("examples/demo/roster.yaml")));
+    Setup { emulator, scratch }
+}
+
+impl Setup {
+    fn check(&self, env: &[(&str, &str)]) -> (Output, Value) {
+        let text = self.emulator.roster(&self.scratch.dir, &["check"], env);
+        let json = self
+            .emulator
+            .roster(&self.scratch.dir, &["check", "--format", "json"], env);
+        assert_eq!(text.code, json.code, "{}\n{}", text.stdout, json.stdout);
+        (text, serde_json::from_str(&json.stdout).unwrap())
+    }
+}
+
+fn same(text: String) -> String {
+    text
+}
+
+/// The status of the checks named `name` (one per problem for some).
+fn statuses(json: &Value, name: &str) -> Vec<String> {
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == name)
+        .map(|c| c["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asserts the check failed with `detail` and a fix, the run exited 1, and `skipped` were not run.
+fn assert_failed(out: &Output, json: &Value, name: &str, detail: &str, skipped: &[&str]) {
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(json["ok"], false);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("✗ {name}: ")) && l.contains(detail)),
+        "{name}: {detail}\n{}",
+        out.stdout
+    );
+    let failed = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name && c["status"] == "fail")
+        .unwrap_or_else(|| panic!("{name} did not fail: {json:#}"));
+    assert!(
+        failed["fix"].as_str().is_some_and(|f| !f.is_empty()),
+        "{failed}"
+    );
+    for other in skipped {
+        assert_eq!(statuses(json, other), ["skipped"], "{other}: {json:#}");
+    }
+}
+
+#[test]
+fn every_check_passes_on_the_demo_world() {
+    let setup = setup("check-demo", &same, &same);
+    let (out, json) = setup.check(&[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json["ok"], true);
+    assert!(
+        out.stdout.contains("All 10 checks passed"),
+        "{}",
+        out.stdout
+    );
+    for line in [
+        "✓ graph permissions: the token carries Application.Read.All, GroupMember.Read.All, User.Read.All",
+        "✓ application: \"Salesforce Sandbox\" (service principal 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
+        "✓ org: Emulated Org (00D8c0000000001EAA), a sandbox",
+        "✓ licences: Salesforce: 24 needed, 32 free of 40",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+    // Without the plan: the eight connection checks, no whole read.
+    let quick = setup
+        .emulator
+        .roster(&setup.scratch.dir, &["check", "--connections-only"], &[]);
+    assert_eq!(quick.code, 0, "{}", quick.stdout);
+    assert!(
+        quick.stdout.contains("\nAll 8 checks passed.\n"),
+        "{}",
+        quick.stdout
+    );
+    assert!(!quick.stdout.contains("✓ names:") && !quick.stdout.contains("licences:"));
+}
+
+#[test]
+fn a_wrong_client_secret_fails_entra_and_nothing_past_it_runs() {
+    let setup = setup("check-secret", &same, &same);
+    let (out, json) = setup.check(&[("AZURE_CLIENT_SECRET", "not-the-secret")]);
+    assert_failed(
+        &out,
+        &json,
+        "entra",
+        "AADSTS7000215: Invalid client secret provided",
+        &["graph permissions", "application", "names", "licences"],
+    );
+    // Salesforce is checked all the same.
+    assert_eq!(statuses(&json, "salesforce"), ["pass"]);
+    assert!(!out.stdout.contains("not-the-secret"));
+}
+
+#[test]
+fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
+    let setup = setup(
+        "check-permission",
+        &|w| {
+            w.replace(
+                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n",
+                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n      roles: [Application.Read.All, User.Read.All]\n",
+            )
+        },
+        &same,
+    );
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "graph permissions",
+        "the token lacks GroupMember.Read.All (plan and apply read the members of assigned groups)",
+        &["names", "licences"],
+    );
+    assert!(
+        out.stdout.contains(
+            "fix: in Entra > App registrations > 5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11 > API \
+             permissions, add the Microsoft Graph application permission(s) GroupMember.Read.All"
+        ),
+        "{}",
+        out.stdout
+    );
+    // And the emulator refuses what the token does not allow, as Graph does.
+    let plan = setup.emulator.roster(&setup.scratch.dir, &["plan"], &[]);
+    assert_eq!(plan.code, 1);
+    assert!(
+        plan.stderr.contains("403") && plan.stderr.contains("Authorization_RequestDenied"),
+        "{}",
+        plan.stderr
+    );
+}
+
+#[test]
+fn a_wrong_application_name_fails_with_the_help_to_find_it() {
+    let setup = setup("check-app", &same, &|c| {
+        c.replace(
+            "display_name: Salesforce Sandbox",
+            "display_name: Salesforce Sandbx",
+        )
+    });
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "application",
+        "the tenant has no enterprise application named \"Salesforce Sandbx\"",
+        &["names", "licences"],
+    );
+}
+
+#[test]
+fn a_production_org_where_a_sandbox_was_expected_fails() {
+    let setup = setup(
+        "check-production",
+        &|w| w.replace("  sandbox: dev1\n", ""),
+        &same,
+    );
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "org",
+        "is a production org, but target.login_url (https://test.salesforce.com) is for a sandbox",
+        &["names", "licences"],
+    );
+}
+
+#[test]
+fn an_integration_user_without_manage_users_fails() {
+    let setup = setup(
+        "check-manage-users",
+        &|w| {
+            w.replace(
+                "    - {name: System Administrator, license: Salesforce}\n",
+                "    - {name: System Administrator, license: Salesforce, manage_users: false}\n",
+            )
+        },
+        &same,
+    );
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "manage users",
+        "the integration user cannot create or edit users",
+        &["names", "licences"],
+    );
+}
+
+#[test]
+fn too_few_licences_for_the_users_in_scope_fails() {
+    let setup = setup(
+        "check-licences",
+        &|w| {
+            w.replace(
+                "    - {name: Salesforce, total: 40}\n",
+                "    - {name: Salesforce, total: 20}\n",
+            )
+        },
+        &same,
+    );
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "licences",
+        "user(s) in scope get no seat (Salesforce: 24 needed, 12 free of 20)",
+        &[],
+    );
+}
+
+#[test]
+fn an_unserved_api_version_and_an_unknown_name_fail() {
+    let setup = setup("check-version", &same, &|c| {
+        c.replace("api_version: \"62.0\"", "api_version: \"70.0\"")
+    });
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "api version",
+        "70.0 is not served (the org serves 31.0 to",
+        &[],
+    );
+
+    let setup = crate::check::setup("check-names", &same, &|c| {
+        c.replace("profile: Support User", "profile: Support Usr")
+    });
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "names",
+        "the org has no profile named \"Support Usr\" (/roles/rules/2/profile)",
+        &[],
+    );
+}
