@@ -8,6 +8,7 @@
 //! HTTP layer's own retries) — `REQUEST_LIMIT_EXCEEDED` above all — stops the apply cleanly:
 //! nothing more is sent, and the report says what was and was not applied.
 
+pub(crate) mod app_roles;
 mod bulk;
 mod record;
 mod requests;
@@ -248,6 +249,16 @@ pub(crate) struct Report {
     pub(crate) results: Vec<ChangeResult>,
     /// Why roster stopped early, when it did.
     pub(crate) stopped: Option<String>,
+    /// The app-role changes' outcome (one Graph write for all), when the plan has any.
+    pub(crate) app_roles: Option<AppRolesOutcome>,
+}
+
+/// What became of the plan's app-role changes: written together, so one status.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct AppRolesOutcome {
+    pub(crate) status: Status,
+    /// Graph's error, when the write failed.
+    pub(crate) error: Option<String>,
 }
 
 /// The outcome of writing one record.
@@ -363,7 +374,11 @@ pub(crate) async fn apply(
     report_settled(Phase::Deprovision, &results);
     let stopped = ctx.stop.reason();
     ctx.task.finish("done");
-    Report { results, stopped }
+    Report {
+        results,
+        stopped,
+        app_roles: None,
+    }
 }
 
 /// The indexes of the changes with one of `actions`.

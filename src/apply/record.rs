@@ -138,6 +138,70 @@ impl<'p> AuditLog<'p> {
     }
 }
 
+/// One app-role change in the audit log (`"kind": "entra_app_role"`): written after the Graph
+/// write, with its outcome.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct AppRoleAuditLine {
+    /// When the write settled, UTC.
+    pub(crate) time: String,
+    pub(crate) plan_sha256: String,
+    pub(crate) config_sha256: String,
+    /// Always `entra_app_role`.
+    pub(crate) kind: &'static str,
+    pub(crate) action: crate::plan::AppRoleAction,
+    /// The app role's id and display name.
+    pub(crate) id: String,
+    pub(crate) display_name: String,
+    pub(crate) reason: String,
+    pub(crate) before: Option<crate::plan::AppRoleState>,
+    pub(crate) after: Option<crate::plan::AppRoleState>,
+    pub(crate) result: Status,
+    /// Graph's error, when the write failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) github: Option<GithubRun>,
+}
+
+/// A line of the audit log: a user's change, or an app role's.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    reason = "the type of the audit-line schema; lines are written as either"
+)]
+pub(crate) enum AuditRecord {
+    User(AuditLine),
+    AppRole(AppRoleAuditLine),
+}
+
+impl AuditLog<'_> {
+    /// The lines of the plan's app-role changes, with their outcome.
+    pub(crate) fn app_role_lines(&self, outcome: &super::AppRolesOutcome) -> String {
+        let mut text = String::new();
+        for change in &self.plan.app_roles {
+            let line = AppRoleAuditLine {
+                time: crate::expr::format_date(crate::clock::now(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'"),
+                plan_sha256: self.plan_sha256.clone(),
+                config_sha256: self.plan.config_sha256.clone(),
+                kind: "entra_app_role",
+                action: change.action,
+                id: change.id.clone(),
+                display_name: change.name().to_owned(),
+                reason: change.reason.clone(),
+                before: change.before.clone(),
+                after: change.after.clone(),
+                result: outcome.status,
+                error: outcome.error.clone(),
+                github: self.github.clone(),
+            };
+            text.push_str(&serde_json::to_string(&line).unwrap_or_default());
+            text.push('\n');
+        }
+        text
+    }
+}
+
 /// Counts of changes by outcome.
 #[derive(Clone, Copy, Debug, Default, Serialize, JsonSchema)]
 pub(crate) struct Tally {
@@ -152,6 +216,17 @@ pub(crate) struct Tally {
     pub(crate) unknown: usize,
     pub(crate) incomplete: usize,
     pub(crate) not_attempted: usize,
+    /// App-role changes applied (`roles.app_roles`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) app_roles: usize,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -181,6 +256,13 @@ impl Tally {
                 },
             }
         }
+        if report
+            .app_roles
+            .as_ref()
+            .is_some_and(|a| a.status == Status::Applied)
+        {
+            t.app_roles = plan.app_roles.len();
+        }
         t
     }
 }
@@ -189,6 +271,10 @@ impl Tally {
 /// failed request also stopped the apply (a stop after the last write leaves nothing undone).
 pub(crate) fn complete(report: &Report) -> bool {
     report.results.iter().all(|r| r.status == Status::Applied)
+        && report
+            .app_roles
+            .as_ref()
+            .is_none_or(|a| a.status == Status::Applied)
 }
 
 /// One change in the report.
@@ -216,6 +302,18 @@ pub(crate) struct ApplyReport {
     pub(crate) stopped: Option<String>,
     /// One per change of the plan, in its order.
     pub(crate) changes: Vec<ReportedChange>,
+    /// The app-role changes and their outcome (one Graph write for all), when the plan has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) app_roles: Option<ReportedAppRoles>,
+}
+
+/// The app-role changes in the report.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct ReportedAppRoles {
+    pub(crate) result: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    pub(crate) changes: Vec<crate::plan::AppRoleChange>,
 }
 
 impl ApplyReport {
@@ -239,6 +337,11 @@ impl ApplyReport {
                     note: result.note.clone(),
                 })
                 .collect(),
+            app_roles: report.app_roles.as_ref().map(|a| ReportedAppRoles {
+                result: a.status,
+                error: a.error.clone(),
+                changes: plan.app_roles.clone(),
+            }),
         }
     }
 }
@@ -253,7 +356,7 @@ fn schema_text<T: JsonSchema>() -> String {
 
 /// `roster schema --audit-line`; committed as `schemas/audit-line.schema.json`.
 pub(crate) fn audit_line_schema_text() -> String {
-    schema_text::<AuditLine>()
+    schema_text::<AuditRecord>()
 }
 
 /// `roster schema --apply-report`; committed as `schemas/apply-report.schema.json`.
@@ -296,11 +399,13 @@ mod tests {
         let done = Report {
             results: vec![result(Status::Applied), result(Status::Applied)],
             stopped: stopped.clone(),
+            app_roles: None,
         };
         assert!(super::complete(&done));
         let cut = Report {
             results: vec![result(Status::Applied), result(Status::NotAttempted)],
             stopped,
+            app_roles: None,
         };
         assert!(!super::complete(&cut));
     }

@@ -69,7 +69,39 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
             ));
         }
     }
+    for role in saved
+        .app_roles
+        .iter()
+        .filter(|r| !fresh.app_roles.contains(r))
+    {
+        reasons.push(format!(
+            "entra_app_role[{:?}]: the saved plan would {} it; a plan made now would not",
+            role.name(),
+            app_role_verb(role.action)
+        ));
+    }
+    for role in fresh
+        .app_roles
+        .iter()
+        .filter(|r| !saved.app_roles.contains(r))
+    {
+        reasons.push(format!(
+            "entra_app_role[{:?}]: a plan made now would {} it ({}); the saved plan does not",
+            role.name(),
+            app_role_verb(role.action),
+            role.reason
+        ));
+    }
     reasons
+}
+
+fn app_role_verb(action: crate::plan::AppRoleAction) -> &'static str {
+    match action {
+        crate::plan::AppRoleAction::Add => "add",
+        crate::plan::AppRoleAction::Update => "update",
+        crate::plan::AppRoleAction::Disable => "disable",
+        crate::plan::AppRoleAction::Remove => "remove",
+    }
 }
 
 /// Whether two changes do the same thing. What `--baseline-config` adds for the reviewer (the

@@ -62,10 +62,11 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
             plan.targeted.join(", ")
         ));
     }
-    if args.plan.is_none() && !args.auto_approve && !plan.changes.is_empty() {
+    let nothing = plan.changes.is_empty() && plan.app_roles.is_empty();
+    if args.plan.is_none() && !args.auto_approve && !nothing {
         confirm()?;
     }
-    if plan.changes.is_empty() {
+    if nothing {
         // A fresh plan was shown, ending with the same line.
         if args.plan.is_some() && !ctx.quiet {
             super::print(&format!("{}\n", render::text::summary_line(&plan)))?;

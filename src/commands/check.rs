@@ -255,7 +255,11 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
             return false;
         }
     };
-    let permissions = permissions_check(&roles, &source.client_id);
+    let permissions = permissions_check(
+        &roles,
+        &source.client_id,
+        desired.loaded.config.roles.app_roles.is_some(),
+    );
     let permissions_ok = permissions.status == Status::Pass;
     checks.push(permissions);
     match crate::graph::service_principal(&graph, &source.application).await {
@@ -293,9 +297,18 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
 }
 
 /// Whether the token's `roles` hold every permission plan and apply read with (or a broader one).
-fn permissions_check(roles: &[String], client_id: &str) -> Check {
+fn permissions_check(roles: &[String], client_id: &str, writes_app_roles: bool) -> Check {
+    // roles.app_roles writes the service principal's app roles (Microsoft Graph "Update
+    // servicePrincipal").
+    const APP_ROLES: (&str, &[&str], &str) = (
+        "Application.ReadWrite.OwnedBy",
+        &["Application.ReadWrite.All", "Directory.ReadWrite.All"],
+        "writes of the application's app roles (roles.app_roles; with roster's app an owner of \
+         the enterprise application)",
+    );
     let missing: Vec<(&str, &str)> = GRAPH_PERMISSIONS
         .iter()
+        .chain(writes_app_roles.then_some(&APP_ROLES))
         .filter(|(needed, broader, _)| {
             !roles
                 .iter()
@@ -312,7 +325,7 @@ fn permissions_check(roles: &[String], client_id: &str) -> Check {
         Check::fail(
             "graph permissions",
             format!(
-                "the token lacks {} (plan and apply read {})",
+                "the token lacks {} (for {})",
                 missing
                     .iter()
                     .map(|(p, _)| *p)

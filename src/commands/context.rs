@@ -274,12 +274,61 @@ impl Context {
         )
         .await;
         interrupt.abort();
+        let mut report = report;
+        if !plan.app_roles.is_empty() {
+            let outcome = self.write_app_roles(desired, plan, &report).await;
+            if failed.is_none()
+                && let Err(e) = audit.write_all(log.app_role_lines(&outcome).as_bytes())
+            {
+                failed = Some(e);
+            }
+            report.app_roles = Some(outcome);
+        }
         match failed {
             Some(source) => Err(Error::AuditLog {
                 path: audit_path.to_owned(),
                 source,
             }),
             None => Ok(report),
+        }
+    }
+}
+
+impl Context {
+    /// Writes the plan's app-role changes through Microsoft Graph, unless the apply stopped.
+    async fn write_app_roles(
+        &self,
+        desired: &Desired,
+        plan: &Plan,
+        report: &apply::Report,
+    ) -> apply::AppRolesOutcome {
+        use apply::{AppRolesOutcome, Status};
+        if report.stopped.is_some() {
+            return AppRolesOutcome {
+                status: Status::NotAttempted,
+                error: None,
+            };
+        }
+        let written = match self.graph(desired) {
+            Ok(graph) => {
+                apply::app_roles::write(
+                    &graph,
+                    &desired.loaded.config.source.application,
+                    &plan.app_roles,
+                )
+                .await
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match written {
+            Ok(()) => AppRolesOutcome {
+                status: Status::Applied,
+                error: None,
+            },
+            Err(error) => AppRolesOutcome {
+                status: Status::Failed,
+                error: Some(error),
+            },
         }
     }
 }

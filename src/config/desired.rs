@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) use super::types::{
-    Application, ApplyMode, Assignment, Deprovision, Operand, Operator, OutOfScope, Ownership,
-    Protect, RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth, WhenRefused,
+    AppRolesFrom, Application, ApplyMode, Assignment, Deprovision, Operand, Operator, OutOfScope,
+    Ownership, Protect, RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth,
+    WhenRefused,
 };
 use crate::expr;
 use crate::grants::{FeatureLicense, GrantKind};
@@ -120,6 +121,12 @@ pub(crate) struct Roles {
     pub(crate) managed_feature_licenses: Vec<&'static FeatureLicense>,
     /// Permission set name to the permission set licences it needs without being linked to them.
     pub(crate) requires_licenses: BTreeMap<String, Vec<String>>,
+    /// Which profiles the application's app roles follow, if any.
+    #[allow(
+        clippy::struct_field_names,
+        reason = "the key is roles.app_roles in roster.yaml"
+    )]
+    pub(crate) app_roles: Option<AppRolesFrom>,
 }
 
 impl Roles {

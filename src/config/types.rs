@@ -476,6 +476,43 @@ pub(crate) struct Roles {
     /// set must hold or be given each licence, or the plan says so.
     #[serde(default)]
     pub(crate) requires_licenses: std::collections::BTreeMap<String, Vec<String>>,
+    /// Keep the enterprise application's app roles in step with the org's profiles, as Entra's
+    /// Salesforce connector does when it imports them: `from_profiles` (every profile with a
+    /// user licence) or `{from_profiles: [names]}`. `plan` shows each app role to add, rename
+    /// or disable; `apply` writes them through Microsoft Graph (Application.ReadWrite.OwnedBy
+    /// or Application.ReadWrite.All).
+    #[serde(default)]
+    #[allow(
+        clippy::struct_field_names,
+        reason = "the key is roles.app_roles in roster.yaml"
+    )]
+    pub(crate) app_roles: Option<AppRolesFrom>,
+}
+
+/// Which profiles become app roles.
+#[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub(crate) enum AppRolesFrom {
+    /// `from_profiles`: every profile with a user licence.
+    All(AllProfiles),
+    /// `{from_profiles: [names]}`: these profiles.
+    Listed(ListedProfiles),
+}
+
+/// The word `from_profiles`.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AllProfiles {
+    FromProfiles,
+}
+
+/// Profiles by name.
+#[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListedProfiles {
+    /// Profile names.
+    #[schemars(length(min = 1), inner(length(min = 1)))]
+    pub(crate) from_profiles: Vec<String>,
 }
 
 impl Roles {

@@ -178,6 +178,7 @@ fn build(
             managed: grant_lists(|kind| config.roles.managed(kind)),
             managed_feature_licenses: features(&config.roles.managed_feature_licenses),
             requires_licenses: config.roles.requires_licenses.clone(),
+            app_roles: config.roles.app_roles.clone(),
         },
         deprovision: config.deprovision.clone(),
         safety: desired::Safety {

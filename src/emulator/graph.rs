@@ -3,7 +3,7 @@
 //! the `$filter` forms roster uses, `$top` (1..=999) and opaque `$skiptoken` paging.
 
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use serde_json::{Map, Value, json};
 
 use super::http::{
@@ -53,7 +53,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
     };
     match shared.session(&request.headers) {
         Some(s) if s.api == Api::Graph && !s.expired => {
-            if let Err(response) = permitted(&s.roles, rest) {
+            if let Err(response) = permitted(&s.roles, &request.method, rest) {
                 return *response;
             }
         }
@@ -71,6 +71,11 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                 "Access token is empty or invalid.",
             );
         }
+    }
+    if request.method == Method::PATCH
+        && let ["servicePrincipals", id] = rest.split('/').collect::<Vec<_>>().as_slice()
+    {
+        return patch_service_principal(shared, &percent_decode(id), &request.body);
     }
     if request.method != Method::GET {
         return graph_error(
@@ -455,8 +460,18 @@ fn needed_roles(path: &str) -> &'static [&'static str] {
 
 /// Graph's answer to a token without a permission the path needs: 403
 /// `Authorization_RequestDenied`, "Insufficient privileges to complete the operation."
-fn permitted(roles: &[String], path: &str) -> Result<(), Box<Response>> {
-    let needed = needed_roles(path);
+fn permitted(roles: &[String], method: &Method, path: &str) -> Result<(), Box<Response>> {
+    // Writing a service principal (its app roles): Microsoft Graph "Update servicePrincipal".
+    const WRITE: &[&str] = &[
+        "Application.ReadWrite.OwnedBy",
+        "Application.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ];
+    let needed = if *method == Method::GET {
+        needed_roles(path)
+    } else {
+        WRITE
+    };
     if needed.is_empty() || needed.iter().any(|n| roles.iter().any(|r| r == n)) {
         return Ok(());
     }
@@ -465,6 +480,118 @@ fn permitted(roles: &[String], path: &str) -> Result<(), Box<Response>> {
         "Authorization_RequestDenied",
         "Insufficient privileges to complete the operation.",
     )))
+}
+
+/// `PATCH /servicePrincipals/{id}` with `appRoles`: the whole collection replaced, as Graph
+/// does, with its refusals — a role removed or its `value` changed while it is enabled is 400
+/// `CannotDeleteOrUpdateEnabledEntitlement` ("Permission (scope or role) cannot be deleted or
+/// updated unless disabled first."); a role without an id, a display name, `isEnabled` or a
+/// member type, a value over 120 characters or with a space, or two roles with one id or value
+/// is 400 `Request_BadRequest`. Removing a disabled role deletes its assignments. 204 on success.
+/// (Error texts: Microsoft Graph's own for the first; the others' wording is not documented.)
+fn patch_service_principal(shared: &Shared, id: &str, body: &[u8]) -> Response {
+    let bad = |message: &str| graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", message);
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return bad(
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        );
+    };
+    let mut state = shared.state();
+    let Some(app) = state
+        .entra
+        .applications
+        .iter()
+        .position(|a| a.service_principal_id == id)
+    else {
+        return not_found(id);
+    };
+    let Some(roles) = body.get("appRoles") else {
+        // Nothing the emulator models is being changed.
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let Some(roles) = roles.as_array() else {
+        return bad(
+            "Invalid value specified for property 'appRoles' of resource 'ServicePrincipal'.",
+        );
+    };
+    let mut new = Vec::new();
+    for role in roles {
+        let text = |key: &str| role.get(key).and_then(Value::as_str).map(str::to_owned);
+        let (Some(role_id), Some(display_name), Some(is_enabled)) = (
+            text("id").filter(|i| is_guid(i)),
+            text("displayName").filter(|d| !d.trim().is_empty()),
+            role.get("isEnabled").and_then(Value::as_bool),
+        ) else {
+            return bad("An app role needs an id (a GUID), a displayName and isEnabled.");
+        };
+        let members = role.get("allowedMemberTypes").and_then(Value::as_array);
+        if !members.is_some_and(|m| {
+            !m.is_empty()
+                && m.iter()
+                    .all(|t| matches!(t.as_str(), Some("User" | "Application")))
+        }) {
+            return bad(
+                "Invalid value specified for property 'allowedMemberTypes' of resource 'AppRole'.",
+            );
+        }
+        let value = text("value");
+        if value
+            .as_deref()
+            .is_some_and(|v| v.len() > 120 || v.contains(char::is_whitespace))
+        {
+            return bad("Invalid value specified for property 'value' of resource 'AppRole'.");
+        }
+        new.push(super::world::AppRole {
+            id: role_id,
+            display_name,
+            value,
+            is_enabled,
+            description: text("description"),
+        });
+    }
+    for (i, role) in new.iter().enumerate() {
+        if new[..i]
+            .iter()
+            .any(|r| r.id == role.id || (r.value.is_some() && r.value == role.value))
+        {
+            return bad("Request contains a property with duplicate values.");
+        }
+    }
+    let refused = || {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            "CannotDeleteOrUpdateEnabledEntitlement",
+            "Permission (scope or role) cannot be deleted or updated unless disabled first.",
+        )
+    };
+    let old = &state.entra.applications[app].app_roles;
+    for role in old.iter().filter(|r| r.is_enabled) {
+        match new.iter().find(|n| n.id == role.id) {
+            None => return refused(),
+            Some(n) if n.is_enabled && n.value != role.value => return refused(),
+            Some(_) => {}
+        }
+    }
+    let removed: Vec<String> = old
+        .iter()
+        .filter(|r| !new.iter().any(|n| n.id == r.id))
+        .map(|r| r.id.clone())
+        .collect();
+    state.entra.applications[app].app_roles = new;
+    state
+        .entra
+        .assignments
+        .retain(|a| !(a.resource_id == id && removed.contains(&a.app_role_id)));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn is_guid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Secret keys whose values Graph's GET returns as `*` (the credentials; Microsoft Learn,
@@ -560,8 +687,10 @@ fn synchronization(
 
 fn sp_json(app: &super::world::Application) -> Value {
     let roles: Vec<Value> = app.app_roles.iter().map(|r| json!({
-        "id": r.id, "displayName": r.display_name, "value": r.value, "isEnabled": true,
-        "allowedMemberTypes": ["User"], "description": r.display_name, "origin": "Application",
+        "id": r.id, "displayName": r.display_name, "value": r.value, "isEnabled": r.is_enabled,
+        "allowedMemberTypes": ["User"],
+        "description": r.description.clone().unwrap_or_else(|| r.display_name.clone()),
+        "origin": "Application",
     })).collect();
     json!({"id": app.service_principal_id, "appId": app.app_id, "displayName": app.display_name, "appRoles": roles, "servicePrincipalType": "Application"})
 }

@@ -153,6 +153,8 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                         id: guid(0xA, i as u64 + 1),
                         display_name: r.replace('_', " "),
                         value: Some((*r).into()),
+                        is_enabled: true,
+                        description: None,
                     })
                     .collect(),
                 provisioning: None,

@@ -126,6 +126,15 @@ pub(crate) struct AppRole {
     pub(crate) display_name: String,
     #[serde(default)]
     pub(crate) value: Option<String>,
+    /// Enabled unless the world says otherwise.
+    #[serde(default = "enabled")]
+    pub(crate) is_enabled: bool,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Deserialize)]

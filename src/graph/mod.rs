@@ -119,7 +119,18 @@ impl Graph {
                 headers,
             )
             .await?;
+        // A write answers 204 with no body.
+        if reply.body.is_empty() {
+            return Ok(Value::Null);
+        }
         Ok(reply.json(&what)?)
+    }
+
+    /// `PATCH url` with a JSON body (Graph answers 204 No Content).
+    pub(crate) async fn patch(&self, url: &str, body: &Value) -> Result<(), GraphError> {
+        self.send(Method::PATCH, url, Some(body), &[])
+            .await
+            .map(drop)
     }
 
     /// The Microsoft Graph application permissions the token carries: its `roles` claim

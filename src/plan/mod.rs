@@ -7,6 +7,7 @@
 //! (`lifecycle.rs`) and deprovisioning, driven by `reconcile.rs` over the Salesforce side
 //! (`target.rs`), with value comparison that does not invent drift (`compare.rs`), then safety.
 
+mod app_roles;
 mod compare;
 mod explain;
 mod lifecycle;
@@ -98,6 +99,63 @@ pub(crate) struct Plan {
     /// With `--baseline-config`: what the plan was compared with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) baseline: Option<Baseline>,
+    /// With `roles.app_roles`: the enterprise application's app roles to add, update, disable
+    /// or remove, by display name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) app_roles: Vec<AppRoleChange>,
+}
+
+/// What happens to one of the application's app roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AppRoleAction {
+    Add,
+    /// A new display name, or enabled again.
+    Update,
+    /// `isEnabled: false`: Graph removes only a disabled role.
+    Disable,
+    /// Dropped from `appRoles`: a disabled role nobody is assigned.
+    Remove,
+}
+
+/// An app role, as far as roster writes it (Microsoft Graph `appRole`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppRoleState {
+    pub(crate) display_name: String,
+    /// What the `roles` claim carries; roster's roles carry the profile's id.
+    pub(crate) value: Option<String>,
+    pub(crate) is_enabled: bool,
+}
+
+/// One change to the application's app roles (`entra_app_role["Sales Manager"]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppRoleChange {
+    pub(crate) action: AppRoleAction,
+    /// The role's id; for an add, a GUID derived from the org and the profile (a plan made again
+    /// is the same plan).
+    pub(crate) id: String,
+    /// The Salesforce profile the role follows.
+    pub(crate) profile_id: Option<String>,
+    /// One line a reviewer understands.
+    pub(crate) reason: String,
+    /// The role now (none for an add).
+    pub(crate) before: Option<AppRoleState>,
+    /// The role after (none for a removal).
+    pub(crate) after: Option<AppRoleState>,
+    /// Users and groups assigned the role.
+    pub(crate) assignments: usize,
+}
+
+impl AppRoleChange {
+    /// The display name it is known by: the new one, else the old.
+    pub(crate) fn name(&self) -> &str {
+        self.after
+            .as_ref()
+            .or(self.before.as_ref())
+            .map_or("", |r| r.display_name.as_str())
+    }
 }
 
 /// The org the plan was made against.
@@ -127,11 +185,22 @@ pub(crate) struct Summary {
     pub(crate) in_scope: usize,
     /// Linked users that need nothing.
     pub(crate) unchanged: usize,
+    /// Changes to the application's app roles (`roles.app_roles`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) app_roles: usize,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
     pub(crate) fn changes(&self) -> usize {
-        self.create + self.update + self.reactivate + self.deactivate + self.freeze
+        self.create + self.update + self.reactivate + self.deactivate + self.freeze + self.app_roles
     }
 
     /// Users the plan does not act on until they are fixed: errors and conflicts.
@@ -179,6 +248,13 @@ impl Summary {
         parts.push(format!("{} to deactivate", s.deactivate));
         if s.freeze > 0 {
             parts.push(format!("{} to freeze", s.freeze));
+        }
+        if s.app_roles > 0 {
+            parts.push(format!(
+                "{} app role change{}",
+                s.app_roles,
+                if s.app_roles == 1 { "" } else { "s" }
+            ));
         }
         if attention.is_empty() {
             format!("Plan: {}.", parts.join(", "))
@@ -555,6 +631,12 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         plan.skipped.retain(|p| wanted(&p.key, [None, None], None));
         plan.targeted = inputs.targets.to_vec();
     }
+    // App roles belong to no user: a plan limited to --target users leaves them alone.
+    if plan.refused.is_none() && config.roles.app_roles.is_some() && inputs.targets.is_empty() {
+        let wanted = app_roles::wanted_profiles(config, target, &mut Vec::new());
+        plan.app_roles = app_roles::changes(&wanted, source, target);
+        plan.warnings.extend(app_roles::kept(&wanted, source));
+    }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
     plan.headline = plan.summary.headline();
     plan.safety = safety(
@@ -618,6 +700,7 @@ fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
             Action::Freeze => summary.freeze += 1,
         }
     }
+    summary.app_roles = plan.app_roles.len();
     for problem in plan.errors.iter().chain(&plan.skipped) {
         match problem.kind {
             ProblemKind::Error => summary.errors += 1,

@@ -61,7 +61,9 @@ pub(super) fn resolve(
     }
     let none = Vec::new();
     let of_kind = |kind: GrantKind| access.get(&kind).unwrap_or(&none);
-    let mut problems = app_roles(config, source);
+    let mut problems = Vec::new();
+    let wanted = super::app_roles::wanted_profiles(config, target, &mut problems);
+    problems.extend(app_roles(config, source, &wanted));
     problems.extend(groups(config, source));
     let resolved = config
         .roles
@@ -217,12 +219,19 @@ fn groups(config: &Config, source: &SourceSnapshot) -> Vec<ConfigProblem> {
 /// Rules on an app role the application does not define: they could never match, and every
 /// user they were meant for would be left without a profile. Matched by display name or value,
 /// as the planner matches them.
-fn app_roles(config: &Config, source: &SourceSnapshot) -> Vec<ConfigProblem> {
+/// Rules naming an app role the application lacks. The profiles the app roles follow
+/// (`roles.app_roles`) count as roles: the same apply adds those it lacks.
+fn app_roles(
+    config: &Config,
+    source: &SourceSnapshot,
+    wanted: &[&crate::model::Profile],
+) -> Vec<ConfigProblem> {
     let roles = &source.application.app_roles;
     let names = || {
         roles
             .iter()
             .flat_map(|r| std::iter::once(r.display_name.as_str()).chain(r.value.as_deref()))
+            .chain(wanted.iter().map(|p| p.name.as_str()))
     };
     config
         .roles

@@ -28,6 +28,7 @@ pub(crate) fn render(plan: &Plan) -> String {
         head.push_str(&super::overview::markdown(&overview));
     }
     grants(&mut head, plan);
+    app_roles(&mut head, plan);
     lists(&mut head, plan);
     if let Some(run) = run_url() {
         let _ = writeln!(
@@ -79,6 +80,30 @@ fn grants(head: &mut String, plan: &Plan) {
             head,
             "| {kind} | `{}` | {added} | {removed} |",
             name.replace('`', "'").replace('|', "\\|")
+        );
+    }
+    head.push('\n');
+}
+
+/// The application's app roles to change, one row each.
+fn app_roles(head: &mut String, plan: &Plan) {
+    if plan.app_roles.is_empty() {
+        return;
+    }
+    let _ = writeln!(head, "| Entra app role | Change | Why |\n|---|---|---|");
+    for role in &plan.app_roles {
+        let cell = |t: &str| t.replace('|', "\\|");
+        let _ = writeln!(
+            head,
+            "| `{}` | {} | {} |",
+            role.name().replace('`', "'").replace('|', "\\|"),
+            match role.action {
+                crate::plan::AppRoleAction::Add => "add",
+                crate::plan::AppRoleAction::Update => "update",
+                crate::plan::AppRoleAction::Disable => "disable",
+                crate::plan::AppRoleAction::Remove => "remove",
+            },
+            cell(&role.reason)
         );
     }
     head.push('\n');

@@ -38,7 +38,20 @@ fn resources(t: &Tally) -> String {
     if t.frozen > 0 {
         let _ = write!(line, ", {} frozen", t.frozen);
     }
+    if t.app_roles > 0 {
+        let _ = write!(line, ", {} app role change(s)", t.app_roles);
+    }
     line
+}
+
+/// Why the app-role changes were not written, when they were not.
+fn app_roles_failure(report: &Report) -> Option<String> {
+    let outcome = report.app_roles.as_ref()?;
+    match (&outcome.status, &outcome.error) {
+        (apply::Status::Applied, _) => None,
+        (_, Some(error)) => Some(format!("writing the app roles failed: {error}")),
+        (_, None) => Some("the app roles were not written: roster stopped first".to_owned()),
+    }
 }
 
 /// The report for people.
@@ -72,6 +85,9 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
             "{} roster stopped sending requests: {why}",
             paint(red, "error:")
         );
+    }
+    if let Some(failure) = app_roles_failure(report) {
+        let _ = writeln!(out, "{} entra_app_role: {failure}", paint(red, "error:"));
     }
     if complete(report) {
         out.push_str(&paint(
@@ -151,6 +167,9 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
             "> **roster stopped sending requests:** {}\n",
             cell(why)
         );
+    }
+    if let Some(failure) = app_roles_failure(report) {
+        let _ = writeln!(out, "> **Entra app roles:** {}\n", cell(&failure));
     }
     let failures: Vec<(&str, String, &apply::Failure)> = plan
         .changes

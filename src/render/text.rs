@@ -408,6 +408,83 @@ fn changes(out: &mut Vec<Line>, plan: &Plan) {
     }
 }
 
+/// The application's app roles to change (`roles.app_roles`), each as a resource block.
+fn app_roles(out: &mut Vec<Line>, plan: &Plan) {
+    use crate::plan::AppRoleAction;
+    for role in &plan.app_roles {
+        let (mark, colour, verb) = match role.action {
+            AppRoleAction::Add => ('+', AnsiColor::Green, "will be added"),
+            AppRoleAction::Update => ('~', AnsiColor::Yellow, "will be updated in-place"),
+            AppRoleAction::Disable => ('~', AnsiColor::Yellow, "will be disabled"),
+            AppRoleAction::Remove => ('-', AnsiColor::Red, "will be removed"),
+        };
+        let assigned = match role.assignments {
+            0 => String::new(),
+            1 => "; 1 assignment".to_owned(),
+            n => format!("; {n} assignments"),
+        };
+        out.push(Line::plain(
+            2,
+            format!(
+                "# entra_app_role[{:?}] {verb} ({}{assigned})",
+                role.name(),
+                role.reason
+            ),
+        ));
+        out.push(Line::marked(
+            2,
+            mark,
+            style(colour),
+            format!("entra_app_role {:?} {{", role.name()),
+        ));
+        let show = |v: Option<&str>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:?}"));
+        let fields: [(&str, Option<String>, Option<String>); 3] = [
+            (
+                "displayName",
+                role.before
+                    .as_ref()
+                    .map(|r| format!("{:?}", r.display_name)),
+                role.after.as_ref().map(|r| format!("{:?}", r.display_name)),
+            ),
+            (
+                "value",
+                role.before.as_ref().map(|r| show(r.value.as_deref())),
+                role.after.as_ref().map(|r| show(r.value.as_deref())),
+            ),
+            (
+                "isEnabled",
+                role.before.as_ref().map(|r| r.is_enabled.to_string()),
+                role.after.as_ref().map(|r| r.is_enabled.to_string()),
+            ),
+        ];
+        for (name, before, after) in fields {
+            match (before, after) {
+                (None, Some(after)) => out.push(Line::marked(
+                    6,
+                    '+',
+                    style(AnsiColor::Green),
+                    format!("{name:<11} = {after}"),
+                )),
+                (Some(before), None) => out.push(Line::marked(
+                    6,
+                    '-',
+                    style(AnsiColor::Red),
+                    format!("{name:<11} = {before}"),
+                )),
+                (Some(before), Some(after)) if before != after => out.push(Line::marked(
+                    6,
+                    '~',
+                    style(AnsiColor::Yellow),
+                    format!("{name:<11} = {before} -> {after}"),
+                )),
+                _ => {}
+            }
+        }
+        out.push(Line::plain(4, "}"));
+        out.push(Line::plain(0, ""));
+    }
+}
+
 /// The whole plan, line by line: warnings, users deleted in Entra, each change, the users not
 /// acted on, the summary and the safety verdict.
 pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
@@ -451,6 +528,7 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
         blank(&mut out);
     }
     changes(&mut out, plan);
+    app_roles(&mut out, plan);
     if !plan.errors.is_empty() {
         out.push(Line::plain(
             0,

@@ -143,7 +143,7 @@ fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
         &out,
         &json,
         "graph permissions",
-        "the token lacks GroupMember.Read.All (plan and apply read the members of assigned groups)",
+        "the token lacks GroupMember.Read.All (for the members of assigned groups)",
         &["names", "licences"],
     );
     assert!(

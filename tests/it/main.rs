@@ -1,6 +1,7 @@
 //! roster's integration tests: the binary, run as a user runs it.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod app_roles;
 mod apply;
 mod cases;
 mod check;

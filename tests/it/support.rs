@@ -230,9 +230,22 @@ impl Emulator {
         self.admin_call(reqwest::Method::POST, path, Some(body));
     }
 
-    /// GETs `{base}/v1.0/{path}` as the demo tenant's client (a client-credentials token from
-    /// the emulator's token endpoint) and returns the JSON answer, whatever its status.
+    /// GETs `{base}/v1.0/{path}` as the demo tenant's client and returns the JSON answer,
+    /// whatever its status.
     pub(crate) fn graph_get(&self, path: &str) -> serde_json::Value {
+        self.graph_send(reqwest::Method::GET, path, &serde_json::Value::Null)
+            .1
+    }
+
+    /// Sends `{base}/v1.0/{path}` as the demo tenant's client (a client-credentials token from
+    /// the emulator's token endpoint), with `body` unless it is null; the status and the JSON
+    /// answer (null when there is none).
+    pub(crate) fn graph_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let secret = self
             .env
             .iter()
@@ -263,15 +276,19 @@ impl Emulator {
                 .await
                 .expect("token answer");
             let token = token["access_token"].as_str().expect("a token").to_owned();
-            client
-                .get(format!("{}/v1.0/{path}", self.base))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("graph request")
-                .json()
-                .await
-                .expect("graph answer")
+            let mut request = client
+                .request(method, format!("{}/v1.0/{path}", self.base))
+                .bearer_auth(token);
+            if !body.is_null() {
+                request = request.json(body);
+            }
+            let response = request.send().await.expect("graph request");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("graph answer");
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            )
         })
     }
 

@@ -1,0 +1,260 @@
+//! The enterprise application's app roles kept in step with the org's profiles
+//! (`roles.app_roles`), as Entra's Salesforce connector keeps them when it imports the profiles
+//! as app roles, so that admins assign users "as" a profile.
+//!
+//! A role follows a profile when its `value` is the profile's id (the roles roster adds) or,
+//! failing that, its display name is the profile's name (roles the connector imported or an
+//! admin added). Wanted profiles without a role get one; a renamed profile renames its role; a
+//! disabled role of a wanted profile is enabled again. A role roster added (its value a profile
+//! id) whose profile is no longer wanted is disabled; once disabled, it is removed when nobody
+//! is assigned to it — never before: Graph refuses to delete an enabled role
+//! (`CannotDeleteOrUpdateEnabledEntitlement`), and removing a role deletes its assignments.
+//! Other roles (`msiam_access`, custom roles) are never touched.
+
+use super::names::ConfigProblem;
+use super::{AppRoleAction, AppRoleChange, AppRoleState};
+use crate::config::{AppRolesFrom, Config};
+use crate::model::{Profile, SourceSnapshot, TargetSnapshot};
+use crate::salesforce::same_id;
+
+/// The profiles the app roles follow; a listed name the org lacks, or has twice, is a problem
+/// at its place in the file.
+pub(super) fn wanted_profiles<'t>(
+    config: &Config,
+    target: &'t TargetSnapshot,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<&'t Profile> {
+    let mut wanted: Vec<&Profile> = match &config.roles.app_roles {
+        None => return Vec::new(),
+        Some(AppRolesFrom::All(_)) => target
+            .profiles
+            .iter()
+            .filter(|p| p.user_license_id.is_some())
+            .collect(),
+        Some(AppRolesFrom::Listed(listed)) => listed
+            .from_profiles
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let found: Vec<&Profile> =
+                    target.profiles.iter().filter(|p| &p.name == name).collect();
+                match found.as_slice() {
+                    [one] => Some(*one),
+                    [] => {
+                        problems.push(ConfigProblem {
+                            pointer: format!("/roles/app_roles/from_profiles/{i}"),
+                            message: format!("the org has no profile named {name:?}"),
+                            help: crate::suggest::closest(
+                                name,
+                                target.profiles.iter().map(|p| p.name.as_str()),
+                            )
+                            .map(|c| format!("did you mean {c:?}?")),
+                        });
+                        None
+                    }
+                    many => {
+                        problems.push(ConfigProblem {
+                            pointer: format!("/roles/app_roles/from_profiles/{i}"),
+                            message: format!(
+                                "the org has {} profiles named {name:?}: an app role's display \
+                                 name must be unique",
+                                many.len()
+                            ),
+                            help: Some("rename one of the profiles in Salesforce".to_owned()),
+                        });
+                        None
+                    }
+                }
+            })
+            .collect(),
+    };
+    wanted.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    wanted.dedup_by(|a, b| a.id == b.id);
+    wanted
+}
+
+/// Whether an app role's value is a Salesforce profile id: the roles roster adds.
+fn is_profile_id(value: &str) -> bool {
+    matches!(value.len(), 15 | 18)
+        && value.starts_with("00e")
+        && value.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A new role's id: a GUID derived from the org and the profile, so that the plan made again at
+/// apply time is the same plan.
+fn role_id(org_id: &str, profile_id: &str) -> String {
+    let hex =
+        crate::digest::sha256_hex(format!("roster app role {org_id} {profile_id}").as_bytes());
+    let mut hex: Vec<char> = hex.chars().take(32).collect();
+    // Version 8 (custom), RFC 9562 variant.
+    hex[12] = '8';
+    hex[16] = ['8', '9', 'a', 'b'][hex[16].to_digit(16).unwrap_or(0) as usize % 4];
+    let hex: String = hex.into_iter().collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The app-role changes that bring the application's roles in step with `wanted`.
+pub(super) fn changes(
+    wanted: &[&Profile],
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> Vec<AppRoleChange> {
+    let roles = &source.application.app_roles;
+    let assigned = |role: &str| {
+        source
+            .assignments
+            .iter()
+            .filter(|a| a.app_role_id == role)
+            .count()
+    };
+    let mut followed = vec![false; roles.len()];
+    let mut out = Vec::new();
+    for profile in wanted {
+        let by_value = roles.iter().position(|r| {
+            r.value
+                .as_deref()
+                .is_some_and(|v| is_profile_id(v) && same_id(v, &profile.id))
+        });
+        let by_name = || roles.iter().position(|r| r.display_name == profile.name);
+        let after = AppRoleState {
+            display_name: profile.name.clone(),
+            value: Some(profile.id.clone()),
+            is_enabled: true,
+        };
+        let Some(i) = by_value.or_else(by_name) else {
+            out.push(AppRoleChange {
+                action: AppRoleAction::Add,
+                id: role_id(&target.org.id, &profile.id),
+                profile_id: Some(profile.id.clone()),
+                reason: format!("profile {:?} has no app role", profile.name),
+                before: None,
+                after: Some(after),
+                assignments: 0,
+            });
+            continue;
+        };
+        followed[i] = true;
+        let role = &roles[i];
+        if role.is_enabled && role.display_name == profile.name {
+            continue;
+        }
+        let before = AppRoleState {
+            display_name: role.display_name.clone(),
+            value: role.value.clone(),
+            is_enabled: role.is_enabled,
+        };
+        let reason = if role.display_name == profile.name {
+            format!("the app role of profile {:?} is disabled", profile.name)
+        } else {
+            format!(
+                "profile {:?} was renamed {:?}",
+                role.display_name, profile.name
+            )
+        };
+        out.push(AppRoleChange {
+            action: AppRoleAction::Update,
+            id: role.id.clone(),
+            profile_id: Some(profile.id.clone()),
+            reason,
+            after: Some(AppRoleState {
+                value: role.value.clone(),
+                ..after
+            }),
+            before: Some(before),
+            assignments: assigned(&role.id),
+        });
+    }
+    for (role, _) in roles.iter().zip(&followed).filter(|(_, f)| !**f) {
+        out.extend(retired(role, target, assigned(&role.id)));
+    }
+    out.sort_by(|a, b| a.name().cmp(b.name()).then(a.id.cmp(&b.id)));
+    out
+}
+
+/// The change a role roster added (its value a profile id) needs when no wanted profile is its
+/// own: disabled first, removed once disabled and unassigned.
+fn retired(
+    role: &crate::model::AppRole,
+    target: &TargetSnapshot,
+    assignments: usize,
+) -> Option<AppRoleChange> {
+    let value = role.value.as_deref().filter(|v| is_profile_id(v))?;
+    let before = AppRoleState {
+        display_name: role.display_name.clone(),
+        value: role.value.clone(),
+        is_enabled: role.is_enabled,
+    };
+    let gone = if target.profiles.iter().any(|p| same_id(&p.id, value)) {
+        "is no longer one the app roles follow"
+    } else {
+        "no longer exists"
+    };
+    if role.is_enabled {
+        Some(AppRoleChange {
+            action: AppRoleAction::Disable,
+            id: role.id.clone(),
+            profile_id: Some(value.to_owned()),
+            reason: format!(
+                "profile {:?} {gone}; a role is disabled before it can be removed",
+                role.display_name
+            ),
+            after: Some(AppRoleState {
+                is_enabled: false,
+                ..before.clone()
+            }),
+            before: Some(before),
+            assignments,
+        })
+    } else if assignments == 0 {
+        Some(AppRoleChange {
+            action: AppRoleAction::Remove,
+            id: role.id.clone(),
+            profile_id: Some(value.to_owned()),
+            reason: format!(
+                "profile {:?} {gone}, and its disabled role has no assignments",
+                role.display_name
+            ),
+            before: Some(before),
+            after: None,
+            assignments,
+        })
+    } else {
+        None
+    }
+}
+
+/// Roles kept although their profile is gone: disabled, and still assigned.
+pub(super) fn kept(wanted: &[&Profile], source: &SourceSnapshot) -> Vec<String> {
+    source
+        .application
+        .app_roles
+        .iter()
+        .filter(|r| !r.is_enabled)
+        .filter(|r| {
+            r.value
+                .as_deref()
+                .is_some_and(|v| is_profile_id(v) && !wanted.iter().any(|p| same_id(&p.id, v)))
+        })
+        .filter_map(|r| {
+            let n = source
+                .assignments
+                .iter()
+                .filter(|a| a.app_role_id == r.id)
+                .count();
+            (n > 0).then(|| {
+                format!(
+                    "app role {:?} is disabled and still assigned to {n} user(s) or group(s): \
+                     remove those assignments in Entra and roster removes the role",
+                    r.display_name
+                )
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,367 @@
+//! `roles.app_roles`: the enterprise application's app roles follow the org's profiles — added,
+//! renamed and disabled by plan and apply through the emulator's Graph, never a role removed
+//! while it is enabled or still assigned — and the emulator refuses what Graph refuses.
+
+use serde_json::{Value, json};
+
+use crate::support::{Emulator, Output, Scratch, read, repo};
+
+/// The demo world's client, granted the write app roles need too.
+const GRANTED: &str = "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n";
+
+struct World {
+    emulator: Emulator,
+    scratch: Scratch,
+}
+
+/// The demo world with `roles` as the application's extra app roles (YAML lines) and
+/// `writable` saying whether the client may write them; the demo config with `app_roles`.
+fn world(name: &str, roles: &str, writable: bool, app_roles: &str) -> World {
+    let scratch = Scratch::new(name);
+    let mut text = read("examples/demo/world.yaml").replace(
+        "        - {id: 0000000a-0000-0000-0000-000000000003, display_name: Support Agent, value: Support_Agent}\n",
+        &format!(
+            "        - {{id: 0000000a-0000-0000-0000-000000000003, display_name: Support Agent, value: Support_Agent}}\n{roles}"
+        ),
+    );
+    if writable {
+        text = text.replace(
+            GRANTED,
+            &format!(
+                "{GRANTED}      roles: [Application.Read.All, GroupMember.Read.All, User.Read.All, Application.ReadWrite.OwnedBy]\n"
+            ),
+        );
+    }
+    let path = scratch.write("world.yaml", text);
+    let emulator = Emulator::start_with(&["--world", path.to_str().unwrap()], &repo());
+    let config = read("examples/demo/roster.yaml").replace(
+        "  # Only what is listed here is ever removed.\n",
+        &format!("  app_roles: {app_roles}\n  # Only what is listed here is ever removed.\n"),
+    );
+    scratch.write("roster.yaml", config);
+    World { emulator, scratch }
+}
+
+impl World {
+    fn roster(&self, args: &[&str]) -> Output {
+        self.emulator.roster(&self.scratch.dir, args, &[])
+    }
+
+    fn plan(&self) -> Value {
+        let out = self.roster(&["plan", "--format", "json"]);
+        assert!(out.code == 0, "{}\n{}", out.stdout, out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+
+    /// The application's app roles, as Graph returns them.
+    fn roles(&self) -> Vec<Value> {
+        self.emulator.graph_get(
+            "servicePrincipals/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d?$select=appRoles",
+        )["appRoles"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn role(&self, name: &str) -> Option<Value> {
+        self.roles().into_iter().find(|r| r["displayName"] == name)
+    }
+}
+
+/// The demo org's profile ids (the emulator numbers them in world order).
+const STANDARD_USER: &str = "00e8c0000000003AAA";
+const SUPPORT_USER: &str = "00e8c0000000004AAA";
+const READ_ONLY: &str = "00e8c0000000005AAA";
+
+fn actions(plan: &Value) -> Vec<(String, String)> {
+    plan["app_roles"]
+        .as_array()
+        .map(|roles| {
+            roles
+                .iter()
+                .map(|r| {
+                    (
+                        r["action"].as_str().unwrap().to_owned(),
+                        r["after"]["display_name"]
+                            .as_str()
+                            .or(r["before"]["display_name"].as_str())
+                            .unwrap()
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn profiles_without_a_role_get_one_and_the_next_plan_is_in_step() {
+    let world = world(
+        "app-roles-add",
+        "",
+        true,
+        "{from_profiles: [Sales Manager, Standard User, Support User]}",
+    );
+    // Sales Manager already has a role by its name (the connector's import); the other two not.
+    let plan = world.plan();
+    assert_eq!(
+        actions(&plan),
+        [
+            ("add".to_owned(), "Standard User".to_owned()),
+            ("add".to_owned(), "Support User".to_owned())
+        ],
+        "{:#}",
+        plan["app_roles"]
+    );
+    assert_eq!(plan["app_roles"][0]["after"]["value"], STANDARD_USER);
+    assert!(
+        plan["headline"]
+            .as_str()
+            .unwrap()
+            .contains(", 2 app role changes;"),
+        "{}",
+        plan["headline"]
+    );
+    let text = world.roster(&["plan"]);
+    assert!(
+        text.stdout.contains(
+            "  # entra_app_role[\"Standard User\"] will be added (profile \"Standard User\" has no app role)\n  + entra_app_role \"Standard User\" {\n      + displayName = \"Standard User\"\n      + value       = \"00e8c0000000003AAA\"\n      + isEnabled   = true\n    }"
+        ),
+        "{}",
+        text.stdout
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(", 2 app role change(s)."),
+        "{}",
+        out.stdout
+    );
+    let added = world.role("Standard User").expect("the role was added");
+    assert_eq!(added["value"], STANDARD_USER);
+    assert_eq!(added["isEnabled"], true);
+    assert_eq!(added["allowedMemberTypes"], json!(["User"]));
+    // Every role the application had is still there.
+    for kept in [
+        "Sales Manager",
+        "Sales Rep",
+        "Support Agent",
+        "Support User",
+    ] {
+        assert!(world.role(kept).is_some(), "{kept}");
+    }
+    assert_eq!(actions(&world.plan()), []);
+    // The audit log has a line per app-role change.
+    let audit = std::fs::read_to_string(world.scratch.dir.join("roster-audit.jsonl")).unwrap();
+    let roles: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["kind"] == "entra_app_role")
+        .collect();
+    assert_eq!(roles.len(), 2);
+    assert!(
+        roles
+            .iter()
+            .all(|l| l["result"] == "applied" && l["action"] == "add")
+    );
+}
+
+#[test]
+fn a_renamed_profile_renames_its_role_and_a_disabled_one_is_enabled() {
+    let world = world(
+        "app-roles-rename",
+        &format!(
+            "        - {{id: 0000000a-0000-0000-0000-0000000000a1, display_name: Std User, value: {STANDARD_USER}}}\n        - {{id: 0000000a-0000-0000-0000-0000000000a2, display_name: Support User, value: {SUPPORT_USER}, is_enabled: false}}\n"
+        ),
+        true,
+        "{from_profiles: [Standard User, Support User]}",
+    );
+    let plan = world.plan();
+    assert_eq!(
+        actions(&plan),
+        [
+            ("update".to_owned(), "Standard User".to_owned()),
+            ("update".to_owned(), "Support User".to_owned())
+        ]
+    );
+    assert_eq!(
+        plan["app_roles"][0]["reason"],
+        "profile \"Std User\" was renamed \"Standard User\""
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let renamed = world.role("Standard User").unwrap();
+    assert_eq!(renamed["id"], "0000000a-0000-0000-0000-0000000000a1");
+    assert_eq!(world.role("Support User").unwrap()["isEnabled"], true);
+    assert_eq!(actions(&world.plan()), []);
+}
+
+#[test]
+fn a_role_whose_profile_is_gone_is_disabled_then_removed_only_when_unassigned() {
+    // Read Only's role, enabled and assigned to a user; the config no longer lists Read Only.
+    let world = world(
+        "app-roles-disable",
+        &format!(
+            "        - {{id: 0000000a-0000-0000-0000-0000000000b1, display_name: Read Only, value: {READ_ONLY}}}\n"
+        ),
+        true,
+        "{from_profiles: [Sales Manager]}",
+    );
+    world.emulator.admin(
+        "entra/assignments",
+        &json!({"application": "Salesforce Sandbox", "user": "ava.martinez@contoso.com", "role": "Read Only"}),
+    );
+    let plan = world.plan();
+    assert_eq!(
+        actions(&plan),
+        [("disable".to_owned(), "Read Only".to_owned())]
+    );
+    assert_eq!(plan["app_roles"][0]["assignments"], 1);
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(world.role("Read Only").unwrap()["isEnabled"], false);
+    // Disabled but still assigned: kept, and the plan says why.
+    let plan = world.plan();
+    assert_eq!(actions(&plan), []);
+    assert!(
+        plan["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("app role \"Read Only\" is disabled and still assigned to 1 user(s)")),
+        "{:#}",
+        plan["warnings"]
+    );
+}
+
+#[test]
+fn a_disabled_unassigned_role_is_removed() {
+    let world = world(
+        "app-roles-remove",
+        &format!(
+            "        - {{id: 0000000a-0000-0000-0000-0000000000b1, display_name: Read Only, value: {READ_ONLY}, is_enabled: false}}\n"
+        ),
+        true,
+        "{from_profiles: [Sales Manager]}",
+    );
+    assert_eq!(
+        actions(&world.plan()),
+        [("remove".to_owned(), "Read Only".to_owned())]
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(world.role("Read Only").is_none());
+    // Roles roster does not manage (custom values) were never touched.
+    assert!(world.role("Sales Rep").is_some());
+}
+
+#[test]
+fn without_the_write_permission_apply_fails_naming_it_and_the_users_are_still_written() {
+    let world = world(
+        "app-roles-forbidden",
+        "",
+        false,
+        "{from_profiles: [Standard User]}",
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("error: entra_app_role: writing the app roles failed:")
+            && out.stdout.contains("Authorization_RequestDenied")
+            && out.stdout.contains("Application.ReadWrite.OwnedBy"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Apply incomplete."), "{}", out.stdout);
+    // The users were written; only the app role remains.
+    let plan = world.plan();
+    assert_eq!(plan["changes"], json!([]));
+    assert_eq!(
+        actions(&plan),
+        [("add".to_owned(), "Standard User".to_owned())]
+    );
+    // And `check` says so before any apply.
+    let check = world.roster(&["check", "--connections-only"]);
+    assert_eq!(check.code, 1);
+    assert!(
+        check
+            .stdout
+            .contains("the token lacks Application.ReadWrite.OwnedBy"),
+        "{}",
+        check.stdout
+    );
+}
+
+#[test]
+fn an_unknown_listed_profile_is_refused_at_its_place() {
+    let world = world(
+        "app-roles-unknown",
+        "",
+        true,
+        "{from_profiles: [Standard Usr]}",
+    );
+    let out = world.roster(&["plan"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "/roles/app_roles/from_profiles/0: the org has no profile named \"Standard Usr\""
+        ) && out.stderr.contains("did you mean \"Standard User\"?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_emulator_refuses_to_remove_or_revalue_an_enabled_role() {
+    let world = world("app-roles-refusals", "", true, "from_profiles");
+    let roles = world.roles();
+    let patch = |body: Value| -> (u16, Value) {
+        world.emulator.graph_send(
+            reqwest::Method::PATCH,
+            "servicePrincipals/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
+            &body,
+        )
+    };
+    // Sales Rep dropped while enabled.
+    let without: Vec<Value> = roles
+        .iter()
+        .filter(|r| r["displayName"] != "Sales Rep")
+        .cloned()
+        .collect();
+    let (status, answer) = patch(json!({"appRoles": without}));
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["code"],
+        "CannotDeleteOrUpdateEnabledEntitlement"
+    );
+    // Its value changed while enabled.
+    let mut revalued = roles.clone();
+    for r in &mut revalued {
+        if r["displayName"] == "Sales Rep" {
+            r["value"] = json!("Sales_Representative");
+        }
+    }
+    let (status, answer) = patch(json!({"appRoles": revalued}));
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["code"],
+        "CannotDeleteOrUpdateEnabledEntitlement"
+    );
+    // Two roles with one value.
+    let mut twice = roles.clone();
+    let mut copy = twice[0].clone();
+    copy["id"] = json!("0000000a-0000-0000-0000-0000000000ff");
+    twice.push(copy);
+    let (status, _) = patch(json!({"appRoles": twice}));
+    assert_eq!(status, 400);
+    // Disabled first, then it may go.
+    let mut disabled = roles.clone();
+    for r in &mut disabled {
+        if r["displayName"] == "Sales Rep" {
+            r["isEnabled"] = json!(false);
+        }
+    }
+    assert_eq!(patch(json!({"appRoles": disabled})).0, 204);
+    assert_eq!(patch(json!({"appRoles": without})).0, 204);
+    assert!(world.role("Sales Rep").is_none());
+}
