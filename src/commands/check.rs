@@ -211,7 +211,7 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
         for name in ["names", "licences"] {
             checks.push(Check::skipped(
                 name,
-                "Entra and Salesforce must both be reachable",
+                "a whole read and plan runs only when every check above passes",
             ));
         }
     }
@@ -388,6 +388,25 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
             session.user_id.as_deref().unwrap_or("(unknown)")
         ),
     ));
+    if !api_version_check(&salesforce, &config.target.api_version, checks).await {
+        // Every other request goes to the configured version.
+        for name in ["org", "manage users"] {
+            checks.push(Check::skipped(name, "the API version is not served"));
+        }
+        return false;
+    }
+    let org = org_check(&salesforce, &config.target.login_url, checks).await;
+    let manage_users = manage_users_check(&salesforce, checks).await;
+    org && manage_users
+}
+
+/// Whether the org serves `api_version`: `GET /services/data` lists the versions (REST API
+/// Developer Guide, "Versions").
+async fn api_version_check(
+    salesforce: &crate::salesforce::Salesforce,
+    api_version: &str,
+    checks: &mut Vec<Check>,
+) -> bool {
     let mut ok = true;
     // The versions the org serves: `GET /services/data` (REST API Developer Guide, "Versions").
     let versions = salesforce
@@ -406,12 +425,12 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
                 .iter()
                 .filter_map(|v| v.get("version").and_then(Value::as_str))
                 .collect();
-            if served.contains(&config.target.api_version.as_str()) {
+            if served.contains(&api_version) {
                 checks.push(Check::pass(
                     "api version",
                     format!(
                         "{} is served (the org serves {} to {})",
-                        config.target.api_version,
+                        api_version,
                         served.first().unwrap_or(&"?"),
                         served.last().unwrap_or(&"?")
                     ),
@@ -422,7 +441,7 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
                     "api version",
                     format!(
                         "{} is not served (the org serves {} to {})",
-                        config.target.api_version,
+                        api_version,
                         served.first().unwrap_or(&"?"),
                         served.last().unwrap_or(&"?")
                     ),
@@ -446,8 +465,6 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
             checks.push(Check::fail("api version", e, "check target.login_url"));
         }
     }
-    ok &= org_check(&salesforce, &config.target.login_url, checks).await;
-    ok &= manage_users_check(&salesforce, checks).await;
     ok
 }
 

@@ -40,13 +40,30 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
         salesforce_client_id: args.salesforce_client_id.clone(),
     };
     let imported = import::import(&job, &connection).map_err(Error::Import)?;
-    // What was written must be a config roster reads; anything else is roster's own bug, shown
-    // at its place in the written text.
+    let mut summary = String::new();
+    if !imported.notes.is_empty() {
+        let _ = writeln!(
+            summary,
+            "{} thing(s) to review (each also a comment in the file):",
+            imported.notes.len()
+        );
+        for note in &imported.notes {
+            let _ = writeln!(summary, "  - {note}");
+        }
+    }
+    // The notes first (even with --quiet: they are what was not imported as it is); when the
+    // config cannot be written, they often say why.
+    if !summary.is_empty() {
+        crate::error::output(anstream::stderr().write_all(summary.as_bytes()))?;
+    }
+    // What is written must be a config roster reads: checked first, and any problem shown at
+    // its place in the text that was not written.
     let name = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("roster.yaml"));
-    crate::config::load_bytes(&name, imported.yaml.clone().into_bytes())?;
+    let label = PathBuf::from(format!("{} (imported, not written)", display_path(&name)));
+    crate::config::load_bytes(&label, imported.yaml.clone().into_bytes())?;
     match &args.out {
         Some(path) => write_new(path, &imported.yaml)?,
         None => super::print(&imported.yaml)?,
@@ -55,16 +72,6 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
         let mut summary = String::new();
         if let Some(path) = &args.out {
             let _ = writeln!(summary, "Wrote {}.", display_path(path));
-        }
-        if !imported.notes.is_empty() {
-            let _ = writeln!(
-                summary,
-                "{} thing(s) to review (each also a comment in the file):",
-                imported.notes.len()
-            );
-            for note in &imported.notes {
-                let _ = writeln!(summary, "  - {note}");
-            }
         }
         summary.push_str(
             "Next: `roster validate`, then `roster plan` against the live tenant and org.\n",
@@ -75,26 +82,35 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
 }
 
 pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, Error> {
+    if let (Some(out), Some(secrets)) = (&args.out, &args.secrets_out)
+        && out == secrets
+    {
+        return Err(Error::Usage(
+            "--out and --secrets-out name the same file".to_owned(),
+        ));
+    }
     let desired = ctx.load()?;
     let base = args
         .base
         .as_deref()
-        .map(|path| read_json::<SynchronizationSchema>(path, "a synchronization schema"))
+        .map(|path| {
+            read_json::<Value>(path, "a synchronization schema")
+                .and_then(|value| schema_of(path, value))
+        })
         .transpose()?;
     let exported = export::export(&desired.loaded.config, base.as_ref());
     let mut schema = serde_json::to_string_pretty(&exported.schema)
         .map_err(|e| Error::Output(std::io::Error::other(e)))?;
     schema.push('\n');
+    let mut secrets = serde_json::to_string_pretty(&serde_json::json!({"value": exported.secrets}))
+        .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+    secrets.push('\n');
     match &args.out {
-        Some(path) => write(path, &schema)?,
+        Some(path) => write_new(path, &schema)?,
         None => super::print(&schema)?,
     }
     if let Some(path) = &args.secrets_out {
-        let mut text =
-            serde_json::to_string_pretty(&serde_json::json!({"value": exported.secrets}))
-                .map_err(|e| Error::Output(std::io::Error::other(e)))?;
-        text.push('\n');
-        write(path, &text)?;
+        write_new(path, &secrets)?;
     }
     if !ctx.quiet && !exported.notes.is_empty() {
         let mut summary = format!(
@@ -115,7 +131,8 @@ fn from_files(
     secrets: Option<&Path>,
     app_roles: Option<&Path>,
 ) -> Result<Provisioning, Error> {
-    let schema = read_json::<SynchronizationSchema>(schema, "a synchronization schema")?;
+    let schema = read_json::<Value>(schema, "a synchronization schema")
+        .and_then(|value| schema_of(schema, value))?;
     let secrets = match secrets {
         Some(path) => secrets_of(&read_json::<Value>(path, "the job's secrets")?)
             .map_err(|reason| Error::Import(format!("{}: {reason}", display_path(path))))?,
@@ -150,8 +167,15 @@ async fn from_graph(
             ))
         })
     };
+    let tenant_id = needed(&args.tenant_id, "--tenant-id")?;
+    if !is_tenant(&tenant_id) {
+        return Err(Error::Usage(format!(
+            "--tenant-id {tenant_id:?} is neither a directory id (a GUID) nor a domain such as \
+             contoso.onmicrosoft.com"
+        )));
+    }
     let source = Source {
-        tenant_id: needed(&args.tenant_id, "--tenant-id")?,
+        tenant_id,
         client_id: needed(&args.client_id, "--client-id")?,
         credential: SourceCredential::ClientSecret(SecretRef::Env(SECRET_VARIABLE.to_owned())),
         application: application.ok_or_else(|| {
@@ -196,6 +220,21 @@ async fn from_graph(
         app_roles: Some(sp.app_roles),
         origin: format!("job {} of {:?}", job.0, sp.display_name),
     })
+}
+
+/// A tenant as Entra names it: a GUID, or a domain (what the config's schema allows).
+fn is_tenant(text: &str) -> bool {
+    let guid = text.len() == 36
+        && text.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+        && text.chars().all(|c| c == '-' || c.is_ascii_hexdigit());
+    let domain = text.contains('.')
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    guid || domain
 }
 
 /// The job to import from Graph's list of the application's jobs: the one asked for, or the only
@@ -256,6 +295,29 @@ fn choose_job(
     Ok(job)
 }
 
+/// A synchronization schema from JSON: an object (serde would also read a struct from an array).
+fn schema_of(path: &Path, value: Value) -> Result<SynchronizationSchema, Error> {
+    if !value.is_object() {
+        return Err(Error::Import(format!(
+            "{}: not a synchronization schema: the file holds a JSON {}, not an object",
+            display_path(path),
+            match value {
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "boolean",
+                _ => "null",
+            }
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        Error::Import(format!(
+            "{}: not a synchronization schema: {e}",
+            display_path(path)
+        ))
+    })
+}
+
 /// The secrets of `{"value": [{"key", "value"}]}` (or the bare array).
 fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
     let items = value.get("value").unwrap_or(value);
@@ -294,8 +356,8 @@ fn write_new(path: &Path, text: &str) -> Result<(), Error> {
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::Usage(format!(
-                    "{} exists; roster import never overwrites a file (remove it, or write to \
-                     another and compare)",
+                    "{} exists; roster never overwrites a file it imports or exports to (remove \
+                     it, or write to another and compare)",
                     display_path(path)
                 ))
             } else {
@@ -303,12 +365,4 @@ fn write_new(path: &Path, text: &str) -> Result<(), Error> {
             }
         })?;
     file.write_all(text.as_bytes()).map_err(failed)
-}
-
-fn write(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|source| Error::File {
-        action: "write",
-        path: path.to_owned(),
-        source,
-    })
 }

@@ -65,6 +65,14 @@ const PLACEHOLDER: &str = "REPLACE-ME";
 /// or which profile a user gets.
 pub(crate) fn import(job: &Provisioning, connection: &Connection) -> Result<Imported, String> {
     let (_, mapping) = user_mapping(&job.schema)?;
+    if !mapping.enabled {
+        return Err(
+            "the User -> User object mapping is disabled: the job provisions nobody, and a \
+             config would provision everyone in scope; enable it in Entra first, or write the \
+             config by hand"
+                .to_owned(),
+        );
+    }
     let mut out = Writer::default();
     out.header(job);
     out.connection(job, connection);
@@ -72,8 +80,8 @@ pub(crate) fn import(job: &Provisioning, connection: &Connection) -> Result<Impo
     out.matching(mapping)?;
     let profile = out.mappings(mapping)?;
     out.roles(job, profile.as_ref())?;
-    out.deprovision(job, mapping);
-    out.safety(job);
+    out.deprovision(job, mapping)?;
+    out.safety(job)?;
     Ok(Imported {
         yaml: out.text,
         notes: out.notes,
@@ -158,7 +166,16 @@ impl Writer {
                 self.line(&format!("    display_name: {PLACEHOLDER}"));
             }
         }
-        let base = secret(job, "BaseAddress").filter(|v| v.starts_with("https://"));
+        let base = secret(job, "BaseAddress")
+            .filter(|v| v.starts_with("https://") && crate::url_rules::check_base_url(v).is_ok());
+        if base.is_none()
+            && let Some(given) = secret(job, "BaseAddress")
+        {
+            self.notes.push(format!(
+                "target.login_url: the job's BaseAddress {given:?} is not an https URL roster \
+                 sends to; written as https://test.salesforce.com"
+            ));
+        }
         self.line("");
         self.line("target:");
         match base {
@@ -167,7 +184,7 @@ impl Writer {
         }
         self.line("  api_version: \"62.0\"");
         self.line("  # Entra signs in with an admin's password and security token; roster uses a");
-        self.line("  # connected app (see the README's \"Connecting to Salesforce\").");
+        self.line("  # connected app (see the README's \"Setting it up, once\").");
         self.line("  auth:");
         self.line("    client_credentials:");
         self.line(&format!("      client_id: {}", scalar(&sf_client)));
@@ -175,7 +192,7 @@ impl Writer {
     }
 
     fn scope(&mut self, job: &Provisioning, mapping: &ObjectMapping) -> Result<(), String> {
-        let all = secret(job, "SyncAll").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let all = flag(job, "SyncAll")?.unwrap_or(false);
         self.line("");
         self.line("scope:");
         self.line(&format!(
@@ -244,12 +261,35 @@ impl Writer {
     }
 
     fn matching(&mut self, mapping: &ObjectMapping) -> Result<(), String> {
+        if let Some(m) = mapping
+            .attribute_mappings
+            .iter()
+            .find(|m| m.matching_priority < 0)
+        {
+            return Err(format!(
+                "matching attribute {} has matchingPriority {}; Entra's are 0 (not matching) or \
+                 positive",
+                m.target_attribute_name, m.matching_priority
+            ));
+        }
         let mut matching: Vec<&AttributeMapping> = mapping
             .attribute_mappings
             .iter()
             .filter(|m| m.matching_priority > 0)
             .collect();
         matching.sort_by_key(|m| m.matching_priority);
+        if let Some(pair) = matching
+            .windows(2)
+            .find(|w| w[0].matching_priority == w[1].matching_priority)
+        {
+            return Err(format!(
+                "matching attributes {} and {} share matchingPriority {}: which Entra tries \
+                 first is not defined, and roster will not guess",
+                pair[0].target_attribute_name,
+                pair[1].target_attribute_name,
+                pair[0].matching_priority
+            ));
+        }
         if matching.is_empty() {
             return Err(
                 "the User mapping has no matching attribute (matchingPriority above 0); Entra \
@@ -391,9 +431,8 @@ impl Writer {
         Ok(())
     }
 
-    fn deprovision(&mut self, job: &Provisioning, mapping: &ObjectMapping) {
-        let skip =
-            secret(job, "SkipOutOfScopeDeletions").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    fn deprovision(&mut self, job: &Provisioning, mapping: &ObjectMapping) -> Result<(), String> {
+        let skip = flag(job, "SkipOutOfScopeDeletions")?.unwrap_or(false);
         let no_delete = !mapping.flows("Delete");
         self.line("");
         self.line("deprovision:");
@@ -421,33 +460,69 @@ impl Writer {
                 "roster always creates and updates the users in scope",
             );
         }
+        Ok(())
     }
 
-    fn safety(&mut self, job: &Provisioning) {
+    fn safety(&mut self, job: &Provisioning) -> Result<(), String> {
         self.line("");
         self.line("safety:");
-        let settings = secret(job, "SyncNotificationSettings")
-            .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok());
-        let threshold = settings.as_ref().and_then(|s| {
-            (s.get("DeleteThresholdEnabled")? == &serde_json::Value::Bool(true))
-                .then(|| s.get("DeleteThresholdValue")?.as_u64())
-                .flatten()
-        });
-        match threshold {
-            Some(n) if n > 0 => {
-                self.line(&format!(
-                    "  # Entra's accidental-deletion threshold {n} allows {} per cycle.",
-                    n - 1
-                ));
-                self.line(&format!("  max_deactivations: {}", n - 1));
-            }
-            _ => {
-                self.line(
-                    "  # Entra had no accidental-deletion threshold; roster's default is 10.",
-                );
-                self.line("  max_deactivations: 10");
-            }
+        if let Some(n) = deletion_threshold(job)? {
+            self.line(&format!(
+                "  # Entra's accidental-deletion threshold {n} allows {} per cycle.",
+                n - 1
+            ));
+            self.line(&format!("  max_deactivations: {}", n - 1));
+        } else {
+            self.line("  # Entra had no accidental-deletion threshold; roster's default is 10.");
+            self.line("  max_deactivations: 10");
         }
+        Ok(())
+    }
+}
+
+/// A True/False secret (`SyncAll`, `SkipOutOfScopeDeletions`), in any case; anything else is
+/// an error, since guessing would pick a default that may deprovision people.
+fn flag(job: &Provisioning, key: &str) -> Result<Option<bool>, String> {
+    match secret(job, key) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(v) => Err(format!(
+            "the secret {key} is {v:?}; Entra reads True or False"
+        )),
+    }
+}
+
+/// The accidental-deletion threshold of `SyncNotificationSettings` (`DeleteThresholdEnabled`,
+/// `DeleteThresholdValue`, a JSON object stored as a string): `None` when it is absent or not
+/// enabled; an error when it cannot be read, rather than a looser limit.
+fn deletion_threshold(job: &Provisioning) -> Result<Option<u64>, String> {
+    let Some(text) = secret(job, "SyncNotificationSettings") else {
+        return Ok(None);
+    };
+    let unreadable = |why: &str| {
+        Err(format!(
+            "the secret SyncNotificationSettings is {text:?}: {why}; roster will not guess the \
+             accidental-deletion threshold"
+        ))
+    };
+    let Ok(serde_json::Value::Object(settings)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return unreadable("not a JSON object");
+    };
+    match settings.get("DeleteThresholdEnabled") {
+        None | Some(serde_json::Value::Bool(false)) => return Ok(None),
+        Some(serde_json::Value::Bool(true)) => {}
+        Some(_) => return unreadable("DeleteThresholdEnabled is not true or false"),
+    }
+    let value = match settings.get("DeleteThresholdValue") {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match value {
+        Some(n) if n >= 1 && u32::try_from(n).is_ok() => Ok(Some(n)),
+        _ => unreadable("DeleteThresholdValue is not a whole number of at least 1"),
     }
 }
 

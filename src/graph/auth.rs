@@ -111,9 +111,12 @@ impl Auth {
             }
         };
         Ok(Auth {
+            // The tenant is one path segment, whatever it holds (the config's schema allows a
+            // GUID or a domain; `import` takes it from the command line).
             token_url: format!(
                 "{}/{}/oauth2/v2.0/token",
-                endpoints.entra_login, source.tenant_id
+                endpoints.entra_login,
+                crate::http::encode(&source.tenant_id)
             ),
             client_id: source.client_id.clone(),
             tenant: source.tenant_id.clone(),
@@ -274,5 +277,28 @@ mod tests {
         // A DER certificate is a SEQUENCE.
         assert_eq!(der[0], 0x30);
         assert!(certificate_der("no pem here").is_none());
+    }
+
+    #[test]
+    fn the_tenant_is_one_path_segment_of_the_token_url() {
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "secret").unwrap();
+        let source = crate::config::Source {
+            tenant_id: "x/../evil?a=1#".to_owned(),
+            client_id: "c".to_owned(),
+            credential: crate::config::SourceCredential::ClientSecret(
+                crate::config::SecretRef::File(secret.path().to_owned()),
+            ),
+            application: crate::config::Application::DisplayName("App".to_owned()),
+            login_url: None,
+            graph_url: None,
+        };
+        let env = |_: &str| None;
+        let endpoints = crate::endpoint::Endpoints::of(&source, None, &env).unwrap();
+        let auth = super::Auth::new(&source, std::path::Path::new("."), &endpoints, &env).unwrap();
+        assert_eq!(
+            auth.token_url,
+            "https://login.microsoftonline.com/x%2F..%2Fevil%3Fa%3D1%23/oauth2/v2.0/token"
+        );
     }
 }

@@ -254,7 +254,7 @@ fn an_unserved_api_version_and_an_unknown_name_fail() {
         &json,
         "api version",
         "70.0 is not served (the org serves 31.0 to",
-        &[],
+        &["org", "manage users", "names", "licences"],
     );
 
     let setup = crate::check::setup("check-names", &same, &|c| {

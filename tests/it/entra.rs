@@ -432,6 +432,25 @@ fn what_would_change_scope_or_profiles_is_refused_and_nothing_written() {
             "ProfileName <- [jobTitle]: roster chooses profiles with roles.rules",
         ),
         (
+            "a disabled mapping",
+            Box::new(|s: &mut Value| {
+                user_mapping(s)["enabled"] = json!(false);
+            }),
+            "the User -> User object mapping is disabled",
+        ),
+        (
+            "two matching attributes of one priority",
+            Box::new(|s: &mut Value| {
+                let m = user_mapping(s)["attributeMappings"].as_array_mut().unwrap();
+                let email = m
+                    .iter_mut()
+                    .find(|m| m["targetAttributeName"] == "Email")
+                    .unwrap();
+                email["matchingPriority"] = json!(1);
+            }),
+            "matching attributes Email and Username share matchingPriority 1",
+        ),
+        (
             "no matching attribute",
             Box::new(|s: &mut Value| {
                 for m in user_mapping(s)["attributeMappings"].as_array_mut().unwrap() {
@@ -458,6 +477,118 @@ fn what_would_change_scope_or_profiles_is_refused_and_nothing_written() {
 }
 
 #[test]
+fn secrets_entra_would_not_read_are_refused_not_guessed() {
+    for (key, value, message) in [
+        (
+            "SkipOutOfScopeDeletions",
+            "yes",
+            "the secret SkipOutOfScopeDeletions is \"yes\"; Entra reads True or False",
+        ),
+        (
+            "SyncAll",
+            "1",
+            "the secret SyncAll is \"1\"; Entra reads True or False",
+        ),
+        (
+            "SyncNotificationSettings",
+            "not json",
+            "not a JSON object; roster will not guess",
+        ),
+        (
+            "SyncNotificationSettings",
+            "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":0}",
+            "DeleteThresholdValue is not a whole number of at least 1",
+        ),
+    ] {
+        let scratch = Scratch::new("import-secrets");
+        scratch.write(
+            "schema.json",
+            read("tests/fixtures/entra/salesforce-default-schema.json"),
+        );
+        scratch.write(
+            "secrets.json",
+            json!({"value": [{"key": key, "value": value}]}).to_string(),
+        );
+        let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+        let out = scratch.roster(&import_args(&[
+            "--from",
+            "schema.json",
+            "--secrets",
+            "secrets.json",
+            "--app-roles",
+            roles.to_str().unwrap(),
+            "--out",
+            "roster.yaml",
+        ]));
+        assert_eq!(out.code, 1, "{key}={value}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(message),
+            "{key}={value}: {}",
+            out.stderr
+        );
+        assert!(!scratch.dir.join("roster.yaml").exists());
+    }
+    // A numeric string is Entra's too.
+    let scratch = Scratch::new("import-secrets-ok");
+    scratch.write(
+        "schema.json",
+        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    );
+    scratch.write(
+        "secrets.json",
+        json!({"value": [{"key": "SyncNotificationSettings", "value": "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":\"6\"}"}]}).to_string(),
+    );
+    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+    let out = scratch.roster(&import_args(&[
+        "--from",
+        "schema.json",
+        "--secrets",
+        "secrets.json",
+        "--app-roles",
+        roles.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("  max_deactivations: 5\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn export_never_overwrites_a_file() {
+    let scratch = Scratch::new("export-overwrite");
+    let config = scratch.write("roster.yaml", read("examples/from-entra/roster.yaml"));
+    let original = std::fs::read_to_string(&config).unwrap();
+    // Onto the config it reads.
+    let out = scratch.roster(&["export", "entra", "--out", "roster.yaml"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("roster.yaml exists"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    // The schema and the secrets into one file.
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "x.json",
+        "--secrets-out",
+        "x.json",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("name the same file"), "{}", out.stderr);
+    assert!(!scratch.dir.join("x.json").exists());
+    // Through a symlink to somewhere else.
+    #[cfg(unix)]
+    {
+        let elsewhere = scratch.dir.join("elsewhere.json");
+        std::os::unix::fs::symlink(&elsewhere, scratch.dir.join("link.json")).unwrap();
+        let out = scratch.roster(&["export", "entra", "--out", "link.json"]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(!elsewhere.exists());
+    }
+}
+
+#[test]
 fn careless_input_gets_a_clear_error() {
     let scratch = Scratch::new("import-careless");
     // A truncated download: the place of the error.
@@ -467,6 +598,33 @@ fn careless_input_gets_a_clear_error() {
     assert!(
         out.stderr.contains("schema.json:2:")
             && out.stderr.contains("not a synchronization schema"),
+        "{}",
+        out.stderr
+    );
+    // A JSON array, not a schema.
+    scratch.write("array.json", "[]");
+    let out = scratch.roster(&import_args(&["--from", "array.json"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("array.json: not a synchronization schema: the file holds a JSON array"),
+        "{}",
+        out.stderr
+    );
+    // A tenant that is neither a GUID nor a domain never reaches a URL.
+    let out = scratch.roster(&[
+        "import",
+        "entra",
+        "--tenant-id",
+        "x/../../evil?a=1",
+        "--client-id",
+        CLIENT,
+        "--application",
+        "Salesforce Sandbox",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("is neither a directory id"),
         "{}",
         out.stderr
     );
