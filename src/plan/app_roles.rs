@@ -258,3 +258,85 @@ pub(super) fn kept(wanted: &[&Profile], source: &SourceSnapshot) -> Vec<String> 
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{changes, role_id};
+    use crate::model::{AppRole, AppRoleAssignment, Profile, SourceSnapshot, TargetSnapshot};
+    use crate::plan::AppRoleAction;
+
+    fn profile(id: &str, name: &str) -> Profile {
+        Profile {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            user_license_id: Some("100000000000001AAA".to_owned()),
+        }
+    }
+
+    fn role(id: &str, name: &str, value: &str, enabled: bool) -> AppRole {
+        AppRole {
+            id: id.to_owned(),
+            display_name: name.to_owned(),
+            value: Some(value.to_owned()),
+            is_enabled: enabled,
+        }
+    }
+
+    #[test]
+    fn each_kind_of_change_and_roles_roster_did_not_add_left_alone() {
+        let sales = profile("00e000000000001AAA", "Sales");
+        let support = profile("00e000000000002AAA", "Support Desk");
+        let mut target = TargetSnapshot::default();
+        target.org.id = "00D000000000001AAA".to_owned();
+        target.profiles = vec![sales.clone(), support.clone()];
+        let mut source = SourceSnapshot::default();
+        source.application.app_roles = vec![
+            // Support renamed in Salesforce: its role is found by the id in its value.
+            role("r-support", "Support", "00e000000000002AAA", true),
+            // A profile that is gone: disabled first (it is assigned), never removed yet.
+            role("r-gone", "Old", "00e000000000009AAA", true),
+            // Already disabled and nobody assigned: removed.
+            role("r-done", "Older", "00e000000000008AAA", false),
+            // Not roster's (no profile id in its value): untouched.
+            role("r-custom", "Sales Rep", "Sales_Rep", true),
+        ];
+        source.assignments = vec![AppRoleAssignment {
+            app_role_id: "r-gone".to_owned(),
+            ..AppRoleAssignment::default()
+        }];
+        let planned = changes(&[&sales, &support], &source, &target);
+        let summary: Vec<(AppRoleAction, &str)> =
+            planned.iter().map(|c| (c.action, c.name())).collect();
+        assert_eq!(
+            summary,
+            [
+                (AppRoleAction::Disable, "Old"),
+                (AppRoleAction::Remove, "Older"),
+                (AppRoleAction::Add, "Sales"),
+                (AppRoleAction::Update, "Support Desk"),
+            ]
+        );
+        assert_eq!(planned[0].assignments, 1);
+        // The new role's id is the same for the same org and profile, and differs otherwise.
+        assert_eq!(
+            planned[2].id,
+            role_id("00D000000000001AAA", "00e000000000001AAA")
+        );
+        assert_ne!(
+            planned[2].id,
+            role_id("00D000000000002AAA", "00e000000000001AAA")
+        );
+        let id: Vec<&str> = planned[2].id.split('-').collect();
+        assert_eq!(
+            id.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(id[2].starts_with('8'));
+        // In step: nothing to do.
+        source.application.app_roles = vec![
+            role("r-sales", "Sales", "00e000000000001AAA", true),
+            role("r-support", "Support Desk", "00e000000000002AAA", true),
+        ];
+        assert_eq!(changes(&[&sales, &support], &source, &target), []);
+    }
+}
