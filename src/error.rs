@@ -133,6 +133,18 @@ impl From<crate::salesforce::SalesforceError> for Error {
     }
 }
 
+/// `e`'s message followed by each of its causes, `: ` between them.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The result of writing a command's output. A broken pipe (`roster plan | head`: the reader
 /// went away) is not an error: the command goes on, and its exit code stays its own — a plan
 /// with changes still exits 2, an apply is never cut short by its reader.

@@ -521,11 +521,9 @@ fn transport_detail(e: &reqwest::Error) -> String {
     } else {
         "the connection failed".to_owned()
     };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
+    if let Some(cause) = std::error::Error::source(e) {
         text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+        text.push_str(&crate::error::with_causes(cause));
     }
     text
 }

@@ -217,16 +217,8 @@ pub(crate) struct Tally {
     pub(crate) incomplete: usize,
     pub(crate) not_attempted: usize,
     /// App-role changes applied (`roles.app_roles`).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::plan::is_zero")]
     pub(crate) app_roles: usize,
-}
-
-#[allow(
-    clippy::trivially_copy_pass_by_ref,
-    reason = "serde's skip_serializing_if passes a reference"
-)]
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 impl Tally {

@@ -226,7 +226,7 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
         Err(e) => {
             checks.push(Check::fail(
                 "entra",
-                error_text(&e),
+                crate::error::with_causes(&e),
                 "fix source in roster.yaml",
             ));
             return false;
@@ -359,7 +359,7 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
         Err(e) => {
             checks.push(Check::fail(
                 "salesforce",
-                error_text(&e),
+                crate::error::with_causes(&e),
                 "fix target in roster.yaml",
             ));
             return false;
@@ -578,7 +578,7 @@ async fn plan_checks(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) 
         Err(e) => {
             checks.push(Check::fail(
                 "names",
-                error_text(&e),
+                crate::error::with_causes(&e),
                 "see the error; `roster plan -v` shows each request",
             ));
             checks.push(Check::skipped("licences", "the plan failed"));
@@ -688,16 +688,4 @@ fn licence_check(plan: &crate::plan::Plan, target: &crate::model::TargetSnapshot
             "buy or free seats (deactivate users who left), or narrow the scope",
         )
     }
-}
-
-/// An error's message with its causes.
-fn error_text(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -190,11 +190,12 @@ pub(crate) struct Summary {
     pub(crate) app_roles: usize,
 }
 
+/// For `skip_serializing_if`: a count of nothing is left out of a document.
 #[allow(
     clippy::trivially_copy_pass_by_ref,
     reason = "serde's skip_serializing_if passes a reference"
 )]
-fn is_zero(n: &usize) -> bool {
+pub(crate) fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 

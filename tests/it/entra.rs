@@ -657,32 +657,23 @@ fn careless_input_gets_a_clear_error() {
         emulator.admin_call(reqwest::Method::GET, "requests", None),
         json!({})
     );
-    // A wrong application name.
-    let out = emulator.roster(
-        &scratch.dir,
-        &import_args(&["--application", "Salesforce"]),
-        &[],
-    );
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("no enterprise application named \"Salesforce\""),
-        "{}",
-        out.stderr
-    );
-    // An application with no provisioning job.
-    let out = emulator.roster(
-        &scratch.dir,
-        &import_args(&["--application", "Contoso Wiki"]),
-        &[],
-    );
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("\"Contoso Wiki\" has no provisioning job"),
-        "{}",
-        out.stderr
-    );
+    for (application, message) in [
+        // A wrong application name.
+        (
+            "Salesforce",
+            "no enterprise application named \"Salesforce\"",
+        ),
+        // An application with no provisioning job.
+        ("Contoso Wiki", "\"Contoso Wiki\" has no provisioning job"),
+    ] {
+        let out = emulator.roster(
+            &scratch.dir,
+            &import_args(&["--application", application]),
+            &[],
+        );
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains(message), "{}", out.stderr);
+    }
 }
 
 #[test]
