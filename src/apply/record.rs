@@ -219,6 +219,9 @@ pub(crate) struct Tally {
     /// App-role changes applied (`roles.app_roles`).
     #[serde(default, skip_serializing_if = "crate::plan::is_zero")]
     pub(crate) app_roles: usize,
+    /// App-role changes not applied: their write failed, or roster stopped first.
+    #[serde(default, skip_serializing_if = "crate::plan::is_zero")]
+    pub(crate) app_roles_failed: usize,
 }
 
 impl Tally {
@@ -248,12 +251,10 @@ impl Tally {
                 },
             }
         }
-        if report
-            .app_roles
-            .as_ref()
-            .is_some_and(|a| a.status == Status::Applied)
-        {
-            t.app_roles = plan.app_roles.len();
+        match report.app_roles.as_ref().map(|a| a.status) {
+            Some(Status::Applied) => t.app_roles = plan.app_roles.len(),
+            Some(_) => t.app_roles_failed = plan.app_roles.len(),
+            None => {}
         }
         t
     }

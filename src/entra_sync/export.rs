@@ -319,6 +319,13 @@ fn not_expressible(config: &Config, notes: &mut Vec<String>) {
     if !config.roles.managed_feature_licenses.is_empty() {
         notes.push("roles.managed_feature_licenses — Entra turns no checkbox off".to_owned());
     }
+    if config.roles.app_roles.is_some() {
+        notes.push(
+            "roles.app_roles — Entra's connector imports the profiles as app roles itself; the \
+             schema has no setting for it"
+                .to_owned(),
+        );
+    }
     if !config.roles.requires_licenses.is_empty() {
         notes.push("roles.requires_licenses — Entra assigns no licences".to_owned());
     }

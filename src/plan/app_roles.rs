@@ -26,10 +26,13 @@ pub(super) fn wanted_profiles<'t>(
 ) -> Vec<&'t Profile> {
     let mut wanted: Vec<&Profile> = match &config.roles.app_roles {
         None => return Vec::new(),
+        // Two profiles of one name cannot both have a role (display names are unique): neither
+        // gets one, and the plan says so (`duplicate_names`).
         Some(AppRolesFrom::All(_)) => target
             .profiles
             .iter()
             .filter(|p| p.user_license_id.is_some())
+            .filter(|p| target.profiles.iter().filter(|o| o.name == p.name).count() == 1)
             .collect(),
         Some(AppRolesFrom::Listed(listed)) => listed
             .from_profiles
@@ -71,6 +74,56 @@ pub(super) fn wanted_profiles<'t>(
     wanted.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     wanted.dedup_by(|a, b| a.id == b.id);
     wanted
+}
+
+/// With `from_profiles`, the names several profiles share: no role is made for them.
+pub(super) fn duplicate_names(config: &Config, target: &TargetSnapshot) -> Option<String> {
+    if !matches!(config.roles.app_roles, Some(AppRolesFrom::All(_))) {
+        return None;
+    }
+    let mut shared: Vec<&str> = target
+        .profiles
+        .iter()
+        .filter(|p| p.user_license_id.is_some())
+        .filter(|p| target.profiles.iter().filter(|o| o.name == p.name).count() > 1)
+        .map(|p| p.name.as_str())
+        .collect();
+    shared.sort_unstable();
+    shared.dedup();
+    (!shared.is_empty()).then(|| {
+        format!(
+            "profiles {} each share their name with another profile: an app role's display \
+             name must be unique, so roles.app_roles makes no role for them (rename one in \
+             Salesforce)",
+            shared
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The display names this plan takes away: a role renamed after its profile (old name, new
+/// name), a role disabled or removed (name, none). A rule naming one would stop matching.
+pub(super) fn names_going_away(
+    wanted: &[&Profile],
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> Vec<(String, Option<String>)> {
+    changes(wanted, source, target)
+        .into_iter()
+        .filter_map(|c| {
+            let before = c.before?.display_name;
+            match c.after {
+                Some(after) if after.display_name != before && after.is_enabled => {
+                    Some((before, Some(after.display_name)))
+                }
+                Some(after) if after.is_enabled => None,
+                _ => Some((before, None)),
+            }
+        })
+        .collect()
 }
 
 /// Whether an app role's value is a Salesforce profile id: the roles roster adds.
@@ -178,14 +231,24 @@ pub(super) fn changes(
     out
 }
 
-/// The change a role roster added (its value a profile id) needs when no wanted profile is its
-/// own: disabled first, removed once disabled and unassigned.
+/// The profile id of a role roster added: its value a profile id, and its id the one roster derives
+/// from this org and that profile (`role_id`). Only such roles are ever disabled or removed — a
+/// role an admin made with a profile id as its value is not roster's to take away (and after a
+/// sandbox refresh, which gives the org a new id, roster's earlier roles are left alone too).
+fn roster_made<'r>(role: &'r crate::model::AppRole, target: &TargetSnapshot) -> Option<&'r str> {
+    role.value
+        .as_deref()
+        .filter(|v| is_profile_id(v) && role.id == role_id(&target.org.id, v))
+}
+
+/// The change a role roster added needs when no wanted profile is its own: disabled first,
+/// removed once disabled and unassigned.
 fn retired(
     role: &crate::model::AppRole,
     target: &TargetSnapshot,
     assignments: usize,
 ) -> Option<AppRoleChange> {
-    let value = role.value.as_deref().filter(|v| is_profile_id(v))?;
+    let value = roster_made(role, target)?;
     let before = AppRoleState {
         display_name: role.display_name.clone(),
         value: role.value.clone(),
@@ -231,16 +294,18 @@ fn retired(
 }
 
 /// Roles kept although their profile is gone: disabled, and still assigned.
-pub(super) fn kept(wanted: &[&Profile], source: &SourceSnapshot) -> Vec<String> {
+pub(super) fn kept(
+    wanted: &[&Profile],
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> Vec<String> {
     source
         .application
         .app_roles
         .iter()
         .filter(|r| !r.is_enabled)
         .filter(|r| {
-            r.value
-                .as_deref()
-                .is_some_and(|v| is_profile_id(v) && !wanted.iter().any(|p| same_id(&p.id, v)))
+            roster_made(r, target).is_some_and(|v| !wanted.iter().any(|p| same_id(&p.id, v)))
         })
         .filter_map(|r| {
             let n = source
@@ -289,19 +354,24 @@ mod tests {
         let mut target = TargetSnapshot::default();
         target.org.id = "00D000000000001AAA".to_owned();
         target.profiles = vec![sales.clone(), support.clone()];
+        // Roles roster added carry the id it derives from the org and the profile.
+        let gone = role_id("00D000000000001AAA", "00e000000000009AAA");
+        let done = role_id("00D000000000001AAA", "00e000000000008AAA");
         let mut source = SourceSnapshot::default();
         source.application.app_roles = vec![
             // Support renamed in Salesforce: its role is found by the id in its value.
             role("r-support", "Support", "00e000000000002AAA", true),
             // A profile that is gone: disabled first (it is assigned), never removed yet.
-            role("r-gone", "Old", "00e000000000009AAA", true),
+            role(&gone, "Old", "00e000000000009AAA", true),
             // Already disabled and nobody assigned: removed.
-            role("r-done", "Older", "00e000000000008AAA", false),
+            role(&done, "Older", "00e000000000008AAA", false),
+            // Made by hand with a profile id as its value: not roster's to take away.
+            role("r-hand", "Hand", "00e000000000007AAA", true),
             // Not roster's (no profile id in its value): untouched.
             role("r-custom", "Sales Rep", "Sales_Rep", true),
         ];
         source.assignments = vec![AppRoleAssignment {
-            app_role_id: "r-gone".to_owned(),
+            app_role_id: gone.clone(),
             ..AppRoleAssignment::default()
         }];
         let planned = changes(&[&sales, &support], &source, &target);

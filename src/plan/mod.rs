@@ -636,7 +636,10 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
     if plan.refused.is_none() && config.roles.app_roles.is_some() && inputs.targets.is_empty() {
         let wanted = app_roles::wanted_profiles(config, target, &mut Vec::new());
         plan.app_roles = app_roles::changes(&wanted, source, target);
-        plan.warnings.extend(app_roles::kept(&wanted, source));
+        plan.warnings
+            .extend(app_roles::kept(&wanted, source, target));
+        plan.warnings
+            .extend(app_roles::duplicate_names(config, target));
     }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
     plan.headline = plan.summary.headline();

@@ -63,7 +63,8 @@ pub(super) fn resolve(
     let of_kind = |kind: GrantKind| access.get(&kind).unwrap_or(&none);
     let mut problems = Vec::new();
     let wanted = super::app_roles::wanted_profiles(config, target, &mut problems);
-    problems.extend(app_roles(config, source, &wanted));
+    let going = super::app_roles::names_going_away(&wanted, source, target);
+    problems.extend(app_roles(config, source, &wanted, &going));
     problems.extend(groups(config, source));
     let resolved = config
         .roles
@@ -225,12 +226,14 @@ fn app_roles(
     config: &Config,
     source: &SourceSnapshot,
     wanted: &[&crate::model::Profile],
+    going: &[(String, Option<String>)],
 ) -> Vec<ConfigProblem> {
     let roles = &source.application.app_roles;
     let names = || {
         roles
             .iter()
             .flat_map(|r| std::iter::once(r.display_name.as_str()).chain(r.value.as_deref()))
+            .filter(|n| !going.iter().any(|(old, _)| old == n))
             .chain(wanted.iter().map(|p| p.name.as_str()))
     };
     config
@@ -244,6 +247,22 @@ fn app_roles(
             };
             if names().any(|n| n == wanted) {
                 return None;
+            }
+            if let Some((_, new)) = going.iter().find(|(old, _)| old == wanted) {
+                return Some(ConfigProblem {
+                    pointer: format!("/roles/rules/{i}/when/app_role"),
+                    message: match new {
+                        Some(new) => format!(
+                            "roles.app_roles renames the app role {wanted:?} to {new:?} in this \
+                             plan: the rule would match nobody after it"
+                        ),
+                        None => format!(
+                            "roles.app_roles disables the app role {wanted:?} in this plan: the \
+                             rule would match nobody after it"
+                        ),
+                    },
+                    help: new.as_ref().map(|n| format!("name it {n:?}")),
+                });
             }
             Some(ConfigProblem {
                 pointer: format!("/roles/rules/{i}/when/app_role"),

@@ -79,7 +79,7 @@ fn grants(head: &mut String, plan: &Plan) {
         let _ = writeln!(
             head,
             "| {kind} | `{}` | {added} | {removed} |",
-            name.replace('`', "'").replace('|', "\\|")
+            super::code_cell(name)
         );
     }
     head.push('\n');
@@ -92,11 +92,11 @@ fn app_roles(head: &mut String, plan: &Plan) {
     }
     let _ = writeln!(head, "| Entra app role | Change | Why |\n|---|---|---|");
     for role in &plan.app_roles {
-        let cell = |t: &str| t.replace('|', "\\|");
+        let cell = super::markdown_text;
         let _ = writeln!(
             head,
-            "| `{}` | {} | {} |",
-            role.name().replace('`', "'").replace('|', "\\|"),
+            "| {} | {} | {} |",
+            cell(role.name()),
             match role.action {
                 crate::plan::AppRoleAction::Add => "add",
                 crate::plan::AppRoleAction::Update => "update",

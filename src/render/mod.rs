@@ -76,6 +76,39 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
 });
 
 /// `ava.martinez@contoso.com` → `•••@contoso.com`.
+/// Text (a name, a reason, an API's message) as a markdown table cell that shows exactly that
+/// text: never markdown or HTML — a `<!-- ... -->`, a link, an image, an `@mention`, emphasis, a
+/// code span or a table pipe in it must not change the comment or the job summary.
+pub(crate) fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("&#64;"),
+            '`' => out.push_str("&#96;"),
+            '\n' | '\r' => out.push(' '),
+            // `[` escaped is enough to keep `![...](...)` from being an image.
+            '[' | ']' | '|' | '*' | '_' | '~' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text inside a code span in a markdown table cell: shown literally, so only what would end the
+/// span (a backtick, shown as `'`), the cell (`|`, escaped as GitHub's tables want even in code)
+/// or the row (a line break) is changed.
+pub(crate) fn code_cell(text: &str) -> String {
+    text.replace('`', "'")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
 pub(crate) fn mask_emails(text: &str) -> String {
     match EMAIL.as_ref() {
         Some(re) => re.replace_all(text, "•••@$1").into_owned(),

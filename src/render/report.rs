@@ -25,6 +25,13 @@ fn unfinished(t: &Tally) -> String {
         let _ = write!(line, ", {} partly applied", t.incomplete);
     }
     let _ = write!(line, ", {} not attempted", t.not_attempted);
+    if t.app_roles_failed > 0 {
+        let _ = write!(
+            line,
+            "; {} app role change(s) not applied",
+            t.app_roles_failed
+        );
+    }
     line
 }
 
@@ -122,19 +129,6 @@ fn not_acted_on(plan: &Plan) -> Option<String> {
     })
 }
 
-/// A message as text in the job summary. Salesforce's and Graph's messages are text, never
-/// markdown or HTML: one holding `<!-- ... -->`, a link or a table pipe must not change the
-/// summary.
-fn summary_text(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('[', "\\[")
-        .replace(']', "\\]")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-}
-
 /// Failures listed in the job summary at most.
 const MAX_SUMMARY_FAILURES: usize = 200;
 
@@ -142,7 +136,7 @@ const MAX_SUMMARY_FAILURES: usize = 200;
 /// in a table.
 pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
     let t = Tally::of(plan, report);
-    let cell = summary_text;
+    let cell = super::markdown_text;
     let mut out = String::new();
     if complete(report) {
         let _ = writeln!(
@@ -183,9 +177,9 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | `{}` | {} |",
-                cell(key),
+                super::code_cell(key),
                 cell(step.strip_suffix(" failed").unwrap_or(step)),
-                cell(&f.code),
+                super::code_cell(&f.code),
                 cell(&f.message)
             );
         }
@@ -210,13 +204,17 @@ pub(crate) fn json(plan: &Plan, report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn messages_are_text_in_the_job_summary() {
         assert_eq!(
-            summary_text("<!-- roster-plan --> [click](https://evil) a|b\nc & d"),
+            crate::render::markdown_text("<!-- roster-plan --> [click](https://evil) a|b\nc & d"),
             "&lt;!-- roster-plan --&gt; \\[click\\](https://evil) a\\|b c &amp; d"
+        );
+        // An image, a mention, emphasis and a code span stay text.
+        assert_eq!(
+            crate::render::markdown_text("![x](https://e/i.png) @team *b* `t` _u_"),
+            "!\\[x\\](https://e/i.png) &#64;team \\*b\\* &#96;t&#96; \\_u\\_"
         );
     }
 }

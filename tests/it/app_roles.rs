@@ -196,29 +196,53 @@ fn a_renamed_profile_renames_its_role_and_a_disabled_one_is_enabled() {
     assert_eq!(actions(&world.plan()), []);
 }
 
+impl World {
+    /// Replaces the config's `app_roles` value.
+    fn follow(&self, app_roles: &str) {
+        let path = self.scratch.dir.join("roster.yaml");
+        let config = std::fs::read_to_string(&path).unwrap();
+        let line = config
+            .lines()
+            .find(|l| l.starts_with("  app_roles: "))
+            .unwrap()
+            .to_owned();
+        std::fs::write(
+            &path,
+            config.replace(&line, &format!("  app_roles: {app_roles}")),
+        )
+        .unwrap();
+    }
+
+    fn apply(&self) {
+        let out = self.roster(&["apply", "--auto-approve"]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    }
+}
+
 #[test]
-fn a_role_whose_profile_is_gone_is_disabled_then_removed_only_when_unassigned() {
-    // Read Only's role, enabled and assigned to a user; the config no longer lists Read Only.
+fn a_role_roster_added_is_disabled_when_its_profile_goes_then_removed_once_unassigned() {
     let world = world(
-        "app-roles-disable",
-        &format!(
-            "        - {{id: 0000000a-0000-0000-0000-0000000000b1, display_name: Read Only, value: {READ_ONLY}}}\n"
-        ),
+        "app-roles-retire",
+        "",
         true,
-        "{from_profiles: [Sales Manager]}",
+        "{from_profiles: [Sales Manager, Read Only]}",
     );
+    world.apply();
+    let added = world.role("Read Only").expect("roster added the role");
+    assert_eq!(added["value"], READ_ONLY);
     world.emulator.admin(
         "entra/assignments",
         &json!({"application": "Salesforce Sandbox", "user": "ava.martinez@contoso.com", "role": "Read Only"}),
     );
+    // Read Only is no longer followed: its role is disabled, not removed (it is assigned).
+    world.follow("{from_profiles: [Sales Manager]}");
     let plan = world.plan();
     assert_eq!(
         actions(&plan),
         [("disable".to_owned(), "Read Only".to_owned())]
     );
     assert_eq!(plan["app_roles"][0]["assignments"], 1);
-    let out = world.roster(&["apply", "--auto-approve"]);
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.apply();
     assert_eq!(world.role("Read Only").unwrap()["isEnabled"], false);
     // Disabled but still assigned: kept, and the plan says why.
     let plan = world.plan();
@@ -231,27 +255,120 @@ fn a_role_whose_profile_is_gone_is_disabled_then_removed_only_when_unassigned() 
         "{:#}",
         plan["warnings"]
     );
-}
-
-#[test]
-fn a_disabled_unassigned_role_is_removed() {
-    let world = world(
-        "app-roles-remove",
-        &format!(
-            "        - {{id: 0000000a-0000-0000-0000-0000000000b1, display_name: Read Only, value: {READ_ONLY}, is_enabled: false}}\n"
-        ),
-        true,
-        "{from_profiles: [Sales Manager]}",
+    // Once nobody is assigned, it goes.
+    let assigned = world
+        .emulator
+        .graph_get("servicePrincipals/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d/appRoleAssignedTo");
+    let assignment = assigned["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["appRoleId"] == added["id"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world.emulator.admin_call(
+        reqwest::Method::DELETE,
+        &format!("entra/assignments/{assignment}"),
+        None,
     );
     assert_eq!(
         actions(&world.plan()),
         [("remove".to_owned(), "Read Only".to_owned())]
     );
-    let out = world.roster(&["apply", "--auto-approve"]);
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.apply();
     assert!(world.role("Read Only").is_none());
-    // Roles roster does not manage (custom values) were never touched.
-    assert!(world.role("Sales Rep").is_some());
+    // Roles roster did not add were never touched.
+    for kept in ["Sales Rep", "Support Agent", "Sales Manager"] {
+        assert!(world.role(kept).is_some(), "{kept}");
+    }
+}
+
+#[test]
+fn a_role_an_admin_made_is_never_disabled_or_removed() {
+    // Its value is a profile id, as roster's are, but roster did not make it (its id is not the
+    // one roster derives), and its profile is gone or not followed.
+    let world = world(
+        "app-roles-not-ours",
+        &format!(
+            "        - {{id: 0000000a-0000-0000-0000-0000000000b1, display_name: Ghost, value: 00e8c0000000099AAA}}\n        - {{id: 0000000a-0000-0000-0000-0000000000b2, display_name: Read Only, value: {READ_ONLY}, is_enabled: false}}\n"
+        ),
+        true,
+        "{from_profiles: [Sales Manager]}",
+    );
+    assert_eq!(actions(&world.plan()), []);
+    world.apply();
+    assert_eq!(world.role("Ghost").unwrap()["isEnabled"], true);
+    assert!(world.role("Read Only").is_some());
+}
+
+#[test]
+fn a_rule_on_a_role_this_plan_renames_is_refused() {
+    let world = world(
+        "app-roles-rule-renamed",
+        &format!(
+            "        - {{id: 0000000a-0000-0000-0000-0000000000a1, display_name: Std User, value: {STANDARD_USER}}}\n"
+        ),
+        true,
+        "{from_profiles: [Standard User]}",
+    );
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap().replace(
+        "    - when: {group: SF Report Builders}\n",
+        "    - when: {app_role: Std User}\n      permission_sets: [Reports_Export]\n    - when: {group: SF Report Builders}\n",
+    );
+    std::fs::write(&path, config).unwrap();
+    let out = world.roster(&["plan"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "roles.app_roles renames the app role \"Std User\" to \"Standard User\" in this plan"
+        ) && out.stderr.contains("name it \"Standard User\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn two_profiles_of_one_name_get_no_role_and_the_plan_says_why() {
+    let text = read("examples/demo/world.yaml");
+    let profiles = "    - {name: Read Only, license: Salesforce Platform}\n";
+    assert!(text.contains(profiles));
+    let scratch = Scratch::new("app-roles-twins");
+    let path = scratch.write(
+        "world.yaml",
+        text.replace(
+            profiles,
+            &format!(
+                "{profiles}    - {{name: Twin, license: Salesforce}}\n    - {{name: Twin, license: Salesforce Platform}}\n"
+            ),
+        ),
+    );
+    let emulator = Emulator::start_with(&["--world", path.to_str().unwrap()], &repo());
+    scratch.write(
+        "roster.yaml",
+        read("examples/demo/roster.yaml").replace(
+            "  # Only what is listed here is ever removed.\n",
+            "  app_roles: from_profiles\n  # Only what is listed here is ever removed.\n",
+        ),
+    );
+    let out = emulator.roster(&scratch.dir, &["plan", "--format", "json"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        !actions(&plan).iter().any(|(_, name)| name == "Twin"),
+        "{:#}",
+        plan["app_roles"]
+    );
+    assert!(
+        plan["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("profiles \"Twin\" each share their name")),
+        "{:#}",
+        plan["warnings"]
+    );
 }
 
 #[test]
@@ -272,7 +389,11 @@ fn without_the_write_permission_apply_fails_naming_it_and_the_users_are_still_wr
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("Apply incomplete."), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("; 1 app role change(s) not applied."),
+        "{}",
+        out.stdout
+    );
     // The users were written; only the app role remains.
     let plan = world.plan();
     assert_eq!(plan["changes"], json!([]));
