@@ -55,6 +55,8 @@ pub(crate) enum Command {
     Expr(ExprArgs),
     /// Write what roster reads from Entra and Salesforce as JSON.
     Snapshot(SnapshotArgs),
+    /// List the changes audit logs recorded, by user and date.
+    Log(LogArgs),
     /// Print the JSON Schema of the config file (or of saved plans with --plan).
     Schema(SchemaArgs),
     /// Write a roster.yaml from Entra's own provisioning job.
@@ -293,6 +295,35 @@ pub(crate) struct ExportEntraArgs {
     /// The job's current schema: its rule id, metadata and directories are kept.
     #[arg(long, value_name = "SCHEMA.json")]
     pub(crate) base: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Audit logs written by `roster apply` (default `roster-audit.jsonl`); several are merged,
+    /// oldest change first.
+    pub(crate) files: Vec<PathBuf>,
+    /// Only the changes to this user: userPrincipalName, Salesforce Username, or either's id.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) user: Option<String>,
+    /// Only the changes on or after this date (2026-11-01) or UTC time (2026-11-01T09:30:00Z).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) since: Option<String>,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) format: LogFormat,
+}
+
+/// Output formats of `roster log`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// A line per change, its fields and grants, and where it came from.
+    #[default]
+    Text,
+    /// A table.
+    Markdown,
+    /// A row per change (RFC 4180), for spreadsheets.
+    Csv,
+    /// The audit lines themselves, as one JSON array.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ mod demo;
 mod emulate;
 mod entra;
 mod expr;
+mod log;
 mod plan;
 mod signals;
 mod snapshot;
@@ -60,6 +61,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Explain(args) => plan::explain(&ctx, args),
         Command::Expr(args) => expr::run(args),
         Command::Snapshot(args) => snapshot::run(&ctx, args),
+        Command::Log(args) => log::run(args),
         Command::Emulate(args) => emulate::run(&ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
         Command::Import {

@@ -27,6 +27,7 @@ fn help_lists_every_command() {
             "explain",
             "expr",
             "snapshot",
+            "log",
             "schema",
             "import",
             "export",

@@ -10,6 +10,7 @@ mod emulate;
 mod entra;
 mod expr;
 mod grants;
+mod log;
 mod plan;
 mod promises;
 mod readme;

@@ -1,0 +1,149 @@
+//! `roster log`: the audit log as auditors read it — by user, since a date, as text, markdown,
+//! CSV or JSON, over several files — and an unreadable line named, never skipped silently.
+
+use serde_json::Value;
+
+use crate::apply::World;
+
+/// The demo world applied by "CI": every line carries the commit, actor and run.
+fn applied() -> World {
+    let world = World::demo("log");
+    let out = world.roster_env(
+        &["apply", "--auto-approve"],
+        &[
+            ("GITHUB_ACTOR", "octocat"),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_REPOSITORY", "contoso/iam"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world
+}
+
+#[test]
+fn a_users_changes_with_where_they_came_from() {
+    let world = applied();
+    let audit = world.audit();
+    let ava = audit
+        .iter()
+        .find(|l| l["key"] == "ava.martinez@contoso.com")
+        .unwrap();
+    // By key, whatever its case, and by the Salesforce id in either length.
+    let target = ava["target_id"].as_str().unwrap();
+    for user in ["AVA.MARTINEZ@contoso.com", target, &target[..15]] {
+        let out = world.roster(&["log", "--user", user]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let first = out.stdout.lines().next().unwrap();
+        assert!(
+            first.ends_with("  update      ava.martinez@contoso.com  applied"),
+            "{user}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout
+                .contains("    Alias: \"amartine\" -> \"AMartine\"; Department: null -> \"Sales\"")
+                && out
+                    .stdout
+                    .contains("    commit 0123abcd by octocat run 42 in contoso/iam"),
+            "{user}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout.matches("ava.martinez@contoso.com").count(),
+            1,
+            "{}",
+            out.stdout
+        );
+    }
+    // A create lists its grants.
+    let out = world.roster(&["log", "--user", "amelia.kowalski@contoso.com"]);
+    assert!(
+        out.stdout.contains("+ permission set Sales_Cloud_User")
+            && out.stdout.contains("+ public group All_Sales"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn since_csv_json_and_several_files() {
+    let world = applied();
+    let lines = world.audit().len();
+    assert!(lines > 20);
+    // Nothing after the future; everything since the past.
+    let out = world.roster(&["log", "--since", "2999-01-01"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, "No changes recorded.\n");
+    let out = world.roster(&["log", "--since", "yesterday"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("give a date (2026-11-01)"),
+        "{}",
+        out.stderr
+    );
+    // CSV, read back by an independent parser: a row per line.
+    let out = world.roster(&["log", "--since", "2000-01-01", "--format", "csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "time");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), lines);
+    assert!(
+        rows.iter()
+            .all(|r| &r[7] == "0123abcd" && &r[8] == "octocat")
+    );
+    // JSON: the lines themselves.
+    let out = world.roster(&["log", "--format", "json"]);
+    let json: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json, world.audit());
+    // Two files: merged, oldest first.
+    let older = world.scratch.dir.join("older.jsonl");
+    let mut line = world.audit()[0].clone();
+    line["time"] = Value::from("2020-01-01T00:00:00.000Z");
+    line["key"] = Value::from("early.bird@contoso.com");
+    std::fs::write(&older, format!("{line}\n")).unwrap();
+    let out = world.roster(&["log", "roster-audit.jsonl", "older.jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("2020-01-01T00:00:00.000Z"),
+        "{}",
+        out.stdout
+    );
+    // Markdown: a table row per change.
+    let out = world.roster(&["log", "--format", "markdown"]);
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with("| 20")).count(),
+        lines
+    );
+}
+
+#[test]
+fn an_unreadable_line_is_named_and_the_rest_still_listed() {
+    let world = applied();
+    let path = world.scratch.dir.join("roster-audit.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    text.push_str("{\"time\": \"2026-12-01T00:00:00Z\", \"key\": \"cut\n");
+    std::fs::write(&path, text).unwrap();
+    let out = world.roster(&["log"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains(&format!("roster-audit.jsonl:{}:", lines + 1))
+            && out
+                .stderr
+                .contains("1 line(s) of the audit log could not be read"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("ava.martinez@contoso.com"));
+    // No audit log at all: named.
+    let out = world.roster(&["log", "missing.jsonl"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("cannot read missing.jsonl"),
+        "{}",
+        out.stderr
+    );
+}
