@@ -57,6 +57,8 @@ pub(crate) enum Command {
     Snapshot(SnapshotArgs),
     /// List the changes audit logs recorded, by user and date.
     Log(LogArgs),
+    /// Show what a change to roster.yaml means, setting by setting.
+    Diff(DiffArgs),
     /// Print the JSON Schema of the config file (or of saved plans with --plan).
     Schema(SchemaArgs),
     /// Write a roster.yaml from Entra's own provisioning job.
@@ -295,6 +297,31 @@ pub(crate) struct ExportEntraArgs {
     /// The job's current schema: its rule id, metadata and directories are kept.
     #[arg(long, value_name = "SCHEMA.json")]
     pub(crate) base: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The config before (a pull request's base `roster.yaml`).
+    pub(crate) base: PathBuf,
+    /// The config after.
+    pub(crate) head: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub(crate) format: DiffFormat,
+    /// Exit 2 when the two differ (0: the same, 1: error).
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+}
+
+/// Output formats of `roster diff`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DiffFormat {
+    /// A line per difference: `+`, `-`, `~`.
+    #[default]
+    Text,
+    /// The same in a `diff` block, for a pull-request comment.
+    Markdown,
+    /// A list of `{path, kind, before, after, added, removed}`.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ mod apply;
 mod check;
 mod context;
 mod demo;
+mod diff;
 mod emulate;
 mod entra;
 mod expr;
@@ -62,6 +63,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Expr(args) => expr::run(args),
         Command::Snapshot(args) => snapshot::run(&ctx, args),
         Command::Log(args) => log::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Emulate(args) => emulate::run(&ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
         Command::Import {

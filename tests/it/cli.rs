@@ -28,6 +28,7 @@ fn help_lists_every_command() {
             "expr",
             "snapshot",
             "log",
+            "diff",
             "schema",
             "import",
             "export",

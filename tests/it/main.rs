@@ -6,6 +6,7 @@ mod apply;
 mod cases;
 mod check;
 mod cli;
+mod diff;
 mod emulate;
 mod entra;
 mod expr;

@@ -1,0 +1,453 @@
+//! `roster diff BASE.yaml HEAD.yaml`: what a change to the config means, not which lines moved —
+//! a mapping's source became an expression, a rule now grants `Reports_Export`, the threshold
+//! went from 10 to 5. Both files are checked as `validate` checks them; each is then read as
+//! facts (a path and its value, or a set of names), and the facts are compared.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::{DiffArgs, DiffFormat};
+use crate::config::{
+    ClauseOperand, Config, MappingValue, OutOfScope, RecordRef, RoleCondition, Threshold,
+    WhenRefused,
+};
+use crate::error::{Error, Outcome};
+use crate::grants::GrantKind;
+
+/// A fact's value: one text, or a set of names (compared by membership, shown as `+`/`-`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Fact {
+    Text(String),
+    Names(Vec<String>),
+}
+
+/// One difference.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct Difference {
+    /// Where in the config: `mappings["Title"]`, `roles.rules[app_role "Sales Manager"].permission_sets`.
+    path: String,
+    /// `added`, `removed` or `changed`.
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+    /// For a set: the names it gained and lost.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    added: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<String>,
+}
+
+pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
+    let base = load(&args.base)?;
+    let head = load(&args.head)?;
+    let differences = compare(&facts(&base), &facts(&head));
+    let out = match args.format {
+        DiffFormat::Text => text(&differences),
+        DiffFormat::Markdown => markdown(&differences),
+        DiffFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&differences)
+                .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+            text.push('\n');
+            text
+        }
+    };
+    super::print(&out)?;
+    Ok(if args.detailed_exitcode && !differences.is_empty() {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
+
+fn load(path: &Path) -> Result<Config, Error> {
+    Ok(crate::config::load(path)?.config)
+}
+
+fn put(out: &mut Vec<(String, Fact)>, path: &str, value: String) {
+    out.push((path.to_owned(), Fact::Text(value)));
+}
+
+/// The config as facts, in the file's order.
+fn facts(config: &Config) -> Vec<(String, Fact)> {
+    let mut out: Vec<(String, Fact)> = Vec::new();
+    let source = &config.source;
+    put(&mut out, "source.tenant_id", source.tenant_id.clone());
+    put(&mut out, "source.client_id", source.client_id.clone());
+    put(
+        &mut out,
+        "source.credential",
+        match &source.credential {
+            crate::config::SourceCredential::ClientSecret(_) => "client_secret",
+            crate::config::SourceCredential::Certificate(_) => "certificate",
+            crate::config::SourceCredential::Federated(_) => "federated",
+        }
+        .to_owned(),
+    );
+    put(
+        &mut out,
+        "source.application",
+        match &source.application {
+            crate::config::Application::DisplayName(n) => format!("display_name {n:?}"),
+            crate::config::Application::ServicePrincipalId(i) => {
+                format!("service_principal_id {i}")
+            }
+            crate::config::Application::AppId(i) => format!("app_id {i}"),
+        },
+    );
+    for (path, url) in [
+        ("source.login_url", &source.login_url),
+        ("source.graph_url", &source.graph_url),
+    ] {
+        if let Some(url) = url {
+            put(&mut out, path, url.clone());
+        }
+    }
+    put(
+        &mut out,
+        "target.login_url",
+        config.target.login_url.clone(),
+    );
+    put(
+        &mut out,
+        "target.api_version",
+        config.target.api_version.clone(),
+    );
+    put(
+        &mut out,
+        "target.auth",
+        match &config.target.auth {
+            crate::config::TargetAuth::JwtBearer(j) => {
+                format!("jwt_bearer, client {}, user {}", j.client_id, j.username)
+            }
+            crate::config::TargetAuth::ClientCredentials(c) => {
+                format!("client_credentials, client {}", c.client_id)
+            }
+            crate::config::TargetAuth::Password(p) => {
+                format!("password, client {}, user {}", p.client_id, p.username)
+            }
+        },
+    );
+    scope_and_mappings(config, &mut out);
+    roles(config, &mut out);
+    policy(config, &mut out);
+    out
+}
+
+/// Protection, deprovisioning and safety.
+fn policy(config: &Config, out: &mut Vec<(String, Fact)>) {
+    for (path, names) in [
+        ("protect.usernames", &config.protect.usernames),
+        ("protect.profiles", &config.protect.profiles),
+    ] {
+        if !names.is_empty() {
+            out.push((path.to_owned(), Fact::Names(names.clone())));
+        }
+    }
+    put(
+        out,
+        "deprovision.out_of_scope",
+        match config.deprovision.out_of_scope {
+            OutOfScope::Deactivate => "deactivate",
+            OutOfScope::Freeze => "freeze",
+            OutOfScope::Ignore => "ignore",
+        }
+        .to_owned(),
+    );
+    put(
+        out,
+        "deprovision.when_refused",
+        match config.deprovision.when_refused {
+            WhenRefused::Freeze => "freeze",
+            WhenRefused::Fail => "fail",
+        }
+        .to_owned(),
+    );
+    put(
+        out,
+        "safety.max_deactivations",
+        match config.safety.max_deactivations {
+            Threshold::Count(n) => n.to_string(),
+            Threshold::Ratio(r) => format!("{}%", r * 100.0),
+        },
+    );
+    put(
+        out,
+        "safety.refuse_empty_source",
+        config.safety.refuse_empty_source.to_string(),
+    );
+    put(
+        out,
+        "safety.sandbox_email_suffix",
+        config.safety.sandbox_email_suffix.clone(),
+    );
+}
+
+/// Scope, matching, ownership and mappings.
+fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
+    put(
+        out,
+        "scope.assignment",
+        match config.scope.assignment {
+            crate::config::Assignment::Assigned => "assigned",
+            crate::config::Assignment::All => "all",
+        }
+        .to_owned(),
+    );
+    for (i, filter) in config.scope.filters.iter().enumerate() {
+        let clauses: Vec<String> = filter
+            .all
+            .iter()
+            .map(|c| {
+                let operand = match &c.operand {
+                    ClauseOperand::None => String::new(),
+                    ClauseOperand::Text(t) => format!(" {t:?}"),
+                    ClauseOperand::Integer(n) => format!(" {n}"),
+                    ClauseOperand::List(l) => format!(" {l:?}"),
+                    ClauseOperand::Regex { pattern, .. } => format!(" /{pattern}/"),
+                };
+                format!("{} {}{operand}", c.attribute, c.operator.name())
+            })
+            .collect();
+        let name = filter
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("filter {}", i + 1));
+        put(
+            out,
+            &format!("scope.filters[{name:?}]"),
+            clauses.join(" AND "),
+        );
+    }
+    put(
+        out,
+        "matching",
+        config
+            .matching
+            .iter()
+            .map(|m| format!("{} = {}", m.source.text, m.target))
+            .collect::<Vec<_>>()
+            .join("; then "),
+    );
+    if let Some(suffix) = &config.ownership.username_suffix {
+        put(out, "ownership.username_suffix", suffix.clone());
+    }
+    for m in &config.mappings {
+        let mut value = match &m.value {
+            MappingValue::Source(s) => format!("source {s}"),
+            MappingValue::Constant(c) => format!("constant {c:?}"),
+            MappingValue::Expression(e) => format!("expression {}", e.text),
+        };
+        if let Some(default) = &m.default {
+            let _ = write!(value, ", default {default:?}");
+        }
+        if m.apply == crate::config::ApplyMode::OnCreate {
+            value.push_str(", on create only");
+        }
+        put(out, &format!("mappings[{:?}]", m.target), value);
+    }
+}
+
+/// Role rules and what they grant, the managed lists, licences needed, app roles.
+fn roles(config: &Config, out: &mut Vec<(String, Fact)>) {
+    for rule in &config.roles.rules {
+        let when = match &rule.when {
+            RoleCondition::AppRole(r) => format!("app_role {r:?}"),
+            RoleCondition::Group(g) => format!("group {g:?}"),
+            RoleCondition::Expression(e) => format!("expression {}", e.text),
+        };
+        let record = |r: &Option<RecordRef>| r.as_ref().map(ToString::to_string);
+        if let Some(profile) = record(&rule.profile) {
+            put(out, &format!("roles.rules[{when}].profile"), profile);
+        }
+        if let Some(role) = record(&rule.role) {
+            put(out, &format!("roles.rules[{when}].role"), role);
+        }
+        for kind in GrantKind::ALL {
+            let names = rule.grants(kind);
+            if !names.is_empty() {
+                out.push((
+                    format!("roles.rules[{when}].{}", kind.spec().rule_key),
+                    Fact::Names(names.to_vec()),
+                ));
+            }
+        }
+        if !rule.feature_licenses.is_empty() {
+            out.push((
+                format!("roles.rules[{when}].feature_licenses"),
+                Fact::Names(
+                    rule.feature_licenses
+                        .iter()
+                        .map(|f| f.name.to_owned())
+                        .collect(),
+                ),
+            ));
+        }
+    }
+    for kind in GrantKind::ALL {
+        let names = config.roles.managed(kind);
+        if !names.is_empty() {
+            out.push((
+                format!("roles.managed_{}", kind.spec().rule_key),
+                Fact::Names(names.to_vec()),
+            ));
+        }
+    }
+    if !config.roles.managed_feature_licenses.is_empty() {
+        out.push((
+            "roles.managed_feature_licenses".to_owned(),
+            Fact::Names(
+                config
+                    .roles
+                    .managed_feature_licenses
+                    .iter()
+                    .map(|f| f.name.to_owned())
+                    .collect(),
+            ),
+        ));
+    }
+    for (set, licences) in &config.roles.requires_licenses {
+        out.push((
+            format!("roles.requires_licenses[{set:?}]"),
+            Fact::Names(licences.clone()),
+        ));
+    }
+    if let Some(app_roles) = &config.roles.app_roles {
+        out.push((
+            "roles.app_roles".to_owned(),
+            match app_roles {
+                crate::config::AppRolesFrom::All(_) => {
+                    Fact::Text("from every profile with a user licence".to_owned())
+                }
+                crate::config::AppRolesFrom::Listed(l) => Fact::Names(l.from_profiles.clone()),
+            },
+        ));
+    }
+}
+
+/// The differences from `base` to `head`: head's order, then what only base had.
+fn compare(base: &[(String, Fact)], head: &[(String, Fact)]) -> Vec<Difference> {
+    let find = |facts: &[(String, Fact)], path: &str| {
+        facts
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, f)| f.clone())
+    };
+    let shown = |fact: &Fact| match fact {
+        Fact::Text(t) => t.clone(),
+        Fact::Names(n) => n.join(", "),
+    };
+    let mut out = Vec::new();
+    for (path, now) in head {
+        let difference = match find(base, path) {
+            None => Difference {
+                path: path.clone(),
+                kind: "added",
+                before: None,
+                after: Some(shown(now)),
+                added: Vec::new(),
+                removed: Vec::new(),
+            },
+            Some(then) if &then == now => continue,
+            Some(Fact::Names(then)) if matches!(now, Fact::Names(_)) => {
+                let Fact::Names(now) = now else { continue };
+                Difference {
+                    path: path.clone(),
+                    kind: "changed",
+                    before: None,
+                    after: None,
+                    added: now.iter().filter(|n| !then.contains(n)).cloned().collect(),
+                    removed: then.iter().filter(|n| !now.contains(n)).cloned().collect(),
+                }
+            }
+            Some(then) => Difference {
+                path: path.clone(),
+                kind: "changed",
+                before: Some(shown(&then)),
+                after: Some(shown(now)),
+                added: Vec::new(),
+                removed: Vec::new(),
+            },
+        };
+        // A set whose members only moved is the same set.
+        if difference.kind == "changed"
+            && difference.before.is_none()
+            && difference.added.is_empty()
+            && difference.removed.is_empty()
+        {
+            continue;
+        }
+        out.push(difference);
+    }
+    for (path, then) in base {
+        if find(head, path).is_none() {
+            out.push(Difference {
+                path: path.clone(),
+                kind: "removed",
+                before: Some(shown(then)),
+                after: None,
+                added: Vec::new(),
+                removed: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// One line per difference: `+ path: value`, `- path: value`, `~ path: before -> after`, or for
+/// a set `~ path: + name, - name`.
+fn lines(differences: &[Difference]) -> Vec<String> {
+    differences
+        .iter()
+        .map(|d| match d.kind {
+            "added" => format!("+ {}: {}", d.path, d.after.as_deref().unwrap_or_default()),
+            "removed" => format!("- {}: {}", d.path, d.before.as_deref().unwrap_or_default()),
+            _ if d.before.is_some() => format!(
+                "~ {}: {} -> {}",
+                d.path,
+                d.before.as_deref().unwrap_or_default(),
+                d.after.as_deref().unwrap_or_default()
+            ),
+            _ => {
+                let names: Vec<String> = d
+                    .added
+                    .iter()
+                    .map(|n| format!("+ {n}"))
+                    .chain(d.removed.iter().map(|n| format!("- {n}")))
+                    .collect();
+                format!("~ {}: {}", d.path, names.join(", "))
+            }
+        })
+        .collect()
+}
+
+fn text(differences: &[Difference]) -> String {
+    if differences.is_empty() {
+        return "No differences: both files configure the same.\n".to_owned();
+    }
+    let mut out = String::new();
+    for line in lines(differences) {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// A `diff` block, for the pull-request comment above the plan.
+fn markdown(differences: &[Difference]) -> String {
+    if differences.is_empty() {
+        return "**roster.yaml:** no change to what roster does.\n".to_owned();
+    }
+    let mut out = format!(
+        "**roster.yaml:** {} change(s) to what roster does\n\n```diff\n",
+        differences.len()
+    );
+    for line in lines(differences) {
+        // The fence must survive any text in the file.
+        let _ = writeln!(out, "{}", line.replace("```", "'''"));
+    }
+    out.push_str("```\n");
+    out
+}

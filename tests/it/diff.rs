@@ -1,0 +1,99 @@
+//! `roster diff`: what a change to roster.yaml means, as a reviewer and an auditor read it.
+
+use crate::support::{Scratch, read, repo};
+
+#[test]
+fn what_the_full_demo_config_adds_to_the_portals() {
+    let scratch = Scratch::new("diff-demo");
+    let base = repo().join("examples/from-entra/roster.yaml");
+    let head = repo().join("examples/demo/roster.yaml");
+    let out = scratch.roster(&[
+        "diff",
+        base.to_str().unwrap(),
+        head.to_str().unwrap(),
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!(out.stdout);
+    let markdown = scratch.roster(&[
+        "diff",
+        base.to_str().unwrap(),
+        head.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(markdown.code, 0);
+    insta::assert_snapshot!("markdown", markdown.stdout);
+}
+
+#[test]
+fn a_source_becoming_an_expression_a_new_grant_and_a_lower_threshold() {
+    let scratch = Scratch::new("diff-edits");
+    let demo = read("examples/demo/roster.yaml");
+    scratch.write("base.yaml", &demo);
+    scratch.write(
+        "head.yaml",
+        demo.replace(
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, expression: 'Left([jobTitle], 40)'}",
+        )
+        .replace(
+            "      permission_sets: [Service_Cloud_User, Knowledge_Author]",
+            "      permission_sets: [Service_Cloud_User, Reports_Export]",
+        )
+        .replace("max_deactivations: 5", "max_deactivations: 3")
+        // Only the order of a set, or of the keys: the same config.
+        .replace(
+            "managed_public_groups: [All_Sales]\n  managed_queues: [Support_Tier_1]",
+            "managed_queues: [Support_Tier_1]\n  managed_public_groups: [All_Sales]",
+        )
+        .replace(
+            "managed_permission_sets: [Sales_Cloud_User, Reports_Export, Service_Cloud_User, Sales_Engagement_Cadences, Knowledge_Author]",
+            "managed_permission_sets: [Knowledge_Author, Sales_Engagement_Cadences, Service_Cloud_User, Reports_Export, Sales_Cloud_User]",
+        ),
+    );
+    let out = scratch.roster(&["diff", "base.yaml", "head.yaml", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([
+            {"path": "mappings[\"Title\"]", "kind": "changed", "before": "source jobTitle", "after": "expression Left([jobTitle], 40)"},
+            {"path": "roles.rules[app_role \"Support Agent\"].permission_sets", "kind": "changed", "added": ["Reports_Export"], "removed": ["Knowledge_Author"]},
+            {"path": "safety.max_deactivations", "kind": "changed", "before": "5", "after": "3"},
+        ])
+    );
+    let text = scratch.roster(&["diff", "base.yaml", "head.yaml"]);
+    assert!(
+        text.stdout.contains(
+            "~ roles.rules[app_role \"Support Agent\"].permission_sets: + Reports_Export, - Knowledge_Author\n"
+        ),
+        "{}",
+        text.stdout
+    );
+    // The same file twice: nothing, and exit 0 even with --detailed-exitcode.
+    let same = scratch.roster(&["diff", "base.yaml", "base.yaml", "--detailed-exitcode"]);
+    assert_eq!(same.code, 0);
+    assert_eq!(
+        same.stdout,
+        "No differences: both files configure the same.\n"
+    );
+}
+
+#[test]
+fn a_broken_file_is_reported_at_its_place() {
+    let scratch = Scratch::new("diff-broken");
+    scratch.write("base.yaml", read("examples/demo/roster.yaml"));
+    scratch.write(
+        "head.yaml",
+        read("examples/demo/roster.yaml")
+            .replace("max_deactivations: 5", "max_deactivations: five"),
+    );
+    let out = scratch.roster(&["diff", "base.yaml", "head.yaml"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("head.yaml:") && out.stderr.contains("/safety/max_deactivations"),
+        "{}",
+        out.stderr
+    );
+}
