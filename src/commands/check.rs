@@ -244,12 +244,18 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
             roles
         }
         Err(e) => {
-            checks.push(Check::fail(
-                "entra",
-                e.to_string(),
+            let fix = if matches!(
+                source.credential,
+                crate::config::SourceCredential::Federated(_)
+            ) {
+                "a federated credential needs the CI's OIDC token (GitHub Actions with \
+                 `permissions: id-token: write`) or AZURE_FEDERATED_TOKEN_FILE: run `roster \
+                 check` in the workflow, or locally with a token file"
+            } else {
                 "check source.tenant_id, source.client_id and the credential (Entra's AADSTS \
-                 code in the message says which is wrong)",
-            ));
+                 code in the message says which is wrong)"
+            };
+            checks.push(Check::fail("entra", e.to_string(), fix));
             checks.push(Check::skipped("graph permissions", "no token"));
             checks.push(Check::skipped("application", "no token"));
             return false;
@@ -303,8 +309,8 @@ fn permissions_check(roles: &[String], client_id: &str, writes_app_roles: bool) 
     const APP_ROLES: (&str, &[&str], &str) = (
         "Application.ReadWrite.OwnedBy",
         &["Application.ReadWrite.All", "Directory.ReadWrite.All"],
-        "writes of the application's app roles (roles.app_roles; with roster's app an owner of \
-         the enterprise application)",
+        "writes of the application's app roles, roles.app_roles — with roster's app an owner \
+         of the enterprise application",
     );
     let missing: Vec<(&str, &str)> = GRAPH_PERMISSIONS
         .iter()
@@ -603,7 +609,12 @@ async fn plan_checks(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) 
             ));
         }
     }
-    checks.push(licence_check(plan, &planned.target));
+    if plan.config_problems.is_empty() {
+        checks.push(licence_check(plan, &planned.target));
+    } else {
+        // A plan refused for its names holds no changes: no seat count to trust.
+        checks.push(Check::skipped("licences", "the names must resolve first"));
+    }
 }
 
 /// The user licence seats the plan's creates and reactivations (an inactive user holds no seat)

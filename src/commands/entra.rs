@@ -63,7 +63,14 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
         .clone()
         .unwrap_or_else(|| PathBuf::from("roster.yaml"));
     let label = PathBuf::from(format!("{} (imported, not written)", display_path(&name)));
-    crate::config::load_bytes(&label, imported.yaml.clone().into_bytes())?;
+    // Placeholders are checked as if filled in: `validate` names each one afterwards.
+    crate::config::load_bytes(
+        &label,
+        imported
+            .yaml
+            .replace("REPLACE-ME", "placeholder-filled-in")
+            .into_bytes(),
+    )?;
     match &args.out {
         Some(path) => write_new(path, &imported.yaml)?,
         None => super::print(&imported.yaml)?,
@@ -88,6 +95,15 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
         return Err(Error::Usage(
             "--out and --secrets-out name the same file".to_owned(),
         ));
+    }
+    for path in args.out.iter().chain(&args.secrets_out) {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(Error::Usage(format!(
+                "{} exists; roster never overwrites a file it imports or exports to (remove it, \
+                 or write to another and compare)",
+                display_path(path)
+            )));
+        }
     }
     let desired = ctx.load()?;
     let base = args
@@ -200,18 +216,38 @@ async fn from_graph(
         })?;
     let sp = crate::graph::service_principal(&graph, &source.application).await?;
     let sync = format!("servicePrincipals/{}/synchronization", encode(&sp.id));
-    let jobs = graph.get(&graph.url(&format!("{sync}/jobs"))).await?;
+    // A 403 here is the one permission import needs beyond what plan reads with.
+    let denied = |e: GraphError| {
+        let text = crate::error::with_causes(&e);
+        if text.contains("403") {
+            Error::Import(format!(
+                "{text} — reading a provisioning job needs the Microsoft Graph application \
+                 permission Synchronization.Read.All (with admin consent); or import a \
+                 downloaded schema with --from"
+            ))
+        } else {
+            e.into()
+        }
+    };
+    let jobs = graph
+        .get(&graph.url(&format!("{sync}/jobs")))
+        .await
+        .map_err(denied)?;
     let job = choose_job(&jobs, args.job.as_deref(), &sp.display_name)?;
     let schema = graph
         .get(&graph.url(&format!("{sync}/jobs/{}/schema", encode(&job.0))))
-        .await?;
+        .await
+        .map_err(denied)?;
     let schema: SynchronizationSchema = serde_json::from_value(schema).map_err(|e| {
         Error::Import(format!(
             "the schema of job {} is not a synchronization schema: {e}",
             job.0
         ))
     })?;
-    let secrets = graph.get(&graph.url(&format!("{sync}/secrets"))).await?;
+    let secrets = graph
+        .get(&graph.url(&format!("{sync}/secrets")))
+        .await
+        .map_err(denied)?;
     let secrets = secrets_of(&secrets)
         .map_err(|reason| Error::Import(format!("the job's secrets: {reason}")))?;
     Ok(Provisioning {

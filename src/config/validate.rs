@@ -79,6 +79,7 @@ impl Finding {
 pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) {
     let mut out = Vec::new();
     check_urls(config, &mut out);
+    check_placeholders(config, &mut out);
     let scope = build_scope(config, &mut out);
     check_matching(config, &mut out);
     let mut expressions = parse_expressions(config, &mut out);
@@ -187,6 +188,41 @@ fn build(
             sandbox_email_suffix: config.safety.sandbox_email_suffix.clone(),
         },
     })
+}
+
+/// What `roster import entra` could not know, written as `REPLACE-ME`: an error until filled in,
+/// rather than a login that fails later with the placeholder in it.
+fn check_placeholders(config: &Config, out: &mut Vec<Finding>) {
+    use super::types::{Application, TargetAuth};
+    const PLACEHOLDER: &str = "REPLACE-ME";
+    let application = match &config.source.application {
+        Application::DisplayName(v) => ("/source/application/display_name", v),
+        Application::ServicePrincipalId(v) => ("/source/application/service_principal_id", v),
+        Application::AppId(v) => ("/source/application/app_id", v),
+    };
+    let client = match &config.target.auth {
+        TargetAuth::JwtBearer(j) => ("/target/auth/jwt_bearer/client_id", &j.client_id),
+        TargetAuth::ClientCredentials(c) => {
+            ("/target/auth/client_credentials/client_id", &c.client_id)
+        }
+        TargetAuth::Password(p) => ("/target/auth/password/client_id", &p.client_id),
+    };
+    for (pointer, value) in [
+        ("/source/tenant_id", &config.source.tenant_id),
+        ("/source/client_id", &config.source.client_id),
+        application,
+        client,
+    ] {
+        if value == PLACEHOLDER {
+            out.push(
+                Finding::error(
+                    pointer,
+                    format!("{PLACEHOLDER} is a placeholder `roster import entra` wrote"),
+                )
+                .label("fill this in"),
+            );
+        }
+    }
 }
 
 fn check_urls(config: &Config, out: &mut Vec<Finding>) {

@@ -178,9 +178,9 @@ fn secrets(config: &Config, notes: &mut Vec<String>) -> Vec<Secret> {
             key: "SyncAll".to_owned(),
             value: Some(
                 if config.scope.assignment == Assignment::All {
-                    "true"
+                    "True"
                 } else {
-                    "false"
+                    "False"
                 }
                 .to_owned(),
             ),

@@ -577,6 +577,18 @@ fn export_never_overwrites_a_file() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("name the same file"), "{}", out.stderr);
     assert!(!scratch.dir.join("x.json").exists());
+    // The secrets file exists: nothing is written, not even the schema.
+    scratch.write("secrets.json", "{}");
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "schema.json",
+        "--secrets-out",
+        "secrets.json",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(!scratch.dir.join("schema.json").exists());
     // Through a symlink to somewhere else.
     #[cfg(unix)]
     {
@@ -585,6 +597,49 @@ fn export_never_overwrites_a_file() {
         let out = scratch.roster(&["export", "entra", "--out", "link.json"]);
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(!elsewhere.exists());
+    }
+}
+
+#[test]
+fn what_import_cannot_know_is_a_placeholder_validate_refuses() {
+    let scratch = Scratch::new("import-placeholders");
+    scratch.write(
+        "schema.json",
+        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    );
+    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+    let out = scratch.roster(&[
+        "import",
+        "entra",
+        "--from",
+        "schema.json",
+        "--app-roles",
+        roles.to_str().unwrap(),
+        "--out",
+        "roster.yaml",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("source.tenant_id: written as REPLACE-ME"),
+        "{}",
+        out.stderr
+    );
+    let validated = scratch.roster(&["validate"]);
+    assert_eq!(validated.code, 1);
+    for pointer in [
+        "/source/tenant_id",
+        "/source/client_id",
+        "/source/application/display_name",
+        "/target/auth/client_credentials/client_id",
+    ] {
+        assert!(
+            validated.stderr.contains(&format!(
+                "{pointer}: REPLACE-ME is a placeholder `roster import entra` wrote"
+            )),
+            "{pointer}: {}",
+            validated.stderr
+        );
     }
 }
 
