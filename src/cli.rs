@@ -174,6 +174,11 @@ pub(crate) struct ApplyArgs {
     /// instead of sObject Collections requests of 200.
     #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_BULK_THRESHOLD)]
     pub(crate) bulk_threshold: usize,
+    /// Carry out only a plan roster.yaml's `reconcile.auto_apply` allows, without asking (for a
+    /// schedule); a plan beyond it is shown, held with the reasons, and nothing is written
+    /// (exit 3).
+    #[arg(long)]
+    pub(crate) policy: bool,
 }
 
 #[derive(Debug, Args)]

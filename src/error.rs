@@ -225,6 +225,8 @@ pub(crate) enum Outcome {
     Changes,
     /// The command ran and reported its own failures (an apply that did not complete).
     Failed,
+    /// `apply --policy`: the plan is beyond `reconcile.auto_apply`; nothing was written.
+    Held,
 }
 
 /// The process exit code for a command's result.
@@ -232,6 +234,7 @@ pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
+        Ok(Outcome::Held) => ExitCode::from(3),
         Ok(Outcome::Failed) | Err(_) => ExitCode::FAILURE,
     }
 }

@@ -14,10 +14,48 @@ use crate::error::{Error, Outcome};
 use crate::plan::Plan;
 use crate::render;
 
+/// Whether `plan` is beyond the reconcile policy: if so it is shown (a saved plan was not yet)
+/// and every reason listed, for the workflow's issue.
+fn held(
+    ctx: &Context,
+    args: &ApplyArgs,
+    plan: &Plan,
+    policy: &crate::config::AutoApply,
+) -> Result<bool, Error> {
+    let reasons = crate::plan::policy::held(plan, policy);
+    if reasons.is_empty() {
+        return Ok(false);
+    }
+    if args.plan.is_some() && args.format != Format::Json {
+        super::print(&render::render(plan, args.format.into(), ctx.color, false))?;
+    }
+    let mut message =
+        "held by the reconcile policy (reconcile.auto_apply), nothing written:".to_owned();
+    for reason in &reasons {
+        message.push_str("\n  - ");
+        message.push_str(reason);
+    }
+    message.push_str("\nReview the plan and apply it by hand (`roster apply PLAN`).");
+    super::warn(&message);
+    Ok(true)
+}
+
 pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
+    let policy = if args.policy {
+        let Some(reconcile) = &desired.loaded.config.reconcile else {
+            return Err(Error::Usage(
+                "--policy applies what roster.yaml's reconcile.auto_apply allows, and the file \
+                 has none"
+                    .to_owned(),
+            ));
+        };
+        Some(reconcile.auto_apply.clone())
+    } else {
+        None
+    };
     let interactive = std::io::stdin().is_terminal();
-    if args.plan.is_none() && !args.auto_approve && !interactive {
+    if args.plan.is_none() && !args.auto_approve && policy.is_none() && !interactive {
         return Err(Error::NeedsApproval);
     }
     // A saved plan is never trusted: the plan made now, from the config and the live world,
@@ -63,7 +101,11 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         ));
     }
     let nothing = plan.changes.is_empty() && plan.app_roles.is_empty();
-    if args.plan.is_none() && !args.auto_approve && !nothing {
+    if let Some(policy) = &policy {
+        if held(ctx, args, &plan, policy)? {
+            return Ok(Outcome::Held);
+        }
+    } else if args.plan.is_none() && !args.auto_approve && !nothing {
         confirm()?;
     }
     if nothing {

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) use super::types::{
-    AppRolesFrom, Application, ApplyMode, Assignment, Deprovision, Operand, Operator, OutOfScope,
-    Ownership, Protect, RecordId, RecordRef, Source, SourceCredential, Target, TargetAuth,
-    WhenRefused,
+    AppRolesFrom, Application, ApplyMode, Assignment, AutoApply, Deprovision, Operand, Operator,
+    OutOfScope, Ownership, PolicyAction, Protect, Reconcile, RecordId, RecordRef, Source,
+    SourceCredential, Target, TargetAuth, WhenRefused,
 };
 use crate::expr;
 use crate::grants::{FeatureLicense, GrantKind};
@@ -29,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) roles: Roles,
     pub(crate) deprovision: Deprovision,
     pub(crate) safety: Safety,
+    /// What `roster apply --policy` may carry out unreviewed.
+    pub(crate) reconcile: Option<Reconcile>,
 }
 
 /// An Entra attribute-mapping expression: its text, where it stands in the file (a JSON

@@ -49,6 +49,51 @@ pub(crate) struct Config {
     /// Guards against mass changes.
     #[serde(default)]
     pub(crate) safety: Safety,
+    /// Scheduled runs: what `roster apply --policy` may carry out without a review.
+    #[serde(default)]
+    pub(crate) reconcile: Option<Reconcile>,
+}
+
+/// Scheduled reconciliation (the reconcile workflow runs `roster apply --policy`).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reconcile {
+    /// What a plan may hold for `roster apply --policy` to carry it out unreviewed; a plan
+    /// beyond it is held (exit 3, nothing written) for a person to review.
+    pub(crate) auto_apply: AutoApply,
+}
+
+/// The limits of an unreviewed apply.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoApply {
+    /// The kinds of change allowed: `create`, `update`, `reactivate`, `deactivate`, `freeze`,
+    /// `grants` (any grant added or removed), `app_roles`. Anything else holds the plan.
+    #[schemars(length(min = 1))]
+    pub(crate) allow: Vec<PolicyAction>,
+    /// At most this many creates.
+    #[serde(default)]
+    pub(crate) max_creates: Option<u32>,
+    /// At most this many updates and reactivations.
+    #[serde(default)]
+    pub(crate) max_updates: Option<u32>,
+    /// At most this many deactivations and freezes (besides `safety.max_deactivations`, which
+    /// holds for every apply).
+    #[serde(default)]
+    pub(crate) max_deactivations: Option<u32>,
+}
+
+/// A kind of change a reconcile policy allows.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PolicyAction {
+    Create,
+    Update,
+    Reactivate,
+    Deactivate,
+    Freeze,
+    Grants,
+    AppRoles,
 }
 
 /// Microsoft Entra ID.

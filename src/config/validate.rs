@@ -187,6 +187,7 @@ fn build(
             refuse_empty_source: config.safety.refuse_empty_source,
             sandbox_email_suffix: config.safety.sandbox_email_suffix.clone(),
         },
+        reconcile: config.reconcile.clone(),
     })
 }
 

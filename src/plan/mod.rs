@@ -14,6 +14,7 @@ mod lifecycle;
 mod mapping;
 mod matching;
 mod names;
+pub(crate) mod policy;
 mod reconcile;
 mod scope;
 mod source;

@@ -15,6 +15,7 @@ mod log;
 mod plan;
 mod promises;
 mod readme;
+mod reconcile;
 mod safety;
 mod snapshot;
 mod support;

@@ -239,7 +239,12 @@ fn drift_on_a_schedule() {
 #[test]
 fn every_workflow_pins_its_actions_and_the_example_config_is_the_ci_one() {
     let setup = read("examples/github/actions/setup-roster/action.yml");
-    for name in ["roster-plan.yml", "roster-apply.yml", "roster-drift.yml"] {
+    for name in [
+        "roster-plan.yml",
+        "roster-apply.yml",
+        "roster-drift.yml",
+        "roster-reconcile.yml",
+    ] {
         let (text, _) = workflow(name);
         for line in text
             .lines()
@@ -306,6 +311,7 @@ fn run_with_fake_gh(script: &str, open_issue: &str) -> String {
     )
     .unwrap();
     scratch.write("drift.md", "the plan");
+    scratch.write("reconcile.md", "the held plan");
     let log = scratch.dir.join("gh.log");
     let status = std::process::Command::new("bash")
         .args(["--noprofile", "--norc", "-e", "-c", script])
@@ -344,4 +350,51 @@ fn the_drift_issue_is_opened_updated_and_closed() {
     assert_eq!(when, "steps.plan.outputs.exitcode == '0'");
     assert!(run_with_fake_gh(&close, "42").contains("gh issue close 42"));
     assert!(!run_with_fake_gh(&close, "").contains("issue close"));
+}
+
+#[test]
+fn reconcile_every_half_hour_within_the_policy_with_one_issue_when_held() {
+    let (_, yaml) = workflow("roster-reconcile.yml");
+    assert_eq!(yaml["on"]["schedule"][0]["cron"], "*/30 * * * *");
+    assert_eq!(yaml["permissions"]["issues"], "write");
+    // Never beside the apply on merge, never cut short.
+    assert_eq!(yaml["concurrency"]["group"], "roster-apply");
+    assert_eq!(yaml["concurrency"]["cancel-in-progress"], false);
+    sets_up_roster(&yaml);
+    let steps = yaml["jobs"]["reconcile"]["steps"].as_array().unwrap();
+    let step = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    };
+    // The policy is roster's own: the apply step runs `apply --policy` and keeps its exit code.
+    let apply = step("Apply within the policy")["run"].as_str().unwrap();
+    assert!(
+        apply.contains("roster apply --policy --format markdown --audit-log roster-audit.jsonl"),
+        "{apply}"
+    );
+    assert!(apply.contains("echo \"exitcode=$code\" >> \"$GITHUB_OUTPUT\""));
+    // One issue: opened or updated when held (3) or failed (1), closed when a run is clean.
+    let open = step("Open or update the reconcile issue");
+    assert_eq!(open["if"], "steps.apply.outputs.exitcode != '0'");
+    let run = open["run"].as_str().unwrap();
+    assert!(
+        run_with_fake_gh(run, "")
+            .contains("gh issue create --title roster: a scheduled run needs review")
+    );
+    assert!(run_with_fake_gh(run, "7").contains("gh issue edit 7 --body-file reconcile.md"));
+    let close = step("Close the reconcile issue");
+    assert_eq!(close["if"], "steps.apply.outputs.exitcode == '0'");
+    let run = close["run"].as_str().unwrap();
+    assert!(run_with_fake_gh(run, "7").contains("gh issue close 7"));
+    assert!(!run_with_fake_gh(run, "").contains("issue close"));
+    // The run fails when held, so the schedule's history shows it; the audit log is kept.
+    assert_eq!(
+        step("Fail when held or failed")["if"],
+        "steps.apply.outputs.exitcode != '0'"
+    );
+    let upload = steps_using(&yaml, "actions/upload-artifact@");
+    assert_eq!(upload[0]["if"], "always()");
+    assert!(upload[0]["with"]["retention-days"].as_u64().unwrap() >= 90);
 }

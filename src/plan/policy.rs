@@ -1,0 +1,147 @@
+//! The reconcile policy (`reconcile.auto_apply`): whether a plan may be carried out without a
+//! review, as `roster apply --policy` does on a schedule. A plan is held when it holds a kind of
+//! change the policy does not allow, or more of a kind than its limit; each reason says which.
+
+use super::{Action, AppRoleAction, Plan};
+use crate::config::{AutoApply, PolicyAction};
+
+/// Why `plan` is held under `policy`; empty when it may be applied.
+pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
+    let allows = |action: PolicyAction| policy.allow.contains(&action);
+    let count = |actions: &[Action]| {
+        plan.changes
+            .iter()
+            .filter(|c| actions.contains(&c.action))
+            .count()
+    };
+    let mut reasons = Vec::new();
+    for (action, kind, name) in [
+        (Action::Create, PolicyAction::Create, "create"),
+        (Action::Update, PolicyAction::Update, "update"),
+        (Action::Reactivate, PolicyAction::Reactivate, "reactivate"),
+        (Action::Deactivate, PolicyAction::Deactivate, "deactivate"),
+        (Action::Freeze, PolicyAction::Freeze, "freeze"),
+    ] {
+        let n = count(&[action]);
+        if n > 0 && !allows(kind) {
+            reasons.push(format!(
+                "{n} change(s) to {name}, which reconcile.auto_apply.allow does not list"
+            ));
+        }
+    }
+    let with_grants = plan
+        .changes
+        .iter()
+        .filter(|c| !c.grants.add.is_empty() || !c.grants.remove.is_empty())
+        .count();
+    if with_grants > 0 && !allows(PolicyAction::Grants) {
+        reasons.push(format!(
+            "{with_grants} change(s) add or remove grants, which reconcile.auto_apply.allow does \
+             not list (`grants`)"
+        ));
+    }
+    if !plan.app_roles.is_empty() && !allows(PolicyAction::AppRoles) {
+        let disabling = plan
+            .app_roles
+            .iter()
+            .filter(|r| matches!(r.action, AppRoleAction::Disable | AppRoleAction::Remove))
+            .count();
+        reasons.push(format!(
+            "{} app role change(s) ({disabling} disabling or removing), which \
+             reconcile.auto_apply.allow does not list (`app_roles`)",
+            plan.app_roles.len()
+        ));
+    }
+    for (limit, n, what) in [
+        (policy.max_creates, count(&[Action::Create]), "creates"),
+        (
+            policy.max_updates,
+            count(&[Action::Update, Action::Reactivate]),
+            "updates and reactivations",
+        ),
+        (
+            policy.max_deactivations,
+            count(&[Action::Deactivate, Action::Freeze]),
+            "deactivations and freezes",
+        ),
+    ] {
+        if let Some(limit) = limit
+            && n > limit as usize
+        {
+            let key = match what {
+                "creates" => "max_creates",
+                "updates and reactivations" => "max_updates",
+                _ => "max_deactivations",
+            };
+            reasons.push(format!(
+                "{n} {what}, more than reconcile.auto_apply.{key} ({limit})"
+            ));
+        }
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::held;
+    use crate::config::{AutoApply, PolicyAction};
+    use crate::grants::GrantKind;
+    use crate::plan::{Action, Change, GrantRef, Plan, Situation};
+
+    fn change(action: Action, key: &str) -> Change {
+        Change::new(action, key.to_owned(), Situation::Linked)
+    }
+
+    fn policy(allow: &[PolicyAction]) -> AutoApply {
+        AutoApply {
+            allow: allow.to_vec(),
+            max_creates: Some(2),
+            max_updates: None,
+            max_deactivations: Some(0),
+        }
+    }
+
+    #[test]
+    fn a_plan_is_held_for_each_limit_and_kind_and_applied_within_them() {
+        use PolicyAction::{Create, Deactivate, Grants, Update};
+        let mut plan = Plan {
+            changes: vec![change(Action::Create, "a"), change(Action::Update, "b")],
+            ..Plan::default()
+        };
+        // Within: creates and updates allowed, 1 create of at most 2.
+        assert_eq!(
+            held(&plan, &policy(&[Create, Update])),
+            Vec::<String>::new()
+        );
+        // A kind not allowed.
+        assert_eq!(
+            held(&plan, &policy(&[Create])),
+            ["1 change(s) to update, which reconcile.auto_apply.allow does not list"]
+        );
+        // Over a limit.
+        plan.changes.push(change(Action::Create, "c"));
+        plan.changes.push(change(Action::Create, "d"));
+        assert_eq!(
+            held(&plan, &policy(&[Create, Update])),
+            ["3 creates, more than reconcile.auto_apply.max_creates (2)"]
+        );
+        // A deactivation: allowed as a kind, but its limit is 0.
+        plan.changes = vec![change(Action::Deactivate, "e")];
+        assert_eq!(
+            held(&plan, &policy(&[Deactivate])),
+            ["1 deactivations and freezes, more than reconcile.auto_apply.max_deactivations (0)"]
+        );
+        // Grants need `grants`.
+        let mut granted = change(Action::Update, "f");
+        granted.grants.add.push(GrantRef {
+            kind: GrantKind::PermissionSet,
+            name: "Reports_Export".to_owned(),
+            id: "0PS000000000001AAA".to_owned(),
+            assignment_id: None,
+            implied_by: None,
+        });
+        plan.changes = vec![granted];
+        assert_eq!(held(&plan, &policy(&[Update])).len(), 1);
+        assert!(held(&plan, &policy(&[Update, Grants])).is_empty());
+    }
+}

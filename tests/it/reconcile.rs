@@ -1,0 +1,96 @@
+//! `roster apply --policy`: a scheduled run carries out only what `reconcile.auto_apply` allows
+//! — held (exit 3, nothing written) for each kind and limit beyond it, applied within it.
+
+use crate::apply::World;
+
+/// The demo world with `policy` as the config's `reconcile.auto_apply`.
+fn world(name: &str, policy: &str) -> World {
+    let world = World::demo(name);
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{config}\nreconcile:\n  auto_apply: {policy}\n"),
+    )
+    .unwrap();
+    world
+}
+
+#[test]
+fn a_plan_within_the_policy_is_applied_unasked() {
+    let world = world(
+        "reconcile-within",
+        "{allow: [create, update, reactivate, deactivate, grants], max_creates: 30, max_updates: 10, max_deactivations: 5}",
+    );
+    let out = world.roster(&["apply", "--policy"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
+    world.assert_converged();
+    // Nothing left: still exit 0.
+    let again = world.roster(&["apply", "--policy"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+#[test]
+fn a_plan_beyond_the_policy_is_held_with_every_reason_and_nothing_written() {
+    for (policy, reasons) in [
+        (
+            "{allow: [create, update]}",
+            &[
+                "1 change(s) to reactivate, which reconcile.auto_apply.allow does not list",
+                "2 change(s) to deactivate, which reconcile.auto_apply.allow does not list",
+                "change(s) add or remove grants, which reconcile.auto_apply.allow does not list (`grants`)",
+            ][..],
+        ),
+        (
+            "{allow: [create, update, reactivate, deactivate, grants], max_creates: 10}",
+            &["23 creates, more than reconcile.auto_apply.max_creates (10)"][..],
+        ),
+        (
+            "{allow: [create, update, reactivate, deactivate, grants], max_updates: 4}",
+            &["5 updates and reactivations, more than reconcile.auto_apply.max_updates (4)"][..],
+        ),
+        (
+            "{allow: [create, update, reactivate, deactivate, grants], max_deactivations: 1}",
+            &["2 deactivations and freezes, more than reconcile.auto_apply.max_deactivations (1)"]
+                [..],
+        ),
+    ] {
+        let world = world("reconcile-held", policy);
+        let out = world.roster(&["apply", "--policy", "--format", "markdown"]);
+        assert_eq!(out.code, 3, "{policy}: {}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains("held by the reconcile policy (reconcile.auto_apply), nothing written:"),
+            "{}",
+            out.stderr
+        );
+        for reason in reasons {
+            assert!(
+                out.stderr.contains(reason),
+                "{policy}: {reason}\n{}",
+                out.stderr
+            );
+        }
+        // The plan is shown for the issue the workflow opens; nothing was sent.
+        assert!(out.stdout.contains("### roster plan"), "{}", out.stdout);
+        assert_eq!(world.requests_to("composite"), 0, "{policy}");
+        assert!(world.audit().is_empty());
+    }
+}
+
+#[test]
+fn a_saved_plan_is_held_too_and_without_a_policy_the_flag_is_refused() {
+    let world = world("reconcile-saved", "{allow: [create]}");
+    let out = world.roster(&["plan", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = world.roster(&["apply", "plan.json", "--policy"]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Plan: 23 to create"), "{}", out.stdout);
+    assert_eq!(world.requests_to("composite"), 0);
+
+    let plain = World::demo("reconcile-none");
+    let out = plain.roster(&["apply", "--policy"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("the file has none"), "{}", out.stderr);
+}
