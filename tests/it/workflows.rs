@@ -3,6 +3,8 @@
 //! 2 handled as success, one comment found by roster's marker, the apply serialized, the audit
 //! log kept.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::support::{read, repo};
@@ -157,8 +159,16 @@ fn plan_on_pull_request() {
     let markdown = read("tests/it/snapshots/it__plan__demo_plan_markdown.snap");
     assert!(markdown.contains("\n<!-- roster-plan -->\n"));
     assert!(script.contains(r#"startswith("<!-- roster-plan -->")"#));
-    assert!(script.contains("--method PATCH") && script.contains("body=@plan.md"));
-    assert!(script.contains("gh pr comment \"$PR\" --body-file plan.md"));
+    assert!(script.contains("--method PATCH") && script.contains("body=@comment.md"));
+    assert!(script.contains("gh pr comment \"$PR\" --body-file comment.md"));
+    // What the pull request changes, above the plan.
+    assert!(script.contains("roster diff base.yaml roster.yaml --format markdown > diff.md"));
+    // The plan is kept by the commit it was made for: the apply on merge finds it by that name.
+    let upload = steps_using(&yaml, "actions/upload-artifact@");
+    assert_eq!(
+        upload[0]["with"]["name"],
+        "roster-plan-${{ github.event.pull_request.head.sha }}"
+    );
     // Entra through OIDC federation: no Azure secret anywhere.
     assert!(!text.contains("AZURE_CLIENT_SECRET"));
     let upload = steps_using(&yaml, "actions/upload-artifact@");
@@ -176,19 +186,52 @@ fn apply_on_merge() {
     let (_, yaml) = workflow("roster-apply.yml");
     assert_eq!(yaml["on"]["push"]["branches"][0], "main");
     assert_eq!(yaml["permissions"]["id-token"], "write");
-    assert!(
-        yaml["permissions"].get("pull-requests").is_none(),
-        "apply needs no write access to pull requests"
+    assert_eq!(
+        yaml["permissions"]["actions"], "read",
+        "to download the reviewed plan"
     );
     // Two merges never apply at once, and an apply is never cancelled midway.
     assert_eq!(yaml["concurrency"]["group"], "roster-apply");
     assert_eq!(yaml["concurrency"]["cancel-in-progress"], false);
     sets_up_roster(&yaml);
     let script = scripts(&yaml);
-    assert!(script.contains("roster apply --auto-approve --audit-log roster-audit.jsonl"));
+    // The reviewed plan first; the policy only when it is stale or missing.
     assert!(
-        !script.contains("set +e"),
-        "a failed apply must fail the job"
+        script.contains("roster apply \"${{ steps.reviewed.outputs.plan }}\" --format markdown")
+    );
+    assert!(
+        script.contains("roster apply --policy --format markdown --audit-log roster-audit.jsonl")
+    );
+    assert!(
+        !script.contains("--auto-approve"),
+        "never an unreviewed, unlimited apply"
+    );
+    let step = |name: &str| {
+        yaml["jobs"]["apply"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+            .clone()
+    };
+    assert_eq!(
+        step("Apply within the policy")["if"],
+        "steps.reviewed.outputs.plan == '' || steps.apply.outputs.stale == 'true'"
+    );
+    // Whatever did not apply fails the job and updates the reconcile issue.
+    assert_eq!(
+        step("Fail unless applied")["if"],
+        "always() && steps.result.outputs.exitcode != '0'"
+    );
+    let issue = step("Open or update the reconcile issue");
+    assert_eq!(
+        issue["if"],
+        "always() && steps.result.outputs.exitcode != '0'"
+    );
+    assert!(
+        run_with_fake_gh(issue["run"].as_str().unwrap(), "")
+            .contains("gh issue create --title roster: a scheduled run needs review")
     );
     let upload = steps_using(&yaml, "actions/upload-artifact@");
     assert_eq!(upload.len(), 1);
@@ -397,4 +440,159 @@ fn reconcile_every_half_hour_within_the_policy_with_one_issue_when_held() {
     let upload = steps_using(&yaml, "actions/upload-artifact@");
     assert_eq!(upload[0]["if"], "always()");
     assert!(upload[0]["with"]["retention-days"].as_u64().unwrap() >= 90);
+}
+
+/// Runs `script` under `bash -e` with stand-ins for `gh` (answers from `answers`, by the first
+/// words of the call) and `roster` (exits `roster_exit`, printing `roster_stderr`); returns
+/// what the script wrote to `$GITHUB_OUTPUT` and the files it left.
+fn run_step(
+    script: &str,
+    answers: &[(&str, &str)],
+    roster_exit: i32,
+    roster_stderr: &str,
+) -> (String, crate::support::Scratch) {
+    let scratch = crate::support::Scratch::new("workflow-step");
+    let bin = scratch.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut gh = String::from("#!/bin/bash\ncase \"$*\" in\n");
+    for (call, answer) in answers {
+        // Quoted: `.[0]` in a call is text, not a glob.
+        let _ = writeln!(gh, "  \"{call}\"*) {answer} ;;");
+    }
+    gh.push_str("  *) exit 1 ;;\nesac\n");
+    let roster = format!("#!/bin/sh\necho '{roster_stderr}' >&2\nexit {roster_exit}\n");
+    for (name, text) in [("gh", gh), ("roster", roster)] {
+        let path = bin.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(
+            &path,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    // GitHub fills the expressions; here they are what an unset output is: empty.
+    let mut plain = String::new();
+    let mut rest = script;
+    while let Some(start) = rest.find("${{") {
+        plain.push_str(&rest[..start]);
+        rest = rest[start..]
+            .split_once("}}")
+            .map_or("", |(_, after)| after);
+    }
+    plain.push_str(rest);
+    let output = scratch.dir.join("output");
+    let status = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-e", "-c", &plain])
+        .current_dir(&scratch.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_REPOSITORY", "contoso/iam")
+        .env("GITHUB_SHA", "mergecommit")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{plain}");
+    (
+        std::fs::read_to_string(&output).unwrap_or_default(),
+        scratch,
+    )
+}
+
+#[test]
+fn the_apply_finds_the_reviewed_plan_and_knows_a_stale_one() {
+    let (_, yaml) = workflow("roster-apply.yml");
+    let step = |name: &str| {
+        yaml["jobs"]["apply"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["run"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The merged pull request 12, head abc123, planned by run 99 whose artifact holds the plan.
+    let reviewed = step("The reviewed plan");
+    let answers = [
+        (
+            "api repos/contoso/iam/commits/mergecommit/pulls --jq .[0].number",
+            "echo 12",
+        ),
+        (
+            "api repos/contoso/iam/commits/mergecommit/pulls --jq .[0].head.sha",
+            "echo abc123",
+        ),
+        (
+            "run list --workflow roster-plan.yml --commit abc123",
+            "echo 99",
+        ),
+        (
+            "run download 99 --name roster-plan-abc123 --dir reviewed",
+            "mkdir -p reviewed && echo '{}' > reviewed/plan.json",
+        ),
+    ];
+    let (output, _) = run_step(&reviewed, &answers, 0, "");
+    assert!(
+        output.contains("pr=12\n") && output.contains("plan=reviewed/plan.json\n"),
+        "{output}"
+    );
+    // A direct push: no pull request, no plan — the policy step takes over.
+    let (output, _) = run_step(&reviewed, &[("api ", "true")], 0, "");
+    assert!(!output.contains("plan="), "{output}");
+    // The reviewed plan applied, or found stale.
+    let apply = step("Apply the reviewed plan");
+    let (output, _) = run_step(&apply, &[], 0, "");
+    assert!(
+        output.contains("exitcode=0") && !output.contains("stale"),
+        "{output}"
+    );
+    let (output, scratch) = run_step(
+        &apply,
+        &[],
+        1,
+        "error: Saved plan is stale: reviewed/plan.json is not what a plan made now would do",
+    );
+    assert!(
+        output.contains("exitcode=1") && output.contains("stale=true"),
+        "{output}"
+    );
+    assert!(
+        std::fs::read_to_string(scratch.dir.join("apply.err"))
+            .unwrap()
+            .contains("stale")
+    );
+}
+
+#[test]
+fn a_plan_that_fails_still_updates_the_comment_with_its_error() {
+    let (_, yaml) = workflow("roster-plan.yml");
+    let comment = yaml["jobs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|job| job["steps"].as_array().unwrap())
+        .find(|s| s["name"] == "Comment the plan")
+        .unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scratch = crate::support::Scratch::new("workflow-comment");
+    std::fs::write(scratch.dir.join("plan.md"), "").unwrap();
+    std::fs::write(
+        scratch.dir.join("plan.err"),
+        "error: reading Microsoft Entra failed: AADSTS7000215",
+    )
+    .unwrap();
+    let script = format!("cd {} && {comment}", scratch.dir.display());
+    let log = run_with_fake_gh(&script, "");
+    assert!(
+        log.contains("gh pr comment") && log.contains("--body-file comment.md"),
+        "{log}"
+    );
+    let body = std::fs::read_to_string(scratch.dir.join("comment.md")).unwrap();
+    assert!(
+        body.starts_with("<!-- roster-plan -->\n### roster plan failed"),
+        "{body}"
+    );
+    assert!(body.contains("AADSTS7000215"), "{body}");
 }
