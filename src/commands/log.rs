@@ -103,11 +103,20 @@ impl Entry {
                 .and_then(|g| g.get(side))
                 .and_then(Value::as_array);
             for grant in grants.into_iter().flatten() {
+                // As the apply's steps name it (`permission set licence`).
                 let kind = grant
                     .get("kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .replace('_', " ");
+                    .and_then(|k| serde_json::from_value::<crate::grants::GrantKind>(k.clone()).ok())
+                    .map_or_else(
+                        || {
+                            grant
+                                .get("kind")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .replace('_', " ")
+                        },
+                        |k| k.to_string(),
+                    );
                 let name = grant
                     .get("name")
                     .and_then(Value::as_str)

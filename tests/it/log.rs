@@ -147,3 +147,34 @@ fn an_unreadable_line_is_named_and_the_rest_still_listed() {
         out.stderr
     );
 }
+
+#[test]
+fn a_create_and_an_update_as_text_and_markdown() {
+    let world = applied();
+    // Times differ run to run; everything else is the record.
+    let settings = {
+        let mut s = insta::Settings::clone_current();
+        s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "[time]");
+        s
+    };
+    for (name, format) in [("log_text", "text"), ("log_markdown", "markdown")] {
+        let out = world.roster(&[
+            "log",
+            "--user",
+            "amelia.kowalski@contoso.com",
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let update = world.roster(&[
+            "log",
+            "--user",
+            "noah.okafor@contoso.com",
+            "--format",
+            format,
+        ]);
+        settings.bind(|| {
+            insta::assert_snapshot!(name, format!("{}{}", out.stdout, update.stdout));
+        });
+    }
+}
