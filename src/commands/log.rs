@@ -106,7 +106,9 @@ impl Entry {
                 // As the apply's steps name it (`permission set licence`).
                 let kind = grant
                     .get("kind")
-                    .and_then(|k| serde_json::from_value::<crate::grants::GrantKind>(k.clone()).ok())
+                    .and_then(|k| {
+                        serde_json::from_value::<crate::grants::GrantKind>(k.clone()).ok()
+                    })
                     .map_or_else(
                         || {
                             grant

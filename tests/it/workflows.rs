@@ -596,3 +596,172 @@ fn a_plan_that_fails_still_updates_the_comment_with_its_error() {
     );
     assert!(body.contains("AADSTS7000215"), "{body}");
 }
+
+#[test]
+fn releases_build_static_and_macos_binaries_with_checksums_on_a_tag() {
+    let text = read(".github/workflows/release.yml");
+    let yaml: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(yaml["on"]["push"]["tags"][0], "v*");
+    assert_eq!(yaml["permissions"]["contents"], "write");
+    let targets: Vec<&str> = yaml["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
+            "aarch64-apple-darwin",
+            "x86_64-apple-darwin"
+        ]
+    );
+    let script = scripts(&yaml);
+    assert!(script.contains("cargo +stable build --release --locked --target \"$TARGET\""));
+    assert!(script.contains("sha256sum \"$name\" > \"$name.sha256\""));
+    assert!(script.contains(
+        "gh release upload \"$GITHUB_REF_NAME\" \"roster-$TARGET.tar.gz\" \"roster-$TARGET.tar.gz.sha256\""
+    ));
+    for line in text.lines().filter(|l| l.contains("uses: ")) {
+        let action = line.split("uses: ").nth(1).unwrap();
+        let sha = action
+            .split_once('@')
+            .map_or("", |(_, rest)| &rest[..rest.len().min(40)]);
+        assert!(
+            sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{line}"
+        );
+    }
+}
+
+/// Runs the setup action's download step with a stand-in `curl` that serves `served` (file
+/// name → bytes) as the release's assets; whether it succeeded and what it added to the PATH.
+fn download_step(served: &[(&str, Vec<u8>)]) -> (bool, String) {
+    let action: Value =
+        serde_saphyr::from_str(&read("examples/github/actions/setup-roster/action.yml")).unwrap();
+    let step = action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Download and verify roster")
+        .unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scratch = crate::support::Scratch::new("setup-download");
+    let assets = scratch.dir.join("assets");
+    let bin = scratch.dir.join("bin");
+    std::fs::create_dir_all(&assets).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, bytes) in served {
+        std::fs::write(assets.join(name), bytes).unwrap();
+    }
+    // curl ... -o NAME URL: copies the asset the URL's last segment names.
+    let curl = format!(
+        "#!/bin/bash\nout=''\nwhile [ $# -gt 0 ]; do case \"$1\" in -o) out=$2; shift 2 ;; *) url=$1; shift ;; esac; done\ncp \"{}/${{url##*/}}\" \"$out\"\n",
+        assets.display()
+    );
+    let path = bin.join("curl");
+    std::fs::write(&path, curl).unwrap();
+    std::fs::set_permissions(
+        &path,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let github_path = scratch.dir.join("github_path");
+    let status = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-e", "-c", &step])
+        .current_dir(&scratch.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("RUNNER_TEMP", scratch.dir.join("tmp"))
+        .env("GITHUB_PATH", &github_path)
+        .env("ROSTER_REPOSITORY", "https://github.com/contoso/roster.git")
+        .env("ROSTER_VERSION", "v1.2.0")
+        .status()
+        .unwrap();
+    let added = std::fs::read_to_string(&github_path).unwrap_or_default();
+    if let Some(dir) = added.lines().next() {
+        assert!(
+            std::path::Path::new(dir).join("roster").exists(),
+            "the binary is in the directory put on PATH"
+        );
+    }
+    (status.success(), added)
+}
+
+#[test]
+fn the_setup_action_uses_a_release_binary_only_when_its_checksum_matches() {
+    // A release asset: a tar.gz holding `roster`, and its sha256sum line.
+    let scratch = crate::support::Scratch::new("setup-asset");
+    std::fs::write(scratch.dir.join("roster"), "#!/bin/sh\necho roster 1.2.0\n").unwrap();
+    let archive = scratch.dir.join("roster-x86_64-unknown-linux-musl.tar.gz");
+    assert!(
+        std::process::Command::new("tar")
+            .args([
+                "-czf",
+                archive.to_str().unwrap(),
+                "-C",
+                scratch.dir.to_str().unwrap(),
+                "roster"
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bytes = std::fs::read(&archive).unwrap();
+    let digest = std::process::Command::new("sha256sum")
+        .arg("roster-x86_64-unknown-linux-musl.tar.gz")
+        .current_dir(&scratch.dir)
+        .output()
+        .unwrap()
+        .stdout;
+    let (ok, path) = download_step(&[
+        ("roster-x86_64-unknown-linux-musl.tar.gz", bytes.clone()),
+        (
+            "roster-x86_64-unknown-linux-musl.tar.gz.sha256",
+            digest.clone(),
+        ),
+    ]);
+    assert!(ok && path.contains("roster-v1.2.0"), "{path}");
+    // A tampered archive is refused, and nothing is put on the PATH.
+    let mut tampered = bytes;
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff;
+    let (ok, path) = download_step(&[
+        ("roster-x86_64-unknown-linux-musl.tar.gz", tampered),
+        ("roster-x86_64-unknown-linux-musl.tar.gz.sha256", digest),
+    ]);
+    assert!(!ok && path.is_empty(), "{path}");
+    // Building from source only when asked.
+    let action = read("examples/github/actions/setup-roster/action.yml");
+    assert!(
+        action.contains(
+            "if: inputs.from-source == 'true' && steps.cache.outputs.cache-hit != 'true'"
+        )
+    );
+}
+
+#[test]
+fn the_image_is_static_on_distroless_as_a_non_root_user() {
+    let dockerfile = read("Dockerfile");
+    let stages: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(stages.len(), 2, "a build stage and a runtime stage");
+    assert!(
+        stages[0].contains("rust:") && stages[0].contains("alpine"),
+        "musl: a static binary"
+    );
+    assert_eq!(stages[1], "FROM gcr.io/distroless/static-debian12:nonroot");
+    assert!(dockerfile.contains("cargo build --release --locked"));
+    assert!(dockerfile.contains("\nUSER nonroot\n"));
+    assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/roster\"]"));
+    // The build context leaves out what would bloat it or leak a developer's state.
+    let ignore = read(".dockerignore");
+    assert!(ignore.lines().any(|l| l == "target") && ignore.lines().any(|l| l == ".git"));
+}
