@@ -89,6 +89,9 @@ pub(crate) struct ValidateArgs {
     /// under GitHub Actions (`GITHUB_ACTIONS=true`).
     #[arg(long, value_enum)]
     pub(crate) format: Option<ValidateFormat>,
+    /// Also list every setting with the file and line it comes from (`extends`).
+    #[arg(long)]
+    pub(crate) explain_merge: bool,
 }
 
 /// How `validate` reports.

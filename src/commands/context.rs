@@ -100,7 +100,7 @@ impl Context {
                 .write_all(render_all(&loaded.warnings, true).as_bytes())
                 .map_err(Error::Output)?;
         }
-        let sha256 = crate::digest::sha256_hex(loaded.file.text.as_bytes());
+        let sha256 = loaded.sources.sha256();
         let base = loaded
             .file
             .path

@@ -3,6 +3,7 @@
 //! colours when the stream is not a terminal or NO_COLOR is set.
 
 use std::error::Error as _;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
@@ -134,6 +135,15 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
             "{green}Success!{green:#} {} is valid{warnings}.",
             display_path(&loaded.file.path)
         ))?;
+    }
+    if args.explain_merge {
+        let settings = loaded.sources.explain();
+        let width = settings.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (pointer, place) in settings {
+            let _ = writeln!(out, "{pointer:<width$}  {place}");
+        }
+        print(&out)?;
     }
     Ok(Outcome::Success)
 }

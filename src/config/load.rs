@@ -20,8 +20,247 @@ pub(crate) const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 #[derive(Debug)]
 pub(crate) struct Loaded {
     pub(crate) config: Config,
+    /// The file given.
     pub(crate) file: Arc<SourceFile>,
+    /// Every file the config was read from and where each key came from (`extends`).
+    pub(crate) sources: Arc<Sources>,
     pub(crate) warnings: Vec<Diagnostic>,
+}
+
+/// The deepest `extends` chain roster follows.
+const MAX_EXTENDS: usize = 8;
+
+/// The files a config is read from — the file given first, then each file it `extends`, in
+/// order — and which file each part of the merged config came from.
+#[derive(Debug)]
+pub(crate) struct Sources {
+    pub(crate) files: Vec<Arc<SourceFile>>,
+    /// JSON pointer → index in `files`; the longest pointer that is a prefix of a pointer says
+    /// where it came from (later entries win ties).
+    origins: Vec<(String, usize)>,
+    /// The merged document, for `validate --explain-merge`.
+    merged: serde_json::Value,
+}
+
+impl Sources {
+    /// Which file the value at `pointer` came from (the file given for the document itself).
+    pub(crate) fn origin(&self, pointer: &str) -> usize {
+        if pointer.is_empty() {
+            return 0;
+        }
+        origin_in(&self.origins, pointer)
+    }
+
+    /// SHA-256 of everything the config was read from: the file's text alone when it extends
+    /// nothing (as before `extends`), else every file's, in order — a saved plan is stale when
+    /// any of them changed.
+    pub(crate) fn sha256(&self) -> String {
+        match self.files.as_slice() {
+            [one] => crate::digest::sha256_hex(one.text.as_bytes()),
+            files => {
+                let mut all = String::new();
+                for file in files {
+                    all.push_str(&file.text);
+                    all.push('\u{0}');
+                }
+                crate::digest::sha256_hex(all.as_bytes())
+            }
+        }
+    }
+
+    /// Each setting of the merged config (a value, or a whole list: lists are replaced, not
+    /// merged) with the file and line it came from, in the document's order.
+    pub(crate) fn explain(&self) -> Vec<(String, String)> {
+        let locators: Vec<Locator<'_>> = self.files.iter().map(|f| Locator::new(f)).collect();
+        let mut leaves = Vec::new();
+        leaves_of(&self.merged, String::new(), &mut leaves);
+        leaves
+            .into_iter()
+            .map(|pointer| {
+                let i = self.origin(&pointer);
+                let span = locators[i].span(&pointer, super::locate::Part::Key);
+                let (line, col) = self.files[i].line_col(span.start);
+                let place = format!(
+                    "{}:{line}:{col}",
+                    crate::diagnostic::display_path(&self.files[i].path)
+                );
+                (pointer, place)
+            })
+            .collect()
+    }
+}
+
+fn origin_in(origins: &[(String, usize)], pointer: &str) -> usize {
+    let mut best: Option<(usize, usize)> = None;
+    for (prefix, file) in origins {
+        let covers = prefix.is_empty()
+            || pointer == prefix
+            || pointer
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+        if covers && best.is_none_or(|(len, _)| prefix.len() >= len) {
+            best = Some((prefix.len(), *file));
+        }
+    }
+    best.map_or(0, |(_, file)| file)
+}
+
+/// The pointers of a document's settings: scalars and lists (and empty maps).
+fn leaves_of(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                leaves_of(child, format!("{at}/{}", escape(key)), out);
+            }
+        }
+        _ => out.push(at),
+    }
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// `head` over `base`: maps merge key by key, anything else (a list, a value) from `head`
+/// replaces `base`'s. Records in `origins` where each part came from.
+fn merge(
+    base: serde_json::Value,
+    head: serde_json::Value,
+    at: &str,
+    base_origins: &[(String, usize)],
+    head_file: usize,
+    origins: &mut Vec<(String, usize)>,
+) -> serde_json::Value {
+    match (base, head) {
+        (serde_json::Value::Object(mut base), serde_json::Value::Object(head)) => {
+            let mut out = serde_json::Map::new();
+            for (key, value) in head {
+                let pointer = format!("{at}/{}", escape(&key));
+                let merged = if let Some(under) = base.remove(&key) {
+                    merge(under, value, &pointer, base_origins, head_file, origins)
+                } else {
+                    origins.push((pointer, head_file));
+                    value
+                };
+                out.insert(key, merged);
+            }
+            for (key, value) in base {
+                let pointer = format!("{at}/{}", escape(&key));
+                origins.push((pointer.clone(), origin_in(base_origins, &pointer)));
+                out.insert(key, value);
+            }
+            serde_json::Value::Object(out)
+        }
+        (_, head) => {
+            origins.push((at.to_owned(), head_file));
+            head
+        }
+    }
+}
+
+/// `path` with `.` and `dir/..` taken out, without touching the file system: what messages show
+/// (`orgs/../base.yaml` is `base.yaml`).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The config of `files[index]` with what it `extends` merged under it (recursively); the
+/// chain's files are appended to `files`. A missing, unreadable or circular base is an error
+/// at the `extends` that names it.
+fn extended(
+    value: serde_json::Value,
+    index: usize,
+    files: &mut Vec<Arc<SourceFile>>,
+) -> Result<(serde_json::Value, Vec<(String, usize)>), LoadError> {
+    let serde_json::Value::Object(mut map) = value else {
+        return Ok((value, vec![(String::new(), index)]));
+    };
+    let Some(serde_json::Value::String(base)) = map.get("extends").cloned() else {
+        return Ok((serde_json::Value::Object(map), vec![(String::new(), index)]));
+    };
+    map.remove("extends");
+    let file = Arc::clone(&files[index]);
+    let refuse = |message: String, help: &str| {
+        let locator = Locator::new(&file);
+        LoadError::Invalid(vec![place(
+            &file,
+            &locator,
+            Finding::error("/extends", message).label("here").help(help),
+        )])
+    };
+    let path = lexically_normal(
+        &file
+            .path
+            .parent()
+            .map_or_else(|| PathBuf::from(&base), |dir| dir.join(&base)),
+    );
+    let same = |a: &Path, b: &Path| {
+        std::fs::canonicalize(a)
+            .ok()
+            .zip(std::fs::canonicalize(b).ok())
+            .is_some_and(|(a, b)| a == b)
+    };
+    if files.iter().any(|f| same(&f.path, &path)) {
+        let chain: Vec<String> = files
+            .iter()
+            .map(|f| crate::diagnostic::display_path(&f.path))
+            .chain(std::iter::once(crate::diagnostic::display_path(&path)))
+            .collect();
+        return Err(refuse(
+            format!("`extends` goes round in a circle: {}", chain.join(" -> ")),
+            "a base config must not extend, directly or not, the file that extends it",
+        ));
+    }
+    if files.len() > MAX_EXTENDS {
+        return Err(refuse(
+            format!("more than {MAX_EXTENDS} files extend one another"),
+            "keep one base per layer (e.g. base.yaml, then one file per org)",
+        ));
+    }
+    let text = std::fs::metadata(&path)
+        .and_then(|m| {
+            if m.len() > MAX_CONFIG_BYTES {
+                Err(std::io::Error::other("it is larger than roster reads"))
+            } else {
+                std::fs::read_to_string(&path)
+            }
+        })
+        .map_err(|e| {
+            refuse(
+                format!(
+                    "cannot read {}: {e}",
+                    crate::diagnostic::display_path(&path)
+                ),
+                "`extends` is a path relative to this file",
+            )
+        })?;
+    files.push(Arc::new(SourceFile { path, text }));
+    let base_index = files.len() - 1;
+    let base_value = parse_yaml(&files[base_index])?;
+    let (base_value, base_origins) = extended(base_value, base_index, files)?;
+    let mut origins = base_origins.clone();
+    let merged = merge(
+        base_value,
+        serde_json::Value::Object(map),
+        "",
+        &base_origins,
+        index,
+        &mut origins,
+    );
+    Ok((merged, origins))
 }
 
 /// Why a config could not be loaded.
@@ -107,13 +346,23 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         text,
     });
     let value = parse_yaml(&file)?;
-    let locator = Locator::new(&file);
+    let mut files = vec![Arc::clone(&file)];
+    let (value, origins) = extended(value, 0, &mut files)?;
+    let sources = Arc::new(Sources {
+        files,
+        origins,
+        merged: value.clone(),
+    });
+    let locators: Vec<Locator<'_>> = sources.files.iter().map(|f| Locator::new(f)).collect();
     let place = |findings: Vec<Finding>| -> Vec<Diagnostic> {
         let mut out: Vec<Diagnostic> = findings
             .into_iter()
-            .map(|f| place(&file, &locator, f))
+            .map(|f| {
+                let i = sources.origin(&f.pointer);
+                place(&sources.files[i], &locators[i], f)
+            })
             .collect();
-        out.sort_by_key(|d| (d.span.start, d.severity));
+        out.sort_by_key(|d| (d.file.path.clone(), d.span.start, d.severity));
         out
     };
 
@@ -136,9 +385,11 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
     let Some(config) = config else {
         return Err(LoadError::Invalid(diagnostics));
     };
+    drop(locators);
     Ok(Loaded {
         config,
         file,
+        sources,
         warnings: diagnostics,
     })
 }
@@ -178,7 +429,8 @@ pub(crate) fn placed_with(
     problems: &[(String, String, Option<String>)],
     label: Option<&str>,
 ) -> Vec<Diagnostic> {
-    let locator = Locator::new(&loaded.file);
+    let sources = &loaded.sources;
+    let locators: Vec<Locator<'_>> = sources.files.iter().map(|f| Locator::new(f)).collect();
     problems
         .iter()
         .map(|(pointer, message, help)| {
@@ -190,7 +442,8 @@ pub(crate) fn placed_with(
             };
             let mut finding = Finding::error(pointer, message.clone()).label(label);
             finding.help.clone_from(help);
-            place(&loaded.file, &locator, finding)
+            let i = sources.origin(pointer);
+            place(&sources.files[i], &locators[i], finding)
         })
         .collect()
 }

@@ -19,6 +19,15 @@ pub(crate) struct Config {
         reason = "the schema checks it is 1; nothing else needs to read it"
     )]
     pub(crate) version: u32,
+    /// A base config this file builds on (a path relative to this file): maps merge key by
+    /// key, lists and values here replace the base's; `validate --explain-merge` shows where
+    /// each setting comes from.
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "the loader merges the base and removes the key before this type is read"
+    )]
+    pub(crate) extends: Option<String>,
     /// Microsoft Entra ID: the tenant, the app registration roster reads Graph with, and the
     /// enterprise application users are assigned to.
     pub(crate) source: Source,

@@ -10,6 +10,7 @@ mod diff;
 mod emulate;
 mod entra;
 mod expr;
+mod extends;
 mod grants;
 mod log;
 mod plan;

@@ -1,0 +1,119 @@
+//! `extends`: an org's config built on a shared base — maps merged key by key, lists and values
+//! replaced — with every diagnostic in the file the setting came from, `validate
+//! --explain-merge` saying where each setting came from, and a saved plan stale when the base
+//! changes.
+
+use crate::support::{Scratch, read};
+
+/// A base (the demo config) and `orgs/dev.yaml` extending it with `dev`.
+fn layered(name: &str, dev: &str) -> Scratch {
+    let scratch = Scratch::new(name);
+    scratch.write("base.yaml", read("examples/demo/roster.yaml"));
+    std::fs::create_dir_all(scratch.dir.join("orgs")).unwrap();
+    scratch.write("orgs/dev.yaml", format!("extends: ../base.yaml\n{dev}"));
+    scratch
+}
+
+#[test]
+fn maps_merge_lists_and_values_replace_and_each_setting_says_where_it_came_from() {
+    let scratch = layered(
+        "extends-merge",
+        "target:\n  login_url: https://contoso--dev.sandbox.my.salesforce.com\nsafety:\n  max_deactivations: 3\nprotect:\n  usernames: [admin@contoso.com.dev1]\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate", "--explain-merge"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let origin = |pointer: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(pointer))
+            .unwrap_or_else(|| panic!("{pointer}: {}", out.stdout))
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    // Overridden values, from dev; their siblings, still from the base.
+    assert_eq!(origin("/target/login_url"), "orgs/dev.yaml:3:3");
+    assert_eq!(origin("/safety/max_deactivations"), "orgs/dev.yaml:5:3");
+    assert!(origin("/safety/refuse_empty_source").starts_with("base.yaml:"));
+    assert!(origin("/target/api_version").starts_with("base.yaml:"));
+    // A list is replaced whole: protect.usernames has dev's one name, protect.profiles the base's.
+    assert_eq!(origin("/protect/usernames"), "orgs/dev.yaml:7:3");
+    assert!(origin("/protect/profiles").starts_with("base.yaml:"));
+    assert!(origin("/mappings").starts_with("base.yaml:"));
+}
+
+#[test]
+fn each_error_points_into_the_file_its_setting_came_from() {
+    // In the org's file.
+    let scratch = layered(
+        "extends-errors-dev",
+        "safety:\n  max_deactivations: three\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("/safety/max_deactivations")
+            && out.stderr.contains("--> orgs/dev.yaml:3:22"),
+        "{}",
+        out.stderr
+    );
+    // In the base.
+    let scratch = layered("extends-errors-base", "safety:\n  max_deactivations: 3\n");
+    let base =
+        read("examples/demo/roster.yaml").replace("api_version: \"62.0\"", "api_version: \"62.5\"");
+    scratch.write("base.yaml", base);
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("/target/api_version") && out.stderr.contains("--> base.yaml:17:16"),
+        "{}",
+        out.stderr
+    );
+    // A base that extends back: the circle named, at the `extends` that closes it.
+    let scratch = layered("extends-circle", "");
+    let base = format!(
+        "{}extends: orgs/dev.yaml\n",
+        read("examples/demo/roster.yaml")
+    );
+    scratch.write("base.yaml", base);
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "`extends` goes round in a circle: orgs/dev.yaml -> base.yaml -> orgs/dev.yaml"
+        ),
+        "{}",
+        out.stderr
+    );
+    // A base that is not there.
+    let scratch = Scratch::new("extends-missing");
+    scratch.write("roster.yaml", "extends: nowhere.yaml\nversion: 1\n");
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("/extends: cannot read nowhere.yaml")
+            && out.stderr.contains("--> roster.yaml:1:10"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_saved_plan_is_stale_when_the_base_changes() {
+    let world = crate::apply::World::demo("extends-stale");
+    world
+        .scratch
+        .write("base.yaml", read("examples/demo/roster.yaml"));
+    world.scratch.write("roster.yaml", "extends: base.yaml\n");
+    let out = world.roster(&["plan", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The org's file is unchanged; its base is not.
+    let base =
+        read("examples/demo/roster.yaml").replace("max_deactivations: 5", "max_deactivations: 4");
+    world.scratch.write("base.yaml", base);
+    let out = world.roster(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("Saved plan is stale"), "{}", out.stderr);
+    assert_eq!(world.requests_to("composite"), 0);
+}
