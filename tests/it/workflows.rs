@@ -123,9 +123,16 @@ fn plan_on_pull_request() {
     let script = scripts(&yaml);
     assert!(script.contains("roster validate"));
     assert!(script.contains("roster plan --format markdown --detailed-exitcode --out plan.json"));
-    // The base branch's config splits what the pull request causes from what is pending.
-    assert!(script.contains("git show \"FETCH_HEAD:roster.yaml\" > base.yaml"));
-    assert!(script.contains("--baseline-config base.yaml"));
+    // The base branch's config (a tree of its own, so `extends` finds its base as it was)
+    // splits what the pull request causes from what is pending.
+    assert!(script.contains("git worktree add --detach ../base FETCH_HEAD"));
+    assert!(script.contains("flag=--baseline-config ../base/$ROSTER_CONFIG"));
+    // One job per org's config, each roster command reading it.
+    assert_eq!(
+        yaml["jobs"]["plan"]["env"]["ROSTER_CONFIG"],
+        "${{ matrix.config }}"
+    );
+    assert!(yaml["jobs"]["plan"]["strategy"]["matrix"]["config"].is_array());
     handles_exit_code_two(&yaml);
     // A refused plan (exit 1) is still commented, then fails the check; exit 2 never fails it.
     let steps: Vec<&Value> = yaml["jobs"]
@@ -140,8 +147,11 @@ fn plan_on_pull_request() {
             .find(|s| s["name"] == name)
             .unwrap_or_else(|| panic!("no step {name:?}"))
     };
+    // The comment job runs whatever the plans did, after all of them.
+    assert_eq!(yaml["jobs"]["comment"]["needs"], "plan");
+    assert_eq!(yaml["jobs"]["comment"]["if"], "always()");
     assert!(
-        named("Comment the plan")["if"]
+        named("This org's section of the comment")["if"]
             .as_str()
             .unwrap()
             .contains("always()")
@@ -162,16 +172,19 @@ fn plan_on_pull_request() {
     assert!(script.contains("--method PATCH") && script.contains("body=@comment.md"));
     assert!(script.contains("gh pr comment \"$PR\" --body-file comment.md"));
     // What the pull request changes, above the plan.
-    assert!(script.contains("roster diff base.yaml roster.yaml --format markdown > diff.md"));
-    // The plan is kept by the commit it was made for: the apply on merge finds it by that name.
+    assert!(script.contains(
+        "roster diff \"${{ steps.base.outputs.config }}\" \"$ROSTER_CONFIG\" --format markdown > diff.md"
+    ));
+    // The plan is kept by org and commit: the apply on merge finds it by that name.
     let upload = steps_using(&yaml, "actions/upload-artifact@");
-    assert_eq!(
-        upload[0]["with"]["name"],
-        "roster-plan-${{ github.event.pull_request.head.sha }}"
-    );
+    assert!(upload.iter().any(|u| u["with"]["name"]
+        == "roster-plan-${{ steps.org.outputs.slug }}-${{ github.event.pull_request.head.sha }}"));
     // Entra through OIDC federation: no Azure secret anywhere.
     assert!(!text.contains("AZURE_CLIENT_SECRET"));
-    let upload = steps_using(&yaml, "actions/upload-artifact@");
+    let upload: Vec<&Value> = steps_using(&yaml, "actions/upload-artifact@")
+        .into_iter()
+        .filter(|u| u["name"] == "Keep the plan")
+        .collect();
     assert_eq!(upload.len(), 1);
     assert!(
         upload[0]["with"]["path"]
@@ -488,6 +501,8 @@ fn run_step(
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_REPOSITORY", "contoso/iam")
         .env("GITHUB_SHA", "mergecommit")
+        // What the step's `env:` gives from the org step's output.
+        .env("SLUG", "roster-yaml")
         .status()
         .unwrap();
     assert!(status.success(), "{plain}");
@@ -527,7 +542,7 @@ fn the_apply_finds_the_reviewed_plan_and_knows_a_stale_one() {
             "echo 99",
         ),
         (
-            "run download 99 --name roster-plan-abc123 --dir reviewed",
+            "run download 99 --name roster-plan-roster-yaml-abc123 --dir reviewed",
             "mkdir -p reviewed && echo '{}' > reviewed/plan.json",
         ),
     ];
@@ -566,16 +581,18 @@ fn the_apply_finds_the_reviewed_plan_and_knows_a_stale_one() {
 #[test]
 fn a_plan_that_fails_still_updates_the_comment_with_its_error() {
     let (_, yaml) = workflow("roster-plan.yml");
-    let comment = yaml["jobs"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|job| job["steps"].as_array().unwrap())
-        .find(|s| s["name"] == "Comment the plan")
-        .unwrap()["run"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let step = |job: &str, name: &str| {
+        yaml["jobs"][job]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["run"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The org's job: no plan, its error as the section.
     let scratch = crate::support::Scratch::new("workflow-comment");
     std::fs::write(scratch.dir.join("plan.md"), "").unwrap();
     std::fs::write(
@@ -583,6 +600,38 @@ fn a_plan_that_fails_still_updates_the_comment_with_its_error() {
         "error: reading Microsoft Entra failed: AADSTS7000215",
     )
     .unwrap();
+    let section = step("plan", "This org's section of the comment");
+    let status = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-e", "-c", &section])
+        .current_dir(&scratch.dir)
+        .env("ROSTER_CONFIG", "orgs/dev.yaml")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(scratch.dir.join("section.md")).unwrap();
+    assert!(
+        text.starts_with("## `orgs/dev.yaml`\n\n### roster plan failed")
+            && text.contains("AADSTS7000215"),
+        "{text}"
+    );
+    // The comment job: one comment, the marker first, a section per org.
+    std::fs::create_dir_all(scratch.dir.join("sections/roster-comment-orgs-dev-yaml")).unwrap();
+    std::fs::copy(
+        scratch.dir.join("section.md"),
+        scratch
+            .dir
+            .join("sections/roster-comment-orgs-dev-yaml/section.md"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(scratch.dir.join("sections/roster-comment-orgs-prod-yaml")).unwrap();
+    std::fs::write(
+        scratch
+            .dir
+            .join("sections/roster-comment-orgs-prod-yaml/section.md"),
+        "## `orgs/prod.yaml`\n\n**Plan: 1 to create**\n",
+    )
+    .unwrap();
+    let comment = step("comment", "Comment the plan");
     let script = format!("cd {} && {comment}", scratch.dir.display());
     let log = run_with_fake_gh(&script, "");
     assert!(
@@ -591,10 +640,12 @@ fn a_plan_that_fails_still_updates_the_comment_with_its_error() {
     );
     let body = std::fs::read_to_string(scratch.dir.join("comment.md")).unwrap();
     assert!(
-        body.starts_with("<!-- roster-plan -->\n### roster plan failed"),
+        body.starts_with("<!-- roster-plan -->\n### roster plan\n"),
         "{body}"
     );
-    assert!(body.contains("AADSTS7000215"), "{body}");
+    let dev = body.find("## `orgs/dev.yaml`").unwrap();
+    let prod = body.find("## `orgs/prod.yaml`").unwrap();
+    assert!(dev < prod && body.contains("AADSTS7000215"), "{body}");
 }
 
 #[test]
