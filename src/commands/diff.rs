@@ -197,30 +197,37 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
         }
         .to_owned(),
     );
-    for (i, filter) in config.scope.filters.iter().enumerate() {
-        let clauses: Vec<String> = filter
-            .all
-            .iter()
-            .map(|c| {
-                let operand = match &c.operand {
-                    ClauseOperand::None => String::new(),
-                    ClauseOperand::Text(t) => format!(" {t:?}"),
-                    ClauseOperand::Integer(n) => format!(" {n}"),
-                    ClauseOperand::List(l) => format!(" {l:?}"),
-                    ClauseOperand::Regex { pattern, .. } => format!(" /{pattern}/"),
-                };
-                format!("{} {}{operand}", c.attribute, c.operator.name())
-            })
-            .collect();
-        let name = filter
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("filter {}", i + 1));
-        put(
-            out,
-            &format!("scope.filters[{name:?}]"),
-            clauses.join(" AND "),
-        );
+    // Filters are OR-ed: their order means nothing, and two may share a name. Each is one
+    // member of a set, `name: clause AND clause`.
+    let filters: Vec<String> = config
+        .scope
+        .filters
+        .iter()
+        .enumerate()
+        .map(|(i, filter)| {
+            let clauses: Vec<String> = filter
+                .all
+                .iter()
+                .map(|c| {
+                    let operand = match &c.operand {
+                        ClauseOperand::None => String::new(),
+                        ClauseOperand::Text(t) => format!(" {t:?}"),
+                        ClauseOperand::Integer(n) => format!(" {n}"),
+                        ClauseOperand::List(l) => format!(" {l:?}"),
+                        ClauseOperand::Regex { pattern, .. } => format!(" /{pattern}/"),
+                    };
+                    format!("{} {}{operand}", c.attribute, c.operator.name())
+                })
+                .collect();
+            let name = filter
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("filter {}", i + 1));
+            format!("{name:?}: {}", clauses.join(" AND "))
+        })
+        .collect();
+    if !filters.is_empty() {
+        out.push(("scope.filters".to_owned(), Fact::Names(filters)));
     }
     put(
         out,
@@ -253,11 +260,13 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
 
 /// Role rules and what they grant, the managed lists, licences needed, app roles.
 fn roles(config: &Config, out: &mut Vec<(String, Fact)>) {
-    for rule in &config.roles.rules {
+    // Rules are ordered (the first with a profile sets it) and two may share a condition: each
+    // is known by its position and its condition, so a move is a change, as it is for users.
+    for (i, rule) in config.roles.rules.iter().enumerate() {
         let when = match &rule.when {
-            RoleCondition::AppRole(r) => format!("app_role {r:?}"),
-            RoleCondition::Group(g) => format!("group {g:?}"),
-            RoleCondition::Expression(e) => format!("expression {}", e.text),
+            RoleCondition::AppRole(r) => format!("{i}: app_role {r:?}"),
+            RoleCondition::Group(g) => format!("{i}: group {g:?}"),
+            RoleCondition::Expression(e) => format!("{i}: expression {}", e.text),
         };
         let record = |r: &Option<RecordRef>| r.as_ref().map(ToString::to_string);
         if let Some(profile) = record(&rule.profile) {
@@ -438,10 +447,10 @@ fn text(differences: &[Difference]) -> String {
 /// A `diff` block, for the pull-request comment above the plan.
 fn markdown(differences: &[Difference]) -> String {
     if differences.is_empty() {
-        return "**roster.yaml:** no change to what roster does.\n".to_owned();
+        return "**The config:** no change to what roster does.\n".to_owned();
     }
     let mut out = format!(
-        "**roster.yaml:** {} change(s) to what roster does\n\n```diff\n",
+        "**The config:** {} change(s) to what roster does\n\n```diff\n",
         differences.len()
     );
     for line in lines(differences) {

@@ -160,6 +160,9 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     for file in &files {
         unreadable += read(file, &mut entries)?;
     }
+    // The same line twice (an artifact downloaded twice) is one change.
+    let mut seen = std::collections::HashSet::new();
+    entries.retain(|e| seen.insert(e.line.to_string()));
     entries.retain(|e| {
         since.as_deref().is_none_or(|s| e.text("time") >= s)
             && args.user.as_deref().is_none_or(|u| e.about(u))

@@ -121,8 +121,18 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// `head` over `base`: maps merge key by key, anything else (a list, a value) from `head`
-/// replaces `base`'s. Records in `origins` where each part came from.
+/// Maps whose keys are alternatives (exactly one may be given): the org's replaces the base's
+/// whole, so an org can use another credential, application key or auth flow than its base.
+const ONE_OF: &[&str] = &["/source/credential", "/source/application", "/target/auth"];
+
+/// Whether `head` at `at` replaces the base's map instead of merging into it: one of `ONE_OF`,
+/// or a secret (`{env: ...}` or `{file: ...}`).
+fn replaced_whole(at: &str, head: &serde_json::Map<String, serde_json::Value>) -> bool {
+    ONE_OF.contains(&at) || (!head.is_empty() && head.keys().all(|k| k == "env" || k == "file"))
+}
+
+/// `head` over `base`: maps merge key by key (but see `replaced_whole`), anything else (a list,
+/// a value) from `head` replaces `base`'s. Records in `origins` where each part came from.
 fn merge(
     base: serde_json::Value,
     head: serde_json::Value,
@@ -132,7 +142,9 @@ fn merge(
     origins: &mut Vec<(String, usize)>,
 ) -> serde_json::Value {
     match (base, head) {
-        (serde_json::Value::Object(mut base), serde_json::Value::Object(head)) => {
+        (serde_json::Value::Object(mut base), serde_json::Value::Object(head))
+            if !replaced_whole(at, &head) =>
+        {
             let mut out = serde_json::Map::new();
             for (key, value) in head {
                 let pointer = format!("{at}/{}", escape(&key));

@@ -59,14 +59,14 @@ fn a_source_becoming_an_expression_a_new_grant_and_a_lower_threshold() {
         json,
         serde_json::json!([
             {"path": "mappings[\"Title\"]", "kind": "changed", "before": "source jobTitle", "after": "expression Left([jobTitle], 40)"},
-            {"path": "roles.rules[app_role \"Support Agent\"].permission_sets", "kind": "changed", "added": ["Reports_Export"], "removed": ["Knowledge_Author"]},
+            {"path": "roles.rules[2: app_role \"Support Agent\"].permission_sets", "kind": "changed", "added": ["Reports_Export"], "removed": ["Knowledge_Author"]},
             {"path": "safety.max_deactivations", "kind": "changed", "before": "5", "after": "3"},
         ])
     );
     let text = scratch.roster(&["diff", "base.yaml", "head.yaml"]);
     assert!(
         text.stdout.contains(
-            "~ roles.rules[app_role \"Support Agent\"].permission_sets: + Reports_Export, - Knowledge_Author\n"
+            "~ roles.rules[2: app_role \"Support Agent\"].permission_sets: + Reports_Export, - Knowledge_Author\n"
         ),
         "{}",
         text.stdout
@@ -96,4 +96,51 @@ fn a_broken_file_is_reported_at_its_place() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
+    let scratch = Scratch::new("diff-order");
+    let demo = read("examples/demo/roster.yaml");
+    scratch.write("base.yaml", &demo);
+    // The Sales Manager and Sales Rep rules swapped: a user with both roles gets another profile.
+    let manager = "    - when: {app_role: Sales Manager}\n      profile: Sales Manager\n      role: Western Sales Manager\n      permission_sets: [Sales_Cloud_User, Reports_Export]\n      permission_set_groups: [Sales_Leadership]\n      public_groups: [All_Sales]\n";
+    assert!(demo.contains(manager));
+    let rep_start = demo.find("    - when: {app_role: Sales Rep}").unwrap();
+    let rep_end = demo.find("    - when: {app_role: Support Agent}").unwrap();
+    let rep = &demo[rep_start..rep_end];
+    let swapped = demo
+        .replacen(manager, "@@", 1)
+        .replacen(rep, manager, 1)
+        .replacen("@@", rep, 1);
+    scratch.write("swapped.yaml", swapped);
+    let out = scratch.roster(&["diff", "base.yaml", "swapped.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("roles.rules[0: app_role \"Sales Rep\"].profile"),
+        "{}",
+        out.stdout
+    );
+    // Two rules with one condition: each its own.
+    let twice = demo.replace(
+        "    - when: {group: SF Report Builders}\n      permission_sets: [Reports_Export]\n",
+        "    - when: {group: SF Report Builders}\n      permission_sets: [Reports_Export]\n    - when: {group: SF Report Builders}\n      permission_sets: [Knowledge_Author]\n",
+    );
+    scratch.write("twice.yaml", &twice);
+    let out = scratch.roster(&["diff", "base.yaml", "twice.yaml"]);
+    assert_eq!(
+        out.stdout,
+        "+ roles.rules[4: group \"SF Report Builders\"].permission_sets: Knowledge_Author\n"
+    );
+    // Filters swapped: the same scope. Renamed: the old and the new, with their clauses.
+    let employees = "    - name: employees\n      all:\n        - {attribute: employeeType, operator: equals, value: Employee}\n        - {attribute: accountEnabled, operator: is_true}\n";
+    assert!(demo.contains(employees));
+    let moved = demo.replace(employees, "").replace(
+        "        - {attribute: department, operator: in, value: [Sales, Support]}\n",
+        &format!("        - {{attribute: department, operator: in, value: [Sales, Support]}}\n{employees}"),
+    );
+    scratch.write("moved.yaml", moved);
+    let out = scratch.roster(&["diff", "base.yaml", "moved.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
 }

@@ -117,3 +117,26 @@ fn a_saved_plan_is_stale_when_the_base_changes() {
     assert!(out.stderr.contains("Saved plan is stale"), "{}", out.stderr);
     assert_eq!(world.requests_to("composite"), 0);
 }
+
+#[test]
+fn an_org_may_use_another_auth_flow_or_secret_source_than_its_base() {
+    let scratch = layered(
+        "extends-one-of",
+        "target:\n  auth:\n    jwt_bearer:\n      client_id: 3MVG9contoso.prod\n      username: integration@contoso.com\n      private_key: {file: keys/sf.pem}\nsource:\n  credential:\n    client_secret: {file: keys/entra.txt}\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate", "--explain-merge"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("/target/auth/jwt_bearer/private_key/file")
+            && !out.stdout.contains("/target/auth/client_credentials"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("/source/credential/client_secret/file")
+            && !out.stdout.contains("/source/credential/client_secret/env"),
+        "{}",
+        out.stdout
+    );
+}

@@ -103,6 +103,20 @@ fn since_csv_json_and_several_files() {
     line["time"] = Value::from("2020-01-01T00:00:00.000Z");
     line["key"] = Value::from("early.bird@contoso.com");
     std::fs::write(&older, format!("{line}\n")).unwrap();
+    // The same file twice (an artifact downloaded twice) lists each change once.
+    let out = world.roster(&[
+        "log",
+        "roster-audit.jsonl",
+        "roster-audit.jsonl",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&out.stdout)
+            .unwrap()
+            .len(),
+        lines
+    );
     let out = world.roster(&["log", "roster-audit.jsonl", "older.jsonl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
