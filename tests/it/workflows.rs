@@ -44,6 +44,21 @@ fn steps_using<'a>(yaml: &'a Value, action: &str) -> Vec<&'a Value> {
 /// runs it is executed as GitHub Actions runs it (`bash -e`), with a stand-in `roster` that
 /// exits 0, 1 or 2, and must record the code in `$GITHUB_OUTPUT` and pass on 0 and 2 (what 1
 /// does is each workflow's own choice, checked by its test).
+/// A step's script as it runs where GitHub did not fill its `${{ ... }}` expressions: each
+/// empty, as an unset output is.
+fn without_expressions(run: &str) -> String {
+    let mut script = String::new();
+    let mut rest = run;
+    while let Some(start) = rest.find("${{") {
+        script.push_str(&rest[..start]);
+        rest = rest[start..]
+            .split_once("}}")
+            .map_or("", |(_, after)| after);
+    }
+    script.push_str(rest);
+    script
+}
+
 fn handles_exit_code_two(yaml: &Value) {
     let scratch = crate::support::Scratch::new("workflow-exit-codes");
     let bin = scratch.dir.join("bin");
@@ -57,16 +72,7 @@ fn handles_exit_code_two(yaml: &Value) {
             else {
                 continue;
             };
-            // Expressions are GitHub's to fill: empty here, as an unset output is.
-            let mut script = String::new();
-            let mut rest = run;
-            while let Some(start) = rest.find("${{") {
-                script.push_str(&rest[..start]);
-                rest = rest[start..]
-                    .split_once("}}")
-                    .map_or("", |(_, after)| after);
-            }
-            script.push_str(rest);
+            let script = without_expressions(run);
             for code in [0, 1, 2] {
                 let fake = bin.join("roster");
                 std::fs::write(&fake, format!("#!/bin/sh\nexit {code}\n")).unwrap();
@@ -483,16 +489,7 @@ fn run_step(
         )
         .unwrap();
     }
-    // GitHub fills the expressions; here they are what an unset output is: empty.
-    let mut plain = String::new();
-    let mut rest = script;
-    while let Some(start) = rest.find("${{") {
-        plain.push_str(&rest[..start]);
-        rest = rest[start..]
-            .split_once("}}")
-            .map_or("", |(_, after)| after);
-    }
-    plain.push_str(rest);
+    let plain = without_expressions(script);
     let output = scratch.dir.join("output");
     let status = std::process::Command::new("bash")
         .args(["--noprofile", "--norc", "-e", "-c", &plain])
