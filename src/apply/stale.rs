@@ -77,7 +77,7 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
         reasons.push(format!(
             "entra_app_role[{:?}]: the saved plan would {} it; a plan made now would not",
             role.name(),
-            app_role_verb(role.action)
+            role.action.verb()
         ));
     }
     for role in fresh
@@ -88,20 +88,11 @@ pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -
         reasons.push(format!(
             "entra_app_role[{:?}]: a plan made now would {} it ({}); the saved plan does not",
             role.name(),
-            app_role_verb(role.action),
+            role.action.verb(),
             role.reason
         ));
     }
     reasons
-}
-
-fn app_role_verb(action: crate::plan::AppRoleAction) -> &'static str {
-    match action {
-        crate::plan::AppRoleAction::Add => "add",
-        crate::plan::AppRoleAction::Update => "update",
-        crate::plan::AppRoleAction::Disable => "disable",
-        crate::plan::AppRoleAction::Remove => "remove",
-    }
 }
 
 /// Whether two changes do the same thing. What `--baseline-config` adds for the reviewer (the

@@ -149,6 +149,18 @@ pub(crate) struct AppRoleChange {
     pub(crate) assignments: usize,
 }
 
+impl AppRoleAction {
+    /// The verb, as plans, reports and the schema (`snake_case`) name it.
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            AppRoleAction::Add => "add",
+            AppRoleAction::Update => "update",
+            AppRoleAction::Disable => "disable",
+            AppRoleAction::Remove => "remove",
+        }
+    }
+}
+
 impl AppRoleChange {
     /// The display name it is known by: the new one, else the old.
     pub(crate) fn name(&self) -> &str {

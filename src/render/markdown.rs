@@ -97,12 +97,7 @@ fn app_roles(head: &mut String, plan: &Plan) {
             head,
             "| {} | {} | {} |",
             cell(role.name()),
-            match role.action {
-                crate::plan::AppRoleAction::Add => "add",
-                crate::plan::AppRoleAction::Update => "update",
-                crate::plan::AppRoleAction::Disable => "disable",
-                crate::plan::AppRoleAction::Remove => "remove",
-            },
+            role.action.verb(),
             cell(&role.reason)
         );
     }

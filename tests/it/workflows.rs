@@ -44,6 +44,19 @@ fn steps_using<'a>(yaml: &'a Value, action: &str) -> Vec<&'a Value> {
 /// runs it is executed as GitHub Actions runs it (`bash -e`), with a stand-in `roster` that
 /// exits 0, 1 or 2, and must record the code in `$GITHUB_OUTPUT` and pass on 0 and 2 (what 1
 /// does is each workflow's own choice, checked by its test).
+/// The script of the step `name` of `job`.
+fn run_of(yaml: &Value, job: &str, name: &str) -> String {
+    yaml["jobs"][job]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {job}"))["run"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// A step's script as it runs where GitHub did not fill its `${{ ... }}` expressions: each
 /// empty, as an unset output is.
 fn without_expressions(run: &str) -> String {
@@ -512,17 +525,7 @@ fn run_step(
 #[test]
 fn the_apply_finds_the_reviewed_plan_and_knows_a_stale_one() {
     let (_, yaml) = workflow("roster-apply.yml");
-    let step = |name: &str| {
-        yaml["jobs"]["apply"]["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()["run"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let step = |name: &str| run_of(&yaml, "apply", name);
     // The merged pull request 12, head abc123, planned by run 99 whose artifact holds the plan.
     let reviewed = step("The reviewed plan");
     let answers = [
@@ -578,17 +581,7 @@ fn the_apply_finds_the_reviewed_plan_and_knows_a_stale_one() {
 #[test]
 fn a_plan_that_fails_still_updates_the_comment_with_its_error() {
     let (_, yaml) = workflow("roster-plan.yml");
-    let step = |job: &str, name: &str| {
-        yaml["jobs"][job]["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()["run"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let step = |job: &str, name: &str| run_of(&yaml, job, name);
     // The org's job: no plan, its error as the section.
     let scratch = crate::support::Scratch::new("workflow-comment");
     std::fs::write(scratch.dir.join("plan.md"), "").unwrap();
