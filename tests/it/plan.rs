@@ -935,3 +935,49 @@ fn what_the_edit_stops_changing_is_listed_in_the_pull_request_comment() {
         out.stdout
     );
 }
+
+/// The plan of a 10,000-user synthetic world, in each format, is byte for byte what it was
+/// before the performance work of issue 21 (typed users, streamed rendering): the SHA-256 of
+/// each output, the emulator's port masked, recorded with the code before that change.
+#[test]
+fn the_plan_of_a_ten_thousand_user_world_is_unchanged_byte_for_byte() {
+    let scratch = Scratch::new("plan-10k-golden");
+    let emulator = Emulator::start_with(
+        &["--synthetic", "10000", "--write-config", "roster.yaml"],
+        &scratch.dir,
+    );
+    for (format, bytes, sha256) in [
+        (
+            "text",
+            10_666_966,
+            "ed110ea19731a2bb77a5f4ad8b334dcd16a704607065a0df5edf321c37783d54",
+        ),
+        (
+            "json",
+            13_919_801,
+            "94efea0979802bfb568c2590bccbd68b29152013b1d4155045ef2bac53aa5cc4",
+        ),
+        (
+            "markdown",
+            64_780,
+            "256d6d737c26d3ad153e5abf01ae6eed47e9f3f940d219d435bfd15416588b36",
+        ),
+    ] {
+        let out = emulator.roster(&scratch.dir, &["plan", "--format", format], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let output = stable(&out.stdout);
+        assert_eq!(
+            (output.len(), roster_sha256(output.as_bytes())),
+            (bytes, sha256.to_owned()),
+            "the {format} plan changed"
+        );
+    }
+}
+
+fn roster_sha256(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
