@@ -715,7 +715,6 @@ fn freeze_records(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use serde_json::{Value, json};
@@ -725,7 +724,7 @@ mod tests {
     use crate::plan::{Action, Change, GrantRef, Situation};
 
     fn update(before: &[(&str, Value)], after: &[(&str, Value)]) -> Change {
-        let fields = |pairs: &[(&str, Value)]| -> BTreeMap<Arc<str>, Value> {
+        let fields = |pairs: &[(&str, Value)]| -> crate::plan::Fields {
             pairs
                 .iter()
                 .map(|(k, v)| (Arc::from(*k), v.clone()))

@@ -2,16 +2,12 @@
 //! line per change (`schemas/audit-line.schema.json`) and the machine-readable report
 //! (`schemas/apply-report.schema.json`, `roster apply --format json`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{ChangeResult, Report, Status, Step};
 use crate::endpoint::Env;
-use crate::plan::{Action, Change, Plan, Situation};
+use crate::plan::{Action, Change, Fields, Plan, Situation};
 
 /// The version of the audit line and report documents.
 pub(crate) const RECORD_FORMAT: u32 = 1;
@@ -68,8 +64,8 @@ pub(crate) struct AuditLine {
     pub(crate) source_id: Option<String>,
     /// Salesforce User id (the new one for a create).
     pub(crate) target_id: Option<String>,
-    pub(crate) before: BTreeMap<Arc<str>, Value>,
-    pub(crate) after: BTreeMap<Arc<str>, Value>,
+    pub(crate) before: Fields,
+    pub(crate) after: Fields,
     /// Access granted and taken away (kind, name, id; a licence Salesforce assigns along
     /// with a permission set names it in `implied_by`).
     pub(crate) grants: crate::plan::GrantChanges,

@@ -2,7 +2,7 @@
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -460,7 +460,7 @@ impl State<'_> {
             }
         }
         let mut after = wanted.fields;
-        let mut labels = BTreeMap::new();
+        let mut labels = super::SortedMap::new();
         after.insert("ProfileId".into(), Json::String(profile_id.clone()));
         labels.insert(profile_id.clone(), profile);
         if let Some((role, role_id)) = roles.role {
@@ -709,7 +709,7 @@ impl State<'_> {
                 current.is_some_and(|u| crate::grants::checkbox_on(u.field(field).as_deref()));
             let will_be_on = change
                 .after
-                .get(*field)
+                .get(field)
                 .map_or(now_on, |v| crate::grants::checkbox_on(Some(v)));
             // An inactive user holds no seat: reactivated with the box on, it takes one.
             let holds_now = now_on && current.is_some_and(|u| u.is_active);
@@ -877,7 +877,7 @@ pub(super) fn update_reason(
         .iter()
         .take(REASON_FIELDS)
         .map(|(field, after)| {
-            let before = change.before.get(*field).unwrap_or(&Json::Null);
+            let before = change.before.get(field).unwrap_or(&Json::Null);
             let label = |v: &Json| match v.as_str().and_then(|id| change.labels.get(id)) {
                 Some(name) => format!("{name:?}"),
                 None => shown(v),

@@ -1,7 +1,6 @@
 //! Mapping: the config's expressions parsed once, the fields a user should have, the role
 //! rules that fire, and what Salesforce would refuse on create.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -66,7 +65,7 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
 /// The fields a user should have, by mapping.
 pub(super) struct Desired {
     /// Field name to value (always a JSON string: what a create writes as it is).
-    pub(super) fields: BTreeMap<Arc<str>, Json>,
+    pub(super) fields: super::Fields,
     pub(super) errors: Vec<String>,
     /// Why a mapping expression skipped the user (`IgnoreObjectFlow`): no create, no update.
     pub(super) skipped: Option<String>,
@@ -107,7 +106,7 @@ pub(super) fn desired(
     explain: bool,
 ) -> Desired {
     let mut out = Desired {
-        fields: BTreeMap::new(),
+        fields: super::Fields::new(),
         errors: Vec::new(),
         skipped: None,
         traces: Vec::new(),
@@ -282,12 +281,12 @@ pub(super) fn no_profile(user: &SourceUser<'_>) -> String {
 /// What Salesforce would reject on create: a required field without a value, a value the org's
 /// describe does not allow (`values::FieldRules`).
 pub(super) fn preflight(
-    fields: &BTreeMap<Arc<str>, Json>,
+    fields: &super::Fields,
     rules: &super::values::FieldRules,
 ) -> Result<(), String> {
     for required in user_fields::REQUIRED_ON_CREATE {
         if fields
-            .get(*required)
+            .get(required)
             .and_then(Json::as_str)
             .is_none_or(|v| v.trim().is_empty())
         {

@@ -10,6 +10,7 @@
 mod app_roles;
 mod compare;
 mod explain;
+mod fields;
 mod lifecycle;
 mod mapping;
 mod matching;
@@ -23,9 +24,6 @@ mod target;
 mod tests;
 mod values;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,6 +34,7 @@ use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
 pub(crate) use explain::{Explanation, NotRead, explain, not_read};
+pub(crate) use fields::{Fields, SortedMap};
 pub(crate) use names::ConfigProblem;
 
 /// The version of the plan document; `show` and `apply` refuse others.
@@ -376,11 +375,11 @@ pub(crate) struct Change {
     pub(crate) target_id: Option<String>,
     // Field names are shared, not copied per user: a plan of 100,000 creates holds each once.
     /// The changed fields' current values (empty for a create).
-    pub(crate) before: BTreeMap<Arc<str>, Value>,
+    pub(crate) before: Fields,
     /// The fields to write.
-    pub(crate) after: BTreeMap<Arc<str>, Value>,
+    pub(crate) after: Fields,
     /// Names of the ids in `before`/`after` (profiles, roles), for people.
-    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) labels: SortedMap<String, String>,
     /// Fields compared and found equal.
     pub(crate) unchanged: usize,
     /// Access granted and taken away: permission sets, groups, licences, queues.
@@ -411,9 +410,9 @@ impl Change {
             reason: String::new(),
             source_id: None,
             target_id: None,
-            before: BTreeMap::new(),
-            after: BTreeMap::new(),
-            labels: BTreeMap::new(),
+            before: Fields::new(),
+            after: Fields::new(),
+            labels: SortedMap::new(),
             unchanged: 0,
             grants: GrantChanges::default(),
             fingerprint: None,
@@ -421,6 +420,17 @@ impl Change {
             pending_fields: Vec::new(),
             login_id: None,
         }
+    }
+
+    /// Gives back the room building the change left over in its lists and text: a plan keeps
+    /// every change until it is rendered, 100,000 of them for a large tenant.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.reason.shrink_to_fit();
+        self.before.shrink_to_fit();
+        self.after.shrink_to_fit();
+        self.labels.shrink_to_fit();
+        self.grants.add.shrink_to_fit();
+        self.grants.remove.shrink_to_fit();
     }
 }
 
@@ -470,7 +480,7 @@ pub(crate) fn compare_with_baseline(plan: &mut Plan, baseline: &Plan, baseline_s
             let mut fields: Vec<String> = change
                 .after
                 .iter()
-                .filter(|(name, value)| b.after.get(*name) == Some(*value))
+                .filter(|(name, value)| b.after.get(name) == Some(*value))
                 .map(|(name, _)| name.to_string())
                 .collect();
             let grants = |mine: &[GrantRef], theirs: &[GrantRef], sign: char| {

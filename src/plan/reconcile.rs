@@ -3,7 +3,7 @@
 //! are deprovisioned. `State` holds what the pass shares.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -13,7 +13,7 @@ use super::matching::{Link, candidates, link, match_index};
 use super::scope::{self, Decision};
 use super::source::{self, SourceUser};
 use super::target::{Org, fingerprint, owned};
-use super::{Action, Change, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
+use super::{Action, Change, Fields, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
 use crate::config::{Config, OutOfScope};
 use crate::expr::{self, Context};
 use crate::model::{SourceSnapshot, TargetSnapshot};
@@ -53,7 +53,10 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     let mut linked_targets: HashSet<usize> = HashSet::new();
     // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
     let mut creates: Vec<(usize, Create)> = Vec::new();
-    plan.changes.reserve(in_scope);
+    // At most one change per user in scope and per active Salesforce user deprovisioned: a
+    // `Vec` that grew past that would double its 100,000 changes.
+    plan.changes
+        .reserve_exact(in_scope + target.users.iter().filter(|u| u.is_active).count());
     let mut unchanged = 0;
     // Users whose matching rules failed: any orphan might be theirs.
     let mut undecided_matching = 0usize;
@@ -102,13 +105,17 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         }
         match &state.links[i] {
             Link::Linked { target: t, by } => match state.update(user, *t, by) {
-                Ok(Some(change)) => plan.changes.push(change),
+                Ok(Some(mut change)) => {
+                    change.shrink_to_fit();
+                    plan.changes.push(change);
+                }
                 Ok(None) => unchanged += 1,
                 Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
                 Err(problem) => plan.errors.push(problem),
             },
             Link::Unmatched { tried } => match state.create(user, tried) {
-                Ok((change, create)) => {
+                Ok((mut change, create)) => {
+                    change.shrink_to_fit();
                     creates.push((plan.changes.len(), create));
                     plan.changes.push(change);
                 }
@@ -191,8 +198,8 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             reason,
             source_id,
             target_id: Some(user.id.clone()),
-            before: BTreeMap::from([(Arc::from(field), before)]),
-            after: BTreeMap::from([(Arc::from(field), after)]),
+            before: Fields::from([(Arc::from(field), before)]),
+            after: Fields::from([(Arc::from(field), after)]),
             fingerprint: fingerprint(user),
             login_id: (action == Action::Freeze)
                 .then(|| user.login.as_ref().map(|l| l.id.clone()))
@@ -224,15 +231,25 @@ pub(super) struct Create {
 }
 
 /// Orders changes by action, then key (then Salesforce id, for the rare equal keys), moving
-/// each change once: sorting the changes themselves would move them many times.
-fn sort_changes(changes: &mut Vec<Change>) {
+/// each change at most once into place (following the permutation's cycles): sorting the
+/// changes themselves would move them many times, and a sorted copy would hold them twice.
+fn sort_changes(changes: &mut [Change]) {
     let mut order: Vec<usize> = (0..changes.len()).collect();
     order.sort_unstable_by(|a, b| {
         let (a, b) = (&changes[*a], &changes[*b]);
         (a.action, &a.key, &a.target_id).cmp(&(b.action, &b.key, &b.target_id))
     });
-    let mut slots: Vec<Option<Change>> = changes.drain(..).map(Some).collect();
-    changes.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    // `order[i]` is the change that belongs at `i`; each cycle is rotated with swaps.
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != start {
+            let from = order[at];
+            changes.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
 }
 
 /// The planner's working state for one plan.

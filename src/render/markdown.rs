@@ -287,7 +287,6 @@ fn fit(lines: &[String], budget: usize) -> (String, Option<String>) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use serde_json::json;
 
@@ -300,7 +299,7 @@ mod tests {
                 "unmatched: no Salesforce user with FederationIdentifier = \"user{i:05}@contoso.com\""
             ),
             source_id: Some(format!("id-{i}")),
-            after: BTreeMap::from([
+            after: crate::plan::Fields::from([
                 (
                     "Username".into(),
                     json!(format!("user{i:05}@contoso.com.dev1")),

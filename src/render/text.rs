@@ -592,7 +592,6 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use serde_json::json;
@@ -604,8 +603,8 @@ mod tests {
         Change {
             reason: "linked by Username".to_owned(),
             target_id: Some("005".to_owned()),
-            before: BTreeMap::from([(Arc::from(field), json!(before))]),
-            after: BTreeMap::from([(Arc::from(field), json!(after))]),
+            before: crate::plan::Fields::from([(Arc::from(field), json!(before))]),
+            after: crate::plan::Fields::from([(Arc::from(field), json!(after))]),
             ..Change::new(
                 Action::Update,
                 "ava@contoso.com".to_owned(),

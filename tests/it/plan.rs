@@ -975,9 +975,12 @@ fn the_plan_of_a_ten_thousand_user_world_is_unchanged_byte_for_byte() {
 }
 
 fn roster_sha256(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
         .as_ref()
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
