@@ -33,6 +33,7 @@ mod progress;
 mod read;
 mod render;
 mod salesforce;
+mod sorted_map;
 mod suggest;
 mod url_rules;
 mod usage;

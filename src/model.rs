@@ -97,7 +97,8 @@ pub(crate) struct Group {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SourceUser {
     pub(crate) id: String,
-    pub(crate) attributes: Map<String, Value>,
+    /// By Entra name; the names are shared between users (one `Arc` each per read).
+    pub(crate) attributes: crate::sorted_map::Fields,
 }
 
 /// What the Salesforce org holds.

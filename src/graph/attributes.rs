@@ -5,11 +5,13 @@
 //! from the application's assignments.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::config::{Config, MappingValue, RoleCondition};
 use crate::expr;
+use crate::sorted_map::Fields;
 
 /// Attributes every read includes: the key, the scope rule for disabled accounts, and names
 /// for messages.
@@ -283,8 +285,9 @@ pub(crate) fn places(config: &Config, property: &str) -> Vec<String> {
 /// The computed attribute holding the user's app-role values.
 pub(crate) const APP_ROLE_ASSIGNMENTS: &str = "appRoleAssignments";
 
-/// The Entra attribute names the config reads, sorted, without the virtual ones.
-pub(crate) fn source_attributes(config: &Config) -> Vec<String> {
+/// The Entra attribute names the config reads, sorted, without the virtual ones. Each name is
+/// one `Arc`, shared by every user read.
+pub(crate) fn source_attributes(config: &Config) -> Vec<Arc<str>> {
     let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_owned()).collect();
     let mut expressions: Vec<&expr::Expr> = config
         .matching
@@ -316,7 +319,7 @@ pub(crate) fn source_attributes(config: &Config) -> Vec<String> {
         }
     }
     names.remove(APP_ROLE_ASSIGNMENTS);
-    names.into_iter().collect()
+    names.into_iter().map(Arc::from).collect()
 }
 
 fn is_extension_attribute(name: &str) -> bool {
@@ -326,7 +329,7 @@ fn is_extension_attribute(name: &str) -> bool {
 }
 
 /// The Graph `$select` list for these Entra attributes (always with `id`).
-pub(crate) fn graph_select(attributes: &[String]) -> String {
+pub(crate) fn graph_select(attributes: &[Arc<str>]) -> String {
     let mut select: BTreeSet<&str> = BTreeSet::from(["id"]);
     for name in attributes {
         select.insert(graph_property(name));
@@ -348,22 +351,19 @@ fn graph_property(name: &str) -> &str {
 /// property, null or not, so a missing one is a malformed answer, never a null.
 pub(crate) fn missing_property<'a>(
     user: &Map<String, Value>,
-    attributes: &'a [String],
+    attributes: &'a [Arc<str>],
 ) -> Option<&'a str> {
     attributes
         .iter()
         .find(|name| !user.contains_key(graph_property(name)))
-        .map(String::as_str)
+        .map(AsRef::as_ref)
 }
 
 /// The Entra attributes of one Graph user object; nulls are left out.
-pub(crate) fn read_attributes(
-    user: &Map<String, Value>,
-    attributes: &[String],
-) -> Map<String, Value> {
-    let mut out = Map::new();
+pub(crate) fn read_attributes(user: &Map<String, Value>, attributes: &[Arc<str>]) -> Fields {
+    let mut out = Fields::new();
     for name in attributes {
-        let value = match name.as_str() {
+        let value = match &**name {
             "objectId" => user.get("id"),
             n if is_extension_attribute(n) => user
                 .get("onPremisesExtensionAttributes")
@@ -371,9 +371,10 @@ pub(crate) fn read_attributes(
             n => user.get(n),
         };
         if let Some(value) = value.filter(|v| !v.is_null()) {
-            out.insert(name.clone(), value.clone());
+            out.insert(Arc::clone(name), value.clone());
         }
     }
+    out.shrink_to_fit();
     out
 }
 
@@ -383,9 +384,9 @@ mod tests {
 
     #[test]
     fn entra_names_become_graph_properties_and_back() {
-        let attributes: Vec<String> = ["objectId", "extensionAttribute3", "department"]
-            .iter()
-            .map(|s| (*s).to_owned())
+        let attributes: Vec<Arc<str>> = ["objectId", "extensionAttribute3", "department"]
+            .into_iter()
+            .map(Arc::from)
             .collect();
         assert_eq!(
             graph_select(&attributes),
@@ -397,7 +398,7 @@ mod tests {
         });
         let read = read_attributes(user.as_object().unwrap(), &attributes);
         assert_eq!(
-            Value::Object(read),
+            serde_json::to_value(read).unwrap(),
             serde_json::json!({"objectId": "u1", "extensionAttribute3": "CC-7"})
         );
     }

@@ -124,7 +124,7 @@ pub(crate) async fn read(
         assignments,
         groups,
         users: users.into_values().collect(),
-        attributes: attributes.as_ref().clone(),
+        attributes: attributes.iter().map(ToString::to_string).collect(),
         deleted_users,
         warnings,
     })
@@ -137,7 +137,7 @@ async fn read_groups(
     groups: &BTreeMap<String, (String, bool)>,
     users_with_groups: bool,
     select: &str,
-    attributes: &Arc<Vec<String>>,
+    attributes: &Arc<Vec<Arc<str>>>,
     task: &Task,
 ) -> Result<(Vec<Group>, BTreeMap<String, SourceUser>), GraphError> {
     let reads = groups
@@ -463,7 +463,7 @@ async fn assigned_users(
     assignments: &[AppRoleAssignment],
     known: &BTreeMap<String, SourceUser>,
     select: &str,
-    attributes: &Arc<Vec<String>>,
+    attributes: &Arc<Vec<Arc<str>>>,
     task: &Task,
 ) -> Result<Assigned, GraphError> {
     let wanted: Vec<String> = assignments
@@ -513,7 +513,7 @@ async fn confirm_deleted(graph: &Arc<Graph>, missing: &[String]) -> Result<(), G
 }
 
 /// The users of a page of Graph user objects; each must be an object with an `id`.
-fn source_users(items: Vec<Value>, attributes: &[String]) -> Result<Vec<SourceUser>, String> {
+fn source_users(items: Vec<Value>, attributes: &[Arc<str>]) -> Result<Vec<SourceUser>, String> {
     items
         .into_iter()
         .map(|item| match item {
@@ -523,7 +523,7 @@ fn source_users(items: Vec<Value>, attributes: &[String]) -> Result<Vec<SourceUs
         .collect()
 }
 
-fn source_user(user: &Map<String, Value>, attributes: &[String]) -> Result<SourceUser, String> {
+fn source_user(user: &Map<String, Value>, attributes: &[Arc<str>]) -> Result<SourceUser, String> {
     let Some(Value::String(id)) = user.get("id") else {
         return Err("a user has no `id`".to_owned());
     };
@@ -556,7 +556,7 @@ async fn users_by_id(
     graph: &Arc<Graph>,
     ids: &[String],
     select: &str,
-    attributes: &Arc<Vec<String>>,
+    attributes: &Arc<Vec<Arc<str>>>,
     task: &Task,
 ) -> Result<BTreeMap<String, SourceUser>, GraphError> {
     let mut found = BTreeMap::new();
@@ -608,7 +608,7 @@ async fn by_filter(
     graph: &Arc<Graph>,
     ids: &[String],
     select: &str,
-    attributes: &Arc<Vec<String>>,
+    attributes: &Arc<Vec<Arc<str>>>,
     task: &Task,
 ) -> Result<BTreeMap<String, SourceUser>, GraphError> {
     let mut found = BTreeMap::new();

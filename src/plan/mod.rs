@@ -10,7 +10,7 @@
 mod app_roles;
 mod compare;
 mod explain;
-mod fields;
+
 mod lifecycle;
 mod mapping;
 mod matching;
@@ -33,8 +33,8 @@ use crate::expr::DateTime;
 use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
+pub(crate) use crate::sorted_map::{Fields, SortedMap};
 pub(crate) use explain::{Explanation, NotRead, explain, not_read};
-pub(crate) use fields::{Fields, SortedMap};
 pub(crate) use names::ConfigProblem;
 
 /// The version of the plan document; `show` and `apply` refuse others.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::expr::Value;
 use crate::model::{SourceSnapshot, SourceUser as Snapshotted};
@@ -19,7 +19,7 @@ pub(crate) struct SourceUser<'s> {
     pub(crate) id: &'s str,
     /// userPrincipalName, the user's key in plans.
     pub(crate) key: &'s str,
-    pub(crate) raw: &'s Map<String, Json>,
+    pub(crate) raw: &'s crate::sorted_map::Fields,
     pub(crate) assigned: bool,
     /// Assigned directly, and the assigned groups the user is a direct member of.
     pub(crate) direct: bool,

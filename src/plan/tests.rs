@@ -186,7 +186,10 @@ impl World {
         }
         self.source.users.push(SourceUser {
             id: format!("id-{name}"),
-            attributes,
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (std::sync::Arc::from(k), v))
+                .collect(),
         });
         upn
     }
