@@ -51,6 +51,38 @@ fn resources(t: &Tally) -> String {
     line
 }
 
+/// Keys a grouped failure names in the terminal report; the rest are counted.
+const SHOWN_KEYS: usize = 3;
+
+/// Users whose changes failed the same way: the step, the error code and the message, with
+/// the keys in plan order.
+struct FailureGroup<'p> {
+    error: (String, &'p str, &'p str),
+    keys: Vec<&'p str>,
+}
+
+/// The apply's failures, one group per distinct (step, code, message), in the order each first
+/// failed: 88,000 creates refused for one reason are one line, not 88,000.
+fn failure_groups<'p>(plan: &'p Plan, report: &'p Report) -> Vec<FailureGroup<'p>> {
+    let mut groups: Vec<FailureGroup<'p>> = Vec::new();
+    let mut index: std::collections::HashMap<(String, &str, &str), usize> =
+        std::collections::HashMap::new();
+    for (change, result) in plan.changes.iter().zip(&report.results) {
+        for (step, failure) in result.failures() {
+            let error = (step, failure.code.as_str(), failure.message.as_str());
+            let at = *index.entry(error.clone()).or_insert_with(|| {
+                groups.push(FailureGroup {
+                    error,
+                    keys: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[at].keys.push(&change.key);
+        }
+    }
+    groups
+}
+
 /// Why the app-role changes were not written, when they were not.
 fn app_roles_failure(report: &Report) -> Option<String> {
     let outcome = report.app_roles.as_ref()?;
@@ -75,15 +107,35 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
         if let Some(note) = &result.note {
             let _ = writeln!(out, "note: {}: {note}", change.key);
         }
-        for (step, failure) in result.failures() {
-            let _ = writeln!(
-                out,
-                "{} salesforce_user[{:?}]: {step}: {}: {}",
-                paint(red, "error:"),
-                change.key,
-                failure.code,
-                failure.message
-            );
+    }
+    for group in failure_groups(plan, report) {
+        let error = paint(red, "error:");
+        let (step, code, message) = group.error;
+        match group.keys.as_slice() {
+            [key] => {
+                let _ = writeln!(
+                    out,
+                    "{error} salesforce_user[{key:?}]: {step}: {code}: {message}"
+                );
+            }
+            keys => {
+                let shown: Vec<String> = keys
+                    .iter()
+                    .take(SHOWN_KEYS)
+                    .map(|k| format!("salesforce_user[{k:?}]"))
+                    .collect();
+                let more = match keys.len().saturating_sub(SHOWN_KEYS) {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                let _ = writeln!(
+                    out,
+                    "{error} {} users: {step}: {code}: {message}\n       {}{more} \
+                     (`--format json` and the audit log list every one)",
+                    keys.len(),
+                    shown.join(", ")
+                );
+            }
         }
     }
     if let Some(why) = &report.stopped {
@@ -204,6 +256,63 @@ pub(crate) fn json(plan: &Plan, report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::apply::{ChangeResult, Report, Status, Step};
+    use crate::plan::{Action, Change, Plan, Situation};
+    use crate::salesforce::write::Failure;
+
+    /// Many users failing the same way are one line with the count and the first keys; a
+    /// failure of its own keeps its own line; counts still add up.
+    #[test]
+    fn the_same_failure_of_many_users_is_one_line() {
+        let mut plan = Plan::default();
+        let mut results = Vec::new();
+        for n in 0..6 {
+            plan.changes.push(Change::new(
+                Action::Create,
+                format!("user{n}@contoso.com"),
+                Situation::Unmatched,
+            ));
+            let (code, message) = if n == 4 {
+                ("DUPLICATE_USERNAME", "Duplicate Username.")
+            } else {
+                ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            };
+            results.push(ChangeResult {
+                status: Status::Failed,
+                target_id: None,
+                assignment_ids: Vec::new(),
+                steps: vec![Step {
+                    name: "create".to_owned(),
+                    result: Status::Failed,
+                    failure: Some(Failure::new(code, message)),
+                }],
+                note: None,
+            });
+        }
+        let report = Report {
+            results,
+            stopped: None,
+            app_roles: None,
+        };
+        let text = super::text(&plan, &report, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "error: 5 users: create failed: INVALID_CROSS_REFERENCE_KEY: invalid cross reference id",
+                "       salesforce_user[\"user0@contoso.com\"], salesforce_user[\"user1@contoso.com\"], \
+                 salesforce_user[\"user2@contoso.com\"] and 2 more (`--format json` and the audit log \
+                 list every one)",
+                "error: salesforce_user[\"user4@contoso.com\"]: create failed: DUPLICATE_USERNAME: \
+                 Duplicate Username.",
+            ],
+            "{text}"
+        );
+        assert!(text.contains("6 failed"), "{text}");
+        // The JSON report keeps every user.
+        let json = super::json(&plan, &report);
+        assert_eq!(json.matches("INVALID_CROSS_REFERENCE_KEY").count(), 5);
+    }
 
     #[test]
     fn messages_are_text_in_the_job_summary() {
