@@ -22,21 +22,6 @@ use serde_json::Value;
 
 mod support;
 
-fn admin(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut request =
-            reqwest::Client::new().request(method, format!("{base}/_emulator/{path}"));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.unwrap().json().await.unwrap()
-    })
-}
-
 fn roster(dir: &Path, emulator: &support::Emulator, args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_roster"))
         .current_dir(dir)
@@ -115,13 +100,13 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
         .map(|(_, n)| n)
         .sum();
     let base = emulator.base();
-    admin(
+    support::admin(
         &base,
         reqwest::Method::POST,
         "latency",
         Some(serde_json::json!({"ms": latency})),
     );
-    admin(&base, reqwest::Method::DELETE, "requests", None);
+    support::admin(&base, reqwest::Method::DELETE, "requests", None);
     let started = Instant::now();
     let out = roster(
         &dir,
@@ -136,7 +121,7 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
         ],
     );
     let wall = started.elapsed();
-    let requests = admin(&base, reqwest::Method::GET, "requests", None);
+    let requests = support::admin(&base, reqwest::Method::GET, "requests", None);
     let mut reads = 0;
     let mut writes = 0;
     // The fewest write requests the APIs allow: per write (users, then each grant write), a

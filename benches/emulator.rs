@@ -23,22 +23,13 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (listed, pages, listing, counts) = runtime.block_on(async {
         let http = reqwest::Client::new();
-        let token: serde_json::Value = http
-            .post(format!(
-                "{base}/11111111-2222-4333-8444-555555555555/oauth2/v2.0/token"
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "22222222-3333-4444-8555-666666666666"),
-                ("client_secret", emulator.var("AZURE_CLIENT_SECRET")),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = support::floor::Client::new(
+            &base,
+            emulator.var("AZURE_CLIENT_SECRET"),
+            emulator.var("SF_CLIENT_SECRET"),
+        )
+        .entra_token()
+        .await;
         let start = Instant::now();
         let (mut listed, mut pages) = (0, 0);
         let mut url = format!(

@@ -464,6 +464,9 @@ impl Http {
         build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Reply, HttpError> {
         let started = Instant::now();
+        // The whole URL (no credential is ever in one), for replaying a run's requests: the
+        // plan benchmark's network floor sends exactly these.
+        tracing::debug!(target: "roster::http", "request {} {}", what.method, what.url);
         let transport = |e: reqwest::Error| {
             tracing::info!(
                 target: "roster::http",

@@ -1,10 +1,18 @@
 //! What a run cost: peak memory and CPU time, logged at `-v` so benchmarks and users can see it.
 
-/// Logs the peak resident set size (Linux's `VmHWM`); silent where the platform has no
-/// `/proc/self/status`.
+/// Logs the peak resident set size so far (Linux's `VmHWM`) and the CPU time used so far;
+/// silent where the platform has no `/proc/self`.
 pub(crate) fn log_peak() {
     if let Some(kib) = peak_kib() {
-        tracing::info!(target: "roster::memory", "peak memory {} MiB", kib / 1024);
+        let cpu = cpu_time().map_or_else(String::new, |c| {
+            format!(
+                ", {} ms of CPU so far ({} ms user, {} ms system)",
+                c.user_ms + c.system_ms,
+                c.user_ms,
+                c.system_ms
+            )
+        });
+        tracing::info!(target: "roster::memory", "peak memory {} MiB{cpu}", kib / 1024);
     }
 }
 

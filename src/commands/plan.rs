@@ -40,6 +40,8 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
         save(&plan, path)?;
     }
     print_plan(&plan, args.format, ctx.color, args.mask)?;
+    // What the whole plan cost, rendering included (`-v`; the benchmarks read it).
+    crate::usage::log_peak();
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
     check_names(&desired, &plan)?;
     check(&plan, None, false)?;

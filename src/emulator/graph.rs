@@ -206,8 +206,8 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                 return not_found(id);
             };
             // transitiveMembers walks nested groups (each member once); members stays direct.
-            let mut queue: Vec<String> = group.members.clone();
-            if *relation == "transitiveMembers" {
+            let queue: std::borrow::Cow<'_, [String]> = if *relation == "transitiveMembers" {
+                let mut queue = group.members.clone();
                 let mut seen: std::collections::HashSet<String> = queue.iter().cloned().collect();
                 let mut i = 0;
                 while i < queue.len() {
@@ -220,25 +220,31 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                     }
                     i += 1;
                 }
-            }
-            // Members are paged before they are projected, so each page costs its own size.
-            let mut items: Vec<Result<&Map<String, Value>, Value>> = Vec::new();
-            for member in &queue {
-                if let Some(user) = state.entra.user(member) {
-                    if cast.is_none_or(|c| c == "#microsoft.graph.user") {
-                        items.push(Ok(user));
+                queue.into()
+            } else {
+                group.members.as_slice().into()
+            };
+            // Only this page's members (and one more, to know whether a next page exists) are
+            // projected: a page of a 250,000-member group costs its own size, not the group's.
+            let window: Vec<Result<&Map<String, Value>, Value>> = queue
+                .iter()
+                .filter_map(|member| {
+                    if let Some(user) = state.entra.user(member) {
+                        cast.is_none_or(|c| c == "#microsoft.graph.user").then_some(Ok(user))
+                    } else {
+                        state.entra.group(member).filter(|_| {
+                            cast.is_none_or(|c| c == "#microsoft.graph.group")
+                        }).map(|g| Err(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name})))
                     }
-                } else if let Some(g) = state.entra.group(member)
-                    && cast.is_none_or(|c| c == "#microsoft.graph.group")
-                {
-                    items.push(Err(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name})));
-                }
-            }
-            page(
+                })
+                .skip(skip)
+                .take(top + 1)
+                .collect();
+            page_at(
                 &base,
                 request,
                 "directoryObjects",
-                &items,
+                &window,
                 skip,
                 top,
                 |item| match item {
@@ -969,16 +975,28 @@ fn page<T>(
     top: usize,
     project: impl Fn(&T) -> Value,
 ) -> Response {
-    let end = (skip + top).min(items.len());
-    let value: Vec<Value> = items
-        .get(skip.min(items.len())..end)
-        .unwrap_or_default()
-        .iter()
-        .map(project)
-        .collect();
+    let window = items
+        .get(skip.min(items.len())..(skip + top + 1).min(items.len()))
+        .unwrap_or_default();
+    page_at(base, request, context, window, skip, top, project)
+}
+
+/// One page from `window`, the items from offset `skip` on (at most `top` of them are shown;
+/// one more says a next page exists, whose `$skiptoken` is `skip + top`).
+fn page_at<T>(
+    base: &str,
+    request: &Request,
+    context: &str,
+    window: &[T],
+    skip: usize,
+    top: usize,
+    project: impl Fn(&T) -> Value,
+) -> Response {
+    let value: Vec<Value> = window.iter().take(top).map(project).collect();
     let mut body =
         json!({"@odata.context": format!("{base}/v1.0/$metadata#{context}"), "value": value});
-    if end < items.len() {
+    if window.len() > top {
+        let end = skip + top;
         let kept: Vec<String> = request
             .query
             .split('&')
