@@ -2,19 +2,17 @@
 //! format): one job per upload of at most 100 MB, one after another; a job not started when
 //! roster stops is not sent. A handful of requests instead of one per 200 records.
 
-use serde_json::{Map, Value};
-
 use super::requests::{request_failure, stop_on};
 use super::{Ctx, Written};
 use crate::salesforce::bulk::{self, JobError, MAX_UPLOAD_BYTES};
-use crate::salesforce::write::Op;
+use crate::salesforce::write::{Op, Record};
 
 /// Writes `records` (all of one object) with ingest jobs; outcomes in the order given.
 pub(super) async fn write(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
-    records: &[Map<String, Value>],
+    records: &[Record],
 ) -> Vec<Written> {
     write_split(ctx, op, object, records, MAX_UPLOAD_BYTES).await
 }
@@ -23,7 +21,7 @@ async fn write_split(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
-    records: &[Map<String, Value>],
+    records: &[Record],
     max_bytes: usize,
 ) -> Vec<Written> {
     let mut outcomes = Vec::with_capacity(records.len());
@@ -59,7 +57,7 @@ async fn write_split(
 mod tests {
     use std::sync::Arc;
 
-    use serde_json::{Map, Value, json};
+    use serde_json::json;
 
     use super::write_split;
     use crate::apply::{Ctx, Options, Stop, Written};
@@ -102,16 +100,15 @@ mod tests {
             .find(|p| p["Name"] == "Standard User")
             .unwrap()["Id"]
             .clone();
-        let records: Vec<Map<String, Value>> = (0..7)
+        let records: Vec<crate::salesforce::write::Record> = (0..7)
             .map(|n| {
-                let Value::Object(record) = json!({
+                let record: crate::salesforce::write::Record = serde_json::from_value(json!({
                     "Username": format!("split{n}@example.com.dev1"), "LastName": format!("Split{n}"),
                     "Email": format!("split{n}@example.com"), "Alias": format!("split{n}"),
                     "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",
                     "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US", "ProfileId": profile,
-                }) else {
-                    unreachable!()
-                };
+                }))
+                .unwrap();
                 record
             })
             .collect();

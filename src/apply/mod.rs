@@ -22,7 +22,7 @@ pub(crate) use record::{
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::config::WhenRefused;
 use crate::grants::GrantKind;
@@ -31,7 +31,7 @@ use crate::progress::Task;
 use crate::salesforce::Salesforce;
 
 pub(crate) use crate::salesforce::write::Failure;
-use crate::salesforce::write::Op;
+use crate::salesforce::write::{Op, Record};
 use requests::{delete_assignments, write};
 pub(crate) use stale::differences;
 
@@ -398,7 +398,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
             .filter(|i| user_step(&changes[*i]).is_some())
             .partition(|i| frees_a_feature_licence(&changes[*i]));
     for wave in [freeing, updates] {
-        let records: Vec<(usize, Map<String, Value>)> = wave
+        let records: Vec<(usize, Record)> = wave
             .into_iter()
             .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
             .collect();
@@ -406,11 +406,11 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
         settle(results, written, |_| 0);
     }
     // Returning users: their logins thawed once their user write (if any) is done.
-    let thaws: Vec<(usize, Map<String, Value>)> = (0..changes.len())
+    let thaws: Vec<(usize, Record)> = (0..changes.len())
         .filter(|i| unfreezes(&changes[*i]) && !results[*i].user_write_unconfirmed(&changes[*i]))
         .filter_map(|i| {
             let login = changes[i].login_id.as_ref()?;
-            let mut fields = Map::new();
+            let mut fields = Record::new();
             fields.insert("Id".into(), json!(login));
             fields.insert("IsFrozen".into(), json!(false));
             Some((i, fields))
@@ -424,7 +424,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
     for ((i, outcome), step) in written.into_iter().zip(steps) {
         results[i].settle(step, outcome);
     }
-    let creates: Vec<(usize, Map<String, Value>)> = of(changes, &[Action::Create])
+    let creates: Vec<(usize, Record)> = of(changes, &[Action::Create])
         .into_iter()
         .map(|i| (i, record(&changes[i], None)))
         .collect();
@@ -501,7 +501,7 @@ async fn grants(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
                 let Some(step) = step_of(&results[i], &g.step(true)) else {
                     continue;
                 };
-                let mut fields = Map::new();
+                let mut fields = Record::new();
                 fields.insert(spec.assignee_field.into(), json!(assignee));
                 fields.insert(spec.object_field.into(), json!(g.id));
                 add_step.push(step);
@@ -546,7 +546,7 @@ fn write_groups() -> Vec<Vec<GrantKind>> {
 /// Deactivations and freezes, last: always the change's last step.
 async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
     let last = |results: &[ChangeResult], i: usize| results[i].steps.len().saturating_sub(1);
-    let deactivations: Vec<(usize, Map<String, Value>)> = of(changes, &[Action::Deactivate])
+    let deactivations: Vec<(usize, Record)> = of(changes, &[Action::Deactivate])
         .into_iter()
         .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
         .collect();
@@ -620,7 +620,7 @@ async fn freeze_refused(
         let step = results[i].steps.len() - 1;
         match login {
             Some(login) => {
-                let mut fields = Map::new();
+                let mut fields = Record::new();
                 fields.insert("Id".into(), json!(login));
                 fields.insert("IsFrozen".into(), json!(true));
                 records.push((i, fields));
@@ -662,12 +662,12 @@ fn note_frozen_instead(result: &mut ChangeResult) {
 
 /// The record to write for a change: its `after` fields, with the id for an update. A plan's
 /// own `Id` field (which `validate` never lets a mapping produce) can never name another record.
-fn record(change: &Change, id: Option<&str>) -> Map<String, Value> {
-    let mut fields = Map::new();
+fn record(change: &Change, id: Option<&str>) -> Record {
+    let mut fields = Record::new();
     for (name, value) in &change.after {
         // IsFrozen lives on the UserLogin, written apart.
         if !name.eq_ignore_ascii_case("Id") && name.as_ref() != "IsFrozen" {
-            fields.insert(name.to_string(), value.clone());
+            fields.insert(std::sync::Arc::clone(name), value.clone());
         }
     }
     if let Some(id) = id {
@@ -688,14 +688,11 @@ fn settle(
 }
 
 /// The `UserLogin` records to freeze: each change names its user's login.
-fn freeze_records(
-    changes: &[Change],
-    results: &mut [ChangeResult],
-) -> Vec<(usize, Map<String, Value>)> {
+fn freeze_records(changes: &[Change], results: &mut [ChangeResult]) -> Vec<(usize, Record)> {
     let mut records = Vec::new();
     for i in of(changes, &[Action::Freeze]) {
         if let Some(login) = &changes[i].login_id {
-            let mut fields = Map::new();
+            let mut fields = Record::new();
             fields.insert("Id".into(), json!(login));
             fields.insert("IsFrozen".into(), json!(true));
             records.push((i, fields));

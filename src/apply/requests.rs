@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
 use super::{Ctx, Failure, Written, bulk};
 use crate::salesforce::SalesforceError;
-use crate::salesforce::write::{Op, Outcome, PER_REQUEST};
+use crate::salesforce::write::{Op, Outcome, PER_REQUEST, Record};
 
 /// Rounds of retrying records Salesforce could not lock.
 const LOCK_RETRIES: u32 = 3;
@@ -28,12 +26,12 @@ pub(super) async fn write(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
-    records: Vec<(usize, Map<String, Value>)>,
+    records: Vec<(usize, Record)>,
 ) -> Vec<(usize, Written)> {
     if records.is_empty() {
         return Vec::new();
     }
-    let (indexes, records): (Vec<usize>, Vec<Map<String, Value>>) = records.into_iter().unzip();
+    let (indexes, records): (Vec<usize>, Vec<Record>) = records.into_iter().unzip();
     let mut outcomes = if records.len() > ctx.options.bulk_threshold {
         bulk::write(ctx, op, object, &records).await
     } else {
@@ -50,7 +48,7 @@ pub(super) async fn write(
         }
         tokio::time::sleep(Duration::from_millis(500 << round)).await;
         tracing::warn!(target: "roster::apply", "retrying {} locked {object} records", locked.len());
-        let again: Vec<Map<String, Value>> = locked.iter().map(|i| records[*i].clone()).collect();
+        let again: Vec<Record> = locked.iter().map(|i| records[*i].clone()).collect();
         for (i, outcome) in locked
             .into_iter()
             .zip(collections(ctx, op, object, &again).await)
@@ -62,12 +60,7 @@ pub(super) async fn write(
 }
 
 /// Inserts or updates through sObject Collections, 200 records a request, a few at a time.
-async fn collections(
-    ctx: &Ctx,
-    op: Op,
-    object: &'static str,
-    records: &[Map<String, Value>],
-) -> Vec<Written> {
+async fn collections(ctx: &Ctx, op: Op, object: &'static str, records: &[Record]) -> Vec<Written> {
     let requests: Vec<_> = records
         .chunks(PER_REQUEST)
         .map(|chunk| {

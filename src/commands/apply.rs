@@ -87,7 +87,8 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     if args.plan.is_none() {
         // With --format json, stdout is the report alone: one JSON document.
         if args.format != Format::Json {
-            super::print(&render::render(&plan, args.format.into(), ctx.color, false))?;
+            // Streamed: the text plan of 100,000 creates is some 100 MB.
+            super::plan::print_plan(&plan, args.format, ctx.color, false)?;
         }
         super::step_summary(|| render::render(&plan, render::Format::Markdown, false, false));
     }

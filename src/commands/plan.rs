@@ -121,7 +121,12 @@ pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
 
 /// Writes a plan to stdout. JSON never holds colour, so it skips anstream's scan for escape
 /// codes, which matters for a 100 MB plan.
-fn print_plan(plan: &Plan, format: Format, color: bool, mask: bool) -> Result<(), Error> {
+pub(super) fn print_plan(
+    plan: &Plan,
+    format: Format,
+    color: bool,
+    mask: bool,
+) -> Result<(), Error> {
     let written = if format == Format::Json {
         render::write(
             &mut std::io::stdout().lock(),

@@ -8,9 +8,9 @@ use std::ops::Range;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::write::{Failure, Op, Outcome};
+use super::write::{Failure, Op, Outcome, Record};
 use super::{Salesforce, SalesforceError};
 use crate::http::Body;
 
@@ -73,17 +73,12 @@ pub(crate) struct Upload {
 
 /// The CSV uploads for `records` (all of one object): the key column first, then every other
 /// field any record sets, each upload at most `max_bytes` (one record at least).
-pub(crate) fn uploads(
-    op: Op,
-    object: &str,
-    records: &[Map<String, Value>],
-    max_bytes: usize,
-) -> Vec<Upload> {
+pub(crate) fn uploads(op: Op, object: &str, records: &[Record], max_bytes: usize) -> Vec<Upload> {
     let key = RowKey::of(op, object);
     let columns: Vec<&str> = {
         let mut names: BTreeSet<&str> = records
             .iter()
-            .flat_map(|r| r.keys().map(String::as_str))
+            .flat_map(|r| r.keys().map(AsRef::as_ref))
             .filter(|k| *k != "attributes")
             .collect();
         match key {
@@ -107,7 +102,7 @@ pub(crate) fn uploads(
                 .iter()
                 // A column the record does not set stays empty: unchanged on update, unset on
                 // insert.
-                .map(|c| records[end].get(*c).map(cell).unwrap_or_default())
+                .map(|c| records[end].get(c).map(cell).unwrap_or_default())
                 .collect();
             crate::csv::write_row(&mut row, cells.iter().map(String::as_str));
             if end > start && csv.len() + row.len() > max_bytes {
@@ -148,7 +143,7 @@ pub(crate) struct JobResults {
 
 impl JobResults {
     /// The outcome of `record`, found by its key.
-    pub(crate) fn outcome(&self, record: &Map<String, Value>) -> Outcome {
+    pub(crate) fn outcome(&self, record: &Record) -> Outcome {
         let cells: Vec<String> = self
             .columns
             .iter()

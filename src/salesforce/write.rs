@@ -55,6 +55,10 @@ pub(crate) enum Outcome {
     Rejected(Failure),
 }
 
+/// One record to write: field API name to value, in name order (the names shared, one
+/// allocation a record).
+pub(crate) type Record = crate::sorted_map::Fields;
+
 impl Salesforce {
     /// Inserts (`POST`) or updates (`PATCH`) up to 200 records of `object` in one request; the
     /// outcomes come back in the order given. An answer that is not one result per record, each
@@ -64,7 +68,7 @@ impl Salesforce {
         &self,
         op: Op,
         object: &str,
-        records: &[Map<String, Value>],
+        records: &[Record],
     ) -> Result<Vec<Outcome>, SalesforceError> {
         let method = match op {
             Op::Insert => Method::POST,
@@ -73,9 +77,9 @@ impl Salesforce {
         let records: Vec<Value> = records
             .iter()
             .map(|fields| {
-                let mut record = Map::with_capacity(fields.len() + 1);
+                let mut record = Map::new();
                 record.insert("attributes".into(), json!({ "type": object }));
-                record.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                record.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
                 Value::Object(record)
             })
             .collect();
