@@ -6,6 +6,9 @@
 //! the Salesforce requests by route, the write requests against the fewest the APIs allow for
 //! the same writes, and the staleness check's reads apart.
 //!
+//! Then the whole 100,000-user synthetic world (`ROSTER_BENCH_USERS`) is applied in one run, and
+//! its exit code, peak memory and wall time printed.
+//!
 //! Run: `cargo bench --bench apply`
 
 #![allow(
@@ -158,11 +161,13 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
             reads += count;
         }
     }
+    let ratio =
+        f64::from(u32::try_from(writes).unwrap()) / f64::from(u32::try_from(minimum).unwrap());
     println!(
-        "  wall time {:.2} s; Salesforce write requests {writes} = {:.3} x the fewest \
-         (the staleness check's reads {reads}, plus the logins)",
+        "  wall time {:.2} s; Salesforce write requests {writes} = {ratio:.3} x the fewest \
+         (the staleness check's reads {reads}, plus the logins)   target <= 1.05 x   {}",
         wall.as_secs_f64(),
-        f64::from(u32::try_from(writes).unwrap()) / f64::from(u32::try_from(minimum).unwrap())
+        if ratio <= 1.05 { "met" } else { "NOT met" }
     );
     println!(
         "  {}",
@@ -174,9 +179,67 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The whole synthetic world of `users` applied in one run, as `roster apply --auto-approve`
+/// does it (Bulk API 2.0 above the default threshold): exit 0, roster's peak memory against
+/// the target (400 MB at 100,000 users), wall time, and the emulator's CPU and peak memory.
+fn whole_world(users: u64) {
+    let dir = std::env::temp_dir().join(format!("roster-bench-apply-{}-all", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("roster.yaml");
+    let emulator =
+        support::Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
+    let emulator_before = support::cpu_ms_of(emulator.pid());
+    let started = Instant::now();
+    let out = roster(
+        &dir,
+        &emulator,
+        &[
+            "apply",
+            "-v",
+            "--auto-approve",
+            "--allow-deactivations",
+            "1000000",
+        ],
+    );
+    let wall = started.elapsed();
+    let emulator_ms = support::cpu_ms_of(emulator.pid()) - emulator_before;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak_mib: u64 = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.split("peak memory ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    println!("the whole synthetic world of {users} users in one apply (exit 0):");
+    println!(
+        "  {}",
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+    );
+    println!(
+        "  peak memory {peak_mib} MiB   target <= 400 MB   {}",
+        if peak_mib * 1024 * 1024 <= 400_000_000 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "  wall time {:.1} s; emulator CPU {emulator_ms} ms, emulator peak {} MiB",
+        wall.as_secs_f64(),
+        support::peak_mib_of(emulator.pid())
+    );
+    drop(emulator);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let creates = usize::try_from(support::env_number("ROSTER_BENCH_CREATES", 10_000)).unwrap();
     let latency = support::env_number("ROSTER_BENCH_LATENCY_MS", 20);
     run(creates, latency, "1000000000", "sObject Collections");
     run(creates, latency, "2000", "Bulk API 2.0");
+    whole_world(support::env_number("ROSTER_BENCH_USERS", 100_000));
 }

@@ -63,14 +63,7 @@ fn main() {
             .unwrap();
         (listed, pages, listing, counts)
     });
-    let peak_kib = std::fs::read_to_string(format!("/proc/{}/status", emulator.pid()))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
-        })
-        .unwrap_or_default();
+    let peak_mib = support::peak_mib_of(emulator.pid());
     drop(emulator);
     println!("synthetic world: {users} users");
     println!(
@@ -82,5 +75,12 @@ fn main() {
         listing.as_secs_f64()
     );
     println!("requests per route: {counts}");
-    println!("emulator peak memory (VmHWM): {peak_kib} KiB");
+    println!(
+        "emulator peak memory (VmHWM): {peak_mib} MiB   target <= 300 MB at 100,000 users   {}",
+        if peak_mib * 1024 * 1024 <= 300_000_000 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
 }

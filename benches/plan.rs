@@ -70,29 +70,6 @@ fn plan(dir: &Path, emulator: &support::Emulator, extra: &[&str]) -> (Run, Strin
     (run, stderr)
 }
 
-/// A process's CPU time so far (ms), from `/proc/PID/stat` (10 ms ticks).
-fn cpu_of(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    (fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()) * 10
-}
-
-/// A process's peak RSS (MiB), from `/proc/PID/status`.
-fn peak_of(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap()
-        / 1024
-}
-
 fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
     values.sort_unstable();
     values[values.len() / 2]
@@ -137,9 +114,9 @@ fn hundred_thousand(users: u64, latency: u64) {
         support::admin(&base, reqwest::Method::DELETE, "requests", None);
         let (floor_wall, floor_requests) = runtime.block_on(client.run(&requests));
         support::admin(&base, reqwest::Method::DELETE, "requests", None);
-        let emulator_before = cpu_of(emulator.pid());
+        let emulator_before = support::cpu_ms_of(emulator.pid());
         let (run, _) = plan(&dir, &emulator, &["-v"]);
-        let emulator_ms = cpu_of(emulator.pid()) - emulator_before;
+        let emulator_ms = support::cpu_ms_of(emulator.pid()) - emulator_before;
         let sent: u64 = support::admin(&base, reqwest::Method::GET, "requests", None)
             .as_object()
             .unwrap()
@@ -166,7 +143,7 @@ fn hundred_thousand(users: u64, latency: u64) {
     let (floor_wall, wall) = (median(floors), median(walls));
     let ratio = wall.as_secs_f64() / floor_wall.as_secs_f64();
     let (planner, peak) = (median(planners), median(peaks));
-    let emulator_peak = peak_of(emulator.pid());
+    let emulator_peak = support::peak_mib_of(emulator.pid());
     println!("  medians of 5:");
     println!(
         "    wall time      {:.2} s = {ratio:.2} x the floor's {:.2} s   target <= 1.50 x   {}",
@@ -199,7 +176,7 @@ fn million(users: u64) {
     println!(
         "roster plan, {users} users, no added latency (emulator started in {:.0} s, peak {} MiB):",
         started.elapsed().as_secs_f64(),
-        peak_of(emulator.pid())
+        support::peak_mib_of(emulator.pid())
     );
     let (run, _) = plan(&dir, &emulator, &["-v"]);
     println!(

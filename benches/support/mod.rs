@@ -97,3 +97,26 @@ pub(crate) fn admin(
         request.send().await.unwrap().json().await.unwrap()
     })
 }
+
+/// A process's CPU time so far (ms), from `/proc/PID/stat` (10 ms ticks).
+pub(crate) fn cpu_ms_of(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    (fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()) * 10
+}
+
+/// A process's peak RSS (MiB), from `/proc/PID/status`.
+pub(crate) fn peak_mib_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap()
+        / 1024
+}

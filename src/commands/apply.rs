@@ -133,6 +133,8 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         Format::Text => render::report::text(&plan, &report, ctx.color),
     };
     super::print(&out)?;
+    // What the whole apply cost, writes included (`-v`; the benchmarks read it).
+    crate::usage::log_peak();
     super::step_summary(|| render::report::markdown(&plan, &report));
     Ok(if apply::complete(&report) {
         Outcome::Success
