@@ -535,15 +535,17 @@ pub(crate) fn format_timestamp(ms: i64) -> String {
 
 impl State {
     /// Builds the live world, resolving every name the file refers to.
-    pub(crate) fn from_world(world: WorldFile) -> Result<State, String> {
-        let entra = entra_from(&world)?;
+    pub(crate) fn from_world(mut world: WorldFile) -> Result<State, String> {
+        let entra = entra_from(&mut world)?;
         let org = org_from(world)?;
         Ok(State { entra, org })
     }
 }
 
-fn entra_from(world: &WorldFile) -> Result<Entra, String> {
-    let w = &world.entra;
+/// Entra's state; the world's users are moved into it (a synthetic tenant's 100,000 users are
+/// never held twice).
+fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
+    let w = &mut world.entra;
     for (i, user) in w.users.iter().enumerate() {
         for key in ["id", "userPrincipalName"] {
             if !user.get(key).is_some_and(Value::is_string) {
@@ -556,7 +558,7 @@ fn entra_from(world: &WorldFile) -> Result<Entra, String> {
         clients: w.clients.clone(),
         github_actions: w.github_actions.clone(),
         applications: w.applications.clone(),
-        users: w.users.clone(),
+        users: std::mem::take(&mut w.users),
         user_index: HashMap::new(),
         properties: HashSet::new(),
         groups: Vec::new(),
