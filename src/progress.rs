@@ -29,26 +29,34 @@ impl Progress {
     pub(crate) fn task(&self, label: &str) -> Task {
         let bar = self.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(
-                ProgressStyle::with_template(if self.styled {
-                    "{spinner} {prefix:.bold} {msg}"
-                } else {
-                    "{spinner} {prefix} {msg}"
-                })
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
+            bar.set_style(style(self.styled, "{spinner} {prefix:.bold} {msg}"));
             bar.set_prefix(label.to_owned());
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Task { bar }
+        Task {
+            bar,
+            styled: self.styled,
+        }
     }
+}
+
+/// A line's style from its template; without colours the label is not bold either.
+fn style(styled: bool, template: &str) -> ProgressStyle {
+    let template = if styled {
+        template.to_owned()
+    } else {
+        template.replace("{prefix:.bold}", "{prefix}")
+    };
+    ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 /// One progress line.
 #[derive(Clone)]
 pub(crate) struct Task {
     bar: Option<ProgressBar>,
+    /// Bold labels (see `Progress`).
+    styled: bool,
 }
 
 impl Task {
@@ -58,10 +66,7 @@ impl Task {
             bar.set_message(what.to_owned());
             bar.set_position(0);
             bar.set_length(0);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} {pos}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
+            bar.set_style(style(self.styled, "{spinner} {prefix:.bold} {msg} {pos}"));
         }
     }
 
@@ -69,12 +74,10 @@ impl Task {
     pub(crate) fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {
             bar.set_length(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {prefix:.bold} {msg} {wide_bar} {pos}/{len}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            bar.set_style(style(
+                self.styled,
+                "{spinner} {prefix:.bold} {msg} {wide_bar} {pos}/{len}",
+            ));
         }
     }
 
@@ -93,10 +96,7 @@ impl Task {
 
     pub(crate) fn finish(&self, summary: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_style(
-                ProgressStyle::with_template("  {prefix:.bold} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
+            bar.set_style(style(self.styled, "  {prefix:.bold} {msg}"));
             bar.finish_with_message(summary.to_owned());
         }
     }

@@ -33,6 +33,11 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
         SortedMap(Vec::new())
     }
 
+    /// An empty map with room for `n` entries.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        SortedMap(Vec::with_capacity(n))
+    }
+
     fn position(&self, name: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.borrow().cmp(name))
     }

@@ -48,6 +48,8 @@ pub(super) async fn write(
         }
         tokio::time::sleep(Duration::from_millis(500 << round)).await;
         tracing::warn!(target: "roster::apply", "retrying {} locked {object} records", locked.len());
+        // Records sent again are more work: the progress count never passes its total.
+        ctx.task.add_total(locked.len() as u64);
         let again: Vec<Record> = locked.iter().map(|i| records[*i].clone()).collect();
         for (i, outcome) in locked
             .into_iter()

@@ -129,6 +129,11 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     ))??;
     let out = match args.format {
         Format::Json => render::report::json(&plan, &report),
+        // After the plan's markdown (which ends in an HTML block), a blank line first: the
+        // report's heading would otherwise be read as part of that block.
+        Format::Markdown if args.plan.is_none() => {
+            format!("\n{}", render::report::markdown(&plan, &report))
+        }
         Format::Markdown => render::report::markdown(&plan, &report),
         Format::Text => render::report::text(&plan, &report, ctx.color),
     };

@@ -106,7 +106,8 @@ pub(super) fn desired(
     explain: bool,
 ) -> Desired {
     let mut out = Desired {
-        fields: super::Fields::new(),
+        // Room for every mapping and the profile and role a create adds: one allocation.
+        fields: super::Fields::with_capacity(compiled.mappings.len() + 2),
         errors: Vec::new(),
         skipped: None,
         traces: Vec::new(),

@@ -863,8 +863,10 @@ fn markdown_report_lists_failures_in_a_table() {
         "{}",
         out.stdout
     );
+    // A blank line ends the plan's HTML block before the report's heading (CommonMark).
     assert!(
-        out.stdout.contains("### ❌ roster apply failed"),
+        out.stdout
+            .contains("</details>\n\n### ❌ roster apply failed"),
         "{}",
         out.stdout
     );

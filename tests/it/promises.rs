@@ -253,6 +253,16 @@ fn colour_and_progress_only_on_a_terminal() {
         !sgr.is_match(&plan) && plan.contains("Plan: 23 to create"),
         "{plan}"
     );
+    // Progress labels are bold on a terminal, and plain with colours off.
+    assert!(sgr.is_match(&progress), "{progress:?}");
+    for (flags, env) in [
+        (&["--no-color"][..], &[][..]),
+        (&[][..], &[("NO_COLOR", "1")][..]),
+    ] {
+        let (unstyled, _) = run(OnTerminal::Stderr, flags, env);
+        assert!(unstyled.contains("Entra"), "{unstyled:?}");
+        assert!(!sgr.is_match(&unstyled), "{flags:?} {env:?}: {unstyled:?}");
+    }
     // -q draws no progress, even on a terminal.
     let (quiet, _) = run(OnTerminal::Stderr, &["-q"], &[]);
     assert!(!quiet.contains("Entra"), "{quiet:?}");
