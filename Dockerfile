@@ -3,7 +3,7 @@
 #   docker build -t roster .
 #   docker run --rm -v "$PWD:/work" -w /work -e AZURE_CLIENT_SECRET -e SF_CLIENT_SECRET roster plan
 FROM rust:1.95-alpine AS build
-RUN apk add --no-cache musl-dev
+RUN apk add --no-cache musl-dev make
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked && cp target/release/roster /roster
