@@ -93,8 +93,17 @@ impl<'p> AuditLog<'p> {
     pub(crate) fn new(plan: &'p Plan, reviewed: Option<&str>, env: Env<'_>) -> AuditLog<'p> {
         let plan_sha256 = reviewed.map_or_else(
             || {
-                let json = crate::render::render(plan, crate::render::Format::Json, false, false);
-                crate::digest::sha256_hex(json.as_bytes())
+                // The plan's JSON as `roster plan --format json` prints it, hashed as it is
+                // written: never held as text.
+                let mut digest = crate::digest::Sha256Writer::new();
+                let _ = crate::render::write(
+                    &mut digest,
+                    plan,
+                    crate::render::Format::Json,
+                    false,
+                    false,
+                );
+                digest.hex()
             },
             str::to_owned,
         );

@@ -27,7 +27,7 @@ fn held(
         return Ok(false);
     }
     if args.plan.is_some() && args.format != Format::Json {
-        super::print(&render::render(plan, args.format.into(), ctx.color, false))?;
+        super::plan::print_plan(plan, args.format, ctx.color, false)?;
     }
     let mut message =
         "held by the reconcile policy (reconcile.auto_apply), nothing written:".to_owned();

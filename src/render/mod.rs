@@ -53,10 +53,16 @@ pub(crate) fn write(
                     out.write_all(b"\n")?;
                 }
             }
-            for line in text::lines(plan) {
-                out.write_all(masked(line.to_text(color)).as_bytes())?;
-                out.write_all(b"\n")?;
-            }
+            // Each line written as it is made; the first write error ends the writing.
+            let mut written = Ok(());
+            text::each_line(plan, &mut |line| {
+                if written.is_ok() {
+                    written = out
+                        .write_all(masked(line.to_text(color)).as_bytes())
+                        .and_then(|()| out.write_all(b"\n"));
+                }
+            });
+            written?;
             out.flush()
         }
         Format::Markdown => out.write_all(masked(markdown::render(plan)).as_bytes()),

@@ -189,16 +189,19 @@ impl Line {
 
 /// One user's block, as text.
 pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
-    let mut lines = Vec::new();
-    change_lines(&mut lines, change);
-    for line in &lines {
-        out.push_str(&line.to_text(color));
-        out.push('\n');
-    }
+    change_lines(
+        &mut Lines {
+            emit: &mut |line: Line| {
+                out.push_str(&line.to_text(color));
+                out.push('\n');
+            },
+        },
+        change,
+    );
 }
 
 /// One user's block.
-fn change_lines(out: &mut Vec<Line>, change: &Change) {
+fn change_lines(out: &mut Lines<'_>, change: &Change) {
     let (sym, st) = symbol(change.action);
     let sym = sym.chars().next().unwrap_or('~');
     out.push(Line::styled(
@@ -298,7 +301,7 @@ fn change_lines(out: &mut Vec<Line>, change: &Change) {
 /// line for a create, a block for an update, added `+`, removed `-`; a licence Salesforce
 /// assigns along with a permission set says so.
 fn grants(
-    out: &mut Vec<Line>,
+    out: &mut Lines<'_>,
     change: &Change,
     kind: GrantKind,
     (sym, st): (char, Style),
@@ -354,8 +357,8 @@ pub(crate) fn codes(color: bool, style: Style) -> (String, String) {
 }
 
 /// The changes, grouped by cause when the plan was compared with a baseline config.
-fn changes(out: &mut Vec<Line>, plan: &Plan) {
-    let blank = |out: &mut Vec<Line>| out.push(Line::plain(0, ""));
+fn changes(out: &mut Lines<'_>, plan: &Plan) {
+    let blank = |out: &mut Lines<'_>| out.push(Line::plain(0, ""));
     if !plan.changes.is_empty() {
         out.push(Line::plain(0, "roster will perform the following actions:"));
         blank(out);
@@ -409,7 +412,7 @@ fn changes(out: &mut Vec<Line>, plan: &Plan) {
 }
 
 /// The application's app roles to change (`roles.app_roles`), each as a resource block.
-fn app_roles(out: &mut Vec<Line>, plan: &Plan) {
+fn app_roles(out: &mut Lines<'_>, plan: &Plan) {
     use crate::plan::AppRoleAction;
     for role in &plan.app_roles {
         let (mark, colour, verb) = match role.action {
@@ -485,14 +488,34 @@ fn app_roles(out: &mut Vec<Line>, plan: &Plan) {
     }
 }
 
-/// The whole plan, line by line: warnings, users deleted in Entra, each change, the users not
-/// acted on, the summary and the safety verdict.
+/// Where the lines of a plan go as they are made: written out at once when rendering (a plan of
+/// 100,000 creates is some two million lines, never held together), or collected.
+pub(crate) struct Lines<'a> {
+    emit: &'a mut dyn FnMut(Line),
+}
+
+impl Lines<'_> {
+    fn push(&mut self, line: Line) {
+        (self.emit)(line);
+    }
+}
+
+/// The whole plan, line by line, collected (for the pull-request comment's diff and tests;
+/// rendering streams with `each_line`).
 pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
-    let mut out = Vec::new();
-    let blank = |out: &mut Vec<Line>| out.push(Line::plain(0, ""));
+    let mut all = Vec::new();
+    each_line(plan, &mut |line| all.push(line));
+    all
+}
+
+/// The whole plan, line by line, each given to `emit` as it is made: warnings, users deleted in
+/// Entra, each change, the users not acted on, the summary and the safety verdict.
+pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
+    let out = &mut Lines { emit };
+    let blank = |out: &mut Lines<'_>| out.push(Line::plain(0, ""));
     if let Some(refused) = &plan.refused {
         out.push(Line::plain(0, format!("Plan refused: {refused}")));
-        return out;
+        return;
     }
     if !plan.targeted.is_empty() {
         out.push(Line::plain(
@@ -504,13 +527,13 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
                 plan.targeted.join(", ")
             ),
         ));
-        blank(&mut out);
+        blank(out);
     }
     for warning in &plan.warnings {
         out.push(Line::plain(0, format!("Warning: {warning}")));
     }
     if !plan.warnings.is_empty() {
-        blank(&mut out);
+        blank(out);
     }
     if !plan.deleted_in_entra.is_empty() {
         out.push(Line::plain(
@@ -525,10 +548,10 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
             let name = user.display_name.as_deref().unwrap_or("no display name");
             out.push(Line::plain(2, format!("- {name} ({})", user.id)));
         }
-        blank(&mut out);
+        blank(out);
     }
-    changes(&mut out, plan);
-    app_roles(&mut out, plan);
+    changes(out, plan);
+    app_roles(out, plan);
     if !plan.errors.is_empty() {
         out.push(Line::plain(
             0,
@@ -538,7 +561,7 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
                 plan.summary.errors, plan.summary.conflicts
             ),
         ));
-        blank(&mut out);
+        blank(out);
         for problem in &plan.errors {
             let kind = match problem.kind {
                 ProblemKind::Error => "error",
@@ -553,21 +576,21 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
                 ),
             ));
         }
-        blank(&mut out);
+        blank(out);
     }
     if !plan.skipped.is_empty() {
         out.push(Line::plain(
             0,
             "roster leaves these users as they are in this run, as a mapping expression asks:",
         ));
-        blank(&mut out);
+        blank(out);
         for skipped in &plan.skipped {
             out.push(Line::plain(
                 2,
                 format!("· salesforce_user[{:?}]: {}", skipped.key, skipped.reason),
             ));
         }
-        blank(&mut out);
+        blank(out);
     }
     out.push(Line::styled(0, Style::new().bold(), summary_line(plan)));
     if plan.safety.exceeded {
@@ -575,7 +598,7 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
             0 => String::new(),
             n => format!(" (with {n} more waiting outside --target)"),
         };
-        blank(&mut out);
+        blank(out);
         out.push(Line::plain(
             0,
             format!(
@@ -587,7 +610,6 @@ pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
             ),
         ));
     }
-    out
 }
 
 #[cfg(test)]
