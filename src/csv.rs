@@ -27,17 +27,25 @@ pub(crate) fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &
 /// Every row of a CSV document (the first is the header), read by the `csv` crate; rows may
 /// differ in length.
 pub(crate) fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
-    csv::ReaderBuilder::new()
+    let mut rows = Vec::new();
+    each_row(text.as_bytes(), |row| {
+        rows.push(row.iter().map(str::to_owned).collect());
+    })?;
+    Ok(rows)
+}
+
+/// Each row of a CSV document (the first is the header) given to `f` as it is read, in one
+/// reused record: a Bulk API job's 100,000 result rows are never held as strings together.
+pub(crate) fn each_row(text: &[u8], mut f: impl FnMut(&csv::StringRecord)) -> Result<(), String> {
+    let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|record| {
-            record
-                .map(|r| r.iter().map(str::to_owned).collect())
-                .map_err(|e| e.to_string())
-        })
-        .collect()
+        .from_reader(text);
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(|e| e.to_string())? {
+        f(&record);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -333,47 +333,40 @@ async fn read_results(
     let path = format!("jobs/ingest/{id}");
     // After `sf__Id` and `sf__Created`/`sf__Error`, the uploaded columns in their order.
     let key_column = 2;
-    let key = |r: &[String]| {
-        upload
-            .key
-            .of_cells(r[key_column..].iter().map(String::as_str))
-    };
-    let rows = |text: &[u8]| -> Result<Vec<Vec<String>>, SalesforceError> {
-        crate::csv::parse(&String::from_utf8_lossy(text))
-            .map(|mut rows| {
-                if !rows.is_empty() {
-                    rows.remove(0);
-                }
-                rows
-            })
-            .map_err(|e| SalesforceError::Read(format!("Bulk API job {id} results: {e}")))
+    let key = |r: &csv::StringRecord| upload.key.of_cells(r.iter().skip(key_column));
+    // Each data row (the header skipped) with at least the key's cells.
+    let rows = |text: &[u8], f: &mut dyn FnMut(&csv::StringRecord)| {
+        let mut header = true;
+        crate::csv::each_row(text, |r| {
+            if !std::mem::take(&mut header) && r.len() > key_column {
+                f(r);
+            }
+        })
+        .map_err(|e| SalesforceError::Read(format!("Bulk API job {id} results: {e}")))
     };
     let ok = salesforce
         .data_reply(Method::GET, &format!("{path}/successfulResults"), None)
         .await?;
-    let succeeded = rows(&ok.body)?
-        .into_iter()
-        .filter(|r| r.len() > key_column)
-        .map(|r| (key(&r), r[0].clone()))
-        .collect();
+    let mut succeeded = HashMap::new();
+    rows(&ok.body, &mut |r| {
+        succeeded.insert(key(r), r[0].to_owned());
+    })?;
+    drop(ok);
     let bad = salesforce
         .data_reply(Method::GET, &format!("{path}/failedResults"), None)
         .await?;
-    let failed = rows(&bad.body)?
-        .into_iter()
-        .filter(|r| r.len() > key_column)
-        .map(|r| {
-            // `CODE:message:fields`
-            let mut parts = r[1].splitn(2, ':');
-            let code = parts.next().unwrap_or_default().to_owned();
-            let rest = parts.next().unwrap_or_default();
-            let message = rest
-                .rsplit_once(':')
-                .map_or(rest, |(message, _fields)| message)
-                .to_owned();
-            (key(&r), Failure { code, message })
-        })
-        .collect();
+    let mut failed = HashMap::new();
+    rows(&bad.body, &mut |r| {
+        // `CODE:message:fields`
+        let mut parts = r[1].splitn(2, ':');
+        let code = parts.next().unwrap_or_default().to_owned();
+        let rest = parts.next().unwrap_or_default();
+        let message = rest
+            .rsplit_once(':')
+            .map_or(rest, |(message, _fields)| message)
+            .to_owned();
+        failed.insert(key(r), Failure { code, message });
+    })?;
     Ok(JobResults {
         key: upload.key,
         columns: upload.columns.clone(),
