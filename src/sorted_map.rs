@@ -68,6 +68,11 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
         }
     }
 
+    /// Takes `name` out; its value, if it was there.
+    pub(crate) fn remove(&mut self, name: &str) -> Option<V> {
+        self.find(name).map(|i| self.0.remove(i).1)
+    }
+
     /// The names and values, in name order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + Clone {
         self.0.iter().map(|(k, v)| (k, v))

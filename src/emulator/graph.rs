@@ -10,7 +10,7 @@ use super::http::{
     form, graph_error, json_response, oauth_error, param, percent_decode, url_pairs,
 };
 use super::jwt;
-use super::state::State;
+use super::state::{EntraUser, State};
 use super::{Api, Request, Shared};
 use crate::graph::attributes::{COLLECTION_PROPERTIES, USER_PROPERTIES};
 
@@ -226,7 +226,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             };
             // Only this page's members (and one more, to know whether a next page exists) are
             // projected: a page of a 250,000-member group costs its own size, not the group's.
-            let window: Vec<Result<&Map<String, Value>, Value>> = queue
+            let window: Vec<Result<&EntraUser, Value>> = queue
                 .iter()
                 .filter_map(|member| {
                     if let Some(user) = state.entra.user(member) {
@@ -716,10 +716,7 @@ fn service_principals(state: &State, filter: Option<&str>) -> Result<Vec<Value>,
         .collect())
 }
 
-fn users<'s>(
-    state: &'s State,
-    filter: Option<&str>,
-) -> Result<Vec<&'s Map<String, Value>>, String> {
+fn users<'s>(state: &'s State, filter: Option<&str>) -> Result<Vec<&'s EntraUser>, String> {
     let clauses = match filter {
         Some(f) => parse_filter(f)?,
         None => Vec::new(),
@@ -729,7 +726,7 @@ fn users<'s>(
         Clause::In(name, ids) if name == "id" => Some(ids),
         _ => None,
     });
-    let candidates: Vec<&Map<String, Value>> = match by_id {
+    let candidates: Vec<&EntraUser> = match by_id {
         Some(ids) => ids.iter().filter_map(|id| state.entra.user(id)).collect(),
         None => state.entra.users.iter().collect(),
     };
@@ -820,7 +817,7 @@ fn unknown_selected<'s>(
 }
 
 /// `$select` gating as Graph does it: only the selected properties (or the default set).
-pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>) -> Value {
+pub(crate) fn project_user(user: &impl Properties, select: Option<&[String]>) -> Value {
     let mut out = Map::new();
     let wanted: Vec<&str> = match select {
         // Graph returns `id` whatever `$select` names.
@@ -835,7 +832,7 @@ pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>)
     };
     for name in wanted {
         let (key, value) = user
-            .iter()
+            .properties()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map_or_else(
                 || {
@@ -851,11 +848,35 @@ pub(crate) fn project_user(user: &Map<String, Value>, select: Option<&[String]>)
                     };
                     (known.unwrap_or(name).to_owned(), empty)
                 },
-                |(k, v)| (k.clone(), v.clone()),
+                |(k, v)| (k.to_owned(), v.clone()),
             );
         out.insert(key, value);
     }
     Value::Object(out)
+}
+
+/// A Graph object's properties, however the emulator holds them: a JSON object, or an Entra
+/// user with shared names.
+pub(crate) trait Properties {
+    fn properties(&self) -> impl Iterator<Item = (&str, &Value)>;
+}
+
+impl<T: Properties> Properties for &T {
+    fn properties(&self) -> impl Iterator<Item = (&str, &Value)> {
+        (**self).properties()
+    }
+}
+
+impl Properties for Map<String, Value> {
+    fn properties(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl Properties for EntraUser {
+    fn properties(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.iter().map(|(k, v)| (&**k, v))
+    }
 }
 
 /// One `$filter` clause; clauses are AND-ed.
@@ -866,9 +887,9 @@ enum Clause {
 }
 
 impl Clause {
-    fn matches(&self, item: &Map<String, Value>) -> bool {
+    fn matches(&self, item: &impl Properties) -> bool {
         let get = |name: &str| {
-            item.iter()
+            item.properties()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v)
         };

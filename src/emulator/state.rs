@@ -21,7 +21,7 @@ pub(crate) struct Entra {
     pub(crate) clients: Vec<EntraClient>,
     pub(crate) github_actions: Option<super::world::GithubActions>,
     pub(crate) applications: Vec<Application>,
-    pub(crate) users: Vec<Map<String, Value>>,
+    pub(crate) users: Vec<EntraUser>,
     /// Position in `users` by id and by lower-case user principal name.
     user_index: HashMap<String, usize>,
     /// Every attribute name some user carries, lower case: a world may give its users
@@ -67,11 +67,15 @@ pub(crate) struct AssignmentState {
     pub(crate) app_role_id: String,
 }
 
+/// An Entra user's properties by Graph name, in name order; the names are shared by every user
+/// (a synthetic tenant of 100,000 users holds each name once, not 100,000 times).
+pub(crate) type EntraUser = crate::sorted_map::SortedMap<std::sync::Arc<str>, Value>;
+
 /// The all-zero id of the Default Access role.
 pub(crate) const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
 
 impl Entra {
-    pub(crate) fn user(&self, id_or_upn: &str) -> Option<&Map<String, Value>> {
+    pub(crate) fn user(&self, id_or_upn: &str) -> Option<&EntraUser> {
         self.user_position(id_or_upn).map(|i| &self.users[i])
     }
 
@@ -88,8 +92,8 @@ impl Entra {
         self.properties.clear();
         for (i, user) in self.users.iter().enumerate() {
             for key in user.keys() {
-                if !self.properties.contains(key) {
-                    self.properties.insert(key.clone());
+                if !self.properties.contains(&**key) {
+                    self.properties.insert(key.to_string());
                     self.properties.insert(key.to_lowercase());
                 }
             }
@@ -542,6 +546,34 @@ impl State {
     }
 }
 
+/// Property names shared between users: one `Arc` per name, however many users carry it.
+#[derive(Default)]
+pub(crate) struct Names(HashSet<std::sync::Arc<str>>);
+
+impl Names {
+    /// A user of these properties, its names shared.
+    pub(crate) fn user<K: AsRef<str>>(
+        &mut self,
+        properties: impl IntoIterator<Item = (K, Value)>,
+    ) -> EntraUser {
+        let mut user: EntraUser = properties
+            .into_iter()
+            .map(|(k, v)| (self.name(k.as_ref()), v))
+            .collect();
+        user.shrink_to_fit();
+        user
+    }
+
+    fn name(&mut self, name: &str) -> std::sync::Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return std::sync::Arc::clone(shared);
+        }
+        let shared: std::sync::Arc<str> = std::sync::Arc::from(name);
+        self.0.insert(std::sync::Arc::clone(&shared));
+        shared
+    }
+}
+
 /// Entra's state; the world's users are moved into it (a synthetic tenant's 100,000 users are
 /// never held twice).
 fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
@@ -558,7 +590,13 @@ fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
         clients: w.clients.clone(),
         github_actions: w.github_actions.clone(),
         applications: w.applications.clone(),
-        users: std::mem::take(&mut w.users),
+        users: {
+            let mut names = Names::default();
+            std::mem::take(&mut w.users)
+                .into_iter()
+                .map(|user| names.user(user))
+                .collect()
+        },
         user_index: HashMap::new(),
         properties: HashSet::new(),
         groups: Vec::new(),

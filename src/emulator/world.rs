@@ -24,7 +24,7 @@ pub(crate) struct EntraWorld {
     pub(crate) applications: Vec<Application>,
     /// Users: any Graph attributes; `id` and `userPrincipalName` are required.
     #[serde(default)]
-    pub(crate) users: Vec<Map<String, Value>>,
+    pub(crate) users: Vec<super::state::EntraUser>,
     #[serde(default)]
     pub(crate) groups: Vec<Group>,
     #[serde(default)]
