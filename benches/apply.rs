@@ -77,16 +77,11 @@ fn planned_writes(changes: &[Value]) -> (Writes, Writes) {
 }
 
 fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
-    let dir =
-        std::env::temp_dir().join(format!("roster-bench-apply-{}-{label}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     // About 88 % of a synthetic world's users are not in Salesforce yet; the rest are updates,
     // reactivations and deactivations. The whole plan is applied (`apply PLAN` re-plans and
     // refuses anything but the plan it was given).
     let users = (creates as u64 * 100 / 88).max(100);
-    let config = dir.join("roster.yaml");
-    let emulator =
-        support::Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
+    let (dir, emulator) = support::world("apply", users, label);
     roster(
         &dir,
         &emulator,
@@ -167,7 +162,7 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
         "  wall time {:.2} s; Salesforce write requests {writes} = {ratio:.3} x the fewest \
          (the staleness check's reads {reads}, plus the logins)   target <= 1.05 x   {}",
         wall.as_secs_f64(),
-        if ratio <= 1.05 { "met" } else { "NOT met" }
+        support::verdict(ratio <= 1.05)
     );
     println!(
         "  {}",
@@ -183,11 +178,7 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
 /// does it (Bulk API 2.0 above the default threshold): exit 0, roster's peak memory against
 /// the target (400 MB at 100,000 users), wall time, and the emulator's CPU and peak memory.
 fn whole_world(users: u64) {
-    let dir = std::env::temp_dir().join(format!("roster-bench-apply-{}-all", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("roster.yaml");
-    let emulator =
-        support::Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
+    let (dir, emulator) = support::world("apply", users, "all");
     let emulator_before = support::cpu_ms_of(emulator.pid());
     let started = Instant::now();
     let out = roster(
@@ -204,13 +195,7 @@ fn whole_world(users: u64) {
     let wall = started.elapsed();
     let emulator_ms = support::cpu_ms_of(emulator.pid()) - emulator_before;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let peak_mib: u64 = stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.split("peak memory ").nth(1))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+    let peak_mib = support::number_after(&stderr, "peak memory ");
     println!("the whole synthetic world of {users} users in one apply (exit 0):");
     println!(
         "  {}",
@@ -221,11 +206,7 @@ fn whole_world(users: u64) {
     );
     println!(
         "  peak memory {peak_mib} MiB   target <= 400 MB   {}",
-        if peak_mib * 1024 * 1024 <= 400_000_000 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        support::verdict(peak_mib * 1024 * 1024 <= 400_000_000)
     );
     println!(
         "  wall time {:.1} s; emulator CPU {emulator_ms} ms, emulator peak {} MiB",

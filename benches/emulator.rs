@@ -77,10 +77,6 @@ fn main() {
     println!("requests per route: {counts}");
     println!(
         "emulator peak memory (VmHWM): {peak_mib} MiB   target <= 300 MB at 100,000 users   {}",
-        if peak_mib * 1024 * 1024 <= 300_000_000 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        support::verdict(peak_mib * 1024 * 1024 <= 300_000_000)
     );
 }

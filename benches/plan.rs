@@ -37,17 +37,6 @@ struct Run {
     cpu_ms: u64,
 }
 
-/// The number after `marker` in the last stderr line holding it.
-fn number_after(stderr: &str, marker: &str) -> u64 {
-    stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.split(marker).nth(1))
-        .and_then(|rest| rest.split([' ', ',']).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {marker:?} in:\n{stderr}"))
-}
-
 fn plan(dir: &Path, emulator: &support::Emulator, extra: &[&str]) -> (Run, String) {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -63,9 +52,9 @@ fn plan(dir: &Path, emulator: &support::Emulator, extra: &[&str]) -> (Run, Strin
     assert!(out.status.success(), "{stderr}");
     let run = Run {
         wall,
-        planner_ms: number_after(&stderr, " Salesforce users in "),
-        peak_mib: number_after(&stderr, "peak memory "),
-        cpu_ms: number_after(&stderr, " MiB, "),
+        planner_ms: support::number_after(&stderr, " Salesforce users in "),
+        peak_mib: support::number_after(&stderr, "peak memory "),
+        cpu_ms: support::number_after(&stderr, " MiB, "),
     };
     (run, stderr)
 }
@@ -75,22 +64,8 @@ fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
     values[values.len() / 2]
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "NOT met" }
-}
-
-fn world(users: u64, label: &str) -> (std::path::PathBuf, support::Emulator) {
-    let dir =
-        std::env::temp_dir().join(format!("roster-bench-plan-{}-{label}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("roster.yaml");
-    let emulator =
-        support::Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
-    (dir, emulator)
-}
-
 fn hundred_thousand(users: u64, latency: u64) {
-    let (dir, emulator) = world(users, "live");
+    let (dir, emulator) = support::world("plan", users, "live");
     let base = emulator.base();
     // Once without latency, to learn the requests a plan sends.
     let (_, log) = plan(&dir, &emulator, &["-vv"]);
@@ -149,22 +124,22 @@ fn hundred_thousand(users: u64, latency: u64) {
         "    wall time      {:.2} s = {ratio:.2} x the floor's {:.2} s   target <= 1.50 x   {}",
         wall.as_secs_f64(),
         floor_wall.as_secs_f64(),
-        verdict(ratio <= 1.5)
+        support::verdict(ratio <= 1.5)
     );
     println!(
         "    peak memory    {peak} MiB                              target <= 250 MB   {}",
-        verdict(peak * 1024 * 1024 <= 250_000_000)
+        support::verdict(peak * 1024 * 1024 <= 250_000_000)
     );
     println!(
         "    planner CPU    {planner} ms (whole process {} ms)         target <= 500 ms   {}",
         median(cpus),
-        verdict(planner <= 500)
+        support::verdict(planner <= 500)
     );
     println!(
         "    emulator       {} % of a core during the plan, peak {emulator_peak} MiB       \
          target <= 300 MB   {}",
         median(shares),
-        verdict(emulator_peak * 1024 * 1024 <= 300_000_000)
+        support::verdict(emulator_peak * 1024 * 1024 <= 300_000_000)
     );
     drop(emulator);
     let _ = std::fs::remove_dir_all(&dir);
@@ -172,7 +147,7 @@ fn hundred_thousand(users: u64, latency: u64) {
 
 fn million(users: u64) {
     let started = Instant::now();
-    let (dir, emulator) = world(users, "million");
+    let (dir, emulator) = support::world("plan", users, "million");
     println!(
         "roster plan, {users} users, no added latency (emulator started in {:.0} s, peak {} MiB):",
         started.elapsed().as_secs_f64(),
@@ -182,7 +157,7 @@ fn million(users: u64) {
     println!(
         "    peak memory    {} MiB   target <= 2.5 GB   {}",
         run.peak_mib,
-        verdict(run.peak_mib * 1024 * 1024 <= 2_500_000_000)
+        support::verdict(run.peak_mib * 1024 * 1024 <= 2_500_000_000)
     );
     println!(
         "    wall time      {:.1} s, CPU {} ms (planner {} ms)",

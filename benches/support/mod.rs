@@ -120,3 +120,33 @@ pub(crate) fn peak_mib_of(pid: u32) -> u64 {
         .unwrap()
         / 1024
 }
+
+/// The number after `marker` in the last stderr line holding it (what `roster -v` logs, e.g.
+/// `peak memory 449 MiB`).
+pub(crate) fn number_after(stderr: &str, marker: &str) -> u64 {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.split(marker).nth(1))
+        .and_then(|rest| rest.split([' ', ',']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {marker:?} in:\n{stderr}"))
+}
+
+/// How a figure stands against its target, as the benchmarks print it.
+pub(crate) fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+/// A synthetic world of `users`: a scratch directory named by the benchmark and `label`, and an
+/// emulator that wrote its config there (`roster.yaml`).
+pub(crate) fn world(bench: &str, users: u64, label: &str) -> (std::path::PathBuf, Emulator) {
+    let dir = std::env::temp_dir().join(format!(
+        "roster-bench-{bench}-{}-{label}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("roster.yaml");
+    let emulator = Emulator::start(users, &["--write-config".as_ref(), config.as_os_str()]);
+    (dir, emulator)
+}

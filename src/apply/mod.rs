@@ -410,10 +410,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
         .filter(|i| unfreezes(&changes[*i]) && !results[*i].user_write_unconfirmed(&changes[*i]))
         .filter_map(|i| {
             let login = changes[i].login_id.as_ref()?;
-            let mut fields = Record::new();
-            fields.insert("Id".into(), json!(login));
-            fields.insert("IsFrozen".into(), json!(false));
-            Some((i, fields))
+            Some((i, login_record(login, false)))
         })
         .collect();
     let written = write(ctx, Op::Update, "UserLogin", thaws).await;
@@ -619,12 +616,7 @@ async fn freeze_refused(
             .and_then(|id| logins.get(crate::salesforce::id15(id)));
         let step = results[i].steps.len() - 1;
         match login {
-            Some(login) => {
-                let mut fields = Record::new();
-                fields.insert("Id".into(), json!(login));
-                fields.insert("IsFrozen".into(), json!(true));
-                records.push((i, fields));
-            }
+            Some(login) => records.push((i, login_record(login, true))),
             None => results[i].settle(
                 step,
                 Written::Failed(Failure::new(
@@ -687,15 +679,20 @@ fn settle(
     }
 }
 
+/// The `UserLogin` record that freezes (`frozen`) or thaws the login `login`.
+fn login_record(login: &str, frozen: bool) -> Record {
+    Record::from([
+        ("Id".into(), json!(login)),
+        ("IsFrozen".into(), json!(frozen)),
+    ])
+}
+
 /// The `UserLogin` records to freeze: each change names its user's login.
 fn freeze_records(changes: &[Change], results: &mut [ChangeResult]) -> Vec<(usize, Record)> {
     let mut records = Vec::new();
     for i in of(changes, &[Action::Freeze]) {
         if let Some(login) = &changes[i].login_id {
-            let mut fields = Record::new();
-            fields.insert("Id".into(), json!(login));
-            fields.insert("IsFrozen".into(), json!(true));
-            records.push((i, fields));
+            records.push((i, login_record(login, true)));
         } else {
             let step = results[i].steps.len().saturating_sub(1);
             results[i].settle(

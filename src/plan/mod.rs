@@ -10,7 +10,6 @@
 mod app_roles;
 mod compare;
 mod explain;
-
 mod lifecycle;
 mod mapping;
 mod matching;

@@ -287,7 +287,6 @@ fn fit(lines: &[String], budget: usize) -> (String, Option<String>) {
 
 #[cfg(test)]
 mod tests {
-
     use serde_json::json;
 
     use super::*;
