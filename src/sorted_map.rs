@@ -68,6 +68,25 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
         }
     }
 
+    /// Sets `name`, which sorts at or after every name already here, to `value`: for a map
+    /// built in name order, without searching. A name equal to the last replaces its value.
+    ///
+    /// # Panics
+    /// In debug builds, when `name` sorts before the last name.
+    pub(crate) fn push_in_order(&mut self, name: K, value: V) {
+        match self.0.last_mut() {
+            Some((last, v)) if (*last).borrow() == name.borrow() => *v = value,
+            last => {
+                debug_assert!(
+                    last.is_none_or(|(l, _)| (*l).borrow() < name.borrow()),
+                    "{:?} pushed out of order",
+                    name.borrow()
+                );
+                self.0.push((name, value));
+            }
+        }
+    }
+
     /// Takes `name` out; its value, if it was there.
     pub(crate) fn remove(&mut self, name: &str) -> Option<V> {
         self.find(name).map(|i| self.0.remove(i).1)

@@ -1,8 +1,8 @@
 //! The lifecycle of one user: an update (or reactivation) of a linked user, a create of an
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
+use super::hash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -495,12 +495,15 @@ impl State<'_> {
     /// errors (in key order, so the same users get seats every time).
     /// `creates` pairs each create with its index in `plan.changes`.
     pub(super) fn check_creates(&self, creates: &[(usize, Create)], plan: &mut Plan) {
-        let mut counts: HashMap<&str, usize> = HashMap::with_capacity(creates.len());
+        let mut counts: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(
+            creates.len(),
+            foldhash::fast::RandomState::default(),
+        );
         for (_, create) in creates {
             *counts.entry(create.username.as_str()).or_insert(0) += 1;
         }
         // The keys sharing a Username, only for the (rare) Usernames given twice.
-        let mut by_username: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut by_username: HashMap<&str, Vec<&str>> = HashMap::default();
         for (i, create) in creates {
             if counts.get(create.username.as_str()).is_some_and(|n| *n > 1) {
                 by_username
@@ -515,7 +518,7 @@ impl State<'_> {
         let mut seats = self.free_seats(plan);
         // When a licence runs out, the seats go in key order; when none does, the order does
         // not matter (the plan is sorted at the end).
-        let mut demand: HashMap<&str, i64> = HashMap::new();
+        let mut demand: HashMap<&str, i64> = HashMap::default();
         for (_, create) in creates {
             *demand.entry(create.licence.as_str()).or_insert(0) += 1;
         }
@@ -611,7 +614,7 @@ impl State<'_> {
         let (refused, frees) = loop {
             let mut available: HashMap<&LicenceKey, i64> =
                 limited.iter().map(|(k, l)| (k, l.total - l.used)).collect();
-            let mut frees: HashMap<&LicenceKey, i64> = HashMap::new();
+            let mut frees: HashMap<&LicenceKey, i64> = HashMap::default();
             for (_, freeing) in uses.iter().enumerate().filter(|(i, _)| !uncounted[*i]) {
                 for l in &freeing.1 {
                     *frees.entry(*l).or_default() += 1;
@@ -648,7 +651,7 @@ impl State<'_> {
             return;
         }
         // How many users want a seat of each licence, counted once for every refusal to name.
-        let mut wanted: HashMap<&LicenceKey, usize> = HashMap::new();
+        let mut wanted: HashMap<&LicenceKey, usize> = HashMap::default();
         for (taking, _) in &uses {
             for l in taking {
                 *wanted.entry(*l).or_default() += 1;

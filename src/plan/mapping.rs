@@ -18,6 +18,9 @@ pub(super) struct Compiled<'c> {
     pub(super) matching: Vec<MatchRule<'c>>,
     /// Per mapping: the mapping and the target field's shared name.
     pub(super) mappings: Vec<(&'c Mapping, Arc<str>)>,
+    /// Indexes into `mappings`, in target name order (mapping order among equal names): a
+    /// user's fields are gathered in this order without searching.
+    pub(super) by_target: Vec<usize>,
 }
 
 /// One matching rule.
@@ -43,7 +46,10 @@ impl MatchRule<'_> {
 }
 
 pub(super) fn compile(config: &Config) -> Compiled<'_> {
+    let mut by_target: Vec<usize> = (0..config.mappings.len()).collect();
+    by_target.sort_by(|a, b| config.mappings[*a].target.cmp(&config.mappings[*b].target));
     Compiled {
+        by_target,
         matching: config
             .matching
             .iter()
@@ -112,7 +118,10 @@ pub(super) fn desired(
         skipped: None,
         traces: Vec::new(),
     };
-    for (mapping, key) in &compiled.mappings {
+    // Each mapping's value, evaluated in mapping order (errors and traces read in that order),
+    // then gathered in name order.
+    let mut values: Vec<Option<String>> = vec![None; compiled.mappings.len()];
+    for (at, (mapping, _)) in compiled.mappings.iter().enumerate() {
         // How the mapping reads, for messages only.
         let shown = || match &mapping.value {
             MappingValue::Source(name) => format!("[{name}]"),
@@ -131,15 +140,17 @@ pub(super) fn desired(
             continue;
         }
         let target = mapping.target.as_str();
-        let check = |v: &str| existing(target, v);
-        // Each user and mapping draws its own Guid()/RandomString() values: still the same in
-        // every plan of the same config (a reviewed plan applies as reviewed), never the same
-        // for two users.
-        let ctx = Context::new(now, user_seed(seed, user.id, target)).with_existing(&check);
         let value = match &mapping.value {
             MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, name)),
             MappingValue::Constant(c) => Ok(Value::Str(c.to_owned())),
-            MappingValue::Expression(e) => expr::evaluate(&e.parsed, user, &ctx),
+            MappingValue::Expression(e) => {
+                let check = |v: &str| existing(target, v);
+                // Each user and mapping draws its own Guid()/RandomString() values: still the
+                // same in every plan of the same config (a reviewed plan applies as reviewed),
+                // never the same for two users.
+                let ctx = Context::new(now, user_seed(seed, user.id, target)).with_existing(&check);
+                expr::evaluate(&e.parsed, user, &ctx)
+            }
         };
         let value = match value {
             Ok(v) => v,
@@ -190,8 +201,13 @@ pub(super) fn desired(
                 on_create_only: false,
             });
         }
-        if let Some(result) = result {
-            out.fields.insert(Arc::clone(key), Json::String(result));
+        values[at] = result;
+    }
+    for &at in &compiled.by_target {
+        if let Some(value) = values[at].take() {
+            let key = &compiled.mappings[at].1;
+            out.fields
+                .push_in_order(Arc::clone(key), Json::String(value));
         }
     }
     out

@@ -1,6 +1,6 @@
 //! Matching: the target users by each rule's field, and how a source user links to them.
 
-use std::collections::HashMap;
+use super::hash::HashMap;
 use std::fmt::Write as _;
 
 use super::mapping::Compiled;
@@ -18,7 +18,7 @@ pub(super) fn match_index(
         .matching
         .iter()
         .map(|rule| {
-            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut map: HashMap<String, Vec<usize>> = HashMap::default();
             for (t, user) in target.users.iter().enumerate() {
                 if let Some(value) = user.text(rule.field)
                     && !value.trim().is_empty()

@@ -10,6 +10,7 @@
 mod app_roles;
 mod compare;
 mod explain;
+mod hash;
 mod lifecycle;
 mod mapping;
 mod matching;

@@ -50,8 +50,8 @@ pub(super) fn resolve(
         }
     }
     // Each kind's objects by name, and by their second name where they have one.
-    let mut access: std::collections::HashMap<GrantKind, Vec<(&str, &str)>> =
-        std::collections::HashMap::new();
+    let mut access: super::hash::HashMap<GrantKind, Vec<(&str, &str)>> =
+        super::hash::HashMap::default();
     for o in &target.access_objects {
         let names = access.entry(o.kind).or_default();
         names.push((o.name.as_str(), o.id.as_str()));

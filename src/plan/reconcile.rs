@@ -2,8 +2,8 @@
 //! create (`lifecycle.rs`); then the owned or linked Salesforce users whose source left the scope
 //! are deprovisioned. `State` holds what the pass shares.
 
+use super::hash::{HashMap, HashSet};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -50,7 +50,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         ));
         return plan;
     }
-    let mut linked_targets: HashSet<usize> = HashSet::new();
+    let mut linked_targets: HashSet<usize> = HashSet::default();
     // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
     let mut creates: Vec<(usize, Create)> = Vec::new();
     // At most one change per user in scope and per active Salesforce user deprovisioned: a
@@ -303,7 +303,7 @@ impl<'a> State<'a> {
             .map(|u| link(&compiled, &index, target, u, &ctx, suffix, None))
             .collect();
         // Two source users on one target user: neither is linked.
-        let mut claims: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut claims: HashMap<usize, Vec<usize>> = HashMap::default();
         for (i, l) in links.iter().enumerate() {
             if let Link::Linked { target: t, .. } = l {
                 claims.entry(*t).or_default().push(i);
@@ -332,7 +332,7 @@ impl<'a> State<'a> {
             }
         }
         // Only SelectUniqueValue asks what is taken: track just its fields.
-        let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut taken: HashMap<String, HashSet<String>> = HashMap::default();
         for (mapping, _) in compiled
             .mappings
             .iter()
@@ -380,7 +380,7 @@ impl<'a> State<'a> {
             resolved,
             problems,
             field_rules: super::values::FieldRules::new(target),
-            in_conflict: RefCell::new(HashSet::new()),
+            in_conflict: RefCell::new(HashSet::default()),
             unique_values: super::values::UniqueValues::new(
                 target,
                 config.mappings.iter().map(|m| m.target.as_str()),

@@ -2,7 +2,7 @@
 //! gives (Default Access gives none), the groups the user is a direct member of, and the
 //! attributes expressions read, including the computed `appRoleAssignments`.
 
-use std::collections::HashMap;
+use super::hash::HashMap;
 
 use serde_json::Value as Json;
 
@@ -100,8 +100,8 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
         .iter()
         .map(|r| (r.id.as_str(), (r.value.as_deref(), r.display_name.as_str())))
         .collect();
-    let mut direct: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut group_roles: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut direct: HashMap<&str, Vec<&str>> = HashMap::default();
+    let mut group_roles: HashMap<&str, Vec<&str>> = HashMap::default();
     for a in &source.assignments {
         match a.principal_type.as_str() {
             "User" => direct
@@ -115,7 +115,7 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
             _ => {}
         }
     }
-    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::new();
+    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::default();
     for group in &source.groups {
         for member in &group.members {
             member_of.entry(member).or_default().push(group);

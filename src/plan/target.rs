@@ -1,7 +1,7 @@
 //! The Salesforce side as the planner sees it: fields of target users, the org's names and
 //! ids, and which users roster owns and may touch.
 
-use std::collections::HashMap;
+use super::hash::HashMap;
 
 use crate::config::Config;
 use crate::model::{AccessObject, GrantAssignment, TargetSnapshot, TargetUser};
@@ -20,7 +20,7 @@ pub(super) struct Org<'t> {
 
 impl<'t> Org<'t> {
     pub(super) fn new(target: &'t TargetSnapshot) -> Org<'t> {
-        let mut grants: HashMap<&str, Vec<&GrantAssignment>> = HashMap::new();
+        let mut grants: HashMap<&str, Vec<&GrantAssignment>> = HashMap::default();
         for a in &target.grants {
             grants
                 .entry(crate::salesforce::id15(&a.assignee_id))

@@ -5,8 +5,8 @@
 //! value and what the org allows — not a failure on every create at apply. Without a describe (a
 //! hand-made snapshot) the lengths of roster's own table of standard fields stand in.
 
+use super::hash::{HashMap, HashSet};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as Json;
 
@@ -14,10 +14,15 @@ use crate::model::TargetSnapshot;
 use crate::suggest::closest;
 use crate::user_fields;
 
-/// What the org accepts in each User field, by lower-case API name.
+/// What the org accepts in each User field, found by API name in any case.
 #[derive(Debug, Default)]
 pub(super) struct FieldRules {
-    by_name: HashMap<String, Rule>,
+    rules: Vec<Rule>,
+    /// Lower-case API name → index in `rules`.
+    by_name: HashMap<String, usize>,
+    /// API name as the org spells it → index in `rules`: mappings name fields so, and the
+    /// check of each of 100,000 users' fields then lower-cases nothing.
+    by_exact_name: HashMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -62,53 +67,60 @@ const TEXT_TYPES: &[&str] = &[
 impl FieldRules {
     /// The rules of `target`'s describe, or of roster's table when it has none.
     pub(super) fn new(target: &TargetSnapshot) -> FieldRules {
-        let mut by_name = HashMap::new();
+        let mut rules = FieldRules::default();
         if target.user_describe.is_empty() {
             for field in user_fields::USER_FIELDS {
-                by_name.insert(
-                    field.name.to_ascii_lowercase(),
-                    Rule {
-                        name: field.name.to_owned(),
-                        label: field.name.to_owned(),
-                        max_len: field.max_len,
-                        values: None,
-                        lookup: HashSet::new(),
-                        email: field.name == "Email",
-                        kind: None,
-                    },
-                );
+                rules.insert(Rule {
+                    name: field.name.to_owned(),
+                    label: field.name.to_owned(),
+                    max_len: field.max_len,
+                    values: None,
+                    lookup: HashSet::default(),
+                    email: field.name == "Email",
+                    kind: None,
+                });
             }
         }
         for field in &target.user_describe {
             let restricted = field.restricted_picklist && !field.picklist_values.is_empty();
-            by_name.insert(
-                field.name.to_ascii_lowercase(),
-                Rule {
-                    name: field.name.clone(),
-                    label: field.label.clone(),
-                    max_len: (TEXT_TYPES.contains(&field.kind.as_str()) && field.length > 0)
-                        .then_some(field.length),
-                    values: restricted.then(|| field.picklist_values.clone()),
-                    lookup: if restricted {
-                        field.picklist_values.iter().cloned().collect()
-                    } else {
-                        HashSet::new()
-                    },
-                    email: field.kind == "email",
-                    kind: SHAPED_TYPES
-                        .contains(&field.kind.as_str())
-                        .then(|| field.kind.clone()),
+            rules.insert(Rule {
+                name: field.name.clone(),
+                label: field.label.clone(),
+                max_len: (TEXT_TYPES.contains(&field.kind.as_str()) && field.length > 0)
+                    .then_some(field.length),
+                values: restricted.then(|| field.picklist_values.clone()),
+                lookup: if restricted {
+                    field.picklist_values.iter().cloned().collect()
+                } else {
+                    HashSet::default()
                 },
-            );
+                email: field.kind == "email",
+                kind: SHAPED_TYPES
+                    .contains(&field.kind.as_str())
+                    .then(|| field.kind.clone()),
+            });
         }
-        FieldRules { by_name }
+        rules
+    }
+
+    /// Adds `rule`, in place of one of the same name.
+    fn insert(&mut self, rule: Rule) {
+        let at = self.rules.len();
+        self.by_name.insert(rule.name.to_ascii_lowercase(), at);
+        self.by_exact_name.insert(rule.name.clone(), at);
+        self.rules.push(rule);
     }
 
     /// Whether the org accepts `value` in `field`; the reason when it does not.
     pub(super) fn check(&self, field: &str, value: &Json) -> Result<(), String> {
-        let Some(rule) = self.by_name.get(&field.to_ascii_lowercase()) else {
+        let Some(&at) = self
+            .by_exact_name
+            .get(field)
+            .or_else(|| self.by_name.get(&field.to_ascii_lowercase()))
+        else {
             return Ok(());
         };
+        let rule = &self.rules[at];
         if let (Some(kind), false) = (&rule.kind, value.is_null()) {
             if let Some(expected) = shape_problem(kind, value) {
                 return Err(format!(
@@ -213,10 +225,8 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
 /// the org and in the plan so far. Unique text compares without case, as Salesforce's does.
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues {
-    /// Lower-case field name → lower-case value → holder.
-    held: RefCell<HashMap<String, HashMap<String, Holder>>>,
-    /// Lower-case field name → the API name, for messages.
-    names: HashMap<String, String>,
+    /// Per unique field roster writes: its API name, and lower-case value → holder.
+    held: RefCell<Vec<(String, HashMap<String, Holder>)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -234,34 +244,30 @@ impl UniqueValues {
         written: impl IntoIterator<Item = &'n str>,
     ) -> UniqueValues {
         let written: HashSet<String> = written.into_iter().map(str::to_ascii_lowercase).collect();
-        let mut held = HashMap::new();
-        let mut names = HashMap::new();
-        for field in target
+        let held = target
             .user_describe
             .iter()
             .filter(|f| f.unique && written.contains(&f.name.to_ascii_lowercase()))
-        {
-            let lower = field.name.to_ascii_lowercase();
-            let values: HashMap<String, Holder> = target
-                .users
-                .iter()
-                .filter_map(|u| {
-                    let value = u.text(&field.name)?;
-                    Some((
-                        value.to_lowercase(),
-                        Holder::Org {
-                            id: u.id.clone(),
-                            username: u.username.clone(),
-                        },
-                    ))
-                })
-                .collect();
-            held.insert(lower.clone(), values);
-            names.insert(lower, field.name.clone());
-        }
+            .map(|field| {
+                let values: HashMap<String, Holder> = target
+                    .users
+                    .iter()
+                    .filter_map(|u| {
+                        let value = u.text(&field.name)?;
+                        Some((
+                            value.to_lowercase(),
+                            Holder::Org {
+                                id: u.id.clone(),
+                                username: u.username.clone(),
+                            },
+                        ))
+                    })
+                    .collect();
+                (field.name.clone(), values)
+            })
+            .collect();
         UniqueValues {
             held: RefCell::new(held),
-            names,
         }
     }
 
@@ -271,27 +277,28 @@ impl UniqueValues {
     /// account; nothing is claimed then.
     pub(super) fn claim<'v>(
         &self,
-        fields: impl IntoIterator<Item = (&'v str, &'v Json)> + Clone,
+        fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
         key: &str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
-        if self.names.is_empty() {
+        let mut held = self.held.borrow_mut();
+        if held.is_empty() {
             return Ok(());
         }
-        let mut held = self.held.borrow_mut();
-        // Few fields are unique: a scan without allocating beats lower-casing every name.
-        let unique = |name: &str| {
-            self.names
-                .keys()
-                .find(|lower| lower.eq_ignore_ascii_case(name))
-                .cloned()
-        };
-        for (name, value) in fields.clone() {
-            let (Some(field), Some(text)) = (unique(name), value.as_str()) else {
+        // Few fields are unique: a scan without allocating beats lower-casing every name. Each
+        // unique value is lower-cased once, to look up and then to claim.
+        let mut claims: Vec<(usize, String)> = Vec::new();
+        for (name, value) in fields {
+            let (Some(field), Some(text)) = (
+                held.iter()
+                    .position(|(api_name, _)| api_name.eq_ignore_ascii_case(name)),
+                value.as_str(),
+            ) else {
                 continue;
             };
-            let holder = held.get(&field).and_then(|v| v.get(&text.to_lowercase()));
-            let taken = match holder {
+            let (api_name, values) = &held[field];
+            let lower = text.to_lowercase();
+            let taken = match values.get(&lower) {
                 Some(Holder::Org { id, username }) if Some(id.as_str()) != own => {
                     Some((format!("Salesforce user {username}"), Some(id.clone())))
                 }
@@ -303,21 +310,19 @@ impl UniqueValues {
             if let Some((holder, id)) = taken {
                 return Err((
                     format!(
-                        "{} {text:?} is already held by {holder}; the org's {} field is unique",
-                        self.names[&field], self.names[&field]
+                        "{api_name} {text:?} is already held by {holder}; the org's {api_name} \
+                         field is unique"
                     ),
                     id,
                 ));
             }
+            claims.push((field, lower));
         }
-        for (name, value) in fields {
-            if let (Some(field), Some(text)) = (unique(name), value.as_str())
-                && let Some(values) = held.get_mut(&field)
-            {
-                values
-                    .entry(text.to_lowercase())
-                    .or_insert_with(|| Holder::Plan(key.to_owned()));
-            }
+        for (field, lower) in claims {
+            held[field]
+                .1
+                .entry(lower)
+                .or_insert_with(|| Holder::Plan(key.to_owned()));
         }
         Ok(())
     }
