@@ -176,16 +176,50 @@ impl<K: Borrow<str>, V: Serialize> Serialize for SortedMap<K, V> {
     }
 }
 
+/// A key made from a name read from a document.
+pub(crate) trait Key: Borrow<str> {
+    fn from_name(name: String) -> Self;
+}
+
+impl Key for String {
+    fn from_name(name: String) -> Self {
+        name
+    }
+}
+
+/// Names read are shared: a saved plan of 100,000 creates names each of its fifteen fields
+/// 100,000 times, and a snapshot each Entra attribute as often; each becomes one `Arc`.
+impl Key for Arc<str> {
+    fn from_name(name: String) -> Self {
+        /// Past this many distinct names (a document of arbitrary keys), names are not shared.
+        const MOST: usize = 4096;
+        thread_local! {
+            static NAMES: std::cell::RefCell<std::collections::HashSet<Arc<str>>> =
+                std::cell::RefCell::default();
+        }
+        NAMES.with_borrow_mut(|names| {
+            if let Some(shared) = names.get(name.as_str()) {
+                return Arc::clone(shared);
+            }
+            let made: Arc<str> = Arc::from(name);
+            if names.len() < MOST {
+                names.insert(Arc::clone(&made));
+            }
+            made
+        })
+    }
+}
+
 impl<'de, K, V> Deserialize<'de> for SortedMap<K, V>
 where
-    K: Borrow<str> + From<String>,
+    K: Key,
     V: Deserialize<'de>,
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MapVisitor<K, V>(std::marker::PhantomData<(K, V)>);
         impl<'de, K, V> Visitor<'de> for MapVisitor<K, V>
         where
-            K: Borrow<str> + From<String>,
+            K: Key,
             V: Deserialize<'de>,
         {
             type Value = SortedMap<K, V>;
@@ -195,8 +229,10 @@ where
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 let mut map = SortedMap(Vec::with_capacity(access.size_hint().unwrap_or(0)));
                 while let Some((k, v)) = access.next_entry::<String, V>()? {
-                    map.insert(K::from(k), v);
+                    map.insert(K::from_name(k), v);
                 }
+                // Kept as long as the document: without the room growing it left.
+                map.shrink_to_fit();
                 Ok(map)
             }
         }
@@ -267,6 +303,37 @@ mod tests {
         assert_eq!(
             again.keys().map(|k| &**k).collect::<Vec<_>>(),
             ["Alias", "Email", "IsActive", "LastName", "Username"]
+        );
+    }
+
+    /// Maps read from a document share their names and hold no spare room: a saved plan of
+    /// 100,000 creates would otherwise hold each field's name 100,000 times.
+    #[test]
+    fn maps_read_share_their_names_and_fit_their_entries() {
+        let read: Vec<Fields> = serde_json::from_str(
+            r#"[{"Alias": "a", "Email": "a@x", "LastName": "A"}, {"Email": "b@x", "Alias": "b"}]"#,
+        )
+        .unwrap();
+        let alias = |fields: &Fields| Arc::clone(fields.keys().next().unwrap());
+        assert!(Arc::ptr_eq(&alias(&read[0]), &alias(&read[1])));
+        assert_eq!(read[0].0.capacity(), 3);
+        assert_eq!(read[1].0.capacity(), 2);
+        assert_eq!(
+            read[1].keys().map(|k| &**k).collect::<Vec<_>>(),
+            ["Alias", "Email"]
+        );
+    }
+
+    /// `push_in_order` appends, and a name equal to the last replaces its value.
+    #[test]
+    fn push_in_order_appends_and_replaces_the_last() {
+        let mut fields = Fields::new();
+        fields.push_in_order("Alias".into(), json!("a"));
+        fields.push_in_order("Email".into(), json!("e"));
+        fields.push_in_order("Email".into(), json!("e2"));
+        assert_eq!(
+            serde_json::to_string(&fields).unwrap(),
+            r#"{"Alias":"a","Email":"e2"}"#
         );
     }
 }

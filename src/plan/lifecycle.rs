@@ -17,7 +17,7 @@ use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, 
 use crate::grants::GrantKind;
 use crate::salesforce::id15;
 
-impl State<'_> {
+impl<'a> State<'a> {
     /// The fields and the role rules' outcome a user should have, or the first reason it
     /// cannot be computed.
     fn wanted(
@@ -61,7 +61,7 @@ impl State<'_> {
     /// A linked user: what differs.
     pub(super) fn update(
         &self,
-        user: &SourceUser<'_>,
+        user: &SourceUser<'a>,
         t: usize,
         by: &str,
     ) -> Result<Option<Change>, Problem> {
@@ -158,7 +158,7 @@ impl State<'_> {
 
     /// A value the org would refuse fails this user's update at apply: an error item now; a
     /// unique value someone else holds, a conflict.
-    fn check_update(&self, change: &Change, key: &str, own: &str) -> Result<(), Problem> {
+    fn check_update(&self, change: &Change, key: &'a str, own: &str) -> Result<(), Problem> {
         let problem = |kind, reason| Problem {
             kind,
             key: key.to_owned(),
@@ -413,9 +413,9 @@ impl State<'_> {
     /// licence the profile needs.
     pub(super) fn create(
         &self,
-        user: &SourceUser<'_>,
+        user: &SourceUser<'a>,
         tried: &[(usize, String)],
-    ) -> Result<(Change, Create), Problem> {
+    ) -> Result<(Change, Create<'a>), Problem> {
         let problem = |kind, reason: String| Problem {
             kind,
             key: user.key.to_owned(),
@@ -461,10 +461,16 @@ impl State<'_> {
         }
         let mut after = wanted.fields;
         let mut labels = super::SortedMap::new();
-        after.insert("ProfileId".into(), Json::String(profile_id.clone()));
+        after.insert(
+            Arc::clone(&self.compiled.profile_id),
+            Json::String(profile_id.clone()),
+        );
         labels.insert(profile_id.clone(), profile);
         if let Some((role, role_id)) = roles.role {
-            after.insert("UserRoleId".into(), Json::String(role_id.clone()));
+            after.insert(
+                Arc::clone(&self.compiled.user_role_id),
+                Json::String(role_id.clone()),
+            );
             labels.insert(role_id, role);
         }
         let licence = self
@@ -472,7 +478,7 @@ impl State<'_> {
             .profiles
             .iter()
             .find(|p| p.id == profile_id)
-            .and_then(|p| p.user_license_id.clone())
+            .and_then(|p| p.user_license_id.as_deref())
             .unwrap_or_default();
         let change = Change {
             reason: unmatched_reason(&self.compiled, tried),
@@ -494,7 +500,7 @@ impl State<'_> {
     /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
     /// errors (in key order, so the same users get seats every time).
     /// `creates` pairs each create with its index in `plan.changes`.
-    pub(super) fn check_creates(&self, creates: &[(usize, Create)], plan: &mut Plan) {
+    pub(super) fn check_creates(&self, creates: &[(usize, Create<'_>)], plan: &mut Plan) {
         let mut counts: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(
             creates.len(),
             foldhash::fast::RandomState::default(),
@@ -520,7 +526,7 @@ impl State<'_> {
         // not matter (the plan is sorted at the end).
         let mut demand: HashMap<&str, i64> = HashMap::default();
         for (_, create) in creates {
-            *demand.entry(create.licence.as_str()).or_insert(0) += 1;
+            *demand.entry(create.licence).or_insert(0) += 1;
         }
         let short = demand
             .iter()
@@ -547,7 +553,7 @@ impl State<'_> {
                     ),
                 ))
             } else {
-                match seats.get_mut(licence) {
+                match seats.get_mut(*licence) {
                     Some(free) if *free <= 0 => {
                         let name = self
                             .target

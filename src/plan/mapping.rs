@@ -21,6 +21,9 @@ pub(super) struct Compiled<'c> {
     /// Indexes into `mappings`, in target name order (mapping order among equal names): a
     /// user's fields are gathered in this order without searching.
     pub(super) by_target: Vec<usize>,
+    /// The names of the two fields a create adds to what mappings give, shared by every create.
+    pub(super) profile_id: Arc<str>,
+    pub(super) user_role_id: Arc<str>,
 }
 
 /// One matching rule.
@@ -50,6 +53,8 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
     by_target.sort_by(|a, b| config.mappings[*a].target.cmp(&config.mappings[*b].target));
     Compiled {
         by_target,
+        profile_id: Arc::from("ProfileId"),
+        user_role_id: Arc::from("UserRoleId"),
         matching: config
             .matching
             .iter()

@@ -77,7 +77,7 @@ pub(super) fn link(
     suffix: &str,
     mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
-    let mut tried = Vec::new();
+    let mut tried = Vec::with_capacity(compiled.matching.len());
     // The user's own value of each anchor rule tried so far: (rule, key).
     let mut anchors: Vec<(usize, String)> = Vec::new();
     for (i, rule) in compiled.matching.iter().enumerate() {

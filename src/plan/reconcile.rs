@@ -52,7 +52,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     }
     let mut linked_targets: HashSet<usize> = HashSet::default();
     // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
-    let mut creates: Vec<(usize, Create)> = Vec::new();
+    let mut creates: Vec<(usize, Create<'_>)> = Vec::new();
     // At most one change per user in scope and per active Salesforce user deprovisioned: a
     // `Vec` that grew past that would double its 100,000 changes.
     plan.changes
@@ -223,9 +223,9 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
 }
 
 /// What the checks across creates need of one create (kept with its index in `plan.changes`).
-pub(super) struct Create {
-    /// The licence its profile needs.
-    pub(super) licence: String,
+pub(super) struct Create<'a> {
+    /// The licence its profile needs (its id; empty when the org does not say).
+    pub(super) licence: &'a str,
     /// Its Username, lower case.
     pub(super) username: String,
 }
@@ -276,7 +276,7 @@ pub(super) struct State<'a> {
     /// What the org accepts in each User field.
     pub(super) field_rules: super::values::FieldRules,
     /// Who holds each value of the unique fields roster writes.
-    pub(super) unique_values: super::values::UniqueValues,
+    pub(super) unique_values: super::values::UniqueValues<'a>,
     /// Salesforce users a create's Username conflict names: never deprovisioned by this plan.
     pub(super) in_conflict: RefCell<HashSet<usize>>,
 }

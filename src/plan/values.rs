@@ -224,32 +224,32 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
 /// The values of the User fields describe marks unique that roster writes: who holds each, in
 /// the org and in the plan so far. Unique text compares without case, as Salesforce's does.
 #[derive(Debug, Default)]
-pub(super) struct UniqueValues {
+pub(super) struct UniqueValues<'a> {
     /// Per unique field roster writes: its API name, and lower-case value → holder.
-    held: RefCell<Vec<(String, HashMap<String, Holder>)>>,
+    held: RefCell<Vec<(String, HashMap<String, Holder<'a>>)>>,
 }
 
 #[derive(Debug, Clone)]
-enum Holder {
+enum Holder<'a> {
     /// A Salesforce user, by id and Username.
-    Org { id: String, username: String },
+    Org { id: &'a str, username: &'a str },
     /// A user this plan writes the value to, by key.
-    Plan(String),
+    Plan(&'a str),
 }
 
-impl UniqueValues {
+impl<'a> UniqueValues<'a> {
     /// The org's values of each unique field in `written` (the fields mappings write).
     pub(super) fn new<'n>(
-        target: &TargetSnapshot,
+        target: &'a TargetSnapshot,
         written: impl IntoIterator<Item = &'n str>,
-    ) -> UniqueValues {
+    ) -> UniqueValues<'a> {
         let written: HashSet<String> = written.into_iter().map(str::to_ascii_lowercase).collect();
         let held = target
             .user_describe
             .iter()
             .filter(|f| f.unique && written.contains(&f.name.to_ascii_lowercase()))
             .map(|field| {
-                let values: HashMap<String, Holder> = target
+                let values: HashMap<String, Holder<'a>> = target
                     .users
                     .iter()
                     .filter_map(|u| {
@@ -257,8 +257,8 @@ impl UniqueValues {
                         Some((
                             value.to_lowercase(),
                             Holder::Org {
-                                id: u.id.clone(),
-                                username: u.username.clone(),
+                                id: &u.id,
+                                username: &u.username,
                             },
                         ))
                     })
@@ -278,7 +278,7 @@ impl UniqueValues {
     pub(super) fn claim<'v>(
         &self,
         fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
-        key: &str,
+        key: &'a str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
         let mut held = self.held.borrow_mut();
@@ -299,10 +299,11 @@ impl UniqueValues {
             let (api_name, values) = &held[field];
             let lower = text.to_lowercase();
             let taken = match values.get(&lower) {
-                Some(Holder::Org { id, username }) if Some(id.as_str()) != own => {
-                    Some((format!("Salesforce user {username}"), Some(id.clone())))
-                }
-                Some(Holder::Plan(other)) if other != key => {
+                Some(Holder::Org { id, username }) if Some(*id) != own => Some((
+                    format!("Salesforce user {username}"),
+                    Some((*id).to_owned()),
+                )),
+                Some(Holder::Plan(other)) if *other != key => {
                     Some((format!("{other}, earlier in this plan"), None))
                 }
                 _ => None,
@@ -319,10 +320,7 @@ impl UniqueValues {
             claims.push((field, lower));
         }
         for (field, lower) in claims {
-            held[field]
-                .1
-                .entry(lower)
-                .or_insert_with(|| Holder::Plan(key.to_owned()));
+            held[field].1.entry(lower).or_insert(Holder::Plan(key));
         }
         Ok(())
     }
@@ -485,7 +483,7 @@ mod tests {
         };
         let unique = UniqueValues::new(&target, ["Badge__c", "Title"]);
         let badge = |v: &str| vec![("Badge__c", json!(v)), ("Title", json!("same title"))];
-        let claim = |user: &str, v: &str, own: Option<&str>| {
+        let claim = |user: &'static str, v: &str, own: Option<&str>| {
             let fields = badge(v);
             unique.claim(fields.iter().map(|(k, v)| (*k, v)), user, own)
         };
