@@ -179,8 +179,9 @@ pub(crate) struct TargetUser {
     pub(crate) system_modstamp: Option<String>,
     /// The user's `UserLogin`, read when the config freezes.
     pub(crate) login: Option<UserLogin>,
-    /// Every other field read, by the API name Salesforce returned.
-    pub(crate) fields: Map<String, Value>,
+    /// Every other field read, by the API name Salesforce returned (names shared between
+    /// users: one sorted vector a user where a `BTreeMap` spent three nodes).
+    pub(crate) fields: crate::sorted_map::Fields,
 }
 
 /// A user's `UserLogin` record: the id a freeze writes, and whether the login is frozen.
@@ -232,7 +233,14 @@ impl TargetUser {
             username,
             is_active,
             login: None,
-            fields: row,
+            fields: {
+                let mut fields: crate::sorted_map::Fields = row
+                    .into_iter()
+                    .map(|(name, value)| (crate::sorted_map::Key::from_name(name), value))
+                    .collect();
+                fields.shrink_to_fit();
+                fields
+            },
         })
     }
 

@@ -12,7 +12,7 @@ pub(super) async fn write(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
-    records: &[Record],
+    records: &[Record<'_>],
 ) -> Vec<Written> {
     write_split(ctx, op, object, records, MAX_UPLOAD_BYTES).await
 }
@@ -21,7 +21,7 @@ async fn write_split(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
-    records: &[Record],
+    records: &[Record<'_>],
     max_bytes: usize,
 ) -> Vec<Written> {
     let mut outcomes = Vec::with_capacity(records.len());
@@ -100,9 +100,9 @@ mod tests {
             .find(|p| p["Name"] == "Standard User")
             .unwrap()["Id"]
             .clone();
-        let records: Vec<crate::salesforce::write::Record> = (0..7)
+        let records: Vec<crate::salesforce::write::Record<'_>> = (0..7)
             .map(|n| {
-                let record: crate::salesforce::write::Record = serde_json::from_value(json!({
+                let record: crate::salesforce::write::Record<'_> = serde_json::from_value(json!({
                     "Username": format!("split{n}@example.com.dev1"), "LastName": format!("Split{n}"),
                     "Email": format!("split{n}@example.com"), "Alias": format!("split{n}"),
                     "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",

@@ -19,6 +19,7 @@ pub(crate) use record::{
     ApplyReport, AuditLog, Tally, apply_report_schema_text, audit_line_schema_text, complete,
 };
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
@@ -398,7 +399,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
             .filter(|i| user_step(&changes[*i]).is_some())
             .partition(|i| frees_a_feature_licence(&changes[*i]));
     for wave in [freeing, updates] {
-        let records: Vec<(usize, Record)> = wave
+        let records: Vec<(usize, Record<'_>)> = wave
             .into_iter()
             .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
             .collect();
@@ -406,7 +407,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
         settle(results, written, |_| 0);
     }
     // Returning users: their logins thawed once their user write (if any) is done.
-    let thaws: Vec<(usize, Record)> = (0..changes.len())
+    let thaws: Vec<(usize, Record<'_>)> = (0..changes.len())
         .filter(|i| unfreezes(&changes[*i]) && !results[*i].user_write_unconfirmed(&changes[*i]))
         .filter_map(|i| {
             let login = changes[i].login_id.as_ref()?;
@@ -421,7 +422,7 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
     for ((i, outcome), step) in written.into_iter().zip(steps) {
         results[i].settle(step, outcome);
     }
-    let creates: Vec<(usize, Record)> = of(changes, &[Action::Create])
+    let creates: Vec<(usize, Record<'_>)> = of(changes, &[Action::Create])
         .into_iter()
         .map(|i| (i, record(&changes[i], None)))
         .collect();
@@ -499,8 +500,8 @@ async fn grants(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
                     continue;
                 };
                 let mut fields = Record::new();
-                fields.insert(spec.assignee_field.into(), json!(assignee));
-                fields.insert(spec.object_field.into(), json!(g.id));
+                fields.insert(spec.assignee_field.into(), Cow::Owned(json!(assignee)));
+                fields.insert(spec.object_field.into(), Cow::Owned(json!(g.id)));
                 add_step.push(step);
                 adds.push((i, fields));
             }
@@ -543,7 +544,7 @@ fn write_groups() -> Vec<Vec<GrantKind>> {
 /// Deactivations and freezes, last: always the change's last step.
 async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
     let last = |results: &[ChangeResult], i: usize| results[i].steps.len().saturating_sub(1);
-    let deactivations: Vec<(usize, Record)> = of(changes, &[Action::Deactivate])
+    let deactivations: Vec<(usize, Record<'_>)> = of(changes, &[Action::Deactivate])
         .into_iter()
         .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
         .collect();
@@ -654,16 +655,16 @@ fn note_frozen_instead(result: &mut ChangeResult) {
 
 /// The record to write for a change: its `after` fields, with the id for an update. A plan's
 /// own `Id` field (which `validate` never lets a mapping produce) can never name another record.
-fn record(change: &Change, id: Option<&str>) -> Record {
+fn record<'c>(change: &'c Change, id: Option<&str>) -> Record<'c> {
     let mut fields = Record::new();
     for (name, value) in &change.after {
         // IsFrozen lives on the UserLogin, written apart.
         if !name.eq_ignore_ascii_case("Id") && name.as_ref() != "IsFrozen" {
-            fields.insert(std::sync::Arc::clone(name), value.clone());
+            fields.insert(std::sync::Arc::clone(name), Cow::Borrowed(value));
         }
     }
     if let Some(id) = id {
-        fields.insert("Id".into(), json!(id));
+        fields.insert("Id".into(), Cow::Owned(json!(id)));
     }
     fields
 }
@@ -680,15 +681,18 @@ fn settle(
 }
 
 /// The `UserLogin` record that freezes (`frozen`) or thaws the login `login`.
-fn login_record(login: &str, frozen: bool) -> Record {
+fn login_record(login: &str, frozen: bool) -> Record<'static> {
     Record::from([
-        ("Id".into(), json!(login)),
-        ("IsFrozen".into(), json!(frozen)),
+        ("Id".into(), Cow::Owned(json!(login))),
+        ("IsFrozen".into(), Cow::Owned(json!(frozen))),
     ])
 }
 
 /// The `UserLogin` records to freeze: each change names its user's login.
-fn freeze_records(changes: &[Change], results: &mut [ChangeResult]) -> Vec<(usize, Record)> {
+fn freeze_records(
+    changes: &[Change],
+    results: &mut [ChangeResult],
+) -> Vec<(usize, Record<'static>)> {
     let mut records = Vec::new();
     for i in of(changes, &[Action::Freeze]) {
         if let Some(login) = &changes[i].login_id {

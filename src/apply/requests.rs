@@ -26,12 +26,12 @@ pub(super) async fn write(
     ctx: &Ctx,
     op: Op,
     object: &'static str,
-    records: Vec<(usize, Record)>,
+    records: Vec<(usize, Record<'_>)>,
 ) -> Vec<(usize, Written)> {
     if records.is_empty() {
         return Vec::new();
     }
-    let (indexes, records): (Vec<usize>, Vec<Record>) = records.into_iter().unzip();
+    let (indexes, records): (Vec<usize>, Vec<Record<'_>>) = records.into_iter().unzip();
     let mut outcomes = if records.len() > ctx.options.bulk_threshold {
         bulk::write(ctx, op, object, &records).await
     } else {
@@ -50,7 +50,7 @@ pub(super) async fn write(
         tracing::warn!(target: "roster::apply", "retrying {} locked {object} records", locked.len());
         // Records sent again are more work: the progress count never passes its total.
         ctx.task.add_total(locked.len() as u64);
-        let again: Vec<Record> = locked.iter().map(|i| records[*i].clone()).collect();
+        let again: Vec<Record<'_>> = locked.iter().map(|i| records[*i].clone()).collect();
         for (i, outcome) in locked
             .into_iter()
             .zip(collections(ctx, op, object, &again).await)
@@ -62,11 +62,18 @@ pub(super) async fn write(
 }
 
 /// Inserts or updates through sObject Collections, 200 records a request, a few at a time.
-async fn collections(ctx: &Ctx, op: Op, object: &'static str, records: &[Record]) -> Vec<Written> {
+async fn collections(
+    ctx: &Ctx,
+    op: Op,
+    object: &'static str,
+    records: &[Record<'_>],
+) -> Vec<Written> {
     let requests: Vec<_> = records
         .chunks(PER_REQUEST)
         .map(|chunk| {
-            let (ctx, chunk) = (ctx.clone(), chunk.to_vec());
+            // Each request owns its records: it may run on another thread.
+            let chunk: Vec<Record<'static>> = chunk.iter().map(owned).collect();
+            let ctx = ctx.clone();
             async move {
                 let count = chunk.len();
                 sent(&ctx, count, || {
@@ -77,6 +84,19 @@ async fn collections(ctx: &Ctx, op: Op, object: &'static str, records: &[Record]
         })
         .collect();
     in_flight(ctx, requests).await
+}
+
+/// `record` with every value its own.
+fn owned(record: &Record<'_>) -> Record<'static> {
+    record
+        .iter()
+        .map(|(name, value)| {
+            (
+                std::sync::Arc::clone(name),
+                std::borrow::Cow::Owned(value.as_ref().clone()),
+            )
+        })
+        .collect()
 }
 
 /// Deletes permission-set assignments, 200 a request; `removes` holds (change, step, assignment

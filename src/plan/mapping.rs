@@ -267,15 +267,16 @@ pub(super) fn roles(
         out.fired.push(i);
         // The names were resolved once for the plan (`names.rs`), which is refused if any
         // does not resolve.
-        let records = resolved.get(i).cloned().unwrap_or_default();
+        let none = super::names::Resolved::default();
+        let records = resolved.get(i).unwrap_or(&none);
         if !decided && rule.profile.is_some() {
             decided = true;
-            out.profile = records.profile;
-            out.role = records.role;
+            out.profile.clone_from(&records.profile);
+            out.role.clone_from(&records.role);
         }
-        for (kind, name, id) in records.grants {
-            if !out.grants.iter().any(|(k, _, g, _)| *k == kind && *g == id) {
-                out.grants.push((kind, name, id, i));
+        for (kind, name, id) in &records.grants {
+            if !out.grants.iter().any(|(k, _, g, _)| k == kind && g == id) {
+                out.grants.push((*kind, name.clone(), id.clone(), i));
             }
         }
         for feature in &rule.feature_licenses {

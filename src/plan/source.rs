@@ -39,6 +39,9 @@ pub(crate) struct Names<'s>(Vec<&'s str>);
 impl<'s> Names<'s> {
     pub(crate) fn insert(&mut self, name: &'s str) {
         if let Err(at) = self.0.binary_search(&name) {
+            // Room for exactly the names held: a Vec would make room for four at once, and
+            // 100,000 users hold three of these each.
+            self.0.reserve_exact(1);
             self.0.insert(at, name);
         }
     }
@@ -177,6 +180,7 @@ fn view<'s>(
         view.groups.insert(&group.id);
         view.groups.insert(&group.display_name);
         if let Some(ids) = group_roles.get(group.id.as_str()) {
+            view.via.reserve_exact(1);
             view.via.push(&group.display_name);
             for id in ids {
                 grant(&mut view, id);

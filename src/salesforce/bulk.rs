@@ -73,7 +73,12 @@ pub(crate) struct Upload {
 
 /// The CSV uploads for `records` (all of one object): the key column first, then every other
 /// field any record sets, each upload at most `max_bytes` (one record at least).
-pub(crate) fn uploads(op: Op, object: &str, records: &[Record], max_bytes: usize) -> Vec<Upload> {
+pub(crate) fn uploads(
+    op: Op,
+    object: &str,
+    records: &[Record<'_>],
+    max_bytes: usize,
+) -> Vec<Upload> {
     let key = RowKey::of(op, object);
     let columns: Vec<&str> = {
         let mut names: BTreeSet<&str> = records
@@ -102,7 +107,7 @@ pub(crate) fn uploads(op: Op, object: &str, records: &[Record], max_bytes: usize
                 .iter()
                 // A column the record does not set stays empty: unchanged on update, unset on
                 // insert.
-                .map(|c| records[end].get(c).map(cell).unwrap_or_default())
+                .map(|c| records[end].get(c).map(|v| cell(v)).unwrap_or_default())
                 .collect();
             crate::csv::write_row(&mut row, cells.iter().map(String::as_str));
             if end > start && csv.len() + row.len() > max_bytes {
@@ -143,11 +148,11 @@ pub(crate) struct JobResults {
 
 impl JobResults {
     /// The outcome of `record`, found by its key.
-    pub(crate) fn outcome(&self, record: &Record) -> Outcome {
+    pub(crate) fn outcome(&self, record: &Record<'_>) -> Outcome {
         let cells: Vec<String> = self
             .columns
             .iter()
-            .map(|c| record.get(c).map(cell).unwrap_or_default())
+            .map(|c| record.get(c).map(|v| cell(v)).unwrap_or_default())
             .collect();
         let key = self.key.of_cells(cells.iter().map(String::as_str));
         if let Some(id) = self.succeeded.get(&key) {
