@@ -318,8 +318,9 @@ fn backoff(min_delay: Duration) -> ExponentialBuilder {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Body<'a> {
     Json(&'a Value),
-    /// Bulk API 2.0 upload data.
-    Csv(&'a str),
+    /// Bulk API 2.0 upload data: shared, not copied, by each attempt to send it (an upload may
+    /// be 100 MB).
+    Csv(&'a bytes::Bytes),
 }
 
 /// One API's HTTP client.
@@ -439,7 +440,7 @@ impl Http {
                         Some(Body::Csv(text)) => {
                             request = request
                                 .header(reqwest::header::CONTENT_TYPE, "text/csv")
-                                .body(text.to_owned());
+                                .body(bytes::Bytes::clone(text));
                         }
                         None => {}
                     }

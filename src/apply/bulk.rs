@@ -102,14 +102,14 @@ mod tests {
             .clone();
         let records: Vec<crate::salesforce::write::Record<'_>> = (0..7)
             .map(|n| {
-                let record: crate::salesforce::write::Record<'_> = serde_json::from_value(json!({
+                let record: crate::sorted_map::Fields = serde_json::from_value(json!({
                     "Username": format!("split{n}@example.com.dev1"), "LastName": format!("Split{n}"),
                     "Email": format!("split{n}@example.com"), "Alias": format!("split{n}"),
                     "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",
                     "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US", "ProfileId": profile,
                 }))
                 .unwrap();
-                record
+                crate::salesforce::write::Record::from(record)
             })
             .collect();
         // About two rows an upload.

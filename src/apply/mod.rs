@@ -19,7 +19,6 @@ pub(crate) use record::{
     ApplyReport, AuditLog, Tally, apply_report_schema_text, audit_line_schema_text, complete,
 };
 
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
@@ -83,11 +82,27 @@ pub(crate) enum Status {
 /// result; a failed step carries Salesforce's code and message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) struct Step {
+    // Shared between the changes that take the same step (`add queue Support_Tier_1`).
     #[serde(rename = "step")]
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) result: Status,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub(crate) failure: Option<Failure>,
+}
+
+/// Step names, each held once however many changes take the step: a whole-world apply plans
+/// 88,000 creates of the same three steps.
+#[derive(Default)]
+struct StepNames(std::collections::HashMap<String, Arc<str>>);
+
+impl StepNames {
+    fn shared(&mut self, name: String) -> Arc<str> {
+        Arc::clone(
+            self.0
+                .entry(name)
+                .or_insert_with_key(|name| Arc::from(name.as_str())),
+        )
+    }
 }
 
 /// The result of one change of the plan.
@@ -188,14 +203,14 @@ fn unfreezes(change: &Change) -> bool {
 
 /// The index of a change's step by name.
 fn step_of(result: &ChangeResult, name: &str) -> Option<usize> {
-    result.steps.iter().position(|s| s.name == name)
+    result.steps.iter().position(|s| &*s.name == name)
 }
 
 /// Every step of a change, in the order apply sends them: the user write, the assignments
 /// added, those removed, then the deactivation or freeze.
-fn planned_steps(change: &Change) -> Vec<Step> {
-    let pending = |name: String| Step {
-        name,
+fn planned_steps(change: &Change, names: &mut StepNames) -> Vec<Step> {
+    let mut pending = |name: String| Step {
+        name: names.shared(name),
         result: Status::NotAttempted,
         failure: None,
     };
@@ -338,10 +353,11 @@ pub(crate) async fn apply(
         stop,
     };
     let changes = &plan.changes;
+    let mut names = StepNames::default();
     let mut results: Vec<ChangeResult> = changes
         .iter()
         .map(|c| {
-            let steps = planned_steps(c);
+            let steps = planned_steps(c, &mut names);
             ChangeResult {
                 status: overall(&steps),
                 target_id: c.target_id.clone(),
@@ -499,9 +515,9 @@ async fn grants(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
                 let Some(step) = step_of(&results[i], &g.step(true)) else {
                     continue;
                 };
-                let mut fields = Record::new();
-                fields.insert(spec.assignee_field.into(), Cow::Owned(json!(assignee)));
-                fields.insert(spec.object_field.into(), Cow::Owned(json!(g.id)));
+                let mut fields = Record::default();
+                fields.insert(spec.assignee_field.into(), json!(assignee));
+                fields.insert(spec.object_field.into(), json!(g.id));
                 add_step.push(step);
                 adds.push((i, fields));
             }
@@ -580,7 +596,7 @@ async fn freeze_refused(
 ) {
     for &i in refused {
         results[i].steps.push(Step {
-            name: "freeze".to_owned(),
+            name: "freeze".into(),
             result: Status::NotAttempted,
             failure: None,
         });
@@ -641,7 +657,7 @@ fn note_frozen_instead(result: &mut ChangeResult) {
         result
             .steps
             .iter()
-            .find(|s| s.name == name)
+            .find(|s| &*s.name == name)
             .map(|s| s.result)
     };
     if step("deactivate") == Some(Status::Failed) && step("freeze") == Some(Status::Applied) {
@@ -656,17 +672,11 @@ fn note_frozen_instead(result: &mut ChangeResult) {
 /// The record to write for a change: its `after` fields, with the id for an update. A plan's
 /// own `Id` field (which `validate` never lets a mapping produce) can never name another record.
 fn record<'c>(change: &'c Change, id: Option<&str>) -> Record<'c> {
-    let mut fields = Record::new();
-    for (name, value) in &change.after {
-        // IsFrozen lives on the UserLogin, written apart.
-        if !name.eq_ignore_ascii_case("Id") && name.as_ref() != "IsFrozen" {
-            fields.insert(std::sync::Arc::clone(name), Cow::Borrowed(value));
-        }
-    }
+    let mut record = Record::of_change(&change.after);
     if let Some(id) = id {
-        fields.insert("Id".into(), Cow::Owned(json!(id)));
+        record.insert("Id".into(), json!(id));
     }
-    fields
+    record
 }
 
 /// Files each record's outcome under its change, at the step `step` names.
@@ -682,10 +692,10 @@ fn settle(
 
 /// The `UserLogin` record that freezes (`frozen`) or thaws the login `login`.
 fn login_record(login: &str, frozen: bool) -> Record<'static> {
-    Record::from([
-        ("Id".into(), Cow::Owned(json!(login))),
-        ("IsFrozen".into(), Cow::Owned(json!(frozen))),
-    ])
+    Record::from(crate::sorted_map::Fields::from([
+        ("Id".into(), json!(login)),
+        ("IsFrozen".into(), json!(frozen)),
+    ]))
 }
 
 /// The `UserLogin` records to freeze: each change names its user's login.
@@ -771,7 +781,10 @@ mod tests {
             grant(GrantKind::PermissionSetLicense, "L2", Some("S2")),
             grant(GrantKind::PermissionSet, "S2", None),
         ];
-        let steps: Vec<String> = planned_steps(&change).into_iter().map(|s| s.name).collect();
+        let steps: Vec<String> = planned_steps(&change, &mut super::StepNames::default())
+            .into_iter()
+            .map(|s| s.name.to_string())
+            .collect();
         assert_eq!(
             steps,
             [

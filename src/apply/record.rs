@@ -125,7 +125,7 @@ impl<'p> AuditLog<'p> {
             action: change.action,
             key: change.key.clone(),
             situation: change.situation,
-            reason: change.reason.clone(),
+            reason: change.reason.to_string(),
             source_id: change.source_id.clone(),
             target_id: result.target_id.clone(),
             before: change.before.clone(),
@@ -239,7 +239,7 @@ impl Tally {
                     let frozen = result
                         .steps
                         .iter()
-                        .any(|s| s.name == "freeze" && s.result == Status::Applied);
+                        .any(|s| &*s.name == "freeze" && s.result == Status::Applied);
                     if change.action == Action::Deactivate && frozen {
                         t.frozen_instead += 1;
                     }
@@ -387,7 +387,7 @@ mod tests {
             target_id: None,
             assignment_ids: Vec::new(),
             steps: vec![Step {
-                name: "update".to_owned(),
+                name: "update".into(),
                 result: status,
                 failure: None,
             }],

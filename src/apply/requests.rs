@@ -72,7 +72,7 @@ async fn collections(
         .chunks(PER_REQUEST)
         .map(|chunk| {
             // Each request owns its records: it may run on another thread.
-            let chunk: Vec<Record<'static>> = chunk.iter().map(owned).collect();
+            let chunk: Vec<Record<'static>> = chunk.iter().map(Record::to_owned).collect();
             let ctx = ctx.clone();
             async move {
                 let count = chunk.len();
@@ -84,19 +84,6 @@ async fn collections(
         })
         .collect();
     in_flight(ctx, requests).await
-}
-
-/// `record` with every value its own.
-fn owned(record: &Record<'_>) -> Record<'static> {
-    record
-        .iter()
-        .map(|(name, value)| {
-            (
-                std::sync::Arc::clone(name),
-                std::borrow::Cow::Owned(value.as_ref().clone()),
-            )
-        })
-        .collect()
 }
 
 /// Deletes permission-set assignments, 200 a request; `removes` holds (change, step, assignment

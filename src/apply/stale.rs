@@ -279,7 +279,7 @@ mod tests {
 
     fn change(action: Action, key: &str, id: Option<&str>, after: &[(&str, Value)]) -> Change {
         Change {
-            reason: "because".to_owned(),
+            reason: "because".into(),
             target_id: id.map(str::to_owned),
             after: after
                 .iter()
@@ -392,7 +392,7 @@ mod tests {
             Some("005000000000001AAA"),
             &[("IsActive", json!(false))],
         );
-        gone.reason = "out of scope: not assigned".to_owned();
+        gone.reason = "out of scope: not assigned".into();
         let reasons = differences(&saved, &plan(vec![gone]), &org());
         assert_eq!(
             reasons,

@@ -43,7 +43,7 @@ pub(super) async fn resolve(ctx: &Ctx, changes: &[Change], results: &mut [Change
             if step.result != Status::Unknown && !duplicate {
                 continue;
             }
-            let kind = match step.name.as_str() {
+            let kind = match &*step.name {
                 "create" => Kind::Create,
                 "update" | "reactivate" | "deactivate" => Kind::UserWrite,
                 "freeze" => Kind::Freeze,
@@ -235,7 +235,7 @@ async fn assignments(
 
 /// The grant an add or remove step writes.
 fn grant_of<'c>(change: &'c Change, result: &ChangeResult, step: usize) -> Option<&'c GrantRef> {
-    let name = result.steps.get(step)?.name.as_str();
+    let name = result.steps.get(step)?.name.as_ref();
     change
         .grants
         .add

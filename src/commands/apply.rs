@@ -40,6 +40,29 @@ fn held(
     Ok(true)
 }
 
+/// The apply report on stdout, in the format asked for.
+fn print_report(
+    ctx: &Context,
+    args: &ApplyArgs,
+    plan: &Plan,
+    report: &apply::Report,
+) -> Result<(), Error> {
+    match args.format {
+        Format::Json => crate::error::output(render::report::write_json(
+            &mut std::io::stdout().lock(),
+            plan,
+            report,
+        )),
+        // After the plan's markdown (which ends in an HTML block), a blank line first: the
+        // report's heading would otherwise be read as part of that block.
+        Format::Markdown if args.plan.is_none() => {
+            super::print(&format!("\n{}", render::report::markdown(plan, report)))
+        }
+        Format::Markdown => super::print(&render::report::markdown(plan, report)),
+        Format::Text => super::print(&render::report::text(plan, report, ctx.color)),
+    }
+}
+
 pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
     let policy = if args.policy {
@@ -127,17 +150,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         options,
         &args.audit_log,
     ))??;
-    let out = match args.format {
-        Format::Json => render::report::json(&plan, &report),
-        // After the plan's markdown (which ends in an HTML block), a blank line first: the
-        // report's heading would otherwise be read as part of that block.
-        Format::Markdown if args.plan.is_none() => {
-            format!("\n{}", render::report::markdown(&plan, &report))
-        }
-        Format::Markdown => render::report::markdown(&plan, &report),
-        Format::Text => render::report::text(&plan, &report, ctx.color),
-    };
-    super::print(&out)?;
+    print_report(ctx, args, &plan, &report)?;
     // What the whole apply cost, writes included (`-v`; the benchmarks read it).
     crate::usage::log_peak();
     super::step_summary(|| render::report::markdown(&plan, &report));

@@ -9,7 +9,6 @@ use serde_json::Value as Json;
 
 use super::compare::differs;
 use super::mapping::{Desired, Roles, no_profile, preflight, roles};
-use super::matching::unmatched_reason;
 use super::reconcile::{Create, State};
 use super::source::SourceUser;
 use super::target::fingerprint;
@@ -152,7 +151,7 @@ impl<'a> State<'a> {
             return Ok(None);
         }
         self.check_update(&change, user.key, &current.id)?;
-        change.reason = update_reason(&change, by, user, &self.compiled);
+        change.reason = update_reason(&change, by, user, &self.compiled).into();
         Ok(Some(change))
     }
 
@@ -414,7 +413,7 @@ impl<'a> State<'a> {
     pub(super) fn create(
         &self,
         user: &SourceUser<'a>,
-        tried: &[(usize, String)],
+        reason: &Arc<str>,
     ) -> Result<(Change, Create<'a>), Problem> {
         let problem = |kind, reason: String| Problem {
             kind,
@@ -481,7 +480,7 @@ impl<'a> State<'a> {
             .and_then(|p| p.user_license_id.as_deref())
             .unwrap_or_default();
         let change = Change {
-            reason: unmatched_reason(&self.compiled, tried),
+            reason: Arc::clone(reason),
             source_id: Some(user.id.to_owned()),
             after,
             labels,

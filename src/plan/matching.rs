@@ -2,6 +2,7 @@
 
 use super::hash::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::mapping::Compiled;
 use super::source::SourceUser;
@@ -56,8 +57,9 @@ pub(super) enum Link {
         by: String,
     },
     Unmatched {
-        /// The rules that gave a value, with the value looked up.
-        tried: Vec<(usize, String)>,
+        /// "unmatched: no Salesforce user with ...", naming the rules that gave a value and
+        /// the values looked up: a create's reason, shared with it.
+        reason: Arc<str>,
     },
     /// The reason, and the Salesforce users in dispute (never deprovisioned for it).
     Disputed(String, Vec<usize>),
@@ -159,7 +161,9 @@ pub(super) fn link(
             }
         }
     }
-    Link::Unmatched { tried }
+    Link::Unmatched {
+        reason: unmatched_reason(compiled, &tried).into(),
+    }
 }
 
 /// Every Salesforce user any of the rules finds for `user`: in a dispute, none of them is
@@ -183,7 +187,7 @@ pub(super) fn candidates(
 }
 
 /// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
-pub(super) fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
+fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
     if tried.is_empty() {
         return "unmatched: no matching rule gave a value to look up".to_owned();
     }

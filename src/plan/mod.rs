@@ -24,6 +24,8 @@ mod target;
 mod tests;
 mod values;
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -367,8 +369,9 @@ pub(crate) struct Change {
     /// linked.
     pub(crate) key: String,
     pub(crate) situation: Situation,
+    // Shared: a create's reason is the one its matching found (`Link::Unmatched`), not a copy.
     /// One line a reviewer understands.
-    pub(crate) reason: String,
+    pub(crate) reason: Arc<str>,
     /// Entra object id.
     pub(crate) source_id: Option<String>,
     /// Salesforce User id (none for a create).
@@ -407,7 +410,7 @@ impl Change {
             action,
             key,
             situation,
-            reason: String::new(),
+            reason: Arc::from(""),
             source_id: None,
             target_id: None,
             before: Fields::new(),
@@ -425,7 +428,6 @@ impl Change {
     /// Gives back the room building the change left over in its lists and text: a plan keeps
     /// every change until it is rendered, 100,000 of them for a large tenant.
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.reason.shrink_to_fit();
         self.before.shrink_to_fit();
         self.after.shrink_to_fit();
         self.labels.shrink_to_fit();

@@ -113,7 +113,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
                 Err(problem) => plan.errors.push(problem),
             },
-            Link::Unmatched { tried } => match state.create(user, tried) {
+            Link::Unmatched { reason } => match state.create(user, reason) {
                 Ok((mut change, create)) => {
                     change.shrink_to_fit();
                     creates.push((plan.changes.len(), create));
@@ -195,7 +195,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             _ => ("IsActive", Json::Bool(true), Json::Bool(false)),
         };
         plan.changes.push(Change {
-            reason,
+            reason: reason.into(),
             source_id,
             target_id: Some(user.id.clone()),
             before: Fields::from([(Arc::from(field), before)]),

@@ -452,7 +452,7 @@ fn a_reason_says_which_side_holds_what_and_where_the_value_comes_from() {
     );
     let plan = w.plan(&config(&[]));
     assert_eq!(
-        only(&plan, &upn).reason,
+        &*only(&plan, &upn).reason,
         "linked by FederationIdentifier; TimeZoneSidKey: Salesforce has \"Europe/Paris\", \
          roster.yaml gives \"America/Los_Angeles\"; Title: Salesforce has \"Edited\", Entra \
          gives \"Engineer\""
@@ -494,7 +494,7 @@ fn members_of_nested_groups_and_unassigned_users_are_out_of_scope() {
     assert_eq!(change.action, Action::Deactivate);
     assert_eq!(change.situation, Situation::OutOfScope);
     assert_eq!(
-        change.reason,
+        &*change.reason,
         "out of scope: not assigned to the application"
     );
 }
@@ -511,7 +511,7 @@ fn a_disabled_account_is_out_of_scope_and_its_salesforce_user_deactivated() {
     let change = only(&plan, &upn);
     assert_eq!(change.action, Action::Deactivate);
     assert_eq!(
-        change.reason,
+        &*change.reason,
         "out of scope: disabled in Entra (accountEnabled is false)"
     );
     assert_eq!(change.after["IsActive"], false);
@@ -563,7 +563,7 @@ fn matching_tries_rules_in_order_the_first_misses_the_second_links() {
     let change = only(&plan, &upn);
     assert_eq!(change.action, Action::Update);
     assert_eq!(
-        change.reason,
+        &*change.reason,
         "linked by FederationIdentifier; Title: Salesforce has \"Engineer\", Entra gives \"Lead\""
     );
     assert_eq!(change.before["Title"], "Engineer");

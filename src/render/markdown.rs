@@ -296,7 +296,8 @@ mod tests {
         Change {
             reason: format!(
                 "unmatched: no Salesforce user with FederationIdentifier = \"user{i:05}@contoso.com\""
-            ),
+            )
+            .into(),
             source_id: Some(format!("id-{i}")),
             after: crate::plan::Fields::from([
                 (

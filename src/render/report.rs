@@ -2,6 +2,7 @@
 //! (the typed documents are `apply::ApplyReport` and `apply::AuditLine`).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
@@ -247,11 +248,16 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
 }
 
 /// The machine-readable report (`schemas/apply-report.schema.json`).
-pub(crate) fn json(plan: &Plan, report: &Report) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&ApplyReport::new(plan, report)).unwrap_or_default();
-    text.push('\n');
-    text
+pub(crate) fn write_json(
+    out: &mut dyn std::io::Write,
+    plan: &Plan,
+    report: &Report,
+) -> std::io::Result<()> {
+    // Written as serde goes, not built first: 100,000 changes' report is some 50 MB of text.
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, &ApplyReport::new(plan, report))?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 #[cfg(test)]
@@ -282,7 +288,7 @@ mod tests {
                 target_id: None,
                 assignment_ids: Vec::new(),
                 steps: vec![Step {
-                    name: "create".to_owned(),
+                    name: "create".into(),
                     result: Status::Failed,
                     failure: Some(Failure::new(code, message)),
                 }],
@@ -310,7 +316,9 @@ mod tests {
         );
         assert!(text.contains("6 failed"), "{text}");
         // The JSON report keeps every user.
-        let json = super::json(&plan, &report);
+        let mut json = Vec::new();
+        super::write_json(&mut json, &plan, &report).unwrap();
+        let json = String::from_utf8(json).unwrap();
         assert_eq!(json.matches("INVALID_CROSS_REFERENCE_KEY").count(), 5);
     }
 

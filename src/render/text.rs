@@ -623,7 +623,7 @@ mod tests {
 
     fn update(field: &str, before: &str, after: &str) -> Change {
         Change {
-            reason: "linked by Username".to_owned(),
+            reason: "linked by Username".into(),
             target_id: Some("005".to_owned()),
             before: crate::plan::Fields::from([(Arc::from(field), json!(before))]),
             after: crate::plan::Fields::from([(Arc::from(field), json!(after))]),

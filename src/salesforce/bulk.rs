@@ -65,7 +65,7 @@ pub(crate) const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 pub(crate) struct Upload {
     /// The records it holds, as a range of those given to `uploads`.
     pub(crate) records: Range<usize>,
-    csv: String,
+    csv: bytes::Bytes,
     /// The columns uploaded, the key's first.
     columns: Vec<String>,
     key: RowKey,
@@ -83,7 +83,7 @@ pub(crate) fn uploads(
     let columns: Vec<&str> = {
         let mut names: BTreeSet<&str> = records
             .iter()
-            .flat_map(|r| r.keys().map(AsRef::as_ref))
+            .flat_map(|r| r.iter().map(|(k, _)| k.as_ref()))
             .filter(|k| *k != "attributes")
             .collect();
         match key {
@@ -107,7 +107,7 @@ pub(crate) fn uploads(
                 .iter()
                 // A column the record does not set stays empty: unchanged on update, unset on
                 // insert.
-                .map(|c| records[end].get(c).map(|v| cell(v)).unwrap_or_default())
+                .map(|c| records[end].get(c).map(cell).unwrap_or_default())
                 .collect();
             crate::csv::write_row(&mut row, cells.iter().map(String::as_str));
             if end > start && csv.len() + row.len() > max_bytes {
@@ -118,7 +118,7 @@ pub(crate) fn uploads(
         }
         out.push(Upload {
             records: start..end,
-            csv,
+            csv: bytes::Bytes::from(csv),
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
             key,
         });
@@ -152,7 +152,7 @@ impl JobResults {
         let cells: Vec<String> = self
             .columns
             .iter()
-            .map(|c| record.get(c).map(|v| cell(v)).unwrap_or_default())
+            .map(|c| record.get(c).map(cell).unwrap_or_default())
             .collect();
         let key = self.key.of_cells(cells.iter().map(String::as_str));
         if let Some(id) = self.succeeded.get(&key) {

@@ -2,7 +2,6 @@
 //! records a request, `allOrNone: false`) to insert, update and delete, each record's outcome
 //! read back in order (Salesforce REST API Developer Guide, "sObject Collections").
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use reqwest::Method;
@@ -11,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Salesforce, SalesforceError, id15};
 use crate::http::Body;
+use crate::sorted_map::Fields;
 
 /// Records in one sObject Collections request: Salesforce's limit.
 pub(crate) const PER_REQUEST: usize = 200;
@@ -58,10 +58,70 @@ pub(crate) enum Outcome {
     Rejected(Failure),
 }
 
-/// One record to write: field API name to value, in name order (the names shared, one
-/// allocation a record). Values are borrowed from the plan where they come from a change's
-/// fields: a whole-world apply would otherwise copy 88,000 creates' values (about 90 MB).
-pub(crate) type Record<'a> = crate::sorted_map::SortedMap<Arc<str>, Cow<'a, Value>>;
+/// One record to write: a change's fields as the plan holds them (borrowed, never copied: a
+/// whole-world apply writes 88,000 creates' fields), less `Id` and `IsFrozen` (a plan's own
+/// `Id` can never name another record; a freeze lives on the `UserLogin`), and fields of the
+/// record's own (an update's `Id`, a login's or an assignment's fields), which win.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Record<'a> {
+    change: Option<&'a Fields>,
+    own: Fields,
+}
+
+impl<'a> Record<'a> {
+    /// The record of a change's fields.
+    pub(crate) fn of_change(fields: &'a Fields) -> Record<'a> {
+        Record {
+            change: Some(fields),
+            own: Fields::new(),
+        }
+    }
+
+    /// Sets a field of the record's own.
+    pub(crate) fn insert(&mut self, name: Arc<str>, value: Value) {
+        self.own.insert(name, value);
+    }
+
+    /// The value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.own.get(name).or_else(|| {
+            self.change
+                .filter(|_| written(name))
+                .and_then(|fields| fields.get(name))
+        })
+    }
+
+    /// The names and values, the change's first (in name order), then the record's own.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Value)> {
+        self.change
+            .into_iter()
+            .flat_map(Fields::iter)
+            .filter(|(name, _)| written(name) && !self.own.contains_key(name))
+            .chain(self.own.iter())
+    }
+
+    /// The record holding its own copy of every value.
+    pub(crate) fn to_owned(&self) -> Record<'static> {
+        Record {
+            change: None,
+            own: self
+                .iter()
+                .map(|(name, value)| (Arc::clone(name), value.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl From<Fields> for Record<'_> {
+    fn from(own: Fields) -> Self {
+        Record { change: None, own }
+    }
+}
+
+/// Whether a change's field is written with its user: not `Id`, not `IsFrozen`.
+fn written(name: &str) -> bool {
+    !name.eq_ignore_ascii_case("Id") && name != "IsFrozen"
+}
 
 impl Salesforce {
     /// Inserts (`POST`) or updates (`PATCH`) up to 200 records of `object` in one request; the
@@ -83,11 +143,7 @@ impl Salesforce {
             .map(|fields| {
                 let mut record = Map::new();
                 record.insert("attributes".into(), json!({ "type": object }));
-                record.extend(
-                    fields
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.clone().into_owned())),
-                );
+                record.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
                 Value::Object(record)
             })
             .collect();
@@ -234,7 +290,33 @@ fn short(value: &Value) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::{Expected, Failure, Outcome, outcomes};
+    use super::{Expected, Failure, Outcome, Record, outcomes};
+    use crate::sorted_map::Fields;
+
+    /// A change's record writes its fields but never its `Id` or `IsFrozen`; the record's own
+    /// fields win; an owned copy reads the same.
+    #[test]
+    fn a_change_record_borrows_its_fields_less_id_and_is_frozen() {
+        let after: Fields = serde_json::from_value(json!({
+            "Id": "005PLANTED", "IsFrozen": true, "IsActive": true, "Title": "Lead"
+        }))
+        .unwrap();
+        let mut record = Record::of_change(&after);
+        record.insert("Id".into(), json!("005REAL"));
+        let read = |r: &Record<'_>| {
+            let mut fields: Vec<String> = r.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            fields.sort();
+            fields
+        };
+        assert_eq!(
+            read(&record),
+            ["Id=\"005REAL\"", "IsActive=true", "Title=\"Lead\""]
+        );
+        assert_eq!(record.get("Id"), Some(&json!("005REAL")));
+        assert_eq!(record.get("IsFrozen"), None);
+        assert_eq!(Record::of_change(&after).get("id"), None);
+        assert_eq!(read(&record.to_owned()), read(&record));
+    }
 
     #[test]
     fn results_are_read_in_order_and_malformed_ones_refused() {
