@@ -767,8 +767,8 @@ mod tests {
         let mut change = update(&[], &[("Title", json!("x"))]);
         let grant = |kind, name: &str, implied: Option<&str>| GrantRef {
             kind,
-            name: name.to_owned(),
-            id: "0PS000000000001".to_owned(),
+            name: name.into(),
+            id: "0PS000000000001".into(),
             assignment_id: Some("0Pa000000000001".to_owned()),
             implied_by: implied.map(str::to_owned),
         };

@@ -192,8 +192,8 @@ pub(crate) fn explain(
         roles: RolesTrace {
             grants: grant_traces(&roles),
             rules: roles.fired.iter().map(|i| i + 1).collect(),
-            profile: roles.profile.map(|p| p.0),
-            role: roles.role.map(|r| r.0),
+            profile: roles.profile.map(|p| p.0.to_string()),
+            role: roles.role.map(|r| r.0.to_string()),
             errors: roles.errors,
         },
     })
@@ -209,7 +209,7 @@ fn grant_traces(roles: &super::mapping::Roles) -> Vec<GrantTrace> {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
-            name: name.clone(),
+            name: name.to_string(),
             rule: rule + 1,
         })
         .chain(roles.features.iter().map(|(f, rule)| GrantTrace {

@@ -97,7 +97,7 @@ impl<'a> State<'a> {
             }
         }
         let mut id_change = |field_name: &str,
-                             wanted: &Option<(String, String)>,
+                             wanted: &Option<(Arc<str>, Arc<str>)>,
                              names: &dyn Fn(&str) -> Option<String>| {
             if let Some((name, id)) = wanted {
                 let now = current.text(field_name).unwrap_or_default().to_owned();
@@ -109,11 +109,11 @@ impl<'a> State<'a> {
                         .insert(Arc::from(field_name), Json::String(now.clone()));
                     change
                         .after
-                        .insert(Arc::from(field_name), Json::String(id.clone()));
+                        .insert(Arc::from(field_name), Json::String(id.to_string()));
                     if let Some(old) = names(&now) {
-                        change.labels.insert(now, old);
+                        change.labels.insert(now.into(), old.into());
                     }
-                    change.labels.insert(id.clone(), name.clone());
+                    change.labels.insert(Arc::clone(id), Arc::clone(name));
                 }
             }
         };
@@ -127,7 +127,7 @@ impl<'a> State<'a> {
                 .map(|r| r.name.clone())
         };
         id_change("UserRoleId", &roles.role, &role_name);
-        let profile = roles.profile.as_ref().map(|(_, id)| id.as_str());
+        let profile = roles.profile.as_ref().map(|(_, id)| &**id);
         let licence = profile
             .or(current.profile_id.as_deref())
             .and_then(|p| self.licence_of(p));
@@ -291,8 +291,8 @@ impl<'a> State<'a> {
             if self.managed(o) && !wants(&o.id) && !needed {
                 out.remove.push(GrantRef {
                     kind: o.kind,
-                    name: o.name.clone(),
-                    id: o.id.clone(),
+                    name: o.name.as_str().into(),
+                    id: o.id.as_str().into(),
                     assignment_id: Some(h.id.clone()),
                     implied_by: None,
                 });
@@ -325,7 +325,7 @@ impl<'a> State<'a> {
             .grants
             .iter()
             .filter(|(k, ..)| *k == GrantKind::PermissionSet)
-            .map(|(_, name, id, _)| (name.as_str(), id.as_str()))
+            .map(|(_, name, id, _)| (&**name, &**id))
             .chain(held.iter().filter_map(|h| {
                 let o = object(&h.object_id)?;
                 let managed = self.managed(o);
@@ -343,8 +343,8 @@ impl<'a> State<'a> {
                         if !holds(&psl.id) && !added {
                             out.add.push(GrantRef {
                                 kind: GrantKind::PermissionSetLicense,
-                                name: psl.name.clone(),
-                                id: psl.id.clone(),
+                                name: psl.name.as_str().into(),
+                                id: psl.id.as_str().into(),
                                 assignment_id: None,
                                 implied_by: Some(set.to_owned()),
                             });
@@ -462,13 +462,13 @@ impl<'a> State<'a> {
         let mut labels = super::SortedMap::new();
         after.insert(
             Arc::clone(&self.compiled.profile_id),
-            Json::String(profile_id.clone()),
+            Json::String(profile_id.to_string()),
         );
-        labels.insert(profile_id.clone(), profile);
+        labels.insert(Arc::clone(&profile_id), profile);
         if let Some((role, role_id)) = roles.role {
             after.insert(
                 Arc::clone(&self.compiled.user_role_id),
-                Json::String(role_id.clone()),
+                Json::String(role_id.to_string()),
             );
             labels.insert(role_id, role);
         }
@@ -476,7 +476,7 @@ impl<'a> State<'a> {
             .target
             .profiles
             .iter()
-            .find(|p| p.id == profile_id)
+            .find(|p| *p.id == *profile_id)
             .and_then(|p| p.user_license_id.as_deref())
             .unwrap_or_default();
         let change = Change {

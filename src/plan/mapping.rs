@@ -221,10 +221,10 @@ pub(super) fn desired(
 /// What the role rules give a user.
 #[derive(Default)]
 pub(super) struct Roles {
-    pub(super) profile: Option<(String, String)>,
-    pub(super) role: Option<(String, String)>,
+    pub(super) profile: Option<(Arc<str>, Arc<str>)>,
+    pub(super) role: Option<(Arc<str>, Arc<str>)>,
     /// (kind, name, id, index of the first rule that granted it).
-    pub(super) grants: Vec<(GrantKind, String, String, usize)>,
+    pub(super) grants: Vec<(GrantKind, Arc<str>, Arc<str>, usize)>,
     /// Feature licences the rules turn on, with the first rule that did.
     pub(super) features: Vec<(&'static FeatureLicense, usize)>,
     pub(super) errors: Vec<String>,

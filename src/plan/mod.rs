@@ -382,7 +382,7 @@ pub(crate) struct Change {
     /// The fields to write.
     pub(crate) after: Fields,
     /// Names of the ids in `before`/`after` (profiles, roles), for people.
-    pub(crate) labels: SortedMap<String, String>,
+    pub(crate) labels: SortedMap<Arc<str>, Arc<str>>,
     /// Fields compared and found equal.
     pub(crate) unchanged: usize,
     /// Access granted and taken away: permission sets, groups, licences, queues.
@@ -533,8 +533,9 @@ impl GrantChanges {
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantRef {
     pub(crate) kind: GrantKind,
-    pub(crate) name: String,
-    pub(crate) id: String,
+    // Name and id shared by every change that grants the same record.
+    pub(crate) name: Arc<str>,
+    pub(crate) id: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) assignment_id: Option<String>,
     /// A permission set licence Salesforce assigns itself with this permission set, which is

@@ -3,6 +3,8 @@
 //! place in the file (reported once, with the closest names or both ids), never an error repeated
 //! for every user it touches.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, RecordId, RecordRef, RoleCondition};
@@ -21,13 +23,18 @@ pub(crate) struct ConfigProblem {
     pub(crate) help: Option<String>,
 }
 
-/// One rule's records: (name as shown, id).
+/// One rule's records: (name as shown, id), each shared by every change that names it.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Resolved {
-    pub(super) profile: Option<(String, String)>,
-    pub(super) role: Option<(String, String)>,
+    pub(super) profile: Option<(Arc<str>, Arc<str>)>,
+    pub(super) role: Option<(Arc<str>, Arc<str>)>,
     /// The rule's grants: (kind, name as written, id).
-    pub(super) grants: Vec<(GrantKind, String, String)>,
+    pub(super) grants: Vec<(GrantKind, Arc<str>, Arc<str>)>,
+}
+
+/// A (name, id) pair, shared.
+fn shared((name, id): (String, String)) -> (Arc<str>, Arc<str>) {
+    (name.into(), id.into())
 }
 
 /// Every rule's records, and the problems with any of them (app roles the application does not
@@ -82,9 +89,10 @@ pub(super) fn resolve(
                         &format!("{pointer}/profile"),
                         &mut problems,
                     )
+                    .map(shared)
                 }),
                 role: rule.role.as_ref().and_then(|r| {
-                    one("role", r, &roles, &format!("{pointer}/role"), &mut problems)
+                    one("role", r, &roles, &format!("{pointer}/role"), &mut problems).map(shared)
                 }),
                 grants: GrantKind::ALL
                     .into_iter()
@@ -102,7 +110,7 @@ pub(super) fn resolve(
                             &format!("{pointer}/{}/{j}", kind.spec().rule_key),
                             &mut problems,
                         )
-                        .map(|(name, id)| (kind, name, id))
+                        .map(|(name, id)| (kind, name.into(), id.into()))
                     })
                     .collect(),
             }

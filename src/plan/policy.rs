@@ -135,8 +135,8 @@ mod tests {
         let mut granted = change(Action::Update, "f");
         granted.grants.add.push(GrantRef {
             kind: GrantKind::PermissionSet,
-            name: "Reports_Export".to_owned(),
-            id: "0PS000000000001AAA".to_owned(),
+            name: "Reports_Export".into(),
+            id: "0PS000000000001AAA".into(),
             assignment_id: None,
             implied_by: None,
         });

@@ -353,9 +353,9 @@ fn a_user_in_two_groups_gets_the_first_rules_profile_and_every_rules_permission_
     let change = only(&plan, &upn);
     assert_eq!(change.action, Action::Create);
     assert_eq!(change.after["ProfileId"], "00e000000000002");
-    assert_eq!(change.labels["00e000000000002"], "Sales Manager");
+    assert_eq!(&*change.labels["00e000000000002"], "Sales Manager");
     assert_eq!(change.after["UserRoleId"], "00E000000000001");
-    let sets: Vec<&str> = change.grants.add.iter().map(|p| p.name.as_str()).collect();
+    let sets: Vec<&str> = change.grants.add.iter().map(|p| &*p.name).collect();
     assert_eq!(sets, ["Reports", "Sales"]);
     assert!(
         change
@@ -411,7 +411,7 @@ fn an_app_role_without_a_value_is_a_role_known_by_its_name() {
     let change = only(&plan, &upn);
     assert_eq!(change.action, Action::Create);
     assert_eq!(
-        change.labels.get("00e000000000001").map(String::as_str),
+        change.labels.get("00e000000000001").map(|l| &**l),
         Some("Standard User")
     );
     // The gallery's plain-access role is Default Access: no profile from it.
@@ -912,19 +912,14 @@ fn permission_sets_only_managed_ones_are_removed() {
     let plan = w.plan(&config(&[]));
     let change = only(&plan, &upn);
     assert!(change.grants.add.is_empty());
-    let removed: Vec<&str> = change
-        .grants
-        .remove
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let removed: Vec<&str> = change.grants.remove.iter().map(|p| &*p.name).collect();
     assert_eq!(removed, ["Reports"]);
     assert!(change.grants.remove[0].assignment_id.is_some());
     // A role-only group adds its permission set.
     w.join("rae", "g-support");
     let plan = w.plan(&config(&[]));
     let change = only(&plan, &upn);
-    let added: Vec<&str> = change.grants.add.iter().map(|p| p.name.as_str()).collect();
+    let added: Vec<&str> = change.grants.add.iter().map(|p| &*p.name).collect();
     assert_eq!(added, ["Service"]);
 }
 
@@ -1351,7 +1346,7 @@ fn added(change: &super::Change) -> Vec<(GrantKind, String)> {
         .grants
         .add
         .iter()
-        .map(|g| (g.kind, g.name.clone()))
+        .map(|g| (g.kind, g.name.to_string()))
         .collect()
 }
 
@@ -1360,7 +1355,7 @@ fn removed(change: &super::Change) -> Vec<(GrantKind, String)> {
         .grants
         .remove
         .iter()
-        .map(|g| (g.kind, g.name.clone()))
+        .map(|g| (g.kind, g.name.to_string()))
         .collect()
 }
 
@@ -1465,7 +1460,7 @@ fn a_linked_licence_comes_with_its_permission_set_and_takes_a_seat() {
         .iter()
         .find(|g| g.kind == GrantKind::PermissionSetLicense)
         .unwrap();
-    assert_eq!(implied.name, "Sales_PSL");
+    assert_eq!(&*implied.name, "Sales_PSL");
     assert_eq!(implied.implied_by.as_deref(), Some("Sales"));
     // Salesforce assigns it along: roster never writes it.
     assert_eq!(change.grants.written_adds().count(), 1);

@@ -62,10 +62,10 @@ fn grants(head: &mut String, plan: &Plan) {
         std::collections::BTreeMap::new();
     for change in &plan.changes {
         for g in &change.grants.add {
-            rows.entry((g.kind, g.name.as_str())).or_default().0 += 1;
+            rows.entry((g.kind, &*g.name)).or_default().0 += 1;
         }
         for g in &change.grants.remove {
-            rows.entry((g.kind, g.name.as_str())).or_default().1 += 1;
+            rows.entry((g.kind, &*g.name)).or_default().1 += 1;
         }
     }
     if rows.is_empty() {

@@ -646,8 +646,8 @@ mod tests {
         let mut change = update("AboutMe", "a\nb", "a\nc");
         change.grants.add.push(crate::plan::GrantRef {
             kind: GrantKind::PermissionSet,
-            name: "Sales".to_owned(),
-            id: "0PS".to_owned(),
+            name: "Sales".into(),
+            id: "0PS".into(),
             assignment_id: None,
             implied_by: None,
         });
