@@ -72,7 +72,7 @@ async fn collections(
         .chunks(PER_REQUEST)
         .map(|chunk| {
             // Each request owns its records: it may run on another thread.
-            let chunk: Vec<Record<'static>> = chunk.iter().map(Record::to_owned).collect();
+            let chunk: Vec<Record<'static>> = chunk.iter().map(Record::to_static).collect();
             let ctx = ctx.clone();
             async move {
                 let count = chunk.len();

@@ -101,7 +101,7 @@ impl<'a> Record<'a> {
     }
 
     /// The record holding its own copy of every value.
-    pub(crate) fn to_owned(&self) -> Record<'static> {
+    pub(crate) fn to_static(&self) -> Record<'static> {
         Record {
             change: None,
             own: self
@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(record.get("Id"), Some(&json!("005REAL")));
         assert_eq!(record.get("IsFrozen"), None);
         assert_eq!(Record::of_change(&after).get("id"), None);
-        assert_eq!(read(&record.to_owned()), read(&record));
+        assert_eq!(read(&record.to_static()), read(&record));
     }
 
     #[test]
