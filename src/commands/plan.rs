@@ -57,6 +57,9 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     }
     // Users that need attention are never "nothing to do": exit 2 raises them too.
     let something = plan.summary.changes() + plan.summary.needing_attention() > 0;
+    // The process ends next: freeing a large plan change by change (millions of small values
+    // for 100,000 users, some 60 ms) would only delay the exit the OS makes in one step.
+    std::mem::forget(plan);
     Ok(if args.detailed_exitcode && something {
         Outcome::Changes
     } else {
