@@ -233,14 +233,7 @@ impl TargetUser {
             username,
             is_active,
             login: None,
-            fields: {
-                let mut fields: crate::sorted_map::Fields = row
-                    .into_iter()
-                    .map(|(name, value)| (crate::sorted_map::Key::from_name(name), value))
-                    .collect();
-                fields.shrink_to_fit();
-                fields
-            },
+            fields: crate::sorted_map::Fields::from_names(row),
         })
     }
 

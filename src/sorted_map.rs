@@ -181,6 +181,19 @@ pub(crate) trait Key: Borrow<str> {
     fn from_name(name: String) -> Self;
 }
 
+impl<K: Key, V> SortedMap<K, V> {
+    /// A map of `pairs` as a document names them: each name made a key as reading a document
+    /// makes it (`Arc<str>` names shared between maps), the room fitted to the entries.
+    pub(crate) fn from_names(pairs: impl IntoIterator<Item = (String, V)>) -> Self {
+        let mut map: SortedMap<K, V> = pairs
+            .into_iter()
+            .map(|(name, value)| (K::from_name(name), value))
+            .collect();
+        map.shrink_to_fit();
+        map
+    }
+}
+
 impl Key for String {
     fn from_name(name: String) -> Self {
         name

@@ -653,13 +653,7 @@ async fn freeze_refused(
 /// The note on a change whose deactivation Salesforce refused and whose freeze is confirmed
 /// (written, or found written when looked up); nothing is said of a freeze that failed.
 fn note_frozen_instead(result: &mut ChangeResult) {
-    let step = |name: &str| {
-        result
-            .steps
-            .iter()
-            .find(|s| &*s.name == name)
-            .map(|s| s.result)
-    };
+    let step = |name: &str| step_of(result, name).map(|i| result.steps[i].result);
     if step("deactivate") == Some(Status::Failed) && step("freeze") == Some(Status::Applied) {
         result.note = Some(
             "Salesforce refused the deactivation; the user was frozen instead, so they cannot \

@@ -546,34 +546,6 @@ impl State {
     }
 }
 
-/// Property names shared between users: one `Arc` per name, however many users carry it.
-#[derive(Default)]
-pub(crate) struct Names(HashSet<std::sync::Arc<str>>);
-
-impl Names {
-    /// A user of these properties, its names shared.
-    pub(crate) fn user<K: AsRef<str>>(
-        &mut self,
-        properties: impl IntoIterator<Item = (K, Value)>,
-    ) -> EntraUser {
-        let mut user: EntraUser = properties
-            .into_iter()
-            .map(|(k, v)| (self.name(k.as_ref()), v))
-            .collect();
-        user.shrink_to_fit();
-        user
-    }
-
-    fn name(&mut self, name: &str) -> std::sync::Arc<str> {
-        if let Some(shared) = self.0.get(name) {
-            return std::sync::Arc::clone(shared);
-        }
-        let shared: std::sync::Arc<str> = std::sync::Arc::from(name);
-        self.0.insert(std::sync::Arc::clone(&shared));
-        shared
-    }
-}
-
 /// Entra's state; the world's users are moved into it (a synthetic tenant's 100,000 users are
 /// never held twice).
 fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
@@ -590,13 +562,8 @@ fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
         clients: w.clients.clone(),
         github_actions: w.github_actions.clone(),
         applications: w.applications.clone(),
-        users: {
-            let mut names = Names::default();
-            std::mem::take(&mut w.users)
-                .into_iter()
-                .map(|user| names.user(user))
-                .collect()
-        },
+        // Read with their names shared already (`SortedMap`'s deserialization).
+        users: std::mem::take(&mut w.users),
         user_index: HashMap::new(),
         properties: HashSet::new(),
         groups: Vec::new(),

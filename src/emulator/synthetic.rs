@@ -63,8 +63,6 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
         rng >> 33
     };
     let mut entra_users = Vec::with_capacity(usize::try_from(users).unwrap_or(0));
-    // Each user is made compact at once: 100,000 JSON maps are never held together.
-    let mut names = super::state::Names::default();
     let mut members: Vec<Vec<String>> = vec![Vec::new(); DEPARTMENTS.len()];
     // The integration user the connected app runs as, as every org has it.
     let mut sf_users = vec![
@@ -111,7 +109,8 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
             }
             sf_users.push(sf.as_object().cloned().unwrap_or_default());
         }
-        entra_users.push(names.user(user));
+        // Each user is made compact at once: 100,000 JSON maps are never held together.
+        entra_users.push(super::state::EntraUser::from_names(user));
     }
     let roles = ["Sales_Manager", "Sales_Rep", "Support_Agent"];
     let groups: Vec<Group> = DEPARTMENTS
