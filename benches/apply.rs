@@ -42,6 +42,30 @@ fn roster(dir: &Path, emulator: &support::Emulator, args: &[&str]) -> std::proce
     out
 }
 
+/// `roster apply ARGS` of the whole plan, whatever it deactivates, timed.
+fn apply(
+    dir: &Path,
+    emulator: &support::Emulator,
+    args: &[&str],
+) -> (std::process::Output, std::time::Duration) {
+    let started = Instant::now();
+    let args: Vec<&str> = std::iter::once("apply")
+        .chain(args.iter().copied())
+        .chain(["--allow-deactivations", "1000000"])
+        .collect();
+    let out = roster(dir, emulator, &args);
+    (out, started.elapsed())
+}
+
+/// The last line apply printed: `Apply complete! Resources: ...`.
+fn last_line(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 type Writes = std::collections::BTreeMap<String, usize>;
 
 /// Each write apply sends, with its records: the users, then the grant removals and adds
@@ -105,20 +129,11 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
         Some(serde_json::json!({"ms": latency})),
     );
     support::admin(&base, reqwest::Method::DELETE, "requests", None);
-    let started = Instant::now();
-    let out = roster(
+    let (out, wall) = apply(
         &dir,
         &emulator,
-        &[
-            "apply",
-            "plan.json",
-            "--bulk-threshold",
-            bulk_threshold,
-            "--allow-deactivations",
-            "1000000",
-        ],
+        &["plan.json", "--bulk-threshold", bulk_threshold],
     );
-    let wall = started.elapsed();
     let requests = support::admin(&base, reqwest::Method::GET, "requests", None);
     let mut reads = 0;
     let mut writes = 0;
@@ -164,13 +179,7 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
         wall.as_secs_f64(),
         support::verdict(ratio <= 1.05)
     );
-    println!(
-        "  {}",
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-    );
+    println!("  {}", last_line(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -180,30 +189,12 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
 fn whole_world(users: u64) {
     let (dir, emulator) = support::world("apply", users, "all");
     let emulator_before = support::cpu_ms_of(emulator.pid());
-    let started = Instant::now();
-    let out = roster(
-        &dir,
-        &emulator,
-        &[
-            "apply",
-            "-v",
-            "--auto-approve",
-            "--allow-deactivations",
-            "1000000",
-        ],
-    );
-    let wall = started.elapsed();
+    let (out, wall) = apply(&dir, &emulator, &["-v", "--auto-approve"]);
     let emulator_ms = support::cpu_ms_of(emulator.pid()) - emulator_before;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let peak_mib = support::number_after(&stderr, "peak memory ");
     println!("the whole synthetic world of {users} users in one apply (exit 0):");
-    println!(
-        "  {}",
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-    );
+    println!("  {}", last_line(&out));
     println!(
         "  peak memory {peak_mib} MiB   target <= 400 MB   {}",
         support::verdict(peak_mib * 1024 * 1024 <= 400_000_000)
