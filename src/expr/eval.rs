@@ -87,6 +87,10 @@ struct Call<'c> {
     name: &'static str,
     span: Range<usize>,
     args: &'c [Option<Expr>],
+    /// The arguments' values once `all` has evaluated them: reading an argument takes its value,
+    /// so each is evaluated once (nested calls evaluated twice at every level cost 2^depth).
+    /// An argument read a second time is evaluated again.
+    evaluated: std::cell::RefCell<Vec<Option<Value>>>,
 }
 
 impl Call<'_> {
@@ -137,6 +141,7 @@ impl Evaluator<'_> {
                 name,
                 span: expr.span.clone(),
                 args,
+                evaluated: std::cell::RefCell::default(),
             }),
         }
     }
@@ -223,6 +228,14 @@ impl Evaluator<'_> {
 
     /// Evaluates argument `i`; an empty slot is null.
     fn arg(&self, call: &Call<'_>, i: usize) -> Result<Value> {
+        if let Some(value) = call
+            .evaluated
+            .borrow_mut()
+            .get_mut(i)
+            .and_then(Option::take)
+        {
+            return Ok(value);
+        }
         match call.args.get(i) {
             Some(Some(expr)) => self.value(expr),
             _ => Ok(Value::Null),
@@ -295,16 +308,18 @@ impl Evaluator<'_> {
         })
     }
 
-    /// Every argument as a value, or Ignore if one of them is.
-    fn all(&self, call: &Call<'_>) -> Result<std::result::Result<Vec<Value>, Value>> {
+    /// Evaluates every argument, in order, for the call's arms to read (`arg`); `Some(Ignore)`
+    /// if one of them is Ignore.
+    fn all(&self, call: &Call<'_>) -> Result<Option<Value>> {
         let mut values = Vec::with_capacity(call.args.len());
         for i in 0..call.args.len() {
             match self.arg(call, i)? {
-                Value::Ignore => return Ok(Err(Value::Ignore)),
-                v => values.push(v),
+                Value::Ignore => return Ok(Some(Value::Ignore)),
+                v => values.push(Some(v)),
             }
         }
-        Ok(Ok(values))
+        *call.evaluated.borrow_mut() = values;
+        Ok(None)
     }
 
     #[allow(
@@ -366,7 +381,7 @@ impl Evaluator<'_> {
             }
             _ => {}
         }
-        if let Err(ignore) = self.all(call)? {
+        if let Some(ignore) = self.all(call)? {
             return Ok(ignore);
         }
         Ok(match call.name {

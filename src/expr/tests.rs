@@ -399,3 +399,26 @@ fn the_ignore_keywords_are_outcomes_not_functions() {
     let err = parse("IgnoreObjectFlow()").unwrap_err();
     assert!(!err.message.contains("unknown function"), "{err:?}");
 }
+
+/// Attributes that count how often each is read.
+struct Counted(std::cell::RefCell<BTreeMap<String, usize>>);
+
+impl Attributes for Counted {
+    fn attribute(&self, name: &str) -> Value {
+        *self.0.borrow_mut().entry(name.to_owned()).or_default() += 1;
+        Value::Str(format!("{name}-value"))
+    }
+}
+
+#[test]
+fn each_argument_is_evaluated_once_however_deep_the_nesting() {
+    // Evaluating a call's arguments once to look for Ignore and again to use them read the
+    // innermost attribute 2^depth times: 8 here.
+    let parsed = parse(r#"Left(Join("", Left([givenName], 1), [surname]), 8)"#).unwrap();
+    let attributes = Counted(std::cell::RefCell::default());
+    let value = evaluate(&parsed, &attributes, &Context::new(now(None), 1)).unwrap();
+    assert_eq!(value, Value::Str("gsurname".to_owned()));
+    let reads = attributes.0.into_inner();
+    assert_eq!(reads.get("givenName"), Some(&1), "{reads:?}");
+    assert_eq!(reads.get("surname"), Some(&1), "{reads:?}");
+}
