@@ -176,7 +176,7 @@ impl Context {
         baseline: Option<&Desired>,
     ) -> Result<Planned, Error> {
         let (source, target) = Box::pin(self.read(desired)).await?;
-        plan_from(desired, targets, &source, target, baseline)
+        plan_from(desired, targets, source, target, baseline)
     }
 
     /// Loads the baseline config at `path`: checked like any config, its warnings not repeated.
@@ -349,7 +349,7 @@ pub(crate) fn plan_offline(
     baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
     let (source, target) = read_snapshots(dir)?;
-    plan_from(desired, targets, &source, target, baseline)
+    plan_from(desired, targets, source, target, baseline)
 }
 
 /// The planner over two snapshots, its CPU time logged at `-v`. A `--target` that names no user
@@ -357,11 +357,11 @@ pub(crate) fn plan_offline(
 fn plan_from(
     desired: &Desired,
     targets: &[String],
-    source: &SourceSnapshot,
+    source: SourceSnapshot,
     target: TargetSnapshot,
     baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
-    if let Some((unknown, hint)) = plan::unknown_targets(source, &target, targets)
+    if let Some((unknown, hint)) = plan::unknown_targets(&source, &target, targets)
         .into_iter()
         .next()
     {
@@ -373,18 +373,31 @@ fn plan_from(
         )));
     }
     let started = crate::usage::cpu_time();
-    let plan = plan::plan(
-        &desired.loaded.config,
-        source,
-        &target,
-        &inputs(desired, targets),
-    );
+    let source_users = source.users.len();
+    // A baseline plans the same source again: only then is it kept whole.
+    let (plan, source) = if baseline.is_some() {
+        let plan = plan::plan(
+            &desired.loaded.config,
+            &source,
+            &target,
+            &inputs(desired, targets),
+        );
+        (plan, Some(source))
+    } else {
+        let plan = plan::plan_taking(
+            &desired.loaded.config,
+            source,
+            &target,
+            &inputs(desired, targets),
+        );
+        (plan, None)
+    };
     if let (Some(before), Some(after)) = (started, crate::usage::cpu_time()) {
         let cpu = after - before;
         tracing::info!(
             target: "roster::plan",
             "planned {} source and {} Salesforce users in {} ms of CPU ({} ms user, {} ms system)",
-            source.users.len(),
+            source_users,
             target.users.len(),
             cpu.user_ms + cpu.system_ms,
             cpu.user_ms,
@@ -392,7 +405,7 @@ fn plan_from(
         );
     }
     let mut plan = plan;
-    if let Some(baseline) = baseline {
+    if let (Some(baseline), Some(source)) = (baseline, &source) {
         let before = plan::plan(
             &baseline.loaded.config,
             source,

@@ -602,6 +602,32 @@ pub(crate) fn plan(
     )
 }
 
+/// Computes the plan, taking `source` apart as it goes: each user's attributes are let go once
+/// the user is planned, so the plan's peak does not hold the attributes of users already in it
+/// (some 70 MB for 100,000 users). The same plan as `plan`.
+pub(crate) fn plan_taking(
+    config: &Config,
+    mut source: SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+) -> Plan {
+    let keys: Vec<String> = source
+        .users
+        .iter()
+        .map(|user| source::key_of(user).to_owned())
+        .collect();
+    let attributes: Vec<Fields> = source
+        .users
+        .iter_mut()
+        .map(|user| std::mem::take(&mut user.attributes))
+        .collect();
+    let users = source::users_taking(&source, attributes, &keys);
+    planned(
+        &reconcile::State::with_users(config, &source, users, target, inputs),
+        &source,
+    )
+}
+
 /// The plan from the planner's state: reconciled, then labelled, limited to `--target` keys,
 /// summarized and checked against the threshold.
 fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {

@@ -62,68 +62,76 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     let mut undecided_matching = 0usize;
     let mut withheld = 0usize;
     for (i, user) in state.users.iter().enumerate() {
-        let decision = &state.decisions[i];
-        match &state.links[i] {
-            Link::Linked { target: t, .. } => {
-                linked_targets.insert(*t);
+        // One user planned: its attributes, if the planner was given them, go.
+        'user: {
+            let decision = &state.decisions[i];
+            match &state.links[i] {
+                Link::Linked { target: t, .. } => {
+                    linked_targets.insert(*t);
+                }
+                // A Salesforce user in dispute is never acted on, not even as an orphan.
+                Link::Disputed(reason, targets) => {
+                    linked_targets.extend(targets.iter().copied());
+                    if decision.in_scope {
+                        plan.errors.push(Problem {
+                            kind: ProblemKind::Conflict,
+                            key: user.key.to_owned(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    break 'user;
+                }
+                Link::Undecided(reason) => {
+                    undecided_matching += 1;
+                    if decision.in_scope || decision.undecided.is_some() {
+                        plan.errors.push(Problem {
+                            kind: ProblemKind::Error,
+                            key: user.key.to_owned(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    break 'user;
+                }
+                Link::Unmatched { .. } => {}
             }
-            // A Salesforce user in dispute is never acted on, not even as an orphan.
-            Link::Disputed(reason, targets) => {
-                linked_targets.extend(targets.iter().copied());
-                if decision.in_scope {
-                    plan.errors.push(Problem {
-                        kind: ProblemKind::Conflict,
-                        key: user.key.to_owned(),
-                        reason: reason.clone(),
-                    });
-                }
-                continue;
+            if let Some(why) = &decision.undecided {
+                plan.errors.push(Problem {
+                    kind: ProblemKind::Error,
+                    key: user.key.to_owned(),
+                    reason: why.clone(),
+                });
+                break 'user;
             }
-            Link::Undecided(reason) => {
-                undecided_matching += 1;
-                if decision.in_scope || decision.undecided.is_some() {
-                    plan.errors.push(Problem {
-                        kind: ProblemKind::Error,
-                        key: user.key.to_owned(),
-                        reason: reason.clone(),
-                    });
-                }
-                continue;
+            if !decision.in_scope {
+                break 'user;
             }
-            Link::Unmatched { .. } => {}
+            match &state.links[i] {
+                Link::Linked { target: t, by } => match state.update(user, *t, by) {
+                    Ok(Some(mut change)) => {
+                        change.shrink_to_fit();
+                        plan.changes.push(change);
+                    }
+                    Ok(None) => unchanged += 1,
+                    Err(problem) if problem.kind == ProblemKind::Skipped => {
+                        plan.skipped.push(problem);
+                    }
+                    Err(problem) => plan.errors.push(problem),
+                },
+                Link::Unmatched { reason } => match state.create(user, reason) {
+                    Ok((mut change, create)) => {
+                        change.shrink_to_fit();
+                        creates.push((plan.changes.len(), create));
+                        plan.changes.push(change);
+                    }
+                    Err(problem) if problem.kind == ProblemKind::Skipped => {
+                        plan.skipped.push(problem);
+                    }
+                    Err(problem) => plan.errors.push(problem),
+                },
+                Link::Disputed(..) | Link::Undecided(..) => {}
+            }
         }
-        if let Some(why) = &decision.undecided {
-            plan.errors.push(Problem {
-                kind: ProblemKind::Error,
-                key: user.key.to_owned(),
-                reason: why.clone(),
-            });
-            continue;
-        }
-        if !decision.in_scope {
-            continue;
-        }
-        match &state.links[i] {
-            Link::Linked { target: t, by } => match state.update(user, *t, by) {
-                Ok(Some(mut change)) => {
-                    change.shrink_to_fit();
-                    plan.changes.push(change);
-                }
-                Ok(None) => unchanged += 1,
-                Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
-                Err(problem) => plan.errors.push(problem),
-            },
-            Link::Unmatched { reason } => match state.create(user, reason) {
-                Ok((mut change, create)) => {
-                    change.shrink_to_fit();
-                    creates.push((plan.changes.len(), create));
-                    plan.changes.push(change);
-                }
-                Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
-                Err(problem) => plan.errors.push(problem),
-            },
-            Link::Disputed(..) | Link::Undecided(..) => {}
-        }
+        user.release();
     }
     state.check_creates(&creates, &mut plan);
     state.check_grant_seats(&mut plan);
@@ -282,15 +290,27 @@ pub(super) struct State<'a> {
 }
 
 impl<'a> State<'a> {
+    /// The state for planning `source`, which the caller keeps.
     pub(super) fn new(
         config: &'a Config,
         source: &'a SourceSnapshot,
         target: &'a TargetSnapshot,
         inputs: &'a Inputs<'a>,
     ) -> State<'a> {
+        State::with_users(config, source, source::users(source), target, inputs)
+    }
+
+    /// The state for planning `users`, the views of `source`'s users (`source::users` or
+    /// `source::users_taking`).
+    pub(super) fn with_users(
+        config: &'a Config,
+        source: &'a SourceSnapshot,
+        users: Vec<SourceUser<'a>>,
+        target: &'a TargetSnapshot,
+        inputs: &'a Inputs<'a>,
+    ) -> State<'a> {
         let compiled = compile(config);
         let (resolved, problems) = super::names::resolve(config, source, target);
-        let users = source::users(source);
         let decisions: Vec<Decision> = users
             .iter()
             .map(|u| scope::decide(config, u, false))

@@ -33,7 +33,7 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
         "not assigned to the application".clone_into(&mut decision.reason);
         return decision;
     }
-    if user.raw.get("accountEnabled") == Some(&Value::Bool(false)) {
+    if user.raw().get("accountEnabled") == Some(&Value::Bool(false)) {
         "disabled in Entra (accountEnabled is false)".clone_into(&mut decision.reason);
         return decision;
     }
@@ -50,7 +50,7 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
                 .all
                 .iter()
                 .map(|c| {
-                    holds(c, user.raw.get(&c.attribute))
+                    holds(c, user.raw().get(&c.attribute))
                         .map_err(|why| format!("scope cannot be decided: {}: {why}", describe(c)))
                 })
                 .collect();

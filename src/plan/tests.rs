@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Action, Inputs, Plan, ProblemKind, Situation, plan};
+use super::{Action, Inputs, Plan, ProblemKind, Situation, plan, plan_taking};
 use crate::config::Config;
 use crate::expr::DateTime;
 use crate::grants::GrantKind;
@@ -305,7 +305,11 @@ impl World {
             seed: 7,
             targets,
         };
-        plan(config, &self.source, &self.target, &inputs)
+        let kept = plan(config, &self.source, &self.target, &inputs);
+        // Every world is planned both ways: taking the snapshot apart changes nothing.
+        let taken = plan_taking(config, self.source.clone(), &self.target, &inputs);
+        assert_eq!(taken, kept, "plan_taking differs from plan");
+        kept
     }
 }
 
