@@ -435,10 +435,8 @@ impl<'a> State<'a> {
             .fields
             .get("Username")
             .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let username_lower = username.to_lowercase();
-        if let Some(reason) = self.username_taken(user, &username, &username_lower) {
+            .unwrap_or_default();
+        if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
             return Err(problem(ProblemKind::Conflict, reason));
         }
         self.unique_values
@@ -487,36 +485,42 @@ impl<'a> State<'a> {
             grants,
             ..Change::new(Action::Create, user.key.to_owned(), Situation::Unmatched)
         };
-        Ok((
-            change,
-            Create {
-                licence,
-                username: username_lower,
-            },
-        ))
+        Ok((change, Create { licence }))
     }
 
     /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
     /// errors (in key order, so the same users get seats every time).
     /// `creates` pairs each create with its index in `plan.changes`.
     pub(super) fn check_creates(&self, creates: &[(usize, Create<'_>)], plan: &mut Plan) {
-        let mut counts: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(
+        // Each create's Username, read from its change: compared without case, as Salesforce
+        // does, without a lower-case copy of 100,000 of them.
+        let username = |i: usize| {
+            Caseless(
+                plan.changes[i]
+                    .after
+                    .get("Username")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default(),
+            )
+        };
+        let mut counts: HashMap<Caseless<'_>, usize> = HashMap::with_capacity_and_hasher(
             creates.len(),
             foldhash::fast::RandomState::default(),
         );
-        for (_, create) in creates {
-            *counts.entry(create.username.as_str()).or_insert(0) += 1;
+        for (i, _) in creates {
+            *counts.entry(username(*i)).or_insert(0) += 1;
         }
         // The keys sharing a Username, only for the (rare) Usernames given twice.
-        let mut by_username: HashMap<&str, Vec<&str>> = HashMap::default();
-        for (i, create) in creates {
-            if counts.get(create.username.as_str()).is_some_and(|n| *n > 1) {
+        let mut by_username: HashMap<Caseless<'_>, Vec<&str>> = HashMap::default();
+        for (i, _) in creates {
+            if counts.get(&username(*i)).is_some_and(|n| *n > 1) {
                 by_username
-                    .entry(create.username.as_str())
+                    .entry(username(*i))
                     .or_default()
                     .push(plan.changes[*i].key.as_str());
             }
         }
+        drop(counts);
         for keys in by_username.values_mut() {
             keys.sort_unstable();
         }
@@ -541,13 +545,14 @@ impl<'a> State<'a> {
         let mut refused: Vec<Problem> = Vec::new();
         let mut dropped = vec![false; plan.changes.len()];
         for k in order {
-            let (i, Create { licence, username }) = &creates[k];
-            let reason = if let Some(keys) = by_username.get(username.as_str()) {
+            let (i, Create { licence }) = &creates[k];
+            let reason = if let Some(keys) = by_username.get(&username(*i)) {
                 Some((
                     ProblemKind::Conflict,
                     format!(
-                        "{} Entra users would get the Username {username:?} ({})",
+                        "{} Entra users would get the Username {:?} ({})",
                         keys.len(),
+                        username(*i).0.to_lowercase(),
                         keys.join(", ")
                     ),
                 ))
@@ -920,5 +925,85 @@ pub(super) fn update_reason(
             format!("linked by {by}; inactive in Salesforce and in scope again; {what}")
         }
         (false, _) => format!("linked by {by}; {what}"),
+    }
+}
+
+/// Text that hashes and compares as its lower case (character by character), without making it
+/// on the heap: a Salesforce Username is at most 80 characters.
+#[derive(Clone, Copy, Debug)]
+struct Caseless<'a>(&'a str);
+
+impl Caseless<'_> {
+    fn lower(self) -> impl Iterator<Item = char> {
+        self.0.chars().flat_map(char::to_lowercase)
+    }
+}
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        if self.0.is_ascii() && other.0.is_ascii() {
+            return self.0.eq_ignore_ascii_case(other.0);
+        }
+        self.lower().eq(other.lower())
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl std::hash::Hash for Caseless<'_> {
+    /// The lower case's UTF-8 bytes, in one `write` (so text equal without case hashes the
+    /// same however it is spelled).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut buffer = [0u8; 512];
+        let mut len = 0;
+        if self.0.is_ascii() && self.0.len() <= buffer.len() {
+            for (to, from) in buffer.iter_mut().zip(self.0.bytes()) {
+                *to = from.to_ascii_lowercase();
+            }
+            len = self.0.len();
+        } else {
+            for c in self.lower() {
+                if len + 4 > buffer.len() {
+                    state.write(self.lower().collect::<String>().as_bytes());
+                    return;
+                }
+                len += c.encode_utf8(&mut buffer[len..]).len();
+            }
+        }
+        state.write(&buffer[..len]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::Caseless;
+
+    #[test]
+    fn caseless_text_is_equal_and_hashes_alike_however_it_is_spelled() {
+        let hasher = foldhash::fast::FixedState::with_seed(1);
+        let same = [
+            ("Ann@Example.com", "ann@example.COM"),
+            ("ÄNNE@x.de", "änne@X.de"),
+            // The Kelvin sign lower-cases to an ASCII k.
+            ("\u{212A}im@x.com", "kim@x.com"),
+        ];
+        for (a, b) in same {
+            assert_eq!(Caseless(a), Caseless(b), "{a} {b}");
+            assert_eq!(
+                hasher.hash_one(Caseless(a)),
+                hasher.hash_one(Caseless(b)),
+                "{a} {b}"
+            );
+        }
+        assert_ne!(Caseless("ann@x.com"), Caseless("anne@x.com"));
+        assert_ne!(Caseless("änn@x.com"), Caseless("ann@x.com"));
+        // Longer than the stack buffer: hashed from a String, alike all the same.
+        let long = "Ä".repeat(300);
+        assert_eq!(
+            hasher.hash_one(Caseless(&long)),
+            hasher.hash_one(Caseless(&long.to_lowercase()))
+        );
     }
 }

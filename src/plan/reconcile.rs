@@ -234,8 +234,6 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
 pub(super) struct Create<'a> {
     /// The licence its profile needs (its id; empty when the org does not say).
     pub(super) licence: &'a str,
-    /// Its Username, lower case.
-    pub(super) username: String,
 }
 
 /// Orders changes by action, then key (then Salesforce id, for the rare equal keys), moving

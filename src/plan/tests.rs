@@ -1943,3 +1943,25 @@ fn protected_users_are_never_changed_frozen_or_created_over() {
     assert!(!keys.contains(&admin.as_str()), "{keys:?}");
     assert_eq!(problem(&plan, &admin).kind, ProblemKind::Conflict);
 }
+
+#[test]
+fn two_creates_given_one_username_in_different_case_are_both_conflicts() {
+    let mut w = World::new();
+    let lower = w.user("ann", json!({}));
+    let upper = w.user("ANN", json!({}));
+    let other = w.user("bo", json!({}));
+    for name in ["ann", "ANN", "bo"] {
+        w.join(name, "g-sales");
+    }
+    let plan = w.plan(&config(&[]));
+    for key in [&lower, &upper] {
+        let problem = problem(&plan, key);
+        assert_eq!(problem.kind, ProblemKind::Conflict);
+        assert_eq!(
+            problem.reason,
+            r#"2 Entra users would get the Username "ann@x.com.dev1" (ANN@x.com, ann@x.com)"#
+        );
+        assert!(plan.changes.iter().all(|c| c.key != *key));
+    }
+    assert_eq!(only(&plan, &other).action, Action::Create);
+}
