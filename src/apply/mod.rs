@@ -360,7 +360,7 @@ pub(crate) async fn apply(
             let steps = planned_steps(c, &mut names);
             ChangeResult {
                 status: overall(&steps),
-                target_id: c.target_id.clone(),
+                target_id: c.target_id.as_deref().map(str::to_owned),
                 assignment_ids: Vec::new(),
                 steps,
                 note: None,
@@ -607,7 +607,7 @@ async fn freeze_refused(
     }
     let users: Vec<String> = refused
         .iter()
-        .filter_map(|&i| changes[i].target_id.clone())
+        .filter_map(|&i| changes[i].target_id.as_deref().map(str::to_owned))
         .collect();
     let logins = match crate::salesforce::soql::logins_of(&ctx.salesforce, &users).await {
         Ok(logins) => logins,
@@ -733,7 +733,7 @@ mod tests {
                 .collect()
         };
         Change {
-            target_id: Some("005000000000001".to_owned()),
+            target_id: Some("005000000000001".into()),
             before: fields(before),
             after: fields(after),
             ..Change::new(Action::Update, "u@x.com".to_owned(), Situation::Linked)

@@ -126,7 +126,7 @@ impl<'p> AuditLog<'p> {
             key: change.key.clone(),
             situation: change.situation,
             reason: change.reason.to_string(),
-            source_id: change.source_id.clone(),
+            source_id: change.source_id.as_deref().map(str::to_owned),
             target_id: result.target_id.clone(),
             before: change.before.clone(),
             after: change.after.clone(),

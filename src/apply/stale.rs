@@ -280,12 +280,12 @@ mod tests {
     fn change(action: Action, key: &str, id: Option<&str>, after: &[(&str, Value)]) -> Change {
         Change {
             reason: "because".into(),
-            target_id: id.map(str::to_owned),
+            target_id: id.map(Box::from),
             after: after
                 .iter()
                 .map(|(k, v)| (Arc::from(*k), v.clone()))
                 .collect(),
-            fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".to_owned()),
+            fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".into()),
             ..Change::new(action, key.to_owned(), Situation::Linked)
         }
     }

@@ -137,7 +137,7 @@ async fn user_writes(
     }
     let ids: Vec<String> = writes
         .iter()
-        .filter_map(|p| changes[p.change].target_id.clone())
+        .filter_map(|p| changes[p.change].target_id.as_deref().map(str::to_owned))
         .collect();
     let mut fields: Vec<&str> = writes
         .iter()
@@ -166,7 +166,7 @@ async fn user_writes(
         settle(
             &mut results[p.change],
             p.step,
-            written.then(|| change.target_id.clone().unwrap_or_default()),
+            written.then(|| change.target_id.as_deref().unwrap_or_default().to_owned()),
         );
     }
 }
@@ -259,7 +259,7 @@ async fn freezes(
     }
     let logins: Vec<String> = freezes
         .iter()
-        .filter_map(|p| changes[p.change].login_id.clone())
+        .filter_map(|p| changes[p.change].login_id.as_deref().map(str::to_owned))
         .collect();
     let Ok(frozen) = soql::frozen_logins(&ctx.salesforce, &logins).await else {
         return;

@@ -639,7 +639,7 @@ fn licence_check(plan: &crate::plan::Plan, target: &crate::model::TargetSnapshot
                     target
                         .users
                         .iter()
-                        .find(|u| Some(&u.id) == change.target_id.as_ref())
+                        .find(|u| Some(u.id.as_str()) == change.target_id.as_deref())
                         .and_then(|u| u.profile_id.clone())
                 });
             if let Some(licence) = profile.as_deref().and_then(licence_of) {

@@ -75,8 +75,8 @@ impl<'a> State<'a> {
         })?;
         let suffix = &self.config.safety.sandbox_email_suffix;
         let mut change = Change {
-            source_id: Some(user.id.to_owned()),
-            target_id: Some(current.id.clone()),
+            source_id: Some(user.id.into()),
+            target_id: Some(current.id.as_str().into()),
             fingerprint: fingerprint(current),
             ..Change::new(Action::Update, user.key.to_owned(), Situation::Linked)
         };
@@ -145,7 +145,7 @@ impl<'a> State<'a> {
         if let Some(login) = current.login.as_ref().filter(|l| l.is_frozen) {
             change.before.insert("IsFrozen".into(), Json::Bool(true));
             change.after.insert("IsFrozen".into(), Json::Bool(false));
-            change.login_id = Some(login.id.clone());
+            change.login_id = Some(login.id.as_str().into());
         }
         if change.after.is_empty() && change.grants.is_empty() {
             return Ok(None);
@@ -479,7 +479,7 @@ impl<'a> State<'a> {
             .unwrap_or_default();
         let change = Change {
             reason: Arc::clone(reason),
-            source_id: Some(user.id.to_owned()),
+            source_id: Some(user.id.into()),
             after,
             labels,
             grants,

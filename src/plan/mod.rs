@@ -373,9 +373,9 @@ pub(crate) struct Change {
     /// One line a reviewer understands.
     pub(crate) reason: Arc<str>,
     /// Entra object id.
-    pub(crate) source_id: Option<String>,
+    pub(crate) source_id: Option<Box<str>>,
     /// Salesforce User id (none for a create).
-    pub(crate) target_id: Option<String>,
+    pub(crate) target_id: Option<Box<str>>,
     // Field names are shared, not copied per user: a plan of 100,000 creates holds each once.
     /// The changed fields' current values (empty for a create).
     pub(crate) before: Fields,
@@ -388,7 +388,7 @@ pub(crate) struct Change {
     /// Access granted and taken away: permission sets, groups, licences, queues.
     pub(crate) grants: GrantChanges,
     /// The target user's `SystemModstamp` when planned: `apply` refuses if it moved.
-    pub(crate) fingerprint: Option<String>,
+    pub(crate) fingerprint: Option<Box<str>>,
     /// With `--baseline-config`: whether the change to the config causes this change, or it is
     /// pending regardless.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -399,7 +399,7 @@ pub(crate) struct Change {
     pub(crate) pending_fields: Vec<String>,
     /// For a freeze: the user's `UserLogin` id, whose `IsFrozen` is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) login_id: Option<String>,
+    pub(crate) login_id: Option<Box<str>>,
 }
 
 impl Change {
@@ -658,7 +658,7 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
             .collect();
         // A target is a change's key, its Entra object id, its Salesforce id, or the Salesforce
         // Username of the user it touches (or creates).
-        let wanted = |key: &str, ids: [Option<&String>; 2], username: Option<&str>| {
+        let wanted = |key: &str, ids: [Option<&str>; 2], username: Option<&str>| {
             inputs.targets.iter().any(|t| {
                 t.eq_ignore_ascii_case(key)
                     || ids
@@ -676,7 +676,7 @@ fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
                 .or_else(|| c.after.get("Username").and_then(Value::as_str));
             wanted(
                 &c.key,
-                [c.source_id.as_ref(), c.target_id.as_ref()],
+                [c.source_id.as_deref(), c.target_id.as_deref()],
                 username,
             )
         });

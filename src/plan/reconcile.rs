@@ -149,7 +149,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             Some(i) => (
                 Situation::OutOfScope,
                 format!("out of scope: {}", state.decisions[i].reason),
-                Some(state.users[i].id.to_owned()),
+                Some(Box::<str>::from(state.users[i].id)),
                 state.users[i].key.to_owned(),
             ),
             None if owned(config, user)
@@ -205,12 +205,12 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         plan.changes.push(Change {
             reason: reason.into(),
             source_id,
-            target_id: Some(user.id.clone()),
+            target_id: Some(user.id.as_str().into()),
             before: Fields::from([(Arc::from(field), before)]),
             after: Fields::from([(Arc::from(field), after)]),
             fingerprint: fingerprint(user),
             login_id: (action == Action::Freeze)
-                .then(|| user.login.as_ref().map(|l| l.id.clone()))
+                .then(|| user.login.as_ref().map(|l| l.id.as_str().into()))
                 .flatten(),
             ..Change::new(action, key, situation)
         });

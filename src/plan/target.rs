@@ -87,8 +87,9 @@ pub(super) fn owned_count(config: &Config, target: &TargetSnapshot) -> usize {
     target.users.iter().filter(|u| owned(config, u)).count()
 }
 
-pub(super) fn fingerprint(user: &TargetUser) -> Option<String> {
+pub(super) fn fingerprint(user: &TargetUser) -> Option<Box<str>> {
     user.system_modstamp
-        .clone()
-        .or_else(|| user.text("LastModifiedDate").map(str::to_owned))
+        .as_deref()
+        .or_else(|| user.text("LastModifiedDate"))
+        .map(Box::from)
 }

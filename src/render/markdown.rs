@@ -298,7 +298,7 @@ mod tests {
                 "unmatched: no Salesforce user with FederationIdentifier = \"user{i:05}@contoso.com\""
             )
             .into(),
-            source_id: Some(format!("id-{i}")),
+            source_id: Some(format!("id-{i}").into()),
             after: crate::plan::Fields::from([
                 (
                     "Username".into(),

@@ -624,7 +624,7 @@ mod tests {
     fn update(field: &str, before: &str, after: &str) -> Change {
         Change {
             reason: "linked by Username".into(),
-            target_id: Some("005".to_owned()),
+            target_id: Some("005".into()),
             before: crate::plan::Fields::from([(Arc::from(field), json!(before))]),
             after: crate::plan::Fields::from([(Arc::from(field), json!(after))]),
             ..Change::new(
