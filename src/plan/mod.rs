@@ -602,9 +602,10 @@ pub(crate) fn plan(
     )
 }
 
-/// Computes the plan, taking `source` apart as it goes: each user's attributes are let go once
-/// the user is planned, so the plan's peak does not hold the attributes of users already in it
-/// (some 70 MB for 100,000 users). The same plan as `plan`.
+/// Computes the plan, taking `source` apart as it goes: the groups' member lists go once every
+/// user's groups are known, and each user's attributes once the user is planned, so the plan's
+/// peak does not hold them beside the users already in it (some 75 MB for 100,000 users). The
+/// same plan as `plan`.
 pub(crate) fn plan_taking(
     config: &Config,
     mut source: SourceSnapshot,
@@ -621,7 +622,13 @@ pub(crate) fn plan_taking(
         .iter_mut()
         .map(|user| std::mem::take(&mut user.attributes))
         .collect();
-    let users = source::users_taking(&source, attributes, &keys);
+    let members: Vec<Vec<String>> = source
+        .groups
+        .iter_mut()
+        .map(|group| std::mem::take(&mut group.members))
+        .collect();
+    let users = source::users_taking(&source, attributes, &keys, &members);
+    drop(members);
     planned(
         &reconcile::State::with_users(config, &source, users, target, inputs),
         &source,

@@ -156,22 +156,26 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
         .users
         .iter()
         .map(|user| (key_of(user), Raw::Kept(&user.attributes)));
-    views(source, attributes)
+    let members: Vec<&[String]> = source.groups.iter().map(|g| g.members.as_slice()).collect();
+    views(source, attributes, &members)
 }
 
 /// Every source user of `source` with the attributes taken from its users (in their order):
 /// each user's are let go when the planner releases it. `keys` holds each user's
-/// userPrincipalName (or object id): what the views borrow.
+/// userPrincipalName (or object id): what the views borrow. `members` are the groups' members,
+/// taken from them too (in their order): read here, and free to go once this returns.
 pub(crate) fn users_taking<'s>(
     source: &'s SourceSnapshot,
     attributes: Vec<Fields>,
     keys: &'s [String],
+    members: &[Vec<String>],
 ) -> Vec<SourceUser<'s>> {
     let attributes = keys
         .iter()
         .zip(attributes)
         .map(|(key, fields)| (key.as_str(), Raw::Held(RefCell::new(Some(fields)))));
-    views(source, attributes)
+    let members: Vec<&[String]> = members.iter().map(Vec::as_slice).collect();
+    views(source, attributes, &members)
 }
 
 /// Each user's userPrincipalName, or its object id when it has none: a user's key in plans.
@@ -182,9 +186,12 @@ pub(crate) fn key_of(user: &Snapshotted) -> &str {
         .unwrap_or(&user.id)
 }
 
+/// The views of `source`'s users, given each user's key and attributes and each group's
+/// members (in the snapshot's order).
 fn views<'s>(
     source: &'s SourceSnapshot,
     attributes: impl Iterator<Item = (&'s str, Raw<'s>)>,
+    members: &[&[String]],
 ) -> Vec<SourceUser<'s>> {
     let roles: HashMap<&str, (Option<&str>, &str)> = source
         .application
@@ -208,8 +215,8 @@ fn views<'s>(
         }
     }
     let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::default();
-    for group in &source.groups {
-        for member in &group.members {
+    for (group, members) in source.groups.iter().zip(members) {
+        for member in *members {
             member_of.entry(member).or_default().push(group);
         }
     }
