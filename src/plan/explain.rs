@@ -116,7 +116,7 @@ pub(crate) fn explain(
     let scope = ScopeTrace {
         in_scope: decision.in_scope,
         reason: decision.reason,
-        app_roles: user.roles.iter().map(|r| (*r).to_owned()).collect(),
+        app_roles: user.roles().iter().map(|r| (*r).to_owned()).collect(),
         filters: decision
             .clauses
             .into_iter()

@@ -243,9 +243,9 @@ pub(super) fn roles(
     for (i, rule) in config.roles.rules.iter().enumerate() {
         let matched = match &rule.when {
             RoleCondition::AppRole(name) => {
-                user.roles.contains(name.as_str()) || user.role_names.contains(name.as_str())
+                user.roles().contains(name.as_str()) || user.role_names().contains(name.as_str())
             }
-            RoleCondition::Group(name) => user.groups.contains(name.as_str()),
+            RoleCondition::Group(name) => user.groups().contains(name.as_str()),
             // A condition that cannot be evaluated is an error for the user, never "false".
             RoleCondition::Expression(e) => match expr::evaluate(&e.parsed, user, ctx) {
                 Ok(v) => matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("true")),
@@ -290,12 +290,12 @@ pub(super) fn roles(
 
 /// Why a user without a profile is not created (the Entra tutorial's Default Access pitfall).
 pub(super) fn no_profile(user: &SourceUser<'_>) -> String {
-    let held = if user.roles.is_empty() {
+    let held = if user.roles().is_empty() {
         "the user holds no app role; Default Access does not count".to_owned()
     } else {
         format!(
             "the user's app roles are {}",
-            user.roles.iter().copied().collect::<Vec<_>>().join(", ")
+            user.roles().iter().copied().collect::<Vec<_>>().join(", ")
         )
     };
     format!("no valid app role: no roles rule gives this user a profile; {held}")
