@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::mapping::{Compiled, Desired, compile, desired};
 use super::matching::{Link, candidates, link, match_index};
-use super::scope::{self, Decision};
+use super::scope::{self, Scope};
 use super::source::{self, SourceUser};
 use super::target::{Org, fingerprint, owned};
 use super::{Action, Change, Fields, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
@@ -26,7 +26,7 @@ use crate::model::{SourceSnapshot, TargetSnapshot};
 pub(super) fn reconcile(state: &State<'_>) -> Plan {
     let (config, target) = (state.config, state.target);
     let mut plan = Plan::default();
-    let in_scope = state.decisions.iter().filter(|d| d.in_scope).count();
+    let in_scope = state.decisions.iter().filter(|d| d.in_scope()).count();
     plan.summary = Summary {
         in_scope,
         ..Summary::default()
@@ -72,7 +72,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 // A Salesforce user in dispute is never acted on, not even as an orphan.
                 Link::Disputed(reason, targets) => {
                     linked_targets.extend(targets.iter().copied());
-                    if decision.in_scope {
+                    if decision.in_scope() {
                         plan.errors.push(Problem {
                             kind: ProblemKind::Conflict,
                             key: user.key.to_owned(),
@@ -83,7 +83,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 }
                 Link::Undecided(reason) => {
                     undecided_matching += 1;
-                    if decision.in_scope || decision.undecided.is_some() {
+                    if decision.in_scope() || decision.undecided().is_some() {
                         plan.errors.push(Problem {
                             kind: ProblemKind::Error,
                             key: user.key.to_owned(),
@@ -94,15 +94,15 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                 }
                 Link::Unmatched { .. } => {}
             }
-            if let Some(why) = &decision.undecided {
+            if let Some(why) = decision.undecided() {
                 plan.errors.push(Problem {
                     kind: ProblemKind::Error,
                     key: user.key.to_owned(),
-                    reason: why.clone(),
+                    reason: why.to_owned(),
                 });
                 break 'user;
             }
-            if !decision.in_scope {
+            if !decision.in_scope() {
                 break 'user;
             }
             match &state.links[i] {
@@ -142,16 +142,16 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         }
         let source_link = state.linked_source.get(&t).copied();
         let (situation, reason, source_id, key) = match source_link {
-            // In scope, or scope undecided (an error item already): never deprovisioned.
-            Some(i) if state.decisions[i].in_scope || state.decisions[i].undecided.is_some() => {
-                continue;
-            }
-            Some(i) => (
-                Situation::OutOfScope,
-                format!("out of scope: {}", state.decisions[i].reason),
-                Some(Box::<str>::from(state.users[i].id)),
-                state.users[i].key.to_owned(),
-            ),
+            Some(i) => match &state.decisions[i] {
+                // In scope, or scope undecided (an error item already): never deprovisioned.
+                Scope::In | Scope::Undecided(_) => continue,
+                Scope::Out(why) => (
+                    Situation::OutOfScope,
+                    format!("out of scope: {why}"),
+                    Some(Box::<str>::from(state.users[i].id)),
+                    state.users[i].key.to_owned(),
+                ),
+            },
             None if owned(config, user)
                 && !linked_targets.contains(&t)
                 && !state.in_conflict.borrow().contains(&t)
@@ -265,7 +265,7 @@ pub(super) struct State<'a> {
     pub(super) org: Org<'a>,
     pub(super) compiled: Compiled<'a>,
     pub(super) users: Vec<SourceUser<'a>>,
-    pub(super) decisions: Vec<Decision>,
+    pub(super) decisions: Vec<Scope>,
     pub(super) links: Vec<Link>,
     pub(super) inputs: &'a Inputs<'a>,
     /// Values taken per field (lower case for Username), for SelectUniqueValue.
@@ -309,9 +309,9 @@ impl<'a> State<'a> {
     ) -> State<'a> {
         let compiled = compile(config);
         let (resolved, problems) = super::names::resolve(config, source, target);
-        let decisions: Vec<Decision> = users
+        let decisions: Vec<Scope> = users
             .iter()
-            .map(|u| scope::decide(config, u, false))
+            .map(|u| scope::decide(config, u, false).into())
             .collect();
         let suffix = config.safety.sandbox_email_suffix.as_str();
         let index = match_index(&compiled, target, suffix);

@@ -21,6 +21,41 @@ pub(crate) struct Decision {
     pub(crate) undecided: Option<String>,
 }
 
+/// What the planner keeps of a user's scope decision: 24 bytes for each of 100,000 users where
+/// a `Decision` takes 80.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    In,
+    /// Out of scope, and why ("not assigned to the application", ...).
+    Out(Box<str>),
+    /// Scope cannot be decided, and why: the user is an error item.
+    Undecided(Box<str>),
+}
+
+impl Scope {
+    pub(crate) fn in_scope(&self) -> bool {
+        matches!(self, Scope::In)
+    }
+
+    /// Why scope cannot be decided, if it cannot.
+    pub(crate) fn undecided(&self) -> Option<&str> {
+        match self {
+            Scope::Undecided(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+impl From<Decision> for Scope {
+    fn from(decision: Decision) -> Scope {
+        match decision.undecided {
+            Some(why) => Scope::Undecided(why.into()),
+            None if decision.in_scope => Scope::In,
+            None => Scope::Out(decision.reason.into()),
+        }
+    }
+}
+
 /// With `explain`, the decision also records every clause's result and the in-scope reason.
 pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> Decision {
     let mut decision = Decision {
