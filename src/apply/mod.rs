@@ -717,7 +717,6 @@ fn freeze_records(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use serde_json::{Value, json};
 
@@ -729,7 +728,7 @@ mod tests {
         let fields = |pairs: &[(&str, Value)]| -> crate::plan::Fields {
             pairs
                 .iter()
-                .map(|(k, v)| (Arc::from(*k), v.clone()))
+                .map(|(k, v)| (crate::sorted_map::Name::from(*k), v.clone()))
                 .collect()
         };
         Change {

@@ -196,7 +196,7 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
             fresh.target_id.as_deref().unwrap_or("none")
         ));
     }
-    let fields: std::collections::BTreeSet<&std::sync::Arc<str>> =
+    let fields: std::collections::BTreeSet<&crate::sorted_map::Name> =
         saved.after.keys().chain(fresh.after.keys()).collect();
     for field in fields {
         let (then, now) = (saved.after.get(field), fresh.after.get(field));
@@ -259,7 +259,6 @@ fn shown(value: Option<&Value>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use serde_json::{Value, json};
 
@@ -283,7 +282,7 @@ mod tests {
             target_id: id.map(Box::from),
             after: after
                 .iter()
-                .map(|(k, v)| (Arc::from(*k), v.clone()))
+                .map(|(k, v)| (crate::sorted_map::Name::from(*k), v.clone()))
                 .collect(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".into()),
             ..Change::new(action, key.to_owned(), Situation::Linked)
@@ -352,7 +351,7 @@ mod tests {
         let mut edited = fresh.clone();
         edited.changes[0]
             .after
-            .insert(Arc::from("ProfileId"), json!("00e000000000001AAA"));
+            .insert("ProfileId".into(), json!("00e000000000001AAA"));
         let reasons = differences(&edited, &fresh, &org());
         assert_eq!(
             reasons,

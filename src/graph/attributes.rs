@@ -5,13 +5,12 @@
 //! from the application's assignments.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::config::{Config, MappingValue, RoleCondition};
 use crate::expr;
-use crate::sorted_map::Fields;
+use crate::sorted_map::{Fields, Name};
 
 /// Attributes every read includes: the key, the scope rule for disabled accounts, and names
 /// for messages.
@@ -287,7 +286,7 @@ pub(crate) const APP_ROLE_ASSIGNMENTS: &str = "appRoleAssignments";
 
 /// The Entra attribute names the config reads, sorted, without the virtual ones. Each name is
 /// one `Arc`, shared by every user read.
-pub(crate) fn source_attributes(config: &Config) -> Vec<Arc<str>> {
+pub(crate) fn source_attributes(config: &Config) -> Vec<Name> {
     let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_owned()).collect();
     let mut expressions: Vec<&expr::Expr> = config
         .matching
@@ -319,7 +318,7 @@ pub(crate) fn source_attributes(config: &Config) -> Vec<Arc<str>> {
         }
     }
     names.remove(APP_ROLE_ASSIGNMENTS);
-    names.into_iter().map(Arc::from).collect()
+    names.into_iter().map(Name::from).collect()
 }
 
 fn is_extension_attribute(name: &str) -> bool {
@@ -329,7 +328,7 @@ fn is_extension_attribute(name: &str) -> bool {
 }
 
 /// The Graph `$select` list for these Entra attributes (always with `id`).
-pub(crate) fn graph_select(attributes: &[Arc<str>]) -> String {
+pub(crate) fn graph_select(attributes: &[Name]) -> String {
     let mut select: BTreeSet<&str> = BTreeSet::from(["id"]);
     for name in attributes {
         select.insert(graph_property(name));
@@ -351,7 +350,7 @@ fn graph_property(name: &str) -> &str {
 /// property, null or not, so a missing one is a malformed answer, never a null.
 pub(crate) fn missing_property<'a>(
     user: &Map<String, Value>,
-    attributes: &'a [Arc<str>],
+    attributes: &'a [Name],
 ) -> Option<&'a str> {
     attributes
         .iter()
@@ -360,7 +359,7 @@ pub(crate) fn missing_property<'a>(
 }
 
 /// The Entra attributes of one Graph user object; nulls are left out.
-pub(crate) fn read_attributes(user: &Map<String, Value>, attributes: &[Arc<str>]) -> Fields {
+pub(crate) fn read_attributes(user: &Map<String, Value>, attributes: &[Name]) -> Fields {
     let mut out = Fields::new();
     for name in attributes {
         let value = match &**name {
@@ -371,7 +370,7 @@ pub(crate) fn read_attributes(user: &Map<String, Value>, attributes: &[Arc<str>]
             n => user.get(n),
         };
         if let Some(value) = value.filter(|v| !v.is_null()) {
-            out.insert(Arc::clone(name), value.clone());
+            out.insert(name.clone(), value.clone());
         }
     }
     out.shrink_to_fit();
@@ -384,9 +383,9 @@ mod tests {
 
     #[test]
     fn entra_names_become_graph_properties_and_back() {
-        let attributes: Vec<Arc<str>> = ["objectId", "extensionAttribute3", "department"]
+        let attributes: Vec<Name> = ["objectId", "extensionAttribute3", "department"]
             .into_iter()
-            .map(Arc::from)
+            .map(Name::from)
             .collect();
         assert_eq!(
             graph_select(&attributes),

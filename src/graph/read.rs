@@ -17,6 +17,7 @@ use crate::model::{
     SourceSnapshot, SourceUser,
 };
 use crate::progress::Task;
+use crate::sorted_map::Name;
 
 /// Graph's largest page for directory collections.
 const PAGE: usize = 999;
@@ -137,7 +138,7 @@ async fn read_groups(
     groups: &BTreeMap<String, (String, bool)>,
     users_with_groups: bool,
     select: &str,
-    attributes: &Arc<Vec<Arc<str>>>,
+    attributes: &Arc<Vec<Name>>,
     task: &Task,
 ) -> Result<(Vec<Group>, BTreeMap<String, SourceUser>), GraphError> {
     let reads = groups
@@ -463,7 +464,7 @@ async fn assigned_users(
     assignments: &[AppRoleAssignment],
     known: &BTreeMap<String, SourceUser>,
     select: &str,
-    attributes: &Arc<Vec<Arc<str>>>,
+    attributes: &Arc<Vec<Name>>,
     task: &Task,
 ) -> Result<Assigned, GraphError> {
     let wanted: Vec<String> = assignments
@@ -513,7 +514,7 @@ async fn confirm_deleted(graph: &Arc<Graph>, missing: &[String]) -> Result<(), G
 }
 
 /// The users of a page of Graph user objects; each must be an object with an `id`.
-fn source_users(items: Vec<Value>, attributes: &[Arc<str>]) -> Result<Vec<SourceUser>, String> {
+fn source_users(items: Vec<Value>, attributes: &[Name]) -> Result<Vec<SourceUser>, String> {
     items
         .into_iter()
         .map(|item| match item {
@@ -523,7 +524,7 @@ fn source_users(items: Vec<Value>, attributes: &[Arc<str>]) -> Result<Vec<Source
         .collect()
 }
 
-fn source_user(user: &Map<String, Value>, attributes: &[Arc<str>]) -> Result<SourceUser, String> {
+fn source_user(user: &Map<String, Value>, attributes: &[Name]) -> Result<SourceUser, String> {
     let Some(Value::String(id)) = user.get("id") else {
         return Err("a user has no `id`".to_owned());
     };
@@ -556,7 +557,7 @@ async fn users_by_id(
     graph: &Arc<Graph>,
     ids: &[String],
     select: &str,
-    attributes: &Arc<Vec<Arc<str>>>,
+    attributes: &Arc<Vec<Name>>,
     task: &Task,
 ) -> Result<BTreeMap<String, SourceUser>, GraphError> {
     let mut found = BTreeMap::new();
@@ -608,7 +609,7 @@ async fn by_filter(
     graph: &Arc<Graph>,
     ids: &[String],
     select: &str,
-    attributes: &Arc<Vec<Arc<str>>>,
+    attributes: &Arc<Vec<Name>>,
     task: &Task,
 ) -> Result<BTreeMap<String, SourceUser>, GraphError> {
     let mut found = BTreeMap::new();

@@ -2,6 +2,7 @@
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
 use super::hash::HashMap;
+use crate::sorted_map::Name;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -44,11 +45,11 @@ impl<'a> State<'a> {
             if granted {
                 wanted
                     .fields
-                    .insert(Arc::from(feature.field), Json::String("true".to_owned()));
+                    .insert(Name::from(feature.field), Json::String("true".to_owned()));
             } else if managed && !mapped && !creating {
                 wanted
                     .fields
-                    .insert(Arc::from(feature.field), Json::String("false".to_owned()));
+                    .insert(Name::from(feature.field), Json::String("false".to_owned()));
             }
         }
         match wanted.errors.first().or(roles.errors.first()) {
@@ -90,7 +91,7 @@ impl<'a> State<'a> {
             ) {
                 change
                     .before
-                    .insert(Arc::clone(&name), now.map_or(Json::Null, Cow::into_owned));
+                    .insert(name.clone(), now.map_or(Json::Null, Cow::into_owned));
                 change.after.insert(name, value);
             } else {
                 change.unchanged += 1;
@@ -106,10 +107,10 @@ impl<'a> State<'a> {
                 } else {
                     change
                         .before
-                        .insert(Arc::from(field_name), Json::String(now.clone()));
+                        .insert(Name::from(field_name), Json::String(now.clone()));
                     change
                         .after
-                        .insert(Arc::from(field_name), Json::String(id.to_string()));
+                        .insert(Name::from(field_name), Json::String(id.to_string()));
                     if let Some(old) = names(&now) {
                         change.labels.insert(now.into(), old.into());
                     }
@@ -459,13 +460,13 @@ impl<'a> State<'a> {
         let mut after = wanted.fields;
         let mut labels = super::SortedMap::new();
         after.insert(
-            Arc::clone(&self.compiled.profile_id),
+            self.compiled.profile_id.clone(),
             Json::String(profile_id.to_string()),
         );
         labels.insert(Arc::clone(&profile_id), profile);
         if let Some((role, role_id)) = roles.role {
             after.insert(
-                Arc::clone(&self.compiled.user_role_id),
+                self.compiled.user_role_id.clone(),
                 Json::String(role_id.to_string()),
             );
             labels.insert(role_id, role);
@@ -881,7 +882,7 @@ pub(super) fn update_reason(
             },
         }
     };
-    let fields: Vec<(&std::sync::Arc<str>, &Json)> = change
+    let fields: Vec<(&Name, &Json)> = change
         .after
         .iter()
         .filter(|(k, _)| !matches!(k.as_ref(), "IsActive" | "IsFrozen"))

@@ -1,6 +1,7 @@
 //! Mapping: the config's expressions parsed once, the fields a user should have, the role
 //! rules that fire, and what Salesforce would refuse on create.
 
+use crate::sorted_map::Name;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -17,13 +18,13 @@ pub(super) struct Compiled<'c> {
     /// The matching rules, in precedence order.
     pub(super) matching: Vec<MatchRule<'c>>,
     /// Per mapping: the mapping and the target field's shared name.
-    pub(super) mappings: Vec<(&'c Mapping, Arc<str>)>,
+    pub(super) mappings: Vec<(&'c Mapping, Name)>,
     /// Indexes into `mappings`, in target name order (mapping order among equal names): a
     /// user's fields are gathered in this order without searching.
     pub(super) by_target: Vec<usize>,
     /// The names of the two fields a create adds to what mappings give, shared by every create.
-    pub(super) profile_id: Arc<str>,
-    pub(super) user_role_id: Arc<str>,
+    pub(super) profile_id: Name,
+    pub(super) user_role_id: Name,
 }
 
 /// One matching rule.
@@ -53,8 +54,8 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
     by_target.sort_by(|a, b| config.mappings[*a].target.cmp(&config.mappings[*b].target));
     Compiled {
         by_target,
-        profile_id: Arc::from("ProfileId"),
-        user_role_id: Arc::from("UserRoleId"),
+        profile_id: Name::from("ProfileId"),
+        user_role_id: Name::from("UserRoleId"),
         matching: config
             .matching
             .iter()
@@ -68,7 +69,7 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
         mappings: config
             .mappings
             .iter()
-            .map(|m| (m, Arc::from(m.target.as_str())))
+            .map(|m| (m, Name::from(m.target.as_str())))
             .collect(),
     }
 }
@@ -211,8 +212,7 @@ pub(super) fn desired(
     for &at in &compiled.by_target {
         if let Some(value) = values[at].take() {
             let key = &compiled.mappings[at].1;
-            out.fields
-                .push_in_order(Arc::clone(key), Json::String(value));
+            out.fields.push_in_order(key.clone(), Json::String(value));
         }
     }
     out

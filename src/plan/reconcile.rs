@@ -3,8 +3,8 @@
 //! are deprovisioned. `State` holds what the pass shares.
 
 use super::hash::{HashMap, HashSet};
+use crate::sorted_map::Name;
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use serde_json::Value as Json;
 
@@ -206,8 +206,8 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             reason: reason.into(),
             source_id,
             target_id: Some(user.id.as_str().into()),
-            before: Fields::from([(Arc::from(field), before)]),
-            after: Fields::from([(Arc::from(field), after)]),
+            before: Fields::from([(Name::from(field), before)]),
+            after: Fields::from([(Name::from(field), after)]),
             fingerprint: fingerprint(user),
             login_id: (action == Action::Freeze)
                 .then(|| user.login.as_ref().map(|l| l.id.as_str().into()))

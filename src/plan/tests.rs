@@ -188,7 +188,7 @@ impl World {
             id: format!("id-{name}"),
             attributes: attributes
                 .into_iter()
-                .map(|(k, v)| (std::sync::Arc::from(k), v))
+                .map(|(k, v)| (crate::sorted_map::Name::from(k), v))
                 .collect(),
         });
         upn

@@ -614,7 +614,6 @@ pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use serde_json::json;
 
@@ -625,8 +624,8 @@ mod tests {
         Change {
             reason: "linked by Username".into(),
             target_id: Some("005".into()),
-            before: crate::plan::Fields::from([(Arc::from(field), json!(before))]),
-            after: crate::plan::Fields::from([(Arc::from(field), json!(after))]),
+            before: crate::plan::Fields::from([(field.into(), json!(before))]),
+            after: crate::plan::Fields::from([(field.into(), json!(after))]),
             ..Change::new(
                 Action::Update,
                 "ava@contoso.com".to_owned(),

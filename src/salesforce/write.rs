@@ -2,15 +2,13 @@
 //! records a request, `allOrNone: false`) to insert, update and delete, each record's outcome
 //! read back in order (Salesforce REST API Developer Guide, "sObject Collections").
 
-use std::sync::Arc;
-
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{Salesforce, SalesforceError, id15};
 use crate::http::Body;
-use crate::sorted_map::Fields;
+use crate::sorted_map::{Fields, Name};
 
 /// Records in one sObject Collections request: Salesforce's limit.
 pub(crate) const PER_REQUEST: usize = 200;
@@ -78,7 +76,7 @@ impl<'a> Record<'a> {
     }
 
     /// Sets a field of the record's own.
-    pub(crate) fn insert(&mut self, name: Arc<str>, value: Value) {
+    pub(crate) fn insert(&mut self, name: Name, value: Value) {
         self.own.insert(name, value);
     }
 
@@ -92,7 +90,7 @@ impl<'a> Record<'a> {
     }
 
     /// The names and values, the change's first (in name order), then the record's own.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Name, &Value)> {
         self.change
             .into_iter()
             .flat_map(Fields::iter)
@@ -106,7 +104,7 @@ impl<'a> Record<'a> {
             change: None,
             own: self
                 .iter()
-                .map(|(name, value)| (Arc::clone(name), value.clone()))
+                .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
         }
     }
