@@ -612,11 +612,17 @@ pub(crate) fn plan_taking(
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
 ) -> Plan {
-    let keys: Vec<String> = source
+    // Every key in one string: a `String` each would cost 24 bytes and an allocation more.
+    let mut all_keys = String::new();
+    let ends: Vec<usize> = source
         .users
         .iter()
-        .map(|user| source::key_of(user).to_owned())
+        .map(|user| {
+            all_keys.push_str(source::key_of(user));
+            all_keys.len()
+        })
         .collect();
+    all_keys.shrink_to_fit();
     let attributes: Vec<Fields> = source
         .users
         .iter_mut()
@@ -627,7 +633,10 @@ pub(crate) fn plan_taking(
         .iter_mut()
         .map(|group| std::mem::take(&mut group.members))
         .collect();
-    let users = source::users_taking(&source, attributes, &keys, &members);
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    let keys = starts.zip(&ends).map(|(start, end)| &all_keys[start..*end]);
+    let users = source::users_taking(&source, attributes, keys, &members);
+    drop(ends);
     drop(members);
     planned(
         &reconcile::State::with_users(config, &source, users, target, inputs),

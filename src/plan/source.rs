@@ -177,19 +177,19 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
 }
 
 /// Every source user of `source` with the attributes taken from its users (in their order):
-/// each user's are let go when the planner releases it. `keys` holds each user's
-/// userPrincipalName (or object id): what the views borrow. `members` are the groups' members,
-/// taken from them too (in their order): read here, and free to go once this returns.
+/// each user's are let go when the planner releases it. `keys` are each user's
+/// userPrincipalName (or object id), kept apart: what the views borrow. `members` are the
+/// groups' members, taken from them too (in their order): read here, and free to go once this
+/// returns.
 pub(crate) fn users_taking<'s>(
     source: &'s SourceSnapshot,
     attributes: Vec<Fields>,
-    keys: &'s [String],
+    keys: impl Iterator<Item = &'s str>,
     members: &[Vec<String>],
 ) -> Vec<SourceUser<'s>> {
     let attributes = keys
-        .iter()
         .zip(attributes)
-        .map(|(key, fields)| (key.as_str(), Raw::Held(RefCell::new(Some(fields)))));
+        .map(|(key, fields)| (key, Raw::Held(RefCell::new(Some(fields)))));
     let members: Vec<&[String]> = members.iter().map(Vec::as_slice).collect();
     views(source, attributes, &members)
 }

@@ -226,13 +226,19 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues<'a> {
     /// Per unique field roster writes: its API name, and lower-case value → holder.
-    held: RefCell<Vec<(String, HashMap<String, Holder<'a>>)>>,
+    held: RefCell<Vec<(String, Holders<'a>)>>,
+    /// The org's users, whom `Holder::Org` indexes.
+    users: &'a [crate::model::TargetUser],
 }
 
+/// Lower-case value → who holds it.
+type Holders<'a> = HashMap<Box<str>, Holder<'a>>;
+
+/// Who holds a value: 16 bytes, in maps of up to a value per user.
 #[derive(Debug, Clone)]
 enum Holder<'a> {
-    /// A Salesforce user, by id and Username.
-    Org { id: &'a str, username: &'a str },
+    /// A Salesforce user, by index in the snapshot.
+    Org(u32),
     /// A user this plan writes the value to, by key.
     Plan(&'a str),
 }
@@ -249,18 +255,13 @@ impl<'a> UniqueValues<'a> {
             .iter()
             .filter(|f| f.unique && written.contains(&f.name.to_ascii_lowercase()))
             .map(|field| {
-                let values: HashMap<String, Holder<'a>> = target
+                let values: Holders<'a> = target
                     .users
                     .iter()
-                    .filter_map(|u| {
+                    .zip(0u32..)
+                    .filter_map(|(u, index)| {
                         let value = u.text(&field.name)?;
-                        Some((
-                            value.to_lowercase(),
-                            Holder::Org {
-                                id: &u.id,
-                                username: &u.username,
-                            },
-                        ))
+                        Some((value.to_lowercase().into_boxed_str(), Holder::Org(index)))
                     })
                     .collect();
                 (field.name.clone(), values)
@@ -268,6 +269,7 @@ impl<'a> UniqueValues<'a> {
             .collect();
         UniqueValues {
             held: RefCell::new(held),
+            users: &target.users,
         }
     }
 
@@ -298,11 +300,17 @@ impl<'a> UniqueValues<'a> {
             };
             let (api_name, values) = &held[field];
             let lower = text.to_lowercase();
-            let taken = match values.get(&lower) {
-                Some(Holder::Org { id, username }) if Some(*id) != own => Some((
-                    format!("Salesforce user {username}"),
-                    Some((*id).to_owned()),
-                )),
+            let org_user = |index: &u32| usize::try_from(*index).ok().map(|i| &self.users[i]);
+            let taken = match values.get(lower.as_str()) {
+                Some(Holder::Org(index))
+                    if let Some(user) = org_user(index)
+                        && Some(user.id.as_str()) != own =>
+                {
+                    Some((
+                        format!("Salesforce user {}", user.username),
+                        Some(user.id.clone()),
+                    ))
+                }
                 Some(Holder::Plan(other)) if *other != key => {
                     Some((format!("{other}, earlier in this plan"), None))
                 }
@@ -320,7 +328,10 @@ impl<'a> UniqueValues<'a> {
             claims.push((field, lower));
         }
         for (field, lower) in claims {
-            held[field].1.entry(lower).or_insert(Holder::Plan(key));
+            held[field]
+                .1
+                .entry(lower.into_boxed_str())
+                .or_insert(Holder::Plan(key));
         }
         Ok(())
     }
