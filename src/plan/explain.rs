@@ -162,7 +162,8 @@ pub(crate) fn explain(
             )
         }
         Link::Unmatched { .. } => "unmatched".to_owned(),
-        Link::Disputed(reason, _) | Link::Undecided(reason) => reason.clone(),
+        Link::Disputed(dispute) => dispute.0.clone(),
+        Link::Undecided(reason) => reason.to_string(),
     };
     let creating = matches!(state.links[i], Link::Unmatched { .. });
     let wanted = state.desired(user, creating, true);

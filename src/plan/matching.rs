@@ -54,18 +54,19 @@ pub(crate) struct Attempt {
 pub(super) enum Link {
     Linked {
         target: usize,
-        by: String,
+        by: Box<str>,
     },
     Unmatched {
         /// "unmatched: no Salesforce user with ...", naming the rules that gave a value and
         /// the values looked up: a create's reason, shared with it.
         reason: Arc<str>,
     },
-    /// The reason, and the Salesforce users in dispute (never deprovisioned for it).
-    Disputed(String, Vec<usize>),
+    /// The reason, and the Salesforce users in dispute (never deprovisioned for it); boxed, as
+    /// few users are (a `Link` is 32 bytes, one per source user).
+    Disputed(Box<(String, Vec<usize>)>),
     /// A matching rule could not be evaluated for this user: which account is theirs is not
     /// known, so the user is an error item and no orphan is deprovisioned by this plan.
-    Undecided(String),
+    Undecided(Box<str>),
 }
 
 /// Matching: rules in precedence order; the first rule that finds exactly one target user
@@ -87,11 +88,14 @@ pub(super) fn link(
         let value = match expr::evaluate(parsed, user, ctx) {
             Ok(Value::Str(v)) if !v.trim().is_empty() => v,
             Err(e) if explain.is_none() => {
-                return Link::Undecided(format!(
-                    "matching rule {} ({field} ← {source}) cannot be evaluated: {}",
-                    i + 1,
-                    e.message
-                ));
+                return Link::Undecided(
+                    format!(
+                        "matching rule {} ({field} ← {source}) cannot be evaluated: {}",
+                        i + 1,
+                        e.message
+                    )
+                    .into(),
+                );
             }
             other => {
                 if let Some(attempts) = explain.as_deref_mut() {
@@ -142,7 +146,7 @@ pub(super) fn link(
             [one] => {
                 return Link::Linked {
                     target: *one,
-                    by: (*field).to_owned(),
+                    by: (*field).into(),
                 };
             }
             several => {
@@ -150,14 +154,14 @@ pub(super) fn link(
                     .iter()
                     .map(|t| target.users[*t].username.clone())
                     .collect();
-                return Link::Disputed(
+                return Link::Disputed(Box::new((
                     format!(
                         "disputed: {} Salesforce users have {field} = {value:?} ({})",
                         several.len(),
                         names.join(", ")
                     ),
                     several.to_vec(),
-                );
+                )));
             }
         }
     }

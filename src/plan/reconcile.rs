@@ -70,7 +70,8 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                     linked_targets.insert(*t);
                 }
                 // A Salesforce user in dispute is never acted on, not even as an orphan.
-                Link::Disputed(reason, targets) => {
+                Link::Disputed(dispute) => {
+                    let (reason, targets) = &**dispute;
                     linked_targets.extend(targets.iter().copied());
                     if decision.in_scope() {
                         plan.errors.push(Problem {
@@ -87,7 +88,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                         plan.errors.push(Problem {
                             kind: ProblemKind::Error,
                             key: user.key.to_owned(),
-                            reason: reason.clone(),
+                            reason: reason.to_string(),
                         });
                     }
                     break 'user;
@@ -337,13 +338,14 @@ impl<'a> State<'a> {
                     keys.join(", ")
                 );
                 for i in sources {
-                    links[i] = Link::Disputed(reason.clone(), vec![t]);
+                    links[i] = Link::Disputed(Box::new((reason.clone(), vec![t])));
                 }
             }
         }
         // Whoever is in a dispute keeps every account a rule finds for them: none is an orphan.
         for (i, l) in links.iter_mut().enumerate() {
-            if let Link::Disputed(_, targets) = l {
+            if let Link::Disputed(dispute) = l {
+                let targets = &mut dispute.1;
                 targets.extend(candidates(&compiled, &index, &users[i], &ctx, suffix));
                 targets.sort_unstable();
                 targets.dedup();

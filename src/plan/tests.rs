@@ -1965,3 +1965,11 @@ fn two_creates_given_one_username_in_different_case_are_both_conflicts() {
     }
     assert_eq!(only(&plan, &other).action, Action::Create);
 }
+
+/// What the planner holds per user stays small: 100,000 users hold one of each.
+#[test]
+fn the_planners_per_user_records_stay_small() {
+    assert!(std::mem::size_of::<super::matching::Link>() <= 32);
+    assert!(std::mem::size_of::<super::scope::Scope>() <= 24);
+    assert!(std::mem::size_of::<super::source::SourceUser<'_>>() <= 112);
+}
