@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::compare::differs;
 use super::mapping::{Desired, Roles, no_profile, preflight, roles};
-use super::reconcile::{Create, State};
+use super::reconcile::State;
 use super::source::SourceUser;
 use super::target::fingerprint;
 use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
@@ -415,7 +415,7 @@ impl<'a> State<'a> {
         &self,
         user: &SourceUser<'a>,
         reason: &Arc<str>,
-    ) -> Result<(Change, Create<'a>), Problem> {
+    ) -> Result<Change, Problem> {
         let problem = |kind, reason: String| Problem {
             kind,
             key: user.key.to_owned(),
@@ -471,66 +471,43 @@ impl<'a> State<'a> {
             );
             labels.insert(role_id, role);
         }
-        let licence = self
-            .target
-            .profiles
-            .iter()
-            .find(|p| *p.id == *profile_id)
-            .and_then(|p| p.user_license_id.as_deref())
-            .unwrap_or_default();
-        let change = Change {
+        Ok(Change {
             reason: Arc::clone(reason),
             source_id: Some(user.id.into()),
             after,
             labels,
             grants,
             ..Change::new(Action::Create, user.key.to_owned(), Situation::Unmatched)
-        };
-        Ok((change, Create { licence }))
+        })
     }
 
     /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
     /// errors (in key order, so the same users get seats every time).
-    /// `creates` pairs each create with its index in `plan.changes`.
-    pub(super) fn check_creates(&self, creates: &[(usize, Create<'_>)], plan: &mut Plan) {
-        // Each create's Username, read from its change: compared without case, as Salesforce
-        // does, without a lower-case copy of 100,000 of them.
-        let username = |i: usize| {
-            Caseless(
-                plan.changes[i]
-                    .after
-                    .get("Username")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default(),
-            )
-        };
-        let mut counts: HashMap<Caseless<'_>, usize> = HashMap::with_capacity_and_hasher(
-            creates.len(),
-            foldhash::fast::RandomState::default(),
-        );
-        for (i, _) in creates {
-            *counts.entry(username(*i)).or_insert(0) += 1;
-        }
-        // The keys sharing a Username, only for the (rare) Usernames given twice.
-        let mut by_username: HashMap<Caseless<'_>, Vec<&str>> = HashMap::default();
-        for (i, _) in creates {
-            if counts.get(&username(*i)).is_some_and(|n| *n > 1) {
-                by_username
-                    .entry(username(*i))
-                    .or_default()
-                    .push(plan.changes[*i].key.as_str());
-            }
-        }
-        drop(counts);
-        for keys in by_username.values_mut() {
-            keys.sort_unstable();
-        }
+    /// `creates` are the creates' indexes in `plan.changes`.
+    pub(super) fn check_creates(&self, creates: &[usize], plan: &mut Plan) {
+        let username = |i: usize| create_username(plan, i);
+        let by_username = usernames_given_twice(plan, creates);
         let mut seats = self.free_seats(plan);
         // When a licence runs out, the seats go in key order; when none does, the order does
-        // not matter (the plan is sorted at the end).
+        // not matter (the plan is sorted at the end). The user licence each create's profile
+        // needs (empty when the org does not say):
+        let licences: HashMap<&str, &str> = self
+            .target
+            .profiles
+            .iter()
+            .filter_map(|p| Some((p.id.as_str(), p.user_license_id.as_deref()?)))
+            .collect();
+        let licence = |i: usize| {
+            plan.changes[i]
+                .after
+                .get("ProfileId")
+                .and_then(Json::as_str)
+                .and_then(|profile| licences.get(profile).copied())
+                .unwrap_or_default()
+        };
         let mut demand: HashMap<&str, i64> = HashMap::default();
-        for (_, create) in creates {
-            *demand.entry(create.licence).or_insert(0) += 1;
+        for i in creates {
+            *demand.entry(licence(*i)).or_insert(0) += 1;
         }
         let short = demand
             .iter()
@@ -538,15 +515,16 @@ impl<'a> State<'a> {
         let mut order: Vec<usize> = (0..creates.len()).collect();
         if short {
             order.sort_unstable_by(|a, b| {
-                plan.changes[creates[*a].0]
+                plan.changes[creates[*a]]
                     .key
-                    .cmp(&plan.changes[creates[*b].0].key)
+                    .cmp(&plan.changes[creates[*b]].key)
             });
         }
         let mut refused: Vec<Problem> = Vec::new();
         let mut dropped = vec![false; plan.changes.len()];
         for k in order {
-            let (i, Create { licence }) = &creates[k];
+            let i = &creates[k];
+            let licence = &licence(*i);
             let reason = if let Some(keys) = by_username.get(&username(*i)) {
                 Some((
                     ProblemKind::Conflict,
@@ -927,6 +905,45 @@ pub(super) fn update_reason(
         }
         (false, _) => format!("linked by {by}; {what}"),
     }
+}
+
+/// The Username of the create `plan.changes[i]`, compared without case as Salesforce does (no
+/// lower-case copy of 100,000 of them).
+fn create_username(plan: &Plan, i: usize) -> Caseless<'_> {
+    Caseless(
+        plan.changes[i]
+            .after
+            .get("Username")
+            .and_then(Json::as_str)
+            .unwrap_or_default(),
+    )
+}
+
+/// The keys of the creates (indexes in `plan.changes`) that share a Username, sorted, by
+/// Username: only the (rare) Usernames given twice.
+fn usernames_given_twice<'p>(
+    plan: &'p Plan,
+    creates: &[usize],
+) -> HashMap<Caseless<'p>, Vec<&'p str>> {
+    let mut counts: HashMap<Caseless<'_>, usize> =
+        HashMap::with_capacity_and_hasher(creates.len(), foldhash::fast::RandomState::default());
+    for i in creates {
+        *counts.entry(create_username(plan, *i)).or_insert(0) += 1;
+    }
+    let mut by_username: HashMap<Caseless<'_>, Vec<&str>> = HashMap::default();
+    for i in creates {
+        let username = create_username(plan, *i);
+        if counts.get(&username).is_some_and(|n| *n > 1) {
+            by_username
+                .entry(username)
+                .or_default()
+                .push(plan.changes[*i].key.as_str());
+        }
+    }
+    for keys in by_username.values_mut() {
+        keys.sort_unstable();
+    }
+    by_username
 }
 
 /// Text that hashes and compares as its lower case (character by character), without making it

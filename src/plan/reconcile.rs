@@ -52,7 +52,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     }
     let mut linked_targets: HashSet<usize> = HashSet::default();
     // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
-    let mut creates: Vec<(usize, Create<'_>)> = Vec::new();
+    let mut creates: Vec<usize> = Vec::new();
     // At most one change per user in scope and per active Salesforce user deprovisioned: a
     // `Vec` that grew past that would double its 100,000 changes.
     plan.changes
@@ -119,9 +119,9 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                     Err(problem) => plan.errors.push(problem),
                 },
                 Link::Unmatched { reason } => match state.create(user, reason) {
-                    Ok((mut change, create)) => {
+                    Ok(mut change) => {
                         change.shrink_to_fit();
-                        creates.push((plan.changes.len(), create));
+                        creates.push(plan.changes.len());
                         plan.changes.push(change);
                     }
                     Err(problem) if problem.kind == ProblemKind::Skipped => {
@@ -229,12 +229,6 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     plan.skipped.sort_by(|a, b| a.key.cmp(&b.key));
     plan.summary.unchanged = unchanged;
     plan
-}
-
-/// What the checks across creates need of one create (kept with its index in `plan.changes`).
-pub(super) struct Create<'a> {
-    /// The licence its profile needs (its id; empty when the org does not say).
-    pub(super) licence: &'a str,
 }
 
 /// Orders changes by action, then key (then Salesforce id, for the rare equal keys), moving
