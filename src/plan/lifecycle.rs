@@ -133,7 +133,7 @@ impl<'a> State<'a> {
             .or(current.profile_id.as_deref())
             .and_then(|p| self.licence_of(p));
         change.grants = self
-            .grant_changes(Some(&current.id), licence.as_deref(), &roles)
+            .grant_changes(Some(&current.id), licence, &roles)
             .map_err(|reason| problem(user, reason))?;
         let reactivate = !current.is_active;
         if reactivate {
@@ -428,7 +428,7 @@ impl<'a> State<'a> {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };
         let grants = self
-            .grant_changes(None, self.licence_of(&profile_id).as_deref(), &roles)
+            .grant_changes(None, self.licence_of(&profile_id), &roles)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
         preflight(&wanted.fields, &self.field_rules)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
@@ -491,18 +491,12 @@ impl<'a> State<'a> {
         // When a licence runs out, the seats go in key order; when none does, the order does
         // not matter (the plan is sorted at the end). The user licence each create's profile
         // needs (empty when the org does not say):
-        let licences: HashMap<&str, &str> = self
-            .target
-            .profiles
-            .iter()
-            .filter_map(|p| Some((p.id.as_str(), p.user_license_id.as_deref()?)))
-            .collect();
         let licence = |i: usize| {
             plan.changes[i]
                 .after
                 .get("ProfileId")
                 .and_then(Json::as_str)
-                .and_then(|profile| licences.get(profile).copied())
+                .and_then(|profile| self.licence_of(profile))
                 .unwrap_or_default()
         };
         let mut demand: HashMap<&str, i64> = HashMap::default();
@@ -776,7 +770,7 @@ impl<'a> State<'a> {
                     .and_then(|id| self.by_id.get(id))
                     .map(|t| &self.target.users[*t])
                 && let Some(licence) = self.licence_of(t.profile_id.as_deref().unwrap_or_default())
-                && let Some(free) = seats.get_mut(&licence)
+                && let Some(free) = seats.get_mut(licence)
             {
                 *free -= 1;
             }
@@ -784,12 +778,9 @@ impl<'a> State<'a> {
         seats
     }
 
-    pub(super) fn licence_of(&self, profile_id: &str) -> Option<String> {
-        self.target
-            .profiles
-            .iter()
-            .find(|p| p.id == profile_id)
-            .and_then(|p| p.user_license_id.clone())
+    /// The user licence of the profile `profile_id`, if the org names one.
+    pub(super) fn licence_of(&self, profile_id: &str) -> Option<&'a str> {
+        self.org.profile_licences.get(profile_id).copied()
     }
 }
 

@@ -10,6 +10,8 @@ use crate::model::{AccessObject, GrantAssignment, TargetSnapshot, TargetUser};
 pub(super) struct Org<'t> {
     /// Profile names by id (names in the config are resolved in `names.rs`).
     pub(super) profile_names: HashMap<&'t str, &'t str>,
+    /// The user licence of each profile that names one, by profile id.
+    pub(super) profile_licences: HashMap<&'t str, &'t str>,
     /// Current assignments of the access objects the config names, by user id (15 characters).
     pub(super) grants: HashMap<&'t str, Vec<&'t GrantAssignment>>,
     /// Access objects by id (15 characters).
@@ -32,6 +34,11 @@ impl<'t> Org<'t> {
                 .profiles
                 .iter()
                 .map(|p| (p.id.as_str(), p.name.as_str()))
+                .collect(),
+            profile_licences: target
+                .profiles
+                .iter()
+                .filter_map(|p| Some((p.id.as_str(), p.user_license_id.as_deref()?)))
                 .collect(),
             grants,
             objects: target
