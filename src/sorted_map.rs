@@ -79,7 +79,7 @@ impl<K, V> Default for SortedMap<K, V> {
 }
 
 impl<K: Borrow<str>, V> SortedMap<K, V> {
-    pub(crate) fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         SortedMap(Vec::new())
     }
 

@@ -2,7 +2,6 @@
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
 use super::hash::HashMap;
-use crate::sorted_map::Name;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -16,6 +15,7 @@ use super::target::fingerprint;
 use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
 use crate::grants::GrantKind;
 use crate::salesforce::id15;
+use crate::sorted_map::Name;
 
 impl<'a> State<'a> {
     /// The fields and the role rules' outcome a user should have, or the first reason it

@@ -1,7 +1,6 @@
 //! Mapping: the config's expressions parsed once, the fields a user should have, the role
 //! rules that fire, and what Salesforce would refuse on create.
 
-use crate::sorted_map::Name;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -10,6 +9,7 @@ use super::source::SourceUser;
 use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
 use crate::expr::{self, Context, Value};
 use crate::grants::{FeatureLicense, GrantKind};
+use crate::sorted_map::Name;
 use crate::user_fields;
 
 /// What the planner reads of the config on every user, gathered once: the expressions were

@@ -3,7 +3,6 @@
 //! are deprovisioned. `State` holds what the pass shares.
 
 use super::hash::{HashMap, HashSet};
-use crate::sorted_map::Name;
 use std::cell::RefCell;
 
 use serde_json::Value as Json;
@@ -17,6 +16,7 @@ use super::{Action, Change, Fields, Inputs, Plan, Problem, ProblemKind, Situatio
 use crate::config::{Config, OutOfScope};
 use crate::expr::{self, Context};
 use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::sorted_map::Name;
 
 /// Everything reconciled, before `--target` and safety.
 #[allow(

@@ -113,7 +113,7 @@ impl<'s> SourceUser<'s> {
     /// # Panics
     /// In debug builds, when the user was released: nothing reads a planned user's attributes.
     pub(crate) fn raw(&self) -> RawRef<'_> {
-        static EMPTY: std::sync::LazyLock<Fields> = std::sync::LazyLock::new(Fields::new);
+        static EMPTY: Fields = Fields::new();
         match &self.raw {
             Raw::Kept(fields) => RawRef::Kept(fields),
             Raw::Held(cell) => {
