@@ -3,6 +3,7 @@
 //! streams: a 100 MB plan is never held as text.
 
 pub(crate) mod explain;
+mod json;
 pub(crate) mod markdown;
 pub(crate) mod overview;
 pub(crate) mod report;
@@ -34,8 +35,7 @@ pub(crate) fn write(
     match format {
         Format::Json if !mask => {
             let mut out = std::io::BufWriter::new(out);
-            serde_json::to_writer_pretty(&mut out, plan)?;
-            out.write_all(b"\n")?;
+            json::write(&mut out, plan)?;
             out.flush()
         }
         Format::Json => {
