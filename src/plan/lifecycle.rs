@@ -458,7 +458,8 @@ impl<'a> State<'a> {
             }
         }
         let mut after = wanted.fields;
-        let mut labels = super::SortedMap::new();
+        // Exactly the room the labels take: a plan keeps every create's.
+        let mut labels = super::SortedMap::with_capacity(1 + usize::from(roles.role.is_some()));
         after.insert(
             self.compiled.profile_id.clone(),
             Json::String(profile_id.to_string()),

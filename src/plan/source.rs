@@ -230,7 +230,11 @@ fn views<'s>(
             _ => {}
         }
     }
-    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::default();
+    // A key for about every user: grown as it fills, it would be rehashed a dozen times.
+    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::with_capacity_and_hasher(
+        source.users.len(),
+        foldhash::fast::RandomState::default(),
+    );
     for (group, members) in source.groups.iter().zip(members) {
         for member in *members {
             member_of.entry(member).or_default().push(group);
