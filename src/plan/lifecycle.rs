@@ -917,19 +917,22 @@ fn usernames_given_twice<'p>(
     plan: &'p Plan,
     creates: &[usize],
 ) -> HashMap<Caseless<'p>, Vec<&'p str>> {
-    let mut counts: HashMap<Caseless<'_>, usize> =
+    // Each Username hashed once: the first create to give it, and only a Username given again
+    // gets its list of keys.
+    let mut first: HashMap<Caseless<'_>, usize> =
         HashMap::with_capacity_and_hasher(creates.len(), foldhash::fast::RandomState::default());
-    for i in creates {
-        *counts.entry(create_username(plan, *i)).or_insert(0) += 1;
-    }
     let mut by_username: HashMap<Caseless<'_>, Vec<&str>> = HashMap::default();
+    let key = |i: usize| plan.changes[i].key.as_str();
     for i in creates {
         let username = create_username(plan, *i);
-        if counts.get(&username).is_some_and(|n| *n > 1) {
-            by_username
+        match first.entry(username) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(*i);
+            }
+            std::collections::hash_map::Entry::Occupied(entry) => by_username
                 .entry(username)
-                .or_default()
-                .push(plan.changes[*i].key.as_str());
+                .or_insert_with(|| vec![key(*entry.get())])
+                .push(key(*i)),
         }
     }
     for keys in by_username.values_mut() {
