@@ -10,22 +10,44 @@ use std::path::Path;
 #[cfg(unix)]
 const PRIVATE: u32 = 0o600;
 
-/// Creates `path` empty for writing, replacing what was there; the file is (made) owner-only.
-pub(crate) fn create_private(path: &Path) -> io::Result<File> {
+/// Writes `path` whole or not at all: `write` fills a new owner-only file beside it, which then
+/// takes its place (a rename). A write that fails part way (a full disk, a file-size limit)
+/// leaves what was there before, not a cut-off plan or snapshot, and no stray file.
+pub(crate) fn replace_private(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    // "plan.json/" or a directory's path names no file to write.
+    let name = path
+        .file_name()
+        .filter(|_| !path.is_dir() && !path.as_os_str().to_string_lossy().ends_with('/'))
+        .ok_or_else(|| io::Error::from(io::ErrorKind::IsADirectory))?;
+    // Named for this process: two rosters writing the same file each write their own.
+    let mut temporary = name.to_os_string();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE);
-    let file = options.open(path)?;
-    // An existing file keeps its mode on open: narrow it before anything is written.
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(PRIVATE))?;
-    Ok(file)
+    let written = options.open(&temporary).and_then(|mut file| {
+        // A file left by an earlier process of the same id keeps its mode on open.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(PRIVATE))?;
+        write(&mut file)?;
+        drop(file);
+        std::fs::rename(&temporary, path)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
-/// Writes `bytes` to `path`, replacing what was there; the file is (made) owner-only.
+/// Writes `bytes` to `path`, replacing what was there whole (`replace_private`); the file is
+/// owner-only.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    create_private(path)?.write_all(bytes)
+    replace_private(path, |file| file.write_all(bytes))
 }
 
 /// Opens `path` for appending, creating it owner-only; with `narrow`, an existing file is made
@@ -111,6 +133,38 @@ mod tests {
         assert_eq!(mode(&log), 0o644);
         drop(open_append_private(&log, true).unwrap());
         assert_eq!(mode(&log), 0o600);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_write_that_fails_part_way_leaves_the_file_that_was_there() {
+        let dir = scratch("replace");
+        let path = dir.join("plan.json");
+        std::fs::write(&path, "the reviewed plan").unwrap();
+        let failed = replace_private(&path, |file| {
+            file.write_all(b"{ half a plan")?;
+            Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+        });
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "the reviewed plan");
+        // Nothing else is left in the directory.
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["plan.json"]);
+        replace_private(&path, |file| file.write_all(b"{}")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
+        // A directory that is not there, or a directory's own path, is an error, not a panic.
+        let missing = dir.join("nope").join("plan.json");
+        assert_eq!(
+            write_private(&missing, b"{}").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert_eq!(
+            write_private(&dir, b"{}").unwrap_err().kind(),
+            io::ErrorKind::IsADirectory
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

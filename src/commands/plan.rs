@@ -68,13 +68,14 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
 }
 
 fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
-    crate::files::create_private(path)
-        .and_then(|mut file| render::write(&mut file, plan, render::Format::Json, false, false))
-        .map_err(|source| Error::File {
-            action: "write the plan to",
-            path: path.to_owned(),
-            source,
-        })
+    crate::files::replace_private(path, |file| {
+        render::write(file, plan, render::Format::Json, false, false)
+    })
+    .map_err(|source| Error::File {
+        action: "write the plan to",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads a saved plan, refusing other format versions.
