@@ -917,6 +917,7 @@ fn usernames_given_twice<'p>(
     plan: &'p Plan,
     creates: &[usize],
 ) -> HashMap<Caseless<'p>, Vec<&'p str>> {
+    use std::collections::hash_map::Entry;
     // Each Username hashed once: the first create to give it, and only a Username given again
     // gets its list of keys.
     let mut first: HashMap<Caseless<'_>, usize> =
@@ -926,10 +927,10 @@ fn usernames_given_twice<'p>(
     for i in creates {
         let username = create_username(plan, *i);
         match first.entry(username) {
-            std::collections::hash_map::Entry::Vacant(entry) => {
+            Entry::Vacant(entry) => {
                 entry.insert(*i);
             }
-            std::collections::hash_map::Entry::Occupied(entry) => by_username
+            Entry::Occupied(entry) => by_username
                 .entry(username)
                 .or_insert_with(|| vec![key(*entry.get())])
                 .push(key(*i)),

@@ -37,7 +37,7 @@ fn write_chunked(out: &mut dyn Write, plan: &Plan, chunk: usize) -> std::io::Res
     out.write_all(&shell[..at])?;
     out.write_all(b"[")?;
     std::thread::scope(|scope| {
-        let mut rendering: Option<ScopedJoinHandle<'_, serde_json::Result<Vec<u8>>>> = None;
+        let mut rendering: Option<ScopedJoinHandle<'_, std::io::Result<Vec<u8>>>> = None;
         for (n, changes) in plan.changes.chunks(chunk).enumerate() {
             let next = scope.spawn(move || render(changes, n == 0));
             if let Some(done) = rendering.replace(next) {
@@ -55,23 +55,20 @@ fn write_chunked(out: &mut dyn Write, plan: &Plan, chunk: usize) -> std::io::Res
 }
 
 /// A chunk's text, a rendering thread's panic passed on as it is.
-fn joined(handle: ScopedJoinHandle<'_, serde_json::Result<Vec<u8>>>) -> std::io::Result<Vec<u8>> {
+fn joined(handle: ScopedJoinHandle<'_, std::io::Result<Vec<u8>>>) -> std::io::Result<Vec<u8>> {
     match handle.join() {
-        Ok(text) => Ok(text?),
+        Ok(text) => text,
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
-/// `changes` as the elements of the plan's `changes` array: each on a new line after a comma
-/// (none before the very first), two levels deep.
-fn render(changes: &[Change], first: bool) -> serde_json::Result<Vec<u8>> {
+/// `changes` as the elements of the plan's `changes` array, two levels deep: each after the
+/// separator the pretty printer writes there (none but a line break before the very first).
+fn render(changes: &[Change], first: bool) -> std::io::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(changes.len() * 1400);
+    let place = Nested::at(2);
     for (i, change) in changes.iter().enumerate() {
-        text.extend_from_slice(if first && i == 0 {
-            b"\n    "
-        } else {
-            b",\n    "
-        });
+        place.item(&mut text, first && i == 0)?;
         let mut serializer = serde_json::Serializer::with_formatter(&mut text, Nested::at(2));
         serde::Serialize::serialize(change, &mut serializer)?;
     }
