@@ -52,6 +52,22 @@ pub(crate) fn is_select_unique_value(expr: &syntax::Expr) -> bool {
     )
 }
 
+/// Whether evaluating `expr` may draw from its context's random numbers: it calls `Guid` or
+/// `RandomString`, at any depth. Only such an expression needs a seed of its own.
+pub(crate) fn draws_random(expr: &syntax::Expr) -> bool {
+    let mut draws = false;
+    walk(expr, &mut |node| {
+        draws |= matches!(
+            node.kind,
+            syntax::ExprKind::Call {
+                name: "Guid" | "RandomString",
+                ..
+            }
+        );
+    });
+    draws
+}
+
 /// Constant arguments that would fail for every user: an unknown date-time style or standard
 /// format in `FormatDateTime`, an unknown interval in `DateAdd`/`DateDiff`, a literal date
 /// `CDate`/`NumFromDate`/`DateAdd`/`DateDiff` cannot read. Each with the literal's span.

@@ -258,6 +258,21 @@ fn randomness_comes_from_the_context() {
     assert!(!random.contains(['?', ',']));
 }
 
+#[test]
+fn an_expression_draws_random_values_only_through_guid_or_random_string() {
+    let draws = |source: &str| draws_random(&parse(source).unwrap());
+    assert!(draws("Guid()"));
+    assert!(draws(
+        "Left(Join(\"\", [givenName], RandomString(4, 1, 1, 1, 1)), 8)"
+    ));
+    assert!(draws("IIF([a] = Guid(), \"x\", \"y\")"));
+    assert!(draws(
+        "SelectUniqueValue(Join(\"@\", [mailNickname], \"x\"), Join(\"@\", Left(Guid(), 8), \"x\"))"
+    ));
+    assert!(!draws("Append([userPrincipalName], \".dev1\")"));
+    assert!(!draws("IIF([department] = \"Guid\", Now(), [Guid])"));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

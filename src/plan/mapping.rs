@@ -22,6 +22,9 @@ pub(super) struct Compiled<'c> {
     /// Indexes into `mappings`, in target name order (mapping order among equal names): a
     /// user's fields are gathered in this order without searching.
     pub(super) by_target: Vec<usize>,
+    /// Per mapping: its expression draws random values (`Guid`, `RandomString`), so each user
+    /// gets a seed of its own; no other mapping's value depends on the seed.
+    pub(super) draws_random: Vec<bool>,
     /// The names of the two fields a create adds to what mappings give, shared by every create.
     pub(super) profile_id: Name,
     pub(super) user_role_id: Name,
@@ -54,6 +57,11 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
     by_target.sort_by(|a, b| config.mappings[*a].target.cmp(&config.mappings[*b].target));
     Compiled {
         by_target,
+        draws_random: config
+            .mappings
+            .iter()
+            .map(|m| matches!(&m.value, MappingValue::Expression(e) if expr::draws_random(&e.parsed)))
+            .collect(),
         profile_id: Name::from("ProfileId"),
         user_role_id: Name::from("UserRoleId"),
         matching: config
@@ -154,7 +162,12 @@ pub(super) fn desired(
                 // Each user and mapping draws its own Guid()/RandomString() values: still the
                 // same in every plan of the same config (a reviewed plan applies as reviewed),
                 // never the same for two users.
-                let ctx = Context::new(now, user_seed(seed, user.id, target)).with_existing(&check);
+                let seed = if compiled.draws_random[at] {
+                    user_seed(seed, user.id, target)
+                } else {
+                    seed
+                };
+                let ctx = Context::new(now, seed).with_existing(&check);
                 expr::evaluate(&e.parsed, user, &ctx)
             }
         };

@@ -361,6 +361,8 @@ impl<'a> State<'a> {
                 }
             }
         }
+        // Only users in scope claim unique values.
+        let claims = decisions.iter().filter(|d| d.in_scope()).count();
         State {
             config,
             target,
@@ -398,6 +400,7 @@ impl<'a> State<'a> {
             unique_values: super::values::UniqueValues::new(
                 target,
                 config.mappings.iter().map(|m| m.target.as_str()),
+                claims,
             ),
         }
     }

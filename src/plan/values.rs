@@ -244,10 +244,13 @@ enum Holder<'a> {
 }
 
 impl<'a> UniqueValues<'a> {
-    /// The org's values of each unique field in `written` (the fields mappings write).
+    /// The org's values of each unique field in `written` (the fields mappings write), with
+    /// room for as many more as `claims` users of the plan may claim (a map grown a value at a
+    /// time would be rehashed a dozen times on the way to 100,000).
     pub(super) fn new<'n>(
         target: &'a TargetSnapshot,
         written: impl IntoIterator<Item = &'n str>,
+        claims: usize,
     ) -> UniqueValues<'a> {
         let written: HashSet<String> = written.into_iter().map(str::to_ascii_lowercase).collect();
         let held = target
@@ -255,15 +258,14 @@ impl<'a> UniqueValues<'a> {
             .iter()
             .filter(|f| f.unique && written.contains(&f.name.to_ascii_lowercase()))
             .map(|field| {
-                let values: Holders<'a> = target
-                    .users
-                    .iter()
-                    .zip(0u32..)
-                    .filter_map(|(u, index)| {
-                        let value = u.text(&field.name)?;
-                        Some((value.to_lowercase().into_boxed_str(), Holder::Org(index)))
-                    })
-                    .collect();
+                let mut values: Holders<'a> = HashMap::with_capacity_and_hasher(
+                    target.users.len() + claims,
+                    foldhash::fast::RandomState::default(),
+                );
+                values.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
+                    let value = u.text(&field.name)?;
+                    Some((value.to_lowercase().into_boxed_str(), Holder::Org(index)))
+                }));
                 (field.name.clone(), values)
             })
             .collect();
@@ -492,7 +494,7 @@ mod tests {
             users: vec![holder],
             ..TargetSnapshot::default()
         };
-        let unique = UniqueValues::new(&target, ["Badge__c", "Title"]);
+        let unique = UniqueValues::new(&target, ["Badge__c", "Title"], 2);
         let badge = |v: &str| vec![("Badge__c", json!(v)), ("Title", json!("same title"))];
         let claim = |user: &'static str, v: &str, own: Option<&str>| {
             let fields = badge(v);
@@ -520,7 +522,7 @@ mod tests {
             "{err}"
         );
         // Fields not unique, or not written, are never compared.
-        let untracked = UniqueValues::new(&target, ["Title"]);
+        let untracked = UniqueValues::new(&target, ["Title"], 2);
         let fields = badge("B-1");
         assert!(
             untracked
