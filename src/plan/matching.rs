@@ -192,10 +192,17 @@ pub(super) fn candidates(
 
 /// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
 fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
+    const START: &str = "unmatched: no Salesforce user with ";
     if tried.is_empty() {
         return "unmatched: no matching rule gave a value to look up".to_owned();
     }
-    let mut reason = String::from("unmatched: no Salesforce user with ");
+    // Room for the whole reason (without escapes): grown by doubling, each of 88,000 creates'
+    // reasons was copied three or four times on the way.
+    let room = tried.iter().map(|(rule, value)| {
+        " or ".len() + compiled.matching[*rule].field.len() + " = \"\"".len() + value.len()
+    });
+    let mut reason = String::with_capacity(START.len() + room.sum::<usize>());
+    reason.push_str(START);
     for (n, (rule, value)) in tried.iter().enumerate() {
         if n > 0 {
             reason.push_str(" or ");
