@@ -240,20 +240,18 @@ fn views<'s>(
             member_of.entry(member).or_default().push(group);
         }
     }
+    let lookups = Lookups {
+        roles: &roles,
+        direct: &direct,
+        group_roles: &group_roles,
+        member_of: &member_of,
+    };
     let mut scratch = Scratch::default();
     source
         .users
         .iter()
         .zip(attributes)
-        .map(|(user, (key, raw))| {
-            view(
-                user,
-                key,
-                raw,
-                (&roles, &direct, &group_roles, &member_of),
-                &mut scratch,
-            )
-        })
+        .map(|(user, (key, raw))| view(user, key, raw, &lookups, &mut scratch))
         .collect()
 }
 
@@ -267,21 +265,31 @@ struct Scratch<'s> {
     groups: Vec<&'s str>,
 }
 
-/// App roles by id, users' and groups' assigned role ids by principal id, groups by member id.
-type Lookups<'l, 's> = (
-    &'l HashMap<&'l str, (Option<&'s str>, &'s str)>,
-    &'l HashMap<&'l str, Vec<&'l str>>,
-    &'l HashMap<&'l str, Vec<&'l str>>,
-    &'l HashMap<&'l str, Vec<&'s crate::model::Group>>,
-);
+/// What every view looks up, made once for all users.
+struct Lookups<'l, 's> {
+    /// App role id → (value, display name).
+    roles: &'l HashMap<&'l str, (Option<&'s str>, &'s str)>,
+    /// The app role ids assigned to each user directly, by user id.
+    direct: &'l HashMap<&'l str, Vec<&'l str>>,
+    /// The app role ids assigned to each group, by group id.
+    group_roles: &'l HashMap<&'l str, Vec<&'l str>>,
+    /// The groups each user is a direct member of, by user id.
+    member_of: &'l HashMap<&'l str, Vec<&'s crate::model::Group>>,
+}
 
 fn view<'s>(
     user: &'s Snapshotted,
     key: &'s str,
     raw: Raw<'s>,
-    (roles, direct, group_roles, member_of): Lookups<'_, 's>,
+    lookups: &Lookups<'_, 's>,
     scratch: &mut Scratch<'s>,
 ) -> SourceUser<'s> {
+    let Lookups {
+        roles,
+        direct,
+        group_roles,
+        member_of,
+    } = lookups;
     let (mut assigned, mut directly) = (false, false);
     let Scratch {
         via,
