@@ -40,9 +40,10 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
         save(&plan, path)?;
     }
     print_plan(&plan, args.format, ctx.color, args.mask)?;
-    // What the whole plan cost, rendering included (`-v`; the benchmarks read it).
-    crate::usage::log_peak();
     super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
+    // What the whole plan cost, rendering and the job summary included (`-v`; the benchmarks
+    // read it).
+    crate::usage::log_peak();
     check_names(&desired, &plan)?;
     check(&plan, None, false)?;
     if let Some(path) = &args.out

@@ -38,14 +38,12 @@ pub(crate) fn render(plan: &Plan) -> String {
         );
     }
 
-    let diff: Vec<String> = super::text::lines(plan)
-        .iter()
-        .map(super::text::Line::to_diff)
-        .collect();
     let open = "\n<details><summary>Full plan</summary>\n\n```diff\n";
     let close = "```\n\n</details>\n";
     let budget = MAX_CHARS.saturating_sub(head.len() + open.len() + close.len() + 400);
-    let (body, note) = fit(&diff, budget);
+    let mut fit = Fit::new(budget);
+    super::text::each_line(plan, &mut |line| fit.push(line.to_diff()));
+    let (body, note) = fit.finish();
     let mut out = head;
     if let Some(note) = &note {
         let _ = writeln!(out, "\n> [!NOTE]\n> {note}");
@@ -245,44 +243,87 @@ fn list(out: &mut String, title: &str, items: &[&str]) {
     out.push('\n');
 }
 
-/// The lines, or their head and tail with a visible cut, in `budget` characters.
-fn fit(lines: &[String], budget: usize) -> (String, Option<String>) {
-    let total: usize = lines.iter().map(|l| l.len() + 1).sum();
-    if total <= budget {
-        let mut body = lines.join("\n");
-        body.push('\n');
-        return (body, None);
-    }
-    let half = budget / 2;
-    let mut head = Vec::new();
-    let mut used = 0;
-    for line in lines {
-        if used + line.len() + 1 > half {
-            break;
+/// The plan's `diff` lines, or their head and tail with a visible cut, in `budget` characters
+/// (each line counted with its newline), gathered as the lines are made: a 100,000-user plan
+/// has some 1.5 million lines (360 MB as strings), of which a comment shows 65,000 characters,
+/// so no more than that is ever held.
+struct Fit {
+    /// Characters for each of the head and the tail once the lines are over the budget.
+    half: usize,
+    budget: usize,
+    /// The longest prefix within `half`, and its size.
+    head: Vec<String>,
+    head_size: usize,
+    /// A line did not fit the head: the head is closed.
+    head_closed: bool,
+    /// Every line after the head while all lines fit the budget; once they do not, the
+    /// longest suffix within `half`.
+    tail: std::collections::VecDeque<String>,
+    tail_size: usize,
+    /// All lines so far, and their size.
+    lines: usize,
+    size: usize,
+}
+
+impl Fit {
+    fn new(budget: usize) -> Fit {
+        Fit {
+            half: budget / 2,
+            budget,
+            head: Vec::new(),
+            head_size: 0,
+            head_closed: false,
+            tail: std::collections::VecDeque::new(),
+            tail_size: 0,
+            lines: 0,
+            size: 0,
         }
-        used += line.len() + 1;
-        head.push(line.as_str());
     }
-    let mut tail = Vec::new();
-    used = 0;
-    for line in lines.iter().rev() {
-        if used + line.len() + 1 > half || tail.len() + head.len() >= lines.len() {
-            break;
+
+    fn push(&mut self, line: String) {
+        let size = line.len() + 1;
+        self.lines += 1;
+        self.size += size;
+        if !self.head_closed && self.head_size + size <= self.half {
+            self.head_size += size;
+            self.head.push(line);
+            return;
         }
-        used += line.len() + 1;
-        tail.push(line.as_str());
+        self.head_closed = true;
+        self.tail_size += size;
+        self.tail.push_back(line);
+        if self.size > self.budget {
+            while self.tail_size > self.half
+                && let Some(first) = self.tail.pop_front()
+            {
+                self.tail_size -= first.len() + 1;
+            }
+        }
     }
-    tail.reverse();
-    let cut = lines.len() - head.len() - tail.len();
-    let marker = format!(
-        "... {cut} lines truncated: the whole plan is in the plan file (`roster show PLAN`) ..."
-    );
-    let body = format!("{}\n{marker}\n{}\n", head.join("\n"), tail.join("\n"));
-    let note = format!(
-        "This plan is too long for one comment: {cut} of {} lines in the middle are not shown.",
-        lines.len()
-    );
-    (body, Some(note))
+
+    /// The body, and the note saying what was cut, if anything was.
+    fn finish(self) -> (String, Option<String>) {
+        let Fit { head, tail, .. } = &self;
+        if self.size <= self.budget {
+            let mut body = String::with_capacity(self.size);
+            for line in head.iter().chain(tail) {
+                body.push_str(line);
+                body.push('\n');
+            }
+            return (body, None);
+        }
+        let cut = self.lines - head.len() - tail.len();
+        let marker = format!(
+            "... {cut} lines truncated: the whole plan is in the plan file (`roster show PLAN`) ..."
+        );
+        let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+        let body = format!("{}\n{marker}\n{}\n", head.join("\n"), tail.join("\n"));
+        let note = format!(
+            "This plan is too long for one comment: {cut} of {} lines in the middle are not shown.",
+            self.lines
+        );
+        (body, Some(note))
+    }
 }
 
 #[cfg(test)]
@@ -340,6 +381,50 @@ mod tests {
         assert!(comment.contains("user00000@contoso.com.dev1"));
         assert!(comment.contains("Plan: 5000 to create"));
         assert!(comment.trim_end().ends_with("</details>"));
+    }
+
+    /// Lines of 9 characters and a newline: `budget` 100 holds ten whole.
+    fn fitted(lines: usize, budget: usize) -> (String, Option<String>) {
+        let mut fit = Fit::new(budget);
+        for i in 0..lines {
+            fit.push(format!("line {i:04}"));
+        }
+        fit.finish()
+    }
+
+    #[test]
+    fn lines_exactly_the_budget_are_whole_and_one_more_is_cut_in_the_middle() {
+        let (body, note) = fitted(10, 100);
+        assert_eq!(note, None);
+        assert_eq!(body.len(), 100);
+        assert!(body.starts_with("line 0000\n") && body.ends_with("line 0009\n"));
+        // One line more: five lines (50 characters) at each end, the one in the middle cut.
+        let (body, note) = fitted(11, 100);
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "This plan is too long for one comment: 1 of 11 lines in the middle are not shown."
+            )
+        );
+        assert_eq!(
+            body,
+            "line 0000\nline 0001\nline 0002\nline 0003\nline 0004\n... 1 lines truncated: the \
+             whole plan is in the plan file (`roster show PLAN`) ...\nline 0006\nline 0007\nline \
+             0008\nline 0009\nline 0010\n"
+        );
+        // 100,000 lines: five at the head, and four of the longer last ones (11 characters
+        // each) at the tail; nothing else held.
+        let (body, note) = fitted(100_000, 100);
+        assert!(note.is_some_and(|n| n.contains(": 99991 of 100000 lines")));
+        assert!(
+            body.contains("line 0004\n... 99991 lines truncated"),
+            "{body}"
+        );
+        assert!(body.contains("...\nline 99996\nline 99997\n"), "{body}");
+        assert!(
+            body.starts_with("line 0000\n") && body.ends_with("line 99999\n"),
+            "{body}"
+        );
     }
 
     #[test]

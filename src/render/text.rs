@@ -500,14 +500,6 @@ impl Lines<'_> {
     }
 }
 
-/// The whole plan, line by line, collected (for the pull-request comment's diff and tests;
-/// rendering streams with `each_line`).
-pub(crate) fn lines(plan: &Plan) -> Vec<Line> {
-    let mut all = Vec::new();
-    each_line(plan, &mut |line| all.push(line));
-    all
-}
-
 /// The whole plan, line by line, each given to `emit` as it is made: warnings, users deleted in
 /// Entra, each change, the users not acted on, the summary and the safety verdict.
 pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
