@@ -39,8 +39,14 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     if let Some(path) = &args.out {
         save(&plan, path)?;
     }
-    print_plan(&plan, args.format, ctx.color, args.mask)?;
-    super::step_summary(|| render::render(&plan, render::Format::Markdown, false, args.mask));
+    // In a pull request's workflow the comment is also the job summary: made once.
+    let markdown = || render::render(&plan, render::Format::Markdown, false, args.mask);
+    let comment = (args.format == Format::Markdown).then(markdown);
+    match &comment {
+        Some(comment) => print_rendered(comment, ctx.color)?,
+        None => print_plan(&plan, args.format, ctx.color, args.mask)?,
+    }
+    super::step_summary(|| comment.unwrap_or_else(markdown));
     // What the whole plan cost, rendering and the job summary included (`-v`; the benchmarks
     // read it).
     crate::usage::log_peak();
@@ -125,7 +131,8 @@ pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
 }
 
 /// Writes a plan to stdout. JSON never holds colour, so it skips anstream's scan for escape
-/// codes, which matters for a 100 MB plan.
+/// codes, which matters for a 100 MB plan; text and markdown without colour skip it until
+/// something needs stripping (`render::Plain`).
 pub(super) fn print_plan(
     plan: &Plan,
     format: Format,
@@ -140,8 +147,22 @@ pub(super) fn print_plan(
             false,
             mask,
         )
-    } else {
+    } else if color {
         render::write(&mut anstream::stdout(), plan, format.into(), color, mask)
+    } else {
+        let mut out = render::Plain::new(std::io::stdout().lock());
+        render::write(&mut out, plan, format.into(), color, mask)
+    };
+    crate::error::output(written)
+}
+
+/// Writes rendered text (markdown) to stdout as `print_plan` does.
+fn print_rendered(text: &str, color: bool) -> Result<(), Error> {
+    use std::io::Write as _;
+    let written = if color {
+        anstream::stdout().write_all(text.as_bytes())
+    } else {
+        render::Plain::new(std::io::stdout().lock()).write_all(text.as_bytes())
     };
     crate::error::output(written)
 }

@@ -445,6 +445,36 @@ fn a_refused_plan_is_shown_with_its_reason_and_exits_one() {
 }
 
 #[test]
+fn the_job_summary_is_the_pull_request_comment_whatever_the_format() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-job-summary");
+    let config = repo().join("examples/demo/roster.yaml");
+    let summary = scratch.dir.join("summary.md");
+    let env = [("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+    let plan = |format: &str| {
+        let _ = std::fs::remove_file(&summary);
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config.to_str().unwrap(), "plan", "--format", format],
+            &env,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        (out.stdout, std::fs::read_to_string(&summary).unwrap())
+    };
+    // The comment printed is the one appended to the summary (made once, written twice).
+    let (comment, appended) = plan("markdown");
+    assert!(comment.starts_with("<!-- roster-plan -->"), "{comment}");
+    assert!(comment.contains("Plan: 23 to create"), "{comment}");
+    assert_eq!(appended, format!("{comment}\n"));
+    // Whatever stdout shows, the summary is that comment.
+    for format in ["text", "json"] {
+        let (shown, appended) = plan(format);
+        assert_ne!(shown, comment);
+        assert_eq!(appended, format!("{comment}\n"), "{format}");
+    }
+}
+
+#[test]
 fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
     let emulator = Emulator::start("examples/demo/world.yaml");
     let scratch = Scratch::new("plan-secrets");
