@@ -108,12 +108,10 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         None => (ctx.block_on(ctx.plan(&desired, &[]))??.plan, None),
     };
     if args.plan.is_none() {
-        // With --format json, stdout is the report alone: one JSON document.
-        if args.format != Format::Json {
-            // Streamed: the text plan of 100,000 creates is some 100 MB.
-            super::plan::print_plan(&plan, args.format, ctx.color, false)?;
-        }
-        super::step_summary(|| render::render(&plan, render::Format::Markdown, false, false));
+        // With --format json, stdout is the report alone: one JSON document. The text plan is
+        // streamed (100,000 creates are some 100 MB of it).
+        let shown = (args.format != Format::Json).then_some(args.format);
+        super::plan::show_plan(&plan, shown, ctx.color, false)?;
     }
     check_names(&desired, &plan)?;
     check(&plan, args.allow_deactivations, true)?;

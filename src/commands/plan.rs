@@ -39,14 +39,7 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     if let Some(path) = &args.out {
         save(&plan, path)?;
     }
-    // In a pull request's workflow the comment is also the job summary: made once.
-    let markdown = || render::render(&plan, render::Format::Markdown, false, args.mask);
-    let comment = (args.format == Format::Markdown).then(markdown);
-    match &comment {
-        Some(comment) => print_rendered(comment, ctx.color)?,
-        None => print_plan(&plan, args.format, ctx.color, args.mask)?,
-    }
-    super::step_summary(|| comment.unwrap_or_else(markdown));
+    show_plan(&plan, Some(args.format), ctx.color, args.mask)?;
     // What the whole plan cost, rendering and the job summary included (`-v`; the benchmarks
     // read it).
     crate::usage::log_peak();
@@ -154,6 +147,26 @@ pub(super) fn print_plan(
         render::write(&mut out, plan, format.into(), color, mask)
     };
     crate::error::output(written)
+}
+
+/// Prints the plan in `format` (nothing for `None`) and appends the pull-request comment to the
+/// GitHub Actions job summary (`GITHUB_STEP_SUMMARY`, when set): with `--format markdown` the
+/// comment printed is the one appended, made once (for 100,000 users, 0.5 s each).
+pub(super) fn show_plan(
+    plan: &Plan,
+    format: Option<Format>,
+    color: bool,
+    mask: bool,
+) -> Result<(), Error> {
+    let markdown = || render::render(plan, render::Format::Markdown, false, mask);
+    let comment = (format == Some(Format::Markdown)).then(markdown);
+    match (&comment, format) {
+        (Some(comment), _) => print_rendered(comment, color)?,
+        (None, Some(format)) => print_plan(plan, format, color, mask)?,
+        (None, None) => {}
+    }
+    super::step_summary(|| comment.unwrap_or_else(markdown));
+    Ok(())
 }
 
 /// Writes rendered text (markdown) to stdout as `print_plan` does.
