@@ -1,7 +1,6 @@
 //! Matching: the target users by each rule's field, and how a source user links to them.
 
 use super::hash::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::mapping::Compiled;
@@ -209,49 +208,7 @@ fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> Strin
         }
         reason.push_str(compiled.matching[*rule].field);
         reason.push_str(" = ");
-        push_debug(&mut reason, value);
+        crate::render::push_debug(&mut reason, value);
     }
     reason
-}
-
-/// Appends `value` as `{value:?}` writes it. Printable ASCII other than `"` and `\` (most
-/// values) is what `Debug` writes between the quotes: copied as it is, without the formatter's
-/// character-by-character escaping (one reason per create, 88,000 in a large plan).
-fn push_debug(out: &mut String, value: &str) {
-    if value
-        .bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
-        out.push('"');
-        out.push_str(value);
-        out.push('"');
-    } else {
-        let _ = write!(out, "{value:?}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn push_debug_writes_what_debug_writes() {
-        for value in [
-            "",
-            "ava@contoso.com",
-            "O'Brien",
-            "say \"hi\"",
-            "back\\slash",
-            "tab\there",
-            "line\nbreak",
-            "\u{1b}[31mred",
-            "Zoë",
-            "e\u{301}",
-            "\u{200b}zero width",
-            "~ !#$%&()*+,-./:;<=>?@[]^_`{|}",
-            "\u{7f}",
-        ] {
-            let mut out = String::new();
-            super::push_debug(&mut out, value);
-            assert_eq!(out, format!("{value:?}"), "{value}");
-        }
-    }
 }

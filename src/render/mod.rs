@@ -9,6 +9,7 @@ pub(crate) mod overview;
 pub(crate) mod report;
 pub(crate) mod text;
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::LazyLock;
 
@@ -137,6 +138,22 @@ fn first_control(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// Appends `value` as `{value:?}` writes it. Printable ASCII other than `"` and `\` (most
+/// values) is what `Debug` writes between the quotes: copied as it is, without the formatter's
+/// character-by-character escaping (a create's reason and each of its values in a text plan: millions in a large one).
+pub(crate) fn push_debug(out: &mut String, value: &str) {
+    if value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{value:?}");
+    }
+}
+
 static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     regex::Regex::new(r"[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)").ok()
 });
@@ -225,6 +242,29 @@ mod tests {
         plain.write_all(long.as_bytes()).unwrap();
         assert!(plain.strip.is_none());
         assert_eq!(plain.out, long.as_bytes());
+    }
+
+    #[test]
+    fn push_debug_writes_what_debug_writes() {
+        for value in [
+            "",
+            "ava@contoso.com",
+            "O'Brien",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "line\nbreak",
+            "\u{1b}[31mred",
+            "Zoë",
+            "e\u{301}",
+            "\u{200b}zero width",
+            "~ !#$%&()*+,-./:;<=>?@[]^_`{|}",
+            "\u{7f}",
+        ] {
+            let mut out = String::new();
+            super::push_debug(&mut out, value);
+            assert_eq!(out, format!("{value:?}"), "{value}");
+        }
     }
 
     #[test]

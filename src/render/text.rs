@@ -112,10 +112,17 @@ fn diffed(before: &str, after: &str) -> Option<Diffed> {
 fn show(value: &Value, change: &Change) -> String {
     match value {
         Value::Null => "null".to_owned(),
-        Value::String(s) => match change.labels.get(s) {
-            Some(name) => format!("{name:?} ({s})"),
-            None => format!("{s:?}"),
-        },
+        Value::String(s) => {
+            let mut shown = String::with_capacity(s.len() + 2);
+            match change.labels.get(s) {
+                Some(name) => {
+                    super::push_debug(&mut shown, name);
+                    let _ = write!(shown, " ({s})");
+                }
+                None => super::push_debug(&mut shown, s),
+            }
+            shown
+        }
         other => other.to_string(),
     }
 }
