@@ -14,13 +14,22 @@ pub(crate) const MAX_CHARS: usize = 65_000;
 const LISTED: usize = 50;
 
 /// The comment.
-pub(crate) fn render(plan: &Plan) -> String {
+/// The comment, `mask`ed (email local parts hidden) before it is measured: masking can lengthen
+/// text.
+pub(crate) fn render(plan: &Plan, mask: bool) -> String {
+    let masked = |text: String| {
+        if mask {
+            super::mask_emails(&text)
+        } else {
+            text
+        }
+    };
     let mut head = String::new();
     let _ = writeln!(head, "{MARKER}");
     let _ = writeln!(head, "### roster plan\n");
     if let Some(refused) = &plan.refused {
         let _ = writeln!(head, "> [!CAUTION]\n> **Plan refused:** {refused}");
-        return head;
+        return masked(super::visible_lines(&head).into_owned());
     }
     let _ = writeln!(head, "**{}**\n", super::text::summary_line(plan));
     banner(&mut head, plan);
@@ -38,11 +47,15 @@ pub(crate) fn render(plan: &Plan) -> String {
         );
     }
 
+    // What Entra or Salesforce put in the lists shows and does not act (the plan's lines are
+    // `visible` already).
+    let mut head = masked(super::visible_lines(&head).into_owned());
+    cap(&mut head);
     let open = "\n<details><summary>Full plan</summary>\n\n```diff\n";
     let close = "```\n\n</details>\n";
     let budget = MAX_CHARS.saturating_sub(head.len() + open.len() + close.len() + 400);
     let mut fit = Fit::new(budget);
-    super::text::each_line(plan, &mut |line| fit.push(line.to_diff()));
+    super::text::each_line(plan, &mut |line| fit.push(masked(line.to_diff())));
     let (body, note) = fit.finish();
     let mut out = head;
     if let Some(note) = &note {
@@ -52,6 +65,27 @@ pub(crate) fn render(plan: &Plan) -> String {
     out.push_str(&body);
     out.push_str(close);
     out
+}
+
+/// The part above the plan's lines, cut after a line to half the comment when its lists and
+/// warnings take more (hundreds of nested groups, errors quoting 10,000-character values): the
+/// plan's own lines still show, and the comment stays under GitHub's limit.
+fn cap(head: &mut String) {
+    const HEAD: usize = MAX_CHARS / 2;
+    if head.len() <= HEAD {
+        return;
+    }
+    let cut = head.as_bytes()[..HEAD]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |at| at + 1);
+    let hidden = head[cut..].lines().count();
+    head.truncate(cut);
+    let _ = writeln!(
+        head,
+        "\n> [!NOTE]\n> {hidden} more lines of lists and warnings are not shown: the whole \
+         plan is in the plan file (`roster show PLAN`)."
+    );
 }
 
 /// The grants the plan adds and removes, one row per kind and name, in apply's order.
@@ -368,7 +402,7 @@ mod tests {
             },
             ..Plan::default()
         };
-        let comment = render(&plan);
+        let comment = render(&plan, false);
         assert!(comment.chars().count() < 65_536, "{}", comment.len());
         assert!(comment.len() <= MAX_CHARS, "{}", comment.len());
         assert!(comment.starts_with(MARKER));
@@ -381,6 +415,44 @@ mod tests {
         assert!(comment.contains("user00000@contoso.com.dev1"));
         assert!(comment.contains("Plan: 5000 to create"));
         assert!(comment.trim_end().ends_with("</details>"));
+    }
+
+    #[test]
+    fn long_lists_and_masked_addresses_keep_the_comment_under_githubs_limit() {
+        // 400 warnings of 200 characters (400 nested groups): the lists are cut, the plan's
+        // lines still show, and the code block is closed.
+        let mut plan = Plan {
+            changes: (0..50).map(change).collect(),
+            summary: Summary {
+                create: 50,
+                ..Summary::default()
+            },
+            warnings: (0..400)
+                .map(|i| format!("group \"Team {i:03}\" is nested {}", "x".repeat(180)))
+                .collect(),
+            ..Plan::default()
+        };
+        let comment = render(&plan, false);
+        assert!(comment.len() <= MAX_CHARS, "{}", comment.len());
+        assert!(comment.contains("more lines of lists and warnings are not shown"));
+        assert!(comment.contains("Team 000") && !comment.contains("Team 399"));
+        assert!(comment.contains("user00049@contoso.com.dev1"), "{comment}");
+        assert!(comment.trim_end().ends_with("</details>"));
+        // Short local parts grow when masked (`a@` is `•••@`, 2 bytes become 6): the comment is
+        // measured masked.
+        plan.warnings.clear();
+        plan.changes = (0..2000)
+            .map(|i| {
+                let mut c = change(i);
+                c.after
+                    .insert("Title".into(), json!("a@b.cc ".repeat(11).trim_end()));
+                c
+            })
+            .collect();
+        let masked = render(&plan, true);
+        assert!(masked.len() <= MAX_CHARS, "{}", masked.len());
+        assert!(masked.contains("\"•••@b.cc •••@b.cc"), "{masked}");
+        assert!(!masked.contains("a@b.cc"));
     }
 
     /// Lines of 9 characters and a newline: `budget` 100 holds ten whole.
@@ -440,7 +512,7 @@ mod tests {
             },
             ..Plan::default()
         };
-        let comment = render(&plan);
+        let comment = render(&plan, false);
         assert!(!comment.contains("truncated"));
         assert!(comment.contains("> [!WARNING]\n> **1 user(s) will be deactivated or frozen**"));
         assert!(comment.contains("+  salesforce_user \"user00000@contoso.com\" {"));

@@ -9,6 +9,7 @@ pub(crate) mod overview;
 pub(crate) mod report;
 pub(crate) mod text;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::LazyLock;
@@ -50,7 +51,7 @@ pub(crate) fn write(
                 && let Some(overview) = overview::of(plan)
             {
                 for line in overview::text(&overview, plan.changes.len()) {
-                    out.write_all(masked(line).as_bytes())?;
+                    out.write_all(masked(visible_string(line)).as_bytes())?;
                     out.write_all(b"\n")?;
                 }
             }
@@ -69,7 +70,7 @@ pub(crate) fn write(
             written?;
             out.flush()
         }
-        Format::Markdown => out.write_all(masked(markdown::render(plan)).as_bytes()),
+        Format::Markdown => out.write_all(markdown::render(plan, mask).as_bytes()),
     }
 }
 
@@ -155,13 +156,60 @@ pub(crate) fn push_debug(out: &mut String, value: &str) {
 }
 
 static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
-    regex::Regex::new(r"[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)").ok()
+    // Letters, marks and digits of any script: `émma.jöhansson@` is a local part whole.
+    regex::Regex::new(r"[\p{L}\p{M}\p{N}._%+'-]+@([\p{L}\p{M}\p{N}-]+(\.[\p{L}\p{M}\p{N}-]+)+)")
+        .ok()
 });
 
-/// `ava.martinez@contoso.com` → `•••@contoso.com`.
+/// Whether `c` acts rather than shows: a control character (C0, DEL, C1: an escape sequence, a
+/// bell, a line break) or a bidirectional embedding, override or isolate (U+202A–U+202E,
+/// U+2066–U+2069), which reorders the text a reviewer reads.
+fn acts(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every character that acts rather than shows (`acts`), line breaks too, written as
+/// its escape (`\u{1b}`, `\t`, `\n`, as `{:?}` writes it): a name, a value or an API's message
+/// from Entra or Salesforce can neither drive the terminal, nor hide the lines after it (an
+/// unterminated `ESC P` makes a terminal, and `anstream`'s stripping, drop everything up to its
+/// terminator), nor undo the markdown escaping around it. Borrowed when nothing acts, as nearly
+/// always.
+pub(crate) fn visible(text: &str) -> Cow<'_, str> {
+    escape_acting(text, false).map_or(Cow::Borrowed(text), Cow::Owned)
+}
+
+/// `visible` for a document: its line breaks stay.
+pub(crate) fn visible_lines(text: &str) -> Cow<'_, str> {
+    escape_acting(text, true).map_or(Cow::Borrowed(text), Cow::Owned)
+}
+
+/// `visible` for text roster already owns: the same `String` when nothing acts.
+pub(crate) fn visible_string(text: String) -> String {
+    escape_acting(&text, false).unwrap_or(text)
+}
+
+/// The escaped text, or `None` when nothing in it acts.
+fn escape_acting(text: &str, keep_line_breaks: bool) -> Option<String> {
+    let shows = |c: char| !acts(c) || (keep_line_breaks && c == '\n');
+    let printable_ascii = |b: u8| (b' '..=b'~').contains(&b) || (keep_line_breaks && b == b'\n');
+    if text.bytes().all(printable_ascii) || text.chars().all(shows) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if shows(c) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    Some(out)
+}
+
 /// Text (a name, a reason, an API's message) as a markdown table cell that shows exactly that
 /// text: never markdown or HTML — a `<!-- ... -->`, a link, an image, an `@mention`, emphasis, a
-/// code span or a table pipe in it must not change the comment or the job summary.
+/// code span or a table pipe in it must not change the comment or the job summary — and nothing
+/// that acts (`visible`).
 pub(crate) fn markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -172,6 +220,7 @@ pub(crate) fn markdown_text(text: &str) -> String {
             '@' => out.push_str("&#64;"),
             '`' => out.push_str("&#96;"),
             '\n' | '\r' => out.push(' '),
+            c if acts(c) => out.extend(c.escape_debug()),
             // `[` escaped is enough to keep `![...](...)` from being an image.
             '[' | ']' | '|' | '*' | '_' | '~' | '\\' => {
                 out.push('\\');
@@ -185,13 +234,18 @@ pub(crate) fn markdown_text(text: &str) -> String {
 
 /// Text inside a code span in a markdown table cell: shown literally, so only what would end the
 /// span (a backtick, shown as `'`), the cell (`|`, escaped as GitHub's tables want even in code)
-/// or the row (a line break) is changed.
+/// or the row (a line break) is changed, and what acts is escaped (`visible`).
 pub(crate) fn code_cell(text: &str) -> String {
-    text.replace('`', "'")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    visible(
+        &text
+            .replace('`', "'")
+            .replace('|', "\\|")
+            .replace(['\n', '\r'], " "),
+    )
+    .into_owned()
 }
 
+/// `ava.martinez@contoso.com` → `•••@contoso.com`.
 pub(crate) fn mask_emails(text: &str) -> String {
     match EMAIL.as_ref() {
         Some(re) => re.replace_all(text, "•••@$1").into_owned(),
@@ -268,10 +322,44 @@ mod tests {
     }
 
     #[test]
+    fn what_acts_on_a_terminal_or_a_document_is_escaped_and_the_rest_is_untouched() {
+        use super::{code_cell, markdown_text, visible, visible_lines};
+        for plain in [
+            "",
+            "Ava Martinez",
+            "Zoë Ünal 日本 🙂",
+            "tab-free \"quotes\" \\ [x](y)",
+        ] {
+            assert!(
+                matches!(visible(plain), std::borrow::Cow::Borrowed(_)),
+                "{plain}"
+            );
+        }
+        assert_eq!(
+            visible("VP\n\u{1b}P\t\u{7}\u{0}\u{7f}\u{85}\u{202e}x\u{2066}"),
+            "VP\\n\\u{1b}P\\t\\u{7}\\0\\u{7f}\\u{85}\\u{202e}x\\u{2066}"
+        );
+        assert_eq!(
+            visible_lines("one\ntwo \u{1b}[2J\n"),
+            "one\ntwo \\u{1b}[2J\n"
+        );
+        // In a markdown cell an escape can no longer swallow the backslash before `[`.
+        assert_eq!(
+            markdown_text("Blocked \u{1b}[click](http://x)"),
+            "Blocked \\u{1b}\\[click\\](http://x)"
+        );
+        assert_eq!(code_cell("A\u{1b}]8;;x\u{7}|"), "A\\u{1b}]8;;x\\u{7}\\|");
+    }
+
+    #[test]
     fn masks_local_parts_only() {
         assert_eq!(
             super::mask_emails("user \"ava.martinez@contoso.com.dev1\" and o'brien@x.io"),
             "user \"•••@contoso.com.dev1\" and •••@x.io"
+        );
+        assert_eq!(
+            super::mask_emails("émma.jöhansson@contoso.com, 李@bücher.de"),
+            "•••@contoso.com, •••@bücher.de"
         );
     }
 }

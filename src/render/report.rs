@@ -6,6 +6,7 @@ use std::io::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
+use super::visible;
 use crate::apply::{self, ApplyReport, Report, Tally, complete};
 use crate::plan::Plan;
 
@@ -106,12 +107,14 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
     let mut out = String::new();
     for (change, result) in plan.changes.iter().zip(&report.results) {
         if let Some(note) = &result.note {
-            let _ = writeln!(out, "note: {}: {note}", change.key);
+            let _ = writeln!(out, "note: {}: {}", change.key, visible(note));
         }
     }
     for group in failure_groups(plan, report) {
         let error = paint(red, "error:");
         let (step, code, message) = group.error;
+        // Salesforce's words, shown, never acting on the terminal.
+        let (code, message) = (visible(code), visible(message));
         match group.keys.as_slice() {
             [key] => {
                 let _ = writeln!(
@@ -142,12 +145,18 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
     if let Some(why) = &report.stopped {
         let _ = writeln!(
             out,
-            "{} roster stopped sending requests: {why}",
-            paint(red, "error:")
+            "{} roster stopped sending requests: {}",
+            paint(red, "error:"),
+            visible(why)
         );
     }
     if let Some(failure) = app_roles_failure(report) {
-        let _ = writeln!(out, "{} entra_app_role: {failure}", paint(red, "error:"));
+        let _ = writeln!(
+            out,
+            "{} entra_app_role: {}",
+            paint(red, "error:"),
+            visible(&failure)
+        );
     }
     if complete(report) {
         out.push_str(&paint(

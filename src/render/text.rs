@@ -144,12 +144,14 @@ pub(crate) struct Line {
 }
 
 impl Line {
+    /// Every line's text is `visible`: what Entra or Salesforce put in it shows, and acts on
+    /// neither the terminal nor the lines after it.
     fn plain(indent: usize, text: impl Into<String>) -> Line {
         Line {
             indent,
             mark: None,
             style: Style::new(),
-            text: text.into(),
+            text: super::visible_string(text.into()),
         }
     }
 
@@ -162,10 +164,9 @@ impl Line {
 
     fn marked(indent: usize, mark: char, style: Style, text: impl Into<String>) -> Line {
         Line {
-            indent,
             mark: Some(mark),
             style,
-            text: text.into(),
+            ..Line::plain(indent, text)
         }
     }
 
@@ -750,7 +751,7 @@ mod tests {
         let mut plan = Plan::default();
         plan.summary.update = 1;
         plan.changes.push(update("AboutMe", "a\nb", "a\nc"));
-        let markdown = super::super::markdown::render(&plan);
+        let markdown = super::super::markdown::render(&plan, false);
         assert!(
             markdown.contains("\n-          b\n+          c\n"),
             "{markdown}"

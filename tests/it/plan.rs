@@ -474,6 +474,55 @@ fn the_job_summary_is_the_pull_request_comment_whatever_the_format() {
     }
 }
 
+/// An unterminated escape sequence in an Entra value (`ESC P` opens a device control string)
+/// made a terminal, and the stripping of escapes off a terminal, drop everything after it: the
+/// rest of the plan, a deactivation and the `Plan:` line hidden from the reviewer by one job
+/// title. Found by a break test.
+#[test]
+fn a_value_from_entra_shows_as_text_and_never_hides_the_rest_of_the_plan() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-escapes");
+    let config = repo().join("examples/demo/roster.yaml");
+    let summary = scratch.dir.join("summary.md");
+    emulator.admin_call(
+        reqwest::Method::PATCH,
+        "entra/users/ava.martinez@contoso.com",
+        Some(&serde_json::json!({"jobTitle": "VP Sales\n\u{1b}P", "surname": "M\u{1b}[2J\u{7}\u{202e}"})),
+    );
+    for format in ["text", "markdown"] {
+        let _ = std::fs::remove_file(&summary);
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config.to_str().unwrap(), "plan", "--format", format],
+            &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let appended = std::fs::read_to_string(&summary).unwrap();
+        for shown in [&out.stdout, &appended] {
+            let acting: Vec<char> = shown
+                .chars()
+                .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
+                .collect();
+            assert!(acting.is_empty(), "{format}: {acting:?} in\n{shown}");
+            // The value shows, escaped as `{:?}` escapes it...
+            assert!(shown.contains("\\u{1b}P"), "{format}:\n{shown}");
+            assert!(
+                shown.contains("M\\u{1b}[2J\\u{7}\\u{202e}"),
+                "{format}:\n{shown}"
+            );
+            // ...and what follows Ava's change is all there.
+            assert!(
+                shown.contains("salesforce_user[\"james.obrien@contoso.com\"] will be deactivated"),
+                "{format}:\n{shown}"
+            );
+            assert!(shown.contains("Plan: 23 to create"), "{format}:\n{shown}");
+        }
+        if format == "markdown" {
+            assert_eq!(appended, format!("{}\n", out.stdout));
+        }
+    }
+}
+
 #[test]
 fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
     let emulator = Emulator::start("examples/demo/world.yaml");
