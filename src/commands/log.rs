@@ -170,7 +170,8 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     // Oldest first, across files; a line's order within its file breaks ties.
     entries.sort_by(|a, b| a.text("time").cmp(b.text("time")));
     let out = match args.format {
-        LogFormat::Text => text(&entries),
+        // Keys and names from the log's lines show, never acting on the terminal.
+        LogFormat::Text => crate::render::visible_lines(&text(&entries)).into_owned(),
         LogFormat::Markdown => markdown(&entries),
         LogFormat::Csv => csv(&entries)?,
         LogFormat::Json => {

@@ -186,14 +186,16 @@ pub(crate) fn report_error(err: &Error) {
         return;
     }
     let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
-    let _ = write!(stderr, "{red}error:{red:#} {err}");
+    // An API's message can quote what Entra or Salesforce holds: shown, never acting.
+    let visible = |text: String| crate::render::visible_lines(&text).into_owned();
+    let _ = write!(stderr, "{red}error:{red:#} {}", visible(err.to_string()));
     let mut source = err.source();
     // `transparent` errors already printed their own message.
     if matches!(err, Error::Config(_)) {
         source = source.and_then(std::error::Error::source);
     }
     while let Some(cause) = source {
-        let _ = write!(stderr, ": {cause}");
+        let _ = write!(stderr, ": {}", visible(cause.to_string()));
         source = cause.source();
     }
     let _ = writeln!(stderr);

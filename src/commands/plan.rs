@@ -195,7 +195,9 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         &args.user,
     ) {
         match args.format {
-            ExplainFormat::Text => super::print(&render::explain::text(&explanation)),
+            ExplainFormat::Text => {
+                super::print(&render::visible_lines(&render::explain::text(&explanation)))
+            }
             ExplainFormat::Json => print_json(&explanation),
         }?;
         return Ok(Outcome::Success);
@@ -219,7 +221,9 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         })?;
     let not_read = crate::plan::not_read(config, &source, &found);
     match args.format {
-        ExplainFormat::Text => super::print(&render::explain::not_read(&not_read)),
+        ExplainFormat::Text => super::print(&render::visible_lines(&render::explain::not_read(
+            &not_read,
+        ))),
         ExplainFormat::Json => print_json(&not_read),
     }?;
     Ok(Outcome::Success)

@@ -28,7 +28,11 @@ pub(crate) fn render(plan: &Plan, mask: bool) -> String {
     let _ = writeln!(head, "{MARKER}");
     let _ = writeln!(head, "### roster plan\n");
     if let Some(refused) = &plan.refused {
-        let _ = writeln!(head, "> [!CAUTION]\n> **Plan refused:** {refused}");
+        let _ = writeln!(
+            head,
+            "> [!CAUTION]\n> **Plan refused:** {}",
+            super::markdown_text(refused)
+        );
         return masked(super::visible_lines(&head).into_owned());
     }
     let _ = writeln!(head, "**{}**\n", super::text::summary_line(plan));
@@ -242,7 +246,8 @@ fn lists(head: &mut String, plan: &Plan) {
         );
     }
     for warning in &plan.warnings {
-        let _ = writeln!(head, "- ⚠️ {warning}");
+        // A warning quotes names (a nested group's): text, never markdown.
+        let _ = writeln!(head, "- ⚠️ {}", super::markdown_text(warning));
     }
 }
 
@@ -453,6 +458,33 @@ mod tests {
         assert!(masked.len() <= MAX_CHARS, "{}", masked.len());
         assert!(masked.contains("\"•••@b.cc •••@b.cc"), "{masked}");
         assert!(!masked.contains("a@b.cc"));
+    }
+
+    #[test]
+    fn warnings_and_a_refusal_are_text_in_the_comment() {
+        let mut plan = Plan {
+            warnings: vec![
+                "group \"SF Support\" contains the nested group \"Tier2 [click](http://evil.example/) \
+                 *b* @octocat <b>x</b>\""
+                    .to_owned(),
+            ],
+            ..Plan::default()
+        };
+        let comment = render(&plan, false);
+        assert!(
+            comment.contains(
+                "- ⚠️ group \"SF Support\" contains the nested group \"Tier2 \\[click\\](http://evil.example/) \
+                 \\*b\\* &#64;octocat &lt;b&gt;x&lt;/b&gt;\""
+            ),
+            "{comment}"
+        );
+        plan.refused = Some("x\n\n[click](http://evil.example/) @octocat".to_owned());
+        let comment = render(&plan, false);
+        assert!(
+            comment
+                .ends_with("**Plan refused:** x  \\[click\\](http://evil.example/) &#64;octocat\n"),
+            "{comment}"
+        );
     }
 
     /// Lines of 9 characters and a newline: `budget` 100 holds ten whole.

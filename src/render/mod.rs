@@ -156,9 +156,10 @@ pub(crate) fn push_debug(out: &mut String, value: &str) {
 }
 
 static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
-    // Letters, marks and digits of any script: `émma.jöhansson@` is a local part whole.
-    regex::Regex::new(r"[\p{L}\p{M}\p{N}._%+'-]+@([\p{L}\p{M}\p{N}-]+(\.[\p{L}\p{M}\p{N}-]+)+)")
-        .ok()
+    // A local part is everything up to the `@` that is not a space or what quotes or lists
+    // addresses (`"<>()[],;:` and the backtick): any script, marks, joiners and symbols, and the
+    // escapes a plan's quoting writes for some of them (`e\u{301}mma@`), are masked whole.
+    regex::Regex::new(r#"[^\s@"<>()\[\],;:`]+@([\p{L}\p{M}\p{N}-]+(\.[\p{L}\p{M}\p{N}-]+)+)"#).ok()
 });
 
 /// Whether `c` acts rather than shows: a control character (C0, DEL, C1: an escape sequence, a
@@ -360,6 +361,14 @@ mod tests {
         assert_eq!(
             super::mask_emails("émma.jöhansson@contoso.com, 李@bücher.de"),
             "•••@contoso.com, •••@bücher.de"
+        );
+        // Marks, joiners and symbols, raw or as a plan's quoting escapes them, are masked whole.
+        assert_eq!(
+            super::mask_emails(
+                "\"zoe\u{308}@x.io\" \"e\\u{301}mma@x.io\" علی\u{200c}رضا@x.io \"j\\u{1b}k@x.io\" \
+                 `a’b!c·d🙂@x.io`"
+            ),
+            "\"•••@x.io\" \"•••@x.io\" •••@x.io \"•••@x.io\" `•••@x.io`"
         );
     }
 }

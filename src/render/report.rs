@@ -193,6 +193,18 @@ fn not_acted_on(plan: &Plan) -> Option<String> {
 
 /// Failures listed in the job summary at most.
 const MAX_SUMMARY_FAILURES: usize = 200;
+/// Characters of one message (or code) a job summary row shows: 200 rows of them stay far
+/// under GitHub's 1 MiB a step's summary may hold (a larger one is dropped whole).
+const MAX_CELL_CHARS: usize = 1_000;
+
+/// `text` cut to `MAX_CELL_CHARS` characters, the cut marked `…`; the JSON report and the audit
+/// log keep every message whole.
+fn clipped(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_CELL_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
 
 /// The report for the GitHub Actions job summary: outcome, counts, every failure (up to a cap)
 /// in a table.
@@ -241,8 +253,8 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
                 "| `{}` | {} | `{}` | {} |",
                 super::code_cell(key),
                 cell(step.strip_suffix(" failed").unwrap_or(step)),
-                super::code_cell(&f.code),
-                cell(&f.message)
+                super::code_cell(&clipped(&f.code)),
+                cell(&clipped(&f.message))
             );
         }
         if failures.len() > MAX_SUMMARY_FAILURES {
@@ -329,6 +341,15 @@ mod tests {
         super::write_json(&mut json, &plan, &report).unwrap();
         let json = String::from_utf8(json).unwrap();
         assert_eq!(json.matches("INVALID_CROSS_REFERENCE_KEY").count(), 5);
+    }
+
+    #[test]
+    fn a_long_message_is_cut_in_the_job_summary() {
+        assert_eq!(super::clipped("short"), "short");
+        let long = "é".repeat(5_000);
+        let cut = super::clipped(&long);
+        assert_eq!(cut.chars().count(), super::MAX_CELL_CHARS + 1);
+        assert!(cut.ends_with("é…"));
     }
 
     #[test]

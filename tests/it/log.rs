@@ -162,6 +162,32 @@ fn an_unreadable_line_is_named_and_the_rest_still_listed() {
     );
 }
 
+/// A key in the log is text: an escape in it cannot hide the entries after it.
+#[test]
+fn a_key_with_an_escape_shows_and_hides_nothing() {
+    let world = applied();
+    let path = world.scratch.dir.join("roster-audit.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    let text = text.replacen(
+        "\"ava.martinez@contoso.com\"",
+        "\"ava\\u001bP.martinez@contoso.com\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = world.roster(&["log"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ava\\u{1b}P.martinez"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains('\u{1b}'));
+    // Every entry is listed: each has its time at the start of a line.
+    let entries = out.stdout.lines().filter(|l| l.starts_with("20")).count();
+    assert_eq!(entries, lines, "{}", out.stdout);
+}
+
 #[test]
 fn a_create_and_an_update_as_text_and_markdown() {
     let world = applied();

@@ -523,6 +523,49 @@ fn a_value_from_entra_shows_as_text_and_never_hides_the_rest_of_the_plan() {
     }
 }
 
+/// The same for `explain` and for an error an API answers with: what they quote shows, and the
+/// rest of the output (or of the message) is there.
+#[test]
+fn explain_and_api_errors_show_what_they_quote_as_text() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-escapes-explain");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    emulator.admin_call(
+        reqwest::Method::PATCH,
+        "entra/users/ella.petrova@contoso.com",
+        Some(&serde_json::json!({"displayName": "Ella \u{1b}[2J\u{1b}P"})),
+    );
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "explain", "ella.petrova@contoso.com"],
+        &[],
+    );
+    assert!(
+        out.stdout
+            .contains("Ella \\u{1b}[2J\\u{1b}P, Entra object id"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!out.stdout.contains('\u{1b}'), "{}", out.stdout);
+    emulator.admin(
+        "faults",
+        &serde_json::json!({"route": "GET /services/data/{v}/query", "query_contains": "FROM User",
+            "kind": "respond", "status": 400,
+            "body": [{"errorCode": "INVALID_FIELD", "message": "No such column 'X\u{1b}P' and the tail"}]}),
+    );
+    let out = emulator.roster(&scratch.dir, &["-c", config, "plan"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("No such column 'X\\u{1b}P' and the tail"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains('\u{1b}'), "{}", out.stderr);
+}
+
 #[test]
 fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
     let emulator = Emulator::start("examples/demo/world.yaml");
