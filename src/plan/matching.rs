@@ -208,7 +208,7 @@ fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> Strin
         }
         reason.push_str(compiled.matching[*rule].field);
         reason.push_str(" = ");
-        crate::render::push_debug(&mut reason, value);
+        crate::render::push_quoted(&mut reason, value);
     }
     reason
 }

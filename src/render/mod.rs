@@ -139,10 +139,31 @@ fn first_control(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// Appends `value` as `{value:?}` writes it. Printable ASCII other than `"` and `\` (most
-/// values) is what `Debug` writes between the quotes: copied as it is, without the formatter's
-/// character-by-character escaping (a create's reason and each of its values in a text plan: millions in a large one).
-pub(crate) fn push_debug(out: &mut String, value: &str) {
+/// `text` in double quotes, as a plan shows a value or a key: `"` and `\` escaped and what acts
+/// (`acts`) written as its escape, as `{:?}` writes them — but a letter with a combining mark, a
+/// joiner or an emoji shows as itself, where `{:?}` writes `Zoe\u{308}` for an "Zoë" typed
+/// decomposed and `अन\u{941}राधा` for Anuradha.
+pub(crate) struct Quoted<'t>(pub(crate) &'t str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if acts(c) => write!(f, "{}", c.escape_debug())?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+/// Appends `value` as `Quoted` shows it. Printable ASCII other than `"` and `\` (most values)
+/// is copied as it is between the quotes, without the formatter's character-by-character work
+/// (a create's reason and each of its values in a text plan: millions in a large one).
+pub(crate) fn push_quoted(out: &mut String, value: &str) {
     if value
         .bytes()
         .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
@@ -151,7 +172,7 @@ pub(crate) fn push_debug(out: &mut String, value: &str) {
         out.push_str(value);
         out.push('"');
     } else {
-        let _ = write!(out, "{value:?}");
+        let _ = write!(out, "{}", Quoted(value));
     }
 }
 
@@ -163,10 +184,26 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
 });
 
 /// Whether `c` acts rather than shows: a control character (C0, DEL, C1: an escape sequence, a
-/// bell, a line break) or a bidirectional embedding, override or isolate (U+202A–U+202E,
-/// U+2066–U+2069), which reorders the text a reviewer reads.
+/// bell, a line break), a bidirectional mark, embedding, override or isolate (U+200E, U+200F,
+/// U+061C, U+202A–U+202E, U+2066–U+2069), which reorders the text a reviewer reads, a line or
+/// paragraph separator (U+2028, U+2029), or an invisible character that makes two values look
+/// alike (zero-width space U+200B, soft hyphen U+00AD, word joiner U+2060, U+FEFF).
 fn acts(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{200b}'
+                | '\u{00ad}'
+                | '\u{2060}'
+                | '\u{feff}'
+        )
 }
 
 /// `text` with every character that acts rather than shows (`acts`), line breaks too, written as
@@ -300,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn push_debug_writes_what_debug_writes() {
+    fn push_quoted_writes_what_debug_writes_but_shows_every_script() {
         for value in [
             "",
             "ava@contoso.com",
@@ -311,14 +348,28 @@ mod tests {
             "line\nbreak",
             "\u{1b}[31mred",
             "Zoë",
-            "e\u{301}",
             "\u{200b}zero width",
             "~ !#$%&()*+,-./:;<=>?@[]^_`{|}",
             "\u{7f}",
+            "\u{202e}\u{feff}\u{ad}",
         ] {
             let mut out = String::new();
-            super::push_debug(&mut out, value);
+            super::push_quoted(&mut out, value);
             assert_eq!(out, format!("{value:?}"), "{value}");
+        }
+        // Combining marks, joiners and emoji sequences show as they are; `{:?}` escapes them.
+        for value in [
+            "Zoe\u{308}",
+            "अनुराधा",
+            "مُحَمَّد",
+            "علی\u{200c}رضا",
+            "👨\u{200d}👩\u{200d}👧",
+            "❤\u{fe0f}",
+        ] {
+            let mut out = String::new();
+            super::push_quoted(&mut out, value);
+            assert_eq!(out, format!("\"{value}\""));
+            assert_ne!(out, format!("{value:?}"), "{value}");
         }
     }
 

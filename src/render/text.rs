@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
+use super::Quoted;
 use crate::grants::GrantKind;
 use crate::plan::{Action, Cause, Change, Plan, ProblemKind};
 
@@ -116,10 +117,10 @@ fn show(value: &Value, change: &Change) -> String {
             let mut shown = String::with_capacity(s.len() + 2);
             match change.labels.get(s) {
                 Some(name) => {
-                    super::push_debug(&mut shown, name);
+                    super::push_quoted(&mut shown, name);
                     let _ = write!(shown, " ({s})");
                 }
-                None => super::push_debug(&mut shown, s),
+                None => super::push_quoted(&mut shown, s),
             }
             shown
         }
@@ -245,8 +246,8 @@ fn change_lines(out: &mut Lines<'_>, change: &Change) {
         2,
         Style::new().bold(),
         format!(
-            "# salesforce_user[{:?}] {}",
-            change.key,
+            "# salesforce_user[{}] {}",
+            Quoted(&change.key),
             verb(change.action)
         ),
     ));
@@ -264,7 +265,7 @@ fn change_lines(out: &mut Lines<'_>, change: &Change) {
         2,
         sym,
         st,
-        format!("salesforce_user {:?} {{", change.key),
+        format!("salesforce_user {} {{", Quoted(&change.key)),
     ));
     let kinds: Vec<GrantKind> = GrantKind::ALL
         .into_iter()
@@ -291,7 +292,7 @@ fn change_lines(out: &mut Lines<'_>, change: &Change) {
             (_, Some(before)) => {
                 let strings = before.as_str().zip(after.as_str());
                 match strings.and_then(|(b, a)| diffed(b, a)) {
-                    Some(Diffed::Words(text)) => format!("{text:?}"),
+                    Some(Diffed::Words(text)) => Quoted(&text).to_string(),
                     Some(Diffed::Lines(lines)) => {
                         out.push(Line::marked(
                             6,
@@ -347,10 +348,10 @@ fn grants(
     let key = kind.spec().rule_key;
     // In a list, the comma follows the name, before any comment.
     let listed = |g: &crate::plan::GrantRef| match &g.implied_by {
-        Some(set) => format!("{:?}, # with permission set {set}", g.name),
-        None => format!("{:?},", g.name),
+        Some(set) => format!("{}, # with permission set {set}", Quoted(&g.name)),
+        None => format!("{},", Quoted(&g.name)),
     };
-    let shown = |g: &crate::plan::GrantRef| format!("{:?}", g.name);
+    let shown = |g: &crate::plan::GrantRef| Quoted(&g.name).to_string();
     let added: Vec<&crate::plan::GrantRef> = change
         .grants
         .add
@@ -466,8 +467,8 @@ fn app_roles(out: &mut Lines<'_>, plan: &Plan) {
         out.push(Line::plain(
             2,
             format!(
-                "# entra_app_role[{:?}] {verb} ({}{assigned})",
-                role.name(),
+                "# entra_app_role[{}] {verb} ({}{assigned})",
+                Quoted(role.name()),
                 role.reason
             ),
         ));
@@ -475,16 +476,18 @@ fn app_roles(out: &mut Lines<'_>, plan: &Plan) {
             2,
             mark,
             style(colour),
-            format!("entra_app_role {:?} {{", role.name()),
+            format!("entra_app_role {} {{", Quoted(role.name())),
         ));
-        let show = |v: Option<&str>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:?}"));
+        let show = |v: Option<&str>| v.map_or_else(|| "null".to_owned(), |v| Quoted(v).to_string());
         let fields: [(&str, Option<String>, Option<String>); 3] = [
             (
                 "displayName",
                 role.before
                     .as_ref()
-                    .map(|r| format!("{:?}", r.display_name)),
-                role.after.as_ref().map(|r| format!("{:?}", r.display_name)),
+                    .map(|r| Quoted(&r.display_name).to_string()),
+                role.after
+                    .as_ref()
+                    .map(|r| Quoted(&r.display_name).to_string()),
             ),
             (
                 "value",
@@ -537,6 +540,53 @@ impl Lines<'_> {
     }
 }
 
+/// The users roster will not act on (errors and conflicts) and those a mapping skips.
+fn not_acted_on(out: &mut Lines<'_>, plan: &Plan) {
+    let section = |out: &mut Lines<'_>, heading: String, users: Vec<(char, &str, String)>| {
+        if users.is_empty() {
+            return;
+        }
+        out.push(Line::plain(0, heading));
+        out.push(Line::plain(0, ""));
+        for (mark, key, what) in users {
+            let line = format!("{mark} salesforce_user[{}]: {what}", Quoted(key));
+            out.push(Line::plain(2, line));
+        }
+        out.push(Line::plain(0, ""));
+    };
+    let errors = plan.errors.iter().map(|problem| {
+        let kind = match problem.kind {
+            ProblemKind::Error => "error",
+            ProblemKind::Conflict => "conflict",
+            ProblemKind::Skipped => "skipped",
+        };
+        (
+            '!',
+            problem.key.as_str(),
+            format!("{kind}: {}", problem.reason),
+        )
+    });
+    section(
+        out,
+        format!(
+            "roster will not act on these users until they are fixed ({} error(s), {} \
+             conflict(s)):",
+            plan.summary.errors, plan.summary.conflicts
+        ),
+        errors.collect(),
+    );
+    let skipped = plan
+        .skipped
+        .iter()
+        .map(|skipped| ('·', skipped.key.as_str(), skipped.reason.clone()));
+    section(
+        out,
+        "roster leaves these users as they are in this run, as a mapping expression asks:"
+            .to_owned(),
+        skipped.collect(),
+    );
+}
+
 /// The whole plan, line by line, each given to `emit` as it is made: warnings, users deleted in
 /// Entra, each change, the users not acted on, the summary and the safety verdict.
 pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
@@ -581,46 +631,7 @@ pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
     }
     changes(out, plan);
     app_roles(out, plan);
-    if !plan.errors.is_empty() {
-        out.push(Line::plain(
-            0,
-            format!(
-                "roster will not act on these users until they are fixed ({} error(s), {} \
-                 conflict(s)):",
-                plan.summary.errors, plan.summary.conflicts
-            ),
-        ));
-        blank(out);
-        for problem in &plan.errors {
-            let kind = match problem.kind {
-                ProblemKind::Error => "error",
-                ProblemKind::Conflict => "conflict",
-                ProblemKind::Skipped => "skipped",
-            };
-            out.push(Line::plain(
-                2,
-                format!(
-                    "! salesforce_user[{:?}]: {kind}: {}",
-                    problem.key, problem.reason
-                ),
-            ));
-        }
-        blank(out);
-    }
-    if !plan.skipped.is_empty() {
-        out.push(Line::plain(
-            0,
-            "roster leaves these users as they are in this run, as a mapping expression asks:",
-        ));
-        blank(out);
-        for skipped in &plan.skipped {
-            out.push(Line::plain(
-                2,
-                format!("· salesforce_user[{:?}]: {}", skipped.key, skipped.reason),
-            ));
-        }
-        blank(out);
-    }
+    not_acted_on(out, plan);
     out.push(Line::styled(0, Style::new().bold(), summary_line(plan)));
     if plan.safety.exceeded {
         let outside = match plan.safety.outside_target {
@@ -691,6 +702,21 @@ mod tests {
                 "{line:?} never resets its colour"
             );
         }
+    }
+
+    #[test]
+    fn names_in_every_script_show_as_written_and_invisible_ones_do_not_hide() {
+        let out = rendered(&update("FirstName", "Anuradha", "अनुराधा"));
+        assert!(
+            out.contains("FirstName = \"Anuradha\" -> \"अनुराधा\""),
+            "{out}"
+        );
+        // Decomposed (as macOS writes it): the same letters, not `\u{308}`.
+        let out = rendered(&update("LastName", "Zoe", "Zoe\u{308}"));
+        assert!(out.contains("-> \"Zoe\u{308}\""), "{out}");
+        // A zero-width space makes two names look alike: it shows.
+        let out = rendered(&update("LastName", "Ava", "A\u{200b}va"));
+        assert!(out.contains("-> \"A\\u{200b}va\""), "{out}");
     }
 
     #[test]
