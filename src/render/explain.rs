@@ -86,8 +86,11 @@ fn matching(out: &mut String, e: &Explanation) {
         let _ = match (&a.value, &a.error) {
             (Some(value), _) => writeln!(
                 out,
-                "  rule {}: {} = {value:?}: {} Salesforce user(s)",
-                a.rule, a.field, a.found
+                "  rule {}: {} = {}: {} Salesforce user(s)",
+                a.rule,
+                a.field,
+                super::Quoted(value),
+                a.found
             ),
             (None, Some(error)) => writeln!(
                 out,
@@ -123,9 +126,10 @@ fn fields(out: &mut String, e: &Explanation) {
                 "  {} <- {}: {}",
                 m.field,
                 m.from,
-                m.value
-                    .as_deref()
-                    .map_or_else(|| "null (nothing flows)".to_owned(), |v| format!("{v:?}"))
+                m.value.as_deref().map_or_else(
+                    || "null (nothing flows)".to_owned(),
+                    |v| super::Quoted(v).to_string(),
+                )
             )
         };
     }

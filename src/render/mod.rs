@@ -180,7 +180,10 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     // A local part is everything up to the `@` that is not a space or what quotes or lists
     // addresses (`"<>()[],;:` and the backtick): any script, marks, joiners and symbols, and the
     // escapes a plan's quoting writes for some of them (`e\u{301}mma@`), are masked whole.
-    regex::Regex::new(r#"[^\s@"<>()\[\],;:`]+@([\p{L}\p{M}\p{N}-]+(\.[\p{L}\p{M}\p{N}-]+)+)"#).ok()
+    // The domain, kept, is whatever follows up to the same stops (a dotless host, an
+    // underscore, an escaped invisible character, an `[address literal]`); the `@` may be
+    // markdown's `&#64;`.
+    regex::Regex::new(r#"[^\s@"<>()\[\],;:`]+(@|&#64;)(\[[^\]\s]*\]|[^\s@"<>()\[\],;:`]+)"#).ok()
 });
 
 /// Whether `c` acts rather than shows: a control character (C0, DEL, C1: an escape sequence, a
@@ -286,7 +289,7 @@ pub(crate) fn code_cell(text: &str) -> String {
 /// `ava.martinez@contoso.com` → `•••@contoso.com`.
 pub(crate) fn mask_emails(text: &str) -> String {
     match EMAIL.as_ref() {
-        Some(re) => re.replace_all(text, "•••@$1").into_owned(),
+        Some(re) => re.replace_all(text, "•••$1$2").into_owned(),
         None => text.to_owned(),
     }
 }
@@ -412,6 +415,15 @@ mod tests {
         assert_eq!(
             super::mask_emails("émma.jöhansson@contoso.com, 李@bücher.de"),
             "•••@contoso.com, •••@bücher.de"
+        );
+        // Any domain: dotless, with an underscore or an escaped invisible character, a literal;
+        // and markdown's `&#64;`.
+        assert_eq!(
+            super::mask_emails(
+                "bob.s@localhost, \"ann.s@contoso\\u{200b}.com\" eve.s@my_host.io c.s@[10.0.0.1] \
+                 a.s&#64;x.io."
+            ),
+            "•••@localhost, \"•••@contoso\\u{200b}.com\" •••@my_host.io •••@[10.0.0.1] •••&#64;x.io."
         );
         // Marks, joiners and symbols, raw or as a plan's quoting escapes them, are masked whole.
         assert_eq!(

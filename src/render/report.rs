@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::visible;
+use super::{Quoted, visible};
 use crate::apply::{self, ApplyReport, Report, Tally, complete};
 use crate::plan::Plan;
 
@@ -107,7 +107,7 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
     let mut out = String::new();
     for (change, result) in plan.changes.iter().zip(&report.results) {
         if let Some(note) = &result.note {
-            let _ = writeln!(out, "note: {}: {}", change.key, visible(note));
+            let _ = writeln!(out, "note: {}: {}", visible(&change.key), visible(note));
         }
     }
     for group in failure_groups(plan, report) {
@@ -119,14 +119,15 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
             [key] => {
                 let _ = writeln!(
                     out,
-                    "{error} salesforce_user[{key:?}]: {step}: {code}: {message}"
+                    "{error} salesforce_user[{}]: {step}: {code}: {message}",
+                    Quoted(key)
                 );
             }
             keys => {
                 let shown: Vec<String> = keys
                     .iter()
                     .take(SHOWN_KEYS)
-                    .map(|k| format!("salesforce_user[{k:?}]"))
+                    .map(|k| format!("salesforce_user[{}]", Quoted(k)))
                     .collect();
                 let more = match keys.len().saturating_sub(SHOWN_KEYS) {
                     0 => String::new(),
@@ -197,8 +198,8 @@ const MAX_SUMMARY_FAILURES: usize = 200;
 /// under GitHub's 1 MiB a step's summary may hold (a larger one is dropped whole).
 const MAX_CELL_CHARS: usize = 1_000;
 
-/// `text` cut to `MAX_CELL_CHARS` characters, the cut marked `…`; the JSON report and the audit
-/// log keep every message whole.
+/// A cell's `text`, escaped for markdown already, cut to `MAX_CELL_CHARS` characters, the cut
+/// marked `…`; the JSON report and the audit log keep every message whole.
 fn clipped(text: &str) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(MAX_CELL_CHARS) {
         Some((at, _)) => format!("{}…", &text[..at]).into(),
@@ -233,11 +234,11 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
         let _ = writeln!(
             out,
             "> **roster stopped sending requests:** {}\n",
-            cell(why)
+            clipped(&cell(why))
         );
     }
     if let Some(failure) = app_roles_failure(report) {
-        let _ = writeln!(out, "> **Entra app roles:** {}\n", cell(&failure));
+        let _ = writeln!(out, "> **Entra app roles:** {}\n", clipped(&cell(&failure)));
     }
     let failures: Vec<(&str, String, &apply::Failure)> = plan
         .changes
@@ -253,8 +254,8 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
                 "| `{}` | {} | `{}` | {} |",
                 super::code_cell(key),
                 cell(step.strip_suffix(" failed").unwrap_or(step)),
-                super::code_cell(&clipped(&f.code)),
-                cell(&clipped(&f.message))
+                clipped(&super::code_cell(&f.code)),
+                clipped(&cell(&f.message))
             );
         }
         if failures.len() > MAX_SUMMARY_FAILURES {
@@ -287,23 +288,17 @@ mod tests {
     use crate::plan::{Action, Change, Plan, Situation};
     use crate::salesforce::write::Failure;
 
-    /// Many users failing the same way are one line with the count and the first keys; a
-    /// failure of its own keeps its own line; counts still add up.
-    #[test]
-    fn the_same_failure_of_many_users_is_one_line() {
+    /// A plan of creates of `user{n}@contoso.com`, the n-th failing with `failures[n]` (code,
+    /// message), and its report.
+    fn failed(failures: &[(String, String)], stopped: Option<String>) -> (Plan, Report) {
         let mut plan = Plan::default();
         let mut results = Vec::new();
-        for n in 0..6 {
+        for (n, (code, message)) in failures.iter().enumerate() {
             plan.changes.push(Change::new(
                 Action::Create,
                 format!("user{n}@contoso.com"),
                 Situation::Unmatched,
             ));
-            let (code, message) = if n == 4 {
-                ("DUPLICATE_USERNAME", "Duplicate Username.")
-            } else {
-                ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-            };
             results.push(ChangeResult {
                 status: Status::Failed,
                 target_id: None,
@@ -318,9 +313,27 @@ mod tests {
         }
         let report = Report {
             results,
-            stopped: None,
+            stopped,
             app_roles: None,
         };
+        (plan, report)
+    }
+
+    /// Many users failing the same way are one line with the count and the first keys; a
+    /// failure of its own keeps its own line; counts still add up.
+    #[test]
+    fn the_same_failure_of_many_users_is_one_line() {
+        let failures: Vec<(String, String)> = (0..6)
+            .map(|n| {
+                let (code, message) = if n == 4 {
+                    ("DUPLICATE_USERNAME", "Duplicate Username.")
+                } else {
+                    ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+                };
+                (code.to_owned(), message.to_owned())
+            })
+            .collect();
+        let (plan, report) = failed(&failures, None);
         let text = super::text(&plan, &report, false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -344,12 +357,24 @@ mod tests {
     }
 
     #[test]
-    fn a_long_message_is_cut_in_the_job_summary() {
+    fn a_long_message_is_cut_in_the_job_summary_after_it_is_escaped() {
         assert_eq!(super::clipped("short"), "short");
         let long = "é".repeat(5_000);
         let cut = super::clipped(&long);
         assert_eq!(cut.chars().count(), super::MAX_CELL_CHARS + 1);
         assert!(cut.ends_with("é…"));
+        // 200 failures of a message that grows sixfold when escaped stay far under 1 MiB.
+        let message = format!("{}{}", "<".repeat(700), "\u{1}".repeat(700));
+        let failures = vec![("X".repeat(1_500), message.clone()); 200];
+        let (plan, report) = failed(&failures, Some(message));
+        let summary = super::markdown(&plan, &report);
+        assert!(summary.len() < 500_000, "{}", summary.len());
+        for row in summary.lines().filter(|l| l.starts_with("| `user")) {
+            assert!(
+                row.chars().count() < 2 * super::MAX_CELL_CHARS + 100,
+                "{row}"
+            );
+        }
     }
 
     #[test]
