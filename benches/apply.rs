@@ -7,7 +7,9 @@
 //! the same writes, and the staleness check's reads apart.
 //!
 //! Then the whole 100,000-user synthetic world (`ROSTER_BENCH_USERS`) is applied in one run, and
-//! its exit code, peak memory and wall time printed.
+//! its exit code, peak memory and wall time printed: once with `--auto-approve`, once as the
+//! merge workflow applies a reviewed plan (`roster apply plan.json`, which plans again and holds
+//! both plans to compare them).
 //!
 //! Run: `cargo bench --bench apply`
 
@@ -184,16 +186,31 @@ fn run(creates: usize, latency: u64, bulk_threshold: &str, label: &str) {
 }
 
 /// The whole synthetic world of `users` applied in one run, as `roster apply --auto-approve`
-/// does it (Bulk API 2.0 above the default threshold): exit 0, roster's peak memory against
-/// the target (400 MB at 100,000 users), wall time, and the emulator's CPU and peak memory.
-fn whole_world(users: u64) {
-    let (dir, emulator) = support::world("apply", users, "all");
+/// does it (Bulk API 2.0 above the default threshold), or with `saved` as the merge workflow
+/// does it (`roster plan --out plan.json`, then `roster apply plan.json`, which plans again and
+/// compares): exit 0, roster's peak memory against the target (400 MB at 100,000 users), wall
+/// time, and the emulator's CPU and peak memory.
+fn whole_world(users: u64, saved: bool) {
+    let (dir, emulator) = support::world("apply", users, if saved { "saved" } else { "all" });
+    let args: &[&str] = if saved {
+        roster(&dir, &emulator, &["plan", "--out", "plan.json", "-q"]);
+        &["-v", "plan.json"]
+    } else {
+        &["-v", "--auto-approve"]
+    };
     let emulator_before = support::cpu_ms_of(emulator.pid());
-    let (out, wall) = apply(&dir, &emulator, &["-v", "--auto-approve"]);
+    let (out, wall) = apply(&dir, &emulator, args);
     let emulator_ms = support::cpu_ms_of(emulator.pid()) - emulator_before;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let peak_mib = support::number_after(&stderr, "peak memory ");
-    println!("the whole synthetic world of {users} users in one apply (exit 0):");
+    println!(
+        "the whole synthetic world of {users} users in one apply{} (exit 0):",
+        if saved {
+            " of the saved plan, as the merge workflow runs it"
+        } else {
+            ""
+        }
+    );
     println!("  {}", last_line(&out));
     println!(
         "  peak memory {peak_mib} MiB   target <= 400 MB   {}",
@@ -213,5 +230,7 @@ fn main() {
     let latency = support::env_number("ROSTER_BENCH_LATENCY_MS", 20);
     run(creates, latency, "1000000000", "sObject Collections");
     run(creates, latency, "2000", "Bulk API 2.0");
-    whole_world(support::env_number("ROSTER_BENCH_USERS", 100_000));
+    let users = support::env_number("ROSTER_BENCH_USERS", 100_000);
+    whole_world(users, false);
+    whole_world(users, true);
 }
