@@ -33,7 +33,7 @@ use crate::salesforce::Salesforce;
 pub(crate) use crate::salesforce::write::Failure;
 use crate::salesforce::write::{Op, Record};
 use requests::{delete_assignments, write};
-pub(crate) use stale::differences;
+pub(crate) use stale::Comparison;
 
 /// Above this many records of one kind a Bulk API 2.0 job writes them, unless told otherwise:
 /// Salesforce's own advice ("more than 2,000 records is a good candidate for Bulk API 2.0").

@@ -11,88 +11,177 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::model::{TargetSnapshot, TargetUser};
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, AppRoleChange, Change, Plan};
 use crate::salesforce::id15;
 
 /// Why `saved` is not the plan `fresh` (made now, from the same config and the live world) is;
 /// empty when their changes are the same. `target` is the Salesforce state `fresh` was made
-/// from, to say what moved. Each reason is one line naming the user.
+/// from, to say what moved. Each reason is one line naming the user. (`roster apply` compares as
+/// the saved plan streams: `Comparison`.)
+#[cfg(test)]
 pub(crate) fn differences(saved: &Plan, fresh: &Plan, target: &TargetSnapshot) -> Vec<String> {
-    if id15(&saved.target.org_id) != id15(&fresh.target.org_id) {
-        return vec![format!(
-            "the plan was made for org {}, but the config now logs in to org {}",
-            saved.target.org_id, fresh.target.org_id
-        )];
+    let mut comparison = Comparison::new(fresh, target);
+    for change in &saved.changes {
+        comparison.offer(change);
     }
-    let (then, now) = (by_key(saved), by_key(fresh));
-    let users: HashMap<&str, &TargetUser> = target.users.iter().map(|u| (id15(&u.id), u)).collect();
-    let usernames: HashMap<String, &TargetUser> = target
-        .users
-        .iter()
-        .map(|u| (u.username.to_lowercase(), u))
-        .collect();
-    let mut reasons = Vec::new();
-    let keys: std::collections::BTreeSet<&String> = then.keys().chain(now.keys()).collect();
-    for key in keys {
-        let (a, b) = (
-            then.get(key).map_or(&[][..], Vec::as_slice),
-            now.get(key).map_or(&[][..], Vec::as_slice),
-        );
-        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)) {
-            continue;
+    comparison.finish(&saved.target.org_id, &saved.app_roles)
+}
+
+/// The comparison of a saved plan's changes, offered one at a time in the plan's order (as
+/// `differences` has them, or as they stream from the file: `commands::plan::compare_saved`),
+/// with the plan made now. Only what differs is kept: a saved change that no change made now
+/// matches (normally none), and per key what the reasons need — so a 100,000-user saved plan is
+/// never held beside the one made now.
+pub(crate) struct Comparison<'f> {
+    fresh: &'f Plan,
+    /// The plan made now's changes (their places in `fresh.changes`) by lower-case key.
+    now: BTreeMap<String, Vec<usize>>,
+    /// By place in `fresh.changes`: some saved change of its key is the same.
+    matched: Vec<bool>,
+    /// The saved changes by lower-case key, as far as the reasons need them.
+    then: BTreeMap<String, Saved>,
+    users: HashMap<&'f str, &'f TargetUser>,
+    usernames: HashMap<String, &'f TargetUser>,
+}
+
+/// What the comparison keeps of one key's saved changes.
+#[derive(Default)]
+struct Saved {
+    /// How many there were.
+    count: usize,
+    /// Each was the same as the change made now at its place (`differences`' test).
+    in_step: bool,
+    /// Those the same as no change made now of the key, in order.
+    unmatched: Vec<Change>,
+    /// The first one's key as written (for the count's reason), when it is not in lower case.
+    first_key: Option<Box<str>>,
+}
+
+impl<'f> Comparison<'f> {
+    pub(crate) fn new(fresh: &'f Plan, target: &'f TargetSnapshot) -> Comparison<'f> {
+        Comparison {
+            fresh,
+            now: fresh
+                .changes
+                .iter()
+                .enumerate()
+                .fold(BTreeMap::new(), |mut now, (at, change)| {
+                    now.entry(change.key.to_lowercase())
+                        .or_insert_with(Vec::new)
+                        .push(at);
+                    now
+                }),
+            matched: vec![false; fresh.changes.len()],
+            then: BTreeMap::new(),
+            users: target.users.iter().map(|u| (id15(&u.id), u)).collect(),
+            usernames: target
+                .users
+                .iter()
+                .map(|u| (u.username.to_lowercase(), u))
+                .collect(),
         }
-        if let ([saved], [fresh]) = (a, b) {
-            reasons.push(changed(saved, fresh, &users));
-            continue;
+    }
+
+    /// One saved change, in the saved plan's order.
+    pub(crate) fn offer(&mut self, change: &Change) {
+        let key = change.key.to_lowercase();
+        let changes = &self.fresh.changes;
+        let now = self.now.get(&key).map_or(&[][..], Vec::as_slice);
+        let first_key = (key != change.key).then(|| change.key.as_str().into());
+        let saved = self.then.entry(key).or_insert_with(|| Saved {
+            in_step: true,
+            first_key,
+            ..Saved::default()
+        });
+        let place = saved.count;
+        saved.count += 1;
+        saved.in_step &= now.get(place).is_some_and(|at| same(change, &changes[*at]));
+        let mut any = false;
+        for at in now {
+            if same(change, &changes[*at]) {
+                any = true;
+                self.matched[*at] = true;
+            }
         }
-        let before = reasons.len();
-        for saved in a.iter().filter(|c| !b.iter().any(|f| same(c, f))) {
-            reasons.push(gone(saved, &users, &usernames));
+        if !any {
+            saved.unmatched.push(change.clone());
         }
-        for fresh in b.iter().filter(|c| !a.iter().any(|s| same(s, c))) {
+    }
+
+    /// The reasons, once every saved change was offered; `org_id` and `app_roles` are the saved
+    /// plan's.
+    pub(crate) fn finish(self, org_id: &str, app_roles: &[AppRoleChange]) -> Vec<String> {
+        let fresh = self.fresh;
+        if id15(org_id) != id15(&fresh.target.org_id) {
+            return vec![format!(
+                "the plan was made for org {}, but the config now logs in to org {}",
+                org_id, fresh.target.org_id
+            )];
+        }
+        let (users, usernames) = (&self.users, &self.usernames);
+        let mut reasons = Vec::new();
+        let keys: std::collections::BTreeSet<&String> =
+            self.then.keys().chain(self.now.keys()).collect();
+        let none = Saved {
+            in_step: true,
+            ..Saved::default()
+        };
+        for key in keys {
+            let then = self.then.get(key).unwrap_or(&none);
+            let places = self.now.get(key).map_or(&[][..], Vec::as_slice);
+            if then.count == places.len() && then.in_step {
+                continue;
+            }
+            let now: Vec<&Change> = places.iter().map(|at| &fresh.changes[*at]).collect();
+            if let ([saved], [fresh], 1) = (then.unmatched.as_slice(), now.as_slice(), then.count) {
+                reasons.push(changed(saved, fresh, users));
+                continue;
+            }
+            let before = reasons.len();
+            for saved in &then.unmatched {
+                reasons.push(gone(saved, users, usernames));
+            }
+            for (at, fresh) in places.iter().zip(&now) {
+                if !self.matched[*at] {
+                    reasons.push(format!(
+                        "{}: a plan made now would {} this user ({}); the saved plan does not",
+                        fresh.key,
+                        verb(fresh.action),
+                        fresh.reason
+                    ));
+                }
+            }
+            if reasons.len() == before {
+                // The same changes, but not as many (a change copied in the file).
+                reasons.push(format!(
+                    "{}: the saved plan has {} change(s) for this user, a plan made now has {}",
+                    if then.count > 0 {
+                        then.first_key.as_deref().unwrap_or(key.as_str())
+                    } else {
+                        now.first().map_or(key.as_str(), |c| c.key.as_str())
+                    },
+                    then.count,
+                    now.len()
+                ));
+            }
+        }
+        for role in app_roles.iter().filter(|r| !fresh.app_roles.contains(r)) {
             reasons.push(format!(
-                "{}: a plan made now would {} this user ({}); the saved plan does not",
-                fresh.key,
-                verb(fresh.action),
-                fresh.reason
+                "entra_app_role[{:?}]: the saved plan would {} it; a plan made now would not",
+                role.name(),
+                role.action.verb()
             ));
         }
-        if reasons.len() == before {
-            // The same changes, but not as many (a change copied in the file).
+        for role in fresh.app_roles.iter().filter(|r| !app_roles.contains(r)) {
             reasons.push(format!(
-                "{}: the saved plan has {} change(s) for this user, a plan made now has {}",
-                a.first()
-                    .or(b.first())
-                    .map_or(key.as_str(), |c| c.key.as_str()),
-                a.len(),
-                b.len()
+                "entra_app_role[{:?}]: a plan made now would {} it ({}); the saved plan does not",
+                role.name(),
+                role.action.verb(),
+                role.reason
             ));
         }
+        reasons
     }
-    for role in saved
-        .app_roles
-        .iter()
-        .filter(|r| !fresh.app_roles.contains(r))
-    {
-        reasons.push(format!(
-            "entra_app_role[{:?}]: the saved plan would {} it; a plan made now would not",
-            role.name(),
-            role.action.verb()
-        ));
-    }
-    for role in fresh
-        .app_roles
-        .iter()
-        .filter(|r| !saved.app_roles.contains(r))
-    {
-        reasons.push(format!(
-            "entra_app_role[{:?}]: a plan made now would {} it ({}); the saved plan does not",
-            role.name(),
-            role.action.verb(),
-            role.reason
-        ));
-    }
-    reasons
 }
 
 /// Whether two changes do the same thing. What `--baseline-config` adds for the reviewer (the
@@ -105,17 +194,6 @@ fn same(saved: &Change, fresh: &Change) -> bool {
         ..c.clone()
     };
     bare(saved) == bare(fresh)
-}
-
-/// A plan's changes by lower-case key (a key has one change, but nothing here relies on it).
-fn by_key(plan: &Plan) -> BTreeMap<String, Vec<&Change>> {
-    let mut map: BTreeMap<String, Vec<&Change>> = BTreeMap::new();
-    for change in &plan.changes {
-        map.entry(change.key.to_lowercase())
-            .or_default()
-            .push(change);
-    }
-    map
 }
 
 fn verb(action: Action) -> &'static str {
