@@ -24,6 +24,11 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     )
 }
 
+/// The first 12 hex digits of a digest, as messages name one (`SHA-256 3f2a9c01b7e4 then`).
+pub(crate) fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
+
 /// A SHA-256 computed as bytes are written to it: what a document hashes to without being held
 /// as text (a plan of 100,000 creates is some 140 MB of JSON).
 pub(crate) struct Sha256Writer(aws_lc_rs::digest::Context);

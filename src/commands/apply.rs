@@ -86,8 +86,8 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let (plan, reviewed) = match &args.plan {
         Some(path) => {
             // Read whole and checked, then let go while the world is read and planned again;
-            // the same bytes are compared as they stream (`compare_saved`): two 100,000-user
-            // plans side by side were 426 MiB. What a change was compared with
+            // the same bytes are compared change by change as they are parsed again
+            // (`compare_saved`): two 100,000-user plans side by side were 426 MiB. What a change was compared with
             // (--baseline-config) is commentary, not the change (`stale::same`).
             let (mut saved, reviewed) = super::plan::open_hashed(path)?;
             check_config(&desired, &saved, path)?;
@@ -167,14 +167,13 @@ fn check_config(desired: &Desired, saved: &Plan, path: &Path) -> Result<(), Erro
     if saved.config_sha256 == desired.sha256 {
         return Ok(());
     }
-    let short = |hash: &str| hash[..hash.len().min(12)].to_owned();
     Err(Error::StalePlan {
         path: path.to_owned(),
         reasons: vec![format!(
             "{} changed since the plan (SHA-256 {} then, {} now)",
             display_path(&desired.loaded.file.path),
-            short(&saved.config_sha256),
-            short(&desired.sha256)
+            crate::digest::short(&saved.config_sha256),
+            crate::digest::short(&desired.sha256)
         )],
     })
 }

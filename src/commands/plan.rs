@@ -119,9 +119,9 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
 
 /// Compares the saved plan at `path` with a plan made now change by change as the file's bytes
 /// are parsed: each change is read, offered to `comparison` and let go, so the two plans are
-/// never held side by side (100,000 users: some 190 MiB each, the file 140 MB). Only if the file is still the one whose SHA-256 is
-/// `sha256` — what `open_hashed` read and checked whole, and the audit log records — are the
-/// reasons returned; a file changed in between is stale.
+/// never held side by side (100,000 users: some 190 MiB each, the file 140 MB). Only if the
+/// file is still the one whose SHA-256 is `sha256` — what `open_hashed` read and checked whole,
+/// and the audit log records — are the reasons returned; a file changed in between is stale.
 pub(crate) fn compare_saved(
     path: &Path,
     sha256: &str,
@@ -186,13 +186,12 @@ pub(crate) fn compare_saved(
     })?;
     let now = crate::digest::sha256_hex(&bytes);
     if now != sha256 {
-        let short = |hash: &str| hash[..hash.len().min(12)].to_owned();
         return Err(Error::StalePlan {
             path: path.to_owned(),
             reasons: vec![format!(
                 "the plan file changed while roster read the world (SHA-256 {} then, {} now)",
-                short(sha256),
-                short(&now)
+                crate::digest::short(sha256),
+                crate::digest::short(&now)
             )],
         });
     }
@@ -236,13 +235,25 @@ pub(super) fn print_plan(
             false,
             mask,
         )
-    } else if color {
-        render::write(&mut anstream::stdout(), plan, format.into(), color, mask)
     } else {
-        let mut out = render::Plain::new(std::io::stdout().lock());
-        render::write(&mut out, plan, format.into(), color, mask)
+        to_stdout(color, &mut |out| {
+            render::write(out, plan, format.into(), color, mask)
+        })
     };
     crate::error::output(written)
+}
+
+/// Gives `write` stdout for text that may hold colour: `anstream`'s with colour, else
+/// `render::Plain`.
+fn to_stdout(
+    color: bool,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if color {
+        write(&mut anstream::stdout())
+    } else {
+        write(&mut render::Plain::new(std::io::stdout().lock()))
+    }
 }
 
 /// Prints the plan in `format` (nothing for `None`) and appends the pull-request comment to the
@@ -267,13 +278,7 @@ pub(super) fn show_plan(
 
 /// Writes rendered text (markdown) to stdout as `print_plan` does.
 fn print_rendered(text: &str, color: bool) -> Result<(), Error> {
-    use std::io::Write as _;
-    let written = if color {
-        anstream::stdout().write_all(text.as_bytes())
-    } else {
-        render::Plain::new(std::io::stdout().lock()).write_all(text.as_bytes())
-    };
-    crate::error::output(written)
+    crate::error::output(to_stdout(color, &mut |out| out.write_all(text.as_bytes())))
 }
 
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {

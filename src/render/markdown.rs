@@ -13,17 +13,10 @@ pub(crate) const MAX_CHARS: usize = 65_000;
 /// Keys listed per action outside the details block.
 const LISTED: usize = 50;
 
-/// The comment.
 /// The comment, `mask`ed (email local parts hidden) before it is measured: masking can lengthen
 /// text.
 pub(crate) fn render(plan: &Plan, mask: bool) -> String {
-    let masked = |text: String| {
-        if mask {
-            super::mask_emails(&text)
-        } else {
-            text
-        }
-    };
+    let masked = |text: String| super::masked(text, mask);
     let mut head = String::new();
     let _ = writeln!(head, "{MARKER}");
     let _ = writeln!(head, "### roster plan\n");

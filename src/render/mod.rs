@@ -33,7 +33,7 @@ pub(crate) fn write(
     color: bool,
     mask: bool,
 ) -> std::io::Result<()> {
-    let masked = |text: String| if mask { mask_emails(&text) } else { text };
+    let masked = |text: String| masked(text, mask);
     match format {
         Format::Json if !mask => {
             let mut out = std::io::BufWriter::new(out);
@@ -284,6 +284,11 @@ pub(crate) fn code_cell(text: &str) -> String {
             .replace(['\n', '\r'], " "),
     )
     .into_owned()
+}
+
+/// `text` with email local parts hidden when `mask` (`--mask`), else as it is.
+pub(crate) fn masked(text: String, mask: bool) -> String {
+    if mask { mask_emails(&text) } else { text }
 }
 
 /// `ava.martinez@contoso.com` → `•••@contoso.com`.
