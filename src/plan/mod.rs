@@ -612,30 +612,32 @@ pub(crate) fn plan_taking(
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
 ) -> Plan {
-    // Every key in one string: a `String` each would cost 24 bytes and an allocation more.
-    let mut all_keys = String::new();
-    let ends: Vec<usize> = source
-        .users
-        .iter()
-        .map(|user| {
-            all_keys.push_str(source::key_of(user));
-            all_keys.len()
-        })
-        .collect();
+    // The snapshot's users are taken apart here and let go: every key and every object id in
+    // one string each (a `String` each costs 24 bytes and an allocation more), the attributes
+    // apart — some 8 MB less at the plan's peak for 100,000 users.
+    let taken = std::mem::take(&mut source.users);
+    let (mut all_keys, mut all_ids) = (String::new(), String::new());
+    let mut ends: Vec<(usize, usize)> = Vec::with_capacity(taken.len());
+    let mut attributes: Vec<Fields> = Vec::with_capacity(taken.len());
+    for mut user in taken {
+        all_keys.push_str(source::key_of(&user));
+        all_ids.push_str(&user.id);
+        ends.push((all_keys.len(), all_ids.len()));
+        attributes.push(std::mem::take(&mut user.attributes));
+    }
     all_keys.shrink_to_fit();
-    let attributes: Vec<Fields> = source
-        .users
-        .iter_mut()
-        .map(|user| std::mem::take(&mut user.attributes))
-        .collect();
+    all_ids.shrink_to_fit();
     let members: Vec<Vec<String>> = source
         .groups
         .iter_mut()
         .map(|group| std::mem::take(&mut group.members))
         .collect();
-    let starts = std::iter::once(0).chain(ends.iter().copied());
-    let keys = starts.zip(&ends).map(|(start, end)| &all_keys[start..*end]);
-    let users = source::users_taking(&source, attributes, keys, &members);
+    let names = (0..ends.len()).map(|i| {
+        let ((key, id), (key_end, id_end)) =
+            (i.checked_sub(1).map_or((0, 0), |p| ends[p]), ends[i]);
+        (&all_ids[id..id_end], &all_keys[key..key_end])
+    });
+    let users = source::users_taking(&source, attributes, names, &members);
     drop(ends);
     drop(members);
     planned(

@@ -168,30 +168,30 @@ impl crate::expr::Attributes for SourceUser<'_> {
 
 /// Every source user of the snapshot, with assignments resolved.
 pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
-    let attributes = source
+    let users = source
         .users
         .iter()
-        .map(|user| (key_of(user), Raw::Kept(&user.attributes)));
+        .map(|user| (user.id.as_str(), key_of(user), Raw::Kept(&user.attributes)));
     let members: Vec<&[String]> = source.groups.iter().map(|g| g.members.as_slice()).collect();
-    views(source, attributes, &members)
+    views(source, users, &members)
 }
 
-/// Every source user of `source` with the attributes taken from its users (in their order):
-/// each user's are let go when the planner releases it. `keys` are each user's
-/// userPrincipalName (or object id), kept apart: what the views borrow. `members` are the
-/// groups' members, taken from them too (in their order): read here, and free to go once this
-/// returns.
+/// The source users taken from a snapshot whose user list is gone: each user's object id and
+/// key (userPrincipalName, or the id) from `names`, kept apart (what the views borrow), and its
+/// attributes from `attributes` (in the same order), let go when the planner releases it.
+/// `members` are the groups' members, taken from them too (in their order): read here, and
+/// free to go once this returns.
 pub(crate) fn users_taking<'s>(
     source: &'s SourceSnapshot,
     attributes: Vec<Fields>,
-    keys: impl Iterator<Item = &'s str>,
+    names: impl ExactSizeIterator<Item = (&'s str, &'s str)>,
     members: &[Vec<String>],
 ) -> Vec<SourceUser<'s>> {
-    let attributes = keys
+    let users = names
         .zip(attributes)
-        .map(|(key, fields)| (key, Raw::Held(RefCell::new(Some(fields)))));
+        .map(|((id, key), fields)| (id, key, Raw::Held(RefCell::new(Some(fields)))));
     let members: Vec<&[String]> = members.iter().map(Vec::as_slice).collect();
-    views(source, attributes, &members)
+    views(source, users, &members)
 }
 
 /// Each user's userPrincipalName, or its object id when it has none: a user's key in plans.
@@ -202,11 +202,11 @@ pub(crate) fn key_of(user: &Snapshotted) -> &str {
         .unwrap_or(&user.id)
 }
 
-/// The views of `source`'s users, given each user's key and attributes and each group's
-/// members (in the snapshot's order).
+/// The views of the users `users` gives (object id, key, attributes), with `source`'s
+/// assignments and app roles and each group's members (in the snapshot's order).
 fn views<'s>(
     source: &'s SourceSnapshot,
-    attributes: impl Iterator<Item = (&'s str, Raw<'s>)>,
+    users: impl ExactSizeIterator<Item = (&'s str, &'s str, Raw<'s>)>,
     members: &[&[String]],
 ) -> Vec<SourceUser<'s>> {
     let roles: HashMap<&str, (Option<&str>, &str)> = source
@@ -231,10 +231,8 @@ fn views<'s>(
         }
     }
     // A key for about every user: grown as it fills, it would be rehashed a dozen times.
-    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> = HashMap::with_capacity_and_hasher(
-        source.users.len(),
-        foldhash::fast::RandomState::default(),
-    );
+    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> =
+        HashMap::with_capacity_and_hasher(users.len(), foldhash::fast::RandomState::default());
     for (group, members) in source.groups.iter().zip(members) {
         for member in *members {
             member_of.entry(member).or_default().push(group);
@@ -247,11 +245,8 @@ fn views<'s>(
         member_of: &member_of,
     };
     let mut scratch = Scratch::default();
-    source
-        .users
-        .iter()
-        .zip(attributes)
-        .map(|(user, (key, raw))| view(user, key, raw, &lookups, &mut scratch))
+    users
+        .map(|(id, key, raw)| view(id, key, raw, &lookups, &mut scratch))
         .collect()
 }
 
@@ -278,7 +273,7 @@ struct Lookups<'l, 's> {
 }
 
 fn view<'s>(
-    user: &'s Snapshotted,
+    id: &'s str,
     key: &'s str,
     raw: Raw<'s>,
     lookups: &Lookups<'_, 's>,
@@ -317,13 +312,13 @@ fn view<'s>(
             None => {}
         }
     };
-    if let Some(ids) = direct.get(user.id.as_str()) {
+    if let Some(ids) = direct.get(id) {
         directly = true;
         for id in ids {
             grant(id);
         }
     }
-    for group in member_of.get(user.id.as_str()).into_iter().flatten() {
+    for group in member_of.get(id).into_iter().flatten() {
         insert_sorted(groups, &group.id);
         insert_sorted(groups, &group.display_name);
         if let Some(ids) = group_roles.get(group.id.as_str()) {
@@ -346,7 +341,7 @@ fn view<'s>(
         names.extend_from_slice(list);
     }
     SourceUser {
-        id: &user.id,
+        id,
         key,
         raw,
         assigned,
