@@ -134,6 +134,8 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         }
         user.release();
     }
+    // Every user is planned: nothing claims a unique value any more.
+    state.unique_values.release();
     state.check_creates(&creates, &mut plan);
     state.check_grant_seats(&mut plan);
     // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
