@@ -113,8 +113,9 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
     for group in failure_groups(plan, report) {
         let error = paint(red, "error:");
         let (step, code, message) = group.error;
-        // Salesforce's words, shown, never acting on the terminal.
-        let (code, message) = (visible(code), visible(message));
+        // Salesforce's words, and the names of the org's records in a step ("remove permission
+        // set ..."), shown, never acting on the terminal.
+        let (step, code, message) = (visible(&step), visible(code), visible(message));
         match group.keys.as_slice() {
             [key] => {
                 let _ = writeln!(
@@ -354,6 +355,24 @@ mod tests {
         super::write_json(&mut json, &plan, &report).unwrap();
         let json = String::from_utf8(json).unwrap();
         assert_eq!(json.matches("INVALID_CROSS_REFERENCE_KEY").count(), 5);
+    }
+
+    /// A step names an org's record (a permission set an admin named): its control characters
+    /// are shown, never sent to the terminal, as the error's code and message are.
+    #[test]
+    fn a_step_naming_a_record_does_not_act_on_the_terminal() {
+        let (plan, mut report) = failed(&[("X".to_owned(), "no".to_owned())], None);
+        report.results[0].steps[0].name =
+            "add permission_set Sales\u{1b}]8;;https://evil\u{7}".into();
+        let text = super::text(&plan, &report, false);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("add permission_set Sales\\u{1b}]8;;https://evil\\u{7} failed"),
+            "{text}"
+        );
     }
 
     #[test]
