@@ -31,6 +31,14 @@ pub(crate) struct Reply {
 impl Reply {
     /// The body as JSON; `what` names the request in the error.
     pub(crate) fn json(&self, what: &Request) -> Result<Value, HttpError> {
+        self.json_as(what)
+    }
+
+    /// The body as JSON of the shape `T`; `what` names the request in the error.
+    pub(crate) fn json_as<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &Request,
+    ) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|e| HttpError::Decode {
             api: what.api,
             request: what.describe(),

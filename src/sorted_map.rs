@@ -103,6 +103,11 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
         self.find(name).map(|i| &self.0[i].1)
     }
 
+    /// The value of `name`, to change.
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut V> {
+        self.find(name).map(|i| &mut self.0[i].1)
+    }
+
     pub(crate) fn contains_key(&self, name: &str) -> bool {
         self.find(name).is_some()
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::{Config, MappingValue, RoleCondition};
 use crate::expr;
@@ -348,29 +348,28 @@ fn graph_property(name: &str) -> &str {
 
 /// The first attribute whose Graph property a user object lacks: Graph answers every selected
 /// property, null or not, so a missing one is a malformed answer, never a null.
-pub(crate) fn missing_property<'a>(
-    user: &Map<String, Value>,
-    attributes: &'a [Name],
-) -> Option<&'a str> {
+pub(crate) fn missing_property<'a>(user: &Fields, attributes: &'a [Name]) -> Option<&'a str> {
     attributes
         .iter()
         .find(|name| !user.contains_key(graph_property(name)))
         .map(AsRef::as_ref)
 }
 
-/// The Entra attributes of one Graph user object; nulls are left out.
-pub(crate) fn read_attributes(user: &Map<String, Value>, attributes: &[Name]) -> Fields {
-    let mut out = Fields::new();
+/// The Entra attributes of one Graph user object, taken from it; nulls are left out.
+pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> Fields {
+    let mut out = Fields::with_capacity(attributes.len());
     for name in attributes {
         let value = match &**name {
-            "objectId" => user.get("id"),
+            // The object id stays the user's `id` too.
+            "objectId" => user.get("id").cloned(),
             n if is_extension_attribute(n) => user
                 .get("onPremisesExtensionAttributes")
-                .and_then(|e| e.get(n)),
-            n => user.get(n),
+                .and_then(|e| e.get(n))
+                .cloned(),
+            n => user.get_mut(n).map(Value::take),
         };
         if let Some(value) = value.filter(|v| !v.is_null()) {
-            out.insert(name.clone(), value.clone());
+            out.insert(name.clone(), value);
         }
     }
     out.shrink_to_fit();
@@ -395,7 +394,8 @@ mod tests {
             "id": "u1", "department": null,
             "onPremisesExtensionAttributes": {"extensionAttribute3": "CC-7", "extensionAttribute4": null}
         });
-        let read = read_attributes(user.as_object().unwrap(), &attributes);
+        let user: Fields = serde_json::from_value(user).unwrap();
+        let read = read_attributes(user, &attributes);
         assert_eq!(
             serde_json::to_value(read).unwrap(),
             serde_json::json!({"objectId": "u1", "extensionAttribute3": "CC-7"})

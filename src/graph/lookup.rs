@@ -39,7 +39,7 @@ pub(crate) async fn look_up(graph: &Graph, user: &str) -> Result<Option<UnreadUs
         async move {
             let mut groups = Vec::new();
             graph
-                .pages(&url, |items| {
+                .pages(&url, |items: Vec<Value>| {
                     for item in items {
                         // Memberships include directory roles and administrative units.
                         if item.get("@odata.type").and_then(Value::as_str)
@@ -66,7 +66,7 @@ pub(crate) async fn look_up(graph: &Graph, user: &str) -> Result<Option<UnreadUs
         let url = graph.url(&format!("users/{}/appRoleAssignments", encode(&id)));
         let mut applications: Vec<String> = Vec::new();
         graph
-            .pages(&url, |items| {
+            .pages(&url, |items: Vec<Value>| {
                 for item in items {
                     let Some(app) = item.get("resourceDisplayName").and_then(Value::as_str) else {
                         return Err("an assignment has no `resourceDisplayName`".to_owned());

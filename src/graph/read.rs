@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::attributes::{graph_select, missing_property, read_attributes, source_attributes};
-use super::{Graph, GraphError, MAX_BATCH, encode, odata_string};
+use super::{Graph, GraphError, Item, MAX_BATCH, encode, odata_string};
 use crate::concurrent;
 use crate::config::{Application, Assignment, Config, RoleCondition};
 use crate::model::{
@@ -17,7 +17,7 @@ use crate::model::{
     SourceSnapshot, SourceUser,
 };
 use crate::progress::Task;
-use crate::sorted_map::Name;
+use crate::sorted_map::{Fields, Name};
 
 /// Graph's largest page for directory collections.
 const PAGE: usize = 999;
@@ -163,7 +163,7 @@ async fn read_groups(
                 let mut users = Vec::new();
                 let group = members(&graph, group, &select, &task, |user| {
                     if keep_users {
-                        users.push(source_user(&user, &attributes)?);
+                        users.push(source_user(user, &attributes)?);
                     }
                     Ok(())
                 })
@@ -209,7 +209,7 @@ pub(crate) async fn service_principal(
             ));
             let mut matches = Vec::new();
             graph
-                .pages(&url, |items| {
+                .pages(&url, |items: Vec<Value>| {
                     matches.extend(items);
                     Ok(())
                 })
@@ -251,7 +251,7 @@ pub(crate) async fn service_principal(
 }
 
 /// A string property every item of this kind has; its absence is a malformed answer.
-fn required(item: &Value, key: &str) -> Result<String, String> {
+fn required(item: &impl Properties, key: &str) -> Result<String, String> {
     match item.get(key) {
         Some(Value::String(text)) => Ok(text.clone()),
         Some(other) => Err(format!("`{key}` is {other}, not a string")),
@@ -259,8 +259,26 @@ fn required(item: &Value, key: &str) -> Result<String, String> {
     }
 }
 
+/// What an item of a Graph page has by name: a JSON value's properties, or a directory
+/// object's read as an `Item`.
+trait Properties {
+    fn get(&self, key: &str) -> Option<&Value>;
+}
+
+impl Properties for Value {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Value::get(self, key)
+    }
+}
+
+impl Properties for Item {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Item::get(self, key)
+    }
+}
+
 /// A string property that may be null or absent.
-fn optional(item: &Value, key: &str) -> Result<Option<String>, String> {
+fn optional(item: &impl Properties, key: &str) -> Result<Option<String>, String> {
     match item.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
@@ -370,7 +388,7 @@ async fn groups_to_read(
         ));
         let mut found = Vec::new();
         graph
-            .pages(&url, |items| {
+            .pages(&url, |items: Vec<Value>| {
                 for group in &items {
                     found.push((
                         required(group, "id")?,
@@ -414,7 +432,7 @@ async fn members(
     mut group: Group,
     select: &str,
     task: &Task,
-    mut each_user: impl FnMut(Map<String, Value>) -> Result<(), String>,
+    mut each_user: impl FnMut(Fields) -> Result<(), String>,
 ) -> Result<Group, GraphError> {
     let url = graph.url(&format!(
         "groups/{}/members?$select={}&$top={PAGE}",
@@ -422,7 +440,7 @@ async fn members(
         encode(select)
     ));
     graph
-        .pages(&url, |items| {
+        .pages(&url, |items: Vec<Item>| {
             task.add(items.len() as u64);
             for item in items {
                 let kind = required(&item, "@odata.type")?;
@@ -430,7 +448,7 @@ async fn members(
                 match kind.as_str() {
                     "#microsoft.graph.user" => {
                         group.members.push(id);
-                        if let Value::Object(object) = item {
+                        if let Item::Object(object) = item {
                             each_user(object)?;
                         }
                     }
@@ -514,17 +532,18 @@ async fn confirm_deleted(graph: &Arc<Graph>, missing: &[String]) -> Result<(), G
 }
 
 /// The users of a page of Graph user objects; each must be an object with an `id`.
-fn source_users(items: Vec<Value>, attributes: &[Name]) -> Result<Vec<SourceUser>, String> {
+fn source_users(items: Vec<Item>, attributes: &[Name]) -> Result<Vec<SourceUser>, String> {
     items
         .into_iter()
         .map(|item| match item {
-            Value::Object(object) => source_user(&object, attributes),
-            other => Err(format!("a user is {other}, not an object")),
+            Item::Object(object) => source_user(object, attributes),
+            Item::Other(other) => Err(format!("a user is {other}, not an object")),
         })
         .collect()
 }
 
-fn source_user(user: &Map<String, Value>, attributes: &[Name]) -> Result<SourceUser, String> {
+/// A Graph user object's id and the attributes the config reads, taken from it.
+fn source_user(user: Fields, attributes: &[Name]) -> Result<SourceUser, String> {
     let Some(Value::String(id)) = user.get("id") else {
         return Err("a user has no `id`".to_owned());
     };
@@ -537,7 +556,7 @@ fn source_user(user: &Map<String, Value>, attributes: &[Name]) -> Result<SourceU
             "user {id} has accountEnabled {enabled}, not a boolean"
         ));
     }
-    if let Some(missing) = missing_property(user, attributes) {
+    if let Some(missing) = missing_property(&user, attributes) {
         return Err(format!(
             "user {id} lacks the selected property for `{missing}` (Graph answers every \
              selected property, null or not)"
@@ -664,6 +683,7 @@ async fn by_filter(
                         return Err(unexpected("it has no `value` array"));
                     };
                     task.add(items.len() as u64);
+                    let items = items.into_iter().map(Item::from).collect();
                     users.extend(source_users(items, &attributes).map_err(|e| unexpected(&e))?);
                     // Fifteen ids fit one page; should Graph page anyway, the rest is read too.
                     if let Some(next) = reply.body.get("@odata.nextLink").and_then(Value::as_str) {
