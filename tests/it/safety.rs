@@ -500,6 +500,21 @@ fn graph_members_without_their_selected_properties_fail_the_read() {
         &world,
         &["a member has the unknown type \"#microsoft.graph.User\""],
     );
+    // Pages read straight into directory objects still name what is not one.
+    for (body, expected) in [
+        (json!({"value": [5]}), "an item has no `@odata.type`"),
+        (json!({"value": "members"}), "the page has no `value` array"),
+        (
+            json!({"value": [{"@odata.type": "#microsoft.graph.user"}]}),
+            "an item has no `id`",
+        ),
+    ] {
+        fault(
+            &world,
+            &json!({"route": route, "kind": "respond", "status": 200, "count": 10, "body": body}),
+        );
+        assert_read_fails(&world, &[expected]);
+    }
 }
 
 #[test]
