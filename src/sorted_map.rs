@@ -316,13 +316,23 @@ where
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut map = SortedMap(Vec::with_capacity(access.size_hint().unwrap_or(0)));
+                // Gathered as they come, then ordered once: inserting each in place would move
+                // the ones after it, and an object of n keys (a malformed or hostile answer
+                // can have 100,000) would take n² moves.
+                let mut pairs: Vec<(K, V)> = Vec::with_capacity(access.size_hint().unwrap_or(0));
                 while let Some((k, v)) = access.next_entry::<String, V>()? {
-                    map.insert(K::from_name(k), v);
+                    pairs.push((K::from_name(k), v));
+                }
+                if !pairs.is_sorted_by(|a, b| a.0.borrow() < b.0.borrow()) {
+                    // A name given twice keeps its last value, as a JSON object reads: reversed,
+                    // then sorted stably, the last comes first among its equals and stays.
+                    pairs.reverse();
+                    pairs.sort_by(|a, b| a.0.borrow().cmp(b.0.borrow()));
+                    pairs.dedup_by(|later, kept| later.0.borrow() == kept.0.borrow());
                 }
                 // Kept as long as the document: without the room growing it left.
-                map.shrink_to_fit();
-                Ok(map)
+                pairs.shrink_to_fit();
+                Ok(SortedMap(pairs))
             }
         }
         deserializer.deserialize_map(MapVisitor(std::marker::PhantomData))
@@ -422,6 +432,41 @@ mod tests {
             read[1].keys().map(|k| &**k).collect::<Vec<_>>(),
             ["Alias", "Email"]
         );
+    }
+
+    /// An object read keeps each name once with its last value, in name order, whatever order
+    /// and repeats the document has — as `serde_json`'s own map reads it.
+    #[test]
+    fn maps_read_keep_the_last_value_of_a_repeated_name_in_name_order() {
+        let text = r#"{"b": 1, "a": 2, "c": 3, "a": 4, "b": 5, "b": 6, "d": 7}"#;
+        let read: Fields = serde_json::from_str(text).unwrap();
+        let expected: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            serde_json::Value::Object(expected)
+        );
+        assert_eq!(
+            read.keys().map(|k| &**k).collect::<Vec<_>>(),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(read.0.capacity(), 4);
+        // Many names, last to first: each found where it belongs.
+        let many: String = (0..5_000)
+            .rev()
+            .map(|n| format!("\"k{n:05}\": {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let read: super::SortedMap<String, u32> =
+            serde_json::from_str(&format!("{{{many}}}")).unwrap();
+        assert_eq!(read.0.len(), 5_000);
+        assert!(
+            read.0
+                .iter()
+                .enumerate()
+                .all(|(i, (k, v))| *v as usize == i && *k == format!("k{i:05}"))
+        );
+        assert_eq!(read.get("k04321"), Some(&4321));
     }
 
     /// `push_in_order` appends, and a name equal to the last replaces its value.
