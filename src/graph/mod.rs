@@ -202,26 +202,30 @@ impl Graph {
         first: &str,
         mut each_page: impl FnMut(Vec<T>) -> Result<(), String>,
     ) -> Result<(), GraphError> {
-        let mut next = Some(first.to_owned());
+        // The token goes with every request: a next link elsewhere would hand it over; and a
+        // next link that comes round again would page forever. The first URL may be a next link
+        // too (a `$batch` answer's).
         let mut seen = std::collections::HashSet::new();
-        while let Some(url) = next.take() {
-            // The token goes with every request: a next link elsewhere would hand it over.
-            if !self.is_own(&url) {
-                return Err(GraphError::Read(format!(
-                    "Microsoft Graph: the answer is not what roster expects: \
-                     `@odata.nextLink` leads away from {}: {}",
+        let mut follow = |link: &str| -> Result<(), String> {
+            if !self.is_own(link) {
+                return Err(format!(
+                    "`@odata.nextLink` leads away from {}: \"{}\"",
                     self.base_url,
-                    crate::url_rules::redacted(&url)
-                )));
+                    crate::url_rules::redacted(link)
+                ));
             }
-            // A next link that comes round again would page forever.
-            if !seen.insert(url.clone()) {
-                return Err(GraphError::Read(format!(
-                    "Microsoft Graph GET {}: the answer is not what roster expects: \
-                     `@odata.nextLink` leads back to a page already read",
-                    crate::http::Request::new("", Method::GET, url.as_str()).path()
-                )));
+            if !seen.insert(link.to_owned()) {
+                return Err("`@odata.nextLink` leads back to a page already read".to_owned());
             }
+            Ok(())
+        };
+        follow(first).map_err(|why| {
+            GraphError::Read(format!(
+                "Microsoft Graph: the answer is not what roster expects: {why}"
+            ))
+        })?;
+        let mut next = Some(first.to_owned());
+        while let Some(url) = next.take() {
             let (reply, what) = self.send_reply(Method::GET, &url, None, &[]).await?;
             let page: Page<T> = reply.json_as(&what)?;
             let unexpected = |detail: String| {
@@ -232,7 +236,10 @@ impl Graph {
             };
             next = match page.next {
                 Value::Null => None,
-                Value::String(link) => Some(link),
+                Value::String(link) => {
+                    follow(&link).map_err(unexpected)?;
+                    Some(link)
+                }
                 other => {
                     return Err(unexpected(format!("`@odata.nextLink` is {other}")));
                 }

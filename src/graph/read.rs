@@ -253,6 +253,8 @@ pub(crate) async fn service_principal(
 /// A string property every item of this kind has; its absence is a malformed answer.
 fn required(item: &impl Properties, key: &str) -> Result<String, String> {
     match item.get(key) {
+        // An empty id would link nobody, or write "" over a Salesforce user's link field.
+        Some(Value::String(text)) if text.trim().is_empty() => Err(format!("`{key}` is empty")),
         Some(Value::String(text)) => Ok(text.clone()),
         Some(other) => Err(format!("`{key}` is {other}, not a string")),
         None => Err(format!("an item has no `{key}`")),
@@ -274,6 +276,12 @@ impl Properties for Value {
 impl Properties for Item {
     fn get(&self, key: &str) -> Option<&Value> {
         Item::get(self, key)
+    }
+}
+
+impl Properties for Fields {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Fields::get(self, key)
     }
 }
 
@@ -443,6 +451,9 @@ async fn members(
         .pages(&url, |items: Vec<Item>| {
             task.add(items.len() as u64);
             for item in items {
+                if let Item::Other(other) = &item {
+                    return Err(format!("a member is {other}, not an object"));
+                }
                 let kind = required(&item, "@odata.type")?;
                 let id = required(&item, "id")?;
                 match kind.as_str() {
@@ -544,9 +555,7 @@ fn source_users(items: Vec<Item>, attributes: &[Name]) -> Result<Vec<SourceUser>
 
 /// A Graph user object's id and the attributes the config reads, taken from it.
 fn source_user(user: Fields, attributes: &[Name]) -> Result<SourceUser, String> {
-    let Some(Value::String(id)) = user.get("id") else {
-        return Err("a user has no `id`".to_owned());
-    };
+    let id = required(&user, "id")?;
     // Scope reads it: a `"false"` taken for enabled would provision a disabled account.
     if let Some(enabled) = user
         .get("accountEnabled")
@@ -563,8 +572,8 @@ fn source_user(user: Fields, attributes: &[Name]) -> Result<SourceUser, String> 
         ));
     }
     Ok(SourceUser {
-        id: id.clone(),
         attributes: read_attributes(user, attributes),
+        id,
     })
 }
 

@@ -395,7 +395,14 @@ fn graph_pages_that_are_not_what_graph_sends_fail_the_read() {
             &json!({"route": route, "kind": "respond", "status": 200,
                     "body": {"value": [], "@odata.nextLink": link}}),
         );
-        assert_read_fails(&world, &["`@odata.nextLink` leads away from"]);
+        // Named with the request whose answer carried it.
+        assert_read_fails(
+            &world,
+            &[
+                "Microsoft Graph GET /v1.0/servicePrincipals",
+                "`@odata.nextLink` leads away from",
+            ],
+        );
     }
     assert!(!catcher.caught(), "the token was sent elsewhere");
     world.assert_converged();
@@ -502,7 +509,11 @@ fn graph_members_without_their_selected_properties_fail_the_read() {
     );
     // Pages read straight into directory objects still name what is not one.
     for (body, expected) in [
-        (json!({"value": [5]}), "an item has no `@odata.type`"),
+        (json!({"value": [5]}), "a member is 5, not an object"),
+        (
+            json!({"value": [{"@odata.type": "#microsoft.graph.user", "id": " "}]}),
+            "`id` is empty",
+        ),
         (json!({"value": "members"}), "the page has no `value` array"),
         (
             json!({"value": [{"@odata.type": "#microsoft.graph.user"}]}),
