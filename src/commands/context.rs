@@ -146,7 +146,8 @@ impl Context {
             }
             return Err(Error::Secrets(unreadable));
         }
-        crate::read::live(
+        let started = std::time::Instant::now();
+        let read = crate::read::live(
             &desired.loaded.config,
             &desired.base,
             self.env(),
@@ -155,7 +156,14 @@ impl Context {
         .await
         .map_err(|e| undefined_field(desired, e))
         .map_err(|e| undefined_attribute(desired, e))
-        .map_err(|e| unresolved_in_tenant(desired, e))
+        .map_err(|e| unresolved_in_tenant(desired, e))?;
+        // What the network cost, beside the planner's line (`-v`; the benchmarks read both).
+        tracing::info!(
+            target: "roster::read",
+            "read Entra and Salesforce in {} ms",
+            started.elapsed().as_millis()
+        );
+        Ok(read)
     }
 
     /// Reads the live world and plans, limited to `targets` when given.
@@ -373,6 +381,7 @@ fn plan_from(
         )));
     }
     let started = crate::usage::cpu_time();
+    let wall = std::time::Instant::now();
     let source_users = source.users.len();
     // A baseline plans the same source again: only then is it kept whole.
     let (plan, source) = if baseline.is_some() {
@@ -396,12 +405,14 @@ fn plan_from(
         let cpu = after - before;
         tracing::info!(
             target: "roster::plan",
-            "planned {} source and {} Salesforce users in {} ms of CPU ({} ms user, {} ms system)",
+            "planned {} source and {} Salesforce users in {} ms of CPU ({} ms user, {} ms \
+             system), {} ms of wall time",
             source_users,
             target.users.len(),
             cpu.user_ms + cpu.system_ms,
             cpu.user_ms,
-            cpu.system_ms
+            cpu.system_ms,
+            wall.elapsed().as_millis()
         );
     }
     let mut plan = plan;
