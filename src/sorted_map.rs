@@ -197,13 +197,18 @@ impl<K, V> IntoIterator for SortedMap<K, V> {
 }
 
 impl<K: Borrow<str>, V> FromIterator<(K, V)> for SortedMap<K, V> {
-    /// As a map collects: a later value of a name replaces the earlier.
+    /// As a map collects: a later value of a name replaces the earlier. The pairs are gathered,
+    /// then ordered once: inserting each in place would move the ones after it, and n names (a
+    /// malformed or hostile document can have 100,000) would take n² moves.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
-        let mut map = SortedMap::new();
-        for (k, v) in pairs {
-            map.insert(k, v);
+        let mut pairs: Vec<(K, V)> = pairs.into_iter().collect();
+        if !pairs.is_sorted_by(|a, b| a.0.borrow() < b.0.borrow()) {
+            // Reversed, then sorted stably, the last of equal names comes first and stays.
+            pairs.reverse();
+            pairs.sort_by(|a, b| a.0.borrow().cmp(b.0.borrow()));
+            pairs.dedup_by(|later, kept| later.0.borrow() == kept.0.borrow());
         }
-        map
+        SortedMap(pairs)
     }
 }
 
@@ -316,23 +321,15 @@ where
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                // Gathered as they come, then ordered once: inserting each in place would move
-                // the ones after it, and an object of n keys (a malformed or hostile answer
-                // can have 100,000) would take n² moves.
-                let mut pairs: Vec<(K, V)> = Vec::with_capacity(access.size_hint().unwrap_or(0));
-                while let Some((k, v)) = access.next_entry::<String, V>()? {
-                    pairs.push((K::from_name(k), v));
+                // Gathered as they come, then made a map as any document's names are
+                // (`from_names`): a name given twice keeps its last value, as a JSON object
+                // reads, and the map is kept without the room growing it left.
+                let mut pairs: Vec<(String, V)> =
+                    Vec::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some(pair) = access.next_entry::<String, V>()? {
+                    pairs.push(pair);
                 }
-                if !pairs.is_sorted_by(|a, b| a.0.borrow() < b.0.borrow()) {
-                    // A name given twice keeps its last value, as a JSON object reads: reversed,
-                    // then sorted stably, the last comes first among its equals and stays.
-                    pairs.reverse();
-                    pairs.sort_by(|a, b| a.0.borrow().cmp(b.0.borrow()));
-                    pairs.dedup_by(|later, kept| later.0.borrow() == kept.0.borrow());
-                }
-                // Kept as long as the document: without the room growing it left.
-                pairs.shrink_to_fit();
-                Ok(SortedMap(pairs))
+                Ok(SortedMap::from_names(pairs))
             }
         }
         deserializer.deserialize_map(MapVisitor(std::marker::PhantomData))

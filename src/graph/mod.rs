@@ -470,16 +470,6 @@ pub(crate) enum Item {
     Other(Value),
 }
 
-impl Item {
-    /// A property of the object (none of anything else).
-    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
-        match self {
-            Item::Object(fields) => fields.get(key),
-            Item::Other(_) => None,
-        }
-    }
-}
-
 impl From<Value> for Item {
     /// An item of a page already read as JSON (a `$batch` answer's).
     fn from(value: Value) -> Item {

@@ -262,7 +262,7 @@ fn required(item: &impl Properties, key: &str) -> Result<String, String> {
 }
 
 /// What an item of a Graph page has by name: a JSON value's properties, or a directory
-/// object's read as an `Item`.
+/// object's read as an `Item` (its `Fields`).
 trait Properties {
     fn get(&self, key: &str) -> Option<&Value>;
 }
@@ -270,12 +270,6 @@ trait Properties {
 impl Properties for Value {
     fn get(&self, key: &str) -> Option<&Value> {
         Value::get(self, key)
-    }
-}
-
-impl Properties for Item {
-    fn get(&self, key: &str) -> Option<&Value> {
-        Item::get(self, key)
     }
 }
 
@@ -451,21 +445,22 @@ async fn members(
         .pages(&url, |items: Vec<Item>| {
             task.add(items.len() as u64);
             for item in items {
-                if let Item::Other(other) = &item {
-                    return Err(format!("a member is {other}, not an object"));
-                }
-                let kind = required(&item, "@odata.type")?;
-                let id = required(&item, "id")?;
+                let member = match item {
+                    Item::Object(member) => member,
+                    Item::Other(other) => {
+                        return Err(format!("a member is {other}, not an object"));
+                    }
+                };
+                let kind = required(&member, "@odata.type")?;
+                let id = required(&member, "id")?;
                 match kind.as_str() {
                     "#microsoft.graph.user" => {
                         group.members.push(id);
-                        if let Item::Object(object) = item {
-                            each_user(object)?;
-                        }
+                        each_user(member)?;
                     }
                     "#microsoft.graph.group" => group
                         .nested_groups
-                        .push(optional(&item, "displayName")?.unwrap_or(id)),
+                        .push(optional(&member, "displayName")?.unwrap_or(id)),
                     // Devices, service principals and contacts are not provisioned.
                     "#microsoft.graph.device"
                     | "#microsoft.graph.servicePrincipal"
