@@ -369,7 +369,7 @@ pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> Fields {
             n => user.get_mut(n).map(Value::take),
         };
         if let Some(value) = value.filter(|v| !v.is_null()) {
-            out.insert(name.clone(), value);
+            out.insert(*name, value);
         }
     }
     out.shrink_to_fit();

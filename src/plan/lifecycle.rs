@@ -91,7 +91,7 @@ impl<'a> State<'a> {
             ) {
                 change
                     .before
-                    .insert(name.clone(), now.map_or(Json::Null, Cow::into_owned));
+                    .insert(name, now.map_or(Json::Null, Cow::into_owned));
                 change.after.insert(name, value);
             } else {
                 change.unchanged += 1;
@@ -461,13 +461,13 @@ impl<'a> State<'a> {
         // Exactly the room the labels take: a plan keeps every create's.
         let mut labels = super::SortedMap::with_capacity(1 + usize::from(roles.role.is_some()));
         after.insert(
-            self.compiled.profile_id.clone(),
+            self.compiled.profile_id,
             Json::String(profile_id.to_string()),
         );
         labels.insert(Arc::clone(&profile_id), profile);
         if let Some((role, role_id)) = roles.role {
             after.insert(
-                self.compiled.user_role_id.clone(),
+                self.compiled.user_role_id,
                 Json::String(role_id.to_string()),
             );
             labels.insert(role_id, role);

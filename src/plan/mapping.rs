@@ -225,7 +225,7 @@ pub(super) fn desired(
     for &at in &compiled.by_target {
         if let Some(value) = values[at].take() {
             let key = &compiled.mappings[at].1;
-            out.fields.push_in_order(key.clone(), Json::String(value));
+            out.fields.push_in_order(*key, Json::String(value));
         }
     }
     out

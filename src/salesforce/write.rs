@@ -104,7 +104,7 @@ impl<'a> Record<'a> {
             change: None,
             own: self
                 .iter()
-                .map(|(name, value)| (name.clone(), value.clone()))
+                .map(|(name, value)| (*name, value.clone()))
                 .collect(),
         }
     }
