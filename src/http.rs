@@ -267,8 +267,13 @@ pub(crate) fn error_body(body: &[u8]) -> (Option<String>, Option<String>) {
         let text = String::from_utf8_lossy(body).trim().to_owned();
         return (None, (!text.is_empty()).then(|| truncate(&text, 300)));
     };
+    error_value(&value)
+}
+
+/// The error code and message of an error body already read as JSON (`error_body`'s shapes).
+pub(crate) fn error_value(value: &Value) -> (Option<String>, Option<String>) {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    match &value {
+    match value {
         Value::Object(o) => match o.get("error") {
             Some(Value::Object(e)) => (text(e.get("code")), text(e.get("message"))),
             Some(Value::String(code)) => (Some(code.clone()), text(o.get("error_description"))),

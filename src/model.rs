@@ -97,7 +97,7 @@ pub(crate) struct Group {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SourceUser {
     pub(crate) id: String,
-    /// By Entra name; the names are shared between users (one `Arc` each per read).
+    /// By Entra name; the names are shared between users (interned).
     pub(crate) attributes: crate::sorted_map::Fields,
 }
 

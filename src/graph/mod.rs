@@ -245,7 +245,7 @@ impl Graph {
                 }
             };
             let Some(items) = page.value.0 else {
-                return Err(unexpected("the page has no `value` array".to_owned()));
+                return Err(unexpected(no_value(&page.error, "the page")));
             };
             each_page(items).map_err(unexpected)?;
         }
@@ -354,7 +354,7 @@ fn path_of(url: &str) -> &str {
 
 /// An item of a `$batch` that failed: its request, status and Graph's own code and message.
 fn batch_failure(url: &str, status: u16, body: &Value, attempts: u32) -> GraphError {
-    let (code, message) = crate::http::error_body(body.to_string().as_bytes());
+    let (code, message) = crate::http::error_value(body);
     GraphError::Read(format!(
         "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {status}{}: {}{}",
         path_of(url),
@@ -399,6 +399,24 @@ struct Page<T> {
     next: Value,
     #[serde(default)]
     value: Items<T>,
+    /// Graph's `{"code", "message"}`, should an answer of status 200 carry one.
+    #[serde(default)]
+    error: Value,
+}
+
+/// Why an answer of status 200 holds no `value` array (`what` has none): Graph's own error
+/// code and message when the body is an error (`{"error": {"code", "message"}}`), which a proxy
+/// or gateway can send with 200.
+pub(crate) fn no_value(error: &Value, what: &str) -> String {
+    if error.is_null() {
+        return format!("{what} has no `value` array");
+    }
+    let (code, message) = crate::http::error_value(&json!({ "error": error }));
+    format!(
+        "{what} has no `value` array but an error{}: {}",
+        code.map(|c| format!(" {c}")).unwrap_or_default(),
+        message.unwrap_or_else(|| error.to_string())
+    )
 }
 
 /// A page's `value`: its items when it is an array; `None` when it is anything else (the page

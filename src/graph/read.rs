@@ -66,6 +66,7 @@ pub(crate) async fn read(
         &select,
         &attributes,
         &task,
+        &mut warnings,
     )
     .await?;
     for group in &groups {
@@ -102,7 +103,7 @@ pub(crate) async fn read(
             .pages(&url, |items| {
                 task.add(items.len() as u64);
                 for user in source_users(items, &attributes)? {
-                    users.insert(user.id.clone(), user);
+                    keep(&mut users, user, "the list of users", &mut warnings);
                 }
                 Ok(())
             })
@@ -140,6 +141,7 @@ async fn read_groups(
     select: &str,
     attributes: &Arc<Vec<Name>>,
     task: &Task,
+    warnings: &mut Vec<String>,
 ) -> Result<(Vec<Group>, BTreeMap<String, SourceUser>), GraphError> {
     let reads = groups
         .iter()
@@ -175,10 +177,56 @@ async fn read_groups(
     let mut users: BTreeMap<String, SourceUser> = BTreeMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for (group, members) in concurrent::all(CONCURRENCY, reads).await? {
-        users.extend(members.into_iter().map(|u| (u.id.clone(), u)));
+        let from = format!("the members of group {:?}", group.display_name);
+        for user in members {
+            keep(&mut users, user, &from, warnings);
+        }
         groups.push(group);
     }
     Ok((groups, users))
+}
+
+/// Keeps `user`, read from `from`, in `users`. A user read twice (in two groups, or twice in one
+/// listing) is kept as last read; when the copies differ — Entra changed during the read, or
+/// its replicas disagreed — a warning names the user and the attributes, since the plan may
+/// rest on the older copy.
+fn keep(
+    users: &mut BTreeMap<String, SourceUser>,
+    user: SourceUser,
+    from: &str,
+    warnings: &mut Vec<String>,
+) {
+    let Some(earlier) = users.insert(user.id.clone(), user) else {
+        return;
+    };
+    let later = &users[&earlier.id];
+    if earlier.attributes == later.attributes {
+        return;
+    }
+    let names: BTreeSet<&str> = earlier
+        .attributes
+        .iter()
+        .chain(later.attributes.iter())
+        .filter(|(name, value)| {
+            earlier.attributes.get(name) != Some(value) || later.attributes.get(name) != Some(value)
+        })
+        .map(|(name, _)| &**name)
+        .collect();
+    let key = later
+        .attributes
+        .get("userPrincipalName")
+        .and_then(Value::as_str)
+        .unwrap_or(&later.id);
+    let warning = format!(
+        "user {key:?} was read twice with different {}: roster plans the copy read last, from \
+         {from}. Entra changed while roster read it, or its replicas disagreed; plan again \
+         before you apply",
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    // Read again and again the same way (a user in several groups): said once.
+    if !warnings.contains(&warning) {
+        warnings.push(warning);
+    }
 }
 
 /// Finds the service principal by id, app id or display name; none or several is an error.
@@ -674,21 +722,25 @@ async fn by_filter(
                 for (mut reply, url) in replies.into_iter().zip(&chunk) {
                     // A success without a `value` array (an answer cut short) is a failed read,
                     // never "no users".
-                    let unexpected = |detail: &str| {
+                    let unexpected = |detail: &str, status: u16| {
                         GraphError::Read(format!(
                             "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {}, but the answer \
                              is not what roster expects: {detail}",
                             url.split('?').next().unwrap_or_default(),
-                            reply.status
+                            status
                         ))
                     };
+                    let status = reply.status;
                     let Some(Value::Array(items)) = reply.body.get_mut("value").map(Value::take)
                     else {
-                        return Err(unexpected("it has no `value` array"));
+                        let error = reply.body.get("error").unwrap_or(&Value::Null);
+                        return Err(unexpected(&super::no_value(error, "it"), status));
                     };
                     task.add(items.len() as u64);
                     let items = items.into_iter().map(Item::from).collect();
-                    users.extend(source_users(items, &attributes).map_err(|e| unexpected(&e))?);
+                    users.extend(
+                        source_users(items, &attributes).map_err(|e| unexpected(&e, status))?,
+                    );
                     // Fifteen ids fit one page; should Graph page anyway, the rest is read too.
                     if let Some(next) = reply.body.get("@odata.nextLink").and_then(Value::as_str) {
                         graph

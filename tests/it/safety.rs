@@ -324,6 +324,20 @@ fn a_batch_item_cut_short_fails_the_read_instead_of_deactivating() {
         &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "body": {"@odata.context": "x"}}),
     );
     assert_read_fails(&world, &["it has no `value` array"]);
+    // A success that holds Graph's error instead (a gateway's answer): its code and message.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "body": {"error": {
+            "code": "Authorization_RequestDenied",
+            "message": "Insufficient privileges to complete the operation."}}}),
+    );
+    assert_read_fails(
+        &world,
+        &[
+            "HTTP 200, but the answer is not what roster expects: it has no `value` array but an \
+           error Authorization_RequestDenied: Insufficient privileges to complete the operation.",
+        ],
+    );
     // An item that failed outright.
     fault(
         &world,
@@ -356,6 +370,19 @@ fn graph_pages_that_are_not_what_graph_sends_fail_the_read() {
     assert_read_fails(
         &world,
         &["appRoleAssignedTo", "the page has no `value` array"],
+    );
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200,
+                "body": {"error": {"code": "Request_ResourceNotFound",
+                                   "message": "Resource 'x' does not exist."}}}),
+    );
+    assert_read_fails(
+        &world,
+        &[
+            "appRoleAssignedTo: the answer is not what roster expects: the page has no `value` \
+           array but an error Request_ResourceNotFound: Resource 'x' does not exist.",
+        ],
     );
     fault(
         &world,
@@ -526,6 +553,53 @@ fn graph_members_without_their_selected_properties_fail_the_read() {
         );
         assert_read_fails(&world, &[expected]);
     }
+}
+
+/// A user listed twice with different values (Entra changed during the read, or its replicas
+/// disagreed) is planned from the copy read last, and the plan says so; identical copies (a user
+/// in two groups) say nothing.
+#[test]
+fn a_user_read_twice_with_different_values_is_named_in_a_warning() {
+    let world = World::demo("safety-twice");
+    let plan = world.roster(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(!plan.stderr.contains("was read twice"), "{}", plan.stderr);
+    let liam = |enabled: bool, title: &str| {
+        json!({"@odata.type": "#microsoft.graph.user", "id": "0000000e-0000-0000-0000-000000000002",
+               "accountEnabled": enabled, "department": "Sales", "displayName": "Liam Chen",
+               "employeeId": "E1002", "employeeType": "Employee", "givenName": "Liam",
+               "jobTitle": title, "mail": "liam.chen@contoso.com", "mailNickname": "liam.chen",
+               "preferredLanguage": "en-US", "surname": "Chen",
+               "userPrincipalName": "liam.chen@contoso.com"})
+    };
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/groups/{id}/members", "kind": "respond", "status": 200,
+                "count": 10, "body": {"value": [liam(true, "Account Executive"),
+                                                liam(false, "Former Account Executive")]}}),
+    );
+    let plan = world.roster(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let both = format!("{}{}", plan.stdout, plan.stderr);
+    assert!(
+        both.contains(
+            "user \"liam.chen@contoso.com\" was read twice with different accountEnabled, \
+             jobTitle: roster plans the copy read last, from the members of group"
+        ),
+        "{both}"
+    );
+    // Each such warning once, however often the same copies were read.
+    let warnings: Vec<&str> = both
+        .lines()
+        .filter(|l| l.contains("was read twice"))
+        .collect();
+    let distinct: std::collections::HashSet<&str> = warnings.iter().copied().collect();
+    assert_eq!(warnings.len(), distinct.len(), "{both}");
+    // The copy read last is the one planned: Liam is disabled in it, so out of scope.
+    assert!(
+        both.contains("liam.chen@contoso.com") && both.contains("out of scope"),
+        "{both}"
+    );
 }
 
 #[test]
