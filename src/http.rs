@@ -261,18 +261,20 @@ fn concurrent_limit(message: &str) -> bool {
 
 /// The error code and message of the three error shapes roster meets: Graph's
 /// `{"error": {"code", "message"}}`, Salesforce's `[{"errorCode", "message"}]` and OAuth's
-/// `{"error", "error_description"}`.
+/// `{"error", "error_description"}`. Both are the service's text, made safe to show on one
+/// line (`api_text`); a body that is not JSON (a proxy's HTML page) is its words, on one line.
 pub(crate) fn error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        let text = String::from_utf8_lossy(body).trim().to_owned();
-        return (None, (!text.is_empty()).then(|| truncate(&text, 300)));
+        let text = String::from_utf8_lossy(body);
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        return (None, (!words.is_empty()).then(|| api_text(&words, 300)));
     };
     error_value(&value)
 }
 
 /// The error code and message of an error body already read as JSON (`error_body`'s shapes).
 pub(crate) fn error_value(value: &Value) -> (Option<String>, Option<String>) {
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(|t| api_text(t, 1000));
     match value {
         Value::Object(o) => match o.get("error") {
             Some(Value::Object(e)) => (text(e.get("code")), text(e.get("message"))),
@@ -290,7 +292,15 @@ pub(crate) fn error_value(value: &Value) -> (Option<String>, Option<String>) {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// An API's text as roster shows it: cut to `max` characters, and every character that acts —
+/// a line break too — escaped (`render::visible`), so that a message can neither drive the
+/// terminal nor forge a line of roster's output (a CI log reads `::error::` lines as commands).
+pub(crate) fn api_text(text: &str, max: usize) -> String {
+    crate::render::visible_string(truncate(text, max))
+}
+
+/// `text` cut to `max` characters, an ellipsis marking the cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -766,6 +776,27 @@ mod tests {
         assert_eq!(
             error_body(b"<html>oops</html>"),
             (None, Some("<html>oops</html>".into()))
+        );
+    }
+
+    /// An API's words cannot forge a line of roster's output (a CI log runs `::error::` lines
+    /// as commands), drive the terminal, or flood it.
+    #[test]
+    fn error_texts_stay_on_one_line_and_within_bounds() {
+        let (code, message) = error_body(
+            br#"{"error":{"code":"A\nerror: forged","message":"m\n::error::forged\u001b[2J"}}"#,
+        );
+        assert_eq!(code.as_deref(), Some(r"A\nerror: forged"));
+        assert_eq!(message.as_deref(), Some(r"m\n::error::forged\u{1b}[2J"));
+        let long = format!(
+            r#"{{"error":{{"code":"C","message":"{}"}}}}"#,
+            "x".repeat(100_000)
+        );
+        let (_, message) = error_body(long.as_bytes());
+        assert_eq!(message.unwrap().chars().count(), 1001);
+        assert_eq!(
+            error_body(b"<html>\n  <body>Bad\r\n Gateway</body>\n</html>\n"),
+            (None, Some("<html> <body>Bad Gateway</body> </html>".into()))
         );
     }
 

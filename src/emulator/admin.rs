@@ -162,6 +162,15 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
     let Some(position) = state.entra.user_position(id) else {
         return bad(format!("no user {id}"));
     };
+    // Checked before anything is written: a refused change leaves the user as it was.
+    if let Some(problem) = changes
+        .iter()
+        .find_map(|(property, value)| crate::graph::attributes::graph_type_problem(property, value))
+    {
+        return bad(format!(
+            "{problem}: Graph refuses such a value (400 Request_BadRequest)"
+        ));
+    }
     let user = &mut state.entra.users[position];
     let user_id = user
         .get("id")

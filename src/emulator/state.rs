@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::ids;
 use super::world::{ApiUser, Application, CustomField, EntraClient, SalesforceClient, WorldFile};
+use crate::graph::attributes::graph_type_problem;
 
 /// Start of the emulator's clock for record timestamps: 2026-01-01T00:00:00Z in milliseconds.
 const CLOCK_START_MS: i64 = 1_767_225_600_000;
@@ -555,6 +556,14 @@ fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
             if !user.get(key).is_some_and(Value::is_string) {
                 return Err(format!("entra.users[{i}]: `{key}` is required"));
             }
+        }
+        if let Some(problem) = user
+            .iter()
+            .find_map(|(property, value)| graph_type_problem(property, value))
+        {
+            return Err(format!(
+                "entra.users[{i}]: {problem} (Graph holds no other type there)"
+            ));
         }
     }
     let mut entra = Entra {

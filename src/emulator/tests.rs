@@ -1851,6 +1851,73 @@ fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
     );
 }
 
+/// Graph holds text in a text property and a boolean in a Boolean one: a world that says
+/// otherwise is refused, as an admin change through the admin API is.
+#[test]
+fn a_world_whose_entra_users_hold_values_graph_refuses_is_refused() {
+    for (from, to, expected) in [
+        (
+            "surname: \"Chen\"",
+            "surname: 5",
+            "entra.users[1]: surname 5, not text",
+        ),
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      proxyAddresses: \"SMTP:liam@contoso.com\"",
+            "proxyAddresses \"SMTP:liam@contoso.com\", not a list of text",
+        ),
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      onPremisesExtensionAttributes: {extensionAttribute1: 7}",
+            "extensionAttribute1 7, not text",
+        ),
+    ] {
+        assert!(DEMO.contains(from));
+        let world = WorldFile::from_yaml(&DEMO.replacen(from, to, 1)).unwrap();
+        let err = State::from_world(world).err().expect("refused");
+        assert!(err.contains(expected), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn admin_changes_to_entra_users_that_graph_refuses_change_nothing() {
+    let running = demo().await;
+    let client = reqwest::Client::new();
+    let url = format!(
+        "{}/_emulator/entra/users/liam.chen@contoso.com",
+        running.base_url()
+    );
+    let answer = client
+        .patch(&url)
+        .json(&json!({"jobTitle": "Director", "accountEnabled": "false"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let body = answer.text().await.unwrap();
+    assert!(
+        body.contains(r#"accountEnabled \"false\", not a boolean"#),
+        "{body}"
+    );
+    // Nothing of the refused change was written.
+    let world = client
+        .get(format!("{}/_emulator/world", running.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let users = world["entra"]["users"].as_array().unwrap();
+    let liam = users
+        .iter()
+        .find(|u| u["userPrincipalName"] == "liam.chen@contoso.com")
+        .unwrap();
+    assert_eq!(liam["jobTitle"], "Account Executive");
+    assert_eq!(liam["accountEnabled"], true);
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn restricted_picklists_take_only_their_values() {
     let running = demo().await;

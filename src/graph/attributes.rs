@@ -123,6 +123,147 @@ pub(crate) const COLLECTION_PROPERTIES: &[&str] = &[
     "skills",
 ];
 
+/// The `user` properties of type Boolean (the same table).
+const BOOLEAN_PROPERTIES: &[&str] = &[
+    "accountEnabled",
+    "isManagementRestricted",
+    "isResourceAccount",
+    "onPremisesSyncEnabled",
+    "showInAddressList",
+];
+
+/// The `user` properties whose values are objects or collections of objects (the same table):
+/// roster reads none of them as text (`onPremisesExtensionAttributes` is read by its members).
+const STRUCTURED_PROPERTIES: &[&str] = &[
+    "assignedLicenses",
+    "assignedPlans",
+    "authorizationInfo",
+    "customSecurityAttributes",
+    "employeeOrgData",
+    "identities",
+    "licenseAssignmentStates",
+    "mailboxSettings",
+    "manager",
+    "onPremisesExtensionAttributes",
+    "onPremisesProvisioningErrors",
+    "passwordProfile",
+    "provisionedPlans",
+    "serviceProvisioningErrors",
+    "signInActivity",
+];
+
+/// The JSON a Graph `user` property holds (Microsoft Graph, "user resource type", v1.0,
+/// properties table): String, DateTimeOffset and Guid properties are text; directory
+/// extensions may be of any type, and structured properties are not read as values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Type {
+    Text,
+    Boolean,
+    TextList,
+    Unchecked,
+}
+
+impl Type {
+    /// The type of the Graph property that holds Entra attribute `name`.
+    fn of(name: &str) -> Type {
+        let property = graph_property(name);
+        if is_extension_attribute(name) {
+            Type::Text
+        } else if !USER_PROPERTIES.contains(&property) || STRUCTURED_PROPERTIES.contains(&property)
+        {
+            Type::Unchecked
+        } else if BOOLEAN_PROPERTIES.contains(&property) {
+            Type::Boolean
+        } else if COLLECTION_PROPERTIES.contains(&property) {
+            Type::TextList
+        } else {
+            Type::Text
+        }
+    }
+
+    /// What `value` should be instead, if it is not of this type (null always is).
+    fn refuses(self, value: &Value) -> Option<&'static str> {
+        match self {
+            _ if value.is_null() => None,
+            Type::Text => (!value.is_string()).then_some("text"),
+            Type::Boolean => (!value.is_boolean()).then_some("a boolean"),
+            Type::TextList => (!value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)))
+            .then_some("a list of text"),
+            Type::Unchecked => None,
+        }
+    }
+}
+
+/// What Graph would refuse to hold in the `user` property `property` (its own name, e.g.
+/// `surname`, `onPremisesExtensionAttributes`): `surname 5, not text`. Properties Graph does not
+/// have, directory extensions and structured properties other than the extension attributes
+/// are not checked. The emulator refuses such a world or admin change, as Graph would.
+pub(crate) fn graph_type_problem(property: &str, value: &Value) -> Option<String> {
+    let shown = |value: &Value| crate::http::truncate(&value.to_string(), 80);
+    if property == "onPremisesExtensionAttributes" {
+        let Some(attributes) = value.as_object() else {
+            return (!value.is_null())
+                .then(|| format!("{property} {}, not an object", shown(value)));
+        };
+        return attributes.iter().find_map(|(name, value)| {
+            let expected = Type::Text.refuses(value)?;
+            Some(format!("{name} {}, not {expected}", shown(value)))
+        });
+    }
+    let expected = Type::of(property).refuses(value)?;
+    Some(format!("{property} {}, not {expected}", shown(value)))
+}
+
+/// The Entra attributes a read takes from each Graph user (dereferences to their names), with
+/// the type Graph gives each, worked out once per read.
+pub(crate) struct Selected {
+    names: Vec<Name>,
+    types: Vec<Type>,
+}
+
+impl Selected {
+    pub(crate) fn new(names: Vec<Name>) -> Selected {
+        let types = names.iter().map(|name| Type::of(name)).collect();
+        Selected { names, types }
+    }
+
+    /// The first selected attribute a Graph user object holds a value of a type Graph never
+    /// sends for (a number for `surname`, `"false"` for `accountEnabled`, an object for an
+    /// `extensionAttribute`), as `surname 5, not text`; a value is shown up to 80 characters.
+    pub(crate) fn wrong_type(&self, user: &Fields) -> Option<String> {
+        self.names.iter().zip(&self.types).find_map(|(name, kind)| {
+            let (value, property) = if is_extension_attribute(name) {
+                let holder = user.get("onPremisesExtensionAttributes")?;
+                if !holder.is_null() && !holder.is_object() {
+                    return Some(format!(
+                        "onPremisesExtensionAttributes {}, not an object",
+                        crate::http::truncate(&holder.to_string(), 80)
+                    ));
+                }
+                (holder.get(&**name)?, &**name)
+            } else {
+                let property = graph_property(name);
+                (user.get(property)?, property)
+            };
+            let expected = kind.refuses(value)?;
+            Some(format!(
+                "{property} {}, not {expected}",
+                crate::http::truncate(&value.to_string(), 80)
+            ))
+        })
+    }
+}
+
+impl std::ops::Deref for Selected {
+    type Target = [Name];
+
+    fn deref(&self) -> &[Name] {
+        &self.names
+    }
+}
+
 /// Entra's synchronization-schema names (the provisioning portal's, from the old Azure AD
 /// Graph) that Microsoft Graph spells otherwise, and what to write instead.
 const SYNC_NAMES: &[(&str, &str)] = &[
@@ -379,6 +520,92 @@ pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values of a type Graph never sends for a property are named; nulls, directory
+    /// extensions and structured properties are not checked.
+    #[test]
+    fn values_of_a_type_graph_never_sends_are_named() {
+        let selected = Selected::new(
+            [
+                "accountEnabled",
+                "surname",
+                "proxyAddresses",
+                "extensionAttribute3",
+                "extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter",
+                "employeeHireDate",
+            ]
+            .into_iter()
+            .map(Name::from)
+            .collect(),
+        );
+        let wrong = |user: serde_json::Value| {
+            let user: Fields = serde_json::from_value(user).unwrap();
+            selected.wrong_type(&user)
+        };
+        let fine = serde_json::json!({
+            "accountEnabled": true, "surname": "Chen", "proxyAddresses": ["SMTP:a@x"],
+            "onPremisesExtensionAttributes": {"extensionAttribute3": "CC-7"},
+            "extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter": 42,
+            "employeeHireDate": "2024-01-02T00:00:00Z"
+        });
+        assert_eq!(wrong(fine.clone()), None);
+        let nulls = serde_json::json!({
+            "accountEnabled": null, "surname": null, "proxyAddresses": null,
+            "onPremisesExtensionAttributes": null, "employeeHireDate": null
+        });
+        assert_eq!(wrong(nulls), None);
+        for (property, value, expected) in [
+            ("surname", serde_json::json!(5), "surname 5, not text"),
+            ("surname", serde_json::json!(true), "surname true, not text"),
+            (
+                "surname",
+                serde_json::json!(["Chen"]),
+                r#"surname ["Chen"], not text"#,
+            ),
+            (
+                "accountEnabled",
+                serde_json::json!("false"),
+                r#"accountEnabled "false", not a boolean"#,
+            ),
+            (
+                "proxyAddresses",
+                serde_json::json!("SMTP:a@x"),
+                r#"proxyAddresses "SMTP:a@x", not a list of text"#,
+            ),
+            (
+                "proxyAddresses",
+                serde_json::json!([1]),
+                "proxyAddresses [1], not a list of text",
+            ),
+            (
+                "employeeHireDate",
+                serde_json::json!(20_240_102),
+                "employeeHireDate 20240102, not text",
+            ),
+            (
+                "onPremisesExtensionAttributes",
+                serde_json::json!({"extensionAttribute3": 7}),
+                "extensionAttribute3 7, not text",
+            ),
+            (
+                "onPremisesExtensionAttributes",
+                serde_json::json!("CC-7"),
+                r#"onPremisesExtensionAttributes "CC-7", not an object"#,
+            ),
+        ] {
+            let mut user = fine.clone();
+            user[property] = value;
+            assert_eq!(wrong(user).as_deref(), Some(expected));
+        }
+        // A long value is cut in the message.
+        let mut user = fine;
+        user["surname"] = serde_json::json!({"x": "y".repeat(500)});
+        let message = wrong(user).unwrap();
+        assert!(
+            message.len() < 120 && message.ends_with("…, not text"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn entra_names_become_graph_properties_and_back() {

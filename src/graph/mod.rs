@@ -112,7 +112,13 @@ impl Graph {
         if reply.body.is_empty() {
             return Ok(Value::Null);
         }
-        Ok(reply.json(&what)?)
+        let answer = reply.json(&what)?;
+        // No Graph resource has an `error` property: an answer holding one is Graph's error,
+        // whatever its status, and is never read as data.
+        if let Some(error) = answer.get("error").filter(|e| !e.is_null()) {
+            return Err(error_answer(&what, &reply, error));
+        }
+        Ok(answer)
     }
 
     /// `send`, the answer's body not yet read as JSON.
@@ -244,8 +250,12 @@ impl Graph {
                     return Err(unexpected(format!("`@odata.nextLink` is {other}")));
                 }
             };
+            // An error beside items may mean the items are partial: never planned from.
+            if !page.error.is_null() {
+                return Err(error_answer(&what, &reply, &page.error));
+            }
             let Some(items) = page.value.0 else {
-                return Err(unexpected(no_value(&page.error, "the page")));
+                return Err(unexpected("the page has no `value` array".to_owned()));
             };
             each_page(items).map_err(unexpected)?;
         }
@@ -309,7 +319,9 @@ impl Graph {
                     again.push(index);
                     continue;
                 }
-                if !(200..300).contains(&status) {
+                // A success holding Graph's error is a failure too: never read as data.
+                if !(200..300).contains(&status) || body.get("error").is_some_and(|e| !e.is_null())
+                {
                     return Err(batch_failure(&urls[index], status, &body, attempt));
                 }
                 replies[index] = Some(BatchReply { status, body });
@@ -404,19 +416,34 @@ struct Page<T> {
     error: Value,
 }
 
-/// Why an answer of status 200 holds no `value` array (`what` has none): Graph's own error
-/// code and message when the body is an error (`{"error": {"code", "message"}}`), which a proxy
-/// or gateway can send with 200.
-pub(crate) fn no_value(error: &Value, what: &str) -> String {
-    if error.is_null() {
-        return format!("{what} has no `value` array");
-    }
+/// The read error for an answer of success status that holds Graph's `error`: the request,
+/// the status and Graph's code and message.
+fn error_answer(
+    what: &crate::http::Request,
+    reply: &crate::http::Reply,
+    error: &Value,
+) -> GraphError {
+    GraphError::Read(format!(
+        "Microsoft Graph {} {}: HTTP {}, but the answer holds {}",
+        what.method,
+        what.path(),
+        reply.status.as_u16(),
+        graph_error(error)
+    ))
+}
+
+/// Graph's error object (`{"code", "message"}`) as a message: `error CODE: MESSAGE`, for an
+/// answer of status 200 that holds one (as a gateway may send): never read as data.
+fn graph_error(error: &Value) -> String {
     let (code, message) = crate::http::error_value(&json!({ "error": error }));
-    format!(
-        "{what} has no `value` array but an error{}: {}",
-        code.map(|c| format!(" {c}")).unwrap_or_default(),
-        message.unwrap_or_else(|| error.to_string())
-    )
+    match (code, message) {
+        (Some(code), Some(message)) => format!("Graph's error {code}: {message}"),
+        (Some(text), None) | (None, Some(text)) => format!("Graph's error {text}"),
+        (None, None) => format!(
+            "Graph's error {}",
+            crate::http::api_text(&error.to_string(), 300)
+        ),
+    }
 }
 
 /// A page's `value`: its items when it is an array; `None` when it is anything else (the page
@@ -481,7 +508,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Items<T> {
 }
 
 /// One item of a page of directory objects: an object, read as its properties by name (each
-/// name one `Arc` shared by every object read: `Fields`), or whatever else a malformed answer
+/// name interned, shared by every object read: `Fields`), or whatever else a malformed answer
 /// put there, kept to be named in the error.
 pub(crate) enum Item {
     Object(crate::sorted_map::Fields),

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::attributes::{graph_select, missing_property, read_attributes, source_attributes};
+use super::attributes::{
+    Selected, graph_select, missing_property, read_attributes, source_attributes,
+};
 use super::{Graph, GraphError, Item, MAX_BATCH, encode, odata_string};
 use crate::concurrent;
 use crate::config::{Application, Assignment, Config, RoleCondition};
@@ -17,7 +19,7 @@ use crate::model::{
     SourceSnapshot, SourceUser,
 };
 use crate::progress::Task;
-use crate::sorted_map::{Fields, Name};
+use crate::sorted_map::Fields;
 
 /// Graph's largest page for directory collections.
 const PAGE: usize = 999;
@@ -32,7 +34,7 @@ pub(crate) async fn read(
     config: &Config,
     task: Task,
 ) -> Result<SourceSnapshot, GraphError> {
-    let attributes = Arc::new(source_attributes(config));
+    let attributes = Arc::new(Selected::new(source_attributes(config)));
     let select = Arc::new(graph_select(&attributes));
     task.step("enterprise application");
     let application = service_principal(&graph, &config.source.application).await?;
@@ -139,7 +141,7 @@ async fn read_groups(
     groups: &BTreeMap<String, (String, bool)>,
     users_with_groups: bool,
     select: &str,
-    attributes: &Arc<Vec<Name>>,
+    attributes: &Arc<Selected>,
     task: &Task,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<Group>, BTreeMap<String, SourceUser>), GraphError> {
@@ -536,7 +538,7 @@ async fn assigned_users(
     assignments: &[AppRoleAssignment],
     known: &BTreeMap<String, SourceUser>,
     select: &str,
-    attributes: &Arc<Vec<Name>>,
+    attributes: &Arc<Selected>,
     task: &Task,
 ) -> Result<Assigned, GraphError> {
     let wanted: Vec<String> = assignments
@@ -586,7 +588,7 @@ async fn confirm_deleted(graph: &Arc<Graph>, missing: &[String]) -> Result<(), G
 }
 
 /// The users of a page of Graph user objects; each must be an object with an `id`.
-fn source_users(items: Vec<Item>, attributes: &[Name]) -> Result<Vec<SourceUser>, String> {
+fn source_users(items: Vec<Item>, attributes: &Selected) -> Result<Vec<SourceUser>, String> {
     items
         .into_iter()
         .map(|item| match item {
@@ -597,16 +599,12 @@ fn source_users(items: Vec<Item>, attributes: &[Name]) -> Result<Vec<SourceUser>
 }
 
 /// A Graph user object's id and the attributes the config reads, taken from it.
-fn source_user(user: Fields, attributes: &[Name]) -> Result<SourceUser, String> {
+fn source_user(user: Fields, attributes: &Selected) -> Result<SourceUser, String> {
     let id = required(&user, "id")?;
-    // Scope reads it: a `"false"` taken for enabled would provision a disabled account.
-    if let Some(enabled) = user
-        .get("accountEnabled")
-        .filter(|v| !v.is_null() && !v.is_boolean())
-    {
-        return Err(format!(
-            "user {id} has accountEnabled {enabled}, not a boolean"
-        ));
+    // What Graph never sends is refused, not converted: a `"false"` taken for enabled would
+    // provision a disabled account, a number taken for a userPrincipalName would name one.
+    if let Some(wrong) = attributes.wrong_type(&user) {
+        return Err(format!("user {id} has {wrong}"));
     }
     if let Some(missing) = missing_property(&user, attributes) {
         return Err(format!(
@@ -628,7 +626,7 @@ async fn users_by_id(
     graph: &Arc<Graph>,
     ids: &[String],
     select: &str,
-    attributes: &Arc<Vec<Name>>,
+    attributes: &Arc<Selected>,
     task: &Task,
 ) -> Result<BTreeMap<String, SourceUser>, GraphError> {
     let mut found = BTreeMap::new();
@@ -680,7 +678,7 @@ async fn by_filter(
     graph: &Arc<Graph>,
     ids: &[String],
     select: &str,
-    attributes: &Arc<Vec<Name>>,
+    attributes: &Arc<Selected>,
     task: &Task,
 ) -> Result<BTreeMap<String, SourceUser>, GraphError> {
     let mut found = BTreeMap::new();
@@ -733,8 +731,7 @@ async fn by_filter(
                     let status = reply.status;
                     let Some(Value::Array(items)) = reply.body.get_mut("value").map(Value::take)
                     else {
-                        let error = reply.body.get("error").unwrap_or(&Value::Null);
-                        return Err(unexpected(&super::no_value(error, "it"), status));
+                        return Err(unexpected("it has no `value` array", status));
                     };
                     task.add(items.len() as u64);
                     let items = items.into_iter().map(Item::from).collect();

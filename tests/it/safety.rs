@@ -334,9 +334,32 @@ fn a_batch_item_cut_short_fails_the_read_instead_of_deactivating() {
     assert_read_fails(
         &world,
         &[
-            "HTTP 200, but the answer is not what roster expects: it has no `value` array but an \
-           error Authorization_RequestDenied: Insufficient privileges to complete the operation.",
+            "GET /v1.0/users (in a $batch): HTTP 200 Authorization_RequestDenied: Insufficient \
+           privileges to complete the operation.",
         ],
+    );
+    // The `$batch` itself answered with Graph's error and status 200.
+    fault(
+        &world,
+        &json!({"route": "POST /v1.0/$batch", "kind": "respond", "status": 200, "body": {
+            "error": {"code": "BadRequest", "message": "Invalid batch payload format."}}}),
+    );
+    assert_read_fails(
+        &world,
+        &[
+            "POST /v1.0/$batch: HTTP 200, but the answer holds Graph's error BadRequest: Invalid \
+           batch payload format.",
+        ],
+    );
+    // ... also beside a `value` array: the items may be partial, and are not planned from.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "body": {
+            "value": [], "error": {"code": "Request_Throttled", "message": "partial result"}}}),
+    );
+    assert_read_fails(
+        &world,
+        &["GET /v1.0/users (in a $batch): HTTP 200 Request_Throttled: partial result"],
     );
     // An item that failed outright.
     fault(
@@ -380,8 +403,23 @@ fn graph_pages_that_are_not_what_graph_sends_fail_the_read() {
     assert_read_fails(
         &world,
         &[
-            "appRoleAssignedTo: the answer is not what roster expects: the page has no `value` \
-           array but an error Request_ResourceNotFound: Resource 'x' does not exist.",
+            "appRoleAssignedTo: HTTP 200, but the answer holds Graph's error \
+           Request_ResourceNotFound: Resource 'x' does not exist.",
+        ],
+    );
+    // Beside items, Graph's error still fails the read: the items may be partial, and a
+    // partial listing planned from would deactivate whoever it left out.
+    fault(
+        &world,
+        &json!({"route": route, "kind": "respond", "status": 200,
+                "body": {"value": [], "error": {"code": "Request_Throttled",
+                                                "message": "partial\nerror: forged line"}}}),
+    );
+    assert_read_fails(
+        &world,
+        &[
+            "appRoleAssignedTo: HTTP 200, but the answer holds Graph's error Request_Throttled: \
+           partial\\nerror: forged line",
         ],
     );
     fault(
@@ -525,6 +563,24 @@ fn graph_members_without_their_selected_properties_fail_the_read() {
                 "body": member("#microsoft.graph.user", json!({"accountEnabled": "false"}))}),
     );
     assert_read_fails(&world, &["has accountEnabled \"false\", not a boolean"]);
+    // Text Graph never sends as anything else: refused, not converted into a name.
+    for (extra, expected) in [
+        (
+            json!({"userPrincipalName": 5}),
+            "has userPrincipalName 5, not text",
+        ),
+        (
+            json!({"displayName": {"first": "Liam"}}),
+            "has displayName {\"first\":\"Liam\"}, not text",
+        ),
+    ] {
+        fault(
+            &world,
+            &json!({"route": route, "kind": "respond", "status": 200, "count": 10,
+                    "body": member("#microsoft.graph.user", extra)}),
+        );
+        assert_read_fails(&world, &[expected]);
+    }
     fault(
         &world,
         &json!({"route": route, "kind": "respond", "status": 200, "count": 10,
