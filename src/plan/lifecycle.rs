@@ -500,9 +500,11 @@ impl<'a> State<'a> {
                 .and_then(|profile| self.licence_of(profile))
                 .unwrap_or_default()
         };
+        // Read once: a create's change is cold again by now.
+        let licences: Vec<&str> = creates.iter().map(|i| licence(*i)).collect();
         let mut demand: HashMap<&str, i64> = HashMap::default();
-        for i in creates {
-            *demand.entry(licence(*i)).or_insert(0) += 1;
+        for licence in &licences {
+            *demand.entry(licence).or_insert(0) += 1;
         }
         let short = demand
             .iter()
@@ -519,8 +521,12 @@ impl<'a> State<'a> {
         let mut dropped = vec![false; plan.changes.len()];
         for k in order {
             let i = &creates[k];
-            let licence = &licence(*i);
-            let reason = if let Some(keys) = by_username.get(&username(*i)) {
+            let licence = &licences[k];
+            // Nearly always no Username is given twice: nothing to look up.
+            let twice = (!by_username.is_empty())
+                .then(|| by_username.get(&username(*i)))
+                .flatten();
+            let reason = if let Some(keys) = twice {
                 Some((
                     ProblemKind::Conflict,
                     format!(
