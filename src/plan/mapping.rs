@@ -48,7 +48,14 @@ impl MatchRule<'_> {
     /// The value as this rule compares it.
     pub(super) fn key(&self, value: &str, suffix: &str) -> String {
         let key = super::compare::match_key(self.field, value, suffix);
-        if self.anchor { key.to_lowercase() } else { key }
+        // ASCII without capitals, as most keys are (lower-cased already when the field is
+        // case-insensitive), lower-cases to itself.
+        let lower = key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase());
+        if self.anchor && !lower {
+            key.to_lowercase()
+        } else {
+            key
+        }
     }
 }
 

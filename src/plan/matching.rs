@@ -1,6 +1,7 @@
 //! Matching: the target users by each rule's field, and how a source user links to them.
 
 use super::hash::HashMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::mapping::Compiled;
@@ -79,13 +80,22 @@ pub(super) fn link(
     suffix: &str,
     mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
-    let mut tried = Vec::with_capacity(compiled.matching.len());
+    // Read as it is held where a rule reads one text attribute, as most do: no copy of it.
+    let raw = user.raw();
+    let mut tried: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(compiled.matching.len());
     // The user's own value of each anchor rule tried so far: (rule, key).
     let mut anchors: Vec<(usize, String)> = Vec::new();
     for (i, rule) in compiled.matching.iter().enumerate() {
         let (parsed, field, source) = (rule.parsed, &rule.field, &rule.source);
-        let value = match expr::evaluate(parsed, user, ctx) {
-            Ok(Value::Str(v)) if !v.trim().is_empty() => v,
+        let evaluated = match held_text(parsed, &raw) {
+            Some(text) => Ok(Cow::Borrowed(text)),
+            None => expr::evaluate(parsed, user, ctx).map(|v| match v {
+                Value::Str(v) => Cow::Owned(v),
+                _ => Cow::Borrowed(""),
+            }),
+        };
+        let value = match evaluated {
+            Ok(v) if !v.trim().is_empty() => v,
             Err(e) if explain.is_none() => {
                 return Link::Undecided(
                     format!(
@@ -135,7 +145,7 @@ pub(super) fn link(
                 rule: i + 1,
                 field: (*field).to_owned(),
                 expression: (*source).to_owned(),
-                value: Some(value.clone()),
+                value: Some(value.to_string()),
                 error: None,
                 found: found.len(),
             });
@@ -169,6 +179,22 @@ pub(super) fn link(
     }
 }
 
+/// The text a rule that reads one attribute (`[userPrincipalName]`) gives, as the user holds it:
+/// what evaluating it gives, without the copy. `None` for any other rule, and for a value that
+/// is not held as text under exactly that name, which evaluating reads as the expression
+/// language does (a boolean as "True", a name in another case).
+fn held_text<'r>(
+    parsed: &crate::expr::Expr,
+    raw: &'r crate::sorted_map::Fields,
+) -> Option<&'r str> {
+    match &parsed.kind {
+        crate::expr::ExprKind::Attribute(name) if name != "appRoleAssignments" => {
+            raw.get(name).and_then(serde_json::Value::as_str)
+        }
+        _ => None,
+    }
+}
+
 /// Every Salesforce user any of the rules finds for `user`: in a dispute, none of them is
 /// deprovisioned for it (a user who shares an anchor value with another keeps their own account).
 pub(super) fn candidates(
@@ -190,7 +216,7 @@ pub(super) fn candidates(
 }
 
 /// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
-fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, String)]) -> String {
+fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, Cow<'_, str>)]) -> String {
     const START: &str = "unmatched: no Salesforce user with ";
     if tried.is_empty() {
         return "unmatched: no matching rule gave a value to look up".to_owned();

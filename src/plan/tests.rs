@@ -574,6 +574,35 @@ fn matching_tries_rules_in_order_the_first_misses_the_second_links() {
     assert_eq!(change.after["Title"], "Lead");
 }
 
+/// A rule that reads one attribute reads it as evaluating it would: held as text, as it is;
+/// held otherwise (a number in a snapshot), as the expression language converts it; blank, as
+/// no value. The unmatched reason names the values looked up.
+#[test]
+fn a_one_attribute_rule_reads_the_value_as_evaluating_it_would() {
+    let mut w = World::new();
+    let upn = w.user("hal", json!({"employeeId": 1002}));
+    w.join("hal", "g-sales");
+    w.salesforce(
+        "hal",
+        json!({"EmployeeNumber": "1002", "FederationIdentifier": "someone@else.com"}),
+    );
+    let blank = w.user("ivy", json!({"employeeId": "  "}));
+    w.join("ivy", "g-sales");
+    let plan = w.plan(&config(&[]));
+    assert_eq!(only(&plan, &upn).action, Action::Update);
+    assert!(
+        only(&plan, &upn)
+            .reason
+            .starts_with("linked by EmployeeNumber")
+    );
+    let create = only(&plan, &blank);
+    assert_eq!(create.action, Action::Create);
+    assert_eq!(
+        &*create.reason,
+        "unmatched: no Salesforce user with FederationIdentifier = \"ivy@x.com\""
+    );
+}
+
 #[test]
 fn an_account_whose_anchor_holds_another_persons_value_is_never_handed_over() {
     // Hal's UPN now leads to an account whose EmployeeNumber (the anchor) is someone else's:
