@@ -278,7 +278,9 @@ pub(crate) fn error_value(value: &Value) -> (Option<String>, Option<String>) {
     match value {
         Value::Object(o) => match o.get("error") {
             Some(Value::Object(e)) => (text(e.get("code")), text(e.get("message"))),
-            Some(Value::String(code)) => (Some(code.clone()), text(o.get("error_description"))),
+            Some(Value::String(code)) => {
+                (Some(api_text(code, 1000)), text(o.get("error_description")))
+            }
             _ => (None, text(o.get("message"))),
         },
         Value::Array(items) => {
@@ -788,6 +790,11 @@ mod tests {
         );
         assert_eq!(code.as_deref(), Some(r"A\nerror: forged"));
         assert_eq!(message.as_deref(), Some(r"m\n::error::forged\u{1b}[2J"));
+        // OAuth's shape: the code is a string of its own.
+        let (code, message) =
+            error_body(br#"{"error":"invalid\ngrant","error_description":"bad\n::error::x"}"#);
+        assert_eq!(code.as_deref(), Some(r"invalid\ngrant"));
+        assert_eq!(message.as_deref(), Some(r"bad\n::error::x"));
         let long = format!(
             r#"{{"error":{{"code":"C","message":"{}"}}}}"#,
             "x".repeat(100_000)

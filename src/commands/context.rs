@@ -344,10 +344,27 @@ impl Context {
 /// Plans from the files `roster snapshot` wrote to `dir`.
 /// The two snapshots `roster snapshot` wrote to `dir`.
 pub(crate) fn read_snapshots(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
-    Ok((
-        read_snapshot(&dir.join("entra.json"))?,
-        read_snapshot(&dir.join("salesforce.json"))?,
-    ))
+    let path = dir.join("entra.json");
+    let source: SourceSnapshot = read_snapshot(&path)?;
+    // Held to what a live read accepts: a hand-edited `accountEnabled: "false"` would otherwise
+    // be read as enabled, and a number would become a userPrincipalName.
+    let mut types = crate::graph::attributes::AttributeTypes::default();
+    for (i, user) in source.users.iter().enumerate() {
+        if let Some(problem) = user
+            .attributes
+            .iter()
+            .find_map(|(name, value)| types.problem(*name, value))
+        {
+            return Err(Error::NotASnapshot {
+                path,
+                reason: format!(
+                    "users[{i}] ({}) has {problem}: Graph never sends that type there",
+                    crate::render::visible(&user.id)
+                ),
+            });
+        }
+    }
+    Ok((source, read_snapshot(&dir.join("salesforce.json"))?))
 }
 
 pub(crate) fn plan_offline(

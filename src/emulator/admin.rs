@@ -162,7 +162,17 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
     let Some(position) = state.entra.user_position(id) else {
         return bad(format!("no user {id}"));
     };
-    // Checked before anything is written: a refused change leaves the user as it was.
+    // Checked before anything is written: a refused change leaves the user as it was. Graph's
+    // `id` is read-only, and a user always has a userPrincipalName.
+    if changes.contains_key("id") {
+        return bad("id is read-only: Graph refuses to change a user's object id".to_owned());
+    }
+    if changes
+        .get("userPrincipalName")
+        .is_some_and(|upn| upn.as_str().is_none_or(|u| u.trim().is_empty()))
+    {
+        return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
+    }
     if let Some(problem) = changes
         .iter()
         .find_map(|(property, value)| crate::graph::attributes::graph_type_problem(property, value))

@@ -547,11 +547,20 @@ impl State {
     }
 }
 
-/// Entra's state; the world's users are moved into it (a synthetic tenant's 100,000 users are
-/// never held twice).
-fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
-    let w = &mut world.entra;
-    for (i, user) in w.users.iter().enumerate() {
+/// The world's Entra users as Graph would hold them: an `id` and a userPrincipalName (unique
+/// without regard to case) each, and every property of the type Graph gives it.
+fn check_users(users: &[EntraUser]) -> Result<(), String> {
+    // Entra's userPrincipalName is unique without regard to case.
+    let mut upns = HashSet::new();
+    for (i, user) in users.iter().enumerate() {
+        if let Some(upn) = user.get("userPrincipalName").and_then(Value::as_str)
+            && !upns.insert(upn.to_lowercase())
+        {
+            return Err(format!(
+                "entra.users[{i}]: userPrincipalName {upn:?} is another user's (Entra compares \
+                 them without case)"
+            ));
+        }
         for key in ["id", "userPrincipalName"] {
             if !user.get(key).is_some_and(Value::is_string) {
                 return Err(format!("entra.users[{i}]: `{key}` is required"));
@@ -566,6 +575,14 @@ fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Entra's state; the world's users are moved into it (a synthetic tenant's 100,000 users are
+/// never held twice).
+fn entra_from(world: &mut WorldFile) -> Result<Entra, String> {
+    let w = &mut world.entra;
+    check_users(&w.users)?;
     let mut entra = Entra {
         tenant_id: w.tenant_id.clone(),
         clients: w.clients.clone(),

@@ -1862,6 +1862,11 @@ fn a_world_whose_entra_users_hold_values_graph_refuses_is_refused() {
             "entra.users[1]: surname 5, not text",
         ),
         (
+            "userPrincipalName: liam.chen@contoso.com",
+            "userPrincipalName: Ava.Martinez@contoso.com",
+            "entra.users[1]: userPrincipalName \"Ava.Martinez@contoso.com\" is another user's",
+        ),
+        (
             "surname: \"Chen\"",
             "surname: \"Chen\"\n      proxyAddresses: \"SMTP:liam@contoso.com\"",
             "proxyAddresses \"SMTP:liam@contoso.com\", not a list of text",
@@ -1915,6 +1920,19 @@ async fn admin_changes_to_entra_users_that_graph_refuses_change_nothing() {
         .unwrap();
     assert_eq!(liam["jobTitle"], "Account Executive");
     assert_eq!(liam["accountEnabled"], true);
+    // Graph's `id` is read-only, and a user keeps a userPrincipalName.
+    for (change, expected) in [
+        (json!({"id": "other"}), "id is read-only"),
+        (
+            json!({"userPrincipalName": null}),
+            "userPrincipalName is required",
+        ),
+    ] {
+        let answer = client.patch(&url).json(&change).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let body = answer.text().await.unwrap();
+        assert!(body.contains(expected), "{body}");
+    }
     running.shutdown().await;
 }
 

@@ -216,6 +216,30 @@ pub(crate) fn graph_type_problem(property: &str, value: &Value) -> Option<String
     Some(format!("{property} {}, not {expected}", shown(value)))
 }
 
+/// The Graph type of each Entra attribute a snapshot's users hold (as `roster snapshot` writes
+/// them: `objectId`, `extensionAttributeN` flattened), worked out once per name.
+#[derive(Default)]
+pub(crate) struct AttributeTypes(Vec<(Name, Type)>);
+
+impl AttributeTypes {
+    /// What `value` of attribute `name` is that Graph never sends (`surname 5, not text`): a
+    /// snapshot edited by hand is held to what a live read accepts.
+    pub(crate) fn problem(&mut self, name: Name, value: &Value) -> Option<String> {
+        let kind = if let Some((_, kind)) = self.0.iter().find(|(known, _)| *known == name) {
+            *kind
+        } else {
+            let kind = Type::of(&name);
+            self.0.push((name, kind));
+            kind
+        };
+        let expected = kind.refuses(value)?;
+        Some(format!(
+            "{name} {}, not {expected}",
+            crate::http::truncate(&value.to_string(), 80)
+        ))
+    }
+}
+
 /// The Entra attributes a read takes from each Graph user (dereferences to their names), with
 /// the type Graph gives each, worked out once per read.
 pub(crate) struct Selected {

@@ -135,6 +135,62 @@ fn federated_and_password_credentials_leak_nothing_at_vv() {
     }
 }
 
+/// A snapshot edited by hand is held to what a live read accepts: a value of a type Graph
+/// never sends (`accountEnabled: "false"` would read as enabled) fails the plan, naming the file,
+/// the user and the value.
+#[test]
+fn a_snapshot_holding_a_type_graph_never_sends_is_refused() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("snapshot-types");
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "snapshot", "--out", "seen"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "plan", "--snapshot", "seen"],
+        &[],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let path = scratch.dir.join("seen/entra.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (attribute, value, expected) in [
+        (
+            "accountEnabled",
+            serde_json::json!("false"),
+            r#"has accountEnabled "false", not a boolean"#,
+        ),
+        (
+            "userPrincipalName",
+            serde_json::json!(5),
+            "has userPrincipalName 5, not text",
+        ),
+    ] {
+        let mut edited = original.clone();
+        edited["users"][0]["attributes"][attribute] = value;
+        std::fs::write(&path, serde_json::to_string(&edited).unwrap()).unwrap();
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config, "plan", "--snapshot", "seen"],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        assert!(
+            out.stderr.contains("entra.json")
+                && out.stderr.contains("users[0]")
+                && out.stderr.contains(expected),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
 #[test]
 fn a_failed_read_exits_one_and_writes_nothing() {
     let emulator = Emulator::start("examples/demo/world.yaml");
