@@ -194,6 +194,26 @@ impl Type {
             Type::Unchecked => None,
         }
     }
+
+    /// `value` of `name` named as what it is and should be (`surname 5, not text`; the value
+    /// shown up to 80 characters), if it is not of this type.
+    fn problem(self, name: &str, value: &Value) -> Option<String> {
+        let expected = self.refuses(value)?;
+        Some(format!(
+            "{name} {}, not {expected}",
+            crate::http::truncate(&value.to_string(), 80)
+        ))
+    }
+}
+
+/// `onPremisesExtensionAttributes` when it is neither an object nor null, named.
+fn holder_problem(holder: &Value) -> Option<String> {
+    (!holder.is_null() && !holder.is_object()).then(|| {
+        format!(
+            "onPremisesExtensionAttributes {}, not an object",
+            crate::http::truncate(&holder.to_string(), 80)
+        )
+    })
 }
 
 /// What Graph would refuse to hold in the `user` property `property` (its own name, e.g.
@@ -201,19 +221,15 @@ impl Type {
 /// have, directory extensions and structured properties other than the extension attributes
 /// are not checked. The emulator refuses such a world or admin change, as Graph would.
 pub(crate) fn graph_type_problem(property: &str, value: &Value) -> Option<String> {
-    let shown = |value: &Value| crate::http::truncate(&value.to_string(), 80);
     if property == "onPremisesExtensionAttributes" {
-        let Some(attributes) = value.as_object() else {
-            return (!value.is_null())
-                .then(|| format!("{property} {}, not an object", shown(value)));
-        };
-        return attributes.iter().find_map(|(name, value)| {
-            let expected = Type::Text.refuses(value)?;
-            Some(format!("{name} {}, not {expected}", shown(value)))
+        return holder_problem(value).or_else(|| {
+            value
+                .as_object()?
+                .iter()
+                .find_map(|(name, value)| Type::Text.problem(name, value))
         });
     }
-    let expected = Type::of(property).refuses(value)?;
-    Some(format!("{property} {}, not {expected}", shown(value)))
+    Type::of(property).problem(property, value)
 }
 
 /// The Graph type of each Entra attribute a snapshot's users hold (as `roster snapshot` writes
@@ -232,11 +248,7 @@ impl AttributeTypes {
             self.0.push((name, kind));
             kind
         };
-        let expected = kind.refuses(value)?;
-        Some(format!(
-            "{name} {}, not {expected}",
-            crate::http::truncate(&value.to_string(), 80)
-        ))
+        kind.problem(&name, value)
     }
 }
 
@@ -260,22 +272,15 @@ impl Selected {
         self.names.iter().zip(&self.types).find_map(|(name, kind)| {
             let (value, property) = if is_extension_attribute(name) {
                 let holder = user.get("onPremisesExtensionAttributes")?;
-                if !holder.is_null() && !holder.is_object() {
-                    return Some(format!(
-                        "onPremisesExtensionAttributes {}, not an object",
-                        crate::http::truncate(&holder.to_string(), 80)
-                    ));
+                if let Some(problem) = holder_problem(holder) {
+                    return Some(problem);
                 }
                 (holder.get(&**name)?, &**name)
             } else {
                 let property = graph_property(name);
                 (user.get(property)?, property)
             };
-            let expected = kind.refuses(value)?;
-            Some(format!(
-                "{property} {}, not {expected}",
-                crate::http::truncate(&value.to_string(), 80)
-            ))
+            kind.problem(property, value)
         })
     }
 }

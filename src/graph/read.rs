@@ -720,24 +720,21 @@ async fn by_filter(
                 for (mut reply, url) in replies.into_iter().zip(&chunk) {
                     // A success without a `value` array (an answer cut short) is a failed read,
                     // never "no users".
-                    let unexpected = |detail: &str, status: u16| {
+                    let status = reply.status;
+                    let unexpected = |detail: &str| {
                         GraphError::Read(format!(
-                            "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {}, but the answer \
-                             is not what roster expects: {detail}",
+                            "Microsoft Graph GET /v1.0{} (in a $batch): HTTP {status}, but the \
+                             answer is not what roster expects: {detail}",
                             url.split('?').next().unwrap_or_default(),
-                            status
                         ))
                     };
-                    let status = reply.status;
                     let Some(Value::Array(items)) = reply.body.get_mut("value").map(Value::take)
                     else {
-                        return Err(unexpected("it has no `value` array", status));
+                        return Err(unexpected("it has no `value` array"));
                     };
                     task.add(items.len() as u64);
                     let items = items.into_iter().map(Item::from).collect();
-                    users.extend(
-                        source_users(items, &attributes).map_err(|e| unexpected(&e, status))?,
-                    );
+                    users.extend(source_users(items, &attributes).map_err(|e| unexpected(&e))?);
                     // Fifteen ids fit one page; should Graph page anyway, the rest is read too.
                     if let Some(next) = reply.body.get("@odata.nextLink").and_then(Value::as_str) {
                         graph
