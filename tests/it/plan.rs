@@ -156,6 +156,38 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
     assert_eq!(plain.code, 0);
 }
 
+/// A large plan goes through a pipe 1 MiB large, not the default 64 KiB (see
+/// `widen_stdout_pipe`), whatever the format.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_plan_piped_to_a_reader_widens_the_pipe() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-pipe");
+    let config = demo_config();
+    let saved = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--out", "demo.plan"],
+        &[],
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    for format in ["json", "text", "markdown"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .current_dir(&scratch.dir)
+            .args(["show", "demo.plan", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        assert!(child.wait().unwrap().success());
+        assert_eq!(
+            rustix::pipe::fcntl_getpipe_size(&out).unwrap(),
+            1 << 20,
+            "{format}"
+        );
+    }
+}
+
 #[test]
 fn a_saved_plan_shows_again_the_same() {
     let emulator = Emulator::start("examples/demo/world.yaml");
