@@ -110,7 +110,7 @@ impl<'a> State<'a> {
                         .insert(Name::from(field_name), Json::String(now.clone()));
                     change
                         .after
-                        .insert(Name::from(field_name), Json::String(id.to_string()));
+                        .insert(Name::from(field_name), Json::String(String::from(&**id)));
                     if let Some(old) = names(&now) {
                         change.labels.insert(now.into(), old.into());
                     }
@@ -409,8 +409,7 @@ impl<'a> State<'a> {
             .any(|m| *m == o.name || o.alias.as_deref() == Some(m.as_str()))
     }
 
-    /// An unmatched user: a create with every field, or the reason it cannot be one. Returns the
-    /// licence the profile needs.
+    /// An unmatched user: a create with every field, or the reason it cannot be one.
     pub(super) fn create(
         &self,
         user: &SourceUser<'a>,
@@ -460,15 +459,17 @@ impl<'a> State<'a> {
         let mut after = wanted.fields;
         // Exactly the room the labels take: a plan keeps every create's.
         let mut labels = super::SortedMap::with_capacity(1 + usize::from(roles.role.is_some()));
+        // `String::from(&*id)`, not `id.to_string()`: an `Arc<str>`'s `to_string` goes through
+        // the formatter (`Display`), a copy does not.
         after.insert(
             self.compiled.profile_id,
-            Json::String(profile_id.to_string()),
+            Json::String(String::from(&*profile_id)),
         );
         labels.insert(Arc::clone(&profile_id), profile);
         if let Some((role, role_id)) = roles.role {
             after.insert(
                 self.compiled.user_role_id,
-                Json::String(role_id.to_string()),
+                Json::String(String::from(&*role_id)),
             );
             labels.insert(role_id, role);
         }
