@@ -173,10 +173,9 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
     {
         return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
     }
-    if let Some(problem) = changes
-        .iter()
-        .find_map(|(property, value)| crate::graph::attributes::graph_type_problem(property, value))
-    {
+    if let Some(problem) = changes.iter().find_map(|(property, value)| {
+        crate::graph::attributes::graph_property_problem(property, value)
+    }) {
         return bad(format!(
             "{problem}: Graph refuses such a value (400 Request_BadRequest)"
         ));

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::ids;
 use super::world::{ApiUser, Application, CustomField, EntraClient, SalesforceClient, WorldFile};
-use crate::graph::attributes::graph_type_problem;
+use crate::graph::attributes::graph_property_problem;
 
 /// Start of the emulator's clock for record timestamps: 2026-01-01T00:00:00Z in milliseconds.
 const CLOCK_START_MS: i64 = 1_767_225_600_000;
@@ -548,7 +548,8 @@ impl State {
 }
 
 /// The world's Entra users as Graph would hold them: an `id` and a userPrincipalName (unique
-/// without regard to case) each, and every property of the type Graph gives it.
+/// without regard to case) each, and only properties Graph's `user` has (or directory
+/// extensions), each of the type Graph gives it.
 fn check_users(users: &[EntraUser]) -> Result<(), String> {
     // Entra's userPrincipalName is unique without regard to case.
     let mut upns = HashSet::new();
@@ -568,10 +569,10 @@ fn check_users(users: &[EntraUser]) -> Result<(), String> {
         }
         if let Some(problem) = user
             .iter()
-            .find_map(|(property, value)| graph_type_problem(property, value))
+            .find_map(|(property, value)| graph_property_problem(property, value))
         {
             return Err(format!(
-                "entra.users[{i}]: {problem} (Graph holds no other type there)"
+                "entra.users[{i}]: {problem} (Graph would refuse it)"
             ));
         }
     }

@@ -1876,12 +1876,44 @@ fn a_world_whose_entra_users_hold_values_graph_refuses_is_refused() {
             "surname: \"Chen\"\n      onPremisesExtensionAttributes: {extensionAttribute1: 7}",
             "extensionAttribute1 7, not text",
         ),
+        // Properties Graph's user does not have: a world with them would let roster read what
+        // no tenant can give it.
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      costCenter: CC-7",
+            "entra.users[1]: costCenter: Graph's user has no such property",
+        ),
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      JobTitle: Director",
+            "entra.users[1]: JobTitle: Graph spells it `jobTitle`",
+        ),
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      extension_123_costCenter: CC-7",
+            "extension_123_costCenter: a directory extension is named",
+        ),
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      onPremisesExtensionAttributes: {extensionAttribute16: x}",
+            "onPremisesExtensionAttributes.extensionAttribute16: Graph holds extensionAttribute1 to",
+        ),
+        (
+            "surname: \"Chen\"",
+            "surname: \"Chen\"\n      onPremisesExtensionAttributes: {extensionAttribute01: x}",
+            "onPremisesExtensionAttributes.extensionAttribute01",
+        ),
     ] {
         assert!(DEMO.contains(from));
         let world = WorldFile::from_yaml(&DEMO.replacen(from, to, 1)).unwrap();
         let err = State::from_world(world).err().expect("refused");
         assert!(err.contains(expected), "{err}");
     }
+    // What Graph's user does hold is a world: a directory extension, extension attributes.
+    let held = "surname: \"Chen\"\n      extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter: \
+                CC-7\n      onPremisesExtensionAttributes: {extensionAttribute15: x}";
+    let world = WorldFile::from_yaml(&DEMO.replacen("surname: \"Chen\"", held, 1)).unwrap();
+    assert!(State::from_world(world).is_ok());
 }
 
 #[tokio::test]
@@ -1926,6 +1958,10 @@ async fn admin_changes_to_entra_users_that_graph_refuses_change_nothing() {
         (
             json!({"userPrincipalName": null}),
             "userPrincipalName is required",
+        ),
+        (
+            json!({"costCenter": "CC-7"}),
+            "costCenter: Graph's user has no such property",
         ),
     ] {
         let answer = client.patch(&url).json(&change).send().await.unwrap();

@@ -216,20 +216,59 @@ fn holder_problem(holder: &Value) -> Option<String> {
     })
 }
 
-/// What Graph would refuse to hold in the `user` property `property` (its own name, e.g.
-/// `surname`, `onPremisesExtensionAttributes`): `surname 5, not text`. Properties Graph does not
-/// have, directory extensions and structured properties other than the extension attributes
-/// are not checked. The emulator refuses such a world or admin change, as Graph would.
-pub(crate) fn graph_type_problem(property: &str, value: &Value) -> Option<String> {
+/// What Graph would refuse in the `user` property `property` (its own name, e.g. `surname`,
+/// `onPremisesExtensionAttributes`) holding `value`: a property the `user` resource does not
+/// have (`costCenter`, `JobTitle`: Graph's names are case-sensitive in what it returns), a
+/// malformed directory extension name, an extension attribute other than
+/// `extensionAttribute1`..`15` (Graph's `onPremisesExtensionAttributes` holds those fifteen;
+/// Microsoft Graph, "onPremisesExtensionAttributes resource type"), or a value of another type
+/// (`surname 5, not text`). Directory extensions' values and structured properties other than
+/// the extension attributes are not type-checked. The emulator refuses such a world or admin
+/// change, as Graph would.
+pub(crate) fn graph_property_problem(property: &str, value: &Value) -> Option<String> {
     if property == "onPremisesExtensionAttributes" {
         return holder_problem(value).or_else(|| {
-            value
-                .as_object()?
-                .iter()
-                .find_map(|(name, value)| Type::Text.problem(name, value))
+            value.as_object()?.iter().find_map(|(name, value)| {
+                if !is_extension_attribute(name) {
+                    return Some(format!(
+                        "onPremisesExtensionAttributes.{name}: Graph holds extensionAttribute1 to \
+                         extensionAttribute15 there, nothing else"
+                    ));
+                }
+                Type::Text.problem(name, value)
+            })
+        });
+    }
+    if property.starts_with("extension_") {
+        return directory_extension_problem(property).map(|why| format!("{property}: {why}"));
+    }
+    if !USER_PROPERTIES.contains(&property) {
+        let spelled = USER_PROPERTIES
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(property));
+        return Some(match spelled {
+            Some(spelled) => format!("{property}: Graph spells it `{spelled}`"),
+            None => format!(
+                "{property}: Graph's user has no such property (its properties, or a directory \
+                 extension `extension_<appId without dashes>_<name>`)"
+            ),
         });
     }
     Type::of(property).problem(property, value)
+}
+
+/// Why `name` (starting `extension_`) is not a directory extension's name
+/// (`extension_<appId without dashes>_<name>`), if it is not.
+fn directory_extension_problem(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("extension_")?;
+    let (app, property) = rest.split_once('_').unwrap_or((rest, ""));
+    let well_formed =
+        app.len() == 32 && app.bytes().all(|b| b.is_ascii_hexdigit()) && !property.is_empty();
+    (!well_formed).then(|| {
+        "a directory extension is named `extension_<appId without dashes>_<name>`, e.g. \
+         `extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter`"
+            .to_owned()
+    })
 }
 
 /// The Graph type of each Entra attribute a snapshot's users hold (as `roster snapshot` writes
@@ -330,20 +369,8 @@ pub(crate) fn check_attribute(name: &str) -> Result<(), String> {
     {
         return Ok(());
     }
-    if let Some(rest) = name.strip_prefix("extension_") {
-        let (app, property) = rest.split_once('_').unwrap_or((rest, ""));
-        return if app.len() == 32
-            && app.bytes().all(|b| b.is_ascii_hexdigit())
-            && !property.is_empty()
-        {
-            Ok(())
-        } else {
-            Err(
-                "a directory extension is named `extension_<appId without dashes>_<name>`, \
-                 e.g. `extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter`"
-                    .to_owned(),
-            )
-        };
+    if name.starts_with("extension_") {
+        return directory_extension_problem(name).map_or(Ok(()), Err);
     }
     if let Some((_, hint)) = SYNC_NAMES
         .iter()
@@ -491,8 +518,10 @@ pub(crate) fn source_attributes(config: &Config) -> Vec<Name> {
     names.into_iter().map(Name::from).collect()
 }
 
+/// `extensionAttribute1`..`extensionAttribute15`, spelled as Graph spells them (no `01`, no `+1`).
 fn is_extension_attribute(name: &str) -> bool {
     name.strip_prefix("extensionAttribute")
+        .filter(|n| !n.starts_with(['0', '+']))
         .and_then(|n| n.parse::<u8>().ok())
         .is_some_and(|n| (1..=15).contains(&n))
 }
@@ -552,6 +581,41 @@ mod tests {
 
     /// Values of a type Graph never sends for a property are named; nulls, directory
     /// extensions and structured properties are not checked.
+    /// The extension attributes are the fifteen Graph spells, and a directory extension names
+    /// an application: anything else is refused, in a config and in an emulated world alike.
+    #[test]
+    fn extension_names_are_graphs_own() {
+        for name in [
+            "extensionAttribute1",
+            "extensionAttribute15",
+            "extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter",
+        ] {
+            assert_eq!(check_attribute(name), Ok(()), "{name}");
+        }
+        for name in [
+            "extensionAttribute0",
+            "extensionAttribute01",
+            "extensionAttribute+1",
+            "extensionAttribute16",
+            "extension_123_costCenter",
+            "extension_b7d8e648520f41d3b9c0fdeb91768a0a_",
+        ] {
+            assert!(check_attribute(name).is_err(), "{name}");
+        }
+        let world = |name: &str| graph_property_problem(name, &Value::from("x"));
+        assert_eq!(world("jobTitle"), None);
+        assert_eq!(
+            world("extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter"),
+            None
+        );
+        assert!(world("extension_123_costCenter").is_some());
+        assert!(world("costCenter").is_some());
+        assert_eq!(
+            world("JobTitle").as_deref(),
+            Some("JobTitle: Graph spells it `jobTitle`")
+        );
+    }
+
     #[test]
     fn values_of_a_type_graph_never_sends_are_named() {
         let selected = Selected::new(
