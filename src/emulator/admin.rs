@@ -167,17 +167,33 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
     if changes.contains_key("id") {
         return bad("id is read-only: Graph refuses to change a user's object id".to_owned());
     }
-    if changes
-        .get("userPrincipalName")
-        .is_some_and(|upn| upn.as_str().is_none_or(|u| u.trim().is_empty()))
-    {
-        return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
+    match changes.get("userPrincipalName") {
+        Some(Value::Null) => {
+            return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
+        }
+        Some(Value::String(upn)) if upn.trim().is_empty() => {
+            return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
+        }
+        // Unique without regard to case, as a world's users are.
+        Some(Value::String(upn))
+            if state
+                .entra
+                .user_position(upn)
+                .is_some_and(|other| other != position) =>
+        {
+            return bad(format!(
+                "userPrincipalName {upn:?}: Another object with the same value for property \
+                 userPrincipalName already exists (Graph's 400 Request_BadRequest)"
+            ));
+        }
+        // Any other value is not text: refused below, with its type.
+        _ => {}
     }
     if let Some(problem) = changes.iter().find_map(|(property, value)| {
         crate::graph::attributes::graph_property_problem(property, value)
     }) {
         return bad(format!(
-            "{problem}: Graph refuses such a value (400 Request_BadRequest)"
+            "{problem}: Graph refuses it (400 Request_BadRequest)"
         ));
     }
     let user = &mut state.entra.users[position];

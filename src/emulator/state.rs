@@ -571,8 +571,12 @@ fn check_users(users: &[EntraUser]) -> Result<(), String> {
             .iter()
             .find_map(|(property, value)| graph_property_problem(property, value))
         {
+            let upn = user
+                .get("userPrincipalName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             return Err(format!(
-                "entra.users[{i}]: {problem} (Graph would refuse it)"
+                "entra.users[{i}] ({upn}): {problem} (Graph would refuse it)"
             ));
         }
     }

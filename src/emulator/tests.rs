@@ -1859,7 +1859,7 @@ fn a_world_whose_entra_users_hold_values_graph_refuses_is_refused() {
         (
             "surname: \"Chen\"",
             "surname: 5",
-            "entra.users[1]: surname 5, not text",
+            "entra.users[1] (liam.chen@contoso.com): surname 5, not text",
         ),
         (
             "userPrincipalName: liam.chen@contoso.com",
@@ -1881,27 +1881,27 @@ fn a_world_whose_entra_users_hold_values_graph_refuses_is_refused() {
         (
             "surname: \"Chen\"",
             "surname: \"Chen\"\n      costCenter: CC-7",
-            "entra.users[1]: costCenter: Graph's user has no such property",
+            "entra.users[1] (liam.chen@contoso.com): \"costCenter\": Graph's user has no such property",
         ),
         (
             "surname: \"Chen\"",
             "surname: \"Chen\"\n      JobTitle: Director",
-            "entra.users[1]: JobTitle: Graph spells it `jobTitle`",
+            "entra.users[1] (liam.chen@contoso.com): \"JobTitle\": Graph spells it `jobTitle`",
         ),
         (
             "surname: \"Chen\"",
             "surname: \"Chen\"\n      extension_123_costCenter: CC-7",
-            "extension_123_costCenter: a directory extension is named",
+            "\"extension_123_costCenter\": a directory extension is named",
         ),
         (
             "surname: \"Chen\"",
             "surname: \"Chen\"\n      onPremisesExtensionAttributes: {extensionAttribute16: x}",
-            "onPremisesExtensionAttributes.extensionAttribute16: Graph holds extensionAttribute1 to",
+            "onPremisesExtensionAttributes.\"extensionAttribute16\": Graph holds extensionAttribute1 to",
         ),
         (
             "surname: \"Chen\"",
             "surname: \"Chen\"\n      onPremisesExtensionAttributes: {extensionAttribute01: x}",
-            "onPremisesExtensionAttributes.extensionAttribute01",
+            "onPremisesExtensionAttributes.\"extensionAttribute01\"",
         ),
     ] {
         assert!(DEMO.contains(from));
@@ -1961,7 +1961,16 @@ async fn admin_changes_to_entra_users_that_graph_refuses_change_nothing() {
         ),
         (
             json!({"costCenter": "CC-7"}),
-            "costCenter: Graph's user has no such property",
+            "costCenter\\\": Graph's user has no such property",
+        ),
+        // userPrincipalName is unique without regard to case, and text.
+        (
+            json!({"userPrincipalName": "AVA.MARTINEZ@contoso.com"}),
+            "Another object with the same value for property userPrincipalName already exists",
+        ),
+        (
+            json!({"userPrincipalName": 5}),
+            "userPrincipalName 5, not text",
         ),
     ] {
         let answer = client.patch(&url).json(&change).send().await.unwrap();

@@ -226,46 +226,67 @@ fn holder_problem(holder: &Value) -> Option<String> {
 /// the extension attributes are not type-checked. The emulator refuses such a world or admin
 /// change, as Graph would.
 pub(crate) fn graph_property_problem(property: &str, value: &Value) -> Option<String> {
+    // As it is printed: quoted, and cut (a name is any JSON key).
+    let shown = |name: &str| format!("{:?}", crate::http::truncate(name, 80));
     if property == "onPremisesExtensionAttributes" {
         return holder_problem(value).or_else(|| {
             value.as_object()?.iter().find_map(|(name, value)| {
                 if !is_extension_attribute(name) {
                     return Some(format!(
-                        "onPremisesExtensionAttributes.{name}: Graph holds extensionAttribute1 to \
-                         extensionAttribute15 there, nothing else"
+                        "onPremisesExtensionAttributes.{}: Graph holds extensionAttribute1 to \
+                         extensionAttribute15 there, nothing else",
+                        shown(name)
                     ));
                 }
-                Type::Text.problem(name, value)
+                Type::Text.problem(&format!("onPremisesExtensionAttributes.{name}"), value)
             })
         });
     }
     if property.starts_with("extension_") {
-        return directory_extension_problem(property).map(|why| format!("{property}: {why}"));
+        return directory_extension_problem(property)
+            .map(|why| format!("{}: {why}", shown(property)));
     }
     if !USER_PROPERTIES.contains(&property) {
         let spelled = USER_PROPERTIES
             .iter()
             .find(|p| p.eq_ignore_ascii_case(property));
-        return Some(match spelled {
-            Some(spelled) => format!("{property}: Graph spells it `{spelled}`"),
-            None => format!(
-                "{property}: Graph's user has no such property (its properties, or a directory \
-                 extension `extension_<appId without dashes>_<name>`)"
+        let why = match spelled {
+            Some(spelled) => format!("Graph spells it `{spelled}`"),
+            None if property.eq_ignore_ascii_case("objectId") => {
+                "Graph's name for the object id is `id`".to_owned()
+            }
+            None if is_extension_attribute(property) => format!(
+                "Graph holds it inside `onPremisesExtensionAttributes` \
+                 ({{{property}: ...}})"
             ),
-        });
+            None if property.to_ascii_lowercase().starts_with("extension_") => {
+                "a directory extension's name starts with `extension_`, in lower case".to_owned()
+            }
+            None => "Graph's user has no such property (its properties, or a directory \
+                     extension `extension_<appId without dashes>_<name>`)"
+                .to_owned(),
+        };
+        return Some(format!("{}: {why}", shown(property)));
     }
     Type::of(property).problem(property, value)
 }
 
-/// Why `name` (starting `extension_`) is not a directory extension's name
-/// (`extension_<appId without dashes>_<name>`), if it is not.
+/// Why `name` (starting `extension_`) is not a directory extension's name as Graph gives it:
+/// `extension_<appId without dashes, lower case>_<name of letters, digits and underscores>`
+/// (Microsoft Graph, "Add custom data to users using directory extensions"; Graph answers with
+/// the application id in lower case, whatever case `$select` used).
 fn directory_extension_problem(name: &str) -> Option<String> {
     let rest = name.strip_prefix("extension_")?;
     let (app, property) = rest.split_once('_').unwrap_or((rest, ""));
-    let well_formed =
-        app.len() == 32 && app.bytes().all(|b| b.is_ascii_hexdigit()) && !property.is_empty();
+    let well_formed = app.len() == 32
+        && app.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && !property.is_empty()
+        && property
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     (!well_formed).then(|| {
-        "a directory extension is named `extension_<appId without dashes>_<name>`, e.g. \
+        "a directory extension is named `extension_<appId without dashes, in lower case>_<name>` \
+         (letters, digits and underscores), e.g. \
          `extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter`"
             .to_owned()
     })
@@ -599,6 +620,7 @@ mod tests {
             "extensionAttribute16",
             "extension_123_costCenter",
             "extension_b7d8e648520f41d3b9c0fdeb91768a0a_",
+            "extension_B7D8E648520F41D3B9C0FDEB91768A0A_costCenter",
         ] {
             assert!(check_attribute(name).is_err(), "{name}");
         }
@@ -608,12 +630,31 @@ mod tests {
             world("extension_b7d8e648520f41d3b9c0fdeb91768a0a_costCenter"),
             None
         );
-        assert!(world("extension_123_costCenter").is_some());
-        assert!(world("costCenter").is_some());
+        for refused in [
+            "extension_123_costCenter",
+            "extension_B7D8E648520F41D3B9C0FDEB91768A0A_costCenter",
+            "extension_b7d8e648520f41d3b9c0fdeb91768a0a_cost center",
+            "costCenter",
+            "",
+        ] {
+            assert!(world(refused).is_some(), "{refused:?}");
+        }
         assert_eq!(
             world("JobTitle").as_deref(),
-            Some("JobTitle: Graph spells it `jobTitle`")
+            Some("\"JobTitle\": Graph spells it `jobTitle`")
         );
+        assert_eq!(
+            world("objectId").as_deref(),
+            Some("\"objectId\": Graph's name for the object id is `id`")
+        );
+        assert!(
+            world("extensionAttribute3")
+                .is_some_and(|p| p.contains("inside `onPremisesExtensionAttributes`"))
+        );
+        // A name is shown quoted and cut: a line break or a megabyte stays one short line.
+        let long = format!("a\n{}", "x".repeat(100_000));
+        let shown = world(&long).unwrap();
+        assert!(shown.len() < 400 && !shown.contains('\n'), "{shown}");
     }
 
     #[test]
