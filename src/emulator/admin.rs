@@ -168,10 +168,7 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
         return bad("id is read-only: Graph refuses to change a user's object id".to_owned());
     }
     match changes.get("userPrincipalName") {
-        Some(Value::Null) => {
-            return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
-        }
-        Some(Value::String(upn)) if upn.trim().is_empty() => {
+        Some(upn) if upn.is_null() || upn.as_str().is_some_and(|u| u.trim().is_empty()) => {
             return bad("userPrincipalName is required: Graph refuses to remove it".to_owned());
         }
         // Unique without regard to case, as a world's users are.

@@ -238,7 +238,9 @@ pub(crate) fn graph_property_problem(property: &str, value: &Value) -> Option<St
                         shown(name)
                     ));
                 }
-                Type::Text.problem(&format!("onPremisesExtensionAttributes.{name}"), value)
+                Type::Text
+                    .problem(name, value)
+                    .map(|problem| format!("onPremisesExtensionAttributes.{problem}"))
             })
         });
     }
