@@ -230,24 +230,75 @@ fn views<'s>(
             _ => {}
         }
     }
-    // A key for about every user: grown as it fills, it would be rehashed a dozen times.
-    let mut member_of: HashMap<&str, Vec<&crate::model::Group>> =
-        HashMap::with_capacity_and_hasher(users.len(), foldhash::fast::RandomState::default());
-    for (group, members) in source.groups.iter().zip(members) {
-        for member in *members {
-            member_of.entry(member).or_default().push(group);
-        }
-    }
+    let users: Vec<(&'s str, &'s str, Raw<'s>)> = users.collect();
+    let ids: Vec<&str> = users.iter().map(|(id, _, _)| *id).collect();
+    let memberships = memberships(&ids, members);
+    drop(ids);
     let lookups = Lookups {
         roles: &roles,
         direct: &direct,
         group_roles: &group_roles,
-        member_of: &member_of,
     };
     let mut scratch = Scratch::default();
+    let mut rest = memberships.as_slice();
     users
-        .map(|(id, key, raw)| view(id, key, raw, &lookups, &mut scratch))
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, key, raw))| {
+            // The user's groups: the pairs that start with its index, in group order.
+            let here = rest
+                .iter()
+                .take_while(|(user, _)| *user as usize == i)
+                .count();
+            let (mine, after) = rest.split_at(here);
+            rest = after;
+            let groups = mine.iter().map(|(_, g)| &source.groups[*g as usize]);
+            view(id, key, raw, groups, &lookups, &mut scratch)
+        })
         .collect()
+}
+
+/// Which user is a member of which group: (index in `ids`, index in `members`) pairs, sorted,
+/// for every id each group's member list holds (a member that is no user in `ids` is left out;
+/// a member listed twice counts twice). Found by walking each group's sorted members along the
+/// ids in order — the live read gives both sorted — rather than through a map of 100,000 ids
+/// (one hash and one list a user: some 30 ms of the plan for 100,000 users). Lists out of order
+/// (a hand-edited snapshot) are searched member by member.
+fn memberships(ids: &[&str], members: &[&[String]]) -> Vec<(u32, u32)> {
+    // Indexes fit: a snapshot of four billion users or groups would not fit in memory.
+    let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let mut order: Vec<u32> = (0..index(ids.len())).collect();
+    // Stable, and near free when the ids are sorted already.
+    order.sort_by(|a, b| ids[*a as usize].cmp(ids[*b as usize]));
+    let id = |at: usize| ids[order[at] as usize];
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(members.iter().map(|m| m.len()).sum());
+    for (g, list) in members.iter().enumerate() {
+        let sorted = list.is_sorted();
+        // Where the ids not below the member start: galloping on from the last member's place
+        // while the members come in order, so a group's walk reads the ids once, in order.
+        let mut from = 0;
+        for member in *list {
+            if !sorted {
+                from = 0;
+            }
+            let mut step = 1;
+            let mut to = from;
+            while to < order.len() && id(to) < member.as_str() {
+                from = to + 1;
+                to = from + step;
+                step *= 2;
+            }
+            let to = to.min(order.len());
+            from += order[from..to].partition_point(|i| ids[*i as usize] < member.as_str());
+            let mut at = from;
+            while at < order.len() && id(at) == member.as_str() {
+                pairs.push((order[at], index(g)));
+                at += 1;
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs
 }
 
 /// The lists a view is gathered in, emptied and used again for the next user: one allocation a
@@ -268,14 +319,14 @@ struct Lookups<'l, 's> {
     direct: &'l HashMap<&'l str, Vec<&'l str>>,
     /// The app role ids assigned to each group, by group id.
     group_roles: &'l HashMap<&'l str, Vec<&'l str>>,
-    /// The groups each user is a direct member of, by user id.
-    member_of: &'l HashMap<&'l str, Vec<&'s crate::model::Group>>,
 }
 
+/// The view of one user, `groups` those it is a direct member of (in the snapshot's order).
 fn view<'s>(
     id: &'s str,
     key: &'s str,
     raw: Raw<'s>,
+    groups_of: impl Iterator<Item = &'s crate::model::Group>,
     lookups: &Lookups<'_, 's>,
     scratch: &mut Scratch<'s>,
 ) -> SourceUser<'s> {
@@ -283,7 +334,6 @@ fn view<'s>(
         roles,
         direct,
         group_roles,
-        member_of,
     } = lookups;
     let (mut assigned, mut directly) = (false, false);
     let Scratch {
@@ -318,7 +368,7 @@ fn view<'s>(
             grant(id);
         }
     }
-    for group in member_of.get(id).into_iter().flatten() {
+    for group in groups_of {
         insert_sorted(groups, &group.id);
         insert_sorted(groups, &group.display_name);
         if let Some(ids) = group_roles.get(group.id.as_str()) {
@@ -348,5 +398,64 @@ fn view<'s>(
         direct: directly,
         names: names.into_boxed_slice(),
         starts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memberships;
+
+    /// What `memberships` finds, found the plain way: every member looked up among every id.
+    fn plainly(ids: &[&str], members: &[&[String]]) -> Vec<(u32, u32)> {
+        let mut pairs = Vec::new();
+        for (g, list) in members.iter().enumerate() {
+            for member in *list {
+                for (i, id) in ids.iter().enumerate() {
+                    if id == member {
+                        pairs.push((u32::try_from(i).unwrap(), u32::try_from(g).unwrap()));
+                    }
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs
+    }
+
+    #[test]
+    fn memberships_are_found_for_sorted_and_unsorted_lists_alike() {
+        // A small generator: the same lists every run.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n).unwrap()
+        };
+        for round in 0..200 {
+            let users = next(40);
+            let names: Vec<String> = (0..users).map(|_| format!("u{:02}", next(60))).collect();
+            let mut ids: Vec<&str> = names.iter().map(String::as_str).collect();
+            // Most rounds as the live read gives them (sorted, one of each); some not.
+            if round % 3 != 0 {
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            let lists: Vec<Vec<String>> = (0..next(6))
+                .map(|_| {
+                    let mut list: Vec<String> =
+                        (0..next(30)).map(|_| format!("u{:02}", next(70))).collect();
+                    if next(4) != 0 {
+                        list.sort();
+                    }
+                    list
+                })
+                .collect();
+            let members: Vec<&[String]> = lists.iter().map(Vec::as_slice).collect();
+            assert_eq!(
+                memberships(&ids, &members),
+                plainly(&ids, &members),
+                "{ids:?} {members:?}"
+            );
+        }
     }
 }
