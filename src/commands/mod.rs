@@ -31,6 +31,7 @@ use context::Context;
 
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
+    stdout_writable()?;
     let ctx = Context::new(cli);
     match &cli.command {
         Command::Validate(args) => validate(cli, args),
@@ -77,6 +78,28 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
 }
 
 /// Writes `text` to stdout.
+/// Refuses to start when stdout is open for reading only (`roster plan 1<file`): each write
+/// to it fails with `EBADF`, which Rust's standard library takes for success on stdout — the
+/// plan or the apply report would go nowhere and roster would exit 0. Sources: write(2)
+/// (`EBADF`: "fd is not a valid file descriptor or is not open for writing"), fcntl(2)
+/// (`F_GETFL`), and `std::io::stdout`'s documentation. A closed stdout (`>&-`) cannot be told
+/// from `>/dev/null`: the standard library opens `/dev/null` in its place before `main`.
+fn stdout_writable() -> Result<(), Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::OFlags;
+        if rustix::fs::fcntl_getfl(std::io::stdout())
+            .is_ok_and(|flags| flags & OFlags::RWMODE == OFlags::RDONLY)
+        {
+            return Err(Error::Output(std::io::Error::other(
+                "stdout is open for reading only (as `1<file` opens it): what roster writes \
+                 there would be lost; send it to a file (`>file`) or a pipe",
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn print(text: &str) -> Result<(), Error> {
     crate::error::output(anstream::stdout().write_all(text.as_bytes()))
 }

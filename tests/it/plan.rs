@@ -10,6 +10,21 @@ fn demo_config() -> String {
         .to_string()
 }
 
+/// The demo world served, a scratch directory named `name`, and the demo config's plan saved
+/// there as `demo.plan`; the config's path last.
+fn saved_demo_plan(name: &str) -> (Emulator, Scratch, String) {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new(name);
+    let config = demo_config();
+    let saved = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--out", "demo.plan"],
+        &[],
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    (emulator, scratch, config)
+}
+
 /// The emulator's port differs per run.
 fn stable(text: &str) -> String {
     regex::Regex::new(r"http://127\.0\.0\.1:\d+")
@@ -161,15 +176,7 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_plan_piped_to_a_reader_widens_the_pipe() {
-    let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("plan-pipe");
-    let config = demo_config();
-    let saved = emulator.roster(
-        &scratch.dir,
-        &["-c", &config, "plan", "--out", "demo.plan"],
-        &[],
-    );
-    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let (_emulator, scratch, _) = saved_demo_plan("plan-pipe");
     for format in ["json", "text", "markdown"] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
             .current_dir(&scratch.dir)
@@ -186,6 +193,42 @@ fn a_plan_piped_to_a_reader_widens_the_pipe() {
             "{format}"
         );
     }
+}
+
+/// Stdout open for reading only (`1<file`): each write fails, and Rust's standard library takes
+/// that for success on stdout. roster refuses to start instead of losing the plan or the apply
+/// report and exiting 0: it names stdout, exits 1, and changes nothing.
+#[test]
+fn stdout_open_for_reading_only_is_refused_before_anything_is_done() {
+    let (emulator, scratch, config) = saved_demo_plan("plan-read-only-stdout");
+    let shown = emulator.roster(&scratch.dir, &["show", "demo.plan"], &[]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let stdout = scratch.dir.join("stdout.txt");
+    std::fs::write(&stdout, "kept\n").unwrap();
+    for args in [
+        vec!["show", "demo.plan"],
+        vec!["-c", &config, "plan"],
+        vec!["-c", &config, "apply", "demo.plan"],
+    ] {
+        let mut command = crate::support::roster_command();
+        command
+            .args(&args)
+            .current_dir(&scratch.dir)
+            .envs(emulator.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::fs::File::open(&stdout).unwrap());
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("stdout is open for reading only"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "kept\n");
+    // The refused apply changed nothing: the org still needs the same changes.
+    let again = emulator.roster(&scratch.dir, &["-c", &config, "plan"], &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, shown.stdout);
 }
 
 #[test]
