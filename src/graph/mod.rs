@@ -208,16 +208,27 @@ impl Graph {
         first: &str,
         mut each_page: impl FnMut(Vec<T>) -> Result<(), String>,
     ) -> Result<(), GraphError> {
-        // The token goes with every request: a next link elsewhere would hand it over; and a
-        // next link that comes round again would page forever. The first URL may be a next link
-        // too (a `$batch` answer's).
+        // The token goes with every request: a next link elsewhere would hand it over; a next
+        // link to another resource (another group's members, all users) would be read as more
+        // of this one — Graph's next links page the same resource, only the query changes; and
+        // a next link that comes round again would page forever. The first URL may be a next
+        // link too (a `$batch` answer's).
         let mut seen = std::collections::HashSet::new();
+        let resource = url::Url::parse(first).map(|u| u.path().to_owned()).ok();
         let mut follow = |link: &str| -> Result<(), String> {
             if !self.is_own(link) {
                 return Err(format!(
                     "`@odata.nextLink` leads away from {}: \"{}\"",
                     self.base_url,
                     crate::url_rules::redacted(link)
+                ));
+            }
+            let path = url::Url::parse(link).map(|u| u.path().to_owned()).ok();
+            if path != resource {
+                return Err(format!(
+                    "`@odata.nextLink` leads to another resource ({}) than the one listed ({})",
+                    crate::render::visible(path.as_deref().unwrap_or_default()),
+                    crate::render::visible(resource.as_deref().unwrap_or_default())
                 ));
             }
             if !seen.insert(link.to_owned()) {

@@ -687,6 +687,32 @@ fn a_page_that_leads_back_to_itself_fails_instead_of_paging_forever() {
     assert_read_fails(&world, &["leads back to a page already read"]);
 }
 
+/// Graph's next links page the resource listed; one that leads to another resource on Graph's
+/// own host (every user of the tenant, another group's members) would be read as more of this
+/// one — a group's members gaining the whole tenant — and fails the read instead.
+#[test]
+fn a_next_link_to_another_resource_fails_the_read() {
+    let world = World::demo("safety-next-elsewhere");
+    for elsewhere in [
+        "/v1.0/users?$select=id,userPrincipalName&$top=999",
+        "/v1.0/groups/00000000-0000-4000-8000-00000000dead/members?$top=999",
+    ] {
+        let next = format!("{}{elsewhere}", world.emulator.base);
+        fault(
+            &world,
+            &json!({"route": "GET /v1.0/groups/{id}/members", "kind": "respond",
+                    "status": 200, "count": 100, "body": {"value": [], "@odata.nextLink": next}}),
+        );
+        let path = elsewhere.split('?').next().unwrap_or_default();
+        assert_read_fails(
+            &world,
+            &[&format!(
+                "`@odata.nextLink` leads to another resource ({path}) than the one listed (/v1.0/groups/"
+            )],
+        );
+    }
+}
+
 #[test]
 fn a_deleted_assignee_is_named_and_its_deactivation_counts() {
     let world = provisioned_direct_world("safety-deleted");
