@@ -210,7 +210,8 @@ impl Graph {
     ) -> Result<(), GraphError> {
         // The token goes with every request: a next link elsewhere would hand it over; a next
         // link to another resource (another group's members, all users) would be read as more
-        // of this one — Graph's next links page the same resource, only the query changes; and
+        // of this one — Graph's next links page the same resource, only the query changes
+        // (Microsoft Graph, "Paging Microsoft Graph data in your app"); and
         // a next link that comes round again would page forever. The first URL may be a next
         // link too (a `$batch` answer's).
         let mut seen = std::collections::HashSet::new();
@@ -224,7 +225,12 @@ impl Graph {
                 ));
             }
             let path = url::Url::parse(link).map(|u| u.path().to_owned()).ok();
-            if path != resource {
+            // Graph's paths compare without case (`servicePrincipals`, an id in capitals).
+            let same = match (&path, &resource) {
+                (Some(path), Some(resource)) => path.eq_ignore_ascii_case(resource),
+                _ => false,
+            };
+            if !same {
                 return Err(format!(
                     "`@odata.nextLink` leads to another resource ({}) than the one listed ({})",
                     crate::render::visible(path.as_deref().unwrap_or_default()),
