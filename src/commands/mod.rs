@@ -77,7 +77,6 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     }
 }
 
-/// Writes `text` to stdout.
 /// Refuses to start when stdout is open for reading only (`roster plan 1<file`): each write
 /// to it fails with `EBADF`, which Rust's standard library takes for success on stdout — the
 /// plan or the apply report would go nowhere and roster would exit 0. Sources: write(2)
@@ -100,6 +99,7 @@ fn stdout_writable() -> Result<(), Error> {
     Ok(())
 }
 
+/// Writes `text` to stdout.
 pub(crate) fn print(text: &str) -> Result<(), Error> {
     crate::error::output(anstream::stdout().write_all(text.as_bytes()))
 }

@@ -262,7 +262,7 @@ fn views<'s>(
 /// for every id each group's member list holds (a member that is no user in `ids` is left out;
 /// a member listed twice counts twice). Found by walking each group's sorted members along the
 /// ids in order — the live read gives both sorted — rather than through a map of 100,000 ids
-/// (one hash and one list a user: some 30 ms of the plan for 100,000 users). Lists out of order
+/// (one hash and one list a user: some 40 ms of the plan for 100,000 users). Lists out of order
 /// (a hand-edited snapshot) are searched member by member.
 fn memberships(ids: &[&str], members: &[&[String]]) -> Vec<(u32, u32)> {
     // Indexes fit: a snapshot of four billion users or groups would not fit in memory.
