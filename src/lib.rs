@@ -48,13 +48,18 @@ use clap::Parser;
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        // Help and version go to stdout: lost there (stdout open for reading only, a full
+        // disk), they fail as any command's output does; a reader that went away is no failure.
+        Err(err) if !err.use_stderr() => {
+            let printed = commands::stdout_writable().and_then(|()| error::output(err.print()));
+            if let Err(failed) = &printed {
+                commands::report_error(failed);
+            }
+            return error::exit_code(&printed.map(|()| error::Outcome::Success));
+        }
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::FAILURE;
         }
     };
     if cli.global.no_color {

@@ -83,7 +83,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
 /// (`EBADF`: "fd is not a valid file descriptor or is not open for writing"), fcntl(2)
 /// (`F_GETFL`), and `std::io::stdout`'s documentation. A closed stdout (`>&-`) cannot be told
 /// from `>/dev/null`: the standard library opens `/dev/null` in its place before `main`.
-fn stdout_writable() -> Result<(), Error> {
+pub(crate) fn stdout_writable() -> Result<(), Error> {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::OFlags;

@@ -206,6 +206,17 @@ impl Graph {
     pub(crate) async fn pages<T: serde::de::DeserializeOwned>(
         &self,
         first: &str,
+        each_page: impl FnMut(Vec<T>) -> Result<(), String>,
+    ) -> Result<(), GraphError> {
+        self.pages_of(first, first, each_page).await
+    }
+
+    /// `pages` from `first`, a next link an answer to a request for `listed` gave (a `$batch`
+    /// item's): `first` and every next link after it must page `listed`'s resource.
+    pub(crate) async fn pages_of<T: serde::de::DeserializeOwned>(
+        &self,
+        listed: &str,
+        first: &str,
         mut each_page: impl FnMut(Vec<T>) -> Result<(), String>,
     ) -> Result<(), GraphError> {
         // The token goes with every request: a next link elsewhere would hand it over; a next
@@ -215,7 +226,7 @@ impl Graph {
         // a next link that comes round again would page forever. The first URL may be a next
         // link too (a `$batch` answer's).
         let mut seen = std::collections::HashSet::new();
-        let resource = url::Url::parse(first).map(|u| u.path().to_owned()).ok();
+        let resource = url::Url::parse(listed).map(|u| u.path().to_owned()).ok();
         let mut follow = |link: &str| -> Result<(), String> {
             if !self.is_own(link) {
                 return Err(format!(

@@ -731,18 +731,22 @@ async fn by_filter(
             )
         })
         .collect();
+    let asked: BTreeSet<String> = ids.iter().map(|id| id.to_ascii_lowercase()).collect();
     if let [only] = urls.as_slice() {
         // One request needs no batch around it.
         let url = graph.url(only);
+        let mut users = Vec::new();
         graph
             .pages(&url, |items| {
                 task.add(items.len() as u64);
-                for user in source_users(items, attributes)? {
-                    found.insert(user.id.clone(), user);
-                }
+                users.extend(source_users(items, attributes)?);
                 Ok(())
             })
             .await?;
+        for user in users {
+            asked_for(&asked, &user)?;
+            found.insert(user.id.clone(), user);
+        }
         return Ok(found);
     }
     let reads = urls
@@ -774,9 +778,10 @@ async fn by_filter(
                     let items = items.into_iter().map(Item::from).collect();
                     users.extend(source_users(items, &attributes).map_err(|e| unexpected(&e))?);
                     // Fifteen ids fit one page; should Graph page anyway, the rest is read too.
+                    // Its next links page the item's own resource, like any listing's.
                     if let Some(next) = reply.body.get("@odata.nextLink").and_then(Value::as_str) {
                         graph
-                            .pages(next, |items| {
+                            .pages_of(&graph.url(url), next, |items| {
                                 task.add(items.len() as u64);
                                 users.extend(source_users(items, &attributes)?);
                                 Ok(())
@@ -790,10 +795,25 @@ async fn by_filter(
         .collect();
     for users in concurrent::all(CONCURRENCY, reads).await? {
         for user in users {
+            asked_for(&asked, &user)?;
             found.insert(user.id.clone(), user);
         }
     }
     Ok(found)
+}
+
+/// Fails the read when `user` is not one of the ids asked for (lower case in `asked`): an
+/// answer to `$filter=id in (...)` holding anyone else is not what Graph sends, and would put
+/// that user's copy in the snapshot.
+fn asked_for(asked: &BTreeSet<String>, user: &SourceUser) -> Result<(), GraphError> {
+    if asked.contains(&user.id.to_ascii_lowercase()) {
+        return Ok(());
+    }
+    Err(GraphError::Read(format!(
+        "Microsoft Graph GET /v1.0/users?$filter=id in (...): the answer is not what roster \
+         expects: it holds user {}, which was not asked for",
+        crate::render::visible(&user.id)
+    )))
 }
 
 #[cfg(test)]

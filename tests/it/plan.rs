@@ -198,6 +198,7 @@ fn a_plan_piped_to_a_reader_widens_the_pipe() {
 /// Stdout open for reading only (`1<file`): each write fails, and Rust's standard library takes
 /// that for success on stdout. roster refuses to start instead of losing the plan or the apply
 /// report and exiting 0: it names stdout, exits 1, and changes nothing.
+#[cfg(target_os = "linux")]
 #[test]
 fn stdout_open_for_reading_only_is_refused_before_anything_is_done() {
     let (emulator, scratch, config) = saved_demo_plan("plan-read-only-stdout");
@@ -209,6 +210,8 @@ fn stdout_open_for_reading_only_is_refused_before_anything_is_done() {
         vec!["show", "demo.plan"],
         vec!["-c", &config, "plan"],
         vec!["-c", &config, "apply", "demo.plan"],
+        vec!["--help"],
+        vec!["--version"],
     ] {
         let mut command = crate::support::roster_command();
         command
@@ -225,6 +228,19 @@ fn stdout_open_for_reading_only_is_refused_before_anything_is_done() {
         );
     }
     assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "kept\n");
+    // Help and version written to a full disk fail like any output.
+    let full = crate::support::roster_command()
+        .arg("--version")
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&full.stderr).contains("No space left on device"));
     // The refused apply changed nothing: the org still needs the same changes.
     let again = emulator.roster(&scratch.dir, &["-c", &config, "plan"], &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);

@@ -296,6 +296,43 @@ fn assert_read_fails(world: &World, expected: &[&str]) {
     world.emulator.admin_call(Method::DELETE, "faults", None);
 }
 
+/// A `$batch` item's answer is held to what was asked: its next link must page the listing the
+/// item asked for (`/users`), not another group's members, and it may hold only the users asked
+/// for by id — anyone else would enter the snapshot, or replace a planned user's copy.
+#[test]
+fn a_batch_item_that_leads_elsewhere_or_holds_users_not_asked_for_fails_the_read() {
+    let world = provisioned_direct_world("safety-batch-elsewhere");
+    let next = format!(
+        "{}/v1.0/groups/00000000-0000-4000-8000-00000000dead/members?$skiptoken=x",
+        world.emulator.base
+    );
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "count": 1,
+                "body": {"value": [], "@odata.nextLink": next}}),
+    );
+    assert_read_fails(
+        &world,
+        &["`@odata.nextLink` leads to another resource \
+           (/v1.0/groups/00000000-0000-4000-8000-00000000dead/members) than the one listed \
+           (/v1.0/users)"],
+    );
+    let stranger = json!({"id": "dddddddd-0000-4000-8000-000000000001",
+                          "userPrincipalName": "stranger@example.com",
+                          "mail": "stranger@example.com", "givenName": "S", "surname": "Tranger",
+                          "displayName": "S Tranger", "accountEnabled": true});
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 200, "count": 1,
+                "body": {"value": [stranger]}}),
+    );
+    assert_read_fails(
+        &world,
+        &["it holds user dddddddd-0000-4000-8000-000000000001, which was not asked for"],
+    );
+    world.assert_converged();
+}
+
 #[test]
 fn a_batch_item_cut_short_fails_the_read_instead_of_deactivating() {
     let world = provisioned_direct_world("safety-batch-drop");
