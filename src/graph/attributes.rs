@@ -602,8 +602,6 @@ pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> Fields {
 mod tests {
     use super::*;
 
-    /// Values of a type Graph never sends for a property are named; nulls, directory
-    /// extensions and structured properties are not checked.
     /// The extension attributes are the fifteen Graph spells, and a directory extension names
     /// an application: anything else is refused, in a config and in an emulated world alike.
     #[test]
@@ -659,6 +657,8 @@ mod tests {
         assert!(shown.len() < 400 && !shown.contains('\n'), "{shown}");
     }
 
+    /// Values of a type Graph never sends for a property are named; nulls, directory
+    /// extensions and structured properties are not checked.
     #[test]
     fn values_of_a_type_graph_never_sends_are_named() {
         let selected = Selected::new(

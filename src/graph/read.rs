@@ -743,10 +743,7 @@ async fn by_filter(
                 Ok(())
             })
             .await?;
-        for user in users {
-            asked_for(&asked, &user)?;
-            found.insert(user.id.clone(), user);
-        }
+        keep_asked(&mut found, &asked, users)?;
         return Ok(found);
     }
     let reads = urls
@@ -794,26 +791,30 @@ async fn by_filter(
         })
         .collect();
     for users in concurrent::all(CONCURRENCY, reads).await? {
-        for user in users {
-            asked_for(&asked, &user)?;
-            found.insert(user.id.clone(), user);
-        }
+        keep_asked(&mut found, &asked, users)?;
     }
     Ok(found)
 }
 
-/// Fails the read when `user` is not one of the ids asked for (lower case in `asked`): an
-/// answer to `$filter=id in (...)` holding anyone else is not what Graph sends, and would put
-/// that user's copy in the snapshot.
-fn asked_for(asked: &BTreeSet<String>, user: &SourceUser) -> Result<(), GraphError> {
-    if asked.contains(&user.id.to_ascii_lowercase()) {
-        return Ok(());
+/// Keeps `users`, read by id, in `found` — failing the read at the first that is not one of the
+/// ids asked for (lower case in `asked`): an answer to `$filter=id in (...)` holding anyone else
+/// is not what Graph sends, and would put that user's copy in the snapshot.
+fn keep_asked(
+    found: &mut BTreeMap<String, SourceUser>,
+    asked: &BTreeSet<String>,
+    users: Vec<SourceUser>,
+) -> Result<(), GraphError> {
+    for user in users {
+        if !asked.contains(&user.id.to_ascii_lowercase()) {
+            return Err(GraphError::Read(format!(
+                "Microsoft Graph GET /v1.0/users?$filter=id in (...): the answer is not what \
+                 roster expects: it holds user {}, which was not asked for",
+                crate::render::visible(&user.id)
+            )));
+        }
+        found.insert(user.id.clone(), user);
     }
-    Err(GraphError::Read(format!(
-        "Microsoft Graph GET /v1.0/users?$filter=id in (...): the answer is not what roster \
-         expects: it holds user {}, which was not asked for",
-        crate::render::visible(&user.id)
-    )))
+    Ok(())
 }
 
 #[cfg(test)]
