@@ -313,6 +313,16 @@ impl Evaluator<'_> {
     fn all(&self, call: &Call<'_>) -> Result<Option<Value>> {
         let mut values = Vec::with_capacity(call.args.len());
         for i in 0..call.args.len() {
+            // A literal is never Ignore: left for `arg` to read if the arm wants it (`int` reads
+            // a number without making its text).
+            if let Some(Some(Expr {
+                kind: ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::TextCompare(_),
+                ..
+            })) = call.args.get(i)
+            {
+                values.push(None);
+                continue;
+            }
             match self.arg(call, i)? {
                 Value::Ignore => return Ok(Some(Value::Ignore)),
                 v => values.push(Some(v)),
