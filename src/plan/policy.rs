@@ -29,15 +29,22 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
             ));
         }
     }
+    // A feature licence is a grant too (it takes one of the org's seats), though the change
+    // writes it as a User checkbox (`UserPermissionsKnowledgeUser`) rather than a grant record.
+    let feature_licence = |c: &super::Change| {
+        crate::grants::FEATURE_LICENSES
+            .iter()
+            .any(|f| c.after.contains_key(f.field) || c.before.contains_key(f.field))
+    };
     let with_grants = plan
         .changes
         .iter()
-        .filter(|c| !c.grants.add.is_empty() || !c.grants.remove.is_empty())
+        .filter(|c| !c.grants.add.is_empty() || !c.grants.remove.is_empty() || feature_licence(c))
         .count();
     if with_grants > 0 && !allows(PolicyAction::Grants) {
         reasons.push(format!(
-            "{with_grants} change(s) add or remove grants, which reconcile.auto_apply.allow does \
-             not list (`grants`)"
+            "{with_grants} change(s) add or remove grants or feature licences, which \
+             reconcile.auto_apply.allow does not list (`grants`)"
         ));
     }
     if !plan.app_roles.is_empty() && !allows(PolicyAction::AppRoles) {
@@ -143,5 +150,30 @@ mod tests {
         plan.changes = vec![granted];
         assert_eq!(held(&plan, &policy(&[Update])).len(), 1);
         assert!(held(&plan, &policy(&[Update, Grants])).is_empty());
+        // A feature licence turned off or on is a grant: it frees or takes a paid seat.
+        for value in ["false", "true"] {
+            let mut licence = change(Action::Update, "g");
+            licence.after.insert(
+                "UserPermissionsKnowledgeUser".into(),
+                serde_json::Value::String(value.to_owned()),
+            );
+            plan.changes = vec![licence];
+            assert_eq!(
+                held(&plan, &policy(&[Update])),
+                [
+                    "1 change(s) add or remove grants or feature licences, which \
+                  reconcile.auto_apply.allow does not list (`grants`)"
+                ]
+            );
+            assert!(held(&plan, &policy(&[Update, Grants])).is_empty());
+        }
+        // A create that turns one on, likewise.
+        let mut created = change(Action::Create, "h");
+        created.after.insert(
+            "UserPermissionsSupportUser".into(),
+            serde_json::Value::String("true".to_owned()),
+        );
+        plan.changes = vec![created];
+        assert_eq!(held(&plan, &policy(&[Create])).len(), 1);
     }
 }
