@@ -1600,6 +1600,42 @@ async fn delta_rounds_report_changes_and_removals() {
     running.shutdown().await;
 }
 
+/// A Username takes an email's shape: one `@`, a dotted domain that neither starts nor ends
+/// with a dot, no spaces.
+#[tokio::test]
+async fn usernames_take_an_emails_shape() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let standard = profile_id(&sf, "Standard User").await;
+    for username in [
+        "shape@x@contoso.com.dev1",
+        "shape@contoso.com.",
+        "shape@.contoso.com",
+        "shape@contoso",
+        "sha pe@contoso.com",
+    ] {
+        let mut user = new_user(username);
+        user["ProfileId"] = json!(standard);
+        let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{username}");
+        assert_eq!(
+            (body[0]["errorCode"].as_str(), body[0]["message"].as_str()),
+            (
+                Some("INVALID_EMAIL_ADDRESS"),
+                Some(
+                    "Username must be in the form of an email address (for example, john@acme.com)"
+                )
+            ),
+            "{username}"
+        );
+    }
+    let mut user = new_user("shape@contoso.com.dev1");
+    user["ProfileId"] = json!(standard);
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn username_shape_nickname_and_daily_limit() {
     let mut world = WorldFile::from_yaml(DEMO).unwrap();

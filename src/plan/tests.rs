@@ -1136,6 +1136,30 @@ fn preflight_catches_what_salesforce_would_reject() {
             .reason
             .contains("requires Email on create")
     );
+    // A Username without an email's shape: describe calls the field a string, Salesforce
+    // refuses it all the same (INVALID_EMAIL_ADDRESS), so the plan must not show a create.
+    for (expression, username) in [
+        ("'Append([mailNickname], \".dev1\")'", "verylongname.dev1"),
+        (
+            "'Append([userPrincipalName], \"@dev1\")'",
+            "verylongname@x.com@dev1",
+        ),
+        (
+            "'Append([userPrincipalName], \".\")'",
+            "verylongname@x.com.",
+        ),
+    ] {
+        let bad_username = (
+            "expression: 'Append([userPrincipalName], \".dev1\")'",
+            &*format!("expression: {expression}"),
+        );
+        let plan = w.plan(&config(&[bad_username]));
+        assert!(plan.changes.iter().all(|c| c.key != upn), "{username}");
+        assert_eq!(
+            problem(&plan, &upn).reason,
+            format!("Username {username:?} is not an email address Salesforce accepts")
+        );
+    }
 }
 
 #[test]

@@ -64,6 +64,14 @@ const TEXT_TYPES: &[&str] = &[
     "combobox",
 ];
 
+/// Whether a User field takes only an email address: its describe type is `email`, or it is
+/// `Username`, which describe types `string` and Salesforce still refuses unless it has an
+/// email's shape (`INVALID_EMAIL_ADDRESS`: "Username must be in the form of an email address";
+/// reference `salesforce-api.md`). Without a describe, `Email` is the other.
+fn is_email_shaped(name: &str, kind: Option<&str>) -> bool {
+    name == "Username" || kind.map_or(name == "Email", |kind| kind == "email")
+}
+
 impl FieldRules {
     /// The rules of `target`'s describe, or of roster's table when it has none.
     pub(super) fn new(target: &TargetSnapshot) -> FieldRules {
@@ -76,7 +84,7 @@ impl FieldRules {
                     max_len: field.max_len,
                     values: None,
                     lookup: HashSet::default(),
-                    email: field.name == "Email",
+                    email: is_email_shaped(field.name, None),
                     kind: None,
                 });
             }
@@ -94,7 +102,7 @@ impl FieldRules {
                 } else {
                     HashSet::default()
                 },
-                email: field.kind == "email",
+                email: is_email_shaped(&field.name, Some(&field.kind)),
                 kind: SHAPED_TYPES
                     .contains(&field.kind.as_str())
                     .then(|| field.kind.clone()),

@@ -894,8 +894,7 @@ fn check_user(
         .get("Username")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (local, domain) = username.split_once('@').unwrap_or(("", ""));
-    if local.is_empty() || !domain.contains('.') || username.contains(char::is_whitespace) {
+    if !crate::user_fields::is_email(username) {
         return Err(Failure::new(
             "INVALID_EMAIL_ADDRESS",
             "Username must be in the form of an email address (for example, john@acme.com)",
