@@ -93,7 +93,11 @@ fn of_kind(pending: &[Pending], kind: Kind) -> impl Iterator<Item = &Pending> {
     pending.iter().filter(move |p| p.kind == kind)
 }
 
-/// Creates, by Username: this org has it now, so this apply's request created it.
+/// Creates, by Username: the org has a user by that Username now, and it holds every field the
+/// create wrote, so this apply's request created it (its answer lost, or refused as a duplicate
+/// of itself when sent again). A user by that Username holding other values is someone else's
+/// — created after the plan, by a person or another tool — and the create failed: nothing is
+/// built on it (no grant is given to someone else's user), and the next plan shows who it is.
 async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pending: &[Pending]) {
     let username = |p: &Pending| {
         changes[p.change]
@@ -110,18 +114,59 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
     let Ok(found) = soql::ids_by_username(&ctx.salesforce, &names).await else {
         return;
     };
+    let ids: Vec<String> = found.values().cloned().collect();
+    let fields = written_fields(of_kind(pending, Kind::Create).map(|p| &changes[p.change]));
+    let rows = if ids.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        let Ok(rows) = soql::users_by_id(&ctx.salesforce, &ids, &fields).await else {
+            return;
+        };
+        rows
+    };
     for p in of_kind(pending, Kind::Create) {
         let id = found.get(&username(p).to_lowercase()).cloned();
-        if id.is_some() {
+        let row = id.as_deref().and_then(|id| rows.get(id15(id)));
+        let ours = holds_all(row, &changes[p.change]);
+        if ours {
             results[p.change].target_id.clone_from(&id);
             results[p.change].note = Some(
-                "the user exists in this org: its create was carried out although its answer \
-                 was lost (or someone created it after the plan); the next plan compares it"
+                "the user exists in this org holding what this create wrote: its create was \
+                 carried out although its answer was lost; the next plan compares it"
                     .to_owned(),
             );
+        } else if let Some(id) = &id {
+            results[p.change].note = Some(format!(
+                "a Salesforce user with this Username ({id}) was created by someone else after \
+                 the plan: it does not hold what this create wrote, so nothing was given to it; \
+                 the next plan shows it"
+            ));
         }
-        settle(&mut results[p.change], p.step, id);
+        settle(&mut results[p.change], p.step, id.filter(|_| ours));
     }
+}
+
+/// Every field the changes write, sorted, once each.
+fn written_fields<'c>(changes: impl Iterator<Item = &'c Change>) -> Vec<&'c str> {
+    let mut fields: Vec<&str> = changes
+        .flat_map(|c| c.after.keys().map(AsRef::as_ref))
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    fields
+}
+
+/// Whether the user read back (`row`, a SOQL row) holds every field `change` writes.
+fn holds_all(row: Option<&Value>, change: &Change) -> bool {
+    row.is_some_and(|row| {
+        change.after.iter().all(|(field, wanted)| {
+            let now = row
+                .as_object()
+                .and_then(|r| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)))
+                .map(|(_, v)| v);
+            now.is_some_and(|now| same(now, wanted))
+        })
+    })
 }
 
 /// Updates, reactivations and deactivations: the user's fields read back equal what was written.
@@ -139,12 +184,7 @@ async fn user_writes(
         .iter()
         .filter_map(|p| changes[p.change].target_id.as_deref().map(str::to_owned))
         .collect();
-    let mut fields: Vec<&str> = writes
-        .iter()
-        .flat_map(|p| changes[p.change].after.keys().map(AsRef::as_ref))
-        .collect();
-    fields.sort_unstable();
-    fields.dedup();
+    let fields = written_fields(writes.iter().map(|p| &changes[p.change]));
     let Ok(rows) = soql::users_by_id(&ctx.salesforce, &ids, &fields).await else {
         return;
     };
@@ -154,15 +194,7 @@ async fn user_writes(
             .target_id
             .as_deref()
             .and_then(|id| rows.get(id15(id)));
-        let written = row.is_some_and(|row| {
-            change.after.iter().all(|(field, wanted)| {
-                let now = row
-                    .as_object()
-                    .and_then(|r| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)))
-                    .map(|(_, v)| v);
-                now.is_some_and(|now| same(now, wanted))
-            })
-        });
+        let written = holds_all(row, change);
         settle(
             &mut results[p.change],
             p.step,
@@ -171,10 +203,20 @@ async fn user_writes(
     }
 }
 
-/// Whether Salesforce holds `wanted`: the same JSON, or the same text without case.
+/// Whether Salesforce holds `wanted`: the same JSON, the same text without case, the same
+/// record id (15 or 18 characters), or the checkbox or number the plan's text stands for (the
+/// plan carries values as text; SOQL answers booleans and numbers).
 fn same(now: &Value, wanted: &Value) -> bool {
     match (now, wanted) {
-        (Value::String(a), Value::String(b)) => a == b || a.eq_ignore_ascii_case(b),
+        (Value::String(a), Value::String(b)) => {
+            a.eq_ignore_ascii_case(b)
+                || (matches!(a.len(), 15 | 18) && matches!(b.len(), 15 | 18) && id15(a) == id15(b))
+        }
+        (Value::Bool(on), Value::String(text)) => text.eq_ignore_ascii_case(&on.to_string()),
+        (Value::Number(n), Value::String(text)) => text
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|t| n.as_f64() == Some(t)),
         (a, b) => a == b,
     }
 }

@@ -321,6 +321,106 @@ fn per_record_failures_are_reported_and_a_second_apply_converges() {
     world.assert_converged();
 }
 
+/// Someone creates a user with the Username of one of the plan's creates after roster planned
+/// and before its create arrives: Salesforce refuses roster's create (`DUPLICATE_USERNAME`), the
+/// lookup finds a user by that Username, and it is not roster's — it holds another Email and
+/// profile. The create failed (never "created"), nothing is granted to that user, the audit log
+/// says so.
+#[test]
+fn a_create_beaten_by_someone_elses_user_of_that_username_fails_and_grants_nothing() {
+    let world = World::demo("apply-impostor");
+    let key = "alexander.ivanov@contoso.com";
+    let plan = world.roster(&["plan", "--target", key, "--out", "plan.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    // roster's create waits three seconds at Salesforce's door.
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "POST /services/data/{v}/composite/sobjects", "kind": "delay", "ms": 3000, "count": 1}),
+    );
+    let mut apply = crate::support::roster_command();
+    apply
+        .args(["apply", "plan.json"])
+        .current_dir(&world.scratch.dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in &world.emulator.env {
+        apply.env(name, value);
+    }
+    let apply = apply.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while world.requests_to("POST /services/data/{v}/composite/sobjects") == 0 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "roster's create never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let profiles = world
+        .emulator
+        .salesforce_send(
+            Method::GET,
+            "query?q=SELECT+Id+FROM+Profile+WHERE+Name+=+'Standard+User'",
+            &Value::Null,
+        )
+        .1;
+    let (status, created) = world.emulator.salesforce_send(
+        Method::POST,
+        "sobjects/User",
+        &json!({
+            "Username": "alexander.ivanov@contoso.com.dev1", "LastName": "Impostor",
+            "Email": "attacker@evil.example", "Alias": "imp",
+            "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",
+            "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
+            "ProfileId": profiles["records"][0]["Id"], "CommunityNickname": "imp",
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let impostor = created["id"].as_str().unwrap().to_owned();
+    // Every record of the org that names the impostor (its user, any assignment, membership or
+    // licence given to it): the same after the apply as before.
+    let naming = || {
+        let world = world.emulator.admin_call(Method::GET, "world", None);
+        world["salesforce"]["objects"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(object, records)| {
+                records
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.to_string().contains(&impostor[..15]))
+                    .map(move |r| format!("{object} {r}"))
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = naming();
+    let out = apply.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("1 created"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "a Salesforce user with this Username ({impostor}) was created by someone else"
+        )),
+        "{stdout}"
+    );
+    let audit = world.audit();
+    let line = audit.iter().find(|l| l["key"] == key).unwrap();
+    assert_eq!(line["result"], "failed", "{line}");
+    assert_eq!(line["steps"][0]["result"], "failed", "{line}");
+    assert_eq!(line["steps"][0]["code"], "DUPLICATE_USERNAME", "{line}");
+    for step in line["steps"].as_array().unwrap().iter().skip(1) {
+        assert_eq!(step["result"], "not_attempted", "{line}");
+    }
+    // Nothing was given to the impostor, nor written to it.
+    assert_eq!(naming(), before);
+}
+
 #[test]
 fn injected_faults_during_apply_converge_without_duplicates() {
     let faults = [

@@ -246,12 +246,66 @@ impl Emulator {
         path: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let secret = self
-            .env
+        let secret = self.var("AZURE_CLIENT_SECRET");
+        Self::send_with_token(
+            &format!(
+                "{}/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token",
+                self.base
+            ),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11"),
+                ("client_secret", secret.as_str()),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ],
+            method,
+            &format!("{}/v1.0/{path}", self.base),
+            body,
+        )
+    }
+
+    /// Sends `{base}/services/data/v62.0/{path}` as the demo org's connected app (a
+    /// client-credentials token from the emulator's token endpoint), with `body` unless it is
+    /// null: what a person or another tool writes to the org beside roster. The status and the
+    /// JSON answer (null when there is none).
+    pub(crate) fn salesforce_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let secret = self.var("SF_CLIENT_SECRET");
+        Self::send_with_token(
+            &format!("{}/services/oauth2/token", self.base),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "3MVG9contoso.roster.dev1"),
+                ("client_secret", secret.as_str()),
+            ],
+            method,
+            &format!("{}/services/data/v62.0/{path}", self.base),
+            body,
+        )
+    }
+
+    /// The value of the exported variable `name`.
+    fn var(&self, name: &str) -> String {
+        self.env
             .iter()
-            .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
-            .map(|(_, v)| v.clone())
-            .expect("the emulator exports AZURE_CLIENT_SECRET");
+            .find(|(k, _)| k == name)
+            .map_or_else(|| panic!("the emulator exports {name}"), |(_, v)| v.clone())
+    }
+
+    /// Gets a client-credentials token by posting `form` to `token_url`, then sends `method`
+    /// to `url` with it, and `body` unless it is null: the status and the JSON answer (null
+    /// when there is none).
+    fn send_with_token(
+        token_url: &str,
+        form: &[(&str, &str)],
+        method: reqwest::Method,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -259,16 +313,8 @@ impl Emulator {
         runtime.block_on(async {
             let client = reqwest::Client::new();
             let token: serde_json::Value = client
-                .post(format!(
-                    "{}/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token",
-                    self.base
-                ))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "5e1f8a63-0c3b-4d0e-9a57-3f1d2b7c9e11"),
-                    ("client_secret", secret.as_str()),
-                    ("scope", "https://graph.microsoft.com/.default"),
-                ])
+                .post(token_url)
+                .form(form)
                 .send()
                 .await
                 .expect("token request")
@@ -276,15 +322,13 @@ impl Emulator {
                 .await
                 .expect("token answer");
             let token = token["access_token"].as_str().expect("a token").to_owned();
-            let mut request = client
-                .request(method, format!("{}/v1.0/{path}", self.base))
-                .bearer_auth(token);
+            let mut request = client.request(method, url).bearer_auth(token);
             if !body.is_null() {
                 request = request.json(body);
             }
-            let response = request.send().await.expect("graph request");
+            let response = request.send().await.expect("request");
             let status = response.status().as_u16();
-            let bytes = response.bytes().await.expect("graph answer");
+            let bytes = response.bytes().await.expect("answer");
             (
                 status,
                 serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
