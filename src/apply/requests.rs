@@ -33,7 +33,7 @@ pub(super) async fn write(
     }
     let (indexes, records): (Vec<usize>, Vec<Record<'_>>) = records.into_iter().unzip();
     let mut outcomes = if records.len() > ctx.options.bulk_threshold {
-        bulk::write(ctx, op, object, &records).await
+        by_bulk(ctx, op, object, &records).await
     } else {
         collections(ctx, op, object, &records).await
     };
@@ -59,6 +59,36 @@ pub(super) async fn write(
         }
     }
     indexes.into_iter().zip(outcomes).collect()
+}
+
+/// Writes `records` by Bulk API 2.0, except those holding the text `#N/A`: a Bulk CSV cell of
+/// `#N/A` sets the field to null (Bulk API 2.0 Developer Guide, "Prepare CSV Files"), so the
+/// value a person's attribute holds would be written as nothing. Those go by sObject
+/// Collections, whose JSON carries the text as it is. Outcomes in the order given.
+async fn by_bulk(ctx: &Ctx, op: Op, object: &'static str, records: &[Record<'_>]) -> Vec<Written> {
+    let literal = |record: &Record<'_>| {
+        record
+            .iter()
+            .any(|(_, value)| value.as_str() == Some(crate::salesforce::bulk::NULL_CELL))
+    };
+    let literals: Vec<bool> = records.iter().map(literal).collect();
+    if !literals.contains(&true) {
+        return bulk::write(ctx, op, object, records).await;
+    }
+    let pick = |wanted: bool| -> Vec<Record<'_>> {
+        records
+            .iter()
+            .zip(&literals)
+            .filter(|(_, l)| **l == wanted)
+            .map(|(r, _)| r.clone())
+            .collect()
+    };
+    let mut by_csv = bulk::write(ctx, op, object, &pick(false)).await.into_iter();
+    let mut by_json = collections(ctx, op, object, &pick(true)).await.into_iter();
+    literals
+        .iter()
+        .filter_map(|l| if *l { by_json.next() } else { by_csv.next() })
+        .collect()
 }
 
 /// Inserts or updates through sObject Collections, 200 records a request, a few at a time.

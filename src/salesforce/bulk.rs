@@ -17,10 +17,14 @@ use crate::http::Body;
 /// The longest wait between two polls of a job.
 const MAX_POLL: Duration = Duration::from_secs(10);
 
-/// A CSV cell: Bulk API 2.0 writes `#N/A` as null.
+/// The CSV cell Bulk API 2.0 writes as null ("Prepare CSV Files": an empty cell leaves the field
+/// as it is). No cell can hold the text itself: a record with it goes by sObject Collections.
+pub(crate) const NULL_CELL: &str = "#N/A";
+
+/// A CSV cell: null as `NULL_CELL`.
 fn cell(value: &Value) -> String {
     match value {
-        Value::Null => "#N/A".to_owned(),
+        Value::Null => NULL_CELL.to_owned(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }

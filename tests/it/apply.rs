@@ -700,6 +700,42 @@ fn bulk_api_writes_above_the_threshold() {
     world.assert_converged();
 }
 
+/// Bulk API 2.0 reads a CSV cell of `#N/A` as null: a title that is the text `#N/A` goes by
+/// sObject Collections, kept as it is, while the rest of the write still goes by Bulk.
+#[test]
+fn a_value_that_is_the_text_na_is_written_as_text_above_the_bulk_threshold() {
+    let world = World::demo("apply-bulk-na");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for (user, title) in [("2", "#N/A"), ("3", "#N/A"), ("4", "Chief")] {
+        world.emulator.admin_call(
+            Method::PATCH,
+            &format!("entra/users/0000000e-0000-0000-0000-00000000000{user}"),
+            Some(&json!({"jobTitle": title})),
+        );
+    }
+    world.emulator.admin_call(Method::DELETE, "requests", None);
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "1"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("3 updated"), "{}", out.stdout);
+    // The title that is no `#N/A` by Bulk, the two that are by one collection.
+    assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
+    assert_eq!(
+        world.requests_to("PATCH /services/data/{v}/composite/sobjects"),
+        1
+    );
+    let org = world.emulator.admin_call(Method::GET, "world", None);
+    let titles: Vec<&str> = org["salesforce"]["objects"]["User"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["Title"].as_str())
+        .filter(|t| *t == "#N/A" || *t == "Chief")
+        .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    world.assert_converged();
+}
+
 #[test]
 fn apply_without_a_plan_needs_auto_approve_off_a_terminal() {
     let world = World::demo("apply-approve");
