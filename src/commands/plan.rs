@@ -213,7 +213,14 @@ pub(crate) fn compare_saved(
 }
 
 pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
-    let plan = open(&args.plan)?;
+    let mut plan = open(&args.plan)?;
+    if plan.recount() {
+        super::warn(&format!(
+            "{}'s summary, headline or deactivation count does not match its changes (was it \
+             edited?): shown as its changes count",
+            display_path(&args.plan)
+        ));
+    }
     print_plan(&plan, args.format, ctx.color, args.mask)?;
     Ok(Outcome::Success)
 }

@@ -795,6 +795,26 @@ fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
     summary
 }
 
+impl Plan {
+    /// Counts the summary, the headline and the deactivations against the threshold again from
+    /// the plan's own changes and problems: a saved plan is a file anyone can edit, and what
+    /// `show` tells a reviewer must be what the changes listed below it do. The users in scope
+    /// and unchanged, and the threshold the config set, are kept as saved (the changes cannot
+    /// tell them). Whether anything differed.
+    pub(crate) fn recount(&mut self) -> bool {
+        let summary = summarize(self, self.summary.in_scope, self.summary.unchanged);
+        let headline = summary.headline();
+        let mut safety = self.safety.clone();
+        safety.deactivations = summary.deactivate + summary.freeze;
+        safety.freezes = summary.freeze;
+        safety.exceeded = safety.counted() > safety.max_deactivations;
+        let differed =
+            summary != self.summary || headline != self.headline || safety != self.safety;
+        (self.summary, self.headline, self.safety) = (summary, headline, safety);
+        differed
+    }
+}
+
 /// The deactivation threshold: a number, or a percentage of the users roster owns or links.
 fn safety(
     config: &Config,

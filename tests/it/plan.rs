@@ -171,6 +171,69 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
     assert_eq!(plain.code, 0);
 }
 
+/// A saved plan is a file anyone can edit: `show` tells what its changes do, whatever its
+/// headline, summary and deactivation count say, and warns that they did not match.
+#[test]
+fn show_counts_a_saved_plan_from_its_changes_not_its_headline() {
+    let (_emulator, scratch, _) = saved_demo_plan("plan-show-recount");
+    let shown = scratch.roster(&["show", "demo.plan"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(!shown.stderr.contains("warning"), "{}", shown.stderr);
+    let true_headline = shown.stdout.lines().last().unwrap().to_owned();
+    assert!(true_headline.contains("to deactivate"), "{true_headline}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scratch.dir.join("demo.plan")).unwrap())
+            .unwrap();
+    // Headline and summary say "no changes"; the safety count says no deactivation.
+    let mut quiet = saved.clone();
+    quiet["headline"] = "No changes. Salesforce matches the configuration.".into();
+    for (_, n) in quiet["summary"].as_object_mut().unwrap() {
+        *n = 0.into();
+    }
+    quiet["safety"]["deactivations"] = 0.into();
+    scratch.write("quiet.plan", quiet.to_string());
+    for format in ["text", "markdown", "json"] {
+        let out = scratch.roster(&["show", "quiet.plan", "--format", format]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("quiet.plan's summary, headline or deactivation count does not match"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            !out.stdout.contains("No changes."),
+            "{format}: {}",
+            out.stdout
+        );
+        let deactivating = match format {
+            "text" => true_headline.clone(),
+            "markdown" => "user(s) will be deactivated or frozen".to_owned(),
+            _ => "\"deactivate\": 2".to_owned(),
+        };
+        assert!(
+            out.stdout.contains(&deactivating),
+            "{format}: {}",
+            out.stdout
+        );
+    }
+    // Every change listed twice: counted twice, as listed.
+    let mut doubled = saved.clone();
+    let changes = doubled["changes"].as_array().unwrap().clone();
+    doubled["changes"]
+        .as_array_mut()
+        .unwrap()
+        .extend(changes.iter().cloned());
+    scratch.write("doubled.plan", doubled.to_string());
+    let out = scratch.roster(&["show", "doubled.plan", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        shown["summary"]["create"].as_u64().unwrap(),
+        2 * saved["summary"]["create"].as_u64().unwrap()
+    );
+}
+
 /// A large plan goes through a pipe 1 MiB large, not the default 64 KiB (see
 /// `widen_stdout_pipe`), whatever the format.
 #[cfg(target_os = "linux")]
