@@ -242,6 +242,17 @@ fn extended(
             "keep one base per layer (e.g. base.yaml, then one file per org)",
         ));
     }
+    if let Some(why) = not_a_base(&path, &files[0].path) {
+        return Err(refuse(
+            format!(
+                "{} cannot be a base config: {why}",
+                crate::diagnostic::display_path(&path)
+            ),
+            "a base config is a .yaml or .yml file of the config's own repository: roster \
+             prints lines of the files it reads in its errors, and a pull request must not make \
+             it print another file of the machine",
+        ));
+    }
     let text = std::fs::metadata(&path)
         .and_then(|m| {
             if m.len() > MAX_CONFIG_BYTES {
@@ -273,6 +284,44 @@ fn extended(
         &mut origins,
     );
     Ok((merged, origins))
+}
+
+/// Why `path` may not be read as a base of the config at `root`, if it may not: it is not named
+/// `.yaml` or `.yml`; it is (or a link leads to) a kernel or device file (`/proc/self/environ`
+/// holds the CI job's secrets); or it lies outside the git repository holding `root` (the
+/// nearest directory above it with a `.git`), by a path or a link. Outside any repository,
+/// only the first two hold. A base that does not exist passes: reading it says so.
+fn not_a_base(path: &Path, root: &Path) -> Option<String> {
+    let yaml = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if !yaml {
+        return Some("its name does not end in .yaml or .yml".to_owned());
+    }
+    let real = std::fs::canonicalize(path).ok()?;
+    if ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|d| real.starts_with(d))
+    {
+        return Some(format!(
+            "it is the system file {}",
+            crate::diagnostic::display_path(&real)
+        ));
+    }
+    let repository = std::fs::canonicalize(root)
+        .ok()?
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)?;
+    (!real.starts_with(&repository)).then(|| {
+        format!(
+            "it is {}, outside the repository of the config ({})",
+            crate::diagnostic::display_path(&real),
+            crate::diagnostic::display_path(&repository)
+        )
+    })
 }
 
 /// Why a config could not be loaded.

@@ -140,3 +140,51 @@ fn an_org_may_use_another_auth_flow_or_secret_source_than_its_base() {
         out.stdout
     );
 }
+
+/// A pull request may edit `extends`, and roster prints lines of the files it reads in its
+/// errors: a base must be a `.yaml` or `.yml` file, no kernel or device file (by its name or a
+/// link), and inside the config's git repository. Refused before it is read; nothing of it is
+/// printed.
+#[cfg(unix)]
+#[test]
+fn a_base_outside_the_repository_or_not_yaml_is_refused_unread() {
+    let scratch = Scratch::new("extends-escape");
+    let repo = scratch.dir.join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join("orgs")).unwrap();
+    scratch.write("repo/base.yaml", read("examples/demo/roster.yaml"));
+    scratch.write("outside.yaml", "planted: SECRET-OUTSIDE\n");
+    scratch.write("repo/.env", "SF_CLIENT_SECRET=SECRET-DOTENV\n");
+    std::os::unix::fs::symlink("/proc/self/environ", repo.join("environ.yaml")).unwrap();
+    std::os::unix::fs::symlink(scratch.dir.join("outside.yaml"), repo.join("linked.yaml")).unwrap();
+    for (base, why) in [
+        (
+            "/proc/self/environ",
+            "its name does not end in .yaml or .yml",
+        ),
+        ("../.env", "its name does not end in .yaml or .yml"),
+        ("../environ.yaml", "it is the system file /proc/"),
+        ("../../outside.yaml", "outside the repository of the config"),
+        ("../linked.yaml", "outside the repository of the config"),
+    ] {
+        scratch.write("repo/orgs/dev.yaml", format!("extends: {base}\n"));
+        let out = crate::support::run_with(
+            &repo,
+            &["-c", "orgs/dev.yaml", "validate"],
+            &[("ROSTER_TEST_SECRET", "SECRET-ENV")],
+        );
+        assert_eq!(out.code, 1, "{base}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot be a base config"),
+            "{base}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(why), "{base}: {}", out.stderr);
+        assert!(!out.stderr.contains("SECRET-"), "{base}: {}", out.stderr);
+        assert!(!out.stdout.contains("SECRET-"), "{base}: {}", out.stdout);
+    }
+    // The repository's own base is read as before.
+    scratch.write("repo/orgs/dev.yaml", "extends: ../base.yaml\n");
+    let out = crate::support::run_in(&repo, &["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
