@@ -65,6 +65,7 @@ fn print_report(
 
 pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
+    desired.not_written_over(&args.audit_log, "--audit-log")?;
     let policy = if args.policy {
         let Some(reconcile) = &desired.loaded.config.reconcile else {
             return Err(Error::Usage(

@@ -41,6 +41,33 @@ pub(crate) struct Desired {
     pub(crate) base: PathBuf,
 }
 
+impl Desired {
+    /// Refuses `path` as the file `flag` writes when it is one of the files the config was
+    /// read from (the file given or a base it extends): a plan saved over `roster.yaml`, or an
+    /// audit log appended to it and made owner-only, would destroy the config roster just read.
+    pub(crate) fn not_written_over(&self, path: &Path, flag: &str) -> Result<(), Error> {
+        let Ok(written) = std::fs::canonicalize(path) else {
+            // Not there yet: no config file either.
+            return Ok(());
+        };
+        match self
+            .loaded
+            .sources
+            .files
+            .iter()
+            .find(|f| std::fs::canonicalize(&f.path).is_ok_and(|read| read == written))
+        {
+            Some(file) => Err(Error::Usage(format!(
+                "{flag} {} is the config file {}: roster would write over the config it reads; \
+                 name another file",
+                crate::diagnostic::display_path(path),
+                crate::diagnostic::display_path(&file.path)
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A plan and the Salesforce state it was made from.
 pub(crate) struct Planned {
     pub(crate) plan: Plan,

@@ -26,6 +26,9 @@ impl From<Format> for render::Format {
 /// exits 1.
 pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
+    if let Some(path) = &args.out {
+        desired.not_written_over(path, "--out")?;
+    }
     let baseline = match &args.baseline_config {
         Some(path) => Some(ctx.load_baseline(path)?),
         None => None,

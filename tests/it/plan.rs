@@ -1,7 +1,7 @@
 //! `roster plan`, `show` and `explain` against a `roster emulate` child with the demo world:
 //! all three formats snapshotted, exit codes, saved plans, and a failed read that prints no plan.
 
-use crate::support::{Emulator, Scratch, repo};
+use crate::support::{Emulator, Scratch, read, repo};
 
 fn demo_config() -> String {
     repo()
@@ -1259,4 +1259,50 @@ fn roster_sha256(bytes: &[u8]) -> String {
             let _ = write!(hex, "{b:02x}");
             hex
         })
+}
+
+/// `--out` and `--audit-log` naming the config file (or a base it extends) are refused before
+/// anything is read or written: the config keeps its text and its mode.
+#[cfg(unix)]
+#[test]
+fn a_plan_or_audit_log_is_never_written_over_the_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new("plan-over-config");
+    scratch.write("base.yaml", read("examples/demo/roster.yaml"));
+    scratch.write("roster.yaml", "extends: base.yaml\n");
+    for name in ["roster.yaml", "base.yaml"] {
+        std::fs::set_permissions(
+            scratch.dir.join(name),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let before = |name: &str| std::fs::read(scratch.dir.join(name)).unwrap();
+    let (config, base) = (before("roster.yaml"), before("base.yaml"));
+    for args in [
+        vec!["plan", "--out", "roster.yaml"],
+        vec!["plan", "--out", "./base.yaml"],
+        vec!["apply", "--auto-approve", "--audit-log", "roster.yaml"],
+        vec!["apply", "--auto-approve", "--audit-log", "base.yaml"],
+    ] {
+        let out = scratch.roster(&args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("is the config file")
+                && out
+                    .stderr
+                    .contains("roster would write over the config it reads"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(before("roster.yaml"), config);
+    assert_eq!(before("base.yaml"), base);
+    for name in ["roster.yaml", "base.yaml"] {
+        let mode = std::fs::metadata(scratch.dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{name}");
+    }
 }
