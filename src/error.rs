@@ -47,8 +47,13 @@ pub(crate) enum Error {
     #[error("cannot read the answer from the terminal")]
     Stdin(#[source] std::io::Error),
     /// A file given as a saved plan that is not one roster can read.
-    #[error("{} is not a roster plan: {reason}", display_path(path))]
-    NotAPlan { path: PathBuf, reason: String },
+    #[error("{}{} is not a roster plan: {reason}", display_path(path), at.map(|(line, column)| format!(":{line}:{column}")).unwrap_or_default())]
+    NotAPlan {
+        path: PathBuf,
+        /// The line and column (from 1) where the file stops being a plan, when one place does.
+        at: Option<(usize, usize)>,
+        reason: String,
+    },
     /// A snapshot directory whose files `roster snapshot` did not write, or of another version.
     #[error("{} is not a snapshot this roster reads: {reason}", display_path(path))]
     NotASnapshot { path: PathBuf, reason: String },

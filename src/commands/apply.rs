@@ -168,11 +168,25 @@ fn check_config(desired: &Desired, saved: &Plan, path: &Path) -> Result<(), Erro
     if saved.config_sha256 == desired.sha256 {
         return Ok(());
     }
+    // The plan records one digest of every file of the chain: which of them changed, it
+    // cannot tell.
+    let files = &desired.loaded.sources.files;
+    let what = match files.len() {
+        0 | 1 => display_path(&desired.loaded.file.path),
+        _ => format!(
+            "the config ({} or a file it extends: {})",
+            display_path(&desired.loaded.file.path),
+            files[1..]
+                .iter()
+                .map(|f| display_path(&f.path))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     Err(Error::StalePlan {
         path: path.to_owned(),
         reasons: vec![format!(
-            "{} changed since the plan (SHA-256 {} then, {} now)",
-            display_path(&desired.loaded.file.path),
+            "{what} changed since the plan (SHA-256 {} then, {} now)",
             crate::digest::short(&saved.config_sha256),
             crate::digest::short(&desired.sha256)
         )],

@@ -212,13 +212,28 @@ fn since(text: &str) -> Result<String, Error> {
 /// Reads one audit log's lines into `entries`; returns how many could not be read, each named
 /// on stderr with its file and line.
 fn read(file: &Path, entries: &mut Vec<Entry>) -> Result<usize, Error> {
-    let text = std::fs::read_to_string(file).map_err(|source| Error::File {
+    let bytes = std::fs::read(file).map_err(|source| Error::File {
         action: "read",
         path: file.to_owned(),
         source,
     })?;
     let mut unreadable = 0;
-    for (i, line) in text.lines().enumerate() {
+    // Line by line: one line that is not UTF-8 (a disk error, a stray write) is named like any
+    // unreadable line, and the others are still read.
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = match std::str::from_utf8(line.strip_suffix(b"\r").unwrap_or(line)) {
+            Ok(line) => line,
+            Err(e) => {
+                unreadable += 1;
+                super::warn(&format!(
+                    "{}:{}:{}: not an audit line: not UTF-8",
+                    display_path(file),
+                    i + 1,
+                    e.valid_up_to() + 1
+                ));
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -299,6 +314,17 @@ fn markdown(entries: &[Entry]) -> String {
     out
 }
 
+/// A cell a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return would be read as a formula (a Username or an actor's name is anyone's choice), so it
+/// gets a leading `'`, which spreadsheets hide (OWASP, "CSV Injection").
+fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
 fn csv(entries: &[Entry]) -> Result<String, Error> {
     let failed = |e: csv::Error| Error::Output(std::io::Error::other(e));
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -320,22 +346,23 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
         ])
         .map_err(failed)?;
     for e in entries {
+        let cells = [
+            e.text("time").to_owned(),
+            e.text("action").to_owned(),
+            e.subject(),
+            e.text("result").to_owned(),
+            e.what(),
+            e.text("source_id").to_owned(),
+            e.text("target_id").to_owned(),
+            e.github("sha").to_owned(),
+            e.github("actor").to_owned(),
+            e.github("run_id").to_owned(),
+            e.github("repository").to_owned(),
+            e.text("plan_sha256").to_owned(),
+            display_path(&e.file),
+        ];
         writer
-            .write_record([
-                e.text("time"),
-                e.text("action"),
-                &e.subject(),
-                e.text("result"),
-                &e.what(),
-                e.text("source_id"),
-                e.text("target_id"),
-                e.github("sha"),
-                e.github("actor"),
-                e.github("run_id"),
-                e.github("repository"),
-                e.text("plan_sha256"),
-                &display_path(&e.file),
-            ])
+            .write_record(cells.iter().map(|cell| inert(cell).into_owned()))
             .map_err(failed)?;
     }
     let bytes = writer

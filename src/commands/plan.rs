@@ -81,6 +81,21 @@ fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
     })
 }
 
+/// The plan file at `path` refused where JSON parsing stopped: `file:line:col`, and serde's
+/// message without its own " at line L column C".
+fn not_a_plan_at(path: &Path, e: &serde_json::Error) -> Error {
+    let message = e.to_string();
+    let reason = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(reason, _)| reason)
+        .to_owned();
+    Error::NotAPlan {
+        path: path.to_owned(),
+        at: (e.line() > 0).then(|| (e.line(), e.column().max(1))),
+        reason,
+    }
+}
+
 /// Reads a saved plan, refusing other format versions.
 pub(crate) fn open(path: &Path) -> Result<Plan, Error> {
     Ok(open_hashed(path)?.0)
@@ -100,6 +115,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
     })?;
     let not_a_plan = |reason: String| Error::NotAPlan {
         path: path.to_owned(),
+        at: None,
         reason,
     };
     if !text.trim_start().starts_with('{') {
@@ -108,7 +124,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
         ));
     }
     let version = serde_json::from_str::<Version>(&text)
-        .map_err(|e| not_a_plan(e.to_string()))?
+        .map_err(|e| not_a_plan_at(path, &e))?
         .format_version;
     if version != Some(u64::from(PLAN_FORMAT)) {
         return Err(not_a_plan(format!(
@@ -116,7 +132,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
             version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         )));
     }
-    let plan = serde_json::from_str(&text).map_err(|e| not_a_plan(e.to_string()))?;
+    let plan = serde_json::from_str(&text).map_err(|e| not_a_plan_at(path, &e))?;
     Ok((plan, crate::digest::sha256_hex(text.as_bytes())))
 }
 
@@ -206,10 +222,7 @@ pub(crate) fn compare_saved(
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
     serde::Deserializer::deserialize_map(&mut deserializer, &mut fields)
         .and_then(|()| deserializer.end())
-        .map_err(|e| Error::NotAPlan {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| not_a_plan_at(path, &e))?;
     let (org_id, app_roles) = (fields.org_id, fields.app_roles);
     drop(bytes);
     Ok(comparison.finish(&org_id, &app_roles))

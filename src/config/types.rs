@@ -389,7 +389,10 @@ pub(crate) enum Operand {
 
 /// A clause operand as written.
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a whole number, a text, or a list of texts"
+)]
 pub(crate) enum ClauseValue {
     Integer(i64),
     Text(String),
@@ -545,7 +548,10 @@ pub(crate) struct Roles {
 
 /// Which profiles become app roles.
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected `from_profiles`, or `{from_profiles: [profile names]}`"
+)]
 pub(crate) enum AppRolesFrom {
     /// `from_profiles`: every profile with a user licence.
     All(AllProfiles),
@@ -642,7 +648,10 @@ impl RoleRule {
 
 /// An org record named in `roster.yaml`: by name, or by id where names are not unique.
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a record's name, or `{id: ...}` with its record id"
+)]
 pub(crate) enum RecordRef {
     Name(#[schemars(length(min = 1))] String),
     Id(RecordId),
@@ -758,7 +767,10 @@ fn default_sandbox_email_suffix() -> String {
 
 /// A count, or a percentage written as a string.
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a whole number of users (such as 10), or a percentage (such as \"10%\")"
+)]
 pub(crate) enum Threshold {
     Count(#[schemars(range(max = 4_294_967_295_u32))] u32),
     Percent(#[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?%$"))] String),

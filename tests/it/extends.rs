@@ -115,6 +115,14 @@ fn a_saved_plan_is_stale_when_the_base_changes() {
     let out = world.roster(&["apply", "plan.json"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("Saved plan is stale"), "{}", out.stderr);
+    // Both files named: the plan's one digest cannot tell which changed.
+    assert!(
+        out.stderr.contains(
+            "the config (roster.yaml or a file it extends: base.yaml) changed since the plan"
+        ),
+        "{}",
+        out.stderr
+    );
     assert_eq!(world.requests_to("composite"), 0);
 }
 

@@ -93,6 +93,22 @@ fn since_csv_json_and_several_files() {
         rows.iter()
             .all(|r| &r[7] == "0123abcd" && &r[8] == "octocat")
     );
+    // A cell a spreadsheet would run as a formula (a key or an actor is anyone's choice) is
+    // shown as text.
+    let mut formula = world.audit()[0].clone();
+    formula["key"] = Value::from("=HYPERLINK(\"http://evil.example\")");
+    formula["github"]["actor"] = Value::from("@SUM(1+1)");
+    let formula_log = world.scratch.dir.join("formula.jsonl");
+    std::fs::write(&formula_log, format!("{formula}\n")).unwrap();
+    let out = world.roster(&["log", "formula.jsonl", "--format", "csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let row = csv::Reader::from_reader(out.stdout.as_bytes())
+        .records()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&row[2], "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(&row[8], "'@SUM(1+1)");
     // JSON: the lines themselves.
     let out = world.roster(&["log", "--format", "json"]);
     let json: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
@@ -148,6 +164,23 @@ fn an_unreadable_line_is_named_and_the_rest_still_listed() {
             && out
                 .stderr
                 .contains("1 line(s) of the audit log could not be read"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("ava.martinez@contoso.com"));
+    // A line that is not UTF-8: named by its line and byte, the others still listed.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"time\": \"\xff\"}\n");
+    std::fs::write(&path, bytes).unwrap();
+    let out = world.roster(&["log"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(&format!(
+            "roster-audit.jsonl:{}:11: not an audit line: not UTF-8",
+            lines + 2
+        )) && out
+            .stderr
+            .contains("2 line(s) of the audit log could not be read"),
         "{}",
         out.stderr
     );

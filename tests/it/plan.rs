@@ -376,6 +376,25 @@ fn a_saved_plan_shows_again_the_same() {
         bad.stderr,
         "error: bad.plan is not a roster plan: it has format_version 9, this roster reads 2\n"
     );
+    // Where a file stops being a plan, it is named as file:line:col.
+    for (text, error) in [
+        (
+            "{\"format_version\": 2, \"x\": }",
+            "error: cut.plan:1:28 is not a roster plan: expected value\n",
+        ),
+        (
+            "{\n  \"format_version\": 2,\n  \"changes\": [1,\n",
+            "error: cut.plan:4:1 is not a roster plan: EOF while parsing a value\n",
+        ),
+        (
+            "{\"format_version\": 2,\n \"headline\": 7}",
+            "error: cut.plan:2:14 is not a roster plan: invalid type: integer `7`, expected a string\n",
+        ),
+    ] {
+        scratch.write("cut.plan", text);
+        let cut = emulator.roster(&scratch.dir, &["show", "cut.plan"], &[]);
+        assert_eq!((cut.code, cut.stderr.as_str()), (1, error), "{text}");
+    }
 }
 
 #[test]

@@ -522,6 +522,23 @@ fn a_threshold_too_large_for_a_count_is_placed_at_its_value() {
     );
 }
 
+/// A number YAML reads as a float (`1e3`) passes the schema's integer check and is refused by
+/// the type: the message says what the setting takes, not which Rust enum failed.
+#[test]
+fn a_threshold_of_another_shape_says_what_it_takes() {
+    let out = rejected(
+        "threshold-float",
+        format!("{}\nsafety:\n  max_deactivations: 1e3\n", minimal()),
+    );
+    assert!(
+        out.contains(
+            "/safety/max_deactivations: expected a whole number of users (such as 10), or a \
+             percentage (such as \"10%\")"
+        ) && !out.contains("untagged"),
+        "{out}"
+    );
+}
+
 #[test]
 fn is_frozen_cannot_be_mapped() {
     let out = rejected(
