@@ -1,5 +1,8 @@
 //! The Salesforce User sObject fields roster knows: which are required on create, which the
-//! lifecycle owns, and their maximum lengths (Salesforce Field Reference, User).
+//! lifecycle owns, and their maximum lengths (Salesforce Field Reference, User; the lengths of
+//! `EmployeeNumber`, 20, and `FederationIdentifier`, 512, which the reference does not give,
+//! are those of a real org's User describe, published in igoode/BPlusDev's
+//! `.history/describe/User.md`).
 
 /// One User field.
 #[derive(Clone, Copy, Debug)]
@@ -28,8 +31,8 @@ pub(crate) const USER_FIELDS: &[UserField] = &[
     field("Department", Some(80)),
     field("Division", Some(80)),
     field("CompanyName", Some(80)),
-    field("EmployeeNumber", None),
-    field("FederationIdentifier", None),
+    field("EmployeeNumber", Some(20)),
+    field("FederationIdentifier", Some(512)),
     field("Phone", Some(40)),
     field("MobilePhone", Some(40)),
     field("Fax", Some(40)),

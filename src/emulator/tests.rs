@@ -1600,6 +1600,42 @@ async fn delta_rounds_report_changes_and_removals() {
     running.shutdown().await;
 }
 
+/// `EmployeeNumber` holds 20 characters and `FederationIdentifier` 512, as a real org's
+/// describe says; describe tells a client so.
+#[tokio::test]
+async fn employee_number_and_federation_id_have_their_orgs_lengths() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let (_, describe) = sf.get("sobjects/User/describe").await;
+    let length = |name: &str| {
+        describe["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["length"].clone())
+    };
+    assert_eq!(length("EmployeeNumber"), Some(json!(20)));
+    assert_eq!(length("FederationIdentifier"), Some(json!(512)));
+    let standard = profile_id(&sf, "Standard User").await;
+    for (field, fits, too_long) in [
+        ("EmployeeNumber", 20, 21),
+        ("FederationIdentifier", 512, 513),
+    ] {
+        let mut user = new_user(&format!("{}@contoso.com.dev1", field.to_lowercase()));
+        user["ProfileId"] = json!(standard);
+        user["CommunityNickname"] = json!(field);
+        user[field] = json!("7".repeat(too_long));
+        let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
+        assert_eq!(body[0]["errorCode"], "STRING_TOO_LONG", "{field}: {body}");
+        user[field] = json!("7".repeat(fits));
+        let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+        assert_eq!(status, StatusCode::CREATED, "{field}: {body}");
+    }
+    running.shutdown().await;
+}
+
 /// A Username takes an email's shape: one `@`, a dotted domain that neither starts nor ends
 /// with a dot, no spaces.
 #[tokio::test]

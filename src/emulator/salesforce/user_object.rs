@@ -1,5 +1,6 @@
 //! The User sObject as the emulator plays it: its fields, their types and lengths, and which a
-//! create must carry (Salesforce Object Reference, "User"). The emulator keeps this table apart
+//! create must carry (Salesforce Object Reference, "User"; `EmployeeNumber` 20 and
+//! `FederationIdentifier` 512 characters as a real org's describe gives them). The emulator keeps this table apart
 //! from roster's own (`crate::user_fields`) on purpose: a test double that shares the client's
 //! assumptions cannot catch them.
 
@@ -32,8 +33,8 @@ pub(crate) const FIELDS: &[Field] = &[
     f("Department", "string", Some(80)),
     f("Division", "string", Some(80)),
     f("CompanyName", "string", Some(80)),
-    f("EmployeeNumber", "string", None),
-    f("FederationIdentifier", "string", None),
+    f("EmployeeNumber", "string", Some(20)),
+    f("FederationIdentifier", "string", Some(512)),
     f("Phone", "phone", Some(40)),
     f("MobilePhone", "phone", Some(40)),
     f("Fax", "phone", Some(40)),
