@@ -188,6 +188,7 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
     }
     if let Some(problem) = changes.iter().find_map(|(property, value)| {
         crate::graph::attributes::graph_property_problem(property, value)
+            .or_else(|| super::state::graph_value_problem(property, value))
     }) {
         return bad(format!(
             "{problem}: Graph refuses it (400 Request_BadRequest)"

@@ -547,6 +547,113 @@ impl State {
     }
 }
 
+/// The most characters Graph stores in a user's text properties (Microsoft Graph, "user
+/// resource type": displayName 256; givenName, surname, mailNickname, department, companyName
+/// and mobilePhone 64; jobTitle 128; employeeId 16).
+const GRAPH_MAX_LENGTHS: &[(&str, usize)] = &[
+    ("displayName", 256),
+    ("givenName", 64),
+    ("surname", 64),
+    ("mailNickname", 64),
+    ("department", 64),
+    ("companyName", 64),
+    ("mobilePhone", 64),
+    ("jobTitle", 128),
+    ("employeeId", 16),
+];
+
+/// What Graph refuses in the value of a user's `property`, if it refuses `value`: a text longer
+/// than the property holds; a userPrincipalName that is not `alias@domain` of the characters
+/// Graph allows (A–Z, a–z, 0–9 and `' . - _ ! # ^ ~` in the alias; "can't contain accent
+/// characters"); a mail that is not an address or has accents; an `employeeHireDate` that is not
+/// an ISO 8601 date-time; a `usageLocation` that is not a two-letter country code (ISO 3166).
+/// Source: Microsoft Graph, "user resource type". The emulator's own rules, apart from the
+/// shapes roster reads (`graph_property_problem`), and checked on a world's users and on admin
+/// changes alike.
+pub(crate) fn graph_value_problem(property: &str, value: &Value) -> Option<String> {
+    let text = value.as_str()?;
+    if let Some((_, max)) = GRAPH_MAX_LENGTHS.iter().find(|(p, _)| *p == property)
+        && text.chars().count() > *max
+    {
+        return Some(format!(
+            "{property} is {} characters; Graph holds at most {max}",
+            text.chars().count()
+        ));
+    }
+    let address = |allowed: &dyn Fn(char) -> bool| {
+        text.split_once('@').is_some_and(|(alias, domain)| {
+            !alias.is_empty()
+                && alias.chars().all(allowed)
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        })
+    };
+    let ok = match property {
+        "userPrincipalName" => address(&|c: char| {
+            c.is_ascii_alphanumeric() || matches!(c, '\'' | '.' | '-' | '_' | '!' | '#' | '^' | '~')
+        }),
+        "mail" => address(&|c: char| c.is_ascii_graphic() && c != '@'),
+        "employeeHireDate" => is_date_time(text),
+        "usageLocation" => text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()),
+        _ => true,
+    };
+    (!ok).then(|| {
+        let cut = crate::http::truncate(text, 80);
+        let shown = crate::render::visible(&cut);
+        match property {
+            "userPrincipalName" => format!(
+                "userPrincipalName {shown:?} is not alias@domain of the characters Graph allows"
+            ),
+            "mail" => format!("mail {shown:?} is not an email address Graph accepts"),
+            "employeeHireDate" => {
+                format!("employeeHireDate {shown:?} is not a date-time (2024-03-01T00:00:00Z)")
+            }
+            _ => format!("usageLocation {shown:?} is not a two-letter country code (US)"),
+        }
+    })
+}
+
+/// `2024-03-01T09:30:00Z`, with optional fractions of a second and a `+01:00`-style offset in
+/// place of `Z`: ISO 8601 as Graph writes a DateTimeOffset.
+fn is_date_time(text: &str) -> bool {
+    let Some((date, time)) = text.split_once('T') else {
+        return false;
+    };
+    let time = time.strip_suffix('Z').or_else(|| {
+        let at = time.rfind(['+', '-'])?;
+        let (time, offset) = time.split_at(at);
+        let offset = offset.as_bytes();
+        (offset.len() == 6
+            && offset[3] == b':'
+            && offset[1..3]
+                .iter()
+                .chain(&offset[4..])
+                .all(u8::is_ascii_digit))
+        .then_some(time)
+    });
+    let Some(time) = time else {
+        return false;
+    };
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let clock = clock.as_bytes();
+    crate::user_fields::is_date(date)
+        && clock.len() == 8
+        && clock[2] == b':'
+        && clock[5] == b':'
+        && [&clock[0..2], &clock[3..5], &clock[6..8]]
+            .iter()
+            .all(|part| part.iter().all(u8::is_ascii_digit))
+        && &clock[0..2] < b"24".as_slice()
+        && &clock[3..5] < b"60".as_slice()
+        && &clock[6..8] < b"60".as_slice()
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The world's Entra users as Graph would hold them: an `id` and a userPrincipalName (unique
 /// without regard to case) each, and only properties Graph's `user` has (or directory
 /// extensions), each of the type Graph gives it.
@@ -567,10 +674,9 @@ fn check_users(users: &[EntraUser]) -> Result<(), String> {
                 return Err(format!("entra.users[{i}]: `{key}` is required"));
             }
         }
-        if let Some(problem) = user
-            .iter()
-            .find_map(|(property, value)| graph_property_problem(property, value))
-        {
+        if let Some(problem) = user.iter().find_map(|(property, value)| {
+            graph_property_problem(property, value).or_else(|| graph_value_problem(property, value))
+        }) {
             let upn = user
                 .get("userPrincipalName")
                 .and_then(Value::as_str)

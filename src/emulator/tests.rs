@@ -2053,6 +2053,92 @@ async fn admin_changes_to_entra_users_that_graph_refuses_change_nothing() {
     running.shutdown().await;
 }
 
+/// Values Graph refuses in a user's properties (Microsoft Graph, "user resource type"): the
+/// admin API refuses them too, and a world holding one does not load.
+#[tokio::test]
+async fn admin_changes_and_worlds_hold_entra_values_to_graphs_rules() {
+    let running = demo().await;
+    let client = reqwest::Client::new();
+    let url = format!(
+        "{}/_emulator/entra/users/liam.chen@contoso.com",
+        running.base_url()
+    );
+    for (change, expected) in [
+        (
+            json!({"userPrincipalName": "nodomain"}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"userPrincipalName": "x@y@contoso.com"}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"userPrincipalName": "has space@contoso.com"}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"userPrincipalName": "\u{fc}ber@contoso.com"}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"mail": "not an email"}),
+            "is not an email address Graph accepts",
+        ),
+        (
+            json!({"employeeHireDate": "not-a-date"}),
+            "is not a date-time",
+        ),
+        (
+            json!({"employeeHireDate": "2024-02-30T00:00:00Z"}),
+            "is not a date-time",
+        ),
+        (
+            json!({"usageLocation": "ZZZ"}),
+            "is not a two-letter country code",
+        ),
+        (
+            json!({"jobTitle": "J".repeat(129)}),
+            "jobTitle is 129 characters; Graph holds at most 128",
+        ),
+        (
+            json!({"employeeId": "E".repeat(17)}),
+            "employeeId is 17 characters; Graph holds at most 16",
+        ),
+    ] {
+        let answer = client.patch(&url).json(&change).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{change}");
+        let body = answer.text().await.unwrap();
+        assert!(body.contains(expected), "{change}: {body}");
+    }
+    // What Graph takes passes.
+    for change in [
+        json!({"userPrincipalName": "o'brien.l~x@contoso.com"}),
+        json!({"employeeHireDate": "2024-03-01T09:30:00.5+01:00"}),
+        json!({"usageLocation": "DE", "jobTitle": "J".repeat(128)}),
+    ] {
+        let answer = client.patch(&url).json(&change).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{change}");
+        let back = json!({"userPrincipalName": "liam.chen@contoso.com"});
+        if change.get("userPrincipalName").is_some() {
+            let url = format!(
+                "{}/_emulator/entra/users/o'brien.l~x@contoso.com",
+                running.base_url()
+            );
+            let answer = client.patch(&url).json(&back).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+        }
+    }
+    running.shutdown().await;
+    let world = WorldFile::from_yaml(&DEMO.replacen(
+        "userPrincipalName: liam.chen@contoso.com",
+        "userPrincipalName: \u{fc}ber@contoso.com",
+        1,
+    ))
+    .unwrap();
+    let refused = State::from_world(world).err().unwrap();
+    assert!(refused.contains("is not alias@domain"), "{refused}");
+}
+
 #[tokio::test]
 async fn restricted_picklists_take_only_their_values() {
     let running = demo().await;
