@@ -245,16 +245,34 @@ pub(crate) fn api_name_problem(name: &str) -> Option<String> {
 /// `local@domain.tld` with no spaces and one `@`: the shape Salesforce's email fields insist on
 /// (`INVALID_EMAIL_ADDRESS` otherwise; its exact grammar is not published, this is the part every
 /// capture agrees on). The planner checks values with it, and the emulator enforces it.
+///
+/// Also refused, as by any mail system: characters that do not print (control characters, a
+/// zero-width space, a soft hyphen, bidi marks), and a domain whose labels are not letters,
+/// digits and inner hyphens (`contoso..com`, `-contoso.com`, `contoso.com/x`).
 pub(crate) fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else {
         return false;
     };
+    let label = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
     !local.is_empty()
         && !domain.contains('@')
-        && !text.chars().any(char::is_whitespace)
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
         && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
+        && domain.split('.').all(label)
+}
+
+/// Characters that take no room when shown (Unicode's format characters the web's text shows
+/// as nothing): zero-width spaces and joiners, the soft hyphen, bidi marks and isolates, the
+/// word joiner and the byte order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// `YYYY-MM-DD`, a real calendar day: how Salesforce's REST API reads and writes a date field

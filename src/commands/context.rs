@@ -46,7 +46,7 @@ impl Desired {
     /// read from (the file given or a base it extends): a plan saved over `roster.yaml`, or an
     /// audit log appended to it and made owner-only, would destroy the config roster just read.
     pub(crate) fn not_written_over(&self, path: &Path, flag: &str) -> Result<(), Error> {
-        let Ok(written) = std::fs::canonicalize(path) else {
+        let Some(written) = file_identity(path) else {
             // Not there yet: no config file either.
             return Ok(());
         };
@@ -55,7 +55,7 @@ impl Desired {
             .sources
             .files
             .iter()
-            .find(|f| std::fs::canonicalize(&f.path).is_ok_and(|read| read == written))
+            .find(|f| file_identity(&f.path) == Some(written))
         {
             Some(file) => Err(Error::Usage(format!(
                 "{flag} {} is the config file {}: roster would write over the config it reads; \
@@ -66,6 +66,20 @@ impl Desired {
             None => Ok(()),
         }
     }
+}
+
+/// Which file `path` is, links followed: its device and inode on Unix, so that a hard link or
+/// any spelling of the path is the same file; `None` when there is none.
+#[cfg(unix)]
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Which file `path` is: its canonical path elsewhere (hard links are not told apart).
+#[cfg(not(unix))]
+fn file_identity(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
 }
 
 /// A plan and the Salesforce state it was made from.

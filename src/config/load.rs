@@ -242,7 +242,7 @@ fn extended(
             "keep one base per layer (e.g. base.yaml, then one file per org)",
         ));
     }
-    if let Some(why) = not_a_base(&path, &files[0].path) {
+    if let Some(why) = unreadable_config(&path, &files[0].path, true) {
         return Err(refuse(
             format!(
                 "{} cannot be a base config: {why}",
@@ -286,40 +286,67 @@ fn extended(
     Ok((merged, origins))
 }
 
-/// Why `path` may not be read as a base of the config at `root`, if it may not: it is not named
-/// `.yaml` or `.yml`; it is (or a link leads to) a kernel or device file (`/proc/self/environ`
-/// holds the CI job's secrets); or it lies outside the git repository holding `root` (the
-/// nearest directory above it with a `.git`), by a path or a link. Outside any repository,
-/// only the first two hold. A base that does not exist passes: reading it says so.
-fn not_a_base(path: &Path, root: &Path) -> Option<String> {
-    let yaml = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    if !yaml {
+/// Why the config file at `path` may not be read, if it may not: roster prints lines of the
+/// files it reads in its errors, and a pull request can edit `extends` or turn a config file
+/// into a link, so a config file is a regular file (no FIFO or device: `/dev/stdin`,
+/// `/dev/zero`) that is no kernel or device file (`/proc/self/environ` holds the CI job's
+/// secrets), by its path or a link; and it lies inside the git repository of the config given
+/// (`root`: the nearest directory above it with a `.git`, found from where the file is named,
+/// not where a link leads). A base (`extends`, `base: true`) must also be named `.yaml` or
+/// `.yml`, and so must the file a link leads to; outside any repository, a base must lie under
+/// the current directory. A file that does not exist passes: reading it says so.
+pub(crate) fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
+    let yaml = |path: &Path| {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+    };
+    if base && !yaml(path) {
         return Some("its name does not end in .yaml or .yml".to_owned());
     }
-    let real = std::fs::canonicalize(path).ok()?;
+    std::fs::symlink_metadata(path).ok()?;
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Some("it is a link that leads to no file".to_owned());
+    };
+    let shown = crate::diagnostic::display_path(&real);
     if ["/proc", "/sys", "/dev"]
         .iter()
         .any(|d| real.starts_with(d))
     {
+        return Some(format!("it is the system file {shown}"));
+    }
+    if !std::fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+        return Some(format!("{shown} is not a regular file"));
+    }
+    if base && !yaml(&real) {
         return Some(format!(
-            "it is the system file {}",
-            crate::diagnostic::display_path(&real)
+            "it leads to {shown}, whose name does not end in .yaml or .yml"
         ));
     }
-    let repository = std::fs::canonicalize(root)
-        .ok()?
+    // Where the config given is named: its directory, links in it resolved, the file not.
+    let named = root
+        .parent()
+        .map(|dir| {
+            if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }
+        })
+        .and_then(|dir| std::fs::canonicalize(dir).ok())?;
+    let repository = named
         .ancestors()
-        .skip(1)
         .find(|dir| dir.join(".git").exists())
-        .map(Path::to_path_buf)?;
-    (!real.starts_with(&repository)).then(|| {
+        .map(Path::to_path_buf);
+    let (boundary, what) = match repository {
+        Some(repository) => (repository, "the repository of the config"),
+        None if base => (std::fs::canonicalize(".").ok()?, "the current directory"),
+        None => return None,
+    };
+    (!real.starts_with(&boundary)).then(|| {
         format!(
-            "it is {}, outside the repository of the config ({})",
-            crate::diagnostic::display_path(&real),
-            crate::diagnostic::display_path(&repository)
+            "it is {shown}, outside {what} ({})",
+            crate::diagnostic::display_path(&boundary)
         )
     })
 }
@@ -343,6 +370,9 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
         path: path.to_owned(),
         source,
     };
+    if let Some(why) = unreadable_config(path, path, false) {
+        return Err(read_err(std::io::Error::other(why)));
+    }
     let size = std::fs::metadata(path).map_err(read_err)?.len();
     if size > MAX_CONFIG_BYTES {
         return Err(too_large(path, size));

@@ -932,6 +932,22 @@ fn check_literal_lengths(mapping: &Mapping, index: usize, out: &mut Vec<Finding>
 /// A target field must be a User field: a known standard field or a custom `__c` field; any
 /// name must at least be a field API name, since it becomes part of a SOQL query.
 fn check_field_name(name: &str, pointer: &str, out: &mut Vec<Finding>) {
+    // Salesforce reads a field's name in any case, but the plan, the policy (feature licences
+    // are grants), the org's field rules and the audit log know a field by its one spelling: a
+    // standard field is written as Salesforce spells it.
+    if let Some(field) = user_field(name)
+        && field.name != name
+    {
+        out.push(
+            Finding::error(
+                pointer,
+                format!("`{name}` is spelled `{}` in Salesforce", field.name),
+            )
+            .label("another spelling")
+            .help(format!("write `{}`", field.name)),
+        );
+        return;
+    }
     if user_field(name).is_some() || is_custom_field(name) {
         return;
     }

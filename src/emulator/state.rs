@@ -567,6 +567,8 @@ const GRAPH_MAX_LENGTHS: &[(&str, usize)] = &[
 /// Graph allows (A–Z, a–z, 0–9 and `' . - _ ! # ^ ~` in the alias; "can't contain accent
 /// characters"); a mail that is not an address or has accents; an `employeeHireDate` that is not
 /// an ISO 8601 date-time; a `usageLocation` that is not a two-letter country code (ISO 3166).
+/// The userPrincipalName's lengths and its last alias character are Entra's username policies
+/// ("Microsoft Entra password and account policies").
 /// Source: Microsoft Graph, "user resource type". The emulator's own rules, apart from the
 /// shapes roster reads (`graph_property_problem`), and checked on a world's users and on admin
 /// changes alike.
@@ -593,9 +595,16 @@ pub(crate) fn graph_value_problem(property: &str, value: &Value) -> Option<Strin
         })
     };
     let ok = match property {
-        "userPrincipalName" => address(&|c: char| {
-            c.is_ascii_alphanumeric() || matches!(c, '\'' | '.' | '-' | '_' | '!' | '#' | '^' | '~')
-        }),
+        // Entra's username policies: at most 64 characters before the `@` and 48 after, and
+        // no period right before the `@`.
+        "userPrincipalName" => {
+            address(&|c: char| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '\'' | '.' | '-' | '_' | '!' | '#' | '^' | '~')
+            }) && text.split_once('@').is_some_and(|(alias, domain)| {
+                alias.len() <= 64 && domain.len() <= 48 && !alias.ends_with('.')
+            })
+        }
         "mail" => address(&|c: char| c.is_ascii_graphic() && c != '@'),
         "employeeHireDate" => is_date_time(text),
         "usageLocation" => text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()),
@@ -632,7 +641,9 @@ fn is_date_time(text: &str) -> bool {
             && offset[1..3]
                 .iter()
                 .chain(&offset[4..])
-                .all(u8::is_ascii_digit))
+                .all(u8::is_ascii_digit)
+            && &offset[1..3] <= b"14".as_slice()
+            && &offset[4..] < b"60".as_slice())
         .then_some(time)
     });
     let Some(time) = time else {

@@ -1649,6 +1649,11 @@ async fn usernames_take_an_emails_shape() {
         "shape@.contoso.com",
         "shape@contoso",
         "sha pe@contoso.com",
+        "shape@contoso..com",
+        "shape@-contoso.com",
+        "shape@contoso.com/x",
+        "shape\u{200b}@contoso.com",
+        "shape\u{0}@contoso.com",
     ] {
         let mut user = new_user(username);
         user["ProfileId"] = json!(standard);
@@ -2095,6 +2100,22 @@ async fn admin_changes_and_worlds_hold_entra_values_to_graphs_rules() {
         (
             json!({"usageLocation": "ZZZ"}),
             "is not a two-letter country code",
+        ),
+        (
+            json!({"userPrincipalName": "liam.@contoso.com"}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"userPrincipalName": format!("{}@contoso.com", "l".repeat(65))}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"userPrincipalName": format!("liam@{}.com", "c".repeat(45))}),
+            "is not alias@domain",
+        ),
+        (
+            json!({"employeeHireDate": "2024-03-01T00:00:00+25:00"}),
+            "is not a date-time",
         ),
         (
             json!({"jobTitle": "J".repeat(129)}),

@@ -32,9 +32,13 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
     // A feature licence is a grant too (it takes one of the org's seats), though the change
     // writes it as a User checkbox (`UserPermissionsKnowledgeUser`) rather than a grant record.
     let feature_licence = |c: &super::Change| {
-        crate::grants::FEATURE_LICENSES
-            .iter()
-            .any(|f| c.after.contains_key(f.field) || c.before.contains_key(f.field))
+        // Without case, as Salesforce reads field names (`validate` holds mappings to one
+        // spelling; a saved plan is a file anyone can edit).
+        c.after.keys().chain(c.before.keys()).any(|name| {
+            crate::grants::FEATURE_LICENSES
+                .iter()
+                .any(|f| f.field.eq_ignore_ascii_case(name))
+        })
     };
     let with_grants = plan
         .changes
@@ -167,6 +171,14 @@ mod tests {
             );
             assert!(held(&plan, &policy(&[Update, Grants])).is_empty());
         }
+        // Named in another case (a hand-edited plan): still a feature licence.
+        let mut miscased = change(Action::Update, "i");
+        miscased.after.insert(
+            "userpermissionsmarketinguser".into(),
+            serde_json::Value::String("true".to_owned()),
+        );
+        plan.changes = vec![miscased];
+        assert_eq!(held(&plan, &policy(&[Update])).len(), 1);
         // A create that turns one on, likewise.
         let mut created = change(Action::Create, "h");
         created.after.insert(

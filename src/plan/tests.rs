@@ -1148,6 +1148,10 @@ fn preflight_catches_what_salesforce_would_reject() {
             "'Append([userPrincipalName], \".\")'",
             "verylongname@x.com.",
         ),
+        (
+            "'Append([userPrincipalName], \"..dev1\")'",
+            "verylongname@x.com..dev1",
+        ),
     ] {
         let bad_username = (
             "expression: 'Append([userPrincipalName], \".dev1\")'",

@@ -21,10 +21,13 @@ const MAX_POLL: Duration = Duration::from_secs(10);
 /// as it is). No cell can hold the text itself: a record with it goes by sObject Collections.
 pub(crate) const NULL_CELL: &str = "#N/A";
 
-/// A CSV cell: null as `NULL_CELL`.
+/// A CSV cell: null as `NULL_CELL`, and so is the empty text — an empty cell leaves the field
+/// as it is, where sObject Collections' `""` clears it (Salesforce keeps no empty text: it
+/// reads back as null).
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => NULL_CELL.to_owned(),
+        Value::String(s) if s.is_empty() => NULL_CELL.to_owned(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }

@@ -707,7 +707,7 @@ fn a_value_that_is_the_text_na_is_written_as_text_above_the_bulk_threshold() {
     let world = World::demo("apply-bulk-na");
     let out = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    for (user, title) in [("2", "#N/A"), ("3", "#N/A"), ("4", "Chief")] {
+    for (user, title) in [("2", "#N/A"), ("3", "#N/A"), ("4", "Chief"), ("5", "")] {
         world.emulator.admin_call(
             Method::PATCH,
             &format!("entra/users/0000000e-0000-0000-0000-00000000000{user}"),
@@ -717,8 +717,10 @@ fn a_value_that_is_the_text_na_is_written_as_text_above_the_bulk_threshold() {
     world.emulator.admin_call(Method::DELETE, "requests", None);
     let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "1"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("3 updated"), "{}", out.stdout);
-    // The title that is no `#N/A` by Bulk, the two that are by one collection.
+    assert!(out.stdout.contains("4 updated"), "{}", out.stdout);
+    // The titles that are no `#N/A` by Bulk (the emptied one as `#N/A`: an empty cell would
+    // leave it as it was, and every plan would show it again), the two that are by one
+    // collection.
     assert_eq!(world.requests_to("POST /services/data/{v}/jobs/ingest"), 1);
     assert_eq!(
         world.requests_to("PATCH /services/data/{v}/composite/sobjects"),

@@ -191,8 +191,87 @@ fn a_base_outside_the_repository_or_not_yaml_is_refused_unread() {
         assert!(!out.stderr.contains("SECRET-"), "{base}: {}", out.stderr);
         assert!(!out.stdout.contains("SECRET-"), "{base}: {}", out.stdout);
     }
+    // A link named .yaml leading to a file that is not; a link to stdin.
+    scratch.write("repo/key.pem", "-----BEGIN PRIVATE KEY-----\nSECRET-KEY\n");
+    std::os::unix::fs::symlink(repo.join(".env"), repo.join("env.yaml")).unwrap();
+    std::os::unix::fs::symlink(repo.join("key.pem"), repo.join("k.yml")).unwrap();
+    std::os::unix::fs::symlink("/dev/stdin", repo.join("stdin.yaml")).unwrap();
+    for (base, why) in [
+        ("../env.yaml", "whose name does not end in .yaml or .yml"),
+        ("../k.yml", "whose name does not end in .yaml or .yml"),
+        ("../stdin.yaml", ""),
+    ] {
+        scratch.write("repo/orgs/dev.yaml", format!("extends: {base}\n"));
+        let out = crate::support::run_in(&repo, &["-c", "orgs/dev.yaml", "validate"]);
+        assert_eq!(out.code, 1, "{base}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot be a base config") && out.stderr.contains(why),
+            "{base}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("SECRET-"), "{base}: {}", out.stderr);
+    }
     // The repository's own base is read as before.
     scratch.write("repo/orgs/dev.yaml", "extends: ../base.yaml\n");
     let out = crate::support::run_in(&repo, &["-c", "orgs/dev.yaml", "validate"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// The config file given is read only if it is a regular file and no kernel or device file,
+/// and, when it is a link, only if it leads inside its repository; outside any repository a
+/// base lies under the current directory. Nothing of a refused file is printed.
+#[cfg(unix)]
+#[test]
+fn a_config_linked_out_of_its_repository_or_to_a_system_file_is_refused_unread() {
+    let scratch = Scratch::new("extends-linked-config");
+    let repo = scratch.dir.join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    scratch.write("outside.yaml", "planted: SECRET-OUTSIDE\n");
+    // The config file itself: a link to a system file, a device, or out of the repository.
+    for (target, why) in [
+        (
+            std::path::PathBuf::from("/proc/self/environ"),
+            "it is the system file /proc/",
+        ),
+        (
+            std::path::PathBuf::from("/dev/null"),
+            "it is the system file /dev/null",
+        ),
+        (
+            scratch.dir.join("outside.yaml"),
+            "outside the repository of the config",
+        ),
+    ] {
+        let _ = std::fs::remove_file(repo.join("linked-config.yaml"));
+        std::os::unix::fs::symlink(&target, repo.join("linked-config.yaml")).unwrap();
+        let out = crate::support::run_with(
+            &repo,
+            &["-c", "linked-config.yaml", "validate"],
+            &[("ROSTER_TEST_SECRET", "SECRET-ENV")],
+        );
+        assert_eq!(out.code, 1, "{target:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("cannot read config file linked-config.yaml")
+                && out.stderr.contains(why),
+            "{target:?}: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("SECRET-"),
+            "{target:?}: {}",
+            out.stderr
+        );
+    }
+    // Outside any repository, a base lies under the current directory.
+    let loose = scratch.dir.join("loose");
+    std::fs::create_dir_all(loose.join("a")).unwrap();
+    scratch.write("loose/a/dev.yaml", "extends: ../../outside.yaml\n");
+    let out = crate::support::run_in(&loose, &["-c", "a/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("outside the current directory") && !out.stderr.contains("SECRET-"),
+        "{}",
+        out.stderr
+    );
 }

@@ -1298,11 +1298,14 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
     }
     let before = |name: &str| std::fs::read(scratch.dir.join(name)).unwrap();
     let (config, base) = (before("roster.yaml"), before("base.yaml"));
+    // Another name of the same file: a hard link.
+    std::fs::hard_link(scratch.dir.join("base.yaml"), scratch.dir.join("hard.json")).unwrap();
     for args in [
         vec!["plan", "--out", "roster.yaml"],
         vec!["plan", "--out", "./base.yaml"],
         vec!["apply", "--auto-approve", "--audit-log", "roster.yaml"],
         vec!["apply", "--auto-approve", "--audit-log", "base.yaml"],
+        vec!["apply", "--auto-approve", "--audit-log", "hard.json"],
     ] {
         let out = scratch.roster(&args);
         assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);

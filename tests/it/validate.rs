@@ -539,6 +539,25 @@ fn a_threshold_of_another_shape_says_what_it_takes() {
     );
 }
 
+/// Salesforce reads field names in any case, but the plan and the policy know each by its one
+/// spelling: a miscased feature licence slipped past `reconcile.auto_apply`'s `grants`.
+#[test]
+fn a_standard_field_is_written_as_salesforce_spells_it() {
+    let out = rejected(
+        "field-case",
+        minimal_with(
+            "  - {target: Email, source: mail}",
+            "  - {target: Email, source: mail}\n  - {target: userPermissionsMarketingUser, constant: \"true\"}",
+        ),
+    );
+    assert!(
+        out.contains(
+            "`userPermissionsMarketingUser` is spelled `UserPermissionsMarketingUser` in Salesforce"
+        ) && out.contains("write `UserPermissionsMarketingUser`"),
+        "{out}"
+    );
+}
+
 #[test]
 fn is_frozen_cannot_be_mapped() {
     let out = rejected(
