@@ -220,6 +220,8 @@ fn read(file: &Path, entries: &mut Vec<Entry>) -> Result<usize, Error> {
     let mut unreadable = 0;
     // Line by line: one line that is not UTF-8 (a disk error, a stray write) is named like any
     // unreadable line, and the others are still read.
+    // A byte-order mark an editor put before the first line is no part of it.
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = match std::str::from_utf8(line.strip_suffix(b"\r").unwrap_or(line)) {
             Ok(line) => line,

@@ -118,6 +118,15 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
         at: None,
         reason,
     };
+    if text.starts_with('\u{feff}') {
+        return Err(Error::NotAPlan {
+            path: path.to_owned(),
+            at: Some((1, 1)),
+            reason: "it starts with a byte-order mark, which roster never writes (an editor \
+                     added it): save it as UTF-8 without one"
+                .to_owned(),
+        });
+    }
     if !text.trim_start().starts_with('{') {
         return Err(not_a_plan(
             "a plan is a JSON object, as `roster plan --out` writes it".to_owned(),

@@ -168,6 +168,19 @@ fn an_unreadable_line_is_named_and_the_rest_still_listed() {
         out.stderr
     );
     assert!(out.stdout.contains("ava.martinez@contoso.com"));
+    // A byte-order mark an editor put first costs the first line nothing.
+    let mut marked = "\u{feff}".as_bytes().to_vec();
+    marked.extend_from_slice(&std::fs::read(&path).unwrap());
+    std::fs::write(world.scratch.dir.join("marked.jsonl"), marked).unwrap();
+    let out = world.roster(&["log", "marked.jsonl", "--format", "json"]);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&out.stdout)
+            .unwrap()
+            .len(),
+        lines,
+        "{}",
+        out.stderr
+    );
     // A line that is not UTF-8: named by its line and byte, the others still listed.
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(b"{\"time\": \"\xff\"}\n");

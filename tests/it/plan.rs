@@ -387,6 +387,11 @@ fn a_saved_plan_shows_again_the_same() {
             "error: cut.plan:4:1 is not a roster plan: EOF while parsing a value\n",
         ),
         (
+            "\u{feff}{\"format_version\": 2}",
+            "error: cut.plan:1:1 is not a roster plan: it starts with a byte-order mark, which \
+             roster never writes (an editor added it): save it as UTF-8 without one\n",
+        ),
+        (
             "{\"format_version\": 2,\n \"headline\": 7}",
             "error: cut.plan:2:14 is not a roster plan: invalid type: integer `7`, expected a string\n",
         ),
