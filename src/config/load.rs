@@ -295,7 +295,7 @@ fn extended(
 /// not where a link leads). A base (`extends`, `base: true`) must also be named `.yaml` or
 /// `.yml`, and so must the file a link leads to; outside any repository, a base must lie under
 /// the current directory. A file that does not exist passes: reading it says so.
-pub(crate) fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
+fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
     let yaml = |path: &Path| {
         path.extension()
             .and_then(|e| e.to_str())
