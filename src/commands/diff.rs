@@ -77,15 +77,22 @@ fn facts(config: &Config) -> Vec<(String, Fact)> {
     let source = &config.source;
     put(&mut out, "source.tenant_id", source.tenant_id.clone());
     put(&mut out, "source.client_id", source.client_id.clone());
+    // Where each secret comes from (never its value): a change of source — another variable, a
+    // file anywhere on the machine — is a change a reviewer must see.
     put(
         &mut out,
         "source.credential",
         match &source.credential {
-            crate::config::SourceCredential::ClientSecret(_) => "client_secret",
-            crate::config::SourceCredential::Certificate(_) => "certificate",
-            crate::config::SourceCredential::Federated(_) => "federated",
-        }
-        .to_owned(),
+            crate::config::SourceCredential::ClientSecret(secret) => {
+                format!("client_secret from {secret}")
+            }
+            crate::config::SourceCredential::Certificate(c) => format!(
+                "certificate from {}, private_key from {}",
+                c.certificate, c.private_key
+            ),
+            // GitHub Actions' OIDC token, the one provider.
+            crate::config::SourceCredential::Federated(_) => "federated, github_actions".to_owned(),
+        },
     );
     put(
         &mut out,
@@ -120,15 +127,25 @@ fn facts(config: &Config) -> Vec<(String, Fact)> {
         &mut out,
         "target.auth",
         match &config.target.auth {
-            crate::config::TargetAuth::JwtBearer(j) => {
-                format!("jwt_bearer, client {}, user {}", j.client_id, j.username)
-            }
-            crate::config::TargetAuth::ClientCredentials(c) => {
-                format!("client_credentials, client {}", c.client_id)
-            }
-            crate::config::TargetAuth::Password(p) => {
-                format!("password, client {}, user {}", p.client_id, p.username)
-            }
+            crate::config::TargetAuth::JwtBearer(j) => format!(
+                "jwt_bearer, client {}, user {}, private_key from {}",
+                j.client_id, j.username, j.private_key
+            ),
+            crate::config::TargetAuth::ClientCredentials(c) => format!(
+                "client_credentials, client {}, client_secret from {}",
+                c.client_id, c.client_secret
+            ),
+            crate::config::TargetAuth::Password(p) => format!(
+                "password, client {}, user {}, client_secret from {}, password from {}{}",
+                p.client_id,
+                p.username,
+                p.client_secret,
+                p.password,
+                p.security_token
+                    .as_ref()
+                    .map(|t| format!(", security_token from {t}"))
+                    .unwrap_or_default()
+            ),
         },
     );
     scope_and_mappings(config, &mut out);

@@ -50,11 +50,14 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
     let out = if args.json {
         format!("{}\n", value.to_json())
     } else {
+        // A value is text from Entra or a pasted input: shown, never acting on the terminal
+        // (escape sequences, bidi overrides come out as `\u{..}`, as in `plan` and `explain`).
+        use crate::render::visible;
         match value {
-            Value::Str(s) => format!("{s}\n"),
+            Value::Str(s) => format!("{}\n", visible(&s)),
             Value::Date(d) => format!("{}\n", crate::expr::format_general(d)),
             Value::Multi(values) => values.iter().fold(String::new(), |mut out, v| {
-                out.push_str(v);
+                out.push_str(&visible(v));
                 out.push('\n');
                 out
             }),

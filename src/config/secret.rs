@@ -19,6 +19,17 @@ pub(crate) enum SecretRef {
     File(PathBuf),
 }
 
+/// Where the secret comes from, as a reviewer reads it: `env SF_CLIENT_SECRET`, `file
+/// keys/sf.key` (the name of the variable or the file, never the value).
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env {name}"),
+            SecretRef::File(path) => write!(f, "file {}", crate::diagnostic::display_path(path)),
+        }
+    }
+}
+
 /// A secret that could not be read; names the variable or file, never a value.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SecretError {

@@ -71,6 +71,27 @@ fn a_source_becoming_an_expression_a_new_grant_and_a_lower_threshold() {
         "{}",
         text.stdout
     );
+    // Where a secret comes from is part of the config: another variable, or a file anywhere
+    // on the machine, is a change (its value never shows).
+    scratch.write(
+        "secret.yaml",
+        demo.replace(
+            "client_secret: {env: SF_CLIENT_SECRET}",
+            "client_secret: {file: ../../etc/hostname}",
+        )
+        .replace(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: {env: SF_CLIENT_SECRET}",
+        ),
+    );
+    let secret = scratch.roster(&["diff", "base.yaml", "secret.yaml", "--detailed-exitcode"]);
+    assert_eq!(secret.code, 2, "{}", secret.stderr);
+    for line in [
+        "~ source.credential: client_secret from env AZURE_CLIENT_SECRET -> client_secret from env SF_CLIENT_SECRET",
+        "client_secret from env SF_CLIENT_SECRET -> client_credentials, client 3MVG9contoso.roster.dev1, client_secret from file ../../etc/hostname",
+    ] {
+        assert!(secret.stdout.contains(line), "{line}\n{}", secret.stdout);
+    }
     // The same file twice: nothing, and exit 0 even with --detailed-exitcode.
     let same = scratch.roster(&["diff", "base.yaml", "base.yaml", "--detailed-exitcode"]);
     assert_eq!(same.code, 0);

@@ -86,6 +86,26 @@ fn plain_output_says_null_and_ignored() {
     );
 }
 
+/// A value holding terminal escapes or a bidi override (text from Entra, pasted as input) is
+/// shown, not obeyed: the screen is not cleared, no hidden link, no reversed text.
+#[test]
+fn a_value_that_would_act_on_the_terminal_is_shown_escaped() {
+    let out = expr(&[
+        "[jobTitle]",
+        "--set",
+        "jobTitle=a\u{1b}[2J\u{1b}]8;;http://evil\u{7}click\u{1b}]8;;\u{7}\u{202e}b",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{202e}'),
+        "{:?}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("click"), "{:?}", out.stdout);
+    let split = expr(&["Split([x], \",\")", "--set", "x=a\u{202e},b"]);
+    assert!(!split.stdout.contains('\u{202e}'), "{:?}", split.stdout);
+}
+
 #[test]
 fn parse_error_points_at_the_character() {
     let out = expr(&["Join(\" \", [givenName] [surname])"]);
