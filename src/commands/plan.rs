@@ -412,35 +412,42 @@ fn explain_salesforce_user(
             .is_some_and(|t| id15(t) == id15(&sf.id))
     });
     match args.format {
-            ExplainFormat::Json => print_json(&serde_json::json!({
-                "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
-                "change": change,
-                "plan_refused": plan.refused,
-            })),
-            ExplainFormat::Text => {
-                let mut text = format!(
-                    "Salesforce user {} ({}){}\n\n",
-                    sf.username,
-                    sf.id,
-                    if sf.is_active { "" } else { ", inactive" }
-                );
-                match (&plan.refused, change) {
-                    (Some(refused), _) => {
-                        let _ = writeln!(text, "Plan refused, so no user is changed: {refused}");
-                    }
-                    (None, Some(change)) => {
-                        text.push_str("Plan:\n");
-                        render::text::change(&mut text, change, false);
-                    }
-                    (None, None) => text.push_str(
-                        "Plan: no change for this user (linked and in step, protected, not owned, \
-                         or in a dispute; `roster explain` with the linked Entra user says more).\n",
-                    ),
+        ExplainFormat::Json => print_json(&serde_json::json!({
+            "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
+            "change": change,
+            "plan_refused": plan.refused,
+        })),
+        ExplainFormat::Text => {
+            let mut text = format!(
+                "Salesforce user {} ({}){}\n\n",
+                sf.username,
+                sf.id,
+                if sf.is_active { "" } else { ", inactive" }
+            );
+            match (&plan.refused, change) {
+                (Some(refused), _) => {
+                    let _ = writeln!(text, "Plan refused, so no user is changed: {refused}");
                 }
-                super::print(&text)
+                (None, Some(change)) => {
+                    text.push_str("Plan:\n");
+                    render::text::change(&mut text, change, false);
+                }
+                (None, None) if crate::plan::is_protected(&desired.loaded.config, target, sf) => {
+                    text.push_str(
+                        "Plan: no change for this user: it is protected (`protect` names it, \
+                             or roster signs in as it), so roster never changes, deactivates or \
+                             freezes it.\n",
+                    );
+                }
+                (None, None) => text.push_str(
+                    "Plan: no change for this user (linked and in step, not owned, or in a \
+                         dispute; `roster explain` with the linked Entra user says more).\n",
+                ),
             }
+            super::print(&text)
         }
-        .map(|()| Some(Outcome::Success))
+    }
+    .map(|()| Some(Outcome::Success))
 }
 
 /// `value` as pretty JSON on stdout.

@@ -38,6 +38,7 @@ use crate::model::{SourceSnapshot, TargetSnapshot};
 pub(crate) use crate::sorted_map::{Fields, SortedMap};
 pub(crate) use explain::{Explanation, NotRead, explain, not_read};
 pub(crate) use names::ConfigProblem;
+pub(crate) use target::is_protected;
 
 /// The version of the plan document; `show` and `apply` refuse others.
 pub(crate) const PLAN_FORMAT: u32 = 2;

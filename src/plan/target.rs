@@ -6,6 +6,12 @@ use super::hash::HashMap;
 use crate::config::Config;
 use crate::model::{AccessObject, GrantAssignment, TargetSnapshot, TargetUser};
 
+/// Whether roster never changes, deactivates or freezes `user`: `protect` names it (by Username
+/// or profile), or roster signs in as it.
+pub(crate) fn is_protected(config: &Config, target: &TargetSnapshot, user: &TargetUser) -> bool {
+    Org::new(target).protected(config, user)
+}
+
 /// The org's names and ids, and the rules about which users roster may touch.
 pub(super) struct Org<'t> {
     /// Profile names by id (names in the config are resolved in `names.rs`).

@@ -497,6 +497,16 @@ fn explain_looks_up_users_roster_did_not_read_and_works_offline() {
         "{}",
         orphan.stdout
     );
+    // A protected Salesforce user: said to be protected.
+    let admin = explain(&["admin@contoso.com.dev1"]);
+    assert_eq!(admin.code, 0, "{}", admin.stderr);
+    assert!(
+        admin
+            .stdout
+            .contains("Plan: no change for this user: it is protected"),
+        "{}",
+        admin.stdout
+    );
     // Offline: the snapshot explains whom it read, and says how to look up the rest.
     let snap = emulator.roster(
         &scratch.dir,
