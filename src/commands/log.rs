@@ -319,11 +319,11 @@ fn markdown(entries: &[Entry]) -> String {
 /// A cell a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab or a carriage
 /// return would be read as a formula (a Username or an actor's name is anyone's choice), so it
 /// gets a leading `'`, which spreadsheets hide (OWASP, "CSV Injection").
-fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+fn inert(cell: String) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}").into()
+        format!("'{cell}")
     } else {
-        cell.into()
+        cell
     }
 }
 
@@ -363,9 +363,7 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
             e.text("plan_sha256").to_owned(),
             display_path(&e.file),
         ];
-        writer
-            .write_record(cells.iter().map(|cell| inert(cell).into_owned()))
-            .map_err(failed)?;
+        writer.write_record(cells.map(inert)).map_err(failed)?;
     }
     let bytes = writer
         .into_inner()

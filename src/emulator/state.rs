@@ -582,30 +582,23 @@ pub(crate) fn graph_value_problem(property: &str, value: &Value) -> Option<Strin
             text.chars().count()
         ));
     }
-    let address = |allowed: &dyn Fn(char) -> bool| {
-        text.split_once('@').is_some_and(|(alias, domain)| {
-            !alias.is_empty()
-                && alias.chars().all(allowed)
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && domain
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        })
-    };
+    // An address: an email's shape, no accents.
+    let address = text.is_ascii() && crate::user_fields::is_email(text);
     let ok = match property {
-        // Entra's username policies: at most 64 characters before the `@` and 48 after, and
-        // no period right before the `@`.
+        // Entra's username policies: Graph's characters in the alias, at most 64 characters
+        // before the `@` and 48 after, and no period right before the `@`.
         "userPrincipalName" => {
-            address(&|c: char| {
-                c.is_ascii_alphanumeric()
-                    || matches!(c, '\'' | '.' | '-' | '_' | '!' | '#' | '^' | '~')
-            }) && text.split_once('@').is_some_and(|(alias, domain)| {
-                alias.len() <= 64 && domain.len() <= 48 && !alias.ends_with('.')
-            })
+            address
+                && text.split_once('@').is_some_and(|(alias, domain)| {
+                    alias.chars().all(|c| {
+                        c.is_ascii_alphanumeric()
+                            || matches!(c, '\'' | '.' | '-' | '_' | '!' | '#' | '^' | '~')
+                    }) && alias.len() <= 64
+                        && domain.len() <= 48
+                        && !alias.ends_with('.')
+                })
         }
-        "mail" => address(&|c: char| c.is_ascii_graphic() && c != '@'),
+        "mail" => address,
         "employeeHireDate" => is_date_time(text),
         "usageLocation" => text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()),
         _ => true,

@@ -323,6 +323,14 @@ impl SafetyCheck {
 
     /// The deactivations the threshold weighs: this plan's, and when it has any, those waiting
     /// outside its `--target`.
+    /// Counts the plan's deactivations and freezes from its `summary`, and whether they exceed
+    /// the threshold.
+    fn count(&mut self, summary: &Summary) {
+        self.deactivations = summary.deactivate + summary.freeze;
+        self.freezes = summary.freeze;
+        self.exceeded = self.counted() > self.max_deactivations;
+    }
+
     pub(crate) fn counted(&self) -> usize {
         if self.deactivations == 0 {
             0
@@ -806,9 +814,7 @@ impl Plan {
         let summary = summarize(self, self.summary.in_scope, self.summary.unchanged);
         let headline = summary.headline();
         let mut safety = self.safety.clone();
-        safety.deactivations = summary.deactivate + summary.freeze;
-        safety.freezes = summary.freeze;
-        safety.exceeded = safety.counted() > safety.max_deactivations;
+        safety.count(&summary);
         let differed =
             summary != self.summary || headline != self.headline || safety != self.safety;
         (self.summary, self.headline, self.safety) = (summary, headline, safety);
@@ -823,7 +829,6 @@ fn safety(
     plan: &Plan,
     outside_target: usize,
 ) -> SafetyCheck {
-    let deactivations = plan.summary.deactivate + plan.summary.freeze;
     let owned = target::owned_count(config, target);
     let threshold = config.safety.max_deactivations;
     let max = threshold.allowed(owned);
@@ -837,13 +842,13 @@ fn safety(
         }
     };
     let mut check = SafetyCheck {
-        deactivations,
+        deactivations: 0,
         outside_target,
-        freezes: plan.summary.freeze,
+        freezes: 0,
         max_deactivations: max,
         allowance,
         exceeded: false,
     };
-    check.exceeded = check.counted() > max;
+    check.count(&plan.summary);
     check
 }
