@@ -57,6 +57,22 @@ pub(crate) enum Error {
     /// A snapshot directory whose files `roster snapshot` did not write, or of another version.
     #[error("{} is not a snapshot this roster reads: {reason}", display_path(path))]
     NotASnapshot { path: PathBuf, reason: String },
+    /// A snapshot not read for everything the config reads: planned from, each attribute or
+    /// field it lacks would be taken for empty for every user.
+    #[error(
+        "the snapshot in {} was taken for another config: {} {what}, which it does not hold; \
+         planned from it, each would be empty for every user (a mapping from one would clear \
+         the field, a scoping filter on one would take users out of scope). Take it again with \
+         this config: roster snapshot --out {}",
+        display_path(dir),
+        if *baseline { "the baseline config reads" } else { "the config reads" },
+        display_path(dir)
+    )]
+    SnapshotLacks {
+        dir: PathBuf,
+        what: String,
+        baseline: bool,
+    },
     /// A saved plan that is not what a plan made now would do.
     #[error("{}", stale_message(path, reasons))]
     StalePlan { path: PathBuf, reasons: Vec<String> },

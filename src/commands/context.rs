@@ -382,9 +382,69 @@ impl Context {
     }
 }
 
-/// Plans from the files `roster snapshot` wrote to `dir`.
-/// The two snapshots `roster snapshot` wrote to `dir`.
-pub(crate) fn read_snapshots(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+/// The two snapshots `roster snapshot` wrote to `dir`, read for everything `config` (and the
+/// `baseline` config, when there is one) reads.
+///
+/// # Errors
+/// A file that is no snapshot (`Error::NotASnapshot`), or a snapshot read for another config
+/// (`Error::SnapshotLacks`).
+pub(crate) fn read_snapshots(
+    dir: &Path,
+    config: &crate::config::Config,
+    baseline: Option<&crate::config::Config>,
+) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+    let (source, target) = read_snapshot_files(dir)?;
+    for (config, baseline) in [(Some(config), false), (baseline, true)] {
+        if let Some(what) = config.and_then(|c| lacks(c, &source, &target)) {
+            return Err(Error::SnapshotLacks {
+                dir: dir.to_owned(),
+                what,
+                baseline,
+            });
+        }
+    }
+    Ok((source, target))
+}
+
+/// What `config` reads that the snapshots were not read for — "the Entra attribute(s)
+/// employeeId and the Salesforce User field(s) Title" — or `None`. Names compare without case,
+/// as expressions and SOQL read them.
+fn lacks(
+    config: &crate::config::Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> Option<String> {
+    let held = |read: &[String], name: &str| read.iter().any(|r| r.eq_ignore_ascii_case(name));
+    let attributes: Vec<String> = crate::graph::attributes::source_attributes(config)
+        .iter()
+        .map(ToString::to_string)
+        .filter(|name| !held(&source.attributes, name))
+        .collect();
+    let fields: Vec<String> = crate::salesforce::user_fields(config)
+        .into_iter()
+        .filter(|name| !held(&target.fields, name))
+        .collect();
+    let list = |what: &str, names: &[String]| {
+        (!names.is_empty()).then(|| {
+            let names: Vec<String> = names
+                .iter()
+                .map(|n| crate::render::visible(n).into_owned())
+                .collect();
+            format!("{what} {}", names.join(", "))
+        })
+    };
+    let parts: Vec<String> = [
+        list("the Entra attribute(s)", &attributes),
+        list("the Salesforce User field(s)", &fields),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
+/// The two files of a snapshot, each checked for what a live read accepts.
+fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
     let path = dir.join("entra.json");
     let source: SourceSnapshot = read_snapshot(&path)?;
     // Held to what a live read accepts: a hand-edited `accountEnabled: "false"` would otherwise
@@ -414,7 +474,11 @@ pub(crate) fn plan_offline(
     dir: &Path,
     baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
-    let (source, target) = read_snapshots(dir)?;
+    let (source, target) = read_snapshots(
+        dir,
+        &desired.loaded.config,
+        baseline.map(|b| &b.loaded.config),
+    )?;
     plan_from(desired, targets, source, target, baseline)
 }
 
@@ -687,9 +751,23 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         path: path.to_owned(),
         source,
     })?;
-    let version = serde_json::from_str::<Version>(&text)
-        .ok()
-        .and_then(|v| v.format_version);
+    let version = match serde_json::from_str::<Version>(&text) {
+        Ok(version) => version.format_version,
+        // Cut short (a copy or an upload that stopped) or not JSON at all: said as such, with
+        // the place, rather than as a missing version.
+        Err(e) if e.is_eof() => {
+            return Err(not_one(format!(
+                "it ends at line {}, column {} before its JSON does: the file was cut short; \
+                 take it again with `roster snapshot`",
+                e.line(),
+                e.column()
+            )));
+        }
+        Err(e) if e.is_syntax() => {
+            return Err(not_one(format!("it is not JSON: {e}")));
+        }
+        Err(_) => None,
+    };
     if version != Some(u64::from(crate::model::SNAPSHOT_FORMAT)) {
         return Err(not_one(format!(
             "it has format_version {}, this roster reads {}: take a new one with `roster \

@@ -338,7 +338,7 @@ fn print_rendered(text: &str, color: bool) -> Result<(), Error> {
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
     let (source, target) = match &args.snapshot {
-        Some(dir) => super::context::read_snapshots(dir)?,
+        Some(dir) => super::context::read_snapshots(dir, &desired.loaded.config, None)?,
         None => ctx.block_on(ctx.read(&desired))??,
     };
     let config = &desired.loaded.config;

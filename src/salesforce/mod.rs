@@ -9,7 +9,7 @@ pub(crate) mod soql;
 pub(crate) mod write;
 
 pub(crate) use client::{Salesforce, SalesforceError};
-pub(crate) use read::read;
+pub(crate) use read::{read, user_fields};
 
 /// The case-sensitive 15-character form of a record id, whichever form the API gave (the
 /// 18-character form adds a case checksum); anything shorter as it is.

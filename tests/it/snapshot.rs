@@ -135,21 +135,29 @@ fn federated_and_password_credentials_leak_nothing_at_vv() {
     }
 }
 
+/// The demo world's emulator, a scratch directory named `name`, and the demo config's path,
+/// with a snapshot of the world taken into `seen` in that directory.
+fn demo_snapshot(name: &str) -> (Emulator, Scratch, String) {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new(name);
+    let config = repo().join("examples/demo/roster.yaml");
+    let config = config.to_str().unwrap().to_owned();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "snapshot", "--out", "seen"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (emulator, scratch, config)
+}
+
 /// A snapshot edited by hand is held to what a live read accepts: a value of a type Graph
 /// never sends (`accountEnabled: "false"` would read as enabled) fails the plan, naming the file,
 /// the user and the value.
 #[test]
 fn a_snapshot_holding_a_type_graph_never_sends_is_refused() {
-    let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("snapshot-types");
-    let config = repo().join("examples/demo/roster.yaml");
-    let config = config.to_str().unwrap();
-    let out = emulator.roster(
-        &scratch.dir,
-        &["-c", config, "snapshot", "--out", "seen"],
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (emulator, scratch, config) = demo_snapshot("snapshot-types");
+    let config = config.as_str();
     let plan = emulator.roster(
         &scratch.dir,
         &["-c", config, "plan", "--snapshot", "seen"],
@@ -185,6 +193,101 @@ fn a_snapshot_holding_a_type_graph_never_sends_is_refused() {
             out.stderr.contains("entra.json")
                 && out.stderr.contains("users[0]")
                 && out.stderr.contains(expected),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A snapshot taken for another config is refused, naming what it lacks: a mapping from an
+/// attribute it never read would otherwise plan that field cleared for every user. The
+/// baseline config of `--baseline-config` is held to it too, and so is `explain`.
+#[test]
+fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("snapshot-lacks");
+    let demo = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    std::fs::write(scratch.dir.join("roster.yaml"), &demo).unwrap();
+    let out = emulator.roster(&scratch.dir, &["snapshot", "--out", "seen"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = emulator.roster(&scratch.dir, &["plan", "--snapshot", "seen"], &[]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    // Title from city (an attribute the snapshot never read) and Division (a User field
+    // it never read).
+    let edited = demo.replace(
+        "  - {target: Title, source: jobTitle}",
+        "  - {target: Title, source: city}\n  - {target: Division, source: department}",
+    );
+    assert_ne!(edited, demo);
+    std::fs::write(scratch.dir.join("edited.yaml"), &edited).unwrap();
+    for args in [
+        &["-c", "edited.yaml", "plan", "--snapshot", "seen"][..],
+        &[
+            "-c",
+            "edited.yaml",
+            "explain",
+            "--snapshot",
+            "seen",
+            "ava.martinez@contoso.com",
+        ],
+        &[
+            "plan",
+            "--snapshot",
+            "seen",
+            "--baseline-config",
+            "edited.yaml",
+        ],
+    ] {
+        let out = emulator.roster(&scratch.dir, args, &[]);
+        assert_eq!(out.code, 1, "{args:?}\n{}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        let baseline = args.contains(&"--baseline-config");
+        for expected in [
+            "was taken for another config",
+            if baseline {
+                "the baseline config reads"
+            } else {
+                "the config reads"
+            },
+            "the Entra attribute(s) city and the Salesforce User field(s) Division",
+            "roster snapshot --out seen",
+        ] {
+            assert!(
+                out.stderr.contains(expected),
+                "{args:?}: {expected}\n{}",
+                out.stderr
+            );
+        }
+    }
+}
+
+/// A snapshot file cut short (a copy or an upload that stopped) says so, with the place; one
+/// that is not JSON says that.
+#[test]
+fn a_snapshot_cut_short_says_so() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-cut");
+    let config = config.as_str();
+    let path = scratch.dir.join("seen/salesforce.json");
+    let whole = std::fs::read_to_string(&path).unwrap();
+    for (text, expected) in [
+        (
+            &whole[..whole.len() / 2],
+            "before its JSON does: the file was cut short",
+        ),
+        (
+            "format_version: 4",
+            "it is not JSON: expected ident at line 1 column 2",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config, "plan", "--snapshot", "seen"],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("salesforce.json") && out.stderr.contains(expected),
             "{}",
             out.stderr
         );
