@@ -12,9 +12,11 @@ use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::progress::Progress;
 use crate::salesforce::{self, Salesforce};
 
-/// Both snapshots, taken together.
+/// Both snapshots, taken together: what `config` reads, and the Entra attributes and User
+/// fields `also` reads (the baseline config a plan is compared with).
 pub(crate) async fn live(
     config: &Config,
+    also: Option<&Config>,
     base: &Path,
     env: Env<'_>,
     progress: &Progress,
@@ -23,7 +25,7 @@ pub(crate) async fn live(
     let graph = Arc::new(Graph::connect(&config.source, base, &endpoints, env)?);
     let salesforce = Arc::new(Salesforce::connect(config, base, &endpoints)?);
     let entra = async {
-        graph::read(graph, config, progress.task("Entra"))
+        graph::read(graph, config, also, progress.task("Entra"))
             .await
             .map_err(Error::from)
     };
@@ -31,6 +33,7 @@ pub(crate) async fn live(
         Box::pin(salesforce::read(
             salesforce,
             config,
+            also,
             progress.task("Salesforce"),
         ))
         .await

@@ -160,6 +160,17 @@ impl Context {
         &self,
         desired: &Desired,
     ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
+        self.read_also(desired, None).await
+    }
+
+    /// `read`, selecting too the Entra attributes and User fields `also` reads (the baseline
+    /// config a plan is compared with: planned on this read, it would otherwise take what only
+    /// it reads for empty).
+    async fn read_also(
+        &self,
+        desired: &Desired,
+        also: Option<&Desired>,
+    ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
         let unreadable = crate::config::unreadable_secrets(&desired.loaded.config, &desired.base);
         if !unreadable.is_empty() {
             // At their places in roster.yaml when the file names them there.
@@ -190,6 +201,7 @@ impl Context {
         let started = std::time::Instant::now();
         let read = crate::read::live(
             &desired.loaded.config,
+            also.map(|a| &a.loaded.config),
             &desired.base,
             self.env(),
             &self.progress,
@@ -224,7 +236,7 @@ impl Context {
         targets: &[String],
         baseline: Option<&Desired>,
     ) -> Result<Planned, Error> {
-        let (source, target) = Box::pin(self.read(desired)).await?;
+        let (source, target) = Box::pin(self.read_also(desired, baseline)).await?;
         plan_from(desired, targets, source, target, baseline)
     }
 

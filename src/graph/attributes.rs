@@ -506,6 +506,19 @@ pub(crate) const APP_ROLE_ASSIGNMENTS: &str = "appRoleAssignments";
 
 /// The Entra attribute names the config reads, sorted, without the virtual ones. Each name is
 /// one `Arc`, shared by every user read.
+/// `source_attributes` of `config` and, when given, of `also` (the baseline config a plan is
+/// compared with, planned on the same read): sorted, each once.
+pub(crate) fn source_attributes_with(config: &Config, also: Option<&Config>) -> Vec<Name> {
+    let mut names: BTreeSet<String> = source_attributes(config)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let Some(also) = also {
+        names.extend(source_attributes(also).iter().map(ToString::to_string));
+    }
+    names.into_iter().map(Name::from).collect()
+}
+
 pub(crate) fn source_attributes(config: &Config) -> Vec<Name> {
     let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_owned()).collect();
     let mut expressions: Vec<&expr::Expr> = config

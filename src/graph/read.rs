@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::attributes::{
-    Selected, graph_select, missing_property, read_attributes, source_attributes,
+    Selected, graph_select, missing_property, read_attributes, source_attributes_with,
 };
 use super::{Graph, GraphError, Item, MAX_BATCH, encode, odata_string};
 use crate::concurrent;
@@ -28,13 +28,15 @@ const IDS_PER_FILTER: usize = 15;
 /// Graph requests in flight at once.
 const CONCURRENCY: usize = 4;
 
-/// Reads what Entra says about the application's users.
+/// Reads what Entra says about the application's users: the attributes `config` reads, and
+/// those `also` reads (the baseline config a plan is compared with).
 pub(crate) async fn read(
     graph: Arc<Graph>,
     config: &Config,
+    also: Option<&Config>,
     task: Task,
 ) -> Result<SourceSnapshot, GraphError> {
-    let attributes = Arc::new(Selected::new(source_attributes(config)));
+    let attributes = Arc::new(Selected::new(source_attributes_with(config, also)));
     let select = Arc::new(graph_select(&attributes));
     task.step("enterprise application");
     let application = service_principal(&graph, &config.source.application).await?;

@@ -100,7 +100,7 @@ async fn read_with(
     };
     let endpoints = Endpoints::resolve(&loaded.config, &lookup).unwrap();
     assert_eq!(endpoints.graph, base);
-    crate::read::live(&loaded.config, &dir.0, &lookup, &Progress::new(false)).await
+    crate::read::live(&loaded.config, None, &dir.0, &lookup, &Progress::new(false)).await
 }
 
 async fn read(running: &Running, dir: &Dir) -> Result<(SourceSnapshot, TargetSnapshot), Error> {

@@ -27,6 +27,18 @@ const USER_BASE_FIELDS: &[&str] = &[
     "SystemModstamp",
 ];
 
+/// `user_fields` of `config`, then those of `also` (the baseline config a plan is compared
+/// with, planned on the same read) it does not name (names compare without case, as SOQL's).
+pub(crate) fn user_fields_with(config: &Config, also: Option<&Config>) -> Vec<String> {
+    let mut fields = user_fields(config);
+    for field in also.map(user_fields).unwrap_or_default() {
+        if !fields.iter().any(|f| f.eq_ignore_ascii_case(&field)) {
+            fields.push(field);
+        }
+    }
+    fields
+}
+
 /// The User fields the config reads or writes, with the base fields first.
 pub(crate) fn user_fields(config: &Config) -> Vec<String> {
     let mut fields: Vec<String> = USER_BASE_FIELDS.iter().map(|f| (*f).to_owned()).collect();
@@ -53,11 +65,12 @@ pub(crate) fn user_fields(config: &Config) -> Vec<String> {
 pub(crate) async fn read(
     salesforce: Arc<Salesforce>,
     config: &Config,
+    also: Option<&Config>,
     task: Task,
 ) -> Result<TargetSnapshot, SalesforceError> {
     task.step("login");
     let session = salesforce.session().await?;
-    let fields = user_fields(config);
+    let fields = user_fields_with(config, also);
     let users = {
         let salesforce = Arc::clone(&salesforce);
         let soql = format!("SELECT {} FROM User", fields.join(", "));

@@ -1038,6 +1038,50 @@ fn a_role_rule_on_a_group_entra_lacks_refuses_the_plan_at_its_place() {
     );
 }
 
+/// The baseline config is planned on the same read as the config under review: an Entra
+/// attribute only the baseline reads is read too. Here the change removes the `Title` mapping,
+/// so every create stops writing a Title: each create is caused by the change. When only the
+/// head's attributes were read, the baseline's creates took `jobTitle` for empty, wrote no
+/// Title either, and every create was shown as pending regardless of the change.
+#[test]
+fn what_only_the_baseline_config_reads_is_read_for_its_plan() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-baseline-reads");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    let without_title = config.replace("  - {target: Title, source: jobTitle}\n", "");
+    assert_ne!(without_title, config);
+    scratch.write("roster.yaml", &without_title);
+    scratch.write("base.yaml", &config);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = emulator.roster(&scratch.dir, args, &[]);
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+    };
+    let creates = |plan: &serde_json::Value| -> Vec<serde_json::Value> {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == "create")
+            .cloned()
+            .collect()
+    };
+    // The baseline alone: its creates write the Entra jobTitle as Title.
+    let base = json(&["-c", "base.yaml", "plan", "--format", "json"]);
+    let titled = creates(&base)
+        .iter()
+        .filter(|c| c["after"]["Title"].is_string())
+        .count();
+    assert!(titled > 0, "{base}");
+    let plan = json(&["plan", "--baseline-config", "base.yaml", "--format", "json"]);
+    let caused: Vec<_> = creates(&plan)
+        .into_iter()
+        .filter(|c| c["cause"] == "config_change")
+        .collect();
+    assert_eq!(caused.len(), titled, "{}", plan["changes"]);
+    assert!(caused.iter().all(|c| c["after"]["Title"].is_null()));
+}
+
 #[test]
 fn a_baseline_whose_own_plan_is_refused_is_said_so() {
     let emulator = Emulator::start("examples/demo/world.yaml");
