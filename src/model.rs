@@ -400,4 +400,6 @@ pub(crate) struct UnreadUser {
     pub(crate) all_groups: Vec<(String, String)>,
     /// The display names of the applications the user is assigned to directly.
     pub(crate) applications: Vec<String>,
+    /// The attributes the config reads, as a read gives them: what the matching rules look for.
+    pub(crate) attributes: crate::sorted_map::Fields,
 }

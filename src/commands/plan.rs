@@ -369,12 +369,18 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     // Not read: ask Entra who this is, and why the application's assignments miss them.
     let graph = ctx.graph(&desired)?;
     let found = ctx
-        .block_on(crate::graph::look_up(&graph, &args.user))?
+        .block_on(crate::graph::look_up(&graph, config, &args.user))?
         .map_err(Error::from)?
         .ok_or_else(|| Error::NoEntraUser {
             user: args.user.clone(),
         })?;
-    let not_read = crate::plan::not_read(config, &source, &found);
+    let not_read = crate::plan::not_read(
+        config,
+        &source,
+        &target,
+        &super::context::inputs(&desired, &[]),
+        &found,
+    );
     match args.format {
         ExplainFormat::Text => super::print(&render::visible_lines(&render::explain::not_read(
             &not_read,

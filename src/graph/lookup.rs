@@ -6,24 +6,51 @@
 
 use serde_json::Value;
 
+use super::attributes::{Selected, graph_select, source_attributes};
+use super::read::source_user;
 use super::{Graph, GraphError, encode};
+use crate::config::Config;
 use crate::http::HttpError;
 use crate::model::UnreadUser;
+use crate::sorted_map::{Fields, Name};
 
-/// Looks `user` (a userPrincipalName or object id) up; `None` when Entra has no such user.
+/// Looks `user` (a userPrincipalName or object id) up, with the attributes `config` reads (as
+/// a read takes them, types checked); `None` when Entra has no such user.
 ///
 /// # Errors
 /// A failed request, or an answer without the properties asked for.
-pub(crate) async fn look_up(graph: &Graph, user: &str) -> Result<Option<UnreadUser>, GraphError> {
+pub(crate) async fn look_up(
+    graph: &Graph,
+    config: &Config,
+    user: &str,
+) -> Result<Option<UnreadUser>, GraphError> {
+    let mut names = source_attributes(config);
+    for shown in ["displayName", "accountEnabled"] {
+        if !names.iter().any(|n| **n == *shown) {
+            names.push(Name::from(shown));
+        }
+    }
+    let selected = Selected::new(names);
     let url = graph.url(&format!(
-        "users/{}?$select=id,userPrincipalName,displayName,accountEnabled",
-        encode(user)
+        "users/{}?$select={}",
+        encode(user),
+        encode(&graph_select(&selected))
     ));
     let found = match graph.get(&url).await {
         Ok(found) => found,
         Err(GraphError::Http(HttpError::Status { status: 404, .. })) => return Ok(None),
         Err(e) => return Err(e),
     };
+    let unexpected = |why: String| {
+        GraphError::Read(format!(
+            "Microsoft Graph GET /users/{user}: the answer is not what roster expects: {why}"
+        ))
+    };
+    let fields: Fields = serde_json::from_value(found.clone())
+        .map_err(|e| unexpected(format!("the user is not an object ({e})")))?;
+    let attributes = source_user(fields, &selected)
+        .map_err(unexpected)?
+        .attributes;
     let text = |key: &str| found.get(key).and_then(Value::as_str).map(str::to_owned);
     let (Some(id), Some(user_principal_name)) = (text("id"), text("userPrincipalName")) else {
         return Err(GraphError::Read(format!(
@@ -93,5 +120,6 @@ pub(crate) async fn look_up(graph: &Graph, user: &str) -> Result<Option<UnreadUs
         direct_groups,
         all_groups,
         applications,
+        attributes,
     }))
 }

@@ -639,7 +639,7 @@ fn source_users(items: Vec<Item>, attributes: &Selected) -> Result<Vec<SourceUse
 }
 
 /// A Graph user object's id and the attributes the config reads, taken from it.
-fn source_user(user: Fields, attributes: &Selected) -> Result<SourceUser, String> {
+pub(super) fn source_user(user: Fields, attributes: &Selected) -> Result<SourceUser, String> {
     let id = required(&user, "id")?;
     // What Graph never sends is refused, not converted: a `"false"` taken for enabled would
     // provision a disabled account, a number taken for a userPrincipalName would name one.

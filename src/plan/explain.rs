@@ -234,12 +234,30 @@ pub(crate) struct NotRead {
     pub(crate) in_scope: bool,
     /// Each fact that keeps the user out, one sentence each.
     pub(crate) reasons: Vec<String>,
+    /// The Salesforce users their matching rules find (none is linked to them, as they were not
+    /// read), each with the plan's change for it: an owned one is deactivated as an orphan.
+    pub(crate) salesforce_users: Vec<FoundUser>,
+}
+
+/// A Salesforce user an unread Entra user's matching rules find, and the plan's change for it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct FoundUser {
+    pub(crate) username: String,
+    pub(crate) id: String,
+    pub(crate) is_active: bool,
+    pub(crate) change: Option<Change>,
 }
 
 /// Explains a user Graph knows but roster's read did not include: not assigned to the
 /// application, in an assigned group only through a nested group (Entra provisions direct
 /// members only), assigned to other applications, or disabled.
-pub(crate) fn not_read(config: &Config, source: &SourceSnapshot, user: &UnreadUser) -> NotRead {
+pub(crate) fn not_read(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+    user: &UnreadUser,
+) -> NotRead {
     let application = &source.application.display_name;
     let mut reasons = Vec::new();
     if config.scope.assignment == crate::config::Assignment::All {
@@ -324,5 +342,61 @@ pub(crate) fn not_read(config: &Config, source: &SourceSnapshot, user: &UnreadUs
         display_name: user.display_name.clone(),
         in_scope: false,
         reasons,
+        salesforce_users: found_by_matching(config, source, target, inputs, user),
     }
+}
+
+/// The Salesforce users `user`'s matching rules find, in the org's order, with the plan's
+/// change for each: what happens to the account of someone roster does not read.
+fn found_by_matching(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    inputs: &Inputs<'_>,
+    user: &UnreadUser,
+) -> Vec<FoundUser> {
+    // The user alone, as a read would have given them, with the application's roles.
+    let alone = SourceSnapshot {
+        application: source.application.clone(),
+        users: vec![crate::model::SourceUser {
+            id: user.id.clone(),
+            attributes: user.attributes.clone(),
+        }],
+        ..SourceSnapshot::default()
+    };
+    let views = super::source::users(&alone);
+    let Some(view) = views.first() else {
+        return Vec::new();
+    };
+    let compiled = super::mapping::compile(config);
+    let suffix = config.safety.sandbox_email_suffix.as_str();
+    let index = match_index(&compiled, target, suffix);
+    let ctx = crate::expr::Context::new(inputs.now, inputs.seed);
+    let mut found = super::matching::candidates(&compiled, &index, view, &ctx, suffix);
+    found.sort_unstable();
+    found.dedup();
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let plan = super::plan(config, source, target, inputs);
+    found
+        .into_iter()
+        .map(|t| {
+            let sf = &target.users[t];
+            FoundUser {
+                username: sf.username.clone(),
+                id: sf.id.clone(),
+                is_active: sf.is_active,
+                change: plan
+                    .changes
+                    .iter()
+                    .find(|c| {
+                        c.target_id
+                            .as_deref()
+                            .is_some_and(|id| crate::salesforce::same_id(id, &sf.id))
+                    })
+                    .cloned(),
+            }
+        })
+        .collect()
 }

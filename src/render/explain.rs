@@ -44,6 +44,20 @@ pub(crate) fn not_read(n: &NotRead) -> String {
         let _ = writeln!(out, "  - {reason}");
     }
     out.push_str("\nPlan: no change for this user.\n");
+    for found in &n.salesforce_users {
+        let _ = writeln!(
+            out,
+            "\nTheir matching rules find the Salesforce user {} ({}{}), which roster does not link \
+             to a user it did not read:",
+            found.username,
+            found.id,
+            if found.is_active { "" } else { ", inactive" }
+        );
+        match &found.change {
+            Some(change) => super::text::change(&mut out, change, false),
+            None => out.push_str("  no change for it.\n"),
+        }
+    }
     out
 }
 

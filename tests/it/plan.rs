@@ -546,6 +546,70 @@ fn explain_looks_up_users_roster_did_not_read_and_works_offline() {
     );
 }
 
+/// An Entra user roster did not read whose Salesforce account the plan deactivates (an orphan
+/// their matching rules would find): `explain` of the Entra user names that account and the
+/// deactivation, where it said only "no change".
+#[test]
+fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find() {
+    let scratch = Scratch::new("plan-explain-unread-account");
+    let world = std::fs::read_to_string(repo().join("examples/demo/world.yaml")).unwrap();
+    // The orphan's FederationIdentifier is Ella's, who is assigned to nothing of ours.
+    let world = world.replace(
+        "FederationIdentifier: former.contractor@contoso.com",
+        "FederationIdentifier: ella.petrova@contoso.com",
+    );
+    scratch.write("world.yaml", &world);
+    let emulator = Emulator::start_with(&["--world", "world.yaml"], &scratch.dir);
+    let config = demo_config();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "explain", "ella.petrova@contoso.com"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "Their matching rules find the Salesforce user former.contractor@contoso.com.dev1"
+        ) && out.stdout.contains(
+            "salesforce_user[\"former.contractor@contoso.com.dev1\"] will be deactivated"
+        ),
+        "{}",
+        out.stdout
+    );
+    let json = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &config,
+            "explain",
+            "ella.petrova@contoso.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["salesforce_users"][0]["change"]["action"], "deactivate",
+        "{json}"
+    );
+    // Someone whose rules find no Salesforce user: nothing more is said.
+    let other = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &config,
+            "explain",
+            "abigail.walsh@contoso.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let other: serde_json::Value = serde_json::from_str(&other.stdout).unwrap();
+    assert_eq!(other["salesforce_users"], serde_json::json!([]), "{other}");
+}
+
 #[test]
 fn a_broken_expression_stops_at_the_config_and_nothing_is_read() {
     let scratch = Scratch::new("plan-broken-expression");
