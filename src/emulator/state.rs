@@ -562,11 +562,28 @@ const GRAPH_MAX_LENGTHS: &[(&str, usize)] = &[
     ("employeeId", 16),
 ];
 
+/// ISO 3166-1 alpha-2's 249 officially assigned country codes, and `XK` (Kosovo, user-assigned),
+/// which Microsoft 365 lists among its usage locations (an assumption: the list is the admin
+/// center's). Graph refuses any other `usageLocation` with "Property usageLocation is invalid."
+/// — `UK` among them (Okta, "HTTP 400 BadRequest Property usageLocation is invalid").
+const ISO_3166_ALPHA_2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ \
+    BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ \
+    EC EE EG EH ER ES ET FI FJ FK FM FO FR \
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU \
+    ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ \
+    LA LB LC LI LK LR LS LT LU LV LY \
+    MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ \
+    NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA \
+    RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ \
+    TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ \
+    VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
+
 /// What Graph refuses in the value of a user's `property`, if it refuses `value`: a text longer
 /// than the property holds; a userPrincipalName that is not `alias@domain` of the characters
 /// Graph allows (A–Z, a–z, 0–9 and `' . - _ ! # ^ ~` in the alias; "can't contain accent
 /// characters"); a mail that is not an address or has accents; an `employeeHireDate` that is not
-/// an ISO 8601 date-time; a `usageLocation` that is not a two-letter country code (ISO 3166).
+/// an ISO 8601 date-time; a `usageLocation` that is not a country code of ISO 3166.
 /// The userPrincipalName's lengths and its last alias character are Entra's username policies
 /// ("Microsoft Entra password and account policies").
 /// Source: Microsoft Graph, "user resource type". The emulator's own rules, apart from the
@@ -600,7 +617,7 @@ pub(crate) fn graph_value_problem(property: &str, value: &Value) -> Option<Strin
         }
         "mail" => address,
         "employeeHireDate" => is_date_time(text),
-        "usageLocation" => text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()),
+        "usageLocation" => text.len() == 2 && ISO_3166_ALPHA_2.split(' ').any(|code| code == text),
         _ => true,
     };
     (!ok).then(|| {
@@ -614,7 +631,10 @@ pub(crate) fn graph_value_problem(property: &str, value: &Value) -> Option<Strin
             "employeeHireDate" => {
                 format!("employeeHireDate {shown:?} is not a date-time (2024-03-01T00:00:00Z)")
             }
-            _ => format!("usageLocation {shown:?} is not a two-letter country code (US)"),
+            _ => format!(
+                "usageLocation {shown:?} is not a two-letter country code of ISO 3166 (US, GB; \
+                 not UK): Property usageLocation is invalid"
+            ),
         }
     })
 }

@@ -2102,6 +2102,10 @@ async fn admin_changes_and_worlds_hold_entra_values_to_graphs_rules() {
             "is not a two-letter country code",
         ),
         (
+            json!({"usageLocation": "UK"}),
+            "Property usageLocation is invalid",
+        ),
+        (
             json!({"userPrincipalName": "liam.@contoso.com"}),
             "is not alias@domain",
         ),
