@@ -467,7 +467,8 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         Err(err) => {
             let pointer = pointer_of(err.path());
             return Err(LoadError::Invalid(place(vec![
-                Finding::error(&pointer, err.into_inner().to_string()).label("here"),
+                Finding::error(&pointer, in_config_words(&err.into_inner().to_string()))
+                    .label("here"),
             ])));
         }
     };
@@ -483,6 +484,32 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         sources,
         warnings: diagnostics,
     })
+}
+
+/// serde's message in the config's words, as the schema's are put: "invalid type: floating
+/// point `1.0`, expected u32" is "expected a whole number, found the number 1.0".
+fn in_config_words(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("invalid type: ") else {
+        return message.to_owned();
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return message.to_owned();
+    };
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+            "a whole number"
+        }
+        "f32" | "f64" => "a number",
+        other => other,
+    };
+    let found = found
+        .strip_prefix("floating point ")
+        .or_else(|| found.strip_prefix("integer "))
+        .map_or_else(
+            || found.to_owned(),
+            |number| format!("the number {}", number.trim_matches('`')),
+        );
+    format!("expected {expected}, found {found}")
 }
 
 /// A serde path (`safety.max_deactivations`, `mappings[3].target`) as a JSON pointer.
@@ -600,6 +627,10 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
     if first.starts_with("budget breached") {
         return "the document grows past what roster reads (its aliases expand to too many \
                 values: an alias bomb?)"
+            .to_owned();
+    }
+    if first.starts_with("cannot deserialize null into string") {
+        return "a key is null (`~`, `null` or nothing before the colon); keys are names"
             .to_owned();
     }
     if first.starts_with("multiple YAML documents detected") {

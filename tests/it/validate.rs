@@ -176,6 +176,30 @@ fn a_second_yaml_document_is_named_where_it_starts() {
     );
 }
 
+/// What the schema lets through and serde refuses is said in the config's words, not Rust's
+/// (`expected u32`, `use Option<String>`).
+#[test]
+fn a_float_version_and_a_null_key_are_said_in_the_configs_words() {
+    for (name, config, expected) in [
+        (
+            "float-version",
+            minimal_with("version: 1", "version: 1.0"),
+            "/version: expected a whole number, found the number 1.0",
+        ),
+        (
+            "null-key",
+            format!("{}~: 1\n", minimal()),
+            "a key is null (`~`, `null` or nothing before the colon); keys are names",
+        ),
+    ] {
+        let out = rejected(name, config);
+        assert!(
+            out.contains(expected) && !out.contains("u32") && !out.contains("Option<"),
+            "{out}"
+        );
+    }
+}
+
 #[test]
 fn yaml_syntax_error() {
     insta::assert_snapshot!(rejected(
