@@ -176,7 +176,10 @@ fn translate(
         ValidationErrorKind::Pattern { pattern } => out.push(
             Finding::error(
                 &pointer,
-                format!("{} does not match the pattern `{pattern}`", describe(here)),
+                match pattern_words(pattern) {
+                    Some(words) => format!("{} is not {words}", describe(here)),
+                    None => format!("{} does not match the pattern `{pattern}`", describe(here)),
+                },
             )
             .label("bad format"),
         ),
@@ -398,8 +401,20 @@ fn describe_branch(b: &Value) -> String {
         _ => "a string",
     };
     match b.get("pattern").and_then(Value::as_str) {
-        Some(p) => format!("{base} matching `{p}`"),
+        Some(p) => {
+            pattern_words(p).map_or_else(|| format!("{base} matching `{p}`"), ToOwned::to_owned)
+        }
         None => base.to_owned(),
+    }
+}
+
+/// The config schema's patterns (`types.rs`) in words: what a reader writes, not a regex.
+fn pattern_words(pattern: &str) -> Option<&'static str> {
+    match pattern {
+        r"^[0-9]+(\.[0-9]+)?%$" => Some("a percentage such as \"10%\""),
+        r"^[1-9][0-9]*\.0$" => Some("an API version such as \"62.0\""),
+        r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$" => Some("a 15- or 18-character Salesforce record id"),
+        _ => None,
     }
 }
 

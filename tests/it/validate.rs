@@ -177,7 +177,7 @@ fn a_second_yaml_document_is_named_where_it_starts() {
 }
 
 /// What the schema lets through and serde refuses is said in the config's words, not Rust's
-/// (`expected u32`, `use Option<String>`).
+/// (`expected u32`, `use Option<String>`), and the schema's patterns in words, not regexes.
 #[test]
 fn a_float_version_and_a_null_key_are_said_in_the_configs_words() {
     for (name, config, expected) in [
@@ -191,10 +191,24 @@ fn a_float_version_and_a_null_key_are_said_in_the_configs_words() {
             format!("{}~: 1\n", minimal()),
             "a key is null (`~`, `null` or nothing before the colon); keys are names",
         ),
+        // The schema's patterns are said in words, not as the regular expression.
+        (
+            "percent-text",
+            format!("{}safety:\n  max_deactivations: \"10\"\n", minimal()),
+            "the string \"10\" is not a percentage such as \"10%\"",
+        ),
+        (
+            "percent-fraction",
+            format!("{}safety:\n  max_deactivations: 1.5\n", minimal()),
+            "expected an integer or a percentage such as \"10%\", found the number 1.5",
+        ),
     ] {
         let out = rejected(name, config);
         assert!(
-            out.contains(expected) && !out.contains("u32") && !out.contains("Option<"),
+            out.contains(expected)
+                && !out.contains("u32")
+                && !out.contains("Option<")
+                && !out.contains("^["),
             "{out}"
         );
     }
