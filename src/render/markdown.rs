@@ -257,16 +257,28 @@ fn run_url() -> Option<String> {
     ))
 }
 
+/// `text` as one CommonMark code span, shown literally whatever it holds: fenced by one
+/// backtick more than its longest run of backticks, and padded with a space where it starts or
+/// ends with a backtick or with spaces on both sides, which the renderer strips one of
+/// (CommonMark 0.31, "Code spans"); a line break (which would end the list item) as a space.
+fn code_span(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let stripped_anyway = text.starts_with(' ') && text.ends_with(' ') && !text.trim().is_empty();
+    let pad = if text.starts_with('`') || text.ends_with('`') || stripped_anyway {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
 fn list(out: &mut String, title: &str, items: &[&str]) {
     if items.is_empty() {
         return;
     }
-    let shown: Vec<String> = items
-        .iter()
-        .take(LISTED)
-        // Inline code shows any text literally, as long as no backtick or newline ends it.
-        .map(|k| format!("`{}`", k.replace('`', "'").replace(['\n', '\r'], " ")))
-        .collect();
+    let shown: Vec<String> = items.iter().take(LISTED).map(|k| code_span(k)).collect();
     let more = items.len().saturating_sub(LISTED);
     let _ = write!(out, "- **{title} ({}):** {}", items.len(), shown.join(", "));
     if more > 0 {
@@ -360,6 +372,20 @@ impl Fit {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_code_span_shows_any_text_as_it_is() {
+        for (text, span) in [
+            ("ava@contoso.com", "`ava@contoso.com`"),
+            ("a`b", "``a`b``"),
+            ("`quoted`", "`` `quoted` ``"),
+            ("a``b`", "``` a``b` ```"),
+            (" padded ", "`  padded  `"),
+            ("two\nlines", "`two lines`"),
+        ] {
+            assert_eq!(super::code_span(text), span, "{text:?}");
+        }
+    }
+
     use serde_json::json;
 
     use super::*;
