@@ -57,21 +57,20 @@ pub(crate) enum Error {
     /// A snapshot directory whose files `roster snapshot` did not write, or of another version.
     #[error("{} is not a snapshot this roster reads: {reason}", display_path(path))]
     NotASnapshot { path: PathBuf, reason: String },
-    /// A snapshot not read for everything the config reads: planned from, each attribute or
-    /// field it lacks would be taken for empty for every user.
+    /// A snapshot taken for another config: of another tenant, application or scope, or not
+    /// read for an attribute or field the config reads (planned from, each would be empty).
     #[error(
-        "the snapshot in {} was taken for another config: {} {what}, which it does not hold; \
-         planned from it, each would be empty for every user (a mapping from one would clear \
-         the field, a scoping filter on one would take users out of scope). Take it again with \
-         this config: roster snapshot --out {}",
+        "the snapshot in {} was taken for another config: {what}. Planned from it, the plan \
+         would not be this config's; take it again with this config: roster -c {} snapshot \
+         --out {}",
         display_path(dir),
-        if *baseline { "the baseline config reads" } else { "the config reads" },
+        display_path(config),
         display_path(dir)
     )]
     SnapshotLacks {
         dir: PathBuf,
+        config: PathBuf,
         what: String,
-        baseline: bool,
     },
     /// A saved plan that is not what a plan made now would do.
     #[error("{}", stale_message(path, reasons))]

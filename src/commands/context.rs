@@ -68,6 +68,27 @@ impl Desired {
     }
 }
 
+/// Refuses `--out` naming one of the snapshot's files in `dir`: the plan would replace what it
+/// was planned from.
+pub(crate) fn not_written_over_snapshot(path: &Path, dir: &Path) -> Result<(), Error> {
+    let Some(written) = file_identity(path) else {
+        return Ok(());
+    };
+    match ["entra.json", "salesforce.json"]
+        .map(|name| dir.join(name))
+        .into_iter()
+        .find(|file| file_identity(file) == Some(written))
+    {
+        Some(file) => Err(Error::Usage(format!(
+            "--out {} is the snapshot file {}: roster would write over what it plans from; \
+             name another file",
+            crate::diagnostic::display_path(path),
+            crate::diagnostic::display_path(&file)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Which file `path` is, links followed: its device and inode on Unix, so that a hard link or
 /// any spelling of the path is the same file; `None` when there is none.
 #[cfg(unix)]
@@ -236,7 +257,22 @@ impl Context {
         targets: &[String],
         baseline: Option<&Desired>,
     ) -> Result<Planned, Error> {
-        let (source, target) = Box::pin(self.read_also(desired, baseline)).await?;
+        let (source, target) = match Box::pin(self.read_also(desired, baseline)).await {
+            Ok(read) => read,
+            // What only the baseline reads may be gone from the org or the tenant (the change
+            // under review removes its mapping): read what this config reads, and say so.
+            Err(error) if baseline.is_some() => {
+                let (mut source, target) = Box::pin(self.read(desired)).await?;
+                source.warnings.push(format!(
+                    "what only the baseline config reads could not be read ({}), so roster \
+                     read what this config reads: the baseline's plan takes the rest as empty, \
+                     and a change may be labelled as caused by this change when it is not",
+                    crate::render::visible(&crate::error::with_causes(&error))
+                ));
+                (source, target)
+            }
+            Err(error) => return Err(error),
+        };
         plan_from(desired, targets, source, target, baseline)
     }
 
@@ -394,39 +430,100 @@ impl Context {
     }
 }
 
-/// The two snapshots `roster snapshot` wrote to `dir`, read for everything `config` (and the
-/// `baseline` config, when there is one) reads.
+/// The two snapshots `roster snapshot` wrote to `dir`, taken for `desired`: of its tenant,
+/// application and scope, and read for every attribute and User field it reads. What only the
+/// `baseline` config reads, when the snapshot lacks it, is a warning of the plan (its labels
+/// may be wrong), not a refusal: `roster snapshot` reads for one config.
 ///
 /// # Errors
-/// A file that is no snapshot (`Error::NotASnapshot`), or a snapshot read for another config
+/// A file that is no snapshot (`Error::NotASnapshot`), or a snapshot taken for another config
 /// (`Error::SnapshotLacks`).
 pub(crate) fn read_snapshots(
     dir: &Path,
-    config: &crate::config::Config,
-    baseline: Option<&crate::config::Config>,
+    desired: &Desired,
+    baseline: Option<&Desired>,
 ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
-    let (source, target) = read_snapshot_files(dir)?;
-    for (config, baseline) in [(Some(config), false), (baseline, true)] {
-        if let Some(what) = config.and_then(|c| lacks(c, &source, &target)) {
-            return Err(Error::SnapshotLacks {
-                dir: dir.to_owned(),
-                what,
-                baseline,
-            });
-        }
+    let (mut source, target) = read_snapshot_files(dir)?;
+    let config = &desired.loaded.config;
+    let mut mismatches = other_world(config, &source);
+    mismatches.extend(lacks(config, &source, &target).map(|what| {
+        format!("the config reads {what}, which it does not hold (each would be planned as empty)")
+    }));
+    if !mismatches.is_empty() {
+        return Err(Error::SnapshotLacks {
+            dir: dir.to_owned(),
+            config: desired.loaded.file.path.clone(),
+            what: mismatches.join("; "),
+        });
+    }
+    if let Some(what) = baseline.and_then(|b| lacks(&b.loaded.config, &source, &target)) {
+        source.warnings.push(format!(
+            "the snapshot in {} was not read for what only the baseline config reads ({what}): \
+             the baseline's plan takes each as empty, so a change may be labelled as caused by \
+             this change when it is not; plan live for exact labels",
+            crate::diagnostic::display_path(dir)
+        ));
     }
     Ok((source, target))
 }
 
+/// How the snapshot's world is not `config`'s: another tenant, application or scope.
+fn other_world(config: &crate::config::Config, source: &SourceSnapshot) -> Vec<String> {
+    use crate::config::{Application, Assignment};
+    let mut out = Vec::new();
+    let shown = |text: &str| format!("{:?}", crate::render::visible(text));
+    if !config
+        .source
+        .tenant_id
+        .eq_ignore_ascii_case(&source.tenant_id)
+    {
+        out.push(format!(
+            "the config is of tenant {}, the snapshot of tenant {}",
+            shown(&config.source.tenant_id),
+            shown(&source.tenant_id)
+        ));
+    }
+    let app = &source.application;
+    let same_app = match &config.source.application {
+        Application::DisplayName(name) => name == &app.display_name,
+        Application::ServicePrincipalId(id) => id.eq_ignore_ascii_case(&app.id),
+        Application::AppId(id) => id.eq_ignore_ascii_case(&app.app_id),
+    };
+    if !same_app {
+        out.push(format!(
+            "the snapshot is of the application {} (service principal {})",
+            shown(&app.display_name),
+            shown(&app.id)
+        ));
+    }
+    let reads_all = config.scope.assignment == Assignment::All;
+    if reads_all != (source.assignment == "all") {
+        out.push(if reads_all {
+            "the config reads every user of the tenant (`scope.assignment: all`), the snapshot \
+             only those assigned to the application"
+                .to_owned()
+        } else {
+            "the config reads the users assigned to the application, the snapshot every user \
+             of the tenant"
+                .to_owned()
+        });
+    }
+    out
+}
+
 /// What `config` reads that the snapshots were not read for — "the Entra attribute(s)
 /// employeeId and the Salesforce User field(s) Title" — or `None`. Names compare without case,
-/// as expressions and SOQL read them.
+/// as expressions and SOQL read them; `id` is `objectId`.
 fn lacks(
     config: &crate::config::Config,
     source: &SourceSnapshot,
     target: &TargetSnapshot,
 ) -> Option<String> {
-    let held = |read: &[String], name: &str| read.iter().any(|r| r.eq_ignore_ascii_case(name));
+    let same = |a: &str, b: &str| {
+        let object_id = |n: &str| n == "id" || n.eq_ignore_ascii_case("objectId");
+        a.eq_ignore_ascii_case(b) || (object_id(a) && object_id(b))
+    };
+    let held = |read: &[String], name: &str| read.iter().any(|r| same(r, name));
     let attributes: Vec<String> = crate::graph::attributes::source_attributes(config)
         .iter()
         .map(ToString::to_string)
@@ -486,11 +583,7 @@ pub(crate) fn plan_offline(
     dir: &Path,
     baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
-    let (source, target) = read_snapshots(
-        dir,
-        &desired.loaded.config,
-        baseline.map(|b| &b.loaded.config),
-    )?;
+    let (source, target) = read_snapshots(dir, desired, baseline)?;
     plan_from(desired, targets, source, target, baseline)
 }
 
@@ -758,10 +851,31 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+    // A link to a device or a pipe would be read without end (or wait forever).
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(not_one(
+            "it is not a regular file (a directory, a device or a pipe)".to_owned(),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|source| Error::File {
         action: "read",
         path: path.to_owned(),
         source,
+    })?;
+    if bytes.is_empty() {
+        return Err(not_one(
+            "it is empty; take it again with `roster snapshot`".to_owned(),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let e = e.utf8_error();
+        not_one(match e.error_len() {
+            // The last character begun and not ended: the file stops in the middle of it.
+            None => "it ends in the middle of a character: the file was cut short; take it \
+                     again with `roster snapshot`"
+                .to_owned(),
+            Some(_) => format!("it is not UTF-8 text (at byte {})", e.valid_up_to()),
+        })
     })?;
     let version = match serde_json::from_str::<Version>(&text) {
         Ok(version) => version.format_version,

@@ -33,6 +33,15 @@ pub(crate) fn run(ctx: &Context, args: &PlanArgs) -> Result<Outcome, Error> {
         Some(path) => Some(ctx.load_baseline(path)?),
         None => None,
     };
+    // Nor over the baseline config or the snapshot the plan is made from.
+    if let Some(path) = &args.out {
+        if let Some(baseline) = &baseline {
+            baseline.not_written_over(path, "--out")?;
+        }
+        if let Some(dir) = &args.snapshot {
+            super::context::not_written_over_snapshot(path, dir)?;
+        }
+    }
     let planned = match &args.snapshot {
         Some(dir) => super::context::plan_offline(&desired, &args.targets, dir, baseline.as_ref())?,
         None => ctx.block_on(ctx.plan_against(&desired, &args.targets, baseline.as_ref()))??,
@@ -338,7 +347,7 @@ fn print_rendered(text: &str, color: bool) -> Result<(), Error> {
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
     let (source, target) = match &args.snapshot {
-        Some(dir) => super::context::read_snapshots(dir, &desired.loaded.config, None)?,
+        Some(dir) => super::context::read_snapshots(dir, &desired, None)?,
         None => ctx.block_on(ctx.read(&desired))??,
     };
     let config = &desired.loaded.config;

@@ -245,6 +245,8 @@ pub(crate) struct FoundUser {
     pub(crate) username: String,
     pub(crate) id: String,
     pub(crate) is_active: bool,
+    /// roster never changes, deactivates or freezes it (`protect`, or the API user).
+    pub(crate) protected: bool,
     pub(crate) change: Option<Change>,
 }
 
@@ -387,6 +389,7 @@ fn found_by_matching(
                 username: sf.username.clone(),
                 id: sf.id.clone(),
                 is_active: sf.is_active,
+                protected: super::is_protected(config, target, sf),
                 change: plan
                     .changes
                     .iter()

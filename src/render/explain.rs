@@ -55,6 +55,10 @@ pub(crate) fn not_read(n: &NotRead) -> String {
         );
         match &found.change {
             Some(change) => super::text::change(&mut out, change, false),
+            None if found.protected => out.push_str(
+                "  no change for it: it is protected, so roster never changes, deactivates or \
+                 freezes it.\n",
+            ),
             None => out.push_str("  no change for it.\n"),
         }
     }

@@ -554,10 +554,16 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
     let scratch = Scratch::new("plan-explain-unread-account");
     let world = std::fs::read_to_string(repo().join("examples/demo/world.yaml")).unwrap();
     // The orphan's FederationIdentifier is Ella's, who is assigned to nothing of ours.
-    let world = world.replace(
-        "FederationIdentifier: former.contractor@contoso.com",
-        "FederationIdentifier: ella.petrova@contoso.com",
-    );
+    let world = world
+        .replace(
+            "FederationIdentifier: former.contractor@contoso.com",
+            "FederationIdentifier: ella.petrova@contoso.com",
+        )
+        // The protected admin account carries Logan's (also unassigned) UPN.
+        .replace(
+            "      Alias: sadmin\n",
+            "      Alias: sadmin\n      FederationIdentifier: logan.fischer@contoso.com\n",
+        );
     scratch.write("world.yaml", &world);
     let emulator = Emulator::start_with(&["--world", "world.yaml"], &scratch.dir);
     let config = demo_config();
@@ -592,6 +598,19 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
     assert_eq!(
         json["salesforce_users"][0]["change"]["action"], "deactivate",
         "{json}"
+    );
+    // An account roster never touches is said to be protected.
+    let admin = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "explain", "logan.fischer@contoso.com"],
+        &[],
+    );
+    assert!(
+        admin.stdout.contains("admin@contoso.com.dev1")
+            && admin.stdout.contains("no change for it: it is protected"),
+        "{}\n{}",
+        admin.stdout,
+        admin.stderr
     );
     // Someone whose rules find no Salesforce user: nothing more is said.
     let other = emulator.roster(
@@ -1146,6 +1165,37 @@ fn what_only_the_baseline_config_reads_is_read_for_its_plan() {
     assert!(caused.iter().all(|c| c["after"]["Title"].is_null()));
 }
 
+/// A baseline config that reads a User field the org no longer has (the change under review
+/// removes its mapping) does not fail the plan: roster reads what this config reads, plans, and
+/// says the baseline's labels rest on empty values.
+#[test]
+fn a_baseline_reading_what_the_org_lacks_is_a_warning_not_a_failed_plan() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-baseline-gone");
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    scratch.write("roster.yaml", &config);
+    scratch.write(
+        "base.yaml",
+        config.replace(
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, source: jobTitle}\n  - {target: Legacy_Code__c, source: jobTitle}",
+        ),
+    );
+    let out = emulator.roster(
+        &scratch.dir,
+        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let warnings = plan["warnings"].to_string();
+    assert!(
+        warnings.contains("what only the baseline config reads could not be read")
+            && warnings.contains("Legacy_Code__c"),
+        "{warnings}"
+    );
+}
+
 #[test]
 fn a_baseline_whose_own_plan_is_refused_is_said_so() {
     let emulator = Emulator::start("examples/demo/world.yaml");
@@ -1441,6 +1491,29 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
             out.stderr
         );
     }
+    // Nor over the baseline config, or a file of the snapshot the plan is made from.
+    scratch.write("old.yaml", read("examples/demo/roster.yaml"));
+    std::fs::create_dir_all(scratch.dir.join("seen")).unwrap();
+    scratch.write("seen/entra.json", "{}");
+    for (args, expected) in [
+        (
+            vec!["plan", "--baseline-config", "old.yaml", "--out", "old.yaml"],
+            "is the config file",
+        ),
+        (
+            vec!["plan", "--snapshot", "seen", "--out", "seen/entra.json"],
+            "is the snapshot file",
+        ),
+    ] {
+        let out = scratch.roster(&args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(
+        before("old.yaml"),
+        read("examples/demo/roster.yaml").into_bytes()
+    );
+    assert_eq!(before("seen/entra.json"), b"{}");
     assert_eq!(before("roster.yaml"), config);
     assert_eq!(before("base.yaml"), base);
     for name in ["roster.yaml", "base.yaml"] {

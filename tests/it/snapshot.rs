@@ -199,9 +199,10 @@ fn a_snapshot_holding_a_type_graph_never_sends_is_refused() {
     }
 }
 
-/// A snapshot taken for another config is refused, naming what it lacks: a mapping from an
-/// attribute it never read would otherwise plan that field cleared for every user. The
-/// baseline config of `--baseline-config` is held to it too, and so is `explain`.
+/// A snapshot taken for another config is refused, naming what it lacks (a mapping from an
+/// attribute it never read would otherwise plan that field cleared for every user) or how its
+/// world differs (tenant, scope), with the command that takes it again for this config. What
+/// only the `--baseline-config` reads is a warning: `roster snapshot` reads for one config.
 #[test]
 fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
     let emulator = Emulator::start("examples/demo/world.yaml");
@@ -213,52 +214,69 @@ fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
     let plan = emulator.roster(&scratch.dir, &["plan", "--snapshot", "seen"], &[]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     // Title from city (an attribute the snapshot never read) and Division (a User field
-    // it never read).
-    let edited = demo.replace(
-        "  - {target: Title, source: jobTitle}",
-        "  - {target: Title, source: city}\n  - {target: Division, source: department}",
-    );
-    assert_ne!(edited, demo);
-    std::fs::write(scratch.dir.join("edited.yaml"), &edited).unwrap();
-    for args in [
-        &["-c", "edited.yaml", "plan", "--snapshot", "seen"][..],
-        &[
-            "-c",
+    // it never read); another tenant; every user of the tenant.
+    let edits = [
+        (
             "edited.yaml",
-            "explain",
-            "--snapshot",
-            "seen",
-            "ava.martinez@contoso.com",
-        ],
+            "  - {target: Title, source: jobTitle}",
+            "  - {target: Title, source: city}\n  - {target: Division, source: department}",
+            "the config reads the Entra attribute(s) city and the Salesforce User field(s) \
+             Division, which it does not hold",
+        ),
+        (
+            "tenant.yaml",
+            "tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "tenant_id: 72f988bf-86f1-41af-91ab-999999999999",
+            "the config is of tenant \"72f988bf-86f1-41af-91ab-999999999999\", the snapshot of \
+             tenant \"72f988bf-86f1-41af-91ab-2d7cd011db47\"",
+        ),
+    ];
+    for (file, from, to, expected) in edits {
+        assert!(demo.contains(from), "{from}");
+        std::fs::write(scratch.dir.join(file), demo.replace(from, to)).unwrap();
+        for command in [
+            &["plan", "--snapshot", "seen"][..],
+            &["explain", "--snapshot", "seen", "ava.martinez@contoso.com"],
+        ] {
+            let args = [&["-c", file][..], command].concat();
+            let out = emulator.roster(&scratch.dir, &args, &[]);
+            assert_eq!(out.code, 1, "{args:?}\n{}\n{}", out.stdout, out.stderr);
+            assert!(out.stdout.is_empty(), "{}", out.stdout);
+            for expected in [
+                "was taken for another config",
+                expected,
+                &format!("roster -c {file} snapshot --out seen"),
+            ] {
+                assert!(
+                    out.stderr.contains(expected),
+                    "{args:?}: {expected}\n{}",
+                    out.stderr
+                );
+            }
+        }
+    }
+    let baseline = emulator.roster(
+        &scratch.dir,
         &[
             "plan",
             "--snapshot",
             "seen",
             "--baseline-config",
             "edited.yaml",
+            "--format",
+            "json",
         ],
-    ] {
-        let out = emulator.roster(&scratch.dir, args, &[]);
-        assert_eq!(out.code, 1, "{args:?}\n{}\n{}", out.stdout, out.stderr);
-        assert!(out.stdout.is_empty(), "{}", out.stdout);
-        let baseline = args.contains(&"--baseline-config");
-        for expected in [
-            "was taken for another config",
-            if baseline {
-                "the baseline config reads"
-            } else {
-                "the config reads"
-            },
-            "the Entra attribute(s) city and the Salesforce User field(s) Division",
-            "roster snapshot --out seen",
-        ] {
-            assert!(
-                out.stderr.contains(expected),
-                "{args:?}: {expected}\n{}",
-                out.stderr
-            );
-        }
-    }
+        &[],
+    );
+    assert_eq!(baseline.code, 0, "{}", baseline.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&baseline.stdout).unwrap();
+    assert!(
+        plan["warnings"].to_string().contains(
+            "was not read for what only the baseline config reads (the Entra attribute(s) city"
+        ),
+        "{}",
+        plan["warnings"]
+    );
 }
 
 /// A snapshot file cut short (a copy or an upload that stopped) says so, with the place; one
@@ -268,18 +286,25 @@ fn a_snapshot_cut_short_says_so() {
     let (emulator, scratch, config) = demo_snapshot("snapshot-cut");
     let config = config.as_str();
     let path = scratch.dir.join("seen/salesforce.json");
-    let whole = std::fs::read_to_string(&path).unwrap();
-    for (text, expected) in [
+    let whole = std::fs::read(&path).unwrap();
+    // Cut inside a character of two bytes: an "ü" (0xC3 0xBC) without its second byte.
+    let mid_character = [&whole[..whole.len() / 2], &[0xC3][..]].concat();
+    for (bytes, expected) in [
         (
             &whole[..whole.len() / 2],
             "before its JSON does: the file was cut short",
         ),
         (
-            "format_version: 4",
+            &b"format_version: 4"[..],
             "it is not JSON: expected ident at line 1 column 2",
         ),
+        (
+            &mid_character,
+            "it ends in the middle of a character: the file was cut short",
+        ),
+        (&b""[..], "it is empty"),
     ] {
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, bytes).unwrap();
         let out = emulator.roster(
             &scratch.dir,
             &["-c", config, "plan", "--snapshot", "seen"],
@@ -288,6 +313,23 @@ fn a_snapshot_cut_short_says_so() {
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(
             out.stderr.contains("salesforce.json") && out.stderr.contains(expected),
+            "{}",
+            out.stderr
+        );
+    }
+    // A link to a device would be read without end: refused before it is read.
+    #[cfg(unix)]
+    {
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config, "plan", "--snapshot", "seen"],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("it is not a regular file"),
             "{}",
             out.stderr
         );
