@@ -287,6 +287,19 @@ fn a_snapshot_cut_short_says_so() {
     let config = config.as_str();
     let path = scratch.dir.join("seen/salesforce.json");
     let whole = std::fs::read(&path).unwrap();
+    let refused = |expected: &str| {
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config, "plan", "--snapshot", "seen"],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("salesforce.json") && out.stderr.contains(expected),
+            "{}",
+            out.stderr
+        );
+    };
     // Cut inside a character of two bytes: an "ü" (0xC3 0xBC) without its second byte.
     let mid_character = [&whole[..whole.len() / 2], &[0xC3][..]].concat();
     for (bytes, expected) in [
@@ -305,34 +318,14 @@ fn a_snapshot_cut_short_says_so() {
         (&b""[..], "it is empty"),
     ] {
         std::fs::write(&path, bytes).unwrap();
-        let out = emulator.roster(
-            &scratch.dir,
-            &["-c", config, "plan", "--snapshot", "seen"],
-            &[],
-        );
-        assert_eq!(out.code, 1, "{}", out.stderr);
-        assert!(
-            out.stderr.contains("salesforce.json") && out.stderr.contains(expected),
-            "{}",
-            out.stderr
-        );
+        refused(expected);
     }
     // A link to a device would be read without end: refused before it is read.
     #[cfg(unix)]
     {
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
-        let out = emulator.roster(
-            &scratch.dir,
-            &["-c", config, "plan", "--snapshot", "seen"],
-            &[],
-        );
-        assert_eq!(out.code, 1, "{}", out.stderr);
-        assert!(
-            out.stderr.contains("it is not a regular file"),
-            "{}",
-            out.stderr
-        );
+        refused("it is not a regular file");
     }
 }
 
