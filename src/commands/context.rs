@@ -652,9 +652,25 @@ fn plan_from(
         );
         plan::compare_with_baseline(&mut plan, &before, &baseline.sha256);
         if let Some(why) = &before.refused {
+            // Its problems are listed here: no diagnostic shows them, the plan being this
+            // config's.
+            let problems: Vec<String> = before
+                .config_problems
+                .iter()
+                .map(|p| format!("{}: {}", p.pointer, p.message))
+                .collect();
+            let listed = if problems.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; in {}: {}",
+                    baseline.loaded.file.path.display(),
+                    problems.join("; ")
+                )
+            };
             plan.warnings.push(format!(
-                "the baseline config's own plan is refused ({why}): every change is shown as \
-                 caused by this change"
+                "the baseline config's own plan is refused ({why}{listed}): every change is \
+                 shown as caused by this change"
             ));
         }
     }
@@ -842,11 +858,15 @@ pub(crate) fn check(plan: &Plan, allowed: Option<u32>, applying: bool) -> Result
 
 /// One snapshot file, refusing other format versions by name.
 fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    /// Only the version, so a snapshot of another format is named before its fields are read.
+    /// Only the version, and the keys that tell the two files apart, so a snapshot of another
+    /// format, or the other file in this one's place, is named before its fields are read.
     #[derive(serde::Deserialize)]
-    struct Version {
-        format_version: Option<u64>,
+    struct Head {
+        format_version: Option<serde_json::Value>,
+        tenant_id: Option<serde_json::Value>,
+        instance_url: Option<serde_json::Value>,
     }
+    let entra = path.file_name().is_some_and(|n| n == "entra.json");
     let not_one = |reason: String| Error::NotASnapshot {
         path: path.to_owned(),
         reason,
@@ -877,8 +897,23 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
             Some(_) => format!("it is not UTF-8 text (at byte {})", e.valid_up_to()),
         })
     })?;
-    let version = match serde_json::from_str::<Version>(&text) {
-        Ok(version) => version.format_version,
+    let version = match serde_json::from_str::<Head>(&text) {
+        Ok(version) => {
+            let other = if entra {
+                version.instance_url.is_some() && version.tenant_id.is_none()
+            } else {
+                version.tenant_id.is_some() && version.instance_url.is_none()
+            };
+            if other {
+                return Err(not_one(format!(
+                    "it is the {} snapshot, not the {} one: the files were swapped or renamed; \
+                     take them again with `roster snapshot`",
+                    if entra { "Salesforce" } else { "Entra" },
+                    if entra { "Entra" } else { "Salesforce" }
+                )));
+            }
+            version.format_version
+        }
         // Cut short (a copy or an upload that stopped) or not JSON at all: said as such, with
         // the place, rather than as a missing version.
         Err(e) if e.is_eof() => {
@@ -894,12 +929,18 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         }
         Err(_) => None,
     };
-    if version != Some(u64::from(crate::model::SNAPSHOT_FORMAT)) {
+    let wanted = crate::model::SNAPSHOT_FORMAT;
+    if version.as_ref().and_then(serde_json::Value::as_u64) != Some(u64::from(wanted)) {
+        let found = match &version {
+            None | Some(serde_json::Value::Null) => "no format_version".to_owned(),
+            Some(serde_json::Value::Number(n)) => format!("format_version {n}"),
+            Some(other) => format!(
+                "format_version {} (a number is meant)",
+                crate::render::visible(&crate::http::truncate(&other.to_string(), 40))
+            ),
+        };
         return Err(not_one(format!(
-            "it has format_version {}, this roster reads {}: take a new one with `roster \
-             snapshot`",
-            version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-            crate::model::SNAPSHOT_FORMAT
+            "it has {found}, this roster reads {wanted}: take a new one with `roster snapshot`"
         )));
     }
     serde_json::from_str(&text).map_err(|e| not_one(e.to_string()))

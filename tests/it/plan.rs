@@ -1216,7 +1216,11 @@ fn a_baseline_whose_own_plan_is_refused_is_said_so() {
     assert!(
         plan["warnings"]
             .to_string()
-            .contains("the baseline config's own plan is refused"),
+            .contains("the baseline config's own plan is refused")
+            && plan["warnings"]
+                .to_string()
+                .contains("in base.yaml: /protect/profiles/0: the org has no profile")
+            && plan["warnings"].to_string().contains("System Administratr"),
         "{}",
         plan["warnings"]
     );

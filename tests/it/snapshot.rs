@@ -280,7 +280,8 @@ fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
 }
 
 /// A snapshot file cut short (a copy or an upload that stopped) says so, with the place; one
-/// that is not JSON says that.
+/// that is not JSON, empty, of a version given as text, or the other file of the snapshot says
+/// that.
 #[test]
 fn a_snapshot_cut_short_says_so() {
     let (emulator, scratch, config) = demo_snapshot("snapshot-cut");
@@ -300,6 +301,7 @@ fn a_snapshot_cut_short_says_so() {
             out.stderr
         );
     };
+    let entra = std::fs::read(scratch.dir.join("seen/entra.json")).unwrap();
     // Cut inside a character of two bytes: an "ü" (0xC3 0xBC) without its second byte.
     let mid_character = [&whole[..whole.len() / 2], &[0xC3][..]].concat();
     for (bytes, expected) in [
@@ -316,6 +318,14 @@ fn a_snapshot_cut_short_says_so() {
             "it ends in the middle of a character: the file was cut short",
         ),
         (&b""[..], "it is empty"),
+        (
+            &br#"{"format_version": "4"}"#[..],
+            "it has format_version \"4\" (a number is meant), this roster reads 4",
+        ),
+        (
+            &entra,
+            "it is the Entra snapshot, not the Salesforce one: the files were swapped",
+        ),
     ] {
         std::fs::write(&path, bytes).unwrap();
         refused(expected);
