@@ -237,6 +237,9 @@ pub(crate) struct NotRead {
     /// The Salesforce users their matching rules find (none is linked to them, as they were not
     /// read), each with the plan's change for it: an owned one is deactivated as an orphan.
     pub(crate) salesforce_users: Vec<FoundUser>,
+    /// A matching rule that cannot be evaluated for them: an account it would find is not in
+    /// `salesforce_users`.
+    pub(crate) matching_error: Option<String>,
 }
 
 /// A Salesforce user an unread Entra user's matching rules find, and the plan's change for it.
@@ -338,25 +341,29 @@ pub(crate) fn not_read(
                 .to_owned(),
         );
     }
+    let (salesforce_users, matching_error) =
+        found_by_matching(config, source, target, inputs, user);
     NotRead {
         key: user.user_principal_name.clone(),
         source_id: user.id.clone(),
         display_name: user.display_name.clone(),
         in_scope: false,
         reasons,
-        salesforce_users: found_by_matching(config, source, target, inputs, user),
+        salesforce_users,
+        matching_error,
     }
 }
 
 /// The Salesforce users `user`'s matching rules find, in the org's order, with the plan's
-/// change for each: what happens to the account of someone roster does not read.
+/// change for each: what happens to the account of someone roster does not read; and the
+/// first rule that cannot be evaluated for them, if one cannot.
 fn found_by_matching(
     config: &Config,
     source: &SourceSnapshot,
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
     user: &UnreadUser,
-) -> Vec<FoundUser> {
+) -> (Vec<FoundUser>, Option<String>) {
     // The user alone, as a read would have given them, with the application's roles.
     let alone = SourceSnapshot {
         application: source.application.clone(),
@@ -368,20 +375,24 @@ fn found_by_matching(
     };
     let views = super::source::users(&alone);
     let Some(view) = views.first() else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     let compiled = super::mapping::compile(config);
     let suffix = config.safety.sandbox_email_suffix.as_str();
     let index = match_index(&compiled, target, suffix);
     let ctx = crate::expr::Context::new(inputs.now, inputs.seed);
+    let matching_error = match link(&compiled, &index, target, view, &ctx, suffix, None) {
+        Link::Undecided(reason) => Some(reason.into_string()),
+        _ => None,
+    };
     let mut found = super::matching::candidates(&compiled, &index, view, &ctx, suffix);
     found.sort_unstable();
     found.dedup();
     if found.is_empty() {
-        return Vec::new();
+        return (Vec::new(), matching_error);
     }
     let plan = super::plan(config, source, target, inputs);
-    found
+    let found = found
         .into_iter()
         .map(|t| {
             let sf = &target.users[t];
@@ -401,5 +412,6 @@ fn found_by_matching(
                     .cloned(),
             }
         })
-        .collect()
+        .collect();
+    (found, matching_error)
 }

@@ -44,6 +44,13 @@ pub(crate) fn not_read(n: &NotRead) -> String {
         let _ = writeln!(out, "  - {reason}");
     }
     out.push_str("\nPlan: no change for this user.\n");
+    if let Some(error) = &n.matching_error {
+        let _ = writeln!(
+            out,
+            "\nNot every matching rule can be evaluated for them — {error} — so an account that \
+             rule would find is not listed below."
+        );
+    }
     for found in &n.salesforce_users {
         let _ = writeln!(
             out,

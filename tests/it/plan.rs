@@ -599,6 +599,28 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
         json["salesforce_users"][0]["change"]["action"], "deactivate",
         "{json}"
     );
+    // A matching rule that fails for her (her department is no date) is said to, first.
+    let demo = std::fs::read_to_string(&config).unwrap();
+    let failing = demo.replacen(
+        "matching:\n",
+        "matching:\n  - {source: 'FormatDateTime([department], , \"yyyyMMdd\", \"yyyy-MM-dd\")', target: Division}\n",
+        1,
+    );
+    assert_ne!(failing, demo);
+    scratch.write("failing.yaml", &failing);
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", "failing.yaml", "explain", "ella.petrova@contoso.com"],
+        &[],
+    );
+    assert!(
+        out.stdout
+            .contains("Not every matching rule can be evaluated for them — matching rule 1")
+            && out.stdout.contains("former.contractor@contoso.com.dev1"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
     // An account roster never touches is said to be protected.
     let admin = emulator.roster(
         &scratch.dir,
