@@ -485,7 +485,8 @@ fn other_world(config: &crate::config::Config, source: &SourceSnapshot) -> Vec<S
     }
     let app = &source.application;
     let same_app = match &config.source.application {
-        Application::DisplayName(name) => name == &app.display_name,
+        // Graph's `eq` on displayName, which found the application, ignores case.
+        Application::DisplayName(name) => name.to_lowercase() == app.display_name.to_lowercase(),
         Application::ServicePrincipalId(id) => id.eq_ignore_ascii_case(&app.id),
         Application::AppId(id) => id.eq_ignore_ascii_case(&app.app_id),
     };
