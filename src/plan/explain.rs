@@ -247,6 +247,8 @@ pub(crate) struct NotRead {
 pub(crate) struct FoundUser {
     pub(crate) username: String,
     pub(crate) id: String,
+    /// The first matching rule that finds it, as `Field ← expression`.
+    pub(crate) found_by: String,
     pub(crate) is_active: bool,
     /// roster never changes, deactivates or freezes it (`protect`, or the API user).
     pub(crate) protected: bool,
@@ -385,20 +387,23 @@ fn found_by_matching(
         Link::Undecided(reason) => Some(reason.into_string()),
         _ => None,
     };
+    // Each account once, with the first rule that found it.
     let mut found = super::matching::candidates(&compiled, &index, view, &ctx, suffix);
     found.sort_unstable();
-    found.dedup();
+    found.dedup_by_key(|(t, _)| *t);
     if found.is_empty() {
         return (Vec::new(), matching_error);
     }
     let plan = super::plan(config, source, target, inputs);
     let found = found
         .into_iter()
-        .map(|t| {
+        .map(|(t, rule)| {
             let sf = &target.users[t];
+            let rule = &compiled.matching[rule];
             FoundUser {
                 username: sf.username.clone(),
                 id: sf.id.clone(),
+                found_by: format!("{} ← {}", rule.field, rule.source),
                 is_active: sf.is_active,
                 protected: super::is_protected(config, target, sf),
                 change: plan

@@ -195,7 +195,8 @@ fn held_text<'r>(
     }
 }
 
-/// Every Salesforce user any of the rules finds for `user`: in a dispute, none of them is
+/// Every Salesforce user any of the rules finds for `user`, each with the index of the rule
+/// that found it (a user found by two rules is listed twice): in a dispute, none of them is
 /// deprovisioned for it (a user who shares an anchor value with another keeps their own account).
 pub(super) fn candidates(
     compiled: &Compiled<'_>,
@@ -203,13 +204,13 @@ pub(super) fn candidates(
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
     suffix: &str,
-) -> Vec<usize> {
+) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (i, rule) in compiled.matching.iter().enumerate() {
         if let Ok(Value::Str(value)) = expr::evaluate(rule.parsed, user, ctx)
             && let Some(hits) = index[i].get(&rule.key(&value, suffix))
         {
-            out.extend_from_slice(hits);
+            out.extend(hits.iter().map(|t| (*t, i)));
         }
     }
     out

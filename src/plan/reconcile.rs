@@ -342,7 +342,8 @@ impl<'a> State<'a> {
         for (i, l) in links.iter_mut().enumerate() {
             if let Link::Disputed(dispute) = l {
                 let targets = &mut dispute.1;
-                targets.extend(candidates(&compiled, &index, &users[i], &ctx, suffix));
+                let found = candidates(&compiled, &index, &users[i], &ctx, suffix);
+                targets.extend(found.iter().map(|(t, _)| *t));
                 targets.sort_unstable();
                 targets.dedup();
             }

@@ -52,10 +52,23 @@ pub(crate) fn not_read(n: &NotRead) -> String {
         );
     }
     for found in &n.salesforce_users {
+        // Linked to someone else (their anchor or UPN on it): said, as the change is theirs.
+        let linked = found
+            .change
+            .as_ref()
+            .and_then(|c| {
+                c.source_id
+                    .as_deref()
+                    .filter(|id| **id != *n.source_id)
+                    .map(|_| c)
+            })
+            .map(|c| format!("; it is linked to the Entra user {}", c.key))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\nTheir matching rules find the Salesforce user {} ({}{}), which roster does not link \
-             to a user it did not read:",
+            "\nTheir matching rule {} finds the Salesforce user {} ({}{}), which roster does not \
+             link to a user it did not read{linked}:",
+            found.found_by,
             found.username,
             found.id,
             if found.is_active { "" } else { ", inactive" }

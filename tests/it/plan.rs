@@ -559,6 +559,11 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
             "FederationIdentifier: former.contractor@contoso.com",
             "FederationIdentifier: ella.petrova@contoso.com",
         )
+        // Liam's account (linked to Liam by Username) carries Ella's UPN too.
+        .replace(
+            "FederationIdentifier: liam.chen@contoso.com",
+            "FederationIdentifier: ella.petrova@contoso.com",
+        )
         // The protected admin account carries Logan's (also unassigned) UPN.
         .replace(
             "      Alias: sadmin\n",
@@ -567,36 +572,31 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
     scratch.write("world.yaml", &world);
     let emulator = Emulator::start_with(&["--world", "world.yaml"], &scratch.dir);
     let config = demo_config();
-    let out = emulator.roster(
-        &scratch.dir,
-        &["-c", &config, "explain", "ella.petrova@contoso.com"],
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains(
-            "Their matching rules find the Salesforce user former.contractor@contoso.com.dev1"
-        ) && out.stdout.contains(
-            "salesforce_user[\"former.contractor@contoso.com.dev1\"] will be deactivated"
-        ),
-        "{}",
+    // `roster -c CONFIG explain USER [--format json]`: its stdout, after exit 0.
+    let explain = |config: &str, user: &str, json: bool| {
+        let format: &[&str] = if json { &["--format", "json"] } else { &[] };
+        let args = [&["-c", config, "explain", user][..], format].concat();
+        let out = emulator.roster(&scratch.dir, &args, &[]);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
         out.stdout
+    };
+    let out = explain(&config, "ella.petrova@contoso.com", false);
+    assert!(
+        out.contains(
+            "Their matching rule FederationIdentifier ← [userPrincipalName] finds the Salesforce \
+             user former.contractor@contoso.com.dev1"
+        ) && out.contains(
+            "salesforce_user[\"former.contractor@contoso.com.dev1\"] will be deactivated"
+        ) && out.contains(
+            "which roster does not link to a user it did not read; it is linked to the Entra \
+             user liam.chen@contoso.com:"
+        ),
+        "{out}"
     );
-    let json = emulator.roster(
-        &scratch.dir,
-        &[
-            "-c",
-            &config,
-            "explain",
-            "ella.petrova@contoso.com",
-            "--format",
-            "json",
-        ],
-        &[],
-    );
-    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&explain(&config, "ella.petrova@contoso.com", true)).unwrap();
     assert_eq!(
-        json["salesforce_users"][0]["change"]["action"], "deactivate",
+        json["salesforce_users"][1]["change"]["action"], "deactivate",
         "{json}"
     );
     // A matching rule that fails for her (her department is no date) is said to, first.
@@ -608,46 +608,22 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
     );
     assert_ne!(failing, demo);
     scratch.write("failing.yaml", &failing);
-    let out = emulator.roster(
-        &scratch.dir,
-        &["-c", "failing.yaml", "explain", "ella.petrova@contoso.com"],
-        &[],
-    );
+    let out = explain("failing.yaml", "ella.petrova@contoso.com", false);
     assert!(
-        out.stdout
-            .contains("Not every matching rule can be evaluated for them — matching rule 1")
-            && out.stdout.contains("former.contractor@contoso.com.dev1"),
-        "{}\n{}",
-        out.stdout,
-        out.stderr
+        out.contains("Not every matching rule can be evaluated for them — matching rule 1")
+            && out.contains("former.contractor@contoso.com.dev1"),
+        "{out}"
     );
     // An account roster never touches is said to be protected.
-    let admin = emulator.roster(
-        &scratch.dir,
-        &["-c", &config, "explain", "logan.fischer@contoso.com"],
-        &[],
-    );
+    let admin = explain(&config, "logan.fischer@contoso.com", false);
     assert!(
-        admin.stdout.contains("admin@contoso.com.dev1")
-            && admin.stdout.contains("no change for it: it is protected"),
-        "{}\n{}",
-        admin.stdout,
-        admin.stderr
+        admin.contains("admin@contoso.com.dev1")
+            && admin.contains("no change for it: it is protected"),
+        "{admin}"
     );
     // Someone whose rules find no Salesforce user: nothing more is said.
-    let other = emulator.roster(
-        &scratch.dir,
-        &[
-            "-c",
-            &config,
-            "explain",
-            "abigail.walsh@contoso.com",
-            "--format",
-            "json",
-        ],
-        &[],
-    );
-    let other: serde_json::Value = serde_json::from_str(&other.stdout).unwrap();
+    let other: serde_json::Value =
+        serde_json::from_str(&explain(&config, "abigail.walsh@contoso.com", true)).unwrap();
     assert_eq!(other["salesforce_users"], serde_json::json!([]), "{other}");
 }
 
