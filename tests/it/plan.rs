@@ -889,24 +889,31 @@ fn every_unreadable_secret_is_named_at_once_and_env_secrets_lose_a_newline() {
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
-#[test]
-fn a_baseline_config_splits_what_the_change_causes_from_what_is_pending() {
+/// The demo world's emulator and a scratch directory named `name` holding `head` as
+/// `roster.yaml` and `base` as `base.yaml`, with the JSON plan of `roster plan
+/// --baseline-config base.yaml` there (which must exit 0).
+fn baseline_plan(name: &str, head: &str, base: &str) -> (Emulator, Scratch, serde_json::Value) {
     let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("plan-baseline");
-    let base = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
-    scratch.write("base.yaml", &base);
-    // The pull request freezes instead of deactivating.
-    scratch.write(
-        "roster.yaml",
-        base.replace("out_of_scope: deactivate", "out_of_scope: freeze"),
-    );
+    let scratch = Scratch::new(name);
+    scratch.write("roster.yaml", head);
+    scratch.write("base.yaml", base);
     let out = emulator.roster(
         &scratch.dir,
         &["plan", "--baseline-config", "base.yaml", "--format", "json"],
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let plan = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    (emulator, scratch, plan)
+}
+
+#[test]
+fn a_baseline_config_splits_what_the_change_causes_from_what_is_pending() {
+    let base = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    // The pull request freezes instead of deactivating.
+    let head = base.replace("out_of_scope: deactivate", "out_of_scope: freeze");
+    let (emulator, scratch, plan) = baseline_plan("plan-baseline", &head, &base);
     for change in plan["changes"].as_array().unwrap() {
         let expected = if change["action"] == "freeze" {
             "config_change"
@@ -1126,18 +1133,10 @@ fn a_role_rule_on_a_group_entra_lacks_refuses_the_plan_at_its_place() {
 /// Title either, and every create was shown as pending regardless of the change.
 #[test]
 fn what_only_the_baseline_config_reads_is_read_for_its_plan() {
-    let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("plan-baseline-reads");
     let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
     let without_title = config.replace("  - {target: Title, source: jobTitle}\n", "");
     assert_ne!(without_title, config);
-    scratch.write("roster.yaml", &without_title);
-    scratch.write("base.yaml", &config);
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = emulator.roster(&scratch.dir, args, &[]);
-        serde_json::from_str(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-    };
+    let (emulator, scratch, plan) = baseline_plan("plan-baseline-reads", &without_title, &config);
     let creates = |plan: &serde_json::Value| -> Vec<serde_json::Value> {
         plan["changes"]
             .as_array()
@@ -1148,13 +1147,18 @@ fn what_only_the_baseline_config_reads_is_read_for_its_plan() {
             .collect()
     };
     // The baseline alone: its creates write the Entra jobTitle as Title.
-    let base = json(&["-c", "base.yaml", "plan", "--format", "json"]);
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", "base.yaml", "plan", "--format", "json"],
+        &[],
+    );
+    let base: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
     let titled = creates(&base)
         .iter()
         .filter(|c| c["after"]["Title"].is_string())
         .count();
     assert!(titled > 0, "{base}");
-    let plan = json(&["plan", "--baseline-config", "base.yaml", "--format", "json"]);
     let caused: Vec<_> = creates(&plan)
         .into_iter()
         .filter(|c| c["cause"] == "config_change")
@@ -1168,24 +1172,12 @@ fn what_only_the_baseline_config_reads_is_read_for_its_plan() {
 /// says the baseline's labels rest on empty values.
 #[test]
 fn a_baseline_reading_what_the_org_lacks_is_a_warning_not_a_failed_plan() {
-    let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("plan-baseline-gone");
     let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
-    scratch.write("roster.yaml", &config);
-    scratch.write(
-        "base.yaml",
-        config.replace(
-            "  - {target: Title, source: jobTitle}",
-            "  - {target: Title, source: jobTitle}\n  - {target: Legacy_Code__c, source: jobTitle}",
-        ),
+    let base = config.replace(
+        "  - {target: Title, source: jobTitle}",
+        "  - {target: Title, source: jobTitle}\n  - {target: Legacy_Code__c, source: jobTitle}",
     );
-    let out = emulator.roster(
-        &scratch.dir,
-        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let (_emulator, _scratch, plan) = baseline_plan("plan-baseline-gone", &config, &base);
     let warnings = plan["warnings"].to_string();
     assert!(
         warnings.contains("what only the baseline config reads could not be read")
@@ -1196,21 +1188,9 @@ fn a_baseline_reading_what_the_org_lacks_is_a_warning_not_a_failed_plan() {
 
 #[test]
 fn a_baseline_whose_own_plan_is_refused_is_said_so() {
-    let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("plan-baseline-refused");
     let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
-    scratch.write("roster.yaml", &config);
-    scratch.write(
-        "base.yaml",
-        config.replace("[System Administrator]", "[System Administratr]"),
-    );
-    let out = emulator.roster(
-        &scratch.dir,
-        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
-        &[],
-    );
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    let base = config.replace("[System Administrator]", "[System Administratr]");
+    let (_emulator, _scratch, plan) = baseline_plan("plan-baseline-refused", &config, &base);
     assert!(
         plan["warnings"]
             .to_string()
@@ -1292,24 +1272,13 @@ fn an_attribute_entra_lacks_is_a_config_error_at_each_place_that_reads_it() {
 
 #[test]
 fn a_change_partly_caused_by_the_edit_names_what_is_pending_regardless() {
-    let emulator = Emulator::start("examples/demo/world.yaml");
-    let scratch = Scratch::new("plan-baseline-partly");
     let base = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
-    scratch.write("base.yaml", &base);
     // A change partly caused by the edit names what is pending regardless of it.
-    scratch.write(
-        "roster.yaml",
-        base.replace(
-            "{target: Department, source: department}",
-            "{target: Department, expression: 'ToUpper([department])'}",
-        ),
+    let head = base.replace(
+        "{target: Department, source: department}",
+        "{target: Department, expression: 'ToUpper([department])'}",
     );
-    let out = emulator.roster(
-        &scratch.dir,
-        &["plan", "--baseline-config", "base.yaml", "--format", "json"],
-        &[],
-    );
-    let partly: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let (emulator, scratch, partly) = baseline_plan("plan-baseline-partly", &head, &base);
     let noah = partly["changes"]
         .as_array()
         .unwrap()
