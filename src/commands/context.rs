@@ -46,22 +46,13 @@ impl Desired {
     /// read from (the file given or a base it extends): a plan saved over `roster.yaml`, or an
     /// audit log appended to it and made owner-only, would destroy the config roster just read.
     pub(crate) fn not_written_over(&self, path: &Path, flag: &str) -> Result<(), Error> {
-        let Some(written) = file_identity(path) else {
-            // Not there yet: no config file either.
-            return Ok(());
-        };
-        match self
-            .loaded
-            .sources
-            .files
-            .iter()
-            .find(|f| file_identity(&f.path) == Some(written))
-        {
+        let files = self.loaded.sources.files.iter().map(|f| f.path.as_path());
+        match same_file(path, files) {
             Some(file) => Err(Error::Usage(format!(
                 "{flag} {} is the config file {}: roster would write over the config it reads; \
                  name another file",
                 crate::diagnostic::display_path(path),
-                crate::diagnostic::display_path(&file.path)
+                crate::diagnostic::display_path(file)
             ))),
             None => Ok(()),
         }
@@ -71,22 +62,23 @@ impl Desired {
 /// Refuses `--out` naming one of the snapshot's files in `dir`: the plan would replace what it
 /// was planned from.
 pub(crate) fn not_written_over_snapshot(path: &Path, dir: &Path) -> Result<(), Error> {
-    let Some(written) = file_identity(path) else {
-        return Ok(());
-    };
-    match ["entra.json", "salesforce.json"]
-        .map(|name| dir.join(name))
-        .into_iter()
-        .find(|file| file_identity(file) == Some(written))
-    {
+    let files = ["entra.json", "salesforce.json"].map(|name| dir.join(name));
+    match same_file(path, files.iter().map(PathBuf::as_path)) {
         Some(file) => Err(Error::Usage(format!(
             "--out {} is the snapshot file {}: roster would write over what it plans from; \
              name another file",
             crate::diagnostic::display_path(path),
-            crate::diagnostic::display_path(&file)
+            crate::diagnostic::display_path(file)
         ))),
         None => Ok(()),
     }
+}
+
+/// The one of `files` that is the file at `path` (`file_identity`), if `path` exists and one is.
+fn same_file<'f>(path: &Path, mut files: impl Iterator<Item = &'f Path>) -> Option<&'f Path> {
+    // Not there yet: none of them.
+    let written = file_identity(path)?;
+    files.find(|file| file_identity(file) == Some(written))
 }
 
 /// Which file `path` is, links followed: its device and inode on Unix, so that a hard link or

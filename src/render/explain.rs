@@ -56,12 +56,7 @@ pub(crate) fn not_read(n: &NotRead) -> String {
         let linked = found
             .change
             .as_ref()
-            .and_then(|c| {
-                c.source_id
-                    .as_deref()
-                    .filter(|id| **id != *n.source_id)
-                    .map(|_| c)
-            })
+            .filter(|c| c.source_id.as_deref().is_some_and(|id| id != n.source_id))
             .map(|c| format!("; it is linked to the Entra user {}", c.key))
             .unwrap_or_default();
         let _ = writeln!(
