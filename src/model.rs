@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 use crate::grants::GrantKind;
 
 /// The version of the snapshot documents; bumped when a field changes meaning or shape (2: a
-/// target user's core fields are typed).
-pub(crate) const SNAPSHOT_FORMAT: u32 = 4;
+/// target user's core fields are typed; 5: each says which groups and access objects it was
+/// read for, so a plan can tell "not read" from "none").
+pub(crate) const SNAPSHOT_FORMAT: u32 = 5;
 
 /// What Entra says: the application, its assignments, the groups that matter and the users in
 /// question with the attributes the config references.
@@ -31,6 +32,10 @@ pub(crate) struct SourceSnapshot {
     pub(crate) users: Vec<SourceUser>,
     /// The Entra attribute names read for every user.
     pub(crate) attributes: Vec<String>,
+    /// The groups role rules name, as they name them (a display name or an object id), each
+    /// looked up whether Entra has it or not: a group named here and absent from `groups` does
+    /// not exist; one not named here was not looked for.
+    pub(crate) role_groups: Vec<String>,
     /// Users assigned to the application directly that Graph no longer returns: deleted in
     /// Entra. The one absence a read accepts; the plan names each.
     #[serde(default)]
@@ -128,6 +133,9 @@ pub(crate) struct TargetSnapshot {
     /// `TotalLicenseCount` per `FeatureType`, e.g. `KnowledgeUser`).
     #[serde(default)]
     pub(crate) feature_license_seats: std::collections::BTreeMap<String, i64>,
+    /// What of `access_objects`, `grants` and `feature_license_seats` was read: an assignment
+    /// absent from `grants` means "not held" only for an object read here.
+    pub(crate) access_read: AccessRead,
     /// `Sforce-Limit-Info` of the last response: API requests used and allowed today.
     pub(crate) api_usage: Option<ApiUsage>,
     /// Things roster noticed about the org or the credential.
@@ -135,6 +143,18 @@ pub(crate) struct TargetSnapshot {
     /// The User roster signs in as (from the token's identity URL): always protected.
     #[serde(default)]
     pub(crate) api_user_id: Option<String>,
+}
+
+/// Which access objects a read asked for: the kinds whose objects it listed, the objects whose
+/// assignments it read, and whether it read the feature licences' seats.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AccessRead {
+    /// The kinds whose access objects were listed (every object of each).
+    pub(crate) kinds: Vec<GrantKind>,
+    /// The access objects whose assignments were read, by id (sorted).
+    pub(crate) assignments_of: Vec<String>,
+    /// `ActiveFeatureLicenseMetric` was read (the config named a feature licence).
+    pub(crate) feature_license_seats: bool,
 }
 
 /// One User field as the org describes it (REST API "sObject Describe", `fields[]`): the

@@ -505,8 +505,9 @@ fn other_world(config: &crate::config::Config, source: &SourceSnapshot) -> Vec<S
 }
 
 /// What `config` reads that the snapshots were not read for — "the Entra attribute(s)
-/// employeeId and the Salesforce User field(s) Title" — or `None`. Names compare without case,
-/// as expressions and SOQL read them; `id` is `objectId`.
+/// employeeId and the Salesforce User field(s) Title", the groups its role rules name, the
+/// access objects it grants and their holders — or `None`. Names compare without case, as
+/// expressions, SOQL and Graph's `eq` read them; `id` is `objectId`.
 fn lacks(
     config: &crate::config::Config,
     source: &SourceSnapshot,
@@ -526,6 +527,16 @@ fn lacks(
         .into_iter()
         .filter(|name| !held(&target.fields, name))
         .collect();
+    let groups: Vec<String> = crate::graph::role_groups(config, None)
+        .into_iter()
+        .filter(|group| {
+            !source
+                .role_groups
+                .iter()
+                .any(|read| read.to_lowercase() == group.to_lowercase())
+        })
+        .map(|group| format!("{group:?}"))
+        .collect();
     let list = |what: &str, names: &[String]| {
         (!names.is_empty()).then(|| {
             let names: Vec<String> = names
@@ -538,11 +549,46 @@ fn lacks(
     let parts: Vec<String> = [
         list("the Entra attribute(s)", &attributes),
         list("the Salesforce User field(s)", &fields),
+        list("the members of the group(s) role rules name:", &groups),
     ]
     .into_iter()
     .flatten()
+    .chain(access_lacks(config, target))
     .collect();
     (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
+/// The access objects `config` grants whose records or holders `target` was not read for:
+/// "the permission sets", "the holders of the permission set Sales_Ops", "the feature
+/// licences' seats".
+fn access_lacks(config: &crate::config::Config, target: &TargetSnapshot) -> Vec<String> {
+    use crate::salesforce::access;
+    let read = &target.access_read;
+    let mut out: Vec<String> = access::kinds_read(&[config])
+        .into_iter()
+        .filter(|kind| !read.kinds.contains(kind))
+        .map(|kind| format!("the {} records", kind.spec().noun))
+        .collect();
+    for (kind, ids) in access::named_ids(&[config], &target.access_objects) {
+        for id in ids {
+            if read.assignments_of.binary_search(&id).is_err() {
+                let name = target
+                    .access_objects
+                    .iter()
+                    .find(|o| o.kind == kind && o.id == id)
+                    .map_or(id.as_str(), |o| o.name.as_str());
+                out.push(format!(
+                    "the holders of the {} {:?}",
+                    kind.spec().noun,
+                    crate::render::visible(name)
+                ));
+            }
+        }
+    }
+    if access::reads_feature_seats(&[config]) && !read.feature_license_seats {
+        out.push("the feature licences' seats (ActiveFeatureLicenseMetric)".to_owned());
+    }
+    out
 }
 
 /// The two files of a snapshot, each checked for what a live read accepts.

@@ -59,7 +59,8 @@ pub(crate) async fn read(
     assignments.sort_by(|a, b| a.id.cmp(&b.id));
 
     let mut warnings = Vec::new();
-    let groups = groups_to_read(&graph, config, &assignments, &mut warnings).await?;
+    let role_groups = role_groups(config, also);
+    let groups = groups_to_read(&graph, &role_groups, &assignments, &mut warnings).await?;
 
     task.step("group members");
     let users_with_groups = config.scope.assignment == Assignment::Assigned;
@@ -73,15 +74,6 @@ pub(crate) async fn read(
         &mut warnings,
     )
     .await?;
-    for group in &groups {
-        for nested in &group.nested_groups {
-            warnings.push(format!(
-                "group {:?} contains the nested group {nested:?}: Entra does not provision \
-                 members of nested groups, and neither does roster",
-                group.display_name
-            ));
-        }
-    }
 
     let mut deleted_users = Vec::new();
     if users_with_groups {
@@ -137,13 +129,15 @@ pub(crate) async fn read(
         groups,
         users,
         attributes: attributes.iter().map(ToString::to_string).collect(),
+        role_groups,
         deleted_users,
         warnings,
     })
 }
 
 /// The direct members of each group, read side by side; with `keep_users`, the users of
-/// assigned groups come back with their attributes (no second read needed).
+/// assigned groups come back with their attributes (no second read needed). A nested group is
+/// a warning: Entra does not provision its members.
 async fn read_groups(
     graph: &Arc<Graph>,
     groups: &BTreeMap<String, (String, bool)>,
@@ -191,7 +185,17 @@ async fn read_groups(
         read.extend(members.into_iter().map(|user| (user, from)));
         groups.push(group);
     }
-    Ok((groups, by_id(read, &sources, warnings)))
+    let users = by_id(read, &sources, warnings);
+    for group in &groups {
+        for nested in &group.nested_groups {
+            warnings.push(format!(
+                "group {:?} contains the nested group {nested:?}: Entra does not provision \
+                 members of nested groups, and neither does roster",
+                group.display_name
+            ));
+        }
+    }
+    Ok((groups, users))
 }
 
 /// The users `read` holds (in reading order, each with the index in `sources` of the listing
@@ -439,9 +443,28 @@ fn assignment(item: &Value) -> Result<AppRoleAssignment, String> {
 
 /// The groups to read, by id: every assigned group, and the groups role rules name (found by
 /// object id or display name). A named group Entra does not have is a warning.
+/// The groups the role rules of `config` and `also` name, as they name them, each once (in the
+/// rules' order).
+pub(crate) fn role_groups(config: &Config, also: Option<&Config>) -> Vec<String> {
+    let mut named: Vec<String> = Vec::new();
+    for rule in std::iter::once(config)
+        .chain(also)
+        .flat_map(|c| &c.roles.rules)
+    {
+        if let RoleCondition::Group(group) = &rule.when
+            && !named.contains(group)
+        {
+            named.push(group.clone());
+        }
+    }
+    named
+}
+
+/// The groups to read the members of: those assigned to the application, and those `named` by
+/// role rules (looked up by object id or display name).
 async fn groups_to_read(
     graph: &Graph,
-    config: &Config,
+    named: &[String],
     assignments: &[AppRoleAssignment],
     warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<String, (String, bool)>, GraphError> {
@@ -453,10 +476,7 @@ async fn groups_to_read(
             (a.principal_id.clone(), (name, true))
         })
         .collect();
-    for rule in &config.roles.rules {
-        let RoleCondition::Group(wanted) = &rule.when else {
-            continue;
-        };
+    for wanted in named {
         let known = groups
             .iter()
             .any(|(id, (name, _))| id.eq_ignore_ascii_case(wanted) || name == wanted);

@@ -101,11 +101,13 @@ impl World {
                 ],
                 users: Vec::new(),
                 attributes: Vec::new(),
+                role_groups: Vec::new(),
                 deleted_users: Vec::new(),
                 warnings: Vec::new(),
             },
             target: TargetSnapshot {
                 format_version: 1,
+                access_read: crate::model::AccessRead::default(),
                 user_describe: Vec::new(),
                 api_user_id: None,
                 instance_url: "https://x.my.salesforce.com".into(),

@@ -12,12 +12,12 @@ use super::client::{Salesforce, SalesforceError};
 use super::soql;
 use crate::config::Config;
 use crate::grants::GrantKind;
-use crate::model::{AccessObject, GrantAssignment, Seats};
+use crate::model::{AccessObject, AccessRead, GrantAssignment, Seats};
 
-/// The kinds a plan must read: those the config names, and permission set licences whenever it
-/// names permission sets (a permission set may bring its licence with it).
-fn kinds_read(config: &Config) -> Vec<GrantKind> {
-    let names_any = |kind: GrantKind| !config.roles.named(kind).is_empty();
+/// The kinds a plan must read: those any of `configs` names, and permission set licences
+/// whenever one names permission sets (a permission set may bring its licence with it).
+pub(crate) fn kinds_read(configs: &[&Config]) -> Vec<GrantKind> {
+    let names_any = |kind: GrantKind| configs.iter().any(|c| !c.roles.named(kind).is_empty());
     GrantKind::ALL
         .into_iter()
         .filter(|k| {
@@ -27,13 +27,22 @@ fn kinds_read(config: &Config) -> Vec<GrantKind> {
         .collect()
 }
 
-/// The access objects of every kind the config uses, and the assignments of those it names
-/// (with the licences the named permission sets link to), each sorted by kind and id.
+/// Whether a plan of `configs` reads the feature licences' seats: when one names a feature
+/// licence.
+pub(crate) fn reads_feature_seats(configs: &[&Config]) -> bool {
+    configs
+        .iter()
+        .any(|c| !c.roles.feature_licenses().is_empty())
+}
+
+/// The access objects of every kind `configs` use, and the assignments of those they name
+/// (with the licences the named permission sets link to), each sorted by kind and id; with
+/// what was read, for a snapshot to record.
 pub(crate) async fn read(
     salesforce: &Arc<Salesforce>,
-    config: &Config,
-) -> Result<(Vec<AccessObject>, Vec<GrantAssignment>), SalesforceError> {
-    let kinds = kinds_read(config);
+    configs: &[&Config],
+) -> Result<(Vec<AccessObject>, Vec<GrantAssignment>, AccessRead), SalesforceError> {
+    let kinds = kinds_read(configs);
     let queries: Vec<_> = kinds
         .iter()
         .map(|kind| {
@@ -50,7 +59,9 @@ pub(crate) async fn read(
     }
     objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
 
-    let ids = named_ids(config, &objects);
+    let ids = named_ids(configs, &objects);
+    let mut assignments_of: Vec<String> = ids.values().flatten().cloned().collect();
+    assignments_of.sort();
     let queries: Vec<_> = ids
         .iter()
         .map(|(kind, ids)| {
@@ -76,16 +87,24 @@ pub(crate) async fn read(
         }
     }
     grants.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
-    Ok((objects, grants))
+    let read = AccessRead {
+        kinds,
+        assignments_of,
+        feature_license_seats: reads_feature_seats(configs),
+    };
+    Ok((objects, grants, read))
 }
 
-/// Per kind, the ids of the objects whose assignments the plan needs: the named ones, and the
-/// permission set licences a named permission set is linked to.
-fn named_ids(config: &Config, objects: &[AccessObject]) -> BTreeMap<GrantKind, Vec<String>> {
+/// Per kind, the ids of the objects among `objects` whose assignments a plan of `configs`
+/// needs: the named ones, and the permission set licences a named permission set is linked to.
+pub(crate) fn named_ids(
+    configs: &[&Config],
+    objects: &[AccessObject],
+) -> BTreeMap<GrantKind, Vec<String>> {
     let mut ids: BTreeMap<GrantKind, Vec<String>> = BTreeMap::new();
     let named: BTreeMap<GrantKind, std::collections::BTreeSet<&str>> = GrantKind::ALL
         .into_iter()
-        .map(|k| (k, config.roles.named(k)))
+        .map(|k| (k, configs.iter().flat_map(|c| c.roles.named(k)).collect()))
         .collect();
     let is_named = |o: &AccessObject| {
         named.get(&o.kind).is_some_and(|names| {
@@ -181,9 +200,12 @@ fn assignment(kind: GrantKind, row: &Value) -> Result<GrantAssignment, Salesforc
 /// read when the config names no feature licence.
 pub(crate) async fn feature_seats(
     salesforce: &Arc<Salesforce>,
-    config: &Config,
+    configs: &[&Config],
 ) -> Result<BTreeMap<String, i64>, SalesforceError> {
-    let named = config.roles.feature_licenses();
+    let named: Vec<_> = configs
+        .iter()
+        .flat_map(|c| c.roles.feature_licenses())
+        .collect();
     if named.is_empty() {
         return Ok(BTreeMap::new());
     }

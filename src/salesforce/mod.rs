@@ -1,7 +1,7 @@
 //! The Salesforce edge: the REST and OAuth client, SOQL text, and the reader that takes the
 //! target snapshot.
 
-mod access;
+pub(crate) mod access;
 pub(crate) mod bulk;
 mod client;
 mod read;

@@ -97,15 +97,16 @@ pub(crate) async fn read(
             .await?;
         user_describe(&answer)
     };
+    let configs: Vec<&Config> = std::iter::once(config).chain(also).collect();
     let access = async {
         tokio::try_join!(
-            super::access::read(&salesforce, config),
-            super::access::feature_seats(&salesforce, config)
+            super::access::read(&salesforce, &configs),
+            super::access::feature_seats(&salesforce, &configs)
         )
     };
     let (
         (users, (org, licenses, profiles, roles), logins, describe),
-        ((access_objects, grants), feature_license_seats),
+        ((access_objects, grants, access_read), feature_license_seats),
     ) = tokio::try_join!(
         async { tokio::try_join!(users, metadata, logins, describe) },
         access
@@ -131,6 +132,7 @@ pub(crate) async fn read(
         access_objects,
         grants,
         feature_license_seats,
+        access_read,
         api_usage: salesforce.usage(),
         warnings: salesforce.credential_warning().into_iter().collect(),
         api_user_id: session.user_id.clone(),

@@ -1167,6 +1167,46 @@ fn what_only_the_baseline_config_reads_is_read_for_its_plan() {
     assert!(caused.iter().all(|c| c["after"]["Title"].is_null()));
 }
 
+/// The baseline config's grants and groups are read too: here the change stops granting the
+/// permission set Legacy_Import to sales reps and drops a rule on the group All Staff (not
+/// assigned to the application). When only the head's were read, the baseline's plan took
+/// Noah, who holds Legacy_Import, for someone to add it to (his unchanged update was shown as
+/// caused by the change), and refused the rule on a group it had not looked up.
+#[test]
+fn the_grants_and_groups_only_the_baseline_config_names_are_read_for_its_plan() {
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    let base = config
+        .replace(
+            "permission_sets: [Sales_Cloud_User, Sales_Engagement_Cadences]",
+            "permission_sets: [Sales_Cloud_User, Sales_Engagement_Cadences, Legacy_Import]",
+        )
+        .replace(
+            "    - when: {group: SF Report Builders}\n",
+            "    - when: {group: All Staff}\n      public_groups: [Legacy_Partners]\n    \
+             - when: {group: SF Report Builders}\n",
+        );
+    assert_eq!(base.matches("Legacy_").count(), 2);
+    let (_emulator, _scratch, plan) = baseline_plan("plan-baseline-grants", &config, &base);
+    assert!(
+        !plan["warnings"].to_string().contains("baseline"),
+        "{}",
+        plan["warnings"]
+    );
+    let cause = |key: &str| {
+        let change = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .unwrap_or_else(|| panic!("{key}: {}", plan["changes"]));
+        change["cause"].as_str().unwrap().to_owned()
+    };
+    // Noah holds Legacy_Import already: the baseline adds it to him no more than the head.
+    assert_eq!(cause("noah.okafor@contoso.com"), "pending");
+    // Liam, a rep who lacks it, would have had it added but for the change.
+    assert_eq!(cause("liam.chen@contoso.com"), "config_change");
+}
+
 /// A baseline config that reads a User field the org no longer has (the change under review
 /// removes its mapping) does not fail the plan: roster reads what this config reads, plans, and
 /// says the baseline's labels rest on empty values.

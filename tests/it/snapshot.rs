@@ -62,7 +62,7 @@ fn snapshot_writes_both_files_and_no_secret_anywhere() {
     let entra = std::fs::read_to_string(scratch.dir.join("seen/entra.json")).unwrap();
     let salesforce = std::fs::read_to_string(scratch.dir.join("seen/salesforce.json")).unwrap();
     let entra_json: serde_json::Value = serde_json::from_str(&entra).unwrap();
-    assert_eq!(entra_json["format_version"], 4);
+    assert_eq!(entra_json["format_version"], 5);
     // The org's description of the User fields travels with the snapshot.
     let salesforce_json: serde_json::Value = serde_json::from_str(&salesforce).unwrap();
     let time_zone = salesforce_json["user_describe"]
@@ -223,6 +223,16 @@ fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
             "the config reads the Entra attribute(s) city and the Salesforce User field(s) \
              Division, which it does not hold",
         ),
+        // A rule on a group the snapshot never looked up, granting a permission set whose
+        // holders it never read: the group would read as missing, every holder as an add.
+        (
+            "grants.yaml",
+            "    - when: {group: SF Report Builders}\n",
+            "    - when: {group: All Staff}\n      permission_sets: [Legacy_Import]\n    \
+             - when: {group: SF Report Builders}\n",
+            "the members of the group(s) role rules name: \"All Staff\" and the holders of the \
+             permission set \"Legacy_Import\"",
+        ),
         (
             "tenant.yaml",
             "tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -277,6 +287,27 @@ fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
         "{}",
         plan["warnings"]
     );
+    // A snapshot that lists no queues and read no feature licence seats (taken for a config
+    // that grants neither): every queue would read as missing, every seat as free.
+    let path = scratch.dir.join("seen/salesforce.json");
+    let mut org: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let kinds = org["access_read"]["kinds"].as_array_mut().unwrap();
+    let before = kinds.len();
+    kinds.retain(|k| k != "queue");
+    assert_eq!(kinds.len(), before - 1);
+    org["access_read"]["feature_license_seats"] = false.into();
+    std::fs::write(&path, org.to_string()).unwrap();
+    let out = emulator.roster(&scratch.dir, &["plan", "--snapshot", "seen"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "the config reads the queue records and the feature licences' seats \
+             (ActiveFeatureLicenseMetric), which it does not hold"
+        ),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A snapshot file cut short (a copy or an upload that stopped) says so, with the place; one
@@ -320,7 +351,7 @@ fn a_snapshot_cut_short_says_so() {
         (&b""[..], "it is empty"),
         (
             &br#"{"format_version": "4"}"#[..],
-            "it has format_version \"4\" (a number is meant), this roster reads 4",
+            "it has format_version \"4\" (a number is meant), this roster reads 5",
         ),
         (
             &entra,
