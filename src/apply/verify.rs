@@ -93,11 +93,13 @@ fn of_kind(pending: &[Pending], kind: Kind) -> impl Iterator<Item = &Pending> {
     pending.iter().filter(move |p| p.kind == kind)
 }
 
-/// Creates, by Username: the org has a user by that Username now, and it holds every field the
-/// create wrote, so this apply's request created it (its answer lost, or refused as a duplicate
-/// of itself when sent again). A user by that Username holding other values is someone else's
-/// — created after the plan, by a person or another tool — and the create failed: nothing is
-/// built on it (no grant is given to someone else's user), and the next plan shows who it is.
+/// Creates, by Username: the org has a user by that Username now, created by the User roster
+/// signs in as (`CreatedById`), holding every field the create wrote, so this apply's request
+/// created it (its answer lost, or refused as a duplicate of itself when sent again). A user by
+/// that Username created by someone else — after the plan, by a person or another tool, even
+/// one that copied every value — or holding other values is not roster's, and the create
+/// failed: nothing is built on it (no grant is given to someone else's user), and the next plan
+/// shows who it is. Only another client signed in as roster's own User could pass for roster.
 async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pending: &[Pending]) {
     let username = |p: &Pending| {
         changes[p.change]
@@ -115,7 +117,19 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
         return;
     };
     let ids: Vec<String> = found.values().cloned().collect();
-    let fields = written_fields(of_kind(pending, Kind::Create).map(|p| &changes[p.change]));
+    let mut fields = written_fields(of_kind(pending, Kind::Create).map(|p| &changes[p.change]));
+    fields.push("CreatedById");
+    // Who roster signs in as (the session is open: the creates were sent on it). Without it no
+    // create can be told for roster's: each stays as it was, unknown or failed.
+    let Some(me) = ctx
+        .salesforce
+        .session()
+        .await
+        .ok()
+        .and_then(|session| session.user_id.clone())
+    else {
+        return;
+    };
     let rows = if ids.is_empty() {
         std::collections::HashMap::new()
     } else {
@@ -127,7 +141,8 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
     for p in of_kind(pending, Kind::Create) {
         let id = found.get(&username(p).to_lowercase()).cloned();
         let row = id.as_deref().and_then(|id| rows.get(id15(id)));
-        let ours = holds_all(row, &changes[p.change]);
+        let mine = created_by(row, &me);
+        let ours = mine && holds_all(row, &changes[p.change]);
         if ours {
             results[p.change].target_id.clone_from(&id);
             results[p.change].note = Some(
@@ -136,14 +151,30 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
                     .to_owned(),
             );
         } else if let Some(id) = &id {
+            let why = if mine || row.is_none() {
+                "it does not hold what this create wrote".to_owned()
+            } else {
+                let creator = row
+                    .and_then(|r| r.get("CreatedById"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown");
+                format!("another User created it ({creator}), not the one roster signs in as")
+            };
             results[p.change].note = Some(format!(
                 "a Salesforce user with this Username ({id}) was created by someone else after \
-                 the plan: it does not hold what this create wrote, so nothing was given to it; \
-                 the next plan shows it"
+                 the plan: {why}, so nothing was given to it; the next plan shows it"
             ));
         }
         settle(&mut results[p.change], p.step, id.filter(|_| ours));
     }
+}
+
+/// Whether the user read back (`row`, a SOQL row) was created by `me`, the User roster signs in
+/// as (compared as 15-character ids).
+fn created_by(row: Option<&Value>, me: &str) -> bool {
+    row.and_then(|r| r.get("CreatedById"))
+        .and_then(Value::as_str)
+        .is_some_and(|creator| id15(creator) == id15(me))
 }
 
 /// Every field the changes write, sorted, once each.

@@ -73,6 +73,12 @@ pub(crate) struct AssignmentState {
 pub(crate) type EntraUser = crate::sorted_map::SortedMap<std::sync::Arc<str>, Value>;
 
 /// The all-zero id of the Default Access role.
+/// The User that created what the world file seeds and what admin changes make: an
+/// administrator working in Setup, never a user an API client signs in as. Salesforce stamps
+/// `CreatedById` and `LastModifiedById` with the running user ("System Fields", Object
+/// Reference); records written through the API carry the caller's id instead.
+pub(crate) const SETUP_USER_ID: &str = "005000000000001AAA";
+
 pub(crate) const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
 
 impl Entra {
@@ -440,7 +446,8 @@ impl Org {
         })
     }
 
-    /// Inserts a record with a new id and fresh timestamps; returns the id.
+    /// Inserts a record with a new id, fresh timestamps and its creator (`CreatedById` when
+    /// `fields` holds it, else `SETUP_USER_ID`); returns the id.
     pub(crate) fn insert(
         &mut self,
         object: &'static str,
@@ -460,6 +467,12 @@ impl Org {
             }
         }
         fields.insert("Id".into(), json!(id));
+        // The caller's id when an API call creates it (`create` puts it there), else Setup's.
+        let by = fields
+            .entry("CreatedById")
+            .or_insert_with(|| json!(SETUP_USER_ID))
+            .clone();
+        fields.insert("LastModifiedById".into(), by);
         fields.insert("CreatedDate".into(), json!(now));
         fields.insert("LastModifiedDate".into(), json!(now));
         fields.insert("SystemModstamp".into(), json!(now));

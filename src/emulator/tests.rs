@@ -749,6 +749,27 @@ async fn user_create_enforces_salesforce_rules() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
     assert_eq!(body[0]["fields"], json!(["SystemModstamp"]));
+    // Salesforce stamps the running user as the record's creator and last modifier, and
+    // neither can be written; what the world seeds was created in Setup, by no API user.
+    let (_, me) = sf
+        .get(
+            "query?q=SELECT+Id,CreatedById+FROM+User+WHERE+Username='integration@contoso.com.dev1'",
+        )
+        .await;
+    let me = &me["records"][0];
+    assert_eq!(after["CreatedById"], me["Id"], "{after}");
+    assert_eq!(after["LastModifiedById"], me["Id"], "{after}");
+    assert_ne!(me["CreatedById"], me["Id"], "{me}");
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &format!("sobjects/User/{id}"),
+            &json!({"CreatedById": me["CreatedById"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+    assert_eq!(body[0]["fields"], json!(["CreatedById"]));
     let r = sf
         .http
         .delete(format!(

@@ -274,14 +274,44 @@ impl Emulator {
         path: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
+        self.salesforce_send_signed_in(&[("grant_type", "client_credentials")], method, path, body)
+    }
+
+    /// As `salesforce_send`, signed in as another API user: `login` is the username and the
+    /// password with its security token appended (the username-password flow).
+    pub(crate) fn salesforce_send_as(
+        &self,
+        login: (&str, &str),
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let grant = [
+            ("grant_type", "password"),
+            ("username", login.0),
+            ("password", login.1),
+        ];
+        self.salesforce_send_signed_in(&grant, method, path, body)
+    }
+
+    /// Sends as the demo org's connected app, with the token `grant` (the form's fields beside
+    /// the app's id and secret) gives.
+    fn salesforce_send_signed_in(
+        &self,
+        grant: &[(&str, &str)],
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let secret = self.var("SF_CLIENT_SECRET");
+        let mut form = vec![
+            ("client_id", "3MVG9contoso.roster.dev1"),
+            ("client_secret", secret.as_str()),
+        ];
+        form.extend_from_slice(grant);
         Self::send_with_token(
             &format!("{}/services/oauth2/token", self.base),
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "3MVG9contoso.roster.dev1"),
-                ("client_secret", secret.as_str()),
-            ],
+            &form,
             method,
             &format!("{}/services/data/v62.0/{path}", self.base),
             body,

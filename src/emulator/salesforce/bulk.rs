@@ -161,7 +161,10 @@ fn summary(job: &Job) -> Value {
         "id": job.id,
         "operation": job.operation,
         "object": job.object,
-        "createdById": job.created_by.as_deref().unwrap_or("005000000000001AAA"),
+        "createdById": job
+            .created_by
+            .as_deref()
+            .unwrap_or(crate::emulator::state::SETUP_USER_ID),
         "createdDate": job.created,
         "systemModstamp": job.created,
         "state": job.state,
@@ -332,7 +335,8 @@ fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super
         }
         let result = if row.len() == job.header.len() {
             if job.operation == "insert" {
-                create(org, faults, job.object, fields).map(|id| (id, true))
+                create(org, faults, job.object, fields, job.created_by.as_deref())
+                    .map(|id| (id, true))
             } else {
                 let id = fields
                     .remove("Id")

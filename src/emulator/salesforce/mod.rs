@@ -144,7 +144,9 @@ fn route(shared: &Shared, request: &Request, version: &str, rest: &str) -> Respo
         ("GET", ["sobjects", object, "describe"]) => {
             records::describe(shared, object, caller.as_deref())
         }
-        ("POST", ["sobjects", object]) => records::create_one(shared, object, &request.body),
+        ("POST", ["sobjects", object]) => {
+            records::create_one(shared, object, &request.body, caller.as_deref())
+        }
         ("GET", ["sobjects", object, id]) => {
             records::get(shared, version, object, id, &request.query)
         }

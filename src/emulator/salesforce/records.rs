@@ -44,7 +44,15 @@ impl Failure {
     }
 }
 
-const TIMESTAMPS: &[&str] = &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"];
+/// The fields Salesforce sets on every record itself, `Id` first: readable, never written.
+const SYSTEM_FIELDS: &[&str] = &[
+    "Id",
+    "CreatedById",
+    "CreatedDate",
+    "LastModifiedById",
+    "LastModifiedDate",
+    "SystemModstamp",
+];
 
 /// Fields of the non-User objects.
 fn fixed_fields(object: &str) -> &'static [&'static str] {
@@ -111,7 +119,7 @@ fn fixed_fields(object: &str) -> &'static [&'static str] {
 /// Whether `field` exists on `object` (on User: the standard fields and the custom fields the
 /// org declares).
 pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
-    if TIMESTAMPS.iter().any(|f| f.eq_ignore_ascii_case(field)) {
+    if SYSTEM_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(field)) {
         return true;
     }
     if object == "User" {
@@ -237,7 +245,12 @@ pub(crate) fn get(shared: &Shared, version: &str, object: &str, id: &str, query:
     }
 }
 
-pub(crate) fn create_one(shared: &Shared, object: &str, body: &[u8]) -> Response {
+pub(crate) fn create_one(
+    shared: &Shared,
+    object: &str,
+    body: &[u8],
+    caller: Option<&str>,
+) -> Response {
     let Some(object) = object_name(object) else {
         return not_found();
     };
@@ -247,7 +260,7 @@ pub(crate) fn create_one(shared: &Shared, object: &str, body: &[u8]) -> Response
     };
     let mut state = shared.state();
     let mut faults = lock(&shared.faults);
-    match create(&mut state.org, &mut faults, object, fields) {
+    match create(&mut state.org, &mut faults, object, fields, caller) {
         Ok(id) => json_response(
             StatusCode::CREATED,
             &json!({"id": id, "success": true, "errors": []}),
@@ -370,7 +383,7 @@ pub(crate) fn collection(
                     &["Id"],
                 ))
             } else {
-                create(&mut state.org, &mut faults, object, fields)
+                create(&mut state.org, &mut faults, object, fields, caller)
             }
         } else {
             let id = fields.remove("id").or_else(|| fields.remove("Id"));
@@ -424,13 +437,19 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Response> {
     }
 }
 
+/// Creates an `object` record from `fields`, as `caller` (the session's User id), checked as
+/// Salesforce checks it.
 pub(crate) fn create(
     org: &mut Org,
     faults: &mut super::super::Faults,
     object: &'static str,
     mut fields: Map<String, Value>,
+    caller: Option<&str>,
 ) -> Result<String, Failure> {
     check_fields(org, object, &fields)?;
+    if let Some(caller) = caller {
+        fields.insert("CreatedById".into(), json!(caller));
+    }
     match object {
         "User" => {
             let username = fields
@@ -555,6 +574,10 @@ pub(crate) fn update(
     merged.extend(fields);
     check_user(org, &merged, Some(&existing))?;
     let now = org.tick();
+    merged.insert(
+        "LastModifiedById".into(),
+        json!(caller.unwrap_or(crate::emulator::state::SETUP_USER_ID)),
+    );
     merged.insert("LastModifiedDate".into(), json!(now));
     merged.insert("SystemModstamp".into(), json!(now));
     org.put(object, id, merged);
@@ -658,7 +681,7 @@ fn check_fields(org: &Org, object: &str, fields: &Map<String, Value>) -> Result<
                 .any(|f| f.eq_ignore_ascii_case(name)),
         };
         // The audit fields exist but Salesforce sets them: a write of one is refused as such.
-        if let Some(audit) = TIMESTAMPS[1..]
+        if let Some(audit) = SYSTEM_FIELDS[1..]
             .iter()
             .find(|t| t.eq_ignore_ascii_case(name))
         {
