@@ -492,7 +492,7 @@ mod tests {
         let comment = render(&plan, false);
         assert!(
             comment.contains(
-                "- ⚠️ group \"SF Support\" contains the nested group \"Tier2 \\[click\\](http://evil.example/) \
+                "- ⚠️ group \"SF Support\" contains the nested group \"Tier2 \\[click\\](http\\://evil.example/) \
                  \\*b\\* &#64;octocat &lt;b&gt;x&lt;/b&gt;\""
             ),
             "{comment}"
@@ -500,8 +500,9 @@ mod tests {
         plan.refused = Some("x\n\n[click](http://evil.example/) @octocat".to_owned());
         let comment = render(&plan, false);
         assert!(
-            comment
-                .ends_with("**Plan refused:** x  \\[click\\](http://evil.example/) &#64;octocat\n"),
+            comment.ends_with(
+                "**Plan refused:** x  \\[click\\](http\\://evil.example/) &#64;octocat\n"
+            ),
             "{comment}"
         );
     }

@@ -250,10 +250,25 @@ fn escape_acting(text: &str, keep_line_breaks: bool) -> Option<String> {
 /// Text (a name, a reason, an API's message) as a markdown table cell that shows exactly that
 /// text: never markdown or HTML — a `<!-- ... -->`, a link, an image, an `@mention`, emphasis, a
 /// code span or a table pipe in it must not change the comment or the job summary — and nothing
-/// that acts (`visible`).
+/// that acts (`visible`). Nor a link GitHub would make of a bare address: its extended autolinks
+/// start at `http://`, `https://` and `www.` and take an e-mail address at its `@` (GitHub
+/// Flavored Markdown spec, "Autolinks (extension)"), so the `:` before `//` and the `.` after
+/// `www` are escaped (a backslash before punctuation shows the punctuation alone).
 pub(crate) fn markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for (at, c) in text.char_indices() {
+        let autolink = match c {
+            ':' => text[at + 1..].starts_with("//"),
+            '.' => text[..at]
+                .get(at.saturating_sub(3)..)
+                .is_some_and(|before| before.eq_ignore_ascii_case("www")),
+            _ => false,
+        };
+        if autolink {
+            out.push('\\');
+            out.push(c);
+            continue;
+        }
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -406,7 +421,7 @@ mod tests {
         // In a markdown cell an escape can no longer swallow the backslash before `[`.
         assert_eq!(
             markdown_text("Blocked \u{1b}[click](http://x)"),
-            "Blocked \\u{1b}\\[click\\](http://x)"
+            "Blocked \\u{1b}\\[click\\](http\\://x)"
         );
         assert_eq!(code_cell("A\u{1b}]8;;x\u{7}|"), "A\\u{1b}]8;;x\\u{7}\\|");
     }

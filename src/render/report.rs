@@ -400,12 +400,22 @@ mod tests {
     fn messages_are_text_in_the_job_summary() {
         assert_eq!(
             crate::render::markdown_text("<!-- roster-plan --> [click](https://evil) a|b\nc & d"),
-            "&lt;!-- roster-plan --&gt; \\[click\\](https://evil) a\\|b c &amp; d"
+            "&lt;!-- roster-plan --&gt; \\[click\\](https\\://evil) a\\|b c &amp; d"
         );
         // An image, a mention, emphasis and a code span stay text.
         assert_eq!(
             crate::render::markdown_text("![x](https://e/i.png) @team *b* `t` _u_"),
-            "!\\[x\\](https://e/i.png) &#64;team \\*b\\* &#96;t&#96; \\_u\\_"
+            "!\\[x\\](https\\://e/i.png) &#64;team \\*b\\* &#96;t&#96; \\_u\\_"
+        );
+        // Bare addresses GitHub would link by itself: the `:` of `://` and the `.` of `www.`
+        // are escaped (shown as they are), an address's `@` is an entity; a colon or a dot
+        // elsewhere is left alone.
+        assert_eq!(
+            crate::render::markdown_text(
+                "see https://evil.example/login, HTTP://x.y WWW.evil.example or a@b.example: done."
+            ),
+            "see https\\://evil.example/login, HTTP\\://x.y WWW\\.evil.example or a&#64;b.example: \
+             done."
         );
     }
 }
