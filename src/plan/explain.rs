@@ -252,7 +252,12 @@ pub(crate) struct FoundUser {
     pub(crate) is_active: bool,
     /// roster never changes, deactivates or freezes it (`protect`, or the API user).
     pub(crate) protected: bool,
+    /// The Entra user (of those roster read) it is linked to: the change is theirs.
+    pub(crate) linked_to: Option<String>,
     pub(crate) change: Option<Change>,
+    /// Why the plan makes no change to it (protected, held back by a conflict, not owned, ...),
+    /// or why `apply` refuses the change as the plan stands (`safety.max_deactivations`).
+    pub(crate) held_back: Option<String>,
 }
 
 /// Explains a user Graph knows but roster's read did not include: not assigned to the
@@ -394,29 +399,124 @@ fn found_by_matching(
     if found.is_empty() {
         return (Vec::new(), matching_error);
     }
-    let plan = super::plan(config, source, target, inputs);
+    let state = super::reconcile::State::new(config, source, target, inputs);
+    let plan = super::planned(&state, source);
     let found = found
         .into_iter()
         .map(|(t, rule)| {
             let sf = &target.users[t];
             let rule = &compiled.matching[rule];
+            let protected = super::is_protected(config, target, sf);
+            let change = plan
+                .changes
+                .iter()
+                .find(|c| {
+                    c.target_id
+                        .as_deref()
+                        .is_some_and(|id| crate::salesforce::same_id(id, &sf.id))
+                })
+                .cloned();
+            let linked_to = state
+                .linked_source
+                .get(&t)
+                .map(|&i| state.users[i].key.to_owned());
+            let found = Found {
+                sf,
+                protected,
+                linked_to: linked_to.as_deref(),
+                change: change.as_ref(),
+            };
             FoundUser {
                 username: sf.username.clone(),
                 id: sf.id.clone(),
                 found_by: format!("{} ← {}", rule.field, rule.source),
                 is_active: sf.is_active,
-                protected: super::is_protected(config, target, sf),
-                change: plan
-                    .changes
-                    .iter()
-                    .find(|c| {
-                        c.target_id
-                            .as_deref()
-                            .is_some_and(|id| crate::salesforce::same_id(id, &sf.id))
-                    })
-                    .cloned(),
+                protected,
+                held_back: held_back(config, &plan, &found),
+                linked_to,
+                change,
             }
         })
         .collect();
     (found, matching_error)
+}
+
+/// A found account as `held_back` weighs it.
+struct Found<'a> {
+    sf: &'a crate::model::TargetUser,
+    protected: bool,
+    linked_to: Option<&'a str>,
+    change: Option<&'a Change>,
+}
+
+/// Why `plan` makes no change to the found account, in the order the planner decides it; or,
+/// for a deactivation or freeze, why `apply` refuses it as the plan stands. `None` when nothing
+/// holds it back (the change goes ahead).
+fn held_back(config: &Config, plan: &super::Plan, found: &Found<'_>) -> Option<String> {
+    use crate::config::OutOfScope;
+    let sf = found.sf;
+    if let Some(change) = found.change {
+        let deprovisions = matches!(
+            change.action,
+            super::Action::Deactivate | super::Action::Freeze
+        );
+        return (deprovisions && plan.safety.exceeded).then(|| {
+            format!(
+                "apply refuses the plan as it stands: its {} exceed `safety.max_deactivations` \
+                 ({}); `--allow-deactivations {}` lets it",
+                plan.safety.what(),
+                plan.safety.allowance,
+                plan.safety.counted()
+            )
+        });
+    }
+    if found.protected {
+        return Some(
+            "it is protected, so roster never changes, deactivates or freezes it".to_owned(),
+        );
+    }
+    // A conflict or an error that names it (by Username or id) keeps it out of the plan.
+    let id = crate::salesforce::id15(&sf.id);
+    let username = sf.username.to_lowercase();
+    if let Some(problem) = plan
+        .errors
+        .iter()
+        .find(|p| p.reason.contains(id) || p.reason.to_lowercase().contains(&username))
+    {
+        return Some(format!(
+            "the plan holds it back, as it is part of {}'s {}: {}",
+            problem.key,
+            match problem.kind {
+                super::ProblemKind::Conflict => "conflict",
+                _ => "error",
+            },
+            problem.reason
+        ));
+    }
+    if let Some(key) = found.linked_to {
+        return Some(format!("it is as the Entra user {key}'s config wants it"));
+    }
+    let suffix = config.ownership.username_suffix.as_deref();
+    Some(match config.deprovision.out_of_scope {
+        OutOfScope::Ignore => {
+            "`deprovision.out_of_scope: ignore` leaves the accounts no one in scope links as \
+             they are"
+                .to_owned()
+        }
+        OutOfScope::Deactivate if !sf.is_active => "it is inactive already".to_owned(),
+        OutOfScope::Freeze if sf.is_frozen() => "it is frozen already".to_owned(),
+        _ => match suffix {
+            None => "roster deprovisions only the accounts it owns, and owns none it does not \
+                     link (`ownership.username_suffix` is not set)"
+                .to_owned(),
+            Some(suffix) if !super::target::owned(config, sf) => {
+                format!("roster does not own it: its Username does not end with {suffix}")
+            }
+            // Owned and unlinked, yet not deprovisioned: withheld while some matching rule
+            // cannot be evaluated (one of those users may be its owner).
+            Some(_) => "roster withholds deprovisioning the accounts no one links while some \
+                        user's matching rules cannot be evaluated (see the plan's warnings)"
+                .to_owned(),
+        },
+    })
 }

@@ -56,6 +56,19 @@ fn config(changes: &[(&str, &str)]) -> Config {
     }
 }
 
+/// The plan's inputs: a fixed clock (the Unix epoch) and seed, limited to `targets`.
+fn inputs(targets: &[String]) -> Inputs<'_> {
+    Inputs {
+        config_sha256: "abc".into(),
+        now: DateTime {
+            ticks: crate::expr::UNIX_EPOCH_TICKS,
+            offset: None,
+        },
+        seed: 7,
+        targets,
+    }
+}
+
 /// A small tenant and org: app roles Manager and Rep, groups Sales (Rep), Leads (Manager),
 /// Support (not assigned), and an org with profiles, a role, permission sets and a licence.
 struct World {
@@ -298,15 +311,7 @@ impl World {
     }
 
     fn plan_targets(&self, config: &Config, targets: &[String]) -> Plan {
-        let inputs = Inputs {
-            config_sha256: "abc".into(),
-            now: DateTime {
-                ticks: crate::expr::UNIX_EPOCH_TICKS,
-                offset: None,
-            },
-            seed: 7,
-            targets,
-        };
+        let inputs = inputs(targets);
         let kept = plan(config, &self.source, &self.target, &inputs);
         // Every world is planned both ways: taking the snapshot apart changes nothing.
         let taken = plan_taking(config, self.source.clone(), &self.target, &inputs);
@@ -772,15 +777,7 @@ fn explain_says_a_linked_user_is_protected() {
     w.join("root", "g-sales");
     w.salesforce("root", json!({"ProfileId": "00e000000000003"}));
     let config = config(&[]);
-    let inputs = Inputs {
-        config_sha256: "abc".into(),
-        now: DateTime {
-            ticks: crate::expr::UNIX_EPOCH_TICKS,
-            offset: None,
-        },
-        seed: 7,
-        targets: &[],
-    };
+    let inputs = inputs(&[]);
     let explained = super::explain(&config, &w.source, &w.target, &inputs, &upn).unwrap();
     assert!(
         explained
@@ -1333,6 +1330,89 @@ fn an_account_in_a_username_conflict_is_never_deprovisioned_by_the_same_plan() {
         plan.changes
     );
     assert_eq!(plan.summary.deactivate, 0);
+}
+
+/// `explain` of an Entra user roster did not read, whose matching rule finds an account the
+/// plan holds back (Nia's, named by her create's Username conflict): it says why that account
+/// has no change, where it said only "no change". Without the conflict, it says roster does
+/// not own it, or would deactivate it were the threshold not exceeded.
+#[test]
+fn explain_of_an_unread_user_says_why_the_account_their_rules_find_has_no_change() {
+    let mut w = World::new();
+    let upn = w.user("nia", json!({}));
+    w.join("nia", "g-sales");
+    let id = w.salesforce(
+        "nia",
+        json!({"EmployeeNumber": "E9", "FederationIdentifier": null}),
+    );
+    let broken = (
+        "{source: '[userPrincipalName]', target: FederationIdentifier}",
+        "{source: 'ToUpper([userPrincipalName])', target: FederationIdentifier}",
+    );
+    let inputs = inputs(&[]);
+    // Someone assigned to nothing, whose employeeId is the one on Nia's account.
+    let ghost = crate::model::UnreadUser {
+        id: "id-ghost".into(),
+        user_principal_name: "ghost@x.com".into(),
+        attributes: [
+            (crate::sorted_map::Name::from("employeeId"), json!("E9")),
+            (
+                crate::sorted_map::Name::from("userPrincipalName"),
+                json!("ghost@x.com"),
+            ),
+        ]
+        .into(),
+        ..crate::model::UnreadUser::default()
+    };
+    let found = |w: &World, config: &Config| {
+        let n = super::explain::not_read(config, &w.source, &w.target, &inputs, &ghost);
+        assert_eq!(n.salesforce_users.len(), 1, "{n:#?}");
+        n.salesforce_users[0].clone()
+    };
+    let held = found(&w, &config(&[broken]));
+    assert!(held.change.is_none(), "{held:#?}");
+    let why = held.held_back.unwrap_or_default();
+    assert!(
+        why.starts_with(&format!(
+            "the plan holds it back, as it is part of {upn}'s conflict: "
+        )) && why.contains(&id),
+        "{why}"
+    );
+    // Renamed, the account is no one's: an orphan of another suffix is not roster's.
+    w.target.users[0].username = "nia@x.com.prod".into();
+    let foreign = found(&w, &config(&[]));
+    assert_eq!(
+        foreign.held_back.as_deref(),
+        Some("roster does not own it: its Username does not end with .dev1"),
+        "{foreign:#?}"
+    );
+    // Owned, it is deactivated; over the threshold, apply refuses that as the plan stands.
+    w.target.users[0].username = "nia.old@x.com.dev1".into();
+    let deactivated = found(
+        &w,
+        &config(&[("{max_deactivations: 10}", "{max_deactivations: 0}")]),
+    );
+    assert_eq!(
+        deactivated.change.as_ref().map(|c| c.action),
+        Some(Action::Deactivate)
+    );
+    assert!(
+        deactivated
+            .held_back
+            .as_deref()
+            .is_some_and(|why| why.starts_with(
+                "apply refuses the plan as it stands: its 1 deactivation exceed \
+             `safety.max_deactivations` (0)"
+            )),
+        "{deactivated:#?}"
+    );
+    // Nia's own (her UPN in its FederationIdentifier) and as her config wants it: said so.
+    w.target.users[0].fields.insert(
+        crate::sorted_map::Name::from("FederationIdentifier"),
+        json!(upn),
+    );
+    let hers = found(&w, &config(&[]));
+    assert_eq!(hers.linked_to.as_deref(), Some(upn.as_str()), "{hers:#?}");
 }
 
 #[test]

@@ -54,10 +54,9 @@ pub(crate) fn not_read(n: &NotRead) -> String {
     for found in &n.salesforce_users {
         // Linked to someone else (their anchor or UPN on it): said, as the change is theirs.
         let linked = found
-            .change
+            .linked_to
             .as_ref()
-            .filter(|c| c.source_id.as_deref().is_some_and(|id| id != n.source_id))
-            .map(|c| format!("; it is linked to the Entra user {}", c.key))
+            .map(|key| format!("; it is linked to the Entra user {key}"))
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -68,13 +67,17 @@ pub(crate) fn not_read(n: &NotRead) -> String {
             found.id,
             if found.is_active { "" } else { ", inactive" }
         );
-        match &found.change {
-            Some(change) => super::text::change(&mut out, change, false),
-            None if found.protected => out.push_str(
-                "  no change for it: it is protected, so roster never changes, deactivates or \
-                 freezes it.\n",
-            ),
-            None => out.push_str("  no change for it.\n"),
+        match (&found.change, &found.held_back) {
+            (Some(change), held_back) => {
+                super::text::change(&mut out, change, false);
+                if let Some(why) = held_back {
+                    let _ = writeln!(out, "  but {why}.");
+                }
+            }
+            (None, Some(why)) => {
+                let _ = writeln!(out, "  no change for it: {why}.");
+            }
+            (None, None) => out.push_str("  no change for it.\n"),
         }
     }
     out

@@ -614,6 +614,18 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
             && out.contains("former.contractor@contoso.com.dev1"),
         "{out}"
     );
+    // Over the deactivation threshold, the deactivation is shown with why apply refuses it.
+    let strict = demo.replace("max_deactivations: 5", "max_deactivations: 1");
+    assert_ne!(strict, demo);
+    scratch.write("strict.yaml", &strict);
+    let out = explain("strict.yaml", "ella.petrova@contoso.com", false);
+    assert!(
+        out.contains(
+            "  but apply refuses the plan as it stands: its 2 deactivations exceed \
+             `safety.max_deactivations` (1); `--allow-deactivations 2` lets it."
+        ),
+        "{out}"
+    );
     // An account roster never touches is said to be protected.
     let admin = explain(&config, "logan.fischer@contoso.com", false);
     assert!(
