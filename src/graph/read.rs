@@ -506,8 +506,15 @@ async fn groups_to_read(
             })
             .await?;
         match found.as_slice() {
+            // An assigned group found again (its assignment gave no name) stays assigned, and
+            // takes the name Graph gives.
             [(id, name)] => {
-                groups.insert(id.clone(), (name.clone(), false));
+                let group = groups
+                    .entry(id.clone())
+                    .or_insert_with(|| (String::new(), false));
+                if group.0.is_empty() {
+                    group.0.clone_from(name);
+                }
             }
             // The planner refuses a rule on a group Entra does not have, at its place.
             [] => {}

@@ -266,6 +266,39 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     running.shutdown().await;
 }
 
+/// An assigned group that a role rule names, whose assignment carries no display name (so
+/// roster looks it up by name too): it stays an assigned group, its members read with their
+/// attributes. Found again by the look-up, it was taken for a group only the rules name, and its
+/// members (Avery, in no other assigned group) were not read at all.
+#[tokio::test]
+async fn an_assigned_group_a_rule_also_names_stays_assigned() {
+    let running = demo().await;
+    {
+        let mut state = running.shared.state();
+        let assignment = state
+            .entra
+            .assignments
+            .iter_mut()
+            .find(|a| a.principal_display_name == "SF Report Builders")
+            .unwrap();
+        assignment.principal_display_name = String::new();
+    }
+    let dir = demo_dir("unnamed-assignment", ENTRA_FILE_SECRET, SF_FILE_SECRET);
+    let (source, _) = read(&running, &dir).await.unwrap();
+    let report = source
+        .groups
+        .iter()
+        .find(|g| g.display_name == "SF Report Builders")
+        .unwrap();
+    assert!(report.assigned);
+    let read: Vec<String> = source.users.iter().map(|u| upn(&source, &u.id)).collect();
+    assert!(
+        read.contains(&"avery.mensah@contoso.com".to_owned()),
+        "{read:?}"
+    );
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn two_reads_of_the_same_world_are_identical() {
     let running = demo().await;
