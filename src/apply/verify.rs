@@ -146,8 +146,9 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
         if ours {
             results[p.change].target_id.clone_from(&id);
             results[p.change].note = Some(
-                "the user exists in this org holding what this create wrote: its create was \
-                 carried out although its answer was lost; the next plan compares it"
+                "the user exists in this org, created by the User roster signs in as and holding \
+                 what this create wrote: taken for this create, carried out though its answer \
+                 was lost or it was refused when sent again; the next plan compares it"
                     .to_owned(),
             );
         } else if let Some(id) = &id {
@@ -195,7 +196,7 @@ fn holds_all(row: Option<&Value>, change: &Change) -> bool {
                 .as_object()
                 .and_then(|r| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)))
                 .map(|(_, v)| v);
-            now.is_some_and(|now| same(now, wanted))
+            holds(field, now, wanted)
         })
     })
 }
@@ -234,22 +235,17 @@ async fn user_writes(
     }
 }
 
-/// Whether Salesforce holds `wanted`: the same JSON, the same text without case, the same
-/// record id (15 or 18 characters), or the checkbox or number the plan's text stands for (the
-/// plan carries values as text; SOQL answers booleans and numbers).
-fn same(now: &Value, wanted: &Value) -> bool {
-    match (now, wanted) {
-        (Value::String(a), Value::String(b)) => {
-            a.eq_ignore_ascii_case(b)
-                || (matches!(a.len(), 15 | 18) && matches!(b.len(), 15 | 18) && id15(a) == id15(b))
-        }
-        (Value::Bool(on), Value::String(text)) => text.eq_ignore_ascii_case(&on.to_string()),
-        (Value::Number(n), Value::String(text)) => text
-            .trim()
-            .parse::<f64>()
-            .is_ok_and(|t| n.as_f64() == Some(t)),
-        (a, b) => a == b,
-    }
+/// Whether Salesforce holds `wanted` in `field` (`now`, as SOQL answers it), compared exactly
+/// as the planner compares (`plan::compare::differs`): text as written but for the spaces
+/// Salesforce trims, Username and Email without case, empty as null, a checkbox as `true` or
+/// `false`. Anything looser would take a write that never landed for one that did.
+fn holds(field: &str, now: Option<&Value>, wanted: &Value) -> bool {
+    let wanted = match wanted {
+        Value::Null => std::borrow::Cow::Borrowed(""),
+        Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    };
+    !crate::plan::compare::differs(field, &wanted, now, "")
 }
 
 /// Grants added (the user holds the object now) and removed (the assignment is gone), looked

@@ -8,7 +8,7 @@
 //! (`target.rs`), with value comparison that does not invent drift (`compare.rs`), then safety.
 
 mod app_roles;
-mod compare;
+pub(crate) mod compare;
 mod explain;
 mod hash;
 mod lifecycle;

@@ -166,10 +166,11 @@ fn banner(head: &mut String, plan: &Plan) {
 /// The target note and the per-cause and per-action key lists, errors and deleted assignees.
 fn lists(head: &mut String, plan: &Plan) {
     if !plan.targeted.is_empty() {
+        // The targets as given: a code span fenced to fit (a backtick in one is text).
         let _ = writeln!(
             head,
-            "> [!NOTE]\n> Limited to `--target {}`.\n",
-            plan.targeted.join(", ")
+            "> [!NOTE]\n> Limited to {}.\n",
+            code_span(&format!("--target {}", plan.targeted.join(", ")))
         );
     }
     if plan.baseline.is_some() {
@@ -493,15 +494,23 @@ mod tests {
         assert!(
             comment.contains(
                 "- ⚠️ group \"SF Support\" contains the nested group \"Tier2 \\[click\\](http\\://evil.example/) \
-                 \\*b\\* &#64;octocat &lt;b&gt;x&lt;/b&gt;\""
+                 \\*b\\* @<!-- -->octocat &lt;b&gt;x&lt;/b&gt;\""
             ),
             "{comment}"
         );
+        // A target with backticks (a Username may hold them) stays inside its code span.
+        plan.targeted = vec!["x`a.b`@c.dev1".to_owned()];
+        let comment = render(&plan, false);
+        assert!(
+            comment.contains("> Limited to ``--target x`a.b`@c.dev1``.\n"),
+            "{comment}"
+        );
+        plan.targeted.clear();
         plan.refused = Some("x\n\n[click](http://evil.example/) @octocat".to_owned());
         let comment = render(&plan, false);
         assert!(
             comment.ends_with(
-                "**Plan refused:** x  \\[click\\](http\\://evil.example/) &#64;octocat\n"
+                "**Plan refused:** x  \\[click\\](http\\://evil.example/) @<!-- -->octocat\n"
             ),
             "{comment}"
         );

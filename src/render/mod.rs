@@ -182,8 +182,9 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     // escapes a plan's quoting writes for some of them (`e\u{301}mma@`), are masked whole.
     // The domain, kept, is whatever follows up to the same stops (a dotless host, an
     // underscore, an escaped invisible character, an `[address literal]`); the `@` may be
-    // markdown's `&#64;`.
-    regex::Regex::new(r#"[^\s@"<>()\[\],;:`]+(@|&#64;)(\[[^\]\s]*\]|[^\s@"<>()\[\],;:`]+)"#).ok()
+    // markdown's, with the empty comment after it (`markdown_text`).
+    regex::Regex::new(r#"[^\s@"<>()\[\],;:`]+(@<!-- -->|@)(\[[^\]\s]*\]|[^\s@"<>()\[\],;:`]+)"#)
+        .ok()
 });
 
 /// Whether `c` acts rather than shows: a control character (C0, DEL, C1: an escape sequence, a
@@ -253,7 +254,10 @@ fn escape_acting(text: &str, keep_line_breaks: bool) -> Option<String> {
 /// that acts (`visible`). Nor a link GitHub would make of a bare address: its extended autolinks
 /// start at `http://`, `https://` and `www.` and take an e-mail address at its `@` (GitHub
 /// Flavored Markdown spec, "Autolinks (extension)"), so the `:` before `//` and the `.` after
-/// `www` are escaped (a backslash before punctuation shows the punctuation alone).
+/// `www` are escaped (a backslash before punctuation shows the punctuation alone). An `@` and a
+/// `#` before a digit are followed by an empty HTML comment, which shows as nothing: the
+/// autolinker decodes `&#64;` and `\@` back into an address it links, and GitHub makes an
+/// `@mention` or an issue reference (`#12`) only of text with no break inside.
 pub(crate) fn markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (at, c) in text.char_indices() {
@@ -273,7 +277,10 @@ pub(crate) fn markdown_text(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '@' => out.push_str("&#64;"),
+            '@' => out.push_str("@<!-- -->"),
+            '#' if text[at + 1..].starts_with(|d: char| d.is_ascii_digit()) => {
+                out.push_str("#<!-- -->");
+            }
             '`' => out.push_str("&#96;"),
             '\n' | '\r' => out.push(' '),
             c if acts(c) => out.extend(c.escape_debug()),
@@ -437,13 +444,14 @@ mod tests {
             "•••@contoso.com, •••@bücher.de"
         );
         // Any domain: dotless, with an underscore or an escaped invisible character, a literal;
-        // and markdown's `&#64;`.
+        // and markdown's `@<!-- -->`.
         assert_eq!(
             super::mask_emails(
                 "bob.s@localhost, \"ann.s@contoso\\u{200b}.com\" eve.s@my_host.io c.s@[10.0.0.1] \
-                 a.s&#64;x.io."
+                 a.s@<!-- -->x.io."
             ),
-            "•••@localhost, \"•••@contoso\\u{200b}.com\" •••@my_host.io •••@[10.0.0.1] •••&#64;x.io."
+            "•••@localhost, \"•••@contoso\\u{200b}.com\" •••@my_host.io •••@[10.0.0.1] \
+             •••@<!-- -->x.io."
         );
         // Marks, joiners and symbols, raw or as a plan's quoting escapes them, are masked whole.
         assert_eq!(

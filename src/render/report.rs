@@ -405,7 +405,13 @@ mod tests {
         // An image, a mention, emphasis and a code span stay text.
         assert_eq!(
             crate::render::markdown_text("![x](https://e/i.png) @team *b* `t` _u_"),
-            "!\\[x\\](https\\://e/i.png) &#64;team \\*b\\* &#96;t&#96; \\_u\\_"
+            "!\\[x\\](https\\://e/i.png) @<!-- -->team \\*b\\* &#96;t&#96; \\_u\\_"
+        );
+        // A mention, an issue reference and an address each broken by an empty comment (GitHub
+        // decodes `&#64;` and `\@` before it links an address); a `#` before no digit is text.
+        assert_eq!(
+            crate::render::markdown_text("@octocat fixed #12 (C#, ceo@corp.example)"),
+            "@<!-- -->octocat fixed #<!-- -->12 (C#, ceo@<!-- -->corp.example)"
         );
         // Bare addresses GitHub would link by itself: the `:` of `://` and the `.` of `www.`
         // are escaped (shown as they are), an address's `@` is an entity; a colon or a dot
@@ -414,7 +420,7 @@ mod tests {
             crate::render::markdown_text(
                 "see https://evil.example/login, HTTP://x.y WWW.evil.example or a@b.example: done."
             ),
-            "see https\\://evil.example/login, HTTP\\://x.y WWW\\.evil.example or a&#64;b.example: \
+            "see https\\://evil.example/login, HTTP\\://x.y WWW\\.evil.example or a@<!-- -->b.example: \
              done."
         );
     }

@@ -537,7 +537,7 @@ fn injected_faults_during_apply_converge_without_duplicates() {
     assert!(out.stdout.contains("23 created"), "{}", out.stdout);
     assert!(
         out.stdout
-            .contains("its create was carried out although its answer was lost"),
+            .contains("taken for this create, carried out though its answer was lost"),
         "{}",
         out.stdout
     );
@@ -820,6 +820,37 @@ fn a_value_that_is_the_text_na_is_written_as_text_above_the_bulk_threshold() {
         .collect();
     assert_eq!(titles.len(), 3, "{titles:?}");
     world.assert_converged();
+}
+
+/// A write whose answer never came is looked up before it is called applied, and compared as
+/// the plan compares: Liam's new Title differs from what Salesforce holds only in case, every
+/// update request fails, and the update is failed (exit 1), never "applied" because the old
+/// value looks like the new one.
+#[test]
+fn a_failed_update_is_not_taken_for_applied_because_the_old_value_differs_only_in_case() {
+    let world = World::demo("apply-case-only");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/liam.chen@contoso.com",
+        Some(&json!({"jobTitle": "account executive"})),
+    );
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "PATCH /services/data/{v}/composite/sobjects", "kind": "status", "status": 500, "count": 10}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("Apply complete!"), "{}", out.stdout);
+    let audit = world.audit();
+    let line = audit
+        .iter()
+        .rev()
+        .find(|l| l["key"] == "liam.chen@contoso.com")
+        .unwrap();
+    assert_ne!(line["result"], "applied", "{line}");
+    assert_ne!(line["steps"][0]["result"], "applied", "{line}");
 }
 
 #[test]
