@@ -527,13 +527,17 @@ fn lacks(
         .into_iter()
         .filter(|name| !held(&target.fields, name))
         .collect();
+    // A rule's group is held when the read looked it up by that name or id, or read it anyway
+    // (an assigned group, or one another rule named another way).
     let groups: Vec<String> = crate::graph::role_groups(config, None)
         .into_iter()
         .filter(|group| {
-            !source
-                .role_groups
-                .iter()
-                .any(|read| read.to_lowercase() == group.to_lowercase())
+            let named = |text: &str| text.to_lowercase() == group.to_lowercase();
+            !source.role_groups.iter().any(|read| named(read))
+                && !source
+                    .groups
+                    .iter()
+                    .any(|g| named(&g.id) || named(&g.display_name))
         })
         .map(|group| format!("{group:?}"))
         .collect();
@@ -571,7 +575,7 @@ fn access_lacks(config: &crate::config::Config, target: &TargetSnapshot) -> Vec<
         .collect();
     for (kind, ids) in access::named_ids(&[config], &target.access_objects) {
         for id in ids {
-            if read.assignments_of.binary_search(&id).is_err() {
+            if !read.assignments_of.contains(&id) {
                 let name = target
                     .access_objects
                     .iter()
@@ -978,9 +982,21 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
                 crate::render::visible(&crate::http::truncate(&other.to_string(), 40))
             ),
         };
-        return Err(not_one(format!(
-            "it has {found}, this roster reads {wanted}: take a new one with `roster snapshot`"
-        )));
+        let newer = version
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .is_some_and(|v| v > u64::from(wanted));
+        return Err(not_one(if newer {
+            format!(
+                "it has {found}, this roster reads {wanted}: a newer roster took it; plan with \
+                 that one, or take it again with this one (`roster -c CONFIG snapshot --out DIR`)"
+            )
+        } else {
+            format!(
+                "it has {found}, this roster reads {wanted}: take it again with \
+                 `roster -c CONFIG snapshot --out DIR`"
+            )
+        }));
     }
     serde_json::from_str(&text).map_err(|e| not_one(e.to_string()))
 }

@@ -399,7 +399,7 @@ fn found_by_matching(
     if found.is_empty() {
         return (Vec::new(), matching_error);
     }
-    let state = super::reconcile::State::new(config, source, target, inputs);
+    let state = State::new(config, source, target, inputs);
     let plan = super::planned(&state, source);
     let found = found
         .into_iter()
@@ -420,11 +420,15 @@ fn found_by_matching(
                 .linked_source
                 .get(&t)
                 .map(|&i| state.users[i].key.to_owned());
-            let found = Found {
-                sf,
-                protected,
-                linked_to: linked_to.as_deref(),
-                change: change.as_ref(),
+            let held_back = if let Some(change) = &change {
+                refused(&plan, change)
+            } else if protected {
+                Some(
+                    "it is protected, so roster never changes, deactivates or freezes it"
+                        .to_owned(),
+                )
+            } else {
+                Some(no_change(config, &state, &plan, t))
             };
             FoundUser {
                 username: sf.username.clone(),
@@ -432,7 +436,7 @@ fn found_by_matching(
                 found_by: format!("{} ← {}", rule.field, rule.source),
                 is_active: sf.is_active,
                 protected,
-                held_back: held_back(config, &plan, &found),
+                held_back,
                 linked_to,
                 change,
             }
@@ -441,82 +445,115 @@ fn found_by_matching(
     (found, matching_error)
 }
 
-/// A found account as `held_back` weighs it.
-struct Found<'a> {
-    sf: &'a crate::model::TargetUser,
-    protected: bool,
-    linked_to: Option<&'a str>,
-    change: Option<&'a Change>,
+/// Why `apply` refuses `change` as the plan stands: a deactivation or freeze while the plan
+/// exceeds `safety.max_deactivations`.
+fn refused(plan: &Plan, change: &Change) -> Option<String> {
+    let deprovisions = matches!(
+        change.action,
+        super::Action::Deactivate | super::Action::Freeze
+    );
+    (deprovisions && plan.safety.exceeded).then(|| {
+        format!(
+            "apply refuses the plan as it stands: its {} exceed `safety.max_deactivations` ({}); \
+             `--allow-deactivations {}` lets it",
+            plan.safety.what(),
+            plan.safety.allowance,
+            plan.safety.counted()
+        )
+    })
 }
 
-/// Why `plan` makes no change to the found account, in the order the planner decides it; or,
-/// for a deactivation or freeze, why `apply` refuses it as the plan stands. `None` when nothing
-/// holds it back (the change goes ahead).
-fn held_back(config: &Config, plan: &super::Plan, found: &Found<'_>) -> Option<String> {
+/// Why the plan made from `state` has no change for the Salesforce user `t` (not protected),
+/// decided in the order the planner's deprovisioning decides it (`reconcile`).
+fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> String {
     use crate::config::OutOfScope;
-    let sf = found.sf;
-    if let Some(change) = found.change {
-        let deprovisions = matches!(
-            change.action,
-            super::Action::Deactivate | super::Action::Freeze
-        );
-        return (deprovisions && plan.safety.exceeded).then(|| {
-            format!(
-                "apply refuses the plan as it stands: its {} exceed `safety.max_deactivations` \
-                 ({}); `--allow-deactivations {}` lets it",
-                plan.safety.what(),
-                plan.safety.allowance,
-                plan.safety.counted()
-            )
-        });
+    let sf = &state.target.users[t];
+    if !sf.is_active {
+        return "it is inactive already".to_owned();
     }
-    if found.protected {
-        return Some(
-            "it is protected, so roster never changes, deactivates or freezes it".to_owned(),
-        );
+    if let Some(&i) = state.linked_source.get(&t) {
+        let key = state.users[i].key;
+        return match plan.errors.iter().find(|p| p.key == key) {
+            Some(problem) => format!(
+                "it is linked to the Entra user {key}, who is an error item: {}",
+                problem.reason
+            ),
+            None => format!(
+                "it is linked to the Entra user {key}, in scope, whose plan leaves it as it is"
+            ),
+        };
     }
-    // A conflict or an error that names it (by Username or id) keeps it out of the plan.
-    let id = crate::salesforce::id15(&sf.id);
-    let username = sf.username.to_lowercase();
-    if let Some(problem) = plan
-        .errors
+    // Disputed by one user's matching rule, or named by a create's conflict.
+    let disputed = state
+        .users
         .iter()
-        .find(|p| p.reason.contains(id) || p.reason.to_lowercase().contains(&username))
-    {
-        return Some(format!(
-            "the plan holds it back, as it is part of {}'s {}: {}",
-            problem.key,
-            match problem.kind {
-                super::ProblemKind::Conflict => "conflict",
-                _ => "error",
-            },
-            problem.reason
-        ));
+        .zip(&state.links)
+        .find_map(|(u, l)| match l {
+            Link::Disputed(dispute) if dispute.1.contains(&t) => Some((u.key, dispute.0.as_str())),
+            _ => None,
+        });
+    if let Some((key, reason)) = disputed {
+        return format!("the plan holds it back, as it is part of {key}'s conflict: {reason}");
     }
-    if let Some(key) = found.linked_to {
-        return Some(format!("it is as the Entra user {key}'s config wants it"));
+    if state.in_conflict.borrow().contains(&t) {
+        return match plan.errors.iter().find(|p| names(&p.reason, sf)) {
+            Some(problem) => format!(
+                "the plan holds it back, as it is part of {}'s conflict: {}",
+                problem.key, problem.reason
+            ),
+            None => "the plan holds it back: a conflict in the plan's errors names it".to_owned(),
+        };
     }
-    let suffix = config.ownership.username_suffix.as_deref();
-    Some(match config.deprovision.out_of_scope {
-        OutOfScope::Ignore => {
-            "`deprovision.out_of_scope: ignore` leaves the accounts no one in scope links as \
-             they are"
-                .to_owned()
-        }
-        OutOfScope::Deactivate if !sf.is_active => "it is inactive already".to_owned(),
+    let Some(suffix) = config.ownership.username_suffix.as_deref() else {
+        return "roster deprovisions only the accounts it owns, and owns none it does not link \
+                (`ownership.username_suffix` is not set)"
+            .to_owned();
+    };
+    if !super::target::owned(config, sf) {
+        return format!("roster does not own it: its Username does not end with {suffix}");
+    }
+    if state.links.iter().any(|l| matches!(l, Link::Undecided(_))) {
+        return "roster withholds deprovisioning the accounts no one links while some user's \
+                matching rules cannot be evaluated (see the plan's warnings)"
+            .to_owned();
+    }
+    match config.deprovision.out_of_scope {
+        OutOfScope::Ignore => "`deprovision.out_of_scope: ignore` leaves the accounts no one \
+                               links as they are"
+            .to_owned(),
         OutOfScope::Freeze if sf.is_frozen() => "it is frozen already".to_owned(),
-        _ => match suffix {
-            None => "roster deprovisions only the accounts it owns, and owns none it does not \
-                     link (`ownership.username_suffix` is not set)"
-                .to_owned(),
-            Some(suffix) if !super::target::owned(config, sf) => {
-                format!("roster does not own it: its Username does not end with {suffix}")
-            }
-            // Owned and unlinked, yet not deprovisioned: withheld while some matching rule
-            // cannot be evaluated (one of those users may be its owner).
-            Some(_) => "roster withholds deprovisioning the accounts no one links while some \
-                        user's matching rules cannot be evaluated (see the plan's warnings)"
-                .to_owned(),
-        },
-    })
+        OutOfScope::Freeze | OutOfScope::Deactivate => plan
+            .errors
+            .iter()
+            .find(|p| names(&p.reason, sf))
+            .map_or_else(
+                || "the plan leaves it as it is".to_owned(),
+                |p| format!("the plan cannot deprovision it: {}", p.reason),
+            ),
+    }
+}
+
+/// Whether `reason` names `sf` by its Username (without case) or its id (15 or 18
+/// characters), as a whole word: `doe@x.dev1` is not named by `jdoe@x.dev1`.
+pub(super) fn names(reason: &str, sf: &crate::model::TargetUser) -> bool {
+    let part = |c: char| c.is_alphanumeric() || "._-+@".contains(c);
+    // A full stop that ends the sentence ends the word too.
+    let continues = |rest: &str| {
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some('.') => chars.next().is_some_and(part),
+            Some(c) => part(c),
+            None => false,
+        }
+    };
+    let whole = |haystack: &str, needle: &str| {
+        !needle.is_empty()
+            && haystack.match_indices(needle).any(|(at, _)| {
+                !haystack[..at].ends_with(part) && !continues(&haystack[at + needle.len()..])
+            })
+    };
+    let id = crate::salesforce::id15(&sf.id);
+    whole(&reason.to_lowercase(), &sf.username.to_lowercase())
+        || whole(reason, &sf.id)
+        || whole(reason, id)
 }

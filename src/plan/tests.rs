@@ -1413,6 +1413,49 @@ fn explain_of_an_unread_user_says_why_the_account_their_rules_find_has_no_change
     );
     let hers = found(&w, &config(&[]));
     assert_eq!(hers.linked_to.as_deref(), Some(upn.as_str()), "{hers:#?}");
+    assert_eq!(
+        hers.held_back.unwrap_or_default(),
+        format!("it is linked to the Entra user {upn}, in scope, whose plan leaves it as it is")
+    );
+    // Linked to her while she is an error item: said, with her error, never "as wanted".
+    let failing = config(&[(
+        "{target: Title, source: jobTitle}",
+        "{target: Title, expression: 'FormatDateTime([jobTitle], , \"yyyyMMdd\", \"yyyy\")'}",
+    )]);
+    let erring = found(&w, &failing).held_back.unwrap_or_default();
+    assert!(
+        erring.starts_with(&format!(
+            "it is linked to the Entra user {upn}, who is an error item: mapping Title"
+        )),
+        "{erring}"
+    );
+    // No one's again, and inactive: that is why, whatever else names it.
+    w.target.users[0].fields.insert(
+        crate::sorted_map::Name::from("FederationIdentifier"),
+        Value::Null,
+    );
+    w.target.users[0].is_active = false;
+    assert_eq!(
+        found(&w, &config(&[])).held_back.as_deref(),
+        Some("it is inactive already")
+    );
+}
+
+/// A reason names a Salesforce user by its whole Username or id, not by a part of another's.
+#[test]
+fn a_reason_names_an_account_only_by_its_whole_username_or_id() {
+    let sf = crate::model::TargetUser {
+        id: "005000000000009AAA".into(),
+        username: "Doe@x.com.dev1".into(),
+        ..crate::model::TargetUser::default()
+    };
+    let names = |reason: &str| super::explain::names(reason, &sf);
+    assert!(names("Username doe@x.com.dev1 is taken"));
+    assert!(names("held by 005000000000009 (a conflict)"));
+    assert!(names("held by 005000000000009AAA."));
+    assert!(!names("Username jdoe@x.com.dev1 is taken"));
+    assert!(!names("Username doe@x.com.dev1x is taken"));
+    assert!(!names("held by 005000000000009AAB"));
 }
 
 #[test]

@@ -287,11 +287,42 @@ fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
         "{}",
         plan["warnings"]
     );
-    // A snapshot that lists no queues and read no feature licence seats (taken for a config
-    // that grants neither): every queue would read as missing, every seat as free.
+}
+
+/// What the snapshot holds is found however the config names or the file orders it (a rule's
+/// group by object id, the holders' list reordered); what it does not hold is named (no queues
+/// listed, no feature licence seats read).
+#[test]
+fn a_snapshot_is_refused_only_for_what_it_does_not_hold() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-holds");
+    let demo = std::fs::read_to_string(&config).unwrap();
+    scratch.write("roster.yaml", &demo);
+    // What the snapshot holds however it is named or ordered: the rule's group by its object
+    // id, the holders' list in another order.
+    let by_id = demo.replace(
+        "- when: {group: SF Report Builders}",
+        "- when: {group: 00000006-0000-0000-0000-000000000003}",
+    );
+    assert_ne!(by_id, demo);
+    std::fs::write(scratch.dir.join("by-id.yaml"), by_id).unwrap();
     let path = scratch.dir.join("seen/salesforce.json");
     let mut org: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    org["access_read"]["assignments_of"]
+        .as_array_mut()
+        .unwrap()
+        .reverse();
+    std::fs::write(&path, org.to_string()).unwrap();
+    for config in ["roster.yaml", "by-id.yaml"] {
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", config, "plan", "--snapshot", "seen"],
+            &[],
+        );
+        assert_eq!(out.code, 0, "{config}: {}", out.stderr);
+    }
+    // A snapshot that lists no queues and read no feature licence seats (taken for a config
+    // that grants neither): every queue would read as missing, every seat as free.
     let kinds = org["access_read"]["kinds"].as_array_mut().unwrap();
     let before = kinds.len();
     kinds.retain(|k| k != "queue");
@@ -351,7 +382,12 @@ fn a_snapshot_cut_short_says_so() {
         (&b""[..], "it is empty"),
         (
             &br#"{"format_version": "4"}"#[..],
-            "it has format_version \"4\" (a number is meant), this roster reads 5",
+            "it has format_version \"4\" (a number is meant), this roster reads 5: take it \
+             again with `roster -c CONFIG snapshot --out DIR`",
+        ),
+        (
+            &br#"{"format_version": 6}"#[..],
+            "it has format_version 6, this roster reads 5: a newer roster took it",
         ),
         (
             &entra,
