@@ -85,6 +85,12 @@ impl Sf {
             .status()
     }
 
+    /// `PATCH sobjects/User/{id}` with `body`.
+    async fn patch_user(&self, id: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::PATCH, &format!("sobjects/User/{id}"), body)
+            .await
+    }
+
     async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> (StatusCode, Value) {
         let r = self
             .http
@@ -279,6 +285,62 @@ async fn graph_refuses_to_select_what_users_do_not_have() {
     running.shutdown().await;
 }
 
+/// A CSV upload naming a column twice fails its job, and no record is written: the last `Id`
+/// cell would otherwise decide which user a row changes.
+#[tokio::test]
+async fn a_bulk_upload_naming_a_column_twice_fails_and_writes_nothing() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let (_, job) = sf
+        .send(
+            reqwest::Method::POST,
+            "jobs/ingest",
+            &json!({"object": "User", "operation": "update", "contentType": "CSV"}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let ava = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let liam = results_id(&sf, "liam.chen@contoso.com.dev1").await;
+    let uploaded = sf
+        .http
+        .put(format!(
+            "{}/services/data/v62.0/jobs/ingest/{id}/batches",
+            sf.base
+        ))
+        .bearer_auth(&sf.token)
+        .header("content-type", "text/csv")
+        .body(format!("Id,Title,ID\n{ava},Twice,{liam}\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    sf.send(
+        reqwest::Method::PATCH,
+        &format!("jobs/ingest/{id}"),
+        &json!({"state": "UploadComplete"}),
+    )
+    .await;
+    let mut info = Value::Null;
+    for _ in 0..5 {
+        info = sf.get(&format!("jobs/ingest/{id}")).await.1;
+        if info["state"] != "UploadComplete" && info["state"] != "InProgress" {
+            break;
+        }
+    }
+    assert_eq!(info["state"], "Failed", "{info}");
+    assert!(
+        info["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Duplicate field name in the header row: ID")),
+        "{info}"
+    );
+    for user in [&ava, &liam] {
+        let (_, record) = sf.get(&format!("sobjects/User/{user}")).await;
+        assert_ne!(record["Title"], "Twice", "{record}");
+    }
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn bulk_jobs_take_several_polls_and_are_listed() {
     let running = demo().await;
@@ -420,13 +482,7 @@ async fn the_identity_url_names_the_running_user_who_cannot_deactivate_itself() 
     assert_eq!(bad.text().await.unwrap(), "Bad_OAuth_Token");
 
     // The running user cannot deactivate itself, alone or in a collection; others can be.
-    let (status, refused) = sf
-        .send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{me}"),
-            &json!({"IsActive": false}),
-        )
-        .await;
+    let (status, refused) = sf.patch_user(&me, &json!({"IsActive": false})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(refused[0]["errorCode"], "FIELD_INTEGRITY_EXCEPTION");
     let (_, results) = sf
@@ -438,13 +494,7 @@ async fn the_identity_url_names_the_running_user_who_cannot_deactivate_itself() 
         .await;
     assert_eq!(results[0]["success"], false, "{results}");
     let other = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
-    let (status, _) = sf
-        .send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{other}"),
-            &json!({"IsActive": false}),
-        )
-        .await;
+    let (status, _) = sf.patch_user(&other, &json!({"IsActive": false})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     running.shutdown().await;
 }
@@ -678,6 +728,46 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
     running.shutdown().await;
 }
 
+/// Salesforce stamps the running user as a record's creator and last modifier; neither, nor
+/// any other system field or the record's Id, is written through a body.
+#[tokio::test]
+async fn system_fields_are_stamped_and_never_written() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let mut user = new_user("jane.doe@contoso.com.dev1");
+    user["ProfileId"] = json!(profile_id(&sf, "Standard User").await);
+    user["Alias"] = json!("jdoe");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, _) = sf.patch_user(&id, &json!({"Title": "Engineer"})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, after) = sf.get(&format!("sobjects/User/{id}")).await;
+    // What the world seeds was created in Setup, by no API user.
+    let (_, me) = sf
+        .get(
+            "query?q=SELECT+Id,CreatedById+FROM+User+WHERE+Username='integration@contoso.com.dev1'",
+        )
+        .await;
+    let me = &me["records"][0];
+    assert_eq!(after["CreatedById"], me["Id"], "{after}");
+    assert_eq!(after["LastModifiedById"], me["Id"], "{after}");
+    assert_ne!(me["CreatedById"], me["Id"], "{me}");
+    let (status, body) = sf
+        .patch_user(&id, &json!({"CreatedById": me["CreatedById"]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+    assert_eq!(body[0]["fields"], json!(["CreatedById"]));
+    // Nor is the record's Id written through a body: another user's would be taken over.
+    let (status, body) = sf
+        .patch_user(&id, &json!({"Id": me["Id"], "Title": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn user_create_enforces_salesforce_rules() {
     let running = demo().await;
@@ -726,13 +816,7 @@ async fn user_create_enforces_salesforce_rules() {
     assert_eq!(body[0]["errorCode"], "MALFORMED_ID");
     // Update bumps LastModifiedDate; a User cannot be deleted.
     let (_, before) = sf.get(&format!("sobjects/User/{id}")).await;
-    let (status, _) = sf
-        .send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{id}"),
-            &json!({"Title": "Engineer"}),
-        )
-        .await;
+    let (status, _) = sf.patch_user(&id, &json!({"Title": "Engineer"})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, after) = sf.get(&format!("sobjects/User/{id}")).await;
     assert_eq!(after["Title"], "Engineer");
@@ -740,36 +824,14 @@ async fn user_create_enforces_salesforce_rules() {
     assert_ne!(before["SystemModstamp"], after["SystemModstamp"]);
     // Salesforce sets the audit fields: a write of one is refused as read-only.
     let (status, body) = sf
-        .send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{id}"),
+        .patch_user(
+            &id,
             &json!({"SystemModstamp": "2020-01-01T00:00:00.000+0000"}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
     assert_eq!(body[0]["fields"], json!(["SystemModstamp"]));
-    // Salesforce stamps the running user as the record's creator and last modifier, and
-    // neither can be written; what the world seeds was created in Setup, by no API user.
-    let (_, me) = sf
-        .get(
-            "query?q=SELECT+Id,CreatedById+FROM+User+WHERE+Username='integration@contoso.com.dev1'",
-        )
-        .await;
-    let me = &me["records"][0];
-    assert_eq!(after["CreatedById"], me["Id"], "{after}");
-    assert_eq!(after["LastModifiedById"], me["Id"], "{after}");
-    assert_ne!(me["CreatedById"], me["Id"], "{me}");
-    let (status, body) = sf
-        .send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{id}"),
-            &json!({"CreatedById": me["CreatedById"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
-    assert_eq!(body[0]["fields"], json!(["CreatedById"]));
     let r = sf
         .http
         .delete(format!(
@@ -1097,22 +1159,10 @@ async fn faults_latency_and_counts() {
     .await
     .unwrap();
     let id = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
-    let (_, locked) = sf
-        .send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{id}"),
-            &json!({"Title": "x"}),
-        )
-        .await;
+    let (_, locked) = sf.patch_user(&id, &json!({"Title": "x"})).await;
     assert_eq!(locked[0]["errorCode"], "UNABLE_TO_LOCK_ROW");
     assert_eq!(
-        sf.send(
-            reqwest::Method::PATCH,
-            &format!("sobjects/User/{id}"),
-            &json!({"Title": "x"})
-        )
-        .await
-        .0,
+        sf.patch_user(&id, &json!({"Title": "x"})).await.0,
         StatusCode::NO_CONTENT
     );
     admin("faults", json!({"route": "*", "kind": "request_limit"}))

@@ -322,6 +322,20 @@ fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super
     };
     let mut rows = rows.into_iter();
     job.header = rows.next().unwrap_or_default();
+    // A column named twice would let its last cell decide silently (the record's Id above all):
+    // the whole upload is refused. The wording is the emulator's; Salesforce's is not published.
+    if let Some(twice) = job.header.iter().enumerate().find_map(|(i, name)| {
+        job.header[..i]
+            .iter()
+            .any(|earlier| earlier.eq_ignore_ascii_case(name))
+            .then_some(name)
+    }) {
+        job.state = "Failed";
+        job.error = Some(format!(
+            "InvalidBatch : Duplicate field name in the header row: {twice}"
+        ));
+        return;
+    }
     for row in rows {
         if row.len() == 1 && row[0].is_empty() {
             continue;

@@ -680,11 +680,10 @@ fn check_fields(org: &Org, object: &str, fields: &Map<String, Value>) -> Result<
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(name)),
         };
-        // The audit fields exist but Salesforce sets them: a write of one is refused as such.
-        if let Some(audit) = SYSTEM_FIELDS[1..]
-            .iter()
-            .find(|t| t.eq_ignore_ascii_case(name))
-        {
+        // The system fields exist but Salesforce sets them: a write of one is refused as such,
+        // the record's Id in a body too (a record is named by its URL, or by the `id` a
+        // collection or a bulk row carries, taken out before this check).
+        if let Some(audit) = SYSTEM_FIELDS.iter().find(|t| t.eq_ignore_ascii_case(name)) {
             return Err(Failure::new(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
                 format!(
