@@ -101,17 +101,21 @@ impl<'a> State<'a> {
                              wanted: &Option<(Arc<str>, Arc<str>)>,
                              names: &dyn Fn(&str) -> Option<String>| {
             if let Some((name, id)) = wanted {
-                let now = current.text(field_name).unwrap_or_default().to_owned();
-                if now.eq_ignore_ascii_case(id) {
+                // No role (or profile) is null, as every other empty field is.
+                let now = current.text(field_name).filter(|t| !t.is_empty());
+                if now.is_some_and(|now| now.eq_ignore_ascii_case(id)) {
                     change.unchanged += 1;
                 } else {
-                    change
-                        .before
-                        .insert(Name::from(field_name), Json::String(now.clone()));
+                    change.before.insert(
+                        Name::from(field_name),
+                        now.map_or(Json::Null, |now| Json::String(now.to_owned())),
+                    );
                     change
                         .after
                         .insert(Name::from(field_name), Json::String(String::from(&**id)));
-                    if let Some(old) = names(&now) {
+                    if let Some(now) = now
+                        && let Some(old) = names(now)
+                    {
                         change.labels.insert(now.into(), old.into());
                     }
                     change.labels.insert(Arc::clone(id), Arc::clone(name));

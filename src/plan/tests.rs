@@ -1441,6 +1441,21 @@ fn explain_of_an_unread_user_says_why_the_account_their_rules_find_has_no_change
     );
 }
 
+/// A linked user without a role, given one by the rules: the role before is null, as any
+/// empty field is, not an empty text.
+#[test]
+fn a_role_given_to_a_user_without_one_was_null_before() {
+    let mut w = World::new();
+    let upn = w.user("lea", json!({}));
+    w.join("lea", "g-leads");
+    w.salesforce("lea", json!({"ProfileId": "00e000000000002"}));
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Update, "{change:#?}");
+    assert_eq!(change.before["UserRoleId"], Value::Null, "{change:#?}");
+    assert!(change.after["UserRoleId"].is_string(), "{change:#?}");
+}
+
 /// A reason names a Salesforce user by its whole Username or id, not by a part of another's.
 #[test]
 fn a_reason_names_an_account_only_by_its_whole_username_or_id() {
