@@ -563,7 +563,7 @@ fn lacks(
 }
 
 /// The access objects `config` grants whose records or holders `target` was not read for:
-/// "the permission sets", "the holders of the permission set Sales_Ops", "the feature
+/// "the queue records", "the holders of the permission set \"Sales_Ops\"", "the feature
 /// licences' seats".
 fn access_lacks(config: &crate::config::Config, target: &TargetSnapshot) -> Vec<String> {
     use crate::salesforce::access;

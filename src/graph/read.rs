@@ -441,8 +441,6 @@ fn assignment(item: &Value) -> Result<AppRoleAssignment, String> {
     })
 }
 
-/// The groups to read, by id: every assigned group, and the groups role rules name (found by
-/// object id or display name). A named group Entra does not have is a warning.
 /// The groups the role rules of `config` and `also` name, as they name them, each once (in the
 /// rules' order).
 pub(crate) fn role_groups(config: &Config, also: Option<&Config>) -> Vec<String> {
@@ -460,8 +458,9 @@ pub(crate) fn role_groups(config: &Config, also: Option<&Config>) -> Vec<String>
     named
 }
 
-/// The groups to read the members of: those assigned to the application, and those `named` by
-/// role rules (looked up by object id or display name).
+/// The groups to read the members of, by id: those assigned to the application, and those
+/// `named` by role rules (looked up by object id or display name). A name several groups have
+/// is a warning; one no group has is left for the planner to refuse at its place.
 async fn groups_to_read(
     graph: &Graph,
     named: &[String],
