@@ -152,19 +152,30 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
                     .to_owned(),
             );
         } else if let Some(id) = &id {
-            let why = if mine || row.is_none() {
-                "it does not hold what this create wrote".to_owned()
+            results[p.change].note = Some(if mine {
+                format!(
+                    "a Salesforce user with this Username ({id}) exists, created by the User \
+                     roster signs in as, but it does not hold what this create wrote (another \
+                     client with roster's credential, or a flow or trigger, made or changed it): \
+                     nothing was given to it; the next plan shows it"
+                )
             } else {
-                let creator = row
+                let why = match row
                     .and_then(|r| r.get("CreatedById"))
                     .and_then(Value::as_str)
-                    .unwrap_or("unknown");
-                format!("another User created it ({creator}), not the one roster signs in as")
-            };
-            results[p.change].note = Some(format!(
-                "a Salesforce user with this Username ({id}) was created by someone else after \
-                 the plan: {why}, so nothing was given to it; the next plan shows it"
-            ));
+                {
+                    Some(creator) => {
+                        format!(
+                            "another User created it ({creator}), not the one roster signs in as"
+                        )
+                    }
+                    None => "it does not hold what this create wrote".to_owned(),
+                };
+                format!(
+                    "a Salesforce user with this Username ({id}) was created by someone else \
+                     after the plan: {why}, so nothing was given to it; the next plan shows it"
+                )
+            });
         }
         settle(&mut results[p.change], p.step, id.filter(|_| ours));
     }

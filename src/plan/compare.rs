@@ -29,14 +29,24 @@ pub(crate) fn differs(
     sandbox_email_suffix: &str,
 ) -> bool {
     let desired = desired.trim();
+    let held = current;
     let Some(current) = stored(current) else {
         return !desired.is_empty();
     };
     if current == desired {
         return false;
     }
-    if matches!(current.as_str(), "true" | "false") {
-        return !current.eq_ignore_ascii_case(desired);
+    match held {
+        // A checkbox and a number as SOQL types them (`true`, `5.0`), the plan's as text.
+        Some(Value::Bool(_)) => return !current.eq_ignore_ascii_case(desired),
+        Some(Value::Number(n)) => {
+            return desired.parse::<f64>().ok() != n.as_f64();
+        }
+        _ => {}
+    }
+    // A record id: Salesforce answers 18 characters, whose first 15 are the id.
+    if field.ends_with("Id") && is_id(&current) && is_id(desired) {
+        return current[..15] != desired[..15];
     }
     if case_insensitive(field) {
         if current.eq_ignore_ascii_case(desired) {
@@ -51,6 +61,11 @@ pub(crate) fn differs(
         }
     }
     true
+}
+
+/// Whether `text` has the shape of a Salesforce record id: 15 or 18 letters and digits.
+fn is_id(text: &str) -> bool {
+    matches!(text.len(), 15 | 18) && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// The value as it would be matched against a lookup key of `field`.
@@ -100,6 +115,32 @@ mod tests {
         assert!(!super::differs("Title", "", None, ".invalid"));
         assert!(differs("Title", "Manager", Value::Null));
         assert!(!differs("IsActive", "True", json!(true)));
+        // Text that reads "false" is text: its case counts.
+        assert!(differs("Title", "FALSE", json!("false")));
+        // A number as SOQL types it, the plan's as text.
+        assert!(!differs("Level__c", "5", json!(5.0)));
+        assert!(differs("Level__c", "6", json!(5.0)));
+        // An id of 15 characters is the 18-character one Salesforce answers; case counts.
+        assert!(!differs(
+            "ManagerId",
+            "0058c0000000001",
+            json!("0058c0000000001AAA")
+        ));
+        assert!(differs(
+            "ManagerId",
+            "0058c0000000002",
+            json!("0058c0000000001AAA")
+        ));
+        assert!(differs(
+            "ManagerId",
+            "0058C0000000001",
+            json!("0058c0000000001AAA")
+        ));
+        assert!(differs(
+            "Title",
+            "0058c0000000001",
+            json!("0058c0000000001AAA")
+        ));
         assert_eq!(
             match_key("Email", " A@B.com.invalid", ".invalid"),
             "a@b.com"

@@ -420,8 +420,12 @@ fn found_by_matching(
                 .linked_source
                 .get(&t)
                 .map(|&i| state.users[i].key.to_owned());
-            let held_back = if let Some(change) = &change {
-                refused(&plan, change)
+            let held_back = if let Some(why) = &plan.refused {
+                Some(format!(
+                    "the plan is refused, so apply changes no one: {why}"
+                ))
+            } else if change.is_some() {
+                refused(&plan)
             } else if protected {
                 Some(
                     "it is protected, so roster never changes, deactivates or freezes it"
@@ -445,14 +449,10 @@ fn found_by_matching(
     (found, matching_error)
 }
 
-/// Why `apply` refuses `change` as the plan stands: a deactivation or freeze while the plan
-/// exceeds `safety.max_deactivations`.
-fn refused(plan: &Plan, change: &Change) -> Option<String> {
-    let deprovisions = matches!(
-        change.action,
-        super::Action::Deactivate | super::Action::Freeze
-    );
-    (deprovisions && plan.safety.exceeded).then(|| {
+/// Why `apply` refuses a change as the plan stands: the plan exceeds
+/// `safety.max_deactivations`, and apply refuses all of it, every change too.
+fn refused(plan: &Plan) -> Option<String> {
+    plan.safety.exceeded.then(|| {
         format!(
             "apply refuses the plan as it stands: its {} exceed `safety.max_deactivations` ({}); \
              `--allow-deactivations {}` lets it",
@@ -473,14 +473,24 @@ fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> Strin
     }
     if let Some(&i) = state.linked_source.get(&t) {
         let key = state.users[i].key;
-        return match plan.errors.iter().find(|p| p.key == key) {
-            Some(problem) => format!(
+        if let Some(problem) = plan.errors.iter().find(|p| p.key == key) {
+            return format!(
                 "it is linked to the Entra user {key}, who is an error item: {}",
                 problem.reason
-            ),
-            None => format!(
+            );
+        }
+        let super::scope::Scope::Out(why) = &state.decisions[i] else {
+            return format!(
                 "it is linked to the Entra user {key}, in scope, whose plan leaves it as it is"
-            ),
+            );
+        };
+        let linked = format!("it is linked to the Entra user {key}, out of scope ({why})");
+        return match config.deprovision.out_of_scope {
+            OutOfScope::Ignore => {
+                format!("{linked}, and `deprovision.out_of_scope: ignore` leaves it as it is")
+            }
+            OutOfScope::Freeze if sf.is_frozen() => format!("{linked}, and it is frozen already"),
+            _ => format!("{linked}; the plan leaves it as it is"),
         };
     }
     // Disputed by one user's matching rule, or named by a create's conflict.

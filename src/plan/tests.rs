@@ -1456,6 +1456,46 @@ fn a_role_given_to_a_user_without_one_was_null_before() {
     assert!(change.after["UserRoleId"].is_string(), "{change:#?}");
 }
 
+/// `explain` of an unread user whose rules find an account linked to someone out of scope
+/// (Ed, disabled) under `out_of_scope: ignore` says that, never "in scope"; a refused plan says
+/// it is refused.
+#[test]
+fn explain_of_an_unread_user_tells_an_account_linked_out_of_scope_and_a_refused_plan() {
+    let mut w = World::new();
+    w.user("ed", json!({"accountEnabled": false}));
+    w.join("ed", "g-sales");
+    w.salesforce("ed", json!({"EmployeeNumber": "E7"}));
+    w.user("other", json!({}));
+    w.join("other", "g-sales");
+    let ghost = crate::model::UnreadUser {
+        id: "id-ghost".into(),
+        user_principal_name: "ghost@x.com".into(),
+        attributes: [(crate::sorted_map::Name::from("employeeId"), json!("E7"))].into(),
+        ..crate::model::UnreadUser::default()
+    };
+    let inputs = inputs(&[]);
+    let held_back = |config: &Config| {
+        let n = super::explain::not_read(config, &w.source, &w.target, &inputs, &ghost);
+        assert_eq!(n.salesforce_users.len(), 1, "{n:#?}");
+        n.salesforce_users[0].held_back.clone().unwrap_or_default()
+    };
+    let ignoring = config(&[(
+        "safety: {max_deactivations: 10}",
+        "safety: {max_deactivations: 10}\ndeprovision: {out_of_scope: ignore}",
+    )]);
+    assert_eq!(
+        held_back(&ignoring),
+        "it is linked to the Entra user ed@x.com, out of scope (disabled in Entra \
+         (accountEnabled is false)), and `deprovision.out_of_scope: ignore` leaves it as it is"
+    );
+    let refusing = config(&[("profile: Standard User", "profile: Standard Usr")]);
+    assert!(
+        held_back(&refusing).starts_with("the plan is refused, so apply changes no one: "),
+        "{}",
+        held_back(&refusing)
+    );
+}
+
 /// A reason names a Salesforce user by its whole Username or id, not by a part of another's.
 #[test]
 fn a_reason_names_an_account_only_by_its_whole_username_or_id() {

@@ -182,9 +182,12 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     // escapes a plan's quoting writes for some of them (`e\u{301}mma@`), are masked whole.
     // The domain, kept, is whatever follows up to the same stops (a dotless host, an
     // underscore, an escaped invisible character, an `[address literal]`); the `@` may be
-    // markdown's, with the empty comment after it (`markdown_text`).
-    regex::Regex::new(r#"[^\s@"<>()\[\],;:`]+(@<!-- -->|@)(\[[^\]\s]*\]|[^\s@"<>()\[\],;:`]+)"#)
-        .ok()
+    // markdown's, with the empty comment after it (`markdown_text`), and markdown's escapes
+    // inside a local part (`&amp;`, `#<!-- -->`) are part of it.
+    regex::Regex::new(
+        r#"(?:[^\s@"<>()\[\],;:`]|&(?:amp|lt|gt);|<!-- -->)+(@<!-- -->|@)(\[[^\]\s]*\]|[^\s@"<>()\[\],;:`]+)"#,
+    )
+    .ok()
 });
 
 /// Whether `c` acts rather than shows: a control character (C0, DEL, C1: an escape sequence, a
@@ -255,9 +258,10 @@ fn escape_acting(text: &str, keep_line_breaks: bool) -> Option<String> {
 /// start at `http://`, `https://` and `www.` and take an e-mail address at its `@` (GitHub
 /// Flavored Markdown spec, "Autolinks (extension)"), so the `:` before `//` and the `.` after
 /// `www` are escaped (a backslash before punctuation shows the punctuation alone). An `@` and a
-/// `#` before a digit are followed by an empty HTML comment, which shows as nothing: the
-/// autolinker decodes `&#64;` and `\@` back into an address it links, and GitHub makes an
-/// `@mention` or an issue reference (`#12`) only of text with no break inside.
+/// `#` before a digit are followed by an empty HTML comment (and the `GH` of `GH-12` too), which
+/// shows as nothing: the autolinker decodes `&#64;` and `\@` back into an address it links,
+/// and GitHub makes an `@mention` or an issue reference (`#12`, `GH-12`) only of text with no
+/// break inside. A `$` is escaped: it would open GitHub's math.
 pub(crate) fn markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (at, c) in text.char_indices() {
@@ -281,11 +285,20 @@ pub(crate) fn markdown_text(text: &str) -> String {
             '#' if text[at + 1..].starts_with(|d: char| d.is_ascii_digit()) => {
                 out.push_str("#<!-- -->");
             }
+            // `GH-12` is an issue reference too.
+            '-' if text[..at]
+                .get(at.saturating_sub(2)..)
+                .is_some_and(|before| before.eq_ignore_ascii_case("gh"))
+                && text[at + 1..].starts_with(|d: char| d.is_ascii_digit()) =>
+            {
+                out.push_str("<!-- -->-");
+            }
             '`' => out.push_str("&#96;"),
             '\n' | '\r' => out.push(' '),
             c if acts(c) => out.extend(c.escape_debug()),
             // `[` escaped is enough to keep `![...](...)` from being an image.
-            '[' | ']' | '|' | '*' | '_' | '~' | '\\' => {
+            // `$` opens GitHub's math.
+            '[' | ']' | '|' | '*' | '_' | '~' | '\\' | '$' => {
                 out.push('\\');
                 out.push(c);
             }

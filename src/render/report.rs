@@ -413,6 +413,18 @@ mod tests {
             crate::render::markdown_text("@octocat fixed #12 (C#, ceo@corp.example)"),
             "@<!-- -->octocat fixed #<!-- -->12 (C#, ceo@<!-- -->corp.example)"
         );
+        // `GH-12` references an issue, `$` opens math.
+        assert_eq!(
+            crate::render::markdown_text("GH-12 costs $5, gh-7 too; a GH-b and a-12 do not"),
+            "GH<!-- -->-12 costs \\$5, gh<!-- -->-7 too; a GH-b and a-12 do not"
+        );
+        // Masked, an address keeps no part of its local part, escapes and all.
+        assert_eq!(
+            crate::render::mask_emails(&crate::render::markdown_text(
+                "tom&jerry@contoso.com bob#1@contoso.com"
+            )),
+            "•••@<!-- -->contoso.com •••@<!-- -->contoso.com"
+        );
         // Bare addresses GitHub would link by itself: the `:` of `://` and the `.` of `www.`
         // are escaped (shown as they are), an address's `@` is an entity; a colon or a dot
         // elsewhere is left alone.

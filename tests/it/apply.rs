@@ -363,7 +363,10 @@ fn a_create_beaten_by_someone_elses_user_of_that_username_fails_and_grants_nothi
         created["id"].as_str().unwrap().to_owned()
     });
     assert!(
-        stdout.contains("it does not hold what this create wrote"),
+        stdout.contains(
+            "exists, created by the User roster signs in as, but it does not hold what this \
+             create wrote"
+        ),
         "{stdout}"
     );
 }
@@ -404,7 +407,10 @@ fn a_create_beaten_by_a_copy_made_by_another_user_fails_and_grants_nothing() {
         assert_eq!(status, 201, "{created}");
         created["id"].as_str().unwrap().to_owned()
     });
-    assert!(stdout.contains("another User created it"), "{stdout}");
+    assert!(
+        stdout.contains("was created by someone else after the plan: another User created it"),
+        "{stdout}"
+    );
 }
 
 /// Plans Alexander Ivanov's create, holds it three seconds at Salesforce's door while `impostor`
@@ -483,7 +489,7 @@ fn create_beaten_by(world: &World, impostor: impl FnOnce(&Value, &Value) -> Stri
     assert!(!stdout.contains("1 created"), "{stdout}");
     assert!(
         stdout.contains(&format!(
-            "a Salesforce user with this Username ({impostor}) was created by someone else"
+            "a Salesforce user with this Username ({impostor}) "
         )),
         "{stdout}"
     );
