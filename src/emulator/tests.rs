@@ -728,6 +728,33 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
     running.shutdown().await;
 }
 
+/// A custom number field written as text is kept, and answered, as a number (`5.0`), as SOQL
+/// types it; a text field keeps its text.
+#[tokio::test]
+async fn a_number_written_as_text_is_answered_as_a_number() {
+    let world = DEMO.replace(
+        "    - {name: Entra_Object_Id__c,",
+        "    - {name: Level__c, type: number}\n    - {name: Entra_Object_Id__c,",
+    );
+    assert_ne!(world, DEMO);
+    let running = start(
+        State::from_world(WorldFile::from_yaml(&world).unwrap()).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let sf = Sf::demo(&running).await;
+    let id = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let (status, body) = sf
+        .patch_user(&id, &json!({"Level__c": "5", "Title": "5"}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, user) = sf.get(&format!("sobjects/User/{id}")).await;
+    assert_eq!(user["Level__c"], json!(5.0), "{user}");
+    assert_eq!(user["Title"], json!("5"), "{user}");
+    running.shutdown().await;
+}
+
 /// Salesforce stamps the running user as a record's creator and last modifier; neither, nor
 /// any other system field or the record's Id, is written through a body.
 #[tokio::test]
@@ -743,6 +770,17 @@ async fn system_fields_are_stamped_and_never_written() {
     let (status, _) = sf.patch_user(&id, &json!({"Title": "Engineer"})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, after) = sf.get(&format!("sobjects/User/{id}")).await;
+    // A checkbox written as text is kept, and answered, as a boolean.
+    let (status, _) = sf
+        .patch_user(&id, &json!({"UserPermissionsKnowledgeUser": "True"}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, checked) = sf.get(&format!("sobjects/User/{id}")).await;
+    assert_eq!(
+        checked["UserPermissionsKnowledgeUser"],
+        json!(true),
+        "{checked}"
+    );
     // What the world seeds was created in Setup, by no API user.
     let (_, me) = sf
         .get(

@@ -483,6 +483,7 @@ pub(crate) fn create(
                 ));
             }
             check_user(org, &fields, None)?;
+            typed(org, &mut fields);
             Ok(org.insert("User", fields))
         }
         "PermissionSetAssignment"
@@ -573,6 +574,7 @@ pub(crate) fn update(
     let mut merged = existing.clone();
     merged.extend(fields);
     check_user(org, &merged, Some(&existing))?;
+    typed(org, &mut merged);
     let now = org.tick();
     merged.insert(
         "LastModifiedById".into(),
@@ -736,6 +738,39 @@ pub(super) fn reference(
         ));
     }
     Ok(id)
+}
+
+/// The values as Salesforce keeps them, checked already: a checkbox written as the text
+/// `"true"` or `"False"` is a boolean, a number written as text is a number (SOQL answers
+/// `true` and `5.0`, whatever the write sent).
+fn typed(org: &Org, user: &mut Map<String, Value>) {
+    for (name, value) in user.iter_mut() {
+        let Value::String(text) = &*value else {
+            continue;
+        };
+        let (checkbox, number) = match (user_object::field(name), org.custom_user_field(name)) {
+            (Some(field), _) => (
+                field.kind == "boolean",
+                matches!(field.kind, "int" | "double" | "currency" | "percent"),
+            ),
+            (None, Some(custom)) => (
+                custom.kind == CustomType::Checkbox,
+                custom.kind == CustomType::Number,
+            ),
+            (None, None) => (false, false),
+        };
+        if checkbox && (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")) {
+            *value = Value::Bool(text.eq_ignore_ascii_case("true"));
+        } else if number
+            && let Some(n) = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+        {
+            *value = Value::Number(n);
+        }
+    }
 }
 
 /// A value against a custom field's type. Salesforce's label for a custom field is its name
