@@ -344,7 +344,7 @@ fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super
         for (name, text) in job.header.iter().zip(&row) {
             // An empty cell leaves the field as it is (unset on insert); `#N/A` sets null.
             if !text.is_empty() {
-                fields.insert(name.clone(), csv_value(name, text));
+                fields.insert(name.clone(), csv_value(text));
             }
         }
         let result = if row.len() == job.header.len() {
@@ -378,15 +378,13 @@ fn process(job: &mut Job, org: &mut super::super::state::Org, faults: &mut super
     job.state = "JobComplete";
 }
 
-/// A CSV cell as the field's value: `#N/A` is null, `true`/`false` of a checkbox are booleans.
-fn csv_value(field: &str, text: &str) -> Value {
-    let checkbox = field.starts_with("Is")
-        || field.starts_with("UserPermissions")
-        || field.starts_with("Receives");
-    match text {
-        "#N/A" => Value::Null,
-        "true" | "false" if checkbox => Value::Bool(text == "true"),
-        _ => Value::String(text.to_owned()),
+/// A CSV cell as the field's value: `#N/A` is null, anything else text (typed by the record
+/// rules, as every write is: a checkbox's `true` becomes a boolean there).
+fn csv_value(text: &str) -> Value {
+    if text == "#N/A" {
+        Value::Null
+    } else {
+        Value::String(text.to_owned())
     }
 }
 

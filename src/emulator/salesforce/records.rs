@@ -447,6 +447,7 @@ pub(crate) fn create(
     caller: Option<&str>,
 ) -> Result<String, Failure> {
     check_fields(org, object, &fields)?;
+    typed(org, object, &mut fields);
     if let Some(caller) = caller {
         fields.insert("CreatedById".into(), json!(caller));
     }
@@ -483,7 +484,6 @@ pub(crate) fn create(
                 ));
             }
             check_user(org, &fields, None)?;
-            typed(org, &mut fields);
             Ok(org.insert("User", fields))
         }
         "PermissionSetAssignment"
@@ -503,7 +503,7 @@ pub(crate) fn update(
     faults: &mut super::super::Faults,
     object: &'static str,
     id: &str,
-    fields: Map<String, Value>,
+    mut fields: Map<String, Value>,
     caller: Option<&str>,
 ) -> Result<(), Failure> {
     let Ok(id) = ids::normalize(id) else {
@@ -524,6 +524,7 @@ pub(crate) fn update(
         ));
     }
     check_fields(org, object, &fields)?;
+    typed(org, object, &mut fields);
     let Some(existing) = org.objects.get(object).and_then(|r| r.get(&id)).cloned() else {
         return Err(Failure::new(
             "NOT_FOUND",
@@ -574,7 +575,6 @@ pub(crate) fn update(
     let mut merged = existing.clone();
     merged.extend(fields);
     check_user(org, &merged, Some(&existing))?;
-    typed(org, &mut merged);
     let now = org.tick();
     merged.insert(
         "LastModifiedById".into(),
@@ -740,10 +740,14 @@ pub(super) fn reference(
     Ok(id)
 }
 
-/// The values as Salesforce keeps them, checked already: a checkbox written as the text
-/// `"true"` or `"False"` is a boolean, a number written as text is a number (SOQL answers
-/// `true` and `5.0`, whatever the write sent).
-fn typed(org: &Org, user: &mut Map<String, Value>) {
+/// A User's values as Salesforce takes them, before any rule reads them: a checkbox written as
+/// the text `"true"` or `"False"` (a Bulk CSV cell, or JSON text) is a boolean, a number
+/// written as text is a number (SOQL answers `true` and `5.0`, whatever the write sent). Text
+/// of neither shape is left for the type checks to refuse.
+fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
+    if object != "User" {
+        return;
+    }
     for (name, value) in user.iter_mut() {
         let Value::String(text) = &*value else {
             continue;
