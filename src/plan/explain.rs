@@ -406,7 +406,7 @@ fn found_by_matching(
         .map(|(t, rule)| {
             let sf = &target.users[t];
             let rule = &compiled.matching[rule];
-            let protected = super::is_protected(config, target, sf);
+            let protected = state.org.protected(config, sf);
             let change = plan
                 .changes
                 .iter()
