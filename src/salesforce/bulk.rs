@@ -242,7 +242,13 @@ pub(crate) async fn run_job(
                 "Bulk API job {id}: the answer to completing its upload was lost, and the job is \
                  {state}: following it"
             ),
-            Err(_) => return Err(JobError::Unknown(e)),
+            // Both failures are named: the first alone would hide why the outcome is unknown.
+            Err(read) => {
+                return Err(JobError::Unknown(SalesforceError::Read(format!(
+                    "{e}; reading Bulk API job {id} to learn whether that took effect failed \
+                     too: {read}"
+                ))));
+            }
         }
     }
     let info = poll(salesforce, &id, &path, stopped)

@@ -1312,6 +1312,30 @@ fn a_bulk_job_whose_answer_was_lost_is_looked_up() {
     world.assert_converged();
 }
 
+/// The answer to completing the upload is lost and the job cannot be read either: the apply
+/// stops, naming both failures (the job read's last), and looks the records up.
+#[test]
+fn a_bulk_job_that_cannot_be_read_after_a_lost_answer_names_the_read() {
+    let world = World::demo("safety-bulk-unreadable");
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "PATCH /services/data/{v}/jobs/ingest/{id}", "kind": "lose_response"}),
+    );
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "GET /services/data/{v}/jobs/ingest/{id}", "kind": "status", "status": 500, "count": 20}),
+    );
+    let out = world.roster(&["apply", "--auto-approve", "--bulk-threshold", "10"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("to learn whether that took effect failed too") && said.contains("500"),
+        "{said}"
+    );
+    let audit = assert_audit_matches_org(&world);
+    assert!(count(&audit, "applied") > 0, "{audit:?}");
+}
+
 #[test]
 fn writes_whose_every_answer_was_lost_are_looked_up_not_guessed() {
     for (name, route, body) in [
