@@ -340,7 +340,8 @@ pub(crate) struct LogArgs {
     /// Only the changes to this user: userPrincipalName, Salesforce Username, or either's id.
     #[arg(long, value_name = "KEY")]
     pub(crate) user: Option<String>,
-    /// Only the changes on or after this date (2026-11-01) or UTC time (2026-11-01T09:30:00Z).
+    /// Only the changes on or after this date (2026-11-01, UTC) or RFC 3339 time
+    /// (2026-11-01T09:30:00Z, 2026-11-01T11:30:00+02:00).
     #[arg(long, value_name = "DATE")]
     pub(crate) since: Option<String>,
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]

@@ -16,7 +16,8 @@ mod stale;
 mod verify;
 
 pub(crate) use record::{
-    ApplyReport, AuditLog, Tally, apply_report_schema_text, audit_line_schema_text, complete,
+    ApplyReport, AuditLog, Tally, apply_report_schema_text, audit_line_schema_text,
+    audit_line_schemas, complete,
 };
 
 use std::sync::{Arc, Mutex, PoisonError};

@@ -357,6 +357,15 @@ pub(crate) fn audit_line_schema_text() -> String {
     schema_text::<AuditRecord>()
 }
 
+/// The JSON Schemas of one audit line: a user's change's, and an app role's.
+pub(crate) fn audit_line_schemas() -> (serde_json::Value, serde_json::Value) {
+    let json = |schema: schemars::Schema| schema.to_value();
+    (
+        json(schemars::schema_for!(AuditLine)),
+        json(schemars::schema_for!(AppRoleAuditLine)),
+    )
+}
+
 /// `roster schema --apply-report`; committed as `schemas/apply-report.schema.json`.
 pub(crate) fn apply_report_schema_text() -> String {
     schema_text::<ApplyReport>()

@@ -14,7 +14,67 @@ use crate::error::{Error, Outcome};
 /// One line of an audit log, with where it came from.
 struct Entry {
     line: Value,
+    /// Its `time` as an instant (Unix nanoseconds): times compare as instants, not as text.
+    instant: i128,
     file: PathBuf,
+}
+
+/// An RFC 3339 time (roster writes `2026-11-30T10:15:00.123Z`) as Unix nanoseconds; none for
+/// anything else.
+fn instant(text: &str) -> Option<i128> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp_nanos)
+}
+
+/// What an audit line must be: the schema `roster schema --audit-line` prints, for a user's
+/// change or (`"kind": "entra_app_role"`) an app role's.
+struct Schemas {
+    user: jsonschema::Validator,
+    app_role: jsonschema::Validator,
+}
+
+impl Schemas {
+    fn new() -> Result<Schemas, Error> {
+        let (user, app_role) = crate::apply::audit_line_schemas();
+        let compile = |schema: &Value| {
+            jsonschema::validator_for(schema).map_err(|e| {
+                Error::Output(std::io::Error::other(format!(
+                    "internal: the audit line's schema does not compile: {e}"
+                )))
+            })
+        };
+        Ok(Schemas {
+            user: compile(&user)?,
+            app_role: compile(&app_role)?,
+        })
+    }
+
+    /// Why `line` is not an audit line, if it is not: the first place the schema refuses, or
+    /// a `time` that is no RFC 3339 time.
+    fn check(&self, line: &Value) -> Result<i128, String> {
+        let validator = if line.get("kind").and_then(Value::as_str) == Some("entra_app_role") {
+            &self.app_role
+        } else {
+            &self.user
+        };
+        if let Some(error) = validator.iter_errors(line).next() {
+            let at = error.instance_path().to_string();
+            let at = if at.is_empty() {
+                "the line".to_owned()
+            } else {
+                format!("`{at}`")
+            };
+            return Err(format!("{at}: {error}"));
+        }
+        let time = line.get("time").and_then(Value::as_str).unwrap_or_default();
+        instant(time).ok_or_else(|| {
+            format!(
+                "`/time` {:?} is not an RFC 3339 time (2026-11-30T10:15:00.123Z)",
+                crate::render::visible(time)
+            )
+        })
+    }
 }
 
 impl Entry {
@@ -59,12 +119,10 @@ impl Entry {
         [self.text("key"), username("before"), username("after")]
             .iter()
             .any(|k| !k.is_empty() && k.eq_ignore_ascii_case(user))
+            // A Salesforce id's 15 characters compare with case, an Entra object id without.
             || [self.text("source_id"), self.text("target_id")]
                 .iter()
-                .any(|id| {
-                    !id.is_empty()
-                        && (id.eq_ignore_ascii_case(user) || crate::salesforce::same_id(id, user))
-                })
+                .any(|id| !id.is_empty() && crate::salesforce::same_id(id, user))
     }
 
     /// What changed, in one line: the fields (`Title: "a" -> "b"`), then the grants
@@ -129,6 +187,41 @@ impl Entry {
         parts.join("; ")
     }
 
+    /// Its steps, when not every one was applied: each step's result and Salesforce's error
+    /// (`deactivate failed (FIELD_INTEGRITY_EXCEPTION: ...); freeze applied`).
+    fn steps(&self) -> String {
+        let steps = self
+            .line
+            .get("steps")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let text = |step: &Value, key: &str| {
+            step.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        if steps.iter().all(|s| text(s, "result") == "applied") {
+            return String::new();
+        }
+        steps
+            .iter()
+            .map(|step| {
+                let error: Vec<String> = [text(step, "code"), text(step, "message")]
+                    .into_iter()
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                let shown = format!("{} {}", text(step, "step"), text(step, "result"));
+                if error.is_empty() {
+                    shown
+                } else {
+                    format!("{shown} ({})", error.join(": "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Where it came from: the commit, actor, run and repository CI recorded, if any.
     fn origin(&self) -> String {
         let mut parts = Vec::new();
@@ -150,6 +243,13 @@ impl Entry {
 
 pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     let since = args.since.as_deref().map(since).transpose()?;
+    if args.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(Error::Usage(
+            "--user is empty: give a userPrincipalName, a Salesforce Username, or either id"
+                .to_owned(),
+        ));
+    }
+    let schemas = Schemas::new()?;
     let files: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("roster-audit.jsonl")]
     } else {
@@ -158,20 +258,19 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     let mut entries = Vec::new();
     let mut unreadable = 0;
     for file in &files {
-        unreadable += read(file, &mut entries)?;
+        unreadable += read(file, &schemas, &mut entries)?;
     }
     // The same line twice (an artifact downloaded twice) is one change.
     let mut seen = std::collections::HashSet::new();
     entries.retain(|e| seen.insert(e.line.to_string()));
     entries.retain(|e| {
-        since.as_deref().is_none_or(|s| e.text("time") >= s)
-            && args.user.as_deref().is_none_or(|u| e.about(u))
+        since.is_none_or(|s| e.instant >= s) && args.user.as_deref().is_none_or(|u| e.about(u))
     });
     // Oldest first, across files; a line's order within its file breaks ties.
-    entries.sort_by(|a, b| a.text("time").cmp(b.text("time")));
+    entries.sort_by_key(|e| e.instant);
     let out = match args.format {
         // Keys and names from the log's lines show, never acting on the terminal.
-        LogFormat::Text => crate::render::visible_lines(&text(&entries)).into_owned(),
+        LogFormat::Text => text(&entries),
         LogFormat::Markdown => markdown(&entries),
         LogFormat::Csv => csv(&entries)?,
         LogFormat::Json => {
@@ -192,26 +291,25 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     Ok(Outcome::Success)
 }
 
-/// `--since`: a date (`2026-11-01`, from its midnight UTC) or a UTC time
-/// (`2026-11-01T09:30:00Z`); the audit log's times are UTC and sort as text.
-fn since(text: &str) -> Result<String, Error> {
-    let date = text.len() == 10
-        && crate::expr::parse_date(text).is_some()
-        && text.as_bytes()[4] == b'-'
-        && text.as_bytes()[7] == b'-';
-    let time = text.ends_with('Z') && text.contains('T') && crate::expr::parse_date(text).is_some();
-    if date || time {
-        Ok(text.trim_end_matches('Z').to_owned())
+/// `--since`: a date (`2026-11-01`, from its midnight UTC) or an RFC 3339 time
+/// (`2026-11-01T09:30:00Z`, `2026-11-01T11:30:00+02:00`), as Unix nanoseconds.
+fn since(text: &str) -> Result<i128, Error> {
+    let parsed = if text.len() == 10 {
+        instant(&format!("{text}T00:00:00Z"))
     } else {
-        Err(Error::Usage(format!(
-            "--since {text:?}: give a date (2026-11-01) or a UTC time (2026-11-01T09:30:00Z)"
-        )))
-    }
+        instant(text)
+    };
+    parsed.ok_or_else(|| {
+        Error::Usage(format!(
+            "--since {text:?}: give a date (2026-11-01) or an RFC 3339 time \
+             (2026-11-01T09:30:00Z), one that exists"
+        ))
+    })
 }
 
 /// Reads one audit log's lines into `entries`; returns how many could not be read, each named
 /// on stderr with its file and line.
-fn read(file: &Path, entries: &mut Vec<Entry>) -> Result<usize, Error> {
+fn read(file: &Path, schemas: &Schemas, entries: &mut Vec<Entry>) -> Result<usize, Error> {
     let bytes = std::fs::read(file).map_err(|source| Error::File {
         action: "read",
         path: file.to_owned(),
@@ -240,20 +338,21 @@ fn read(file: &Path, entries: &mut Vec<Entry>) -> Result<usize, Error> {
             continue;
         }
         match serde_json::from_str::<Value>(line) {
-            Ok(value) if value.get("time").and_then(Value::as_str).is_some() => {
-                entries.push(Entry {
+            Ok(value) => match schemas.check(&value) {
+                Ok(instant) => entries.push(Entry {
                     line: value,
+                    instant,
                     file: file.to_owned(),
-                });
-            }
-            Ok(_) => {
-                unreadable += 1;
-                super::warn(&format!(
-                    "{}:{}: not an audit line (no `time`)",
-                    display_path(file),
-                    i + 1
-                ));
-            }
+                }),
+                Err(why) => {
+                    unreadable += 1;
+                    super::warn(&format!(
+                        "{}:{}: not an audit line: {why}",
+                        display_path(file),
+                        i + 1
+                    ));
+                }
+            },
             Err(e) => {
                 unreadable += 1;
                 super::warn(&format!(
@@ -274,21 +373,21 @@ fn text(entries: &[Entry]) -> String {
         out.push_str("No changes recorded.\n");
     }
     for e in entries {
+        // Each value shown on its line: a line break in one (a name, a CI variable) cannot
+        // start a line of its own that reads as another entry.
+        let shown = |text: &str| crate::render::visible(text).into_owned();
         let _ = writeln!(
             out,
             "{}  {:<10}  {}  {}",
-            e.text("time"),
-            e.text("action"),
-            e.subject(),
-            e.text("result")
+            shown(e.text("time")),
+            shown(e.text("action")),
+            shown(&e.subject()),
+            shown(e.text("result"))
         );
-        let what = e.what();
-        if !what.is_empty() {
-            let _ = writeln!(out, "    {what}");
-        }
-        let origin = e.origin();
-        if !origin.is_empty() {
-            let _ = writeln!(out, "    {origin}");
+        for detail in [e.what(), e.steps(), e.origin()] {
+            if !detail.is_empty() {
+                let _ = writeln!(out, "    {}", shown(&detail));
+            }
         }
     }
     out
@@ -306,7 +405,7 @@ fn markdown(entries: &[Entry]) -> String {
             cell(e.text("time")),
             cell(e.text("action")),
             cell(&e.subject()),
-            cell(e.text("result")),
+            cell([e.text("result"), &e.steps()].join(" ").trim_end()),
             cell(&e.what()),
             cell(e.github("sha")),
             cell(e.github("actor")),
@@ -345,6 +444,7 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
             "repository",
             "plan_sha256",
             "file",
+            "steps",
         ])
         .map_err(failed)?;
     for e in entries {
@@ -362,6 +462,7 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
             e.github("repository").to_owned(),
             e.text("plan_sha256").to_owned(),
             display_path(&e.file),
+            e.steps(),
         ];
         writer.write_record(cells.map(inert)).map_err(failed)?;
     }

@@ -264,3 +264,165 @@ fn a_create_and_an_update_as_text_and_markdown() {
         });
     }
 }
+
+/// Times are instants: an offset, a missing fraction and `--since` with an offset compare as
+/// the moments they name; a line that is not an audit line (by the schema, or by its time) is
+/// named, never listed.
+#[test]
+fn times_compare_as_instants_and_lines_must_be_audit_lines() {
+    let world = applied();
+    let line = world.audit()[0].clone();
+    let at = |time: &str, key: &str| {
+        let mut l = line.clone();
+        l["time"] = Value::from(time);
+        l["key"] = Value::from(key);
+        l.to_string()
+    };
+    let lines = [
+        // 08:00 UTC, written with an offset: before the 08:19:49Z line.
+        at("2026-12-02T10:00:00+02:00", "offset@contoso.com"),
+        at("2026-12-02T08:19:49Z", "whole@contoso.com"),
+        at("2026-12-02T08:19:49.560Z", "fraction@contoso.com"),
+    ];
+    std::fs::write(
+        world.scratch.dir.join("times.jsonl"),
+        format!("{}\n", lines.join("\n")),
+    )
+    .unwrap();
+    let keys = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("20"))
+            .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
+            .collect()
+    };
+    let out = world.roster(&["log", "times.jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        keys(&out.stdout),
+        [
+            "offset@contoso.com",
+            "whole@contoso.com",
+            "fraction@contoso.com"
+        ]
+    );
+    for (since, expected) in [
+        ("2026-12-02T08:19:49.500Z", &["fraction@contoso.com"][..]),
+        (
+            "2026-12-02T08:10:00Z",
+            &["whole@contoso.com", "fraction@contoso.com"],
+        ),
+        // The same moment, with an offset.
+        (
+            "2026-12-02T10:10:00+02:00",
+            &["whole@contoso.com", "fraction@contoso.com"],
+        ),
+    ] {
+        let out = world.roster(&["log", "times.jsonl", "--since", since]);
+        assert_eq!(out.code, 0, "{since}: {}", out.stderr);
+        assert_eq!(keys(&out.stdout), expected, "{since}");
+    }
+    for bad in ["2026-02-29", "2026-12-02T25:00:00Z", "yesterday"] {
+        let out = world.roster(&["log", "times.jsonl", "--since", bad]);
+        assert_eq!(out.code, 1, "{bad}");
+        assert!(
+            out.stderr.contains("give a date (2026-11-01)"),
+            "{}",
+            out.stderr
+        );
+    }
+    let out = world.roster(&["log", "times.jsonl", "--user", " "]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--user is empty"), "{}", out.stderr);
+    // Not audit lines: a time that is no time, a line of nothing but a time, an unknown action.
+    let mut wrong_action = line.clone();
+    wrong_action["action"] = Value::from("drop_database");
+    let bad = [
+        at("banana", "banana@contoso.com"),
+        serde_json::json!({"time": "2026-12-02T09:00:00.000Z"}).to_string(),
+        wrong_action.to_string(),
+    ];
+    std::fs::write(
+        world.scratch.dir.join("bad.jsonl"),
+        format!("{}\n{}\n", lines[0], bad.join("\n")),
+    )
+    .unwrap();
+    let out = world.roster(&["log", "bad.jsonl"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("bad.jsonl:2: not an audit line: `/time` \"banana\" is not an RFC 3339 time")
+            && out.stderr.contains("bad.jsonl:3: not an audit line:")
+            && out
+                .stderr
+                .contains("bad.jsonl:4: not an audit line: `/action`")
+            && out
+                .stderr
+                .contains("3 line(s) of the audit log could not be read"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(keys(&out.stdout), ["offset@contoso.com"], "{}", out.stdout);
+}
+
+/// A failed step beside an applied one is shown, and a CI value's line break cannot forge an
+/// entry; a 15-character Salesforce id names one record, case and all.
+#[test]
+fn steps_show_and_values_stay_on_their_line() {
+    let world = applied();
+    let mut line = world
+        .audit()
+        .into_iter()
+        .find(|l| l["target_id"].is_string() && l["action"] == "update")
+        .unwrap();
+    line["result"] = Value::from("failed");
+    line["steps"] = serde_json::json!([
+        {"step": "deactivate", "result": "failed", "code": "FIELD_INTEGRITY_EXCEPTION", "message": "blocked"},
+        {"step": "freeze", "result": "applied"}
+    ]);
+    line["github"]["repository"] = Value::from("x\n2020-01-01T00:00:00.000Z  create  forged");
+    let target = line["target_id"].as_str().unwrap().to_owned();
+    line["target_id"] = Value::from(&target[..15]);
+    std::fs::write(world.scratch.dir.join("one.jsonl"), format!("{line}\n")).unwrap();
+    let out = world.roster(&["log", "one.jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("    deactivate failed (FIELD_INTEGRITY_EXCEPTION: blocked); freeze applied"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with("20")).count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    let out = world.roster(&["log", "one.jsonl", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
+    let steps = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "steps")
+        .unwrap();
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(
+        &row[steps],
+        "deactivate failed (FIELD_INTEGRITY_EXCEPTION: blocked); freeze applied"
+    );
+    // The id as given matches; with one letter's case changed it is another record.
+    let out = world.roster(&["log", "one.jsonl", "--user", &target[..15]]);
+    assert!(out.stdout.starts_with("20"), "{}", out.stdout);
+    let flipped: String = target[..15]
+        .chars()
+        .map(|c| {
+            if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect();
+    let out = world.roster(&["log", "one.jsonl", "--user", &flipped]);
+    assert_eq!(out.stdout, "No changes recorded.\n", "{flipped}");
+}
