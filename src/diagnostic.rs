@@ -109,8 +109,17 @@ impl Diagnostic {
             Severity::Warning => Level::WARNING,
         };
         let headline = self.headline();
-        // A URL's password in the file never reaches a terminal or a CI log.
-        let window = crate::url_rules::mask_user_info(&text[window_start..window_end]);
+        // A URL's password in the file never reaches a terminal or a CI log, nor a secret
+        // written inline (each of its bytes shown as `*`, so the span still fits).
+        let mut window = crate::url_rules::mask_user_info(&text[window_start..window_end]);
+        if crate::config::secret::is_secret_pointer(&self.pointer) && end > start {
+            // Line breaks stay, so a block scalar keeps its lines.
+            let masked: String = text[start..end]
+                .bytes()
+                .map(|b| if b == b'\n' { '\n' } else { '*' })
+                .collect();
+            window.replace_range(start - window_start..end - window_start, &masked);
+        }
         let snippet = Snippet::source(&window)
             .line_start(line)
             .path(&path)

@@ -66,6 +66,9 @@ fn print_report(
 pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
     desired.not_written_over(&args.audit_log, "--audit-log")?;
+    if let Some(plan) = &args.plan {
+        super::context::not_written_over_plan(&args.audit_log, plan)?;
+    }
     let policy = if args.policy {
         let Some(reconcile) = &desired.loaded.config.reconcile else {
             return Err(Error::Usage(

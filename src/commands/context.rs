@@ -74,6 +74,19 @@ pub(crate) fn not_written_over_snapshot(path: &Path, dir: &Path) -> Result<(), E
     }
 }
 
+/// Refuses `--audit-log` naming the saved plan being applied: the audit lines would be
+/// appended to the reviewed plan, which no longer reads as one.
+pub(crate) fn not_written_over_plan(audit_log: &Path, plan: &Path) -> Result<(), Error> {
+    match same_file(audit_log, std::iter::once(plan)) {
+        Some(_) => Err(Error::Usage(format!(
+            "--audit-log {} is the plan file being applied: roster would append the audit \
+             lines to the reviewed plan; name another file",
+            crate::diagnostic::display_path(audit_log)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The one of `files` that is the file at `path` (`file_identity`), if `path` exists and one is.
 fn same_file<'f>(path: &Path, mut files: impl Iterator<Item = &'f Path>) -> Option<&'f Path> {
     // Not there yet: none of them.

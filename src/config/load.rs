@@ -678,14 +678,32 @@ fn diagnostic(
     span: std::ops::Range<usize>,
     finding: Finding,
 ) -> Diagnostic {
+    let (mut message, mut label, mut help) = (finding.message, finding.label, finding.help);
+    // A secret written inline never reaches a terminal or a CI log, whatever a message quotes
+    // of it (the snippet masks it too).
+    if super::secret::is_secret_pointer(&finding.pointer)
+        && let Some(raw) = file.text.get(span.clone())
+    {
+        let value = raw.trim().trim_matches(['"', '\'']);
+        if !value.is_empty() {
+            let quoted = format!("{value:?}");
+            let escaped = &quoted[1..quoted.len() - 1];
+            for text in [Some(&mut message), Some(&mut label), help.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                *text = text.replace(value, "***").replace(escaped, "***");
+            }
+        }
+    }
     Diagnostic {
         severity: finding.severity,
         file: Arc::clone(file),
         span,
         pointer: finding.pointer,
-        message: finding.message,
-        label: finding.label,
-        help: finding.help,
+        message,
+        label,
+        help,
     }
 }
 

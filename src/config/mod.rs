@@ -5,7 +5,7 @@ mod load;
 mod locate;
 mod schema;
 mod schema_errors;
-mod secret;
+pub(crate) mod secret;
 mod types;
 mod validate;
 

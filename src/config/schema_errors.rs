@@ -255,6 +255,10 @@ fn one_of(
         .collect();
     let keys: Vec<String> = branches.iter().flatten().cloned().collect();
     let Some(object) = here.as_object() else {
+        if keys.iter().any(|k| k == "env") && keys.iter().any(|k| k == "file") {
+            out.push(inline_secret(&pointer, here));
+            return;
+        }
         out.push(
             Finding::error(
                 &pointer,
@@ -375,6 +379,27 @@ fn branch_descriptions(schema: &Value, schema_path: &str) -> Vec<String> {
 
 /// What each `anyOf` branch accepts; nested `anyOf`s (an optional untagged enum) are flattened
 /// and `null` is left out.
+/// A secret written where `{env: NAME}` or `{file: PATH}` belongs: named, never shown.
+fn inline_secret(pointer: &str, here: &Value) -> Finding {
+    Finding::error(
+        pointer,
+        format!(
+            "a secret is written inline ({}): roster reads a secret only from `{{env: NAME}}` or \
+             `{{file: PATH}}`",
+            match here {
+                Value::String(_) => "a string",
+                _ => "a value",
+            }
+        ),
+    )
+    .label("a secret written inline")
+    .help(
+        "move it to an environment variable or to a file kept out of git, and rotate it: it has \
+         been in this file, and may be in its history"
+            .to_owned(),
+    )
+}
+
 fn describe_branches(schema: &Value, branches: &[Value]) -> Vec<String> {
     branches
         .iter()

@@ -106,6 +106,17 @@ fn without_newline(mut value: String) -> String {
     value
 }
 
+/// Whether the value at `pointer` in a config file is a secret, or would be one written inline:
+/// a client secret, private key, password or security token of either side. Diagnostics never
+/// show such a value, not even one the schema refuses.
+pub(crate) fn is_secret_pointer(pointer: &str) -> bool {
+    (pointer.starts_with("/source/credential/") || pointer.starts_with("/target/auth/"))
+        && matches!(
+            pointer.rsplit('/').next(),
+            Some("client_secret" | "private_key" | "password" | "security_token")
+        )
+}
+
 /// Every secret a config reads, with its JSON pointer.
 pub(crate) fn secrets(config: &super::Config) -> Vec<(&SecretRef, &'static str)> {
     use super::{SourceCredential, TargetAuth};

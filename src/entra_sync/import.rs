@@ -166,20 +166,30 @@ impl Writer {
                 self.line(&format!("    display_name: {PLACEHOLDER}"));
             }
         }
-        let base = secret(job, "BaseAddress")
-            .filter(|v| v.starts_with("https://") && crate::url_rules::check_base_url(v).is_ok());
-        if base.is_none()
-            && let Some(given) = secret(job, "BaseAddress")
-        {
-            self.notes.push(format!(
-                "target.login_url: the job's BaseAddress {given:?} is not an https URL roster \
-                 sends to; written as https://test.salesforce.com"
-            ));
-        }
+        // Why the job's BaseAddress is not kept, in words that never show a password in it.
+        let base = secret(job, "BaseAddress").map(|given| {
+            if given.trim_start().starts_with("https://") {
+                crate::url_rules::check_base_url(given).map(|_| given)
+            } else {
+                Err(format!(
+                    "{:?} is not an https URL",
+                    crate::url_rules::redacted(given)
+                ))
+            }
+        });
         self.line("");
         self.line("target:");
         match base {
-            Some(url) => self.line(&format!("  login_url: {}", scalar(url))),
+            Some(Ok(url)) => self.line(&format!("  login_url: {}", scalar(url))),
+            Some(Err(why)) => {
+                self.kept(
+                    "  ",
+                    "target.login_url",
+                    "the job's BaseAddress",
+                    &format!("{why}; written as https://test.salesforce.com"),
+                );
+                self.line("  login_url: https://test.salesforce.com");
+            }
             None => self.line("  login_url: https://test.salesforce.com"),
         }
         self.line("  api_version: \"62.0\"");

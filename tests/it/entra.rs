@@ -555,6 +555,54 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
     );
 }
 
+/// A BaseAddress roster will not send to is said why, as a comment in the file and in the notes,
+/// never with a password it carries.
+#[test]
+fn a_base_address_with_a_password_is_masked_and_commented() {
+    for (given, why) in [
+        (
+            "https://admin:P4ssw0rd@evil.example/",
+            "carries user info before its host",
+        ),
+        (
+            "http://admin:P4ssw0rd@test.salesforce.com",
+            "is not an https URL",
+        ),
+    ] {
+        let scratch = Scratch::new("import-base-address");
+        scratch.write(
+            "schema.json",
+            read("tests/fixtures/entra/salesforce-default-schema.json"),
+        );
+        scratch.write(
+            "secrets.json",
+            json!({"value": [{"key": "BaseAddress", "value": given}]}).to_string(),
+        );
+        let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+        let out = scratch.roster(&import_args(&[
+            "--from",
+            "schema.json",
+            "--secrets",
+            "secrets.json",
+            "--app-roles",
+            roles.to_str().unwrap(),
+            "--out",
+            "roster.yaml",
+        ]));
+        assert_eq!(out.code, 0, "{given}: {}", out.stderr);
+        let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
+        for shown in [&out.stderr, &out.stdout, &written] {
+            assert!(!shown.contains("P4ssw0rd"), "{given}: {shown}");
+        }
+        assert!(out.stderr.contains(why), "{given}: {}", out.stderr);
+        assert!(
+            written.contains("# not imported: the job's BaseAddress")
+                && written.contains("  login_url: https://test.salesforce.com\n"),
+            "{written}"
+        );
+    }
+}
+
 #[test]
 fn export_never_overwrites_a_file() {
     let scratch = Scratch::new("export-overwrite");

@@ -1518,6 +1518,7 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
     scratch.write("old.yaml", read("examples/demo/roster.yaml"));
     std::fs::create_dir_all(scratch.dir.join("seen")).unwrap();
     scratch.write("seen/entra.json", "{}");
+    scratch.write("saved.json", "{}");
     for (args, expected) in [
         (
             vec!["plan", "--baseline-config", "old.yaml", "--out", "old.yaml"],
@@ -1526,6 +1527,11 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
         (
             vec!["plan", "--snapshot", "seen", "--out", "seen/entra.json"],
             "is the snapshot file",
+        ),
+        // Nor the audit log into the saved plan being applied.
+        (
+            vec!["apply", "saved.json", "--audit-log", "./saved.json"],
+            "is the plan file being applied",
         ),
     ] {
         let out = scratch.roster(&args);
@@ -1537,6 +1543,7 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
         read("examples/demo/roster.yaml").into_bytes()
     );
     assert_eq!(before("seen/entra.json"), b"{}");
+    assert_eq!(before("saved.json"), b"{}");
     assert_eq!(before("roster.yaml"), config);
     assert_eq!(before("base.yaml"), base);
     for name in ["roster.yaml", "base.yaml"] {

@@ -751,3 +751,34 @@ fn grants_unmanaged_are_warnings_and_unknown_feature_licences_errors() {
         "{refused}"
     );
 }
+
+/// A secret written inline is refused without being shown: not in the message, the snippet, a
+/// GitHub annotation, nor quoted with escapes; and the fix says to rotate it.
+#[test]
+fn a_secret_written_inline_is_never_shown() {
+    let text = minimal_with(
+        "client_secret: {env: AZURE_CLIENT_SECRET}",
+        "client_secret: Sup3rS3cretValue~xyz",
+    )
+    .replacen(
+        "client_secret: {env: SF_CLIENT_SECRET}",
+        "client_secret: \"-----BEGIN PRIVATE KEY-----\\nMIIabc\"",
+        1,
+    );
+    let transcript = rejected("inline-secret-both", &text);
+    assert!(
+        transcript.contains("a secret is written inline")
+            && transcript.contains("rotate it")
+            && transcript.contains("roster.yaml:10:20"),
+        "{transcript}"
+    );
+    let scratch = Scratch::new("inline-secret-github");
+    scratch.write("roster.yaml", &text);
+    let github = scratch.roster(&["validate", "--format", "github"]);
+    assert_eq!(github.code, 1);
+    for shown in [transcript, github.transcript()] {
+        for secret in ["Sup3rS3cret", "MIIabc", "BEGIN PRIVATE"] {
+            assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+        }
+    }
+}
