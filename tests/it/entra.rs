@@ -26,6 +26,29 @@ fn import_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// `roster import entra` of the documented default Salesforce schema with `secrets` (a job's
+/// secrets list) and the app roles, then `extra`, in a scratch directory of its own.
+fn import_default_with(name: &str, secrets: &Value, extra: &[&str]) -> (Scratch, Output) {
+    let scratch = Scratch::new(name);
+    scratch.write(
+        "schema.json",
+        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    );
+    scratch.write("secrets.json", secrets.to_string());
+    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+    let mut args = vec![
+        "--from",
+        "schema.json",
+        "--secrets",
+        "secrets.json",
+        "--app-roles",
+        roles.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = scratch.roster(&import_args(&args));
+    (scratch, out)
+}
+
 /// The JSON plan of `config` against the emulator, without the config's digest.
 fn plan(emulator: &Emulator, scratch: &Scratch, config: &str) -> Value {
     let out = emulator.roster(
@@ -500,26 +523,11 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
             "DeleteThresholdValue is not a whole number of at least 1",
         ),
     ] {
-        let scratch = Scratch::new("import-secrets");
-        scratch.write(
-            "schema.json",
-            read("tests/fixtures/entra/salesforce-default-schema.json"),
+        let (scratch, out) = import_default_with(
+            "import-secrets",
+            &json!({"value": [{"key": key, "value": value}]}),
+            &["--out", "roster.yaml"],
         );
-        scratch.write(
-            "secrets.json",
-            json!({"value": [{"key": key, "value": value}]}).to_string(),
-        );
-        let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
-        let out = scratch.roster(&import_args(&[
-            "--from",
-            "schema.json",
-            "--secrets",
-            "secrets.json",
-            "--app-roles",
-            roles.to_str().unwrap(),
-            "--out",
-            "roster.yaml",
-        ]));
         assert_eq!(out.code, 1, "{key}={value}: {}", out.stderr);
         assert!(
             out.stderr.contains(message),
@@ -529,24 +537,11 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
         assert!(!scratch.dir.join("roster.yaml").exists());
     }
     // A numeric string is Entra's too.
-    let scratch = Scratch::new("import-secrets-ok");
-    scratch.write(
-        "schema.json",
-        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    let (_, out) = import_default_with(
+        "import-secrets-ok",
+        &json!({"value": [{"key": "SyncNotificationSettings", "value": "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":\"6\"}"}]}),
+        &[],
     );
-    scratch.write(
-        "secrets.json",
-        json!({"value": [{"key": "SyncNotificationSettings", "value": "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":\"6\"}"}]}).to_string(),
-    );
-    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
-    let out = scratch.roster(&import_args(&[
-        "--from",
-        "schema.json",
-        "--secrets",
-        "secrets.json",
-        "--app-roles",
-        roles.to_str().unwrap(),
-    ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.contains("  max_deactivations: 5\n"),
@@ -569,26 +564,11 @@ fn a_base_address_with_a_password_is_masked_and_commented() {
             "is not an https URL",
         ),
     ] {
-        let scratch = Scratch::new("import-base-address");
-        scratch.write(
-            "schema.json",
-            read("tests/fixtures/entra/salesforce-default-schema.json"),
+        let (scratch, out) = import_default_with(
+            "import-base-address",
+            &json!({"value": [{"key": "BaseAddress", "value": given}]}),
+            &["--out", "roster.yaml"],
         );
-        scratch.write(
-            "secrets.json",
-            json!({"value": [{"key": "BaseAddress", "value": given}]}).to_string(),
-        );
-        let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
-        let out = scratch.roster(&import_args(&[
-            "--from",
-            "schema.json",
-            "--secrets",
-            "secrets.json",
-            "--app-roles",
-            roles.to_str().unwrap(),
-            "--out",
-            "roster.yaml",
-        ]));
         assert_eq!(out.code, 0, "{given}: {}", out.stderr);
         let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
         for shown in [&out.stderr, &out.stdout, &written] {
