@@ -569,7 +569,12 @@ pub(crate) fn placed_with(
 /// YAML text → JSON value. Duplicate keys, syntax errors and an empty document are errors.
 fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
     // YAML 1.2 booleans only: `value: yes` or `country: NO` stay text (the "Norway problem").
-    let options = serde_saphyr::options! { strict_booleans: true };
+    // And a number written with a leading zero (`client_id: 0012345`) stays the text written:
+    // read as 12345 it would be another id.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
     let parsed: Result<serde_json::Value, _> =
         serde_saphyr::from_str_with_options(&file.text, options);
     match parsed {
@@ -679,6 +684,19 @@ fn diagnostic(
     finding: Finding,
 ) -> Diagnostic {
     let (mut message, mut label, mut help) = (finding.message, finding.label, finding.help);
+    if finding.unquoted
+        && let Some(raw) = file.text.get(span.clone()).map(str::trim)
+        && !raw.is_empty()
+    {
+        help = Some(format!(
+            "YAML reads an unquoted {raw} as a {}; write \"{raw}\" to mean the text",
+            if matches!(raw, "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
+                "boolean"
+            } else {
+                "number"
+            }
+        ));
+    }
     // A secret written inline never reaches a terminal or a CI log, whatever a message quotes
     // of it (the snippet masks it too).
     if super::secret::is_secret_pointer(&finding.pointer)

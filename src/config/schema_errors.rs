@@ -62,16 +62,30 @@ fn wrong_type(pointer: &str, here: &Value, kind: &TypeKind) -> Finding {
     )
     .label(format!("expected {expected}"));
     if expected == "a string" && (here.is_number() || here.is_boolean()) {
-        finding.help = Some(format!(
-            "YAML reads an unquoted {here} as {}; write \"{here}\" to mean the text",
-            if here.is_number() {
-                "a number"
-            } else {
-                "a boolean"
-            }
-        ));
+        // Said when the finding is placed, with the text as the file writes it.
+        finding.unquoted = true;
+    }
+    if expected.contains("integer") || expected.contains("number") {
+        finding.help = finding.help.or_else(|| leading_zero(here));
     }
     finding
+}
+
+/// The help for a number written with a leading zero (`05`), which the config reads as text
+/// (an id such as `0012345` keeps its zeros): how to write the number.
+fn leading_zero(here: &Value) -> Option<String> {
+    let text = here.as_str()?;
+    if text.len() < 2 || !text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = match text.trim_start_matches('0') {
+        "" => "0",
+        digits => digits,
+    };
+    Some(format!(
+        "a number written with a leading zero stays text (it may be an id); write {number} to \
+         mean the number"
+    ))
 }
 
 fn unknown_key(pointer: &str, key: &str, allowed: &[String]) -> Finding {
@@ -181,7 +195,8 @@ fn translate(
                     None => format!("{} does not match the pattern `{pattern}`", describe(here)),
                 },
             )
-            .label("bad format"),
+            .label("bad format")
+            .help_maybe(leading_zero(here)),
         ),
         ValidationErrorKind::OneOfNotValid { context }
         | ValidationErrorKind::OneOfMultipleValid { context } => {

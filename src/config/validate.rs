@@ -30,6 +30,9 @@ pub(crate) struct Finding {
     pub(crate) message: String,
     pub(crate) label: String,
     pub(crate) help: Option<String>,
+    /// The value was written unquoted and YAML read it as a number or boolean where text is
+    /// expected: the help quotes the text as written in the file (`0012345`, not `12345.0`).
+    pub(crate) unquoted: bool,
 }
 
 impl Finding {
@@ -42,6 +45,7 @@ impl Finding {
             message,
             label: String::new(),
             help: None,
+            unquoted: false,
         }
     }
 
@@ -59,6 +63,12 @@ impl Finding {
 
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// `help`, when there is one.
+    pub(crate) fn help_maybe(mut self, help: Option<String>) -> Self {
+        self.help = help.or(self.help);
         self
     }
 

@@ -782,3 +782,36 @@ fn a_secret_written_inline_is_never_shown() {
         }
     }
 }
+
+/// A number YAML would misread: a leading zero keeps the text written (an id keeps its zeros,
+/// a count says how to write it), and the help for an unquoted value quotes it as written.
+#[test]
+fn numbers_are_read_and_quoted_as_written() {
+    let scratch = Scratch::new("leading-zero-id");
+    scratch.write(
+        "roster.yaml",
+        minimal_with("client_id: 3MVG9roster.minimal", "client_id: 0012345"),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (from, to, help) in [
+        (
+            "version: 1",
+            "version: 01",
+            "help: a number written with a leading zero stays text (it may be an id); write 1 to mean the number",
+        ),
+        (
+            "client_id: 3MVG9roster.minimal",
+            "client_id: 0x1F",
+            "help: YAML reads an unquoted 0x1F as a number; write \"0x1F\" to mean the text",
+        ),
+        (
+            "client_id: 3MVG9roster.minimal",
+            "client_id: 62.10",
+            "help: YAML reads an unquoted 62.10 as a number; write \"62.10\" to mean the text",
+        ),
+    ] {
+        let transcript = rejected("leading-zero", minimal_with(from, to));
+        assert!(transcript.contains(help), "{to}: {transcript}");
+    }
+}
