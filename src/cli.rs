@@ -371,6 +371,10 @@ pub(crate) struct SnapshotArgs {
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("document").multiple(false))]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "flags of one clap group: at most one is given"
+)]
 pub(crate) struct SchemaArgs {
     /// Print the JSON Schema of saved plans instead.
     #[arg(long, group = "document")]
@@ -381,6 +385,10 @@ pub(crate) struct SchemaArgs {
     /// Print the JSON Schema of `roster apply --format json` instead.
     #[arg(long, group = "document")]
     pub(crate) apply_report: bool,
+    /// Print the JSON Schema of a config file that extends a base instead (for editors: every
+    /// key but `extends` optional).
+    #[arg(long, group = "document")]
+    pub(crate) extends: bool,
 }
 
 #[derive(Debug, Args)]

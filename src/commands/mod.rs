@@ -42,6 +42,8 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
                 crate::apply::audit_line_schema_text()
             } else if args.apply_report {
                 crate::apply::apply_report_schema_text()
+            } else if args.extends {
+                config::extends_schema_text()
             } else {
                 config::config_schema_text()
             };

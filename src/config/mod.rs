@@ -11,5 +11,5 @@ mod validate;
 
 pub(crate) use desired::*;
 pub(crate) use load::{LoadError, Loaded, load, load_bytes, placed, placed_with};
-pub(crate) use schema::config_schema_text;
+pub(crate) use schema::{config_schema_text, extends_schema_text};
 pub(crate) use secret::{SecretError, SecretRef, unreadable as unreadable_secrets};

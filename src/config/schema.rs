@@ -18,6 +18,34 @@ pub(crate) fn config_schema_text() -> String {
     text
 }
 
+/// The schema of a file that extends a base (`extends: ../base.yaml`), for editors: the same
+/// keys and types with none required but `extends`, since the base gives the rest (`roster
+/// validate` checks the merged config against the whole schema). Committed as
+/// `schemas/roster-extends.schema.json`.
+pub(crate) fn extends_schema_text() -> String {
+    fn optional(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("required");
+                map.values_mut().for_each(optional);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(optional),
+            _ => {}
+        }
+    }
+    let mut schema = config_schema();
+    optional(&mut schema);
+    schema["title"] = "roster config that extends a base".into();
+    schema["description"] = "A roster.yaml that names a base in `extends` and gives only what \
+        differs: every key but `extends` is optional here; `roster validate` checks the merged \
+        config."
+        .into();
+    schema["required"] = serde_json::json!(["extends"]);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -275,3 +275,36 @@ fn a_config_linked_out_of_its_repository_or_to_a_system_file_is_refused_unread()
         out.stderr
     );
 }
+
+/// An org file as the README writes it passes the schema editors use for files that extend a
+/// base (the whole schema would ask it for `version`, `source`, ... the base gives), and that
+/// schema still checks what the file does say.
+#[test]
+fn an_org_file_passes_the_extends_schema_an_editor_uses() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&crate::support::read("schemas/roster-extends.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let org = "extends: ../base.yaml\ntarget:\n  login_url: https://contoso--dev.sandbox.my.salesforce.com\nownership:\n  username_suffix: .dev1\nsafety:\n  max_deactivations: 3\n";
+    let instance: serde_json::Value = serde_saphyr::from_str(org).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let whole: serde_json::Value =
+        serde_json::from_str(&crate::support::read("schemas/roster.schema.json")).unwrap();
+    assert!(
+        !jsonschema::validator_for(&whole)
+            .unwrap()
+            .is_valid(&instance)
+    );
+    // What the file says is still checked: a typo, a wrong type, and no `extends` at all.
+    for wrong in [
+        "extends: ../base.yaml\nsafety:\n  max_deactivatons: 3\n",
+        "extends: ../base.yaml\nsafety:\n  max_deactivations: [3]\n",
+        "safety:\n  max_deactivations: 3\n",
+    ] {
+        let instance: serde_json::Value = serde_saphyr::from_str(wrong).unwrap();
+        assert!(!validator.is_valid(&instance), "{wrong}");
+    }
+}

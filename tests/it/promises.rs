@@ -10,6 +10,7 @@ fn every_schema_the_command_line_prints_is_the_committed_one() {
         (Some("--plan"), "schemas/plan.schema.json"),
         (Some("--audit-line"), "schemas/audit-line.schema.json"),
         (Some("--apply-report"), "schemas/apply-report.schema.json"),
+        (Some("--extends"), "schemas/roster-extends.schema.json"),
     ] {
         let mut args = vec!["schema"];
         args.extend(flag);
