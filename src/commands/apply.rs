@@ -146,6 +146,14 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     }
     let options = Options {
         bulk_threshold: args.bulk_threshold,
+        when_refused: match &policy {
+            // The fallback for a refused deactivation is a freeze: a policy that does not allow
+            // freezes gets none.
+            Some(policy) if !policy.allow.contains(&crate::config::PolicyAction::Freeze) => {
+                crate::config::WhenRefused::Fail
+            }
+            _ => desired.loaded.config.deprovision.when_refused,
+        },
         ..Options::default()
     };
     let report = ctx.block_on(ctx.carry_out(

@@ -362,10 +362,6 @@ impl Context {
                 }
             })
         };
-        let options = Options {
-            when_refused: desired.loaded.config.deprovision.when_refused,
-            ..options
-        };
         let report = apply::apply(
             salesforce,
             plan,

@@ -186,7 +186,16 @@ impl Demo<'_> {
         check(plan, None, true)?;
         let report = self
             .ctx
-            .carry_out(desired, plan, None, Options::default(), &self.audit_log)
+            .carry_out(
+                desired,
+                plan,
+                None,
+                Options {
+                    when_refused: desired.loaded.config.deprovision.when_refused,
+                    ..Options::default()
+                },
+                &self.audit_log,
+            )
             .await?;
         super::print(&render::report::text(plan, &report, self.ctx.color))?;
         let lines = std::fs::read_to_string(&self.audit_log).map_or(0, |text| text.lines().count());

@@ -1372,6 +1372,42 @@ fn a_refused_deactivation_freezes_the_user_and_says_both() {
     );
 }
 
+/// A reconcile policy that does not allow freezes gets none, not even as the fallback for a
+/// refused deactivation; one that allows them does.
+#[test]
+fn a_policy_without_freeze_never_freezes_a_refused_deactivation() {
+    for (allow, frozen) in [
+        ("[create, update, reactivate, deactivate, grants]", false),
+        (
+            "[create, update, reactivate, deactivate, freeze, grants]",
+            true,
+        ),
+    ] {
+        let world = refusing_world("apply-refused-policy", "freeze");
+        let path = world.scratch.dir.join("roster.yaml");
+        let config = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            format!("{config}\nreconcile:\n  auto_apply: {{allow: {allow}}}\n"),
+        )
+        .unwrap();
+        let out = world.roster(&["apply", "--policy"]);
+        assert_eq!(out.code, 1, "{allow}: {}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(
+                "deactivate failed: FIELD_INTEGRITY_EXCEPTION: You cannot disable the Web to Lead Default Creator"
+            ),
+            "{allow}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            login_of(&world, "former.contractor@contoso.com.dev1"),
+            json!({"IsActive": true, "IsFrozen": frozen}),
+            "{allow}"
+        );
+    }
+}
+
 #[test]
 fn with_when_refused_fail_a_refused_deactivation_leaves_the_user_as_it_was() {
     let world = refusing_world("apply-refused-fail", "fail");
