@@ -6,6 +6,25 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+/// The bytes of the regular file at `path` (following links): a device, a pipe or a directory
+/// is refused (`InvalidInput`), since `/dev/zero` would be read without end and a pipe may wait
+/// forever.
+pub(crate) fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a directory, a device or a pipe)",
+        ));
+    }
+    std::fs::read(path)
+}
+
+/// `read_regular` as UTF-8 text (`InvalidData` when it is not).
+pub(crate) fn read_regular_string(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
 /// Owner read and write, nothing for group or others.
 #[cfg(unix)]
 const PRIVATE: u32 = 0o600;

@@ -362,7 +362,7 @@ fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+    let text = crate::files::read_regular_string(path).map_err(|source| Error::File {
         action: "read",
         path: path.to_owned(),
         source,

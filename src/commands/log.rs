@@ -310,7 +310,7 @@ fn since(text: &str) -> Result<i128, Error> {
 /// Reads one audit log's lines into `entries`; returns how many could not be read, each named
 /// on stderr with its file and line.
 fn read(file: &Path, schemas: &Schemas, entries: &mut Vec<Entry>) -> Result<usize, Error> {
-    let bytes = std::fs::read(file).map_err(|source| Error::File {
+    let bytes = crate::files::read_regular(file).map_err(|source| Error::File {
         action: "read",
         path: file.to_owned(),
         source,

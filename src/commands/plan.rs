@@ -117,7 +117,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
     struct Version {
         format_version: Option<u64>,
     }
-    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+    let text = crate::files::read_regular_string(path).map_err(|source| Error::File {
         action: "read the plan",
         path: path.to_owned(),
         source,
@@ -216,7 +216,7 @@ pub(crate) fn compare_saved(
 
     // The file's bytes (140 MB for 100,000 users) rather than its parsed plan: parsed from a
     // slice, it streams fast; parsed from the file, serde reads it a byte at a time.
-    let bytes = std::fs::read(path).map_err(|source| Error::File {
+    let bytes = crate::files::read_regular(path).map_err(|source| Error::File {
         action: "read the plan",
         path: path.to_owned(),
         source,

@@ -426,3 +426,24 @@ fn steps_show_and_values_stay_on_their_line() {
     let out = world.roster(&["log", "one.jsonl", "--user", &flipped]);
     assert_eq!(out.stdout, "No changes recorded.\n", "{flipped}");
 }
+
+/// A device given as a plan or an audit log is refused at once, not read without end.
+#[cfg(unix)]
+#[test]
+fn a_device_is_no_plan_and_no_audit_log() {
+    let world = World::demo("log-device");
+    for args in [
+        ["apply", "/dev/zero"],
+        ["show", "/dev/zero"],
+        ["log", "/dev/zero"],
+        ["show", "/dev/null"],
+    ] {
+        let out = world.roster(&args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("it is not a regular file"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
