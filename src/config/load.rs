@@ -236,7 +236,8 @@ fn extended(
             "a base config must not extend, directly or not, the file that extends it",
         ));
     }
-    if files.len() > MAX_EXTENDS {
+    // `files` are those read so far: `path` would be one more.
+    if files.len() >= MAX_EXTENDS {
         return Err(refuse(
             format!("more than {MAX_EXTENDS} files extend one another"),
             "keep one base per layer (e.g. base.yaml, then one file per org)",

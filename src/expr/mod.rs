@@ -148,6 +148,36 @@ fn call_constant_problems(expr: &syntax::Expr, out: &mut Vec<(std::ops::Range<us
                 .then(|| format!("{t:?} is not a whole number"))
         });
     }
+    // Whole numbers out of the range a parameter takes: the call fails whatever the user.
+    let whole = |i: usize| match args.get(i) {
+        Some(Some(syntax::Expr {
+            kind: syntax::ExprKind::Int(n),
+            span,
+        })) => Some((*n, span.clone())),
+        Some(Some(syntax::Expr {
+            kind: syntax::ExprKind::Str(text),
+            span,
+        })) => text.trim().parse::<i64>().ok().map(|n| (n, span.clone())),
+        _ => None,
+    };
+    let least: &[(usize, i64, &str)] = match *name {
+        "Mid" => &[(1, 1, "start"), (2, 0, "length")],
+        "InStr" => &[(2, 1, "start")],
+        _ => &[],
+    };
+    for (i, min, what) in least {
+        if let Some((n, span)) = whole(*i)
+            && n < *min
+        {
+            out.push((
+                span,
+                format!(
+                    "{name}: argument {}: {what} must be {min} or more, not {n}",
+                    i + 1
+                ),
+            ));
+        }
+    }
 }
 
 /// Every node of the expression, parents before their arguments, in order of appearance.

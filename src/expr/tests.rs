@@ -437,3 +437,36 @@ fn each_argument_is_evaluated_once_however_deep_the_nesting() {
     assert_eq!(reads.get("givenName"), Some(&1), "{reads:?}");
     assert_eq!(reads.get("surname"), Some(&1), "{reads:?}");
 }
+
+/// What evaluation refuses for every user, `constant_problems` names before any user is read:
+/// a start before the first character, a negative length.
+#[test]
+fn out_of_range_whole_numbers_are_constant_problems() {
+    for (text, expected) in [
+        (
+            "Mid([a], 0, 8)",
+            "Mid: argument 2: start must be 1 or more, not 0",
+        ),
+        (
+            "Mid([a], \"1\", -2)",
+            "Mid: argument 3: length must be 0 or more, not -2",
+        ),
+        (
+            "InStr([a], \"x\", 0)",
+            "InStr: argument 3: start must be 1 or more, not 0",
+        ),
+    ] {
+        let parsed = super::parse(text).unwrap();
+        let mut found = Vec::new();
+        super::constant_problems(&parsed, &mut found);
+        let said: Vec<&str> = found.iter().map(|(_, why)| why.as_str()).collect();
+        assert_eq!(said, [expected], "{text}");
+        // Evaluation fails too: the check says nothing the run would not.
+        assert!(eval(text, &[("a", "abc")]).is_err(), "{text}");
+    }
+    for fine in ["Mid([a], 1, 0)", "InStr([a], \"x\", 1)", "Mid([a], [b], 2)"] {
+        let mut found = Vec::new();
+        super::constant_problems(&super::parse(fine).unwrap(), &mut found);
+        assert!(found.is_empty(), "{fine}: {found:?}");
+    }
+}

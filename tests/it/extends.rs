@@ -308,3 +308,27 @@ fn an_org_file_passes_the_extends_schema_an_editor_uses() {
         assert!(!validator.is_valid(&instance), "{wrong}");
     }
 }
+
+/// A chain of 8 files (the one given and 7 bases) is followed; a 9th file is refused, at the
+/// `extends` that names it.
+#[test]
+fn a_chain_of_eight_files_is_the_longest() {
+    for (files, ok) in [(8, true), (9, false)] {
+        let scratch = Scratch::new("extends-chain");
+        scratch.write("c0.yaml", read("examples/demo/roster.yaml"));
+        for i in 1..files {
+            scratch.write(&format!("c{i}.yaml"), format!("extends: c{}.yaml\n", i - 1));
+        }
+        let given = format!("c{}.yaml", files - 1);
+        let out = scratch.roster(&["-c", &given, "validate"]);
+        assert_eq!(out.code == 0, ok, "{files} files: {}", out.stderr);
+        if !ok {
+            assert!(
+                out.stderr.contains("more than 8 files extend one another")
+                    && out.stderr.contains("--> c1.yaml:1:"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
