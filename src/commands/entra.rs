@@ -20,6 +20,8 @@ use crate::graph::{Graph, GraphError, encode};
 const SECRET_VARIABLE: &str = "AZURE_CLIENT_SECRET";
 
 pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, Error> {
+    // Before anything is read or said: a run that cannot write its file does nothing.
+    not_there(args.out.iter())?;
     let application = args
         .application
         .clone()
@@ -72,7 +74,7 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
             .into_bytes(),
     )?;
     match &args.out {
-        Some(path) => write_new(path, &imported.yaml)?,
+        Some(path) => write_new(&[(path.as_path(), imported.yaml.as_str())])?,
         None => super::print(&imported.yaml)?,
     }
     if !ctx.quiet {
@@ -96,15 +98,7 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
             "--out and --secrets-out name the same file".to_owned(),
         ));
     }
-    for path in args.out.iter().chain(&args.secrets_out) {
-        if std::fs::symlink_metadata(path).is_ok() {
-            return Err(Error::Usage(format!(
-                "{} exists; roster never overwrites a file it imports or exports to (remove it, \
-                 or write to another and compare)",
-                display_path(path)
-            )));
-        }
-    }
+    not_there(args.out.iter().chain(&args.secrets_out))?;
     let desired = ctx.load()?;
     let base = args
         .base
@@ -121,12 +115,18 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
     let mut secrets = serde_json::to_string_pretty(&serde_json::json!({"value": exported.secrets}))
         .map_err(|e| Error::Output(std::io::Error::other(e)))?;
     secrets.push('\n');
-    match &args.out {
-        Some(path) => write_new(path, &schema)?,
-        None => super::print(&schema)?,
-    }
-    if let Some(path) = &args.secrets_out {
-        write_new(path, &secrets)?;
+    // The schema and its secrets are written both or neither: a secrets file that cannot be
+    // written leaves no schema behind to refuse the next run.
+    let mut files: Vec<(&Path, &str)> = Vec::new();
+    files.extend(args.out.as_deref().map(|path| (path, schema.as_str())));
+    files.extend(
+        args.secrets_out
+            .as_deref()
+            .map(|path| (path, secrets.as_str())),
+    );
+    write_new(&files)?;
+    if args.out.is_none() {
+        super::print(&schema)?;
     }
     if !ctx.quiet && !exported.notes.is_empty() {
         let mut summary = format!(
@@ -378,27 +378,65 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<
     })
 }
 
-/// Writes a new file; an existing one is never overwritten (it may be the config in use).
-fn write_new(path: &Path, text: &str) -> Result<(), Error> {
-    let failed = |source| Error::File {
-        action: "write",
-        path: path.to_owned(),
-        source,
+/// Refuses any of `paths` that exists: roster never overwrites a file it imports or exports to.
+fn not_there<'p>(mut paths: impl Iterator<Item = &'p PathBuf>) -> Result<(), Error> {
+    match paths.find(|path| std::fs::symlink_metadata(path).is_ok()) {
+        Some(path) => Err(exists(path)),
+        None => Ok(()),
+    }
+}
+
+fn exists(path: &Path) -> Error {
+    Error::Usage(format!(
+        "{} exists; roster never overwrites a file it imports or exports to (remove it, or \
+         write to another and compare)",
+        display_path(path)
+    ))
+}
+
+/// Writes each `(path, text)` as a new file, all or none: every file is created first (none may
+/// exist), then written; on any failure, the files this call created are removed.
+fn write_new(files: &[(&Path, &str)]) -> Result<(), Error> {
+    let mut created: Vec<&Path> = Vec::new();
+    let undo = |created: &[&Path]| {
+        for path in created {
+            let _ = std::fs::remove_file(path);
+        }
     };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Usage(format!(
-                    "{} exists; roster never overwrites a file it imports or exports to (remove \
-                     it, or write to another and compare)",
-                    display_path(path)
-                ))
-            } else {
-                failed(e)
+    let mut opened = Vec::new();
+    for (path, text) in files {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(file) => {
+                created.push(path);
+                opened.push((file, *path, *text));
             }
-        })?;
-    file.write_all(text.as_bytes()).map_err(failed)
+            Err(e) => {
+                undo(&created);
+                return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    exists(path)
+                } else {
+                    Error::File {
+                        action: "write",
+                        path: path.to_path_buf(),
+                        source: e,
+                    }
+                });
+            }
+        }
+    }
+    for (mut file, path, text) in opened {
+        if let Err(source) = file.write_all(text.as_bytes()) {
+            undo(&created);
+            return Err(Error::File {
+                action: "write",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    Ok(())
 }

@@ -628,6 +628,51 @@ fn export_never_overwrites_a_file() {
     }
 }
 
+/// The schema and its secrets are written both or neither; an import whose file exists says so
+/// before anything else.
+#[test]
+fn export_writes_both_files_or_neither_and_import_refuses_first() {
+    let scratch = Scratch::new("export-both-or-neither");
+    scratch.write("roster.yaml", read("examples/from-entra/roster.yaml"));
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "schema.json",
+        "--secrets-out",
+        "missing-dir/secrets.json",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("missing-dir/secrets.json"),
+        "{}",
+        out.stderr
+    );
+    assert!(!scratch.dir.join("schema.json").exists());
+    // So the same run, given a place for the secrets, is not refused over a half-written pair.
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "schema.json",
+        "--secrets-out",
+        "secrets.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(scratch.dir.join("schema.json").exists() && scratch.dir.join("secrets.json").exists());
+    let (_, out) = import_default_with(
+        "import-exists",
+        &json!({"value": []}),
+        &["--out", "schema.json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("schema.json exists") && !out.stderr.contains("to review"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn what_import_cannot_know_is_a_placeholder_validate_refuses() {
     let scratch = Scratch::new("import-placeholders");
