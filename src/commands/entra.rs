@@ -238,7 +238,7 @@ async fn from_graph(
         .get(&graph.url(&format!("{sync}/jobs/{}/schema", encode(&job.0))))
         .await
         .map_err(denied)?;
-    let schema: SynchronizationSchema = serde_json::from_value(schema).map_err(|e| {
+    let schema: SynchronizationSchema = typed(schema).map_err(|e| {
         Error::Import(format!(
             "the schema of job {} is not a synchronization schema: {e}",
             job.0
@@ -346,7 +346,7 @@ fn schema_of(path: &Path, value: Value) -> Result<SynchronizationSchema, Error> 
             }
         )));
     }
-    serde_json::from_value(value).map_err(|e| {
+    typed(value).map_err(|e| {
         Error::Import(format!(
             "{}: not a synchronization schema: {e}",
             display_path(path)
@@ -354,11 +354,24 @@ fn schema_of(path: &Path, value: Value) -> Result<SynchronizationSchema, Error> 
     })
 }
 
+/// `value` as a `T`, or where and why not in plain words (`at /synchronizationRules: expected
+/// a list, found the number 5`).
+fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let why = crate::config::in_config_words(&e.into_inner().to_string());
+        if at == "." {
+            why
+        } else {
+            format!("at {at}: {why}")
+        }
+    })
+}
+
 /// The secrets of `{"value": [{"key", "value"}]}` (or the bare array).
 fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
     let items = value.get("value").unwrap_or(value);
-    serde_json::from_value(items.clone())
-        .map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))
+    typed(items.clone()).map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Error> {
@@ -369,11 +382,17 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<
     })?;
     // The portal's download may start with a byte-order mark.
     serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+        // serde's message ends with the place, which leads the line already.
+        let message = e.to_string();
+        let why = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(why, _)| why);
         Error::Import(format!(
-            "{}:{}:{}: not {what}: {e}",
+            "{}:{}:{}: not {what}: {why}",
             display_path(path),
             e.line(),
-            e.column()
+            // At the start of a line (a file that ends early), serde counts column 0.
+            e.column().max(1)
         ))
     })
 }

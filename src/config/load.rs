@@ -489,7 +489,7 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
 
 /// serde's message in the config's words, as the schema's are put: "invalid type: floating
 /// point `1.0`, expected u32" is "expected a whole number, found the number 1.0".
-fn in_config_words(message: &str) -> String {
+pub(crate) fn in_config_words(message: &str) -> String {
     let Some(rest) = message.strip_prefix("invalid type: ") else {
         return message.to_owned();
     };
@@ -501,15 +501,28 @@ fn in_config_words(message: &str) -> String {
             "a whole number"
         }
         "f32" | "f64" => "a number",
+        "a sequence" => "a list",
+        "a map" => "an object",
+        other if other.starts_with("struct ") => "an object",
         other => other,
     };
-    let found = found
+    let found = if let Some(number) = found
         .strip_prefix("floating point ")
         .or_else(|| found.strip_prefix("integer "))
-        .map_or_else(
-            || found.to_owned(),
-            |number| format!("the number {}", number.trim_matches('`')),
-        );
+    {
+        format!("the number {}", number.trim_matches('`'))
+    } else if let Some(text) = found.strip_prefix("string ") {
+        format!("the string {text}")
+    } else if let Some(value) = found.strip_prefix("boolean ") {
+        format!("the boolean {}", value.trim_matches('`'))
+    } else {
+        match found {
+            "sequence" => "a list".to_owned(),
+            "map" => "an object".to_owned(),
+            "unit value" => "null".to_owned(),
+            other => other.to_owned(),
+        }
+    };
     format!("expected {expected}, found {found}")
 }
 

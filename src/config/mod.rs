@@ -10,6 +10,6 @@ mod types;
 mod validate;
 
 pub(crate) use desired::*;
-pub(crate) use load::{LoadError, Loaded, load, load_bytes, placed, placed_with};
+pub(crate) use load::{LoadError, Loaded, in_config_words, load, load_bytes, placed, placed_with};
 pub(crate) use schema::{config_schema_text, extends_schema_text};
 pub(crate) use secret::{SecretError, SecretRef, unreadable as unreadable_secrets};

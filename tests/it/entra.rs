@@ -739,6 +739,25 @@ fn careless_input_gets_a_clear_error() {
         "{}",
         out.stderr
     );
+    // A wrong type is named where it is, in plain words; a file that ends early at its column.
+    for (name, text, said) in [
+        (
+            "rules.json",
+            "{\"synchronizationRules\": 5}",
+            "rules.json: not a synchronization schema: at synchronizationRules: expected a list, found the number 5",
+        ),
+        (
+            "open.json",
+            "{",
+            "open.json:1:1: not a synchronization schema: EOF while parsing an object",
+        ),
+    ] {
+        scratch.write(name, text);
+        let out = scratch.roster(&import_args(&["--from", name]));
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains(said), "{}", out.stderr);
+        assert!(!out.stderr.contains("invalid type"), "{}", out.stderr);
+    }
     // A tenant that is neither a GUID nor a domain never reaches a URL.
     let out = scratch.roster(&[
         "import",
