@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::cli::{DiffArgs, DiffFormat};
 use crate::config::{
-    ClauseOperand, Config, MappingValue, OutOfScope, RecordRef, RoleCondition, Threshold,
-    WhenRefused,
+    ClauseOperand, Config, LoadError, MappingValue, OutOfScope, RecordRef, RoleCondition,
+    Threshold, WhenRefused,
 };
 use crate::error::{Error, Outcome};
 use crate::grants::GrantKind;
@@ -42,8 +42,22 @@ pub(crate) struct Difference {
 }
 
 pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
-    let base = load(&args.base)?;
-    let head = load(&args.head)?;
+    // Both files are checked before either's problems are said: all of them at once.
+    let (base, head) = match (load(&args.base), load(&args.head)) {
+        (Ok(base), Ok(head)) => (base, head),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+        (
+            Err(Error::Config(LoadError::Invalid(mut first))),
+            Err(Error::Config(LoadError::Invalid(second))),
+        ) => {
+            first.extend(second);
+            return Err(Error::Diagnostics(first));
+        }
+        (Err(first), Err(second)) => {
+            super::report_error(&first);
+            return Err(second);
+        }
+    };
     let differences = compare(&facts(&base), &facts(&head));
     let out = match args.format {
         DiffFormat::Text => text(&differences),
@@ -222,7 +236,9 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
         .iter()
         .enumerate()
         .map(|(i, filter)| {
-            let clauses: Vec<String> = filter
+            // Clauses are AND-ed and a list is a set of values: neither's order means
+            // anything, nor does a value listed twice.
+            let mut clauses: Vec<String> = filter
                 .all
                 .iter()
                 .map(|c| {
@@ -230,12 +246,19 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
                         ClauseOperand::None => String::new(),
                         ClauseOperand::Text(t) => format!(" {t:?}"),
                         ClauseOperand::Integer(n) => format!(" {n}"),
-                        ClauseOperand::List(l) => format!(" {l:?}"),
+                        ClauseOperand::List(l) => {
+                            let mut set: Vec<&String> = l.iter().collect();
+                            set.sort();
+                            set.dedup();
+                            format!(" {set:?}")
+                        }
                         ClauseOperand::Regex { pattern, .. } => format!(" /{pattern}/"),
                     };
                     format!("{} {}{operand}", c.attribute, c.operator.name())
                 })
                 .collect();
+            clauses.sort();
+            clauses.dedup();
             let name = filter
                 .name
                 .clone()

@@ -164,4 +164,44 @@ fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
     scratch.write("moved.yaml", moved);
     let out = scratch.roster(&["diff", "base.yaml", "moved.yaml", "--detailed-exitcode"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
+    // A filter's clauses swapped, and its list of values reordered or given a value twice: the
+    // same scope too.
+    let swapped_clauses = demo.replace(
+        employees,
+        "    - name: employees\n      all:\n        - {attribute: accountEnabled, operator: is_true}\n        - {attribute: employeeType, operator: equals, value: Employee}\n",
+    );
+    let reordered = demo.replace(
+        "value: [Sales, Support]}",
+        "value: [Support, Sales, Support]}",
+    );
+    assert_ne!(reordered, demo);
+    for (name, text) in [
+        ("clauses.yaml", swapped_clauses),
+        ("values.yaml", reordered),
+    ] {
+        scratch.write(name, text);
+        let out = scratch.roster(&["diff", "base.yaml", name, "--detailed-exitcode"]);
+        assert_eq!(out.code, 0, "{name}: {}", out.stdout);
+    }
+}
+
+/// Two broken files: both are reported, each at its place, in one count.
+#[test]
+fn both_broken_files_are_reported() {
+    let scratch = Scratch::new("diff-both-broken");
+    let demo = read("examples/demo/roster.yaml");
+    scratch.write(
+        "base.yaml",
+        demo.replace("max_deactivations: 5", "max_deactivations: five"),
+    );
+    scratch.write("head.yaml", demo.replace("version: 1", "version: 2"));
+    let out = scratch.roster(&["diff", "base.yaml", "head.yaml"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("--> base.yaml:")
+            && out.stderr.contains("--> head.yaml:")
+            && out.stderr.contains("found 2 errors"),
+        "{}",
+        out.stderr
+    );
 }
