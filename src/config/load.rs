@@ -254,12 +254,12 @@ fn extended(
              it print another file of the machine",
         ));
     }
-    let text = std::fs::metadata(&path)
+    let bytes = std::fs::metadata(&path)
         .and_then(|m| {
             if m.len() > MAX_CONFIG_BYTES {
                 Err(std::io::Error::other("it is larger than roster reads"))
             } else {
-                std::fs::read_to_string(&path)
+                std::fs::read(&path)
             }
         })
         .map_err(|e| {
@@ -271,6 +271,8 @@ fn extended(
                 "`extends` is a path relative to this file",
             )
         })?;
+    // Not UTF-8: said at its place in the base, as for the file given.
+    let text = utf8(&path, bytes)?;
     files.push(Arc::new(SourceFile { path, text }));
     let base_index = files.len() - 1;
     let base_value = parse_yaml(&files[base_index])?;
@@ -374,7 +376,21 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
     if let Some(why) = unreadable_config(path, path, false) {
         return Err(read_err(std::io::Error::other(why)));
     }
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                // What a first run in an empty directory meets: where a config comes from.
+                std::io::Error::new(
+                    e.kind(),
+                    "there is no such file; start from examples/minimal/roster.yaml, write one \
+                     with `roster import entra`, or name another with -c or ROSTER_CONFIG",
+                )
+            } else {
+                e
+            }
+        })
+        .map_err(read_err)?
+        .len();
     if size > MAX_CONFIG_BYTES {
         return Err(too_large(path, size));
     }
@@ -413,26 +429,35 @@ fn too_large(path: &Path, size: u64) -> LoadError {
     LoadError::Invalid(vec![raw_diagnostic(&file, 0, finding)])
 }
 
+/// The text of a config file's `bytes`, or where it stops being UTF-8 (`path:line:col`). A
+/// lone carriage return (an old Mac file) is a line break to YAML: it reads as one here too, so
+/// lines are counted as YAML counts them (the text keeps its length, so offsets hold).
+fn utf8(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    String::from_utf8(bytes).map_err(|err| {
+        let at = err.utf8_error().valid_up_to();
+        let bad = err.as_bytes().get(at).copied().unwrap_or_default();
+        let file = Arc::new(SourceFile {
+            path: path.to_owned(),
+            text: String::from_utf8_lossy(err.as_bytes()).into_owned(),
+        });
+        let finding = Finding::error(
+            "",
+            format!("the file is not valid UTF-8 (byte 0x{bad:02X} at offset {at})"),
+        )
+        .label("invalid UTF-8 here")
+        .help("save the file as UTF-8");
+        LoadError::Invalid(vec![raw_diagnostic(&file, at, finding)])
+    })
+}
+
 /// Validates config text already in memory; `path` is what diagnostics name.
 pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadError> {
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(err) => {
-            let at = err.utf8_error().valid_up_to();
-            let bad = err.as_bytes().get(at).copied().unwrap_or_default();
-            let file = Arc::new(SourceFile {
-                path: path.to_owned(),
-                text: String::from_utf8_lossy(err.as_bytes()).into_owned(),
-            });
-            let finding = Finding::error(
-                "",
-                format!("the file is not valid UTF-8 (byte 0x{bad:02X} at offset {at})"),
-            )
-            .label("invalid UTF-8 here")
-            .help("save the file as UTF-8");
-            return Err(LoadError::Invalid(vec![raw_diagnostic(&file, at, finding)]));
-        }
-    };
+    let text = utf8(path, bytes)?;
     let file = Arc::new(SourceFile {
         path: path.to_owned(),
         text,

@@ -332,3 +332,32 @@ fn a_chain_of_eight_files_is_the_longest() {
         }
     }
 }
+
+/// A base that is not UTF-8 is named at its place in the base, as the file given is; a config
+/// that is not there says where one comes from.
+#[test]
+fn a_base_that_is_not_utf8_is_named_at_its_place() {
+    let scratch = Scratch::new("extends-not-utf8");
+    scratch.write("roster.yaml", "extends: base.yaml\n");
+    scratch.write(
+        "base.yaml",
+        b"version: 1\nsource:\n  tenant_id: caf\xe9\n".as_slice(),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("the file is not valid UTF-8 (byte 0xE9")
+            && out.stderr.contains("--> base.yaml:3:17"),
+        "{}",
+        out.stderr
+    );
+    let out = scratch.roster(&["-c", "missing.yaml", "validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("start from examples/minimal/roster.yaml"),
+        "{}",
+        out.stderr
+    );
+}

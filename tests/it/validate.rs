@@ -815,3 +815,12 @@ fn numbers_are_read_and_quoted_as_written() {
         assert!(transcript.contains(help), "{to}: {transcript}");
     }
 }
+
+/// A file whose lines end in a lone carriage return (an old Mac editor) is read as YAML reads
+/// it: a problem is named at its line, not as one long first line.
+#[test]
+fn lone_carriage_returns_are_line_breaks() {
+    let text = minimal_with("display_name:", "display_nam:").replace('\n', "\r");
+    let transcript = rejected("cr-only", text);
+    assert!(transcript.contains("--> roster.yaml:12:5"), "{transcript}");
+}
