@@ -27,6 +27,9 @@ pub(crate) struct Loaded {
     pub(crate) warnings: Vec<Diagnostic>,
 }
 
+/// The most problems one load places in the file and shows.
+const MAX_PLACED: usize = 200;
+
 /// The deepest `extends` chain roster follows.
 const MAX_EXTENDS: usize = 8;
 
@@ -471,7 +474,11 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         merged: value.clone(),
     });
     let locators: Vec<Locator<'_>> = sources.files.iter().map(|f| Locator::new(f)).collect();
-    let place = |findings: Vec<Finding>| -> Vec<Diagnostic> {
+    let place = |mut findings: Vec<Finding>| -> Vec<Diagnostic> {
+        // A file of thousands of mistakes (generated, or pasted twice) is not worth a minute
+        // of placing each: the first ones, and how many more.
+        let more = findings.len().saturating_sub(MAX_PLACED);
+        findings.truncate(MAX_PLACED);
         let mut out: Vec<Diagnostic> = findings
             .into_iter()
             .map(|f| {
@@ -480,6 +487,15 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
             })
             .collect();
         out.sort_by_key(|d| (d.file.path.clone(), d.span.start, d.severity));
+        if more > 0 {
+            let finding = Finding::error(
+                "",
+                format!("{more} more problem(s) in the file are not shown"),
+            )
+            .label("the file starts here")
+            .help("fix the ones shown and validate again");
+            out.push(raw_diagnostic(&sources.files[0], 0, finding));
+        }
         out
     };
 

@@ -824,3 +824,17 @@ fn lone_carriage_returns_are_line_breaks() {
     let transcript = rejected("cr-only", text);
     assert!(transcript.contains("--> roster.yaml:12:5"), "{transcript}");
 }
+
+/// Thousands of mistakes: the first 200 are shown at their places, and how many more there are.
+#[test]
+fn thousands_of_problems_show_the_first_and_count_the_rest() {
+    let mut text = minimal();
+    text.extend((0..5000).map(|i| format!("k{i}: 1\n")));
+    let transcript = rejected("many-problems", text);
+    assert!(
+        transcript.contains("4800 more problem(s) in the file are not shown"),
+        "{}",
+        &transcript[transcript.len().saturating_sub(2000)..]
+    );
+    assert_eq!(transcript.matches("not a known key").count(), 200);
+}
