@@ -464,7 +464,11 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
             display_path(&e.file),
             e.steps(),
         ];
-        writer.write_record(cells.map(inert)).map_err(failed)?;
+        // Control characters (an escape sequence in a CI variable) shown, never dropped by the
+        // terminal layer nor acting in a spreadsheet.
+        writer
+            .write_record(cells.map(|cell| inert(crate::render::visible_string(cell))))
+            .map_err(failed)?;
     }
     let bytes = writer
         .into_inner()

@@ -380,6 +380,7 @@ fn steps_show_and_values_stay_on_their_line() {
         {"step": "freeze", "result": "applied"}
     ]);
     line["github"]["repository"] = Value::from("x\n2020-01-01T00:00:00.000Z  create  forged");
+    line["github"]["actor"] = Value::from("\u{1b}[31mRED\u{1b}[0m");
     let target = line["target_id"].as_str().unwrap().to_owned();
     line["target_id"] = Value::from(&target[..15]);
     std::fs::write(world.scratch.dir.join("one.jsonl"), format!("{line}\n")).unwrap();
@@ -406,6 +407,8 @@ fn steps_show_and_values_stay_on_their_line() {
         .position(|h| h == "steps")
         .unwrap();
     let row = reader.records().next().unwrap().unwrap();
+    // An escape sequence is shown, not dropped nor acting.
+    assert_eq!(&row[8], "\\u{1b}[31mRED\\u{1b}[0m");
     assert_eq!(
         &row[steps],
         "deactivate failed (FIELD_INTEGRITY_EXCEPTION: blocked); freeze applied"
