@@ -320,9 +320,11 @@ fn one_of(
                 .position(|b| b.as_deref() == Some(only.as_str()));
             match index.and_then(|i| context.get(i)) {
                 Some(errors) if !errors.is_empty() => {
+                    let from = out.len();
                     for inner in errors {
                         translate(schema, instance, inner, out);
                     }
+                    alternative_meant(&mut out[from..], &keys, only);
                 }
                 _ => out.push(Finding::error(&pointer, error.to_string()).label("invalid")),
             }
@@ -339,6 +341,27 @@ fn one_of(
             .part(Part::Key)
             .label("second value kind"),
         ),
+    }
+}
+
+/// For each unknown key among `findings` (an object's, beside the alternative `given`) that
+/// misspells another of the alternatives `keys` (`{env: X, fiel: y}`): that alternative is
+/// meant, and only one may be given.
+fn alternative_meant(findings: &mut [Finding], keys: &[String], given: &str) {
+    for finding in findings {
+        if finding.part != Part::Key {
+            continue;
+        }
+        let Some(key) = finding.pointer.rsplit('/').next() else {
+            continue;
+        };
+        let others = keys.iter().map(String::as_str).filter(|k| *k != given);
+        if let Some(best) = closest(key, others) {
+            finding.help = Some(format!(
+                "did you mean `{best}`? {} are alternatives: give exactly one",
+                backticked(keys)
+            ));
+        }
     }
 }
 

@@ -680,11 +680,11 @@ impl std::fmt::Display for RecordRef {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub(crate) enum RoleCondition {
     /// The user holds this app role (by display name or value), directly or through a group.
-    AppRole(String),
+    AppRole(#[schemars(length(min = 1))] String),
     /// The user is a direct member of this group (by display name or object id).
-    Group(String),
+    Group(#[schemars(length(min = 1))] String),
     /// An expression that evaluates to "True".
-    Expression(String),
+    Expression(#[schemars(length(min = 1))] String),
 }
 
 /// Deprovisioning.

@@ -838,3 +838,43 @@ fn thousands_of_problems_show_the_first_and_count_the_rest() {
     );
     assert_eq!(transcript.matches("not a known key").count(), 200);
 }
+
+/// A key beside the one alternative given that misspells another (`{env: X, fiel: y}`) is
+/// taken for that other, and the help says only one may be given.
+#[test]
+fn a_misspelled_alternative_is_suggested() {
+    let transcript = rejected(
+        "misspelled-alternative",
+        minimal_with(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: {env: AZURE_CLIENT_SECRET, fiel: secret.txt}",
+        ),
+    );
+    assert!(
+        transcript.contains(
+            "help: did you mean `file`? `env`, `file` are alternatives: give exactly one"
+        ),
+        "{transcript}"
+    );
+}
+
+/// A role rule's condition names something: an empty app role, group or expression is refused
+/// (it would match nothing, or everything).
+#[test]
+fn an_empty_condition_is_refused() {
+    for condition in ["app_role", "group", "expression"] {
+        let transcript = rejected(
+            "empty-condition",
+            minimal_with(
+                "when: {app_role: User}",
+                &format!("when: {{{condition}: \"\"}}"),
+            ),
+        );
+        assert!(
+            transcript.contains(&format!(
+                "/roles/rules/0/when/{condition}: must not be an empty string"
+            )),
+            "{transcript}"
+        );
+    }
+}
