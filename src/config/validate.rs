@@ -738,6 +738,11 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
         }
         for kind in GrantKind::ALL {
             let spec = kind.spec();
+            listed_twice(
+                rule.grants(kind),
+                &format!("{pointer}/{}", spec.rule_key),
+                out,
+            );
             for (j, name) in rule.grants(kind).iter().enumerate() {
                 if !roles.managed(kind).iter().any(|m| m == name) {
                     out.push(
@@ -788,6 +793,30 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
         "/roles/managed_feature_licenses",
         out,
     );
+    for kind in GrantKind::ALL {
+        listed_twice(
+            roles.managed(kind),
+            &format!("/roles/managed_{}", kind.spec().rule_key),
+            out,
+        );
+    }
+}
+
+/// A warning for each name of `names` (at `pointer`) given again: once says it, and a second
+/// copy is often a typo for another name. Salesforce's API names compare without case.
+fn listed_twice(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
+    for (j, name) in names.iter().enumerate() {
+        if let Some(first) = names[..j].iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            out.push(
+                Finding::warning(
+                    &format!("{pointer}/{j}"),
+                    format!("`{name}` is listed twice (first as item {})", first + 1),
+                )
+                .label("again")
+                .help("list it once; if another name was meant, write that one"),
+            );
+        }
+    }
 }
 
 /// Each name must be one of the feature licences the API can set.

@@ -878,3 +878,30 @@ fn an_empty_condition_is_refused() {
         );
     }
 }
+
+/// A grant or a managed name listed twice is a warning at the second copy (it is often a typo
+/// for another name); the config stays valid.
+#[test]
+fn a_name_listed_twice_is_a_warning() {
+    let scratch = Scratch::new("listed-twice");
+    scratch.write(
+        "roster.yaml",
+        read("examples/demo/roster.yaml")
+            .replace(
+                "permission_sets: [Reports_Export]\n",
+                "permission_sets: [Reports_Export, reports_export]\n",
+            )
+            .replace(
+                "managed_permission_sets: [Sales_Cloud_User,",
+                "managed_permission_sets: [Sales_Cloud_User, Sales_Cloud_User,",
+            ),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    for said in [
+        "/roles/rules/3/permission_sets/1: `reports_export` is listed twice (first as item 1)",
+        "/roles/managed_permission_sets/1: `Sales_Cloud_User` is listed twice (first as item 1)",
+    ] {
+        assert!(out.stderr.contains(said), "{said}\n{}", out.stderr);
+    }
+}
