@@ -161,6 +161,18 @@ fn workflow_escape(text: &str, property: bool) -> String {
 
 /// A GitHub Actions workflow command for a problem in a file, so it shows on the pull
 /// request's diff: `::error file=roster.yaml,line=12,col=5,title=...::message`.
+/// The path an annotation names: relative to the repository's checkout (`GITHUB_WORKSPACE`)
+/// when the file lies in it, as GitHub places annotations by repository path (a job run with
+/// a `working-directory` names its files relative to that); as given otherwise.
+fn annotated_path(path: &Path) -> String {
+    let in_workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .filter(|w| !w.is_empty())
+        .and_then(|workspace| std::fs::canonicalize(workspace).ok())
+        .zip(std::fs::canonicalize(path).ok())
+        .and_then(|(workspace, file)| file.strip_prefix(&workspace).ok().map(display_path));
+    in_workspace.unwrap_or_else(|| display_path(path))
+}
+
 pub(crate) fn github_annotation(
     severity: Severity,
     path: &Path,
@@ -172,7 +184,7 @@ pub(crate) fn github_annotation(
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let mut properties = format!("file={}", workflow_escape(&display_path(path), true));
+    let mut properties = format!("file={}", workflow_escape(&annotated_path(path), true));
     if let Some((line, col)) = position {
         let _ = write!(properties, ",line={line},col={col}");
     }

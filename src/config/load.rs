@@ -203,10 +203,6 @@ fn extended(
     let serde_json::Value::Object(mut map) = value else {
         return Ok((value, vec![(String::new(), index)]));
     };
-    let Some(serde_json::Value::String(base)) = map.get("extends").cloned() else {
-        return Ok((serde_json::Value::Object(map), vec![(String::new(), index)]));
-    };
-    map.remove("extends");
     let file = Arc::clone(&files[index]);
     let refuse = |message: String, help: &str| {
         let locator = Locator::new(&file);
@@ -216,6 +212,22 @@ fn extended(
             Finding::error("/extends", message).label("here").help(help),
         )])
     };
+    let base = match map.get("extends") {
+        Some(serde_json::Value::String(base)) if !base.trim().is_empty() => base.clone(),
+        // `extends:` with nothing after it would be read as no base at all.
+        Some(serde_json::Value::String(_) | serde_json::Value::Null) => {
+            return Err(refuse(
+                "`extends` names no file".to_owned(),
+                "give the base config's path, relative to this file (`extends: ../base.yaml`), \
+                 or remove the key",
+            ));
+        }
+        // No base; or another kind of value, which the schema names.
+        None | Some(_) => {
+            return Ok((serde_json::Value::Object(map), vec![(String::new(), index)]));
+        }
+    };
+    map.remove("extends");
     let path = lexically_normal(
         &file
             .path

@@ -361,3 +361,24 @@ fn a_base_that_is_not_utf8_is_named_at_its_place() {
         out.stderr
     );
 }
+
+/// `extends:` with nothing after it, or an empty path, names no file: refused at its place, not
+/// read as no base at all.
+#[test]
+fn an_empty_extends_is_refused() {
+    for text in ["extends:\n", "extends: \"\"\n", "extends: \"  \"\n"] {
+        let scratch = Scratch::new("extends-empty");
+        scratch.write(
+            "roster.yaml",
+            format!("{text}{}", read("examples/demo/roster.yaml")),
+        );
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 1, "{text}");
+        assert!(
+            out.stderr.contains("/extends: `extends` names no file")
+                && out.stderr.contains("--> roster.yaml:1:"),
+            "{text}: {}",
+            out.stderr
+        );
+    }
+}

@@ -486,6 +486,27 @@ fn github_annotations_point_at_file_line_and_column() {
         &[("GITHUB_ACTIONS", "true")],
     );
     assert_eq!(human.stdout, "");
+    // Run from a subdirectory of the checkout (a job's `working-directory`): annotations name
+    // the file by its path in the repository, where GitHub places them.
+    std::fs::create_dir_all(scratch.dir.join("orgs")).unwrap();
+    std::fs::copy(
+        scratch.dir.join("roster.yaml"),
+        scratch.dir.join("orgs/dev.yaml"),
+    )
+    .unwrap();
+    let workspace = scratch.dir.to_str().unwrap().to_owned();
+    let nested = run_with(
+        &scratch.dir.join("orgs"),
+        &["-c", "dev.yaml", "validate", "--format", "github"],
+        &[("GITHUB_WORKSPACE", workspace.as_str())],
+    );
+    assert!(
+        nested
+            .stdout
+            .starts_with("::error file=orgs/dev.yaml,line="),
+        "{}",
+        nested.stdout
+    );
     // A file that cannot be read is annotated too, without a position.
     let missing = run_with(
         &scratch.dir,
