@@ -697,8 +697,19 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
         return format!("duplicate key `{key}`");
     }
     if first.starts_with("budget breached") {
-        return "the document grows past what roster reads (its aliases expand to too many \
-                values: an alias bomb?)"
+        return "the document grows past what roster reads (too deep, or aliases that expand to \
+                too many values)"
+            .to_owned();
+    }
+    if let Some(rest) = first.strip_prefix("non-finite float ") {
+        let value = rest.split('`').nth(1).unwrap_or(rest);
+        return format!(
+            "YAML reads an unquoted {value} as an infinite or not-a-number value, which no \
+             setting takes; write \"{value}\" to mean the text"
+        );
+    }
+    if first.starts_with("expected string scalar") {
+        return "a key must be a name; a list or a mapping (`? [a, b]: ...`) cannot be one"
             .to_owned();
     }
     if first.starts_with("cannot deserialize null into string") {

@@ -649,7 +649,7 @@ fn one_problem_per_value_and_alias_bombs_are_named_plainly() {
     }
     let out = rejected("alias-bomb", bomb);
     assert!(
-        out.contains("its aliases expand to too many values") && !out.contains("Nodes {"),
+        out.contains("aliases that expand to too many values") && !out.contains("Nodes {"),
         "{out}"
     );
 }
@@ -924,5 +924,26 @@ fn a_name_listed_twice_is_a_warning() {
         "/roles/managed_permission_sets/1: `Sales_Cloud_User` is listed twice (first as item 1)",
     ] {
         assert!(out.stderr.contains(said), "{said}\n{}", out.stderr);
+    }
+}
+
+/// YAML's own refusals in the config's words: an infinity where text is meant, a list as a key.
+#[test]
+fn yaml_refusals_are_said_plainly() {
+    for (from, to, said) in [
+        (
+            "client_id: 3MVG9roster.minimal",
+            "client_id: .inf",
+            "YAML reads an unquoted .inf as an infinite or not-a-number value, which no setting takes; write \".inf\" to mean the text",
+        ),
+        (
+            "matching:",
+            "? [a, b]: 1\nmatching:",
+            "a key must be a name; a list or a mapping (`? [a, b]: ...`) cannot be one",
+        ),
+    ] {
+        let transcript = rejected("yaml-words", minimal_with(from, to));
+        assert!(transcript.contains(said), "{to}: {transcript}");
+        assert!(!transcript.contains("configured policy"), "{transcript}");
     }
 }
