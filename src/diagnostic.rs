@@ -112,13 +112,16 @@ impl Diagnostic {
         // A URL's password in the file never reaches a terminal or a CI log, nor a secret
         // written inline (each of its bytes shown as `*`, so the span still fits).
         let mut window = crate::url_rules::mask_user_info(&text[window_start..window_end]);
-        if crate::config::secret::is_secret_pointer(&self.pointer) && end > start {
-            // Line breaks stay, so a block scalar keeps its lines.
-            let masked: String = text[start..end]
-                .bytes()
-                .map(|b| if b == b'\n' { '\n' } else { '*' })
-                .collect();
-            window.replace_range(start - window_start..end - window_start, &masked);
+        for secret in secret_ranges(text) {
+            let (from, to) = (secret.start.max(window_start), secret.end.min(window_end));
+            if from < to {
+                // Line breaks stay, so a block scalar keeps its lines.
+                let masked: String = text[from..to]
+                    .bytes()
+                    .map(|b| if b == b'\n' { '\n' } else { '*' })
+                    .collect();
+                window.replace_range(from - window_start..to - window_start, &masked);
+            }
         }
         let snippet = Snippet::source(&window)
             .line_start(line)
@@ -213,6 +216,122 @@ impl Diagnostic {
             &message,
         )
     }
+}
+
+/// The byte ranges of a config file's `text` that may hold a secret written inline: what
+/// follows a key named like one (`client_secret`, `password`, `private_key`, `security_token`,
+/// or a misspelling holding `secret` or `password`) — the rest of its line, the lines of a
+/// block under it, and in a flow mapping (`{env: X, fiel: y}`) every entry but a plain `env:` or
+/// `file:` reference. Each range starts and ends on a character boundary.
+pub(crate) fn secret_ranges(text: &str) -> Vec<Range<usize>> {
+    secret_parts(text)
+        .into_iter()
+        .map(|(range, _)| range)
+        .collect()
+}
+
+/// `secret_ranges`, each marked when it is a key of a flow mapping under a secret's key (a
+/// misspelled `env` or `file`, or a secret written as a key).
+fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
+    static KEY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?im)[a-z_]*(?:secret|password|private_key|security_token)[a-z_]*["']?[ \t]*:(?:[ \t]|$)"#,
+        )
+        .unwrap_or_else(|_| unreachable!("a fixed pattern"))
+    });
+    let mut out = Vec::new();
+    for key in KEY.find_iter(text) {
+        let line_start = text[..key.start()].rfind('\n').map_or(0, |i| i + 1);
+        let indent = text[line_start..key.start()]
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'-')
+            .count();
+        let line_end = text[key.end()..]
+            .find('\n')
+            .map_or(text.len(), |i| key.end() + i);
+        let value_start = key.end()
+            + (text[key.end()..line_end].len() - text[key.end()..line_end].trim_start().len());
+        let value = text[value_start..line_end].trim_end();
+        if let Some(inner) = value.strip_prefix('{') {
+            // Each entry of the flow mapping, but `env: NAME` or `file: PATH` as written.
+            let inner_start = value_start + 1;
+            let inner = inner.split('}').next().unwrap_or(inner);
+            let mut at = inner_start;
+            for entry in inner.split(',') {
+                let reference = entry.split_once(':').is_some_and(|(k, v)| {
+                    matches!(k.trim(), "env" | "file")
+                        && !v.trim().is_empty()
+                        && !v.contains([':', '{', '['])
+                });
+                let trimmed = entry.trim();
+                if !reference && !trimmed.is_empty() {
+                    let from = at + (entry.len() - entry.trim_start().len());
+                    match trimmed.split_once(':') {
+                        Some((k, v)) => {
+                            let k_len = k.trim_end().len();
+                            out.push((from..from + k_len, true));
+                            let v_from = from + k.len() + 1 + (v.len() - v.trim_start().len());
+                            if !v.trim().is_empty() {
+                                out.push((v_from..v_from + v.trim().len(), false));
+                            }
+                        }
+                        None => out.push((from..from + trimmed.len(), false)),
+                    }
+                }
+                at += entry.len() + 1;
+            }
+            // Anything written after the mapping's end on its line.
+            if let Some(close) = value.find('}') {
+                let rest = &value[close + 1..];
+                let from = value_start + close + 1 + (rest.len() - rest.trim_start().len());
+                if !rest.trim().is_empty() && !rest.trim_start().starts_with('#') {
+                    out.push((from..from + rest.trim().len(), false));
+                }
+            }
+        } else if !value.is_empty() && !value.starts_with(['|', '>', '#']) {
+            out.push((value_start..value_start + value.len(), false));
+        } else {
+            // A block (a scalar or a mapping) on the lines below: every line indented deeper.
+            let mut at = line_end;
+            while at < text.len() {
+                let next_end = text[at + 1..].find('\n').map_or(text.len(), |i| at + 1 + i);
+                let line = &text[at + 1..next_end];
+                let deeper = line.len() - line.trim_start().len() > indent;
+                if !line.trim().is_empty() && !deeper {
+                    break;
+                }
+                if !line.trim().is_empty() {
+                    out.push((
+                        at + 1 + (line.len() - line.trim_start().len())..next_end,
+                        false,
+                    ));
+                }
+                at = next_end;
+            }
+            if !value.is_empty() && !value.starts_with('#') {
+                out.push((value_start..value_start + value.len(), false));
+            }
+        }
+    }
+    out
+}
+
+/// `text` with every secret of the config file `file` (`secret_ranges`) that it quotes shown as
+/// `***`: a message quoting a value (or a key) written where a secret belongs.
+pub(crate) fn without_secrets(file: &str, text: &str) -> String {
+    let mut out = text.to_owned();
+    for (range, key) in secret_parts(file) {
+        // A key is named as written (`fiel`, a misspelled `file`) unless it is as long as a
+        // secret is: then it may be one, written where a key goes.
+        let least = if key { 8 } else { 4 };
+        for word in file[range].split(|c: char| c.is_whitespace() || ":,{}".contains(c)) {
+            let word = word.trim_matches(['"', '\'']);
+            if word.len() >= least && out.contains(word) {
+                out = out.replace(word, "***");
+            }
+        }
+    }
+    out
 }
 
 /// Paths print as given, with `/` separators, so snapshots and annotations are stable.

@@ -60,10 +60,16 @@ pub(crate) fn redacted(text: &str) -> String {
         }
         return url.to_string();
     }
-    // Not a URL the parser reads: mask whatever stands between `//` and the last `@`.
+    // Not a URL the parser reads, or one whose user info it takes for something else (`user:
+    // pass@host` without a scheme reads as the scheme `user`): mask whatever stands between
+    // `//` (or the start of the word) and the last `@`.
     match (text.find("//"), text.rfind('@')) {
         (Some(start), Some(end)) if start + 2 < end => {
             format!("{}***{}", &text[..start + 2], &text[end..])
+        }
+        (None, Some(end)) => {
+            let start = text[..end].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+            format!("{}***{}", &text[..start], &text[end..])
         }
         _ => text.to_owned(),
     }

@@ -63,12 +63,28 @@ fn print_report(
     }
 }
 
-pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
-    let desired = ctx.load()?;
+/// Refuses an `--audit-log` that would destroy what roster reads (the config, the saved plan
+/// applied) or could not keep the lines: before anything is read or written.
+fn audit_log_usable(desired: &Desired, args: &ApplyArgs) -> Result<(), Error> {
     desired.not_written_over(&args.audit_log, "--audit-log")?;
+    // Before anything is read or written: an audit log that cannot keep the lines (a device,
+    // a pipe no one reads) would be found out only after the writes.
+    if std::fs::metadata(&args.audit_log).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::Usage(format!(
+            "--audit-log {} is not a regular file (a directory, a device or a pipe): the audit \
+             log must keep every line; name a file",
+            crate::diagnostic::display_path(&args.audit_log)
+        )));
+    }
     if let Some(plan) = &args.plan {
         super::context::not_written_over_plan(&args.audit_log, plan)?;
     }
+    Ok(())
+}
+
+pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
+    let desired = ctx.load()?;
+    audit_log_usable(&desired, args)?;
     let policy = if args.policy {
         let Some(reconcile) = &desired.loaded.config.reconcile else {
             return Err(Error::Usage(

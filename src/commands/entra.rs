@@ -91,8 +91,16 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
 }
 
 pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, Error> {
+    // The same file however written (`./a.json`, `a.json`).
+    let same = |a: &Path, b: &Path| {
+        a == b
+            || std::path::absolute(a)
+                .ok()
+                .zip(std::path::absolute(b).ok())
+                .is_some_and(|(a, b)| a == b)
+    };
     if let (Some(out), Some(secrets)) = (&args.out, &args.secrets_out)
-        && out == secrets
+        && same(out, secrets)
     {
         return Err(Error::Usage(
             "--out and --secrets-out name the same file".to_owned(),

@@ -291,6 +291,7 @@ fn extended(
     files.push(Arc::new(SourceFile { path, text }));
     let base_index = files.len() - 1;
     let base_value = parse_yaml(&files[base_index])?;
+    refuse_inline_secrets(&files[base_index], &base_value)?;
     let (base_value, base_origins) = extended(base_value, base_index, files)?;
     let mut origins = base_origins.clone();
     let merged = merge(
@@ -302,6 +303,60 @@ fn extended(
         &mut origins,
     );
     Ok((merged, origins))
+}
+
+/// A secret written inline in a base (`base`, parsed as `value`) is in the repository even
+/// when the org's file gives its own: refused there, as in the file given.
+fn refuse_inline_secrets(
+    base: &Arc<SourceFile>,
+    value: &serde_json::Value,
+) -> Result<(), LoadError> {
+    let mut inline = Vec::new();
+    inline_secrets(value, &mut String::new(), &mut inline);
+    if inline.is_empty() {
+        return Ok(());
+    }
+    let locator = Locator::new(base);
+    Err(LoadError::Invalid(
+        inline
+            .into_iter()
+            .map(|pointer| {
+                place(
+                    base,
+                    &locator,
+                    Finding::error(
+                        &pointer,
+                        "a secret is written inline in a base config: roster reads a secret only \
+                         from `{env: NAME}` or `{file: PATH}`"
+                            .to_owned(),
+                    )
+                    .label("a secret written inline")
+                    .help(
+                        "move it to an environment variable or to a file kept out of git, and \
+                         rotate it: it has been in this file, and may be in its history",
+                    ),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// The pointers under `value` (at `pointer`) where a secret is written as a value rather than
+/// as `{env: ...}` or `{file: ...}`.
+fn inline_secrets(value: &serde_json::Value, pointer: &mut String, out: &mut Vec<String>) {
+    if let serde_json::Value::Object(map) = value {
+        for (key, child) in map {
+            let len = pointer.len();
+            pointer.push('/');
+            pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            if super::secret::is_secret_pointer(pointer) && !child.is_object() && !child.is_null() {
+                out.push(pointer.clone());
+            } else {
+                inline_secrets(child, pointer, out);
+            }
+            pointer.truncate(len);
+        }
+    }
 }
 
 /// Why the config file at `path` may not be read, if it may not: roster prints lines of the
@@ -502,7 +557,10 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         if more > 0 {
             let finding = Finding::error(
                 "",
-                format!("{more} more problem(s) in the file are not shown"),
+                format!(
+                    "{more} more problem(s) in the file are not shown ({} in all)",
+                    more + MAX_PLACED
+                ),
             )
             .label("the file starts here")
             .help("fix the ones shown and validate again");
@@ -697,8 +755,8 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
         return format!("duplicate key `{key}`");
     }
     if first.starts_with("budget breached") {
-        return "the document grows past what roster reads (too deep, or aliases that expand to \
-                too many values)"
+        return "the document grows past what roster reads (too large, too deep, or aliases \
+                that expand to too many values)"
             .to_owned();
     }
     if let Some(rest) = first.strip_prefix("non-finite float ") {
@@ -777,26 +835,23 @@ fn diagnostic(
     }
     // A secret written inline never reaches a terminal or a CI log, whatever a message quotes
     // of it (the snippet masks it too).
-    if super::secret::is_secret_pointer(&finding.pointer)
-        && let Some(raw) = file.text.get(span.clone())
+    let mut pointer = finding.pointer;
+    for text in [
+        Some(&mut pointer),
+        Some(&mut message),
+        Some(&mut label),
+        help.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
     {
-        let value = raw.trim().trim_matches(['"', '\'']);
-        if !value.is_empty() {
-            let quoted = format!("{value:?}");
-            let escaped = &quoted[1..quoted.len() - 1];
-            for text in [Some(&mut message), Some(&mut label), help.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                *text = text.replace(value, "***").replace(escaped, "***");
-            }
-        }
+        *text = crate::diagnostic::without_secrets(&file.text, text);
     }
     Diagnostic {
         severity: finding.severity,
         file: Arc::clone(file),
         span,
-        pointer: finding.pointer,
+        pointer,
         message,
         label,
         help,

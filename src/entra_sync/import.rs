@@ -168,7 +168,8 @@ impl Writer {
         }
         // Why the job's BaseAddress is not kept, in words that never show a password in it.
         let base = secret(job, "BaseAddress").map(|given| {
-            if given.trim_start().starts_with("https://") {
+            let https = url::Url::parse(given.trim()).is_ok_and(|u| u.scheme() == "https");
+            if https {
                 crate::url_rules::check_base_url(given).map(|_| given)
             } else {
                 Err(format!(

@@ -563,6 +563,13 @@ fn a_base_address_with_a_password_is_masked_and_commented() {
             "http://admin:P4ssw0rd@test.salesforce.com",
             "is not an https URL",
         ),
+        // No scheme: the parser takes `admin` for one.
+        ("admin:P4ssw0rd@x.my.salesforce.com", "is not an https URL"),
+        // `https:/` with one slash is https all the same.
+        (
+            "https:/admin:P4ssw0rd@x.com",
+            "carries user info before its host",
+        ),
     ] {
         let (scratch, out) = import_default_with(
             "import-base-address",
@@ -660,6 +667,17 @@ fn export_writes_both_files_or_neither_and_import_refuses_first() {
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(scratch.dir.join("schema.json").exists() && scratch.dir.join("secrets.json").exists());
+    // One file, however written, is named as one.
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "a.json",
+        "--secrets-out",
+        "./a.json",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("name the same file"), "{}", out.stderr);
     let (_, out) = import_default_with(
         "import-exists",
         &json!({"value": []}),

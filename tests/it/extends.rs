@@ -382,3 +382,32 @@ fn an_empty_extends_is_refused() {
         );
     }
 }
+
+/// A secret written inline in a base is refused even when the org's file gives its own: it is
+/// in the repository all the same.
+#[test]
+fn an_inline_secret_in_a_base_is_refused() {
+    let scratch = Scratch::new("extends-base-secret");
+    scratch.write(
+        "base.yaml",
+        read("examples/demo/roster.yaml").replacen(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: BASESECRET1",
+            1,
+        ),
+    );
+    scratch.write(
+        "roster.yaml",
+        "extends: base.yaml\nsource:\n  credential:\n    client_secret: {env: X}\n",
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("a secret is written inline in a base config")
+            && out.stderr.contains("--> base.yaml:"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.transcript().contains("BASESECRET1"), "{}", out.stderr);
+}

@@ -450,3 +450,22 @@ fn a_device_is_no_plan_and_no_audit_log() {
         );
     }
 }
+
+/// An audit log that cannot keep the lines (a device) is refused before anything is written.
+#[cfg(unix)]
+#[test]
+fn an_audit_log_that_is_a_device_is_refused_before_any_write() {
+    let world = World::demo("audit-device");
+    let out = world.roster(&["apply", "--auto-approve", "--audit-log", "/dev/full"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("--audit-log /dev/full is not a regular file"),
+        "{}",
+        out.stderr
+    );
+    // Nothing was written: the plan still holds every change.
+    let plan = world.roster(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("to create"), "{}", plan.stdout);
+}

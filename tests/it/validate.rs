@@ -802,6 +802,51 @@ fn a_secret_written_inline_is_never_shown() {
             assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
         }
     }
+    // However it is written wrong: beside a reference, as a key, after a mapping, under a
+    // misspelled or misplaced key, twice, after a tab, or breaking the YAML.
+    for (from, to) in [
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: {env: X, fiel: S3cretXYZ1}",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: {S3cretXYZ1: env}",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: {env: X} S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secrets: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret:\tS3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: S3cretXYZ1: x",
+        ),
+        (
+            "client_secret: {env: SF_CLIENT_SECRET}",
+            "client_secret: S3cretXYZ1\n      client_secret: {env: X}",
+        ),
+        (
+            "client_secret: {env: SF_CLIENT_SECRET}",
+            "client_secret: {env: X}\n      password: S3cretXYZ1\n      security_token: S3cretXYZ1",
+        ),
+    ] {
+        let scratch = Scratch::new("inline-secret-wrong");
+        scratch.write("roster.yaml", minimal_with(from, to));
+        for format in ["human", "github"] {
+            let out = scratch.roster(&["validate", "--format", format]);
+            assert_eq!(out.code, 1, "{to}");
+            let shown = out.transcript();
+            assert!(!shown.contains("S3cretXYZ1"), "{to} ({format}):\n{shown}");
+        }
+    }
 }
 
 /// A number YAML would misread: a leading zero keeps the text written (an id keeps its zeros,
