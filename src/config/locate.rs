@@ -24,9 +24,14 @@ pub(crate) enum Part {
 
 impl<'a> Locator<'a> {
     pub(crate) fn new(file: &'a SourceFile) -> Self {
-        let root = MarkedYamlOwned::load_from_str(&file.text)
-            .ok()
-            .and_then(|docs| docs.into_iter().next());
+        let load = |text: &str| {
+            MarkedYamlOwned::load_from_str(text)
+                .ok()
+                .and_then(|docs| docs.into_iter().next())
+        };
+        // saphyr's marked loader refuses a tab after a key's colon, which the YAML reader
+        // accepts: a tab and a space are one byte each, so the places hold.
+        let root = load(&file.text).or_else(|| load(&file.text.replace('\t', " ")));
         Locator { file, root }
     }
 

@@ -992,3 +992,17 @@ fn yaml_refusals_are_said_plainly() {
         assert!(!transcript.contains("configured policy"), "{transcript}");
     }
 }
+
+/// A tab after a key's colon (YAML allows it) still places a problem at its line, not 1:1.
+#[test]
+fn a_tab_after_a_colon_keeps_the_place() {
+    let transcript = rejected(
+        "tab-after-colon",
+        minimal_with(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret:\tTABSEC1",
+        ),
+    );
+    assert!(transcript.contains("--> roster.yaml:10:20"), "{transcript}");
+    assert!(!transcript.contains("TABSEC1"), "{transcript}");
+}
