@@ -123,6 +123,12 @@ impl Diagnostic {
                 window.replace_range(from - window_start..to - window_start, &masked);
             }
         }
+        // A secret's text where it also stands elsewhere (as another key, say).
+        for word in secret_words(text) {
+            if window.contains(word) {
+                window = window.replace(word, &"*".repeat(word.len()));
+            }
+        }
         let snippet = Snippet::source(&window)
             .line_start(line)
             .path(&path)
@@ -162,8 +168,6 @@ fn workflow_escape(text: &str, property: bool) -> String {
     out
 }
 
-/// A GitHub Actions workflow command for a problem in a file, so it shows on the pull
-/// request's diff: `::error file=roster.yaml,line=12,col=5,title=...::message`.
 /// The path an annotation names: relative to the repository's checkout (`GITHUB_WORKSPACE`)
 /// when the file lies in it, as GitHub places annotations by repository path (a job run with
 /// a `working-directory` names its files relative to that); as given otherwise.
@@ -176,6 +180,8 @@ fn annotated_path(path: &Path) -> String {
     in_workspace.unwrap_or_else(|| display_path(path))
 }
 
+/// A GitHub Actions workflow command for a problem in a file, so it shows on the pull
+/// request's diff: `::error file=roster.yaml,line=12,col=5,title=...::message`.
 pub(crate) fn github_annotation(
     severity: Severity,
     path: &Path,
@@ -235,7 +241,9 @@ pub(crate) fn secret_ranges(text: &str) -> Vec<Range<usize>> {
 fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
     static KEY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"(?im)[a-z_]*(?:secret|password|private_key|security_token)[a-z_]*["']?[ \t]*:(?:[ \t]|$)"#,
+            // `key:`, or an explicit `? key` whose `:` starts the next line; the words with
+            // their common misspellings.
+            r#"(?im)(?:^[ \t]*\?[ \t]+["']?[a-z_]*(?:secret|secert|secrt|scret|password|passwd|pwd|private|token)[a-z_]*["']?[ \t]*\r?\n[ \t]*:|[a-z_]*(?:secret|secert|secrt|scret|password|passwd|pwd|private|token)[a-z_]*["']?[ \t]*:)(?:[ \t]|$)"#,
         )
         .unwrap_or_else(|_| unreachable!("a fixed pattern"))
     });
@@ -280,18 +288,33 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
                 }
                 at += entry.len() + 1;
             }
-            // Anything written after the mapping's end on its line.
+            // Anything written after the mapping's end on its line, unless the mapping sits in
+            // another (`{private_key: {file: k}, certificate: ...}`), whose entries follow.
             if let Some(close) = value.find('}') {
                 let rest = &value[close + 1..];
                 let from = value_start + close + 1 + (rest.len() - rest.trim_start().len());
-                if !rest.trim().is_empty() && !rest.trim_start().starts_with('#') {
+                let nested = rest.trim_start().starts_with([',', '}']);
+                if !rest.trim().is_empty() && !nested && !rest.trim_start().starts_with('#') {
                     out.push((from..from + rest.trim().len(), false));
                 }
             }
-        } else if !value.is_empty() && !value.starts_with(['|', '>', '#']) {
-            out.push((value_start..value_start + value.len(), false));
         } else {
-            // A block (a scalar or a mapping) on the lines below: every line indented deeper.
+            let inline = !value.is_empty() && !value.starts_with(['|', '>', '#']);
+            if inline {
+                out.push((value_start..value_start + value.len(), false));
+            }
+            // The lines below, indented deeper: all of a block scalar (`|`, `>`) or of a
+            // plain or quoted value continued there; of a block mapping, each line that is no
+            // `key: value` entry (those are names, and a secret among them is a key of its
+            // own, found above).
+            let scalar = inline || value.starts_with(['|', '>']);
+            let entry = |line: &str| {
+                line.trim_start().split_once(':').is_some_and(|(k, v)| {
+                    !k.is_empty()
+                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        && (v.is_empty() || v.starts_with([' ', '\t']))
+                })
+            };
             let mut at = line_end;
             while at < text.len() {
                 let next_end = text[at + 1..].find('\n').map_or(text.len(), |i| at + 1 + i);
@@ -300,7 +323,7 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
                 if !line.trim().is_empty() && !deeper {
                     break;
                 }
-                if !line.trim().is_empty() {
+                if !line.trim().is_empty() && (scalar || !entry(line)) {
                     out.push((
                         at + 1 + (line.len() - line.trim_start().len())..next_end,
                         false,
@@ -308,7 +331,7 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
                 }
                 at = next_end;
             }
-            if !value.is_empty() && !value.starts_with('#') {
+            if !inline && !value.is_empty() && !value.starts_with('#') {
                 out.push((value_start..value_start + value.len(), false));
             }
         }
@@ -316,19 +339,30 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
     out
 }
 
+/// The words of `file`'s secrets (`secret_parts`) that a message or another line could quote: a
+/// value's from 4 characters; a key's (a misspelled `env` or `file`, or a secret written as a
+/// key) only from 8, as it is more often a name.
+fn secret_words(file: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    for (range, key) in secret_parts(file) {
+        let least = if key { 8 } else { 4 };
+        for word in file[range].split(|c: char| c.is_whitespace() || ":,{}".contains(c)) {
+            let word = word.trim_matches(['"', '\'']);
+            if word.len() >= least && !words.contains(&word) {
+                words.push(word);
+            }
+        }
+    }
+    words
+}
+
 /// `text` with every secret of the config file `file` (`secret_ranges`) that it quotes shown as
 /// `***`: a message quoting a value (or a key) written where a secret belongs.
 pub(crate) fn without_secrets(file: &str, text: &str) -> String {
     let mut out = text.to_owned();
-    for (range, key) in secret_parts(file) {
-        // A key is named as written (`fiel`, a misspelled `file`) unless it is as long as a
-        // secret is: then it may be one, written where a key goes.
-        let least = if key { 8 } else { 4 };
-        for word in file[range].split(|c: char| c.is_whitespace() || ":,{}".contains(c)) {
-            let word = word.trim_matches(['"', '\'']);
-            if word.len() >= least && out.contains(word) {
-                out = out.replace(word, "***");
-            }
+    for word in secret_words(file) {
+        if out.contains(word) {
+            out = out.replace(word, "***");
         }
     }
     out

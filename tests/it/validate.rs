@@ -837,6 +837,24 @@ fn a_secret_written_inline_is_never_shown() {
             "client_secret: {env: SF_CLIENT_SECRET}",
             "client_secret: {env: X}\n      password: S3cretXYZ1\n      security_token: S3cretXYZ1",
         ),
+        // An explicit key, a value continued on the next line, misspelled keys, and the
+        // secret standing again as a key elsewhere.
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "? client_secret\n    : S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: S3cretXYZ0\n      S3cretXYZ1: c",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secert: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "passwd: S3cretXYZ1",
+        ),
     ] {
         let scratch = Scratch::new("inline-secret-wrong");
         scratch.write("roster.yaml", minimal_with(from, to));
@@ -847,6 +865,48 @@ fn a_secret_written_inline_is_never_shown() {
             assert!(!shown.contains("S3cretXYZ1"), "{to} ({format}):\n{shown}");
         }
     }
+    // The secret written inline, and standing again as a key elsewhere.
+    let scratch = Scratch::new("inline-secret-as-key");
+    scratch.write(
+        "roster.yaml",
+        minimal_with(
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "client_secret: S3cretXYZ1",
+        )
+        .replacen(
+            "{target: Email, source: mail}",
+            "{target: Email, S3cretXYZ1: mail}",
+            1,
+        ),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 1);
+    assert!(!out.transcript().contains("S3cretXYZ1"), "{}", out.stderr);
+}
+
+/// What is not a secret stays readable: the password flow's references and names, and the
+/// certificate's files beside a mistake.
+#[test]
+fn references_and_names_beside_secrets_stay_readable() {
+    let password = minimal_with(
+        "    client_credentials:\n      client_id: 3MVG9roster.minimal\n      client_secret: {env: SF_CLIENT_SECRET}",
+        "    password:\n      client_id: 3MVG9roster.minimal\n      username: admin@contoso.com\n      password: {env: SF_PASSWORD}\n      security_token: {env: SF_TOKEN}\n      bogus: 1",
+    );
+    let transcript = rejected("readable-password-flow", password);
+    assert!(
+        transcript.contains("/target/auth/password/bogus: unknown key `bogus`")
+            && transcript.contains("`password`, `security_token`, `username`"),
+        "{transcript}"
+    );
+    let certificate = minimal_with(
+        "client_secret: {env: AZURE_CLIENT_SECRET}",
+        "certificate: {private_key: {file: k.pem}, certificate: {file: c.pem}, bogus: 1}",
+    );
+    let transcript = rejected("readable-certificate", certificate);
+    assert!(
+        transcript.contains("/source/credential/certificate/bogus: unknown key `bogus`"),
+        "{transcript}"
+    );
 }
 
 /// A number YAML would misread: a leading zero keeps the text written (an id keeps its zeros,
