@@ -112,7 +112,8 @@ impl Diagnostic {
         // A URL's password in the file never reaches a terminal or a CI log, nor a secret
         // written inline (each of its bytes shown as `*`, so the span still fits).
         let mut window = crate::url_rules::mask_user_info(&text[window_start..window_end]);
-        for secret in secret_ranges(text) {
+        let secrets = Secrets::of(text);
+        for secret in &secrets.ranges {
             let (from, to) = (secret.start.max(window_start), secret.end.min(window_end));
             if from < to {
                 // Line breaks stay, so a block scalar keeps its lines.
@@ -124,7 +125,7 @@ impl Diagnostic {
             }
         }
         // A secret's text where it also stands elsewhere (as another key, say).
-        for word in secret_words(text) {
+        for word in &secrets.words {
             if window.contains(word) {
                 window = window.replace(word, &"*".repeat(word.len()));
             }
@@ -224,20 +225,55 @@ impl Diagnostic {
     }
 }
 
-/// The byte ranges of a config file's `text` that may hold a secret written inline: what
-/// follows a key named like one (`client_secret`, `password`, `private_key`, `security_token`,
-/// or a misspelling holding `secret` or `password`) — the rest of its line, the lines of a
-/// block under it, and in a flow mapping (`{env: X, fiel: y}`) every entry but a plain `env:` or
-/// `file:` reference. Each range starts and ends on a character boundary.
-pub(crate) fn secret_ranges(text: &str) -> Vec<Range<usize>> {
-    secret_parts(text)
-        .into_iter()
-        .map(|(range, _)| range)
-        .collect()
+/// The secrets a config file's text may hold written inline, found in one scan of it
+/// (`secret_parts`): the byte ranges a snippet masks, and the words a message must not quote.
+pub(crate) struct Secrets<'t> {
+    /// What follows a key named like a secret (`client_secret`, `password`, `private_key`,
+    /// `security_token`, or a misspelling of one) — the rest of its line, the lines of a block
+    /// or a value continued under it, and in a flow mapping (`{env: X, fiel: y}`) every entry
+    /// but a plain `env:` or `file:` reference. Each range starts and ends on a character
+    /// boundary.
+    ranges: Vec<Range<usize>>,
+    /// The words of those ranges a message or another line could quote: a value's from 4
+    /// characters; a key's (a misspelled `env` or `file`, or a secret written as a key) only
+    /// from 8, as it is more often a name.
+    words: Vec<&'t str>,
 }
 
-/// `secret_ranges`, each marked when it is a key of a flow mapping under a secret's key (a
-/// misspelled `env` or `file`, or a secret written as a key).
+impl<'t> Secrets<'t> {
+    pub(crate) fn of(text: &'t str) -> Secrets<'t> {
+        let parts = secret_parts(text);
+        let mut words = Vec::new();
+        for (range, key) in &parts {
+            let least = if *key { 8 } else { 4 };
+            for word in text[range.clone()].split(|c: char| c.is_whitespace() || ":,{}".contains(c))
+            {
+                let word = word.trim_matches(['"', '\'']);
+                if word.len() >= least && !words.contains(&word) {
+                    words.push(word);
+                }
+            }
+        }
+        Secrets {
+            ranges: parts.into_iter().map(|(range, _)| range).collect(),
+            words,
+        }
+    }
+
+    /// `text` (a message about the file) with every secret word it quotes shown as `***`.
+    pub(crate) fn hide(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for word in &self.words {
+            if out.contains(word) {
+                out = out.replace(word, "***");
+            }
+        }
+        out
+    }
+}
+
+/// The ranges of `Secrets`, each marked when it is a key of a flow mapping under a secret's key
+/// (a misspelled `env` or `file`, or a secret written as a key).
 fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
     static KEY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
@@ -334,35 +370,6 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
             if !inline && !value.is_empty() && !value.starts_with('#') {
                 out.push((value_start..value_start + value.len(), false));
             }
-        }
-    }
-    out
-}
-
-/// The words of `file`'s secrets (`secret_parts`) that a message or another line could quote: a
-/// value's from 4 characters; a key's (a misspelled `env` or `file`, or a secret written as a
-/// key) only from 8, as it is more often a name.
-fn secret_words(file: &str) -> Vec<&str> {
-    let mut words = Vec::new();
-    for (range, key) in secret_parts(file) {
-        let least = if key { 8 } else { 4 };
-        for word in file[range].split(|c: char| c.is_whitespace() || ":,{}".contains(c)) {
-            let word = word.trim_matches(['"', '\'']);
-            if word.len() >= least && !words.contains(&word) {
-                words.push(word);
-            }
-        }
-    }
-    words
-}
-
-/// `text` with every secret of the config file `file` (`secret_ranges`) that it quotes shown as
-/// `***`: a message quoting a value (or a key) written where a secret belongs.
-pub(crate) fn without_secrets(file: &str, text: &str) -> String {
-    let mut out = text.to_owned();
-    for word in secret_words(file) {
-        if out.contains(word) {
-            out = out.replace(word, "***");
         }
     }
     out

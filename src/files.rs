@@ -10,13 +10,19 @@ use std::path::Path;
 /// is refused (`InvalidInput`), since `/dev/zero` would be read without end and a pipe may wait
 /// forever.
 pub(crate) fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "it is not a regular file (a directory, a device or a pipe)",
-        ));
+    if irregular(path) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, NOT_REGULAR));
     }
     std::fs::read(path)
+}
+
+/// Why a file that `irregular` is cannot be read or kept.
+pub(crate) const NOT_REGULAR: &str = "it is not a regular file (a directory, a device or a pipe)";
+
+/// Whether `path` exists and is no regular file (following links): a directory, a device, a
+/// pipe.
+pub(crate) fn irregular(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
 /// `read_regular` as UTF-8 text (`InvalidData` when it is not).

@@ -69,7 +69,7 @@ fn audit_log_usable(desired: &Desired, args: &ApplyArgs) -> Result<(), Error> {
     desired.not_written_over(&args.audit_log, "--audit-log")?;
     // Before anything is read or written: an audit log that cannot keep the lines (a device,
     // a pipe no one reads) would be found out only after the writes.
-    if std::fs::metadata(&args.audit_log).is_ok_and(|m| !m.is_file()) {
+    if crate::files::irregular(&args.audit_log) {
         return Err(Error::Usage(format!(
             "--audit-log {} is not a regular file (a directory, a device or a pipe): the audit \
              log must keep every line; name a file",

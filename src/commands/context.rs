@@ -924,10 +924,8 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         reason,
     };
     // A link to a device or a pipe would be read without end (or wait forever).
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return Err(not_one(
-            "it is not a regular file (a directory, a device or a pipe)".to_owned(),
-        ));
+    if crate::files::irregular(path) {
+        return Err(not_one(crate::files::NOT_REGULAR.to_owned()));
     }
     let bytes = std::fs::read(path).map_err(|source| Error::File {
         action: "read",

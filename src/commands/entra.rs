@@ -424,9 +424,8 @@ fn exists(path: &Path) -> Error {
 /// Writes each `(path, text)` as a new file, all or none: every file is created first (none may
 /// exist), then written; on any failure, the files this call created are removed.
 fn write_new(files: &[(&Path, &str)]) -> Result<(), Error> {
-    let mut created: Vec<&Path> = Vec::new();
-    let undo = |created: &[&Path]| {
-        for path in created {
+    let undo = |opened: &[(std::fs::File, &Path, &str)]| {
+        for (_, path, _) in opened {
             let _ = std::fs::remove_file(path);
         }
     };
@@ -437,12 +436,9 @@ fn write_new(files: &[(&Path, &str)]) -> Result<(), Error> {
             .create_new(true)
             .open(path)
         {
-            Ok(file) => {
-                created.push(path);
-                opened.push((file, *path, *text));
-            }
+            Ok(file) => opened.push((file, *path, *text)),
             Err(e) => {
-                undo(&created);
+                undo(&opened);
                 return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
                     exists(path)
                 } else {
@@ -455,15 +451,20 @@ fn write_new(files: &[(&Path, &str)]) -> Result<(), Error> {
             }
         }
     }
-    for (mut file, path, text) in opened {
-        if let Err(source) = file.write_all(text.as_bytes()) {
-            undo(&created);
-            return Err(Error::File {
+    let failed = opened.iter_mut().find_map(|(file, path, text)| {
+        file.write_all(text.as_bytes())
+            .err()
+            .map(|source| (path.to_path_buf(), source))
+    });
+    match failed {
+        Some((path, source)) => {
+            undo(&opened);
+            Err(Error::File {
                 action: "write",
-                path: path.to_path_buf(),
+                path,
                 source,
-            });
+            })
         }
+        None => Ok(()),
     }
-    Ok(())
 }

@@ -331,10 +331,7 @@ fn refuse_inline_secrets(
                             .to_owned(),
                     )
                     .label("a secret written inline")
-                    .help(
-                        "move it to an environment variable or to a file kept out of git, and \
-                         rotate it: it has been in this file, and may be in its history",
-                    ),
+                    .help(super::secret::INLINE_SECRET_HELP),
                 )
             })
             .collect(),
@@ -835,6 +832,7 @@ fn diagnostic(
     }
     // A secret written inline never reaches a terminal or a CI log, whatever a message quotes
     // of it (the snippet masks it too).
+    let secrets = crate::diagnostic::Secrets::of(&file.text);
     let mut pointer = finding.pointer;
     for text in [
         Some(&mut pointer),
@@ -845,7 +843,7 @@ fn diagnostic(
     .into_iter()
     .flatten()
     {
-        *text = crate::diagnostic::without_secrets(&file.text, text);
+        *text = secrets.hide(text);
     }
     Diagnostic {
         severity: finding.severity,

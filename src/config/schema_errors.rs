@@ -431,11 +431,7 @@ fn inline_secret(pointer: &str, here: &Value) -> Finding {
         ),
     )
     .label("a secret written inline")
-    .help(
-        "move it to an environment variable or to a file kept out of git, and rotate it: it has \
-         been in this file, and may be in its history"
-            .to_owned(),
-    )
+    .help(super::secret::INLINE_SECRET_HELP)
 }
 
 fn describe_branches(schema: &Value, branches: &[Value]) -> Vec<String> {

@@ -106,6 +106,10 @@ fn without_newline(mut value: String) -> String {
     value
 }
 
+/// What to do about a secret written inline, in the file given or a base.
+pub(crate) const INLINE_SECRET_HELP: &str = "move it to an environment variable or to a file \
+     kept out of git, and rotate it: it has been in this file, and may be in its history";
+
 /// Whether the value at `pointer` in a config file is a secret, or would be one written inline:
 /// a client secret, private key, password or security token of either side. Diagnostics never
 /// show such a value, not even one the schema refuses.

@@ -426,8 +426,8 @@ mod tests {
             "•••@<!-- -->contoso.com •••@<!-- -->contoso.com"
         );
         // Bare addresses GitHub would link by itself: the `:` of `://` and the `.` of `www.`
-        // are escaped (shown as they are), an address's `@` is an entity; a colon or a dot
-        // elsewhere is left alone.
+        // are escaped (shown as they are), an address's `@` is followed by an empty comment; a
+        // colon or a dot elsewhere is left alone.
         assert_eq!(
             crate::render::markdown_text(
                 "see https://evil.example/login, HTTP://x.y WWW.evil.example or a@b.example: done."

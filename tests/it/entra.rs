@@ -641,14 +641,10 @@ fn export_never_overwrites_a_file() {
 fn export_writes_both_files_or_neither_and_import_refuses_first() {
     let scratch = Scratch::new("export-both-or-neither");
     scratch.write("roster.yaml", read("examples/from-entra/roster.yaml"));
-    let out = scratch.roster(&[
-        "export",
-        "entra",
-        "--out",
-        "schema.json",
-        "--secrets-out",
-        "missing-dir/secrets.json",
-    ]);
+    let export = |out: &str, secrets: &str| {
+        scratch.roster(&["export", "entra", "--out", out, "--secrets-out", secrets])
+    };
+    let out = export("schema.json", "missing-dir/secrets.json");
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("missing-dir/secrets.json"),
@@ -657,25 +653,11 @@ fn export_writes_both_files_or_neither_and_import_refuses_first() {
     );
     assert!(!scratch.dir.join("schema.json").exists());
     // So the same run, given a place for the secrets, is not refused over a half-written pair.
-    let out = scratch.roster(&[
-        "export",
-        "entra",
-        "--out",
-        "schema.json",
-        "--secrets-out",
-        "secrets.json",
-    ]);
+    let out = export("schema.json", "secrets.json");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(scratch.dir.join("schema.json").exists() && scratch.dir.join("secrets.json").exists());
     // One file, however written, is named as one.
-    let out = scratch.roster(&[
-        "export",
-        "entra",
-        "--out",
-        "a.json",
-        "--secrets-out",
-        "./a.json",
-    ]);
+    let out = export("a.json", "./a.json");
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("name the same file"), "{}", out.stderr);
     let (_, out) = import_default_with(
