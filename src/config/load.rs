@@ -143,6 +143,7 @@ fn merge(
     base_origins: &[(String, usize)],
     head_file: usize,
     origins: &mut Vec<(String, usize)>,
+    replaced: &mut Vec<Replaced>,
 ) -> serde_json::Value {
     match (base, head) {
         (serde_json::Value::Object(mut base), serde_json::Value::Object(head))
@@ -152,7 +153,15 @@ fn merge(
             for (key, value) in head {
                 let pointer = format!("{at}/{}", escape(&key));
                 let merged = if let Some(under) = base.remove(&key) {
-                    merge(under, value, &pointer, base_origins, head_file, origins)
+                    merge(
+                        under,
+                        value,
+                        &pointer,
+                        base_origins,
+                        head_file,
+                        origins,
+                        replaced,
+                    )
                 } else {
                     origins.push((pointer, head_file));
                     value
@@ -166,11 +175,28 @@ fn merge(
             }
             serde_json::Value::Object(out)
         }
-        (_, head) => {
+        (base, head) => {
+            if base.is_object() && head.is_object() {
+                replaced.push(Replaced {
+                    at: at.to_owned(),
+                    base_file: origin_in(base_origins, at),
+                    base,
+                });
+            }
             origins.push((at.to_owned(), head_file));
             head
         }
     }
+}
+
+/// A base's map that an org's file replaced whole (`replaced_whole`): a key the base gives
+/// there and the org's map lacks is not merged in, which a "missing required key" there says.
+pub(crate) struct Replaced {
+    /// The map's JSON pointer.
+    at: String,
+    /// The base's map, and the file (index in `Sources::files`) it came from.
+    base: serde_json::Value,
+    base_file: usize,
 }
 
 /// `path` with `.` and `dir/..` taken out, without touching the file system: what messages show
@@ -199,6 +225,7 @@ fn extended(
     value: serde_json::Value,
     index: usize,
     files: &mut Vec<Arc<SourceFile>>,
+    replaced: &mut Vec<Replaced>,
 ) -> Result<(serde_json::Value, Vec<(String, usize)>), LoadError> {
     let serde_json::Value::Object(mut map) = value else {
         return Ok((value, vec![(String::new(), index)]));
@@ -292,7 +319,7 @@ fn extended(
     let base_index = files.len() - 1;
     let base_value = parse_yaml(&files[base_index])?;
     refuse_inline_secrets(&files[base_index], &base_value)?;
-    let (base_value, base_origins) = extended(base_value, base_index, files)?;
+    let (base_value, base_origins) = extended(base_value, base_index, files, replaced)?;
     let mut origins = base_origins.clone();
     let merged = merge(
         base_value,
@@ -301,6 +328,7 @@ fn extended(
         &base_origins,
         index,
         &mut origins,
+        replaced,
     );
     Ok((merged, origins))
 }
@@ -531,7 +559,8 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
     });
     let value = parse_yaml(&file)?;
     let mut files = vec![Arc::clone(&file)];
-    let (value, origins) = extended(value, 0, &mut files)?;
+    let mut replaced = Vec::new();
+    let (value, origins) = extended(value, 0, &mut files, &mut replaced)?;
     let sources = Arc::new(Sources {
         files,
         origins,
@@ -566,7 +595,12 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
         out
     };
 
-    let schema_errors = schema_findings(&config_schema(), &value);
+    let mut schema_errors = schema_findings(&config_schema(), &value);
+    for finding in &mut schema_errors {
+        if finding.help.is_none() {
+            finding.help = not_merged(finding, &replaced, &sources);
+        }
+    }
     if !schema_errors.is_empty() {
         return Err(LoadError::Invalid(place(schema_errors)));
     }
@@ -698,7 +732,7 @@ fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
         leading_zero_numbers_as_strings: true,
     };
     let parsed: Result<serde_json::Value, _> =
-        serde_saphyr::from_str_with_options(&file.text, options);
+        serde_saphyr::from_str_with_options(one_document(&file.text), options);
     match parsed {
         Ok(serde_json::Value::Null) => {
             let finding = Finding::error("", "the file is empty".to_owned())
@@ -737,6 +771,85 @@ fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
             )]))
         }
     }
+}
+
+/// `text` without the empty documents that end it: a `---` line (which generators and
+/// concatenations leave behind) followed only by blank lines, comments or `...`. The text before
+/// keeps its byte offsets, so every place stays where it is. A `---` that starts content is
+/// kept, and a second document is refused.
+fn one_document(text: &str) -> &str {
+    let is_filler = |line: &str| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "..."
+    };
+    let is_marker = |line: &str| {
+        line.strip_prefix("---").is_some_and(|rest| {
+            let rest = rest.trim_start();
+            rest.is_empty() || (rest.len() < line.len() - 3 && rest.starts_with('#'))
+        })
+    };
+    let mut end = text.len();
+    loop {
+        let head = &text[..end];
+        let mut cut = None;
+        let mut offset = head.len();
+        for line in head.split_inclusive('\n').rev() {
+            offset -= line.len();
+            if is_marker(line.trim_end_matches(['\n', '\r'])) {
+                cut = Some(offset);
+                break;
+            }
+            if !is_filler(line) {
+                break;
+            }
+        }
+        // Only when a document comes before it: a lone `---` is the empty file.
+        match cut {
+            Some(at) if !head[..at].lines().all(|l| is_filler(l) || is_marker(l)) => end = at,
+            _ => return head,
+        }
+    }
+}
+
+/// The help for a key missing from a map an org's file replaced whole, when the base gives
+/// it: that the base's is not merged in, and why.
+fn not_merged(finding: &Finding, replaced: &[Replaced], sources: &Sources) -> Option<String> {
+    let missing = finding.message.strip_prefix("missing required ")?;
+    let r = replaced.iter().rev().find(|r| {
+        finding.pointer == r.at
+            || finding
+                .pointer
+                .strip_prefix(r.at.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    })?;
+    let base_here = r
+        .base
+        .pointer(&finding.pointer[r.at.len()..])?
+        .as_object()?;
+    let given: Vec<&str> = missing
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| base_here.contains_key(*name))
+        .collect();
+    if given.is_empty() {
+        return None;
+    }
+    let dotted = r.at.trim_start_matches('/').replace('/', ".");
+    let file = |i: usize| crate::diagnostic::display_path(&sources.files[i].path);
+    Some(format!(
+        "{} gives {} under `{dotted}`, but this file's `{dotted}` replaces {}'s whole rather \
+         than merging into it (its keys are alternatives: another flow or credential may need \
+         other keys); give {} here too",
+        file(r.base_file),
+        given
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        file(r.base_file),
+        if given.len() == 1 { "it" } else { "them" },
+    ))
 }
 
 /// serde-saphyr's message without its own snippet and location suffix.

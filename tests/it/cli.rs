@@ -102,6 +102,37 @@ fn config_path_comes_from_roster_config() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("elsewhere.yaml is valid"));
 }
 
+/// A CI matrix that leaves `ROSTER_CONFIG` empty is told so by the variable's name, not by
+/// clap's words for a `--config` flag nobody typed; a `--config` on the command line wins.
+#[test]
+fn an_empty_roster_config_variable_is_named() {
+    let scratch = Scratch::new("empty-env-config");
+    let out = crate::support::roster_command()
+        .arg("validate")
+        .current_dir(&scratch.dir)
+        .env("ROSTER_CONFIG", "")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ROSTER_CONFIG is set but empty") && !stderr.contains("'--config"),
+        "{stderr}"
+    );
+    let out = crate::support::roster_command()
+        .args(["validate", "--config", ""])
+        .current_dir(&scratch.dir)
+        .env("ROSTER_CONFIG", "")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--config") && !stderr.contains("ROSTER_CONFIG"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn schema_command_prints_the_committed_schema() {
     let out = run_in(&repo(), &["schema"]);

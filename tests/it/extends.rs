@@ -154,6 +154,39 @@ fn an_org_may_use_another_auth_flow_or_secret_source_than_its_base() {
 /// link), and inside the config's git repository. Refused before it is read; nothing of it is
 /// printed.
 #[cfg(unix)]
+/// An org's `target.auth` replaces the base's whole: a key the org's map lacks and the base
+/// gives is said to be not merged in, with the base named; a key the base lacks too gets no
+/// such help.
+#[test]
+fn a_key_missing_from_a_replaced_auth_names_the_base_that_gives_it() {
+    let scratch = layered(
+        "extends-replaced-auth",
+        "target:\n  auth:\n    client_credentials:\n      client_id: 3MVG9other\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("missing required key `client_secret`")
+            && out.stderr.contains(
+                "help: base.yaml gives `client_secret` under `target.auth`, but this file's \
+                 `target.auth` replaces base.yaml's whole"
+            ),
+        "{}",
+        out.stderr
+    );
+    let scratch = layered(
+        "extends-replaced-auth-jwt",
+        "target:\n  auth:\n    jwt_bearer:\n      client_id: 3MVG9other\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("replaces base.yaml's whole"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn a_base_outside_the_repository_or_not_yaml_is_refused_unread() {
     let scratch = Scratch::new("extends-escape");

@@ -176,6 +176,29 @@ fn a_second_yaml_document_is_named_where_it_starts() {
     );
 }
 
+/// A `---` that ends the file (left by a generator or a concatenation), with only comments,
+/// blank lines or `...` after it, opens no second document: the config is read, and a problem
+/// in it keeps its place. A `---` that starts content is still a second document.
+#[test]
+fn a_trailing_empty_document_is_no_second_document() {
+    for tail in ["---\n", "---", "--- # end\n\n# done\n...\n", "---\n---\n"] {
+        let scratch = Scratch::new("trailing-document");
+        scratch.write("roster.yaml", format!("{}{tail}", minimal()));
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 0, "{tail:?}\n{}", out.transcript());
+    }
+    let broken = minimal_with("version: 1", "version: 1\nverson: 1");
+    let out = rejected("trailing-document-broken", format!("{broken}---\n"));
+    assert!(
+        out.contains("roster.yaml:5:1") && !out.contains("second YAML document"),
+        "{out}"
+    );
+    for tail in ["--- {version: 1}\n", "---\n# c\nversion: 1\n---\n"] {
+        let out = rejected("trailing-content", format!("{}{tail}", minimal()));
+        assert!(out.contains("a second YAML document starts here"), "{out}");
+    }
+}
+
 /// What the schema lets through and serde refuses is said in the config's words, not Rust's
 /// (`expected u32`, `use Option<String>`), and the schema's patterns in words, not regexes.
 #[test]
