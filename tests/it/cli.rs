@@ -107,26 +107,23 @@ fn config_path_comes_from_roster_config() {
 #[test]
 fn an_empty_roster_config_variable_is_named() {
     let scratch = Scratch::new("empty-env-config");
-    let out = crate::support::roster_command()
-        .arg("validate")
-        .current_dir(&scratch.dir)
-        .env("ROSTER_CONFIG", "")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let validate = |args: &[&str]| {
+        let out = crate::support::roster_command()
+            .arg("validate")
+            .args(args)
+            .current_dir(&scratch.dir)
+            .env("ROSTER_CONFIG", "")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = validate(&[]);
     assert!(
         stderr.contains("ROSTER_CONFIG is set but empty") && !stderr.contains("'--config"),
         "{stderr}"
     );
-    let out = crate::support::roster_command()
-        .args(["validate", "--config", ""])
-        .current_dir(&scratch.dir)
-        .env("ROSTER_CONFIG", "")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = validate(&["--config", ""]);
     assert!(
         stderr.contains("--config") && !stderr.contains("ROSTER_CONFIG"),
         "{stderr}"
