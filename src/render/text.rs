@@ -128,6 +128,20 @@ fn show(value: &Value, change: &Change) -> String {
     }
 }
 
+/// `after` shown as `before` is typed: the plan holds a checkbox's or a number's new value as
+/// the text it writes (`"true"`), Salesforce's current one typed (`false`); `false -> "true"`
+/// would read as a change of type, so such a text is shown bare (`false -> true`).
+fn show_like(after: &Value, before: &Value, change: &Change) -> String {
+    match (before, after.as_str()) {
+        (Value::Bool(_), Some(text)) if text.eq_ignore_ascii_case("true") => "true".to_owned(),
+        (Value::Bool(_), Some(text)) if text.eq_ignore_ascii_case("false") => "false".to_owned(),
+        (Value::Number(_), Some(text)) if text.parse::<f64>().is_ok_and(f64::is_finite) => {
+            text.to_owned()
+        }
+        _ => show(after, change),
+    }
+}
+
 /// The `Plan: ...` line, or the no-changes sentence (`Summary::headline`).
 pub(crate) fn summary_line(plan: &Plan) -> String {
     plan.summary.headline()
@@ -310,7 +324,11 @@ fn change_lines(out: &mut Lines<'_>, change: &Change) {
                         out.push(Line::plain(8, "EOT"));
                         continue;
                     }
-                    None => format!("{} -> {}", show(before, change), show(after, change)),
+                    None => format!(
+                        "{} -> {}",
+                        show(before, change),
+                        show_like(after, before, change)
+                    ),
                 }
             }
         };
@@ -717,6 +735,28 @@ mod tests {
         // A zero-width space makes two names look alike: it shows.
         let out = rendered(&update("LastName", "Ava", "A\u{200b}va"));
         assert!(out.contains("-> \"A\\u{200b}va\""), "{out}");
+    }
+
+    /// A checkbox or a number Salesforce holds typed, whose new value the plan holds as text,
+    /// shows both alike; a text that is not one stays quoted.
+    #[test]
+    fn a_checkbox_or_a_number_shows_its_new_value_as_it_shows_the_old() {
+        let typed = |field: &str, before: serde_json::Value, after: &str| {
+            let mut change = update(field, "", after);
+            change.before.insert(field.into(), before);
+            rendered(&change)
+        };
+        let out = typed("UserPermissionsKnowledgeUser", json!(false), "True");
+        assert!(
+            out.contains("UserPermissionsKnowledgeUser = false -> true"),
+            "{out}"
+        );
+        let out = typed("Level__c", json!(3.0), "4");
+        assert!(out.contains("Level__c = 3.0 -> 4"), "{out}");
+        let out = typed("Level__c", json!(3.0), "NaN");
+        assert!(out.contains("Level__c = 3.0 -> \"NaN\""), "{out}");
+        let out = typed("UserPermissionsKnowledgeUser", json!(false), "yes");
+        assert!(out.contains("false -> \"yes\""), "{out}");
     }
 
     #[test]
