@@ -100,9 +100,10 @@ pub(crate) enum Error {
     NeedsApproval,
     #[error("apply cancelled: nothing was changed")]
     Cancelled,
-    /// The apply ran, but its audit log could not be written.
+    /// The apply ran, but its audit log could not be written: the apply stopped there.
     #[error(
-        "the apply ran, but writing the audit log {} failed",
+        "writing the audit log {} failed, so roster stopped sending; the report above gives \
+         every change's outcome, the log those settled before the failure",
         display_path(path)
     )]
     AuditLog {

@@ -172,7 +172,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         },
         ..Options::default()
     };
-    let report = ctx.block_on(ctx.carry_out(
+    let (report, logged) = ctx.block_on(ctx.carry_out(
         &desired,
         &plan,
         reviewed.as_deref(),
@@ -183,6 +183,8 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     // What the whole apply cost, writes included (`-v`; the benchmarks read it).
     crate::usage::log_peak();
     super::step_summary(|| render::report::markdown(&plan, &report));
+    // The report says what happened; an audit log that could not hold it fails the apply.
+    logged?;
     Ok(if apply::complete(&report) {
         Outcome::Success
     } else {

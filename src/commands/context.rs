@@ -321,6 +321,11 @@ impl Context {
     /// changes settle. SIGINT, SIGTERM and SIGHUP stop it cleanly: in-flight requests finish,
     /// nothing more is sent, and the report and the audit lines are still written. `reviewed`
     /// is the SHA-256 of the saved plan file applied, if one was.
+    ///
+    /// A failed audit write (a full disk) stops the apply the same way — no change is sent
+    /// that could not be recorded — and takes the part of the line written back out, so the
+    /// log holds whole lines only. The report then comes with `Err(Error::AuditLog)` beside it:
+    /// it is printed, and the command fails.
     pub(crate) async fn carry_out(
         &self,
         desired: &Desired,
@@ -328,7 +333,7 @@ impl Context {
         reviewed: Option<&str>,
         options: Options,
         audit_path: &Path,
-    ) -> Result<Report, Error> {
+    ) -> Result<(Report, Result<(), Error>), Error> {
         // Registered before the first write, so no signal finds the default handler.
         let signals = super::signals::Signals::register();
         let salesforce = self.salesforce(desired)?;
@@ -342,16 +347,31 @@ impl Context {
             })?;
         let log = apply::AuditLog::new(plan, reviewed, self.env());
         let mut failed: Option<std::io::Error> = None;
-        // Each change's line is written, in one write, as soon as the change is settled.
-        let mut record = |i: usize, result: &apply::ChangeResult| {
-            let line = log.line(&plan.changes[i], result);
-            if failed.is_none()
-                && let Err(e) = audit.write_all(line.as_bytes())
-            {
-                failed = Some(e);
+        let stop = apply::Stop::default();
+        let mut whole = audit.metadata().map_or(0, |m| m.len());
+        let stop_writing = stop.clone();
+        let mut append = |text: &str, failed: &mut Option<std::io::Error>| {
+            if failed.is_some() {
+                return;
+            }
+            match audit.write_all(text.as_bytes()) {
+                Ok(()) => whole += text.len() as u64,
+                Err(e) => {
+                    // Whole lines only: what part of the line went in comes back out.
+                    let _ = audit.set_len(whole);
+                    stop_writing.stop(format!(
+                        "writing the audit log {} failed ({e}): nothing more was sent, so that \
+                         no change goes unrecorded",
+                        crate::diagnostic::display_path(audit_path)
+                    ));
+                    *failed = Some(e);
+                }
             }
         };
-        let stop = apply::Stop::default();
+        // Each change's line is written, in one write, as soon as the change is settled.
+        let mut record = |i: usize, result: &apply::ChangeResult| {
+            append(&log.line(&plan.changes[i], result), &mut failed);
+        };
         let interrupt = {
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -375,20 +395,17 @@ impl Context {
         let mut report = report;
         if !plan.app_roles.is_empty() {
             let outcome = self.write_app_roles(desired, plan, &report).await;
-            if failed.is_none()
-                && let Err(e) = audit.write_all(log.app_role_lines(&outcome).as_bytes())
-            {
-                failed = Some(e);
-            }
+            append(&log.app_role_lines(&outcome), &mut failed);
             report.app_roles = Some(outcome);
         }
-        match failed {
+        let logged = match failed {
             Some(source) => Err(Error::AuditLog {
                 path: audit_path.to_owned(),
                 source,
             }),
-            None => Ok(report),
-        }
+            None => Ok(()),
+        };
+        Ok((report, logged))
     }
 }
 

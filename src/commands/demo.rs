@@ -184,7 +184,7 @@ impl Demo<'_> {
     /// `roster apply --auto-approve`: the same checks, the same audit log a real run writes.
     async fn apply(&self, desired: &Desired, plan: &Plan) -> Result<(), Error> {
         check(plan, None, true)?;
-        let report = self
+        let (report, logged) = self
             .ctx
             .carry_out(
                 desired,
@@ -198,6 +198,7 @@ impl Demo<'_> {
             )
             .await?;
         super::print(&render::report::text(plan, &report, self.ctx.color))?;
+        logged?;
         let lines = std::fs::read_to_string(&self.audit_log).map_or(0, |text| text.lines().count());
         super::print(&format!(
             "The audit log holds {lines} line(s), one per change applied so far.\n"

@@ -451,6 +451,68 @@ fn a_device_is_no_plan_and_no_audit_log() {
     }
 }
 
+/// A disk that fills during the apply (here a file-size limit, `ulimit -f`, whose signal is
+/// ignored so the write fails as on a full disk): roster stops sending, takes the part of the
+/// line written back out, still prints the report, and fails; a rerun on a disk with room
+/// finishes the job.
+#[cfg(unix)]
+#[test]
+fn an_audit_log_that_fills_up_stops_the_apply_and_keeps_whole_lines() {
+    let world = World::demo("audit-full");
+    let before = world.roster(&["plan", "--format", "json"]);
+    let planned = serde_json::from_str::<Value>(&before.stdout).unwrap()["changes"]
+        .as_array()
+        .unwrap()
+        .len();
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 4; exec '{}' apply --auto-approve --audit-log audit.jsonl",
+            env!("CARGO_BIN_EXE_roster")
+        ))
+        .current_dir(&world.scratch.dir)
+        .env("NO_COLOR", "1");
+    for (name, value) in &world.emulator.env {
+        command.env(name, value);
+    }
+    let out = command.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("writing the audit log audit.jsonl failed, so roster stopped sending"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("Apply incomplete") && stdout.contains("nothing more was sent"),
+        "{stdout}"
+    );
+    let log = std::fs::read_to_string(world.scratch.dir.join("audit.jsonl")).unwrap();
+    assert!(log.is_empty() || log.ends_with('\n'), "a half line: {log}");
+    for line in log.lines() {
+        serde_json::from_str::<Value>(line).expect("a whole audit line");
+    }
+    assert!(log.lines().count() < planned, "{log}");
+    // It stopped: changes are left, and a run with room applies them.
+    let left = world.roster(&["plan", "--format", "json"]);
+    let left = serde_json::from_str::<Value>(&left.stdout).unwrap()["changes"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(left > 0 && left < planned, "{left} of {planned} left");
+    let rerun = world.roster(&["apply", "--auto-approve", "--audit-log", "audit.jsonl"]);
+    assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    let after = world.roster(&["plan"]);
+    assert!(
+        after.stdout.contains("No changes to make"),
+        "{}",
+        after.stdout
+    );
+}
+
 /// An audit log that cannot keep the lines (a device) is refused before anything is written.
 #[cfg(unix)]
 #[test]
