@@ -229,8 +229,15 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
     })
 }
 
-/// The values of the User fields describe marks unique that roster writes: who holds each, in
-/// the org and in the plan so far. Unique text compares without case, as Salesforce's does.
+/// Fields whose describe does not say `unique` but which Salesforce refuses to give two users
+/// of one org: a CommunityNickname another user holds fails the write with
+/// `DUPLICATE_COMM_NICKNAME` ("Duplicate Nickname. Another user has already selected this
+/// nickname."; `salesforce-access.md`, forcedotcom/cli#3142).
+const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname"];
+
+/// The values of the User fields describe marks unique (and `UNIQUE_IN_THE_ORG`) that roster
+/// writes: who holds each, in the org and in the plan so far. Unique text compares without
+/// case, as Salesforce's does.
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues<'a> {
     /// Per unique field roster writes: its API name, and lower-case value → holder.
@@ -264,7 +271,10 @@ impl<'a> UniqueValues<'a> {
         let held = target
             .user_describe
             .iter()
-            .filter(|f| f.unique && written.contains(&f.name.to_ascii_lowercase()))
+            .filter(|f| {
+                (f.unique || UNIQUE_IN_THE_ORG.contains(&f.name.as_str()))
+                    && written.contains(&f.name.to_ascii_lowercase())
+            })
             .map(|field| {
                 let mut values: Holders<'a> = HashMap::with_capacity_and_hasher(
                     target.users.len() + claims,
@@ -543,6 +553,42 @@ mod tests {
             untracked
                 .claim(fields.iter().map(|(k, v)| (*k, v)), "ann@x", None)
                 .is_ok()
+        );
+    }
+
+    /// CommunityNickname's describe says `unique: false`, yet Salesforce refuses a nickname
+    /// another user holds: it is claimed like a unique field, in any case.
+    #[test]
+    fn a_community_nickname_is_unique_in_the_org_whatever_describe_says() {
+        let holder = crate::model::TargetUser {
+            id: "005000000000001AAA".into(),
+            username: "liam@x.dev1".into(),
+            fields: serde_json::from_value(json!({"CommunityNickname": "liam.chen"})).unwrap(),
+            ..crate::model::TargetUser::default()
+        };
+        let target = TargetSnapshot {
+            user_describe: vec![FieldDescribe {
+                name: "CommunityNickname".into(),
+                label: "Nickname".into(),
+                kind: "string".into(),
+                length: 40,
+                unique: false,
+                ..FieldDescribe::default()
+            }],
+            users: vec![holder],
+            ..TargetSnapshot::default()
+        };
+        let unique = UniqueValues::new(&target, ["CommunityNickname"], 1);
+        let fields = [("CommunityNickname", json!("Liam.Chen"))];
+        let (err, holder) = unique
+            .claim(fields.iter().map(|(k, v)| (*k, v)), "leo@x", None)
+            .unwrap_err();
+        assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
+        assert!(
+            err.starts_with(
+                "CommunityNickname \"Liam.Chen\" is already held by Salesforce user liam@x.dev1"
+            ),
+            "{err}"
         );
     }
 }

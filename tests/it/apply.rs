@@ -828,6 +828,33 @@ fn a_value_that_is_the_text_na_is_written_as_text_above_the_bulk_threshold() {
     world.assert_converged();
 }
 
+/// A new hire whose mailNickname is another Salesforce user's CommunityNickname: Salesforce
+/// refuses the create (`DUPLICATE_COMM_NICKNAME`) though describe does not call the field
+/// unique, so the plan shows a conflict naming the holder rather than a clean create that
+/// every apply would fail.
+#[test]
+fn a_community_nickname_another_user_holds_is_a_conflict_in_the_plan() {
+    let world = World::demo("nickname-taken");
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/leo.costa@contoso.com",
+        Some(&json!({"mailNickname": "LIAM.CHEN"})),
+    );
+    let out = world.roster(&["plan"]);
+    assert!(
+        out.stdout.contains("salesforce_user[\"leo.costa@contoso.com\"]: conflict")
+            && out.stdout.contains("CommunityNickname \"LIAM.CHEN\" is already held by Salesforce user liam.chen@contoso.com"),
+        "{}",
+        out.stdout
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert!(
+        !out.stderr.contains("DUPLICATE_COMM_NICKNAME"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A write whose answer never came is looked up before it is called applied, and compared as
 /// the plan compares: Liam's new Title differs from what Salesforce holds only in case, every
 /// update request fails, and the update is failed (exit 1), never "applied" because the old
