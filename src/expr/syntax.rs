@@ -407,6 +407,11 @@ impl Parser<'_> {
         self.depth -= 1;
         let span = start..self.pos;
         check_arity(function, &args, &span)?;
+        if function.name == "IIF"
+            && let Some(Some(condition)) = args.first()
+        {
+            check_iif_condition(condition)?;
+        }
         for arg in args.iter().flatten() {
             if let ExprKind::Call {
                 name: "SelectUniqueValue",
@@ -426,6 +431,50 @@ impl Parser<'_> {
             },
             span,
         })
+    }
+}
+
+/// Refuses the conditions Entra documents as unsupported in `IIF`, because "if the source
+/// attribute used within the IIF function is empty or null, the condition check fails": a test
+/// for null or empty (`IsNull`, `IsNullOrEmpty`, `IsPresent`, also under `Not`) and a
+/// comparison with `""`. Each would give what the author did not mean (Microsoft, "Reference
+/// for writing expressions for attribute mappings", IIF: "Unsupported IIF expression
+/// examples"; the workaround it gives is `Switch`).
+fn check_iif_condition(condition: &Expr) -> Result<(), ParseError> {
+    let mut test = condition;
+    while let ExprKind::Call { name: "Not", args } = &test.kind
+        && let Some(Some(inner)) = args.first()
+    {
+        test = inner;
+    }
+    let unsupported = match &test.kind {
+        ExprKind::Call {
+            name: name @ ("IsNull" | "IsNullOrEmpty" | "IsPresent"),
+            ..
+        } => Some(format!("{name}(...)")),
+        ExprKind::Compare { left, right, .. }
+            if [left, right]
+                .iter()
+                .any(|side| matches!(&side.kind, ExprKind::Str(s) if s.is_empty())) =>
+        {
+            Some("a comparison with \"\"".to_owned())
+        }
+        _ => None,
+    };
+    match unsupported {
+        Some(what) => Err(ParseError::new(
+            test.span.clone(),
+            format!(
+                "Entra does not support {what} as IIF's condition: when the attribute is null \
+                 or empty, the condition check fails"
+            ),
+        )
+        .help(
+            "test for null or empty with Switch, as Microsoft advises: \
+             Switch([country], [country], \"\", \"Other\") gives \"Other\" when country is \
+             null or empty, else country",
+        )),
+        None => Ok(()),
     }
 }
 

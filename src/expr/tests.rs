@@ -40,6 +40,14 @@ fn documented_examples_evaluate_as_documented() {
     for example in &examples {
         let doc = example["doc"].as_str().unwrap();
         let source = example["expression"].as_str().unwrap();
+        // Documented as unsupported: refused with this message, at the expression's place.
+        if let Some(refused) = example.get("refused").and_then(serde_json::Value::as_str) {
+            match parse(source) {
+                Err(err) if err.message.contains(refused) => {}
+                other => failures.push(format!("{doc}: expected refused, got {other:?}")),
+            }
+            continue;
+        }
         let parsed = match parse(source) {
             Ok(parsed) => parsed,
             Err(err) => {

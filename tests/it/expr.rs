@@ -39,6 +39,12 @@ fn documented_examples_through_the_cli() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = scratch.roster(&args);
         let doc = example["doc"].as_str().unwrap();
+        if let Some(refused) = example.get("refused").and_then(|r| r.as_str()) {
+            if out.code != 1 || !out.stderr.contains(refused) || !out.stderr.contains("help:") {
+                failures.push(format!("{doc}: expected refused: {}", out.transcript()));
+            }
+            continue;
+        }
         if out.code != 0 {
             failures.push(format!("{doc}: exit {}: {}", out.code, out.stderr));
             continue;
