@@ -160,17 +160,22 @@ pub(crate) fn proper_case(source: &str, separators: Option<&str>) -> String {
 
 /// One character's simple (one-to-one) case mapping, as .NET's invariant culture maps case:
 /// a letter whose full Unicode mapping is longer keeps its form (`ß` stays `ß` in upper case,
-/// where Unicode writes `SS`), except `İ`, whose simple lower case is `i` (UnicodeData.txt).
+/// where Unicode writes `SS`); and, as on Windows (Entra's service), the Turkish letters keep
+/// theirs: `İ` (U+0130) lowers to itself and `ı` (U+0131) uppers to itself (dotnet/runtime,
+/// `pal_casing.c`, `GlobalizationNative_ChangeCaseInvariant`, which copies that behaviour).
 fn simple_case(c: char, upper: bool) -> char {
+    if matches!((c, upper), ('\u{130}', false) | ('\u{131}', true)) {
+        return c;
+    }
     let mut mapped: Vec<char> = if upper {
         c.to_uppercase().collect()
     } else {
         c.to_lowercase().collect()
     };
-    match (mapped.len(), c, upper) {
-        (1, _, _) => mapped.remove(0),
-        (_, '\u{130}', false) => 'i',
-        _ => c,
+    if mapped.len() == 1 {
+        mapped.remove(0)
+    } else {
+        c
     }
 }
 
@@ -274,7 +279,9 @@ mod tests {
     fn the_invariant_culture_maps_case_one_to_one() {
         assert_eq!(change_case("straße", None, true), "STRAßE");
         assert_eq!(change_case("ŉ ǰ ﬃ", None, true), "ŉ ǰ ﬃ");
-        assert_eq!(change_case("İSTANBUL", None, false), "istanbul");
+        // As Windows does: the dotted capital and the dotless small i keep their form.
+        assert_eq!(change_case("İSTANBUL", None, false), "İstanbul");
+        assert_eq!(change_case("ılık", None, true), "ıLıK");
         assert_eq!(change_case("ÉLODIE Ægir", None, false), "élodie ægir");
         assert_eq!(change_case("élodie", None, true), "ÉLODIE");
     }
