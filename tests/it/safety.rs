@@ -1793,10 +1793,21 @@ fn accounts_a_conflict_names_or_a_failed_matching_rule_might_own_are_never_depro
         .filter(|c| c["action"] == "deactivate" || c["action"] == "freeze")
         .collect();
     assert!(deactivated.is_empty(), "{deactivated:?}");
+    // Her create meets her own account on a unique field (the anchor, or the nickname her
+    // account keeps): a conflict naming that account.
+    let ava = plan["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "ava.smith@contoso.com")
+        .unwrap_or_else(|| panic!("{}", plan["errors"]));
     assert!(
-        plan["errors"].to_string().contains("Entra_Object_Id__c"),
-        "the anchor conflict: {}",
-        plan["errors"]
+        ava["kind"] == "conflict"
+            && ava["reason"]
+                .as_str()
+                .unwrap()
+                .contains("held by Salesforce user ava.martinez@contoso.com.dev1"),
+        "the unique-field conflict: {ava}"
     );
     // A rule that cannot be evaluated for a user (the regex engine gives up): that user is an
     // error item, and no unlinked account is deprovisioned while it might be theirs.
