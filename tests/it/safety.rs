@@ -1795,19 +1795,15 @@ fn accounts_a_conflict_names_or_a_failed_matching_rule_might_own_are_never_depro
     assert!(deactivated.is_empty(), "{deactivated:?}");
     // Her create meets her own account on a unique field (the anchor, or the nickname her
     // account keeps): a conflict naming that account.
-    let ava = plan["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["key"] == "ava.smith@contoso.com")
-        .unwrap_or_else(|| panic!("{}", plan["errors"]));
+    let errors = plan["errors"].as_array().unwrap();
+    let ava = errors.iter().find(|e| e["key"] == "ava.smith@contoso.com");
     assert!(
-        ava["kind"] == "conflict"
-            && ava["reason"]
+        ava.is_some_and(|a| a["kind"] == "conflict"
+            && a["reason"]
                 .as_str()
                 .unwrap()
-                .contains("held by Salesforce user ava.martinez@contoso.com.dev1"),
-        "the unique-field conflict: {ava}"
+                .contains("held by Salesforce user ava.martinez@contoso.com.dev1")),
+        "the unique-field conflict: {ava:?}"
     );
     // A rule that cannot be evaluated for a user (the regex engine gives up): that user is an
     // error item, and no unlinked account is deprovisioned while it might be theirs.
