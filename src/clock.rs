@@ -12,5 +12,6 @@ pub(crate) fn now() -> DateTime {
     DateTime {
         ticks: UNIX_EPOCH_TICKS + ticks,
         offset: None,
+        local: false,
     }
 }

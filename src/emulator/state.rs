@@ -537,6 +537,7 @@ pub(crate) fn format_timestamp(ms: i64) -> String {
     let c = crate::expr::DateTime {
         ticks,
         offset: None,
+        local: false,
     }
     .civil();
     format!(

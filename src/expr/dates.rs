@@ -18,6 +18,9 @@ pub(crate) struct DateTime {
     /// Ticks of the wall-clock time.
     pub(crate) ticks: i64,
     pub(crate) offset: Option<i32>,
+    /// A .NET `DateTime` of kind Local: a time read with an offset and turned into the
+    /// service's own time (UTC). `K` and `o` write it `+00:00`, where a UTC one is `Z`.
+    pub(crate) local: bool,
 }
 
 /// Calendar fields of a tick count.
@@ -54,6 +57,7 @@ impl DateTime {
         DateTime {
             ticks: self.ticks - i64::from(self.offset.unwrap_or(0)) * TICKS_PER_SECOND,
             offset: None,
+            local: false,
         }
     }
 
@@ -91,6 +95,7 @@ impl DateTime {
         Some(DateTime {
             ticks: days * TICKS_PER_DAY + seconds * TICKS_PER_SECOND + i64::from(c.fraction),
             offset,
+            local: false,
         })
     }
 
@@ -419,6 +424,7 @@ pub(crate) fn add(interval: Interval, amount: i64, dt: DateTime) -> Option<DateT
         let result = DateTime {
             ticks,
             offset: dt.offset,
+            local: dt.local,
         };
         (1..=9999).contains(&result.civil().year).then_some(result)
     };

@@ -180,6 +180,7 @@ impl Styles {
         if self.adjust_to_universal {
             DateTime {
                 offset: Some(0),
+                local: false,
                 ..dt.to_utc()
             }
         } else {
@@ -271,7 +272,7 @@ fn field(ch: char, n: usize, c: Civil, dt: DateTime) -> String {
         }
         ('K', _) => match dt.offset {
             None => String::new(),
-            Some(0) => "Z".to_owned(),
+            Some(0) if !dt.local => "Z".to_owned(),
             Some(_) => field('z', 3, c, dt),
         },
         _ => String::new(),

@@ -467,6 +467,7 @@ impl Evaluator<'_> {
                     Value::Date(DateTime {
                         ticks,
                         offset: None,
+                        local: false,
                     })
                 }
             },
@@ -657,8 +658,22 @@ impl Evaluator<'_> {
                 let Some(source) = Self::as_text(call, 0, other)? else {
                     return Ok(Value::Null);
                 };
-                dotnet_format::parse_any(&source, &input_format)
-                    .map_err(|e| call.arg_error(0, e))?
+                let parsed = dotnet_format::parse_any(&source, &input_format)
+                    .map_err(|e| call.arg_error(0, e))?;
+                // .NET's ParseExact turns a time read with an offset into the machine's local
+                // time, under every style but AdjustToUniversal (which gives UTC) — also under
+                // RoundtripKind, the default, which keeps only a `Z` time as UTC (dotnet/runtime,
+                // DateTimeParse.DetermineTimeZoneAdjustments). Entra's service runs in UTC: so
+                // `2021-06-30+08:00` is 2021-06-29 16:00, of kind Local. A `Z` time stays UTC.
+                match (parsed.offset, styles.adjust_to_universal) {
+                    (Some(0), _) if source.trim_end().ends_with(['Z', 'z']) => parsed,
+                    (Some(_), adjust) => DateTime {
+                        offset: Some(0),
+                        local: !adjust,
+                        ..parsed.to_utc()
+                    },
+                    (None, _) => parsed,
+                }
             }
         };
         dotnet_format::format_any(styles.apply(date), &output_format)

@@ -15,6 +15,7 @@ fn now(text: Option<&str>) -> DateTime {
         DateTime {
             ticks: UNIX_EPOCH_TICKS,
             offset: None,
+            local: false,
         },
         DateTime::to_utc,
     )

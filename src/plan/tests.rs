@@ -63,6 +63,7 @@ fn inputs(targets: &[String]) -> Inputs<'_> {
         now: DateTime {
             ticks: crate::expr::UNIX_EPOCH_TICKS,
             offset: None,
+            local: false,
         },
         seed: 7,
         targets,
