@@ -134,28 +134,61 @@ pub(crate) fn normalize_diacritics(source: &str) -> String {
     out
 }
 
-/// PCase: each word's first letter upper case, the rest lower case. Without `separators`,
-/// anything that is not a letter, digit or combining mark separates words (the Unicode
-/// categories .NET's ToTitleCase treats as separators); with them, only those characters.
+/// PCase: each word's first letter upper case, the rest lower case.
+///
+/// With `separators`, a word is what lies between them. Without, as .NET's
+/// `TextInfo.ToTitleCase` (which Entra calls) runs on the lower-cased text (the documented
+/// `PABLO GONSALVES` → `Pablo Gonsalves`; ToTitleCase alone keeps an all-capital word): a word
+/// starts at a letter that follows a non-letter, and runs on through letters, digits, marks and
+/// the apostrophe `'` (`O'neil`, `D'arcy`) to the first separator (space, punctuation, symbol,
+/// control); a letter after a digit starts one (`2Nd`). Its first letter takes the title-case
+/// form (`ǅ` for `ǆ`), else the one-to-one upper case (`ﬁ` has none and stays). Source:
+/// dotnet/runtime `TextInfo.ToTitleCase`, `AddTitlecaseLetter`, `IsWordSeparator`.
 pub(crate) fn proper_case(source: &str, separators: Option<&str>) -> String {
-    let is_separator = |c: char| match separators {
-        Some(set) => set.contains(c),
-        None => !(c.is_alphanumeric() || is_combining_mark(c)),
-    };
     let mut out = String::with_capacity(source.len());
-    let mut word_start = true;
-    for c in source.chars() {
-        if is_separator(c) {
+    if let Some(set) = separators {
+        let mut word_start = true;
+        for c in source.chars() {
+            if set.contains(c) {
+                out.push(c);
+                word_start = true;
+            } else {
+                out.push(simple_case(c, word_start));
+                word_start = false;
+            }
+        }
+        return out;
+    }
+    let is_letter = |c: char| c.is_alphabetic() && !c.is_numeric() && !is_combining_mark(c);
+    let is_separator = |c: char| !(c.is_alphanumeric() || is_combining_mark(c));
+    let mut chars = source.chars().map(|c| simple_case(c, false)).peekable();
+    while let Some(c) = chars.next() {
+        if !is_letter(c) {
             out.push(c);
-            word_start = true;
-        } else if word_start {
-            out.extend(c.to_uppercase());
-            word_start = false;
-        } else {
-            out.extend(c.to_lowercase());
+            continue;
+        }
+        out.push(title_case(c));
+        while let Some(&next) = chars.peek() {
+            if next != '\'' && is_separator(next) {
+                break;
+            }
+            out.push(next);
+            chars.next();
         }
     }
     out
+}
+
+/// A word's first letter in .NET's title case: the digraphs Unicode gives a title-case form
+/// (`ǅ`, `ǈ`, `ǋ`, `ǲ`) take it, any other letter its one-to-one upper case.
+fn title_case(c: char) -> char {
+    match c {
+        'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
+        'Ǉ' | 'ǈ' | 'ǉ' => 'ǈ',
+        'Ǌ' | 'ǋ' | 'ǌ' => 'ǋ',
+        'Ǳ' | 'ǲ' | 'ǳ' => 'ǲ',
+        other => simple_case(other, true),
+    }
 }
 
 /// One character's simple (one-to-one) case mapping, as .NET's invariant culture maps case:
@@ -265,6 +298,22 @@ mod tests {
             proper_case("o'neil_mc-donald", Some(" ")),
             "O'neil_mc-donald"
         );
+    }
+
+    /// Without separators, as .NET's ToTitleCase on the lower-cased text: an apostrophe and a
+    /// digit stay inside a word, a letter after a digit starts one, digraphs take their
+    /// title-case form and a letter without a one-to-one upper case keeps its form.
+    #[test]
+    fn proper_case_without_separators_is_dotnet_title_case() {
+        assert_eq!(proper_case("O'NEIL d'arcy", None), "O'neil D'arcy");
+        assert_eq!(proper_case("2nd floor ab2cd", None), "2Nd Floor Ab2cd");
+        assert_eq!(proper_case("ǆemal ǳ", None), "ǅemal ǲ");
+        assert_eq!(proper_case("ﬁnn", None), "ﬁnn");
+        assert_eq!(
+            proper_case("'quoted' MC-DONALD_x", None),
+            "'Quoted' Mc-Donald_X"
+        );
+        assert_eq!(proper_case("élodie ÆGIR İLKE", None), "Élodie Ægir İlke");
     }
 
     #[test]
