@@ -476,6 +476,7 @@ fn parse_expressions(
             },
         );
     }
+    select_unique_value_on_matched_fields(config, &parsed_all, out);
     parsed_all
 }
 
@@ -607,6 +608,47 @@ fn check_anchor(
                  `{target: Entra_Object_Id__c, source: objectId}`",
             ),
         );
+    }
+}
+
+/// A field matched on cannot take a value chosen among alternatives: the user it creates with
+/// `Username` `.b` would not be found by the rule that looks for `.a`, and the next run would
+/// create them again. Entra: SelectUniqueValue "can't be applied to attributes that have a
+/// matching precedence" (Microsoft, "Reference for writing expressions").
+fn select_unique_value_on_matched_fields(
+    config: &Config,
+    parsed: &HashMap<String, desired::Expression>,
+    out: &mut Vec<Finding>,
+) {
+    for (i, mapping) in config.mappings.iter().enumerate() {
+        let pointer = format!("/mappings/{i}/expression");
+        let unique = parsed
+            .get(&pointer)
+            .is_some_and(|e| crate::expr::is_select_unique_value(&e.parsed));
+        if let Some(rule) = config
+            .matching
+            .iter()
+            .position(|r| r.target.eq_ignore_ascii_case(&mapping.target))
+            .filter(|_| unique)
+        {
+            out.push(
+                Finding::error(
+                    &pointer,
+                    format!(
+                        "SelectUniqueValue cannot give {}, which matching rule {} matches on",
+                        mapping.target,
+                        rule + 1
+                    ),
+                )
+                .label("a value chosen among alternatives")
+                .help(
+                    "Entra does not allow SelectUniqueValue on an attribute with a matching \
+                     precedence: a user created with another alternative would not be matched \
+                     by the rule on the next run, and would be created again; match on another \
+                     field (an anchor such as the Entra object id), or map one value",
+                ),
+            );
+        }
     }
 }
 

@@ -475,6 +475,23 @@ fn select_unique_value_only_on_create() {
     ));
 }
 
+/// Entra does not allow SelectUniqueValue on a field a matching rule matches on: a user
+/// created with the second alternative would not be found by the rule next run. Refused at
+/// the mapping, naming the rule; on a field no rule matches on it stays allowed.
+#[test]
+fn select_unique_value_on_a_matched_field_is_refused() {
+    let username = "{target: Username, expression: 'SelectUniqueValue(Append([userPrincipalName], \".a\"), Append([userPrincipalName], \".b\"))', apply: on_create}";
+    let out = rejected(
+        "suv-matched",
+        minimal_with("{target: Username, source: userPrincipalName}", username),
+    );
+    assert!(
+        out.contains("SelectUniqueValue cannot give Username, which matching rule 2 matches on")
+            && out.contains("help: Entra does not allow SelectUniqueValue on an attribute with a matching precedence"),
+        "{out}"
+    );
+}
+
 #[test]
 fn github_annotations_point_at_file_line_and_column() {
     let scratch = Scratch::new("annotations");
