@@ -46,6 +46,22 @@ pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+/// Whether a Salesforce login URL is a sandbox's: `test.salesforce.com`, an enhanced-domain
+/// sandbox My Domain (`contoso--dev.sandbox.my.salesforce.com`) or a legacy one, from before
+/// enhanced domains (`contoso--dev.my.salesforce.com`: `--` joins the domain and the sandbox's
+/// name). Source: Salesforce Help, "My Domain URL Formats".
+pub(crate) fn is_sandbox_login(login_url: &str) -> bool {
+    let host = url::Url::parse(login_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    host == "test.salesforce.com"
+        || host.ends_with(".sandbox.my.salesforce.com")
+        || host
+            .strip_suffix(".my.salesforce.com")
+            .is_some_and(|name| !name.contains('.') && name.contains("--"))
+}
+
 /// `text` with the password of any user info, and any query, replaced by `***`, for messages
 /// (a query may carry a token).
 pub(crate) fn redacted(text: &str) -> String {
@@ -109,6 +125,28 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{check_url, mask_user_info};
+
+    /// Sandbox login URLs in each form Salesforce has used; production ones are not.
+    #[test]
+    fn sandbox_login_urls_in_every_form() {
+        for sandbox in [
+            "https://test.salesforce.com",
+            "https://contoso--dev.sandbox.my.salesforce.com",
+            "https://contoso--dev1.my.salesforce.com",
+            "https://CONTOSO--UAT.my.salesforce.com/",
+        ] {
+            assert!(super::is_sandbox_login(sandbox), "{sandbox}");
+        }
+        for production in [
+            "https://login.salesforce.com",
+            "https://contoso.my.salesforce.com",
+            "https://contoso.sandbox.my.salesforce.com.evil.example",
+            "https://a--b.c.my.salesforce.com",
+            "not a url",
+        ] {
+            assert!(!super::is_sandbox_login(production), "{production}");
+        }
+    }
 
     #[test]
     fn passwords_and_queries_are_redacted_in_messages() {

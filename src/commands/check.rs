@@ -474,19 +474,14 @@ async fn api_version_check(
     ok
 }
 
-/// Whether the org is what `target.login_url` says: a sandbox for test.salesforce.com or a
-/// `*.sandbox.my.salesforce.com` My Domain, production otherwise.
+/// Whether the org is what `target.login_url` says: a sandbox for a sandbox's login URL
+/// (`url_rules::is_sandbox_login`), production otherwise.
 async fn org_check(
     salesforce: &crate::salesforce::Salesforce,
     login_url: &str,
     checks: &mut Vec<Check>,
 ) -> bool {
-    let host = url::Url::parse(login_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_default();
-    let expect_sandbox =
-        host == "test.salesforce.com" || host.ends_with(".sandbox.my.salesforce.com");
+    let expect_sandbox = crate::url_rules::is_sandbox_login(login_url);
     match salesforce
         .query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1", None)
         .await

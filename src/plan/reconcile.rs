@@ -41,6 +41,18 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
         plan.config_problems.clone_from(&state.problems);
         return plan;
     }
+    // A config that names a sandbox's login URL and reaches production: the credentials or
+    // the URL are wrong, and a plan for production must not be taken for a sandbox's.
+    if crate::url_rules::is_sandbox_login(&config.target.login_url) && !target.org.is_sandbox {
+        plan.refused = Some(format!(
+            "target.login_url ({}) is a sandbox's, but the org roster reached, {} ({}), is a \
+             production org: roster refuses to plan for it. Check target.login_url and the \
+             credentials (`roster check` says which org they reach); a production org's \
+             config names its own login URL (https://login.salesforce.com or its My Domain)",
+            config.target.login_url, target.org.name, target.org.id
+        ));
+        return plan;
+    }
     if in_scope == 0 && config.safety.refuse_empty_source {
         plan.refused = Some(format!(
             "no Entra user is in scope ({} read from the application): roster refuses to plan, \

@@ -1852,3 +1852,24 @@ fn accounts_a_conflict_names_or_a_failed_matching_rule_might_own_are_never_depro
         plan["warnings"]
     );
 }
+
+/// A config naming a sandbox's login URL whose credentials reach a production org: the plan
+/// is refused, saying which org was reached, and apply writes nothing.
+#[test]
+fn a_sandbox_login_url_that_reaches_production_is_refused() {
+    let world = World::demo_editing("production-org", |world| {
+        world.replacen("  sandbox: dev1\n", "", 1)
+    });
+    let out = world.roster(&["plan"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("target.login_url (https://test.salesforce.com) is a sandbox's, but the org roster reached")
+            && said.contains("is a production org"),
+        "{said}"
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("Apply complete"), "{}", out.stdout);
+    assert!(world.audit().is_empty(), "nothing applied");
+}
