@@ -904,6 +904,91 @@ async fn licences_run_out() {
     running.shutdown().await;
 }
 
+/// What Salesforce's JSON parser refuses fails the whole request before any rule runs: a
+/// checkbox given text that is no boolean, a number or an object; a text field given an
+/// object. A number for a text field is kept as its text.
+#[tokio::test]
+async fn values_the_json_parser_refuses_fail_the_request() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let standard = profile_id(&sf, "Standard User").await;
+    let user = |name: &str, extra: Value| {
+        let mut u = new_user(name);
+        u["ProfileId"] = json!(standard);
+        for (k, v) in extra.as_object().unwrap() {
+            u[k] = v.clone();
+        }
+        u
+    };
+    for (extra, shown) in [
+        (
+            json!({"IsActive": "maybe"}),
+            "boolean from VALUE_STRING value maybe",
+        ),
+        (
+            json!({"IsActive": 5}),
+            "boolean from VALUE_NUMBER_INT value 5",
+        ),
+        (
+            json!({"UserPermissionsSupportUser": {"a": 1}}),
+            "boolean from START_OBJECT value {",
+        ),
+        (json!({"Title": ["a"]}), "string from START_ARRAY value ["),
+    ] {
+        let (status, body) = sf
+            .send(
+                reqwest::Method::POST,
+                "sobjects/User",
+                &user("t1@contoso.com.dev1", extra.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra}: {body}");
+        assert_eq!(body[0]["errorCode"], "JSON_PARSER_ERROR", "{body}");
+        assert!(
+            body[0]["message"].as_str().unwrap().contains(shown),
+            "{body}"
+        );
+    }
+    // In a collection, one such value fails every record: none is saved.
+    let mut good = user("t2@contoso.com.dev1", json!({"Alias": "t2"}));
+    good["attributes"] = json!({"type": "User"});
+    let mut bad = user(
+        "t3@contoso.com.dev1",
+        json!({"Alias": "t3", "IsActive": "yes"}),
+    );
+    bad["attributes"] = json!({"type": "User"});
+    let (status, body) = sf
+        .send(
+            reqwest::Method::POST,
+            "composite/sobjects",
+            &json!({"records": [good, bad]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, found) = sf
+        .get("query?q=SELECT+Id+FROM+User+WHERE+Username='t2@contoso.com.dev1'")
+        .await;
+    assert_eq!(found["totalSize"], 0, "nothing saved");
+    // Text for a checkbox and a number for text are taken, as Salesforce takes them.
+    let (status, body) = sf
+        .send(
+            reqwest::Method::POST,
+            "sobjects/User",
+            &user(
+                "t4@contoso.com.dev1",
+                json!({"IsActive": "TRUE", "LastName": 12}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, found) = sf
+        .get("query?q=SELECT+LastName,IsActive+FROM+User+WHERE+Username='t4@contoso.com.dev1'")
+        .await;
+    assert_eq!(found["records"][0]["LastName"], "12", "{found}");
+    assert_eq!(found["records"][0]["IsActive"], true, "{found}");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn collections_report_per_record_and_roll_back_all_or_none() {
     let running = demo().await;

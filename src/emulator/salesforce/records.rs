@@ -254,7 +254,7 @@ pub(crate) fn create_one(
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    let fields = match parse_body(body) {
+    let fields = match parse_record(object, body) {
         Ok(fields) => fields,
         Err(response) => return response,
     };
@@ -279,7 +279,7 @@ pub(crate) fn update_one(
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    let fields = match parse_body(body) {
+    let fields = match parse_record(object, body) {
         Ok(fields) => fields,
         Err(response) => return response,
     };
@@ -320,6 +320,25 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
     }
 }
 
+/// What fails a collection request as a whole: more than 200 records, or a value the JSON
+/// parser refuses in any of them (it reads the whole body before any record is saved).
+fn collection_refusal(records: &[Value]) -> Option<Response> {
+    if records.len() > 200 {
+        return Some(salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        ));
+    }
+    records
+        .iter()
+        .filter_map(Value::as_object)
+        .find_map(|record| {
+            let object = record.get("attributes").and_then(|a| a.get("type"));
+            parse_refusal(object.and_then(Value::as_str).unwrap_or_default(), record)
+        })
+}
+
 /// `POST`/`PATCH /composite/sobjects`: up to 200 records, results in request order,
 /// `allOrNone` rolls everything back when one fails.
 pub(crate) fn collection(
@@ -343,12 +362,8 @@ pub(crate) fn collection(
             "records is required",
         );
     };
-    if records.len() > 200 {
-        return salesforce_error(
-            StatusCode::BAD_REQUEST,
-            "EXCEEDED_ID_LIMIT",
-            "record limit reached. cannot submit more than 200 records into this call",
-        );
+    if let Some(response) = collection_refusal(records) {
+        return response;
     }
     let mut state = shared.state();
     let mut faults = lock(&shared.faults);
@@ -422,6 +437,61 @@ pub(crate) fn collection(
         })
         .collect();
     json_response(StatusCode::OK, &Value::Array(body))
+}
+
+/// A User record's JSON values that Salesforce's parser refuses before any rule runs: a
+/// checkbox given anything but `true`, `false` or their text, or a text field given an object
+/// or a list. The whole request fails with `JSON_PARSER_ERROR` ("Cannot deserialize instance of
+/// boolean from VALUE_STRING value maybe ...", the form Salesforce's REST answers give; the
+/// `at [line:.., column:..]` it appends is left out).
+fn parse_refusal(object: &str, fields: &Map<String, Value>) -> Option<Response> {
+    if object != "User" {
+        return None;
+    }
+    for (name, value) in fields {
+        let Some(field) = user_object::field(name) else {
+            continue;
+        };
+        let (token, shown) = match value {
+            Value::Null | Value::Bool(_) => continue,
+            Value::String(s) if field.kind != "boolean" => continue,
+            Value::String(s)
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
+                continue;
+            }
+            Value::Number(_) if field.kind != "boolean" => continue,
+            Value::String(s) => ("VALUE_STRING", s.clone()),
+            Value::Number(n) if n.is_f64() => ("VALUE_NUMBER_FLOAT", n.to_string()),
+            Value::Number(n) => ("VALUE_NUMBER_INT", n.to_string()),
+            Value::Object(_) => ("START_OBJECT", "{".to_owned()),
+            Value::Array(_) => ("START_ARRAY", "[".to_owned()),
+        };
+        let kind = if field.kind == "boolean" {
+            "boolean"
+        } else {
+            "string"
+        };
+        return Some(salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            &format!(
+                "Cannot deserialize instance of {kind} from {token} value {shown} or request may \
+                 be missing a required field"
+            ),
+        ));
+    }
+    None
+}
+
+/// One record's JSON body, parsed as Salesforce parses it (`parse_body`, `parse_refusal`).
+#[allow(clippy::result_large_err, reason = "the error is the response to send")]
+fn parse_record(object: &str, body: &[u8]) -> Result<Map<String, Value>, Response> {
+    let fields = parse_body(body)?;
+    match parse_refusal(object, &fields) {
+        Some(response) => Err(response),
+        None => Ok(fields),
+    }
 }
 
 /// A JSON object request body, or Salesforce's `JSON_PARSER_ERROR`.
@@ -749,6 +819,16 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         return;
     }
     for (name, value) in user.iter_mut() {
+        // A number written to a text field is kept as its text (SOQL answers `"12"`).
+        if let (Value::Number(n), Some(field)) = (&*value, user_object::field(name))
+            && matches!(
+                field.kind,
+                "string" | "textarea" | "email" | "phone" | "picklist"
+            )
+        {
+            *value = Value::String(n.to_string());
+            continue;
+        }
         let Value::String(text) = &*value else {
             continue;
         };
