@@ -86,6 +86,11 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
         },
         ("DELETE", ["faults"]) => {
             lock(&shared.faults).clear();
+            // A daily limit a fault spent comes back; one spent by real requests stays spent.
+            let org = &mut shared.state().org;
+            if let Some(before) = org.spent_by_fault.take() {
+                org.api_requests = before;
+            }
             ok()
         }
         ("POST", ["latency"]) => match serde_json::from_slice::<Latency>(body) {

@@ -178,6 +178,14 @@ fn respond(shared: &Shared, request: &Request, kind: Kind) -> Response {
         } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let mut response = match api {
+                // Salesforce's REST answers a server error as `UNKNOWN_EXCEPTION`, and only an
+                // unavailable server as `SERVER_UNAVAILABLE`.
+                Api::Salesforce if status == StatusCode::INTERNAL_SERVER_ERROR => salesforce_error(
+                    status,
+                    "UNKNOWN_EXCEPTION",
+                    "An unexpected error occurred. Please include this ErrorId if you contact \
+                     support: 0000000000-00000 (injected fault)",
+                ),
                 Api::Salesforce => salesforce_error(
                     status,
                     "SERVER_UNAVAILABLE",
@@ -235,7 +243,9 @@ fn respond(shared: &Shared, request: &Request, kind: Kind) -> Response {
             response
         }
         Kind::RequestLimit => {
-            shared.state().org.api_requests = u64::MAX / 2;
+            let org = &mut shared.state().org;
+            org.spent_by_fault.get_or_insert(org.api_requests);
+            org.api_requests = u64::MAX / 2;
             salesforce_error(
                 StatusCode::FORBIDDEN,
                 "REQUEST_LIMIT_EXCEEDED",

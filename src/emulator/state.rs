@@ -138,6 +138,9 @@ pub(crate) struct Org {
     pub(crate) sandbox: Option<String>,
     pub(crate) daily_limit: u64,
     pub(crate) api_requests: u64,
+    /// The count of requests before a `request_limit` fault spent the day's total: what
+    /// `DELETE /_emulator/faults` puts back.
+    pub(crate) spent_by_fault: Option<u64>,
     /// Polls a Bulk API job takes to finish after its upload completes (at least 1).
     pub(crate) bulk_job_polls: u32,
     pub(crate) clients: Vec<SalesforceClient>,
@@ -849,6 +852,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         sandbox: w.sandbox,
         daily_limit: w.daily_api_limit,
         api_requests: 0,
+        spent_by_fault: None,
         bulk_job_polls: w.bulk_job_polls.max(1),
         clients: w.clients,
         api_users: w.api_users,

@@ -1315,6 +1315,48 @@ async fn faults_latency_and_counts() {
     running.shutdown().await;
 }
 
+/// A server error answers as Salesforce's does (`UNKNOWN_EXCEPTION`, not
+/// `SERVER_UNAVAILABLE`), and forgetting the faults gives back a daily total a fault spent.
+#[tokio::test]
+async fn a_server_error_and_a_cleared_limit_answer_as_salesforce() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let admin = |body: Value| {
+        sf.http
+            .post(format!("{}/_emulator/faults", sf.base))
+            .json(&body)
+            .send()
+    };
+    admin(json!({"route": "GET /services/data/{v}/limits", "kind": "status", "status": 500}))
+        .await
+        .unwrap();
+    let (status, body) = sf.get("limits").await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!("UNKNOWN_EXCEPTION")
+        )
+    );
+    admin(json!({"route": "*", "kind": "request_limit"}))
+        .await
+        .unwrap();
+    assert_eq!(sf.get("limits").await.0, StatusCode::FORBIDDEN);
+    let cleared = sf
+        .http
+        .delete(format!("{}/_emulator/faults", sf.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), StatusCode::OK);
+    assert_eq!(
+        sf.get("limits").await.0,
+        StatusCode::OK,
+        "the limit is back"
+    );
+    running.shutdown().await;
+}
+
 fn assertion(iss: &str, sub: &str, aud: &str) -> String {
     assertion_with(iss, sub, aud, None)
 }
