@@ -55,7 +55,11 @@ pub(super) async fn write(
             .into_iter()
             .zip(collections(ctx, op, object, &again).await)
         {
-            outcomes[i] = outcome;
+            // A retry the stop kept from being sent leaves the lock failure that was answered:
+            // the write was sent and refused, which `not_attempted` would deny.
+            if !matches!(outcome, Written::NotSent) {
+                outcomes[i] = outcome;
+            }
         }
     }
     indexes.into_iter().zip(outcomes).collect()

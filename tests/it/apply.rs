@@ -1163,6 +1163,63 @@ fn markdown_report_lists_failures_in_a_table() {
     );
 }
 
+/// A write Salesforce could not lock, interrupted while it waits to be sent again: it was
+/// sent and refused, so its audit line says `failed` with `UNABLE_TO_LOCK_ROW`, never
+/// `not_attempted` ("none was sent").
+#[cfg(unix)]
+#[test]
+fn a_locked_write_interrupted_before_its_retry_is_failed_not_unattempted() {
+    let world = World::demo("apply-lock-interrupt");
+    let create = first_of(&world.plan_json(), "create");
+    let (key, username) = (
+        create["key"].as_str().unwrap().to_owned(),
+        create["after"]["Username"].as_str().unwrap().to_owned(),
+    );
+    world
+        .emulator
+        .admin("locks", &json!({"records": [username], "count": 100}));
+    let stderr = world.scratch.dir.join("apply.err");
+    let mut child = crate::support::roster_command()
+        .args(["apply", "--auto-approve"])
+        .current_dir(&world.scratch.dir)
+        .env("NO_COLOR", "1")
+        .envs(
+            world
+                .emulator
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&stderr)
+        .unwrap_or_default()
+        .contains("locked")
+    {
+        assert!(started.elapsed() < Duration::from_mins(1), "no lock retry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    let audit = world.audit();
+    let line = audit
+        .iter()
+        .find(|l| l["key"] == key.as_str())
+        .unwrap_or_else(|| panic!("no line for {key}"));
+    assert_eq!(line["result"], "failed", "{line}");
+    assert!(
+        line["steps"].to_string().contains("UNABLE_TO_LOCK_ROW"),
+        "{line}"
+    );
+}
+
 #[test]
 fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     let world = World::synthetic("apply-interrupt", 2000, 100);
