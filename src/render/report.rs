@@ -85,6 +85,53 @@ fn failure_groups<'p>(plan: &'p Plan, report: &'p Report) -> Vec<FailureGroup<'p
     groups
 }
 
+/// One line of the text report for what `keys` share (`what`, already made visible): the key
+/// itself for one; for more, their count, then the first few.
+fn grouped(out: &mut String, mark: &str, keys: &[&str], what: &str) {
+    match keys {
+        [key] => {
+            let _ = writeln!(out, "{mark} salesforce_user[{}]: {what}", Quoted(key));
+        }
+        keys => {
+            let shown: Vec<String> = keys
+                .iter()
+                .take(SHOWN_KEYS)
+                .map(|k| format!("salesforce_user[{}]", Quoted(k)))
+                .collect();
+            let more = match keys.len().saturating_sub(SHOWN_KEYS) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            let _ = writeln!(
+                out,
+                "{mark} {} users: {what}\n       {}{more} (`--format json` and the audit log \
+                 list every one)",
+                keys.len(),
+                shown.join(", ")
+            );
+        }
+    }
+}
+
+/// Salesforce's message without the `<br>` it writes for its own web pages
+/// (`Duplicate Nickname.<br>Another user has ...`): a space in a terminal's line.
+fn without_markup(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.contains("<br") {
+        let mut text = message.to_owned();
+        for tag in ["<br>", "<br/>", "<br />", "<BR>"] {
+            text = text.replace(tag, " ");
+        }
+        std::borrow::Cow::Owned(
+            text.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(message)
+    }
+}
+
 /// Why the app-role changes were not written, when they were not.
 fn app_roles_failure(report: &Report) -> Option<String> {
     let outcome = report.app_roles.as_ref()?;
@@ -105,44 +152,31 @@ pub(crate) fn text(plan: &Plan, report: &Report, color: bool) -> String {
     let green = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
     let t = Tally::of(plan, report);
     let mut out = String::new();
+    // Notes alike (a lost answer looked up, for each of 177 users) are one line too.
+    let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
     for (change, result) in plan.changes.iter().zip(&report.results) {
         if let Some(note) = &result.note {
-            let _ = writeln!(out, "note: {}: {}", visible(&change.key), visible(note));
+            match notes.iter_mut().find(|(n, _)| n == note) {
+                Some((_, keys)) => keys.push(&change.key),
+                None => notes.push((note, vec![&change.key])),
+            }
         }
     }
+    for (note, keys) in notes {
+        grouped(&mut out, "note:", &keys, &visible(note));
+    }
     for group in failure_groups(plan, report) {
-        let error = paint(red, "error:");
         let (step, code, message) = group.error;
         // Salesforce's words, and the names of the org's records in a step ("remove permission
-        // set ..."), shown, never acting on the terminal.
-        let (step, code, message) = (visible(&step), visible(code), visible(message));
-        match group.keys.as_slice() {
-            [key] => {
-                let _ = writeln!(
-                    out,
-                    "{error} salesforce_user[{}]: {step}: {code}: {message}",
-                    Quoted(key)
-                );
-            }
-            keys => {
-                let shown: Vec<String> = keys
-                    .iter()
-                    .take(SHOWN_KEYS)
-                    .map(|k| format!("salesforce_user[{}]", Quoted(k)))
-                    .collect();
-                let more = match keys.len().saturating_sub(SHOWN_KEYS) {
-                    0 => String::new(),
-                    n => format!(" and {n} more"),
-                };
-                let _ = writeln!(
-                    out,
-                    "{error} {} users: {step}: {code}: {message}\n       {}{more} \
-                     (`--format json` and the audit log list every one)",
-                    keys.len(),
-                    shown.join(", ")
-                );
-            }
-        }
+        // set ..."), shown, never acting on the terminal; its `<br>` markup a space.
+        let message = without_markup(message);
+        let said = format!(
+            "{}: {}: {}",
+            visible(&step),
+            visible(code),
+            visible(&message)
+        );
+        grouped(&mut out, &paint(red, "error:"), &group.keys, &said);
     }
     if let Some(why) = &report.stopped {
         let _ = writeln!(
@@ -357,7 +391,35 @@ mod tests {
         assert_eq!(json.matches("INVALID_CROSS_REFERENCE_KEY").count(), 5);
     }
 
-    /// A step names an org's record (a permission set an admin named): its control characters
+    /// Salesforce's `<br>` markup is a space in the terminal's line; notes alike are one line.
+    #[test]
+    fn markup_is_a_space_and_notes_alike_are_one_line() {
+        let (plan, mut report) = failed(
+            &vec![(
+                "DUPLICATE_COMM_NICKNAME".to_owned(),
+                "Duplicate Nickname.<br>Another user has already selected this nickname.<br>Please select another.".to_owned(),
+            ); 4],
+            None,
+        );
+        let text = super::text(&plan, &report, false);
+        assert!(
+            text.contains("Duplicate Nickname. Another user has already selected this nickname. Please select another.")
+                && !text.contains("<br>"),
+            "{text}"
+        );
+        for result in &mut report.results {
+            result.note =
+                Some("the answer was lost; looking it up showed it was carried out".into());
+        }
+        let text = super::text(&plan, &report, false);
+        assert_eq!(text.matches("the answer was lost").count(), 1, "{text}");
+        assert!(
+            text.contains("note: 4 users: the answer was lost"),
+            "{text}"
+        );
+    }
+
+    /// A step names an org's record (a permission set an admin named): its control characters    /// A step names an org's record (a permission set an admin named): its control characters
     /// are shown, never sent to the terminal, as the error's code and message are.
     #[test]
     fn a_step_naming_a_record_does_not_act_on_the_terminal() {

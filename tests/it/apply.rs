@@ -968,7 +968,7 @@ fn the_demo_runs_the_whole_loop() {
         "Title = \"Account Executive\" -> \"Senior Account Executive\"",
         "Plan: 1 to create, 1 to update, 1 to deactivate; 1 user needs attention.",
         "6. roster apply",
-        "liam.chen@contoso.com.dev1: Salesforce refused the deactivation; the user was frozen instead",
+        "salesforce_user[\"liam.chen@contoso.com.dev1\"]: Salesforce refused the deactivation; the user was frozen instead",
         "deactivate failed: FIELD_INTEGRITY_EXCEPTION: You cannot disable the Web to Lead Default Creator",
         "Apply incomplete. Resources: 1 created, 1 updated, 0 deactivated; 1 failed (1 deactivation(s) refused, frozen instead), 0 not attempted.",
         "The audit log holds 33 line(s), one per change applied so far.",
