@@ -989,6 +989,31 @@ async fn values_the_json_parser_refuses_fail_the_request() {
     running.shutdown().await;
 }
 
+/// Text is stored trimmed, and text that is only white space is null: a LastName of spaces
+/// is a required field missing. A no-break space is no white space to Salesforce.
+#[tokio::test]
+async fn text_is_stored_trimmed_and_blank_text_is_null() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let standard = profile_id(&sf, "Standard User").await;
+    let mut user = new_user("trim1@contoso.com.dev1");
+    user["ProfileId"] = json!(standard);
+    user["LastName"] = json!("   ");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body[0]["errorCode"], "REQUIRED_FIELD_MISSING", "{body}");
+    user["LastName"] = json!("  Doe\t");
+    user["FirstName"] = json!("\u{a0}Ava ");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, found) = sf
+        .get("query?q=SELECT+FirstName,LastName+FROM+User+WHERE+Username='trim1@contoso.com.dev1'")
+        .await;
+    assert_eq!(found["records"][0]["LastName"], "Doe", "{found}");
+    assert_eq!(found["records"][0]["FirstName"], "\u{a0}Ava", "{found}");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn collections_report_per_record_and_roll_back_all_or_none() {
     let running = demo().await;

@@ -819,14 +819,36 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         return;
     }
     for (name, value) in user.iter_mut() {
+        let text_field = user_object::field(name).map_or_else(
+            || {
+                org.custom_user_field(name)
+                    .is_some_and(|c| c.kind == CustomType::Text)
+            },
+            |field| {
+                matches!(
+                    field.kind,
+                    "string" | "textarea" | "email" | "phone" | "picklist"
+                )
+            },
+        );
         // A number written to a text field is kept as its text (SOQL answers `"12"`).
-        if let (Value::Number(n), Some(field)) = (&*value, user_object::field(name))
-            && matches!(
-                field.kind,
-                "string" | "textarea" | "email" | "phone" | "picklist"
-            )
-        {
+        if let (Value::Number(n), true) = (&*value, text_field) {
             *value = Value::String(n.to_string());
+        }
+        // Text is stored without leading and trailing white space (Java's trim: every character
+        // up to U+0020; a no-break space stays), and empty text is null: "sObject String field
+        // values follow the same rules as in the SOAP API: they can never be empty (only null),
+        // and they can never include leading and trailing whitespace" (Apex Developer Guide,
+        // "Primitive Data Types").
+        if let (Value::String(text), true) = (&*value, text_field) {
+            let trimmed = text.trim_matches(|c: char| c <= ' ');
+            if trimmed.is_empty() {
+                *value = Value::Null;
+                continue;
+            }
+            if trimmed.len() != text.len() {
+                *value = Value::String(trimmed.to_owned());
+            }
             continue;
         }
         let Value::String(text) = &*value else {
