@@ -23,6 +23,30 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
             err.help,
         )])
     })?;
+    // An attribute spelled in another case is no attribute to Entra: said as `validate` says it,
+    // rather than evaluated as null.
+    let mut named = Vec::new();
+    expr::attribute_spans(&parsed, &mut named);
+    let misspelled: Vec<_> = named
+        .into_iter()
+        .filter_map(|(name, span)| {
+            crate::graph::attributes::check_attribute(&name)
+                .err()
+                .filter(|help| help.starts_with("Graph spells it"))
+                .map(|help| {
+                    diagnostic(
+                        &file,
+                        span,
+                        format!("Entra users have no attribute `{name}`"),
+                        "not an attribute roster can read",
+                        Some(help),
+                    )
+                })
+        })
+        .collect();
+    if !misspelled.is_empty() {
+        return Err(Error::Diagnostics(misspelled));
+    }
     let attributes = attributes(args)?;
     let now = match &args.now {
         Some(text) => expr::parse_date(text)

@@ -85,13 +85,9 @@ pub(crate) trait Attributes {
 }
 
 impl Attributes for BTreeMap<String, Value> {
+    /// Exactly as named: Entra's attribute names are case-sensitive (`roster expr` refuses
+    /// `[JobTitle]` as `validate` does, naming Graph's spelling).
     fn attribute(&self, name: &str) -> Value {
-        if let Some(value) = self.get(name) {
-            return value.clone();
-        }
-        // Graph attribute names are camelCase; forgive a different case.
-        self.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or(Value::Null, |(_, v)| v.clone())
+        self.get(name).cloned().unwrap_or(Value::Null)
     }
 }

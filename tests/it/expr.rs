@@ -200,3 +200,23 @@ fn a_set_without_a_name_is_refused() {
         out.stderr
     );
 }
+
+/// `roster expr` reads attribute names as Entra does, with their case: `[JobTitle]` is refused
+/// at its place with Graph's spelling, as `validate` refuses it, never evaluated as null or
+/// as `jobTitle`.
+#[test]
+fn an_attribute_in_another_case_is_refused_as_validate_refuses_it() {
+    let scratch = Scratch::new("expr-case");
+    let out = scratch.roster(&["expr", "Left([JobTitle], 3)", "--set", "jobTitle=Engineer"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("Entra users have no attribute `JobTitle`")
+            && out.stderr.contains("--> expression:1:6")
+            && out.stderr.contains("Graph spells it `jobTitle`"),
+        "{}",
+        out.stderr
+    );
+    let out = scratch.roster(&["expr", "Left([jobTitle], 3)", "--set", "jobTitle=Engineer"]);
+    assert_eq!(out.stdout.trim(), "Eng", "{}", out.transcript());
+}
