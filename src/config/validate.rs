@@ -482,13 +482,31 @@ fn parse_expressions(
 
 /// Every Entra attribute the config reads is one roster can read (`check_attribute`), and
 /// every scoping-filter attribute one Entra lets a filter use: a misspelt `source: jobTitel`
+/// Whether an Entra attribute holds several values (`otherMails`, `appRoleAssignments`).
+fn multi_valued(name: &str) -> bool {
+    crate::graph::attributes::COLLECTION_PROPERTIES.contains(&name)
+        || name == crate::graph::attributes::APP_ROLE_ASSIGNMENTS
+}
+
+/// The warning for a mapping that writes a multi-valued attribute to one User field.
+fn multi_valued_warning(pointer: &str, name: &str) -> Finding {
+    Finding::warning(
+        pointer,
+        format!("`{name}` is multi-valued; a User field holds one value"),
+    )
+    .label("a user with two values is an error item")
+    .help(format!(
+        "write `expression: 'Item([{name}], 1)'` or `'Join(\", \", [{name}])'`"
+    ))
+}
+
 /// would otherwise map nothing.
 fn check_attributes(
     config: &Config,
     expressions: &HashMap<String, desired::Expression>,
     out: &mut Vec<Finding>,
 ) {
-    use crate::graph::attributes::{COLLECTION_PROPERTIES, check_attribute, scoping_refusal};
+    use crate::graph::attributes::{check_attribute, scoping_refusal};
     let unknown = |name: &str| format!("Entra users have no attribute `{name}`");
     for (i, mapping) in config.mappings.iter().enumerate() {
         let Some(MappingValue::Source(name)) = mapping.value() else {
@@ -504,24 +522,20 @@ fn check_attributes(
                     .label("not an attribute roster can read")
                     .help(help),
             );
-        } else if COLLECTION_PROPERTIES.contains(&name)
-            || name == crate::graph::attributes::APP_ROLE_ASSIGNMENTS
-        {
-            out.push(
-                Finding::warning(
-                    &pointer,
-                    format!("`{name}` is multi-valued; a User field holds one value"),
-                )
-                .label("a user with two values is an error item")
-                .help(format!(
-                    "write `expression: 'Item([{name}], 1)'` or `'Join(\", \", [{name}])'`"
-                )),
-            );
+        } else if multi_valued(name) {
+            out.push(multi_valued_warning(&pointer, name));
         }
     }
     let mut pointers: Vec<&String> = expressions.keys().collect();
     pointers.sort();
     for pointer in pointers {
+        // `expression: '[otherMails]'` is `source: otherMails` said another way: warned alike.
+        if pointer.starts_with("/mappings/")
+            && let crate::expr::ExprKind::Attribute(name) = &expressions[pointer].parsed.kind
+            && multi_valued(name)
+        {
+            out.push(multi_valued_warning(pointer, name));
+        }
         let mut found = Vec::new();
         crate::expr::attribute_spans(&expressions[pointer].parsed, &mut found);
         for (name, span) in found {

@@ -492,6 +492,31 @@ fn select_unique_value_on_a_matched_field_is_refused() {
     );
 }
 
+/// `expression: '[otherMails]'` writes a multi-valued attribute to one field, as
+/// `source: otherMails` does: warned alike (the config stays valid); one value of it is not.
+#[test]
+fn a_multi_valued_attribute_as_a_whole_expression_is_warned_as_a_source_is() {
+    let scratch = Scratch::new("multi-valued-expression");
+    scratch.write(
+        "roster.yaml",
+        minimal_with(
+            "{target: Email, source: mail}",
+            "{target: Email, source: mail}\n  - {target: Title, expression: '[otherMails]'}\n  - {target: Department, expression: 'Item([otherMails], 1)'}",
+        ),
+    );
+    let out = scratch.roster(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_eq!(
+        out.stderr
+            .matches("is multi-valued; a User field holds one value")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("warning: /mappings/"), "{}", out.stderr);
+}
+
 #[test]
 fn github_annotations_point_at_file_line_and_column() {
     let scratch = Scratch::new("annotations");
