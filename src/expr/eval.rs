@@ -459,11 +459,14 @@ impl Evaluator<'_> {
             "DateFromNum" => match self.int(call, 0)? {
                 None => Value::Null,
                 Some(n) => {
-                    // Years 1 to 9999, as DateAdd allows.
+                    // Active Directory's dates count from 1601 (.NET's FromFileTimeUtc refuses a
+                    // negative count) to the end of year 9999, as DateAdd allows.
                     let ticks = n
                         .checked_add(dates::FILETIME_EPOCH_TICKS)
-                        .filter(|t| (0..dates::MAX_TICKS).contains(t))
-                        .ok_or_else(|| call.arg_error(0, "out of range (years 1 to 9999)"))?;
+                        .filter(|t| n >= 0 && (0..dates::MAX_TICKS).contains(t))
+                        .ok_or_else(|| {
+                            call.arg_error(0, "out of range (0, 1601-01-01, to the end of 9999)")
+                        })?;
                     Value::Date(DateTime {
                         ticks,
                         offset: None,

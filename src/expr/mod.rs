@@ -15,7 +15,8 @@ mod text;
 mod value;
 
 pub(crate) use dates::{
-    DateTime, UNIX_EPOCH_TICKS, days_in_month, format_general, parse_lenient as parse_date,
+    DateTime, MAX_TICKS, UNIX_EPOCH_TICKS, days_in_month, format_general,
+    parse_lenient as parse_date,
 };
 pub(crate) use dotnet_format::format as format_date;
 pub(crate) use eval::{Context, evaluate};

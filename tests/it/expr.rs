@@ -220,3 +220,31 @@ fn an_attribute_in_another_case_is_refused_as_validate_refuses_it() {
     let out = scratch.roster(&["expr", "Left([jobTitle], 3)", "--set", "jobTitle=Engineer"]);
     assert_eq!(out.stdout.trim(), "Eng", "{}", out.transcript());
 }
+
+/// Dates outside .NET's calendar are refused, never printed as year 10000 or 1600: a `--now`
+/// past the end of 9999 in UTC, and a negative Active Directory date.
+#[test]
+fn dates_outside_dotnets_calendar_are_refused() {
+    let scratch = Scratch::new("expr-calendar");
+    let out = scratch.roster(&["expr", "Now()", "--now", "9999-12-31T23:59:59-14:00"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("up to the end of year 9999 in UTC"),
+        "{}",
+        out.stderr
+    );
+    let out = scratch.roster(&["expr", "DateFromNum(-1)"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("DateFromNum: argument 1: out of range"),
+        "{}",
+        out.stderr
+    );
+    let out = scratch.roster(&["expr", "DateFromNum(0)"]);
+    assert_eq!(
+        out.stdout.trim(),
+        "1/1/1601 12:00:00 AM",
+        "{}",
+        out.transcript()
+    );
+}
