@@ -1011,6 +1011,13 @@ async fn text_is_stored_trimmed_and_blank_text_is_null() {
         .await;
     assert_eq!(found["records"][0]["LastName"], "Doe", "{found}");
     assert_eq!(found["records"][0]["FirstName"], "\u{a0}Ava", "{found}");
+    // Lengths count UTF-16 units, as Java's do: eight letters, one an emoji, are nine.
+    let mut user = new_user("trim2@contoso.com.dev1");
+    user["ProfileId"] = json!(standard);
+    user["Alias"] = json!("Ana🌻Lima");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body[0]["errorCode"], "STRING_TOO_LONG", "{body}");
     running.shutdown().await;
 }
 

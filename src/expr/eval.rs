@@ -509,13 +509,12 @@ impl Evaluator<'_> {
             }
             "Left" => {
                 let n = self.required_int(call, 1)?;
-                let mut s = self.text(call, 0)?.unwrap_or_default();
-                if let Ok(n) = usize::try_from(n)
-                    && let Some((cut, _)) = s.char_indices().nth(n)
-                {
-                    s.truncate(cut);
-                }
-                Value::Str(s)
+                let s = self.text(call, 0)?.unwrap_or_default();
+                Value::Str(text::utf16_slice(
+                    &s,
+                    0,
+                    usize::try_from(n).unwrap_or(usize::MAX),
+                ))
             }
             "Mid" => {
                 let start = self.required_int(call, 1)?;
@@ -526,10 +525,11 @@ impl Evaluator<'_> {
                     )));
                 }
                 str_or_null(self.text(call, 0)?.map(|s| {
-                    s.chars()
-                        .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
-                        .take(usize::try_from(length).unwrap_or(0))
-                        .collect()
+                    text::utf16_slice(
+                        &s,
+                        usize::try_from(start - 1).unwrap_or(usize::MAX),
+                        usize::try_from(length).unwrap_or(0),
+                    )
                 }))
             }
             "NormalizeDiacritics" => {
@@ -707,11 +707,13 @@ impl Evaluator<'_> {
                 s.to_owned()
             }
         };
-        let chars: Vec<char> = fold(&haystack).chars().collect();
-        let needle: Vec<char> = fold(&needle).chars().collect();
+        // Positions count UTF-16 units, as .NET's IndexOf does: a character outside the Basic
+        // Multilingual Plane (`𠮷`, an emoji) is two.
+        let units: Vec<u16> = fold(&haystack).encode_utf16().collect();
+        let needle: Vec<u16> = fold(&needle).encode_utf16().collect();
         let from = usize::try_from(start - 1).unwrap_or(usize::MAX);
-        let found = (from..=chars.len().saturating_sub(needle.len()))
-            .find(|&i| i + needle.len() <= chars.len() && chars[i..i + needle.len()] == needle[..])
+        let found = (from..=units.len().saturating_sub(needle.len()))
+            .find(|&i| i + needle.len() <= units.len() && units[i..i + needle.len()] == needle[..])
             .map_or(0, |i| i + 1);
         Ok(Value::Str(found.to_string()))
     }

@@ -228,6 +228,27 @@ pub(crate) fn change_case(source: &str, culture: Option<&str>, upper: bool) -> S
         .collect()
 }
 
+/// The text of `s` from UTF-16 unit `start`, `len` units long, as .NET's `Substring` counts
+/// (Left and Mid): a character outside the Basic Multilingual Plane (`𠮷`, an emoji) is two
+/// units. Where a bound falls inside such a character, .NET would keep half of it, a lone
+/// surrogate no Salesforce field stores as text: the character is left out instead.
+pub(crate) fn utf16_slice(s: &str, start: usize, len: usize) -> String {
+    let end = start.saturating_add(len);
+    let mut at = 0usize;
+    let mut out = String::new();
+    for c in s.chars() {
+        let next = at + c.len_utf16();
+        if at >= start && next <= end {
+            out.push(c);
+        }
+        if next >= end {
+            break;
+        }
+        at = next;
+    }
+    out
+}
+
 /// Word: the `number`th (1-based) run of characters between any of the `delimiters`.
 pub(crate) fn word(source: &str, number: i64, delimiters: &str) -> String {
     let Ok(index) = usize::try_from(number.saturating_sub(1)) else {

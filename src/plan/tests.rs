@@ -1126,6 +1126,21 @@ fn preflight_catches_what_salesforce_would_reject() {
         problem(&plan, &upn).reason,
         "Alias \"verylongn\" is 9 characters; Salesforce allows 8"
     );
+    // Salesforce counts UTF-16 units: seven letters and an emoji are nine.
+    let emoji = w.user("emoji", json!({"givenName": "Ana🌻", "surname": "Lima"}));
+    w.join("emoji", "g-sales");
+    let emoji_alias = (
+        "'Left([userPrincipalName], 4)'",
+        "'Append([givenName], [surname])'",
+    );
+    let plan = w.plan(&config(&[emoji_alias]));
+    assert!(
+        problem(&plan, &emoji).reason.starts_with(
+            "Alias \"Ana🌻Lima\" is 9 characters as Salesforce counts them (8 letters"
+        ),
+        "{}",
+        problem(&plan, &emoji).reason
+    );
     let no_email = (
         "{target: Email, source: mail}",
         "{target: Email, source: faxNumber}",

@@ -167,14 +167,24 @@ impl FieldRules {
                 rule.name, rule.label
             ));
         }
+        // Salesforce counts a field's length in UTF-16 units, as Java does: a character outside
+        // the Basic Multilingual Plane (`𠮷`, an emoji) is two ("Surrogate Pair Characters Are
+        // Treated as Two Characters", Salesforce Help 005166849).
         if let Some(max) = rule.max_len
             && text.len() > max
-            && text.chars().count() > max
+            && text.encode_utf16().count() > max
         {
+            let (units, chars) = (text.encode_utf16().count(), text.chars().count());
+            let counted = if units == chars {
+                String::new()
+            } else {
+                format!(
+                    " as Salesforce counts them ({chars} letters, some of two units: an emoji, `𠮷`)"
+                )
+            };
             return Err(format!(
-                "{} {text:?} is {} characters; Salesforce allows {max}",
-                rule.name,
-                text.chars().count()
+                "{} {text:?} is {units} characters{counted}; Salesforce allows {max}",
+                rule.name
             ));
         }
         if rule.email && !text.is_empty() && !user_fields::is_email(text) {

@@ -946,7 +946,8 @@ fn check_values(
         }
         if let (Some(field), Some(text)) = (user_object::field(name), value.as_str())
             && let Some(max) = field.length
-            && text.chars().count() > max
+            // Java's length: UTF-16 units (an emoji is two).
+            && text.encode_utf16().count() > max
             && !name.ends_with("Id")
         {
             return Err(Failure::new(
@@ -972,7 +973,7 @@ fn check_values(
             check_custom_type(field, value)?;
         }
         if let (Some(field), Some(text)) = (org.custom_user_field(name), value.as_str()) {
-            if text.chars().count() > field.length {
+            if text.encode_utf16().count() > field.length {
                 return Err(Failure::new(
                     "STRING_TOO_LONG",
                     format!(
