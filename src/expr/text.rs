@@ -223,6 +223,8 @@ pub(crate) fn change_case(source: &str, culture: Option<&str>, upper: bool) -> S
         .map(|c| match (turkic, upper, c) {
             (true, true, 'i') => 'İ',
             (true, false, 'I') => 'ı',
+            (true, false, 'İ') => 'i',
+            (true, true, 'ı') => 'I',
             (_, upper, c) => simple_case(c, upper),
         })
         .collect()
@@ -361,5 +363,9 @@ mod tests {
         assert_eq!(change_case("istanbul", Some("tr-TR"), true), "İSTANBUL");
         assert_eq!(change_case("istanbul", None, true), "ISTANBUL");
         assert_eq!(change_case("ISPARTA", Some("tr-TR"), false), "ısparta");
+        // The dotted capital and the dotless small i change case in Turkish and Azeri.
+        assert_eq!(change_case("İSTANBUL", Some("tr"), false), "istanbul");
+        assert_eq!(change_case("ılık", Some("tr-TR"), true), "ILIK");
+        assert_eq!(change_case("IİI", Some("az-Latn-AZ"), false), "ıiı");
     }
 }
