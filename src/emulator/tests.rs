@@ -986,6 +986,26 @@ async fn values_the_json_parser_refuses_fail_the_request() {
         .await;
     assert_eq!(found["records"][0]["LastName"], "12", "{found}");
     assert_eq!(found["records"][0]["IsActive"], true, "{found}");
+    // A checkbox is never null; a boolean for text is its text.
+    let (status, body) = sf
+        .send(
+            reqwest::Method::POST,
+            "sobjects/User",
+            &user(
+                "t5@contoso.com.dev1",
+                json!({"UserPermissionsSupportUser": null, "Title": false}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, found) = sf
+        .get("query?q=SELECT+Title,UserPermissionsSupportUser+FROM+User+WHERE+Username='t5@contoso.com.dev1'")
+        .await;
+    assert_eq!(found["records"][0]["Title"], "false", "{found}");
+    assert_eq!(
+        found["records"][0]["UserPermissionsSupportUser"], false,
+        "{found}"
+    );
     running.shutdown().await;
 }
 

@@ -831,9 +831,23 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
                 )
             },
         );
-        // A number written to a text field is kept as its text (SOQL answers `"12"`).
-        if let (Value::Number(n), true) = (&*value, text_field) {
-            *value = Value::String(n.to_string());
+        // A number or a boolean written to a text field is kept as its text (SOQL answers
+        // `"12"`, `"false"`).
+        match (&*value, text_field) {
+            (Value::Number(n), true) => *value = Value::String(n.to_string()),
+            (Value::Bool(b), true) => *value = Value::String(b.to_string()),
+            _ => {}
+        }
+        // A checkbox is never null: a null written to one is unchecked (an assumption: Salesforce
+        // does not document its REST answer; the database holds false).
+        if value.is_null()
+            && (user_object::field(name).is_some_and(|f| f.kind == "boolean")
+                || org
+                    .custom_user_field(name)
+                    .is_some_and(|c| c.kind == CustomType::Checkbox))
+        {
+            *value = Value::Bool(false);
+            continue;
         }
         // Text is stored without leading and trailing white space (Java's trim: every character
         // up to U+0020; a no-break space stays), and empty text is null: "sObject String field
