@@ -239,6 +239,12 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
     })
 }
 
+/// A unique value as Salesforce compares it: trimmed, as it stores text (Java's `trim`), and
+/// without case. `"zed "` is `"zed"`'s duplicate.
+fn stored(text: &str) -> String {
+    text.trim_matches(|c: char| c <= ' ').to_lowercase()
+}
+
 /// Fields whose describe does not say `unique` but which Salesforce refuses to give two users
 /// of one org: a CommunityNickname another user holds fails the write with
 /// `DUPLICATE_COMM_NICKNAME` ("Duplicate Nickname. Another user has already selected this
@@ -292,7 +298,7 @@ impl<'a> UniqueValues<'a> {
                 );
                 values.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
                     let value = u.text(&field.name)?;
-                    Some((value.to_lowercase().into_boxed_str(), Holder::Org(index)))
+                    Some((stored(value).into_boxed_str(), Holder::Org(index)))
                 }));
                 (field.name.clone(), values)
             })
@@ -336,7 +342,7 @@ impl<'a> UniqueValues<'a> {
                 continue;
             };
             let (api_name, values) = &held[field];
-            let lower = text.to_lowercase();
+            let lower = stored(text);
             let org_user = |index: &u32| usize::try_from(*index).ok().map(|i| &self.users[i]);
             let taken = match values.get(lower.as_str()) {
                 Some(Holder::Org(index))
@@ -589,16 +595,29 @@ mod tests {
             ..TargetSnapshot::default()
         };
         let unique = UniqueValues::new(&target, ["CommunityNickname"], 1);
-        let fields = [("CommunityNickname", json!("Liam.Chen"))];
+        let fields = [("CommunityNickname", json!(" Liam.Chen\t"))];
         let (err, holder) = unique
             .claim(fields.iter().map(|(k, v)| (*k, v)), "leo@x", None)
             .unwrap_err();
         assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
         assert!(
             err.starts_with(
-                "CommunityNickname \"Liam.Chen\" is already held by Salesforce user liam@x.dev1"
+                "CommunityNickname \" Liam.Chen\\t\" is already held by Salesforce user liam@x.dev1"
             ),
             "{err}"
+        );
+        // Two users of the plan whose values differ only by white space: the second is told.
+        let fields = [("CommunityNickname", json!("zed"))];
+        assert!(
+            unique
+                .claim(fields.iter().map(|(k, v)| (*k, v)), "zed@x", None)
+                .is_ok()
+        );
+        let fields = [("CommunityNickname", json!("zed "))];
+        assert!(
+            unique
+                .claim(fields.iter().map(|(k, v)| (*k, v)), "zed2@x", None)
+                .is_err()
         );
     }
 }
