@@ -23,7 +23,8 @@ pub(crate) struct GlobalArgs {
         long,
         global = true,
         env = "ROSTER_CONFIG",
-        default_value = "roster.yaml"
+        default_value = "roster.yaml",
+        value_parser = any_path
     )]
     pub(crate) config: PathBuf,
     /// Never colour output (the NO_COLOR environment variable does the same).
@@ -35,6 +36,17 @@ pub(crate) struct GlobalArgs {
     /// Print only errors and the requested output.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+}
+
+/// Any path, the empty one too: clap's own parser refuses an empty `ROSTER_CONFIG` before the
+/// command runs, even when `--config` is given or the command reads no config. Loading the
+/// config names an empty one (`config::LoadError::NoPath`).
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "clap's value parsers return a Result"
+)]
+fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(text))
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,8 +46,7 @@ use clap::Parser;
 
 /// Parses `args`, runs the command, prints any error once, and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // Help and version go to stdout: lost there (stdout open for reading only, a full
         // disk), they fail as any command's output does; a reader that went away is no failure.
@@ -57,14 +56,6 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
                 commands::report_error(failed);
             }
             return error::exit_code(&printed.map(|()| error::Outcome::Success));
-        }
-        Err(err) if empty_config_variable(&err, &args) => {
-            commands::report_error(&error::Error::Usage(
-                "ROSTER_CONFIG is set but empty (a CI matrix value that was not filled in?): \
-                 set it to the config file's path, or unset it to read roster.yaml"
-                    .to_owned(),
-            ));
-            return ExitCode::FAILURE;
         }
         Err(err) => {
             let _ = err.print();
@@ -80,21 +71,6 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
         commands::report_error(err);
     }
     error::exit_code(&result)
-}
-
-/// Whether clap refused an empty `--config` that came from an empty `ROSTER_CONFIG`: clap's
-/// words ("a value is required for '--config'") name a flag the user never typed.
-fn empty_config_variable(err: &clap::Error, args: &[OsString]) -> bool {
-    let typed = args.iter().skip(1).any(|a| {
-        let a = a.to_string_lossy();
-        a.starts_with("--config") || (a.starts_with("-c") && !a.starts_with("--"))
-    });
-    !typed
-        && err.kind() == clap::error::ErrorKind::InvalidValue
-        && err
-            .get(clap::error::ContextKind::InvalidArg)
-            .is_some_and(|arg| arg.to_string().starts_with("--config"))
-        && std::env::var_os("ROSTER_CONFIG").is_some_and(|v| v.is_empty())
 }
 
 /// Logs to stderr: warnings by default (retries), `-v` each HTTP request, `-vv` debug detail,

@@ -457,6 +457,18 @@ pub(crate) enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The path given is empty or blank: an empty `ROSTER_CONFIG` (a CI matrix value that was
+    /// not filled in), or `--config ""`.
+    #[error(
+        "{}",
+        if *from_variable {
+            "ROSTER_CONFIG is set but empty (a CI matrix value that was not filled in?): set it \
+             to the config file's path, or unset it to read roster.yaml"
+        } else {
+            "--config names no file: give the config file's path"
+        }
+    )]
+    NoPath { from_variable: bool },
     /// The file has problems; each diagnostic says where. Warnings are included.
     #[error("{} has {} error(s)", .0.first().map(|d| d.file.path.display().to_string()).unwrap_or_default(), .0.iter().filter(|d| d.severity == Severity::Error).count())]
     Invalid(Vec<Diagnostic>),
@@ -464,6 +476,11 @@ pub(crate) enum LoadError {
 
 /// Loads and validates the config at `path`.
 pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
+    if path.to_string_lossy().trim().is_empty() {
+        return Err(LoadError::NoPath {
+            from_variable: std::env::var_os("ROSTER_CONFIG").is_some_and(|v| v == path.as_os_str()),
+        });
+    }
     let read_err = |source| LoadError::Read {
         path: path.to_owned(),
         source,

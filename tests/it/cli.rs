@@ -103,31 +103,43 @@ fn config_path_comes_from_roster_config() {
 }
 
 /// A CI matrix that leaves `ROSTER_CONFIG` empty is told so by the variable's name, not by
-/// clap's words for a `--config` flag nobody typed; a `--config` on the command line wins.
+/// clap's words for a `--config` flag nobody typed; a `--config` on the command line wins, a
+/// command that reads no config runs, and a blank variable is named as an empty one.
 #[test]
 fn an_empty_roster_config_variable_is_named() {
     let scratch = Scratch::new("empty-env-config");
-    let validate = |args: &[&str]| {
+    std::fs::copy(
+        repo().join("examples/minimal/roster.yaml"),
+        scratch.dir.join("given.yaml"),
+    )
+    .unwrap();
+    let run = |args: &[&str], variable: &str| {
         let out = crate::support::roster_command()
-            .arg("validate")
             .args(args)
             .current_dir(&scratch.dir)
-            .env("ROSTER_CONFIG", "")
+            .env("ROSTER_CONFIG", variable)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    let stderr = validate(&[]);
-    assert!(
-        stderr.contains("ROSTER_CONFIG is set but empty") && !stderr.contains("'--config"),
-        "{stderr}"
-    );
-    let stderr = validate(&["--config", ""]);
-    assert!(
-        stderr.contains("--config") && !stderr.contains("ROSTER_CONFIG"),
-        "{stderr}"
-    );
+    for variable in ["", " "] {
+        let (code, stderr) = run(&["validate"], variable);
+        assert_eq!(code, Some(1));
+        assert!(
+            stderr.contains("ROSTER_CONFIG is set but empty") && !stderr.contains("'--config"),
+            "{stderr}"
+        );
+    }
+    let (code, stderr) = run(&["-c", "given.yaml", "validate"], "");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = run(&["expr", "\"x\""], "");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = run(&["validate", "--config", ""], "elsewhere.yaml");
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("--config names no file"), "{stderr}");
 }
 
 #[test]
