@@ -46,20 +46,24 @@ pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
-/// Whether a Salesforce login URL is a sandbox's: `test.salesforce.com`, an enhanced-domain
-/// sandbox My Domain (`contoso--dev.sandbox.my.salesforce.com`) or a legacy one, from before
-/// enhanced domains (`contoso--dev.my.salesforce.com`: `--` joins the domain and the sandbox's
-/// name). Source: Salesforce Help, "My Domain URL Formats".
+/// Whether a Salesforce login URL is a sandbox's: `test.salesforce.com`, or a sandbox's My
+/// Domain, whose first label joins the domain and the sandbox's name with `--`, in the enhanced
+/// form (`contoso--dev.sandbox.my.salesforce.com`) and the ones from before enhanced domains
+/// (`contoso--dev.my.salesforce.com`, `contoso--dev.cs42.my.salesforce.com`). A host written
+/// with DNS's final dot (`test.salesforce.com.`) is the same host. Source: Salesforce Help,
+/// "My Domain URL Formats".
 pub(crate) fn is_sandbox_login(login_url: &str) -> bool {
     let host = url::Url::parse(login_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
         .unwrap_or_default();
+    let host = host.trim_end_matches('.');
     host == "test.salesforce.com"
-        || host.ends_with(".sandbox.my.salesforce.com")
-        || host
-            .strip_suffix(".my.salesforce.com")
-            .is_some_and(|name| !name.contains('.') && name.contains("--"))
+        || (host.ends_with(".my.salesforce.com")
+            && host
+                .split('.')
+                .next()
+                .is_some_and(|name| name.contains("--")))
 }
 
 /// `text` with the password of any user info, and any query, replaced by `***`, for messages
@@ -134,6 +138,9 @@ mod tests {
             "https://contoso--dev.sandbox.my.salesforce.com",
             "https://contoso--dev1.my.salesforce.com",
             "https://CONTOSO--UAT.my.salesforce.com/",
+            "https://test.salesforce.com.",
+            "https://contoso--dev1.my.salesforce.com.:443/",
+            "https://contoso--dev1.cs42.my.salesforce.com",
         ] {
             assert!(super::is_sandbox_login(sandbox), "{sandbox}");
         }
@@ -141,7 +148,8 @@ mod tests {
             "https://login.salesforce.com",
             "https://contoso.my.salesforce.com",
             "https://contoso.sandbox.my.salesforce.com.evil.example",
-            "https://a--b.c.my.salesforce.com",
+            "https://a.b--c.my.salesforce.com",
+            "https://contoso--dev.my.salesforce.com.evil.example",
             "not a url",
         ] {
             assert!(!super::is_sandbox_login(production), "{production}");
