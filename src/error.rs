@@ -101,15 +101,18 @@ pub(crate) enum Error {
     #[error("apply cancelled: nothing was changed")]
     Cancelled,
     /// The apply ran, but its audit log could not be written: the apply stopped there.
+    /// `unrecorded` are the keys of the changes carried out (or tried) whose line is missing.
     #[error(
         "writing the audit log {} failed, so roster stopped sending; the report above gives \
-         every change's outcome, the log those settled before the failure",
-        display_path(path)
+         every change's outcome, the log those settled before the failure{}",
+        display_path(path),
+        missing_lines(unrecorded)
     )]
     AuditLog {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+        unrecorded: Vec<String>,
     },
     #[error(
         "{user} is not among the {read} Entra users of the snapshot (users assigned to the \
@@ -258,4 +261,25 @@ pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
         Ok(Outcome::Held) => ExitCode::from(3),
         Ok(Outcome::Failed) | Err(_) => ExitCode::FAILURE,
     }
+}
+
+/// `; 3 change(s) settled after it have no line: a, b, c` for the audit-log error.
+fn missing_lines(keys: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if keys.is_empty() {
+        return String::new();
+    }
+    let more = match keys.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(
+        "; {} change(s) carried out or tried have no line in it: {}{more}",
+        keys.len(),
+        keys.iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }

@@ -360,8 +360,7 @@ impl Context {
                     // Whole lines only: what part of the line went in comes back out.
                     let _ = audit.set_len(whole);
                     stop_writing.stop(format!(
-                        "writing the audit log {} failed ({e}): nothing more was sent, so that \
-                         no change goes unrecorded",
+                        "writing the audit log {} failed ({e}): nothing more was sent",
                         crate::diagnostic::display_path(audit_path)
                     ));
                     *failed = Some(e);
@@ -369,8 +368,14 @@ impl Context {
             }
         };
         // Each change's line is written, in one write, as soon as the change is settled.
+        // The changes whose line the log could not take: the one that failed, and those that
+        // settled after it (requests in flight when the apply stopped).
+        let mut unrecorded: Vec<&str> = Vec::new();
         let mut record = |i: usize, result: &apply::ChangeResult| {
             append(&log.line(&plan.changes[i], result), &mut failed);
+            if failed.is_some() && result.status != apply::Status::NotAttempted {
+                unrecorded.push(&plan.changes[i].key);
+            }
         };
         let interrupt = {
             let stop = stop.clone();
@@ -402,6 +407,7 @@ impl Context {
             Some(source) => Err(Error::AuditLog {
                 path: audit_path.to_owned(),
                 source,
+                unrecorded: unrecorded.iter().map(|k| (*k).to_owned()).collect(),
             }),
             None => Ok(()),
         };

@@ -483,7 +483,8 @@ fn an_audit_log_that_fills_up_stops_the_apply_and_keeps_whole_lines() {
     );
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("writing the audit log audit.jsonl failed, so roster stopped sending"),
+        stderr.contains("writing the audit log audit.jsonl failed, so roster stopped sending")
+            && stderr.contains("carried out or tried have no line in it: "),
         "{stderr}"
     );
     assert!(
