@@ -114,22 +114,35 @@ fn grouped(out: &mut String, mark: &str, keys: &[&str], what: &str) {
 }
 
 /// Salesforce's message without the `<br>` it writes for its own web pages
-/// (`Duplicate Nickname.<br>Another user has ...`): a space in a terminal's line.
+/// (`Duplicate Nickname.<br>Another user has ...`): a space in a terminal's line or a table
+/// cell. Any case, with white space or a `/` before the `>` (`<BR/>`, `<br />`).
 fn without_markup(message: &str) -> std::borrow::Cow<'_, str> {
-    if message.contains("<br") {
-        let mut text = message.to_owned();
-        for tag in ["<br>", "<br/>", "<br />", "<BR>"] {
-            text = text.replace(tag, " ");
-        }
-        std::borrow::Cow::Owned(
-            text.split(' ')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
-    } else {
-        std::borrow::Cow::Borrowed(message)
+    let tag_len = |rest: &str| -> Option<usize> {
+        let after = rest.get(..3).filter(|t| t.eq_ignore_ascii_case("<br"))?;
+        let tail = &rest[after.len()..];
+        let inner = tail.len() - tail.trim_start_matches([' ', '\t', '/']).len();
+        tail[inner..].starts_with('>').then_some(3 + inner + 1)
+    };
+    if !message
+        .char_indices()
+        .any(|(i, _)| tag_len(&message[i..]).is_some())
+    {
+        return std::borrow::Cow::Borrowed(message);
     }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        if let Some(len) = tag_len(rest) {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+            rest = rest[len..].trim_start_matches(' ');
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    std::borrow::Cow::Owned(out.trim_end().to_owned())
 }
 
 /// Why the app-role changes were not written, when they were not.
@@ -290,7 +303,7 @@ pub(crate) fn markdown(plan: &Plan, report: &Report) -> String {
                 super::code_cell(key),
                 cell(step.strip_suffix(" failed").unwrap_or(step)),
                 clipped(&super::code_cell(&f.code)),
-                clipped(&cell(&f.message))
+                clipped(&cell(&without_markup(&f.message)))
             );
         }
         if failures.len() > MAX_SUMMARY_FAILURES {
@@ -406,6 +419,15 @@ mod tests {
             text.contains("Duplicate Nickname. Another user has already selected this nickname. Please select another.")
                 && !text.contains("<br>"),
             "{text}"
+        );
+        let summary = super::markdown(&plan, &report);
+        assert!(
+            summary.contains("Duplicate Nickname. Another user") && !summary.contains("br&gt;"),
+            "{summary}"
+        );
+        assert_eq!(
+            super::without_markup("A<Br >B<BR/>C<br />D <br> E<bra>"),
+            "A B C D E<bra>"
         );
         for result in &mut report.results {
             result.note =
