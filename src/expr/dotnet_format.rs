@@ -122,6 +122,8 @@ pub(crate) struct Styles {
     /// `AssumeUniversal` / `AssumeLocal`: a time without offset is UTC (Entra's service runs in
     /// UTC, so local is UTC too).
     pub(crate) assume_universal: bool,
+    /// `RoundtripKind`: a time read with `Z` stays UTC (any other offset still becomes local).
+    pub(crate) roundtrip: bool,
 }
 
 impl Styles {
@@ -138,7 +140,10 @@ impl Styles {
                 | "AllowTrailingWhite"
                 | "AllowInnerWhite"
                 | "NoCurrentDateDefault" => {}
-                "RoundtripKind" => roundtrip = true,
+                "RoundtripKind" => {
+                    roundtrip = true;
+                    styles.roundtrip = true;
+                }
                 "AdjustToUniversal" => styles.adjust_to_universal = true,
                 "AssumeUniversal" | "AssumeLocal" => {
                     if assumed.is_some_and(|a| a != name) {
@@ -167,7 +172,37 @@ impl Styles {
         Ok(styles)
     }
 
-    /// A parsed date-time with these styles applied.
+    /// FormatDateTime's styles when none are given: `RoundtripKind, AllowLeadingWhite,
+    /// AllowTrailingWhite` (Microsoft, "Reference for writing expressions", FormatDateTime).
+    pub(crate) fn entra_default() -> Styles {
+        Styles {
+            roundtrip: true,
+            ..Styles::default()
+        }
+    }
+
+    /// A time read from text with these styles, as .NET's `DateTime.ParseExact` gives it on a
+    /// machine whose local time is UTC (Entra's service; dotnet/runtime
+    /// `DateTimeParse.DetermineTimeZoneAdjustments`): with an offset (`zulu`: written `Z`), it is
+    /// UTC under `AdjustToUniversal`, or a `Z` time under `RoundtripKind`, else local; without
+    /// one, `AssumeUniversal`/`AssumeLocal` make it local (UTC under `AdjustToUniversal`), and
+    /// otherwise it stays as read, of no kind.
+    pub(crate) fn read(self, dt: DateTime, zulu: bool) -> DateTime {
+        let kind = |dt: DateTime, local: bool| DateTime {
+            offset: Some(0),
+            local,
+            ..dt.to_utc()
+        };
+        match dt.offset {
+            Some(_) if self.adjust_to_universal || (self.roundtrip && zulu) => kind(dt, false),
+            Some(_) => kind(dt, true),
+            None if self.assume_universal => kind(dt, !self.adjust_to_universal),
+            None if self.adjust_to_universal => kind(dt, false),
+            None => dt,
+        }
+    }
+
+    /// A date-time value (not text: `CDate`'s, `Now`'s) with these styles applied.
     pub(crate) fn apply(self, dt: DateTime) -> DateTime {
         let dt = if self.assume_universal && dt.offset.is_none() {
             DateTime {

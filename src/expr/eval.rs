@@ -650,36 +650,26 @@ impl Evaluator<'_> {
                 Some(text) => {
                     dotnet_format::Styles::parse(&text).map_err(|e| call.arg_error(1, e))?
                 }
-                None => dotnet_format::Styles::default(),
+                None => dotnet_format::Styles::entra_default(),
             }
         } else {
-            dotnet_format::Styles::default()
+            dotnet_format::Styles::entra_default()
         };
         let date = match self.arg(call, 0)? {
-            Value::Date(d) => d,
+            Value::Date(d) => styles.apply(d),
             other => {
                 let Some(source) = Self::as_text(call, 0, other)? else {
                     return Ok(Value::Null);
                 };
                 let parsed = dotnet_format::parse_any(&source, &input_format)
                     .map_err(|e| call.arg_error(0, e))?;
-                // .NET's ParseExact turns a time read with an offset into the machine's local
-                // time, under every style but AdjustToUniversal (which gives UTC) — also under
-                // RoundtripKind, the default, which keeps only a `Z` time as UTC (dotnet/runtime,
-                // DateTimeParse.DetermineTimeZoneAdjustments). Entra's service runs in UTC: so
-                // `2021-06-30+08:00` is 2021-06-29 16:00, of kind Local. A `Z` time stays UTC.
-                match (parsed.offset, styles.adjust_to_universal) {
-                    (Some(0), _) if source.trim_end().ends_with(['Z', 'z']) => parsed,
-                    (Some(_), adjust) => DateTime {
-                        offset: Some(0),
-                        local: !adjust,
-                        ..parsed.to_utc()
-                    },
-                    (None, _) => parsed,
-                }
+                // A time read with an offset becomes the service's local time (UTC), of kind
+                // Local, under every style but the two that keep it UTC (`Styles::read`): so
+                // `2021-06-30+08:00` is 2021-06-29 16:00.
+                styles.read(parsed, source.trim_end().ends_with(['Z', 'z']))
             }
         };
-        dotnet_format::format_any(styles.apply(date), &output_format)
+        dotnet_format::format_any(date, &output_format)
             .map(Value::Str)
             .map_err(|e| call.arg_error(output_at, e))
     }
