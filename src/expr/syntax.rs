@@ -407,10 +407,8 @@ impl Parser<'_> {
         self.depth -= 1;
         let span = start..self.pos;
         check_arity(function, &args, &span)?;
-        if function.name == "IIF"
-            && let Some(Some(condition)) = args.first()
-        {
-            check_iif_condition(condition)?;
+        if function.name == "IIF" {
+            check_iif_condition(self.src, &args)?;
         }
         for arg in args.iter().flatten() {
             if let ExprKind::Call {
@@ -440,42 +438,75 @@ impl Parser<'_> {
 /// comparison with `""`. Each would give what the author did not mean (Microsoft, "Reference
 /// for writing expressions for attribute mappings", IIF: "Unsupported IIF expression
 /// examples"; the workaround it gives is `Switch`).
-fn check_iif_condition(condition: &Expr) -> Result<(), ParseError> {
-    let mut test = condition;
-    while let ExprKind::Call { name: "Not", args } = &test.kind
-        && let Some(Some(inner)) = args.first()
-    {
-        test = inner;
+fn check_iif_condition(source: &str, args: &[Option<Expr>]) -> Result<(), ParseError> {
+    let Some(Some(condition)) = args.first() else {
+        return Ok(());
+    };
+    // `Not` flips what the test asks; `CBool` and `= "True"` ask the same.
+    let (mut test, mut negated) = (condition, false);
+    loop {
+        match &test.kind {
+            ExprKind::Call { name, args } if matches!(*name, "Not" | "CBool") => {
+                let Some(Some(inner)) = args.first() else {
+                    break;
+                };
+                negated ^= *name == "Not";
+                test = inner;
+            }
+            ExprKind::Compare { left, right, .. }
+                if matches!(&right.kind, ExprKind::Str(s) if s.eq_ignore_ascii_case("true"))
+                    && matches!(&left.kind, ExprKind::Call { .. }) =>
+            {
+                test = left;
+            }
+            _ => break,
+        }
     }
-    let unsupported = match &test.kind {
+    // What the test looks at, and whether it is true when that is null or empty.
+    let (what, subject, true_when_empty) = match &test.kind {
         ExprKind::Call {
             name: name @ ("IsNull" | "IsNullOrEmpty" | "IsPresent"),
-            ..
-        } => Some(format!("{name}(...)")),
-        ExprKind::Compare { left, right, .. }
-            if [left, right]
-                .iter()
-                .any(|side| matches!(&side.kind, ExprKind::Str(s) if s.is_empty())) =>
-        {
-            Some("a comparison with \"\"".to_owned())
+            args,
+        } => (
+            format!("{name}(...)"),
+            args.first().and_then(Option::as_ref),
+            *name != "IsPresent",
+        ),
+        ExprKind::Compare { op, left, right } => {
+            let empty = |e: &Expr| matches!(&e.kind, ExprKind::Str(s) if s.is_empty());
+            let subject = match (empty(left), empty(right)) {
+                (true, _) => Some(&**right),
+                (_, true) => Some(&**left),
+                _ => return Ok(()),
+            };
+            (
+                "a comparison with \"\"".to_owned(),
+                subject,
+                matches!(op, CompareOp::Eq | CompareOp::Le | CompareOp::Ge),
+            )
         }
-        _ => None,
+        _ => return Ok(()),
     };
-    match unsupported {
-        Some(what) => Err(ParseError::new(
-            test.span.clone(),
-            format!(
-                "Entra does not support {what} as IIF's condition: when the attribute is null \
-                 or empty, the condition check fails"
-            ),
-        )
-        .help(
-            "test for null or empty with Switch, as Microsoft advises: \
-             Switch([country], [country], \"\", \"Other\") gives \"Other\" when country is \
-             null or empty, else country",
-        )),
-        None => Ok(()),
-    }
+    let written = |e: Option<&Expr>| e.map_or("\"\"", |e| &source[e.span.clone()]);
+    let branch = |i: usize| written(args.get(i).and_then(Option::as_ref));
+    let (when_empty, otherwise) = if true_when_empty == negated {
+        (branch(2), branch(1))
+    } else {
+        (branch(1), branch(2))
+    };
+    let subject = written(subject);
+    Err(ParseError::new(
+        test.span.clone(),
+        format!(
+            "Entra does not support {what} as IIF's condition: when the attribute is null or \
+             empty, the condition check fails"
+        ),
+    )
+    .help(format!(
+        "test for null or empty with Switch, as Microsoft advises: \
+         Switch({subject}, {otherwise}, \"\", {when_empty}) gives {when_empty} when {subject} \
+         is null or empty, else {otherwise}"
+    )))
 }
 
 fn check_arity(

@@ -33,6 +33,19 @@ fn attributes(example: &serde_json::Value) -> BTreeMap<String, Value> {
     attrs
 }
 
+/// The help for an unsupported IIF is the Switch that does what it meant, made of its own
+/// attribute and branches (`Not` swaps them).
+#[test]
+fn an_unsupported_iif_is_answered_with_its_own_switch() {
+    let help = |source: &str| parse(source).unwrap_err().help.unwrap();
+    assert!(
+        help("IIF(IsNullOrEmpty([department]), \"None\", [department])")
+            .contains("Switch([department], [department], \"\", \"None\")"),
+    );
+    assert!(help("IIF(Not(IsPresent([c])), \"x\", [c])").contains("Switch([c], [c], \"\", \"x\")"),);
+    assert!(help("IIF([c] <> \"\", [c], \"none\")").contains("Switch([c], [c], \"\", \"none\")"));
+}
+
 #[test]
 fn documented_examples_evaluate_as_documented() {
     let examples: Vec<serde_json::Value> = serde_json::from_str(EXAMPLES).unwrap();
