@@ -263,7 +263,8 @@ pub(crate) fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     }
 }
 
-/// `; 3 change(s) settled after it have no line: a, b, c` for the audit-log error.
+/// `; 3 change(s) carried out or tried have no line in it: a, b, c` for the audit-log error
+/// (the first five keys, and how many more).
 fn missing_lines(keys: &[String]) -> String {
     const SHOWN: usize = 5;
     if keys.is_empty() {

@@ -322,10 +322,10 @@ impl Context {
     /// nothing more is sent, and the report and the audit lines are still written. `reviewed`
     /// is the SHA-256 of the saved plan file applied, if one was.
     ///
-    /// A failed audit write (a full disk) stops the apply the same way — no change is sent
-    /// that could not be recorded — and takes the part of the line written back out, so the
-    /// log holds whole lines only. The report then comes with `Err(Error::AuditLog)` beside it:
-    /// it is printed, and the command fails.
+    /// A failed audit write (a full disk) stops the apply the same way — the requests in flight
+    /// finish, nothing more is sent — and takes the part of the line written back out, so the
+    /// log holds whole lines only. The report then comes with `Err(Error::AuditLog)` beside it,
+    /// naming the changes that have no line: it is printed, and the command fails.
     pub(crate) async fn carry_out(
         &self,
         desired: &Desired,
