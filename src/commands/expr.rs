@@ -27,6 +27,7 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
     // rather than evaluated as null.
     let mut named = Vec::new();
     expr::attribute_spans(&parsed, &mut named);
+    let read: Vec<String> = named.iter().map(|(name, _)| name.clone()).collect();
     let misspelled: Vec<_> = named
         .into_iter()
         .filter_map(|(name, span)| {
@@ -48,6 +49,18 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
         return Err(Error::Diagnostics(misspelled));
     }
     let attributes = attributes(args)?;
+    // A value given under another case of a name the expression reads would be silently absent.
+    if let Some((given, wanted)) = attributes.keys().find_map(|given| {
+        read.iter()
+            .find(|wanted| *wanted != given && wanted.eq_ignore_ascii_case(given))
+            .filter(|_| !read.contains(given))
+            .map(|wanted| (given, wanted))
+    }) {
+        return Err(Error::Usage(format!(
+            "the value is given for `{given}`, but the expression reads `{wanted}`: attribute \
+             names are case-sensitive, as in Entra"
+        )));
+    }
     let now = match &args.now {
         Some(text) => expr::parse_date(text)
             .map(DateTime::to_utc)

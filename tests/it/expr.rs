@@ -219,6 +219,15 @@ fn an_attribute_in_another_case_is_refused_as_validate_refuses_it() {
     );
     let out = scratch.roster(&["expr", "Left([jobTitle], 3)", "--set", "jobTitle=Engineer"]);
     assert_eq!(out.stdout.trim(), "Eng", "{}", out.transcript());
+    // A value given under another case of a name read is said, not taken as absent.
+    let out = scratch.roster(&["expr", "Left([jobTitle], 3)", "--set", "JobTitle=Engineer"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("the value is given for `JobTitle`, but the expression reads `jobTitle`"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Dates outside .NET's calendar are refused, never printed as year 10000 or 1600: a `--now`
