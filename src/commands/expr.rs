@@ -23,44 +23,8 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
             err.help,
         )])
     })?;
-    // An attribute spelled in another case is no attribute to Entra: said as `validate` says it,
-    // rather than evaluated as null.
-    let mut named = Vec::new();
-    expr::attribute_spans(&parsed, &mut named);
-    let read: Vec<String> = named.iter().map(|(name, _)| name.clone()).collect();
-    let misspelled: Vec<_> = named
-        .into_iter()
-        .filter_map(|(name, span)| {
-            crate::graph::attributes::check_attribute(&name)
-                .err()
-                .filter(|help| help.starts_with("Graph spells it"))
-                .map(|help| {
-                    diagnostic(
-                        &file,
-                        span,
-                        format!("Entra users have no attribute `{name}`"),
-                        "not an attribute roster can read",
-                        Some(help),
-                    )
-                })
-        })
-        .collect();
-    if !misspelled.is_empty() {
-        return Err(Error::Diagnostics(misspelled));
-    }
     let attributes = attributes(args)?;
-    // A value given under another case of a name the expression reads would be silently absent.
-    if let Some((given, wanted)) = attributes.keys().find_map(|given| {
-        read.iter()
-            .find(|wanted| *wanted != given && wanted.eq_ignore_ascii_case(given))
-            .filter(|_| !read.contains(given))
-            .map(|wanted| (given, wanted))
-    }) {
-        return Err(Error::Usage(format!(
-            "the value is given for `{given}`, but the expression reads `{wanted}`: attribute \
-             names are case-sensitive, as in Entra"
-        )));
-    }
+    check_names(&file, &parsed, &attributes)?;
     let now = match &args.now {
         Some(text) => expr::parse_date(text)
             .map(DateTime::to_utc)
@@ -163,6 +127,54 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
         attributes.insert(name.trim().to_owned(), Value::Str(value.to_owned()));
     }
     Ok(attributes)
+}
+
+/// The attribute names the expression reads, as Entra reads them, with their case: one that
+/// `validate` would refuse for its case is named at its place; a value given (`--set`,
+/// `--input`) under another case of a name read is said rather than taken as absent.
+fn check_names(
+    file: &Arc<SourceFile>,
+    parsed: &expr::Expr,
+    given: &BTreeMap<String, Value>,
+) -> Result<(), Error> {
+    // An attribute spelled in another case is no attribute to Entra: said as `validate` says it,
+    // rather than evaluated as null.
+    let mut named = Vec::new();
+    expr::attribute_spans(parsed, &mut named);
+    let read: Vec<String> = named.iter().map(|(name, _)| name.clone()).collect();
+    let misspelled: Vec<_> = named
+        .into_iter()
+        .filter_map(|(name, span)| {
+            crate::graph::attributes::check_attribute(&name)
+                .err()
+                .filter(|help| help.starts_with("Graph spells it"))
+                .map(|help| {
+                    diagnostic(
+                        file,
+                        span,
+                        format!("Entra users have no attribute `{name}`"),
+                        "not an attribute roster can read",
+                        Some(help),
+                    )
+                })
+        })
+        .collect();
+    if !misspelled.is_empty() {
+        return Err(Error::Diagnostics(misspelled));
+    }
+    // A value given under another case of a name the expression reads would be silently absent.
+    if let Some((given, wanted)) = given.keys().find_map(|given| {
+        read.iter()
+            .find(|wanted| *wanted != given && wanted.eq_ignore_ascii_case(given))
+            .filter(|_| !read.contains(given))
+            .map(|wanted| (given, wanted))
+    }) {
+        return Err(Error::Usage(format!(
+            "the value is given for `{given}`, but the expression reads `{wanted}`: attribute \
+             names are case-sensitive, as in Entra"
+        )));
+    }
+    Ok(())
 }
 
 fn diagnostic(
