@@ -249,6 +249,15 @@ pub(crate) fn api_name_problem(name: &str) -> Option<String> {
 /// Also refused, as by any mail system: characters that do not print (control characters, a
 /// zero-width space, a soft hyphen, bidi marks), and a domain whose labels are not letters,
 /// digits and inner hyphens (`contoso..com`, `-contoso.com`, `contoso.com/x`).
+/// Text as Salesforce stores it: without the leading and trailing characters Java's `trim`
+/// takes (every one up to U+0020: spaces, tabs, line breaks, control characters; a no-break
+/// space or an ideographic space stays). "sObject String field values ... can never include
+/// leading and trailing whitespace" (Apex Developer Guide, "Primitive Data Types"). The plan's
+/// drift and length checks, its unique values and the emulator all trim with this.
+pub(crate) fn stored_text(text: &str) -> &str {
+    text.trim_matches(|c: char| c <= ' ')
+}
+
 pub(crate) fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else {
         return false;

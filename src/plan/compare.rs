@@ -13,7 +13,7 @@ fn case_insensitive(field: &str) -> bool {
 fn stored(value: Option<&Value>) -> Option<String> {
     let text = match value? {
         Value::Null => return None,
-        Value::String(s) => s.trim().to_owned(),
+        Value::String(s) => crate::user_fields::stored_text(s).to_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         other => other.to_string(),
@@ -28,7 +28,7 @@ pub(crate) fn differs(
     current: Option<&Value>,
     sandbox_email_suffix: &str,
 ) -> bool {
-    let desired = desired.trim();
+    let desired = crate::user_fields::stored_text(desired);
     let held = current;
     let Some(current) = stored(current) else {
         return !desired.is_empty();
@@ -89,6 +89,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Trimmed as Salesforce stores text (Java's `trim`): a control character an Entra value
+    /// ends with is gone once written, so it is no drift the next run; a no-break space stays,
+    /// and is.
+    #[test]
+    fn trimmed_as_salesforce_trims() {
+        let differs = |d: &str, c: Value| differs("Title", d, Some(&c), "");
+        assert!(!differs("Eng\u{1f}", json!("Eng")));
+        assert!(!differs("\u{0}Eng\t", json!("Eng")));
+        assert!(differs("Eng\u{a0}", json!("Eng")));
+        assert!(!differs("Eng\u{3000}", json!("Eng\u{3000}")));
+    }
 
     #[test]
     fn no_invented_drift() {

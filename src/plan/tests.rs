@@ -1136,7 +1136,7 @@ fn preflight_catches_what_salesforce_would_reject() {
     let plan = w.plan(&config(&[emoji_alias]));
     assert!(
         problem(&plan, &emoji).reason.starts_with(
-            "Alias \"Ana🌻Lima\" is 9 characters as Salesforce counts them (8 letters"
+            "Alias \"Ana🌻Lima\" is 9 characters as Salesforce counts them (8 characters"
         ),
         "{}",
         problem(&plan, &emoji).reason

@@ -170,16 +170,19 @@ impl FieldRules {
         // Salesforce counts a field's length in UTF-16 units, as Java does: a character outside
         // the Basic Multilingual Plane (`𠮷`, an emoji) is two ("Surrogate Pair Characters Are
         // Treated as Two Characters", Salesforce Help 005166849).
+        // Measured as stored: trimmed.
         if let Some(max) = rule.max_len
             && text.len() > max
-            && text.encode_utf16().count() > max
+            && user_fields::stored_text(text).encode_utf16().count() > max
         {
-            let (units, chars) = (text.encode_utf16().count(), text.chars().count());
+            let stored = user_fields::stored_text(text);
+            let (units, chars) = (stored.encode_utf16().count(), stored.chars().count());
             let counted = if units == chars {
                 String::new()
             } else {
                 format!(
-                    " as Salesforce counts them ({chars} letters, some of two units: an emoji, `𠮷`)"
+                    " as Salesforce counts them ({chars} characters, those outside the Basic \
+                     Multilingual Plane, such as an emoji, two each)"
                 )
             };
             return Err(format!(
@@ -242,7 +245,7 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
 /// A unique value as Salesforce compares it: trimmed, as it stores text (Java's `trim`), and
 /// without case. `"zed "` is `"zed"`'s duplicate.
 fn stored(text: &str) -> String {
-    text.trim_matches(|c: char| c <= ' ').to_lowercase()
+    user_fields::stored_text(text).to_lowercase()
 }
 
 /// Fields whose describe does not say `unique` but which Salesforce refuses to give two users
@@ -355,7 +358,7 @@ impl<'a> UniqueValues<'a> {
                     ))
                 }
                 Some(Holder::Plan(other)) if *other != key => {
-                    Some((format!("{other}, earlier in this plan"), None))
+                    Some((format!("{other}, another user of this plan"), None))
                 }
                 _ => None,
             };
@@ -558,7 +561,7 @@ mod tests {
         let (err, _) = claim("bob@x", "B-2", None).unwrap_err();
         assert!(
             err.ends_with(
-                "held by ann@x, earlier in this plan; the org's Badge__c field is unique"
+                "held by ann@x, another user of this plan; the org's Badge__c field is unique"
             ),
             "{err}"
         );

@@ -855,7 +855,7 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         // and they can never include leading and trailing whitespace" (Apex Developer Guide,
         // "Primitive Data Types").
         if let (Value::String(text), true) = (&*value, text_field) {
-            let trimmed = text.trim_matches(|c: char| c <= ' ');
+            let trimmed = crate::user_fields::stored_text(text);
             if trimmed.is_empty() {
                 *value = Value::Null;
                 continue;
