@@ -186,19 +186,29 @@ impl Styles {
     /// `DateTimeParse.DetermineTimeZoneAdjustments`): with an offset (`zulu`: written `Z`), it is
     /// UTC under `AdjustToUniversal`, or a `Z` time under `RoundtripKind`, else local; without
     /// one, `AssumeUniversal`/`AssumeLocal` make it local (UTC under `AdjustToUniversal`), and
-    /// otherwise it stays as read, of no kind.
-    pub(crate) fn read(self, dt: DateTime, zulu: bool) -> DateTime {
-        let kind = |dt: DateTime, local: bool| DateTime {
-            offset: Some(0),
-            local,
-            ..dt.to_utc()
+    /// otherwise it stays as read, of no kind (`AdjustToUniversal` alone changes nothing).
+    ///
+    /// # Errors
+    /// When the time in UTC falls outside .NET's calendar (years 1 to 9999), as `ParseExact`
+    /// fails.
+    pub(crate) fn read(self, dt: DateTime, zulu: bool) -> Result<DateTime, String> {
+        let kind = |dt: DateTime, local: bool| {
+            let utc = dt.to_utc();
+            if (0..super::dates::MAX_TICKS).contains(&utc.ticks) {
+                Ok(DateTime {
+                    offset: Some(0),
+                    local,
+                    ..utc
+                })
+            } else {
+                Err("in UTC it falls outside years 1 to 9999, which .NET does not read".to_owned())
+            }
         };
         match dt.offset {
             Some(_) if self.adjust_to_universal || (self.roundtrip && zulu) => kind(dt, false),
             Some(_) => kind(dt, true),
             None if self.assume_universal => kind(dt, !self.adjust_to_universal),
-            None if self.adjust_to_universal => kind(dt, false),
-            None => dt,
+            None => Ok(dt),
         }
     }
 

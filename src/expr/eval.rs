@@ -666,7 +666,9 @@ impl Evaluator<'_> {
                 // A time read with an offset becomes the service's local time (UTC), of kind
                 // Local, under every style but the two that keep it UTC (`Styles::read`): so
                 // `2021-06-30+08:00` is 2021-06-29 16:00.
-                styles.read(parsed, source.trim_end().ends_with(['Z', 'z']))
+                styles
+                    .read(parsed, source.trim_end().ends_with(['Z', 'z']))
+                    .map_err(|e| call.arg_error(0, e))?
             }
         };
         dotnet_format::format_any(date, &output_format)

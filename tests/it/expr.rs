@@ -249,6 +249,16 @@ fn dates_outside_dotnets_calendar_are_refused() {
         "{}",
         out.stderr
     );
+    let out = scratch.roster(&[
+        "expr",
+        "FormatDateTime(\"9999-12-31T23:00:00-05:00\", , \"yyyy-MM-ddTHH:mm:sszzz\", \"o\")",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("falls outside years 1 to 9999"),
+        "{}",
+        out.stderr
+    );
     let out = scratch.roster(&["expr", "DateFromNum(0)"]);
     assert_eq!(
         out.stdout.trim(),
