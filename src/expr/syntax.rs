@@ -442,7 +442,13 @@ fn check_iif_condition(source: &str, args: &[Option<Expr>]) -> Result<(), ParseE
     let Some(Some(condition)) = args.first() else {
         return Ok(());
     };
-    // `Not` flips what the test asks; `CBool` and `= "True"` ask the same.
+    // `Not`, `= "False"` and `<> "True"` flip what the test asks; `CBool` and `= "True"` ask
+    // the same (either way round).
+    let boolean = |e: &Expr| match &e.kind {
+        ExprKind::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        ExprKind::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    };
     let (mut test, mut negated) = (condition, false);
     loop {
         match &test.kind {
@@ -453,11 +459,22 @@ fn check_iif_condition(source: &str, args: &[Option<Expr>]) -> Result<(), ParseE
                 negated ^= *name == "Not";
                 test = inner;
             }
-            ExprKind::Compare { left, right, .. }
-                if matches!(&right.kind, ExprKind::Str(s) if s.eq_ignore_ascii_case("true"))
-                    && matches!(&left.kind, ExprKind::Call { .. }) =>
-            {
-                test = left;
+            ExprKind::Compare {
+                op: op @ (CompareOp::Eq | CompareOp::Ne),
+                left,
+                right,
+            } => {
+                let (inner, value) = match (boolean(left), boolean(right)) {
+                    (None, Some(value)) if matches!(left.kind, ExprKind::Call { .. }) => {
+                        (left, value)
+                    }
+                    (Some(value), None) if matches!(right.kind, ExprKind::Call { .. }) => {
+                        (right, value)
+                    }
+                    _ => break,
+                };
+                negated ^= value == (*op == CompareOp::Ne);
+                test = inner;
             }
             _ => break,
         }
@@ -479,10 +496,21 @@ fn check_iif_condition(source: &str, args: &[Option<Expr>]) -> Result<(), ParseE
                 (_, true) => Some(&**left),
                 _ => return Ok(()),
             };
+            // `<`, `>=` and the like against "" test no emptiness a Switch could say.
+            if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                return Err(ParseError::new(
+                    test.span.clone(),
+                    "Entra does not support a comparison with \"\" as IIF's condition: when \
+                     the attribute is null or empty, the condition check fails",
+                )
+                .help(
+                    "compare with a value that is not empty, or test for emptiness with Switch",
+                ));
+            }
             (
                 "a comparison with \"\"".to_owned(),
                 subject,
-                matches!(op, CompareOp::Eq | CompareOp::Le | CompareOp::Ge),
+                *op == CompareOp::Eq,
             )
         }
         _ => return Ok(()),

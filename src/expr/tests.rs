@@ -44,6 +44,17 @@ fn an_unsupported_iif_is_answered_with_its_own_switch() {
     );
     assert!(help("IIF(Not(IsPresent([c])), \"x\", [c])").contains("Switch([c], [c], \"\", \"x\")"),);
     assert!(help("IIF([c] <> \"\", [c], \"none\")").contains("Switch([c], [c], \"\", \"none\")"));
+    // Compared with "False" or "True", either way round: the same test, or its opposite.
+    assert!(
+        help("IIF(IsPresent([c]) = \"False\", \"x\", [c])")
+            .contains("Switch([c], [c], \"\", \"x\")")
+    );
+    assert!(
+        help("IIF(\"True\" = IsPresent([c]), [c], \"x\")")
+            .contains("Switch([c], [c], \"\", \"x\")")
+    );
+    // An ordering against "" is refused with no Switch to offer.
+    assert!(!help("IIF([c] >= \"\", [c], \"x\")").contains("Switch("));
 }
 
 #[test]
