@@ -178,6 +178,28 @@ fn escape(
                 r"\c (control characters) is not supported; write \x{..}",
             ));
         }
+        // A Unicode category, `\p{Mn}`: its braces are the name's, never a quantifier. .NET's
+        // named blocks (`\p{IsGreek}`) are not the engine's scripts.
+        'p' | 'P' if chars.peek().is_some_and(|(_, b)| *b == '{') => {
+            let mut name = String::new();
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some((_, '}')) => break,
+                    Some((_, c)) => name.push(c),
+                    None => return Err(refuse(at, &format!(r"\{next}{{ is never closed"))),
+                }
+            }
+            if name.starts_with("Is") {
+                return Err(refuse(
+                    at,
+                    &format!(
+                        r"\{next}{{{name}}} names a .NET Unicode block, which is not supported"
+                    ),
+                ));
+            }
+            let _ = write!(out, r"\{next}{{{name}}}");
+        }
         other => {
             out.push('\\');
             out.push(other);
@@ -287,6 +309,26 @@ mod tests {
         }
         out.push_str(&text[last..]);
         out
+    }
+
+    /// A Unicode category outside brackets (`\p{Mn}`, the usual way to strip accents) is a
+    /// category, not `\p` and a quantifier; .NET's named blocks are refused by name.
+    #[test]
+    fn unicode_categories_outside_brackets() {
+        assert_eq!(replace_all(r"\p{Mn}", "e\u{301}le\u{300}ve", ""), "eleve");
+        assert_eq!(replace_all(r"\P{L}+", "a1 b", "-"), "a-b");
+        assert!(
+            compile(r"\p{IsGreek}")
+                .unwrap_err()
+                .message
+                .contains("Unicode block")
+        );
+        assert!(
+            compile(r"\p{Mn")
+                .unwrap_err()
+                .message
+                .contains("never closed")
+        );
     }
 
     #[test]
