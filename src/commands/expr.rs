@@ -162,10 +162,16 @@ fn check_names(
     if !misspelled.is_empty() {
         return Err(Error::Diagnostics(misspelled));
     }
-    // A value given under another case of a name the expression reads would be silently absent.
+    // A value given under another case of a name the expression reads would be silently absent
+    // (unless the name is given as read too).
+    let given_names: std::collections::BTreeSet<&str> = given.keys().map(String::as_str).collect();
     if let Some((given, wanted)) = given.keys().find_map(|given| {
         read.iter()
-            .find(|wanted| *wanted != given && wanted.eq_ignore_ascii_case(given))
+            .find(|wanted| {
+                *wanted != given
+                    && wanted.eq_ignore_ascii_case(given)
+                    && !given_names.contains(wanted.as_str())
+            })
             .filter(|_| !read.contains(given))
             .map(|wanted| (given, wanted))
     }) {

@@ -169,6 +169,22 @@ impl<'a> State<'a> {
             reason,
         };
         for (name, value) in &change.after {
+            // A field Salesforce requires cannot be emptied (it stores blank text as null).
+            if value
+                .as_str()
+                .is_some_and(|v| crate::user_fields::stored_text(v).is_empty())
+                && crate::user_fields::REQUIRED_ON_CREATE
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(name))
+            {
+                return Err(problem(
+                    ProblemKind::Error,
+                    format!(
+                        "Salesforce requires {name}, and the mappings would empty it (the \
+                         source value is empty or blank)"
+                    ),
+                ));
+            }
             self.field_rules
                 .check(name, value)
                 .map_err(|reason| problem(ProblemKind::Error, reason))?;

@@ -331,7 +331,7 @@ pub(super) fn preflight(
         if fields
             .get(required)
             .and_then(Json::as_str)
-            .is_none_or(|v| v.trim().is_empty())
+            .is_none_or(|v| user_fields::stored_text(v).is_empty())
         {
             return Err(format!(
                 "Salesforce requires {required} on create, and the mappings give it no value"

@@ -471,6 +471,37 @@ fn a_reason_says_which_side_holds_what_and_where_the_value_comes_from() {
     );
 }
 
+/// A required field Salesforce stores blank text as null in: a create whose value is only a
+/// control character, and an update that would empty one, are errors in the plan — never a
+/// change every apply fails with `REQUIRED_FIELD_MISSING`.
+#[test]
+fn a_required_field_blank_once_trimmed_is_an_error_on_create_and_update() {
+    let mut w = World::new();
+    let hire = w.user("hire", json!({"surname": "\u{1}"}));
+    w.join("hire", "g-sales");
+    let linked = w.user("lin", json!({"mail": " "}));
+    w.join("lin", "g-sales");
+    w.salesforce("lin", json!({}));
+    let plan = w.plan(&config(&[(
+        "{target: LastName, source: surname, default: \".\"}",
+        "{target: LastName, source: surname}",
+    )]));
+    assert!(
+        problem(&plan, &hire)
+            .reason
+            .contains("requires LastName on create"),
+        "{}",
+        problem(&plan, &hire).reason
+    );
+    assert!(
+        problem(&plan, &linked)
+            .reason
+            .contains("Salesforce requires Email, and the mappings would empty it"),
+        "{}",
+        problem(&plan, &linked).reason
+    );
+}
+
 #[test]
 fn errors_are_never_green() {
     let mut w = World::new();

@@ -228,6 +228,16 @@ fn an_attribute_in_another_case_is_refused_as_validate_refuses_it() {
         "{}",
         out.stderr
     );
+    // Given as read too: the exact name is used.
+    let out = scratch.roster(&[
+        "expr",
+        "[jobTitle]",
+        "--set",
+        "JobTitle=x",
+        "--set",
+        "jobTitle=Eng",
+    ]);
+    assert_eq!(out.stdout.trim(), "Eng", "{}", out.transcript());
 }
 
 /// Dates outside .NET's calendar are refused, never printed as year 10000 or 1600: a `--now`
