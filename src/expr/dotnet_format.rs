@@ -47,7 +47,7 @@ fn tokenize(format: &str) -> Vec<Token> {
     while i < chars.len() {
         let c = chars[i];
         match c {
-            'd' | 'f' | 'F' | 'g' | 'h' | 'H' | 'K' | 'm' | 'M' | 's' | 't' | 'y' | 'z' => {
+            'd' | 'f' | 'F' | 'g' | 'h' | 'H' | 'K' | 'm' | 'M' | 's' | 't' | 'y' | 'z' | 'Z' => {
                 let mut n = 1;
                 while i + n < chars.len() && chars[i + n] == c {
                     n += 1;
@@ -315,6 +315,8 @@ fn field(ch: char, n: usize, c: Civil, dt: DateTime) -> String {
                 _ => format!("{sign}{h:02}:{m:02}"),
             }
         }
+        // Written as itself: only reading takes it for UTC.
+        ('Z', _) => "Z".repeat(n),
         ('K', _) => match dt.offset {
             None => String::new(),
             Some(0) if !dt.local => "Z".to_owned(),
@@ -359,6 +361,17 @@ pub(crate) fn parse(text: &str, format: &str) -> Result<DateTime, String> {
                     _ => (2, 2),
                 };
                 match ch {
+                    // .NET's `ParseExact` reads an unquoted `Z` as the UTC designator: `Z` or
+                    // `GMT` in the text (dotnet/runtime `DateTimeParse.ParseByFormat`).
+                    'Z' => {
+                        for _ in 0..n {
+                            input = input
+                                .strip_prefix('Z')
+                                .or_else(|| input.strip_prefix("GMT"))
+                                .ok_or_else(|| fail("expected Z, the UTC designator"))?;
+                        }
+                        offset = Some(0);
+                    }
                     'M' if n >= 3 => {
                         let (index, rest) = name_prefix(input, &MONTHS, n == 3)
                             .ok_or_else(|| fail("month name"))?;

@@ -667,7 +667,11 @@ impl Evaluator<'_> {
                 // Local, under every style but the two that keep it UTC (`Styles::read`): so
                 // `2021-06-30+08:00` is 2021-06-29 16:00.
                 styles
-                    .read(parsed, source.trim_end().ends_with(['Z', 'z']))
+                    .read(parsed, {
+                        // Written `Z` or `GMT`: UTC itself, as .NET's TimeZoneUtc flag says.
+                        let end = source.trim_end();
+                        end.ends_with(['Z', 'z']) || end.ends_with("GMT")
+                    })
                     .map_err(|e| call.arg_error(0, e))?
             }
         };
