@@ -131,6 +131,14 @@ fn refuse(offset: usize, message: &str) -> Problem {
     }
 }
 
+/// The Unicode general categories .NET's `\p{..}` knows ("Character classes in .NET regular
+/// expressions", supported Unicode general categories).
+const GENERAL_CATEGORIES: &[&str] = &[
+    "L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P", "Pc",
+    "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl", "Zp", "C",
+    "Cc", "Cf", "Cs", "Co", "Cn",
+];
+
 /// The escape after the backslash at `at`.
 fn escape(
     at: usize,
@@ -178,9 +186,16 @@ fn escape(
                 r"\c (control characters) is not supported; write \x{..}",
             ));
         }
-        // A Unicode category, `\p{Mn}`: its braces are the name's, never a quantifier. .NET's
-        // named blocks (`\p{IsGreek}`) are not the engine's scripts.
-        'p' | 'P' if chars.peek().is_some_and(|(_, b)| *b == '{') => {
+        // A Unicode category, `\p{Mn}`: its braces are the name's, never a quantifier. .NET
+        // knows the general categories by their two-letter (or one-letter) names, with case, and
+        // named blocks (`\p{IsGreek}`), which are not the engine's scripts; `\pL` it refuses.
+        'p' | 'P' => {
+            if chars.peek().is_none_or(|(_, b)| *b != '{') {
+                return Err(refuse(
+                    at,
+                    &format!(r"\{next} takes a category in braces, e.g. \{next}{{L}}"),
+                ));
+            }
             let mut name = String::new();
             chars.next();
             loop {
@@ -195,6 +210,14 @@ fn escape(
                     at,
                     &format!(
                         r"\{next}{{{name}}} names a .NET Unicode block, which is not supported"
+                    ),
+                ));
+            }
+            if !GENERAL_CATEGORIES.contains(&name.as_str()) {
+                return Err(refuse(
+                    at,
+                    &format!(
+                        r"\{next}{{{name}}} is not a .NET Unicode category (L, Lu, Ll, Lt, Lm, Lo, M, Mn, Mc, Me, N, Nd, Nl, No, P, Pc, Pd, Ps, Pe, Pi, Pf, Po, S, Sm, Sc, Sk, So, Z, Zs, Zl, Zp, C, Cc, Cf, Cs, Co, Cn; names are case-sensitive)"
                     ),
                 ));
             }
@@ -329,6 +352,17 @@ mod tests {
                 .message
                 .contains("never closed")
         );
+        // What .NET refuses: scripts, long names, another case, no braces; in a class too.
+        for refused in [
+            r"\p{Greek}",
+            r"\p{Lowercase_Letter}",
+            r"\p{l}",
+            r"\pL",
+            r"[\p{Greek}]",
+        ] {
+            assert!(compile(refused).is_err(), "{refused}");
+        }
+        assert!(compile(r"[\p{Lu}\d]").is_ok());
     }
 
     #[test]
