@@ -363,6 +363,17 @@ const SYNC_NAMES: &[(&str, &str)] = &[
         "Graph holds it in `businessPhones` (multi-valued): write `Item([businessPhones], 1)`",
     ),
     ("mobile", "Graph calls it `mobilePhone`"),
+    // Active Directory's names, which Entra's Graph spells otherwise.
+    ("sn", "Graph calls it `surname`"),
+    ("title", "Graph calls it `jobTitle`"),
+    ("l", "Graph calls it `city`"),
+    ("st", "Graph calls it `state`"),
+    (
+        "c",
+        "Graph calls it `country` (or `usageLocation` for the two-letter code)",
+    ),
+    ("co", "Graph calls it `country`"),
+    ("company", "Graph calls it `companyName`"),
     ("facsimileTelephoneNumber", "Graph calls it `faxNumber`"),
     (
         "physicalDeliveryOfficeName",
@@ -637,6 +648,15 @@ mod tests {
         ] {
             assert!(check_attribute(name).is_err(), "{name}");
         }
+        // Active Directory's names get Graph's.
+        assert_eq!(
+            check_attribute("sn"),
+            Err("Graph calls it `surname`".to_owned())
+        );
+        assert_eq!(
+            check_attribute("Title"),
+            Err("Graph calls it `jobTitle`".to_owned())
+        );
         let world = |name: &str| graph_property_problem(name, &Value::from("x"));
         assert_eq!(world("jobTitle"), None);
         assert_eq!(
