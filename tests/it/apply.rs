@@ -70,6 +70,30 @@ impl World {
         self.roster_env(args, &[])
     }
 
+    /// `command` set to run in the world: in its directory, with the emulator's environment
+    /// and no colour. For a child the test drives itself (a signal, a pipe, a shell's limit).
+    pub(crate) fn in_world<'c>(
+        &self,
+        command: &'c mut std::process::Command,
+    ) -> &'c mut std::process::Command {
+        command
+            .current_dir(&self.scratch.dir)
+            .env("NO_COLOR", "1")
+            .envs(
+                self.emulator
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+    }
+
+    /// A roster command set to run in the world (`in_world`).
+    pub(crate) fn command(&self) -> std::process::Command {
+        let mut command = crate::support::roster_command();
+        self.in_world(&mut command);
+        command
+    }
+
     pub(crate) fn roster_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut all = vec![("GITHUB_SHA", "0123abcd")];
         all.extend_from_slice(env);
@@ -433,17 +457,13 @@ fn create_beaten_by(world: &World, impostor: impl FnOnce(&Value, &Value) -> Stri
         "faults",
         &json!({"route": "POST /services/data/{v}/composite/sobjects", "kind": "delay", "ms": 3000, "count": 1}),
     );
-    let mut apply = crate::support::roster_command();
-    apply
+    let apply = world
+        .command()
         .args(["apply", "plan.json"])
-        .current_dir(&world.scratch.dir)
-        .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (name, value) in &world.emulator.env {
-        apply.env(name, value);
-    }
-    let apply = apply.spawn().unwrap();
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let started = std::time::Instant::now();
     while world.requests_to("POST /services/data/{v}/composite/sobjects") == 0 {
         assert!(
@@ -899,16 +919,9 @@ fn apply_without_a_plan_needs_auto_approve_off_a_terminal() {
 fn a_killed_apply_converges_on_the_next_run() {
     // 2,000 synthetic users, 100 ms per request: the apply is still writing when killed.
     let world = World::synthetic("apply-kill", 2000, 100);
-    let mut child = crate::support::roster_command()
+    let mut child = world
+        .command()
         .args(["apply", "--auto-approve", "--allow-deactivations", "1000"])
-        .current_dir(&world.scratch.dir)
-        .envs(
-            world
-                .emulator
-                .env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1179,17 +1192,9 @@ fn a_locked_write_interrupted_before_its_retry_is_failed_not_unattempted() {
         .emulator
         .admin("locks", &json!({"records": [username], "count": 100}));
     let stderr = world.scratch.dir.join("apply.err");
-    let mut child = crate::support::roster_command()
+    let mut child = world
+        .command()
         .args(["apply", "--auto-approve"])
-        .current_dir(&world.scratch.dir)
-        .env("NO_COLOR", "1")
-        .envs(
-            world
-                .emulator
-                .env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
@@ -1228,17 +1233,9 @@ fn an_interrupted_apply_stops_cleanly_reports_and_converges() {
     world.emulator.admin("latency", &json!({"ms": 100}));
     // A file, not a pipe: the plan shown first is larger than a pipe holds.
     let output = world.scratch.dir.join("apply.out");
-    let mut child = crate::support::roster_command()
+    let mut child = world
+        .command()
         .args(["apply", "--auto-approve", "--allow-deactivations", "1000"])
-        .current_dir(&world.scratch.dir)
-        .env("NO_COLOR", "1")
-        .envs(
-            world
-                .emulator
-                .env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
         .stdout(std::fs::File::create(&output).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1313,17 +1310,9 @@ fn writes(world: &World) -> u64 {
 
 /// Runs roster in the world with stdout a pipe whose reader is gone (`roster ... | head -0`).
 fn run_with_closed_stdout(world: &World, args: &[&str]) -> (i32, String) {
-    let mut child = crate::support::roster_command()
+    let mut child = world
+        .command()
         .args(args)
-        .current_dir(&world.scratch.dir)
-        .env("NO_COLOR", "1")
-        .envs(
-            world
-                .emulator
-                .env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

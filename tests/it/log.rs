@@ -465,17 +465,10 @@ fn an_audit_log_that_fills_up_stops_the_apply_and_keeps_whole_lines() {
         .unwrap()
         .len();
     let mut command = std::process::Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -f 4; exec '{}' apply --auto-approve --audit-log audit.jsonl",
-            env!("CARGO_BIN_EXE_roster")
-        ))
-        .current_dir(&world.scratch.dir)
-        .env("NO_COLOR", "1");
-    for (name, value) in &world.emulator.env {
-        command.env(name, value);
-    }
+    world.in_world(&mut command).arg("-c").arg(format!(
+        "trap '' XFSZ; ulimit -f 4; exec '{}' apply --auto-approve --audit-log audit.jsonl",
+        env!("CARGO_BIN_EXE_roster")
+    ));
     let out = command.output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),

@@ -1166,18 +1166,10 @@ fn grant_of_step<'l>(line: &'l Value, step: &str) -> Option<(bool, &'l Value)> {
 
 /// Starts `roster apply --auto-approve ARGS` in the background, its output to a file.
 fn spawn_apply(world: &World, args: &[&str]) -> std::process::Child {
-    crate::support::roster_command()
+    world
+        .command()
         .args(["apply", "--auto-approve"])
         .args(args)
-        .current_dir(&world.scratch.dir)
-        .env("NO_COLOR", "1")
-        .envs(
-            world
-                .emulator
-                .env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
         .stdout(std::fs::File::create(world.scratch.dir.join("apply.out")).unwrap())
         .stderr(std::fs::File::create(world.scratch.dir.join("apply.err")).unwrap())
         .spawn()
