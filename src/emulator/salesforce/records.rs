@@ -454,13 +454,12 @@ fn parse_refusal(object: &str, fields: &Map<String, Value>) -> Option<Response> 
         };
         let (token, shown) = match value {
             Value::Null | Value::Bool(_) => continue,
-            Value::String(s) if field.kind != "boolean" => continue,
+            Value::String(_) | Value::Number(_) if field.kind != "boolean" => continue,
             Value::String(s)
                 if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
             {
                 continue;
             }
-            Value::Number(_) if field.kind != "boolean" => continue,
             Value::String(s) => ("VALUE_STRING", s.clone()),
             Value::Number(n) if n.is_f64() => ("VALUE_NUMBER_FLOAT", n.to_string()),
             Value::Number(n) => ("VALUE_NUMBER_INT", n.to_string()),
@@ -819,18 +818,24 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         return;
     }
     for (name, value) in user.iter_mut() {
-        let text_field = user_object::field(name).map_or_else(
-            || {
-                org.custom_user_field(name)
-                    .is_some_and(|c| c.kind == CustomType::Text)
-            },
-            |field| {
-                matches!(
-                    field.kind,
-                    "string" | "textarea" | "email" | "phone" | "picklist"
-                )
-            },
-        );
+        // What the field holds, looked up once: text, a checkbox, a number (or none of them).
+        let (text_field, checkbox, number) =
+            match (user_object::field(name), org.custom_user_field(name)) {
+                (Some(field), _) => (
+                    matches!(
+                        field.kind,
+                        "string" | "textarea" | "email" | "phone" | "picklist"
+                    ),
+                    field.kind == "boolean",
+                    matches!(field.kind, "int" | "double" | "currency" | "percent"),
+                ),
+                (None, Some(custom)) => (
+                    custom.kind == CustomType::Text,
+                    custom.kind == CustomType::Checkbox,
+                    custom.kind == CustomType::Number,
+                ),
+                (None, None) => (false, false, false),
+            };
         // A number or a boolean written to a text field is kept as its text (SOQL answers
         // `"12"`, `"false"`).
         match (&*value, text_field) {
@@ -840,12 +845,7 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         }
         // A checkbox is never null: a null written to one is unchecked (an assumption: Salesforce
         // does not document its REST answer; the database holds false).
-        if value.is_null()
-            && (user_object::field(name).is_some_and(|f| f.kind == "boolean")
-                || org
-                    .custom_user_field(name)
-                    .is_some_and(|c| c.kind == CustomType::Checkbox))
-        {
+        if value.is_null() && checkbox {
             *value = Value::Bool(false);
             continue;
         }
@@ -858,26 +858,13 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
             let trimmed = crate::user_fields::stored_text(text);
             if trimmed.is_empty() {
                 *value = Value::Null;
-                continue;
-            }
-            if trimmed.len() != text.len() {
+            } else if trimmed.len() != text.len() {
                 *value = Value::String(trimmed.to_owned());
             }
             continue;
         }
         let Value::String(text) = &*value else {
             continue;
-        };
-        let (checkbox, number) = match (user_object::field(name), org.custom_user_field(name)) {
-            (Some(field), _) => (
-                field.kind == "boolean",
-                matches!(field.kind, "int" | "double" | "currency" | "percent"),
-            ),
-            (None, Some(custom)) => (
-                custom.kind == CustomType::Checkbox,
-                custom.kind == CustomType::Number,
-            ),
-            (None, None) => (false, false),
         };
         if checkbox && (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")) {
             *value = Value::Bool(text.eq_ignore_ascii_case("true"));
