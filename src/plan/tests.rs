@@ -2257,3 +2257,93 @@ fn the_planners_per_user_records_stay_small() {
     assert!(std::mem::size_of::<super::scope::Scope>() <= 24);
     assert!(std::mem::size_of::<super::source::SourceUser<'_>>() <= 112);
 }
+
+/// 5,000 users in group Sales: user `u{n:04}` with the mailNickname `nickname(n)` gives (its
+/// name when none), and licences for all.
+fn five_thousand_users(nickname: impl Fn(usize) -> Option<&'static str>) -> World {
+    let mut w = World::new();
+    for n in 0..5000 {
+        let name = format!("u{n:04}");
+        let nickname = nickname(n).map_or_else(|| name.clone(), str::to_owned);
+        w.user(&name, json!({"mailNickname": nickname}));
+        w.join(&name, "g-sales");
+    }
+    w.target.licenses[0].total = 10_000;
+    w
+}
+
+/// Unique values are claimed in the users' order, however far apart the users are: the first
+/// holds the value and the later one is the conflict (a planner that plans users side by side
+/// must keep this).
+#[test]
+fn unique_values_are_claimed_in_user_order_in_a_large_world() {
+    let mut w = five_thousand_users(|n| match n {
+        // Near each other, next to each other, and a late user against an early one.
+        10 | 20 => Some("dup-a"),
+        4095 | 4096 => Some("dup-b"),
+        1 | 4999 => Some("dup-c"),
+        _ => None,
+    });
+    w.target.user_describe = vec![crate::model::FieldDescribe {
+        name: "CommunityNickname".into(),
+        label: "Nickname".into(),
+        kind: "string".into(),
+        length: 40,
+        ..crate::model::FieldDescribe::default()
+    }];
+    let plan = w.plan(&config(&[]));
+    assert_eq!(plan.errors.len(), 3, "{:?}", plan.errors.first());
+    let conflicts: Vec<(&str, &str)> = plan
+        .errors
+        .iter()
+        .map(|p| {
+            assert_eq!(p.kind, ProblemKind::Conflict, "{p:?}");
+            (p.key.as_str(), p.reason.as_str())
+        })
+        .collect();
+    let held = |value: &str, by: &str| {
+        format!(
+            "CommunityNickname {value:?} is already held by {by}@x.com, another user of this \
+             plan; the org's CommunityNickname field is unique"
+        )
+    };
+    assert_eq!(
+        conflicts,
+        [
+            ("u0020@x.com", &*held("dup-a", "u0010")),
+            ("u4096@x.com", &*held("dup-b", "u4095")),
+            ("u4999@x.com", &*held("dup-c", "u0001")),
+        ]
+    );
+    assert_eq!(plan.summary.create, 4997);
+}
+
+/// `SelectUniqueValue` chooses among what the users before took, however far apart the users
+/// are (a planner that plans users side by side must keep this).
+#[test]
+fn select_unique_value_chooses_in_user_order_in_a_large_world() {
+    let w = five_thousand_users(|n| match n {
+        // Near each other, next to each other, and far apart.
+        100 | 3000 => Some("near"),
+        4095 | 4096 => Some("twin"),
+        10 | 4500 => Some("late"),
+        _ => None,
+    });
+    let unique = (
+        "expression: 'Append([userPrincipalName], \".dev1\")'",
+        "expression: 'SelectUniqueValue(Append([mailNickname], \"@x.com.dev1\"), Append([mailNickname], \"@x.com.dev2\"))'",
+    );
+    let plan = w.plan(&config(&[unique]));
+    assert_eq!(plan.errors.len(), 0, "{:?}", plan.errors.first());
+    for (key, username) in [
+        ("u0100@x.com", "near@x.com.dev1"),
+        ("u3000@x.com", "near@x.com.dev2"),
+        ("u4095@x.com", "twin@x.com.dev1"),
+        ("u4096@x.com", "twin@x.com.dev2"),
+        ("u0010@x.com", "late@x.com.dev1"),
+        ("u4500@x.com", "late@x.com.dev2"),
+        ("u4999@x.com", "u4999@x.com.dev1"),
+    ] {
+        assert_eq!(only(&plan, key).after["Username"], username, "{key}");
+    }
+}
