@@ -242,13 +242,6 @@ pub(crate) fn api_name_problem(name: &str) -> Option<String> {
     }
 }
 
-/// `local@domain.tld` with no spaces and one `@`: the shape Salesforce's email fields insist on
-/// (`INVALID_EMAIL_ADDRESS` otherwise; its exact grammar is not published, this is the part every
-/// capture agrees on). The planner checks values with it, and the emulator enforces it.
-///
-/// Also refused, as by any mail system: characters that do not print (control characters, a
-/// zero-width space, a soft hyphen, bidi marks), and a domain whose labels are not letters,
-/// digits and inner hyphens (`contoso..com`, `-contoso.com`, `contoso.com/x`).
 /// Text as Salesforce stores it: without the leading and trailing characters Java's `trim`
 /// takes (every one up to U+0020: spaces, tabs, line breaks, control characters; a no-break
 /// space or an ideographic space stays). "sObject String field values ... can never include
@@ -258,6 +251,13 @@ pub(crate) fn stored_text(text: &str) -> &str {
     text.trim_matches(|c: char| c <= ' ')
 }
 
+/// `local@domain.tld` with no spaces and one `@`: the shape Salesforce's email fields insist on
+/// (`INVALID_EMAIL_ADDRESS` otherwise; its exact grammar is not published, this is the part every
+/// capture agrees on). The planner checks values with it, and the emulator enforces it.
+///
+/// Also refused, as by any mail system: characters that do not print (control characters, a
+/// zero-width space, a soft hyphen, bidi marks), and a domain whose labels are not letters,
+/// digits and inner hyphens (`contoso..com`, `-contoso.com`, `contoso.com/x`).
 pub(crate) fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else {
         return false;
