@@ -62,7 +62,9 @@ impl Default for Options {
 }
 
 /// What became of one step, and of a change as a whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Status {
     /// Done: Salesforce confirmed it (for a change, every step was).
@@ -162,13 +164,20 @@ impl ChangeResult {
 
 /// A change's status from its steps.
 fn overall(steps: &[Step]) -> Status {
-    if steps.iter().any(|s| s.result == Status::Failed) {
+    overall_of(&steps.iter().map(|s| s.result).collect::<Vec<_>>())
+}
+
+/// A change's result from its steps' `results`: failed if one failed, else unknown if one is,
+/// applied if all were, not attempted if none was, else incomplete. The audit log's `result`
+/// is this of its `steps` (`roster log` refuses a line that says otherwise).
+pub(crate) fn overall_of(results: &[Status]) -> Status {
+    if results.contains(&Status::Failed) {
         Status::Failed
-    } else if steps.iter().any(|s| s.result == Status::Unknown) {
+    } else if results.contains(&Status::Unknown) {
         Status::Unknown
-    } else if steps.iter().all(|s| s.result == Status::Applied) {
+    } else if results.iter().all(|r| *r == Status::Applied) {
         Status::Applied
-    } else if steps.iter().all(|s| s.result == Status::NotAttempted) {
+    } else if results.iter().all(|r| *r == Status::NotAttempted) {
         Status::NotAttempted
     } else {
         Status::Incomplete

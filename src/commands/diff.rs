@@ -43,7 +43,7 @@ pub(crate) struct Difference {
 
 pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
     // Both files are checked before either's problems are said: all of them at once.
-    let (base, head) = match (load(&args.base), load(&args.head)) {
+    let (base, head) = match (load(&args.base, "BASE"), load(&args.head, "HEAD")) {
         (Ok(base), Ok(head)) => (base, head),
         (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
         (
@@ -77,8 +77,19 @@ pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
     })
 }
 
-fn load(path: &Path) -> Result<Config, Error> {
-    Ok(crate::config::load(path)?.config)
+/// `path`'s config; a missing file named as the argument it was (`BASE`, `HEAD`): a first
+/// run's hint about `-c` and `ROSTER_CONFIG` does not fit here.
+fn load(path: &Path, side: &str) -> Result<Config, Error> {
+    match crate::config::load(path) {
+        Ok(loaded) => Ok(loaded.config),
+        Err(LoadError::Read {
+            path: missing,
+            source,
+        }) if missing == path && source.kind() == std::io::ErrorKind::NotFound => Err(
+            Error::Usage(format!("{side} {}: there is no such file", path.display())),
+        ),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn put(out: &mut Vec<(String, Fact)>, path: &str, value: String) {

@@ -67,6 +67,30 @@ impl Schemas {
             };
             return Err(format!("{at}: {error}"));
         }
+        // A change's result is what its steps came to: a line that says `applied` over a
+        // failed step is no line roster wrote.
+        let steps: Vec<crate::apply::Status> = line
+            .get("steps")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| serde_json::from_value(s.get("result")?.clone()).ok())
+            .collect();
+        let said = line
+            .get("result")
+            .and_then(|r| serde_json::from_value::<crate::apply::Status>(r.clone()).ok());
+        if let Some(said) = said
+            && !steps.is_empty()
+            && said != crate::apply::overall_of(&steps)
+        {
+            let name =
+                |status: crate::apply::Status| serde_json::to_value(status).unwrap_or_default();
+            return Err(format!(
+                "`/result` {} is not what its steps came to ({})",
+                name(said),
+                name(crate::apply::overall_of(&steps))
+            ));
+        }
         let time = line.get("time").and_then(Value::as_str).unwrap_or_default();
         instant(time).ok_or_else(|| {
             format!(
@@ -119,7 +143,8 @@ impl Entry {
         [self.text("key"), username("before"), username("after")]
             .iter()
             .any(|k| !k.is_empty() && k.eq_ignore_ascii_case(user))
-            // A Salesforce id's 15 characters compare with case, an Entra object id without.
+            // A Salesforce id's 15 characters compare with case (an 18-character id's restored
+            // from its suffix), an Entra object id without.
             || [self.text("source_id"), self.text("target_id")]
                 .iter()
                 .any(|id| !id.is_empty() && crate::salesforce::same_id(id, user))
@@ -260,11 +285,22 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     for file in &files {
         unreadable += read(file, &schemas, &mut entries)?;
     }
-    // The same line twice (an artifact downloaded twice) is one change.
+    // The same line twice (an artifact downloaded twice) is one change, and said so: an
+    // auditor counting lines knows where the difference went.
     let mut seen = std::collections::HashSet::new();
+    let read_in = entries.len();
     entries.retain(|e| seen.insert(e.line.to_string()));
+    if entries.len() < read_in {
+        super::warn(&format!(
+            "{} line(s) repeat an earlier line exactly (the same log read twice?) and are \
+             listed once",
+            read_in - entries.len()
+        ));
+    }
     entries.retain(|e| {
-        since.is_none_or(|s| e.instant >= s) && args.user.as_deref().is_none_or(|u| e.about(u))
+        // A key pasted with the spaces around it is still the key.
+        since.is_none_or(|s| e.instant >= s)
+            && args.user.as_deref().is_none_or(|u| e.about(u.trim()))
     });
     // Oldest first, across files; a line's order within its file breaks ties.
     entries.sort_by_key(|e| e.instant);

@@ -17,15 +17,53 @@ pub(crate) fn id15(id: &str) -> &str {
     id.get(..15).unwrap_or(id)
 }
 
-/// Whether `a` and `b` name the same record: Salesforce ids (15 or 18 letters and digits)
-/// compare by their 15-character form, anything else (an Entra object id) whole, without case.
+/// Whether `a` and `b` name the same record. Salesforce ids (15 or 18 letters and digits)
+/// compare by their 15-character form, which is case-sensitive; an 18-character id is
+/// case-insensitive, its last three characters saying which of the first fifteen are capitals
+/// (`canonical_id`), so `0058C0000000003AAA` is `0058c0000000003`, and an 18-character id whose
+/// suffix does not fit its first fifteen names no record but itself. Anything else (an Entra
+/// object id) compares whole, without case.
 pub(crate) fn same_id(a: &str, b: &str) -> bool {
-    let salesforce =
-        |id: &str| matches!(id.len(), 15 | 18) && id.bytes().all(|c| c.is_ascii_alphanumeric());
-    if salesforce(a) && salesforce(b) {
-        id15(a) == id15(b)
-    } else {
-        a.eq_ignore_ascii_case(b)
+    match (canonical_id(a), canonical_id(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
+/// The 15-character form of a Salesforce id: a 15-character id as it is; an 18-character one
+/// with each letter's case restored from its suffix (each suffix character, from
+/// `A`–`Z0`–`5`, is a 5-bit mask of the capitals among five characters: "Record IDs", Salesforce
+/// Help, and the `CASESAFEID` formula function). `None` for anything else, and for an
+/// 18-character id whose suffix marks a digit as a capital or is outside that alphabet.
+fn canonical_id(id: &str) -> Option<String> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    if !id.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    match id.len() {
+        15 => Some(id.to_owned()),
+        18 => {
+            let (head, suffix) = id.split_at(15);
+            let mut out = String::with_capacity(15);
+            for (chunk, mark) in head.as_bytes().chunks(5).zip(suffix.bytes()) {
+                let mask = ALPHABET
+                    .iter()
+                    .position(|a| *a == mark.to_ascii_uppercase())?;
+                for (bit, c) in chunk.iter().enumerate() {
+                    let capital = mask & (1 << bit) != 0;
+                    if capital && !c.is_ascii_alphabetic() {
+                        return None;
+                    }
+                    out.push(char::from(if capital {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }));
+                }
+            }
+            Some(out)
+        }
+        _ => None,
     }
 }
 
@@ -33,3 +71,46 @@ pub(crate) fn same_id(a: &str, b: &str) -> bool {
 /// that user licence only (Object Reference, PermissionSet `LicenseId`; key prefixes in
 /// `../shared/reference/salesforce-access.md`).
 pub(crate) const USER_LICENSE_PREFIX: &str = "100";
+
+#[cfg(test)]
+mod tests {
+    use super::same_id;
+
+    #[test]
+    fn an_eighteen_character_id_is_case_insensitive_a_fifteen_character_one_is_not() {
+        // Salesforce Help's example: 001A0000006Vm9r is 001A0000006Vm9rIAC.
+        for eighteen in [
+            "001A0000006Vm9rIAC",
+            "001A0000006VM9RIAC",
+            "001a0000006vm9riac",
+        ] {
+            assert!(same_id(eighteen, "001A0000006Vm9r"), "{eighteen}");
+            assert!(same_id("001A0000006Vm9rIAC", eighteen), "{eighteen}");
+        }
+        assert!(!same_id("001a0000006vm9r", "001A0000006Vm9r"));
+        assert!(same_id("0058C0000000003AAA", "0058c0000000003"));
+    }
+
+    #[test]
+    fn a_suffix_that_does_not_fit_names_no_other_record() {
+        // `B` marks a digit as a capital: no id has that suffix.
+        assert!(!same_id("0058c0000000003AAB", "0058c0000000003"));
+        assert!(!same_id("0058c0000000003AAB", "0058c0000000003AAA"));
+        // `Q` marks the `c` a capital: another record's id.
+        assert!(!same_id("0058c0000000003QAA", "0058c0000000003"));
+        assert!(same_id("0058c0000000003QAA", "0058C0000000003"));
+        // Outside the alphabet.
+        assert!(!same_id("0058c0000000003AA9", "0058c0000000003"));
+        // An id compares with itself, whatever it is.
+        assert!(same_id("0058c0000000003AAB", "0058C0000000003aab"));
+    }
+
+    #[test]
+    fn entra_object_ids_compare_without_case() {
+        assert!(same_id(
+            "0000000E-0000-4000-8000-000000000001",
+            "0000000e-0000-4000-8000-000000000001"
+        ));
+        assert!(!same_id("abc", "abd"));
+    }
+}

@@ -205,3 +205,28 @@ fn both_broken_files_are_reported() {
         out.stderr
     );
 }
+
+/// A missing file is named as the argument it was, without a first run's hint about `-c`.
+#[test]
+fn a_missing_file_is_named_as_base_or_head() {
+    let scratch = Scratch::new("diff-missing");
+    scratch.write("base.yaml", read("examples/demo/roster.yaml"));
+    for (args, said) in [
+        (
+            ["diff", "base.yaml", "nope.yaml"],
+            "HEAD nope.yaml: there is no such file",
+        ),
+        (
+            ["diff", "gone.yaml", "base.yaml"],
+            "BASE gone.yaml: there is no such file",
+        ),
+    ] {
+        let out = scratch.roster(&args);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(said) && !out.stderr.contains("ROSTER_CONFIG"),
+            "{}",
+            out.stderr
+        );
+    }
+}

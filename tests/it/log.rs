@@ -28,9 +28,18 @@ fn a_users_changes_with_where_they_came_from() {
         .iter()
         .find(|l| l["key"] == "ava.martinez@contoso.com")
         .unwrap();
-    // By key, whatever its case, and by the Salesforce id in either length.
+    // By key, whatever its case and the spaces pasted around it, and by the Salesforce id in
+    // either length, the 18-character one in any case (its suffix restores the case).
     let target = ava["target_id"].as_str().unwrap();
-    for user in ["AVA.MARTINEZ@contoso.com", target, &target[..15]] {
+    let upper = target.to_ascii_uppercase();
+    assert_ne!(upper[..15], target[..15], "the id has a lower-case letter");
+    for user in [
+        "AVA.MARTINEZ@contoso.com",
+        " ava.martinez@contoso.com\t",
+        target,
+        &target[..15],
+        &upper,
+    ] {
         let out = world.roster(&["log", "--user", user]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let first = out.stdout.lines().next().unwrap();
@@ -119,7 +128,7 @@ fn since_csv_json_and_several_files() {
     line["time"] = Value::from("2020-01-01T00:00:00.000Z");
     line["key"] = Value::from("early.bird@contoso.com");
     std::fs::write(&older, format!("{line}\n")).unwrap();
-    // The same file twice (an artifact downloaded twice) lists each change once.
+    // The same file twice (an artifact downloaded twice) lists each change once, and says so.
     let out = world.roster(&[
         "log",
         "roster-audit.jsonl",
@@ -133,6 +142,15 @@ fn since_csv_json_and_several_files() {
             .len(),
         lines
     );
+    assert!(
+        out.stderr.contains(&format!(
+            "warning: {lines} line(s) repeat an earlier line exactly (the same log read twice?) \
+             and are listed once"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.code, 0);
     let out = world.roster(&["log", "roster-audit.jsonl", "older.jsonl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -333,13 +351,21 @@ fn times_compare_as_instants_and_lines_must_be_audit_lines() {
     let out = world.roster(&["log", "times.jsonl", "--user", " "]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("--user is empty"), "{}", out.stderr);
-    // Not audit lines: a time that is no time, a line of nothing but a time, an unknown action.
+    // Not audit lines: a time that is no time, a line of nothing but a time, an unknown action,
+    // a result its steps contradict.
     let mut wrong_action = line.clone();
     wrong_action["action"] = Value::from("drop_database");
+    let mut contradicted = line.clone();
+    contradicted["result"] = Value::from("applied");
+    contradicted["steps"] = serde_json::json!([
+        {"step": "create", "result": "failed", "code": "X", "message": "boom"},
+        {"step": "add permission set X", "result": "not_attempted"}
+    ]);
     let bad = [
         at("banana", "banana@contoso.com"),
         serde_json::json!({"time": "2026-12-02T09:00:00.000Z"}).to_string(),
         wrong_action.to_string(),
+        contradicted.to_string(),
     ];
     std::fs::write(
         world.scratch.dir.join("bad.jsonl"),
@@ -355,9 +381,13 @@ fn times_compare_as_instants_and_lines_must_be_audit_lines() {
             && out
                 .stderr
                 .contains("bad.jsonl:4: not an audit line: `/action`")
+            && out.stderr.contains(
+                "bad.jsonl:5: not an audit line: `/result` \"applied\" is not what its steps \
+                 came to (\"failed\")"
+            )
             && out
                 .stderr
-                .contains("3 line(s) of the audit log could not be read"),
+                .contains("4 line(s) of the audit log could not be read"),
         "{}",
         out.stderr
     );
