@@ -35,36 +35,34 @@ pub(crate) fn same_id(a: &str, b: &str) -> bool {
 /// `A`–`Z0`–`5`, is a 5-bit mask of the capitals among five characters: "Record IDs", Salesforce
 /// Help, and the `CASESAFEID` formula function). `None` for anything else, and for an
 /// 18-character id whose suffix marks a digit as a capital or is outside that alphabet.
-fn canonical_id(id: &str) -> Option<String> {
+fn canonical_id(id: &str) -> Option<[u8; 15]> {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
     if !id.bytes().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
-    match id.len() {
-        15 => Some(id.to_owned()),
-        18 => {
-            let (head, suffix) = id.split_at(15);
-            let mut out = String::with_capacity(15);
-            for (chunk, mark) in head.as_bytes().chunks(5).zip(suffix.bytes()) {
-                let mask = ALPHABET
-                    .iter()
-                    .position(|a| *a == mark.to_ascii_uppercase())?;
-                for (bit, c) in chunk.iter().enumerate() {
-                    let capital = mask & (1 << bit) != 0;
-                    if capital && !c.is_ascii_alphabetic() {
-                        return None;
-                    }
-                    out.push(char::from(if capital {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c.to_ascii_lowercase()
-                    }));
-                }
+    let (head, suffix) = match id.len() {
+        15 => return id.as_bytes().try_into().ok(),
+        18 => id.as_bytes().split_at(15),
+        _ => return None,
+    };
+    let mut out = [0u8; 15];
+    for ((chunk, into), mark) in head.chunks(5).zip(out.chunks_mut(5)).zip(suffix) {
+        let mask = ALPHABET
+            .iter()
+            .position(|a| *a == mark.to_ascii_uppercase())?;
+        for (bit, (c, into)) in chunk.iter().zip(into).enumerate() {
+            let capital = mask & (1 << bit) != 0;
+            if capital && !c.is_ascii_alphabetic() {
+                return None;
             }
-            Some(out)
+            *into = if capital {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
         }
-        _ => None,
     }
+    Some(out)
 }
 
 /// The key prefix of UserLicense ids: a permission set whose `LicenseId` starts with it is for
