@@ -284,8 +284,7 @@ fn a_create_and_an_update_as_text_and_markdown() {
 }
 
 /// Times are instants: an offset, a missing fraction and `--since` with an offset compare as
-/// the moments they name; a line that is not an audit line (by the schema, or by its time) is
-/// named, never listed.
+/// the moments they name; a `--since` that names no moment, and an empty `--user`, are refused.
 #[test]
 fn times_compare_as_instants_and_lines_must_be_audit_lines() {
     let world = applied();
@@ -351,47 +350,6 @@ fn times_compare_as_instants_and_lines_must_be_audit_lines() {
     let out = world.roster(&["log", "times.jsonl", "--user", " "]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("--user is empty"), "{}", out.stderr);
-    // Not audit lines: a time that is no time, a line of nothing but a time, an unknown action,
-    // a result its steps contradict.
-    let mut wrong_action = line.clone();
-    wrong_action["action"] = Value::from("drop_database");
-    let mut contradicted = line.clone();
-    contradicted["result"] = Value::from("applied");
-    contradicted["steps"] = serde_json::json!([
-        {"step": "create", "result": "failed", "code": "X", "message": "boom"},
-        {"step": "add permission set X", "result": "not_attempted"}
-    ]);
-    let bad = [
-        at("banana", "banana@contoso.com"),
-        serde_json::json!({"time": "2026-12-02T09:00:00.000Z"}).to_string(),
-        wrong_action.to_string(),
-        contradicted.to_string(),
-    ];
-    std::fs::write(
-        world.scratch.dir.join("bad.jsonl"),
-        format!("{}\n{}\n", lines[0], bad.join("\n")),
-    )
-    .unwrap();
-    let out = world.roster(&["log", "bad.jsonl"]);
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("bad.jsonl:2: not an audit line: `/time` \"banana\" is not an RFC 3339 time")
-            && out.stderr.contains("bad.jsonl:3: not an audit line:")
-            && out
-                .stderr
-                .contains("bad.jsonl:4: not an audit line: `/action`")
-            && out.stderr.contains(
-                "bad.jsonl:5: not an audit line: `/result` \"applied\" is not what its steps \
-                 came to (\"failed\")"
-            )
-            && out
-                .stderr
-                .contains("4 line(s) of the audit log could not be read"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(keys(&out.stdout), ["offset@contoso.com"], "{}", out.stdout);
 }
 
 /// A failed step beside an applied one is shown, and a CI value's line break cannot forge an
@@ -554,4 +512,77 @@ fn an_audit_log_that_is_a_device_is_refused_before_any_write() {
     let plan = world.roster(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.stdout);
     assert!(plan.stdout.contains("to create"), "{}", plan.stdout);
+}
+
+/// A line that is not an audit line (by the schema, its time, its result, or a key given twice)
+/// is named with its place, never listed; the readable lines still are.
+#[test]
+fn a_line_that_is_no_audit_line_is_named() {
+    let world = applied();
+    let line = world.audit()[0].clone();
+    let at = |time: &str, key: &str| {
+        let mut l = line.clone();
+        l["time"] = Value::from(time);
+        l["key"] = Value::from(key);
+        l.to_string()
+    };
+    let keys = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("20"))
+            .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
+            .collect()
+    };
+    let lines = [at("2026-12-02T10:00:00+02:00", "offset@contoso.com")];
+    // Not audit lines: a time that is no time, a line of nothing but a time, an unknown action,
+    // a result its steps contradict.
+    let mut wrong_action = line.clone();
+    wrong_action["action"] = Value::from("drop_database");
+    let mut contradicted = line.clone();
+    contradicted["result"] = Value::from("applied");
+    contradicted["steps"] = serde_json::json!([
+        {"step": "create", "result": "failed", "code": "X", "message": "boom"},
+        {"step": "add permission set X", "result": "not_attempted"}
+    ]);
+    // A key given twice reads as two different changes, whichever value a reader keeps.
+    let twice = line.to_string().replacen(
+        '{',
+        "{\"key\":\"mallory@contoso.com\",\"extra\":{\"a\":1,\"a\":2},",
+        1,
+    );
+    let bad = [
+        at("banana", "banana@contoso.com"),
+        serde_json::json!({"time": "2026-12-02T09:00:00.000Z"}).to_string(),
+        wrong_action.to_string(),
+        contradicted.to_string(),
+        twice,
+    ];
+    std::fs::write(
+        world.scratch.dir.join("bad.jsonl"),
+        format!("{}\n{}\n", lines[0], bad.join("\n")),
+    )
+    .unwrap();
+    let out = world.roster(&["log", "bad.jsonl"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("bad.jsonl:2: not an audit line: `/time` \"banana\" is not an RFC 3339 time")
+            && out.stderr.contains("bad.jsonl:3: not an audit line:")
+            && out
+                .stderr
+                .contains("bad.jsonl:4: not an audit line: `/action`")
+            && out.stderr.contains(
+                "bad.jsonl:5: not an audit line: `/result` \"applied\" is not what its steps \
+                 came to (\"failed\")"
+            )
+            && out.stderr.contains("bad.jsonl:6:")
+            && out
+                .stderr
+                .contains("not an audit line: the key \"a\" is given twice")
+            && out
+                .stderr
+                .contains("5 line(s) of the audit log could not be read"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(keys(&out.stdout), ["offset@contoso.com"], "{}", out.stdout);
 }
