@@ -164,20 +164,27 @@ impl ChangeResult {
 
 /// A change's status from its steps.
 fn overall(steps: &[Step]) -> Status {
-    overall_of(&steps.iter().map(|s| s.result).collect::<Vec<_>>())
+    overall_of(steps.iter().map(|s| s.result))
 }
 
 /// A change's result from its steps' `results`: failed if one failed, else unknown if one is,
 /// applied if all were, not attempted if none was, else incomplete. The audit log's `result`
 /// is this of its `steps` (`roster log` refuses a line that says otherwise).
-pub(crate) fn overall_of(results: &[Status]) -> Status {
-    if results.contains(&Status::Failed) {
+pub(crate) fn overall_of(results: impl IntoIterator<Item = Status>) -> Status {
+    let (mut failed, mut unknown, mut all_applied, mut none_attempted) = (false, false, true, true);
+    for result in results {
+        failed |= result == Status::Failed;
+        unknown |= result == Status::Unknown;
+        all_applied &= result == Status::Applied;
+        none_attempted &= result == Status::NotAttempted;
+    }
+    if failed {
         Status::Failed
-    } else if results.contains(&Status::Unknown) {
+    } else if unknown {
         Status::Unknown
-    } else if results.iter().all(|r| *r == Status::Applied) {
+    } else if all_applied {
         Status::Applied
-    } else if results.iter().all(|r| *r == Status::NotAttempted) {
+    } else if none_attempted {
         Status::NotAttempted
     } else {
         Status::Incomplete

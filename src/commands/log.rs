@@ -79,16 +79,17 @@ impl Schemas {
         let said = line
             .get("result")
             .and_then(|r| serde_json::from_value::<crate::apply::Status>(r.clone()).ok());
+        let came_to = crate::apply::overall_of(steps.iter().copied());
         if let Some(said) = said
             && !steps.is_empty()
-            && said != crate::apply::overall_of(&steps)
+            && said != came_to
         {
             let name =
                 |status: crate::apply::Status| serde_json::to_value(status).unwrap_or_default();
             return Err(format!(
                 "`/result` {} is not what its steps came to ({})",
                 name(said),
-                name(crate::apply::overall_of(&steps))
+                name(came_to)
             ));
         }
         let time = line.get("time").and_then(Value::as_str).unwrap_or_default();

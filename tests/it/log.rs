@@ -283,18 +283,29 @@ fn a_create_and_an_update_as_text_and_markdown() {
     }
 }
 
+/// `line` as text, at `time` and about `key`.
+fn at(line: &Value, time: &str, key: &str) -> String {
+    let mut line = line.clone();
+    line["time"] = Value::from(time);
+    line["key"] = Value::from(key);
+    line.to_string()
+}
+
+/// The users of the changes a text log lists, in its order.
+fn keys(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with("20"))
+        .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
+        .collect()
+}
+
 /// Times are instants: an offset, a missing fraction and `--since` with an offset compare as
 /// the moments they name; a `--since` that names no moment, and an empty `--user`, are refused.
 #[test]
-fn times_compare_as_instants_and_lines_must_be_audit_lines() {
+fn times_compare_as_instants_and_bad_options_are_refused() {
     let world = applied();
     let line = world.audit()[0].clone();
-    let at = |time: &str, key: &str| {
-        let mut l = line.clone();
-        l["time"] = Value::from(time);
-        l["key"] = Value::from(key);
-        l.to_string()
-    };
+    let at = |time: &str, key: &str| at(&line, time, key);
     let lines = [
         // 08:00 UTC, written with an offset: before the 08:19:49Z line.
         at("2026-12-02T10:00:00+02:00", "offset@contoso.com"),
@@ -306,12 +317,6 @@ fn times_compare_as_instants_and_lines_must_be_audit_lines() {
         format!("{}\n", lines.join("\n")),
     )
     .unwrap();
-    let keys = |out: &str| -> Vec<String> {
-        out.lines()
-            .filter(|l| l.starts_with("20"))
-            .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
-            .collect()
-    };
     let out = world.roster(&["log", "times.jsonl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -520,19 +525,8 @@ fn an_audit_log_that_is_a_device_is_refused_before_any_write() {
 fn a_line_that_is_no_audit_line_is_named() {
     let world = applied();
     let line = world.audit()[0].clone();
-    let at = |time: &str, key: &str| {
-        let mut l = line.clone();
-        l["time"] = Value::from(time);
-        l["key"] = Value::from(key);
-        l.to_string()
-    };
-    let keys = |out: &str| -> Vec<String> {
-        out.lines()
-            .filter(|l| l.starts_with("20"))
-            .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
-            .collect()
-    };
-    let lines = [at("2026-12-02T10:00:00+02:00", "offset@contoso.com")];
+    let at = |time: &str, key: &str| at(&line, time, key);
+    let readable = at("2026-12-02T10:00:00+02:00", "offset@contoso.com");
     // Not audit lines: a time that is no time, a line of nothing but a time, an unknown action,
     // a result its steps contradict.
     let mut wrong_action = line.clone();
@@ -558,7 +552,7 @@ fn a_line_that_is_no_audit_line_is_named() {
     ];
     std::fs::write(
         world.scratch.dir.join("bad.jsonl"),
-        format!("{}\n{}\n", lines[0], bad.join("\n")),
+        format!("{readable}\n{}\n", bad.join("\n")),
     )
     .unwrap();
     let out = world.roster(&["log", "bad.jsonl"]);
