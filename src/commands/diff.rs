@@ -58,7 +58,11 @@ pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
             return Err(second);
         }
     };
-    let differences = compare(&facts(&base), &facts(&head));
+    let rules = RuleNames::of(&base, &head);
+    let differences = compare(
+        &facts(&base, &rules.base, &rules.base_moved),
+        &facts(&head, &rules.head, &rules.head_moved),
+    );
     let out = match args.format {
         DiffFormat::Text => text(&differences),
         DiffFormat::Markdown => markdown(&differences),
@@ -96,8 +100,9 @@ fn put(out: &mut Vec<(String, Fact)>, path: &str, value: String) {
     out.push((path.to_owned(), Fact::Text(value)));
 }
 
-/// The config as facts, in the file's order.
-fn facts(config: &Config) -> Vec<(String, Fact)> {
+/// The config as facts, in the file's order; its role rules named by `rule_names` (one per
+/// rule), those whose order changed with their position (`moved`, one per rule).
+fn facts(config: &Config, rule_names: &[String], moved: &[Option<usize>]) -> Vec<(String, Fact)> {
     let mut out: Vec<(String, Fact)> = Vec::new();
     let source = &config.source;
     put(&mut out, "source.tenant_id", source.tenant_id.clone());
@@ -174,7 +179,7 @@ fn facts(config: &Config) -> Vec<(String, Fact)> {
         },
     );
     scope_and_mappings(config, &mut out);
-    roles(config, &mut out);
+    roles(config, rule_names, moved, &mut out);
     policy(config, &mut out);
     out
 }
@@ -310,15 +315,121 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
 }
 
 /// Role rules and what they grant, the managed lists, licences needed, app roles.
-fn roles(config: &Config, out: &mut Vec<(String, Fact)>) {
-    // Rules are ordered (the first with a profile sets it) and two may share a condition: each
-    // is known by its position and its condition, so a move is a change, as it is for users.
-    for (i, rule) in config.roles.rules.iter().enumerate() {
-        let when = match &rule.when {
-            RoleCondition::AppRole(r) => format!("{i}: app_role {r:?}"),
-            RoleCondition::Group(g) => format!("{i}: group {g:?}"),
-            RoleCondition::Expression(e) => format!("{i}: expression {}", e.text),
-        };
+/// A role rule's condition as `roles.rules[…]` shows it: `app_role "Sales Rep"`.
+fn condition(rule: &crate::config::RoleRule) -> String {
+    match &rule.when {
+        RoleCondition::AppRole(r) => format!("app_role {r:?}"),
+        RoleCondition::Group(g) => format!("group {g:?}"),
+        RoleCondition::Expression(e) => format!("expression {}", e.text),
+    }
+}
+
+/// How each file's role rules are named in the facts, so that the rules of BASE and HEAD that
+/// are one rule compare with each other. Rules are ordered (the first with a profile sets it)
+/// and two may share a condition, so a rule is known by its position and its condition; the
+/// rules of the two files are paired by condition, in order wherever the order held (the
+/// longest common subsequence of the conditions), so inserting or removing one rule leaves the
+/// others alone. A rule of BASE is named as its partner in HEAD (`2: app_role "Sales Rep"`); one
+/// HEAD has not, by its own position — or, when that reads as a HEAD rule's name,
+/// `1 in BASE: …`. A pair outside the common order moved: both sides get a position fact.
+struct RuleNames {
+    base: Vec<String>,
+    head: Vec<String>,
+    /// For each rule, its position when its order changed.
+    base_moved: Vec<Option<usize>>,
+    head_moved: Vec<Option<usize>>,
+}
+
+impl RuleNames {
+    fn of(base: &Config, head: &Config) -> RuleNames {
+        let conditions = |c: &Config| c.roles.rules.iter().map(condition).collect::<Vec<_>>();
+        let (then, now) = (conditions(base), conditions(head));
+        let (n, m) = (then.len(), now.len());
+        // common[i][j]: the longest common order of then[i..] and now[j..].
+        let mut common = vec![vec![0usize; m + 1]; n + 1];
+        for i in (0..n).rev() {
+            for j in (0..m).rev() {
+                common[i][j] = if then[i] == now[j] {
+                    common[i + 1][j + 1] + 1
+                } else {
+                    common[i + 1][j].max(common[i][j + 1])
+                };
+            }
+        }
+        // Walked from the front, equal conditions paired as early as they can be: a rule added
+        // after another of the same condition is the new one.
+        let mut partner: Vec<Option<usize>> = vec![None; m];
+        let mut paired = vec![false; n];
+        let (mut i, mut j) = (0, 0);
+        while i < n && j < m {
+            if then[i] == now[j] {
+                partner[j] = Some(i);
+                paired[i] = true;
+                (i, j) = (i + 1, j + 1);
+            } else if common[i][j + 1] >= common[i + 1][j] {
+                j += 1;
+            } else {
+                i += 1;
+            }
+        }
+        // The rest of each condition's rules, paired in order: these moved.
+        let mut head_moved = vec![None; m];
+        let mut base_moved = vec![None; n];
+        for j in 0..m {
+            if partner[j].is_some() {
+                continue;
+            }
+            if let Some(i) = (0..n).find(|i| !paired[*i] && then[*i] == now[j]) {
+                partner[j] = Some(i);
+                paired[i] = true;
+                (head_moved[j], base_moved[i]) = (Some(j), Some(i));
+            }
+        }
+        let head: Vec<String> = now
+            .iter()
+            .enumerate()
+            .map(|(j, when)| format!("{j}: {when}"))
+            .collect();
+        let mut base: Vec<String> = then
+            .iter()
+            .enumerate()
+            .map(|(i, when)| {
+                let own = format!("{i}: {when}");
+                if head.contains(&own) {
+                    format!("{i} in BASE: {when}")
+                } else {
+                    own
+                }
+            })
+            .collect();
+        for (j, i) in partner.iter().enumerate() {
+            if let Some(i) = i {
+                base[*i].clone_from(&head[j]);
+            }
+        }
+        RuleNames {
+            base,
+            head,
+            base_moved,
+            head_moved,
+        }
+    }
+}
+
+fn roles(
+    config: &Config,
+    names: &[String],
+    moved: &[Option<usize>],
+    out: &mut Vec<(String, Fact)>,
+) {
+    for ((rule, when), moved) in config.roles.rules.iter().zip(names).zip(moved) {
+        if let Some(position) = moved {
+            put(
+                out,
+                &format!("roles.rules[{when}]"),
+                format!("position {position}"),
+            );
+        }
         let record = |r: &Option<RecordRef>| r.as_ref().map(ToString::to_string);
         if let Some(profile) = record(&rule.profile) {
             put(out, &format!("roles.rules[{when}].profile"), profile);

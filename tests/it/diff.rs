@@ -137,11 +137,10 @@ fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
     scratch.write("swapped.yaml", swapped);
     let out = scratch.roster(&["diff", "base.yaml", "swapped.yaml", "--detailed-exitcode"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains("roles.rules[0: app_role \"Sales Rep\"].profile"),
-        "{}",
-        out.stdout
+    // One rule moved, named as such: not both rules' every setting removed and added again.
+    assert_eq!(
+        out.stdout,
+        "~ roles.rules[0: app_role \"Sales Rep\"]: position 1 -> position 0\n"
     );
     // Two rules with one condition: each its own.
     let twice = demo.replace(
@@ -153,6 +152,46 @@ fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
     assert_eq!(
         out.stdout,
         "+ roles.rules[4: group \"SF Report Builders\"].permission_sets: Knowledge_Author\n"
+    );
+    // A rule inserted above the others, and one removed from among them: the others are the
+    // same rules, at other positions.
+    let builders =
+        "    - when: {group: SF Report Builders}\n      permission_sets: [Reports_Export]\n";
+    let first =
+        "    - when: {group: SF Report Builders}\n      permission_sets: [Knowledge_Author]\n";
+    scratch.write(
+        "first.yaml",
+        demo.replacen(manager, &format!("{first}{manager}"), 1),
+    );
+    let out = scratch.roster(&["diff", "base.yaml", "first.yaml"]);
+    assert_eq!(
+        out.stdout,
+        "+ roles.rules[0: group \"SF Report Builders\"].permission_sets: Knowledge_Author\n"
+    );
+    scratch.write("without-rep.yaml", demo.replacen(rep, "", 1));
+    let out = scratch.roster(&["diff", "base.yaml", "without-rep.yaml"]);
+    assert!(
+        !out.stdout.is_empty()
+            && out
+                .stdout
+                .lines()
+                .all(|l| l.starts_with("- roles.rules[1: app_role \"Sales Rep\"].")),
+        "{}",
+        out.stdout
+    );
+    // Of two rules with one condition, the second removed as a rule of another condition
+    // takes its position: the removed one is named as BASE's, not taken for HEAD's rule there.
+    let rep_again =
+        "    - when: {app_role: Sales Rep}\n      permission_sets: [Knowledge_Author]\n";
+    scratch.write(
+        "rep-again.yaml",
+        demo.replacen(builders, &format!("{rep_again}{builders}"), 1),
+    );
+    let out = scratch.roster(&["diff", "twice.yaml", "rep-again.yaml"]);
+    assert_eq!(
+        out.stdout,
+        "+ roles.rules[3: app_role \"Sales Rep\"].permission_sets: Knowledge_Author\n\
+         - roles.rules[4 in BASE: group \"SF Report Builders\"].permission_sets: Knowledge_Author\n"
     );
     // Filters swapped: the same scope. Renamed: the old and the new, with their clauses.
     let employees = "    - name: employees\n      all:\n        - {attribute: employeeType, operator: equals, value: Employee}\n        - {attribute: accountEnabled, operator: is_true}\n";
