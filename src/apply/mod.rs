@@ -286,6 +286,38 @@ pub(crate) struct Report {
     pub(crate) app_roles: Option<AppRolesOutcome>,
 }
 
+impl Report {
+    /// The report of `plan` with nothing sent: every step of every change not attempted, and
+    /// `stopped` saying why (a plan held by the reconcile policy), or none before an apply.
+    pub(crate) fn not_attempted(plan: &Plan, stopped: Option<String>) -> Report {
+        let mut names = StepNames::default();
+        let results = plan
+            .changes
+            .iter()
+            .map(|c| {
+                let steps = planned_steps(c, &mut names);
+                ChangeResult {
+                    status: overall(&steps),
+                    target_id: c.target_id.as_deref().map(str::to_owned),
+                    assignment_ids: Vec::new(),
+                    steps,
+                    note: None,
+                }
+            })
+            .collect();
+        Report {
+            results,
+            app_roles: (stopped.is_some() && !plan.app_roles.is_empty()).then_some(
+                AppRolesOutcome {
+                    status: Status::NotAttempted,
+                    error: None,
+                },
+            ),
+            stopped,
+        }
+    }
+}
+
 /// What became of the plan's app-role changes: written together, so one status.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct AppRolesOutcome {
@@ -370,20 +402,7 @@ pub(crate) async fn apply(
         stop,
     };
     let changes = &plan.changes;
-    let mut names = StepNames::default();
-    let mut results: Vec<ChangeResult> = changes
-        .iter()
-        .map(|c| {
-            let steps = planned_steps(c, &mut names);
-            ChangeResult {
-                status: overall(&steps),
-                target_id: c.target_id.as_deref().map(str::to_owned),
-                assignment_ids: Vec::new(),
-                steps,
-                note: None,
-            }
-        })
-        .collect();
+    let mut results = Report::not_attempted(plan, None).results;
     let total: usize = results.iter().map(|r| r.steps.len()).sum();
     ctx.task.step("applying");
     ctx.task.set_total(total as u64);

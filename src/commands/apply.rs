@@ -29,13 +29,26 @@ fn held(
     if args.plan.is_some() && args.format != Format::Json {
         super::plan::print_plan(plan, args.format, ctx.color, false)?;
     }
-    let mut message =
-        "held by the reconcile policy (reconcile.auto_apply), nothing written:".to_owned();
+    let held = "held by the reconcile policy (reconcile.auto_apply), nothing written";
+    // With --format json, stdout is still one report: every change not attempted, and why.
+    if args.format == Format::Json {
+        let stopped = format!("{held}: {}", reasons.join("; "));
+        print_report(
+            ctx,
+            args,
+            plan,
+            &apply::Report::not_attempted(plan, Some(stopped)),
+        )?;
+    }
+    let mut message = format!("{held}:");
     for reason in &reasons {
         message.push_str("\n  - ");
         message.push_str(reason);
     }
-    message.push_str("\nReview the plan and apply it by hand (`roster apply PLAN`).");
+    message.push_str(match &args.plan {
+        Some(_) => "\nReview the plan and apply it without --policy.",
+        None => "\nReview the plan and apply it by hand (`roster apply PLAN`).",
+    });
     super::warn(&message);
     Ok(true)
 }
@@ -154,8 +167,11 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         confirm()?;
     }
     if nothing {
-        // A fresh plan was shown, ending with the same line.
-        if args.plan.is_some() && !ctx.quiet {
+        if args.format == Format::Json {
+            // One report, of nothing: a consumer reads a document, never an empty stdout.
+            print_report(ctx, args, &plan, &apply::Report::not_attempted(&plan, None))?;
+        } else if args.plan.is_some() && !ctx.quiet {
+            // A fresh plan was shown, ending with the same line.
             super::print(&format!("{}\n", render::text::summary_line(&plan)))?;
         }
         return Ok(Outcome::Success);

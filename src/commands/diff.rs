@@ -60,8 +60,8 @@ pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
     };
     let rules = RuleNames::of(&base, &head);
     let differences = compare(
-        &facts(&base, &rules.base, &rules.base_moved),
-        &facts(&head, &rules.head, &rules.head_moved),
+        &facts(&base, &rules.base, rules.reordered),
+        &facts(&head, &rules.head, rules.reordered),
     );
     let out = match args.format {
         DiffFormat::Text => text(&differences),
@@ -101,8 +101,9 @@ fn put(out: &mut Vec<(String, Fact)>, path: &str, value: String) {
 }
 
 /// The config as facts, in the file's order; its role rules named by `rule_names` (one per
-/// rule), those whose order changed with their position (`moved`, one per rule).
-fn facts(config: &Config, rule_names: &[String], moved: &[Option<usize>]) -> Vec<(String, Fact)> {
+/// rule), with the rules' order when `reordered` (the other file has the same rules in
+/// another order).
+fn facts(config: &Config, rule_names: &[String], reordered: bool) -> Vec<(String, Fact)> {
     let mut out: Vec<(String, Fact)> = Vec::new();
     let source = &config.source;
     put(&mut out, "source.tenant_id", source.tenant_id.clone());
@@ -179,12 +180,12 @@ fn facts(config: &Config, rule_names: &[String], moved: &[Option<usize>]) -> Vec
         },
     );
     scope_and_mappings(config, &mut out);
-    roles(config, rule_names, moved, &mut out);
+    roles(config, rule_names, reordered, &mut out);
     policy(config, &mut out);
     out
 }
 
-/// Protection, deprovisioning and safety.
+/// Protection, deprovisioning, safety and the reconcile policy.
 fn policy(config: &Config, out: &mut Vec<(String, Fact)>) {
     for (path, names) in [
         ("protect.usernames", &config.protect.usernames),
@@ -231,6 +232,26 @@ fn policy(config: &Config, out: &mut Vec<(String, Fact)>) {
         "safety.sandbox_email_suffix",
         config.safety.sandbox_email_suffix.clone(),
     );
+    // What a scheduled run may carry out with no one reviewing it.
+    if let Some(reconcile) = &config.reconcile {
+        let policy = &reconcile.auto_apply;
+        out.push((
+            "reconcile.auto_apply.allow".to_owned(),
+            Fact::Names(policy.allow.iter().map(|a| a.name().to_owned()).collect()),
+        ));
+        for (path, limit) in [
+            ("reconcile.auto_apply.max_creates", policy.max_creates),
+            ("reconcile.auto_apply.max_updates", policy.max_updates),
+            (
+                "reconcile.auto_apply.max_deactivations",
+                policy.max_deactivations,
+            ),
+        ] {
+            if let Some(limit) = limit {
+                put(out, path, limit.to_string());
+            }
+        }
+    }
 }
 
 /// Scope, matching, ownership and mappings.
@@ -331,13 +352,14 @@ fn condition(rule: &crate::config::RoleRule) -> String {
 /// longest common subsequence of the conditions), so inserting or removing one rule leaves the
 /// others alone. A rule of BASE is named as its partner in HEAD (`2: app_role "Sales Rep"`); one
 /// HEAD has not, by its own position — or, when that reads as a HEAD rule's name,
-/// `1 in BASE: …`. A pair outside the common order moved: both sides get a position fact.
+/// `1 in BASE: …`. A pair outside the common order moved: the order of the rules is then a
+/// fact of each file, shown whole (which rule comes before which is what a move changes, and a
+/// position alone does not say it).
 struct RuleNames {
     base: Vec<String>,
     head: Vec<String>,
-    /// For each rule, its position when its order changed.
-    base_moved: Vec<Option<usize>>,
-    head_moved: Vec<Option<usize>>,
+    /// Whether a rule moved: two rules of both files are in another order.
+    reordered: bool,
 }
 
 impl RuleNames {
@@ -373,8 +395,7 @@ impl RuleNames {
             }
         }
         // The rest of each condition's rules, paired in order: these moved.
-        let mut head_moved = vec![None; m];
-        let mut base_moved = vec![None; n];
+        let mut reordered = false;
         for j in 0..m {
             if partner[j].is_some() {
                 continue;
@@ -382,7 +403,7 @@ impl RuleNames {
             if let Some(i) = (0..n).find(|i| !paired[*i] && then[*i] == now[j]) {
                 partner[j] = Some(i);
                 paired[i] = true;
-                (head_moved[j], base_moved[i]) = (Some(j), Some(i));
+                reordered = true;
             }
         }
         let head: Vec<String> = now
@@ -410,26 +431,17 @@ impl RuleNames {
         RuleNames {
             base,
             head,
-            base_moved,
-            head_moved,
+            reordered,
         }
     }
 }
 
-fn roles(
-    config: &Config,
-    names: &[String],
-    moved: &[Option<usize>],
-    out: &mut Vec<(String, Fact)>,
-) {
-    for ((rule, when), moved) in config.roles.rules.iter().zip(names).zip(moved) {
-        if let Some(position) = moved {
-            put(
-                out,
-                &format!("roles.rules[{when}]"),
-                format!("position {position}"),
-            );
-        }
+fn roles(config: &Config, names: &[String], reordered: bool, out: &mut Vec<(String, Fact)>) {
+    if reordered {
+        let order: Vec<String> = config.roles.rules.iter().map(condition).collect();
+        put(out, "roles.rules order", order.join(", "));
+    }
+    for (rule, when) in config.roles.rules.iter().zip(names) {
         let record = |r: &Option<RecordRef>| r.as_ref().map(ToString::to_string);
         if let Some(profile) = record(&rule.profile) {
             put(out, &format!("roles.rules[{when}].profile"), profile);

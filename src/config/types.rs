@@ -105,6 +105,21 @@ pub(crate) enum PolicyAction {
     AppRoles,
 }
 
+impl PolicyAction {
+    /// The kind as `reconcile.auto_apply.allow` spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PolicyAction::Create => "create",
+            PolicyAction::Update => "update",
+            PolicyAction::Reactivate => "reactivate",
+            PolicyAction::Deactivate => "deactivate",
+            PolicyAction::Freeze => "freeze",
+            PolicyAction::Grants => "grants",
+            PolicyAction::AppRoles => "app_roles",
+        }
+    }
+}
+
 /// Microsoft Entra ID.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

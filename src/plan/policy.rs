@@ -15,17 +15,18 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
             .count()
     };
     let mut reasons = Vec::new();
-    for (action, kind, name) in [
-        (Action::Create, PolicyAction::Create, "create"),
-        (Action::Update, PolicyAction::Update, "update"),
-        (Action::Reactivate, PolicyAction::Reactivate, "reactivate"),
-        (Action::Deactivate, PolicyAction::Deactivate, "deactivate"),
-        (Action::Freeze, PolicyAction::Freeze, "freeze"),
+    for (action, kind) in [
+        (Action::Create, PolicyAction::Create),
+        (Action::Update, PolicyAction::Update),
+        (Action::Reactivate, PolicyAction::Reactivate),
+        (Action::Deactivate, PolicyAction::Deactivate),
+        (Action::Freeze, PolicyAction::Freeze),
     ] {
         let n = count(&[action]);
         if n > 0 && !allows(kind) {
             reasons.push(format!(
-                "{n} change(s) to {name}, which reconcile.auto_apply.allow does not list"
+                "{n} change(s) to {}, which reconcile.auto_apply.allow does not list",
+                kind.name()
             ));
         }
     }
@@ -63,27 +64,30 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
             plan.app_roles.len()
         ));
     }
-    for (limit, n, what) in [
-        (policy.max_creates, count(&[Action::Create]), "creates"),
+    for (limit, actions, what, key) in [
+        (
+            policy.max_creates,
+            &[Action::Create][..],
+            "create(s)",
+            "max_creates",
+        ),
         (
             policy.max_updates,
-            count(&[Action::Update, Action::Reactivate]),
-            "updates and reactivations",
+            &[Action::Update, Action::Reactivate],
+            "update(s) and reactivation(s)",
+            "max_updates",
         ),
         (
             policy.max_deactivations,
-            count(&[Action::Deactivate, Action::Freeze]),
-            "deactivations and freezes",
+            &[Action::Deactivate, Action::Freeze],
+            "deactivation(s) and freeze(s)",
+            "max_deactivations",
         ),
     ] {
+        let n = count(actions);
         if let Some(limit) = limit
             && n > limit as usize
         {
-            let key = match what {
-                "creates" => "max_creates",
-                "updates and reactivations" => "max_updates",
-                _ => "max_deactivations",
-            };
             reasons.push(format!(
                 "{n} {what}, more than reconcile.auto_apply.{key} ({limit})"
             ));
@@ -134,13 +138,15 @@ mod tests {
         plan.changes.push(change(Action::Create, "d"));
         assert_eq!(
             held(&plan, &policy(&[Create, Update])),
-            ["3 creates, more than reconcile.auto_apply.max_creates (2)"]
+            ["3 create(s), more than reconcile.auto_apply.max_creates (2)"]
         );
         // A deactivation: allowed as a kind, but its limit is 0.
         plan.changes = vec![change(Action::Deactivate, "e")];
         assert_eq!(
             held(&plan, &policy(&[Deactivate])),
-            ["1 deactivations and freezes, more than reconcile.auto_apply.max_deactivations (0)"]
+            [
+                "1 deactivation(s) and freeze(s), more than reconcile.auto_apply.max_deactivations (0)"
+            ]
         );
         // Grants need `grants`.
         let mut granted = change(Action::Update, "f");

@@ -120,7 +120,7 @@ fn a_broken_file_is_reported_at_its_place() {
 }
 
 #[test]
-fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
+fn rule_order_counts_and_rules_are_paired_by_condition() {
     let scratch = Scratch::new("diff-order");
     let demo = read("examples/demo/roster.yaml");
     scratch.write("base.yaml", &demo);
@@ -137,10 +137,32 @@ fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
     scratch.write("swapped.yaml", swapped);
     let out = scratch.roster(&["diff", "base.yaml", "swapped.yaml", "--detailed-exitcode"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    // One rule moved, named as such: not both rules' every setting removed and added again.
+    // The order changed, shown whole: not both rules' every setting removed and added again.
     assert_eq!(
         out.stdout,
-        "~ roles.rules[0: app_role \"Sales Rep\"]: position 1 -> position 0\n"
+        "~ roles.rules order: app_role \"Sales Manager\", app_role \"Sales Rep\", app_role \
+         \"Support Agent\", group \"SF Report Builders\" -> app_role \"Sales Rep\", app_role \
+         \"Sales Manager\", app_role \"Support Agent\", group \"SF Report Builders\"\n"
+    );
+    // Three rules reversed: the middle one keeps its position, yet now comes before the rule
+    // that was before it; the order says so.
+    let support_start = rep_end;
+    let support_end = demo
+        .find("    - when: {group: SF Report Builders}")
+        .unwrap();
+    let support = &demo[support_start..support_end];
+    let reversed = demo.replacen(
+        &demo[demo.find(manager).unwrap()..support_end],
+        &format!("{support}{rep}{manager}"),
+        1,
+    );
+    scratch.write("reversed.yaml", reversed);
+    let out = scratch.roster(&["diff", "base.yaml", "reversed.yaml"]);
+    assert_eq!(
+        out.stdout,
+        "~ roles.rules order: app_role \"Sales Manager\", app_role \"Sales Rep\", app_role \
+         \"Support Agent\", group \"SF Report Builders\" -> app_role \"Support Agent\", app_role \
+         \"Sales Rep\", app_role \"Sales Manager\", group \"SF Report Builders\"\n"
     );
     // Two rules with one condition: each its own.
     let twice = demo.replace(
@@ -193,6 +215,13 @@ fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
         "+ roles.rules[3: app_role \"Sales Rep\"].permission_sets: Knowledge_Author\n\
          - roles.rules[4 in BASE: group \"SF Report Builders\"].permission_sets: Knowledge_Author\n"
     );
+}
+
+#[test]
+fn filter_order_does_not_count() {
+    let scratch = Scratch::new("diff-filters");
+    let demo = read("examples/demo/roster.yaml");
+    scratch.write("base.yaml", &demo);
     // Filters swapped: the same scope. Renamed: the old and the new, with their clauses.
     let employees = "    - name: employees\n      all:\n        - {attribute: employeeType, operator: equals, value: Employee}\n        - {attribute: accountEnabled, operator: is_true}\n";
     assert!(demo.contains(employees));
@@ -222,6 +251,38 @@ fn rule_order_counts_filter_order_does_not_and_shared_names_are_not_lost() {
         let out = scratch.roster(&["diff", "base.yaml", name, "--detailed-exitcode"]);
         assert_eq!(out.code, 0, "{name}: {}", out.stdout);
     }
+}
+
+/// The reconcile policy decides what runs with no one reviewing it: each kind and limit it
+/// gains or loses is a difference.
+#[test]
+fn the_reconcile_policy_is_compared_kind_by_kind_and_limit_by_limit() {
+    let scratch = Scratch::new("diff-reconcile");
+    let demo = read("examples/demo/roster.yaml");
+    assert!(!demo.contains("\nreconcile:"));
+    scratch.write("base.yaml", &demo);
+    let policy = |allow: &str, limits: &str| {
+        format!("{demo}\nreconcile:\n  auto_apply:\n    allow: [{allow}]\n{limits}")
+    };
+    scratch.write("creates.yaml", policy("create", "    max_creates: 5\n"));
+    scratch.write("wider.yaml", policy("update, create, app_roles", ""));
+    let out = scratch.roster(&["diff", "base.yaml", "creates.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "+ reconcile.auto_apply.allow: create\n+ reconcile.auto_apply.max_creates: 5\n"
+    );
+    let out = scratch.roster(&["diff", "creates.yaml", "wider.yaml"]);
+    assert_eq!(
+        out.stdout,
+        "~ reconcile.auto_apply.allow: + update, + app_roles\n\
+         - reconcile.auto_apply.max_creates: 5\n"
+    );
+    let out = scratch.roster(&["diff", "wider.yaml", "base.yaml"]);
+    assert_eq!(
+        out.stdout,
+        "- reconcile.auto_apply.allow: update, create, app_roles\n"
+    );
 }
 
 /// Two broken files: both are reported, each at its place, in one count.

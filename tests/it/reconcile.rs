@@ -26,9 +26,13 @@ fn a_plan_within_the_policy_is_applied_unasked() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
     world.assert_converged();
-    // Nothing left: still exit 0.
-    let again = world.roster(&["apply", "--policy"]);
+    // Nothing left: still exit 0, and as JSON still one report (of nothing), never an empty
+    // stdout a consumer fails to parse.
+    let again = world.roster(&["apply", "--policy", "--format", "json"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["changes"], serde_json::json!([]), "{report}");
 }
 
 #[test]
@@ -44,16 +48,17 @@ fn a_plan_beyond_the_policy_is_held_with_every_reason_and_nothing_written() {
         ),
         (
             "{allow: [create, update, reactivate, deactivate, grants], max_creates: 10}",
-            &["23 creates, more than reconcile.auto_apply.max_creates (10)"][..],
+            &["23 create(s), more than reconcile.auto_apply.max_creates (10)"][..],
         ),
         (
             "{allow: [create, update, reactivate, deactivate, grants], max_updates: 4}",
-            &["5 updates and reactivations, more than reconcile.auto_apply.max_updates (4)"][..],
+            &["5 update(s) and reactivation(s), more than reconcile.auto_apply.max_updates (4)"][..],
         ),
         (
             "{allow: [create, update, reactivate, deactivate, grants], max_deactivations: 1}",
-            &["2 deactivations and freezes, more than reconcile.auto_apply.max_deactivations (1)"]
-                [..],
+            &[
+                "2 deactivation(s) and freeze(s), more than reconcile.auto_apply.max_deactivations (1)",
+            ][..],
         ),
     ] {
         let world = world("reconcile-held", policy);
@@ -74,6 +79,23 @@ fn a_plan_beyond_the_policy_is_held_with_every_reason_and_nothing_written() {
         }
         // The plan is shown for the issue the workflow opens; nothing was sent.
         assert!(out.stdout.contains("### roster plan"), "{}", out.stdout);
+        // As JSON: the report alone, every change not attempted, and why.
+        let out = world.roster(&["apply", "--policy", "--format", "json"]);
+        assert_eq!(out.code, 3, "{policy}: {}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(report["complete"], false, "{report}");
+        let stopped = report["stopped"].as_str().unwrap();
+        assert!(
+            stopped.starts_with("held by the reconcile policy"),
+            "{stopped}"
+        );
+        assert!(reasons.iter().all(|r| stopped.contains(r)), "{stopped}");
+        let changes = report["changes"].as_array().unwrap();
+        assert!(!changes.is_empty());
+        assert!(
+            changes.iter().all(|c| c["result"] == "not_attempted"),
+            "{report}"
+        );
         assert_eq!(world.requests_to("composite"), 0, "{policy}");
         assert!(world.audit().is_empty());
     }
@@ -87,6 +109,12 @@ fn a_saved_plan_is_held_too_and_without_a_policy_the_flag_is_refused() {
     let out = world.roster(&["apply", "plan.json", "--policy"]);
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Plan: 23 to create"), "{}", out.stdout);
+    // The plan was given: the way on is to apply it without the policy.
+    assert!(
+        out.stderr.contains("apply it without --policy"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(world.requests_to("composite"), 0);
 
     let plain = World::demo("reconcile-none");
