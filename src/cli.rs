@@ -191,8 +191,8 @@ pub(crate) struct ApplyArgs {
     pub(crate) bulk_threshold: usize,
     /// Carry out only a plan roster.yaml's `reconcile.auto_apply` allows, without asking (for a
     /// schedule); a plan beyond it is shown, held with the reasons, and nothing is written
-    /// (exit 3).
-    #[arg(long)]
+    /// (exit 3). Not with `--auto-approve`, which applies any plan.
+    #[arg(long, conflicts_with = "auto_approve")]
     pub(crate) policy: bool,
 }
 

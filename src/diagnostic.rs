@@ -375,9 +375,12 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
     out
 }
 
-/// Paths print as given, with `/` separators, so snapshots and annotations are stable.
+/// Paths print as given, with `/` separators, so snapshots and annotations are stable; a
+/// character that acts (a line break, an escape; `render::visible`) as its escape, since a path
+/// can come from a config under review (`extends: "../base.yaml\n"`) and must not break the
+/// message or drive the terminal.
 pub(crate) fn display_path(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
+    crate::render::visible_string(path.to_string_lossy().replace('\\', "/"))
 }
 
 /// All diagnostics of one run, rendered one after another with a closing count.

@@ -81,17 +81,23 @@ pub(crate) fn run(args: &DiffArgs) -> Result<Outcome, Error> {
     })
 }
 
-/// `path`'s config; a missing file named as the argument it was (`BASE`, `HEAD`): a first
-/// run's hint about `-c` and `ROSTER_CONFIG` does not fit here.
+/// `path`'s config; a file missing or unreadable named as the argument it was (`BASE`, `HEAD`):
+/// a first run's hint about `-c` and `ROSTER_CONFIG` does not fit here.
 fn load(path: &Path, side: &str) -> Result<Config, Error> {
     match crate::config::load(path) {
         Ok(loaded) => Ok(loaded.config),
         Err(LoadError::Read {
-            path: missing,
+            path: given,
             source,
-        }) if missing == path && source.kind() == std::io::ErrorKind::NotFound => Err(
-            Error::Usage(format!("{side} {}: there is no such file", path.display())),
-        ),
+        }) if given == path => Err(Error::Usage(format!(
+            "{side} {}: {}",
+            crate::diagnostic::display_path(path),
+            if source.kind() == std::io::ErrorKind::NotFound {
+                "there is no such file".to_owned()
+            } else {
+                format!("cannot be read: {source}")
+            }
+        ))),
         Err(e) => Err(e.into()),
     }
 }

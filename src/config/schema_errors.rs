@@ -20,21 +20,14 @@ pub(crate) fn schema_findings(schema: &Value, instance: &Value) -> Vec<Finding> 
             )];
         }
     };
-    let mut findings = Vec::new();
-    let mut missing: Vec<(String, Vec<String>)> = Vec::new();
+    let mut out = Translated::default();
     for error in validator.iter_errors(instance) {
-        // Missing keys of one object become one finding.
-        if let ValidationErrorKind::Required { property } = error.kind() {
-            let pointer = error.instance_path().as_str().to_owned();
-            let name = property.as_str().unwrap_or_default().to_owned();
-            match missing.iter_mut().find(|(p, _)| *p == pointer) {
-                Some((_, names)) => names.push(name),
-                None => missing.push((pointer, vec![name])),
-            }
-            continue;
-        }
-        translate(schema, instance, &error, &mut findings);
+        translate(schema, instance, &error, &mut out);
     }
+    let Translated {
+        mut findings,
+        missing,
+    } = out;
     // One problem per value: a string where 1 is wanted is "expected an integer", not also
     // "expected 1".
     let mut seen = std::collections::HashSet::new();
@@ -43,6 +36,31 @@ pub(crate) fn schema_findings(schema: &Value, instance: &Value) -> Vec<Finding> 
         findings.push(missing_keys(&pointer, &names));
     }
     findings
+}
+
+/// The findings the errors make as they are translated; each object's missing keys gathered
+/// apart, to make one finding per object at the end (`target.auth.jwt_bearer` lacking both
+/// `username` and `private_key` is one finding naming both, wherever in the schema's branches
+/// each was found missing).
+#[derive(Default)]
+struct Translated {
+    findings: Vec<Finding>,
+    /// Each object's pointer and the keys it lacks, in the order found.
+    missing: Vec<(String, Vec<String>)>,
+}
+
+impl Translated {
+    fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    fn missing(&mut self, pointer: &str, name: String) {
+        match self.missing.iter_mut().find(|(p, _)| p == pointer) {
+            Some((_, names)) if names.contains(&name) => {}
+            Some((_, names)) => names.push(name),
+            None => self.missing.push((pointer.to_owned(), vec![name])),
+        }
+    }
 }
 
 fn wrong_type(pointer: &str, here: &Value, kind: &TypeKind) -> Finding {
@@ -133,26 +151,21 @@ fn missing_keys(pointer: &str, names: &[String]) -> Finding {
     .label(format!("{} {verb} required here", backticked(names)))
 }
 
-fn translate(
-    schema: &Value,
-    instance: &Value,
-    error: &ValidationError<'_>,
-    out: &mut Vec<Finding>,
-) {
+fn translate(schema: &Value, instance: &Value, error: &ValidationError<'_>, out: &mut Translated) {
     let pointer = error.instance_path().as_str().to_owned();
     let here = error.instance();
     let schema_path = error.schema_path().as_str();
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = sibling_properties(schema, schema_path);
-            out.extend(
+            out.findings.extend(
                 unexpected
                     .iter()
                     .map(|key| unknown_key(&pointer, key, &allowed)),
             );
         }
         ValidationErrorKind::Required { property } => {
-            out.push(missing_keys(&pointer, &[plain(property)]));
+            out.missing(&pointer, plain(property));
         }
         ValidationErrorKind::Type { kind } => out.push(wrong_type(&pointer, here, kind)),
         ValidationErrorKind::Enum { options } => {
@@ -246,7 +259,7 @@ fn one_of(
     instance: &Value,
     error: &ValidationError<'_>,
     context: &[Vec<ValidationError<'static>>],
-    out: &mut Vec<Finding>,
+    out: &mut Translated,
 ) {
     let pointer = error.instance_path().as_str().to_owned();
     let here = error.instance();
@@ -320,11 +333,11 @@ fn one_of(
                 .position(|b| b.as_deref() == Some(only.as_str()));
             match index.and_then(|i| context.get(i)) {
                 Some(errors) if !errors.is_empty() => {
-                    let from = out.len();
+                    let from = out.findings.len();
                     for inner in errors {
                         translate(schema, instance, inner, out);
                     }
-                    alternative_meant(&mut out[from..], &keys, only);
+                    alternative_meant(&mut out.findings[from..], &keys, only);
                 }
                 _ => out.push(Finding::error(&pointer, error.to_string()).label("invalid")),
             }

@@ -82,13 +82,16 @@ pub(crate) struct AutoApply {
     pub(crate) allow: Vec<PolicyAction>,
     /// At most this many creates.
     #[serde(default)]
+    #[schemars(range(max = 4_294_967_295_u32))]
     pub(crate) max_creates: Option<u32>,
     /// At most this many updates and reactivations.
     #[serde(default)]
+    #[schemars(range(max = 4_294_967_295_u32))]
     pub(crate) max_updates: Option<u32>,
     /// At most this many deactivations and freezes (besides `safety.max_deactivations`, which
     /// holds for every apply).
     #[serde(default)]
+    #[schemars(range(max = 4_294_967_295_u32))]
     pub(crate) max_deactivations: Option<u32>,
 }
 

@@ -306,7 +306,8 @@ fn both_broken_files_are_reported() {
     );
 }
 
-/// A missing file is named as the argument it was, without a first run's hint about `-c`.
+/// A missing or unreadable file is named as the argument it was, without a first run's hint
+/// about `-c`.
 #[test]
 fn a_missing_file_is_named_as_base_or_head() {
     let scratch = Scratch::new("diff-missing");
@@ -320,6 +321,7 @@ fn a_missing_file_is_named_as_base_or_head() {
             ["diff", "gone.yaml", "base.yaml"],
             "BASE gone.yaml: there is no such file",
         ),
+        (["diff", ".", "base.yaml"], "BASE .: cannot be read: "),
     ] {
         let out = scratch.roster(&args);
         assert_eq!(out.code, 1, "{}", out.stderr);

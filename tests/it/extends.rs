@@ -416,6 +416,23 @@ fn an_empty_extends_is_refused() {
     }
 }
 
+/// A path with a line break or an escape in it, as a config under review may give one, is shown
+/// escaped: the message stays one line and drives no terminal.
+#[test]
+fn a_base_path_that_acts_is_shown_escaped() {
+    let scratch = layered("extends-acting", "");
+    scratch.write("orgs/dev.yaml", "extends: \"../base.yaml\\n\\u001b[2Jx\"\n");
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("/extends: base.yaml\\n\\u{1b}[2Jx cannot be a base config"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains('\u{1b}'), "{}", out.stderr);
+}
+
 /// A secret written inline in a base is refused even when the org's file gives its own: it is
 /// in the repository all the same.
 #[test]

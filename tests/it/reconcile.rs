@@ -121,4 +121,14 @@ fn a_saved_plan_is_held_too_and_without_a_policy_the_flag_is_refused() {
     let out = plain.roster(&["apply", "--policy"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("the file has none"), "{}", out.stderr);
+    // --auto-approve applies any plan, --policy only one within it: not both.
+    let out = world.roster(&["apply", "--policy", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("'--policy' cannot be used with '--auto-approve'"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.requests_to("composite"), 0);
 }

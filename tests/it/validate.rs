@@ -291,6 +291,43 @@ fn missing_required_sections() {
     ));
 }
 
+/// Inside a choice of kinds (`target.auth`), every key the chosen kind lacks is named at once,
+/// as for a section: not one per run of `validate`.
+#[test]
+fn every_key_an_auth_kind_lacks_is_named_at_once() {
+    let text = rejected(
+        "auth-keys",
+        minimal_with(
+            "    client_credentials:\n      client_id: 3MVG9roster.minimal\n      client_secret: {env: SF_CLIENT_SECRET}\n",
+            "    jwt_bearer:\n      client_id: 3MVG9roster.minimal\n",
+        ),
+    );
+    assert!(
+        text.contains("/target/auth/jwt_bearer: missing required keys `username`, `private_key`"),
+        "{text}"
+    );
+    assert_eq!(text.matches("error: /").count(), 1, "{text}");
+}
+
+/// A limit beyond what roster counts is said in the config's words, not serde's ("expected
+/// u32").
+#[test]
+fn a_policy_limit_too_large_is_named_with_the_largest() {
+    let text = rejected(
+        "policy-limit",
+        format!(
+            "{}reconcile:\n  auto_apply:\n    allow: [create]\n    max_creates: 18446744073709551615\n",
+            minimal()
+        ),
+    );
+    assert!(
+        text.contains(
+            "/reconcile/auto_apply/max_creates: 18446744073709551615 is greater than the maximum of 4294967295"
+        ) && !text.contains("u32"),
+        "{text}"
+    );
+}
+
 #[test]
 fn unsupported_version() {
     insta::assert_snapshot!(rejected(
