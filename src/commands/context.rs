@@ -49,9 +49,15 @@ impl Desired {
         let files = self.loaded.sources.files.iter().map(|f| f.path.as_path());
         match same_file(path, files) {
             Some(file) => Err(Error::Usage(format!(
-                "{flag} {} is the config file {}: roster would write over the config it reads; \
-                 name another file",
+                "{flag} {} is {} {}: roster would write over the config it reads; name another \
+                 file",
                 crate::diagnostic::display_path(path),
+                // The first file is the config given; the others, the bases it extends.
+                if std::ptr::eq(file, self.loaded.sources.files[0].path.as_path()) {
+                    "the config file"
+                } else {
+                    "a base config the config extends,"
+                },
                 crate::diagnostic::display_path(file)
             ))),
             None => Ok(()),

@@ -239,19 +239,15 @@ fn extended(
             Finding::error("/extends", message).label("here").help(help),
         )])
     };
-    let base = match map.get("extends") {
-        Some(serde_json::Value::String(base)) if !base.trim().is_empty() => base.clone(),
-        // `extends:` with nothing after it would be read as no base at all.
-        Some(serde_json::Value::String(_) | serde_json::Value::Null) => {
+    let base = match base_path(map.get("extends")) {
+        Ok(Some(base)) => base,
+        Ok(None) => return Ok((serde_json::Value::Object(map), vec![(String::new(), index)])),
+        Err(message) => {
             return Err(refuse(
-                "`extends` names no file".to_owned(),
+                message,
                 "give the base config's path, relative to this file (`extends: ../base.yaml`), \
                  or remove the key",
             ));
-        }
-        // No base; or another kind of value, which the schema names.
-        None | Some(_) => {
-            return Ok((serde_json::Value::Object(map), vec![(String::new(), index)]));
         }
     };
     map.remove("extends");
@@ -447,6 +443,26 @@ fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
             crate::diagnostic::display_path(&boundary)
         )
     })
+}
+
+/// The path an `extends` value names; none without the key. A blank value (`extends:` with
+/// nothing after it would be read as no base at all) or another kind than text is refused, with
+/// the message: read as a config of its own, the file would also be told it lacks every section
+/// its base was to give.
+fn base_path(value: Option<&serde_json::Value>) -> Result<Option<String>, String> {
+    use serde_json::Value;
+    let kind = match value {
+        None => return Ok(None),
+        Some(Value::String(base)) if !base.trim().is_empty() => return Ok(Some(base.clone())),
+        Some(Value::String(_) | Value::Null) => return Err("`extends` names no file".to_owned()),
+        Some(Value::Bool(_)) => "a boolean",
+        Some(Value::Number(_)) => "a number",
+        Some(Value::Array(_)) => "a list",
+        Some(Value::Object(_)) => "a mapping",
+    };
+    Err(format!(
+        "`extends` must be the base config's path, found {kind}"
+    ))
 }
 
 /// Why a config could not be loaded.

@@ -396,7 +396,7 @@ fn a_base_that_is_not_utf8_is_named_at_its_place() {
 }
 
 /// `extends:` with nothing after it, or an empty path, names no file: refused at its place, not
-/// read as no base at all.
+/// read as no base at all; nor is a value that is no path.
 #[test]
 fn an_empty_extends_is_refused() {
     for text in ["extends:\n", "extends: \"\"\n", "extends: \"  \"\n"] {
@@ -410,6 +410,28 @@ fn an_empty_extends_is_refused() {
         assert!(
             out.stderr.contains("/extends: `extends` names no file")
                 && out.stderr.contains("--> roster.yaml:1:"),
+            "{text}: {}",
+            out.stderr
+        );
+    }
+    // Not a path at all: that one error, not also every section the base was to give.
+    for (text, kind) in [
+        ("extends: 5\n", "a number"),
+        ("extends: [../base.yaml]\n", "a list"),
+        ("extends: {file: base.yaml}\n", "a mapping"),
+    ] {
+        let scratch = layered("extends-kind", "");
+        scratch.write(
+            "orgs/dev.yaml",
+            format!("{text}safety: {{max_deactivations: 3}}\n"),
+        );
+        let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate"]);
+        assert_eq!(out.code, 1, "{text}");
+        assert!(
+            out.stderr.contains(&format!(
+                "/extends: `extends` must be the base config's path, found {kind}"
+            )) && out.stderr.contains("found 1 error")
+                && !out.stderr.contains("missing required"),
             "{text}: {}",
             out.stderr
         );

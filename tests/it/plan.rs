@@ -1496,17 +1496,28 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
     let (config, base) = (before("roster.yaml"), before("base.yaml"));
     // Another name of the same file: a hard link.
     std::fs::hard_link(scratch.dir.join("base.yaml"), scratch.dir.join("hard.json")).unwrap();
-    for args in [
-        vec!["plan", "--out", "roster.yaml"],
-        vec!["plan", "--out", "./base.yaml"],
-        vec!["apply", "--auto-approve", "--audit-log", "roster.yaml"],
-        vec!["apply", "--auto-approve", "--audit-log", "base.yaml"],
-        vec!["apply", "--auto-approve", "--audit-log", "hard.json"],
+    // Each named as what it is: the config given, or a base it extends.
+    let base_named = "is a base config the config extends, base.yaml";
+    for (args, named) in [
+        (vec!["plan", "--out", "roster.yaml"], "is the config file"),
+        (vec!["plan", "--out", "./base.yaml"], base_named),
+        (
+            vec!["apply", "--auto-approve", "--audit-log", "roster.yaml"],
+            "is the config file",
+        ),
+        (
+            vec!["apply", "--auto-approve", "--audit-log", "base.yaml"],
+            base_named,
+        ),
+        (
+            vec!["apply", "--auto-approve", "--audit-log", "hard.json"],
+            base_named,
+        ),
     ] {
         let out = scratch.roster(&args);
         assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
         assert!(
-            out.stderr.contains("is the config file")
+            out.stderr.contains(named)
                 && out
                     .stderr
                     .contains("roster would write over the config it reads"),
