@@ -3,6 +3,7 @@
 //! went from 10 to 5. Both files are checked as `validate` checks them; each is then read as
 //! facts (a path and its value, or a set of names), and the facts are compared.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -341,7 +342,6 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
     }
 }
 
-/// Role rules and what they grant, the managed lists, licences needed, app roles.
 /// A role rule's condition as `roles.rules[…]` shows it: `app_role "Sales Rep"`.
 fn condition(rule: &crate::config::RoleRule) -> String {
     match &rule.when {
@@ -354,17 +354,16 @@ fn condition(rule: &crate::config::RoleRule) -> String {
 /// How each file's role rules are named in the facts, so that the rules of BASE and HEAD that
 /// are one rule compare with each other. Rules are ordered (the first with a profile sets it)
 /// and two may share a condition, so a rule is known by its position and its condition; the
-/// rules of the two files are paired by condition, in order wherever the order held (the
-/// longest common subsequence of the conditions), so inserting or removing one rule leaves the
-/// others alone. A rule of BASE is named as its partner in HEAD (`2: app_role "Sales Rep"`); one
-/// HEAD has not, by its own position — or, when that reads as a HEAD rule's name,
-/// `1 in BASE: …`. A pair outside the common order moved: the order of the rules is then a
-/// fact of each file, shown whole (which rule comes before which is what a move changes, and a
-/// position alone does not say it).
+/// rules of the two files are paired by condition (the first of a condition in BASE with the
+/// first in HEAD, and so on), so inserting or removing one rule leaves the others alone. A rule
+/// of BASE is named as its partner in HEAD (`2: app_role "Sales Rep"`); one HEAD has not, by
+/// its own position — or, when that reads as a HEAD rule's name, `1 in BASE: …`. When the pairs
+/// are in another order in HEAD, the order of the rules is a fact of each file, shown whole
+/// (which rule comes before which is what a move changes; a position alone does not say it).
 struct RuleNames {
     base: Vec<String>,
     head: Vec<String>,
-    /// Whether a rule moved: two rules of both files are in another order.
+    /// Whether rules moved: two rules of both files are in another order.
     reordered: bool,
 }
 
@@ -372,57 +371,22 @@ impl RuleNames {
     fn of(base: &Config, head: &Config) -> RuleNames {
         let conditions = |c: &Config| c.roles.rules.iter().map(condition).collect::<Vec<_>>();
         let (then, now) = (conditions(base), conditions(head));
-        let (n, m) = (then.len(), now.len());
-        // common[i][j]: the longest common order of then[i..] and now[j..].
-        let mut common = vec![vec![0usize; m + 1]; n + 1];
-        for i in (0..n).rev() {
-            for j in (0..m).rev() {
-                common[i][j] = if then[i] == now[j] {
-                    common[i + 1][j + 1] + 1
-                } else {
-                    common[i + 1][j].max(common[i][j + 1])
-                };
-            }
-        }
-        // Walked from the front, equal conditions paired as early as they can be: a rule added
-        // after another of the same condition is the new one.
-        let mut partner: Vec<Option<usize>> = vec![None; m];
-        let mut paired = vec![false; n];
-        let (mut i, mut j) = (0, 0);
-        while i < n && j < m {
-            if then[i] == now[j] {
-                partner[j] = Some(i);
-                paired[i] = true;
-                (i, j) = (i + 1, j + 1);
-            } else if common[i][j + 1] >= common[i + 1][j] {
-                j += 1;
-            } else {
-                i += 1;
-            }
-        }
-        // The rest of each condition's rules, paired in order: these moved.
-        let mut reordered = false;
-        for j in 0..m {
-            if partner[j].is_some() {
-                continue;
-            }
-            if let Some(i) = (0..n).find(|i| !paired[*i] && then[*i] == now[j]) {
-                partner[j] = Some(i);
-                paired[i] = true;
-                reordered = true;
-            }
-        }
+        let partner = partners(&then, &now);
+        // In order when BASE's partners, read in HEAD's order, only go up.
+        let paired: Vec<usize> = partner.iter().flatten().copied().collect();
+        let reordered = paired.windows(2).any(|w| w[0] > w[1]);
         let head: Vec<String> = now
             .iter()
             .enumerate()
             .map(|(j, when)| format!("{j}: {when}"))
             .collect();
+        let head_names: HashSet<&str> = head.iter().map(String::as_str).collect();
         let mut base: Vec<String> = then
             .iter()
             .enumerate()
             .map(|(i, when)| {
                 let own = format!("{i}: {when}");
-                if head.contains(&own) {
+                if head_names.contains(own.as_str()) {
                     format!("{i} in BASE: {when}")
                 } else {
                     own
@@ -442,6 +406,63 @@ impl RuleNames {
     }
 }
 
+/// For each of `now`'s conditions, the one of `then` it is paired with. First in order: the
+/// longest common subsequence, walked from the front so that equal conditions pair as early as
+/// they can (a rule inserted after another of its condition is the new one), the common start
+/// set aside (a change touches a few rules), while the table stays under 2^24 cells (some
+/// 4,000 rules changed on each side); then each condition's rules left over, first with first
+/// (those moved).
+fn partners(then: &[String], now: &[String]) -> Vec<Option<usize>> {
+    let start = then
+        .iter()
+        .zip(now)
+        .take_while(|(old, new)| old == new)
+        .count();
+    let mut partner: Vec<Option<usize>> =
+        (0..now.len()).map(|k| (k < start).then_some(k)).collect();
+    let (olds, news) = (&then[start..], &now[start..]);
+    if olds.len().saturating_mul(news.len()) <= 1 << 24 {
+        // common[i * width + j]: the longest common order of olds[i..] and news[j..].
+        let width = news.len() + 1;
+        let mut common = vec![0u32; (olds.len() + 1) * width];
+        for i in (0..olds.len()).rev() {
+            for j in (0..news.len()).rev() {
+                common[i * width + j] = if olds[i] == news[j] {
+                    common[(i + 1) * width + j + 1] + 1
+                } else {
+                    common[(i + 1) * width + j].max(common[i * width + j + 1])
+                };
+            }
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < olds.len() && j < news.len() {
+            if olds[i] == news[j] {
+                partner[start + j] = Some(start + i);
+                (i, j) = (i + 1, j + 1);
+            } else if common[i * width + j + 1] >= common[(i + 1) * width + j] {
+                j += 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let mut taken = vec![false; then.len()];
+    for old in partner.iter().flatten() {
+        taken[*old] = true;
+    }
+    let mut left: HashMap<&str, VecDeque<usize>> = HashMap::new();
+    for (old, when) in then.iter().enumerate().filter(|(old, _)| !taken[*old]) {
+        left.entry(when.as_str()).or_default().push_back(old);
+    }
+    for (found, when) in partner.iter_mut().zip(now) {
+        if found.is_none() {
+            *found = left.get_mut(when.as_str()).and_then(VecDeque::pop_front);
+        }
+    }
+    partner
+}
+
+/// Role rules and what they grant, the managed lists, licences needed, app roles.
 fn roles(config: &Config, names: &[String], reordered: bool, out: &mut Vec<(String, Fact)>) {
     if reordered {
         let order: Vec<String> = config.roles.rules.iter().map(condition).collect();

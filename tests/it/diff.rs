@@ -1,5 +1,7 @@
 //! `roster diff`: what a change to roster.yaml means, as a reviewer and an auditor read it.
 
+use std::fmt::Write as _;
+
 use crate::support::{Scratch, read, repo};
 
 #[test]
@@ -251,6 +253,42 @@ fn filter_order_does_not_count() {
         let out = scratch.roster(&["diff", "base.yaml", name, "--detailed-exitcode"]);
         assert_eq!(out.code, 0, "{name}: {}", out.stdout);
     }
+}
+
+/// Thousands of rules all in another order: the order is still said (the pairing's table is
+/// left out past its size, not allocated for millions of cells), and nothing else is.
+#[test]
+fn five_thousand_rules_reversed_are_one_change_of_order() {
+    let scratch = Scratch::new("diff-many-rules");
+    let demo = read("examples/demo/roster.yaml");
+    let (start, end) = (
+        demo.find("    - when: {app_role: Sales Manager}").unwrap(),
+        demo.find("  managed_permission_sets:").unwrap(),
+    );
+    let rules = |order: &mut dyn Iterator<Item = usize>| {
+        let mut listed = String::new();
+        for i in order {
+            let _ = write!(
+                listed,
+                "    - when: {{group: Group {i}}}\n      profile: Standard User\n"
+            );
+        }
+        format!("{}{listed}{}", &demo[..start], &demo[end..])
+    };
+    scratch.write("base.yaml", rules(&mut (0..5000)));
+    scratch.write("head.yaml", rules(&mut (0..5000).rev()));
+    let out = scratch.roster(&["diff", "base.yaml", "head.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", &out.stdout[..500]);
+    assert!(
+        out.stdout
+            .starts_with("~ roles.rules order: group \"Group 0\", group \"Group 1\",")
+            && out
+                .stdout
+                .contains("-> group \"Group 4999\", group \"Group 4998\","),
+        "{}",
+        &out.stdout[..500]
+    );
 }
 
 /// The reconcile policy decides what runs with no one reviewing it: each kind and limit it
