@@ -31,6 +31,10 @@ pub(crate) fn read_regular_string(path: &Path) -> io::Result<String> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
+/// Why `replace_private` leaves a path alone.
+const NOT_REPLACED: &str = "it is not a regular file (a device, a pipe or a link), and roster \
+                            replaces only a regular file: name another file";
+
 /// Owner read and write, nothing for group or others.
 #[cfg(unix)]
 const PRIVATE: u32 = 0o600;
@@ -38,6 +42,11 @@ const PRIVATE: u32 = 0o600;
 /// Writes `path` whole or not at all: `write` fills a new owner-only file beside it, which then
 /// takes its place (a rename). A write that fails part way (a full disk, a file-size limit)
 /// leaves what was there before, not a cut-off plan or snapshot, and no stray file.
+///
+/// # Errors
+/// `IsADirectory` for a directory's path; `InvalidInput` when `path` is there and is no regular
+/// file (a device, a pipe, a link — not followed); else the first error creating, writing or
+/// renaming the new file.
 pub(crate) fn replace_private(
     path: &Path,
     write: impl FnOnce(&mut File) -> io::Result<()>,
@@ -47,6 +56,11 @@ pub(crate) fn replace_private(
         .file_name()
         .filter(|_| !path.is_dir() && !path.as_os_str().to_string_lossy().ends_with('/'))
         .ok_or_else(|| io::Error::from(io::ErrorKind::IsADirectory))?;
+    // Only a regular file is replaced: the rename would put a file in place of a device
+    // (`--out /dev/null` as root), a pipe or a link, and say it saved.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, NOT_REPLACED));
+    }
     // Named for this process: two rosters writing the same file each write their own.
     let mut temporary = name.to_os_string();
     temporary.push(format!(".{}.tmp", std::process::id()));

@@ -637,6 +637,24 @@ fn access_lacks(config: &crate::config::Config, target: &TargetSnapshot) -> Vec<
 fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
     let path = dir.join("entra.json");
     let source: SourceSnapshot = read_snapshot(&path)?;
+    let refused = |path: &Path, reason: String| Error::NotASnapshot {
+        path: path.to_owned(),
+        reason,
+    };
+    if !matches!(source.assignment.as_str(), "assigned" | "all") {
+        return Err(refused(
+            &path,
+            format!(
+                "its assignment is {:?}: a snapshot's is \"assigned\" or \"all\"",
+                crate::render::visible(&source.assignment)
+            ),
+        ));
+    }
+    // A live read lists each user once (a user read twice is kept once, with a warning): one
+    // listed twice here was edited in, and would be planned as two.
+    if let Some((i, j)) = listed_twice(source.users.iter().map(|u| u.id.to_lowercase())) {
+        return Err(refused(&path, twice(i, j, &source.users[j].id)));
+    }
     // Held to what a live read accepts: a hand-edited `accountEnabled: "false"` would otherwise
     // be read as enabled, and a number would become a userPrincipalName.
     let mut types = crate::graph::attributes::AttributeTypes::default();
@@ -655,7 +673,36 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
             });
         }
     }
-    Ok((source, read_snapshot(&dir.join("salesforce.json"))?))
+    let path = dir.join("salesforce.json");
+    let target: TargetSnapshot = read_snapshot(&path)?;
+    let ids = target
+        .users
+        .iter()
+        .map(|u| crate::salesforce::id15(&u.id).to_owned());
+    if let Some((i, j)) = listed_twice(ids) {
+        return Err(refused(&path, twice(i, j, &target.users[j].id)));
+    }
+    Ok((source, target))
+}
+
+/// The first two places of one id among `ids`.
+fn listed_twice(ids: impl Iterator<Item = String>) -> Option<(usize, usize)> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (j, id) in ids.enumerate() {
+        if let Some(i) = seen.get(&id) {
+            return Some((*i, j));
+        }
+        seen.insert(id, j);
+    }
+    None
+}
+
+/// Why a snapshot whose users `i` and `j` are one user, `id`, is refused.
+fn twice(i: usize, j: usize, id: &str) -> String {
+    format!(
+        "users[{i}] and users[{j}] are both {}: a snapshot lists each user once",
+        crate::render::visible(id)
+    )
 }
 
 pub(crate) fn plan_offline(

@@ -35,11 +35,7 @@ pub(crate) fn run(ctx: &Context, args: &EmulateArgs) -> Result<Outcome, Error> {
                 "--write-config goes with --synthetic".to_owned(),
             ));
         }
-        std::fs::write(path, emulator::synthetic_config()).map_err(|source| Error::File {
-            action: "write",
-            path: path.clone(),
-            source,
-        })?;
+        write_config(path)?;
     }
     let parsed = args.listen.parse::<std::net::SocketAddr>();
     let named_localhost = args
@@ -166,4 +162,27 @@ fn shell_quote(value: &str) -> String {
     } else {
         format!("'{}'", value.replace('\'', "'\\''"))
     }
+}
+
+/// Writes the synthetic world's config to `path` — over a file there only when an earlier
+/// `--write-config` wrote it, never over a config of one's own (`--write-config roster.yaml` in
+/// the repository).
+fn write_config(path: &std::path::Path) -> Result<(), Error> {
+    let config = emulator::synthetic_config();
+    let header = config.lines().next().unwrap_or_default();
+    if std::fs::symlink_metadata(path).is_ok()
+        && !crate::files::read_regular_string(path)
+            .is_ok_and(|text| text.lines().next() == Some(header))
+    {
+        return Err(Error::Usage(format!(
+            "--write-config {}: the file is there and was not written by --write-config; \
+             roster does not write over it: name another file, or remove it",
+            crate::diagnostic::display_path(path)
+        )));
+    }
+    std::fs::write(path, config).map_err(|source| Error::File {
+        action: "write",
+        path: path.to_owned(),
+        source,
+    })
 }

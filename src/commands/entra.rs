@@ -376,10 +376,27 @@ fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     })
 }
 
-/// The secrets of `{"value": [{"key", "value"}]}` (or the bare array).
+/// The secrets of `{"value": [{"key", "value"}]}` (or the bare array). A key given twice is
+/// refused (its values unshown: some are credentials): which value the job holds (`SyncAll`
+/// "true" or "false": every user in scope, or only those assigned) cannot be told, and the
+/// import must not guess.
 fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
     let items = value.get("value").unwrap_or(value);
-    typed(items.clone()).map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))
+    let secrets: Vec<Secret> = typed(items.clone())
+        .map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))?;
+    for (i, secret) in secrets.iter().enumerate() {
+        // The values are not shown: some of a job's secrets are credentials.
+        if secrets[i + 1..]
+            .iter()
+            .any(|s| s.key.eq_ignore_ascii_case(&secret.key))
+        {
+            return Err(format!(
+                "the key {:?} is given twice: which value the job holds cannot be told",
+                crate::render::visible(&secret.key),
+            ));
+        }
+    }
+    Ok(secrets)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Error> {

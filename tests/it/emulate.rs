@@ -153,6 +153,26 @@ fn the_synthetic_config_validates_clean_and_anchors_on_the_object_id() {
         config.contains("{source: '[objectId]', target: Entra_Object_Id__c}"),
         "{config}"
     );
+    // Written again over its own file, as a second run does; never over a config of one's own.
+    drop(crate::support::Emulator::start_with(
+        &["--synthetic", "50", "--write-config", "roster.yaml"],
+        &scratch.dir,
+    ));
+    let mine = crate::support::read("examples/minimal/roster.yaml");
+    scratch.write("mine.yaml", &mine);
+    let out = scratch.roster(&["emulate", "--synthetic", "5", "--write-config", "mine.yaml"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "--write-config mine.yaml: the file is there and was not written by --write-config"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(scratch.dir.join("mine.yaml")).unwrap(),
+        mine
+    );
 }
 
 /// Every admin route the README's table lists is served: none answers "no admin route".

@@ -536,6 +536,26 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
         );
         assert!(!scratch.dir.join("roster.yaml").exists());
     }
+    // A key given twice: which value the job holds cannot be told (nor are values shown).
+    for (key, first, second) in [
+        ("SyncAll", "true", "false"),
+        ("SkipOutOfScopeDeletions", "False", "True"),
+    ] {
+        let (scratch, out) = import_default_with(
+            "import-secrets-twice",
+            &json!({"value": [{"key": key, "value": first}, {"key": key.to_lowercase(), "value": second}]}),
+            &["--out", "roster.yaml"],
+        );
+        assert_eq!(out.code, 1, "{key}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("the key {key:?} is given twice"))
+                && !out.stderr.contains(second),
+            "{key}: {}",
+            out.stderr
+        );
+        assert!(!scratch.dir.join("roster.yaml").exists());
+    }
     // A numeric string is Entra's too.
     let (_, out) = import_default_with(
         "import-secrets-ok",

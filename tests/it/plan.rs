@@ -262,6 +262,41 @@ fn a_plan_piped_to_a_reader_widens_the_pipe() {
 /// that for success on stdout. roster refuses to start instead of losing the plan or the apply
 /// report and exiting 0: it names stdout, exits 1, and changes nothing.
 #[cfg(target_os = "linux")]
+/// `--out` replaces a regular file whole, and nothing else: a pipe, or a link (whose target
+/// would be left and the link turned into a file), is refused and left as it was — as a device
+/// would be (`--out /dev/null` run as root made /dev/null a plan file).
+#[test]
+fn a_plan_is_not_saved_over_a_pipe_or_a_link() {
+    let (emulator, scratch, config) = saved_demo_plan("plan-out-irregular");
+    let pipe = scratch.dir.join("pipe.out");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("demo.plan", scratch.dir.join("link.out")).unwrap();
+    let saved = std::fs::read(scratch.dir.join("demo.plan")).unwrap();
+    for name in ["pipe.out", "link.out"] {
+        let out = emulator.roster(&scratch.dir, &["-c", &config, "plan", "--out", name], &[]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "cannot write the plan to {name}: it is not a regular file"
+            )),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+    let kind = |name: &str| {
+        std::fs::symlink_metadata(scratch.dir.join(name))
+            .unwrap()
+            .file_type()
+    };
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind("pipe.out")));
+    assert!(kind("link.out").is_symlink());
+    assert_eq!(std::fs::read(scratch.dir.join("demo.plan")).unwrap(), saved);
+}
+
 #[test]
 fn stdout_open_for_reading_only_is_refused_before_anything_is_done() {
     let (emulator, scratch, config) = saved_demo_plan("plan-read-only-stdout");

@@ -199,6 +199,50 @@ fn a_snapshot_holding_a_type_graph_never_sends_is_refused() {
     }
 }
 
+/// A snapshot that lists a user twice (in either file), or names an assignment mode a read
+/// never writes, was edited by hand: refused, not planned (a user listed twice was planned as
+/// two, each disputing the other's account).
+#[test]
+fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-twice");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(scratch.dir.join("seen").join(name)).unwrap())
+            .unwrap()
+    };
+    let (entra, salesforce) = (read("entra.json"), read("salesforce.json"));
+    let write = |name: &str, value: &serde_json::Value| {
+        std::fs::write(scratch.dir.join("seen").join(name), value.to_string()).unwrap();
+    };
+    let mut twice = entra.clone();
+    let first = twice["users"][0].clone();
+    twice["users"].as_array_mut().unwrap().push(first);
+    let mut bogus = entra.clone();
+    bogus["assignment"] = serde_json::json!("bogus");
+    let mut sf_twice = salesforce.clone();
+    let first = sf_twice["users"][1].clone();
+    sf_twice["users"].as_array_mut().unwrap().push(first);
+    for (name, edited, expected) in [
+        ("entra.json", &twice, "users[0] and users["),
+        ("entra.json", &bogus, "its assignment is \"bogus\""),
+        ("salesforce.json", &sf_twice, "users[1] and users["),
+    ] {
+        write("entra.json", &entra);
+        write("salesforce.json", &salesforce);
+        write(name, edited);
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", &config, "plan", "--snapshot", "seen"],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{expected}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(name) && out.stderr.contains(expected),
+            "{expected}: {}",
+            out.stderr
+        );
+    }
+}
+
 /// A snapshot taken for another config is refused, naming what it lacks (a mapping from an
 /// attribute it never read would otherwise plan that field cleared for every user) or how its
 /// world differs (tenant, scope), with the command that takes it again for this config. What
