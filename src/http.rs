@@ -174,6 +174,71 @@ fn too_long(retry_after: Option<Duration>) -> String {
 }
 
 impl HttpError {
+    /// This error with every credential the request sent — the form values named
+    /// `client_secret`, `client_assertion`, `assertion` or `password` of a token request —
+    /// written as `****` wherever the service's text quotes it back (an `error_description`
+    /// that echoes the secret it refused): a secret never reaches the terminal, a CI log or a
+    /// pull-request comment.
+    pub(crate) fn without_credentials(self, form: &[(&str, String)]) -> HttpError {
+        let sent: Vec<&str> = form
+            .iter()
+            .filter(|(name, value)| {
+                matches!(
+                    *name,
+                    "client_secret" | "client_assertion" | "assertion" | "password"
+                ) && !value.is_empty()
+            })
+            .map(|(_, value)| value.as_str())
+            .collect();
+        let redact = |text: String| {
+            sent.iter().fold(text, |text, secret| {
+                // As sent, and as `api_text` shows it (escaped).
+                text.replace(secret, "****")
+                    .replace(&*crate::render::visible(secret), "****")
+            })
+        };
+        match self {
+            HttpError::Status {
+                api,
+                request,
+                status,
+                code,
+                message,
+                retry_after,
+            } => HttpError::Status {
+                api,
+                request,
+                status,
+                code: code.map(redact),
+                message: redact(message),
+                retry_after,
+            },
+            HttpError::RequestLimit { request, message } => HttpError::RequestLimit {
+                request,
+                message: redact(message),
+            },
+            HttpError::Transport {
+                api,
+                request,
+                detail,
+            } => HttpError::Transport {
+                api,
+                request,
+                detail: redact(detail),
+            },
+            HttpError::Decode {
+                api,
+                request,
+                detail,
+            } => HttpError::Decode {
+                api,
+                request,
+                detail: redact(detail),
+            },
+            HttpError::Endpoint(text) => HttpError::Endpoint(redact(text)),
+        }
+    }
+
     /// Whether a retry might succeed: throttling, unavailability, a broken connection.
     fn transient(&self) -> bool {
         match self {

@@ -155,6 +155,7 @@ impl Auth {
         let what = http
             .request(Method::POST, &self.token_url)
             .map_err(failed)?;
+        let failed = |source: HttpError| failed(source.without_credentials(&form));
         let reply = http
             .send(&what, |client| client.post(&self.token_url).form(&form))
             .await

@@ -204,6 +204,7 @@ impl Salesforce {
             ],
         };
         let what = self.http.request(Method::POST, &url).map_err(failed)?;
+        let failed = |source: HttpError| failed(source.without_credentials(&form));
         let reply = self
             .http
             .send(&what, |client| client.post(&url).form(&form))

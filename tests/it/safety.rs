@@ -1865,3 +1865,43 @@ fn a_sandbox_login_url_that_reaches_production_is_refused() {
     assert!(!out.stdout.contains("Apply complete"), "{}", out.stdout);
     assert!(world.audit().is_empty(), "nothing applied");
 }
+
+/// A token endpoint that quotes the secret it refused (an `error_description` echoing the
+/// request, as a proxy or a misconfigured gateway may) never gets it shown: `plan` and `check`
+/// print `****` in its place, for Entra's client secret and for Salesforce's.
+#[test]
+fn a_secret_a_token_endpoint_echoes_is_never_shown() {
+    for (route, variable) in [
+        ("POST /services/oauth2/token", "SF_CLIENT_SECRET"),
+        ("POST /{id}/oauth2", "AZURE_CLIENT_SECRET"),
+    ] {
+        let emulator = Emulator::start("examples/demo/world.yaml");
+        let secret = emulator
+            .env
+            .iter()
+            .find(|(name, _)| name == variable)
+            .map(|(_, value)| value.clone())
+            .unwrap();
+        emulator.admin(
+            "faults",
+            &json!({"route": route, "kind": "respond", "status": 400, "count": 100,
+                "body": {"error": "invalid_client",
+                         "error_description": format!("client_secret={secret} is not valid")}}),
+        );
+        let scratch = Scratch::new("safety-echoed-secret");
+        let config = repo().join("examples/demo/roster.yaml");
+        for command in ["plan", "check"] {
+            let out = emulator.roster(
+                &scratch.dir,
+                &["-c", config.to_str().unwrap(), command],
+                &[],
+            );
+            assert_eq!(out.code, 1, "{route} {command}: {}", out.stderr);
+            let shown = format!("{}{}", out.stdout, out.stderr);
+            assert!(
+                !shown.contains(&secret) && shown.contains("client_secret=**** is not valid"),
+                "{route} {command}: {shown}"
+            );
+        }
+    }
+}
