@@ -1053,6 +1053,13 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         Err(e) if e.is_syntax() => {
             return Err(not_one(format!("it is not JSON: {e}")));
         }
+        // A key given twice: which one a reader takes cannot be told (RFC 8259, section 4).
+        Err(e) if e.to_string().starts_with("duplicate field") => {
+            return Err(not_one(format!(
+                "{e}: a snapshot gives each key once; take it again with `roster snapshot`"
+            )));
+        }
+        // Not an object at all: its version is missing.
         Err(_) => None,
     };
     let wanted = crate::model::SNAPSHOT_FORMAT;

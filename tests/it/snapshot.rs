@@ -199,8 +199,8 @@ fn a_snapshot_holding_a_type_graph_never_sends_is_refused() {
     }
 }
 
-/// A snapshot that lists a user twice (in either file), or names an assignment mode a read
-/// never writes, was edited by hand: refused, not planned (a user listed twice was planned as
+/// A snapshot that lists a user twice (in either file), names an assignment mode a read never
+/// writes, or gives a key twice, was edited by hand: refused, not planned (a user listed twice was planned as
 /// two, each disputing the other's account).
 #[test]
 fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
@@ -241,6 +241,25 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
             out.stderr
         );
     }
+    // A key given twice is named, not taken for a missing format_version.
+    write("salesforce.json", &salesforce);
+    std::fs::write(
+        scratch.dir.join("seen/entra.json"),
+        format!("{{\"tenant_id\": \"x\", {}", &entra.to_string()[1..]),
+    )
+    .unwrap();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--snapshot", "seen"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("duplicate field `tenant_id` at line 1")
+            && !out.stderr.contains("format_version"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A snapshot taken for another config is refused, naming what it lacks (a mapping from an
