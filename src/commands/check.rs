@@ -187,17 +187,21 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
     }
 
     let entra_ok = if source_secret_missing {
-        for name in ["entra", "graph permissions", "application"] {
-            checks.push(Check::skipped(name, "the Entra secret cannot be read"));
-        }
+        skip(
+            &mut checks,
+            &["entra", "graph permissions", "application"],
+            "the Entra secret cannot be read",
+        );
         false
     } else {
         entra(ctx, desired, &mut checks).await
     };
     let salesforce_ok = if target_secret_missing {
-        for name in ["salesforce", "api version", "org", "manage users"] {
-            checks.push(Check::skipped(name, "the Salesforce secret cannot be read"));
-        }
+        skip(
+            &mut checks,
+            &["salesforce", "api version", "org", "manage users"],
+            "the Salesforce secret cannot be read",
+        );
         false
     } else {
         salesforce(ctx, desired, &mut checks).await
@@ -218,6 +222,12 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
     checks
 }
 
+/// `names` not run, `because` a check they depend on failed: listed all the same, so every
+/// run shows the same checks.
+fn skip(checks: &mut Vec<Check>, names: &[&'static str], because: &str) {
+    checks.extend(names.iter().map(|name| Check::skipped(name, because)));
+}
+
 /// The Entra checks; whether they all passed.
 async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> bool {
     let source = &desired.loaded.config.source;
@@ -229,6 +239,11 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
                 crate::error::with_causes(&e),
                 "fix source in roster.yaml",
             ));
+            skip(
+                checks,
+                &["graph permissions", "application"],
+                "no Graph client",
+            );
             return false;
         }
     };
@@ -256,8 +271,7 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
                  code in the message says which is wrong)"
             };
             checks.push(Check::fail("entra", e.to_string(), fix));
-            checks.push(Check::skipped("graph permissions", "no token"));
-            checks.push(Check::skipped("application", "no token"));
+            skip(checks, &["graph permissions", "application"], "no token");
             return false;
         }
     };
@@ -268,6 +282,20 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
     );
     let permissions_ok = permissions.status == Status::Pass;
     checks.push(permissions);
+    // Reading the application needs Application.Read.All (or a broader permission): without
+    // it Graph answers 403, which says nothing of source.application.
+    let (needed, broader, _) = GRAPH_PERMISSIONS[0];
+    if !roles
+        .iter()
+        .any(|r| r == needed || broader.contains(&r.as_str()))
+    {
+        skip(
+            checks,
+            &["application"],
+            &format!("the token lacks {needed}"),
+        );
+        return false;
+    }
     match crate::graph::service_principal(&graph, &source.application).await {
         Ok(sp) => {
             let roles: Vec<&str> = sp
@@ -368,6 +396,11 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
                 crate::error::with_causes(&e),
                 "fix target in roster.yaml",
             ));
+            skip(
+                checks,
+                &["api version", "org", "manage users"],
+                "no Salesforce client",
+            );
             return false;
         }
     };
@@ -380,9 +413,11 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
                 "check target.login_url and target.auth: the connected app's consumer key, \
                  its secret or certificate, and that the integration user is pre-authorized",
             ));
-            for name in ["api version", "org", "manage users"] {
-                checks.push(Check::skipped(name, "no Salesforce session"));
-            }
+            skip(
+                checks,
+                &["api version", "org", "manage users"],
+                "no Salesforce session",
+            );
             return false;
         }
     };
@@ -396,9 +431,11 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
     ));
     if !api_version_check(&salesforce, &config.target.api_version, checks).await {
         // Every other request goes to the configured version.
-        for name in ["org", "manage users"] {
-            checks.push(Check::skipped(name, "the API version is not served"));
-        }
+        skip(
+            checks,
+            &["org", "manage users"],
+            "the API version is not served",
+        );
         return false;
     }
     let org = org_check(&salesforce, &config.target.login_url, checks).await;

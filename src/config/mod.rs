@@ -12,4 +12,6 @@ mod validate;
 pub(crate) use desired::*;
 pub(crate) use load::{LoadError, Loaded, in_config_words, load, load_bytes, placed, placed_with};
 pub(crate) use schema::{config_schema_text, extends_schema_text};
-pub(crate) use secret::{SecretError, SecretRef, unreadable as unreadable_secrets};
+pub(crate) use secret::{
+    SecretError, SecretRef, rsa_signing_key, unreadable as unreadable_secrets,
+};

@@ -96,6 +96,33 @@ impl SecretRef {
 }
 
 /// The value without one trailing newline (`\n` or `\r\n`).
+/// The RSA signing key in `pem` (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`), for a
+/// client or JWT bearer assertion (RS256). Any other PEM — a certificate or a public key given
+/// as the private key, an encrypted key — is refused by its label here: `jsonwebtoken` takes
+/// some of them and only fails at signing ("signature error: UnexpectedError"), long after.
+///
+/// # Errors
+/// Why, in words: "it holds a CERTIFICATE, not a private key", or the parser's error.
+pub(crate) fn rsa_signing_key(pem: &str) -> Result<jsonwebtoken::EncodingKey, String> {
+    let label = pem
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("-----BEGIN "))
+        .and_then(|rest| rest.strip_suffix("-----"));
+    match label {
+        Some("PRIVATE KEY" | "RSA PRIVATE KEY") | None => {
+            jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| e.to_string())
+        }
+        Some("ENCRYPTED PRIVATE KEY") => Err("it holds an ENCRYPTED PRIVATE KEY, which roster \
+                                              cannot unlock: give it unencrypted (`openssl pkcs8 \
+                                              -topk8 -nocrypt`), kept in a secret store"
+            .to_owned()),
+        Some(other) => Err(format!(
+            "it holds a {}, not a private key (-----BEGIN PRIVATE KEY-----)",
+            crate::render::visible(other)
+        )),
+    }
+}
+
 fn without_newline(mut value: String) -> String {
     if value.ends_with('\n') {
         value.pop();
@@ -164,6 +191,25 @@ pub(crate) fn unreadable(config: &super::Config, base: &Path) -> Vec<SecretError
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_signing_key_is_told_from_a_certificate_a_public_key_and_an_encrypted_key() {
+        let key = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/demo/keys/demo-signing.key"
+        ))
+        .unwrap();
+        assert!(super::rsa_signing_key(&key).is_ok());
+        for (label, said) in [
+            ("CERTIFICATE", "it holds a CERTIFICATE, not a private key"),
+            ("PUBLIC KEY", "it holds a PUBLIC KEY, not a private key"),
+            ("ENCRYPTED PRIVATE KEY", "it holds an ENCRYPTED PRIVATE KEY"),
+        ] {
+            let pem = format!("-----BEGIN {label}-----\nMIIB\n-----END {label}-----\n");
+            let error = super::rsa_signing_key(&pem).err().unwrap();
+            assert!(error.starts_with(said), "{label}: {error}");
+        }
+    }
+
     use secrecy::ExposeSecret;
 
     use super::*;

@@ -66,7 +66,7 @@ impl Auth {
                 let pem = cert
                     .certificate
                     .resolve(base, "/source/credential/certificate/certificate")?;
-                let key = EncodingKey::from_rsa_pem(key.expose_secret().as_bytes()).map_err(|e| {
+                let key = crate::config::rsa_signing_key(key.expose_secret()).map_err(|e| {
                     GraphError::Credential(format!(
                         "/source/credential/certificate/private_key is not a PEM RSA private key: {e}"
                     ))

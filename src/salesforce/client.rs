@@ -97,12 +97,11 @@ impl Salesforce {
                 let pem = jwt
                     .private_key
                     .resolve(base, "/target/auth/jwt_bearer/private_key")?;
-                let key =
-                    EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|e| {
-                        SalesforceError::Credential(format!(
-                            "/target/auth/jwt_bearer/private_key is not a PEM RSA private key: {e}"
-                        ))
-                    })?;
+                let key = crate::config::rsa_signing_key(pem.expose_secret()).map_err(|e| {
+                    SalesforceError::Credential(format!(
+                        "/target/auth/jwt_bearer/private_key is not a PEM RSA private key: {e}"
+                    ))
+                })?;
                 Flow::JwtBearer {
                     client_id: jwt.client_id.clone(),
                     username: jwt.username.clone(),

@@ -164,6 +164,74 @@ fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
     );
 }
 
+/// Without Application.Read.All the application cannot be read (Graph answers 403, which says
+/// nothing of `source.application`): that check is not run, rather than failed with a fix that
+/// blames the config.
+#[test]
+fn without_application_read_the_application_is_not_checked() {
+    let setup = setup(
+        "check-no-application-read",
+        &|w| {
+            w.replace(
+                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n",
+                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n      roles: [GroupMember.Read.All, User.Read.All]\n",
+            )
+        },
+        &same,
+    );
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "graph permissions",
+        "the token lacks Application.Read.All",
+        &["application", "names", "licences"],
+    );
+    assert!(
+        out.stdout
+            .contains("- application: not checked: the token lacks Application.Read.All"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A certificate or a public key given as the private key is named for what it is, when the
+/// config is read — not as a signing error that points at Entra's AADSTS codes — and every
+/// check after it is listed as not run.
+#[test]
+fn a_certificate_given_as_the_private_key_is_named_and_the_rest_not_run() {
+    let setup = setup("check-key-kind", &same, &|c| {
+        c.replace(
+            "    client_secret: {env: AZURE_CLIENT_SECRET}\n",
+            "    certificate: {private_key: {file: demo-signing.pub}, certificate: {file: demo-signing.crt}}\n",
+        )
+        .replace(
+            "    client_credentials:\n      client_id: 3MVG9contoso.roster.dev1\n      client_secret: {env: SF_CLIENT_SECRET}\n",
+            "    jwt_bearer: {client_id: 3MVG9contoso.roster.dev1, username: integration@contoso.com.dev1, private_key: {file: demo-signing.crt}}\n",
+        )
+    });
+    for name in ["demo-signing.pub", "demo-signing.crt"] {
+        setup
+            .scratch
+            .write(name, read(&format!("examples/demo/keys/{name}")));
+    }
+    let (out, json) = setup.check(&[]);
+    assert_failed(
+        &out,
+        &json,
+        "entra",
+        "private_key is not a PEM RSA private key: it holds a PUBLIC KEY, not a private key",
+        &["graph permissions", "application"],
+    );
+    assert_failed(
+        &out,
+        &json,
+        "salesforce",
+        "private_key is not a PEM RSA private key: it holds a CERTIFICATE, not a private key",
+        &["api version", "org", "manage users", "names", "licences"],
+    );
+}
+
 #[test]
 fn a_wrong_application_name_fails_with_the_help_to_find_it() {
     let setup = setup("check-app", &same, &|c| {
