@@ -37,6 +37,12 @@ impl Setup {
     }
 }
 
+/// The demo world with the roster client granted only the Graph permissions `roles`.
+fn granting(world: String, roles: &str) -> String {
+    let subjects = "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n";
+    world.replace(subjects, &format!("{subjects}      roles: [{roles}]\n"))
+}
+
 fn same(text: String) -> String {
     text
 }
@@ -130,12 +136,7 @@ fn a_wrong_client_secret_fails_entra_and_nothing_past_it_runs() {
 fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
     let setup = setup(
         "check-permission",
-        &|w| {
-            w.replace(
-                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n",
-                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n      roles: [Application.Read.All, User.Read.All]\n",
-            )
-        },
+        &|w| granting(w, "Application.Read.All, User.Read.All"),
         &same,
     );
     let (out, json) = setup.check(&[]);
@@ -171,12 +172,7 @@ fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
 fn without_application_read_the_application_is_not_checked() {
     let setup = setup(
         "check-no-application-read",
-        &|w| {
-            w.replace(
-                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n",
-                "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n      roles: [GroupMember.Read.All, User.Read.All]\n",
-            )
-        },
+        &|w| granting(w, "GroupMember.Read.All, User.Read.All"),
         &same,
     );
     let (out, json) = setup.check(&[]);
