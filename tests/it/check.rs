@@ -38,7 +38,7 @@ impl Setup {
 }
 
 /// The demo world with the roster client granted only the Graph permissions `roles`.
-fn granting(world: String, roles: &str) -> String {
+fn granting(world: &str, roles: &str) -> String {
     let subjects = "      federated_subjects: [\"repo:contoso/iam:ref:refs/heads/main\"]\n";
     world.replace(subjects, &format!("{subjects}      roles: [{roles}]\n"))
 }
@@ -136,7 +136,7 @@ fn a_wrong_client_secret_fails_entra_and_nothing_past_it_runs() {
 fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
     let setup = setup(
         "check-permission",
-        &|w| granting(w, "Application.Read.All, User.Read.All"),
+        &|w| granting(&w, "Application.Read.All, User.Read.All"),
         &same,
     );
     let (out, json) = setup.check(&[]);
@@ -172,7 +172,7 @@ fn a_missing_graph_permission_is_named_with_where_to_grant_it() {
 fn without_application_read_the_application_is_not_checked() {
     let setup = setup(
         "check-no-application-read",
-        &|w| granting(w, "GroupMember.Read.All, User.Read.All"),
+        &|w| granting(&w, "GroupMember.Read.All, User.Read.All"),
         &same,
     );
     let (out, json) = setup.check(&[]);
