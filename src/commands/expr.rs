@@ -104,14 +104,18 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
                 e.column()
             ))
         })?;
-        let serde_json::Value::Object(object) = json else {
+        if !json.is_object() {
             return Err(Error::Usage(format!(
                 "--input {}: expected a JSON object of attribute name to value",
                 path.display()
             )));
-        };
+        }
+        // Read again with each value as written: a number is its text (`1.50`, an id of 30
+        // digits), which serde's f64 would change.
+        let object: BTreeMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(&text).map_err(|e| Error::Usage(e.to_string()))?;
         for (name, value) in object {
-            let value = Value::from_json(&value).map_err(|e| {
+            let value = input_value(value.get()).map_err(|e| {
                 Error::Usage(format!(
                     "--input {}: attribute {name:?}: {e}",
                     path.display()
@@ -127,6 +131,37 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
         attributes.insert(name.trim().to_owned(), Value::Str(value.to_owned()));
     }
     Ok(attributes)
+}
+
+/// One `--input` value, from its JSON text: a number as written, else as `Value::from_json`
+/// reads it (a string, an array of them, null).
+fn input_value(raw: &str) -> Result<Value, String> {
+    let written = |raw: &str| {
+        let raw = raw.trim();
+        raw.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+            .then(|| raw.to_owned())
+    };
+    if let Some(number) = written(raw) {
+        return Ok(Value::Str(number));
+    }
+    if raw.trim_start().starts_with('[') {
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(raw).map_err(|e| e.to_string())?;
+        return items
+            .iter()
+            .map(|item| match written(item.get()) {
+                Some(number) => Ok(number),
+                None => serde_json::from_str(item.get())
+                    .ok()
+                    .as_ref()
+                    .and_then(crate::expr::scalar_text)
+                    .ok_or_else(|| "arrays may hold only strings".to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Multi);
+    }
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+    Value::from_json(&value)
 }
 
 /// The attribute names the expression reads, as Entra reads them, with their case: one that

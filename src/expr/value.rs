@@ -58,23 +58,30 @@ impl Value {
     /// Reads an attribute value from JSON input: a string, an array of strings, or null.
     /// Numbers and booleans are accepted as their text, as Graph values flow as strings.
     pub(crate) fn from_json(json: &serde_json::Value) -> Result<Value, String> {
-        let scalar = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
         match json {
             serde_json::Value::Null => Ok(Value::Null),
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|item| scalar(item).ok_or_else(|| "arrays may hold only strings".to_owned()))
+                .map(|item| {
+                    scalar_text(item).ok_or_else(|| "arrays may hold only strings".to_owned())
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Multi),
-            other => scalar(other)
+            other => scalar_text(other)
                 .map(Value::Str)
                 .ok_or_else(|| "expected a string, an array of strings, or null".to_owned()),
         }
+    }
+}
+
+/// A single JSON value as Entra's text: a string as it is, a boolean as Entra writes one
+/// (`True`, `False`), a number as serde prints it; none for anything else.
+pub(crate) fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

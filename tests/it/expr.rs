@@ -189,6 +189,32 @@ fn the_ignore_keywords_say_which_outcome_and_print_null_as_json() {
     }
 }
 
+/// A number in `--input` is its text, as written: not as a float prints it (`1.50` is not
+/// `1.5`, and an id of 30 digits keeps every digit), alone or in a multi-valued attribute.
+#[test]
+fn an_input_number_is_its_text_as_written() {
+    let scratch = Scratch::new("expr-input-numbers");
+    scratch.write(
+        "user.json",
+        r#"{"price": 1.50, "id": 123456789012345678901234567890, "e": 1E2, "z": -0, "m": [1.50, "x", true]}"#,
+    );
+    for (expression, expected) in [
+        ("[price]", "\"1.50\"\n"),
+        ("[id]", "\"123456789012345678901234567890\"\n"),
+        ("[e]", "\"1E2\"\n"),
+        ("[z]", "\"-0\"\n"),
+        (r#"Join(",", [m])"#, "\"1.50,x,True\"\n"),
+    ] {
+        let out = scratch.roster(&["expr", "--json", expression, "--input", "user.json"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, expected),
+            "{expression}: {}",
+            out.stderr
+        );
+    }
+}
+
 #[test]
 fn a_set_without_a_name_is_refused() {
     let scratch = Scratch::new("expr-set-empty");
