@@ -115,12 +115,12 @@ pub(crate) enum Error {
         unrecorded: Vec<String>,
     },
     #[error(
-        "{user} is not among the {read} Entra users of the snapshot (users assigned to the \
+        "{user:?} is not among the {read} Entra users of the snapshot (users assigned to the \
          application, directly or through an assigned group); without --snapshot, roster \
          explain looks the user up in Entra"
     )]
     UnknownUser { user: String, read: usize },
-    #[error("Entra has no user {user}; give a userPrincipalName or object id")]
+    #[error("Entra has no user {user:?}; give a userPrincipalName or object id")]
     NoEntraUser { user: String },
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]

@@ -345,6 +345,14 @@ fn print_rendered(text: &str, color: bool) -> Result<(), Error> {
 }
 
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {
+    // Pasted with spaces around it, a name is the same name.
+    let user = args.user.trim();
+    if user.is_empty() {
+        return Err(Error::Usage(
+            "give a user: a userPrincipalName, an object id, or a Salesforce Username or id"
+                .to_owned(),
+        ));
+    }
     let desired = ctx.load()?;
     let (source, target) = match &args.snapshot {
         Some(dir) => super::context::read_snapshots(dir, &desired, None)?,
@@ -356,7 +364,7 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         &source,
         &target,
         &super::context::inputs(&desired, &[]),
-        &args.user,
+        user,
     ) {
         match args.format {
             ExplainFormat::Text => {
@@ -366,22 +374,22 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         }?;
         return Ok(Outcome::Success);
     }
-    if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, args)? {
+    if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, user, args.format)? {
         return Ok(outcome);
     }
     if args.snapshot.is_some() {
         return Err(Error::UnknownUser {
-            user: args.user.clone(),
+            user: user.to_owned(),
             read: source.users.len(),
         });
     }
     // Not read: ask Entra who this is, and why the application's assignments miss them.
     let graph = ctx.graph(&desired)?;
     let found = ctx
-        .block_on(crate::graph::look_up(&graph, config, &args.user))?
+        .block_on(crate::graph::look_up(&graph, config, user))?
         .map_err(Error::from)?
         .ok_or_else(|| Error::NoEntraUser {
-            user: args.user.clone(),
+            user: user.to_owned(),
         })?;
     let not_read = crate::plan::not_read(
         config,
@@ -399,20 +407,24 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     Ok(Outcome::Success)
 }
 
-/// `roster explain` of a Salesforce user (Username or id): the plan's change for it, e.g. an
-/// orphan's deactivation. `None` when no Salesforce user has that name or id.
+/// `roster explain` of a Salesforce user (`user`, a Username or id) in `format`: the plan's
+/// change for it, e.g. an orphan's deactivation. `None` when no Salesforce user has that name
+/// or id.
 fn explain_salesforce_user(
     desired: &super::context::Desired,
     source: &crate::model::SourceSnapshot,
     target: &crate::model::TargetSnapshot,
-    args: &ExplainArgs,
+    user: &str,
+    format: ExplainFormat,
 ) -> Result<Option<Outcome>, Error> {
     // A Salesforce user (Username or id), e.g. an orphan no Entra user links: the plan's change
     // for it, from the Salesforce side.
     let id15 = crate::salesforce::id15;
-    let Some(sf) = target.users.iter().find(|u| {
-        u.username.eq_ignore_ascii_case(&args.user) || crate::salesforce::same_id(&u.id, &args.user)
-    }) else {
+    let Some(sf) = target
+        .users
+        .iter()
+        .find(|u| u.username.eq_ignore_ascii_case(user) || crate::salesforce::same_id(&u.id, user))
+    else {
         return Ok(None);
     };
     let plan = crate::plan::plan(
@@ -426,7 +438,7 @@ fn explain_salesforce_user(
             .as_deref()
             .is_some_and(|t| id15(t) == id15(&sf.id))
     });
-    match args.format {
+    match format {
         ExplainFormat::Json => print_json(&serde_json::json!({
             "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
             "change": change,

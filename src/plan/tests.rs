@@ -1172,6 +1172,19 @@ fn preflight_catches_what_salesforce_would_reject() {
         "{}",
         problem(&plan, &emoji).reason
     );
+    // A value of a million characters is named by its start and length, not printed whole.
+    let huge = w.user("huge", json!({"jobTitle": "x".repeat(1_000_000)}));
+    w.join("huge", "g-sales");
+    let plan = w.plan(&config(&[]));
+    let reason = &problem(&plan, &huge).reason;
+    assert!(
+        reason.starts_with(&format!(
+            "Title \"{}\"… (1000000 characters in all) is 1000000 characters",
+            "x".repeat(200)
+        )) && reason.len() < 400,
+        "{}",
+        &reason[..reason.len().min(400)]
+    );
     let no_email = (
         "{target: Email, source: mail}",
         "{target: Email, source: faxNumber}",

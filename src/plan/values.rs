@@ -163,8 +163,10 @@ impl FieldRules {
                 ),
             };
             return Err(format!(
-                "{} {text:?} is not a value of the org's restricted picklist {}; {hint}",
-                rule.name, rule.label
+                "{} {} is not a value of the org's restricted picklist {}; {hint}",
+                rule.name,
+                quoted(text),
+                rule.label
             ));
         }
         // Salesforce counts a field's length in UTF-16 units, as Java does: a character outside
@@ -186,14 +188,16 @@ impl FieldRules {
                 )
             };
             return Err(format!(
-                "{} {text:?} is {units} characters{counted}; Salesforce allows {max}",
-                rule.name
+                "{} {} is {units} characters{counted}; Salesforce allows {max}",
+                rule.name,
+                quoted(text)
             ));
         }
         if rule.email && !text.is_empty() && !user_fields::is_email(text) {
             return Err(format!(
-                "{} {text:?} is not an email address Salesforce accepts",
-                rule.name
+                "{} {} is not an email address Salesforce accepts",
+                rule.name,
+                quoted(text)
             ));
         }
         Ok(())
@@ -240,6 +244,20 @@ fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
         "double" | "currency" | "percent" => "a number",
         _ => "a record id (15 or 18 characters)",
     })
+}
+
+/// `text` quoted (`{:?}`) for a message, cut after 200 characters with its length said: a
+/// value of five million characters is named, not printed whole into the plan.
+fn quoted(text: &str) -> String {
+    const SHOWN: usize = 200;
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!(
+            "{:?}… ({} characters in all)",
+            &text[..cut],
+            text.chars().count()
+        ),
+        None => format!("{text:?}"),
+    }
 }
 
 /// A unique value as Salesforce compares it: trimmed, as it stores text (Java's `trim`), and
@@ -365,8 +383,9 @@ impl<'a> UniqueValues<'a> {
             if let Some((holder, id)) = taken {
                 return Err((
                     format!(
-                        "{api_name} {text:?} is already held by {holder}; the org's {api_name} \
-                         field is unique"
+                        "{api_name} {} is already held by {holder}; the org's {api_name} \
+                         field is unique",
+                        quoted(text)
                     ),
                     id,
                 ));

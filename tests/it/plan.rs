@@ -474,6 +474,13 @@ fn explain_walks_through_one_user() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("explain_noah", stable(&out.stdout));
+    // Pasted with spaces around it: the same user.
+    let pasted = emulator.roster(
+        &scratch.dir,
+        &["-c", &demo_config(), "explain", " noah.okafor@contoso.com "],
+        &[],
+    );
+    assert_eq!(pasted.stdout, out.stdout, "{}", pasted.stderr);
     let unknown = emulator.roster(
         &scratch.dir,
         &["-c", &demo_config(), "explain", "nobody@contoso.com"],
@@ -483,10 +490,13 @@ fn explain_walks_through_one_user() {
     assert!(
         unknown
             .stderr
-            .contains("Entra has no user nobody@contoso.com"),
+            .contains("Entra has no user \"nobody@contoso.com\""),
         "{}",
         unknown.stderr
     );
+    let blank = emulator.roster(&scratch.dir, &["-c", &demo_config(), "explain", "  "], &[]);
+    assert_eq!(blank.code, 1);
+    assert!(blank.stderr.contains("give a user"), "{}", blank.stderr);
 }
 
 #[test]
