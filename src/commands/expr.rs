@@ -101,7 +101,8 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
                 "--input {}:{}:{}: {reason}",
                 path.display(),
                 e.line(),
-                e.column()
+                // At the start of a line (an empty file), serde counts column 0.
+                e.column().max(1)
             ))
         })?;
         if !json.is_object() {

@@ -8,6 +8,14 @@ use crate::error::{Error, Outcome};
 
 pub(crate) fn run(ctx: &Context, args: &SnapshotArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
+    // Said before the read, not after a tenant's worth of requests.
+    if std::fs::metadata(&args.out).is_ok_and(|m| !m.is_dir()) {
+        return Err(Error::Usage(format!(
+            "--out {} is a file, not a directory: name a directory for entra.json and \
+             salesforce.json",
+            display_path(&args.out)
+        )));
+    }
     let (source, target) = ctx.block_on(ctx.read(&desired))??;
     for warning in source.warnings.iter().chain(&target.warnings) {
         super::warn(warning);

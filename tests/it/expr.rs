@@ -213,6 +213,15 @@ fn an_input_number_is_its_text_as_written() {
             out.stderr
         );
     }
+    // An empty file ends at its first column, counted from 1 like every other.
+    scratch.write("empty.json", "");
+    let out = scratch.roster(&["expr", "[a]", "--input", "empty.json"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("--input empty.json:1:1: "),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -506,6 +506,33 @@ fn a_failed_read_exits_one_and_writes_nothing() {
     assert!(!scratch.dir.join("snapshot").exists(), "{transcript}");
 }
 
+/// `--out` naming a file is said before anything is read: no request is sent.
+#[test]
+fn an_out_that_is_a_file_is_refused_before_the_read() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("snapshot-out-file");
+    scratch.write("taken", "kept\n");
+    let config = repo().join("examples/demo/roster.yaml");
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", config.to_str().unwrap(), "snapshot", "--out", "taken"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--out taken is a file, not a directory"),
+        "{}",
+        out.stderr
+    );
+    let requests = emulator.admin_call(reqwest::Method::GET, "requests", None);
+    assert_eq!(requests, serde_json::json!({}), "{requests}");
+    assert_eq!(
+        std::fs::read_to_string(scratch.dir.join("taken")).unwrap(),
+        "kept\n"
+    );
+}
+
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
     let scratch = Scratch::new("snapshot-http");
