@@ -95,7 +95,34 @@ impl Check {
 }
 
 pub(crate) fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome, Error> {
-    let desired = ctx.load()?;
+    let desired = match ctx.load() {
+        Ok(desired) => desired,
+        // With --format json, stdout is one document all the same: the config's check failed
+        // (its problems, at their places, on stderr as ever).
+        Err(error) if args.format == CheckFormat::Json => {
+            let detail = match &error {
+                Error::Config(crate::config::LoadError::Invalid(diagnostics))
+                | Error::Diagnostics(diagnostics) => {
+                    crate::diagnostic::render_all(diagnostics, false)
+                }
+                other => crate::error::with_causes(other),
+            };
+            let check = Check::fail(
+                "config",
+                detail.trim_end(),
+                format!(
+                    "fix {} (`roster validate` lists every problem at its place)",
+                    crate::diagnostic::display_path(ctx.config_path())
+                ),
+            );
+            let text =
+                serde_json::to_string_pretty(&serde_json::json!({"ok": false, "checks": [check]}))
+                    .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+            super::print(&format!("{text}\n"))?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
     let checks = ctx.block_on(checks(ctx, &desired, !args.connections_only))?;
     let passed = checks.iter().all(|c| c.status == Status::Pass);
     match args.format {

@@ -228,6 +228,30 @@ fn a_certificate_given_as_the_private_key_is_named_and_the_rest_not_run() {
     );
 }
 
+/// A config that does not load is still one JSON document with --format json: a failed
+/// `config` check holding its problems (also on stderr, at their places), exit 1.
+#[test]
+fn a_broken_config_is_a_failed_check_in_json_too() {
+    let setup = setup("check-broken-config", &same, &|c| {
+        c.replacen("source:", "sorce:", 1)
+    });
+    let out = setup
+        .emulator
+        .roster(&setup.scratch.dir, &["check", "--format", "json"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(statuses(&json, "config"), ["fail"]);
+    assert!(
+        json["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown key `sorce`"),
+        "{json:#}"
+    );
+    assert!(out.stderr.contains("--> roster.yaml:"), "{}", out.stderr);
+}
+
 #[test]
 fn a_wrong_application_name_fails_with_the_help_to_find_it() {
     let setup = setup("check-app", &same, &|c| {
