@@ -286,17 +286,7 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
             roles
         }
         Err(e) => {
-            let fix = if matches!(
-                source.credential,
-                crate::config::SourceCredential::Federated(_)
-            ) {
-                "a federated credential needs the CI's OIDC token (GitHub Actions with \
-                 `permissions: id-token: write`) or AZURE_FEDERATED_TOKEN_FILE: run `roster \
-                 check` in the workflow, or locally with a token file"
-            } else {
-                "check source.tenant_id, source.client_id and the credential (Entra's AADSTS \
-                 code in the message says which is wrong)"
-            };
+            let fix = entra_fix(&e, &source.credential);
             checks.push(Check::fail("entra", e.to_string(), fix));
             skip(checks, &["graph permissions", "application"], "no token");
             return false;
@@ -354,6 +344,45 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
             checks.push(Check::fail("application", e.to_string(), fix));
             false
         }
+    }
+}
+
+/// What to do when Entra gave no token: reach it first (a connection that failed says nothing
+/// of the credentials), then the federated token, then the tenant, client and credential.
+fn entra_fix(
+    error: &crate::graph::GraphError,
+    credential: &crate::config::SourceCredential,
+) -> &'static str {
+    if matches!(
+        error,
+        crate::graph::GraphError::Token { error, .. }
+            if matches!(**error, crate::http::HttpError::Transport { .. })
+    ) {
+        "roster could not reach Entra's token endpoint (no answer, so nothing is known of the \
+         credentials yet): check the network, a proxy (HTTPS_PROXY), and source.login_url or \
+         ROSTER_ENTRA_LOGIN_URL when set"
+    } else if matches!(credential, crate::config::SourceCredential::Federated(_)) {
+        "a federated credential needs the CI's OIDC token (GitHub Actions with \
+         `permissions: id-token: write`) or AZURE_FEDERATED_TOKEN_FILE: run `roster check` in \
+         the workflow, or locally with a token file"
+    } else {
+        "check source.tenant_id, source.client_id and the credential (Entra's AADSTS code in \
+         the message says which is wrong)"
+    }
+}
+
+/// What to do when Salesforce gave no session: reach it first, then the app and its user.
+fn salesforce_fix(error: &crate::salesforce::SalesforceError) -> &'static str {
+    if matches!(
+        error,
+        crate::salesforce::SalesforceError::Login { error, .. }
+            if matches!(**error, crate::http::HttpError::Transport { .. })
+    ) {
+        "roster could not reach target.login_url (no answer, so nothing is known of the \
+         credentials yet): check the URL, the network, and a proxy (HTTPS_PROXY)"
+    } else {
+        "check target.login_url and target.auth: the connected app's consumer key, its secret \
+         or certificate, and that the integration user is pre-authorized"
     }
 }
 
@@ -434,12 +463,7 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
     let session = match salesforce.session().await {
         Ok(session) => session,
         Err(e) => {
-            checks.push(Check::fail(
-                "salesforce",
-                e.to_string(),
-                "check target.login_url and target.auth: the connected app's consumer key, \
-                 its secret or certificate, and that the integration user is pre-authorized",
-            ));
+            checks.push(Check::fail("salesforce", e.to_string(), salesforce_fix(&e)));
             skip(
                 checks,
                 &["api version", "org", "manage users"],
@@ -757,5 +781,55 @@ fn licence_check(plan: &crate::plan::Plan, target: &crate::model::TargetSnapshot
             ),
             "buy or free seats (deactivate users who left), or narrow the scope",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{SecretRef, SourceCredential};
+    use crate::graph::GraphError;
+    use crate::http::HttpError;
+    use crate::salesforce::SalesforceError;
+
+    fn refused() -> HttpError {
+        HttpError::Transport {
+            api: "test",
+            request: "POST /token".to_owned(),
+            detail: "cannot connect: Connection refused".to_owned(),
+        }
+    }
+
+    fn rejected() -> HttpError {
+        HttpError::Status {
+            api: "test",
+            request: "POST /token".to_owned(),
+            status: 401,
+            code: Some("invalid_client".to_owned()),
+            message: "AADSTS7000215".to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// No answer says nothing of the credentials: the fix is to reach the service, not to
+    /// check a secret that may be right.
+    #[test]
+    fn a_login_that_got_no_answer_is_told_to_reach_the_service_first() {
+        let secret = SourceCredential::ClientSecret(SecretRef::Env("X".to_owned()));
+        let token = |error| GraphError::Token {
+            client_id: "c".to_owned(),
+            tenant: "t".to_owned(),
+            error: Box::new(error),
+        };
+        assert!(super::entra_fix(&token(refused()), &secret).starts_with("roster could not reach"));
+        assert!(
+            super::entra_fix(&token(rejected()), &secret).starts_with("check source.tenant_id")
+        );
+        let login = |error| SalesforceError::Login {
+            login_url: "https://test.salesforce.com".to_owned(),
+            flow: "client credentials",
+            error: Box::new(error),
+        };
+        assert!(super::salesforce_fix(&login(refused())).starts_with("roster could not reach"));
+        assert!(super::salesforce_fix(&login(rejected())).starts_with("check target.login_url"));
     }
 }
