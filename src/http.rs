@@ -185,17 +185,29 @@ impl HttpError {
             .filter(|(name, value)| {
                 matches!(
                     *name,
-                    "client_secret" | "client_assertion" | "assertion" | "password"
-                ) && !value.is_empty()
+                    "client_secret" | "client_assertion" | "assertion" | "password" // Shorter, it would cut ordinary words out of the message (no credential of
+                                                                                    // Entra or Salesforce is that short).
+                ) && value.chars().count() >= 6
             })
             .map(|(_, value)| value.as_str())
             .collect();
         let redact = |text: String| {
-            sent.iter().fold(text, |text, secret| {
+            let text = sent.iter().fold(text, |text, secret| {
                 // As sent, and as `api_text` shows it (escaped).
                 text.replace(secret, "****")
                     .replace(&*crate::render::visible(secret), "****")
-            })
+            });
+            // Quoted some other way — percent-encoded as the form sent it, in other case —
+            // the secret cannot be cut out exactly: the text is withheld whole.
+            let plain = decode(&text).to_lowercase();
+            if sent
+                .iter()
+                .any(|secret| plain.contains(&secret.to_lowercase()))
+            {
+                "(withheld: the reply quotes a credential roster sent)".to_owned()
+            } else {
+                text
+            }
         };
         match self {
             HttpError::Status {

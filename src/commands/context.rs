@@ -645,7 +645,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
         return Err(refused(
             &path,
             format!(
-                "its assignment is {:?}: a snapshot's is \"assigned\" or \"all\"",
+                "its assignment is \"{}\": a snapshot's is \"assigned\" or \"all\"",
                 crate::render::visible(&source.assignment)
             ),
         ));

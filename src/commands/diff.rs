@@ -639,10 +639,20 @@ fn text(differences: &[Difference]) -> String {
         return "No differences: both files configure the same.\n".to_owned();
     }
     let mut out = String::new();
-    for line in lines(differences) {
+    for line in shown_lines(differences) {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// One line per difference (`lines`), every character that acts escaped (`render::visible`):
+/// a condition or a value holding an escape sequence or a bidi mark must not hide the lines
+/// after it from the review.
+fn shown_lines(differences: &[Difference]) -> Vec<String> {
+    lines(differences)
+        .into_iter()
+        .map(crate::render::visible_string)
+        .collect()
 }
 
 /// A `diff` block, for the pull-request comment above the plan.
@@ -654,7 +664,7 @@ fn markdown(differences: &[Difference]) -> String {
         "**The config:** {} change(s) to what roster does\n\n```diff\n",
         differences.len()
     );
-    for line in lines(differences) {
+    for line in shown_lines(differences) {
         // The fence must survive any text in the file.
         let _ = writeln!(out, "{}", line.replace("```", "'''"));
     }

@@ -170,15 +170,25 @@ fn shell_quote(value: &str) -> String {
 fn write_config(path: &std::path::Path) -> Result<(), Error> {
     let config = emulator::synthetic_config();
     let header = config.lines().next().unwrap_or_default();
-    if std::fs::symlink_metadata(path).is_ok()
-        && !crate::files::read_regular_string(path)
-            .is_ok_and(|text| text.lines().next() == Some(header))
-    {
-        return Err(Error::Usage(format!(
-            "--write-config {}: the file is there and was not written by --write-config; \
-             roster does not write over it: name another file, or remove it",
+    let refuse = |why: &str| {
+        Err(Error::Usage(format!(
+            "--write-config {}: {why}; roster does not write over it: name another file, or \
+             remove it",
             crate::diagnostic::display_path(path)
-        )));
+        )))
+    };
+    match std::fs::symlink_metadata(path) {
+        // A link is not followed: what it leads to is not this file.
+        Ok(found) if !found.is_file() => {
+            return refuse("it is not a regular file (a directory, a link, a device or a pipe)");
+        }
+        Ok(_)
+            if !crate::files::read_regular_string(path)
+                .is_ok_and(|text| text.lines().next() == Some(header)) =>
+        {
+            return refuse("the file is there and was not written by --write-config");
+        }
+        _ => {}
     }
     std::fs::write(path, config).map_err(|source| Error::File {
         action: "write",

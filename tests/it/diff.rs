@@ -291,6 +291,37 @@ fn five_thousand_rules_reversed_are_one_change_of_order() {
     );
 }
 
+/// A condition holding an escape sequence or a bidi mark is shown escaped, in text and in
+/// markdown: it cannot hide the lines after it (a wider deactivation limit) from the review.
+#[test]
+fn a_condition_that_acts_on_the_terminal_is_shown_escaped() {
+    let scratch = Scratch::new("diff-acting");
+    let demo = read("examples/demo/roster.yaml");
+    scratch.write("base.yaml", &demo);
+    let builders = "    - when: {group: SF Report Builders}\n";
+    let head = demo
+        .replacen(
+            builders,
+            &format!("    - when: {{expression: \"IIF([department] = \\\"Sales\\eP\\u202e\\\", \\\"True\\\", \\\"False\\\")\"}}\n      profile: Standard User\n{builders}"),
+            1,
+        )
+        .replacen("max_deactivations: 5", "max_deactivations: 500", 1);
+    scratch.write("head.yaml", head);
+    for format in ["text", "markdown"] {
+        let out = scratch.roster(&["diff", "base.yaml", "head.yaml", "--format", format]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stdout
+                .contains("expression IIF([department] = \"Sales\\u{1b}P\\u{202e}\", ")
+                && out.stdout.contains("safety.max_deactivations: 5 -> 500")
+                && !out.stdout.contains('\u{1b}')
+                && !out.stdout.contains('\u{202e}'),
+            "{format}: {}",
+            out.stdout
+        );
+    }
+}
+
 /// The reconcile policy decides what runs with no one reviewing it: each kind and limit it
 /// gains or loses is a difference.
 #[test]

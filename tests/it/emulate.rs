@@ -173,6 +173,16 @@ fn the_synthetic_config_validates_clean_and_anchors_on_the_object_id() {
         std::fs::read_to_string(scratch.dir.join("mine.yaml")).unwrap(),
         mine
     );
+    // Nor through a link, even to a file it wrote.
+    std::os::unix::fs::symlink("roster.yaml", scratch.dir.join("link.yaml")).unwrap();
+    let out = scratch.roster(&["emulate", "--synthetic", "5", "--write-config", "link.yaml"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--write-config link.yaml: it is not a regular file"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Every admin route the README's table lists is served: none answers "no admin route".

@@ -1882,22 +1882,44 @@ fn a_secret_a_token_endpoint_echoes_is_never_shown() {
             .find(|(name, _)| name == variable)
             .map(|(_, value)| value.clone())
             .unwrap();
-        emulator.admin(
-            "faults",
-            &json!({"route": route, "kind": "respond", "status": 400, "count": 100,
-                "body": {"error": "invalid_client",
-                         "error_description": format!("client_secret={secret} is not valid")}}),
-        );
         let scratch = Scratch::new("safety-echoed-secret");
         let config = repo().join("examples/demo/roster.yaml");
-        for command in ["plan", "check"] {
+        let run = |command: &str| {
             let out = emulator.roster(
                 &scratch.dir,
                 &["-c", config.to_str().unwrap(), command],
                 &[],
             );
             assert_eq!(out.code, 1, "{route} {command}: {}", out.stderr);
-            let shown = format!("{}{}", out.stdout, out.stderr);
+            format!("{}{}", out.stdout, out.stderr)
+        };
+        // Quoted percent-encoded, as a proxy quoting the form it received may: the secret
+        // cannot be cut out exactly, so the text is withheld whole.
+        let mut encoded = String::new();
+        for byte in secret.bytes() {
+            let _ = std::fmt::Write::write_fmt(&mut encoded, format_args!("%{byte:02x}"));
+        }
+        emulator.admin(
+            "faults",
+            &json!({"route": route, "kind": "respond", "status": 400, "count": 1,
+                "body": {"error": "invalid_client",
+                         "error_description": format!("request was client_secret={encoded}")}}),
+        );
+        let shown = run("check");
+        assert!(
+            !shown.contains(&encoded)
+                && shown.contains("(withheld: the reply quotes a credential roster sent)"),
+            "{route}: {shown}"
+        );
+        // Quoted as sent: cut out, the rest of the message kept.
+        emulator.admin(
+            "faults",
+            &json!({"route": route, "kind": "respond", "status": 400, "count": 100,
+                "body": {"error": "invalid_client",
+                         "error_description": format!("client_secret={secret} is not valid")}}),
+        );
+        for command in ["plan", "check"] {
+            let shown = run(command);
             assert!(
                 !shown.contains(&secret) && shown.contains("client_secret=**** is not valid"),
                 "{route} {command}: {shown}"
