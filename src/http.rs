@@ -180,13 +180,14 @@ impl HttpError {
     /// that echoes the secret it refused): a secret never reaches the terminal, a CI log or a
     /// pull-request comment.
     pub(crate) fn without_credentials(self, form: &[(&str, String)]) -> HttpError {
+        // A value shorter than six characters is left alone: it would cut ordinary words out of
+        // the message, and no credential of Entra or Salesforce is that short.
         let sent: Vec<&str> = form
             .iter()
             .filter(|(name, value)| {
                 matches!(
                     *name,
-                    "client_secret" | "client_assertion" | "assertion" | "password" // Shorter, it would cut ordinary words out of the message (no credential of
-                                                                                    // Entra or Salesforce is that short).
+                    "client_secret" | "client_assertion" | "assertion" | "password"
                 ) && value.chars().count() >= 6
             })
             .map(|(_, value)| value.as_str())
