@@ -17,8 +17,12 @@ pub(crate) fn run(ctx: &Context, args: &SnapshotArgs) -> Result<Outcome, Error> 
         )));
     }
     let (source, target) = ctx.block_on(ctx.read(&desired))??;
-    for warning in source.warnings.iter().chain(&target.warnings) {
-        super::warn(warning);
+    // Warnings are not errors: --quiet prints neither them nor the summary (they stay in the
+    // snapshot's files, and every plan made from it prints them).
+    if !ctx.quiet {
+        for warning in source.warnings.iter().chain(&target.warnings) {
+            super::warn(warning);
+        }
     }
     std::fs::create_dir_all(&args.out).map_err(|source| Error::File {
         action: "create",

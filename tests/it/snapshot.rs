@@ -90,6 +90,17 @@ fn snapshot_writes_both_files_and_no_secret_anywhere() {
     ] {
         assert_no_secret(what, text);
     }
+    // --quiet: only errors and the requested output (the files), so not the read's warnings,
+    // which the snapshot keeps.
+    let quiet = emulator.roster(
+        &scratch.dir,
+        &["-c", config, "-q", "snapshot", "--out", "quiet"],
+        &[],
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""));
+    let kept = std::fs::read_to_string(scratch.dir.join("quiet/entra.json")).unwrap();
+    assert!(kept.contains("contains the nested group"), "{kept}");
 }
 
 #[test]
