@@ -1,8 +1,9 @@
-//! Running independent requests side by side, at most `limit` at a time. The first failure
-//! cancels the rest: a read that failed anywhere never yields a partial result.
+//! Running independent work side by side: requests, at most `limit` at a time (the first
+//! failure cancels the rest: a read that failed anywhere never yields a partial result), and
+//! the planner's per-user work, on every core.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -37,6 +38,53 @@ where
     Ok(results.into_iter().flatten().collect())
 }
 
+/// Locks a mutex, recovering the data if a panicking thread poisoned it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The threads CPU-bound work may use: one a core (`available_parallelism`, which honours a
+/// container's CPU quota), at least one.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// `f(0)`, `f(1)`, … `f(count - 1)`, in that order, computed on up to `threads` threads: the
+/// caller's and scoped ones, each a contiguous share of the indexes. One thread (or one index)
+/// computes them on the caller's thread alone, spawning none. A panic in `f` is passed on as it
+/// is.
+pub(crate) fn map_indexed<T: Send>(
+    count: usize,
+    threads: usize,
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, count.max(1));
+    if threads == 1 {
+        return (0..count).map(f).collect();
+    }
+    let share = count.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads)
+            .map(|t| {
+                let indexes = (t * share).min(count)..((t + 1) * share).min(count);
+                scope.spawn(move || indexes.map(f).collect::<Vec<T>>())
+            })
+            .collect();
+        let mut all: Vec<T> = Vec::with_capacity(count);
+        all.extend((0..share).map(f));
+        for other in others {
+            match other.join() {
+                Ok(part) => all.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +110,27 @@ mod tests {
             .collect();
         assert_eq!(all(3, futures).await.unwrap(), (0..12).collect::<Vec<_>>());
         assert!(peak.load(Ordering::SeqCst) <= 3);
+    }
+
+    #[test]
+    fn map_indexed_keeps_order_on_any_number_of_threads() {
+        for threads in [0, 1, 2, 3, 7, 64] {
+            for count in [0, 1, 2, 5, 100] {
+                let squares = map_indexed(count, threads, |i| i * i);
+                assert_eq!(
+                    squares,
+                    (0..count).map(|i| i * i).collect::<Vec<_>>(),
+                    "{count} on {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn map_indexed_runs_off_the_callers_thread() {
+        let caller = std::thread::current().id();
+        let elsewhere = map_indexed(4, 2, |_| std::thread::current().id() != caller);
+        assert_eq!(elsewhere, [false, false, true, true]);
     }
 
     #[tokio::test]

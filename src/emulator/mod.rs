@@ -74,12 +74,7 @@ pub(crate) struct Shared {
     jobs: Mutex<salesforce::Jobs>,
 }
 
-/// Locks a mutex, recovering the data if a panicking thread poisoned it.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(crate) use crate::concurrent::lock;
 
 impl Shared {
     pub(crate) fn new(state: State) -> Arc<Shared> {

@@ -106,7 +106,7 @@ pub(crate) fn explain(
     inputs: &Inputs<'_>,
     who: &str,
 ) -> Option<Explanation> {
-    let state = State::new(config, source, target, inputs);
+    let mut state = State::new(config, source, target, inputs);
     let i = state
         .users
         .iter()
@@ -168,8 +168,8 @@ pub(crate) fn explain(
     let creating = matches!(state.links[i], Link::Unmatched { .. });
     let wanted = state.desired(user, creating, true);
     let roles = roles(config, &state.resolved, user, &state.context());
-    let plan: Plan = super::planned(&state, source);
-    let key = user.key.to_owned();
+    let (key, source_id) = (user.key.to_owned(), user.id);
+    let plan: Plan = super::planned(&mut state, source);
     Some(Explanation {
         plan_refused: plan.refused.clone(),
         change: plan
@@ -182,7 +182,7 @@ pub(crate) fn explain(
             .chain(plan.skipped)
             .find(|p| p.key.eq_ignore_ascii_case(&key)),
         key,
-        source_id: user.id.to_owned(),
+        source_id: source_id.to_owned(),
         scope,
         matching: MatchingTrace { attempts, result },
         fields: FieldsTrace {
@@ -399,8 +399,8 @@ fn found_by_matching(
     if found.is_empty() {
         return (Vec::new(), matching_error);
     }
-    let state = State::new(config, source, target, inputs);
-    let plan = super::planned(&state, source);
+    let mut state = State::new(config, source, target, inputs);
+    let plan = super::planned(&mut state, source);
     let found = found
         .into_iter()
         .map(|(t, rule)| {
@@ -505,7 +505,7 @@ fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> Strin
     if let Some((key, reason)) = disputed {
         return format!("the plan holds it back, as it is part of {key}'s conflict: {reason}");
     }
-    if state.in_conflict.borrow().contains(&t) {
+    if crate::concurrent::lock(&state.in_conflict).contains(&t) {
         return match plan.errors.iter().find(|p| names(&p.reason, sf)) {
             Some(problem) => format!(
                 "the plan holds it back, as it is part of {}'s conflict: {}",

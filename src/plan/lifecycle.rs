@@ -13,6 +13,7 @@ use super::reconcile::State;
 use super::source::SourceUser;
 use super::target::fingerprint;
 use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
+use crate::concurrent::lock;
 use crate::grants::GrantKind;
 use crate::salesforce::id15;
 use crate::sorted_map::Name;
@@ -58,7 +59,8 @@ impl<'a> State<'a> {
         }
     }
 
-    /// A linked user: what differs.
+    /// A linked user: what differs, before its unique values are claimed (`claim_update`).
+    /// Reads nothing another user's planning writes, but for SelectUniqueValue's taken values.
     pub(super) fn update(
         &self,
         user: &SourceUser<'a>,
@@ -155,14 +157,33 @@ impl<'a> State<'a> {
         if change.after.is_empty() && change.grants.is_empty() {
             return Ok(None);
         }
-        self.check_update(&change, user.key, &current.id)?;
+        self.check_update(&change, user.key)?;
         change.reason = update_reason(&change, by, user, &self.compiled).into();
         Ok(Some(change))
     }
 
-    /// A value the org would refuse fails this user's update at apply: an error item now; a
-    /// unique value someone else holds, a conflict.
-    fn check_update(&self, change: &Change, key: &'a str, own: &str) -> Result<(), Problem> {
+    /// An update's unique values claimed, in the order users are planned: a value another
+    /// Salesforce user, or a user planned before, holds is a conflict.
+    pub(super) fn claim_update(&self, change: Change, key: &'a str) -> Result<Change, Problem> {
+        let own = change.target_id.as_deref();
+        match self
+            .unique_values
+            .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, own)
+        {
+            Ok(()) => Ok(change),
+            Err((reason, holder)) => {
+                self.hold_in_conflict(holder.as_deref());
+                Err(Problem {
+                    kind: ProblemKind::Conflict,
+                    key: key.to_owned(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// A value the org would refuse fails this user's update at apply: an error item now.
+    fn check_update(&self, change: &Change, key: &'a str) -> Result<(), Problem> {
         let problem = |kind, reason| Problem {
             kind,
             key: key.to_owned(),
@@ -189,18 +210,13 @@ impl<'a> State<'a> {
                 .check(name, value)
                 .map_err(|reason| problem(ProblemKind::Error, reason))?;
         }
-        self.unique_values
-            .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, Some(own))
-            .map_err(|(reason, holder)| {
-                self.hold_in_conflict(holder.as_deref());
-                problem(ProblemKind::Conflict, reason)
-            })
+        Ok(())
     }
 
     /// Keeps the Salesforce user a conflict names (by id) out of this plan's deprovisioning.
     fn hold_in_conflict(&self, id: Option<&str>) {
         if let Some(t) = id.and_then(|id| self.by_id.get(id)) {
-            self.in_conflict.borrow_mut().insert(*t);
+            lock(&self.in_conflict).insert(*t);
         }
     }
 
@@ -215,7 +231,7 @@ impl<'a> State<'a> {
         let index = *self.by_username.get(username_lower)?;
         // The account in this conflict may be this person's (a matching rule that failed to
         // link it): it is never deprovisioned in the same plan.
-        self.in_conflict.borrow_mut().insert(index);
+        lock(&self.in_conflict).insert(index);
         let other = &self.target.users[index];
         let why = self.anchor_mismatch(user, other).map_or_else(
             || "that no matching rule links".to_owned(),
@@ -429,7 +445,9 @@ impl<'a> State<'a> {
             .any(|m| *m == o.name || o.alias.as_deref() == Some(m.as_str()))
     }
 
-    /// An unmatched user: a create with every field, or the reason it cannot be one.
+    /// An unmatched user: a create with every field, or the reason it cannot be one, before
+    /// its Username and unique values are claimed (`claim_create`). Reads nothing another
+    /// user's planning writes, but for SelectUniqueValue's taken values.
     pub(super) fn create(
         &self,
         user: &SourceUser<'a>,
@@ -451,31 +469,6 @@ impl<'a> State<'a> {
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
         preflight(&wanted.fields, &self.field_rules)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
-        let username = wanted
-            .fields
-            .get("Username")
-            .and_then(Json::as_str)
-            .unwrap_or_default();
-        if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
-            return Err(problem(ProblemKind::Conflict, reason));
-        }
-        self.unique_values
-            .claim(wanted.fields.iter().map(|(k, v)| (&**k, v)), user.key, None)
-            .map_err(|(reason, holder)| {
-                self.hold_in_conflict(holder.as_deref());
-                problem(ProblemKind::Conflict, reason)
-            })?;
-        {
-            let mut taken = self.taken.borrow_mut();
-            let tracked = !taken.is_empty();
-            for (name, value) in wanted.fields.iter().filter(|_| tracked) {
-                if let (Some(set), Some(value)) =
-                    (taken.get_mut(&name.to_lowercase()), value.as_str())
-                {
-                    set.insert(value.to_lowercase());
-                }
-            }
-        }
         let mut after = wanted.fields;
         // Exactly the room the labels take: a plan keeps every create's.
         let mut labels = super::SortedMap::with_capacity(1 + usize::from(roles.role.is_some()));
@@ -501,6 +494,45 @@ impl<'a> State<'a> {
             grants,
             ..Change::new(Action::Create, user.key.to_owned(), Situation::Unmatched)
         })
+    }
+
+    /// A create's Username and unique values claimed, in the order users are planned: one
+    /// another Salesforce user, or a user planned before, holds is a conflict. What it claims,
+    /// SelectUniqueValue sees taken from then on.
+    pub(super) fn claim_create(
+        &self,
+        change: Change,
+        user: &SourceUser<'a>,
+    ) -> Result<Change, Problem> {
+        let problem = |reason: String| Problem {
+            kind: ProblemKind::Conflict,
+            key: user.key.to_owned(),
+            reason,
+        };
+        let username = change
+            .after
+            .get("Username")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
+            return Err(problem(reason));
+        }
+        self.unique_values
+            .claim(change.after.iter().map(|(k, v)| (&**k, v)), user.key, None)
+            .map_err(|(reason, holder)| {
+                self.hold_in_conflict(holder.as_deref());
+                problem(reason)
+            })?;
+        let mut taken = lock(&self.taken);
+        let tracked = !taken.is_empty();
+        for (name, value) in change.after.iter().filter(|_| tracked) {
+            if let (Some(set), Some(value)) = (taken.get_mut(&name.to_lowercase()), value.as_str())
+            {
+                set.insert(value.to_lowercase());
+            }
+        }
+        drop(taken);
+        Ok(change)
     }
 
     /// Creates that share a Username are conflicts; creates beyond a licence's free seats are

@@ -87,7 +87,7 @@ pub(super) fn link(
     let mut anchors: Vec<(usize, String)> = Vec::new();
     for (i, rule) in compiled.matching.iter().enumerate() {
         let (parsed, field, source) = (rule.parsed, &rule.field, &rule.source);
-        let evaluated = match held_text(parsed, &raw) {
+        let evaluated = match held_text(parsed, raw) {
             Some(text) => Ok(Cow::Borrowed(text)),
             None => expr::evaluate(parsed, user, ctx).map(|v| match v {
                 Value::Str(v) => Cow::Owned(v),

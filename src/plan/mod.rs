@@ -606,7 +606,7 @@ pub(crate) fn plan(
     inputs: &Inputs<'_>,
 ) -> Plan {
     planned(
-        &reconcile::State::new(config, source, target, inputs),
+        &mut reconcile::State::new(config, source, target, inputs),
         source,
     )
 }
@@ -656,14 +656,14 @@ pub(crate) fn plan_taking(
     drop(ends);
     drop(members);
     planned(
-        &reconcile::State::with_users(config, &source, users, target, inputs),
+        &mut reconcile::State::with_users(config, &source, users, target, inputs),
         &source,
     )
 }
 
 /// The plan from the planner's state: reconciled, then labelled, limited to `--target` keys,
 /// summarized and checked against the threshold.
-fn planned(state: &reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
+fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
     let (config, target, inputs) = (state.config, state.target, state.inputs);
     let mut plan = reconcile::reconcile(state);
     plan.format_version = PLAN_FORMAT;

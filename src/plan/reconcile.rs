@@ -3,7 +3,9 @@
 //! are deprovisioned. `State` holds what the pass shares.
 
 use super::hash::{HashMap, HashSet};
-use std::cell::RefCell;
+use std::sync::Mutex;
+
+use crate::concurrent::lock;
 
 use serde_json::Value as Json;
 
@@ -18,12 +20,24 @@ use crate::expr::{self, Context};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::sorted_map::Name;
 
+/// Users a chunk of the pass plans at once: each chunk's attributes go once it is planned, so
+/// the plan's peak holds at most a chunk's more than one user at a time would (a few MB), and
+/// the threads that plan it start some 25 times for 100,000 users.
+const CHUNK: usize = 4096;
+
+/// A user's update or create, planned but not yet claiming its unique values (`State::prepare`).
+pub(super) enum Prepared {
+    /// What differs (`None`: nothing), or why it cannot be planned.
+    Update(Result<Option<Change>, Problem>),
+    Create(Result<Change, Problem>),
+}
+
 /// Everything reconciled, before `--target` and safety.
 #[allow(
     clippy::too_many_lines,
     reason = "the lifecycle reads best as one pass: scope, link, map, decide"
 )]
-pub(super) fn reconcile(state: &State<'_>) -> Plan {
+pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     let (config, target) = (state.config, state.target);
     let mut plan = Plan::default();
     let in_scope = state.decisions.iter().filter(|d| d.in_scope()).count();
@@ -73,11 +87,28 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
     // Users whose matching rules failed: any orphan might be theirs.
     let mut undecided_matching = 0usize;
     let mut withheld = 0usize;
-    for (i, user) in state.users.iter().enumerate() {
-        // One user planned: its attributes, if the planner was given them, go.
-        'user: {
-            let decision = &state.decisions[i];
-            match &state.links[i] {
+    // Users are planned a chunk at a time: each user's update or create on every core (it
+    // reads nothing another's planning writes), then, in user order on this thread, what one
+    // user's plan takes from the next — Usernames and unique values claimed — and the chunk's
+    // attributes let go. With SelectUniqueValue a create reads what the creates before it
+    // took: one thread then, each user in turn.
+    let threads = if lock(&state.taken).is_empty() {
+        crate::concurrent::cores()
+    } else {
+        1
+    };
+    for start in (0..state.users.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(state.users.len());
+        let shared: &State<'_> = state;
+        let mut prepared: Vec<Option<Prepared>> = if threads > 1 {
+            crate::concurrent::map_indexed(end - start, threads, |j| shared.prepare(start + j))
+        } else {
+            Vec::new()
+        };
+        for i in start..end {
+            let user = &shared.users[i];
+            let decision = &shared.decisions[i];
+            match &shared.links[i] {
                 Link::Linked { target: t, .. } => {
                     linked_targets.insert(*t);
                 }
@@ -92,7 +123,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                             reason: reason.clone(),
                         });
                     }
-                    break 'user;
+                    continue;
                 }
                 Link::Undecided(reason) => {
                     undecided_matching += 1;
@@ -103,7 +134,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                             reason: reason.to_string(),
                         });
                     }
-                    break 'user;
+                    continue;
                 }
                 Link::Unmatched { .. } => {}
             }
@@ -113,44 +144,52 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
                     key: user.key.to_owned(),
                     reason: why.to_owned(),
                 });
-                break 'user;
+                continue;
             }
-            if !decision.in_scope() {
-                break 'user;
-            }
-            match &state.links[i] {
-                Link::Linked { target: t, by } => match state.update(user, *t, by) {
-                    Ok(Some(mut change)) => {
-                        change.shrink_to_fit();
-                        plan.changes.push(change);
+            let outcome = match prepared.get_mut(i - start) {
+                Some(done) => done.take(),
+                None => shared.prepare(i),
+            };
+            match outcome {
+                None => {}
+                Some(Prepared::Update(outcome)) => {
+                    match outcome
+                        .and_then(|c| c.map(|c| shared.claim_update(c, user.key)).transpose())
+                    {
+                        Ok(Some(change)) => plan.changes.push(change),
+                        Ok(None) => unchanged += 1,
+                        Err(problem) if problem.kind == ProblemKind::Skipped => {
+                            plan.skipped.push(problem);
+                        }
+                        Err(problem) => plan.errors.push(problem),
                     }
-                    Ok(None) => unchanged += 1,
-                    Err(problem) if problem.kind == ProblemKind::Skipped => {
-                        plan.skipped.push(problem);
+                }
+                Some(Prepared::Create(outcome)) => {
+                    match outcome.and_then(|c| shared.claim_create(c, user)) {
+                        Ok(change) => {
+                            creates.push(plan.changes.len());
+                            plan.changes.push(change);
+                        }
+                        Err(problem) if problem.kind == ProblemKind::Skipped => {
+                            plan.skipped.push(problem);
+                        }
+                        Err(problem) => plan.errors.push(problem),
                     }
-                    Err(problem) => plan.errors.push(problem),
-                },
-                Link::Unmatched { reason } => match state.create(user, reason) {
-                    Ok(mut change) => {
-                        change.shrink_to_fit();
-                        creates.push(plan.changes.len());
-                        plan.changes.push(change);
-                    }
-                    Err(problem) if problem.kind == ProblemKind::Skipped => {
-                        plan.skipped.push(problem);
-                    }
-                    Err(problem) => plan.errors.push(problem),
-                },
-                Link::Disputed(..) | Link::Undecided(..) => {}
+                }
             }
         }
-        user.release();
+        // The chunk is planned: its attributes, if the planner was given them, go.
+        for user in &mut state.users[start..end] {
+            user.release();
+        }
     }
+    let state: &State<'_> = state;
     // Every user is planned: nothing claims a unique value any more.
     state.unique_values.release();
     state.check_creates(&creates, &mut plan);
     state.check_grant_seats(&mut plan);
     // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
+    let in_conflict = lock(&state.in_conflict);
     for (t, user) in target.users.iter().enumerate() {
         if !user.is_active || state.org.protected(config, user) {
             continue;
@@ -169,7 +208,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             },
             None if owned(config, user)
                 && !linked_targets.contains(&t)
-                && !state.in_conflict.borrow().contains(&t)
+                && !in_conflict.contains(&t)
                 && undecided_matching > 0 =>
             {
                 withheld += 1;
@@ -177,7 +216,7 @@ pub(super) fn reconcile(state: &State<'_>) -> Plan {
             }
             None if owned(config, user)
                 && !linked_targets.contains(&t)
-                && !state.in_conflict.borrow().contains(&t) =>
+                && !in_conflict.contains(&t) =>
             {
                 (
                     Situation::Orphaned,
@@ -278,7 +317,7 @@ pub(super) struct State<'a> {
     pub(super) links: Vec<Link>,
     pub(super) inputs: &'a Inputs<'a>,
     /// Values taken per field (lower case for Username), for SelectUniqueValue.
-    pub(super) taken: RefCell<HashMap<String, HashSet<String>>>,
+    pub(super) taken: Mutex<HashMap<String, HashSet<String>>>,
     /// Target users by lower-case Username, and by id.
     pub(super) by_username: HashMap<String, usize>,
     pub(super) by_id: HashMap<&'a str, usize>,
@@ -293,7 +332,7 @@ pub(super) struct State<'a> {
     /// Who holds each value of the unique fields roster writes.
     pub(super) unique_values: super::values::UniqueValues<'a>,
     /// Salesforce users a create's Username conflict names: never deprovisioned by this plan.
-    pub(super) in_conflict: RefCell<HashSet<usize>>,
+    pub(super) in_conflict: Mutex<HashSet<usize>>,
 }
 
 impl<'a> State<'a> {
@@ -318,17 +357,19 @@ impl<'a> State<'a> {
     ) -> State<'a> {
         let compiled = compile(config);
         let (resolved, problems) = super::names::resolve(config, source, target);
-        let decisions: Vec<Scope> = users
-            .iter()
-            .map(|u| scope::decide(config, u, false).into())
-            .collect();
+        // Each user's scope and link on every core: neither reads another user's.
+        let threads = crate::concurrent::cores();
+        let decisions: Vec<Scope> = crate::concurrent::map_indexed(users.len(), threads, |i| {
+            scope::decide(config, &users[i], false).into()
+        });
         let suffix = config.safety.sandbox_email_suffix.as_str();
         let index = match_index(&compiled, target, suffix);
-        let ctx = Context::new(inputs.now, inputs.seed);
-        let mut links: Vec<Link> = users
-            .iter()
-            .map(|u| link(&compiled, &index, target, u, &ctx, suffix, None))
-            .collect();
+        // A context a user, as `explain` evaluates one user's rules: what a rule draws (a
+        // Guid) does not depend on the users linked before.
+        let ctx = || Context::new(inputs.now, inputs.seed);
+        let mut links: Vec<Link> = crate::concurrent::map_indexed(users.len(), threads, |i| {
+            link(&compiled, &index, target, &users[i], &ctx(), suffix, None)
+        });
         // Two source users on one target user: neither is linked.
         let mut claims: HashMap<usize, Vec<usize>> = HashMap::default();
         for (i, l) in links.iter().enumerate() {
@@ -354,7 +395,7 @@ impl<'a> State<'a> {
         for (i, l) in links.iter_mut().enumerate() {
             if let Link::Disputed(dispute) = l {
                 let targets = &mut dispute.1;
-                let found = candidates(&compiled, &index, &users[i], &ctx, suffix);
+                let found = candidates(&compiled, &index, &users[i], &ctx(), suffix);
                 targets.extend(found.iter().map(|(t, _)| *t));
                 targets.sort_unstable();
                 targets.dedup();
@@ -407,11 +448,11 @@ impl<'a> State<'a> {
                 .collect(),
             links,
             inputs,
-            taken: RefCell::new(taken),
+            taken: Mutex::new(taken),
             resolved,
             problems,
             field_rules: super::values::FieldRules::new(target),
-            in_conflict: RefCell::new(HashSet::default()),
+            in_conflict: Mutex::new(HashSet::default()),
             unique_values: super::values::UniqueValues::new(
                 target,
                 config.mappings.iter().map(|m| m.target.as_str()),
@@ -420,13 +461,35 @@ impl<'a> State<'a> {
         }
     }
 
+    /// User `i`'s update or create, when it is in scope and linked or unmatched: everything
+    /// but the claims (`claim_update`, `claim_create`), which go in user order.
+    pub(super) fn prepare(&self, i: usize) -> Option<Prepared> {
+        let decision = &self.decisions[i];
+        if !decision.in_scope() || decision.undecided().is_some() {
+            return None;
+        }
+        let user = &self.users[i];
+        let shrunk = |mut change: Change| {
+            change.shrink_to_fit();
+            change
+        };
+        match &self.links[i] {
+            Link::Linked { target, by } => Some(Prepared::Update(
+                self.update(user, *target, by).map(|c| c.map(shrunk)),
+            )),
+            Link::Unmatched { reason } => {
+                Some(Prepared::Create(self.create(user, reason).map(shrunk)))
+            }
+            Link::Disputed(..) | Link::Undecided(..) => None,
+        }
+    }
+
     pub(super) fn context(&self) -> Context<'static> {
         Context::new(self.inputs.now, self.inputs.seed)
     }
 
     fn is_taken(&self, field: &str, value: &str) -> bool {
-        self.taken
-            .borrow()
+        lock(&self.taken)
             .get(&field.to_lowercase())
             .is_some_and(|s| s.contains(&value.to_lowercase()))
     }

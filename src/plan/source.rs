@@ -2,8 +2,6 @@
 //! gives (Default Access gives none), the groups the user is a direct member of, and the
 //! attributes expressions read, including the computed `appRoleAssignments`.
 
-use std::cell::RefCell;
-
 use super::hash::HashMap;
 
 use serde_json::Value as Json;
@@ -37,28 +35,12 @@ pub(crate) struct SourceUser<'s> {
 /// A user's attributes as the planner holds them: borrowed from a snapshot the caller keeps, or
 /// taken from a snapshot the planner was given and let go once the user is planned
 /// (`SourceUser::release`) — 100,000 users' attributes are some 70 MB the plan's peak then does
-/// not hold.
+/// not hold. No cell: the views are shared with the planner's threads, and only the pass that
+/// owns them (`&mut`) lets attributes go.
 enum Raw<'s> {
     Kept(&'s Fields),
     /// `None` once released.
-    Held(RefCell<Option<Fields>>),
-}
-
-/// A user's attributes, borrowed for reading (`SourceUser::raw`).
-pub(crate) enum RawRef<'r> {
-    Kept(&'r Fields),
-    Held(std::cell::Ref<'r, Fields>),
-}
-
-impl std::ops::Deref for RawRef<'_> {
-    type Target = Fields;
-
-    fn deref(&self) -> &Fields {
-        match self {
-            RawRef::Kept(fields) => fields,
-            RawRef::Held(fields) => fields,
-        }
-    }
+    Held(Option<Fields>),
 }
 
 /// A small sorted set of names, one of a user's (`SourceUser::roles` and the like).
@@ -112,23 +94,26 @@ impl<'s> SourceUser<'s> {
     ///
     /// # Panics
     /// In debug builds, when the user was released: nothing reads a planned user's attributes.
-    pub(crate) fn raw(&self) -> RawRef<'_> {
+    pub(crate) fn raw(&self) -> &Fields {
         static EMPTY: Fields = Fields::new();
         match &self.raw {
-            Raw::Kept(fields) => RawRef::Kept(fields),
-            Raw::Held(cell) => {
-                let held = std::cell::Ref::filter_map(cell.borrow(), Option::as_ref);
-                debug_assert!(held.is_ok(), "{}'s attributes read after release", self.key);
-                held.map_or_else(|_| RawRef::Kept(&EMPTY), RawRef::Held)
+            Raw::Kept(fields) => fields,
+            Raw::Held(held) => {
+                debug_assert!(
+                    held.is_some(),
+                    "{}'s attributes read after release",
+                    self.key
+                );
+                held.as_ref().unwrap_or(&EMPTY)
             }
         }
     }
 
     /// Lets go of attributes taken from the snapshot (`users_taking`): the planner is done with
     /// the user. Borrowed attributes stay where they are.
-    pub(crate) fn release(&self) {
-        if let Raw::Held(cell) = &self.raw {
-            cell.borrow_mut().take();
+    pub(crate) fn release(&mut self) {
+        if let Raw::Held(held) = &mut self.raw {
+            *held = None;
         }
     }
 
@@ -189,7 +174,7 @@ pub(crate) fn users_taking<'s>(
 ) -> Vec<SourceUser<'s>> {
     let users = names
         .zip(attributes)
-        .map(|((id, key), fields)| (id, key, Raw::Held(RefCell::new(Some(fields)))));
+        .map(|((id, key), fields)| (id, key, Raw::Held(Some(fields))));
     let members: Vec<&[String]> = members.iter().map(Vec::as_slice).collect();
     views(source, users, &members)
 }

@@ -6,7 +6,7 @@
 //! hand-made snapshot) the lengths of roster's own table of standard fields stand in.
 
 use super::hash::{HashMap, HashSet};
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use serde_json::Value as Json;
 
@@ -278,7 +278,7 @@ const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname"];
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues<'a> {
     /// Per unique field roster writes: its API name, and lower-case value → holder.
-    held: RefCell<Vec<(String, Holders<'a>)>>,
+    held: Mutex<Vec<(String, Holders<'a>)>>,
     /// The org's users, whom `Holder::Org` indexes.
     users: &'a [crate::model::TargetUser],
 }
@@ -325,7 +325,7 @@ impl<'a> UniqueValues<'a> {
             })
             .collect();
         UniqueValues {
-            held: RefCell::new(held),
+            held: Mutex::new(held),
             users: &target.users,
         }
     }
@@ -334,7 +334,7 @@ impl<'a> UniqueValues<'a> {
     /// 110,000 values a unique field for 100,000 users) would otherwise sit beside the finished
     /// plan at its peak. A claim after this finds nothing held.
     pub(super) fn release(&self) {
-        *self.held.borrow_mut() = Vec::new();
+        *crate::concurrent::lock(&self.held) = Vec::new();
     }
 
     /// Claims `fields`' unique values for the user `key` (whose Salesforce user, if any, is
@@ -347,7 +347,7 @@ impl<'a> UniqueValues<'a> {
         key: &'a str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
-        let mut held = self.held.borrow_mut();
+        let mut held = crate::concurrent::lock(&self.held);
         if held.is_empty() {
             return Ok(());
         }
