@@ -85,6 +85,31 @@ pub(crate) fn map_indexed<T: Send>(
     })
 }
 
+/// `f` on every item of `items`, on up to `threads` threads (the caller's among them), each a
+/// contiguous share. A panic in `f` is passed on as it is.
+pub(crate) fn for_each_mut<T: Send>(items: &mut [T], threads: usize, f: impl Fn(&mut T) + Sync) {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        items.iter_mut().for_each(f);
+        return;
+    }
+    let share = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut shares = items.chunks_mut(share);
+        let mine = shares.next();
+        let others: Vec<_> = shares
+            .map(|part| scope.spawn(move || part.iter_mut().for_each(f)))
+            .collect();
+        mine.into_iter().flatten().for_each(f);
+        for other in others {
+            if let Err(panic) = other.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -131,6 +156,21 @@ mod tests {
         let caller = std::thread::current().id();
         let elsewhere = map_indexed(4, 2, |_| std::thread::current().id() != caller);
         assert_eq!(elsewhere, [false, false, true, true]);
+    }
+
+    #[test]
+    fn for_each_mut_reaches_every_item_once() {
+        for threads in [0, 1, 2, 3, 64] {
+            for count in [0, 1, 2, 5, 100] {
+                let mut items: Vec<usize> = (0..count).collect();
+                for_each_mut(&mut items, threads, |i| *i *= 2);
+                assert_eq!(
+                    items,
+                    (0..count).map(|i| i * 2).collect::<Vec<_>>(),
+                    "{count} on {threads} threads"
+                );
+            }
+        }
     }
 
     #[tokio::test]

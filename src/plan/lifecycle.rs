@@ -523,15 +523,16 @@ impl<'a> State<'a> {
                 self.hold_in_conflict(holder.as_deref());
                 problem(reason)
             })?;
-        let mut taken = lock(&self.taken);
-        let tracked = !taken.is_empty();
-        for (name, value) in change.after.iter().filter(|_| tracked) {
-            if let (Some(set), Some(value)) = (taken.get_mut(&name.to_lowercase()), value.as_str())
-            {
-                set.insert(value.to_lowercase());
+        if self.select_unique_value {
+            let mut taken = lock(&self.taken);
+            for (name, value) in &change.after {
+                if let (Some(set), Some(value)) =
+                    (taken.get_mut(&name.to_lowercase()), value.as_str())
+                {
+                    set.insert(value.to_lowercase());
+                }
             }
         }
-        drop(taken);
         Ok(change)
     }
 

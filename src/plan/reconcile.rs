@@ -92,10 +92,10 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     // user's plan takes from the next — Usernames and unique values claimed — and the chunk's
     // attributes let go. With SelectUniqueValue a create reads what the creates before it
     // took: one thread then, each user in turn.
-    let threads = if lock(&state.taken).is_empty() {
-        crate::concurrent::cores()
-    } else {
+    let threads = if state.select_unique_value {
         1
+    } else {
+        crate::concurrent::cores()
     };
     for start in (0..state.users.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(state.users.len());
@@ -179,9 +179,9 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             }
         }
         // The chunk is planned: its attributes, if the planner was given them, go.
-        for user in &mut state.users[start..end] {
+        crate::concurrent::for_each_mut(&mut state.users[start..end], threads, |user| {
             user.release();
-        }
+        });
     }
     let state: &State<'_> = state;
     // Every user is planned: nothing claims a unique value any more.
@@ -316,6 +316,9 @@ pub(super) struct State<'a> {
     pub(super) decisions: Vec<Scope>,
     pub(super) links: Vec<Link>,
     pub(super) inputs: &'a Inputs<'a>,
+    /// Whether a mapping uses SelectUniqueValue: only then is `taken` kept, and a create's
+    /// values depend on the creates planned before it.
+    pub(super) select_unique_value: bool,
     /// Values taken per field (lower case for Username), for SelectUniqueValue.
     pub(super) taken: Mutex<HashMap<String, HashSet<String>>>,
     /// Target users by lower-case Username, and by id.
@@ -448,6 +451,7 @@ impl<'a> State<'a> {
                 .collect(),
             links,
             inputs,
+            select_unique_value: !taken.is_empty(),
             taken: Mutex::new(taken),
             resolved,
             problems,
