@@ -25,6 +25,13 @@ use crate::sorted_map::Name;
 /// the threads that plan it start some 25 times for 100,000 users.
 const CHUNK: usize = 4096;
 
+/// The threads the planner uses: one a core, at most eight. Planning waits on memory more than
+/// on instructions, so more threads gain little, and each chunk's share of 4,096 users would
+/// shrink below 512 while the threads that plan it start anew for every chunk.
+fn threads() -> usize {
+    crate::concurrent::cores().min(8)
+}
+
 /// A user's update or create, planned but not yet claiming its unique values (`State::prepare`).
 pub(super) enum Prepared {
     /// What differs (`None`: nothing), or why it cannot be planned.
@@ -95,7 +102,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     let threads = if state.select_unique_value {
         1
     } else {
-        crate::concurrent::cores()
+        threads()
     };
     for start in (0..state.users.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(state.users.len());
@@ -361,7 +368,7 @@ impl<'a> State<'a> {
         let compiled = compile(config);
         let (resolved, problems) = super::names::resolve(config, source, target);
         // Each user's scope and link on every core: neither reads another user's.
-        let threads = crate::concurrent::cores();
+        let threads = threads();
         let decisions: Vec<Scope> = crate::concurrent::map_indexed(users.len(), threads, |i| {
             scope::decide(config, &users[i], false).into()
         });
