@@ -165,21 +165,29 @@ impl<'a> State<'a> {
     /// An update's unique values claimed, in the order users are planned: a value another
     /// Salesforce user, or a user planned before, holds is a conflict.
     pub(super) fn claim_update(&self, change: Change, key: &'a str) -> Result<Change, Problem> {
-        let own = change.target_id.as_deref();
-        match self
-            .unique_values
+        self.claim_unique(&change, key, change.target_id.as_deref())?;
+        Ok(change)
+    }
+
+    /// `change`'s values of unique fields claimed for the user `key` (whose Salesforce user, if
+    /// any, is `own`): a conflict naming the holder, kept out of this plan's deprovisioning,
+    /// when another has one.
+    fn claim_unique(
+        &self,
+        change: &Change,
+        key: &'a str,
+        own: Option<&str>,
+    ) -> Result<(), Problem> {
+        self.unique_values
             .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, own)
-        {
-            Ok(()) => Ok(change),
-            Err((reason, holder)) => {
+            .map_err(|(reason, holder)| {
                 self.hold_in_conflict(holder.as_deref());
-                Err(Problem {
+                Problem {
                     kind: ProblemKind::Conflict,
                     key: key.to_owned(),
                     reason,
-                })
-            }
-        }
+                }
+            })
     }
 
     /// A value the org would refuse fails this user's update at apply: an error item now.
@@ -504,25 +512,19 @@ impl<'a> State<'a> {
         change: Change,
         user: &SourceUser<'a>,
     ) -> Result<Change, Problem> {
-        let problem = |reason: String| Problem {
-            kind: ProblemKind::Conflict,
-            key: user.key.to_owned(),
-            reason,
-        };
         let username = change
             .after
             .get("Username")
             .and_then(Json::as_str)
             .unwrap_or_default();
         if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
-            return Err(problem(reason));
+            return Err(Problem {
+                kind: ProblemKind::Conflict,
+                key: user.key.to_owned(),
+                reason,
+            });
         }
-        self.unique_values
-            .claim(change.after.iter().map(|(k, v)| (&**k, v)), user.key, None)
-            .map_err(|(reason, holder)| {
-                self.hold_in_conflict(holder.as_deref());
-                problem(reason)
-            })?;
+        self.claim_unique(&change, user.key, None)?;
         if self.select_unique_value {
             let mut taken = lock(&self.taken);
             for (name, value) in &change.after {
