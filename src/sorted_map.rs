@@ -36,9 +36,7 @@ impl Name {
         static NAMES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<Name>>> =
             std::sync::LazyLock::new(std::sync::Mutex::default);
         // A panic while the set is locked leaves it whole: no insert is half done.
-        let mut names = NAMES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut names = crate::concurrent::lock(&NAMES);
         if let Some(known) = names.get(name) {
             return *known;
         }

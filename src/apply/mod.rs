@@ -20,7 +20,7 @@ pub(crate) use record::{
     audit_line_schemas, complete,
 };
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -346,17 +346,11 @@ pub(crate) struct Stop(Arc<Mutex<Option<String>>>);
 impl Stop {
     /// Stops the apply; the first reason given is the one reported.
     pub(crate) fn stop(&self, why: String) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(why);
+        crate::concurrent::lock(&self.0).get_or_insert(why);
     }
 
     fn reason(&self) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        crate::concurrent::lock(&self.0).clone()
     }
 }
 

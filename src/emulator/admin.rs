@@ -6,10 +6,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Shared;
 use super::faults::Rule;
 use super::http::json_response;
 use super::state::{AssignmentState, Change, DEFAULT_ACCESS};
-use super::{Shared, lock};
+use crate::concurrent::lock;
 
 fn ok() -> Response {
     json_response(StatusCode::OK, &json!({"ok": true}))

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::http::{graph_error, salesforce_error};
-use super::{Api, Request, Shared, lock};
+use super::{Api, Request, Shared};
+use crate::concurrent::lock;
 
 /// The faults waiting to fire.
 #[derive(Debug, Default)]

@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::concurrent::lock;
 use std::time::Duration;
 
 use axum::Router;
@@ -73,8 +75,6 @@ pub(crate) struct Shared {
     /// Bulk API 2.0 ingest jobs.
     jobs: Mutex<salesforce::Jobs>,
 }
-
-pub(crate) use crate::concurrent::lock;
 
 impl Shared {
     pub(crate) fn new(state: State) -> Arc<Shared> {

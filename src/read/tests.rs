@@ -120,7 +120,7 @@ fn message(err: &Error) -> String {
 }
 
 fn fault(running: &Running, route: &str, kind: faults::Kind, count: u32) {
-    emulator::lock(&running.shared.faults).add(faults::Rule {
+    crate::concurrent::lock(&running.shared.faults).add(faults::Rule {
         route: route.to_owned(),
         kind,
         count,
@@ -703,7 +703,7 @@ async fn the_concurrent_request_limits_are_waited_out() {
         2 * queries + 2,
         "each refused query was sent once more"
     );
-    assert!(emulator::lock(&running.shared.faults).is_empty());
+    assert!(crate::concurrent::lock(&running.shared.faults).is_empty());
     running.shutdown().await;
 }
 
@@ -728,7 +728,7 @@ async fn a_failed_read_returns_no_snapshot() {
     assert!(count(&running, "GET /v1.0/groups/{id}/members") <= 3 * 6);
 
     // Exactly: one request the read makes once (the application's lookup) is tried six times.
-    emulator::lock(&running.shared.faults).clear();
+    crate::concurrent::lock(&running.shared.faults).clear();
     fault(
         &running,
         "GET /v1.0/servicePrincipals",
@@ -740,7 +740,7 @@ async fn a_failed_read_returns_no_snapshot() {
     assert_eq!(count(&running, "GET /v1.0/servicePrincipals"), before + 6);
 
     // A 404 is not retried.
-    emulator::lock(&running.shared.faults).clear();
+    crate::concurrent::lock(&running.shared.faults).clear();
     fault(
         &running,
         "GET /v1.0/servicePrincipals",
@@ -771,7 +771,7 @@ async fn throttled_requests_inside_a_batch_are_sent_again() {
     assert_eq!(source.users.len(), 200);
     // 14 filters in one batch, and one more batch for the three throttled filters.
     assert_eq!(count(&running, "POST /v1.0/$batch"), 2);
-    assert!(emulator::lock(&running.shared.faults).is_empty());
+    assert!(crate::concurrent::lock(&running.shared.faults).is_empty());
     running.shutdown().await;
 }
 

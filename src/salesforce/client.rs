@@ -3,7 +3,7 @@
 //! queries followed through `nextRecordsUrl` to the end.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -158,7 +158,7 @@ impl Salesforce {
 
     /// The API usage of the last response (`Sforce-Limit-Info`).
     pub(crate) fn usage(&self) -> Option<ApiUsage> {
-        *self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+        *crate::concurrent::lock(&self.usage)
     }
 
     pub(crate) async fn session(&self) -> Result<Arc<Session>, SalesforceError> {
@@ -331,7 +331,7 @@ impl Salesforce {
             })
         });
         if usage.is_some() {
-            *self.usage.lock().unwrap_or_else(PoisonError::into_inner) = usage;
+            *crate::concurrent::lock(&self.usage) = usage;
         }
     }
 

@@ -15,8 +15,9 @@ use serde_json::{Map, Value, json};
 use super::super::http::{json_response, salesforce_error};
 use super::super::ids;
 use super::super::state::object_name;
-use super::super::{Request, Shared, lock};
+use super::super::{Request, Shared};
 use super::records::{Failure, create, update};
+use crate::concurrent::lock;
 
 /// One ingest job.
 #[derive(Debug)]

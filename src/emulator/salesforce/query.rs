@@ -8,9 +8,10 @@ use serde_json::Value;
 use super::super::http::{json_text_response, param, salesforce_error, url_pairs};
 use super::super::soql::{self, Query};
 use super::super::state::object_name;
-use super::super::{Request, Shared, ids, lock};
+use super::super::{Request, Shared, ids};
 use super::records::known_field;
 use super::with_attributes;
+use crate::concurrent::lock;
 
 pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Response {
     let pairs = url_pairs(&request.query);

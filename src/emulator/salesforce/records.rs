@@ -5,13 +5,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::super::Shared;
 use super::super::http::{json_response, param, salesforce_error, url_pairs};
 use super::super::ids;
 use super::super::state::{JUNCTIONS, Org, object_name};
 use super::super::world::{CustomField, CustomType};
-use super::super::{Shared, lock};
 use super::user_object;
 use super::with_attributes;
+use crate::concurrent::lock;
 
 /// One failure, as Salesforce reports it per record.
 #[derive(Clone, Debug)]
