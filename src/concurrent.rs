@@ -76,10 +76,7 @@ pub(crate) fn map_indexed<T: Send>(
         let mut all: Vec<T> = Vec::with_capacity(count);
         all.extend((0..share).map(f));
         for other in others {
-            match other.join() {
-                Ok(part) => all.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+            all.extend(joined(other));
         }
         all
     })
@@ -102,12 +99,15 @@ pub(crate) fn for_each_mut<T: Send>(items: &mut [T], threads: usize, f: impl Fn(
             .map(|part| scope.spawn(move || part.iter_mut().for_each(f)))
             .collect();
         mine.into_iter().flatten().for_each(f);
-        for other in others {
-            if let Err(panic) = other.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
+        others.into_iter().for_each(joined);
     });
+}
+
+/// A scoped thread's result, its panic passed on as it is.
+pub(crate) fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::thread::ScopedJoinHandle;
 
+use crate::concurrent::joined;
 use crate::plan::{Change, Plan};
 
 /// Changes per chunk: some 1.3 MB of JSON for a synthetic world's changes.
@@ -58,14 +59,6 @@ fn write_chunked(out: &mut dyn Write, plan: &Plan, chunk: usize) -> std::io::Res
     out.write_all(b"\n  ]")?;
     out.write_all(&shell[at + 2..])?;
     out.write_all(b"\n")
-}
-
-/// A chunk's text, a rendering thread's panic passed on as it is.
-fn joined(handle: ScopedJoinHandle<'_, std::io::Result<Vec<u8>>>) -> std::io::Result<Vec<u8>> {
-    match handle.join() {
-        Ok(text) => text,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
 }
 
 /// `changes` as the elements of the plan's `changes` array, two levels deep: each after the
