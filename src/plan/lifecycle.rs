@@ -182,11 +182,7 @@ impl<'a> State<'a> {
             .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, own)
             .map_err(|(reason, holder)| {
                 self.hold_in_conflict(holder.as_deref());
-                Problem {
-                    kind: ProblemKind::Conflict,
-                    key: key.to_owned(),
-                    reason,
-                }
+                conflict(key, reason)
             })
     }
 
@@ -518,11 +514,7 @@ impl<'a> State<'a> {
             .and_then(Json::as_str)
             .unwrap_or_default();
         if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
-            return Err(Problem {
-                kind: ProblemKind::Conflict,
-                key: user.key.to_owned(),
-                reason,
-            });
+            return Err(conflict(user.key, reason));
         }
         self.claim_unique(&change, user.key, None)?;
         if self.select_unique_value {
@@ -867,6 +859,15 @@ fn problem(user: &SourceUser<'_>, reason: String) -> Problem {
     Problem {
         kind: ProblemKind::Error,
         key: user.key.to_owned(),
+        reason,
+    }
+}
+
+/// A conflict for the user `key`: what it would take another holds.
+fn conflict(key: &str, reason: String) -> Problem {
+    Problem {
+        kind: ProblemKind::Conflict,
+        key: key.to_owned(),
         reason,
     }
 }
