@@ -22,8 +22,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use crate::concurrent::lock;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,6 +29,8 @@ use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
+
+use crate::concurrent::lock;
 
 pub(crate) use faults::Faults;
 #[cfg(test)]
