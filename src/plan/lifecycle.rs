@@ -1,8 +1,9 @@
 //! The lifecycle of one user: an update (or reactivation) of a linked user, a create of an
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
-use super::hash::HashMap;
+use super::hash::{HashMap, HashSet};
 use std::borrow::Cow;
+use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -502,12 +503,15 @@ impl<'a> State<'a> {
 
     /// A create's Username and unique values claimed, in the order users are planned: one
     /// another Salesforce user, or a user planned before, holds is a conflict. What it claims,
-    /// SelectUniqueValue sees taken from then on.
+    /// SelectUniqueValue sees taken from then on. With the change comes what `check_creates`
+    /// weighs of it, read now that the change is in cache: the change goes to `plan.changes`
+    /// at `at`.
     pub(super) fn claim_create(
         &self,
         change: Change,
         user: &SourceUser<'a>,
-    ) -> Result<Change, Problem> {
+        at: usize,
+    ) -> Result<(Change, Claimed<'a>), Problem> {
         let username = change
             .after
             .get("Username")
@@ -527,32 +531,30 @@ impl<'a> State<'a> {
                 }
             }
         }
-        Ok(change)
-    }
-
-    /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
-    /// errors (in key order, so the same users get seats every time).
-    /// `creates` are the creates' indexes in `plan.changes`.
-    pub(super) fn check_creates(&self, creates: &[usize], plan: &mut Plan) {
-        let username = |i: usize| create_username(plan, i);
-        let by_username = usernames_given_twice(plan, creates);
-        let mut seats = self.free_seats(plan);
-        // When a licence runs out, the seats go in key order; when none does, the order does
-        // not matter (the plan is sorted at the end). The user licence each create's profile
-        // needs (empty when the org does not say):
-        let licence = |i: usize| {
-            plan.changes[i]
+        let claimed = Claimed {
+            at,
+            username: self.caseless.hash_one(Caseless(username)),
+            licence: change
                 .after
                 .get("ProfileId")
                 .and_then(Json::as_str)
                 .and_then(|profile| self.licence_of(profile))
-                .unwrap_or_default()
+                .unwrap_or_default(),
         };
-        // Read once: a create's change is cold again by now.
-        let licences: Vec<&str> = creates.iter().map(|i| licence(*i)).collect();
+        Ok((change, claimed))
+    }
+
+    /// Creates that share a Username are conflicts; creates beyond a licence's free seats are
+    /// errors (in key order, so the same users get seats every time).
+    pub(super) fn check_creates(&self, creates: &[Claimed<'a>], plan: &mut Plan) {
+        let username = |i: usize| create_username(plan, i);
+        let by_username = usernames_given_twice(plan, creates);
+        let mut seats = self.free_seats(plan);
+        // When a licence runs out, the seats go in key order; when none does, the order does
+        // not matter (the plan is sorted at the end).
         let mut demand: HashMap<&str, i64> = HashMap::default();
-        for licence in &licences {
-            *demand.entry(licence).or_insert(0) += 1;
+        for create in creates {
+            *demand.entry(create.licence).or_insert(0) += 1;
         }
         let short = demand
             .iter()
@@ -560,16 +562,16 @@ impl<'a> State<'a> {
         let mut order: Vec<usize> = (0..creates.len()).collect();
         if short {
             order.sort_unstable_by(|a, b| {
-                plan.changes[creates[*a]]
+                plan.changes[creates[*a].at]
                     .key
-                    .cmp(&plan.changes[creates[*b]].key)
+                    .cmp(&plan.changes[creates[*b].at].key)
             });
         }
         let mut refused: Vec<Problem> = Vec::new();
         let mut dropped = vec![false; plan.changes.len()];
         for k in order {
-            let i = &creates[k];
-            let licence = &licences[k];
+            let i = &creates[k].at;
+            let licence = &creates[k].licence;
             // Nearly always no Username is given twice: nothing to look up.
             let twice = (!by_username.is_empty())
                 .then(|| by_username.get(&username(*i)))
@@ -974,35 +976,61 @@ fn create_username(plan: &Plan, i: usize) -> Caseless<'_> {
     )
 }
 
-/// The keys of the creates (indexes in `plan.changes`) that share a Username, sorted, by
-/// Username: only the (rare) Usernames given twice.
+/// The keys of the creates that share a Username, sorted, by Username: only the (rare)
+/// Usernames given twice.
 fn usernames_given_twice<'p>(
     plan: &'p Plan,
-    creates: &[usize],
+    creates: &[Claimed<'_>],
 ) -> HashMap<Caseless<'p>, Vec<&'p str>> {
     use std::collections::hash_map::Entry;
+    // Equal Usernames hash equal: only the creates whose hash comes twice can share one, and
+    // only their changes (cold by now, 100,000 of them) are read.
+    let mut seen: HashSet<u64> =
+        HashSet::with_capacity_and_hasher(creates.len(), foldhash::fast::RandomState::default());
+    let mut again: HashSet<u64> = HashSet::default();
+    for create in creates {
+        if !seen.insert(create.username) {
+            again.insert(create.username);
+        }
+    }
+    let mut by_username: HashMap<Caseless<'_>, Vec<&str>> = HashMap::default();
+    if again.is_empty() {
+        return by_username;
+    }
     // Each Username hashed once: the first create to give it, and only a Username given again
     // gets its list of keys.
-    let mut first: HashMap<Caseless<'_>, usize> =
-        HashMap::with_capacity_and_hasher(creates.len(), foldhash::fast::RandomState::default());
-    let mut by_username: HashMap<Caseless<'_>, Vec<&str>> = HashMap::default();
+    let mut first: HashMap<Caseless<'_>, usize> = HashMap::default();
     let key = |i: usize| plan.changes[i].key.as_str();
-    for i in creates {
-        let username = create_username(plan, *i);
+    for i in creates
+        .iter()
+        .filter(|c| again.contains(&c.username))
+        .map(|c| c.at)
+    {
+        let username = create_username(plan, i);
         match first.entry(username) {
             Entry::Vacant(entry) => {
-                entry.insert(*i);
+                entry.insert(i);
             }
             Entry::Occupied(entry) => by_username
                 .entry(username)
                 .or_insert_with(|| vec![key(*entry.get())])
-                .push(key(*i)),
+                .push(key(i)),
         }
     }
     for keys in by_username.values_mut() {
         keys.sort_unstable();
     }
     by_username
+}
+
+/// A create, as `check_creates` weighs it (`State::claim_create`).
+pub(super) struct Claimed<'a> {
+    /// Its index in `plan.changes`.
+    at: usize,
+    /// Its Username in lower case, hashed (`State::caseless`).
+    username: u64,
+    /// The user licence its profile needs (empty when the org does not say).
+    licence: &'a str,
 }
 
 /// Text that hashes and compares as its lower case (character by character), without making it
