@@ -3,6 +3,7 @@
 //! the planner's per-user work, on every core.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Semaphore;
@@ -82,6 +83,55 @@ pub(crate) fn map_indexed<T: Send>(
     })
 }
 
+/// `map_indexed` beside other work: `f(0)`, … `f(count - 1)` in that order, computed on
+/// `threads - 1` scoped threads while the caller's thread runs `first`, then on the caller's
+/// thread too until every index is done; with `first`'s result. The indexes are handed out a
+/// batch at a time, so a caller's thread that comes late takes what is left, whatever `first`
+/// cost. One thread computes `first`, then the map, on the caller's thread alone. A panic in
+/// `f` or `first` is passed on as it is.
+pub(crate) fn map_indexed_beside<T: Send, R>(
+    count: usize,
+    threads: usize,
+    f: impl Fn(usize) -> T + Sync,
+    first: impl FnOnce() -> R,
+) -> (Vec<T>, R) {
+    /// Indexes taken at a time: few enough that threads finish together, enough that taking
+    /// them costs nothing beside `f`.
+    const BATCH: usize = 64;
+    if threads <= 1 || count == 0 {
+        let done = first();
+        return ((0..count).map(f).collect(), done);
+    }
+    let next = AtomicUsize::new(0);
+    // Each batch with the index it starts at.
+    let work = || {
+        let mut batches: Vec<(usize, Vec<T>)> = Vec::new();
+        loop {
+            let start = next.fetch_add(BATCH, Ordering::Relaxed);
+            if start >= count {
+                return batches;
+            }
+            batches.push((start, (start..(start + BATCH).min(count)).map(&f).collect()));
+        }
+    };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads.min(count.div_ceil(BATCH) + 1))
+            .map(|_| scope.spawn(work))
+            .collect();
+        let done = first();
+        let mut batches = work();
+        for other in others {
+            batches.extend(joined(other));
+        }
+        batches.sort_unstable_by_key(|(start, _)| *start);
+        let mut all = Vec::with_capacity(count);
+        for (_, batch) in batches {
+            all.extend(batch);
+        }
+        (all, done)
+    })
+}
+
 /// `f` on every item of `items`, on up to `threads` threads (the caller's among them), each a
 /// contiguous share. A panic in `f` is passed on as it is.
 pub(crate) fn for_each_mut<T: Send>(items: &mut [T], threads: usize, f: impl Fn(&mut T) + Sync) {
@@ -112,8 +162,6 @@ pub(crate) fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
 
     #[tokio::test]
@@ -156,6 +204,44 @@ mod tests {
         let caller = std::thread::current().id();
         let elsewhere = map_indexed(4, 2, |_| std::thread::current().id() != caller);
         assert_eq!(elsewhere, [false, false, true, true]);
+    }
+
+    #[test]
+    fn map_indexed_beside_keeps_order_and_gives_firsts_result() {
+        for threads in [0, 1, 2, 3, 7] {
+            for count in [0, 1, 2, 63, 64, 65, 1000] {
+                let (squares, first) = map_indexed_beside(count, threads, |i| i * i, || "first");
+                assert_eq!(
+                    squares,
+                    (0..count).map(|i| i * i).collect::<Vec<_>>(),
+                    "{count} on {threads} threads"
+                );
+                assert_eq!(first, "first");
+            }
+        }
+    }
+
+    /// The map goes on while `first` runs on the caller's thread: `first` waits for an index
+    /// another thread computed (were they one after the other, it would wait in vain).
+    #[test]
+    fn map_indexed_beside_computes_while_first_runs() {
+        let caller = std::thread::current().id();
+        let (sent, received) = std::sync::mpsc::channel();
+        let sent = Mutex::new(sent);
+        let (_, heard) = map_indexed_beside(
+            200,
+            2,
+            |i| {
+                let _ = lock(&sent).send(i);
+            },
+            || {
+                assert_eq!(std::thread::current().id(), caller);
+                received
+                    .recv_timeout(std::time::Duration::from_secs(30))
+                    .is_ok()
+            },
+        );
+        assert!(heard, "nothing was computed while first ran");
     }
 
     #[test]

@@ -97,99 +97,118 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     let mut withheld = 0usize;
     // Users are planned a chunk at a time: each user's update or create on every core (it
     // reads nothing another's planning writes), then, in user order on this thread, what one
-    // user's plan takes from the next — Usernames and unique values claimed — and the chunk's
-    // attributes let go. With SelectUniqueValue a create reads what the creates before it
-    // took: one thread then, each user in turn.
+    // user's plan takes from the next — Usernames and unique values claimed — while the other
+    // threads prepare the next chunk (this one joins them when its claims are done), and the
+    // chunk's attributes let go. With SelectUniqueValue a create reads what the creates
+    // before it took: one thread then, each user in turn.
     let threads = if state.select_unique_value {
         1
     } else {
         threads()
     };
-    for start in (0..state.users.len()).step_by(CHUNK) {
-        let end = (start + CHUNK).min(state.users.len());
+    let count = state.users.len();
+    let chunk_at = |start: usize| start..(start + CHUNK).min(count);
+    let mut prepared: Vec<Option<Prepared>> = if threads > 1 {
+        let (first, shared) = (chunk_at(0), &*state);
+        crate::concurrent::map_indexed(first.len(), threads, |j| shared.prepare(first.start + j))
+    } else {
+        Vec::new()
+    };
+    for start in (0..count).step_by(CHUNK) {
+        let end = chunk_at(start).end;
         let shared: &State<'_> = state;
-        let mut prepared: Vec<Option<Prepared>> = if threads > 1 {
-            crate::concurrent::map_indexed(end - start, threads, |j| shared.prepare(start + j))
+        let next = if threads > 1 && end < count {
+            chunk_at(end)
         } else {
-            Vec::new()
+            end..end
         };
-        for i in start..end {
-            let user = &shared.users[i];
-            let decision = &shared.decisions[i];
-            match &shared.links[i] {
-                Link::Linked { target: t, .. } => {
-                    linked_targets.insert(*t);
-                }
-                // A Salesforce user in dispute is never acted on, not even as an orphan.
-                Link::Disputed(dispute) => {
-                    let (reason, targets) = &**dispute;
-                    linked_targets.extend(targets.iter().copied());
-                    if decision.in_scope() {
-                        plan.errors.push(Problem {
-                            kind: ProblemKind::Conflict,
-                            key: user.key.to_owned(),
-                            reason: reason.clone(),
-                        });
+        let (next_prepared, ()) = crate::concurrent::map_indexed_beside(
+            next.len(),
+            threads,
+            |j| shared.prepare(next.start + j),
+            || {
+                for i in start..end {
+                    let user = &shared.users[i];
+                    let decision = &shared.decisions[i];
+                    match &shared.links[i] {
+                        Link::Linked { target: t, .. } => {
+                            linked_targets.insert(*t);
+                        }
+                        // A Salesforce user in dispute is never acted on, not even as an orphan.
+                        Link::Disputed(dispute) => {
+                            let (reason, targets) = &**dispute;
+                            linked_targets.extend(targets.iter().copied());
+                            if decision.in_scope() {
+                                plan.errors.push(Problem {
+                                    kind: ProblemKind::Conflict,
+                                    key: user.key.to_owned(),
+                                    reason: reason.clone(),
+                                });
+                            }
+                            continue;
+                        }
+                        Link::Undecided(reason) => {
+                            undecided_matching += 1;
+                            if decision.in_scope() || decision.undecided().is_some() {
+                                plan.errors.push(Problem {
+                                    kind: ProblemKind::Error,
+                                    key: user.key.to_owned(),
+                                    reason: reason.to_string(),
+                                });
+                            }
+                            continue;
+                        }
+                        Link::Unmatched { .. } => {}
                     }
-                    continue;
-                }
-                Link::Undecided(reason) => {
-                    undecided_matching += 1;
-                    if decision.in_scope() || decision.undecided().is_some() {
+                    if let Some(why) = decision.undecided() {
                         plan.errors.push(Problem {
                             kind: ProblemKind::Error,
                             key: user.key.to_owned(),
-                            reason: reason.to_string(),
+                            reason: why.to_owned(),
                         });
+                        continue;
                     }
-                    continue;
-                }
-                Link::Unmatched { .. } => {}
-            }
-            if let Some(why) = decision.undecided() {
-                plan.errors.push(Problem {
-                    kind: ProblemKind::Error,
-                    key: user.key.to_owned(),
-                    reason: why.to_owned(),
-                });
-                continue;
-            }
-            let outcome = match prepared.get_mut(i - start) {
-                Some(done) => done.take(),
-                None => shared.prepare(i),
-            };
-            match outcome {
-                None => {}
-                Some(Prepared::Update(outcome)) => {
-                    match outcome
-                        .and_then(|c| c.map(|c| shared.claim_update(c, user.key)).transpose())
-                    {
-                        Ok(Some(change)) => plan.changes.push(change),
-                        Ok(None) => unchanged += 1,
-                        Err(problem) if problem.kind == ProblemKind::Skipped => {
-                            plan.skipped.push(problem);
+                    let outcome = match prepared.get_mut(i - start) {
+                        Some(done) => done.take(),
+                        None => shared.prepare(i),
+                    };
+                    match outcome {
+                        None => {}
+                        Some(Prepared::Update(outcome)) => {
+                            match outcome.and_then(|c| {
+                                c.map(|c| shared.claim_update(c, user.key)).transpose()
+                            }) {
+                                Ok(Some(change)) => plan.changes.push(change),
+                                Ok(None) => unchanged += 1,
+                                Err(problem) if problem.kind == ProblemKind::Skipped => {
+                                    plan.skipped.push(problem);
+                                }
+                                Err(problem) => plan.errors.push(problem),
+                            }
                         }
-                        Err(problem) => plan.errors.push(problem),
-                    }
-                }
-                Some(Prepared::Create(outcome)) => {
-                    match outcome.and_then(|c| shared.claim_create(c, user, plan.changes.len())) {
-                        Ok((change, claimed)) => {
-                            creates.push(claimed);
-                            plan.changes.push(change);
+                        Some(Prepared::Create(outcome)) => {
+                            match outcome
+                                .and_then(|c| shared.claim_create(c, user, plan.changes.len()))
+                            {
+                                Ok((change, claimed)) => {
+                                    creates.push(claimed);
+                                    plan.changes.push(change);
+                                }
+                                Err(problem) if problem.kind == ProblemKind::Skipped => {
+                                    plan.skipped.push(problem);
+                                }
+                                Err(problem) => plan.errors.push(problem),
+                            }
                         }
-                        Err(problem) if problem.kind == ProblemKind::Skipped => {
-                            plan.skipped.push(problem);
-                        }
-                        Err(problem) => plan.errors.push(problem),
                     }
                 }
-            }
-        }
+            },
+        );
         // The chunk is planned: its attributes, if the planner was given them, go.
         crate::concurrent::for_each_mut(&mut state.users[start..end], threads, |user| {
             user.release();
         });
+        prepared = next_prepared;
     }
     let state: &State<'_> = state;
     // Every user is planned: nothing claims a unique value any more.
