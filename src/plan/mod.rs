@@ -679,7 +679,9 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
             .filter(|c| matches!(c.action, Action::Deactivate | Action::Freeze))
             .count()
     };
-    let all_deactivations = deactivations(&plan);
+    // Counted before `--target` keeps some: the rest wait outside it. Without targets, the
+    // summary counts them (one pass over 100,000 changes cold by now, not three).
+    let all_deactivations = (!inputs.targets.is_empty()).then(|| deactivations(&plan));
     plan.warnings.extend(source.warnings.iter().cloned());
     plan.deleted_in_entra.clone_from(&source.deleted_users);
     plan.warnings.extend(target.warnings.iter().cloned());
@@ -728,11 +730,12 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
     }
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
     plan.headline = plan.summary.headline();
+    let kept = plan.summary.deactivate + plan.summary.freeze;
     plan.safety = safety(
         config,
         target,
         &plan,
-        all_deactivations - deactivations(&plan),
+        all_deactivations.map_or(0, |all| all - kept),
     );
     plan
 }
