@@ -585,30 +585,10 @@ impl Http {
                 detail: transport_detail(&e),
             }
         };
-        // Sent and answered on a task of its own, so the request goes out and its answer is read
-        // whatever the caller does meanwhile (`Graph::pages` reads one page while the next is on
-        // its way); should the caller give up on it (a read failed elsewhere), the set drops it,
-        // and the request with it.
-        let request = build(&self.client);
-        let mut exchange = tokio::task::JoinSet::new();
-        exchange.spawn(async move {
-            let response = request.send().await?;
-            let (status, headers) = (response.status(), response.headers().clone());
-            Ok((status, headers, response.bytes().await?))
-        });
-        let (status, headers, body) = match exchange.join_next().await {
-            Some(Ok(exchanged)) => exchanged.map_err(transport)?,
-            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // Only dropping the set cancels the task, and the set lives until it is joined: a
-            // runtime shutting down is what is left.
-            _ => {
-                return Err(HttpError::Transport {
-                    api: what.api,
-                    request: what.describe(),
-                    detail: "cancelled: roster is shutting down".to_owned(),
-                });
-            }
-        };
+        let response = build(&self.client).send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
         tracing::info!(
             target: "roster::http",
             "{} {} -> {} in {} ms",

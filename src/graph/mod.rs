@@ -258,56 +258,36 @@ impl Graph {
                 "Microsoft Graph: the answer is not what roster expects: {why}"
             ))
         })?;
-        // Each page is read twice: first for its next link and error only (a scan, nothing
-        // built), so the next page is asked for at once; then for its items, while that
-        // request is on its way. Parsing 999 users before asking for more put some 5 ms a page
-        // on every chain of pages (100,000 users: 26 pages a group, one after another).
         let mut next = Some(first.to_owned());
-        let mut unread: Option<(crate::http::Reply, crate::http::Request, String)> = None;
-        loop {
-            let asked = next.take();
-            let request = async {
-                match &asked {
-                    Some(url) => Some(self.send_reply(Method::GET, url, None, &[]).await),
-                    None => None,
-                }
+        while let Some(url) = next.take() {
+            let (reply, what) = self.send_reply(Method::GET, &url, None, &[]).await?;
+            let page: Page<T> = reply.json_as(&what)?;
+            let unexpected = |detail: String| {
+                GraphError::Read(format!(
+                    "Microsoft Graph GET {}: the answer is not what roster expects: {detail}",
+                    crate::http::Request::new("", Method::GET, url.as_str()).path()
+                ))
             };
-            let items = async {
-                match unread.take() {
-                    Some((reply, what, url)) => {
-                        let page: Page<T> = reply.json_as(&what)?;
-                        let Some(items) = page.value.0 else {
-                            return Err(unexpected(&url, "the page has no `value` array"));
-                        };
-                        each_page(items).map_err(|detail| unexpected(&url, &detail))
-                    }
-                    None => Ok(()),
-                }
-            };
-            // The request first: it is sent before the items are read.
-            let (answer, items) = tokio::join!(request, items);
-            items?;
-            let (Some(answer), Some(url)) = (answer, asked) else {
-                return Ok(());
-            };
-            let (reply, what) = answer?;
-            let head: PageHead = reply.json_as(&what)?;
-            next = match head.next {
+            next = match page.next {
                 Value::Null => None,
                 Value::String(link) => {
-                    follow(&link).map_err(|detail| unexpected(&url, &detail))?;
+                    follow(&link).map_err(unexpected)?;
                     Some(link)
                 }
                 other => {
-                    return Err(unexpected(&url, &format!("`@odata.nextLink` is {other}")));
+                    return Err(unexpected(format!("`@odata.nextLink` is {other}")));
                 }
             };
             // An error beside items may mean the items are partial: never planned from.
-            if !head.error.is_null() {
-                return Err(error_answer(&what, &reply, &head.error));
+            if !page.error.is_null() {
+                return Err(error_answer(&what, &reply, &page.error));
             }
-            unread = Some((reply, what, url));
+            let Some(items) = page.value.0 else {
+                return Err(unexpected("the page has no `value` array".to_owned()));
+            };
+            each_page(items).map_err(unexpected)?;
         }
+        Ok(())
     }
 
     /// Sends up to 20 relative `GET` URLs as one `$batch`; answers come back in request order,
@@ -451,31 +431,17 @@ pub(crate) fn odata_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// A page of a Graph collection, as first read (`Graph::pages_of`): its next link and Graph's
-/// error, the items skipped over.
-#[derive(serde::Deserialize)]
-struct PageHead {
-    #[serde(rename = "@odata.nextLink", default)]
-    next: Value,
-    /// Graph's `{"code", "message"}`, should an answer of status 200 carry one.
-    #[serde(default)]
-    error: Value,
-}
-
-/// A page of a Graph collection, as read the second time: its items.
+/// A page of a Graph collection: its next link (checked by `Graph::pages`) and its items.
 #[derive(serde::Deserialize)]
 #[serde(bound = "T: serde::de::DeserializeOwned")]
 struct Page<T> {
+    #[serde(rename = "@odata.nextLink", default)]
+    next: Value,
     #[serde(default)]
     value: Items<T>,
-}
-
-/// The read error for a page of `url` that is not what roster expects, and why.
-fn unexpected(url: &str, detail: &str) -> GraphError {
-    GraphError::Read(format!(
-        "Microsoft Graph GET {}: the answer is not what roster expects: {detail}",
-        crate::http::Request::new("", Method::GET, url).path()
-    ))
+    /// Graph's `{"code", "message"}`, should an answer of status 200 carry one.
+    #[serde(default)]
+    error: Value,
 }
 
 /// The read error for an answer of success status that holds Graph's `error`: the request,
@@ -639,6 +605,7 @@ mod tests {
                 "value": [{"id": "u1", "mail": null, "id": "u2"}, 5, "x", null, [1], true]}"#,
         )
         .unwrap();
+        assert_eq!(page.next, json!("https://g/v1.0/next"));
         let items = page.value.0.unwrap();
         // A repeated property: the last one, as a JSON object reads.
         assert!(matches!(&items[0], Item::Object(f)
@@ -659,25 +626,10 @@ mod tests {
                 serde_json::from_str(&format!(r#"{{"value": {value}, "@odata.nextLink": 7}}"#))
                     .unwrap();
             assert!(page.value.0.is_none(), "{value}");
-            let head: PageHead =
-                serde_json::from_str(&format!(r#"{{"value": {value}, "@odata.nextLink": 7}}"#))
-                    .unwrap();
-            assert_eq!(head.next, json!(7));
+            assert_eq!(page.next, json!(7));
         }
         let page: Page<Item> = serde_json::from_str("{}").unwrap();
-        assert!(page.value.0.is_none());
-        // The head skips the items (what they are is the second reading's business) and reads
-        // the next link and Graph's error wherever they stand.
-        let head: PageHead = serde_json::from_str(
-            r#"{"value": [{"id": "u1"}, 5], "@odata.nextLink": "https://g/v1.0/next",
-                "error": {"code": "x"}}"#,
-        )
-        .unwrap();
-        assert_eq!(head.next, json!("https://g/v1.0/next"));
-        assert_eq!(head.error, json!({"code": "x"}));
-        let head: PageHead = serde_json::from_str("{}").unwrap();
-        assert!(head.next.is_null() && head.error.is_null());
-        assert!(serde_json::from_str::<PageHead>(r#"{"value": [{"id": "u1"}"#).is_err());
+        assert!(page.value.0.is_none() && page.next.is_null());
         // A page cut short is a decode error, never an empty page.
         assert!(serde_json::from_str::<Page<Item>>(r#"{"value": [{"id": "u1"}"#).is_err());
         // A `$batch` answer's items, already JSON, become the same items.

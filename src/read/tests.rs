@@ -462,45 +462,6 @@ async fn paging_follows_every_page_on_both_sides() {
     running.shutdown().await;
 }
 
-/// A page's items are read while the next page is on its way: when a group's page reaches
-/// `each_page`, the emulator already has the request for the page after it. Were they one after
-/// the other, that request would wait for `each_page`, and `each_page` here would wait for it in
-/// vain.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_next_page_is_asked_for_before_a_page_is_read() {
-    let (running, dir) = synthetic("ahead", 10_000).await;
-    let loaded = crate::config::load(&dir.0.join("roster.yaml")).unwrap();
-    let base = running.base_url();
-    let lookup = |_: &str| Some(base.clone());
-    let endpoints = Endpoints::resolve(&loaded.config, &lookup).unwrap();
-    let graph =
-        crate::graph::Graph::connect(&loaded.config.source, &dir.0, &endpoints, &lookup).unwrap();
-    // The first synthetic group: 2,500 members, three pages of 999.
-    let url = graph.url("groups/00000006-0000-4000-8000-000000000000/members?$top=999");
-    let route = "GET /v1.0/groups/{id}/members";
-    let mut pages = 0u64;
-    graph
-        .pages(&url, |items: Vec<Value>| {
-            pages += 1;
-            if items.len() == 999 {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-                while count(&running, route) <= pages {
-                    if std::time::Instant::now() > deadline {
-                        return Err(format!(
-                            "page {pages} was read before the next was asked for"
-                        ));
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
-    assert_eq!((pages, count(&running, route)), (3, 3));
-    running.shutdown().await;
-}
-
 /// Moves every synthetic user from group assignments to direct assignments of `n` of them.
 fn assign_directly(running: &Running, n: usize) {
     let mut state = running.shared.state();

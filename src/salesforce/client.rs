@@ -355,57 +355,21 @@ impl Salesforce {
                 "Salesforce query `{soql}`: the answer is not what roster expects: {detail}"
             ))
         };
-        // Each page is read twice: first for `totalSize`, `done` and `nextRecordsUrl` (a scan
-        // that builds nothing), so the next page is asked for at once; then for its records,
-        // while that request is on its way (as `Graph::pages` reads Graph's pages).
-        let what = crate::http::Request::new("Salesforce", Method::GET, "/services/data/query");
-        let mut asking = true;
-        let mut unread: Option<Reply> = None;
         loop {
-            let request = async {
-                if !asking {
-                    return None;
-                }
-                let url_of = |session: &Session| match &next {
-                    Some(path) => format!("{}{path}", session.instance_url),
-                    None => self.data_url(session, &first),
-                };
-                let headers = [("Sforce-Query-Options", "batchSize=2000")];
-                Some(self.send(Method::GET, url_of, None, &headers).await)
-            };
-            let records = async {
-                let Some(reply) = unread.take() else {
-                    return Ok(());
-                };
-                let page: QueryRecords = reply.json_as(&what)?;
-                let Some(Value::Array(records)) = page.records else {
-                    return Err(unexpected("a page has no `records` array".to_owned()));
-                };
-                if let Some(bad) = records.iter().find(|r| !r.is_object()) {
-                    return Err(unexpected(format!("a record is {bad}, not an object")));
-                }
-                if let Some(task) = task {
-                    task.add(records.len() as u64);
-                }
-                rows.extend(records);
-                Ok(())
-            };
-            // The request first: it is sent before the records are read.
-            let (answer, records) = tokio::join!(request, records);
-            records?;
-            let Some(answer) = answer else {
-                let promised = total.unwrap_or_default();
-                if rows.len() as u64 != promised {
-                    return Err(unexpected(format!(
-                        "totalSize is {promised}, but {} records arrived",
-                        rows.len()
-                    )));
-                }
-                return Ok(rows);
-            };
-            let reply = answer?;
-            let page: QueryHead = reply.json_as(&what)?;
-            let Some(size) = page.total_size.as_u64() else {
+            let reply = self
+                .send(
+                    Method::GET,
+                    |session| match &next {
+                        Some(path) => format!("{}{path}", session.instance_url),
+                        None => self.data_url(session, &first),
+                    },
+                    None,
+                    &[("Sforce-Query-Options", "batchSize=2000")],
+                )
+                .await?;
+            let what = crate::http::Request::new("Salesforce", Method::GET, "/services/data/query");
+            let mut page = reply.json(&what)?;
+            let Some(size) = page.get("totalSize").and_then(Value::as_u64) else {
                 return Err(unexpected("a page has no `totalSize`".to_owned()));
             };
             if total.is_none() {
@@ -414,15 +378,30 @@ impl Salesforce {
                     task.set_total(size);
                 }
             }
-            let Some(done) = page.done.as_bool() else {
+            let Some(Value::Array(records)) = page.get_mut("records").map(Value::take) else {
+                return Err(unexpected("a page has no `records` array".to_owned()));
+            };
+            if let Some(bad) = records.iter().find(|r| !r.is_object()) {
+                return Err(unexpected(format!("a record is {bad}, not an object")));
+            }
+            if let Some(task) = task {
+                task.add(records.len() as u64);
+            }
+            rows.extend(records);
+            let Some(done) = page.get("done").and_then(Value::as_bool) else {
                 return Err(unexpected("a page has no `done`".to_owned()));
             };
-            unread = Some(reply);
             if done {
-                asking = false;
-                continue;
+                let promised = total.unwrap_or(size);
+                if rows.len() as u64 != promised {
+                    return Err(unexpected(format!(
+                        "totalSize is {promised}, but {} records arrived",
+                        rows.len()
+                    )));
+                }
+                return Ok(rows);
             }
-            match page.next_records_url.as_str() {
+            match page.get("nextRecordsUrl").and_then(Value::as_str) {
                 // A locator that comes round again would page forever.
                 Some(path) if !seen.insert(path.to_owned()) => {
                     return Err(unexpected(format!(
@@ -441,24 +420,4 @@ impl Salesforce {
             }
         }
     }
-}
-
-/// A page of a query's result, as first read (`Salesforce::query`): its size and where the next
-/// page is, the records skipped over. Each field as it came, for the query to say what is wrong
-/// with it.
-#[derive(serde::Deserialize)]
-struct QueryHead {
-    #[serde(rename = "totalSize", default)]
-    total_size: Value,
-    #[serde(default)]
-    done: Value,
-    #[serde(rename = "nextRecordsUrl", default)]
-    next_records_url: Value,
-}
-
-/// A page of a query's result, as read the second time: its records.
-#[derive(serde::Deserialize)]
-struct QueryRecords {
-    #[serde(default)]
-    records: Option<Value>,
 }
