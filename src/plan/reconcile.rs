@@ -84,16 +84,11 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         ));
         return plan;
     }
-    let mut linked_targets: HashSet<usize> = HashSet::default();
-    // Creates stay where they are pushed; `check_creates` takes back the ones it refuses.
-    let mut creates: Vec<Claimed<'_>> = Vec::new();
+    let mut pass = Pass::default();
     // At most one change per user in scope and per active Salesforce user deprovisioned: a
     // `Vec` that grew past that would double its 100,000 changes.
     plan.changes
         .reserve_exact(in_scope + target.users.iter().filter(|u| u.is_active).count());
-    let mut unchanged = 0;
-    // Users whose matching rules failed: any orphan might be theirs.
-    let mut undecided_matching = 0usize;
     let mut withheld = 0usize;
     // Users are planned a chunk at a time: each user's update or create on every core (it
     // reads nothing another's planning writes), then, in user order on this thread, what one
@@ -128,79 +123,11 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             |j| shared.prepare(next.start + j),
             || {
                 for i in start..end {
-                    let user = &shared.users[i];
-                    let decision = &shared.decisions[i];
-                    match &shared.links[i] {
-                        Link::Linked { target: t, .. } => {
-                            linked_targets.insert(*t);
-                        }
-                        // A Salesforce user in dispute is never acted on, not even as an orphan.
-                        Link::Disputed(dispute) => {
-                            let (reason, targets) = &**dispute;
-                            linked_targets.extend(targets.iter().copied());
-                            if decision.in_scope() {
-                                plan.errors.push(Problem {
-                                    kind: ProblemKind::Conflict,
-                                    key: user.key.to_owned(),
-                                    reason: reason.clone(),
-                                });
-                            }
-                            continue;
-                        }
-                        Link::Undecided(reason) => {
-                            undecided_matching += 1;
-                            if decision.in_scope() || decision.undecided().is_some() {
-                                plan.errors.push(Problem {
-                                    kind: ProblemKind::Error,
-                                    key: user.key.to_owned(),
-                                    reason: reason.to_string(),
-                                });
-                            }
-                            continue;
-                        }
-                        Link::Unmatched { .. } => {}
-                    }
-                    if let Some(why) = decision.undecided() {
-                        plan.errors.push(Problem {
-                            kind: ProblemKind::Error,
-                            key: user.key.to_owned(),
-                            reason: why.to_owned(),
-                        });
-                        continue;
-                    }
                     let outcome = match prepared.get_mut(i - start) {
                         Some(done) => done.take(),
                         None => shared.prepare(i),
                     };
-                    match outcome {
-                        None => {}
-                        Some(Prepared::Update(outcome)) => {
-                            match outcome.and_then(|c| {
-                                c.map(|c| shared.claim_update(c, user.key)).transpose()
-                            }) {
-                                Ok(Some(change)) => plan.changes.push(change),
-                                Ok(None) => unchanged += 1,
-                                Err(problem) if problem.kind == ProblemKind::Skipped => {
-                                    plan.skipped.push(problem);
-                                }
-                                Err(problem) => plan.errors.push(problem),
-                            }
-                        }
-                        Some(Prepared::Create(outcome)) => {
-                            match outcome
-                                .and_then(|c| shared.claim_create(c, user, plan.changes.len()))
-                            {
-                                Ok((change, claimed)) => {
-                                    creates.push(claimed);
-                                    plan.changes.push(change);
-                                }
-                                Err(problem) if problem.kind == ProblemKind::Skipped => {
-                                    plan.skipped.push(problem);
-                                }
-                                Err(problem) => plan.errors.push(problem),
-                            }
-                        }
-                    }
+                    shared.claim(i, outcome, &mut pass, &mut plan);
                 }
             },
         );
@@ -213,7 +140,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     let state: &State<'_> = state;
     // Every user is planned: nothing claims a unique value any more.
     state.unique_values.release();
-    state.check_creates(&creates, &mut plan);
+    state.check_creates(&pass.creates, &mut plan);
     state.check_grant_seats(&mut plan);
     // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
     let in_conflict = lock(&state.in_conflict);
@@ -234,15 +161,15 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                 ),
             },
             None if owned(config, user)
-                && !linked_targets.contains(&t)
+                && !pass.linked_targets.contains(&t)
                 && !in_conflict.contains(&t)
-                && undecided_matching > 0 =>
+                && pass.undecided_matching > 0 =>
             {
                 withheld += 1;
                 continue;
             }
             None if owned(config, user)
-                && !linked_targets.contains(&t)
+                && !pass.linked_targets.contains(&t)
                 && !in_conflict.contains(&t) =>
             {
                 (
@@ -298,16 +225,17 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     }
     if withheld > 0 {
         plan.warnings.push(format!(
-            "{undecided_matching} user(s)' matching rules could not be evaluated (see the errors): \
+            "{} user(s)' matching rules could not be evaluated (see the errors): \
              roster does not deactivate or freeze the {withheld} Salesforce user(s) no one links \
-             until they can be, as one may be theirs"
+             until they can be, as one may be theirs",
+            pass.undecided_matching
         ));
     }
     sort_changes(&mut plan.changes);
     plan.errors
         .sort_by(|a, b| (&a.key, &a.reason).cmp(&(&b.key, &b.reason)));
     plan.skipped.sort_by(|a, b| a.key.cmp(&b.key));
-    plan.summary.unchanged = unchanged;
+    plan.summary.unchanged = pass.unchanged;
     plan
 }
 
@@ -350,6 +278,92 @@ fn sort_changes(changes: &mut [Change]) {
             at = from;
         }
         order[at] = at;
+    }
+}
+
+/// What the pass over the users gathers besides the plan, in user order.
+#[derive(Default)]
+struct Pass<'a> {
+    /// Salesforce users linked to a source user, or in dispute: no orphans.
+    linked_targets: HashSet<usize>,
+    /// The creates, where they were pushed: `check_creates` takes back the ones it refuses.
+    creates: Vec<Claimed<'a>>,
+    /// Linked users that need nothing.
+    unchanged: usize,
+    /// Users whose matching rules failed: any orphan might be theirs.
+    undecided_matching: usize,
+}
+
+impl<'a> State<'a> {
+    /// User `i` into `plan`, in user order: its link noted (a dispute or a rule that failed is
+    /// a problem), and its update or create, `prepared` (`State::prepare`), making its claims.
+    fn claim(&self, i: usize, prepared: Option<Prepared>, pass: &mut Pass<'a>, plan: &mut Plan) {
+        let user = &self.users[i];
+        let decision = &self.decisions[i];
+        match &self.links[i] {
+            Link::Linked { target: t, .. } => {
+                pass.linked_targets.insert(*t);
+            }
+            // A Salesforce user in dispute is never acted on, not even as an orphan.
+            Link::Disputed(dispute) => {
+                let (reason, targets) = &**dispute;
+                pass.linked_targets.extend(targets.iter().copied());
+                if decision.in_scope() {
+                    plan.errors.push(Problem {
+                        kind: ProblemKind::Conflict,
+                        key: user.key.to_owned(),
+                        reason: reason.clone(),
+                    });
+                }
+                return;
+            }
+            Link::Undecided(reason) => {
+                pass.undecided_matching += 1;
+                if decision.in_scope() || decision.undecided().is_some() {
+                    plan.errors.push(Problem {
+                        kind: ProblemKind::Error,
+                        key: user.key.to_owned(),
+                        reason: reason.to_string(),
+                    });
+                }
+                return;
+            }
+            Link::Unmatched { .. } => {}
+        }
+        if let Some(why) = decision.undecided() {
+            plan.errors.push(Problem {
+                kind: ProblemKind::Error,
+                key: user.key.to_owned(),
+                reason: why.to_owned(),
+            });
+            return;
+        }
+        // Where the change goes in the plan.
+        let at = plan.changes.len();
+        let claimed = match prepared {
+            None => return,
+            Some(Prepared::Update(outcome)) => {
+                match outcome.and_then(|c| c.map(|c| self.claim_update(c, user.key)).transpose()) {
+                    Ok(Some(change)) => Ok(change),
+                    Ok(None) => {
+                        pass.unchanged += 1;
+                        return;
+                    }
+                    Err(problem) => Err(problem),
+                }
+            }
+            Some(Prepared::Create(outcome)) => outcome
+                .and_then(|c| self.claim_create(c, user, at))
+                .map(|(change, claimed)| {
+                    pass.creates.push(claimed);
+                    change
+                }),
+        };
+        match claimed {
+            Ok(change) => plan.changes.push(change),
+            Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
+            Err(problem) => plan.errors.push(problem),
+        }
     }
 }
 
