@@ -21,14 +21,15 @@ use crate::expr::{self, Context};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::sorted_map::Name;
 
-/// Users a chunk of the pass plans at once: each chunk's attributes go once it is planned, so
-/// the plan's peak holds at most a chunk's more than one user at a time would (a few MB), and
-/// the threads that plan it start some 25 times for 100,000 users.
-const CHUNK: usize = 4096;
+/// Users a chunk of the pass plans at once: each chunk's attributes go once it is planned, and
+/// the next chunk is prepared while its claims are made, so the plan's peak holds at most two
+/// chunks' more than one user at a time would (a few MB); the threads that plan them start some
+/// 50 times for 100,000 users.
+const CHUNK: usize = 2048;
 
 /// The threads the planner uses: one a core, at most eight. Planning waits on memory more than
-/// on instructions, so more threads gain little, and each chunk's share of 4,096 users would
-/// shrink below 512 while the threads that plan it start anew for every chunk.
+/// on instructions, so more threads gain little, and each chunk's share of 2,048 users would
+/// shrink below 256 while the threads that plan it start anew for every chunk.
 fn threads() -> usize {
     crate::concurrent::cores().min(8)
 }
