@@ -857,7 +857,7 @@ struct Limited {
 }
 
 /// An error problem for a user.
-fn problem(user: &SourceUser<'_>, reason: String) -> Problem {
+pub(super) fn problem(user: &SourceUser<'_>, reason: String) -> Problem {
     Problem {
         kind: ProblemKind::Error,
         key: user.key.to_owned(),
@@ -866,7 +866,7 @@ fn problem(user: &SourceUser<'_>, reason: String) -> Problem {
 }
 
 /// A conflict for the user `key`: what it would take another holds.
-fn conflict(key: &str, reason: String) -> Problem {
+pub(super) fn conflict(key: &str, reason: String) -> Problem {
     Problem {
         kind: ProblemKind::Conflict,
         key: key.to_owned(),

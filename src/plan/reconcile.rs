@@ -9,7 +9,7 @@ use crate::concurrent::lock;
 
 use serde_json::Value as Json;
 
-use super::lifecycle::Claimed;
+use super::lifecycle::{Claimed, conflict, problem};
 use super::mapping::{Compiled, Desired, compile, desired};
 use super::matching::{Link, candidates, link, match_index};
 use super::scope::{self, Scope};
@@ -310,33 +310,21 @@ impl<'a> State<'a> {
                 let (reason, targets) = &**dispute;
                 pass.linked_targets.extend(targets.iter().copied());
                 if decision.in_scope() {
-                    plan.errors.push(Problem {
-                        kind: ProblemKind::Conflict,
-                        key: user.key.to_owned(),
-                        reason: reason.clone(),
-                    });
+                    plan.errors.push(conflict(user.key, reason.clone()));
                 }
                 return;
             }
             Link::Undecided(reason) => {
                 pass.undecided_matching += 1;
                 if decision.in_scope() || decision.undecided().is_some() {
-                    plan.errors.push(Problem {
-                        kind: ProblemKind::Error,
-                        key: user.key.to_owned(),
-                        reason: reason.to_string(),
-                    });
+                    plan.errors.push(problem(user, reason.to_string()));
                 }
                 return;
             }
             Link::Unmatched { .. } => {}
         }
         if let Some(why) = decision.undecided() {
-            plan.errors.push(Problem {
-                kind: ProblemKind::Error,
-                key: user.key.to_owned(),
-                reason: why.to_owned(),
-            });
+            plan.errors.push(problem(user, why.to_owned()));
             return;
         }
         // Where the change goes in the plan.
