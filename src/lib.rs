@@ -27,6 +27,7 @@ mod files;
 mod grants;
 mod graph;
 mod http;
+mod json;
 mod model;
 mod plan;
 mod progress;

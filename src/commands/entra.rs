@@ -112,8 +112,7 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
         .base
         .as_deref()
         .map(|path| {
-            read_json::<Value>(path, "a synchronization schema")
-                .and_then(|value| schema_of(path, value))
+            read_json(path, "a synchronization schema").and_then(|value| schema_of(path, value))
         })
         .transpose()?;
     let exported = export::export(&desired.loaded.config, base.as_ref());
@@ -155,16 +154,16 @@ fn from_files(
     secrets: Option<&Path>,
     app_roles: Option<&Path>,
 ) -> Result<Provisioning, Error> {
-    let schema = read_json::<Value>(schema, "a synchronization schema")
-        .and_then(|value| schema_of(schema, value))?;
+    let schema =
+        read_json(schema, "a synchronization schema").and_then(|value| schema_of(schema, value))?;
     let secrets = match secrets {
-        Some(path) => secrets_of(&read_json::<Value>(path, "the job's secrets")?)
+        Some(path) => secrets_of(&read_json(path, "the job's secrets")?)
             .map_err(|reason| Error::Import(format!("{}: {reason}", display_path(path))))?,
         None => Vec::new(),
     };
     let app_roles = match app_roles {
         Some(path) => Some(
-            crate::graph::app_roles_of(&read_json::<Value>(path, "app roles")?)
+            crate::graph::app_roles_of(&read_json(path, "app roles")?)
                 .map_err(|reason| Error::Import(format!("{}: {reason}", display_path(path))))?,
         ),
         None => None,
@@ -399,14 +398,17 @@ fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
     Ok(secrets)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Error> {
+/// The JSON document at `path`, `what` it should be, for the errors: one whose object names a
+/// key twice (a secret with two `value`s, a mapping with two `source`s) is refused with its
+/// place, as the import cannot tell which of the two the job holds.
+fn read_json(path: &Path, what: &str) -> Result<Value, Error> {
     let text = crate::files::read_regular_string(path).map_err(|source| Error::File {
         action: "read",
         path: path.to_owned(),
         source,
     })?;
     // The portal's download may start with a byte-order mark.
-    serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+    crate::json::unambiguous(text.trim_start_matches('\u{feff}')).map_err(|e| {
         // serde's message ends with the place, which leads the line already.
         let message = e.to_string();
         let why = message

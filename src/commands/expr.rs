@@ -90,7 +90,8 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
     if let Some(path) = &args.input {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Usage(format!("cannot read --input {}: {e}", path.display())))?;
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        // An attribute named twice is refused: which value it has cannot be told.
+        let json = crate::json::unambiguous(&text).map_err(|e| {
             let message = e.to_string();
             let reason = message
                 .split(" at line ")

@@ -570,6 +570,57 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
     );
 }
 
+/// A file the import reads whose object names a key twice — a secret with two values, a schema
+/// with two lists of rules — is refused at the place of the second: serde_json would keep the
+/// last, the portal perhaps the first, and which the job holds cannot be told.
+#[test]
+fn a_key_given_twice_in_an_imported_file_is_refused_at_its_place() {
+    let scratch = Scratch::new("import-key-twice");
+    scratch.write(
+        "schema.json",
+        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    );
+    scratch.write(
+        "secrets.json",
+        "{\"value\": [\n  {\"key\": \"SyncAll\", \"value\": \"true\", \"value\": \"false\"}\n]}",
+    );
+    scratch.write(
+        "rules.json",
+        "{\"synchronizationRules\": [],\n \"synchronizationRules\": []}",
+    );
+    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+    let roles = roles.to_str().unwrap();
+    for (schema, secrets, said) in [
+        (
+            "schema.json",
+            Some("secrets.json"),
+            "secrets.json:2:45: not the job's secrets: the key \"value\" is given twice",
+        ),
+        (
+            "rules.json",
+            None,
+            "rules.json:2:23: not a synchronization schema: the key \"synchronizationRules\" is \
+             given twice",
+        ),
+    ] {
+        let mut args = vec![
+            "--from",
+            schema,
+            "--app-roles",
+            roles,
+            "--out",
+            "roster.yaml",
+        ];
+        args.extend(secrets.iter().flat_map(|s| ["--secrets", *s]));
+        let out = scratch.roster(&import_args(&args));
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains(said), "{}", out.stderr);
+        // Neither value is shown (a secret may be a credential), and nothing is written.
+        assert!(!out.stderr.contains("\"false\""), "{}", out.stderr);
+        assert!(!scratch.dir.join("roster.yaml").exists());
+    }
+}
+
 /// A BaseAddress roster will not send to is said why, as a comment in the file and in the notes,
 /// never with a password it carries.
 #[test]

@@ -149,16 +149,18 @@ fn bad_set_and_input_are_clear_errors() {
     let scratch = Scratch::new("expr-input");
     scratch.write("bad.json", "{\"a\": [1, {\"x\": 2}]}");
     scratch.write("broken.json", "{\"a\": ");
+    scratch.write("twice.json", "{\"a\": \"1\",\n \"b\": \"2\", \"a\": \"3\"}");
     let set = scratch.roster(&["expr", "[a]", "--set", "novalue"]);
     let input = scratch.roster(&["expr", "[a]", "--input", "bad.json"]);
     let broken = scratch.roster(&["expr", "[a]", "--input", "broken.json"]);
+    let twice = scratch.roster(&["expr", "[a]", "--input", "twice.json"]);
     let now = scratch.roster(&["expr", "Now()", "--now", "tomorrow"]);
-    for out in [&set, &input, &broken, &now] {
+    for out in [&set, &input, &broken, &twice, &now] {
         assert_eq!(out.code, 1, "{}", out.transcript());
     }
     insta::assert_snapshot!(format!(
-        "{}\n{}\n{}\n{}",
-        set.stderr, input.stderr, broken.stderr, now.stderr
+        "{}\n{}\n{}\n{}\n{}",
+        set.stderr, input.stderr, broken.stderr, twice.stderr, now.stderr
     ));
 }
 
