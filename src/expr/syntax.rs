@@ -354,9 +354,12 @@ impl Parser<'_> {
         let Some(function) = functions::lookup(name) else {
             let mut err = ParseError::new(name_span, format!("unknown function `{name}`"));
             if let Some(best) = closest(name, functions::names()) {
-                err = err.help(format!(
-                    "Did you mean {best}? Function names are case-sensitive."
-                ));
+                // The case is worth a word only when it is all that differs.
+                err = err.help(if best.eq_ignore_ascii_case(name) {
+                    format!("Did you mean {best}? Function names are case-sensitive.")
+                } else {
+                    format!("Did you mean {best}?")
+                });
             }
             return Err(err);
         };

@@ -133,6 +133,11 @@ fn parse_errors_name_the_spot_and_what_was_expected() {
         err.help.as_deref(),
         Some("Did you mean Join? Function names are case-sensitive.")
     );
+    // A typo is suggested without the word on case; a name too far from any is not.
+    let err = parse("Appnd([a], \"x\")").unwrap_err();
+    assert_eq!(err.help.as_deref(), Some("Did you mean Append?"));
+    let err = parse("Foo([a])").unwrap_err();
+    assert_eq!(err.help, None);
     let err = parse("Left([a])").unwrap_err();
     assert_eq!(err.message, "Left takes 2 arguments, got 1");
     assert_eq!(
