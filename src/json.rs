@@ -14,6 +14,23 @@ pub(crate) fn unambiguous(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str::<Unambiguous>(text).map(|Unambiguous(value)| value)
 }
 
+/// serde_json's message for `e` without the " at line L column C" it ends with, for a caller
+/// that names the place itself (`file:line:col`, `place`). The last such suffix goes: a key
+/// quoted in the message may hold the words too.
+pub(crate) fn reason(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(reason, _)| reason)
+        .to_owned()
+}
+
+/// Where serde_json stopped, as (line, column), both from 1: at the start of a line (a file that
+/// ends early, an empty one), serde counts column 0. Line 0 is an error with no place (I/O).
+pub(crate) fn place(e: &serde_json::Error) -> (usize, usize) {
+    (e.line(), e.column().max(1))
+}
+
 /// A JSON value none of whose objects names a key twice.
 struct Unambiguous(Value);
 
@@ -83,5 +100,21 @@ impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
             object.insert(key, value);
         }
         Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A key given twice is refused where the second ends; the reason keeps the whole key even
+    /// when the key holds the words serde's place starts with, and an empty document's column
+    /// counts from 1.
+    #[test]
+    fn a_key_given_twice_is_refused_at_its_place_with_its_whole_name() {
+        let e = super::unambiguous("{\"x at line 9\": 1,\n \"x at line 9\": 2}").unwrap_err();
+        assert_eq!(super::reason(&e), "the key \"x at line 9\" is given twice");
+        assert_eq!(super::place(&e), (2, 14));
+        let e = super::unambiguous("").unwrap_err();
+        assert_eq!(super::place(&e), (1, 1));
+        assert!(super::unambiguous("{\"a\": {\"b\": 1}, \"b\": [{\"a\": 1}]}").is_ok());
     }
 }

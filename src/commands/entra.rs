@@ -409,17 +409,11 @@ fn read_json(path: &Path, what: &str) -> Result<Value, Error> {
     })?;
     // The portal's download may start with a byte-order mark.
     crate::json::unambiguous(text.trim_start_matches('\u{feff}')).map_err(|e| {
-        // serde's message ends with the place, which leads the line already.
-        let message = e.to_string();
-        let why = message
-            .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(why, _)| why);
+        let (line, column) = crate::json::place(&e);
         Error::Import(format!(
-            "{}:{}:{}: not {what}: {why}",
+            "{}:{line}:{column}: not {what}: {}",
             display_path(path),
-            e.line(),
-            // At the start of a line (a file that ends early), serde counts column 0.
-            e.column().max(1)
+            crate::json::reason(&e)
         ))
     })
 }

@@ -92,18 +92,11 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
             .map_err(|e| Error::Usage(format!("cannot read --input {}: {e}", path.display())))?;
         // An attribute named twice is refused: which value it has cannot be told.
         let json = crate::json::unambiguous(&text).map_err(|e| {
-            let message = e.to_string();
-            let reason = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
+            let (line, column) = crate::json::place(&e);
             Error::Usage(format!(
-                "--input {}:{}:{}: {reason}",
+                "--input {}:{line}:{column}: {}",
                 path.display(),
-                e.line(),
-                // At the start of a line (an empty file), serde counts column 0.
-                e.column().max(1)
+                crate::json::reason(&e)
             ))
         })?;
         if !json.is_object() {

@@ -93,15 +93,10 @@ fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
 /// The plan file at `path` refused where JSON parsing stopped: `file:line:col`, and serde's
 /// message without its own " at line L column C".
 fn not_a_plan_at(path: &Path, e: &serde_json::Error) -> Error {
-    let message = e.to_string();
-    let reason = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(reason, _)| reason)
-        .to_owned();
     Error::NotAPlan {
         path: path.to_owned(),
-        at: (e.line() > 0).then(|| (e.line(), e.column().max(1))),
-        reason,
+        at: (e.line() > 0).then(|| crate::json::place(e)),
+        reason: crate::json::reason(e),
     }
 }
 
