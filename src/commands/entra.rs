@@ -364,9 +364,17 @@ fn schema_of(path: &Path, value: Value) -> Result<SynchronizationSchema, Error> 
 /// `value` as a `T`, or where and why not in plain words (`at /synchronizationRules: expected
 /// a list, found the number 5`).
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+    typed_in(value, crate::config::in_config_words)
+}
+
+/// [`typed`], with serde's message put in `words` (`in_config_words_unshown` for secrets).
+fn typed_in<T: serde::de::DeserializeOwned>(
+    value: Value,
+    words: fn(&str) -> String,
+) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let at = e.path().to_string();
-        let why = crate::config::in_config_words(&e.into_inner().to_string());
+        let why = words(&e.into_inner().to_string());
         if at == "." {
             why
         } else {
@@ -381,7 +389,8 @@ fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
 /// import must not guess.
 fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
     let items = value.get("value").unwrap_or(value);
-    let secrets: Vec<Secret> = typed(items.clone())
+    // A value of the wrong type is named by its kind alone: it may be a credential.
+    let secrets: Vec<Secret> = typed_in(items.clone(), crate::config::in_config_words_unshown)
         .map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))?;
     for (i, secret) in secrets.iter().enumerate() {
         // The values are not shown: some of a job's secrets are credentials.

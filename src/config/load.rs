@@ -665,11 +665,29 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Loaded, LoadErro
 /// serde's message in the config's words, as the schema's are put: "invalid type: floating
 /// point `1.0`, expected u32" is "expected a whole number, found the number 1.0".
 pub(crate) fn in_config_words(message: &str) -> String {
+    words(message, true)
+}
+
+/// [`in_config_words`] for a value that may be a credential (a job's secrets): what was found is
+/// named by its kind alone ("expected a list, found a string"), never by its value; a message of
+/// serde's that is not about a type is not shown either, as it may quote the value.
+pub(crate) fn in_config_words_unshown(message: &str) -> String {
+    words(message, false)
+}
+
+fn words(message: &str, show: bool) -> String {
+    let unrecognized = || {
+        if show || message.starts_with("missing field ") || message.starts_with("unknown field ") {
+            message.to_owned()
+        } else {
+            "a value that is not valid here (not shown: it may be a credential)".to_owned()
+        }
+    };
     let Some(rest) = message.strip_prefix("invalid type: ") else {
-        return message.to_owned();
+        return unrecognized();
     };
     let Some((found, expected)) = rest.split_once(", expected ") else {
-        return message.to_owned();
+        return unrecognized();
     };
     let expected = match expected {
         "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
@@ -685,11 +703,23 @@ pub(crate) fn in_config_words(message: &str) -> String {
         .strip_prefix("floating point ")
         .or_else(|| found.strip_prefix("integer "))
     {
-        format!("the number {}", number.trim_matches('`'))
+        if show {
+            format!("the number {}", number.trim_matches('`'))
+        } else {
+            "a number".to_owned()
+        }
     } else if let Some(text) = found.strip_prefix("string ") {
-        format!("the string {text}")
+        if show {
+            format!("the string {text}")
+        } else {
+            "a string".to_owned()
+        }
     } else if let Some(value) = found.strip_prefix("boolean ") {
-        format!("the boolean {}", value.trim_matches('`'))
+        if show {
+            format!("the boolean {}", value.trim_matches('`'))
+        } else {
+            "a boolean".to_owned()
+        }
     } else {
         match found {
             "sequence" => "a list".to_owned(),

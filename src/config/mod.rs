@@ -10,7 +10,10 @@ mod types;
 mod validate;
 
 pub(crate) use desired::*;
-pub(crate) use load::{LoadError, Loaded, in_config_words, load, load_bytes, placed, placed_with};
+pub(crate) use load::{
+    LoadError, Loaded, in_config_words, in_config_words_unshown, load, load_bytes, placed,
+    placed_with,
+};
 pub(crate) use schema::{config_schema_text, extends_schema_text};
 pub(crate) use secret::{
     SecretError, SecretRef, rsa_signing_key, unreadable as unreadable_secrets,

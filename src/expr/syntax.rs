@@ -96,14 +96,31 @@ impl ParseError {
     }
 }
 
+/// An expression's length as Entra counts it: .NET strings, so in UTF-16 code units (a character
+/// outside the Basic Multilingual Plane, an emoji, counts 2). Microsoft says only "characters";
+/// the unit is our assumption from the service's platform.
+fn length(source: &str) -> usize {
+    source.chars().map(char::len_utf16).sum()
+}
+
 /// Parses a whole expression.
 pub(crate) fn parse(source: &str) -> Result<Expr, ParseError> {
-    if source.len() > MAX_LEN {
+    // No more UTF-16 units than bytes, so a short source needs no counting.
+    if source.len() > MAX_LEN && length(source) > MAX_LEN {
+        // The place is the first character past the limit.
+        let mut units = 0;
+        let past = source
+            .char_indices()
+            .find(|(_, c)| {
+                units += c.len_utf16();
+                units > MAX_LEN
+            })
+            .map_or(source.len(), |(at, _)| at);
         return Err(ParseError::new(
-            MAX_LEN..MAX_LEN,
+            past..past,
             format!(
                 "the expression is {} characters long; Entra allows at most {MAX_LEN}",
-                source.chars().count()
+                length(source)
             ),
         ));
     }

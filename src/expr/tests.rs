@@ -161,6 +161,28 @@ fn parse_errors_name_the_spot_and_what_was_expected() {
     );
     assert!(parse("Join(\",\", SelectUniqueValue([a], [b]))").is_err());
     assert!(parse(&format!("Append([a], \"{}\")", "x".repeat(10_000))).is_err());
+}
+
+/// Entra's 10,000-character limit counts characters (UTF-16 units, as .NET does), not UTF-8
+/// bytes, and the error points at the first character past it.
+#[test]
+fn the_length_limit_counts_characters_not_bytes() {
+    // 9,995 two-byte letters: 19,990 bytes, within the limit.
+    let cyrillic = format!("\"{}\"", "Ж".repeat(9_995));
+    assert!(parse(&cyrillic).is_ok());
+    let err = parse(&format!("\"{}\"", "Ж".repeat(9_999))).unwrap_err();
+    assert_eq!(
+        err.message,
+        "the expression is 10001 characters long; Entra allows at most 10000"
+    );
+    // Past 10,000 characters: the closing quote, after 9,999 letters of two bytes.
+    assert_eq!(err.span.start, 1 + 9_999 * 2);
+    // An emoji is two UTF-16 units: 5,000 of them and the quotes are past the limit.
+    let err = parse(&format!("\"{}\"", "😀".repeat(5_000))).unwrap_err();
+    assert_eq!(
+        err.message,
+        "the expression is 10002 characters long; Entra allows at most 10000"
+    );
     assert!(
         parse(&"Not(".repeat(100)).is_err(),
         "deep nesting is refused, not a stack overflow"

@@ -621,6 +621,57 @@ fn a_key_given_twice_in_an_imported_file_is_refused_at_its_place() {
     }
 }
 
+/// A secret of the wrong type is refused by its place and kind, never with its value: a careless
+/// export turns the token into a number or a list, and CI logs are read by many.
+#[test]
+fn a_secret_of_the_wrong_type_is_refused_without_its_value() {
+    let scratch = Scratch::new("import-secret-type");
+    scratch.write(
+        "schema.json",
+        read("tests/fixtures/entra/salesforce-default-schema.json"),
+    );
+    let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
+    let roles = roles.to_str().unwrap();
+    for (secrets, said, secret) in [
+        (
+            r#"{"value": [{"key": "SecretToken", "value": 12345678}]}"#,
+            "at [0].value: expected a string, found a number",
+            "12345678",
+        ),
+        (
+            r#"{"value": [{"key": "SecretToken", "value": ["Hunter2Secret!"]}]}"#,
+            "at [0].value: expected a string, found a list",
+            "Hunter2Secret!",
+        ),
+        (
+            r#"{"value": "Hunter2Secret!"}"#,
+            "expected a list, found a string",
+            "Hunter2Secret!",
+        ),
+        (
+            r#"{"value": [{"key": "SyncAll", "value": true}]}"#,
+            "at [0].value: expected a string, found a boolean",
+            "true",
+        ),
+    ] {
+        scratch.write("secrets.json", secrets);
+        let out = scratch.roster(&import_args(&[
+            "--from",
+            "schema.json",
+            "--secrets",
+            "secrets.json",
+            "--app-roles",
+            roles,
+            "--out",
+            "roster.yaml",
+        ]));
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains(said), "{}", out.stderr);
+        assert!(!out.stderr.contains(secret), "{}", out.stderr);
+        assert!(!scratch.dir.join("roster.yaml").exists());
+    }
+}
+
 /// A BaseAddress roster will not send to is said why, as a comment in the file and in the notes,
 /// never with a password it carries.
 #[test]
