@@ -92,8 +92,8 @@ impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!(
-                    "the key {:?} is given twice",
-                    crate::render::visible(&key)
+                    "the key {} is given twice",
+                    crate::render::quoted(&key)
                 )));
             }
             let Unambiguous(value) = map.next_value()?;

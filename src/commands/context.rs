@@ -501,7 +501,7 @@ pub(crate) fn read_snapshots(
 fn other_world(config: &crate::config::Config, source: &SourceSnapshot) -> Vec<String> {
     use crate::config::{Application, Assignment};
     let mut out = Vec::new();
-    let shown = |text: &str| format!("{:?}", crate::render::visible(text));
+    let shown = crate::render::quoted;
     if !config
         .source
         .tenant_id
@@ -620,9 +620,9 @@ fn access_lacks(config: &crate::config::Config, target: &TargetSnapshot) -> Vec<
                     .find(|o| o.kind == kind && o.id == id)
                     .map_or(id.as_str(), |o| o.name.as_str());
                 out.push(format!(
-                    "the holders of the {} {:?}",
+                    "the holders of the {} {}",
                     kind.spec().noun,
-                    crate::render::visible(name)
+                    crate::render::quoted(name)
                 ));
             }
         }

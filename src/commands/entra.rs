@@ -399,8 +399,8 @@ fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
             .any(|s| s.key.eq_ignore_ascii_case(&secret.key))
         {
             return Err(format!(
-                "the key {:?} is given twice: which value the job holds cannot be told",
-                crate::render::visible(&secret.key),
+                "the key {} is given twice: which value the job holds cannot be told",
+                crate::render::quoted(&secret.key),
             ));
         }
     }

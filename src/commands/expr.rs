@@ -88,10 +88,12 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
 fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
     let mut attributes = BTreeMap::new();
     if let Some(path) = &args.input {
-        let text = std::fs::read_to_string(path)
+        let text = crate::files::read_regular_string(path)
             .map_err(|e| Error::Usage(format!("cannot read --input {}: {e}", path.display())))?;
+        // A Windows editor may start the file with a byte-order mark, as the import allows.
+        let text = text.trim_start_matches('\u{feff}');
         // An attribute named twice is refused: which value it has cannot be told.
-        let json = crate::json::unambiguous(&text).map_err(|e| {
+        let json = crate::json::unambiguous(text).map_err(|e| {
             let (line, column) = crate::json::place(&e);
             Error::Usage(format!(
                 "--input {}:{line}:{column}: {}",
@@ -108,7 +110,7 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
         // Read again with each value as written: a number is its text (`1.50`, an id of 30
         // digits), which serde's f64 would change.
         let object: BTreeMap<String, Box<serde_json::value::RawValue>> =
-            serde_json::from_str(&text).map_err(|e| Error::Usage(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| Error::Usage(e.to_string()))?;
         for (name, value) in object {
             let value = input_value(value.get()).map_err(|e| {
                 Error::Usage(format!(

@@ -95,8 +95,8 @@ impl Schemas {
         let time = line.get("time").and_then(Value::as_str).unwrap_or_default();
         instant(time).ok_or_else(|| {
             format!(
-                "`/time` {:?} is not an RFC 3339 time (2026-11-30T10:15:00.123Z)",
-                crate::render::visible(time)
+                "`/time` {} is not an RFC 3339 time (2026-11-30T10:15:00.123Z)",
+                crate::render::quoted(time)
             )
         })
     }

@@ -223,6 +223,20 @@ pub(crate) fn visible(text: &str) -> Cow<'_, str> {
     escape_acting(text, false).map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
+/// `text` in double quotes as Rust's `{:?}` writes it, cut after `QUOTED_MAX` characters (an
+/// ellipsis after the closing quote marks the cut), for a name inside a message: every character
+/// that `acts` is escaped (`"b\0"`), and so are `\` and `"`, so two different names never
+/// show alike, as they can with `visible` inside `{:?}` (`"b\\0"` for both `b` NUL and `b\0`).
+pub(crate) fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_MAX) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
+/// How many characters of a name `quoted` shows: a key of megabytes is not echoed whole.
+const QUOTED_MAX: usize = 200;
+
 /// `visible` for a document: its line breaks stay.
 pub(crate) fn visible_lines(text: &str) -> Cow<'_, str> {
     escape_acting(text, true).map_or(Cow::Borrowed(text), Cow::Owned)
@@ -337,6 +351,25 @@ pub(crate) fn mask_emails(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
+
+    /// No character that acts shows as itself in `quoted`, and names that differ never show
+    /// alike: a NUL and the two characters `\0`, a quote inside and out.
+    #[test]
+    fn quoted_escapes_every_acting_character_and_never_shows_two_names_alike() {
+        for c in (0..=0x10_ffff)
+            .filter_map(char::from_u32)
+            .filter(|&c| super::acts(c))
+        {
+            let shown = super::quoted(&format!("a{c}b"));
+            assert!(!shown.contains(c), "{c:?} shows as itself in {shown}");
+        }
+        for (one, other) in [("b\0", "b\\0"), ("\"", "\\\""), ("a\u{202e}", "a\\u{202e}")] {
+            assert_ne!(super::quoted(one), super::quoted(other));
+        }
+        assert_eq!(super::quoted("b\0"), r#""b\0""#);
+        let long = "k".repeat(5_000_000);
+        assert_eq!(super::quoted(&long), format!("\"{}\"…", "k".repeat(200)));
+    }
 
     /// What `anstream` writes off a terminal, and what `Plain` writes, `text` written in pieces
     /// of `piece` bytes (escape sequences and characters cut anywhere).

@@ -164,6 +164,30 @@ fn bad_set_and_input_are_clear_errors() {
     ));
 }
 
+/// An `--input` saved by a Windows editor starts with a byte-order mark: it is read as the import
+/// reads one. A directory given as `--input` is refused, not read.
+#[test]
+fn an_input_with_a_byte_order_mark_is_read() {
+    let scratch = Scratch::new("expr-input-bom");
+    scratch.write("bom.json", "\u{feff}{\"department\": \"Sales\"}");
+    let out = scratch.roster(&["expr", "[department]", "--input", "bom.json"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Sales\n"),
+        "{}",
+        out.stderr
+    );
+    std::fs::create_dir(scratch.dir.join("dir.json")).unwrap();
+    let out = scratch.roster(&["expr", "[department]", "--input", "dir.json"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("cannot read --input dir.json: it is not a regular file"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn the_ignore_keywords_say_which_outcome_and_print_null_as_json() {
     let scratch = Scratch::new("expr-ignore");
