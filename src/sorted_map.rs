@@ -345,15 +345,28 @@ where
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                // Gathered as they come, then made a map as any document's names are
-                // (`from_names`): a name given twice keeps its last value, as a JSON object
-                // reads, and the map is kept without the room growing it left.
-                let mut pairs: Vec<(String, V)> =
-                    Vec::with_capacity(access.size_hint().unwrap_or(0));
-                while let Some(pair) = access.next_entry::<String, V>()? {
-                    pairs.push(pair);
+                // Gathered as they come, each name made a key as any document's are, then
+                // ordered once. A name given twice is refused: serde_json would keep the last
+                // value, other readers the first, so which one a snapshot or a saved plan
+                // holds cannot be told (RFC 8259, section 4).
+                let mut pairs: Vec<(K, V)> = Vec::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some((name, value)) = access.next_entry::<String, V>()? {
+                    pairs.push((K::from_name(name), value));
                 }
-                Ok(SortedMap::from_names(pairs))
+                if !pairs.is_sorted_by(|a, b| a.0.borrow() < b.0.borrow()) {
+                    pairs.sort_by(|a, b| a.0.borrow().cmp(b.0.borrow()));
+                    if let Some(twice) = pairs
+                        .windows(2)
+                        .find(|w| w[0].0.borrow() == w[1].0.borrow())
+                    {
+                        return Err(serde::de::Error::custom(format!(
+                            "the key {} is given twice",
+                            crate::render::quoted(twice[0].0.borrow())
+                        )));
+                    }
+                }
+                pairs.shrink_to_fit();
+                Ok(SortedMap(pairs))
             }
         }
         deserializer.deserialize_map(MapVisitor(std::marker::PhantomData))
@@ -455,11 +468,11 @@ mod tests {
         );
     }
 
-    /// An object read keeps each name once with its last value, in name order, whatever order
-    /// and repeats the document has — as `serde_json`'s own map reads it.
+    /// An object read holds its names in name order, whatever order the document has, as
+    /// `serde_json`'s own map reads it; one that names a key twice is refused at its place.
     #[test]
-    fn maps_read_keep_the_last_value_of_a_repeated_name_in_name_order() {
-        let text = r#"{"b": 1, "a": 2, "c": 3, "a": 4, "b": 5, "b": 6, "d": 7}"#;
+    fn maps_read_are_in_name_order_and_refuse_a_repeated_name() {
+        let text = r#"{"b": 1, "a": 2, "c": 3, "d": 7}"#;
         let read: Fields = serde_json::from_str(text).unwrap();
         let expected: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).unwrap();
@@ -472,6 +485,18 @@ mod tests {
             ["a", "b", "c", "d"]
         );
         assert_eq!(read.0.capacity(), 4);
+        for twice in [
+            r#"{"b": 1, "a": 2, "c": 3, "a": 4}"#,
+            r#"{"a": 1,
+ "a": 1}"#,
+        ] {
+            let e = serde_json::from_str::<Fields>(twice).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("the key \"a\" is given twice at line"),
+                "{e}"
+            );
+        }
         // Many names, last to first: each found where it belongs.
         let many: String = (0..5_000)
             .rev()

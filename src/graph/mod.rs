@@ -602,14 +602,25 @@ mod tests {
     fn a_page_reads_objects_as_items_and_keeps_what_else_it_holds() {
         let page: Page<Item> = serde_json::from_str(
             r#"{"@odata.context": "c", "@odata.nextLink": "https://g/v1.0/next",
-                "value": [{"id": "u1", "mail": null, "id": "u2"}, 5, "x", null, [1], true]}"#,
+                "value": [{"id": "u2", "mail": null}, 5, "x", null, [1], true]}"#,
         )
         .unwrap();
         assert_eq!(page.next, json!("https://g/v1.0/next"));
         let items = page.value.0.unwrap();
-        // A repeated property: the last one, as a JSON object reads.
         assert!(matches!(&items[0], Item::Object(f)
                 if f.get("id") == Some(&json!("u2")) && f.get("mail") == Some(&Value::Null)));
+        // A property given twice is a decode error: which value the user has cannot be told.
+        let Err(twice) = serde_json::from_str::<Page<Item>>(
+            r#"{"value": [{"id": "u1", "mail": null, "id": "u2"}]}"#,
+        ) else {
+            panic!("a property given twice was read");
+        };
+        assert!(
+            twice
+                .to_string()
+                .starts_with("the key \"id\" is given twice"),
+            "{twice}"
+        );
         let others: Vec<Value> = items[1..]
             .iter()
             .map(|item| match item {

@@ -223,14 +223,14 @@ pub(crate) fn visible(text: &str) -> Cow<'_, str> {
     escape_acting(text, false).map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
-/// `text` in double quotes as Rust's `{:?}` writes it, cut after `QUOTED_MAX` characters (an
-/// ellipsis after the closing quote marks the cut), for a name inside a message: every character
-/// that `acts` is escaped (`"b\0"`), and so are `\` and `"`, so two different names never
-/// show alike, as they can with `visible` inside `{:?}` (`"b\\0"` for both `b` NUL and `b\0`).
+/// `text` as `Quoted` shows it, cut after `QUOTED_MAX` characters (an ellipsis after the closing
+/// quote marks the cut), for a name inside a message: what acts is escaped, and so are `\` and
+/// `"`, so two different names never show alike, as they can with `visible` inside `{:?}`
+/// (`"b\\0"` for both `b` NUL and `b\0`).
 pub(crate) fn quoted(text: &str) -> String {
     match text.char_indices().nth(QUOTED_MAX) {
-        Some((cut, _)) => format!("{:?}…", &text[..cut]),
-        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{}…", Quoted(&text[..cut])),
+        None => Quoted(text).to_string(),
     }
 }
 

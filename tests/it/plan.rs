@@ -430,6 +430,11 @@ fn a_saved_plan_shows_again_the_same() {
             "{\"format_version\": 2,\n \"headline\": 7}",
             "error: cut.plan:2:14 is not a roster plan: invalid type: integer `7`, expected a string\n",
         ),
+        // A field given twice in a change: which value would be written cannot be told.
+        (
+            "{\"format_version\": 2,\n \"changes\": [{\"after\": {\"Alias\": \"a\", \"Alias\": \"b\"}}]}",
+            "error: cut.plan:2:51 is not a roster plan: the key \"Alias\" is given twice\n",
+        ),
     ] {
         scratch.write("cut.plan", text);
         let cut = emulator.roster(&scratch.dir, &["show", "cut.plan"], &[]);

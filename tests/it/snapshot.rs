@@ -271,6 +271,31 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
         "{}",
         out.stderr
     );
+    // So is an attribute given twice in a user's attributes: which value the user has cannot
+    // be told (serde_json would keep the last).
+    let text = entra.to_string();
+    let at = text.find("\"attributes\":{").unwrap() + "\"attributes\":{".len();
+    std::fs::write(
+        scratch.dir.join("seen/entra.json"),
+        format!(
+            "{}\"department\":\"A\",\"department\":\"B\",{}",
+            &text[..at],
+            &text[at..]
+        ),
+    )
+    .unwrap();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--snapshot", "seen"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("entra.json")
+            && out.stderr.contains("the key \"department\" is given twice"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A snapshot taken for another config is refused, naming what it lacks (a mapping from an
