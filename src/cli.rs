@@ -49,6 +49,30 @@ fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
     Ok(PathBuf::from(text))
 }
 
+/// A user as `--target`, `explain` and `log --user` take one: the spaces pasted around it go,
+/// and an Entra object id in the braces or parentheses PowerShell and .NET write GUIDs in
+/// (`{0000000e-...}`, `(0000000e-...)`, `[guid]::NewGuid().ToString("B")`) is the id.
+///
+/// # Errors
+/// A key that is empty or only spaces.
+fn user_key(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(
+            "it is empty: give a userPrincipalName, an object id, or a Salesforce Username or id"
+                .to_owned(),
+        );
+    }
+    let enclosed = [('{', '}'), ('(', ')')]
+        .iter()
+        .find_map(|&(open, close)| text.strip_prefix(open)?.strip_suffix(close));
+    Ok(match enclosed {
+        Some(id) if crate::graph::looks_like_guid(id) => id,
+        _ => text,
+    }
+    .to_owned())
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check the config file: YAML, JSON Schema, expressions, references. No network.
@@ -154,7 +178,7 @@ pub(crate) struct PlanArgs {
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
     /// Limit the plan to these users (UPN, object id or Salesforce Username).
-    #[arg(long = "target", value_name = "KEY")]
+    #[arg(long = "target", value_name = "KEY", value_parser = user_key)]
     pub(crate) targets: Vec<String>,
     /// Replace email local parts with `•••` (for public repositories).
     #[arg(long)]
@@ -210,7 +234,7 @@ pub(crate) struct ShowArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
     /// The Entra user (userPrincipalName or object id), or a Salesforce user (Username or id).
-    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(value_parser = user_key)]
     pub(crate) user: String,
     /// `text` for people, `json` for machines.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
@@ -350,7 +374,7 @@ pub(crate) struct LogArgs {
     /// oldest change first.
     pub(crate) files: Vec<PathBuf>,
     /// Only the changes to this user: userPrincipalName, Salesforce Username, or either's id.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", value_parser = user_key)]
     pub(crate) user: Option<String>,
     /// Only the changes on or after this date (2026-11-01, UTC) or RFC 3339 time
     /// (2026-11-01T09:30:00Z, 2026-11-01T11:30:00+02:00).

@@ -269,12 +269,6 @@ impl Entry {
 
 pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     let since = args.since.as_deref().map(since).transpose()?;
-    if args.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
-        return Err(Error::Usage(
-            "--user is empty: give a userPrincipalName, a Salesforce Username, or either id"
-                .to_owned(),
-        ));
-    }
     let schemas = Schemas::new()?;
     let files: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("roster-audit.jsonl")]
@@ -299,9 +293,7 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
         ));
     }
     entries.retain(|e| {
-        // A key pasted with the spaces around it is still the key.
-        since.is_none_or(|s| e.instant >= s)
-            && args.user.as_deref().is_none_or(|u| e.about(u.trim()))
+        since.is_none_or(|s| e.instant >= s) && args.user.as_deref().is_none_or(|u| e.about(u))
     });
     // Oldest first, across files; a line's order within its file breaks ties.
     entries.sort_by_key(|e| e.instant);

@@ -340,14 +340,7 @@ fn print_rendered(text: &str, color: bool) -> Result<(), Error> {
 }
 
 pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Error> {
-    // Pasted with spaces around it, a name is the same name.
-    let user = args.user.trim();
-    if user.is_empty() {
-        return Err(Error::Usage(
-            "give a user: a userPrincipalName, an object id, or a Salesforce Username or id"
-                .to_owned(),
-        ));
-    }
+    let user = args.user.as_str();
     let desired = ctx.load()?;
     let (source, target) = match &args.snapshot {
         Some(dir) => super::context::read_snapshots(dir, &desired, None)?,

@@ -527,7 +527,9 @@ async fn groups_to_read(
     Ok(groups)
 }
 
-fn looks_like_guid(text: &str) -> bool {
+/// Whether `text` is a GUID in its plain 36-character form (`0000000e-0000-4000-8000-...`), as
+/// Graph writes object ids.
+pub(crate) fn looks_like_guid(text: &str) -> bool {
     text.len() == 36
         && text.bytes().enumerate().all(|(i, b)| {
             if [8, 13, 18, 23].contains(&i) {

@@ -33,12 +33,19 @@ fn a_users_changes_with_where_they_came_from() {
     let target = ava["target_id"].as_str().unwrap();
     let upper = target.to_ascii_uppercase();
     assert_ne!(upper[..15], target[..15], "the id has a lower-case letter");
+    // And by the Entra object id, also as PowerShell writes a GUID: in braces, upper case.
+    let source = ava["source_id"].as_str().unwrap();
+    let braced = format!("{{{}}}", source.to_ascii_uppercase());
+    let parenthesized = format!("({source})");
     for user in [
         "AVA.MARTINEZ@contoso.com",
         " ava.martinez@contoso.com\t",
         target,
         &target[..15],
         &upper,
+        source,
+        &braced,
+        &parenthesized,
     ] {
         let out = world.roster(&["log", "--user", user]);
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -354,7 +361,11 @@ fn times_compare_as_instants_and_bad_options_are_refused() {
     }
     let out = world.roster(&["log", "times.jsonl", "--user", " "]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("--user is empty"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("'--user <KEY>': it is empty"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A failed step beside an applied one is shown, and a CI value's line break cannot forge an

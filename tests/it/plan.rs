@@ -161,6 +161,22 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
     let by_username: serde_json::Value = serde_json::from_str(&by_username.stdout).unwrap();
     assert_eq!(by_username["changes"].as_array().unwrap().len(), 1);
     assert_eq!(by_username["changes"][0]["key"], "liam.chen@contoso.com");
+    // The object id as PowerShell writes a GUID, in braces: the same user.
+    let by_id = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &config,
+            "plan",
+            "--format",
+            "json",
+            "--target",
+            "{0000000E-0000-0000-0000-000000000002}",
+        ],
+        &[],
+    );
+    let by_id: serde_json::Value = serde_json::from_str(&by_id.stdout).unwrap();
+    assert_eq!(by_id["changes"], by_username["changes"]);
     assert!(
         none.stdout
             .ends_with("No changes. Salesforce matches the configuration.\n"),
@@ -486,6 +502,29 @@ fn explain_walks_through_one_user() {
         &[],
     );
     assert_eq!(pasted.stdout, out.stdout, "{}", pasted.stderr);
+    // By the object id, plain or as PowerShell writes a GUID: the same user.
+    let by_id = emulator.roster(
+        &scratch.dir,
+        &[
+            "-c",
+            &demo_config(),
+            "explain",
+            "0000000e-0000-0000-0000-000000000003",
+        ],
+        &[],
+    );
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    for braced in [
+        "{0000000E-0000-0000-0000-000000000003}",
+        "(0000000e-0000-0000-0000-000000000003)",
+    ] {
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", &demo_config(), "explain", braced],
+            &[],
+        );
+        assert_eq!(out.stdout, by_id.stdout, "{braced}: {}", out.stderr);
+    }
     let unknown = emulator.roster(
         &scratch.dir,
         &["-c", &demo_config(), "explain", "nobody@contoso.com"],
