@@ -1,7 +1,8 @@
 //! The SOQL the emulator understands: `SELECT fields FROM Object [WHERE ...] [ORDER BY ...]
 //! [LIMIT n]`, with `AND`/`OR`/`NOT`, parentheses, `= != <> < <= > >= LIKE IN NOT IN`, and
 //! string, number, boolean, null and date-time literals. Keywords and field names are
-//! case-insensitive, as in Salesforce. Anything else is `MALFORMED_QUERY`.
+//! case-insensitive, as in Salesforce. Anything else is `MALFORMED_QUERY`. Each compared
+//! field's literal kind is kept (`Query::compared`) for the type checks Salesforce makes.
 
 use std::cmp::Ordering;
 
@@ -15,6 +16,20 @@ pub(crate) struct Query {
     pub(crate) filter: Option<Condition>,
     pub(crate) order: Vec<(String, bool)>,
     pub(crate) limit: Option<usize>,
+    /// Each field the filter compares and the kind of literal it is compared with, in order:
+    /// Salesforce checks a literal's type against the field's (`query::start`).
+    pub(crate) compared: Vec<(String, Literal)>,
+}
+
+/// A literal's kind as written: `'quoted'`, a number, `true`/`false`, `null`, or an unquoted
+/// date or date-time (`2024-01-31`, `2024-01-31T10:00:00Z`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Literal {
+    Quoted,
+    Number,
+    Boolean,
+    Null,
+    Date,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +56,8 @@ pub(crate) enum Op {
 enum Token {
     Word(String),
     Str(String),
+    /// An unquoted date or date-time, kept as its text.
+    Date(String),
     Num(serde_json::Number),
     Sym(&'static str),
 }
@@ -125,7 +142,7 @@ fn lex(soql: &str) -> Result<Vec<Token>, String> {
                             .ok()
                             .and_then(serde_json::Number::from_f64)
                     });
-                tokens.push(number.map_or(Token::Str(text), Token::Num));
+                tokens.push(number.map_or(Token::Date(text), Token::Num));
             }
             c if c.is_alphabetic() || c == '_' => {
                 let start = i;
@@ -145,6 +162,7 @@ fn lex(soql: &str) -> Result<Vec<Token>, String> {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    compared: Vec<(String, Literal)>,
 }
 
 impl Parser {
@@ -189,7 +207,7 @@ impl Parser {
         }
     }
 
-    fn literal(&mut self) -> Result<Value, String> {
+    fn literal(&mut self) -> Result<(Value, Literal), String> {
         let token = self
             .tokens
             .get(self.pos)
@@ -197,13 +215,25 @@ impl Parser {
             .ok_or("unexpected end of query")?;
         self.pos += 1;
         Ok(match token {
-            Token::Str(s) => Value::String(s),
-            Token::Num(n) => Value::Number(n),
-            Token::Word(w) if w.eq_ignore_ascii_case("true") => Value::Bool(true),
-            Token::Word(w) if w.eq_ignore_ascii_case("false") => Value::Bool(false),
-            Token::Word(w) if w.eq_ignore_ascii_case("null") => Value::Null,
+            Token::Str(s) => (Value::String(s), Literal::Quoted),
+            Token::Date(s) => (Value::String(s), Literal::Date),
+            Token::Num(n) => (Value::Number(n), Literal::Number),
+            Token::Word(w) if w.eq_ignore_ascii_case("true") => {
+                (Value::Bool(true), Literal::Boolean)
+            }
+            Token::Word(w) if w.eq_ignore_ascii_case("false") => {
+                (Value::Bool(false), Literal::Boolean)
+            }
+            Token::Word(w) if w.eq_ignore_ascii_case("null") => (Value::Null, Literal::Null),
             other => return Err(format!("expected a value, found {other:?}")),
         })
+    }
+
+    /// A literal compared with `field`, noted in `compared`.
+    fn compared(&mut self, field: &str) -> Result<Value, String> {
+        let (value, kind) = self.literal()?;
+        self.compared.push((field.to_owned(), kind));
+        Ok(value)
     }
 
     fn or(&mut self) -> Result<Condition, String> {
@@ -239,9 +269,9 @@ impl Parser {
             if !self.sym("(") {
                 return Err("expected `(` after IN".to_owned());
             }
-            let mut values = vec![self.literal()?];
+            let mut values = vec![self.compared(&field)?];
             while self.sym(",") {
-                values.push(self.literal()?);
+                values.push(self.compared(&field)?);
             }
             if !self.sym(")") {
                 return Err("expected `)` to close IN".to_owned());
@@ -270,7 +300,8 @@ impl Parser {
             self.pos += 1;
             op
         };
-        Ok(Condition::Compare(field, op, self.literal()?))
+        let value = self.compared(&field)?;
+        Ok(Condition::Compare(field, op, value))
     }
 }
 
@@ -288,6 +319,7 @@ pub(crate) fn parse(soql: &str) -> Result<Query, String> {
     let mut p = Parser {
         tokens: lex(soql)?,
         pos: 0,
+        compared: Vec::new(),
     };
     p.expect_keyword("SELECT")?;
     let mut fields = vec![p.name()?];
@@ -317,7 +349,7 @@ pub(crate) fn parse(soql: &str) -> Result<Query, String> {
         }
     }
     let limit = if p.keyword("LIMIT") {
-        match p.literal()? {
+        match p.literal()?.0 {
             Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
             _ => None,
         }
@@ -335,6 +367,7 @@ pub(crate) fn parse(soql: &str) -> Result<Query, String> {
         filter,
         order,
         limit,
+        compared: p.compared,
     })
 }
 

@@ -728,6 +728,60 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
     running.shutdown().await;
 }
 
+/// A filter is held to the fields and types Salesforce holds it to: a column the object lacks,
+/// and a checkbox, date-time or number compared with a quoted value, are `INVALID_FIELD`
+/// with Salesforce's message; the same values bare, and text quoted, are answered.
+#[tokio::test]
+async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() {
+    let running = synthetic(100).await;
+    let sf = Sf::login(
+        &running,
+        synthetic::SALESFORCE_CLIENT,
+        synthetic::SALESFORCE_SECRET,
+    )
+    .await;
+    let query = |soql: &str| format!("query?q={}", crate::http::encode(soql));
+    for (soql, message) in [
+        (
+            "SELECT Id FROM User WHERE Nope = 'x'",
+            "No such column 'Nope' on entity 'User'.",
+        ),
+        (
+            "SELECT Id FROM User WHERE IsActive = 'true'",
+            "value of filter criterion for field 'IsActive' must be of type boolean and should \
+             not be enclosed in quotes",
+        ),
+        (
+            "SELECT Id FROM User WHERE LastModifiedDate > '2024-01-01T00:00:00Z'",
+            "value of filter criterion for field 'LastModifiedDate' must be of type dateTime and \
+             should not be enclosed in quotes",
+        ),
+        (
+            "SELECT Id FROM UserLogin WHERE IsFrozen IN (true, 'false')",
+            "value of filter criterion for field 'IsFrozen' must be of type boolean and should \
+             not be enclosed in quotes",
+        ),
+    ] {
+        let (status, err) = sf.get(&query(soql)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{soql}");
+        assert_eq!(err[0]["errorCode"], json!("INVALID_FIELD"), "{soql}");
+        assert!(
+            err[0]["message"].as_str().unwrap().starts_with(message),
+            "{soql}: {err}"
+        );
+    }
+    for soql in [
+        "SELECT Id FROM User WHERE IsActive = true AND Username != 'x'",
+        "SELECT Id FROM User WHERE LastModifiedDate > 2024-01-01T00:00:00Z",
+        "SELECT Id FROM UserLogin WHERE IsFrozen IN (true, false)",
+        "SELECT Id FROM User WHERE IsActive = null",
+    ] {
+        let (status, body) = sf.get(&query(soql)).await;
+        assert_eq!(status, StatusCode::OK, "{soql}: {body}");
+    }
+    running.shutdown().await;
+}
+
 /// A custom number field written as text is kept, and answered, as a number (`5.0`), as SOQL
 /// types it; a text field keeps its text.
 #[tokio::test]

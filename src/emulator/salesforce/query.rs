@@ -9,7 +9,7 @@ use super::super::http::{json_text_response, param, salesforce_error, url_pairs}
 use super::super::soql::{self, Query};
 use super::super::state::object_name;
 use super::super::{Request, Shared, ids};
-use super::records::known_field;
+use super::records::{field_type, known_field};
 use super::with_attributes;
 use crate::concurrent::lock;
 
@@ -43,6 +43,7 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
         .fields
         .iter()
         .chain(query.order.iter().map(|(f, _)| f))
+        .chain(query.compared.iter().map(|(f, _)| f))
         .find(|f| !known_field(shared, object, f))
     {
         return salesforce_error(
@@ -50,6 +51,29 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
             "INVALID_FIELD",
             &format!(
                 "No such column '{bad}' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name."
+            ),
+        );
+    }
+    // A quoted literal for a checkbox, date, date-time or number: Salesforce wants the value
+    // bare ("value of filter criterion for field 'IsActive' must be of type boolean and should
+    // not be enclosed in quotes", INVALID_FIELD, as real orgs answer it).
+    let unquoted = query.compared.iter().find_map(|(field, literal)| {
+        let wanted = match field_type(shared, object, field)? {
+            "boolean" => "boolean",
+            "date" => "date",
+            "datetime" => "dateTime",
+            "double" | "currency" | "percent" => "double",
+            _ => return None,
+        };
+        (*literal == soql::Literal::Quoted).then_some((field, wanted))
+    });
+    if let Some((field, wanted)) = unquoted {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!(
+                "value of filter criterion for field '{field}' must be of type {wanted} and \
+                 should not be enclosed in quotes"
             ),
         );
     }

@@ -132,6 +132,47 @@ pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
         .any(|f| f.eq_ignore_ascii_case(field))
 }
 
+/// describe's `type` of `field` on `object`, where the emulator knows it: every User field,
+/// the system fields, and the non-User objects' checkboxes, dates and counts. `None` for the
+/// rest (their text and ids), which a filter may compare with any literal.
+pub(crate) fn field_type(shared: &Shared, object: &str, field: &str) -> Option<&'static str> {
+    let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(field));
+    if is(&["CreatedDate", "LastModifiedDate", "SystemModstamp"]) {
+        return Some("datetime");
+    }
+    if object == "User" {
+        return user_object::field(field).map(|f| f.kind).or_else(|| {
+            shared
+                .state()
+                .org
+                .custom_user_field(field)
+                .map(|f| f.kind.describe_type())
+        });
+    }
+    if is(&[
+        "IsOwnedByProfile",
+        "IsActive",
+        "IsFrozen",
+        "IsPasswordLocked",
+        "IsSandbox",
+    ]) {
+        Some("boolean")
+    } else if is(&["ExpirationDate", "MetricsDate"]) {
+        Some("date")
+    } else if is(&[
+        "TotalLicenses",
+        "UsedLicenses",
+        "AllowedLicenses",
+        "TotalLicenseCount",
+        "AssignedUserCount",
+        "ActiveUserCount",
+    ]) {
+        Some("int")
+    } else {
+        None
+    }
+}
+
 /// `GET sobjects/{object}/describe`. The object-level `createable` and `updateable` are the
 /// running user's: for User, whether their profile has Manage Users (Salesforce: creating and
 /// editing users needs it; DescribeSObjectResult reports the caller's access).
