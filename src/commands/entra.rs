@@ -157,8 +157,17 @@ fn from_files(
     let schema =
         read_json(schema, "a synchronization schema").and_then(|value| schema_of(schema, value))?;
     let secrets = match secrets {
-        Some(path) => secrets_of(&read_json(path, "the job's secrets")?)
-            .map_err(|reason| Error::Import(format!("{}: {reason}", display_path(path))))?,
+        Some(path) => {
+            let text = read_text(path)?;
+            secrets_of(&parse_json(path, &text, "the job's secrets")?).map_err(|(reason, at)| {
+                // The entry given twice, by its place in the file.
+                let place = at
+                    .and_then(|index| secret_place(&text, index))
+                    .map(|(line, column)| format!(":{line}:{column}"))
+                    .unwrap_or_default();
+                Error::Import(format!("{}{place}: {reason}", display_path(path)))
+            })?
+        }
         None => Vec::new(),
     };
     let app_roles = match app_roles {
@@ -256,7 +265,7 @@ async fn from_graph(
         .await
         .map_err(denied)?;
     let secrets = secrets_of(&secrets)
-        .map_err(|reason| Error::Import(format!("the job's secrets: {reason}")))?;
+        .map_err(|(reason, _)| Error::Import(format!("the job's secrets: {reason}")))?;
     Ok(Provisioning {
         schema,
         secrets,
@@ -387,35 +396,72 @@ fn typed_in<T: serde::de::DeserializeOwned>(
 /// refused (its values unshown: some are credentials): which value the job holds (`SyncAll`
 /// "true" or "false": every user in scope, or only those assigned) cannot be told, and the
 /// import must not guess.
-fn secrets_of(value: &Value) -> Result<Vec<Secret>, String> {
+///
+/// # Errors
+/// Why not, and the index of the entry that repeats a key (for its place in a file).
+fn secrets_of(value: &Value) -> Result<Vec<Secret>, (String, Option<usize>)> {
     let items = value.get("value").unwrap_or(value);
     // A value of the wrong type is named by its kind alone: it may be a credential.
     let secrets: Vec<Secret> = typed_in(items.clone(), crate::config::in_config_words_unshown)
-        .map_err(|e| format!("not a list of {{\"key\", \"value\"}} pairs: {e}"))?;
+        .map_err(|e| (format!("not a list of {{\"key\", \"value\"}} pairs: {e}"), None))?;
     for (i, secret) in secrets.iter().enumerate() {
         // The values are not shown: some of a job's secrets are credentials.
-        if secrets[i + 1..]
+        if let Some(again) = secrets[i + 1..]
             .iter()
-            .any(|s| s.key.eq_ignore_ascii_case(&secret.key))
+            .position(|s| s.key.eq_ignore_ascii_case(&secret.key))
         {
-            return Err(format!(
-                "the key {} is given twice: which value the job holds cannot be told",
-                crate::render::quoted(&secret.key),
+            return Err((
+                format!(
+                    "the key {} is given twice: which value the job holds cannot be told",
+                    crate::render::quoted(&secret.key),
+                ),
+                Some(i + 1 + again),
             ));
         }
     }
     Ok(secrets)
 }
 
+/// The line and column (in characters) where entry `index` of the secrets document `text`
+/// (`{"value": [...]}` or the bare array) starts; none when `text` is not such a document.
+fn secret_place(text: &str, index: usize) -> Option<(usize, usize)> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped<'t> {
+        #[serde(borrow)]
+        value: Vec<&'t serde_json::value::RawValue>,
+    }
+    let text = text.trim_start_matches('\u{feff}');
+    let items = serde_json::from_str::<Wrapped<'_>>(text)
+        .map(|w| w.value)
+        .or_else(|_| serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text))
+        .ok()?;
+    // A raw value borrows its text from `text`: its start is its offset there.
+    let offset = items.get(index)?.get().as_ptr().addr() - text.as_ptr().addr();
+    let file = crate::diagnostic::SourceFile {
+        path: PathBuf::new(),
+        text: text.to_owned(),
+    };
+    Some(file.line_col(offset))
+}
+
 /// The JSON document at `path`, `what` it should be, for the errors: one whose object names a
 /// key twice (a secret with two `value`s, a mapping with two `source`s) is refused with its
 /// place, as the import cannot tell which of the two the job holds.
 fn read_json(path: &Path, what: &str) -> Result<Value, Error> {
-    let text = crate::files::read_regular_string(path).map_err(|source| Error::File {
+    parse_json(path, &read_text(path)?, what)
+}
+
+/// The text of the file at `path`.
+fn read_text(path: &Path) -> Result<String, Error> {
+    crate::files::read_regular_string(path).map_err(|source| Error::File {
         action: "read",
         path: path.to_owned(),
         source,
-    })?;
+    })
+}
+
+/// `read_json` of the text read from `path`.
+fn parse_json(path: &Path, text: &str, what: &str) -> Result<Value, Error> {
     // The portal's download may start with a byte-order mark.
     crate::json::unambiguous(text.trim_start_matches('\u{feff}')).map_err(|e| {
         let (line, column) = crate::json::place(&e);

@@ -588,6 +588,12 @@ fn a_key_given_twice_in_an_imported_file_is_refused_at_its_place() {
         "rules.json",
         "{\"synchronizationRules\": [],\n \"synchronizationRules\": []}",
     );
+    // Two entries of one key (keys compare without case): the second is placed.
+    scratch.write(
+        "entries.json",
+        "{\"value\": [\n  {\"key\": \"SyncAll\", \"value\": \"true\"},\n  {\"key\": \"BaseAddress\"},\n  \
+         {\"key\": \"syncall\", \"value\": \"false\"}\n]}",
+    );
     let roles = repo().join("tests/fixtures/entra/salesforce-app-roles.json");
     let roles = roles.to_str().unwrap();
     for (schema, secrets, said) in [
@@ -601,6 +607,11 @@ fn a_key_given_twice_in_an_imported_file_is_refused_at_its_place() {
             None,
             "rules.json:2:23: not a synchronization schema: the key \"synchronizationRules\" is \
              given twice",
+        ),
+        (
+            "schema.json",
+            Some("entries.json"),
+            "entries.json:4:3: the key \"SyncAll\" is given twice",
         ),
     ] {
         let mut args = vec![
