@@ -66,17 +66,21 @@ pub(crate) fn is_sandbox_login(login_url: &str) -> bool {
                 .is_some_and(|name| name.contains("--")))
 }
 
-/// `text` with the password of any user info, and any query, replaced by `***`, for messages
-/// (a query may carry a token).
+/// `text` with the password of any user info, any query and any fragment replaced by `***`,
+/// for messages (a query or a fragment may carry a token: OAuth's implicit flow returns its
+/// `access_token` in the fragment).
 pub(crate) fn redacted(text: &str) -> String {
     if let Ok(mut url) = url::Url::parse(text.trim())
-        && (url.password().is_some() || url.query().is_some())
+        && (url.password().is_some() || url.query().is_some() || url.fragment().is_some())
     {
         if url.password().is_some() {
             let _ = url.set_password(Some("***"));
         }
         if url.query().is_some() {
             url.set_query(Some("***"));
+        }
+        if url.fragment().is_some() {
+            url.set_fragment(Some("***"));
         }
         return url.to_string();
     }
@@ -157,10 +161,14 @@ mod tests {
     }
 
     #[test]
-    fn passwords_and_queries_are_redacted_in_messages() {
+    fn passwords_queries_and_fragments_are_redacted_in_messages() {
         assert_eq!(
             super::redacted("http://127.0.0.1:9/?token=S3cret"),
             "http://127.0.0.1:9/?***"
+        );
+        assert_eq!(
+            super::redacted("https://x.my.salesforce.com/#access_token=S3cret"),
+            "https://x.my.salesforce.com/#***"
         );
         assert_eq!(
             super::redacted("https://me:pw@example.com/x"),

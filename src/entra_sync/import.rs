@@ -499,7 +499,8 @@ fn flag(job: &Provisioning, key: &str) -> Result<Option<bool>, String> {
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
         Some(v) => Err(format!(
-            "the secret {key} is {v:?}; Entra reads True or False"
+            "the secret {key} is {}; Entra reads True or False",
+            crate::render::quoted(v)
         )),
     }
 }
@@ -513,20 +514,38 @@ fn deletion_threshold(job: &Provisioning) -> Result<Option<u64>, String> {
     };
     let unreadable = |why: &str| {
         Err(format!(
-            "the secret SyncNotificationSettings is {text:?}: {why}; roster will not guess the \
-             accidental-deletion threshold"
+            "the secret SyncNotificationSettings is {}: {why}; roster will not guess the \
+             accidental-deletion threshold",
+            crate::render::quoted(text)
         ))
     };
-    let Ok(serde_json::Value::Object(settings)) = serde_json::from_str::<serde_json::Value>(text)
-    else {
-        return unreadable("not a JSON object");
+    // Read strictly: a setting given twice (`DeleteThresholdValue` 6 and 7) cannot be told.
+    let settings = match crate::json::unambiguous(text) {
+        Ok(serde_json::Value::Object(settings)) => settings,
+        // A key given twice is said so; text that is no JSON is no JSON object.
+        Err(e) if e.is_data() => return unreadable(&crate::json::reason(&e)),
+        Ok(_) | Err(_) => return unreadable("not a JSON object"),
     };
-    match settings.get("DeleteThresholdEnabled") {
+    // Its names in any case, as .NET's reader takes them; one named twice, in two cases, is
+    // as unreadable as one named twice.
+    let named = |name: &str| {
+        let mut found = settings.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        match (found.next(), found.next()) {
+            (Some((_, value)), None) => Ok(Some(value)),
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(format!("{name} is given twice")),
+        }
+    };
+    let (enabled, value) = match (named("DeleteThresholdEnabled"), named("DeleteThresholdValue")) {
+        (Ok(enabled), Ok(value)) => (enabled, value),
+        (Err(why), _) | (_, Err(why)) => return unreadable(&why),
+    };
+    match enabled {
         None | Some(serde_json::Value::Bool(false)) => return Ok(None),
         Some(serde_json::Value::Bool(true)) => {}
         Some(_) => return unreadable("DeleteThresholdEnabled is not true or false"),
     }
-    let value = match settings.get("DeleteThresholdValue") {
+    let value = match value {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,
@@ -733,10 +752,13 @@ fn check_expression(text: &str) -> Result<(), String> {
 }
 
 /// The value of a secret, unless absent, empty or masked (`*`).
+/// The job's secret `key`, matched without case as the import's refusal of two entries of one
+/// key compares them (a `syncall` entry is the `SyncAll` setting: Entra's reader is .NET's,
+/// and dropping it would quietly choose a default that may deprovision people).
 fn secret<'a>(job: &'a Provisioning, key: &str) -> Option<&'a str> {
     job.secrets
         .iter()
-        .find(|s| s.key == key)
+        .find(|s| s.key.eq_ignore_ascii_case(key))
         .and_then(|s| s.value.as_deref())
         .filter(|v| !v.is_empty() && *v != "*")
 }

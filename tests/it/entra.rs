@@ -522,6 +522,19 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
             "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":0}",
             "DeleteThresholdValue is not a whole number of at least 1",
         ),
+        // A setting given twice, in one case or two: which one the job holds cannot be told.
+        (
+            "SyncNotificationSettings",
+            "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":6,\"DeleteThresholdValue\":7}",
+            "the key \"DeleteThresholdValue\" is given twice",
+        ),
+        (
+            "SyncNotificationSettings",
+            "{\"DeleteThresholdEnabled\":true,\"deleteThresholdEnabled\":false,\"DeleteThresholdValue\":6}",
+            "DeleteThresholdEnabled is given twice",
+        ),
+        // A long value is cut in the message, not echoed whole.
+        ("SyncAll", &"S3cr3t".repeat(100_000), "\"S3cr3tS3cr3t"),
     ] {
         let (scratch, out) = import_default_with(
             "import-secrets",
@@ -529,12 +542,29 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
             &["--out", "roster.yaml"],
         );
         assert_eq!(out.code, 1, "{key}={value}: {}", out.stderr);
-        assert!(
-            out.stderr.contains(message),
-            "{key}={value}: {}",
-            out.stderr
-        );
+        assert!(out.stderr.contains(message), "{key}: {}", out.stderr);
+        assert!(out.stderr.len() < 2_000, "{key}: {} bytes", out.stderr.len());
         assert!(!scratch.dir.join("roster.yaml").exists());
+    }
+    // A key in another case is the same setting, never dropped for a default (`SyncAll`
+    // "true" is every user; a dropped one, only the assigned).
+    for (secrets, expected) in [
+        (
+            json!({"value": [{"key": "SYNCALL", "value": "true"}]}),
+            "assignment: all",
+        ),
+        (
+            json!({"value": [{"key": "skipoutofscopedeletions", "value": "true"}]}),
+            "out_of_scope: ignore",
+        ),
+        (
+            json!({"value": [{"key": "syncnotificationsettings", "value": "{\"deleteThresholdEnabled\":true,\"deleteThresholdValue\":3}"}]}),
+            "max_deactivations: 2\n",
+        ),
+    ] {
+        let (_, out) = import_default_with("import-secrets-case", &secrets, &[]);
+        assert_eq!(out.code, 0, "{secrets}: {}", out.stderr);
+        assert!(out.stdout.contains(expected), "{secrets}: {}", out.stdout);
     }
     // A key given twice: which value the job holds cannot be told (nor are values shown).
     for (key, first, second) in [
