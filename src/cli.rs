@@ -56,12 +56,22 @@ fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
 /// # Errors
 /// A key that is empty or only spaces.
 fn user_key(text: &str) -> Result<String, String> {
+    /// Longer than any user's key: a userPrincipalName has at most 113 characters (Microsoft
+    /// Entra's limit, 64 before the `@`), a Salesforce Username 80.
+    const LONGEST: usize = 256;
     let text = text.trim();
     if text.is_empty() {
         return Err(
             "it is empty: give a userPrincipalName, an object id, or a Salesforce Username or id"
                 .to_owned(),
         );
+    }
+    let length = text.chars().count();
+    if length > LONGEST {
+        return Err(format!(
+            "it is {length} characters long, and no user's key is longer than {LONGEST} (a \
+             userPrincipalName has at most 113, a Salesforce Username 80)"
+        ));
     }
     let enclosed = [('{', '}'), ('(', ')')]
         .iter()
@@ -71,6 +81,35 @@ fn user_key(text: &str) -> Result<String, String> {
         _ => text,
     }
     .to_owned())
+}
+
+/// `user_key` as clap's parser, whose refusal names the argument but not the value: a key of
+/// megabytes is not echoed back.
+#[derive(Clone, Copy)]
+struct UserKey;
+
+impl clap::builder::TypedValueParser for UserKey {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let refused = |why: String| {
+            let name = arg.map_or_else(|| "the user".to_owned(), ToString::to_string);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{name}: {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refused("it is not UTF-8 text".to_owned()))?;
+        user_key(text).map_err(refused)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,7 +217,7 @@ pub(crate) struct PlanArgs {
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
     /// Limit the plan to these users (UPN, object id or Salesforce Username).
-    #[arg(long = "target", value_name = "KEY", value_parser = user_key)]
+    #[arg(long = "target", value_name = "KEY", value_parser = UserKey)]
     pub(crate) targets: Vec<String>,
     /// Replace email local parts with `•••` (for public repositories).
     #[arg(long)]
@@ -234,7 +273,7 @@ pub(crate) struct ShowArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
     /// The Entra user (userPrincipalName or object id), or a Salesforce user (Username or id).
-    #[arg(value_parser = user_key)]
+    #[arg(value_parser = UserKey)]
     pub(crate) user: String,
     /// `text` for people, `json` for machines.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
@@ -374,7 +413,7 @@ pub(crate) struct LogArgs {
     /// oldest change first.
     pub(crate) files: Vec<PathBuf>,
     /// Only the changes to this user: userPrincipalName, Salesforce Username, or either's id.
-    #[arg(long, value_name = "KEY", value_parser = user_key)]
+    #[arg(long, value_name = "KEY", value_parser = UserKey)]
     pub(crate) user: Option<String>,
     /// Only the changes on or after this date (2026-11-01, UTC) or RFC 3339 time
     /// (2026-11-01T09:30:00Z, 2026-11-01T11:30:00+02:00).

@@ -55,8 +55,14 @@ pub(crate) enum Error {
         reason: String,
     },
     /// A snapshot directory whose files `roster snapshot` did not write, or of another version.
-    #[error("{} is not a snapshot this roster reads: {reason}", display_path(path))]
-    NotASnapshot { path: PathBuf, reason: String },
+    #[error("{}{} is not a snapshot this roster reads: {reason}", display_path(path), at.map(|(line, column)| format!(":{line}:{column}")).unwrap_or_default())]
+    NotASnapshot {
+        path: PathBuf,
+        /// The line and column (from 1) where the file stops being a snapshot, when one place
+        /// does.
+        at: Option<(usize, usize)>,
+        reason: String,
+    },
     /// A snapshot taken for another config: of another tenant, application or scope, or not
     /// read for an attribute or field the config reads (planned from, each would be empty).
     #[error(

@@ -17,12 +17,20 @@ pub(crate) fn unambiguous(text: &str) -> Result<Value, serde_json::Error> {
 /// serde_json's message for `e` without the " at line L column C" it ends with, for a caller
 /// that names the place itself (`file:line:col`, `place`). The last such suffix goes: a key
 /// quoted in the message may hold the words too.
+/// serde's own "duplicate field `id`" (a struct's field given twice) is put as the strict
+/// reader puts any key given twice: `the key "id" is given twice`.
 pub(crate) fn reason(e: &serde_json::Error) -> String {
     let message = e.to_string();
-    message
+    let reason = message
         .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(reason, _)| reason)
-        .to_owned()
+        .map_or(message.as_str(), |(reason, _)| reason);
+    match reason
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        Some(field) => format!("the key {} is given twice", crate::render::quoted(field)),
+        None => reason.to_owned(),
+    }
 }
 
 /// Where serde_json stopped, as (line, column), both from 1: at the start of a line (a file that

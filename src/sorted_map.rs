@@ -346,24 +346,29 @@ where
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 // Gathered as they come, each name made a key as any document's are, then
-                // ordered once. A name given twice is refused: serde_json would keep the last
-                // value, other readers the first, so which one a snapshot or a saved plan
-                // holds cannot be told (RFC 8259, section 4).
+                // ordered once. A name given twice is refused where it is given again:
+                // serde_json would keep the last value, other readers the first, so which one
+                // a snapshot or a saved plan holds cannot be told (RFC 8259, section 4). A name
+                // after the greatest so far repeats none; only the others are compared (in a
+                // file roster wrote, names come in order and none is).
                 let mut pairs: Vec<(K, V)> = Vec::with_capacity(access.size_hint().unwrap_or(0));
-                while let Some((name, value)) = access.next_entry::<String, V>()? {
+                let mut greatest: Option<usize> = None;
+                while let Some(name) = access.next_key::<String>()? {
+                    let after = greatest.is_none_or(|g| pairs[g].0.borrow() < name.as_str());
+                    if !after && pairs.iter().any(|(k, _)| k.borrow() == name.as_str()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "the key {} is given twice",
+                            crate::render::quoted(&name)
+                        )));
+                    }
+                    let value = access.next_value::<V>()?;
+                    if after {
+                        greatest = Some(pairs.len());
+                    }
                     pairs.push((K::from_name(name), value));
                 }
                 if !pairs.is_sorted_by(|a, b| a.0.borrow() < b.0.borrow()) {
-                    pairs.sort_by(|a, b| a.0.borrow().cmp(b.0.borrow()));
-                    if let Some(twice) = pairs
-                        .windows(2)
-                        .find(|w| w[0].0.borrow() == w[1].0.borrow())
-                    {
-                        return Err(serde::de::Error::custom(format!(
-                            "the key {} is given twice",
-                            crate::render::quoted(twice[0].0.borrow())
-                        )));
-                    }
+                    pairs.sort_unstable_by(|a, b| a.0.borrow().cmp(b.0.borrow()));
                 }
                 pairs.shrink_to_fit();
                 Ok(SortedMap(pairs))

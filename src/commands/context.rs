@@ -639,6 +639,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
     let source: SourceSnapshot = read_snapshot(&path)?;
     let refused = |path: &Path, reason: String| Error::NotASnapshot {
         path: path.to_owned(),
+        at: None,
         reason,
     };
     if !matches!(source.assignment.as_str(), "assigned" | "all") {
@@ -666,6 +667,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
         {
             return Err(Error::NotASnapshot {
                 path,
+                at: None,
                 reason: format!(
                     "users[{i}] ({}) has {problem}: Graph never sends that type there",
                     crate::render::visible(&user.id)
@@ -729,9 +731,11 @@ fn plan_from(
         .next()
     {
         return Err(Error::Usage(format!(
-            "--target {unknown} names no Entra user (userPrincipalName or object id) or \
-             Salesforce user (Username or id) roster read{}",
-            hint.map(|h| format!("; did you mean {h}?"))
+            "--target {} names no Entra user (userPrincipalName or object id) or Salesforce \
+             user (Username or id) roster read{}",
+            crate::render::visible(&unknown),
+            // A key read from Entra or Salesforce: shown, never acting on the terminal.
+            hint.map(|h| format!("; did you mean {}?", crate::render::visible(&h)))
                 .unwrap_or_default()
         )));
     }
@@ -984,19 +988,11 @@ pub(crate) fn check(plan: &Plan, allowed: Option<u32>, applying: bool) -> Result
     Ok(())
 }
 
-/// One snapshot file, refusing other format versions by name.
-fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    /// Only the version, and the keys that tell the two files apart, so a snapshot of another
-    /// format, or the other file in this one's place, is named before its fields are read.
-    #[derive(serde::Deserialize)]
-    struct Head {
-        format_version: Option<serde_json::Value>,
-        tenant_id: Option<serde_json::Value>,
-        instance_url: Option<serde_json::Value>,
-    }
-    let entra = path.file_name().is_some_and(|n| n == "entra.json");
+/// A snapshot file's text: refused, said why, when it is no regular file, empty, or not UTF-8.
+fn snapshot_text(path: &Path) -> Result<String, Error> {
     let not_one = |reason: String| Error::NotASnapshot {
         path: path.to_owned(),
+        at: None,
         reason,
     };
     // A link to a device or a pipe would be read without end (or wait forever).
@@ -1013,7 +1009,7 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
             "it is empty; take it again with `roster snapshot`".to_owned(),
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let e = e.utf8_error();
         not_one(match e.error_len() {
             // The last character begun and not ended: the file stops in the middle of it.
@@ -1022,7 +1018,32 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
                 .to_owned(),
             Some(_) => format!("it is not UTF-8 text (at byte {})", e.valid_up_to()),
         })
-    })?;
+    })
+}
+
+/// One snapshot file, refusing other format versions by name.
+fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    /// Only the version, and the keys that tell the two files apart, so a snapshot of another
+    /// format, or the other file in this one's place, is named before its fields are read.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format_version: Option<serde_json::Value>,
+        tenant_id: Option<serde_json::Value>,
+        instance_url: Option<serde_json::Value>,
+    }
+    let entra = path.file_name().is_some_and(|n| n == "entra.json");
+    let not_one = |reason: String| Error::NotASnapshot {
+        path: path.to_owned(),
+        at: None,
+        reason,
+    };
+    // Where serde_json stopped, and why, in the file's own place (`file:line:col`).
+    let not_one_at = |e: &serde_json::Error, why: String| Error::NotASnapshot {
+        path: path.to_owned(),
+        at: Some(crate::json::place(e)),
+        reason: why,
+    };
+    let text = snapshot_text(path)?;
     let version = match serde_json::from_str::<Head>(&text) {
         Ok(version) => {
             let other = if entra {
@@ -1051,13 +1072,20 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
             )));
         }
         Err(e) if e.is_syntax() => {
-            return Err(not_one(format!("it is not JSON: {e}")));
+            return Err(not_one_at(
+                &e,
+                format!("it is not JSON: {}", crate::json::reason(&e)),
+            ));
         }
         // A key given twice: which one a reader takes cannot be told (RFC 8259, section 4).
-        Err(e) if e.to_string().starts_with("duplicate field") => {
-            return Err(not_one(format!(
-                "{e}: a snapshot gives each key once; take it again with `roster snapshot`"
-            )));
+        Err(e) if crate::json::reason(&e).contains(" is given twice") => {
+            return Err(not_one_at(
+                &e,
+                format!(
+                    "{}: a snapshot gives each key once; take it again with `roster snapshot`",
+                    crate::json::reason(&e)
+                ),
+            ));
         }
         // Not an object at all: its version is missing.
         Err(_) => None,
@@ -1088,5 +1116,5 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
             )
         }));
     }
-    serde_json::from_str(&text).map_err(|e| not_one(e.to_string()))
+    serde_json::from_str(&text).map_err(|e| not_one_at(&e, crate::json::reason(&e)))
 }

@@ -403,7 +403,12 @@ fn secrets_of(value: &Value) -> Result<Vec<Secret>, (String, Option<usize>)> {
     let items = value.get("value").unwrap_or(value);
     // A value of the wrong type is named by its kind alone: it may be a credential.
     let secrets: Vec<Secret> = typed_in(items.clone(), crate::config::in_config_words_unshown)
-        .map_err(|e| (format!("not a list of {{\"key\", \"value\"}} pairs: {e}"), None))?;
+        .map_err(|e| {
+            (
+                format!("not a list of {{\"key\", \"value\"}} pairs: {e}"),
+                None,
+            )
+        })?;
     for (i, secret) in secrets.iter().enumerate() {
         // The values are not shown: some of a job's secrets are credentials.
         if let Some(again) = secrets[i + 1..]

@@ -114,8 +114,9 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
         for (name, value) in object {
             let value = input_value(value.get()).map_err(|e| {
                 Error::Usage(format!(
-                    "--input {}: attribute {name:?}: {e}",
-                    path.display()
+                    "--input {}: attribute {}: {e}",
+                    path.display(),
+                    crate::render::quoted(&name)
                 ))
             })?;
             attributes.insert(name, value);

@@ -529,14 +529,19 @@ fn deletion_threshold(job: &Provisioning) -> Result<Option<u64>, String> {
     // Its names in any case, as .NET's reader takes them; one named twice, in two cases, is
     // as unreadable as one named twice.
     let named = |name: &str| {
-        let mut found = settings.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let mut found = settings
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name));
         match (found.next(), found.next()) {
             (Some((_, value)), None) => Ok(Some(value)),
             (None, _) => Ok(None),
             (Some(_), Some(_)) => Err(format!("{name} is given twice")),
         }
     };
-    let (enabled, value) = match (named("DeleteThresholdEnabled"), named("DeleteThresholdValue")) {
+    let (enabled, value) = match (
+        named("DeleteThresholdEnabled"),
+        named("DeleteThresholdValue"),
+    ) {
         (Ok(enabled), Ok(value)) => (enabled, value),
         (Err(why), _) | (_, Err(why)) => return unreadable(&why),
     };

@@ -223,15 +223,31 @@ pub(crate) fn visible(text: &str) -> Cow<'_, str> {
     escape_acting(text, false).map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
-/// `text` as `Quoted` shows it, cut after `QUOTED_MAX` characters (an ellipsis after the closing
-/// quote marks the cut), for a name inside a message: what acts is escaped, and so are `\` and
-/// `"`, so two different names never show alike, as they can with `visible` inside `{:?}`
-/// (`"b\\0"` for both `b` NUL and `b\0`).
+/// `text` in double quotes as Rust's `{:?}` writes it, cut after `QUOTED_MAX` characters (an
+/// ellipsis after the closing quote marks the cut), for a name inside a message: stricter than
+/// `Quoted`, which lets a plan's values show in every script, it escapes every character that
+/// does not print on its own — what `acts`, and joiners, combining marks and tag characters —
+/// and the blank fillers that print as nothing (Hangul fillers, the blank Braille pattern), so
+/// that two different names never show alike (`"job\u{200d}Title"` is not `"jobTitle"`).
 pub(crate) fn quoted(text: &str) -> String {
-    match text.char_indices().nth(QUOTED_MAX) {
-        Some((cut, _)) => format!("{}…", Quoted(&text[..cut])),
-        None => Quoted(text).to_string(),
+    let (shown, cut) = match text.char_indices().nth(QUOTED_MAX) {
+        Some((at, _)) => (&text[..at], "…"),
+        None => (text, ""),
+    };
+    let debug = format!("{shown:?}");
+    let mut out = String::with_capacity(debug.len() + cut.len());
+    for c in debug.chars() {
+        if matches!(
+            c,
+            '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' | '\u{2800}'
+        ) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
     }
+    out.push_str(cut);
+    out
 }
 
 /// How many characters of a name `quoted` shows: a key of megabytes is not echoed whole.
@@ -367,6 +383,14 @@ mod tests {
             assert_ne!(super::quoted(one), super::quoted(other));
         }
         assert_eq!(super::quoted("b\0"), r#""b\0""#);
+        // Joiners and fillers that print as nothing are escaped too.
+        for (name, shown) in [
+            ("job\u{200d}Title", r#""job\u{200d}Title""#),
+            ("job\u{3164}Title", r#""job\u{3164}Title""#),
+            ("O'Brien", r#""O'Brien""#),
+        ] {
+            assert_eq!(super::quoted(name), shown);
+        }
         let long = "k".repeat(5_000_000);
         assert_eq!(super::quoted(&long), format!("\"{}\"…", "k".repeat(200)));
     }

@@ -543,7 +543,11 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
         );
         assert_eq!(out.code, 1, "{key}={value}: {}", out.stderr);
         assert!(out.stderr.contains(message), "{key}: {}", out.stderr);
-        assert!(out.stderr.len() < 2_000, "{key}: {} bytes", out.stderr.len());
+        assert!(
+            out.stderr.len() < 2_000,
+            "{key}: {} bytes",
+            out.stderr.len()
+        );
         assert!(!scratch.dir.join("roster.yaml").exists());
     }
     // A key in another case is the same setting, never dropped for a default (`SyncAll`

@@ -362,7 +362,7 @@ fn times_compare_as_instants_and_bad_options_are_refused() {
     let out = world.roster(&["log", "times.jsonl", "--user", " "]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("'--user <KEY>': it is empty"),
+        out.stderr.contains("--user <KEY>: it is empty"),
         "{}",
         out.stderr
     );

@@ -449,7 +449,7 @@ fn a_saved_plan_shows_again_the_same() {
         // A field given twice in a change: which value would be written cannot be told.
         (
             "{\"format_version\": 2,\n \"changes\": [{\"after\": {\"Alias\": \"a\", \"Alias\": \"b\"}}]}",
-            "error: cut.plan:2:51 is not a roster plan: the key \"Alias\" is given twice\n",
+            "error: cut.plan:2:45 is not a roster plan: the key \"Alias\" is given twice\n",
         ),
     ] {
         scratch.write("cut.plan", text);
@@ -525,6 +525,19 @@ fn explain_walks_through_one_user() {
         );
         assert_eq!(out.stdout, by_id.stdout, "{braced}: {}", out.stderr);
     }
+    // A key longer than any user's is refused before any request (no URL could carry it),
+    // and not echoed back.
+    let long = "k".repeat(100_000);
+    let too_long = emulator.roster(&scratch.dir, &["-c", &demo_config(), "explain", &long], &[]);
+    assert_eq!(too_long.code, 1);
+    assert!(
+        too_long
+            .stderr
+            .contains("<USER>: it is 100000 characters long, and no user's key is longer than 256")
+            && too_long.stderr.len() < 1_000,
+        "{}",
+        &too_long.stderr[..too_long.stderr.len().min(2_000)]
+    );
     let unknown = emulator.roster(
         &scratch.dir,
         &["-c", &demo_config(), "explain", "nobody@contoso.com"],
