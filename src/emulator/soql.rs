@@ -236,20 +236,32 @@ impl Parser {
         Ok(value)
     }
 
+    /// Conditions joined by AND or by OR: SOQL has no precedence between the two, so mixing
+    /// them without parentheses (`a AND b OR c`) is malformed, as Salesforce answers it.
     fn or(&mut self) -> Result<Condition, String> {
-        let mut left = self.and()?;
-        while self.keyword("OR") {
-            left = Condition::Or(Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
-    }
-
-    fn and(&mut self) -> Result<Condition, String> {
         let mut left = self.unary()?;
-        while self.keyword("AND") {
-            left = Condition::And(Box::new(left), Box::new(self.unary()?));
+        let mut joined_by: Option<&str> = None;
+        loop {
+            let word = if self.keyword("AND") {
+                "AND"
+            } else if self.keyword("OR") {
+                "OR"
+            } else {
+                return Ok(left);
+            };
+            if joined_by.is_some_and(|w| w != word) {
+                return Err(format!(
+                    "unexpected token: '{word}' (AND and OR together need parentheses)"
+                ));
+            }
+            joined_by = Some(word);
+            let right = Box::new(self.unary()?);
+            left = if word == "AND" {
+                Condition::And(Box::new(left), right)
+            } else {
+                Condition::Or(Box::new(left), right)
+            };
         }
-        Ok(left)
     }
 
     fn unary(&mut self) -> Result<Condition, String> {

@@ -761,6 +761,16 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
             "value of filter criterion for field 'IsFrozen' must be of type boolean and should \
              not be enclosed in quotes",
         ),
+        (
+            "SELECT Id FROM UserLicense WHERE UsedLicenses > '5'",
+            "value of filter criterion for field 'UsedLicenses' must be of type integer and \
+             should not be enclosed in quotes",
+        ),
+        (
+            "SELECT Id FROM User WHERE Email = 5",
+            "value of filter criterion for field 'Email' must be of type string and should be \
+             enclosed in quotes",
+        ),
     ] {
         let (status, err) = sf.get(&query(soql)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{soql}");
@@ -770,8 +780,20 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
             "{soql}: {err}"
         );
     }
+    // AND and OR together need parentheses: SOQL gives neither precedence.
+    let (status, err) = sf
+        .get(&query(
+            "SELECT Id FROM User WHERE IsActive = true AND Username = 'a' OR Username = 'b'",
+        ))
+        .await;
+    assert_eq!(
+        (status, err[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("MALFORMED_QUERY"))
+    );
     for soql in [
-        "SELECT Id FROM User WHERE IsActive = true AND Username != 'x'",
+        "SELECT Id FROM User WHERE (IsActive = true AND Username = 'a') OR Username = 'b'",
+        "SELECT Id FROM User WHERE IsActive = true AND Username != 'x' AND Email != null",
+        "SELECT Id FROM UserLicense WHERE UsedLicenses > 5",
         "SELECT Id FROM User WHERE LastModifiedDate > 2024-01-01T00:00:00Z",
         "SELECT Id FROM UserLogin WHERE IsFrozen IN (true, false)",
         "SELECT Id FROM User WHERE IsActive = null",

@@ -56,26 +56,35 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
     }
     // A quoted literal for a checkbox, date, date-time or number: Salesforce wants the value
     // bare ("value of filter criterion for field 'IsActive' must be of type boolean and should
-    // not be enclosed in quotes", INVALID_FIELD, as real orgs answer it).
-    let unquoted = query.compared.iter().find_map(|(field, literal)| {
-        let wanted = match field_type(shared, object, field)? {
-            "boolean" => "boolean",
-            "date" => "date",
-            "datetime" => "dateTime",
-            "double" | "currency" | "percent" => "double",
+    // not be enclosed in quotes", INVALID_FIELD, as real orgs answer it); a bare one for text,
+    // quoted. The word for an integer field ("integer") is our assumption: the reports seen
+    // name boolean, date, dateTime, double and string.
+    let mistyped = query.compared.iter().find_map(|(field, literal)| {
+        use soql::Literal;
+        let (wanted, quoted) = match field_type(shared, object, field)? {
+            "boolean" => ("boolean", false),
+            "date" => ("date", false),
+            "datetime" => ("dateTime", false),
+            "double" | "currency" | "percent" => ("double", false),
+            "int" => ("integer", false),
+            "string" | "email" | "phone" | "picklist" | "textarea" | "url" => ("string", true),
             _ => return None,
         };
-        (*literal == soql::Literal::Quoted).then_some((field, wanted))
-    });
-    if let Some((field, wanted)) = unquoted {
-        return salesforce_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_FIELD",
-            &format!(
+        let wrong = match literal {
+            Literal::Null => false,
+            Literal::Quoted => !quoted,
+            Literal::Number | Literal::Boolean | Literal::Date => quoted,
+        };
+        wrong.then(|| {
+            format!(
                 "value of filter criterion for field '{field}' must be of type {wanted} and \
-                 should not be enclosed in quotes"
-            ),
-        );
+                 should {}be enclosed in quotes",
+                if quoted { "" } else { "not " }
+            )
+        })
+    });
+    if let Some(message) = mistyped {
+        return salesforce_error(StatusCode::BAD_REQUEST, "INVALID_FIELD", &message);
     }
     let rows = rows(shared, object, &query, version);
     let batch = batch_size(request);
