@@ -116,12 +116,19 @@ pub(crate) fn parse(source: &str) -> Result<Expr, ParseError> {
                 units > MAX_LEN
             })
             .map_or(source.len(), |(at, _)| at);
+        let (units, characters) = (length(source), source.chars().count());
+        // Said in Entra's count, and in characters too when the two differ (an emoji is two).
+        let counted = if units == characters {
+            format!("{units} characters long")
+        } else {
+            format!(
+                "{units} UTF-16 units long ({characters} characters: as Entra counts, an emoji \
+                 or any character outside the Basic Multilingual Plane is 2)"
+            )
+        };
         return Err(ParseError::new(
             past..past,
-            format!(
-                "the expression is {} characters long; Entra allows at most {MAX_LEN}",
-                length(source)
-            ),
+            format!("the expression is {counted}; Entra allows at most {MAX_LEN}"),
         ));
     }
     let mut parser = Parser {

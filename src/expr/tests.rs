@@ -181,7 +181,8 @@ fn the_length_limit_counts_characters_not_bytes() {
     let err = parse(&format!("\"{}\"", "😀".repeat(5_000))).unwrap_err();
     assert_eq!(
         err.message,
-        "the expression is 10002 characters long; Entra allows at most 10000"
+        "the expression is 10002 UTF-16 units long (5002 characters: as Entra counts, an emoji \
+         or any character outside the Basic Multilingual Plane is 2); Entra allows at most 10000"
     );
     assert!(
         parse(&"Not(".repeat(100)).is_err(),
