@@ -25,10 +25,19 @@ pub(crate) fn irregular(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
-/// `read_regular` as UTF-8 text (`InvalidData` when it is not).
+/// Why a UTF-16 file is refused: Windows PowerShell 5's `Out-File` and `>` write UTF-16 by
+/// default, so a secrets file or an `--input` saved there is one.
+pub(crate) const UTF16: &str = "it is UTF-16 text (Windows PowerShell's `Out-File` and `>` \
+                                write it): save it as UTF-8, e.g. `Out-File -Encoding utf8`";
+
+/// `read_regular` as UTF-8 text (`InvalidData` when it is not; a UTF-16 file, told by its
+/// byte-order mark, is said to be one).
 pub(crate) fn read_regular_string(path: &Path) -> io::Result<String> {
-    String::from_utf8(read_regular(path)?)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
+    let bytes = read_regular(path)?;
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, UTF16));
+    }
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 /// Why `replace_private` leaves a path alone.

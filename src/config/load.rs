@@ -573,12 +573,22 @@ fn utf8(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
             path: path.to_owned(),
             text: String::from_utf8_lossy(err.as_bytes()).into_owned(),
         });
-        let finding = Finding::error(
-            "",
-            format!("the file is not valid UTF-8 (byte 0x{bad:02X} at offset {at})"),
-        )
-        .label("invalid UTF-8 here")
-        .help("save the file as UTF-8");
+        let utf16 =
+            err.as_bytes().starts_with(&[0xFF, 0xFE]) || err.as_bytes().starts_with(&[0xFE, 0xFF]);
+        let finding = if utf16 {
+            Finding::error(
+                "",
+                format!("the file is not UTF-8: {}", crate::files::UTF16),
+            )
+            .label("a UTF-16 byte-order mark")
+        } else {
+            Finding::error(
+                "",
+                format!("the file is not valid UTF-8 (byte 0x{bad:02X} at offset {at})"),
+            )
+            .label("invalid UTF-8 here")
+            .help("save the file as UTF-8")
+        };
         LoadError::Invalid(vec![raw_diagnostic(&file, at, finding)])
     })
 }

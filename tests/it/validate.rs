@@ -269,6 +269,31 @@ fn non_utf8_file() {
     insta::assert_snapshot!(rejected("latin1", bytes));
 }
 
+/// Windows PowerShell 5 writes UTF-16 (`>`, `Out-File`): the file is said to be that, with the
+/// way to save it as UTF-8 — for the config, an `--input` and the import's secrets alike.
+#[test]
+fn a_utf16_file_is_named_as_one() {
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(minimal().encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let out = rejected("utf16", &utf16);
+    assert!(
+        out.contains("the file is not UTF-8: it is UTF-16 text (Windows PowerShell's `Out-File`")
+            && out.contains("`Out-File -Encoding utf8`"),
+        "{out}"
+    );
+    let scratch = Scratch::new("utf16-input");
+    scratch.write("input.json", &utf16);
+    let out = scratch.roster(&["expr", "[a]", "--input", "input.json"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("cannot read --input input.json: it is UTF-16 text"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn fifty_megabyte_file() {
     let mut text = minimal();
