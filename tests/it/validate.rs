@@ -288,7 +288,8 @@ fn a_utf16_file_is_named_as_one() {
     let out = scratch.roster(&["expr", "[a]", "--input", "input.json"]);
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(
-        out.stderr.contains("cannot read --input input.json: it is UTF-16 text"),
+        out.stderr
+            .contains("cannot read --input input.json: it is UTF-16 text"),
         "{}",
         out.stderr
     );
