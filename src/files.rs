@@ -30,11 +30,16 @@ pub(crate) fn irregular(path: &Path) -> bool {
 pub(crate) const UTF16: &str = "it is UTF-16 text (Windows PowerShell's `Out-File` and `>` \
                                 write it): save it as UTF-8, e.g. `Out-File -Encoding utf8`";
 
+/// Whether `bytes` start with a UTF-16 byte-order mark (little- or big-endian).
+pub(crate) fn is_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])
+}
+
 /// `read_regular` as UTF-8 text (`InvalidData` when it is not; a UTF-16 file, told by its
 /// byte-order mark, is said to be one).
 pub(crate) fn read_regular_string(path: &Path) -> io::Result<String> {
     let bytes = read_regular(path)?;
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+    if is_utf16(&bytes) {
         return Err(io::Error::new(io::ErrorKind::InvalidData, UTF16));
     }
     String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))

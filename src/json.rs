@@ -17,6 +17,13 @@ pub(crate) fn unambiguous(text: &str) -> Result<Value, serde_json::Error> {
 /// serde_json's message for `e` without the " at line L column C" it ends with, for a caller
 /// that names the place itself (`file:line:col`, `place`). The last such suffix goes: a key
 /// quoted in the message may hold the words too.
+/// The refusal of `key` given twice in one object, in the words every reader of roster's uses
+/// (the strict reader here, `SortedMap`'s, serde's own "duplicate field" reworded, the
+/// import's secrets): `the key "id" is given twice`.
+pub(crate) fn given_twice(key: &str) -> String {
+    format!("the key {} is given twice", crate::render::quoted(key))
+}
+
 /// serde's own "duplicate field `id`" (a struct's field given twice) is put as the strict
 /// reader puts any key given twice: `the key "id" is given twice`.
 pub(crate) fn reason(e: &serde_json::Error) -> String {
@@ -28,7 +35,7 @@ pub(crate) fn reason(e: &serde_json::Error) -> String {
         .strip_prefix("duplicate field `")
         .and_then(|rest| rest.strip_suffix('`'))
     {
-        Some(field) => format!("the key {} is given twice", crate::render::quoted(field)),
+        Some(field) => given_twice(field),
         None => reason.to_owned(),
     }
 }
@@ -99,10 +106,7 @@ impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
         let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                return Err(serde::de::Error::custom(format!(
-                    "the key {} is given twice",
-                    crate::render::quoted(&key)
-                )));
+                return Err(serde::de::Error::custom(given_twice(&key)));
             }
             let Unambiguous(value) = map.next_value()?;
             object.insert(key, value);

@@ -356,10 +356,7 @@ where
                 while let Some(name) = access.next_key::<String>()? {
                     let after = greatest.is_none_or(|g| pairs[g].0.borrow() < name.as_str());
                     if !after && pairs.iter().any(|(k, _)| k.borrow() == name.as_str()) {
-                        return Err(serde::de::Error::custom(format!(
-                            "the key {} is given twice",
-                            crate::render::quoted(&name)
-                        )));
+                        return Err(serde::de::Error::custom(crate::json::given_twice(&name)));
                     }
                     let value = access.next_value::<V>()?;
                     if after {

@@ -417,8 +417,8 @@ fn secrets_of(value: &Value) -> Result<Vec<Secret>, (String, Option<usize>)> {
         {
             return Err((
                 format!(
-                    "the key {} is given twice: which value the job holds cannot be told",
-                    crate::render::quoted(&secret.key),
+                    "{}: which value the job holds cannot be told",
+                    crate::json::given_twice(&secret.key)
                 ),
                 Some(i + 1 + again),
             ));
@@ -442,11 +442,7 @@ fn secret_place(text: &str, index: usize) -> Option<(usize, usize)> {
         .ok()?;
     // A raw value borrows its text from `text`: its start is its offset there.
     let offset = items.get(index)?.get().as_ptr().addr() - text.as_ptr().addr();
-    let file = crate::diagnostic::SourceFile {
-        path: PathBuf::new(),
-        text: text.to_owned(),
-    };
-    Some(file.line_col(offset))
+    Some(crate::diagnostic::line_col(text, offset))
 }
 
 /// The JSON document at `path`, `what` it should be, for the errors: one whose object names a

@@ -573,9 +573,7 @@ fn utf8(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
             path: path.to_owned(),
             text: String::from_utf8_lossy(err.as_bytes()).into_owned(),
         });
-        let utf16 =
-            err.as_bytes().starts_with(&[0xFF, 0xFE]) || err.as_bytes().starts_with(&[0xFE, 0xFF]);
-        let finding = if utf16 {
+        let finding = if crate::files::is_utf16(err.as_bytes()) {
             Finding::error(
                 "",
                 format!("the file is not UTF-8: {}", crate::files::UTF16),

@@ -145,37 +145,20 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
         none.stdout
             .contains("Warning: this plan is limited to --target integration@contoso.com.dev1")
     );
-    let by_username = emulator.roster(
-        &scratch.dir,
-        &[
-            "-c",
-            &config,
-            "plan",
-            "--format",
-            "json",
-            "--target",
-            "liam.chen@contoso.com.dev1",
-        ],
-        &[],
-    );
-    let by_username: serde_json::Value = serde_json::from_str(&by_username.stdout).unwrap();
+    // The JSON plan limited to `--target key`.
+    let targeted = |key: &str| -> serde_json::Value {
+        let out = emulator.roster(
+            &scratch.dir,
+            &["-c", &config, "plan", "--format", "json", "--target", key],
+            &[],
+        );
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let by_username = targeted("liam.chen@contoso.com.dev1");
     assert_eq!(by_username["changes"].as_array().unwrap().len(), 1);
     assert_eq!(by_username["changes"][0]["key"], "liam.chen@contoso.com");
     // The object id as PowerShell writes a GUID, in braces: the same user.
-    let by_id = emulator.roster(
-        &scratch.dir,
-        &[
-            "-c",
-            &config,
-            "plan",
-            "--format",
-            "json",
-            "--target",
-            "{0000000E-0000-0000-0000-000000000002}",
-        ],
-        &[],
-    );
-    let by_id: serde_json::Value = serde_json::from_str(&by_id.stdout).unwrap();
+    let by_id = targeted("{0000000E-0000-0000-0000-000000000002}");
     assert_eq!(by_id["changes"], by_username["changes"]);
     assert!(
         none.stdout
