@@ -294,7 +294,7 @@ impl HttpError {
                 .headers
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map_or_else(|| "nowhere".to_owned(), crate::url_rules::redacted);
+                .map_or_else(|| "nowhere".to_owned(), crate::url_rules::shown);
             return HttpError::Status {
                 api: what.api,
                 request: what.describe(),

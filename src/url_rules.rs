@@ -11,25 +11,25 @@
 /// disagree. Returns the parsed URL.
 pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
     // Messages show the URL with any password masked: it may be one.
-    let shown = redacted(text);
+    let shown = shown(text);
     let url = url::Url::parse(text.trim())
-        .map_err(|e| format!("{shown:?} is not an absolute URL (expected https://...): {e}"))?;
+        .map_err(|e| format!("{shown} is not an absolute URL (expected https://...): {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "{shown:?} carries user info before its host (`...@`); give the host alone"
+            "{shown} carries user info before its host (`...@`); give the host alone"
         ));
     }
     let Some(host) = url.host() else {
-        return Err(format!("{shown:?} has no host"));
+        return Err(format!("{shown} has no host"));
     };
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&host) => Ok(url),
         "http" => Err(format!(
-            "{shown:?} uses plain http to {host}; only https is allowed, except for loopback hosts \
+            "{shown} uses plain http to {host}; only https is allowed, except for loopback hosts \
              (127.0.0.0/8, ::1, localhost)"
         )),
-        other => Err(format!("{shown:?} has scheme {other:?}; expected https")),
+        other => Err(format!("{shown} has scheme {other:?}; expected https")),
     }
 }
 
@@ -39,8 +39,8 @@ pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
     let url = check_url(text)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
-            "{:?} has a query or fragment (`?`, `#`); a base URL ends with its host or path",
-            redacted(text)
+            "{} has a query or fragment (`?`, `#`); a base URL ends with its host or path",
+            shown(text)
         ));
     }
     Ok(url)
@@ -84,19 +84,31 @@ pub(crate) fn redacted(text: &str) -> String {
         }
         return url.to_string();
     }
-    // Not a URL the parser reads, or one whose user info it takes for something else (`user:
-    // pass@host` without a scheme reads as the scheme `user`): mask whatever stands between
-    // `//` (or the start of the word) and the last `@`.
-    match (text.find("//"), text.rfind('@')) {
+    // Not a URL the parser reads (`host?query` without a scheme), or one whose user info it
+    // takes for something else (`user:pass@host` without a scheme reads as the scheme `user`):
+    // mask everything from the first `?` or `#`, and whatever stands between `//` (or the start
+    // of the word) and the last `@` before it.
+    let (head, tail) = match text.find(['?', '#']) {
+        Some(at) => (&text[..at], format!("{}***", &text[at..=at])),
+        None => (text, String::new()),
+    };
+    let head = match (head.find("//"), head.rfind('@')) {
         (Some(start), Some(end)) if start + 2 < end => {
-            format!("{}***{}", &text[..start + 2], &text[end..])
+            format!("{}***{}", &head[..start + 2], &head[end..])
         }
         (None, Some(end)) => {
-            let start = text[..end].rfind(char::is_whitespace).map_or(0, |i| i + 1);
-            format!("{}***{}", &text[..start], &text[end..])
+            let start = head[..end].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+            format!("{}***{}", &head[..start], &head[end..])
         }
-        _ => text.to_owned(),
-    }
+        _ => head.to_owned(),
+    };
+    head + &tail
+}
+
+/// [`redacted`], quoted and cut for a message ([`crate::render::quoted`]): how an error shows a
+/// URL it refuses.
+pub(crate) fn shown(text: &str) -> String {
+    crate::render::quoted(&redacted(text))
 }
 
 /// `text` (a snippet of a file) with the user info of every `scheme://user:info@host` in it
@@ -177,6 +189,32 @@ mod tests {
         assert_eq!(
             super::redacted("https://example.com/x"),
             "https://example.com/x"
+        );
+        // Without a scheme the URL parser refuses the text; its query and fragment are masked
+        // all the same, and user info before them.
+        for (given, masked) in [
+            ("x.my.salesforce.com?S3cr3t", "x.my.salesforce.com?***"),
+            ("//x/?q=S3cr3t#f", "//x/?***"),
+            ("?S3cr3t", "?***"),
+            ("x.my.salesforce.com/#S3cr3t@y", "x.my.salesforce.com/#***"),
+            ("me:S3cr3t@x.my.salesforce.com", "***@x.my.salesforce.com"),
+            ("//me:S3cr3t@x/?q", "//***@x/?***"),
+        ] {
+            assert_eq!(super::redacted(given), masked, "{given}");
+        }
+    }
+
+    #[test]
+    fn a_shown_url_is_cut() {
+        let long = format!("https://{}.example.com/", "a".repeat(5_000));
+        let shown = super::shown(&long);
+        assert!(shown.chars().count() < 300, "{shown}");
+        assert!(
+            super::check_url(&format!("ftp://{}", "b".repeat(5_000)))
+                .unwrap_err()
+                .chars()
+                .count()
+                < 400
         );
     }
 

@@ -173,8 +173,8 @@ impl Writer {
                 crate::url_rules::check_base_url(given).map(|_| given)
             } else {
                 Err(format!(
-                    "{:?} is not an https URL",
-                    crate::url_rules::redacted(given)
+                    "{} is not an https URL",
+                    crate::url_rules::shown(given)
                 ))
             }
         });
@@ -512,39 +512,47 @@ fn deletion_threshold(job: &Provisioning) -> Result<Option<u64>, String> {
     let Some(text) = secret(job, "SyncNotificationSettings") else {
         return Ok(None);
     };
-    let unreadable = |why: &str| {
+    let refused = |why: &str, guess: &str| {
         Err(format!(
-            "the secret SyncNotificationSettings is {}: {why}; roster will not guess the \
-             accidental-deletion threshold",
+            "the secret SyncNotificationSettings is {}: {why}; roster will not guess {guess}",
             crate::render::quoted(text)
         ))
     };
+    let unreadable = |why: &str| refused(why, "the accidental-deletion threshold");
     // Read strictly: a setting given twice (`DeleteThresholdValue` 6 and 7) cannot be told.
     let settings = match crate::json::unambiguous(text) {
         Ok(serde_json::Value::Object(settings)) => settings,
         // A key given twice is said so; text that is no JSON is no JSON object.
-        Err(e) if e.is_data() => return unreadable(&crate::json::reason(&e)),
+        Err(e) if e.is_data() => return refused(&crate::json::reason(&e), "which one Entra reads"),
         Ok(_) | Err(_) => return unreadable("not a JSON object"),
     };
-    // Its names in any case, as .NET's reader takes them; one named twice, in two cases, is
-    // as unreadable as one named twice.
+    // Its names in any case, as .NET's reader takes them: any setting named twice, in two
+    // cases, is as unreadable as one named twice.
+    let mut keys: Vec<&String> = settings.keys().collect();
+    keys.sort_by_cached_key(|k| k.to_ascii_lowercase());
+    if let Some(pair) = keys
+        .windows(2)
+        .find(|pair| pair[0].eq_ignore_ascii_case(pair[1]))
+    {
+        return refused(
+            &format!(
+                "one setting is given twice, as {} and {}",
+                crate::render::quoted(pair[0]),
+                crate::render::quoted(pair[1])
+            ),
+            "which one Entra reads",
+        );
+    }
     let named = |name: &str| {
-        let mut found = settings
+        settings
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name));
-        match (found.next(), found.next()) {
-            (Some((_, value)), None) => Ok(Some(value)),
-            (None, _) => Ok(None),
-            (Some(_), Some(_)) => Err(format!("{name} is given twice")),
-        }
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
     };
-    let (enabled, value) = match (
+    let (enabled, value) = (
         named("DeleteThresholdEnabled"),
         named("DeleteThresholdValue"),
-    ) {
-        (Ok(enabled), Ok(value)) => (enabled, value),
-        (Err(why), _) | (_, Err(why)) => return unreadable(&why),
-    };
+    );
     match enabled {
         None | Some(serde_json::Value::Bool(false)) => return Ok(None),
         Some(serde_json::Value::Bool(true)) => {}

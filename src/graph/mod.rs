@@ -230,9 +230,9 @@ impl Graph {
         let mut follow = |link: &str| -> Result<(), String> {
             if !self.is_own(link) {
                 return Err(format!(
-                    "`@odata.nextLink` leads away from {}: \"{}\"",
+                    "`@odata.nextLink` leads away from {}: {}",
                     self.base_url,
-                    crate::url_rules::redacted(link)
+                    crate::url_rules::shown(link)
                 ));
             }
             let path = url::Url::parse(link).map(|u| u.path().to_owned()).ok();

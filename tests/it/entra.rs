@@ -531,7 +531,20 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
         (
             "SyncNotificationSettings",
             "{\"DeleteThresholdEnabled\":true,\"deleteThresholdEnabled\":false,\"DeleteThresholdValue\":6}",
-            "DeleteThresholdEnabled is given twice",
+            "one setting is given twice, as \"DeleteThresholdEnabled\" and \"deleteThresholdEnabled\"; \
+             roster will not guess which one Entra reads",
+        ),
+        // Any setting, not only the threshold's.
+        (
+            "SyncNotificationSettings",
+            "{\"Enabled\":true,\"enabled\":false}",
+            "one setting is given twice, as \"Enabled\" and \"enabled\"; roster will not guess \
+             which one Entra reads",
+        ),
+        (
+            "SyncNotificationSettings",
+            "{\"Recipients\":\"a@contoso.com\",\"Recipients\":\"b@contoso.com\"}",
+            "the key \"Recipients\" is given twice; roster will not guess which one Entra reads",
         ),
         // A long value is cut in the message, not echoed whole.
         ("SyncAll", &"S3cr3t".repeat(100_000), "\"S3cr3tS3cr3t"),
@@ -550,8 +563,12 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
         );
         assert!(!scratch.dir.join("roster.yaml").exists());
     }
-    // A key in another case is the same setting, never dropped for a default (`SyncAll`
-    // "true" is every user; a dropped one, only the assigned).
+}
+
+/// A secret's key in another case is the same setting, never dropped for a default (`SyncAll`
+/// "true" is every user; a dropped one, only the assigned); given twice, it is refused.
+#[test]
+fn secret_keys_compare_without_case() {
     for (secrets, expected) in [
         (
             json!({"value": [{"key": "SYNCALL", "value": "true"}]}),
@@ -737,6 +754,11 @@ fn a_base_address_with_a_password_is_masked_and_commented() {
             "https:/admin:P4ssw0rd@x.com",
             "carries user info before its host",
         ),
+        // No scheme, a token in the query or the fragment.
+        ("x.my.salesforce.com?P4ssw0rd", "is not an https URL"),
+        ("//x.my.salesforce.com/?q=P4ssw0rd", "is not an https URL"),
+        ("?P4ssw0rd", "is not an https URL"),
+        ("x.my.salesforce.com#P4ssw0rd@y", "is not an https URL"),
     ] {
         let (scratch, out) = import_default_with(
             "import-base-address",
@@ -755,6 +777,22 @@ fn a_base_address_with_a_password_is_masked_and_commented() {
             "{written}"
         );
     }
+}
+
+/// A BaseAddress of megabytes is named, not written out whole, in the notes and the comment.
+#[test]
+fn a_long_base_address_is_cut() {
+    let given = format!("http://{}.example.com/", "a".repeat(100_000));
+    let (scratch, out) = import_default_with(
+        "import-long-base-address",
+        &json!({"value": [{"key": "BaseAddress", "value": given}]}),
+        &["--out", "roster.yaml"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
+    assert!(out.stderr.contains("is not an https URL"), "{}", out.stderr);
+    assert!(out.stderr.len() < 2_000, "{}", out.stderr.len());
+    assert!(written.len() < 10_000, "{}", written.len());
 }
 
 #[test]
