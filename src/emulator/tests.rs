@@ -31,7 +31,22 @@ struct Sf {
     token: String,
 }
 
+/// The path of a `query` of `soql`, encoded.
+fn query_path(soql: &str) -> String {
+    format!("query?q={}", crate::http::encode(soql))
+}
+
 impl Sf {
+    /// Logged in to a synthetic org as its connected app.
+    async fn synthetic(running: &Running) -> Sf {
+        Sf::login(
+            running,
+            synthetic::SALESFORCE_CLIENT,
+            synthetic::SALESFORCE_SECRET,
+        )
+        .await
+    }
+
     /// Logged in to the demo org as its connected app.
     async fn demo(running: &Running) -> Sf {
         Sf::login(
@@ -670,12 +685,7 @@ async fn salesforce_login_modes_and_bad_secrets() {
 #[tokio::test]
 async fn query_pages_follow_next_records_url_with_batch_size() {
     let running = synthetic(2_500).await;
-    let sf = Sf::login(
-        &running,
-        synthetic::SALESFORCE_CLIENT,
-        synthetic::SALESFORCE_SECRET,
-    )
-    .await;
+    let sf = Sf::synthetic(&running).await;
     // 251 users exist in Salesforce (250 and the integration user): ask for pages of 200.
     let first = sf
         .http
@@ -734,13 +744,8 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
 #[tokio::test]
 async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() {
     let running = synthetic(100).await;
-    let sf = Sf::login(
-        &running,
-        synthetic::SALESFORCE_CLIENT,
-        synthetic::SALESFORCE_SECRET,
-    )
-    .await;
-    let query = |soql: &str| format!("query?q={}", crate::http::encode(soql));
+    let sf = Sf::synthetic(&running).await;
+    let query = query_path;
     for (soql, message) in [
         (
             "SELECT Id FROM User WHERE Nope = 'x'",
@@ -771,6 +776,29 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
             "value of filter criterion for field 'Email' must be of type string and should be \
              enclosed in quotes",
         ),
+        // A bare literal of the wrong kind.
+        (
+            "SELECT Id FROM User WHERE IsActive = 1",
+            "value of filter criterion for field 'IsActive' must be of type boolean and should \
+             not be enclosed in quotes",
+        ),
+        (
+            "SELECT Id FROM UserLicense WHERE UsedLicenses = true",
+            "value of filter criterion for field 'UsedLicenses' must be of type integer",
+        ),
+        (
+            "SELECT Id FROM User WHERE Id = 5",
+            "value of filter criterion for field 'Id' must be of type id and should be enclosed \
+             in quotes",
+        ),
+        (
+            "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId IN ('005000000000001', 7)",
+            "value of filter criterion for field 'AssigneeId' must be of type id",
+        ),
+        (
+            "SELECT Id FROM User WHERE ProfileId = 2024-01-01",
+            "value of filter criterion for field 'ProfileId' must be of type id",
+        ),
     ] {
         let (status, err) = sf.get(&query(soql)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{soql}");
@@ -800,6 +828,78 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
     ] {
         let (status, body) = sf.get(&query(soql)).await;
         assert_eq!(status, StatusCode::OK, "{soql}: {body}");
+    }
+    running.shutdown().await;
+}
+
+/// An id in a filter is a record's id, 15 characters (case-sensitive) or 18, and finds the
+/// record in either form; anything else is "invalid ID field".
+#[tokio::test]
+async fn an_id_in_a_filter_is_read_in_its_15_or_18_character_form() {
+    let running = synthetic(100).await;
+    let sf = Sf::synthetic(&running).await;
+    let query = query_path;
+    for soql in [
+        "SELECT Id FROM User WHERE Id = 'abc'",
+        "SELECT Id FROM User WHERE ProfileId IN ('00e000000000001AAA', '00e0000000000012')",
+        "SELECT Id FROM User WHERE ManagerId != '005-00000000001'",
+    ] {
+        let (status, err) = sf.get(&query(soql)).await;
+        assert_eq!(
+            (status, err[0]["errorCode"].clone()),
+            (
+                StatusCode::BAD_REQUEST,
+                json!("INVALID_QUERY_FILTER_OPERATOR")
+            ),
+            "{soql}: {err}"
+        );
+        assert!(
+            err[0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid ID field: "),
+            "{err}"
+        );
+    }
+    let (_, first) = sf
+        .get(&query("SELECT Id, ProfileId FROM User ORDER BY Id LIMIT 1"))
+        .await;
+    let id = first["records"][0]["Id"].as_str().unwrap().to_owned();
+    let profile = first["records"][0]["ProfileId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let swapped_case = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect()
+    };
+    assert_ne!(swapped_case(&id[..15]), id[..15], "{id} has a letter");
+    let found = |body: &Value| {
+        body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["Id"] == json!(id))
+    };
+    for (filter, finds) in [
+        (format!("Id = '{}'", &id[..15]), true),
+        (format!("Id IN ('{}')", id.to_lowercase()), true),
+        (format!("ProfileId = '{}'", &profile[..15]), true),
+        // A 15-character id is case-sensitive: in other case it is another record's.
+        (format!("Id = '{}'", swapped_case(&id[..15])), false),
+        (format!("Id != '{}'", &id[..15]), false),
+    ] {
+        let soql = format!("SELECT Id FROM User WHERE {filter}");
+        let (status, body) = sf.get(&query(&soql)).await;
+        assert_eq!(status, StatusCode::OK, "{soql}: {body}");
+        assert_eq!(found(&body), finds, "{soql}: {body}");
     }
     running.shutdown().await;
 }

@@ -56,9 +56,10 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
     }
     // A quoted literal for a checkbox, date, date-time or number: Salesforce wants the value
     // bare ("value of filter criterion for field 'IsActive' must be of type boolean and should
-    // not be enclosed in quotes", INVALID_FIELD, as real orgs answer it); a bare one for text,
-    // quoted. The word for an integer field ("integer") is our assumption: the reports seen
-    // name boolean, date, dateTime, double and string.
+    // not be enclosed in quotes", INVALID_FIELD, as real orgs answer it); a bare one for text or
+    // an id, quoted. A bare literal of another kind (`IsActive = 1`, `UsedLicenses = true`) is
+    // answered in the same words. Our assumptions: that last wording, and the words "integer"
+    // and "id" — the reports seen name boolean, date, dateTime, double and string.
     let mistyped = query.compared.iter().find_map(|(field, literal)| {
         use soql::Literal;
         let (wanted, quoted) = match field_type(shared, object, field)? {
@@ -67,13 +68,16 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
             "datetime" => ("dateTime", false),
             "double" | "currency" | "percent" => ("double", false),
             "int" => ("integer", false),
+            "id" | "reference" => ("id", true),
             "string" | "email" | "phone" | "picklist" | "textarea" | "url" => ("string", true),
             _ => return None,
         };
         let wrong = match literal {
             Literal::Null => false,
             Literal::Quoted => !quoted,
-            Literal::Number | Literal::Boolean | Literal::Date => quoted,
+            Literal::Boolean => wanted != "boolean",
+            Literal::Number => !matches!(wanted, "double" | "integer"),
+            Literal::Date => !matches!(wanted, "date" | "dateTime"),
         };
         wrong.then(|| {
             format!(
@@ -85,6 +89,34 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
     });
     if let Some(message) = mistyped {
         return salesforce_error(StatusCode::BAD_REQUEST, "INVALID_FIELD", &message);
+    }
+    // An id compared with a field of ids is a record's id, 15 characters (case-sensitive) or 18:
+    // compared in its 18-character form, the one records carry; anything else is "invalid ID
+    // field: x" (INVALID_QUERY_FILTER_OPERATOR), as Salesforce answers `Id = 'abc'`. An empty
+    // one is taken as no id (our assumption).
+    let mut query = query;
+    let mut invalid = None;
+    if let Some(filter) = query.filter.as_mut() {
+        filter.each_literal(&mut |field, literal| {
+            let Value::String(text) = literal else { return };
+            if text.is_empty()
+                || invalid.is_some()
+                || !matches!(field_type(shared, object, field), Some("id" | "reference"))
+            {
+                return;
+            }
+            match ids::normalize(text) {
+                Ok(id) => *literal = Value::String(id),
+                Err(_) => invalid = Some(text.clone()),
+            }
+        });
+    }
+    if let Some(text) = invalid {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_FILTER_OPERATOR",
+            &format!("invalid ID field: {text}"),
+        );
     }
     let rows = rows(shared, object, &query, version);
     let batch = batch_size(request);

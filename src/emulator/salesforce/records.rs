@@ -133,12 +133,15 @@ pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
 }
 
 /// describe's `type` of `field` on `object`, where the emulator knows it: every User field,
-/// the system fields, and the non-User objects' checkboxes, dates and counts. `None` for the
-/// rest (their text and ids), which a filter may compare with any literal.
+/// the system fields, and the non-User objects' ids, references, checkboxes, dates and counts.
+/// `None` for the rest (their text), which a filter may compare with any literal.
 pub(crate) fn field_type(shared: &Shared, object: &str, field: &str) -> Option<&'static str> {
     let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(field));
     if is(&["CreatedDate", "LastModifiedDate", "SystemModstamp"]) {
         return Some("datetime");
+    }
+    if is(&["Id"]) {
+        return Some("id");
     }
     if object == "User" {
         return user_object::field(field).map(|f| f.kind).or_else(|| {
@@ -168,6 +171,13 @@ pub(crate) fn field_type(shared: &Shared, object: &str, field: &str) -> Option<&
         "ActiveUserCount",
     ]) {
         Some("int")
+    } else if field.len() > 2
+        && field[field.len() - 2..].eq_ignore_ascii_case("Id")
+        && known_field(shared, object, field)
+    {
+        // Every other field the emulator keeps whose name ends in `Id` holds a record's id
+        // (ProfileId, AssigneeId, PermissionSetId, ...).
+        Some("reference")
     } else {
         None
     }
