@@ -17,6 +17,7 @@ pub(crate) const SNAPSHOT_FORMAT: u32 = 5;
 /// What Entra says: the application, its assignments, the groups that matter and the users in
 /// question with the attributes the config references.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SourceSnapshot {
     pub(crate) format_version: u32,
     pub(crate) tenant_id: String,
@@ -56,6 +57,7 @@ pub(crate) struct DeletedUser {
 
 /// The enterprise application.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ServicePrincipal {
     pub(crate) id: String,
     pub(crate) app_id: String,
@@ -65,6 +67,7 @@ pub(crate) struct ServicePrincipal {
 
 /// One app role of the application.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AppRole {
     pub(crate) id: String,
     pub(crate) display_name: String,
@@ -75,6 +78,7 @@ pub(crate) struct AppRole {
 
 /// One row of `appRoleAssignedTo`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AppRoleAssignment {
     pub(crate) id: String,
     /// `User`, `Group` or `ServicePrincipal`.
@@ -86,6 +90,7 @@ pub(crate) struct AppRoleAssignment {
 
 /// A group and its direct members.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Group {
     pub(crate) id: String,
     pub(crate) display_name: String,
@@ -100,6 +105,7 @@ pub(crate) struct Group {
 /// An Entra user with the attributes the config references (Entra's names: `objectId`,
 /// `extensionAttribute1`, ...). A missing key means Graph returned null.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SourceUser {
     pub(crate) id: String,
     /// By Entra name; the names are shared between users (interned).
@@ -108,6 +114,7 @@ pub(crate) struct SourceUser {
 
 /// What the Salesforce org holds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TargetSnapshot {
     pub(crate) format_version: u32,
     pub(crate) instance_url: String,
@@ -148,6 +155,7 @@ pub(crate) struct TargetSnapshot {
 /// Which access objects a read asked for: the kinds whose objects it listed, the objects whose
 /// assignments it read, and whether it read the feature licences' seats.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AccessRead {
     /// The kinds whose access objects were listed (every object of each).
     pub(crate) kinds: Vec<GrantKind>,
@@ -160,6 +168,7 @@ pub(crate) struct AccessRead {
 /// One User field as the org describes it (REST API "sObject Describe", `fields[]`): the
 /// properties a value written must satisfy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct FieldDescribe {
     /// The API name, e.g. `TimeZoneSidKey`.
     pub(crate) name: String,
@@ -179,6 +188,7 @@ pub(crate) struct FieldDescribe {
 
 /// The Organization record.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Org {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -188,6 +198,7 @@ pub(crate) struct Org {
 /// A Salesforce user: the core fields the lifecycle reads, typed, and the other fields read
 /// (mapped and matched), as Salesforce returned them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TargetUser {
     pub(crate) id: String,
     pub(crate) username: String,
@@ -206,6 +217,7 @@ pub(crate) struct TargetUser {
 
 /// A user's `UserLogin` record: the id a freeze writes, and whether the login is frozen.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UserLogin {
     pub(crate) id: String,
     pub(crate) is_frozen: bool,
@@ -321,6 +333,7 @@ impl TargetUser {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Profile {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -328,6 +341,7 @@ pub(crate) struct Profile {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UserLicense {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -336,6 +350,7 @@ pub(crate) struct UserLicense {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UserRole {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -345,6 +360,7 @@ pub(crate) struct UserRole {
 /// One access object a user can be granted: a permission set, permission set group, permission
 /// set licence, package licence, public group or queue (`grants::GrantKind`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AccessObject {
     pub(crate) kind: GrantKind,
     pub(crate) id: String,
@@ -369,6 +385,7 @@ pub(crate) struct AccessObject {
 /// A licence's seats: `total` (`TotalLicenses`, a package's `AllowedLicenses`; negative for a
 /// site licence, which has no limit) and `used` (`UsedLicenses`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Seats {
     pub(crate) total: i64,
     pub(crate) used: i64,
@@ -384,6 +401,7 @@ impl Seats {
 /// One assignment record: a user holds an access object (`PermissionSetAssignment`,
 /// `PermissionSetLicenseAssign`, `UserPackageLicense`, `GroupMember`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct GrantAssignment {
     pub(crate) kind: GrantKind,
     /// The assignment record's id.
@@ -393,6 +411,7 @@ pub(crate) struct GrantAssignment {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ApiUsage {
     pub(crate) used: u64,
     pub(crate) max: u64,

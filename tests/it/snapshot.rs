@@ -232,10 +232,18 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
     let mut sf_twice = salesforce.clone();
     let first = sf_twice["users"][1].clone();
     sf_twice["users"].as_array_mut().unwrap().push(first);
+    // A key roster never writes (a hand edit, a typo) is refused, as in a saved plan, not
+    // skipped: `isActive` for `is_active` would be read as the default.
+    let mut unknown = salesforce.clone();
+    unknown["users"][0]["isActive"] = serde_json::json!(false);
+    let mut unknown_top = entra.clone();
+    unknown_top["userz"] = serde_json::json!([]);
     for (name, edited, expected) in [
         ("entra.json", &twice, "users[0] and users["),
         ("entra.json", &bogus, "its assignment is \"bogus\""),
         ("salesforce.json", &sf_twice, "users[1] and users["),
+        ("salesforce.json", &unknown, "unknown field `isActive`"),
+        ("entra.json", &unknown_top, "unknown field `userz`"),
     ] {
         write("entra.json", &entra);
         write("salesforce.json", &salesforce);
