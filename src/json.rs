@@ -40,10 +40,19 @@ pub(crate) fn reason(e: &serde_json::Error) -> String {
     }
 }
 
-/// Where serde_json stopped, as (line, column), both from 1: at the start of a line (a file that
-/// ends early, an empty one), serde counts column 0. Line 0 is an error with no place (I/O).
-pub(crate) fn place(e: &serde_json::Error) -> (usize, usize) {
-    (e.line(), e.column().max(1))
+/// Where serde_json stopped in `text`, as (line, column), both from 1, the column in characters
+/// as an editor counts them (serde_json counts bytes: `é` is two): at the start of a line (a
+/// file that ends early, an empty one), serde counts column 0. Line 0 is an error with no place
+/// (I/O).
+pub(crate) fn place(text: &[u8], e: &serde_json::Error) -> (usize, usize) {
+    let line = text
+        .split(|&b| b == b'\n')
+        .nth(e.line().saturating_sub(1))
+        .unwrap_or_default();
+    let bytes = &line[..e.column().saturating_sub(1).min(line.len())];
+    // Every byte that does not continue a UTF-8 sequence begins a character.
+    let before = bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+    (e.line(), before + 1)
 }
 
 /// A JSON value none of whose objects names a key twice.
@@ -122,11 +131,17 @@ mod tests {
     /// counts from 1.
     #[test]
     fn a_key_given_twice_is_refused_at_its_place_with_its_whole_name() {
-        let e = super::unambiguous("{\"x at line 9\": 1,\n \"x at line 9\": 2}").unwrap_err();
+        let text = "{\"x at line 9\": 1,\n \"x at line 9\": 2}";
+        let e = super::unambiguous(text).unwrap_err();
         assert_eq!(super::reason(&e), "the key \"x at line 9\" is given twice");
-        assert_eq!(super::place(&e), (2, 14));
+        assert_eq!(super::place(text.as_bytes(), &e), (2, 14));
         let e = super::unambiguous("").unwrap_err();
-        assert_eq!(super::place(&e), (1, 1));
+        assert_eq!(super::place(b"", &e), (1, 1));
+        // Columns count characters, as an editor shows them, not bytes (serde_json's count).
+        let text = "{\"é\": 1,\n \"日本\": 1, \"日本\": 2}";
+        let e = super::unambiguous(text).unwrap_err();
+        assert_eq!(e.column(), 22, "serde_json counts bytes");
+        assert_eq!(super::place(text.as_bytes(), &e), (2, 14));
         assert!(super::unambiguous("{\"a\": {\"b\": 1}, \"b\": [{\"a\": 1}]}").is_ok());
     }
 }

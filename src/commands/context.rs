@@ -1037,13 +1037,13 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         at: None,
         reason,
     };
+    let text = snapshot_text(path)?;
     // Where serde_json stopped, and why, in the file's own place (`file:line:col`).
     let not_one_at = |e: &serde_json::Error, why: String| Error::NotASnapshot {
         path: path.to_owned(),
-        at: Some(crate::json::place(e)),
+        at: Some(crate::json::place(text.as_bytes(), e)),
         reason: why,
     };
-    let text = snapshot_text(path)?;
     let version = match serde_json::from_str::<Head>(&text) {
         Ok(version) => {
             let other = if entra {
@@ -1064,11 +1064,10 @@ fn read_snapshot<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error
         // Cut short (a copy or an upload that stopped) or not JSON at all: said as such, with
         // the place, rather than as a missing version.
         Err(e) if e.is_eof() => {
+            let (line, column) = crate::json::place(text.as_bytes(), &e);
             return Err(not_one(format!(
-                "it ends at line {}, column {} before its JSON does: the file was cut short; \
-                 take it again with `roster snapshot`",
-                e.line(),
-                e.column()
+                "it ends at line {line}, column {column} before its JSON does: the file was cut \
+                 short; take it again with `roster snapshot`"
             )));
         }
         Err(e) if e.is_syntax() => {

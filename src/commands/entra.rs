@@ -464,8 +464,9 @@ fn read_text(path: &Path) -> Result<String, Error> {
 /// `read_json` of the text read from `path`.
 fn parse_json(path: &Path, text: &str, what: &str) -> Result<Value, Error> {
     // The portal's download may start with a byte-order mark.
-    crate::json::unambiguous(text.trim_start_matches('\u{feff}')).map_err(|e| {
-        let (line, column) = crate::json::place(&e);
+    let text = text.trim_start_matches('\u{feff}');
+    crate::json::unambiguous(text).map_err(|e| {
+        let (line, column) = crate::json::place(text.as_bytes(), &e);
         Error::Import(format!(
             "{}:{line}:{column}: not {what}: {}",
             display_path(path),

@@ -94,7 +94,7 @@ fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
         let text = text.trim_start_matches('\u{feff}');
         // An attribute named twice is refused: which value it has cannot be told.
         let json = crate::json::unambiguous(text).map_err(|e| {
-            let (line, column) = crate::json::place(&e);
+            let (line, column) = crate::json::place(text.as_bytes(), &e);
             Error::Usage(format!(
                 "--input {}:{line}:{column}: {}",
                 path.display(),

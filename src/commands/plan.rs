@@ -92,10 +92,10 @@ fn save(plan: &Plan, path: &Path) -> Result<(), Error> {
 
 /// The plan file at `path` refused where JSON parsing stopped: `file:line:col`, and serde's
 /// message without its own " at line L column C".
-fn not_a_plan_at(path: &Path, e: &serde_json::Error) -> Error {
+fn not_a_plan_at(path: &Path, text: &[u8], e: &serde_json::Error) -> Error {
     Error::NotAPlan {
         path: path.to_owned(),
-        at: (e.line() > 0).then(|| crate::json::place(e)),
+        at: (e.line() > 0).then(|| crate::json::place(text, e)),
         reason: crate::json::reason(e),
     }
 }
@@ -137,7 +137,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
         ));
     }
     let version = serde_json::from_str::<Version>(&text)
-        .map_err(|e| not_a_plan_at(path, &e))?
+        .map_err(|e| not_a_plan_at(path, text.as_bytes(), &e))?
         .format_version;
     if version != Some(u64::from(PLAN_FORMAT)) {
         return Err(not_a_plan(format!(
@@ -145,7 +145,7 @@ pub(crate) fn open_hashed(path: &Path) -> Result<(Plan, String), Error> {
             version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         )));
     }
-    let plan = serde_json::from_str(&text).map_err(|e| not_a_plan_at(path, &e))?;
+    let plan = serde_json::from_str(&text).map_err(|e| not_a_plan_at(path, text.as_bytes(), &e))?;
     Ok((plan, crate::digest::sha256_hex(text.as_bytes())))
 }
 
@@ -235,7 +235,7 @@ pub(crate) fn compare_saved(
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
     serde::Deserializer::deserialize_map(&mut deserializer, &mut fields)
         .and_then(|()| deserializer.end())
-        .map_err(|e| not_a_plan_at(path, &e))?;
+        .map_err(|e| not_a_plan_at(path, &bytes, &e))?;
     let (org_id, app_roles) = (fields.org_id, fields.app_roles);
     drop(bytes);
     Ok(comparison.finish(&org_id, &app_roles))
