@@ -9,7 +9,8 @@ use std::sync::Arc;
 use super::desired;
 use super::locate::Part;
 use super::types::{
-    ApplyMode, ClauseValue, Config, Mapping, MappingValue, Operand, RoleCondition, Threshold,
+    ApplyMode, ClauseValue, Config, Mapping, MappingValue, Operand, RoleCondition, RoleRule,
+    Threshold,
 };
 use crate::diagnostic::Severity;
 use crate::grants::GrantKind;
@@ -792,6 +793,7 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
                     ),
             );
         }
+        dead_profile_or_role(&roles.rules, i, &pointer, out);
         for kind in GrantKind::ALL {
             let spec = kind.spec();
             listed_twice(
@@ -854,6 +856,64 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
             roles.managed(kind),
             &format!("/roles/managed_{}", kind.spec().rule_key),
             out,
+        );
+    }
+}
+
+/// A rule's `profile` or `role` that can never apply. The first matching rule with a profile
+/// sets the profile and the role (`plan::mapping::roles`): a role on a rule without a profile is
+/// never set (an error: the config says what it will not do), and the profile and role of a rule
+/// whose condition an earlier rule with a profile repeats word for word are never reached (a
+/// warning: its grants still accumulate).
+fn dead_profile_or_role(rules: &[RoleRule], i: usize, pointer: &str, out: &mut Vec<Finding>) {
+    let rule = &rules[i];
+    if rule.profile.is_none() && rule.role.is_some() {
+        out.push(
+            Finding::error(
+                &format!("{pointer}/role"),
+                "a role on a rule without a profile is never set: the first matching rule with \
+                 a profile sets both the profile and the role"
+                    .to_owned(),
+            )
+            .label("role without a profile")
+            .help(
+                "give this rule the `profile` its users should have, or move the role to the \
+                 rule that sets their profile",
+            ),
+        );
+    }
+    if rule.profile.is_none() && rule.role.is_none() {
+        return;
+    }
+    let same = |earlier: &RoleRule| match (&earlier.when, &rule.when) {
+        (RoleCondition::AppRole(a), RoleCondition::AppRole(b))
+        | (RoleCondition::Group(a), RoleCondition::Group(b)) => a == b,
+        (RoleCondition::Expression(a), RoleCondition::Expression(b)) => a.trim() == b.trim(),
+        _ => false,
+    };
+    if let Some(first) = rules[..i]
+        .iter()
+        .position(|earlier| earlier.profile.is_some() && same(earlier))
+    {
+        let (what, never) = match (&rule.profile, &rule.role) {
+            (Some(_), Some(_)) => ("profile", "profile and role never apply"),
+            (Some(_), None) => ("profile", "profile never applies"),
+            (None, _) => ("role", "role never applies"),
+        };
+        out.push(
+            Finding::warning(
+                &format!("{pointer}/{what}"),
+                format!(
+                    "this rule's {never}: rule {} has the same condition and sets the profile and \
+                     role first",
+                    first + 1
+                ),
+            )
+            .label("never reached")
+            .help(format!(
+                "set the profile and role on rule {} only, or give this rule another condition",
+                first + 1
+            )),
         );
     }
 }

@@ -1194,3 +1194,80 @@ fn a_tab_after_a_colon_keeps_the_place() {
     assert!(transcript.contains("--> roster.yaml:10:20"), "{transcript}");
     assert!(!transcript.contains("TABSEC1"), "{transcript}");
 }
+
+/// A role on a rule without a profile is never set (the first matching rule with a profile sets
+/// both): refused at the role, not left to do nothing.
+#[test]
+fn a_role_without_a_profile_is_refused() {
+    let transcript = rejected(
+        "role-without-profile",
+        minimal_with(
+            "      profile: Standard User",
+            "      profile: Standard User\n    - when: {group: Managers}\n      role: Manager",
+        ),
+    );
+    assert!(
+        transcript.contains("a role on a rule without a profile is never set")
+            && transcript.contains("roster.yaml:41:13"),
+        "{transcript}"
+    );
+}
+
+/// A later rule repeating an earlier rule's condition word for word never sets its profile or
+/// role: said as a warning at it (its grants still apply), and validation passes. A rule of
+/// another condition, or after a same-condition rule without a profile, is not warned about.
+#[test]
+fn a_profile_an_earlier_rule_of_the_same_condition_takes_is_a_warning() {
+    let scratch = Scratch::new("same-condition");
+    for (config, warned) in [
+        (
+            minimal_with(
+                "      profile: Standard User",
+                "      profile: Standard User\n    - when: {app_role: User}\n      profile: \
+                 Chatter Free User\n      role: CEO",
+            ),
+            Some("this rule's profile and role never apply: rule 1 has the same condition"),
+        ),
+        (
+            minimal_with(
+                "    - when: {app_role: User}\n      profile: Standard User",
+                "    - when: {expression: 'IIF([department] = \"x\", \"True\", \"False\")'}\n      \
+                 profile: Standard User\n    - when: {expression: ' IIF([department] = \"x\", \
+                 \"True\", \"False\")'}\n      profile: Chatter Free User",
+            ),
+            Some("this rule's profile never applies: rule 1 has the same condition"),
+        ),
+        (
+            minimal_with(
+                "      profile: Standard User",
+                "      profile: Standard User\n    - when: {app_role: Admin}\n      profile: \
+                 Chatter Free User",
+            ),
+            None,
+        ),
+        (
+            minimal_with(
+                "    - when: {app_role: User}\n      profile: Standard User",
+                "    - when: {app_role: User}\n      permission_sets: [A]\n    - when: {app_role: \
+                 User}\n      profile: Standard User",
+            ),
+            None,
+        ),
+    ] {
+        scratch.write("roster.yaml", &config);
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        match warned {
+            Some(message) => assert!(
+                out.stderr.contains(message) && out.stderr.contains("never reached"),
+                "{}",
+                out.transcript()
+            ),
+            None => assert!(
+                !out.stderr.contains("never reached"),
+                "{}",
+                out.transcript()
+            ),
+        }
+    }
+}
