@@ -72,12 +72,39 @@ fn gave_up(e: &fancy_regex::Error) -> String {
     format!("the pattern could not finish matching: {e}")
 }
 
+/// Every match of `regex` in `source`, found as .NET's `Regex.Replace` finds them: after an
+/// empty match the search moves on one character, and after a non-empty one it starts where
+/// the match ended, where an empty match may follow (`b*` in `abc` matches ``, `b`, `` and ``:
+/// `-a--c-`). Rust's engines skip an empty match right after a match (`-a-c-`).
+fn dotnet_matches<'t>(regex: &Regex, source: &'t str) -> Result<Vec<Captures<'t>>, String> {
+    let mut found = Vec::new();
+    let mut pos = 0;
+    while let Some(caps) = regex
+        .captures_from_pos(source, pos)
+        .map_err(|e| gave_up(&e))?
+    {
+        let Some(m) = caps.get(0) else { break };
+        pos = if m.start() < m.end() {
+            m.end()
+        } else {
+            match source[m.end()..].chars().next() {
+                Some(c) => m.end() + c.len_utf8(),
+                None => source.len() + 1,
+            }
+        };
+        found.push(caps);
+        if pos > source.len() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// Mode 3: every match replaced, with substitutions.
 fn replace_matches(regex: &Regex, source: &str, replacement: &str) -> Result<String, String> {
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
-    for caps in regex.captures_iter(source) {
-        let caps = caps.map_err(|e| gave_up(&e))?;
+    for caps in dotnet_matches(regex, source)? {
         let Some(m) = caps.get(0) else { continue };
         out.push_str(&source[last..m.start()]);
         out.push_str(&substitute(&caps, replacement, source));
@@ -95,8 +122,7 @@ fn replace_group(
 ) -> Result<String, String> {
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
-    for caps in regex.captures_iter(source) {
-        let caps = caps.map_err(|e| gave_up(&e))?;
+    for caps in dotnet_matches(regex, source)? {
         if let Some(m) = caps.name(group) {
             out.push_str(&source[last..m.start()]);
             out.push_str(&substitute(&caps, replacement, source));
@@ -206,6 +232,44 @@ mod tests {
             ..args("x12-34y")
         };
         assert_eq!(replace(&a).unwrap().unwrap(), "x[34|x12-34y]y");
+    }
+
+    /// Empty matches are found where .NET finds them (the expectations are .NET's, which
+    /// Python's `re.sub` shares since 3.7): one right after a non-empty match too.
+    #[test]
+    fn empty_matches_are_replaced_as_dotnet_replaces_them() {
+        for (pattern, source, replacement, expected) in [
+            ("b*", "abc", "-", "-a--c-"),
+            ("x*", "abc", "-", "-a-b-c-"),
+            ("", "abc", "-", "-a-b-c-"),
+            ("(?=b)", "abc", "-", "a-bc"),
+            (r"\b", "abc", "-", "-abc-"),
+            ("a|", "abc", "-", "--b-c-"),
+            ("x*", "éa", "-", "-é-a-"),
+            ("x*", "", "-", "-"),
+            ("(?<g>b*)", "abc", "[${g}]", "[]a[b][]c[]"),
+        ] {
+            let re = Regex::new(pattern).unwrap();
+            let a = ReplaceArgs {
+                regex: Some(&re),
+                replacement: Some(replacement),
+                ..args(source)
+            };
+            assert_eq!(
+                replace(&a).unwrap().unwrap(),
+                expected,
+                "{pattern} in {source:?}"
+            );
+        }
+        // Mode 4: only the group's text, in every match.
+        let re = Regex::new("(?<g>b*)").unwrap();
+        let a = ReplaceArgs {
+            regex: Some(&re),
+            group: Some("g"),
+            replacement: Some("-"),
+            ..args("abc")
+        };
+        assert_eq!(replace(&a).unwrap().unwrap(), "-a--c-");
     }
 
     #[test]
