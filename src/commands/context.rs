@@ -467,7 +467,7 @@ impl Context {
 ///
 /// # Errors
 /// A file that is no snapshot (`Error::NotASnapshot`), or a snapshot taken for another config
-/// (`Error::SnapshotLacks`).
+/// — tenant, application, scope, API version, or what it reads (`Error::SnapshotLacks`).
 pub(crate) fn read_snapshots(
     dir: &Path,
     desired: &Desired,
@@ -476,6 +476,14 @@ pub(crate) fn read_snapshots(
     let (mut source, target) = read_snapshot_files(dir)?;
     let config = &desired.loaded.config;
     let mut mismatches = other_world(config, &source);
+    // The org's describe of User, and the fields a plan may write, are the API version's.
+    if config.target.api_version.trim() != target.api_version.trim() {
+        mismatches.push(format!(
+            "the config reads Salesforce's API version {}, the snapshot was read with {}",
+            crate::render::quoted(&config.target.api_version),
+            crate::render::quoted(&target.api_version)
+        ));
+    }
     mismatches.extend(lacks(config, &source, &target).map(|what| {
         format!("the config reads {what}, which it does not hold (each would be planned as empty)")
     }));

@@ -343,6 +343,15 @@ fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
             "the config is of tenant \"72f988bf-86f1-41af-91ab-999999999999\", the snapshot of \
              tenant \"72f988bf-86f1-41af-91ab-2d7cd011db47\"",
         ),
+        // Another API version: the org's describe of User, and what the plan may write, are
+        // that version's.
+        (
+            "api.yaml",
+            "  api_version: \"62.0\"",
+            "  api_version: \"61.0\"",
+            "the config reads Salesforce's API version \"61.0\", the snapshot was read with \
+             \"62.0\"",
+        ),
     ];
     for (file, from, to, expected) in edits {
         assert!(demo.contains(from), "{from}");
