@@ -108,13 +108,7 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
     }
     not_there(args.out.iter().chain(&args.secrets_out))?;
     let desired = ctx.load()?;
-    let base = args
-        .base
-        .as_deref()
-        .map(|path| {
-            read_json(path, "a synchronization schema").and_then(|value| schema_of(path, value))
-        })
-        .transpose()?;
+    let base = args.base.as_deref().map(export_base).transpose()?;
     let exported = export::export(&desired.loaded.config, base.as_ref());
     let mut schema = serde_json::to_string_pretty(&exported.schema)
         .map_err(|e| Error::Output(std::io::Error::other(e)))?;
@@ -348,6 +342,46 @@ fn choose_job(
 }
 
 /// A synchronization schema from JSON: an object (serde would also read a struct from an array).
+/// The job's schema `export entra --base` keeps the rule id, metadata and directories of: a
+/// synchronization schema with a rule to Salesforce (`targetDirectoryName` `salesforce.com`),
+/// or a usage error naming the file and why — an empty object, or another application's schema
+/// (whose directories would go into the Salesforce job's), is not one.
+fn export_base(path: &Path) -> Result<SynchronizationSchema, Error> {
+    let schema = read_json(path, "a synchronization schema")
+        .and_then(|value| schema_of(path, value))
+        .map_err(|e| match e {
+            Error::Import(why) => Error::Usage(format!("--base {why}")),
+            other => other,
+        })?;
+    let to_salesforce = |r: &crate::entra_sync::SynchronizationRule| {
+        r.target_directory_name
+            .eq_ignore_ascii_case(crate::entra_sync::TARGET_DIRECTORY)
+    };
+    if schema.synchronization_rules.iter().any(to_salesforce) {
+        return Ok(schema);
+    }
+    let targets: Vec<String> = schema
+        .synchronization_rules
+        .iter()
+        .map(|r| crate::render::quoted(&r.target_directory_name))
+        .collect();
+    Err(Error::Usage(format!(
+        "--base {}: not the schema of a Salesforce provisioning job: {}; give the schema of the \
+         job being replaced (GET /servicePrincipals/{{id}}/synchronization/jobs/{{jobId}}/schema, \
+         or the portal's download)",
+        display_path(path),
+        if targets.is_empty() {
+            "it has no synchronization rule".to_owned()
+        } else {
+            format!(
+                "no rule targets {:?} (its rules target {})",
+                crate::entra_sync::TARGET_DIRECTORY,
+                targets.join(", ")
+            )
+        }
+    )))
+}
+
 fn schema_of(path: &Path, value: Value) -> Result<SynchronizationSchema, Error> {
     if !value.is_object() {
         return Err(Error::Import(format!(

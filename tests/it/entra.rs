@@ -795,6 +795,71 @@ fn a_long_base_address_is_cut() {
     assert!(written.len() < 10_000, "{}", written.len());
 }
 
+/// `export entra --base` keeps the job's schema id, rule id and directories; a file that is not
+/// a Salesforce job's schema — no rule, another application's, not an object — is refused as
+/// `--base`, and nothing is written.
+#[test]
+fn export_keeps_a_base_schema_and_refuses_one_of_another_job() {
+    let scratch = Scratch::new("export-base");
+    scratch.write("roster.yaml", read("examples/from-entra/roster.yaml"));
+    let mut base: serde_json::Value =
+        serde_json::from_str(&read("tests/fixtures/entra/salesforce-default-schema.json")).unwrap();
+    base["synchronizationRules"][0]["id"] = json!("0f1e2d3c-job-rule");
+    base["directories"] = json!([{"name": "salesforce.com", "objects": []}]);
+    scratch.write("base.json", base.to_string());
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "schema.json",
+        "--base",
+        "base.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scratch.dir.join("schema.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["id"], base["id"]);
+    assert_eq!(
+        written["synchronizationRules"][0]["id"],
+        json!("0f1e2d3c-job-rule")
+    );
+    assert_eq!(written["directories"], base["directories"]);
+    let mut other = base.clone();
+    other["synchronizationRules"][0]["targetDirectoryName"] = json!("ServiceNow");
+    for (contents, expected) in [
+        ("{}".to_owned(), "it has no synchronization rule"),
+        (
+            other.to_string(),
+            "no rule targets \"salesforce.com\" (its rules target \"ServiceNow\")",
+        ),
+        (
+            "[]".to_owned(),
+            "the file holds a JSON array, not an object",
+        ),
+        ("{\"id\": 1,".to_owned(), "base.json:1:"),
+    ] {
+        scratch.write("base.json", &contents);
+        let out = scratch.roster(&[
+            "export",
+            "entra",
+            "--out",
+            "other.json",
+            "--base",
+            "base.json",
+        ]);
+        assert_eq!(out.code, 1, "{contents}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--base ")
+                && out.stderr.contains(expected)
+                && !out.stderr.contains("cannot import"),
+            "{contents}: {}",
+            out.stderr
+        );
+        assert!(!scratch.dir.join("other.json").exists());
+    }
+}
+
 #[test]
 fn export_never_overwrites_a_file() {
     let scratch = Scratch::new("export-overwrite");
