@@ -200,7 +200,10 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
     if unreadable.is_empty() {
         checks.push(Check::pass(
             "secrets",
-            "every secret roster.yaml names is readable",
+            format!(
+                "every secret {} names is readable",
+                crate::diagnostic::display_path(&desired.loaded.file.path)
+            ),
         ));
     } else {
         for e in &unreadable {
@@ -208,7 +211,7 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
                 "secrets",
                 e.to_string(),
                 "set the variable (or write the file) the config names; roster never reads a \
-                 secret from roster.yaml itself",
+                 secret from the config itself",
             ));
         }
     }
@@ -681,14 +684,17 @@ async fn plan_checks(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) 
             "every profile, role, grant, app role and group roster.yaml names resolves",
         ));
     } else {
-        for problem in &plan.config_problems {
+        // Each at its place in the file it comes from (a base the config extends, say), as
+        // `plan` shows it: `roster.yaml:41:16`.
+        for placed in super::context::placed_names(desired, plan) {
+            let (line, column) = placed.line_col();
+            let file = crate::diagnostic::display_path(&placed.file.path);
             checks.push(Check::fail(
                 "names",
-                format!("{} ({})", problem.message, problem.pointer),
-                problem
+                format!("{} ({file}:{line}:{column})", placed.message),
+                placed
                     .help
-                    .clone()
-                    .unwrap_or_else(|| "fix the name in roster.yaml".to_owned()),
+                    .unwrap_or_else(|| format!("fix the name in {file}")),
             ));
         }
     }

@@ -956,15 +956,18 @@ pub(crate) fn check_names(desired: &Desired, plan: &Plan) -> Result<(), Error> {
     if plan.config_problems.is_empty() {
         return Ok(());
     }
+    Err(Error::Diagnostics(placed_names(desired, plan)))
+}
+
+/// The plan's problems with the config's names (`plan.config_problems`), each placed in the file
+/// it comes from.
+pub(crate) fn placed_names(desired: &Desired, plan: &Plan) -> Vec<crate::diagnostic::Diagnostic> {
     let problems: Vec<(String, String, Option<String>)> = plan
         .config_problems
         .iter()
         .map(|p| (p.pointer.clone(), p.message.clone(), p.help.clone()))
         .collect();
-    Err(Error::Diagnostics(crate::config::placed(
-        &desired.loaded,
-        &problems,
-    )))
+    crate::config::placed(&desired.loaded, &problems)
 }
 
 /// A plan may be carried out: not refused as a whole, and within the deactivation threshold

@@ -353,7 +353,15 @@ fn an_unserved_api_version_and_an_unknown_name_fail() {
         &out,
         &json,
         "names",
-        "the org has no profile named \"Support Usr\" (/roles/rules/2/profile)",
+        // At its place in the file, as `plan` shows it.
+        &format!(
+            "the org has no profile named \"Support Usr\" (roster.yaml:{}:16)",
+            crate::support::read("examples/demo/roster.yaml")
+                .lines()
+                .position(|l| l.contains("profile: Support User"))
+                .unwrap()
+                + 1
+        ),
         &[],
     );
 }
