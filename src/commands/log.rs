@@ -385,10 +385,11 @@ fn read(file: &Path, schemas: &Schemas, entries: &mut Vec<Entry>) -> Result<usiz
             Err(e) => {
                 unreadable += 1;
                 super::warn(&format!(
-                    "{}:{}:{}: not an audit line: {e}",
+                    "{}:{}:{}: not an audit line: {}",
                     display_path(file),
                     i + 1,
-                    e.column()
+                    crate::json::place(line.as_bytes(), &e).1,
+                    crate::json::reason(&e)
                 ));
             }
         }

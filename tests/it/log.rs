@@ -551,7 +551,7 @@ fn a_line_that_is_no_audit_line_is_named() {
     // A key given twice reads as two different changes, whichever value a reader keeps.
     let twice = line.to_string().replacen(
         '{',
-        "{\"key\":\"mallory@contoso.com\",\"extra\":{\"a\":1,\"a\":2},",
+        "{\"key\":\"mallöry@contoso.com\",\"extra\":{\"a\":1,\"a\":2},",
         1,
     );
     let bad = [
@@ -579,10 +579,10 @@ fn a_line_that_is_no_audit_line_is_named() {
                 "bad.jsonl:5: not an audit line: `/result` \"applied\" is not what its steps \
                  came to (\"failed\")"
             )
-            && out.stderr.contains("bad.jsonl:6:")
+            // At the second "a", in characters (`ö` is one), without serde's own place.
             && out
                 .stderr
-                .contains("not an audit line: the key \"a\" is given twice")
+                .contains("bad.jsonl:6:47: not an audit line: the key \"a\" is given twice\n")
             && out
                 .stderr
                 .contains("5 line(s) of the audit log could not be read"),
