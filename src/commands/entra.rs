@@ -341,7 +341,6 @@ fn choose_job(
     Ok(job)
 }
 
-/// A synchronization schema from JSON: an object (serde would also read a struct from an array).
 /// The job's schema `export entra --base` keeps the rule id, metadata and directories of: a
 /// synchronization schema with a rule to Salesforce (`targetDirectoryName` `salesforce.com`),
 /// or a usage error naming the file and why — an empty object, or another application's schema
@@ -382,6 +381,7 @@ fn export_base(path: &Path) -> Result<SynchronizationSchema, Error> {
     )))
 }
 
+/// A synchronization schema from JSON: an object (serde would also read a struct from an array).
 fn schema_of(path: &Path, value: Value) -> Result<SynchronizationSchema, Error> {
     if !value.is_object() {
         return Err(Error::Import(format!(
