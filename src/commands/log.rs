@@ -14,6 +14,9 @@ use crate::error::{Error, Outcome};
 /// One line of an audit log, with where it came from.
 struct Entry {
     line: Value,
+    /// The line as the log holds it, for `--format json`: the record an auditor reads, its keys
+    /// in their order and its numbers as written, not re-serialized.
+    text: Box<str>,
     /// Its `time` as an instant (Unix nanoseconds): times compare as instants, not as text.
     instant: i128,
     file: PathBuf,
@@ -302,11 +305,14 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
         LogFormat::Text => text(&entries),
         LogFormat::Markdown => markdown(&entries),
         LogFormat::Csv => csv(&entries)?,
+        // An array of the lines themselves, one a line.
         LogFormat::Json => {
-            let lines: Vec<&Value> = entries.iter().map(|e| &e.line).collect();
-            let mut text = serde_json::to_string_pretty(&lines)
-                .map_err(|e| Error::Output(std::io::Error::other(e)))?;
-            text.push('\n');
+            let mut text = String::from("[");
+            for (i, entry) in entries.iter().enumerate() {
+                text.push_str(if i == 0 { "\n  " } else { ",\n  " });
+                text.push_str(&entry.text);
+            }
+            text.push_str(if entries.is_empty() { "]\n" } else { "\n]\n" });
             text
         }
     };
@@ -370,6 +376,7 @@ fn read(file: &Path, schemas: &Schemas, entries: &mut Vec<Entry>) -> Result<usiz
             Ok(value) => match schemas.check(&value) {
                 Ok(instant) => entries.push(Entry {
                     line: value,
+                    text: line.trim().into(),
                     instant,
                     file: file.to_owned(),
                 }),

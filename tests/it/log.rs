@@ -129,6 +129,16 @@ fn since_csv_json_and_several_files() {
     let out = world.roster(&["log", "--format", "json"]);
     let json: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json, world.audit());
+    // Each as written, its keys in their order and its numbers as they stand, not re-serialized
+    // (serde_json would sort the keys).
+    let written = std::fs::read_to_string(world.scratch.dir.join("roster-audit.jsonl")).unwrap();
+    for line in written.lines() {
+        assert!(
+            out.stdout.contains(&format!("\n  {line}")),
+            "{line}\n{}",
+            out.stdout
+        );
+    }
     // Two files: merged, oldest first.
     let older = world.scratch.dir.join("older.jsonl");
     let mut line = world.audit()[0].clone();
