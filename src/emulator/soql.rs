@@ -62,12 +62,29 @@ enum Token {
     Sym(&'static str),
 }
 
-fn lex(soql: &str) -> Result<Vec<Token>, String> {
+/// The tokens of `soql`, each with its column (in characters, from 1); or where and why not.
+fn lex(soql: &str) -> Result<(Vec<Token>, Vec<usize>), SyntaxError> {
+    let mut columns = Vec::new();
+    let mut at = 0;
+    let tokens = lex_from(soql, &mut columns, &mut at).map_err(|message| SyntaxError {
+        column: at + 1,
+        message,
+    })?;
+    Ok((tokens, columns))
+}
+
+/// `lex`'s work: `at` is the character the token being read starts at, and `columns` gets
+/// each token's column.
+fn lex_from(soql: &str, columns: &mut Vec<usize>, at: &mut usize) -> Result<Vec<Token>, String> {
     let chars: Vec<char> = soql.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        *at = i;
+        if !c.is_whitespace() {
+            columns.push(i + 1);
+        }
         match c {
             c if c.is_whitespace() => i += 1,
             '\'' => {
@@ -159,13 +176,41 @@ fn lex(soql: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// Why a query does not parse, and the column (in characters, from 1) where it stopped reading:
+/// Salesforce's `MALFORMED_QUERY` points there (`ERROR at Row:1:Column:27`).
+#[derive(Debug)]
+pub(crate) struct SyntaxError {
+    pub(crate) column: usize,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Token::Word(w) | Token::Date(w) => write!(f, "'{w}'"),
+            Token::Str(s) => write!(f, "'{}'", s.replace('\'', "\\'")),
+            Token::Num(n) => write!(f, "'{n}'"),
+            Token::Sym(s) => write!(f, "'{s}'"),
+        }
+    }
+}
+
 struct Parser {
     tokens: Vec<Token>,
+    /// Each token's column.
+    columns: Vec<usize>,
+    /// The column just past the query, where a query that ends too soon stops.
+    end: usize,
     pos: usize,
     compared: Vec<(String, Literal)>,
 }
 
 impl Parser {
+    /// The column of the token being read.
+    fn column(&self) -> usize {
+        self.columns.get(self.pos).copied().unwrap_or(self.end)
+    }
+
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -202,7 +247,7 @@ impl Parser {
                 self.pos += 1;
                 Ok(w.clone())
             }
-            Some(other) => Err(format!("expected a field name, found {other:?}")),
+            Some(other) => Err(format!("unexpected token: {other}, expected a field name")),
             None => Err("unexpected end of query".to_owned()),
         }
     }
@@ -213,8 +258,7 @@ impl Parser {
             .get(self.pos)
             .cloned()
             .ok_or("unexpected end of query")?;
-        self.pos += 1;
-        Ok(match token {
+        let value = match token {
             Token::Str(s) => (Value::String(s), Literal::Quoted),
             Token::Date(s) => (Value::String(s), Literal::Date),
             Token::Num(n) => (Value::Number(n), Literal::Number),
@@ -225,8 +269,10 @@ impl Parser {
                 (Value::Bool(false), Literal::Boolean)
             }
             Token::Word(w) if w.eq_ignore_ascii_case("null") => (Value::Null, Literal::Null),
-            other => return Err(format!("expected a value, found {other:?}")),
-        })
+            other => return Err(format!("unexpected token: {other}, expected a value")),
+        };
+        self.pos += 1;
+        Ok(value)
     }
 
     /// A literal compared with `field`, noted in `compared`.
@@ -250,6 +296,8 @@ impl Parser {
                 return Ok(left);
             };
             if joined_by.is_some_and(|w| w != word) {
+                // Pointed at the word itself.
+                self.pos -= 1;
                 return Err(format!(
                     "unexpected token: '{word}' (AND and OR together need parentheses)"
                 ));
@@ -327,12 +375,22 @@ fn is_reserved(word: &str) -> bool {
 }
 
 /// Parses a query; the error text becomes the `MALFORMED_QUERY` message.
-pub(crate) fn parse(soql: &str) -> Result<Query, String> {
+pub(crate) fn parse(soql: &str) -> Result<Query, SyntaxError> {
+    let (tokens, columns) = lex(soql)?;
     let mut p = Parser {
-        tokens: lex(soql)?,
+        tokens,
+        columns,
+        end: soql.chars().count() + 1,
         pos: 0,
         compared: Vec::new(),
     };
+    query(&mut p).map_err(|message| SyntaxError {
+        column: p.column(),
+        message,
+    })
+}
+
+fn query(p: &mut Parser) -> Result<Query, String> {
     p.expect_keyword("SELECT")?;
     let mut fields = vec![p.name()?];
     while p.sym(",") {
@@ -371,7 +429,7 @@ pub(crate) fn parse(soql: &str) -> Result<Query, String> {
         None
     };
     if let Some(extra) = p.peek() {
-        return Err(format!("unexpected {extra:?}"));
+        return Err(format!("unexpected token: {extra}"));
     }
     Ok(Query {
         fields,
@@ -379,7 +437,7 @@ pub(crate) fn parse(soql: &str) -> Result<Query, String> {
         filter,
         order,
         limit,
-        compared: p.compared,
+        compared: std::mem::take(&mut p.compared),
     })
 }
 
@@ -533,6 +591,17 @@ mod tests {
             "SELECT Id FROM User WHERE Id IN ('a'",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+        // Where reading stopped, in characters from 1: past the end for a query that ends too
+        // soon, at the token that does not fit, at the quote of a string never closed.
+        for (bad, column) in [
+            ("SELECT Id FROM User WHERE", 26),
+            ("SELECT Id User", 11),
+            ("SELECT Id FROM User WHERE Name = 'x", 34),
+            ("SELECT Id FROM User LIMIT x", 27),
+            ("SELECT Id FROM Üser WHERE Name = = 'x'", 34),
+        ] {
+            assert_eq!(parse(bad).unwrap_err().column, column, "{bad}");
         }
     }
 }

@@ -808,16 +808,6 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
             "{soql}: {err}"
         );
     }
-    // AND and OR together need parentheses: SOQL gives neither precedence.
-    let (status, err) = sf
-        .get(&query(
-            "SELECT Id FROM User WHERE IsActive = true AND Username = 'a' OR Username = 'b'",
-        ))
-        .await;
-    assert_eq!(
-        (status, err[0]["errorCode"].clone()),
-        (StatusCode::BAD_REQUEST, json!("MALFORMED_QUERY"))
-    );
     for soql in [
         "SELECT Id FROM User WHERE (IsActive = true AND Username = 'a') OR Username = 'b'",
         "SELECT Id FROM User WHERE IsActive = true AND Username != 'x' AND Email != null",
@@ -829,6 +819,46 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
         let (status, body) = sf.get(&query(soql)).await;
         assert_eq!(status, StatusCode::OK, "{soql}: {body}");
     }
+    running.shutdown().await;
+}
+
+/// AND and OR together need parentheses (SOQL gives neither precedence): `MALFORMED_QUERY`, its
+/// message shaped as Salesforce's, pointing where reading stopped.
+#[tokio::test]
+async fn a_malformed_query_points_where_reading_stopped() {
+    let running = synthetic(10).await;
+    let sf = Sf::synthetic(&running).await;
+    let query = query_path;
+    // AND and OR together need parentheses: SOQL gives neither precedence.
+    let (status, err) = sf
+        .get(&query(
+            "SELECT Id FROM User WHERE IsActive = true AND Username = 'a' OR Username = 'b'",
+        ))
+        .await;
+    assert_eq!(
+        (status, err[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("MALFORMED_QUERY"))
+    );
+    // Salesforce's shape: the query, a caret under where reading stopped (the OR), the row and
+    // column.
+    let soql = "SELECT Id FROM User WHERE IsActive = true AND Username = 'a' OR Username = 'b'";
+    let column = soql.find(" OR ").unwrap() + 2;
+    let message = err[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "\n{soql}\n{}^\nERROR at Row:1:Column:{column}\n",
+            " ".repeat(column - 1)
+        )),
+        "{message}"
+    );
+    // On the second row of a query written on two.
+    let (_, err) = sf.get(&query("SELECT Id\nFROM User WHERE Id = ?")).await;
+    assert!(
+        err[0]["message"].as_str().unwrap().starts_with(
+            "\nFROM User WHERE Id = ?\n                     ^\nERROR at Row:2:Column:22\n"
+        ),
+        "{err}"
+    );
     running.shutdown().await;
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
             return salesforce_error(
                 StatusCode::BAD_REQUEST,
                 "MALFORMED_QUERY",
-                &format!("{q}\n^\nERROR: {e}"),
+                &malformed(q, &e),
             );
         }
     };
@@ -268,5 +268,20 @@ fn serve(
     json_text_response(
         StatusCode::OK,
         serde_json::to_string(&body).unwrap_or_default(),
+    )
+}
+
+/// A `MALFORMED_QUERY` message as Salesforce writes one: the query's line, a caret under where
+/// reading stopped, `ERROR at Row:R:Column:C` and why.
+fn malformed(q: &str, e: &soql::SyntaxError) -> String {
+    // The error's column counts characters across the whole query; Salesforce counts rows.
+    let before: Vec<char> = q.chars().take(e.column.saturating_sub(1)).collect();
+    let row = 1 + before.iter().filter(|c| **c == '\n').count();
+    let column = 1 + before.iter().rev().take_while(|c| **c != '\n').count();
+    let line = q.lines().nth(row - 1).unwrap_or_default();
+    format!(
+        "\n{line}\n{}^\nERROR at Row:{row}:Column:{column}\n{}",
+        " ".repeat(column - 1),
+        e.message
     )
 }
