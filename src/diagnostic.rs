@@ -117,6 +117,11 @@ impl Diagnostic {
         // A URL's password in the file never reaches a terminal or a CI log, nor a secret
         // written inline (each of its bytes shown as `*`, so the span still fits).
         let mut window = crate::url_rules::mask_user_info(&text[window_start..window_end]);
+        // A URL setting's value, whatever form it has, as its message shows it.
+        if self.pointer.ends_with("_url") {
+            let masked = crate::url_rules::mask_url_in_place(&text[start..end]);
+            window.replace_range(start - window_start..end - window_start, &masked);
+        }
         let secrets = Secrets::of(text);
         for secret in &secrets.ranges {
             let (from, to) = (secret.start.max(window_start), secret.end.min(window_end));

@@ -66,15 +66,28 @@ pub(crate) fn is_sandbox_login(login_url: &str) -> bool {
                 .is_some_and(|name| name.contains("--")))
 }
 
-/// `text` with the password of any user info, any query and any fragment replaced by `***`,
-/// for messages (a query or a fragment may carry a token: OAuth's implicit flow returns its
-/// `access_token` in the fragment).
+/// `text` with any user info, any query and any fragment replaced by `***`, for messages (user
+/// info may be a token, `https://TOKEN@host`; a query or a fragment may carry one: OAuth's
+/// implicit flow returns its `access_token` in the fragment).
+///
+/// Only an `http` or `https` URL without spaces is read by the URL parser; anything else (no
+/// scheme, `user:pass@host`, which the parser reads as the scheme `user`, several words) is
+/// masked by its characters: everything from the first `?` or `#`, and in each word what stands
+/// before its last `@` (after a `//`, when one comes before it).
 pub(crate) fn redacted(text: &str) -> String {
-    if let Ok(mut url) = url::Url::parse(text.trim())
-        && (url.password().is_some() || url.query().is_some() || url.fragment().is_some())
+    let trimmed = text.trim();
+    if let Ok(mut url) = url::Url::parse(trimmed)
+        && matches!(url.scheme(), "http" | "https")
+        && !trimmed.contains(char::is_whitespace)
     {
-        if url.password().is_some() {
-            let _ = url.set_password(Some("***"));
+        let user_info = !url.username().is_empty() || url.password().is_some();
+        if !user_info && url.query().is_none() && url.fragment().is_none() {
+            // Nothing to mask: shown as given.
+            return text.to_owned();
+        }
+        if user_info || url.password().is_some() {
+            let _ = url.set_password(None);
+            let _ = url.set_username("***");
         }
         if url.query().is_some() {
             url.set_query(Some("***"));
@@ -84,25 +97,62 @@ pub(crate) fn redacted(text: &str) -> String {
         }
         return url.to_string();
     }
-    // Not a URL the parser reads (`host?query` without a scheme), or one whose user info it
-    // takes for something else (`user:pass@host` without a scheme reads as the scheme `user`):
-    // mask everything from the first `?` or `#`, and whatever stands between `//` (or the start
-    // of the word) and the last `@` before it.
     let (head, tail) = match text.find(['?', '#']) {
         Some(at) => (&text[..at], format!("{}***", &text[at..=at])),
         None => (text, String::new()),
     };
-    let head = match (head.find("//"), head.rfind('@')) {
-        (Some(start), Some(end)) if start + 2 < end => {
-            format!("{}***{}", &head[..start + 2], &head[end..])
+    let mut out = String::with_capacity(text.len());
+    let mut rest = head;
+    while !rest.is_empty() {
+        // One word, and the spaces after it.
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        let spaces_end = after
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(after.len());
+        match word.rfind('@') {
+            Some(at) => {
+                let start = word[..at].rfind("//").map_or(0, |i| i + 2);
+                out.push_str(&word[..start]);
+                out.push_str("***");
+                out.push_str(&word[at..]);
+            }
+            None => out.push_str(word),
         }
-        (None, Some(end)) => {
-            let start = head[..end].rfind(char::is_whitespace).map_or(0, |i| i + 1);
-            format!("{}***{}", &head[..start], &head[end..])
+        out.push_str(&after[..spaces_end]);
+        rest = &after[spaces_end..];
+    }
+    out + &tail
+}
+
+/// `text` (a URL as a file holds it, quotes and all) with what [`redacted`] hides replaced byte
+/// for byte by `*`, so offsets into it stay true: the snippet under a diagnostic about a URL
+/// shows neither its user info nor its query or fragment, with or without a scheme.
+pub(crate) fn mask_url_in_place(text: &str) -> String {
+    let mut out = text.as_bytes().to_vec();
+    let cut = text.find(['?', '#']).unwrap_or(text.len());
+    for byte in out.iter_mut().skip(cut + 1) {
+        *byte = b'*';
+    }
+    let mut word_start = 0;
+    for (i, c) in text[..cut]
+        .char_indices()
+        .chain(std::iter::once((cut, ' ')))
+    {
+        if !c.is_whitespace() {
+            continue;
         }
-        _ => head.to_owned(),
-    };
-    head + &tail
+        let word = &text[word_start..i];
+        if let Some(at) = word.rfind('@') {
+            let start = word[..at].rfind("//").map_or(0, |j| j + 2);
+            for byte in &mut out[word_start + start..word_start + at] {
+                *byte = b'*';
+            }
+        }
+        word_start = i + c.len_utf8();
+    }
+    // Only whole characters were replaced, each byte by an ASCII `*`.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// [`redacted`], quoted and cut for a message ([`crate::render::quoted`]): how an error shows a
@@ -184,7 +234,7 @@ mod tests {
         );
         assert_eq!(
             super::redacted("https://me:pw@example.com/x"),
-            "https://me:***@example.com/x"
+            "https://***@example.com/x"
         );
         assert_eq!(
             super::redacted("https://example.com/x"),
@@ -199,6 +249,23 @@ mod tests {
             ("x.my.salesforce.com/#S3cr3t@y", "x.my.salesforce.com/#***"),
             ("me:S3cr3t@x.my.salesforce.com", "***@x.my.salesforce.com"),
             ("//me:S3cr3t@x/?q", "//***@x/?***"),
+            // Read as the scheme `user` (or `mailto`) by the URL parser: masked all the same.
+            ("user:S3cr3t@host?q=1", "***@host?***"),
+            ("mailto:S3cr3t@host?x", "***@host?***"),
+            ("user:S3cr3t@x//y", "***@x//y"),
+            ("user:S3cr3t@host https://ok", "***@host https://ok"),
+            ("user:S3cr3t@host other@x", "***@host ***@x"),
+            // A token as the user name, with or without a query.
+            (
+                "https://S3cr3t@host.example?q=1",
+                "https://***@host.example/?***",
+            ),
+            ("https://S3cr3t:@host?x", "https://***@host/?***"),
+            ("https://S3cr3t@host.example", "https://***@host.example/"),
+            ("https://host.example", "https://host.example"),
+            // A space that is more than one byte before the `@`.
+            ("a\u{a0}user:S3cr3t@host", "a\u{a0}***@host"),
+            ("a\u{3000}user:S3cr3t@host", "a\u{3000}***@host"),
         ] {
             assert_eq!(super::redacted(given), masked, "{given}");
         }
@@ -216,6 +283,24 @@ mod tests {
                 .count()
                 < 400
         );
+    }
+
+    #[test]
+    fn a_url_is_masked_in_place_with_or_without_a_scheme() {
+        for (given, masked) in [
+            ("\"a\u{a0}user:S3cr3t@host\"", "\"a\u{a0}***********@host\""),
+            (
+                "https://me:S3cr3t@host/x?token=1#f",
+                "https://*********@host/x?*********",
+            ),
+            ("x.my.salesforce.com?S3cr3t", "x.my.salesforce.com?******"),
+            ("https://host/", "https://host/"),
+        ] {
+            let out = super::mask_url_in_place(given);
+            assert_eq!(out.len(), given.len(), "{given}");
+            assert!(!out.contains("S3cr3t") && !out.contains("token"), "{out}");
+            assert_eq!(out, masked, "{given}");
+        }
     }
 
     #[test]
@@ -290,7 +375,7 @@ mod tests {
     fn passwords_never_appear_in_messages() {
         let err = check_url("https://svc:TopSecret@graph.microsoft.com").unwrap_err();
         assert!(!err.contains("TopSecret"), "{err}");
-        assert!(err.contains("svc:***@graph.microsoft.com"), "{err}");
+        assert!(err.contains("https://***@graph.microsoft.com"), "{err}");
         let err = check_url("http://svc:TopSecret@bad host").unwrap_err();
         assert!(!err.contains("TopSecret"), "{err}");
     }

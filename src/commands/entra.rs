@@ -129,15 +129,15 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
     if args.out.is_none() {
         super::print(&schema)?;
     }
-    if !ctx.quiet && !exported.notes.is_empty() {
-        let mut summary = format!(
-            "{} thing(s) roster has that Entra cannot express (not in the schema):\n",
-            exported.notes.len()
-        );
-        for note in &exported.notes {
-            let _ = writeln!(summary, "  - {note}");
-        }
-        crate::error::output(anstream::stderr().write_all(summary.as_bytes()))?;
+    if !ctx.quiet {
+        listed(
+            "roster has that Entra cannot express (not in the schema)",
+            &exported.notes,
+        )?;
+        listed(
+            "of --base kept as they are (Graph's PUT replaces the whole schema)",
+            &exported.kept,
+        )?;
     }
     Ok(Outcome::Success)
 }
@@ -341,6 +341,18 @@ fn choose_job(
     Ok(job)
 }
 
+/// `N thing(s) {what}:` and a line for each of `items` on stderr; nothing when there are none.
+fn listed(what: &str, items: &[String]) -> Result<(), Error> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut summary = format!("{} thing(s) {what}:\n", items.len());
+    for item in items {
+        let _ = writeln!(summary, "  - {item}");
+    }
+    crate::error::output(anstream::stderr().write_all(summary.as_bytes()))
+}
+
 /// The job's schema `export entra --base` keeps the rule id, metadata and directories of: a
 /// synchronization schema with a rule to Salesforce (`targetDirectoryName` `salesforce.com`),
 /// or a usage error naming the file and why — an empty object, or another application's schema
@@ -350,7 +362,7 @@ fn export_base(path: &Path) -> Result<SynchronizationSchema, Error> {
         .and_then(|value| schema_of(path, value))
         .map_err(|e| match e {
             Error::Import(why) => Error::Usage(format!("--base {why}")),
-            other => other,
+            other => Error::Usage(format!("--base: {other}")),
         })?;
     let to_salesforce = |r: &crate::entra_sync::SynchronizationRule| {
         r.target_directory_name

@@ -904,15 +904,14 @@ fn dead_profile_or_role(rules: &[RoleRule], i: usize, pointer: &str, out: &mut V
             Finding::warning(
                 &format!("{pointer}/{what}"),
                 format!(
-                    "this rule's {never}: rule {} has the same condition and sets the profile and \
-                     role first",
-                    first + 1
+                    "this rule's {never}: /roles/rules/{first} has the same condition and sets \
+                     the profile and role first"
                 ),
             )
             .label("never reached")
             .help(format!(
-                "set the profile and role on rule {} only, or give this rule another condition",
-                first + 1
+                "set the profile and role on /roles/rules/{first} only, or give this rule \
+                 another condition"
             )),
         );
     }

@@ -66,18 +66,14 @@ pub(crate) enum IdError {
     Malformed,
 }
 
-/// The 18-character form of a 15- or 18-character id, checking its shape and checksum.
+/// The 18-character form of a 15- or 18-character id, as Salesforce reads one: a 15-character
+/// id with its case, an 18-character one in any case (its suffix says which letters are
+/// capitals: `crate::salesforce::canonical_id`). A wrong length or character, or a suffix that
+/// marks a digit as a capital, is `Malformed`.
 pub(crate) fn normalize(id: &str) -> Result<String, IdError> {
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(IdError::Malformed);
-    }
-    match id.len() {
-        15 => Ok(format!("{id}{}", checksum(id))),
-        18 if checksum(&id[..15]).eq_ignore_ascii_case(&id[15..]) => {
-            Ok(format!("{}{}", &id[..15], checksum(&id[..15])))
-        }
-        _ => Err(IdError::Malformed),
-    }
+    let body = crate::salesforce::canonical_id(id).ok_or(IdError::Malformed)?;
+    let body = std::str::from_utf8(&body).map_err(|_| IdError::Malformed)?;
+    Ok(format!("{body}{}", checksum(body)))
 }
 
 #[cfg(test)]
@@ -90,6 +86,15 @@ mod tests {
         assert_eq!(normalize("001M000001FgVKl").unwrap(), "001M000001FgVKlIAN");
         assert_eq!(normalize("005M0000007whdu").unwrap(), "005M0000007whduIAA");
         assert_eq!(normalize("00ei0000001CMKc").unwrap(), "00ei0000001CMKcAAO");
+        // An 18-character id in any case: its suffix restores the case.
+        assert_eq!(
+            normalize("005m0000007WHDUiaa").unwrap(),
+            "005M0000007whduIAA"
+        );
+        assert_eq!(
+            normalize("005M0000007WHDUIAA").unwrap(),
+            "005M0000007whduIAA"
+        );
     }
 
     #[test]

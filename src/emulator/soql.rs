@@ -455,19 +455,20 @@ pub(crate) fn field<'r>(record: &'r serde_json::Map<String, Value>, name: &str) 
 }
 
 impl Condition {
-    /// Calls `visit` with each literal the condition compares a field with, and the field's name,
-    /// left to right; `visit` may rewrite the literal (an id to its 18-character form).
-    pub(crate) fn each_literal(&mut self, visit: &mut impl FnMut(&str, &mut Value)) {
+    /// Calls `visit` with each literal the condition compares a field with, the field's name and
+    /// the operator (`None` for `IN`), left to right; `visit` may rewrite the literal (an id to
+    /// its 18-character form).
+    pub(crate) fn each_literal(&mut self, visit: &mut impl FnMut(&str, Option<Op>, &mut Value)) {
         match self {
             Condition::And(a, b) | Condition::Or(a, b) => {
                 a.each_literal(visit);
                 b.each_literal(visit);
             }
             Condition::Not(c) => c.each_literal(visit),
-            Condition::Compare(name, _, value) => visit(name, value),
+            Condition::Compare(name, op, value) => visit(name, Some(*op), value),
             Condition::In(name, values, _) => {
                 for value in values {
-                    visit(name, value);
+                    visit(name, None, value);
                 }
             }
         }

@@ -873,6 +873,7 @@ async fn an_id_in_a_filter_is_read_in_its_15_or_18_character_form() {
         "SELECT Id FROM User WHERE Id = 'abc'",
         "SELECT Id FROM User WHERE ProfileId IN ('00e000000000001AAA', '00e0000000000012')",
         "SELECT Id FROM User WHERE ManagerId != '005-00000000001'",
+        "SELECT Id FROM User WHERE Id LIKE '005%'",
     ] {
         let (status, err) = sf.get(&query(soql)).await;
         assert_eq!(
@@ -884,10 +885,7 @@ async fn an_id_in_a_filter_is_read_in_its_15_or_18_character_form() {
             "{soql}: {err}"
         );
         assert!(
-            err[0]["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("invalid ID field: "),
+            err[0]["message"].as_str().unwrap().starts_with("invalid "),
             "{err}"
         );
     }
@@ -921,6 +919,7 @@ async fn an_id_in_a_filter_is_read_in_its_15_or_18_character_form() {
     for (filter, finds) in [
         (format!("Id = '{}'", &id[..15]), true),
         (format!("Id IN ('{}')", id.to_lowercase()), true),
+        (format!("Id = '{}'", id.to_uppercase()), true),
         (format!("ProfileId = '{}'", &profile[..15]), true),
         // A 15-character id is case-sensitive: in other case it is another record's.
         (format!("Id = '{}'", swapped_case(&id[..15])), false),

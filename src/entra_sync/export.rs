@@ -33,6 +33,9 @@ pub(crate) struct Exported {
     /// Graph's PUT replaces every key, so merge with the job's credentials before sending).
     pub(crate) secrets: Vec<Secret>,
     pub(crate) notes: Vec<String>,
+    /// What of `--base` goes back as it was (its other rules and object mappings): Graph's PUT
+    /// replaces the whole schema, and would delete what is left out.
+    pub(crate) kept: Vec<String>,
 }
 
 /// Exports `config`; `base` is the job's current schema, whose rule id, metadata and
@@ -94,6 +97,7 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
                 .eq_ignore_ascii_case(TARGET_DIRECTORY)
         })
     });
+    let mut kept = Vec::new();
     let rule = SynchronizationRule {
         id: Some(
             base_rule
@@ -110,19 +114,57 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
         source_directory_name: SOURCE_DIRECTORY.to_owned(),
         target_directory_name: TARGET_DIRECTORY.to_owned(),
         metadata: base_rule.map(|r| r.metadata.clone()).unwrap_or_default(),
-        object_mappings: vec![object_mapping],
+        object_mappings: std::iter::once(object_mapping)
+            .chain(kept_object_mappings(base_rule, &mut kept))
+            .collect(),
     };
+    // Graph's PUT of a schema replaces it whole: the base's other rules go back as they were.
+    let mut rules = vec![rule];
+    for other in base
+        .iter()
+        .flat_map(|b| &b.synchronization_rules)
+        .filter(|r| !base_rule.is_some_and(|b| std::ptr::eq(*r, b)))
+    {
+        kept.push(format!(
+            "the rule {}",
+            crate::render::quoted(other.name.as_deref().unwrap_or("(unnamed)"))
+        ));
+        rules.push(other.clone());
+    }
     let schema = SynchronizationSchema {
         id: base.and_then(|b| b.id.clone()),
         version: None,
-        synchronization_rules: vec![rule],
+        synchronization_rules: rules,
         directories: base.map(|b| b.directories.clone()).unwrap_or_default(),
     };
     Exported {
         schema,
         secrets: secrets(config, &mut notes),
         notes,
+        kept,
     }
+}
+
+/// The object mappings of the base's Salesforce rule that are not of users (roster writes the
+/// User one), kept as they are, each with a note: Graph's PUT would delete what is left out.
+fn kept_object_mappings(
+    base_rule: Option<&SynchronizationRule>,
+    kept: &mut Vec<String>,
+) -> Vec<ObjectMapping> {
+    base_rule
+        .iter()
+        .flat_map(|r| &r.object_mappings)
+        .filter(|m| !m.source_object_name.eq_ignore_ascii_case("User"))
+        .map(|m| {
+            kept.push(format!(
+                "the object mapping {} ({} to {})",
+                crate::render::quoted(m.name.as_deref().unwrap_or("(unnamed)")),
+                crate::render::quoted(&m.source_object_name),
+                crate::render::quoted(&m.target_object_name)
+            ));
+            m.clone()
+        })
+        .collect()
 }
 
 /// The config's mappings, each a matching attribute when a matching rule sends the same value

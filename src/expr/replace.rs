@@ -123,7 +123,10 @@ fn replace_group(
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
     for caps in dotnet_matches(regex, source)? {
-        if let Some(m) = caps.name(group) {
+        // A group in a look-around may stand outside its match, and before where the last
+        // replaced group ended (`\w(?=(?<g>\w\w))`): text already replaced is not replaced
+        // again.
+        if let Some(m) = caps.name(group).filter(|m| m.start() >= last) {
             out.push_str(&source[last..m.start()]);
             out.push_str(&substitute(&caps, replacement, source));
             last = m.end();
@@ -270,6 +273,18 @@ mod tests {
             ..args("abc")
         };
         assert_eq!(replace(&a).unwrap().unwrap(), "-a--c-");
+        // A group in a look-around, overlapping the one before: each text is replaced once,
+        // never a panic.
+        for (pattern, expected) in [(r"\w(?=(?<g>\w\w))", "a-d"), (r"(?<=(?<g>\w\w))\w", "-cd")] {
+            let re = Regex::new(pattern).unwrap();
+            let a = ReplaceArgs {
+                regex: Some(&re),
+                group: Some("g"),
+                replacement: Some("-"),
+                ..args("abcd")
+            };
+            assert_eq!(replace(&a).unwrap().unwrap(), expected, "{pattern}");
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub(crate) fn same_id(a: &str, b: &str) -> bool {
 /// `A`–`Z0`–`5`, is a 5-bit mask of the capitals among five characters: "Record IDs", Salesforce
 /// Help, and the `CASESAFEID` formula function). `None` for anything else, and for an
 /// 18-character id whose suffix marks a digit as a capital or is outside that alphabet.
-fn canonical_id(id: &str) -> Option<[u8; 15]> {
+pub(crate) fn canonical_id(id: &str) -> Option<[u8; 15]> {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
     if !id.bytes().all(|c| c.is_ascii_alphanumeric()) {
         return None;

@@ -795,17 +795,75 @@ fn a_long_base_address_is_cut() {
     assert!(written.len() < 10_000, "{}", written.len());
 }
 
-/// `export entra --base` keeps the job's schema id, rule id and directories; a file that is not
-/// a Salesforce job's schema — no rule, another application's, not an object — is refused as
-/// `--base`, and nothing is written.
-#[test]
-fn export_keeps_a_base_schema_and_refuses_one_of_another_job() {
-    let scratch = Scratch::new("export-base");
+/// A scratch directory holding the from-entra example as `roster.yaml`, and a job's schema (the
+/// Salesforce template's, with its own rule id and a directory) to export onto.
+fn export_base_scratch(name: &str) -> (Scratch, serde_json::Value) {
+    let scratch = Scratch::new(name);
     scratch.write("roster.yaml", read("examples/from-entra/roster.yaml"));
     let mut base: serde_json::Value =
         serde_json::from_str(&read("tests/fixtures/entra/salesforce-default-schema.json")).unwrap();
     base["synchronizationRules"][0]["id"] = json!("0f1e2d3c-job-rule");
     base["directories"] = json!([{"name": "salesforce.com", "objects": []}]);
+    (scratch, base)
+}
+
+/// Another rule of the job, and a non-User object mapping of its Salesforce rule, go back as
+/// they were, and are listed: Graph's PUT of the schema would delete what is left out.
+#[test]
+fn export_keeps_the_bases_other_rules_and_object_mappings() {
+    let (scratch, base) = export_base_scratch("export-base-more");
+    let mut with_more = base.clone();
+    let mut group_rule = base["synchronizationRules"][0].clone();
+    group_rule["id"] = json!("group-rule");
+    group_rule["name"] = json!("GROUP_OUTBOUND_GROUP");
+    with_more["synchronizationRules"]
+        .as_array_mut()
+        .unwrap()
+        .push(group_rule.clone());
+    let mut group_mapping = base["synchronizationRules"][0]["objectMappings"][0].clone();
+    group_mapping["name"] = json!("Groups");
+    group_mapping["sourceObjectName"] = json!("Group");
+    group_mapping["targetObjectName"] = json!("Group");
+    with_more["synchronizationRules"][0]["objectMappings"]
+        .as_array_mut()
+        .unwrap()
+        .push(group_mapping.clone());
+    scratch.write("base.json", with_more.to_string());
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--out",
+        "more.json",
+        "--base",
+        "base.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scratch.dir.join("more.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["synchronizationRules"][1], group_rule);
+    assert_eq!(
+        written["synchronizationRules"][0]["objectMappings"][1],
+        group_mapping
+    );
+    assert!(
+        out.stderr
+            .matches("2 thing(s) of --base kept as they are")
+            .count()
+            == 1
+            && out.stderr.contains("the rule \"GROUP_OUTBOUND_GROUP\"")
+            && out.stderr.contains("the object mapping \"Groups\""),
+        "{}",
+        out.stderr
+    );
+}
+
+/// `export entra --base` keeps the job's schema id, rule id and directories; a file that is not
+/// a Salesforce job's schema — no rule, another application's, not an object — is refused as
+/// `--base`, and nothing is written.
+#[test]
+fn export_keeps_a_base_schema_and_refuses_one_of_another_job() {
+    let (scratch, base) = export_base_scratch("export-base");
     scratch.write("base.json", base.to_string());
     let out = scratch.roster(&[
         "export",
@@ -856,6 +914,13 @@ fn export_keeps_a_base_schema_and_refuses_one_of_another_job() {
             "{contents}: {}",
             out.stderr
         );
+        assert!(!scratch.dir.join("other.json").exists());
+    }
+    // A file that is not there, or a directory: named as `--base` too.
+    for missing in ["nope.json", "."] {
+        let out = scratch.roster(&["export", "entra", "--out", "other.json", "--base", missing]);
+        assert_eq!(out.code, 1, "{missing}: {}", out.stderr);
+        assert!(out.stderr.contains("--base: cannot read"), "{}", out.stderr);
         assert!(!scratch.dir.join("other.json").exists());
     }
 }

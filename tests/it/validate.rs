@@ -1226,7 +1226,10 @@ fn a_profile_an_earlier_rule_of_the_same_condition_takes_is_a_warning() {
                 "      profile: Standard User\n    - when: {app_role: User}\n      profile: \
                  Chatter Free User\n      role: CEO",
             ),
-            Some("this rule's profile and role never apply: rule 1 has the same condition"),
+            Some(
+                "/roles/rules/1/profile: this rule's profile and role never apply: \
+                 /roles/rules/0 has the same condition",
+            ),
         ),
         (
             minimal_with(
@@ -1235,7 +1238,10 @@ fn a_profile_an_earlier_rule_of_the_same_condition_takes_is_a_warning() {
                  profile: Standard User\n    - when: {expression: ' IIF([department] = \"x\", \
                  \"True\", \"False\")'}\n      profile: Chatter Free User",
             ),
-            Some("this rule's profile never applies: rule 1 has the same condition"),
+            Some(
+                "/roles/rules/1/profile: this rule's profile never applies: /roles/rules/0 has \
+                 the same condition",
+            ),
         ),
         (
             minimal_with(
@@ -1269,5 +1275,24 @@ fn a_profile_an_earlier_rule_of_the_same_condition_takes_is_a_warning() {
                 out.transcript()
             ),
         }
+    }
+}
+
+/// A login URL with a space of more than one byte before a password (a no-break space pasted
+/// from a web page) is refused with the password masked, never a panic.
+#[test]
+fn a_login_url_with_a_wide_space_and_a_password_is_refused_masked() {
+    for space in ["\u{a0}", "\u{3000}"] {
+        let transcript = rejected(
+            "wide-space-url",
+            minimal_with(
+                "target:\n",
+                &format!("target:\n  login_url: \"a{space}user:S3cr3t@test.salesforce.com\"\n"),
+            ),
+        );
+        assert!(
+            !transcript.contains("S3cr3t") && transcript.contains("***@test.salesforce.com"),
+            "{transcript}"
+        );
     }
 }

@@ -90,37 +90,49 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
     if let Some(message) = mistyped {
         return salesforce_error(StatusCode::BAD_REQUEST, "INVALID_FIELD", &message);
     }
-    // An id compared with a field of ids is a record's id, 15 characters (case-sensitive) or 18:
-    // compared in its 18-character form, the one records carry; anything else is "invalid ID
-    // field: x" (INVALID_QUERY_FILTER_OPERATOR), as Salesforce answers `Id = 'abc'`. An empty
-    // one is taken as no id (our assumption).
     let mut query = query;
-    let mut invalid = None;
-    if let Some(filter) = query.filter.as_mut() {
-        filter.each_literal(&mut |field, literal| {
-            let Value::String(text) = literal else { return };
-            if text.is_empty()
-                || invalid.is_some()
-                || !matches!(field_type(shared, object, field), Some("id" | "reference"))
-            {
-                return;
-            }
-            match ids::normalize(text) {
-                Ok(id) => *literal = Value::String(id),
-                Err(_) => invalid = Some(text.clone()),
-            }
-        });
-    }
-    if let Some(text) = invalid {
+    if let Err(message) = read_ids(shared, object, &mut query) {
         return salesforce_error(
             StatusCode::BAD_REQUEST,
             "INVALID_QUERY_FILTER_OPERATOR",
-            &format!("invalid ID field: {text}"),
+            &message,
         );
     }
     let rows = rows(shared, object, &query, version);
     let batch = batch_size(request);
     page(shared, version, rows, batch)
+}
+
+/// An id compared with a field of ids is a record's id, 15 characters (case-sensitive) or 18:
+/// compared in its 18-character form, the one records carry; anything else is "invalid ID
+/// field: x" (INVALID_QUERY_FILTER_OPERATOR), as Salesforce answers `Id = 'abc'`; `LIKE` on an
+/// id is "invalid operator on id field" (our assumption of the wording). An empty one is taken
+/// as no id (our assumption).
+fn read_ids(shared: &Shared, object: &str, query: &mut Query) -> Result<(), String> {
+    let mut invalid = None;
+    if let Some(filter) = query.filter.as_mut() {
+        filter.each_literal(&mut |field, op, literal| {
+            let Value::String(text) = literal else { return };
+            if invalid.is_some()
+                || !matches!(field_type(shared, object, field), Some("id" | "reference"))
+            {
+                return;
+            }
+            // Ids are matched whole: LIKE is no operator for them.
+            if op == Some(soql::Op::Like) {
+                invalid = Some("invalid operator on id field".to_owned());
+                return;
+            }
+            if text.is_empty() {
+                return;
+            }
+            match ids::normalize(text) {
+                Ok(id) => *literal = Value::String(id),
+                Err(_) => invalid = Some(format!("invalid ID field: {text}")),
+            }
+        });
+    }
+    invalid.map_or(Ok(()), Err)
 }
 
 fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> Vec<Row> {
