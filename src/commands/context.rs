@@ -477,7 +477,7 @@ pub(crate) fn read_snapshots(
     let config = &desired.loaded.config;
     let mut mismatches = other_world(config, &source);
     // The org's describe of User, and the fields a plan may write, are the API version's.
-    if config.target.api_version.trim() != target.api_version.trim() {
+    if config.target.api_version != target.api_version {
         mismatches.push(format!(
             "the config reads Salesforce's API version {}, the snapshot was read with {}",
             crate::render::quoted(&config.target.api_version),
@@ -1020,16 +1020,22 @@ fn snapshot_text(path: &Path) -> Result<String, Error> {
             "it is empty; take it again with `roster snapshot`".to_owned(),
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let e = e.utf8_error();
-        not_one(match e.error_len() {
-            // The last character begun and not ended: the file stops in the middle of it.
-            None => "it ends in the middle of a character: the file was cut short; take it \
+    String::from_utf8(bytes)
+        .map_err(|e| {
+            let e = e.utf8_error();
+            not_one(match e.error_len() {
+                // The last character begun and not ended: the file stops in the middle of it.
+                None => "it ends in the middle of a character: the file was cut short; take it \
                      again with `roster snapshot`"
-                .to_owned(),
-            Some(_) => format!("it is not UTF-8 text (at byte {})", e.valid_up_to()),
+                    .to_owned(),
+                Some(_) => format!("it is not UTF-8 text (at byte {})", e.valid_up_to()),
+            })
         })
-    })
+        // A byte-order mark an editor put first is no part of the JSON.
+        .map(|text| match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        })
 }
 
 /// One snapshot file, refusing other format versions by name.

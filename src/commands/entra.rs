@@ -364,17 +364,23 @@ fn export_base(path: &Path) -> Result<SynchronizationSchema, Error> {
             Error::Import(why) => Error::Usage(format!("--base {why}")),
             other => Error::Usage(format!("--base: {other}")),
         })?;
-    let to_salesforce = |r: &crate::entra_sync::SynchronizationRule| {
-        r.target_directory_name
-            .eq_ignore_ascii_case(crate::entra_sync::TARGET_DIRECTORY)
-    };
-    if schema.synchronization_rules.iter().any(to_salesforce) {
+    if schema
+        .synchronization_rules
+        .iter()
+        .any(crate::entra_sync::SynchronizationRule::is_salesforce_job)
+    {
         return Ok(schema);
     }
     let targets: Vec<String> = schema
         .synchronization_rules
         .iter()
-        .map(|r| crate::render::quoted(&r.target_directory_name))
+        .map(|r| {
+            format!(
+                "from {} to {}",
+                crate::render::quoted(&r.source_directory_name),
+                crate::render::quoted(&r.target_directory_name)
+            )
+        })
         .collect();
     Err(Error::Usage(format!(
         "--base {}: not the schema of a Salesforce provisioning job: {}; give the schema of the \
@@ -385,7 +391,8 @@ fn export_base(path: &Path) -> Result<SynchronizationSchema, Error> {
             "it has no synchronization rule".to_owned()
         } else {
             format!(
-                "no rule targets {:?} (its rules target {})",
+                "no rule goes from {:?} to {:?} (its rules go {})",
+                crate::entra_sync::SOURCE_DIRECTORY,
                 crate::entra_sync::TARGET_DIRECTORY,
                 targets.join(", ")
             )
@@ -511,6 +518,12 @@ fn read_text(path: &Path) -> Result<String, Error> {
 fn parse_json(path: &Path, text: &str, what: &str) -> Result<Value, Error> {
     // The portal's download may start with a byte-order mark.
     let text = text.trim_start_matches('\u{feff}');
+    if text.trim().is_empty() {
+        return Err(Error::Import(format!(
+            "{}: not {what}: the file is empty",
+            display_path(path)
+        )));
+    }
     crate::json::unambiguous(text).map_err(|e| {
         let (line, column) = crate::json::place(text.as_bytes(), &e);
         Error::Import(format!(

@@ -92,10 +92,9 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
         attribute_mappings: mappings,
     };
     let base_rule = base.and_then(|b| {
-        b.synchronization_rules.iter().find(|r| {
-            r.target_directory_name
-                .eq_ignore_ascii_case(TARGET_DIRECTORY)
-        })
+        b.synchronization_rules
+            .iter()
+            .find(|r| r.is_salesforce_job())
     });
     let mut kept = Vec::new();
     let rule = SynchronizationRule {
@@ -118,23 +117,12 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
             .chain(kept_object_mappings(base_rule, &mut kept))
             .collect(),
     };
-    // Graph's PUT of a schema replaces it whole: the base's other rules go back as they were.
-    let mut rules = vec![rule];
-    for other in base
-        .iter()
-        .flat_map(|b| &b.synchronization_rules)
-        .filter(|r| !base_rule.is_some_and(|b| std::ptr::eq(*r, b)))
-    {
-        kept.push(format!(
-            "the rule {}",
-            crate::render::quoted(other.name.as_deref().unwrap_or("(unnamed)"))
-        ));
-        rules.push(other.clone());
-    }
     let schema = SynchronizationSchema {
         id: base.and_then(|b| b.id.clone()),
         version: None,
-        synchronization_rules: rules,
+        synchronization_rules: std::iter::once(rule)
+            .chain(kept_rules(base, base_rule, &mut kept))
+            .collect(),
         directories: base.map(|b| b.directories.clone()).unwrap_or_default(),
     };
     Exported {
@@ -143,6 +131,26 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
         notes,
         kept,
     }
+}
+
+/// The base's rules other than its Salesforce job's, kept as they are, each with a note: Graph's
+/// PUT of a schema replaces it whole.
+fn kept_rules(
+    base: Option<&SynchronizationSchema>,
+    base_rule: Option<&SynchronizationRule>,
+    kept: &mut Vec<String>,
+) -> Vec<SynchronizationRule> {
+    base.iter()
+        .flat_map(|b| &b.synchronization_rules)
+        .filter(|r| !base_rule.is_some_and(|b| std::ptr::eq(*r, b)))
+        .map(|other| {
+            kept.push(format!(
+                "the rule {}",
+                crate::render::quoted(other.name.as_deref().unwrap_or("(unnamed)"))
+            ));
+            other.clone()
+        })
+        .collect()
 }
 
 /// The object mappings of the base's Salesforce rule that are not of users (roster writes the

@@ -37,6 +37,18 @@ pub(crate) struct SynchronizationSchema {
     pub(crate) directories: Vec<Value>,
 }
 
+impl SynchronizationRule {
+    /// Whether the rule provisions Entra users into Salesforce: from `Azure Active Directory` to
+    /// `salesforce.com` (directory names compare without case).
+    pub(crate) fn is_salesforce_job(&self) -> bool {
+        self.source_directory_name
+            .eq_ignore_ascii_case(SOURCE_DIRECTORY)
+            && self
+                .target_directory_name
+                .eq_ignore_ascii_case(TARGET_DIRECTORY)
+    }
+}
+
 /// `synchronizationRule`: one source directory to one target directory.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

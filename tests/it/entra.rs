@@ -885,17 +885,25 @@ fn export_keeps_a_base_schema_and_refuses_one_of_another_job() {
     assert_eq!(written["directories"], base["directories"]);
     let mut other = base.clone();
     other["synchronizationRules"][0]["targetDirectoryName"] = json!("ServiceNow");
+    let mut workday = base.clone();
+    workday["synchronizationRules"][0]["sourceDirectoryName"] = json!("Workday");
     for (contents, expected) in [
         ("{}".to_owned(), "it has no synchronization rule"),
         (
             other.to_string(),
-            "no rule targets \"salesforce.com\" (its rules target \"ServiceNow\")",
+            "no rule goes from \"Azure Active Directory\" to \"salesforce.com\" (its rules go \
+             from \"Azure Active Directory\" to \"ServiceNow\")",
         ),
         (
             "[]".to_owned(),
             "the file holds a JSON array, not an object",
         ),
         ("{\"id\": 1,".to_owned(), "base.json:1:"),
+        ("\n".to_owned(), "the file is empty"),
+        (
+            workday.to_string(),
+            "(its rules go from \"Workday\" to \"salesforce.com\")",
+        ),
     ] {
         scratch.write("base.json", &contents);
         let out = scratch.roster(&[

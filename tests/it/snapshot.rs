@@ -162,6 +162,37 @@ fn demo_snapshot(name: &str) -> (Emulator, Scratch, String) {
     (emulator, scratch, config)
 }
 
+/// A snapshot an editor saved with a byte-order mark first plans as it did without one.
+#[test]
+fn a_snapshot_saved_with_a_byte_order_mark_is_read() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-bom");
+    let plan = || {
+        emulator.roster(
+            &scratch.dir,
+            &[
+                "-c",
+                &config,
+                "plan",
+                "--snapshot",
+                "seen",
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    };
+    let before = plan();
+    assert_ne!(before.code, 1, "{}", before.stderr);
+    for name in ["entra.json", "salesforce.json"] {
+        let path = scratch.dir.join("seen").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("\u{feff}{text}")).unwrap();
+    }
+    let after = plan();
+    assert_eq!(after.code, before.code, "{}", after.stderr);
+    assert_eq!(after.stdout, before.stdout);
+}
+
 /// A snapshot edited by hand is held to what a live read accepts: a value of a type Graph
 /// never sends (`accountEnabled: "false"` would read as enabled) fails the plan, naming the file,
 /// the user and the value.
