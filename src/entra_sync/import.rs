@@ -809,16 +809,37 @@ pub(crate) fn quoted(text: &str) -> String {
 /// Words of `text` in lines of at most `width` characters.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
+    // Broken only at a single space between words: the spaces of a quoted value (`"a  b"`)
+    // stay as they are, and no other white space is a place to break.
+    let mut first = true;
+    for word in text.split(' ') {
         let last = lines.last_mut().expect("one line at least");
-        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+        if !word.is_empty()
+            && !last.trim_end().is_empty()
+            && last.chars().count() + 1 + word.chars().count() > width
+        {
             lines.push(word.to_owned());
         } else {
-            if !last.is_empty() {
+            if !first {
                 last.push(' ');
             }
-            let _ = write!(last, "{word}");
+            last.push_str(word);
         }
+        first = false;
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    /// Comments break at single spaces only: the spaces of a quoted value stay as they are.
+    #[test]
+    fn wrapping_keeps_the_spaces_of_a_value() {
+        let text = format!("not imported: \"a  b\u{a0}c\" {}", "word ".repeat(30));
+        let lines = super::wrap(&text, 40);
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
+        assert!(lines[0].contains("\"a  b\u{a0}c\""), "{lines:?}");
+        assert_eq!(lines.join(" ").trim_end(), text.trim_end());
+        assert_eq!(super::wrap("", 10), vec![String::new()]);
+    }
 }
