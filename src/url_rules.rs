@@ -43,6 +43,14 @@ pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
             shown(text)
         ));
     }
+    // An `@` the parser did not read as user info (`https://u//:pw@host` is the host `u`):
+    // a credential that would go somewhere else than the reader thinks.
+    if text.contains('@') {
+        return Err(format!(
+            "{} holds an `@`; a base URL names a host and a path, never credentials",
+            shown(text)
+        ));
+    }
     Ok(url)
 }
 
@@ -70,10 +78,11 @@ pub(crate) fn is_sandbox_login(login_url: &str) -> bool {
 /// info may be a token, `https://TOKEN@host`; a query or a fragment may carry one: OAuth's
 /// implicit flow returns its `access_token` in the fragment).
 ///
-/// Only an `http` or `https` URL without spaces is read by the URL parser; anything else (no
-/// scheme, `user:pass@host`, which the parser reads as the scheme `user`, several words) is
-/// masked by its characters: everything from the first `?` or `#`, and in each word what stands
-/// before its last `@` (after a `//`, when one comes before it).
+/// Only an `http` or `https` URL without white space is read by the URL parser, and only when
+/// every `@` in it is the parser's user info; anything else (no scheme, `user:pass@host`, which
+/// the parser reads as the scheme `user`, spaces, an `@` in a path) is masked by its characters:
+/// everything from the first `?` or `#`, and everything between the first `//` (or the start)
+/// and the last `@` — all of what follows the `//` when that `@` stands after the `?` or `#`.
 pub(crate) fn redacted(text: &str) -> String {
     let trimmed = text.trim();
     if let Ok(mut url) = url::Url::parse(trimmed)
@@ -81,75 +90,60 @@ pub(crate) fn redacted(text: &str) -> String {
         && !trimmed.contains(char::is_whitespace)
     {
         let user_info = !url.username().is_empty() || url.password().is_some();
-        if !user_info && url.query().is_none() && url.fragment().is_none() {
-            // Nothing to mask: shown as given.
-            return text.to_owned();
-        }
-        if user_info || url.password().is_some() {
-            let _ = url.set_password(None);
-            let _ = url.set_username("***");
-        }
-        if url.query().is_some() {
-            url.set_query(Some("***"));
-        }
-        if url.fragment().is_some() {
-            url.set_fragment(Some("***"));
-        }
-        return url.to_string();
-    }
-    let (head, tail) = match text.find(['?', '#']) {
-        Some(at) => (&text[..at], format!("{}***", &text[at..=at])),
-        None => (text, String::new()),
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut rest = head;
-    while !rest.is_empty() {
-        // One word, and the spaces after it.
-        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let (word, after) = rest.split_at(word_end);
-        let spaces_end = after
-            .find(|c: char| !c.is_whitespace())
-            .unwrap_or(after.len());
-        match word.rfind('@') {
-            Some(at) => {
-                let start = word[..at].rfind("//").map_or(0, |i| i + 2);
-                out.push_str(&word[..start]);
-                out.push_str("***");
-                out.push_str(&word[at..]);
+        // An `@` the parser did not take for user info (`https://u//:pw@host` is host `u`).
+        if user_info || !trimmed.contains('@') {
+            if !user_info && url.query().is_none() && url.fragment().is_none() {
+                // Nothing to mask: shown as given.
+                return text.to_owned();
             }
-            None => out.push_str(word),
+            if user_info {
+                let _ = url.set_password(None);
+                let _ = url.set_username("***");
+            }
+            if url.query().is_some() {
+                url.set_query(Some("***"));
+            }
+            if url.fragment().is_some() {
+                url.set_fragment(Some("***"));
+            }
+            return url.to_string();
         }
-        out.push_str(&after[..spaces_end]);
-        rest = &after[spaces_end..];
     }
-    out + &tail
+    let cut = text.find(['?', '#']).unwrap_or(text.len());
+    let after_slashes = |before: usize| text[..before].find("//").map_or(0, |i| i + 2);
+    let tail = if cut < text.len() {
+        format!("{}***", &text[cut..=cut])
+    } else {
+        String::new()
+    };
+    match text.rfind('@') {
+        Some(at) if at < cut => {
+            let start = after_slashes(at);
+            format!("{}***{}{tail}", &text[..start], &text[at..cut])
+        }
+        // An `@` past the `?` or `#`: where user info ends cannot be told.
+        Some(_) => format!("{}***", &text[..after_slashes(cut)]),
+        None => format!("{}{tail}", &text[..cut]),
+    }
 }
 
 /// `text` (a URL as a file holds it, quotes and all) with what [`redacted`] hides replaced byte
 /// for byte by `*`, so offsets into it stay true: the snippet under a diagnostic about a URL
 /// shows neither its user info nor its query or fragment, with or without a scheme.
 pub(crate) fn mask_url_in_place(text: &str) -> String {
-    let mut out = text.as_bytes().to_vec();
-    let cut = text.find(['?', '#']).unwrap_or(text.len());
-    for byte in out.iter_mut().skip(cut + 1) {
-        *byte = b'*';
+    // A plain URL (no user info, query, fragment, escape or white space inside) is shown as it
+    // is; anything else is masked whole after its `//` (or its first character), line breaks
+    // kept: the message above it shows what can be shown.
+    let inner = text.trim_matches(['"', '\'']);
+    if !inner.contains(|c: char| "@?#\\".contains(c) || c.is_whitespace() || c.is_control()) {
+        return text.to_owned();
     }
-    let mut word_start = 0;
-    for (i, c) in text[..cut]
-        .char_indices()
-        .chain(std::iter::once((cut, ' ')))
-    {
-        if !c.is_whitespace() {
-            continue;
+    let start = text.find("//").map_or(1.min(text.len()), |i| i + 2);
+    let mut out = text.as_bytes().to_vec();
+    for byte in &mut out[start..] {
+        if *byte != b'\n' {
+            *byte = b'*';
         }
-        let word = &text[word_start..i];
-        if let Some(at) = word.rfind('@') {
-            let start = word[..at].rfind("//").map_or(0, |j| j + 2);
-            for byte in &mut out[word_start + start..word_start + at] {
-                *byte = b'*';
-            }
-        }
-        word_start = i + c.len_utf8();
     }
     // Only whole characters were replaced, each byte by an ASCII `*`.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -246,7 +240,7 @@ mod tests {
             ("x.my.salesforce.com?S3cr3t", "x.my.salesforce.com?***"),
             ("//x/?q=S3cr3t#f", "//x/?***"),
             ("?S3cr3t", "?***"),
-            ("x.my.salesforce.com/#S3cr3t@y", "x.my.salesforce.com/#***"),
+            ("x.my.salesforce.com/#S3cr3t@y", "***"),
             ("me:S3cr3t@x.my.salesforce.com", "***@x.my.salesforce.com"),
             ("//me:S3cr3t@x/?q", "//***@x/?***"),
             // Read as the scheme `user` (or `mailto`) by the URL parser: masked all the same.
@@ -254,7 +248,15 @@ mod tests {
             ("mailto:S3cr3t@host?x", "***@host?***"),
             ("user:S3cr3t@x//y", "***@x//y"),
             ("user:S3cr3t@host https://ok", "***@host https://ok"),
-            ("user:S3cr3t@host other@x", "***@host ***@x"),
+            ("user:S3cr3t@host other@x", "***@x"),
+            // White space, `//`, `?` or `#` inside user info; an `@` the parser puts in a path.
+            ("https://u:S3cr3t\u{a0}x@host", "https://***@host"),
+            ("https://u:S3cr3t @host", "https://***@host"),
+            ("https://u:S3cr3t\u{2028}@host", "https://***@host"),
+            ("https://u:S3cr3t//@host", "https://***@host"),
+            ("https://u:S3cr3t?x@host", "https://***"),
+            ("https://u:S3cr3t#x@host", "https://***"),
+            ("https://u//:S3cr3t@host", "https://***@host"),
             // A token as the user name, with or without a query.
             (
                 "https://S3cr3t@host.example?q=1",
@@ -264,8 +266,8 @@ mod tests {
             ("https://S3cr3t@host.example", "https://***@host.example/"),
             ("https://host.example", "https://host.example"),
             // A space that is more than one byte before the `@`.
-            ("a\u{a0}user:S3cr3t@host", "a\u{a0}***@host"),
-            ("a\u{3000}user:S3cr3t@host", "a\u{3000}***@host"),
+            ("a\u{a0}user:S3cr3t@host", "***@host"),
+            ("a\u{3000}user:S3cr3t@host", "***@host"),
         ] {
             assert_eq!(super::redacted(given), masked, "{given}");
         }
@@ -287,19 +289,28 @@ mod tests {
 
     #[test]
     fn a_url_is_masked_in_place_with_or_without_a_scheme() {
-        for (given, masked) in [
-            ("\"a\u{a0}user:S3cr3t@host\"", "\"a\u{a0}***********@host\""),
-            (
-                "https://me:S3cr3t@host/x?token=1#f",
-                "https://*********@host/x?*********",
-            ),
-            ("x.my.salesforce.com?S3cr3t", "x.my.salesforce.com?******"),
+        // What stays shown; every byte after it is `*`, but for line breaks.
+        for (given, shown) in [
+            ("\"a\u{a0}user:S3cr3t@host\"", "\""),
+            ("https://me:S3cr3t@host/x?token=1#f", "https://"),
+            ("x.my.salesforce.com?S3cr3t", "x"),
+            ("\"https://u:S3cr3t\\x40x\"", "\"https://"),
+            ("\"https://u:S3cr3t\n  @x\"", "\"https://"),
             ("https://host/", "https://host/"),
+            (
+                "\"http://test.salesforce.com\"",
+                "\"http://test.salesforce.com\"",
+            ),
         ] {
             let out = super::mask_url_in_place(given);
             assert_eq!(out.len(), given.len(), "{given}");
             assert!(!out.contains("S3cr3t") && !out.contains("token"), "{out}");
-            assert_eq!(out, masked, "{given}");
+            assert!(out.starts_with(shown), "{given}: {out}");
+            assert!(
+                out[shown.len()..].bytes().all(|b| b == b'*' || b == b'\n'),
+                "{given}: {out}"
+            );
+            assert_eq!(out.contains('\n'), given.contains('\n'), "{given}: {out}");
         }
     }
 
@@ -378,6 +389,15 @@ mod tests {
         assert!(err.contains("https://***@graph.microsoft.com"), "{err}");
         let err = check_url("http://svc:TopSecret@bad host").unwrap_err();
         assert!(!err.contains("TopSecret"), "{err}");
+    }
+
+    #[test]
+    fn base_urls_take_no_at_sign_anywhere() {
+        let err = super::check_base_url("https://u//:S3cr3t@x.my.salesforce.com").unwrap_err();
+        assert!(
+            err.contains("holds an `@`") && !err.contains("S3cr3t"),
+            "{err}"
+        );
     }
 
     #[test]

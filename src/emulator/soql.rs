@@ -351,9 +351,14 @@ impl Parser {
                 Some(Token::Sym("<=")) => Op::Le,
                 Some(Token::Sym(">")) => Op::Gt,
                 Some(Token::Sym(">=")) => Op::Ge,
-                other => {
+                Some(other) => {
                     return Err(format!(
-                        "expected an operator after {field}, found {other:?}"
+                        "unexpected token: {other}, expected an operator after {field}"
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "unexpected end of query, expected an operator after {field}"
                     ));
                 }
             };
@@ -603,6 +608,23 @@ mod tests {
             ("SELECT Id FROM Üser WHERE Name = = 'x'", 34),
         ] {
             assert_eq!(parse(bad).unwrap_err().column, column, "{bad}");
+        }
+        // Tokens as written, never the parser's own forms.
+        for (bad, message) in [
+            (
+                "SELECT Id FROM User WHERE Username Foo",
+                "unexpected token: 'Foo', expected an operator after Username",
+            ),
+            (
+                "SELECT Id FROM User WHERE Username",
+                "unexpected end of query, expected an operator after Username",
+            ),
+            (
+                "SELECT Id FROM User WHERE Id = (",
+                "unexpected token: '(', expected a value",
+            ),
+        ] {
+            assert_eq!(parse(bad).unwrap_err().message, message, "{bad}");
         }
     }
 }

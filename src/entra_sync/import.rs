@@ -17,7 +17,6 @@
 //!   `SkipOutOfScopeDeletions` → `deprovision.out_of_scope: ignore`, `SyncNotificationSettings`'
 //!   accidental-deletion threshold N → `safety.max_deactivations: N - 1` (N allows N - 1).
 
-
 use super::{
     AttributeMapping, Filter, FilterClause, ObjectMapping, Secret, SynchronizationSchema,
     graph_names, user_mapping,
