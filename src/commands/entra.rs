@@ -110,7 +110,8 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
     let desired = ctx.load()?;
     let base = args.base.as_deref().map(export_base).transpose()?;
     let exported = export::export(&desired.loaded.config, base.as_ref());
-    let mut schema = serde_json::to_string_pretty(&exported.schema)
+    let mut schema = exported
+        .schema_json()
         .map_err(|e| Error::Output(std::io::Error::other(e)))?;
     schema.push('\n');
     let mut secrets = serde_json::to_string_pretty(&serde_json::json!({"value": exported.secrets}))
@@ -357,19 +358,19 @@ fn listed(what: &str, items: &[String]) -> Result<(), Error> {
 /// synchronization schema with a rule to Salesforce (`targetDirectoryName` `salesforce.com`),
 /// or a usage error naming the file and why — an empty object, or another application's schema
 /// (whose directories would go into the Salesforce job's), is not one.
-fn export_base(path: &Path) -> Result<SynchronizationSchema, Error> {
-    let schema = read_json(path, "a synchronization schema")
-        .and_then(|value| schema_of(path, value))
-        .map_err(|e| match e {
-            Error::Import(why) => Error::Usage(format!("--base {why}")),
-            other => Error::Usage(format!("--base: {other}")),
-        })?;
+fn export_base(path: &Path) -> Result<export::Base, Error> {
+    let as_base = |e| match e {
+        Error::Import(why) => Error::Usage(format!("--base {why}")),
+        other => Error::Usage(format!("--base: {other}")),
+    };
+    let raw = read_json(path, "a synchronization schema").map_err(as_base)?;
+    let schema = schema_of(path, raw.clone()).map_err(as_base)?;
     if schema
         .synchronization_rules
         .iter()
         .any(crate::entra_sync::SynchronizationRule::is_salesforce_job)
     {
-        return Ok(schema);
+        return Ok(export::Base { schema, raw });
     }
     let targets: Vec<String> = schema
         .synchronization_rules

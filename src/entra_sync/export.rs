@@ -8,7 +8,7 @@
 //! synchronization with directory extension attributes"); a job of another template keeps its
 //! own rule id, which `--base` supplies from the job's current schema.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{
     AttributeMapping, Filter, FilterClause, FilterGroup, FilterOperand, MappingSource,
@@ -36,11 +36,49 @@ pub(crate) struct Exported {
     /// What of `--base` goes back as it was (its other rules and object mappings): Graph's PUT
     /// replaces the whole schema, and would delete what is left out.
     pub(crate) kept: Vec<String>,
+    /// Those rules and object mappings, as the base file holds them (not re-serialized: a field
+    /// roster does not model, or one absent, stays as it was).
+    kept_rules: Vec<Value>,
+    kept_object_mappings: Vec<Value>,
+}
+
+/// The job's schema `export entra --base` builds on: read (`schema`) and as the file holds it
+/// (`raw`), for the parts that go back untouched.
+pub(crate) struct Base {
+    pub(crate) schema: SynchronizationSchema,
+    pub(crate) raw: Value,
+}
+
+impl Exported {
+    /// The schema as the body of Graph's `PUT .../schema`, pretty-printed: roster's rule first,
+    /// then what `--base` keeps, verbatim.
+    ///
+    /// # Errors
+    /// serde_json's, which a schema of strings, numbers and lists never meets.
+    pub(crate) fn schema_json(&self) -> Result<String, serde_json::Error> {
+        if self.kept_rules.is_empty() && self.kept_object_mappings.is_empty() {
+            return serde_json::to_string_pretty(&self.schema);
+        }
+        let mut schema = serde_json::to_value(&self.schema)?;
+        if let Some(mappings) = schema
+            .pointer_mut("/synchronizationRules/0/objectMappings")
+            .and_then(Value::as_array_mut)
+        {
+            mappings.extend(self.kept_object_mappings.iter().cloned());
+        }
+        if let Some(rules) = schema
+            .get_mut("synchronizationRules")
+            .and_then(Value::as_array_mut)
+        {
+            rules.extend(self.kept_rules.iter().cloned());
+        }
+        serde_json::to_string_pretty(&schema)
+    }
 }
 
 /// Exports `config`; `base` is the job's current schema, whose rule id, metadata and
 /// directories are kept.
-pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> Exported {
+pub(crate) fn export(config: &Config, base: Option<&Base>) -> Exported {
     let mut notes = Vec::new();
     let mut mappings = attribute_mappings(config, &mut notes);
     mappings.push(AttributeMapping {
@@ -91,12 +129,23 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
         scope: (!filter.groups.is_empty()).then_some(filter),
         attribute_mappings: mappings,
     };
-    let base_rule = base.and_then(|b| {
-        b.synchronization_rules
+    let job = base.and_then(|b| {
+        b.schema
+            .synchronization_rules
             .iter()
-            .find(|r| r.is_salesforce_job())
+            .position(SynchronizationRule::is_salesforce_job)
     });
+    let base_rule = base
+        .zip(job)
+        .map(|(b, i)| &b.schema.synchronization_rules[i]);
+    let raw_rules = base
+        .and_then(|b| b.raw.get("synchronizationRules"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut kept = Vec::new();
+    let kept_object_mappings = kept_object_mappings(job.and_then(|i| raw_rules.get(i)), &mut kept);
+    let kept_rules = kept_rules(raw_rules, job, &mut kept);
     let rule = SynchronizationRule {
         id: Some(
             base_rule
@@ -113,66 +162,75 @@ pub(crate) fn export(config: &Config, base: Option<&SynchronizationSchema>) -> E
         source_directory_name: SOURCE_DIRECTORY.to_owned(),
         target_directory_name: TARGET_DIRECTORY.to_owned(),
         metadata: base_rule.map(|r| r.metadata.clone()).unwrap_or_default(),
-        object_mappings: std::iter::once(object_mapping)
-            .chain(kept_object_mappings(base_rule, &mut kept))
-            .collect(),
+        object_mappings: vec![object_mapping],
     };
     let schema = SynchronizationSchema {
-        id: base.and_then(|b| b.id.clone()),
+        id: base.and_then(|b| b.schema.id.clone()),
         version: None,
-        synchronization_rules: std::iter::once(rule)
-            .chain(kept_rules(base, base_rule, &mut kept))
-            .collect(),
-        directories: base.map(|b| b.directories.clone()).unwrap_or_default(),
+        synchronization_rules: vec![rule],
+        directories: base
+            .map(|b| b.schema.directories.clone())
+            .unwrap_or_default(),
     };
     Exported {
         schema,
         secrets: secrets(config, &mut notes),
         notes,
         kept,
+        kept_rules,
+        kept_object_mappings,
     }
 }
 
-/// The base's rules other than its Salesforce job's, kept as they are, each with a note: Graph's
-/// PUT of a schema replaces it whole.
-fn kept_rules(
-    base: Option<&SynchronizationSchema>,
-    base_rule: Option<&SynchronizationRule>,
-    kept: &mut Vec<String>,
-) -> Vec<SynchronizationRule> {
-    base.iter()
-        .flat_map(|b| &b.synchronization_rules)
-        .filter(|r| !base_rule.is_some_and(|b| std::ptr::eq(*r, b)))
-        .map(|other| {
-            kept.push(format!(
-                "the rule {}",
-                crate::render::quoted(other.name.as_deref().unwrap_or("(unnamed)"))
-            ));
-            other.clone()
+/// The base's rules other than its Salesforce job's (`job`, an index), as the file holds them,
+/// each with a note: Graph's PUT of a schema replaces it whole.
+fn kept_rules(raw_rules: &[Value], job: Option<usize>, kept: &mut Vec<String>) -> Vec<Value> {
+    raw_rules
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != job)
+        .map(|(_, rule)| {
+            kept.push(format!("the rule {}", name_of(rule)));
+            rule.clone()
         })
         .collect()
 }
 
 /// The object mappings of the base's Salesforce rule that are not of users (roster writes the
-/// User one), kept as they are, each with a note: Graph's PUT would delete what is left out.
-fn kept_object_mappings(
-    base_rule: Option<&SynchronizationRule>,
-    kept: &mut Vec<String>,
-) -> Vec<ObjectMapping> {
-    base_rule
-        .iter()
-        .flat_map(|r| &r.object_mappings)
-        .filter(|m| !m.source_object_name.eq_ignore_ascii_case("User"))
+/// User one), as the file holds them, each with a note: Graph's PUT would delete what is left
+/// out.
+fn kept_object_mappings(raw_rule: Option<&Value>, kept: &mut Vec<String>) -> Vec<Value> {
+    let text = |m: &Value, key: &str| {
+        m.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    raw_rule
+        .and_then(|r| r.get("objectMappings"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| !text(m, "sourceObjectName").eq_ignore_ascii_case("User"))
         .map(|m| {
             kept.push(format!(
                 "the object mapping {} ({} to {})",
-                crate::render::quoted(m.name.as_deref().unwrap_or("(unnamed)")),
-                crate::render::quoted(&m.source_object_name),
-                crate::render::quoted(&m.target_object_name)
+                name_of(m),
+                crate::render::quoted(&text(m, "sourceObjectName")),
+                crate::render::quoted(&text(m, "targetObjectName"))
             ));
             m.clone()
         })
         .collect()
+}
+
+/// A rule's or object mapping's `name`, quoted, for a note.
+fn name_of(part: &Value) -> String {
+    crate::render::quoted(
+        part.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("(unnamed)"),
+    )
 }
 
 /// The config's mappings, each a matching attribute when a matching rule sends the same value

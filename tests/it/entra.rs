@@ -816,6 +816,7 @@ fn export_keeps_the_bases_other_rules_and_object_mappings() {
     let mut group_rule = base["synchronizationRules"][0].clone();
     group_rule["id"] = json!("group-rule");
     group_rule["name"] = json!("GROUP_OUTBOUND_GROUP");
+    group_rule["futureField"] = json!(true);
     with_more["synchronizationRules"]
         .as_array_mut()
         .unwrap()
@@ -824,6 +825,10 @@ fn export_keeps_the_bases_other_rules_and_object_mappings() {
     group_mapping["name"] = json!("Groups");
     group_mapping["sourceObjectName"] = json!("Group");
     group_mapping["targetObjectName"] = json!("Group");
+    // Kept as the file holds it: a field roster does not model stays, an absent one is not
+    // made up.
+    group_mapping["futureField"] = json!({"x": 1});
+    group_mapping.as_object_mut().unwrap().remove("enabled");
     with_more["synchronizationRules"][0]["objectMappings"]
         .as_array_mut()
         .unwrap()
