@@ -43,7 +43,7 @@ pub(crate) fn replace(args: &ReplaceArgs<'_>) -> Result<Option<String>, String> 
                 Ok(regex
                     .captures(other)
                     .map_err(|e| gave_up(&e))?
-                    .and_then(|c| c.name(group).map(|m| m.as_str().to_owned())))
+                    .and_then(|c| named(regex, &c, group).map(|m| m.as_str().to_owned())))
             }
             // Mode 4: replace only the text of the named group in every match.
             (Some(group), Some(replacement), None) => {
@@ -100,6 +100,17 @@ fn dotnet_matches<'t>(regex: &Regex, source: &'t str) -> Result<Vec<Captures<'t>
     Ok(found)
 }
 
+/// The group named `name` in a match. .NET lets one name stand in several places (`(?<g>a)|
+/// (?<g>b)`), all one group: the capture is the last of them that took part.
+fn named<'t>(regex: &Regex, caps: &Captures<'t>, name: &str) -> Option<fancy_regex::Match<'t>> {
+    regex
+        .capture_names()
+        .enumerate()
+        .filter(|(_, n)| *n == Some(name))
+        .filter_map(|(i, _)| caps.get(i))
+        .last()
+}
+
 /// Mode 3: every match replaced, with substitutions.
 fn replace_matches(regex: &Regex, source: &str, replacement: &str) -> Result<String, String> {
     let mut out = String::with_capacity(source.len());
@@ -126,7 +137,7 @@ fn replace_group(
         // A group in a look-around may stand outside its match, and before where the last
         // replaced group ended (`\w(?=(?<g>\w\w))`): text already replaced is not replaced
         // again.
-        if let Some(m) = caps.name(group).filter(|m| m.start() >= last) {
+        if let Some(m) = named(regex, &caps, group).filter(|m| m.start() >= last) {
             out.push_str(&source[last..m.start()]);
             out.push_str(&substitute(&caps, replacement, source));
             last = m.end();
@@ -275,7 +286,12 @@ mod tests {
         assert_eq!(replace(&a).unwrap().unwrap(), "-a--c-");
         // A group in a look-around, overlapping the one before: each text is replaced once,
         // never a panic.
-        for (pattern, expected) in [(r"\w(?=(?<g>\w\w))", "a-d"), (r"(?<=(?<g>\w\w))\w", "-cd")] {
+        for (pattern, expected) in [
+            (r"\w(?=(?<g>\w\w))", "a-d"),
+            (r"(?<=(?<g>\w\w))\w", "-cd"),
+            // One name in two places is one group.
+            (r"(?<g>b)|(?<=(?<g>a)b)c", "a-cd"),
+        ] {
             let re = Regex::new(pattern).unwrap();
             let a = ReplaceArgs {
                 regex: Some(&re),
