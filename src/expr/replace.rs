@@ -118,7 +118,7 @@ fn replace_matches(regex: &Regex, source: &str, replacement: &str) -> Result<Str
     for caps in dotnet_matches(regex, source)? {
         let Some(m) = caps.get(0) else { continue };
         out.push_str(&source[last..m.start()]);
-        out.push_str(&substitute(&caps, replacement, source));
+        out.push_str(&substitute(regex, &caps, replacement, source));
         last = m.end();
     }
     out.push_str(&source[last..]);
@@ -139,7 +139,7 @@ fn replace_group(
         // again.
         if let Some(m) = named(regex, &caps, group).filter(|m| m.start() >= last) {
             out.push_str(&source[last..m.start()]);
-            out.push_str(&substitute(&caps, replacement, source));
+            out.push_str(&substitute(regex, &caps, replacement, source));
             last = m.end();
         }
     }
@@ -148,7 +148,7 @@ fn replace_group(
 }
 
 /// .NET substitution syntax.
-fn substitute(caps: &Captures<'_>, replacement: &str, input: &str) -> String {
+fn substitute(regex: &Regex, caps: &Captures<'_>, replacement: &str, input: &str) -> String {
     let mut out = String::new();
     let mut rest = replacement;
     while let Some(i) = rest.find('$') {
@@ -160,10 +160,11 @@ fn substitute(caps: &Captures<'_>, replacement: &str, input: &str) -> String {
                     let name = &tail[..end];
                     let group = name
                         .parse::<usize>()
-                        .map_or_else(|_| caps.name(name), |n| caps.get(n));
+                        .map_or_else(|_| named(regex, caps, name), |n| caps.get(n));
                     match group {
                         Some(m) => (m.as_str().to_owned(), end + 2),
-                        None if is_known(caps, name) => (String::new(), end + 2),
+                        // A group of the pattern that took no part: nothing, as in .NET.
+                        None if is_known(regex, caps, name) => (String::new(), end + 2),
                         None => (format!("${{{name}}}"), end + 2),
                     }
                 }
@@ -210,8 +211,10 @@ fn substitute(caps: &Captures<'_>, replacement: &str, input: &str) -> String {
     out
 }
 
-fn is_known(caps: &Captures<'_>, name: &str) -> bool {
+/// Whether the pattern has a group `name` (a number or a name).
+fn is_known(regex: &Regex, caps: &Captures<'_>, name: &str) -> bool {
     name.parse::<usize>().is_ok_and(|n| n < caps.len())
+        || regex.capture_names().any(|n| n == Some(name))
 }
 
 #[cfg(test)]
@@ -246,6 +249,21 @@ mod tests {
             ..args("x12-34y")
         };
         assert_eq!(replace(&a).unwrap().unwrap(), "x[34|x12-34y]y");
+        // A named group that took no part is nothing; one the pattern lacks stays as written;
+        // a name given twice is the one that took part.
+        for (pattern, replacement, expected) in [
+            ("(?<g>b)?c", "[${g}]", "a[]"),
+            ("(?<g>b)?c", "[${h}]", "a[${h}]"),
+            ("(?<g>x)|(?<g>c)", "[${g}]", "a[c]"),
+        ] {
+            let re = Regex::new(pattern).unwrap();
+            let a = ReplaceArgs {
+                regex: Some(&re),
+                replacement: Some(replacement),
+                ..args("ac")
+            };
+            assert_eq!(replace(&a).unwrap().unwrap(), expected, "{pattern}");
+        }
     }
 
     /// Empty matches are found where .NET finds them (the expectations are .NET's, which
