@@ -10,26 +10,33 @@
 /// (a path separator to WHATWG), percent-encoding or an odd IPv4 form cannot make the two
 /// disagree. Returns the parsed URL.
 pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
-    // Messages show the URL with any password masked: it may be one.
-    let shown = shown(text);
-    let url = url::Url::parse(text.trim())
-        .map_err(|e| format!("{shown} is not an absolute URL (expected https://...): {e}"))?;
+    // Messages show the URL with any password masked: it may be one. Made only for a message:
+    // every request roster sends passes here.
+    let shown = || shown(text);
+    let url = url::Url::parse(text.trim()).map_err(|e| {
+        format!(
+            "{} is not an absolute URL (expected https://...): {e}",
+            shown()
+        )
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "{shown} carries user info before its host (`...@`); give the host alone"
+            "{} carries user info before its host (`...@`); give the host alone",
+            shown()
         ));
     }
     let Some(host) = url.host() else {
-        return Err(format!("{shown} has no host"));
+        return Err(format!("{} has no host", shown()));
     };
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&host) => Ok(url),
         "http" => Err(format!(
-            "{shown} uses plain http to {host}; only https is allowed, except for loopback hosts \
-             (127.0.0.0/8, ::1, localhost)"
+            "{} uses plain http to {host}; only https is allowed, except for loopback hosts \
+             (127.0.0.0/8, ::1, localhost)",
+            shown()
         )),
-        other => Err(format!("{shown} has scheme {other:?}; expected https")),
+        other => Err(format!("{} has scheme {other:?}; expected https", shown())),
     }
 }
 
