@@ -3,7 +3,6 @@
 //! the planner's per-user work, on every core.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Semaphore;
@@ -83,52 +82,49 @@ pub(crate) fn map_indexed<T: Send>(
     })
 }
 
-/// `map_indexed` beside other work: `f(0)`, … `f(count - 1)` in that order, computed on
-/// `threads - 1` scoped threads while the caller's thread runs `first`, then on the caller's
-/// thread too until every index is done; with `first`'s result. The indexes are handed out a
-/// batch at a time, so a caller's thread that comes late takes what is left, whatever `first`
-/// cost. One thread computes `first`, then the map, on the caller's thread alone. A panic in
-/// `f` or `first` is passed on as it is.
-pub(crate) fn map_indexed_beside<T: Send, R>(
-    count: usize,
+/// `out[j] = f(j)` for every slot of `out`, beside other work: computed on `threads - 1`
+/// scoped threads while the caller's thread runs `first`, then on the caller's thread too until
+/// every slot is filled; `first`'s result. The slots are handed out a batch at a time, so a
+/// caller's thread that comes late takes what is left, whatever `first` cost. Each value is
+/// written where it stays: the planner fills the same two buffers of some 2,048 changes (half
+/// a megabyte) chunk after chunk, where collecting batches and then the chunk copied every
+/// change twice into memory fresh from the kernel. One thread runs `first`, then fills `out`,
+/// on the caller's thread alone. A panic in `f` or `first` is passed on as it is.
+pub(crate) fn fill_beside<T: Send, R>(
+    out: &mut [T],
     threads: usize,
     f: impl Fn(usize) -> T + Sync,
     first: impl FnOnce() -> R,
-) -> (Vec<T>, R) {
-    /// Indexes taken at a time: few enough that threads finish together, enough that taking
+) -> R {
+    /// Slots taken at a time: few enough that threads finish together, enough that taking
     /// them costs nothing beside `f`.
     const BATCH: usize = 64;
-    if threads <= 1 || count == 0 {
+    if threads <= 1 || out.is_empty() {
         let done = first();
-        return ((0..count).map(f).collect(), done);
+        for (j, slot) in out.iter_mut().enumerate() {
+            *slot = f(j);
+        }
+        return done;
     }
-    let next = AtomicUsize::new(0);
-    // Each batch with the index it starts at.
+    let spawned = threads.min(out.len().div_ceil(BATCH) + 1);
+    let batches = Mutex::new(out.chunks_mut(BATCH).enumerate());
     let work = || {
-        let mut batches: Vec<(usize, Vec<T>)> = Vec::new();
         loop {
-            let start = next.fetch_add(BATCH, Ordering::Relaxed);
-            if start >= count {
-                return batches;
+            // The lock is held only to take a batch.
+            let Some((batch, slots)) = lock(&batches).next() else {
+                return;
+            };
+            for (j, slot) in slots.iter_mut().enumerate() {
+                *slot = f(batch * BATCH + j);
             }
-            batches.push((start, (start..(start + BATCH).min(count)).map(&f).collect()));
         }
     };
     std::thread::scope(|scope| {
-        let others: Vec<_> = (1..threads.min(count.div_ceil(BATCH) + 1))
-            .map(|_| scope.spawn(work))
-            .collect();
+        let others: Vec<_> = (1..spawned).map(|_| scope.spawn(work)).collect();
         let done = first();
-        let mut batches = work();
-        for other in others {
-            batches.extend(joined(other));
-        }
-        batches.sort_unstable_by_key(|(start, _)| *start);
-        let mut all = Vec::with_capacity(count);
-        for (_, batch) in batches {
-            all.extend(batch);
-        }
-        (all, done)
+        work();
+        others.into_iter().for_each(joined);
+        done
     })
 }
 
@@ -162,6 +158,8 @@ pub(crate) fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     #[tokio::test]
@@ -207,12 +205,14 @@ mod tests {
     }
 
     #[test]
-    fn map_indexed_beside_keeps_order_and_gives_firsts_result() {
+    fn fill_beside_fills_every_slot_in_order_and_gives_firsts_result() {
         for threads in [0, 1, 2, 3, 7] {
             for count in [0, 1, 2, 63, 64, 65, 1000] {
-                let (squares, first) = map_indexed_beside(count, threads, |i| i * i, || "first");
+                // Stale values from a chunk before are overwritten.
+                let mut out = vec![usize::MAX; count];
+                let first = fill_beside(&mut out, threads, |i| i * i, || "first");
                 assert_eq!(
-                    squares,
+                    out,
                     (0..count).map(|i| i * i).collect::<Vec<_>>(),
                     "{count} on {threads} threads"
                 );
@@ -221,15 +221,16 @@ mod tests {
         }
     }
 
-    /// The map goes on while `first` runs on the caller's thread: `first` waits for an index
+    /// The slots fill while `first` runs on the caller's thread: `first` waits for a value
     /// another thread computed (were they one after the other, it would wait in vain).
     #[test]
-    fn map_indexed_beside_computes_while_first_runs() {
+    fn fill_beside_computes_while_first_runs() {
         let caller = std::thread::current().id();
         let (sent, received) = std::sync::mpsc::channel();
         let sent = Mutex::new(sent);
-        let (_, heard) = map_indexed_beside(
-            200,
+        let mut out = vec![(); 200];
+        let heard = fill_beside(
+            &mut out,
             2,
             |i| {
                 let _ = lock(&sent).send(i);

@@ -104,12 +104,25 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     };
     let count = state.users.len();
     let chunk_at = |start: usize| start..(start + CHUNK).min(count);
-    let mut prepared: Vec<Option<Prepared>> = if threads > 1 {
-        let (first, shared) = (chunk_at(0), &*state);
-        crate::concurrent::map_indexed(first.len(), threads, |j| shared.prepare(first.start + j))
-    } else {
-        Vec::new()
+    // Two buffers of a chunk's changes, filled in turn (`fill_beside`): one claimed from while
+    // the other is prepared. On one thread there are none: each user is prepared as claimed.
+    let buffer = || -> Vec<Option<Prepared>> {
+        if threads > 1 {
+            (0..CHUNK.min(count)).map(|_| None).collect()
+        } else {
+            Vec::new()
+        }
     };
+    let (mut prepared, mut next_prepared) = (buffer(), buffer());
+    if threads > 1 {
+        let (first, shared) = (chunk_at(0), &*state);
+        crate::concurrent::fill_beside(
+            &mut prepared[..first.len()],
+            threads,
+            |j| shared.prepare(first.start + j),
+            || (),
+        );
+    }
     for start in (0..count).step_by(CHUNK) {
         let end = chunk_at(start).end;
         let shared: &State<'_> = state;
@@ -118,8 +131,9 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         } else {
             end..end
         };
-        let (next_prepared, ()) = crate::concurrent::map_indexed_beside(
-            next.len(),
+        let slots = next_prepared.get_mut(..next.len()).unwrap_or_default();
+        crate::concurrent::fill_beside(
+            slots,
             threads,
             |j| shared.prepare(next.start + j),
             || {
@@ -136,7 +150,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         crate::concurrent::for_each_mut(&mut state.users[start..end], threads, |user| {
             user.release();
         });
-        prepared = next_prepared;
+        std::mem::swap(&mut prepared, &mut next_prepared);
     }
     let state: &State<'_> = state;
     // Every user is planned: nothing claims a unique value any more.
