@@ -1,20 +1,13 @@
 //! The plan as JSON, exactly as `serde_json::to_writer_pretty` writes it, but with the changes
-//! (some 130 MB for 100,000 users) rendered on threads of their own, two chunks at a time, while
-//! the caller's thread writes the chunk before them: at most four chunks (a few MB) are held at
-//! once.
+//! (some 130 MB for 100,000 users) rendered on threads of their own a chunk at a time
+//! (`super::write_in_chunks`).
 
-use std::collections::VecDeque;
 use std::io::Write;
-use std::thread::ScopedJoinHandle;
 
-use crate::concurrent::joined;
 use crate::plan::{Change, Plan};
 
 /// Changes per chunk: some 1.3 MB of JSON for a synthetic world's changes.
 const CHUNK: usize = 1024;
-/// Chunks rendered at once while the one before them is written: one a core on a two-core CI
-/// runner, where writing (a copy into the pipe) takes a fraction of rendering's time.
-const IN_FLIGHT: usize = 2;
 
 /// Writes `plan` as pretty JSON and a newline to `out`.
 ///
@@ -41,20 +34,8 @@ fn write_chunked(out: &mut dyn Write, plan: &Plan, chunk: usize) -> std::io::Res
     }
     out.write_all(&shell[..at])?;
     out.write_all(b"[")?;
-    std::thread::scope(|scope| {
-        let mut rendering: VecDeque<ScopedJoinHandle<'_, std::io::Result<Vec<u8>>>> =
-            VecDeque::with_capacity(IN_FLIGHT + 1);
-        for (n, changes) in plan.changes.chunks(chunk).enumerate() {
-            rendering.push_back(scope.spawn(move || render(changes, n == 0)));
-            if rendering.len() > IN_FLIGHT
-                && let Some(done) = rendering.pop_front()
-            {
-                out.write_all(&joined(done)?)?;
-            }
-        }
-        rendering
-            .into_iter()
-            .try_for_each(|rest| out.write_all(&joined(rest)?))
+    super::write_in_chunks(out, &plan.changes, chunk, |n, changes| {
+        render(changes, n == 0)
     })?;
     out.write_all(b"\n  ]")?;
     out.write_all(&shell[at + 2..])?;

@@ -128,6 +128,28 @@ fn show(value: &Value, change: &Change) -> String {
     }
 }
 
+/// `{name:<width$} = {value}`, made without the formatter (which pads a character at a time):
+/// a text plan of 100,000 creates has some 1.5 million such lines.
+fn assigned(name: &str, width: usize, value: &str) -> String {
+    let pad = width.saturating_sub(name.chars().count());
+    let mut line = String::with_capacity(name.len() + pad + 3 + value.len());
+    line.push_str(name);
+    line.extend(std::iter::repeat_n(' ', pad));
+    line.push_str(" = ");
+    line.push_str(value);
+    line
+}
+
+/// `before`, `value` as `Quoted` shows it, `after`: made without the formatter, as `assigned`
+/// is (each user's block starts with two such lines).
+fn quoted_between(before: &str, value: &str, after: &str) -> String {
+    let mut line = String::with_capacity(before.len() + value.len() + 2 + after.len());
+    line.push_str(before);
+    super::push_quoted(&mut line, value);
+    line.push_str(after);
+    line
+}
+
 /// `after` shown as `before` is typed: the plan holds a checkbox's or a number's new value as
 /// the text it writes (`"true"`), Salesforce's current one typed (`false`); `false -> "true"`
 /// would read as a change of type, so such a text is shown bare (`false -> true`).
@@ -196,6 +218,25 @@ impl Line {
         AsText { line: self, color }
     }
 
+    /// Writes the line as `as_text` shows it without colour, and a line break, without the
+    /// formatter: the indentation, the mark and a space, the text.
+    pub(crate) fn write_plain(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        const SPACES: &[u8; 16] = b"                ";
+        let mut indent = self.indent;
+        while indent > 0 {
+            let n = indent.min(SPACES.len());
+            out.write_all(&SPACES[..n])?;
+            indent -= n;
+        }
+        if let Some(mark) = self.mark {
+            let mut bytes = [0u8; 4];
+            out.write_all(mark.encode_utf8(&mut bytes).as_bytes())?;
+            out.write_all(b" ")?;
+        }
+        out.write_all(self.text.as_bytes())?;
+        out.write_all(b"\n")
+    }
+
     /// As a `diff` block shows it: the mark in the first column (`~` as `!`), where diff
     /// highlighting looks for it.
     pub(crate) fn to_diff(&self) -> String {
@@ -256,16 +297,10 @@ pub(crate) fn change(out: &mut String, change: &Change, color: bool) {
 fn change_lines(out: &mut Lines<'_>, change: &Change) {
     let (sym, st) = symbol(change.action);
     let sym = sym.chars().next().unwrap_or('~');
-    out.push(Line::styled(
-        2,
-        Style::new().bold(),
-        format!(
-            "# salesforce_user[{}] {}",
-            Quoted(&change.key),
-            verb(change.action)
-        ),
-    ));
-    out.push(Line::plain(2, format!("# ({})", change.reason)));
+    let mut title = quoted_between("# salesforce_user[", &change.key, "] ");
+    title.push_str(verb(change.action));
+    out.push(Line::styled(2, Style::new().bold(), title));
+    out.push(Line::plain(2, ["# (", &change.reason, ")"].concat()));
     if !change.pending_fields.is_empty() {
         out.push(Line::plain(
             2,
@@ -279,7 +314,7 @@ fn change_lines(out: &mut Lines<'_>, change: &Change) {
         2,
         sym,
         st,
-        format!("salesforce_user {} {{", Quoted(&change.key)),
+        quoted_between("salesforce_user ", &change.key, " {"),
     ));
     let kinds: Vec<GrantKind> = GrantKind::ALL
         .into_iter()
@@ -332,12 +367,7 @@ fn change_lines(out: &mut Lines<'_>, change: &Change) {
                 }
             }
         };
-        out.push(Line::marked(
-            6,
-            sym,
-            st,
-            format!("{field:<width$} = {line}"),
-        ));
+        out.push(Line::marked(6, sym, st, assigned(field, width, &line)));
     }
     for kind in kinds {
         grants(out, change, kind, (sym, st), width);
@@ -413,8 +443,8 @@ pub(crate) fn codes(color: bool, style: Style) -> (String, String) {
 }
 
 /// The changes, grouped by cause when the plan was compared with a baseline config.
-fn changes(out: &mut Lines<'_>, plan: &Plan) {
-    let blank = |out: &mut Lines<'_>| out.push(Line::plain(0, ""));
+fn changes(out: &mut Pieces<'_>, plan: &Plan) {
+    let blank = |out: &mut Pieces<'_>| out.push(Line::plain(0, ""));
     if !plan.changes.is_empty() {
         out.push(Line::plain(0, "roster will perform the following actions:"));
         blank(out);
@@ -438,16 +468,11 @@ fn changes(out: &mut Lines<'_>, plan: &Plan) {
                     format!("{title} ({}):", group.len()),
                 ));
                 blank(out);
-                for c in group {
-                    change_lines(out, c);
-                    blank(out);
-                }
+                (out.emit)(Piece::Changes(&group));
             }
         } else {
-            for c in &plan.changes {
-                change_lines(out, c);
-                blank(out);
-            }
+            let all: Vec<&Change> = plan.changes.iter().collect();
+            (out.emit)(Piece::Changes(&all));
         }
     }
     if let Some(baseline) = plan
@@ -468,7 +493,7 @@ fn changes(out: &mut Lines<'_>, plan: &Plan) {
 }
 
 /// The application's app roles to change (`roles.app_roles`), each as a resource block.
-fn app_roles(out: &mut Lines<'_>, plan: &Plan) {
+fn app_roles(out: &mut Pieces<'_>, plan: &Plan) {
     use crate::plan::AppRoleAction;
     for role in &plan.app_roles {
         let (mark, colour, verb) = match role.action {
@@ -546,8 +571,7 @@ fn app_roles(out: &mut Lines<'_>, plan: &Plan) {
     }
 }
 
-/// Where the lines of a plan go as they are made: written out at once when rendering (a plan of
-/// 100,000 creates is some two million lines, never held together), or collected.
+/// Where the lines of a user's block go as they are made.
 pub(crate) struct Lines<'a> {
     emit: &'a mut dyn FnMut(Line),
 }
@@ -558,9 +582,38 @@ impl Lines<'_> {
     }
 }
 
+/// What the whole plan is made of, in order (`each_piece`): lines, and runs of users' blocks.
+pub(crate) enum Piece<'p> {
+    Line(Line),
+    /// Each change's block and a blank line after it (`blocks`): a plan of 100,000 creates is
+    /// some two million lines here, which a writer may render on several threads.
+    Changes(&'p [&'p Change]),
+}
+
+/// Where the pieces of a plan go as they are made: written out at once when rendering (never
+/// held together), or collected.
+struct Pieces<'a> {
+    emit: &'a mut dyn FnMut(Piece<'_>),
+}
+
+impl Pieces<'_> {
+    fn push(&mut self, line: Line) {
+        (self.emit)(Piece::Line(line));
+    }
+}
+
+/// `changes`' blocks, each followed by a blank line, line by line to `emit`.
+pub(crate) fn blocks(changes: &[&Change], emit: &mut dyn FnMut(Line)) {
+    let out = &mut Lines { emit };
+    for change in changes {
+        change_lines(out, change);
+        out.push(Line::plain(0, ""));
+    }
+}
+
 /// The users roster will not act on (errors and conflicts) and those a mapping skips.
-fn not_acted_on(out: &mut Lines<'_>, plan: &Plan) {
-    let section = |out: &mut Lines<'_>, heading: String, users: Vec<(char, &str, String)>| {
+fn not_acted_on(out: &mut Pieces<'_>, plan: &Plan) {
+    let section = |out: &mut Pieces<'_>, heading: String, users: Vec<(char, &str, String)>| {
         if users.is_empty() {
             return;
         }
@@ -608,8 +661,16 @@ fn not_acted_on(out: &mut Lines<'_>, plan: &Plan) {
 /// The whole plan, line by line, each given to `emit` as it is made: warnings, users deleted in
 /// Entra, each change, the users not acted on, the summary and the safety verdict.
 pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
-    let out = &mut Lines { emit };
-    let blank = |out: &mut Lines<'_>| out.push(Line::plain(0, ""));
+    each_piece(plan, &mut |piece| match piece {
+        Piece::Line(line) => emit(line),
+        Piece::Changes(changes) => blocks(changes, emit),
+    });
+}
+
+/// The whole plan as `each_line` gives it, the users' blocks in runs (`Piece::Changes`).
+pub(crate) fn each_piece(plan: &Plan, emit: &mut dyn FnMut(Piece<'_>)) {
+    let out = &mut Pieces { emit };
+    let blank = |out: &mut Pieces<'_>| out.push(Line::plain(0, ""));
     if let Some(refused) = &plan.refused {
         out.push(Line::plain(0, format!("Plan refused: {refused}")));
         return;
@@ -689,6 +750,37 @@ mod tests {
                 "ava@contoso.com".to_owned(),
                 Situation::Linked,
             )
+        }
+    }
+
+    /// The lines made without the formatter are what the formatter makes: padding counted in
+    /// characters, names longer than the width, values that quote, escape and act.
+    #[test]
+    fn lines_made_by_hand_are_what_the_formatter_writes() {
+        let values = [
+            "",
+            "Sales",
+            "say \"hi\"",
+            "back\\slash",
+            "\u{1b}[31mred",
+            "Zoë",
+            "é\u{200b}",
+        ];
+        for name in ["", "Title", "Überschrift", "A_Very_Long_Field_Name__c"] {
+            for width in [0, 3, 5, 11, 30] {
+                for value in values {
+                    assert_eq!(
+                        super::assigned(name, width, value),
+                        format!("{name:<width$} = {value}")
+                    );
+                }
+            }
+        }
+        for value in values {
+            assert_eq!(
+                super::quoted_between("# salesforce_user[", value, "] "),
+                format!("# salesforce_user[{}] ", Quoted(value))
+            );
         }
     }
 
