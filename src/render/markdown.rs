@@ -16,6 +16,11 @@ const LISTED: usize = 50;
 /// The comment, `mask`ed (email local parts hidden) before it is measured: masking can lengthen
 /// text.
 pub(crate) fn render(plan: &Plan, mask: bool) -> String {
+    render_chunked(plan, mask, super::CHUNK)
+}
+
+/// `render`, the users' blocks made `chunk` at a time on threads of their own.
+fn render_chunked(plan: &Plan, mask: bool, chunk: usize) -> String {
     let masked = |text: String| super::masked(text, mask);
     let mut head = String::new();
     let _ = writeln!(head, "{MARKER}");
@@ -52,7 +57,31 @@ pub(crate) fn render(plan: &Plan, mask: bool) -> String {
     let close = "```\n\n</details>\n";
     let budget = MAX_CHARS.saturating_sub(head.len() + open.len() + close.len() + 400);
     let mut fit = Fit::new(budget);
-    super::text::each_line(plan, &mut |line| fit.push(masked(line.to_diff())));
+    // The users' blocks (some two million lines for 100,000 users) made on threads a chunk at a
+    // time, and fitted in order.
+    super::text::each_piece(plan, &mut |piece| match piece {
+        super::text::Piece::Line(line) => fit.push(masked(line.to_diff())),
+        super::text::Piece::Changes(changes) => {
+            let fitted: Result<(), std::convert::Infallible> = super::in_chunks(
+                changes,
+                chunk,
+                |_, changes| {
+                    let mut lines = Vec::new();
+                    super::text::blocks(changes, &mut |line| {
+                        lines.push(super::masked(line.to_diff(), mask));
+                    });
+                    lines
+                },
+                |lines| {
+                    for line in lines {
+                        fit.push(line);
+                    }
+                    Ok(())
+                },
+            );
+            let Ok(()) = fitted;
+        }
+    });
     let (body, note) = fit.finish();
     let mut out = head;
     if let Some(note) = &note {
@@ -440,6 +469,34 @@ mod tests {
         assert!(comment.contains("user00000@contoso.com.dev1"));
         assert!(comment.contains("Plan: 5000 to create"));
         assert!(comment.trim_end().ends_with("</details>"));
+    }
+
+    /// The comment is the same whether the users' blocks are made in one chunk or many: each
+    /// chunk's lines are fitted in the plan's order, the head and the tail kept and the lines
+    /// between counted, in a comment that fits and in one cut short.
+    #[test]
+    fn the_comment_is_the_same_however_its_lines_are_chunked() {
+        for changes in [3, 40, 3000] {
+            let plan = Plan {
+                changes: (0..changes).map(change).collect(),
+                ..Plan::default()
+            };
+            for mask in [false, true] {
+                let whole = render_chunked(&plan, mask, usize::MAX);
+                assert_eq!(
+                    whole.contains("lines truncated"),
+                    changes == 3000,
+                    "{changes} changes"
+                );
+                for chunk in [1, 2, 7, 1024] {
+                    assert_eq!(
+                        render_chunked(&plan, mask, chunk),
+                        whole,
+                        "{changes} changes, mask {mask}, chunks of {chunk}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -57,7 +57,7 @@ const CHUNK: usize = 1024;
 /// runner, where writing (a copy into the pipe) takes a fraction of rendering's time.
 const IN_FLIGHT: usize = 2;
 
-/// The plan as text, line by line as `text::each_line` gives it, but with the users' blocks
+/// The plan as text, line by line as `text::each_piece` gives it, but with the users' blocks
 /// (some two million lines for 100,000 users) rendered `chunk` changes at a time on threads of
 /// their own (`write_in_chunks`): the same bytes.
 fn write_text(
@@ -116,10 +116,9 @@ fn write_line(
     }
 }
 
-/// `items` rendered by `render` (given the chunk's number and its items) `chunk` at a time, each
-/// chunk on a thread of its own, `IN_FLIGHT` at once while the caller's thread writes the chunk
-/// before them to `out`, in order: at most a few chunks (a few MB) are held at once, whatever
-/// the plan's size.
+/// `items` rendered by `render` (given the chunk's number and its items) `chunk` at a time,
+/// each chunk on a thread of its own, `IN_FLIGHT` at once while the caller's thread writes the
+/// chunk before them to `out`, in order (`in_chunks`).
 ///
 /// # Errors
 /// The first error of `render` or of writing to `out`; no chunk after it is written.
@@ -129,22 +128,37 @@ fn write_in_chunks<T: Sync>(
     chunk: usize,
     render: impl Fn(usize, &[T]) -> std::io::Result<Vec<u8>> + Sync,
 ) -> std::io::Result<()> {
+    in_chunks(items, chunk, render, |rendered| out.write_all(&rendered?))
+}
+
+/// `items` rendered by `render` (given the chunk's number and its items) `chunk` at a time,
+/// each chunk on a thread of its own, `IN_FLIGHT` at once while the caller's thread gives the
+/// chunk before them to `take`, in order: at most a few chunks (a few MB) are held at once,
+/// whatever the plan's size.
+///
+/// # Errors
+/// The first error of `take`; no chunk after it is taken.
+fn in_chunks<T: Sync, R: Send, E>(
+    items: &[T],
+    chunk: usize,
+    render: impl Fn(usize, &[T]) -> R + Sync,
+    mut take: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E> {
     let render = &render;
     std::thread::scope(|scope| {
-        let mut rendering: std::collections::VecDeque<
-            std::thread::ScopedJoinHandle<'_, std::io::Result<Vec<u8>>>,
-        > = std::collections::VecDeque::with_capacity(IN_FLIGHT + 1);
+        let mut rendering: std::collections::VecDeque<std::thread::ScopedJoinHandle<'_, R>> =
+            std::collections::VecDeque::with_capacity(IN_FLIGHT + 1);
         for (n, items) in items.chunks(chunk.max(1)).enumerate() {
             rendering.push_back(scope.spawn(move || render(n, items)));
             if rendering.len() > IN_FLIGHT
                 && let Some(done) = rendering.pop_front()
             {
-                out.write_all(&crate::concurrent::joined(done)?)?;
+                take(crate::concurrent::joined(done))?;
             }
         }
         rendering
             .into_iter()
-            .try_for_each(|rest| out.write_all(&crate::concurrent::joined(rest)?))
+            .try_for_each(|rest| take(crate::concurrent::joined(rest)))
     })
 }
 
@@ -685,7 +699,7 @@ mod tests {
     }
 
     /// The text plan with its users' blocks rendered in chunks on threads is, byte for byte,
-    /// what writing `each_line`'s lines one by one through the formatter gives: with and without
+    /// what writing the plan's lines one by one through the formatter gives: with and without
     /// colour and masking, whatever the chunk size, with and without a baseline's groups.
     #[test]
     fn chunked_text_is_byte_for_byte_the_plans_lines() {
@@ -710,9 +724,16 @@ mod tests {
                             expected.push('\n');
                         }
                     }
-                    super::text::each_line(&plan, &mut |line| {
+                    // Line by line, through the formatter.
+                    let mut line_by_line = |line: super::text::Line| {
                         expected.push_str(&super::masked(line.as_text(color).to_string(), mask));
                         expected.push('\n');
+                    };
+                    super::text::each_piece(&plan, &mut |piece| match piece {
+                        super::text::Piece::Line(line) => line_by_line(line),
+                        super::text::Piece::Changes(changes) => {
+                            super::text::blocks(changes, &mut line_by_line);
+                        }
                     });
                     for chunk in [1, 2, 3, 1024] {
                         let mut written = Vec::new();

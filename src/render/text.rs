@@ -658,16 +658,9 @@ fn not_acted_on(out: &mut Pieces<'_>, plan: &Plan) {
     );
 }
 
-/// The whole plan, line by line, each given to `emit` as it is made: warnings, users deleted in
-/// Entra, each change, the users not acted on, the summary and the safety verdict.
-pub(crate) fn each_line(plan: &Plan, emit: &mut dyn FnMut(Line)) {
-    each_piece(plan, &mut |piece| match piece {
-        Piece::Line(line) => emit(line),
-        Piece::Changes(changes) => blocks(changes, emit),
-    });
-}
-
-/// The whole plan as `each_line` gives it, the users' blocks in runs (`Piece::Changes`).
+/// The whole plan, piece by piece, each given to `emit` as it is made: warnings, users deleted
+/// in Entra, each change (in runs of users' blocks, `Piece::Changes`), the users not acted on,
+/// the summary and the safety verdict.
 pub(crate) fn each_piece(plan: &Plan, emit: &mut dyn FnMut(Piece<'_>)) {
     let out = &mut Pieces { emit };
     let blank = |out: &mut Pieces<'_>| out.push(Line::plain(0, ""));
