@@ -39,7 +39,16 @@ impl Reply {
         &self,
         what: &Request,
     ) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpError::Decode {
+        Reply::decode(&self.body, what)
+    }
+
+    /// `body` as JSON of the shape `T`, as `json_as` reads a reply's (for a body read away from
+    /// its reply, on another thread).
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+        body: &[u8],
+        what: &Request,
+    ) -> Result<T, HttpError> {
+        serde_json::from_slice(body).map_err(|e| HttpError::Decode {
             api: what.api,
             request: what.describe(),
             detail: e.to_string(),

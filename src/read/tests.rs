@@ -462,6 +462,62 @@ async fn paging_follows_every_page_on_both_sides() {
     running.shutdown().await;
 }
 
+/// A chain of pages asks for each next page before it reads this page's items: the items of
+/// every page but the last are handed over only once the emulator has the request for the page
+/// after it (before, the next request went out after the items were read, so a chain waited
+/// for each page's reading). Two workers: one reads while the other serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_page_is_asked_for_while_a_page_is_read() {
+    let (running, dir) = synthetic("prefetch", 8_000).await;
+    let loaded = crate::config::load(&dir.0.join("roster.yaml")).unwrap();
+    let base = running.base_url();
+    let lookup = |name: &str| -> Option<String> {
+        matches!(
+            name,
+            "ROSTER_ENTRA_LOGIN_URL" | "ROSTER_GRAPH_URL" | "ROSTER_SALESFORCE_LOGIN_URL"
+        )
+        .then(|| base.clone())
+    };
+    let endpoints = Endpoints::resolve(&loaded.config, &lookup).unwrap();
+    let graph =
+        crate::graph::Graph::connect(&loaded.config.source, &dir.0, &endpoints, &lookup).unwrap();
+    let (group_id, members) = {
+        let state = running.shared.state();
+        let group = &state.entra.groups[0];
+        (group.id.clone(), group.members.len())
+    };
+    // 2,000 members at 999 a page: three pages.
+    assert_eq!(members, 2_000);
+    let route = "GET /v1.0/groups/{id}/members";
+    let mut pages = 0u64;
+    let mut asked_before_read = Vec::new();
+    graph
+        .pages(
+            &graph.url(&format!("groups/{group_id}/members?$top=999")),
+            |_: Vec<crate::graph::Item>| {
+                pages += 1;
+                // The request for the next page, if it went out first, reaches the emulator
+                // soon; waited for, never assumed (the last page has none to wait for).
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while pages < 3
+                    && count(&running, route) <= pages
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                asked_before_read.push(count(&running, route) > pages);
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pages, 3);
+    // The last page has no next one.
+    assert_eq!(asked_before_read, [true, true, false]);
+    assert_eq!(count(&running, route), 3);
+    running.shutdown().await;
+}
+
 /// Moves every synthetic user from group assignments to direct assignments of `n` of them.
 fn assign_directly(running: &Running, n: usize) {
     let mut state = running.shared.state();
