@@ -6,15 +6,12 @@ use std::io::Write;
 
 use crate::plan::{Change, Plan};
 
-/// Changes per chunk: some 1.3 MB of JSON for a synthetic world's changes.
-const CHUNK: usize = 1024;
-
 /// Writes `plan` as pretty JSON and a newline to `out`.
 ///
 /// # Errors
 /// The first write error of `out`.
 pub(super) fn write(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
-    write_chunked(out, plan, CHUNK)
+    write_chunked(out, plan, super::CHUNK)
 }
 
 fn write_chunked(out: &mut dyn Write, plan: &Plan, chunk: usize) -> std::io::Result<()> {

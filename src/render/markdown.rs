@@ -68,7 +68,7 @@ fn render_chunked(plan: &Plan, mask: bool, chunk: usize) -> String {
                 |_, changes| {
                     let mut lines = Vec::new();
                     super::text::blocks(changes, &mut |line| {
-                        lines.push(super::masked(line.to_diff(), mask));
+                        lines.push(masked(line.to_diff()));
                     });
                     lines
                 },

@@ -50,8 +50,8 @@ pub(crate) fn write(
     }
 }
 
-/// Changes per chunk of a text plan rendered on a thread of its own: some 1.2 MB of text for a
-/// synthetic world's creates.
+/// Changes per chunk rendered on a thread of its own (`in_chunks`), in every format: some
+/// 1.2 MB of text or 1.3 MB of JSON for a synthetic world's creates.
 const CHUNK: usize = 1024;
 /// Chunks rendered at once while the one before them is written: one a core on a two-core CI
 /// runner, where writing (a copy into the pipe) takes a fraction of rendering's time.
