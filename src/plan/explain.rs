@@ -168,6 +168,14 @@ pub(crate) fn explain(
     let creating = matches!(state.links[i], Link::Unmatched { .. });
     let wanted = state.desired(user, creating, true);
     let roles = roles(config, &state.resolved, user, &state.context());
+    // The trace holds its own copies: planning takes the state the rules' records are in.
+    let roles = RolesTrace {
+        grants: grant_traces(&roles),
+        rules: roles.fired.iter().map(|i| i + 1).collect(),
+        profile: roles.profile.map(|p| p.0.to_string()),
+        role: roles.role.map(|r| r.0.to_string()),
+        errors: roles.errors,
+    };
     let (key, source_id) = (user.key.to_owned(), user.id);
     let plan: Plan = super::planned(&mut state, source);
     Some(Explanation {
@@ -190,13 +198,7 @@ pub(crate) fn explain(
             mappings: wanted.traces,
             errors: wanted.errors,
         },
-        roles: RolesTrace {
-            grants: grant_traces(&roles),
-            rules: roles.fired.iter().map(|i| i + 1).collect(),
-            profile: roles.profile.map(|p| p.0.to_string()),
-            role: roles.role.map(|r| r.0.to_string()),
-            errors: roles.errors,
-        },
+        roles,
     })
 }
 

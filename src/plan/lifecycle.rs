@@ -26,7 +26,7 @@ impl<'a> State<'a> {
         &self,
         user: &SourceUser<'_>,
         creating: bool,
-    ) -> Result<(Desired, Roles), (ProblemKind, String)> {
+    ) -> Result<(Desired, Roles<'_>), (ProblemKind, String)> {
         let wanted = self.desired(user, creating, false);
         if let Some(why) = wanted.skipped {
             return Err((ProblemKind::Skipped, why));
@@ -101,7 +101,7 @@ impl<'a> State<'a> {
             }
         }
         let mut id_change = |field_name: &str,
-                             wanted: &Option<(Arc<str>, Arc<str>)>,
+                             wanted: Option<&(Arc<str>, Arc<str>)>,
                              names: &dyn Fn(&str) -> Option<String>| {
             if let Some((name, id)) = wanted {
                 // No role (or profile) is null, as every other empty field is.
@@ -126,7 +126,7 @@ impl<'a> State<'a> {
             }
         };
         let profile_name = |id: &str| self.org.profile_names.get(id).map(|n| (*n).to_owned());
-        id_change("ProfileId", &roles.profile, &profile_name);
+        id_change("ProfileId", roles.profile, &profile_name);
         let role_name = |id: &str| {
             self.target
                 .roles
@@ -134,8 +134,8 @@ impl<'a> State<'a> {
                 .find(|r| r.id == id)
                 .map(|r| r.name.clone())
         };
-        id_change("UserRoleId", &roles.role, &role_name);
-        let profile = roles.profile.as_ref().map(|(_, id)| &**id);
+        id_change("UserRoleId", roles.role, &role_name);
+        let profile = roles.profile.map(|(_, id)| &**id);
         let licence = profile
             .or(current.profile_id.as_deref())
             .and_then(|p| self.licence_of(p));
@@ -291,7 +291,7 @@ impl<'a> State<'a> {
         &self,
         user_id: Option<&str>,
         licence: Option<&str>,
-        roles: &Roles,
+        roles: &Roles<'_>,
     ) -> Result<GrantChanges, String> {
         let held: &[&crate::model::GrantAssignment] = user_id
             .and_then(|id| self.org.grants.get(id15(id)))
@@ -318,8 +318,8 @@ impl<'a> State<'a> {
             }
             out.add.push(GrantRef {
                 kind: *kind,
-                name: name.clone(),
-                id: id.clone(),
+                name: Arc::clone(name),
+                id: Arc::clone(id),
                 assignment_id: None,
                 implied_by: None,
             });
@@ -355,7 +355,7 @@ impl<'a> State<'a> {
         &'s self,
         held: &[&crate::model::GrantAssignment],
         licence: Option<&str>,
-        roles: &'s Roles,
+        roles: &'s Roles<'_>,
         out: &mut GrantChanges,
     ) -> Result<Vec<&'s str>, String> {
         let holds = |id: &str| held.iter().any(|h| id15(&h.object_id) == id15(id));
@@ -367,7 +367,7 @@ impl<'a> State<'a> {
             .grants
             .iter()
             .filter(|(k, ..)| *k == GrantKind::PermissionSet)
-            .map(|(_, name, id, _)| (&**name, &**id))
+            .map(|&(_, name, id, _)| (&**name, &**id))
             .chain(held.iter().filter_map(|h| {
                 let o = object(&h.object_id)?;
                 let managed = self.managed(o);
@@ -466,11 +466,11 @@ impl<'a> State<'a> {
         let (wanted, roles) = self
             .wanted(user, true)
             .map_err(|(kind, reason)| problem(kind, reason))?;
-        let Some((profile, profile_id)) = roles.profile.clone() else {
+        let Some((profile, profile_id)) = roles.profile else {
             return Err(problem(ProblemKind::Error, no_profile(user)));
         };
         let grants = self
-            .grant_changes(None, self.licence_of(&profile_id), &roles)
+            .grant_changes(None, self.licence_of(profile_id), &roles)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
         preflight(&wanted.fields, &self.field_rules)
             .map_err(|reason| problem(ProblemKind::Error, reason))?;
@@ -481,15 +481,15 @@ impl<'a> State<'a> {
         // the formatter (`Display`), a copy does not.
         after.insert(
             self.compiled.profile_id,
-            Json::String(String::from(&*profile_id)),
+            Json::String(String::from(&**profile_id)),
         );
-        labels.insert(Arc::clone(&profile_id), profile);
+        labels.insert(Arc::clone(profile_id), Arc::clone(profile));
         if let Some((role, role_id)) = roles.role {
             after.insert(
                 self.compiled.user_role_id,
-                Json::String(String::from(&*role_id)),
+                Json::String(String::from(&**role_id)),
             );
-            labels.insert(role_id, role);
+            labels.insert(Arc::clone(role_id), Arc::clone(role));
         }
         Ok(Change {
             reason: Arc::clone(reason),

@@ -238,13 +238,17 @@ pub(super) fn desired(
     out
 }
 
-/// What the role rules give a user.
+/// What the role rules give a user: the records borrowed from the rules' (`names::Resolved`).
+/// Every user's rules name the same few records, shared by the planner's threads; a copy of
+/// their `Arc`s per user was an atomic count on a cache line both cores write, so a change
+/// copies only what it keeps.
 #[derive(Default)]
-pub(super) struct Roles {
-    pub(super) profile: Option<(Arc<str>, Arc<str>)>,
-    pub(super) role: Option<(Arc<str>, Arc<str>)>,
+pub(super) struct Roles<'r> {
+    /// (name, id).
+    pub(super) profile: Option<&'r (Arc<str>, Arc<str>)>,
+    pub(super) role: Option<&'r (Arc<str>, Arc<str>)>,
     /// (kind, name, id, index of the first rule that granted it).
-    pub(super) grants: Vec<(GrantKind, Arc<str>, Arc<str>, usize)>,
+    pub(super) grants: Vec<(GrantKind, &'r Arc<str>, &'r Arc<str>, usize)>,
     /// Feature licences the rules turn on, with the first rule that did.
     pub(super) features: Vec<(&'static FeatureLicense, usize)>,
     pub(super) errors: Vec<String>,
@@ -252,12 +256,18 @@ pub(super) struct Roles {
     pub(super) fired: Vec<usize>,
 }
 
-pub(super) fn roles(
+pub(super) fn roles<'r>(
     config: &Config,
-    resolved: &[super::names::Resolved],
+    resolved: &'r [super::names::Resolved],
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
-) -> Roles {
+) -> Roles<'r> {
+    // A rule without records (none resolved for it).
+    static NONE: super::names::Resolved = super::names::Resolved {
+        profile: None,
+        role: None,
+        grants: Vec::new(),
+    };
     let mut out = Roles::default();
     let mut decided = false;
     for (i, rule) in config.roles.rules.iter().enumerate() {
@@ -287,16 +297,15 @@ pub(super) fn roles(
         out.fired.push(i);
         // The names were resolved once for the plan (`names.rs`), which is refused if any
         // does not resolve.
-        let none = super::names::Resolved::default();
-        let records = resolved.get(i).unwrap_or(&none);
+        let records = resolved.get(i).unwrap_or(&NONE);
         if !decided && rule.profile.is_some() {
             decided = true;
-            out.profile.clone_from(&records.profile);
-            out.role.clone_from(&records.role);
+            out.profile = records.profile.as_ref();
+            out.role = records.role.as_ref();
         }
         for (kind, name, id) in &records.grants {
-            if !out.grants.iter().any(|(k, _, g, _)| k == kind && g == id) {
-                out.grants.push((*kind, name.clone(), id.clone(), i));
+            if !out.grants.iter().any(|(k, _, g, _)| k == kind && *g == id) {
+                out.grants.push((*kind, name, id, i));
             }
         }
         for feature in &rule.feature_licenses {
