@@ -200,10 +200,7 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
     if unreadable.is_empty() {
         checks.push(Check::pass(
             "secrets",
-            format!(
-                "every secret {} names is readable",
-                crate::diagnostic::display_path(&desired.loaded.file.path)
-            ),
+            format!("every secret {} names is readable", config_file(desired)),
         ));
     } else {
         for e in &unreadable {
@@ -252,6 +249,11 @@ async fn checks(ctx: &Context, desired: &Desired, with_plan: bool) -> Vec<Check>
     checks
 }
 
+/// The config file as messages name it: `roster.yaml`, or the path `--config` gave.
+fn config_file(desired: &Desired) -> String {
+    crate::diagnostic::display_path(&desired.loaded.file.path)
+}
+
 /// `names` not run, `because` a check they depend on failed: listed all the same, so every
 /// run shows the same checks.
 fn skip(checks: &mut Vec<Check>, names: &[&'static str], because: &str) {
@@ -267,7 +269,7 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
             checks.push(Check::fail(
                 "entra",
                 crate::error::with_causes(&e),
-                "fix source in roster.yaml",
+                format!("fix source in {}", config_file(desired)),
             ));
             skip(
                 checks,
@@ -342,7 +344,7 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
         Err(e) => {
             let fix = match &e {
                 crate::graph::GraphError::Config { help, .. } => help.clone(),
-                _ => "check source.application in roster.yaml".to_owned(),
+                _ => format!("check source.application in {}", config_file(desired)),
             };
             checks.push(Check::fail("application", e.to_string(), fix));
             false
@@ -453,7 +455,7 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
             checks.push(Check::fail(
                 "salesforce",
                 crate::error::with_causes(&e),
-                "fix target in roster.yaml",
+                format!("fix target in {}", config_file(desired)),
             ));
             skip(
                 checks,
@@ -681,7 +683,10 @@ async fn plan_checks(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) 
     if plan.config_problems.is_empty() {
         checks.push(Check::pass(
             "names",
-            "every profile, role, grant, app role and group roster.yaml names resolves",
+            format!(
+                "every profile, role, grant, app role and group {} names resolves",
+                config_file(desired)
+            ),
         ));
     } else {
         // Each at its place in the file it comes from (a base the config extends, say), as

@@ -116,6 +116,59 @@ fn every_check_passes_on_the_demo_world() {
     assert!(!quick.stdout.contains("✓ names:") && !quick.stdout.contains("licences:"));
 }
 
+/// A config given with `--config` is the file the checks name, in what passes and in each fix:
+/// an admin with `staging.yaml` is not sent to a `roster.yaml` that does not exist.
+#[test]
+fn the_checks_name_the_config_file_given() {
+    let setup = setup("check-config-path", &same, &same);
+    let dir = &setup.scratch.dir;
+    std::fs::rename(dir.join("roster.yaml"), dir.join("staging.yaml")).unwrap();
+    let passed = setup
+        .emulator
+        .roster(dir, &["check", "--config", "staging.yaml"], &[]);
+    assert_eq!(passed.code, 0, "{}\n{}", passed.stdout, passed.stderr);
+    assert!(
+        passed.stdout.contains(
+            "✓ names: every profile, role, grant, app role and group staging.yaml names resolves"
+        ),
+        "{}",
+        passed.stdout
+    );
+    // Keys that are no private keys: each side's client cannot be made, and each fix sends
+    // the admin to the file given.
+    let (config, files) = wrong_keys();
+    std::fs::write(
+        dir.join("staging.yaml"),
+        config(read("examples/demo/roster.yaml")),
+    )
+    .unwrap();
+    for name in files {
+        setup
+            .scratch
+            .write(name, read(&format!("examples/demo/keys/{name}")));
+    }
+    let out = setup.emulator.roster(
+        dir,
+        &["check", "--config", "staging.yaml", "--format", "json"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    let fix = |name: &str| {
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name && c["status"] == "fail")
+            .and_then(|c| c["fix"].as_str())
+            .unwrap_or_else(|| panic!("{name} did not fail: {json:#}"))
+            .to_owned()
+    };
+    assert_eq!(fix("entra"), "fix source in staging.yaml");
+    assert_eq!(fix("salesforce"), "fix target in staging.yaml");
+    assert!(!out.stdout.contains("roster.yaml"), "{}", out.stdout);
+}
+
 #[test]
 fn a_wrong_client_secret_fails_entra_and_nothing_past_it_runs() {
     let setup = setup("check-secret", &same, &same);
@@ -194,9 +247,10 @@ fn without_application_read_the_application_is_not_checked() {
 /// A certificate or a public key given as the private key is named for what it is, when the
 /// config is read — not as a signing error that points at Entra's AADSTS codes — and every
 /// check after it is listed as not run.
-#[test]
-fn a_certificate_given_as_the_private_key_is_named_and_the_rest_not_run() {
-    let setup = setup("check-key-kind", &same, &|c| {
+/// The demo config with a public key and a certificate given as the two private keys, and the
+/// key files it then names.
+fn wrong_keys() -> (impl Fn(String) -> String, [&'static str; 2]) {
+    let config = |c: String| {
         c.replace(
             "    client_secret: {env: AZURE_CLIENT_SECRET}\n",
             "    certificate: {private_key: {file: demo-signing.pub}, certificate: {file: demo-signing.crt}}\n",
@@ -205,8 +259,15 @@ fn a_certificate_given_as_the_private_key_is_named_and_the_rest_not_run() {
             "    client_credentials:\n      client_id: 3MVG9contoso.roster.dev1\n      client_secret: {env: SF_CLIENT_SECRET}\n",
             "    jwt_bearer: {client_id: 3MVG9contoso.roster.dev1, username: integration@contoso.com.dev1, private_key: {file: demo-signing.crt}}\n",
         )
-    });
-    for name in ["demo-signing.pub", "demo-signing.crt"] {
+    };
+    (config, ["demo-signing.pub", "demo-signing.crt"])
+}
+
+#[test]
+fn a_certificate_given_as_the_private_key_is_named_and_the_rest_not_run() {
+    let (config, files) = wrong_keys();
+    let setup = setup("check-key-kind", &same, &config);
+    for name in files {
         setup
             .scratch
             .write(name, read(&format!("examples/demo/keys/{name}")));
