@@ -22,8 +22,12 @@ pub(crate) async fn live(
     progress: &Progress,
 ) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
     let endpoints = Endpoints::resolve(config, env).map_err(Error::Endpoint)?;
-    let graph = Arc::new(Graph::connect(&config.source, base, &endpoints, env)?);
-    let salesforce = Arc::new(Salesforce::connect(config, base, &endpoints)?);
+    let graph = Arc::new(Graph::connect(&config.source, base, &endpoints.entra, env)?);
+    let salesforce = Arc::new(Salesforce::connect(
+        config,
+        base,
+        &endpoints.salesforce_login,
+    )?);
     let entra = async {
         graph::read(graph, config, also, progress.task("Entra"))
             .await

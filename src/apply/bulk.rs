@@ -62,7 +62,6 @@ mod tests {
     use super::write_split;
     use crate::apply::{Ctx, Options, Stop, Written};
     use crate::emulator::{self, State, synthetic};
-    use crate::endpoint::Endpoints;
     use crate::salesforce::Salesforce;
     use crate::salesforce::write::Op;
 
@@ -83,12 +82,7 @@ mod tests {
         std::fs::write(dir.join("roster.yaml"), config).unwrap();
         let loaded = crate::config::load(&dir.join("roster.yaml")).unwrap();
         let base = running.base_url();
-        let endpoints = Endpoints {
-            entra_login: base.clone(),
-            graph: base.clone(),
-            salesforce_login: base,
-        };
-        let salesforce = Salesforce::connect(&loaded.config, &dir, &endpoints).unwrap();
+        let salesforce = Salesforce::connect(&loaded.config, &dir, &base).unwrap();
         let ctx = Ctx {
             salesforce: Arc::new(salesforce),
             options: Options::default(),

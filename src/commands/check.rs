@@ -254,6 +254,19 @@ fn config_file(desired: &Desired) -> String {
     crate::diagnostic::display_path(&desired.loaded.file.path)
 }
 
+/// The fix when a client cannot be made: a URL the environment overrides (the config's own
+/// URLs were checked when it was loaded), or the config's `section`.
+fn connect_fix(e: &Error, section: &str, desired: &Desired) -> String {
+    match e {
+        Error::Endpoint(_) => format!(
+            "set the environment variable the message names to an https URL (or a loopback \
+             one), or unset it to use {}'s",
+            config_file(desired)
+        ),
+        _ => format!("fix {section} in {}", config_file(desired)),
+    }
+}
+
 /// `names` not run, `because` a check they depend on failed: listed all the same, so every
 /// run shows the same checks.
 fn skip(checks: &mut Vec<Check>, names: &[&'static str], because: &str) {
@@ -269,7 +282,7 @@ async fn entra(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -> boo
             checks.push(Check::fail(
                 "entra",
                 crate::error::with_causes(&e),
-                format!("fix source in {}", config_file(desired)),
+                connect_fix(&e, "source", desired),
             ));
             skip(
                 checks,
@@ -455,7 +468,7 @@ async fn salesforce(ctx: &Context, desired: &Desired, checks: &mut Vec<Check>) -
             checks.push(Check::fail(
                 "salesforce",
                 crate::error::with_causes(&e),
-                format!("fix target in {}", config_file(desired)),
+                connect_fix(&e, "target", desired),
             ));
             skip(
                 checks,

@@ -12,7 +12,7 @@ use crate::apply::{self, Options, Report};
 use crate::cli::Cli;
 use crate::config::Loaded;
 use crate::diagnostic::render_all;
-use crate::endpoint::{Endpoints, Env};
+use crate::endpoint::{EntraEndpoints, Env};
 use crate::error::Error;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::plan::{self, Inputs, Plan};
@@ -303,8 +303,8 @@ impl Context {
     /// A Salesforce client for the config, nothing sent yet.
     /// A Microsoft Graph client for the config's tenant; nothing is sent yet.
     pub(crate) fn graph(&self, desired: &Desired) -> Result<crate::graph::Graph, Error> {
-        let endpoints =
-            Endpoints::resolve(&desired.loaded.config, self.env()).map_err(Error::Endpoint)?;
+        let endpoints = EntraEndpoints::of(&desired.loaded.config.source, self.env())
+            .map_err(Error::Endpoint)?;
         Ok(crate::graph::Graph::connect(
             &desired.loaded.config.source,
             &desired.base,
@@ -314,12 +314,12 @@ impl Context {
     }
 
     pub(crate) fn salesforce(&self, desired: &Desired) -> Result<Arc<Salesforce>, Error> {
-        let endpoints =
-            Endpoints::resolve(&desired.loaded.config, self.env()).map_err(Error::Endpoint)?;
+        let login_url = crate::endpoint::salesforce_login(&desired.loaded.config, self.env())
+            .map_err(Error::Endpoint)?;
         Ok(Arc::new(Salesforce::connect(
             &desired.loaded.config,
             &desired.base,
-            &endpoints,
+            &login_url,
         )?))
     }
 

@@ -216,7 +216,7 @@ async fn from_graph(
         graph_url: None,
     };
     let endpoints =
-        crate::endpoint::Endpoints::of(&source, None, ctx.env()).map_err(Error::Endpoint)?;
+        crate::endpoint::EntraEndpoints::of(&source, ctx.env()).map_err(Error::Endpoint)?;
     let graph =
         Graph::connect(&source, Path::new("."), &endpoints, ctx.env()).map_err(|e| match e {
             GraphError::Secret(_) => Error::Usage(format!(

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::GraphError;
 use crate::config::{Source, SourceCredential};
-use crate::endpoint::{Endpoints, Env};
+use crate::endpoint::{EntraEndpoints, Env};
 use crate::http::{Http, HttpError};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -52,7 +52,7 @@ impl Auth {
     pub(super) fn new(
         source: &Source,
         base: &Path,
-        endpoints: &Endpoints,
+        endpoints: &EntraEndpoints,
         env: Env<'_>,
     ) -> Result<Auth, GraphError> {
         let kind = match &source.credential {
@@ -295,7 +295,7 @@ mod tests {
             graph_url: None,
         };
         let env = |_: &str| None;
-        let endpoints = crate::endpoint::Endpoints::of(&source, None, &env).unwrap();
+        let endpoints = crate::endpoint::EntraEndpoints::of(&source, &env).unwrap();
         let auth = super::Auth::new(&source, std::path::Path::new("."), &endpoints, &env).unwrap();
         assert_eq!(
             auth.token_url,

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::config::{SecretError, Source};
-use crate::endpoint::{Endpoints, Env};
+use crate::endpoint::{EntraEndpoints, Env};
 pub(crate) use crate::http::encode;
 use crate::http::{Http, HttpError, TokenCache};
 
@@ -71,7 +71,7 @@ impl Graph {
     pub(crate) fn connect(
         source: &Source,
         base: &std::path::Path,
-        endpoints: &Endpoints,
+        endpoints: &EntraEndpoints,
         env: Env<'_>,
     ) -> Result<Graph, GraphError> {
         Ok(Graph {

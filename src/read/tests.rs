@@ -99,7 +99,7 @@ async fn read_with(
         }
     };
     let endpoints = Endpoints::resolve(&loaded.config, &lookup).unwrap();
-    assert_eq!(endpoints.graph, base);
+    assert_eq!(endpoints.entra.graph, base);
     crate::read::live(&loaded.config, None, &dir.0, &lookup, &Progress::new(false)).await
 }
 
@@ -480,7 +480,8 @@ async fn the_next_page_is_asked_for_while_a_page_is_read() {
     };
     let endpoints = Endpoints::resolve(&loaded.config, &lookup).unwrap();
     let graph =
-        crate::graph::Graph::connect(&loaded.config.source, &dir.0, &endpoints, &lookup).unwrap();
+        crate::graph::Graph::connect(&loaded.config.source, &dir.0, &endpoints.entra, &lookup)
+            .unwrap();
     let (group_id, members) = {
         let state = running.shared.state();
         let group = &state.entra.groups[0];

@@ -12,7 +12,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::config::{Config, SecretError, TargetAuth};
-use crate::endpoint::Endpoints;
 use crate::http::{Body, Http, HttpError, Reply, TokenCache, encode};
 use crate::model::ApiUsage;
 use crate::progress::Task;
@@ -90,7 +89,7 @@ impl Salesforce {
     pub(crate) fn connect(
         config: &Config,
         base: &Path,
-        endpoints: &Endpoints,
+        login_url: &str,
     ) -> Result<Salesforce, SalesforceError> {
         let flow = match &config.target.auth {
             TargetAuth::JwtBearer(jwt) => {
@@ -139,7 +138,7 @@ impl Salesforce {
         };
         Ok(Salesforce {
             http: Http::new("Salesforce")?,
-            login_url: endpoints.salesforce_login.clone(),
+            login_url: login_url.to_owned(),
             api_version: config.target.api_version.clone(),
             flow,
             session: TokenCache::default(),

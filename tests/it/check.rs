@@ -169,6 +169,53 @@ fn the_checks_name_the_config_file_given() {
     assert!(!out.stdout.contains("roster.yaml"), "{}", out.stdout);
 }
 
+/// A URL override over plain http fails the checks of the service it is for, naming the
+/// variable, and not the other service's: a wrong `ROSTER_SALESFORCE_LOGIN_URL` once failed the
+/// Entra check too, with "fix source in roster.yaml".
+#[test]
+fn a_bad_url_override_fails_only_its_own_service() {
+    let setup = setup("check-override", &same, &same);
+    for (variable, failed, passed, skipped) in [
+        (
+            "ROSTER_SALESFORCE_LOGIN_URL",
+            "salesforce",
+            "entra",
+            &["api version", "org", "manage users", "names", "licences"][..],
+        ),
+        (
+            "ROSTER_GRAPH_URL",
+            "entra",
+            "salesforce",
+            &["graph permissions", "application", "names", "licences"][..],
+        ),
+    ] {
+        let (out, json) = setup.check(&[(variable, "http://login.example.com")]);
+        assert_failed(
+            &out,
+            &json,
+            failed,
+            &format!(
+                "uses plain http to login.example.com; only https is allowed, except for loopback hosts (127.0.0.0/8, ::1, localhost) (from environment variable {variable})"
+            ),
+            skipped,
+        );
+        assert_eq!(statuses(&json, passed), ["pass"], "{variable}: {json:#}");
+        let fix = json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == failed)
+            .unwrap()["fix"]
+            .clone();
+        assert_eq!(
+            fix,
+            "set the environment variable the message names to an https URL (or a loopback one), \
+             or unset it to use roster.yaml's",
+            "{variable}"
+        );
+    }
+}
+
 #[test]
 fn a_wrong_client_secret_fails_entra_and_nothing_past_it_runs() {
     let setup = setup("check-secret", &same, &same);
