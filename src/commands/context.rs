@@ -300,7 +300,6 @@ impl Context {
         .load()
     }
 
-    /// A Salesforce client for the config, nothing sent yet.
     /// A Microsoft Graph client for the config's tenant; nothing is sent yet.
     pub(crate) fn graph(&self, desired: &Desired) -> Result<crate::graph::Graph, Error> {
         let endpoints = EntraEndpoints::of(&desired.loaded.config.source, self.env())
@@ -313,6 +312,7 @@ impl Context {
         )?)
     }
 
+    /// A Salesforce client for the config, nothing sent yet.
     pub(crate) fn salesforce(&self, desired: &Desired) -> Result<Arc<Salesforce>, Error> {
         let login_url = crate::endpoint::salesforce_login(&desired.loaded.config, self.env())
             .map_err(Error::Endpoint)?;

@@ -58,6 +58,17 @@ fn statuses(json: &Value, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The fix of the check `name`, which failed.
+fn fix<'j>(json: &'j Value, name: &str) -> &'j str {
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name && c["status"] == "fail")
+        .and_then(|c| c["fix"].as_str())
+        .unwrap_or_else(|| panic!("{name} did not fail with a fix: {json:#}"))
+}
+
 /// Asserts the check failed with `detail` and a fix, the run exited 1, and `skipped` were not run.
 fn assert_failed(out: &Output, json: &Value, name: &str, detail: &str, skipped: &[&str]) {
     assert_eq!(out.code, 1, "{}", out.stdout);
@@ -69,16 +80,7 @@ fn assert_failed(out: &Output, json: &Value, name: &str, detail: &str, skipped: 
         "{name}: {detail}\n{}",
         out.stdout
     );
-    let failed = json["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name && c["status"] == "fail")
-        .unwrap_or_else(|| panic!("{name} did not fail: {json:#}"));
-    assert!(
-        failed["fix"].as_str().is_some_and(|f| !f.is_empty()),
-        "{failed}"
-    );
+    assert!(!fix(json, name).is_empty(), "{json:#}");
     for other in skipped {
         assert_eq!(statuses(json, other), ["skipped"], "{other}: {json:#}");
     }
@@ -154,18 +156,8 @@ fn the_checks_name_the_config_file_given() {
     );
     assert_eq!(out.code, 1, "{}", out.stdout);
     let json: Value = serde_json::from_str(&out.stdout).unwrap();
-    let fix = |name: &str| {
-        json["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name && c["status"] == "fail")
-            .and_then(|c| c["fix"].as_str())
-            .unwrap_or_else(|| panic!("{name} did not fail: {json:#}"))
-            .to_owned()
-    };
-    assert_eq!(fix("entra"), "fix source in staging.yaml");
-    assert_eq!(fix("salesforce"), "fix target in staging.yaml");
+    assert_eq!(fix(&json, "entra"), "fix source in staging.yaml");
+    assert_eq!(fix(&json, "salesforce"), "fix target in staging.yaml");
     assert!(!out.stdout.contains("roster.yaml"), "{}", out.stdout);
 }
 
@@ -200,15 +192,8 @@ fn a_bad_url_override_fails_only_its_own_service() {
             skipped,
         );
         assert_eq!(statuses(&json, passed), ["pass"], "{variable}: {json:#}");
-        let fix = json["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == failed)
-            .unwrap()["fix"]
-            .clone();
         assert_eq!(
-            fix,
+            fix(&json, failed),
             "set the environment variable the message names to an https URL (or a loopback one), \
              or unset it to use roster.yaml's",
             "{variable}"
@@ -291,9 +276,6 @@ fn without_application_read_the_application_is_not_checked() {
     );
 }
 
-/// A certificate or a public key given as the private key is named for what it is, when the
-/// config is read — not as a signing error that points at Entra's AADSTS codes — and every
-/// check after it is listed as not run.
 /// The demo config with a public key and a certificate given as the two private keys, and the
 /// key files it then names.
 fn wrong_keys() -> (impl Fn(String) -> String, [&'static str; 2]) {
@@ -310,6 +292,9 @@ fn wrong_keys() -> (impl Fn(String) -> String, [&'static str; 2]) {
     (config, ["demo-signing.pub", "demo-signing.crt"])
 }
 
+/// A certificate or a public key given as the private key is named for what it is, when the
+/// config is read — not as a signing error that points at Entra's AADSTS codes — and every
+/// check after it is listed as not run.
 #[test]
 fn a_certificate_given_as_the_private_key_is_named_and_the_rest_not_run() {
     let (config, files) = wrong_keys();
