@@ -1,8 +1,9 @@
 //! The SOQL the emulator understands: `SELECT fields FROM Object [WHERE ...] [ORDER BY ...]
 //! [LIMIT n]`, with `AND`/`OR`/`NOT`, parentheses, `= != <> < <= > >= LIKE IN NOT IN`, and
-//! string, number, boolean, null and date-time literals. Keywords and field names are
-//! case-insensitive, as in Salesforce. Anything else is `MALFORMED_QUERY`. Each compared
-//! field's literal kind is kept (`Query::compared`) for the type checks Salesforce makes.
+//! string (with the escapes SOQL defines, `quoted`), number, boolean, null and date-time
+//! literals. Keywords and field names are case-insensitive, as in Salesforce. Anything else is
+//! `MALFORMED_QUERY`. Each compared field's literal kind is kept (`Query::compared`) for the
+//! type checks Salesforce makes.
 
 use std::cmp::Ordering;
 
@@ -55,11 +56,109 @@ pub(crate) enum Op {
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
     Word(String),
-    Str(String),
+    Str(Quoted),
     /// An unquoted date or date-time, kept as its text.
     Date(String),
     Num(serde_json::Number),
     Sym(&'static str),
+}
+
+/// A quoted string literal, its escape sequences read.
+#[derive(Clone, Debug, PartialEq)]
+struct Quoted {
+    /// The text the literal stands for.
+    text: String,
+    /// The same as a LIKE pattern reads it: `%` and `_` wildcards unless written `\%` and `\_`,
+    /// which (and a backslash) stand escaped here as `\%`, `\_` and `\\`.
+    pattern: String,
+    /// A `\%` or `\_` as written, which only a LIKE pattern may hold.
+    like_only: Option<&'static str>,
+}
+
+/// The string literal whose text starts at `chars[start]` (just past its opening quote), and
+/// where the token after it starts. The escape sequences SOQL defines: `\n \r \t \b \f` (either
+/// case), `\" \' \\`, `\uXXXX` (a surrogate pair as two), and `\% \_` for LIKE; a backslash
+/// before anything else is an error. Source: Salesforce, SOQL and SOSL Reference, "Quoted
+/// String Escape Sequences". The error's wording is assumed (the reference gives none).
+fn quoted(chars: &[char], start: usize) -> Result<(Quoted, usize), String> {
+    let illegal = |sequence: &[char]| {
+        format!(
+            "Illegal character sequence '{}' in string literal",
+            sequence.iter().collect::<String>()
+        )
+    };
+    let unicode = |at: usize| -> Option<u32> {
+        let hex: String = chars.get(at..at + 4)?.iter().collect();
+        hex.chars()
+            .all(|c| c.is_ascii_hexdigit())
+            .then(|| u32::from_str_radix(&hex, 16).ok())?
+    };
+    let mut quoted = Quoted {
+        text: String::new(),
+        pattern: String::new(),
+        like_only: None,
+    };
+    let mut i = start;
+    loop {
+        let c = match chars.get(i) {
+            None => return Err("unterminated string literal".to_owned()),
+            Some('\'') => return Ok((quoted, i + 1)),
+            Some('\\') => {
+                let escaped = *chars.get(i + 1).ok_or("unterminated string literal")?;
+                i += 2;
+                match escaped {
+                    'n' | 'N' => '\n',
+                    'r' | 'R' => '\r',
+                    't' | 'T' => '\t',
+                    'b' | 'B' => '\u{8}',
+                    'f' | 'F' => '\u{c}',
+                    '"' | '\'' => escaped,
+                    '\\' => {
+                        quoted.text.push('\\');
+                        quoted.pattern.push_str("\\\\");
+                        continue;
+                    }
+                    '%' | '_' => {
+                        quoted.like_only = Some(if escaped == '%' { "\\%" } else { "\\_" });
+                        quoted.text.push(escaped);
+                        quoted.pattern.extend(['\\', escaped]);
+                        continue;
+                    }
+                    'u' => {
+                        // As written: the hex digits there are, at most four.
+                        let digits = chars[i..]
+                            .iter()
+                            .take(4)
+                            .take_while(|c| c.is_ascii_hexdigit())
+                            .count();
+                        let sequence = &chars[i - 2..i + digits];
+                        let code = unicode(i).ok_or_else(|| illegal(sequence))?;
+                        i += 4;
+                        let c = if (0xD800..0xDC00).contains(&code) {
+                            // A high surrogate stands for a character with the low one after it.
+                            let low = (chars.get(i..i + 2) == Some(&['\\', 'u'][..]))
+                                .then(|| unicode(i + 2))
+                                .flatten()
+                                .filter(|low| (0xDC00..0xE000).contains(low))
+                                .ok_or_else(|| illegal(sequence))?;
+                            i += 6;
+                            char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
+                        } else {
+                            char::from_u32(code)
+                        };
+                        c.ok_or_else(|| illegal(sequence))?
+                    }
+                    _ => return Err(illegal(&[chars[i - 2], escaped])),
+                }
+            }
+            Some(other) => {
+                i += 1;
+                *other
+            }
+        };
+        quoted.text.push(c);
+        quoted.pattern.push(c);
+    }
 }
 
 /// The tokens of `soql`, each with its column (in characters, from 1); or where and why not.
@@ -88,31 +187,9 @@ fn lex_from(soql: &str, columns: &mut Vec<usize>, at: &mut usize) -> Result<Vec<
         match c {
             c if c.is_whitespace() => i += 1,
             '\'' => {
-                let mut s = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err("unterminated string literal".to_owned()),
-                        Some('\\') => {
-                            let escaped = chars.get(i + 1).ok_or("unterminated string literal")?;
-                            s.push(match escaped {
-                                'n' => '\n',
-                                't' => '\t',
-                                other => *other,
-                            });
-                            i += 2;
-                        }
-                        Some('\'') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(other) => {
-                            s.push(*other);
-                            i += 1;
-                        }
-                    }
-                }
-                tokens.push(Token::Str(s));
+                let (quoted, after) = quoted(&chars, i + 1)?;
+                tokens.push(Token::Str(quoted));
+                i = after;
             }
             '(' | ')' | ',' => {
                 tokens.push(Token::Sym(match c {
@@ -188,7 +265,7 @@ impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Token::Word(w) | Token::Date(w) => write!(f, "'{w}'"),
-            Token::Str(s) => write!(f, "'{}'", s.replace('\'', "\\'")),
+            Token::Str(s) => write!(f, "'{}'", s.text.replace('\'', "\\'")),
             Token::Num(n) => write!(f, "'{n}'"),
             Token::Sym(s) => write!(f, "'{s}'"),
         }
@@ -259,7 +336,16 @@ impl Parser {
             .cloned()
             .ok_or("unexpected end of query")?;
         let value = match token {
-            Token::Str(s) => (Value::String(s), Literal::Quoted),
+            Token::Str(Quoted {
+                like_only: Some(sequence),
+                ..
+            }) => {
+                return Err(format!(
+                    "Illegal character sequence '{sequence}' in string literal: only a LIKE \
+                     pattern may hold it"
+                ));
+            }
+            Token::Str(s) => (Value::String(s.text), Literal::Quoted),
             Token::Date(s) => (Value::String(s), Literal::Date),
             Token::Num(n) => (Value::Number(n), Literal::Number),
             Token::Word(w) if w.eq_ignore_ascii_case("true") => {
@@ -342,6 +428,13 @@ impl Parser {
             return Err("expected IN after NOT".to_owned());
         }
         let op = if self.keyword("LIKE") {
+            // The pattern as LIKE reads it (`like`): escaped wildcards stand for themselves.
+            if let Some(Token::Str(pattern)) = self.peek() {
+                let pattern = Value::String(pattern.pattern.clone());
+                self.pos += 1;
+                self.compared.push((field.clone(), Literal::Quoted));
+                return Ok(Condition::Compare(field, Op::Like, pattern));
+            }
             Op::Like
         } else {
             let op = match self.peek() {
@@ -537,10 +630,17 @@ fn like(value: &Value, pattern: &Value) -> bool {
         return false;
     };
     let mut re = String::from("(?is)^");
-    for c in pattern.chars() {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
         match c {
             '%' => re.push_str(".*"),
             '_' => re.push('.'),
+            // Written `\%`, `\_` or `\\` (`Quoted::pattern`): the character itself.
+            '\\' => {
+                if let Some(c) = chars.next() {
+                    re.push_str(&regex::escape(&c.to_string()));
+                }
+            }
             c => re.push_str(&regex::escape(&c.to_string())),
         }
     }
@@ -583,6 +683,99 @@ mod tests {
         let r =
             record(&json!({"PermissionSetId": "0PSb", "AssigneeId": "005A", "Name": "o'brien"}));
         assert!(q.filter.unwrap().matches(&r));
+    }
+
+    /// Every escape sequence SOQL defines reads as its character, whatever roster's own
+    /// `salesforce::soql::quote` writes reads back as the text quoted, and the LIKE-only
+    /// escapes make `%` and `_` stand for themselves.
+    #[test]
+    fn string_escapes_read_as_salesforce_reads_them() {
+        let text = |soql: &str| match parse(soql).unwrap().filter.unwrap() {
+            Condition::Compare(_, Op::Eq, Value::String(text)) => text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            text(r#"SELECT Id FROM User WHERE Name = 'a\nb\Nc\rd\Re\tf\Tg\bh\Bi\fj\Fk\"l\'m\\n'"#),
+            "a\nb\nc\rd\re\tf\tg\u{8}h\u{8}i\u{c}j\u{c}k\"l'm\\n"
+        );
+        assert_eq!(
+            text(r"SELECT Id FROM User WHERE Name = 'Ren\u00e9e \uD83D\uDE00 \u00E9'"),
+            "Renée 😀 é"
+        );
+        let written = "O'Brien \\ \"x\"\r\n\t\u{8}\u{c} 100% a_b";
+        let soql = format!(
+            "SELECT Id FROM User WHERE Name = {}",
+            crate::salesforce::soql::quote(written)
+        );
+        assert_eq!(text(&soql), written);
+
+        let like = |pattern: &str, name: &str| {
+            let q = parse(&format!("SELECT Id FROM User WHERE Name LIKE '{pattern}'")).unwrap();
+            q.filter.unwrap().matches(&record(&json!({ "Name": name })))
+        };
+        assert!(like(r"Ter\%", "Ter%"));
+        assert!(!like(r"Ter\%", "Terra"), "an escaped % is no wildcard");
+        assert!(like(r"Ter\%%", "Ter%ra"));
+        assert!(like(r"a\_b", "a_b"));
+        assert!(!like(r"a\_b", "axb"), "an escaped _ is no wildcard");
+        assert!(
+            like(r"a\\%", r"a\bc"),
+            "an escaped backslash, then a wildcard"
+        );
+        assert!(like("a_b%", "axbyz"));
+    }
+
+    /// A backslash before anything SOQL does not define, a `\u` without four hex digits or
+    /// with half a surrogate pair, and `\%` or `\_` outside LIKE are malformed, pointed at the
+    /// literal's opening quote (or at the literal, for a LIKE-only escape).
+    #[test]
+    fn undefined_escapes_are_malformed() {
+        for (literal, message) in [
+            (
+                r"'\x'",
+                r"Illegal character sequence '\x' in string literal",
+            ),
+            (
+                r"'a\.b'",
+                r"Illegal character sequence '\.' in string literal",
+            ),
+            (
+                r"'\u'",
+                r"Illegal character sequence '\u' in string literal",
+            ),
+            (
+                r"'\u12'",
+                r"Illegal character sequence '\u12' in string literal",
+            ),
+            (
+                r"'\uZZZZ'",
+                r"Illegal character sequence '\u' in string literal",
+            ),
+            (
+                r"'\uD83D'",
+                r"Illegal character sequence '\uD83D' in string literal",
+            ),
+            (
+                r"'\uDE00'",
+                r"Illegal character sequence '\uDE00' in string literal",
+            ),
+            (
+                r"'100\%'",
+                r"Illegal character sequence '\%' in string literal: only a LIKE pattern may hold it",
+            ),
+            (
+                r"'a\_b'",
+                r"Illegal character sequence '\_' in string literal: only a LIKE pattern may hold it",
+            ),
+        ] {
+            let soql = format!("SELECT Id FROM User WHERE Name = {literal}");
+            let error = parse(&soql).unwrap_err();
+            assert_eq!(
+                (error.column, error.message.as_str()),
+                (soql.find('\'').unwrap() + 1, message),
+                "{soql}"
+            );
+        }
     }
 
     #[test]

@@ -851,6 +851,34 @@ async fn a_malformed_query_points_where_reading_stopped() {
         )),
         "{message}"
     );
+    // A backslash before a character SOQL defines no escape for; `\_` outside LIKE.
+    for (soql, sequence) in [
+        (r"SELECT Id FROM User WHERE Username = 'a\x'", r"'\x'"),
+        (r"SELECT Id FROM User WHERE Username = 'a\u00'", r"'\u00'"),
+        (r"SELECT Id FROM User WHERE Username = 'a\_b'", r"'\_'"),
+    ] {
+        let (status, err) = sf.get(&query(soql)).await;
+        let column = soql.find('\'').unwrap() + 1;
+        let message = err[0]["message"].as_str().unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{soql}");
+        assert_eq!(err[0]["errorCode"], "MALFORMED_QUERY", "{soql}");
+        assert!(
+            message.starts_with(&format!(
+                "\n{soql}\n{}^\nERROR at Row:1:Column:{column}\nIllegal character sequence \
+                 {sequence} in string literal",
+                " ".repeat(column - 1)
+            )),
+            "{message}"
+        );
+    }
+    // The same escapes where SOQL defines them are answered.
+    for soql in [
+        r"SELECT Id FROM User WHERE Username LIKE 'a\_b%'",
+        r"SELECT Id FROM User WHERE Username = 'caf\u00e9\n'",
+    ] {
+        let (status, body) = sf.get(&query(soql)).await;
+        assert_eq!(status, StatusCode::OK, "{soql}: {body}");
+    }
     // On the second row of a query written on two.
     let (_, err) = sf.get(&query("SELECT Id\nFROM User WHERE Id = ?")).await;
     assert!(
