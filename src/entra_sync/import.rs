@@ -804,16 +804,19 @@ pub(crate) fn quoted(text: &str) -> String {
     }
 }
 
-/// Words of `text` in lines of at most `width` characters.
+/// Words of `text` in lines of at most `width` characters (a word longer, or words joined by
+/// more than one space, make a longer line), none ending in a space: a linter's
+/// `trailing-spaces` rule (yamllint's) refuses a comment that does.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
     // Broken only at a single space between words: the spaces of a quoted value (`"a  b"`)
-    // stay as they are, and no other white space is a place to break.
+    // stay as they are, on one line, and no other white space is a place to break.
     let mut first = true;
     for word in text.split(' ') {
         let last = lines.last_mut().expect("one line at least");
         if !word.is_empty()
             && !last.trim_end().is_empty()
+            && !last.ends_with(' ')
             && last.chars().count() + 1 + word.chars().count() > width
         {
             lines.push(word.to_owned());
@@ -824,6 +827,9 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
             last.push_str(word);
         }
         first = false;
+    }
+    if let Some(last) = lines.last_mut() {
+        last.truncate(last.trim_end_matches(' ').len());
     }
     lines
 }
@@ -839,5 +845,17 @@ mod tests {
         assert!(lines[0].contains("\"a  b\u{a0}c\""), "{lines:?}");
         assert_eq!(lines.join(" ").trim_end(), text.trim_end());
         assert_eq!(super::wrap("", 10), vec![String::new()]);
+        // No line ends in a space: not where two spaces meet the width, nor at the end.
+        assert_eq!(super::wrap("aaaa  bbbb", 6), vec!["aaaa  bbbb"]);
+        assert_eq!(super::wrap("aaaa bbbb  ", 6), vec!["aaaa", "bbbb"]);
+        assert_eq!(
+            super::wrap("why: \"x  y\" ends here", 9),
+            vec!["why: \"x  y\"", "ends here"]
+        );
+        for width in 1..50 {
+            for line in super::wrap(&text, width) {
+                assert!(!line.ends_with(' '), "{width}: {line:?}");
+            }
+        }
     }
 }
