@@ -621,44 +621,59 @@ pub(crate) fn plan_taking(
     target: &TargetSnapshot,
     inputs: &Inputs<'_>,
 ) -> Plan {
-    // The snapshot's users are taken apart here and let go: every key and every object id in
-    // one string each (a `String` each costs 24 bytes and an allocation more), the attributes
-    // apart — some 8 MB less at the plan's peak for 100,000 users.
-    let taken = std::mem::take(&mut source.users);
-    // Each string made at its final size: grown by doubling, it copied itself over and over
-    // (some 10 ms for 100,000 users).
-    let (keys_len, ids_len) = taken.iter().fold((0, 0), |(keys, ids), user| {
-        (keys + source::key_of(user).len(), ids + user.id.len())
-    });
-    let (mut all_keys, mut all_ids) = (
-        String::with_capacity(keys_len),
-        String::with_capacity(ids_len),
-    );
-    let mut ends: Vec<(usize, usize)> = Vec::with_capacity(taken.len());
-    let mut attributes: Vec<Fields> = Vec::with_capacity(taken.len());
-    for mut user in taken {
-        all_keys.push_str(source::key_of(&user));
-        all_ids.push_str(&user.id);
-        ends.push((all_keys.len(), all_ids.len()));
-        attributes.push(std::mem::take(&mut user.attributes));
-    }
-    let members: Vec<Vec<String>> = source
-        .groups
-        .iter_mut()
-        .map(|group| std::mem::take(&mut group.members))
-        .collect();
-    let names = (0..ends.len()).map(|i| {
-        let ((key, id), (key_end, id_end)) =
-            (i.checked_sub(1).map_or((0, 0), |p| ends[p]), ends[i]);
-        (&all_ids[id..id_end], &all_keys[key..key_end])
-    });
-    let users = source::users_taking(&source, attributes, names, &members);
-    drop(ends);
-    drop(members);
-    planned(
-        &mut reconcile::State::with_users(config, &source, users, target, inputs),
-        &source,
-    )
+    let claims = source.users.len();
+    // The strings every user's key and object id are kept in (filled below), and the snapshot,
+    // borrowed from out here: the plan's state borrows them while the scope's thread runs.
+    let (mut all_keys, mut all_ids) = (String::new(), String::new());
+    let (all_keys, all_ids, source) = (&mut all_keys, &mut all_ids, &mut source);
+    std::thread::scope(move |scope| {
+        // The org's lookups need no source user: made on a thread of their own meanwhile, as
+        // this one takes the source apart and makes its users' views.
+        let lookups = (crate::concurrent::cores() > 1)
+            .then(|| scope.spawn(move || reconcile::OrgLookups::new(config, target, claims)));
+        // The snapshot's users are taken apart here and let go: every key and every object id in
+        // one string each (a `String` each costs 24 bytes and an allocation more), the attributes
+        // apart — some 8 MB less at the plan's peak for 100,000 users.
+        let taken = std::mem::take(&mut source.users);
+        // Each string made at its final size: grown by doubling, it copied itself over and over
+        // (some 10 ms for 100,000 users).
+        let (keys_len, ids_len) = taken.iter().fold((0, 0), |(keys, ids), user| {
+            (keys + source::key_of(user).len(), ids + user.id.len())
+        });
+        all_keys.reserve_exact(keys_len);
+        all_ids.reserve_exact(ids_len);
+        let mut ends: Vec<(usize, usize)> = Vec::with_capacity(taken.len());
+        let mut attributes: Vec<Fields> = Vec::with_capacity(taken.len());
+        for mut user in taken {
+            all_keys.push_str(source::key_of(&user));
+            all_ids.push_str(&user.id);
+            ends.push((all_keys.len(), all_ids.len()));
+            attributes.push(std::mem::take(&mut user.attributes));
+        }
+        let members: Vec<Vec<String>> = source
+            .groups
+            .iter_mut()
+            .map(|group| std::mem::take(&mut group.members))
+            .collect();
+        let (source, all_keys, all_ids): (&SourceSnapshot, &str, &str) =
+            (source, all_keys, all_ids);
+        let names = (0..ends.len()).map(|i| {
+            let ((key, id), (key_end, id_end)) =
+                (i.checked_sub(1).map_or((0, 0), |p| ends[p]), ends[i]);
+            (&all_ids[id..id_end], &all_keys[key..key_end])
+        });
+        let users = source::users_taking(source, attributes, names, &members);
+        drop(ends);
+        drop(members);
+        let lookups = lookups.map_or_else(
+            || reconcile::OrgLookups::new(config, target, claims),
+            crate::concurrent::joined,
+        );
+        planned(
+            &mut reconcile::State::with_users(config, source, users, lookups, target, inputs),
+            source,
+        )
+    })
 }
 
 /// The plan from the planner's state: reconciled, then labelled, limited to `--target` keys,
