@@ -1364,6 +1364,18 @@ async fn results_id(sf: &Sf, username: &str) -> String {
 }
 
 /// A Graph token for the demo world's app registration.
+/// `url`'s JSON answer to a GET with `token`.
+async fn get_json(http: &reqwest::Client, token: &str, url: &str) -> Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn demo_graph_token(running: &Running) -> String {
     let token: Value = graph_token(
         running,
@@ -2049,15 +2061,7 @@ async fn delta_rounds_report_changes_and_removals() {
         async move {
             let (mut items, mut url) = (Vec::new(), url);
             loop {
-                let page: Value = http
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let page = get_json(&http, &token, &url).await;
                 items.extend(page["value"].as_array().unwrap().iter().cloned());
                 match (
                     page["@odata.nextLink"].as_str(),
@@ -2348,6 +2352,62 @@ async fn graph_alternate_key_transitive_members_and_latest_delta() {
     assert_eq!(count(&latest), 0);
     assert!(latest["@odata.deltaLink"].is_string());
     running.shutdown().await;
+}
+
+/// A group's members read a page at a time give what one page gives, in the same order, each
+/// once — with a cast that leaves a member out between two pages too: the `$skiptoken` holds
+/// the place in the member list, not a count of the members shown.
+#[tokio::test]
+async fn member_pages_of_any_size_list_each_member_once_in_order() {
+    let running = demo().await;
+    let base = running.base_url();
+    let token = demo_graph_token(&running).await;
+    let http = reqwest::Client::new();
+    let ids = |url: String| {
+        let (http, token) = (&http, &token);
+        async move {
+            let (mut url, mut ids, mut pages) = (Some(url), Vec::new(), 0);
+            while let Some(at) = url {
+                let page = get_json(http, token, &at).await;
+                for item in page["value"].as_array().unwrap() {
+                    ids.push(item["id"].as_str().unwrap().to_owned());
+                }
+                url = page["@odata.nextLink"].as_str().map(str::to_owned);
+                pages += 1;
+            }
+            (ids, pages)
+        }
+    };
+    // Support: users, the nested group Tier 2, and users added after it (members keep the
+    // order they were added in).
+    let support_id = "00000006-0000-0000-0000-000000000002";
+    http.post(format!(
+        "{base}/_emulator/entra/groups/{support_id}/members"
+    ))
+    .json(&json!({"add": ["ava.martinez@contoso.com", "liam.chen@contoso.com"]}))
+    .send()
+    .await
+    .unwrap();
+    let support = format!("{base}/v1.0/groups/{support_id}");
+    let (all, one_page) = ids(format!("{support}/members?$select=id")).await;
+    let (users, _) = ids(format!("{support}/members/graph.user?$select=id")).await;
+    assert_eq!(one_page, 1);
+    assert_eq!(users.len() + 1, all.len(), "one member is the nested group");
+    let nested = all.iter().position(|id| !users.contains(id)).unwrap();
+    assert!(
+        nested + 1 < all.len(),
+        "a user follows the nested group: {all:?}"
+    );
+    for top in 1..=3 {
+        let (listed, page_count) = ids(format!("{support}/members?$select=id&$top={top}")).await;
+        assert_eq!(listed, all, "$top={top}");
+        assert_eq!(page_count, all.len().div_ceil(top), "$top={top}");
+        let (cast, _) = ids(format!(
+            "{support}/members/graph.user?$select=id&$top={top}"
+        ))
+        .await;
+        assert_eq!(cast, users, "graph.user, $top={top}");
+    }
 }
 
 #[tokio::test]
