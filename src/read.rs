@@ -28,22 +28,30 @@ pub(crate) async fn live(
         base,
         &endpoints.salesforce_login,
     )?);
+    // Each side's time, for the log: which one the plan waited for.
+    let started = std::time::Instant::now();
     let entra = async {
-        graph::read(graph, config, also, progress.task("Entra"))
-            .await
-            .map_err(Error::from)
+        let source = graph::read(graph, config, also, progress.task("Entra")).await?;
+        Ok::<_, Error>((source, started.elapsed()))
     };
     let org = async {
-        Box::pin(salesforce::read(
+        let target = Box::pin(salesforce::read(
             salesforce,
             config,
             also,
             progress.task("Salesforce"),
         ))
-        .await
-        .map_err(Error::from)
+        .await?;
+        Ok::<_, Error>((target, started.elapsed()))
     };
-    tokio::try_join!(entra, org)
+    let ((source, entra), (target, org)) = tokio::try_join!(entra, org)?;
+    tracing::info!(
+        target: "roster::read",
+        "read Entra in {} ms, Salesforce in {} ms",
+        entra.as_millis(),
+        org.as_millis()
+    );
+    Ok((source, target))
 }
 
 #[cfg(test)]

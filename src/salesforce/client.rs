@@ -345,7 +345,6 @@ impl Salesforce {
         task: Option<&Task>,
     ) -> Result<Vec<Value>, SalesforceError> {
         let mut rows = Vec::new();
-        let mut next: Option<String> = None;
         let mut total: Option<u64> = None;
         let mut seen = std::collections::HashSet::new();
         let first = format!("query?q={}", encode(soql));
@@ -354,20 +353,43 @@ impl Salesforce {
                 "Salesforce query `{soql}`: the answer is not what roster expects: {detail}"
             ))
         };
+        let what = crate::http::Request::new("Salesforce", Method::GET, "/services/data/query");
+        // The next page (a `nextRecordsUrl` path), or the first.
+        let first = &first;
+        let ask = |next: Option<String>| async move {
+            self.send(
+                Method::GET,
+                |session| match &next {
+                    Some(path) => format!("{}{path}", session.instance_url),
+                    None => self.data_url(session, first),
+                },
+                None,
+                &[("Sforce-Query-Options", "batchSize=2000")],
+            )
+            .await
+        };
+        let mut answer = ask(None).await;
         loop {
-            let reply = self
-                .send(
-                    Method::GET,
-                    |session| match &next {
-                        Some(path) => format!("{}{path}", session.instance_url),
-                        None => self.data_url(session, &first),
-                    },
-                    None,
-                    &[("Sforce-Query-Options", "batchSize=2000")],
-                )
-                .await?;
-            let what = crate::http::Request::new("Salesforce", Method::GET, "/services/data/query");
-            let mut page = reply.json(&what)?;
+            let reply = answer?;
+            let early = read_ahead(&reply, &what, &seen);
+            let (page, next_answer) = match early {
+                None => (reply.json(&what), None),
+                Some(path) => {
+                    let (body, asked) = (reply.body.clone(), what.clone());
+                    let (page, next_answer) = tokio::join!(
+                        tokio::task::spawn_blocking(move || Reply::decode::<Value>(&body, &asked)),
+                        ask(Some(path.clone()))
+                    );
+                    let page = match page {
+                        Ok(page) => page,
+                        // A panic while reading is a bug: it surfaces as the panic it is.
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(e) => return Err(unexpected(format!("a page's read stopped: {e}"))),
+                    };
+                    (page, Some((path, next_answer)))
+                }
+            };
+            let mut page = page?;
             let Some(size) = page.get("totalSize").and_then(Value::as_u64) else {
                 return Err(unexpected("a page has no `totalSize`".to_owned()));
             };
@@ -400,14 +422,14 @@ impl Salesforce {
                 }
                 return Ok(rows);
             }
-            match page.get("nextRecordsUrl").and_then(Value::as_str) {
+            let next = match page.get("nextRecordsUrl").and_then(Value::as_str) {
                 // A locator that comes round again would page forever.
                 Some(path) if !seen.insert(path.to_owned()) => {
                     return Err(unexpected(format!(
                         "nextRecordsUrl {path:?} leads back to a page already read"
                     )));
                 }
-                Some(path) if path.starts_with('/') => next = Some(path.to_owned()),
+                Some(path) if path.starts_with('/') => path.to_owned(),
                 Some(path) => {
                     return Err(unexpected(format!("nextRecordsUrl {path:?} is not a path")));
                 }
@@ -416,7 +438,42 @@ impl Salesforce {
                         "`done` is false, but there is no `nextRecordsUrl`".to_owned(),
                     ));
                 }
-            }
+            };
+            answer = match next_answer {
+                Some((asked, next_answer)) if asked == next => next_answer,
+                _ => ask(Some(next)).await,
+            };
         }
     }
+}
+
+/// The next page of a query whose page `reply` goes on, skimmed before the page's rows are read:
+/// asked for while those are read on a blocking thread (`Salesforce::query`), as
+/// `Graph::pages_of` asks for Graph's. Reading a page of 2,000 rows took some 7 ms, which each
+/// request of the chain waited for. What the skim finds only decides whether to ask early: the
+/// page read whole is checked as before. `None` when the page ends the query or names no path
+/// not `seen` yet.
+fn read_ahead(
+    reply: &Reply,
+    what: &crate::http::Request,
+    seen: &std::collections::HashSet<String>,
+) -> Option<String> {
+    reply
+        .json_as::<PageHead>(what)
+        .ok()
+        .filter(|head| head.done == Value::Bool(false))
+        .and_then(|head| match head.next {
+            Value::String(path) if path.starts_with('/') && !seen.contains(&path) => Some(path),
+            _ => None,
+        })
+}
+
+/// A query page's `done` and `nextRecordsUrl` alone, read before its rows
+/// (`Salesforce::query`): the `records` are skipped over, not built.
+#[derive(serde::Deserialize)]
+struct PageHead {
+    #[serde(default)]
+    done: Value,
+    #[serde(rename = "nextRecordsUrl", default)]
+    next: Value,
 }
