@@ -2049,6 +2049,47 @@ async fn graph_batch_answers_each_request() {
     running.shutdown().await;
 }
 
+/// The first delta round of a tenant larger than a page lists every user once, in order, a
+/// page of 100 at a time, and ends in a delta link.
+#[tokio::test]
+async fn a_first_delta_round_pages_through_every_user_once() {
+    let running = synthetic(250).await;
+    let token: Value = graph_token(
+        &running,
+        synthetic::TENANT,
+        synthetic::ENTRA_CLIENT,
+        synthetic::ENTRA_SECRET,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let (http, token) = (
+        reqwest::Client::new(),
+        token["access_token"].as_str().unwrap(),
+    );
+    let mut url = format!("{}/v1.0/users/delta?$select=id", running.base_url());
+    let (mut ids, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = get_json(&http, token, &url).await;
+        let items = page["value"].as_array().unwrap();
+        assert!(items.len() <= 100, "a page holds at most 100");
+        ids.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        if let Some(next) = page["@odata.nextLink"].as_str() {
+            next.clone_into(&mut url);
+        } else {
+            assert!(page["@odata.deltaLink"].is_string(), "{page}");
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (synthetic::world(250, 7).entra.users.iter())
+        .map(|u| u.get("id").and_then(Value::as_str).unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, expected);
+}
+
 #[tokio::test]
 async fn delta_rounds_report_changes_and_removals() {
     let running = demo().await;
