@@ -205,9 +205,45 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             let Some(group) = state.entra.group(id) else {
                 return not_found(id);
             };
-            // transitiveMembers walks nested groups (each member once); members stays direct.
-            let queue: std::borrow::Cow<'_, [String]> = if *relation == "transitiveMembers" {
-                let mut queue = group.members.clone();
+            // Only this page's members (and one more, to know whether a next page exists) are
+            // looked up and projected, from the place in the member list the `$skiptoken` holds
+            // (opaque to clients, as Graph's is): a page of a 250,000-member group costs its own
+            // size, not the members before it (counting past them, each looked up, made the last
+            // pages of a million-user tenant's groups take 180 ms each).
+            let mut window: Vec<Result<&EntraUser, Value>> = Vec::with_capacity(top + 1);
+            let mut next = skip;
+            // Member `at` of the list onto the page, if it is of the cast; whether the page (and
+            // the one more) is full.
+            let mut take = |at: usize, member: &str| {
+                let item = if let Some(user) = state.entra.user(member) {
+                    cast.is_none_or(|c| c == "#microsoft.graph.user")
+                        .then_some(Ok(user))
+                } else {
+                    state.entra.group(member).filter(|_| {
+                        cast.is_none_or(|c| c == "#microsoft.graph.group")
+                    }).map(|g| Err(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name})))
+                };
+                if let Some(item) = item {
+                    window.push(item);
+                    if window.len() > top {
+                        return true;
+                    }
+                    next = at + 1;
+                }
+                false
+            };
+            let direct = group.members.as_slice();
+            let mut full = false;
+            for (at, member) in direct.iter().enumerate().skip(skip) {
+                if take(at, member) {
+                    full = true;
+                    break;
+                }
+            }
+            // transitiveMembers lists, after the direct members, those of nested groups (each
+            // member once): walked only by a page that reaches past the direct members.
+            if !full && *relation == "transitiveMembers" {
+                let mut queue = direct.to_vec();
                 let mut seen: std::collections::HashSet<String> = queue.iter().cloned().collect();
                 let mut i = 0;
                 while i < queue.len() {
@@ -220,33 +256,10 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                     }
                     i += 1;
                 }
-                queue.into()
-            } else {
-                group.members.as_slice().into()
-            };
-            // Only this page's members (and one more, to know whether a next page exists) are
-            // looked up and projected, from the place in the member list the `$skiptoken` holds
-            // (opaque to clients, as Graph's is): a `members` page of a 250,000-member group costs
-            // its own size, not the members before it (counting past them, each looked up, made
-            // the last pages of a million-user tenant's groups take 180 ms each).
-            // `transitiveMembers` still walks the nesting for every page (roster reads `members`).
-            let mut window: Vec<Result<&EntraUser, Value>> = Vec::with_capacity(top + 1);
-            let mut next = skip;
-            for (at, member) in queue.iter().enumerate().skip(skip) {
-                let item = if let Some(user) = state.entra.user(member) {
-                    cast.is_none_or(|c| c == "#microsoft.graph.user")
-                        .then_some(Ok(user))
-                } else {
-                    state.entra.group(member).filter(|_| {
-                        cast.is_none_or(|c| c == "#microsoft.graph.group")
-                    }).map(|g| Err(json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name})))
-                };
-                if let Some(item) = item {
-                    window.push(item);
-                    if window.len() > top {
+                for (at, member) in queue.iter().enumerate().skip(skip.max(direct.len())) {
+                    if take(at, member) {
                         break;
                     }
-                    next = at + 1;
                 }
             }
             page_at(

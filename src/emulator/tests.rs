@@ -2395,9 +2395,9 @@ async fn graph_alternate_key_transitive_members_and_latest_delta() {
     running.shutdown().await;
 }
 
-/// A group's members read a page at a time give what one page gives, in the same order, each
-/// once — with a cast that leaves a member out between two pages too: the `$skiptoken` holds
-/// the place in the member list, not a count of the members shown.
+/// A group's members (and transitive members) read a page at a time give what one page gives,
+/// in the same order, each once — with a cast that leaves a member out between two pages too:
+/// the `$skiptoken` holds the place in the member list, not a count of the members shown.
 #[tokio::test]
 async fn member_pages_of_any_size_list_each_member_once_in_order() {
     let running = demo().await;
@@ -2439,6 +2439,12 @@ async fn member_pages_of_any_size_list_each_member_once_in_order() {
         nested + 1 < all.len(),
         "a user follows the nested group: {all:?}"
     );
+    let (transitive, _) = ids(format!("{support}/transitiveMembers?$select=id")).await;
+    assert_eq!(transitive[..all.len()], all[..], "the direct members first");
+    assert!(
+        transitive.len() > all.len(),
+        "and the nested group's after them"
+    );
     for top in 1..=3 {
         let (listed, page_count) = ids(format!("{support}/members?$select=id&$top={top}")).await;
         assert_eq!(listed, all, "$top={top}");
@@ -2448,6 +2454,8 @@ async fn member_pages_of_any_size_list_each_member_once_in_order() {
         ))
         .await;
         assert_eq!(cast, users, "graph.user, $top={top}");
+        let (walked, _) = ids(format!("{support}/transitiveMembers?$select=id&$top={top}")).await;
+        assert_eq!(walked, transitive, "transitiveMembers, $top={top}");
     }
 }
 
