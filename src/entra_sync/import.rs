@@ -23,6 +23,8 @@ use super::{
 };
 use crate::config::{Application, Operand};
 use crate::model::AppRole;
+use crate::render::visible;
+use std::fmt::Write as _;
 
 /// What `import` reads: the job's schema, its secrets (sensitive values masked as Graph returns
 /// them), and the service principal's app roles when known.
@@ -104,8 +106,14 @@ impl Writer {
         self.text.push('\n');
     }
 
-    /// A comment at this place in the file and the same in the notes, under `section`.
+    /// A comment at this place in the file and the same in the notes, under `section`. `what`
+    /// and `why` quote the job (an expression, a target's name, a filter's value), so every
+    /// character that acts rather than shows is written as its escape (`\n`, `\t`, `\u{2028}`;
+    /// `render::visible`): a line break from Entra would end the comment and make the rest of
+    /// the line config (a mapping, a `protect:` list) that `validate` accepts, and YAML 1.1
+    /// readers (PyYAML, yamllint) break lines at U+0085, U+2028 and U+2029 as well.
     fn kept(&mut self, indent: &str, section: &str, what: &str, why: &str) {
+        let (what, why) = (visible(what), visible(why));
         for (i, part) in wrap(&format!("not imported: {what} — {why}"), 96 - indent.len())
             .iter()
             .enumerate()
@@ -794,14 +802,35 @@ pub(crate) fn scalar(text: &str) -> String {
     if plain { text.to_owned() } else { quoted(text) }
 }
 
-/// A quoted YAML scalar: single-quoted (only `'` doubled), or JSON-style double-quoted when the
-/// text holds control characters.
+/// A quoted YAML scalar on one line: single-quoted (only `'` doubled), or double-quoted with
+/// escapes when the text holds a character a single-quoted scalar cannot keep: a control
+/// character (C0, DEL, C1 — U+0085 is a line break to YAML 1.1 readers), U+2028, U+2029 (line
+/// breaks to YAML 1.1, folded into a space) or U+FEFF (a byte order mark, not allowed inside a
+/// document). Source: YAML 1.2.2, "5.5 White Space Characters" and "5.7 Escaped Characters".
 pub(crate) fn quoted(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        serde_json::to_string(text).unwrap_or_default()
-    } else {
-        format!("'{}'", text.replace('\'', "''"))
+    let escaped = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}');
+    if !text.chars().any(escaped) {
+        return format!("'{}'", text.replace('\'', "''"));
     }
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // All of them are in the Basic Multilingual Plane: four hex digits say each.
+            c if escaped(c) => {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Words of `text` in lines of at most `width` characters (a word longer, or words joined by

@@ -49,8 +49,18 @@ fn scalars_read_back_as_the_same_string() {
         "@contoso.com",
         "Contoso: \"EMEA\" Ltd",
         "Zoë",
+        "a\u{2028}b\u{2029}c",
+        "next\u{85}line",
+        "bom\u{feff}",
+        "del\u{7f} esc\u{1b}[31m \\ \"",
+        "cr\ronly",
     ] {
         for written in [scalar(text), quoted(text)] {
+            // One line, by any YAML reader's count: 1.1's line breaks too.
+            assert!(
+                !written.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']),
+                "{written}"
+            );
             let yaml = format!("key: {written}\n");
             let read: std::collections::BTreeMap<String, String> =
                 serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));

@@ -420,6 +420,74 @@ fn expressions_of_every_value_kind_import_and_renamed_attributes_are_read_from_g
     insta::assert_snapshot!(written);
 }
 
+/// What the job says (an expression, a target's name, a filter's value) is quoted in comments:
+/// a line break in it (`\n`, a lone `\r`, YAML 1.1's U+0085 and U+2028) would end the comment and
+/// make the rest config that validates — an extra mapping, a `protect:` list, a looser
+/// `safety` — so each is written as its escape, as are tabs (no trailing white space for
+/// yamllint) and an escape sequence, which used to make the whole import fail.
+#[test]
+fn line_breaks_in_what_the_job_says_stay_inside_the_comment() {
+    let mut schema = default_schema();
+    let attribute = |name: &str| json!({"type": "Attribute", "name": name, "parameters": []});
+    let mapping = user_mapping(&mut schema);
+    let mappings = mapping["attributeMappings"].as_array_mut().unwrap();
+    for (target, source, flow) in [
+        (
+            "Division",
+            json!({"type": "Function", "name": "Append", "parameters": [],
+                "expression": "Append([mail], \"x\")\n  - target: Title\n    constant: pwned1"}),
+            "ValueAddOnly",
+        ),
+        (
+            "Nope__x\r  - target: Department\r    constant: pwned2",
+            attribute("department"),
+            "Always",
+        ),
+        (
+            "Nope__y\u{2028}protect: [pwned3]\u{85}x\u{1b}[2J\t",
+            attribute("department"),
+            "Always",
+        ),
+    ] {
+        mappings.push(json!({
+            "targetAttributeName": target, "source": source, "defaultValue": null,
+            "flowType": flow, "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
+        }));
+    }
+    let clause = json!({"operatorName": "EQUALS", "sourceOperandName": "userType",
+        "targetOperand": {"values": ["Member\nsafety:\n  max_deactivations: 100000 pwned4\t"]}});
+    mapping["scope"]["inputFilterGroups"] = json!([{"name": "pre", "clauses": [clause]}]);
+    let (out, written) = import_file("import-line-breaks", &schema, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for line in written.lines() {
+        if line.contains("pwned") {
+            assert!(
+                line.trim_start().starts_with('#'),
+                "config from a comment: {line}"
+            );
+        }
+        assert!(
+            !line.ends_with([' ', '\t']),
+            "trailing white space: {line:?}"
+        );
+        assert!(
+            !line.contains(['\r', '\t', '\u{85}', '\u{2028}', '\u{1b}']),
+            "{line:?}"
+        );
+    }
+    assert!(written.contains("max_deactivations: 10\n"), "{written}");
+    for shown in [
+        "Append([mail], \"x\")\\n  - target: Title\\n    constant: pwned1",
+        "Nope__x\\r  - target: Department\\r    constant: pwned2",
+        "Nope__y\\u{2028}protect: [pwned3]\\u{85}x\\u{1b}[2J\\t",
+        "Member\\nsafety:\\n  max_deactivations: 100000 pwned4\\t",
+    ] {
+        // The file wraps long comments; the notes on stderr say each on one line.
+        assert!(out.stderr.contains(shown), "{shown}: {}", out.stderr);
+    }
+    assert!(!out.stderr.contains('\u{1b}'), "{}", out.stderr);
+}
+
 /// A change to a schema.
 type Edit = dyn Fn(&mut Value);
 
