@@ -146,7 +146,15 @@ fn quoted(chars: &[char], start: usize) -> Result<(Quoted, usize), String> {
                         } else {
                             char::from_u32(code)
                         };
-                        c.ok_or_else(|| illegal(sequence))?
+                        let c = c.ok_or_else(|| illegal(sequence))?;
+                        // The character itself in a LIKE pattern, as `\\`, `\%` and `\_` are:
+                        // `'%\u005C'` is no escape of what follows. (Assumed: the reference
+                        // says nothing of a wildcard or backslash written as `\uXXXX`; this is
+                        // the reading that cannot widen a pattern.)
+                        if matches!(c, '\\' | '%' | '_') {
+                            quoted.pattern.push('\\');
+                        }
+                        c
                     }
                     _ => return Err(illegal(&[chars[i - 2], escaped])),
                 }
@@ -723,6 +731,16 @@ mod tests {
             "an escaped backslash, then a wildcard"
         );
         assert!(like("a_b%", "axbyz"));
+        // A backslash or wildcard written as `\uXXXX` is the character itself.
+        assert!(
+            !like(r"%\u005C", "Engineer"),
+            "a trailing \\u005C widened the pattern"
+        );
+        assert!(like(r"%\u005C", r"a\"));
+        assert!(!like(r"a\u0025", "abc"));
+        assert!(like(r"a\u0025", "a%"));
+        assert!(!like(r"a\u005fc", "abc"));
+        assert!(like(r"a\u005fc%", "a_cd"));
     }
 
     /// A backslash before anything SOQL does not define, a `\u` without four hex digits or
