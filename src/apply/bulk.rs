@@ -62,7 +62,6 @@ mod tests {
     use super::write_split;
     use crate::apply::{Ctx, Options, Stop, Written};
     use crate::emulator::{self, State, synthetic};
-    use crate::salesforce::Salesforce;
     use crate::salesforce::write::Op;
 
     /// A write larger than one upload may be is split into several jobs, each row's outcome
@@ -76,13 +75,7 @@ mod tests {
         .await
         .unwrap();
         let dir = std::env::temp_dir().join(format!("roster-bulk-split-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("sf.secret"), synthetic::SALESFORCE_SECRET).unwrap();
-        let config = synthetic::config().replace("{env: SF_CLIENT_SECRET}", "{file: sf.secret}");
-        std::fs::write(dir.join("roster.yaml"), config).unwrap();
-        let loaded = crate::config::load(&dir.join("roster.yaml")).unwrap();
-        let base = running.base_url();
-        let salesforce = Salesforce::connect(&loaded.config, &dir, &base).unwrap();
+        let salesforce = crate::salesforce::synthetic_client(&running.base_url(), &dir);
         let ctx = Ctx {
             salesforce: Arc::new(salesforce),
             options: Options::default(),

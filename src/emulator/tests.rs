@@ -822,6 +822,33 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
     running.shutdown().await;
 }
 
+/// A URI and headers over 16,384 bytes are refused before anything else: 414 URI Too Long, or
+/// 431 when the headers make it (help article 000386264); just under passes.
+#[tokio::test]
+async fn a_request_over_salesforces_uri_limit_is_refused() {
+    let running = synthetic(10).await;
+    let sf = Sf::synthetic(&running).await;
+    let soql_of = |bytes: usize| {
+        let head = "SELECT Id FROM User WHERE Username IN ('";
+        format!("{head}{}')", "x".repeat(bytes - head.len() - 2))
+    };
+    let (status, body) = sf.get(&query_path(&soql_of(15_000))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = sf.get(&query_path(&soql_of(16_400))).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    let status = sf
+        .http
+        .get(format!("{}/services/data/v62.0/limits", sf.base))
+        .bearer_auth(&sf.token)
+        .header("X-Padding", "p".repeat(16_400))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    running.shutdown().await;
+}
+
 /// AND and OR together need parentheses (SOQL gives neither precedence): `MALFORMED_QUERY`, its
 /// message shaped as Salesforce's, pointing where reading stopped.
 #[tokio::test]

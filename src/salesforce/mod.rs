@@ -70,6 +70,20 @@ pub(crate) fn canonical_id(id: &str) -> Option<[u8; 15]> {
 /// `../shared/reference/salesforce-access.md`).
 pub(crate) const USER_LICENSE_PREFIX: &str = "100";
 
+/// A client of the synthetic org an emulator at `base_url` serves, logging in as its connected
+/// app (the config of `roster emulate --synthetic --write-config`, its secret in a file of
+/// `dir`).
+#[cfg(test)]
+pub(crate) fn synthetic_client(base_url: &str, dir: &std::path::Path) -> Salesforce {
+    use crate::emulator::synthetic;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("sf.secret"), synthetic::SALESFORCE_SECRET).unwrap();
+    let config = synthetic::config().replace("{env: SF_CLIENT_SECRET}", "{file: sf.secret}");
+    std::fs::write(dir.join("roster.yaml"), config).unwrap();
+    let loaded = crate::config::load(&dir.join("roster.yaml")).unwrap();
+    Salesforce::connect(&loaded.config, dir, base_url).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::same_id;

@@ -40,8 +40,41 @@ pub(crate) fn quote(text: &str) -> String {
     out
 }
 
-/// Every row of `{select} WHERE {field} IN (...)` over `values`, `per_query` values a query,
-/// the queries run side by side; rows in the order of the chunks.
+/// How long a query's `q=` value may be once percent-encoded, in bytes. Salesforce caps the URI
+/// plus the headers at 16,384 bytes, answering 414 URI Too Long or 431 beyond (help article
+/// 000386264); the rest is left for `/services/data/vXX.X/query?q=`, the bearer token and the
+/// other headers.
+pub(crate) const ENCODED_QUERY_MAX: usize = 12_000;
+
+/// `values` cut into `IN (...)` lists of at most `per_query` values each, and fewer when the
+/// percent-encoded query (`{head}'a', 'b'...)`) would pass `ENCODED_QUERY_MAX`: 200 Usernames
+/// of 80 characters are about 18 KB encoded. A value too long for any list gets one of its own.
+fn in_lists(head: &str, values: &[String], per_query: usize) -> Vec<Vec<String>> {
+    let fixed = crate::http::encode(head).len() + crate::http::encode(")").len();
+    let separator = crate::http::encode(", ").len();
+    let mut lists: Vec<Vec<String>> = Vec::new();
+    let mut length = usize::MAX;
+    for value in values {
+        let quoted = quote(value);
+        let more = crate::http::encode(&quoted).len();
+        let full = lists.last().is_none_or(|list| {
+            list.len() >= per_query.max(1) || length + separator + more > ENCODED_QUERY_MAX
+        });
+        if full {
+            lists.push(Vec::new());
+            length = fixed;
+        } else {
+            length += separator;
+        }
+        length += more;
+        lists.last_mut().expect("a list was pushed").push(quoted);
+    }
+    lists
+}
+
+/// Every row of `{select} WHERE {field} IN (...)` over `values`, `per_query` values a query
+/// (fewer when the URL would be too long: `in_lists`), the queries run side by side; rows in
+/// the order of the chunks.
 pub(crate) async fn query_in(
     salesforce: &Arc<Salesforce>,
     select: &str,
@@ -49,11 +82,11 @@ pub(crate) async fn query_in(
     values: &[String],
     per_query: usize,
 ) -> Result<Vec<Value>, SalesforceError> {
-    let queries: Vec<_> = values
-        .chunks(per_query.max(1))
-        .map(|chunk| {
-            let list: Vec<String> = chunk.iter().map(|v| quote(v)).collect();
-            let soql = format!("{select} WHERE {field} IN ({})", list.join(", "));
+    let head = format!("{select} WHERE {field} IN (");
+    let queries: Vec<_> = in_lists(&head, values, per_query)
+        .into_iter()
+        .map(|list| {
+            let soql = format!("{head}{})", list.join(", "));
             let salesforce = Arc::clone(salesforce);
             async move { Ok::<_, Infallible>(salesforce.query(&soql, None).await) }
         })
@@ -216,7 +249,76 @@ pub(crate) async fn logins_of(
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{ENCODED_QUERY_MAX, in_lists, quote};
+
+    /// Lists stop at `per_query` values or at the encoded length, whichever comes first, and
+    /// keep every value once, in order.
+    #[test]
+    fn in_lists_stay_under_the_url_limit() {
+        let head = "SELECT Id, Username FROM User WHERE Username IN (";
+        let long: Vec<String> = (0..450)
+            .map(|n| format!("{n:03}.{}@contoso.com", "x".repeat(64)))
+            .collect();
+        assert_eq!(long[0].len(), 80, "Salesforce's longest Username");
+        let lists = in_lists(head, &long, 200);
+        assert!(lists.len() > 3, "{} lists", lists.len());
+        for list in &lists {
+            let soql = format!("{head}{})", list.join(", "));
+            assert!(crate::http::encode(&soql).len() <= ENCODED_QUERY_MAX);
+            assert!(list.len() <= 200);
+        }
+        let back: Vec<String> = lists.concat();
+        let quoted: Vec<String> = long.iter().map(|v| quote(v)).collect();
+        assert_eq!(back, quoted);
+        // Short values: the count decides.
+        let ids: Vec<String> = (0..601).map(|n| format!("005{n:015}")).collect();
+        let sizes: Vec<usize> = in_lists(head, &ids, 300).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [300, 300, 1]);
+        assert!(in_lists(head, &[], 300).is_empty());
+        // A value too long for any list is a list of its own, not lost.
+        let huge = vec!["a".into(), "x".repeat(20_000), "b".into()];
+        let sizes: Vec<usize> = in_lists(head, &huge, 300).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 1, 1]);
+    }
+
+    /// 450 Usernames of 80 characters (Salesforce's longest) are looked up without a 414 from
+    /// the emulator, which refuses a URI and headers over 16,384 bytes as Salesforce does; the
+    /// org's own users among them are found whatever their case.
+    #[tokio::test]
+    async fn the_longest_usernames_are_looked_up_under_the_url_limit() {
+        use crate::emulator::{self, State, synthetic};
+        let running = emulator::start(
+            State::from_world(synthetic::world(3, 1)).unwrap(),
+            "127.0.0.1:0",
+        )
+        .await
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("roster-soql-long-{}", std::process::id()));
+        let salesforce = std::sync::Arc::new(crate::salesforce::synthetic_client(
+            &running.base_url(),
+            &dir,
+        ));
+        let real: Vec<String> = running.shared.state().org.objects["User"]
+            .values()
+            .filter_map(|u| u["Username"].as_str())
+            .filter(|name| name.contains('@'))
+            .map(str::to_uppercase)
+            .collect();
+        let mut names: Vec<String> = (0..450)
+            .map(|n| format!("{n:03}.{}@contoso.com", "x".repeat(64)))
+            .collect();
+        names.extend(real.iter().cloned());
+        let found = super::ids_by_username(&salesforce, &names).await.unwrap();
+        assert_eq!(found.len(), real.len(), "{found:?}");
+        for name in &real {
+            assert!(
+                found.contains_key(&name.to_lowercase()),
+                "{name}: {found:?}"
+            );
+        }
+        running.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn literals_escape_what_soql_escapes() {

@@ -12,7 +12,7 @@ pub(crate) use bulk::Jobs;
 pub(crate) use query::Row;
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::http::{form, json_response, oauth_error, param, salesforce_error};
@@ -35,7 +35,38 @@ fn release_label(version: u16) -> String {
     format!("{season} '{:02}", 11 + since / 3)
 }
 
+/// The most a request's URI and headers may hold together, in bytes: beyond it Salesforce
+/// answers 414 URI Too Long, or 431 Request Header Fields Too Large when the headers make it
+/// (help article 000386264; salesforce-api.md §3.2). Counted as sent: the request target and
+/// each header's `name: value` line.
+const REQUEST_HEAD_MAX: usize = 16_384;
+
+/// 414 or 431 when the request's URI and headers pass `REQUEST_HEAD_MAX`. Refused at
+/// Salesforce's edge, before the session is read; the body is a short text (assumed: the
+/// help article names the statuses, not a body).
+fn too_large(request: &Request) -> Option<Response> {
+    let uri = request.path.len() + request.query.len() + usize::from(!request.query.is_empty());
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    if uri + headers <= REQUEST_HEAD_MAX {
+        return None;
+    }
+    let status = if uri > headers {
+        StatusCode::URI_TOO_LONG
+    } else {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    };
+    let reason = status.canonical_reason().unwrap_or_default();
+    Some((status, reason).into_response())
+}
+
 pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
+    if let Some(refused) = too_large(request) {
+        return refused;
+    }
     let path = request.path.trim_end_matches('/');
     if path == "/services/oauth2/token" && request.method == Method::POST {
         return token(shared, request);
