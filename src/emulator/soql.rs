@@ -75,6 +75,12 @@ struct Quoted {
     like_only: Option<&'static str>,
 }
 
+/// The longest string a WHERE clause may hold, in characters ("Strings in WHERE clauses can't
+/// exceed 4,000 characters": SOQL and SOSL Reference, "WHERE"). The error code roster's
+/// emulator answers with, MALFORMED_QUERY, and its wording are assumed; the reference gives
+/// neither.
+const LITERAL_MAX: usize = 4_000;
+
 /// The string literal whose text starts at `chars[start]` (just past its opening quote), and
 /// where the token after it starts. The escape sequences SOQL defines: `\n \r \t \b \f` (either
 /// case), `\" \' \\`, `\uXXXX` (a surrogate pair as two), and `\% \_` for LIKE; a backslash
@@ -102,6 +108,13 @@ fn quoted(chars: &[char], start: usize) -> Result<(Quoted, usize), String> {
     loop {
         let c = match chars.get(i) {
             None => return Err("unterminated string literal".to_owned()),
+            Some('\'') if quoted.text.chars().count() > LITERAL_MAX => {
+                return Err(format!(
+                    "string literal of {} characters: strings in WHERE clauses can't exceed \
+                     {LITERAL_MAX} characters",
+                    quoted.text.chars().count()
+                ));
+            }
             Some('\'') => return Ok((quoted, i + 1)),
             Some('\\') => {
                 let escaped = *chars.get(i + 1).ok_or("unterminated string literal")?;
@@ -809,6 +822,12 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        // A WHERE string of 4,000 characters is taken, one more is not (counted as characters,
+        // not bytes).
+        let literal = |n: usize| format!("SELECT Id FROM User WHERE Name = '{}'", "é".repeat(n));
+        assert!(parse(&literal(4_000)).is_ok());
+        let long = parse(&literal(4_001)).unwrap_err();
+        assert!(long.message.contains("can't exceed 4000"), "{}", long.message);
         // Where reading stopped, in characters from 1: past the end for a query that ends too
         // soon, at the token that does not fit, at the quote of a string never closed.
         for (bad, column) in [
