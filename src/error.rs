@@ -132,7 +132,9 @@ pub(crate) enum Error {
     #[error("the demo was {why}; its temporary files are removed")]
     Interrupted { why: &'static str },
     /// An Entra provisioning job (or schema file) that cannot be translated as it means.
-    #[error("cannot import the provisioning job: {0}")]
+    /// Its text quotes the job (names, expressions, ids from Graph): shown on one line, every
+    /// character that acts escaped (`render::visible`), a line break from the job too.
+    #[error("cannot import the provisioning job: {}", crate::render::visible(.0))]
     Import(String),
     /// The demo's own emulator or bundled world misbehaved.
     #[error("the demo failed: {0}")]

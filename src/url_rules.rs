@@ -44,6 +44,15 @@ pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
 /// which would swallow every path roster appends (`http://host/#` sends everything to `/`).
 pub(crate) fn check_base_url(text: &str) -> Result<url::Url, String> {
     let url = check_url(text)?;
+    // The URL parser drops tabs and line breaks anywhere and white space around: the URL used
+    // would not be the one written (`https://contoso.my.salesforce.com\n`, `https://ev\til`).
+    if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{} holds {}; a base URL has no white space or control character",
+            shown(text),
+            crate::render::quoted(&c.to_string())
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
             "{} has a query or fragment (`?`, `#`); a base URL ends with its host or path",
@@ -198,6 +207,26 @@ mod tests {
     use super::{check_url, mask_user_info};
 
     /// Sandbox login URLs in each form Salesforce has used; production ones are not.
+    /// The URL parser drops tabs and line breaks and trims white space: a base URL holding any
+    /// is not the URL used, and is refused, naming the character.
+    #[test]
+    fn a_base_url_with_white_space_or_a_control_character_is_refused() {
+        for (bad, named) in [
+            ("https://contoso.my.salesforce.com\n", "\"\\n\""),
+            (" https://test.salesforce.com", "\" \""),
+            ("https://ev\til.example.com", "\"\\t\""),
+            ("https://x.example.com/a\u{2028}b", "\"\\u{2028}\""),
+            ("https://x.example.com/\u{7f}", "\"\\u{7f}\""),
+        ] {
+            let err = super::check_base_url(bad).unwrap_err();
+            assert!(
+                err.contains(&format!("holds {named}; a base URL has no white space")),
+                "{bad:?}: {err}"
+            );
+        }
+        assert!(super::check_base_url("https://test.salesforce.com/").is_ok());
+    }
+
     #[test]
     fn sandbox_login_urls_in_every_form() {
         for sandbox in [

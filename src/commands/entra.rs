@@ -265,7 +265,11 @@ async fn from_graph(
         schema,
         secrets,
         app_roles: Some(sp.app_roles),
-        origin: format!("job {} of {:?}", job.0, sp.display_name),
+        origin: format!(
+            "job {} of {:?}",
+            crate::render::visible(&job.0),
+            sp.display_name
+        ),
     })
 }
 

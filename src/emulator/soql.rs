@@ -827,7 +827,11 @@ mod tests {
         let literal = |n: usize| format!("SELECT Id FROM User WHERE Name = '{}'", "é".repeat(n));
         assert!(parse(&literal(4_000)).is_ok());
         let long = parse(&literal(4_001)).unwrap_err();
-        assert!(long.message.contains("can't exceed 4000"), "{}", long.message);
+        assert!(
+            long.message.contains("can't exceed 4000"),
+            "{}",
+            long.message
+        );
         // Where reading stopped, in characters from 1: past the end for a query that ends too
         // soon, at the token that does not fit, at the quote of a string never closed.
         for (bad, column) in [

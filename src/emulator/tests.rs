@@ -828,9 +828,15 @@ async fn a_filter_on_an_unknown_field_or_with_a_quoted_typed_value_is_refused() 
 async fn a_request_over_salesforces_uri_limit_is_refused() {
     let running = synthetic(10).await;
     let sf = Sf::synthetic(&running).await;
+    // Strings of 80 characters, Salesforce's longest Username, up to `bytes` in all.
     let soql_of = |bytes: usize| {
-        let head = "SELECT Id FROM User WHERE Username IN ('";
-        format!("{head}{}')", "x".repeat(bytes - head.len() - 2))
+        let mut soql = "SELECT Id FROM User WHERE Username IN ('x'".to_owned();
+        while soql.len() + 85 < bytes {
+            soql.push_str(", '");
+            soql.push_str(&"x".repeat(80));
+            soql.push('\'');
+        }
+        soql + ")"
     };
     let (status, body) = sf.get(&query_path(&soql_of(15_000))).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -129,7 +129,7 @@ impl Writer {
         self.line("#");
         self.line(&format!(
             "# Imported by `roster import entra` from {}.",
-            job.origin
+            visible(&job.origin)
         ));
         self.line("# What Entra has and roster cannot express is kept below as comments, with the reason.");
         self.line("version: 1");
@@ -805,10 +805,16 @@ pub(crate) fn scalar(text: &str) -> String {
 /// A quoted YAML scalar on one line: single-quoted (only `'` doubled), or double-quoted with
 /// escapes when the text holds a character a single-quoted scalar cannot keep: a control
 /// character (C0, DEL, C1 — U+0085 is a line break to YAML 1.1 readers), U+2028, U+2029 (line
-/// breaks to YAML 1.1, folded into a space) or U+FEFF (a byte order mark, not allowed inside a
-/// document). Source: YAML 1.2.2, "5.5 White Space Characters" and "5.7 Escaped Characters".
+/// breaks to YAML 1.1, folded into a space), U+FEFF (a byte order mark, not allowed inside a
+/// document) or the noncharacters U+FFFE and U+FFFF, which YAML does not print. Source: YAML 1.2.2, "5.5 White Space Characters" and "5.7 Escaped Characters".
 pub(crate) fn quoted(text: &str) -> String {
-    let escaped = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}');
+    let escaped = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            )
+    };
     if !text.chars().any(escaped) {
         return format!("'{}'", text.replace('\'', "''"));
     }
@@ -857,14 +863,54 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
         first = false;
     }
-    if let Some(last) = lines.last_mut() {
-        last.truncate(last.trim_end_matches(' ').len());
+    // No line ends in white space, ASCII or not (U+00A0, U+3000 at a break).
+    for line in &mut lines {
+        line.truncate(line.trim_end().len());
     }
     lines
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{Connection, Provisioning, import};
+
+    /// Where the job came from (a job id read from Graph) is one line of the header: a line
+    /// break in it, YAML 1.1's too, is written as its escape and adds no config.
+    #[test]
+    fn the_header_names_the_origin_on_one_line() {
+        let schema = serde_json::from_str(include_str!(
+            "../../tests/fixtures/entra/salesforce-default-schema.json"
+        ))
+        .unwrap();
+        let roles = crate::graph::app_roles_of(
+            &serde_json::from_str(include_str!(
+                "../../tests/fixtures/entra/salesforce-app-roles.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let job = Provisioning {
+            schema,
+            secrets: Vec::new(),
+            app_roles: Some(roles),
+            origin: "job X.1\nprotect:\n  profiles: [Standard User]\u{2028}y\u{85}z\u{fffe}".into(),
+        };
+        let connection = Connection {
+            tenant_id: None,
+            client_id: None,
+            application: None,
+            salesforce_client_id: None,
+        };
+        let imported = import(&job, &connection).unwrap();
+        let header = imported.yaml.lines().nth(2).unwrap();
+        assert_eq!(
+            header,
+            "# Imported by `roster import entra` from job X.1\\nprotect:\\n  profiles: \
+             [Standard User]\\u{2028}y\\u{85}z\\u{fffe}."
+        );
+        assert!(!imported.yaml.contains("\nprotect"), "{}", imported.yaml);
+    }
+
     /// Comments break at single spaces only: the spaces of a quoted value stay as they are.
     #[test]
     fn wrapping_keeps_the_spaces_of_a_value() {

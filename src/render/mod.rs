@@ -282,7 +282,8 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
 /// bell, a line break), a bidirectional mark, embedding, override or isolate (U+200E, U+200F,
 /// U+061C, U+202A–U+202E, U+2066–U+2069), which reorders the text a reviewer reads, a line or
 /// paragraph separator (U+2028, U+2029), or an invisible character that makes two values look
-/// alike (zero-width space U+200B, soft hyphen U+00AD, word joiner U+2060, U+FEFF).
+/// alike (zero-width space U+200B, soft hyphen U+00AD, word joiner U+2060, U+FEFF), or the
+/// noncharacters U+FFFE and U+FFFF, which YAML and XML refuse to hold.
 fn acts(c: char) -> bool {
     c.is_control()
         || matches!(
@@ -298,6 +299,8 @@ fn acts(c: char) -> bool {
                 | '\u{00ad}'
                 | '\u{2060}'
                 | '\u{feff}'
+                | '\u{fffe}'
+                | '\u{ffff}'
         )
 }
 

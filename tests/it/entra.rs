@@ -454,6 +454,18 @@ fn line_breaks_in_what_the_job_says_stay_inside_the_comment() {
             "flowType": flow, "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
         }));
     }
+    // A noncharacter YAML does not print, in a value and in a comment; a name of words joined
+    // by no-break spaces, which wrapping must not leave at a line's end.
+    mappings.push(json!({
+        "targetAttributeName": "Cost_Center__c", "source": attribute("department"),
+        "defaultValue": "x\u{fffe}y", "flowType": "Always", "flowBehavior": "FlowWhenChanged",
+        "matchingPriority": 0,
+    }));
+    mappings.push(json!({
+        "targetAttributeName": format!("Nope__z\u{fffe}{}", "Bogus\u{a0} ".repeat(30)),
+        "source": attribute("department"), "defaultValue": null, "flowType": "Always",
+        "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
+    }));
     let clause = json!({"operatorName": "EQUALS", "sourceOperandName": "userType",
         "targetOperand": {"values": ["Member\nsafety:\n  max_deactivations: 100000 pwned4\t"]}});
     mapping["scope"]["inputFilterGroups"] = json!([{"name": "pre", "clauses": [clause]}]);
@@ -467,14 +479,15 @@ fn line_breaks_in_what_the_job_says_stay_inside_the_comment() {
             );
         }
         assert!(
-            !line.ends_with([' ', '\t']),
+            !line.ends_with(char::is_whitespace),
             "trailing white space: {line:?}"
         );
         assert!(
-            !line.contains(['\r', '\t', '\u{85}', '\u{2028}', '\u{1b}']),
+            !line.contains(['\r', '\t', '\u{85}', '\u{2028}', '\u{1b}', '\u{fffe}']),
             "{line:?}"
         );
     }
+    assert!(written.contains("default: \"x\\uFFFEy\""), "{written}");
     assert!(written.contains("max_deactivations: 10\n"), "{written}");
     for shown in [
         "Append([mail], \"x\")\\n  - target: Title\\n    constant: pwned1",
@@ -486,6 +499,25 @@ fn line_breaks_in_what_the_job_says_stay_inside_the_comment() {
         assert!(out.stderr.contains(shown), "{shown}: {}", out.stderr);
     }
     assert!(!out.stderr.contains('\u{1b}'), "{}", out.stderr);
+}
+
+/// An import error quotes the job (an operator, an attribute's name): on one line, a line break
+/// in it written as its escape, so the job cannot print a line of its own (`error: ...`).
+#[test]
+fn an_import_error_quotes_the_job_on_one_line() {
+    let mut schema = default_schema();
+    user_mapping(&mut schema)["scope"] = json!({"groups": [{"name": "g", "clauses": [
+        {"operatorName": "BOGUS", "sourceOperandName": "department\nerror: fake\rX\u{2028}",
+         "targetOperand": {"values": ["x"]}}]}]});
+    let (out, written) = import_file("import-error-one-line", &schema, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(written.is_empty(), "{written}");
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("department\\nerror: fake\\rX\\u{2028}"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A change to a schema.
@@ -827,6 +859,11 @@ fn a_base_address_with_a_password_is_masked_and_commented() {
         ("//x.my.salesforce.com/?q=P4ssw0rd", "is not an https URL"),
         ("?P4ssw0rd", "is not an https URL"),
         ("x.my.salesforce.com#P4ssw0rd@y", "is not an https URL"),
+        // White space the URL parser would drop: not the URL that would be used.
+        (
+            "https://contoso.my.salesforce.com\n",
+            "a base URL has no white space",
+        ),
     ] {
         let (scratch, out) = import_default_with(
             "import-base-address",
