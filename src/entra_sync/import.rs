@@ -421,11 +421,14 @@ impl Writer {
                             .to_owned(),
                     );
                 };
+                // Two roles of one display name give one rule: the same condition and profile.
+                let mut seen = std::collections::HashSet::new();
                 roles
                     .iter()
                     .filter(|r| r.is_enabled)
                     .map(|r| r.display_name.clone())
                     .filter(|name| name != "msiam_access" && !name.trim().is_empty())
+                    .filter(|name| seen.insert(name.clone()))
                     .map(|name| (name.clone(), name))
                     .collect()
             }
@@ -876,24 +879,26 @@ mod tests {
 
     /// Where the job came from (a job id read from Graph) is one line of the header: a line
     /// break in it, YAML 1.1's too, is written as its escape and adds no config.
-    #[test]
-    fn the_header_names_the_origin_on_one_line() {
+    /// The documented default Salesforce job, from `origin`, with the fixture's app roles and
+    /// `more` roles, imported with nothing of the connection known.
+    fn import_default(origin: &str, more: &[serde_json::Value]) -> super::Imported {
         let schema = serde_json::from_str(include_str!(
             "../../tests/fixtures/entra/salesforce-default-schema.json"
         ))
         .unwrap();
-        let roles = crate::graph::app_roles_of(
-            &serde_json::from_str(include_str!(
-                "../../tests/fixtures/entra/salesforce-app-roles.json"
-            ))
-            .unwrap(),
-        )
+        let mut roles: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/entra/salesforce-app-roles.json"
+        ))
         .unwrap();
+        roles["appRoles"]
+            .as_array_mut()
+            .unwrap()
+            .extend_from_slice(more);
         let job = Provisioning {
             schema,
             secrets: Vec::new(),
-            app_roles: Some(roles),
-            origin: "job X.1\nprotect:\n  profiles: [Standard User]\u{2028}y\u{85}z\u{fffe}".into(),
+            app_roles: Some(crate::graph::app_roles_of(&roles).unwrap()),
+            origin: origin.to_owned(),
         };
         let connection = Connection {
             tenant_id: None,
@@ -901,7 +906,30 @@ mod tests {
             application: None,
             salesforce_client_id: None,
         };
-        let imported = import(&job, &connection).unwrap();
+        import(&job, &connection).unwrap()
+    }
+
+    /// Two app roles of one display name (Entra requires only their values to differ) give
+    /// one rule, not the same rule twice.
+    #[test]
+    fn app_roles_of_one_display_name_give_one_rule() {
+        let twin = serde_json::json!({"id": "0a9e1e8c-2f4b-4b7e-9a35-3c1d2e4f5a6b",
+            "displayName": "Standard User", "value": "standard2", "isEnabled": true,
+            "allowedMemberTypes": ["User"], "description": "again"});
+        let imported = import_default("a downloaded schema", &[twin]);
+        let rules = imported
+            .yaml
+            .matches("- when: {app_role: Standard User}")
+            .count();
+        assert_eq!(rules, 1, "{}", imported.yaml);
+    }
+
+    #[test]
+    fn the_header_names_the_origin_on_one_line() {
+        let imported = import_default(
+            "job X.1\nprotect:\n  profiles: [Standard User]\u{2028}y\u{85}z\u{fffe}",
+            &[],
+        );
         let header = imported.yaml.lines().nth(2).unwrap();
         assert_eq!(
             header,
