@@ -806,18 +806,15 @@ pub(crate) fn scalar(text: &str) -> String {
 }
 
 /// A quoted YAML scalar on one line: single-quoted (only `'` doubled), or double-quoted with
-/// escapes when the text holds a character a single-quoted scalar cannot keep: a control
-/// character (C0, DEL, C1 — U+0085 is a line break to YAML 1.1 readers), U+2028, U+2029 (line
-/// breaks to YAML 1.1, folded into a space), U+FEFF (a byte order mark, not allowed inside a
-/// document) or the noncharacters U+FFFE and U+FFFF, which YAML does not print. Source: YAML 1.2.2, "5.5 White Space Characters" and "5.7 Escaped Characters".
+/// escapes when the text holds a character that acts rather than shows (`render::acts`): one a
+/// single-quoted scalar cannot keep — a control character (C0, DEL, C1: U+0085 is a line break
+/// to YAML 1.1 readers), U+2028 and U+2029 (line breaks to YAML 1.1, folded into a space),
+/// U+FEFF (a byte order mark, not allowed inside a document), the noncharacters U+FFFE and
+/// U+FFFF, which YAML does not print — or one that would hide from the file's reviewer what it
+/// says (a bidirectional override, a zero-width space). Source: YAML 1.2.2, "5.5 White Space
+/// Characters" and "5.7 Escaped Characters".
 pub(crate) fn quoted(text: &str) -> String {
-    let escaped = |c: char| {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-            )
-    };
+    let escaped = crate::render::acts;
     if !text.chars().any(escaped) {
         return format!("'{}'", text.replace('\'', "''"));
     }

@@ -54,6 +54,8 @@ fn scalars_read_back_as_the_same_string() {
         "bom\u{feff}",
         "del\u{7f} esc\u{1b}[31m \\ \"",
         "cr\ronly",
+        "bidi\u{202e}txt\u{200b}",
+        "non\u{fffe}char\u{ffff}",
     ] {
         for written in [scalar(text), quoted(text)] {
             // One line, by any YAML reader's count: 1.1's line breaks too.
@@ -61,6 +63,8 @@ fn scalars_read_back_as_the_same_string() {
                 !written.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']),
                 "{written}"
             );
+            // Nothing that would hide what the file says from its reviewer, either.
+            assert!(!written.contains(crate::render::acts), "{written:?}");
             let yaml = format!("key: {written}\n");
             let read: std::collections::BTreeMap<String, String> =
                 serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));

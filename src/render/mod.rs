@@ -284,7 +284,7 @@ static EMAIL: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
 /// paragraph separator (U+2028, U+2029), or an invisible character that makes two values look
 /// alike (zero-width space U+200B, soft hyphen U+00AD, word joiner U+2060, U+FEFF), or the
 /// noncharacters U+FFFE and U+FFFF, which YAML and XML refuse to hold.
-fn acts(c: char) -> bool {
+pub(crate) fn acts(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
