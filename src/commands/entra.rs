@@ -225,7 +225,16 @@ async fn from_graph(
             )),
             other => other.into(),
         })?;
-    let sp = crate::graph::service_principal(&graph, &source.application).await?;
+    let sp = crate::graph::service_principal(&graph, &source.application)
+        .await
+        .map_err(|e| match e {
+            // Named here by a flag, not by a config's setting: say so in the flag's words.
+            GraphError::Config { message, .. } => Error::Import(format!(
+                "{message}; check --application against Entra > Enterprise applications, or \
+                 give --service-principal-id"
+            )),
+            other => other.into(),
+        })?;
     let sync = format!("servicePrincipals/{}/synchronization", encode(&sp.id));
     // A 403 here is the one permission import needs beyond what plan reads with.
     let denied = |e: GraphError| {

@@ -142,6 +142,29 @@ fn importing_the_demo_job_plans_exactly_what_the_hand_written_config_plans() {
     );
 }
 
+/// An application the tenant lacks is named by the flag that named it, not by a config's
+/// setting: import has no config.
+#[test]
+fn an_unknown_application_is_named_by_its_flag() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("import-unknown-application");
+    let out = emulator.roster(
+        &scratch.dir,
+        &import_args(&["--application", "Nope", "--out", "roster.yaml"]),
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no enterprise application named \"Nope\"; check --application")
+            && out.stderr.contains("--service-principal-id")
+            && !out.stderr.contains("/source/application"),
+        "{}",
+        out.stderr
+    );
+    assert!(!scratch.dir.join("roster.yaml").exists());
+}
+
 #[test]
 fn export_then_import_plans_the_same_as_the_original() {
     let emulator = Emulator::start("examples/demo/world.yaml");
