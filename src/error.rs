@@ -92,7 +92,7 @@ pub(crate) enum Error {
         deactivations: usize,
         /// With `--target`: those waiting outside the targets, which count too.
         outside_target: usize,
-        /// How the config's maximum comes about: `10`, `25% of 12 owned users = 3`.
+        /// How the config's maximum comes about: `10`, `25% of 12 active owned users = 3`.
         allowance: String,
         /// What `--allow-deactivations` allowed, if given.
         allowed: Option<u32>,

@@ -749,7 +749,7 @@ pub(crate) enum OutOfScope {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Safety {
     /// The most deactivations (and freezes) one apply may carry out: a number, or a percentage
-    /// of owned users such as `"5%"`.
+    /// of the active owned users such as `"5%"`.
     #[serde(default = "default_max_deactivations")]
     pub(crate) max_deactivations: Threshold,
     /// Refuse to plan when no source user is in scope (a misconfiguration, not a wish to

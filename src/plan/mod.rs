@@ -296,7 +296,7 @@ pub(crate) struct SafetyCheck {
     pub(crate) freezes: usize,
     /// The most the config allows (a percentage already turned into a number).
     pub(crate) max_deactivations: usize,
-    /// How that number comes about: `10`, or `25% of 12 owned users = 3`.
+    /// How that number comes about: `10`, or `25% of 12 active owned users = 3`.
     #[serde(default)]
     pub(crate) allowance: String,
     /// `apply` refuses unless `--allow-deactivations` covers `counted()`.
@@ -840,7 +840,8 @@ impl Plan {
     }
 }
 
-/// The deactivation threshold: a number, or a percentage of the users roster owns or links.
+/// The deactivation threshold: a number, or a percentage of the active users roster owns
+/// (`target::owned_count`).
 fn safety(
     config: &Config,
     target: &TargetSnapshot,
@@ -856,7 +857,7 @@ fn safety(
             // The percentage as written: 7% is stored as 0.07, and 0.07 * 100 is 7.000000000000001.
             let percent = format!("{:.6}", ratio * 100.0);
             let percent = percent.trim_end_matches('0').trim_end_matches('.');
-            format!("{percent}% of {owned} owned users = {max}")
+            format!("{percent}% of {owned} active owned users = {max}")
         }
     };
     let mut check = SafetyCheck {

@@ -30,6 +30,23 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
             ));
         }
     }
+    // An update that unfreezes a user gives sign-in back, as a reactivation does: a freeze an
+    // admin made (a compromised account) is not undone unreviewed under `update` alone.
+    let unfreezes = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            c.action == Action::Update
+                && c.before.get("IsFrozen") == Some(&serde_json::Value::Bool(true))
+                && c.after.get("IsFrozen") == Some(&serde_json::Value::Bool(false))
+        })
+        .count();
+    if unfreezes > 0 && !allows(PolicyAction::Reactivate) {
+        reasons.push(format!(
+            "{unfreezes} change(s) unfreeze a user (sign-in given back), which \
+             reconcile.auto_apply.allow does not list (`reactivate`)"
+        ));
+    }
     // A feature licence is a grant too (it takes one of the org's seats), though the change
     // writes it as a User checkbox (`UserPermissionsKnowledgeUser`) rather than a grant record.
     let feature_licence = |c: &super::Change| {
@@ -114,6 +131,38 @@ mod tests {
             max_updates: None,
             max_deactivations: Some(0),
         }
+    }
+
+    /// An update that unfreezes a user needs `reactivate`: `update` alone does not give an
+    /// admin's frozen user their sign-in back.
+    #[test]
+    fn an_unfreeze_needs_reactivate() {
+        use PolicyAction::{Reactivate, Update};
+        let mut unfrozen = change(Action::Update, "a");
+        unfrozen
+            .before
+            .insert("IsFrozen".into(), serde_json::json!(true));
+        unfrozen
+            .after
+            .insert("IsFrozen".into(), serde_json::json!(false));
+        let mut plan = Plan {
+            changes: vec![unfrozen, change(Action::Update, "b")],
+            ..Plan::default()
+        };
+        assert_eq!(
+            held(&plan, &policy(&[Update])),
+            ["1 change(s) unfreeze a user (sign-in given back), which \
+                 reconcile.auto_apply.allow does not list (`reactivate`)"]
+        );
+        assert!(held(&plan, &policy(&[Update, Reactivate])).is_empty());
+        // A freeze is its own kind, not an unfreeze.
+        plan.changes[0]
+            .before
+            .insert("IsFrozen".into(), serde_json::json!(false));
+        plan.changes[0]
+            .after
+            .insert("IsFrozen".into(), serde_json::json!(true));
+        assert!(held(&plan, &policy(&[Update])).is_empty());
     }
 
     #[test]

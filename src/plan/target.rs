@@ -92,12 +92,15 @@ pub(super) fn owned(config: &Config, user: &TargetUser) -> bool {
         })
 }
 
-/// Users a percentage threshold counts against: owned ones, or all when no suffix is set.
+/// Users a percentage threshold counts against: the active owned ones, or every active user
+/// when no suffix is set. Inactive users are not counted: Salesforce never deletes a user, so
+/// counting those already deactivated would let the allowance grow with every run.
 pub(super) fn owned_count(config: &Config, target: &TargetSnapshot) -> usize {
-    if config.ownership.username_suffix.is_none() {
-        return target.users.len();
-    }
-    target.users.iter().filter(|u| owned(config, u)).count()
+    target
+        .users
+        .iter()
+        .filter(|u| u.is_active && (config.ownership.username_suffix.is_none() || owned(config, u)))
+        .count()
 }
 
 pub(super) fn fingerprint(user: &TargetUser) -> Option<Box<str>> {
