@@ -14,15 +14,39 @@ use crate::error::{Error, Outcome};
 use crate::plan::Plan;
 use crate::render;
 
-/// Whether `plan` is beyond the reconcile policy: if so it is shown (a saved plan was not yet)
-/// and every reason listed, for the workflow's issue.
-fn held(
-    ctx: &Context,
-    args: &ApplyArgs,
+/// Why `plan` is held under `policy` (none without one), after the checks every apply makes:
+/// a plan over `safety.max_deactivations` is refused (`--allow-deactivations` allowing), except
+/// that one the policy holds anyway is held with the threshold's reason among the rest (exit
+/// 3), not refused on it alone — the issue a scheduled run opens lists them all.
+fn hold_reasons(
     plan: &Plan,
-    policy: &crate::config::AutoApply,
-) -> Result<bool, Error> {
-    let reasons = crate::plan::policy::held(plan, policy);
+    policy: Option<&crate::config::AutoApply>,
+    allow_deactivations: Option<u32>,
+) -> Result<Vec<String>, Error> {
+    let mut reasons = policy
+        .map(|policy| crate::plan::policy::held(plan, policy))
+        .unwrap_or_default();
+    match check(plan, allow_deactivations, true) {
+        Err(Error::ThresholdExceeded { .. }) if !reasons.is_empty() => reasons.insert(
+            0,
+            format!(
+                "{}, more than safety.max_deactivations allows ({}{})",
+                plan.safety.what(),
+                plan.safety.allowance,
+                allow_deactivations
+                    .map(|n| format!("; --allow-deactivations {n}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        other => other?,
+    }
+    Ok(reasons)
+}
+
+/// Whether `plan` is held, for `reasons` (the reconcile policy's, and the safety threshold's
+/// with them): if so it is shown (a saved plan was not yet) and every reason listed, for the
+/// workflow's issue.
+fn held(ctx: &Context, args: &ApplyArgs, plan: &Plan, reasons: &[String]) -> Result<bool, Error> {
     if reasons.is_empty() {
         return Ok(false);
     }
@@ -41,7 +65,7 @@ fn held(
         )?;
     }
     let mut message = format!("{held}:");
-    for reason in &reasons {
+    for reason in reasons {
         message.push_str("\n  - ");
         message.push_str(reason);
     }
@@ -150,7 +174,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         super::plan::show_plan(&plan, shown, ctx.color, false)?;
     }
     check_names(&desired, &plan)?;
-    check(&plan, args.allow_deactivations, true)?;
+    let reasons = hold_reasons(&plan, policy.as_ref(), args.allow_deactivations)?;
     if !plan.targeted.is_empty() && !plan.changes.is_empty() {
         super::warn(&format!(
             "this plan is limited to --target {}: the users outside it are left as they are, \
@@ -159,8 +183,8 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         ));
     }
     let nothing = plan.changes.is_empty() && plan.app_roles.is_empty();
-    if let Some(policy) = &policy {
-        if held(ctx, args, &plan, policy)? {
+    if policy.is_some() {
+        if held(ctx, args, &plan, &reasons)? {
             return Ok(Outcome::Held);
         }
     } else if args.plan.is_none() && !args.auto_approve && !nothing {

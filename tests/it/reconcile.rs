@@ -101,6 +101,53 @@ fn a_plan_beyond_the_policy_is_held_with_every_reason_and_nothing_written() {
     }
 }
 
+/// A plan over `safety.max_deactivations` that the policy holds anyway is held with both
+/// reasons (exit 3), not refused on the threshold alone with a hint that leads to the policy's
+/// refusal next; over the threshold alone, it is refused as without --policy.
+#[test]
+fn a_plan_over_the_threshold_and_the_policy_is_held_with_both_reasons() {
+    let world = world(
+        "reconcile-threshold",
+        "{allow: [create, update, reactivate, grants]}",
+    );
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        config.replace("  max_deactivations: 5\n", "  max_deactivations: 1\n"),
+    )
+    .unwrap();
+    let out = world.roster(&["apply", "--policy"]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    for reason in [
+        "2 deactivations, more than safety.max_deactivations allows (1)",
+        "2 change(s) to deactivate, which reconcile.auto_apply.allow does not list",
+    ] {
+        assert!(out.stderr.contains(reason), "{reason}\n{}", out.stderr);
+    }
+    assert_eq!(world.requests_to("composite"), 0);
+    assert!(world.audit().is_empty());
+
+    // The policy allows it all: the threshold alone refuses, as without --policy.
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        config.replace(
+            "allow: [create, update, reactivate, grants]",
+            "allow: [create, update, reactivate, deactivate, grants]",
+        ),
+    )
+    .unwrap();
+    let out = world.roster(&["apply", "--policy"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("--allow-deactivations"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.requests_to("composite"), 0);
+}
+
 #[test]
 fn a_saved_plan_is_held_too_and_without_a_policy_the_flag_is_refused() {
     let world = world("reconcile-saved", "{allow: [create]}");
