@@ -99,6 +99,15 @@ pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) 
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
     check_ownership(config, &mut out);
+    if let Some(reconcile) = &config.reconcile {
+        let allow: Vec<String> = reconcile
+            .auto_apply
+            .allow
+            .iter()
+            .map(|kind| kind.name().to_owned())
+            .collect();
+        listed_twice(&allow, "/reconcile/auto_apply/allow", &mut out);
+    }
     let threshold = build_threshold(config, &mut out);
     if out.iter().any(|f| f.severity == Severity::Error) {
         return (out, None);

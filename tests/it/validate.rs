@@ -1133,8 +1133,8 @@ fn an_empty_condition_is_refused() {
     }
 }
 
-/// A grant or a managed name listed twice is a warning at the second copy (it is often a typo
-/// for another name); the config stays valid.
+/// A grant, a managed name or a kind the reconcile policy allows listed twice is a warning at
+/// the second copy (it is often a typo for another name); the config stays valid.
 #[test]
 fn a_name_listed_twice_is_a_warning() {
     let scratch = Scratch::new("listed-twice");
@@ -1148,13 +1148,15 @@ fn a_name_listed_twice_is_a_warning() {
             .replace(
                 "managed_permission_sets: [Sales_Cloud_User,",
                 "managed_permission_sets: [Sales_Cloud_User, Sales_Cloud_User,",
-            ),
+            )
+            + "reconcile:\n  auto_apply: {allow: [create, update, create]}\n",
     );
     let out = scratch.roster(&["validate"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     for said in [
         "/roles/rules/3/permission_sets/1: `reports_export` is listed twice (first as item 1)",
         "/roles/managed_permission_sets/1: `Sales_Cloud_User` is listed twice (first as item 1)",
+        "/reconcile/auto_apply/allow/2: `create` is listed twice (first as item 1)",
     ] {
         assert!(out.stderr.contains(said), "{said}\n{}", out.stderr);
     }
