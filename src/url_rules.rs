@@ -206,7 +206,6 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 mod tests {
     use super::{check_url, mask_user_info};
 
-    /// Sandbox login URLs in each form Salesforce has used; production ones are not.
     /// The URL parser drops tabs and line breaks and trims white space: a base URL holding any
     /// is not the URL used, and is refused, naming the character.
     #[test]
@@ -227,6 +226,7 @@ mod tests {
         assert!(super::check_base_url("https://test.salesforce.com/").is_ok());
     }
 
+    /// Sandbox login URLs in each form Salesforce has used; production ones are not.
     #[test]
     fn sandbox_login_urls_in_every_form() {
         for sandbox in [

@@ -108,14 +108,16 @@ fn quoted(chars: &[char], start: usize) -> Result<(Quoted, usize), String> {
     loop {
         let c = match chars.get(i) {
             None => return Err("unterminated string literal".to_owned()),
-            Some('\'') if quoted.text.chars().count() > LITERAL_MAX => {
-                return Err(format!(
-                    "string literal of {} characters: strings in WHERE clauses can't exceed \
-                     {LITERAL_MAX} characters",
-                    quoted.text.chars().count()
-                ));
+            Some('\'') => {
+                let length = quoted.text.chars().count();
+                if length > LITERAL_MAX {
+                    return Err(format!(
+                        "string literal of {length} characters: strings in WHERE clauses can't \
+                         exceed {LITERAL_MAX} characters"
+                    ));
+                }
+                return Ok((quoted, i + 1));
             }
-            Some('\'') => return Ok((quoted, i + 1)),
             Some('\\') => {
                 let escaped = *chars.get(i + 1).ok_or("unterminated string literal")?;
                 i += 2;

@@ -874,8 +874,6 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 mod tests {
     use super::{Connection, Provisioning, import};
 
-    /// Where the job came from (a job id read from Graph) is one line of the header: a line
-    /// break in it, YAML 1.1's too, is written as its escape and adds no config.
     /// The documented default Salesforce job, from `origin`, with the fixture's app roles and
     /// `more` roles, imported with nothing of the connection known.
     fn import_default(origin: &str, more: &[serde_json::Value]) -> super::Imported {
@@ -921,6 +919,8 @@ mod tests {
         assert_eq!(rules, 1, "{}", imported.yaml);
     }
 
+    /// Where the job came from (a job id read from Graph) is one line of the header: a line
+    /// break in it, YAML 1.1's too, is written as its escape and adds no config.
     #[test]
     fn the_header_names_the_origin_on_one_line() {
         let imported = import_default(
