@@ -26,6 +26,7 @@ mod expr;
 mod files;
 mod grants;
 mod graph;
+mod hash;
 mod http;
 mod json;
 mod model;

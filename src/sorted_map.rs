@@ -33,7 +33,7 @@ pub(crate) struct Name(&'static Box<str>);
 impl Name {
     /// The one `Name` of `name` in this process.
     fn interned(name: &str) -> Name {
-        static NAMES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<Name>>> =
+        static NAMES: std::sync::LazyLock<std::sync::Mutex<crate::hash::HashSet<Name>>> =
             std::sync::LazyLock::new(std::sync::Mutex::default);
         // A panic while the set is locked leaves it whole: no insert is half done.
         let mut names = crate::concurrent::lock(&NAMES);
@@ -287,7 +287,7 @@ impl Key for String {
 /// The one key for `name` this thread has made so far in `names` (made by `make` the first
 /// time): past 4,096 distinct names (a document of arbitrary keys), names are not shared.
 fn shared<K: Clone + Eq + std::hash::Hash + Borrow<str>>(
-    names: &'static std::thread::LocalKey<std::cell::RefCell<std::collections::HashSet<K>>>,
+    names: &'static std::thread::LocalKey<std::cell::RefCell<crate::hash::HashSet<K>>>,
     name: String,
     make: impl FnOnce(String) -> K,
 ) -> K {
@@ -309,7 +309,7 @@ fn shared<K: Clone + Eq + std::hash::Hash + Borrow<str>>(
 impl Key for Name {
     fn from_name(name: String) -> Self {
         thread_local! {
-            static NAMES: std::cell::RefCell<std::collections::HashSet<Name>> =
+            static NAMES: std::cell::RefCell<crate::hash::HashSet<Name>> =
                 std::cell::RefCell::default();
         }
         shared(&NAMES, name, Name::from)
@@ -321,7 +321,7 @@ impl Key for Name {
 impl Key for Arc<str> {
     fn from_name(name: String) -> Self {
         thread_local! {
-            static NAMES: std::cell::RefCell<std::collections::HashSet<Arc<str>>> =
+            static NAMES: std::cell::RefCell<crate::hash::HashSet<Arc<str>>> =
                 std::cell::RefCell::default();
         }
         shared(&NAMES, name, Arc::from)

@@ -1,7 +1,7 @@
 //! The lifecycle of one user: an update (or reactivation) of a linked user, a create of an
 //! unmatched one, and the checks across creates (shared Usernames, licence seats).
 
-use super::hash::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Matching: the target users by each rule's field, and how a source user links to them.
 
-use super::hash::HashMap;
+use crate::hash::HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
 

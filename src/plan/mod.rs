@@ -10,7 +10,6 @@
 mod app_roles;
 pub(crate) mod compare;
 mod explain;
-mod hash;
 mod lifecycle;
 mod mapping;
 mod matching;

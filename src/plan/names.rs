@@ -57,8 +57,8 @@ pub(super) fn resolve(
         }
     }
     // Each kind's objects by name, and by their second name where they have one.
-    let mut access: super::hash::HashMap<GrantKind, Vec<(&str, &str)>> =
-        super::hash::HashMap::default();
+    let mut access: crate::hash::HashMap<GrantKind, Vec<(&str, &str)>> =
+        crate::hash::HashMap::default();
     for o in &target.access_objects {
         let names = access.entry(o.kind).or_default();
         names.push((o.name.as_str(), o.id.as_str()));

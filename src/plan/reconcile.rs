@@ -2,7 +2,7 @@
 //! create (`lifecycle.rs`); then the owned or linked Salesforce users whose source left the scope
 //! are deprovisioned. `State` holds what the pass shares.
 
-use super::hash::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::concurrent::lock;

@@ -2,7 +2,7 @@
 //! gives (Default Access gives none), the groups the user is a direct member of, and the
 //! attributes expressions read, including the computed `appRoleAssignments`.
 
-use super::hash::HashMap;
+use crate::hash::HashMap;
 
 use serde_json::Value as Json;
 

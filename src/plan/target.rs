@@ -1,7 +1,7 @@
 //! The Salesforce side as the planner sees it: fields of target users, the org's names and
 //! ids, and which users roster owns and may touch.
 
-use super::hash::HashMap;
+use crate::hash::HashMap;
 
 use crate::config::Config;
 use crate::model::{AccessObject, GrantAssignment, TargetSnapshot, TargetUser};

@@ -5,7 +5,7 @@
 //! value and what the org allows — not a failure on every create at apply. Without a describe (a
 //! hand-made snapshot) the lengths of roster's own table of standard fields stand in.
 
-use super::hash::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde_json::Value as Json;
