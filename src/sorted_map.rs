@@ -262,7 +262,8 @@ impl<K: Borrow<str>, V: Serialize> Serialize for SortedMap<K, V> {
 
 /// A key made from a name read from a document.
 pub(crate) trait Key: Borrow<str> {
-    fn from_name(name: String) -> Self;
+    /// The key of `name`, copied only when no key of it is shared yet.
+    fn from_name(name: &str) -> Self;
 }
 
 impl<K: Key, V> SortedMap<K, V> {
@@ -271,7 +272,7 @@ impl<K: Key, V> SortedMap<K, V> {
     pub(crate) fn from_names(pairs: impl IntoIterator<Item = (String, V)>) -> Self {
         let mut map: SortedMap<K, V> = pairs
             .into_iter()
-            .map(|(name, value)| (K::from_name(name), value))
+            .map(|(name, value)| (K::from_name(&name), value))
             .collect();
         map.shrink_to_fit();
         map
@@ -279,8 +280,8 @@ impl<K: Key, V> SortedMap<K, V> {
 }
 
 impl Key for String {
-    fn from_name(name: String) -> Self {
-        name
+    fn from_name(name: &str) -> Self {
+        name.to_owned()
     }
 }
 
@@ -288,12 +289,12 @@ impl Key for String {
 /// time): past 4,096 distinct names (a document of arbitrary keys), names are not shared.
 fn shared<K: Clone + Eq + std::hash::Hash + Borrow<str>>(
     names: &'static std::thread::LocalKey<std::cell::RefCell<crate::hash::HashSet<K>>>,
-    name: String,
-    make: impl FnOnce(String) -> K,
+    name: &str,
+    make: impl FnOnce(&str) -> K,
 ) -> K {
     const MOST: usize = 4096;
     names.with_borrow_mut(|names| {
-        if let Some(shared) = names.get(name.as_str()) {
+        if let Some(shared) = names.get(name) {
             return shared.clone();
         }
         let key = make(name);
@@ -307,24 +308,47 @@ fn shared<K: Clone + Eq + std::hash::Hash + Borrow<str>>(
 /// Names read are shared: a saved plan of 100,000 creates names each of its fifteen fields
 /// 100,000 times, and a snapshot each Entra attribute as often; each becomes one `Name`.
 impl Key for Name {
-    fn from_name(name: String) -> Self {
+    fn from_name(name: &str) -> Self {
         thread_local! {
             static NAMES: std::cell::RefCell<crate::hash::HashSet<Name>> =
                 std::cell::RefCell::default();
         }
-        shared(&NAMES, name, Name::from)
+        shared(&NAMES, name, |name| Name::from(name))
     }
 }
 
 /// Ids and names read are shared as field names are (a plan's labels name a few profiles and
 /// roles 100,000 times).
 impl Key for Arc<str> {
-    fn from_name(name: String) -> Self {
+    fn from_name(name: &str) -> Self {
         thread_local! {
             static NAMES: std::cell::RefCell<crate::hash::HashSet<Arc<str>>> =
                 std::cell::RefCell::default();
         }
-        shared(&NAMES, name, Arc::from)
+        shared(&NAMES, name, |name| Arc::from(name))
+    }
+}
+
+/// A map's name read as its key straight from the document's text (`Key::from_name`): a name
+/// already shared is not copied first into a `String` of its own, as `next_key::<String>` would
+/// (a million copies, each made and freed, for a 100,000-user snapshot).
+struct KeySeed<K>(std::marker::PhantomData<K>);
+
+impl<'de, K: Key> serde::de::DeserializeSeed<'de> for KeySeed<K> {
+    type Value = K;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K, D::Error> {
+        struct KeyVisitor<K>(std::marker::PhantomData<K>);
+        impl<K: Key> Visitor<'_> for KeyVisitor<K> {
+            type Value = K;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<K, E> {
+                Ok(K::from_name(name))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(std::marker::PhantomData))
     }
 }
 
@@ -353,16 +377,19 @@ where
                 // file roster wrote, names come in order and none is).
                 let mut pairs: Vec<(K, V)> = Vec::with_capacity(access.size_hint().unwrap_or(0));
                 let mut greatest: Option<usize> = None;
-                while let Some(name) = access.next_key::<String>()? {
-                    let after = greatest.is_none_or(|g| pairs[g].0.borrow() < name.as_str());
-                    if !after && pairs.iter().any(|(k, _)| k.borrow() == name.as_str()) {
-                        return Err(serde::de::Error::custom(crate::json::given_twice(&name)));
+                while let Some(key) =
+                    access.next_key_seed(KeySeed::<K>(std::marker::PhantomData))?
+                {
+                    let name: &str = key.borrow();
+                    let after = greatest.is_none_or(|g| pairs[g].0.borrow() < name);
+                    if !after && pairs.iter().any(|(k, _)| k.borrow() == name) {
+                        return Err(serde::de::Error::custom(crate::json::given_twice(name)));
                     }
                     let value = access.next_value::<V>()?;
                     if after {
                         greatest = Some(pairs.len());
                     }
-                    pairs.push((K::from_name(name), value));
+                    pairs.push((key, value));
                 }
                 if !pairs.is_sorted_by(|a, b| a.0.borrow() < b.0.borrow()) {
                     pairs.sort_unstable_by(|a, b| a.0.borrow().cmp(b.0.borrow()));

@@ -210,7 +210,7 @@ fn patch_user(shared: &Shared, id: &str, changes: serde_json::Map<String, Value>
         if value.is_null() {
             user.remove(&key);
         } else {
-            user.insert(crate::sorted_map::Key::from_name(key), value);
+            user.insert(crate::sorted_map::Key::from_name(&key), value);
         }
     }
     state.entra.reindex();
