@@ -49,6 +49,49 @@ fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
     Ok(PathBuf::from(text))
 }
 
+/// A file `--out` saves to, never `-`: most tools read `-` as stdout, and roster would save a
+/// file named `-` where the reader expected the output on the terminal or in a pipe.
+///
+/// # Errors
+/// `-`, with where the output goes instead.
+fn saved_file(text: &str) -> Result<PathBuf, String> {
+    if text == "-" {
+        return Err(
+            "`-` is not stdout here: the plan goes to stdout without --out (as JSON \
+                    with --format json), and --out saves it to a file for `roster apply` \
+                    (./- names a file called -)"
+                .to_owned(),
+        );
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// The directory `snapshot --out` writes its two files to, never `-` (see `saved_file`).
+///
+/// # Errors
+/// `-`.
+fn directory(text: &str) -> Result<PathBuf, String> {
+    if text == "-" {
+        return Err(
+            "`-` is not stdout here: a snapshot is two files, entra.json and \
+                    salesforce.json, written to this directory (./- names a directory called -)"
+                .to_owned(),
+        );
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// `-`, where an option writes to FILE instead of stdout: stdout, as most tools read it.
+pub(crate) fn is_stdout(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// The file an option that writes to FILE instead of stdout names: none for stdout (the option
+/// not given, or `-`).
+pub(crate) fn file_or_stdout(option: Option<&std::path::Path>) -> Option<&std::path::Path> {
+    option.filter(|path| !is_stdout(path))
+}
+
 /// A user as `--target`, `explain` and `log --user` take one: the spaces pasted around it go,
 /// and an Entra object id in the braces or parentheses PowerShell and .NET write GUIDs in
 /// (`{0000000e-...}`, `(0000000e-...)`, `[guid]::NewGuid().ToString("B")`) is the id.
@@ -209,7 +252,7 @@ pub(crate) enum Format {
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
     /// Save the plan (JSON) for `roster apply PLAN`.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = saved_file)]
     pub(crate) out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
@@ -355,7 +398,8 @@ pub(crate) struct ImportEntraArgs {
     /// The Salesforce connected app's consumer key, written to target.auth.
     #[arg(long, value_name = "KEY")]
     pub(crate) salesforce_client_id: Option<String>,
-    /// Write the config to FILE instead of stdout (an existing file is never overwritten).
+    /// Write the config to FILE instead of stdout (an existing file is never overwritten; `-`
+    /// is stdout).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
 }
@@ -371,10 +415,11 @@ pub(crate) enum ExportTo {
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportEntraArgs {
-    /// Write the schema to FILE instead of stdout.
+    /// Write the schema to FILE instead of stdout (`-` is stdout).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
-    /// Write the secrets (`{"value": [{"key", "value"}]}`) to FILE.
+    /// Write the secrets (`{"value": [{"key", "value"}]}`) to FILE (`-`: stdout, when the schema
+    /// goes to a file).
     #[arg(long, value_name = "FILE")]
     pub(crate) secrets_out: Option<PathBuf>,
     /// The job's current schema: its rule id, metadata and directories are kept.
@@ -440,7 +485,7 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Args)]
 pub(crate) struct SnapshotArgs {
     /// The directory to write `entra.json` and `salesforce.json` to.
-    #[arg(long, default_value = "snapshot")]
+    #[arg(long, value_name = "DIR", default_value = "snapshot", value_parser = directory)]
     pub(crate) out: PathBuf,
 }
 

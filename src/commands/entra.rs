@@ -21,7 +21,8 @@ const SECRET_VARIABLE: &str = "AZURE_CLIENT_SECRET";
 
 pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, Error> {
     // Before anything is read or said: a run that cannot write its file does nothing.
-    not_there(args.out.iter())?;
+    let out = crate::cli::file_or_stdout(args.out.as_deref());
+    not_there(out.into_iter())?;
     let application = args
         .application
         .clone()
@@ -60,10 +61,7 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
     }
     // What is written must be a config roster reads: checked first, and any problem shown at
     // its place in the text that was not written.
-    let name = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("roster.yaml"));
+    let name = out.map_or_else(|| PathBuf::from("roster.yaml"), Path::to_path_buf);
     let label = PathBuf::from(format!("{} (imported, not written)", display_path(&name)));
     // Placeholders are checked as if filled in: `validate` names each one afterwards.
     crate::config::load_bytes(
@@ -73,13 +71,13 @@ pub(crate) fn import(ctx: &Context, args: &ImportEntraArgs) -> Result<Outcome, E
             .replace("REPLACE-ME", "placeholder-filled-in")
             .into_bytes(),
     )?;
-    match &args.out {
-        Some(path) => write_new(&[(path.as_path(), imported.yaml.as_str())])?,
+    match out {
+        Some(path) => write_new(&[(path, imported.yaml.as_str())])?,
         None => super::print(&imported.yaml)?,
     }
     if !ctx.quiet {
         let mut summary = String::new();
-        if let Some(path) = &args.out {
+        if let Some(path) = out {
             let _ = writeln!(summary, "Wrote {}.", display_path(path));
         }
         summary.push_str(
@@ -99,14 +97,26 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
                 .zip(std::path::absolute(b).ok())
                 .is_some_and(|(a, b)| a == b)
     };
-    if let (Some(out), Some(secrets)) = (&args.out, &args.secrets_out)
+    let out = crate::cli::file_or_stdout(args.out.as_deref());
+    let secrets_out = args.secrets_out.as_deref();
+    // `--secrets-out -` is stdout, where the schema goes too without a file of its own.
+    let secrets_to_stdout = secrets_out.is_some_and(crate::cli::is_stdout);
+    if secrets_to_stdout && out.is_none() {
+        return Err(Error::Usage(
+            "--secrets-out - writes the secrets to stdout, where the schema goes too: name a \
+             file for one of them with --out or --secrets-out"
+                .to_owned(),
+        ));
+    }
+    let secrets_out = secrets_out.filter(|_| !secrets_to_stdout);
+    if let (Some(out), Some(secrets)) = (out, secrets_out)
         && same(out, secrets)
     {
         return Err(Error::Usage(
             "--out and --secrets-out name the same file".to_owned(),
         ));
     }
-    not_there(args.out.iter().chain(&args.secrets_out))?;
+    not_there(out.into_iter().chain(secrets_out))?;
     let desired = ctx.load()?;
     let base = args.base.as_deref().map(export_base).transpose()?;
     let exported = export::export(&desired.loaded.config, base.as_ref());
@@ -120,15 +130,14 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
     // The schema and its secrets are written both or neither: a secrets file that cannot be
     // written leaves no schema behind to refuse the next run.
     let mut files: Vec<(&Path, &str)> = Vec::new();
-    files.extend(args.out.as_deref().map(|path| (path, schema.as_str())));
-    files.extend(
-        args.secrets_out
-            .as_deref()
-            .map(|path| (path, secrets.as_str())),
-    );
+    files.extend(out.map(|path| (path, schema.as_str())));
+    files.extend(secrets_out.map(|path| (path, secrets.as_str())));
     write_new(&files)?;
-    if args.out.is_none() {
+    if out.is_none() {
         super::print(&schema)?;
+    }
+    if secrets_to_stdout {
+        super::print(&secrets)?;
     }
     if !ctx.quiet {
         listed(
@@ -549,7 +558,7 @@ fn parse_json(path: &Path, text: &str, what: &str) -> Result<Value, Error> {
 }
 
 /// Refuses any of `paths` that exists: roster never overwrites a file it imports or exports to.
-fn not_there<'p>(mut paths: impl Iterator<Item = &'p PathBuf>) -> Result<(), Error> {
+fn not_there<'p>(mut paths: impl Iterator<Item = &'p Path>) -> Result<(), Error> {
     match paths.find(|path| std::fs::symlink_metadata(path).is_ok()) {
         Some(path) => Err(exists(path)),
         None => Ok(()),

@@ -151,3 +151,26 @@ fn schema_command_prints_the_committed_schema() {
         crate::support::read("schemas/roster.schema.json")
     );
 }
+
+/// `plan --out -` and `snapshot --out -` would save a file (or a directory) named `-` where the
+/// reader expected stdout: both are refused before anything is read, saying where the output
+/// goes, and nothing named `-` is written.
+#[test]
+fn a_dash_is_no_file_to_save_a_plan_or_a_snapshot_to() {
+    let scratch = Scratch::new("dash-out");
+    for (args, says) in [
+        (
+            &["plan", "--out", "-"][..],
+            "the plan goes to stdout without --out",
+        ),
+        (
+            &["snapshot", "--out", "-"][..],
+            "entra.json and salesforce.json",
+        ),
+    ] {
+        let out = scratch.roster(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert!(!scratch.dir.join("-").exists(), "{args:?}");
+    }
+}

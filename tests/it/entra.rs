@@ -1329,3 +1329,51 @@ fn the_emulator_serves_the_job_its_schema_and_masked_secrets() {
     let missing = get(&format!("{sp}/jobs/NoSuchJob.0/schema"));
     assert_eq!(missing["error"]["code"], "Request_ResourceNotFound");
 }
+
+/// `-` for a file to write is stdout, as most tools read it, where the output can go there:
+/// `import entra --out -` and `export entra --out -` print what they would write, and
+/// `--secrets-out -` prints the secrets when the schema goes to a file. Where it cannot — both
+/// to stdout — it is refused, and no file named `-` is ever written.
+#[test]
+fn a_dash_for_a_file_to_write_is_stdout() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("dash-is-stdout");
+    let config = repo().join("examples/from-entra/roster.yaml");
+    let config = config.to_str().unwrap();
+    let export = |extra: &[&str]| {
+        let mut args = vec!["-c", config, "export", "entra"];
+        args.extend_from_slice(extra);
+        emulator.roster(&scratch.dir, &args, &[])
+    };
+    let to_stdout = export(&["--out", "-"]);
+    assert_eq!(to_stdout.code, 0, "{}", to_stdout.stderr);
+    assert_eq!(to_stdout.stdout, export(&[]).stdout);
+    assert_graph_shapes(&serde_json::from_str(&to_stdout.stdout).unwrap());
+
+    let secrets = export(&["--out", "schema.json", "--secrets-out", "-"]);
+    assert_eq!(secrets.code, 0, "{}", secrets.stderr);
+    let printed: Value = serde_json::from_str(&secrets.stdout).unwrap();
+    assert!(printed["value"].is_array(), "{printed}");
+    assert!(scratch.dir.join("schema.json").is_file());
+
+    let both = export(&["--secrets-out", "-"]);
+    assert_eq!(both.code, 1, "{}", both.stderr);
+    assert!(both.stderr.contains("--secrets-out -"), "{}", both.stderr);
+    assert!(both.stdout.is_empty(), "{}", both.stdout);
+
+    let import = emulator.roster(
+        &scratch.dir,
+        &import_args(&[
+            "--from",
+            "schema.json",
+            "--application",
+            "Salesforce Sandbox",
+            "--out",
+            "-",
+        ]),
+        &[],
+    );
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert!(import.stdout.contains("mappings:"), "{}", import.stdout);
+    assert!(!scratch.dir.join("-").exists());
+}
