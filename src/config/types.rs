@@ -77,7 +77,8 @@ pub(crate) struct Reconcile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AutoApply {
     /// The kinds of change allowed: `create`, `update`, `reactivate`, `deactivate`, `freeze`,
-    /// `grants` (any grant added or removed), `app_roles`. Anything else holds the plan.
+    /// `grants` (any grant or feature licence added or removed, and an existing user moved to
+    /// another profile or role), `app_roles`. Anything else holds the plan.
     #[schemars(length(min = 1))]
     pub(crate) allow: Vec<PolicyAction>,
     /// At most this many creates.

@@ -58,15 +58,32 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
                 .any(|f| f.field.eq_ignore_ascii_case(name))
         })
     };
+    // Moving an existing user to another profile or role changes what they can see and do as
+    // much as a permission set does (Standard User to System Administrator is one field): it
+    // is access too. A create's profile is the create itself.
+    let moved = |c: &super::Change| {
+        matches!(c.action, Action::Update | Action::Reactivate)
+            && c.after.keys().any(|name| {
+                ["ProfileId", "UserRoleId"]
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(name))
+            })
+    };
     let with_grants = plan
         .changes
         .iter()
-        .filter(|c| !c.grants.add.is_empty() || !c.grants.remove.is_empty() || feature_licence(c))
+        .filter(|c| {
+            !c.grants.add.is_empty()
+                || !c.grants.remove.is_empty()
+                || feature_licence(c)
+                || moved(c)
+        })
         .count();
     if with_grants > 0 && !allows(PolicyAction::Grants) {
         reasons.push(format!(
-            "{with_grants} change(s) add or remove grants or feature licences, which \
-             reconcile.auto_apply.allow does not list (`grants`)"
+            "{with_grants} change(s) add or remove grants or feature licences, or move a user \
+             to another profile or role, which reconcile.auto_apply.allow does not list \
+             (`grants`)"
         ));
     }
     if !plan.app_roles.is_empty() && !allows(PolicyAction::AppRoles) {
@@ -165,6 +182,50 @@ mod tests {
         assert!(held(&plan, &policy(&[Update])).is_empty());
     }
 
+    /// An existing user moved to another profile or role (Standard User to System
+    /// Administrator is one field) is an access change: it needs `grants`, as a permission set
+    /// does, whether the move comes with an update or a reactivation, and however a hand-edited
+    /// plan spells the field. A create's profile is the create's own.
+    #[test]
+    fn a_profile_or_role_move_needs_grants() {
+        use PolicyAction::{Create, Grants, Reactivate, Update};
+        for (action, field) in [
+            (Action::Update, "ProfileId"),
+            (Action::Update, "UserRoleId"),
+            (Action::Reactivate, "ProfileId"),
+            (Action::Update, "profileid"),
+        ] {
+            let mut moved = change(action, "a");
+            moved
+                .before
+                .insert(field.into(), serde_json::json!("00e000000000001AAA"));
+            moved
+                .after
+                .insert(field.into(), serde_json::json!("00e000000000002AAA"));
+            let plan = Plan {
+                changes: vec![moved, change(Action::Update, "b")],
+                ..Plan::default()
+            };
+            let reasons = held(&plan, &policy(&[Update, Reactivate]));
+            assert_eq!(reasons.len(), 1, "{field}: {reasons:?}");
+            assert!(
+                reasons[0].starts_with("1 change(s) add or remove grants")
+                    && reasons[0].contains("another profile or role"),
+                "{reasons:?}"
+            );
+            assert!(held(&plan, &policy(&[Update, Reactivate, Grants])).is_empty());
+        }
+        let mut created = change(Action::Create, "c");
+        created
+            .after
+            .insert("ProfileId".into(), serde_json::json!("00e000000000001AAA"));
+        let plan = Plan {
+            changes: vec![created],
+            ..Plan::default()
+        };
+        assert!(held(&plan, &policy(&[Create])).is_empty());
+    }
+
     #[test]
     fn a_plan_is_held_for_each_limit_and_kind_and_applied_within_them() {
         use PolicyAction::{Create, Deactivate, Grants, Update};
@@ -220,8 +281,9 @@ mod tests {
             assert_eq!(
                 held(&plan, &policy(&[Update])),
                 [
-                    "1 change(s) add or remove grants or feature licences, which \
-                  reconcile.auto_apply.allow does not list (`grants`)"
+                    "1 change(s) add or remove grants or feature licences, or move a user to \
+                     another profile or role, which reconcile.auto_apply.allow does not list \
+                     (`grants`)"
                 ]
             );
             assert!(held(&plan, &policy(&[Update, Grants])).is_empty());

@@ -43,7 +43,7 @@ fn a_plan_beyond_the_policy_is_held_with_every_reason_and_nothing_written() {
             &[
                 "1 change(s) to reactivate, which reconcile.auto_apply.allow does not list",
                 "2 change(s) to deactivate, which reconcile.auto_apply.allow does not list",
-                "change(s) add or remove grants or feature licences, which reconcile.auto_apply.allow does not list (`grants`)",
+                "change(s) add or remove grants or feature licences, or move a user to another profile or role, which reconcile.auto_apply.allow does not list (`grants`)",
             ][..],
         ),
         (
