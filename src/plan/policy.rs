@@ -47,38 +47,7 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
              reconcile.auto_apply.allow does not list (`reactivate`)"
         ));
     }
-    // A feature licence is a grant too (it takes one of the org's seats), though the change
-    // writes it as a User checkbox (`UserPermissionsKnowledgeUser`) rather than a grant record.
-    let feature_licence = |c: &super::Change| {
-        // Without case, as Salesforce reads field names (`validate` holds mappings to one
-        // spelling; a saved plan is a file anyone can edit).
-        c.after.keys().chain(c.before.keys()).any(|name| {
-            crate::grants::FEATURE_LICENSES
-                .iter()
-                .any(|f| f.field.eq_ignore_ascii_case(name))
-        })
-    };
-    // Moving an existing user to another profile or role changes what they can see and do as
-    // much as a permission set does (Standard User to System Administrator is one field): it
-    // is access too. A create's profile is the create itself.
-    let moved = |c: &super::Change| {
-        matches!(c.action, Action::Update | Action::Reactivate)
-            && c.after.keys().any(|name| {
-                ["ProfileId", "UserRoleId"]
-                    .iter()
-                    .any(|f| f.eq_ignore_ascii_case(name))
-            })
-    };
-    let with_grants = plan
-        .changes
-        .iter()
-        .filter(|c| {
-            !c.grants.add.is_empty()
-                || !c.grants.remove.is_empty()
-                || feature_licence(c)
-                || moved(c)
-        })
-        .count();
+    let with_grants = plan.changes.iter().filter(|c| changes_access(c)).count();
     if with_grants > 0 && !allows(PolicyAction::Grants) {
         reasons.push(format!(
             "{with_grants} change(s) add or remove grants or feature licences, or move a user \
@@ -128,6 +97,34 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
         }
     }
     reasons
+}
+
+/// Whether `change` changes what a user can see and do, as `grants` counts it: a grant added
+/// or removed; a feature licence turned on or off (it takes or frees one of the org's seats,
+/// though the change writes it as a User checkbox, `UserPermissionsKnowledgeUser`, rather than
+/// a grant record); or an existing user moved to another profile or role (Standard User to
+/// System Administrator is one field). A create's profile is the create's own. Field names
+/// compare without case, as Salesforce reads them (a saved plan is a file anyone can edit).
+fn changes_access(change: &super::Change) -> bool {
+    let feature_licence = |name: &crate::sorted_map::Name| {
+        crate::grants::FEATURE_LICENSES
+            .iter()
+            .any(|f| f.field.eq_ignore_ascii_case(name))
+    };
+    let profile_or_role = |name: &crate::sorted_map::Name| {
+        ["ProfileId", "UserRoleId"]
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
+    };
+    !change.grants.add.is_empty()
+        || !change.grants.remove.is_empty()
+        || change
+            .after
+            .keys()
+            .chain(change.before.keys())
+            .any(feature_licence)
+        || (matches!(change.action, Action::Update | Action::Reactivate)
+            && change.after.keys().any(profile_or_role))
 }
 
 #[cfg(test)]
