@@ -49,36 +49,55 @@ fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
     Ok(PathBuf::from(text))
 }
 
-/// A file `--out` saves to, never `-`: most tools read `-` as stdout, and roster would save a
-/// file named `-` where the reader expected the output on the terminal or in a pipe.
+/// A path roster writes to that is never stdout: `-` would otherwise name a file (or directory)
+/// called `-`, where most tools read it as stdout and the reader expected the output on the
+/// terminal or in a pipe; an empty path names nothing (`snapshot --out ""` wrote into the
+/// working directory).
 ///
 /// # Errors
-/// `-`, with where the output goes instead.
-fn saved_file(text: &str) -> Result<PathBuf, String> {
-    if text == "-" {
-        return Err(
-            "`-` is not stdout here: the plan goes to stdout without --out (as JSON \
-                    with --format json), and --out saves it to a file for `roster apply` \
-                    (./- names a file called -)"
-                .to_owned(),
-        );
+/// `-`, saying where the output goes instead (`why`), and the empty path.
+fn not_stdout(text: &str, why: &str) -> Result<PathBuf, String> {
+    match text {
+        "-" => Err(format!("`-` is not stdout here: {why}")),
+        "" => Err("an empty path names no file".to_owned()),
+        _ => Ok(PathBuf::from(text)),
     }
-    Ok(PathBuf::from(text))
 }
 
-/// The directory `snapshot --out` writes its two files to, never `-` (see `saved_file`).
-///
-/// # Errors
-/// `-`.
+/// The file `plan --out` saves the plan to (`not_stdout`).
+fn saved_file(text: &str) -> Result<PathBuf, String> {
+    not_stdout(
+        text,
+        "the plan goes to stdout without --out (as JSON with --format json), and --out saves \
+         it to a file for `roster apply` (./- names a file called -)",
+    )
+}
+
+/// The directory `snapshot --out` writes its two files to (`not_stdout`).
 fn directory(text: &str) -> Result<PathBuf, String> {
-    if text == "-" {
-        return Err(
-            "`-` is not stdout here: a snapshot is two files, entra.json and \
-                    salesforce.json, written to this directory (./- names a directory called -)"
-                .to_owned(),
-        );
-    }
-    Ok(PathBuf::from(text))
+    not_stdout(
+        text,
+        "a snapshot is two files, entra.json and salesforce.json, written to this directory \
+         (./- names a directory called -)",
+    )
+}
+
+/// The file `apply --audit-log` appends to (`not_stdout`).
+fn audit_log_file(text: &str) -> Result<PathBuf, String> {
+    not_stdout(
+        text,
+        "the audit log is appended to a file, kept beside the report apply prints on stdout \
+         (./- names a file called -)",
+    )
+}
+
+/// The file `emulate --write-config` writes (`not_stdout`).
+fn config_file(text: &str) -> Result<PathBuf, String> {
+    not_stdout(
+        text,
+        "the emulator prints the environment to source on stdout, and --write-config writes \
+         the config to a file (./- names a file called -)",
+    )
 }
 
 /// `-`, where an option writes to FILE instead of stdout: stdout, as most tools read it.
@@ -251,12 +270,13 @@ pub(crate) enum Format {
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
-    /// Save the plan (JSON) for `roster apply PLAN`.
+    /// Save the plan (JSON) for `roster apply PLAN` (not `-`: the plan goes to stdout
+    /// without --out).
     #[arg(long, value_name = "FILE", value_parser = saved_file)]
     pub(crate) out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
-    /// Exit 2 when the plan has changes (0: none, 1: error).
+    /// Exit 2 when the plan has changes or users that need attention (0: neither, 1: error).
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
     /// Limit the plan to these users (UPN, object id or Salesforce Username).
@@ -285,8 +305,8 @@ pub(crate) struct ApplyArgs {
     pub(crate) auto_approve: bool,
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
-    /// Where the audit log is appended.
-    #[arg(long, default_value = "roster-audit.jsonl")]
+    /// Where the audit log is appended (a file, not `-`).
+    #[arg(long, value_name = "FILE", default_value = "roster-audit.jsonl", value_parser = audit_log_file)]
     pub(crate) audit_log: PathBuf,
     /// Allow up to N deactivations even above `safety.max_deactivations`.
     #[arg(long, value_name = "N")]
@@ -484,7 +504,7 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct SnapshotArgs {
-    /// The directory to write `entra.json` and `salesforce.json` to.
+    /// The directory to write `entra.json` and `salesforce.json` to (not `-`).
     #[arg(long, value_name = "DIR", default_value = "snapshot", value_parser = directory)]
     pub(crate) out: PathBuf,
 }
@@ -528,8 +548,8 @@ pub(crate) struct EmulateArgs {
     /// Latency added to every request.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub(crate) latency_ms: u64,
-    /// Write a config for the synthetic world to FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Write a config for the synthetic world to FILE (not `-`: stdout is the environment).
+    #[arg(long, value_name = "FILE", value_parser = config_file)]
     pub(crate) write_config: Option<PathBuf>,
 }
 

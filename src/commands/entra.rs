@@ -133,11 +133,33 @@ pub(crate) fn export(ctx: &Context, args: &ExportEntraArgs) -> Result<Outcome, E
     files.extend(out.map(|path| (path, schema.as_str())));
     files.extend(secrets_out.map(|path| (path, secrets.as_str())));
     write_new(&files)?;
-    if out.is_none() {
-        super::print(&schema)?;
-    }
-    if secrets_to_stdout {
-        super::print(&secrets)?;
+    // What goes to stdout: the schema without --out, or the secrets with `--secrets-out -`.
+    let printed = if out.is_none() {
+        Some(&schema)
+    } else if secrets_to_stdout {
+        Some(&secrets)
+    } else {
+        None
+    };
+    if let Some(text) = printed {
+        let mut stdout = anstream::stdout();
+        let written = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
+        // Alone, a reader that leaves early (`| head`) is its own business. Beside a file it is
+        // half of a pair lost: the error is reported, and the file written beside it removed,
+        // as when a second file cannot be written (both or neither).
+        let written = if files.is_empty() {
+            crate::error::output(written)
+        } else {
+            written.map_err(Error::Output)
+        };
+        if let Err(error) = written {
+            for (path, _) in &files {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(error);
+        }
     }
     if !ctx.quiet {
         listed(

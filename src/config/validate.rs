@@ -934,7 +934,7 @@ fn listed_twice(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
             out.push(
                 Finding::warning(
                     &format!("{pointer}/{j}"),
-                    format!("`{name}` is listed twice (first as item {})", first + 1),
+                    format!("`{name}` is listed twice (first at {pointer}/{first})"),
                 )
                 .label("again")
                 .help("list it once; if another name was meant, write that one"),

@@ -152,9 +152,10 @@ fn schema_command_prints_the_committed_schema() {
     );
 }
 
-/// `plan --out -` and `snapshot --out -` would save a file (or a directory) named `-` where the
-/// reader expected stdout: both are refused before anything is read, saying where the output
-/// goes, and nothing named `-` is written.
+/// `plan --out -`, `snapshot --out -`, `apply --audit-log -` and `emulate --write-config -`
+/// would write a file (or a directory) named `-` where the reader expected stdout: each is
+/// refused before anything is read, saying where the output goes, and nothing named `-` is
+/// written; nor is an empty path taken (`snapshot --out ""` wrote into the working directory).
 #[test]
 fn a_dash_is_no_file_to_save_a_plan_or_a_snapshot_to() {
     let scratch = Scratch::new("dash-out");
@@ -167,6 +168,19 @@ fn a_dash_is_no_file_to_save_a_plan_or_a_snapshot_to() {
             &["snapshot", "--out", "-"][..],
             "entra.json and salesforce.json",
         ),
+        (
+            &["apply", "--auto-approve", "--audit-log", "-"][..],
+            "the audit log is appended to a file",
+        ),
+        (
+            &["emulate", "--synthetic", "5", "--write-config", "-"][..],
+            "--write-config writes the config to a file",
+        ),
+        (
+            &["snapshot", "--out", ""][..],
+            "an empty path names no file",
+        ),
+        (&["plan", "--out", ""][..], "an empty path names no file"),
     ] {
         let out = scratch.roster(args);
         assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);

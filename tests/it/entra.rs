@@ -1377,3 +1377,56 @@ fn a_dash_for_a_file_to_write_is_stdout() {
     assert!(import.stdout.contains("mappings:"), "{}", import.stdout);
     assert!(!scratch.dir.join("-").exists());
 }
+
+/// `export entra` writes the schema and its secrets both or neither, when one of them goes to
+/// stdout too: stdout that cannot be written (a full disk, a reader gone before it read) is an
+/// error, and the file written beside it is removed, so the next run is not refused for a
+/// half of a pair left behind.
+#[cfg(unix)]
+#[test]
+fn a_pair_half_on_stdout_is_written_both_or_neither() {
+    let scratch = Scratch::new("export-pair-stdout");
+    let config = repo().join("examples/from-entra/roster.yaml");
+    let config = config.to_str().unwrap();
+    type Opened = fn() -> std::process::Stdio;
+    let stdouts: [(&str, Opened); 2] = [
+        ("a full disk", || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap()
+                .into()
+        }),
+        ("a reader gone", || {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            writer.into()
+        }),
+    ];
+    for (what, stdout) in stdouts {
+        for (args, file) in [
+            (
+                ["--out", "schema.json", "--secrets-out", "-"],
+                "schema.json",
+            ),
+            (
+                ["--out", "-", "--secrets-out", "secrets.json"],
+                "secrets.json",
+            ),
+        ] {
+            let out = crate::support::roster_command()
+                .args(["-c", config, "export", "entra"])
+                .args(args)
+                .current_dir(&scratch.dir)
+                .stdout(stdout())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{what} {args:?}: {stderr}");
+            assert!(
+                !scratch.dir.join(file).exists(),
+                "{what} {args:?}: {stderr}"
+            );
+        }
+    }
+}

@@ -1154,9 +1154,9 @@ fn a_name_listed_twice_is_a_warning() {
     let out = scratch.roster(&["validate"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     for said in [
-        "/roles/rules/3/permission_sets/1: `reports_export` is listed twice (first as item 1)",
-        "/roles/managed_permission_sets/1: `Sales_Cloud_User` is listed twice (first as item 1)",
-        "/reconcile/auto_apply/allow/2: `create` is listed twice (first as item 1)",
+        "/roles/rules/3/permission_sets/1: `reports_export` is listed twice (first at /roles/rules/3/permission_sets/0)",
+        "/roles/managed_permission_sets/1: `Sales_Cloud_User` is listed twice (first at /roles/managed_permission_sets/0)",
+        "/reconcile/auto_apply/allow/2: `create` is listed twice (first at /reconcile/auto_apply/allow/0)",
     ] {
         assert!(out.stderr.contains(said), "{said}\n{}", out.stderr);
     }
