@@ -1385,10 +1385,10 @@ fn a_dash_for_a_file_to_write_is_stdout() {
 #[cfg(unix)]
 #[test]
 fn a_pair_half_on_stdout_is_written_both_or_neither() {
+    type Opened = fn() -> std::process::Stdio;
     let scratch = Scratch::new("export-pair-stdout");
     let config = repo().join("examples/from-entra/roster.yaml");
     let config = config.to_str().unwrap();
-    type Opened = fn() -> std::process::Stdio;
     let stdouts: [(&str, Opened); 2] = [
         ("a full disk", || {
             std::fs::OpenOptions::new()
