@@ -405,7 +405,7 @@ fn listed(what: &str, items: &[String]) -> Result<(), Error> {
 fn export_base(path: &Path) -> Result<export::Base, Error> {
     let as_base = |e| match e {
         Error::Import(why) => Error::Usage(format!("--base {why}")),
-        other => Error::Usage(format!("--base: {other}")),
+        other => Error::Usage(format!("--base: {}", crate::error::with_causes(&other))),
     };
     let raw = read_json(path, "a synchronization schema").map_err(as_base)?;
     let schema = schema_of(path, raw.clone()).map_err(as_base)?;

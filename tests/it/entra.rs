@@ -1057,11 +1057,16 @@ fn export_keeps_a_base_schema_and_refuses_one_of_another_job() {
         );
         assert!(!scratch.dir.join("other.json").exists());
     }
-    // A file that is not there, or a directory: named as `--base` too.
-    for missing in ["nope.json", "."] {
+    // A file that is not there, or a directory: named as `--base` too, with the system's
+    // reason, as every other file roster cannot read is.
+    for (missing, why) in [("nope.json", "No such file"), (".", "directory")] {
         let out = scratch.roster(&["export", "entra", "--out", "other.json", "--base", missing]);
         assert_eq!(out.code, 1, "{missing}: {}", out.stderr);
-        assert!(out.stderr.contains("--base: cannot read"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("--base: cannot read") && out.stderr.contains(why),
+            "{}",
+            out.stderr
+        );
         assert!(!scratch.dir.join("other.json").exists());
     }
 }
