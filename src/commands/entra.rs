@@ -305,11 +305,8 @@ async fn from_graph(
         schema,
         secrets,
         app_roles: Some(sp.app_roles),
-        origin: format!(
-            "job {} of {:?}",
-            crate::render::visible(&job.0),
-            sp.display_name
-        ),
+        // Written only into the import's header, which shows it escaped (`render::visible`).
+        origin: format!("job {} of {:?}", job.0, sp.display_name),
     })
 }
 
