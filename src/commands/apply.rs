@@ -27,13 +27,16 @@ fn hold_reasons(
         .map(|policy| crate::plan::policy::held(plan, policy))
         .unwrap_or_default();
     match check(plan, allow_deactivations, true) {
-        Err(Error::ThresholdExceeded { .. }) if !reasons.is_empty() => reasons.insert(
+        Err(Error::ThresholdExceeded {
+            what,
+            allowance,
+            allowed,
+            ..
+        }) if !reasons.is_empty() => reasons.insert(
             0,
             format!(
-                "{}, more than safety.max_deactivations allows ({}{})",
-                plan.safety.what(),
-                plan.safety.allowance,
-                allow_deactivations
+                "{what}, more than safety.max_deactivations allows ({allowance}{})",
+                allowed
                     .map(|n| format!("; --allow-deactivations {n}"))
                     .unwrap_or_default()
             ),
