@@ -13,6 +13,7 @@ use super::mapping::{Desired, Roles, no_profile, preflight, roles};
 use super::reconcile::State;
 use super::source::SourceUser;
 use super::target::fingerprint;
+use super::values::UniqueValues;
 use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
 use crate::concurrent::lock;
 use crate::grants::GrantKind;
@@ -165,21 +166,27 @@ impl<'a> State<'a> {
 
     /// An update's unique values claimed, in the order users are planned: a value another
     /// Salesforce user, or a user planned before, holds is a conflict.
-    pub(super) fn claim_update(&self, change: Change, key: &'a str) -> Result<Change, Problem> {
-        self.claim_unique(&change, key, change.target_id.as_deref())?;
+    pub(super) fn claim_update(
+        &self,
+        change: Change,
+        key: &'a str,
+        unique: &mut UniqueValues<'a>,
+    ) -> Result<Change, Problem> {
+        self.claim_unique(unique, &change, key, change.target_id.as_deref())?;
         Ok(change)
     }
 
-    /// `change`'s values of unique fields claimed for the user `key` (whose Salesforce user, if
-    /// any, is `own`): a conflict naming the holder, kept out of this plan's deprovisioning,
-    /// when another has one.
+    /// `change`'s values of unique fields claimed in `unique` for the user `key` (whose
+    /// Salesforce user, if any, is `own`): a conflict naming the holder, kept out of this plan's
+    /// deprovisioning, when another has one.
     fn claim_unique(
         &self,
+        unique: &mut UniqueValues<'a>,
         change: &Change,
         key: &'a str,
         own: Option<&str>,
     ) -> Result<(), Problem> {
-        self.unique_values
+        unique
             .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, own)
             .map_err(|(reason, holder)| {
                 self.hold_in_conflict(holder.as_deref());
@@ -511,6 +518,7 @@ impl<'a> State<'a> {
         change: Change,
         user: &SourceUser<'a>,
         at: usize,
+        unique: &mut UniqueValues<'a>,
     ) -> Result<(Change, Claimed<'a>), Problem> {
         let username = change
             .after
@@ -520,7 +528,7 @@ impl<'a> State<'a> {
         if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
             return Err(conflict(user.key, reason));
         }
-        self.claim_unique(&change, user.key, None)?;
+        self.claim_unique(unique, &change, user.key, None)?;
         if self.select_unique_value {
             let mut taken = lock(&self.taken);
             for (name, value) in &change.after {

@@ -6,7 +6,6 @@
 //! hand-made snapshot) the lengths of roster's own table of standard fields stand in.
 
 use crate::hash::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use serde_json::Value as Json;
 
@@ -274,11 +273,13 @@ const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname"];
 
 /// The values of the User fields describe marks unique (and `UNIQUE_IN_THE_ORG`) that roster
 /// writes: who holds each, in the org and in the plan so far. Unique text compares without
-/// case, as Salesforce's does.
+/// case, as Salesforce's does. Claimed on one thread, in user order (the pass over the users
+/// owns it): no lock, whose fence on every user waited for the write into a map far bigger
+/// than the cache.
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues<'a> {
     /// Per unique field roster writes: its API name, and lower-case value → holder.
-    held: Mutex<Vec<(String, Holders<'a>)>>,
+    held: Vec<(String, Holders<'a>)>,
     /// The org's users, whom `Holder::Org` indexes.
     users: &'a [crate::model::TargetUser],
 }
@@ -325,16 +326,9 @@ impl<'a> UniqueValues<'a> {
             })
             .collect();
         UniqueValues {
-            held: Mutex::new(held),
+            held,
             users: &target.users,
         }
-    }
-
-    /// Lets go of every value held: the plan's users are all planned, and the maps (some
-    /// 110,000 values a unique field for 100,000 users) would otherwise sit beside the finished
-    /// plan at its peak. A claim after this finds nothing held.
-    pub(super) fn release(&self) {
-        *crate::concurrent::lock(&self.held) = Vec::new();
     }
 
     /// Claims `fields`' unique values for the user `key` (whose Salesforce user, if any, is
@@ -342,12 +336,12 @@ impl<'a> UniqueValues<'a> {
     /// plan has one already — with the Salesforce user's id, which may be this person's own
     /// account; nothing is claimed then.
     pub(super) fn claim<'v>(
-        &self,
+        &mut self,
         fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
         key: &'a str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
-        let mut held = crate::concurrent::lock(&self.held);
+        let held = &mut self.held;
         if held.is_empty() {
             return Ok(());
         }
@@ -557,9 +551,9 @@ mod tests {
             users: vec![holder],
             ..TargetSnapshot::default()
         };
-        let unique = UniqueValues::new(&target, ["Badge__c", "Title"], 2);
+        let mut unique = UniqueValues::new(&target, ["Badge__c", "Title"], 2);
         let badge = |v: &str| vec![("Badge__c", json!(v)), ("Title", json!("same title"))];
-        let claim = |user: &'static str, v: &str, own: Option<&str>| {
+        let mut claim = |user: &'static str, v: &str, own: Option<&str>| {
             let fields = badge(v);
             unique.claim(fields.iter().map(|(k, v)| (*k, v)), user, own)
         };
@@ -585,7 +579,7 @@ mod tests {
             "{err}"
         );
         // Fields not unique, or not written, are never compared.
-        let untracked = UniqueValues::new(&target, ["Title"], 2);
+        let mut untracked = UniqueValues::new(&target, ["Title"], 2);
         let fields = badge("B-1");
         assert!(
             untracked
@@ -616,7 +610,7 @@ mod tests {
             users: vec![holder],
             ..TargetSnapshot::default()
         };
-        let unique = UniqueValues::new(&target, ["CommunityNickname"], 1);
+        let mut unique = UniqueValues::new(&target, ["CommunityNickname"], 1);
         let fields = [("CommunityNickname", json!(" Liam.Chen\t"))];
         let (err, holder) = unique
             .claim(fields.iter().map(|(k, v)| (*k, v)), "leo@x", None)
