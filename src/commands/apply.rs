@@ -122,6 +122,20 @@ fn audit_log_usable(desired: &Desired, args: &ApplyArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// The saved plan at `path`, checked against the config `desired` (`check_config`): the
+/// `--target` keys it was limited to, and its SHA-256 (which the audit log records). Its counts
+/// are never acted on, but an edit to them, which a reviewer may have been shown, is named.
+fn open_saved(desired: &Desired, path: &Path) -> Result<(Vec<String>, String), Error> {
+    let (mut saved, reviewed) = super::plan::open_hashed(path)?;
+    check_config(desired, &saved, path)?;
+    super::plan::recount_saved(
+        &mut saved,
+        path,
+        "apply goes by the changes alone, as planned again now",
+    );
+    Ok((std::mem::take(&mut saved.targeted), reviewed))
+}
+
 pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
     audit_log_usable(&desired, args)?;
@@ -149,10 +163,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
             // the same bytes are compared change by change as they are parsed again
             // (`compare_saved`): two 100,000-user plans side by side were 426 MiB. What a change was compared with
             // (--baseline-config) is commentary, not the change (`stale::same`).
-            let (mut saved, reviewed) = super::plan::open_hashed(path)?;
-            check_config(&desired, &saved, path)?;
-            let targeted = std::mem::take(&mut saved.targeted);
-            drop(saved);
+            let (targeted, reviewed) = open_saved(&desired, path)?;
             let planned = ctx.block_on(ctx.plan(&desired, &targeted))??;
             check_names(&desired, &planned.plan)?;
             if let Some(reason) = planned.plan.refused {

@@ -243,15 +243,22 @@ pub(crate) fn compare_saved(
 
 pub(crate) fn show(ctx: &Context, args: &ShowArgs) -> Result<Outcome, Error> {
     let mut plan = open(&args.plan)?;
+    recount_saved(&mut plan, &args.plan, "shown as its changes count");
+    print_plan(&plan, args.format, ctx.color, args.mask)?;
+    Ok(Outcome::Success)
+}
+
+/// Counts the saved plan `plan` (read from `path`) again from its changes — its summary,
+/// headline and deactivation count — with a warning, ending in `then`, when the file's own did
+/// not match them: someone edited it.
+pub(super) fn recount_saved(plan: &mut Plan, path: &Path, then: &str) {
     if plan.recount() {
         super::warn(&format!(
             "{}'s summary, headline or deactivation count does not match its changes (was it \
-             edited?): shown as its changes count",
-            display_path(&args.plan)
+             edited?): {then}",
+            display_path(path)
         ));
     }
-    print_plan(&plan, args.format, ctx.color, args.mask)?;
-    Ok(Outcome::Success)
 }
 
 /// Writes a plan to stdout. JSON never holds colour, so it skips anstream's scan for escape

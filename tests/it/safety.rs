@@ -932,6 +932,56 @@ fn an_edited_saved_plan_is_refused_and_nothing_is_written() {
     world.assert_converged();
 }
 
+/// A saved plan's counts (the summary a reviewer reads first) are never acted on: `apply` goes
+/// by the changes, which a plan made now must match. An edit to them is named, by `apply` as by
+/// `show`, and the changes are applied as reviewed.
+#[test]
+fn an_edited_summary_is_named_by_show_and_apply_and_never_acted_on() {
+    let world = World::demo("safety-summary");
+    assert_eq!(world.roster(&["plan", "--out", "plan.json"]).code, 0);
+    let mut plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("plan.json")).unwrap(),
+    )
+    .unwrap();
+    let changes = plan["changes"].as_array().unwrap().len();
+    assert!(plan["summary"]["create"].as_u64().unwrap() > 0, "{plan}");
+    plan["summary"]["create"] = json!(0);
+    world.scratch.write("edited.json", plan.to_string());
+    let warning = "edited.json's summary, headline or deactivation count does not match its \
+                   changes (was it edited?): ";
+
+    let shown = world.roster(&["show", "edited.json"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown
+            .stderr
+            .contains(&format!("{warning}shown as its changes count")),
+        "{}",
+        shown.stderr
+    );
+
+    let applied = world.roster(&["apply", "edited.json"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(
+        applied.stderr.contains(&format!(
+            "{warning}apply goes by the changes alone, as planned again now"
+        )),
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(
+        world.audit().len(),
+        changes,
+        "every change reviewed is applied"
+    );
+
+    // The plan as written is applied without a word about it.
+    assert_eq!(world.roster(&["plan", "--out", "again.json"]).code, 0);
+    let clean = world.roster(&["apply", "again.json"]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    assert!(!clean.stderr.contains("was it edited"), "{}", clean.stderr);
+}
+
 #[test]
 fn deactivations_appended_to_a_saved_plan_are_refused_whatever_its_safety_block_says() {
     let world = provisioned_direct_world("safety-tamper-threshold");
