@@ -338,7 +338,26 @@ pub(crate) struct Profile {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) user_license_id: Option<String>,
+    /// The administrative system permissions (`ADMINISTRATIVE_PERMISSIONS`) the profile grants,
+    /// by name without the `Permissions` prefix (`ModifyAllData`): a create into such a profile
+    /// makes an administrator. Empty in snapshots older than the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) administrative: Vec<String>,
 }
+
+/// The Profile's system permissions that make its users administrators of the org, each a
+/// checkbox field `Permissions<name>` on Profile (Salesforce's field reference, "Profile"):
+/// every record read and changed (Modify All Data), every record read (View All Data), users
+/// created and given any profile (Manage Users), and the org's setup changed (Customize
+/// Application). Assumed: these four exist in every edition that has sandboxes, as they are
+/// the System Administrator profile's own; Author Apex is left out, since an org without Apex
+/// may not have its field, and a query naming a field the org lacks fails (`INVALID_FIELD`).
+pub(crate) const ADMINISTRATIVE_PERMISSIONS: [&str; 4] = [
+    "ModifyAllData",
+    "ViewAllData",
+    "ManageUsers",
+    "CustomizeApplication",
+];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -945,13 +945,31 @@ fn insert_profiles(org: &mut Org, profiles: &[super::world::Profile]) -> Result<
                     profile.name, profile.license
                 )
             })?;
-        let manage_users = profile
-            .manage_users
-            .unwrap_or(profile.name == "System Administrator");
-        org.insert(
-            "Profile",
-            map(json!({"Name": profile.name, "UserLicenseId": licence, "PermissionsManageUsers": manage_users})),
-        );
+        let administrator = profile.name == "System Administrator";
+        if let Some(unknown) = profile
+            .permissions
+            .iter()
+            .flatten()
+            .find(|p| !crate::model::ADMINISTRATIVE_PERMISSIONS.contains(&p.as_str()))
+        {
+            return Err(format!(
+                "profile {:?}: unknown permission {unknown:?} (the emulator models {})",
+                profile.name,
+                crate::model::ADMINISTRATIVE_PERMISSIONS.join(", ")
+            ));
+        }
+        let mut record = map(json!({"Name": profile.name, "UserLicenseId": licence}));
+        for name in crate::model::ADMINISTRATIVE_PERMISSIONS {
+            let granted = match (&profile.permissions, name) {
+                (_, "ManageUsers") if profile.manage_users.is_some() => {
+                    profile.manage_users == Some(true)
+                }
+                (Some(listed), _) => listed.iter().any(|p| p == name),
+                (None, _) => administrator,
+            };
+            record.insert(format!("Permissions{name}"), Value::Bool(granted));
+        }
+        org.insert("Profile", record);
     }
     Ok(())
 }

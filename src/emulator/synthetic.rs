@@ -196,6 +196,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 name: (*p).into(),
                 license: "Salesforce".into(),
                 manage_users: None,
+                permissions: None,
             })
             .collect(),
             roles: vec!["Western Sales Rep".into(), "Support Lead".into()],

@@ -2591,6 +2591,65 @@ fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
     );
 }
 
+/// A profile's administrative permissions are Profile checkboxes a query reads: System
+/// Administrator's all by default, a world's `permissions` as listed, and a name the emulator
+/// does not model refused.
+#[tokio::test]
+async fn a_profiles_administrative_permissions_are_read_as_the_world_lists_them() {
+    let line = "    - {name: System Administrator, license: Salesforce}\n";
+    assert!(DEMO.contains(line));
+    let listed = DEMO.replacen(
+        line,
+        "    - {name: System Administrator, license: Salesforce}\n    - {name: Auditor, license: Salesforce, permissions: [ViewAllData]}\n",
+        1,
+    );
+    let running = start(
+        State::from_world(WorldFile::from_yaml(&listed).unwrap()).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let sf = Sf::demo(&running).await;
+    let (status, body) = sf
+        .get(&query_path(
+            "SELECT Name, PermissionsModifyAllData, PermissionsViewAllData, PermissionsManageUsers \
+             FROM Profile WHERE PermissionsViewAllData = true",
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<(&str, bool, bool)> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["Name"].as_str().unwrap(),
+                r["PermissionsModifyAllData"] == true,
+                r["PermissionsManageUsers"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("System Administrator", true, true),
+            ("Auditor", false, false)
+        ]
+    );
+    let unknown = DEMO.replacen(
+        line,
+        "    - {name: System Administrator, license: Salesforce, permissions: [ModifyAllData, ViewSetup]}\n",
+        1,
+    );
+    let err = State::from_world(WorldFile::from_yaml(&unknown).unwrap())
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("profile \"System Administrator\": unknown permission \"ViewSetup\""),
+        "{err}"
+    );
+}
+
 /// Graph holds text in a text property and a boolean in a Boolean one: a world that says
 /// otherwise is refused, as an admin change through the admin API is.
 #[test]

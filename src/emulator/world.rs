@@ -391,6 +391,12 @@ pub(crate) struct Profile {
     /// needs it. Absent: only System Administrator has it.
     #[serde(default)]
     pub(crate) manage_users: Option<bool>,
+    /// The administrative system permissions the profile grants, of
+    /// `model::ADMINISTRATIVE_PERMISSIONS` (`[ModifyAllData, ViewAllData]`): each is the
+    /// Profile's `Permissions<name>` checkbox. Absent: System Administrator has them all, as in
+    /// every org, and other profiles none. `manage_users`, when given, decides ManageUsers.
+    #[serde(default)]
+    pub(crate) permissions: Option<Vec<String>>,
 }
 
 impl WorldFile {

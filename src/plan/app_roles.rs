@@ -335,6 +335,7 @@ mod tests {
             id: id.to_owned(),
             name: name.to_owned(),
             user_license_id: Some("100000000000001AAA".to_owned()),
+            ..Profile::default()
         }
     }
 

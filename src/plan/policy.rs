@@ -2,11 +2,16 @@
 //! review, as `roster apply --policy` does on a schedule. A plan is held when it holds a kind of
 //! change the policy does not allow, or more of a kind than its limit; each reason says which.
 
+use std::collections::BTreeMap;
+
 use super::{Action, AppRoleAction, Plan};
 use crate::config::{AutoApply, PolicyAction};
+use crate::model::Profile;
 
-/// Why `plan` is held under `policy`; empty when it may be applied.
-pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
+/// Why `plan` is held under `policy`; empty when it may be applied. `profiles` are the org's,
+/// read with the plan: a create into one with administrative permissions makes an
+/// administrator, and needs `grants` as a move into it would.
+pub(crate) fn held(plan: &Plan, policy: &AutoApply, profiles: &[Profile]) -> Vec<String> {
     let allows = |action: PolicyAction| policy.allow.contains(&action);
     let count = |actions: &[Action]| {
         plan.changes
@@ -55,6 +60,9 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
              (`grants`)"
         ));
     }
+    if !allows(PolicyAction::Grants) {
+        reasons.extend(administrators_created(plan, profiles));
+    }
     if !plan.app_roles.is_empty() && !allows(PolicyAction::AppRoles) {
         let disabling = plan
             .app_roles
@@ -99,11 +107,51 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
     reasons
 }
 
+/// Why `plan` needs `grants` for the administrators it creates: the creates whose profile (of
+/// `profiles`) has administrative permissions, counted per profile, with the permissions. A
+/// profile the org does not list counts as one (a plan made now names only the org's; nothing
+/// is let through unseen).
+fn administrators_created(plan: &Plan, profiles: &[Profile]) -> Option<String> {
+    let mut found: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    for change in plan.changes.iter().filter(|c| c.action == Action::Create) {
+        let Some(id) = change
+            .after
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("ProfileId"))
+            .and_then(|(_, id)| id.as_str())
+        else {
+            continue;
+        };
+        let (name, permissions) = match profiles
+            .iter()
+            .find(|p| crate::salesforce::same_id(&p.id, id))
+        {
+            Some(p) if p.administrative.is_empty() => continue,
+            Some(p) => (p.name.as_str(), p.administrative.join(", ")),
+            None => ("a profile the org does not list", "unknown".to_owned()),
+        };
+        found.entry(name).or_insert((0, permissions)).0 += 1;
+    }
+    let n: usize = found.values().map(|(count, _)| count).sum();
+    let named: Vec<String> = found
+        .iter()
+        .map(|(name, (count, permissions))| format!("{count} into {name}: {permissions}"))
+        .collect();
+    (n > 0).then(|| {
+        format!(
+            "{n} create(s) into a profile with administrative permissions ({}), which \
+             reconcile.auto_apply.allow does not list (`grants`)",
+            named.join("; ")
+        )
+    })
+}
+
 /// Whether `change` changes what a user can see and do, as `grants` counts it: a grant added
 /// or removed; a feature licence turned on or off (it takes or frees one of the org's seats,
 /// though the change writes it as a User checkbox, `UserPermissionsKnowledgeUser`, rather than
 /// a grant record); or an existing user moved to another profile or role (Standard User to
-/// System Administrator is one field). A create's profile is the create's own. Field names
+/// System Administrator is one field). A create's profile is the create's own, unless it makes
+/// an administrator (`administrators_created`, a reason of its own). Field names
 /// compare without case, as Salesforce reads them (a saved plan is a file anyone can edit).
 fn changes_access(change: &super::Change) -> bool {
     let feature_licence = |name: &crate::sorted_map::Name| {
@@ -129,13 +177,35 @@ fn changes_access(change: &super::Change) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::held;
     use crate::config::{AutoApply, PolicyAction};
     use crate::grants::GrantKind;
+    use crate::model::Profile;
     use crate::plan::{Action, Change, GrantRef, Plan, Situation};
 
     fn change(action: Action, key: &str) -> Change {
         Change::new(action, key.to_owned(), Situation::Linked)
+    }
+
+    /// The org's profiles: Standard User, and System Administrator with two administrative
+    /// permissions.
+    fn profiles() -> Vec<Profile> {
+        vec![
+            Profile {
+                id: "00e000000000001AAA".into(),
+                name: "Standard User".into(),
+                ..Profile::default()
+            },
+            Profile {
+                id: "00e000000000002AAA".into(),
+                name: "System Administrator".into(),
+                administrative: vec!["ModifyAllData".into(), "ManageUsers".into()],
+                ..Profile::default()
+            },
+        ]
+    }
+
+    fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
+        super::held(plan, policy, &profiles())
     }
 
     fn policy(allow: &[PolicyAction]) -> AutoApply {
@@ -182,7 +252,8 @@ mod tests {
     /// An existing user moved to another profile or role (Standard User to System
     /// Administrator is one field) is an access change: it needs `grants`, as a permission set
     /// does, whether the move comes with an update or a reactivation, and however a hand-edited
-    /// plan spells the field. A create's profile is the create's own.
+    /// plan spells the field. A create into a profile without administrative permissions is
+    /// the create's own.
     #[test]
     fn a_profile_or_role_move_needs_grants() {
         use PolicyAction::{Create, Grants, Reactivate, Update};
@@ -221,6 +292,57 @@ mod tests {
             ..Plan::default()
         };
         assert!(held(&plan, &policy(&[Create])).is_empty());
+    }
+
+    /// A create into a profile with administrative permissions makes an administrator, as a
+    /// move into it would: it needs `grants`, and the reason names the profile and what it
+    /// grants. The profile's id is read in either of its forms, its field name in any case; a
+    /// profile the org does not list counts as one.
+    #[test]
+    fn a_create_into_an_administrators_profile_needs_grants() {
+        use PolicyAction::{Create, Grants};
+        let create = |key: &str, field: &str, profile: &str| {
+            let mut created = change(Action::Create, key);
+            created
+                .after
+                .insert(field.into(), serde_json::json!(profile));
+            created
+        };
+        let plan = Plan {
+            changes: vec![
+                create("a", "ProfileId", "00e000000000002AAA"),
+                create("b", "profileid", "00e000000000002"),
+            ],
+            ..Plan::default()
+        };
+        assert_eq!(
+            held(&plan, &policy(&[Create])),
+            [
+                "2 create(s) into a profile with administrative permissions (2 into System \
+                 Administrator: ModifyAllData, ManageUsers), which reconcile.auto_apply.allow \
+                 does not list (`grants`)"
+            ]
+        );
+        assert!(held(&plan, &policy(&[Create, Grants])).is_empty());
+        // A Standard User create alone goes through under `create`.
+        let plan = Plan {
+            changes: vec![create("c", "ProfileId", "00e000000000001AAA")],
+            ..Plan::default()
+        };
+        assert!(held(&plan, &policy(&[Create])).is_empty());
+        // A profile the org does not list.
+        let plan = Plan {
+            changes: vec![create("d", "ProfileId", "00e000000000009AAA")],
+            ..Plan::default()
+        };
+        assert_eq!(
+            held(&plan, &policy(&[Create])),
+            [
+                "1 create(s) into a profile with administrative permissions (1 into a profile \
+                 the org does not list: unknown), which reconcile.auto_apply.allow does not \
+                 list (`grants`)"
+            ]
+        );
     }
 
     #[test]

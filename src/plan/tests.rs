@@ -338,6 +338,7 @@ fn profile(id: &str, name: &str) -> Profile {
         id: id.into(),
         name: name.into(),
         user_license_id: Some("100000000000001".into()),
+        ..Profile::default()
     }
 }
 

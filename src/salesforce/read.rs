@@ -269,13 +269,14 @@ fn user_describe(answer: &Value) -> Result<Vec<FieldDescribe>, SalesforceError> 
 type Metadata = (Org, Vec<UserLicense>, Vec<Profile>, Vec<UserRole>);
 
 async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, SalesforceError> {
+    let profile_query = profile_query();
     let (org, licenses, profiles, roles) = tokio::try_join!(
         salesforce.query("SELECT Id, Name, IsSandbox FROM Organization LIMIT 1", None),
         salesforce.query(
             "SELECT Id, Name, TotalLicenses, UsedLicenses FROM UserLicense",
             None
         ),
-        salesforce.query("SELECT Id, Name, UserLicenseId FROM Profile", None),
+        salesforce.query(&profile_query, None),
         salesforce.query("SELECT Id, Name, DeveloperName FROM UserRole", None),
     )?;
     let org = organization(&org)?;
@@ -307,6 +308,15 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
                 id: required(p, "Profile", "Id")?,
                 name: required(p, "Profile", "Name")?,
                 user_license_id: optional(p, "UserLicenseId"),
+                administrative: crate::model::ADMINISTRATIVE_PERMISSIONS
+                    .iter()
+                    .filter(|name| {
+                        p.get(format!("Permissions{name}"))
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                    })
+                    .map(|name| (*name).to_owned())
+                    .collect(),
             })
         },
         |r| &r.id,
@@ -323,6 +333,18 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         |r| &r.id,
     )?;
     Ok((org, licenses, profiles, roles))
+}
+
+/// The profiles, each with its administrative permissions (`ADMINISTRATIVE_PERMISSIONS`).
+fn profile_query() -> String {
+    let permissions: Vec<String> = crate::model::ADMINISTRATIVE_PERMISSIONS
+        .iter()
+        .map(|name| format!(", Permissions{name}"))
+        .collect();
+    format!(
+        "SELECT Id, Name, UserLicenseId{} FROM Profile",
+        permissions.concat()
+    )
 }
 
 /// The Organization record.

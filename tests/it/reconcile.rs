@@ -179,3 +179,69 @@ fn a_saved_plan_is_held_too_and_without_a_policy_the_flag_is_refused() {
     );
     assert_eq!(world.requests_to("composite"), 0);
 }
+
+/// A new user created straight into an administrator's profile is an administrator made, as a
+/// move into that profile would be: held without `grants`, the reason naming the profile and
+/// its administrative permissions (read from the org's Profile records), and created as
+/// planned once `grants` is allowed.
+#[test]
+fn a_create_into_an_administrators_profile_is_held_without_grants() {
+    let world = World::demo("reconcile-admin-create");
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let key = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "create")
+        .and_then(|c| c["key"].as_str())
+        .unwrap()
+        .to_owned();
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let admin_rule = format!(
+        "  rules:\n    - when: {{expression: 'IIF([userPrincipalName] = \"{key}\", \"True\", \"False\")'}}\n      profile: System Administrator\n"
+    );
+    let config = config.replacen("  rules:\n", &admin_rule, 1);
+    let reason = "1 create(s) into a profile with administrative permissions (1 into System \
+                  Administrator: ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication), \
+                  which reconcile.auto_apply.allow does not list (`grants`)";
+    for (allow, held) in [
+        ("[create, update, reactivate, deactivate]", true),
+        ("[create, update, reactivate, deactivate, grants]", false),
+    ] {
+        std::fs::write(
+            &path,
+            format!("{config}\nreconcile:\n  auto_apply: {{allow: {allow}}}\n"),
+        )
+        .unwrap();
+        let out = world.roster(&["apply", "--policy"]);
+        if held {
+            assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+            assert!(out.stderr.contains(reason), "{}", out.stderr);
+            assert!(world.audit().is_empty(), "nothing written");
+        } else {
+            assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+            assert!(!out.stderr.contains("administrative"), "{}", out.stderr);
+        }
+    }
+    let created = world
+        .audit()
+        .into_iter()
+        .find(|line| line["key"] == key.as_str())
+        .expect("the admin's create is in the audit log");
+    assert_eq!(created["result"], "applied", "{created}");
+    let org = world
+        .emulator
+        .admin_call(reqwest::Method::GET, "world", None);
+    let administrator = org["salesforce"]["objects"]["Profile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Name"] == "System Administrator")
+        .unwrap();
+    assert_eq!(
+        created["after"]["ProfileId"], administrator["Id"],
+        "{created}"
+    );
+}

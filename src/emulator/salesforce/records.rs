@@ -58,7 +58,16 @@ const SYSTEM_FIELDS: &[&str] = &[
 /// Fields of the non-User objects.
 fn fixed_fields(object: &str) -> &'static [&'static str] {
     match object {
-        "Profile" => &["Name", "UserLicenseId", "UserType", "Description"],
+        "Profile" => &[
+            "Name",
+            "UserLicenseId",
+            "UserType",
+            "Description",
+            "PermissionsModifyAllData",
+            "PermissionsViewAllData",
+            "PermissionsManageUsers",
+            "PermissionsCustomizeApplication",
+        ],
         "UserRole" => &["Name", "DeveloperName", "ParentRoleId"],
         "PermissionSet" => &[
             "Name",
@@ -151,6 +160,15 @@ pub(crate) fn field_type(shared: &Shared, object: &str, field: &str) -> Option<&
                 .custom_user_field(field)
                 .map(|f| f.kind.describe_type())
         });
+    }
+    // A Profile's system permissions are checkboxes (`PermissionsModifyAllData`).
+    if object == "Profile"
+        && field
+            .get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case("Permissions"))
+        && known_field(shared, object, field)
+    {
+        return Some("boolean");
     }
     if is(&[
         "IsOwnedByProfile",
