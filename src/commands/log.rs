@@ -121,6 +121,14 @@ impl Entry {
             .unwrap_or_default()
     }
 
+    /// The org the change was made in: its id, and its instance URL where the line has one.
+    fn org(&self) -> String {
+        match self.text("instance_url") {
+            "" => self.text("org_id").to_owned(),
+            url => format!("{} ({url})", self.text("org_id")),
+        }
+    }
+
     fn is_app_role(&self) -> bool {
         self.text("kind") == "entra_app_role"
     }
@@ -251,9 +259,13 @@ impl Entry {
             .join("; ")
     }
 
-    /// Where it came from: the commit, actor, run and repository CI recorded, if any.
-    fn origin(&self) -> String {
+    /// Where it came from: the org, when `org` (the logs read name several), and the commit,
+    /// actor, run and repository CI recorded, if any.
+    fn origin(&self, org: bool) -> String {
         let mut parts = Vec::new();
+        if org {
+            parts.push(format!("org {}", self.org()));
+        }
         if !self.github("sha").is_empty() {
             parts.push(format!("commit {}", self.github("sha")));
         }
@@ -300,10 +312,18 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     });
     // Oldest first, across files; a line's order within its file breaks ties.
     entries.sort_by_key(|e| e.instant);
+    // The logs of several orgs (a job per org, one log each) read together: the same user's
+    // changes in two orgs would read alike, so each says its org.
+    let several_orgs = entries
+        .iter()
+        .map(|e| e.text("org_id"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
     let out = match args.format {
         // Keys and names from the log's lines show, never acting on the terminal.
-        LogFormat::Text => text(&entries),
-        LogFormat::Markdown => markdown(&entries),
+        LogFormat::Text => text(&entries, several_orgs),
+        LogFormat::Markdown => markdown(&entries, several_orgs),
         LogFormat::Csv => csv(&entries)?,
         // An array of the lines themselves, one a line.
         LogFormat::Json => {
@@ -404,7 +424,7 @@ fn read(file: &Path, schemas: &Schemas, entries: &mut Vec<Entry>) -> Result<usiz
     Ok(unreadable)
 }
 
-fn text(entries: &[Entry]) -> String {
+fn text(entries: &[Entry], several_orgs: bool) -> String {
     let mut out = String::new();
     if entries.is_empty() {
         out.push_str("No changes recorded.\n");
@@ -421,7 +441,7 @@ fn text(entries: &[Entry]) -> String {
             shown(&e.subject()),
             shown(e.text("result"))
         );
-        for detail in [e.what(), e.steps(), e.origin()] {
+        for detail in [e.what(), e.steps(), e.origin(several_orgs)] {
             if !detail.is_empty() {
                 let _ = writeln!(out, "    {}", shown(&detail));
             }
@@ -430,15 +450,25 @@ fn text(entries: &[Entry]) -> String {
     out
 }
 
-fn markdown(entries: &[Entry]) -> String {
+fn markdown(entries: &[Entry], several_orgs: bool) -> String {
     let cell = crate::render::markdown_text;
-    let mut out = String::from(
-        "| time | action | user | result | change | commit | actor | run |\n|---|---|---|---|---|---|---|---|\n",
+    let (org, org_rule) = if several_orgs {
+        (" org |", "---|")
+    } else {
+        ("", "")
+    };
+    let mut out = format!(
+        "| time |{org} action | user | result | change | commit | actor | run |\n|---|{org_rule}---|---|---|---|---|---|---|\n",
     );
     for e in entries {
+        let org = if several_orgs {
+            format!(" {} |", cell(&e.org()))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} |{org} {} | {} | {} | {} | {} | {} | {} |",
             cell(e.text("time")),
             cell(e.text("action")),
             cell(&e.subject()),
@@ -482,6 +512,8 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
             "plan_sha256",
             "file",
             "steps",
+            "org_id",
+            "instance_url",
         ])
         .map_err(failed)?;
     for e in entries {
@@ -500,6 +532,8 @@ fn csv(entries: &[Entry]) -> Result<String, Error> {
             e.text("plan_sha256").to_owned(),
             display_path(&e.file),
             e.steps(),
+            e.text("org_id").to_owned(),
+            e.text("instance_url").to_owned(),
         ];
         // Control characters (an escape sequence in a CI variable) shown, never dropped by the
         // terminal layer nor acting in a spreadsheet.

@@ -601,3 +601,66 @@ fn a_line_that_is_no_audit_line_is_named() {
     );
     assert_eq!(keys(&out.stdout), ["offset@contoso.com"], "{}", out.stdout);
 }
+
+/// The logs of two orgs read together (a job per org, a log each): the same user's changes
+/// would read alike, so each says its org — in text and markdown only then, in CSV always.
+#[test]
+fn logs_of_several_orgs_say_each_changes_org() {
+    let world = applied();
+    let line = world.audit()[0].clone();
+    let key = line["key"].as_str().unwrap().to_owned();
+    let (org, url) = (
+        line["org_id"].as_str().unwrap().to_owned(),
+        line["instance_url"].as_str().unwrap().to_owned(),
+    );
+    let mut other = line.clone();
+    other["org_id"] = Value::from("00D000000000002EAA");
+    other["instance_url"] = Value::from("https://contoso--uat.sandbox.my.salesforce.com");
+    std::fs::write(world.scratch.dir.join("uat.jsonl"), format!("{other}\n")).unwrap();
+
+    // One org: nothing about it.
+    let out = world.roster(&["log", "--user", &key]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("org 00D"), "{}", out.stdout);
+    let out = world.roster(&["log", "--user", &key, "--format", "markdown"]);
+    assert!(
+        out.stdout.starts_with("| time | action |"),
+        "{}",
+        out.stdout
+    );
+
+    let both = ["log", "roster-audit.jsonl", "uat.jsonl", "--user", &key];
+    let out = world.roster(&both);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for shown in [
+        format!("org {org} ({url})"),
+        "org 00D000000000002EAA (https://contoso--uat.sandbox.my.salesforce.com)".to_owned(),
+    ] {
+        assert!(out.stdout.contains(&shown), "{shown}\n{}", out.stdout);
+    }
+    let markdown = world.roster(&[&both[..], &["--format", "markdown"]].concat());
+    assert!(
+        markdown.stdout.starts_with("| time | org | action |"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown
+            .stdout
+            .contains("| 00D000000000002EAA (https\\://contoso--uat.sandbox.my.salesforce.com) |"),
+        "{}",
+        markdown.stdout
+    );
+    let csv_out = world.roster(&[&both[..], &["--format", "csv"]].concat());
+    let mut reader = csv::Reader::from_reader(csv_out.stdout.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let at = headers.iter().position(|h| h == "org_id").unwrap();
+    let orgs: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[at].to_owned())
+        .collect();
+    assert!(
+        orgs.contains(&org) && orgs.contains(&"00D000000000002EAA".to_owned()),
+        "{orgs:?}"
+    );
+}
