@@ -250,6 +250,37 @@ fn gone(
     line
 }
 
+/// A change's grants as a reviewer reads them: `+ permission set X (id, ...)`, `- queue Y (id,
+/// assignment id)`, or `none`.
+fn grant_names(grants: &crate::plan::GrantChanges) -> String {
+    let listed = |list: &[crate::plan::GrantRef], sign: char| {
+        list.iter()
+            .map(|g| {
+                let assignment = g
+                    .assignment_id
+                    .as_ref()
+                    .map(|id| format!(", assignment {id}"))
+                    .unwrap_or_default();
+                let implied = g
+                    .implied_by
+                    .as_ref()
+                    .map(|set| format!(", with permission set {set}"))
+                    .unwrap_or_default();
+                format!("{sign} {g} ({}{assignment}{implied})", g.id)
+            })
+            .collect::<Vec<_>>()
+    };
+    let all: Vec<String> = listed(&grants.add, '+')
+        .into_iter()
+        .chain(listed(&grants.remove, '-'))
+        .collect();
+    if all.is_empty() {
+        "none".to_owned()
+    } else {
+        all.join(", ")
+    }
+}
+
 /// One user's change, planned both times but not the same.
 fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -> String {
     let key = &saved.key;
@@ -262,17 +293,25 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
         );
     }
     let mut parts = Vec::new();
-    if let Some(why) = moved(saved, users) {
-        parts.push(why);
-    } else if saved.fingerprint != fresh.fingerprint {
-        parts.push("its fingerprint differs from the user's SystemModstamp".to_owned());
+    if saved.key != fresh.key {
+        parts.push(format!(
+            "the key reads {} in the saved plan, {} now",
+            crate::render::quoted(&saved.key),
+            crate::render::quoted(&fresh.key)
+        ));
     }
+    // Another user's id in the saved change: its fingerprint is the planned user's, so
+    // comparing it with that other user's SystemModstamp would say something untrue.
     if saved.target_id != fresh.target_id {
         parts.push(format!(
             "Salesforce user {} then, {} now",
             saved.target_id.as_deref().unwrap_or("none"),
             fresh.target_id.as_deref().unwrap_or("none")
         ));
+    } else if let Some(why) = moved(saved, users) {
+        parts.push(why);
+    } else if saved.fingerprint != fresh.fingerprint {
+        parts.push("its fingerprint differs from the user's SystemModstamp".to_owned());
     }
     let fields: std::collections::BTreeSet<&crate::sorted_map::Name> =
         saved.after.keys().chain(fresh.after.keys()).collect();
@@ -286,43 +325,34 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
             ));
         }
     }
-    let names = |grants: &crate::plan::GrantChanges| -> String {
-        let listed = |list: &[crate::plan::GrantRef], sign: char| {
-            list.iter()
-                .map(|g| {
-                    let assignment = g
-                        .assignment_id
-                        .as_ref()
-                        .map(|id| format!(", assignment {id}"))
-                        .unwrap_or_default();
-                    let implied = g
-                        .implied_by
-                        .as_ref()
-                        .map(|set| format!(", with permission set {set}"))
-                        .unwrap_or_default();
-                    format!("{sign} {g} ({}{assignment}{implied})", g.id)
-                })
-                .collect::<Vec<_>>()
-        };
-        let all: Vec<String> = listed(&grants.add, '+')
-            .into_iter()
-            .chain(listed(&grants.remove, '-'))
-            .collect();
-        if all.is_empty() {
-            "none".to_owned()
-        } else {
-            all.join(", ")
-        }
-    };
     if saved.grants != fresh.grants {
         parts.push(format!(
             "grants [{}] in the saved plan, [{}] now",
-            names(&saved.grants),
-            names(&fresh.grants)
+            grant_names(&saved.grants),
+            grant_names(&fresh.grants)
         ));
     }
     if parts.is_empty() {
-        parts.push("its details (before values, reason, labels) differ".to_owned());
+        let details: Vec<&str> = [
+            (saved.before != fresh.before, "before values"),
+            (saved.reason != fresh.reason, "reason"),
+            (saved.labels != fresh.labels, "labels"),
+            (saved.situation != fresh.situation, "situation"),
+            (saved.source_id != fresh.source_id, "Entra object id"),
+            (
+                saved.unchanged != fresh.unchanged,
+                "count of unchanged fields",
+            ),
+            (saved.login_id != fresh.login_id, "UserLogin id"),
+        ]
+        .into_iter()
+        .filter_map(|(differs, what)| differs.then_some(what))
+        .collect();
+        parts.push(if details.is_empty() {
+            "its details differ".to_owned()
+        } else {
+            format!("not the same {} as a plan made now", details.join(", "))
+        });
     }
     format!(
         "{key}: {} differs: {}",
@@ -477,6 +507,43 @@ mod tests {
                 "ada@x.com: the saved plan would update this user, a plan made now would \
               deactivate (out of scope: not assigned)"
             ]
+        );
+    }
+
+    /// An edit is named for what it changed: another user's id, not that user's stamp against
+    /// the planned user's fingerprint; a key in another case; a reason.
+    #[test]
+    fn an_edited_id_key_or_reason_is_named_as_such() {
+        let fresh = plan(vec![change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        )]);
+        let mut moved = org();
+        moved.users[1].system_modstamp = Some("2024-03-03T00:00:00.000+0000".to_owned());
+        let mut other = fresh.clone();
+        other.changes[0].target_id = Some("005000000000002AAA".into());
+        assert_eq!(
+            differences(&other, &fresh, &moved),
+            [
+                "ada@x.com: update differs: Salesforce user 005000000000002AAA then, \
+                 005000000000001AAA now"
+            ]
+        );
+        let mut shouted = fresh.clone();
+        shouted.changes[0].key = "ADA@x.com".into();
+        assert_eq!(
+            differences(&shouted, &fresh, &org()),
+            [
+                "ADA@x.com: update differs: the key reads \"ADA@x.com\" in the saved plan, \"ada@x.com\" now"
+            ]
+        );
+        let mut reasoned = fresh.clone();
+        reasoned.changes[0].reason = "because I said so".into();
+        assert_eq!(
+            differences(&reasoned, &fresh, &org()),
+            ["ada@x.com: update differs: not the same reason as a plan made now"]
         );
     }
 
