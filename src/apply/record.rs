@@ -71,6 +71,9 @@ pub(crate) struct AuditLine {
     pub(crate) grants: crate::plan::GrantChanges,
     /// `applied` only when every step was.
     pub(crate) result: Status,
+    /// Every change has at least one step: a line of none, whatever its result, is not one
+    /// roster wrote.
+    #[schemars(length(min = 1))]
     pub(crate) steps: Vec<Step>,
     /// Ids of the assignment records created (PermissionSetAssignment, GroupMember, ...).
     pub(crate) assignment_ids: Vec<String>,

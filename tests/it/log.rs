@@ -552,6 +552,9 @@ fn a_line_that_is_no_audit_line_is_named() {
     // a result its steps contradict.
     let mut wrong_action = line.clone();
     wrong_action["action"] = Value::from("drop_database");
+    // A change of no steps at all claiming to be applied (roster writes none).
+    let mut stepless = line.clone();
+    stepless["steps"] = serde_json::json!([]);
     let mut contradicted = line.clone();
     contradicted["result"] = Value::from("applied");
     contradicted["steps"] = serde_json::json!([
@@ -570,6 +573,7 @@ fn a_line_that_is_no_audit_line_is_named() {
         wrong_action.to_string(),
         contradicted.to_string(),
         twice,
+        stepless.to_string(),
     ];
     std::fs::write(
         world.scratch.dir.join("bad.jsonl"),
@@ -595,7 +599,10 @@ fn a_line_that_is_no_audit_line_is_named() {
                 .contains("bad.jsonl:6:47: not an audit line: the key \"a\" is given twice\n")
             && out
                 .stderr
-                .contains("5 line(s) of the audit log could not be read"),
+                .contains("bad.jsonl:7: not an audit line: `/steps`: [] has less than 1 item")
+            && out
+                .stderr
+                .contains("6 line(s) of the audit log could not be read"),
         "{}",
         out.stderr
     );
