@@ -742,6 +742,9 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         plan.warnings
             .extend(app_roles::duplicate_names(config, target));
     }
+    // A user made an administrator is what a reviewer must not miss among 100,000 lines.
+    plan.warnings
+        .extend(administrators_warnings(&plan, &target.profiles));
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
     plan.headline = plan.summary.headline();
     let kept = plan.summary.deactivate + plan.summary.freeze;
@@ -752,6 +755,47 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         all_deactivations.map_or(0, |all| all - kept),
     );
     plan
+}
+
+/// A warning per profile with administrative permissions (`model::Profile::administrative`)
+/// that `plan` gives users, by a create or a move (`policy::administrators_made`): how many,
+/// the permissions, and the first ten users.
+fn administrators_warnings(plan: &Plan, profiles: &[crate::model::Profile]) -> Vec<String> {
+    /// Users named in a warning; the rest are counted.
+    const NAMED: usize = 10;
+    let mut by_profile: std::collections::BTreeMap<&str, (&crate::model::Profile, Vec<String>)> =
+        std::collections::BTreeMap::new();
+    for (change, profile) in policy::administrators_made(plan, profiles) {
+        let Some(profile) = profile else { continue };
+        let how = if change.action == Action::Create {
+            "created"
+        } else {
+            "moved"
+        };
+        by_profile
+            .entry(profile.name.as_str())
+            .or_insert((profile, Vec::new()))
+            .1
+            .push(format!("{} ({how})", change.key));
+    }
+    by_profile
+        .into_values()
+        .map(|(profile, users)| {
+            let more = users.len().saturating_sub(NAMED);
+            format!(
+                "{} user(s) get the profile {}, which has administrative permissions ({}): {}{}",
+                users.len(),
+                profile.name,
+                profile.administrative.join(", "),
+                users[..users.len().min(NAMED)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect()
 }
 
 /// The `--target` values that name no user roster read: not an Entra user's userPrincipalName or

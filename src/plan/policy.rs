@@ -107,29 +107,43 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply, profiles: &[Profile]) -> Vec
     reasons
 }
 
-/// Why `plan` needs `grants` for the administrators it creates: the creates whose profile (of
-/// `profiles`) has administrative permissions, counted per profile, with the permissions. A
+/// The changes of `plan` that give a user a profile with administrative permissions (one of
+/// `profiles` whose `administrative` list is not empty) — a create into it, an update or a
+/// reactivation moving the user to it — each with that profile; `None` for a profile
+/// `profiles` does not list. The field name is read in any case, the id in either form.
+pub(crate) fn administrators_made<'c, 'p>(
+    plan: &'c Plan,
+    profiles: &'p [Profile],
+) -> impl Iterator<Item = (&'c super::Change, Option<&'p Profile>)> {
+    plan.changes.iter().filter_map(move |change| {
+        let id = change
+            .after
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("ProfileId"))
+            .and_then(|(_, id)| id.as_str())?;
+        match profiles
+            .iter()
+            .find(|p| crate::salesforce::same_id(&p.id, id))
+        {
+            Some(p) if p.administrative.is_empty() => None,
+            profile => Some((change, profile)),
+        }
+    })
+}
+
+/// Why `plan` needs `grants` for the administrators it creates (`administrators_made`; a move
+/// is held as any profile move is): the creates counted per profile, with the permissions. A
 /// profile the org does not list counts as one (a plan made now names only the org's; nothing
 /// is let through unseen).
 fn administrators_created(plan: &Plan, profiles: &[Profile]) -> Option<String> {
     let mut found: BTreeMap<&str, (usize, String)> = BTreeMap::new();
-    for change in plan.changes.iter().filter(|c| c.action == Action::Create) {
-        let Some(id) = change
-            .after
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("ProfileId"))
-            .and_then(|(_, id)| id.as_str())
-        else {
-            continue;
-        };
-        let (name, permissions) = match profiles
-            .iter()
-            .find(|p| crate::salesforce::same_id(&p.id, id))
-        {
-            Some(p) if p.administrative.is_empty() => continue,
-            Some(p) => (p.name.as_str(), p.administrative.join(", ")),
-            None => ("a profile the org does not list", "unknown".to_owned()),
-        };
+    for (_, profile) in
+        administrators_made(plan, profiles).filter(|(c, _)| c.action == Action::Create)
+    {
+        let (name, permissions) = profile.map_or_else(
+            || ("a profile the org does not list", "unknown".to_owned()),
+            |p| (p.name.as_str(), p.administrative.join(", ")),
+        );
         found.entry(name).or_insert((0, permissions)).0 += 1;
     }
     let n: usize = found.values().map(|(count, _)| count).sum();

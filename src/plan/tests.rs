@@ -2369,3 +2369,61 @@ fn select_unique_value_chooses_in_user_order_in_a_large_world() {
         assert_eq!(only(&plan, key).after["Username"], username, "{key}");
     }
 }
+
+/// Users made administrators — created into, or moved to, a profile with administrative
+/// permissions — are named in a warning per profile, the first ten of them; a profile without
+/// such permissions, and a change that leaves the profile alone, are not.
+#[test]
+fn users_made_administrators_are_named_in_a_warning() {
+    let mut admin = profile("00e000000000002AAA", "System Administrator");
+    admin.administrative = vec!["ModifyAllData".into(), "ManageUsers".into()];
+    let profiles = [profile("00e000000000001AAA", "Standard User"), admin];
+    let with_profile = |action, key: String, id: &str| {
+        let mut change = super::Change::new(action, key, super::Situation::Linked);
+        change.after.insert("ProfileId".into(), json!(id));
+        change
+    };
+    let mut changes: Vec<super::Change> = (0..12)
+        .map(|i| {
+            with_profile(
+                super::Action::Create,
+                format!("new{i:02}@x.com"),
+                "00e000000000002AAA",
+            )
+        })
+        .collect();
+    changes.push(with_profile(
+        super::Action::Update,
+        "moved@x.com".into(),
+        "00e000000000002",
+    ));
+    changes.push(with_profile(
+        super::Action::Create,
+        "plain@x.com".into(),
+        "00e000000000001AAA",
+    ));
+    changes.push(super::Change::new(
+        super::Action::Update,
+        "title@x.com".into(),
+        super::Situation::Linked,
+    ));
+    let plan = Plan {
+        changes,
+        ..Plan::default()
+    };
+    assert_eq!(
+        super::administrators_warnings(&plan, &profiles),
+        [
+            "13 user(s) get the profile System Administrator, which has administrative \
+             permissions (ModifyAllData, ManageUsers): new00@x.com (created), new01@x.com \
+             (created), new02@x.com (created), new03@x.com (created), new04@x.com (created), \
+             new05@x.com (created), new06@x.com (created), new07@x.com (created), new08@x.com \
+             (created), new09@x.com (created) and 3 more"
+        ]
+    );
+    let no_administrator = Plan {
+        changes: plan.changes[13..].to_vec(),
+        ..Plan::default()
+    };
+    assert!(super::administrators_warnings(&no_administrator, &profiles).is_empty());
+}

@@ -203,6 +203,17 @@ fn a_create_into_an_administrators_profile_is_held_without_grants() {
         "  rules:\n    - when: {{expression: 'IIF([userPrincipalName] = \"{key}\", \"True\", \"False\")'}}\n      profile: System Administrator\n"
     );
     let config = config.replacen("  rules:\n", &admin_rule, 1);
+    std::fs::write(&path, &config).unwrap();
+    // The plan a reviewer reads says so.
+    let out = world.roster(&["plan"]);
+    assert!(
+        out.stdout.contains(&format!(
+            "1 user(s) get the profile System Administrator, which has administrative permissions \
+             (ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication): {key} (created)"
+        )),
+        "{}",
+        out.stdout
+    );
     let reason = "1 create(s) into a profile with administrative permissions (1 into System \
                   Administrator: ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication), \
                   which reconcile.auto_apply.allow does not list (`grants`)";
