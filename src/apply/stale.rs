@@ -302,7 +302,14 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
     }
     // Another user's id in the saved change: its fingerprint is the planned user's, so
     // comparing it with that other user's SystemModstamp would say something untrue.
-    if saved.target_id != fresh.target_id {
+    if let (Some(then), Some(now)) = (&saved.target_id, &fresh.target_id)
+        && then != now
+        && crate::salesforce::same_id(then, now)
+    {
+        parts.push(format!(
+            "the same Salesforce user's id reads {then} in the saved plan, {now} now"
+        ));
+    } else if saved.target_id != fresh.target_id {
         parts.push(format!(
             "Salesforce user {} then, {} now",
             saved.target_id.as_deref().unwrap_or("none"),
@@ -529,6 +536,15 @@ mod tests {
             [
                 "ada@x.com: update differs: Salesforce user 005000000000002AAA then, \
                  005000000000001AAA now"
+            ]
+        );
+        let mut short = fresh.clone();
+        short.changes[0].target_id = Some("005000000000001".into());
+        assert_eq!(
+            differences(&short, &fresh, &org()),
+            [
+                "ada@x.com: update differs: the same Salesforce user's id reads \
+                 005000000000001 in the saved plan, 005000000000001AAA now"
             ]
         );
         let mut shouted = fresh.clone();

@@ -263,7 +263,7 @@ impl Entry {
     /// actor, run and repository CI recorded, if any.
     fn origin(&self, org: bool) -> String {
         let mut parts = Vec::new();
-        if org {
+        if org && !self.text("org_id").is_empty() {
             parts.push(format!("org {}", self.org()));
         }
         if !self.github("sha").is_empty() {
@@ -317,6 +317,8 @@ pub(crate) fn run(args: &LogArgs) -> Result<Outcome, Error> {
     let several_orgs = entries
         .iter()
         .map(|e| e.text("org_id"))
+        // An app role's line names no org: it belongs to the tenant's application.
+        .filter(|org| !org.is_empty())
         .collect::<std::collections::BTreeSet<_>>()
         .len()
         > 1;

@@ -625,7 +625,23 @@ fn logs_of_several_orgs_say_each_changes_org() {
     other["instance_url"] = Value::from("https://contoso--uat.sandbox.my.salesforce.com");
     std::fs::write(world.scratch.dir.join("uat.jsonl"), format!("{other}\n")).unwrap();
 
-    // One org: nothing about it.
+    // One org: nothing about it, even beside an app role's line (which names no org).
+    let app_role = serde_json::json!({
+        "time": "2026-12-06T01:42:00.000Z", "plan_sha256": "ab".repeat(32),
+        "config_sha256": "cd".repeat(32), "kind": "entra_app_role", "action": "add",
+        "id": "0000000a-0000-0000-0000-0000000000ff", "display_name": "Ops",
+        "reason": "profile Ops has no app role", "before": null,
+        "after": {"display_name": "Ops", "is_enabled": true, "value": "00e8c0000000006AAA"},
+        "result": "applied"
+    });
+    std::fs::write(
+        world.scratch.dir.join("role.jsonl"),
+        format!("{app_role}\n"),
+    )
+    .unwrap();
+    let out = world.roster(&["log", "roster-audit.jsonl", "role.jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("org "), "{}", out.stdout);
     let out = world.roster(&["log", "--user", &key]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stdout.contains("org 00D"), "{}", out.stdout);
