@@ -58,16 +58,8 @@ const SYSTEM_FIELDS: &[&str] = &[
 /// Fields of the non-User objects.
 fn fixed_fields(object: &str) -> &'static [&'static str] {
     match object {
-        "Profile" => &[
-            "Name",
-            "UserLicenseId",
-            "UserType",
-            "Description",
-            "PermissionsModifyAllData",
-            "PermissionsViewAllData",
-            "PermissionsManageUsers",
-            "PermissionsCustomizeApplication",
-        ],
+        // And its administrative permissions (`profile_permission`).
+        "Profile" => &["Name", "UserLicenseId", "UserType", "Description"],
         "UserRole" => &["Name", "DeveloperName", "ParentRoleId"],
         "PermissionSet" => &[
             "Name",
@@ -126,10 +118,24 @@ fn fixed_fields(object: &str) -> &'static [&'static str] {
     }
 }
 
+/// Whether `field` is one of the Profile checkboxes the emulator models: `Permissions` and a
+/// name of `model::ADMINISTRATIVE_PERMISSIONS` (`PermissionsModifyAllData`), in any case.
+fn profile_permission(object: &str, field: &str) -> bool {
+    object == "Profile"
+        && field
+            .get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case("Permissions"))
+        && crate::model::ADMINISTRATIVE_PERMISSIONS
+            .iter()
+            .any(|name| field[11..].eq_ignore_ascii_case(name))
+}
+
 /// Whether `field` exists on `object` (on User: the standard fields and the custom fields the
 /// org declares).
 pub(crate) fn known_field(shared: &Shared, object: &str, field: &str) -> bool {
-    if SYSTEM_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(field)) {
+    if SYSTEM_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(field))
+        || profile_permission(object, field)
+    {
         return true;
     }
     if object == "User" {
@@ -162,12 +168,7 @@ pub(crate) fn field_type(shared: &Shared, object: &str, field: &str) -> Option<&
         });
     }
     // A Profile's system permissions are checkboxes (`PermissionsModifyAllData`).
-    if object == "Profile"
-        && field
-            .get(..11)
-            .is_some_and(|p| p.eq_ignore_ascii_case("Permissions"))
-        && known_field(shared, object, field)
-    {
+    if profile_permission(object, field) {
         return Some("boolean");
     }
     if is(&[
