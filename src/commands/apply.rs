@@ -20,12 +20,12 @@ use crate::render;
 /// 3), not refused on it alone — the issue a scheduled run opens lists them all.
 fn hold_reasons(
     plan: &Plan,
-    profiles: &[crate::model::Profile],
+    standing: &crate::plan::policy::Standing,
     policy: Option<&crate::config::AutoApply>,
     allow_deactivations: Option<u32>,
 ) -> Result<Vec<String>, Error> {
     let mut reasons = policy
-        .map(|policy| crate::plan::policy::held(plan, policy, profiles))
+        .map(|policy| crate::plan::policy::held(plan, policy, standing))
         .unwrap_or_default();
     match check(plan, allow_deactivations, true) {
         Err(Error::ThresholdExceeded {
@@ -158,9 +158,9 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     }
     // A saved plan is never trusted: the plan made now, from the config and the live world,
     // is applied, and only when its changes are exactly the saved plan's.
-    // The org's profiles stay for the policy (a create into an administrator's profile); the
-    // rest of what was read goes.
-    let (plan, profiles, reviewed) = if let Some(path) = &args.plan {
+    // What the policy reads of the org stays (its profiles, and the profile of each user given
+    // sign-in back: who is made an administrator); the rest of what was read goes.
+    let (plan, standing, reviewed) = if let Some(path) = &args.plan {
         // Read whole and checked, then let go while the world is read and planned again;
         // the same bytes are compared change by change as they are parsed again
         // (`compare_saved`): two 100,000-user plans side by side were 426 MiB. What a change was compared with
@@ -179,10 +179,12 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
                 reasons,
             });
         }
-        (planned.plan, planned.target.profiles, Some(reviewed))
+        let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
+        (planned.plan, standing, Some(reviewed))
     } else {
         let planned = ctx.block_on(ctx.plan(&desired, &[]))??;
-        (planned.plan, planned.target.profiles, None)
+        let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
+        (planned.plan, standing, None)
     };
     if args.plan.is_none() {
         // With --format json, stdout is the report alone: one JSON document. The text plan is
@@ -191,7 +193,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         super::plan::show_plan(&plan, shown, ctx.color, false)?;
     }
     check_names(&desired, &plan)?;
-    let reasons = hold_reasons(&plan, &profiles, policy.as_ref(), args.allow_deactivations)?;
+    let reasons = hold_reasons(&plan, &standing, policy.as_ref(), args.allow_deactivations)?;
     if !plan.targeted.is_empty() && !plan.changes.is_empty() {
         super::warn(&format!(
             "this plan is limited to --target {}: the users outside it are left as they are, \

@@ -743,8 +743,9 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
             .extend(app_roles::duplicate_names(config, target));
     }
     // A user made an administrator is what a reviewer must not miss among 100,000 lines.
+    let standing = policy::Standing::read(&plan, target);
     plan.warnings
-        .extend(administrators_warnings(&plan, &target.profiles));
+        .extend(administrators_warnings(&plan, &standing));
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
     plan.headline = plan.summary.headline();
     let kept = plan.summary.deactivate + plan.summary.freeze;
@@ -758,25 +759,20 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
 }
 
 /// A warning per profile with administrative permissions (`model::Profile::administrative`)
-/// that `plan` gives users, by a create or a move (`policy::administrators_made`): how many,
-/// the permissions, and the first ten users.
-fn administrators_warnings(plan: &Plan, profiles: &[crate::model::Profile]) -> Vec<String> {
+/// that `plan` leaves users able to sign in with, by a create, a move, a reactivation or an
+/// unfreeze (`policy::administrators_made`): how many, the permissions, and the first ten users.
+fn administrators_warnings(plan: &Plan, standing: &policy::Standing) -> Vec<String> {
     /// Users named in a warning; the rest are counted.
     const NAMED: usize = 10;
     let mut by_profile: std::collections::BTreeMap<&str, (&crate::model::Profile, Vec<String>)> =
         std::collections::BTreeMap::new();
-    for (change, profile) in policy::administrators_made(plan, profiles) {
+    for (change, profile, made) in policy::administrators_made(plan, standing) {
         let Some(profile) = profile else { continue };
-        let how = if change.action == Action::Create {
-            "created"
-        } else {
-            "moved"
-        };
         by_profile
             .entry(profile.name.as_str())
             .or_insert((profile, Vec::new()))
             .1
-            .push(format!("{} ({how})", change.key));
+            .push(format!("{} ({})", change.key, made.word()));
     }
     by_profile
         .into_values()

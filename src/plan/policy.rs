@@ -2,16 +2,86 @@
 //! review, as `roster apply --policy` does on a schedule. A plan is held when it holds a kind of
 //! change the policy does not allow, or more of a kind than its limit; each reason says which.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Action, AppRoleAction, Plan};
 use crate::config::{AutoApply, PolicyAction};
-use crate::model::Profile;
+use crate::model::{Profile, TargetSnapshot};
 
-/// Why `plan` is held under `policy`; empty when it may be applied. `profiles` are the org's,
-/// read with the plan: a create into one with administrative permissions makes an
-/// administrator, and needs `grants` as a move into it would.
-pub(crate) fn held(plan: &Plan, policy: &AutoApply, profiles: &[Profile]) -> Vec<String> {
+/// What the policy and the plan's warnings read of the org besides the plan: its profiles, and
+/// the profile each user holds now whom a change gives sign-in back to without moving them
+/// (a reactivation or an unfreeze of a dormant administrator).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Standing {
+    pub(crate) profiles: Vec<Profile>,
+    /// Salesforce User id → its `ProfileId` now, for those changes' users only.
+    pub(crate) profile_now: HashMap<Box<str>, Box<str>>,
+}
+
+impl Standing {
+    /// The org's profiles, and the profile of each user `plan` reactivates or unfreezes, from
+    /// the snapshot the plan was made from.
+    pub(crate) fn read(plan: &Plan, target: &TargetSnapshot) -> Standing {
+        let ids: std::collections::HashSet<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| gives_sign_in_back(c))
+            .filter_map(|c| c.target_id.as_deref())
+            .collect();
+        Standing {
+            profiles: target.profiles.clone(),
+            profile_now: target
+                .users
+                .iter()
+                .filter(|u| ids.contains(u.id.as_str()))
+                .filter_map(|u| Some((u.id.as_str().into(), u.profile_id.as_deref()?.into())))
+                .collect(),
+        }
+    }
+}
+
+/// How a change makes a user an administrator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Made {
+    /// Created into the profile.
+    Created,
+    /// Moved to it from another (an update or a reactivation writing `ProfileId`).
+    Moved,
+    /// Reactivated in the profile they hold.
+    Reactivated,
+    /// Unfrozen in the profile they hold.
+    Unfrozen,
+}
+
+impl Made {
+    /// The word plans use for it: `alice@example.com (reactivated)`.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Made::Created => "created",
+            Made::Moved => "moved",
+            Made::Reactivated => "reactivated",
+            Made::Unfrozen => "unfrozen",
+        }
+    }
+}
+
+/// Whether `change` unfreezes its user: an update writing `IsFrozen` from true to false.
+fn unfreezes(change: &super::Change) -> bool {
+    change.action == Action::Update
+        && change.before.get("IsFrozen") == Some(&serde_json::Value::Bool(true))
+        && change.after.get("IsFrozen") == Some(&serde_json::Value::Bool(false))
+}
+
+/// Whether `change` gives its user sign-in back: a reactivation or an unfreeze.
+fn gives_sign_in_back(change: &super::Change) -> bool {
+    change.action == Action::Reactivate || unfreezes(change)
+}
+
+/// Why `plan` is held under `policy`; empty when it may be applied. `standing` is the org's,
+/// read with the plan: a create into a profile with administrative permissions makes an
+/// administrator, and so does giving sign-in back to a user who holds one; each needs `grants`,
+/// as a move into it would.
+pub(crate) fn held(plan: &Plan, policy: &AutoApply, standing: &Standing) -> Vec<String> {
     let allows = |action: PolicyAction| policy.allow.contains(&action);
     let count = |actions: &[Action]| {
         plan.changes
@@ -37,18 +107,10 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply, profiles: &[Profile]) -> Vec
     }
     // An update that unfreezes a user gives sign-in back, as a reactivation does: a freeze an
     // admin made (a compromised account) is not undone unreviewed under `update` alone.
-    let unfreezes = plan
-        .changes
-        .iter()
-        .filter(|c| {
-            c.action == Action::Update
-                && c.before.get("IsFrozen") == Some(&serde_json::Value::Bool(true))
-                && c.after.get("IsFrozen") == Some(&serde_json::Value::Bool(false))
-        })
-        .count();
-    if unfreezes > 0 && !allows(PolicyAction::Reactivate) {
+    let unfrozen = plan.changes.iter().filter(|c| unfreezes(c)).count();
+    if unfrozen > 0 && !allows(PolicyAction::Reactivate) {
         reasons.push(format!(
-            "{unfreezes} change(s) unfreeze a user (sign-in given back), which \
+            "{unfrozen} change(s) unfreeze a user (sign-in given back), which \
              reconcile.auto_apply.allow does not list (`reactivate`)"
         ));
     }
@@ -61,7 +123,7 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply, profiles: &[Profile]) -> Vec
         ));
     }
     if !allows(PolicyAction::Grants) {
-        reasons.extend(administrators_created(plan, profiles));
+        reasons.extend(administrators_unreviewed(plan, standing));
     }
     if !plan.app_roles.is_empty() && !allows(PolicyAction::AppRoles) {
         let disabling = plan
@@ -107,57 +169,92 @@ pub(crate) fn held(plan: &Plan, policy: &AutoApply, profiles: &[Profile]) -> Vec
     reasons
 }
 
-/// The changes of `plan` that give a user a profile with administrative permissions (one of
-/// `profiles` whose `administrative` list is not empty) — a create into it, an update or a
-/// reactivation moving the user to it — each with that profile; `None` for a profile
-/// `profiles` does not list. The field name is read in any case, the id in either form.
+/// The changes of `plan` that leave a user able to sign in with a profile with administrative
+/// permissions (one of `standing.profiles` whose `administrative` list is not empty): a create
+/// into it, an update or a reactivation moving the user to it, or a reactivation or an unfreeze
+/// of a user who holds it — each with that profile (`None` for one the org does not list) and
+/// how. The field name is read in any case, the id in either form.
 pub(crate) fn administrators_made<'c, 'p>(
     plan: &'c Plan,
-    profiles: &'p [Profile],
-) -> impl Iterator<Item = (&'c super::Change, Option<&'p Profile>)> {
+    standing: &'p Standing,
+) -> impl Iterator<Item = (&'c super::Change, Option<&'p Profile>, Made)> {
     plan.changes.iter().filter_map(move |change| {
-        let id = change
+        let written = change
             .after
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("ProfileId"))
-            .and_then(|(_, id)| id.as_str())?;
-        match profiles
+            .and_then(|(_, id)| id.as_str());
+        let (id, made) = match (written, change.action) {
+            (Some(id), Action::Create) => (id, Made::Created),
+            (Some(id), _) => (id, Made::Moved),
+            (None, action) if gives_sign_in_back(change) => {
+                let now = standing.profile_now.get(change.target_id.as_deref()?)?;
+                let made = if action == Action::Reactivate {
+                    Made::Reactivated
+                } else {
+                    Made::Unfrozen
+                };
+                (&**now, made)
+            }
+            (None, _) => return None,
+        };
+        match standing
+            .profiles
             .iter()
             .find(|p| crate::salesforce::same_id(&p.id, id))
         {
             Some(p) if p.administrative.is_empty() => None,
-            profile => Some((change, profile)),
+            profile => Some((change, profile, made)),
         }
     })
 }
 
-/// Why `plan` needs `grants` for the administrators it creates (`administrators_made`; a move
-/// is held as any profile move is): the creates counted per profile, with the permissions. A
-/// profile the org does not list counts as one (a plan made now names only the org's; nothing
-/// is let through unseen).
-fn administrators_created(plan: &Plan, profiles: &[Profile]) -> Option<String> {
-    let mut found: BTreeMap<&str, (usize, String)> = BTreeMap::new();
-    for (_, profile) in
-        administrators_made(plan, profiles).filter(|(c, _)| c.action == Action::Create)
-    {
+/// Why `plan` needs `grants` for the administrators it makes without a move (a move is held as
+/// any profile move is): the creates, and the reactivations and unfreezes of users who hold
+/// such a profile, each counted per profile with its permissions. A profile the org does not
+/// list counts as one (a plan made now names only the org's; nothing is let through unseen).
+fn administrators_unreviewed(plan: &Plan, standing: &Standing) -> Vec<String> {
+    let mut created: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    let mut revived: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    for (_, profile, made) in administrators_made(plan, standing) {
+        let found = match made {
+            Made::Created => &mut created,
+            Made::Reactivated | Made::Unfrozen => &mut revived,
+            Made::Moved => continue,
+        };
         let (name, permissions) = profile.map_or_else(
             || ("a profile the org does not list", "unknown".to_owned()),
             |p| (p.name.as_str(), p.administrative.join(", ")),
         );
         found.entry(name).or_insert((0, permissions)).0 += 1;
     }
-    let n: usize = found.values().map(|(count, _)| count).sum();
-    let named: Vec<String> = found
-        .iter()
-        .map(|(name, (count, permissions))| format!("{count} into {name}: {permissions}"))
-        .collect();
-    (n > 0).then(|| {
-        format!(
-            "{n} create(s) into a profile with administrative permissions ({}), which \
-             reconcile.auto_apply.allow does not list (`grants`)",
-            named.join("; ")
-        )
-    })
+    let reason = |found: &BTreeMap<&str, (usize, String)>, what: &str, preposition: &str| {
+        let n: usize = found.values().map(|(count, _)| count).sum();
+        let named: Vec<String> = found
+            .iter()
+            .map(|(name, (count, permissions))| {
+                format!("{count} {preposition} {name}: {permissions}")
+            })
+            .collect();
+        (n > 0).then(|| {
+            format!(
+                "{n} {what} a profile with administrative permissions ({}), which \
+                 reconcile.auto_apply.allow does not list (`grants`)",
+                named.join("; ")
+            )
+        })
+    };
+    [
+        reason(&created, "create(s) into", "into"),
+        reason(
+            &revived,
+            "reactivation(s) or unfreeze(s) give sign-in back to a user holding",
+            "in",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Whether `change` changes what a user can see and do, as `grants` counts it: a grant added
@@ -165,7 +262,7 @@ fn administrators_created(plan: &Plan, profiles: &[Profile]) -> Option<String> {
 /// though the change writes it as a User checkbox, `UserPermissionsKnowledgeUser`, rather than
 /// a grant record); or an existing user moved to another profile or role (Standard User to
 /// System Administrator is one field). A create's profile is the create's own, unless it makes
-/// an administrator (`administrators_created`, a reason of its own). Field names
+/// an administrator (`administrators_unreviewed`, a reason of its own). Field names
 /// compare without case, as Salesforce reads them (a saved plan is a file anyone can edit).
 fn changes_access(change: &super::Change) -> bool {
     let feature_licence = |name: &crate::sorted_map::Name| {
@@ -218,8 +315,23 @@ mod tests {
         ]
     }
 
+    /// The org: `profiles()`, with the user `005000000000ADM` holding System Administrator and
+    /// `005000000000STD` Standard User.
+    fn standing() -> super::Standing {
+        super::Standing {
+            profiles: profiles(),
+            profile_now: [
+                ("005000000000ADMAAA", "00e000000000002AAA"),
+                ("005000000000STDAAA", "00e000000000001AAA"),
+            ]
+            .into_iter()
+            .map(|(user, profile)| (user.into(), profile.into()))
+            .collect(),
+        }
+    }
+
     fn held(plan: &Plan, policy: &AutoApply) -> Vec<String> {
-        super::held(plan, policy, &profiles())
+        super::held(plan, policy, &standing())
     }
 
     fn policy(allow: &[PolicyAction]) -> AutoApply {
@@ -357,6 +469,62 @@ mod tests {
                  list (`grants`)"
             ]
         );
+    }
+
+    /// Giving sign-in back to a dormant administrator (a reactivation or an unfreeze of a user
+    /// whose profile has administrative permissions, moving no profile) makes an administrator
+    /// as a create into that profile does: it needs `grants` beside `reactivate`. A Standard
+    /// User's reactivation does not.
+    #[test]
+    fn giving_sign_in_back_to_an_administrator_needs_grants() {
+        use PolicyAction::{Grants, Reactivate, Update};
+        let revive = |action: Action, user: &str| {
+            let mut revived = change(action, user);
+            revived.target_id = Some(user.into());
+            if action == Action::Update {
+                revived
+                    .before
+                    .insert("IsFrozen".into(), serde_json::json!(true));
+                revived
+                    .after
+                    .insert("IsFrozen".into(), serde_json::json!(false));
+            } else {
+                revived
+                    .before
+                    .insert("IsActive".into(), serde_json::json!(false));
+                revived
+                    .after
+                    .insert("IsActive".into(), serde_json::json!(true));
+            }
+            revived
+        };
+        let plan = Plan {
+            changes: vec![
+                revive(Action::Reactivate, "005000000000ADMAAA"),
+                revive(Action::Update, "005000000000ADMAAA"),
+                revive(Action::Reactivate, "005000000000STDAAA"),
+            ],
+            ..Plan::default()
+        };
+        assert_eq!(
+            held(&plan, &policy(&[Update, Reactivate])),
+            [
+                "2 reactivation(s) or unfreeze(s) give sign-in back to a user holding a profile \
+                 with administrative permissions (2 in System Administrator: ModifyAllData, \
+                 ManageUsers), which reconcile.auto_apply.allow does not list (`grants`)"
+            ]
+        );
+        assert!(held(&plan, &policy(&[Update, Reactivate, Grants])).is_empty());
+        let made: Vec<&str> = super::administrators_made(&plan, &standing())
+            .map(|(_, _, made)| made.word())
+            .collect();
+        assert_eq!(made, ["reactivated", "unfrozen"]);
+        // The Standard User's alone goes through under `reactivate`.
+        let plan = Plan {
+            changes: vec![revive(Action::Reactivate, "005000000000STDAAA")],
+            ..Plan::default()
+        };
+        assert!(held(&plan, &policy(&[Reactivate])).is_empty());
     }
 
     #[test]

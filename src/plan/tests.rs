@@ -2377,7 +2377,10 @@ fn select_unique_value_chooses_in_user_order_in_a_large_world() {
 fn users_made_administrators_are_named_in_a_warning() {
     let mut admin = profile("00e000000000002AAA", "System Administrator");
     admin.administrative = vec!["ModifyAllData".into(), "ManageUsers".into()];
-    let profiles = [profile("00e000000000001AAA", "Standard User"), admin];
+    let standing = super::policy::Standing {
+        profiles: vec![profile("00e000000000001AAA", "Standard User"), admin],
+        ..Default::default()
+    };
     let with_profile = |action, key: String, id: &str| {
         let mut change = super::Change::new(action, key, super::Situation::Linked);
         change.after.insert("ProfileId".into(), json!(id));

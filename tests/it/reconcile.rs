@@ -180,6 +180,92 @@ fn a_saved_plan_is_held_too_and_without_a_policy_the_flag_is_refused() {
     assert_eq!(world.requests_to("composite"), 0);
 }
 
+/// A dormant administrator given sign-in back is an administrator made, as a create into that
+/// profile is: Henry Tanaka, inactive in Salesforce in System Administrator, which the config's
+/// rules give him too (and which it does not protect), is reactivated with no profile move. The plan names him; `apply
+/// --policy` holds the reactivation without `grants`, however `reactivate` is allowed, and
+/// carries it out with it.
+#[test]
+fn a_reactivated_administrator_is_held_without_grants() {
+    let world = World::demo_editing("reconcile-admin-reactivate", |demo| {
+        demo.replacen(
+            "Profile: Support User\n      FederationIdentifier: henry.tanaka@contoso.com",
+            "Profile: System Administrator\n      FederationIdentifier: henry.tanaka@contoso.com",
+            1,
+        )
+    });
+    let key = "henry.tanaka@contoso.com";
+    let path = world.scratch.dir.join("roster.yaml");
+    // The demo protects System Administrator's users; a careless config does not.
+    let config = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("  profiles: [System Administrator]\n", "", 1)
+        .replacen(
+        "  rules:\n",
+        &format!(
+            "  rules:\n    - when: {{expression: 'IIF([userPrincipalName] = \"{key}\", \"True\", \"False\")'}}\n      profile: System Administrator\n"
+        ),
+        1,
+    );
+    std::fs::write(&path, &config).unwrap();
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let change = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == key)
+        .unwrap();
+    assert_eq!(change["action"], "reactivate", "{change}");
+    assert!(
+        change["after"].get("ProfileId").is_none(),
+        "no move: {change}"
+    );
+    let warning = format!(
+        "1 user(s) get the profile System Administrator, which has administrative permissions \
+         (ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication): {key} (reactivated)"
+    );
+    assert!(
+        plan["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == warning.as_str()),
+        "{}",
+        plan["warnings"]
+    );
+    let reason = "1 reactivation(s) or unfreeze(s) give sign-in back to a user holding a profile \
+                  with administrative permissions (1 in System Administrator: ModifyAllData, \
+                  ViewAllData, ManageUsers, CustomizeApplication), which \
+                  reconcile.auto_apply.allow does not list (`grants`)";
+    for (allow, held) in [
+        ("[create, update, reactivate, deactivate]", true),
+        ("[create, update, reactivate, deactivate, grants]", false),
+    ] {
+        std::fs::write(
+            &path,
+            format!("{config}\nreconcile:\n  auto_apply: {{allow: {allow}}}\n"),
+        )
+        .unwrap();
+        let out = world.roster(&["apply", "--policy"]);
+        if held {
+            assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+            assert!(out.stderr.contains(reason), "{}", out.stderr);
+            assert!(world.audit().is_empty(), "nothing written");
+        } else {
+            assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+            assert!(!out.stderr.contains("sign-in back"), "{}", out.stderr);
+        }
+    }
+    let reactivated = world
+        .audit()
+        .into_iter()
+        .find(|line| line["key"] == key)
+        .expect("the reactivation is in the audit log");
+    assert_eq!(reactivated["action"], "reactivate", "{reactivated}");
+    assert_eq!(reactivated["result"], "applied", "{reactivated}");
+}
+
 /// A new user created straight into an administrator's profile is an administrator made, as a
 /// move into that profile would be: held without `grants`, the reason naming the profile and
 /// its administrative permissions (read from the org's Profile records), and created as
