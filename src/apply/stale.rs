@@ -119,6 +119,9 @@ impl<'f> Comparison<'f> {
             )];
         }
         let (users, usernames) = (&self.users, &self.usernames);
+        // Which fresh change each user's ids belong to: a saved change under another user's
+        // key is named as that (an edited key), not as a change a plan made now would not make.
+        let owners = Owners::of(fresh, self.then.values().any(|t| !t.unmatched.is_empty()));
         let mut reasons = Vec::new();
         let keys: std::collections::BTreeSet<&String> =
             self.then.keys().chain(self.now.keys()).collect();
@@ -139,7 +142,7 @@ impl<'f> Comparison<'f> {
             }
             let before = reasons.len();
             for saved in &then.unmatched {
-                reasons.push(gone(saved, users, usernames));
+                reasons.push(gone(saved, (users, usernames), &now, &owners));
             }
             for (at, fresh) in places.iter().zip(&now) {
                 if !self.matched[*at] {
@@ -224,17 +227,68 @@ fn moved(change: &Change, users: &HashMap<&str, &TargetUser>) -> Option<String> 
     }
 }
 
-/// A saved change that a plan made now does not have.
+/// The fresh plan's changes by the users' ids (the Entra object id, the Salesforce user id in
+/// its 15-character form): built only when some saved change is unmatched.
+struct Owners<'f> {
+    by_id: HashMap<String, &'f Change>,
+}
+
+impl<'f> Owners<'f> {
+    fn of(fresh: &'f Plan, needed: bool) -> Owners<'f> {
+        let mut by_id = HashMap::new();
+        for change in fresh.changes.iter().filter(|_| needed) {
+            if let Some(id) = change.source_id.as_deref() {
+                by_id.insert(id.to_lowercase(), change);
+            }
+            if let Some(id) = change.target_id.as_deref() {
+                by_id.insert(id15(id).to_owned(), change);
+            }
+        }
+        Owners { by_id }
+    }
+
+    /// The fresh change, under another key than `saved`'s, for the same user as `saved`.
+    fn other_key(&self, saved: &Change) -> Option<&'f Change> {
+        let source = saved.source_id.as_deref().map(str::to_lowercase);
+        let target = saved.target_id.as_deref().map(|id| id15(id).to_owned());
+        [source, target]
+            .into_iter()
+            .flatten()
+            .find_map(|id| self.by_id.get(&id).copied())
+            .filter(|c| !c.key.eq_ignore_ascii_case(&saved.key))
+    }
+}
+
+/// A saved change that a plan made now does not have; `now` are the fresh plan's changes
+/// under the same key.
 fn gone(
     saved: &Change,
-    users: &HashMap<&str, &TargetUser>,
-    usernames: &HashMap<String, &TargetUser>,
+    (users, usernames): (&HashMap<&str, &TargetUser>, &HashMap<String, &TargetUser>),
+    now: &[&Change],
+    owners: &Owners<'_>,
 ) -> String {
-    let mut line = format!(
-        "{}: the saved plan would {} this user; a plan made now would not",
-        saved.key,
-        verb(saved.action)
-    );
+    if let Some(owner) = owners.other_key(saved) {
+        return format!(
+            "{}: the saved plan has a change to {} this user that is {}'s in a plan made now \
+             (the same Entra or Salesforce user's id): the saved change's key was edited",
+            saved.key,
+            verb(saved.action),
+            owner.key
+        );
+    }
+    let mut line = if now.is_empty() {
+        format!(
+            "{}: the saved plan would {} this user; a plan made now would not",
+            saved.key,
+            verb(saved.action)
+        )
+    } else {
+        format!(
+            "{}: the saved plan has a change to {} this user that a plan made now does not have",
+            saved.key,
+            verb(saved.action)
+        )
+    };
     let taken = saved
         .after
         .get("Username")
@@ -554,6 +608,34 @@ mod tests {
             [
                 "ADA@x.com: update differs: the key reads \"ADA@x.com\" in the saved plan, \"ada@x.com\" now"
             ]
+        );
+        // Ada's change under Bob's key, beside Bob's own: Ada's key was edited.
+        let mut two = fresh.clone();
+        two.changes.push(change(
+            Action::Update,
+            "bob@x.com",
+            Some("005000000000002AAA"),
+            &[("Title", json!("CTO"))],
+        ));
+        let mut rekeyed = two.clone();
+        rekeyed.changes[0].key = "bob@x.com".into();
+        assert_eq!(
+            differences(&rekeyed, &two, &org()),
+            [
+                "ada@x.com: a plan made now would update this user (because); the saved plan \
+                 does not",
+                "bob@x.com: the saved plan has a change to update this user that is \
+                 ada@x.com's in a plan made now (the same Entra or Salesforce user's id): the \
+                 saved change's key was edited"
+            ]
+        );
+        // With its ids edited too, it is a change a plan made now does not have, beside the
+        // one it does.
+        rekeyed.changes[0].target_id = Some("005000000000009AAA".into());
+        assert_eq!(
+            differences(&rekeyed, &two, &org())[1],
+            "bob@x.com: the saved plan has a change to update this user that a plan made now \
+             does not have: Salesforce user 005000000000009AAA no longer exists"
         );
         let mut reasoned = fresh.clone();
         reasoned.changes[0].reason = "because I said so".into();
