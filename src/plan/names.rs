@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, RecordId, RecordRef, RoleCondition};
 use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
-use crate::salesforce::id15;
+use crate::salesforce::same_id;
 use crate::suggest::closest;
 
 /// A problem with the config that only the org can show, at a JSON pointer into the file.
@@ -332,7 +332,8 @@ fn one(
     };
     match wanted {
         RecordRef::Id(RecordId { id }) => {
-            let found = records.iter().find(|(_, rid)| id15(rid) == id15(id));
+            // Either form, an 18-character id in any case (`same_id`).
+            let found = records.iter().find(|(_, rid)| same_id(rid, id));
             if let Some((name, rid)) = found {
                 return Some(((*name).to_owned(), (*rid).to_owned()));
             }

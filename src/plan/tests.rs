@@ -1043,6 +1043,28 @@ fn names_the_org_lacks_or_has_twice_are_config_problems_once() {
         plan.config_problems
     );
     assert_eq!(plan.summary.create, 3);
+    // The 18-character form is case-insensitive (its suffix, here `AAQ`, restores the capital
+    // X), even written all in lower case; the 15-character form is not.
+    w.target
+        .profiles
+        .push(profile("00e00000000000X", "Standard User"));
+    for (id, found) in [
+        ("00e00000000000XAAQ", true),
+        ("00e00000000000xaaq", true),
+        ("00e00000000000x", false),
+    ] {
+        let plan = w.plan(&config(&[(
+            "profile: Standard User",
+            &format!("profile: {{id: '{id}'}}"),
+        )]));
+        assert_eq!(
+            plan.config_problems.is_empty(),
+            found,
+            "{id}: {:?}",
+            plan.config_problems
+        );
+        assert_eq!(plan.summary.create, if found { 3 } else { 0 }, "{id}");
+    }
     // A managed permission set the org does not have.
     let plan = w.plan(&config(&[(
         "managed_permission_sets: [Sales, Reports, Service]",
@@ -2415,7 +2437,7 @@ fn users_made_administrators_are_named_in_a_warning() {
         ..Plan::default()
     };
     assert_eq!(
-        super::administrators_warnings(&plan, &profiles),
+        super::administrators_warnings(&plan, &standing),
         [
             "13 user(s) get the profile System Administrator, which has administrative \
              permissions (ModifyAllData, ManageUsers): new00@x.com (created), new01@x.com \
@@ -2428,5 +2450,5 @@ fn users_made_administrators_are_named_in_a_warning() {
         changes: plan.changes[13..].to_vec(),
         ..Plan::default()
     };
-    assert!(super::administrators_warnings(&no_administrator, &profiles).is_empty());
+    assert!(super::administrators_warnings(&no_administrator, &standing).is_empty());
 }
