@@ -43,16 +43,59 @@ pub(crate) fn reason(e: &serde_json::Error) -> String {
 /// Where serde_json stopped in `text`, as (line, column), both from 1, the column in characters
 /// as an editor counts them (serde_json counts bytes: `é` is two): at the start of a line (a
 /// file that ends early, an empty one), serde counts column 0. Line 0 is an error with no place
-/// (I/O).
+/// (I/O). A missing field is found at the end of the object that lacks it; its place is that
+/// object's opening brace, where a reader looks for the object.
 pub(crate) fn place(text: &[u8], e: &serde_json::Error) -> (usize, usize) {
-    let line = text
-        .split(|&b| b == b'\n')
-        .nth(e.line().saturating_sub(1))
-        .unwrap_or_default();
-    let bytes = &line[..e.column().saturating_sub(1).min(line.len())];
+    if e.line() == 0 {
+        return (0, 1);
+    }
+    let line_start = text
+        .split_inclusive(|&b| b == b'\n')
+        .take(e.line().saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum::<usize>();
+    let at = (line_start + e.column().saturating_sub(1)).min(text.len());
+    let at = match e.classify() {
+        serde_json::error::Category::Data if e.to_string().starts_with("missing field `") => {
+            opening_brace(text, at).unwrap_or(at)
+        }
+        _ => at,
+    };
+    let before = &text[..at];
+    let line = before.split(|&b| b == b'\n').count();
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |newline| newline + 1);
     // Every byte that does not continue a UTF-8 sequence begins a character.
-    let before = bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count();
-    (e.line(), before + 1)
+    let column = before[start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    (line, column + 1)
+}
+
+/// The offset of the `{` that the `}` at `close` ends, read from the start (strings and their
+/// escapes skipped); `None` when `close` is no closing brace.
+fn opening_brace(text: &[u8], close: usize) -> Option<usize> {
+    if text.get(close) != Some(&b'}') {
+        return None;
+    }
+    let mut open = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in text[..close].iter().enumerate() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'{') => open.push(i),
+            (false, _, b'}') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 /// A JSON value none of whose objects names a key twice.
@@ -143,5 +186,32 @@ mod tests {
         assert_eq!(e.column(), 22, "serde_json counts bytes");
         assert_eq!(super::place(text.as_bytes(), &e), (2, 14));
         assert!(super::unambiguous("{\"a\": {\"b\": 1}, \"b\": [{\"a\": 1}]}").is_ok());
+    }
+
+    /// A missing field is placed at the opening brace of the object that lacks it, not at its
+    /// end (for a plan, the end of a 100 MB file): braces inside strings, escaped quotes
+    /// among them, are not counted.
+    #[test]
+    fn a_missing_field_is_placed_where_its_object_opens() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            a: String,
+            b: u32,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            items: Vec<Inner>,
+            summary: u32,
+        }
+        let text = "{\n  \"items\": [\n    {\"a\": \"}\", \"b\": 1},\n    {\"a\": \"\\\"{\"\n    }\n  ]\n}";
+        let e = serde_json::from_str::<Outer>(text).unwrap_err();
+        assert!(e.to_string().starts_with("missing field `b`"), "{e}");
+        assert_eq!(super::place(text.as_bytes(), &e), (4, 5));
+        let text = "{\n  \"items\": []\n}";
+        let e = serde_json::from_str::<Outer>(text).unwrap_err();
+        assert!(e.to_string().starts_with("missing field `summary`"), "{e}");
+        assert_eq!(super::place(text.as_bytes(), &e), (1, 1));
     }
 }

@@ -441,6 +441,47 @@ fn a_saved_plan_shows_again_the_same() {
     }
 }
 
+/// A field taken out of a saved plan is named at the opening brace of the object that lacks it
+/// (helper-55: a plan without its `summary` was placed at the end of the file).
+#[test]
+fn a_missing_field_is_named_where_its_object_opens() {
+    let emulator = Emulator::start("examples/demo/world.yaml");
+    let scratch = Scratch::new("plan-missing-field");
+    let planned = emulator.roster(
+        &scratch.dir,
+        &["-c", &demo_config(), "plan", "--format", "json"],
+        &[],
+    );
+    let mut plan: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+    plan.as_object_mut().unwrap().remove("summary");
+    plan["changes"][1].as_object_mut().unwrap().remove("action");
+    let text = serde_json::to_string_pretty(&plan).unwrap();
+    scratch.write("cut.plan", &text);
+    let cut = emulator.roster(&scratch.dir, &["show", "cut.plan"], &[]);
+    // The second change opens at the second "{" of the changes' indentation.
+    let changes = text.find("\"changes\": [").unwrap();
+    let second = text[changes..].match_indices("\n    {").nth(1).unwrap().0 + changes + 1;
+    let line = 1 + text[..second].matches('\n').count();
+    assert_eq!(
+        (cut.code, cut.stderr.as_str()),
+        (
+            1,
+            format!("error: cut.plan:{line}:5 is not a roster plan: missing field `action`\n")
+                .as_str()
+        )
+    );
+    plan["changes"][1]["action"] = "create".into();
+    scratch.write("cut.plan", serde_json::to_string_pretty(&plan).unwrap());
+    let cut = emulator.roster(&scratch.dir, &["show", "cut.plan"], &[]);
+    assert_eq!(
+        (cut.code, cut.stderr.as_str()),
+        (
+            1,
+            "error: cut.plan:1:1 is not a roster plan: missing field `summary`\n"
+        )
+    );
+}
+
 #[test]
 fn a_failed_graph_read_exits_one_and_prints_no_plan() {
     let emulator = Emulator::start("examples/demo/world.yaml");
