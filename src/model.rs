@@ -341,8 +341,32 @@ pub(crate) struct Profile {
     /// The administrative system permissions (`ADMINISTRATIVE_PERMISSIONS`) the profile grants,
     /// by name without the `Permissions` prefix (`ModifyAllData`): a create into such a profile
     /// makes an administrator. Empty in snapshots older than the field.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "administrative_names"
+    )]
     pub(crate) administrative: Vec<String>,
+}
+
+/// Reads `Profile::administrative`: each name one of `ADMINISTRATIVE_PERMISSIONS`, as a read
+/// writes them.
+///
+/// # Errors
+/// A name that is not one of them (a hand-edited snapshot: `ModifyAllDta` would make System
+/// Administrator's creates look like a plain user's to the policy).
+fn administrative_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    match names
+        .iter()
+        .find(|n| !ADMINISTRATIVE_PERMISSIONS.contains(&n.as_str()))
+    {
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "{other:?} is not an administrative permission roster reads (one of {})",
+            ADMINISTRATIVE_PERMISSIONS.join(", ")
+        ))),
+        None => Ok(names),
+    }
 }
 
 /// The Profile's system permissions that make its users administrators of the org, each a

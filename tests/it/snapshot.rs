@@ -269,12 +269,21 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
     unknown["users"][0]["isActive"] = serde_json::json!(false);
     let mut unknown_top = entra.clone();
     unknown_top["userz"] = serde_json::json!([]);
+    // A misspelt administrative permission would read System Administrator as a plain profile.
+    let mut misspelt = salesforce.clone();
+    misspelt["profiles"][0]["administrative"] = serde_json::json!(["ModifyAllDta"]);
     for (name, edited, expected) in [
         ("entra.json", &twice, "users[0] and users["),
         ("entra.json", &bogus, "its assignment is \"bogus\""),
         ("salesforce.json", &sf_twice, "users[1] and users["),
         ("salesforce.json", &unknown, "unknown field `isActive`"),
         ("entra.json", &unknown_top, "unknown field `userz`"),
+        (
+            "salesforce.json",
+            &misspelt,
+            "\"ModifyAllDta\" is not an administrative permission roster reads (one of \
+             ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication)",
+        ),
     ] {
         write("entra.json", &entra);
         write("salesforce.json", &salesforce);
