@@ -106,6 +106,15 @@ pub(crate) enum Error {
     NeedsApproval,
     #[error("apply cancelled: nothing was changed")]
     Cancelled,
+    /// Another `roster apply` holds the lock of the directory the audit log `path` is in
+    /// (`files::lock_directory_of`).
+    #[error(
+        "another roster apply is running beside the audit log {} (it holds its directory's \
+         lock): this one stopped before reading or writing anything; run it again once that \
+         one has finished",
+        display_path(path)
+    )]
+    ApplyRunning { path: PathBuf },
     /// The apply ran, but its audit log could not be written: the apply stopped there.
     /// `unrecorded` are the keys of the changes carried out (or tried) whose line is missing.
     #[error(

@@ -130,6 +130,31 @@ pub(crate) fn open_append_private(path: &Path, narrow: bool) -> io::Result<File>
     Ok(file)
 }
 
+/// The directory that holds `path`: its parent, `.` for a bare file name.
+pub(crate) fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// An exclusive lock on the directory that holds `path` (`flock(2)` on the directory itself),
+/// held until the `File` is dropped, so that one `roster apply` at a time appends to an audit
+/// log there: an apply that reads the world while another writes to it plans from what is
+/// about to change, and a failed write's clean-up (`set_len` back to the last whole line) must
+/// not cut another apply's lines. The directory is locked rather than the log, which an apply
+/// that writes nothing never creates. `Ok(None)` when another process holds it.
+///
+/// # Errors
+/// The directory cannot be opened (it does not exist, no permission) or locked.
+pub(crate) fn lock_directory_of(path: &Path) -> io::Result<Option<File>> {
+    let handle = File::open(directory_of(path))?;
+    match handle.try_lock() {
+        Ok(()) => Ok(Some(handle)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +170,28 @@ mod tests {
     fn mode(path: &Path) -> u32 {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// While one holder keeps the directory's lock, a second is told so; once it lets go, the
+    /// lock is taken. A path without a directory locks the working directory.
+    #[test]
+    fn one_holder_at_a_time_locks_an_audit_logs_directory() {
+        let dir = scratch("lock");
+        let log = dir.join("roster-audit.jsonl");
+        let first = lock_directory_of(&log).unwrap().expect("free at first");
+        assert!(
+            lock_directory_of(&log).unwrap().is_none(),
+            "held by the first"
+        );
+        drop(first);
+        assert!(lock_directory_of(&log).unwrap().is_some(), "let go");
+        assert!(
+            lock_directory_of(Path::new("roster-audit.jsonl"))
+                .unwrap()
+                .is_some()
+        );
+        assert!(lock_directory_of(&dir.join("missing/roster-audit.jsonl")).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -137,9 +137,28 @@ fn open_saved(desired: &Desired, path: &Path) -> Result<(Vec<String>, String), E
     Ok((std::mem::take(&mut saved.targeted), reviewed))
 }
 
+/// The lock that makes this the one apply writing to `audit_log`'s directory, held until it is
+/// dropped (`files::lock_directory_of`).
+fn one_apply_at_a_time(audit_log: &Path) -> Result<std::fs::File, Error> {
+    let dir = crate::files::directory_of(audit_log);
+    match crate::files::lock_directory_of(audit_log) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(Error::ApplyRunning {
+            path: audit_log.to_owned(),
+        }),
+        Err(source) => Err(Error::File {
+            action: "lock the audit log's directory",
+            path: dir.to_owned(),
+            source,
+        }),
+    }
+}
+
 pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     let desired = ctx.load()?;
     audit_log_usable(&desired, args)?;
+    // Held until the apply returns: the world is read, planned and written by one apply alone.
+    let _lock = one_apply_at_a_time(&args.audit_log)?;
     let policy = if args.policy {
         let Some(reconcile) = &desired.loaded.config.reconcile else {
             return Err(Error::Usage(

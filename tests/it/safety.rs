@@ -1977,3 +1977,51 @@ fn a_secret_a_token_endpoint_echoes_is_never_shown() {
         }
     }
 }
+
+/// Two applies at once — a person's beside the scheduled reconcile, in one checkout — would
+/// each plan from what the other is changing, and append to one audit log. The second is
+/// refused before it reads anything, naming the directory whose lock the first holds; once
+/// the first has finished, it runs. An audit log in a directory that does not exist is named
+/// before anything is read, too.
+#[test]
+fn a_second_apply_beside_a_running_one_is_refused_before_reading() {
+    let world = World::demo("safety-one-apply");
+    // Another process holding the lock: the test itself, as a running apply would.
+    let held = std::fs::File::open(&world.scratch.dir).unwrap();
+    held.lock().unwrap();
+    let before = world.requests_to("");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr,
+        "error: another roster apply is running beside the audit log roster-audit.jsonl (it \
+         holds its directory's lock): this one stopped before reading or writing anything; run \
+         it again once that one has finished\n"
+    );
+    assert_eq!(world.requests_to(""), before, "nothing read");
+    assert!(world.audit().is_empty(), "nothing written");
+    // An audit log elsewhere is another directory's lock.
+    std::fs::create_dir(world.scratch.dir.join("logs")).unwrap();
+    let out = world.roster(&["plan", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = world.roster(&["apply", "plan.json", "--audit-log", "logs/audit.jsonl"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    drop(held);
+    let out = world.roster(&[
+        "apply",
+        "--audit-log",
+        "missing/audit.jsonl",
+        "--auto-approve",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot lock the audit log's directory missing:"),
+        "{}",
+        out.stderr
+    );
+    // Let go: the next apply runs.
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    world.assert_converged();
+}
