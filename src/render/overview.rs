@@ -71,24 +71,28 @@ fn reason(change: &Change) -> String {
     }
 }
 
-/// The overview as plain text lines: two aligned tables.
+/// The overview as plain text lines: two aligned tables, aligned by the columns a terminal
+/// gives each name (`unicode-width`: a CJK character takes two, a combining mark none), since
+/// a scoping filter's name in a reason is the config's own text.
 pub(crate) fn text(overview: &Overview, changes: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr as _;
     let width = overview
         .reasons
         .iter()
         .chain(&overview.attributes)
-        .map(|(name, _)| name.chars().count())
+        .map(|(name, _)| name.width())
         .max()
         .unwrap_or(0)
         .max(36);
+    let padded = |name: &str| format!("{name}{}", " ".repeat(width - name.width()));
     let mut out = vec![format!("Overview of {changes} changes:"), String::new()];
     let mut table = |title: &str, rows: &[(String, usize)]| {
         if rows.is_empty() {
             return;
         }
-        out.push(format!("  {title:<width$}  users"));
+        out.push(format!("  {}  users", padded(title)));
         for (name, n) in rows {
-            out.push(format!("  {name:<width$}  {n:>5}"));
+            out.push(format!("  {}  {n:>5}", padded(name)));
         }
         out.push(String::new());
     };
@@ -115,4 +119,30 @@ pub(crate) fn markdown(overview: &Overview) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// Counts line up in one column however wide the names' characters are on a terminal: a
+    /// scoping filter named in Japanese takes two columns a character.
+    #[test]
+    fn counts_line_up_whatever_the_names_characters() {
+        use unicode_width::UnicodeWidthStr as _;
+        let overview = super::Overview {
+            reasons: vec![
+                ("out of scope: scoping filter 営業部の社員だけ".to_owned(), 3),
+                ("unmatched: no Salesforce user matched".to_owned(), 20),
+                ("out of scope: café\u{301}".to_owned(), 1),
+            ],
+            attributes: vec![("Department".to_owned(), 2)],
+        };
+        let lines = super::text(&overview, 24);
+        let ends: Vec<usize> = lines
+            .iter()
+            .filter(|l| l.starts_with("  "))
+            .map(|l| l.width())
+            .collect();
+        assert_eq!(ends.len(), 6, "{lines:#?}");
+        assert!(ends.iter().all(|&e| e == ends[0]), "{lines:#?}");
+    }
 }
