@@ -76,7 +76,7 @@ impl SecretRef {
             },
             SecretRef::File(path) => {
                 let path = base.join(path);
-                let value = std::fs::read_to_string(&path)
+                let value = read_secret_file(&path)
                     .map(without_newline)
                     .map_err(|source| SecretError::File {
                         pointer: pointer.to_owned(),
@@ -93,6 +93,52 @@ impl SecretRef {
             }
         }
     }
+}
+
+/// The most a secret file may hold: a 4096-bit RSA key in PEM is some 3.3 KB.
+const SECRET_FILE_MAX: u64 = 64 * 1024;
+
+/// The text of the secret file at `path`, read only when it can be a secret's: a regular file
+/// (a FIFO may never be written, a device such as `/dev/zero` never ends), not one of the
+/// kernel's under `/proc` or `/sys` (`/proc/self/environ` holds every secret of the process's
+/// environment at once, and a pull request can name it), by its path or a link, and at most
+/// `SECRET_FILE_MAX` bytes. The value is sent to the login URL, which the same pull request
+/// may have changed.
+///
+/// # Errors
+/// `InvalidInput` naming the rule the file breaks; the I/O error of opening or reading it;
+/// `InvalidData` for text that is not UTF-8.
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let refused = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    let real = std::fs::canonicalize(path)?;
+    if ["/proc", "/sys"].iter().any(|d| real.starts_with(d)) {
+        return Err(refused(format!(
+            "it is the kernel's file {}, never a secret's",
+            real.display()
+        )));
+    }
+    let metadata = std::fs::metadata(&real)?;
+    if !metadata.is_file() {
+        return Err(refused(crate::files::NOT_REGULAR.to_owned()));
+    }
+    if metadata.len() > SECRET_FILE_MAX {
+        return Err(refused(format!(
+            "it holds {} bytes; a secret file holds one secret, at most {SECRET_FILE_MAX}",
+            metadata.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&real)?
+        .take(SECRET_FILE_MAX + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > SECRET_FILE_MAX {
+        return Err(refused(format!(
+            "it holds more than {SECRET_FILE_MAX} bytes; a secret file holds one secret"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 /// The value without one trailing newline (`\n` or `\r\n`).
@@ -239,6 +285,59 @@ mod tests {
             .resolve(&dir, "/x")
             .unwrap_err();
         assert!(missing.to_string().contains("nope.txt"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A pull request can name any path as a secret file, and the value goes to the login URL
+    /// it may have changed too: a kernel file (every environment variable at once), a device,
+    /// a FIFO (read without end, or never) and a file larger than any secret are refused,
+    /// by their path or a link, before a byte is read; a key of the largest size is read.
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_is_a_small_regular_file_outside_the_kernels() {
+        let dir = std::env::temp_dir().join(format!("roster-secret-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", dir.join("env-link")).unwrap();
+        std::fs::write(dir.join("big"), vec![b'k'; 64 * 1024 + 1]).unwrap();
+        std::fs::write(dir.join("largest"), vec![b'k'; 64 * 1024]).unwrap();
+        let fifo = dir.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for (name, said) in [
+            ("/proc/self/environ", "it is the kernel's file /proc/"),
+            ("env-link", "it is the kernel's file /proc/"),
+            (
+                "/sys/kernel/mm/transparent_hugepage/enabled",
+                "it is the kernel's file /sys/",
+            ),
+            ("/dev/zero", "it is not a regular file"),
+            ("fifo", "it is not a regular file"),
+            (
+                "big",
+                "it holds 65537 bytes; a secret file holds one secret, at most 65536",
+            ),
+        ] {
+            let error = SecretRef::File(name.into())
+                .resolve(&dir, "/target/auth/client_credentials/client_secret")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(
+                    "secret `/target/auth/client_credentials/client_secret`: cannot read file"
+                ) && error.contains(said),
+                "{name}: {error}"
+            );
+        }
+        let largest = SecretRef::File("largest".into())
+            .resolve(&dir, "/x")
+            .unwrap();
+        assert_eq!(largest.expose_secret().len(), 64 * 1024);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
