@@ -239,7 +239,7 @@ impl Diagnostic {
 /// (`secret_parts`): the byte ranges a snippet masks, and the words a message must not quote.
 pub(crate) struct Secrets<'t> {
     /// What follows a key named like a secret (`client_secret`, `password`, `private_key`,
-    /// `security_token`, or a misspelling of one) — the rest of its line, the lines of a block
+    /// `security_token`, `api-key`, `bearer`, `pem`, or a misspelling of one) — the rest of its line, the lines of a block
     /// or a value continued under it, and in a flow mapping (`{env: X, fiel: y}`) every entry
     /// but a plain `env:` or `file:` reference. Each range starts and ends on a character
     /// boundary.
@@ -288,8 +288,10 @@ fn secret_parts(text: &str) -> Vec<(Range<usize>, bool)> {
     static KEY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
             // `key:`, or an explicit `? key` whose `:` starts the next line; the words with
-            // their common misspellings.
-            r#"(?im)(?:^[ \t]*\?[ \t]+["']?[a-z_]*(?:secret|secert|secrt|scret|password|passwd|pwd|private|token)[a-z_]*["']?[ \t]*\r?\n[ \t]*:|[a-z_]*(?:secret|secert|secrt|scret|password|passwd|pwd|private|token)[a-z_]*["']?[ \t]*:)(?:[ \t]|$)"#,
+            // their common misspellings, in names joined by `_` or `-` (`private-key`,
+            // `api_key`, `secret-value`). `credential(s)` is left out: `credential` and
+            // `client_credentials` are the config's own keys, whose entries are names.
+            r#"(?im)(?:^[ \t]*\?[ \t]+["']?[a-z_-]*(?:secret|secert|secrt|scret|pass[-_]?word|passwd|pwd|private|token|key|pem|bearer)[a-z_-]*["']?[ \t]*\r?\n[ \t]*:|[a-z_-]*(?:secret|secert|secrt|scret|pass[-_]?word|passwd|pwd|private|token|key|pem|bearer)[a-z_-]*["']?[ \t]*:)(?:[ \t]|$)"#,
         )
         .unwrap_or_else(|_| unreachable!("a fixed pattern"))
     });

@@ -130,7 +130,10 @@ mod tests {
         use unicode_width::UnicodeWidthStr as _;
         let overview = super::Overview {
             reasons: vec![
-                ("out of scope: scoping filter 営業部の社員だけ".to_owned(), 3),
+                (
+                    "out of scope: scoping filter 営業部の社員だけ".to_owned(),
+                    3,
+                ),
                 ("unmatched: no Salesforce user matched".to_owned(), 20),
                 ("out of scope: café\u{301}".to_owned(), 1),
             ],

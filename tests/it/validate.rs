@@ -983,6 +983,35 @@ fn a_secret_written_inline_is_never_shown() {
             "client_secret: {env: AZURE_CLIENT_SECRET}",
             "passwd: S3cretXYZ1",
         ),
+        // Names joined by `-`, and the other words a key is named by (helper-57).
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "private-key: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "secret-value: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "pass-word: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "api_key: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "key: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "bearer: S3cretXYZ1",
+        ),
+        (
+            "client_secret: {env: AZURE_CLIENT_SECRET}",
+            "pem: S3cretXYZ1",
+        ),
     ] {
         let scratch = Scratch::new("inline-secret-wrong");
         scratch.write("roster.yaml", minimal_with(from, to));
