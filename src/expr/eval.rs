@@ -247,6 +247,24 @@ impl Evaluator<'_> {
         Self::as_text(call, i, self.arg(call, i)?)
     }
 
+    /// Argument `i` as one string, for a parameter that says how the function works rather
+    /// than the data it works on (Replace's oldValue, Split's delimiter, DateAdd's interval):
+    /// `None` only when the slot is left empty. A slot written with an attribute the user lacks
+    /// is an error naming it: a null there is not "not given", and how Entra reads one is not
+    /// documented (`../shared/reference/entra-provisioning.md`, the functions' table), so
+    /// roster does not guess.
+    fn given_text(&self, call: &Call<'_>, i: usize) -> Result<Option<String>> {
+        let written = call.args.get(i).is_some_and(Option::is_some);
+        match self.text(call, i)? {
+            None if written => Err(call.arg_error(
+                i,
+                "is null for this user (an attribute without a value), and how Entra reads a \
+                 null there is not documented",
+            )),
+            text => Ok(text),
+        }
+    }
+
     /// Argument `i`'s value, already evaluated, as one string.
     fn as_text(call: &Call<'_>, i: usize, value: Value) -> Result<Option<String>> {
         match value {
@@ -299,7 +317,7 @@ impl Evaluator<'_> {
     }
 
     fn interval(&self, call: &Call<'_>) -> Result<Interval> {
-        let text = self.text(call, 0)?.unwrap_or_default();
+        let text = self.given_text(call, 0)?.unwrap_or_default();
         Interval::parse(&text).ok_or_else(|| {
             call.arg_error(
                 0,
@@ -560,7 +578,7 @@ impl Evaluator<'_> {
             },
             "Replace" => self.replace(call)?,
             "Split" => {
-                let delimiter = self.text(call, 1)?.unwrap_or_default();
+                let delimiter = self.given_text(call, 1)?.unwrap_or_default();
                 match self.text(call, 0)? {
                     None => Value::Null,
                     Some(_) if delimiter.is_empty() => {
@@ -624,25 +642,32 @@ impl Evaluator<'_> {
         let Some(existing) = self.ctx.existing else {
             return Err(call.error("needs the target's existing values; it can only be evaluated for a mapping of a Salesforce field"));
         };
+        let mut any = false;
         for i in 0..call.args.len() {
             if let Some(candidate) = self.text(call, i)?
                 && !candidate.is_empty()
-                && !existing(&candidate)
             {
-                return Ok(Value::Str(candidate));
+                if !existing(&candidate) {
+                    return Ok(Value::Str(candidate));
+                }
+                any = true;
             }
         }
-        Err(call.error("every candidate already exists in the target"))
+        Err(call.error(if any {
+            "every candidate already exists in the target"
+        } else {
+            "no candidate has a value for this user (each is null or empty)"
+        }))
     }
 
     fn format_date_time(&self, call: &Call<'_>) -> Result<Value> {
         // The older three-argument form has no dateTimeStyles.
         let (input_at, output_at) = if call.args.len() == 3 { (1, 2) } else { (2, 3) };
         let input_format = self
-            .text(call, input_at)?
+            .given_text(call, input_at)?
             .ok_or_else(|| call.arg_error(input_at, "the input format is required"))?;
         let output_format = self
-            .text(call, output_at)?
+            .given_text(call, output_at)?
             .ok_or_else(|| call.arg_error(output_at, "the output format is required"))?;
         // A date-time value needs no parsing: the input format describes text only.
         let styles = if call.args.len() == 4 {
@@ -715,9 +740,13 @@ impl Evaluator<'_> {
     }
 
     fn replace(&self, call: &Call<'_>) -> Result<Value> {
-        let slot = |i| self.text(call, i);
-        let (source, old_value, pattern, group) = (slot(0)?, slot(1)?, slot(2)?, slot(3)?);
-        let (replacement, replacement_attribute, template) = (slot(4)?, slot(5)?, slot(6)?);
+        // The source and the other attribute of mode 5 are data, null or not; the rest say
+        // how to replace (`given_text`).
+        let slot = |i| self.given_text(call, i);
+        let (source, old_value, pattern, group) =
+            (self.text(call, 0)?, slot(1)?, slot(2)?, slot(3)?);
+        let (replacement, replacement_attribute, template) =
+            (slot(4)?, self.text(call, 5)?, slot(6)?);
         let regex = match &pattern {
             Some(p) => Some(super::dotnet_regex::compile(p).map_err(|problem| {
                 let at = problem

@@ -285,6 +285,46 @@ fn evaluation_errors_name_the_function_and_argument() {
     );
 }
 
+/// A parameter that says how a function works, written with an attribute the user lacks, is
+/// named as null (helper-57: "give replacementValue" when it was given; "the delimiter is
+/// empty"; `"" is not an interval`); the data a function works on may be null as ever.
+#[test]
+fn a_null_attribute_in_a_parameter_is_named_as_null() {
+    let null = "is null for this user (an attribute without a value), and how Entra reads a \
+                null there is not documented";
+    for (expression, argument) in [
+        ("Replace([a], \"S\", , , [n], , )", 5),
+        ("Replace(\"abc\", [n], , , \"x\", , )", 2),
+        ("Split(\"a,b\", [n])", 2),
+        ("DateAdd([n], 1, Now())", 1),
+        ("FormatDateTime(\"2021\", , [n], \"yyyy\")", 3),
+    ] {
+        assert_eq!(
+            eval(expression, &[("a", "Sales")]).unwrap_err(),
+            format!(
+                "{}: argument {argument}: {null}",
+                &expression[..expression.find('(').unwrap()]
+            ),
+            "{expression}"
+        );
+    }
+    // The data: a null source gives null; mode 5's other attribute may be null.
+    assert_eq!(
+        eval("Replace([n], \"S\", , , \"x\", , )", &[]).unwrap(),
+        Value::Null
+    );
+    assert_eq!(eval("Split([n], \",\")", &[]).unwrap(), Value::Null);
+    // SelectUniqueValue whose candidates all lack a value says so, not "already exists".
+    let parsed = parse("SelectUniqueValue([n], [m])").unwrap();
+    let attrs: BTreeMap<String, Value> = BTreeMap::new();
+    let taken = |_: &str| true;
+    let ctx = Context::new(now(None), 1).with_existing(&taken);
+    assert_eq!(
+        evaluate(&parsed, &attrs, &ctx).unwrap_err().to_string(),
+        "SelectUniqueValue: no candidate has a value for this user (each is null or empty)"
+    );
+}
+
 #[test]
 fn three_outcomes_stay_distinct() {
     assert_eq!(eval("Coalesce([a], [b])", &[]).unwrap(), Value::Null);
