@@ -227,9 +227,21 @@ fn is_number(text: &str) -> bool {
         && text.len() <= 18
 }
 
-/// A string literal of the expression language (a `"` doubled inside).
+/// A string literal of the expression language: a backslash or a quotation mark inside is
+/// escaped with a backslash (Microsoft Learn, "Reference for writing expressions for attribute
+/// mappings in Microsoft Entra ID": "a backslash ( \\ ) or quotation mark ( \" ) ... must be
+/// escaped with the backslash"), as roster's parser reads it.
 pub(crate) fn quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// One secret of the job (`synchronizationSecretKeyStringValuePair`).

@@ -73,6 +73,28 @@ fn scalars_read_back_as_the_same_string() {
     }
 }
 
+/// A constant written as a literal reads back as itself: a quotation mark and a backslash are
+/// escaped with a backslash, as Entra's reference says and roster's parser reads (helper-57:
+/// they were doubled, VB style, which the parser refuses).
+#[test]
+fn a_constant_quoted_reads_back_as_itself() {
+    for text in [
+        "",
+        "plain",
+        "He said \"hi\" \\ back",
+        "\\\"",
+        "ends in \\",
+        "\"\"",
+    ] {
+        let literal = super::quote(text);
+        let parsed = crate::expr::parse(&literal).unwrap_or_else(|e| panic!("{literal}: {e:?}"));
+        assert!(
+            matches!(&parsed.kind, crate::expr::ExprKind::Str(s) if s == text),
+            "{text:?} -> {literal} -> {parsed:?}"
+        );
+    }
+}
+
 #[test]
 fn a_source_without_its_text_is_rebuilt_from_its_structure() {
     let source: MappingSource = serde_json::from_value(serde_json::json!({
@@ -91,7 +113,7 @@ fn a_source_without_its_text_is_rebuilt_from_its_structure() {
         ]
     }))
     .unwrap();
-    assert_eq!(suffix.text(), "Append([mail], \"007 \"\"x\"\"\")");
+    assert_eq!(suffix.text(), r#"Append([mail], "007 \"x\"")"#);
     // Entra's own text wins when it is there.
     let given: MappingSource = serde_json::from_value(serde_json::json!({
         "type": "Function", "name": "Mid", "expression": " Mid([mail], 1, 3) ", "parameters": []
