@@ -572,9 +572,14 @@ fn deletion_threshold(job: &Provisioning) -> Result<Option<u64>, String> {
         Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
+    // The threshold blocks at its value, so it allows one fewer: up to 4294967296, which is
+    // what `export` writes for the largest `safety.max_deactivations`.
     match value {
-        Some(n) if n >= 1 && u32::try_from(n).is_ok() => Ok(Some(n)),
-        _ => unreadable("DeleteThresholdValue is not a whole number of at least 1"),
+        Some(n) if n >= 1 && u32::try_from(n - 1).is_ok() => Ok(Some(n)),
+        _ => unreadable(
+            "DeleteThresholdValue is not a whole number from 1 to 4294967296 \
+             (safety.max_deactivations 0 to 4294967295)",
+        ),
     }
 }
 

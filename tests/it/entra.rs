@@ -622,6 +622,54 @@ fn what_would_change_scope_or_profiles_is_refused_and_nothing_written() {
     }
 }
 
+/// The largest `safety.max_deactivations` exports as a threshold one above it, which import
+/// reads back (helper-57: it was refused as "not a whole number").
+#[test]
+fn the_largest_deletion_threshold_reads_back() {
+    let (scratch, out) = import_default_with(
+        "import-largest-threshold",
+        &json!({"value": [{"key": "SyncNotificationSettings", "value": "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":4294967296}"}]}),
+        &[
+            "--application",
+            "Salesforce Sandbox",
+            "--out",
+            "roster.yaml",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
+    assert!(
+        written.contains("  max_deactivations: 4294967295\n"),
+        "{written}"
+    );
+    let out = scratch.roster(&[
+        "export",
+        "entra",
+        "--secrets-out",
+        "exported-secrets.json",
+        "--out",
+        "exported.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let secrets: Value = serde_json::from_str(
+        &std::fs::read_to_string(scratch.dir.join("exported-secrets.json")).unwrap(),
+    )
+    .unwrap();
+    let settings = secrets["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "SyncNotificationSettings")
+        .unwrap();
+    assert!(
+        settings["value"]
+            .as_str()
+            .unwrap()
+            .contains("\"DeleteThresholdValue\":4294967296"),
+        "{settings}"
+    );
+}
+
 #[test]
 fn secrets_entra_would_not_read_are_refused_not_guessed() {
     for (key, value, message) in [
@@ -643,7 +691,13 @@ fn secrets_entra_would_not_read_are_refused_not_guessed() {
         (
             "SyncNotificationSettings",
             "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":0}",
-            "DeleteThresholdValue is not a whole number of at least 1",
+            "DeleteThresholdValue is not a whole number from 1 to 4294967296 \
+             (safety.max_deactivations 0 to 4294967295)",
+        ),
+        (
+            "SyncNotificationSettings",
+            "{\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":4294967297}",
+            "DeleteThresholdValue is not a whole number from 1 to 4294967296",
         ),
         // A setting given twice, in one case or two: which one the job holds cannot be told.
         (
