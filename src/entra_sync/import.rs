@@ -187,7 +187,21 @@ impl Writer {
         self.line("");
         self.line("target:");
         match base {
-            Some(Ok(url)) => self.line(&format!("  login_url: {}", scalar(url))),
+            // Salesforce logs in at the host's root (`/services/oauth2/token`): a path Entra
+            // was given (the SOAP endpoint, `/services/Soap/u/20.0`) would be put before it.
+            Some(Ok(given)) => match url::Url::parse(given.trim()) {
+                Ok(url) if !matches!(url.path(), "" | "/") => {
+                    let origin = url.origin().ascii_serialization();
+                    self.kept(
+                        "  ",
+                        "target.login_url",
+                        &format!("the path {} of the job's BaseAddress", url.path()),
+                        &format!("Salesforce's login is at the host's root; written as {origin}"),
+                    );
+                    self.line(&format!("  login_url: {}", scalar(&origin)));
+                }
+                _ => self.line(&format!("  login_url: {}", scalar(given))),
+            },
             Some(Err(why)) => {
                 self.kept(
                     "  ",

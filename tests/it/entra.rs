@@ -961,6 +961,32 @@ fn a_base_address_with_a_password_is_masked_and_commented() {
     }
 }
 
+/// A BaseAddress with a path (the SOAP endpoint, as some jobs have it) is imported as its
+/// host's root, where Salesforce logs in, and the path left out is said (helper-57).
+#[test]
+fn a_base_address_path_is_left_out_and_said() {
+    let (scratch, out) = import_default_with(
+        "import-base-address-path",
+        &json!({"value": [{"key": "BaseAddress", "value": "https://contoso--dev.sandbox.my.salesforce.com/services/Soap/u/20.0"}]}),
+        &["--out", "roster.yaml"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(scratch.dir.join("roster.yaml")).unwrap();
+    assert!(
+        written.contains("  login_url: 'https://contoso--dev.sandbox.my.salesforce.com'\n")
+            || written.contains("  login_url: https://contoso--dev.sandbox.my.salesforce.com\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("# not imported: the path /services/Soap/u/20.0 of the job's BaseAddress")
+            && out
+                .stderr
+                .contains("target.login_url: the path /services/Soap/u/20.0"),
+        "{written}\n{}",
+        out.stderr
+    );
+}
+
 /// A BaseAddress of megabytes is named, not written out whole, in the notes and the comment.
 #[test]
 fn a_long_base_address_is_cut() {
