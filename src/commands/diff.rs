@@ -17,11 +17,53 @@ use crate::config::{
 use crate::error::{Error, Outcome};
 use crate::grants::GrantKind;
 
-/// A fact's value: one text, or a set of names (compared by membership, shown as `+`/`-`).
+/// A fact's value: one text, a text compared in a canonical form, or a set of names (compared
+/// by membership, shown as `+`/`-`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Fact {
     Text(String),
+    /// Shown as written, compared as the second: a value written another way that means the
+    /// same (a GUID's case, an 18-character id's, a URL's host case or trailing slash) is no
+    /// change.
+    Canonical(String, String),
     Names(Vec<String>),
+}
+
+impl Fact {
+    /// Whether the two say the same.
+    fn same(&self, other: &Fact) -> bool {
+        match (self, other) {
+            (Fact::Canonical(_, a), Fact::Canonical(_, b)) => a == b,
+            _ => self == other,
+        }
+    }
+}
+
+/// `value` shown as written and compared as `canonical` makes it.
+fn put_canonical(out: &mut Vec<(String, Fact)>, path: &str, value: &str, canonical: String) {
+    out.push((
+        path.to_owned(),
+        Fact::Canonical(value.to_owned(), canonical),
+    ));
+}
+
+/// A URL as the client reads it (WHATWG: the host in lower case, an empty path as `/`); the
+/// text as it is when it is no URL.
+fn canonical_url(text: &str) -> String {
+    url::Url::parse(text.trim()).map_or_else(|_| text.to_owned(), |u| u.to_string())
+}
+
+/// A record named by name as written; by id, in its 15-character form (`canonical_id`: the
+/// 18-character form in any case is the same record).
+fn canonical_record(record: &RecordRef) -> String {
+    match record {
+        RecordRef::Id(crate::config::RecordId { id }) => crate::salesforce::canonical_id(id)
+            .map_or_else(
+                || format!("id {id}"),
+                |id| format!("id {}", String::from_utf8_lossy(&id)),
+            ),
+        RecordRef::Name(_) => record.to_string(),
+    }
 }
 
 /// One difference.
@@ -113,7 +155,13 @@ fn put(out: &mut Vec<(String, Fact)>, path: &str, value: String) {
 fn facts(config: &Config, rule_names: &[String], reordered: bool) -> Vec<(String, Fact)> {
     let mut out: Vec<(String, Fact)> = Vec::new();
     let source = &config.source;
-    put(&mut out, "source.tenant_id", source.tenant_id.clone());
+    // A GUID in either case is the same tenant.
+    put_canonical(
+        &mut out,
+        "source.tenant_id",
+        &source.tenant_id,
+        source.tenant_id.to_ascii_lowercase(),
+    );
     put(&mut out, "source.client_id", source.client_id.clone());
     // Where each secret comes from (never its value): a change of source — another variable, a
     // file anywhere on the machine — is a change a reviewer must see.
@@ -148,13 +196,14 @@ fn facts(config: &Config, rule_names: &[String], reordered: bool) -> Vec<(String
         ("source.graph_url", &source.graph_url),
     ] {
         if let Some(url) = url {
-            put(&mut out, path, url.clone());
+            put_canonical(&mut out, path, url, canonical_url(url));
         }
     }
-    put(
+    put_canonical(
         &mut out,
         "target.login_url",
-        config.target.login_url.clone(),
+        &config.target.login_url,
+        canonical_url(&config.target.login_url),
     );
     put(
         &mut out,
@@ -323,8 +372,14 @@ fn scope_and_mappings(config: &Config, out: &mut Vec<(String, Fact)>) {
             .collect::<Vec<_>>()
             .join("; then "),
     );
+    // Salesforce compares Usernames without case.
     if let Some(suffix) = &config.ownership.username_suffix {
-        put(out, "ownership.username_suffix", suffix.clone());
+        put_canonical(
+            out,
+            "ownership.username_suffix",
+            suffix,
+            suffix.to_lowercase(),
+        );
     }
     for m in &config.mappings {
         let mut value = match &m.value {
@@ -469,12 +524,15 @@ fn roles(config: &Config, names: &[String], reordered: bool, out: &mut Vec<(Stri
         put(out, "roles.rules order", order.join(", "));
     }
     for (rule, when) in config.roles.rules.iter().zip(names) {
-        let record = |r: &Option<RecordRef>| r.as_ref().map(ToString::to_string);
-        if let Some(profile) = record(&rule.profile) {
-            put(out, &format!("roles.rules[{when}].profile"), profile);
-        }
-        if let Some(role) = record(&rule.role) {
-            put(out, &format!("roles.rules[{when}].role"), role);
+        for (what, record) in [("profile", &rule.profile), ("role", &rule.role)] {
+            if let Some(record) = record {
+                put_canonical(
+                    out,
+                    &format!("roles.rules[{when}].{what}"),
+                    &record.to_string(),
+                    canonical_record(record),
+                );
+            }
         }
         for kind in GrantKind::ALL {
             let names = rule.grants(kind);
@@ -547,7 +605,7 @@ fn compare(base: &[(String, Fact)], head: &[(String, Fact)]) -> Vec<Difference> 
             .map(|(_, f)| f.clone())
     };
     let shown = |fact: &Fact| match fact {
-        Fact::Text(t) => t.clone(),
+        Fact::Text(t) | Fact::Canonical(t, _) => t.clone(),
         Fact::Names(n) => n.join(", "),
     };
     let mut out = Vec::new();
@@ -561,7 +619,7 @@ fn compare(base: &[(String, Fact)], head: &[(String, Fact)]) -> Vec<Difference> 
                 added: Vec::new(),
                 removed: Vec::new(),
             },
-            Some(then) if &then == now => continue,
+            Some(then) if then.same(now) => continue,
             Some(Fact::Names(then)) if matches!(now, Fact::Names(_)) => {
                 let Fact::Names(now) = now else { continue };
                 Difference {

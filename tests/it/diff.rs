@@ -255,6 +255,46 @@ fn filter_order_does_not_count() {
     }
 }
 
+/// A value written another way that means the same is no change (helper-57): a tenant GUID in
+/// capitals, the login URL's host in capitals with a trailing slash, the Username suffix in
+/// another case, a profile's 18-character id in another case. Another id is a change.
+#[test]
+fn the_same_value_written_another_way_is_no_change() {
+    let scratch = Scratch::new("diff-same-value");
+    let demo = read("examples/demo/roster.yaml").replacen(
+        "profile: Sales Manager",
+        "profile: {id: 00e8c0000000003AAA}",
+        1,
+    );
+    scratch.write("base.yaml", &demo);
+    let same = demo
+        .replacen(
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "72F988BF-86F1-41AF-91AB-2D7CD011DB47",
+            1,
+        )
+        .replacen(
+            "login_url: https://test.salesforce.com",
+            "login_url: https://TEST.salesforce.com/",
+            1,
+        )
+        .replacen("username_suffix: .dev1", "username_suffix: .DEV1", 1)
+        .replacen("00e8c0000000003AAA", "00E8C0000000003aaa", 1);
+    scratch.write("same.yaml", &same);
+    let out = scratch.roster(&["diff", "base.yaml", "same.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let other = demo.replacen("00e8c0000000003AAA", "00e8c0000000004AAA", 1);
+    scratch.write("other.yaml", &other);
+    let out = scratch.roster(&["diff", "base.yaml", "other.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("profile: id 00e8c0000000003AAA -> id 00e8c0000000004AAA"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// Thousands of rules all in another order: the order is still said (the pairing's table is
 /// left out past its size, not allocated for millions of cells), and nothing else is.
 #[test]
