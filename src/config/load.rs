@@ -400,7 +400,12 @@ fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
     }
     std::fs::symlink_metadata(path).ok()?;
     let Ok(real) = std::fs::canonicalize(path) else {
-        return Some("it is a link that leads to no file".to_owned());
+        // `/dev/stdin` with a pipe behind it leads to `pipe:[...]`, which is no path.
+        return Some(if std::fs::metadata(path).is_ok() {
+            crate::files::NOT_REGULAR.to_owned()
+        } else {
+            "it is a link that leads to no file".to_owned()
+        });
     };
     let shown = crate::diagnostic::display_path(&real);
     if ["/proc", "/sys", "/dev"]

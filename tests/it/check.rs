@@ -343,6 +343,44 @@ fn a_broken_config_is_a_failed_check_in_json_too() {
         "{json:#}"
     );
     assert!(out.stderr.contains("--> roster.yaml:"), "{}", out.stderr);
+    // A config that is not there: its help said once (helper-57: it was said twice).
+    let out = setup.emulator.roster(
+        &setup.scratch.dir,
+        &["check", "--format", "json", "-c", "missing.yaml"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    let detail = json["checks"][0]["detail"].as_str().unwrap();
+    assert_eq!(
+        detail.matches("there is no such file").count(),
+        1,
+        "{detail}"
+    );
+}
+
+/// A pipe given as the config (`-c /dev/stdin`) is said to be no regular file, not a link
+/// that leads nowhere (helper-57).
+#[cfg(unix)]
+#[test]
+fn a_pipe_as_the_config_is_named_as_one() {
+    use std::io::Write as _;
+    let mut child = crate::support::roster_command()
+        .args(["-c", "/dev/stdin", "validate"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(b"version: 1\n");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/stdin: it is not a regular file (a directory, a device or a pipe)"),
+        "{stderr}"
+    );
 }
 
 #[test]
