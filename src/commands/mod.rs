@@ -162,8 +162,24 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> Result<Outcome, Error> {
         ))?;
     }
     if args.explain_merge {
-        let settings = loaded.sources.explain();
-        let width = settings.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
+        // A key is the file's own text: what acts on a terminal (an escape sequence, a
+        // bidirectional override) is shown escaped, not obeyed or dropped.
+        let settings: Vec<(String, String)> = loaded
+            .sources
+            .explain()
+            .into_iter()
+            .map(|(pointer, place)| {
+                (
+                    crate::render::visible(&pointer).into_owned(),
+                    crate::render::visible(&place).into_owned(),
+                )
+            })
+            .collect();
+        let width = settings
+            .iter()
+            .map(|(p, _)| p.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut out = String::new();
         for (pointer, place) in settings {
             let _ = writeln!(out, "{pointer:<width$}  {place}");

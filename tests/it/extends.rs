@@ -126,6 +126,28 @@ fn a_saved_plan_is_stale_when_the_base_changes() {
     assert_eq!(world.requests_to("composite"), 0);
 }
 
+/// A key is the file's own text: one holding a bidirectional override or an escape sequence is
+/// shown escaped by `--explain-merge`, never obeyed or dropped (helper-57).
+#[test]
+fn explain_merge_shows_a_key_that_acts_on_the_terminal_escaped() {
+    let scratch = layered(
+        "extends-explain-acting",
+        "roles:\n  requires_licenses:\n    \"Knowledge_\\u202EAuthor\\e[31m\": [Knowledge_PSL]\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate", "--explain-merge"]);
+    assert!(
+        !out.stdout.contains('\u{202e}') && !out.stdout.contains('\u{1b}'),
+        "{:?}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Knowledge_\\u{202e}Author\\u{1b}[31m"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
 #[test]
 fn an_org_may_use_another_auth_flow_or_secret_source_than_its_base() {
     let scratch = layered(
