@@ -152,6 +152,12 @@ fn merge(
             let mut out = serde_json::Map::new();
             for (key, value) in head {
                 let pointer = format!("{at}/{}", escape(&key));
+                // `key: null` takes the base's setting away: the default applies (`ownership:
+                // null` as much as `reconcile: null`).
+                if value.is_null() {
+                    base.remove(&key);
+                    continue;
+                }
                 let merged = if let Some(under) = base.remove(&key) {
                     merge(
                         under,

@@ -148,6 +148,32 @@ fn explain_merge_shows_a_key_that_acts_on_the_terminal_escaped() {
     );
 }
 
+/// `key: null` in an org's file takes the base's setting away, whatever its kind: the default
+/// applies (helper-57: `ownership: null` was refused, `reconcile: null` was not).
+#[test]
+fn null_takes_a_base_setting_away() {
+    let scratch = layered(
+        "extends-null",
+        "ownership: null\nprotect: null\nsafety: {max_deactivations: null}\n",
+    );
+    let out = scratch.roster(&["-c", "orgs/dev.yaml", "validate", "--explain-merge"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for gone in ["/ownership", "/protect", "/safety/max_deactivations"] {
+        assert!(
+            !out.stdout.lines().any(|l| l.starts_with(gone)),
+            "{gone}: {}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("/safety/refuse_empty_source")),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn an_org_may_use_another_auth_flow_or_secret_source_than_its_base() {
     let scratch = layered(
