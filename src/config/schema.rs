@@ -19,15 +19,21 @@ pub(crate) fn config_schema_text() -> String {
 }
 
 /// The schema of a file that extends a base (`extends: ../base.yaml`), for editors: the same
-/// keys and types with none required but `extends`, since the base gives the rest (`roster
-/// validate` checks the merged config against the whole schema). Committed as
-/// `schemas/roster-extends.schema.json`.
+/// keys and types with none required but `extends`, since the base gives the rest, and each
+/// key's value may be null, which takes the base's setting away (`roster validate` checks the
+/// merged config against the whole schema). Committed as `schemas/roster-extends.schema.json`.
 pub(crate) fn extends_schema_text() -> String {
     fn optional(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
                 map.remove("required");
                 map.values_mut().for_each(optional);
+                if let Some(serde_json::Value::Object(properties)) = map.get_mut("properties") {
+                    for property in properties.values_mut() {
+                        let given = property.take();
+                        *property = serde_json::json!({"anyOf": [given, {"type": "null"}]});
+                    }
+                }
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(optional),
             _ => {}

@@ -365,7 +365,7 @@ fn an_org_file_passes_the_extends_schema_an_editor_uses() {
     let schema: serde_json::Value =
         serde_json::from_str(&crate::support::read("schemas/roster-extends.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let org = "extends: ../base.yaml\ntarget:\n  login_url: https://contoso--dev.sandbox.my.salesforce.com\nownership:\n  username_suffix: .dev1\nsafety:\n  max_deactivations: 3\n";
+    let org = "extends: ../base.yaml\ntarget:\n  login_url: https://contoso--dev.sandbox.my.salesforce.com\nownership:\n  username_suffix: .dev1\nsafety:\n  max_deactivations: 3\nprotect: null\n";
     let instance: serde_json::Value = serde_saphyr::from_str(org).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&instance)
