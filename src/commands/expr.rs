@@ -28,12 +28,13 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
     let now = match &args.now {
         Some(text) => expr::parse_date(text)
             .map(DateTime::to_utc)
-            // .NET's calendar ends with year 9999, in UTC.
-            .filter(|now| now.ticks < expr::MAX_TICKS)
+            // .NET's calendar runs from year 1 to year 9999, in UTC; it has no leap second.
+            .filter(|now| (0..expr::MAX_TICKS).contains(&now.ticks))
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "--now {text:?} is not a date up to the end of year 9999 in UTC (where .NET's \
-                     calendar ends); use RFC 3339, e.g. 2024-05-01T12:00:00Z"
+                    "--now {text:?} is not a date from year 1 to year 9999 in UTC (.NET's \
+                     calendar, which has no leap second); use RFC 3339, e.g. \
+                     2024-05-01T12:00:00Z"
                 ))
             })?,
         None => crate::clock::now(),

@@ -234,11 +234,52 @@ impl Styles {
     }
 }
 
+/// What .NET refuses in a custom format with a `FormatException` ("Input string was not in a
+/// correct format"), as its formatter reads one (`DateTimeFormat.FormatCustomized`, dotnet/
+/// runtime): quoted text that is not closed, a `\` or `%` with nothing after it, and more than
+/// seven `f` or `F` (a second has seven decimal places of ticks).
+fn check_custom(format: &str) -> Result<(), String> {
+    let chars: Vec<char> = format.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            quote @ ('\'' | '"') => match chars[i + 1..].iter().position(|c| *c == quote) {
+                Some(at) => i += at + 2,
+                None => {
+                    return Err(format!(
+                        "the format's quoted text {quote}{} is not closed (.NET refuses it)",
+                        chars[i + 1..].iter().collect::<String>()
+                    ));
+                }
+            },
+            c @ ('\\' | '%') if i + 1 == chars.len() => {
+                return Err(format!(
+                    "the format ends with {c}, which names the character after it (.NET refuses it)"
+                ));
+            }
+            '\\' | '%' => i += 2,
+            f @ ('f' | 'F') => {
+                let run = chars[i..].iter().take_while(|c| **c == f).count();
+                if run > 7 {
+                    return Err(format!(
+                        "the format has {run} {f}'s; a second has seven decimal places at most \
+                         (.NET refuses more)"
+                    ));
+                }
+                i += run;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
 /// Writes `dt` in a custom format, or a standard one (one letter); an unknown standard format
-/// is an error.
+/// or a custom one .NET refuses (`check_custom`) is an error.
 pub(crate) fn format_any(dt: DateTime, pattern: &str) -> Result<String, String> {
     // An empty format is .NET's general format, `G`.
     let pattern = if pattern.is_empty() { "G" } else { pattern };
+    check_custom(pattern)?;
     Ok(match standard(pattern)? {
         Some((custom, true)) => format(
             DateTime {
@@ -254,6 +295,7 @@ pub(crate) fn format_any(dt: DateTime, pattern: &str) -> Result<String, String> 
 
 /// Reads `text` in a custom format, or a standard one (one letter).
 pub(crate) fn parse_any(text: &str, pattern: &str) -> Result<DateTime, String> {
+    check_custom(pattern)?;
     match standard(pattern)? {
         Some((custom, _)) => parse(text, custom),
         None => parse(text, pattern),
@@ -533,5 +575,33 @@ mod tests {
         );
         assert!(parse("2021-13-01", "yyyy-MM-dd").is_err());
         assert!(parse("2021-01-01x", "yyyy-MM-dd").is_err());
+    }
+
+    /// What .NET's formatter refuses with a FormatException is refused, both ways (helper-57:
+    /// an unclosed quote and nine f's were written as if fine).
+    #[test]
+    fn a_format_dotnet_refuses_is_refused() {
+        let dt = parse("2021-01-02", "yyyy-MM-dd").unwrap();
+        for (pattern, said) in [
+            (
+                "'unterminated",
+                "the format's quoted text 'unterminated is not closed",
+            ),
+            ("yyyy \"x", "the format's quoted text \"x is not closed"),
+            ("fffffffff", "the format has 9 f's"),
+            ("ss.FFFFFFFF", "the format has 8 F's"),
+            ("yyyy\\", "the format ends with \\"),
+            ("yyyy%", "the format ends with %"),
+        ] {
+            for error in [
+                format_any(dt, pattern).unwrap_err(),
+                parse_any("2021", pattern).unwrap_err(),
+            ] {
+                assert!(error.starts_with(said), "{pattern}: {error}");
+            }
+        }
+        // Seven, a closed quote and an escaped quote are fine.
+        assert_eq!(format_any(dt, "fffffff").unwrap(), "0000000");
+        assert_eq!(format_any(dt, "'at' yyyy \\'").unwrap(), "at 2021 '");
     }
 }

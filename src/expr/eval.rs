@@ -492,9 +492,19 @@ impl Evaluator<'_> {
                     })
                 }
             },
-            "NumFromDate" => self.date(call, 0)?.map_or(Value::Null, |d| {
-                Value::Str((d.to_utc().ticks - dates::FILETIME_EPOCH_TICKS).to_string())
-            }),
+            // .NET's ToFileTimeUtc refuses a date before its epoch (1601-01-01), as
+            // DateFromNum does a negative number.
+            "NumFromDate" => match self.date(call, 0)? {
+                None => Value::Null,
+                Some(d) => {
+                    let filetime = d.to_utc().ticks - dates::FILETIME_EPOCH_TICKS;
+                    if filetime < 0 {
+                        return Err(call
+                            .arg_error(0, "is before 1601-01-01, where Windows file times start"));
+                    }
+                    Value::Str(filetime.to_string())
+                }
+            },
             "FormatDateTime" => self.format_date_time(call)?,
             "Guid" => Value::Str(self.guid()),
             "Now" => Value::Date(self.ctx.now),

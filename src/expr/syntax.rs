@@ -352,8 +352,17 @@ impl Parser<'_> {
             .find(|c: char| !c.is_ascii_hexdigit())
             .unwrap_or(self.src.len() - digits_start);
         self.pos = digits_start + len;
-        let value = i64::from_str_radix(&self.src[digits_start..self.pos], 16)
-            .map_err(|_| ParseError::new(start..self.pos, "expected a hex number such as &HFF"))?;
+        let digits = &self.src[digits_start..self.pos];
+        let value = i64::from_str_radix(digits, 16).map_err(|_| {
+            ParseError::new(
+                start..self.pos,
+                if digits.is_empty() {
+                    "expected a hex number such as &HFF"
+                } else {
+                    "the hex number is too large (at most &H7FFFFFFFFFFFFFFF)"
+                },
+            )
+        })?;
         Ok(Expr {
             kind: ExprKind::Int(value),
             span: start..self.pos,

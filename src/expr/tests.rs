@@ -325,6 +325,24 @@ fn a_null_attribute_in_a_parameter_is_named_as_null() {
     );
 }
 
+/// What .NET refuses is refused, with words that say why (helper-57): a date before Windows
+/// file times start, and a hex number too large for 64 bits (not "expected a hex number").
+#[test]
+fn what_dotnet_refuses_is_named() {
+    assert_eq!(
+        eval("NumFromDate(\"1600-12-31T00:00:00Z\")", &[]).unwrap_err(),
+        "NumFromDate: argument 1: is before 1601-01-01, where Windows file times start"
+    );
+    assert_eq!(
+        eval("NumFromDate(\"1601-01-01T00:00:00Z\")", &[]).unwrap(),
+        Value::Str("0".to_owned())
+    );
+    assert_eq!(
+        eval("BitAnd(&HFFFFFFFFFFFFFFFFF, 1)", &[]).unwrap_err(),
+        "parse: the hex number is too large (at most &H7FFFFFFFFFFFFFFF) at 7..26"
+    );
+}
+
 #[test]
 fn three_outcomes_stay_distinct() {
     assert_eq!(eval("Coalesce([a], [b])", &[]).unwrap(), Value::Null);

@@ -155,6 +155,16 @@ fn bad_set_and_input_are_clear_errors() {
     let broken = scratch.roster(&["expr", "[a]", "--input", "broken.json"]);
     let twice = scratch.roster(&["expr", "[a]", "--input", "twice.json"]);
     let now = scratch.roster(&["expr", "Now()", "--now", "tomorrow"]);
+    // Year 0 in UTC (helper-57: it was written as 12/31/0000).
+    let year_zero = scratch.roster(&["expr", "Now()", "--now", "0001-01-01T00:00:00+01:00"]);
+    assert_eq!(year_zero.code, 1, "{}", year_zero.stdout);
+    assert!(
+        year_zero
+            .stderr
+            .contains("is not a date from year 1 to year 9999 in UTC"),
+        "{}",
+        year_zero.stderr
+    );
     for out in [&set, &input, &broken, &twice, &now] {
         assert_eq!(out.code, 1, "{}", out.transcript());
     }
@@ -309,7 +319,7 @@ fn dates_outside_dotnets_calendar_are_refused() {
     let out = scratch.roster(&["expr", "Now()", "--now", "9999-12-31T23:59:59-14:00"]);
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(
-        out.stderr.contains("up to the end of year 9999 in UTC"),
+        out.stderr.contains("from year 1 to year 9999 in UTC"),
         "{}",
         out.stderr
     );
