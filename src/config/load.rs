@@ -288,11 +288,15 @@ fn extended(
         ));
     }
     if let Some(why) = unreadable_config(&path, &files[0].path, true) {
+        // A path that comes to nothing once normal (`.`, `orgs/..`) is named as written.
+        let shown = crate::diagnostic::display_path(&path);
+        let shown = if shown.is_empty() || shown == "." {
+            crate::render::quoted(&base)
+        } else {
+            shown
+        };
         return Err(refuse(
-            format!(
-                "{} cannot be a base config: {why}",
-                crate::diagnostic::display_path(&path)
-            ),
+            format!("{shown} cannot be a base config: {why}"),
             "a base config is a .yaml or .yml file of the config's own repository: roster \
              prints lines of the files it reads in its errors, and a pull request must not make \
              it print another file of the machine",
@@ -402,7 +406,17 @@ fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
     };
     if base && !yaml(path) {
-        return Some("its name does not end in .yaml or .yml".to_owned());
+        // `.yaml` alone is a hidden file without an extension, to Rust as to a shell.
+        let bare = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.eq_ignore_ascii_case(".yaml") || n.eq_ignore_ascii_case(".yml"));
+        return Some(if bare {
+            "it is named .yaml or .yml alone; a base config's name is a name, then .yaml or .yml"
+        } else {
+            "its name does not end in .yaml or .yml"
+        }
+        .to_owned());
     }
     std::fs::symlink_metadata(path).ok()?;
     let Ok(real) = std::fs::canonicalize(path) else {
@@ -967,8 +981,8 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
             .to_owned();
     }
     if first.starts_with("multiple YAML documents detected") {
-        return "a second YAML document starts here (after a `---` line); roster.yaml is one \
-                document"
+        return "a second YAML document starts here (after a `---` line); a roster config is \
+                one document"
             .to_owned();
     }
     // "... at line 3 column 5" duplicates the location we print ourselves.

@@ -252,6 +252,13 @@ fn a_base_outside_the_repository_or_not_yaml_is_refused_unread() {
             "its name does not end in .yaml or .yml",
         ),
         ("../.env", "its name does not end in .yaml or .yml"),
+        // A name that is an extension alone, and one that comes to nothing (helper-57: it was
+        // named as an empty path).
+        ("../.yaml", "it is named .yaml or .yml alone"),
+        (
+            "..",
+            "\"..\" cannot be a base config: its name does not end in .yaml or .yml",
+        ),
         ("../environ.yaml", "it is the system file /proc/"),
         ("../../outside.yaml", "outside the repository of the config"),
         ("../linked.yaml", "outside the repository of the config"),

@@ -170,8 +170,10 @@ fn duplicate_yaml_keys() {
 fn a_second_yaml_document_is_named_where_it_starts() {
     let out = rejected("two-documents", format!("{}---\nversion: 1\n", minimal()));
     assert!(
-        out.contains("a second YAML document starts here (after a `---` line)")
-            && !out.contains("from_str_multiple"),
+        out.contains(
+            "a second YAML document starts here (after a `---` line); a roster config is one \
+             document"
+        ) && !out.contains("from_str_multiple"),
         "{out}"
     );
 }
