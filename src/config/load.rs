@@ -407,11 +407,11 @@ fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
     };
     if base && !yaml(path) {
         // `.yaml` alone is a hidden file without an extension, to Rust as to a shell.
-        let bare = path
+        let extension_alone = path
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.eq_ignore_ascii_case(".yaml") || n.eq_ignore_ascii_case(".yml"));
-        return Some(if bare {
+        return Some(if extension_alone {
             "it is named .yaml or .yml alone; a base config's name is a name, then .yaml or .yml"
         } else {
             "its name does not end in .yaml or .yml"
