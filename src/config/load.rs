@@ -288,15 +288,11 @@ fn extended(
         ));
     }
     if let Some(why) = unreadable_config(&path, &files[0].path, true) {
-        // A path that comes to nothing once normal (`.`, `orgs/..`) is named as written.
-        let shown = crate::diagnostic::display_path(&path);
-        let shown = if shown.is_empty() || shown == "." {
-            crate::render::quoted(&base)
-        } else {
-            shown
-        };
         return Err(refuse(
-            format!("{shown} cannot be a base config: {why}"),
+            format!(
+                "{} cannot be a base config: {why}",
+                base_shown(&path, &base)
+            ),
             "a base config is a .yaml or .yml file of the config's own repository: roster \
              prints lines of the files it reads in its errors, and a pull request must not make \
              it print another file of the machine",
@@ -387,6 +383,17 @@ fn inline_secrets(value: &serde_json::Value, pointer: &mut String, out: &mut Vec
             }
             pointer.truncate(len);
         }
+    }
+}
+
+/// A base's path as a message names it: normal, or as written (quoted) when it comes to
+/// nothing once normal (`..` from `orgs/dev.yaml`).
+fn base_shown(path: &Path, written: &str) -> String {
+    let shown = crate::diagnostic::display_path(path);
+    if shown.is_empty() || shown == "." {
+        crate::render::quoted(written)
+    } else {
+        shown
     }
 }
 
