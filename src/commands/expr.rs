@@ -154,7 +154,7 @@ fn input_value(raw: &str) -> Result<Value, String> {
                     .ok()
                     .as_ref()
                     .and_then(crate::expr::scalar_text)
-                    .ok_or_else(|| "arrays may hold only strings".to_owned()),
+                    .ok_or_else(|| crate::expr::ARRAY_ITEMS.to_owned()),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Multi);

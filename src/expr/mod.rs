@@ -21,7 +21,7 @@ pub(crate) use dates::{
 pub(crate) use dotnet_format::format as format_date;
 pub(crate) use eval::{Context, evaluate};
 pub(crate) use syntax::{Expr, ExprKind, parse};
-pub(crate) use value::{Attributes, Value, scalar_text};
+pub(crate) use value::{ARRAY_ITEMS, Attributes, Value, scalar_text};
 
 /// The parameter names of a documented function, from its signature in Microsoft's reference
 /// (`Mid(source, start, length)` → `source`, `start`, `length`); empty for an unknown name.

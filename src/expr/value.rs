@@ -62,9 +62,7 @@ impl Value {
             serde_json::Value::Null => Ok(Value::Null),
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|item| {
-                    scalar_text(item).ok_or_else(|| "arrays may hold only strings".to_owned())
-                })
+                .map(|item| scalar_text(item).ok_or_else(|| ARRAY_ITEMS.to_owned()))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Multi),
             other => scalar_text(other)
@@ -73,6 +71,11 @@ impl Value {
         }
     }
 }
+
+/// Why an array's item is refused: a multi-valued attribute's values are text, and a null or
+/// a nested value has none.
+pub(crate) const ARRAY_ITEMS: &str = "an array's items are strings (a number or a boolean is \
+                                      read as its text), never null, an array or an object";
 
 /// A single JSON value as Entra's text: a string as it is, a boolean as Entra writes one
 /// (`True`, `False`), a number as serde prints it; none for anything else.
