@@ -1326,3 +1326,33 @@ fn a_login_url_with_a_wide_space_and_a_password_is_refused_masked() {
         );
     }
 }
+
+/// YAML 1.1's merge key, which most YAML tools keep, merges an anchored mapping into another,
+/// its own keys winning: the same config as written out (`diff` finds no change).
+#[test]
+fn a_merge_key_merges_an_anchored_mapping_its_own_keys_winning() {
+    let scratch = Scratch::new("yaml-merge-key");
+    scratch.write(
+        "expanded.yaml",
+        minimal_with(
+            "  - {target: LanguageLocaleKey, constant: en_US}",
+            "  - {target: LanguageLocaleKey, constant: en_US}\n  - {target: Department, constant: en_US}",
+        ),
+    );
+    scratch.write(
+        "merged.yaml",
+        minimal_with(
+            "  - {target: LanguageLocaleKey, constant: en_US}",
+            "  - &locale {target: LanguageLocaleKey, constant: en_US}\n  - <<: *locale\n    target: Department",
+        ),
+    );
+    let out = scratch.roster(&["-c", "merged.yaml", "validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = scratch.roster(&[
+        "diff",
+        "expanded.yaml",
+        "merged.yaml",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
