@@ -132,10 +132,14 @@ pub(crate) enum Error {
     #[error(
         "{user:?} is not among the {read} Entra users of the snapshot (users assigned to the \
          application, directly or through an assigned group); without --snapshot, roster \
-         explain looks the user up in Entra"
+         explain looks the user up in Entra{}",
+        salesforce_user_hint(user)
     )]
     UnknownUser { user: String, read: usize },
-    #[error("Entra has no user {user:?}; give a userPrincipalName or object id")]
+    #[error(
+        "Entra has no user {user:?}; give a userPrincipalName or object id{}",
+        salesforce_user_hint(user)
+    )]
     NoEntraUser { user: String },
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]
@@ -198,6 +202,18 @@ pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(Error::Output),
+    }
+}
+
+/// For a user that reads as a Salesforce User id (`005...`, 15 or 18 characters) but is no
+/// Salesforce user's either: that a 15-character id is case-sensitive.
+fn salesforce_user_hint(user: &str) -> &'static str {
+    let id = user.trim();
+    if id.starts_with("005") && crate::salesforce::canonical_id(id).is_some() {
+        "; nor is it a Salesforce user's id (a 15-character id is case-sensitive; its \
+         18-character form is not)"
+    } else {
+        ""
     }
 }
 

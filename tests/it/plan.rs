@@ -575,6 +575,25 @@ fn explain_walks_through_one_user() {
         "{}",
         unknown.stderr
     );
+    // A Salesforce User id in the wrong case: that case counts is said (helper-57).
+    let salesforce = emulator.roster(
+        &scratch.dir,
+        &["-c", &demo_config(), "explain", "0058C0000000003"],
+        &[],
+    );
+    assert_eq!(salesforce.code, 1);
+    assert!(
+        salesforce
+            .stderr
+            .contains("nor is it a Salesforce user's id (a 15-character id is case-sensitive"),
+        "{}",
+        salesforce.stderr
+    );
+    assert!(
+        !unknown.stderr.contains("Salesforce User id"),
+        "{}",
+        unknown.stderr
+    );
     let blank = emulator.roster(&scratch.dir, &["-c", &demo_config(), "explain", "  "], &[]);
     assert_eq!(blank.code, 1);
     assert!(blank.stderr.contains("give a user"), "{}", blank.stderr);
