@@ -403,7 +403,8 @@ impl Org {
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
-    /// The id of the user holding `value` in the unique custom field `field`, any case.
+    /// The id of the user holding `value` in the unique custom field `field`, or in
+    /// FederationIdentifier, any case.
     pub(crate) fn user_by_unique(&self, field: &str, value: &str) -> Option<&str> {
         self.index
             .unique_values
@@ -859,11 +860,14 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         objects: BTreeMap::new(),
         taken_usernames: w.taken_usernames.iter().map(|u| u.to_lowercase()).collect(),
         index: Index {
+            // FederationIdentifier's describe does not say unique, yet an org refuses a second
+            // user holding one (`records::user_rules`).
             unique_fields: w
                 .custom_user_fields
                 .iter()
                 .filter(|f| f.unique)
                 .map(|f| f.name.to_lowercase())
+                .chain(std::iter::once("federationidentifier".to_owned()))
                 .collect(),
             ..Index::default()
         },

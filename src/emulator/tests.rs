@@ -2304,6 +2304,56 @@ async fn username_shape_nickname_and_daily_limit() {
     running.shutdown().await;
 }
 
+/// A FederationIdentifier another user holds is refused, on a create and on an update, in any
+/// case ("A Federation ID must be unique for each user in an org"); a user keeping their own,
+/// and one taking a free one, are not (helper-58: a second Ava's was created).
+#[tokio::test]
+async fn a_federation_id_another_user_holds_is_refused() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let standard = profile_id(&sf, "Standard User").await;
+    let mut user = new_user("second.ava@contoso.com.dev1");
+    user["ProfileId"] = json!(standard);
+    user["FederationIdentifier"] = json!("AVA.MARTINEZ@contoso.com");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        (body[0]["errorCode"].as_str(), body[0]["message"].as_str()),
+        (
+            Some("DUPLICATE_VALUE"),
+            Some(
+                "This Federation ID is already in use. Use a different Federation ID.: SAML \
+                 Federation ID"
+            )
+        )
+    );
+    user["FederationIdentifier"] = json!("second.ava@contoso.com");
+    let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("sobjects/User/{id}");
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &json!({"FederationIdentifier": "ava.martinez@contoso.com"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("DUPLICATE_VALUE"))
+    );
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &json!({"FederationIdentifier": "second.ava@contoso.com", "Title": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn graph_faults_server_errors_and_expired_tokens() {
     let running = demo().await;

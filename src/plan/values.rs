@@ -265,11 +265,25 @@ fn stored(text: &str) -> String {
     user_fields::stored_text(text).to_lowercase()
 }
 
+/// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
+fn fingerprint(
+    seeds: &(foldhash::quality::RandomState, foldhash::quality::RandomState),
+    text: &str,
+) -> Fingerprint {
+    use std::hash::BuildHasher as _;
+    let compared = stored(text);
+    Fingerprint(seeds.0.hash_one(&compared), seeds.1.hash_one(&compared))
+}
+
 /// Fields whose describe does not say `unique` but which Salesforce refuses to give two users
 /// of one org: a CommunityNickname another user holds fails the write with
 /// `DUPLICATE_COMM_NICKNAME` ("Duplicate Nickname. Another user has already selected this
-/// nickname."; `salesforce-access.md`, forcedotcom/cli#3142).
-const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname"];
+/// nickname."; `salesforce-access.md`, forcedotcom/cli#3142), and a FederationIdentifier with
+/// "This Federation ID is already in use" ("A Federation ID must be unique for each user in an
+/// org", Trailhead; `salesforce-api.md`). Compared without case, as the other unique text is:
+/// that it is case-sensitive is reported by one weak source only, and a conflict planned that
+/// Salesforce would not raise holds one user back, where one missed fails the write.
+const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname", "FederationIdentifier"];
 
 /// The values of the User fields describe marks unique (and `UNIQUE_IN_THE_ORG`) that roster
 /// writes: who holds each, in the org and in the plan so far. Unique text compares without
@@ -278,14 +292,26 @@ const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname"];
 /// than the cache.
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues<'a> {
-    /// Per unique field roster writes: its API name, and lower-case value → holder.
+    /// Per unique field roster writes: its API name, and each value's fingerprint → holder.
     held: Vec<(String, Holders<'a>)>,
     /// The org's users, whom `Holder::Org` indexes.
     users: &'a [crate::model::TargetUser],
+    /// The two hashers of `Fingerprint`, seeded apart for this process.
+    seeds: (foldhash::quality::RandomState, foldhash::quality::RandomState),
 }
 
-/// Lower-case value → who holds it.
-type Holders<'a> = HashMap<Box<str>, Holder<'a>>;
+/// A unique value as Salesforce compares it (`stored`: trimmed, without case), as 128 bits of
+/// two hashers seeded apart, at random, for each process: a map of 110,000 values per unique
+/// field holds no copy of each value's text (some 10 MiB in all at 100,000 users, the price of
+/// a third unique field). Two values share one with a chance of at most about 2^-64 a pair
+/// (foldhash's per-hasher seeds differ, its process seed is shared), and the seeds are not
+/// the tenant's to choose; a shared one would hold a user back as a conflict, never let a
+/// duplicate through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Fingerprint(u64, u64);
+
+/// A value's fingerprint → who holds it.
+type Holders<'a> = HashMap<Fingerprint, Holder<'a>>;
 
 /// Who holds a value: 16 bytes, in maps of up to a value per user.
 #[derive(Debug, Clone)]
@@ -306,6 +332,10 @@ impl<'a> UniqueValues<'a> {
         claims: usize,
     ) -> UniqueValues<'a> {
         let written: HashSet<String> = written.into_iter().map(str::to_ascii_lowercase).collect();
+        let seeds = (
+            foldhash::quality::RandomState::default(),
+            foldhash::quality::RandomState::default(),
+        );
         let held = target
             .user_describe
             .iter()
@@ -320,7 +350,7 @@ impl<'a> UniqueValues<'a> {
                 );
                 values.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
                     let value = u.text(&field.name)?;
-                    Some((stored(value).into_boxed_str(), Holder::Org(index)))
+                    Some((fingerprint(&seeds, value), Holder::Org(index)))
                 }));
                 (field.name.clone(), values)
             })
@@ -328,6 +358,7 @@ impl<'a> UniqueValues<'a> {
         UniqueValues {
             held,
             users: &target.users,
+            seeds,
         }
     }
 
@@ -346,8 +377,8 @@ impl<'a> UniqueValues<'a> {
             return Ok(());
         }
         // Few fields are unique: a scan without allocating beats lower-casing every name. Each
-        // unique value is lower-cased once, to look up and then to claim.
-        let mut claims: Vec<(usize, String)> = Vec::new();
+        // unique value is fingerprinted once, to look up and then to claim.
+        let mut claims: Vec<(usize, Fingerprint)> = Vec::new();
         for (name, value) in fields {
             let (Some(field), Some(text)) = (
                 held.iter()
@@ -357,9 +388,9 @@ impl<'a> UniqueValues<'a> {
                 continue;
             };
             let (api_name, values) = &held[field];
-            let lower = stored(text);
+            let print = fingerprint(&self.seeds, text);
             let org_user = |index: &u32| usize::try_from(*index).ok().map(|i| &self.users[i]);
-            let taken = match values.get(lower.as_str()) {
+            let taken = match values.get(&print) {
                 Some(Holder::Org(index))
                     if let Some(user) = org_user(index)
                         && Some(user.id.as_str()) != own =>
@@ -384,13 +415,10 @@ impl<'a> UniqueValues<'a> {
                     id,
                 ));
             }
-            claims.push((field, lower));
+            claims.push((field, print));
         }
-        for (field, lower) in claims {
-            held[field]
-                .1
-                .entry(lower.into_boxed_str())
-                .or_insert(Holder::Plan(key));
+        for (field, print) in claims {
+            held[field].1.entry(print).or_insert(Holder::Plan(key));
         }
         Ok(())
     }
@@ -588,52 +616,56 @@ mod tests {
         );
     }
 
-    /// CommunityNickname's describe says `unique: false`, yet Salesforce refuses a nickname
-    /// another user holds: it is claimed like a unique field, in any case.
+    /// CommunityNickname's and FederationIdentifier's describes say `unique: false`, yet
+    /// Salesforce refuses a value another user holds: each is claimed like a unique field, in
+    /// any case.
     #[test]
-    fn a_community_nickname_is_unique_in_the_org_whatever_describe_says() {
-        let holder = crate::model::TargetUser {
-            id: "005000000000001AAA".into(),
-            username: "liam@x.dev1".into(),
-            fields: serde_json::from_value(json!({"CommunityNickname": "liam.chen"})).unwrap(),
-            ..crate::model::TargetUser::default()
-        };
-        let target = TargetSnapshot {
-            user_describe: vec![FieldDescribe {
-                name: "CommunityNickname".into(),
-                label: "Nickname".into(),
-                kind: "string".into(),
-                length: 40,
-                unique: false,
-                ..FieldDescribe::default()
-            }],
-            users: vec![holder],
-            ..TargetSnapshot::default()
-        };
-        let mut unique = UniqueValues::new(&target, ["CommunityNickname"], 1);
-        let fields = [("CommunityNickname", json!(" Liam.Chen\t"))];
-        let (err, holder) = unique
-            .claim(fields.iter().map(|(k, v)| (*k, v)), "leo@x", None)
-            .unwrap_err();
-        assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
-        assert!(
-            err.starts_with(
-                "CommunityNickname \" Liam.Chen\\t\" is already held by Salesforce user liam@x.dev1"
-            ),
-            "{err}"
-        );
-        // Two users of the plan whose values differ only by white space: the second is told.
-        let fields = [("CommunityNickname", json!("zed"))];
-        assert!(
-            unique
-                .claim(fields.iter().map(|(k, v)| (*k, v)), "zed@x", None)
-                .is_ok()
-        );
-        let fields = [("CommunityNickname", json!("zed "))];
-        assert!(
-            unique
-                .claim(fields.iter().map(|(k, v)| (*k, v)), "zed2@x", None)
-                .is_err()
-        );
+    fn a_community_nickname_and_a_federation_id_are_unique_in_the_org_whatever_describe_says() {
+        for field in ["CommunityNickname", "FederationIdentifier"] {
+            let holder = crate::model::TargetUser {
+                id: "005000000000001AAA".into(),
+                username: "liam@x.dev1".into(),
+                fields: serde_json::from_value(json!({field: "liam.chen"})).unwrap(),
+                ..crate::model::TargetUser::default()
+            };
+            let target = TargetSnapshot {
+                user_describe: vec![FieldDescribe {
+                    name: field.into(),
+                    label: field.into(),
+                    kind: "string".into(),
+                    length: 40,
+                    unique: false,
+                    ..FieldDescribe::default()
+                }],
+                users: vec![holder],
+                ..TargetSnapshot::default()
+            };
+            let mut unique = UniqueValues::new(&target, [field], 1);
+            let fields = [(field, json!(" Liam.Chen\t"))];
+            let (err, holder) = unique
+                .claim(fields.iter().map(|(k, v)| (*k, v)), "leo@x", None)
+                .unwrap_err();
+            assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
+            assert!(
+                err.starts_with(&format!(
+                    "{field} \" Liam.Chen\\t\" is already held by Salesforce user liam@x.dev1"
+                )),
+                "{err}"
+            );
+            // Two users of the plan whose values differ only by white space: the second is
+            // told.
+            let fields = [(field, json!("zed"))];
+            assert!(
+                unique
+                    .claim(fields.iter().map(|(k, v)| (*k, v)), "zed@x", None)
+                    .is_ok()
+            );
+            let fields = [(field, json!("zed "))];
+            assert!(
+                unique
+                    .claim(fields.iter().map(|(k, v)| (*k, v)), "zed2@x", None)
+                    .is_err()
+            );
+        }
     }
 }

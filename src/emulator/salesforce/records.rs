@@ -1158,6 +1158,21 @@ fn check_user(
             &["CommunityNickname"],
         ));
     }
+    // "A Federation ID must be unique for each user in an org" (Trailhead); the error text as
+    // Okta surfaces it, its code most likely DUPLICATE_VALUE (salesforce-api.md: unverified).
+    if let Some(federation) = user
+        .get("FederationIdentifier")
+        .and_then(Value::as_str)
+        .filter(|f| !f.is_empty())
+        && changed("FederationIdentifier")
+        && someone_else(org.user_by_unique("FederationIdentifier", federation))
+    {
+        return Err(Failure::new(
+            "DUPLICATE_VALUE",
+            "This Federation ID is already in use. Use a different Federation ID.: SAML Federation ID",
+            &["FederationIdentifier"],
+        ));
+    }
     let profile_id = reference(org, user, "ProfileId", "Profile")?;
     if user
         .get("UserRoleId")
