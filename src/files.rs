@@ -142,16 +142,64 @@ pub(crate) fn directory_of(path: &Path) -> &Path {
 /// log there: an apply that reads the world while another writes to it plans from what is
 /// about to change, and a failed write's clean-up (`set_len` back to the last whole line) must
 /// not cut another apply's lines. The directory is locked rather than the log, which an apply
-/// that writes nothing never creates. `Ok(None)` when another process holds it.
+/// that writes nothing never creates — the directory the log's links lead to — and the log
+/// itself too where it exists (a hard link elsewhere). `Ok(None)` when another process holds
+/// either.
 ///
 /// # Errors
 /// The directory cannot be opened (it does not exist, no permission) or locked.
-pub(crate) fn lock_directory_of(path: &Path) -> io::Result<Option<File>> {
-    let handle = File::open(directory_of(path))?;
+pub(crate) fn lock_directory_of(path: &Path) -> io::Result<Option<ApplyLock>> {
+    let real = resolved(path);
+    let directory = File::open(directory_of(&real))?;
+    if !locked(&directory)? {
+        return Ok(None);
+    }
+    // The file too, where it is: a hard link in another directory is the same log.
+    let file = match File::open(&real) {
+        Ok(file) if file.metadata()?.is_file() => Some(file),
+        _ => None,
+    };
+    if let Some(file) = &file
+        && !locked(file)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(ApplyLock {
+        _directory: directory,
+        _file: file,
+    }))
+}
+
+/// The locks `lock_directory_of` took, let go when dropped.
+#[derive(Debug)]
+pub(crate) struct ApplyLock {
+    _directory: File,
+    _file: Option<File>,
+}
+
+/// Whether `handle`'s exclusive lock was taken (`false`: another process holds it).
+fn locked(handle: &File) -> io::Result<bool> {
     match handle.try_lock() {
-        Ok(()) => Ok(Some(handle)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Where `path` leads: each symbolic link followed (at most 40, as Linux follows them), to a
+/// file that need not exist yet, in its directory's canonical form. Two names of one audit log
+/// (`other/link.jsonl` → `../roster-audit.jsonl`) come to one path.
+fn resolved(path: &Path) -> std::path::PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => path = directory_of(&path).join(target),
+            Err(_) => break,
+        }
+    }
+    match (std::fs::canonicalize(directory_of(&path)), path.file_name()) {
+        (Ok(directory), Some(name)) => directory.join(name),
+        _ => path,
     }
 }
 

@@ -139,7 +139,7 @@ fn open_saved(desired: &Desired, path: &Path) -> Result<(Vec<String>, String), E
 
 /// The lock that makes this the one apply writing to `audit_log`'s directory, held until it is
 /// dropped (`files::lock_directory_of`).
-fn one_apply_at_a_time(audit_log: &Path) -> Result<std::fs::File, Error> {
+fn one_apply_at_a_time(audit_log: &Path) -> Result<crate::files::ApplyLock, Error> {
     let dir = crate::files::directory_of(audit_log);
     match crate::files::lock_directory_of(audit_log) {
         Ok(Some(lock)) => Ok(lock),

@@ -2000,6 +2000,41 @@ fn a_second_apply_beside_a_running_one_is_refused_before_reading() {
     );
     assert_eq!(world.requests_to(""), before, "nothing read");
     assert!(world.audit().is_empty(), "nothing written");
+    // The same log by another name: a link from another directory to it (helper-58: the
+    // second apply ran, and the log claimed every change twice), and a hard link there.
+    std::fs::create_dir(world.scratch.dir.join("other")).unwrap();
+    std::os::unix::fs::symlink(
+        "../roster-audit.jsonl",
+        world.scratch.dir.join("other/link.jsonl"),
+    )
+    .unwrap();
+    let out = world.roster(&["apply", "--auto-approve", "--audit-log", "other/link.jsonl"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("another roster apply is running"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(world.scratch.dir.join("roster-audit.jsonl"), "").unwrap();
+    std::fs::hard_link(
+        world.scratch.dir.join("roster-audit.jsonl"),
+        world.scratch.dir.join("other/hard.jsonl"),
+    )
+    .unwrap();
+    let log = std::fs::File::open(world.scratch.dir.join("roster-audit.jsonl")).unwrap();
+    log.lock().unwrap();
+    drop(held);
+    let out = world.roster(&["apply", "--auto-approve", "--audit-log", "other/hard.jsonl"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("another roster apply is running"),
+        "{}",
+        out.stderr
+    );
+    drop(log);
+    let held = std::fs::File::open(&world.scratch.dir).unwrap();
+    held.lock().unwrap();
+    assert_eq!(world.requests_to(""), before, "nothing read");
     // An audit log elsewhere is another directory's lock.
     std::fs::create_dir(world.scratch.dir.join("logs")).unwrap();
     let out = world.roster(&["plan", "--out", "plan.json"]);
