@@ -2354,6 +2354,53 @@ async fn a_federation_id_another_user_holds_is_refused() {
     running.shutdown().await;
 }
 
+/// A body's field names are read without case, as Salesforce's REST API reads them: `title`
+/// is Title, stored under that name; `username` is checked for duplicates as Username is;
+/// the same field written twice in two spellings is refused (helper-58: writes in lower case
+/// were kept under a second name, and got past the uniqueness checks).
+#[tokio::test]
+async fn field_names_are_read_without_case() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let noah = "sobjects/User/0058c0000000005AAA";
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            noah,
+            &json!({"title": "Field Lead"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, user) = sf.get(&format!("{noah}?fields=Title")).await;
+    assert_eq!(user["Title"], "Field Lead", "{user}");
+    assert!(user.get("title").is_none(), "{user}");
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            noah,
+            &json!({"username": "ava.martinez@contoso.com.dev1"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("DUPLICATE_USERNAME")),
+        "{body}"
+    );
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            noah,
+            &json!({"Title": "A", "TITLE": "B"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("JSON_PARSER_ERROR")),
+        "{body}"
+    );
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn graph_faults_server_errors_and_expired_tokens() {
     let running = demo().await;

@@ -583,10 +583,10 @@ pub(crate) fn create(
     org: &mut Org,
     faults: &mut super::super::Faults,
     object: &'static str,
-    mut fields: Map<String, Value>,
+    fields: Map<String, Value>,
     caller: Option<&str>,
 ) -> Result<String, Failure> {
-    check_fields(org, object, &fields)?;
+    let mut fields = check_fields(org, object, fields)?;
     typed(org, object, &mut fields);
     if let Some(caller) = caller {
         fields.insert("CreatedById".into(), json!(caller));
@@ -643,7 +643,7 @@ pub(crate) fn update(
     faults: &mut super::super::Faults,
     object: &'static str,
     id: &str,
-    mut fields: Map<String, Value>,
+    fields: Map<String, Value>,
     caller: Option<&str>,
 ) -> Result<(), Failure> {
     let Ok(id) = ids::normalize(id) else {
@@ -663,7 +663,7 @@ pub(crate) fn update(
             &[],
         ));
     }
-    check_fields(org, object, &fields)?;
+    let mut fields = check_fields(org, object, fields)?;
     typed(org, object, &mut fields);
     let Some(existing) = org.objects.get(object).and_then(|r| r.get(&id)).cloned() else {
         return Err(Failure::new(
@@ -814,18 +814,28 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
     json_response(StatusCode::OK, &Value::Array(body))
 }
 
-fn check_fields(org: &Org, object: &str, fields: &Map<String, Value>) -> Result<(), Failure> {
-    for name in fields.keys() {
-        let known = match object {
-            "User" => user_object::field(name).is_some() || org.custom_user_field(name).is_some(),
+fn check_fields(
+    org: &Org,
+    object: &str,
+    fields: Map<String, Value>,
+) -> Result<Map<String, Value>, Failure> {
+    let mut named = Map::with_capacity(fields.len());
+    for (name, value) in fields {
+        // The field's own spelling: REST reads a body's field names without case (`title` is
+        // Title), so a write is stored, checked and found under one name.
+        let canonical: Option<String> = match object {
+            "User" => user_object::field(&name)
+                .map(|f| f.name.to_owned())
+                .or_else(|| org.custom_user_field(&name).map(|f| f.name.clone())),
             _ => fixed_fields(object)
                 .iter()
-                .any(|f| f.eq_ignore_ascii_case(name)),
+                .find(|f| f.eq_ignore_ascii_case(&name))
+                .map(|f| (*f).to_owned()),
         };
         // The system fields exist but Salesforce sets them: a write of one is refused as such,
         // the record's Id in a body too (a record is named by its URL, or by the `id` a
         // collection or a bulk row carries, taken out before this check).
-        if let Some(audit) = SYSTEM_FIELDS.iter().find(|t| t.eq_ignore_ascii_case(name)) {
+        if let Some(audit) = SYSTEM_FIELDS.iter().find(|t| t.eq_ignore_ascii_case(&name)) {
             return Err(Failure::new(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
                 format!(
@@ -834,15 +844,25 @@ fn check_fields(org: &Org, object: &str, fields: &Map<String, Value>) -> Result<
                 &[audit],
             ));
         }
-        if !known {
+        let Some(canonical) = canonical else {
             return Err(Failure::new(
                 "INVALID_FIELD",
                 format!("No such column '{name}' on sobject of type {object}"),
                 &[],
             ));
+        };
+        // One field written twice, in two spellings: which value Salesforce keeps is not
+        // documented, so the emulator refuses it (an assumption: its JSON parser's error).
+        if named.contains_key(&canonical) {
+            return Err(Failure::new(
+                "JSON_PARSER_ERROR",
+                format!("Duplicate field {canonical} in the request body"),
+                &[&canonical],
+            ));
         }
+        named.insert(canonical, value);
     }
-    Ok(())
+    Ok(named)
 }
 
 /// A reference field's value: a well-formed id of an existing record of `target`.
