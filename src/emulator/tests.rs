@@ -2401,6 +2401,63 @@ async fn field_names_are_read_without_case() {
     running.shutdown().await;
 }
 
+/// A UserLogin takes its two checkboxes and nothing else: a value that is no boolean is the
+/// parser's refusal, a name in another case is the field, a null unchecks, and
+/// IsPasswordLocked may only be cleared (helper-58: "banana" was stored, and a lock set).
+#[tokio::test]
+async fn a_user_login_takes_only_checkboxes_and_only_clears_a_password_lock() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let (_, found) = sf
+        .get(&query_path(
+            "SELECT Id FROM UserLogin WHERE IsFrozen = false LIMIT 1",
+        ))
+        .await;
+    let id = found["records"][0]["Id"].as_str().unwrap().to_owned();
+    let path = format!("sobjects/UserLogin/{id}");
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &json!({"IsFrozen": "banana"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("JSON_PARSER_ERROR")),
+        "{body}"
+    );
+    let (status, body) = sf
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &json!({"IsPasswordLocked": true}),
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].clone()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("INVALID_FIELD_FOR_INSERT_UPDATE")
+        ),
+        "{body}"
+    );
+    let (status, body) = sf
+        .send(reqwest::Method::PATCH, &path, &json!({"isfrozen": true}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let soql = format!("SELECT IsFrozen FROM UserLogin WHERE Id = '{id}'");
+    let (_, read) = sf.get(&query_path(&soql)).await;
+    assert_eq!(read["records"][0]["IsFrozen"], json!(true), "{read}");
+    let (status, body) = sf
+        .send(reqwest::Method::PATCH, &path, &json!({"IsFrozen": null}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, read) = sf.get(&query_path(&soql)).await;
+    assert_eq!(read["records"][0]["IsFrozen"], json!(false), "{read}");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn graph_faults_server_errors_and_expired_tokens() {
     let running = demo().await;

@@ -516,16 +516,22 @@ pub(crate) fn collection(
 /// boolean from VALUE_STRING value maybe ...", the form Salesforce's REST answers give; the
 /// `at [line:.., column:..]` it appends is left out).
 fn parse_refusal(object: &str, fields: &Map<String, Value>) -> Option<Response> {
-    if object != "User" {
-        return None;
-    }
     for (name, value) in fields {
-        let Some(field) = user_object::field(name) else {
+        // describe's type: User's fields, and UserLogin's two checkboxes.
+        let kind = match object {
+            "User" => user_object::field(name).map(|f| f.kind),
+            "UserLogin" => LOGIN_FIELDS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name))
+                .then_some("boolean"),
+            _ => None,
+        };
+        let Some(kind) = kind else {
             continue;
         };
         let (token, shown) = match value {
             Value::Null | Value::Bool(_) => continue,
-            Value::String(_) | Value::Number(_) if field.kind != "boolean" => continue,
+            Value::String(_) | Value::Number(_) if kind != "boolean" => continue,
             Value::String(s)
                 if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
             {
@@ -537,7 +543,7 @@ fn parse_refusal(object: &str, fields: &Map<String, Value>) -> Option<Response> 
             Value::Object(_) => ("START_OBJECT", "{".to_owned()),
             Value::Array(_) => ("START_ARRAY", "[".to_owned()),
         };
-        let kind = if field.kind == "boolean" {
+        let kind = if kind == "boolean" {
             "boolean"
         } else {
             "string"
@@ -727,18 +733,36 @@ pub(crate) fn update(
 }
 
 /// Freezing and unfreezing: only `IsFrozen` and `IsPasswordLocked` of a UserLogin change.
-fn update_login(org: &mut Org, id: &str, fields: Map<String, Value>) -> Result<(), Failure> {
-    if let Some(name) = fields
-        .keys()
-        .find(|k| !matches!(k.as_str(), "IsFrozen" | "IsPasswordLocked"))
-    {
-        return Err(Failure::new(
+/// The UserLogin fields the API writes (`salesforce-access.md` §8).
+const LOGIN_FIELDS: [&str; 2] = ["IsFrozen", "IsPasswordLocked"];
+
+/// A UserLogin update: its two checkboxes, named in any case (a null unchecks one, a checkbox
+/// is never null; `parse_refusal` refused other values), and `IsPasswordLocked` only cleared —
+/// "the API may only clear it (set `false`), never set it".
+fn update_login(org: &mut Org, id: &str, given: Map<String, Value>) -> Result<(), Failure> {
+    let refused = |name: &str| {
+        Failure::new(
             "INVALID_FIELD_FOR_INSERT_UPDATE",
             format!(
                 "Unable to create/update fields: {name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."
             ),
             &[name],
-        ));
+        )
+    };
+    let mut fields = Map::new();
+    for (name, value) in given {
+        let Some(field) = LOGIN_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&name)) else {
+            return Err(refused(&name));
+        };
+        let value = match value {
+            Value::Bool(b) => b,
+            Value::String(s) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        if *field == "IsPasswordLocked" && value {
+            return Err(refused(field));
+        }
+        fields.insert((*field).to_owned(), Value::Bool(value));
     }
     let now = org.tick();
     let Some(login) = org.objects.get_mut("UserLogin").and_then(|r| r.get_mut(id)) else {
