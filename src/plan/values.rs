@@ -266,10 +266,7 @@ fn stored(text: &str) -> String {
 }
 
 /// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
-fn fingerprint(
-    seeds: &(foldhash::quality::RandomState, foldhash::quality::RandomState),
-    text: &str,
-) -> Fingerprint {
+fn fingerprint(seeds: &Seeds, text: &str) -> Fingerprint {
     use std::hash::BuildHasher as _;
     let compared = stored(text);
     Fingerprint(seeds.0.hash_one(&compared), seeds.1.hash_one(&compared))
@@ -297,8 +294,14 @@ pub(super) struct UniqueValues<'a> {
     /// The org's users, whom `Holder::Org` indexes.
     users: &'a [crate::model::TargetUser],
     /// The two hashers of `Fingerprint`, seeded apart for this process.
-    seeds: (foldhash::quality::RandomState, foldhash::quality::RandomState),
+    seeds: Seeds,
 }
+
+/// The two hashers of a `Fingerprint`.
+type Seeds = (
+    foldhash::quality::RandomState,
+    foldhash::quality::RandomState,
+);
 
 /// A unique value as Salesforce compares it (`stored`: trimmed, without case), as 128 bits of
 /// two hashers seeded apart, at random, for each process: a map of 110,000 values per unique
