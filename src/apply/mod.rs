@@ -41,8 +41,12 @@ pub(crate) use stale::Comparison;
 pub(crate) const DEFAULT_BULK_THRESHOLD: usize = 2000;
 
 /// How to write.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Options {
+    /// The ids, in their 15-character form, of the Users read for the plan: a create that
+    /// Salesforce answers with one of them made no new user, whatever the answer says, and its
+    /// grants would go to that user (a protected administrator, say).
+    pub(crate) existing_users: Arc<crate::hash::HashSet<String>>,
     /// Above this many records of one kind, a Bulk API 2.0 job writes them.
     pub(crate) bulk_threshold: usize,
     /// Requests in flight at once.
@@ -54,6 +58,7 @@ pub(crate) struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            existing_users: Arc::default(),
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
             concurrency: 4,
             when_refused: WhenRefused::Freeze,
@@ -472,10 +477,23 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
         .into_iter()
         .map(|i| (i, record(&changes[i], None)))
         .collect();
-    let written = write(ctx, Op::Insert, "User", creates).await;
-    for (i, outcome) in &written {
+    let mut written = write(ctx, Op::Insert, "User", creates).await;
+    let mut answered = crate::hash::HashSet::default();
+    for (i, outcome) in &mut written {
         if let Written::Ok(id) = outcome {
-            results[*i].target_id = Some(id.clone());
+            let key = crate::salesforce::id15(id).to_owned();
+            if ctx.options.existing_users.contains(&key) || !answered.insert(key) {
+                *outcome = Written::Unknown(Failure::new(
+                    "EXISTING_USER_ID",
+                    format!(
+                        "Salesforce answered the create with the id {id}, which is another \
+                         user's (one read for the plan, or another create's): whether a user \
+                         was made is unknown, and nothing more is written for this change"
+                    ),
+                ));
+            } else {
+                results[*i].target_id = Some(id.clone());
+            }
         }
     }
     settle(results, written, |_| 0);

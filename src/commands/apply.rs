@@ -137,6 +137,19 @@ fn open_saved(desired: &Desired, path: &Path) -> Result<(Vec<String>, String), E
     Ok((std::mem::take(&mut saved.targeted), reviewed))
 }
 
+/// The ids of the Users read for the plan, in their 15-character form (`Options::existing_users`).
+fn existing_users(
+    target: &crate::model::TargetSnapshot,
+) -> std::sync::Arc<crate::hash::HashSet<String>> {
+    std::sync::Arc::new(
+        target
+            .users
+            .iter()
+            .map(|u| crate::salesforce::id15(&u.id).to_owned())
+            .collect(),
+    )
+}
+
 /// The lock that makes this the one apply writing to `audit_log`'s directory, held until it is
 /// dropped (`files::lock_directory_of`).
 fn one_apply_at_a_time(audit_log: &Path) -> Result<crate::files::ApplyLock, Error> {
@@ -179,7 +192,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
     // is applied, and only when its changes are exactly the saved plan's.
     // What the policy reads of the org stays (its profiles, and the profile of each user given
     // sign-in back: who is made an administrator); the rest of what was read goes.
-    let (plan, standing, reviewed) = if let Some(path) = &args.plan {
+    let (plan, standing, existing_users, reviewed) = if let Some(path) = &args.plan {
         // Read whole and checked, then let go while the world is read and planned again;
         // the same bytes are compared change by change as they are parsed again
         // (`compare_saved`): two 100,000-user plans side by side were 426 MiB. What a change was compared with
@@ -199,11 +212,13 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
             });
         }
         let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
-        (planned.plan, standing, Some(reviewed))
+        let existing = existing_users(&planned.target);
+        (planned.plan, standing, existing, Some(reviewed))
     } else {
         let planned = ctx.block_on(ctx.plan(&desired, &[]))??;
         let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
-        (planned.plan, standing, None)
+        let existing = existing_users(&planned.target);
+        (planned.plan, standing, existing, None)
     };
     if args.plan.is_none() {
         // With --format json, stdout is the report alone: one JSON document. The text plan is
@@ -239,6 +254,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         return Ok(Outcome::Success);
     }
     let options = Options {
+        existing_users,
         bulk_threshold: args.bulk_threshold,
         when_refused: match &policy {
             // The fallback for a refused deactivation is a freeze: a policy that does not allow

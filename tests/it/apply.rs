@@ -1525,3 +1525,55 @@ fn a_freeze_that_fails_after_a_refused_deactivation_is_not_reported_as_frozen() 
         json!({"IsActive": true, "IsFrozen": false})
     );
 }
+
+/// A create that Salesforce answers with the id of a user read for the plan (here the protected
+/// System Administrator's) made no new user, whatever the answer says: its outcome is unknown
+/// until looked up, and none of its grants are written — they would go to the administrator
+/// (helper-58).
+#[test]
+fn a_create_answered_with_an_existing_users_id_writes_no_grants() {
+    let world = World::demo("apply-create-existing-id");
+    let plan = world.plan_json();
+    let create = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "create" && !c["grants"]["add"].as_array().unwrap().is_empty())
+        .unwrap();
+    let key = create["key"].as_str().unwrap();
+    world.emulator.admin(
+        "faults",
+        &json!({"route": "POST /services/data/{v}/composite/sobjects", "kind": "respond",
+                "status": 200, "body_contains": "Username",
+                "body": [{"id": "0058c0000000001AAA", "success": true, "errors": []}]}),
+    );
+    let out = world.roster(&["plan", "--target", key, "--out", "one.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = world.roster(&["apply", "one.json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let line = world
+        .audit()
+        .into_iter()
+        .find(|l| l["key"] == key)
+        .unwrap_or_else(|| panic!("no line for {key}: {}\n{}", out.stdout, out.stderr));
+    // Looked up afterwards (as any create whose outcome is unknown): no user was made.
+    assert_eq!(line["result"], "failed", "{line}");
+    assert_eq!(line["steps"][0]["code"], "EXISTING_USER_ID", "{line}");
+    assert!(
+        line["steps"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("looking it up showed it was not carried out"),
+        "{line}"
+    );
+    assert!(
+        line["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .all(|s| s["result"] == "not_attempted"),
+        "{line}"
+    );
+    assert!(line["target_id"].is_null(), "{line}");
+}
