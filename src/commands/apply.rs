@@ -137,17 +137,24 @@ fn open_saved(desired: &Desired, path: &Path) -> Result<(Vec<String>, String), E
     Ok((std::mem::take(&mut saved.targeted), reviewed))
 }
 
-/// The ids of the Users read for the plan, in their 15-character form (`Options::existing_users`).
-fn existing_users(
-    target: &crate::model::TargetSnapshot,
-) -> std::sync::Arc<crate::hash::HashSet<String>> {
-    std::sync::Arc::new(
-        target
-            .users
-            .iter()
-            .map(|u| crate::salesforce::id15(&u.id).to_owned())
-            .collect(),
-    )
+/// What apply keeps of a plan made now: the plan, what the policy reads of the org
+/// (`Standing`), and the ids of the Users read, in their 15-character form
+/// (`Options::existing_users`); the rest of what was read goes.
+fn kept(
+    planned: super::context::Planned,
+) -> (
+    Plan,
+    crate::plan::policy::Standing,
+    std::sync::Arc<crate::hash::HashSet<String>>,
+) {
+    let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
+    let existing = planned
+        .target
+        .users
+        .iter()
+        .map(|u| crate::salesforce::id15(&u.id).to_owned())
+        .collect();
+    (planned.plan, standing, std::sync::Arc::new(existing))
 }
 
 /// The lock that makes this the one apply writing to `audit_log`'s directory, held until it is
@@ -211,14 +218,11 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
                 reasons,
             });
         }
-        let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
-        let existing = existing_users(&planned.target);
-        (planned.plan, standing, existing, Some(reviewed))
+        let (plan, standing, existing) = kept(planned);
+        (plan, standing, existing, Some(reviewed))
     } else {
-        let planned = ctx.block_on(ctx.plan(&desired, &[]))??;
-        let standing = crate::plan::policy::Standing::read(&planned.plan, &planned.target);
-        let existing = existing_users(&planned.target);
-        (planned.plan, standing, existing, None)
+        let (plan, standing, existing) = kept(ctx.block_on(ctx.plan(&desired, &[]))??);
+        (plan, standing, existing, None)
     };
     if args.plan.is_none() {
         // With --format json, stdout is the report alone: one JSON document. The text plan is

@@ -450,16 +450,7 @@ fn unreadable_config(path: &Path, root: &Path, base: bool) -> Option<String> {
         ));
     }
     // Where the config given is named: its directory, links in it resolved, the file not.
-    let named = root
-        .parent()
-        .map(|dir| {
-            if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            }
-        })
-        .and_then(|dir| std::fs::canonicalize(dir).ok())?;
+    let named = std::fs::canonicalize(crate::files::directory_of(root)).ok()?;
     let repository = named
         .ancestors()
         .find(|dir| dir.join(".git").exists())
