@@ -166,6 +166,16 @@ pub(crate) enum HttpError {
     },
     #[error("{0}")]
     Endpoint(String),
+    /// The last attempt of a request that was sent again after an attempt whose answer never
+    /// came (a broken connection, a 503 or 504): that attempt may have been carried out, so
+    /// the last one's refusal does not say that nothing was.
+    #[error(
+        "{last}; an earlier attempt's answer was lost ({earlier}), so it may have been carried out"
+    )]
+    AfterLost {
+        earlier: String,
+        last: Box<HttpError>,
+    },
 }
 
 /// For a `Retry-After` longer than roster waits: the wait, so the reader knows when to run
@@ -258,6 +268,10 @@ impl HttpError {
                 detail: redact(detail),
             },
             HttpError::Endpoint(text) => HttpError::Endpoint(redact(text)),
+            HttpError::AfterLost { earlier, last } => HttpError::AfterLost {
+                earlier: redact(earlier),
+                last: Box::new(last.without_credentials(form)),
+            },
         }
     }
 
@@ -285,7 +299,38 @@ impl HttpError {
 
     /// A 401: the token expired or was revoked; one refresh is worth a try.
     pub(crate) fn is_unauthorized(&self) -> bool {
-        matches!(self, HttpError::Status { status: 401, .. })
+        match self {
+            HttpError::Status { status: 401, .. } => true,
+            HttpError::AfterLost { last, .. } => last.is_unauthorized(),
+            _ => false,
+        }
+    }
+
+    /// Whether the request was refused as a whole, so that nothing of it was carried out: the
+    /// service answered every attempt with a refusal (a 4xx other than 408 Request Timeout —
+    /// Salesforce's REST API answers a request it did not process with 400–431: "Status Codes
+    /// and Error Responses", REST API Developer Guide), or roster never sent it (a URL its
+    /// rules refuse). A broken connection, a 5xx, an answer roster cannot read, or a refusal
+    /// after an attempt whose answer was lost leave it unknown.
+    pub(crate) fn refused(&self) -> bool {
+        match self {
+            HttpError::RequestLimit { .. } | HttpError::Endpoint(_) => true,
+            HttpError::Status { status, .. } => (400..500).contains(status) && *status != 408,
+            HttpError::Transport { .. }
+            | HttpError::Decode { .. }
+            | HttpError::AfterLost { .. } => false,
+        }
+    }
+
+    /// This error, after an attempt whose answer was lost (`earlier`), if there was one.
+    fn after(self, earlier: Option<String>) -> HttpError {
+        match (earlier, self) {
+            (_, lost @ HttpError::AfterLost { .. }) | (None, lost) => lost,
+            (Some(earlier), last) => HttpError::AfterLost {
+                earlier,
+                last: Box::new(last),
+            },
+        }
     }
 
     /// The failure for a response that is not a success.
@@ -491,6 +536,8 @@ impl Http {
         what: &Request,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Reply, HttpError> {
+        // The first attempt that may have been carried out though its answer was lost.
+        let lost: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         (|| self.attempt(what, &build))
             .retry(backoff(self.min_delay))
             .sleep(tokio::time::sleep)
@@ -500,6 +547,9 @@ impl Http {
             // The server's `Retry-After` replaces the computed delay; `None` still ends retrying.
             .adjust(|e: &HttpError, delay| delay.map(|d| e.retry_after().unwrap_or(d)))
             .notify(|e: &HttpError, delay: Duration| {
+                if !e.refused() {
+                    crate::concurrent::lock(&lost).get_or_insert_with(|| e.to_string());
+                }
                 tracing::warn!(
                     target: "roster::http",
                     "retrying {} {} in {:.1} s: {e}",
@@ -509,6 +559,7 @@ impl Http {
                 );
             })
             .await
+            .map_err(|e| e.after(crate::concurrent::lock(&lost).take()))
     }
 
     /// Sends an authorized request with a token from `cache` (`fetch` gets a fresh one),
@@ -535,6 +586,8 @@ impl Http {
     {
         use secrecy::ExposeSecret as _;
         let mut renewals = 0;
+        // An attempt before a renewal whose answer was lost: a refusal after it says nothing.
+        let mut lost: Option<String> = None;
         loop {
             let token = cache.get(&fetch).await?;
             let url = url_of(&token);
@@ -564,8 +617,11 @@ impl Http {
                     tracing::debug!(target: "roster::http", "{} rejected the token; getting a new one", self.api);
                     cache.invalidate(&token).await;
                     renewals += 1;
+                    if let HttpError::AfterLost { earlier, .. } = e {
+                        lost.get_or_insert(earlier);
+                    }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e.after(lost).into()),
                 Ok(reply) => return Ok((reply, what)),
             }
         }
@@ -792,6 +848,39 @@ mod tests {
         let series: Vec<Duration> = (0..5).map(|n| base * 2u32.pow(n)).collect();
         assert_ne!(waits, series);
         assert_ne!(waits, draw());
+    }
+
+    #[test]
+    fn only_a_refusal_with_no_lost_attempt_before_it_wrote_nothing() {
+        let status = |status: u16| HttpError::Status {
+            api: "Salesforce",
+            request: "PATCH /composite/sobjects".into(),
+            status,
+            code: None,
+            message: String::new(),
+            retry_after: None,
+        };
+        for refused in [400, 401, 403, 404, 413, 429, 431] {
+            assert!(status(refused).refused(), "{refused}");
+        }
+        for unknown in [408, 500, 502, 503, 504] {
+            assert!(!status(unknown).refused(), "{unknown}");
+        }
+        let lost = HttpError::Transport {
+            api: "Salesforce",
+            request: "PATCH /composite/sobjects".into(),
+            detail: "the connection failed".into(),
+        };
+        assert!(!lost.refused());
+        // A refusal after an attempt whose answer was lost: that attempt may have been carried
+        // out. Still a 401 for the token's renewal.
+        let after = status(401).after(Some(lost.to_string()));
+        assert!(!after.refused() && after.is_unauthorized());
+        assert!(
+            after.to_string().contains("may have been carried out"),
+            "{after}"
+        );
+        assert!(status(400).after(None).refused());
     }
 
     #[test]

@@ -159,7 +159,9 @@ where
 }
 
 /// One request of `count` records, unless the apply has stopped. A request that fails as a
-/// whole stops the apply, and its records' outcome is unknown: it may have been carried out.
+/// whole stops the apply. Its records failed when Salesforce refused it (nothing of it was
+/// written: the daily limit, a 4xx); otherwise their outcome is unknown, as it may have been
+/// carried out.
 async fn sent<Fut>(ctx: &Ctx, count: usize, request: impl FnOnce() -> Fut) -> Vec<Written>
 where
     Fut: std::future::Future<Output = Result<Vec<Outcome>, SalesforceError>>,
@@ -173,7 +175,13 @@ where
         Ok(outcomes) => outcomes.into_iter().map(Written::from).collect(),
         Err(e) => {
             stop_on(ctx, &e);
-            vec![Written::Unknown(request_failure(&e)); count]
+            let mut failure = request_failure(&e);
+            if e.refused() {
+                failure.message = format!("nothing of the request was written: {e}");
+                vec![Written::Failed(failure); count]
+            } else {
+                vec![Written::Unknown(failure); count]
+            }
         }
     }
 }

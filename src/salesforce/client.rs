@@ -35,6 +35,21 @@ pub(crate) enum SalesforceError {
     Read(String),
 }
 
+impl SalesforceError {
+    /// Whether nothing of the request was carried out: Salesforce refused it as a whole
+    /// (`HttpError::refused`), or it was never sent (no token, no secret). An answer lost or
+    /// unreadable leaves that unknown.
+    pub(crate) fn refused(&self) -> bool {
+        match self {
+            SalesforceError::Secret(_)
+            | SalesforceError::Credential(_)
+            | SalesforceError::Login { .. } => true,
+            SalesforceError::Http(e) => e.refused(),
+            SalesforceError::Read(_) => false,
+        }
+    }
+}
+
 /// A logged-in session: the token and the instance it is valid on.
 pub(crate) struct Session {
     token: SecretString,

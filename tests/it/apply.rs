@@ -613,18 +613,48 @@ fn request_limit_stops_cleanly_and_says_what_was_not_applied() {
             .contains("REQUEST_LIMIT_EXCEEDED"),
         "{report}"
     );
-    // Updates go first: they failed with the limit, and nothing after them was sent.
+    // Updates go first: Salesforce refused them with the limit, so they failed (nothing of
+    // the request was written), and nothing after them was sent.
     assert_eq!(report["summary"]["created"], 0);
+    assert_eq!(report["summary"]["failed"], 5, "{report}");
+    assert_eq!(report["summary"]["unknown"], 0, "{report}");
     assert_eq!(report["summary"]["not_attempted"], 25);
     assert_eq!(world.requests_to("POST /services/data/{v}/composite"), 0);
     let audit = world.audit();
     assert_eq!(audit.len(), 30);
-    assert_eq!(
-        audit
-            .iter()
-            .filter(|l| l["result"] == "not_attempted")
-            .count(),
-        25
+    let results = |result: &str| audit.iter().filter(|l| l["result"] == result).count();
+    assert_eq!(results("not_attempted"), 25);
+    assert_eq!(results("failed"), 5);
+    let refused = audit.iter().find(|l| l["result"] == "failed").unwrap();
+    assert!(
+        refused.to_string().contains("REQUEST_LIMIT_EXCEEDED")
+            && refused
+                .to_string()
+                .contains("nothing of the request was written"),
+        "{refused}"
+    );
+}
+
+/// A refusal says nothing was written only when no earlier attempt of the request may have
+/// been: an update whose answer was lost, then refused when sent again, is unknown.
+#[test]
+fn a_refusal_after_a_lost_answer_leaves_the_outcome_unknown() {
+    let world = World::demo("apply-lost-limit");
+    let route = "PATCH /services/data/{v}/composite/sobjects";
+    world
+        .emulator
+        .admin("faults", &json!({"route": route, "kind": "lose_response"}));
+    world
+        .emulator
+        .admin("faults", &json!({"route": route, "kind": "request_limit"}));
+    let out = world.roster(&["apply", "--auto-approve", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["failed"], 0, "{report}");
+    assert_eq!(report["summary"]["unknown"], 5, "{report}");
+    assert!(
+        report.to_string().contains("may have been carried out"),
+        "{report}"
     );
 }
 
