@@ -134,12 +134,17 @@ pub(crate) fn uploads(
     out
 }
 
-/// Why a job gave no results: either nothing of it was written (it never opened, or was aborted
-/// before its upload completed), or its outcome is unknown (it was submitted and could not be
-/// read back).
+/// Why a job did not complete: nothing of it was written (it never opened, or was aborted
+/// before its upload completed), it ended `Failed` or `Aborted` partway, or its outcome is
+/// unknown (it was submitted and could not be read back).
 #[derive(Debug)]
 pub(crate) enum JobError {
     Unwritten(SalesforceError),
+    /// The job ended `Failed` or `Aborted`: the results of the rows it processed, which stay
+    /// written ("If changes to data have already been committed, they aren't rolled back",
+    /// Bulk API "Abort a Job"), and why it ended. It never processes the others: "the remaining
+    /// job data isn't processed" ("Understanding Bulk API 2.0 Ingest").
+    Ended(JobResults, SalesforceError),
     Unknown(SalesforceError),
 }
 
@@ -151,6 +156,8 @@ pub(crate) struct JobResults {
     columns: Vec<String>,
     succeeded: HashMap<String, String>,
     failed: HashMap<String, Failure>,
+    /// The failure of a row in neither list: the job never processed it.
+    unprocessed: Failure,
 }
 
 impl JobResults {
@@ -167,10 +174,7 @@ impl JobResults {
         } else if let Some(f) = self.failed.get(&key) {
             Outcome::Rejected(f.clone())
         } else {
-            Outcome::Rejected(Failure::new(
-                "NOT_PROCESSED",
-                "the Bulk API job did not process this record",
-            ))
+            Outcome::Rejected(self.unprocessed.clone())
         }
     }
 }
@@ -254,15 +258,37 @@ pub(crate) async fn run_job(
     let info = poll(salesforce, &id, &path, stopped)
         .await
         .map_err(JobError::Unknown)?;
+    let ended = info
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     tracing::info!(
         target: "roster::salesforce",
-        "Bulk API job {id}: {} processed, {} failed",
+        "Bulk API job {id} {ended}: {} processed, {} failed",
         info["numberRecordsProcessed"],
         info["numberRecordsFailed"]
     );
-    read_results(salesforce, upload, &id)
-        .await
-        .map_err(JobError::Unknown)
+    let results = read_results(salesforce, upload, &id).await;
+    if ended == "JobComplete" {
+        return results.map_err(JobError::Unknown);
+    }
+    let message = info
+        .get("errorMessage")
+        .and_then(Value::as_str)
+        .unwrap_or("no message");
+    let why = format!("Bulk API job {id} ended {ended}: {message}");
+    match results {
+        Ok(mut results) => {
+            results.unprocessed = Failure::new(
+                "NOT_PROCESSED",
+                format!("{why}, before it processed this record"),
+            );
+            Err(JobError::Ended(results, SalesforceError::Read(why)))
+        }
+        Err(read) => Err(JobError::Unknown(SalesforceError::Read(format!(
+            "{why}; reading which records it processed failed: {read}"
+        )))),
+    }
 }
 
 /// A job's `state`.
@@ -289,7 +315,7 @@ async fn abort(salesforce: &Salesforce, path: &str) {
     }
 }
 
-/// Polls the job until it ends. A submitted job runs whatever roster does, so a stop does not
+/// Polls the job until it ends (`JobComplete`, `Failed` or `Aborted`: its last state). A submitted job runs whatever roster does, so a stop does not
 /// end the polling at once: the job is followed for `STOPPED_GRACE` more, then reported unknown.
 /// A failed poll is asked again a few times before the outcome is called unknown.
 async fn poll(
@@ -303,19 +329,15 @@ async fn poll(
     let mut stopped_at: Option<std::time::Instant> = None;
     loop {
         match salesforce.data(Method::GET, path, None).await {
-            Ok(info) => match info.get("state").and_then(Value::as_str) {
-                Some("JobComplete") => return Ok(info),
-                Some(state @ ("Failed" | "Aborted")) => {
-                    let message = info
-                        .get("errorMessage")
-                        .and_then(Value::as_str)
-                        .unwrap_or("no message");
-                    return Err(SalesforceError::Read(format!(
-                        "Bulk API job {id} ended {state}: {message}"
-                    )));
-                }
-                _ => {}
-            },
+            Ok(info)
+                if matches!(
+                    info.get("state").and_then(Value::as_str),
+                    Some("JobComplete" | "Failed" | "Aborted")
+                ) =>
+            {
+                return Ok(info);
+            }
+            Ok(_) => {}
             Err(e) if failures + 1 >= POLL_FAILURES => {
                 return Err(SalesforceError::Read(format!(
                     "Bulk API job {id} was submitted, and its state cannot be read ({e}): \
@@ -390,5 +412,9 @@ async fn read_results(
         columns: upload.columns.clone(),
         succeeded,
         failed,
+        unprocessed: Failure::new(
+            "NOT_PROCESSED",
+            "the Bulk API job did not process this record",
+        ),
     })
 }

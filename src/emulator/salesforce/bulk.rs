@@ -43,9 +43,12 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    /// Whether the job's results are visible.
+    /// Whether the job's results are visible: it ended. An aborted job's processed rows stay
+    /// written and listed ("If changes to data have already been committed, they aren't rolled
+    /// back", Bulk API "Abort a Job"); the emulator processes a job's rows when its upload
+    /// completes, so one aborted after that lists them all.
     fn done(&self) -> bool {
-        matches!(self.state, "JobComplete" | "Failed")
+        matches!(self.state, "JobComplete" | "Failed" | "Aborted")
     }
 
     /// A poll: the job moves one step towards how it ended.
