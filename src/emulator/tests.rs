@@ -1171,8 +1171,8 @@ async fn licences_run_out() {
 }
 
 /// What Salesforce's JSON parser refuses fails the whole request before any rule runs: a
-/// checkbox given text that is no boolean, a number or an object; a text field given an
-/// object. A number for a text field is kept as its text.
+/// checkbox given text that is no boolean, a number or an object; a text field, standard or
+/// custom, given an object or a list. A number for a text field is kept as its text.
 #[tokio::test]
 async fn values_the_json_parser_refuses_fail_the_request() {
     let running = demo().await;
@@ -1200,6 +1200,11 @@ async fn values_the_json_parser_refuses_fail_the_request() {
             "boolean from START_OBJECT value {",
         ),
         (json!({"Title": ["a"]}), "string from START_ARRAY value ["),
+        // A custom field is read by the same parser: a list for text fails the request too.
+        (
+            json!({"entra_object_id__c": ["a"]}),
+            "string from START_ARRAY value [",
+        ),
     ] {
         let (status, body) = sf
             .send(
@@ -1384,6 +1389,26 @@ async fn collections_report_per_record_and_roll_back_all_or_none() {
         .await,
         StatusCode::NO_CONTENT
     );
+    // A User and an assignment in one collection: two setup objects, refused whole.
+    let mut assignment = psa.clone();
+    assignment["attributes"] = json!({"type": "permissionsetassignment"});
+    let mixed = json!({"records": [record("mixed@contoso.com.dev1"), assignment]});
+    let (status, refused) = sf
+        .send(reqwest::Method::POST, "composite/sobjects", &mixed)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused[0]["errorCode"], "MIXED_DML_OPERATION", "{refused}");
+    let (_, users) = sf
+        .get("query?q=SELECT+Id+FROM+User+WHERE+Username='mixed@contoso.com.dev1'")
+        .await;
+    assert_eq!(users["totalSize"], 0, "{users}");
+    let (_, sets) = sf
+        .get(&format!(
+            "query?q=SELECT+Id+FROM+PermissionSetAssignment+WHERE+AssigneeId='{assignee}'+AND+PermissionSetId='{}'",
+            set.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(sets["totalSize"], 0, "nothing of it written: {sets}");
     running.shutdown().await;
 }
 
@@ -3364,5 +3389,49 @@ async fn the_routes_the_readme_lists_are_served() {
         .unwrap();
     let deleted: Value = r.json().await.unwrap();
     assert_eq!(deleted[0]["success"], true, "{deleted}");
+    running.shutdown().await;
+}
+
+/// `allOrNone=true` on a collection delete: one record that cannot be deleted rolls the
+/// others back, each answered `ALL_OR_NONE_OPERATION_ROLLED_BACK`; without it, the others go.
+#[tokio::test]
+async fn a_collection_delete_with_all_or_none_rolls_back_on_one_failure() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let member = one_id(&sf, "SELECT Id FROM GroupMember LIMIT 1").await;
+    let member = member.as_str().unwrap();
+    let user = one_id(&sf, "SELECT Id FROM User LIMIT 1").await;
+    let delete = |all_or_none: &str| {
+        let url = format!(
+            "{}/services/data/v62.0/composite/sobjects?ids={member},{}&allOrNone={all_or_none}",
+            sf.base,
+            user.as_str().unwrap()
+        );
+        let request = sf.http.delete(url).bearer_auth(&sf.token);
+        async move {
+            let answer: Value = request.send().await.unwrap().json().await.unwrap();
+            answer
+        }
+    };
+    let count = || async {
+        let (_, found) = sf
+            .get(&format!(
+                "query?q=SELECT+Id+FROM+GroupMember+WHERE+Id='{member}'"
+            ))
+            .await;
+        found["totalSize"].clone()
+    };
+    let answer = delete("true").await;
+    assert_eq!(answer[0]["success"], false, "{answer}");
+    assert_eq!(
+        answer[0]["errors"][0]["statusCode"], "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "{answer}"
+    );
+    assert_eq!(answer[1]["success"], false, "{answer}");
+    assert_eq!(count().await, 1, "the membership is still there");
+    let answer = delete("false").await;
+    assert_eq!(answer[0]["success"], true, "{answer}");
+    assert_eq!(answer[1]["success"], false, "{answer}");
+    assert_eq!(count().await, 0);
     running.shutdown().await;
 }

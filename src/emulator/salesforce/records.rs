@@ -325,11 +325,11 @@ pub(crate) fn create_one(
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    let fields = match parse_record(object, body) {
+    let mut state = shared.state();
+    let fields = match parse_record(&state.org, object, body) {
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let mut state = shared.state();
     let mut faults = lock(&shared.faults);
     match create(&mut state.org, &mut faults, object, fields, caller) {
         Ok(id) => json_response(
@@ -350,11 +350,11 @@ pub(crate) fn update_one(
     let Some(object) = object_name(object) else {
         return not_found();
     };
-    let fields = match parse_record(object, body) {
+    let mut state = shared.state();
+    let fields = match parse_record(&state.org, object, body) {
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let mut state = shared.state();
     let mut faults = lock(&shared.faults);
     match update(&mut state.org, &mut faults, object, id, fields, caller) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -391,9 +391,10 @@ pub(crate) fn delete_one(shared: &Shared, object: &str, id: &str) -> Response {
     }
 }
 
-/// What fails a collection request as a whole: more than 200 records, or a value the JSON
-/// parser refuses in any of them (it reads the whole body before any record is saved).
-fn collection_refusal(records: &[Value]) -> Option<Response> {
+/// What fails a collection request as a whole: more than 200 records, records of two object
+/// types, or a value the JSON parser refuses in any of them (it reads the whole body before
+/// any record is saved).
+fn collection_refusal(org: &Org, records: &[Value], create_records: bool) -> Option<Response> {
     if records.len() > 200 {
         return Some(salesforce_error(
             StatusCode::BAD_REQUEST,
@@ -401,12 +402,39 @@ fn collection_refusal(records: &[Value]) -> Option<Response> {
             "record limit reached. cannot submit more than 200 records into this call",
         ));
     }
+    // Every object the emulator serves is a setup object (User and the assignment records):
+    // "You can't create records for multiple object types in one call when one of the types is
+    // related to a feature in the Salesforce Setup area" (REST API Developer Guide, sObject
+    // Collections). The whole request is refused; its code and the form of the answer are
+    // assumptions (MIXED_DML_OPERATION is Salesforce's code for mixing setup objects).
+    let mut types: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.get("attributes")?.get("type")?.as_str())
+        .filter_map(object_name)
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    if let [first, second, ..] = types[..] {
+        let verb = if create_records { "create" } else { "update" };
+        return Some(salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "MIXED_DML_OPERATION",
+            &format!(
+                "You can't {verb} records for multiple object types in one call when one of the \
+                 types is related to a feature in the Salesforce Setup area: {first}, {second}"
+            ),
+        ));
+    }
     records
         .iter()
         .filter_map(Value::as_object)
         .find_map(|record| {
             let object = record.get("attributes").and_then(|a| a.get("type"));
-            parse_refusal(object.and_then(Value::as_str).unwrap_or_default(), record)
+            parse_refusal(
+                org,
+                object.and_then(Value::as_str).unwrap_or_default(),
+                record,
+            )
         })
 }
 
@@ -433,10 +461,10 @@ pub(crate) fn collection(
             "records is required",
         );
     };
-    if let Some(response) = collection_refusal(records) {
+    let mut state = shared.state();
+    if let Some(response) = collection_refusal(&state.org, records, create_records) {
         return response;
     }
-    let mut state = shared.state();
     let mut faults = lock(&shared.faults);
     let before = all_or_none.then(|| state.org.objects.clone());
     let mut results: Vec<Result<String, Failure>> = Vec::with_capacity(records.len());
@@ -492,16 +520,11 @@ pub(crate) fn collection(
         state.org.objects = before;
         state.org.reindex();
     }
-    let rolled_back = Failure::new(
-        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-        "Record rolled back because not all records were valid and the request was using AllOrNone header",
-        &[],
-    );
     let body: Vec<Value> = results
         .into_iter()
         .map(|r| match r {
             Ok(_) if all_or_none && failed => {
-                json!({"success": false, "errors": [rolled_back.item()], "id": Value::Null})
+                json!({"success": false, "errors": [rolled_back().item()], "id": Value::Null})
             }
             Ok(id) => json!({"id": id, "success": true, "errors": []}),
             Err(f) => json!({"success": false, "errors": [f.item()]}),
@@ -515,11 +538,18 @@ pub(crate) fn collection(
 /// or a list. The whole request fails with `JSON_PARSER_ERROR` ("Cannot deserialize instance of
 /// boolean from VALUE_STRING value maybe ...", the form Salesforce's REST answers give; the
 /// `at [line:.., column:..]` it appends is left out).
-fn parse_refusal(object: &str, fields: &Map<String, Value>) -> Option<Response> {
+fn parse_refusal(org: &Org, object: &str, fields: &Map<String, Value>) -> Option<Response> {
     for (name, value) in fields {
-        // describe's type: User's fields, and UserLogin's two checkboxes.
+        // describe's type: User's fields, its custom fields, and UserLogin's two checkboxes.
+        // A custom field's scalar of the wrong shape is its data layer's to refuse
+        // (`check_custom_type`, one record); only an object or a list stops the parser.
+        let custom = || {
+            org.custom_user_field(name)
+                .filter(|_| value.is_object() || value.is_array())
+                .map(|custom| custom.kind.describe_type())
+        };
         let kind = match object {
-            "User" => user_object::field(name).map(|f| f.kind),
+            "User" => user_object::field(name).map(|f| f.kind).or_else(custom),
             "UserLogin" => LOGIN_FIELDS
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(name))
@@ -562,9 +592,9 @@ fn parse_refusal(object: &str, fields: &Map<String, Value>) -> Option<Response> 
 
 /// One record's JSON body, parsed as Salesforce parses it (`parse_body`, `parse_refusal`).
 #[allow(clippy::result_large_err, reason = "the error is the response to send")]
-fn parse_record(object: &str, body: &[u8]) -> Result<Map<String, Value>, Response> {
+fn parse_record(org: &Org, object: &str, body: &[u8]) -> Result<Map<String, Value>, Response> {
     let fields = parse_body(body)?;
-    match parse_refusal(object, &fields) {
+    match parse_refusal(org, object, &fields) {
         Some(response) => Err(response),
         None => Ok(fields),
     }
@@ -778,8 +808,9 @@ fn update_login(org: &mut Org, id: &str, given: Map<String, Value>) -> Result<()
     Ok(())
 }
 
-/// `DELETE /composite/sobjects?ids=...`: up to 200 records; only permission-set assignments
-/// can be deleted (users are deactivated, never deleted).
+/// `DELETE /composite/sobjects?ids=...&allOrNone=...`: up to 200 records; only permission-set
+/// assignments can be deleted (users are deactivated, never deleted). With `allOrNone=true`,
+/// one failure rolls the others back.
 pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
     let pairs = url_pairs(query);
     let ids: Vec<&str> = param(&pairs, "ids")
@@ -801,8 +832,11 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
             "record limit reached. cannot submit more than 200 records into this call",
         );
     }
+    // `allOrNone=true`: one failure rolls every delete of the request back.
+    let all_or_none = param(&pairs, "allOrNone").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let mut state = shared.state();
-    let body: Vec<Value> = ids
+    let before = all_or_none.then(|| state.org.objects.clone());
+    let results: Vec<(String, Result<(), Failure>)> = ids
         .into_iter()
         .map(|raw| {
             let id = ids::normalize(raw).unwrap_or_else(|_| raw.to_owned());
@@ -829,13 +863,35 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
                     &[],
                 )),
             };
-            match result {
-                Ok(()) => json!({"id": id, "success": true, "errors": []}),
-                Err(f) => json!({"id": id, "success": false, "errors": [f.item()]}),
+            (id, result)
+        })
+        .collect();
+    let failed = results.iter().any(|(_, r)| r.is_err());
+    if let (true, Some(before)) = (failed, before) {
+        state.org.objects = before;
+        state.org.reindex();
+    }
+    let body: Vec<Value> = results
+        .into_iter()
+        .map(|(id, result)| match result {
+            Ok(()) if all_or_none && failed => {
+                json!({"id": id, "success": false, "errors": [rolled_back().item()]})
             }
+            Ok(()) => json!({"id": id, "success": true, "errors": []}),
+            Err(f) => json!({"id": id, "success": false, "errors": [f.item()]}),
         })
         .collect();
     json_response(StatusCode::OK, &Value::Array(body))
+}
+
+/// A record of an `allOrNone` collection that was written, then rolled back because another
+/// failed (REST API Developer Guide, sObject Collections).
+fn rolled_back() -> Failure {
+    Failure::new(
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "Record rolled back because not all records were valid and the request was using AllOrNone header",
+        &[],
+    )
 }
 
 fn check_fields(
