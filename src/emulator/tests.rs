@@ -735,6 +735,11 @@ async fn query_pages_follow_next_records_url_with_batch_size() {
         (status, err[0]["errorCode"].clone()),
         (StatusCode::BAD_REQUEST, json!("MALFORMED_QUERY"))
     );
+    // A field selected twice, in any case, is refused as Salesforce refuses it.
+    let (status, err) = sf.get("query?q=SELECT+Id,+Username,+id+FROM+User").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(err[0]["errorCode"], "INVALID_FIELD", "{err}");
+    assert_eq!(err[0]["message"], "duplicate field selected: id", "{err}");
     running.shutdown().await;
 }
 
@@ -1118,6 +1123,19 @@ async fn user_create_enforces_salesforce_rules() {
         .send(reqwest::Method::POST, "sobjects/User", &bad_profile)
         .await;
     assert_eq!(body[0]["errorCode"], "MALFORMED_ID");
+    // The Manager lookup names a User of the org: another object's record or no record is
+    // refused; an existing user, in its 15-character form, is taken.
+    for (manager, code) in [
+        (standard.as_str(), "INVALID_CROSS_REFERENCE_KEY"),
+        ("005000000000000", "INVALID_CROSS_REFERENCE_KEY"),
+        ("my boss", "MALFORMED_ID"),
+    ] {
+        let (_, body) = sf.patch_user(&id, &json!({"ManagerId": manager})).await;
+        assert_eq!(body[0]["errorCode"], code, "{manager}: {body}");
+        assert_eq!(body[0]["fields"][0], "ManagerId", "{body}");
+    }
+    let (status, body) = sf.patch_user(&id, &json!({"ManagerId": &id[..15]})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     // Update bumps LastModifiedDate; a User cannot be deleted.
     let (_, before) = sf.get(&format!("sobjects/User/{id}")).await;
     let (status, _) = sf.patch_user(&id, &json!({"Title": "Engineer"})).await;
@@ -1312,18 +1330,21 @@ async fn text_is_stored_trimmed_and_blank_text_is_null() {
     running.shutdown().await;
 }
 
+/// A new User as an sObject Collections record, with `profile`.
+fn collection_user(profile: &str, name: &str) -> Value {
+    let mut u = new_user(name);
+    u["ProfileId"] = json!(profile);
+    u["attributes"] = json!({"type": "User"});
+    u["Alias"] = json!(name.chars().take(8).collect::<String>());
+    u
+}
+
 #[tokio::test]
 async fn collections_report_per_record_and_roll_back_all_or_none() {
     let running = demo().await;
     let sf = Sf::demo(&running).await;
     let standard = profile_id(&sf, "Standard User").await;
-    let record = |name: &str| {
-        let mut u = new_user(name);
-        u["ProfileId"] = json!(standard);
-        u["attributes"] = json!({"type": "User"});
-        u["Alias"] = json!(name.chars().take(8).collect::<String>());
-        u
-    };
+    let record = |name: &str| collection_user(&standard, name);
     let body = json!({"allOrNone": false, "records": [record("a1@contoso.com.dev1"), record("admin@contoso.com.dev1"), record("a2@contoso.com.dev1")]});
     let (status, results) = sf
         .send(reqwest::Method::POST, "composite/sobjects", &body)
@@ -1409,6 +1430,31 @@ async fn collections_report_per_record_and_roll_back_all_or_none() {
         ))
         .await;
     assert_eq!(sets["totalSize"], 0, "nothing of it written: {sets}");
+    running.shutdown().await;
+}
+
+/// `allOrNone` as text is read as a record's checkbox is; anything else is the JSON parser's
+/// refusal of the request.
+#[tokio::test]
+async fn the_all_or_none_flag_is_read_as_a_checkbox() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let standard = profile_id(&sf, "Standard User").await;
+    let record = |name: &str| collection_user(&standard, name);
+    let body = json!({"allOrNone": "TRUE", "records": [record("c1@contoso.com.dev1"), record("admin@contoso.com.dev1")]});
+    let (_, results) = sf
+        .send(reqwest::Method::POST, "composite/sobjects", &body)
+        .await;
+    assert_eq!(
+        results[0]["errors"][0]["statusCode"], "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "{results}"
+    );
+    let body = json!({"allOrNone": "yes", "records": [record("c2@contoso.com.dev1")]});
+    let (status, refused) = sf
+        .send(reqwest::Method::POST, "composite/sobjects", &body)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused[0]["errorCode"], "JSON_PARSER_ERROR", "{refused}");
     running.shutdown().await;
 }
 

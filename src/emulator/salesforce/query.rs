@@ -54,6 +54,21 @@ pub(crate) fn start(shared: &Shared, request: &Request, version: &str) -> Respon
             ),
         );
     }
+    // A field selected twice, in any case: "duplicate field selected: Id", INVALID_FIELD (SOQL
+    // and SOSL Reference, FIELDS(): `SELECT Id, FIELDS(ALL) FROM User` answers that). The
+    // field is named as written the second time (an assumption).
+    if let Some(twice) = query.fields.iter().enumerate().find_map(|(i, field)| {
+        query.fields[..i]
+            .iter()
+            .any(|earlier| earlier.eq_ignore_ascii_case(field))
+            .then_some(field)
+    }) {
+        return salesforce_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!("duplicate field selected: {twice}"),
+        );
+    }
     // A quoted literal for a checkbox, date, date-time or number: Salesforce wants the value
     // bare ("value of filter criterion for field 'IsActive' must be of type boolean and should
     // not be enclosed in quotes", INVALID_FIELD, as real orgs answer it); a bare one for text or

@@ -450,10 +450,12 @@ pub(crate) fn collection(
         Ok(body) => body,
         Err(response) => return response,
     };
-    let all_or_none = body
-        .get("allOrNone")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    // Read as the records' checkboxes are: a boolean, or its text in any case.
+    let all_or_none = match body.get("allOrNone").map(|v| (as_boolean(v), v)) {
+        None => false,
+        Some((Some(b), _)) => b,
+        Some((None, value)) => return parser_refusal(true, value),
+    };
     let Some(records) = body.get("records").and_then(Value::as_array) else {
         return salesforce_error(
             StatusCode::BAD_REQUEST,
@@ -559,35 +561,53 @@ fn parse_refusal(org: &Org, object: &str, fields: &Map<String, Value>) -> Option
         let Some(kind) = kind else {
             continue;
         };
-        let (token, shown) = match value {
-            Value::Null | Value::Bool(_) => continue,
-            Value::String(_) | Value::Number(_) if kind != "boolean" => continue,
-            Value::String(s)
-                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
-            {
-                continue;
-            }
-            Value::String(s) => ("VALUE_STRING", s.clone()),
-            Value::Number(n) if n.is_f64() => ("VALUE_NUMBER_FLOAT", n.to_string()),
-            Value::Number(n) => ("VALUE_NUMBER_INT", n.to_string()),
-            Value::Object(_) => ("START_OBJECT", "{".to_owned()),
-            Value::Array(_) => ("START_ARRAY", "[".to_owned()),
-        };
-        let kind = if kind == "boolean" {
-            "boolean"
+        let boolean = kind == "boolean";
+        let refused = if boolean {
+            as_boolean(value).is_none()
         } else {
-            "string"
+            value.is_object() || value.is_array()
         };
-        return Some(salesforce_error(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            &format!(
-                "Cannot deserialize instance of {kind} from {token} value {shown} or request may \
-                 be missing a required field"
-            ),
-        ));
+        if refused {
+            return Some(parser_refusal(boolean, value));
+        }
     }
     None
+}
+
+/// A checkbox's value as Salesforce's JSON parser takes it: a boolean, null (false), or the
+/// text `true` or `false` in any case; `None` for anything else.
+fn as_boolean(value: &Value) -> Option<bool> {
+    match value {
+        Value::Null => Some(false),
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// Salesforce's JSON parser refusing `value` for a checkbox (`boolean`) or a text field: the
+/// whole request fails with `JSON_PARSER_ERROR`.
+fn parser_refusal(boolean: bool, value: &Value) -> Response {
+    let (token, shown) = match value {
+        Value::String(s) => ("VALUE_STRING", s.clone()),
+        Value::Number(n) if n.is_f64() => ("VALUE_NUMBER_FLOAT", n.to_string()),
+        Value::Number(n) => ("VALUE_NUMBER_INT", n.to_string()),
+        Value::Object(_) => ("START_OBJECT", "{".to_owned()),
+        Value::Array(_) => ("START_ARRAY", "[".to_owned()),
+        Value::Bool(true) => ("VALUE_TRUE", "true".to_owned()),
+        Value::Bool(false) => ("VALUE_FALSE", "false".to_owned()),
+        Value::Null => ("VALUE_NULL", "null".to_owned()),
+    };
+    let kind = if boolean { "boolean" } else { "string" };
+    salesforce_error(
+        StatusCode::BAD_REQUEST,
+        "JSON_PARSER_ERROR",
+        &format!(
+            "Cannot deserialize instance of {kind} from {token} value {shown} or request may be \
+             missing a required field"
+        ),
+    )
 }
 
 /// One record's JSON body, parsed as Salesforce parses it (`parse_body`, `parse_refusal`).
@@ -1280,6 +1300,16 @@ fn check_user(
         .is_some_and(|r| !r.is_empty())
     {
         reference(org, user, "UserRoleId", "UserRole")?;
+    }
+    // The Manager lookup names a User of the org, as any lookup names a record of its object
+    // (`MALFORMED_ID`, `INVALID_CROSS_REFERENCE_KEY`).
+    if user
+        .get("ManagerId")
+        .and_then(Value::as_str)
+        .is_some_and(|m| !m.is_empty())
+        && changed("ManagerId")
+    {
+        reference(org, user, "ManagerId", "User")?;
     }
     let active = user.get("IsActive") != Some(&Value::Bool(false));
     let was_counted = existing.is_some_and(|e| {
