@@ -1106,7 +1106,7 @@ fn restricted_picklists(
     use super::salesforce::user_object::RESTRICTED;
     if let Some(unknown) = world
         .keys()
-        .find(|k| !RESTRICTED.iter().any(|(name, _, _)| name == k))
+        .find(|k| !RESTRICTED.iter().any(|(name, _)| name == k))
     {
         return Err(format!(
             "salesforce.picklists: {unknown} is not one of the User's restricted picklists \
@@ -1115,7 +1115,7 @@ fn restricted_picklists(
     }
     Ok(RESTRICTED
         .iter()
-        .map(|(name, _, defaults)| {
+        .map(|(name, defaults)| {
             let values = match world.get(*name) {
                 Some(values) => values.iter().cloned().collect(),
                 None => defaults.iter().map(|v| (*v).to_owned()).collect(),

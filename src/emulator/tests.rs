@@ -125,6 +125,15 @@ fn new_user(username: &str) -> Value {
            "LanguageLocaleKey": "en_US"})
 }
 
+/// What a User describe says of field `name` under `key` (`type`, `label`, `length`...).
+fn described(describe: &Value, name: &str, key: &str) -> Option<Value> {
+    describe["fields"]
+        .as_array()?
+        .iter()
+        .find(|f| f["name"] == name)
+        .map(|f| f[key].clone())
+}
+
 async fn profile_id(sf: &Sf, name: &str) -> String {
     let (_, body) = sf
         .get(&format!(
@@ -540,14 +549,7 @@ async fn custom_fields_take_values_of_their_type() {
     }
     let sf = Sf::demo(&running).await;
     let (_, describe) = sf.get("sobjects/User/describe").await;
-    let kind = |name: &str| {
-        describe["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == name)
-            .map(|f| f["type"].clone())
-    };
+    let kind = |name: &str| described(&describe, name, "type");
     assert_eq!(kind("Hire_Date__c"), Some(json!("date")));
     assert_eq!(kind("Remote__c"), Some(json!("boolean")));
     assert_eq!(kind("Grade__c"), Some(json!("double")));
@@ -1074,6 +1076,38 @@ async fn system_fields_are_stamped_and_never_written() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+    running.shutdown().await;
+}
+
+/// A field is named by its label in Salesforce's errors and describe: "Zip/Postal Code", not
+/// PostalCode; the error's `fields` keep the API name.
+#[tokio::test]
+async fn fields_are_named_by_their_labels() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let mut user = new_user("label@contoso.com.dev1");
+    user["ProfileId"] = json!(profile_id(&sf, "Standard User").await);
+    user["PostalCode"] = json!("9".repeat(21));
+    let (_, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+    assert_eq!(
+        (body[0]["errorCode"].as_str(), body[0]["fields"][0].as_str()),
+        (Some("STRING_TOO_LONG"), Some("PostalCode")),
+        "{body}"
+    );
+    assert!(
+        body[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Zip/Postal Code: data value too large: 999"),
+        "{body}"
+    );
+    let (_, describe) = sf.get("sobjects/User/describe").await;
+    let label = |name: &str| described(&describe, name, "label");
+    assert_eq!(
+        label("FederationIdentifier"),
+        Some(json!("SAML Federation ID"))
+    );
+    assert_eq!(label("TimeZoneSidKey"), Some(json!("Time Zone")));
     running.shutdown().await;
 }
 
@@ -2277,14 +2311,7 @@ async fn employee_number_and_federation_id_have_their_orgs_lengths() {
     let running = demo().await;
     let sf = Sf::demo(&running).await;
     let (_, describe) = sf.get("sobjects/User/describe").await;
-    let length = |name: &str| {
-        describe["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == name)
-            .map(|f| f["length"].clone())
-    };
+    let length = |name: &str| described(&describe, name, "length");
     assert_eq!(length("EmployeeNumber"), Some(json!(20)));
     assert_eq!(length("FederationIdentifier"), Some(json!(512)));
     let standard = profile_id(&sf, "Standard User").await;

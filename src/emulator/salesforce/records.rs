@@ -220,12 +220,12 @@ pub(crate) fn describe(shared: &Shared, object: &str, caller: Option<&str>) -> R
                 .collect::<Vec<Value>>()
         };
         let standard = user_object::FIELDS.iter().map(|f| {
-            let restricted = user_object::RESTRICTED.iter().find(|(name, _, _)| *name == f.name);
+            let restricted = user_object::RESTRICTED.iter().find(|(name, _)| *name == f.name);
             let picklist = restricted
-                .and_then(|(name, _, _)| org.picklists.get(name))
+                .and_then(|(name, _)| org.picklists.get(name))
                 .map(|set| values(&mut set.iter().collect()))
                 .unwrap_or_default();
-            json!({"name": f.name, "label": restricted.map_or(f.name, |(_, label, _)| *label),
+            json!({"name": f.name, "label": f.label,
                 "type": f.kind, "custom": false, "unique": false,
                 "length": f.length.unwrap_or(255), "nillable": !user_object::REQUIRED.contains(&f.name),
                 "restrictedPicklist": restricted.is_some(), "picklistValues": picklist,
@@ -1132,7 +1132,7 @@ fn check_values(
         {
             return Err(Failure::new(
                 "INVALID_EMAIL_ADDRESS",
-                format!("{}: invalid email address: {text}", field.name),
+                format!("{}: invalid email address: {text}", field.label),
                 &[field.name],
             ));
         }
@@ -1146,7 +1146,7 @@ fn check_values(
                 "STRING_TOO_LONG",
                 format!(
                     "{}: data value too large: {text} (max length={max})",
-                    field.name
+                    field.label
                 ),
                 &[field.name],
             ));
@@ -1170,7 +1170,8 @@ fn check_values(
                     "STRING_TOO_LONG",
                     format!(
                         "{}: data value too large: {text} (max length={})",
-                        field.name, field.length
+                        field.label(),
+                        field.length
                     ),
                     &[&field.name],
                 ));
@@ -1326,13 +1327,14 @@ fn check_user(
 /// (standard or custom), with the message Salesforce gives: `Time Zone: bad value for restricted
 /// picklist field: Pacific Standard Time`.
 fn restricted_picklist_refusal(org: &Org, name: &str, value: &str) -> Option<Failure> {
-    let (field, label, allowed): (&str, String, bool) = if let Some((field, label, _)) =
+    let (field, label, allowed): (&str, String, bool) = if let Some((field, _)) =
         user_object::RESTRICTED
             .iter()
-            .find(|(field, _, _)| field.eq_ignore_ascii_case(name))
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
     {
         let allowed = org.picklists.get(field).is_some_and(|v| v.contains(value));
-        (field, (*label).to_owned(), allowed)
+        let label = user_object::field(field).map_or(*field, |f| f.label);
+        (field, label.to_owned(), allowed)
     } else {
         let custom = org.custom_user_field(name)?;
         let values = custom.values.as_ref()?;
