@@ -362,7 +362,8 @@ pub(crate) struct ExprArgs {
     /// Set a single-valued attribute; repeat for more.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub(crate) set: Vec<String>,
-    /// A JSON object of attribute name to string, array of strings, or null.
+    /// A JSON object of attribute name to string, array of strings, or null; `-` reads it
+    /// from standard input (e.g. `az ad user show --id UPN | roster expr ... --input -`).
     #[arg(long, value_name = "FILE.json")]
     pub(crate) input: Option<PathBuf>,
     /// Print exactly one JSON value: a string, an array of strings, or null.

@@ -38,7 +38,34 @@ pub(crate) fn is_utf16(bytes: &[u8]) -> bool {
 /// `read_regular` as UTF-8 text (`InvalidData` when it is not; a UTF-16 file, told by its
 /// byte-order mark, is said to be one).
 pub(crate) fn read_regular_string(path: &Path) -> io::Result<String> {
-    let bytes = read_regular(path)?;
+    utf8_text(read_regular(path)?)
+}
+
+/// Standard input, read to its end, as UTF-8 text of at most `limit` bytes (`InvalidData`
+/// beyond, or when it is not UTF-8, as `read_regular_string` says). A terminal is refused
+/// (`InvalidInput`): roster would wait for text nobody is piping in.
+pub(crate) fn read_stdin_string(limit: u64) -> io::Result<String> {
+    use std::io::IsTerminal as _;
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "standard input is a terminal: pipe the text in, or name a file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    stdin.lock().take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is longer than {limit} bytes"),
+        ));
+    }
+    utf8_text(bytes)
+}
+
+/// `bytes` as UTF-8 text; UTF-16 (told by its byte-order mark) is named as such.
+fn utf8_text(bytes: Vec<u8>) -> io::Result<String> {
     if is_utf16(&bytes) {
         return Err(io::Error::new(io::ErrorKind::InvalidData, UTF16));
     }

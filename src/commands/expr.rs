@@ -85,12 +85,20 @@ pub(crate) fn run(args: &ExprArgs) -> Result<Outcome, Error> {
     Ok(Outcome::Success)
 }
 
+/// The most `--input -` reads from standard input: one user's attributes are a few KB.
+const MAX_STDIN: u64 = 16 * 1024 * 1024;
+
 /// `--input` first, then each `--set`, later ones winning.
 fn attributes(args: &ExprArgs) -> Result<BTreeMap<String, Value>, Error> {
     let mut attributes = BTreeMap::new();
     if let Some(path) = &args.input {
-        let text = crate::files::read_regular_string(path)
-            .map_err(|e| Error::Usage(format!("cannot read --input {}: {e}", path.display())))?;
+        // `-` is standard input: `az ad user show --id ... | roster expr ... --input -`.
+        let text = if path.as_os_str() == "-" {
+            crate::files::read_stdin_string(MAX_STDIN)
+        } else {
+            crate::files::read_regular_string(path)
+        }
+        .map_err(|e| Error::Usage(format!("cannot read --input {}: {e}", path.display())))?;
         // A Windows editor may start the file with a byte-order mark, as the import allows.
         let text = text.trim_start_matches('\u{feff}');
         // An attribute named twice is refused: which value it has cannot be told.

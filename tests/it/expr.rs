@@ -174,6 +174,49 @@ fn bad_set_and_input_are_clear_errors() {
     ));
 }
 
+/// `--input -` reads the attributes from standard input, as `az ad user show ... | roster expr`
+/// pipes them; what a file's input is refused for is refused there too, named `-`.
+#[test]
+fn an_input_of_dash_is_read_from_standard_input() {
+    use std::io::Write as _;
+    let piped = |text: &str| {
+        let mut child = crate::support::roster_command()
+            .args([
+                "expr",
+                r#"Join(" ", [givenName], [surname])"#,
+                "--input",
+                "-",
+            ])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(text.as_bytes());
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The shape Graph answers for a user, `@odata.context` and an empty list included.
+    let (code, stdout, stderr) = piped(
+        r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+            "businessPhones": [], "givenName": "Jane", "surname": "Doe"}"#,
+    );
+    assert_eq!((code, stdout.as_str()), (Some(0), "Jane Doe\n"), "{stderr}");
+    let (code, _, stderr) = piped("{\"givenName\": \"Jane\", \"givenName\": \"Joan\"}");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--input -:1:"), "{stderr}");
+    let (code, _, stderr) = piped("");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--input -"), "{stderr}");
+}
+
 /// An `--input` saved by a Windows editor starts with a byte-order mark: it is read as the import
 /// reads one. A directory given as `--input` is refused, not read.
 #[test]
