@@ -78,26 +78,42 @@ impl Sf {
         Sf { http, base, token }
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .get(format!("{}/services/data/v62.0/{path}", self.base))
+    /// A request to `/services/data/v62.0/{path}` with the session's token.
+    fn call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/services/data/v62.0/{path}", self.base))
             .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.call(reqwest::Method::GET, path).send().await.unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
-    /// `DELETE /services/data/v62.0/{path}`: the status.
-    async fn delete(&self, path: &str) -> StatusCode {
-        self.http
-            .delete(format!("{}/services/data/v62.0/{path}", self.base))
-            .bearer_auth(&self.token)
+    /// `GET`: the body as text (a Bulk job's CSV results).
+    async fn text(&self, path: &str) -> String {
+        let r = self.call(reqwest::Method::GET, path).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
+    /// `DELETE`: the JSON answer (a collection delete's results).
+    async fn delete_answer(&self, path: &str) -> Value {
+        let r = self
+            .call(reqwest::Method::DELETE, path)
             .send()
             .await
-            .unwrap()
-            .status()
+            .unwrap();
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// `DELETE`: the status.
+    async fn delete(&self, path: &str) -> StatusCode {
+        let r = self
+            .call(reqwest::Method::DELETE, path)
+            .send()
+            .await
+            .unwrap();
+        r.status()
     }
 
     /// `PATCH sobjects/User/{id}` with `body`.
@@ -107,14 +123,7 @@ impl Sf {
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .request(method, format!("{}/services/data/v62.0/{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let r = self.call(method, path).json(body).send().await.unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 }
@@ -311,10 +320,8 @@ async fn graph_refuses_to_select_what_users_do_not_have() {
 
 /// A CSV upload naming a column twice fails its job, and no record is written: the last `Id`
 /// cell would otherwise decide which user a row changes.
-#[tokio::test]
-async fn a_bulk_upload_naming_a_column_twice_fails_and_writes_nothing() {
-    let running = demo().await;
-    let sf = Sf::demo(&running).await;
+/// A Bulk API 2.0 update job of `csv`, run to its end: its id and its last state.
+async fn bulk_update(sf: &Sf, csv: &str) -> (String, Value) {
     let (_, job) = sf
         .send(
             reqwest::Method::POST,
@@ -323,8 +330,6 @@ async fn a_bulk_upload_naming_a_column_twice_fails_and_writes_nothing() {
         )
         .await;
     let id = job["id"].as_str().unwrap().to_owned();
-    let ava = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
-    let liam = results_id(&sf, "liam.chen@contoso.com.dev1").await;
     let uploaded = sf
         .http
         .put(format!(
@@ -333,7 +338,7 @@ async fn a_bulk_upload_naming_a_column_twice_fails_and_writes_nothing() {
         ))
         .bearer_auth(&sf.token)
         .header("content-type", "text/csv")
-        .body(format!("Id,Title,ID\n{ava},Twice,{liam}\n"))
+        .body(csv.to_owned())
         .send()
         .await
         .unwrap();
@@ -351,6 +356,45 @@ async fn a_bulk_upload_naming_a_column_twice_fails_and_writes_nothing() {
             break;
         }
     }
+    (id, info)
+}
+
+/// A Bulk CSV cell for a checkbox is `true` or `false` (any case); other text fails its row,
+/// as a custom checkbox's does, and is never stored (helper-59: `IsActive` held "yes").
+#[tokio::test]
+async fn a_bulk_row_with_text_for_a_checkbox_fails_alone() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let ava = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let liam = results_id(&sf, "liam.chen@contoso.com.dev1").await;
+    let (id, info) = bulk_update(
+        &sf,
+        &format!("Id,UserPermissionsSupportUser\n{ava},yes\n{liam},TRUE\n"),
+    )
+    .await;
+    assert_eq!(info["state"], "JobComplete", "{info}");
+    assert_eq!(info["numberRecordsFailed"], 1, "{info}");
+    let failed = sf.text(&format!("jobs/ingest/{id}/failedResults")).await;
+    assert!(
+        failed.contains(
+            "INVALID_TYPE_ON_FIELD_IN_RECORD:Service Cloud User: value not of required type: yes"
+        ),
+        "{failed}"
+    );
+    let (_, record) = sf.get(&format!("sobjects/User/{ava}")).await;
+    assert_eq!(record["UserPermissionsSupportUser"], false, "{record}");
+    let (_, record) = sf.get(&format!("sobjects/User/{liam}")).await;
+    assert_eq!(record["UserPermissionsSupportUser"], true, "{record}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bulk_upload_naming_a_column_twice_fails_and_writes_nothing() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let ava = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let liam = results_id(&sf, "liam.chen@contoso.com.dev1").await;
+    let (_, info) = bulk_update(&sf, &format!("Id,Title,ID\n{ava},Twice,{liam}\n")).await;
     assert_eq!(info["state"], "Failed", "{info}");
     assert!(
         info["errorMessage"]
@@ -3474,17 +3518,11 @@ async fn a_collection_delete_with_all_or_none_rolls_back_on_one_failure() {
     let member = one_id(&sf, "SELECT Id FROM GroupMember LIMIT 1").await;
     let member = member.as_str().unwrap();
     let user = one_id(&sf, "SELECT Id FROM User LIMIT 1").await;
-    let delete = |all_or_none: &str| {
-        let url = format!(
-            "{}/services/data/v62.0/composite/sobjects?ids={member},{}&allOrNone={all_or_none}",
-            sf.base,
+    let path = |all_or_none: &str| {
+        format!(
+            "composite/sobjects?ids={member},{}&allOrNone={all_or_none}",
             user.as_str().unwrap()
-        );
-        let request = sf.http.delete(url).bearer_auth(&sf.token);
-        async move {
-            let answer: Value = request.send().await.unwrap().json().await.unwrap();
-            answer
-        }
+        )
     };
     let count = || async {
         let (_, found) = sf
@@ -3494,7 +3532,7 @@ async fn a_collection_delete_with_all_or_none_rolls_back_on_one_failure() {
             .await;
         found["totalSize"].clone()
     };
-    let answer = delete("true").await;
+    let answer = sf.delete_answer(&path("true")).await;
     assert_eq!(answer[0]["success"], false, "{answer}");
     assert_eq!(
         answer[0]["errors"][0]["statusCode"], "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -3502,9 +3540,15 @@ async fn a_collection_delete_with_all_or_none_rolls_back_on_one_failure() {
     );
     assert_eq!(answer[1]["success"], false, "{answer}");
     assert_eq!(count().await, 1, "the membership is still there");
-    let answer = delete("false").await;
+    let answer = sf.delete_answer(&path("false")).await;
     assert_eq!(answer[0]["success"], true, "{answer}");
     assert_eq!(answer[1]["success"], false, "{answer}");
     assert_eq!(count().await, 0);
+    // An id of no form names nothing: malformed, not "users are deactivated" (helper-59).
+    let answer = sf.delete_answer("composite/sobjects?ids=hello").await;
+    assert_eq!(
+        answer[0]["errors"][0]["statusCode"], "MALFORMED_ID",
+        "{answer}"
+    );
     running.shutdown().await;
 }

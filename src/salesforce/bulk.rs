@@ -222,17 +222,19 @@ pub(crate) async fn run_job(
             Some(Body::Csv(&upload.csv)),
         )
         .await;
-    let completed = match uploaded {
-        Ok(_) => {
+    // Which step failed, for the log: the upload, or completing it.
+    let (step, completed) = match uploaded {
+        Ok(_) => (
+            "the answer to completing its upload was lost",
             salesforce
                 .data(
                     Method::PATCH,
                     &path,
                     Some(Body::Json(&json!({"state": "UploadComplete"}))),
                 )
-                .await
-        }
-        Err(e) => Err(e),
+                .await,
+        ),
+        Err(e) => ("uploading its data failed", Err(e)),
     };
     if let Err(e) = completed {
         // The answer may be lost while the request took effect: ask the job what it is.
@@ -243,8 +245,7 @@ pub(crate) async fn run_job(
             }
             Ok(state) => tracing::warn!(
                 target: "roster::salesforce",
-                "Bulk API job {id}: the answer to completing its upload was lost, and the job is \
-                 {state}: following it"
+                "Bulk API job {id}: {step} ({e}), and the job is {state}: following it"
             ),
             // Both failures are named: the first alone would hide why the outcome is unknown.
             Err(read) => {

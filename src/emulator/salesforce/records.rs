@@ -859,7 +859,11 @@ pub(crate) fn delete_collection(shared: &Shared, query: &str) -> Response {
     let results: Vec<(String, Result<(), Failure>)> = ids
         .into_iter()
         .map(|raw| {
-            let id = ids::normalize(raw).unwrap_or_else(|_| raw.to_owned());
+            // An id of neither form (or whose checksum is wrong) names nothing to delete.
+            let Ok(id) = ids::normalize(raw) else {
+                let malformed = Failure::new("MALFORMED_ID", format!("malformed id {raw}"), &[]);
+                return (raw.to_owned(), Err(malformed));
+            };
             let junction = JUNCTIONS.iter().map(|(o, _, _)| *o).find(|o| {
                 state
                     .org
@@ -1122,6 +1126,18 @@ fn check_values(
     existing: Option<&Map<String, Value>>,
 ) -> Result<(), Failure> {
     for (name, value) in user {
+        // A checkbox holds a boolean (`typed` read its text): other text, which only a Bulk CSV
+        // cell can carry here (the JSON parser refuses it in a REST body), fails the record as
+        // a custom field's does. Whether Bulk takes `1`/`0` is not documented: refused.
+        if let (Some(field), Value::String(text)) = (user_object::field(name), value)
+            && field.kind == "boolean"
+        {
+            return Err(Failure::new(
+                "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                format!("{}: value not of required type: {text}", field.label),
+                &[field.name],
+            ));
+        }
         // Email fields take an address: `Email: invalid email address: x` (a go-sfdc fixture
         // and Apex captures; the exact grammar is not published, the shape is).
         if let (Some(field), Some(text)) = (user_object::field(name), value.as_str())
