@@ -253,6 +253,35 @@ pub(crate) fn is_anchor(source: &expr::Expr) -> bool {
         .any(|a| IMMUTABLE_ATTRIBUTES.contains(&a.as_str()))
 }
 
+/// The field holding roster's link to each Entra user, when the config keeps one: the first
+/// matching rule that is the bare `[objectId]`, whose field a mapping writes from `objectId`
+/// (roster writes it on create and on link). A Salesforce user holding an object id there was
+/// linked to that Entra user, whether or not Entra still lists them, as Entra's provisioning
+/// keeps its link to each user it provisioned and deprovisions them once they leave the scope
+/// ("How Application Provisioning works", Microsoft Learn: unassigned or deleted users are
+/// disabled in the target).
+pub(crate) fn object_id_anchor<'c>(
+    matching: &'c [MatchRule],
+    mappings: &[Mapping],
+) -> Option<&'c str> {
+    let object_id =
+        |e: &expr::Expr| matches!(&e.kind, expr::ExprKind::Attribute(a) if a == "objectId");
+    matching
+        .iter()
+        .find(|rule| {
+            object_id(&rule.source.parsed)
+                && mappings.iter().any(|m| {
+                    m.target.eq_ignore_ascii_case(&rule.target)
+                        && match &m.value {
+                            MappingValue::Source(attribute) => attribute == "objectId",
+                            MappingValue::Expression(e) => object_id(&e.parsed),
+                            MappingValue::Constant(_) => false,
+                        }
+                })
+        })
+        .map(|rule| rule.target.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::Threshold;

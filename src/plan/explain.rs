@@ -516,6 +516,19 @@ fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> Strin
             None => "the plan holds it back: a conflict in the plan's errors names it".to_owned(),
         };
     }
+    if let Some((field, id)) = state.departed(sf, &super::reconcile::ReadIds::new(&state.users)) {
+        let anchored = format!(
+            "it is anchored ({field}) to the Entra user {id}, who is no longer assigned to the \
+             application or no longer exists"
+        );
+        return match config.deprovision.out_of_scope {
+            OutOfScope::Ignore => {
+                format!("{anchored}, and `deprovision.out_of_scope: ignore` leaves it as it is")
+            }
+            OutOfScope::Freeze if sf.is_frozen() => format!("{anchored}, and it is frozen already"),
+            _ => format!("{anchored}; the plan leaves it as it is"),
+        };
+    }
     let Some(suffix) = config.ownership.username_suffix.as_deref() else {
         return "roster deprovisions only the accounts it owns, and owns none it does not link \
                 (`ownership.username_suffix` is not set)"

@@ -28,6 +28,9 @@ pub(super) struct Compiled<'c> {
     /// The names of the two fields a create adds to what mappings give, shared by every create.
     pub(super) profile_id: Name,
     pub(super) user_role_id: Name,
+    /// The field holding each linked Salesforce user's Entra object id, when the config keeps
+    /// one (`config::object_id_anchor`).
+    pub(super) object_id_anchor: Option<&'c str>,
 }
 
 /// One matching rule.
@@ -71,6 +74,7 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
             .collect(),
         profile_id: Name::from("ProfileId"),
         user_role_id: Name::from("UserRoleId"),
+        object_id_anchor: crate::config::object_id_anchor(&config.matching, &config.mappings),
         matching: config
             .matching
             .iter()

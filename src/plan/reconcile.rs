@@ -163,13 +163,20 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     drop(std::mem::take(&mut pass.unique_values));
     state.check_creates(&pass.creates, &mut plan);
     state.check_grant_seats(&mut plan);
-    // Deprovisioning: linked to a source user out of scope, or owned and linked to nobody.
+    // Deprovisioning: linked to a source user out of scope (read, or anchored to one the read
+    // no longer gives), or owned and linked to nobody.
     let in_conflict = lock(&state.in_conflict);
+    let read = ReadIds::new(&state.users);
     for (t, user) in target.users.iter().enumerate() {
         if !user.is_active || state.org.protected(config, user) {
             continue;
         }
         let source_link = state.linked_source.get(&t).copied();
+        let departed = (source_link.is_none()
+            && !pass.linked_targets.contains(&t)
+            && !in_conflict.contains(&t))
+        .then(|| state.departed(user, &read))
+        .flatten();
         let (situation, reason, source_id, key) = match source_link {
             Some(i) => match &state.decisions[i] {
                 // In scope, or scope undecided (an error item already): never deprovisioned.
@@ -181,6 +188,15 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                     state.users[i].key.to_owned(),
                 ),
             },
+            None if let Some((field, id)) = departed => (
+                Situation::OutOfScope,
+                format!(
+                    "out of scope: anchored ({field}) to the Entra user {id}, who is no longer \
+                     assigned to the application or no longer exists"
+                ),
+                Some(Box::<str>::from(id)),
+                user.username.clone(),
+            ),
             None if owned(config, user)
                 && !pass.linked_targets.contains(&t)
                 && !in_conflict.contains(&t)
@@ -299,6 +315,30 @@ fn sort_changes(changes: &mut [Change]) {
             at = from;
         }
         order[at] = at;
+    }
+}
+
+/// The object ids of the Entra users a plan read: searched in place when they are in order
+/// (a live read and its snapshot sort them), through a set of their own otherwise.
+pub(super) struct ReadIds<'s, 'u> {
+    users: &'s [SourceUser<'u>],
+    unsorted: Option<HashSet<&'u str>>,
+}
+
+impl<'s, 'u> ReadIds<'s, 'u> {
+    pub(super) fn new(users: &'s [SourceUser<'u>]) -> ReadIds<'s, 'u> {
+        let sorted = users.is_sorted_by(|a, b| a.id <= b.id);
+        ReadIds {
+            users,
+            unsorted: (!sorted).then(|| users.iter().map(|u| u.id).collect()),
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match &self.unsorted {
+            Some(set) => set.contains(id),
+            None => self.users.binary_search_by(|u| u.id.cmp(id)).is_ok(),
+        }
     }
 }
 
@@ -620,6 +660,22 @@ impl<'a> State<'a> {
             }
             Link::Disputed(..) | Link::Undecided(..) => None,
         }
+    }
+
+    /// The anchor field and the Entra object id Salesforce user `user` holds in it, when the
+    /// config keeps an object-id anchor and no Entra user the plan read has that id: roster
+    /// linked the two (it writes the anchor on create and on link), and the person has left
+    /// the application's scope since — unassigned, or deleted in Entra.
+    pub(super) fn departed<'u>(
+        &self,
+        user: &'u crate::model::TargetUser,
+        read: &ReadIds<'_, '_>,
+    ) -> Option<(&'a str, &'u str)> {
+        let field = self.compiled.object_id_anchor?;
+        let id = user.text(field)?.trim();
+        // Object ids are GUIDs, which Graph gives in lower case.
+        (!id.is_empty() && !read.contains(id) && !read.contains(&id.to_ascii_lowercase()))
+            .then_some((field, id))
     }
 
     pub(super) fn context(&self) -> Context<'static> {

@@ -2060,3 +2060,123 @@ fn a_second_apply_beside_a_running_one_is_refused_before_reading() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     world.assert_converged();
 }
+
+/// The demo world with one more person, `spare1@contoso.com`, assigned as a Sales Rep, and a
+/// Salesforce user made by hand for them (`spare1.sf@contoso.com`: not owned, no `.dev1`) that
+/// the FederationIdentifier rule links.
+fn with_a_hand_made_account(name: &str) -> World {
+    World::demo_editing(name, |demo| {
+        demo.replace(
+            "      employeeId: \"E1040\"\n      preferredLanguage: en-US\n      accountEnabled: true\n  groups:\n",
+            "      employeeId: \"E1040\"\n      preferredLanguage: en-US\n      accountEnabled: true\n\
+             \x20   - {id: 0000000e-0000-0000-0000-0000000000f1, userPrincipalName: spare1@contoso.com,\n\
+             \x20      mail: spare1@contoso.com, givenName: Spare, surname: N1, displayName: Spare N1,\n\
+             \x20      department: Sales, jobTitle: Account Executive, employeeId: E9001,\n\
+             \x20      employeeType: Employee,\n\
+             \x20      preferredLanguage: en-US, accountEnabled: true}\n  groups:\n",
+        )
+        .replace(
+            "    - {application: Salesforce Sandbox, user: wyatt.schmidt@contoso.com, role: Sales_Rep}\n",
+            "    - {application: Salesforce Sandbox, user: wyatt.schmidt@contoso.com, role: Sales_Rep}\n\
+             \x20   - {application: Salesforce Sandbox, user: spare1@contoso.com, role: Sales_Rep}\n",
+        )
+        .replace("{name: Knowledge_PSL, total: 10}", "{name: Knowledge_PSL, total: 30}")
+        .replace(
+            "feature_licenses: {KnowledgeUser: 10, SupportUser: 10}",
+            "feature_licenses: {KnowledgeUser: 30, SupportUser: 30}",
+        )
+        .replace(
+            "    - Username: former.contractor@contoso.com.dev1\n",
+            "    - {Username: spare1.sf@contoso.com, Email: spare1@contoso.com, FirstName: Spare,\n\
+             \x20      LastName: N1, Alias: sn1, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Standard User, FederationIdentifier: spare1@contoso.com}\n\
+             \x20   - Username: former.contractor@contoso.com.dev1\n",
+        )
+    })
+}
+
+/// A person who leaves — unassigned, or deleted in Entra with the assignment kept — loses the
+/// Salesforce account roster linked, even one it does not own: the anchor roster stamped on it
+/// is the link, as Entra's own provisioning keeps its link and disables the account
+/// (helper-60: the plan said "No changes to make").
+#[test]
+fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
+    const SPARE: &str = "0000000e-0000-0000-0000-0000000000f1";
+    for deleted in [false, true] {
+        let world = with_a_hand_made_account(if deleted {
+            "safety-anchored-deleted"
+        } else {
+            "safety-anchored-unassigned"
+        });
+        let applied = world.roster(&["apply", "--auto-approve"]);
+        assert_eq!(applied.code, 0, "{}", applied.transcript());
+        let account = user_by_username(&world, "spare1.sf@contoso.com");
+        assert_eq!(account["Entra_Object_Id__c"], SPARE, "linked and stamped");
+        if deleted {
+            world.emulator.admin_call(
+                Method::DELETE,
+                &format!("entra/users/{SPARE}"),
+                Some(&json!({"keep_assignments": true})),
+            );
+        } else {
+            let state = world.emulator.admin_call(Method::GET, "world", None);
+            let assignment = state["entra"]["assignments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["principalId"] == SPARE)
+                .unwrap()["id"]
+                .clone();
+            world.emulator.admin_call(
+                Method::DELETE,
+                &format!("entra/assignments/{}", assignment.as_str().unwrap()),
+                None,
+            );
+        }
+        let out = world.roster(&["plan", "--format", "json"]);
+        let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+        let change = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target_id"] == account["Id"])
+            .unwrap_or_else(|| panic!("the leaver keeps the account: {plan}"));
+        assert_eq!(change["action"], "deactivate", "{change}");
+        assert_eq!(change["source_id"], SPARE, "{change}");
+        assert!(
+            change["reason"].as_str().unwrap().contains(&format!(
+                "anchored (Entra_Object_Id__c) to the Entra user {SPARE}, who is no longer \
+                 assigned to the application or no longer exists"
+            )),
+            "{change}"
+        );
+        // Unassigned (Entra still has them), and told to leave out-of-scope users as they are:
+        // roster says why this one stays.
+        if !deleted {
+            let config = world.scratch.dir.join("roster.yaml");
+            let demo = std::fs::read_to_string(&config).unwrap();
+            let ignore = demo.replace("out_of_scope: deactivate", "out_of_scope: ignore");
+            world.scratch.write("ignore.yaml", &ignore);
+            let explained = world.roster(&["-c", "ignore.yaml", "explain", "spare1@contoso.com"]);
+            assert!(
+                explained.stdout.contains(&format!(
+                    "it is anchored (Entra_Object_Id__c) to the Entra user {SPARE}"
+                )) && explained
+                    .stdout
+                    .contains("`deprovision.out_of_scope: ignore` leaves it"),
+                "{}",
+                explained.transcript()
+            );
+        }
+        let applied = world.roster(&["apply", "--auto-approve"]);
+        assert_eq!(applied.code, 0, "{}", applied.transcript());
+        assert_eq!(
+            user_by_username(&world, "spare1.sf@contoso.com")["IsActive"],
+            false
+        );
+        let again: Value =
+            serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+        assert_eq!(again["changes"], json!([]), "{again}");
+    }
+}
