@@ -803,6 +803,7 @@ fn check_roles(config: &Config, out: &mut Vec<Finding>) {
             );
         }
         dead_profile_or_role(&roles.rules, i, &pointer, out);
+        protected_profile(config, rule, &pointer, out);
         for kind in GrantKind::ALL {
             let spec = kind.spec();
             listed_twice(
@@ -944,6 +945,34 @@ fn listed_twice(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
 }
 
 /// Each name must be one of the feature licences the API can set.
+/// A warning when `rule` gives a profile `protect.profiles` names: roster would create users
+/// it can then never change or deprovision (helper-60).
+fn protected_profile(
+    config: &Config,
+    rule: &crate::config::types::RoleRule,
+    pointer: &str,
+    out: &mut Vec<Finding>,
+) {
+    if let Some(crate::config::RecordRef::Name(profile)) = &rule.profile
+        && config.protect.profiles.iter().any(|p| p == profile)
+    {
+        out.push(
+            Finding::warning(
+                &format!("{pointer}/profile"),
+                format!(
+                    "`{profile}` is protected: roster creates users with it, then never \
+                     changes, deactivates or freezes them, even once they leave"
+                ),
+            )
+            .label("a protected profile")
+            .help(
+                "give this rule another profile, or take the profile out of \
+                 `protect.profiles` and protect those users by Username",
+            ),
+        );
+    }
+}
+
 fn check_feature_names(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
     for (j, name) in names.iter().enumerate() {
         if crate::grants::feature_license(name).is_none() {

@@ -167,8 +167,10 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     // no longer gives), or owned and linked to nobody.
     let in_conflict = lock(&state.in_conflict);
     let read = ReadIds::new(&state.users);
+    // Protected users out of scope, which stay active: named in a warning.
+    let mut protected_out: Vec<String> = Vec::new();
     for (t, user) in target.users.iter().enumerate() {
-        if !user.is_active || state.org.protected(config, user) {
+        if !user.is_active {
             continue;
         }
         let source_link = state.linked_source.get(&t).copied();
@@ -177,6 +179,17 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             && !in_conflict.contains(&t))
         .then(|| state.departed(user, &read))
         .flatten();
+        if state.org.protected(config, user) {
+            match (source_link.map(|i| (&state.decisions[i], state.users[i].key)), departed) {
+                (Some((Scope::Out(why), key)), _) => protected_out.push(format!("{key} ({why})")),
+                (None, Some((_, id))) => protected_out.push(format!(
+                    "{} (anchored to the Entra user {id}, no longer assigned or no longer in Entra)",
+                    user.username
+                )),
+                _ => {}
+            }
+            continue;
+        }
         let (situation, reason, source_id, key) = match source_link {
             Some(i) => match &state.decisions[i] {
                 // In scope, or scope undecided (an error item already): never deprovisioned.
@@ -260,6 +273,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             ..Change::new(action, key, situation)
         });
     }
+    protected_warnings(config, &pass.protected_linked, &protected_out, &mut plan);
     if withheld > 0 {
         plan.warnings.push(format!(
             "{} user(s)' matching rules could not be evaluated (see the errors): \
@@ -274,6 +288,46 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     plan.skipped.sort_by(|a, b| a.key.cmp(&b.key));
     plan.summary.unchanged = pass.unchanged;
     plan
+}
+
+/// How many users a warning names before it says "and N more".
+const NAMED: usize = 10;
+
+/// `names`, the first `NAMED` of them, then how many more.
+fn some_of(names: &[impl AsRef<str>]) -> String {
+    use std::fmt::Write as _;
+    let mut text = names
+        .iter()
+        .take(NAMED)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMED {
+        let _ = write!(text, " and {} more", names.len() - NAMED);
+    }
+    text
+}
+
+/// The warnings that say which users `protect` keeps roster from acting on: linked users in
+/// scope it leaves as they are, and users out of scope that stay active (helper-60: a linked
+/// administrator who left was counted as in step, and the plan said "No changes").
+fn protected_warnings(config: &Config, linked: &[&str], out: &[String], plan: &mut Plan) {
+    if !linked.is_empty() {
+        plan.warnings.push(format!(
+            "{} Entra user(s) in scope are linked to protected Salesforce users, which roster \
+             leaves as they are whatever differs (`protect` names them or their profile): {}",
+            linked.len(),
+            some_of(linked)
+        ));
+    }
+    if !out.is_empty() && config.deprovision.out_of_scope != OutOfScope::Ignore {
+        plan.warnings.push(format!(
+            "{} protected Salesforce user(s) are out of scope but stay active, as roster never \
+             deactivates or freezes a protected user; deprovision them by hand if they left: {}",
+            out.len(),
+            some_of(out)
+        ));
+    }
 }
 
 /// Orders changes by action, then key (then Salesforce id, for the rare equal keys), moving
@@ -351,6 +405,8 @@ struct Pass<'a> {
     creates: Vec<Claimed<'a>>,
     /// Linked users that need nothing.
     unchanged: usize,
+    /// Users in scope linked to a protected Salesforce user, which roster leaves as it is.
+    protected_linked: Vec<&'a str>,
     /// Users whose matching rules failed: any orphan might be theirs.
     undecided_matching: usize,
     /// Who holds each value of the unique fields roster writes, claimed in user order.
@@ -399,6 +455,11 @@ impl<'a> State<'a> {
                         .transpose()
                 }) {
                     Ok(Some(change)) => Ok(change),
+                    // A protected user is left as it is, whatever differs: not "in step".
+                    Ok(None) if self.linked_protected(i) => {
+                        pass.protected_linked.push(user.key);
+                        return;
+                    }
                     Ok(None) => {
                         pass.unchanged += 1;
                         return;
@@ -676,6 +737,12 @@ impl<'a> State<'a> {
         // Object ids are GUIDs, which Graph gives in lower case.
         (!id.is_empty() && !read.contains(id) && !read.contains(&id.to_ascii_lowercase()))
             .then_some((field, id))
+    }
+
+    /// Whether source user `i` is linked to a protected Salesforce user.
+    fn linked_protected(&self, i: usize) -> bool {
+        matches!(&self.links[i], Link::Linked { target, .. }
+            if self.org.protected(self.config, &self.target.users[*target]))
     }
 
     pub(super) fn context(&self) -> Context<'static> {

@@ -2180,3 +2180,86 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
         assert_eq!(again["changes"], json!([]), "{again}");
     }
 }
+
+/// A user `protect` covers is left as it is, and the plan says so rather than counting it as in
+/// step: linked in scope (an admin made Noah a System Administrator), and out of scope (Noah
+/// then left SF Sales) — he stays active, and the plan names him (helper-60). A rule that gives
+/// a protected profile is a `validate` warning.
+#[test]
+fn a_protected_user_is_named_not_counted_as_in_step() {
+    let world = World::demo("safety-protected-named");
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    let before: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let noah = user_by_username(&world, "noah.okafor@contoso.com.dev1");
+    let admin = world_objects(&world, "Profile")
+        .into_iter()
+        .find(|p| p["Name"] == "System Administrator")
+        .unwrap()["Id"]
+        .clone();
+    let (status, answer) = world.emulator.salesforce_send(
+        Method::PATCH,
+        &format!("sobjects/User/{}", noah["Id"].as_str().unwrap()),
+        &json!({"ProfileId": admin, "Title": "Acting CIO"}),
+    );
+    assert_eq!(status, 204, "{answer}");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let warned = |plan: &Value, text: &str| {
+        plan["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(text))
+    };
+    assert!(
+        warned(
+            &plan,
+            "linked to protected Salesforce users, which roster leaves as they are"
+        ) && warned(&plan, "noah.okafor@contoso.com"),
+        "{plan}"
+    );
+    assert_eq!(
+        plan["summary"]["unchanged"].as_u64().unwrap() + 1,
+        before["summary"]["unchanged"].as_u64().unwrap(),
+        "not counted as in step"
+    );
+    world.emulator.admin(
+        "entra/groups/SF Sales/members",
+        &json!({"remove": ["noah.okafor@contoso.com"]}),
+    );
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    assert!(
+        warned(
+            &plan,
+            "protected Salesforce user(s) are out of scope but stay active"
+        ) && warned(
+            &plan,
+            "noah.okafor@contoso.com.dev1 (anchored to the Entra user"
+        ),
+        "{plan}"
+    );
+    assert!(
+        !plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["target_id"] == noah["Id"]),
+        "a protected user is never deactivated: {plan}"
+    );
+    // A rule giving a protected profile.
+    let config = std::fs::read_to_string(world.scratch.dir.join("roster.yaml")).unwrap();
+    let edited = config.replacen("profile: Standard User", "profile: System Administrator", 1);
+    assert_ne!(edited, config);
+    world.scratch.write("admins.yaml", edited);
+    let validated = world.roster(&["-c", "admins.yaml", "validate"]);
+    assert!(
+        validated
+            .stderr
+            .contains("`System Administrator` is protected: roster creates users with it"),
+        "{}",
+        validated.transcript()
+    );
+}
