@@ -136,6 +136,7 @@ impl<'a> State<'a> {
                 .map(|r| r.name.clone())
         };
         id_change("UserRoleId", roles.role, &role_name);
+        self.take_rules_role_away(current, &roles, &mut change, &role_name);
         let profile = roles.profile.map(|(_, id)| &**id);
         let licence = profile
             .or(current.profile_id.as_deref())
@@ -162,6 +163,39 @@ impl<'a> State<'a> {
         self.check_update(&change, user.key)?;
         change.reason = update_reason(&change, by, user, &self.compiled).into();
         Ok(Some(change))
+    }
+
+    /// A role a rule gives is roster's: moved to rules that give none, the user loses it, as a
+    /// create under those rules gets none (helper-60: a Sales Rep moved to Support kept the
+    /// sales role, and its access). A role no rule names was set by hand, and stays.
+    fn take_rules_role_away(
+        &self,
+        current: &crate::model::TargetUser,
+        roles: &super::mapping::Roles<'_>,
+        change: &mut Change,
+        role_name: &dyn Fn(&str) -> Option<String>,
+    ) {
+        if roles.role.is_some() {
+            return;
+        }
+        let Some(now) = current.text("UserRoleId").filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let given_by_a_rule = self.resolved.iter().any(|r| {
+            r.role
+                .as_ref()
+                .is_some_and(|(_, id)| crate::salesforce::same_id(id, now))
+        });
+        if given_by_a_rule {
+            let field = &self.compiled.user_role_id;
+            change
+                .before
+                .insert(Name::clone(field), Json::String(now.to_owned()));
+            change.after.insert(Name::clone(field), Json::Null);
+            if let Some(old) = role_name(now) {
+                change.labels.insert(now.into(), old.into());
+            }
+        }
     }
 
     /// An update's unique values claimed, in the order users are planned: a value another

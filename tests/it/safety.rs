@@ -2263,3 +2263,60 @@ fn a_protected_user_is_named_not_counted_as_in_step() {
         validated.transcript()
     );
 }
+
+/// A person who moves to a rule that gives no role loses the role a rule gave them, as a create
+/// under that rule gets none; the plan shows it (helper-60: a Sales Rep moved to Support kept
+/// the sales role, and its access, in silence).
+#[test]
+fn a_move_to_a_rule_without_a_role_takes_the_rules_role_away() {
+    let world = World::demo_editing("safety-role-taken-away", |demo| {
+        demo.replace(
+            "{name: Knowledge_PSL, total: 10}",
+            "{name: Knowledge_PSL, total: 30}",
+        )
+        .replace(
+            "feature_licenses: {KnowledgeUser: 10, SupportUser: 10}",
+            "feature_licenses: {KnowledgeUser: 30, SupportUser: 30}",
+        )
+    });
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    let amelia = user_by_username(&world, "amelia.kowalski@contoso.com.dev1");
+    let role = amelia["UserRoleId"].clone();
+    assert!(
+        role.is_string(),
+        "a Sales Rep holds the rule's role: {amelia}"
+    );
+    world.emulator.admin(
+        "entra/groups/SF Sales/members",
+        &json!({"remove": ["amelia.kowalski@contoso.com"]}),
+    );
+    world.emulator.admin(
+        "entra/groups/SF Support/members",
+        &json!({"add": ["amelia.kowalski@contoso.com"]}),
+    );
+    let plan = world.plan_json();
+    let change = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "amelia.kowalski@contoso.com")
+        .unwrap_or_else(|| panic!("no change for the move: {plan}"));
+    assert_eq!(change["before"]["UserRoleId"], role, "{change}");
+    assert_eq!(change["after"]["UserRoleId"], Value::Null, "{change}");
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    assert_eq!(
+        user_by_username(&world, "amelia.kowalski@contoso.com.dev1")["UserRoleId"],
+        Value::Null
+    );
+    let again = world.plan_json();
+    assert!(
+        !again["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "amelia.kowalski@contoso.com"),
+        "{again}"
+    );
+}
