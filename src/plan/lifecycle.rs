@@ -93,6 +93,12 @@ impl<'a> State<'a> {
                 now.as_deref(),
                 suffix,
             ) {
+                // White space alone is stored as null: Salesforce clears the field, and the
+                // plan says so (helper-60: it showed `-> "   "`).
+                let value = match value.as_str() {
+                    Some(text) if crate::user_fields::stored_text(text).is_empty() => Json::Null,
+                    _ => value,
+                };
                 change
                     .before
                     .insert(name, now.map_or(Json::Null, Cow::into_owned));
@@ -237,9 +243,10 @@ impl<'a> State<'a> {
         };
         for (name, value) in &change.after {
             // A field Salesforce requires cannot be emptied (it stores blank text as null).
-            if value
-                .as_str()
-                .is_some_and(|v| crate::user_fields::stored_text(v).is_empty())
+            if (value.is_null()
+                || value
+                    .as_str()
+                    .is_some_and(|v| crate::user_fields::stored_text(v).is_empty()))
                 && crate::user_fields::REQUIRED_ON_CREATE
                     .iter()
                     .any(|r| r.eq_ignore_ascii_case(name))

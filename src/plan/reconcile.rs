@@ -167,8 +167,10 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     // no longer gives), or owned and linked to nobody.
     let in_conflict = lock(&state.in_conflict);
     let read = ReadIds::new(&state.users);
-    // Protected users out of scope, which stay active: named in a warning.
+    // Protected users out of scope, which stay active, and those `out_of_scope: ignore` leaves:
+    // named in warnings.
     let mut protected_out: Vec<String> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
     for (t, user) in target.users.iter().enumerate() {
         if !user.is_active {
             continue;
@@ -239,7 +241,10 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             None => continue,
         };
         let action = match config.deprovision.out_of_scope {
-            OutOfScope::Ignore => continue,
+            OutOfScope::Ignore => {
+                ignored.push(key);
+                continue;
+            }
             OutOfScope::Deactivate => Action::Deactivate,
             // Already frozen: nothing to do.
             OutOfScope::Freeze if user.is_frozen() => continue,
@@ -274,6 +279,14 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         });
     }
     protected_warnings(config, &pass.protected_linked, &protected_out, &mut plan);
+    if !ignored.is_empty() {
+        plan.warnings.push(format!(
+            "{} Salesforce user(s) roster would deprovision stay active, as \
+             `deprovision.out_of_scope: ignore` leaves them: {}",
+            ignored.len(),
+            some_of(&ignored)
+        ));
+    }
     if withheld > 0 {
         plan.warnings.push(format!(
             "{} user(s)' matching rules could not be evaluated (see the errors): \

@@ -2158,6 +2158,20 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
             let demo = std::fs::read_to_string(&config).unwrap();
             let ignore = demo.replace("out_of_scope: deactivate", "out_of_scope: ignore");
             world.scratch.write("ignore.yaml", &ignore);
+            let ignored: Value = serde_json::from_str(
+                &world
+                    .roster(&["-c", "ignore.yaml", "plan", "--format", "json"])
+                    .stdout,
+            )
+            .unwrap();
+            assert!(
+                ignored["warnings"].as_array().unwrap().iter().any(|w| {
+                    let w = w.as_str().unwrap();
+                    w.contains("stay active, as `deprovision.out_of_scope: ignore` leaves them")
+                        && w.contains("spare1.sf@contoso.com")
+                }),
+                "{ignored}"
+            );
             let explained = world.roster(&["-c", "ignore.yaml", "explain", "spare1@contoso.com"]);
             assert!(
                 explained.stdout.contains(&format!(
@@ -2264,9 +2278,20 @@ fn a_protected_user_is_named_not_counted_as_in_step() {
     );
 }
 
+/// The plan's change for Amelia.
+fn amelias(plan: &Value) -> &Value {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "amelia.kowalski@contoso.com")
+        .unwrap_or_else(|| panic!("no change for Amelia: {plan}"))
+}
+
 /// A person who moves to a rule that gives no role loses the role a rule gave them, as a create
 /// under that rule gets none; the plan shows it (helper-60: a Sales Rep moved to Support kept
-/// the sales role, and its access, in silence).
+/// the sales role, and its access, in silence). Then a title of white space alone: the plan
+/// shows the field cleared, as Salesforce stores it.
 #[test]
 fn a_move_to_a_rule_without_a_role_takes_the_rules_role_away() {
     let world = World::demo_editing("safety-role-taken-away", |demo| {
@@ -2296,12 +2321,7 @@ fn a_move_to_a_rule_without_a_role_takes_the_rules_role_away() {
         &json!({"add": ["amelia.kowalski@contoso.com"]}),
     );
     let plan = world.plan_json();
-    let change = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["key"] == "amelia.kowalski@contoso.com")
-        .unwrap_or_else(|| panic!("no change for the move: {plan}"));
+    let change = amelias(&plan);
     assert_eq!(change["before"]["UserRoleId"], role, "{change}");
     assert_eq!(change["after"]["UserRoleId"], Value::Null, "{change}");
     let applied = world.roster(&["apply", "--auto-approve"]);
@@ -2310,6 +2330,18 @@ fn a_move_to_a_rule_without_a_role_takes_the_rules_role_away() {
         user_by_username(&world, "amelia.kowalski@contoso.com.dev1")["UserRoleId"],
         Value::Null
     );
+    // A job title of white space alone clears Title, as Salesforce stores it: the plan says
+    // null, not "   " (helper-60).
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/amelia.kowalski@contoso.com",
+        Some(&json!({"jobTitle": "   "})),
+    );
+    let plan = world.plan_json();
+    let change = amelias(&plan);
+    assert_eq!(change["after"]["Title"], Value::Null, "{change}");
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
     let again = world.plan_json();
     assert!(
         !again["changes"]
