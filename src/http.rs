@@ -322,14 +322,16 @@ impl HttpError {
         }
     }
 
-    /// This error, after an attempt whose answer was lost (`earlier`), if there was one.
+    /// This error, after an attempt whose answer was lost (`earlier`), if there was one: a
+    /// refusal then says nothing of what was carried out. Any other error leaves the outcome
+    /// unknown anyway, and stays as it is (`roster check` reads a broken connection as one).
     fn after(self, earlier: Option<String>) -> HttpError {
-        match (earlier, self) {
-            (_, lost @ HttpError::AfterLost { .. }) | (None, lost) => lost,
-            (Some(earlier), last) => HttpError::AfterLost {
+        match earlier {
+            Some(earlier) if self.refused() => HttpError::AfterLost {
                 earlier,
-                last: Box::new(last),
+                last: Box::new(self),
             },
+            _ => self,
         }
     }
 
@@ -881,6 +883,16 @@ mod tests {
             "{after}"
         );
         assert!(status(400).after(None).refused());
+        // A broken connection after another stays one: it says as much on its own.
+        let again = HttpError::Transport {
+            api: "Salesforce",
+            request: "PATCH /composite/sobjects".into(),
+            detail: "cannot connect to 127.0.0.1:9".into(),
+        };
+        assert!(matches!(
+            again.after(Some(lost.to_string())),
+            HttpError::Transport { .. }
+        ));
     }
 
     #[test]
