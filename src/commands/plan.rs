@@ -422,11 +422,12 @@ fn explain_salesforce_user(
     else {
         return Ok(None);
     };
-    let plan = crate::plan::plan(
+    let (plan, why_not) = crate::plan::plan_and_why_not(
         &desired.loaded.config,
         source,
         target,
         &super::context::inputs(desired, &[]),
+        &sf.id,
     );
     let change = plan.changes.iter().find(|c| {
         c.target_id
@@ -461,10 +462,10 @@ fn explain_salesforce_user(
                              freezes it.\n",
                     );
                 }
-                (None, None) => text.push_str(
-                    "Plan: no change for this user (linked and in step, not owned, or in a \
-                         dispute; `roster explain` with the linked Entra user says more).\n",
-                ),
+                (None, None) => {
+                    let why = why_not.as_deref().unwrap_or("the plan leaves it as it is");
+                    let _ = writeln!(text, "Plan: no change for this user: {why}.");
+                }
             }
             super::print(&text)
         }

@@ -465,6 +465,26 @@ fn refused(plan: &Plan) -> Option<String> {
     })
 }
 
+/// The plan, and why it has no change for the Salesforce user whose id is `sf_id`, as
+/// `no_change` says it (meaningful when the plan has none and the user is not protected):
+/// what `roster explain` of a Salesforce user prints then.
+pub(crate) fn plan_and_why_not(
+    config: &Config,
+    source: &crate::model::SourceSnapshot,
+    target: &crate::model::TargetSnapshot,
+    inputs: &super::Inputs<'_>,
+    sf_id: &str,
+) -> (Plan, Option<String>) {
+    let mut state = State::new(config, source, target, inputs);
+    let plan = super::planned(&mut state, source);
+    let why = target
+        .users
+        .iter()
+        .position(|u| crate::salesforce::same_id(&u.id, sf_id))
+        .map(|t| no_change(config, &state, &plan, t));
+    (plan, why)
+}
+
 /// Why the plan made from `state` has no change for the Salesforce user `t` (not protected),
 /// decided in the order the planner's deprovisioning decides it (`reconcile`).
 fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> String {

@@ -35,7 +35,7 @@ use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 
 pub(crate) use crate::sorted_map::{Fields, SortedMap};
-pub(crate) use explain::{Explanation, NotRead, explain, not_read};
+pub(crate) use explain::{Explanation, NotRead, explain, not_read, plan_and_why_not};
 pub(crate) use names::ConfigProblem;
 pub(crate) use target::is_protected;
 

@@ -2172,6 +2172,17 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
                 }),
                 "{ignored}"
             );
+            // By the Salesforce Username too: the same reason, not a list of guesses.
+            let by_username =
+                world.roster(&["-c", "ignore.yaml", "explain", "spare1.sf@contoso.com"]);
+            assert!(
+                by_username.stdout.contains(&format!(
+                    "Plan: no change for this user: it is anchored (Entra_Object_Id__c) to the \
+                     Entra user {SPARE}"
+                )),
+                "{}",
+                by_username.transcript()
+            );
             let explained = world.roster(&["-c", "ignore.yaml", "explain", "spare1@contoso.com"]);
             assert!(
                 explained.stdout.contains(&format!(
