@@ -804,11 +804,8 @@ fn update_login(org: &mut Org, id: &str, given: Map<String, Value>) -> Result<()
         let Some(field) = LOGIN_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&name)) else {
             return Err(refused(&name));
         };
-        let value = match value {
-            Value::Bool(b) => b,
-            Value::String(s) => s.eq_ignore_ascii_case("true"),
-            _ => false,
-        };
+        // `parse_refusal` let through only what `as_boolean` reads.
+        let value = as_boolean(&value).unwrap_or(false);
         if *field == "IsPasswordLocked" && value {
             return Err(refused(field));
         }
@@ -1061,8 +1058,8 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         let Value::String(text) = &*value else {
             continue;
         };
-        if checkbox && (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")) {
-            *value = Value::Bool(text.eq_ignore_ascii_case("true"));
+        if checkbox && let Some(checked) = as_boolean(value) {
+            *value = Value::Bool(checked);
         } else if number
             && let Some(n) = text
                 .trim()
@@ -1086,12 +1083,8 @@ fn check_custom_type(field: &CustomField, value: &Value) -> Result<(), Failure> 
     };
     let ok = match field.kind {
         CustomType::Text => value.is_string(),
-        CustomType::Checkbox => {
-            value.is_boolean()
-                || text.is_some_and(|t| {
-                    t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false")
-                })
-        }
+        // Never null here: a null is not checked against the type.
+        CustomType::Checkbox => as_boolean(value).is_some(),
         CustomType::Date => text.is_some_and(crate::user_fields::is_date),
         CustomType::Number => {
             value.is_number()
@@ -1226,11 +1219,9 @@ fn check_feature_seats(
 ) -> Result<(), Failure> {
     let on = |record: &Map<String, Value>, field: &str| {
         let flag = |f: &str| {
-            record.iter().any(|(k, v)| {
-                k.eq_ignore_ascii_case(f)
-                    && (v == &Value::Bool(true)
-                        || v.as_str().is_some_and(|t| t.eq_ignore_ascii_case("true")))
-            })
+            record
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case(f) && as_boolean(v) == Some(true))
         };
         flag(field) && flag("IsActive")
     };
