@@ -944,7 +944,6 @@ fn listed_twice(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
     }
 }
 
-/// Each name must be one of the feature licences the API can set.
 /// A warning when `rule` gives a profile `protect.profiles` names: roster would create users
 /// it can then never change or deprovision (helper-60).
 fn protected_profile(
@@ -973,6 +972,7 @@ fn protected_profile(
     }
 }
 
+/// Each name must be one of the feature licences the API can set.
 fn check_feature_names(names: &[String], pointer: &str, out: &mut Vec<Finding>) {
     for (j, name) in names.iter().enumerate() {
         if crate::grants::feature_license(name).is_none() {

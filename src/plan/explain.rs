@@ -537,10 +537,7 @@ fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> Strin
         };
     }
     if let Some((field, id)) = state.departed(sf, &super::reconcile::ReadIds::new(&state.users)) {
-        let anchored = format!(
-            "it is anchored ({field}) to the Entra user {id}, who is no longer assigned to the \
-             application or no longer exists"
-        );
+        let anchored = format!("it is {}", super::reconcile::anchored(field, id));
         return match config.deprovision.out_of_scope {
             OutOfScope::Ignore => {
                 format!("{anchored}, and `deprovision.out_of_scope: ignore` leaves it as it is")

@@ -242,11 +242,9 @@ impl<'a> State<'a> {
             reason,
         };
         for (name, value) in &change.after {
-            // A field Salesforce requires cannot be emptied (it stores blank text as null).
-            if (value.is_null()
-                || value
-                    .as_str()
-                    .is_some_and(|v| crate::user_fields::stored_text(v).is_empty()))
+            // A field Salesforce requires cannot be emptied (`update` writes blank text as the
+            // null Salesforce stores).
+            if value.is_null()
                 && crate::user_fields::REQUIRED_ON_CREATE
                     .iter()
                     .any(|r| r.eq_ignore_ascii_case(name))

@@ -176,11 +176,10 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             continue;
         }
         let source_link = state.linked_source.get(&t).copied();
-        let departed = (source_link.is_none()
-            && !pass.linked_targets.contains(&t)
-            && !in_conflict.contains(&t))
-        .then(|| state.departed(user, &read))
-        .flatten();
+        // Linked to no one: not by this read, nor in a dispute or a conflict.
+        let unlinked =
+            source_link.is_none() && !pass.linked_targets.contains(&t) && !in_conflict.contains(&t);
+        let departed = unlinked.then(|| state.departed(user, &read)).flatten();
         if state.org.protected(config, user) {
             match (source_link.map(|i| (&state.decisions[i], state.users[i].key)), departed) {
                 (Some((Scope::Out(why), key)), _) => protected_out.push(format!("{key} ({why})")),
@@ -205,39 +204,27 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             },
             None if let Some((field, id)) = departed => (
                 Situation::OutOfScope,
-                format!(
-                    "out of scope: anchored ({field}) to the Entra user {id}, who is no longer \
-                     assigned to the application or no longer exists"
-                ),
+                format!("out of scope: {}", anchored(field, id)),
                 Some(Box::<str>::from(id)),
                 user.username.clone(),
             ),
-            None if owned(config, user)
-                && !pass.linked_targets.contains(&t)
-                && !in_conflict.contains(&t)
-                && pass.undecided_matching > 0 =>
-            {
+            None if unlinked && owned(config, user) && pass.undecided_matching > 0 => {
                 withheld += 1;
                 continue;
             }
-            None if owned(config, user)
-                && !pass.linked_targets.contains(&t)
-                && !in_conflict.contains(&t) =>
-            {
-                (
-                    Situation::Orphaned,
-                    format!(
-                        "orphaned: owned (Username ends with {}) and no Entra user of the application links to it",
-                        config
-                            .ownership
-                            .username_suffix
-                            .as_deref()
-                            .unwrap_or_default()
-                    ),
-                    None,
-                    user.username.clone(),
-                )
-            }
+            None if unlinked && owned(config, user) => (
+                Situation::Orphaned,
+                format!(
+                    "orphaned: owned (Username ends with {}) and no Entra user of the application links to it",
+                    config
+                        .ownership
+                        .username_suffix
+                        .as_deref()
+                        .unwrap_or_default()
+                ),
+                None,
+                user.username.clone(),
+            ),
             None => continue,
         };
         let action = match config.deprovision.out_of_scope {
@@ -301,6 +288,15 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     plan.skipped.sort_by(|a, b| a.key.cmp(&b.key));
     plan.summary.unchanged = pass.unchanged;
     plan
+}
+
+/// Why a Salesforce user `departed` names is out of scope: the Entra user `id` its anchor
+/// `field` holds has left.
+pub(super) fn anchored(field: &str, id: &str) -> String {
+    format!(
+        "anchored ({field}) to the Entra user {id}, who is no longer assigned to the \
+         application or no longer exists"
+    )
 }
 
 /// How many users a warning names before it says "and N more".
