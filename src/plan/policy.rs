@@ -178,6 +178,13 @@ pub(crate) fn administrators_made<'c, 'p>(
     plan: &'c Plan,
     standing: &'p Standing,
 ) -> impl Iterator<Item = (&'c super::Change, Option<&'p Profile>, Made)> {
+    // Each profile's id in its 15-character form, read once: a plan of 100,000 creates looks
+    // a profile up for each.
+    let canonical: Vec<Option<[u8; 15]>> = standing
+        .profiles
+        .iter()
+        .map(|p| crate::salesforce::canonical_id(&p.id))
+        .collect();
     plan.changes.iter().filter_map(move |change| {
         let written = change
             .after
@@ -198,10 +205,18 @@ pub(crate) fn administrators_made<'c, 'p>(
             }
             (None, _) => return None,
         };
+        // `salesforce::same_id`, with the profiles' side read once.
+        let wanted = crate::salesforce::canonical_id(id);
+        let same = |(p, canonical): &(&Profile, &Option<[u8; 15]>)| match (canonical, wanted) {
+            (Some(a), Some(b)) => *a == b,
+            _ => p.id.eq_ignore_ascii_case(id),
+        };
         match standing
             .profiles
             .iter()
-            .find(|p| crate::salesforce::same_id(&p.id, id))
+            .zip(&canonical)
+            .find(same)
+            .map(|(p, _)| p)
         {
             Some(p) if p.administrative.is_empty() => None,
             profile => Some((change, profile, made)),
@@ -525,6 +540,43 @@ mod tests {
             ..Plan::default()
         };
         assert!(held(&plan, &policy(&[Reactivate])).is_empty());
+    }
+
+    /// A create's `ProfileId` names the org's profile in its 15- or 18-character form, the
+    /// latter in any case; an id the org does not list is reported as one.
+    #[test]
+    fn a_created_administrators_profile_is_found_by_its_id_in_either_form() {
+        let create = |profile: &str| {
+            let mut created = change(Action::Create, "a");
+            created
+                .after
+                .insert("ProfileId".into(), serde_json::json!(profile));
+            created
+        };
+        let plan = Plan {
+            changes: [
+                "00e000000000002",
+                "00E000000000002aaa",
+                "00e000000000001",
+                "00e00000000000X",
+            ]
+            .into_iter()
+            .map(create)
+            .collect(),
+            ..Plan::default()
+        };
+        let standing = standing();
+        let made: Vec<Option<&str>> = super::administrators_made(&plan, &standing)
+            .map(|(_, profile, _)| profile.map(|p| p.name.as_str()))
+            .collect();
+        assert_eq!(
+            made,
+            [
+                Some("System Administrator"),
+                Some("System Administrator"),
+                None
+            ]
+        );
     }
 
     #[test]
