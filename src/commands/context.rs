@@ -661,7 +661,12 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
     }
     // A live read lists each user once (a user read twice is kept once, with a warning): one
     // listed twice here was edited in, and would be planned as two.
-    if let Some((i, j)) = listed_twice(source.users.iter().map(|u| u.id.to_lowercase())) {
+    if let Some((i, j)) = listed_twice(
+        source
+            .users
+            .iter()
+            .map(|u| crate::plan::compare::lowercase(&u.id)),
+    ) {
         return Err(refused(&path, twice(i, j, &source.users[j].id)));
     }
     // Held to what a live read accepts: a hand-edited `accountEnabled: "false"` would otherwise
@@ -685,10 +690,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
     }
     let path = dir.join("salesforce.json");
     let target: TargetSnapshot = read_snapshot(&path)?;
-    let ids = target
-        .users
-        .iter()
-        .map(|u| crate::salesforce::id15(&u.id).to_owned());
+    let ids = target.users.iter().map(|u| crate::salesforce::id15(&u.id));
     if let Some((i, j)) = listed_twice(ids) {
         return Err(refused(&path, twice(i, j, &target.users[j].id)));
     }
@@ -696,8 +698,13 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
 }
 
 /// The first two places of one id among `ids`.
-fn listed_twice(ids: impl Iterator<Item = String>) -> Option<(usize, usize)> {
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+fn listed_twice<K: std::hash::Hash + Eq>(
+    ids: impl ExactSizeIterator<Item = K>,
+) -> Option<(usize, usize)> {
+    let mut seen: crate::hash::HashMap<K, usize> = crate::hash::HashMap::with_capacity_and_hasher(
+        ids.len(),
+        foldhash::fast::RandomState::default(),
+    );
     for (j, id) in ids.enumerate() {
         if let Some(i) = seen.get(&id) {
             return Some((*i, j));

@@ -2,6 +2,8 @@
 //! trims text and stores empty as null, compares Username and Email without case, and a sandbox
 //! refresh appends a suffix (`.invalid`) to every email.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// Fields Salesforce compares without case.
@@ -68,20 +70,47 @@ fn is_id(text: &str) -> bool {
     matches!(text.len(), 15 | 18) && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The value as it would be matched against a lookup key of `field`.
-pub(crate) fn match_key(field: &str, value: &str, sandbox_email_suffix: &str) -> String {
+/// The value as it would be matched against a lookup key of `field`: borrowed from `value`
+/// when matching changes nothing in it (most keys), a copy otherwise.
+pub(crate) fn match_key<'v>(
+    field: &str,
+    value: &'v str,
+    sandbox_email_suffix: &str,
+) -> Cow<'v, str> {
     let value = value.trim();
     if !case_insensitive(field) {
-        return value.to_owned();
+        return Cow::Borrowed(value);
     }
-    let lower = value.to_lowercase();
+    let lower = lowercase(value);
     if field.eq_ignore_ascii_case("Email") && !sandbox_email_suffix.is_empty() {
         let suffix = sandbox_email_suffix.to_lowercase();
-        if let Some(stripped) = lower.strip_suffix(&suffix) {
-            return stripped.to_owned();
+        match &lower {
+            Cow::Borrowed(lower) => {
+                if let Some(stripped) = lower.strip_suffix(&suffix) {
+                    return Cow::Borrowed(stripped);
+                }
+            }
+            Cow::Owned(lower) => {
+                if let Some(stripped) = lower.strip_suffix(&suffix) {
+                    return Cow::Owned(stripped.to_owned());
+                }
+            }
         }
     }
     lower
+}
+
+/// `text` in lower case (Unicode's, as `str::to_lowercase`): itself when it is ASCII without
+/// capitals, as most names, ids and addresses are, and a copy only otherwise.
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +190,22 @@ mod tests {
             match_key("FederationIdentifier", "A@B.com", ".invalid"),
             "A@B.com"
         );
+    }
+
+    /// A key that needs no change is the value itself, not a copy; one that does is the copy
+    /// `str::to_lowercase` gives, non-ASCII capitals included.
+    #[test]
+    fn keys_are_copied_only_when_matching_changes_them() {
+        let borrowed = |key: &Cow<'_, str>| matches!(key, Cow::Borrowed(_));
+        let plain = match_key("Email", "a@b.com.invalid", ".invalid");
+        assert_eq!(plain, "a@b.com");
+        assert!(borrowed(&plain));
+        let capital = match_key("Username", " Ä@B.com ", "");
+        assert_eq!(capital, "ä@b.com");
+        assert!(!borrowed(&capital));
+        assert!(borrowed(&match_key("Alias", " JSmith ", "")));
+        assert!(borrowed(&lowercase("j.smith@example.com")));
+        assert_eq!(lowercase("J.Smith@Example.COM"), "j.smith@example.com");
+        assert_eq!(lowercase("ÉMILE"), "émile");
     }
 }

@@ -564,7 +564,9 @@ impl<'a> State<'a> {
             .get("Username")
             .and_then(Json::as_str)
             .unwrap_or_default();
-        if let Some(reason) = self.username_taken(user, username, &username.to_lowercase()) {
+        if let Some(reason) =
+            self.username_taken(user, username, &super::compare::lowercase(username))
+        {
             return Err(conflict(user.key, reason));
         }
         self.claim_unique(unique, &change, user.key, None)?;

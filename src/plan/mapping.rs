@@ -1,6 +1,7 @@
 //! Mapping: the config's expressions parsed once, the fields a user should have, the role
 //! rules that fire, and what Salesforce would refuse on create.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -48,16 +49,18 @@ pub(super) struct MatchRule<'c> {
 }
 
 impl MatchRule<'_> {
-    /// The value as this rule compares it.
-    pub(super) fn key(&self, value: &str, suffix: &str) -> String {
+    /// The value as this rule compares it: borrowed from `value` when that changes nothing.
+    pub(super) fn key<'v>(&self, value: &'v str, suffix: &str) -> Cow<'v, str> {
         let key = super::compare::match_key(self.field, value, suffix);
-        // ASCII without capitals, as most keys are (lower-cased already when the field is
-        // case-insensitive), lower-cases to itself.
-        let lower = key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase());
-        if self.anchor && !lower {
-            key.to_lowercase()
-        } else {
-            key
+        if !self.anchor {
+            return key;
+        }
+        match key {
+            Cow::Borrowed(key) => super::compare::lowercase(key),
+            Cow::Owned(key) => match super::compare::lowercase(&key) {
+                Cow::Borrowed(_) => Cow::Owned(key),
+                Cow::Owned(lower) => Cow::Owned(lower),
+            },
         }
     }
 }

@@ -24,7 +24,9 @@ pub(super) fn match_index(
                 if let Some(value) = user.text(rule.field)
                     && !value.trim().is_empty()
                 {
-                    map.entry(rule.key(value, suffix)).or_default().push(t);
+                    map.entry(rule.key(value, suffix).into_owned())
+                        .or_default()
+                        .push(t);
                 }
             }
             map
@@ -121,7 +123,7 @@ pub(super) fn link(
             }
         };
         let key = rule.key(&value, suffix);
-        let hits = index[i].get(&key).map(Vec::as_slice).unwrap_or_default();
+        let hits = index[i].get(&*key).map(Vec::as_slice).unwrap_or_default();
         // A Salesforce user whose anchor holds another person's value is theirs: a later rule
         // (a reused UPN, a shared name) must not hand it to this user.
         let found: Vec<usize> = hits
@@ -138,7 +140,7 @@ pub(super) fn link(
             })
             .collect();
         if rule.anchor {
-            anchors.push((i, key));
+            anchors.push((i, key.into_owned()));
         }
         if let Some(attempts) = explain.as_deref_mut() {
             attempts.push(Attempt {
@@ -208,7 +210,7 @@ pub(super) fn candidates(
     let mut out = Vec::new();
     for (i, rule) in compiled.matching.iter().enumerate() {
         if let Ok(Value::Str(value)) = expr::evaluate(rule.parsed, user, ctx)
-            && let Some(hits) = index[i].get(&rule.key(&value, suffix))
+            && let Some(hits) = index[i].get(&*rule.key(&value, suffix))
         {
             out.extend(hits.iter().map(|t| (*t, i)));
         }

@@ -261,15 +261,15 @@ fn quoted(text: &str) -> String {
 
 /// A unique value as Salesforce compares it: trimmed, as it stores text (Java's `trim`), and
 /// without case. `"zed "` is `"zed"`'s duplicate.
-fn stored(text: &str) -> String {
-    user_fields::stored_text(text).to_lowercase()
+fn stored(text: &str) -> std::borrow::Cow<'_, str> {
+    super::compare::lowercase(user_fields::stored_text(text))
 }
 
 /// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
 fn fingerprint(seeds: &Seeds, text: &str) -> Fingerprint {
     use std::hash::BuildHasher as _;
-    let compared = stored(text);
-    Fingerprint(seeds.0.hash_one(&compared), seeds.1.hash_one(&compared))
+    let compared: &str = &stored(text);
+    Fingerprint(seeds.0.hash_one(compared), seeds.1.hash_one(compared))
 }
 
 /// Fields whose describe does not say `unique` but which Salesforce refuses to give two users
