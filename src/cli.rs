@@ -135,14 +135,7 @@ fn user_key(text: &str) -> Result<String, String> {
              userPrincipalName has at most 113, a Salesforce Username 80)"
         ));
     }
-    let enclosed = [('{', '}'), ('(', ')')]
-        .iter()
-        .find_map(|&(open, close)| text.strip_prefix(open)?.strip_suffix(close));
-    Ok(match enclosed {
-        Some(id) if crate::graph::looks_like_guid(id) => id,
-        _ => text,
-    }
-    .to_owned())
+    Ok(crate::graph::unenclosed_guid(text).to_owned())
 }
 
 /// `user_key` as clap's parser, whose refusal names the argument but not the value: a key of

@@ -540,6 +540,17 @@ pub(crate) fn looks_like_guid(text: &str) -> bool {
         })
 }
 
+/// A GUID as `text` holds it, without the braces or parentheses PowerShell and .NET write GUIDs
+/// in (`{0000000e-...}`, `(0000000e-...)`, `[guid]::NewGuid().ToString("B")`); `text` itself
+/// when it is no GUID so enclosed.
+pub(crate) fn unenclosed_guid(text: &str) -> &str {
+    [('{', '}'), ('(', ')')]
+        .iter()
+        .find_map(|&(open, close)| text.strip_prefix(open)?.strip_suffix(close))
+        .filter(|id| looks_like_guid(id))
+        .unwrap_or(text)
+}
+
 /// A group's direct members: users (handed to `each_user` with their selected properties) and
 /// nested groups (only noted). Every member must carry its `id` and `@odata.type`.
 async fn members(

@@ -209,28 +209,28 @@ impl<'a> State<'a> {
     pub(super) fn claim_update(
         &self,
         change: Change,
-        key: &'a str,
+        user: &SourceUser<'a>,
         unique: &mut UniqueValues<'a>,
     ) -> Result<Change, Problem> {
-        self.claim_unique(unique, &change, key, change.target_id.as_deref())?;
+        self.claim_unique(unique, &change, user, change.target_id.as_deref())?;
         Ok(change)
     }
 
-    /// `change`'s values of unique fields claimed in `unique` for the user `key` (whose
-    /// Salesforce user, if any, is `own`): a conflict naming the holder, kept out of this plan's
-    /// deprovisioning, when another has one.
+    /// `change`'s values of unique fields claimed in `unique` for `user` (whose Salesforce
+    /// user, if any, is `own`): a conflict naming the holder, kept out of this plan's
+    /// deprovisioning (`hold_in_conflict`), when another has one.
     fn claim_unique(
         &self,
         unique: &mut UniqueValues<'a>,
         change: &Change,
-        key: &'a str,
+        user: &SourceUser<'a>,
         own: Option<&str>,
     ) -> Result<(), Problem> {
         unique
-            .claim(change.after.iter().map(|(k, v)| (&**k, v)), key, own)
+            .claim(change.after.iter().map(|(k, v)| (&**k, v)), user.key, own)
             .map_err(|(reason, holder)| {
-                self.hold_in_conflict(holder.as_deref());
-                conflict(key, reason)
+                self.hold_in_conflict(user, holder.as_deref());
+                conflict(user.key, reason)
             })
     }
 
@@ -264,9 +264,14 @@ impl<'a> State<'a> {
         Ok(())
     }
 
-    /// Keeps the Salesforce user a conflict names (by id) out of this plan's deprovisioning.
-    fn hold_in_conflict(&self, id: Option<&str>) {
-        if let Some(t) = id.and_then(|id| self.by_id.get(id)) {
+    /// Keeps the Salesforce user `user`'s conflict names (by id) out of this plan's
+    /// deprovisioning: it may be this person's own account, which a matching rule failed to
+    /// link. Not when its anchor holds another person's object id: the account is theirs, and
+    /// goes as they do (a leaver's account stays active for no one's conflict).
+    fn hold_in_conflict(&self, user: &SourceUser<'_>, id: Option<&str>) {
+        if let Some(t) = id.and_then(|id| self.by_id.get(id))
+            && self.anchor_mismatch(user, &self.target.users[*t]).is_none()
+        {
             lock(&self.in_conflict).insert(*t);
         }
     }
@@ -280,10 +285,8 @@ impl<'a> State<'a> {
         username_lower: &str,
     ) -> Option<String> {
         let index = *self.by_username.get(username_lower)?;
-        // The account in this conflict may be this person's (a matching rule that failed to
-        // link it): it is never deprovisioned in the same plan.
-        lock(&self.in_conflict).insert(index);
         let other = &self.target.users[index];
+        self.hold_in_conflict(user, Some(&other.id));
         let why = self.anchor_mismatch(user, other).map_or_else(
             || "that no matching rule links".to_owned(),
             |theirs| {
@@ -569,7 +572,7 @@ impl<'a> State<'a> {
         {
             return Err(conflict(user.key, reason));
         }
-        self.claim_unique(unique, &change, user.key, None)?;
+        self.claim_unique(unique, &change, user, None)?;
         if self.select_unique_value {
             let mut taken = lock(&self.taken);
             for (name, value) in &change.after {

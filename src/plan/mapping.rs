@@ -49,18 +49,17 @@ pub(super) struct MatchRule<'c> {
 }
 
 impl MatchRule<'_> {
-    /// The value as this rule compares it: borrowed from `value` when that changes nothing.
+    /// The value as this rule compares it: borrowed from `value` when that changes nothing. An
+    /// anchor's is without case, and an object id written in braces or parentheses
+    /// (`{0000000e-...}`, as .NET and PowerShell write GUIDs) is the id.
     pub(super) fn key<'v>(&self, value: &'v str, suffix: &str) -> Cow<'v, str> {
         let key = super::compare::match_key(self.field, value, suffix);
         if !self.anchor {
             return key;
         }
         match key {
-            Cow::Borrowed(key) => super::compare::lowercase(key),
-            Cow::Owned(key) => match super::compare::lowercase(&key) {
-                Cow::Borrowed(_) => Cow::Owned(key),
-                Cow::Owned(lower) => Cow::Owned(lower),
-            },
+            Cow::Borrowed(key) => super::compare::lowercase(crate::graph::unenclosed_guid(key)),
+            Cow::Owned(key) => Cow::Owned(crate::graph::unenclosed_guid(&key).to_lowercase()),
         }
     }
 }

@@ -72,7 +72,9 @@ pub(super) enum Link {
 }
 
 /// Matching: rules in precedence order; the first rule that finds exactly one target user
-/// links; one that finds several is a dispute.
+/// links; one that finds several is a dispute, and so is a later rule that finds another
+/// Salesforce user than the one linked (two accounts for one person: which is theirs is for a
+/// person to say, and neither is deprovisioned for it).
 pub(super) fn link(
     compiled: &Compiled<'_>,
     index: &[HashMap<String, Vec<usize>>],
@@ -87,6 +89,8 @@ pub(super) fn link(
     let mut tried: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(compiled.matching.len());
     // The user's own value of each anchor rule tried so far: (rule, key).
     let mut anchors: Vec<(usize, String)> = Vec::new();
+    // The Salesforce user a rule linked, the rule and its value: later rules may find another.
+    let mut linked: Option<(usize, usize, Cow<'_, str>)> = None;
     for (i, rule) in compiled.matching.iter().enumerate() {
         let (parsed, field, source) = (rule.parsed, &rule.field, &rule.source);
         let evaluated = match held_text(parsed, raw) {
@@ -98,7 +102,8 @@ pub(super) fn link(
         };
         let value = match evaluated {
             Ok(v) if !v.trim().is_empty() => v,
-            Err(e) if explain.is_none() => {
+            // Linked already: a rule after the link that cannot be evaluated finds no one.
+            Err(e) if explain.is_none() && linked.is_none() => {
                 return Link::Undecided(
                     format!(
                         "matching rule {} ({field} ← {source}) cannot be evaluated: {}",
@@ -129,15 +134,7 @@ pub(super) fn link(
         let found: Vec<usize> = hits
             .iter()
             .copied()
-            .filter(|t| {
-                anchors.iter().all(|(rule, mine)| {
-                    let anchor = &compiled.matching[*rule];
-                    target.users[*t]
-                        .text(anchor.field)
-                        .filter(|v| !v.trim().is_empty())
-                        .is_none_or(|theirs| anchor.key(theirs, suffix) == *mine)
-                })
-            })
+            .filter(|t| anchored_to_them(compiled, &target.users[*t], &anchors, suffix))
             .collect();
         if rule.anchor {
             anchors.push((i, key.into_owned()));
@@ -152,14 +149,15 @@ pub(super) fn link(
                 found: found.len(),
             });
         }
+        if let Some(linked) = &linked {
+            if found.iter().any(|t| *t != linked.0) {
+                return two_accounts(compiled, target, linked, (i, &value), &found);
+            }
+            continue;
+        }
         match found.as_slice() {
             [] => tried.push((i, value)),
-            [one] => {
-                return Link::Linked {
-                    target: *one,
-                    by: (*field).into(),
-                };
-            }
+            [one] => linked = Some((*one, i, value)),
             several => {
                 let names: Vec<String> = several
                     .iter()
@@ -176,9 +174,63 @@ pub(super) fn link(
             }
         }
     }
+    if let Some((target, by, _)) = linked {
+        return Link::Linked {
+            target,
+            by: compiled.matching[by].field.into(),
+        };
+    }
     Link::Unmatched {
         reason: unmatched_reason(compiled, &tried).into(),
     }
+}
+
+/// Whether `other` may be the user whose anchor rules gave `anchors` (rule, key): it holds no
+/// other value in any of their fields.
+fn anchored_to_them(
+    compiled: &Compiled<'_>,
+    other: &crate::model::TargetUser,
+    anchors: &[(usize, String)],
+    suffix: &str,
+) -> bool {
+    anchors.iter().all(|(rule, mine)| {
+        let anchor = &compiled.matching[*rule];
+        other
+            .text(anchor.field)
+            .filter(|v| !v.trim().is_empty())
+            .is_none_or(|theirs| anchor.key(theirs, suffix) == *mine)
+    })
+}
+
+/// The dispute of a user whom matching rule `linked.1` linked to Salesforce user `linked.0`
+/// (by the value `linked.2`), and rule `later.0` finds `found` by `later.1`, another among them.
+fn two_accounts(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    (one, by, linked_value): &(usize, usize, Cow<'_, str>),
+    (rule, value): (usize, &str),
+    found: &[usize],
+) -> Link {
+    let others: Vec<usize> = found.iter().copied().filter(|t| t != one).collect();
+    let reason = format!(
+        "disputed: matching rule {} ({} = {linked_value:?}) links Salesforce user {}, and rule \
+         {} ({} = {value:?}) finds Salesforce user {}: two accounts for one person (merge them, \
+         or clear the value on the one that is not theirs)",
+        by + 1,
+        compiled.matching[*by].field,
+        target.users[*one].username,
+        rule + 1,
+        compiled.matching[rule].field,
+        others
+            .iter()
+            .map(|t| target.users[*t].username.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Link::Disputed(Box::new((
+        reason,
+        std::iter::once(*one).chain(others).collect(),
+    )))
 }
 
 /// The text a rule that reads one attribute (`[userPrincipalName]`) gives, as the user holds it:

@@ -460,7 +460,7 @@ impl<'a> State<'a> {
             None => return,
             Some(Prepared::Update(outcome)) => {
                 match outcome.and_then(|c| {
-                    c.map(|c| self.claim_update(c, user.key, &mut pass.unique_values))
+                    c.map(|c| self.claim_update(c, user, &mut pass.unique_values))
                         .transpose()
                 }) {
                     Ok(Some(change)) => Ok(change),
@@ -742,8 +742,8 @@ impl<'a> State<'a> {
         read: &ReadIds<'_, '_>,
     ) -> Option<(&'a str, &'u str)> {
         let field = self.compiled.object_id_anchor?;
-        let id = user.text(field)?.trim();
-        // Object ids are GUIDs, which Graph gives in lower case.
+        let id = crate::graph::unenclosed_guid(user.text(field)?.trim());
+        // Object ids are GUIDs, which Graph gives in lower case (and without braces).
         (!id.is_empty() && !read.contains(id) && !read.contains(&id.to_ascii_lowercase()))
             .then_some((field, id))
     }

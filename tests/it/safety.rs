@@ -795,6 +795,26 @@ fn world_objects(world: &World, object: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The change `plan` (JSON) makes to the Salesforce user `id`.
+fn change_to<'p>(plan: &'p Value, id: &Value) -> &'p Value {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target_id"] == *id)
+        .unwrap_or_else(|| panic!("no change to {id}: {plan}"))
+}
+
+/// The error item (a conflict, say) `plan` (JSON) has for `key`.
+fn error_for<'p>(plan: &'p Value, key: &str) -> &'p Value {
+    plan["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == key)
+        .unwrap_or_else(|| panic!("no error item for {key}: {plan}"))
+}
+
 fn user_by_username(world: &World, username: &str) -> Value {
     world_objects(world, "User")
         .into_iter()
@@ -1727,12 +1747,7 @@ fn a_reused_upn_never_takes_over_the_leavers_account() {
             "Liam's account handed over: {change}"
         );
     }
-    let conflict = plan["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["key"] == "liam.chen@contoso.com")
-        .unwrap_or_else(|| panic!("no conflict for the new liam.chen: {plan}"));
+    let conflict = error_for(&plan, "liam.chen@contoso.com");
     assert!(
         conflict["reason"]
             .as_str()
@@ -2136,12 +2151,7 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
         }
         let out = world.roster(&["plan", "--format", "json"]);
         let plan: Value = serde_json::from_str(&out.stdout).unwrap();
-        let change = plan["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["target_id"] == account["Id"])
-            .unwrap_or_else(|| panic!("the leaver keeps the account: {plan}"));
+        let change = change_to(&plan, &account["Id"]);
         assert_eq!(change["action"], "deactivate", "{change}");
         assert_eq!(change["source_id"], SPARE, "{change}");
         assert!(
@@ -2204,6 +2214,143 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
             serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
         assert_eq!(again["changes"], json!([]), "{again}");
     }
+}
+
+/// Two Salesforce accounts for one person, found by different matching rules, are a conflict:
+/// Charlotte's active account has no FederationIdentifier (her Username rule finds it), and an
+/// old inactive one holds her FederationIdentifier. The first rule that finds one used to win:
+/// the plan reactivated the old account and deactivated her active one as an orphan "no Entra
+/// user links to" (helper-61).
+#[test]
+fn two_accounts_found_by_different_rules_are_a_conflict_and_neither_is_touched() {
+    let world = World::demo_editing("safety-two-accounts-one-person", |demo| {
+        demo.replace(
+            "    - Username: former.contractor@contoso.com.dev1\n",
+            "    - {Username: charlotte.x@contoso.com.dev1, Email: charlotte.haddad@contoso.com,\n\
+             \x20      LastName: Haddad, Alias: chx, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Support User, FederationIdentifier: charlotte.haddad@contoso.com,\n\
+             \x20      IsActive: false}\n\
+             \x20   - Username: former.contractor@contoso.com.dev1\n",
+        )
+    });
+    let active = user_by_username(&world, "charlotte.haddad@contoso.com.dev1");
+    let old = user_by_username(&world, "charlotte.x@contoso.com.dev1");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let conflict = error_for(&plan, "charlotte.haddad@contoso.com");
+    let reason = conflict["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("matching rule 2 (FederationIdentifier")
+            && reason.contains("charlotte.x@contoso.com.dev1")
+            && reason.contains("rule 3 (Username")
+            && reason.contains("two accounts for one person"),
+        "{conflict}"
+    );
+    for account in [&active, &old] {
+        assert!(
+            !plan["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["target_id"] == account["Id"]),
+            "{account} is acted on: {plan}"
+        );
+    }
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    assert_eq!(
+        user_by_username(&world, "charlotte.haddad@contoso.com.dev1")["IsActive"],
+        true
+    );
+    assert_eq!(
+        user_by_username(&world, "charlotte.x@contoso.com.dev1")["IsActive"],
+        false
+    );
+}
+
+/// An anchor holding the object id in braces, as .NET and PowerShell write GUIDs (an import
+/// script's `[guid]`), or in capitals, is the person's object id: Noah stays linked to his
+/// account, whose anchor the plan rewrites as Graph gives the id. It was taken for another
+/// person's, so the plan created a second account and deactivated his as "anchored to the Entra
+/// user {...}, who ... no longer exists" (helper-61).
+#[test]
+fn an_anchor_in_braces_is_the_object_id_it_encloses() {
+    const NOAH: &str = "0000000e-0000-0000-0000-000000000003";
+    let world = World::demo_editing("safety-anchor-in-braces", |demo| {
+        demo.replace(
+            "      FederationIdentifier: noah.okafor@contoso.com\n",
+            "      FederationIdentifier: noah.okafor@contoso.com\n\
+             \x20     Entra_Object_Id__c: \"{0000000E-0000-0000-0000-000000000003}\"\n",
+        )
+    });
+    let noah = user_by_username(&world, "noah.okafor@contoso.com.dev1");
+    assert_eq!(
+        noah["Entra_Object_Id__c"],
+        "{0000000E-0000-0000-0000-000000000003}"
+    );
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let changes: Vec<&Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["key"] == "noah.okafor@contoso.com" || c["target_id"] == noah["Id"])
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["action"], "update", "{changes:?}");
+    assert_eq!(changes[0]["target_id"], noah["Id"], "{changes:?}");
+    assert_eq!(
+        changes[0]["after"]["Entra_Object_Id__c"], NOAH,
+        "{changes:?}"
+    );
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    let again: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    assert_eq!(again["changes"], json!([]), "{again}");
+}
+
+/// A leaver's account is not held back by another person's conflict over it: Spare is deleted
+/// in Entra, and Wyatt renamed to Spare's old name, so Wyatt's update wants the
+/// FederationIdentifier Spare's account holds. That is Wyatt's conflict; the account, whose anchor
+/// holds Spare's object id, is Spare's, and goes as Spare does (helper-61: it stayed active while
+/// the plan said nothing of it).
+#[test]
+fn a_leavers_account_is_deactivated_though_another_persons_conflict_names_it() {
+    const SPARE: &str = "0000000e-0000-0000-0000-0000000000f1";
+    let world = with_a_hand_made_account("safety-leaver-conflict");
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    let account = user_by_username(&world, "spare1.sf@contoso.com");
+    world.emulator.admin_call(
+        Method::DELETE,
+        &format!("entra/users/{SPARE}"),
+        Some(&json!({"keep_assignments": true})),
+    );
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/wyatt.schmidt@contoso.com",
+        Some(&json!({"userPrincipalName": "spare1@contoso.com", "mail": "spare1@contoso.com"})),
+    );
+    let out = world.roster(&["plan", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    let conflict = error_for(&plan, "spare1@contoso.com");
+    assert!(
+        conflict["reason"]
+            .as_str()
+            .unwrap()
+            .contains("FederationIdentifier \"spare1@contoso.com\" is already held by Salesforce user spare1.sf@contoso.com"),
+        "{conflict}"
+    );
+    let change = change_to(&plan, &account["Id"]);
+    assert_eq!(change["action"], "deactivate", "{change}");
+    assert!(
+        change["reason"].as_str().unwrap().contains(&format!(
+            "anchored (Entra_Object_Id__c) to the Entra user {SPARE}"
+        )),
+        "{change}"
+    );
 }
 
 /// A user `protect` covers is left as it is, and the plan says so rather than counting it as in
