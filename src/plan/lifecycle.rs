@@ -287,16 +287,25 @@ impl<'a> State<'a> {
         let index = *self.by_username.get(username_lower)?;
         let other = &self.target.users[index];
         self.hold_in_conflict(user, Some(&other.id));
-        let why = self.anchor_mismatch(user, other).map_or_else(
-            || "that no matching rule links".to_owned(),
-            |theirs| {
-                format!(
-                    "whose {theirs}: roster does not hand one person's account to another (if it \
-                     is this person's — rehired, recreated in Entra — correct or clear that field \
-                     on it)"
-                )
-            },
-        );
+        // The account may be linked, by its anchor, to another person of this plan: named, as
+        // clearing the anchor would hand their account over.
+        let linked_to = self
+            .linked_source
+            .get(&index)
+            .map(|i| self.users[*i].key)
+            .filter(|key| *key != user.key);
+        let why = match (self.anchor_mismatch(user, other), linked_to) {
+            (None, _) => "that no matching rule links".to_owned(),
+            (Some(theirs), Some(owner)) => format!(
+                "whose {theirs}: it is linked to the Entra user {owner}, whose account it is by \
+                 that anchor (a Username reused after a rename: this person needs another \
+                 Username; or an anchor written wrong: correct it on that account)"
+            ),
+            (Some(theirs), None) => format!(
+                "whose {theirs}: roster does not hand one person's account to another (if it is \
+                 this person's — rehired, recreated in Entra — correct or clear that field on it)"
+            ),
+        };
         Some(format!(
             "unmatched, but Username {username:?} already belongs to Salesforce user {} {why}",
             other.id

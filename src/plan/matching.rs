@@ -2,6 +2,7 @@
 
 use crate::hash::HashMap;
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::mapping::Compiled;
@@ -49,6 +50,10 @@ pub(crate) struct Attempt {
     pub(crate) error: Option<String>,
     /// Salesforce users with that value.
     pub(crate) found: usize,
+    /// Usernames of the Salesforce users with that value that are not counted in `found`: their
+    /// anchor holds another person's object id (or employee id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) anothers: Vec<String>,
 }
 
 /// How a source user relates to the target users.
@@ -89,6 +94,8 @@ pub(super) fn link(
     let mut tried: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(compiled.matching.len());
     // The user's own value of each anchor rule tried so far: (rule, key).
     let mut anchors: Vec<(usize, String)> = Vec::new();
+    // Salesforce users a rule found whose anchor holds another person's value: (rule, user).
+    let mut anothers: Vec<(usize, usize)> = Vec::new();
     // The Salesforce user a rule linked, the rule and its value: later rules may find another.
     let mut linked: Option<(usize, usize, Cow<'_, str>)> = None;
     for (i, rule) in compiled.matching.iter().enumerate() {
@@ -115,14 +122,8 @@ pub(super) fn link(
             }
             other => {
                 if let Some(attempts) = explain.as_deref_mut() {
-                    attempts.push(Attempt {
-                        rule: i + 1,
-                        field: (*field).to_owned(),
-                        expression: (*source).to_owned(),
-                        value: None,
-                        error: other.err().map(|e| e.message),
-                        found: 0,
-                    });
+                    let error = other.err().map(|e| e.message);
+                    attempts.push(Attempt::of(i, rule, None, error, 0, Vec::new()));
                 }
                 continue;
             }
@@ -131,23 +132,24 @@ pub(super) fn link(
         let hits = index[i].get(&*key).map(Vec::as_slice).unwrap_or_default();
         // A Salesforce user whose anchor holds another person's value is theirs: a later rule
         // (a reused UPN, a shared name) must not hand it to this user.
-        let found: Vec<usize> = hits
+        let (found, theirs): (Vec<usize>, Vec<usize>) = hits
             .iter()
-            .copied()
-            .filter(|t| anchored_to_them(compiled, &target.users[*t], &anchors, suffix))
-            .collect();
+            .partition(|t| anchored_to_them(compiled, &target.users[**t], &anchors, suffix));
+        anothers.extend(theirs.iter().map(|t| (i, *t)));
         if rule.anchor {
             anchors.push((i, key.into_owned()));
         }
         if let Some(attempts) = explain.as_deref_mut() {
-            attempts.push(Attempt {
-                rule: i + 1,
-                field: (*field).to_owned(),
-                expression: (*source).to_owned(),
-                value: Some(value.to_string()),
-                error: None,
-                found: found.len(),
-            });
+            let theirs = theirs.iter().map(|t| target.users[*t].username.clone());
+            let value = Some(value.to_string());
+            attempts.push(Attempt::of(
+                i,
+                rule,
+                value,
+                None,
+                found.len(),
+                theirs.collect(),
+            ));
         }
         if let Some(linked) = &linked {
             if found.iter().any(|t| *t != linked.0) {
@@ -180,8 +182,33 @@ pub(super) fn link(
             by: compiled.matching[by].field.into(),
         };
     }
+    let anothers = anothers
+        .first()
+        .zip(anchors.first().map(|(anchor, _)| *anchor));
     Link::Unmatched {
-        reason: unmatched_reason(compiled, &tried).into(),
+        reason: unmatched_reason(compiled, target, &tried, anothers).into(),
+    }
+}
+
+impl Attempt {
+    /// Rule `i` (from 0) tried: the value it looked up, or why there is none, and what it found.
+    fn of(
+        i: usize,
+        rule: &super::mapping::MatchRule<'_>,
+        value: Option<String>,
+        error: Option<String>,
+        found: usize,
+        anothers: Vec<String>,
+    ) -> Attempt {
+        Attempt {
+            rule: i + 1,
+            field: rule.field.to_owned(),
+            expression: rule.source.to_owned(),
+            value,
+            error,
+            found,
+            anothers,
+        }
     }
 }
 
@@ -270,8 +297,30 @@ pub(super) fn candidates(
     out
 }
 
-/// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."".
-fn unmatched_reason(compiled: &Compiled<'_>, tried: &[(usize, Cow<'_, str>)]) -> String {
+/// "unmatched: no Salesforce user with FederationIdentifier = "..." or Username = "..."", and
+/// when a rule found a Salesforce user whose anchor holds another person's value, `anothers`:
+/// (the rule and that user, the anchor rule), that user named (the whole truth).
+fn unmatched_reason(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    tried: &[(usize, Cow<'_, str>)],
+    anothers: Option<(&(usize, usize), usize)>,
+) -> String {
+    let mut reason = unmatched_values(compiled, tried);
+    if let Some(((rule, t), anchor)) = anothers {
+        let field = compiled.matching[*rule].field;
+        let _ = write!(
+            reason,
+            "; {} has {field} = {:?}, but its {} holds another person's value",
+            target.users[*t].username,
+            target.users[*t].text(field).unwrap_or_default(),
+            compiled.matching[anchor].field
+        );
+    }
+    reason
+}
+
+fn unmatched_values(compiled: &Compiled<'_>, tried: &[(usize, Cow<'_, str>)]) -> String {
     const START: &str = "unmatched: no Salesforce user with ";
     if tried.is_empty() {
         return "unmatched: no matching rule gave a value to look up".to_owned();

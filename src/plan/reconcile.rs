@@ -181,10 +181,13 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             source_link.is_none() && !pass.linked_targets.contains(&t) && !in_conflict.contains(&t);
         let departed = unlinked.then(|| state.departed(user, &read)).flatten();
         if state.org.protected(config, user) {
-            match (source_link.map(|i| (&state.decisions[i], state.users[i].key)), departed) {
+            match (
+                source_link.map(|i| (&state.decisions[i], state.users[i].key)),
+                departed,
+            ) {
                 (Some((Scope::Out(why), key)), _) => protected_out.push(format!("{key} ({why})")),
                 (None, Some((_, id))) => protected_out.push(format!(
-                    "{} (anchored to the Entra user {id}, no longer assigned or no longer in Entra)",
+                    "{} (anchored to the Entra user {id}, not among the application's users)",
                     user.username
                 )),
                 _ => {}
@@ -294,8 +297,9 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
 /// `field` holds has left.
 pub(super) fn anchored(field: &str, id: &str) -> String {
     format!(
-        "anchored ({field}) to the Entra user {id}, who is no longer assigned to the \
-         application or no longer exists"
+        "anchored ({field}) to the Entra user {id}, whom roster did not read among the \
+         application's users (not assigned, assigned only through a nested group, or deleted \
+         in Entra)"
     )
 }
 

@@ -681,6 +681,32 @@ fn an_account_whose_anchor_holds_another_persons_value_is_never_handed_over() {
     );
 }
 
+/// An unmatched user's reason names the account a rule found but did not count, as its anchor
+/// holds another person's value: "no Salesforce user with Email = ..." alone is untrue
+/// (helper-61).
+#[test]
+fn an_unmatched_reason_names_the_account_another_persons_anchor_holds() {
+    let mut w = World::new();
+    let jo = w.user("jo", json!({"employeeId": "E1"}));
+    w.join("jo", "g-sales");
+    w.salesforce(
+        "legacy",
+        json!({"Email": "jo@x.com", "EmployeeNumber": "E9", "FederationIdentifier": null}),
+    );
+    let plan = w.plan(&config(&[(
+        "{source: '[userPrincipalName]', target: FederationIdentifier}",
+        "{source: '[mail]', target: Email}",
+    )]));
+    let create = only(&plan, &jo);
+    assert_eq!(create.action, Action::Create);
+    assert_eq!(
+        &*create.reason,
+        "unmatched: no Salesforce user with EmployeeNumber = \"E1\" or Email = \"jo@x.com\"; \
+         legacy@x.com.dev1 has Email = \"jo@x.com\", but its EmployeeNumber holds another \
+         person's value"
+    );
+}
+
 #[test]
 fn a_disputed_anchor_keeps_each_users_own_account() {
     // Two Entra users share an employee id: both are in dispute over the first one's account,

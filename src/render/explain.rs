@@ -122,11 +122,23 @@ fn matching(out: &mut String, e: &Explanation) {
         let _ = match (&a.value, &a.error) {
             (Some(value), _) => writeln!(
                 out,
-                "  rule {}: {} = {}: {} Salesforce user(s)",
+                "  rule {}: {} = {}: {} Salesforce user(s){}",
                 a.rule,
                 a.field,
                 super::Quoted(value),
-                a.found
+                a.found,
+                if a.anothers.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", and {} whose anchor holds another person's value",
+                        a.anothers
+                            .iter()
+                            .map(|u| crate::render::visible(u))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
             ),
             (None, Some(error)) => writeln!(
                 out,

@@ -2076,24 +2076,38 @@ fn a_second_apply_beside_a_running_one_is_refused_before_reading() {
     world.assert_converged();
 }
 
+/// The demo world with one more Entra user, `entry` (a YAML flow mapping), assigned to the
+/// application as a Sales Rep.
+fn with_a_sales_rep(demo: &str, entry: &str, upn: &str) -> String {
+    demo.replacen(
+        "      employeeId: \"E1040\"\n      preferredLanguage: en-US\n      accountEnabled: true\n",
+        &format!(
+            "      employeeId: \"E1040\"\n      preferredLanguage: en-US\n      accountEnabled: true\n    - {entry}\n"
+        ),
+        1,
+    )
+    .replace(
+        "    - {application: Salesforce Sandbox, user: wyatt.schmidt@contoso.com, role: Sales_Rep}\n",
+        &format!(
+            "    - {{application: Salesforce Sandbox, user: wyatt.schmidt@contoso.com, role: Sales_Rep}}\n\
+             \x20   - {{application: Salesforce Sandbox, user: {upn}, role: Sales_Rep}}\n"
+        ),
+    )
+}
+
 /// The demo world with one more person, `spare1@contoso.com`, assigned as a Sales Rep, and a
 /// Salesforce user made by hand for them (`spare1.sf@contoso.com`: not owned, no `.dev1`) that
 /// the FederationIdentifier rule links.
 fn with_a_hand_made_account(name: &str) -> World {
     World::demo_editing(name, |demo| {
-        demo.replace(
-            "      employeeId: \"E1040\"\n      preferredLanguage: en-US\n      accountEnabled: true\n  groups:\n",
-            "      employeeId: \"E1040\"\n      preferredLanguage: en-US\n      accountEnabled: true\n\
-             \x20   - {id: 0000000e-0000-0000-0000-0000000000f1, userPrincipalName: spare1@contoso.com,\n\
+        with_a_sales_rep(
+            demo,
+            "{id: 0000000e-0000-0000-0000-0000000000f1, userPrincipalName: spare1@contoso.com,\n\
              \x20      mail: spare1@contoso.com, givenName: Spare, surname: N1, displayName: Spare N1,\n\
              \x20      department: Sales, jobTitle: Account Executive, employeeId: E9001,\n\
              \x20      employeeType: Employee,\n\
-             \x20      preferredLanguage: en-US, accountEnabled: true}\n  groups:\n",
-        )
-        .replace(
-            "    - {application: Salesforce Sandbox, user: wyatt.schmidt@contoso.com, role: Sales_Rep}\n",
-            "    - {application: Salesforce Sandbox, user: wyatt.schmidt@contoso.com, role: Sales_Rep}\n\
-             \x20   - {application: Salesforce Sandbox, user: spare1@contoso.com, role: Sales_Rep}\n",
+             \x20      preferredLanguage: en-US, accountEnabled: true}",
+            "spare1@contoso.com",
         )
         .replace("{name: Knowledge_PSL, total: 10}", "{name: Knowledge_PSL, total: 30}")
         .replace(
@@ -2156,8 +2170,9 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
         assert_eq!(change["source_id"], SPARE, "{change}");
         assert!(
             change["reason"].as_str().unwrap().contains(&format!(
-                "anchored (Entra_Object_Id__c) to the Entra user {SPARE}, who is no longer \
-                 assigned to the application or no longer exists"
+                "anchored (Entra_Object_Id__c) to the Entra user {SPARE}, whom roster did not \
+                 read among the application's users (not assigned, assigned only through a \
+                 nested group, or deleted in Entra)"
             )),
             "{change}"
         );
@@ -2309,6 +2324,66 @@ fn an_anchor_in_braces_is_the_object_id_it_encloses() {
     let again: Value =
         serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
     assert_eq!(again["changes"], json!([]), "{again}");
+}
+
+/// A new person given a renamed colleague's old address conflicts over the colleague's
+/// account, which the anchor links to the colleague: the conflict names the colleague rather
+/// than advising to clear the anchor, which would hand the account over (helper-61).
+#[test]
+fn a_username_conflict_over_a_colleagues_account_names_the_colleague() {
+    let world = World::demo_editing("safety-reused-address", |demo| {
+        with_a_sales_rep(
+            demo,
+            "{id: 0000000e-0000-0000-0000-0000000000f2, userPrincipalName: newbie@contoso.com,\n\
+             \x20      mail: newbie@contoso.com, givenName: New, surname: Hire, displayName: New Hire,\n\
+             \x20      department: Sales, jobTitle: Account Executive, employeeId: E9002,\n\
+             \x20      employeeType: Employee, preferredLanguage: en-US, accountEnabled: false}",
+            "newbie@contoso.com",
+        )
+    });
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/noah.okafor@contoso.com",
+        Some(&json!({"userPrincipalName": "noah.new@contoso.com", "mail": "noah.new@contoso.com"})),
+    );
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/newbie@contoso.com",
+        Some(&json!({
+            "userPrincipalName": "noah.okafor@contoso.com",
+            "mail": "noah.okafor@contoso.com",
+            "accountEnabled": true
+        })),
+    );
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let reason = error_for(&plan, "noah.okafor@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("already belongs to Salesforce user")
+            && reason.contains("it is linked to the Entra user noah.new@contoso.com")
+            && !reason.contains("correct or clear that field"),
+        "{reason}"
+    );
+    let noah = user_by_username(&world, "noah.okafor@contoso.com.dev1");
+    assert_eq!(
+        change_to(&plan, &noah["Id"])["after"]["FederationIdentifier"],
+        "noah.new@contoso.com"
+    );
+    // `explain` says what the FederationIdentifier rule found, and why it does not count.
+    let explained = world.roster(&["explain", "noah.okafor@contoso.com"]);
+    assert!(
+        explained.stdout.contains(
+            "rule 2: FederationIdentifier = \"noah.okafor@contoso.com\": 0 Salesforce user(s), \
+             and noah.okafor@contoso.com.dev1 whose anchor holds another person's value"
+        ),
+        "{}",
+        explained.transcript()
+    );
 }
 
 /// A leaver's account is not held back by another person's conflict over it: Spare is deleted
