@@ -372,6 +372,13 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, user, args.format)? {
         return Ok(outcome);
     }
+    if let Some(deleted) = source
+        .deleted_users
+        .iter()
+        .find(|d| d.id.eq_ignore_ascii_case(user))
+    {
+        return explain_deleted(&desired, &source, &target, deleted, args.format);
+    }
     if args.snapshot.is_some() {
         return Err(Error::UnknownUser {
             user: user.to_owned(),
@@ -412,16 +419,29 @@ fn explain_salesforce_user(
     user: &str,
     format: ExplainFormat,
 ) -> Result<Option<Outcome>, Error> {
-    // A Salesforce user (Username or id), e.g. an orphan no Entra user links: the plan's change
-    // for it, from the Salesforce side.
-    let id15 = crate::salesforce::id15;
-    let Some(sf) = target
-        .users
-        .iter()
-        .find(|u| u.username.eq_ignore_ascii_case(user) || crate::salesforce::same_id(&u.id, user))
-    else {
+    let Some((json, text)) = salesforce_user_explained(desired, source, target, user) else {
         return Ok(None);
     };
+    match format {
+        ExplainFormat::Json => print_json(&json),
+        ExplainFormat::Text => super::print(&text),
+    }
+    .map(|()| Some(Outcome::Success))
+}
+
+/// The plan's change for the Salesforce user `user` (a Username or id), or why there is none,
+/// as `explain --format json` gives it and as text; `None` when no Salesforce user has that
+/// name or id.
+fn salesforce_user_explained(
+    desired: &super::context::Desired,
+    source: &crate::model::SourceSnapshot,
+    target: &crate::model::TargetSnapshot,
+    user: &str,
+) -> Option<(serde_json::Value, String)> {
+    let id15 = crate::salesforce::id15;
+    let sf = target.users.iter().find(|u| {
+        u.username.eq_ignore_ascii_case(user) || crate::salesforce::same_id(&u.id, user)
+    })?;
     let (plan, why_not) = crate::plan::plan_and_why_not(
         &desired.loaded.config,
         source,
@@ -434,43 +454,107 @@ fn explain_salesforce_user(
             .as_deref()
             .is_some_and(|t| id15(t) == id15(&sf.id))
     });
-    match format {
-        ExplainFormat::Json => print_json(&serde_json::json!({
-            "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
-            "change": change,
-            "plan_refused": plan.refused,
-        })),
-        ExplainFormat::Text => {
-            let mut text = format!(
-                "Salesforce user {} ({}){}\n\n",
-                sf.username,
-                sf.id,
-                if sf.is_active { "" } else { ", inactive" }
+    let json = serde_json::json!({
+        "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
+        "change": change,
+        "plan_refused": plan.refused,
+    });
+    let mut text = format!(
+        "Salesforce user {} ({}){}\n\n",
+        sf.username,
+        sf.id,
+        if sf.is_active { "" } else { ", inactive" }
+    );
+    match (&plan.refused, change) {
+        (Some(refused), _) => {
+            let _ = writeln!(text, "Plan refused, so no user is changed: {refused}");
+        }
+        (None, Some(change)) => {
+            text.push_str("Plan:\n");
+            render::text::change(&mut text, change, false);
+        }
+        (None, None) if crate::plan::is_protected(&desired.loaded.config, target, sf) => {
+            text.push_str(
+                "Plan: no change for this user: it is protected (`protect` names it, or roster \
+                 signs in as it), so roster never changes, deactivates or freezes it.\n",
             );
-            match (&plan.refused, change) {
-                (Some(refused), _) => {
-                    let _ = writeln!(text, "Plan refused, so no user is changed: {refused}");
-                }
-                (None, Some(change)) => {
-                    text.push_str("Plan:\n");
-                    render::text::change(&mut text, change, false);
-                }
-                (None, None) if crate::plan::is_protected(&desired.loaded.config, target, sf) => {
-                    text.push_str(
-                        "Plan: no change for this user: it is protected (`protect` names it, \
-                             or roster signs in as it), so roster never changes, deactivates or \
-                             freezes it.\n",
-                    );
-                }
-                (None, None) => {
-                    let why = why_not.as_deref().unwrap_or("the plan leaves it as it is");
-                    let _ = writeln!(text, "Plan: no change for this user: {why}.");
-                }
-            }
-            super::print(&text)
+        }
+        (None, None) => {
+            let why = why_not.as_deref().unwrap_or("the plan leaves it as it is");
+            let _ = writeln!(text, "Plan: no change for this user: {why}.");
         }
     }
-    .map(|()| Some(Outcome::Success))
+    Some((json, text))
+}
+
+/// `roster explain` of a user the application's assignments name whom Entra has deleted
+/// (`deleted`, one of the read's `deleted_users`): treated as out of scope, and each Salesforce
+/// user whose object-id anchor holds their id, with the plan's change for it.
+fn explain_deleted(
+    desired: &super::context::Desired,
+    source: &crate::model::SourceSnapshot,
+    target: &crate::model::TargetSnapshot,
+    deleted: &crate::model::DeletedUser,
+    format: ExplainFormat,
+) -> Result<Outcome, Error> {
+    let config = &desired.loaded.config;
+    let anchor = crate::config::object_id_anchor(&config.matching, &config.mappings);
+    let accounts: Vec<(serde_json::Value, String)> = anchor
+        .into_iter()
+        .flat_map(|field| {
+            target.users.iter().filter(move |u| {
+                u.text(field).is_some_and(|held| {
+                    crate::graph::unenclosed_guid(held.trim()).eq_ignore_ascii_case(&deleted.id)
+                })
+            })
+        })
+        .filter_map(|u| salesforce_user_explained(desired, source, target, &u.id))
+        .collect();
+    if format == ExplainFormat::Json {
+        let (accounts, _): (Vec<_>, Vec<_>) = accounts.into_iter().unzip();
+        print_json(&serde_json::json!({
+            "entra_user": {
+                "id": deleted.id,
+                "display_name": deleted.display_name,
+                "deleted_in_entra": true,
+            },
+            "anchored_salesforce_users": accounts,
+        }))?;
+        return Ok(Outcome::Success);
+    }
+    let mut text = format!(
+        "Entra user {}{}: assigned to the application, but deleted in Entra: roster treats them \
+         as out of scope.\n\n",
+        deleted.id,
+        deleted
+            .display_name
+            .as_deref()
+            .map(|name| format!(" ({name})"))
+            .unwrap_or_default()
+    );
+    match anchor {
+        None => text.push_str(
+            "roster keeps no object-id anchor (a matching rule `[objectId]` whose field a \
+             mapping writes), so no Salesforce user is known to be theirs.\n",
+        ),
+        Some(field) if accounts.is_empty() => {
+            let _ = writeln!(
+                text,
+                "No Salesforce user holds their object id in {field}, so none is known to be \
+                 theirs."
+            );
+        }
+        Some(_) => {
+            for (n, (_, account)) in accounts.iter().enumerate() {
+                if n > 0 {
+                    text.push('\n');
+                }
+                text.push_str(account);
+            }
+        }
+    }
+    super::print(&text)?;
+    Ok(Outcome::Success)
 }
 
 /// `value` as pretty JSON on stdout.

@@ -2125,6 +2125,31 @@ fn with_a_hand_made_account(name: &str) -> World {
     })
 }
 
+/// `explain OBJECT-ID` of a user the plan lists as deleted (helper-61: "Entra has no user")
+/// names them and the account anchored to them, whose deactivation the plan holds.
+fn explains_the_deleted_user(world: &World, id: &str) {
+    let explained = world.roster(&["explain", id]);
+    assert_eq!(explained.code, 0, "{}", explained.transcript());
+    assert!(
+        explained.stdout.contains(&format!(
+            "Entra user {id} (Spare N1): assigned to the application, but deleted in Entra: \
+             roster treats them as out of scope."
+        )) && explained
+            .stdout
+            .contains("Salesforce user spare1.sf@contoso.com")
+            && explained.stdout.contains("will be deactivated"),
+        "{}",
+        explained.transcript()
+    );
+    let json: Value =
+        serde_json::from_str(&world.roster(&["explain", id, "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["entra_user"]["deleted_in_entra"], true, "{json}");
+    assert_eq!(
+        json["anchored_salesforce_users"][0]["change"]["action"], "deactivate",
+        "{json}"
+    );
+}
+
 /// A person who leaves — unassigned, or deleted in Entra with the assignment kept — loses the
 /// Salesforce account roster linked, even one it does not own: the anchor roster stamped on it
 /// is the link, as Entra's own provisioning keeps its link and disables the account
@@ -2168,6 +2193,9 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
         let change = change_to(&plan, &account["Id"]);
         assert_eq!(change["action"], "deactivate", "{change}");
         assert_eq!(change["source_id"], SPARE, "{change}");
+        if deleted {
+            explains_the_deleted_user(&world, SPARE);
+        }
         assert!(
             change["reason"].as_str().unwrap().contains(&format!(
                 "anchored (Entra_Object_Id__c) to the Entra user {SPARE}, whom roster did not \
