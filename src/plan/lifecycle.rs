@@ -167,7 +167,11 @@ impl<'a> State<'a> {
             return Ok(None);
         }
         self.check_update(&change, user.key)?;
-        change.reason = update_reason(&change, by, user, &self.compiled).into();
+        let by = match account_not_named(user.key, &current.username) {
+            Some(username) => format!("{by} to Salesforce user {username}"),
+            None => by.to_owned(),
+        };
+        change.reason = update_reason(&change, &by, user, &self.compiled).into();
         Ok(Some(change))
     }
 
@@ -940,6 +944,18 @@ pub(super) fn conflict(key: &str, reason: String) -> Problem {
 const REASON_FIELDS: usize = 3;
 /// Characters of a value a reason shows.
 const REASON_VALUE: usize = 40;
+
+/// `username`, the Salesforce user linked to the Entra user `key`, when it does not start with
+/// `key` (a Username made by hand, a renamed person's, an account an anchor ties to someone
+/// else): the plan lists a change under the Entra user's key, and a reviewer must see which
+/// account it touches. `None` for the Username roster would give (`key` and a suffix), which
+/// names the person already.
+pub(super) fn account_not_named<'u>(key: &str, username: &'u str) -> Option<&'u str> {
+    let names_them = username
+        .get(..key.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(key));
+    (!names_them).then_some(username)
+}
 
 /// Why a linked user is updated, saying what is known: for each differing field, what
 /// Salesforce holds and where the wanted value comes from (Entra, or roster.yaml itself for a

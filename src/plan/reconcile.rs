@@ -200,7 +200,14 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                 Scope::In | Scope::Undecided(_) => continue,
                 Scope::Out(why) => (
                     Situation::OutOfScope,
-                    format!("out of scope: {why}"),
+                    // The account named in parentheses: the plan's overview groups reasons by
+                    // what comes before them.
+                    match super::lifecycle::account_not_named(state.users[i].key, &user.username) {
+                        Some(username) => {
+                            format!("out of scope: {why} (Salesforce user {username})")
+                        }
+                        None => format!("out of scope: {why}"),
+                    },
                     Some(Box::<str>::from(state.users[i].id)),
                     state.users[i].key.to_owned(),
                 ),

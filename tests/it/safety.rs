@@ -2150,6 +2150,52 @@ fn explains_the_deleted_user(world: &World, id: &str) {
     );
 }
 
+/// A change listed under an Entra user's key names the Salesforce account it touches when that
+/// account's Username does not name the person (helper-61: a reviewer saw
+/// `salesforce_user["dave@contoso.com"] will be updated` and not that it was Carol's account).
+#[test]
+fn a_change_names_the_account_when_its_username_does_not_name_the_person() {
+    let world = with_a_hand_made_account("safety-account-named");
+    let account = user_by_username(&world, "spare1.sf@contoso.com");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let change = change_to(&plan, &account["Id"]);
+    assert_eq!(change["key"], "spare1@contoso.com", "{change}");
+    assert!(
+        change["reason"].as_str().unwrap().starts_with(
+            "linked by FederationIdentifier to Salesforce user spare1.sf@contoso.com;"
+        ),
+        "{change}"
+    );
+    let text = world.roster(&["plan"]).stdout;
+    assert!(
+        text.contains("(linked by FederationIdentifier to Salesforce user spare1.sf@contoso.com;"),
+        "{text}"
+    );
+    // Noah's account is `noah.okafor@contoso.com.dev1`: his key names it, and nothing is added.
+    let noah = user_by_username(&world, "noah.okafor@contoso.com.dev1");
+    assert!(
+        !change_to(&plan, &noah["Id"])["reason"]
+            .as_str()
+            .unwrap()
+            .contains("to Salesforce user"),
+        "{plan}"
+    );
+    // Out of scope, in parentheses (the overview groups reasons by what comes before them).
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/spare1@contoso.com",
+        Some(&json!({"accountEnabled": false})),
+    );
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    assert_eq!(
+        change_to(&plan, &account["Id"])["reason"],
+        "out of scope: disabled in Entra (accountEnabled is false) (Salesforce user \
+         spare1.sf@contoso.com)"
+    );
+}
+
 /// A person who leaves — unassigned, or deleted in Entra with the assignment kept — loses the
 /// Salesforce account roster linked, even one it does not own: the anchor roster stamped on it
 /// is the link, as Entra's own provisioning keeps its link and disables the account
