@@ -17,7 +17,9 @@ pub(crate) use crate::http::encode;
 use crate::http::{Http, HttpError, TokenCache};
 
 pub(crate) use lookup::look_up;
-pub(crate) use read::{app_roles_of, read, role_groups, service_principal, unenclosed_guid};
+pub(crate) use read::{
+    app_roles_of, object_id_form, read, role_groups, service_principal, unenclosed_guid,
+};
 
 /// Graph's limit on requests in one `$batch`.
 const MAX_BATCH: usize = 20;

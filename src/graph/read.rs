@@ -551,6 +551,24 @@ pub(crate) fn unenclosed_guid(text: &str) -> &str {
         .unwrap_or(text)
 }
 
+/// An object id as `text` holds it, in Graph's form: `unenclosed_guid`, and 32 hex digits
+/// without hyphens (.NET's `ToString("N")`) hyphenated. `text` itself for anything else.
+pub(crate) fn object_id_form(text: &str) -> std::borrow::Cow<'_, str> {
+    let text = unenclosed_guid(text);
+    if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        std::borrow::Cow::Owned(format!(
+            "{}-{}-{}-{}-{}",
+            &text[..8],
+            &text[8..12],
+            &text[12..16],
+            &text[16..20],
+            &text[20..]
+        ))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// A group's direct members: users (handed to `each_user` with their selected properties) and
 /// nested groups (only noted). Every member must carry its `id` and `@odata.type`.
 async fn members(
@@ -860,6 +878,22 @@ fn keep_asked(
 
 #[cfg(test)]
 mod tests {
+
+    /// An object id in braces, in parentheses or without hyphens is the id; other text is kept.
+    #[test]
+    fn object_ids_in_dotnet_forms_are_the_id() {
+        let id = "0000000e-0000-4000-8000-00000000000a";
+        for form in [
+            "{0000000e-0000-4000-8000-00000000000a}",
+            "(0000000e-0000-4000-8000-00000000000a)",
+            "0000000e00004000800000000000000a",
+        ] {
+            assert_eq!(super::object_id_form(form), id, "{form}");
+        }
+        assert_eq!(super::object_id_form("{not-a-guid}"), "{not-a-guid}");
+        assert_eq!(super::object_id_form("E1040"), "E1040");
+    }
+
     use super::*;
     use crate::sorted_map::Name;
 

@@ -270,11 +270,12 @@ impl<'a> State<'a> {
 
     /// Keeps the Salesforce user `user`'s conflict names (by id) out of this plan's
     /// deprovisioning: it may be this person's own account, which a matching rule failed to
-    /// link. Not when its anchor holds another person's object id: the account is theirs, and
-    /// goes as they do (a leaver's account stays active for no one's conflict).
+    /// link. Not when its anchor holds the object id of another person roster knows (read, or
+    /// deleted in Entra): the account is theirs, and goes as they do (a leaver's account stays
+    /// active for no one's conflict).
     fn hold_in_conflict(&self, user: &SourceUser<'_>, id: Option<&str>) {
         if let Some(t) = id.and_then(|id| self.by_id.get(id))
-            && self.anchor_mismatch(user, &self.target.users[*t]).is_none()
+            && !self.anchored_to_someone_else(&self.target.users[*t], user)
         {
             lock(&self.in_conflict).insert(*t);
         }

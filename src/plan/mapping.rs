@@ -51,15 +51,29 @@ pub(super) struct MatchRule<'c> {
 impl MatchRule<'_> {
     /// The value as this rule compares it: borrowed from `value` when that changes nothing. An
     /// anchor's is without case, and an object id written in braces or parentheses
-    /// (`{0000000e-...}`, as .NET and PowerShell write GUIDs) is the id.
+    /// (`{0000000e-...}`, as .NET and PowerShell write GUIDs) or without hyphens is the id
+    /// (`graph::object_id_form`).
     pub(super) fn key<'v>(&self, value: &'v str, suffix: &str) -> Cow<'v, str> {
         let key = super::compare::match_key(self.field, value, suffix);
         if !self.anchor {
-            return key;
+            // A FederationIdentifier is unique without case in the org (`values::UNIQUE_IN_THE_ORG`):
+            // one that differs from the person's only in case is theirs, and is corrected by the
+            // update (drift compares it with case, as SAML sign-in does).
+            return if self.field.eq_ignore_ascii_case("FederationIdentifier") {
+                match key {
+                    Cow::Borrowed(key) => super::compare::lowercase(key),
+                    Cow::Owned(key) => Cow::Owned(key.to_lowercase()),
+                }
+            } else {
+                key
+            };
         }
         match key {
-            Cow::Borrowed(key) => super::compare::lowercase(crate::graph::unenclosed_guid(key)),
-            Cow::Owned(key) => Cow::Owned(crate::graph::unenclosed_guid(&key).to_lowercase()),
+            Cow::Borrowed(key) => match crate::graph::object_id_form(key) {
+                Cow::Borrowed(id) => super::compare::lowercase(id),
+                Cow::Owned(id) => Cow::Owned(id.to_lowercase()),
+            },
+            Cow::Owned(key) => Cow::Owned(crate::graph::object_id_form(&key).to_lowercase()),
         }
     }
 }

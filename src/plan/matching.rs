@@ -77,9 +77,10 @@ pub(super) enum Link {
 }
 
 /// Matching: rules in precedence order; the first rule that finds exactly one target user
-/// links; one that finds several is a dispute, and so is a later rule that finds another
-/// Salesforce user than the one linked (two accounts for one person: which is theirs is for a
-/// person to say, and neither is deprovisioned for it).
+/// links; one that finds several is a dispute, and so is a later rule that finds another active
+/// Salesforce user than the one a rule other than an anchor linked (two accounts in use for one
+/// person: which is theirs is for a person to say, and neither is deprovisioned for it). An
+/// anchor's link stands whatever later rules find.
 pub(super) fn link(
     compiled: &Compiled<'_>,
     index: &[HashMap<String, Vec<usize>>],
@@ -152,7 +153,11 @@ pub(super) fn link(
             ));
         }
         if let Some(linked) = &linked {
-            if found.iter().any(|t| *t != linked.0) {
+            // An anchor's link stands (roster stamped it, or Entra's object id says so); an
+            // inactive account a later rule finds is an old one, not a second in use.
+            let another = |t: &usize| *t != linked.0 && target.users[*t].is_active;
+            if !compiled.matching[linked.1].anchor && found.iter().any(another) {
+                let found: Vec<usize> = found.iter().copied().filter(another).collect();
                 return two_accounts(compiled, target, linked, (i, &value), &found);
             }
             continue;

@@ -447,9 +447,17 @@ impl<'a> State<'a> {
             Link::Disputed(dispute) => {
                 let (reason, targets) = &**dispute;
                 pass.linked_targets.extend(targets.iter().copied());
-                if decision.in_scope() {
-                    plan.errors.push(conflict(user.key, reason.clone()));
-                }
+                // Out of scope too: no account in dispute is deprovisioned, and a plan that
+                // said nothing would leave a leaver's access unseen.
+                let reason = match decision {
+                    Scope::In => reason.clone(),
+                    Scope::Out(why) => format!(
+                        "{reason}; and the user is out of scope ({why}), but roster deactivates \
+                         none of the accounts in dispute"
+                    ),
+                    Scope::Undecided(why) => format!("{reason}; and {why}"),
+                };
+                plan.errors.push(conflict(user.key, reason));
                 return;
             }
             Link::Undecided(reason) => {
@@ -535,6 +543,10 @@ pub(super) struct State<'a> {
     pub(super) in_conflict: Mutex<HashSet<usize>>,
     /// Hashes the creates' Usernames in lower case (`Claimed`), for `check_creates`.
     pub(super) caseless: foldhash::fast::RandomState,
+    /// The users the application's assignments name whom Entra has deleted.
+    pub(super) deleted_in_entra: &'a [crate::model::DeletedUser],
+    /// Whether `users` are in object id order (a live read and its snapshot are).
+    pub(super) users_sorted: bool,
 }
 
 /// What planning looks up in the org, made from the config and the Salesforce snapshot alone,
@@ -690,6 +702,7 @@ impl<'a> State<'a> {
                 targets.dedup();
             }
         }
+        let users_sorted = users.is_sorted_by(|a, b| a.id <= b.id);
         State {
             config,
             target,
@@ -717,7 +730,41 @@ impl<'a> State<'a> {
             in_conflict: Mutex::new(HashSet::default()),
             caseless: foldhash::fast::RandomState::default(),
             unique_values,
+            deleted_in_entra: &source.deleted_users,
+            users_sorted,
         }
+    }
+
+    /// Whether the object-id anchor of `other` holds the id of an Entra user roster knows who
+    /// is not `user`: one the read gives, or one the assignments name whom Entra has deleted.
+    /// An id no one known has (another tenant's, a typo) says nothing of whose it is.
+    pub(super) fn anchored_to_someone_else(
+        &self,
+        other: &crate::model::TargetUser,
+        user: &SourceUser<'_>,
+    ) -> bool {
+        let Some(held) = self
+            .compiled
+            .object_id_anchor
+            .and_then(|field| other.text(field))
+            .map(str::trim)
+            .filter(|held| !held.is_empty())
+        else {
+            return false;
+        };
+        let id = crate::graph::object_id_form(held).to_ascii_lowercase();
+        if id.eq_ignore_ascii_case(user.id) {
+            return false;
+        }
+        let read = if self.users_sorted {
+            self.users.binary_search_by(|u| u.id.cmp(&id)).is_ok()
+        } else {
+            self.users.iter().any(|u| u.id.eq_ignore_ascii_case(&id))
+        };
+        read || self
+            .deleted_in_entra
+            .iter()
+            .any(|d| d.id.eq_ignore_ascii_case(&id))
     }
 
     /// User `i`'s update or create, when it is in scope and linked or unmatched: everything
@@ -753,10 +800,11 @@ impl<'a> State<'a> {
         read: &ReadIds<'_, '_>,
     ) -> Option<(&'a str, &'u str)> {
         let field = self.compiled.object_id_anchor?;
-        let id = crate::graph::unenclosed_guid(user.text(field)?.trim());
-        // Object ids are GUIDs, which Graph gives in lower case (and without braces).
-        (!id.is_empty() && !read.contains(id) && !read.contains(&id.to_ascii_lowercase()))
-            .then_some((field, id))
+        let held = user.text(field)?.trim();
+        // Object ids are GUIDs, which Graph gives in lower case, hyphenated, without braces.
+        let id = crate::graph::object_id_form(held);
+        (!id.is_empty() && !read.contains(&id) && !read.contains(&id.to_ascii_lowercase()))
+            .then_some((field, held))
     }
 
     /// Whether source user `i` is linked to a protected Salesforce user.

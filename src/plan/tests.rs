@@ -707,6 +707,106 @@ fn an_unmatched_reason_names_the_account_another_persons_anchor_holds() {
     );
 }
 
+/// The third matching rule of these tests: the Username roster gives.
+const USERNAME_RULE: (&str, &str) = (
+    "  - {source: '[userPrincipalName]', target: FederationIdentifier}\n",
+    "  - {source: '[userPrincipalName]', target: FederationIdentifier}\n  - {source: 'Append([userPrincipalName], \".dev1\")', target: Username}\n",
+);
+
+/// A later rule's finding disputes a link only when it is another account in use and no anchor
+/// made the link (helper-62): an anchored, renamed person is not blocked by a stranger's
+/// account holding their new Username, and an old inactive account does not dispute the
+/// active one an earlier rule linked.
+#[test]
+fn a_later_rule_disputes_only_a_link_no_anchor_made_and_only_with_an_account_in_use() {
+    let mut w = World::new();
+    let bob = w.user("bob", json!({"employeeId": "E1", "jobTitle": "Lead"}));
+    w.join("bob", "g-sales");
+    w.salesforce(
+        "bobold",
+        json!({"EmployeeNumber": "E1", "FederationIdentifier": "bob@x.com"}),
+    );
+    w.salesforce("bob", json!({"FederationIdentifier": "stranger@x.com"}));
+    let mo = w.user("mo", json!({"jobTitle": "Lead"}));
+    w.join("mo", "g-sales");
+    w.salesforce("moentra", json!({"FederationIdentifier": "mo@x.com"}));
+    w.salesforce(
+        "mo",
+        json!({"FederationIdentifier": "mo.trial@x.com", "IsActive": false}),
+    );
+    let plan = w.plan(&config(&[USERNAME_RULE]));
+    let bob = only(&plan, &bob);
+    assert_eq!(bob.action, Action::Update);
+    assert!(
+        bob.reason
+            .starts_with("linked by EmployeeNumber to Salesforce user bobold@x.com.dev1;"),
+        "{}",
+        bob.reason
+    );
+    let mo = only(&plan, &mo);
+    assert_eq!(mo.action, Action::Update);
+    assert!(
+        mo.reason
+            .starts_with("linked by FederationIdentifier to Salesforce user moentra@x.com.dev1;"),
+        "{}",
+        mo.reason
+    );
+}
+
+/// A FederationIdentifier that differs from the person's only in case is theirs (the org keeps
+/// it unique without case): linked, and corrected by the update, where it was a conflict with
+/// the person's own account (helper-62).
+#[test]
+fn a_federation_identifier_in_another_case_links_and_is_corrected() {
+    let mut w = World::new();
+    let nia = w.user("nia", json!({}));
+    w.join("nia", "g-sales");
+    w.salesforce("niahand", json!({"FederationIdentifier": "Nia@X.com"}));
+    let plan = w.plan(&config(&[]));
+    let change = only(&plan, &nia);
+    assert_eq!(change.action, Action::Update, "{change:?}");
+    assert_eq!(
+        change.after.get("FederationIdentifier"),
+        Some(&json!("nia@x.com"))
+    );
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+}
+
+/// A person in dispute who leaves scope is listed, not dropped in silence: no account in the
+/// dispute is deactivated, and the plan says so (helper-62: "No changes" while a disabled
+/// person's account stayed active).
+#[test]
+fn a_disputed_user_out_of_scope_is_a_conflict_the_plan_lists() {
+    let mut w = World::new();
+    let ann = w.user("ann", json!({"accountEnabled": false}));
+    w.join("ann", "g-sales");
+    // Someone in scope, or the plan is refused as empty.
+    w.user("zed", json!({}));
+    w.join("zed", "g-sales");
+    w.salesforce("ann", json!({}));
+    w.salesforce("ann2", json!({"FederationIdentifier": "ann@x.com"}));
+    let plan = w.plan(&config(&[]));
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.target_id.is_none() && c.key != ann),
+        "{:?}",
+        plan.changes
+    );
+    let p = problem(&plan, &ann);
+    assert_eq!(p.kind, ProblemKind::Conflict);
+    assert!(
+        p.reason
+            .starts_with("disputed: 2 Salesforce users have FederationIdentifier")
+            && p.reason.contains(
+                "the user is out of scope (disabled in Entra (accountEnabled is false)), but \
+                 roster deactivates none of the accounts in dispute"
+            ),
+        "{}",
+        p.reason
+    );
+}
+
 #[test]
 fn a_disputed_anchor_keeps_each_users_own_account() {
     // Two Entra users share an employee id: both are in dispute over the first one's account,
@@ -1433,7 +1533,7 @@ fn an_account_in_a_username_conflict_is_never_deprovisioned_by_the_same_plan() {
     let id = w.salesforce("nia", json!({}));
     let broken = (
         "{source: '[userPrincipalName]', target: FederationIdentifier}",
-        "{source: 'ToUpper([userPrincipalName])', target: FederationIdentifier}",
+        "{source: 'Append([userPrincipalName], \".old\")', target: FederationIdentifier}",
     );
     let plan = w.plan(&config(&[broken]));
     let p = problem(&plan, &upn);

@@ -2076,6 +2076,14 @@ fn a_second_apply_beside_a_running_one_is_refused_before_reading() {
     world.assert_converged();
 }
 
+/// The demo world with one more Salesforce user, `entry` (a YAML flow mapping).
+fn with_a_salesforce_user(demo: &str, entry: &str) -> String {
+    demo.replace(
+        "    - Username: former.contractor@contoso.com.dev1\n",
+        &format!("    - {entry}\n    - Username: former.contractor@contoso.com.dev1\n"),
+    )
+}
+
 /// The demo world with one more Entra user, `entry` (a YAML flow mapping), assigned to the
 /// application as a Sales Rep.
 fn with_a_sales_rep(demo: &str, entry: &str, upn: &str) -> String {
@@ -2313,14 +2321,13 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
 #[test]
 fn two_accounts_found_by_different_rules_are_a_conflict_and_neither_is_touched() {
     let world = World::demo_editing("safety-two-accounts-one-person", |demo| {
-        demo.replace(
-            "    - Username: former.contractor@contoso.com.dev1\n",
-            "    - {Username: charlotte.x@contoso.com.dev1, Email: charlotte.haddad@contoso.com,\n\
+        with_a_salesforce_user(
+            demo,
+            "{Username: charlotte.x@contoso.com.dev1, Email: charlotte.haddad@contoso.com,\n\
              \x20      LastName: Haddad, Alias: chx, TimeZoneSidKey: America/Los_Angeles,\n\
              \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
              \x20      Profile: Support User, FederationIdentifier: charlotte.haddad@contoso.com,\n\
-             \x20      IsActive: false}\n\
-             \x20   - Username: former.contractor@contoso.com.dev1\n",
+             \x20      IsActive: false}",
         )
     });
     let active = user_by_username(&world, "charlotte.haddad@contoso.com.dev1");
@@ -2457,6 +2464,43 @@ fn a_username_conflict_over_a_colleagues_account_names_the_colleague() {
         ),
         "{}",
         explained.transcript()
+    );
+}
+
+/// An account whose anchor holds an object id no one roster knows has (another tenant's, a
+/// typo) may still be the person's own: the person's conflict over it holds it back, as
+/// before, rather than deactivating it as a leaver's (helper-62: after a refresh from another
+/// tenant's production org, every person's only account was deactivated).
+#[test]
+fn an_account_anchored_to_an_unknown_id_is_held_by_the_conflict_over_it() {
+    let world = World::demo_editing("safety-unknown-anchor", |demo| {
+        with_a_salesforce_user(
+            demo,
+            "{Username: wyatt.schmidt@contoso.com.dev1, Email: wyatt.schmidt@contoso.com,\n\
+             \x20      LastName: Schmidt, Alias: wschmidt, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Standard User,\n\
+             \x20      Entra_Object_Id__c: 99999999-0000-4000-8000-000000000001}",
+        )
+    });
+    let account = user_by_username(&world, "wyatt.schmidt@contoso.com.dev1");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("already belongs to Salesforce user"),
+        "{reason}"
+    );
+    assert!(
+        !plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["target_id"] == account["Id"]),
+        "{plan}"
     );
 }
 
