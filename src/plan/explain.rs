@@ -139,6 +139,7 @@ pub(crate) fn explain(
         user,
         &state.context(),
         suffix,
+        &|id| state.knows(id),
         Some(&mut attempts),
     );
     let result = match &state.links[i] {
@@ -390,7 +391,14 @@ fn found_by_matching(
     let suffix = config.safety.sandbox_email_suffix.as_str();
     let index = match_index(&compiled, target, suffix);
     let ctx = crate::expr::Context::new(inputs.now, inputs.seed);
-    let matching_error = match link(&compiled, &index, target, view, &ctx, suffix, None) {
+    let known = |id: &str| {
+        source.users.iter().any(|u| u.id.eq_ignore_ascii_case(id))
+            || source
+                .deleted_users
+                .iter()
+                .any(|d| d.id.eq_ignore_ascii_case(id))
+    };
+    let matching_error = match link(&compiled, &index, target, view, &ctx, suffix, &known, None) {
         Link::Undecided(reason) => Some(reason.into_string()),
         _ => None,
     };

@@ -232,10 +232,21 @@ impl<'a> State<'a> {
     ) -> Result<(), Problem> {
         unique
             .claim(change.after.iter().map(|(k, v)| (&**k, v)), user.key, own)
-            .map_err(|(reason, holder)| {
-                self.hold_in_conflict(user, holder.as_deref());
-                conflict(user.key, reason)
-            })
+            .map_err(
+                |(reason, holder)| match self.hold_in_conflict(user, holder.as_deref()) {
+                    // The holder is another person's account (a leaver's, say): what frees the
+                    // value is said, as it never frees by itself.
+                    Some(theirs) => conflict(
+                        user.key,
+                        format!(
+                            "{reason}; that account is the Entra user {theirs}'s by its {}: the \
+                         value is this user's once it is cleared or changed on that account",
+                            self.compiled.object_id_anchor.unwrap_or("anchor")
+                        ),
+                    ),
+                    None => conflict(user.key, reason),
+                },
+            )
     }
 
     /// A value the org would refuse fails this user's update at apply: an error item now.
@@ -272,13 +283,14 @@ impl<'a> State<'a> {
     /// deprovisioning: it may be this person's own account, which a matching rule failed to
     /// link. Not when its anchor holds the object id of another person roster knows (read, or
     /// deleted in Entra): the account is theirs, and goes as they do (a leaver's account stays
-    /// active for no one's conflict).
-    fn hold_in_conflict(&self, user: &SourceUser<'_>, id: Option<&str>) {
-        if let Some(t) = id.and_then(|id| self.by_id.get(id))
-            && !self.anchored_to_someone_else(&self.target.users[*t], user)
-        {
-            lock(&self.in_conflict).insert(*t);
+    /// active for no one's conflict): that person's object id is returned then.
+    fn hold_in_conflict(&self, user: &SourceUser<'_>, id: Option<&str>) -> Option<String> {
+        let t = *id.and_then(|id| self.by_id.get(id))?;
+        let theirs = self.anchored_to_someone_else(&self.target.users[t], user);
+        if theirs.is_none() {
+            lock(&self.in_conflict).insert(t);
         }
+        theirs
     }
 
     /// Why a create cannot have `username`: another Salesforce user no rule links holds it
@@ -291,7 +303,7 @@ impl<'a> State<'a> {
     ) -> Option<String> {
         let index = *self.by_username.get(username_lower)?;
         let other = &self.target.users[index];
-        self.hold_in_conflict(user, Some(&other.id));
+        let _ = self.hold_in_conflict(user, Some(&other.id));
         // The account may be linked, by its anchor, to another person of this plan: named, as
         // clearing the anchor would hand their account over.
         let linked_to = self

@@ -81,6 +81,10 @@ pub(super) enum Link {
 /// Salesforce user than the one a rule other than an anchor linked (two accounts in use for one
 /// person: which is theirs is for a person to say, and neither is deprovisioned for it). An
 /// anchor's link stands whatever later rules find.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the planner's lookups, the user, and what explain collects: one call per user"
+)]
 pub(super) fn link(
     compiled: &Compiled<'_>,
     index: &[HashMap<String, Vec<usize>>],
@@ -88,6 +92,7 @@ pub(super) fn link(
     user: &SourceUser<'_>,
     ctx: &Context<'_>,
     suffix: &str,
+    known: &dyn Fn(&str) -> bool,
     mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
     // Read as it is held where a rule reads one text attribute, as most do: no copy of it.
@@ -155,10 +160,9 @@ pub(super) fn link(
         if let Some(linked) = &linked {
             // An anchor's link stands (roster stamped it, or Entra's object id says so); an
             // inactive account a later rule finds is an old one, not a second in use.
-            let another = |t: &usize| *t != linked.0 && target.users[*t].is_active;
-            if !compiled.matching[linked.1].anchor && found.iter().any(another) {
-                let found: Vec<usize> = found.iter().copied().filter(another).collect();
-                return two_accounts(compiled, target, linked, (i, &value), &found);
+            let others = other_accounts(compiled, target, linked.0, (&found, &theirs), known);
+            if !compiled.matching[linked.1].anchor && !others.is_empty() {
+                return two_accounts(compiled, target, linked, (i, &value), &others);
             }
             continue;
         }
@@ -215,6 +219,30 @@ impl Attempt {
             anothers,
         }
     }
+}
+
+/// The active Salesforce users other than `linked` among what a later rule found: `found`, and
+/// of `theirs` (whose anchor holds another value) those whose object-id anchor holds an id no
+/// one roster knows has (`known`; a typo, another tenant's), which may be this person's.
+fn other_accounts(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    linked: usize,
+    (found, theirs): (&[usize], &[usize]),
+    known: &dyn Fn(&str) -> bool,
+) -> Vec<usize> {
+    let unknown = |t: &usize| {
+        compiled
+            .object_id_anchor
+            .and_then(|field| target.users[*t].text(field))
+            .is_some_and(|held| !known(&crate::graph::object_id_form(held.trim())))
+    };
+    found
+        .iter()
+        .chain(theirs.iter().filter(|t| unknown(t)))
+        .copied()
+        .filter(|t| *t != linked && target.users[*t].is_active)
+        .collect()
 }
 
 /// Whether `other` may be the user whose anchor rules gave `anchors` (rule, key): it holds no

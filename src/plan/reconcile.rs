@@ -416,6 +416,24 @@ impl<'s, 'u> ReadIds<'s, 'u> {
     }
 }
 
+/// Whether `id` (an object id in Graph's form, any case) is an Entra user roster knows: one of
+/// `users` (searched in place when `sorted` by id), or one of `deleted`, whom the assignments
+/// name and Entra has deleted.
+pub(super) fn known_id(
+    users: &[SourceUser<'_>],
+    sorted: bool,
+    deleted: &[crate::model::DeletedUser],
+    id: &str,
+) -> bool {
+    let id = id.to_ascii_lowercase();
+    let read = if sorted {
+        users.binary_search_by(|u| u.id.cmp(&id)).is_ok()
+    } else {
+        users.iter().any(|u| u.id.eq_ignore_ascii_case(&id))
+    };
+    read || deleted.iter().any(|d| d.id.eq_ignore_ascii_case(&id))
+}
+
 /// What the pass over the users gathers besides the plan, in user order.
 #[derive(Default)]
 struct Pass<'a> {
@@ -668,8 +686,19 @@ impl<'a> State<'a> {
         // A context a user, as `explain` evaluates one user's rules: what a rule draws (a
         // Guid) does not depend on the users linked before.
         let ctx = || Context::new(inputs.now, inputs.seed);
+        let users_sorted = users.is_sorted_by(|a, b| a.id <= b.id);
+        let known = |id: &str| known_id(&users, users_sorted, &source.deleted_users, id);
         let mut links: Vec<Link> = crate::concurrent::map_indexed(users.len(), threads, |i| {
-            link(&compiled, &index, target, &users[i], &ctx(), suffix, None)
+            link(
+                &compiled,
+                &index,
+                target,
+                &users[i],
+                &ctx(),
+                suffix,
+                &known,
+                None,
+            )
         });
         // Two source users on one target user: neither is linked.
         let mut claims: HashMap<usize, Vec<usize>> = HashMap::default();
@@ -702,7 +731,6 @@ impl<'a> State<'a> {
                 targets.dedup();
             }
         }
-        let users_sorted = users.is_sorted_by(|a, b| a.id <= b.id);
         State {
             config,
             target,
@@ -735,36 +763,28 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Whether the object-id anchor of `other` holds the id of an Entra user roster knows who
-    /// is not `user`: one the read gives, or one the assignments name whom Entra has deleted.
-    /// An id no one known has (another tenant's, a typo) says nothing of whose it is.
+    /// The object id the object-id anchor of `other` holds when it is that of an Entra user
+    /// roster knows who is not `user`: one the read gives, or one the assignments name whom
+    /// Entra has deleted. `None` otherwise: an id no one known has (another tenant's, a typo)
+    /// says nothing of whose the account is.
     pub(super) fn anchored_to_someone_else(
         &self,
         other: &crate::model::TargetUser,
         user: &SourceUser<'_>,
-    ) -> bool {
-        let Some(held) = self
+    ) -> Option<String> {
+        let held = self
             .compiled
             .object_id_anchor
             .and_then(|field| other.text(field))
             .map(str::trim)
-            .filter(|held| !held.is_empty())
-        else {
-            return false;
-        };
+            .filter(|held| !held.is_empty())?;
         let id = crate::graph::object_id_form(held).to_ascii_lowercase();
-        if id.eq_ignore_ascii_case(user.id) {
-            return false;
-        }
-        let read = if self.users_sorted {
-            self.users.binary_search_by(|u| u.id.cmp(&id)).is_ok()
-        } else {
-            self.users.iter().any(|u| u.id.eq_ignore_ascii_case(&id))
-        };
-        read || self
-            .deleted_in_entra
-            .iter()
-            .any(|d| d.id.eq_ignore_ascii_case(&id))
+        (!id.eq_ignore_ascii_case(user.id) && self.knows(&id)).then_some(id)
+    }
+
+    /// Whether `id` is the object id of an Entra user roster knows (`known_id`).
+    pub(super) fn knows(&self, id: &str) -> bool {
+        known_id(&self.users, self.users_sorted, self.deleted_in_entra, id)
     }
 
     /// User `i`'s update or create, when it is in scope and linked or unmatched: everything

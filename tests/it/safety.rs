@@ -805,6 +805,20 @@ fn change_to<'p>(plan: &'p Value, id: &Value) -> &'p Value {
         .unwrap_or_else(|| panic!("no change to {id}: {plan}"))
 }
 
+/// Asserts `plan` (JSON) changes none of `accounts` (Salesforce users as the world holds them).
+fn no_change_to(plan: &Value, accounts: &[&Value]) {
+    for account in accounts {
+        assert!(
+            !plan["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["target_id"] == account["Id"]),
+            "{account} is acted on: {plan}"
+        );
+    }
+}
+
 /// The error item (a conflict, say) `plan` (JSON) has for `key`.
 fn error_for<'p>(plan: &'p Value, key: &str) -> &'p Value {
     plan["errors"]
@@ -2343,16 +2357,7 @@ fn two_accounts_found_by_different_rules_are_a_conflict_and_neither_is_touched()
             && reason.contains("two accounts for one person"),
         "{conflict}"
     );
-    for account in [&active, &old] {
-        assert!(
-            !plan["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c["target_id"] == account["Id"]),
-            "{account} is acted on: {plan}"
-        );
-    }
+    no_change_to(&plan, &[&active, &old]);
     let applied = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(applied.code, 0, "{}", applied.transcript());
     assert_eq!(
@@ -2504,6 +2509,46 @@ fn an_account_anchored_to_an_unknown_id_is_held_by_the_conflict_over_it() {
     );
 }
 
+/// A later rule's account whose anchor holds an id no one roster knows has may be the
+/// person's own: it disputes the earlier rule's link, as one without an anchor does, rather than
+/// being deactivated as a leaver's (helper-63: the FederationIdentifier rule linked a hand-made
+/// account and the person's own `.dev1` account, its anchor a typo, was deactivated).
+#[test]
+fn a_later_rules_account_anchored_to_an_unknown_id_disputes_the_link() {
+    let world = World::demo_editing("safety-unknown-anchor-dispute", |demo| {
+        with_a_salesforce_user(
+            demo,
+            "{Username: charlotte.fed@contoso.com, Email: charlotte.haddad@contoso.com,\n\
+             \x20      LastName: Haddad, Alias: chf, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Support User, FederationIdentifier: charlotte.haddad@contoso.com}",
+        )
+        .replace(
+            "      Title: Support Lead\n",
+            "      Title: Support Lead\n      Entra_Object_Id__c: 99999999-0000-4000-8000-000000000009\n",
+        )
+    });
+    let own = user_by_username(&world, "charlotte.haddad@contoso.com.dev1");
+    assert_eq!(
+        own["Entra_Object_Id__c"],
+        "99999999-0000-4000-8000-000000000009"
+    );
+    let other = user_by_username(&world, "charlotte.fed@contoso.com");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let reason = error_for(&plan, "charlotte.haddad@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("links Salesforce user charlotte.fed@contoso.com")
+            && reason.contains("finds Salesforce user charlotte.haddad@contoso.com.dev1")
+            && reason.contains("two accounts for one person"),
+        "{reason}"
+    );
+    no_change_to(&plan, &[&own, &other]);
+}
+
 /// A leaver's account is not held back by another person's conflict over it: Spare is deleted
 /// in Entra, and Wyatt renamed to Spare's old name, so Wyatt's update wants the
 /// FederationIdentifier Spare's account holds. That is Wyatt's conflict; the account, whose anchor
@@ -2534,6 +2579,14 @@ fn a_leavers_account_is_deactivated_though_another_persons_conflict_names_it() {
             .as_str()
             .unwrap()
             .contains("FederationIdentifier \"spare1@contoso.com\" is already held by Salesforce user spare1.sf@contoso.com"),
+        "{conflict}"
+    );
+    // What frees the value is said: it never frees by itself (helper-62).
+    assert!(
+        conflict["reason"].as_str().unwrap().contains(&format!(
+            "that account is the Entra user {SPARE}'s by its Entra_Object_Id__c: the value is \
+             this user's once it is cleared or changed on that account"
+        )),
         "{conflict}"
     );
     let change = change_to(&plan, &account["Id"]);
