@@ -504,7 +504,7 @@ fn explain_deleted(
         .flat_map(|field| {
             target.users.iter().filter(move |u| {
                 u.text(field).is_some_and(|held| {
-                    crate::graph::unenclosed_guid(held.trim()).eq_ignore_ascii_case(&deleted.id)
+                    crate::graph::object_id_form(held.trim()).eq_ignore_ascii_case(&deleted.id)
                 })
             })
         })

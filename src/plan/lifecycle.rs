@@ -232,8 +232,11 @@ impl<'a> State<'a> {
     ) -> Result<(), Problem> {
         unique
             .claim(change.after.iter().map(|(k, v)| (&**k, v)), user.key, own)
-            .map_err(
-                |(reason, holder)| match self.hold_in_conflict(user, holder.as_deref()) {
+            .map_err(|(reason, holder)| {
+                match holder
+                    .and_then(|id| self.by_id.get(id.as_str()).copied())
+                    .and_then(|t| self.hold_in_conflict(user, t))
+                {
                     // The holder is another person's account (a leaver's, say): what frees the
                     // value is said, as it never frees by itself.
                     Some(theirs) => conflict(
@@ -245,8 +248,8 @@ impl<'a> State<'a> {
                         ),
                     ),
                     None => conflict(user.key, reason),
-                },
-            )
+                }
+            })
     }
 
     /// A value the org would refuse fails this user's update at apply: an error item now.
@@ -279,13 +282,12 @@ impl<'a> State<'a> {
         Ok(())
     }
 
-    /// Keeps the Salesforce user `user`'s conflict names (by id) out of this plan's
+    /// Keeps the Salesforce user `user`'s conflict names (`t`) out of this plan's
     /// deprovisioning: it may be this person's own account, which a matching rule failed to
     /// link. Not when its anchor holds the object id of another person roster knows (read, or
     /// deleted in Entra): the account is theirs, and goes as they do (a leaver's account stays
     /// active for no one's conflict): that person's object id is returned then.
-    fn hold_in_conflict(&self, user: &SourceUser<'_>, id: Option<&str>) -> Option<String> {
-        let t = *id.and_then(|id| self.by_id.get(id))?;
+    fn hold_in_conflict(&self, user: &SourceUser<'_>, t: usize) -> Option<String> {
         let theirs = self.anchored_to_someone_else(&self.target.users[t], user);
         if theirs.is_none() {
             lock(&self.in_conflict).insert(t);
@@ -303,7 +305,7 @@ impl<'a> State<'a> {
     ) -> Option<String> {
         let index = *self.by_username.get(username_lower)?;
         let other = &self.target.users[index];
-        let _ = self.hold_in_conflict(user, Some(&other.id));
+        let _ = self.hold_in_conflict(user, index);
         // The account may be linked, by its anchor, to another person of this plan: named, as
         // clearing the anchor would hand their account over.
         let linked_to = self

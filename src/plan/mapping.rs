@@ -34,6 +34,19 @@ pub(super) struct Compiled<'c> {
     pub(super) object_id_anchor: Option<&'c str>,
 }
 
+impl Compiled<'_> {
+    /// What `user`'s object-id anchor holds, trimmed, when it holds something: as written, and
+    /// as the object id it is in Graph's form (`graph::object_id_form`: braces, parentheses
+    /// and a form without hyphens read as the id; the case as written).
+    pub(super) fn anchored_object_id<'u>(
+        &self,
+        user: &'u crate::model::TargetUser,
+    ) -> Option<(&'u str, Cow<'u, str>)> {
+        let held = user.text(self.object_id_anchor?)?.trim();
+        (!held.is_empty()).then(|| (held, crate::graph::object_id_form(held)))
+    }
+}
+
 /// One matching rule.
 pub(super) struct MatchRule<'c> {
     /// The parsed source expression.

@@ -146,28 +146,28 @@ pub(super) fn link(
             anchors.push((i, key.into_owned()));
         }
         if let Some(attempts) = explain.as_deref_mut() {
-            let theirs = theirs.iter().map(|t| target.users[*t].username.clone());
-            let value = Some(value.to_string());
-            attempts.push(Attempt::of(
-                i,
-                rule,
-                value,
-                None,
-                found.len(),
-                theirs.collect(),
-            ));
+            let names = theirs.iter().map(|t| target.users[*t].username.clone());
+            let (shown, n) = (Some(value.to_string()), found.len());
+            attempts.push(Attempt::of(i, rule, shown, None, n, names.collect()));
         }
         if let Some(linked) = &linked {
-            // An anchor's link stands (roster stamped it, or Entra's object id says so); an
-            // inactive account a later rule finds is an old one, not a second in use.
-            let others = other_accounts(compiled, target, linked.0, (&found, &theirs), known);
-            if !compiled.matching[linked.1].anchor && !others.is_empty() {
-                return two_accounts(compiled, target, linked, (i, &value), &others);
+            if !compiled.matching[linked.1].anchor {
+                let others = other_accounts(compiled, target, linked.0, (&found, &theirs), known);
+                if !others.is_empty() {
+                    return two_accounts(compiled, target, linked, (i, &value), &others);
+                }
             }
             continue;
         }
         match found.as_slice() {
             [] => tried.push((i, value)),
+            // An anchor's link stands (roster stamped it): later rules are for `explain` alone.
+            [one] if rule.anchor && explain.is_none() => {
+                return Link::Linked {
+                    target: *one,
+                    by: (*field).into(),
+                };
+            }
             [one] => linked = Some((*one, i, value)),
             several => {
                 let names: Vec<String> = several
@@ -221,7 +221,8 @@ impl Attempt {
     }
 }
 
-/// The active Salesforce users other than `linked` among what a later rule found: `found`, and
+/// The active Salesforce users (an inactive one is an old account, not a second in use) other
+/// than `linked` among what a later rule found after a link no anchor made: `found`, and
 /// of `theirs` (whose anchor holds another value) those whose object-id anchor holds an id no
 /// one roster knows has (`known`; a typo, another tenant's), which may be this person's.
 fn other_accounts(
@@ -233,9 +234,8 @@ fn other_accounts(
 ) -> Vec<usize> {
     let unknown = |t: &usize| {
         compiled
-            .object_id_anchor
-            .and_then(|field| target.users[*t].text(field))
-            .is_some_and(|held| !known(&crate::graph::object_id_form(held.trim())))
+            .anchored_object_id(&target.users[*t])
+            .is_some_and(|(_, id)| !known(&id))
     };
     found
         .iter()

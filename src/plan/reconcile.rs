@@ -772,13 +772,11 @@ impl<'a> State<'a> {
         other: &crate::model::TargetUser,
         user: &SourceUser<'_>,
     ) -> Option<String> {
-        let held = self
+        let id = self
             .compiled
-            .object_id_anchor
-            .and_then(|field| other.text(field))
-            .map(str::trim)
-            .filter(|held| !held.is_empty())?;
-        let id = crate::graph::object_id_form(held).to_ascii_lowercase();
+            .anchored_object_id(other)?
+            .1
+            .to_ascii_lowercase();
         (!id.eq_ignore_ascii_case(user.id) && self.knows(&id)).then_some(id)
     }
 
@@ -820,11 +818,9 @@ impl<'a> State<'a> {
         read: &ReadIds<'_, '_>,
     ) -> Option<(&'a str, &'u str)> {
         let field = self.compiled.object_id_anchor?;
-        let held = user.text(field)?.trim();
+        let (held, id) = self.compiled.anchored_object_id(user)?;
         // Object ids are GUIDs, which Graph gives in lower case, hyphenated, without braces.
-        let id = crate::graph::object_id_form(held);
-        (!id.is_empty() && !read.contains(&id) && !read.contains(&id.to_ascii_lowercase()))
-            .then_some((field, held))
+        (!read.contains(&id) && !read.contains(&id.to_ascii_lowercase())).then_some((field, held))
     }
 
     /// Whether source user `i` is linked to a protected Salesforce user.
