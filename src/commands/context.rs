@@ -741,7 +741,9 @@ fn plan_from(
     target: TargetSnapshot,
     baseline: Option<&Desired>,
 ) -> Result<Planned, Error> {
-    if let Some((unknown, hint)) = plan::unknown_targets(&source, &target, targets)
+    let config = &desired.loaded.config;
+    let anchor = crate::config::object_id_anchor(&config.matching, &config.mappings);
+    if let Some((unknown, hint)) = plan::unknown_targets(&source, &target, anchor, targets)
         .into_iter()
         .next()
     {

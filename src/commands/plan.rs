@@ -372,14 +372,35 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, user, args.format)? {
         return Ok(outcome);
     }
+    let id = crate::graph::object_id_form(user.trim());
     if let Some(deleted) = source
         .deleted_users
         .iter()
-        .find(|d| d.id.eq_ignore_ascii_case(user))
+        .find(|d| d.id.eq_ignore_ascii_case(&id))
     {
-        return explain_deleted(&desired, &source, &target, deleted, args.format);
+        let gone = Gone {
+            id: &deleted.id,
+            display_name: deleted.display_name.as_deref(),
+            deleted_in_entra: true,
+            why: "assigned to the application, but deleted in Entra",
+        };
+        return explain_gone(&desired, &source, &target, &gone, args.format);
     }
+    // Someone the read does not give, whom a Salesforce user's anchor names: a leaver.
+    let anchored = |why| {
+        let gone = Gone {
+            id: &id,
+            display_name: None,
+            deleted_in_entra: args.snapshot.is_none(),
+            why,
+        };
+        let anchored = anchored_to(&desired, &target, &id).next().is_some();
+        anchored.then(|| explain_gone(&desired, &source, &target, &gone, args.format))
+    };
     if args.snapshot.is_some() {
+        if let Some(outcome) = anchored("not among the users the snapshot holds") {
+            return outcome;
+        }
         return Err(Error::UnknownUser {
             user: user.to_owned(),
             read: source.users.len(),
@@ -387,12 +408,20 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     }
     // Not read: ask Entra who this is, and why the application's assignments miss them.
     let graph = ctx.graph(&desired)?;
-    let found = ctx
+    let Some(found) = ctx
         .block_on(crate::graph::look_up(&graph, config, user))?
         .map_err(Error::from)?
-        .ok_or_else(|| Error::NoEntraUser {
-            user: user.to_owned(),
-        })?;
+    else {
+        return anchored(
+            "Entra has no user with this object id (deleted, and no assignment names them any \
+             more)",
+        )
+        .unwrap_or_else(|| {
+            Err(Error::NoEntraUser {
+                user: user.to_owned(),
+            })
+        });
+    };
     let not_read = crate::plan::not_read(
         config,
         &source,
@@ -487,50 +516,72 @@ fn salesforce_user_explained(
     Some((json, text))
 }
 
-/// `roster explain` of a user the application's assignments name whom Entra has deleted
-/// (`deleted`, one of the read's `deleted_users`): treated as out of scope, and each Salesforce
-/// user whose object-id anchor holds their id, with the plan's change for it.
-fn explain_deleted(
+/// An Entra user `explain` names whom the read does not give, and why.
+struct Gone<'a> {
+    /// The object id, in Graph's form.
+    id: &'a str,
+    /// The assignment's `principalDisplayName`, when one names them.
+    display_name: Option<&'a str>,
+    /// Whether Entra is known to have deleted them (an assignment names them, or Graph has no
+    /// user with the id); not from a snapshot, which holds only whom it read.
+    deleted_in_entra: bool,
+    /// Why roster does not read them, after "Entra user ID (NAME): ".
+    why: &'a str,
+}
+
+/// The Salesforce users whose object-id anchor holds `id` (in any form
+/// `graph::object_id_form` reads): none without such an anchor.
+fn anchored_to<'t>(
+    desired: &super::context::Desired,
+    target: &'t crate::model::TargetSnapshot,
+    id: &'t str,
+) -> impl Iterator<Item = &'t crate::model::TargetUser> {
+    let config = &desired.loaded.config;
+    let anchor =
+        crate::config::object_id_anchor(&config.matching, &config.mappings).map(str::to_owned);
+    target.users.iter().filter(move |u| {
+        anchor
+            .as_deref()
+            .and_then(|field| u.text(field))
+            .is_some_and(|held| crate::graph::object_id_form(held.trim()).eq_ignore_ascii_case(id))
+    })
+}
+
+/// `roster explain` of an Entra user the read does not give (`gone`): one the application's
+/// assignments name whom Entra has deleted, or one only a Salesforce user's anchor still names.
+/// Treated as out of scope; each Salesforce user whose object-id anchor holds their id, with the
+/// plan's change for it.
+fn explain_gone(
     desired: &super::context::Desired,
     source: &crate::model::SourceSnapshot,
     target: &crate::model::TargetSnapshot,
-    deleted: &crate::model::DeletedUser,
+    gone: &Gone<'_>,
     format: ExplainFormat,
 ) -> Result<Outcome, Error> {
     let config = &desired.loaded.config;
     let anchor = crate::config::object_id_anchor(&config.matching, &config.mappings);
-    let accounts: Vec<(serde_json::Value, String)> = anchor
-        .into_iter()
-        .flat_map(|field| {
-            target.users.iter().filter(move |u| {
-                u.text(field).is_some_and(|held| {
-                    crate::graph::object_id_form(held.trim()).eq_ignore_ascii_case(&deleted.id)
-                })
-            })
-        })
+    let accounts: Vec<(serde_json::Value, String)> = anchored_to(desired, target, gone.id)
         .filter_map(|u| salesforce_user_explained(desired, source, target, &u.id))
         .collect();
     if format == ExplainFormat::Json {
         let (accounts, _): (Vec<_>, Vec<_>) = accounts.into_iter().unzip();
         print_json(&serde_json::json!({
             "entra_user": {
-                "id": deleted.id,
-                "display_name": deleted.display_name,
-                "deleted_in_entra": true,
+                "id": gone.id,
+                "display_name": gone.display_name,
+                "deleted_in_entra": gone.deleted_in_entra,
             },
             "anchored_salesforce_users": accounts,
         }))?;
         return Ok(Outcome::Success);
     }
     let mut text = format!(
-        "Entra user {}{}: assigned to the application, but deleted in Entra: roster treats them \
-         as out of scope.\n\n",
-        deleted.id,
-        deleted
-            .display_name
-            .as_deref()
+        "Entra user {}{}: {}: roster treats them as out of scope.\n\n",
+        gone.id,
+        gone.display_name
             .map(|name| format!(" ({name})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        gone.why
     );
     match anchor {
         None => text.push_str(

@@ -288,6 +288,7 @@ impl<'a> State<'a> {
     /// deleted in Entra): the account is theirs, and goes as they do (a leaver's account stays
     /// active for no one's conflict): that person's object id is returned then.
     fn hold_in_conflict(&self, user: &SourceUser<'_>, t: usize) -> Option<String> {
+        lock(&self.conflicts_over).push((t, user.key.to_owned()));
         let theirs = self.anchored_to_someone_else(&self.target.users[t], user);
         if theirs.is_none() {
             lock(&self.in_conflict).insert(t);

@@ -706,16 +706,19 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
             .map(|u| (crate::salesforce::id15(&u.id), u.username.as_str()))
             .collect();
         // A target is a change's key, its Entra object id, its Salesforce id, or the Salesforce
-        // Username of the user it touches (or creates).
+        // Username of the user it touches (or creates); an error or a conflict is kept for the
+        // users a target reaches by object id or through the accounts it names.
+        let reached = state.reached_by(inputs.targets);
         let wanted = |key: &str, ids: [Option<&str>; 2], username: Option<&str>| {
-            inputs.targets.iter().any(|t| {
-                t.eq_ignore_ascii_case(key)
-                    || ids
-                        .iter()
-                        .flatten()
-                        .any(|id| crate::salesforce::same_id(id, t))
-                    || username.is_some_and(|u| u.eq_ignore_ascii_case(t))
-            })
+            reached.iter().any(|k| k.eq_ignore_ascii_case(key))
+                || inputs.targets.iter().any(|t| {
+                    t.eq_ignore_ascii_case(key)
+                        || ids
+                            .iter()
+                            .flatten()
+                            .any(|id| crate::salesforce::same_id(id, t))
+                        || username.is_some_and(|u| u.eq_ignore_ascii_case(t))
+                })
         };
         plan.changes.retain(|c| {
             let username = c
@@ -795,11 +798,15 @@ fn administrators_warnings(plan: &Plan, standing: &policy::Standing) -> Vec<Stri
 }
 
 /// The `--target` values that name no user roster read: not an Entra user's userPrincipalName or
-/// object id, nor a Salesforce user's Username or id. Each comes with the closest key, to
-/// suggest.
+/// object id, nor a Salesforce user's Username or id, nor an object id the assignments name
+/// whom Entra has deleted or that the object-id anchor (`anchor`, a User field) of a Salesforce
+/// user holds (someone who left, whose account the plan deprovisions). Each comes with the
+/// closest key, to suggest; never for an object id, as the id closest to one is another
+/// person's.
 pub(crate) fn unknown_targets(
     source: &SourceSnapshot,
     target: &TargetSnapshot,
+    anchor: Option<&str>,
     targets: &[String],
 ) -> Vec<(String, Option<String>)> {
     // No `--target`: nothing to look for among 100,000 users' keys.
@@ -817,19 +824,31 @@ pub(crate) fn unknown_targets(
             keys.push(upn);
         }
     }
+    let mut object_ids: Vec<std::borrow::Cow<'_, str>> = source
+        .deleted_users
+        .iter()
+        .map(|d| std::borrow::Cow::Borrowed(d.id.as_str()))
+        .collect();
     for user in &target.users {
         keys.push(&user.id);
         keys.push(&user.username);
+        if let Some(held) = anchor.and_then(|field| user.text(field)) {
+            object_ids.push(crate::graph::object_id_form(held.trim()));
+        }
     }
     targets
         .iter()
         .filter(|t| {
+            let id = crate::graph::object_id_form(t.trim());
             !keys
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(t) || crate::salesforce::same_id(k, t))
+                && !object_ids.iter().any(|held| held.eq_ignore_ascii_case(&id))
         })
         .map(|t| {
-            let hint = crate::suggest::closest(t, keys.iter().copied()).map(str::to_owned);
+            let hint = (!crate::graph::looks_like_guid(&crate::graph::object_id_form(t.trim())))
+                .then(|| crate::suggest::closest(t, keys.iter().copied()).map(str::to_owned))
+                .flatten();
             (t.clone(), hint)
         })
         .collect()

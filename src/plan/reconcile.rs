@@ -559,6 +559,9 @@ pub(super) struct State<'a> {
     pub(super) unique_values: super::values::UniqueValues<'a>,
     /// Salesforce users a create's Username conflict names: never deprovisioned by this plan.
     pub(super) in_conflict: Mutex<HashSet<usize>>,
+    /// Each Salesforce user a conflict names (held or not), with the key of the user in
+    /// conflict: what `--target` by that account reaches (`reached_by`).
+    pub(super) conflicts_over: Mutex<Vec<(usize, String)>>,
     /// Hashes the creates' Usernames in lower case (`Claimed`), for `check_creates`.
     pub(super) caseless: foldhash::fast::RandomState,
     /// The users the application's assignments name whom Entra has deleted.
@@ -756,6 +759,7 @@ impl<'a> State<'a> {
             problems,
             field_rules,
             in_conflict: Mutex::new(HashSet::default()),
+            conflicts_over: Mutex::new(Vec::new()),
             caseless: foldhash::fast::RandomState::default(),
             unique_values,
             deleted_in_entra: &source.deleted_users,
@@ -778,6 +782,42 @@ impl<'a> State<'a> {
             .1
             .to_ascii_lowercase();
         (!id.eq_ignore_ascii_case(user.id) && self.knows(&id)).then_some(id)
+    }
+
+    /// The keys of the source users `targets` (`--target` values) reach besides by their own
+    /// key: a user named by object id (in any form `graph::object_id_form` reads), and each
+    /// user whose link, dispute or conflict names a Salesforce user a target names by Username
+    /// or id. Their errors and conflicts, which carry only the key, are kept in a targeted
+    /// plan: a conflict over the account is what the reviewer targeting it must see.
+    pub(super) fn reached_by(&self, targets: &[String]) -> Vec<String> {
+        let names_account = |t: usize| {
+            let account = &self.target.users[t];
+            targets.iter().any(|x| {
+                account.username.eq_ignore_ascii_case(x.trim())
+                    || crate::salesforce::same_id(&account.id, x.trim())
+            })
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for (user, link) in self.users.iter().zip(&self.links) {
+            let by_id = targets
+                .iter()
+                .any(|x| crate::graph::object_id_form(x.trim()).eq_ignore_ascii_case(user.id));
+            let by_account = match link {
+                Link::Linked { target, .. } => names_account(*target),
+                Link::Disputed(dispute) => dispute.1.iter().any(|t| names_account(*t)),
+                Link::Unmatched { .. } | Link::Undecided(_) => false,
+            };
+            if by_id || by_account {
+                keys.push(user.key.to_owned());
+            }
+        }
+        keys.extend(
+            lock(&self.conflicts_over)
+                .iter()
+                .filter(|(t, _)| names_account(*t))
+                .map(|(_, key)| key.clone()),
+        );
+        keys
     }
 
     /// Whether `id` is the object id of an Entra user roster knows (`known_id`).

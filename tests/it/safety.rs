@@ -2147,6 +2147,16 @@ fn with_a_hand_made_account(name: &str) -> World {
     })
 }
 
+/// `with_a_hand_made_account` applied once (Spare's account linked and its anchor stamped),
+/// and that account.
+fn with_spares_account_applied(name: &str) -> (World, Value) {
+    let world = with_a_hand_made_account(name);
+    let applied = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    let account = user_by_username(&world, "spare1.sf@contoso.com");
+    (world, account)
+}
+
 /// `explain OBJECT-ID` of a user the plan lists as deleted (helper-61: "Entra has no user")
 /// names them and the account anchored to them, whose deactivation the plan holds.
 fn explains_the_deleted_user(world: &World, id: &str) {
@@ -2169,6 +2179,74 @@ fn explains_the_deleted_user(world: &World, id: &str) {
     assert_eq!(
         json["anchored_salesforce_users"][0]["change"]["action"], "deactivate",
         "{json}"
+    );
+}
+
+/// A leaver whom no assignment names any more (deleted in Entra with the assignment, or only
+/// ever assigned through a group) is still reachable by object id: `--target` keeps the
+/// deactivation of the account anchored to them, and `explain` names that account. Before,
+/// both said the id named no one, and `--target` suggested the closest id read: another
+/// person's (helper-63).
+#[test]
+fn a_leaver_only_an_anchor_names_is_targeted_and_explained_by_object_id() {
+    const SPARE: &str = "0000000e-0000-0000-0000-0000000000f1";
+    let (world, account) = with_spares_account_applied("safety-leaver-by-anchor");
+    world
+        .emulator
+        .admin_call(Method::DELETE, &format!("entra/users/{SPARE}"), None);
+    let run = world.roster(&[
+        "plan",
+        "--format",
+        "json",
+        "--detailed-exitcode",
+        "--target",
+        &SPARE.to_uppercase(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        plan["deleted_in_entra"].as_array().unwrap().is_empty(),
+        "{plan}"
+    );
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{plan}");
+    assert_eq!(change_to(&plan, &account["Id"])["action"], "deactivate");
+
+    let explained = world.roster(&["explain", SPARE]);
+    assert_eq!(explained.code, 0, "{}", explained.transcript());
+    assert!(
+        explained.stdout.contains(&format!(
+            "Entra user {SPARE}: Entra has no user with this object id (deleted, and no \
+             assignment names them any more): roster treats them as out of scope."
+        )) && explained
+            .stdout
+            .contains("Salesforce user spare1.sf@contoso.com")
+            && explained.stdout.contains("will be deactivated"),
+        "{}",
+        explained.transcript()
+    );
+    let json: Value = serde_json::from_str(
+        &world
+            .roster(&["explain", &format!("{{{SPARE}}}"), "--format", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["entra_user"]["id"], SPARE, "{json}");
+    assert_eq!(
+        json["anchored_salesforce_users"][0]["change"]["action"], "deactivate",
+        "{json}"
+    );
+
+    // An id no one has is refused, without suggesting the nearest id, another person's.
+    let typo = "0000000e-0000-0000-0000-0000000000f2";
+    let run = world.roster(&["plan", "--target", typo]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains(&format!("--target {typo} names no Entra user"))
+            && !run.stderr.contains("did you mean"),
+        "{}",
+        run.stderr
     );
 }
 
@@ -2334,16 +2412,7 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
 /// user links to" (helper-61).
 #[test]
 fn two_accounts_found_by_different_rules_are_a_conflict_and_neither_is_touched() {
-    let world = World::demo_editing("safety-two-accounts-one-person", |demo| {
-        with_a_salesforce_user(
-            demo,
-            "{Username: charlotte.x@contoso.com.dev1, Email: charlotte.haddad@contoso.com,\n\
-             \x20      LastName: Haddad, Alias: chx, TimeZoneSidKey: America/Los_Angeles,\n\
-             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
-             \x20      Profile: Support User, FederationIdentifier: charlotte.haddad@contoso.com,\n\
-             \x20      IsActive: false}",
-        )
-    });
+    let world = with_charlottes_old_account("safety-two-accounts-one-person");
     let active = user_by_username(&world, "charlotte.haddad@contoso.com.dev1");
     let old = user_by_username(&world, "charlotte.x@contoso.com.dev1");
     let plan: Value =
@@ -2367,6 +2436,75 @@ fn two_accounts_found_by_different_rules_are_a_conflict_and_neither_is_touched()
     assert_eq!(
         user_by_username(&world, "charlotte.x@contoso.com.dev1")["IsActive"],
         false
+    );
+}
+
+/// The demo with an old inactive account of Charlotte's that her FederationIdentifier finds,
+/// beside her active one that her Username finds.
+fn with_charlottes_old_account(name: &str) -> World {
+    World::demo_editing(name, |demo| {
+        with_a_salesforce_user(
+            demo,
+            "{Username: charlotte.x@contoso.com.dev1, Email: charlotte.haddad@contoso.com,\n\
+             \x20      LastName: Haddad, Alias: chx, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Support User, FederationIdentifier: charlotte.haddad@contoso.com,\n\
+             \x20      IsActive: false}",
+        )
+    })
+}
+
+/// `--target` reaches a conflict through the person and through either account: a reviewer
+/// who targets Charlotte by object id (in braces, as PowerShell writes it), or either account by
+/// Username or id, sees the dispute and exit 2. Before, only her userPrincipalName did; by an
+/// account or her id the targeted plan said "No changes. Salesforce matches the configuration."
+/// and exited 0 with `--detailed-exitcode` (helper-63).
+#[test]
+fn a_targeted_plan_shows_the_conflict_whichever_way_the_person_is_named() {
+    let world = with_charlottes_old_account("safety-target-reaches-conflict");
+    let old = user_by_username(&world, "charlotte.x@contoso.com.dev1");
+    let old_id = old["Id"].as_str().unwrap();
+    for target in [
+        "charlotte.haddad@contoso.com",
+        "{0000000E-0000-0000-0000-00000000000D}",
+        "charlotte.haddad@contoso.com.dev1",
+        "CHARLOTTE.X@contoso.com.dev1",
+        &old_id[..15],
+    ] {
+        let run = world.roster(&[
+            "plan",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+            "--target",
+            target,
+        ]);
+        assert_eq!(run.code, 2, "--target {target}: {}", run.transcript());
+        let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+        let conflict = error_for(&plan, "charlotte.haddad@contoso.com");
+        assert!(
+            conflict["reason"]
+                .as_str()
+                .unwrap()
+                .contains("two accounts for one person"),
+            "--target {target}: {conflict}"
+        );
+        assert_eq!(plan["errors"].as_array().unwrap().len(), 1, "{target}");
+        assert!(plan["changes"].as_array().unwrap().is_empty(), "{target}");
+    }
+    // Another person's targeted plan leaves her conflict out.
+    let run = world.roster(&[
+        "plan",
+        "--format",
+        "json",
+        "--target",
+        "noah.okafor@contoso.com",
+    ]);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        plan["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        run.stdout
     );
 }
 
@@ -2557,10 +2695,7 @@ fn a_later_rules_account_anchored_to_an_unknown_id_disputes_the_link() {
 #[test]
 fn a_leavers_account_is_deactivated_though_another_persons_conflict_names_it() {
     const SPARE: &str = "0000000e-0000-0000-0000-0000000000f1";
-    let world = with_a_hand_made_account("safety-leaver-conflict");
-    let applied = world.roster(&["apply", "--auto-approve"]);
-    assert_eq!(applied.code, 0, "{}", applied.transcript());
-    let account = user_by_username(&world, "spare1.sf@contoso.com");
+    let (world, account) = with_spares_account_applied("safety-leaver-conflict");
     world.emulator.admin_call(
         Method::DELETE,
         &format!("entra/users/{SPARE}"),
@@ -2596,6 +2731,22 @@ fn a_leavers_account_is_deactivated_though_another_persons_conflict_names_it() {
             "anchored (Entra_Object_Id__c) to the Entra user {SPARE}"
         )),
         "{change}"
+    );
+    // Targeting the account shows both what happens to it and the conflict over its value.
+    let out = world.roster(&[
+        "plan",
+        "--format",
+        "json",
+        "--target",
+        "spare1.sf@contoso.com",
+    ]);
+    let targeted: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(change_to(&targeted, &account["Id"])["action"], "deactivate");
+    assert_eq!(error_for(&targeted, "spare1@contoso.com"), conflict);
+    assert_eq!(
+        targeted["errors"].as_array().unwrap().len(),
+        1,
+        "{targeted}"
     );
 }
 
