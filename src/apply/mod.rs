@@ -612,7 +612,7 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
         .into_iter()
         .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
         .collect();
-    let written = write(ctx, Op::Update, "User", deactivations).await;
+    let written = deactivate(ctx, deactivations).await;
     let steps: Vec<usize> = written.iter().map(|(i, _)| last(results, *i)).collect();
     let mut refused = Vec::new();
     for ((i, outcome), step) in written.into_iter().zip(steps) {
@@ -630,6 +630,56 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
     for ((i, outcome), step) in written.into_iter().zip(steps) {
         results[i].settle(step, outcome);
     }
+}
+
+/// Levels of management one apply deactivates: a manager's deactivation is sent again once
+/// per level below them that the same apply deactivates.
+const MANAGEMENT_LEVELS: usize = 8;
+
+/// Writes `deactivations`, then sends again those Salesforce refused as the Manager of a user
+/// still active — a User cannot report to an inactive User (Salesforce KB 000004425) — as long
+/// as the round before deactivated someone (a report, perhaps). A team leaving together thus
+/// goes in one apply whatever order the requests take. Outcomes in the order given.
+async fn deactivate<'c>(
+    ctx: &Ctx,
+    deactivations: Vec<(usize, Record<'c>)>,
+) -> Vec<(usize, Written)> {
+    let records: Vec<Record<'c>> = deactivations.iter().map(|(_, r)| r.clone()).collect();
+    let mut written = write(ctx, Op::Update, "User", deactivations).await;
+    let mut progressed = written.iter().any(|(_, o)| matches!(o, Written::Ok(_)));
+    for _ in 0..MANAGEMENT_LEVELS {
+        let managers: Vec<usize> = (0..written.len())
+            .filter(|&at| matches!(&written[at].1, Written::Failed(f) if reports_to(f)))
+            .collect();
+        if managers.is_empty() || !progressed || ctx.stopped() {
+            break;
+        }
+        ctx.task.add_total(managers.len() as u64);
+        let again = managers
+            .iter()
+            .map(|&at| (written[at].0, records[at].clone()))
+            .collect();
+        progressed = false;
+        for (at, (_, outcome)) in managers
+            .into_iter()
+            .zip(write(ctx, Op::Update, "User", again).await)
+        {
+            progressed |= matches!(outcome, Written::Ok(_));
+            if !matches!(outcome, Written::NotSent) {
+                written[at].1 = outcome;
+            }
+        }
+    }
+    written
+}
+
+/// Whether `failure` is Salesforce refusing to deactivate a user named in a hierarchy field of
+/// an active user (their Manager): "Cannot inactivate user that is the value of a hierarchy
+/// field" (KB 000386275).
+fn reports_to(failure: &Failure) -> bool {
+    failure
+        .message
+        .contains("Cannot inactivate user that is the value of a hierarchy field")
 }
 
 /// Freezes the users whose deactivation Salesforce refused (`deprovision.when_refused:

@@ -174,6 +174,9 @@ struct Index {
     nicknames: HashMap<String, String>,
     /// Active users by ProfileId.
     active_by_profile: HashMap<String, usize>,
+    /// Active users' ids by their ManagerId (`canonical`): whom a deactivation of the
+    /// manager would leave reporting to an inactive user.
+    active_reports: HashMap<String, std::collections::BTreeSet<String>>,
     /// Assignment (junction) record id by (user, access object): permission sets and groups,
     /// licences, group members (`JUNCTIONS`).
     assignments: HashMap<(String, String), String>,
@@ -192,13 +195,38 @@ fn text<'a>(record: &'a Map<String, Value>, field: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// The 15-character form of the Salesforce id `id` (`salesforce::canonical_id`), if it is one.
+fn canonical(id: &str) -> Option<String> {
+    crate::salesforce::canonical_id(id).map(|id| String::from_utf8_lossy(&id).into_owned())
+}
+
 impl Index {
+    /// An active user other than `id` whose ManagerId is the user `id`, if one is.
+    fn active_report_of(&self, id: &str) -> Option<&str> {
+        self.active_reports
+            .get(&canonical(id)?)?
+            .iter()
+            .map(String::as_str)
+            .find(|report| *report != id)
+    }
+
     fn user(&mut self, record: &Map<String, Value>, add: bool) {
         let id = text(record, "Id").to_owned();
         let username = text(record, "Username").to_lowercase();
         let nickname = text(record, "CommunityNickname").to_lowercase();
         let profile = text(record, "ProfileId").to_owned();
         let active = record.get("IsActive") == Some(&Value::Bool(true));
+        if let Some(manager) = canonical(text(record, "ManagerId")).filter(|_| active) {
+            let reports = self.active_reports.entry(manager.clone()).or_default();
+            if add {
+                reports.insert(id.clone());
+            } else {
+                reports.remove(&id);
+                if reports.is_empty() {
+                    self.active_reports.remove(&manager);
+                }
+            }
+        }
         for field in &self.unique_fields {
             let value = record
                 .iter()
@@ -357,6 +385,12 @@ impl Org {
         }
         self.index.record(object, &record, true);
         records.insert(id, record);
+    }
+
+    /// An active User other than `id` whose `ManagerId` is the User `id`, if one is: who would
+    /// report to an inactive user were `id` deactivated.
+    pub(crate) fn active_report_of(&self, id: &str) -> Option<&str> {
+        self.index.active_report_of(id)
     }
 
     /// Removes a record; returns it.
@@ -931,9 +965,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         );
     }
     org.feature_seats = access.feature_licenses;
-    for (i, user) in w.users.into_iter().enumerate() {
-        seed_user(&mut org, i, user)?;
-    }
+    seed_users(&mut org, w.users)?;
     Ok(org)
 }
 
@@ -1125,7 +1157,42 @@ fn restricted_picklists(
         .collect())
 }
 
-fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<(), String> {
+/// The world's users, each `Manager` (another user's Username) set once every user exists.
+fn seed_users(org: &mut Org, users: Vec<Map<String, Value>>) -> Result<(), String> {
+    let mut reports: Vec<(usize, String, String)> = Vec::new();
+    for (i, mut user) in users.into_iter().enumerate() {
+        let manager = match user.remove("Manager") {
+            None => None,
+            Some(Value::String(username)) => Some(username),
+            Some(_) => {
+                return Err(format!(
+                    "salesforce.users[{i}]: `Manager` is the Username of another user"
+                ));
+            }
+        };
+        let id = seed_user(org, i, user)?;
+        if let Some(manager) = manager {
+            reports.push((i, id, manager));
+        }
+    }
+    for (i, id, manager) in reports {
+        let manager_id = org
+            .records("User")
+            .find(|u| text(u, "Username").eq_ignore_ascii_case(&manager))
+            .map(|u| text(u, "Id").to_owned())
+            .filter(|manager_id| *manager_id != id)
+            .ok_or_else(|| {
+                format!("salesforce.users[{i}].Manager: no other user has the Username {manager:?}")
+            })?;
+        let mut record = org.objects["User"][&id].clone();
+        record.insert("ManagerId".into(), json!(manager_id));
+        org.put("User", id, record);
+    }
+    Ok(())
+}
+
+/// Inserts the world's user `i`; returns its id.
+fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<String, String> {
     let lookup = |org: &Org, object: &str, name: &Value| -> Result<Value, String> {
         let name = name.as_str().unwrap_or_default();
         org.find_by(object, "Name", name)
@@ -1209,7 +1276,7 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<()
             }
         }
     }
-    Ok(())
+    Ok(id)
 }
 
 /// A permission set's hidden note of the permission set licence its permissions need (a

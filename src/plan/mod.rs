@@ -29,7 +29,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{Config, WhenRefused};
 use crate::expr::DateTime;
 use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
@@ -749,6 +749,11 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
     let standing = policy::Standing::read(&plan, target);
     plan.warnings
         .extend(administrators_warnings(&plan, &standing));
+    plan.warnings.extend(managers_warnings(
+        &plan,
+        target,
+        config.deprovision.when_refused,
+    ));
     plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
     plan.headline = plan.summary.headline();
     let kept = plan.summary.deactivate + plan.summary.freeze;
@@ -795,6 +800,87 @@ fn administrators_warnings(plan: &Plan, standing: &policy::Standing) -> Vec<Stri
             )
         })
         .collect()
+}
+
+/// A warning per deactivation Salesforce will refuse as `plan` stands: the account is the
+/// `ManagerId` of users the plan leaves active, and "a User cannot report to an inactive User"
+/// (Salesforce KB 000004425; the refusal is "Cannot inactivate user that is the value of a
+/// hierarchy field", KB 000386275). Reports the plan also deactivates do not count: apply sends
+/// a refused deactivation again once others went through. Each names the reports (the first
+/// five) and what apply does then (`when_refused`).
+fn managers_warnings(
+    plan: &Plan,
+    target: &TargetSnapshot,
+    when_refused: WhenRefused,
+) -> Vec<String> {
+    /// Reports a warning names; the rest are counted.
+    const NAMED: usize = 5;
+    let id15 = crate::salesforce::id15;
+    let deactivated: std::collections::HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Deactivate)
+        .filter_map(|c| c.target_id.as_deref().map(id15))
+        .collect();
+    if deactivated.is_empty() {
+        return Vec::new();
+    }
+    // The users who stay active, by the manager this plan deactivates.
+    let mut reports: std::collections::HashMap<[u8; 15], Vec<&str>> =
+        std::collections::HashMap::new();
+    for user in &target.users {
+        let manager = user
+            .text("ManagerId")
+            .and_then(crate::salesforce::canonical_id)
+            .filter(|m| std::str::from_utf8(m).is_ok_and(|m| deactivated.contains(m)));
+        if let Some(manager) = manager
+            && user.is_active
+            && !deactivated.contains(id15(&user.id))
+        {
+            reports.entry(manager).or_default().push(&user.username);
+        }
+    }
+    let then = match when_refused {
+        WhenRefused::Freeze => "apply freezes them instead (deprovision.when_refused: freeze)",
+        WhenRefused::Fail => {
+            "apply leaves them active (deprovision.when_refused: fail; `freeze` locks them out \
+             meanwhile)"
+        }
+    };
+    let mut warnings = Vec::new();
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Deactivate)
+    {
+        let Some(account) = change.target_id.as_deref() else {
+            continue;
+        };
+        let Some(managed) = crate::salesforce::canonical_id(account).and_then(|m| reports.get(&m))
+        else {
+            continue;
+        };
+        let username = target
+            .users
+            .iter()
+            .find(|u| crate::salesforce::same_id(&u.id, account))
+            .map_or(change.key.as_str(), |u| u.username.as_str());
+        let more = managed.len().saturating_sub(NAMED);
+        warnings.push(format!(
+            "Salesforce will refuse to deactivate {username}: it is the Manager of {} active \
+             user(s) this plan leaves active ({}{}), and a user cannot report to an inactive \
+             user (\"Cannot inactivate user that is the value of a hierarchy field\"). Give them \
+             another manager first; else {then}",
+            managed.len(),
+            managed[..managed.len().min(NAMED)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    warnings
 }
 
 /// The `--target` values that name no user roster read: not an Entra user's userPrincipalName or

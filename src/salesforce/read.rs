@@ -23,6 +23,8 @@ const USER_BASE_FIELDS: &[&str] = &[
     "IsActive",
     "ProfileId",
     "UserRoleId",
+    // Whom each user reports to: Salesforce refuses to deactivate an active user's manager.
+    "ManagerId",
     "LastModifiedDate",
     "SystemModstamp",
 ];

@@ -1475,6 +1475,121 @@ fn a_refused_deactivation_freezes_the_user_and_says_both() {
     );
 }
 
+/// The demo world where each `(user, manager)` pair's Salesforce user reports to the other
+/// (`Manager`, by Username: the User's `ManagerId`).
+fn with_managers(name: &str, pairs: &[(&str, &str)]) -> World {
+    World::demo_editing(name, |demo| {
+        let mut demo = demo.to_owned();
+        for (user, manager) in pairs {
+            let entry = format!("    - Username: {user}\n");
+            assert!(demo.contains(&entry), "{user}");
+            demo = demo.replace(&entry, &format!("{entry}      Manager: {manager}\n"));
+        }
+        demo
+    })
+}
+
+/// James leaves while Noah, who stays, still reports to him: Salesforce refuses to deactivate
+/// the Manager of an active user (KB 000004425). The plan says so before anyone applies it,
+/// naming Noah; apply's refusal is the hierarchy field's, and James is frozen instead
+/// (`when_refused: freeze`, the default), so he cannot sign in.
+#[test]
+fn a_manager_whose_report_stays_is_warned_of_and_frozen_instead() {
+    let world = with_managers(
+        "apply-manager-stays",
+        &[(
+            "noah.okafor@contoso.com.dev1",
+            "james.obrien@contoso.com.dev1",
+        )],
+    );
+    let plan = world.roster(&["plan"]);
+    assert!(
+        plan.stdout.contains(
+            "Salesforce will refuse to deactivate james.obrien@contoso.com.dev1: it is the \
+             Manager of 1 active user(s) this plan leaves active (noah.okafor@contoso.com.dev1)"
+        ) && plan
+            .stdout
+            .contains("apply freezes them instead (deprovision.when_refused: freeze)"),
+        "{}",
+        plan.stdout
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "deactivate failed: FIELD_INTEGRITY_EXCEPTION: Cannot inactivate user that is the \
+             value of a hierarchy field: Manager"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        login_of(&world, "james.obrien@contoso.com.dev1"),
+        json!({"IsActive": true, "IsFrozen": true})
+    );
+    // Noah given another manager (none), James goes on the next apply.
+    let noah =
+        world.emulator.admin_call(Method::GET, "world", None)["salesforce"]["objects"]["User"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["Username"] == "noah.okafor@contoso.com.dev1")
+            .unwrap()["Id"]
+            .clone();
+    let (status, answer) = world.emulator.salesforce_send(
+        Method::PATCH,
+        &format!("sobjects/User/{}", noah.as_str().unwrap()),
+        &json!({"ManagerId": null}),
+    );
+    assert_eq!(status, 204, "{answer}");
+    let plan = world.roster(&["plan"]);
+    assert!(
+        !plan.stdout.contains("will refuse to deactivate"),
+        "{}",
+        plan.stdout
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        login_of(&world, "james.obrien@contoso.com.dev1")["IsActive"],
+        false
+    );
+}
+
+/// A manager and their report leave together: the manager's deactivation comes first in the
+/// request (former.contractor sorts before james.obrien) and is refused while James is active,
+/// so apply sends it again once James's went through. One apply deactivates both; the plan warns
+/// of nothing.
+#[test]
+fn a_manager_leaving_with_their_report_is_deactivated_in_the_same_apply() {
+    let world = with_managers(
+        "apply-manager-leaves-with-report",
+        &[(
+            "james.obrien@contoso.com.dev1",
+            "former.contractor@contoso.com.dev1",
+        )],
+    );
+    let plan = world.roster(&["plan"]);
+    assert!(
+        !plan.stdout.contains("will refuse to deactivate"),
+        "{}",
+        plan.stdout
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for user in [
+        "james.obrien@contoso.com.dev1",
+        "former.contractor@contoso.com.dev1",
+    ] {
+        assert_eq!(
+            login_of(&world, user),
+            json!({"IsActive": false, "IsFrozen": false}),
+            "{user}"
+        );
+    }
+    world.assert_converged();
+}
+
 /// A reconcile policy that does not allow freezes gets none, not even as the fallback for a
 /// refused deactivation; one that allows them does.
 #[test]

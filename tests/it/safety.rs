@@ -1622,6 +1622,7 @@ fn user_row(world: &World, username: &str) -> Value {
         "IsActive",
         "ProfileId",
         "UserRoleId",
+        "ManagerId",
         "LastModifiedDate",
         "SystemModstamp",
         "FederationIdentifier",

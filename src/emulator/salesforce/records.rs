@@ -759,6 +759,18 @@ pub(crate) fn update(
         // see the reference's "Deactivation" section).
         return Err(Failure::new("FIELD_INTEGRITY_EXCEPTION", why.clone(), &[]));
     }
+    if deactivating && let Some(report) = org.active_report_of(&id) {
+        // A user cannot report to an inactive user: the Manager of an active user is not
+        // deactivated (Salesforce KB 000004425), with the hierarchy field's refusal (KB
+        // 000386275; its REST errorCode is not published: the same guess as above). One
+        // blocker at a time, as Salesforce names them.
+        tracing::debug!(target: "roster::emulator", "{id} manages the active user {report}");
+        return Err(Failure::new(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Cannot inactivate user that is the value of a hierarchy field: Manager",
+            &[],
+        ));
+    }
     if deactivating && caller == Some(id.as_str()) {
         // The running user cannot deactivate itself (as in Setup). Salesforce publishes neither
         // the REST code nor the text for this: both are a documented guess.
