@@ -55,6 +55,20 @@ pub(crate) struct DeletedUser {
     pub(crate) display_name: Option<String>,
 }
 
+impl DeletedUser {
+    /// "Display Name (object id)", or "no display name (object id)" when Graph gave none or a
+    /// blank one, as plans list them.
+    pub(crate) fn shown(&self) -> String {
+        let name = self
+            .display_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or("no display name");
+        format!("{name} ({})", self.id)
+    }
+}
+
 /// The enterprise application.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -484,4 +498,32 @@ pub(crate) struct UnreadUser {
     pub(crate) applications: Vec<String>,
     /// The attributes the config reads, as a read gives them: what the matching rules look for.
     pub(crate) attributes: crate::sorted_map::Fields,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeletedUser;
+
+    /// A deleted user's assignment may carry no display name, or a blank one: the plan says
+    /// so rather than showing `-  (id)`.
+    #[test]
+    fn a_deleted_user_without_a_display_name_is_shown_as_such() {
+        let shown = |display_name: Option<&str>| {
+            DeletedUser {
+                id: "0000000e-0000-0000-0000-0000000000f1".to_owned(),
+                display_name: display_name.map(str::to_owned),
+            }
+            .shown()
+        };
+        for blank in [None, Some(""), Some("  ")] {
+            assert_eq!(
+                shown(blank),
+                "no display name (0000000e-0000-0000-0000-0000000000f1)"
+            );
+        }
+        assert_eq!(
+            shown(Some(" Pat Doe ")),
+            "Pat Doe (0000000e-0000-0000-0000-0000000000f1)"
+        );
+    }
 }

@@ -246,10 +246,10 @@ fn lists(head: &mut String, plan: &Plan) {
         .errors
         .iter()
         .map(|p| format!("{}: {}", p.key, p.reason));
-    let deleted = plan.deleted_in_entra.iter().map(|u| {
-        let name = u.display_name.as_deref().unwrap_or("no display name");
-        format!("{name} ({})", u.id)
-    });
+    let deleted = plan
+        .deleted_in_entra
+        .iter()
+        .map(crate::model::DeletedUser::shown);
     let skipped = plan
         .skipped
         .iter()

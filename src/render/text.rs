@@ -696,8 +696,7 @@ pub(crate) fn each_piece(plan: &Plan, emit: &mut dyn FnMut(Piece<'_>)) {
             ),
         ));
         for user in &plan.deleted_in_entra {
-            let name = user.display_name.as_deref().unwrap_or("no display name");
-            out.push(Line::plain(2, format!("- {name} ({})", user.id)));
+            out.push(Line::plain(2, format!("- {}", user.shown())));
         }
         blank(out);
     }
