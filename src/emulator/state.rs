@@ -1180,10 +1180,11 @@ fn seed_users(org: &mut Org, users: Vec<Map<String, Value>>) -> Result<(), Strin
             .records("User")
             .find(|u| text(u, "Username").eq_ignore_ascii_case(&manager))
             .map(|u| text(u, "Id").to_owned())
-            .filter(|manager_id| *manager_id != id)
             .ok_or_else(|| {
-                format!("salesforce.users[{i}].Manager: no other user has the Username {manager:?}")
+                format!("salesforce.users[{i}].Manager: no user has the Username {manager:?}")
             })?;
+        super::salesforce::manager_loop(org, &id, &manager_id)
+            .map_err(|f| format!("salesforce.users[{i}].Manager: {}", f.message))?;
         let mut record = org.objects["User"][&id].clone();
         record.insert("ManagerId".into(), json!(manager_id));
         org.put("User", id, record);

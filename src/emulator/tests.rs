@@ -1212,7 +1212,8 @@ async fn user_create_enforces_salesforce_rules() {
         assert_eq!(body[0]["errorCode"], code, "{manager}: {body}");
         assert_eq!(body[0]["fields"][0], "ManagerId", "{body}");
     }
-    let (status, body) = sf.patch_user(&id, &json!({"ManagerId": &id[..15]})).await;
+    let ava = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let (status, body) = sf.patch_user(&id, &json!({"ManagerId": &ava[..15]})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     // Update bumps LastModifiedDate; a User cannot be deleted.
     let (_, before) = sf.get(&format!("sobjects/User/{id}")).await;
@@ -2885,6 +2886,82 @@ fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
         err.contains("Cost_Center__c is not declared in salesforce.custom_user_fields"),
         "{err}"
     );
+}
+
+/// The Manager hierarchy never loops — no one is their own manager, nor their report's — and the
+/// Manager of an active user is not deactivated.
+#[tokio::test]
+async fn a_manager_never_loops_and_stays_active_while_someone_reports_to_them() {
+    let running = demo().await;
+    let sf = Sf::demo(&running).await;
+    let ava = results_id(&sf, "ava.martinez@contoso.com.dev1").await;
+    let liam = results_id(&sf, "liam.chen@contoso.com.dev1").await;
+    let (status, body) = sf
+        .patch_user(&liam, &json!({"ManagerId": &ava[..15]}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    for (user, manager, message) in [
+        (&liam, &liam[..15], "A user can't be his or her own manager"),
+        (
+            &ava,
+            &liam[..],
+            "You cannot set a hierarchy field to point to itself or a child record",
+        ),
+    ] {
+        let (status, body) = sf.patch_user(user, &json!({"ManagerId": manager})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body[0]["errorCode"], "FIELD_INTEGRITY_EXCEPTION", "{body}");
+        assert_eq!(body[0]["message"], message, "{body}");
+    }
+    let (status, body) = sf.patch_user(&ava, &json!({"IsActive": false})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body[0]["message"],
+        "Cannot inactivate user that is the value of a hierarchy field: Manager"
+    );
+    // Once Liam reports to no one, Ava goes.
+    let (status, _) = sf.patch_user(&liam, &json!({"ManagerId": null})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = sf.patch_user(&ava, &json!({"IsActive": false})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    running.shutdown().await;
+}
+
+/// A world's `Manager` names another user by Username, and never loops: a manager no user has,
+/// oneself, and two users managing each other are refused as Salesforce refuses them.
+#[test]
+fn a_world_whose_managers_loop_or_name_no_one_is_refused() {
+    let manage = |pairs: &[(&str, &str)]| {
+        let mut text = DEMO.to_owned();
+        for (user, manager) in pairs {
+            let entry = format!("    - Username: {user}\n");
+            assert!(text.contains(&entry), "{user}");
+            text = text.replacen(&entry, &format!("{entry}      Manager: {manager}\n"), 1);
+        }
+        State::from_world(WorldFile::from_yaml(&text).unwrap()).err()
+    };
+    let (ava, liam) = (
+        "ava.martinez@contoso.com.dev1",
+        "liam.chen@contoso.com.dev1",
+    );
+    assert_eq!(manage(&[(liam, ava)]), None);
+    for (pairs, expected) in [
+        (
+            vec![(liam, "nobody@contoso.com.dev1")],
+            "no user has the Username",
+        ),
+        (vec![(liam, liam)], "A user can't be his or her own manager"),
+        (
+            vec![(liam, ava), (ava, liam)],
+            "You cannot set a hierarchy field to point to itself or a child record",
+        ),
+    ] {
+        let err = manage(&pairs).expect("refused");
+        assert!(
+            err.contains(".Manager: ") && err.contains(expected),
+            "{err}"
+        );
+    }
 }
 
 /// A profile's administrative permissions are Profile checkboxes a query reads: System

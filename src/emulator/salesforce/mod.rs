@@ -10,6 +10,7 @@ pub(crate) mod user_object;
 
 pub(crate) use bulk::Jobs;
 pub(crate) use query::Row;
+pub(crate) use records::manager_loop;
 
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};

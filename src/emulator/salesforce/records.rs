@@ -1257,6 +1257,45 @@ fn check_feature_seats(
     Ok(())
 }
 
+/// Refuses `manager` as the Manager of the User `id` when it is `id` itself or reports to `id`,
+/// directly or up a chain: Salesforce's two rules for a hierarchy field ("A user can't be his or
+/// her own manager"; "You cannot set a hierarchy field to point to itself or a child record").
+/// Their REST errorCode is not published: FIELD_INTEGRITY_EXCEPTION, as for the deactivation
+/// blockers, is a guess.
+pub(crate) fn manager_loop(org: &Org, id: &str, manager: &str) -> Result<(), Failure> {
+    let refused = |message: &str| {
+        Err(Failure::new(
+            "FIELD_INTEGRITY_EXCEPTION",
+            message,
+            &["ManagerId"],
+        ))
+    };
+    if crate::salesforce::same_id(manager, id) {
+        return refused("A user can't be his or her own manager");
+    }
+    let users = org.objects.get("User");
+    let mut above = manager.to_owned();
+    // Each user up the chain once: a chain longer than the org has users is already a loop.
+    for _ in 0..users.map_or(0, std::collections::BTreeMap::len) {
+        let key = ids::normalize(&above).unwrap_or_default();
+        let next = users
+            .and_then(|users| users.get(&key))
+            .and_then(|user| user.get("ManagerId"))
+            .and_then(Value::as_str)
+            .filter(|next| !next.is_empty());
+        match next {
+            Some(next) if crate::salesforce::same_id(next, id) => {
+                return refused(
+                    "You cannot set a hierarchy field to point to itself or a child record",
+                );
+            }
+            Some(next) => next.clone_into(&mut above),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
 fn check_user(
     org: &Org,
     user: &Map<String, Value>,
@@ -1329,7 +1368,10 @@ fn check_user(
         .is_some_and(|m| !m.is_empty())
         && changed("ManagerId")
     {
-        reference(org, user, "ManagerId", "User")?;
+        let manager = reference(org, user, "ManagerId", "User")?;
+        if let Some(id) = id {
+            manager_loop(org, id, &manager)?;
+        }
     }
     let active = user.get("IsActive") != Some(&Value::Bool(false));
     let was_counted = existing.is_some_and(|e| {
