@@ -135,7 +135,7 @@ fn user_key(text: &str) -> Result<String, String> {
              userPrincipalName has at most 113, a Salesforce Username 80)"
         ));
     }
-    Ok(crate::graph::unenclosed_guid(text).to_owned())
+    Ok(crate::graph::object_id_form(text).into_owned())
 }
 
 /// `user_key` as clap's parser, whose refusal names the argument but not the value: a key of

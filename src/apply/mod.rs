@@ -632,10 +632,6 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
     }
 }
 
-/// Levels of management one apply deactivates: a manager's deactivation is sent again once
-/// per level below them that the same apply deactivates.
-const MANAGEMENT_LEVELS: usize = 8;
-
 /// Writes `deactivations`, then sends again those Salesforce refused as the Manager of a user
 /// still active — a User cannot report to an inactive User (Salesforce KB 000004425) — as long
 /// as the round before deactivated someone (a report, perhaps). A team leaving together thus
@@ -647,7 +643,9 @@ async fn deactivate<'c>(
     let records: Vec<Record<'c>> = deactivations.iter().map(|(_, r)| r.clone()).collect();
     let mut written = write(ctx, Op::Update, "User", deactivations).await;
     let mut progressed = written.iter().any(|(_, o)| matches!(o, Written::Ok(_)));
-    for _ in 0..MANAGEMENT_LEVELS {
+    // A round a level of management: each round that goes on deactivated someone, so there are
+    // never more rounds than deactivations.
+    for _ in 0..records.len() {
         let managers: Vec<usize> = (0..written.len())
             .filter(|&at| matches!(&written[at].1, Written::Failed(f) if reports_to(f)))
             .collect();

@@ -417,8 +417,8 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         .map_err(Error::from)?
     else {
         return anchored(
-            "Entra has no user with this object id (deleted, and no assignment names them any \
-             more)",
+            "Entra has no user with this object id (deleted, or never this tenant's), and no \
+             assignment names it",
         )
         .unwrap_or_else(|| {
             Err(Error::NoEntraUser {

@@ -543,19 +543,24 @@ pub(crate) fn looks_like_guid(text: &str) -> bool {
 /// A GUID as `text` holds it, without the braces or parentheses PowerShell and .NET write GUIDs
 /// in (`{0000000e-...}`, `(0000000e-...)`, `[guid]::NewGuid().ToString("B")`); `text` itself
 /// when it is no GUID so enclosed.
-pub(crate) fn unenclosed_guid(text: &str) -> &str {
+fn unenclosed_guid(text: &str) -> &str {
     [('{', '}'), ('(', ')')]
         .iter()
         .find_map(|&(open, close)| text.strip_prefix(open)?.strip_suffix(close))
-        .filter(|id| looks_like_guid(id))
+        .filter(|id| looks_like_guid(id) || hex32(id))
         .unwrap_or(text)
+}
+
+/// Whether `text` is 32 hex digits: a GUID without hyphens (.NET's `ToString("N")`).
+fn hex32(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// An object id as `text` holds it, in Graph's form: `unenclosed_guid`, and 32 hex digits
 /// without hyphens (.NET's `ToString("N")`) hyphenated. `text` itself for anything else.
 pub(crate) fn object_id_form(text: &str) -> std::borrow::Cow<'_, str> {
     let text = unenclosed_guid(text);
-    if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex32(text) {
         std::borrow::Cow::Owned(format!(
             "{}-{}-{}-{}-{}",
             &text[..8],

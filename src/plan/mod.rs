@@ -11,6 +11,7 @@ mod app_roles;
 pub(crate) mod compare;
 mod explain;
 mod lifecycle;
+mod managers;
 mod mapping;
 mod matching;
 mod names;
@@ -29,7 +30,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{Config, WhenRefused};
+use crate::config::Config;
 use crate::expr::DateTime;
 use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
@@ -708,10 +709,20 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         // A target is a change's key, its Entra object id, its Salesforce id, or the Salesforce
         // Username of the user it touches (or creates); an error or a conflict is kept for the
         // users a target reaches by object id or through the accounts it names.
-        let reached = state.reached_by(inputs.targets);
+        // Each target as pasted (spaces around it gone) and, when it is an object id in another
+        // form (braces, no hyphens), in Graph's: what a change's `source_id` holds.
+        let targets: Vec<String> = inputs
+            .targets
+            .iter()
+            .flat_map(|t| {
+                let t = t.trim();
+                [t.to_owned(), crate::graph::object_id_form(t).into_owned()]
+            })
+            .collect();
+        let reached = state.reached_by(&targets);
         let wanted = |key: &str, ids: [Option<&str>; 2], username: Option<&str>| {
             reached.iter().any(|k| k.eq_ignore_ascii_case(key))
-                || inputs.targets.iter().any(|t| {
+                || targets.iter().any(|t| {
                     t.eq_ignore_ascii_case(key)
                         || ids
                             .iter()
@@ -749,7 +760,7 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
     let standing = policy::Standing::read(&plan, target);
     plan.warnings
         .extend(administrators_warnings(&plan, &standing));
-    plan.warnings.extend(managers_warnings(
+    plan.warnings.extend(managers::warnings(
         &plan,
         target,
         config.deprovision.when_refused,
@@ -802,87 +813,6 @@ fn administrators_warnings(plan: &Plan, standing: &policy::Standing) -> Vec<Stri
         .collect()
 }
 
-/// A warning per deactivation Salesforce will refuse as `plan` stands: the account is the
-/// `ManagerId` of users the plan leaves active, and "a User cannot report to an inactive User"
-/// (Salesforce KB 000004425; the refusal is "Cannot inactivate user that is the value of a
-/// hierarchy field", KB 000386275). Reports the plan also deactivates do not count: apply sends
-/// a refused deactivation again once others went through. Each names the reports (the first
-/// five) and what apply does then (`when_refused`).
-fn managers_warnings(
-    plan: &Plan,
-    target: &TargetSnapshot,
-    when_refused: WhenRefused,
-) -> Vec<String> {
-    /// Reports a warning names; the rest are counted.
-    const NAMED: usize = 5;
-    let id15 = crate::salesforce::id15;
-    let deactivated: std::collections::HashSet<&str> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Deactivate)
-        .filter_map(|c| c.target_id.as_deref().map(id15))
-        .collect();
-    if deactivated.is_empty() {
-        return Vec::new();
-    }
-    // The users who stay active, by the manager this plan deactivates.
-    let mut reports: std::collections::HashMap<[u8; 15], Vec<&str>> =
-        std::collections::HashMap::new();
-    for user in &target.users {
-        let manager = user
-            .text("ManagerId")
-            .and_then(crate::salesforce::canonical_id)
-            .filter(|m| std::str::from_utf8(m).is_ok_and(|m| deactivated.contains(m)));
-        if let Some(manager) = manager
-            && user.is_active
-            && !deactivated.contains(id15(&user.id))
-        {
-            reports.entry(manager).or_default().push(&user.username);
-        }
-    }
-    let then = match when_refused {
-        WhenRefused::Freeze => "apply freezes them instead (deprovision.when_refused: freeze)",
-        WhenRefused::Fail => {
-            "apply leaves them active (deprovision.when_refused: fail; `freeze` locks them out \
-             meanwhile)"
-        }
-    };
-    let mut warnings = Vec::new();
-    for change in plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Deactivate)
-    {
-        let Some(account) = change.target_id.as_deref() else {
-            continue;
-        };
-        let Some(managed) = crate::salesforce::canonical_id(account).and_then(|m| reports.get(&m))
-        else {
-            continue;
-        };
-        let username = target
-            .users
-            .iter()
-            .find(|u| crate::salesforce::same_id(&u.id, account))
-            .map_or(change.key.as_str(), |u| u.username.as_str());
-        let more = managed.len().saturating_sub(NAMED);
-        warnings.push(format!(
-            "Salesforce will refuse to deactivate {username}: it is the Manager of {} active \
-             user(s) this plan leaves active ({}{}), and a user cannot report to an inactive \
-             user (\"Cannot inactivate user that is the value of a hierarchy field\"). Give them \
-             another manager first; else {then}",
-            managed.len(),
-            managed[..managed.len().min(NAMED)].join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        ));
-    }
-    warnings
-}
-
 /// The `--target` values that name no user roster read: not an Entra user's userPrincipalName or
 /// object id, nor a Salesforce user's Username or id, nor an object id the assignments name
 /// whom Entra has deleted or that the object-id anchor (`anchor`, a User field) of a Salesforce
@@ -926,18 +856,28 @@ pub(crate) fn unknown_targets(
         .iter()
         .filter(|t| {
             let id = crate::graph::object_id_form(t.trim());
-            !keys
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(t) || crate::salesforce::same_id(k, t))
-                && !object_ids.iter().any(|held| held.eq_ignore_ascii_case(&id))
+            !keys.iter().any(|k| {
+                k.eq_ignore_ascii_case(t)
+                    || k.eq_ignore_ascii_case(&id)
+                    || crate::salesforce::same_id(k, t)
+            }) && !object_ids.iter().any(|held| held.eq_ignore_ascii_case(&id))
         })
         .map(|t| {
-            let hint = (!crate::graph::looks_like_guid(&crate::graph::object_id_form(t.trim())))
+            let hint = (!guid_like(t))
                 .then(|| crate::suggest::closest(t, keys.iter().copied()).map(str::to_owned))
                 .flatten();
             (t.clone(), hint)
         })
         .collect()
+}
+
+/// Whether `text` reads as an object id, whole or mistyped: hex digits (24 or more), hyphens,
+/// braces and parentheses only. The key closest to it is another person's id, never a hint.
+fn guid_like(text: &str) -> bool {
+    let text = text.trim();
+    text.chars()
+        .all(|c| c.is_ascii_hexdigit() || "-{}()".contains(c))
+        && text.chars().filter(char::is_ascii_hexdigit).count() >= 24
 }
 
 fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {

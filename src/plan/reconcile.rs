@@ -3,6 +3,7 @@
 //! are deprovisioned. `State` holds what the pass shares.
 
 use crate::hash::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use crate::concurrent::lock;
@@ -214,7 +215,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             },
             None if let Some((field, id)) = departed => (
                 Situation::OutOfScope,
-                format!("out of scope: {}", anchored(field, id)),
+                format!("out of scope: {}", anchored(field, &id)),
                 Some(Box::<str>::from(id)),
                 user.username.clone(),
             ),
@@ -851,16 +852,26 @@ impl<'a> State<'a> {
     /// The anchor field and the Entra object id Salesforce user `user` holds in it, when the
     /// config keeps an object-id anchor and no Entra user the plan read has that id: roster
     /// linked the two (it writes the anchor on create and on link), and the person has left
-    /// the application's scope since — unassigned, or deleted in Entra.
+    /// the application's scope since — unassigned, or deleted in Entra. The id is in Graph's
+    /// form (lower case, hyphenated, no braces) when the anchor holds a GUID in any form
+    /// `graph::object_id_form` reads — what the change's `source_id` and `--target` compare —
+    /// and as held otherwise.
     pub(super) fn departed<'u>(
         &self,
         user: &'u crate::model::TargetUser,
         read: &ReadIds<'_, '_>,
-    ) -> Option<(&'a str, &'u str)> {
+    ) -> Option<(&'a str, Cow<'u, str>)> {
         let field = self.compiled.object_id_anchor?;
-        let (held, id) = self.compiled.anchored_object_id(user)?;
-        // Object ids are GUIDs, which Graph gives in lower case, hyphenated, without braces.
-        (!read.contains(&id) && !read.contains(&id.to_ascii_lowercase())).then_some((field, held))
+        let (_, id) = self.compiled.anchored_object_id(user)?;
+        let id = if crate::graph::looks_like_guid(&id) {
+            match id {
+                Cow::Borrowed(id) => super::compare::lowercase(id),
+                Cow::Owned(id) => Cow::Owned(id.to_ascii_lowercase()),
+            }
+        } else {
+            id
+        };
+        (!read.contains(&id)).then_some((field, id))
     }
 
     /// Whether source user `i` is linked to a protected Salesforce user.

@@ -2578,3 +2578,74 @@ fn users_made_administrators_are_named_in_a_warning() {
     };
     assert!(super::administrators_warnings(&no_administrator, &standing).is_empty());
 }
+
+/// The manager warning follows what apply will meet: a chain whose bottom report stays warns for
+/// every manager up it (each stays active as the one below is refused); a report the plan moves
+/// to another manager, or deactivates, frees theirs; one it reactivates holds theirs.
+#[test]
+fn a_manager_is_warned_of_up_a_chain_and_as_the_plan_moves_reactivates_or_deactivates_reports() {
+    use super::Change;
+    use crate::config::WhenRefused;
+    let user = |n: u8, manager: Option<u8>, active: bool| {
+        let row = json!({
+            "Id": format!("00500000000000{n}"),
+            "Username": format!("u{n}@x.com.dev1"),
+            "IsActive": active,
+            "ProfileId": "00e000000000001",
+            "ManagerId": manager.map(|m| format!("00500000000000{m}")),
+        });
+        crate::model::TargetUser::from_row(row.as_object().unwrap().clone()).unwrap()
+    };
+    // 2 reports to 1, 3 to 2, 4 to 3; 6 (inactive) to 1; 5 reports to no one.
+    let target = crate::model::TargetSnapshot {
+        users: vec![
+            user(1, None, true),
+            user(2, Some(1), true),
+            user(3, Some(2), true),
+            user(4, Some(3), true),
+            user(5, None, true),
+            user(6, Some(1), false),
+        ],
+        ..crate::model::TargetSnapshot::default()
+    };
+    let change = |action: Action, n: u8, manager: Option<Option<u8>>| {
+        let mut change = Change::new(action, format!("u{n}@x.com"), Situation::OutOfScope);
+        change.target_id = Some(format!("00500000000000{n}").into());
+        if let Some(manager) = manager {
+            change.after.insert(
+                "ManagerId".into(),
+                manager.map_or(Value::Null, |m| json!(format!("00500000000000{m}"))),
+            );
+        }
+        change
+    };
+    let warned = |changes: Vec<Change>| -> Vec<String> {
+        let plan = Plan {
+            changes,
+            ..Plan::default()
+        };
+        super::managers::warnings(&plan, &target, WhenRefused::Freeze)
+            .iter()
+            .map(|w| w.split(':').next().unwrap().to_owned())
+            .collect()
+    };
+    let leaving = || (1..=3).map(|n| change(Action::Deactivate, n, None));
+    assert_eq!(
+        warned(leaving().collect()),
+        [1, 2, 3].map(|n| format!("Salesforce will refuse to deactivate u{n}@x.com.dev1"))
+    );
+    // 4 moved to 5 by an update, or leaving too: everyone goes.
+    let moved = leaving().chain([change(Action::Update, 4, Some(Some(5)))]);
+    assert!(warned(moved.collect()).is_empty());
+    let all = leaving().chain([change(Action::Deactivate, 4, None)]);
+    assert!(warned(all.collect()).is_empty());
+    // 4 cleared of a manager, but 6 reactivated under 1: 1 alone is refused.
+    let reactivated = leaving().chain([
+        change(Action::Update, 4, Some(None)),
+        change(Action::Reactivate, 6, None),
+    ]);
+    assert_eq!(
+        warned(reactivated.collect()),
+        ["Salesforce will refuse to deactivate u1@x.com.dev1"]
+    );
+}

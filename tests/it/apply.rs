@@ -1506,7 +1506,7 @@ fn a_manager_whose_report_stays_is_warned_of_and_frozen_instead() {
     assert!(
         plan.stdout.contains(
             "Salesforce will refuse to deactivate james.obrien@contoso.com.dev1: it is the \
-             Manager of 1 active user(s) this plan leaves active (noah.okafor@contoso.com.dev1)"
+             Manager of 1 user(s) who stay active after this plan (noah.okafor@contoso.com.dev1)"
         ) && plan
             .stdout
             .contains("apply freezes them instead (deprovision.when_refused: freeze)"),

@@ -2192,33 +2192,51 @@ fn explains_the_deleted_user(world: &World, id: &str) {
 fn a_leaver_only_an_anchor_names_is_targeted_and_explained_by_object_id() {
     const SPARE: &str = "0000000e-0000-0000-0000-0000000000f1";
     let (world, account) = with_spares_account_applied("safety-leaver-by-anchor");
+    // An import script rewrote the anchor as .NET's `ToString("N")` writes GUIDs, in capitals.
+    let (status, answer) = world.emulator.salesforce_send(
+        Method::PATCH,
+        &format!("sobjects/User/{}", account["Id"].as_str().unwrap()),
+        &json!({"Entra_Object_Id__c": SPARE.replace('-', "").to_uppercase()}),
+    );
+    assert_eq!(status, 204, "{answer}");
     world
         .emulator
         .admin_call(Method::DELETE, &format!("entra/users/{SPARE}"), None);
-    let run = world.roster(&[
-        "plan",
-        "--format",
-        "json",
-        "--detailed-exitcode",
-        "--target",
-        &SPARE.to_uppercase(),
-    ]);
-    assert_eq!(run.code, 2, "{}", run.transcript());
-    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert!(
-        plan["deleted_in_entra"].as_array().unwrap().is_empty(),
-        "{plan}"
-    );
-    let changes = plan["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 1, "{plan}");
-    assert_eq!(change_to(&plan, &account["Id"])["action"], "deactivate");
+    for target in [
+        format!("{{{}}}", SPARE.to_uppercase()),
+        SPARE.replace('-', ""),
+    ] {
+        let run = world.roster(&[
+            "plan",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+            "--target",
+            &target,
+        ]);
+        assert_eq!(run.code, 2, "{target}: {}", run.transcript());
+        let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert!(
+            plan["deleted_in_entra"].as_array().unwrap().is_empty(),
+            "{plan}"
+        );
+        assert_eq!(
+            plan["changes"].as_array().unwrap().len(),
+            1,
+            "{target}: {plan}"
+        );
+        let change = change_to(&plan, &account["Id"]);
+        assert_eq!(change["action"], "deactivate");
+        // The change names the person by their object id in Graph's form.
+        assert_eq!(change["source_id"], SPARE, "{change}");
+    }
 
     let explained = world.roster(&["explain", SPARE]);
     assert_eq!(explained.code, 0, "{}", explained.transcript());
     assert!(
         explained.stdout.contains(&format!(
-            "Entra user {SPARE}: Entra has no user with this object id (deleted, and no \
-             assignment names them any more): roster treats them as out of scope."
+            "Entra user {SPARE}: Entra has no user with this object id (deleted, or never \
+             this tenant's), and no assignment names it: roster treats them as out of scope."
         )) && explained
             .stdout
             .contains("Salesforce user spare1.sf@contoso.com")
@@ -2238,17 +2256,21 @@ fn a_leaver_only_an_anchor_names_is_targeted_and_explained_by_object_id() {
         "{json}"
     );
 
-    // An id no one has is refused, without suggesting the nearest id, another person's.
-    let typo = "0000000e-0000-0000-0000-0000000000f2";
-    let run = world.roster(&["plan", "--target", typo]);
-    assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr
-            .contains(&format!("--target {typo} names no Entra user"))
-            && !run.stderr.contains("did you mean"),
-        "{}",
-        run.stderr
-    );
+    // An id no one has is refused, without suggesting the nearest id, another person's: in
+    // any form, and mistyped.
+    for typo in [
+        "0000000e-0000-0000-0000-0000000000f2",
+        "{0000000e00000000000000000000000f2}",
+        "0000000e00000000000000000000f1",
+    ] {
+        let run = world.roster(&["plan", "--target", typo]);
+        assert_eq!(run.code, 1, "{}", run.transcript());
+        assert!(
+            run.stderr.contains("names no Entra user") && !run.stderr.contains("did you mean"),
+            "{typo}: {}",
+            run.stderr
+        );
+    }
 }
 
 /// A change listed under an Entra user's key names the Salesforce account it touches when that
@@ -2468,6 +2490,7 @@ fn a_targeted_plan_shows_the_conflict_whichever_way_the_person_is_named() {
     for target in [
         "charlotte.haddad@contoso.com",
         "{0000000E-0000-0000-0000-00000000000D}",
+        "0000000E00000000000000000000000D",
         "charlotte.haddad@contoso.com.dev1",
         "CHARLOTTE.X@contoso.com.dev1",
         &old_id[..15],
