@@ -136,10 +136,7 @@ pub(crate) enum Error {
         salesforce_user_hint(user)
     )]
     UnknownUser { user: String, read: usize },
-    #[error(
-        "Entra has no user {user:?}; give a userPrincipalName or object id{}",
-        salesforce_user_hint(user)
-    )]
+    #[error("Entra has no user {user:?}{}", no_entra_user_hint(user))]
     NoEntraUser { user: String },
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]
@@ -207,6 +204,22 @@ pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
 
 /// For a user that reads as a Salesforce User id (`005...`, 15 or 18 characters) but is no
 /// Salesforce user's either: that a 15-character id is case-sensitive.
+/// What to do about a key Entra has no user for: an object id names someone deleted (or of
+/// another tenant) whom no Salesforce user's anchor names either; anything else is to be given
+/// as a userPrincipalName or object id.
+fn no_entra_user_hint(user: &str) -> String {
+    if crate::graph::looks_like_guid(user.trim()) {
+        " (deleted, or never this tenant's), and no Salesforce user's object-id anchor holds that \
+         id: roster has nothing of theirs to explain"
+            .to_owned()
+    } else {
+        format!(
+            "; give a userPrincipalName or object id{}",
+            salesforce_user_hint(user)
+        )
+    }
+}
+
 fn salesforce_user_hint(user: &str) -> &'static str {
     let id = user.trim();
     if id.starts_with("005") && crate::salesforce::canonical_id(id).is_some() {

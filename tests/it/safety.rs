@@ -2271,6 +2271,17 @@ fn a_leaver_only_an_anchor_names_is_targeted_and_explained_by_object_id() {
             run.stderr
         );
     }
+    let typo = "0000000e-0000-0000-0000-0000000000f2";
+    let run = world.roster(&["explain", typo]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains(&format!(
+            "Entra has no user \"{typo}\" (deleted, or never this tenant's), and no Salesforce \
+             user's object-id anchor holds that id"
+        )) && !run.stderr.contains("give a userPrincipalName"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A change listed under an Entra user's key names the Salesforce account it touches when that
