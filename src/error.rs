@@ -202,8 +202,6 @@ pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
     }
 }
 
-/// For a user that reads as a Salesforce User id (`005...`, 15 or 18 characters) but is no
-/// Salesforce user's either: that a 15-character id is case-sensitive.
 /// What to do about a key Entra has no user for: an object id names someone deleted (or of
 /// another tenant) whom no Salesforce user's anchor names either; anything else is to be given
 /// as a userPrincipalName or object id.
@@ -220,6 +218,8 @@ fn no_entra_user_hint(user: &str) -> String {
     }
 }
 
+/// For a user that reads as a Salesforce User id (`005...`, 15 or 18 characters) but is no
+/// Salesforce user's either: that a 15-character id is case-sensitive.
 fn salesforce_user_hint(user: &str) -> &'static str {
     let id = user.trim();
     if id.starts_with("005") && crate::salesforce::canonical_id(id).is_some() {

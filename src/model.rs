@@ -56,16 +56,18 @@ pub(crate) struct DeletedUser {
 }
 
 impl DeletedUser {
-    /// "Display Name (object id)", or "no display name (object id)" when Graph gave none or a
-    /// blank one, as plans list them.
-    pub(crate) fn shown(&self) -> String {
-        let name = self
-            .display_name
+    /// The display name, trimmed; `None` when Graph gave none or a blank one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.display_name
             .as_deref()
             .map(str::trim)
             .filter(|name| !name.is_empty())
-            .unwrap_or("no display name");
-        format!("{name} ({})", self.id)
+    }
+
+    /// "Display Name (object id)", or "no display name (object id)" when it has none
+    /// (`name`), as plans list them.
+    pub(crate) fn shown(&self) -> String {
+        format!("{} ({})", self.name().unwrap_or("no display name"), self.id)
     }
 }
 

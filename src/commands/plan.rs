@@ -380,11 +380,7 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     {
         let gone = Gone {
             id: &deleted.id,
-            display_name: deleted
-                .display_name
-                .as_deref()
-                .map(str::trim)
-                .filter(|name| !name.is_empty()),
+            display_name: deleted.name(),
             deleted_in_entra: true,
             why: "assigned to the application, but deleted in Entra",
         };

@@ -113,6 +113,14 @@ pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` in lower case (`lowercase`), kept borrowed where it was and needs no change.
+pub(crate) fn into_lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => lowercase(text),
+        Cow::Owned(text) => Cow::Owned(text.to_lowercase()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

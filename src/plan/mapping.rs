@@ -35,15 +35,23 @@ pub(super) struct Compiled<'c> {
 }
 
 impl Compiled<'_> {
-    /// What `user`'s object-id anchor holds, trimmed, when it holds something: as written, and
-    /// as the object id it is in Graph's form (`graph::object_id_form`: braces, parentheses
-    /// and a form without hyphens read as the id; the case as written).
+    /// What `user`'s object-id anchor holds, trimmed, when it holds something, as the object id
+    /// it is in Graph's form (`graph::object_id_form`: braces, parentheses and a form without
+    /// hyphens read as the id), in lower case when it is a GUID; other text as written.
     pub(super) fn anchored_object_id<'u>(
         &self,
         user: &'u crate::model::TargetUser,
-    ) -> Option<(&'u str, Cow<'u, str>)> {
+    ) -> Option<Cow<'u, str>> {
         let held = user.text(self.object_id_anchor?)?.trim();
-        (!held.is_empty()).then(|| (held, crate::graph::object_id_form(held)))
+        if held.is_empty() {
+            return None;
+        }
+        let id = crate::graph::object_id_form(held);
+        Some(if crate::graph::looks_like_guid(&id) {
+            super::compare::into_lowercase(id)
+        } else {
+            id
+        })
     }
 }
 
@@ -73,19 +81,13 @@ impl MatchRule<'_> {
             // one that differs from the person's only in case is theirs, and is corrected by the
             // update (drift compares it with case, as SAML sign-in does).
             return if self.field.eq_ignore_ascii_case("FederationIdentifier") {
-                match key {
-                    Cow::Borrowed(key) => super::compare::lowercase(key),
-                    Cow::Owned(key) => Cow::Owned(key.to_lowercase()),
-                }
+                super::compare::into_lowercase(key)
             } else {
                 key
             };
         }
         match key {
-            Cow::Borrowed(key) => match crate::graph::object_id_form(key) {
-                Cow::Borrowed(id) => super::compare::lowercase(id),
-                Cow::Owned(id) => Cow::Owned(id.to_lowercase()),
-            },
+            Cow::Borrowed(key) => super::compare::into_lowercase(crate::graph::object_id_form(key)),
             Cow::Owned(key) => Cow::Owned(crate::graph::object_id_form(&key).to_lowercase()),
         }
     }

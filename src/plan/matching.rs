@@ -235,7 +235,7 @@ fn other_accounts(
     let unknown = |t: &usize| {
         compiled
             .anchored_object_id(&target.users[*t])
-            .is_some_and(|(_, id)| !known(&id))
+            .is_some_and(|id| !known(&id))
     };
     found
         .iter()

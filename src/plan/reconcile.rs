@@ -777,16 +777,13 @@ impl<'a> State<'a> {
         other: &crate::model::TargetUser,
         user: &SourceUser<'_>,
     ) -> Option<String> {
-        let id = self
-            .compiled
-            .anchored_object_id(other)?
-            .1
-            .to_ascii_lowercase();
-        (!id.eq_ignore_ascii_case(user.id) && self.knows(&id)).then_some(id)
+        let id = self.compiled.anchored_object_id(other)?;
+        (!id.eq_ignore_ascii_case(user.id) && self.knows(&id)).then(|| id.into_owned())
     }
 
-    /// The keys of the source users `targets` (`--target` values) reach besides by their own
-    /// key: a user named by object id (in any form `graph::object_id_form` reads), and each
+    /// The keys of the source users `targets` (`--target` values, trimmed, object ids in
+    /// Graph's form as `planned` gives them) reach besides by their own key: a user named by
+    /// object id, and each
     /// user whose link, dispute or conflict names a Salesforce user a target names by Username
     /// or id. Their errors and conflicts, which carry only the key, are kept in a targeted
     /// plan: a conflict over the account is what the reviewer targeting it must see.
@@ -794,15 +791,13 @@ impl<'a> State<'a> {
         let names_account = |t: usize| {
             let account = &self.target.users[t];
             targets.iter().any(|x| {
-                account.username.eq_ignore_ascii_case(x.trim())
-                    || crate::salesforce::same_id(&account.id, x.trim())
+                account.username.eq_ignore_ascii_case(x)
+                    || crate::salesforce::same_id(&account.id, x)
             })
         };
         let mut keys: Vec<String> = Vec::new();
         for (user, link) in self.users.iter().zip(&self.links) {
-            let by_id = targets
-                .iter()
-                .any(|x| crate::graph::object_id_form(x.trim()).eq_ignore_ascii_case(user.id));
+            let by_id = targets.iter().any(|x| x.eq_ignore_ascii_case(user.id));
             let by_account = match link {
                 Link::Linked { target, .. } => names_account(*target),
                 Link::Disputed(dispute) => dispute.1.iter().any(|t| names_account(*t)),
@@ -862,15 +857,7 @@ impl<'a> State<'a> {
         read: &ReadIds<'_, '_>,
     ) -> Option<(&'a str, Cow<'u, str>)> {
         let field = self.compiled.object_id_anchor?;
-        let (_, id) = self.compiled.anchored_object_id(user)?;
-        let id = if crate::graph::looks_like_guid(&id) {
-            match id {
-                Cow::Borrowed(id) => super::compare::lowercase(id),
-                Cow::Owned(id) => Cow::Owned(id.to_ascii_lowercase()),
-            }
-        } else {
-            id
-        };
+        let id = self.compiled.anchored_object_id(user)?;
         (!read.contains(&id)).then_some((field, id))
     }
 
