@@ -449,14 +449,20 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
             .into_iter()
             .filter(|i| user_step(&changes[*i]).is_some())
             .partition(|i| frees_a_feature_licence(&changes[*i]));
+    let mut sent: Vec<(usize, Record<'_>)> = Vec::new();
+    let mut written = Vec::new();
     for wave in [freeing, updates] {
         let records: Vec<(usize, Record<'_>)> = wave
             .into_iter()
             .map(|i| (i, record(&changes[i], changes[i].target_id.as_deref())))
             .collect();
-        let written = write(ctx, Op::Update, "User", records).await;
-        settle(results, written, |_| 0);
+        sent.extend(records.iter().cloned());
+        written.extend(write(ctx, Op::Update, "User", records).await);
     }
+    // A unique value the plan hands from one user to another (a rename) is refused while the
+    // user giving it up is not written yet, whatever order the requests took.
+    let written = again_while_progress(ctx, sent, written, |f| f.code == "DUPLICATE_VALUE").await;
+    settle(results, written, |_| 0);
     // Returning users: their logins thawed once their user write (if any) is done.
     let thaws: Vec<(usize, Record<'_>)> = (0..changes.len())
         .filter(|i| unfreezes(&changes[*i]) && !results[*i].user_write_unconfirmed(&changes[*i]))
@@ -636,29 +642,34 @@ async fn deprovision(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]
 /// still active — a User cannot report to an inactive User (Salesforce KB 000004425) — as long
 /// as the round before deactivated someone (a report, perhaps). A team leaving together thus
 /// goes in one apply whatever order the requests take. Outcomes in the order given.
-async fn deactivate<'c>(
+async fn deactivate(ctx: &Ctx, deactivations: Vec<(usize, Record<'_>)>) -> Vec<(usize, Written)> {
+    let sent = deactivations.clone();
+    let written = write(ctx, Op::Update, "User", deactivations).await;
+    again_while_progress(ctx, sent, written, reports_to).await
+}
+
+/// The User updates `sent` (`written`: their outcomes, in the same order) with those Salesforce
+/// refused for a reason another write of theirs may remove (`for_now`) sent again, as long as
+/// the round before wrote someone: each round that goes on wrote one more, so there are never
+/// more rounds than records. Outcomes in the order sent.
+async fn again_while_progress<'c>(
     ctx: &Ctx,
-    deactivations: Vec<(usize, Record<'c>)>,
+    sent: Vec<(usize, Record<'c>)>,
+    mut written: Vec<(usize, Written)>,
+    for_now: fn(&Failure) -> bool,
 ) -> Vec<(usize, Written)> {
-    let records: Vec<Record<'c>> = deactivations.iter().map(|(_, r)| r.clone()).collect();
-    let mut written = write(ctx, Op::Update, "User", deactivations).await;
     let mut progressed = written.iter().any(|(_, o)| matches!(o, Written::Ok(_)));
-    // A round a level of management: each round that goes on deactivated someone, so there are
-    // never more rounds than deactivations.
-    for _ in 0..records.len() {
-        let managers: Vec<usize> = (0..written.len())
-            .filter(|&at| matches!(&written[at].1, Written::Failed(f) if reports_to(f)))
+    for _ in 0..sent.len() {
+        let refused: Vec<usize> = (0..written.len())
+            .filter(|&at| matches!(&written[at].1, Written::Failed(f) if for_now(f)))
             .collect();
-        if managers.is_empty() || !progressed || ctx.stopped() {
+        if refused.is_empty() || !progressed || ctx.stopped() {
             break;
         }
-        ctx.task.add_total(managers.len() as u64);
-        let again = managers
-            .iter()
-            .map(|&at| (written[at].0, records[at].clone()))
-            .collect();
+        ctx.task.add_total(refused.len() as u64);
+        let again = refused.iter().map(|&at| sent[at].clone()).collect();
         progressed = false;
-        for (at, (_, outcome)) in managers
+        for (at, (_, outcome)) in refused
             .into_iter()
             .zip(write(ctx, Op::Update, "User", again).await)
         {

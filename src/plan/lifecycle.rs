@@ -209,7 +209,8 @@ impl<'a> State<'a> {
     }
 
     /// An update's unique values claimed, in the order users are planned: a value another
-    /// Salesforce user, or a user planned before, holds is a conflict.
+    /// Salesforce user, or a user planned before, holds is a conflict. The values it replaces
+    /// are free for the users claimed after it.
     pub(super) fn claim_update(
         &self,
         change: Change,
@@ -217,6 +218,9 @@ impl<'a> State<'a> {
         unique: &mut UniqueValues<'a>,
     ) -> Result<Change, Problem> {
         self.claim_unique(unique, &change, user, change.target_id.as_deref())?;
+        if let Some(own) = change.target_id.as_deref() {
+            unique.free(&change.before, &change.after, own);
+        }
         Ok(change)
     }
 

@@ -4,6 +4,7 @@
 
 use crate::hash::{HashMap, HashSet};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use crate::concurrent::lock;
@@ -158,6 +159,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         std::mem::swap(&mut prepared, &mut next_prepared);
     }
     let state: &State<'_> = state;
+    state.claim_waiting(&mut pass, &mut plan);
     // Every user is planned: nothing claims a unique value any more. The maps (some 110,000
     // values a unique field for 100,000 users) would otherwise sit beside the finished plan at
     // its peak.
@@ -450,12 +452,23 @@ struct Pass<'a> {
     undecided_matching: usize,
     /// Who holds each value of the unique fields roster writes, claimed in user order.
     unique_values: super::values::UniqueValues<'a>,
+    /// The users from here on are not claimed yet (the pass goes in user order).
+    next: usize,
+    /// Users whose update or create takes a unique value the Salesforce user of someone not
+    /// claimed yet holds, whose own update may free it (a value handed over in one plan): what
+    /// was prepared for them, claimed again once the pass is done (`claim_waiting`).
+    waiting: Vec<(usize, Prepared)>,
+    /// The users in `waiting`.
+    waiting_users: HashSet<usize>,
+    /// Whether those still waiting wait on each other (a swap): claimed, as conflicts, now.
+    settling: bool,
 }
 
 impl<'a> State<'a> {
     /// User `i` into `plan`, in user order: its link noted (a dispute or a rule that failed is
     /// a problem), and its update or create, `prepared` (`State::prepare`), making its claims.
     fn claim(&self, i: usize, prepared: Option<Prepared>, pass: &mut Pass<'a>, plan: &mut Plan) {
+        pass.next = pass.next.max(i + 1);
         let user = &self.users[i];
         let decision = &self.decisions[i];
         match &self.links[i] {
@@ -494,9 +507,15 @@ impl<'a> State<'a> {
         }
         // Where the change goes in the plan.
         let at = plan.changes.len();
+        let Some(prepared) = prepared else { return };
+        let waits_for = self.waits_for(i, &prepared, pass);
+        if waits_for.is_some() && !pass.settling {
+            pass.waiting_users.insert(i);
+            pass.waiting.push((i, prepared));
+            return;
+        }
         let claimed = match prepared {
-            None => return,
-            Some(Prepared::Update(outcome)) => {
+            Prepared::Update(outcome) => {
                 match outcome.and_then(|c| {
                     c.map(|c| self.claim_update(c, user, &mut pass.unique_values))
                         .transpose()
@@ -514,7 +533,7 @@ impl<'a> State<'a> {
                     Err(problem) => Err(problem),
                 }
             }
-            Some(Prepared::Create(outcome)) => outcome
+            Prepared::Create(outcome) => outcome
                 .and_then(|c| self.claim_create(c, user, at, &mut pass.unique_values))
                 .map(|(change, claimed)| {
                     pass.creates.push(claimed);
@@ -524,7 +543,60 @@ impl<'a> State<'a> {
         match claimed {
             Ok(change) => plan.changes.push(change),
             Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
-            Err(problem) => plan.errors.push(problem),
+            Err(mut problem) => {
+                if let Some(j) = waits_for
+                    && problem.kind == ProblemKind::Conflict
+                {
+                    let _ = write!(
+                        problem.reason,
+                        "; and {} takes this user's value in turn: a swap, which the unique \
+                         field refuses whichever account is written first. Set the value \
+                         aside on one of the two Salesforce users (clear it, or write another), \
+                         and the next plan writes both",
+                        self.users[j].key
+                    );
+                }
+                plan.errors.push(problem);
+            }
+        }
+    }
+
+    /// The user not claimed yet whose Salesforce user holds a unique value that `prepared`
+    /// (user `i`'s update or create) takes, and whose own update, in scope and claimed later,
+    /// may free it — a rename handing a FederationIdentifier on, say.
+    fn waits_for(&self, i: usize, prepared: &Prepared, pass: &Pass<'a>) -> Option<usize> {
+        let (change, own) = match prepared {
+            Prepared::Update(Ok(Some(change))) => (change, change.target_id.as_deref()),
+            Prepared::Create(Ok(change)) => (change, None),
+            Prepared::Update(_) | Prepared::Create(_) => return None,
+        };
+        let holder = pass
+            .unique_values
+            .org_holder(change.after.iter().map(|(k, v)| (&**k, v)), own)?;
+        let j = *self.linked_source.get(&holder)?;
+        (j != i
+            && (j >= pass.next || pass.waiting_users.contains(&j))
+            && self.decisions[j].in_scope()
+            && self.decisions[j].undecided().is_none())
+        .then_some(j)
+    }
+
+    /// Claims the users that waited for a value someone after them frees, in user order,
+    /// round after round while a round claims someone: a chain of values handed on settles
+    /// however its users are ordered. Those left wait on each other — a swap — and are claimed
+    /// as conflicts.
+    fn claim_waiting(&self, pass: &mut Pass<'a>, plan: &mut Plan) {
+        pass.next = self.users.len();
+        while !pass.waiting.is_empty() {
+            let round = std::mem::take(&mut pass.waiting);
+            let waited = round.len();
+            for (i, prepared) in round {
+                if !pass.settling {
+                    pass.waiting_users.remove(&i);
+                }
+                self.claim(i, Some(prepared), pass, plan);
+            }
+            pass.settling = pass.waiting.len() == waited;
         }
     }
 }

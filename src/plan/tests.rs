@@ -772,6 +772,120 @@ fn a_federation_identifier_in_another_case_links_and_is_corrected() {
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
 }
 
+/// A world of people anchored by employeeId whose UPNs (and so FederationIdentifiers, unique in
+/// the org) are now `upns` — (name, new UPN) in the users' order — each with an account that
+/// holds their old one, `name@x.com`.
+fn renamed(upns: &[(&str, &str)]) -> World {
+    let mut w = World::new();
+    w.target.user_describe = vec![crate::model::FieldDescribe {
+        name: "FederationIdentifier".into(),
+        label: "Federation ID".into(),
+        kind: "string".into(),
+        length: 512,
+        ..crate::model::FieldDescribe::default()
+    }];
+    for (n, (name, upn)) in upns.iter().enumerate() {
+        let employee = format!("E{n}");
+        w.user(
+            name,
+            json!({"employeeId": employee, "userPrincipalName": upn, "mail": format!("{name}@x.com")}),
+        );
+        w.join(name, "g-sales");
+        w.salesforce(
+            name,
+            json!({"EmployeeNumber": employee, "Alias": upn.chars().take(4).collect::<String>()}),
+        );
+    }
+    w
+}
+
+/// A FederationIdentifier one person's rename gives up is another's in the same plan, whichever
+/// of the two is planned first and along a chain of three (Ann's old UPN to Bob, Bob's to Cy):
+/// every account is updated, none is a conflict waiting for the next run (helper-60).
+#[test]
+fn a_unique_value_handed_on_by_a_rename_is_taken_in_the_same_plan() {
+    for upns in [
+        [
+            ("ann", "ann.lee@x.com"),
+            ("bob", "ann@x.com"),
+            ("cy", "bob@x.com"),
+        ],
+        [
+            ("cy", "bob@x.com"),
+            ("bob", "ann@x.com"),
+            ("ann", "ann.lee@x.com"),
+        ],
+        [
+            ("bob", "ann@x.com"),
+            ("cy", "bob@x.com"),
+            ("ann", "ann.lee@x.com"),
+        ],
+    ] {
+        let plan = renamed(&upns).plan(&config(&[]));
+        assert!(plan.errors.is_empty(), "{upns:?}: {:?}", plan.errors);
+        for (name, upn) in upns {
+            let change = only(&plan, upn);
+            assert_eq!(change.action, Action::Update, "{upns:?}");
+            assert_eq!(
+                change.before["FederationIdentifier"],
+                format!("{name}@x.com")
+            );
+            assert_eq!(change.after["FederationIdentifier"], upn, "{upns:?}");
+        }
+    }
+}
+
+/// Two people who trade UPNs trade FederationIdentifiers, which Salesforce refuses whichever
+/// account is written first: both are conflicts that say so and what settles them, and a third
+/// person's rename in the same plan goes ahead.
+#[test]
+fn a_swap_of_unique_values_is_a_conflict_that_says_so() {
+    let plan = renamed(&[
+        ("ann", "bob@x.com"),
+        ("dee", "dee.ray@x.com"),
+        ("bob", "ann@x.com"),
+    ])
+    .plan(&config(&[]));
+    assert_eq!(only(&plan, "dee.ray@x.com").action, Action::Update);
+    assert_eq!(plan.errors.len(), 2, "{:?}", plan.errors);
+    for (key, other) in [("bob@x.com", "ann@x.com"), ("ann@x.com", "bob@x.com")] {
+        let p = problem(&plan, key);
+        assert_eq!(p.kind, ProblemKind::Conflict);
+        assert!(
+            p.reason.contains(&format!(
+                "; and {other} takes this user's value in turn: a swap, which the unique field \
+                 refuses whichever account is written first. Set the value aside on one of the two \
+                 Salesforce users (clear it, or write another), and the next plan writes both"
+            )),
+            "{p:?}"
+        );
+    }
+}
+
+/// A value whose holder's update keeps it is no one else's: a conflict, as ever.
+#[test]
+fn a_unique_value_its_holder_keeps_is_a_conflict_whoever_is_planned_first() {
+    for upns in [
+        [("ann", "ann@x.com"), ("bob", "ann@x.com")],
+        [("bob", "ann@x.com"), ("ann", "ann@x.com")],
+    ] {
+        let mut w = renamed(&upns);
+        // Ann's job changes: her account is updated, her FederationIdentifier kept.
+        w.source.users[usize::from(upns[0].0 == "bob")]
+            .attributes
+            .insert("jobTitle".into(), json!("Lead"));
+        let plan = w.plan(&config(&[]));
+        assert_eq!(plan.errors.len(), 1, "{:?}", plan.errors);
+        let p = &plan.errors[0];
+        assert!(
+            p.reason
+                .contains("is already held by Salesforce user ann@x.com.dev1"),
+            "{p:?}"
+        );
+        assert!(!p.reason.contains("swap"), "{p:?}");
+    }
+}
+
 /// A person in dispute who leaves scope is listed, not dropped in silence: no account in the
 /// dispute is deactivated, and the plan says so (helper-62: "No changes" while a disabled
 /// person's account stayed active).

@@ -323,6 +323,9 @@ enum Holder<'a> {
     Org(u32),
     /// A user this plan writes the value to, by key.
     Plan(&'a str),
+    /// A Salesforce user's value that this plan's update of that user replaces (a rename, an
+    /// id corrected): free for another user of the plan, whose write `apply` sends after it.
+    Freed,
 }
 
 impl<'a> UniqueValues<'a> {
@@ -421,9 +424,62 @@ impl<'a> UniqueValues<'a> {
             claims.push((field, print));
         }
         for (field, print) in claims {
-            held[field].1.entry(print).or_insert(Holder::Plan(key));
+            let holder = held[field].1.entry(print).or_insert(Holder::Plan(key));
+            if matches!(holder, Holder::Freed) {
+                *holder = Holder::Plan(key);
+            }
         }
         Ok(())
+    }
+
+    /// The Salesforce user (by index in the snapshot) other than `own` that holds one of
+    /// `fields`' unique values, if any: whose own update, planned later, may free it.
+    pub(super) fn org_holder<'v>(
+        &self,
+        fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
+        own: Option<&str>,
+    ) -> Option<usize> {
+        fields.into_iter().find_map(|(name, value)| {
+            let (_, values) = self
+                .held
+                .iter()
+                .find(|(api_name, _)| api_name.eq_ignore_ascii_case(name))?;
+            match values.get(&fingerprint(&self.seeds, value.as_str()?))? {
+                Holder::Org(index) => {
+                    let index = usize::try_from(*index).ok()?;
+                    (Some(self.users[index].id.as_str()) != own).then_some(index)
+                }
+                Holder::Plan(_) | Holder::Freed => None,
+            }
+        })
+    }
+
+    /// Frees the unique values Salesforce user `own` holds in `before` that an update, claimed
+    /// already, replaces by `after` (another value, or none): another user of the plan may
+    /// take them now.
+    pub(super) fn free(&mut self, before: &super::Fields, after: &super::Fields, own: &str) {
+        for (name, new) in after {
+            let (Some((_, values)), Some(old)) = (
+                self.held
+                    .iter_mut()
+                    .find(|(api_name, _)| api_name.eq_ignore_ascii_case(name)),
+                before.get(name).and_then(Json::as_str),
+            ) else {
+                continue;
+            };
+            let print = fingerprint(&self.seeds, old);
+            if new.as_str().map(|new| fingerprint(&self.seeds, new)) == Some(print) {
+                continue;
+            }
+            if let Some(holder) = values.get_mut(&print)
+                && let Holder::Org(index) = holder
+                && usize::try_from(*index)
+                    .ok()
+                    .is_some_and(|i| self.users[i].id == own)
+            {
+                *holder = Holder::Freed;
+            }
+        }
     }
 }
 

@@ -905,6 +905,54 @@ fn a_community_nickname_another_user_holds_is_a_conflict_in_the_plan() {
     );
 }
 
+/// Liam is renamed and Noah given Liam's old UPN in one cycle: Noah's FederationIdentifier is the
+/// one Liam's update gives up (unique in the org). The plan updates both, with no conflict; apply
+/// writes Noah's first (his key sorts first), is refused while Liam still holds it, and sends
+/// it again once Liam's went through — one apply, converged.
+#[test]
+fn a_federation_identifier_handed_on_by_a_rename_is_applied_in_one_run() {
+    let world = World::demo("apply-handover");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for (user, upn) in [
+        ("liam.chen@contoso.com", "zz.liam.chen@contoso.com"),
+        ("noah.okafor@contoso.com", "liam.chen@contoso.com"),
+    ] {
+        world.emulator.admin_call(
+            Method::PATCH,
+            &format!("entra/users/{user}"),
+            Some(&json!({"userPrincipalName": upn})),
+        );
+    }
+    let out = world.roster(&["plan"]);
+    assert!(
+        ["liam.chen", "zz.liam.chen"]
+            .iter()
+            .all(|key| out.stdout.contains(&format!(
+                "# salesforce_user[\"{key}@contoso.com\"] will be updated in-place"
+            )))
+            && out.stdout.contains("0 conflict(s)")
+            && !out.stdout.contains(": conflict"),
+        "{}",
+        out.stdout
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
+    let world_now = world.emulator.admin_call(Method::GET, "world", None);
+    let users = world_now["salesforce"]["objects"]["User"]
+        .as_array()
+        .unwrap();
+    for (username, federation) in [
+        ("liam.chen@contoso.com.dev1", "zz.liam.chen@contoso.com"),
+        ("noah.okafor@contoso.com.dev1", "liam.chen@contoso.com"),
+    ] {
+        let user = users.iter().find(|u| u["Username"] == username).unwrap();
+        assert_eq!(user["FederationIdentifier"], federation, "{username}");
+    }
+    world.assert_converged();
+}
+
 /// A write whose answer never came is looked up before it is called applied, and compared as
 /// the plan compares: Liam's new Title differs from what Salesforce holds only in case, every
 /// update request fails, and the update is failed (exit 1), never "applied" because the old
