@@ -864,11 +864,40 @@ pub(crate) fn unknown_targets(
         })
         .map(|t| {
             let hint = (!guid_like(t))
-                .then(|| crate::suggest::closest(t, keys.iter().copied()).map(str::to_owned))
+                .then(|| {
+                    account_carrying(t, target)
+                        .or_else(|| crate::suggest::closest(t, keys.iter().copied()))
+                        .map(str::to_owned)
+                })
                 .flatten();
             (t.clone(), hint)
         })
         .collect()
+}
+
+/// The Username of the Salesforce user that carries `upn`, a userPrincipalName roster did not
+/// read (someone unassigned or deleted since): in its FederationIdentifier or Email, or as its
+/// Username with a suffix (`ann@contoso.com.dev1`). What `--target` names that person by,
+/// rather than the closest key roster read, which is another person's.
+fn account_carrying<'t>(upn: &str, target: &'t TargetSnapshot) -> Option<&'t str> {
+    let upn = upn.trim();
+    let carries = |text: &str| {
+        text.get(..upn.len()).is_some_and(|head| {
+            head.eq_ignore_ascii_case(upn)
+                && matches!(text.as_bytes().get(upn.len()), None | Some(b'.'))
+        })
+    };
+    (upn.contains('@'))
+        .then(|| {
+            target.users.iter().find(|user| {
+                carries(&user.username)
+                    || ["FederationIdentifier", "Email"]
+                        .iter()
+                        .any(|field| user.text(field).is_some_and(carries))
+            })
+        })
+        .flatten()
+        .map(|user| user.username.as_str())
 }
 
 /// Whether `text` reads as an object id, whole or mistyped: hex digits (24 or more), hyphens,

@@ -2183,6 +2183,51 @@ fn explains_the_deleted_user(world: &World, id: &str) {
     );
 }
 
+/// A leaver taken out of the assigned group is no longer read, so `--target` by their UPN names
+/// no one roster read; the hint is their own account's Username (an admin renamed it; it
+/// carries the UPN as its FederationIdentifier) — which targets the deactivation — not the
+/// closest key roster read, another person's (helper-65).
+#[test]
+fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
+    let world = World::demo("safety-leaver-upn-target");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let (_, found) = world.emulator.salesforce_send(
+        Method::GET,
+        "query?q=SELECT+Id+FROM+User+WHERE+Username+=+'liam.chen@contoso.com.dev1'",
+        &Value::Null,
+    );
+    let id = found["records"][0]["Id"].as_str().unwrap().to_owned();
+    let (status, _) = world.emulator.salesforce_send(
+        Method::PATCH,
+        &format!("sobjects/User/{id}"),
+        &json!({"Username": "lchen@contoso.com.dev1"}),
+    );
+    assert_eq!(status, 204);
+    world.emulator.admin(
+        "entra/groups/00000006-0000-0000-0000-000000000001/members",
+        &json!({"remove": ["liam.chen@contoso.com"]}),
+    );
+    for typed in ["liam.chen@contoso.com", "Liam.Chen@Contoso.com"] {
+        let run = world.roster(&["plan", "--target", typed]);
+        assert_eq!(run.code, 1, "{}", run.transcript());
+        assert!(
+            run.stderr
+                .contains(&format!("--target {typed} names no Entra user"))
+                && run.stderr.contains("did you mean lchen@contoso.com.dev1?"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = world.roster(&["plan", "--target", "lchen@contoso.com.dev1"]);
+    assert!(
+        run.stdout
+            .contains("# salesforce_user[\"lchen@contoso.com.dev1\"] will be deactivated"),
+        "{}",
+        run.transcript()
+    );
+}
+
 /// A leaver whom no assignment names any more (deleted in Entra with the assignment, or only
 /// ever assigned through a group) is still reachable by object id: `--target` keeps the
 /// deactivation of the account anchored to them, and `explain` names that account. Before,
