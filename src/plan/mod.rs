@@ -731,7 +731,7 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
                         || username.is_some_and(|u| u.eq_ignore_ascii_case(t))
                 })
         };
-        plan.changes.retain(|c| {
+        let wanted_change = |c: &Change| {
             let username = c
                 .target_id
                 .as_deref()
@@ -742,7 +742,12 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
                 [c.source_id.as_deref(), c.target_id.as_deref()],
                 username,
             )
-        });
+        };
+        let handed_over = std::mem::take(&mut *crate::concurrent::lock(&state.handed_over));
+        let (givers, warnings) = givers_kept(&plan, &wanted_change, &handed_over);
+        plan.changes
+            .retain(|c| wanted_change(c) || givers.contains(c.key.as_str()));
+        plan.warnings.extend(warnings);
         plan.errors.retain(|p| wanted(&p.key, [None, None], None));
         plan.skipped.retain(|p| wanted(&p.key, [None, None], None));
         plan.targeted = inputs.targets.to_vec();
@@ -775,6 +780,41 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         all_deactivations.map_or(0, |all| all - kept),
     );
     plan
+}
+
+/// The users (by key) whose updates a plan limited by `--target` keeps beside the changes it
+/// wants (`wanted`), with a warning each: each gives up a unique value a kept change takes
+/// (`handed_over`: taker, giver), which Salesforce refuses until the giver's update is written
+/// — along a chain.
+fn givers_kept<'h>(
+    plan: &Plan,
+    wanted: &dyn Fn(&Change) -> bool,
+    handed_over: &'h [(String, String)],
+) -> (std::collections::HashSet<&'h str>, Vec<String>) {
+    let mut givers = std::collections::HashSet::new();
+    let mut warnings = Vec::new();
+    if handed_over.is_empty() {
+        return (givers, warnings);
+    }
+    let kept: std::collections::HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| wanted(c))
+        .map(|c| c.key.as_str())
+        .collect();
+    while let Some((taker, giver)) = handed_over.iter().find(|(taker, giver)| {
+        (kept.contains(taker.as_str()) || givers.contains(taker.as_str()))
+            && !kept.contains(giver.as_str())
+            && !givers.contains(giver.as_str())
+    }) {
+        givers.insert(giver.as_str());
+        warnings.push(format!(
+            "{giver}'s update is in this plan though --target does not name it: {taker}'s \
+             change takes a unique value that update gives up, which Salesforce refuses until \
+             it is written"
+        ));
+    }
+    (givers, warnings)
 }
 
 /// A warning per profile with administrative permissions (`model::Profile::administrative`)

@@ -160,6 +160,12 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     }
     let state: &State<'_> = state;
     state.claim_waiting(&mut pass, &mut plan);
+    lock(&state.handed_over).extend(pass.unique_values.handed_over.iter().filter_map(
+        |&(taker, holder)| {
+            let giver = state.linked_source.get(&usize::try_from(holder).ok()?)?;
+            Some((taker.to_owned(), state.users[*giver].key.to_owned()))
+        },
+    ));
     // Every user is planned: nothing claims a unique value any more. The maps (some 110,000
     // values a unique field for 100,000 users) would otherwise sit beside the finished plan at
     // its peak.
@@ -462,6 +468,9 @@ struct Pass<'a> {
     waiting_users: HashSet<usize>,
     /// Whether those still waiting wait on each other (a swap): claimed, as conflicts, now.
     settling: bool,
+    /// Then, each user in a circle of updates that each free the value the one before takes:
+    /// the circle, from that user on (`circles`).
+    circles: HashMap<usize, Vec<usize>>,
 }
 
 impl<'a> State<'a> {
@@ -544,16 +553,24 @@ impl<'a> State<'a> {
             Ok(change) => plan.changes.push(change),
             Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
             Err(mut problem) => {
-                if let Some(j) = waits_for
+                if let Some(circle) = pass.circles.get(&i)
                     && problem.kind == ProblemKind::Conflict
                 {
+                    let names: Vec<&str> = circle
+                        .iter()
+                        .chain(circle.first())
+                        .map(|&k| self.users[k].key)
+                        .collect();
                     let _ = write!(
                         problem.reason,
-                        "; and {} takes this user's value in turn: a swap, which the unique \
-                         field refuses whichever account is written first. Set the value \
-                         aside on one of the two Salesforce users (clear it, or write another), \
-                         and the next plan writes both",
-                        self.users[j].key
+                        "; {}'s update gives it up, but the updates of {} users wait on each \
+                         other's values in a circle ({}): a swap, which the unique field refuses \
+                         whichever account is written first. Set the value aside on one of \
+                         their Salesforce users (clear it, or write another), and the next plan \
+                         writes them all",
+                        names[1],
+                        circle.len(),
+                        names.join(" → ")
                     );
                 }
                 plan.errors.push(problem);
@@ -565,12 +582,22 @@ impl<'a> State<'a> {
     /// (user `i`'s update or create) takes, and whose own update, in scope and claimed later,
     /// may free it — a rename handing a FederationIdentifier on, say.
     fn waits_for(&self, i: usize, prepared: &Prepared, pass: &Pass<'a>) -> Option<usize> {
+        self.wait(i, prepared, pass).map(|(j, _, _)| j)
+    }
+
+    /// As `waits_for`, with the field and the value waited for.
+    fn wait<'p>(
+        &self,
+        i: usize,
+        prepared: &'p Prepared,
+        pass: &Pass<'a>,
+    ) -> Option<(usize, &'p str, &'p str)> {
         let (change, own) = match prepared {
             Prepared::Update(Ok(Some(change))) => (change, change.target_id.as_deref()),
             Prepared::Create(Ok(change)) => (change, None),
             Prepared::Update(_) | Prepared::Create(_) => return None,
         };
-        let holder = pass
+        let (holder, field, value) = pass
             .unique_values
             .org_holder(change.after.iter().map(|(k, v)| (&**k, v)), own)?;
         let j = *self.linked_source.get(&holder)?;
@@ -578,7 +605,41 @@ impl<'a> State<'a> {
             && (j >= pass.next || pass.waiting_users.contains(&j))
             && self.decisions[j].in_scope()
             && self.decisions[j].undecided().is_none())
-        .then_some(j)
+        .then_some((j, field, value))
+    }
+
+    /// Among users left waiting on each other (`round`), those in a circle of updates each of
+    /// which gives up the value the one before it waits for — a swap — each with its circle
+    /// from itself on. A user whose holder's update keeps the value, or who waits on someone
+    /// outside a circle, is in none: two Entra users give one value, not a swap.
+    fn circles(&self, round: &[(usize, Prepared)], pass: &Pass<'a>) -> HashMap<usize, Vec<usize>> {
+        let prepared: HashMap<usize, &Prepared> = round.iter().map(|(i, p)| (*i, p)).collect();
+        let next: HashMap<usize, usize> = round
+            .iter()
+            .filter_map(|(i, p)| {
+                let (j, field, value) = self.wait(*i, p, pass)?;
+                let Some(Prepared::Update(Ok(Some(theirs)))) = prepared.get(&j) else {
+                    return None;
+                };
+                pass.unique_values
+                    .replaces((&theirs.before, &theirs.after), field, value)
+                    .then_some((*i, j))
+            })
+            .collect();
+        next.keys()
+            .filter_map(|&i| {
+                let mut circle = vec![i];
+                let mut at = *next.get(&i)?;
+                while at != i {
+                    if circle.len() > next.len() {
+                        return None;
+                    }
+                    circle.push(at);
+                    at = *next.get(&at)?;
+                }
+                Some((i, circle))
+            })
+            .collect()
     }
 
     /// Claims the users that waited for a value someone after them frees, in user order,
@@ -590,6 +651,9 @@ impl<'a> State<'a> {
         while !pass.waiting.is_empty() {
             let round = std::mem::take(&mut pass.waiting);
             let waited = round.len();
+            if pass.settling {
+                pass.circles = self.circles(&round, pass);
+            }
             for (i, prepared) in round {
                 if !pass.settling {
                     pass.waiting_users.remove(&i);
@@ -635,6 +699,10 @@ pub(super) struct State<'a> {
     /// Each Salesforce user a conflict names (held or not), with the key of the user in
     /// conflict: what `--target` by that account reaches (`reached_by`).
     pub(super) conflicts_over: Mutex<Vec<(usize, String)>>,
+    /// (taker, giver), by key: a user whose change takes a unique value another user's update
+    /// gives up, which Salesforce refuses until that update is written — what `--target`
+    /// keeps along with the taker.
+    pub(super) handed_over: Mutex<Vec<(String, String)>>,
     /// Hashes the creates' Usernames in lower case (`Claimed`), for `check_creates`.
     pub(super) caseless: foldhash::fast::RandomState,
     /// The users the application's assignments name whom Entra has deleted.
@@ -833,6 +901,7 @@ impl<'a> State<'a> {
             field_rules,
             in_conflict: Mutex::new(HashSet::default()),
             conflicts_over: Mutex::new(Vec::new()),
+            handed_over: Mutex::new(Vec::new()),
             caseless: foldhash::fast::RandomState::default(),
             unique_values,
             deleted_in_entra: &source.deleted_users,

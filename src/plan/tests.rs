@@ -835,11 +835,59 @@ fn a_unique_value_handed_on_by_a_rename_is_taken_in_the_same_plan() {
     }
 }
 
+/// A plan limited to the user who takes a value keeps the updates that give it up, along the
+/// chain, each with a warning: Salesforce refuses the taker's write before theirs (helper-66:
+/// a targeted plan showed a clean update apply could only fail). The first giver alone needs
+/// no one.
+#[test]
+fn a_targeted_plan_keeps_the_updates_that_hand_a_value_on_to_its_target() {
+    let w = renamed(&[
+        ("ann", "ann.lee@x.com"),
+        ("bob", "ann@x.com"),
+        ("cy", "bob@x.com"),
+    ]);
+    let config = config(&[]);
+    let plan = w.plan_targets(&config, &["bob@x.com".to_owned()]);
+    let keys: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["ann.lee@x.com", "ann@x.com", "bob@x.com"],
+        "{plan:#?}"
+    );
+    for (giver, taker) in [("ann@x.com", "bob@x.com"), ("ann.lee@x.com", "ann@x.com")] {
+        let warning = format!(
+            "{giver}'s update is in this plan though --target does not name it: {taker}'s change \
+             takes a unique value that update gives up, which Salesforce refuses until it is \
+             written"
+        );
+        assert!(plan.warnings.contains(&warning), "{:?}", plan.warnings);
+    }
+    let plan = w.plan_targets(&config, &["ann.lee@x.com".to_owned()]);
+    let keys: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["ann.lee@x.com"]);
+    assert!(
+        plan.warnings
+            .iter()
+            .all(|w| !w.contains("--target does not name")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
 /// Two people who trade UPNs trade FederationIdentifiers, which Salesforce refuses whichever
-/// account is written first: both are conflicts that say so and what settles them, and a third
-/// person's rename in the same plan goes ahead.
+/// account is written first: both are conflicts that say so, naming the circle and what
+/// settles it, and a third person's rename in the same plan goes ahead. So are three people
+/// who pass their values round.
 #[test]
 fn a_swap_of_unique_values_is_a_conflict_that_says_so() {
+    let swap = |holder: &str, circle: &str, n: usize| {
+        format!(
+            "; {holder}'s update gives it up, but the updates of {n} users wait on each other's \
+             values in a circle ({circle}): a swap, which the unique field refuses whichever \
+             account is written first. Set the value aside on one of their Salesforce users \
+             (clear it, or write another), and the next plan writes them all"
+        )
+    };
     let plan = renamed(&[
         ("ann", "bob@x.com"),
         ("dee", "dee.ray@x.com"),
@@ -848,18 +896,71 @@ fn a_swap_of_unique_values_is_a_conflict_that_says_so() {
     .plan(&config(&[]));
     assert_eq!(only(&plan, "dee.ray@x.com").action, Action::Update);
     assert_eq!(plan.errors.len(), 2, "{:?}", plan.errors);
-    for (key, other) in [("bob@x.com", "ann@x.com"), ("ann@x.com", "bob@x.com")] {
+    for (key, holder) in [("bob@x.com", "ann@x.com"), ("ann@x.com", "bob@x.com")] {
         let p = problem(&plan, key);
         assert_eq!(p.kind, ProblemKind::Conflict);
-        assert!(
-            p.reason.contains(&format!(
-                "; and {other} takes this user's value in turn: a swap, which the unique field \
-                 refuses whichever account is written first. Set the value aside on one of the two \
-                 Salesforce users (clear it, or write another), and the next plan writes both"
-            )),
-            "{p:?}"
-        );
+        let circle = format!("{key} → {holder} → {key}");
+        assert!(p.reason.contains(&swap(holder, &circle, 2)), "{p:?}");
     }
+    // Ann takes Bob's, Bob Cy's, Cy Ann's.
+    let plan = renamed(&[
+        ("ann", "bob@x.com"),
+        ("bob", "cy@x.com"),
+        ("cy", "ann@x.com"),
+    ])
+    .plan(&config(&[]));
+    assert_eq!(plan.errors.len(), 3, "{:?}", plan.errors);
+    for (key, holder, last) in [
+        ("bob@x.com", "cy@x.com", "ann@x.com"),
+        ("cy@x.com", "ann@x.com", "bob@x.com"),
+        ("ann@x.com", "bob@x.com", "cy@x.com"),
+    ] {
+        let p = problem(&plan, key);
+        let circle = format!("{key} → {holder} → {last} → {key}");
+        assert!(p.reason.contains(&swap(holder, &circle, 3)), "{p:?}");
+    }
+}
+
+/// Ann is renamed and takes Bob's badge, which Bob keeps; Bob takes Ann's old UPN. Each waits
+/// on the other, but Bob's update never gives the badge up: two Entra users give one badge,
+/// not a swap. Both are conflicts that say only who holds what — advice to set a value aside
+/// would hand Bob's badge to Ann (helper-66).
+#[test]
+fn two_users_giving_one_value_wait_on_each_other_but_are_no_swap() {
+    let mut w = renamed(&[("ann", "ann2@x.com"), ("bob", "ann@x.com")]);
+    w.target.user_describe.push(crate::model::FieldDescribe {
+        name: "Badge__c".into(),
+        label: "Badge".into(),
+        kind: "string".into(),
+        length: 10,
+        unique: true,
+        ..crate::model::FieldDescribe::default()
+    });
+    for (n, badge) in [(0, "B1"), (1, "B2")] {
+        w.target.users[n]
+            .fields
+            .insert(crate::sorted_map::Name::from("Badge__c"), json!(badge));
+        w.source.users[n]
+            .attributes
+            .insert("department".into(), json!("B2"));
+    }
+    let config = config(&[(
+        "  - {target: Title, source: jobTitle}\n",
+        "  - {target: Title, source: jobTitle}\n  - {target: Badge__c, source: department}\n",
+    )]);
+    let plan = w.plan(&config);
+    assert_eq!(plan.errors.len(), 2, "{:?}", plan.errors);
+    for p in &plan.errors {
+        assert_eq!(p.kind, ProblemKind::Conflict, "{p:?}");
+        assert!(!p.reason.contains("swap"), "{p:?}");
+    }
+    assert!(
+        problem(&plan, "ann2@x.com")
+            .reason
+            .starts_with("Badge__c \"B2\" is already held by Salesforce user bob@x.com.dev1"),
+        "{:?}",
+        plan.errors
+    );
 }
 
 /// A value whose holder's update keeps it is no one else's: a conflict, as ever.

@@ -295,6 +295,9 @@ pub(super) struct UniqueValues<'a> {
     users: &'a [crate::model::TargetUser],
     /// The two hashers of `Fingerprint`, seeded apart for this process.
     seeds: Seeds,
+    /// A user of the plan (by key) that claimed a value the update of a Salesforce user (by
+    /// index in the snapshot) frees.
+    pub(super) handed_over: Vec<(&'a str, u32)>,
 }
 
 /// The two hashers of a `Fingerprint`.
@@ -323,9 +326,10 @@ enum Holder<'a> {
     Org(u32),
     /// A user this plan writes the value to, by key.
     Plan(&'a str),
-    /// A Salesforce user's value that this plan's update of that user replaces (a rename, an
-    /// id corrected): free for another user of the plan, whose write `apply` sends after it.
-    Freed,
+    /// A Salesforce user's value (by index, as `Org`) that this plan's update of that user
+    /// replaces (a rename, an id corrected): free for another user of the plan, whose write
+    /// Salesforce refuses until that update is written.
+    Freed(u32),
 }
 
 impl<'a> UniqueValues<'a> {
@@ -365,6 +369,7 @@ impl<'a> UniqueValues<'a> {
             held,
             users: &target.users,
             seeds,
+            handed_over: Vec::new(),
         }
     }
 
@@ -425,7 +430,8 @@ impl<'a> UniqueValues<'a> {
         }
         for (field, print) in claims {
             let holder = held[field].1.entry(print).or_insert(Holder::Plan(key));
-            if matches!(holder, Holder::Freed) {
+            if let Holder::Freed(giver) = *holder {
+                self.handed_over.push((key, giver));
                 *holder = Holder::Plan(key);
             }
         }
@@ -433,25 +439,45 @@ impl<'a> UniqueValues<'a> {
     }
 
     /// The Salesforce user (by index in the snapshot) other than `own` that holds one of
-    /// `fields`' unique values, if any: whose own update, planned later, may free it.
+    /// `fields`' unique values, if any, with that field's name and value as `fields` gives
+    /// them: whose own update, planned later, may free it.
     pub(super) fn org_holder<'v>(
         &self,
         fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
         own: Option<&str>,
-    ) -> Option<usize> {
+    ) -> Option<(usize, &'v str, &'v str)> {
         fields.into_iter().find_map(|(name, value)| {
             let (_, values) = self
                 .held
                 .iter()
                 .find(|(api_name, _)| api_name.eq_ignore_ascii_case(name))?;
-            match values.get(&fingerprint(&self.seeds, value.as_str()?))? {
+            let text = value.as_str()?;
+            match values.get(&fingerprint(&self.seeds, text))? {
                 Holder::Org(index) => {
                     let index = usize::try_from(*index).ok()?;
-                    (Some(self.users[index].id.as_str()) != own).then_some(index)
+                    (Some(self.users[index].id.as_str()) != own).then_some((index, name, text))
                 }
-                Holder::Plan(_) | Holder::Freed => None,
+                Holder::Plan(_) | Holder::Freed(_) => None,
             }
         })
+    }
+
+    /// Whether `before` → `after` (an update's fields) gives up `value` of the field `name`:
+    /// it held that value, as Salesforce compares it, and the update writes another or none.
+    pub(super) fn replaces(
+        &self,
+        (before, after): (&super::Fields, &super::Fields),
+        name: &str,
+        value: &str,
+    ) -> bool {
+        let print = fingerprint(&self.seeds, value);
+        let held = |fields: &super::Fields| {
+            fields
+                .iter()
+                .find(|(field, _)| field.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str().map(|text| fingerprint(&self.seeds, text)))
+        };
+        held(before) == Some(Some(print)) && held(after).is_some_and(|new| new != Some(print))
     }
 
     /// Frees the unique values Salesforce user `own` holds in `before` that an update, claimed
@@ -477,7 +503,7 @@ impl<'a> UniqueValues<'a> {
                     .ok()
                     .is_some_and(|i| self.users[i].id == own)
             {
-                *holder = Holder::Freed;
+                *holder = Holder::Freed(*index);
             }
         }
     }
