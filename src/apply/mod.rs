@@ -460,8 +460,15 @@ async fn users(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
         written.extend(write(ctx, Op::Update, "User", records).await);
     }
     // A unique value the plan hands from one user to another (a rename) is refused while the
-    // user giving it up is not written yet, whatever order the requests took.
-    let written = again_while_progress(ctx, sent, written, |f| f.code == "DUPLICATE_VALUE").await;
+    // user giving it up is not written yet, whatever order the requests took: a unique field's
+    // `DUPLICATE_VALUE`, a nickname's `DUPLICATE_COMM_NICKNAME`.
+    let written = again_while_progress(ctx, sent, written, |f| {
+        matches!(
+            f.code.as_str(),
+            "DUPLICATE_VALUE" | "DUPLICATE_COMM_NICKNAME"
+        )
+    })
+    .await;
     settle(results, written, |_| 0);
     // Returning users: their logins thawed once their user write (if any) is done.
     let thaws: Vec<(usize, Record<'_>)> = (0..changes.len())

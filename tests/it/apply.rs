@@ -953,6 +953,48 @@ fn a_federation_identifier_handed_on_by_a_rename_is_applied_in_one_run() {
     world.assert_converged();
 }
 
+/// The same with a CommunityNickname kept in step (`apply: always`): Liam takes Noah's, whom
+/// Noah gives up. Salesforce refuses Liam's first (`DUPLICATE_COMM_NICKNAME`, his key sorting
+/// first); apply sends it again once Noah's went through (helper-67).
+#[test]
+fn a_community_nickname_handed_on_is_applied_in_one_run() {
+    let world = World::demo("apply-nickname-handover");
+    let path = world.scratch.dir.join("roster.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let always = config.replace(
+        "{target: CommunityNickname, expression: 'Left([mailNickname], 40)', apply: on_create}",
+        "{target: CommunityNickname, expression: 'Left([mailNickname], 40)'}",
+    );
+    assert_ne!(always, config);
+    std::fs::write(&path, always).unwrap();
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for (user, nickname) in [
+        ("noah.okafor@contoso.com", "zz.noah"),
+        ("liam.chen@contoso.com", "noah.okafor"),
+    ] {
+        world.emulator.admin_call(
+            Method::PATCH,
+            &format!("entra/users/{user}"),
+            Some(&json!({"mailNickname": nickname})),
+        );
+    }
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let world_now = world.emulator.admin_call(Method::GET, "world", None);
+    let users = world_now["salesforce"]["objects"]["User"]
+        .as_array()
+        .unwrap();
+    for (username, nickname) in [
+        ("noah.okafor@contoso.com.dev1", "zz.noah"),
+        ("liam.chen@contoso.com.dev1", "noah.okafor"),
+    ] {
+        let user = users.iter().find(|u| u["Username"] == username).unwrap();
+        assert_eq!(user["CommunityNickname"], nickname, "{username}");
+    }
+    world.assert_converged();
+}
+
 /// A write whose answer never came is looked up before it is called applied, and compared as
 /// the plan compares: Liam's new Title differs from what Salesforce holds only in case, every
 /// update request fails, and the update is failed (exit 1), never "applied" because the old
