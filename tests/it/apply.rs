@@ -914,16 +914,14 @@ fn a_federation_identifier_handed_on_by_a_rename_is_applied_in_one_run() {
     let world = World::demo("apply-handover");
     let out = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    for (user, upn) in [
-        ("liam.chen@contoso.com", "zz.liam.chen@contoso.com"),
-        ("noah.okafor@contoso.com", "liam.chen@contoso.com"),
-    ] {
-        world.emulator.admin_call(
-            Method::PATCH,
-            &format!("entra/users/{user}"),
-            Some(&json!({"userPrincipalName": upn})),
-        );
-    }
+    set_in_entra(
+        &world,
+        "userPrincipalName",
+        &[
+            ("liam.chen@contoso.com", "zz.liam.chen@contoso.com"),
+            ("noah.okafor@contoso.com", "liam.chen@contoso.com"),
+        ],
+    );
     let out = world.roster(&["plan"]);
     assert!(
         ["liam.chen", "zz.liam.chen"]
@@ -939,18 +937,36 @@ fn a_federation_identifier_handed_on_by_a_rename_is_applied_in_one_run() {
     let out = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Apply complete!"), "{}", out.stdout);
-    let world_now = world.emulator.admin_call(Method::GET, "world", None);
-    let users = world_now["salesforce"]["objects"]["User"]
-        .as_array()
-        .unwrap();
-    for (username, federation) in [
-        ("liam.chen@contoso.com.dev1", "zz.liam.chen@contoso.com"),
-        ("noah.okafor@contoso.com.dev1", "liam.chen@contoso.com"),
-    ] {
-        let user = users.iter().find(|u| u["Username"] == username).unwrap();
-        assert_eq!(user["FederationIdentifier"], federation, "{username}");
-    }
+    assert_in_salesforce(
+        &world,
+        "FederationIdentifier",
+        &[
+            ("liam.chen@contoso.com.dev1", "zz.liam.chen@contoso.com"),
+            ("noah.okafor@contoso.com.dev1", "liam.chen@contoso.com"),
+        ],
+    );
     world.assert_converged();
+}
+
+/// Sets `attribute` of each Entra user (by UPN) to its value.
+fn set_in_entra(world: &World, attribute: &str, values: &[(&str, &str)]) {
+    for (user, value) in values {
+        world.emulator.admin_call(
+            Method::PATCH,
+            &format!("entra/users/{user}"),
+            Some(&json!({ attribute: value })),
+        );
+    }
+}
+
+/// Asserts each Salesforce user's (by Username) `field` holds its value.
+fn assert_in_salesforce(world: &World, field: &str, values: &[(&str, &str)]) {
+    let now = world.emulator.admin_call(Method::GET, "world", None);
+    let users = now["salesforce"]["objects"]["User"].as_array().unwrap();
+    for (username, value) in values {
+        let user = users.iter().find(|u| u["Username"] == *username).unwrap();
+        assert_eq!(user[field], *value, "{username}");
+    }
 }
 
 /// The same with a CommunityNickname kept in step (`apply: always`): Liam takes Noah's, whom
@@ -969,29 +985,24 @@ fn a_community_nickname_handed_on_is_applied_in_one_run() {
     std::fs::write(&path, always).unwrap();
     let out = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    for (user, nickname) in [
-        ("noah.okafor@contoso.com", "zz.noah"),
-        ("liam.chen@contoso.com", "noah.okafor"),
-    ] {
-        world.emulator.admin_call(
-            Method::PATCH,
-            &format!("entra/users/{user}"),
-            Some(&json!({"mailNickname": nickname})),
-        );
-    }
+    set_in_entra(
+        &world,
+        "mailNickname",
+        &[
+            ("noah.okafor@contoso.com", "zz.noah"),
+            ("liam.chen@contoso.com", "noah.okafor"),
+        ],
+    );
     let out = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let world_now = world.emulator.admin_call(Method::GET, "world", None);
-    let users = world_now["salesforce"]["objects"]["User"]
-        .as_array()
-        .unwrap();
-    for (username, nickname) in [
-        ("noah.okafor@contoso.com.dev1", "zz.noah"),
-        ("liam.chen@contoso.com.dev1", "noah.okafor"),
-    ] {
-        let user = users.iter().find(|u| u["Username"] == username).unwrap();
-        assert_eq!(user["CommunityNickname"], nickname, "{username}");
-    }
+    assert_in_salesforce(
+        &world,
+        "CommunityNickname",
+        &[
+            ("noah.okafor@contoso.com.dev1", "zz.noah"),
+            ("liam.chen@contoso.com.dev1", "noah.okafor"),
+        ],
+    );
     world.assert_converged();
 }
 
