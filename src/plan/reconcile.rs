@@ -471,6 +471,9 @@ struct Pass<'a> {
     /// Then, each user in a circle of updates that each free the value the one before takes:
     /// the circle, from that user on (`circles`).
     circles: HashMap<usize, Vec<usize>>,
+    /// Users whose update or create the plan holds back (an error or a conflict): a value
+    /// their account holds stays theirs.
+    held_back: HashSet<usize>,
 }
 
 impl<'a> State<'a> {
@@ -517,8 +520,10 @@ impl<'a> State<'a> {
         // Where the change goes in the plan.
         let at = plan.changes.len();
         let Some(prepared) = prepared else { return };
-        let waits_for = self.waits_for(i, &prepared, pass);
-        if waits_for.is_some() && !pass.settling {
+        // The user whose account holds a unique value this change takes, and whether they are
+        // still to be claimed.
+        let holder = self.holder(i, &prepared, pass).map(|(j, _, _)| j);
+        if holder.is_some_and(|j| pending(j, pass)) && !pass.settling {
             pass.waiting_users.insert(i);
             pass.waiting.push((i, prepared));
             return;
@@ -553,40 +558,65 @@ impl<'a> State<'a> {
             Ok(change) => plan.changes.push(change),
             Err(problem) if problem.kind == ProblemKind::Skipped => plan.skipped.push(problem),
             Err(mut problem) => {
-                if let Some(circle) = pass.circles.get(&i)
-                    && problem.kind == ProblemKind::Conflict
-                {
-                    let names: Vec<&str> = circle
-                        .iter()
-                        .chain(circle.first())
-                        .map(|&k| self.users[k].key)
-                        .collect();
-                    let _ = write!(
-                        problem.reason,
-                        "; {}'s update gives it up, but the updates of {} users wait on each \
-                         other's values in a circle ({}): a swap, which the unique field refuses \
-                         whichever account is written first. Set the value aside on one of \
-                         their Salesforce users (clear it, or write another), and the next plan \
-                         writes them all",
-                        names[1],
-                        circle.len(),
-                        names.join(" → ")
-                    );
+                if problem.kind == ProblemKind::Conflict {
+                    self.why_held(i, holder, &mut problem.reason, pass);
                 }
+                pass.held_back.insert(i);
                 plan.errors.push(problem);
             }
         }
     }
 
-    /// The user not claimed yet whose Salesforce user holds a unique value that `prepared`
-    /// (user `i`'s update or create) takes, and whose own update, in scope and claimed later,
-    /// may free it — a rename handing a FederationIdentifier on, say.
-    fn waits_for(&self, i: usize, prepared: &Prepared, pass: &Pass<'a>) -> Option<usize> {
-        self.wait(i, prepared, pass).map(|(j, _, _)| j)
+    /// What the conflict of user `i` over a unique value (held by the account of user `holder`)
+    /// owes to the plan: a circle of users trading values (a swap), or the holder's own update
+    /// held back.
+    fn why_held(&self, i: usize, holder: Option<usize>, reason: &mut String, pass: &Pass<'a>) {
+        if let Some(circle) = pass.circles.get(&i) {
+            let names: Vec<&str> = circle
+                .iter()
+                .chain(circle.first())
+                .map(|&k| self.users[k].key)
+                .collect();
+            let _ = write!(
+                reason,
+                "; {}'s update gives it up, but the updates of {} users wait on each other's \
+                 values in a circle ({}): a swap, which the unique field refuses whichever \
+                 account is written first. Set the value aside on one of their Salesforce users \
+                 (clear it, or write another), and the next plan writes them all",
+                names[1],
+                circle.len(),
+                names.join(" → ")
+            );
+        } else if let Some(j) = holder
+            && pass.held_back.contains(&j)
+        {
+            let _ = write!(
+                reason,
+                "; that account is {}'s, whose own update in this plan is held back (see its \
+                 problem): if it gives the value up, the next plan writes both once it is \
+                 settled",
+                self.users[j].key
+            );
+        }
     }
 
-    /// As `waits_for`, with the field and the value waited for.
+    /// The user not claimed yet whose Salesforce user holds a unique value that `prepared`
+    /// (user `i`'s update or create) takes, and whose own update, in scope and claimed later,
+    /// may free it — a rename handing a FederationIdentifier on, say — with the field and the
+    /// value waited for.
     fn wait<'p>(
+        &self,
+        i: usize,
+        prepared: &'p Prepared,
+        pass: &Pass<'a>,
+    ) -> Option<(usize, &'p str, &'p str)> {
+        self.holder(i, prepared, pass)
+            .filter(|(j, _, _)| pending(*j, pass))
+    }
+
+    /// The user in scope, other than `i`, whose Salesforce user holds a unique value that
+    /// `prepared` (user `i`'s update or create) takes, with that field and value.
+    fn holder<'p>(
         &self,
         i: usize,
         prepared: &'p Prepared,
@@ -601,11 +631,8 @@ impl<'a> State<'a> {
             .unique_values
             .org_holder(change.after.iter().map(|(k, v)| (&**k, v)), own)?;
         let j = *self.linked_source.get(&holder)?;
-        (j != i
-            && (j >= pass.next || pass.waiting_users.contains(&j))
-            && self.decisions[j].in_scope()
-            && self.decisions[j].undecided().is_none())
-        .then_some((j, field, value))
+        (j != i && self.decisions[j].in_scope() && self.decisions[j].undecided().is_none())
+            .then_some((j, field, value))
     }
 
     /// Among users left waiting on each other (`round`), those in a circle of updates each of
@@ -663,6 +690,11 @@ impl<'a> State<'a> {
             pass.settling = pass.waiting.len() == waited;
         }
     }
+}
+
+/// Whether user `j` is still to be claimed: after the pass's place, or waiting.
+fn pending(j: usize, pass: &Pass<'_>) -> bool {
+    j >= pass.next || pass.waiting_users.contains(&j)
 }
 
 /// The planner's working state for one plan.

@@ -772,18 +772,23 @@ fn a_federation_identifier_in_another_case_links_and_is_corrected() {
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
 }
 
+/// The describe of a User text field of `length` characters.
+fn text_field(name: &str, length: usize) -> crate::model::FieldDescribe {
+    crate::model::FieldDescribe {
+        name: name.into(),
+        label: name.into(),
+        kind: "string".into(),
+        length,
+        ..crate::model::FieldDescribe::default()
+    }
+}
+
 /// A world of people anchored by employeeId whose UPNs (and so FederationIdentifiers, unique in
 /// the org) are now `upns` — (name, new UPN) in the users' order — each with an account that
 /// holds their old one, `name@x.com`.
 fn renamed(upns: &[(&str, &str)]) -> World {
     let mut w = World::new();
-    w.target.user_describe = vec![crate::model::FieldDescribe {
-        name: "FederationIdentifier".into(),
-        label: "Federation ID".into(),
-        kind: "string".into(),
-        length: 512,
-        ..crate::model::FieldDescribe::default()
-    }];
+    w.target.user_describe = vec![text_field("FederationIdentifier", 512)];
     for (n, (name, upn)) in upns.iter().enumerate() {
         let employee = format!("E{n}");
         w.user(
@@ -929,12 +934,8 @@ fn a_swap_of_unique_values_is_a_conflict_that_says_so() {
 fn two_users_giving_one_value_wait_on_each_other_but_are_no_swap() {
     let mut w = renamed(&[("ann", "ann2@x.com"), ("bob", "ann@x.com")]);
     w.target.user_describe.push(crate::model::FieldDescribe {
-        name: "Badge__c".into(),
-        label: "Badge".into(),
-        kind: "string".into(),
-        length: 10,
         unique: true,
-        ..crate::model::FieldDescribe::default()
+        ..text_field("Badge__c", 10)
     });
     for (n, badge) in [(0, "B1"), (1, "B2")] {
         w.target.users[n]
@@ -961,6 +962,37 @@ fn two_users_giving_one_value_wait_on_each_other_but_are_no_swap() {
         "{:?}",
         plan.errors
     );
+}
+
+/// Ann's rename would give her old UPN to Bob, but her update is held back (her new job title
+/// is longer than the org's Title field): Bob's conflict says whose account holds the value and
+/// that its update is held back, whichever of the two is planned first (helper-66).
+#[test]
+fn a_value_whose_givers_update_is_held_back_stays_the_givers_and_says_so() {
+    for upns in [
+        [("ann", "ann.lee@x.com"), ("bob", "ann@x.com")],
+        [("bob", "ann@x.com"), ("ann", "ann.lee@x.com")],
+    ] {
+        let mut w = renamed(&upns);
+        let ann = usize::from(upns[0].0 == "bob");
+        w.target.user_describe.push(text_field("Title", 10));
+        w.source.users[ann]
+            .attributes
+            .insert("jobTitle".into(), json!("Principal Engineer"));
+        let plan = w.plan(&config(&[]));
+        assert_eq!(plan.errors.len(), 2, "{:?}", plan.errors);
+        assert_eq!(problem(&plan, "ann.lee@x.com").kind, ProblemKind::Error);
+        let bob = problem(&plan, "ann@x.com");
+        assert_eq!(bob.kind, ProblemKind::Conflict);
+        assert!(
+            bob.reason.ends_with(
+                "; that account is ann.lee@x.com's, whose own update in this plan is held back \
+                 (see its problem): if it gives the value up, the next plan writes both once it \
+                 is settled"
+            ),
+            "{upns:?}: {bob:?}"
+        );
+    }
 }
 
 /// A value whose holder's update keeps it is no one else's: a conflict, as ever.
@@ -2669,13 +2701,7 @@ fn unique_values_are_claimed_in_user_order_in_a_large_world() {
         1 | 4999 => Some("dup-c"),
         _ => None,
     });
-    w.target.user_describe = vec![crate::model::FieldDescribe {
-        name: "CommunityNickname".into(),
-        label: "Nickname".into(),
-        kind: "string".into(),
-        length: 40,
-        ..crate::model::FieldDescribe::default()
-    }];
+    w.target.user_describe = vec![text_field("CommunityNickname", 40)];
     let plan = w.plan(&config(&[]));
     assert_eq!(plan.errors.len(), 3, "{:?}", plan.errors.first());
     let conflicts: Vec<(&str, &str)> = plan
