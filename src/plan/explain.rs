@@ -31,6 +31,10 @@ pub(crate) struct Explanation {
     /// Why the whole plan is refused, when it is: then nobody is changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) plan_refused: Option<String>,
+    /// The users (by key) whose updates in this plan give up a unique value this user's change
+    /// takes: Salesforce refuses this user's write until theirs is written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) written_after: Vec<String>,
 }
 
 /// The scope decision.
@@ -179,7 +183,13 @@ pub(crate) fn explain(
     };
     let (key, source_id) = (user.key.to_owned(), user.id);
     let plan: Plan = super::planned(&mut state, source);
+    let written_after = crate::concurrent::lock(&state.handed_over)
+        .iter()
+        .filter(|(taker, _)| *taker == key)
+        .map(|(_, giver)| giver.clone())
+        .collect();
     Some(Explanation {
+        written_after,
         plan_refused: plan.refused.clone(),
         change: plan
             .changes

@@ -867,6 +867,21 @@ fn a_targeted_plan_keeps_the_updates_that_hand_a_value_on_to_its_target() {
         );
         assert!(plan.warnings.contains(&warning), "{:?}", plan.warnings);
     }
+    // explain says whom the taker's write waits for; the first giver waits for no one.
+    for (key, after) in [
+        ("bob@x.com", &["ann@x.com"][..]),
+        ("ann@x.com", &["ann.lee@x.com"][..]),
+        ("ann.lee@x.com", &[][..]),
+    ] {
+        let explained = super::explain(&config, &w.source, &w.target, &inputs(&[]), key).unwrap();
+        assert_eq!(explained.written_after, after, "{key}");
+        let text = crate::render::explain::text(&explained);
+        assert_eq!(
+            text.contains("Salesforce refuses this write until"),
+            !after.is_empty(),
+            "{text}"
+        );
+    }
     let plan = w.plan_targets(&config, &["ann.lee@x.com".to_owned()]);
     let keys: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(keys, ["ann.lee@x.com"]);

@@ -21,6 +21,14 @@ pub(crate) fn text(e: &Explanation) -> String {
         (Some(change), _) => {
             out.push_str("Plan:\n");
             super::text::change(&mut out, change, false);
+            for giver in &e.written_after {
+                let _ = writeln!(
+                    out,
+                    "  Salesforce refuses this write until {giver}'s update, which gives up a \
+                     unique value it takes, is written: apply writes that first, or sends this \
+                     one again once it is."
+                );
+            }
         }
         (None, Some(problem)) => {
             let _ = writeln!(out, "Plan: not acted on: {}", problem.reason);
