@@ -592,9 +592,8 @@ impl<'a> State<'a> {
         {
             let _ = write!(
                 reason,
-                "; that account is {}'s, whose own update in this plan is held back (see its \
-                 problem): if it gives the value up, the next plan writes both once it is \
-                 settled",
+                "; that account is {}'s, whose own update in this plan is held back by a \
+                 problem of its own",
                 self.users[j].key
             );
         }

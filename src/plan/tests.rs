@@ -1002,8 +1002,7 @@ fn a_value_whose_givers_update_is_held_back_stays_the_givers_and_says_so() {
         assert!(
             bob.reason.ends_with(
                 "; that account is ann.lee@x.com's, whose own update in this plan is held back \
-                 (see its problem): if it gives the value up, the next plan writes both once it \
-                 is settled"
+                 by a problem of its own"
             ),
             "{upns:?}: {bob:?}"
         );
