@@ -599,20 +599,6 @@ impl<'a> State<'a> {
         }
     }
 
-    /// The user not claimed yet whose Salesforce user holds a unique value that `prepared`
-    /// (user `i`'s update or create) takes, and whose own update, in scope and claimed later,
-    /// may free it — a rename handing a FederationIdentifier on, say — with the field and the
-    /// value waited for.
-    fn wait<'p>(
-        &self,
-        i: usize,
-        prepared: &'p Prepared,
-        pass: &Pass<'a>,
-    ) -> Option<(usize, &'p str, &'p str)> {
-        self.holder(i, prepared, pass)
-            .filter(|(j, _, _)| pending(*j, pass))
-    }
-
     /// The user in scope, other than `i`, whose Salesforce user holds a unique value that
     /// `prepared` (user `i`'s update or create) takes, with that field and value.
     fn holder<'p>(
@@ -643,7 +629,8 @@ impl<'a> State<'a> {
         let next: HashMap<usize, usize> = round
             .iter()
             .filter_map(|(i, p)| {
-                let (j, field, value) = self.wait(*i, p, pass)?;
+                // A holder outside the round is claimed already: no circle through them.
+                let (j, field, value) = self.holder(*i, p, pass)?;
                 let Some(Prepared::Update(Ok(Some(theirs)))) = prepared.get(&j) else {
                     return None;
                 };

@@ -300,6 +300,13 @@ pub(super) struct UniqueValues<'a> {
     pub(super) handed_over: Vec<(&'a str, u32)>,
 }
 
+/// The index in `held` of the unique field `name` (API names compare without case). Few fields
+/// are unique: a scan without allocating beats lower-casing every name.
+fn unique_field(held: &[(String, Holders<'_>)], name: &str) -> Option<usize> {
+    held.iter()
+        .position(|(api_name, _)| api_name.eq_ignore_ascii_case(name))
+}
+
 /// The two hashers of a `Fingerprint`.
 type Seeds = (
     foldhash::quality::RandomState,
@@ -392,15 +399,10 @@ impl<'a> UniqueValues<'a> {
         if held.is_empty() {
             return Ok(());
         }
-        // Few fields are unique: a scan without allocating beats lower-casing every name. Each
-        // unique value is fingerprinted once, to look up and then to claim.
+        // Each unique value is fingerprinted once, to look up and then to claim.
         let mut claims: Vec<(usize, Fingerprint)> = Vec::new();
         for (name, value) in fields {
-            let (Some(field), Some(text)) = (
-                held.iter()
-                    .position(|(api_name, _)| api_name.eq_ignore_ascii_case(name)),
-                value.as_str(),
-            ) else {
+            let (Some(field), Some(text)) = (unique_field(held, name), value.as_str()) else {
                 continue;
             };
             let (api_name, values) = &held[field];
@@ -454,10 +456,7 @@ impl<'a> UniqueValues<'a> {
         own: Option<&str>,
     ) -> Option<(usize, &'v str, &'v str)> {
         fields.into_iter().find_map(|(name, value)| {
-            let (_, values) = self
-                .held
-                .iter()
-                .find(|(api_name, _)| api_name.eq_ignore_ascii_case(name))?;
+            let (_, values) = &self.held[unique_field(&self.held, name)?];
             let text = value.as_str()?;
             match values.get(&fingerprint(&self.seeds, text))? {
                 Holder::Org {
@@ -494,20 +493,18 @@ impl<'a> UniqueValues<'a> {
     /// already, replaces by `after` (another value, or none): another user of the plan may
     /// take them now.
     pub(super) fn free(&mut self, before: &super::Fields, after: &super::Fields, own: &str) {
-        for (name, new) in after {
-            let (Some((_, values)), Some(old)) = (
-                self.held
-                    .iter_mut()
-                    .find(|(api_name, _)| api_name.eq_ignore_ascii_case(name)),
+        for name in after.keys() {
+            let (Some(field), Some(old)) = (
+                unique_field(&self.held, name),
                 before.get(name).and_then(Json::as_str),
             ) else {
                 continue;
             };
-            let print = fingerprint(&self.seeds, old);
-            if new.as_str().map(|new| fingerprint(&self.seeds, new)) == Some(print) {
+            if !self.replaces((before, after), name, old) {
                 continue;
             }
-            if let Some(holder) = values.get_mut(&print)
+            let print = fingerprint(&self.seeds, old);
+            if let Some(holder) = self.held[field].1.get_mut(&print)
                 && let Holder::Org { index, freed } = holder
                 && usize::try_from(*index)
                     .ok()
