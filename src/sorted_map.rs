@@ -44,6 +44,12 @@ impl Name {
         names.insert(made);
         made
     }
+
+    /// Where this name's one copy lives: two `Name`s are the same name exactly when their
+    /// addresses are equal, so a map keyed by the address hashes a number, not the text.
+    pub(crate) fn address(self) -> usize {
+        std::ptr::from_ref::<Box<str>>(self.0).addr()
+    }
 }
 
 impl std::ops::Deref for Name {

@@ -523,26 +523,37 @@ impl Evaluator<'_> {
             }
             "Join" => {
                 let separator = self.text(call, 0)?.unwrap_or_default();
-                let mut parts = Vec::new();
+                // The non-empty parts, the separator between them; the first part's text is
+                // the one the rest are appended to.
+                let mut joined: Option<String> = None;
+                let mut add = |part: String| {
+                    if part.is_empty() {
+                        return;
+                    }
+                    match &mut joined {
+                        None => joined = Some(part),
+                        Some(text) => {
+                            text.push_str(&separator);
+                            text.push_str(&part);
+                        }
+                    }
+                };
                 for i in 1..call.args.len() {
                     match self.arg(call, i)? {
-                        Value::Str(s) => parts.push(s),
-                        Value::Multi(v) => parts.extend(v),
-                        Value::Date(d) => parts.push(dates::format_general(d)),
+                        Value::Str(s) => add(s),
+                        Value::Multi(values) => values.into_iter().for_each(&mut add),
+                        Value::Date(d) => add(dates::format_general(d)),
                         Value::Null | Value::Ignore | Value::IgnoreObject => {}
                     }
                 }
-                parts.retain(|p| !p.is_empty());
-                Value::Str(parts.join(&separator))
+                Value::Str(joined.unwrap_or_default())
             }
             "Left" => {
                 let n = self.required_int(call, 1)?;
-                let s = self.text(call, 0)?.unwrap_or_default();
-                Value::Str(text::utf16_slice(
-                    &s,
-                    0,
-                    usize::try_from(n).unwrap_or(usize::MAX),
-                ))
+                // The first characters are the text's start: cut where they end.
+                let mut s = self.text(call, 0)?.unwrap_or_default();
+                s.truncate(text::utf16_range(&s, 0, usize::try_from(n).unwrap_or(usize::MAX)).end);
+                Value::Str(s)
             }
             "Mid" => {
                 let start = self.required_int(call, 1)?;

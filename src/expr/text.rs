@@ -230,25 +230,32 @@ pub(crate) fn change_case(source: &str, culture: Option<&str>, upper: bool) -> S
         .collect()
 }
 
-/// The text of `s` from UTF-16 unit `start`, `len` units long, as .NET's `Substring` counts
-/// (Left and Mid): a character outside the Basic Multilingual Plane (`𠮷`, an emoji) is two
-/// units. Where a bound falls inside such a character, .NET would keep half of it, a lone
-/// surrogate no Salesforce field stores as text: the character is left out instead.
-pub(crate) fn utf16_slice(s: &str, start: usize, len: usize) -> String {
+/// Where in `s` (a range of bytes) the text from UTF-16 unit `start`, `len` units long, is, as
+/// .NET's `Substring` counts (Left and Mid): a character outside the Basic Multilingual Plane
+/// (`𠮷`, an emoji) is two units. Where a bound falls inside such a character, .NET would keep
+/// half of it, a lone surrogate no Salesforce field stores as text: the character is left out
+/// instead. Empty (`0..0`) when no character is in it.
+pub(crate) fn utf16_range(s: &str, start: usize, len: usize) -> std::ops::Range<usize> {
     let end = start.saturating_add(len);
     let mut at = 0usize;
-    let mut out = String::new();
-    for c in s.chars() {
+    let mut range: Option<std::ops::Range<usize>> = None;
+    for (i, c) in s.char_indices() {
         let next = at + c.len_utf16();
         if at >= start && next <= end {
-            out.push(c);
+            let to = i + c.len_utf8();
+            range = Some(range.map_or(i..to, |r| r.start..to));
         }
         if next >= end {
             break;
         }
         at = next;
     }
-    out
+    range.unwrap_or(0..0)
+}
+
+/// The text `utf16_range` finds.
+pub(crate) fn utf16_slice(s: &str, start: usize, len: usize) -> String {
+    s[utf16_range(s, start, len)].to_owned()
 }
 
 /// Word: the `number`th (1-based) run of characters between any of the `delimiters`.

@@ -13,7 +13,7 @@ use super::mapping::{Desired, Roles, no_profile, preflight, roles};
 use super::reconcile::State;
 use super::source::SourceUser;
 use super::target::fingerprint;
-use super::values::UniqueValues;
+use super::values::{Sought, UniqueValues};
 use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
 use crate::concurrent::lock;
 use crate::grants::GrantKind;
@@ -215,27 +215,32 @@ impl<'a> State<'a> {
         &self,
         change: Change,
         user: &SourceUser<'a>,
-        unique: &mut UniqueValues<'a>,
+        (unique, sought): (&mut UniqueValues<'a>, &Sought<'a>),
     ) -> Result<Change, Problem> {
-        self.claim_unique(unique, &change, user, change.target_id.as_deref())?;
+        self.claim_unique((unique, sought), &change, user, change.target_id.as_deref())?;
         if let Some(own) = change.target_id.as_deref() {
             unique.free(&change.before, &change.after, own);
         }
         Ok(change)
     }
 
-    /// `change`'s values of unique fields claimed in `unique` for `user` (whose Salesforce
-    /// user, if any, is `own`): a conflict naming the holder, kept out of this plan's
-    /// deprovisioning (`hold_in_conflict`), when another has one.
+    /// `change`'s values of unique fields (`sought` in `unique`) claimed for `user` (whose
+    /// Salesforce user, if any, is `own`): a conflict naming the holder, kept out of this
+    /// plan's deprovisioning (`hold_in_conflict`), when another has one.
     fn claim_unique(
         &self,
-        unique: &mut UniqueValues<'a>,
+        (unique, sought): (&mut UniqueValues<'a>, &Sought<'a>),
         change: &Change,
         user: &SourceUser<'a>,
         own: Option<&str>,
     ) -> Result<(), Problem> {
         unique
-            .claim(change.after.iter().map(|(k, v)| (&**k, v)), user.key, own)
+            .claim(
+                sought,
+                change.after.iter().map(|(k, v)| (&**k, v)),
+                user.key,
+                own,
+            )
             .map_err(|(reason, holder)| {
                 match holder
                     .and_then(|id| self.by_id.get(id.as_str()).copied())
@@ -280,7 +285,7 @@ impl<'a> State<'a> {
                 ));
             }
             self.field_rules
-                .check(name, value)
+                .check(*name, value)
                 .map_err(|reason| problem(ProblemKind::Error, reason))?;
         }
         Ok(())
@@ -593,7 +598,7 @@ impl<'a> State<'a> {
         change: Change,
         user: &SourceUser<'a>,
         at: usize,
-        unique: &mut UniqueValues<'a>,
+        unique: (&mut UniqueValues<'a>, &Sought<'a>),
     ) -> Result<(Change, Claimed<'a>), Problem> {
         let username = change
             .after

@@ -383,7 +383,7 @@ pub(super) fn preflight(
         }
     }
     for (name, value) in fields {
-        rules.check(name, value)?;
+        rules.check(*name, value)?;
     }
     Ok(())
 }

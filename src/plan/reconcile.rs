@@ -17,6 +17,7 @@ use super::matching::{Link, candidates, link, match_index};
 use super::scope::{self, Scope};
 use super::source::{self, SourceUser};
 use super::target::{Org, fingerprint, owned};
+use super::values::{Sought, UniqueValues};
 use super::{Action, Change, Fields, Inputs, Plan, Problem, ProblemKind, Situation, Summary};
 use crate::config::{Config, OutOfScope};
 use crate::expr::{self, Context};
@@ -41,6 +42,25 @@ pub(super) enum Prepared {
     /// What differs (`None`: nothing), or why it cannot be planned.
     Update(Result<Option<Change>, Problem>),
     Create(Result<Change, Problem>),
+}
+
+impl Prepared {
+    /// The change made, if any: an update that changes something, or a create.
+    fn change(&self) -> Option<&Change> {
+        match self {
+            Prepared::Update(Ok(Some(change))) | Prepared::Create(Ok(change)) => Some(change),
+            Prepared::Update(_) | Prepared::Create(_) => None,
+        }
+    }
+
+    /// The unique values the change writes, looked up in `unique`.
+    fn sought<'a>(&self, unique: &UniqueValues<'a>) -> Sought<'a> {
+        unique.look_up(
+            self.change()
+                .into_iter()
+                .flat_map(|c| c.after.iter().map(|(k, v)| (&**k, v))),
+        )
+    }
 }
 
 /// Everything reconciled, before `--target` and safety.
@@ -457,7 +477,7 @@ struct Pass<'a> {
     /// Users whose matching rules failed: any orphan might be theirs.
     undecided_matching: usize,
     /// Who holds each value of the unique fields roster writes, claimed in user order.
-    unique_values: super::values::UniqueValues<'a>,
+    unique_values: UniqueValues<'a>,
     /// The users from here on are not claimed yet (the pass goes in user order).
     next: usize,
     /// Users whose update or create takes a unique value the Salesforce user of someone not
@@ -522,7 +542,8 @@ impl<'a> State<'a> {
         let Some(prepared) = prepared else { return };
         // The user whose account holds a unique value this change takes, and whether they are
         // still to be claimed.
-        let holder = self.holder(i, &prepared, pass).map(|(j, _, _)| j);
+        let sought = prepared.sought(&pass.unique_values);
+        let holder = self.holder(i, &prepared, &sought, pass).map(|(j, _, _)| j);
         if holder.is_some_and(|j| pending(j, pass)) && !pass.settling {
             pass.waiting_users.insert(i);
             pass.waiting.push((i, prepared));
@@ -531,7 +552,7 @@ impl<'a> State<'a> {
         let claimed = match prepared {
             Prepared::Update(outcome) => {
                 match outcome.and_then(|c| {
-                    c.map(|c| self.claim_update(c, user, &mut pass.unique_values))
+                    c.map(|c| self.claim_update(c, user, (&mut pass.unique_values, &sought)))
                         .transpose()
                 }) {
                     Ok(Some(change)) => Ok(change),
@@ -548,7 +569,7 @@ impl<'a> State<'a> {
                 }
             }
             Prepared::Create(outcome) => outcome
-                .and_then(|c| self.claim_create(c, user, at, &mut pass.unique_values))
+                .and_then(|c| self.claim_create(c, user, at, (&mut pass.unique_values, &sought)))
                 .map(|(change, claimed)| {
                     pass.creates.push(claimed);
                     change
@@ -600,21 +621,21 @@ impl<'a> State<'a> {
     }
 
     /// The user in scope, other than `i`, whose Salesforce user holds a unique value that
-    /// `prepared` (user `i`'s update or create) takes, with that field and value.
+    /// `prepared` (user `i`'s update or create, its unique values `sought`) takes, with that
+    /// field and value.
     fn holder<'p>(
         &self,
         i: usize,
         prepared: &'p Prepared,
+        sought: &Sought<'a>,
         pass: &Pass<'a>,
     ) -> Option<(usize, &'p str, &'p str)> {
-        let (change, own) = match prepared {
-            Prepared::Update(Ok(Some(change))) => (change, change.target_id.as_deref()),
-            Prepared::Create(Ok(change)) => (change, None),
-            Prepared::Update(_) | Prepared::Create(_) => return None,
-        };
-        let (holder, field, value) = pass
-            .unique_values
-            .org_holder(change.after.iter().map(|(k, v)| (&**k, v)), own)?;
+        let change = prepared.change()?;
+        let (holder, field, value) = pass.unique_values.org_holder(
+            sought,
+            change.after.iter().map(|(k, v)| (&**k, v)),
+            change.target_id.as_deref(),
+        )?;
         let j = *self.linked_source.get(&holder)?;
         (j != i && self.decisions[j].in_scope() && self.decisions[j].undecided().is_none())
             .then_some((j, field, value))
@@ -630,7 +651,8 @@ impl<'a> State<'a> {
             .iter()
             .filter_map(|(i, p)| {
                 // A holder outside the round is claimed already: no circle through them.
-                let (j, field, value) = self.holder(*i, p, pass)?;
+                let sought = p.sought(&pass.unique_values);
+                let (j, field, value) = self.holder(*i, p, &sought, pass)?;
                 let Some(Prepared::Update(Ok(Some(theirs)))) = prepared.get(&j) else {
                     return None;
                 };
@@ -711,7 +733,7 @@ pub(super) struct State<'a> {
     pub(super) field_rules: super::values::FieldRules,
     /// Who holds each value of the unique fields roster writes, in the org: `reconcile` hands
     /// it to the pass over the users, which claims in user order.
-    pub(super) unique_values: super::values::UniqueValues<'a>,
+    pub(super) unique_values: UniqueValues<'a>,
     /// Salesforce users a create's Username conflict names: never deprovisioned by this plan.
     pub(super) in_conflict: Mutex<HashSet<usize>>,
     /// Each Salesforce user a conflict names (held or not), with the key of the user in
@@ -743,7 +765,7 @@ pub(super) struct OrgLookups<'a> {
     by_username: HashMap<String, usize>,
     by_id: HashMap<&'a str, usize>,
     field_rules: super::values::FieldRules,
-    unique_values: super::values::UniqueValues<'a>,
+    unique_values: UniqueValues<'a>,
 }
 
 impl<'a> OrgLookups<'a> {
@@ -789,7 +811,7 @@ impl<'a> OrgLookups<'a> {
                 .map(|(t, u)| (u.id.as_str(), t))
                 .collect(),
             field_rules: super::values::FieldRules::new(target),
-            unique_values: super::values::UniqueValues::new(
+            unique_values: UniqueValues::new(
                 target,
                 config.mappings.iter().map(|m| m.target.as_str()),
                 claims,

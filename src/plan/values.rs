@@ -10,6 +10,7 @@ use crate::hash::{HashMap, HashSet};
 use serde_json::Value as Json;
 
 use crate::model::TargetSnapshot;
+use crate::sorted_map::Name;
 use crate::suggest::closest;
 use crate::user_fields;
 
@@ -19,9 +20,10 @@ pub(super) struct FieldRules {
     rules: Vec<Rule>,
     /// Lower-case API name → index in `rules`.
     by_name: HashMap<String, usize>,
-    /// API name as the org spells it → index in `rules`: mappings name fields so, and the
-    /// check of each of 100,000 users' fields then lower-cases nothing.
-    by_exact_name: HashMap<String, usize>,
+    /// API name as the org spells it, by its interned `Name`'s address → index in `rules`:
+    /// mappings name fields so, and the check of each of 100,000 users' fields then hashes a
+    /// number, neither lower-casing nor comparing text.
+    by_exact_name: HashMap<usize, usize>,
 }
 
 #[derive(Debug)]
@@ -114,15 +116,16 @@ impl FieldRules {
     fn insert(&mut self, rule: Rule) {
         let at = self.rules.len();
         self.by_name.insert(rule.name.to_ascii_lowercase(), at);
-        self.by_exact_name.insert(rule.name.clone(), at);
+        self.by_exact_name
+            .insert(Name::from(rule.name.as_str()).address(), at);
         self.rules.push(rule);
     }
 
     /// Whether the org accepts `value` in `field`; the reason when it does not.
-    pub(super) fn check(&self, field: &str, value: &Json) -> Result<(), String> {
+    pub(super) fn check(&self, field: Name, value: &Json) -> Result<(), String> {
         let Some(&at) = self
             .by_exact_name
-            .get(field)
+            .get(&field.address())
             .or_else(|| self.by_name.get(&field.to_ascii_lowercase()))
         else {
             return Ok(());
@@ -323,12 +326,18 @@ type Seeds = (
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Fingerprint(u64, u64);
 
+/// A change's unique values as `UniqueValues::look_up` found them, in the change's field
+/// order: the field (index in `held`), the fingerprint, the value's place among the change's
+/// fields, and who held it then.
+#[derive(Debug, Default)]
+pub(super) struct Sought<'a>(Vec<(usize, Fingerprint, usize, Option<Holder<'a>>)>);
+
 /// A value's fingerprint → who holds it.
 type Holders<'a> = HashMap<Fingerprint, Holder<'a>>;
 
 /// Who holds a value: 16 bytes, in maps of up to a value per user (a third variant of its own
 /// for a freed value would make it 24: some 3 MB more for 100,000 users).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Holder<'a> {
     /// A Salesforce user, by index in the snapshot; `freed` once this plan's update of that
     /// user replaces the value (a rename, an id corrected): then free for another user of the
@@ -385,60 +394,79 @@ impl<'a> UniqueValues<'a> {
         }
     }
 
-    /// Claims `fields`' unique values for the user `key` (whose Salesforce user, if any, is
-    /// `own`): an error naming the holder when another Salesforce user or another user of this
-    /// plan has one already — with the Salesforce user's id, which may be this person's own
-    /// account; nothing is claimed then.
+    /// `fields`' unique values, each fingerprinted and looked up once, for `org_holder` and
+    /// `claim` to read: the two used to look each value up in maps of some 110,000 values
+    /// apiece, each time a miss in the cache.
+    pub(super) fn look_up<'v>(
+        &self,
+        fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
+    ) -> Sought<'a> {
+        if self.held.is_empty() {
+            return Sought::default();
+        }
+        Sought(
+            fields
+                .into_iter()
+                .enumerate()
+                .filter_map(|(at, (name, value))| {
+                    let field = unique_field(&self.held, name)?;
+                    let print = fingerprint(&self.seeds, value.as_str()?);
+                    Some((field, print, at, self.held[field].1.get(&print).copied()))
+                })
+                .collect(),
+        )
+    }
+
+    /// Claims the unique values `sought` found among `fields` (`look_up`, nothing claimed
+    /// since) for the user `key` (whose Salesforce user, if any, is `own`): an error naming the
+    /// holder when another Salesforce user or another user of this plan has one already — with
+    /// the Salesforce user's id, which may be this person's own account; nothing is claimed
+    /// then.
     pub(super) fn claim<'v>(
         &mut self,
+        sought: &Sought<'a>,
         fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
         key: &'a str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
-        let held = &mut self.held;
-        if held.is_empty() {
-            return Ok(());
-        }
-        // Each unique value is fingerprinted once, to look up and then to claim.
-        let mut claims: Vec<(usize, Fingerprint)> = Vec::new();
-        for (name, value) in fields {
-            let (Some(field), Some(text)) = (unique_field(held, name), value.as_str()) else {
-                continue;
-            };
-            let (api_name, values) = &held[field];
-            let print = fingerprint(&self.seeds, text);
-            let org_user = |index: &u32| usize::try_from(*index).ok().map(|i| &self.users[i]);
-            let taken = match values.get(&print) {
-                Some(Holder::Org {
+        let taken = sought.0.iter().find_map(|&(field, _, at, holder)| {
+            let by = match holder? {
+                Holder::Org {
                     index,
                     freed: false,
-                }) if let Some(user) = org_user(index)
+                } if let Some(user) = usize::try_from(index).ok().map(|i| &self.users[i])
                     && Some(user.id.as_str()) != own =>
                 {
-                    Some((
+                    (
                         format!("Salesforce user {}", user.username),
                         Some(user.id.clone()),
-                    ))
+                    )
                 }
-                Some(Holder::Plan(other)) if *other != key => {
-                    Some((format!("{other}, another user of this plan"), None))
+                Holder::Plan(other) if other != key => {
+                    (format!("{other}, another user of this plan"), None)
                 }
-                _ => None,
+                Holder::Org { .. } | Holder::Plan(_) => return None,
             };
-            if let Some((holder, id)) = taken {
-                return Err((
-                    format!(
-                        "{api_name} {} is already held by {holder}; the org's {api_name} \
-                         field is unique",
-                        quoted(text)
-                    ),
-                    id,
-                ));
-            }
-            claims.push((field, print));
+            Some((field, at, by))
+        });
+        if let Some((field, at, (holder, id))) = taken {
+            let api_name = &self.held[field].0;
+            let text = fields
+                .into_iter()
+                .nth(at)
+                .and_then(|(_, value)| value.as_str())
+                .unwrap_or_default();
+            return Err((
+                format!(
+                    "{api_name} {} is already held by {holder}; the org's {api_name} field is \
+                     unique",
+                    quoted(text)
+                ),
+                id,
+            ));
         }
-        for (field, print) in claims {
-            let holder = held[field].1.entry(print).or_insert(Holder::Plan(key));
+        for &(field, print, _, _) in &sought.0 {
+            let holder = self.held[field].1.entry(print).or_insert(Holder::Plan(key));
             if let Holder::Org { index, freed: true } = *holder {
                 self.handed_over.push((key, index));
                 *holder = Holder::Plan(key);
@@ -447,28 +475,30 @@ impl<'a> UniqueValues<'a> {
         Ok(())
     }
 
-    /// The Salesforce user (by index in the snapshot) other than `own` that holds one of
-    /// `fields`' unique values, if any, with that field's name and value as `fields` gives
-    /// them: whose own update, planned later, may free it.
+    /// The Salesforce user (by index in the snapshot) other than `own` that holds one of the
+    /// unique values `sought` found among `fields`, if any, with that field's name and value
+    /// as `fields` gives them: whose own update, planned later, may free it.
     pub(super) fn org_holder<'v>(
         &self,
+        sought: &Sought<'a>,
         fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
         own: Option<&str>,
     ) -> Option<(usize, &'v str, &'v str)> {
-        fields.into_iter().find_map(|(name, value)| {
-            let (_, values) = &self.held[unique_field(&self.held, name)?];
-            let text = value.as_str()?;
-            match values.get(&fingerprint(&self.seeds, text))? {
+        let (index, at) = sought
+            .0
+            .iter()
+            .find_map(|&(_, _, at, holder)| match holder? {
                 Holder::Org {
                     index,
                     freed: false,
                 } => {
-                    let index = usize::try_from(*index).ok()?;
-                    (Some(self.users[index].id.as_str()) != own).then_some((index, name, text))
+                    let index = usize::try_from(index).ok()?;
+                    (Some(self.users[index].id.as_str()) != own).then_some((index, at))
                 }
                 Holder::Org { freed: true, .. } | Holder::Plan(_) => None,
-            }
-        })
+            })?;
+        let (name, value) = fields.into_iter().nth(at)?;
+        Some((index, name, value.as_str()?))
     }
 
     /// Whether `before` → `after` (an update's fields) gives up `value` of the field `name`:
@@ -560,15 +590,15 @@ mod tests {
         let rules = rules();
         assert!(
             rules
-                .check("TimeZoneSidKey", &json!("Europe/Berlin"))
+                .check("TimeZoneSidKey".into(), &json!("Europe/Berlin"))
                 .is_ok()
         );
         let err = rules
-            .check("TimeZoneSidKey", &json!("Europe/Berln"))
+            .check("TimeZoneSidKey".into(), &json!("Europe/Berln"))
             .unwrap_err();
         assert!(err.contains("did you mean \"Europe/Berlin\"?"), "{err}");
         let err = rules
-            .check("timezonesidkey", &json!("Pacific Standard Time"))
+            .check("timezonesidkey".into(), &json!("Pacific Standard Time"))
             .unwrap_err();
         assert!(
             err.starts_with("TimeZoneSidKey \"Pacific Standard Time\" is not a value of the org's restricted picklist Time Zone")
@@ -588,15 +618,23 @@ mod tests {
             ..TargetSnapshot::default()
         });
         let err = languages
-            .check("LanguageLocaleKey", &json!("de_DE"))
+            .check("LanguageLocaleKey".into(), &json!("de_DE"))
             .unwrap_err();
         assert!(err.ends_with("did you mean \"de\"?"), "{err}");
-        assert!(rules.check("Cost_Center__c", &json!("CC-12")).is_ok());
-        assert!(rules.check("Cost_Center__c", &json!("CC-123")).is_err());
-        assert!(rules.check("Email", &json!("a@b.co")).is_ok());
-        assert!(rules.check("Email", &json!("a@b")).is_err());
-        assert!(rules.check("Email", &json!("a b@c.de")).is_err());
-        assert!(rules.check("Unknown__c", &json!("anything")).is_ok());
+        assert!(
+            rules
+                .check("Cost_Center__c".into(), &json!("CC-12"))
+                .is_ok()
+        );
+        assert!(
+            rules
+                .check("Cost_Center__c".into(), &json!("CC-123"))
+                .is_err()
+        );
+        assert!(rules.check("Email".into(), &json!("a@b.co")).is_ok());
+        assert!(rules.check("Email".into(), &json!("a@b")).is_err());
+        assert!(rules.check("Email".into(), &json!("a b@c.de")).is_err());
+        assert!(rules.check("Unknown__c".into(), &json!("anything")).is_ok());
     }
 
     fn typed(kind: &str) -> FieldRules {
@@ -635,18 +673,18 @@ mod tests {
             ("string", json!("anything"), true),
         ];
         for (kind, value, ok) in cases {
-            let result = typed(kind).check("Field__c", value);
+            let result = typed(kind).check("Field__c".into(), value);
             assert_eq!(result.is_ok(), *ok, "{kind} {value}: {result:?}");
         }
         let err = typed("date")
-            .check("Field__c", &json!("2026-13-01"))
+            .check("Field__c".into(), &json!("2026-13-01"))
             .unwrap_err();
         assert_eq!(
             err,
             "Field__c \"2026-13-01\" is not a date (YYYY-MM-DD), which the org's Field field (date) takes"
         );
         assert!(
-            typed("date").check("Field__c", &Json::Null).is_ok(),
+            typed("date").check("Field__c".into(), &Json::Null).is_ok(),
             "null clears"
         );
     }
@@ -655,6 +693,17 @@ mod tests {
     #[test]
     fn a_holder_is_sixteen_bytes() {
         assert_eq!(std::mem::size_of::<Holder<'_>>(), 16);
+    }
+
+    /// `fields`' unique values claimed for `user`, looked up first as the planner does.
+    fn claim<'a>(
+        unique: &mut UniqueValues<'a>,
+        fields: &[(&str, Json)],
+        user: &'a str,
+        own: Option<&str>,
+    ) -> Result<(), (String, Option<String>)> {
+        let sought = unique.look_up(fields.iter().map(|(k, v)| (*k, v)));
+        unique.claim(&sought, fields.iter().map(|(k, v)| (*k, v)), user, own)
     }
 
     #[test]
@@ -681,7 +730,7 @@ mod tests {
         let badge = |v: &str| vec![("Badge__c", json!(v)), ("Title", json!("same title"))];
         let mut claim = |user: &'static str, v: &str, own: Option<&str>| {
             let fields = badge(v);
-            unique.claim(fields.iter().map(|(k, v)| (*k, v)), user, own)
+            claim(&mut unique, &fields, user, own)
         };
         // The org's holder keeps its own value; anyone else is refused it, in any case.
         assert!(claim("holder@x", "B-1", Some("005000000000001AAA")).is_ok());
@@ -707,9 +756,10 @@ mod tests {
         // Fields not unique, or not written, are never compared.
         let mut untracked = UniqueValues::new(&target, ["Title"], 2);
         let fields = badge("B-1");
+        let sought = untracked.look_up(fields.iter().map(|(k, v)| (*k, v)));
         assert!(
             untracked
-                .claim(fields.iter().map(|(k, v)| (*k, v)), "ann@x", None)
+                .claim(&sought, fields.iter().map(|(k, v)| (*k, v)), "ann@x", None)
                 .is_ok()
         );
     }
@@ -740,9 +790,7 @@ mod tests {
             };
             let mut unique = UniqueValues::new(&target, [field], 1);
             let fields = [(field, json!(" Liam.Chen\t"))];
-            let (err, holder) = unique
-                .claim(fields.iter().map(|(k, v)| (*k, v)), "leo@x", None)
-                .unwrap_err();
+            let (err, holder) = claim(&mut unique, &fields, "leo@x", None).unwrap_err();
             assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
             assert!(
                 err.starts_with(&format!(
@@ -753,17 +801,9 @@ mod tests {
             // Two users of the plan whose values differ only by white space: the second is
             // told.
             let fields = [(field, json!("zed"))];
-            assert!(
-                unique
-                    .claim(fields.iter().map(|(k, v)| (*k, v)), "zed@x", None)
-                    .is_ok()
-            );
+            assert!(claim(&mut unique, &fields, "zed@x", None).is_ok());
             let fields = [(field, json!("zed "))];
-            assert!(
-                unique
-                    .claim(fields.iter().map(|(k, v)| (*k, v)), "zed2@x", None)
-                    .is_err()
-            );
+            assert!(claim(&mut unique, &fields, "zed2@x", None).is_err());
         }
     }
 }
