@@ -97,6 +97,16 @@ impl fmt::Display for Name {
     }
 }
 
+/// Gives back `items`' spare room when it is more than an eighth of the room: jemalloc's size
+/// classes are an eighth to a quarter apart, so less would rarely free a byte, and the
+/// reallocation that finds out costs some 400 instructions (two a change, 200,000 for a plan of
+/// 100,000 users).
+pub(crate) fn shrink_if_loose<T>(items: &mut Vec<T>) {
+    if items.capacity() - items.len() > items.capacity() / 8 {
+        items.shrink_to_fit();
+    }
+}
+
 /// A map with text keys as one sorted vector: unique keys in `str` order (a `BTreeMap`'s
 /// order), found by binary search. For the small maps a plan holds one of per user.
 #[derive(Clone, PartialEq)]
@@ -190,9 +200,10 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
         self.0.is_empty()
     }
 
-    /// Gives back the room inserts left over: for fields kept for the rest of the plan.
+    /// Gives back the room inserts left over (`shrink_if_loose`): for fields kept for the rest
+    /// of the plan.
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
+        shrink_if_loose(&mut self.0);
     }
 }
 

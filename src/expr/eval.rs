@@ -414,7 +414,15 @@ impl Evaluator<'_> {
         }
         Ok(match call.name {
             "Append" => match (self.text(call, 0)?, self.text(call, 1)?) {
-                (Some(a), b) => Value::Str(a + &b.unwrap_or_default()),
+                (Some(a), None) => Value::Str(a),
+                // Made at its length: `a` grown in place was a reallocation, which cost more
+                // than a new string (an Append per user in most configs).
+                (Some(a), Some(b)) => {
+                    let mut text = String::with_capacity(a.len() + b.len());
+                    text.push_str(&a);
+                    text.push_str(&b);
+                    Value::Str(text)
+                }
                 (None, _) => Value::Null,
             },
             name @ ("AppRoleAssignmentsComplex" | "AssertiveAppRoleAssignmentsComplex") => {

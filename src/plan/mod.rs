@@ -434,14 +434,15 @@ impl Change {
         }
     }
 
-    /// Gives back the room building the change left over in its lists and text: a plan keeps
-    /// every change until it is rendered, 100,000 of them for a large tenant.
+    /// Gives back the room building the change left over in its lists, where it is more than
+    /// an eighth of theirs (`sorted_map::shrink_if_loose`): a plan keeps every change until it
+    /// is rendered, 100,000 of them for a large tenant.
     pub(crate) fn shrink_to_fit(&mut self) {
         self.before.shrink_to_fit();
         self.after.shrink_to_fit();
         self.labels.shrink_to_fit();
-        self.grants.add.shrink_to_fit();
-        self.grants.remove.shrink_to_fit();
+        crate::sorted_map::shrink_if_loose(&mut self.grants.add);
+        crate::sorted_map::shrink_if_loose(&mut self.grants.remove);
     }
 }
 

@@ -58,7 +58,7 @@ impl Prepared {
         unique.look_up(
             self.change()
                 .into_iter()
-                .flat_map(|c| c.after.iter().map(|(k, v)| (&**k, v))),
+                .flat_map(|c| c.after.iter().map(|(k, v)| (*k, v))),
         )
     }
 }
@@ -810,7 +810,14 @@ impl<'a> OrgLookups<'a> {
                 .enumerate()
                 .map(|(t, u)| (u.id.as_str(), t))
                 .collect(),
-            field_rules: super::values::FieldRules::new(target),
+            field_rules: super::values::FieldRules::new(target).accepting(
+                config.mappings.iter().filter_map(|m| match &m.value {
+                    crate::config::MappingValue::Constant(c) => {
+                        Some((m.target.as_str(), c.as_str()))
+                    }
+                    _ => None,
+                }),
+            ),
             unique_values: UniqueValues::new(
                 target,
                 config.mappings.iter().map(|m| m.target.as_str()),
