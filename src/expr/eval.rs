@@ -2,6 +2,7 @@
 //! randomness of `Now`, `Guid` and `RandomString`, and the target values `SelectUniqueValue`
 //! checks, come from the `Context` the caller builds.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::ops::Range;
 
@@ -116,7 +117,7 @@ impl Call<'_> {
     }
 }
 
-impl Evaluator<'_> {
+impl<'e> Evaluator<'e> {
     fn value(&self, expr: &Expr) -> Result<Value> {
         match &expr.kind {
             ExprKind::Attribute(name) => Ok(self.attributes.attribute(name)),
@@ -247,6 +248,26 @@ impl Evaluator<'_> {
         Self::as_text(call, i, self.arg(call, i)?)
     }
 
+    /// Argument `i` as `text` gives it, but borrowed when it is an attribute holding one
+    /// string (`Attributes::text`): no copy of it is made to be read.
+    fn text_ref(&self, call: &Call<'_>, i: usize) -> Result<Option<Cow<'e, str>>> {
+        if let Some(text) = self.attribute_text(call, i) {
+            return Ok(Some(Cow::Borrowed(text)));
+        }
+        Ok(self.text(call, i)?.map(Cow::Owned))
+    }
+
+    /// Argument `i`'s text, borrowed, when it is an attribute holding one string.
+    fn attribute_text(&self, call: &Call<'_>, i: usize) -> Option<&'e str> {
+        match call.args.get(i) {
+            Some(Some(Expr {
+                kind: ExprKind::Attribute(name),
+                ..
+            })) => self.attributes.text(name),
+            _ => None,
+        }
+    }
+
     /// Argument `i` as one string, for a parameter that says how the function works rather
     /// than the data it works on (Replace's oldValue, Split's delimiter, DateAdd's interval):
     /// `None` only when the slot is left empty. A slot written with an attribute the user lacks
@@ -331,10 +352,15 @@ impl Evaluator<'_> {
     fn all(&self, call: &Call<'_>) -> Result<Option<Value>> {
         let mut values = Vec::with_capacity(call.args.len());
         for i in 0..call.args.len() {
-            // A literal is never Ignore: left for `arg` to read if the arm wants it (`int` reads
-            // a number without making its text).
+            // A literal or an attribute is never Ignore: left for `arg` to read if the arm wants
+            // it (`int` reads a number without making its text, `text_ref` an attribute's text
+            // without a copy).
             if let Some(Some(Expr {
-                kind: ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::TextCompare(_),
+                kind:
+                    ExprKind::Str(_)
+                    | ExprKind::Int(_)
+                    | ExprKind::TextCompare(_)
+                    | ExprKind::Attribute(_),
                 ..
             })) = call.args.get(i)
             {
@@ -413,8 +439,8 @@ impl Evaluator<'_> {
             return Ok(ignore);
         }
         Ok(match call.name {
-            "Append" => match (self.text(call, 0)?, self.text(call, 1)?) {
-                (Some(a), None) => Value::Str(a),
+            "Append" => match (self.text_ref(call, 0)?, self.text_ref(call, 1)?) {
+                (Some(a), None) => Value::Str(a.into_owned()),
                 // Made at its length: `a` grown in place was a reallocation, which cost more
                 // than a new string (an Append per user in most configs).
                 (Some(a), Some(b)) => {
@@ -531,37 +557,45 @@ impl Evaluator<'_> {
             }
             "Join" => {
                 let separator = self.text(call, 0)?.unwrap_or_default();
-                // The non-empty parts, the separator between them; the first part's text is
-                // the one the rest are appended to.
-                let mut joined: Option<String> = None;
-                let mut add = |part: String| {
-                    if part.is_empty() {
-                        return;
-                    }
-                    match &mut joined {
-                        None => joined = Some(part),
-                        Some(text) => {
-                            text.push_str(&separator);
-                            text.push_str(&part);
-                        }
-                    }
-                };
+                // The non-empty parts (an attribute's borrowed), then the text made at its
+                // length.
+                let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(call.args.len());
                 for i in 1..call.args.len() {
+                    if let Some(text) = self.attribute_text(call, i) {
+                        parts.push(Cow::Borrowed(text));
+                        continue;
+                    }
                     match self.arg(call, i)? {
-                        Value::Str(s) => add(s),
-                        Value::Multi(values) => values.into_iter().for_each(&mut add),
-                        Value::Date(d) => add(dates::format_general(d)),
+                        Value::Str(s) => parts.push(Cow::Owned(s)),
+                        Value::Multi(values) => parts.extend(values.into_iter().map(Cow::Owned)),
+                        Value::Date(d) => parts.push(Cow::Owned(dates::format_general(d))),
                         Value::Null | Value::Ignore | Value::IgnoreObject => {}
                     }
                 }
-                Value::Str(joined.unwrap_or_default())
+                parts.retain(|p| !p.is_empty());
+                let length = parts.iter().map(|p| p.len()).sum::<usize>()
+                    + separator.len() * parts.len().saturating_sub(1);
+                let mut joined = String::with_capacity(length);
+                for (n, part) in parts.iter().enumerate() {
+                    if n > 0 {
+                        joined.push_str(&separator);
+                    }
+                    joined.push_str(part);
+                }
+                Value::Str(joined)
             }
             "Left" => {
                 let n = self.required_int(call, 1)?;
                 // The first characters are the text's start: cut where they end.
-                let mut s = self.text(call, 0)?.unwrap_or_default();
-                s.truncate(text::utf16_range(&s, 0, usize::try_from(n).unwrap_or(usize::MAX)).end);
-                Value::Str(s)
+                let s = self.text_ref(call, 0)?.unwrap_or_default();
+                let end = text::utf16_range(&s, 0, usize::try_from(n).unwrap_or(usize::MAX)).end;
+                Value::Str(match s {
+                    Cow::Borrowed(s) => s[..end].to_owned(),
+                    Cow::Owned(mut s) => {
+                        s.truncate(end);
+                        s
+                    }
+                })
             }
             "Mid" => {
                 let start = self.required_int(call, 1)?;

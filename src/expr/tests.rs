@@ -557,6 +557,73 @@ fn each_argument_is_evaluated_once_however_deep_the_nesting() {
     assert_eq!(reads.get("surname"), Some(&1), "{reads:?}");
 }
 
+/// Attributes that lend their text (`Attributes::text`), as a source user's do.
+struct Lending(BTreeMap<String, Value>);
+
+impl Attributes for Lending {
+    fn attribute(&self, name: &str) -> Value {
+        self.0.attribute(name)
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        match self.0.get(name)? {
+            Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// The functions that read an attribute's text without a copy (Append, Join, Left) give what
+/// they give reading its value: the same text, null, errors and Unicode cuts.
+#[test]
+fn an_attribute_read_without_a_copy_is_read_as_its_value() {
+    let mut attrs: BTreeMap<String, Value> = [
+        ("given", "Émile"),
+        ("sur", "Zola"),
+        ("empty", ""),
+        ("kanji", "\u{20bb7}田"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Value::Str(v.to_owned())))
+    .collect();
+    attrs.insert("multi".into(), Value::Multi(vec!["a".into(), "b".into()]));
+    let ctx = Context::new(now(None), 1);
+    for source in [
+        "Append([given], [sur])",
+        r#"Append([sur], ".dev1")"#,
+        "Append([missing], [sur])",
+        "Append([given], [missing])",
+        "Append([multi], [sur])",
+        "Append([given], [multi])",
+        r#"Join(" ", [given], [empty], [missing], [sur], [multi])"#,
+        r#"Join("", Left([given], 1), [sur])"#,
+        r#"Left(Join("", Left([given], 1), [sur]), 8)"#,
+        "Left([kanji], 1)",
+        "Left([kanji], 2)",
+        "Left([given], 0)",
+        "Left([given], -1)",
+        "Left([missing], 3)",
+        "Left([multi], 3)",
+    ] {
+        let parsed = parse(source).unwrap();
+        assert_eq!(
+            evaluate(&parsed, &Lending(attrs.clone()), &ctx),
+            evaluate(&parsed, &attrs, &ctx),
+            "{source}"
+        );
+    }
+    let lent = |source: &str| evaluate(&parse(source).unwrap(), &Lending(attrs.clone()), &ctx);
+    assert_eq!(
+        lent(r#"Join(" ", [given], [empty], [sur], [multi])"#),
+        Ok(Value::Str("Émile Zola a b".to_owned()))
+    );
+    assert_eq!(lent("Left([kanji], 1)"), Ok(Value::Str(String::new())));
+    assert_eq!(
+        lent(r#"Append([sur], ".dev1")"#),
+        Ok(Value::Str("Zola.dev1".to_owned()))
+    );
+}
+
 /// What evaluation refuses for every user, `constant_problems` names before any user is read:
 /// a start before the first character, a negative length.
 #[test]

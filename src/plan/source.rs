@@ -149,6 +149,13 @@ impl crate::expr::Attributes for SourceUser<'_> {
             .and_then(|v| Value::from_json(v).ok())
             .unwrap_or(Value::Null)
     }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        if name == "appRoleAssignments" {
+            return None;
+        }
+        self.raw().get(name)?.as_str()
+    }
 }
 
 /// Every source user of the snapshot, with assignments resolved.
