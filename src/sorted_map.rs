@@ -23,12 +23,27 @@ pub(crate) type Fields = SortedMap<Name, Value>;
 /// 3 % of the planner's CPU, measured). Names are never freed: a roster process meets the few
 /// dozen its config, org and Entra name, or the keys of the documents it reads, which it holds
 /// anyway.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
 #[expect(
     clippy::borrowed_box,
     reason = "a reference to the box is one pointer; to the `str`, two"
 )]
 pub(crate) struct Name(&'static Box<str>);
+
+/// Two `Name`s are the same name exactly when they are the one copy (`Name::address`): no
+/// text compared. (Ordered by their text, as a `str` is.)
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+/// Hashed as its text, as `Borrow<str>` asks: a map of `Name`s is looked up by `&str`.
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self.0).hash(state);
+    }
+}
 
 impl Name {
     /// The one `Name` of `name` in this process.
@@ -168,9 +183,12 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
     ///
     /// # Panics
     /// In debug builds, when `name` sorts before the last name.
-    pub(crate) fn push_in_order(&mut self, name: K, value: V) {
+    pub(crate) fn push_in_order(&mut self, name: K, value: V)
+    where
+        K: PartialEq,
+    {
         match self.0.last_mut() {
-            Some((last, v)) if (*last).borrow() == name.borrow() => *v = value,
+            Some((last, v)) if *last == name => *v = value,
             last => {
                 debug_assert!(
                     last.is_none_or(|(l, _)| (*l).borrow() < name.borrow()),
@@ -440,7 +458,7 @@ mod tests {
 
     use serde_json::{Value, json};
 
-    use super::Fields;
+    use super::{Fields, Name};
 
     /// Whatever order names come in, `Fields` reads, iterates and serializes as the
     /// `BTreeMap` it replaces, and reads its own JSON back.
@@ -559,6 +577,17 @@ mod tests {
                 .all(|(i, (k, v))| *v as usize == i && *k == format!("k{i:05}"))
         );
         assert_eq!(read.get("k04321"), Some(&4321));
+    }
+
+    /// A name is equal to itself however it was made, to no other (case counts), and is found
+    /// by its text in a map of names.
+    #[test]
+    fn names_are_one_copy_each_and_hash_as_their_text() {
+        let (a, b) = (Name::from("Email"), Name::from(String::from("Email")));
+        assert!(a == b && a.address() == b.address());
+        assert!(a != Name::from("email"));
+        let set: std::collections::HashSet<Name> = [a].into_iter().collect();
+        assert!(set.contains("Email") && !set.contains("email"));
     }
 
     /// `push_in_order` appends, and a name equal to the last replaces its value.

@@ -350,7 +350,9 @@ impl<'e> Evaluator<'e> {
     /// Evaluates every argument, in order, for the call's arms to read (`arg`); `Some(Ignore)`
     /// if one of them is Ignore.
     fn all(&self, call: &Call<'_>) -> Result<Option<Value>> {
-        let mut values = Vec::with_capacity(call.args.len());
+        // Made when the first argument is evaluated: a call of literals and attributes alone
+        // (`Append([userPrincipalName], ".dev1")`) allocates none.
+        let mut values: Vec<Option<Value>> = Vec::new();
         for i in 0..call.args.len() {
             // A literal or an attribute is never Ignore: left for `arg` to read if the arm wants
             // it (`int` reads a number without making its text, `text_ref` an attribute's text
@@ -364,12 +366,18 @@ impl<'e> Evaluator<'e> {
                 ..
             })) = call.args.get(i)
             {
-                values.push(None);
                 continue;
             }
             match self.arg(call, i)? {
                 Value::Ignore => return Ok(Some(Value::Ignore)),
-                v => values.push(Some(v)),
+                v => {
+                    if values.is_empty() {
+                        values.reserve_exact(call.args.len());
+                    }
+                    // The slots before it left for `arg` stay empty.
+                    values.resize_with(i, || None);
+                    values.push(Some(v));
+                }
             }
         }
         *call.evaluated.borrow_mut() = values;
