@@ -1590,6 +1590,22 @@ fn preflight_catches_what_salesforce_would_reject() {
         "{}",
         problem(&plan, &emoji).reason
     );
+    // Measured as stored, trimmed: the message says so when the value shown has white space
+    // around it (helper-69: its two lengths differed, unexplained).
+    let padded = w.user(
+        "padded",
+        json!({"jobTitle": format!("  {}", "y".repeat(300))}),
+    );
+    w.join("padded", "g-sales");
+    let plan = w.plan(&config(&[]));
+    let reason = &problem(&plan, &padded).reason;
+    assert!(
+        reason.ends_with(
+            "(302 characters in all) is 300 characters, trimmed of its leading and trailing \
+             white space as Salesforce stores it; Salesforce allows 80"
+        ),
+        "{reason}"
+    );
     // A value of a million characters is named by its start and length, not printed whole.
     let huge = w.user("huge", json!({"jobTitle": "x".repeat(1_000_000)}));
     w.join("huge", "g-sales");

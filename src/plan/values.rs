@@ -217,8 +217,14 @@ impl FieldRules {
                      Multilingual Plane, such as an emoji, two each)"
                 )
             };
+            // The value shown is the mapping's, white space and all: say its length is not.
+            let trimmed = if stored.len() == text.len() {
+                ""
+            } else {
+                ", trimmed of its leading and trailing white space as Salesforce stores it"
+            };
             return Err(format!(
-                "{} {} is {units} characters{counted}; Salesforce allows {max}",
+                "{} {} is {units} characters{counted}{trimmed}; Salesforce allows {max}",
                 rule.name,
                 quoted(text)
             ));
