@@ -330,8 +330,8 @@ pub(super) struct UniqueValues<'a> {
     held: Vec<(String, Holders<'a>)>,
     /// Each name a mapping writes a unique field by (its interned `Name`'s address), with the
     /// field's index in `held`: a change's field names are the mappings' (or ProfileId and
-    /// the like, never unique), so `look_up` compares addresses, not each name's text with
-    /// every unique field's.
+    /// the like, never unique), so `field_of` compares addresses, not each name's text with
+    /// every unique field's (API names compare without case).
     spellings: Vec<(usize, usize)>,
     /// The org's users, whom `Holder::Org` indexes.
     users: &'a [crate::model::TargetUser],
@@ -340,13 +340,6 @@ pub(super) struct UniqueValues<'a> {
     /// A user of the plan (by key) that claimed a value the update of a Salesforce user (by
     /// index in the snapshot) frees.
     pub(super) handed_over: Vec<(&'a str, u32)>,
-}
-
-/// The index in `held` of the unique field `name` (API names compare without case). Few fields
-/// are unique: a scan without allocating beats lower-casing every name.
-fn unique_field(held: &[(String, Holders<'_>)], name: &str) -> Option<usize> {
-    held.iter()
-        .position(|(api_name, _)| api_name.eq_ignore_ascii_case(name))
 }
 
 /// The two hashers of a `Fingerprint`.
@@ -450,6 +443,29 @@ impl<'a> UniqueValues<'a> {
         }
     }
 
+    /// The index in `held` of the unique field a change names `name`, if it is one.
+    fn field_of(&self, name: Name) -> Option<usize> {
+        let address = name.address();
+        self.spellings
+            .iter()
+            .find(|(a, _)| *a == address)
+            .map(|&(_, field)| field)
+    }
+
+    /// The Salesforce user (by index in the snapshot) other than `own` that holds a value as
+    /// `holder` says, unless this plan's update of it frees the value.
+    fn other_org_user(&self, holder: Holder<'_>, own: Option<&str>) -> Option<usize> {
+        match holder {
+            Holder::Org {
+                index,
+                freed: false,
+            } => usize::try_from(index)
+                .ok()
+                .filter(|&i| Some(self.users[i].id.as_str()) != own),
+            Holder::Org { freed: true, .. } | Holder::Plan(_) => None,
+        }
+    }
+
     /// `fields`' unique values, each fingerprinted and looked up once, for `org_holder` and
     /// `claim` to read: the two used to look each value up in maps of some 110,000 values
     /// apiece, each time a miss in the cache.
@@ -465,8 +481,7 @@ impl<'a> UniqueValues<'a> {
                 .into_iter()
                 .enumerate()
                 .filter_map(|(at, (name, value))| {
-                    let address = name.address();
-                    let &(_, field) = self.spellings.iter().find(|(a, _)| *a == address)?;
+                    let field = self.field_of(name)?;
                     let print = fingerprint(&self.seeds, value.as_str()?);
                     Some((field, print, at, self.held[field].1.get(&print).copied()))
                 })
@@ -488,12 +503,7 @@ impl<'a> UniqueValues<'a> {
     ) -> Result<(), (String, Option<String>)> {
         let taken = sought.0.iter().find_map(|&(field, _, at, holder)| {
             let by = match holder? {
-                Holder::Org {
-                    index,
-                    freed: false,
-                } if let Some(user) = usize::try_from(index).ok().map(|i| &self.users[i])
-                    && Some(user.id.as_str()) != own =>
-                {
+                held if let Some(user) = self.other_org_user(held, own).map(|i| &self.users[i]) => {
                     (
                         format!("Salesforce user {}", user.username),
                         Some(user.id.clone()),
@@ -544,16 +554,7 @@ impl<'a> UniqueValues<'a> {
         let (index, at) = sought
             .0
             .iter()
-            .find_map(|&(_, _, at, holder)| match holder? {
-                Holder::Org {
-                    index,
-                    freed: false,
-                } => {
-                    let index = usize::try_from(index).ok()?;
-                    (Some(self.users[index].id.as_str()) != own).then_some((index, at))
-                }
-                Holder::Org { freed: true, .. } | Holder::Plan(_) => None,
-            })?;
+            .find_map(|&(_, _, at, holder)| Some((self.other_org_user(holder?, own)?, at)))?;
         let (name, value) = fields.into_iter().nth(at)?;
         Some((index, name, value.as_str()?))
     }
@@ -582,7 +583,7 @@ impl<'a> UniqueValues<'a> {
     pub(super) fn free(&mut self, before: &super::Fields, after: &super::Fields, own: &str) {
         for name in after.keys() {
             let (Some(field), Some(old)) = (
-                unique_field(&self.held, name),
+                self.field_of(*name),
                 before.get(name).and_then(Json::as_str),
             ) else {
                 continue;
@@ -784,7 +785,7 @@ mod tests {
     }
 
     /// `fields`' unique values claimed for `user`, looked up first as the planner does.
-    fn claim<'a>(
+    fn claim_for<'a>(
         unique: &mut UniqueValues<'a>,
         fields: &[(&str, Json)],
         user: &'a str,
@@ -818,7 +819,7 @@ mod tests {
         let badge = |v: &str| vec![("Badge__c", json!(v)), ("Title", json!("same title"))];
         let mut claim = |user: &'static str, v: &str, own: Option<&str>| {
             let fields = badge(v);
-            claim(&mut unique, &fields, user, own)
+            claim_for(&mut unique, &fields, user, own)
         };
         // The org's holder keeps its own value; anyone else is refused it, in any case.
         assert!(claim("holder@x", "B-1", Some("005000000000001AAA")).is_ok());
@@ -843,13 +844,7 @@ mod tests {
         );
         // Fields not unique, or not written, are never compared.
         let mut untracked = UniqueValues::new(&target, ["Title"], 2);
-        let fields = badge("B-1");
-        let sought = untracked.look_up(fields.iter().map(|(k, v)| (Name::from(*k), v)));
-        assert!(
-            untracked
-                .claim(&sought, fields.iter().map(|(k, v)| (*k, v)), "ann@x", None)
-                .is_ok()
-        );
+        assert!(claim_for(&mut untracked, &badge("B-1"), "ann@x", None).is_ok());
     }
 
     /// CommunityNickname's and FederationIdentifier's describes say `unique: false`, yet
@@ -878,7 +873,7 @@ mod tests {
             };
             let mut unique = UniqueValues::new(&target, [field], 1);
             let fields = [(field, json!(" Liam.Chen\t"))];
-            let (err, holder) = claim(&mut unique, &fields, "leo@x", None).unwrap_err();
+            let (err, holder) = claim_for(&mut unique, &fields, "leo@x", None).unwrap_err();
             assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
             assert!(
                 err.starts_with(&format!(
@@ -889,9 +884,9 @@ mod tests {
             // Two users of the plan whose values differ only by white space: the second is
             // told.
             let fields = [(field, json!("zed"))];
-            assert!(claim(&mut unique, &fields, "zed@x", None).is_ok());
+            assert!(claim_for(&mut unique, &fields, "zed@x", None).is_ok());
             let fields = [(field, json!("zed "))];
-            assert!(claim(&mut unique, &fields, "zed2@x", None).is_err());
+            assert!(claim_for(&mut unique, &fields, "zed2@x", None).is_err());
         }
     }
 }
