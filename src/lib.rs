@@ -39,6 +39,7 @@ mod sorted_map;
 mod suggest;
 mod url_rules;
 mod usage;
+mod user_attributes;
 mod user_fields;
 
 use std::ffi::OsString;

@@ -125,7 +125,7 @@ pub(crate) struct Group {
 pub(crate) struct SourceUser {
     pub(crate) id: String,
     /// By Entra name; the names are shared between users (interned).
-    pub(crate) attributes: crate::sorted_map::Fields,
+    pub(crate) attributes: crate::user_attributes::UserAttributes,
 }
 
 /// What the Salesforce org holds.
@@ -499,7 +499,7 @@ pub(crate) struct UnreadUser {
     /// The display names of the applications the user is assigned to directly.
     pub(crate) applications: Vec<String>,
     /// The attributes the config reads, as a read gives them: what the matching rules look for.
-    pub(crate) attributes: crate::sorted_map::Fields,
+    pub(crate) attributes: crate::user_attributes::UserAttributes,
 }
 
 #[cfg(test)]

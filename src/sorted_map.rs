@@ -60,6 +60,11 @@ impl Name {
         made
     }
 
+    /// The name's text, which lives as long as the process.
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
+
     /// Where this name's one copy lives: two `Name`s are the same name exactly when their
     /// addresses are equal, so a map keyed by the address hashes a number, not the text.
     pub(crate) fn address(self) -> usize {
@@ -367,7 +372,7 @@ impl Key for Arc<str> {
 /// A map's name read as its key straight from the document's text (`Key::from_name`): a name
 /// already shared is not copied first into a `String` of its own, as `next_key::<String>` would
 /// (a million copies, each made and freed, for a 100,000-user snapshot).
-struct KeySeed<K>(std::marker::PhantomData<K>);
+pub(crate) struct KeySeed<K>(pub(crate) std::marker::PhantomData<K>);
 
 impl<'de, K: Key> serde::de::DeserializeSeed<'de> for KeySeed<K> {
     type Value = K;

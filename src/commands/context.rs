@@ -676,7 +676,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
         if let Some(problem) = user
             .attributes
             .iter()
-            .find_map(|(name, value)| types.problem(*name, value))
+            .find_map(|(name, value)| types.problem(name, value))
         {
             return Err(Error::NotASnapshot {
                 path,

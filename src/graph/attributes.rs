@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::config::{Config, MappingValue, RoleCondition};
 use crate::expr;
 use crate::sorted_map::{Fields, Name};
+use crate::user_attributes::{AttributeValue, UserAttributes};
 
 /// Attributes every read includes: the key, the scope rule for disabled accounts, and names
 /// for messages.
@@ -302,7 +303,7 @@ pub(crate) struct AttributeTypes(Vec<(Name, Type)>);
 impl AttributeTypes {
     /// What `value` of attribute `name` is that Graph never sends (`surname 5, not text`): a
     /// snapshot edited by hand is held to what a live read accepts.
-    pub(crate) fn problem(&mut self, name: Name, value: &Value) -> Option<String> {
+    pub(crate) fn problem(&mut self, name: Name, value: AttributeValue<'_>) -> Option<String> {
         let kind = if let Some((_, kind)) = self.0.iter().find(|(known, _)| *known == name) {
             *kind
         } else {
@@ -310,7 +311,12 @@ impl AttributeTypes {
             self.0.push((name, kind));
             kind
         };
-        kind.problem(&name, value)
+        match value {
+            // Text is what nearly every attribute holds: no copy of it to find it right.
+            AttributeValue::Text(_) if matches!(kind, Type::Text | Type::Unchecked) => None,
+            AttributeValue::Text(text) => kind.problem(&name, &Value::String(text.to_owned())),
+            AttributeValue::Json(json) => kind.problem(&name, json),
+        }
     }
 }
 
@@ -602,24 +608,22 @@ pub(crate) fn missing_property<'a>(user: &Fields, attributes: &'a [Name]) -> Opt
 }
 
 /// The Entra attributes of one Graph user object, taken from it; nulls are left out.
-pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> Fields {
-    let mut out = Fields::with_capacity(attributes.len());
-    for name in attributes {
-        let value = match &**name {
-            // The object id stays the user's `id` too.
-            "objectId" => user.get("id").cloned(),
-            n if is_extension_attribute(n) => user
-                .get("onPremisesExtensionAttributes")
-                .and_then(|e| e.get(n))
-                .cloned(),
-            n => user.get_mut(n).map(Value::take),
-        };
-        if let Some(value) = value.filter(|v| !v.is_null()) {
-            out.insert(*name, value);
-        }
-    }
-    out.shrink_to_fit();
-    out
+pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> UserAttributes {
+    attributes
+        .iter()
+        .filter_map(|name| {
+            let value = match &**name {
+                // The object id stays the user's `id` too.
+                "objectId" => user.get("id").cloned(),
+                n if is_extension_attribute(n) => user
+                    .get("onPremisesExtensionAttributes")
+                    .and_then(|e| e.get(n))
+                    .cloned(),
+                n => user.get_mut(n).map(Value::take),
+            };
+            Some((*name, value.filter(|v| !v.is_null())?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -253,14 +253,14 @@ fn read_twice(earlier: &SourceUser, later: &SourceUser, from: &str) -> Option<St
         .iter()
         .chain(later.attributes.iter())
         .filter(|(name, value)| {
-            earlier.attributes.get(name) != Some(value) || later.attributes.get(name) != Some(value)
+            earlier.attributes.get(name) != Some(*value)
+                || later.attributes.get(name) != Some(*value)
         })
-        .map(|(name, _)| &**name)
+        .map(|(name, _)| name.as_str())
         .collect();
     let key = later
         .attributes
-        .get("userPrincipalName")
-        .and_then(Value::as_str)
+        .text("userPrincipalName")
         .unwrap_or(&later.id);
     Some(format!(
         "user {key:?} was read twice with different {}: roster plans the copy read last, from \
@@ -901,11 +901,12 @@ mod tests {
 
     use super::*;
     use crate::sorted_map::Name;
+    use crate::user_attributes::UserAttributes;
 
     fn user(id: &str, title: &str) -> SourceUser {
         SourceUser {
             id: id.to_owned(),
-            attributes: Fields::from([
+            attributes: UserAttributes::from([
                 (Name::from("jobTitle"), Value::from(title)),
                 (
                     Name::from("userPrincipalName"),
@@ -930,17 +931,13 @@ mod tests {
         ];
         let mut warnings = vec!["earlier".to_owned()];
         let users = by_id(read, &sources, &mut warnings);
-        let kept: Vec<(&str, &Value)> = users
+        let kept: Vec<(&str, Option<&str>)> = users
             .iter()
-            .map(|u| (u.id.as_str(), &u.attributes["jobTitle"]))
+            .map(|u| (u.id.as_str(), u.attributes.text("jobTitle")))
             .collect();
         assert_eq!(
             kept,
-            [
-                ("a", &Value::from("three")),
-                ("b", &Value::from("one")),
-                ("c", &Value::from("two"))
-            ]
+            [("a", Some("three")), ("b", Some("one")), ("c", Some("two"))]
         );
         // In the order the later copies were read: c's (5th), then a's (6th and 7th), each
         // said once.

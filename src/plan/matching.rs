@@ -299,12 +299,10 @@ fn two_accounts(
 /// language does (a boolean as "True", a name in another case).
 fn held_text<'r>(
     parsed: &crate::expr::Expr,
-    raw: &'r crate::sorted_map::Fields,
+    raw: &'r crate::user_attributes::UserAttributes,
 ) -> Option<&'r str> {
     match &parsed.kind {
-        crate::expr::ExprKind::Attribute(name) if name != "appRoleAssignments" => {
-            raw.get(name).and_then(serde_json::Value::as_str)
-        }
+        crate::expr::ExprKind::Attribute(name) if name != "appRoleAssignments" => raw.text(name),
         _ => None,
     }
 }

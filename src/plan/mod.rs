@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::expr::DateTime;
 use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::user_attributes::UserAttributes;
 
 pub(crate) use crate::sorted_map::{Fields, SortedMap};
 pub(crate) use explain::{Explanation, NotRead, explain, not_read, plan_and_why_not};
@@ -644,7 +645,7 @@ pub(crate) fn plan_taking(
         all_keys.reserve_exact(keys_len);
         all_ids.reserve_exact(ids_len);
         let mut ends: Vec<(usize, usize)> = Vec::with_capacity(taken.len());
-        let mut attributes: Vec<Fields> = Vec::with_capacity(taken.len());
+        let mut attributes: Vec<UserAttributes> = Vec::with_capacity(taken.len());
         for mut user in taken {
             all_keys.push_str(source::key_of(&user));
             all_ids.push_str(&user.id);
@@ -873,11 +874,7 @@ pub(crate) fn unknown_targets(
     let mut keys: Vec<&str> = Vec::new();
     for user in &source.users {
         keys.push(&user.id);
-        if let Some(upn) = user
-            .attributes
-            .get("userPrincipalName")
-            .and_then(Value::as_str)
-        {
+        if let Some(upn) = user.attributes.text("userPrincipalName") {
             keys.push(upn);
         }
     }

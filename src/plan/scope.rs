@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::config::{Assignment, Clause, ClauseOperand, Config, Operator};
+use crate::user_attributes::AttributeValue;
 
 use super::source::SourceUser;
 
@@ -68,7 +69,11 @@ pub(crate) fn decide(config: &Config, user: &SourceUser<'_>, explain: bool) -> D
         "not assigned to the application".clone_into(&mut decision.reason);
         return decision;
     }
-    if user.raw().get("accountEnabled") == Some(&Value::Bool(false)) {
+    if user
+        .raw()
+        .get("accountEnabled")
+        .is_some_and(|enabled| enabled == Value::Bool(false))
+    {
         "disabled in Entra (accountEnabled is false)".clone_into(&mut decision.reason);
         return decision;
     }
@@ -155,8 +160,12 @@ fn describe(clause: &Clause) -> String {
 }
 
 /// An attribute as Entra's filters see it: text, or nothing (null, empty, multi-valued).
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
+fn text(value: Option<AttributeValue<'_>>) -> Option<String> {
+    let value = match value? {
+        AttributeValue::Text(text) => return (!text.is_empty()).then(|| text.to_owned()),
+        AttributeValue::Json(json) => json,
+    };
+    match value {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
@@ -166,7 +175,7 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 /// One clause's result; an error when a pattern cannot finish matching.
-pub(crate) fn holds(clause: &Clause, value: Option<&Value>) -> Result<bool, String> {
+pub(crate) fn holds(clause: &Clause, value: Option<AttributeValue<'_>>) -> Result<bool, String> {
     let value = text(value);
     if clause.operator == Operator::IsNull {
         return Ok(value.is_none());

@@ -4,11 +4,9 @@
 
 use crate::hash::HashMap;
 
-use serde_json::Value as Json;
-
 use crate::expr::Value;
 use crate::model::{SourceSnapshot, SourceUser as Snapshotted};
-use crate::sorted_map::Fields;
+use crate::user_attributes::{AttributeValue, UserAttributes};
 
 /// The all-zero role id of "Default Access".
 const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
@@ -34,13 +32,13 @@ pub(crate) struct SourceUser<'s> {
 
 /// A user's attributes as the planner holds them: borrowed from a snapshot the caller keeps, or
 /// taken from a snapshot the planner was given and let go once the user is planned
-/// (`SourceUser::release`) — 100,000 users' attributes are some 70 MB the plan's peak then does
+/// (`SourceUser::release`) — 100,000 users' attributes are some 42 MB the plan's peak then does
 /// not hold. No cell: the views are shared with the planner's threads, and only the pass that
 /// owns them (`&mut`) lets attributes go.
 enum Raw<'s> {
-    Kept(&'s Fields),
+    Kept(&'s UserAttributes),
     /// `None` once released.
-    Held(Option<Fields>),
+    Held(Option<UserAttributes>),
 }
 
 /// A small sorted set of names, one of a user's (`SourceUser::roles` and the like).
@@ -94,8 +92,9 @@ impl<'s> SourceUser<'s> {
     ///
     /// # Panics
     /// In debug builds, when the user was released: nothing reads a planned user's attributes.
-    pub(crate) fn raw(&self) -> &Fields {
-        static EMPTY: Fields = Fields::new();
+    pub(crate) fn raw(&self) -> &UserAttributes {
+        static EMPTY: std::sync::LazyLock<UserAttributes> =
+            std::sync::LazyLock::new(UserAttributes::default);
         match &self.raw {
             Raw::Kept(fields) => fields,
             Raw::Held(held) => {
@@ -104,7 +103,7 @@ impl<'s> SourceUser<'s> {
                     "{}'s attributes read after release",
                     self.key
                 );
-                held.as_ref().unwrap_or(&EMPTY)
+                held.as_ref().unwrap_or_else(|| &EMPTY)
             }
         }
     }
@@ -145,16 +144,18 @@ impl crate::expr::Attributes for SourceUser<'_> {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v)
         });
-        found
-            .and_then(|v| Value::from_json(v).ok())
-            .unwrap_or(Value::Null)
+        match found {
+            Some(AttributeValue::Text(text)) => Value::Str(text.to_owned()),
+            Some(AttributeValue::Json(json)) => Value::from_json(json).unwrap_or(Value::Null),
+            None => Value::Null,
+        }
     }
 
     fn text(&self, name: &str) -> Option<&str> {
         if name == "appRoleAssignments" {
             return None;
         }
-        self.raw().get(name)?.as_str()
+        self.raw().text(name)
     }
 }
 
@@ -175,7 +176,7 @@ pub(crate) fn users(source: &SourceSnapshot) -> Vec<SourceUser<'_>> {
 /// free to go once this returns.
 pub(crate) fn users_taking<'s>(
     source: &'s SourceSnapshot,
-    attributes: Vec<Fields>,
+    attributes: Vec<UserAttributes>,
     names: impl ExactSizeIterator<Item = (&'s str, &'s str)>,
     members: &[Vec<String>],
 ) -> Vec<SourceUser<'s>> {
@@ -189,8 +190,7 @@ pub(crate) fn users_taking<'s>(
 /// Each user's userPrincipalName, or its object id when it has none: a user's key in plans.
 pub(crate) fn key_of(user: &Snapshotted) -> &str {
     user.attributes
-        .get("userPrincipalName")
-        .and_then(Json::as_str)
+        .text("userPrincipalName")
         .unwrap_or(&user.id)
 }
 

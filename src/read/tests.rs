@@ -146,8 +146,7 @@ fn upn(source: &SourceSnapshot, id: &str) -> String {
         .users
         .iter()
         .find(|u| u.id == id)
-        .and_then(|u| u.attributes.get("userPrincipalName"))
-        .and_then(Value::as_str)
+        .and_then(|u| u.attributes.text("userPrincipalName"))
         .unwrap_or_default()
         .to_owned()
 }
