@@ -114,6 +114,16 @@ impl UserAttributes {
             .map(|(_, held)| self.value(held))
     }
 
+    /// The value of attribute `name`, found by the name's one copy (`Name`'s identity): no
+    /// text compared, where `get` compares each name's length and, where that is the same,
+    /// its bytes (a plan looks up some sixteen attributes a user).
+    pub(crate) fn get_named(&self, name: Name) -> Option<AttributeValue<'_>> {
+        self.entries
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, held)| self.value(held))
+    }
+
     /// The text of attribute `name`, when it holds text.
     pub(crate) fn text(&self, name: &str) -> Option<&str> {
         self.get(name)?.as_str()
@@ -421,6 +431,14 @@ mod tests {
         assert_eq!(attributes.get("extension_0123_level").unwrap(), json!(7));
         assert_eq!(attributes.text("extension_0123_level"), None);
         assert_eq!(attributes.get("Department"), None);
+        // Found by the name's one copy, however the name was made (a document's, a config's).
+        for (name, value) in attributes.iter() {
+            assert_eq!(
+                attributes.get_named(Name::from(&*name.to_string())),
+                Some(value)
+            );
+        }
+        assert_eq!(attributes.get_named(Name::from("Department")), None);
         assert!(attributes.contains_key("mail"));
         let again: UserAttributes =
             serde_json::from_str(&serde_json::to_string(&attributes).unwrap()).unwrap();

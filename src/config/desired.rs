@@ -106,8 +106,8 @@ pub(crate) struct Mapping {
 /// A mapping's value: exactly one kind.
 #[derive(Clone, Debug)]
 pub(crate) enum MappingValue {
-    /// An Entra attribute, copied (Entra's "Direct").
-    Source(String),
+    /// An Entra attribute, copied (Entra's "Direct"); interned, as expressions' attributes are.
+    Source(crate::sorted_map::Name),
     Constant(String),
     Expression(Expression),
 }
@@ -265,7 +265,7 @@ pub(crate) fn object_id_anchor<'c>(
     mappings: &[Mapping],
 ) -> Option<&'c str> {
     let object_id =
-        |e: &expr::Expr| matches!(&e.kind, expr::ExprKind::Attribute(a) if a == "objectId");
+        |e: &expr::Expr| matches!(&e.kind, expr::ExprKind::Attribute(a) if &**a == "objectId");
     matching
         .iter()
         .find(|rule| {
@@ -273,7 +273,7 @@ pub(crate) fn object_id_anchor<'c>(
                 && mappings.iter().any(|m| {
                     m.target.eq_ignore_ascii_case(&rule.target)
                         && match &m.value {
-                            MappingValue::Source(attribute) => attribute == "objectId",
+                            MappingValue::Source(attribute) => &**attribute == "objectId",
                             MappingValue::Expression(e) => object_id(&e.parsed),
                             MappingValue::Constant(_) => false,
                         }

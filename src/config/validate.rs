@@ -150,7 +150,7 @@ fn build(
         .enumerate()
         .map(|(i, m)| {
             let value = match m.value()? {
-                MappingValue::Source(s) => desired::MappingValue::Source(s.to_owned()),
+                MappingValue::Source(s) => desired::MappingValue::Source(s.into()),
                 MappingValue::Constant(c) => desired::MappingValue::Constant(c.to_owned()),
                 MappingValue::Expression(_) => {
                     desired::MappingValue::Expression(take(format!("/mappings/{i}/expression"))?)

@@ -521,7 +521,7 @@ fn structured(node: &crate::expr::Expr, text: &str) -> MappingSource {
     match &node.kind {
         ExprKind::Attribute(name) => MappingSource {
             kind: "Attribute".to_owned(),
-            name: Some(name.clone()),
+            name: Some(name.to_string()),
             expression: Some(own),
             parameters: Vec::new(),
         },

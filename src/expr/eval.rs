@@ -120,7 +120,7 @@ impl Call<'_> {
 impl<'e> Evaluator<'e> {
     fn value(&self, expr: &Expr) -> Result<Value> {
         match &expr.kind {
-            ExprKind::Attribute(name) => Ok(self.attributes.attribute(name)),
+            ExprKind::Attribute(name) => Ok(self.attributes.attribute(*name)),
             ExprKind::Str(s) => Ok(Value::Str(s.clone())),
             ExprKind::Int(n) => Ok(Value::Str(n.to_string())),
             ExprKind::TextCompare(text) => Ok(Value::Str(
@@ -263,7 +263,7 @@ impl<'e> Evaluator<'e> {
             Some(Some(Expr {
                 kind: ExprKind::Attribute(name),
                 ..
-            })) => self.attributes.text(name),
+            })) => self.attributes.text(*name),
             _ => None,
         }
     }

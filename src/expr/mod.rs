@@ -243,7 +243,7 @@ pub(crate) fn attribute_spans(
 ) {
     walk(expr, &mut |node| {
         if let syntax::ExprKind::Attribute(name) = &node.kind {
-            out.push((name.clone(), node.span.clone()));
+            out.push((name.to_string(), node.span.clone()));
         }
     });
 }
@@ -252,7 +252,7 @@ pub(crate) fn attribute_spans(
 pub(crate) fn attributes(expr: &syntax::Expr, out: &mut Vec<String>) {
     walk(expr, &mut |node| {
         if let syntax::ExprKind::Attribute(name) = &node.kind {
-            out.push(name.clone());
+            out.push(name.to_string());
         }
     });
 }

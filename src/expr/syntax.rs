@@ -12,6 +12,7 @@
 use std::ops::Range;
 
 use super::functions::{self, Arity};
+use crate::sorted_map::Name;
 use crate::suggest::closest;
 
 /// Entra's documented limit on an expression's length.
@@ -28,7 +29,8 @@ pub(crate) struct Expr {
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ExprKind {
-    Attribute(String),
+    /// Interned: a source user's attributes are found by the name's one copy, not its text.
+    Attribute(Name),
     Str(String),
     Int(i64),
     /// `vbTextCompare` (true) or `vbBinaryCompare` (false).
@@ -279,7 +281,7 @@ impl Parser<'_> {
             return Err(ParseError::new(start..self.pos, "empty attribute name"));
         }
         Ok(Expr {
-            kind: ExprKind::Attribute(name),
+            kind: ExprKind::Attribute(Name::from(name)),
             span: start..self.pos,
         })
     }

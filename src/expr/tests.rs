@@ -538,8 +538,8 @@ fn the_ignore_keywords_are_outcomes_not_functions() {
 struct Counted(std::cell::RefCell<BTreeMap<String, usize>>);
 
 impl Attributes for Counted {
-    fn attribute(&self, name: &str) -> Value {
-        *self.0.borrow_mut().entry(name.to_owned()).or_default() += 1;
+    fn attribute(&self, name: crate::sorted_map::Name) -> Value {
+        *self.0.borrow_mut().entry(name.to_string()).or_default() += 1;
         Value::Str(format!("{name}-value"))
     }
 }
@@ -561,12 +561,12 @@ fn each_argument_is_evaluated_once_however_deep_the_nesting() {
 struct Lending(BTreeMap<String, Value>);
 
 impl Attributes for Lending {
-    fn attribute(&self, name: &str) -> Value {
+    fn attribute(&self, name: crate::sorted_map::Name) -> Value {
         self.0.attribute(name)
     }
 
-    fn text(&self, name: &str) -> Option<&str> {
-        match self.0.get(name)? {
+    fn text(&self, name: crate::sorted_map::Name) -> Option<&str> {
+        match self.0.get(&*name)? {
             Value::Str(text) => Some(text),
             _ => None,
         }

@@ -4,6 +4,7 @@
 //! object" (`IgnoreObjectFlow`: the user is skipped). Booleans are the strings "True" and
 //! "False", as in Entra.
 
+use crate::sorted_map::Name;
 use std::collections::BTreeMap;
 
 /// An expression's result.
@@ -88,17 +89,18 @@ pub(crate) fn scalar_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Where attribute values come from: a source user, or `roster expr`'s input.
+/// Where attribute values come from: a source user, or `roster expr`'s input. Names are the
+/// interned ones an expression holds: a source user finds its attribute by the name's one copy.
 pub(crate) trait Attributes {
     /// The attribute's value; `Value::Null` when absent. Never `Ignore` or `IgnoreObject`:
     /// those are outcomes of functions, not values an attribute holds.
-    fn attribute(&self, name: &str) -> Value;
+    fn attribute(&self, name: Name) -> Value;
 
     /// The attribute's text, borrowed, when it holds one string as it is (`attribute` gives
     /// `Value::Str` of the same text); `None` to let `attribute` say what it holds. Functions
     /// that read an attribute's text (`Append`, `Join`, `Left`) then make no copy of it: a
     /// plan of 100,000 users evaluates hundreds of thousands.
-    fn text(&self, _name: &str) -> Option<&str> {
+    fn text(&self, _name: Name) -> Option<&str> {
         None
     }
 }
@@ -106,7 +108,7 @@ pub(crate) trait Attributes {
 impl Attributes for BTreeMap<String, Value> {
     /// Exactly as named: Entra's attribute names are case-sensitive (`roster expr` refuses
     /// `[JobTitle]` as `validate` does, naming Graph's spelling).
-    fn attribute(&self, name: &str) -> Value {
-        self.get(name).cloned().unwrap_or(Value::Null)
+    fn attribute(&self, name: Name) -> Value {
+        self.get(&*name).cloned().unwrap_or(Value::Null)
     }
 }

@@ -547,7 +547,7 @@ pub(crate) fn source_attributes(config: &Config) -> Vec<Name> {
         match &mapping.value {
             MappingValue::Expression(e) => expressions.push(&e.parsed),
             MappingValue::Source(s) => {
-                names.insert(s.clone());
+                names.insert(s.to_string());
             }
             MappingValue::Constant(_) => {}
         }

@@ -197,7 +197,7 @@ pub(super) fn desired(
         }
         let target = mapping.target.as_str();
         let value = match &mapping.value {
-            MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, name)),
+            MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, *name)),
             MappingValue::Constant(c) => Ok(Value::Str(c.to_owned())),
             MappingValue::Expression(e) => {
                 let check = |v: &str| existing(target, v);

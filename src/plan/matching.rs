@@ -302,7 +302,9 @@ fn held_text<'r>(
     raw: &'r crate::user_attributes::UserAttributes,
 ) -> Option<&'r str> {
     match &parsed.kind {
-        crate::expr::ExprKind::Attribute(name) if name != "appRoleAssignments" => raw.text(name),
+        crate::expr::ExprKind::Attribute(name) if &**name != "appRoleAssignments" => {
+            raw.get_named(*name)?.as_str()
+        }
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ use crate::hash::HashMap;
 
 use crate::expr::Value;
 use crate::model::{SourceSnapshot, SourceUser as Snapshotted};
+use crate::sorted_map::Name;
 use crate::user_attributes::{AttributeValue, UserAttributes};
 
 /// The all-zero role id of "Default Access".
@@ -133,15 +134,15 @@ impl<'s> SourceUser<'s> {
 
 /// Expressions read the snapshot's attributes as they are, plus `appRoleAssignments`.
 impl crate::expr::Attributes for SourceUser<'_> {
-    fn attribute(&self, name: &str) -> Value {
-        if name == "appRoleAssignments" {
+    fn attribute(&self, name: Name) -> Value {
+        if &*name == "appRoleAssignments" {
             return Value::Multi(self.roles().iter().map(|r| (*r).to_owned()).collect());
         }
         let raw = self.raw();
-        let found = raw.get(name).or_else(|| {
+        let found = raw.get_named(name).or_else(|| {
             // Graph attribute names are camelCase; forgive a different case.
             raw.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .find(|(k, _)| k.eq_ignore_ascii_case(&name))
                 .map(|(_, v)| v)
         });
         match found {
@@ -151,11 +152,11 @@ impl crate::expr::Attributes for SourceUser<'_> {
         }
     }
 
-    fn text(&self, name: &str) -> Option<&str> {
-        if name == "appRoleAssignments" {
+    fn text(&self, name: Name) -> Option<&str> {
+        if &*name == "appRoleAssignments" {
             return None;
         }
-        self.raw().text(name)
+        self.raw().get_named(name)?.as_str()
     }
 }
 
