@@ -30,8 +30,14 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// The body as JSON; `what` names the request in the error.
+    /// An object naming a key twice is refused (`crate::json::unambiguous`): which of the two
+    /// values Graph or Salesforce meant cannot be told, and serde_json would keep the last.
     pub(crate) fn json(&self, what: &Request) -> Result<Value, HttpError> {
-        self.json_as(what)
+        crate::json::unambiguous_slice(&self.body).map_err(|e| HttpError::Decode {
+            api: what.api,
+            request: what.describe(),
+            detail: e.to_string(),
+        })
     }
 
     /// The body as JSON of the shape `T`; `what` names the request in the error.
@@ -789,6 +795,31 @@ pub(crate) fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reply read as JSON refuses an object naming a key twice, however deep (a `$batch`
+    /// answer's user, helper-70): serde_json would silently keep the last value.
+    #[test]
+    fn a_reply_naming_a_key_twice_is_refused() {
+        let what = Request::new("Microsoft Graph", Method::POST, "https://g/v1.0/$batch");
+        let reply = |body: &str| Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_owned()),
+        };
+        let twice = r#"{"responses": [{"id": "0", "status": 200, "body": {"value":
+            [{"id": "u1", "jobTitle": "Specialist", "jobTitle": "Second"}]}}]}"#;
+        let error = reply(twice).json(&what).unwrap_err().to_string();
+        assert!(
+            error.contains(r#"the key "jobTitle" is given twice"#),
+            "{error}"
+        );
+        assert!(error.contains("POST /v1.0/$batch"), "{error}");
+        let once = twice.replace(r#""jobTitle": "Second""#, r#""surname": "Ng""#);
+        assert_eq!(
+            reply(&once).json(&what).unwrap()["responses"][0]["body"]["value"][0]["surname"],
+            "Ng"
+        );
+    }
 
     #[tokio::test]
     async fn tokens_are_reused_until_a_minute_before_they_expire() {

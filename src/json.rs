@@ -14,6 +14,14 @@ pub(crate) fn unambiguous(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str::<Unambiguous>(text).map(|Unambiguous(value)| value)
 }
 
+/// `unambiguous` of text as bytes (an HTTP reply's body).
+///
+/// # Errors
+/// serde_json's, for bytes that are not JSON (or not UTF-8) or name a key twice in one object.
+pub(crate) fn unambiguous_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<Unambiguous>(bytes).map(|Unambiguous(value)| value)
+}
+
 /// serde_json's message for `e` without the " at line L column C" it ends with, for a caller
 /// that names the place itself (`file:line:col`, `place`). The last such suffix goes: a key
 /// quoted in the message may hold the words too.
