@@ -33,7 +33,13 @@ impl Reply {
     /// An object naming a key twice is refused (`crate::json::unambiguous`): which of the two
     /// values Graph or Salesforce meant cannot be told, and serde_json would keep the last.
     pub(crate) fn json(&self, what: &Request) -> Result<Value, HttpError> {
-        crate::json::unambiguous_slice(&self.body).map_err(|e| HttpError::Decode {
+        Reply::decode_json(&self.body, what)
+    }
+
+    /// `body` as JSON, as `json` reads a reply's (for a body read away from its reply, on
+    /// another thread): an object naming a key twice is refused.
+    pub(crate) fn decode_json(body: &[u8], what: &Request) -> Result<Value, HttpError> {
+        crate::json::unambiguous_slice(body).map_err(|e| HttpError::Decode {
             api: what.api,
             request: what.describe(),
             detail: e.to_string(),

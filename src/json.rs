@@ -107,7 +107,7 @@ fn opening_brace(text: &[u8], close: usize) -> Option<usize> {
 }
 
 /// A JSON value none of whose objects names a key twice.
-struct Unambiguous(Value);
+pub(crate) struct Unambiguous(pub(crate) Value);
 
 impl<'de> serde::Deserialize<'de> for Unambiguous {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

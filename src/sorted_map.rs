@@ -223,6 +223,12 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
         self.0.is_empty()
     }
 
+    /// The same names, each value made by `f`: in the map's own room where a value of the new
+    /// kind is the size of the old (`Vec`'s collect in place).
+    pub(crate) fn map_values<W>(self, mut f: impl FnMut(V) -> W) -> SortedMap<K, W> {
+        SortedMap(self.0.into_iter().map(|(k, v)| (k, f(v))).collect())
+    }
+
     /// Gives back the room inserts left over (`shrink_if_loose`): for fields kept for the rest
     /// of the plan.
     pub(crate) fn shrink_to_fit(&mut self) {

@@ -599,7 +599,13 @@ impl<'de> serde::Deserialize<'de> for Item {
                 f.write_str("a directory object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Item, A::Error> {
-                serde::Deserialize::deserialize(MapAccessDeserializer::new(map)).map(Item::Object)
+                // A key given twice is refused at any depth (`onPremisesExtensionAttributes`'
+                // too): which value Graph meant cannot be told.
+                let object: crate::sorted_map::SortedMap<crate::sorted_map::Name, _> =
+                    serde::Deserialize::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(Item::Object(
+                    object.map_values(|crate::json::Unambiguous(value)| value),
+                ))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Item, A::Error> {
                 <Value as serde::Deserialize>::deserialize(SeqAccessDeserializer::new(seq))
@@ -656,6 +662,19 @@ mod tests {
                 .to_string()
                 .starts_with("the key \"id\" is given twice"),
             "{twice}"
+        );
+        // So is one given twice inside a property (helper-70).
+        let Err(inside) = serde_json::from_str::<Page<Item>>(
+            r#"{"value": [{"id": "u1", "onPremisesExtensionAttributes":
+                {"extensionAttribute1": "A", "extensionAttribute1": "B"}}]}"#,
+        ) else {
+            panic!("a property given twice inside another was read");
+        };
+        assert!(
+            inside
+                .to_string()
+                .starts_with("the key \"extensionAttribute1\" is given twice"),
+            "{inside}"
         );
         let others: Vec<Value> = items[1..]
             .iter()

@@ -392,7 +392,7 @@ impl Salesforce {
                 Some(path) => {
                     let (body, asked) = (reply.body.clone(), what.clone());
                     let (page, next_answer) = tokio::join!(
-                        tokio::task::spawn_blocking(move || Reply::decode::<Value>(&body, &asked)),
+                        tokio::task::spawn_blocking(move || Reply::decode_json(&body, &asked)),
                         ask(Some(path.clone()))
                     );
                     let page = match page {
