@@ -582,7 +582,7 @@ impl<'a> State<'a> {
             reason: Arc::clone(reason),
             source_id: Some(user.id.into()),
             after,
-            labels,
+            labels: labels.into(),
             grants,
             ..Change::new(Action::Create, user.key.to_owned(), Situation::Unmatched)
         })

@@ -392,7 +392,7 @@ pub(crate) struct Change {
     /// The fields to write.
     pub(crate) after: Fields,
     /// Names of the ids in `before`/`after` (profiles, roles), for people.
-    pub(crate) labels: SortedMap<Arc<str>, Arc<str>>,
+    pub(crate) labels: Labels,
     /// Fields compared and found equal.
     pub(crate) unchanged: usize,
     /// Access granted and taken away: permission sets, groups, licences, queues.
@@ -425,7 +425,7 @@ impl Change {
             target_id: None,
             before: Fields::new(),
             after: Fields::new(),
-            labels: SortedMap::new(),
+            labels: Labels::default(),
             unchanged: 0,
             grants: GrantChanges::default(),
             fingerprint: None,
@@ -441,9 +441,120 @@ impl Change {
     pub(crate) fn shrink_to_fit(&mut self) {
         self.before.shrink_to_fit();
         self.after.shrink_to_fit();
-        self.labels.shrink_to_fit();
+        self.labels.share();
         crate::sorted_map::shrink_if_loose(&mut self.grants.add);
         crate::sorted_map::shrink_if_loose(&mut self.grants.remove);
+    }
+}
+
+/// A change's names of ids (profile and role id to name), shared between the changes that
+/// name the same: 88,000 creates of a large tenant name the same profile and role, and each
+/// holding its own pair was a list and four shared names counted, some 80 bytes a change. Reads,
+/// compares and serializes as the map it holds (`{}` when empty).
+#[derive(Clone, Default)]
+pub(crate) struct Labels(Option<Arc<IdNames>>);
+
+/// Names by id, as `Labels` holds them.
+type IdNames = SortedMap<Arc<str>, Arc<str>>;
+
+impl Labels {
+    /// The name of `id`.
+    pub(crate) fn get(&self, id: &str) -> Option<&Arc<str>> {
+        self.0.as_ref()?.get(id)
+    }
+
+    /// Names `id` as `name` (the names of this change only: shared ones are copied first).
+    pub(crate) fn insert(&mut self, id: Arc<str>, name: Arc<str>) {
+        Arc::make_mut(self.0.get_or_insert_with(Arc::default)).insert(id, name);
+    }
+
+    /// The names, by id.
+    fn map(&self) -> &IdNames {
+        static EMPTY: IdNames = SortedMap::new();
+        self.0.as_deref().unwrap_or(&EMPTY)
+    }
+
+    /// Shares these names with an earlier change of this thread that has the same (one of the
+    /// last eight seen), or keeps them for the next: called once a change is made.
+    fn share(&mut self) {
+        const RECENT: usize = 8;
+        thread_local! {
+            static SEEN: std::cell::RefCell<Vec<Arc<IdNames>>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let Some(own) = &mut self.0 else {
+            return;
+        };
+        if own.is_empty() {
+            self.0 = None;
+            return;
+        }
+        SEEN.with_borrow_mut(|seen| {
+            if let Some(at) = seen.iter().position(|known| **known == **own) {
+                *own = Arc::clone(&seen[at]);
+                seen[..=at].rotate_right(1);
+            } else {
+                Arc::make_mut(own).shrink_to_fit();
+                seen.insert(0, Arc::clone(own));
+                seen.truncate(RECENT);
+            }
+        });
+    }
+}
+
+impl From<IdNames> for Labels {
+    fn from(map: IdNames) -> Labels {
+        Labels((!map.is_empty()).then(|| Arc::new(map)))
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl std::fmt::Debug for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.map().fmt(f)
+    }
+}
+
+impl std::ops::Index<&str> for Labels {
+    type Output = Arc<str>;
+
+    /// As a map indexes: the name of `id`, which must be there.
+    fn index(&self, id: &str) -> &Arc<str> {
+        &self.map()[id]
+    }
+}
+
+impl Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.map().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A saved plan's changes share their labels as a planned one's do.
+        let mut labels = Labels::from(IdNames::deserialize(deserializer)?);
+        labels.share();
+        Ok(labels)
+    }
+}
+
+impl JsonSchema for Labels {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <IdNames as JsonSchema>::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <IdNames as JsonSchema>::json_schema(generator)
     }
 }
 

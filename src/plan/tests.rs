@@ -2920,3 +2920,50 @@ fn a_manager_is_warned_of_up_a_chain_and_as_the_plan_moves_reactivates_or_deacti
         ["Salesforce will refuse to deactivate u1@x.com.dev1"]
     );
 }
+
+/// Creates given the same profile and role share one list of their names, as the JSON plan
+/// still writes it for each; a change's labels changed afterwards are its own.
+#[test]
+fn creates_with_the_same_profile_and_role_share_their_labels() {
+    let mut w = World::new();
+    let (ava, bo) = (w.user("ava", json!({})), w.user("bo", json!({})));
+    for name in ["ava", "bo"] {
+        w.join(name, "g-sales");
+        w.join(name, "g-leads");
+    }
+    let plan = w.plan(&config(&[]));
+    let (a, b) = (only(&plan, &ava), only(&plan, &bo));
+    let shared = |c: &super::Change| c.labels.0.clone().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&shared(&a), &shared(&b)));
+    assert_eq!(&*b.labels["00e000000000002"], "Sales Manager");
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(
+        json["labels"],
+        json!({"00E000000000001": a.labels["00E000000000001"].to_string(), "00e000000000002": "Sales Manager"})
+    );
+    let mut edited = a.clone();
+    edited.labels.insert("00e9".into(), "Other".into());
+    assert!(edited.labels.get("00e9").is_some() && b.labels.get("00e9").is_none());
+    assert_ne!(edited.labels, b.labels);
+    assert_eq!(a.labels, b.labels);
+}
+
+/// A saved plan read back shares its changes' labels as the planned one did.
+#[test]
+fn a_saved_plans_changes_share_their_labels_too() {
+    let mut w = World::new();
+    let (ava, bo) = (w.user("ava", json!({})), w.user("bo", json!({})));
+    w.join("ava", "g-sales");
+    w.join("bo", "g-sales");
+    let plan = w.plan(&config(&[]));
+    let read: Vec<super::Change> =
+        serde_json::from_value(serde_json::to_value(&plan.changes).unwrap()).unwrap();
+    let labels = |key: &str| {
+        read.iter()
+            .find(|c| c.key == key)
+            .and_then(|c| c.labels.0.clone())
+            .unwrap()
+    };
+    assert!(std::sync::Arc::ptr_eq(&labels(&ava), &labels(&bo)));
+    assert_eq!(read, plan.changes);
+}
