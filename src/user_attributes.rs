@@ -204,11 +204,11 @@ impl Scratch {
     fn text(&mut self, text: &str) -> Held {
         let start = self.text.len();
         match (u32::try_from(start), u32::try_from(start + text.len())) {
-            (Ok(at), Ok(_)) => {
+            (Ok(at), Ok(end)) => {
                 self.text.push_str(text);
                 Held::Text {
                     start: at,
-                    len: u32::try_from(text.len()).unwrap_or(u32::MAX),
+                    len: end - at,
                 }
             }
             _ => Held::Other(Box::new(Json::String(text.to_owned()))),

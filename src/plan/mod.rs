@@ -460,7 +460,7 @@ type IdNames = SortedMap<Arc<str>, Arc<str>>;
 impl Labels {
     /// The name of `id`.
     pub(crate) fn get(&self, id: &str) -> Option<&Arc<str>> {
-        self.0.as_ref()?.get(id)
+        self.map().get(id)
     }
 
     /// Names `id` as `name` (the names of this change only: shared ones are copied first).
