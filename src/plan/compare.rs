@@ -103,13 +103,15 @@ pub(crate) fn match_key<'v>(
 /// `text` in lower case (Unicode's, as `str::to_lowercase`): itself when it is ASCII without
 /// capitals, as most names, ids and addresses are, and a copy only otherwise.
 pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
-    if text
-        .bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-    {
-        Cow::Borrowed(text)
-    } else {
+    // Every byte looked at, without stopping at the first capital: the compiler then checks
+    // many bytes an instruction.
+    let changes = text.bytes().fold(false, |changes, b| {
+        changes | !b.is_ascii() | b.is_ascii_uppercase()
+    });
+    if changes {
         Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
