@@ -185,6 +185,8 @@ pub(crate) fn administrators_made<'c, 'p>(
         .iter()
         .map(|p| crate::salesforce::canonical_id(&p.id))
         .collect();
+    // The profile each id written is, by the id as written.
+    let mut found: crate::hash::HashMap<Box<str>, Option<usize>> = crate::hash::HashMap::default();
     plan.changes.iter().filter_map(move |change| {
         let written = change
             .after
@@ -205,19 +207,24 @@ pub(crate) fn administrators_made<'c, 'p>(
             }
             (None, _) => return None,
         };
-        // `salesforce::same_id`, with the profiles' side read once.
-        let wanted = crate::salesforce::canonical_id(id);
-        let same = |(p, canonical): &(&Profile, &Option<[u8; 15]>)| match (canonical, wanted) {
-            (Some(a), Some(b)) => *a == b,
-            _ => p.id.eq_ignore_ascii_case(id),
+        // `salesforce::same_id`, with the profiles' side read once, and each id written
+        // looked up once: 100,000 creates write a handful of profiles' ids.
+        let at = if let Some(at) = found.get(id) {
+            *at
+        } else {
+            let wanted = crate::salesforce::canonical_id(id);
+            let at = standing
+                .profiles
+                .iter()
+                .zip(&canonical)
+                .position(|(p, canonical)| match (canonical, wanted) {
+                    (Some(a), Some(b)) => *a == b,
+                    _ => p.id.eq_ignore_ascii_case(id),
+                });
+            found.insert(id.into(), at);
+            at
         };
-        match standing
-            .profiles
-            .iter()
-            .zip(&canonical)
-            .find(same)
-            .map(|(p, _)| p)
-        {
+        match at.map(|at| &standing.profiles[at]) {
             Some(p) if p.administrative.is_empty() => None,
             profile => Some((change, profile, made)),
         }
@@ -543,7 +550,7 @@ mod tests {
     }
 
     /// A create's `ProfileId` names the org's profile in its 15- or 18-character form, the
-    /// latter in any case; an id the org does not list is reported as one.
+    /// latter in any case; an id the org does not list is reported as one, each time.
     #[test]
     fn a_created_administrators_profile_is_found_by_its_id_in_either_form() {
         let create = |profile: &str| {
@@ -559,6 +566,11 @@ mod tests {
                 "00E000000000002aaa",
                 "00e000000000001",
                 "00e00000000000X",
+                // Each again, after the others: an id is looked up once, and found again.
+                "00e000000000001",
+                "00E000000000002aaa",
+                "00e00000000000X",
+                "00e000000000002",
             ]
             .into_iter()
             .map(create)
@@ -574,7 +586,10 @@ mod tests {
             [
                 Some("System Administrator"),
                 Some("System Administrator"),
-                None
+                None,
+                Some("System Administrator"),
+                None,
+                Some("System Administrator"),
             ]
         );
     }
