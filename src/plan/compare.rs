@@ -77,7 +77,7 @@ pub(crate) fn match_key<'v>(
     value: &'v str,
     sandbox_email_suffix: &str,
 ) -> Cow<'v, str> {
-    let value = value.trim();
+    let value = trimmed(value);
     if !case_insensitive(field) {
         return Cow::Borrowed(value);
     }
@@ -98,6 +98,19 @@ pub(crate) fn match_key<'v>(
         }
     }
     lower
+}
+
+/// `text` without leading and trailing white space (Unicode's, as `str::trim`): itself, found
+/// from its first and last bytes alone, when those are ASCII above a space (every ASCII white
+/// space is at or below one; a byte above ASCII may start U+00A0 or U+3000), as a match value
+/// nearly always is.
+pub(crate) fn trimmed(text: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b.is_ascii());
+    if plain(text.as_bytes().first()) && plain(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
+    }
 }
 
 /// `text` in lower case (Unicode's, as `str::to_lowercase`): itself when it is ASCII without
@@ -128,6 +141,29 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// `trimmed` is `str::trim`, for text its first and last bytes settle and for the rest.
+    #[test]
+    fn trimmed_is_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a\u{b}",
+            "\u{a0}a",
+            "a\u{3000}",
+            "\u{85}a",
+            "Zoë",
+            "ëa",
+            "a b",
+            "\u{2028}a\u{2029}",
+            "~a!",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
+    }
 
     /// Trimmed as Salesforce stores text (Java's `trim`): a control character an Entra value
     /// ends with is gone once written, so it is no drift the next run; a no-break space stays,

@@ -114,7 +114,7 @@ pub(super) fn link(
             }),
         };
         let value = match evaluated {
-            Ok(v) if !v.trim().is_empty() => v,
+            Ok(v) if !super::compare::trimmed(&v).is_empty() => v,
             // Linked already: a rule after the link that cannot be evaluated finds no one.
             Err(e) if explain.is_none() && linked.is_none() => {
                 return Link::Undecided(
