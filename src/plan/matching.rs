@@ -95,8 +95,6 @@ pub(super) fn link(
     known: &dyn Fn(&str) -> bool,
     mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
-    // Read as it is held where a rule reads one text attribute, as most do: no copy of it.
-    let raw = user.raw();
     let mut tried: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(compiled.matching.len());
     // The user's own value of each anchor rule tried so far: (rule, key).
     let mut anchors: Vec<(usize, String)> = Vec::new();
@@ -106,7 +104,8 @@ pub(super) fn link(
     let mut linked: Option<(usize, usize, Cow<'_, str>)> = None;
     for (i, rule) in compiled.matching.iter().enumerate() {
         let (parsed, field, source) = (rule.parsed, &rule.field, &rule.source);
-        let evaluated = match held_text(parsed, raw) {
+        // Read as it is held where a rule reads one text attribute, as most do: no copy of it.
+        let evaluated = match held_text(parsed, user) {
             Some(text) => Ok(Cow::Borrowed(text)),
             None => expr::evaluate(parsed, user, ctx).map(|v| match v {
                 Value::Str(v) => Cow::Owned(v),
@@ -293,18 +292,13 @@ fn two_accounts(
     )))
 }
 
-/// The text a rule that reads one attribute (`[userPrincipalName]`) gives, as the user holds it:
-/// what evaluating it gives, without the copy. `None` for any other rule, and for a value that
-/// is not held as text under exactly that name, which evaluating reads as the expression
-/// language does (a boolean as "True", a name in another case).
-fn held_text<'r>(
-    parsed: &crate::expr::Expr,
-    raw: &'r crate::user_attributes::UserAttributes,
-) -> Option<&'r str> {
+/// The text a rule that reads one attribute (`[userPrincipalName]`) gives, as the user holds it
+/// (`Attributes::text`): what evaluating it gives, without the copy. `None` for any other rule,
+/// and for a value that is not held as text under exactly that name, which evaluating reads as
+/// the expression language does (a boolean as "True", a name in another case).
+fn held_text<'u>(parsed: &crate::expr::Expr, user: &'u SourceUser<'_>) -> Option<&'u str> {
     match &parsed.kind {
-        crate::expr::ExprKind::Attribute(name) if &**name != "appRoleAssignments" => {
-            raw.get_named(*name)?.as_str()
-        }
+        crate::expr::ExprKind::Attribute(name) => expr::Attributes::text(user, *name),
         _ => None,
     }
 }
