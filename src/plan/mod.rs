@@ -469,7 +469,7 @@ impl Labels {
     }
 
     /// The names, by id.
-    fn map(&self) -> &IdNames {
+    pub(crate) fn map(&self) -> &IdNames {
         static EMPTY: IdNames = SortedMap::new();
         self.0.as_deref().unwrap_or(&EMPTY)
     }
