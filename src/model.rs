@@ -248,9 +248,13 @@ impl TargetUser {
     /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
     /// string nor null. A planner fed such a row would guess, and guesses deactivate people.
     pub(crate) fn from_row(mut row: Map<String, Value>) -> Result<TargetUser, String> {
+        // Salesforce answers with each field's API name as the describe spells it, which is
+        // the name asked for nearly always: looked up as it is first.
         let mut take = |name: &str| {
-            let key = row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned();
-            key.and_then(|key| row.remove(&key))
+            row.remove(name).or_else(|| {
+                let key = row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned();
+                key.and_then(|key| row.remove(&key))
+            })
         };
         let text = |name: &str, value: Option<Value>| match value {
             Some(Value::String(text)) => Ok(text),

@@ -77,6 +77,40 @@ fn demo_dir(name: &str, entra: &str, salesforce: &str) -> Dir {
     dir
 }
 
+/// A query's rows reach the caller a page at a time, as each page arrives, so that a caller
+/// that keeps less than the rows (the User query's, made users) never holds them all; an error
+/// the caller returns for a page ends the query with that error.
+#[tokio::test]
+async fn query_rows_are_given_a_page_at_a_time() {
+    // 2,100 synthetic Salesforce users and the integration user: a page of 2,000 and one of 101.
+    let (running, dir) = synthetic("query-pages", 21_000).await;
+    let loaded = crate::config::load(&dir.0.join("roster.yaml")).unwrap();
+    let base = running.base_url();
+    let salesforce = crate::salesforce::Salesforce::connect(&loaded.config, &dir.0, &base).unwrap();
+    let mut pages = Vec::new();
+    salesforce
+        .query_pages("SELECT Id FROM User", None, |rows| {
+            pages.push(rows.len());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(pages, [2_000, 101]);
+    let mut given = 0;
+    let error = salesforce
+        .query_pages("SELECT Id FROM User", None, |_| {
+            given += 1;
+            Err(crate::salesforce::SalesforceError::Read(
+                "this page is refused".to_owned(),
+            ))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(given, 1);
+    assert_eq!(error.to_string(), "this page is refused");
+    running.shutdown().await;
+}
+
 const ENTRA_FILE_SECRET: &str = "    client_secret: {file: entra.secret}\n";
 const SF_FILE_SECRET: &str = "    client_credentials:
       client_id: 3MVG9contoso.roster.dev1
