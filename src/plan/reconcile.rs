@@ -758,7 +758,7 @@ pub(super) struct State<'a> {
 pub(super) struct OrgLookups<'a> {
     compiled: Compiled<'a>,
     /// Per matching rule, the Salesforce users by their value (`match_index`).
-    index: Vec<HashMap<String, Vec<usize>>>,
+    index: Vec<super::matching::MatchIndex<'a>>,
     org: Org<'a>,
     /// The values SelectUniqueValue's fields hold in the org (lower case); empty without it.
     taken: HashMap<String, HashSet<String>>,

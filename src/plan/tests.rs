@@ -2967,3 +2967,50 @@ fn a_saved_plans_changes_share_their_labels_too() {
     assert!(std::sync::Arc::ptr_eq(&labels(&ava), &labels(&bo)));
     assert_eq!(read, plan.changes);
 }
+
+/// The matching index finds every Salesforce user of a value, in snapshot order, under the key
+/// the rule compares (FederationIdentifier without case); a key that needs no change is the
+/// user's own value, not a copy.
+#[test]
+fn the_match_index_keeps_every_user_of_a_value_and_borrows_keys_it_can() {
+    use std::borrow::Cow;
+    let config = config(&[]);
+    let compiled = super::mapping::compile(&config);
+    let user = |id: &str, federation: &str| {
+        let mut user = TargetUser {
+            id: id.to_owned(),
+            username: format!("{id}@contoso.com.dev1"),
+            ..TargetUser::default()
+        };
+        user.fields
+            .insert("FederationIdentifier".into(), json!(federation));
+        user
+    };
+    let target = TargetSnapshot {
+        users: vec![
+            user("005A", "ava@contoso.com"),
+            user("005B", "Ben@Contoso.com"),
+            user("005C", "ben@contoso.com"),
+            user("005D", "  "),
+            user("005E", "BEN@contoso.com"),
+        ],
+        ..TargetSnapshot::default()
+    };
+    let index = super::matching::match_index(&compiled, &target, ".invalid");
+    // EmployeeNumber, then FederationIdentifier.
+    assert_eq!(index.len(), 2);
+    assert!(index[0].is_empty());
+    let found = |key: &str| {
+        index[1]
+            .get(key)
+            .map(super::matching::Hits::as_slice)
+            .unwrap_or_default()
+            .to_vec()
+    };
+    assert_eq!(found("ava@contoso.com"), [0]);
+    assert_eq!(found("ben@contoso.com"), [1, 2, 4]);
+    assert_eq!(found(""), [] as [usize; 0]);
+    assert_eq!(index[1].len(), 2);
+    let (ava, _) = index[1].get_key_value("ava@contoso.com").unwrap();
+    assert!(matches!(ava, Cow::Borrowed(_)));
+}
