@@ -111,6 +111,66 @@ async fn query_rows_are_given_a_page_at_a_time() {
     running.shutdown().await;
 }
 
+/// Rows of `IN` queries are made what the caller keeps as their pages arrive, in the order of
+/// the chunks; a row the caller refuses fails the read with the caller's error.
+#[tokio::test]
+async fn in_query_rows_are_made_what_the_caller_keeps() {
+    let (running, dir) = synthetic("query-in-as", 50).await;
+    let loaded = crate::config::load(&dir.0.join("roster.yaml")).unwrap();
+    let salesforce = std::sync::Arc::new(
+        crate::salesforce::Salesforce::connect(&loaded.config, &dir.0, &running.base_url())
+            .unwrap(),
+    );
+    let ids: Vec<String> = {
+        let state = running.shared.state();
+        state
+            .org
+            .records("User")
+            .filter_map(|u| u.get("Id").and_then(Value::as_str).map(str::to_owned))
+            .take(5)
+            .collect()
+    };
+    assert_eq!(ids.len(), 5);
+    let id_of = |row: Value| Ok(crate::salesforce::soql::text(&row, "Id").to_owned());
+    // Two ids a query: three queries.
+    let mut found = crate::salesforce::soql::query_in_as(
+        &salesforce,
+        "SELECT Id FROM User",
+        "Id",
+        &ids,
+        2,
+        id_of,
+    )
+    .await
+    .unwrap();
+    found.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(found, expected);
+    let refused = ids[3].clone();
+    let error = crate::salesforce::soql::query_in_as(
+        &salesforce,
+        "SELECT Id FROM User",
+        "Id",
+        &ids,
+        2,
+        move |row| {
+            let id = crate::salesforce::soql::text(&row, "Id");
+            if id == refused {
+                Err(crate::salesforce::SalesforceError::Read(format!(
+                    "{id} is refused"
+                )))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.to_string(), format!("{} is refused", ids[3]));
+    running.shutdown().await;
+}
+
 const ENTRA_FILE_SECRET: &str = "    client_secret: {file: entra.secret}\n";
 const SF_FILE_SECRET: &str = "    client_credentials:
       client_id: 3MVG9contoso.roster.dev1

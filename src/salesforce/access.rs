@@ -67,24 +67,23 @@ pub(crate) async fn read(
         .map(|(kind, ids)| {
             let (salesforce, kind, ids) = (Arc::clone(salesforce), *kind, ids.clone());
             async move {
-                let rows = soql::query_in(
+                let rows = soql::query_in_as(
                     &salesforce,
                     &kind.assignments_soql(),
                     kind.spec().object_field,
                     &ids,
                     soql::IDS_PER_QUERY,
+                    move |row| assignment(kind, &row),
                 )
                 .await;
-                Ok::<_, Infallible>((kind, rows))
+                Ok::<_, Infallible>(rows)
             }
         })
         .collect();
     let Ok(pages) = crate::concurrent::all(soql::CONCURRENCY, queries).await;
     let mut grants = Vec::new();
-    for (kind, rows) in pages {
-        for row in rows? {
-            grants.push(assignment(kind, &row)?);
-        }
+    for rows in pages {
+        grants.extend(rows?);
     }
     grants.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     let read = AccessRead {
