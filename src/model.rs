@@ -246,15 +246,22 @@ impl TargetUser {
     /// What about the row is not a User as Salesforce answers one: no `Id` or `Username`
     /// string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
     /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
-    /// string nor null. A planner fed such a row would guess, and guesses deactivate people.
+    /// string nor null, or one of those fields answered twice in spellings that differ only in
+    /// case (SOQL's names do not differ by case: which of the two is the user's?). A planner fed
+    /// such a row would guess, and guesses deactivate people.
     pub(crate) fn from_row(mut row: Map<String, Value>) -> Result<TargetUser, String> {
-        // Salesforce answers with each field's API name as the describe spells it, which is
-        // the name asked for nearly always: looked up as it is first.
-        let mut take = |name: &str| {
-            row.remove(name).or_else(|| {
-                let key = row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned();
-                key.and_then(|key| row.remove(&key))
-            })
+        let mut take = |name: &str| -> Result<Option<Value>, String> {
+            let mut spellings = row.keys().filter(|k| k.eq_ignore_ascii_case(name));
+            let (first, second) = (spellings.next(), spellings.next());
+            if let (Some(first), Some(second)) = (first, second) {
+                return Err(format!(
+                    "{name} is answered twice, as {} and as {}",
+                    crate::render::visible(first),
+                    crate::render::visible(second)
+                ));
+            }
+            let key = first.cloned();
+            Ok(key.and_then(|key| row.remove(&key)))
         };
         let text = |name: &str, value: Option<Value>| match value {
             Some(Value::String(text)) => Ok(text),
@@ -265,9 +272,9 @@ impl TargetUser {
             Some(Value::String(text)) => Ok(Some(text)),
             Some(other) => Err(format!("{name} is {}, not a string", shown(Some(&other)))),
         };
-        let id = text("Id", take("Id"))?;
-        let username = text("Username", take("Username"))?;
-        let is_active = match take("IsActive") {
+        let id = text("Id", take("Id")?)?;
+        let username = text("Username", take("Username")?)?;
+        let is_active = match take("IsActive")? {
             Some(Value::Bool(active)) => active,
             other => {
                 return Err(format!(
@@ -277,10 +284,10 @@ impl TargetUser {
             }
         };
         Ok(TargetUser {
-            email: optional("Email", take("Email"))?,
-            profile_id: Some(text("ProfileId", take("ProfileId"))?),
-            user_role_id: optional("UserRoleId", take("UserRoleId"))?,
-            system_modstamp: optional("SystemModstamp", take("SystemModstamp"))?,
+            email: optional("Email", take("Email")?)?,
+            profile_id: Some(text("ProfileId", take("ProfileId")?)?),
+            user_role_id: optional("UserRoleId", take("UserRoleId")?)?,
+            system_modstamp: optional("SystemModstamp", take("SystemModstamp")?)?,
             id,
             username,
             is_active,

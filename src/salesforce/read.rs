@@ -157,6 +157,16 @@ pub(crate) async fn read(
 /// and the core fields typed as Salesforce answers them (`TargetUser::from_row`).
 fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceError> {
     let row = strip_attributes(row);
+    // The record named, where it has an id, among the thousands of a large org's.
+    let malformed = |why: String, id: Option<&Value>| {
+        let record = match id.and_then(Value::as_str) {
+            Some(id) => format!(" (record {})", crate::render::visible(id)),
+            None => String::new(),
+        };
+        SalesforceError::Read(format!(
+            "Salesforce query of User: the answer is not what roster expects: {why}{record}"
+        ))
+    };
     // Salesforce answers every selected field, null or not: a row without one is a
     // malformed answer (a missing ProfileId would lose a protected profile).
     // Each name as asked for first: Salesforce answers with the describe's spelling, which a
@@ -166,16 +176,13 @@ fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceEr
         .iter()
         .find(|f| !row.contains_key(f.as_str()) && !row.keys().any(|k| k.eq_ignore_ascii_case(f)))
     {
-        return Err(SalesforceError::Read(format!(
-            "Salesforce query of User: the answer is not what roster expects: a record \
-             has no {missing}"
-        )));
+        return Err(malformed(
+            format!("a record has no {missing}"),
+            row.get("Id"),
+        ));
     }
-    TargetUser::from_row(row).map_err(|why| {
-        SalesforceError::Read(format!(
-            "Salesforce query of User: the answer is not what roster expects: {why}"
-        ))
-    })
+    let id = row.get("Id").cloned();
+    TargetUser::from_row(row).map_err(|why| malformed(why, id.as_ref()))
 }
 
 /// The users of the User rows (`user_of_row`), each with its login: each user's profile checked
@@ -218,8 +225,9 @@ fn users_from(
             {
                 return Err(SalesforceError::Read(format!(
                     "Salesforce query of User: the answer is not what roster expects: user {} \
-                     has ProfileId {profile}, which is not among the org's {} profiles",
-                    user.id,
+                     has ProfileId {}, which is not among the org's {} profiles",
+                    crate::render::visible(&user.id),
+                    crate::render::visible(profile),
                     profiles.len()
                 )));
             }
@@ -450,7 +458,9 @@ mod tests {
         // A field not answered at all fails the read.
         let error = user_of_row(row(), &fields(&["Id", "Title"])).unwrap_err();
         assert!(
-            error.to_string().ends_with("a record has no Title"),
+            error
+                .to_string()
+                .ends_with("a record has no Title (record 005000000000001AAA)"),
             "{error}"
         );
         // A core field answered in another case is read as itself.
@@ -460,5 +470,48 @@ mod tests {
         let user = user_of_row(lower, &fields(&["Username"])).unwrap();
         assert_eq!(user.username, "ava@contoso.com.dev1");
         assert!(user.fields.get("username").is_none());
+    }
+
+    /// A core field answered twice, in spellings that differ only in case, is refused whichever
+    /// spelling is the one asked for: which of the two is the user's cannot be known. The
+    /// record is named, and what it holds is shown escaped.
+    #[test]
+    fn a_core_field_answered_twice_or_malformed_fails_naming_the_record() {
+        for (field, twice) in [
+            ("IsActive", json!("false")),
+            ("Username", json!("someone.else@contoso.com.dev1")),
+            ("ProfileId", json!("00e000000000002AAA")),
+        ] {
+            let mut answered = row();
+            answered[field.to_uppercase()] = twice;
+            let error = user_of_row(answered, &[]).unwrap_err().to_string();
+            assert!(
+                error.ends_with(&format!(
+                    "{field} is answered twice, as {} and as {field} (record 005000000000001AAA)",
+                    field.to_uppercase()
+                )),
+                "{error}"
+            );
+        }
+        let mut text_active = row();
+        text_active["IsActive"] = json!("true");
+        let error = user_of_row(text_active, &[]).unwrap_err().to_string();
+        assert!(
+            error.ends_with("IsActive is \"true\", not a boolean (record 005000000000001AAA)"),
+            "{error}"
+        );
+        let mut broken = row();
+        broken["Id"] = json!("005\n000");
+        broken["IsActive"] = Value::Null;
+        let error = user_of_row(broken, &[]).unwrap_err().to_string();
+        assert!(error.ends_with(r"(record 005\n000)"), "{error}");
+        // A profile the org does not list, shown escaped: one line, whatever it holds.
+        let mut user = user_of_row(row(), &[]).unwrap();
+        user.profile_id = Some("00e\n0".to_owned());
+        let error = users_from(vec![user], &[], &[]).unwrap_err().to_string();
+        assert!(
+            error.ends_with(r"has ProfileId 00e\n0, which is not among the org's 0 profiles"),
+            "{error}"
+        );
     }
 }
