@@ -247,8 +247,9 @@ impl TargetUser {
     /// string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
     /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
     /// string nor null, or one of those fields answered twice in spellings that differ only in
-    /// case (SOQL's names do not differ by case: which of the two is the user's?). A planner fed
-    /// such a row would guess, and guesses deactivate people.
+    /// case (SOQL's names do not differ by case: which of the two is the user's?); each error
+    /// after the `Id` names the record (`(record 005…)`). A planner fed such a row would guess,
+    /// and guesses deactivate people.
     pub(crate) fn from_row(mut row: Map<String, Value>) -> Result<TargetUser, String> {
         let mut take = |name: &str| -> Result<Option<Value>, String> {
             let mut spellings = row.keys().filter(|k| k.eq_ignore_ascii_case(name));
@@ -273,21 +274,34 @@ impl TargetUser {
             Some(other) => Err(format!("{name} is {}, not a string", shown(Some(&other)))),
         };
         let id = text("Id", take("Id")?)?;
-        let username = text("Username", take("Username")?)?;
-        let is_active = match take("IsActive")? {
-            Some(Value::Bool(active)) => active,
-            other => {
-                return Err(format!(
-                    "IsActive is {}, not a boolean",
-                    shown(other.as_ref())
-                ));
-            }
+        // Every error after the id names the record, among a large org's 100,000.
+        let mut rest = || {
+            let username = text("Username", take("Username")?)?;
+            let is_active = match take("IsActive")? {
+                Some(Value::Bool(active)) => active,
+                other => {
+                    return Err(format!(
+                        "IsActive is {}, not a boolean",
+                        shown(other.as_ref())
+                    ));
+                }
+            };
+            Ok((
+                username,
+                is_active,
+                optional("Email", take("Email")?)?,
+                text("ProfileId", take("ProfileId")?)?,
+                optional("UserRoleId", take("UserRoleId")?)?,
+                optional("SystemModstamp", take("SystemModstamp")?)?,
+            ))
         };
+        let (username, is_active, email, profile_id, user_role_id, system_modstamp) = rest()
+            .map_err(|why: String| format!("{why} (record {})", crate::render::visible(&id)))?;
         Ok(TargetUser {
-            email: optional("Email", take("Email")?)?,
-            profile_id: Some(text("ProfileId", take("ProfileId")?)?),
-            user_role_id: optional("UserRoleId", take("UserRoleId")?)?,
-            system_modstamp: optional("SystemModstamp", take("SystemModstamp")?)?,
+            email,
+            profile_id: Some(profile_id),
+            user_role_id,
+            system_modstamp,
             id,
             username,
             is_active,

@@ -47,16 +47,15 @@ fn write_chunked(out: &mut dyn Write, plan: &Plan, chunk: usize) -> std::io::Res
 /// separator the pretty printer writes there (none but a line break before the very first).
 fn render(changes: &[Change], first: bool) -> std::io::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(changes.len() * 1400);
-    let place = Nested::at(2);
     for (i, change) in changes.iter().enumerate() {
-        place.item(&mut text, first && i == 0)?;
+        push_item(&mut text, first && i == 0, CHANGE);
         push_change(&mut text, change)?;
     }
     Ok(text)
 }
 
-/// The levels a change's fields are written at: the change is an element of the plan's
-/// `changes` array, two levels deep.
+/// The level a change is written at: an element of the plan's `changes` array, two levels deep
+/// (its fields one deeper).
 const CHANGE: usize = 2;
 
 /// `change` as `Change`'s `Serialize` and serde_json's pretty printer write it inside the plan,

@@ -157,14 +157,9 @@ pub(crate) async fn read(
 /// and the core fields typed as Salesforce answers them (`TargetUser::from_row`).
 fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceError> {
     let row = strip_attributes(row);
-    // The record named, where it has an id, among the thousands of a large org's.
-    let malformed = |why: String, id: Option<&Value>| {
-        let record = match id.and_then(Value::as_str) {
-            Some(id) => format!(" (record {})", crate::render::visible(id)),
-            None => String::new(),
-        };
+    let malformed = |why: String| {
         SalesforceError::Read(format!(
-            "Salesforce query of User: the answer is not what roster expects: {why}{record}"
+            "Salesforce query of User: the answer is not what roster expects: {why}"
         ))
     };
     // Salesforce answers every selected field, null or not: a row without one is a
@@ -176,13 +171,15 @@ fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceEr
         .iter()
         .find(|f| !row.contains_key(f.as_str()) && !row.keys().any(|k| k.eq_ignore_ascii_case(f)))
     {
-        return Err(malformed(
-            format!("a record has no {missing}"),
-            row.get("Id"),
-        ));
+        // The record named, where it has an id, among the thousands of a large org's (as
+        // `from_row` names it).
+        let record = match row.get("Id").and_then(Value::as_str) {
+            Some(id) => format!(" (record {})", crate::render::visible(id)),
+            None => String::new(),
+        };
+        return Err(malformed(format!("a record has no {missing}{record}")));
     }
-    let id = row.get("Id").cloned();
-    TargetUser::from_row(row).map_err(|why| malformed(why, id.as_ref()))
+    TargetUser::from_row(row).map_err(malformed)
 }
 
 /// The users of the User rows (`user_of_row`), each with its login: each user's profile checked
