@@ -243,8 +243,8 @@ impl TargetUser {
     /// A user from one User query row (`attributes` removed).
     ///
     /// # Errors
-    /// What about the row is not a User as Salesforce answers one: no `Id` or `Username`
-    /// string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
+    /// What about the row is not a User as Salesforce answers one: no `Id` string or one that
+    /// is not a User's id (`salesforce::check_id`), no `Username` string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
     /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
     /// string nor null, or one of those fields answered twice in spellings that differ only in
     /// case (SOQL's names do not differ by case: which of the two is the user's?); each error
@@ -274,6 +274,7 @@ impl TargetUser {
             Some(other) => Err(format!("{name} is {}, not a string", shown(Some(&other)))),
         };
         let id = text("Id", take("Id")?)?;
+        crate::salesforce::check_id("Id", &id, Some(crate::salesforce::USER_IDS))?;
         // Every error after the id names the record, among a large org's 100,000.
         let mut rest = || {
             let username = text("Username", take("Username")?)?;

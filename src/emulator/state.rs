@@ -928,6 +928,18 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
     );
     org.id = match w.org_id {
         Some(id) => {
+            // An id Salesforce would never give: the emulator is as strict as the org.
+            let id = super::ids::normalize(&id)
+                .ok()
+                .filter(|n| n.starts_with(super::ids::ORGANIZATION))
+                .ok_or_else(|| {
+                    format!(
+                        "salesforce.org_id: {id:?} is not an Organization id (15 or 18 letters \
+                         and digits starting {}, an 18-character id's last three fitting the \
+                         first fifteen)",
+                        super::ids::ORGANIZATION
+                    )
+                })?;
             let mut fields = org_fields;
             fields.insert("Id".into(), json!(id));
             org.objects

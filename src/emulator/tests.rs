@@ -3629,3 +3629,38 @@ async fn a_collection_delete_with_all_or_none_rolls_back_on_one_failure() {
     );
     running.shutdown().await;
 }
+
+/// A world's org id is one Salesforce would give, kept in its 18-character form: one with a
+/// suffix that does not fit, or of another object, is refused when the world loads.
+#[test]
+fn a_world_org_id_that_salesforce_would_never_give_is_refused() {
+    let with_org = |id: &str| {
+        let world = DEMO.replacen(
+            "salesforce:\n",
+            &format!("salesforce:\n  org_id: {id}\n"),
+            1,
+        );
+        State::from_world(WorldFile::from_yaml(&world).unwrap())
+    };
+    assert_eq!(
+        with_org("00D8c0000000099").unwrap().org.id,
+        "00D8c0000000099EAA"
+    );
+    assert_eq!(
+        with_org("00d8C0000000099eaa").unwrap().org.id,
+        "00D8c0000000099EAA"
+    );
+    for bad in [
+        "00D8c0000000099AAA",
+        "0058c0000000099EAA",
+        "00D8c00000000-9",
+    ] {
+        let error = with_org(bad).err().expect(bad);
+        assert!(
+            error.starts_with(&format!(
+                "salesforce.org_id: \"{bad}\" is not an Organization id"
+            )),
+            "{error}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! the objects (side by side), then one per kind for the assignments of the objects the config
 //! names, filtered to their ids (`grants::GrantKind` says which object and fields).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -66,6 +66,11 @@ pub(crate) async fn read(
         .iter()
         .map(|(kind, ids)| {
             let (salesforce, kind, ids) = (Arc::clone(salesforce), *kind, ids.clone());
+            // The objects asked about: an assignment of any other was not asked for.
+            let objects: HashSet<[u8; 15]> = ids
+                .iter()
+                .filter_map(|id| super::canonical_id(id))
+                .collect();
             async move {
                 let rows = soql::query_in_as(
                     &salesforce,
@@ -73,7 +78,7 @@ pub(crate) async fn read(
                     kind.spec().object_field,
                     &ids,
                     soql::IDS_PER_QUERY,
-                    move |row| assignment(kind, &row),
+                    move |row| assignment(kind, &row, &objects),
                 )
                 .await;
                 Ok::<_, Infallible>(rows)
@@ -86,6 +91,7 @@ pub(crate) async fn read(
         grants.extend(rows?);
     }
     grants.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    listed_once(&grants)?;
     let read = AccessRead {
         kinds,
         assignments_of,
@@ -181,16 +187,54 @@ fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, Salesforc
     })
 }
 
-/// An assignment from its query row: its id, user and object are required.
-fn assignment(kind: GrantKind, row: &Value) -> Result<GrantAssignment, SalesforceError> {
+/// An assignment from its query row: its id, its user's and its object's, each a record id
+/// (`salesforce::check_id`), the user's a User's, the object one of `objects` (the canonical
+/// ids the query asked about); every error after the id names the record.
+fn assignment(
+    kind: GrantKind,
+    row: &Value,
+    objects: &HashSet<[u8; 15]>,
+) -> Result<GrantAssignment, SalesforceError> {
+    let object = kind.spec().assignment;
+    let id = super::read::required_id(row, object, "Id", None)?;
+    let field = |name: &str, of: Option<super::KeyPrefix>| {
+        super::read::id_of(row, name, of)
+            .map_err(|why| super::read::malformed(object, &format!("{why} (record {id})")))
+    };
     let spec = kind.spec();
-    let required = |field: &str| super::read::required(row, spec.assignment, field);
+    let (assignee_id, _) = field(spec.assignee_field, Some(super::USER_IDS))?;
+    let (object_id, canonical) = field(spec.object_field, None)?;
+    if !objects.contains(&canonical) {
+        return Err(super::read::malformed(
+            object,
+            &format!(
+                "{} {object_id} is not among those asked about (record {id})",
+                spec.object_field
+            ),
+        ));
+    }
     Ok(GrantAssignment {
         kind,
-        id: required("Id")?,
-        assignee_id: required(spec.assignee_field)?,
-        object_id: required(spec.object_field)?,
+        id,
+        assignee_id,
+        object_id,
     })
+}
+
+/// Each assignment of `grants` once, whatever form or case its id was answered in: two rows
+/// of one assignment would be planned as two grants, and revoked twice.
+fn listed_once(grants: &[GrantAssignment]) -> Result<(), SalesforceError> {
+    let mut seen = HashSet::with_capacity(grants.len());
+    match grants
+        .iter()
+        .find(|g| !seen.insert((g.kind, super::canonical_id(&g.id))))
+    {
+        Some(twice) => Err(super::read::malformed(
+            twice.kind.spec().assignment,
+            &format!("assignment {} is listed twice", twice.id),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The seats of the feature licences the config names: the newest `TotalLicenseCount` per
@@ -235,4 +279,126 @@ pub(crate) async fn feature_seats(
         .into_iter()
         .map(|(k, (_, total))| (k, total))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PERMISSION_SET: &str = "0PS000000000001GAA";
+
+    /// A PermissionSetAssignment row as Salesforce answers one.
+    fn row() -> Value {
+        json!({
+            "attributes": {"type": "PermissionSetAssignment"},
+            "Id": "0Pa000000000001CAA",
+            "AssigneeId": "005000000000001AAA",
+            "PermissionSetId": PERMISSION_SET,
+        })
+    }
+
+    fn read(row: &Value) -> Result<GrantAssignment, String> {
+        let asked = [PERMISSION_SET]
+            .iter()
+            .filter_map(|id| super::super::canonical_id(id))
+            .collect();
+        assignment(GrantKind::PermissionSet, row, &asked).map_err(|e| e.to_string())
+    }
+
+    /// An assignment whose ids are not ids, whose assignee is not a User, or whose object was
+    /// not asked about is refused at the read, naming the record: planned, its revoke would
+    /// stop an apply half done at `MALFORMED_ID`, or revoke what the config does not manage.
+    #[test]
+    fn an_assignment_whose_ids_are_not_what_was_asked_fails_naming_the_record() {
+        assert_eq!(read(&row()).unwrap().assignee_id, "005000000000001AAA");
+        // Another form of the same ids: the 15-character one, an 18-character one in capitals.
+        let mut other_forms = row();
+        other_forms["AssigneeId"] = json!("005000000000001");
+        other_forms["PermissionSetId"] = json!(PERMISSION_SET.to_uppercase());
+        assert!(read(&other_forms).is_ok());
+        let long = "0".repeat(100_000);
+        for (field, value, expected) in [
+            (
+                "Id",
+                json!("0Pa\n1"),
+                r#"Id "0Pa\n1" is not a Salesforce record id"#,
+            ),
+            ("Id", json!(long), "is not a Salesforce record id"),
+            ("Id", json!(""), "a record's Id is empty"),
+            (
+                "AssigneeId",
+                json!(5),
+                "a record's AssigneeId is a number, not a string (record 0Pa000000000001CAA)",
+            ),
+            (
+                "AssigneeId",
+                json!(PERMISSION_SET),
+                "AssigneeId \"0PS000000000001GAA\" is not the id of a User (those start 005) \
+                 (record 0Pa000000000001CAA)",
+            ),
+            (
+                "AssigneeId",
+                json!("005000000000001AAB"),
+                "AssigneeId \"005000000000001AAB\" is not a Salesforce record id",
+            ),
+            (
+                "PermissionSetId",
+                json!("0PS000000000002GAA"),
+                "PermissionSetId 0PS000000000002GAA is not among those asked about (record \
+                 0Pa000000000001CAA)",
+            ),
+            (
+                "PermissionSetId",
+                json!("0ps000000000001"),
+                "PermissionSetId 0ps000000000001 is not among those asked about",
+            ),
+        ] {
+            let mut broken = row();
+            broken[field] = value;
+            let error = read(&broken).unwrap_err();
+            assert!(
+                error.starts_with(
+                    "Salesforce query of PermissionSetAssignment: the answer is not what roster \
+                     expects: "
+                ),
+                "{error}"
+            );
+            assert!(error.contains(expected), "{expected:?} not in {error}");
+            assert!(
+                error.len() < 600,
+                "an id is echoed whole: {} bytes",
+                error.len()
+            );
+        }
+    }
+
+    #[test]
+    fn an_assignment_listed_twice_in_any_form_fails_the_read() {
+        let grant = |id: &str| GrantAssignment {
+            kind: GrantKind::PermissionSet,
+            id: id.to_owned(),
+            assignee_id: "005000000000001AAA".to_owned(),
+            object_id: PERMISSION_SET.to_owned(),
+        };
+        let other = "0Pa000000000002CAA";
+        assert!(listed_once(&[grant("0Pa000000000001CAA"), grant(other)]).is_ok());
+        for twice in [
+            "0Pa000000000001CAA",
+            "0Pa000000000001",
+            "0PA000000000001CAA",
+        ] {
+            let error = listed_once(&[grant("0Pa000000000001CAA"), grant(other), grant(twice)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.ends_with(&format!("assignment {twice} is listed twice")),
+                "{error}"
+            );
+        }
+        // The same id in two kinds is two records' (a guess of the emulator's, never real).
+        let mut licence = grant("0Pa000000000001CAA");
+        licence.kind = GrantKind::PermissionSetLicense;
+        assert!(listed_once(&[grant("0Pa000000000001CAA"), licence]).is_ok());
+    }
 }

@@ -65,6 +65,45 @@ pub(crate) fn canonical_id(id: &str) -> Option<[u8; 15]> {
     Some(out)
 }
 
+/// An object's key prefix (the first three characters of its records' ids) and the object
+/// as a message names it.
+pub(crate) type KeyPrefix = (&'static str, &'static str);
+
+/// The key prefixes roster checks ids against: User, Profile and Organization as seen in
+/// Salesforce's fixtures (reference `salesforce-api.md`), UserLicense's as `USER_LICENSE_PREFIX`.
+pub(crate) const USER_IDS: KeyPrefix = ("005", "a User");
+pub(crate) const PROFILE_IDS: KeyPrefix = ("00e", "a Profile");
+pub(crate) const ORGANIZATION_IDS: KeyPrefix = ("00D", "an Organization");
+pub(crate) const USER_LICENSE_IDS: KeyPrefix = (USER_LICENSE_PREFIX, "a UserLicense");
+
+/// `id`, a record's `field` as a query answered it, checked to be a Salesforce record id: 15
+/// letters and digits, or 18 whose last three fit the first fifteen (`canonical_id`); given
+/// `of`, an id of that object. An answer whose ids are not
+/// ids is refused at the read: planned, such an id would reach the plan, and an apply would stop
+/// half done at Salesforce's `MALFORMED_ID` ("Record IDs", Salesforce Help).
+///
+/// The id's 15-character form (`canonical_id`): the same record's key whichever form or case
+/// the answer used.
+///
+/// # Errors
+/// The field and its value (cut and escaped: `render::quoted`), and what it is not.
+pub(crate) fn check_id(field: &str, id: &str, of: Option<KeyPrefix>) -> Result<[u8; 15], String> {
+    let Some(canonical) = canonical_id(id) else {
+        return Err(format!(
+            "{field} {} is not a Salesforce record id (15 letters and digits, or 18 whose last \
+             three fit the first fifteen)",
+            crate::render::quoted(id)
+        ));
+    };
+    match of {
+        Some((prefix, object)) if !canonical.starts_with(prefix.as_bytes()) => Err(format!(
+            "{field} {} is not the id of {object} (those start {prefix})",
+            crate::render::quoted(id)
+        )),
+        _ => Ok(canonical),
+    }
+}
+
 /// The key prefix of UserLicense ids: a permission set whose `LicenseId` starts with it is for
 /// that user licence only (Object Reference, PermissionSet `LicenseId`; key prefixes in
 /// `../shared/reference/salesforce-access.md`).

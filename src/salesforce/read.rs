@@ -2,7 +2,7 @@
 //! profiles with their licences, roles, permission sets and the assignments of the ones the
 //! config names. Independent queries run side by side.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -157,11 +157,6 @@ pub(crate) async fn read(
 /// and the core fields typed as Salesforce answers them (`TargetUser::from_row`).
 fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceError> {
     let row = strip_attributes(row);
-    let malformed = |why: String| {
-        SalesforceError::Read(format!(
-            "Salesforce query of User: the answer is not what roster expects: {why}"
-        ))
-    };
     // Salesforce answers every selected field, null or not: a row without one is a
     // malformed answer (a missing ProfileId would lose a protected profile).
     // Each name as asked for first: Salesforce answers with the describe's spelling, which a
@@ -177,9 +172,12 @@ fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceEr
             Some(id) => format!(" (record {})", crate::render::visible(id)),
             None => String::new(),
         };
-        return Err(malformed(format!("a record has no {missing}{record}")));
+        return Err(malformed(
+            "User",
+            &format!("a record has no {missing}{record}"),
+        ));
     }
-    TargetUser::from_row(row).map_err(malformed)
+    TargetUser::from_row(row).map_err(|why| malformed("User", &why))
 }
 
 /// The users of the User rows (`user_of_row`), each with its login: each user's profile checked
@@ -190,59 +188,64 @@ fn users_from(
     logins: &[Value],
 ) -> Result<Vec<TargetUser>, SalesforceError> {
     // A login row without its ids or flag would unfreeze or freeze the wrong user: refused.
-    let logins: HashMap<&str, UserLogin> = logins
+    let user_id = Some(super::USER_IDS);
+    let mut login_of: HashMap<[u8; 15], UserLogin> = HashMap::with_capacity(logins.len());
+    for row in logins {
+        let id = required_id(row, "UserLogin", "Id", None)?;
+        let (_, user) = id_of(row, "UserId", user_id)
+            .map_err(|why| malformed("UserLogin", &format!("{why} (record {id})")))?;
+        let Some(is_frozen) = row.get("IsFrozen").and_then(Value::as_bool) else {
+            return Err(malformed(
+                "UserLogin",
+                &format!("IsFrozen is not a boolean (record {id})"),
+            ));
+        };
+        if login_of.insert(user, UserLogin { id, is_frozen }).is_some() {
+            return Err(malformed(
+                "UserLogin",
+                &format!(
+                    "user {} has two UserLogin records",
+                    String::from_utf8_lossy(&user)
+                ),
+            ));
+        }
+    }
+    let profile_keys: HashSet<[u8; 15]> = profiles
         .iter()
-        .map(|r| {
-            let (Some(user), Some(id), Some(is_frozen)) = (
-                r.get("UserId").and_then(Value::as_str),
-                r.get("Id").and_then(Value::as_str),
-                r.get("IsFrozen").and_then(Value::as_bool),
-            ) else {
-                return Err(SalesforceError::Read(
-                    "Salesforce query of UserLogin: the answer is not what roster expects: a \
-                     row lacks Id, UserId or a boolean IsFrozen"
-                        .to_owned(),
-                ));
-            };
-            let login = UserLogin {
-                id: id.to_owned(),
-                is_frozen,
-            };
-            Ok((super::id15(user), login))
-        })
-        .collect::<Result<_, SalesforceError>>()?;
+        .filter_map(|p| super::canonical_id(&p.id))
+        .collect();
+    let mut seen = HashSet::with_capacity(users.len());
     let mut users: Vec<TargetUser> = users
         .into_iter()
         .map(|mut user| {
+            // `from_row` checked the id; its 15-character form is the user's key, whatever
+            // form or case the answer used.
+            let key =
+                super::check_id("Id", &user.id, user_id).map_err(|why| malformed("User", &why))?;
+            if !seen.insert(key) {
+                return Err(malformed(
+                    "User",
+                    &format!("user {} is listed twice", user.id),
+                ));
+            }
             // A profile the org did not list would make a protected user unprotected.
             let profile = user.profile_id.as_deref().unwrap_or_default();
-            if !profiles
-                .iter()
-                .any(|p| super::id15(&p.id) == super::id15(profile))
-            {
-                return Err(SalesforceError::Read(format!(
-                    "Salesforce query of User: the answer is not what roster expects: user {} \
-                     has ProfileId {}, which is not among the org's {} profiles",
-                    crate::render::visible(&user.id),
-                    crate::render::visible(profile),
-                    profiles.len()
-                )));
+            if !super::canonical_id(profile).is_some_and(|p| profile_keys.contains(&p)) {
+                return Err(malformed(
+                    "User",
+                    &format!(
+                        "user {} has ProfileId {}, which is not among the org's {} profiles",
+                        user.id,
+                        crate::render::quoted(profile),
+                        profiles.len()
+                    ),
+                ));
             }
-            user.login = logins.get(super::id15(&user.id)).cloned();
+            user.login = login_of.get(&key).cloned();
             Ok(user)
         })
         .collect::<Result<_, SalesforceError>>()?;
     users.sort_by(|a, b| a.id.cmp(&b.id));
-    if let Some(twice) = users
-        .windows(2)
-        .find(|pair| super::id15(&pair[0].id) == super::id15(&pair[1].id))
-    {
-        return Err(SalesforceError::Read(format!(
-            "Salesforce query of User: the answer is not what roster expects: user {} is \
-             listed twice",
-            twice[0].id
-        )));
-    }
     Ok(users)
 }
 
@@ -319,7 +322,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         &licenses,
         |l| {
             Ok(UserLicense {
-                id: required(l, "UserLicense", "Id")?,
+                id: required_id(l, "UserLicense", "Id", Some(super::USER_LICENSE_IDS))?,
                 name: required(l, "UserLicense", "Name")?,
                 total: number(l, "TotalLicenses"),
                 used: number(l, "UsedLicenses"),
@@ -331,7 +334,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         &profiles,
         |p| {
             Ok(Profile {
-                id: required(p, "Profile", "Id")?,
+                id: required_id(p, "Profile", "Id", Some(super::PROFILE_IDS))?,
                 name: required(p, "Profile", "Name")?,
                 user_license_id: optional(p, "UserLicenseId"),
                 administrative: crate::model::ADMINISTRATIVE_PERMISSIONS
@@ -351,7 +354,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         &roles,
         |r| {
             Ok(UserRole {
-                id: required(r, "UserRole", "Id")?,
+                id: required_id(r, "UserRole", "Id", None)?,
                 name: required(r, "UserRole", "Name")?,
                 developer_name: optional(r, "DeveloperName"),
             })
@@ -381,7 +384,7 @@ fn organization(rows: &[Value]) -> Result<Org, SalesforceError> {
         ));
     };
     Ok(Org {
-        id: required(org, "Organization", "Id")?,
+        id: required_id(org, "Organization", "Id", Some(super::ORGANIZATION_IDS))?,
         name: required(org, "Organization", "Name")?,
         is_sandbox: org.get("IsSandbox").and_then(Value::as_bool) == Some(true),
     })
@@ -401,13 +404,52 @@ fn sorted<T>(
 /// A text field every record of `object` has (its Id, a Name, a reference the query selected):
 /// a row without it is a malformed answer, never an empty name.
 pub(super) fn required(row: &Value, object: &str, field: &str) -> Result<String, SalesforceError> {
+    text_of(row, field).map_err(|why| malformed(object, &why))
+}
+
+/// `required` for an id (the record's own `Id`, or a reference the query selected), checked to
+/// be a record id, of the object `of` names where given (`salesforce::check_id`).
+pub(super) fn required_id(
+    row: &Value,
+    object: &str,
+    field: &str,
+    of: Option<super::KeyPrefix>,
+) -> Result<String, SalesforceError> {
+    id_of(row, field, of)
+        .map(|(id, _)| id)
+        .map_err(|why| malformed(object, &why))
+}
+
+/// A row's `field`, a text that is not empty; else why not.
+fn text_of(row: &Value, field: &str) -> Result<String, String> {
     match row.get(field) {
         Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
-        _ => Err(SalesforceError::Read(format!(
-            "Salesforce query of {object}: the answer is not what roster expects: a record has \
-             no {field}"
-        ))),
+        None | Some(Value::Null) => Err(format!("a record has no {field}")),
+        Some(Value::String(_)) => Err(format!("a record's {field} is empty")),
+        Some(Value::Bool(_)) => Err(format!("a record's {field} is a boolean, not a string")),
+        Some(Value::Number(_)) => Err(format!("a record's {field} is a number, not a string")),
+        Some(Value::Array(_)) => Err(format!("a record's {field} is an array, not a string")),
+        Some(Value::Object(_)) => Err(format!("a record's {field} is an object, not a string")),
     }
+}
+
+/// A row's `field`, a record id (of `of`'s object where given), with its canonical form
+/// (`salesforce::check_id`); else why not.
+pub(super) fn id_of(
+    row: &Value,
+    field: &str,
+    of: Option<super::KeyPrefix>,
+) -> Result<(String, [u8; 15]), String> {
+    let id = text_of(row, field)?;
+    let canonical = super::check_id(field, &id, of)?;
+    Ok((id, canonical))
+}
+
+/// A query answer of `object` roster cannot read, and why.
+pub(super) fn malformed(object: &str, why: &str) -> SalesforceError {
+    SalesforceError::Read(format!(
+        "Salesforce query of {object}: the answer is not what roster expects: {why}"
+    ))
 }
 
 /// A query row without Salesforce's `attributes` envelope.
@@ -469,6 +511,105 @@ mod tests {
         assert!(user.fields.get("username").is_none());
     }
 
+    /// A User or UserLogin row whose ids are not record ids (of a User, where they name one)
+    /// fails the read, the id cut and escaped: planned, such an id reached the plan and stopped
+    /// an apply half done at `MALFORMED_ID`. One user in two forms is one user listed twice,
+    /// and a login joins its user in any form.
+    #[test]
+    fn ids_that_are_not_a_users_fail_the_read_and_every_form_of_one_id_is_one_user() {
+        let with_id = |id: Value| {
+            let mut answered = row();
+            answered["Id"] = id;
+            user_of_row(answered, &[]).map_err(|e| e.to_string())
+        };
+        let long = "5".repeat(100_000);
+        for (id, expected) in [
+            (
+                json!("005\n00000000001"),
+                r#"Id "005\n00000000001" is not a Salesforce record id"#,
+            ),
+            (
+                json!("x/../../../../v1.0/users?\u{1b}[31m"),
+                r#"Id "x/../../../../v1.0/users?\u{1b}[31m" is not a Salesforce record id"#,
+            ),
+            (json!(""), r#"Id "" is not a Salesforce record id"#),
+            (json!(long), "is not a Salesforce record id"),
+            // The suffix marks a digit as a capital: no id has it.
+            (json!("005000000000001AAB"), "is not a Salesforce record id"),
+            (
+                json!("0PS000000000001GAA"),
+                r#"Id "0PS000000000001GAA" is not the id of a User (those start 005)"#,
+            ),
+            (json!(5), "Id is 5, not a string"),
+        ] {
+            let error = with_id(id).unwrap_err();
+            assert!(error.contains(expected), "{expected:?} not in {error}");
+            assert!(
+                !error.contains('\u{1b}') && !error.contains('\n'),
+                "{error}"
+            );
+            assert!(
+                error.len() < 600,
+                "an id is echoed whole: {} bytes",
+                error.len()
+            );
+        }
+        let profiles = [Profile {
+            id: "00e000000000001AAA".to_owned(),
+            name: "Standard User".to_owned(),
+            ..Profile::default()
+        }];
+        let user = |id: &str| with_id(json!(id)).unwrap();
+        // The 15-character form and the 18-character one in capitals are the same user's.
+        for twice in ["005000000000001", "005000000000001aaa"] {
+            let error = users_from(
+                vec![user("005000000000001AAA"), user(twice)],
+                &profiles,
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains("is listed twice"), "{error}");
+        }
+        let login = |id: &str, user: &str| json!({"Id": id, "UserId": user, "IsFrozen": true});
+        let joined = users_from(
+            vec![user("005000000000001AAA")],
+            &profiles,
+            &[login("060000000000001AAA", "005000000000001")],
+        )
+        .unwrap();
+        assert_eq!(joined[0].login.as_ref().unwrap().id, "060000000000001AAA");
+        for (logins, expected) in [
+            (
+                vec![login("060000000000001AAA", "0PS000000000001GAA")],
+                "UserId \"0PS000000000001GAA\" is not the id of a User (those start 005) (record \
+                 060000000000001AAA)",
+            ),
+            (
+                vec![login("060\u{1b}", "005000000000001AAA")],
+                r#"Id "060\u{1b}" is not a Salesforce record id"#,
+            ),
+            (
+                vec![
+                    login("060000000000001AAA", "005000000000001AAA"),
+                    login("060000000000002AAA", "005000000000001"),
+                ],
+                "user 005000000000001 has two UserLogin records",
+            ),
+        ] {
+            let error = users_from(vec![user("005000000000001AAA")], &profiles, &logins)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(
+                    "Salesforce query of UserLogin: the answer is not what roster expects: "
+                ),
+                "{error}"
+            );
+            assert!(error.contains(expected), "{expected:?} not in {error}");
+        }
+    }
+
     /// A core field answered twice, in spellings that differ only in case, is refused whichever
     /// spelling is the one asked for: which of the two is the user's cannot be known. The
     /// record is named, and what it holds is shown escaped.
@@ -497,17 +638,12 @@ mod tests {
             error.ends_with("IsActive is \"true\", not a boolean (record 005000000000001AAA)"),
             "{error}"
         );
-        let mut broken = row();
-        broken["Id"] = json!("005\n000");
-        broken["IsActive"] = Value::Null;
-        let error = user_of_row(broken, &[]).unwrap_err().to_string();
-        assert!(error.ends_with(r"(record 005\n000)"), "{error}");
         // A profile the org does not list, shown escaped: one line, whatever it holds.
         let mut user = user_of_row(row(), &[]).unwrap();
         user.profile_id = Some("00e\n0".to_owned());
         let error = users_from(vec![user], &[], &[]).unwrap_err().to_string();
         assert!(
-            error.ends_with(r"has ProfileId 00e\n0, which is not among the org's 0 profiles"),
+            error.ends_with(r#"has ProfileId "00e\n0", which is not among the org's 0 profiles"#),
             "{error}"
         );
     }

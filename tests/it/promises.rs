@@ -526,7 +526,7 @@ fn a_plan_made_for_another_org_is_stale() {
     // The same world under another org id: the credentials work, the plan is not for it.
     let world = read("examples/demo/world.yaml").replacen(
         "salesforce:\n",
-        "salesforce:\n  org_id: 00D8c0000000099AAA\n",
+        "salesforce:\n  org_id: 00D8c0000000099EAA\n",
         1,
     );
     let path = scratch.write("other-world.yaml", world);
@@ -536,7 +536,7 @@ fn a_plan_made_for_another_org_is_stale() {
     assert!(
         applied.stderr.contains("Saved plan is stale")
             && applied.stderr.contains("the plan was made for org ")
-            && applied.stderr.contains("00D8c0000000099AAA"),
+            && applied.stderr.contains("00D8c0000000099EAA"),
         "{}",
         applied.stderr
     );

@@ -575,6 +575,93 @@ fn salesforce_rows_without_what_every_record_has_fail_the_read() {
     }
 }
 
+/// A User answer whose record id is not an id (the path and escape an attacker would send)
+/// fails the read of `apply` as of `plan`: nothing is written. Before, it was planned, and an
+/// apply made its creates, then stopped at Salesforce's `MALFORMED_ID` half done. The same for
+/// an assignment whose assignee is not a User.
+#[test]
+fn record_ids_that_are_not_ids_fail_the_read_and_apply_writes_nothing() {
+    let world = World::demo("safety-ids");
+    let snapshot = world.roster(&["snapshot", "--out", "snap"]);
+    assert_eq!(snapshot.code, 0, "{}", snapshot.stderr);
+    let target: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("snap/salesforce.json")).unwrap(),
+    )
+    .unwrap();
+    let fields: Vec<&str> = target["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    let soql = format!("SELECT {} FROM User", fields.join(", "));
+    let (status, mut page) =
+        world
+            .emulator
+            .salesforce_send(Method::GET, &format!("query?q={soql}"), &Value::Null);
+    assert_eq!(status, 200, "{page}");
+    let hostile = "x/../../../../v1.0/users?\u{1b}[31m";
+    page["records"][0]["Id"] = json!(hostile);
+    let before = world_objects(&world, "User");
+    let writes = |world: &World| -> Vec<String> {
+        world
+            .requests()
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|route| !route.starts_with("GET") && !route.ends_with("/token"))
+            .cloned()
+            .collect()
+    };
+    fault(
+        &world,
+        &json!({"route": "GET /services/data/{v}/query", "query_contains": "SELECT Id, Username, Email",
+                "kind": "respond", "status": 200, "count": 10, "body": page}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            r#"Salesforce query of User: the answer is not what roster expects: Id "x/../../../../v1.0/users?\u{1b}[31m" is not a Salesforce record id"#
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains('\u{1b}'), "{}", out.stderr);
+    assert_eq!(writes(&world), Vec::<String>::new());
+    assert_eq!(world_objects(&world, "User"), before);
+    world.emulator.admin_call(Method::DELETE, "faults", None);
+
+    // An assignment whose assignee is a permission set: refused, the record named.
+    let permission_set = world_objects(&world, "PermissionSet")[0]["Id"].clone();
+    let assignment = json!({"attributes": {"type": "PermissionSetAssignment"},
+        "Id": "0Pa000000000001CAA", "AssigneeId": permission_set, "PermissionSetId": permission_set});
+    fault(
+        &world,
+        &json!({"route": "GET /services/data/{v}/query", "query_contains": "FROM PermissionSetAssignment",
+                "kind": "respond", "status": 200, "count": 10,
+                "body": {"totalSize": 1, "done": true, "records": [assignment]}}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "Salesforce query of PermissionSetAssignment: the answer is not what roster expects: \
+             AssigneeId \"{}\" is not the id of a User (those start 005) (record \
+             0Pa000000000001CAA)",
+            permission_set.as_str().unwrap()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(writes(&world), Vec::<String>::new());
+    world.emulator.admin_call(Method::DELETE, "faults", None);
+    // Without the faults, the same apply converges.
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    world.assert_converged();
+}
+
 #[test]
 fn graph_members_without_their_selected_properties_fail_the_read() {
     let world = World::demo("safety-members");
@@ -1670,7 +1757,7 @@ fn user_rows_of_the_wrong_shape_or_with_an_unlisted_profile_fail_the_read() {
         (page(vec![no_profile]), "ProfileId is null, not a string"),
         (
             page(vec![unlisted]),
-            "has ProfileId 00e8c0000000zzzAAA, which is not among the org's",
+            "has ProfileId \"00e8c0000000zzzAAA\", which is not among the org's",
         ),
         (page(vec![numeric_email]), "Email is 42, not a string"),
         (page(vec![admin.clone(), admin.clone()]), "is listed twice"),
