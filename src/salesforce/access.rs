@@ -178,7 +178,7 @@ fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, Salesforc
     let name = required(spec.name_field)?;
     Ok(AccessObject {
         kind,
-        id: required("Id")?,
+        id: super::read::required_id(row, spec.object, "Id", None)?,
         alias: spec.alias_field.and_then(&text).filter(|a| *a != name),
         name,
         status: spec.status_field.and_then(&text),
@@ -371,6 +371,24 @@ mod tests {
                 error.len()
             );
         }
+    }
+
+    /// An access object's id is an id: a grant of it would be written with it.
+    #[test]
+    fn an_access_object_whose_id_is_not_an_id_fails_the_read() {
+        let object = |id: &str| {
+            access_object(
+                GrantKind::PermissionSet,
+                &json!({"Id": id, "Name": "Sales_Cloud_User"}),
+            )
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(object(PERMISSION_SET).unwrap().name, "Sales_Cloud_User");
+        let error = object("0PS\u{1b}[2J").unwrap_err();
+        assert!(
+            error.ends_with(r#"Id "0PS\u{1b}[2J" is not a Salesforce record id (15 letters and digits, or 18 whose last three fit the first fifteen)"#),
+            "{error}"
+        );
     }
 
     #[test]
