@@ -408,7 +408,7 @@ impl Salesforce {
         let mut answer = ask(None).await;
         loop {
             let reply = answer?;
-            let early = read_ahead(&reply, &what, &seen);
+            let early = read_ahead(&reply, &what, &seen, &self.api_version);
             let (page, next_answer) = match early {
                 None => (reply.json(&what), None),
                 Some(path) => {
@@ -448,33 +448,25 @@ impl Salesforce {
             let Some(done) = page.get("done").and_then(Value::as_bool) else {
                 return Err(unexpected("a page has no `done`".to_owned()));
             };
+            // The page's shape first, then its rows.
+            let next = next_page(
+                &page,
+                done,
+                !records.is_empty(),
+                &mut seen,
+                &self.api_version,
+            )
+            .map_err(unexpected)?;
             rows += records.len();
-            each_page(records)?;
-            if done {
-                let promised = total.unwrap_or(size);
-                if rows as u64 != promised {
-                    return Err(unexpected(format!(
-                        "totalSize is {promised}, but {rows} records arrived"
-                    )));
-                }
-                return Ok(());
+            let promised = total.unwrap_or(size);
+            if rows as u64 > promised || (done && rows as u64 != promised) {
+                return Err(unexpected(format!(
+                    "totalSize is {promised}, but {rows} records arrived"
+                )));
             }
-            let next = match page.get("nextRecordsUrl").and_then(Value::as_str) {
-                // A locator that comes round again would page forever.
-                Some(path) if !seen.insert(path.to_owned()) => {
-                    return Err(unexpected(format!(
-                        "nextRecordsUrl {path:?} leads back to a page already read"
-                    )));
-                }
-                Some(path) if path.starts_with('/') => path.to_owned(),
-                Some(path) => {
-                    return Err(unexpected(format!("nextRecordsUrl {path:?} is not a path")));
-                }
-                None => {
-                    return Err(unexpected(
-                        "`done` is false, but there is no `nextRecordsUrl`".to_owned(),
-                    ));
-                }
+            each_page(records)?;
+            let Some(next) = next else {
+                return Ok(());
             };
             answer = match next_answer {
                 Some((asked, next_answer)) if asked == next => next_answer,
@@ -482,6 +474,63 @@ impl Salesforce {
             };
         }
     }
+}
+
+/// Where a query page leads: nowhere when it is the last (`done`), else its `nextRecordsUrl`,
+/// a query-more path (`is_query_more`) not `seen` before (a locator that comes round again
+/// would page forever), the page holding records (one before the last without any would leave
+/// the locator's offset where it was: a chain of them pages without end).
+///
+/// # Errors
+/// Which of those the page is not.
+fn next_page(
+    page: &Value,
+    done: bool,
+    has_records: bool,
+    seen: &mut std::collections::HashSet<String>,
+    api_version: &str,
+) -> Result<Option<String>, String> {
+    if done {
+        return Ok(None);
+    }
+    let Some(path) = page.get("nextRecordsUrl").and_then(Value::as_str) else {
+        return Err("`done` is false, but there is no `nextRecordsUrl`".to_owned());
+    };
+    if !seen.insert(path.to_owned()) {
+        return Err(format!(
+            "nextRecordsUrl {} leads back to a page already read",
+            crate::render::quoted(path)
+        ));
+    }
+    if !is_query_more(path, api_version) {
+        return Err(format!(
+            "nextRecordsUrl {} is not a query-more path of API version {api_version} \
+             (/services/data/v{api_version}/query/ and a locator)",
+            crate::render::quoted(path),
+        ));
+    }
+    if !has_records {
+        return Err("a page before the last has no records".to_owned());
+    }
+    Ok(Some(path.to_owned()))
+}
+
+/// Whether `path`, a page's `nextRecordsUrl`, is what Salesforce gives: the query-more path of
+/// the API version asked, `/services/data/v62.0/query/01gRO0000016PIAYA2-500`, its locator
+/// letters, digits and hyphens (REST API Developer Guide, "Query": the path is relative, the
+/// locator `<01g id>-<offset>`). Anything else — another host (`//elsewhere/…`), another
+/// resource of the instance, which would be sent the session's token, a path with `..` or a
+/// query — is not followed.
+fn is_query_more(path: &str, api_version: &str) -> bool {
+    path.strip_prefix("/services/data/v")
+        .and_then(|rest| rest.strip_prefix(api_version))
+        .and_then(|rest| rest.strip_prefix("/query/"))
+        .is_some_and(|locator| {
+            !locator.is_empty()
+                && locator
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The next page of a query whose page `reply` goes on, skimmed before the page's rows are read:
@@ -494,13 +543,16 @@ fn read_ahead(
     reply: &Reply,
     what: &crate::http::Request,
     seen: &std::collections::HashSet<String>,
+    api_version: &str,
 ) -> Option<String> {
     reply
         .json_as::<PageHead>(what)
         .ok()
         .filter(|head| head.done == Value::Bool(false))
         .and_then(|head| match head.next {
-            Value::String(path) if path.starts_with('/') && !seen.contains(&path) => Some(path),
+            Value::String(path) if is_query_more(&path, api_version) && !seen.contains(&path) => {
+                Some(path)
+            }
             _ => None,
         })
 }

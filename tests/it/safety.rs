@@ -520,8 +520,43 @@ fn salesforce_pages_that_are_not_what_salesforce_sends_fail_the_read() {
             "a page has no `records` array",
         ),
         (
-            json!({"totalSize": 3, "done": false, "records": []}),
+            json!({"totalSize": 3, "done": false, "records": [{}]}),
             "`done` is false, but there is no `nextRecordsUrl`",
+        ),
+        // A page before the last holds records: a chain of empty ones would never end.
+        (
+            json!({"totalSize": 3, "done": false, "records": [],
+                   "nextRecordsUrl": "/services/data/v62.0/query/01gEMPTY-2000"}),
+            "a page before the last has no records",
+        ),
+        // More rows than promised fail at once, not at the end of the chain.
+        (
+            json!({"totalSize": 1, "done": false, "records": [{}, {}],
+                   "nextRecordsUrl": "/services/data/v62.0/query/01gMORE-2000"}),
+            "totalSize is 1, but 2 records arrived",
+        ),
+        // Query-more paths only: never another host, nor another resource of the instance
+        // (which would be sent the token), nor another version's.
+        (
+            json!({"totalSize": 3, "done": false, "records": [{}],
+                   "nextRecordsUrl": "//elsewhere.example/services/data/v62.0/query/01g-2000"}),
+            "nextRecordsUrl \"//elsewhere.example/services/data/v62.0/query/01g-2000\" is not a \
+             query-more path of API version 62.0",
+        ),
+        (
+            json!({"totalSize": 3, "done": false, "records": [{}],
+                   "nextRecordsUrl": "/services/apexrest/export"}),
+            "nextRecordsUrl \"/services/apexrest/export\" is not a query-more path",
+        ),
+        (
+            json!({"totalSize": 3, "done": false, "records": [{}],
+                   "nextRecordsUrl": "/services/data/v62.0/query/../sobjects/User"}),
+            "is not a query-more path",
+        ),
+        (
+            json!({"totalSize": 3, "done": false, "records": [{}],
+                   "nextRecordsUrl": "/services/data/v41.0/query/01gOLD-2000"}),
+            "is not a query-more path of API version 62.0",
         ),
         (
             json!({"totalSize": 41, "done": true, "records": []}),
@@ -796,7 +831,8 @@ fn a_page_that_leads_back_to_itself_fails_instead_of_paging_forever() {
                 "status": 200, "count": 100, "body": {"value": [], "@odata.nextLink": next}}),
     );
     assert_read_fails(&world, &["leads back to a page already read"]);
-    let page = json!({"totalSize": 5, "done": false, "records": [],
+    let page = json!({"totalSize": 5, "done": false,
+                      "records": [{"Id": "00e000000000001AAA", "Name": "Standard User"}],
                       "nextRecordsUrl": "/services/data/v62.0/query/01gLOOP-2000"});
     fault(
         &world,
