@@ -427,8 +427,16 @@ impl Salesforce {
                 }
             };
             let mut page = page?;
-            let Some(size) = page.get("totalSize").and_then(Value::as_u64) else {
-                return Err(unexpected("a page has no `totalSize`".to_owned()));
+            let size = match page.get("totalSize") {
+                Some(size) => size.as_u64().ok_or_else(|| {
+                    let shown = match size {
+                        Value::Number(number) => number.to_string(),
+                        Value::String(_) => "a string".to_owned(),
+                        other => crate::render::quoted(&other.to_string()),
+                    };
+                    unexpected(format!("`totalSize` is {shown}, not a count of records"))
+                })?,
+                None => return Err(unexpected("a page has no `totalSize`".to_owned())),
             };
             if total.is_none() {
                 total = Some(size);

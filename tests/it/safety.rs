@@ -567,6 +567,14 @@ fn salesforce_pages_that_are_not_what_salesforce_sends_fail_the_read() {
             "a record is 7, not an object",
         ),
         (
+            json!({"totalSize": -1, "done": true, "records": []}),
+            "`totalSize` is -1, not a count of records",
+        ),
+        (
+            json!({"totalSize": "1", "done": true, "records": [{}]}),
+            "`totalSize` is a string, not a count of records",
+        ),
+        (
             json!({"done": true, "records": []}),
             "a page has no `totalSize`",
         ),
