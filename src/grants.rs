@@ -7,6 +7,7 @@
 //! PermissionSet, PermissionSetAssignment, PermissionSetGroup, PermissionSetLicense,
 //! PermissionSetLicenseAssign, PackageLicense, UserPackageLicense, Group, GroupMember).
 
+use crate::salesforce::{GROUP_IDS, KeyPrefix, USER_IDS};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,21 @@ pub(crate) struct KindSpec {
     pub(crate) assignee_field: &'static str,
     /// Its field holding the access object: `PermissionSetGroupId`.
     pub(crate) object_field: &'static str,
+    /// Whose ids the object's records, the assignments and their assignees have
+    /// (`salesforce::record_id`; none named: an id's shape only). A group's member may be a
+    /// user or a group (a nested group, or a role's).
+    pub(crate) ids: KindIds,
+}
+
+/// PermissionSetAssignment's: of permission sets and of permission set groups.
+const PERMISSION_SET_ASSIGNMENT_IDS: KeyPrefix = ("0Pa", "a PermissionSetAssignment");
+
+/// The key prefixes of a kind's records (`KindSpec::ids`).
+#[derive(Debug)]
+pub(crate) struct KindIds {
+    pub(crate) object: &'static [KeyPrefix],
+    pub(crate) assignment: &'static [KeyPrefix],
+    pub(crate) assignee: &'static [KeyPrefix],
 }
 
 impl GrantKind {
@@ -68,6 +84,7 @@ impl GrantKind {
     ];
 
     /// The kind's row of the table.
+    #[allow(clippy::too_many_lines, reason = "a table: one row a kind")]
     pub(crate) fn spec(self) -> &'static KindSpec {
         match self {
             GrantKind::PermissionSetLicense => &KindSpec {
@@ -83,6 +100,11 @@ impl GrantKind {
                 assignment: "PermissionSetLicenseAssign",
                 assignee_field: "AssigneeId",
                 object_field: "PermissionSetLicenseId",
+                ids: KindIds {
+                    object: &[("0PL", "a PermissionSetLicense")],
+                    assignment: &[("2LA", "a PermissionSetLicenseAssign")],
+                    assignee: &[USER_IDS],
+                },
             },
             GrantKind::PackageLicense => &KindSpec {
                 noun: "package licence",
@@ -97,6 +119,11 @@ impl GrantKind {
                 assignment: "UserPackageLicense",
                 assignee_field: "UserId",
                 object_field: "PackageLicenseId",
+                ids: KindIds {
+                    object: &[],
+                    assignment: &[("051", "a UserPackageLicense")],
+                    assignee: &[USER_IDS],
+                },
             },
             GrantKind::PermissionSet => &KindSpec {
                 noun: "permission set",
@@ -111,6 +138,11 @@ impl GrantKind {
                 assignment: "PermissionSetAssignment",
                 assignee_field: "AssigneeId",
                 object_field: "PermissionSetId",
+                ids: KindIds {
+                    object: &[("0PS", "a PermissionSet")],
+                    assignment: &[PERMISSION_SET_ASSIGNMENT_IDS],
+                    assignee: &[USER_IDS],
+                },
             },
             GrantKind::PermissionSetGroup => &KindSpec {
                 noun: "permission set group",
@@ -125,6 +157,11 @@ impl GrantKind {
                 assignment: "PermissionSetAssignment",
                 assignee_field: "AssigneeId",
                 object_field: "PermissionSetGroupId",
+                ids: KindIds {
+                    object: &[("0PG", "a PermissionSetGroup")],
+                    assignment: &[PERMISSION_SET_ASSIGNMENT_IDS],
+                    assignee: &[USER_IDS],
+                },
             },
             GrantKind::PublicGroup => &KindSpec {
                 noun: "public group",
@@ -139,6 +176,11 @@ impl GrantKind {
                 assignment: "GroupMember",
                 assignee_field: "UserOrGroupId",
                 object_field: "GroupId",
+                ids: KindIds {
+                    object: &[GROUP_IDS],
+                    assignment: &[("011", "a GroupMember")],
+                    assignee: &[USER_IDS, GROUP_IDS],
+                },
             },
             GrantKind::Queue => &KindSpec {
                 noun: "queue",
@@ -153,6 +195,11 @@ impl GrantKind {
                 assignment: "GroupMember",
                 assignee_field: "UserOrGroupId",
                 object_field: "GroupId",
+                ids: KindIds {
+                    object: &[GROUP_IDS],
+                    assignment: &[("011", "a GroupMember")],
+                    assignee: &[USER_IDS, GROUP_IDS],
+                },
             },
         }
     }

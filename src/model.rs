@@ -244,7 +244,9 @@ impl TargetUser {
     ///
     /// # Errors
     /// What about the row is not a User as Salesforce answers one: no `Id` string or one that
-    /// is not a User's id (`salesforce::check_id`), no `Username` string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
+    /// is not a User's id (`salesforce::record_id`: ids are kept in their canonical
+    /// 18-character form, as are `ProfileId` and `UserRoleId`, each checked to be its
+    /// object's), no `Username` string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
     /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
     /// string nor null, or one of those fields answered twice in spellings that differ only in
     /// case (SOQL's names do not differ by case: which of the two is the user's?); each error
@@ -273,8 +275,11 @@ impl TargetUser {
             Some(Value::String(text)) => Ok(Some(text)),
             Some(other) => Err(format!("{name} is {}, not a string", shown(Some(&other)))),
         };
-        let id = text("Id", take("Id")?)?;
-        crate::salesforce::check_id("Id", &id, Some(crate::salesforce::USER_IDS))?;
+        let id = crate::salesforce::record_id(
+            "Id",
+            text("Id", take("Id")?)?,
+            &[crate::salesforce::USER_IDS],
+        )?;
         // Every error after the id names the record, among a large org's 100,000.
         let mut rest = || {
             let username = text("Username", take("Username")?)?;
@@ -291,8 +296,20 @@ impl TargetUser {
                 username,
                 is_active,
                 optional("Email", take("Email")?)?,
-                text("ProfileId", take("ProfileId")?)?,
-                optional("UserRoleId", take("UserRoleId")?)?,
+                crate::salesforce::record_id(
+                    "ProfileId",
+                    text("ProfileId", take("ProfileId")?)?,
+                    &[crate::salesforce::PROFILE_IDS],
+                )?,
+                optional("UserRoleId", take("UserRoleId")?)?
+                    .map(|role| {
+                        crate::salesforce::record_id(
+                            "UserRoleId",
+                            role,
+                            &[crate::salesforce::USER_ROLE_IDS],
+                        )
+                    })
+                    .transpose()?,
                 optional("SystemModstamp", take("SystemModstamp")?)?,
             ))
         };

@@ -303,7 +303,14 @@ async fn assignments(
             continue;
         }
         let wanted: Vec<String> = removes.iter().map(|(_, id)| id.clone()).collect();
-        let Ok(still) = soql::existing(&ctx.salesforce, spec.assignment, &wanted).await else {
+        let Ok(still) = soql::existing(
+            &ctx.salesforce,
+            spec.assignment,
+            spec.ids.assignment,
+            &wanted,
+        )
+        .await
+        else {
             continue;
         };
         for (p, id) in removes {

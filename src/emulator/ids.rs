@@ -11,8 +11,7 @@ pub(crate) const USER_LICENSE: &str = "100";
 pub(crate) const ORGANIZATION: &str = "00D";
 pub(crate) const QUERY_LOCATOR: &str = "01g";
 pub(crate) const BULK_JOB: &str = "750";
-pub(crate) const USER_LOGIN: &str = "060";
-/// UNCONFIRMED (reference `salesforce-access.md` §0): the emulator's guess.
+pub(crate) const USER_LOGIN: &str = "0Yw";
 pub(crate) const PERMISSION_SET_GROUP: &str = "0PG";
 pub(crate) const PERMISSION_SET_LICENSE: &str = "0PL";
 pub(crate) const PERMISSION_SET_LICENSE_ASSIGN: &str = "2LA";
@@ -24,7 +23,6 @@ pub(crate) const GROUP_MEMBER: &str = "011";
 pub(crate) const ACTIVE_FEATURE_LICENSE_METRIC: &str = "5Mf";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
 /// The 18-character id of record number `n` of the object with `prefix`, on pod `pod` (two
 /// characters, e.g. "8c").
@@ -43,20 +41,17 @@ pub(crate) fn make(prefix: &str, pod: &str, mut n: u64) -> String {
     id
 }
 
-/// The 3-character suffix of a 15-character id.
+/// The 3-character suffix of a 15-character id (`salesforce::case_suffix`).
 pub(crate) fn checksum(id15: &str) -> String {
     id15.as_bytes()
-        .chunks(5)
-        .take(3)
-        .map(|chunk| {
-            let bits = chunk
+        .try_into()
+        .map(|id: &[u8; 15]| {
+            crate::salesforce::case_suffix(id)
                 .iter()
-                .enumerate()
-                .filter(|(_, c)| c.is_ascii_uppercase())
-                .fold(0usize, |acc, (i, _)| acc | (1 << i));
-            char::from(CHECKSUM[bits])
+                .map(|c| char::from(*c))
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// Why a string is not a usable id.

@@ -256,6 +256,15 @@ impl World {
         }
         fields.insert("Id".into(), json!(id));
         let mut user = TargetUser::from_row(fields).expect("a User row");
+        // The world names records by their 15-character ids; a read keeps the canonical
+        // 18-character form, which begins with them.
+        user.id.truncate(15);
+        for id in [&mut user.profile_id, &mut user.user_role_id]
+            .into_iter()
+            .flatten()
+        {
+            id.truncate(15);
+        }
         user.login = Some(UserLogin {
             id: format!("060{:012}", self.target.users.len() + 1),
             is_frozen: false,

@@ -131,7 +131,7 @@ async fn in_query_rows_are_made_what_the_caller_keeps() {
             .collect()
     };
     assert_eq!(ids.len(), 5);
-    let id_of = |row: Value| Ok(crate::salesforce::soql::text(&row, "Id").to_owned());
+    let id_of = |row: Value| Ok(row["Id"].as_str().unwrap_or_default().to_owned());
     // Two ids a query: three queries.
     let mut found = crate::salesforce::soql::query_in_as(
         &salesforce,
@@ -155,7 +155,7 @@ async fn in_query_rows_are_made_what_the_caller_keeps() {
         &ids,
         2,
         move |row| {
-            let id = crate::salesforce::soql::text(&row, "Id");
+            let id = row["Id"].as_str().unwrap_or_default();
             if id == refused {
                 Err(crate::salesforce::SalesforceError::Read(format!(
                     "{id} is refused"

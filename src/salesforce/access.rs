@@ -66,11 +66,9 @@ pub(crate) async fn read(
         .iter()
         .map(|(kind, ids)| {
             let (salesforce, kind, ids) = (Arc::clone(salesforce), *kind, ids.clone());
-            // The objects asked about: an assignment of any other was not asked for.
-            let objects: HashSet<[u8; 15]> = ids
-                .iter()
-                .filter_map(|id| super::canonical_id(id))
-                .collect();
+            // The objects asked about (their ids canonical, as read): an assignment of any
+            // other was not asked for.
+            let objects: HashSet<String> = ids.iter().cloned().collect();
             async move {
                 let rows = soql::query_in_as(
                     &salesforce,
@@ -178,40 +176,42 @@ fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, Salesforc
     let name = required(spec.name_field)?;
     Ok(AccessObject {
         kind,
-        id: super::read::required_id(row, spec.object, "Id", None)?,
+        id: super::read::required_id(row, spec.object, "Id", spec.ids.object)?,
         alias: spec.alias_field.and_then(&text).filter(|a| *a != name),
         name,
         status: spec.status_field.and_then(&text),
         seats,
-        license_id: spec.license_field.and_then(&text),
+        // A licence's id, of a UserLicense or a PermissionSetLicense: joined by its text.
+        license_id: spec
+            .license_field
+            .and_then(&text)
+            .map(|id| super::record_id(spec.license_field.unwrap_or_default(), id, &[]))
+            .transpose()
+            .map_err(|why| super::read::malformed(spec.object, &why))?,
     })
 }
 
 /// An assignment from its query row: its id, its user's and its object's, each a record id
-/// (`salesforce::check_id`), the user's a User's, the object one of `objects` (the canonical
-/// ids the query asked about); every error after the id names the record.
+/// of its object (`KindSpec::ids`; a group's member may be a group) in its canonical form
+/// (`salesforce::record_id`), the object one of `objects` (the ids the query asked about);
+/// every error after the id names the record.
 fn assignment(
     kind: GrantKind,
     row: &Value,
-    objects: &HashSet<[u8; 15]>,
+    objects: &HashSet<String>,
 ) -> Result<GrantAssignment, SalesforceError> {
-    let object = kind.spec().assignment;
-    let id = super::read::required_id(row, object, "Id", None)?;
-    let field = |name: &str, of: Option<super::KeyPrefix>| {
-        super::read::id_of(row, name, of)
-            .map_err(|why| super::read::malformed(object, &format!("{why} (record {id})")))
-    };
     let spec = kind.spec();
-    let (assignee_id, _) = field(spec.assignee_field, Some(super::USER_IDS))?;
-    let (object_id, canonical) = field(spec.object_field, None)?;
-    if !objects.contains(&canonical) {
-        return Err(super::read::malformed(
-            object,
-            &format!(
-                "{} {object_id} is not among those asked about (record {id})",
-                spec.object_field
-            ),
-        ));
+    let object = spec.assignment;
+    let id = super::read::required_id(row, object, "Id", spec.ids.assignment)?;
+    let in_record = |why: String| super::read::malformed(object, &format!("{why} (record {id})"));
+    let assignee_id =
+        super::read::id_of(row, spec.assignee_field, spec.ids.assignee).map_err(in_record)?;
+    let object_id = super::read::id_of(row, spec.object_field, &[]).map_err(in_record)?;
+    if !objects.contains(&object_id) {
+        return Err(in_record(format!(
+            "{} {object_id} is not among those asked about",
+            spec.object_field
+        )));
     }
     Ok(GrantAssignment {
         kind,
@@ -221,14 +221,12 @@ fn assignment(
     })
 }
 
-/// Each assignment of `grants` once, whatever form or case its id was answered in: two rows
-/// of one assignment would be planned as two grants, and revoked twice.
+/// Each assignment of `grants` once (their ids canonical, whatever form or case the answer
+/// used: `record_id`): two rows of one assignment would be planned as two grants, and revoked
+/// twice.
 fn listed_once(grants: &[GrantAssignment]) -> Result<(), SalesforceError> {
     let mut seen = HashSet::with_capacity(grants.len());
-    match grants
-        .iter()
-        .find(|g| !seen.insert((g.kind, super::canonical_id(&g.id))))
-    {
+    match grants.iter().find(|g| !seen.insert((g.kind, &g.id))) {
         Some(twice) => Err(super::read::malformed(
             twice.kind.spec().assignment,
             &format!("assignment {} is listed twice", twice.id),
@@ -299,10 +297,7 @@ mod tests {
     }
 
     fn read(row: &Value) -> Result<GrantAssignment, String> {
-        let asked = [PERMISSION_SET]
-            .iter()
-            .filter_map(|id| super::super::canonical_id(id))
-            .collect();
+        let asked = HashSet::from([PERMISSION_SET.to_owned()]);
         assignment(GrantKind::PermissionSet, row, &asked).map_err(|e| e.to_string())
     }
 
@@ -351,7 +346,7 @@ mod tests {
             (
                 "PermissionSetId",
                 json!("0ps000000000001"),
-                "PermissionSetId 0ps000000000001 is not among those asked about",
+                "PermissionSetId 0ps000000000001AAA is not among those asked about",
             ),
         ] {
             let mut broken = row();
@@ -391,32 +386,42 @@ mod tests {
         );
     }
 
+    /// An assignment's ids are kept in their canonical form, whichever the answer used, so one
+    /// assignment answered in two forms is the same id twice.
     #[test]
     fn an_assignment_listed_twice_in_any_form_fails_the_read() {
+        for form in [
+            "0Pa000000000001",
+            "0PA000000000001CAA",
+            "0pa000000000001caa",
+        ] {
+            let mut answered = row();
+            answered["Id"] = json!(form);
+            answered["AssigneeId"] = json!("005000000000001");
+            answered["PermissionSetId"] = json!(PERMISSION_SET.to_lowercase());
+            let read = read(&answered).unwrap();
+            assert_eq!(read.id, "0Pa000000000001CAA", "{form}");
+            assert_eq!(read.assignee_id, "005000000000001AAA");
+            assert_eq!(read.object_id, PERMISSION_SET);
+        }
         let grant = |id: &str| GrantAssignment {
             kind: GrantKind::PermissionSet,
             id: id.to_owned(),
             assignee_id: "005000000000001AAA".to_owned(),
             object_id: PERMISSION_SET.to_owned(),
         };
-        let other = "0Pa000000000002CAA";
-        assert!(listed_once(&[grant("0Pa000000000001CAA"), grant(other)]).is_ok());
-        for twice in [
-            "0Pa000000000001CAA",
-            "0Pa000000000001",
-            "0PA000000000001CAA",
-        ] {
-            let error = listed_once(&[grant("0Pa000000000001CAA"), grant(other), grant(twice)])
-                .unwrap_err()
-                .to_string();
-            assert!(
-                error.ends_with(&format!("assignment {twice} is listed twice")),
-                "{error}"
-            );
-        }
+        let (one, other) = ("0Pa000000000001CAA", "0Pa000000000002CAA");
+        assert!(listed_once(&[grant(one), grant(other)]).is_ok());
+        let error = listed_once(&[grant(one), grant(other), grant(one)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with(&format!("assignment {one} is listed twice")),
+            "{error}"
+        );
         // The same id in two kinds is two records' (a guess of the emulator's, never real).
-        let mut licence = grant("0Pa000000000001CAA");
+        let mut licence = grant(one);
         licence.kind = GrantKind::PermissionSetLicense;
-        assert!(listed_once(&[grant("0Pa000000000001CAA"), licence]).is_ok());
+        assert!(listed_once(&[grant(one), licence]).is_ok());
     }
 }

@@ -235,9 +235,11 @@ impl Salesforce {
             SalesforceError::Read(format!("Salesforce's instance_url is not usable: {e}"))
         })?;
         tracing::debug!(target: "roster::salesforce", "logged in; instance {instance_url}");
+        // The identity URL's last segment, in its canonical form: the user roster signs in as,
+        // whom every plan protects.
         let user_id = text("id")
             .and_then(|id| id.rsplit('/').next().map(str::to_owned))
-            .filter(|id| id.starts_with("005") && matches!(id.len(), 15 | 18));
+            .and_then(|id| super::record_id("id", id, &[super::USER_IDS]).ok());
         Ok((
             Session {
                 token: SecretString::from(token),

@@ -69,39 +69,84 @@ pub(crate) fn canonical_id(id: &str) -> Option<[u8; 15]> {
 /// as a message names it.
 pub(crate) type KeyPrefix = (&'static str, &'static str);
 
-/// The key prefixes roster checks ids against: User, Profile and Organization as seen in
-/// Salesforce's fixtures (reference `salesforce-api.md`), UserLicense's as `USER_LICENSE_PREFIX`.
+// The key prefixes roster holds ids to, each seen in a recorded Salesforce answer or in
+// Salesforce's documentation (reference `salesforce-api.md` and `salesforce-access.md`; the
+// rest from recorded REST answers in public client libraries' tests: `0Pa`, `0PG`, `2LA`,
+// `051`, `0Yw`; and Salesforce's "standard field record ID prefix" lists: `00E`, `00G`, `011`).
+// An object whose prefix could not be confirmed (PackageLicense) is held to an id's shape only.
 pub(crate) const USER_IDS: KeyPrefix = ("005", "a User");
 pub(crate) const PROFILE_IDS: KeyPrefix = ("00e", "a Profile");
 pub(crate) const ORGANIZATION_IDS: KeyPrefix = ("00D", "an Organization");
 pub(crate) const USER_LICENSE_IDS: KeyPrefix = (USER_LICENSE_PREFIX, "a UserLicense");
+pub(crate) const USER_ROLE_IDS: KeyPrefix = ("00E", "a UserRole");
+pub(crate) const USER_LOGIN_IDS: KeyPrefix = ("0Yw", "a UserLogin");
+pub(crate) const GROUP_IDS: KeyPrefix = ("00G", "a Group");
 
-/// `id`, a record's `field` as a query answered it, checked to be a Salesforce record id: 15
-/// letters and digits, or 18 whose last three fit the first fifteen (`canonical_id`); given
-/// `of`, an id of that object. An answer whose ids are not
-/// ids is refused at the read: planned, such an id would reach the plan, and an apply would stop
-/// half done at Salesforce's `MALFORMED_ID` ("Record IDs", Salesforce Help).
-///
-/// The id's 15-character form (`canonical_id`): the same record's key whichever form or case
-/// the answer used.
+/// `id`, a record's `field` as an answer gave it, as the canonical 18-character id of the record
+/// it names: checked to be a Salesforce record id — 15 letters and digits, or 18 whose last
+/// three fit the first fifteen (`canonical_id`) — and, when `of` names objects, an id of one of
+/// them. Every id roster reads is kept in this one form, so that ids join by their text
+/// whichever form or case the answer used (Salesforce answers the 18-character form; the
+/// 15-character one is case-sensitive, the 18-character one not: "Record IDs", Salesforce
+/// Help). An answer whose ids are not ids is refused at the read: planned, such an id would
+/// reach the plan, and an apply would stop half done at Salesforce's `MALFORMED_ID`, or delete
+/// a record of another object.
 ///
 /// # Errors
 /// The field and its value (cut and escaped: `render::quoted`), and what it is not.
-pub(crate) fn check_id(field: &str, id: &str, of: Option<KeyPrefix>) -> Result<[u8; 15], String> {
-    let Some(canonical) = canonical_id(id) else {
+pub(crate) fn record_id(
+    field: &str,
+    id: impl AsRef<str> + Into<String>,
+    of: &[KeyPrefix],
+) -> Result<String, String> {
+    let text = id.as_ref();
+    let Some(canonical) = canonical_id(text) else {
         return Err(format!(
             "{field} {} is not a Salesforce record id (15 letters and digits, or 18 whose last \
              three fit the first fifteen)",
-            crate::render::quoted(id)
+            crate::render::quoted(text)
         ));
     };
-    match of {
-        Some((prefix, object)) if !canonical.starts_with(prefix.as_bytes()) => Err(format!(
-            "{field} {} is not the id of {object} (those start {prefix})",
-            crate::render::quoted(id)
-        )),
-        _ => Ok(canonical),
+    if !of.is_empty()
+        && !of
+            .iter()
+            .any(|(prefix, _)| canonical.starts_with(prefix.as_bytes()))
+    {
+        let objects: Vec<&str> = of.iter().map(|(_, object)| *object).collect();
+        let prefixes: Vec<&str> = of.iter().map(|(prefix, _)| *prefix).collect();
+        return Err(format!(
+            "{field} {} is not the id of {} (those start {})",
+            crate::render::quoted(text),
+            objects.join(" or "),
+            prefixes.join(" or ")
+        ));
     }
+    let suffix = case_suffix(&canonical);
+    if text.as_bytes().get(..15) == Some(&canonical[..])
+        && text.as_bytes().get(15..) == Some(&suffix[..])
+    {
+        // Already the canonical form, as Salesforce answers: kept, not copied.
+        return Ok(id.into());
+    }
+    let mut out = String::with_capacity(18);
+    out.extend(canonical.iter().chain(&suffix).map(|c| char::from(*c)));
+    Ok(out)
+}
+
+/// The three characters an 18-character id adds to its 15-character form: each, from
+/// `A`–`Z0`–`5`, a 5-bit mask of the capitals among five characters (`canonical_id` reads it).
+pub(crate) fn case_suffix(id15: &[u8; 15]) -> [u8; 3] {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    let mut suffix = [0u8; 3];
+    for (chunk, mark) in id15.chunks(5).zip(&mut suffix) {
+        let mask = chunk
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_ascii_uppercase())
+            .fold(0usize, |mask, (bit, _)| mask | (1 << bit));
+        *mark = ALPHABET[mask];
+    }
+    suffix
 }
 
 /// The key prefix of UserLicense ids: a permission set whose `LicenseId` starts with it is for

@@ -188,49 +188,31 @@ fn users_from(
     logins: &[Value],
 ) -> Result<Vec<TargetUser>, SalesforceError> {
     // A login row without its ids or flag would unfreeze or freeze the wrong user: refused.
-    let user_id = Some(super::USER_IDS);
-    let mut login_of: HashMap<[u8; 15], UserLogin> = HashMap::with_capacity(logins.len());
+    let mut login_of: HashMap<String, UserLogin> = HashMap::with_capacity(logins.len());
+    let mut login_ids = HashSet::with_capacity(logins.len());
     for row in logins {
-        let id = required_id(row, "UserLogin", "Id", None)?;
-        let (_, user) = id_of(row, "UserId", user_id)
-            .map_err(|why| malformed("UserLogin", &format!("{why} (record {id})")))?;
+        let id = required_id(row, "UserLogin", "Id", &[super::USER_LOGIN_IDS])?;
+        let in_record = |why: String| malformed("UserLogin", &format!("{why} (record {id})"));
+        let user = id_of(row, "UserId", &[super::USER_IDS]).map_err(in_record)?;
         let Some(is_frozen) = row.get("IsFrozen").and_then(Value::as_bool) else {
-            return Err(malformed(
-                "UserLogin",
-                &format!("IsFrozen is not a boolean (record {id})"),
-            ));
+            return Err(in_record("IsFrozen is not a boolean".to_owned()));
         };
-        if login_of.insert(user, UserLogin { id, is_frozen }).is_some() {
-            return Err(malformed(
-                "UserLogin",
-                &format!(
-                    "user {} has two UserLogin records",
-                    String::from_utf8_lossy(&user)
-                ),
-            ));
+        if !login_ids.insert(id.clone()) {
+            return Err(in_record("the record is listed twice".to_owned()));
         }
+        if login_of.contains_key(&user) {
+            return Err(in_record(format!("user {user} has two UserLogin records")));
+        }
+        login_of.insert(user, UserLogin { id, is_frozen });
     }
-    let profile_keys: HashSet<[u8; 15]> = profiles
-        .iter()
-        .filter_map(|p| super::canonical_id(&p.id))
-        .collect();
-    let mut seen = HashSet::with_capacity(users.len());
+    // Every id is in its canonical form (`record_id`): ids join by their text.
+    let profile_ids: HashSet<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
     let mut users: Vec<TargetUser> = users
         .into_iter()
         .map(|mut user| {
-            // `from_row` checked the id; its 15-character form is the user's key, whatever
-            // form or case the answer used.
-            let key =
-                super::check_id("Id", &user.id, user_id).map_err(|why| malformed("User", &why))?;
-            if !seen.insert(key) {
-                return Err(malformed(
-                    "User",
-                    &format!("user {} is listed twice", user.id),
-                ));
-            }
             // A profile the org did not list would make a protected user unprotected.
             let profile = user.profile_id.as_deref().unwrap_or_default();
-            if !super::canonical_id(profile).is_some_and(|p| profile_keys.contains(&p)) {
+            if !profile_ids.contains(profile) {
                 return Err(malformed(
                     "User",
                     &format!(
@@ -241,11 +223,17 @@ fn users_from(
                     ),
                 ));
             }
-            user.login = login_of.get(&key).cloned();
+            user.login = login_of.remove(&user.id);
             Ok(user)
         })
         .collect::<Result<_, SalesforceError>>()?;
     users.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(twice) = users.windows(2).find(|pair| pair[0].id == pair[1].id) {
+        return Err(malformed(
+            "User",
+            &format!("user {} is listed twice", twice[0].id),
+        ));
+    }
     Ok(users)
 }
 
@@ -322,7 +310,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         &licenses,
         |l| {
             Ok(UserLicense {
-                id: required_id(l, "UserLicense", "Id", Some(super::USER_LICENSE_IDS))?,
+                id: required_id(l, "UserLicense", "Id", &[super::USER_LICENSE_IDS])?,
                 name: required(l, "UserLicense", "Name")?,
                 total: number(l, "TotalLicenses"),
                 used: number(l, "UsedLicenses"),
@@ -334,9 +322,12 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         &profiles,
         |p| {
             Ok(Profile {
-                id: required_id(p, "Profile", "Id", Some(super::PROFILE_IDS))?,
+                id: required_id(p, "Profile", "Id", &[super::PROFILE_IDS])?,
                 name: required(p, "Profile", "Name")?,
-                user_license_id: optional(p, "UserLicenseId"),
+                user_license_id: optional(p, "UserLicenseId")
+                    .map(|id| super::record_id("UserLicenseId", id, &[super::USER_LICENSE_IDS]))
+                    .transpose()
+                    .map_err(|why| malformed("Profile", &why))?,
                 administrative: crate::model::ADMINISTRATIVE_PERMISSIONS
                     .iter()
                     .filter(|name| {
@@ -354,7 +345,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
         &roles,
         |r| {
             Ok(UserRole {
-                id: required_id(r, "UserRole", "Id", None)?,
+                id: required_id(r, "UserRole", "Id", &[super::USER_ROLE_IDS])?,
                 name: required(r, "UserRole", "Name")?,
                 developer_name: optional(r, "DeveloperName"),
             })
@@ -384,7 +375,7 @@ fn organization(rows: &[Value]) -> Result<Org, SalesforceError> {
         ));
     };
     Ok(Org {
-        id: required_id(org, "Organization", "Id", Some(super::ORGANIZATION_IDS))?,
+        id: required_id(org, "Organization", "Id", &[super::ORGANIZATION_IDS])?,
         name: required(org, "Organization", "Name")?,
         is_sandbox: org.get("IsSandbox").and_then(Value::as_bool) == Some(true),
     })
@@ -407,21 +398,20 @@ pub(super) fn required(row: &Value, object: &str, field: &str) -> Result<String,
     text_of(row, field).map_err(|why| malformed(object, &why))
 }
 
-/// `required` for an id (the record's own `Id`, or a reference the query selected), checked to
-/// be a record id, of the object `of` names where given (`salesforce::check_id`).
+/// `required` for an id (the record's own `Id`, or a reference the query selected): its
+/// canonical 18-character form, checked to be an id of one of `of`'s objects where it names
+/// any (`salesforce::record_id`).
 pub(super) fn required_id(
     row: &Value,
     object: &str,
     field: &str,
-    of: Option<super::KeyPrefix>,
+    of: &[super::KeyPrefix],
 ) -> Result<String, SalesforceError> {
-    id_of(row, field, of)
-        .map(|(id, _)| id)
-        .map_err(|why| malformed(object, &why))
+    id_of(row, field, of).map_err(|why| malformed(object, &why))
 }
 
 /// A row's `field`, a text that is not empty; else why not.
-fn text_of(row: &Value, field: &str) -> Result<String, String> {
+pub(super) fn text_of(row: &Value, field: &str) -> Result<String, String> {
     match row.get(field) {
         Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
         None | Some(Value::Null) => Err(format!("a record has no {field}")),
@@ -433,16 +423,10 @@ fn text_of(row: &Value, field: &str) -> Result<String, String> {
     }
 }
 
-/// A row's `field`, a record id (of `of`'s object where given), with its canonical form
-/// (`salesforce::check_id`); else why not.
-pub(super) fn id_of(
-    row: &Value,
-    field: &str,
-    of: Option<super::KeyPrefix>,
-) -> Result<(String, [u8; 15]), String> {
-    let id = text_of(row, field)?;
-    let canonical = super::check_id(field, &id, of)?;
-    Ok((id, canonical))
+/// A row's `field`, a record id of one of `of`'s objects (any, when it names none), in its
+/// canonical 18-character form (`salesforce::record_id`); else why not.
+pub(super) fn id_of(row: &Value, field: &str, of: &[super::KeyPrefix]) -> Result<String, String> {
+    super::record_id(field, text_of(row, field)?, of)
 }
 
 /// A query answer of `object` roster cannot read, and why.
@@ -560,6 +544,16 @@ mod tests {
             ..Profile::default()
         }];
         let user = |id: &str| with_id(json!(id)).unwrap();
+        // Every id kept in its canonical 18-character form, as Salesforce answers it: ids join
+        // by their text whichever form the answer used.
+        let mut fifteen = row();
+        fifteen["Id"] = json!("005000000000001");
+        fifteen["ProfileId"] = json!("00e000000000001aaa");
+        fifteen["UserRoleId"] = json!("00E000000000001");
+        let read = user_of_row(fifteen, &[]).unwrap();
+        assert_eq!(read.id, "005000000000001AAA");
+        assert_eq!(read.profile_id.as_deref(), Some("00e000000000001AAA"));
+        assert_eq!(read.user_role_id.as_deref(), Some("00E000000000001EAA"));
         // The 15-character form and the 18-character one in capitals are the same user's.
         for twice in ["005000000000001", "005000000000001aaa"] {
             let error = users_from(
@@ -571,30 +565,55 @@ mod tests {
             .to_string();
             assert!(error.contains("is listed twice"), "{error}");
         }
+    }
+
+    /// A UserLogin row whose ids are not a login's and a User's, or a login answered twice
+    /// (for one user, or one login for two users), fails the read: freezing either would be a
+    /// guess. A login joins its user in any form of the user's id.
+    #[test]
+    fn a_login_whose_ids_are_not_a_logins_or_answered_twice_fails_the_read() {
+        let profiles = [Profile {
+            id: "00e000000000001AAA".to_owned(),
+            name: "Standard User".to_owned(),
+            ..Profile::default()
+        }];
+        let user = |id: &str| {
+            let mut answered = row();
+            answered["Id"] = json!(id);
+            user_of_row(answered, &[]).unwrap()
+        };
         let login = |id: &str, user: &str| json!({"Id": id, "UserId": user, "IsFrozen": true});
         let joined = users_from(
             vec![user("005000000000001AAA")],
             &profiles,
-            &[login("060000000000001AAA", "005000000000001")],
+            &[login("0Yw000000000001CAA", "005000000000001")],
         )
         .unwrap();
-        assert_eq!(joined[0].login.as_ref().unwrap().id, "060000000000001AAA");
+        assert_eq!(joined[0].login.as_ref().unwrap().id, "0Yw000000000001CAA");
         for (logins, expected) in [
             (
-                vec![login("060000000000001AAA", "0PS000000000001GAA")],
+                vec![login("0Yw000000000001CAA", "0PS000000000001GAA")],
                 "UserId \"0PS000000000001GAA\" is not the id of a User (those start 005) (record \
-                 060000000000001AAA)",
+                 0Yw000000000001CAA)",
             ),
             (
-                vec![login("060\u{1b}", "005000000000001AAA")],
-                r#"Id "060\u{1b}" is not a Salesforce record id"#,
+                vec![login("0Yw\u{1b}", "005000000000001AAA")],
+                r#"Id "0Yw\u{1b}" is not a Salesforce record id"#,
             ),
             (
                 vec![
-                    login("060000000000001AAA", "005000000000001AAA"),
-                    login("060000000000002AAA", "005000000000001"),
+                    login("0Yw000000000001CAA", "005000000000001AAA"),
+                    login("0Yw000000000002CAA", "005000000000001"),
                 ],
-                "user 005000000000001 has two UserLogin records",
+                "user 005000000000001AAA has two UserLogin records (record 0Yw000000000002CAA)",
+            ),
+            // One login answered for two users: freezing it would be a guess.
+            (
+                vec![
+                    login("0Yw000000000001CAA", "005000000000001AAA"),
+                    login("0Yw000000000001", "005000000000002AAA"),
+                ],
+                "the record is listed twice (record 0Yw000000000001CAA)",
             ),
         ] {
             let error = users_from(vec![user("005000000000001AAA")], &profiles, &logins)

@@ -128,13 +128,42 @@ pub(crate) async fn query_in_as<T: Send + 'static>(
     Ok(rows)
 }
 
-/// A text field of a query row (`""` when absent or not text).
-pub(crate) fn text<'a>(row: &'a Value, field: &str) -> &'a str {
-    row.get(field).and_then(Value::as_str).unwrap_or_default()
+/// `rows` of a query of `object` as a map, each row made a key and a value by `entry`: a key
+/// answered twice is refused (Salesforce holds one login a user, one assignment a user and
+/// object, one user a Username: a second is an answer roster cannot read, and taking either
+/// would act on a guess — a login of another user frozen).
+fn each_once<K: std::hash::Hash + Eq + std::fmt::Display, V>(
+    rows: &[Value],
+    object: &str,
+    entry: impl Fn(&Value) -> Result<(K, V), String>,
+) -> Result<HashMap<K, V>, SalesforceError> {
+    let mut map = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let (key, value) = entry(row).map_err(|why| super::read::malformed(object, &why))?;
+        if map.contains_key(&key) {
+            return Err(super::read::malformed(
+                object,
+                &format!("{key} is answered twice"),
+            ));
+        }
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+/// A row's record id `field` (of one of `of`'s objects), canonical and cut to its
+/// 15-character form: the key apply's lookups join by (`salesforce::record_id`).
+fn id15_of(row: &Value, field: &str, of: &[super::KeyPrefix]) -> Result<String, String> {
+    let mut id = super::read::id_of(row, field, of)?;
+    id.truncate(15);
+    Ok(id)
 }
 
 /// Ids of the users with these Usernames, by lower-case Username (Salesforce compares
-/// Usernames without case).
+/// Usernames without case), each a User's id in its canonical form.
+///
+/// # Errors
+/// A failed query; a row without a User's id or a Username; a Username answered twice.
 pub(crate) async fn ids_by_username(
     salesforce: &Arc<Salesforce>,
     usernames: &[String],
@@ -147,14 +176,18 @@ pub(crate) async fn ids_by_username(
         NAMES_PER_QUERY,
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (text(r, "Username").to_lowercase(), text(r, "Id").to_owned()))
-        .collect())
+    each_once(&rows, "User", |r| {
+        let id = super::read::id_of(r, "Id", &[super::USER_IDS])?;
+        let username = super::read::text_of(r, "Username")?;
+        Ok((username.to_lowercase(), id))
+    })
 }
 
 /// The users with these ids, each a row of `fields` (API names the config's checks let
 /// through), by 15-character id.
+///
+/// # Errors
+/// A failed query; a row without a User's id; a user answered twice.
 pub(crate) async fn users_by_id(
     salesforce: &Arc<Salesforce>,
     ids: &[String],
@@ -170,14 +203,16 @@ pub(crate) async fn users_by_id(
         IDS_PER_QUERY,
     )
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (super::id15(text(&r, "Id")).to_owned(), r))
-        .collect())
+    each_once(&rows, "User", |r| {
+        Ok((id15_of(r, "Id", &[super::USER_IDS])?, r.clone()))
+    })
 }
 
-/// The assignments of one kind of grant these users hold: assignment id by (user, access
-/// object), both as 15-character ids.
+/// The assignments of one kind of grant these users hold: assignment id (canonical) by
+/// (user, access object), both as 15-character ids; each id of its object (`KindSpec::ids`).
+///
+/// # Errors
+/// A failed query; a row whose ids are not its objects'; one user and object answered twice.
 pub(crate) async fn assignments_of(
     salesforce: &Arc<Salesforce>,
     kind: crate::grants::GrantKind,
@@ -192,24 +227,36 @@ pub(crate) async fn assignments_of(
         IDS_PER_QUERY,
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                (
-                    super::id15(text(r, spec.assignee_field)).to_owned(),
-                    super::id15(text(r, spec.object_field)).to_owned(),
-                ),
-                text(r, "Id").to_owned(),
-            )
-        })
-        .collect())
+    let pair = |(user, object): &(String, String)| format!("the assignment of {object} to {user}");
+    let mut map = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let entry = (|| {
+            let id = super::read::id_of(row, "Id", spec.ids.assignment)?;
+            let user = id15_of(row, spec.assignee_field, spec.ids.assignee)?;
+            let object = id15_of(row, spec.object_field, spec.ids.object)?;
+            Ok::<_, String>(((user, object), id))
+        })()
+        .map_err(|why| super::read::malformed(spec.assignment, &why))?;
+        if map.contains_key(&entry.0) {
+            return Err(super::read::malformed(
+                spec.assignment,
+                &format!("{} is answered twice", pair(&entry.0)),
+            ));
+        }
+        map.insert(entry.0, entry.1);
+    }
+    Ok(map)
 }
 
-/// Which of these `object` records exist, as 15-character ids.
+/// Which of these `object` records exist, as 15-character ids (each an id of one of `of`'s
+/// objects).
+///
+/// # Errors
+/// A failed query; a row whose id is not one of `of`'s.
 pub(crate) async fn existing(
     salesforce: &Arc<Salesforce>,
     object: &str,
+    of: &[super::KeyPrefix],
     ids: &[String],
 ) -> Result<std::collections::HashSet<String>, SalesforceError> {
     let rows = query_in(
@@ -220,13 +267,16 @@ pub(crate) async fn existing(
         IDS_PER_QUERY,
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| super::id15(text(r, "Id")).to_owned())
-        .collect())
+    rows.iter()
+        .map(|r| id15_of(r, "Id", of).map_err(|why| super::read::malformed(object, &why)))
+        .collect()
 }
 
 /// Whether each of these `UserLogin` records is frozen, by 15-character id.
+///
+/// # Errors
+/// A failed query; a row without a UserLogin's id or a boolean `IsFrozen`; a login answered
+/// twice.
 pub(crate) async fn frozen_logins(
     salesforce: &Arc<Salesforce>,
     ids: &[String],
@@ -239,19 +289,22 @@ pub(crate) async fn frozen_logins(
         IDS_PER_QUERY,
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                super::id15(text(r, "Id")).to_owned(),
-                r.get("IsFrozen").and_then(Value::as_bool) == Some(true),
-            )
-        })
-        .collect())
+    each_once(&rows, "UserLogin", |r| {
+        let id = id15_of(r, "Id", &[super::USER_LOGIN_IDS])?;
+        let frozen = r
+            .get("IsFrozen")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| format!("IsFrozen is not a boolean (record {id})"))?;
+        Ok((id, frozen))
+    })
 }
 
-/// The `UserLogin` id of each of these users, by the user's 15-character id (every user has
-/// one login record).
+/// The `UserLogin` id (canonical) of each of these users, by the user's 15-character id
+/// (every user has one login record).
+///
+/// # Errors
+/// A failed query; a row without a UserLogin's id or a User's `UserId`; a user with two logins,
+/// or one login answered for two users (freezing either would be a guess).
 pub(crate) async fn logins_of(
     salesforce: &Arc<Salesforce>,
     users: &[String],
@@ -264,16 +317,21 @@ pub(crate) async fn logins_of(
         IDS_PER_QUERY,
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                super::id15(text(r, "UserId")).to_owned(),
-                text(r, "Id").to_owned(),
-            )
-        })
-        .filter(|(_, login)| !login.is_empty())
-        .collect())
+    let logins = each_once(&rows, "UserLogin", |r| {
+        let id = super::read::id_of(r, "Id", &[super::USER_LOGIN_IDS])?;
+        let user = id15_of(r, "UserId", &[super::USER_IDS])?;
+        Ok((id, user))
+    })?;
+    let mut by_user = HashMap::with_capacity(logins.len());
+    for (login, user) in logins {
+        if let Some(other) = by_user.insert(user, login) {
+            return Err(super::read::malformed(
+                "UserLogin",
+                &format!("a user has two UserLogin records, {other} and another"),
+            ));
+        }
+    }
+    Ok(by_user)
 }
 
 #[cfg(test)]

@@ -705,6 +705,61 @@ fn record_ids_that_are_not_ids_fail_the_read_and_apply_writes_nothing() {
     world.assert_converged();
 }
 
+/// A public group's member may be a group (a nested group, or a role's): read as before, not
+/// refused for not being a User. And the apply-time lookup of a login to freeze is held to
+/// the same rules: a user answered with two logins is a lookup failure, never a freeze of
+/// whichever login came last (here the administrator's).
+#[test]
+fn a_group_member_that_is_a_group_is_read_and_a_login_lookup_answered_twice_freezes_no_one() {
+    let world = World::demo("safety-ids-members");
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let group = |name: &str| id_where(&world, "Group", "DeveloperName", name);
+    let (status, answer) = world.emulator.salesforce_send(
+        Method::POST,
+        "sobjects/GroupMember",
+        &json!({"GroupId": group("All_Sales"), "UserOrGroupId": group("Legacy_Partners")}),
+    );
+    assert_eq!(status, 201, "{answer}");
+    world.assert_converged();
+
+    // Liam leaves; Salesforce refuses his deactivation, and the config freezes him instead.
+    world.emulator.admin_call(
+        Method::PATCH,
+        "entra/users/liam.chen@contoso.com",
+        Some(&json!({"accountEnabled": false})),
+    );
+    let user_id = |username: &str| id_where(&world, "User", "Username", username);
+    let login_of = |user: &Value| id_where(&world, "UserLogin", "UserId", user.as_str().unwrap());
+    let (liam, admin) = (
+        user_id("liam.chen@contoso.com.dev1"),
+        user_id("admin@contoso.com.dev1"),
+    );
+    let liam15 = liam.as_str().unwrap()[..15].to_owned();
+    fault(
+        &world,
+        &json!({"route": "GET /services/data/{v}/query", "query_contains": "FROM UserLogin WHERE UserId IN",
+                "kind": "respond", "status": 200, "count": 10,
+                "body": {"totalSize": 2, "done": true, "records": [
+                    {"Id": login_of(&liam), "UserId": liam},
+                    {"Id": login_of(&admin), "UserId": liam15}]}}),
+    );
+    let out = world.roster(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("LOOKUP_FAILED") && out.stdout.contains("has two UserLogin records"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let frozen: Vec<Value> = world_objects(&world, "UserLogin")
+        .into_iter()
+        .filter(|l| l["IsFrozen"] == true)
+        .map(|l| l["UserId"].clone())
+        .collect();
+    assert!(!frozen.contains(&admin), "the administrator was frozen");
+}
+
 #[test]
 fn graph_members_without_their_selected_properties_fail_the_read() {
     let world = World::demo("safety-members");
@@ -918,6 +973,15 @@ fn a_deleted_assignee_is_named_and_its_deactivation_counts() {
 
 // ---------------------------------------------------------------------------------------------
 // 3. An edited saved plan is never applied.
+
+/// The id of the `object` record of `world` whose `field` is `value`.
+fn id_where(world: &World, object: &str, field: &str, value: &str) -> Value {
+    world_objects(world, object)
+        .into_iter()
+        .find(|record| record[field] == value)
+        .unwrap_or_else(|| panic!("the world has a {object} whose {field} is {value}"))["Id"]
+        .clone()
+}
 
 fn world_objects(world: &World, object: &str) -> Vec<Value> {
     world.emulator.admin_call(Method::GET, "world", None)["salesforce"]["objects"][object]
