@@ -58,6 +58,15 @@ pub(crate) async fn read(
         }
     }
     objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    if let Some(twice) = objects
+        .windows(2)
+        .find(|pair| (pair[0].kind, &pair[0].id) == (pair[1].kind, &pair[1].id))
+    {
+        return Err(super::read::malformed(
+            twice[0].kind.spec().object,
+            &format!("{} is listed twice", twice[0].id),
+        ));
+    }
 
     let ids = named_ids(configs, &objects);
     let mut assignments_of: Vec<String> = ids.values().flatten().cloned().collect();

@@ -308,6 +308,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
     let optional = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
     let licenses = sorted(
         &licenses,
+        "UserLicense",
         |l| {
             Ok(UserLicense {
                 id: required_id(l, "UserLicense", "Id", &[super::USER_LICENSE_IDS])?,
@@ -320,6 +321,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
     )?;
     let profiles = sorted(
         &profiles,
+        "Profile",
         |p| {
             Ok(Profile {
                 id: required_id(p, "Profile", "Id", &[super::PROFILE_IDS])?,
@@ -343,6 +345,7 @@ async fn read_metadata(salesforce: &Arc<Salesforce>) -> Result<Metadata, Salesfo
     )?;
     let roles = sorted(
         &roles,
+        "UserRole",
         |r| {
             Ok(UserRole {
                 id: required_id(r, "UserRole", "Id", &[super::USER_ROLE_IDS])?,
@@ -381,14 +384,23 @@ fn organization(rows: &[Value]) -> Result<Org, SalesforceError> {
     })
 }
 
-/// Records built from query rows, sorted by `id` so two reads of one org are byte-identical.
+/// Records of `object` built from query rows, sorted by `id` so two reads of one org are
+/// byte-identical; a record listed twice (its id canonical: `required_id`) is refused.
 fn sorted<T>(
     rows: &[Value],
+    object: &str,
     build: impl Fn(&Value) -> Result<T, SalesforceError>,
     id: impl Fn(&T) -> &str,
 ) -> Result<Vec<T>, SalesforceError> {
     let mut records = rows.iter().map(build).collect::<Result<Vec<T>, _>>()?;
     records.sort_by(|a, b| id(a).cmp(id(b)));
+    let twice = records.windows(2).find_map(|pair| match pair {
+        [a, b] if id(a) == id(b) => Some(id(a)),
+        _ => None,
+    });
+    if let Some(twice) = twice {
+        return Err(malformed(object, &format!("{twice} is listed twice")));
+    }
     Ok(records)
 }
 

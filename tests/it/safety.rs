@@ -609,6 +609,23 @@ fn salesforce_rows_without_what_every_record_has_fail_the_read() {
             json!({"totalSize": 1, "done": true, "records": [{"Id": "005000000000001AAA", "Username": "admin@contoso.com.dev1"}]}),
             "Salesforce query of User: the answer is not what roster expects: a record has no Email",
         ),
+        // One record in two forms of its id is one record listed twice.
+        (
+            "FROM Profile",
+            json!({"totalSize": 2, "done": true, "records": [
+                {"Id": "00e000000000001AAA", "Name": "Standard User"},
+                {"Id": "00e000000000001", "Name": "System Administrator"}]}),
+            "Salesforce query of Profile: the answer is not what roster expects: \
+             00e000000000001AAA is listed twice",
+        ),
+        (
+            "FROM PermissionSet WHERE",
+            json!({"totalSize": 2, "done": true, "records": [
+                {"Id": "0PS000000000001GAA", "Name": "Sales_Cloud_User"},
+                {"Id": "0ps000000000001gaa", "Name": "Reports_Export"}]}),
+            "Salesforce query of PermissionSet: the answer is not what roster expects: \
+             0PS000000000001GAA is listed twice",
+        ),
     ] {
         fault(
             &world,
