@@ -246,9 +246,9 @@ impl TargetUser {
     /// What about the row is not a User as Salesforce answers one: no `Id` string or one that
     /// is not a User's id (`salesforce::record_id`: ids are kept in their canonical
     /// 18-character form, as are `ProfileId` and `UserRoleId`, each checked to be its
-    /// object's), no `Username` string, an `IsActive` that is not a boolean, a `ProfileId` that is not a string (every
-    /// User has a profile), or an `Email`, `UserRoleId` or `SystemModstamp` that is neither a
-    /// string nor null, or one of those fields answered twice in spellings that differ only in
+    /// object's), no `Username` string, an `IsActive` that is not a boolean, a `ProfileId` that
+    /// is not a string (every User has a profile), or an `Email`, `UserRoleId` or
+    /// `SystemModstamp` that is neither a string nor null, or one of those fields answered twice in spellings that differ only in
     /// case (SOQL's names do not differ by case: which of the two is the user's?); each error
     /// after the `Id` names the record (`(record 005…)`). A planner fed such a row would guess,
     /// and guesses deactivate people.

@@ -30,13 +30,16 @@ pub(crate) fn same_id(a: &str, b: &str) -> bool {
     }
 }
 
+/// The characters of an 18-character id's suffix: each a 5-bit mask of the capitals among five
+/// characters of the 15-character form ("Record IDs", Salesforce Help; `CASESAFEID`).
+const CASE_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+
 /// The 15-character form of a Salesforce id: a 15-character id as it is; an 18-character one
 /// with each letter's case restored from its suffix (each suffix character, from
 /// `A`–`Z0`–`5`, is a 5-bit mask of the capitals among five characters: "Record IDs", Salesforce
 /// Help, and the `CASESAFEID` formula function). `None` for anything else, and for an
 /// 18-character id whose suffix marks a digit as a capital or is outside that alphabet.
 pub(crate) fn canonical_id(id: &str) -> Option<[u8; 15]> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
     if !id.bytes().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
@@ -47,7 +50,7 @@ pub(crate) fn canonical_id(id: &str) -> Option<[u8; 15]> {
     };
     let mut out = [0u8; 15];
     for ((chunk, into), mark) in head.chunks(5).zip(out.chunks_mut(5)).zip(suffix) {
-        let mask = ALPHABET
+        let mask = CASE_ALPHABET
             .iter()
             .position(|a| *a == mark.to_ascii_uppercase())?;
         for (bit, (c, into)) in chunk.iter().zip(into).enumerate() {
@@ -136,7 +139,6 @@ pub(crate) fn record_id(
 /// The three characters an 18-character id adds to its 15-character form: each, from
 /// `A`–`Z0`–`5`, a 5-bit mask of the capitals among five characters (`canonical_id` reads it).
 pub(crate) fn case_suffix(id15: &[u8; 15]) -> [u8; 3] {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
     let mut suffix = [0u8; 3];
     for (chunk, mark) in id15.chunks(5).zip(&mut suffix) {
         let mask = chunk
@@ -144,7 +146,7 @@ pub(crate) fn case_suffix(id15: &[u8; 15]) -> [u8; 3] {
             .enumerate()
             .filter(|(_, c)| c.is_ascii_uppercase())
             .fold(0usize, |mask, (bit, _)| mask | (1 << bit));
-        *mark = ALPHABET[mask];
+        *mark = CASE_ALPHABET[mask];
     }
     suffix
 }
