@@ -14,6 +14,19 @@ use crate::grants::GrantKind;
 use crate::plan::GrantRef;
 use crate::salesforce::{id15, soql};
 
+/// A lookup's answer, or `None` when it failed: the steps it was to settle stay `unknown`, and
+/// why is logged (a warning: `-v` is not needed to see it).
+fn looked_up<T>(what: &str, answer: Result<T, crate::salesforce::SalesforceError>) -> Option<T> {
+    answer
+        .inspect_err(|e| {
+            tracing::warn!(
+                target: "roster::apply",
+                "looking up {what} failed, so their outcome stays unknown: {e}"
+            );
+        })
+        .ok()
+}
+
 /// A step waiting to be looked up: the change, the step's index, its kind.
 struct Pending {
     change: usize,
@@ -113,7 +126,10 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
     if names.is_empty() {
         return;
     }
-    let Ok(found) = soql::ids_by_username(&ctx.salesforce, &names).await else {
+    let Some(found) = looked_up(
+        "the users created, by Username,",
+        soql::ids_by_username(&ctx.salesforce, &names).await,
+    ) else {
         return;
     };
     let ids: Vec<String> = found.values().cloned().collect();
@@ -133,7 +149,10 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
     let rows = if ids.is_empty() {
         std::collections::HashMap::new()
     } else {
-        let Ok(rows) = soql::users_by_id(&ctx.salesforce, &ids, &fields).await else {
+        let Some(rows) = looked_up(
+            "the users created",
+            soql::users_by_id(&ctx.salesforce, &ids, &fields).await,
+        ) else {
             return;
         };
         rows
@@ -182,11 +201,11 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
 }
 
 /// Whether the user read back (`row`, a SOQL row) was created by `me`, the User roster signs in
-/// as (compared as 15-character ids).
+/// as (the same record in any form of its id: `salesforce::same_id`).
 fn created_by(row: Option<&Value>, me: &str) -> bool {
     row.and_then(|r| r.get("CreatedById"))
         .and_then(Value::as_str)
-        .is_some_and(|creator| id15(creator) == id15(me))
+        .is_some_and(|creator| crate::salesforce::same_id(creator, me))
 }
 
 /// Every field the changes write, sorted, once each.
@@ -228,7 +247,10 @@ async fn user_writes(
         .filter_map(|p| changes[p.change].target_id.as_deref().map(str::to_owned))
         .collect();
     let fields = written_fields(writes.iter().map(|p| &changes[p.change]));
-    let Ok(rows) = soql::users_by_id(&ctx.salesforce, &ids, &fields).await else {
+    let Some(rows) = looked_up(
+        "the users written",
+        soql::users_by_id(&ctx.salesforce, &ids, &fields).await,
+    ) else {
         return;
     };
     for p in writes {
@@ -278,7 +300,10 @@ async fn assignments(
                 .iter()
                 .filter_map(|(p, _)| results[p.change].target_id.clone())
                 .collect();
-            if let Ok(held) = soql::assignments_of(&ctx.salesforce, kind, &users).await {
+            if let Some(held) = looked_up(
+                &format!("the {} assignments added", spec.noun),
+                soql::assignments_of(&ctx.salesforce, kind, &users).await,
+            ) {
                 for (p, g) in adds {
                     let user = results[p.change].target_id.clone().unwrap_or_default();
                     let id = held
@@ -303,14 +328,16 @@ async fn assignments(
             continue;
         }
         let wanted: Vec<String> = removes.iter().map(|(_, id)| id.clone()).collect();
-        let Ok(still) = soql::existing(
-            &ctx.salesforce,
-            spec.assignment,
-            spec.ids.assignment,
-            &wanted,
-        )
-        .await
-        else {
+        let Some(still) = looked_up(
+            &format!("the {} assignments removed", spec.noun),
+            soql::existing(
+                &ctx.salesforce,
+                spec.assignment,
+                spec.ids.assignment,
+                &wanted,
+            )
+            .await,
+        ) else {
             continue;
         };
         for (p, id) in removes {
@@ -348,7 +375,10 @@ async fn freezes(
         .iter()
         .filter_map(|p| changes[p.change].login_id.as_deref().map(str::to_owned))
         .collect();
-    let Ok(frozen) = soql::frozen_logins(&ctx.salesforce, &logins).await else {
+    let Some(frozen) = looked_up(
+        "the logins frozen or unfrozen",
+        soql::frozen_logins(&ctx.salesforce, &logins).await,
+    ) else {
         return;
     };
     for p in freezes {
@@ -359,5 +389,30 @@ async fn freezes(
         };
         let done = frozen.get(id15(login)) == Some(&frozen_wanted);
         settle(&mut results[p.change], p.step, done.then(String::new));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// The creator read back is roster's own User in any form of its id (Salesforce answers
+    /// the canonical one; a 15-character or re-cased one names the same record), and no other.
+    #[test]
+    fn a_create_is_roster_s_whatever_form_its_creator_id_is_answered_in() {
+        let me = "0058c0000000002AAA";
+        for creator in [
+            "0058c0000000002AAA",
+            "0058C0000000002AAA",
+            "0058c0000000002",
+        ] {
+            let row = json!({"CreatedById": creator});
+            assert!(super::created_by(Some(&row), me), "{creator}");
+        }
+        for creator in ["0058C0000000002", "0058c0000000003AAA"] {
+            let row = json!({"CreatedById": creator});
+            assert!(!super::created_by(Some(&row), me), "{creator}");
+        }
+        assert!(!super::created_by(Some(&json!({})), me));
     }
 }

@@ -117,8 +117,17 @@ pub(crate) fn record_id(
     {
         let objects: Vec<&str> = of.iter().map(|(_, object)| *object).collect();
         let prefixes: Vec<&str> = of.iter().map(|(prefix, _)| *prefix).collect();
+        // Its own first three may be the prefix, and its suffix give another case: say so.
+        let recased = if of.iter().any(|(prefix, _)| text.starts_with(prefix)) {
+            format!(
+                "; its last three make it {}",
+                String::from_utf8_lossy(&canonical)
+            )
+        } else {
+            String::new()
+        };
         return Err(format!(
-            "{field} {} is not the id of {} (those start {})",
+            "{field} {} is not the id of {} (those start {}{recased})",
             crate::render::quoted(text),
             objects.join(" or "),
             prefixes.join(" or ")
@@ -201,6 +210,37 @@ mod tests {
         assert!(!same_id("0058c0000000003AA9", "0058c0000000003"));
         // An id compares with itself, whatever it is.
         assert!(same_id("0058c0000000003AAB", "0058C0000000003aab"));
+    }
+
+    /// Every id is kept in the canonical 18-character form, whatever form the answer used, and
+    /// checked to be its object's; the message says when a suffix gives the prefix another case.
+    #[test]
+    fn a_record_id_is_kept_canonical_and_held_to_its_object() {
+        use super::{USER_IDS, USER_LOGIN_IDS, record_id};
+        // Salesforce Help's example, in every form.
+        for form in [
+            "001A0000006Vm9r",
+            "001A0000006Vm9rIAC",
+            "001a0000006vm9riac",
+        ] {
+            assert_eq!(record_id("Id", form, &[]).unwrap(), "001A0000006Vm9rIAC");
+        }
+        assert_eq!(
+            record_id("Id", "0058c0000000003", &[USER_IDS]).unwrap(),
+            "0058c0000000003AAA"
+        );
+        assert_eq!(
+            record_id("Id", "001A0000006Vm9rIAC", &[USER_IDS]).unwrap_err(),
+            "Id \"001A0000006Vm9rIAC\" is not the id of a User (those start 005)"
+        );
+        // `AAA` says no letter is a capital: `0yw…`, not a login's `0Yw…`.
+        assert_eq!(
+            record_id("Id", "0Yw8c0000000004AAA", &[USER_LOGIN_IDS]).unwrap_err(),
+            "Id \"0Yw8c0000000004AAA\" is not the id of a UserLogin (those start 0Yw; its last \
+             three make it 0yw8c0000000004)"
+        );
+        assert!(record_id("Id", "0Yw8c0000000004CAA", &[USER_LOGIN_IDS]).is_ok());
+        assert!(record_id("Id", "0058c0000000003AAB", &[]).is_err());
     }
 
     #[test]

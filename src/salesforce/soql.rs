@@ -230,6 +230,11 @@ pub(crate) async fn assignments_of(
     let pair = |(user, object): &(String, String)| format!("the assignment of {object} to {user}");
     let mut map = HashMap::with_capacity(rows.len());
     for row in &rows {
+        // Asked by user, Salesforce answers each user's every assignment of the object: a
+        // permission set's rows have no PermissionSetGroupId. Not of this kind: passed over.
+        if row.get(spec.object_field).is_some_and(Value::is_null) {
+            continue;
+        }
         let entry = (|| {
             let id = super::read::id_of(row, "Id", spec.ids.assignment)?;
             let user = id15_of(row, spec.assignee_field, spec.ids.assignee)?;
@@ -322,14 +327,20 @@ pub(crate) async fn logins_of(
         let user = id15_of(r, "UserId", &[super::USER_IDS])?;
         Ok((id, user))
     })?;
-    let mut by_user = HashMap::with_capacity(logins.len());
+    let mut by_user: HashMap<String, String> = HashMap::with_capacity(logins.len());
     for (login, user) in logins {
-        if let Some(other) = by_user.insert(user, login) {
+        if let Some(other) = by_user.get(&user) {
+            let mut both = [other.as_str(), login.as_str()];
+            both.sort_unstable();
             return Err(super::read::malformed(
                 "UserLogin",
-                &format!("a user has two UserLogin records, {other} and another"),
+                &format!(
+                    "user {user} has two UserLogin records, {} and {}",
+                    both[0], both[1]
+                ),
             ));
         }
+        by_user.insert(user, login);
     }
     Ok(by_user)
 }

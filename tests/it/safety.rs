@@ -1642,6 +1642,14 @@ fn writes_whose_every_answer_was_lost_are_looked_up_not_guessed() {
             "POST /services/data/{v}/composite/sobjects",
             "PermissionSetId",
         ),
+        // Looked up by user, every assignment of the user answers: a permission set's rows
+        // have no PermissionSetGroupId, and are not the group's to settle (nor a malformed
+        // answer).
+        (
+            "group-assignments",
+            "POST /services/data/{v}/composite/sobjects",
+            "PermissionSetGroupId",
+        ),
     ] {
         let world = World::demo(&format!("safety-lost-{name}"));
         // The request is carried out and its answer lost; its retry then fails outright: the
