@@ -189,7 +189,6 @@ fn users_from(
 ) -> Result<Vec<TargetUser>, SalesforceError> {
     // A login row without its ids or flag would unfreeze or freeze the wrong user: refused.
     let mut login_of: HashMap<String, UserLogin> = HashMap::with_capacity(logins.len());
-    let mut login_ids = HashSet::with_capacity(logins.len());
     for row in logins {
         let id = required_id(row, "UserLogin", "Id", &[super::USER_LOGIN_IDS])?;
         let in_record = |why: String| malformed("UserLogin", &format!("{why} (record {id})"));
@@ -197,14 +196,25 @@ fn users_from(
         let Some(is_frozen) = row.get("IsFrozen").and_then(Value::as_bool) else {
             return Err(in_record("IsFrozen is not a boolean".to_owned()));
         };
-        if !login_ids.insert(id.clone()) {
-            return Err(in_record("the record is listed twice".to_owned()));
-        }
         if login_of.contains_key(&user) {
             return Err(in_record(format!("user {user} has two UserLogin records")));
         }
         login_of.insert(user, UserLogin { id, is_frozen });
     }
+    // One login answered for two users: freezing it would be a guess.
+    let mut login_ids: Vec<&str> = login_of.values().map(|login| login.id.as_str()).collect();
+    login_ids.sort_unstable();
+    let twice = login_ids.windows(2).find_map(|pair| match pair {
+        [a, b] if a == b => Some(*a),
+        _ => None,
+    });
+    if let Some(twice) = twice {
+        return Err(malformed(
+            "UserLogin",
+            &format!("the record is listed twice (record {twice})"),
+        ));
+    }
+    drop(login_ids);
     // Every id is in its canonical form (`record_id`): ids join by their text.
     let profile_ids: HashSet<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
     let mut users: Vec<TargetUser> = users
