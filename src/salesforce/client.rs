@@ -429,22 +429,21 @@ impl Salesforce {
                 }
             };
             let mut page = page?;
-            let size = match page.get("totalSize") {
-                Some(size) => size.as_u64().ok_or_else(|| {
-                    let shown = match size {
-                        Value::Number(number) => number.to_string(),
-                        Value::String(_) => "a string".to_owned(),
-                        other => crate::render::quoted(&other.to_string()),
-                    };
-                    unexpected(format!("`totalSize` is {shown}, not a count of records"))
-                })?,
-                None => return Err(unexpected("a page has no `totalSize`".to_owned())),
-            };
-            if total.is_none() {
-                total = Some(size);
-                if let Some(task) = task {
-                    task.set_total(size);
+            let size = total_size(&page).map_err(unexpected)?;
+            match total {
+                None => {
+                    total = Some(size);
+                    if let Some(task) = task {
+                        task.set_total(size);
+                    }
                 }
+                // Every page of a query answers the query's whole count.
+                Some(first) if first != size => {
+                    return Err(unexpected(format!(
+                        "totalSize is {first} on the first page and {size} on a later one"
+                    )));
+                }
+                Some(_) => {}
             }
             let Some(Value::Array(records)) = page.get_mut("records").map(Value::take) else {
                 return Err(unexpected("a page has no `records` array".to_owned()));
@@ -484,6 +483,21 @@ impl Salesforce {
             };
         }
     }
+}
+
+/// A query page's `totalSize`, the query's whole count of rows; else what it is instead.
+fn total_size(page: &Value) -> Result<u64, String> {
+    let Some(size) = page.get("totalSize") else {
+        return Err("a page has no `totalSize`".to_owned());
+    };
+    size.as_u64().ok_or_else(|| {
+        let shown = match size {
+            Value::Number(number) => number.to_string(),
+            Value::String(_) => "a string".to_owned(),
+            other => crate::render::quoted(&other.to_string()),
+        };
+        format!("`totalSize` is {shown}, not a count of records")
+    })
 }
 
 /// Where a query page leads: nowhere when it is the last (`done`), else its `nextRecordsUrl`,

@@ -585,6 +585,23 @@ fn salesforce_pages_that_are_not_what_salesforce_sends_fail_the_read() {
         );
         assert_read_fails(&world, &["Salesforce query", expected]);
     }
+    // Every page answers the query's whole count: a later page's other count is another
+    // query's page, or a broken one.
+    fault(
+        &world,
+        &json!({"route": route, "query_contains": "FROM Profile", "kind": "respond", "status": 200,
+                "body": {"totalSize": 3, "done": false, "records": [{}],
+                         "nextRecordsUrl": "/services/data/v62.0/query/01gCOUNT-1"}}),
+    );
+    fault(
+        &world,
+        &json!({"route": "GET /services/data/{v}/query/{id}", "kind": "respond", "status": 200,
+                "body": {"totalSize": 5, "done": true, "records": [{}, {}]}}),
+    );
+    assert_read_fails(
+        &world,
+        &["totalSize is 3 on the first page and 5 on a later one"],
+    );
     world.assert_converged();
 }
 
