@@ -273,6 +273,17 @@ async fn user_writes(
 /// Salesforce trims, Username and Email without case, empty as null, a checkbox as `true` or
 /// `false`. Anything looser would take a write that never landed for one that did.
 fn holds(field: &str, now: Option<&Value>, wanted: &Value) -> bool {
+    // A reference (`ProfileId`, `UserRoleId`, `ManagerId`) names a record in any form of its
+    // id, as roster reads every id (`salesforce::record_id`).
+    if field.ends_with("Id")
+        && let (Some(Value::String(now)), Value::String(wanted)) = (now, wanted)
+        && let (Some(now), Some(wanted)) = (
+            crate::salesforce::canonical_id(now),
+            crate::salesforce::canonical_id(wanted),
+        )
+    {
+        return now == wanted;
+    }
     let wanted = match wanted {
         Value::Null => std::borrow::Cow::Borrowed(""),
         Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
@@ -414,5 +425,38 @@ mod tests {
             assert!(!super::created_by(Some(&row), me), "{creator}");
         }
         assert!(!super::created_by(Some(&json!({})), me));
+    }
+
+    /// A reference field read back holds what was written in any form of the id; text fields
+    /// compare as text.
+    #[test]
+    fn a_reference_read_back_holds_its_id_in_any_form() {
+        let wanted = json!("00E8c0000000004EAA");
+        for now in [
+            "00E8c0000000004EAA",
+            "00E8C0000000004EAA",
+            "00E8c0000000004",
+        ] {
+            assert!(
+                super::holds("UserRoleId", Some(&json!(now)), &wanted),
+                "{now}"
+            );
+        }
+        assert!(!super::holds(
+            "UserRoleId",
+            Some(&json!("00E8c0000000005EAA")),
+            &wanted
+        ));
+        assert!(!super::holds(
+            "UserRoleId",
+            Some(&json!("00E8C0000000004")),
+            &wanted
+        ));
+        // Not a reference: a text's case is the text's.
+        assert!(!super::holds(
+            "EmployeeNumber",
+            Some(&json!("00E8C0000000004EAA")),
+            &wanted
+        ));
     }
 }

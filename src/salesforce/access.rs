@@ -58,15 +58,16 @@ pub(crate) async fn read(
         }
     }
     objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
-    if let Some(twice) = objects
-        .windows(2)
-        .find(|pair| (pair[0].kind, &pair[0].id) == (pair[1].kind, &pair[1].id))
-    {
+    // One record is one object: listed twice, or as two kinds (a Group as a public group and a
+    // queue), its grants would be written to the other.
+    let mut ids = HashSet::with_capacity(objects.len());
+    if let Some(twice) = objects.iter().find(|o| !ids.insert(o.id.as_str())) {
         return Err(super::read::malformed(
-            twice[0].kind.spec().object,
-            &format!("{} is listed twice", twice[0].id),
+            twice.kind.spec().object,
+            &format!("{} is listed twice", twice.id),
         ));
     }
+    drop(ids);
 
     let ids = named_ids(configs, &objects);
     let mut assignments_of: Vec<String> = ids.values().flatten().cloned().collect();

@@ -500,6 +500,10 @@ fn total_size(page: &Value) -> Result<u64, String> {
     })
 }
 
+/// The longest query locator followed: an 18-character `01g` id, a hyphen and an offset are
+/// some 30 characters; a megabyte of them is no locator (and a URL the client refuses).
+const LOCATOR_MAX: usize = 64;
+
 /// Where a query page leads: nowhere when it is the last (`done`), else its `nextRecordsUrl`,
 /// a query-more path (`is_query_more`) not `seen` before (a locator that comes round again
 /// would page forever), the page holding records (one before the last without any would leave
@@ -550,7 +554,8 @@ fn is_query_more(path: &str, api_version: &str) -> bool {
         .and_then(|rest| rest.strip_prefix(api_version))
         .and_then(|rest| rest.strip_prefix("/query/"))
         .is_some_and(|locator| {
-            !locator.is_empty()
+            // `01gRO0000016PIAYA2-500`: an 18-character id and an offset.
+            (1..=LOCATOR_MAX).contains(&locator.len())
                 && locator
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')

@@ -558,6 +558,13 @@ fn salesforce_pages_that_are_not_what_salesforce_sends_fail_the_read() {
                    "nextRecordsUrl": "/services/data/v41.0/query/01gOLD-2000"}),
             "is not a query-more path of API version 62.0",
         ),
+        // A locator of megabytes is none (and its URL one the HTTP client refuses): refused
+        // before any request, cut in the message.
+        (
+            json!({"totalSize": 3, "done": false, "records": [{}],
+                   "nextRecordsUrl": format!("/services/data/v62.0/query/01g{}", "A".repeat(100_000))}),
+            "AAAA\"… is not a query-more path",
+        ),
         (
             json!({"totalSize": 41, "done": true, "records": []}),
             "totalSize is 41, but 0 records arrived",
@@ -634,6 +641,14 @@ fn salesforce_rows_without_what_every_record_has_fail_the_read() {
                 {"Id": "00e000000000001", "Name": "System Administrator"}]}),
             "Salesforce query of Profile: the answer is not what roster expects: \
              00e000000000001AAA is listed twice",
+        ),
+        // A Group answered as a queue too (All_Sales, a public group, has this id in the demo):
+        // the queue's grants would be written to the group.
+        (
+            "Type = 'Queue'",
+            json!({"totalSize": 1, "done": true, "records": [
+                {"Id": "00G8c0000000001EAA", "DeveloperName": "Support_Tier_1", "Name": "Support Tier 1"}]}),
+            "00G8c0000000001EAA is listed twice",
         ),
         (
             "FROM PermissionSet WHERE",
