@@ -132,19 +132,18 @@ pub(crate) async fn query_in_as<T: Send + 'static>(
 /// answered twice is refused (Salesforce holds one login a user, one assignment a user and
 /// object, one user a Username: a second is an answer roster cannot read, and taking either
 /// would act on a guess — a login of another user frozen).
-fn each_once<K: std::hash::Hash + Eq + std::fmt::Display, V>(
-    rows: &[Value],
+fn each_once<'r, K: std::hash::Hash + Eq, V>(
+    rows: impl IntoIterator<Item = &'r Value>,
     object: &str,
+    named: impl Fn(&K) -> String,
     entry: impl Fn(&Value) -> Result<(K, V), String>,
 ) -> Result<HashMap<K, V>, SalesforceError> {
-    let mut map = HashMap::with_capacity(rows.len());
+    let mut map = HashMap::new();
     for row in rows {
         let (key, value) = entry(row).map_err(|why| super::read::malformed(object, &why))?;
         if map.contains_key(&key) {
-            return Err(super::read::malformed(
-                object,
-                &format!("{key} is answered twice"),
-            ));
+            let why = format!("{} is answered twice", named(&key));
+            return Err(super::read::malformed(object, &why));
         }
         map.insert(key, value);
     }
@@ -176,11 +175,16 @@ pub(crate) async fn ids_by_username(
         NAMES_PER_QUERY,
     )
     .await?;
-    each_once(&rows, "User", |r| {
-        let id = super::read::id_of(r, "Id", &[super::USER_IDS])?;
-        let username = super::read::text_of(r, "Username")?;
-        Ok((username.to_lowercase(), id))
-    })
+    each_once(
+        &rows,
+        "User",
+        |name: &String| format!("Username {}", crate::render::quoted(name)),
+        |r| {
+            let id = super::read::id_of(r, "Id", &[super::USER_IDS])?;
+            let username = super::read::text_of(r, "Username")?;
+            Ok((username.to_lowercase(), id))
+        },
+    )
 }
 
 /// The users with these ids, each a row of `fields` (API names the config's checks let
@@ -203,9 +207,12 @@ pub(crate) async fn users_by_id(
         IDS_PER_QUERY,
     )
     .await?;
-    each_once(&rows, "User", |r| {
-        Ok((id15_of(r, "Id", &[super::USER_IDS])?, r.clone()))
-    })
+    each_once(
+        &rows,
+        "User",
+        |id| format!("user {id}"),
+        |r| Ok((id15_of(r, "Id", &[super::USER_IDS])?, r.clone())),
+    )
 }
 
 /// The assignments of one kind of grant these users hold: assignment id (canonical) by
@@ -227,30 +234,22 @@ pub(crate) async fn assignments_of(
         IDS_PER_QUERY,
     )
     .await?;
-    let pair = |(user, object): &(String, String)| format!("the assignment of {object} to {user}");
-    let mut map = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        // Asked by user, Salesforce answers each user's every assignment of the object: a
-        // permission set's rows have no PermissionSetGroupId. Not of this kind: passed over.
-        if row.get(spec.object_field).is_some_and(Value::is_null) {
-            continue;
-        }
-        let entry = (|| {
+    // Asked by user, Salesforce answers each user's every assignment of the object: a
+    // permission set's rows have no PermissionSetGroupId. Not of this kind: passed over.
+    let of_kind = rows
+        .iter()
+        .filter(|row| !row.get(spec.object_field).is_some_and(Value::is_null));
+    each_once(
+        of_kind,
+        spec.assignment,
+        |(user, object)| format!("the assignment of {object} to {user}"),
+        |row| {
             let id = super::read::id_of(row, "Id", spec.ids.assignment)?;
             let user = id15_of(row, spec.assignee_field, spec.ids.assignee)?;
             let object = id15_of(row, spec.object_field, spec.ids.object)?;
-            Ok::<_, String>(((user, object), id))
-        })()
-        .map_err(|why| super::read::malformed(spec.assignment, &why))?;
-        if map.contains_key(&entry.0) {
-            return Err(super::read::malformed(
-                spec.assignment,
-                &format!("{} is answered twice", pair(&entry.0)),
-            ));
-        }
-        map.insert(entry.0, entry.1);
-    }
-    Ok(map)
+            Ok(((user, object), id))
+        },
+    )
 }
 
 /// Which of these `object` records exist, as 15-character ids (each an id of one of `of`'s
@@ -294,14 +293,19 @@ pub(crate) async fn frozen_logins(
         IDS_PER_QUERY,
     )
     .await?;
-    each_once(&rows, "UserLogin", |r| {
-        let id = id15_of(r, "Id", &[super::USER_LOGIN_IDS])?;
-        let frozen = r
-            .get("IsFrozen")
-            .and_then(Value::as_bool)
-            .ok_or_else(|| format!("IsFrozen is not a boolean (record {id})"))?;
-        Ok((id, frozen))
-    })
+    each_once(
+        &rows,
+        "UserLogin",
+        |id| format!("login {id}"),
+        |r| {
+            let id = id15_of(r, "Id", &[super::USER_LOGIN_IDS])?;
+            let frozen = r
+                .get("IsFrozen")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| format!("IsFrozen is not a boolean (record {id})"))?;
+            Ok((id, frozen))
+        },
+    )
 }
 
 /// The `UserLogin` id (canonical) of each of these users, by the user's 15-character id
@@ -322,11 +326,16 @@ pub(crate) async fn logins_of(
         IDS_PER_QUERY,
     )
     .await?;
-    let logins = each_once(&rows, "UserLogin", |r| {
-        let id = super::read::id_of(r, "Id", &[super::USER_LOGIN_IDS])?;
-        let user = id15_of(r, "UserId", &[super::USER_IDS])?;
-        Ok((id, user))
-    })?;
+    let logins = each_once(
+        &rows,
+        "UserLogin",
+        |id| format!("login {id}"),
+        |r| {
+            let id = super::read::id_of(r, "Id", &[super::USER_LOGIN_IDS])?;
+            let user = id15_of(r, "UserId", &[super::USER_IDS])?;
+            Ok((id, user))
+        },
+    )?;
     let mut by_user: HashMap<String, String> = HashMap::with_capacity(logins.len());
     for (login, user) in logins {
         if let Some(other) = by_user.get(&user) {
@@ -347,7 +356,36 @@ pub(crate) async fn logins_of(
 
 #[cfg(test)]
 mod tests {
-    use super::{ENCODED_QUERY_MAX, in_lists, quote};
+    use super::{ENCODED_QUERY_MAX, each_once, in_lists, quote};
+
+    /// A lookup's rows become a map only when each key is answered once: a second row for a
+    /// key (two logins of one user, one assignment twice) is refused, named.
+    #[test]
+    fn a_key_answered_twice_fails_the_lookup() {
+        let rows = [
+            serde_json::json!({"UserId": "a", "Id": "1"}),
+            serde_json::json!({"UserId": "b", "Id": "2"}),
+        ];
+        let entry = |row: &serde_json::Value| {
+            Ok((
+                row["UserId"].as_str().unwrap_or_default().to_owned(),
+                row["Id"].clone(),
+            ))
+        };
+        let named = |user: &String| format!("user {user}");
+        assert_eq!(
+            each_once(&rows, "UserLogin", named, entry).unwrap().len(),
+            2
+        );
+        let twice = [rows[0].clone(), rows[1].clone(), rows[0].clone()];
+        let error = each_once(&twice, "UserLogin", named, entry)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("Salesforce query of UserLogin: the answer is not what roster expects: user a is answered twice"),
+            "{error}"
+        );
+    }
 
     /// Lists stop at `per_query` values or at the encoded length, whichever comes first, and
     /// keep every value once, in order.
