@@ -36,22 +36,7 @@ pub(crate) fn make(prefix: &str, pod: &str, mut n: u64) -> String {
     id.push_str(prefix);
     id.push_str(pod);
     id.push_str(std::str::from_utf8(&body).unwrap_or("0000000000"));
-    let suffix = checksum(&id);
-    id.push_str(&suffix);
-    id
-}
-
-/// The 3-character suffix of a 15-character id (`salesforce::case_suffix`).
-pub(crate) fn checksum(id15: &str) -> String {
-    id15.as_bytes()
-        .try_into()
-        .map(|id: &[u8; 15]| {
-            crate::salesforce::case_suffix(id)
-                .iter()
-                .map(|c| char::from(*c))
-                .collect()
-        })
-        .unwrap_or_default()
+    normalize(&id).unwrap_or(id)
 }
 
 /// Why a string is not a usable id.
@@ -63,12 +48,10 @@ pub(crate) enum IdError {
 
 /// The 18-character form of a 15- or 18-character id, as Salesforce reads one: a 15-character
 /// id with its case, an 18-character one in any case (its suffix says which letters are
-/// capitals: `crate::salesforce::canonical_id`). A wrong length or character, or a suffix that
-/// marks a digit as a capital, is `Malformed`.
+/// capitals), as roster reads every id (`crate::salesforce::record_id`). A wrong length or
+/// character, or a suffix that marks a digit as a capital, is `Malformed`.
 pub(crate) fn normalize(id: &str) -> Result<String, IdError> {
-    let body = crate::salesforce::canonical_id(id).ok_or(IdError::Malformed)?;
-    let body = std::str::from_utf8(&body).map_err(|_| IdError::Malformed)?;
-    Ok(format!("{body}{}", checksum(body)))
+    crate::salesforce::record_id("Id", id, &[]).map_err(|_| IdError::Malformed)
 }
 
 #[cfg(test)]

@@ -204,11 +204,7 @@ fn users_from(
     // One login answered for two users: freezing it would be a guess.
     let mut login_ids: Vec<&str> = login_of.values().map(|login| login.id.as_str()).collect();
     login_ids.sort_unstable();
-    let twice = login_ids.windows(2).find_map(|pair| match pair {
-        [a, b] if a == b => Some(*a),
-        _ => None,
-    });
-    if let Some(twice) = twice {
+    if let Some(twice) = repeated(&login_ids, |a, b| a == b) {
         return Err(malformed(
             "UserLogin",
             &format!("the record is listed twice (record {twice})"),
@@ -238,10 +234,10 @@ fn users_from(
         })
         .collect::<Result<_, SalesforceError>>()?;
     users.sort_by(|a, b| a.id.cmp(&b.id));
-    if let Some(twice) = users.windows(2).find(|pair| pair[0].id == pair[1].id) {
+    if let Some(twice) = repeated(&users, |a, b| a.id == b.id) {
         return Err(malformed(
             "User",
-            &format!("user {} is listed twice", twice[0].id),
+            &format!("user {} is listed twice", twice.id),
         ));
     }
     Ok(users)
@@ -404,14 +400,19 @@ fn sorted<T>(
 ) -> Result<Vec<T>, SalesforceError> {
     let mut records = rows.iter().map(build).collect::<Result<Vec<T>, _>>()?;
     records.sort_by(|a, b| id(a).cmp(id(b)));
-    let twice = records.windows(2).find_map(|pair| match pair {
-        [a, b] if id(a) == id(b) => Some(id(a)),
-        _ => None,
-    });
-    if let Some(twice) = twice {
-        return Err(malformed(object, &format!("{twice} is listed twice")));
+    if let Some(twice) = repeated(&records, |a, b| id(a) == id(b)) {
+        return Err(malformed(object, &format!("{} is listed twice", id(twice))));
     }
     Ok(records)
+}
+
+/// The first item of `sorted` that is the `same` as the next (sorted so that such items are
+/// neighbours): a record an answer lists twice, found in place.
+pub(super) fn repeated<T>(sorted: &[T], same: impl Fn(&T, &T) -> bool) -> Option<&T> {
+    sorted.windows(2).find_map(|pair| match pair {
+        [a, b] if same(a, b) => Some(a),
+        _ => None,
+    })
 }
 
 /// A text field every record of `object` has (its Id, a Name, a reference the query selected):
