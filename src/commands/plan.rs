@@ -502,10 +502,13 @@ fn salesforce_user_explained(
             text.push_str("Plan:\n");
             render::text::change(&mut text, change, false);
         }
-        (None, None) if crate::plan::is_protected(&desired.loaded.config, target, sf) => {
-            text.push_str(
-                "Plan: no change for this user: it is protected (`protect` names it, or roster \
-                 signs in as it), so roster never changes, deactivates or freezes it.\n",
+        (None, None)
+            if let Some(why) = crate::plan::protection(&desired.loaded.config, target, sf) =>
+        {
+            let _ = writeln!(
+                text,
+                "Plan: no change for this user: it is protected ({why}), so roster never \
+                 changes, deactivates or freezes it."
             );
         }
         (None, None) => {

@@ -158,6 +158,9 @@ pub(crate) struct Org {
     /// Seats per feature licence (short name, e.g. `KnowledgeUser`); unlisted ones are
     /// unlimited.
     pub(crate) feature_seats: std::collections::BTreeMap<String, u32>,
+    /// Profiles users hold that a Profile query never answers (the world's `hidden`: the
+    /// Automated Process user's), by id.
+    pub(crate) hidden_profiles: HashSet<String>,
     counters: HashMap<&'static str, u64>,
     clock_ms: i64,
     /// Lookups the write rules need on every record, kept in step with `objects`.
@@ -377,6 +380,13 @@ impl Org {
             .flat_map(BTreeMap::values)
     }
 
+    /// The records of `object` a query answers: all of them but the internal users' profiles
+    /// (`hidden_profiles`).
+    pub(crate) fn listed(&self, object: &str) -> impl Iterator<Item = &Map<String, Value>> {
+        self.records(object)
+            .filter(move |r| object != "Profile" || !self.hidden_profiles.contains(text(r, "Id")))
+    }
+
     /// Replaces a record (an update), keeping the lookups in step.
     pub(crate) fn put(&mut self, object: &'static str, id: String, record: Map<String, Value>) {
         let records = self.objects.entry(object).or_default();
@@ -560,9 +570,10 @@ impl Org {
         user.insert("CommunityNickname".into(), json!(nickname));
     }
 
-    /// Active users holding each licence.
+    /// Active users holding each licence (Salesforce's internal users, on `hidden_profiles`,
+    /// hold none).
     pub(crate) fn licence_usage(&self, licence_id: &str) -> usize {
-        self.records("Profile")
+        self.listed("Profile")
             .filter(|p| p.get("UserLicenseId").and_then(Value::as_str) == Some(licence_id))
             .filter_map(|p| self.index.active_by_profile.get(text(p, "Id")))
             .sum()
@@ -909,6 +920,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         picklists: restricted_picklists(&w.picklists)?,
         deactivation_blockers: HashMap::new(),
         feature_seats: std::collections::BTreeMap::new(),
+        hidden_profiles: HashSet::new(),
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
     };
@@ -1017,7 +1029,10 @@ fn insert_profiles(org: &mut Org, profiles: &[super::world::Profile]) -> Result<
             };
             record.insert(format!("Permissions{name}"), Value::Bool(granted));
         }
-        org.insert("Profile", record);
+        let id = org.insert("Profile", record);
+        if profile.hidden {
+            org.hidden_profiles.insert(id);
+        }
     }
     Ok(())
 }

@@ -197,6 +197,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 license: "Salesforce".into(),
                 manage_users: None,
                 permissions: None,
+                hidden: false,
             })
             .collect(),
             roles: vec!["Western Sales Rep".into(), "Support Lead".into()],

@@ -397,6 +397,12 @@ pub(crate) struct Profile {
     /// every org, and other profiles none. `manage_users`, when given, decides ManageUsers.
     #[serde(default)]
     pub(crate) permissions: Option<Vec<String>>,
+    /// Held by users but never answered by a Profile query: the profile of Salesforce's
+    /// internal users, such as the Automated Process user ("autoproc", API 41.0 and later),
+    /// which "doesn't show up in places like Profiles" (UnofficialSF, "Understanding the
+    /// Automated Process User"; a Profile query for its `ProfileId` finds no row).
+    #[serde(default)]
+    pub(crate) hidden: bool,
 }
 
 impl WorldFile {

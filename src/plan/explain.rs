@@ -2,6 +2,8 @@
 //! with each filter clause's result, the matching attempts in order, each field's mapping and
 //! value, and the role rules that fired — as data `render::explain` prints, or JSON.
 
+use std::fmt::Write as _;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -146,30 +148,7 @@ pub(crate) fn explain(
         &|id| state.knows(id),
         Some(&mut attempts),
     );
-    let result = match &state.links[i] {
-        Link::Linked { target: t, by } => {
-            let linked = &target.users[*t];
-            let mut notes = Vec::new();
-            if !linked.is_active {
-                notes.push(", inactive");
-            }
-            if linked.is_frozen() {
-                notes.push(", frozen");
-            }
-            if state.org.protected(config, linked) {
-                notes.push(", protected: roster never changes, deactivates or freezes it");
-            }
-            format!(
-                "linked by {by} to {} ({}){}",
-                linked.username,
-                linked.id,
-                notes.concat()
-            )
-        }
-        Link::Unmatched { .. } => "unmatched".to_owned(),
-        Link::Disputed(dispute) => dispute.0.clone(),
-        Link::Undecided(reason) => reason.to_string(),
-    };
+    let result = link_result(&state, config, target, i);
     let creating = matches!(state.links[i], Link::Unmatched { .. });
     let wanted = state.desired(user, creating, true);
     let roles = roles(config, &state.resolved, user, &state.context());
@@ -211,6 +190,37 @@ pub(crate) fn explain(
         },
         roles,
     })
+}
+
+/// What matching made of user `i`, in the words of `Explanation::matching`'s `result`: the
+/// Salesforce user it is linked to and by which rule, with what keeps roster from acting on it
+/// (inactive, frozen, protected and why), or why it is not linked.
+fn link_result(state: &State<'_>, config: &Config, target: &TargetSnapshot, i: usize) -> String {
+    match &state.links[i] {
+        Link::Linked { target: t, by } => {
+            let linked = &target.users[*t];
+            let mut notes = String::new();
+            if !linked.is_active {
+                notes.push_str(", inactive");
+            }
+            if linked.is_frozen() {
+                notes.push_str(", frozen");
+            }
+            if let Some(why) = state.org.protection(config, linked) {
+                let _ = write!(
+                    notes,
+                    ", protected ({why}): roster never changes, deactivates or freezes it"
+                );
+            }
+            format!(
+                "linked by {by} to {} ({}){notes}",
+                linked.username, linked.id
+            )
+        }
+        Link::Unmatched { .. } => "unmatched".to_owned(),
+        Link::Disputed(dispute) => dispute.0.clone(),
+        Link::Undecided(reason) => reason.to_string(),
+    }
 }
 
 /// Every grant the rules give, feature licences last, each with the first rule giving it.

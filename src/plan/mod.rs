@@ -39,7 +39,7 @@ use crate::user_attributes::UserAttributes;
 pub(crate) use crate::sorted_map::{Fields, SortedMap};
 pub(crate) use explain::{Explanation, NotRead, explain, not_read, plan_and_why_not};
 pub(crate) use names::ConfigProblem;
-pub(crate) use target::is_protected;
+pub(crate) use target::protection;
 
 /// The version of the plan document; `show` and `apply` refuse others.
 pub(crate) const PLAN_FORMAT: u32 = 2;

@@ -364,7 +364,8 @@ fn protected_warnings(config: &Config, linked: &[&str], out: &[String], plan: &m
     if !linked.is_empty() {
         plan.warnings.push(format!(
             "{} Entra user(s) in scope are linked to protected Salesforce users, which roster \
-             leaves as they are whatever differs (`protect` names them or their profile): {}",
+             leaves as they are whatever differs (`protect` names them or their profile, or the \
+             org does not list their profile, as for its internal users): {}",
             linked.len(),
             some_of(linked)
         ));

@@ -6,10 +6,14 @@ use crate::hash::HashMap;
 use crate::config::Config;
 use crate::model::{AccessObject, GrantAssignment, TargetSnapshot, TargetUser};
 
-/// Whether roster never changes, deactivates or freezes `user`: `protect` names it (by Username
-/// or profile), or roster signs in as it.
-pub(crate) fn is_protected(config: &Config, target: &TargetSnapshot, user: &TargetUser) -> bool {
-    Org::new(target).protected(config, user)
+/// Why roster never changes, deactivates or freezes `user`, if it never does
+/// (`Org::protection`).
+pub(crate) fn protection(
+    config: &Config,
+    target: &TargetSnapshot,
+    user: &TargetUser,
+) -> Option<&'static str> {
+    Org::new(target).protection(config, user)
 }
 
 /// The org's names and ids, and the rules about which users roster may touch.
@@ -56,27 +60,46 @@ impl<'t> Org<'t> {
         }
     }
 
-    /// Protected: named in `protect`, or the user roster signs in as (deactivating or freezing
-    /// it would lock roster out).
+    /// Protected (`protection`).
     pub(super) fn protected(&self, config: &Config, user: &TargetUser) -> bool {
+        self.protection(config, user).is_some()
+    }
+
+    /// Why `user` is protected, if it is: `protect` names it (by Username or profile), roster
+    /// signs in as it (deactivating or freezing it would lock roster out), or its profile is
+    /// not among those the org's Profile query lists: Salesforce's internal users, such as the
+    /// Automated Process user ("autoproc", whose profile "doesn't show up in places like
+    /// Profiles"; UnofficialSF, "Understanding the Automated Process User"), which no one but
+    /// Salesforce changes.
+    pub(super) fn protection(&self, config: &Config, user: &TargetUser) -> Option<&'static str> {
         if self
             .api_user_id
             .is_some_and(|me| crate::salesforce::id15(me) == crate::salesforce::id15(&user.id))
         {
-            return true;
+            return Some("roster signs in as it");
         }
-        let profile = user
+        let Some(&profile) = user
             .profile_id
             .as_deref()
             .and_then(|id| self.profile_names.get(id))
-            .copied()
-            .unwrap_or_default();
-        config
+        else {
+            return Some(
+                "its profile is not among those the org lists, as for Salesforce's internal \
+                 users such as the Automated Process user",
+            );
+        };
+        if config
             .protect
             .usernames
             .iter()
             .any(|u| u.eq_ignore_ascii_case(&user.username))
-            || config.protect.profiles.iter().any(|p| p == profile)
+        {
+            Some("`protect` names it")
+        } else if config.protect.profiles.iter().any(|p| p == profile) {
+            Some("`protect` names its profile")
+        } else {
+            None
+        }
     }
 }
 

@@ -1212,7 +1212,7 @@ fn explain_says_a_linked_user_is_protected() {
         explained
             .matching
             .result
-            .ends_with(", protected: roster never changes, deactivates or freezes it"),
+            .ends_with(", protected (`protect` names its profile): roster never changes, deactivates or freezes it"),
         "{}",
         explained.matching.result
     );

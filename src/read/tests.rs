@@ -245,6 +245,24 @@ fn upn(source: &SourceSnapshot, id: &str) -> String {
         .to_owned()
 }
 
+/// The Automated Process user is read, and its profile, as in a real org, is not listed (the
+/// planner protects it: `plan::target::Org::protection`).
+#[tokio::test]
+async fn the_automated_process_user_is_read_and_its_profile_is_not_listed() {
+    let running = demo().await;
+    let dir = demo_dir("autoproc", ENTRA_FILE_SECRET, SF_FILE_SECRET);
+    let (_, target) = read(&running, &dir).await.unwrap();
+    let autoproc = target
+        .users
+        .iter()
+        .find(|u| u.username.starts_with("autoproc@"))
+        .unwrap();
+    let listed = |p: &crate::model::Profile| {
+        p.name == "Automated Process" || Some(&p.id) == autoproc.profile_id.as_ref()
+    };
+    assert!(!target.profiles.iter().any(listed));
+}
+
 #[tokio::test]
 async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     let running = demo().await;
@@ -313,7 +331,7 @@ async fn demo_snapshot_has_groups_direct_users_default_access_and_the_org() {
     assert!(!source.attributes.contains(&"appRoleAssignments".to_owned()));
 
     assert!(target.org.is_sandbox);
-    assert_eq!(target.users.len(), 9);
+    assert_eq!(target.users.len(), 10);
     assert!(target.users.iter().all(|u| u.id.starts_with("005")));
     assert!(target.users.iter().all(|u| u.system_modstamp.is_some()));
     // The core fields are typed; the others stay as Salesforce returned them.
@@ -426,7 +444,7 @@ async fn every_credential_logs_in() {
     let dir = demo_dir("certificate-jwt", &certificate, &jwt);
     let (source, target) = read(&running, &dir).await.unwrap();
     assert_eq!(source.assignments.len(), 8);
-    assert_eq!(target.users.len(), 9);
+    assert_eq!(target.users.len(), 10);
     assert!(target.warnings.is_empty());
 
     let dir = demo_dir(
@@ -703,7 +721,7 @@ async fn throttling_with_a_fractional_retry_after_is_waited_out() {
     // `Retry-After` takes this long.
     assert!(started.elapsed() >= std::time::Duration::from_millis(2500));
     assert_eq!(source.groups.len(), 3);
-    assert_eq!(target.users.len(), 9);
+    assert_eq!(target.users.len(), 10);
     // Three group reads and the two throttled tries.
     assert_eq!(count(&running, "GET /v1.0/groups/{id}/members"), 5);
     running.shutdown().await;
@@ -734,7 +752,7 @@ async fn unavailable_and_dropped_connections_are_retried() {
     );
     let (source, target) = read(&running, &dir).await.unwrap();
     assert_eq!(source.assignments.len(), 8);
-    assert_eq!(target.users.len(), 9);
+    assert_eq!(target.users.len(), 10);
     assert_eq!(count(&running, "POST /services/oauth2/token"), 2);
     running.shutdown().await;
 }
@@ -757,7 +775,7 @@ async fn an_expired_token_is_renewed_once() {
     );
     let (source, target) = read(&running, &dir).await.unwrap();
     assert_eq!(source.assignments.len(), 8);
-    assert_eq!(target.users.len(), 9);
+    assert_eq!(target.users.len(), 10);
     assert_eq!(
         count(&running, "POST /{id}/oauth2/{v}/token"),
         2,
@@ -782,7 +800,7 @@ async fn a_token_that_expires_twice_in_one_read_is_renewed_again() {
     );
     let (source, target) = read(&running, &dir).await.unwrap();
     assert_eq!(source.assignments.len(), 8);
-    assert_eq!(target.users.len(), 9);
+    assert_eq!(target.users.len(), 10);
     assert_eq!(count(&running, "POST /{id}/oauth2/{v}/token"), 3);
     assert_eq!(
         count(

@@ -2,7 +2,7 @@
 //! profiles with their licences, roles, permission sets and the assignments of the ones the
 //! config names. Independent queries run side by side.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -125,7 +125,7 @@ pub(crate) async fn read(
         async { tokio::try_join!(users, metadata, logins, describe) },
         access
     )?;
-    let users = users_from(users, &profiles, &logins)?;
+    let users = users_from(users, &logins)?;
     task.finish(&format!(
         "{} users, {} profiles, {} access objects",
         users.len(),
@@ -180,11 +180,9 @@ fn user_of_row(row: Value, fields: &[String]) -> Result<TargetUser, SalesforceEr
     TargetUser::from_row(row).map_err(|why| malformed("User", &why))
 }
 
-/// The users of the User rows (`user_of_row`), each with its login: each user's profile checked
-/// to be among `profiles`, and no user twice.
+/// The users of the User rows (`user_of_row`), each with its login, and no user twice.
 fn users_from(
     users: Vec<TargetUser>,
-    profiles: &[Profile],
     logins: &[Value],
 ) -> Result<Vec<TargetUser>, SalesforceError> {
     // A login row without its ids or flag would unfreeze or freeze the wrong user: refused.
@@ -211,28 +209,13 @@ fn users_from(
         ));
     }
     drop(login_ids);
-    // Every id is in its canonical form (`record_id`): ids join by their text.
-    let profile_ids: HashSet<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
-    let mut users: Vec<TargetUser> = users
-        .into_iter()
-        .map(|mut user| {
-            // A profile the org did not list would make a protected user unprotected.
-            let profile = user.profile_id.as_deref().unwrap_or_default();
-            if !profile_ids.contains(profile) {
-                return Err(malformed(
-                    "User",
-                    &format!(
-                        "user {} has ProfileId {}, which is not among the org's {} profiles",
-                        user.id,
-                        crate::render::quoted(profile),
-                        profiles.len()
-                    ),
-                ));
-            }
-            user.login = login_of.remove(&user.id);
-            Ok(user)
-        })
-        .collect::<Result<_, SalesforceError>>()?;
+    // Every id is in its canonical form (`record_id`): ids join by their text. A user whose
+    // profile the Profile query did not list (Salesforce's internal Automated Process user)
+    // is kept: the planner protects it (`plan::target::Org::protected`).
+    let mut users = users;
+    for user in &mut users {
+        user.login = login_of.remove(&user.id);
+    }
     users.sort_by(|a, b| a.id.cmp(&b.id));
     if let Some(twice) = repeated(&users, |a, b| a.id == b.id) {
         return Err(malformed(
@@ -561,11 +544,6 @@ mod tests {
                 error.len()
             );
         }
-        let profiles = [Profile {
-            id: "00e000000000001AAA".to_owned(),
-            name: "Standard User".to_owned(),
-            ..Profile::default()
-        }];
         let user = |id: &str| with_id(json!(id)).unwrap();
         // Every id kept in its canonical 18-character form, as Salesforce answers it: ids join
         // by their text whichever form the answer used.
@@ -579,13 +557,9 @@ mod tests {
         assert_eq!(read.user_role_id.as_deref(), Some("00E000000000001EAA"));
         // The 15-character form and the 18-character one in capitals are the same user's.
         for twice in ["005000000000001", "005000000000001aaa"] {
-            let error = users_from(
-                vec![user("005000000000001AAA"), user(twice)],
-                &profiles,
-                &[],
-            )
-            .unwrap_err()
-            .to_string();
+            let error = users_from(vec![user("005000000000001AAA"), user(twice)], &[])
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("is listed twice"), "{error}");
         }
     }
@@ -595,11 +569,6 @@ mod tests {
     /// guess. A login joins its user in any form of the user's id.
     #[test]
     fn a_login_whose_ids_are_not_a_logins_or_answered_twice_fails_the_read() {
-        let profiles = [Profile {
-            id: "00e000000000001AAA".to_owned(),
-            name: "Standard User".to_owned(),
-            ..Profile::default()
-        }];
         let user = |id: &str| {
             let mut answered = row();
             answered["Id"] = json!(id);
@@ -608,7 +577,6 @@ mod tests {
         let login = |id: &str, user: &str| json!({"Id": id, "UserId": user, "IsFrozen": true});
         let joined = users_from(
             vec![user("005000000000001AAA")],
-            &profiles,
             &[login("0Yw000000000001CAA", "005000000000001")],
         )
         .unwrap();
@@ -639,7 +607,7 @@ mod tests {
                 "the record is listed twice (record 0Yw000000000001CAA)",
             ),
         ] {
-            let error = users_from(vec![user("005000000000001AAA")], &profiles, &logins)
+            let error = users_from(vec![user("005000000000001AAA")], &logins)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -678,14 +646,6 @@ mod tests {
         let error = user_of_row(text_active, &[]).unwrap_err().to_string();
         assert!(
             error.ends_with("IsActive is \"true\", not a boolean (record 005000000000001AAA)"),
-            "{error}"
-        );
-        // A profile the org does not list, shown escaped: one line, whatever it holds.
-        let mut user = user_of_row(row(), &[]).unwrap();
-        user.profile_id = Some("00e\n0".to_owned());
-        let error = users_from(vec![user], &[], &[]).unwrap_err().to_string();
-        assert!(
-            error.ends_with(r#"has ProfileId "00e\n0", which is not among the org's 0 profiles"#),
             "{error}"
         );
     }

@@ -1900,9 +1900,9 @@ fn user_row(world: &World, username: &str) -> Value {
 }
 
 #[test]
-fn user_rows_of_the_wrong_shape_or_with_an_unlisted_profile_fail_the_read() {
-    // Each would make the planner guess: an IsActive of "false" read as active, a profile the
-    // org did not list unprotecting a protected user, a user listed twice planned twice.
+fn user_rows_of_the_wrong_shape_fail_the_read() {
+    // Each would make the planner guess: an IsActive of "false" read as active, a user without
+    // a profile unprotecting a protected one, a user listed twice planned twice.
     let world = World::demo("safety-user-rows");
     let admin = user_row(&world, "admin@contoso.com.dev1");
     let page = |rows: Vec<Value>| json!({"totalSize": rows.len(), "done": true, "records": rows});
@@ -1910,8 +1910,6 @@ fn user_rows_of_the_wrong_shape_or_with_an_unlisted_profile_fail_the_read() {
     text_active["IsActive"] = json!("false");
     let mut no_profile = admin.clone();
     no_profile["ProfileId"] = Value::Null;
-    let mut unlisted = admin.clone();
-    unlisted["ProfileId"] = json!("00e8c0000000zzzAAA");
     let mut numeric_email = admin.clone();
     numeric_email["Email"] = json!(42);
     for (body, expected) in [
@@ -1920,10 +1918,6 @@ fn user_rows_of_the_wrong_shape_or_with_an_unlisted_profile_fail_the_read() {
             "IsActive is \"false\", not a boolean",
         ),
         (page(vec![no_profile]), "ProfileId is null, not a string"),
-        (
-            page(vec![unlisted]),
-            "has ProfileId \"00e8c0000000zzzAAA\", which is not among the org's",
-        ),
         (page(vec![numeric_email]), "Email is 42, not a string"),
         (page(vec![admin.clone(), admin.clone()]), "is listed twice"),
     ] {
@@ -1942,6 +1936,80 @@ fn user_rows_of_the_wrong_shape_or_with_an_unlisted_profile_fail_the_read() {
     }
     // The real answer plans.
     assert_eq!(world.roster(&["plan"]).code, 0);
+}
+
+/// Salesforce's internal users (the Automated Process user, API 41.0 and later) hold a profile
+/// no Profile query lists. Every real org has one, so the read takes them, and the planner
+/// protects them: the demo's, whose Username carries the owned sandbox suffix, would otherwise
+/// be deactivated as an orphan, and a person an admin put on such a profile is left alone,
+/// with the plan saying so.
+#[test]
+fn users_on_a_profile_the_org_does_not_list_are_read_and_protected() {
+    let world = World::demo("safety-autoproc");
+    // The emulator, as Salesforce, answers the user's ProfileId but lists no such profile.
+    let autoproc = user_by_username(&world, "autoproc@00d000000000001eaa.dev1");
+    let profile = autoproc["ProfileId"].as_str().unwrap().to_owned();
+    let (status, profiles) = world.emulator.salesforce_send(
+        reqwest::Method::GET,
+        "query?q=SELECT+Id,+Name+FROM+Profile",
+        &Value::Null,
+    );
+    assert_eq!(status, 200, "{profiles}");
+    let listed = profiles["records"].as_array().unwrap();
+    assert!(!listed.is_empty());
+    assert!(
+        listed.iter().all(|p| p["Id"] != profile.as_str()),
+        "{profiles}"
+    );
+    let plan = world.plan_json();
+    let touching = |username: &str| {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["target_id"] == user_by_username(&world, username)["Id"])
+            .count()
+    };
+    assert_eq!(touching("autoproc@00d000000000001eaa.dev1"), 0, "{plan:#}");
+    let explained = world.roster(&["explain", "autoproc@00d000000000001eaa.dev1"]);
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    assert!(
+        explained.stdout.contains(
+            "it is protected (its profile is not among those the org lists, as for \
+             Salesforce's internal users such as the Automated Process user)"
+        ),
+        "{}",
+        explained.stdout
+    );
+
+    // A person on such a profile: linked, left as they are whatever differs, and named.
+    let world = World::demo_editing("safety-unlisted-linked", |text| {
+        text.replacen(
+            "      Profile: Sales Manager\n      FederationIdentifier: ava.martinez@contoso.com",
+            "      Profile: Automated Process\n      FederationIdentifier: ava.martinez@contoso.com",
+            1,
+        )
+    });
+    let ava = user_by_username(&world, "ava.martinez@contoso.com.dev1")["Id"].clone();
+    let plan = world.plan_json();
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["target_id"] != ava),
+        "{plan:#}"
+    );
+    let warned = plan["warnings"].as_array().unwrap();
+    assert!(
+        warned.iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("linked to protected Salesforce users")
+                && w.contains("the org does not list their profile")
+                && w.contains("ava.martinez@contoso.com")
+        }),
+        "{warned:#?}"
+    );
 }
 
 #[test]

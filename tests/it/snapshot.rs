@@ -39,7 +39,7 @@ fn snapshot_writes_both_files_and_no_secret_anywhere() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "Wrote seen/entra.json (30 Entra users, 8 assignments) and seen/salesforce.json (9 Salesforce users).\n"
+        "Wrote seen/entra.json (30 Entra users, 8 assignments) and seen/salesforce.json (10 Salesforce users).\n"
     );
     // -v logs every request by method and path, with status and duration.
     assert!(

@@ -195,7 +195,7 @@ fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> 
     let source: Box<dyn Iterator<Item = &serde_json::Map<String, Value>>> = if derived {
         Box::new(licences.iter())
     } else {
-        Box::new(state.org.records(object))
+        Box::new(state.org.listed(object))
     };
     let mut matching: Vec<&serde_json::Map<String, Value>> = source
         .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r)))
