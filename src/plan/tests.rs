@@ -3023,16 +3023,3 @@ fn the_match_index_keeps_every_user_of_a_value_and_borrows_keys_it_can() {
     let (ava, _) = index[1].get_key_value("ava@contoso.com").unwrap();
     assert!(matches!(ava, Cow::Borrowed(_)));
 }
-
-#[test]
-fn zz_size_probe() {
-    eprintln!(
-        "Change {} Fields {} Labels {} Grants {} Cause {} Prepared {}",
-        std::mem::size_of::<super::Change>(),
-        std::mem::size_of::<super::Fields>(),
-        std::mem::size_of::<super::Labels>(),
-        std::mem::size_of::<super::GrantChanges>(),
-        std::mem::size_of::<Option<super::Cause>>(),
-        std::mem::size_of::<Option<super::reconcile::Prepared>>(),
-    );
-}
