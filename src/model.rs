@@ -211,6 +211,97 @@ pub(crate) struct Org {
     pub(crate) is_sandbox: bool,
 }
 
+impl TargetSnapshot {
+    /// Every Salesforce id the snapshot holds in its canonical 18-character form, each checked
+    /// to be an id of its object (`salesforce::record_id`), as a live read keeps them: ids join
+    /// by their text, so a hand-edited 15-character `profile_id` would name no profile, and a
+    /// user on a profile the org does not list is protected (`plan::target::Org::protection`).
+    ///
+    /// # Errors
+    /// The first id that is not one: where it is (`users[3].profile_id`) and why.
+    pub(crate) fn canonical_ids(&mut self) -> Result<(), String> {
+        use crate::salesforce::{self as sf, KeyPrefix};
+        let fix = |place: &str, id: &mut String, of: &[KeyPrefix]| {
+            *id = sf::record_id(place, std::mem::take(id), of)?;
+            Ok::<(), String>(())
+        };
+        let fix_some = |place: &str, id: &mut Option<String>, of: &[KeyPrefix]| match id {
+            Some(id) => fix(place, id, of),
+            None => Ok(()),
+        };
+        fix("org.id", &mut self.org.id, &[sf::ORGANIZATION_IDS])?;
+        fix_some("api_user_id", &mut self.api_user_id, &[sf::USER_IDS])?;
+        for (i, user) in self.users.iter_mut().enumerate() {
+            fix(&format!("users[{i}].id"), &mut user.id, &[sf::USER_IDS])?;
+            let at = |field: &str| format!("users[{i}].{field}");
+            fix_some(&at("profile_id"), &mut user.profile_id, &[sf::PROFILE_IDS])?;
+            fix_some(
+                &at("user_role_id"),
+                &mut user.user_role_id,
+                &[sf::USER_ROLE_IDS],
+            )?;
+            if let Some(login) = &mut user.login {
+                fix(&at("login.id"), &mut login.id, &[sf::USER_LOGIN_IDS])?;
+            }
+        }
+        for (i, profile) in self.profiles.iter_mut().enumerate() {
+            fix(
+                &format!("profiles[{i}].id"),
+                &mut profile.id,
+                &[sf::PROFILE_IDS],
+            )?;
+            let licence = &mut profile.user_license_id;
+            fix_some(
+                &format!("profiles[{i}].user_license_id"),
+                licence,
+                &[sf::USER_LICENSE_IDS],
+            )?;
+        }
+        for (i, licence) in self.licenses.iter_mut().enumerate() {
+            fix(
+                &format!("licenses[{i}].id"),
+                &mut licence.id,
+                &[sf::USER_LICENSE_IDS],
+            )?;
+        }
+        for (i, role) in self.roles.iter_mut().enumerate() {
+            fix(
+                &format!("roles[{i}].id"),
+                &mut role.id,
+                &[sf::USER_ROLE_IDS],
+            )?;
+        }
+        for (i, object) in self.access_objects.iter_mut().enumerate() {
+            let ids = &object.kind.spec().ids;
+            fix(
+                &format!("access_objects[{i}].id"),
+                &mut object.id,
+                ids.object,
+            )?;
+            fix_some(
+                &format!("access_objects[{i}].license_id"),
+                &mut object.license_id,
+                &[],
+            )?;
+        }
+        for (i, grant) in self.grants.iter_mut().enumerate() {
+            let ids = &grant.kind.spec().ids;
+            fix(&format!("grants[{i}].id"), &mut grant.id, ids.assignment)?;
+            fix(
+                &format!("grants[{i}].assignee_id"),
+                &mut grant.assignee_id,
+                ids.assignee,
+            )?;
+            fix(
+                &format!("grants[{i}].object_id"),
+                &mut grant.object_id,
+                ids.object,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// A Salesforce user: the core fields the lifecycle reads, typed, and the other fields read
 /// (mapped and matched), as Salesforce returned them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -689,7 +689,9 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
         }
     }
     let path = dir.join("salesforce.json");
-    let target: TargetSnapshot = read_snapshot(&path)?;
+    let mut target: TargetSnapshot = read_snapshot(&path)?;
+    // Held to what a live read accepts: every id an id of its object, in the form ids join by.
+    target.canonical_ids().map_err(|why| refused(&path, why))?;
     let ids = target.users.iter().map(|u| crate::salesforce::id15(&u.id));
     if let Some((i, j)) = listed_twice(ids) {
         return Err(refused(&path, twice(i, j, &target.users[j].id)));

@@ -346,6 +346,79 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
 /// attribute it never read would otherwise plan that field cleared for every user) or how its
 /// world differs (tenant, scope), with the command that takes it again for this config. What
 /// only the `--baseline-config` reads is a warning: `roster snapshot` reads for one config.
+/// A hand-edited snapshot's ids are held to what a live read accepts: an id in its
+/// 15-character form (or lower case) plans as the 18-character one it names — a profile id
+/// cut short used to name no profile, and now would protect the user — and an id that is not
+/// one of its object's is refused, naming where it is.
+#[test]
+fn a_snapshot_s_ids_plan_in_any_form_and_a_wrong_one_is_refused() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-ids");
+    let path = scratch.dir.join("seen").join("salesforce.json");
+    let salesforce: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let plan = || {
+        emulator.roster(
+            &scratch.dir,
+            &[
+                "-c",
+                &config,
+                "plan",
+                "--snapshot",
+                "seen",
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    };
+    let before = plan();
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    let users = salesforce["users"].as_array().unwrap();
+    // Ava, linked and updated by the demo plan.
+    let ava = users
+        .iter()
+        .position(|u| u["username"] == "ava.martinez@contoso.com.dev1")
+        .unwrap();
+    let mut short = salesforce.clone();
+    let profile = short["users"][ava]["profile_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    short["users"][ava]["profile_id"] = serde_json::json!(&profile[..15]);
+    let id = short["users"][ava]["id"].as_str().unwrap().to_lowercase();
+    short["users"][ava]["id"] = serde_json::json!(id);
+    let role = short["roles"][0]["id"].as_str().unwrap()[..15].to_owned();
+    short["roles"][0]["id"] = serde_json::json!(role);
+    std::fs::write(&path, short.to_string()).unwrap();
+    let after = plan();
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert_eq!(after.stdout, before.stdout);
+    for (place, edit, expected) in [
+        (
+            "users[",
+            serde_json::json!(profile.replacen("00e", "005", 1)),
+            ".profile_id \"005",
+        ),
+        (
+            "users[",
+            serde_json::json!("00e"),
+            ".profile_id \"00e\" is not a Salesforce record id",
+        ),
+    ] {
+        let mut wrong = salesforce.clone();
+        wrong["users"][ava]["profile_id"] = edit;
+        std::fs::write(&path, wrong.to_string()).unwrap();
+        let out = plan();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let at = format!("{place}{ava}]{expected}");
+        assert!(
+            out.stderr.contains("salesforce.json") && out.stderr.contains(&at),
+            "{at}: {}",
+            out.stderr
+        );
+    }
+}
+
 #[test]
 fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
     let emulator = Emulator::start("examples/demo/world.yaml");
