@@ -146,6 +146,7 @@ pub(crate) fn explain(
         &state.context(),
         suffix,
         &|id| state.knows(id),
+        &|t| state.org.protected(config, &target.users[t]),
         Some(&mut attempts),
     );
     let result = link_result(&state, config, target, i);
@@ -418,7 +419,11 @@ fn found_by_matching(
                 .iter()
                 .any(|d| d.id.eq_ignore_ascii_case(id))
     };
-    let matching_error = match link(&compiled, &index, target, view, &ctx, suffix, &known, None) {
+    let org = super::target::Org::new(target);
+    let protected = |t: usize| org.protected(config, &target.users[t]);
+    let matching_error = match link(
+        &compiled, &index, target, view, &ctx, suffix, &known, &protected, None,
+    ) {
         Link::Undecided(reason) => Some(reason.into_string()),
         _ => None,
     };

@@ -110,7 +110,11 @@ pub(super) enum Link {
 /// links; one that finds several is a dispute, and so is a later rule that finds another active
 /// Salesforce user than the one a rule other than an anchor linked (two accounts in use for one
 /// person: which is theirs is for a person to say, and neither is deprovisioned for it). An
-/// anchor's link stands whatever later rules find.
+/// anchor's link stands whatever later rules find — unless the account is `protected`
+/// (`Org::protection`): roster never writes one, so its anchor is no stamp of roster's, and a
+/// later rule finding another account is a dispute too (helper-77: the Automated Process
+/// user holding a person's object id took their link, and their own account was deactivated
+/// as an orphan).
 #[expect(
     clippy::too_many_arguments,
     reason = "the planner's lookups, the user, and what explain collects: one call per user"
@@ -123,6 +127,7 @@ pub(super) fn link(
     ctx: &Context<'_>,
     suffix: &str,
     known: &dyn Fn(&str) -> bool,
+    protected: &dyn Fn(usize) -> bool,
     mut explain: Option<&mut Vec<Attempt>>,
 ) -> Link {
     let mut tried: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(compiled.matching.len());
@@ -180,7 +185,7 @@ pub(super) fn link(
             attempts.push(Attempt::of(i, rule, shown, None, n, names.collect()));
         }
         if let Some(linked) = &linked {
-            if !compiled.matching[linked.1].anchor {
+            if !compiled.matching[linked.1].anchor || protected(linked.0) {
                 let others = other_accounts(compiled, target, linked.0, (&found, &theirs), known);
                 if !others.is_empty() {
                     return two_accounts(compiled, target, linked, (i, &value), &others);
@@ -191,7 +196,7 @@ pub(super) fn link(
         match found.as_slice() {
             [] => tried.push((i, value)),
             // An anchor's link stands (roster stamped it): later rules are for `explain` alone.
-            [one] if rule.anchor && explain.is_none() => {
+            [one] if rule.anchor && explain.is_none() && !protected(*one) => {
                 return Link::Linked {
                     target: *one,
                     by: (*field).into(),

@@ -880,6 +880,7 @@ impl<'a> State<'a> {
         let ctx = || Context::new(inputs.now, inputs.seed);
         let users_sorted = users.is_sorted_by(|a, b| a.id <= b.id);
         let known = |id: &str| known_id(&users, users_sorted, &source.deleted_users, id);
+        let protected = |t: usize| org.protected(config, &target.users[t]);
         let mut links: Vec<Link> = crate::concurrent::map_indexed(users.len(), threads, |i| {
             link(
                 &compiled,
@@ -889,6 +890,7 @@ impl<'a> State<'a> {
                 &ctx(),
                 suffix,
                 &known,
+                &protected,
                 None,
             )
         });

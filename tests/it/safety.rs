@@ -2012,6 +2012,55 @@ fn users_on_a_profile_the_org_does_not_list_are_read_and_protected() {
     );
 }
 
+/// A protected account holding a person's object id in its anchor (the Automated Process user,
+/// which automation writes to; an administrator's, copied by hand) is no stamp of roster's,
+/// which never writes one: when the person's other rules find their own account, the two are
+/// a dispute, and neither is deprovisioned (helper-77: the anchor took the link, and the
+/// person's own account was deactivated as an orphan).
+#[test]
+fn a_protected_account_holding_a_persons_anchor_does_not_orphan_their_own() {
+    for (holder, world_line) in [
+        (
+            "autoproc@00d000000000001eaa.dev1",
+            "      Alias: autoproc\n",
+        ),
+        ("admin@contoso.com.dev1", "      Alias: sadmin\n"),
+    ] {
+        let world = World::demo_editing("safety-protected-anchor", |text| {
+            text.replacen(
+                world_line,
+                &format!(
+                    "{world_line}      Entra_Object_Id__c: 0000000e-0000-0000-0000-000000000002\n"
+                ),
+                1,
+            )
+        });
+        let liam = user_by_username(&world, "liam.chen@contoso.com.dev1")["Id"].clone();
+        let plan = world.plan_json();
+        assert!(
+            plan["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["target_id"] != liam),
+            "{holder}: {plan:#}"
+        );
+        let conflict = plan["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == "liam.chen@contoso.com" && c["kind"] == "conflict")
+            .unwrap_or_else(|| panic!("{holder}: {plan:#}"));
+        let reason = conflict["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(holder)
+                && reason.contains("liam.chen@contoso.com.dev1")
+                && reason.contains("two accounts for one person"),
+            "{reason}"
+        );
+    }
+}
+
 #[test]
 fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin() {
     let world = World::demo("safety-protect-typo");
