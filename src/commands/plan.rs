@@ -483,9 +483,23 @@ fn salesforce_user_explained(
             .as_deref()
             .is_some_and(|t| id15(t) == id15(&sf.id))
     });
+    // Why the plan has no change for the user, when it has none and is not refused: the same
+    // words in text and JSON (helper-77: the JSON said nothing).
+    let no_change = match (&plan.refused, change) {
+        (Some(_), _) | (None, Some(_)) => None,
+        (None, None) => Some(
+            match crate::plan::protection(&desired.loaded.config, target, sf) {
+                Some(why) => format!(
+                    "it is protected ({why}), so roster never changes, deactivates or freezes it"
+                ),
+                None => why_not.unwrap_or_else(|| "the plan leaves it as it is".to_owned()),
+            },
+        ),
+    };
     let json = serde_json::json!({
         "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
         "change": change,
+        "no_change_because": no_change,
         "plan_refused": plan.refused,
     });
     let mut text = format!(
@@ -502,17 +516,8 @@ fn salesforce_user_explained(
             text.push_str("Plan:\n");
             render::text::change(&mut text, change, false);
         }
-        (None, None)
-            if let Some(why) = crate::plan::protection(&desired.loaded.config, target, sf) =>
-        {
-            let _ = writeln!(
-                text,
-                "Plan: no change for this user: it is protected ({why}), so roster never \
-                 changes, deactivates or freezes it."
-            );
-        }
         (None, None) => {
-            let why = why_not.as_deref().unwrap_or("the plan leaves it as it is");
+            let why = no_change.as_deref().unwrap_or_default();
             let _ = writeln!(text, "Plan: no change for this user: {why}.");
         }
     }

@@ -145,7 +145,45 @@ pub(super) fn resolve(
             &mut problems,
         );
     }
+    unlisted_profiles_hint(target, &profiles, &mut problems);
     (resolved, problems)
+}
+
+/// Where some users hold a profile the Profile query does not list (Salesforce's internal
+/// users), a profile the config names but the org does not may be that one: each such problem
+/// says so, and that those users are protected already (helper-77: "the org has no profile
+/// named \"Automated Process\"" while a user held it).
+fn unlisted_profiles_hint(
+    target: &TargetSnapshot,
+    profiles: &[(&str, &str)],
+    problems: &mut [ConfigProblem],
+) {
+    let holding = target
+        .users
+        .iter()
+        .filter(|u| {
+            u.profile_id
+                .as_deref()
+                .is_none_or(|id| !profiles.iter().any(|(_, p)| *p == id))
+        })
+        .count();
+    if holding == 0 {
+        return;
+    }
+    for problem in problems
+        .iter_mut()
+        .filter(|p| p.message.starts_with("the org has no profile "))
+    {
+        let note = format!(
+            "{holding} Salesforce user(s) hold a profile the org's Profile query does not list \
+             (Salesforce's internal users, such as the Automated Process user): roster cannot \
+             name it, and protects the users on it already"
+        );
+        problem.help = Some(match problem.help.take() {
+            Some(help) => format!("{help} Or: {note}"),
+            None => note,
+        });
+    }
 }
 
 /// The managed lists and `requires_licenses` name records the org must have.

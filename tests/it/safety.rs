@@ -1971,16 +1971,47 @@ fn users_on_a_profile_the_org_does_not_list_are_read_and_protected() {
             .count()
     };
     assert_eq!(touching("autoproc@00d000000000001eaa.dev1"), 0, "{plan:#}");
+    let why = "it is protected (its profile is not among those the org lists, as for \
+               Salesforce's internal users such as the Automated Process user), so roster \
+               never changes, deactivates or freezes it";
     let explained = world.roster(&["explain", "autoproc@00d000000000001eaa.dev1"]);
     assert_eq!(explained.code, 0, "{}", explained.stderr);
-    assert!(
-        explained.stdout.contains(
-            "it is protected (its profile is not among those the org lists, as for \
-             Salesforce's internal users such as the Automated Process user)"
+    assert!(explained.stdout.contains(why), "{}", explained.stdout);
+    // The JSON says the same (helper-77: it gave no reason).
+    let explained = world.roster(&[
+        "explain",
+        "autoproc@00d000000000001eaa.dev1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    let json: Value = serde_json::from_str(&explained.stdout).unwrap();
+    assert_eq!(json["no_change_because"], why, "{json:#}");
+    assert_eq!(json["change"], Value::Null);
+    // Naming that profile in `protect` is refused — the org does not list it — with the reason
+    // it cannot be named, and that its users are protected already.
+    let config = std::fs::read_to_string(repo().join("examples/demo/roster.yaml")).unwrap();
+    world.scratch.write(
+        "roster.yaml",
+        config.replace(
+            "profiles: [System Administrator]",
+            "profiles: [System Administrator, Automated Process]",
         ),
-        "{}",
-        explained.stdout
     );
+    let refused = world.roster(&["plan"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the org has no profile named \"Automated Process\"")
+            && refused.stderr.contains(
+                "1 Salesforce user(s) hold a profile the org's Profile query does not list"
+            )
+            && refused.stderr.contains("protects the users on it already"),
+        "{}",
+        refused.stderr
+    );
+    world.scratch.write("roster.yaml", config);
 
     // A person on such a profile: linked, left as they are whatever differs, and named.
     let world = World::demo_editing("safety-unlisted-linked", |text| {
