@@ -966,17 +966,33 @@ fn undefined_attribute(desired: &Desired, error: Error) -> Error {
 
 /// The config's names the org does not resolve, as diagnostics at their places in the file.
 pub(crate) fn check_names(desired: &Desired, plan: &Plan) -> Result<(), Error> {
-    if plan.config_problems.is_empty() {
+    names_resolve(desired, &plan.config_problems)
+}
+
+/// `problems` with the config's names (a plan's `config_problems`), as diagnostics at their
+/// places in the file; `Ok` when there are none.
+pub(crate) fn names_resolve(
+    desired: &Desired,
+    problems: &[crate::plan::ConfigProblem],
+) -> Result<(), Error> {
+    if problems.is_empty() {
         return Ok(());
     }
-    Err(Error::Diagnostics(placed_names(desired, plan)))
+    Err(Error::Diagnostics(placed_problems(desired, problems)))
 }
 
 /// The plan's problems with the config's names (`plan.config_problems`), each placed in the file
 /// it comes from.
 pub(crate) fn placed_names(desired: &Desired, plan: &Plan) -> Vec<crate::diagnostic::Diagnostic> {
-    let problems: Vec<(String, String, Option<String>)> = plan
-        .config_problems
+    placed_problems(desired, &plan.config_problems)
+}
+
+/// `problems` with the config's names, each placed in the file it comes from.
+fn placed_problems(
+    desired: &Desired,
+    problems: &[crate::plan::ConfigProblem],
+) -> Vec<crate::diagnostic::Diagnostic> {
+    let problems: Vec<(String, String, Option<String>)> = problems
         .iter()
         .map(|p| (p.pointer.clone(), p.message.clone(), p.help.clone()))
         .collect();

@@ -367,6 +367,8 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
             }
             ExplainFormat::Json => print_json(&explanation),
         }?;
+        // A plan refused for the config's names lists them, as `plan` does, and fails.
+        super::context::names_resolve(&desired, &explanation.config_problems)?;
         return Ok(Outcome::Success);
     }
     if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, user, args.format)? {
@@ -448,25 +450,28 @@ fn explain_salesforce_user(
     user: &str,
     format: ExplainFormat,
 ) -> Result<Option<Outcome>, Error> {
-    let Some((json, text)) = salesforce_user_explained(desired, source, target, user) else {
+    let Some((json, text, problems)) = salesforce_user_explained(desired, source, target, user)
+    else {
         return Ok(None);
     };
     match format {
         ExplainFormat::Json => print_json(&json),
         ExplainFormat::Text => super::print(&text),
-    }
-    .map(|()| Some(Outcome::Success))
+    }?;
+    // A plan refused for the config's names lists them, as `plan` does, and fails.
+    super::context::names_resolve(desired, &problems)?;
+    Ok(Some(Outcome::Success))
 }
 
 /// The plan's change for the Salesforce user `user` (a Username or id), or why there is none,
-/// as `explain --format json` gives it and as text; `None` when no Salesforce user has that
-/// name or id.
+/// as `explain --format json` gives it and as text, with the plan's problems with the config's
+/// names; `None` when no Salesforce user has that name or id.
 fn salesforce_user_explained(
     desired: &super::context::Desired,
     source: &crate::model::SourceSnapshot,
     target: &crate::model::TargetSnapshot,
     user: &str,
-) -> Option<(serde_json::Value, String)> {
+) -> Option<(serde_json::Value, String, Vec<crate::plan::ConfigProblem>)> {
     let id15 = crate::salesforce::id15;
     let sf = target.users.iter().find(|u| {
         u.username.eq_ignore_ascii_case(user) || crate::salesforce::same_id(&u.id, user)
@@ -521,7 +526,7 @@ fn salesforce_user_explained(
             let _ = writeln!(text, "Plan: no change for this user: {why}.");
         }
     }
-    Some((json, text))
+    Some((json, text, plan.config_problems))
 }
 
 /// An Entra user `explain` names whom the read does not give, and why.
@@ -570,6 +575,7 @@ fn explain_gone(
     let anchor = crate::config::object_id_anchor(&config.matching, &config.mappings);
     let accounts: Vec<(serde_json::Value, String)> = anchored_to(desired, target, gone.id)
         .filter_map(|u| salesforce_user_explained(desired, source, target, &u.id))
+        .map(|(json, text, _)| (json, text))
         .collect();
     if format == ExplainFormat::Json {
         let (accounts, _): (Vec<_>, Vec<_>) = accounts.into_iter().unzip();

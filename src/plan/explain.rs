@@ -33,6 +33,11 @@ pub(crate) struct Explanation {
     /// Why the whole plan is refused, when it is: then nobody is changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) plan_refused: Option<String>,
+    /// What the config names that the org does not have (the plan's `config_problems`), each
+    /// at a JSON pointer into the file: the command lists them at their places and exits 1, as
+    /// `plan` does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) config_problems: Vec<super::ConfigProblem>,
     /// The users (by key) whose updates in this plan give up a unique value this user's change
     /// takes: Salesforce refuses this user's write until theirs is written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -171,6 +176,7 @@ pub(crate) fn explain(
     Some(Explanation {
         written_after,
         plan_refused: plan.refused.clone(),
+        config_problems: plan.config_problems.clone(),
         change: plan
             .changes
             .into_iter()

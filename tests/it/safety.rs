@@ -2120,15 +2120,33 @@ fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin(
         "{}",
         out.stderr
     );
-    // explain says the plan is refused rather than "no change for this user".
-    let explained = world.roster(&["explain", "ava.martinez@contoso.com"]);
-    assert!(
-        explained
-            .stdout
-            .contains("Plan refused, so no user is changed"),
-        "{}",
-        explained.stdout
-    );
+    // explain says the plan is refused rather than "no change for this user", lists why at
+    // the places in the file, and fails as plan does (helper-77: it listed nothing, exit 0) —
+    // of an Entra user, a Salesforce user, and in JSON.
+    for args in [
+        &["explain", "ava.martinez@contoso.com"][..],
+        &["explain", "former.contractor@contoso.com.dev1"],
+        &["explain", "ava.martinez@contoso.com", "--format", "json"],
+    ] {
+        let explained = world.roster(args);
+        assert_eq!(explained.code, 1, "{args:?}: {}", explained.stderr);
+        assert!(
+            explained
+                .stdout
+                .contains("Plan refused, so no user is changed")
+                || explained.stdout.contains("\"plan_refused\""),
+            "{args:?}: {}",
+            explained.stdout
+        );
+        assert!(
+            explained
+                .stderr
+                .contains("the org has no profile named \"System Administator\"")
+                && explained.stderr.contains("roster.yaml:"),
+            "{args:?}: {}",
+            explained.stderr
+        );
+    }
 }
 
 #[test]
