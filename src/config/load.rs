@@ -804,6 +804,8 @@ pub(crate) fn placed_with(
         .map(|(pointer, message, help)| {
             let label = match label {
                 Some(label) => label,
+                // "2 profiles in the org are named …": there, but not one (helper-77).
+                None if message.contains(" in the org are named ") => "names several in the org",
                 None if pointer.ends_with("/app_role") => "not an app role of the application",
                 None if pointer.ends_with("/when/group") => "not a group in Entra",
                 None => "not in the org",

@@ -199,6 +199,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     // Protected users out of scope, which stay active, and those `out_of_scope: ignore` leaves:
     // named in warnings.
     let mut protected_out: Vec<String> = Vec::new();
+    let mut internal_out: Vec<String> = Vec::new();
     let mut ignored: Vec<String> = Vec::new();
     for (t, user) in target.users.iter().enumerate() {
         if !user.is_active {
@@ -210,6 +211,13 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             source_link.is_none() && !pass.linked_targets.contains(&t) && !in_conflict.contains(&t);
         let departed = unlinked.then(|| state.departed(user, &read)).flatten();
         if state.org.protected(config, user) {
+            // An internal user is no person to deprovision by hand: its link is a value to
+            // clear (helper-77).
+            let protected_out = if state.org.internal(user) {
+                &mut internal_out
+            } else {
+                &mut protected_out
+            };
             match (
                 source_link.map(|i| (&state.decisions[i], state.users[i].key)),
                 departed,
@@ -305,6 +313,16 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         });
     }
     protected_warnings(config, &pass.protected_linked, &protected_out, &mut plan);
+    if !internal_out.is_empty() {
+        plan.warnings.push(format!(
+            "{} of Salesforce's internal user(s) (on a profile the org does not list, as the \
+             Automated Process user is) are linked to Entra users out of scope or gone: roster \
+             never changes them, and they are no people to deprovision; clear the value that \
+             links them (their anchor or matched field) by hand: {}",
+            internal_out.len(),
+            some_of(&internal_out)
+        ));
+    }
     if !ignored.is_empty() {
         plan.warnings.push(format!(
             "{} Salesforce user(s) roster would deprovision stay active, as \

@@ -65,6 +65,14 @@ impl<'t> Org<'t> {
         self.protection(config, user).is_some()
     }
 
+    /// One of Salesforce's internal users: its profile is not among those the org's Profile
+    /// query lists (`protection`). Not a person: never one to deprovision by hand.
+    pub(super) fn internal(&self, user: &TargetUser) -> bool {
+        user.profile_id
+            .as_deref()
+            .is_none_or(|id| !self.profile_names.contains_key(id))
+    }
+
     /// Why `user` is protected, if it is: `protect` names it (by Username or profile), roster
     /// signs in as it (deactivating or freezing it would lock roster out), or its profile is
     /// not among those the org's Profile query lists: Salesforce's internal users, such as the

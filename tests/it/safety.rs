@@ -2043,6 +2043,47 @@ fn users_on_a_profile_the_org_does_not_list_are_read_and_protected() {
     );
 }
 
+/// An internal user whose anchor holds the object id of someone roster does not read (a value
+/// automation wrote) is named for what it is — a value to clear — not among the protected
+/// users "to deprovision by hand if they left" (helper-77).
+#[test]
+fn an_internal_user_linked_to_someone_gone_is_a_value_to_clear_not_a_person() {
+    let world = World::demo_editing("safety-internal-anchored", |text| {
+        text.replacen(
+            "      Alias: autoproc\n",
+            "      Alias: autoproc\n      Entra_Object_Id__c: 0000000e-0000-0000-0000-0000000000ff\n",
+            1,
+        )
+    });
+    let plan = world.plan_json();
+    let warnings: Vec<&str> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("internal user(s)")
+            && w.contains("clear the value that links them")
+            && w.contains("autoproc@00d000000000001eaa.dev1 (anchored to the Entra user")),
+        "{warnings:#?}"
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("deprovision them by hand") && w.contains("autoproc")),
+        "{warnings:#?}"
+    );
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["key"].as_str().unwrap().starts_with("autoproc")),
+        "{plan:#}"
+    );
+}
+
 /// A protected account holding a person's object id in its anchor (the Automated Process user,
 /// which automation writes to; an administrator's, copied by hand) is no stamp of roster's,
 /// which never writes one: when the person's other rules find their own account, the two are

@@ -419,6 +419,38 @@ fn a_snapshot_s_ids_plan_in_any_form_and_a_wrong_one_is_refused() {
     }
 }
 
+/// Two profiles sharing the name the config gives: refused at the name's place, and the place
+/// is labelled for what it is — a name several records hold, not one the org lacks
+/// (helper-77).
+#[test]
+fn a_name_two_profiles_share_is_labelled_as_shared() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-two-names");
+    let path = scratch.dir.join("seen").join("salesforce.json");
+    let mut salesforce: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for profile in salesforce["profiles"].as_array_mut().unwrap() {
+        if profile["name"] == "Support User" {
+            profile["name"] = serde_json::json!("Standard User");
+        }
+    }
+    std::fs::write(&path, salesforce.to_string()).unwrap();
+    let out = emulator.roster(
+        &scratch.dir,
+        &["-c", &config, "plan", "--snapshot", "seen"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let shared = out
+        .stderr
+        .split("error: ")
+        .find(|d| d.contains("2 profiles in the org are named \"Standard User\""))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        shared.contains("names several in the org") && !shared.contains("not in the org"),
+        "{shared}"
+    );
+}
+
 #[test]
 fn a_snapshot_taken_for_another_config_is_refused_naming_what_it_lacks() {
     let emulator = Emulator::start("examples/demo/world.yaml");
