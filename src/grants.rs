@@ -101,7 +101,7 @@ impl GrantKind {
                 assignee_field: "AssigneeId",
                 object_field: "PermissionSetLicenseId",
                 ids: KindIds {
-                    object: &[("0PL", "a PermissionSetLicense")],
+                    object: &[crate::salesforce::PERMISSION_SET_LICENSE_IDS],
                     assignment: &[("2LA", "a PermissionSetLicenseAssign")],
                     assignee: &[USER_IDS],
                 },

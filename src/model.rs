@@ -213,12 +213,15 @@ pub(crate) struct Org {
 
 impl TargetSnapshot {
     /// Every Salesforce id the snapshot holds in its canonical 18-character form, each checked
-    /// to be an id of its object (`salesforce::record_id`), as a live read keeps them: ids join
-    /// by their text, so a hand-edited 15-character `profile_id` would name no profile, and a
-    /// user on a profile the org does not list is protected (`plan::target::Org::protection`).
+    /// to be an id of its object (`salesforce::record_id`), and no record listed twice, as a
+    /// live read keeps and refuses them: ids join by their text, so a hand-edited 15-character
+    /// `profile_id` would name no profile (and a user on a profile the org does not list is
+    /// protected: `plan::target::Org::protection`), and a role listed twice under two forms of
+    /// one id would give one role's id for the other's name (helper-78).
     ///
     /// # Errors
-    /// The first id that is not one: where it is (`users[3].profile_id`) and why.
+    /// The first id that is not one, or that a second record holds: where it is
+    /// (`users[3].profile_id`, `roles[1].id`) and why.
     pub(crate) fn canonical_ids(&mut self) -> Result<(), String> {
         use crate::salesforce::{self as sf, KeyPrefix};
         let fix = |place: &str, id: &mut String, of: &[KeyPrefix]| {
@@ -281,8 +284,11 @@ impl TargetSnapshot {
             fix_some(
                 &format!("access_objects[{i}].license_id"),
                 &mut object.license_id,
-                &[],
+                sf::LICENSE_IDS,
             )?;
+        }
+        for (i, id) in self.access_read.assignments_of.iter_mut().enumerate() {
+            fix(&format!("access_read.assignments_of[{i}]"), id, &[])?;
         }
         for (i, grant) in self.grants.iter_mut().enumerate() {
             let ids = &grant.kind.spec().ids;
@@ -298,8 +304,36 @@ impl TargetSnapshot {
                 ids.object,
             )?;
         }
+        once("profiles", self.profiles.iter().map(|p| p.id.as_str()))?;
+        once("licenses", self.licenses.iter().map(|l| l.id.as_str()))?;
+        once("roles", self.roles.iter().map(|r| r.id.as_str()))?;
+        once(
+            "access_objects",
+            self.access_objects.iter().map(|o| o.id.as_str()),
+        )?;
+        once("grants", self.grants.iter().map(|g| g.id.as_str()))?;
+        let logins = self
+            .users
+            .iter()
+            .map(|u| u.login.as_ref().map(|l| l.id.as_str()));
+        once("users", logins.map(Option::unwrap_or_default))
+            .map_err(|why| why.replace("].id", "].login.id"))?;
         Ok(())
     }
+}
+
+/// Each of `ids` (the ids of the records of the list `what`, in order; empty where a record
+/// has none) once: the second place of one is an error naming both.
+fn once<'i>(what: &str, ids: impl Iterator<Item = &'i str>) -> Result<(), String> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, id) in ids.enumerate().filter(|(_, id)| !id.is_empty()) {
+        if let Some(first) = seen.insert(id, i) {
+            return Err(format!(
+                "{what}[{i}].id {id} is {what}[{first}].id too: a record listed twice"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A Salesforce user: the core fields the lifecycle reads, typed, and the other fields read

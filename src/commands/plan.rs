@@ -437,7 +437,8 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         ))),
         ExplainFormat::Json => print_json(&not_read),
     }?;
-    Ok(Outcome::Success)
+    // A config whose names the org lacks: listed at their places, and a failure (helper-78).
+    names_checked(&desired, &source, &target)
 }
 
 /// `roster explain` of a Salesforce user (`user`, a Username or id) in `format`: the plan's
@@ -587,7 +588,7 @@ fn explain_gone(
             },
             "anchored_salesforce_users": accounts,
         }))?;
-        return Ok(Outcome::Success);
+        return names_checked(desired, source, target);
     }
     let mut text = format!(
         "Entra user {}{}: {}: roster treats them as out of scope.\n\n",
@@ -619,6 +620,18 @@ fn explain_gone(
         }
     }
     super::print(&text)?;
+    names_checked(desired, source, target)
+}
+
+/// Success, unless the config names what the org, the application or Entra lacks: then those
+/// names at their places in the file, and a failure, as `plan` says.
+fn names_checked(
+    desired: &super::context::Desired,
+    source: &crate::model::SourceSnapshot,
+    target: &crate::model::TargetSnapshot,
+) -> Result<Outcome, Error> {
+    let problems = crate::plan::config_problems(&desired.loaded.config, source, target);
+    super::context::names_resolve(desired, &problems)?;
     Ok(Outcome::Success)
 }
 

@@ -185,8 +185,13 @@ pub(super) fn link(
             attempts.push(Attempt::of(i, rule, shown, None, n, names.collect()));
         }
         if let Some(linked) = &linked {
-            if !compiled.matching[linked.1].anchor || protected(linked.0) {
-                let others = other_accounts(compiled, target, linked.0, (&found, &theirs), known);
+            // A protected account's anchor is no stamp of roster's: the person's own account,
+            // even an inactive one (which the plan would reactivate), is the other of two
+            // (helper-78).
+            let on_protected = protected(linked.0);
+            if !compiled.matching[linked.1].anchor || on_protected {
+                let found = (&found[..], &theirs[..]);
+                let others = other_accounts(compiled, target, linked.0, found, known, on_protected);
                 if !others.is_empty() {
                     return two_accounts(compiled, target, linked, (i, &value), &others);
                 }
@@ -255,16 +260,18 @@ impl Attempt {
     }
 }
 
-/// The active Salesforce users (an inactive one is an old account, not a second in use) other
-/// than `linked` among what a later rule found after a link no anchor made: `found`, and
-/// of `theirs` (whose anchor holds another value) those whose object-id anchor holds an id no
-/// one roster knows has (`known`; a typo, another tenant's), which may be this person's.
+/// The active Salesforce users (an inactive one is an old account, not a second in use; any,
+/// with `inactive_too`) other than `linked` among what a later rule found after a link no
+/// anchor made: `found`, and of `theirs` (whose anchor holds another value) those whose
+/// object-id anchor holds an id no one roster knows has (`known`; a typo, another tenant's),
+/// which may be this person's.
 fn other_accounts(
     compiled: &Compiled<'_>,
     target: &TargetSnapshot,
     linked: usize,
     (found, theirs): (&[usize], &[usize]),
     known: &dyn Fn(&str) -> bool,
+    inactive_too: bool,
 ) -> Vec<usize> {
     let unknown = |t: &usize| {
         compiled
@@ -275,7 +282,7 @@ fn other_accounts(
         .iter()
         .chain(theirs.iter().filter(|t| unknown(t)))
         .copied()
-        .filter(|t| *t != linked && target.users[*t].is_active)
+        .filter(|t| *t != linked && (inactive_too || target.users[*t].is_active))
         .collect()
 }
 

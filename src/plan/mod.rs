@@ -38,6 +38,16 @@ use crate::user_attributes::UserAttributes;
 
 pub(crate) use crate::sorted_map::{Fields, SortedMap};
 pub(crate) use explain::{Explanation, NotRead, explain, not_read, plan_and_why_not};
+
+/// What `config` names that the org, the application or Entra does not have (or has twice),
+/// each at a JSON pointer into the file: a plan's `config_problems`, without planning.
+pub(crate) fn config_problems(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> Vec<ConfigProblem> {
+    names::resolve(config, source, target).1
+}
 pub(crate) use names::ConfigProblem;
 pub(crate) use target::protection;
 

@@ -150,7 +150,7 @@ pub(super) fn resolve(
 }
 
 /// Where some users hold a profile the Profile query does not list (Salesforce's internal
-/// users), a profile the config names but the org does not may be that one: each such problem
+/// users), a profile `protect` names but the org does not may be that one: each such problem
 /// says so, and that those users are protected already (helper-77: "the org has no profile
 /// named \"Automated Process\"" while a user held it).
 fn unlisted_profiles_hint(
@@ -170,10 +170,11 @@ fn unlisted_profiles_hint(
     if holding == 0 {
         return;
     }
-    for problem in problems
-        .iter_mut()
-        .filter(|p| p.message.starts_with("the org has no profile "))
-    {
+    // Only where the config protects a profile: a rule that gives one cannot give this one.
+    for problem in problems.iter_mut().filter(|p| {
+        p.pointer.starts_with("/protect/profiles/")
+            && p.message.starts_with("the org has no profile ")
+    }) {
         let note = format!(
             "{holding} Salesforce user(s) hold a profile the org's Profile query does not list \
              (Salesforce's internal users, such as the Automated Process user): roster cannot \

@@ -213,7 +213,8 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         if state.org.protected(config, user) {
             // An internal user is no person to deprovision by hand: its link is a value to
             // clear (helper-77).
-            let protected_out = if state.org.internal(user) {
+            let internal = state.org.internal(user);
+            let protected_out = if internal {
                 &mut internal_out
             } else {
                 &mut protected_out
@@ -222,6 +223,12 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                 source_link.map(|i| (&state.decisions[i], state.users[i].key)),
                 departed,
             ) {
+                // The account is what an internal user's warning names: the value to clear
+                // is on it (helper-78).
+                (Some((Scope::Out(why), key)), _) if internal => protected_out.push(format!(
+                    "{} (linked to the Entra user {key}: {why})",
+                    user.username
+                )),
                 (Some((Scope::Out(why), key)), _) => protected_out.push(format!("{key} ({why})")),
                 (None, Some((_, id))) => protected_out.push(format!(
                     "{} (anchored to the Entra user {id}, not among the application's users)",

@@ -195,7 +195,13 @@ fn access_object(kind: GrantKind, row: &Value) -> Result<AccessObject, Salesforc
         license_id: spec
             .license_field
             .and_then(&text)
-            .map(|id| super::record_id(spec.license_field.unwrap_or_default(), id, &[]))
+            .map(|id| {
+                super::record_id(
+                    spec.license_field.unwrap_or_default(),
+                    id,
+                    super::LICENSE_IDS,
+                )
+            })
             .transpose()
             .map_err(|why| super::read::malformed(spec.object, &why))?,
     })

@@ -84,6 +84,11 @@ pub(crate) const USER_LICENSE_IDS: KeyPrefix = (USER_LICENSE_PREFIX, "a UserLice
 pub(crate) const USER_ROLE_IDS: KeyPrefix = ("00E", "a UserRole");
 pub(crate) const USER_LOGIN_IDS: KeyPrefix = ("0Yw", "a UserLogin");
 pub(crate) const GROUP_IDS: KeyPrefix = ("00G", "a Group");
+pub(crate) const PERMISSION_SET_LICENSE_IDS: KeyPrefix = ("0PL", "a PermissionSetLicense");
+/// What a PermissionSet's `LicenseId` names: the user licence or the permission set licence
+/// it is linked to (Object Reference, PermissionSet: "LicenseId ... the ID of either the
+/// related PermissionSetLicense or UserLicense").
+pub(crate) const LICENSE_IDS: &[KeyPrefix] = &[USER_LICENSE_IDS, PERMISSION_SET_LICENSE_IDS];
 
 /// `id`, a record's `field` as an answer gave it, as the canonical 18-character id of the record
 /// it names: checked to be a Salesforce record id — 15 letters and digits, or 18 whose last

@@ -2082,6 +2082,33 @@ fn an_internal_user_linked_to_someone_gone_is_a_value_to_clear_not_a_person() {
             .all(|c| !c["key"].as_str().unwrap().starts_with("autoproc")),
         "{plan:#}"
     );
+    // Linked to a person the read gives, out of scope (disabled): the warning names the
+    // account, where the value to clear is (helper-78: it named the person).
+    let world = World::demo_editing("safety-internal-linked-out", |text| {
+        text.replacen(
+            "      Alias: autoproc\n",
+            "      Alias: autoproc\n      Entra_Object_Id__c: 0000000e-0000-0000-0000-000000000004\n",
+            1,
+        )
+        .replacen(
+            "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: true",
+            "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: false",
+            1,
+        )
+    });
+    let plan = world.plan_json();
+    let warned = plan["warnings"].as_array().unwrap();
+    assert!(
+        warned.iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("clear the value that links them")
+                && w.contains(
+                    "autoproc@00d000000000001eaa.dev1 (linked to the Entra user \
+                     emma.johansson@contoso.com: disabled in Entra",
+                )
+        }),
+        "{warned:#?}"
+    );
 }
 
 /// A protected account holding a person's object id in its anchor (the Automated Process user,
@@ -2091,42 +2118,54 @@ fn an_internal_user_linked_to_someone_gone_is_a_value_to_clear_not_a_person() {
 /// person's own account was deactivated as an orphan).
 #[test]
 fn a_protected_account_holding_a_persons_anchor_does_not_orphan_their_own() {
-    for (holder, world_line) in [
+    // Liam's own account is active; Henry's inactive, which the plan would reactivate
+    // (helper-78: the anchor on a protected account took the link from it).
+    for (holder, world_line, person, id) in [
         (
             "autoproc@00d000000000001eaa.dev1",
             "      Alias: autoproc\n",
+            "liam.chen",
+            "02",
         ),
-        ("admin@contoso.com.dev1", "      Alias: sadmin\n"),
+        (
+            "admin@contoso.com.dev1",
+            "      Alias: sadmin\n",
+            "liam.chen",
+            "02",
+        ),
+        (
+            "autoproc@00d000000000001eaa.dev1",
+            "      Alias: autoproc\n",
+            "henry.tanaka",
+            "0e",
+        ),
     ] {
+        let anchor = format!("      Entra_Object_Id__c: 0000000e-0000-0000-0000-0000000000{id}\n");
         let world = World::demo_editing("safety-protected-anchor", |text| {
-            text.replacen(
-                world_line,
-                &format!(
-                    "{world_line}      Entra_Object_Id__c: 0000000e-0000-0000-0000-000000000002\n"
-                ),
-                1,
-            )
+            text.replacen(world_line, &format!("{world_line}{anchor}"), 1)
         });
-        let liam = user_by_username(&world, "liam.chen@contoso.com.dev1")["Id"].clone();
+        let account = format!("{person}@contoso.com.dev1");
+        let own = user_by_username(&world, &account)["Id"].clone();
         let plan = world.plan_json();
         assert!(
             plan["changes"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|c| c["target_id"] != liam),
+                .all(|c| c["target_id"] != own),
             "{holder}: {plan:#}"
         );
+        let key = format!("{person}@contoso.com");
         let conflict = plan["errors"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["key"] == "liam.chen@contoso.com" && c["kind"] == "conflict")
-            .unwrap_or_else(|| panic!("{holder}: {plan:#}"));
+            .find(|c| c["key"] == key.as_str() && c["kind"] == "conflict")
+            .unwrap_or_else(|| panic!("{holder}, {person}: {plan:#}"));
         let reason = conflict["reason"].as_str().unwrap();
         assert!(
             reason.contains(holder)
-                && reason.contains("liam.chen@contoso.com.dev1")
+                && reason.contains(&account)
                 && reason.contains("two accounts for one person"),
             "{reason}"
         );
@@ -2168,6 +2207,9 @@ fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin(
         &["explain", "ava.martinez@contoso.com"][..],
         &["explain", "former.contractor@contoso.com.dev1"],
         &["explain", "ava.martinez@contoso.com", "--format", "json"],
+        // Not assigned, so not read: looked up in Entra (helper-78: exit 0, nothing listed).
+        &["explain", "grace.yamamoto@contoso.com"],
+        &["explain", "grace.yamamoto@contoso.com", "--format", "json"],
     ] {
         let explained = world.roster(args);
         assert_eq!(explained.code, 1, "{args:?}: {}", explained.stderr);
@@ -2175,7 +2217,8 @@ fn a_protected_profile_the_org_lacks_is_a_config_error_not_an_unprotected_admin(
             explained
                 .stdout
                 .contains("Plan refused, so no user is changed")
-                || explained.stdout.contains("\"plan_refused\""),
+                || explained.stdout.contains("\"plan_refused\"")
+                || explained.stdout.contains("grace.yamamoto@contoso.com"),
             "{args:?}: {}",
             explained.stdout
         );

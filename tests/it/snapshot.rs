@@ -389,10 +389,42 @@ fn a_snapshot_s_ids_plan_in_any_form_and_a_wrong_one_is_refused() {
     short["users"][ava]["id"] = serde_json::json!(id);
     let role = short["roles"][0]["id"].as_str().unwrap()[..15].to_owned();
     short["roles"][0]["id"] = serde_json::json!(role);
+    // The objects whose assignments the read asked for, too (helper-78).
+    for id in short["access_read"]["assignments_of"]
+        .as_array_mut()
+        .unwrap()
+    {
+        *id = serde_json::json!(id.as_str().unwrap()[..15].to_owned());
+    }
     std::fs::write(&path, short.to_string()).unwrap();
     let after = plan();
     assert_eq!(after.code, 0, "{}", after.stderr);
     assert_eq!(after.stdout, before.stdout);
+    // Records listed twice under two forms of one id, and a licence id of another object
+    // (helper-78: a role's id given for another's name; a permission set's licence dropped).
+    let mut twice = salesforce.clone();
+    let first = twice["roles"][0]["id"].as_str().unwrap()[..15].to_owned();
+    twice["roles"][1]["id"] = serde_json::json!(first);
+    let mut licence = salesforce.clone();
+    let linked = licence["access_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|o| o.get("license_id").is_some_and(|l| !l.is_null()))
+        .unwrap();
+    licence["access_objects"][linked]["license_id"] = serde_json::json!(profile);
+    for (edited, expected) in [
+        (&twice, "roles[1].id ".to_owned()),
+        (
+            &licence,
+            format!("access_objects[{linked}].license_id \"{profile}\" is not the id of"),
+        ),
+    ] {
+        std::fs::write(&path, edited.to_string()).unwrap();
+        let out = plan();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains(&expected), "{expected}: {}", out.stderr);
+    }
     for (place, edit, expected) in [
         (
             "users[",
@@ -448,6 +480,15 @@ fn a_name_two_profiles_share_is_labelled_as_shared() {
     assert!(
         shared.contains("names several in the org") && !shared.contains("not in the org"),
         "{shared}"
+    );
+    // A rule's profile the org lacks is no place for the hint about internal users' profiles,
+    // which `protect` alone may name (helper-78).
+    assert!(
+        out.stderr
+            .contains("the org has no profile named \"Support User\"")
+            && !out.stderr.contains("protects the users on it already"),
+        "{}",
+        out.stderr
     );
 }
 
