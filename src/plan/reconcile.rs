@@ -213,8 +213,9 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         if state.org.protected(config, user) {
             // An internal user is no person to deprovision by hand: its link is a value to
             // clear (helper-77).
-            let internal = state.org.internal(user);
-            let protected_out = if internal {
+            // (An internal user is never linked: a person whose rules find one is a
+            // conflict, `State::with_users`.)
+            let protected_out = if state.org.internal(user) {
                 &mut internal_out
             } else {
                 &mut protected_out
@@ -223,12 +224,6 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                 source_link.map(|i| (&state.decisions[i], state.users[i].key)),
                 departed,
             ) {
-                // The account is what an internal user's warning names: the value to clear
-                // is on it (helper-78).
-                (Some((Scope::Out(why), key)), _) if internal => protected_out.push(format!(
-                    "{} (linked to the Entra user {key}: {why})",
-                    user.username
-                )),
                 (Some((Scope::Out(why), key)), _) => protected_out.push(format!("{key} ({why})")),
                 (None, Some((_, id))) => protected_out.push(format!(
                     "{} (anchored to the Entra user {id}, not among the application's users)",
@@ -323,9 +318,9 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     if !internal_out.is_empty() {
         plan.warnings.push(format!(
             "{} of Salesforce's internal user(s) (on a profile the org does not list, as the \
-             Automated Process user is) are linked to Entra users out of scope or gone: roster \
-             never changes them, and they are no people to deprovision; clear the value that \
-             links them (their anchor or matched field) by hand: {}",
+             Automated Process user is) hold the object id of an Entra user the application \
+             does not give: roster never changes them, and they are no people to deprovision; \
+             clear the value that links them (their anchor) by hand: {}",
             internal_out.len(),
             some_of(&internal_out)
         ));
@@ -389,8 +384,7 @@ fn protected_warnings(config: &Config, linked: &[&str], out: &[String], plan: &m
     if !linked.is_empty() {
         plan.warnings.push(format!(
             "{} Entra user(s) in scope are linked to protected Salesforce users, which roster \
-             leaves as they are whatever differs (`protect` names them or their profile, or the \
-             org does not list their profile, as for its internal users): {}",
+             leaves as they are whatever differs (`protect` names them or their profile): {}",
             linked.len(),
             some_of(linked)
         ));
@@ -919,6 +913,7 @@ impl<'a> State<'a> {
                 None,
             )
         });
+        internal_links_disputed(&mut links, &org, target);
         // Two source users on one target user: neither is linked.
         let mut claims: HashMap<usize, Vec<usize>> = HashMap::default();
         for (i, l) in links.iter().enumerate() {
@@ -1103,6 +1098,27 @@ impl<'a> State<'a> {
             &existing,
             explain,
         )
+    }
+}
+
+/// A user on a profile the org does not list is, as a rule, one of Salesforce's internal users,
+/// no person's account (`Org::internal`): a person whose rules find one is a conflict a person
+/// settles — never linked to it and so left without an account (helper-79). The account is
+/// never deprovisioned for it (a dispute's).
+fn internal_links_disputed(links: &mut [Link], org: &Org<'_>, target: &TargetSnapshot) {
+    for link in links {
+        if let Link::Linked { target: t, by } = link
+            && org.internal(&target.users[*t])
+        {
+            let reason = format!(
+                "disputed: this user's {by} matches Salesforce user {}, whose profile the org \
+                 does not list (Salesforce's internal users', such as the Automated Process \
+                 user's): roster never changes it, and creates no account for this user while \
+                 it matches; clear its {by} if it is not theirs",
+                target.users[*t].username
+            );
+            *link = Link::Disputed(Box::new((reason, vec![*t])));
+        }
     }
 }
 

@@ -2013,7 +2013,7 @@ fn users_on_a_profile_the_org_does_not_list_are_read_and_protected() {
     );
     world.scratch.write("roster.yaml", config);
 
-    // A person on such a profile: linked, left as they are whatever differs, and named.
+    // A person on such a profile: a conflict, never linked to it and left as it is.
     let world = World::demo_editing("safety-unlisted-linked", |text| {
         text.replacen(
             "      Profile: Sales Manager\n      FederationIdentifier: ava.martinez@contoso.com",
@@ -2031,15 +2031,18 @@ fn users_on_a_profile_the_org_does_not_list_are_read_and_protected() {
             .all(|c| c["target_id"] != ava),
         "{plan:#}"
     );
-    let warned = plan["warnings"].as_array().unwrap();
+    let conflict = plan["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "ava.martinez@contoso.com" && p["kind"] == "conflict")
+        .unwrap_or_else(|| panic!("{plan:#}"));
     assert!(
-        warned.iter().any(|w| {
-            let w = w.as_str().unwrap();
-            w.contains("linked to protected Salesforce users")
-                && w.contains("the org does not list their profile")
-                && w.contains("ava.martinez@contoso.com")
-        }),
-        "{warned:#?}"
+        conflict["reason"]
+            .as_str()
+            .unwrap()
+            .contains("whose profile the org does not list"),
+        "{conflict:#}"
     );
 }
 
@@ -2082,33 +2085,48 @@ fn an_internal_user_linked_to_someone_gone_is_a_value_to_clear_not_a_person() {
             .all(|c| !c["key"].as_str().unwrap().starts_with("autoproc")),
         "{plan:#}"
     );
-    // Linked to a person the read gives, out of scope (disabled): the warning names the
-    // account, where the value to clear is (helper-78: it named the person).
-    let world = World::demo_editing("safety-internal-linked-out", |text| {
-        text.replacen(
-            "      Alias: autoproc\n",
-            "      Alias: autoproc\n      Entra_Object_Id__c: 0000000e-0000-0000-0000-000000000004\n",
-            1,
-        )
-        .replacen(
-            "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: true",
-            "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: false",
-            1,
-        )
-    });
-    let plan = world.plan_json();
-    let warned = plan["warnings"].as_array().unwrap();
-    assert!(
-        warned.iter().any(|w| {
-            let w = w.as_str().unwrap();
-            w.contains("clear the value that links them")
-                && w.contains(
-                    "autoproc@00d000000000001eaa.dev1 (linked to the Entra user \
-                     emma.johansson@contoso.com: disabled in Entra",
-                )
-        }),
-        "{warned:#?}"
-    );
+    // A person the read gives whose anchor sits on it (out of scope here, disabled) is a
+    // conflict naming the account, where the value to clear is (helper-78: the warning named
+    // the person; helper-79: in scope, they were linked to it and never got an account).
+    for enabled in ["false", "true"] {
+        let world = World::demo_editing("safety-internal-linked", |text| {
+            text.replacen(
+                "      Alias: autoproc\n",
+                "      Alias: autoproc\n      Entra_Object_Id__c: 0000000e-0000-0000-0000-000000000004\n",
+                1,
+            )
+            .replacen(
+                "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: true",
+                &format!(
+                    "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: {enabled}"
+                ),
+                1,
+            )
+        });
+        let plan = world.plan_json();
+        let conflict = plan["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == "emma.johansson@contoso.com" && p["kind"] == "conflict")
+            .unwrap_or_else(|| panic!("{plan:#}"));
+        let reason = conflict["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(
+                "this user's Entra_Object_Id__c matches Salesforce user \
+                 autoproc@00d000000000001eaa.dev1, whose profile the org does not list"
+            ) && reason.contains("clear its Entra_Object_Id__c if it is not theirs"),
+            "{reason}"
+        );
+        assert!(
+            plan["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["key"] != "emma.johansson@contoso.com"),
+            "{plan:#}"
+        );
+    }
 }
 
 /// A protected account holding a person's object id in its anchor (the Automated Process user,
