@@ -224,7 +224,11 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                 source_link.map(|i| (&state.decisions[i], state.users[i].key)),
                 departed,
             ) {
-                (Some((Scope::Out(why), key)), _) => protected_out.push(format!("{key} ({why})")),
+                // The account named, where a person acts (helper-79: the Entra user alone).
+                (Some((Scope::Out(why), key)), _) => protected_out.push(format!(
+                    "{} (linked to the Entra user {key}: {why})",
+                    user.username
+                )),
                 (None, Some((_, id))) => protected_out.push(format!(
                     "{} (anchored to the Entra user {id}, not among the application's users)",
                     user.username

@@ -2129,6 +2129,47 @@ fn an_internal_user_linked_to_someone_gone_is_a_value_to_clear_not_a_person() {
     }
 }
 
+/// A protected account linked to a person who is out of scope stays active, and the warning
+/// names the account, where a person acts, with the person and why (helper-79: it named the
+/// Entra user alone).
+#[test]
+fn a_protected_account_of_someone_out_of_scope_is_named_in_the_warning() {
+    let world = World::demo_editing("safety-protected-out", |text| {
+        text.replacen(
+            "      Alias: sadmin\n",
+            "      Alias: sadmin\n      Entra_Object_Id__c: 0000000e-0000-0000-0000-000000000004\n",
+            1,
+        )
+        .replacen(
+            "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: true",
+            "      employeeId: \"E1004\"\n      preferredLanguage: en-US\n      accountEnabled: false",
+            1,
+        )
+    });
+    let plan = world.plan_json();
+    let warned = plan["warnings"].as_array().unwrap();
+    assert!(
+        warned.iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("deprovision them by hand if they left")
+                && w.contains(
+                    "admin@contoso.com.dev1 (linked to the Entra user \
+                     emma.johansson@contoso.com: disabled in Entra",
+                )
+        }),
+        "{warned:#?}"
+    );
+    let admin = user_by_username(&world, "admin@contoso.com.dev1")["Id"].clone();
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["target_id"] != admin),
+        "{plan:#}"
+    );
+}
+
 /// A protected account holding a person's object id in its anchor (the Automated Process user,
 /// which automation writes to; an administrator's, copied by hand) is no stamp of roster's,
 /// which never writes one: when the person's other rules find their own account, the two are
