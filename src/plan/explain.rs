@@ -529,8 +529,25 @@ pub(crate) fn plan_and_why_not(
 fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> String {
     use crate::config::OutOfScope;
     let sf = &state.target.users[t];
+    // Disputed by one user's matching rule, or named by a create's conflict.
+    let disputed = state
+        .users
+        .iter()
+        .zip(&state.links)
+        .find_map(|(u, l)| match l {
+            Link::Disputed(dispute) if dispute.1.contains(&t) => Some((u.key, dispute.0.as_str())),
+            _ => None,
+        });
     if !sf.is_active {
-        return "it is inactive already".to_owned();
+        // An inactive account in a dispute is one the plan would otherwise reactivate: the
+        // dispute is why it does not (helper-79: "inactive already" hid it).
+        return match disputed {
+            Some((key, reason)) => format!(
+                "it is inactive, and the plan holds it back, as it is part of {key}'s conflict: \
+                 {reason}"
+            ),
+            None => "it is inactive already".to_owned(),
+        };
     }
     if let Some(&i) = state.linked_source.get(&t) {
         let key = state.users[i].key;
@@ -554,15 +571,6 @@ fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> Strin
             _ => format!("{linked}; the plan leaves it as it is"),
         };
     }
-    // Disputed by one user's matching rule, or named by a create's conflict.
-    let disputed = state
-        .users
-        .iter()
-        .zip(&state.links)
-        .find_map(|(u, l)| match l {
-            Link::Disputed(dispute) if dispute.1.contains(&t) => Some((u.key, dispute.0.as_str())),
-            _ => None,
-        });
     if let Some((key, reason)) = disputed {
         return format!("the plan holds it back, as it is part of {key}'s conflict: {reason}");
     }

@@ -2228,6 +2228,16 @@ fn a_protected_account_holding_a_persons_anchor_does_not_orphan_their_own() {
                 && reason.contains("two accounts for one person"),
             "{reason}"
         );
+        // explain of the person's own account says the dispute holds it back, inactive or not
+        // (helper-79: "inactive already" hid it).
+        let explained = world.roster(&["explain", &account, "--format", "json"]);
+        assert_eq!(explained.code, 0, "{}", explained.stderr);
+        let json: Value = serde_json::from_str(&explained.stdout).unwrap();
+        let why = json["no_change_because"].as_str().unwrap_or_default();
+        assert!(
+            why.contains(&format!("part of {key}'s conflict")),
+            "{person}: {json:#}"
+        );
     }
 }
 
