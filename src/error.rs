@@ -204,7 +204,8 @@ pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
 
 /// What to do about a key Entra has no user for: an object id names someone deleted (or of
 /// another tenant) whom no Salesforce user's anchor names either; anything else is to be given
-/// as a userPrincipalName or object id.
+/// as a userPrincipalName or object id, or a Salesforce Username or id (helper-78: the
+/// Salesforce forms went unsaid).
 fn no_entra_user_hint(user: &str) -> String {
     if crate::graph::looks_like_guid(user.trim()) {
         " (deleted, or never this tenant's), and no Salesforce user's object-id anchor holds that \
@@ -212,7 +213,8 @@ fn no_entra_user_hint(user: &str) -> String {
             .to_owned()
     } else {
         format!(
-            "; give a userPrincipalName or object id{}",
+            "; give an Entra userPrincipalName or object id, or a Salesforce Username or User \
+             id{}",
             salesforce_user_hint(user)
         )
     }
