@@ -304,36 +304,65 @@ impl TargetSnapshot {
                 ids.object,
             )?;
         }
-        once("profiles", self.profiles.iter().map(|p| p.id.as_str()))?;
-        once("licenses", self.licenses.iter().map(|l| l.id.as_str()))?;
-        once("roles", self.roles.iter().map(|r| r.id.as_str()))?;
+        self.listed_once()
+    }
+
+    /// No profile, licence, role, access object, grant or login listed twice (`canonical_ids`,
+    /// whose ids are canonical by now).
+    fn listed_once(&self) -> Result<(), String> {
         once(
-            "access_objects",
-            self.access_objects.iter().map(|o| o.id.as_str()),
+            "profiles",
+            self.profiles.iter().map(|p| p.id.as_str()).enumerate(),
         )?;
-        once("grants", self.grants.iter().map(|g| g.id.as_str()))?;
-        let logins = self
-            .users
-            .iter()
-            .map(|u| u.login.as_ref().map(|l| l.id.as_str()));
-        once("users", logins.map(Option::unwrap_or_default))
-            .map_err(|why| why.replace("].id", "].login.id"))?;
+        once(
+            "licenses",
+            self.licenses.iter().map(|l| l.id.as_str()).enumerate(),
+        )?;
+        once(
+            "roles",
+            self.roles.iter().map(|r| r.id.as_str()).enumerate(),
+        )?;
+        let objects = self.access_objects.iter().map(|o| o.id.as_str());
+        once("access_objects", objects.enumerate())?;
+        once(
+            "grants",
+            self.grants.iter().map(|g| g.id.as_str()).enumerate(),
+        )?;
+        // Only users with a login: the others hold no login id to share.
+        let logins = (self.users.iter().enumerate())
+            .filter_map(|(i, u)| Some((i, u.login.as_ref()?.id.as_str())));
+        once("users", logins).map_err(|why| why.replace("].id", "].login.id"))?;
         Ok(())
     }
 }
 
-/// Each of `ids` (the ids of the records of the list `what`, in order; empty where a record
-/// has none) once: the second place of one is an error naming both.
-fn once<'i>(what: &str, ids: impl Iterator<Item = &'i str>) -> Result<(), String> {
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (i, id) in ids.enumerate().filter(|(_, id)| !id.is_empty()) {
-        if let Some(first) = seen.insert(id, i) {
-            return Err(format!(
-                "{what}[{i}].id {id} is {what}[{first}].id too: a record listed twice"
-            ));
-        }
+/// Each of `ids` (place in the list `what`, id) once: the second place of one is an error
+/// naming both.
+fn once<'i>(what: &str, ids: impl Iterator<Item = (usize, &'i str)>) -> Result<(), String> {
+    match listed_twice(ids) {
+        Some((first, i, id)) => Err(format!(
+            "{what}[{i}].id {id} is {what}[{first}].id too: a record listed twice"
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first two places of one key among `keyed` (place, key), and the key: a record a
+/// snapshot lists twice.
+pub(crate) fn listed_twice<K: std::hash::Hash + Eq>(
+    keyed: impl Iterator<Item = (usize, K)>,
+) -> Option<(usize, usize, K)> {
+    let mut seen: crate::hash::HashMap<K, usize> = crate::hash::HashMap::with_capacity_and_hasher(
+        keyed.size_hint().0,
+        foldhash::fast::RandomState::default(),
+    );
+    for (j, key) in keyed {
+        if let Some(&i) = seen.get(&key) {
+            return Some((i, j, key));
+        }
+        seen.insert(key, j);
+    }
+    None
 }
 
 /// A Salesforce user: the core fields the lifecycle reads, typed, and the other fields read

@@ -661,11 +661,12 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
     }
     // A live read lists each user once (a user read twice is kept once, with a warning): one
     // listed twice here was edited in, and would be planned as two.
-    if let Some((i, j)) = listed_twice(
+    if let Some((i, j, _)) = crate::model::listed_twice(
         source
             .users
             .iter()
-            .map(|u| crate::plan::compare::lowercase(&u.id)),
+            .map(|u| crate::plan::compare::lowercase(&u.id))
+            .enumerate(),
     ) {
         return Err(refused(&path, twice(i, j, &source.users[j].id)));
     }
@@ -693,27 +694,10 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
     // Held to what a live read accepts: every id an id of its object, in the form ids join by.
     target.canonical_ids().map_err(|why| refused(&path, why))?;
     let ids = target.users.iter().map(|u| crate::salesforce::id15(&u.id));
-    if let Some((i, j)) = listed_twice(ids) {
+    if let Some((i, j, _)) = crate::model::listed_twice(ids.enumerate()) {
         return Err(refused(&path, twice(i, j, &target.users[j].id)));
     }
     Ok((source, target))
-}
-
-/// The first two places of one id among `ids`.
-fn listed_twice<K: std::hash::Hash + Eq>(
-    ids: impl ExactSizeIterator<Item = K>,
-) -> Option<(usize, usize)> {
-    let mut seen: crate::hash::HashMap<K, usize> = crate::hash::HashMap::with_capacity_and_hasher(
-        ids.len(),
-        foldhash::fast::RandomState::default(),
-    );
-    for (j, id) in ids.enumerate() {
-        if let Some(i) = seen.get(&id) {
-            return Some((*i, j));
-        }
-        seen.insert(id, j);
-    }
-    None
 }
 
 /// Why a snapshot whose users `i` and `j` are one user, `id`, is refused.
