@@ -158,6 +158,18 @@ fn unlisted_profiles_hint(
     profiles: &[(&str, &str)],
     problems: &mut [ConfigProblem],
 ) {
+    // Only where the config protects a profile: a rule that gives one cannot give this one.
+    let mut unknown: Vec<&mut ConfigProblem> = problems
+        .iter_mut()
+        .filter(|p| {
+            p.pointer.starts_with("/protect/profiles/")
+                && p.message.starts_with("the org has no profile ")
+        })
+        .collect();
+    // The org's users are counted only then: every plan resolves names, few fail to.
+    if unknown.is_empty() {
+        return;
+    }
     let holding = target
         .users
         .iter()
@@ -170,11 +182,7 @@ fn unlisted_profiles_hint(
     if holding == 0 {
         return;
     }
-    // Only where the config protects a profile: a rule that gives one cannot give this one.
-    for problem in problems.iter_mut().filter(|p| {
-        p.pointer.starts_with("/protect/profiles/")
-            && p.message.starts_with("the org has no profile ")
-    }) {
+    for problem in &mut unknown {
         let note = format!(
             "{holding} Salesforce user(s) hold a profile the org's Profile query does not list \
              (Salesforce's internal users, such as the Automated Process user): roster cannot \
