@@ -298,10 +298,10 @@ const fn feature(name: &'static str, field: &'static str, label: &'static str) -
 
 /// Whether a checkbox's value is on: `true`, or the text `true` in any case (the plan carries
 /// values as text; Salesforce answers booleans).
-pub(crate) fn checkbox_on(value: Option<&serde_json::Value>) -> bool {
+pub(crate) fn checkbox_on(value: Option<&crate::field_value::FieldValue>) -> bool {
     match value {
-        Some(serde_json::Value::Bool(on)) => *on,
-        Some(serde_json::Value::String(text)) => text.eq_ignore_ascii_case("true"),
+        Some(crate::field_value::FieldValue::Bool(on)) => *on,
+        Some(crate::field_value::FieldValue::Text(text)) => text.eq_ignore_ascii_case("true"),
         _ => false,
     }
 }

@@ -23,6 +23,7 @@ mod endpoint;
 mod entra_sync;
 mod error;
 mod expr;
+mod field_value;
 mod files;
 mod grants;
 mod graph;

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use crate::field_value::FieldValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -478,23 +479,27 @@ impl TargetUser {
             username,
             is_active,
             login: None,
-            fields: crate::sorted_map::Fields::from_names(row),
+            fields: crate::sorted_map::Fields::from_names(
+                row.into_iter()
+                    .map(|(name, value)| (name, FieldValue::from(value))),
+            ),
         })
     }
 
     /// A field by API name (case-insensitive), core fields included, as Salesforce returns it;
     /// `IsFrozen` is the login's.
-    pub(crate) fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
-        let text = |value: &Option<String>| value.clone().map(|v| Cow::Owned(Value::String(v)));
+    pub(crate) fn field(&self, name: &str) -> Option<Cow<'_, FieldValue>> {
+        let text =
+            |value: &Option<String>| value.as_deref().map(|v| Cow::Owned(FieldValue::from(v)));
         let is = |core: &str| name.eq_ignore_ascii_case(core);
         if is("Id") {
-            Some(Cow::Owned(Value::String(self.id.clone())))
+            Some(Cow::Owned(FieldValue::from(self.id.as_str())))
         } else if is("Username") {
-            Some(Cow::Owned(Value::String(self.username.clone())))
+            Some(Cow::Owned(FieldValue::from(self.username.as_str())))
         } else if is("Email") {
             text(&self.email)
         } else if is("IsActive") {
-            Some(Cow::Owned(Value::Bool(self.is_active)))
+            Some(Cow::Owned(FieldValue::Bool(self.is_active)))
         } else if is("ProfileId") {
             text(&self.profile_id)
         } else if is("UserRoleId") {
@@ -504,14 +509,14 @@ impl TargetUser {
         } else if is("IsFrozen") {
             self.login
                 .as_ref()
-                .map(|l| Cow::Owned(Value::Bool(l.is_frozen)))
+                .map(|l| Cow::Owned(FieldValue::Bool(l.is_frozen)))
         } else {
             self.other(name).map(Cow::Borrowed)
         }
     }
 
     /// A field outside the core, by API name (case-insensitive).
-    fn other(&self, name: &str) -> Option<&Value> {
+    fn other(&self, name: &str) -> Option<&FieldValue> {
         self.fields.get(name).or_else(|| {
             self.fields
                 .iter()
@@ -536,7 +541,7 @@ impl TargetUser {
         } else if is("SystemModstamp") {
             self.system_modstamp.as_deref()
         } else {
-            self.other(name).and_then(Value::as_str)
+            self.other(name).and_then(FieldValue::as_str)
         }
     }
 

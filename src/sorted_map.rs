@@ -11,11 +11,10 @@ use std::sync::Arc;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
 
 /// Field name to value, unique names in `str` order. Names are shared (`Name`): the plan
 /// holds each mapped field's name once.
-pub(crate) type Fields = SortedMap<Name, Value>;
+pub(crate) type Fields = SortedMap<Name, crate::field_value::FieldValue>;
 
 /// A field's name, interned: one pointer (an `Arc<str>` is two), and copied without a
 /// reference count. A plan of 100,000 creates holds a million and a half field names; counting
@@ -221,12 +220,6 @@ impl<K: Borrow<str>, V> SortedMap<K, V> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    /// The same names, each value made by `f`: in the map's own room where a value of the new
-    /// kind is the size of the old (`Vec`'s collect in place).
-    pub(crate) fn map_values<W>(self, mut f: impl FnMut(V) -> W) -> SortedMap<K, W> {
-        SortedMap(self.0.into_iter().map(|(k, v)| (k, f(v))).collect())
     }
 
     /// Gives back the room inserts left over (`shrink_if_loose`): for fields kept for the rest
@@ -484,7 +477,7 @@ mod tests {
         ];
         let fields: Fields = pairs
             .iter()
-            .map(|(k, v)| (super::Name::from(*k), v.clone()))
+            .map(|(k, v)| (super::Name::from(*k), v.into()))
             .collect();
         let map: BTreeMap<Arc<str>, Value> = pairs
             .iter()
@@ -498,21 +491,21 @@ mod tests {
         assert!(
             fields
                 .iter()
-                .map(|(k, v)| (&**k, v))
-                .eq(map.iter().map(|(k, v)| (&**k, v)))
+                .map(|(k, v)| (&**k, v.to_json()))
+                .eq(map.iter().map(|(k, v)| (&**k, v.clone())))
         );
         assert_eq!(fields.iter().count(), 4);
-        assert_eq!(fields.get("Alias"), Some(&json!("ang2")));
+        assert_eq!(fields.get("Alias"), Some(&json!("ang2").into()));
         assert_eq!(fields.get("Email"), None);
         let mut again: Fields =
             serde_json::from_str(&serde_json::to_string(&fields).unwrap()).unwrap();
         assert_eq!(again, fields);
         assert_eq!(
-            again.insert("Alias".into(), json!("a")),
-            Some(json!("ang2"))
+            again.insert("Alias".into(), json!("a").into()),
+            Some(json!("ang2").into())
         );
         assert!(!again.contains_key("Email"));
-        assert_eq!(again.insert("Email".into(), json!("e")), None);
+        assert_eq!(again.insert("Email".into(), json!("e").into()), None);
         assert_eq!(
             again.keys().map(|k| &**k).collect::<Vec<_>>(),
             ["Alias", "Email", "IsActive", "LastName", "Username"]
@@ -605,9 +598,9 @@ mod tests {
     #[test]
     fn push_in_order_appends_and_replaces_the_last() {
         let mut fields = Fields::new();
-        fields.push_in_order("Alias".into(), json!("a"));
-        fields.push_in_order("Email".into(), json!("e"));
-        fields.push_in_order("Email".into(), json!("e2"));
+        fields.push_in_order("Alias".into(), json!("a").into());
+        fields.push_in_order("Email".into(), json!("e").into());
+        fields.push_in_order("Email".into(), json!("e2").into());
         assert_eq!(
             serde_json::to_string(&fields).unwrap(),
             r#"{"Alias":"a","Email":"e2"}"#

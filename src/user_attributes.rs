@@ -405,7 +405,7 @@ mod tests {
             .collect();
         let map: Fields = pairs
             .iter()
-            .map(|(k, v)| (Name::from(*k), v.clone()))
+            .map(|(k, v)| (Name::from(*k), v.into()))
             .collect();
         assert_eq!(
             serde_json::to_string(&attributes).unwrap(),
@@ -422,7 +422,7 @@ mod tests {
             attributes
                 .iter()
                 .map(|(k, v)| (k, v.to_json()))
-                .eq(map.iter().map(|(k, v)| (*k, v.clone())))
+                .eq(map.iter().map(|(k, v)| (*k, v.to_json())))
         );
         assert_eq!(attributes.len(), 7);
         assert_eq!(attributes.text("department"), Some("Sales EMEA"));

@@ -23,9 +23,9 @@ pub(crate) use record::{
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::config::WhenRefused;
+use crate::field_value::FieldValue;
 use crate::grants::GrantKind;
 use crate::plan::{Action, Change, Plan};
 use crate::progress::Task;
@@ -220,7 +220,7 @@ fn frees_a_feature_licence(change: &Change) -> bool {
 /// Whether an update lets a frozen user back in (`IsFrozen` true to false on the UserLogin).
 fn unfreezes(change: &Change) -> bool {
     matches!(change.action, Action::Update | Action::Reactivate)
-        && change.after.get("IsFrozen") == Some(&Value::Bool(false))
+        && change.after.get("IsFrozen") == Some(&FieldValue::Bool(false))
 }
 
 /// The index of a change's step by name.
@@ -577,8 +577,11 @@ async fn grants(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult]) {
                     continue;
                 };
                 let mut fields = Record::default();
-                fields.insert(spec.assignee_field.into(), json!(assignee));
-                fields.insert(spec.object_field.into(), json!(g.id));
+                fields.insert(
+                    spec.assignee_field.into(),
+                    FieldValue::from(assignee.as_str()),
+                );
+                fields.insert(spec.object_field.into(), FieldValue::from(&*g.id));
                 add_step.push(step);
                 adds.push((i, fields));
             }
@@ -782,7 +785,7 @@ fn note_frozen_instead(result: &mut ChangeResult) {
 fn record<'c>(change: &'c Change, id: Option<&str>) -> Record<'c> {
     let mut record = Record::of_change(&change.after);
     if let Some(id) = id {
-        record.insert("Id".into(), json!(id));
+        record.insert("Id".into(), FieldValue::from(id));
     }
     record
 }
@@ -801,8 +804,8 @@ fn settle(
 /// The `UserLogin` record that freezes (`frozen`) or thaws the login `login`.
 fn login_record(login: &str, frozen: bool) -> Record<'static> {
     Record::from(crate::sorted_map::Fields::from([
-        ("Id".into(), json!(login)),
-        ("IsFrozen".into(), json!(frozen)),
+        ("Id".into(), FieldValue::from(login)),
+        ("IsFrozen".into(), FieldValue::Bool(frozen)),
     ]))
 }
 
@@ -842,7 +845,7 @@ mod tests {
         let fields = |pairs: &[(&str, Value)]| -> crate::plan::Fields {
             pairs
                 .iter()
-                .map(|(k, v)| (crate::sorted_map::Name::from(*k), v.clone()))
+                .map(|(k, v)| (crate::sorted_map::Name::from(*k), v.into()))
                 .collect()
         };
         Change {

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use crate::field_value::FieldValue;
 
 use crate::model::{TargetSnapshot, TargetUser};
 use crate::plan::{Action, AppRoleChange, Change, Plan};
@@ -292,7 +292,7 @@ fn gone(
     let taken = saved
         .after
         .get("Username")
-        .and_then(Value::as_str)
+        .and_then(FieldValue::as_str)
         .filter(|_| saved.action == Action::Create)
         .and_then(|name| usernames.get(&name.to_lowercase()));
     if let Some(user) = taken {
@@ -422,8 +422,8 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
     )
 }
 
-fn shown(value: Option<&Value>) -> String {
-    value.map_or_else(|| "(not written)".to_owned(), Value::to_string)
+fn shown(value: Option<&FieldValue>) -> String {
+    value.map_or_else(|| "(not written)".to_owned(), FieldValue::to_string)
 }
 
 #[cfg(test)]
@@ -451,7 +451,7 @@ mod tests {
             target_id: id.map(Box::from),
             after: after
                 .iter()
-                .map(|(k, v)| (crate::sorted_map::Name::from(*k), v.clone()))
+                .map(|(k, v)| (crate::sorted_map::Name::from(*k), v.into()))
                 .collect(),
             fingerprint: id.map(|_| "2024-01-01T00:00:00.000+0000".into()),
             ..Change::new(action, key.to_owned(), Situation::Linked)
@@ -520,7 +520,7 @@ mod tests {
         let mut edited = fresh.clone();
         edited.changes[0]
             .after
-            .insert("ProfileId".into(), json!("00e000000000001AAA"));
+            .insert("ProfileId".into(), json!("00e000000000001AAA").into());
         let reasons = differences(&edited, &fresh, &org());
         assert_eq!(
             reasons,

@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use crate::field_value::FieldValue;
+
 use super::{Change, ChangeResult, Ctx, Status, Written};
 use crate::grants::GrantKind;
 use crate::plan::GrantRef;
@@ -118,7 +120,7 @@ async fn creates(ctx: &Ctx, changes: &[Change], results: &mut [ChangeResult], pe
         changes[p.change]
             .after
             .get("Username")
-            .and_then(Value::as_str)
+            .and_then(FieldValue::as_str)
             .unwrap_or_default()
             .to_owned()
     };
@@ -272,11 +274,11 @@ async fn user_writes(
 /// as the planner compares (`plan::compare::differs`): text as written but for the spaces
 /// Salesforce trims, Username and Email without case, empty as null, a checkbox as `true` or
 /// `false`. Anything looser would take a write that never landed for one that did.
-fn holds(field: &str, now: Option<&Value>, wanted: &Value) -> bool {
+fn holds(field: &str, now: Option<&Value>, wanted: &FieldValue) -> bool {
     // A reference (`ProfileId`, `UserRoleId`, `ManagerId`) names a record in any form of its
     // id, as roster reads every id (`salesforce::record_id`).
     if field.ends_with("Id")
-        && let (Some(Value::String(now)), Value::String(wanted)) = (now, wanted)
+        && let (Some(Value::String(now)), FieldValue::Text(wanted)) = (now, wanted)
         && let (Some(now), Some(wanted)) = (
             crate::salesforce::canonical_id(now),
             crate::salesforce::canonical_id(wanted),
@@ -285,11 +287,11 @@ fn holds(field: &str, now: Option<&Value>, wanted: &Value) -> bool {
         return now == wanted;
     }
     let wanted = match wanted {
-        Value::Null => std::borrow::Cow::Borrowed(""),
-        Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+        FieldValue::Null => std::borrow::Cow::Borrowed(""),
+        FieldValue::Text(text) => std::borrow::Cow::Borrowed(text.as_str()),
         other => std::borrow::Cow::Owned(other.to_string()),
     };
-    !crate::plan::compare::differs(field, &wanted, now, "")
+    !crate::plan::compare::differs(field, &wanted, now.map(FieldValue::from).as_ref(), "")
 }
 
 /// Grants added (the user holds the object now) and removed (the assignment is gone), looked
@@ -438,25 +440,25 @@ mod tests {
             "00E8c0000000004",
         ] {
             assert!(
-                super::holds("UserRoleId", Some(&json!(now)), &wanted),
+                super::holds("UserRoleId", Some(&json!(now)), &(&wanted).into()),
                 "{now}"
             );
         }
         assert!(!super::holds(
             "UserRoleId",
             Some(&json!("00E8c0000000005EAA")),
-            &wanted
+            &(&wanted).into()
         ));
         assert!(!super::holds(
             "UserRoleId",
             Some(&json!("00E8C0000000004")),
-            &wanted
+            &(&wanted).into()
         ));
         // Not a reference: a text's case is the text's.
         assert!(!super::holds(
             "EmployeeNumber",
             Some(&json!("00E8C0000000004EAA")),
-            &wanted
+            &(&wanted).into()
         ));
     }
 }

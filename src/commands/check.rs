@@ -740,7 +740,7 @@ fn licence_check(plan: &crate::plan::Plan, target: &crate::model::TargetSnapshot
             let profile = change
                 .after
                 .get("ProfileId")
-                .and_then(Value::as_str)
+                .and_then(crate::field_value::FieldValue::as_str)
                 .map(str::to_owned)
                 .or_else(|| {
                     target

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::config::{Config, MappingValue, RoleCondition};
 use crate::expr;
+use crate::field_value::FieldValue;
 use crate::sorted_map::{Fields, Name};
 use crate::user_attributes::{AttributeValue, UserAttributes};
 
@@ -337,17 +338,20 @@ impl Selected {
     /// `extensionAttribute`), as `surname 5, not text`; a value is shown up to 80 characters.
     pub(crate) fn wrong_type(&self, user: &Fields) -> Option<String> {
         self.names.iter().zip(&self.types).find_map(|(name, kind)| {
-            let (value, property) = if is_extension_attribute(name) {
-                let holder = user.get("onPremisesExtensionAttributes")?;
-                if let Some(problem) = holder_problem(holder) {
+            if is_extension_attribute(name) {
+                let holder = user.get("onPremisesExtensionAttributes")?.to_json();
+                if let Some(problem) = holder_problem(&holder) {
                     return Some(problem);
                 }
-                (holder.get(&**name)?, &**name)
+                kind.problem(name, holder.get(&**name)?)
             } else {
                 let property = graph_property(name);
-                (user.get(property)?, property)
-            };
-            kind.problem(property, value)
+                match user.get(property)? {
+                    // Text is what nearly every attribute holds: no copy of it to find it right.
+                    FieldValue::Text(_) if matches!(kind, Type::Text | Type::Unchecked) => None,
+                    value => kind.problem(property, &value.to_json()),
+                }
+            }
         })
     }
 }
@@ -613,12 +617,13 @@ pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> UserAttr
         .filter_map(|name| {
             let value = match &**name {
                 // The object id stays the user's `id` too.
-                "objectId" => user.get("id").cloned(),
+                "objectId" => user.get("id").map(FieldValue::to_json),
                 n if is_extension_attribute(n) => user
                     .get("onPremisesExtensionAttributes")
+                    .and_then(FieldValue::as_other)
                     .and_then(|e| e.get(n))
                     .cloned(),
-                n => user.get_mut(n).map(Value::take),
+                n => user.get_mut(n).map(|v| Value::from(std::mem::take(v))),
             };
             Some((*name, value.filter(|v| !v.is_null())?))
         })

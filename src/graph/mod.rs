@@ -583,7 +583,10 @@ impl From<Value> for Item {
     /// An item of a page already read as JSON (a `$batch` answer's).
     fn from(value: Value) -> Item {
         match value {
-            Value::Object(map) => Item::Object(crate::sorted_map::Fields::from_names(map)),
+            Value::Object(map) => Item::Object(crate::sorted_map::Fields::from_names(
+                map.into_iter()
+                    .map(|(name, value)| (name, crate::field_value::FieldValue::from(value))),
+            )),
             other => Item::Other(other),
         }
     }
@@ -601,11 +604,9 @@ impl<'de> serde::Deserialize<'de> for Item {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Item, A::Error> {
                 // A key given twice is refused at any depth (`onPremisesExtensionAttributes`'
                 // too): which value Graph meant cannot be told.
-                let object: crate::sorted_map::SortedMap<crate::sorted_map::Name, _> =
+                let object: crate::sorted_map::Fields =
                     serde::Deserialize::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(Item::Object(
-                    object.map_values(|crate::json::Unambiguous(value)| value),
-                ))
+                Ok(Item::Object(object))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Item, A::Error> {
                 <Value as serde::Deserialize>::deserialize(SeqAccessDeserializer::new(seq))
@@ -650,7 +651,7 @@ mod tests {
         assert_eq!(next.next, json!("https://g/v1.0/next"));
         let items = page.value.0.unwrap();
         assert!(matches!(&items[0], Item::Object(f)
-                if f.get("id") == Some(&json!("u2")) && f.get("mail") == Some(&Value::Null)));
+                if f.get("id") == Some(&json!("u2").into()) && f.get("mail") == Some(&Value::Null.into())));
         // A property given twice is a decode error: which value the user has cannot be told.
         let Err(twice) = serde_json::from_str::<Page<Item>>(
             r#"{"value": [{"id": "u1", "mail": null, "id": "u2"}]}"#,
@@ -701,7 +702,7 @@ mod tests {
         assert!(serde_json::from_str::<Page<Item>>(r#"{"value": [{"id": "u1"}"#).is_err());
         // A `$batch` answer's items, already JSON, become the same items.
         assert!(
-            matches!(Item::from(json!({"id": "u3"})), Item::Object(f) if f.get("id") == Some(&json!("u3")))
+            matches!(Item::from(json!({"id": "u3"})), Item::Object(f) if f.get("id") == Some(&json!("u3").into()))
         );
         assert!(matches!(Item::from(json!(3)), Item::Other(v) if v == json!(3)));
     }

@@ -14,6 +14,7 @@ use super::attributes::{
 use super::{Graph, GraphError, Item, MAX_BATCH, encode, odata_string};
 use crate::concurrent;
 use crate::config::{Application, Assignment, Config, RoleCondition};
+use crate::field_value::FieldValue;
 use crate::model::{
     AppRole, AppRoleAssignment, DeletedUser, Group, SNAPSHOT_FORMAT, ServicePrincipal,
     SourceSnapshot, SourceUser,
@@ -341,39 +342,57 @@ pub(crate) async fn service_principal(
 
 /// A string property every item of this kind has; its absence is a malformed answer.
 fn required(item: &impl Properties, key: &str) -> Result<String, String> {
-    match item.get(key) {
+    match item.property(key) {
         // An empty id would link nobody, or write "" over a Salesforce user's link field.
-        Some(Value::String(text)) if text.trim().is_empty() => Err(format!("`{key}` is empty")),
-        Some(Value::String(text)) => Ok(text.clone()),
-        Some(other) => Err(format!("`{key}` is {other}, not a string")),
+        Some(Property::Text(text)) if text.trim().is_empty() => Err(format!("`{key}` is empty")),
+        Some(Property::Text(text)) => Ok(text.to_owned()),
+        Some(Property::Null) => Err(format!("`{key}` is null, not a string")),
+        Some(Property::Other(shown)) => Err(format!("`{key}` is {shown}, not a string")),
         None => Err(format!("an item has no `{key}`")),
     }
+}
+
+/// One property of an item, as `required` and `optional` read it: null, text, or anything
+/// else as its JSON text (to be named in an error).
+enum Property<'a> {
+    Null,
+    Text(&'a str),
+    Other(String),
 }
 
 /// What an item of a Graph page has by name: a JSON value's properties, or a directory
 /// object's read as an `Item` (its `Fields`).
 trait Properties {
-    fn get(&self, key: &str) -> Option<&Value>;
+    /// Property `key`, `None` when the item has none.
+    fn property(&self, key: &str) -> Option<Property<'_>>;
 }
 
 impl Properties for Value {
-    fn get(&self, key: &str) -> Option<&Value> {
-        Value::get(self, key)
+    fn property(&self, key: &str) -> Option<Property<'_>> {
+        Some(match Value::get(self, key)? {
+            Value::Null => Property::Null,
+            Value::String(text) => Property::Text(text),
+            other => Property::Other(other.to_string()),
+        })
     }
 }
 
 impl Properties for Fields {
-    fn get(&self, key: &str) -> Option<&Value> {
-        Fields::get(self, key)
+    fn property(&self, key: &str) -> Option<Property<'_>> {
+        Some(match Fields::get(self, key)? {
+            FieldValue::Null => Property::Null,
+            FieldValue::Text(text) => Property::Text(text),
+            other => Property::Other(other.to_string()),
+        })
     }
 }
 
 /// A string property that may be null or absent.
 fn optional(item: &impl Properties, key: &str) -> Result<Option<String>, String> {
-    match item.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(format!("`{key}` is {other}, not a string")),
+    match item.property(key) {
+        None | Some(Property::Null) => Ok(None),
+        Some(Property::Text(text)) => Ok(Some(text.to_owned())),
+        Some(Property::Other(shown)) => Err(format!("`{key}` is {shown}, not a string")),
     }
 }
 

@@ -6,19 +6,23 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::field_value::FieldValue;
+
 /// Fields Salesforce compares without case.
 fn case_insensitive(field: &str) -> bool {
     field.eq_ignore_ascii_case("Username") || field.eq_ignore_ascii_case("Email")
 }
 
 /// A stored value as text; null and empty are the same (None).
-fn stored(value: Option<&Value>) -> Option<String> {
+fn stored(value: Option<&FieldValue>) -> Option<String> {
     let text = match value? {
-        Value::Null => return None,
-        Value::String(s) => crate::user_fields::stored_text(s).to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
+        FieldValue::Null => return None,
+        FieldValue::Text(s) => crate::user_fields::stored_text(s).to_owned(),
+        FieldValue::Bool(b) => b.to_string(),
+        FieldValue::Other(other) => match &**other {
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        },
     };
     (!text.is_empty()).then_some(text)
 }
@@ -27,7 +31,7 @@ fn stored(value: Option<&Value>) -> Option<String> {
 pub(crate) fn differs(
     field: &str,
     desired: &str,
-    current: Option<&Value>,
+    current: Option<&FieldValue>,
     sandbox_email_suffix: &str,
 ) -> bool {
     let desired = crate::user_fields::stored_text(desired);
@@ -40,9 +44,11 @@ pub(crate) fn differs(
     }
     match held {
         // A checkbox and a number as SOQL types them (`true`, `5.0`), the plan's as text.
-        Some(Value::Bool(_)) => return !current.eq_ignore_ascii_case(desired),
-        Some(Value::Number(n)) => {
-            return desired.parse::<f64>().ok() != n.as_f64();
+        Some(FieldValue::Bool(_)) => return !current.eq_ignore_ascii_case(desired),
+        Some(FieldValue::Other(other)) => {
+            if let Value::Number(n) = &**other {
+                return desired.parse::<f64>().ok() != n.as_f64();
+            }
         }
         _ => {}
     }
@@ -170,7 +176,7 @@ mod tests {
     /// and is.
     #[test]
     fn trimmed_as_salesforce_trims() {
-        let differs = |d: &str, c: Value| differs("Title", d, Some(&c), "");
+        let differs = |d: &str, c: Value| differs("Title", d, Some(&c.into()), "");
         assert!(!differs("Eng\u{1f}", json!("Eng")));
         assert!(!differs("\u{0}Eng\t", json!("Eng")));
         assert!(differs("Eng\u{a0}", json!("Eng")));
@@ -179,7 +185,7 @@ mod tests {
 
     #[test]
     fn no_invented_drift() {
-        let differs = |f: &str, d: &str, c: Value| differs(f, d, Some(&c), ".invalid");
+        let differs = |f: &str, d: &str, c: Value| differs(f, d, Some(&c.into()), ".invalid");
         assert!(!differs(
             "Email",
             "ava@contoso.com",

@@ -6,8 +6,6 @@ use std::borrow::Cow;
 use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
 use super::compare::differs;
 use super::mapping::{Desired, Roles, no_profile, preflight, roles};
 use super::reconcile::State;
@@ -16,6 +14,7 @@ use super::target::fingerprint;
 use super::values::{Sought, UniqueValues};
 use super::{Action, Change, GrantChanges, GrantRef, Plan, Problem, ProblemKind, Situation};
 use crate::concurrent::lock;
+use crate::field_value::FieldValue;
 use crate::grants::GrantKind;
 use crate::salesforce::id15;
 use crate::sorted_map::Name;
@@ -48,11 +47,11 @@ impl<'a> State<'a> {
             if granted {
                 wanted
                     .fields
-                    .insert(Name::from(feature.field), Json::String("true".to_owned()));
+                    .insert(Name::from(feature.field), FieldValue::from("true"));
             } else if managed && !mapped && !creating {
                 wanted
                     .fields
-                    .insert(Name::from(feature.field), Json::String("false".to_owned()));
+                    .insert(Name::from(feature.field), FieldValue::from("false"));
             }
         }
         match wanted.errors.first().or(roles.errors.first()) {
@@ -96,12 +95,12 @@ impl<'a> State<'a> {
                 // White space alone is stored as null: Salesforce clears the field, and the
                 // plan says so (helper-60: it showed `-> "   "`).
                 let value = match value.as_str() {
-                    Some(text) if crate::user_fields::stored_text(text).is_empty() => Json::Null,
+                    Some(t) if crate::user_fields::stored_text(t).is_empty() => FieldValue::Null,
                     _ => value,
                 };
                 change
                     .before
-                    .insert(name, now.map_or(Json::Null, Cow::into_owned));
+                    .insert(name, now.map_or(FieldValue::Null, Cow::into_owned));
                 change.after.insert(name, value);
             } else {
                 change.unchanged += 1;
@@ -118,11 +117,11 @@ impl<'a> State<'a> {
                 } else {
                     change.before.insert(
                         Name::from(field_name),
-                        now.map_or(Json::Null, |now| Json::String(now.to_owned())),
+                        now.map_or(FieldValue::Null, FieldValue::from),
                     );
                     change
                         .after
-                        .insert(Name::from(field_name), Json::String(String::from(&**id)));
+                        .insert(Name::from(field_name), FieldValue::from(&**id));
                     if let Some(now) = now
                         && let Some(old) = names(now)
                     {
@@ -153,14 +152,14 @@ impl<'a> State<'a> {
         let reactivate = !current.is_active;
         if reactivate {
             change.action = Action::Reactivate;
-            change.before.insert("IsActive".into(), Json::Bool(false));
-            change.after.insert("IsActive".into(), Json::Bool(true));
+            change.before.insert("IsActive".into(), false.into());
+            change.after.insert("IsActive".into(), true.into());
         }
         // A user frozen while out of scope (or by an admin) and in scope again is let back in:
         // the freeze lives on the user's UserLogin, which apply writes.
         if let Some(login) = current.login.as_ref().filter(|l| l.is_frozen) {
-            change.before.insert("IsFrozen".into(), Json::Bool(true));
-            change.after.insert("IsFrozen".into(), Json::Bool(false));
+            change.before.insert("IsFrozen".into(), true.into());
+            change.after.insert("IsFrozen".into(), false.into());
             change.login_id = Some(login.id.as_str().into());
         }
         if change.after.is_empty() && change.grants.is_empty() {
@@ -200,8 +199,8 @@ impl<'a> State<'a> {
             let field = &self.compiled.user_role_id;
             change
                 .before
-                .insert(Name::clone(field), Json::String(now.to_owned()));
-            change.after.insert(Name::clone(field), Json::Null);
+                .insert(Name::clone(field), FieldValue::from(now));
+            change.after.insert(Name::clone(field), FieldValue::Null);
             if let Some(old) = role_name(now) {
                 change.labels.insert(now.into(), old.into());
             }
@@ -567,18 +566,10 @@ impl<'a> State<'a> {
         let mut after = wanted.fields;
         // Exactly the room the labels take: a plan keeps every create's.
         let mut labels = super::SortedMap::with_capacity(1 + usize::from(roles.role.is_some()));
-        // `String::from(&*id)`, not `id.to_string()`: an `Arc<str>`'s `to_string` goes through
-        // the formatter (`Display`), a copy does not.
-        after.insert(
-            self.compiled.profile_id,
-            Json::String(String::from(&**profile_id)),
-        );
+        after.insert(self.compiled.profile_id, FieldValue::from(&**profile_id));
         labels.insert(Arc::clone(profile_id), Arc::clone(profile));
         if let Some((role, role_id)) = roles.role {
-            after.insert(
-                self.compiled.user_role_id,
-                Json::String(String::from(&**role_id)),
-            );
+            after.insert(self.compiled.user_role_id, FieldValue::from(&**role_id));
             labels.insert(Arc::clone(role_id), Arc::clone(role));
         }
         Ok(Change {
@@ -606,7 +597,7 @@ impl<'a> State<'a> {
         let username = change
             .after
             .get("Username")
-            .and_then(Json::as_str)
+            .and_then(FieldValue::as_str)
             .unwrap_or_default();
         if let Some(reason) =
             self.username_taken(user, username, &super::compare::lowercase(username))
@@ -630,7 +621,7 @@ impl<'a> State<'a> {
             licence: change
                 .after
                 .get("ProfileId")
-                .and_then(Json::as_str)
+                .and_then(FieldValue::as_str)
                 .and_then(|profile| self.licence_of(profile))
                 .unwrap_or_default(),
         };
@@ -995,15 +986,15 @@ pub(super) fn update_reason(
     user: &SourceUser<'_>,
     compiled: &super::mapping::Compiled<'_>,
 ) -> String {
-    let shown = |value: &Json| match value {
-        Json::String(s) if s.chars().count() > REASON_VALUE => {
+    let shown = |value: &FieldValue| match value {
+        FieldValue::Text(s) if s.chars().count() > REASON_VALUE => {
             format!(
                 "{:?}",
                 format!("{}…", s.chars().take(REASON_VALUE).collect::<String>())
             )
         }
-        Json::String(s) => format!("{s:?}"),
-        Json::Null => "nothing".to_owned(),
+        FieldValue::Text(s) => format!("{:?}", s.as_str()),
+        FieldValue::Null => "nothing".to_owned(),
         other => other.to_string(),
     };
     let source = |field: &str| -> &str {
@@ -1022,7 +1013,7 @@ pub(super) fn update_reason(
             },
         }
     };
-    let fields: Vec<(&Name, &Json)> = change
+    let fields: Vec<(&Name, &FieldValue)> = change
         .after
         .iter()
         .filter(|(k, _)| !matches!(k.as_ref(), "IsActive" | "IsFrozen"))
@@ -1031,8 +1022,8 @@ pub(super) fn update_reason(
         .iter()
         .take(REASON_FIELDS)
         .map(|(field, after)| {
-            let before = change.before.get(field).unwrap_or(&Json::Null);
-            let label = |v: &Json| match v.as_str().and_then(|id| change.labels.get(id)) {
+            let before = change.before.get(field).unwrap_or(&FieldValue::Null);
+            let label = |v: &FieldValue| match v.as_str().and_then(|id| change.labels.get(id)) {
                 Some(name) => format!("{name:?}"),
                 None => shown(v),
             };
@@ -1076,7 +1067,7 @@ fn create_username(plan: &Plan, i: usize) -> Caseless<'_> {
         plan.changes[i]
             .after
             .get("Username")
-            .and_then(Json::as_str)
+            .and_then(FieldValue::as_str)
             .unwrap_or_default(),
     )
 }

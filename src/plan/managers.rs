@@ -4,8 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::{Action, Change, Plan};
 use crate::config::WhenRefused;
 use crate::model::TargetSnapshot;
@@ -106,7 +104,7 @@ fn reports<'p>(
     let canonical = crate::salesforce::canonical_id;
     // `Some(None)`: the plan clears the user's ManagerId.
     let manager_in = |change: &Change| match change.after.get("ManagerId") {
-        Some(Value::String(manager)) => Some(canonical(manager)),
+        Some(crate::field_value::FieldValue::Text(manager)) => Some(canonical(manager)),
         Some(_) => Some(None),
         None => None,
     };

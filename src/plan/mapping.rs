@@ -4,11 +4,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
 use super::source::SourceUser;
 use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
 use crate::expr::{self, Context, Value};
+use crate::field_value::FieldValue;
 use crate::grants::{FeatureLicense, GrantKind};
 use crate::sorted_map::Name;
 use crate::user_fields;
@@ -267,7 +266,7 @@ pub(super) fn desired(
     for &at in &compiled.by_target {
         if let Some(value) = values[at].take() {
             let key = &compiled.mappings[at].1;
-            out.fields.push_in_order(*key, Json::String(value));
+            out.fields.push_in_order(*key, FieldValue::from(value));
         }
     }
     out
@@ -374,7 +373,7 @@ pub(super) fn preflight(
     for required in user_fields::REQUIRED_ON_CREATE {
         if fields
             .get(required)
-            .and_then(Json::as_str)
+            .and_then(FieldValue::as_str)
             .is_none_or(|v| user_fields::stored_text(v).is_empty())
         {
             return Err(format!(

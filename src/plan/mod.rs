@@ -28,10 +28,10 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::expr::DateTime;
+use crate::field_value::FieldValue;
 use crate::grants::GrantKind;
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::user_attributes::UserAttributes;
@@ -859,7 +859,7 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
                 .target_id
                 .as_deref()
                 .and_then(|id| usernames.get(crate::salesforce::id15(id)).copied())
-                .or_else(|| c.after.get("Username").and_then(Value::as_str));
+                .or_else(|| c.after.get("Username").and_then(FieldValue::as_str));
             wanted(
                 &c.key,
                 [c.source_id.as_deref(), c.target_id.as_deref()],

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{Action, AppRoleAction, Plan};
 use crate::config::{AutoApply, PolicyAction};
+use crate::field_value::FieldValue;
 use crate::model::{Profile, TargetSnapshot};
 
 /// What the policy and the plan's warnings read of the org besides the plan: its profiles, and
@@ -68,8 +69,8 @@ impl Made {
 /// Whether `change` unfreezes its user: an update writing `IsFrozen` from true to false.
 fn unfreezes(change: &super::Change) -> bool {
     change.action == Action::Update
-        && change.before.get("IsFrozen") == Some(&serde_json::Value::Bool(true))
-        && change.after.get("IsFrozen") == Some(&serde_json::Value::Bool(false))
+        && change.before.get("IsFrozen") == Some(&FieldValue::Bool(true))
+        && change.after.get("IsFrozen") == Some(&FieldValue::Bool(false))
 }
 
 /// Whether `change` gives its user sign-in back: a reactivation or an unfreeze.
@@ -373,10 +374,10 @@ mod tests {
         let mut unfrozen = change(Action::Update, "a");
         unfrozen
             .before
-            .insert("IsFrozen".into(), serde_json::json!(true));
+            .insert("IsFrozen".into(), (serde_json::json!(true)).into());
         unfrozen
             .after
-            .insert("IsFrozen".into(), serde_json::json!(false));
+            .insert("IsFrozen".into(), (serde_json::json!(false)).into());
         let mut plan = Plan {
             changes: vec![unfrozen, change(Action::Update, "b")],
             ..Plan::default()
@@ -390,10 +391,10 @@ mod tests {
         // A freeze is its own kind, not an unfreeze.
         plan.changes[0]
             .before
-            .insert("IsFrozen".into(), serde_json::json!(false));
+            .insert("IsFrozen".into(), (serde_json::json!(false)).into());
         plan.changes[0]
             .after
-            .insert("IsFrozen".into(), serde_json::json!(true));
+            .insert("IsFrozen".into(), (serde_json::json!(true)).into());
         assert!(held(&plan, &policy(&[Update])).is_empty());
     }
 
@@ -412,12 +413,14 @@ mod tests {
             (Action::Update, "profileid"),
         ] {
             let mut moved = change(action, "a");
-            moved
-                .before
-                .insert(field.into(), serde_json::json!("00e000000000001AAA"));
-            moved
-                .after
-                .insert(field.into(), serde_json::json!("00e000000000002AAA"));
+            moved.before.insert(
+                field.into(),
+                (serde_json::json!("00e000000000001AAA")).into(),
+            );
+            moved.after.insert(
+                field.into(),
+                (serde_json::json!("00e000000000002AAA")).into(),
+            );
             let plan = Plan {
                 changes: vec![moved, change(Action::Update, "b")],
                 ..Plan::default()
@@ -432,9 +435,10 @@ mod tests {
             assert!(held(&plan, &policy(&[Update, Reactivate, Grants])).is_empty());
         }
         let mut created = change(Action::Create, "c");
-        created
-            .after
-            .insert("ProfileId".into(), serde_json::json!("00e000000000001AAA"));
+        created.after.insert(
+            "ProfileId".into(),
+            (serde_json::json!("00e000000000001AAA")).into(),
+        );
         let plan = Plan {
             changes: vec![created],
             ..Plan::default()
@@ -453,7 +457,7 @@ mod tests {
             let mut created = change(Action::Create, key);
             created
                 .after
-                .insert(field.into(), serde_json::json!(profile));
+                .insert(field.into(), (serde_json::json!(profile)).into());
             created
         };
         let plan = Plan {
@@ -506,17 +510,17 @@ mod tests {
             if action == Action::Update {
                 revived
                     .before
-                    .insert("IsFrozen".into(), serde_json::json!(true));
+                    .insert("IsFrozen".into(), (serde_json::json!(true)).into());
                 revived
                     .after
-                    .insert("IsFrozen".into(), serde_json::json!(false));
+                    .insert("IsFrozen".into(), (serde_json::json!(false)).into());
             } else {
                 revived
                     .before
-                    .insert("IsActive".into(), serde_json::json!(false));
+                    .insert("IsActive".into(), (serde_json::json!(false)).into());
                 revived
                     .after
-                    .insert("IsActive".into(), serde_json::json!(true));
+                    .insert("IsActive".into(), (serde_json::json!(true)).into());
             }
             revived
         };
@@ -557,7 +561,7 @@ mod tests {
             let mut created = change(Action::Create, "a");
             created
                 .after
-                .insert("ProfileId".into(), serde_json::json!(profile));
+                .insert("ProfileId".into(), (serde_json::json!(profile)).into());
             created
         };
         let plan = Plan {
@@ -643,7 +647,7 @@ mod tests {
             let mut licence = change(Action::Update, "g");
             licence.after.insert(
                 "UserPermissionsKnowledgeUser".into(),
-                serde_json::Value::String(value.to_owned()),
+                (serde_json::Value::String(value.to_owned())).into(),
             );
             plan.changes = vec![licence];
             assert_eq!(
@@ -660,7 +664,7 @@ mod tests {
         let mut miscased = change(Action::Update, "i");
         miscased.after.insert(
             "userpermissionsmarketinguser".into(),
-            serde_json::Value::String("true".to_owned()),
+            (serde_json::Value::String("true".to_owned())).into(),
         );
         plan.changes = vec![miscased];
         assert_eq!(held(&plan, &policy(&[Update])).len(), 1);
@@ -668,7 +672,7 @@ mod tests {
         let mut created = change(Action::Create, "h");
         created.after.insert(
             "UserPermissionsSupportUser".into(),
-            serde_json::Value::String("true".to_owned()),
+            (serde_json::Value::String("true".to_owned())).into(),
         );
         plan.changes = vec![created];
         assert_eq!(held(&plan, &policy(&[Create])).len(), 1);

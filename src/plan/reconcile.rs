@@ -2,14 +2,13 @@
 //! create (`lifecycle.rs`); then the owned or linked Salesforce users whose source left the scope
 //! are deprovisioned. `State` holds what the pass shares.
 
+use crate::field_value::FieldValue;
 use crate::hash::{HashMap, HashSet};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use crate::concurrent::lock;
-
-use serde_json::Value as Json;
 
 use super::lifecycle::{Claimed, conflict, problem};
 use super::mapping::{Compiled, Desired, compile, desired};
@@ -302,8 +301,8 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             OutOfScope::Freeze => Action::Freeze,
         };
         let (field, before, after) = match action {
-            Action::Freeze => ("IsFrozen", Json::Bool(false), Json::Bool(true)),
-            _ => ("IsActive", Json::Bool(true), Json::Bool(false)),
+            Action::Freeze => ("IsFrozen", FieldValue::Bool(false), FieldValue::Bool(true)),
+            _ => ("IsActive", FieldValue::Bool(true), FieldValue::Bool(false)),
         };
         plan.changes.push(Change {
             reason: reason.into(),

@@ -7,7 +7,7 @@
 
 use crate::hash::{HashMap, HashSet};
 
-use serde_json::Value as Json;
+use crate::field_value::FieldValue;
 
 use crate::model::TargetSnapshot;
 use crate::sorted_map::Name;
@@ -124,7 +124,7 @@ impl FieldRules {
     ) -> FieldRules {
         for (field, value) in constants {
             let name = Name::from(field);
-            if self.check(name, &Json::String(value.to_owned())).is_ok() {
+            if self.check(name, &FieldValue::from(value)).is_ok() {
                 self.accepted.push((name.address(), value.to_owned()));
             }
         }
@@ -141,7 +141,7 @@ impl FieldRules {
     }
 
     /// Whether the org accepts `value` in `field`; the reason when it does not.
-    pub(super) fn check(&self, field: Name, value: &Json) -> Result<(), String> {
+    pub(super) fn check(&self, field: Name, value: &FieldValue) -> Result<(), String> {
         let address = field.address();
         if let Some(text) = value.as_str()
             && self
@@ -244,11 +244,11 @@ impl FieldRules {
 /// booleans as `true`/`false`, dates as `YYYY-MM-DD`, date-times as ISO 8601, numbers as
 /// decimals and references as 15- or 18-character record ids (REST API Developer Guide, "Valid
 /// Date and DateTime Formats"; Object Reference, "Field Types").
-fn shape_problem(kind: &str, value: &Json) -> Option<&'static str> {
+fn shape_problem(kind: &str, value: &FieldValue) -> Option<&'static str> {
     let text = match value {
-        Json::String(s) => s.as_str(),
-        Json::Bool(_) => return (kind != "boolean").then_some("a text"),
-        Json::Number(_) => {
+        FieldValue::Text(s) => s.as_str(),
+        FieldValue::Bool(_) => return (kind != "boolean").then_some("a text"),
+        FieldValue::Other(number) if number.is_number() => {
             return matches!(kind, "int" | "double" | "currency" | "percent")
                 .then_some(())
                 .map_or(Some("a number"), |()| None);
@@ -471,7 +471,7 @@ impl<'a> UniqueValues<'a> {
     /// apiece, each time a miss in the cache.
     pub(super) fn look_up<'v>(
         &self,
-        fields: impl IntoIterator<Item = (Name, &'v Json)>,
+        fields: impl IntoIterator<Item = (Name, &'v FieldValue)>,
     ) -> Sought<'a> {
         if self.held.is_empty() {
             return Sought::default();
@@ -497,7 +497,7 @@ impl<'a> UniqueValues<'a> {
     pub(super) fn claim<'v>(
         &mut self,
         sought: &Sought<'a>,
-        fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
+        fields: impl IntoIterator<Item = (&'v str, &'v FieldValue)>,
         key: &'a str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
@@ -548,7 +548,7 @@ impl<'a> UniqueValues<'a> {
     pub(super) fn org_holder<'v>(
         &self,
         sought: &Sought<'a>,
-        fields: impl IntoIterator<Item = (&'v str, &'v Json)>,
+        fields: impl IntoIterator<Item = (&'v str, &'v FieldValue)>,
         own: Option<&str>,
     ) -> Option<(usize, &'v str, &'v str)> {
         let (index, at) = sought
@@ -584,7 +584,7 @@ impl<'a> UniqueValues<'a> {
         for name in after.keys() {
             let (Some(field), Some(old)) = (
                 self.field_of(*name),
-                before.get(name).and_then(Json::as_str),
+                before.get(name).and_then(FieldValue::as_str),
             ) else {
                 continue;
             };
@@ -654,22 +654,22 @@ mod tests {
         assert_eq!(rules.accepted.len(), 1);
         assert!(
             rules
-                .check("TimeZoneSidKey".into(), &json!("Europe/Berlin"))
+                .check("TimeZoneSidKey".into(), &json!("Europe/Berlin").into())
                 .is_ok()
         );
         assert!(
             rules
-                .check("Cost_Center__c".into(), &json!("CC-123456"))
+                .check("Cost_Center__c".into(), &json!("CC-123456").into())
                 .is_err()
         );
         assert!(
             rules
-                .check("Cost_Center__c".into(), &json!("Europe/Berlin"))
+                .check("Cost_Center__c".into(), &json!("Europe/Berlin").into())
                 .is_err()
         );
         assert!(
             rules
-                .check("TimeZoneSidKey".into(), &json!("Europe/Berln"))
+                .check("TimeZoneSidKey".into(), &json!("Europe/Berln").into())
                 .is_err()
         );
     }
@@ -679,15 +679,18 @@ mod tests {
         let rules = rules();
         assert!(
             rules
-                .check("TimeZoneSidKey".into(), &json!("Europe/Berlin"))
+                .check("TimeZoneSidKey".into(), &json!("Europe/Berlin").into())
                 .is_ok()
         );
         let err = rules
-            .check("TimeZoneSidKey".into(), &json!("Europe/Berln"))
+            .check("TimeZoneSidKey".into(), &json!("Europe/Berln").into())
             .unwrap_err();
         assert!(err.contains("did you mean \"Europe/Berlin\"?"), "{err}");
         let err = rules
-            .check("timezonesidkey".into(), &json!("Pacific Standard Time"))
+            .check(
+                "timezonesidkey".into(),
+                &json!("Pacific Standard Time").into(),
+            )
             .unwrap_err();
         assert!(
             err.starts_with("TimeZoneSidKey \"Pacific Standard Time\" is not a value of the org's restricted picklist Time Zone")
@@ -707,23 +710,31 @@ mod tests {
             ..TargetSnapshot::default()
         });
         let err = languages
-            .check("LanguageLocaleKey".into(), &json!("de_DE"))
+            .check("LanguageLocaleKey".into(), &json!("de_DE").into())
             .unwrap_err();
         assert!(err.ends_with("did you mean \"de\"?"), "{err}");
         assert!(
             rules
-                .check("Cost_Center__c".into(), &json!("CC-12"))
+                .check("Cost_Center__c".into(), &json!("CC-12").into())
                 .is_ok()
         );
         assert!(
             rules
-                .check("Cost_Center__c".into(), &json!("CC-123"))
+                .check("Cost_Center__c".into(), &json!("CC-123").into())
                 .is_err()
         );
-        assert!(rules.check("Email".into(), &json!("a@b.co")).is_ok());
-        assert!(rules.check("Email".into(), &json!("a@b")).is_err());
-        assert!(rules.check("Email".into(), &json!("a b@c.de")).is_err());
-        assert!(rules.check("Unknown__c".into(), &json!("anything")).is_ok());
+        assert!(rules.check("Email".into(), &json!("a@b.co").into()).is_ok());
+        assert!(rules.check("Email".into(), &json!("a@b").into()).is_err());
+        assert!(
+            rules
+                .check("Email".into(), &json!("a b@c.de").into())
+                .is_err()
+        );
+        assert!(
+            rules
+                .check("Unknown__c".into(), &json!("anything").into())
+                .is_ok()
+        );
     }
 
     fn typed(kind: &str) -> FieldRules {
@@ -740,7 +751,7 @@ mod tests {
 
     #[test]
     fn values_have_the_shape_of_their_type() {
-        let cases: &[(&str, Json, bool)] = &[
+        let cases: &[(&str, serde_json::Value, bool)] = &[
             ("boolean", json!("true"), true),
             ("boolean", json!("False"), true),
             ("boolean", json!(true), true),
@@ -762,18 +773,20 @@ mod tests {
             ("string", json!("anything"), true),
         ];
         for (kind, value, ok) in cases {
-            let result = typed(kind).check("Field__c".into(), value);
+            let result = typed(kind).check("Field__c".into(), &value.into());
             assert_eq!(result.is_ok(), *ok, "{kind} {value}: {result:?}");
         }
         let err = typed("date")
-            .check("Field__c".into(), &json!("2026-13-01"))
+            .check("Field__c".into(), &json!("2026-13-01").into())
             .unwrap_err();
         assert_eq!(
             err,
             "Field__c \"2026-13-01\" is not a date (YYYY-MM-DD), which the org's Field field (date) takes"
         );
         assert!(
-            typed("date").check("Field__c".into(), &Json::Null).is_ok(),
+            typed("date")
+                .check("Field__c".into(), &FieldValue::Null)
+                .is_ok(),
             "null clears"
         );
     }
@@ -787,10 +800,11 @@ mod tests {
     /// `fields`' unique values claimed for `user`, looked up first as the planner does.
     fn claim_for<'a>(
         unique: &mut UniqueValues<'a>,
-        fields: &[(&str, Json)],
+        fields: &[(&str, serde_json::Value)],
         user: &'a str,
         own: Option<&str>,
     ) -> Result<(), (String, Option<String>)> {
+        let fields: Vec<(&str, FieldValue)> = fields.iter().map(|(k, v)| (*k, v.into())).collect();
         let sought = unique.look_up(fields.iter().map(|(k, v)| (Name::from(*k), v)));
         unique.claim(&sought, fields.iter().map(|(k, v)| (*k, v)), user, own)
     }

@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::field_value::FieldValue;
 use crate::plan::{Change, GrantRef, Plan};
 use crate::sorted_map::SortedMap;
 
@@ -129,14 +129,14 @@ fn push_change(out: &mut Vec<u8>, change: &Change) -> std::io::Result<()> {
 /// A change's fields (`before`, `after`) as an object `depth` levels deep.
 fn push_fields<K: std::borrow::Borrow<str>>(
     out: &mut Vec<u8>,
-    fields: &SortedMap<K, Value>,
+    fields: &SortedMap<K, FieldValue>,
     depth: usize,
 ) -> std::io::Result<()> {
     let mut object = Object::open(out, depth);
     for (name, value) in fields.iter() {
         let out = object.key(name.borrow());
         match value {
-            Value::String(text) => push_string(out, text),
+            FieldValue::Text(text) => push_string(out, text),
             other => push_serialized(out, other, depth + 1)?,
         }
     }
@@ -425,11 +425,11 @@ mod tests {
             );
             change.after.insert(
                 "Username".into(),
-                serde_json::Value::String(format!("user{i}@contoso.com.dev1")),
+                (serde_json::Value::String(format!("user{i}@contoso.com.dev1"))).into(),
             );
             change.after.insert(
                 "Title".into(),
-                serde_json::Value::String("line\nbreak \u{1b}[31m".to_owned()),
+                (serde_json::Value::String("line\nbreak \u{1b}[31m".to_owned())).into(),
             );
             plan.changes.push(change);
         }
@@ -478,18 +478,19 @@ mod tests {
         change.reason = std::sync::Arc::from(format!("linked; Title: {text}"));
         change.source_id = Some(text.into());
         change.target_id = Some("0058c0000000003AAA".into());
-        change.before.insert("IsActive".into(), json!(false));
-        change.before.insert("Title".into(), json!(text));
-        change.after.insert("IsActive".into(), json!(true));
-        change.after.insert("Title".into(), json!(text));
-        change.after.insert("Count__c".into(), json!(-12.5));
-        change
-            .after
-            .insert("Seats__c".into(), json!(18_446_744_073_709_551_615u64));
-        change.after.insert("ManagerId".into(), Value::Null);
+        change.before.insert("IsActive".into(), json!(false).into());
+        change.before.insert("Title".into(), json!(text).into());
+        change.after.insert("IsActive".into(), json!(true).into());
+        change.after.insert("Title".into(), json!(text).into());
+        change.after.insert("Count__c".into(), json!(-12.5).into());
+        change.after.insert(
+            "Seats__c".into(),
+            json!(18_446_744_073_709_551_615u64).into(),
+        );
+        change.after.insert("ManagerId".into(), FieldValue::Null);
         change.after.insert(
             "Tags__c".into(),
-            json!(["a", text, 3, {"b": [text, null]}, [], {}]),
+            json!(["a", text, 3, {"b": [text, null]}, [], {}]).into(),
         );
         change
             .labels

@@ -431,10 +431,10 @@ mod tests {
             after: crate::plan::Fields::from([
                 (
                     "Username".into(),
-                    json!(format!("user{i:05}@contoso.com.dev1")),
+                    format!("user{i:05}@contoso.com.dev1").into(),
                 ),
-                ("Email".into(), json!(format!("user{i:05}@contoso.com"))),
-                ("LastName".into(), json!("Nguyen")),
+                ("Email".into(), format!("user{i:05}@contoso.com").into()),
+                ("LastName".into(), "Nguyen".into()),
             ]),
             ..Change::new(
                 Action::Create,
@@ -526,8 +526,10 @@ mod tests {
         plan.changes = (0..2000)
             .map(|i| {
                 let mut c = change(i);
-                c.after
-                    .insert("Title".into(), json!("a@b.cc ".repeat(11).trim_end()));
+                c.after.insert(
+                    "Title".into(),
+                    json!("a@b.cc ".repeat(11).trim_end()).into(),
+                );
                 c
             })
             .collect();

@@ -669,8 +669,8 @@ mod tests {
                 0 => {
                     let mut c = Change::new(Action::Create, key, Situation::Unmatched);
                     c.after
-                        .insert("Username".into(), json!(format!("u{i}@x.dev1")));
-                    c.after.insert("ProfileId".into(), json!("00e1"));
+                        .insert("Username".into(), json!(format!("u{i}@x.dev1")).into());
+                    c.after.insert("ProfileId".into(), json!("00e1").into());
                     c.labels
                         .insert(Arc::from("00e1"), Arc::from("Standard User"));
                     c.grants.add = vec![
@@ -691,8 +691,8 @@ mod tests {
                         ("Extension__c", json!(5), json!("6")),
                         ("Department", json!(null), json!("Sales")),
                     ] {
-                        c.before.insert(field.into(), before);
-                        c.after.insert(field.into(), after);
+                        c.before.insert(field.into(), before.into());
+                        c.after.insert(field.into(), after.into());
                     }
                     c.unchanged = i;
                     c.pending_fields = vec!["Title".to_owned()];

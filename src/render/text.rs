@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
-use serde_json::Value;
 
 use super::Quoted;
+use crate::field_value::FieldValue;
 use crate::grants::GrantKind;
 use crate::plan::{Action, Cause, Change, Plan, ProblemKind};
 
@@ -110,10 +110,10 @@ fn diffed(before: &str, after: &str) -> Option<Diffed> {
 }
 
 /// A value as the plan shows it: strings quoted, ids with their names.
-fn show(value: &Value, change: &Change) -> String {
+fn show(value: &FieldValue, change: &Change) -> String {
     match value {
-        Value::Null => "null".to_owned(),
-        Value::String(s) => {
+        FieldValue::Null => "null".to_owned(),
+        FieldValue::Text(s) => {
             let mut shown = String::with_capacity(s.len() + 2);
             match change.labels.get(s) {
                 Some(name) => {
@@ -153,11 +153,15 @@ fn quoted_between(before: &str, value: &str, after: &str) -> String {
 /// `after` shown as `before` is typed: the plan holds a checkbox's or a number's new value as
 /// the text it writes (`"true"`), Salesforce's current one typed (`false`); `false -> "true"`
 /// would read as a change of type, so such a text is shown bare (`false -> true`).
-fn show_like(after: &Value, before: &Value, change: &Change) -> String {
+fn show_like(after: &FieldValue, before: &FieldValue, change: &Change) -> String {
     match (before, after.as_str()) {
-        (Value::Bool(_), Some(text)) if text.eq_ignore_ascii_case("true") => "true".to_owned(),
-        (Value::Bool(_), Some(text)) if text.eq_ignore_ascii_case("false") => "false".to_owned(),
-        (Value::Number(_), Some(text)) if text.parse::<f64>().is_ok_and(f64::is_finite) => {
+        (FieldValue::Bool(_), Some(text)) if text.eq_ignore_ascii_case("true") => "true".to_owned(),
+        (FieldValue::Bool(_), Some(text)) if text.eq_ignore_ascii_case("false") => {
+            "false".to_owned()
+        }
+        (FieldValue::Other(number), Some(text))
+            if number.is_number() && text.parse::<f64>().is_ok_and(f64::is_finite) =>
+        {
             text.to_owned()
         }
         _ => show(after, change),
@@ -735,8 +739,8 @@ mod tests {
         Change {
             reason: "linked by Username".into(),
             target_id: Some("005".into()),
-            before: crate::plan::Fields::from([(field.into(), json!(before))]),
-            after: crate::plan::Fields::from([(field.into(), json!(after))]),
+            before: crate::plan::Fields::from([(field.into(), before.into())]),
+            after: crate::plan::Fields::from([(field.into(), after.into())]),
             ..Change::new(
                 Action::Update,
                 "ava@contoso.com".to_owned(),
@@ -827,7 +831,7 @@ mod tests {
     fn a_checkbox_or_a_number_shows_its_new_value_as_it_shows_the_old() {
         let typed = |field: &str, before: serde_json::Value, after: &str| {
             let mut change = update(field, "", after);
-            change.before.insert(field.into(), before);
+            change.before.insert(field.into(), before.into());
             rendered(&change)
         };
         let out = typed("UserPermissionsKnowledgeUser", json!(false), "True");

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::write::{Failure, Op, Outcome, Record};
 use super::{Salesforce, SalesforceError};
+use crate::field_value::FieldValue;
 use crate::http::Body;
 
 /// The longest wait between two polls of a job.
@@ -24,11 +25,11 @@ pub(crate) const NULL_CELL: &str = "#N/A";
 /// A CSV cell: null as `NULL_CELL`, and so is the empty text — an empty cell leaves the field
 /// as it is, where sObject Collections' `""` clears it (Salesforce keeps no empty text: it
 /// reads back as null).
-fn cell(value: &Value) -> String {
+fn cell(value: &FieldValue) -> String {
     match value {
-        Value::Null => NULL_CELL.to_owned(),
-        Value::String(s) if s.is_empty() => NULL_CELL.to_owned(),
-        Value::String(s) => s.clone(),
+        FieldValue::Null => NULL_CELL.to_owned(),
+        FieldValue::Text(s) if s.is_empty() => NULL_CELL.to_owned(),
+        FieldValue::Text(s) => s.as_str().to_owned(),
         other => other.to_string(),
     }
 }

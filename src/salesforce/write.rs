@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{Salesforce, SalesforceError, id15};
+use crate::field_value::FieldValue;
 use crate::http::Body;
 use crate::sorted_map::{Fields, Name};
 
@@ -76,12 +77,12 @@ impl<'a> Record<'a> {
     }
 
     /// Sets a field of the record's own.
-    pub(crate) fn insert(&mut self, name: Name, value: Value) {
+    pub(crate) fn insert(&mut self, name: Name, value: FieldValue) {
         self.own.insert(name, value);
     }
 
     /// The value of `name`.
-    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, name: &str) -> Option<&FieldValue> {
         self.own.get(name).or_else(|| {
             self.change
                 .filter(|_| written(name))
@@ -90,7 +91,7 @@ impl<'a> Record<'a> {
     }
 
     /// The names and values, the change's first (in name order), then the record's own.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Name, &Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Name, &FieldValue)> {
         self.change
             .into_iter()
             .flat_map(Fields::iter)
@@ -141,7 +142,7 @@ impl Salesforce {
             .map(|fields| {
                 let mut record = Map::new();
                 record.insert("attributes".into(), json!({ "type": object }));
-                record.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
+                record.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_json())));
                 Value::Object(record)
             })
             .collect();
@@ -300,7 +301,7 @@ mod tests {
         }))
         .unwrap();
         let mut record = Record::of_change(&after);
-        record.insert("Id".into(), json!("005REAL"));
+        record.insert("Id".into(), json!("005REAL").into());
         let read = |r: &Record<'_>| {
             let mut fields: Vec<String> = r.iter().map(|(k, v)| format!("{k}={v}")).collect();
             fields.sort();
@@ -310,7 +311,7 @@ mod tests {
             read(&record),
             ["Id=\"005REAL\"", "IsActive=true", "Title=\"Lead\""]
         );
-        assert_eq!(record.get("Id"), Some(&json!("005REAL")));
+        assert_eq!(record.get("Id"), Some(&json!("005REAL").into()));
         assert_eq!(record.get("IsFrozen"), None);
         assert_eq!(Record::of_change(&after).get("id"), None);
         assert_eq!(read(&record.to_static()), read(&record));
