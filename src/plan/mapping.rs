@@ -158,6 +158,30 @@ fn user_seed(seed: u64, user_id: &str, field: &str) -> u64 {
     hash
 }
 
+/// The randomness seed of mapping `at` for `user`: each user and mapping draws its own
+/// Guid()/RandomString() values, still the same in every plan of the same config (a reviewed
+/// plan applies as reviewed), never the same for two users.
+fn mapping_seed(compiled: &Compiled<'_>, at: usize, user: &SourceUser<'_>, seed: u64) -> u64 {
+    if compiled.draws_random[at] {
+        user_seed(seed, user.id, compiled.mappings[at].0.target.as_str())
+    } else {
+        seed
+    }
+}
+
+/// A mapping's value before it is a field's: a text read or given as it is, borrowed, or what
+/// an attribute of another type or an expression gives.
+enum Flow<'t> {
+    Text(&'t str),
+    Value(Value),
+}
+
+impl From<Value> for Flow<'_> {
+    fn from(value: Value) -> Self {
+        Flow::Value(value)
+    }
+}
+
 pub(super) fn desired(
     compiled: &Compiled<'_>,
     user: &SourceUser<'_>,
@@ -175,7 +199,7 @@ pub(super) fn desired(
     };
     // Each mapping's value, evaluated in mapping order (errors and traces read in that order),
     // then gathered in name order.
-    let mut values: Vec<Option<String>> = vec![None; compiled.mappings.len()];
+    let mut values: Vec<Option<FieldValue>> = vec![None; compiled.mappings.len()];
     for (at, (mapping, _)) in compiled.mappings.iter().enumerate() {
         // How the mapping reads, for messages only.
         let shown = || match &mapping.value {
@@ -195,35 +219,31 @@ pub(super) fn desired(
             continue;
         }
         let target = mapping.target.as_str();
+        // Most mappings name an attribute or a constant: a text among those is the field's
+        // value as it is, held without a copy of its own first (one allocation a value less).
         let value = match &mapping.value {
-            MappingValue::Source(name) => Ok(expr::Attributes::attribute(user, *name)),
-            MappingValue::Constant(c) => Ok(Value::Str(c.to_owned())),
+            MappingValue::Constant(c) => Ok(Flow::Text(c)),
+            MappingValue::Source(name) => Ok(match expr::Attributes::text(user, *name) {
+                Some(text) => Flow::Text(text),
+                None => expr::Attributes::attribute(user, *name).into(),
+            }),
             MappingValue::Expression(e) => {
+                let seed = mapping_seed(compiled, at, user, seed);
                 let check = |v: &str| existing(target, v);
-                // Each user and mapping draws its own Guid()/RandomString() values: still the
-                // same in every plan of the same config (a reviewed plan applies as reviewed),
-                // never the same for two users.
-                let seed = if compiled.draws_random[at] {
-                    user_seed(seed, user.id, target)
-                } else {
-                    seed
-                };
                 let ctx = Context::new(now, seed).with_existing(&check);
-                expr::evaluate(&e.parsed, user, &ctx)
+                expr::evaluate(&e.parsed, user, &ctx).map(Flow::from)
             }
         };
-        let value = match value {
-            Ok(v) => v,
+        let result = match value {
             Err(e) => {
                 out.errors
                     .push(format!("mapping {target} ({}): {}", shown(), e.message));
                 continue;
             }
-        };
-        let result = match value {
-            Value::Str(s) => Some(s),
-            Value::Date(d) => Some(expr::format_general(d)),
-            Value::Multi(values) => {
+            Ok(Flow::Text(text)) => Some(FieldValue::from(text)),
+            Ok(Flow::Value(Value::Str(s))) => Some(FieldValue::from(s)),
+            Ok(Flow::Value(Value::Date(d))) => Some(FieldValue::from(expr::format_general(d))),
+            Ok(Flow::Value(Value::Multi(values))) => {
                 out.errors.push(format!(
                     "mapping {target} ({}) gives {}; a User field holds one value",
                     shown(),
@@ -234,9 +254,11 @@ pub(super) fn desired(
                 ));
                 None
             }
-            Value::Null if creating => mapping.default.clone(),
-            Value::Null | Value::Ignore => None,
-            Value::IgnoreObject => {
+            Ok(Flow::Value(Value::Null)) if creating => {
+                mapping.default.as_deref().map(FieldValue::from)
+            }
+            Ok(Flow::Value(Value::Null | Value::Ignore)) => None,
+            Ok(Flow::Value(Value::IgnoreObject)) => {
                 if explain {
                     out.traces.push(FieldTrace {
                         field: target.to_owned(),
@@ -257,7 +279,10 @@ pub(super) fn desired(
             out.traces.push(FieldTrace {
                 field: target.to_owned(),
                 from: shown(),
-                value: result.clone(),
+                value: result
+                    .as_ref()
+                    .and_then(FieldValue::as_str)
+                    .map(str::to_owned),
                 on_create_only: false,
             });
         }
@@ -266,7 +291,7 @@ pub(super) fn desired(
     for &at in &compiled.by_target {
         if let Some(value) = values[at].take() {
             let key = &compiled.mappings[at].1;
-            out.fields.push_in_order(*key, FieldValue::from(value));
+            out.fields.push_in_order(*key, value);
         }
     }
     out
