@@ -136,7 +136,12 @@ pub(crate) enum Error {
         salesforce_user_hint(user)
     )]
     UnknownUser { user: String, read: usize },
-    #[error("Entra has no user {user:?}{}", no_entra_user_hint(user))]
+    /// Live only: the org's users were read whole, and Entra was asked (helper-80: the message
+    /// named Entra alone).
+    #[error(
+        "neither Entra nor the Salesforce org has a user {user:?}{}",
+        no_entra_user_hint(user)
+    )]
     NoEntraUser { user: String },
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]

@@ -571,7 +571,7 @@ fn explain_walks_through_one_user() {
     assert!(
         unknown
             .stderr
-            .contains("Entra has no user \"nobody@contoso.com\"")
+            .contains("neither Entra nor the Salesforce org has a user \"nobody@contoso.com\"")
             && unknown
                 .stderr
                 .contains("or a Salesforce Username or User id"),

@@ -2892,8 +2892,8 @@ fn a_leaver_only_an_anchor_names_is_targeted_and_explained_by_object_id() {
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
         run.stderr.contains(&format!(
-            "Entra has no user \"{typo}\" (deleted, or never this tenant's), and no Salesforce \
-             user's object-id anchor holds that id"
+            "neither Entra nor the Salesforce org has a user \"{typo}\" (deleted, or never this \
+             tenant's), and no Salesforce user's object-id anchor holds that id"
         )) && !run.stderr.contains("give a userPrincipalName"),
         "{}",
         run.stderr
