@@ -407,6 +407,22 @@ fn a_default_access_only_user_is_an_error_item_not_a_create() {
     assert_eq!(plan.summary.in_scope, 1);
 }
 
+/// `[appRoleAssignments]` is the user's app roles, computed: an expression reads them, not an
+/// attribute of that name in Entra's data.
+#[test]
+fn app_role_assignments_are_the_users_roles() {
+    let mut w = World::new();
+    let upn = w.user("rae", json!({"appRoleAssignments": "not the roles"}));
+    w.direct("rae", REP);
+    let plan = w.plan(&config(&[(
+        "  - {target: Title, source: jobTitle}",
+        "  - {target: Title, expression: 'SingleAppRoleAssignment([appRoleAssignments])'}",
+    )]));
+    let change = only(&plan, &upn);
+    assert_eq!(change.action, Action::Create, "{change:?}");
+    assert_eq!(change.after["Title"], "Rep", "{change:?}");
+}
+
 #[test]
 fn an_app_role_without_a_value_is_a_role_known_by_its_name() {
     let mut w = World::new();
