@@ -15,6 +15,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
+use crate::json::Unambiguous;
 use crate::sorted_map::{KeySeed, Name};
 
 /// An Entra user's attributes: unique names in `str` order, each with its value.
@@ -333,14 +334,17 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         deserializer.deserialize_any(self)
     }
 
+    // A list or an object is read as JSON none of whose objects names a key twice, as a Graph
+    // answer and a Salesforce field value are (helper-81: a snapshot's `identities` kept the
+    // last of two `issuer`s).
     fn visit_seq<A: SeqAccess<'de>>(self, items: A) -> Result<Held, A::Error> {
-        let list = Json::deserialize(SeqAccessDeserializer::new(items))?;
-        Ok(Held::Other(Box::new(list)))
+        let list = Unambiguous::deserialize(SeqAccessDeserializer::new(items))?;
+        Ok(Held::Other(Box::new(list.0)))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, entries: A) -> Result<Held, A::Error> {
-        let object = Json::deserialize(MapAccessDeserializer::new(entries))?;
-        Ok(Held::Other(Box::new(object)))
+        let object = Unambiguous::deserialize(MapAccessDeserializer::new(entries))?;
+        Ok(Held::Other(Box::new(object.0)))
     }
 }
 
@@ -470,5 +474,15 @@ mod tests {
         .to_string();
         assert!(error.contains("surname"), "{error}");
         assert!(serde_json::from_str::<UserAttributes>(r#"["surname"]"#).is_err());
+        // At any depth: a list's object, an object's (helper-81).
+        for text in [
+            r#"{"identities": [{"issuer": "contoso.com", "issuer": "evil.com"}]}"#,
+            r#"{"extension_0123_x": {"a": {"k": 1, "k": 2}}}"#,
+        ] {
+            let error = serde_json::from_str::<UserAttributes>(text)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("is given twice"), "{text}: {error}");
+        }
     }
 }
