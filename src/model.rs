@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
+
 use crate::field_value::FieldValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -225,14 +227,20 @@ impl TargetSnapshot {
     /// (`users[3].profile_id`, `roles[1].id`) and why.
     pub(crate) fn canonical_ids(&mut self) -> Result<(), String> {
         use crate::salesforce::{self as sf, KeyPrefix};
-        let fix = |place: &str, id: &mut String, of: &[KeyPrefix]| {
-            *id = sf::record_id(place, std::mem::take(id), of)?;
-            Ok::<(), String>(())
-        };
-        let fix_some = |place: &str, id: &mut Option<String>, of: &[KeyPrefix]| match id {
-            Some(id) => fix(place, id, of),
-            None => Ok(()),
-        };
+        /// An id held as a `String` or inline (`CompactString`), put in its canonical form.
+        fn fix<T>(place: &str, id: &mut T, of: &[KeyPrefix]) -> Result<(), String>
+        where
+            T: Default + Into<String> + From<String>,
+        {
+            *id = sf::record_id(place, std::mem::take(id).into(), of)?.into();
+            Ok(())
+        }
+        fn fix_some<T>(place: &str, id: &mut Option<T>, of: &[KeyPrefix]) -> Result<(), String>
+        where
+            T: Default + Into<String> + From<String>,
+        {
+            id.as_mut().map_or(Ok(()), |id| fix(place, id, of))
+        }
         fix("org.id", &mut self.org.id, &[sf::ORGANIZATION_IDS])?;
         fix_some("api_user_id", &mut self.api_user_id, &[sf::USER_IDS])?;
         for (i, user) in self.users.iter_mut().enumerate() {
@@ -293,17 +301,10 @@ impl TargetSnapshot {
         }
         for (i, grant) in self.grants.iter_mut().enumerate() {
             let ids = &grant.kind.spec().ids;
-            fix(&format!("grants[{i}].id"), &mut grant.id, ids.assignment)?;
-            fix(
-                &format!("grants[{i}].assignee_id"),
-                &mut grant.assignee_id,
-                ids.assignee,
-            )?;
-            fix(
-                &format!("grants[{i}].object_id"),
-                &mut grant.object_id,
-                ids.object,
-            )?;
+            let at = |field: &str| format!("grants[{i}].{field}");
+            fix(&at("id"), &mut grant.id, ids.assignment)?;
+            fix(&at("assignee_id"), &mut grant.assignee_id, ids.assignee)?;
+            fix(&at("object_id"), &mut grant.object_id, ids.object)?;
         }
         self.listed_once()
     }
@@ -371,14 +372,14 @@ pub(crate) fn listed_twice<K: std::hash::Hash + Eq>(
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TargetUser {
-    pub(crate) id: String,
+    pub(crate) id: CompactString,
     pub(crate) username: String,
     pub(crate) email: Option<String>,
     pub(crate) is_active: bool,
-    pub(crate) profile_id: Option<String>,
-    pub(crate) user_role_id: Option<String>,
+    pub(crate) profile_id: Option<CompactString>,
+    pub(crate) user_role_id: Option<CompactString>,
     /// When anything about the user last changed: what a saved plan's fingerprint compares.
-    pub(crate) system_modstamp: Option<String>,
+    pub(crate) system_modstamp: Option<CompactString>,
     /// The user's `UserLogin`, read when the config freezes.
     pub(crate) login: Option<UserLogin>,
     /// Every other field read, by the API name Salesforce returned (names shared between
@@ -472,10 +473,10 @@ impl TargetUser {
             .map_err(|why: String| format!("{why} (record {})", crate::render::visible(&id)))?;
         Ok(TargetUser {
             email,
-            profile_id: Some(profile_id),
-            user_role_id,
-            system_modstamp,
-            id,
+            profile_id: Some(profile_id.into()),
+            user_role_id: user_role_id.map(Into::into),
+            system_modstamp: system_modstamp.map(Into::into),
+            id: id.into(),
             username,
             is_active,
             login: None,
@@ -489,23 +490,22 @@ impl TargetUser {
     /// A field by API name (case-insensitive), core fields included, as Salesforce returns it;
     /// `IsFrozen` is the login's.
     pub(crate) fn field(&self, name: &str) -> Option<Cow<'_, FieldValue>> {
-        let text =
-            |value: &Option<String>| value.as_deref().map(|v| Cow::Owned(FieldValue::from(v)));
+        let text = |value: Option<&str>| value.map(|v| Cow::Owned(FieldValue::from(v)));
         let is = |core: &str| name.eq_ignore_ascii_case(core);
         if is("Id") {
             Some(Cow::Owned(FieldValue::from(self.id.as_str())))
         } else if is("Username") {
             Some(Cow::Owned(FieldValue::from(self.username.as_str())))
         } else if is("Email") {
-            text(&self.email)
+            text(self.email.as_deref())
         } else if is("IsActive") {
             Some(Cow::Owned(FieldValue::Bool(self.is_active)))
         } else if is("ProfileId") {
-            text(&self.profile_id)
+            text(self.profile_id.as_deref())
         } else if is("UserRoleId") {
-            text(&self.user_role_id)
+            text(self.user_role_id.as_deref())
         } else if is("SystemModstamp") {
-            text(&self.system_modstamp)
+            text(self.system_modstamp.as_deref())
         } else if is("IsFrozen") {
             self.login
                 .as_ref()
@@ -665,10 +665,12 @@ impl Seats {
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantAssignment {
     pub(crate) kind: GrantKind,
+    // Salesforce ids (18 characters once canonical) are held inline: the daily plan of a
+    // 100,000-user org reads some 120,000 assignments, three ids each.
     /// The assignment record's id.
-    pub(crate) id: String,
-    pub(crate) assignee_id: String,
-    pub(crate) object_id: String,
+    pub(crate) id: CompactString,
+    pub(crate) assignee_id: CompactString,
+    pub(crate) object_id: CompactString,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -437,10 +437,10 @@ mod tests {
 
     fn user(id: &str, username: &str, stamp: &str) -> TargetUser {
         TargetUser {
-            id: id.to_owned(),
+            id: id.into(),
             username: username.to_owned(),
             is_active: true,
-            system_modstamp: Some(stamp.to_owned()),
+            system_modstamp: Some(stamp.into()),
             ..TargetUser::default()
         }
     }
@@ -544,7 +544,7 @@ mod tests {
             &[("Title", json!("CEO"))],
         )]);
         let mut moved = org();
-        moved.users[0].system_modstamp = Some("2024-02-02T00:00:00.000+0000".to_owned());
+        moved.users[0].system_modstamp = Some("2024-02-02T00:00:00.000+0000".into());
         let reasons = differences(&saved, &plan(Vec::new()), &moved);
         assert_eq!(
             reasons,
@@ -582,7 +582,7 @@ mod tests {
             &[("Title", json!("CEO"))],
         )]);
         let mut moved = org();
-        moved.users[1].system_modstamp = Some("2024-03-03T00:00:00.000+0000".to_owned());
+        moved.users[1].system_modstamp = Some("2024-03-03T00:00:00.000+0000".into());
         let mut other = fresh.clone();
         other.changes[0].target_id = Some("005000000000002AAA".into());
         assert_eq!(

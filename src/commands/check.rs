@@ -747,7 +747,7 @@ fn licence_check(plan: &crate::plan::Plan, target: &crate::model::TargetSnapshot
                         .users
                         .iter()
                         .find(|u| Some(u.id.as_str()) == change.target_id.as_deref())
-                        .and_then(|u| u.profile_id.clone())
+                        .and_then(|u| u.profile_id.as_deref().map(str::to_owned))
                 });
             if let Some(licence) = profile.as_deref().and_then(licence_of) {
                 *needed.entry(licence).or_default() += 1;

@@ -477,7 +477,7 @@ fn found_by_matching(
             };
             FoundUser {
                 username: sf.username.clone(),
-                id: sf.id.clone(),
+                id: sf.id.to_string(),
                 found_by: format!("{} ← {}", rule.field, rule.source),
                 is_active: sf.is_active,
                 protected,

@@ -424,7 +424,7 @@ impl<'a> State<'a> {
                     kind: o.kind,
                     name: o.name.as_str().into(),
                     id: o.id.as_str().into(),
-                    assignment_id: Some(h.id.clone()),
+                    assignment_id: Some(h.id.as_str().into()),
                     implied_by: None,
                 });
             }

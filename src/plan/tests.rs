@@ -292,9 +292,9 @@ impl World {
         let n = self.target.grants.len();
         self.target.grants.push(GrantAssignment {
             kind,
-            id: format!("0Pa{n:012}"),
+            id: format!("0Pa{n:012}").into(),
             assignee_id: user.into(),
-            object_id: object,
+            object_id: object.into(),
         });
     }
 
@@ -3006,7 +3006,7 @@ fn the_match_index_keeps_every_user_of_a_value_and_borrows_keys_it_can() {
     let compiled = super::mapping::compile(&config);
     let user = |id: &str, federation: &str| {
         let mut user = TargetUser {
-            id: id.to_owned(),
+            id: id.into(),
             username: format!("{id}@contoso.com.dev1"),
             ..TargetUser::default()
         };

@@ -506,7 +506,7 @@ impl<'a> UniqueValues<'a> {
                 held if let Some(user) = self.other_org_user(held, own).map(|i| &self.users[i]) => {
                     (
                         format!("Salesforce user {}", user.username),
-                        Some(user.id.clone()),
+                        Some(user.id.to_string()),
                     )
                 }
                 Holder::Plan(other) if other != key => {

@@ -258,7 +258,7 @@ async fn the_automated_process_user_is_read_and_its_profile_is_not_listed() {
         .find(|u| u.username.starts_with("autoproc@"))
         .unwrap();
     let listed = |p: &crate::model::Profile| {
-        p.name == "Automated Process" || Some(&p.id) == autoproc.profile_id.as_ref()
+        p.name == "Automated Process" || autoproc.profile_id.as_deref() == Some(p.id.as_str())
     };
     assert!(!target.profiles.iter().any(listed));
 }

@@ -231,9 +231,9 @@ fn assignment(
     }
     Ok(GrantAssignment {
         kind,
-        id,
-        assignee_id,
-        object_id,
+        id: id.into(),
+        assignee_id: assignee_id.into(),
+        object_id: object_id.into(),
     })
 }
 
@@ -421,9 +421,9 @@ mod tests {
         }
         let grant = |id: &str| GrantAssignment {
             kind: GrantKind::PermissionSet,
-            id: id.to_owned(),
-            assignee_id: "005000000000001AAA".to_owned(),
-            object_id: PERMISSION_SET.to_owned(),
+            id: id.into(),
+            assignee_id: "005000000000001AAA".into(),
+            object_id: PERMISSION_SET.into(),
         };
         let (one, other) = ("0Pa000000000001CAA", "0Pa000000000002CAA");
         assert!(listed_once(&[grant(one), grant(other)]).is_ok());

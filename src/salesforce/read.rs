@@ -214,7 +214,7 @@ fn users_from(
     // is kept: the planner protects it (`plan::target::Org::protected`).
     let mut users = users;
     for user in &mut users {
-        user.login = login_of.remove(&user.id);
+        user.login = login_of.remove(user.id.as_str());
     }
     users.sort_by(|a, b| a.id.cmp(&b.id));
     if let Some(twice) = repeated(&users, |a, b| a.id == b.id) {
