@@ -379,9 +379,7 @@ impl<'a> State<'a> {
         licence: Option<&str>,
         roles: &Roles<'_>,
     ) -> Result<GrantChanges, String> {
-        let held: &[&crate::model::GrantAssignment] = user_id
-            .and_then(|id| self.org.grants.get(id15(id)))
-            .map_or(&[], Vec::as_slice);
+        let held = user_id.map_or(&[][..], |id| self.org.grants_of(id));
         let holds = |id: &str| held.iter().any(|h| id15(&h.object_id) == id15(id));
         let wants = |id: &str| roles.grants.iter().any(|(_, _, g, _)| id15(g) == id15(id));
         let object = |id: &str| self.org.objects.get(id15(id)).copied();

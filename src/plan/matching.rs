@@ -15,28 +15,58 @@ use crate::model::TargetSnapshot;
 /// key already (an object id, a lower-case address), and a value one user holds — nearly every
 /// value — without a list of its own. Three rules over 98,000 Salesforce users held some
 /// 300,000 copied keys and lists of one before.
-pub(super) type MatchIndex<'a> = HashMap<Cow<'a, str>, Hits>;
-
-/// The Salesforce users (indexes into the snapshot's users) one value finds, in snapshot order.
-#[derive(Debug)]
-pub(super) enum Hits {
-    One(usize),
-    Many(Vec<usize>),
+///
+/// A value one user holds maps to that user's index itself (an entry of 32 bytes, where an
+/// entry holding a list took 48: some 6 MB for three rules over 98,000 users); a value several
+/// hold maps to `MANY` and the place of their list in `many`.
+pub(super) struct MatchIndex<'a> {
+    map: HashMap<Cow<'a, str>, usize>,
+    many: Vec<Vec<usize>>,
 }
 
-impl Hits {
-    pub(super) fn as_slice(&self) -> &[usize] {
-        match self {
-            Hits::One(t) => std::slice::from_ref(t),
-            Hits::Many(all) => all,
+/// The bit of a `MatchIndex` entry that says the rest is a place in `many`, not a user.
+const MANY: usize = 1 << (usize::BITS - 1);
+
+impl<'a> MatchIndex<'a> {
+    fn new() -> Self {
+        MatchIndex {
+            map: HashMap::default(),
+            many: Vec::new(),
         }
     }
 
-    fn push(&mut self, t: usize) {
-        match self {
-            Hits::One(first) => *self = Hits::Many(vec![*first, t]),
-            Hits::Many(all) => all.push(t),
+    /// The Salesforce users (indexes into the snapshot's users) `key` finds, in snapshot order.
+    pub(super) fn get(&self, key: &str) -> &[usize] {
+        match self.map.get(key) {
+            None => &[],
+            Some(&at) if at & MANY != 0 => &self.many[at & !MANY],
+            Some(one) => std::slice::from_ref(one),
         }
+    }
+
+    /// Adds the user `t` (found after any other) under `key`.
+    fn insert(&mut self, key: Cow<'a, str>, t: usize) {
+        use std::collections::hash_map::Entry;
+        match self.map.entry(key) {
+            Entry::Vacant(entry) => {
+                entry.insert(t);
+            }
+            Entry::Occupied(mut entry) => {
+                let at = *entry.get();
+                if at & MANY == 0 {
+                    self.many.push(vec![at, t]);
+                    *entry.get_mut() = MANY | (self.many.len() - 1);
+                } else {
+                    self.many[at & !MANY].push(t);
+                }
+            }
+        }
+    }
+
+    /// The keys, each with the users it finds.
+    #[cfg(test)]
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&Cow<'a, str>, &[usize])> {
+        self.map.keys().map(|key| (key, self.get(key)))
     }
 }
 
@@ -50,17 +80,15 @@ pub(super) fn match_index<'a>(
         .matching
         .iter()
         .map(|rule| {
-            let mut map: MatchIndex<'a> = HashMap::default();
+            let mut index = MatchIndex::new();
             for (t, user) in target.users.iter().enumerate() {
                 if let Some(value) = user.text(rule.field)
                     && !value.trim().is_empty()
                 {
-                    map.entry(rule.key(value, suffix))
-                        .and_modify(|hits| hits.push(t))
-                        .or_insert(Hits::One(t));
+                    index.insert(rule.key(value, suffix), t);
                 }
             }
-            map
+            index
         })
         .collect()
 }
@@ -169,7 +197,7 @@ pub(super) fn link(
             }
         };
         let key = rule.key(&value, suffix);
-        let hits = index[i].get(&*key).map(Hits::as_slice).unwrap_or_default();
+        let hits = index[i].get(&key);
         // A Salesforce user whose anchor holds another person's value is theirs: a later rule
         // (a reused UPN, a shared name) must not hand it to this user.
         let (found, theirs): (Vec<usize>, Vec<usize>) = hits
@@ -357,10 +385,9 @@ pub(super) fn candidates(
 ) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (i, rule) in compiled.matching.iter().enumerate() {
-        if let Ok(Value::Str(value)) = expr::evaluate(rule.parsed, user, ctx)
-            && let Some(hits) = index[i].get(&*rule.key(&value, suffix))
-        {
-            out.extend(hits.as_slice().iter().map(|t| (*t, i)));
+        if let Ok(Value::Str(value)) = expr::evaluate(rule.parsed, user, ctx) {
+            let hits = index[i].get(&rule.key(&value, suffix));
+            out.extend(hits.iter().map(|t| (*t, i)));
         }
     }
     out
