@@ -744,7 +744,7 @@ pub(super) struct State<'a> {
     /// Values taken per field (lower case for Username), for SelectUniqueValue.
     pub(super) taken: Mutex<HashMap<String, HashSet<String>>>,
     /// Target users by lower-case Username, and by id.
-    pub(super) by_username: HashMap<String, usize>,
+    pub(super) by_username: HashMap<Cow<'a, str>, usize>,
     pub(super) by_id: HashMap<&'a str, usize>,
     /// The source user linked to each linked target user.
     pub(super) linked_source: HashMap<usize, usize>,
@@ -785,7 +785,7 @@ pub(super) struct OrgLookups<'a> {
     org: Org<'a>,
     /// The values SelectUniqueValue's fields hold in the org (lower case); empty without it.
     taken: HashMap<String, HashSet<String>>,
-    by_username: HashMap<String, usize>,
+    by_username: HashMap<Cow<'a, str>, usize>,
     by_id: HashMap<&'a str, usize>,
     field_rules: super::values::FieldRules,
     unique_values: UniqueValues<'a>,
@@ -825,7 +825,8 @@ impl<'a> OrgLookups<'a> {
                 .users
                 .iter()
                 .enumerate()
-                .map(|(t, u)| (u.username.to_lowercase(), t))
+                // Borrowed where the Username is lower-case already, as nearly every one is.
+                .map(|(t, u)| (super::compare::lowercase(&u.username), t))
                 .collect(),
             by_id: target
                 .users

@@ -201,7 +201,10 @@ mod tests {
         };
         let org = Org::new(&target);
         let ids = |user: &str| -> Vec<String> {
-            org.grants_of(user).iter().map(|g| g.id.to_string()).collect()
+            org.grants_of(user)
+                .iter()
+                .map(|g| g.id.to_string())
+                .collect()
         };
         let id = |n: u32| format!("0Pa00000000000{n}AAA");
         assert_eq!(ids(ann), [id(2), id(5)]);

@@ -381,8 +381,12 @@ enum Holder<'a> {
 
 impl<'a> UniqueValues<'a> {
     /// The org's values of each unique field in `written` (the fields mappings write), with
-    /// room for as many more as `claims` users of the plan may claim (a map grown a value at a
-    /// time would be rehashed a dozen times on the way to 100,000).
+    /// room for as many values as the org holds or `claims` users of the plan may claim,
+    /// whichever is more (a map grown a value at a time would be rehashed a dozen times on the
+    /// way to 100,000). A user's claim of the value their own account holds adds none: in the
+    /// daily plan of an org that size nearly every claim is one, and room for both (198,000)
+    /// doubled each map's table (some 3 MB a unique field); a first run's creates add to the
+    /// org's few, and at worst the map grows once.
     pub(super) fn new<'n>(
         target: &'a TargetSnapshot,
         written: impl IntoIterator<Item = &'n str>,
@@ -409,7 +413,7 @@ impl<'a> UniqueValues<'a> {
             })
             .map(|field| {
                 let mut values: Holders<'a> = HashMap::with_capacity_and_hasher(
-                    target.users.len() + claims,
+                    target.users.len().max(claims),
                     foldhash::fast::RandomState::default(),
                 );
                 values.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
