@@ -588,7 +588,8 @@ fn explain_walks_through_one_user() {
     assert!(
         salesforce
             .stderr
-            .contains("nor is it a Salesforce user's id (a 15-character id is case-sensitive"),
+            .contains("nor is it a Salesforce user's id (a 15-character id is case-sensitive")
+            && !salesforce.stderr.contains("give an Entra"),
         "{}",
         salesforce.stderr
     );
