@@ -2874,6 +2874,24 @@ async fn custom_user_fields_exist_only_when_the_org_declares_them() {
 }
 
 #[test]
+fn a_world_whose_users_share_a_federation_identifier_is_refused() {
+    // Ava's, in another case, on the next user.
+    let text = DEMO.replacen(
+        "      FederationIdentifier: liam.chen@contoso.com\n",
+        "      FederationIdentifier: Ava.Martinez@contoso.com\n",
+        1,
+    );
+    assert_ne!(text, DEMO);
+    let world = WorldFile::from_yaml(&text).unwrap();
+    let err = State::from_world(world).err().expect("refused");
+    assert!(
+        err.contains("FederationIdentifier \"Ava.Martinez@contoso.com\" is held by user 005")
+            && err.contains("DUPLICATE_VALUE"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
     let text = DEMO.replacen(
         "      Profile: System Administrator\n",

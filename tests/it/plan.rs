@@ -708,10 +708,11 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
             "FederationIdentifier: former.contractor@contoso.com",
             "FederationIdentifier: ella.petrova@contoso.com",
         )
-        // Liam's account (linked to Liam by Username) carries Ella's UPN too.
+        // Liam's account (linked to Liam by his FederationIdentifier) has the Username Ella's
+        // rules look for: no org lets two users share a FederationIdentifier (helper-82).
         .replace(
-            "FederationIdentifier: liam.chen@contoso.com",
-            "FederationIdentifier: ella.petrova@contoso.com",
+            "Username: liam.chen@contoso.com.dev1",
+            "Username: ella.petrova@contoso.com.dev1",
         )
         // The protected admin account carries Logan's (also unassigned) UPN.
         .replace(
