@@ -130,9 +130,9 @@ pub(crate) enum Error {
         unrecorded: Vec<String>,
     },
     #[error(
-        "{user:?} is not among the {read} Entra users of the snapshot (users assigned to the \
-         application, directly or through an assigned group); without --snapshot, roster \
-         explain looks the user up in Entra{}",
+        "{user:?} is neither among the {read} Entra users of the snapshot (users assigned to \
+         the application, directly or through an assigned group) nor a Salesforce user's \
+         Username or id in it; without --snapshot, roster explain looks the user up in Entra{}",
         salesforce_user_hint(user)
     )]
     UnknownUser { user: String, read: usize },

@@ -689,7 +689,11 @@ fn explain_looks_up_users_roster_did_not_read_and_works_offline() {
     assert!(
         unread
             .stderr
-            .contains("without --snapshot, roster explain looks the user up in Entra"),
+            .contains("without --snapshot, roster explain looks the user up in Entra")
+            // The snapshot holds the org too: that it was looked through is said (helper-82).
+            && unread
+                .stderr
+                .contains("nor a Salesforce user's Username or id in it"),
         "{}",
         unread.stderr
     );
