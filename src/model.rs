@@ -5,11 +5,10 @@
 use std::borrow::Cow;
 
 use compact_str::CompactString;
-
-use crate::field_value::FieldValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::field_value::FieldValue;
 use crate::grants::GrantKind;
 
 /// The version of the snapshot documents; bumped when a field changes meaning or shape (2: a
