@@ -216,12 +216,14 @@ fn no_entra_user_hint(user: &str) -> String {
         " (deleted, or never this tenant's), and no Salesforce user's object-id anchor holds that \
          id: roster has nothing of theirs to explain"
             .to_owned()
-    } else if !salesforce_user_hint(user).is_empty() {
-        // A Salesforce User id's shape: what to check about it, not what else to give.
-        salesforce_user_hint(user).to_owned()
     } else {
-        "; give an Entra userPrincipalName or object id, or a Salesforce Username or User id"
-            .to_owned()
+        // A Salesforce User id's shape: what to check about it, not what else to give.
+        match salesforce_user_hint(user) {
+            "" => "; give an Entra userPrincipalName or object id, or a Salesforce Username or \
+                   User id"
+                .to_owned(),
+            id_hint => id_hint.to_owned(),
+        }
     }
 }
 

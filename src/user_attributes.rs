@@ -15,6 +15,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
+use crate::field_value::FieldValue;
 use crate::json::Unambiguous;
 use crate::sorted_map::{KeySeed, Name};
 
@@ -216,6 +217,16 @@ impl Scratch {
         }
     }
 
+    /// Where `value` is held: its text appended when it is text (a null is held as JSON's).
+    fn field(&mut self, value: FieldValue) -> Held {
+        match value {
+            FieldValue::Text(text) => self.text(&text),
+            FieldValue::Bool(b) => Held::Bool(b),
+            FieldValue::Null => Held::Other(Box::new(Json::Null)),
+            FieldValue::Other(other) => Held::Other(other),
+        }
+    }
+
     /// Where `value` is held: its text appended when it is text.
     fn json(&mut self, value: Json) -> Held {
         match value {
@@ -247,6 +258,20 @@ impl FromIterator<(Name, Json)> for UserAttributes {
         with_scratch(|scratch| {
             for (name, value) in pairs {
                 let held = scratch.json(value);
+                scratch.entries.push((name, held));
+            }
+            scratch.finish()
+        })
+    }
+}
+
+impl FromIterator<(Name, FieldValue)> for UserAttributes {
+    /// As a map collects: a later value of a name replaces the earlier. A text is copied from
+    /// the value's own room (inline when short), with no `String` of its own on the way.
+    fn from_iter<I: IntoIterator<Item = (Name, FieldValue)>>(pairs: I) -> Self {
+        with_scratch(|scratch| {
+            for (name, value) in pairs {
+                let held = scratch.field(value);
                 scratch.entries.push((name, held));
             }
             scratch.finish()

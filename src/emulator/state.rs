@@ -1267,14 +1267,11 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<St
     // An org refuses a second user holding a unique field's value (FederationIdentifier in
     // any case, a unique custom field): no world holds one either (helper-82: a world of three
     // users sharing a FederationIdentifier was served, as no org could).
-    let taken = user.iter().find_map(|(name, value)| {
+    let unique =
+        |name: &str| (org.index.unique_fields.iter()).any(|f| f.eq_ignore_ascii_case(name));
+    let taken = (user.iter().filter(|(name, _)| unique(name))).find_map(|(name, value)| {
         let value = value.as_str().filter(|v| !v.is_empty())?;
-        let unique = (org.index.unique_fields.iter()).any(|f| f.eq_ignore_ascii_case(name));
-        Some((
-            name,
-            value,
-            org.user_by_unique(name, value).filter(|_| unique)?,
-        ))
+        Some((name, value, org.user_by_unique(name, value)?))
     });
     if let Some((name, value, holder)) = taken {
         return Err(format!(

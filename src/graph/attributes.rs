@@ -4,6 +4,7 @@
 //! `onPremisesExtensionAttributes`) and the virtual `appRoleAssignments`, which roster computes
 //! from the application's assignments.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -339,7 +340,11 @@ impl Selected {
     pub(crate) fn wrong_type(&self, user: &Fields) -> Option<String> {
         self.names.iter().zip(&self.types).find_map(|(name, kind)| {
             if is_extension_attribute(name) {
-                let holder = user.get("onPremisesExtensionAttributes")?.to_json();
+                // Borrowed where it is an object, as it is but in a malformed answer.
+                let holder = user.get("onPremisesExtensionAttributes")?;
+                let holder = holder
+                    .as_other()
+                    .map_or_else(|| Cow::Owned(holder.to_json()), Cow::Borrowed);
                 if let Some(problem) = holder_problem(&holder) {
                     return Some(problem);
                 }
@@ -617,13 +622,13 @@ pub(crate) fn read_attributes(mut user: Fields, attributes: &[Name]) -> UserAttr
         .filter_map(|name| {
             let value = match &**name {
                 // The object id stays the user's `id` too.
-                "objectId" => user.get("id").map(FieldValue::to_json),
+                "objectId" => user.get("id").cloned(),
                 n if is_extension_attribute(n) => user
                     .get("onPremisesExtensionAttributes")
                     .and_then(FieldValue::as_other)
                     .and_then(|e| e.get(n))
-                    .cloned(),
-                n => user.get_mut(n).map(|v| Value::from(std::mem::take(v))),
+                    .map(FieldValue::from),
+                n => user.get_mut(n).map(std::mem::take),
             };
             Some((*name, value.filter(|v| !v.is_null())?))
         })
