@@ -227,15 +227,6 @@ impl Scratch {
         }
     }
 
-    /// Where `value` is held: its text appended when it is text.
-    fn json(&mut self, value: Json) -> Held {
-        match value {
-            Json::String(text) => self.text(&text),
-            Json::Bool(b) => Held::Bool(b),
-            other => Held::Other(Box::new(other)),
-        }
-    }
-
     /// The attributes gathered, in name order; of a name given twice, the value given last.
     fn finish(&mut self) -> UserAttributes {
         let entries = &mut self.entries;
@@ -255,13 +246,10 @@ impl Scratch {
 impl FromIterator<(Name, Json)> for UserAttributes {
     /// As a map collects: a later value of a name replaces the earlier.
     fn from_iter<I: IntoIterator<Item = (Name, Json)>>(pairs: I) -> Self {
-        with_scratch(|scratch| {
-            for (name, value) in pairs {
-                let held = scratch.json(value);
-                scratch.entries.push((name, held));
-            }
-            scratch.finish()
-        })
+        pairs
+            .into_iter()
+            .map(|(name, value)| (name, FieldValue::from(value)))
+            .collect()
     }
 }
 
