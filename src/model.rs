@@ -202,6 +202,13 @@ pub(crate) struct FieldDescribe {
     pub(crate) picklist_values: Vec<String>,
     /// No two users may hold the same value.
     pub(crate) unique: bool,
+    /// A unique field describe marks `caseSensitive` (a custom field set to treat `ABC` and
+    /// `abc` as different values), which SOQL's `=` and the uniqueness check compare as
+    /// written; every other text compares without case ("Comparison Operators", SOQL and SOSL
+    /// Reference). describe's flag on a field that is not unique (id fields carry it) changes
+    /// no comparison and is not kept. Absent from snapshots written before it was read: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) case_sensitive: bool,
 }
 
 /// The Organization record.

@@ -185,9 +185,9 @@ struct Index {
     assignments: HashMap<(String, String), String>,
     /// Assignments per access object: a licence's `UsedLicenses`.
     holders: HashMap<String, usize>,
-    /// The unique custom User fields (lower case), and the User id holding each value of
-    /// them, by (field, lower-case value).
-    unique_fields: Vec<String>,
+    /// The unique User fields: (API name in lower case, case-sensitive), and the User id
+    /// holding each value of them, by `unique_key`.
+    unique_fields: Vec<(String, bool)>,
     unique_values: HashMap<(String, String), String>,
 }
 
@@ -213,6 +213,21 @@ impl Index {
             .find(|report| *report != id)
     }
 
+    /// The key of `value` of `field` in `unique_values`, if `field` is unique: the value in
+    /// lower case unless the field is case-sensitive, as Salesforce compares it.
+    fn unique_key(&self, field: &str, value: &str) -> Option<(String, String)> {
+        let (name, case_sensitive) = self
+            .unique_fields
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(field))?;
+        let value = if *case_sensitive {
+            value.to_owned()
+        } else {
+            value.to_lowercase()
+        };
+        Some((name.clone(), value))
+    }
+
     fn user(&mut self, record: &Map<String, Value>, add: bool) {
         let id = text(record, "Id").to_owned();
         let username = text(record, "Username").to_lowercase();
@@ -230,14 +245,14 @@ impl Index {
                 }
             }
         }
-        for field in &self.unique_fields {
-            let value = record
+        for (field, _) in &self.unique_fields {
+            let key = record
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(field))
                 .and_then(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty());
-            if let Some(value) = value {
-                let key = (field.clone(), value.to_lowercase());
+                .filter(|v| !v.is_empty())
+                .and_then(|value| self.unique_key(field, value));
+            if let Some(key) = key {
                 if add {
                     self.unique_values.insert(key, id.clone());
                 } else if self.unique_values.get(&key) == Some(&id) {
@@ -447,12 +462,12 @@ impl Org {
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
-    /// The id of the user holding `value` in the unique custom field `field`, or in
-    /// FederationIdentifier, any case.
+    /// The id of the user holding `value` in the unique custom field `field` (any case unless
+    /// the field is case-sensitive), or in FederationIdentifier, any case.
     pub(crate) fn user_by_unique(&self, field: &str, value: &str) -> Option<&str> {
         self.index
             .unique_values
-            .get(&(field.to_lowercase(), value.to_lowercase()))
+            .get(&self.index.unique_key(field, value)?)
             .map(String::as_str)
     }
 
@@ -889,6 +904,30 @@ fn resolve_members(entra: &mut Entra, groups: &[super::world::Group]) -> Result<
     Ok(())
 }
 
+/// The world's custom User fields are ones Setup can make: a `__c` name, a length of 1 to 255,
+/// and case sensitivity only on a unique field.
+fn check_custom_fields(fields: &[super::world::CustomField]) -> Result<(), String> {
+    for field in fields {
+        if !super::salesforce::user_object::is_custom(&field.name)
+            || !(1..=255).contains(&field.length)
+        {
+            return Err(format!(
+                "salesforce.custom_user_fields: {:?} is not a custom Text field (a `__c` API \
+                 name, length 1 to 255)",
+                field.name
+            ));
+        }
+        if field.case_sensitive && !field.unique {
+            return Err(format!(
+                "salesforce.custom_user_fields: {:?} is `case_sensitive` but not `unique`; \
+                 Salesforce offers case sensitivity for a unique field only",
+                field.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn org_from(world: WorldFile) -> Result<Org, String> {
     let mut w = world.salesforce;
     let access = take_access(&mut w);
@@ -911,8 +950,8 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
                 .custom_user_fields
                 .iter()
                 .filter(|f| f.unique)
-                .map(|f| f.name.to_lowercase())
-                .chain(std::iter::once("federationidentifier".to_owned()))
+                .map(|f| (f.name.to_lowercase(), f.case_sensitive))
+                .chain(std::iter::once(("federationidentifier".to_owned(), false)))
                 .collect(),
             ..Index::default()
         },
@@ -924,17 +963,7 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
         counters: HashMap::new(),
         clock_ms: CLOCK_START_MS,
     };
-    for field in &org.custom_user_fields {
-        if !super::salesforce::user_object::is_custom(&field.name)
-            || !(1..=255).contains(&field.length)
-        {
-            return Err(format!(
-                "salesforce.custom_user_fields: {:?} is not a custom Text field (a `__c` API \
-                 name, length 1 to 255)",
-                field.name
-            ));
-        }
-    }
+    check_custom_fields(&org.custom_user_fields)?;
     let org_fields = map(
         json!({"Name": "Emulated Org", "IsSandbox": org.sandbox.is_some(), "InstanceName": "CS8C", "OrganizationType": "Enterprise Edition"}),
     );
@@ -1268,7 +1297,7 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<St
     // any case, a unique custom field): no world holds one either (helper-82: a world of three
     // users sharing a FederationIdentifier was served, as no org could).
     let unique =
-        |name: &str| (org.index.unique_fields.iter()).any(|f| f.eq_ignore_ascii_case(name));
+        |name: &str| (org.index.unique_fields.iter()).any(|(f, _)| f.eq_ignore_ascii_case(name));
     let taken = (user.iter().filter(|(name, _)| unique(name))).find_map(|(name, value)| {
         let value = value.as_str().filter(|v| !v.is_empty())?;
         Some((name, value, org.user_by_unique(name, value)?))

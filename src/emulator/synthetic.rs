@@ -220,6 +220,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
                 name: "Entra_Object_Id__c".into(),
                 length: 36,
                 unique: true,
+                case_sensitive: false,
                 external_id: true,
                 values: None,
                 kind: super::world::CustomType::Text,

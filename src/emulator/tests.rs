@@ -586,6 +586,7 @@ async fn custom_fields_take_values_of_their_type() {
                 name: name.into(),
                 length: 255,
                 unique: false,
+                case_sensitive: false,
                 external_id: false,
                 values: None,
                 kind,
@@ -2887,6 +2888,76 @@ fn a_world_whose_users_share_a_federation_identifier_is_refused() {
     assert!(
         err.contains("FederationIdentifier \"Ava.Martinez@contoso.com\" is held by user 005")
             && err.contains("DUPLICATE_VALUE"),
+        "{err}"
+    );
+}
+
+/// A unique field set to be case-sensitive is described so, and only the same text in the same
+/// case duplicates it; case sensitivity on a field that is not unique is no Salesforce setting.
+#[tokio::test]
+async fn a_case_sensitive_unique_field_refuses_only_the_same_case() {
+    let declared =
+        "    - {name: Entra_Object_Id__c, length: 36, unique: true, external_id: true}\n";
+    let text = DEMO.replacen(
+        declared,
+        &format!(
+            "{declared}    - {{name: Badge__c, length: 10, unique: true, case_sensitive: true}}\n"
+        ),
+        1,
+    );
+    assert_ne!(text, DEMO);
+    let running = start(
+        State::from_world(WorldFile::from_yaml(&text).unwrap()).unwrap(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let sf = Sf::demo(&running).await;
+    let (_, describe) = sf.get("sobjects/User/describe").await;
+    assert_eq!(
+        described(&describe, "Badge__c", "caseSensitive"),
+        Some(json!(true))
+    );
+    assert_eq!(
+        described(&describe, "Entra_Object_Id__c", "caseSensitive"),
+        Some(json!(false))
+    );
+    let standard = profile_id(&sf, "Standard User").await;
+    let mut ids = Vec::new();
+    for (n, (badge, created)) in [("B-7", true), ("b-7", true), ("B-7", false)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut user = new_user(&format!("badge.{n}@contoso.com.dev1"));
+        user["ProfileId"] = json!(standard);
+        user["Alias"] = json!(format!("badge{n}"));
+        user["Badge__c"] = json!(badge);
+        let (status, body) = sf.send(reqwest::Method::POST, "sobjects/User", &user).await;
+        if created {
+            assert_eq!(status, StatusCode::CREATED, "{badge}: {body}");
+            ids.push(body["id"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!(body[0]["errorCode"], "DUPLICATE_VALUE", "{body}");
+            assert_eq!(
+                body[0]["message"],
+                format!(
+                    "duplicate value found: Badge__c duplicates value on record with id: {}",
+                    ids[0]
+                )
+            );
+        }
+    }
+    running.shutdown().await;
+    let err = State::from_world(
+        WorldFile::from_yaml(
+            &text.replace("unique: true, case_sensitive: true", "case_sensitive: true"),
+        )
+        .unwrap(),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.contains("\"Badge__c\" is `case_sensitive` but not `unique`"),
         "{err}"
     );
 }

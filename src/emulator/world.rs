@@ -247,6 +247,11 @@ pub(crate) struct CustomField {
     pub(crate) length: usize,
     #[serde(default)]
     pub(crate) unique: bool,
+    /// A unique field that treats `ABC` and `abc` as different values (Setup's "Treat "ABC"
+    /// and "abc" as different values (case sensitive)"): describe says `caseSensitive`, and
+    /// only the same text in the same case is a duplicate. Only for a unique field.
+    #[serde(default)]
+    pub(crate) case_sensitive: bool,
     #[serde(default)]
     pub(crate) external_id: bool,
     /// A restricted picklist's values; the field is then a picklist rather than Text.

@@ -76,15 +76,23 @@ fn is_id(text: &str) -> bool {
     matches!(text.len(), 15 | 18) && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The value as it would be matched against a lookup key of `field`: borrowed from `value`
-/// when matching changes nothing in it (most keys), a copy otherwise.
+/// The value as it would be matched against a lookup key of `field`: trimmed, in lower case,
+/// and an Email without the sandbox suffix — borrowed from `value` when matching changes
+/// nothing in it (most keys), a copy otherwise. Every field compares without case: Entra
+/// matches by querying the target for the value, and SOQL's `=` "Comparisons on strings are
+/// case-sensitive for unique case-sensitive fields. For all other fields, comparisons are
+/// case-insensitive" (SOQL and SOSL Reference, "Comparison Operators"; Username and Email are
+/// unique or compared without case, and no standard User field is case-sensitive).
+/// `case_sensitive` is a unique custom field describe marks `caseSensitive`: compared as
+/// written.
 pub(crate) fn match_key<'v>(
     field: &str,
     value: &'v str,
     sandbox_email_suffix: &str,
+    case_sensitive: bool,
 ) -> Cow<'v, str> {
     let value = trimmed(value);
-    if !case_insensitive(field) {
+    if case_sensitive {
         return Cow::Borrowed(value);
     }
     let lower = lowercase(value);
@@ -235,12 +243,19 @@ mod tests {
             json!("0058c0000000001AAA")
         ));
         assert_eq!(
-            match_key("Email", " A@B.com.invalid", ".invalid"),
+            match_key("Email", " A@B.com.invalid", ".invalid", false),
             "a@b.com"
         );
+        // Every field without case, as SOQL's `=`; a unique case-sensitive one as written.
         assert_eq!(
-            match_key("FederationIdentifier", "A@B.com", ".invalid"),
-            "A@B.com"
+            match_key("FederationIdentifier", "A@B.com", ".invalid", false),
+            "a@b.com"
+        );
+        assert_eq!(match_key("EmployeeNumber", " E-12x ", "", false), "e-12x");
+        assert_eq!(match_key("Badge__c", " E-12x ", "", true), "E-12x");
+        assert_eq!(
+            match_key("Email", "A@B.com.invalid", ".invalid", true),
+            "A@B.com.invalid"
         );
     }
 
@@ -249,13 +264,15 @@ mod tests {
     #[test]
     fn keys_are_copied_only_when_matching_changes_them() {
         let borrowed = |key: &Cow<'_, str>| matches!(key, Cow::Borrowed(_));
-        let plain = match_key("Email", "a@b.com.invalid", ".invalid");
+        let plain = match_key("Email", "a@b.com.invalid", ".invalid", false);
         assert_eq!(plain, "a@b.com");
         assert!(borrowed(&plain));
-        let capital = match_key("Username", " Ä@B.com ", "");
+        let capital = match_key("Username", " Ä@B.com ", "", false);
         assert_eq!(capital, "ä@b.com");
         assert!(!borrowed(&capital));
-        assert!(borrowed(&match_key("Alias", " JSmith ", "")));
+        assert!(borrowed(&match_key("Alias", " jsmith ", "", false)));
+        assert!(!borrowed(&match_key("Alias", " JSmith ", "", false)));
+        assert!(borrowed(&match_key("Badge__c", " JSmith ", "", true)));
         assert!(borrowed(&lowercase("j.smith@example.com")));
         assert_eq!(lowercase("J.Smith@Example.COM"), "j.smith@example.com");
         assert_eq!(lowercase("ÉMILE"), "émile");

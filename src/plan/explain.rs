@@ -414,7 +414,7 @@ fn found_by_matching(
     let Some(view) = views.first() else {
         return (Vec::new(), None);
     };
-    let compiled = super::mapping::compile(config);
+    let compiled = super::mapping::compile(config, &target.user_describe);
     let suffix = config.safety.sandbox_email_suffix.as_str();
     let index = match_index(&compiled, target, suffix);
     let ctx = crate::expr::Context::new(inputs.now, inputs.seed);

@@ -9,6 +9,7 @@ use crate::config::{ApplyMode, Config, Mapping, MappingValue, RoleCondition};
 use crate::expr::{self, Context, Value};
 use crate::field_value::FieldValue;
 use crate::grants::{FeatureLicense, GrantKind};
+use crate::model::FieldDescribe;
 use crate::sorted_map::Name;
 use crate::user_fields;
 
@@ -62,37 +63,40 @@ pub(super) struct MatchRule<'c> {
     pub(super) field: &'c str,
     /// The expression's text.
     pub(super) source: &'c str,
-    /// It reads `objectId` or `employeeId`: values compare without case (object ids are GUIDs;
-    /// Salesforce's unique text compares without case), and a Salesforce user holding another
-    /// value in it belongs to someone else.
+    /// It reads `objectId` or `employeeId`: an object id written in another form is the id,
+    /// and a Salesforce user holding another value in it belongs to someone else.
     pub(super) anchor: bool,
+    /// The field is unique and case-sensitive (`FieldDescribe::case_sensitive`): its values
+    /// compare as written, every other field's without case.
+    pub(super) case_sensitive: bool,
 }
 
 impl MatchRule<'_> {
-    /// The value as this rule compares it: borrowed from `value` when that changes nothing. An
-    /// anchor's is without case, and an object id written in braces or parentheses
+    /// The value as this rule compares it (`compare::match_key`: without case unless the field
+    /// is case-sensitive; a value that differs from the person's only in case is theirs, and
+    /// the update corrects it, as drift compares with case): borrowed from `value` when that
+    /// changes nothing. An anchor's object id written in braces or parentheses
     /// (`{0000000e-...}`, as .NET and PowerShell write GUIDs) or without hyphens is the id
     /// (`graph::object_id_form`).
     pub(super) fn key<'v>(&self, value: &'v str, suffix: &str) -> Cow<'v, str> {
-        let key = super::compare::match_key(self.field, value, suffix);
+        let key = super::compare::match_key(self.field, value, suffix, self.case_sensitive);
         if !self.anchor {
-            // A FederationIdentifier is unique without case in the org (`values::UNIQUE_IN_THE_ORG`):
-            // one that differs from the person's only in case is theirs, and is corrected by the
-            // update (drift compares it with case, as SAML sign-in does).
-            return if self.field.eq_ignore_ascii_case("FederationIdentifier") {
-                super::compare::into_lowercase(key)
-            } else {
-                key
-            };
+            return key;
         }
         match key {
-            Cow::Borrowed(key) => super::compare::into_lowercase(crate::graph::object_id_form(key)),
-            Cow::Owned(key) => Cow::Owned(crate::graph::object_id_form(&key).to_lowercase()),
+            Cow::Borrowed(key) => crate::graph::object_id_form(key),
+            Cow::Owned(key) => match crate::graph::object_id_form(&key) {
+                // Unchanged: the key itself, not a copy.
+                Cow::Borrowed(id) if id.len() == key.len() => Cow::Owned(key),
+                id => Cow::Owned(id.into_owned()),
+            },
         }
     }
 }
 
-pub(super) fn compile(config: &Config) -> Compiled<'_> {
+/// The config's mappings and matching rules as the planner reads them; `describe` (the org's
+/// User fields) tells which matching fields compare with case.
+pub(super) fn compile<'c>(config: &'c Config, describe: &[FieldDescribe]) -> Compiled<'c> {
     let mut by_target: Vec<usize> = (0..config.mappings.len()).collect();
     by_target.sort_by(|a, b| config.mappings[*a].target.cmp(&config.mappings[*b].target));
     Compiled {
@@ -113,6 +117,9 @@ pub(super) fn compile(config: &Config) -> Compiled<'_> {
                 field: m.target.as_str(),
                 source: m.source.text.as_str(),
                 anchor: crate::config::is_anchor(&m.source.parsed),
+                case_sensitive: describe
+                    .iter()
+                    .any(|f| f.case_sensitive && f.name.eq_ignore_ascii_case(&m.target)),
             })
             .collect(),
         mappings: config

@@ -799,7 +799,7 @@ impl<'a> OrgLookups<'a> {
         target: &'a TargetSnapshot,
         claims: usize,
     ) -> OrgLookups<'a> {
-        let compiled = compile(config);
+        let compiled = compile(config, &target.user_describe);
         let index = match_index(&compiled, target, &config.safety.sandbox_email_suffix);
         // Only SelectUniqueValue asks what is taken: track just its fields.
         let mut taken: HashMap<String, HashSet<String>> = HashMap::default();

@@ -797,6 +797,61 @@ fn a_federation_identifier_in_another_case_links_and_is_corrected() {
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
 }
 
+/// Every matching rule compares without case, as Entra's query of the org does (SOQL's `=`
+/// compares text without case but on a unique, case-sensitive field): Kai's badge in another
+/// case links his account, and the update corrects it. Where describe marks the unique field
+/// case-sensitive, `B-7` is not `b-7`: no link, and no duplicate either, so Kai is created.
+#[test]
+fn matching_compares_without_case_unless_the_unique_field_is_case_sensitive() {
+    let config = config(&[
+        (
+            "{source: '[employeeId]', target: EmployeeNumber}",
+            "{source: '[department]', target: Badge__c}",
+        ),
+        (
+            "  - {target: Title, source: jobTitle}\n",
+            "  - {target: Title, source: jobTitle}\n  - {target: Badge__c, source: department}\n",
+        ),
+    ]);
+    for case_sensitive in [false, true] {
+        let mut w = World::new();
+        w.target.user_describe.push(crate::model::FieldDescribe {
+            unique: true,
+            case_sensitive,
+            ..text_field("Badge__c", 10)
+        });
+        let kai = w.user("kai", json!({"department": "b-7"}));
+        w.join("kai", "g-sales");
+        w.salesforce(
+            "kaiold",
+            json!({"Badge__c": "B-7", "FederationIdentifier": null}),
+        );
+        let plan = w.plan(&config);
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+        let change = only(&plan, &kai);
+        if case_sensitive {
+            assert_eq!(change.action, Action::Create, "{change:?}");
+            assert!(
+                change
+                    .reason
+                    .starts_with("unmatched: no Salesforce user with Badge__c = \"b-7\""),
+                "{}",
+                change.reason
+            );
+        } else {
+            assert_eq!(change.action, Action::Update, "{change:?}");
+            assert!(
+                change
+                    .reason
+                    .starts_with("linked by Badge__c to Salesforce user kaiold@x.com.dev1"),
+                "{}",
+                change.reason
+            );
+            assert_eq!(change.after.get("Badge__c"), Some(&json!("b-7").into()));
+        }
+    }
+}
+
 /// The describe of a User text field of `length` characters.
 fn text_field(name: &str, length: usize) -> crate::model::FieldDescribe {
     crate::model::FieldDescribe {
@@ -3003,7 +3058,7 @@ fn a_saved_plans_changes_share_their_labels_too() {
 fn the_match_index_keeps_every_user_of_a_value_and_borrows_keys_it_can() {
     use std::borrow::Cow;
     let config = config(&[]);
-    let compiled = super::mapping::compile(&config);
+    let compiled = super::mapping::compile(&config, &[]);
     let user = |id: &str, federation: &str| {
         let mut user = TargetUser {
             id: id.into(),

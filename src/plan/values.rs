@@ -297,15 +297,21 @@ fn quoted(text: &str) -> String {
 }
 
 /// A unique value as Salesforce compares it: trimmed, as it stores text (Java's `trim`), and
-/// without case. `"zed "` is `"zed"`'s duplicate.
-fn stored(text: &str) -> std::borrow::Cow<'_, str> {
-    super::compare::lowercase(user_fields::stored_text(text))
+/// without case unless the field is `case_sensitive` (`FieldDescribe::case_sensitive`).
+/// `"zed "` is `"zed"`'s duplicate.
+fn stored(text: &str, case_sensitive: bool) -> std::borrow::Cow<'_, str> {
+    let text = user_fields::stored_text(text);
+    if case_sensitive {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        super::compare::lowercase(text)
+    }
 }
 
 /// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
-fn fingerprint(seeds: &Seeds, text: &str) -> Fingerprint {
+fn fingerprint(seeds: &Seeds, case_sensitive: bool, text: &str) -> Fingerprint {
     use std::hash::BuildHasher as _;
-    let compared: &str = &stored(text);
+    let compared: &str = &stored(text, case_sensitive);
     Fingerprint(seeds.0.hash_one(compared), seeds.1.hash_one(compared))
 }
 
@@ -326,8 +332,8 @@ const UNIQUE_IN_THE_ORG: &[&str] = &["CommunityNickname", "FederationIdentifier"
 /// than the cache.
 #[derive(Debug, Default)]
 pub(super) struct UniqueValues<'a> {
-    /// Per unique field roster writes: its API name, and each value's fingerprint → holder.
-    held: Vec<(String, Holders<'a>)>,
+    /// Each unique field roster writes.
+    held: Vec<UniqueField<'a>>,
     /// Each name a mapping writes a unique field by (its interned `Name`'s address), with the
     /// field's index in `held`: a change's field names are the mappings' (or ProfileId and
     /// the like, never unique), so `field_of` compares addresses, not each name's text with
@@ -340,6 +346,17 @@ pub(super) struct UniqueValues<'a> {
     /// A user of the plan (by key) that claimed a value the update of a Salesforce user (by
     /// index in the snapshot) frees.
     pub(super) handed_over: Vec<(&'a str, u32)>,
+}
+
+/// A unique field roster writes, and who holds each of its values.
+#[derive(Debug)]
+struct UniqueField<'a> {
+    /// The API name.
+    name: String,
+    /// Values compare as written, not without case.
+    case_sensitive: bool,
+    /// Each value's fingerprint → its holder.
+    holders: Holders<'a>,
 }
 
 /// The two hashers of a `Fingerprint`.
@@ -412,28 +429,32 @@ impl<'a> UniqueValues<'a> {
                     && !spelled(&f.name).is_empty()
             })
             .map(|field| {
-                let mut values: Holders<'a> = HashMap::with_capacity_and_hasher(
+                let mut holders: Holders<'a> = HashMap::with_capacity_and_hasher(
                     target.users.len().max(claims),
                     foldhash::fast::RandomState::default(),
                 );
-                values.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
+                holders.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
                     let value = u.text(&field.name)?;
                     Some((
-                        fingerprint(&seeds, value),
+                        fingerprint(&seeds, field.case_sensitive, value),
                         Holder::Org {
                             index,
                             freed: false,
                         },
                     ))
                 }));
-                (field.name.clone(), values)
+                UniqueField {
+                    name: field.name.clone(),
+                    case_sensitive: field.case_sensitive,
+                    holders,
+                }
             })
             .collect::<Vec<_>>();
         let spellings = held
             .iter()
             .enumerate()
-            .flat_map(|(at, (field, _))| {
-                spelled(field)
+            .flat_map(|(at, field)| {
+                spelled(&field.name)
                     .into_iter()
                     .map(move |name| (name.address(), at))
             })
@@ -486,8 +507,9 @@ impl<'a> UniqueValues<'a> {
                 .enumerate()
                 .filter_map(|(at, (name, value))| {
                     let field = self.field_of(name)?;
-                    let print = fingerprint(&self.seeds, value.as_str()?);
-                    Some((field, print, at, self.held[field].1.get(&print).copied()))
+                    let unique = &self.held[field];
+                    let print = fingerprint(&self.seeds, unique.case_sensitive, value.as_str()?);
+                    Some((field, print, at, unique.holders.get(&print).copied()))
                 })
                 .collect(),
         )
@@ -521,7 +543,7 @@ impl<'a> UniqueValues<'a> {
             Some((field, at, by))
         });
         if let Some((field, at, (holder, id))) = taken {
-            let api_name = &self.held[field].0;
+            let api_name = &self.held[field].name;
             let text = fields
                 .into_iter()
                 .nth(at)
@@ -537,7 +559,10 @@ impl<'a> UniqueValues<'a> {
             ));
         }
         for &(field, print, _, _) in &sought.0 {
-            let holder = self.held[field].1.entry(print).or_insert(Holder::Plan(key));
+            let holder = self.held[field]
+                .holders
+                .entry(print)
+                .or_insert(Holder::Plan(key));
             if let Holder::Org { index, freed: true } = *holder {
                 self.handed_over.push((key, index));
                 *holder = Holder::Plan(key);
@@ -571,12 +596,19 @@ impl<'a> UniqueValues<'a> {
         name: &str,
         value: &str,
     ) -> bool {
-        let print = fingerprint(&self.seeds, value);
+        let case_sensitive = self
+            .held
+            .iter()
+            .any(|f| f.case_sensitive && f.name.eq_ignore_ascii_case(name));
+        let print = fingerprint(&self.seeds, case_sensitive, value);
         let held = |fields: &super::Fields| {
             fields
                 .iter()
                 .find(|(field, _)| field.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str().map(|text| fingerprint(&self.seeds, text)))
+                .map(|(_, v)| {
+                    v.as_str()
+                        .map(|text| fingerprint(&self.seeds, case_sensitive, text))
+                })
         };
         held(before) == Some(Some(print)) && held(after).is_some_and(|new| new != Some(print))
     }
@@ -595,8 +627,9 @@ impl<'a> UniqueValues<'a> {
             if !self.replaces((before, after), name, old) {
                 continue;
             }
-            let print = fingerprint(&self.seeds, old);
-            if let Some(holder) = self.held[field].1.get_mut(&print)
+            let unique = &mut self.held[field];
+            let print = fingerprint(&self.seeds, unique.case_sensitive, old);
+            if let Some(holder) = unique.holders.get_mut(&print)
                 && let Holder::Org { index, freed } = holder
                 && usize::try_from(*index)
                     .ok()

@@ -266,6 +266,7 @@ fn user_describe(answer: &Value) -> Result<Vec<FieldDescribe>, SalesforceError> 
             restricted_picklist: flag("restrictedPicklist"),
             picklist_values,
             unique: flag("unique"),
+            case_sensitive: flag("unique") && flag("caseSensitive"),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

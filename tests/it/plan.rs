@@ -1722,3 +1722,83 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
         assert_eq!(mode & 0o777, 0o644, "{name}");
     }
 }
+
+/// A matching rule finds the account holding the person's value in another case — Entra
+/// queries the org, and SOQL compares text without case — unless the org's describe marks that
+/// unique field case-sensitive: then the account is someone else's value, and Liam is created
+/// (his own `E1002` no duplicate of the account's `e1002`).
+#[test]
+fn a_match_on_a_case_sensitive_unique_field_keeps_case_end_to_end() {
+    let scratch = Scratch::new("plan-case-sensitive-match");
+    let world = std::fs::read_to_string(repo().join("examples/demo/world.yaml")).unwrap();
+    let config = std::fs::read_to_string(demo_config()).unwrap();
+    let config = config
+        .replacen(
+            "matching:\n",
+            "matching:\n  - {source: '[employeeId]', target: Badge__c}\n",
+            1,
+        )
+        .replacen(
+            "mappings:\n",
+            "mappings:\n  - {target: Badge__c, source: employeeId}\n",
+            1,
+        );
+    scratch.write("roster.yaml", &config);
+    for case_sensitive in [false, true] {
+        let declared =
+            "    - {name: Entra_Object_Id__c, length: 36, unique: true, external_id: true}\n";
+        // Liam's account, found by nothing but its badge in lower case.
+        let world = world
+            .replacen(
+                declared,
+                &format!(
+                    "{declared}    - {{name: Badge__c, length: 10, unique: true, \
+                     case_sensitive: {case_sensitive}}}\n"
+                ),
+                1,
+            )
+            .replacen(
+                "    - Username: liam.chen@contoso.com.dev1\n",
+                "    - Username: lchen.old@contoso.com.dev1\n      Badge__c: e1002\n",
+                1,
+            )
+            .replacen(
+                "      FederationIdentifier: liam.chen@contoso.com\n",
+                "      FederationIdentifier: lchen.old@contoso.com\n",
+                1,
+            );
+        assert_eq!(world.matches("e1002").count(), 1);
+        assert!(world.contains("lchen.old@contoso.com\n"));
+        scratch.write("world.yaml", &world);
+        let emulator = Emulator::start_with(&["--world", "world.yaml"], &scratch.dir);
+        let out = emulator.roster(
+            &scratch.dir,
+            &[
+                "plan",
+                "--format",
+                "json",
+                "--target",
+                "liam.chen@contoso.com",
+            ],
+            &[],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let liam = &plan["changes"][0];
+        assert_eq!(plan["errors"], serde_json::json!([]), "{plan}");
+        if case_sensitive {
+            assert_eq!(liam["action"], "create", "{liam}");
+            assert_eq!(liam["after"]["Badge__c"], "E1002", "{liam}");
+        } else {
+            assert_eq!(liam["action"], "update", "{liam}");
+            assert!(
+                liam["reason"].as_str().unwrap().starts_with(
+                    "linked by Badge__c to Salesforce user lchen.old@contoso.com.dev1"
+                ),
+                "{liam}"
+            );
+            assert_eq!(liam["before"]["Badge__c"], "e1002", "{liam}");
+            assert_eq!(liam["after"]["Badge__c"], "E1002", "{liam}");
+        }
+    }
+}

@@ -245,7 +245,7 @@ pub(crate) fn describe(shared: &Shared, object: &str, caller: Option<&str>) -> R
                     "custom": true, "length": if f.kind == CustomType::Text || f.values.is_some() { f.length } else { 0 },
                     "nillable": true, "unique": f.unique, "externalId": f.external_id,
                     "restrictedPicklist": f.values.is_some(), "picklistValues": picklist,
-                    "caseSensitive": false, "createable": true, "updateable": true})
+                    "caseSensitive": f.case_sensitive, "createable": true, "updateable": true})
             })
             .collect();
         standard.chain(custom).collect()
