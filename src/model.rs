@@ -312,7 +312,26 @@ impl TargetSnapshot {
             fix(&at("assignee_id"), &mut grant.assignee_id, ids.assignee)?;
             fix(&at("object_id"), &mut grant.object_id, ids.object)?;
         }
-        self.listed_once()
+        self.listed_once()?;
+        self.grants_read()
+    }
+
+    /// Every grant is an assignment of an object whose assignments were read
+    /// (`access_read.assignments_of`), as a live read refuses any other (`salesforce::access`):
+    /// a hand-edited grant of another object would be planned as held where nothing says what
+    /// else of it is (`canonical_ids`, whose ids are canonical by now).
+    fn grants_read(&self) -> Result<(), String> {
+        let read: std::collections::HashSet<&str> = (self.access_read.assignments_of.iter())
+            .map(String::as_str)
+            .collect();
+        match (self.grants.iter().enumerate()).find(|(_, g)| !read.contains(g.object_id.as_str())) {
+            Some((i, grant)) => Err(format!(
+                "grants[{i}].object_id: {} is not among access_read.assignments_of, the objects \
+                 whose assignments were read",
+                grant.object_id
+            )),
+            None => Ok(()),
+        }
     }
 
     /// No profile, licence, role, access object, grant or login listed twice (`canonical_ids`,

@@ -272,6 +272,20 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
     // A misspelt administrative permission would read System Administrator as a plain profile.
     let mut misspelt = salesforce.clone();
     misspelt["profiles"][0]["administrative"] = serde_json::json!(["ModifyAllDta"]);
+    // An assignment of an object whose assignments were not read: a live read refuses one.
+    let mut unread = salesforce.clone();
+    let object = unread["grants"][0]["object_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    unread["access_read"]["assignments_of"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|id| *id != object.as_str());
+    let unread_error = format!(
+        "grants[0].object_id: {object} is not among access_read.assignments_of, the objects \
+         whose assignments were read"
+    );
     for (name, edited, expected) in [
         ("entra.json", &twice, "users[0] and users["),
         ("entra.json", &bogus, "its assignment is \"bogus\""),
@@ -284,6 +298,7 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
             "\"ModifyAllDta\" is not an administrative permission roster reads (one of \
              ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication)",
         ),
+        ("salesforce.json", &unread, &unread_error),
     ] {
         write("entra.json", &entra);
         write("salesforce.json", &salesforce);
@@ -300,11 +315,18 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
             out.stderr
         );
     }
-    // A key given twice is named, not taken for a missing format_version; so is an attribute
-    // given twice in a user's attributes: which value the user has cannot be told (serde_json
-    // would keep the last).
-    write("salesforce.json", &salesforce);
-    let text = entra.to_string();
+}
+
+/// A key given twice is named, not taken for a missing format_version; so is an attribute
+/// given twice in a user's attributes: which value the user has cannot be told (serde_json
+/// would keep the last).
+#[test]
+fn a_snapshot_giving_a_key_twice_is_refused() {
+    let (emulator, scratch, config) = demo_snapshot("snapshot-key-twice");
+    let text = std::fs::read_to_string(scratch.dir.join("seen/entra.json")).unwrap();
+    let text = serde_json::from_str::<serde_json::Value>(&text)
+        .unwrap()
+        .to_string();
     let at = text.find("\"attributes\":{").unwrap() + "\"attributes\":{".len();
     for (edited, expected) in [
         (
