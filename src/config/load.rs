@@ -818,17 +818,21 @@ pub(crate) fn placed_with(
         .collect()
 }
 
-/// YAML text → JSON value. Duplicate keys, syntax errors and an empty document are errors.
-fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
-    // YAML 1.2 booleans only: `value: yes` or `country: NO` stay text (the "Norway problem").
-    // And a number written with a leading zero (`client_id: 0012345`) stays the text written:
-    // read as 12345 it would be another id.
-    let options = serde_saphyr::options! {
+/// How roster reads every YAML file it is given (a config, an emulator world): YAML 1.2
+/// booleans only — `value: yes`, `country: NO` or `surname: N` stay text (the "Norway
+/// problem") — and a number written with a leading zero (`client_id: 0012345`,
+/// `employeeId: 007`) stays the text written: read as 12345 it would be another id.
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
-    };
+    }
+}
+
+/// YAML text → JSON value. Duplicate keys, syntax errors and an empty document are errors.
+fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
     let parsed: Result<serde_json::Value, _> =
-        serde_saphyr::from_str_with_options(one_document(&file.text), options);
+        serde_saphyr::from_str_with_options(one_document(&file.text), yaml_options());
     match parsed {
         Ok(serde_json::Value::Null) => {
             let finding = Finding::error("", "the file is empty".to_owned())

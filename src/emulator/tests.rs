@@ -2962,6 +2962,28 @@ async fn a_case_sensitive_unique_field_refuses_only_the_same_case() {
     );
 }
 
+/// A world file is read as a config is (YAML 1.2): a surname `N` or `no` is text, not a
+/// boolean, and an employee id `007` is the text written, not the number 7.
+#[test]
+fn a_world_reads_n_and_leading_zeros_as_text() {
+    let text = DEMO
+        .replacen("      surname: \"Martinez\"\n", "      surname: N\n", 1)
+        .replacen(
+            "      employeeId: \"E1001\"\n",
+            "      employeeId: 007\n",
+            1,
+        )
+        .replacen("      FirstName: \"Sam\"\n", "      FirstName: no\n", 1);
+    assert_eq!(text.matches("surname: N\n").count(), 1);
+    assert_eq!(text.matches("employeeId: 007\n").count(), 1);
+    assert_eq!(text.matches("FirstName: no\n").count(), 1);
+    let world = WorldFile::from_yaml(&text).unwrap();
+    let ava = &world.entra.users[0];
+    assert_eq!(ava.get("surname"), Some(&json!("N")));
+    assert_eq!(ava.get("employeeId"), Some(&json!("007")));
+    assert_eq!(world.salesforce.users[0]["FirstName"], json!("no"));
+}
+
 #[test]
 fn a_world_whose_users_carry_an_undeclared_custom_field_is_refused() {
     let text = DEMO.replacen(

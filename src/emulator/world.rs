@@ -411,8 +411,10 @@ pub(crate) struct Profile {
 }
 
 impl WorldFile {
-    /// Reads a world from YAML text.
+    /// Reads a world from YAML text, as roster reads a config (`config::yaml_options`: `N` and
+    /// `007` are text).
     pub(crate) fn from_yaml(text: &str) -> Result<WorldFile, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        serde_saphyr::from_str_with_options(text, crate::config::yaml_options())
+            .map_err(|e| e.to_string())
     }
 }
