@@ -595,23 +595,29 @@ impl Condition {
         }
     }
 
-    pub(crate) fn matches(&self, record: &serde_json::Map<String, Value>) -> bool {
+    /// Whether `record` passes the condition. Text compares without case, as SOQL's does, but
+    /// in the fields `exact` names (a unique, case-sensitive custom field): "Comparisons on
+    /// strings are case-sensitive for unique case-sensitive fields" (SOQL and SOSL Reference,
+    /// "Comparison Operators").
+    pub(crate) fn matches(
+        &self,
+        record: &serde_json::Map<String, Value>,
+        exact: &dyn Fn(&str) -> bool,
+    ) -> bool {
         match self {
-            Condition::And(a, b) => a.matches(record) && b.matches(record),
-            Condition::Or(a, b) => a.matches(record) || b.matches(record),
-            Condition::Not(c) => !c.matches(record),
+            Condition::And(a, b) => a.matches(record, exact) && b.matches(record, exact),
+            Condition::Or(a, b) => a.matches(record, exact) || b.matches(record, exact),
+            Condition::Not(c) => !c.matches(record, exact),
             Condition::In(name, values, negated) => {
                 let value = field(record, name);
-                values
-                    .iter()
-                    .any(|v| compare(value, v) == Some(Ordering::Equal))
-                    != *negated
+                let exact = exact(name);
+                values.iter().any(|v| equal(value, v, exact)) != *negated
             }
             Condition::Compare(name, op, literal) => {
                 let value = field(record, name);
                 match op {
-                    Op::Eq => equal(value, literal),
-                    Op::Ne => !equal(value, literal),
+                    Op::Eq => equal(value, literal, exact(name)),
+                    Op::Ne => !equal(value, literal, exact(name)),
                     Op::Like => like(value, literal),
                     Op::Lt => compare(value, literal) == Some(Ordering::Less),
                     Op::Le => matches!(
@@ -629,10 +635,12 @@ impl Condition {
     }
 }
 
-fn equal(value: &Value, literal: &Value) -> bool {
+/// Whether a field's `value` equals `literal`: text without case unless `exact`.
+fn equal(value: &Value, literal: &Value, exact: bool) -> bool {
     match (value, literal) {
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,
+        (Value::String(x), Value::String(y)) if exact => x == y,
         _ => compare(value, literal) == Some(Ordering::Equal),
     }
 }
@@ -695,9 +703,12 @@ mod tests {
         let miss = record(&json!({"Id": "005C", "Username": "x@y.z", "IsActive": true}));
         let like = record(&json!({"Id": "005C", "Username": "JO@X.COM.DEV1", "IsActive": true}));
         let filter = q.filter.unwrap();
-        assert!(filter.matches(&hit));
-        assert!(!filter.matches(&miss));
-        assert!(filter.matches(&like), "LIKE is case-insensitive");
+        assert!(filter.matches(&hit, &|_| false));
+        assert!(!filter.matches(&miss, &|_| false));
+        assert!(
+            filter.matches(&like, &|_| false),
+            "LIKE is case-insensitive"
+        );
     }
 
     #[test]
@@ -705,7 +716,7 @@ mod tests {
         let q = parse("select id from PermissionSetAssignment where PermissionSetId not in ('0PSa') and AssigneeId != null and Name = 'O\\'Brien'").unwrap();
         let r =
             record(&json!({"PermissionSetId": "0PSb", "AssigneeId": "005A", "Name": "o'brien"}));
-        assert!(q.filter.unwrap().matches(&r));
+        assert!(q.filter.unwrap().matches(&r, &|_| false));
     }
 
     /// Every escape sequence SOQL defines reads as its character, whatever roster's own
@@ -734,7 +745,9 @@ mod tests {
 
         let like = |pattern: &str, name: &str| {
             let q = parse(&format!("SELECT Id FROM User WHERE Name LIKE '{pattern}'")).unwrap();
-            q.filter.unwrap().matches(&record(&json!({ "Name": name })))
+            q.filter
+                .unwrap()
+                .matches(&record(&json!({ "Name": name })), &|_| false)
         };
         assert!(like(r"Ter\%", "Ter%"));
         assert!(!like(r"Ter\%", "Terra"), "an escaped % is no wildcard");

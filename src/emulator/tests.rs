@@ -2947,6 +2947,26 @@ async fn a_case_sensitive_unique_field_refuses_only_the_same_case() {
             );
         }
     }
+    // SOQL's `=` and `IN` compare it as written, other text without case.
+    for (filter, found) in [
+        ("Badge__c = 'B-7'", vec![&ids[0]]),
+        ("Badge__c = 'b-7'", vec![&ids[1]]),
+        ("Badge__c IN ('b-7', 'x')", vec![&ids[1]]),
+        ("Badge__c != 'B-7' AND Alias LIKE 'badge%'", vec![&ids[1]]),
+        ("Alias = 'BADGE0'", vec![&ids[0]]),
+    ] {
+        let (status, body) = sf
+            .get(&query_path(&format!("SELECT Id FROM User WHERE {filter}")))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+        let rows: Vec<&str> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["Id"].as_str().unwrap())
+            .collect();
+        assert_eq!(rows, found, "{filter}");
+    }
     running.shutdown().await;
     let err = State::from_world(
         WorldFile::from_yaml(

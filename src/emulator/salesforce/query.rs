@@ -197,8 +197,16 @@ fn rows(shared: &Shared, object: &'static str, query: &Query, version: &str) -> 
     } else {
         Box::new(state.org.listed(object))
     };
+    // A unique custom User field set case-sensitive compares as written.
+    let exact = |name: &str| {
+        object == "User"
+            && state
+                .org
+                .custom_user_field(name)
+                .is_some_and(|f| f.case_sensitive)
+    };
     let mut matching: Vec<&serde_json::Map<String, Value>> = source
-        .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r)))
+        .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r, &exact)))
         .collect();
     for (field, descending) in query.order.iter().rev() {
         matching.sort_by(|a, b| {
