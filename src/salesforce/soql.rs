@@ -2,7 +2,7 @@
 //! over any number of values, chunked under Salesforce's URL length limit and run a few at a
 //! time. Field names never come from here: the config's are checked as API names by `validate`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -49,12 +49,16 @@ pub(crate) const ENCODED_QUERY_MAX: usize = 12_000;
 /// `values` cut into `IN (...)` lists of at most `per_query` values each, and fewer when the
 /// percent-encoded query (`{head}'a', 'b'...)`) would pass `ENCODED_QUERY_MAX`: 200 Usernames
 /// of 80 characters are about 18 KB encoded. A value too long for any list gets one of its own.
+/// A value given again is left out: in two lists it would bring its rows back twice (apply's
+/// look-up of the assignments it added asked for a user once per grant, and failed as
+/// "answered twice" when two of them fell in two lists).
 fn in_lists(head: &str, values: &[String], per_query: usize) -> Vec<Vec<String>> {
     let fixed = crate::http::encode(head).len() + crate::http::encode(")").len();
     let separator = crate::http::encode(", ").len();
     let mut lists: Vec<Vec<String>> = Vec::new();
     let mut length = usize::MAX;
-    for value in values {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(values.len());
+    for value in values.iter().filter(|v| seen.insert(v.as_str())) {
         let quoted = quote(value);
         let more = crate::http::encode(&quoted).len();
         let full = lists.last().is_none_or(|list| {
@@ -415,6 +419,14 @@ mod tests {
         let huge = vec!["a".into(), "x".repeat(20_000), "b".into()];
         let sizes: Vec<usize> = in_lists(head, &huge, 300).iter().map(Vec::len).collect();
         assert_eq!(sizes, [1, 1, 1]);
+        // A value given again is asked for once.
+        let again: Vec<String> = ["005a", "005b", "005a", "005c", "005b"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            in_lists(head, &again, 2),
+            [vec!["'005a'", "'005b'"], vec!["'005c'"]]
+        );
     }
 
     /// 450 Usernames of 80 characters (Salesforce's longest) are looked up without a 414 from
