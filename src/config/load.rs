@@ -821,11 +821,14 @@ pub(crate) fn placed_with(
 /// How roster reads every YAML file it is given (a config, an emulator world): YAML 1.2
 /// booleans only — `value: yes`, `country: NO` or `surname: N` stay text (the "Norway
 /// problem") — and a number written with a leading zero (`client_id: 0012345`,
-/// `employeeId: 007`) stays the text written: read as 12345 it would be another id.
+/// `employeeId: 007`) stays the text written: read as 12345 it would be another id. So does
+/// a YAML 1.1 number with underscores (`1_000`), which YAML 1.2 has not. `.inf` and `.nan`
+/// are refused (`yaml_message`).
 pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
     }
 }
 
@@ -864,7 +867,7 @@ fn parse_yaml(file: &Arc<SourceFile>) -> Result<serde_json::Value, LoadError> {
                     usize::try_from(col.saturating_sub(1)).unwrap_or(0),
                 )
             });
-            let message = yaml_message(&err);
+            let message = yaml_message(&err, "setting");
             let finding = Finding::error("", format!("invalid YAML: {message}")).label("here");
             Err(LoadError::Invalid(vec![raw_diagnostic(
                 file, offset, finding,
@@ -952,8 +955,9 @@ fn not_merged(finding: &Finding, replaced: &[Replaced], sources: &Sources) -> Op
     ))
 }
 
-/// serde-saphyr's message without its own snippet and location suffix.
-fn yaml_message(err: &serde_saphyr::Error) -> String {
+/// serde-saphyr's message without its own snippet and location suffix, in roster's words where
+/// the parser's are its own; `takers` names what takes values in the file (`setting`).
+pub(crate) fn yaml_message(err: &serde_saphyr::Error, takers: &str) -> String {
     let text = err.without_snippet().to_string();
     let first = text.lines().next().unwrap_or_default().trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -973,7 +977,7 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
         let value = rest.split('`').nth(1).unwrap_or(rest);
         return format!(
             "YAML reads an unquoted {value} as an infinite or not-a-number value, which no \
-             setting takes; write \"{value}\" to mean the text"
+             {takers} takes; write \"{value}\" to mean the text"
         );
     }
     if first.starts_with("expected string scalar") {

@@ -12,7 +12,7 @@ mod validate;
 pub(crate) use desired::*;
 pub(crate) use load::{
     LoadError, Loaded, in_config_words, in_config_words_unshown, load, load_bytes, placed,
-    placed_with, yaml_options,
+    placed_with, yaml_message, yaml_options,
 };
 pub(crate) use schema::{config_schema_text, extends_schema_text};
 pub(crate) use secret::{

@@ -1249,6 +1249,56 @@ fn seed_users(org: &mut Org, users: Vec<Map<String, Value>>) -> Result<(), Strin
 }
 
 /// Inserts the world's user `i`; returns its id.
+/// A world's Salesforce user `user` (`salesforce.users[i]`) holds only what an org can: its
+/// custom fields declared, text in its text fields, and no unique value another user holds.
+fn check_seeded_fields(org: &Org, i: usize, user: &Map<String, Value>) -> Result<(), String> {
+    if let Some(undeclared) = user
+        .keys()
+        .find(|k| k.ends_with("__c") && org.custom_user_field(k).is_none())
+    {
+        return Err(format!(
+            "salesforce.users[{i}]: {undeclared} is not declared in \
+             salesforce.custom_user_fields"
+        ));
+    }
+    // YAML reads `EmployeeNumber: 0x1F`, `1e3` or `+1` as a number: a text field given one
+    // would be served as a JSON number, which Salesforce never answers for text.
+    let text_field = |name: &str| match super::salesforce::user_object::field(name) {
+        Some(field) => !matches!(field.kind, "boolean" | "id" | "reference"),
+        None => org.custom_user_field(name).is_some_and(|f| {
+            f.values.is_some()
+                || matches!(
+                    f.kind,
+                    super::world::CustomType::Text | super::world::CustomType::Email
+                )
+        }),
+    };
+    if let Some((name, value)) = (user.iter())
+        .find(|(name, value)| (value.is_number() || value.is_boolean()) && text_field(name))
+    {
+        return Err(format!(
+            "salesforce.users[{i}].{name}: {value} is not text: YAML reads an unquoted \
+             number such as 0x1F, 1e3 or +1 as a number; write the text in quotes"
+        ));
+    }
+    // An org refuses a second user holding a unique field's value (FederationIdentifier in
+    // any case, a unique custom field): no world holds one either (helper-82: a world of three
+    // users sharing a FederationIdentifier was served, as no org could).
+    let unique =
+        |name: &str| (org.index.unique_fields.iter()).any(|(f, _)| f.eq_ignore_ascii_case(name));
+    let taken = (user.iter().filter(|(name, _)| unique(name))).find_map(|(name, value)| {
+        let value = value.as_str().filter(|v| !v.is_empty())?;
+        Some((name, value, org.user_by_unique(name, value)?))
+    });
+    if let Some((name, value, holder)) = taken {
+        return Err(format!(
+            "salesforce.users[{i}]: {name} {value:?} is held by user {holder} already; an org \
+             refuses a second user holding it (DUPLICATE_VALUE)"
+        ));
+    }
+    Ok(())
+}
+
 fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<String, String> {
     let lookup = |org: &Org, object: &str, name: &Value| -> Result<Value, String> {
         let name = name.as_str().unwrap_or_default();
@@ -1284,30 +1334,7 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<St
     if !user.get("Username").is_some_and(Value::is_string) {
         return Err(format!("salesforce.users[{i}]: `Username` is required"));
     }
-    if let Some(undeclared) = user
-        .keys()
-        .find(|k| k.ends_with("__c") && org.custom_user_field(k).is_none())
-    {
-        return Err(format!(
-            "salesforce.users[{i}]: {undeclared} is not declared in \
-             salesforce.custom_user_fields"
-        ));
-    }
-    // An org refuses a second user holding a unique field's value (FederationIdentifier in
-    // any case, a unique custom field): no world holds one either (helper-82: a world of three
-    // users sharing a FederationIdentifier was served, as no org could).
-    let unique =
-        |name: &str| (org.index.unique_fields.iter()).any(|(f, _)| f.eq_ignore_ascii_case(name));
-    let taken = (user.iter().filter(|(name, _)| unique(name))).find_map(|(name, value)| {
-        let value = value.as_str().filter(|v| !v.is_empty())?;
-        Some((name, value, org.user_by_unique(name, value)?))
-    });
-    if let Some((name, value, holder)) = taken {
-        return Err(format!(
-            "salesforce.users[{i}]: {name} {value:?} is held by user {holder} already; an org \
-             refuses a second user holding it (DUPLICATE_VALUE)"
-        ));
-    }
+    check_seeded_fields(org, i, &user)?;
     org.fill_nickname(&mut user);
     let id = org.insert("User", user);
     if let Some(why) = blocker {

@@ -2983,7 +2983,9 @@ async fn a_case_sensitive_unique_field_refuses_only_the_same_case() {
 }
 
 /// A world file is read as a config is (YAML 1.2): a surname `N` or `no` is text, not a
-/// boolean, and an employee id `007` is the text written, not the number 7.
+/// boolean; an employee id `007` or `1_000` is the text written, not a number. `.inf` is
+/// refused in roster's words, and a number YAML 1.2 does read (`0x1F`) in a Salesforce text
+/// field is refused, naming the field: Salesforce answers text fields as strings.
 #[test]
 fn a_world_reads_n_and_leading_zeros_as_text() {
     let text = DEMO
@@ -2993,15 +2995,52 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
             "      employeeId: 007\n",
             1,
         )
+        .replacen(
+            "      employeeId: \"E1002\"\n",
+            "      employeeId: 1_000\n",
+            1,
+        )
         .replacen("      FirstName: \"Sam\"\n", "      FirstName: no\n", 1);
-    assert_eq!(text.matches("surname: N\n").count(), 1);
-    assert_eq!(text.matches("employeeId: 007\n").count(), 1);
-    assert_eq!(text.matches("FirstName: no\n").count(), 1);
+    for written in [
+        "surname: N\n",
+        "employeeId: 007\n",
+        "employeeId: 1_000\n",
+        "FirstName: no\n",
+    ] {
+        assert_eq!(text.matches(written).count(), 1, "{written}");
+    }
     let world = WorldFile::from_yaml(&text).unwrap();
-    let ava = &world.entra.users[0];
+    let (ava, liam) = (&world.entra.users[0], &world.entra.users[1]);
     assert_eq!(ava.get("surname"), Some(&json!("N")));
     assert_eq!(ava.get("employeeId"), Some(&json!("007")));
+    assert_eq!(liam.get("employeeId"), Some(&json!("1_000")));
     assert_eq!(world.salesforce.users[0]["FirstName"], json!("no"));
+    State::from_world(world).expect("served");
+    let inf = DEMO.replacen("      jobTitle: VP Sales\n", "      jobTitle: .inf\n", 1);
+    assert_ne!(inf, DEMO);
+    let err = WorldFile::from_yaml(&inf).expect_err("refused");
+    assert!(
+        err.starts_with("line ")
+            && err.ends_with(
+                ": YAML reads an unquoted .inf as an infinite or not-a-number value, which no \
+                 field takes; write \".inf\" to mean the text"
+            ),
+        "{err}"
+    );
+    let hex = DEMO.replacen(
+        "      Alias: sadmin\n",
+        "      Alias: sadmin\n      EmployeeNumber: 0x1F\n",
+        1,
+    );
+    assert_ne!(hex, DEMO);
+    let err = State::from_world(WorldFile::from_yaml(&hex).unwrap())
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("salesforce.users[0].EmployeeNumber: 31 is not text")
+            && err.contains("write the text in quotes"),
+        "{err}"
+    );
 }
 
 #[test]

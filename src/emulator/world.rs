@@ -414,7 +414,11 @@ impl WorldFile {
     /// Reads a world from YAML text, as roster reads a config (`config::yaml_options`: `N` and
     /// `007` are text).
     pub(crate) fn from_yaml(text: &str) -> Result<WorldFile, String> {
-        serde_saphyr::from_str_with_options(text, crate::config::yaml_options())
-            .map_err(|e| e.to_string())
+        serde_saphyr::from_str_with_options(text, crate::config::yaml_options()).map_err(|e| {
+            let at = e.location().map_or_else(String::new, |at| {
+                format!("line {} column {}: ", at.line(), at.column())
+            });
+            format!("{at}{}", crate::config::yaml_message(&e, "field"))
+        })
     }
 }
