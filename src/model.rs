@@ -313,7 +313,21 @@ impl TargetSnapshot {
             fix(&at("object_id"), &mut grant.object_id, ids.object)?;
         }
         self.listed_once()?;
-        self.grants_read()
+        self.grants_read()?;
+        self.case_sensitive_unique()
+    }
+
+    /// Only a unique field is case-sensitive (`FieldDescribe::case_sensitive`): the live read
+    /// keeps the flag on no other, and Salesforce compares every other text without case.
+    fn case_sensitive_unique(&self) -> Result<(), String> {
+        match (self.user_describe.iter().enumerate()).find(|(_, f)| f.case_sensitive && !f.unique) {
+            Some((i, field)) => Err(format!(
+                "user_describe[{i}] ({}) is case_sensitive but not unique: Salesforce compares \
+                 a field's text with case only when the field is unique and case-sensitive",
+                field.name
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Every grant is an assignment of an object whose assignments were read

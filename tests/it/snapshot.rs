@@ -282,6 +282,13 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
         .as_array_mut()
         .unwrap()
         .retain(|id| *id != object.as_str());
+    // Case sensitivity on a field that is not unique: no org compares such a field with case.
+    let mut case_sensitive = salesforce.clone();
+    case_sensitive["user_describe"][0]["case_sensitive"] = serde_json::json!(true);
+    let case_sensitive_error = format!(
+        "user_describe[0] ({}) is case_sensitive but not unique",
+        salesforce["user_describe"][0]["name"].as_str().unwrap()
+    );
     let unread_error = format!(
         "grants[0].object_id: {object} is not among access_read.assignments_of, the objects \
          whose assignments were read"
@@ -299,6 +306,7 @@ fn a_snapshot_listing_a_user_twice_or_an_unknown_assignment_is_refused() {
              ModifyAllData, ViewAllData, ManageUsers, CustomizeApplication)",
         ),
         ("salesforce.json", &unread, &unread_error),
+        ("salesforce.json", &case_sensitive, &case_sensitive_error),
     ] {
         write("entra.json", &entra);
         write("salesforce.json", &salesforce);
