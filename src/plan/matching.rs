@@ -163,6 +163,9 @@ pub(super) fn link(
     let mut anchors: Vec<(usize, String)> = Vec::new();
     // Salesforce users a rule found whose anchor holds another person's value: (rule, user).
     let mut anothers: Vec<(usize, usize)> = Vec::new();
+    // Salesforce users a rule found whose case-sensitive anchor holds this user's value in
+    // another case, which may be theirs: (rule, the value it looked up, user).
+    let mut in_another_case: Vec<(usize, String, usize)> = Vec::new();
     // The Salesforce user a rule linked, the rule and its value: later rules may find another.
     let mut linked: Option<(usize, usize, Cow<'_, str>)> = None;
     for (i, rule) in compiled.matching.iter().enumerate() {
@@ -199,11 +202,11 @@ pub(super) fn link(
         let key = rule.key(&value, suffix);
         let hits = index[i].get(&key);
         // A Salesforce user whose anchor holds another person's value is theirs: a later rule
-        // (a reused UPN, a shared name) must not hand it to this user.
-        let (found, theirs): (Vec<usize>, Vec<usize>) = hits
-            .iter()
-            .partition(|t| anchored_to_them(compiled, &target.users[**t], &anchors, suffix));
+        // (a reused UPN, a shared name) must not hand it to this user. One whose case-sensitive
+        // anchor holds this user's value in another case may be theirs or not: disputed.
+        let (mut found, theirs, mut cased) = by_anchors(compiled, target, hits, &anchors, suffix);
         anothers.extend(theirs.iter().map(|t| (i, *t)));
+        in_another_case.extend(cased.iter().map(|t| (i, value.to_string(), *t)));
         if rule.anchor {
             anchors.push((i, key.into_owned()));
         }
@@ -218,6 +221,7 @@ pub(super) fn link(
             // (helper-78).
             let on_protected = protected(linked.0);
             if !compiled.matching[linked.1].anchor || on_protected {
+                found.append(&mut cased);
                 let found = (&found[..], &theirs[..]);
                 let others = other_accounts(compiled, target, linked.0, found, known, on_protected);
                 if !others.is_empty() {
@@ -257,6 +261,9 @@ pub(super) fn link(
             target,
             by: compiled.matching[by].field.into(),
         };
+    }
+    if !in_another_case.is_empty() {
+        return in_another_case_disputed(compiled, target, &anchors, &in_another_case, suffix);
     }
     let anothers = anothers
         .first()
@@ -314,21 +321,103 @@ fn other_accounts(
         .collect()
 }
 
-/// Whether `other` may be the user whose anchor rules gave `anchors` (rule, key): it holds no
-/// other value in any of their fields.
-fn anchored_to_them(
+/// What a Salesforce user's anchors say of whose it is.
+enum Anchored {
+    /// No other value in any anchor field: it may be this user's.
+    Mine,
+    /// Another value in one: another person's.
+    Another,
+    /// This user's value in another case in a case-sensitive anchor field (and no other
+    /// value): two values to Salesforce, and likely one person's.
+    InAnotherCase,
+}
+
+/// `hits` (Salesforce users, by index) by what their anchors say (`anchored`): this user's,
+/// another person's, this user's values in another case.
+fn by_anchors(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    hits: &[usize],
+    anchors: &[(usize, String)],
+    suffix: &str,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut mine, mut another, mut cased) = (Vec::new(), Vec::new(), Vec::new());
+    for &t in hits {
+        match anchored(compiled, &target.users[t], anchors, suffix) {
+            Anchored::Mine => mine.push(t),
+            Anchored::Another => another.push(t),
+            Anchored::InAnotherCase => cased.push(t),
+        }
+    }
+    (mine, another, cased)
+}
+
+/// Whether `other` may be the user whose anchor rules gave `anchors` (rule, key).
+fn anchored(
     compiled: &Compiled<'_>,
     other: &crate::model::TargetUser,
     anchors: &[(usize, String)],
     suffix: &str,
-) -> bool {
-    anchors.iter().all(|(rule, mine)| {
+) -> Anchored {
+    let mut in_another_case = false;
+    for (rule, mine) in anchors {
         let anchor = &compiled.matching[*rule];
-        other
-            .text(anchor.field)
-            .filter(|v| !v.trim().is_empty())
-            .is_none_or(|theirs| anchor.key(theirs, suffix) == *mine)
-    })
+        let Some(theirs) = other.text(anchor.field).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        let theirs = anchor.key(theirs, suffix);
+        if theirs == *mine {
+            continue;
+        }
+        if anchor.case_sensitive && theirs.to_lowercase() == mine.to_lowercase() {
+            in_another_case = true;
+            continue;
+        }
+        return Anchored::Another;
+    }
+    if in_another_case {
+        Anchored::InAnotherCase
+    } else {
+        Anchored::Mine
+    }
+}
+
+/// The dispute of a user no rule linked, for whom rules found Salesforce users whose
+/// case-sensitive anchor holds the user's value in another case (`found`: rule, the value it
+/// looked up, user): Salesforce holds the two as different values (an id changed in case, or
+/// mistyped), so whose the account is is for a person to say; it is neither created beside
+/// nor deprovisioned.
+fn in_another_case_disputed(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    anchors: &[(usize, String)],
+    found: &[(usize, String, usize)],
+    suffix: &str,
+) -> Link {
+    let (rule, value, t) = &found[0];
+    let user = &target.users[*t];
+    let (anchor, mine) = anchors
+        .iter()
+        .map(|(a, mine)| (&compiled.matching[*a], mine))
+        .find(|(a, mine)| {
+            a.case_sensitive
+                && user
+                    .text(a.field)
+                    .is_some_and(|theirs| a.key(theirs, suffix) != **mine)
+        })
+        .unwrap_or((&compiled.matching[anchors[0].0], &anchors[0].1));
+    let theirs = user.text(anchor.field).unwrap_or_default();
+    let reason = format!(
+        "disputed: Salesforce user {} has {} = {value:?}, and its {} holds {theirs:?}, this \
+         user's {mine:?} in another case: the field is case-sensitive, so Salesforce holds two \
+         values; write the right one on the account (or in Entra) to link them, or clear it if \
+         the account is not theirs",
+        user.username, compiled.matching[*rule].field, anchor.field,
+    );
+    let mut accounts: Vec<usize> = found.iter().map(|(_, _, t)| *t).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    Link::Disputed(Box::new((reason, accounts)))
 }
 
 /// The dispute of a user whom matching rule `linked.1` linked to Salesforce user `linked.0`

@@ -852,6 +852,54 @@ fn matching_compares_without_case_unless_the_unique_field_is_case_sensitive() {
     }
 }
 
+/// An anchor in a unique, case-sensitive field (`[employeeId]` → Badge__c) holding the person's
+/// value in another case is two values to Salesforce, and likely one person's: Kai is a
+/// conflict that names both, and his account (found by FederationIdentifier) is neither
+/// created beside nor deactivated (helper-83: a create and a deactivation). Another value is
+/// another person's, as before: Kai's create is planned, and held back only as its Username
+/// is that account's.
+#[test]
+fn a_case_sensitive_anchor_in_another_case_is_disputed_not_replaced() {
+    let config = config(&[(
+        "{source: '[employeeId]', target: EmployeeNumber}",
+        "{source: '[employeeId]', target: Badge__c}",
+    )]);
+    for (held, disputed) in [("B-7", true), ("Z-9", false)] {
+        let mut w = World::new();
+        w.target.user_describe.push(crate::model::FieldDescribe {
+            unique: true,
+            case_sensitive: true,
+            ..text_field("Badge__c", 10)
+        });
+        let kai = w.user("kai", json!({"employeeId": "b-7"}));
+        w.join("kai", "g-sales");
+        w.salesforce("kai", json!({"Badge__c": held}));
+        let plan = w.plan(&config);
+        if disputed {
+            assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+            let p = problem(&plan, &kai);
+            assert_eq!(p.kind, ProblemKind::Conflict, "{p:?}");
+            assert_eq!(
+                p.reason,
+                "disputed: Salesforce user kai@x.com.dev1 has FederationIdentifier = \
+                 \"kai@x.com\", and its Badge__c holds \"B-7\", this user's \"b-7\" in another \
+                 case: the field is case-sensitive, so Salesforce holds two values; write the \
+                 right one on the account (or in Entra) to link them, or clear it if the account \
+                 is not theirs"
+            );
+        } else {
+            let p = problem(&plan, &kai);
+            assert!(
+                p.reason.starts_with(
+                    "unmatched, but Username \"kai@x.com.dev1\" already belongs to Salesforce \
+                     user 005000000000001 whose Badge__c holds \"Z-9\", not this user's \"b-7\""
+                ),
+                "{p:?}"
+            );
+        }
+    }
+}
+
 /// The describe of a User text field of `length` characters.
 fn text_field(name: &str, length: usize) -> crate::model::FieldDescribe {
     crate::model::FieldDescribe {
