@@ -951,7 +951,10 @@ fn org_from(world: WorldFile) -> Result<Org, String> {
                 .iter()
                 .filter(|f| f.unique)
                 .map(|f| (f.name.to_lowercase(), f.case_sensitive))
-                .chain(std::iter::once(("federationidentifier".to_owned(), false)))
+                .chain(std::iter::once((
+                    "federationidentifier".to_owned(),
+                    !w.federation_id_case_insensitive,
+                )))
                 .collect(),
             ..Index::default()
         },
@@ -1087,6 +1090,7 @@ fn take_access(w: &mut super::world::SalesforceWorld) -> super::world::Salesforc
         picklists: std::collections::BTreeMap::new(),
         org_id: None,
         sandbox: None,
+        federation_id_case_insensitive: true,
         daily_api_limit: 0,
         bulk_job_polls: 0,
     }

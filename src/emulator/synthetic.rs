@@ -168,6 +168,7 @@ pub(crate) fn world(users: u32, seed: u64) -> WorldFile {
         salesforce: SalesforceWorld {
             org_id: None,
             sandbox: Some("dev1".into()),
+            federation_id_case_insensitive: true,
             daily_api_limit: 1_000_000,
             bulk_job_polls: 2,
             clients: vec![SalesforceClient {

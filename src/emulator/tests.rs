@@ -2890,6 +2890,27 @@ fn a_world_whose_users_share_a_federation_identifier_is_refused() {
             && err.contains("DUPLICATE_VALUE"),
         "{err}"
     );
+    // With Setup's "Make Federation ID case-insensitive" off, the org holds both; the same
+    // value in the same case it still refuses.
+    let sensitive = |text: &str| {
+        text.replacen(
+            "salesforce:\n  sandbox: dev1\n",
+            "salesforce:\n  sandbox: dev1\n  federation_id_case_insensitive: false\n",
+            1,
+        )
+    };
+    let served = sensitive(&text);
+    assert_ne!(served, text);
+    State::from_world(WorldFile::from_yaml(&served).unwrap()).expect("served");
+    let same = sensitive(&DEMO.replacen(
+        "      FederationIdentifier: liam.chen@contoso.com\n",
+        "      FederationIdentifier: ava.martinez@contoso.com\n",
+        1,
+    ));
+    let err = State::from_world(WorldFile::from_yaml(&same).unwrap())
+        .err()
+        .expect("refused");
+    assert!(err.contains("DUPLICATE_VALUE"), "{err}");
 }
 
 /// A unique field set to be case-sensitive is described so, and only the same text in the same

@@ -173,6 +173,12 @@ pub(crate) struct SalesforceWorld {
     /// The sandbox name (`dev1`); absent for a production org.
     #[serde(default)]
     pub(crate) sandbox: Option<String>,
+    /// Setup's "Make Federation ID case-insensitive" (Single Sign-On Settings), on unless told:
+    /// off, two users may hold Federation IDs that differ only in case (`ssmith`, `SSmith`),
+    /// as orgs could before Summer '20 (release notes, "Seamlessly Integrate Federation IDs
+    /// with Identity Providers"; Salesforce Help: on by default once SAML is enabled).
+    #[serde(default = "default_true")]
+    pub(crate) federation_id_case_insensitive: bool,
     /// Daily API requests allowed (`REQUEST_LIMIT_EXCEEDED` after).
     #[serde(default = "default_daily_limit")]
     pub(crate) daily_api_limit: u64,
@@ -307,6 +313,10 @@ fn default_bulk_job_polls() -> u32 {
 
 fn default_daily_limit() -> u64 {
     15_000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Deserialize)]

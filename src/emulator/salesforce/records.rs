@@ -229,6 +229,7 @@ pub(crate) fn describe(shared: &Shared, object: &str, caller: Option<&str>) -> R
                 "type": f.kind, "custom": false, "unique": false,
                 "length": f.length.unwrap_or(255), "nillable": !user_object::REQUIRED.contains(&f.name),
                 "restrictedPicklist": restricted.is_some(), "picklistValues": picklist,
+                "caseSensitive": false, "externalId": false,
                 "createable": f.name != "Id", "updateable": f.name != "Id"})
         });
         let custom: Vec<Value> = org
