@@ -77,19 +77,25 @@ impl MatchRule<'_> {
     /// the update corrects it, as drift compares with case): borrowed from `value` when that
     /// changes nothing. An anchor's object id written in braces or parentheses
     /// (`{0000000e-...}`, as .NET and PowerShell write GUIDs) or without hyphens is the id
-    /// (`graph::object_id_form`).
+    /// (`graph::object_id_form`), in any case, even in a case-sensitive field: a GUID's case
+    /// means nothing.
     pub(super) fn key<'v>(&self, value: &'v str, suffix: &str) -> Cow<'v, str> {
         let key = super::compare::match_key(self.field, value, suffix, self.case_sensitive);
         if !self.anchor {
             return key;
         }
-        match key {
+        let id = match key {
             Cow::Borrowed(key) => crate::graph::object_id_form(key),
             Cow::Owned(key) => match crate::graph::object_id_form(&key) {
                 // Unchanged: the key itself, not a copy.
                 Cow::Borrowed(id) if id.len() == key.len() => Cow::Owned(key),
                 id => Cow::Owned(id.into_owned()),
             },
+        };
+        if self.case_sensitive && crate::graph::looks_like_guid(&id) {
+            super::compare::into_lowercase(id)
+        } else {
+            id
         }
     }
 }

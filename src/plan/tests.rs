@@ -900,6 +900,55 @@ fn a_case_sensitive_anchor_in_another_case_is_disputed_not_replaced() {
     }
 }
 
+/// An object-id anchor in a case-sensitive unique field holding the person's id in capitals
+/// (an import script's `[guid]`) is still the person's id: a GUID's case means nothing.
+#[test]
+fn an_object_id_anchor_in_capitals_links_in_a_case_sensitive_field() {
+    const GUID: &str = "0000000e-0000-4000-8000-00000000abcd";
+    let config = config(&[
+        (
+            "{source: '[employeeId]', target: EmployeeNumber}",
+            "{source: '[objectId]', target: Anchor__c}",
+        ),
+        (
+            "  - {target: Title, source: jobTitle}\n",
+            "  - {target: Title, source: jobTitle}\n  - {target: Anchor__c, source: objectId}\n",
+        ),
+    ]);
+    let mut w = World::new();
+    w.target.user_describe.push(crate::model::FieldDescribe {
+        unique: true,
+        case_sensitive: true,
+        ..text_field("Anchor__c", 36)
+    });
+    let kai = w.user("kai", json!({ "objectId": GUID }));
+    w.join("kai", "g-sales");
+    w.source.users.last_mut().unwrap().id = GUID.into();
+    for group in &mut w.source.groups {
+        for member in &mut group.members {
+            if member == "id-kai" {
+                *member = GUID.into();
+            }
+        }
+    }
+    w.salesforce(
+        "kaiold",
+        json!({"Anchor__c": GUID.to_uppercase(), "FederationIdentifier": null}),
+    );
+    let plan = w.plan(&config);
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    let change = only(&plan, &kai);
+    assert_eq!(change.action, Action::Update, "{change:?}");
+    assert!(
+        change
+            .reason
+            .starts_with("linked by Anchor__c to Salesforce user kaiold@x.com.dev1"),
+        "{}",
+        change.reason
+    );
+    assert_eq!(change.after.get("Anchor__c"), Some(&json!(GUID).into()));
+}
+
 /// The describe of a User text field of `length` characters.
 fn text_field(name: &str, length: usize) -> crate::model::FieldDescribe {
     crate::model::FieldDescribe {
