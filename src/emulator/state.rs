@@ -1253,6 +1253,46 @@ fn seed_users(org: &mut Org, users: Vec<Map<String, Value>>) -> Result<(), Strin
 }
 
 /// Inserts the world's user `i`; returns its id.
+/// Why a world's Salesforce user cannot hold `value` (not null) in the User field `name`, if
+/// it cannot: a checkbox holds true or false, a text field text, a custom number a number.
+fn seeded_type_problem(org: &Org, name: &str, value: &Value) -> Option<String> {
+    use super::world::CustomType;
+    enum Kind {
+        Text,
+        Checkbox,
+        Number,
+        Other,
+    }
+    let kind = match super::salesforce::user_object::field(name) {
+        Some(field) => match field.kind {
+            "boolean" => Kind::Checkbox,
+            "id" | "reference" => Kind::Other,
+            _ => Kind::Text,
+        },
+        None => match org.custom_user_field(name) {
+            Some(field) if field.values.is_some() => Kind::Text,
+            Some(field) => match field.kind {
+                CustomType::Text | CustomType::Email | CustomType::Date => Kind::Text,
+                CustomType::Checkbox => Kind::Checkbox,
+                CustomType::Number => Kind::Number,
+            },
+            None => Kind::Other,
+        },
+    };
+    match kind {
+        Kind::Text if !value.is_string() => Some(format!(
+            "{value} is not text: YAML reads an unquoted number (0x1F, 1e3, +1) or true and \
+             false as such; write the text in quotes"
+        )),
+        Kind::Checkbox if !value.is_boolean() => Some(format!(
+            "{value} is not a checkbox's value: write true or false (YAML reads yes, no, on \
+             and off as text)"
+        )),
+        Kind::Number if !value.is_number() => Some(format!("{value} is not a number")),
+        _ => None,
+    }
+}
+
 /// A world's Salesforce user `user` (`salesforce.users[i]`) holds only what an org can: its
 /// custom fields declared, text in its text fields, and no unique value another user holds.
 fn check_seeded_fields(org: &Org, i: usize, user: &Map<String, Value>) -> Result<(), String> {
@@ -1265,25 +1305,14 @@ fn check_seeded_fields(org: &Org, i: usize, user: &Map<String, Value>) -> Result
              salesforce.custom_user_fields"
         ));
     }
-    // YAML reads `EmployeeNumber: 0x1F`, `1e3` or `+1` as a number: a text field given one
-    // would be served as a JSON number, which Salesforce never answers for text.
-    let text_field = |name: &str| match super::salesforce::user_object::field(name) {
-        Some(field) => !matches!(field.kind, "boolean" | "id" | "reference"),
-        None => org.custom_user_field(name).is_some_and(|f| {
-            f.values.is_some()
-                || matches!(
-                    f.kind,
-                    super::world::CustomType::Text | super::world::CustomType::Email
-                )
-        }),
-    };
-    if let Some((name, value)) = (user.iter())
-        .find(|(name, value)| (value.is_number() || value.is_boolean()) && text_field(name))
+    // Each value of its field's type, as Salesforce answers it: YAML reads `EmployeeNumber:
+    // 0x1F` as a number and `IsActive: no` as text, which would be served as no org serves
+    // them (and fail every read of the world).
+    if let Some((name, why)) = (user.iter())
+        .filter(|(_, value)| !value.is_null())
+        .find_map(|(name, value)| Some((name, seeded_type_problem(org, name, value)?)))
     {
-        return Err(format!(
-            "salesforce.users[{i}].{name}: {value} is not text: YAML reads an unquoted \
-             number such as 0x1F, 1e3 or +1 as a number; write the text in quotes"
-        ));
+        return Err(format!("salesforce.users[{i}].{name}: {why}"));
     }
     // An org refuses a second user holding a unique field's value (FederationIdentifier in
     // any case, a unique custom field): no world holds one either (helper-82: a world of three

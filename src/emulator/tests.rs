@@ -3062,6 +3062,22 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
             && err.contains("write the text in quotes"),
         "{err}"
     );
+    // `IsActive: no` is text in YAML 1.2: no checkbox's value (it was served as "no", and
+    // every read of the world failed).
+    let no = DEMO.replacen(
+        "      Alias: sadmin\n",
+        "      Alias: sadmin\n      IsActive: no\n",
+        1,
+    );
+    let err = State::from_world(WorldFile::from_yaml(&no).unwrap())
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains(
+            "salesforce.users[0].IsActive: \"no\" is not a checkbox's value: write true or false"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
