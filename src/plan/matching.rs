@@ -22,6 +22,9 @@ use crate::model::TargetSnapshot;
 pub(super) struct MatchIndex<'a> {
     map: HashMap<Cow<'a, str>, usize>,
     many: Vec<Vec<usize>>,
+    /// For an anchor rule on a case-sensitive field, the same users by their key in lower
+    /// case: who holds a person's value in another case, which no query of the org finds.
+    in_any_case: Option<Box<MatchIndex<'a>>>,
 }
 
 /// The bit of a `MatchIndex` entry that says the rest is a place in `many`, not a user.
@@ -32,7 +35,21 @@ impl<'a> MatchIndex<'a> {
         MatchIndex {
             map: HashMap::default(),
             many: Vec::new(),
+            in_any_case: None,
         }
+    }
+
+    /// The Salesforce users holding `key` in another case, where the rule keeps them
+    /// (`in_any_case`), in snapshot order.
+    fn in_another_case(&self, key: &str) -> Vec<usize> {
+        let Some(folded) = &self.in_any_case else {
+            return Vec::new();
+        };
+        let exact = self.get(key);
+        (folded.get(&key.to_lowercase()).iter())
+            .copied()
+            .filter(|t| !exact.contains(t))
+            .collect()
     }
 
     /// The Salesforce users (indexes into the snapshot's users) `key` finds, in snapshot order.
@@ -81,13 +98,19 @@ pub(super) fn match_index<'a>(
         .iter()
         .map(|rule| {
             let mut index = MatchIndex::new();
+            let mut folded = (rule.anchor && rule.case_sensitive).then(MatchIndex::new);
             for (t, user) in target.users.iter().enumerate() {
                 if let Some(value) = user.text(rule.field)
                     && !value.trim().is_empty()
                 {
-                    index.insert(rule.key(value, suffix), t);
+                    let key = rule.key(value, suffix);
+                    if let Some(folded) = &mut folded {
+                        folded.insert(Cow::Owned(key.to_lowercase()), t);
+                    }
+                    index.insert(key, t);
                 }
             }
+            index.in_any_case = folded.map(Box::new);
             index
         })
         .collect()
@@ -200,11 +223,11 @@ pub(super) fn link(
             }
         };
         let key = rule.key(&value, suffix);
-        let hits = index[i].get(&key);
         // A Salesforce user whose anchor holds another person's value is theirs: a later rule
         // (a reused UPN, a shared name) must not hand it to this user. One whose case-sensitive
         // anchor holds this user's value in another case may be theirs or not: disputed.
-        let (mut found, theirs, mut cased) = by_anchors(compiled, target, hits, &anchors, suffix);
+        let (mut found, theirs, mut cased) =
+            finds(compiled, target, &index[i], &key, &anchors, suffix);
         anothers.extend(theirs.iter().map(|t| (i, *t)));
         in_another_case.extend(cased.iter().map(|t| (i, value.to_string(), *t)));
         if rule.anchor {
@@ -212,7 +235,7 @@ pub(super) fn link(
         }
         if let Some(attempts) = explain.as_deref_mut() {
             let names = theirs.iter().map(|t| target.users[*t].username.clone());
-            let (shown, n) = (Some(value.to_string()), found.len());
+            let (shown, n) = (Some(value.to_string()), found.len() + cased.len());
             attempts.push(Attempt::of(i, rule, shown, None, n, names.collect()));
         }
         if let Some(linked) = &linked {
@@ -233,37 +256,37 @@ pub(super) fn link(
         match found.as_slice() {
             [] => tried.push((i, value)),
             // An anchor's link stands (roster stamped it): later rules are for `explain` alone.
-            [one] if rule.anchor && explain.is_none() && !protected(*one) => {
+            [one]
+                if rule.anchor
+                    && explain.is_none()
+                    && !protected(*one)
+                    && in_another_case.is_empty() =>
+            {
                 return Link::Linked {
                     target: *one,
                     by: (*field).into(),
                 };
             }
             [one] => linked = Some((*one, i, value)),
-            several => {
-                let names: Vec<String> = several
-                    .iter()
-                    .map(|t| target.users[*t].username.clone())
-                    .collect();
-                return Link::Disputed(Box::new((
-                    format!(
-                        "disputed: {} Salesforce users have {field} = {value:?} ({})",
-                        several.len(),
-                        names.join(", ")
-                    ),
-                    several.to_vec(),
-                )));
-            }
+            several => return several_found(target, field, &value, several),
         }
+    }
+    if !in_another_case.is_empty() {
+        let linked = linked.as_ref().map(|(t, by, v)| (*t, *by, v.as_ref()));
+        return in_another_case_disputed(
+            compiled,
+            target,
+            &anchors,
+            &in_another_case,
+            linked,
+            suffix,
+        );
     }
     if let Some((target, by, _)) = linked {
         return Link::Linked {
             target,
             by: compiled.matching[by].field.into(),
         };
-    }
-    if !in_another_case.is_empty() {
-        return in_another_case_disputed(compiled, target, &anchors, &in_another_case, suffix);
     }
     let anothers = anothers
         .first()
@@ -321,6 +344,23 @@ fn other_accounts(
         .collect()
 }
 
+/// The dispute of a user for whom one rule (`field` = `value`) finds `several` Salesforce
+/// users.
+fn several_found(target: &TargetSnapshot, field: &str, value: &str, several: &[usize]) -> Link {
+    let names: Vec<&str> = several
+        .iter()
+        .map(|t| target.users[*t].username.as_str())
+        .collect();
+    Link::Disputed(Box::new((
+        format!(
+            "disputed: {} Salesforce users have {field} = {value:?} ({})",
+            several.len(),
+            names.join(", ")
+        ),
+        several.to_vec(),
+    )))
+}
+
 /// What a Salesforce user's anchors say of whose it is.
 enum Anchored {
     /// No other value in any anchor field: it may be this user's.
@@ -330,6 +370,29 @@ enum Anchored {
     /// This user's value in another case in a case-sensitive anchor field (and no other
     /// value): two values to Salesforce, and likely one person's.
     InAnotherCase,
+}
+
+/// What rule `index` finds for `key` (the rule's own key of the user's value), by what their
+/// anchors say (`by_anchors`): this user's, another person's, this user's values in another
+/// case — among which, for an anchor rule on a case-sensitive field, who holds the key itself
+/// in another case (`MatchIndex::in_another_case`) unless an earlier anchor says another's.
+fn finds(
+    compiled: &Compiled<'_>,
+    target: &TargetSnapshot,
+    index: &MatchIndex<'_>,
+    key: &str,
+    anchors: &[(usize, String)],
+    suffix: &str,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (found, mut theirs, mut cased) =
+        by_anchors(compiled, target, index.get(key), anchors, suffix);
+    let other_case = index.in_another_case(key);
+    if !other_case.is_empty() {
+        let (mine, another, also) = by_anchors(compiled, target, &other_case, anchors, suffix);
+        theirs.extend(another);
+        cased.extend(mine.into_iter().chain(also));
+    }
+    (found, theirs, cased)
 }
 
 /// `hits` (Salesforce users, by index) by what their anchors say (`anchored`): this user's,
@@ -382,16 +445,17 @@ fn anchored(
     }
 }
 
-/// The dispute of a user no rule linked, for whom rules found Salesforce users whose
-/// case-sensitive anchor holds the user's value in another case (`found`: rule, the value it
-/// looked up, user): Salesforce holds the two as different values (an id changed in case, or
-/// mistyped), so whose the account is is for a person to say; it is neither created beside
-/// nor deprovisioned.
+/// The dispute of a user for whom rules found Salesforce users whose case-sensitive anchor
+/// holds the user's value in another case (`found`: rule, the value it looked up, user), with
+/// the account a rule linked, if one did (`linked`: user, rule, value): Salesforce holds the
+/// two as different values (an id changed in case, or mistyped), so whose the account is is
+/// for a person to say; none is created beside it, linked past it, or deprovisioned.
 fn in_another_case_disputed(
     compiled: &Compiled<'_>,
     target: &TargetSnapshot,
     anchors: &[(usize, String)],
     found: &[(usize, String, usize)],
+    linked: Option<(usize, usize, &str)>,
     suffix: &str,
 ) -> Link {
     let (rule, value, t) = &found[0];
@@ -407,14 +471,38 @@ fn in_another_case_disputed(
         })
         .unwrap_or((&compiled.matching[anchors[0].0], &anchors[0].1));
     let theirs = user.text(anchor.field).unwrap_or_default();
-    let reason = format!(
-        "disputed: Salesforce user {} has {} = {value:?}, and its {} holds {theirs:?}, this \
-         user's {mine:?} in another case: the field is case-sensitive, so Salesforce holds two \
-         values; write the right one on the account (or in Entra) to link them, or clear it if \
-         the account is not theirs",
-        user.username, compiled.matching[*rule].field, anchor.field,
+    let finder = &compiled.matching[*rule];
+    let mut reason = String::from("disputed: ");
+    if let Some((one, by, by_value)) = linked {
+        let _ = write!(
+            reason,
+            "matching rule {} ({} = {by_value:?}) links Salesforce user {}, and ",
+            by + 1,
+            compiled.matching[by].field,
+            target.users[one].username
+        );
+    }
+    if std::ptr::eq(finder, anchor) {
+        let _ = write!(
+            reason,
+            "Salesforce user {}'s {}",
+            user.username, anchor.field
+        );
+    } else {
+        let _ = write!(
+            reason,
+            "Salesforce user {} has {} = {value:?}, and its {}",
+            user.username, finder.field, anchor.field
+        );
+    }
+    let _ = write!(
+        reason,
+        " holds {theirs:?}, this user's {mine:?} in another case: the field is case-sensitive, \
+         so Salesforce holds two values; write the right one on the account (or in Entra) to \
+         link them, or clear it if the account is not theirs"
     );
     let mut accounts: Vec<usize> = found.iter().map(|(_, _, t)| *t).collect();
+    accounts.extend(linked.map(|(one, ..)| one));
     accounts.sort_unstable();
     accounts.dedup();
     Link::Disputed(Box::new((reason, accounts)))

@@ -881,11 +881,10 @@ fn a_case_sensitive_anchor_in_another_case_is_disputed_not_replaced() {
             assert_eq!(p.kind, ProblemKind::Conflict, "{p:?}");
             assert_eq!(
                 p.reason,
-                "disputed: Salesforce user kai@x.com.dev1 has FederationIdentifier = \
-                 \"kai@x.com\", and its Badge__c holds \"B-7\", this user's \"b-7\" in another \
-                 case: the field is case-sensitive, so Salesforce holds two values; write the \
-                 right one on the account (or in Entra) to link them, or clear it if the account \
-                 is not theirs"
+                "disputed: Salesforce user kai@x.com.dev1's Badge__c holds \"B-7\", this user's \
+                 \"b-7\" in another case: the field is case-sensitive, so Salesforce holds two \
+                 values; write the right one on the account (or in Entra) to link them, or clear \
+                 it if the account is not theirs"
             );
         } else {
             let p = problem(&plan, &kai);
@@ -897,6 +896,66 @@ fn a_case_sensitive_anchor_in_another_case_is_disputed_not_replaced() {
                 "{p:?}"
             );
         }
+    }
+}
+
+/// The account holding the person's case-sensitive anchor in another case is disputed where no
+/// other rule finds it too — no query of the org finds it, yet it is likely theirs — and when
+/// another rule, or the anchor itself, links another account (two accounts for one person):
+/// helper-84 saw Kai created anew, or linked elsewhere, and this account deactivated as an
+/// orphan.
+#[test]
+fn an_account_found_only_by_its_anchor_in_another_case_is_disputed() {
+    let config = config(&[(
+        "{source: '[employeeId]', target: EmployeeNumber}",
+        "{source: '[employeeId]', target: Badge__c}",
+    )]);
+    // Kai's other account: none, one FederationIdentifier finds, one holding his badge as is.
+    for other in [
+        None,
+        Some(("FederationIdentifier", "kai@x.com", 2)),
+        Some(("Badge__c", "b-7", 1)),
+    ] {
+        let mut w = World::new();
+        w.target.user_describe.push(crate::model::FieldDescribe {
+            unique: true,
+            case_sensitive: true,
+            ..text_field("Badge__c", 10)
+        });
+        let kai = w.user("kai", json!({"employeeId": "b-7"}));
+        w.join("kai", "g-sales");
+        w.salesforce(
+            "kaisf",
+            json!({"Badge__c": "B-7", "FederationIdentifier": "kai.sf@x.com"}),
+        );
+        let mut reason = String::from("disputed: ");
+        if let Some((field, value, rule)) = other {
+            w.salesforce("kai", json!({ field: value }));
+            reason = format!(
+                "{reason}matching rule {rule} ({field} = {value:?}) links Salesforce user \
+                 kai@x.com.dev1, and "
+            );
+        }
+        reason.push_str(
+            "Salesforce user kaisf@x.com.dev1's Badge__c holds \"B-7\", this user's \"b-7\" in \
+             another case: the field is case-sensitive, so Salesforce holds two values; write \
+             the right one on the account (or in Entra) to link them, or clear it if the \
+             account is not theirs",
+        );
+        let plan = w.plan(&config);
+        assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+        let p = problem(&plan, &kai);
+        assert_eq!(p.kind, ProblemKind::Conflict, "{p:?}");
+        assert_eq!(p.reason, reason);
+        // `explain` counts the account its anchor rule found in another case (helper-84: "0
+        // Salesforce user(s)", then the dispute naming it).
+        let seen = super::explain::explain(&config, &w.source, &w.target, &inputs(&[]), &kai)
+            .expect("explained");
+        let anchor = &seen.matching.attempts[0];
+        assert_eq!(
+            (anchor.rule, anchor.found),
+            (1, 1 + usize::from(other.is_some_and(|o| o.0 == "Badge__c")))
+        );
     }
 }
 

@@ -1725,8 +1725,9 @@ fn a_plan_or_audit_log_is_never_written_over_the_config() {
 
 /// A matching rule finds the account holding the person's value in another case — Entra
 /// queries the org, and SOQL compares text without case — unless the org's describe marks that
-/// unique field case-sensitive: then the account is someone else's value, and Liam is created
-/// (his own `E1002` no duplicate of the account's `e1002`).
+/// unique field case-sensitive: then `e1002` and `E1002` are two values to Salesforce, and as
+/// the rule is an anchor (`[employeeId]`) and the account likely Liam's, he is a conflict:
+/// neither created beside it nor linked to it.
 #[test]
 fn a_match_on_a_case_sensitive_unique_field_keeps_case_end_to_end() {
     let scratch = Scratch::new("plan-case-sensitive-match");
@@ -1785,11 +1786,18 @@ fn a_match_on_a_case_sensitive_unique_field_keeps_case_end_to_end() {
         assert_eq!(out.code, 0, "{}", out.stderr);
         let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         let liam = &plan["changes"][0];
-        assert_eq!(plan["errors"], serde_json::json!([]), "{plan}");
         if case_sensitive {
-            assert_eq!(liam["action"], "create", "{liam}");
-            assert_eq!(liam["after"]["Badge__c"], "E1002", "{liam}");
+            assert_eq!(plan["changes"], serde_json::json!([]), "{plan}");
+            let reason = plan["errors"][0]["reason"].as_str().unwrap();
+            assert!(
+                reason.contains(
+                    "Salesforce user lchen.old@contoso.com.dev1's Badge__c holds \"e1002\", \
+                     this user's \"E1002\" in another case"
+                ),
+                "{plan}"
+            );
         } else {
+            assert_eq!(plan["errors"], serde_json::json!([]), "{plan}");
             assert_eq!(liam["action"], "update", "{liam}");
             assert!(
                 liam["reason"].as_str().unwrap().starts_with(
