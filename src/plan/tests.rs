@@ -852,6 +852,20 @@ fn matching_compares_without_case_unless_the_unique_field_is_case_sensitive() {
     }
 }
 
+/// A world whose org keeps a unique, case-sensitive Badge__c, and Kai, assigned, with the
+/// employee id `b-7` (his key second).
+fn kai_with_a_case_sensitive_badge() -> (World, String) {
+    let mut w = World::new();
+    w.target.user_describe.push(crate::model::FieldDescribe {
+        unique: true,
+        case_sensitive: true,
+        ..text_field("Badge__c", 10)
+    });
+    let kai = w.user("kai", json!({"employeeId": "b-7"}));
+    w.join("kai", "g-sales");
+    (w, kai)
+}
+
 /// An anchor in a unique, case-sensitive field (`[employeeId]` → Badge__c) holding the person's
 /// value in another case is two values to Salesforce, and likely one person's: Kai is a
 /// conflict that names both, and his account (found by FederationIdentifier) is neither
@@ -865,14 +879,7 @@ fn a_case_sensitive_anchor_in_another_case_is_disputed_not_replaced() {
         "{source: '[employeeId]', target: Badge__c}",
     )]);
     for (held, disputed) in [("B-7", true), ("Z-9", false)] {
-        let mut w = World::new();
-        w.target.user_describe.push(crate::model::FieldDescribe {
-            unique: true,
-            case_sensitive: true,
-            ..text_field("Badge__c", 10)
-        });
-        let kai = w.user("kai", json!({"employeeId": "b-7"}));
-        w.join("kai", "g-sales");
+        let (mut w, kai) = kai_with_a_case_sensitive_badge();
         w.salesforce("kai", json!({"Badge__c": held}));
         let plan = w.plan(&config);
         if disputed {
@@ -916,14 +923,7 @@ fn an_account_found_only_by_its_anchor_in_another_case_is_disputed() {
         Some(("FederationIdentifier", "kai@x.com", 2)),
         Some(("Badge__c", "b-7", 1)),
     ] {
-        let mut w = World::new();
-        w.target.user_describe.push(crate::model::FieldDescribe {
-            unique: true,
-            case_sensitive: true,
-            ..text_field("Badge__c", 10)
-        });
-        let kai = w.user("kai", json!({"employeeId": "b-7"}));
-        w.join("kai", "g-sales");
+        let (mut w, kai) = kai_with_a_case_sensitive_badge();
         w.salesforce(
             "kaisf",
             json!({"Badge__c": "B-7", "FederationIdentifier": "kai.sf@x.com"}),
