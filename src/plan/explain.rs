@@ -142,7 +142,14 @@ pub(crate) fn explain(
     };
     let mut attempts = Vec::new();
     let suffix = config.safety.sandbox_email_suffix.as_str();
-    let index = match_index(&state.compiled, target, suffix);
+    let mut index = match_index(&state.compiled, target, suffix);
+    super::matching::note_read(
+        &state.compiled,
+        &mut index,
+        &state.users,
+        &state.context(),
+        suffix,
+    );
     let _ = link(
         &state.compiled,
         &index,

@@ -22,9 +22,17 @@ use crate::model::TargetSnapshot;
 pub(super) struct MatchIndex<'a> {
     map: HashMap<Cow<'a, str>, usize>,
     many: Vec<Vec<usize>>,
-    /// For an anchor rule on a case-sensitive field, the same users by their key in lower
-    /// case: who holds a person's value in another case, which no query of the org finds.
-    in_any_case: Option<Box<MatchIndex<'a>>>,
+    /// For an anchor rule on a case-sensitive field: who holds a person's value in another
+    /// case, which no query of the org finds.
+    in_any_case: Option<Box<InAnyCase<'a>>>,
+}
+
+/// An anchor rule's Salesforce users by their key in lower case, and the keys of the Entra
+/// users read (`note_read`): an account holding one of those in any case is that person's
+/// value, not another's in another case.
+struct InAnyCase<'a> {
+    folded: MatchIndex<'a>,
+    read: std::collections::HashSet<String>,
 }
 
 /// The bit of a `MatchIndex` entry that says the rest is a place in `many`, not a user.
@@ -42,14 +50,21 @@ impl<'a> MatchIndex<'a> {
     /// The Salesforce users holding `key` in another case, where the rule keeps them
     /// (`in_any_case`), in snapshot order.
     fn in_another_case(&self, key: &str) -> Vec<usize> {
-        let Some(folded) = &self.in_any_case else {
+        let Some(in_any_case) = &self.in_any_case else {
             return Vec::new();
         };
         let exact = self.get(key);
-        (folded.get(&key.to_lowercase()).iter())
+        (in_any_case.folded.get(&key.to_lowercase()).iter())
             .copied()
             .filter(|t| !exact.contains(t))
             .collect()
+    }
+
+    /// Whether an Entra user read holds `key` (`note_read`).
+    fn read_holds(&self, key: &str) -> bool {
+        self.in_any_case
+            .as_ref()
+            .is_some_and(|in_any_case| in_any_case.read.contains(key))
     }
 
     /// The Salesforce users (indexes into the snapshot's users) `key` finds, in snapshot order.
@@ -110,10 +125,46 @@ pub(super) fn match_index<'a>(
                     index.insert(key, t);
                 }
             }
-            index.in_any_case = folded.map(Box::new);
+            index.in_any_case = folded.map(|folded| {
+                Box::new(InAnyCase {
+                    folded,
+                    read: std::collections::HashSet::new(),
+                })
+            });
             index
         })
         .collect()
+}
+
+/// Notes in `index` (`match_index`) each key the case-sensitive anchor rules give the Entra
+/// users read (`users`): an account holding one of them is that person's, not another's in
+/// another case. Nothing to do, and nothing evaluated, for any other config.
+pub(super) fn note_read(
+    compiled: &Compiled<'_>,
+    index: &mut [MatchIndex<'_>],
+    users: &[SourceUser<'_>],
+    ctx: &Context<'_>,
+    suffix: &str,
+) {
+    for (rule, index) in compiled.matching.iter().zip(index) {
+        let Some(in_any_case) = &mut index.in_any_case else {
+            continue;
+        };
+        for user in users {
+            let value = match held_text(rule.parsed, user) {
+                Some(text) => Cow::Borrowed(text),
+                None => match expr::evaluate(rule.parsed, user, ctx) {
+                    Ok(Value::Str(text)) => Cow::Owned(text),
+                    _ => continue,
+                },
+            };
+            if !value.trim().is_empty() {
+                in_any_case
+                    .read
+                    .insert(rule.key(&value, suffix).into_owned());
+            }
+        }
+    }
 }
 
 /// One matching rule tried, for `roster explain`.
@@ -227,7 +278,7 @@ pub(super) fn link(
         // (a reused UPN, a shared name) must not hand it to this user. One whose case-sensitive
         // anchor holds this user's value in another case may be theirs or not: disputed.
         let (mut found, theirs, mut cased) =
-            finds(compiled, target, &index[i], &key, &anchors, suffix);
+            finds(compiled, target, (i, &index[i]), &key, &anchors, suffix);
         anothers.extend(theirs.iter().map(|t| (i, *t)));
         in_another_case.extend(cased.iter().map(|t| (i, value.to_string(), *t)));
         if rule.anchor {
@@ -372,21 +423,28 @@ enum Anchored {
     InAnotherCase,
 }
 
-/// What rule `index` finds for `key` (the rule's own key of the user's value), by what their
-/// anchors say (`by_anchors`): this user's, another person's, this user's values in another
-/// case — among which, for an anchor rule on a case-sensitive field, who holds the key itself
-/// in another case (`MatchIndex::in_another_case`) unless an earlier anchor says another's.
+/// What rule `rule` (its index and `MatchIndex`) finds for `key` (the rule's own key of the
+/// user's value), by what their anchors say (`by_anchors`): this user's, another person's,
+/// this user's values in another case — among which, for an anchor rule on a case-sensitive
+/// field, who holds the key itself in another case (`MatchIndex::in_another_case`), unless an
+/// Entra user read holds that value as it is written, or an earlier anchor says another's.
 fn finds(
     compiled: &Compiled<'_>,
     target: &TargetSnapshot,
-    index: &MatchIndex<'_>,
+    (rule, index): (usize, &MatchIndex<'_>),
     key: &str,
     anchors: &[(usize, String)],
     suffix: &str,
 ) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let (found, mut theirs, mut cased) =
         by_anchors(compiled, target, index.get(key), anchors, suffix);
-    let other_case = index.in_another_case(key);
+    let anchor = &compiled.matching[rule];
+    let (someone_elses, other_case): (Vec<usize>, Vec<usize>) =
+        (index.in_another_case(key)).into_iter().partition(|t| {
+            (target.users[*t].text(anchor.field))
+                .is_some_and(|held| index.read_holds(&anchor.key(held, suffix)))
+        });
+    theirs.extend(someone_elses);
     if !other_case.is_empty() {
         let (mine, another, also) = by_anchors(compiled, target, &other_case, anchors, suffix);
         theirs.extend(another);

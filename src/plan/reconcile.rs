@@ -883,7 +883,7 @@ impl<'a> State<'a> {
     ) -> State<'a> {
         let OrgLookups {
             compiled,
-            index,
+            mut index,
             org,
             taken,
             by_username,
@@ -901,6 +901,7 @@ impl<'a> State<'a> {
         // A context a user, as `explain` evaluates one user's rules: what a rule draws (a
         // Guid) does not depend on the users linked before.
         let ctx = || Context::new(inputs.now, inputs.seed);
+        super::matching::note_read(&compiled, &mut index, &users, &ctx(), suffix);
         let users_sorted = users.is_sorted_by(|a, b| a.id <= b.id);
         let known = |id: &str| known_id(&users, users_sorted, &source.deleted_users, id);
         let protected = |t: usize| org.protected(config, &target.users[t]);

@@ -959,6 +959,60 @@ fn an_account_found_only_by_its_anchor_in_another_case_is_disputed() {
     }
 }
 
+/// Two people whose employee ids differ only in case, in a case-sensitive anchor field, are
+/// two values to Salesforce and to roster: each links their own account, neither disputes the
+/// other's (helper-85). A third account in yet another case, which no one read holds, is
+/// disputed by both.
+#[test]
+fn two_people_whose_ids_differ_only_in_case_each_keep_their_own_account() {
+    let config = config(&[(
+        "{source: '[employeeId]', target: EmployeeNumber}",
+        "{source: '[employeeId]', target: Badge__c}",
+    )]);
+    for stray in [false, true] {
+        let mut w = World::new();
+        w.target.user_describe.push(crate::model::FieldDescribe {
+            unique: true,
+            case_sensitive: true,
+            ..text_field("Badge__c", 10)
+        });
+        let mut keys = Vec::new();
+        for (name, badge) in [("kai", "ab-1"), ("bo", "AB-1")] {
+            keys.push(w.user(name, json!({ "employeeId": badge })));
+            w.join(name, "g-sales");
+            w.salesforce(name, json!({ "Badge__c": badge }));
+        }
+        if stray {
+            w.salesforce(
+                "stray",
+                json!({"Badge__c": "Ab-1", "FederationIdentifier": null}),
+            );
+        }
+        let plan = w.plan(&config);
+        if stray {
+            assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+            for key in &keys {
+                let p = problem(&plan, key);
+                assert!(
+                    p.reason
+                        .contains("stray@x.com.dev1's Badge__c holds \"Ab-1\""),
+                    "{p:?}"
+                );
+            }
+        } else {
+            assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+            assert!(
+                plan.changes
+                    .iter()
+                    .all(|c| c.action == Action::Update
+                        && c.reason.starts_with("linked by Badge__c")),
+                "{:#?}",
+                plan.changes
+            );
+        }
+    }
+}
+
 /// An object-id anchor in a case-sensitive unique field holding the person's id in capitals
 /// (an import script's `[guid]`) is still the person's id: a GUID's case means nothing.
 #[test]
