@@ -33,6 +33,8 @@ pub(super) struct MatchIndex<'a> {
 struct InAnyCase<'a> {
     folded: MatchIndex<'a>,
     read: std::collections::HashSet<String>,
+    /// The keys of `read` in lower case, each with the user (by index) holding it.
+    read_folded: HashMap<String, usize>,
 }
 
 /// The bit of a `MatchIndex` entry that says the rest is a place in `many`, not a user.
@@ -129,6 +131,7 @@ pub(super) fn match_index<'a>(
                 Box::new(InAnyCase {
                     folded,
                     read: std::collections::HashSet::new(),
+                    read_folded: HashMap::default(),
                 })
             });
             index
@@ -150,7 +153,7 @@ pub(super) fn note_read(
         let Some(in_any_case) = &mut index.in_any_case else {
             continue;
         };
-        for user in users {
+        for (i, user) in users.iter().enumerate() {
             let value = match held_text(rule.parsed, user) {
                 Some(text) => Cow::Borrowed(text),
                 None => match expr::evaluate(rule.parsed, user, ctx) {
@@ -159,12 +162,52 @@ pub(super) fn note_read(
                 },
             };
             if !value.trim().is_empty() {
-                in_any_case
-                    .read
-                    .insert(rule.key(&value, suffix).into_owned());
+                let key = rule.key(&value, suffix).into_owned();
+                in_any_case.read_folded.insert(key.to_lowercase(), i);
+                in_any_case.read.insert(key);
             }
         }
     }
+}
+
+/// The Salesforce users (by index) whose case-sensitive anchor (`note_read` done) holds a
+/// value no Entra user read holds as written but one holds in another case, each with why it is
+/// kept: an owned account no one links is no orphan to deactivate then — likely that
+/// person's second account, which a person must settle.
+pub(super) fn held_in_another_case(
+    compiled: &Compiled<'_>,
+    index: &[MatchIndex<'_>],
+    target: &TargetSnapshot,
+    users: &[SourceUser<'_>],
+    suffix: &str,
+) -> HashMap<usize, String> {
+    let mut held = HashMap::default();
+    for (rule, index) in compiled.matching.iter().zip(index) {
+        let Some(in_any_case) = &index.in_any_case else {
+            continue;
+        };
+        for (t, account) in target.users.iter().enumerate() {
+            let Some(value) = account.text(rule.field).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let key = rule.key(value, suffix);
+            if in_any_case.read.contains(key.as_ref()) {
+                continue;
+            }
+            if let Some(&i) = in_any_case.read_folded.get(&key.to_lowercase()) {
+                held.entry(t).or_insert_with(|| {
+                    format!(
+                        "kept: no Entra user links to it, but its {} holds {value:?}, the Entra \
+                         user {}'s value in another case; the field is case-sensitive, so it \
+                         may be their second account: settle whose it is (correct or clear the \
+                         value on it)",
+                        rule.field, users[i].key
+                    )
+                });
+            }
+        }
+    }
+    held
 }
 
 /// One matching rule tried, for `roster explain`.

@@ -264,6 +264,17 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
                 withheld += 1;
                 continue;
             }
+            None if unlinked
+                && owned(config, user)
+                && let Some(why) = state.held_in_another_case.get(&t) =>
+            {
+                plan.errors.push(Problem {
+                    kind: ProblemKind::Conflict,
+                    key: user.username.clone(),
+                    reason: why.clone(),
+                });
+                continue;
+            }
             None if unlinked && owned(config, user) => (
                 Situation::Orphaned,
                 format!(
@@ -772,6 +783,9 @@ pub(super) struct State<'a> {
     pub(super) deleted_in_entra: &'a [crate::model::DeletedUser],
     /// Whether `users` are in object id order (a live read and its snapshot are).
     pub(super) users_sorted: bool,
+    /// Salesforce users (by index) whose case-sensitive anchor holds a user's value in another
+    /// case, with why they are kept (`matching::held_in_another_case`): no orphans.
+    pub(super) held_in_another_case: HashMap<usize, String>,
 }
 
 /// What planning looks up in the org, made from the config and the Salesforce snapshot alone,
@@ -940,6 +954,8 @@ impl<'a> State<'a> {
                 }
             }
         }
+        let held_in_another_case =
+            super::matching::held_in_another_case(&compiled, &index, target, &users, suffix);
         // Whoever is in a dispute keeps every account a rule finds for them: none is an orphan.
         for (i, l) in links.iter_mut().enumerate() {
             if let Link::Disputed(dispute) = l {
@@ -981,6 +997,7 @@ impl<'a> State<'a> {
             unique_values,
             deleted_in_entra: &source.deleted_users,
             users_sorted,
+            held_in_another_case,
         }
     }
 

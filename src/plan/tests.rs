@@ -1013,6 +1013,59 @@ fn two_people_whose_ids_differ_only_in_case_each_keep_their_own_account() {
     }
 }
 
+/// An owned account no one links whose case-sensitive anchor holds a read user's value in
+/// another case is no orphan: Kai is linked by his object id (an anchor's link stands, so no
+/// later rule looks further), and the account holding his badge as `B-7` is kept, as a
+/// conflict that names him (helper-85: it was deactivated).
+#[test]
+fn an_unlinked_account_holding_a_badge_in_another_case_is_kept() {
+    const GUID: &str = "0000000e-0000-4000-8000-00000000abcd";
+    let config = config(&[
+        (
+            "  - {source: '[employeeId]', target: EmployeeNumber}\n",
+            "  - {source: '[objectId]', target: Anchor__c}\n  - {source: '[employeeId]', target: Badge__c}\n",
+        ),
+        (
+            "  - {target: Title, source: jobTitle}\n",
+            "  - {target: Title, source: jobTitle}\n  - {target: Anchor__c, source: objectId}\n",
+        ),
+    ]);
+    let (mut w, kai) = kai_with_a_case_sensitive_badge();
+    w.target.user_describe.push(text_field("Anchor__c", 36));
+    let user = w.source.users.last_mut().unwrap();
+    user.id = GUID.into();
+    user.attributes
+        .insert(crate::sorted_map::Name::from("objectId"), json!(GUID));
+    for group in &mut w.source.groups {
+        for member in &mut group.members {
+            if member == "id-kai" {
+                *member = GUID.into();
+            }
+        }
+    }
+    w.salesforce("kai", json!({ "Anchor__c": GUID }));
+    w.salesforce(
+        "kaisf",
+        json!({"Badge__c": "B-7", "FederationIdentifier": "kai.sf@x.com"}),
+    );
+    let plan = w.plan(&config);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.key == kai && c.action == Action::Update),
+        "{:#?}",
+        plan.changes
+    );
+    let kept = problem(&plan, "kaisf@x.com.dev1");
+    assert_eq!(kept.kind, ProblemKind::Conflict);
+    assert_eq!(
+        kept.reason,
+        "kept: no Entra user links to it, but its Badge__c holds \"B-7\", the Entra user \
+         kai@x.com's value in another case; the field is case-sensitive, so it may be their \
+         second account: settle whose it is (correct or clear the value on it)"
+    );
+}
+
 /// An object-id anchor in a case-sensitive unique field holding the person's id in capitals
 /// (an import script's `[guid]`) is still the person's id: a GUID's case means nothing.
 #[test]
