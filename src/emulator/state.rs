@@ -783,8 +783,15 @@ fn check_users(users: &[EntraUser]) -> Result<(), String> {
                 .get("userPrincipalName")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            // What YAML read as a number or a boolean was most likely meant as text.
+            let hint = if problem.ends_with(", not text") {
+                "; YAML reads an unquoted number (0x1F, 1e3, +1), true or false as such: write \
+                 the text in quotes"
+            } else {
+                ""
+            };
             return Err(format!(
-                "entra.users[{i}] ({upn}): {problem} (Graph would refuse it)"
+                "entra.users[{i}] ({upn}): {problem} (Graph would refuse it){hint}"
             ));
         }
     }

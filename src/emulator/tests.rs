@@ -3062,6 +3062,21 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
             && err.contains("write the text in quotes"),
         "{err}"
     );
+    // An Entra user's, too: Graph holds text there.
+    let entra = DEMO.replacen(
+        "      employeeId: \"E1001\"\n",
+        "      employeeId: 0x1F\n",
+        1,
+    );
+    let err = State::from_world(WorldFile::from_yaml(&entra).unwrap())
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains(
+            "employeeId 31, not text (Graph would refuse it); YAML reads an unquoted number"
+        ) && err.contains("write the text in quotes"),
+        "{err}"
+    );
     // `IsActive: no` is text in YAML 1.2: no checkbox's value (it was served as "no", and
     // every read of the world failed).
     let no = DEMO.replacen(
