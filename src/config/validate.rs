@@ -96,6 +96,7 @@ pub(crate) fn check(config: &Config) -> (Vec<Finding>, Option<desired::Config>) 
     let mut expressions = parse_expressions(config, &mut out);
     check_attributes(config, &expressions, &mut out);
     check_anchor(config, &expressions, &mut out);
+    check_matched_mappings(config, &expressions, &mut out);
     check_mappings(config, &mut out);
     check_roles(config, &mut out);
     check_ownership(config, &mut out);
@@ -632,6 +633,69 @@ fn check_anchor(
                  `{target: Entra_Object_Id__c, source: objectId}`",
             ),
         );
+    }
+}
+
+/// Warns where a mapping writes a field a matching rule compares with, but not what the rule
+/// looks for (`ToLower([employeeId])` against `[employeeId]`): an account roster creates holds
+/// the mapping's value, which the rule does not find on the next plan — the user is created
+/// again, or, where another rule finds the account, its anchor disagrees (a conflict; in a
+/// case-sensitive field a change of case is enough). In Entra the two cannot differ: matching
+/// precedence is set on an attribute mapping, whose expression both writes and matches
+/// ("Tutorial - Customize user provisioning attribute-mappings", Microsoft Learn). A constant
+/// is left alone, and so is a `default:` (an empty value matches nothing either way).
+fn check_matched_mappings(
+    config: &Config,
+    expressions: &HashMap<String, desired::Expression>,
+    out: &mut Vec<Finding>,
+) {
+    for (i, rule) in config.matching.iter().enumerate() {
+        let Some(sought) = expressions.get(&format!("/matching/{i}/source")) else {
+            continue;
+        };
+        for (j, mapping) in config.mappings.iter().enumerate() {
+            if !mapping.target.eq_ignore_ascii_case(&rule.target) {
+                continue;
+            }
+            let (pointer, written, same) = match mapping.value() {
+                Some(MappingValue::Source(name)) => (
+                    format!("/mappings/{j}/source"),
+                    format!("[{name}]"),
+                    matches!(&sought.parsed.kind, crate::expr::ExprKind::Attribute(a) if **a == *name),
+                ),
+                Some(MappingValue::Expression(text)) => {
+                    let pointer = format!("/mappings/{j}/expression");
+                    // An expression that did not parse is an error already.
+                    let Some(parsed) = expressions.get(&pointer) else {
+                        continue;
+                    };
+                    let same = parsed.parsed.same_as(&sought.parsed);
+                    (pointer, text.to_owned(), same)
+                }
+                Some(MappingValue::Constant(_)) | None => continue,
+            };
+            if !same {
+                out.push(
+                    Finding::warning(
+                        &pointer,
+                        format!(
+                            "matching rule {} looks for `{}` in {}, but this mapping writes `{written}` there",
+                            i + 1,
+                            rule.source,
+                            rule.target
+                        ),
+                    )
+                    .label("not what the matching rule looks for")
+                    .help(
+                        "write the same expression in both, as Entra keeps one (matching \
+                         precedence is set on the mapping): an account roster creates holds \
+                         what the mapping writes, so the rule would not find it on the next \
+                         plan — the user created again, or, where another rule finds the \
+                         account, its anchor disagreeing (a conflict)",
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -27,6 +27,32 @@ pub(crate) struct Expr {
     pub(crate) span: Range<usize>,
 }
 
+impl Expr {
+    /// Whether `self` and `other` are one expression, however spaced: `[employeeId]` is
+    /// `[ employeeId ]`, `ToLower([mail])` is `ToLower( [mail] )` (spans set aside).
+    pub(crate) fn same_as(&self, other: &Expr) -> bool {
+        match (&self.kind, &other.kind) {
+            (ExprKind::Call { name, args }, ExprKind::Call { name: n, args: a }) => {
+                name == n
+                    && args.len() == a.len()
+                    && args.iter().zip(a).all(|pair| match pair {
+                        (Some(x), Some(y)) => x.same_as(y),
+                        (x, y) => x.is_none() && y.is_none(),
+                    })
+            }
+            (
+                ExprKind::Compare { op, left, right },
+                ExprKind::Compare {
+                    op: o,
+                    left: l,
+                    right: r,
+                },
+            ) => op == o && left.same_as(l) && right.same_as(r),
+            (kind, other) => kind == other,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ExprKind {
     /// Interned: a source user's attributes are found by the name's one copy, not its text.

@@ -1356,3 +1356,63 @@ fn a_merge_key_merges_an_anchored_mapping_its_own_keys_winning() {
     ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
+
+/// A mapping that writes a matched field something other than what its matching rule looks
+/// for is a warning at the mapping, with its line: the account roster creates would not be
+/// found by the rule on the next plan (helper-85: `ToLower` on a case-sensitive anchor made
+/// roster's own account a conflict after apply). The same expression spaced otherwise is no
+/// difference, and a constant or a `default:` is left alone.
+#[test]
+fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
+    let validate = |name: &str, text: String| {
+        let scratch = Scratch::new(name);
+        scratch.write("roster.yaml", &text);
+        let out = scratch.roster(&["validate"]);
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        (text, out.stderr)
+    };
+    // The anchor's value in another case.
+    let (text, stderr) = validate(
+        "matched-mapping-case",
+        minimal_with(
+            "{target: Entra_Object_Id__c, source: objectId}",
+            "{target: Entra_Object_Id__c, expression: 'ToUpper([objectId])'}",
+        ),
+    );
+    let line = text.lines().position(|l| l.contains("ToUpper")).unwrap() + 1;
+    assert!(
+        stderr.contains(
+            "matching rule 1 looks for `[objectId]` in Entra_Object_Id__c, but this mapping \
+             writes `ToUpper([objectId])` there"
+        ) && stderr.contains(&format!("roster.yaml:{line}:")),
+        "{stderr}"
+    );
+    // Another attribute, by `source:`.
+    let (_, stderr) = validate(
+        "matched-mapping-source",
+        minimal_with(
+            "{target: Username, source: userPrincipalName}",
+            "{target: Username, source: mail}",
+        ),
+    );
+    assert!(
+        stderr.contains(
+            "matching rule 2 looks for `[userPrincipalName]` in Username, but this mapping \
+             writes `[mail]` there"
+        ),
+        "{stderr}"
+    );
+    // One expression, written with other spaces in each place; and a default beside it.
+    let (_, stderr) = validate(
+        "matched-mapping-same",
+        minimal_with(
+            "{source: '[userPrincipalName]', target: Username}",
+            "{source: 'Append( [userPrincipalName],\".x\" )', target: Username}",
+        )
+        .replace(
+            "{target: Username, source: userPrincipalName}",
+            "{target: Username, expression: 'Append([userPrincipalName], \".x\")', default: x}",
+        ),
+    );
+    assert!(!stderr.contains("looks for"), "{stderr}");
+}
