@@ -3043,7 +3043,7 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
     assert!(
         err.starts_with("line ")
             && err.ends_with(
-                ": YAML reads an unquoted .inf as an infinite or not-a-number value, which no \
+                " (jobTitle): YAML reads an unquoted .inf as an infinite or not-a-number value, which no \
                  field takes; write \".inf\" to mean the text"
             ),
         "{err}"

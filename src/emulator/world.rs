@@ -426,9 +426,29 @@ impl WorldFile {
     pub(crate) fn from_yaml(text: &str) -> Result<WorldFile, String> {
         serde_saphyr::from_str_with_options(text, crate::config::yaml_options()).map_err(|e| {
             let at = e.location().map_or_else(String::new, |at| {
-                format!("line {} column {}: ", at.line(), at.column())
+                // The key the line gives a value to, named: a world's users are pages of
+                // alike keys, and a line number alone sends the reader counting (helper-84).
+                let key = usize::try_from(at.line())
+                    .ok()
+                    .and_then(|n| text.lines().nth(n.checked_sub(1)?))
+                    .and_then(line_key)
+                    .map(|key| format!(" ({key})"))
+                    .unwrap_or_default();
+                format!("line {} column {}{key}: ", at.line(), at.column())
             });
             format!("{at}{}", crate::config::yaml_message(&e, "field"))
         })
     }
+}
+
+/// The key of a YAML line `  - key: value` or `key: value`, when it is a plain name.
+fn line_key(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
+    let (key, _) = line.split_once(':')?;
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+    .then_some(key)
 }

@@ -852,6 +852,49 @@ fn matching_compares_without_case_unless_the_unique_field_is_case_sensitive() {
     }
 }
 
+/// A unique value another account holds in another form — another case, or spaces around it
+/// in a case-sensitive field — is the same value to Salesforce: the conflict shows the
+/// holder's as the org keeps it and says why they are one (helper-84); held as written, it
+/// says nothing more.
+#[test]
+fn a_unique_value_held_in_another_form_is_shown_as_held() {
+    let config = config(&[(
+        "  - {target: Title, source: jobTitle}\n",
+        "  - {target: Title, source: jobTitle}\n  - {target: Badge__c, source: department}\n",
+    )]);
+    for (case_sensitive, held, why) in [
+        (
+            false,
+            "b2",
+            " (as \"b2\", the same value to Salesforce, which compares it without case)",
+        ),
+        (
+            true,
+            " B2 ",
+            " (as \" B2 \", the same value to Salesforce, which compares it without the spaces around it)",
+        ),
+        (true, "B2", ""),
+    ] {
+        let mut w = World::new();
+        w.target.user_describe.push(crate::model::FieldDescribe {
+            unique: true,
+            case_sensitive,
+            ..text_field("Badge__c", 10)
+        });
+        let ann = w.user("ann", json!({"department": "B2"}));
+        w.join("ann", "g-sales");
+        w.salesforce("bob", json!({"Badge__c": held}));
+        let plan = w.plan(&config);
+        assert_eq!(
+            problem(&plan, &ann).reason,
+            format!(
+                "Badge__c \"B2\" is already held by Salesforce user bob@x.com.dev1{why}; the \
+                 org's Badge__c field is unique"
+            )
+        );
+    }
+}
+
 /// A world whose org keeps a unique, case-sensitive Badge__c, and Kai, assigned, with the
 /// employee id `b-7` (his key second).
 fn kai_with_a_case_sensitive_badge() -> (World, String) {

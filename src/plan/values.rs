@@ -530,10 +530,7 @@ impl<'a> UniqueValues<'a> {
         let taken = sought.0.iter().find_map(|&(field, _, at, holder)| {
             let by = match holder? {
                 held if let Some(user) = self.other_org_user(held, own).map(|i| &self.users[i]) => {
-                    (
-                        format!("Salesforce user {}", user.username),
-                        Some(user.id.to_string()),
-                    )
+                    (format!("Salesforce user {}", user.username), Some(user))
                 }
                 Holder::Plan(other) if other != key => {
                     (format!("{other}, another user of this plan"), None)
@@ -542,20 +539,37 @@ impl<'a> UniqueValues<'a> {
             };
             Some((field, at, by))
         });
-        if let Some((field, at, (holder, id))) = taken {
+        if let Some((field, at, (holder, user))) = taken {
             let api_name = &self.held[field].name;
             let text = fields
                 .into_iter()
                 .nth(at)
                 .and_then(|(_, value)| value.as_str())
                 .unwrap_or_default();
+            // The holder's value as the org keeps it, when it is not this one as written: the
+            // same to Salesforce, which the reader may not see (`e1` against `E1`; helper-84).
+            let held_as = user
+                .and_then(|u| u.text(api_name))
+                .filter(|theirs| *theirs != text)
+                .map(|theirs| {
+                    format!(
+                        " (as {}, the same value to Salesforce, which compares it {})",
+                        quoted(theirs),
+                        if user_fields::stored_text(theirs) == user_fields::stored_text(text) {
+                            "without the spaces around it"
+                        } else {
+                            "without case"
+                        }
+                    )
+                })
+                .unwrap_or_default();
             return Err((
                 format!(
-                    "{api_name} {} is already held by {holder}; the org's {api_name} field is \
-                     unique",
+                    "{api_name} {} is already held by {holder}{held_as}; the org's {api_name} \
+                     field is unique",
                     quoted(text)
                 ),
-                id,
+                user.map(|u| u.id.to_string()),
             ));
         }
         for &(field, print, _, _) in &sought.0 {
@@ -878,7 +892,9 @@ mod tests {
         assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
         assert_eq!(
             err,
-            "Badge__c \"b-1\" is already held by Salesforce user holder@x.dev1; the org's Badge__c field is unique"
+            "Badge__c \"b-1\" is already held by Salesforce user holder@x.dev1 (as \"B-1\", the \
+             same value to Salesforce, which compares it without case); the org's Badge__c field \
+             is unique"
         );
         // Within the plan: the first claimant wins, the second is told who.
         assert!(claim("ann@x", "B-2", None).is_ok());

@@ -893,7 +893,7 @@ fn a_community_nickname_another_user_holds_is_a_conflict_in_the_plan() {
     let out = world.roster(&["plan"]);
     assert!(
         out.stdout.contains("salesforce_user[\"leo.costa@contoso.com\"]: conflict")
-            && out.stdout.contains("CommunityNickname \"LIAM.CHEN\" is already held by Salesforce user liam.chen@contoso.com"),
+            && out.stdout.contains("CommunityNickname \"LIAM.CHEN\" is already held by Salesforce user liam.chen@contoso.com.dev1 (as \"liam.chen\", the same value to Salesforce, which compares it without case)"),
         "{}",
         out.stdout
     );
