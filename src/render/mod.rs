@@ -228,7 +228,8 @@ fn first_control(buf: &[u8]) -> Option<usize> {
 }
 
 /// `text` in double quotes, as a plan shows a value or a key: `"` and `\` escaped and what acts
-/// (`acts`) written as its escape, as `{:?}` writes them — but a letter with a combining mark, a
+/// (`acts`) and every blank but the space (`\u{a0}`) written as its escape, as `{:?}` writes
+/// them — but a letter with a combining mark, a
 /// joiner or an emoji shows as itself, where `{:?}` writes `Zoe\u{308}` for an "Zoë" typed
 /// decomposed and `अन\u{941}राधा` for Anuradha.
 pub(crate) struct Quoted<'t>(pub(crate) &'t str);
@@ -240,7 +241,11 @@ impl std::fmt::Display for Quoted<'_> {
             match c {
                 '"' => f.write_str("\\\"")?,
                 '\\' => f.write_str("\\\\")?,
-                c if acts(c) => write!(f, "{}", c.escape_debug())?,
+                // A blank other than the space (a no-break space, an em space) shows as one:
+                // `"Ann Lee" -> "Ann Lee"` would be a change no one can see.
+                c if acts(c) || (c.is_whitespace() && c != ' ') => {
+                    write!(f, "{}", c.escape_debug())?;
+                }
                 c => f.write_char(c)?,
             }
         }
@@ -549,6 +554,7 @@ mod tests {
             "~ !#$%&()*+,-./:;<=>?@[]^_`{|}",
             "\u{7f}",
             "\u{202e}\u{feff}\u{ad}",
+            "Ann\u{a0}Lee\u{2003}\u{3000}\u{202f}",
         ] {
             let mut out = String::new();
             super::push_quoted(&mut out, value);
