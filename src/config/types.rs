@@ -465,13 +465,18 @@ pub(crate) struct Mapping {
     #[schemars(length(min = 1))]
     pub(crate) target: String,
     /// A source attribute copied as is (Entra's "Direct" mapping), e.g. `mail`.
+    // Each of the three a string when given: `expression: ~` is no value, refused where it
+    // stands rather than taken for a mapping without one (helper-86: an internal error).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub(crate) source: Option<String>,
     /// A constant string.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub(crate) constant: Option<String>,
     /// An Entra attribute-mapping expression, e.g. `Join(" ", [givenName], [surname])`.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub(crate) expression: Option<String>,
     /// Used on create when the value is null (as Entra's "Default value if null").
     #[serde(default)]

@@ -636,66 +636,114 @@ fn check_anchor(
     }
 }
 
-/// Warns where a mapping writes a field a matching rule compares with, but not what the rule
-/// looks for (`ToLower([employeeId])` against `[employeeId]`): an account roster creates holds
-/// the mapping's value, which the rule does not find on the next plan — the user is created
-/// again, or, where another rule finds the account, its anchor disagrees (a conflict; in a
-/// case-sensitive field a change of case is enough). In Entra the two cannot differ: matching
-/// precedence is set on an attribute mapping, whose expression both writes and matches
-/// ("Tutorial - Customize user provisioning attribute-mappings", Microsoft Learn). A constant
-/// is left alone, and so is a `default:` (an empty value matches nothing either way).
+/// Warns where a mapping writes a field matching rules compare with, but none of them looks for
+/// what it writes (`[mail]` where the rule reads `[userPrincipalName]`): an account roster
+/// creates holds the mapping's value, which the rules do not find on the next plan — the user
+/// is created again, or, where another rule finds the account, its anchor disagrees (a
+/// conflict). In Entra the two cannot differ: matching precedence is set on an attribute
+/// mapping, whose expression both writes and matches ("Tutorial - Customize user provisioning
+/// attribute-mappings", Microsoft Learn). What matching ignores is no difference
+/// (`matched_form`); a constant is left alone, and so is a `default:` (an empty value matches
+/// nothing either way).
 fn check_matched_mappings(
     config: &Config,
     expressions: &HashMap<String, desired::Expression>,
     out: &mut Vec<Finding>,
 ) {
-    for (i, rule) in config.matching.iter().enumerate() {
-        let Some(sought) = expressions.get(&format!("/matching/{i}/source")) else {
+    let suffix = config.safety.sandbox_email_suffix.as_str();
+    for (j, mapping) in config.mappings.iter().enumerate() {
+        let field = mapping.target.as_str();
+        let rules: Vec<(usize, &desired::Expression)> = config
+            .matching
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.target.eq_ignore_ascii_case(field))
+            .filter_map(|(i, _)| Some((i, expressions.get(&format!("/matching/{i}/source"))?)))
+            .collect();
+        let Some(&(first, _)) = rules.first() else {
             continue;
         };
-        for (j, mapping) in config.mappings.iter().enumerate() {
-            if !mapping.target.eq_ignore_ascii_case(&rule.target) {
-                continue;
+        let (pointer, text, written) = match mapping.value() {
+            Some(MappingValue::Source(name)) => (
+                format!("/mappings/{j}/source"),
+                format!("[{name}]"),
+                crate::expr::Expr {
+                    kind: crate::expr::ExprKind::Attribute(name.into()),
+                    span: 0..0,
+                },
+            ),
+            Some(MappingValue::Expression(text)) => {
+                let pointer = format!("/mappings/{j}/expression");
+                // An expression that did not parse is an error already.
+                let Some(parsed) = expressions.get(&pointer) else {
+                    continue;
+                };
+                (pointer, text.to_owned(), (*parsed.parsed).clone())
             }
-            let (pointer, written, same) = match mapping.value() {
-                Some(MappingValue::Source(name)) => (
-                    format!("/mappings/{j}/source"),
-                    format!("[{name}]"),
-                    matches!(&sought.parsed.kind, crate::expr::ExprKind::Attribute(a) if **a == *name),
-                ),
-                Some(MappingValue::Expression(text)) => {
-                    let pointer = format!("/mappings/{j}/expression");
-                    // An expression that did not parse is an error already.
-                    let Some(parsed) = expressions.get(&pointer) else {
-                        continue;
-                    };
-                    let same = parsed.parsed.same_as(&sought.parsed);
-                    (pointer, text.to_owned(), same)
-                }
-                Some(MappingValue::Constant(_)) | None => continue,
-            };
-            if !same {
-                out.push(
-                    Finding::warning(
-                        &pointer,
-                        format!(
-                            "matching rule {} looks for `{}` in {}, but this mapping writes `{written}` there",
-                            i + 1,
-                            rule.source,
-                            rule.target
-                        ),
-                    )
-                    .label("not what the matching rule looks for")
-                    .help(
-                        "write the same expression in both, as Entra keeps one (matching \
-                         precedence is set on the mapping): an account roster creates holds \
-                         what the mapping writes, so the rule would not find it on the next \
-                         plan — the user created again, or, where another rule finds the \
-                         account, its anchor disagreeing (a conflict)",
-                    ),
-                );
-            }
+            Some(MappingValue::Constant(_)) | None => continue,
+        };
+        let written = matched_form(&written, field, suffix);
+        if rules
+            .iter()
+            .any(|(_, rule)| matched_form(&rule.parsed, field, suffix).same_as(written))
+        {
+            continue;
         }
+        let rule = &config.matching[first];
+        out.push(
+            Finding::warning(
+                &pointer,
+                format!(
+                    "matching rule {} looks for {} in {}, but this mapping writes {} there",
+                    first + 1,
+                    crate::render::quoted(&rule.source),
+                    rule.target,
+                    crate::render::quoted(&text)
+                ),
+            )
+            .label("not what the matching rule looks for")
+            .help(
+                "write the same expression in both, as Entra keeps one (matching precedence is \
+                 set on the mapping): an account roster creates holds what the mapping writes, \
+                 which the rule does not look for — on the next plan no rule on this field finds \
+                 it (the user created again), or another rule does and the anchor disagrees (a \
+                 conflict)",
+            ),
+        );
+    }
+}
+
+/// `expr` without what matching sets aside, as a rule compares values: an empty value's skip
+/// (`IgnoreFlowIfNullOrEmpty`), case (`ToLower`, `ToUpper`) but
+/// in a custom field, which the org may keep unique and case-sensitive, and, in Email, the
+/// sandbox suffix appended (`compare::match_key`).
+fn matched_form<'e>(
+    expr: &'e crate::expr::Expr,
+    field: &str,
+    suffix: &str,
+) -> &'e crate::expr::Expr {
+    use crate::expr::ExprKind;
+    let ExprKind::Call { name, args } = &expr.kind else {
+        return expr;
+    };
+    let Some(Some(first)) = args.first() else {
+        return expr;
+    };
+    let custom = field.to_ascii_lowercase().ends_with("__c");
+    let peeled = match (*name, args.len()) {
+        ("IgnoreFlowIfNullOrEmpty", 1) => true,
+        ("ToLower" | "ToUpper", 1 | 2) => !custom,
+        ("Append", 2) => {
+            field.eq_ignore_ascii_case("Email")
+                && !suffix.is_empty()
+                && matches!(&args[1], Some(crate::expr::Expr { kind: ExprKind::Str(s), .. }) if s.eq_ignore_ascii_case(suffix))
+        }
+        _ => false,
+    };
+    if peeled {
+        matched_form(first, field, suffix)
+    } else {
+        expr
     }
 }
 

@@ -1357,11 +1357,12 @@ fn a_merge_key_merges_an_anchored_mapping_its_own_keys_winning() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
 
-/// A mapping that writes a matched field something other than what its matching rule looks
+/// A mapping that writes a matched field something other than what its matching rules look
 /// for is a warning at the mapping, with its line: the account roster creates would not be
-/// found by the rule on the next plan (helper-85: `ToLower` on a case-sensitive anchor made
-/// roster's own account a conflict after apply). The same expression spaced otherwise is no
-/// difference, and a constant or a `default:` is left alone.
+/// found by the rule on the next plan (helper-85: `ToUpper` on a case-sensitive anchor made
+/// roster's own account a conflict after apply). What matching sets aside is no difference
+/// (helper-86): spaces in the expression, case in a standard field, an empty value's skip, the
+/// sandbox email suffix, and another rule on the field that looks for the mapping's value.
 #[test]
 fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
     let validate = |name: &str, text: String| {
@@ -1371,7 +1372,7 @@ fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
         assert_eq!(out.code, 0, "{}", out.transcript());
         (text, out.stderr)
     };
-    // The anchor's value in another case.
+    // The anchor's value in another case, in a custom field (which may be case-sensitive).
     let (text, stderr) = validate(
         "matched-mapping-case",
         minimal_with(
@@ -1382,8 +1383,8 @@ fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
     let line = text.lines().position(|l| l.contains("ToUpper")).unwrap() + 1;
     assert!(
         stderr.contains(
-            "matching rule 1 looks for `[objectId]` in Entra_Object_Id__c, but this mapping \
-             writes `ToUpper([objectId])` there"
+            "matching rule 1 looks for \"[objectId]\" in Entra_Object_Id__c, but this mapping \
+             writes \"ToUpper([objectId])\" there"
         ) && stderr.contains(&format!("roster.yaml:{line}:")),
         "{stderr}"
     );
@@ -1397,22 +1398,58 @@ fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
     );
     assert!(
         stderr.contains(
-            "matching rule 2 looks for `[userPrincipalName]` in Username, but this mapping \
-             writes `[mail]` there"
+            "matching rule 2 looks for \"[userPrincipalName]\" in Username, but this mapping \
+             writes \"[mail]\" there"
         ),
         "{stderr}"
     );
-    // One expression, written with other spaces in each place; and a default beside it.
-    let (_, stderr) = validate(
-        "matched-mapping-same",
-        minimal_with(
-            "{source: '[userPrincipalName]', target: Username}",
-            "{source: 'Append( [userPrincipalName],\".x\" )', target: Username}",
-        )
-        .replace(
-            "{target: Username, source: userPrincipalName}",
-            "{target: Username, expression: 'Append([userPrincipalName], \".x\")', default: x}",
-        ),
+    // What matching sets aside: one expression spaced otherwise, with a default beside it;
+    // case in a standard field; an empty value's skip; the sandbox suffix on Email; a later
+    // rule on the field that looks for what the mapping writes.
+    let text = minimal_with(
+        "{source: '[userPrincipalName]', target: Username}",
+        "{source: 'Append( [userPrincipalName],\".x\" )', target: Username}\n  \
+         - {source: '[mail]', target: Email}\n  \
+         - {source: '[employeeId]', target: EmployeeNumber}\n  \
+         - {source: '[mailNickname]', target: FederationIdentifier}\n  \
+         - {source: '[userPrincipalName]', target: FederationIdentifier}",
+    )
+    .replace(
+        "{target: Username, source: userPrincipalName}",
+        "{target: Username, expression: 'Append([userPrincipalName], \".x\")', default: x}\n  \
+         - {target: EmployeeNumber, expression: 'IgnoreFlowIfNullOrEmpty(ToLower([employeeId]))'}\n  \
+         - {target: FederationIdentifier, source: userPrincipalName}",
+    )
+    .replace(
+        "{target: Email, source: mail}",
+        "{target: Email, expression: 'Append([mail], \".invalid\")'}",
     );
+    let (_, stderr) = validate("matched-mapping-same", text);
     assert!(!stderr.contains("looks for"), "{stderr}");
+}
+
+/// A mapping's `source`, `constant` or `expression` given as null (`~`, or nothing after the
+/// colon) is refused at the value, as a `target: ~` is (helper-86: an internal error that named
+/// line 1).
+#[test]
+fn a_mapping_value_of_null_is_refused_where_it_stands() {
+    for (n, written) in [
+        "{target: Email, source: ~}",
+        "{target: Email, expression: ~}",
+        "{target: Email, constant: ~}",
+        "{target: Email, source: }",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = minimal_with("{target: Email, source: mail}", written);
+        let line = text.lines().position(|l| l.contains(written)).unwrap() + 1;
+        let out = rejected(&format!("null-mapping-{n}"), &text);
+        assert!(
+            out.contains("expected a string, found nothing (null)")
+                && out.contains(&format!("roster.yaml:{line}:"))
+                && !out.contains("internal"),
+            "{written}: {out}"
+        );
+    }
 }
