@@ -3048,6 +3048,21 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
             ),
         "{err}"
     );
+    // The key named is the one whose value is refused: inside a flow mapping, or quoted.
+    for (line, key) in [
+        (
+            "      onPremisesExtensionAttributes: {extensionAttribute1: .inf}\n",
+            "extensionAttribute1",
+        ),
+        ("      \"job title\": .inf\n", "job title"),
+    ] {
+        let text = DEMO.replacen("      jobTitle: VP Sales\n", line, 1);
+        let err = WorldFile::from_yaml(&text).expect_err("refused");
+        assert!(
+            err.contains(&format!(" ({key}): YAML reads an unquoted .inf")),
+            "{err}"
+        );
+    }
     let hex = DEMO.replacen(
         "      Alias: sadmin\n",
         "      Alias: sadmin\n      EmployeeNumber: 0x1F\n",

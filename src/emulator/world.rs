@@ -431,7 +431,7 @@ impl WorldFile {
                 let key = usize::try_from(at.line())
                     .ok()
                     .and_then(|n| text.lines().nth(n.checked_sub(1)?))
-                    .and_then(line_key)
+                    .and_then(|line| key_before(line, usize::try_from(at.column()).ok()?))
                     .map(|key| format!(" ({key})"))
                     .unwrap_or_default();
                 format!("line {} column {}{key}: ", at.line(), at.column())
@@ -441,14 +441,25 @@ impl WorldFile {
     }
 }
 
-/// The key of a YAML line `  - key: value` or `key: value`, when it is a plain name.
-fn line_key(line: &str) -> Option<&str> {
-    let line = line.trim_start();
-    let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
-    let (key, _) = line.split_once(':')?;
-    (!key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-    .then_some(key)
+/// The key whose value starts at `column` (counted in characters from 1) of a YAML `line`:
+/// `jobTitle` of `  jobTitle: .inf`, of `  - {a: 1, jobTitle: .inf}` and of `"jobTitle": .inf`;
+/// none where no key stands before the value on its line (a list item, a value on the line
+/// after its key).
+fn key_before(line: &str, column: usize) -> Option<&str> {
+    let end = line
+        .char_indices()
+        .nth(column.checked_sub(1)?)
+        .map_or(line.len(), |(at, _)| at);
+    let before = line[..end].trim_end().strip_suffix(':')?.trim_end();
+    let key = match before.chars().last()? {
+        // A quoted key, whatever it holds between its quotes.
+        quote @ ('"' | '\'') => {
+            let inside = &before[..before.len() - 1];
+            &inside[inside.rfind(quote)? + 1..]
+        }
+        _ => before
+            .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
+            .next()?,
+    };
+    (!key.is_empty() && !key.chars().any(crate::render::acts)).then_some(key)
 }
