@@ -240,11 +240,15 @@ impl<'a> State<'a> {
                 user.key,
                 own,
             )
-            .map_err(|(reason, holder)| {
-                match holder
-                    .and_then(|id| self.by_id.get(id.as_str()).copied())
-                    .and_then(|t| self.hold_in_conflict(user, t))
-                {
+            .map_err(|(reason, holders)| {
+                // Each holder is kept out of deprovisioning; the first that is another
+                // person's is named.
+                let theirs: Vec<String> = holders
+                    .iter()
+                    .filter_map(|id| self.by_id.get(id.as_str()).copied())
+                    .filter_map(|t| self.hold_in_conflict(user, t))
+                    .collect();
+                match theirs.into_iter().next() {
                     // The holder is another person's account (a leaver's, say): what frees the
                     // value is said, as it never frees by itself.
                     Some(theirs) => conflict(

@@ -895,6 +895,77 @@ fn a_unique_value_held_in_another_form_is_shown_as_held() {
     }
 }
 
+/// An org whose Federation ID is case-sensitive may keep one value in two forms; a person
+/// whose value both hold is a conflict naming both, and neither account is deactivated as an
+/// orphan — whichever the org lists first (helper-86: the one not named was deactivated). One
+/// of them the person's own account: theirs to keep, no conflict.
+#[test]
+fn a_unique_value_the_org_holds_in_two_forms_names_and_keeps_both() {
+    let config = config(&[(
+        "  - {source: '[userPrincipalName]', target: FederationIdentifier}\n",
+        "",
+    )]);
+    for order in [["hfed1", "hfed2"], ["hfed2", "hfed1"]] {
+        let mut w = World::new();
+        w.target
+            .user_describe
+            .push(text_field("FederationIdentifier", 512));
+        let ann = w.user("ann", json!({"employeeId": "E1"}));
+        w.join("ann", "g-sales");
+        for name in order {
+            let held = if name == "hfed1" {
+                "ann@x.com"
+            } else {
+                "ANN@X.COM"
+            };
+            w.salesforce(name, json!({"FederationIdentifier": held}));
+        }
+        let plan = w.plan(&config);
+        let p = problem(&plan, &ann);
+        assert_eq!(p.kind, ProblemKind::Conflict, "{p:?}");
+        let as_held = " (as \"ANN@X.COM\", the same value to Salesforce, which compares it \
+                       without case unless the org's Federation IDs are case-sensitive)";
+        let holders = match order[0] {
+            "hfed1" => format!("hfed1@x.com.dev1 and Salesforce user hfed2@x.com.dev1{as_held}"),
+            _ => format!("hfed2@x.com.dev1{as_held} and Salesforce user hfed1@x.com.dev1"),
+        };
+        assert_eq!(
+            p.reason,
+            format!(
+                "FederationIdentifier \"ann@x.com\" is already held by Salesforce user \
+                 {holders}; the org's FederationIdentifier field is unique"
+            )
+        );
+        assert!(plan.changes.is_empty(), "{order:?}: {:#?}", plan.changes);
+        // The person's own account (linked by EmployeeNumber) holds one of the two forms, the
+        // update writing it in a third.
+        let mut w = World::new();
+        w.target
+            .user_describe
+            .push(text_field("FederationIdentifier", 512));
+        let ann = w.user("ann", json!({"employeeId": "E1"}));
+        w.join("ann", "g-sales");
+        for name in order {
+            let (held, badge) = if name == "hfed1" {
+                ("Ann@x.com", "E1")
+            } else {
+                ("ANN@X.COM", "E9")
+            };
+            w.salesforce(
+                name,
+                json!({"FederationIdentifier": held, "EmployeeNumber": badge}),
+            );
+        }
+        let plan = w.plan(&config);
+        assert!(
+            plan.errors.iter().all(|p| p.key != ann),
+            "{order:?}: {:?}",
+            plan.errors
+        );
+        assert_eq!(only(&plan, &ann).action, Action::Update, "{order:?}");
+    }
+}
+
 /// A world whose org keeps a unique, case-sensitive Badge__c, and Kai, assigned, with the
 /// employee id `b-7` (his key second).
 fn kai_with_a_case_sensitive_badge() -> (World, String) {

@@ -309,6 +309,30 @@ fn stored(text: &str, case_sensitive: bool) -> std::borrow::Cow<'_, str> {
 }
 
 /// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
+/// ` (as "e1", ...)`: the value of `field` Salesforce user `user` holds, when it is not `text`
+/// as written — the same to Salesforce, which the reader may not see (`e1` against `E1`;
+/// helper-84); nothing when it is.
+fn held_as(user: &crate::model::TargetUser, field: &str, text: &str) -> String {
+    user.text(field)
+        .filter(|theirs| *theirs != text)
+        .map(|theirs| {
+            format!(
+                " (as {}, the same value to Salesforce, which compares it {})",
+                quoted(theirs),
+                if user_fields::stored_text(theirs) == user_fields::stored_text(text) {
+                    "without the spaces around it"
+                } else if field.eq_ignore_ascii_case("FederationIdentifier") {
+                    // An org may keep Federation IDs case-sensitive (Setup's "Make Federation
+                    // ID case-insensitive" off): roster holds the value back all the same.
+                    "without case unless the org's Federation IDs are case-sensitive"
+                } else {
+                    "without case"
+                }
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn fingerprint(seeds: &Seeds, case_sensitive: bool, text: &str) -> Fingerprint {
     use std::hash::BuildHasher as _;
     let compared: &str = &stored(text, case_sensitive);
@@ -357,6 +381,10 @@ struct UniqueField<'a> {
     case_sensitive: bool,
     /// Each value's fingerprint → its holder.
     holders: Holders<'a>,
+    /// The org's other holders of a value `holders` gives to its first (by index in the
+    /// snapshot): one value in several forms (`fed.user@` and `FED.USER@`), which an org whose
+    /// Federation ID is case-sensitive keeps. Nearly always empty.
+    also: HashMap<Fingerprint, Vec<u32>>,
 }
 
 /// The two hashers of a `Fingerprint`.
@@ -433,20 +461,30 @@ impl<'a> UniqueValues<'a> {
                     target.users.len().max(claims),
                     foldhash::fast::RandomState::default(),
                 );
-                holders.extend(target.users.iter().zip(0u32..).filter_map(|(u, index)| {
-                    let value = u.text(&field.name)?;
-                    Some((
-                        fingerprint(&seeds, field.case_sensitive, value),
-                        Holder::Org {
-                            index,
-                            freed: false,
-                        },
-                    ))
-                }));
+                let mut also: HashMap<Fingerprint, Vec<u32>> = HashMap::default();
+                for (u, index) in target.users.iter().zip(0u32..) {
+                    let Some(value) = u.text(&field.name) else {
+                        continue;
+                    };
+                    let print = fingerprint(&seeds, field.case_sensitive, value);
+                    // The first holder keeps the entry; the others are named beside it.
+                    match holders.entry(print) {
+                        std::collections::hash_map::Entry::Vacant(entry) => {
+                            entry.insert(Holder::Org {
+                                index,
+                                freed: false,
+                            });
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            also.entry(print).or_default().push(index);
+                        }
+                    }
+                }
                 UniqueField {
                     name: field.name.clone(),
                     case_sensitive: field.case_sensitive,
                     holders,
+                    also,
                 }
             })
             .collect::<Vec<_>>();
@@ -518,58 +556,66 @@ impl<'a> UniqueValues<'a> {
     /// Claims the unique values `sought` found among `fields` (`look_up`, nothing claimed
     /// since) for the user `key` (whose Salesforce user, if any, is `own`): an error naming the
     /// holder when another Salesforce user or another user of this plan has one already — with
-    /// the Salesforce user's id, which may be this person's own account; nothing is claimed
-    /// then.
+    /// the ids of the Salesforce users holding it (every one, where the org keeps the value in
+    /// several forms), which may be this person's own accounts; nothing is claimed then.
     pub(super) fn claim<'v>(
         &mut self,
         sought: &Sought<'a>,
         fields: impl IntoIterator<Item = (&'v str, &'v FieldValue)>,
         key: &'a str,
         own: Option<&str>,
-    ) -> Result<(), (String, Option<String>)> {
-        let taken = sought.0.iter().find_map(|&(field, _, at, holder)| {
+    ) -> Result<(), (String, Vec<String>)> {
+        let taken = sought.0.iter().find_map(|&(field, print, at, holder)| {
             let by = match holder? {
-                held if let Some(user) = self.other_org_user(held, own).map(|i| &self.users[i]) => {
-                    (format!("Salesforce user {}", user.username), Some(user))
+                held if let Some(first) = self.other_org_user(held, own) => {
+                    // Every account holding the value in any form; none taken from this user
+                    // when one of them is their own.
+                    let also = self.held[field].also.get(&print).into_iter().flatten();
+                    let holders: Vec<&crate::model::TargetUser> = std::iter::once(first)
+                        .chain(also.filter_map(|&i| usize::try_from(i).ok()))
+                        .map(|i| &self.users[i])
+                        .collect();
+                    if holders.iter().any(|u| Some(u.id.as_str()) == own) {
+                        return None;
+                    }
+                    Ok(holders)
                 }
-                Holder::Plan(other) if other != key => {
-                    (format!("{other}, another user of this plan"), None)
-                }
+                Holder::Plan(other) if other != key => Err(other),
                 Holder::Org { .. } | Holder::Plan(_) => return None,
             };
             Some((field, at, by))
         });
-        if let Some((field, at, (holder, user))) = taken {
+        if let Some((field, at, by)) = taken {
             let api_name = &self.held[field].name;
             let text = fields
                 .into_iter()
                 .nth(at)
                 .and_then(|(_, value)| value.as_str())
                 .unwrap_or_default();
-            // The holder's value as the org keeps it, when it is not this one as written: the
-            // same to Salesforce, which the reader may not see (`e1` against `E1`; helper-84).
-            let held_as = user
-                .and_then(|u| u.text(api_name))
-                .filter(|theirs| *theirs != text)
-                .map(|theirs| {
-                    format!(
-                        " (as {}, the same value to Salesforce, which compares it {})",
-                        quoted(theirs),
-                        if user_fields::stored_text(theirs) == user_fields::stored_text(text) {
-                            "without the spaces around it"
-                        } else {
-                            "without case"
-                        }
-                    )
-                })
-                .unwrap_or_default();
+            let (holder, ids) = match by {
+                Ok(users) => (
+                    users
+                        .iter()
+                        .map(|u| {
+                            format!(
+                                "Salesforce user {}{}",
+                                u.username,
+                                held_as(u, api_name, text)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" and "),
+                    users.iter().map(|u| u.id.to_string()).collect(),
+                ),
+                Err(other) => (format!("{other}, another user of this plan"), Vec::new()),
+            };
             return Err((
                 format!(
-                    "{api_name} {} is already held by {holder}{held_as}; the org's {api_name} \
-                     field is unique",
+                    "{api_name} {} is already held by {holder}; the org's {api_name} field is \
+                     unique",
                     quoted(text)
                 ),
-                user.map(|u| u.id.to_string()),
+                ids,
             ));
         }
         for &(field, print, _, _) in &sought.0 {
@@ -854,7 +900,7 @@ mod tests {
         fields: &[(&str, serde_json::Value)],
         user: &'a str,
         own: Option<&str>,
-    ) -> Result<(), (String, Option<String>)> {
+    ) -> Result<(), (String, Vec<String>)> {
         let fields: Vec<(&str, FieldValue)> = fields.iter().map(|(k, v)| (*k, v.into())).collect();
         let sought = unique.look_up(fields.iter().map(|(k, v)| (Name::from(*k), v)));
         unique.claim(&sought, fields.iter().map(|(k, v)| (*k, v)), user, own)
@@ -889,7 +935,7 @@ mod tests {
         // The org's holder keeps its own value; anyone else is refused it, in any case.
         assert!(claim("holder@x", "B-1", Some("005000000000001AAA")).is_ok());
         let (err, holder) = claim("ann@x", "b-1", None).unwrap_err();
-        assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
+        assert_eq!(holder, ["005000000000001AAA"]);
         assert_eq!(
             err,
             "Badge__c \"b-1\" is already held by Salesforce user holder@x.dev1 (as \"B-1\", the \
@@ -941,7 +987,7 @@ mod tests {
             let mut unique = UniqueValues::new(&target, [field], 1);
             let fields = [(field, json!(" Liam.Chen\t"))];
             let (err, holder) = claim_for(&mut unique, &fields, "leo@x", None).unwrap_err();
-            assert_eq!(holder.as_deref(), Some("005000000000001AAA"));
+            assert_eq!(holder, ["005000000000001AAA"]);
             assert!(
                 err.starts_with(&format!(
                     "{field} \" Liam.Chen\\t\" is already held by Salesforce user liam@x.dev1"
