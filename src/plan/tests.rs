@@ -874,6 +874,11 @@ fn a_unique_value_held_in_another_form_is_shown_as_held() {
             " (as \" B2 \", the same value to Salesforce, which compares it without the spaces around it)",
         ),
         (true, "B2", ""),
+        (
+            false,
+            "  b2 ",
+            " (as \"  b2 \", the same value to Salesforce, which compares it without case or the spaces around it)",
+        ),
     ] {
         let mut w = World::new();
         w.target.user_describe.push(crate::model::FieldDescribe {

@@ -319,14 +319,24 @@ fn held_as(user: &crate::model::TargetUser, field: &str, text: &str) -> String {
             format!(
                 " (as {}, the same value to Salesforce, which compares it {})",
                 quoted(theirs),
-                if user_fields::stored_text(theirs) == user_fields::stored_text(text) {
-                    "without the spaces around it"
-                } else if field.eq_ignore_ascii_case("FederationIdentifier") {
+                match (
+                    user_fields::stored_text(theirs) == user_fields::stored_text(text),
+                    user_fields::stored_text(theirs) != theirs
+                        || user_fields::stored_text(text) != text,
+                    field.eq_ignore_ascii_case("FederationIdentifier"),
+                ) {
+                    (true, _, _) => "without the spaces around it",
                     // An org may keep Federation IDs case-sensitive (Setup's "Make Federation
                     // ID case-insensitive" off): roster holds the value back all the same.
-                    "without case unless the org's Federation IDs are case-sensitive"
-                } else {
-                    "without case"
+                    (false, false, true) => {
+                        "without case unless the org's Federation IDs are case-sensitive"
+                    }
+                    (false, true, true) => {
+                        "without the spaces around it, and without case unless the org's \
+                         Federation IDs are case-sensitive"
+                    }
+                    (false, false, false) => "without case",
+                    (false, true, false) => "without case or the spaces around it",
                 }
             )
         })
