@@ -713,10 +713,10 @@ fn check_matched_mappings(
     }
 }
 
-/// `expr` without what matching sets aside, as a rule compares values: an empty value's skip
-/// (`IgnoreFlowIfNullOrEmpty`), case (`ToLower`, `ToUpper`) but
-/// in a custom field, which the org may keep unique and case-sensitive, and, in Email, the
-/// sandbox suffix appended (`compare::match_key`).
+/// `expr` without what matching sets aside, as a rule compares values (`compare::match_key`):
+/// an empty value's skip (`IgnoreFlowIfNullOrEmpty`), case (`ToLower`, `ToUpper`) but in a
+/// custom field, which the org may keep unique and case-sensitive, and, in Email, the sandbox
+/// suffix appended.
 fn matched_form<'e>(
     expr: &'e crate::expr::Expr,
     field: &str,

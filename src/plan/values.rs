@@ -308,7 +308,6 @@ fn stored(text: &str, case_sensitive: bool) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
 /// ` (as "e1", ...)`: the value of `field` Salesforce user `user` holds, when it is not `text`
 /// as written — the same to Salesforce, which the reader may not see (`e1` against `E1`;
 /// helper-84); nothing when it is.
@@ -343,6 +342,7 @@ fn held_as(user: &crate::model::TargetUser, field: &str, text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
 fn fingerprint(seeds: &Seeds, case_sensitive: bool, text: &str) -> Fingerprint {
     use std::hash::BuildHasher as _;
     let compared: &str = &stored(text, case_sensitive);
