@@ -682,10 +682,9 @@ fn check_matched_mappings(
             }
             Some(MappingValue::Constant(_)) | None => continue,
         };
-        let written = matched_form(&written, field, suffix);
         if rules
             .iter()
-            .any(|(_, rule)| matched_form(&rule.parsed, field, suffix).same_as(written))
+            .any(|(_, rule)| same_matched(&rule.parsed, &written, field, suffix))
         {
             continue;
         }
@@ -745,6 +744,30 @@ fn matched_form<'e>(
     } else {
         expr
     }
+}
+
+/// Whether `written` and `sought` give one value as a rule on `field` compares it:
+/// `Expr::same_as`, with what matching sets aside (`matched_form`) set aside at every depth and
+/// literals compared without case but in a custom field: `Append(ToLower([userPrincipalName]),
+/// ".DEV1")` is `Append([userPrincipalName], ".dev1")` to a rule on Username.
+fn same_matched(
+    written: &crate::expr::Expr,
+    sought: &crate::expr::Expr,
+    field: &str,
+    suffix: &str,
+) -> bool {
+    use crate::expr::ExprKind;
+    let caseless = !field.to_ascii_lowercase().ends_with("__c");
+    written.same_as(
+        sought,
+        &|e| matched_form(e, field, suffix),
+        &|mine, theirs| match (mine, theirs) {
+            (ExprKind::Str(mine), ExprKind::Str(theirs)) if caseless => {
+                mine.to_lowercase() == theirs.to_lowercase()
+            }
+            _ => mine == theirs,
+        },
+    )
 }
 
 /// A field matched on cannot take a value chosen among alternatives: the user it creates with

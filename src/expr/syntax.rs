@@ -28,15 +28,23 @@ pub(crate) struct Expr {
 }
 
 impl Expr {
-    /// Whether `self` and `other` are one expression, however spaced: `[employeeId]` is
-    /// `[ employeeId ]`, `ToLower([mail])` is `ToLower( [mail] )` (spans set aside).
-    pub(crate) fn same_as(&self, other: &Expr) -> bool {
-        match (&self.kind, &other.kind) {
+    /// Whether `self` and `other` are one expression, however spaced (spans set aside: `[mail]`
+    /// is `[ mail ]`), every node on both sides first passed through `seen` (what the
+    /// comparison sets aside: a wrapping call, say), and two nodes that are neither calls nor
+    /// comparisons compared by `leaf`.
+    pub(crate) fn same_as(
+        &self,
+        other: &Expr,
+        seen: &dyn Fn(&Expr) -> &Expr,
+        leaf: &dyn Fn(&ExprKind, &ExprKind) -> bool,
+    ) -> bool {
+        let same = |mine: &Expr, theirs: &Expr| mine.same_as(theirs, seen, leaf);
+        match (&seen(self).kind, &seen(other).kind) {
             (ExprKind::Call { name, args }, ExprKind::Call { name: n, args: a }) => {
                 name == n
                     && args.len() == a.len()
                     && args.iter().zip(a).all(|pair| match pair {
-                        (Some(x), Some(y)) => x.same_as(y),
+                        (Some(x), Some(y)) => same(x, y),
                         (x, y) => x.is_none() && y.is_none(),
                     })
             }
@@ -47,8 +55,8 @@ impl Expr {
                     left: l,
                     right: r,
                 },
-            ) => op == o && left.same_as(l) && right.same_as(r),
-            (kind, other) => kind == other,
+            ) => op == o && same(left, l) && same(right, r),
+            (kind, other) => leaf(kind, other),
         }
     }
 }

@@ -971,6 +971,49 @@ fn a_unique_value_the_org_holds_in_two_forms_names_and_keeps_both() {
     }
 }
 
+/// A value the org holds in two forms, one of which a rename in this plan gives up: the other
+/// form's account still holds it, so the person is a conflict naming that account alone, and
+/// it is not deactivated — whichever the org lists first (helper-87: listed second, the
+/// giver's account hid the other, which was deactivated).
+#[test]
+fn a_value_held_in_two_forms_one_given_up_is_still_held_by_the_other() {
+    let config = config(&[(
+        "  - {source: '[userPrincipalName]', target: FederationIdentifier}\n",
+        "",
+    )]);
+    for order in [["xold", "hfed1"], ["hfed1", "xold"]] {
+        let mut w = World::new();
+        w.target
+            .user_describe
+            .push(text_field("FederationIdentifier", 512));
+        // Aaron (planned before Ann) is linked to xold by his badge, and his update renames
+        // its FederationIdentifier, which held Ann's UPN.
+        let aaron = w.user("aaron", json!({"employeeId": "E7"}));
+        w.join("aaron", "g-sales");
+        let ann = w.user("ann", json!({"employeeId": "E1"}));
+        w.join("ann", "g-sales");
+        for name in order {
+            let fields = if name == "xold" {
+                json!({"FederationIdentifier": "ann@x.com", "EmployeeNumber": "E7"})
+            } else {
+                json!({"FederationIdentifier": "ANN@X.COM"})
+            };
+            w.salesforce(name, fields);
+        }
+        let plan = w.plan(&config);
+        let p = problem(&plan, &ann);
+        assert!(
+            p.reason.starts_with(
+                "FederationIdentifier \"ann@x.com\" is already held by Salesforce user \
+                 hfed1@x.com.dev1 (as \"ANN@X.COM\""
+            ) && !p.reason.contains("xold"),
+            "{order:?}: {p:?}"
+        );
+        assert_eq!(plan.changes.len(), 1, "{order:?}: {:#?}", plan.changes);
+        assert_eq!(only(&plan, &aaron).action, Action::Update, "{order:?}");
+    }
+}
+
 /// A world whose org keeps a unique, case-sensitive Badge__c, and Kai, assigned, with the
 /// employee id `b-7` (his key second).
 fn kai_with_a_case_sensitive_badge() -> (World, String) {

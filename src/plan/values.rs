@@ -393,8 +393,9 @@ struct UniqueField<'a> {
     holders: Holders<'a>,
     /// The org's other holders of a value `holders` gives to its first (by index in the
     /// snapshot): one value in several forms (`fed.user@` and `FED.USER@`), which an org whose
-    /// Federation ID is case-sensitive keeps. Nearly always empty.
-    also: HashMap<Fingerprint, Vec<u32>>,
+    /// Federation ID is case-sensitive keeps. Nearly always empty. Each `true` once this plan's
+    /// update of it frees the value, as `Holder::Org`'s `freed`.
+    also: HashMap<Fingerprint, Vec<(u32, bool)>>,
 }
 
 /// The two hashers of a `Fingerprint`.
@@ -471,7 +472,7 @@ impl<'a> UniqueValues<'a> {
                     target.users.len().max(claims),
                     foldhash::fast::RandomState::default(),
                 );
-                let mut also: HashMap<Fingerprint, Vec<u32>> = HashMap::default();
+                let mut also: HashMap<Fingerprint, Vec<(u32, bool)>> = HashMap::default();
                 for (u, index) in target.users.iter().zip(0u32..) {
                     let Some(value) = u.text(&field.name) else {
                         continue;
@@ -486,7 +487,7 @@ impl<'a> UniqueValues<'a> {
                             });
                         }
                         std::collections::hash_map::Entry::Occupied(_) => {
-                            also.entry(print).or_default().push(index);
+                            also.entry(print).or_default().push((index, false));
                         }
                     }
                 }
@@ -577,21 +578,31 @@ impl<'a> UniqueValues<'a> {
     ) -> Result<(), (String, Vec<String>)> {
         let taken = sought.0.iter().find_map(|&(field, print, at, holder)| {
             let by = match holder? {
-                held if let Some(first) = self.other_org_user(held, own) => {
-                    // Every account holding the value in any form; none taken from this user
-                    // when one of them is their own.
+                Holder::Org { index, freed } => {
+                    // Every account holding the value in any form, but those this plan's
+                    // updates free; none taken from this user when one of them is their own.
                     let also = self.held[field].also.get(&print).into_iter().flatten();
-                    let holders: Vec<&crate::model::TargetUser> = std::iter::once(first)
-                        .chain(also.filter_map(|&i| usize::try_from(i).ok()))
-                        .map(|i| &self.users[i])
+                    let accounts: Vec<(&crate::model::TargetUser, bool)> =
+                        std::iter::once(&(index, freed))
+                            .chain(also)
+                            .filter_map(|&(i, freed)| {
+                                Some((self.users.get(usize::try_from(i).ok()?)?, freed))
+                            })
+                            .collect();
+                    if accounts.iter().any(|(u, _)| Some(u.id.as_str()) == own) {
+                        return None;
+                    }
+                    let holders: Vec<&crate::model::TargetUser> = accounts
+                        .into_iter()
+                        .filter_map(|(u, freed)| (!freed).then_some(u))
                         .collect();
-                    if holders.iter().any(|u| Some(u.id.as_str()) == own) {
+                    if holders.is_empty() {
                         return None;
                     }
                     Ok(holders)
                 }
                 Holder::Plan(other) if other != key => Err(other),
-                Holder::Org { .. } | Holder::Plan(_) => return None,
+                Holder::Plan(_) => return None,
             };
             Some((field, at, by))
         });
@@ -697,15 +708,26 @@ impl<'a> UniqueValues<'a> {
             if !self.replaces((before, after), name, old) {
                 continue;
             }
+            let users = self.users;
+            let is_own = |index: u32| {
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| users.get(i))
+                    .is_some_and(|u| u.id == own)
+            };
             let unique = &mut self.held[field];
             let print = fingerprint(&self.seeds, unique.case_sensitive, old);
             if let Some(holder) = unique.holders.get_mut(&print)
                 && let Holder::Org { index, freed } = holder
-                && usize::try_from(*index)
-                    .ok()
-                    .is_some_and(|i| self.users[i].id == own)
+                && is_own(*index)
             {
                 *freed = true;
+            }
+            // Where the org holds the value in several forms, the form this user holds.
+            for (index, freed) in unique.also.get_mut(&print).into_iter().flatten() {
+                if is_own(*index) {
+                    *freed = true;
+                }
             }
         }
     }

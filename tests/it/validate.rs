@@ -1404,7 +1404,7 @@ fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
         "{stderr}"
     );
     // What matching sets aside: one expression spaced otherwise, with a default beside it;
-    // case in a standard field; an empty value's skip; the sandbox suffix on Email; a later
+    // case in a standard field, at any depth and in literals; an empty value's skip; the sandbox suffix on Email; a later
     // rule on the field that looks for what the mapping writes.
     let text = minimal_with(
         "{source: '[userPrincipalName]', target: Username}",
@@ -1416,7 +1416,7 @@ fn a_mapping_that_writes_other_than_its_matching_rule_seeks_is_a_warning() {
     )
     .replace(
         "{target: Username, source: userPrincipalName}",
-        "{target: Username, expression: 'Append([userPrincipalName], \".x\")', default: x}\n  \
+        "{target: Username, expression: 'Append(ToLower([userPrincipalName]), \".X\")', default: x}\n  \
          - {target: EmployeeNumber, expression: 'IgnoreFlowIfNullOrEmpty(ToLower([employeeId]))'}\n  \
          - {target: FederationIdentifier, source: userPrincipalName}",
     )
