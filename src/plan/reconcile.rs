@@ -665,14 +665,16 @@ impl<'a> State<'a> {
         pass: &Pass<'a>,
     ) -> Option<(usize, &'p str, &'p str)> {
         let change = prepared.change()?;
-        let (holder, field, value) = pass.unique_values.org_holder(
-            sought,
-            change.after.iter().map(|(k, v)| (&**k, v)),
-            change.target_id.as_deref(),
-        )?;
-        let j = *self.linked_source.get(&holder)?;
-        (j != i && self.decisions[j].in_scope() && self.decisions[j].undecided().is_none())
-            .then_some((j, field, value))
+        // The first holder whose account another user of this plan updates (an org holding
+        // the value in several forms has a holder for each).
+        pass.unique_values
+            .org_holders(sought, &change.after, change.target_id.as_deref())
+            .into_iter()
+            .find_map(|(holder, field, value)| {
+                let j = *self.linked_source.get(&holder)?;
+                (j != i && self.decisions[j].in_scope() && self.decisions[j].undecided().is_none())
+                    .then_some((j, field, value))
+            })
     }
 
     /// Among users left waiting on each other (`round`), those in a circle of updates each of

@@ -973,24 +973,38 @@ fn a_unique_value_the_org_holds_in_two_forms_names_and_keeps_both() {
 
 /// A value the org holds in two forms, one of which a rename in this plan gives up: the other
 /// form's account still holds it, so the person is a conflict naming that account alone, and
-/// it is not deactivated — whichever the org lists first (helper-87: listed second, the
-/// giver's account hid the other, which was deactivated).
+/// it is not deactivated — whichever the org lists first, and whether the rename is planned
+/// before the person or after (helper-87: listed second, the giver's account hid the other,
+/// which was deactivated; helper-88: planned after, the giver was named too).
 #[test]
 fn a_value_held_in_two_forms_one_given_up_is_still_held_by_the_other() {
     let config = config(&[(
         "  - {source: '[userPrincipalName]', target: FederationIdentifier}\n",
         "",
     )]);
-    for order in [["xold", "hfed1"], ["hfed1", "xold"]] {
+    // The renamer planned before Ann (aaron) and after her (zed, listed after her: Ann waits
+    // for his update).
+    for (renamer, order) in [
+        ("aaron", ["xold", "hfed1"]),
+        ("aaron", ["hfed1", "xold"]),
+        ("zed", ["xold", "hfed1"]),
+        ("zed", ["hfed1", "xold"]),
+    ] {
         let mut w = World::new();
         w.target
             .user_describe
             .push(text_field("FederationIdentifier", 512));
-        // Aaron (planned before Ann) is linked to xold by his badge, and his update renames
-        // its FederationIdentifier, which held Ann's UPN.
-        let aaron = w.user("aaron", json!({"employeeId": "E7"}));
-        w.join("aaron", "g-sales");
-        let ann = w.user("ann", json!({"employeeId": "E1"}));
+        // The renamer is linked to xold by his badge, and his update renames its
+        // FederationIdentifier, which held Ann's UPN.
+        let mut ann = String::new();
+        if renamer == "zed" {
+            ann = w.user("ann", json!({"employeeId": "E1"}));
+        }
+        let renamed = w.user(renamer, json!({"employeeId": "E7"}));
+        if renamer != "zed" {
+            ann = w.user("ann", json!({"employeeId": "E1"}));
+        }
+        w.join(renamer, "g-sales");
         w.join("ann", "g-sales");
         for name in order {
             let fields = if name == "xold" {
@@ -1007,10 +1021,10 @@ fn a_value_held_in_two_forms_one_given_up_is_still_held_by_the_other() {
                 "FederationIdentifier \"ann@x.com\" is already held by Salesforce user \
                  hfed1@x.com.dev1 (as \"ANN@X.COM\""
             ) && !p.reason.contains("xold"),
-            "{order:?}: {p:?}"
+            "{renamer} {order:?}: {p:?}"
         );
         assert_eq!(plan.changes.len(), 1, "{order:?}: {:#?}", plan.changes);
-        assert_eq!(only(&plan, &aaron).action, Action::Update, "{order:?}");
+        assert_eq!(only(&plan, &renamed).action, Action::Update, "{order:?}");
     }
 }
 

@@ -652,21 +652,34 @@ impl<'a> UniqueValues<'a> {
         Ok(())
     }
 
-    /// The Salesforce user (by index in the snapshot) other than `own` that holds one of the
-    /// unique values `sought` found among `fields`, if any, with that field's name and value
-    /// as `fields` gives them: whose own update, planned later, may free it.
-    pub(super) fn org_holder<'v>(
+    /// The Salesforce users (by index in the snapshot) other than `own` that hold one of the
+    /// unique values `sought` found among `fields` (a change's `after`) — every form's holder,
+    /// but those this plan's updates freed already — each with that field's name and value as
+    /// `fields` gives them: whose own update, planned later, may free it. Empty, without
+    /// allocating, when no one does.
+    pub(super) fn org_holders<'v>(
         &self,
         sought: &Sought<'a>,
-        fields: impl IntoIterator<Item = (&'v str, &'v FieldValue)>,
+        fields: &'v super::Fields,
         own: Option<&str>,
-    ) -> Option<(usize, &'v str, &'v str)> {
-        let (index, at) = sought
-            .0
-            .iter()
-            .find_map(|&(_, _, at, holder)| Some((self.other_org_user(holder?, own)?, at)))?;
-        let (name, value) = fields.into_iter().nth(at)?;
-        Some((index, name, value.as_str()?))
+    ) -> Vec<(usize, &'v str, &'v str)> {
+        let mut found = Vec::new();
+        for &(field, print, at, holder) in &sought.0 {
+            let Some(holder) = holder else { continue };
+            let also = self.held[field].also.get(&print).into_iter().flatten();
+            let others = also.filter_map(|&(index, freed)| {
+                let index = usize::try_from(index).ok()?;
+                (!freed && Some(self.users.get(index)?.id.as_str()) != own).then_some(index)
+            });
+            for index in self.other_org_user(holder, own).into_iter().chain(others) {
+                if let Some((name, value)) = fields.iter().nth(at)
+                    && let Some(value) = value.as_str()
+                {
+                    found.push((index, &**name, value));
+                }
+            }
+        }
+        found
     }
 
     /// Whether `before` → `after` (an update's fields) gives up `value` of the field `name`:
