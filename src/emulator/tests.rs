@@ -3063,15 +3063,19 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
             "{err}"
         );
     }
+    // What a world read as YAML holds but the state refuses: the refusal.
+    let refused = |text: &str| {
+        State::from_world(WorldFile::from_yaml(text).unwrap())
+            .err()
+            .expect("refused")
+    };
     let hex = DEMO.replacen(
         "      Alias: sadmin\n",
         "      Alias: sadmin\n      EmployeeNumber: 0x1F\n",
         1,
     );
     assert_ne!(hex, DEMO);
-    let err = State::from_world(WorldFile::from_yaml(&hex).unwrap())
-        .err()
-        .expect("refused");
+    let err = refused(&hex);
     assert!(
         err.contains("salesforce.users[0].EmployeeNumber: 31 is not text")
             && err.contains("write the text in quotes"),
@@ -3083,9 +3087,7 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
         "      employeeId: 0x1F\n",
         1,
     );
-    let err = State::from_world(WorldFile::from_yaml(&entra).unwrap())
-        .err()
-        .expect("refused");
+    let err = refused(&entra);
     assert!(
         err.contains(
             "employeeId 31, not text (Graph would refuse it); YAML reads an unquoted number"
@@ -3099,9 +3101,7 @@ fn a_world_reads_n_and_leading_zeros_as_text() {
         "      Alias: sadmin\n      IsActive: no\n",
         1,
     );
-    let err = State::from_world(WorldFile::from_yaml(&no).unwrap())
-        .err()
-        .expect("refused");
+    let err = refused(&no);
     assert!(
         err.contains(
             "salesforce.users[0].IsActive: \"no\" is not a checkbox's value: write true or false"

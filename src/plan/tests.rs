@@ -220,6 +220,21 @@ impl World {
         g.members.push(format!("id-{name}"));
     }
 
+    /// Gives user `name` the object id `id` (a GUID, as Graph's are) in place of `id-{name}`:
+    /// as their id, their `objectId` attribute and in the groups they are a member of.
+    fn object_id(&mut self, name: &str, id: &str) {
+        let old = format!("id-{name}");
+        let user = self.source.users.iter_mut().find(|u| u.id == old).unwrap();
+        user.id = id.into();
+        user.attributes
+            .insert(crate::sorted_map::Name::from("objectId"), json!(id));
+        for member in self.source.groups.iter_mut().flat_map(|g| &mut g.members) {
+            if *member == old {
+                *member = id.into();
+            }
+        }
+    }
+
     fn direct(&mut self, name: &str, role: &str) {
         let n = self.source.assignments.len();
         self.source.assignments.push(AppRoleAssignment {
@@ -1208,17 +1223,7 @@ fn an_unlinked_account_holding_a_badge_in_another_case_is_kept() {
     ]);
     let (mut w, kai) = kai_with_a_case_sensitive_badge();
     w.target.user_describe.push(text_field("Anchor__c", 36));
-    let user = w.source.users.last_mut().unwrap();
-    user.id = GUID.into();
-    user.attributes
-        .insert(crate::sorted_map::Name::from("objectId"), json!(GUID));
-    for group in &mut w.source.groups {
-        for member in &mut group.members {
-            if member == "id-kai" {
-                *member = GUID.into();
-            }
-        }
-    }
+    w.object_id("kai", GUID);
     w.salesforce("kai", json!({ "Anchor__c": GUID }));
     w.salesforce(
         "kaisf",
@@ -1263,16 +1268,9 @@ fn an_object_id_anchor_in_capitals_links_in_a_case_sensitive_field() {
         case_sensitive: true,
         ..text_field("Anchor__c", 36)
     });
-    let kai = w.user("kai", json!({ "objectId": GUID }));
+    let kai = w.user("kai", json!({}));
     w.join("kai", "g-sales");
-    w.source.users.last_mut().unwrap().id = GUID.into();
-    for group in &mut w.source.groups {
-        for member in &mut group.members {
-            if member == "id-kai" {
-                *member = GUID.into();
-            }
-        }
-    }
+    w.object_id("kai", GUID);
     w.salesforce(
         "kaiold",
         json!({"Anchor__c": GUID.to_uppercase(), "FederationIdentifier": null}),
