@@ -43,8 +43,40 @@ pub(crate) struct SourceSnapshot {
     /// Entra. The one absence a read accepts; the plan names each.
     #[serde(default)]
     pub(crate) deleted_users: Vec<DeletedUser>,
+    /// Object ids the object-id anchors of active Salesforce users hold that the read did not
+    /// give, and that Graph finds among the tenant's users (`read::live` looks them up after
+    /// both reads): people no longer assigned to the application, whose accounts go as they
+    /// did. Graph's form, lower case, sorted. Empty when nothing was looked up: the config
+    /// keeps no object-id anchor, every user was read (`assignment: all`), or a snapshot taken
+    /// before roster looked them up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) unassigned_users: Vec<String>,
     /// Things roster noticed that Entra itself would also ignore (e.g. nested groups).
     pub(crate) warnings: Vec<String>,
+}
+
+impl SourceSnapshot {
+    /// Whether `id` (an object id in Graph's form, any case) is an Entra user who has left the
+    /// application: assigned and deleted since (`deleted_users`), or in the tenant and no
+    /// longer assigned (`unassigned_users`). Their Salesforce account is theirs, not anyone
+    /// else's to claim.
+    pub(crate) fn left_application(&self, id: &str) -> bool {
+        self.deleted_users
+            .iter()
+            .any(|d| d.id.eq_ignore_ascii_case(id))
+            || self
+                .unassigned_users
+                .binary_search_by(|u| cmp_ignore_ascii_case(u, id))
+                .is_ok()
+    }
+}
+
+/// `a` and `b` ordered as their ASCII lower case is: how `unassigned_users` (lower case) is
+/// searched for an id in any case.
+fn cmp_ignore_ascii_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// A user the application's assignments name, whom Graph no longer returns (deleted).

@@ -31,7 +31,7 @@ pub(crate) async fn live(
     // Each side's time, for the log: which one the plan waited for.
     let started = std::time::Instant::now();
     let entra = async {
-        let source = graph::read(graph, config, also, progress.task("Entra")).await?;
+        let source = graph::read(Arc::clone(&graph), config, also, progress.task("Entra")).await?;
         Ok::<_, Error>((source, started.elapsed()))
     };
     let org = async {
@@ -44,14 +44,67 @@ pub(crate) async fn live(
         .await?;
         Ok::<_, Error>((target, started.elapsed()))
     };
-    let ((source, entra), (target, org)) = tokio::try_join!(entra, org)?;
+    let ((mut source, entra), (target, org)) = tokio::try_join!(entra, org)?;
     tracing::info!(
         target: "roster::read",
         "read Entra in {} ms, Salesforce in {} ms",
         entra.as_millis(),
         org.as_millis()
     );
+    let unread = unread_anchors([Some(config), also].into_iter().flatten(), &source, &target);
+    if !unread.is_empty() {
+        let task = progress.task("Entra");
+        task.step("users the anchors name");
+        source.unassigned_users = graph::users_found(&graph, &unread, &task).await?;
+        task.finish(&format!(
+            "{} of {} anchored users outside the application",
+            source.unassigned_users.len(),
+            unread.len()
+        ));
+    }
     Ok((source, target))
+}
+
+/// The object ids (GUIDs, Graph's form, lower case, sorted, each once) the object-id anchors
+/// (`config::object_id_anchor`) of `configs` hold on `target`'s active users, where `source`
+/// neither read that user nor lists them as deleted: people roster linked to an account who
+/// are no longer the application's, or ids no user of this tenant has (another tenant's, after
+/// a sandbox refresh). Only Graph tells the two apart, and the plan must: a leaver's account
+/// goes as they did, while an account that may be the person's own is held by a conflict over
+/// it (helper-87). Inactive accounts are left out: there is nothing to deprovision, and a
+/// tenant's leavers of years would be asked for on every plan. None when every user is read
+/// (`assignment: all`).
+fn unread_anchors<'c>(
+    configs: impl Iterator<Item = &'c Config>,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for config in configs {
+        if source.assignment != "assigned" {
+            break;
+        }
+        let Some(field) = crate::config::object_id_anchor(&config.matching, &config.mappings)
+        else {
+            continue;
+        };
+        for user in target.users.iter().filter(|u| u.is_active) {
+            let Some(id) = user.text(field).and_then(graph::anchored_id) else {
+                continue;
+            };
+            // A live read's users are in id order, ids as Graph writes them (lower case).
+            let read = source
+                .users
+                .binary_search_by(|u| u.id.as_str().cmp(&id))
+                .is_ok();
+            if graph::looks_like_guid(&id) && !read && !source.left_application(&id) {
+                ids.push(id.into_owned());
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]

@@ -132,6 +132,8 @@ pub(crate) async fn read(
         attributes: attributes.iter().map(ToString::to_string).collect(),
         role_groups,
         deleted_users,
+        // Looked up once the org is read too (`read::live`).
+        unassigned_users: Vec::new(),
         warnings,
     })
 }
@@ -591,6 +593,45 @@ pub(crate) fn object_id_form(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(text)
     }
+}
+
+/// The object id an object-id anchor holds (`held`), trimmed, in Graph's form
+/// (`object_id_form`), in lower case when it is a GUID (as Graph writes ids); other text as
+/// written; `None` when blank.
+pub(crate) fn anchored_id(held: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let held = held.trim();
+    if held.is_empty() {
+        return None;
+    }
+    let id = object_id_form(held);
+    Some(
+        if looks_like_guid(&id) && id.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(id.to_ascii_lowercase())
+        } else {
+            id
+        },
+    )
+}
+
+/// Of `ids` (object ids in Graph's form, lower case, each once), the ones Graph finds among the
+/// tenant's users, sorted: `users_by_id` selecting `id` alone. An id Graph does not find
+/// (another tenant's, a user deleted for good, a typo of a GUID) is left out.
+///
+/// Errors: the read's (`GraphError`), as any read of users by id.
+pub(crate) async fn users_found(
+    graph: &Arc<Graph>,
+    ids: &[String],
+    task: &Task,
+) -> Result<Vec<String>, GraphError> {
+    let nothing = Arc::new(Selected::new(Vec::new()));
+    let found = users_by_id(graph, ids, &graph_select(&nothing), &nothing, task).await?;
+    let mut found: Vec<String> = found
+        .into_keys()
+        .map(|id| id.to_ascii_lowercase())
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
 }
 
 /// A group's direct members: users (handed to `each_user` with their selected properties) and

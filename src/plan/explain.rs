@@ -426,11 +426,7 @@ fn found_by_matching(
     let index = match_index(&compiled, target, suffix);
     let ctx = crate::expr::Context::new(inputs.now, inputs.seed);
     let known = |id: &str| {
-        source.users.iter().any(|u| u.id.eq_ignore_ascii_case(id))
-            || source
-                .deleted_users
-                .iter()
-                .any(|d| d.id.eq_ignore_ascii_case(id))
+        source.users.iter().any(|u| u.id.eq_ignore_ascii_case(id)) || source.left_application(id)
     };
     let org = super::target::Org::new(target);
     let protected = |t: usize| org.protected(config, &target.users[t]);

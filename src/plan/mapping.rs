@@ -42,16 +42,7 @@ impl Compiled<'_> {
         &self,
         user: &'u crate::model::TargetUser,
     ) -> Option<Cow<'u, str>> {
-        let held = user.text(self.object_id_anchor?)?.trim();
-        if held.is_empty() {
-            return None;
-        }
-        let id = crate::graph::object_id_form(held);
-        Some(if crate::graph::looks_like_guid(&id) {
-            super::compare::into_lowercase(id)
-        } else {
-            id
-        })
+        crate::graph::anchored_id(user.text(self.object_id_anchor?)?)
     }
 }
 

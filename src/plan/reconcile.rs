@@ -480,12 +480,12 @@ impl<'s, 'u> ReadIds<'s, 'u> {
 }
 
 /// Whether `id` (an object id in Graph's form, any case) is an Entra user roster knows: one of
-/// `users` (searched in place when `sorted` by id), or one of `deleted`, whom the assignments
-/// name and Entra has deleted.
+/// `users` (searched in place when `sorted` by id), or one `source` says has left the
+/// application (`SourceSnapshot::left_application`: deleted, or unassigned).
 pub(super) fn known_id(
     users: &[SourceUser<'_>],
     sorted: bool,
-    deleted: &[crate::model::DeletedUser],
+    source: &SourceSnapshot,
     id: &str,
 ) -> bool {
     let id = id.to_ascii_lowercase();
@@ -494,7 +494,7 @@ pub(super) fn known_id(
     } else {
         users.iter().any(|u| u.id.eq_ignore_ascii_case(&id))
     };
-    read || deleted.iter().any(|d| d.id.eq_ignore_ascii_case(&id))
+    read || source.left_application(&id)
 }
 
 /// What the pass over the users gathers besides the plan, in user order.
@@ -781,8 +781,9 @@ pub(super) struct State<'a> {
     pub(super) handed_over: Mutex<Vec<(String, String)>>,
     /// Hashes the creates' Usernames in lower case (`Claimed`), for `check_creates`.
     pub(super) caseless: foldhash::fast::RandomState,
-    /// The users the application's assignments name whom Entra has deleted.
-    pub(super) deleted_in_entra: &'a [crate::model::DeletedUser],
+    /// The source snapshot, for the users it says have left the application
+    /// (`SourceSnapshot::left_application`); its users may be taken (`plan_taking`).
+    pub(super) source: &'a SourceSnapshot,
     /// Whether `users` are in object id order (a live read and its snapshot are).
     pub(super) users_sorted: bool,
     /// Salesforce users (by index) whose case-sensitive anchor holds a user's value in another
@@ -919,7 +920,7 @@ impl<'a> State<'a> {
         let ctx = || Context::new(inputs.now, inputs.seed);
         super::matching::note_read(&compiled, &mut index, &users, &ctx(), suffix);
         let users_sorted = users.is_sorted_by(|a, b| a.id <= b.id);
-        let known = |id: &str| known_id(&users, users_sorted, &source.deleted_users, id);
+        let known = |id: &str| known_id(&users, users_sorted, source, id);
         let protected = |t: usize| org.protected(config, &target.users[t]);
         let mut links: Vec<Link> = crate::concurrent::map_indexed(users.len(), threads, |i| {
             link(
@@ -997,7 +998,7 @@ impl<'a> State<'a> {
             handed_over: Mutex::new(Vec::new()),
             caseless: foldhash::fast::RandomState::default(),
             unique_values,
-            deleted_in_entra: &source.deleted_users,
+            source,
             users_sorted,
             held_in_another_case,
         }
@@ -1053,7 +1054,7 @@ impl<'a> State<'a> {
 
     /// Whether `id` is the object id of an Entra user roster knows (`known_id`).
     pub(super) fn knows(&self, id: &str) -> bool {
-        known_id(&self.users, self.users_sorted, self.deleted_in_entra, id)
+        known_id(&self.users, self.users_sorted, self.source, id)
     }
 
     /// User `i`'s update or create, when it is in scope and linked or unmatched: everything

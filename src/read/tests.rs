@@ -630,7 +630,9 @@ async fn the_next_page_is_asked_for_while_a_page_is_read() {
     running.shutdown().await;
 }
 
-/// Moves every synthetic user from group assignments to direct assignments of `n` of them.
+/// Moves every synthetic user from group assignments to direct assignments of `n` of them. The
+/// accounts of the rest are inactive, as an apply leaves a leaver's: the read looks up no
+/// anchor (`read::live`), and these tests count the read's own requests.
 fn assign_directly(running: &Running, n: usize) {
     let mut state = running.shared.state();
     let template = state.entra.assignments[0].clone();
@@ -646,6 +648,14 @@ fn assign_directly(running: &Running, n: usize) {
             )
         })
         .collect();
+    let assigned: std::collections::HashSet<&str> =
+        users.iter().map(|(id, _)| id.as_str()).collect();
+    for account in state.org.objects.get_mut("User").unwrap().values_mut() {
+        let anchor = account.get("Entra_Object_Id__c").and_then(|v| v.as_str());
+        if anchor.is_some_and(|id| !assigned.contains(id)) {
+            account.insert("IsActive".into(), false.into());
+        }
+    }
     state.entra.assignments = users
         .into_iter()
         .enumerate()
@@ -682,6 +692,52 @@ async fn direct_assignments_are_read_by_listing_when_most_of_the_tenant_is_assig
     // 2,500 ids would take 9 batches; the whole tenant is 4 pages of 999.
     assert_eq!(count(&running, "GET /v1.0/users"), 4);
     assert_eq!(count(&running, "POST /v1.0/$batch"), 0);
+    running.shutdown().await;
+}
+
+/// The active accounts of people no longer assigned are looked up by their anchors after the
+/// read, the cheaper way `users_by_id` finds: each found is named in `unassigned_users`; an id
+/// the tenant does not have, and an inactive account's, are not.
+#[tokio::test]
+async fn anchors_of_active_accounts_the_read_did_not_give_are_looked_up() {
+    let (running, dir) = synthetic("anchors-looked-up", 1_000).await;
+    assign_directly(&running, 400);
+    let stranger = "99999999-0000-4000-8000-000000000001";
+    let expected: Vec<String> = {
+        let mut state = running.shared.state();
+        let assigned: std::collections::HashSet<String> = (state.entra.assignments.iter())
+            .map(|a| a.principal_id.clone())
+            .collect();
+        let accounts = state.org.objects.get_mut("User").unwrap();
+        let mut leavers = accounts.values_mut().filter(|a| {
+            a.get("Entra_Object_Id__c")
+                .and_then(|v| v.as_str())
+                .is_some_and(|id| !assigned.contains(id))
+        });
+        // Two leavers' accounts active again, the second's anchor in .NET's braces and upper
+        // case; a third's anchor a stranger's.
+        let mut ids = Vec::new();
+        for (i, account) in leavers.by_ref().take(2).enumerate() {
+            account.insert("IsActive".into(), true.into());
+            let id = account["Entra_Object_Id__c"].as_str().unwrap().to_owned();
+            if i == 1 {
+                let braced = format!("{{{}}}", id.to_uppercase());
+                account.insert("Entra_Object_Id__c".into(), braced.into());
+            }
+            ids.push(id);
+        }
+        let third = leavers.next().unwrap();
+        third.insert("IsActive".into(), true.into());
+        third.insert("Entra_Object_Id__c".into(), stranger.into());
+        ids.sort();
+        ids
+    };
+    let (source, _) = read(&running, &dir).await.unwrap();
+    assert_eq!(source.users.len(), 400);
+    assert_eq!(source.unassigned_users, expected);
+    // 400 assignees in two batches, the three anchors in one plain request.
+    assert_eq!(count(&running, "POST /v1.0/$batch"), 2);
+    assert_eq!(count(&running, "GET /v1.0/users"), 1);
     running.shutdown().await;
 }
 

@@ -3298,6 +3298,84 @@ fn an_account_anchored_to_an_unknown_id_is_held_by_the_conflict_over_it() {
     );
 }
 
+/// An account whose anchor holds the object id of a tenant user no longer assigned to the
+/// application is that leaver's, and goes as they did, even while it holds a new hire's
+/// value: roster asks Graph for the ids the anchors of active accounts hold that its read did
+/// not give (helper-87: the leaver's account stayed active, held by the new hire's conflict,
+/// holding the Federation ID the new hire signs in with). The plan from a snapshot says the
+/// same: the snapshot keeps what Graph found.
+#[test]
+fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
+    let world = World::demo_editing("safety-unassigned-anchor", |demo| {
+        with_a_salesforce_user(
+            demo,
+            "{Username: wyatt.old@contoso.com.dev1, Email: wyatt.old@contoso.com,\n\
+             \x20      LastName: Schmidt, Alias: wold, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Standard User, FederationIdentifier: wyatt.schmidt@contoso.com,\n\
+             \x20      Entra_Object_Id__c: \"{99999999-0000-4000-8000-0000000000AB}\"}",
+        )
+        // The leaver: still in the tenant, assigned no more.
+        .replacen(
+            "  users:\n",
+            "  users:\n    - {id: 99999999-0000-4000-8000-0000000000ab, \
+             userPrincipalName: w.schmidt.old@contoso.com, accountEnabled: true}\n",
+            1,
+        )
+    });
+    let account = user_by_username(&world, "wyatt.old@contoso.com.dev1");
+    let check = |plan: &Value| {
+        let reason = error_for(plan, "wyatt.schmidt@contoso.com")["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            reason.contains("FederationIdentifier")
+                && reason.contains(
+                    "that account is the Entra user 99999999-0000-4000-8000-0000000000ab's by \
+                     its Entra_Object_Id__c"
+                ),
+            "{reason}"
+        );
+        let change = change_to(plan, &account["Id"]);
+        assert_eq!(change["action"], "deactivate", "{change}");
+        assert_eq!(change["source_id"], "99999999-0000-4000-8000-0000000000ab");
+        assert!(
+            change["reason"]
+                .as_str()
+                .unwrap()
+                .contains("whom roster did not read among the application's users"),
+            "{change}"
+        );
+    };
+    let live = world.roster(&["plan", "--format", "json"]);
+    check(&serde_json::from_str(&live.stdout).unwrap());
+    // Graph refusing the lookup fails the read: no plan that guessed.
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users", "kind": "respond", "status": 403, "count": 1,
+                "query_contains": "99999999-0000-4000-8000-0000000000ab",
+                "body": {"error": {"code": "Authorization_RequestDenied",
+                                   "message": "Insufficient privileges to complete the operation."}}}),
+    );
+    assert_read_fails(
+        &world,
+        &["Microsoft Graph GET /v1.0/users: HTTP 403 Authorization_RequestDenied"],
+    );
+    let taken = world.roster(&["snapshot", "--out", "snap"]);
+    assert!(taken.code == 0, "{}", taken.transcript());
+    let source: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.scratch.dir.join("snap/entra.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        source["unassigned_users"],
+        json!(["99999999-0000-4000-8000-0000000000ab"])
+    );
+    let offline = world.roster(&["plan", "--snapshot", "snap", "--format", "json"]);
+    check(&serde_json::from_str(&offline.stdout).unwrap());
+}
+
 /// A later rule's account whose anchor holds an id no one roster knows has may be the
 /// person's own: it disputes the earlier rule's link, as one without an anchor does, rather than
 /// being deactivated as a leaver's (helper-63: the FederationIdentifier rule linked a hand-made
