@@ -987,6 +987,53 @@ fn a_unique_value_the_org_holds_in_two_forms_names_and_keeps_both() {
     }
 }
 
+/// Holders of a person's value in other forms are each shown with their form, and why that is
+/// the same value to Salesforce is said once when it is the same for all of them (helper-87:
+/// it was repeated after each), after each when it is not.
+#[test]
+fn holders_in_other_forms_say_why_once_when_it_is_one_reason() {
+    let config = config(&[(
+        "  - {source: '[userPrincipalName]', target: FederationIdentifier}\n",
+        "",
+    )]);
+    let fed = "the same value to Salesforce, which compares it without case unless the org's \
+               Federation IDs are case-sensitive";
+    for (second, holders) in [
+        (
+            "ANN@X.COM",
+            format!(
+                "Salesforce user hfed1@x.com.dev1 (as \"Ann@x.com\") and Salesforce user \
+                 hfed2@x.com.dev1 (as \"ANN@X.COM\"), {fed}"
+            ),
+        ),
+        (
+            " ann@x.com",
+            format!(
+                "Salesforce user hfed1@x.com.dev1 (as \"Ann@x.com\", {fed}) and Salesforce user \
+                 hfed2@x.com.dev1 (as \" ann@x.com\", the same value to Salesforce, which \
+                 compares it without the spaces around it)"
+            ),
+        ),
+    ] {
+        let mut w = World::new();
+        w.target
+            .user_describe
+            .push(text_field("FederationIdentifier", 512));
+        let ann = w.user("ann", json!({"employeeId": "E1"}));
+        w.join("ann", "g-sales");
+        w.salesforce("hfed1", json!({"FederationIdentifier": "Ann@x.com"}));
+        w.salesforce("hfed2", json!({"FederationIdentifier": second}));
+        let plan = w.plan(&config);
+        assert_eq!(
+            problem(&plan, &ann).reason,
+            format!(
+                "FederationIdentifier \"ann@x.com\" is already held by {holders}; the org's \
+                 FederationIdentifier field is unique"
+            )
+        );
+    }
+}
+
 /// A value the org holds in two forms, one of which a rename in this plan gives up: the other
 /// form's account still holds it, so the person is a conflict naming that account alone, and
 /// it is not deactivated — whichever the org lists first, and whether the rename is planned

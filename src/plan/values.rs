@@ -308,38 +308,65 @@ fn stored(text: &str, case_sensitive: bool) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// ` (as "e1", ...)`: the value of `field` Salesforce user `user` holds, when it is not `text`
-/// as written — the same to Salesforce, which the reader may not see (`e1` against `E1`;
-/// helper-84); nothing when it is.
-fn held_as(user: &crate::model::TargetUser, field: &str, text: &str) -> String {
-    user.text(field)
-        .filter(|theirs| *theirs != text)
-        .map(|theirs| {
-            format!(
-                " (as {}, the same value to Salesforce, which compares it {})",
+/// `Salesforce user a (as "e1", the same value to Salesforce, which compares it without case)`:
+/// each of `users` that holds `text` in `field`, with the value it holds where that is not
+/// `text` as written — the same to Salesforce, which the reader may not see (`e1` against
+/// `E1`; helper-84). Where several hold it in other forms for the same reason, the reason is
+/// said once, after them all.
+fn held_by(users: &[&crate::model::TargetUser], field: &str, text: &str) -> String {
+    let forms: Vec<Option<(&str, &str)>> = users.iter().map(|u| held_as(u, field, text)).collect();
+    let whys: Vec<&str> = forms.iter().flatten().map(|(_, why)| *why).collect();
+    let once = (whys.len() > 1 && whys.windows(2).all(|w| w[0] == w[1])).then(|| whys[0]);
+    let same = |why: &str| format!("the same value to Salesforce, which compares it {why}");
+    let mut out = users
+        .iter()
+        .zip(&forms)
+        .map(|(user, form)| match (form, once) {
+            (None, _) => format!("Salesforce user {}", user.username),
+            (Some((theirs, _)), Some(_)) => {
+                format!("Salesforce user {} (as {})", user.username, quoted(theirs))
+            }
+            (Some((theirs, why)), None) => format!(
+                "Salesforce user {} (as {}, {})",
+                user.username,
                 quoted(theirs),
-                match (
-                    user_fields::stored_text(theirs) == user_fields::stored_text(text),
-                    user_fields::stored_text(theirs) != theirs
-                        || user_fields::stored_text(text) != text,
-                    field.eq_ignore_ascii_case("FederationIdentifier"),
-                ) {
-                    (true, _, _) => "without the spaces around it",
-                    // An org may keep Federation IDs case-sensitive (Setup's "Make Federation
-                    // ID case-insensitive" off): roster holds the value back all the same.
-                    (false, false, true) => {
-                        "without case unless the org's Federation IDs are case-sensitive"
-                    }
-                    (false, true, true) => {
-                        "without the spaces around it, and without case unless the org's \
-                         Federation IDs are case-sensitive"
-                    }
-                    (false, false, false) => "without case",
-                    (false, true, false) => "without case or the spaces around it",
-                }
-            )
+                same(why)
+            ),
         })
-        .unwrap_or_default()
+        .collect::<Vec<_>>()
+        .join(" and ");
+    if let Some(why) = once {
+        out.push_str(", ");
+        out.push_str(&same(why));
+    }
+    out
+}
+
+/// The value of `field` Salesforce user `user` holds, when it is not `text` as written, and why
+/// Salesforce takes the two for the same (`without case`, ...).
+fn held_as<'u>(
+    user: &'u crate::model::TargetUser,
+    field: &str,
+    text: &str,
+) -> Option<(&'u str, &'static str)> {
+    let theirs = user.text(field).filter(|theirs| *theirs != text)?;
+    let why = match (
+        user_fields::stored_text(theirs) == user_fields::stored_text(text),
+        user_fields::stored_text(theirs) != theirs || user_fields::stored_text(text) != text,
+        field.eq_ignore_ascii_case("FederationIdentifier"),
+    ) {
+        (true, _, _) => "without the spaces around it",
+        // An org may keep Federation IDs case-sensitive (Setup's "Make Federation ID
+        // case-insensitive" off): roster holds the value back all the same.
+        (false, false, true) => "without case unless the org's Federation IDs are case-sensitive",
+        (false, true, true) => {
+            "without the spaces around it, and without case unless the org's Federation IDs are \
+             case-sensitive"
+        }
+        (false, false, false) => "without case",
+        (false, true, false) => "without case or the spaces around it",
+    };
+    Some((theirs, why))
 }
 
 /// `text`'s `Fingerprint` under `seeds`, as Salesforce compares it (`stored`).
@@ -615,17 +642,7 @@ impl<'a> UniqueValues<'a> {
                 .unwrap_or_default();
             let (holder, ids) = match by {
                 Ok(users) => (
-                    users
-                        .iter()
-                        .map(|u| {
-                            format!(
-                                "Salesforce user {}{}",
-                                u.username,
-                                held_as(u, api_name, text)
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" and "),
+                    held_by(&users, api_name, text),
                     users.iter().map(|u| u.id.to_string()).collect(),
                 ),
                 Err(other) => (format!("{other}, another user of this plan"), Vec::new()),
