@@ -868,6 +868,17 @@ fn matching_compares_without_case_unless_the_unique_field_is_case_sensitive() {
     }
 }
 
+/// A world whose org keeps FederationIdentifier, with Ann (`employeeId` E1) in scope; her key.
+fn ann_with_federation_ids() -> (World, String) {
+    let mut w = World::new();
+    w.target
+        .user_describe
+        .push(text_field("FederationIdentifier", 512));
+    let ann = w.user("ann", json!({"employeeId": "E1"}));
+    w.join("ann", "g-sales");
+    (w, ann)
+}
+
 /// A unique value another account holds in another form — another case, or spaces around it
 /// in a case-sensitive field — is the same value to Salesforce: the conflict shows the
 /// holder's as the org keeps it and says why they are one (helper-84); held as written, it
@@ -927,12 +938,7 @@ fn a_unique_value_the_org_holds_in_two_forms_names_and_keeps_both() {
         "",
     )]);
     for order in [["hfed1", "hfed2"], ["hfed2", "hfed1"]] {
-        let mut w = World::new();
-        w.target
-            .user_describe
-            .push(text_field("FederationIdentifier", 512));
-        let ann = w.user("ann", json!({"employeeId": "E1"}));
-        w.join("ann", "g-sales");
+        let (mut w, ann) = ann_with_federation_ids();
         for name in order {
             let held = if name == "hfed1" {
                 "ann@x.com"
@@ -960,12 +966,7 @@ fn a_unique_value_the_org_holds_in_two_forms_names_and_keeps_both() {
         assert!(plan.changes.is_empty(), "{order:?}: {:#?}", plan.changes);
         // The person's own account (linked by EmployeeNumber) holds one of the two forms, the
         // update writing it in a third.
-        let mut w = World::new();
-        w.target
-            .user_describe
-            .push(text_field("FederationIdentifier", 512));
-        let ann = w.user("ann", json!({"employeeId": "E1"}));
-        w.join("ann", "g-sales");
+        let (mut w, ann) = ann_with_federation_ids();
         for name in order {
             let (held, badge) = if name == "hfed1" {
                 ("Ann@x.com", "E1")
@@ -1015,12 +1016,7 @@ fn holders_in_other_forms_say_why_once_when_it_is_one_reason() {
             ),
         ),
     ] {
-        let mut w = World::new();
-        w.target
-            .user_describe
-            .push(text_field("FederationIdentifier", 512));
-        let ann = w.user("ann", json!({"employeeId": "E1"}));
-        w.join("ann", "g-sales");
+        let (mut w, ann) = ann_with_federation_ids();
         w.salesforce("hfed1", json!({"FederationIdentifier": "Ann@x.com"}));
         w.salesforce("hfed2", json!({"FederationIdentifier": second}));
         let plan = w.plan(&config);
