@@ -200,6 +200,8 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
     let mut protected_out: Vec<String> = Vec::new();
     let mut internal_out: Vec<String> = Vec::new();
     let mut ignored: Vec<String> = Vec::new();
+    // Accounts no one links whose object-id anchor holds text that is no object id.
+    let mut not_ids: Vec<String> = Vec::new();
     for (t, user) in target.users.iter().enumerate() {
         if !user.is_active {
             continue;
@@ -209,6 +211,17 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         let unlinked =
             source_link.is_none() && !pass.linked_targets.contains(&t) && !in_conflict.contains(&t);
         let departed = unlinked.then(|| state.departed(user, &read)).flatten();
+        if unlinked
+            && departed.is_none()
+            && let Some(held) = state.compiled.anchored_object_id(user)
+            && !crate::graph::looks_like_guid(&held)
+        {
+            not_ids.push(format!(
+                "{} ({})",
+                user.username,
+                crate::render::quoted(&held)
+            ));
+        }
         if state.org.protected(config, user) {
             // An internal user is no person to deprovision by hand: its link is a value to
             // clear (helper-77).
@@ -345,6 +358,15 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
              `deprovision.out_of_scope: ignore` leaves them: {}",
             ignored.len(),
             some_of(&ignored)
+        ));
+    }
+    if let (Some(field), false) = (state.compiled.object_id_anchor, not_ids.is_empty()) {
+        plan.warnings.push(format!(
+            "{} active Salesforce user(s) no one links hold text that is no Entra object id in \
+             {field}, the object-id anchor: roster takes it for no anchor (no one's account), \
+             so they are deprovisioned only as orphans; correct or clear it: {}",
+            not_ids.len(),
+            some_of(&not_ids)
         ));
     }
     if withheld > 0 {
@@ -1094,7 +1116,9 @@ impl<'a> State<'a> {
     ) -> Option<(&'a str, Cow<'u, str>)> {
         let field = self.compiled.object_id_anchor?;
         let id = self.compiled.anchored_object_id(user)?;
-        (!read.contains(&id)).then_some((field, id))
+        // Text that is no GUID is no object id, and links no one (helper-89: "TBD" there
+        // deactivated an account no one owns).
+        (crate::graph::looks_like_guid(&id) && !read.contains(&id)).then_some((field, id))
     }
 
     /// Whether source user `i` is linked to a protected Salesforce user.

@@ -2946,6 +2946,49 @@ fn a_change_names_the_account_when_its_username_does_not_name_the_person() {
     );
 }
 
+/// Text in the object-id anchor that is no object id ("TBD", an OData filter) links no one: an
+/// account no one owns is left as it is, one roster owns goes only as an orphan, and the plan
+/// names both (helper-89: the first was deactivated as "anchored to the Entra user TBD").
+#[test]
+fn an_anchor_that_is_no_object_id_links_no_one() {
+    let account = |username: &str, anchor: &str| {
+        format!(
+            "{{Username: {username}, Email: {username}.invalid, LastName: Hand, Alias: hand,\n\
+             \x20      TimeZoneSidKey: America/Los_Angeles, LocaleSidKey: en_US,\n\
+             \x20      LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8, Profile: Standard User,\n\
+             \x20      Entra_Object_Id__c: \"{anchor}\"}}"
+        )
+    };
+    let world = World::demo_editing("safety-anchor-no-id", |demo| {
+        let demo = with_a_salesforce_user(demo, &account("hand.made@contoso.com", "TBD"));
+        with_a_salesforce_user(
+            &demo,
+            &account("hand.owned@contoso.com.dev1", "x' or 1 eq 1 or id eq 'y"),
+        )
+    });
+    let unowned = user_by_username(&world, "hand.made@contoso.com");
+    let owned = user_by_username(&world, "hand.owned@contoso.com.dev1");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    no_change_to(&plan, &[&unowned]);
+    let orphan = change_to(&plan, &owned["Id"]);
+    assert_eq!(orphan["situation"], "orphaned", "{orphan}");
+    assert_eq!(orphan["source_id"], Value::Null, "{orphan}");
+    let warning = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|w| w.contains("no Entra object id"))
+        .unwrap_or_else(|| panic!("{}", plan["warnings"]));
+    assert!(
+        warning.starts_with("2 active Salesforce user(s) no one links hold text that is no Entra object id in Entra_Object_Id__c")
+            && warning.contains("hand.made@contoso.com (\"TBD\")")
+            && warning.contains("hand.owned@contoso.com.dev1 (\"x' or 1 eq 1 or id eq 'y\")"),
+        "{warning}"
+    );
+}
+
 /// A person who leaves — unassigned, or deleted in Entra with the assignment kept — loses the
 /// Salesforce account roster linked, even one it does not own: the anchor roster stamped on it
 /// is the link, as Entra's own provisioning keeps its link and disables the account
