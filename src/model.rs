@@ -43,14 +43,14 @@ pub(crate) struct SourceSnapshot {
     /// Entra. The one absence a read accepts; the plan names each.
     #[serde(default)]
     pub(crate) deleted_users: Vec<DeletedUser>,
-    /// Object ids the object-id anchors of active Salesforce users hold that the read did not
-    /// give, and that Graph finds among the tenant's users (`read::live` looks them up after
-    /// both reads): people no longer assigned to the application, whose accounts go as they
-    /// did. Graph's form, lower case, sorted. Empty when nothing was looked up: the config
-    /// keeps no object-id anchor, every user was read (`assignment: all`), or a snapshot taken
-    /// before roster looked them up.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) unassigned_users: Vec<String>,
+    /// The Entra users whose object ids the object-id anchors of active Salesforce users hold,
+    /// whom the read did not give and Graph finds among the tenant's users (`read::live` looks
+    /// them up after both reads): people no longer among the application's users, whose
+    /// accounts go as they did. In object id order, ids in Graph's form (lower case). Empty
+    /// when no anchor held such an id; `None` in a snapshot taken before roster looked them up,
+    /// where an id neither read nor deleted may be anyone's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unassigned_users: Option<Vec<UnassignedUser>>,
     /// Things roster noticed that Entra itself would also ignore (e.g. nested groups).
     pub(crate) warnings: Vec<String>,
 }
@@ -61,13 +61,52 @@ impl SourceSnapshot {
     /// longer assigned (`unassigned_users`). Their Salesforce account is theirs, not anyone
     /// else's to claim.
     pub(crate) fn left_application(&self, id: &str) -> bool {
+        self.deleted(id).is_some() || self.unassigned(id).is_some()
+    }
+
+    /// The user the application's assignments name whom Entra has deleted, by object id.
+    pub(crate) fn deleted(&self, id: &str) -> Option<&DeletedUser> {
         self.deleted_users
             .iter()
-            .any(|d| d.id.eq_ignore_ascii_case(id))
-            || self
-                .unassigned_users
-                .binary_search_by(|u| cmp_ignore_ascii_case(u, id))
-                .is_ok()
+            .find(|d| d.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The user of the tenant no longer among the application's users, by object id (any
+    /// case), when the read looked them up (`unassigned_users`, in id order).
+    pub(crate) fn unassigned(&self, id: &str) -> Option<&UnassignedUser> {
+        let users = self.unassigned_users.as_deref()?;
+        let at = users
+            .binary_search_by(|u| cmp_ignore_ascii_case(&u.id, id))
+            .ok()?;
+        users.get(at)
+    }
+}
+
+/// A user of the tenant whose object id an account's object-id anchor holds, whom the read did
+/// not give: not among the application's users (unassigned, or assigned only through a nested
+/// group). As Graph's `GET /users?$filter=id in (...)` gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UnassignedUser {
+    /// The object id, in Graph's form (lower case).
+    pub(crate) id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user_principal_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<String>,
+}
+
+impl UnassignedUser {
+    /// ` (ann@contoso.com)`: the userPrincipalName, else the display name, in parentheses, shown
+    /// safely (`render::visible`: Entra's text never acts on a terminal); nothing without one.
+    pub(crate) fn named(&self) -> String {
+        [&self.user_principal_name, &self.display_name]
+            .into_iter()
+            .flatten()
+            .map(|name| name.trim())
+            .find(|name| !name.is_empty())
+            .map(|name| format!(" ({})", crate::render::visible(name)))
+            .unwrap_or_default()
     }
 }
 

@@ -55,12 +55,13 @@ pub(crate) async fn live(
     if !unread.is_empty() {
         let task = progress.task("Entra");
         task.step("users the anchors name");
-        source.unassigned_users = graph::users_found(&graph, &unread, &task).await?;
+        let found = graph::users_found(&graph, &unread, &task).await?;
         task.finish(&format!(
             "{} of {} anchored users outside the application",
-            source.unassigned_users.len(),
+            found.len(),
             unread.len()
         ));
+        source.unassigned_users = Some(found);
     }
     Ok((source, target))
 }
@@ -74,7 +75,7 @@ pub(crate) async fn live(
 /// it (helper-87). Inactive accounts are left out: there is nothing to deprovision, and a
 /// tenant's leavers of years would be asked for on every plan. None when every user is read
 /// (`assignment: all`).
-fn unread_anchors<'c>(
+pub(crate) fn unread_anchors<'c>(
     configs: impl Iterator<Item = &'c Config>,
     source: &SourceSnapshot,
     target: &TargetSnapshot,

@@ -494,6 +494,22 @@ pub(crate) fn read_snapshots(
             what: mismatches.join("; "),
         });
     }
+    if source.unassigned_users.is_none() {
+        let configs = std::iter::once(config).chain(baseline.map(|b| &b.loaded.config));
+        let unread = crate::read::unread_anchors(configs, &source, &target);
+        if !unread.is_empty() {
+            source.warnings.push(format!(
+                "{} active Salesforce user(s) hold in {} the object id of an Entra user this \
+                 snapshot neither read nor looked up (it was taken before roster looked such \
+                 ids up in Graph): a leaver's, or another tenant's, roster cannot tell, so an \
+                 account a person's conflict names is held by it rather than deactivated as a \
+                 leaver's; take the snapshot again (`roster snapshot`) to tell them apart",
+                unread.len(),
+                crate::config::object_id_anchor(&config.matching, &config.mappings)
+                    .unwrap_or("the object-id anchor")
+            ));
+        }
+    }
     if let Some(what) = baseline.and_then(|b| lacks(&b.loaded.config, &source, &target)) {
         source.warnings.push(format!(
             "the snapshot in {} was not read for what only the baseline config reads ({what}): \
@@ -644,7 +660,7 @@ fn access_lacks(config: &crate::config::Config, target: &TargetSnapshot) -> Vec<
 /// The two files of a snapshot, each checked for what a live read accepts.
 fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), Error> {
     let path = dir.join("entra.json");
-    let source: SourceSnapshot = read_snapshot(&path)?;
+    let mut source: SourceSnapshot = read_snapshot(&path)?;
     let refused = |path: &Path, reason: String| Error::NotASnapshot {
         path: path.to_owned(),
         at: None,
@@ -688,6 +704,28 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
                 ),
             });
         }
+    }
+    // Each looked-up id in Graph's form, in id order, once: as a live read writes them, which
+    // the plan searches them as (an edit out of order hid a leaver; helper-89).
+    if let Some(users) = source.unassigned_users.as_mut() {
+        for (i, user) in users.iter_mut().enumerate() {
+            match crate::graph::anchored_id(&user.id).filter(|id| crate::graph::looks_like_guid(id))
+            {
+                Some(id) => user.id = id.into_owned(),
+                None => {
+                    return Err(refused(
+                        &path,
+                        format!(
+                            "unassigned_users[{i}] is {}, which is no object id: a read lists \
+                             there the object ids Graph found",
+                            crate::render::quoted(&user.id)
+                        ),
+                    ));
+                }
+            }
+        }
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        users.dedup_by(|a, b| a.id == b.id);
     }
     let path = dir.join("salesforce.json");
     let mut target: TargetSnapshot = read_snapshot(&path)?;

@@ -132,8 +132,9 @@ pub(crate) async fn read(
         attributes: attributes.iter().map(ToString::to_string).collect(),
         role_groups,
         deleted_users,
-        // Looked up once the org is read too (`read::live`).
-        unassigned_users: Vec::new(),
+        // Looked up once the org is read too (`read::live`); every user is read with
+        // `assignment: all`.
+        unassigned_users: Some(Vec::new()),
         warnings,
     })
 }
@@ -613,24 +614,31 @@ pub(crate) fn anchored_id(held: &str) -> Option<std::borrow::Cow<'_, str>> {
     )
 }
 
-/// Of `ids` (object ids in Graph's form, lower case, each once), the ones Graph finds among the
-/// tenant's users, sorted: `users_by_id` selecting `id` alone. An id Graph does not find
-/// (another tenant's, a user deleted for good, a typo of a GUID) is left out.
+/// Of `ids` (object ids in Graph's form, lower case, each once), the users Graph finds among
+/// the tenant's, in id order, with their userPrincipalName and display name: `users_by_id`. An
+/// id Graph does not find (another tenant's, a user deleted, a typo of a GUID) is left out.
 ///
 /// Errors: the read's (`GraphError`), as any read of users by id.
 pub(crate) async fn users_found(
     graph: &Arc<Graph>,
     ids: &[String],
     task: &Task,
-) -> Result<Vec<String>, GraphError> {
-    let nothing = Arc::new(Selected::new(Vec::new()));
-    let found = users_by_id(graph, ids, &graph_select(&nothing), &nothing, task).await?;
-    let mut found: Vec<String> = found
-        .into_keys()
-        .map(|id| id.to_ascii_lowercase())
+) -> Result<Vec<crate::model::UnassignedUser>, GraphError> {
+    let names = Arc::new(Selected::new(vec![
+        crate::sorted_map::Name::from("userPrincipalName"),
+        crate::sorted_map::Name::from("displayName"),
+    ]));
+    let found = users_by_id(graph, ids, &graph_select(&names), &names, task).await?;
+    let mut found: Vec<crate::model::UnassignedUser> = found
+        .into_values()
+        .map(|user| crate::model::UnassignedUser {
+            id: user.id.to_ascii_lowercase(),
+            user_principal_name: user.attributes.text("userPrincipalName").map(str::to_owned),
+            display_name: user.attributes.text("displayName").map(str::to_owned),
+        })
         .collect();
-    found.sort_unstable();
-    found.dedup();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found.dedup_by(|a, b| a.id == b.id);
     Ok(found)
 }
 

@@ -587,7 +587,10 @@ fn no_change(config: &Config, state: &State<'_>, plan: &Plan, t: usize) -> Strin
         };
     }
     if let Some((field, id)) = state.departed(sf, &super::reconcile::ReadIds::new(&state.users)) {
-        let anchored = format!("it is {}", super::reconcile::anchored(field, &id));
+        let anchored = format!(
+            "it is {}",
+            super::reconcile::anchored(field, &id, state.source, sf)
+        );
         return match config.deprovision.out_of_scope {
             OutOfScope::Ignore => {
                 format!("{anchored}, and `deprovision.out_of_scope: ignore` leaves it as it is")

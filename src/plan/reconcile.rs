@@ -269,7 +269,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
             },
             None if let Some((field, id)) = departed => (
                 Situation::OutOfScope,
-                format!("out of scope: {}", anchored(field, &id)),
+                format!("out of scope: {}", anchored(field, &id, state.source, user)),
                 Some(Box::<str>::from(id)),
                 user.username.clone(),
             ),
@@ -386,13 +386,38 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
 }
 
 /// Why a Salesforce user `departed` names is out of scope: the Entra user `id` its anchor
-/// `field` holds has left.
-pub(super) fn anchored(field: &str, id: &str) -> String {
-    format!(
-        "anchored ({field}) to the Entra user {id}, whom roster did not read among the \
-         application's users (not assigned, assigned only through a nested group, or deleted \
-         in Entra)"
-    )
+/// `field` holds has left — as far as `source` says how: in the tenant and no longer the
+/// application's (`unassigned_users`), deleted with an assignment naming them
+/// (`deleted_users`), or not in the tenant at all (an id the read looked up and Graph did not
+/// find: `account`, when active, is one whose anchor the read looked up); all three when
+/// the snapshot predates the lookup.
+pub(super) fn anchored(
+    field: &str,
+    id: &str,
+    source: &SourceSnapshot,
+    account: &crate::model::TargetUser,
+) -> String {
+    let how = match (source.unassigned(id), source.deleted(id)) {
+        (Some(user), _) => format!(
+            "{}, who is in the tenant but not among the application's users (unassigned, or \
+             assigned only through a nested group)",
+            user.named()
+        ),
+        (None, Some(deleted)) => format!(
+            "{}, whom Entra has deleted (an assignment still names them)",
+            deleted
+                .name()
+                .map(|name| format!(" ({})", crate::render::visible(name)))
+                .unwrap_or_default()
+        ),
+        (None, None) if source.unassigned_users.is_some() && account.is_active => {
+            ", whom the tenant does not have (deleted, or another tenant's user)".to_owned()
+        }
+        (None, None) => ", whom roster did not read among the application's users (not \
+                         assigned, assigned only through a nested group, or deleted in Entra)"
+            .to_owned(),
+    };
+    format!("anchored ({field}) to the Entra user {id}{how}")
 }
 
 /// How many users a warning names before it says "and N more".

@@ -117,7 +117,7 @@ impl World {
                 attributes: Vec::new(),
                 role_groups: Vec::new(),
                 deleted_users: Vec::new(),
-                unassigned_users: Vec::new(),
+                unassigned_users: Some(Vec::new()),
                 warnings: Vec::new(),
             },
             target: TargetSnapshot {

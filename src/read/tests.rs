@@ -734,7 +734,18 @@ async fn anchors_of_active_accounts_the_read_did_not_give_are_looked_up() {
     };
     let (source, _) = read(&running, &dir).await.unwrap();
     assert_eq!(source.users.len(), 400);
-    assert_eq!(source.unassigned_users, expected);
+    let found = source.unassigned_users.unwrap();
+    let ids: Vec<&str> = found.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, expected);
+    // Each named as Graph names them.
+    assert!(
+        found.iter().all(|u| u
+            .user_principal_name
+            .as_deref()
+            .is_some_and(|upn| upn.contains('@'))
+            && u.display_name.is_some()),
+        "{found:?}"
+    );
     // 400 assignees in two batches, the three anchors in one plain request.
     assert_eq!(count(&running, "POST /v1.0/$batch"), 2);
     assert_eq!(count(&running, "GET /v1.0/users"), 1);

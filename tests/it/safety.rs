@@ -3035,14 +3035,14 @@ fn a_leaver_loses_the_account_roster_anchored_though_it_does_not_own_it() {
         if deleted {
             explains_the_deleted_user(&world, SPARE);
         }
-        assert!(
-            change["reason"].as_str().unwrap().contains(&format!(
-                "anchored (Entra_Object_Id__c) to the Entra user {SPARE}, whom roster did not \
-                 read among the application's users (not assigned, assigned only through a \
-                 nested group, or deleted in Entra)"
-            )),
-            "{change}"
-        );
+        // What Graph said of them: deleted, or in the tenant by their name.
+        let how = [
+            "(spare1@contoso.com), who is in the tenant but not among the application's users",
+            "whom Entra has deleted (an assignment still names them)",
+        ][usize::from(deleted)];
+        let reason = change["reason"].as_str().unwrap();
+        let to = format!("anchored (Entra_Object_Id__c) to the Entra user {SPARE} ");
+        assert!(reason.contains(&to) && reason.contains(how), "{change}");
         // Unassigned (Entra still has them), and told to leave out-of-scope users as they are:
         // roster says why this one stays.
         if !deleted {
@@ -3341,17 +3341,20 @@ fn an_account_anchored_to_an_unknown_id_is_held_by_the_conflict_over_it() {
     );
 }
 
-/// An account whose anchor holds the object id of a tenant user no longer assigned to the
-/// application is that leaver's, and goes as they did, even while it holds a new hire's
-/// value: roster asks Graph for the ids the anchors of active accounts hold that its read did
-/// not give (helper-87: the leaver's account stayed active, held by the new hire's conflict,
-/// holding the Federation ID the new hire signs in with). The plan from a snapshot says the
-/// same: the snapshot keeps what Graph found.
-#[test]
-fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
-    let world = World::demo_editing("safety-unassigned-anchor", |demo| {
-        with_a_salesforce_user(
+/// The demo world with a leaver (no longer assigned, still in the tenant) whose account holds
+/// Wyatt's FederationIdentifier, its anchor in .NET's braces and upper case, and an account
+/// anchored to an id the tenant does not have.
+fn leaver_and_stranger_world(name: &str) -> World {
+    World::demo_editing(name, |demo| {
+        let demo = with_a_salesforce_user(
             demo,
+            "{Username: gone@contoso.com.dev1, Email: gone@contoso.com, LastName: Gone,\n\
+             \x20      Alias: gone, TimeZoneSidKey: America/Los_Angeles, LocaleSidKey: en_US,\n\
+             \x20      LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8, Profile: Standard User,\n\
+             \x20      Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000cd}",
+        );
+        with_a_salesforce_user(
+            &demo,
             "{Username: wyatt.old@contoso.com.dev1, Email: wyatt.old@contoso.com,\n\
              \x20      LastName: Schmidt, Alias: wold, TimeZoneSidKey: America/Los_Angeles,\n\
              \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
@@ -3365,34 +3368,61 @@ fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
              userPrincipalName: w.schmidt.old@contoso.com, accountEnabled: true}\n",
             1,
         )
-    });
-    let account = user_by_username(&world, "wyatt.old@contoso.com.dev1");
-    let check = |plan: &Value| {
-        let reason = error_for(plan, "wyatt.schmidt@contoso.com")["reason"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            reason.contains("FederationIdentifier")
-                && reason.contains(
-                    "that account is the Entra user 99999999-0000-4000-8000-0000000000ab's by \
-                     its Entra_Object_Id__c"
-                ),
-            "{reason}"
-        );
-        let change = change_to(plan, &account["Id"]);
-        assert_eq!(change["action"], "deactivate", "{change}");
-        assert_eq!(change["source_id"], "99999999-0000-4000-8000-0000000000ab");
-        assert!(
-            change["reason"]
-                .as_str()
-                .unwrap()
-                .contains("whom roster did not read among the application's users"),
-            "{change}"
-        );
-    };
+    })
+}
+
+/// The plan of `leaver_and_stranger_world`: Wyatt's conflict names the leaver, whose account
+/// goes as theirs, by name; the stranger's account goes as anchored to no one the tenant has.
+fn check_leaver_plan(world: &World, plan: &Value) {
+    let account = user_by_username(world, "wyatt.old@contoso.com.dev1");
+    let gone = user_by_username(world, "gone@contoso.com.dev1");
+    let reason = error_for(plan, "wyatt.schmidt@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("FederationIdentifier")
+            && reason.contains(
+                "that account is the Entra user 99999999-0000-4000-8000-0000000000ab's by \
+                 its Entra_Object_Id__c"
+            ),
+        "{reason}"
+    );
+    let change = change_to(plan, &account["Id"]);
+    assert_eq!(change["action"], "deactivate", "{change}");
+    assert_eq!(change["source_id"], "99999999-0000-4000-8000-0000000000ab");
+    let leaver = " (w.schmidt.old@contoso.com), who is in the tenant but not among the \
+                  application's users (unassigned, or assigned only through a nested group)";
+    let stranger = ", whom the tenant does not have (deleted, or another tenant's user)";
+    assert_eq!(
+        change["reason"],
+        format!(
+            "out of scope: anchored (Entra_Object_Id__c) to the Entra user \
+             99999999-0000-4000-8000-0000000000ab{leaver}"
+        )
+    );
+    // An account anchored to an id the tenant does not have, which no conflict holds,
+    // goes as a leaver's too.
+    assert_eq!(
+        change_to(plan, &gone["Id"])["reason"],
+        format!(
+            "out of scope: anchored (Entra_Object_Id__c) to the Entra user \
+             99999999-0000-4000-8000-0000000000cd{stranger}"
+        )
+    );
+}
+
+/// An account whose anchor holds the object id of a tenant user no longer assigned to the
+/// application is that leaver's, and goes as they did, even while it holds a new hire's
+/// value: roster asks Graph for the ids the anchors of active accounts hold that its read did
+/// not give (helper-87: the leaver's account stayed active, held by the new hire's conflict,
+/// holding the Federation ID the new hire signs in with). Graph refusing the lookup fails the
+/// read.
+#[test]
+fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
+    let world = leaver_and_stranger_world("safety-unassigned-anchor");
     let live = world.roster(&["plan", "--format", "json"]);
-    check(&serde_json::from_str(&live.stdout).unwrap());
+    check_leaver_plan(&world, &serde_json::from_str(&live.stdout).unwrap());
     // Graph refusing the lookup fails the read: no plan that guessed.
     fault(
         &world,
@@ -3405,18 +3435,72 @@ fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
         &world,
         &["Microsoft Graph GET /v1.0/users: HTTP 403 Authorization_RequestDenied"],
     );
+}
+
+/// A snapshot keeps what Graph found: planned from it, the leaver goes as live (also when the
+/// list is edited out of order, an id in another form); one taken before roster looked the
+/// anchors up plans as before, with a warning; text that is no object id there is refused.
+#[test]
+fn a_snapshot_keeps_the_leavers_graph_found() {
+    let world = leaver_and_stranger_world("safety-unassigned-anchor-snapshot");
+    let account = user_by_username(&world, "wyatt.old@contoso.com.dev1");
+    let gone = user_by_username(&world, "gone@contoso.com.dev1");
     let taken = world.roster(&["snapshot", "--out", "snap"]);
     assert!(taken.code == 0, "{}", taken.transcript());
-    let source: Value = serde_json::from_str(
-        &std::fs::read_to_string(world.scratch.dir.join("snap/entra.json")).unwrap(),
-    )
-    .unwrap();
+    let entra = world.scratch.dir.join("snap/entra.json");
+    let mut source: Value =
+        serde_json::from_str(&std::fs::read_to_string(&entra).unwrap()).unwrap();
     assert_eq!(
         source["unassigned_users"],
-        json!(["99999999-0000-4000-8000-0000000000ab"])
+        json!([{"id": "99999999-0000-4000-8000-0000000000ab",
+                "user_principal_name": "w.schmidt.old@contoso.com"}])
     );
     let offline = world.roster(&["plan", "--snapshot", "snap", "--format", "json"]);
-    check(&serde_json::from_str(&offline.stdout).unwrap());
+    check_leaver_plan(&world, &serde_json::from_str(&offline.stdout).unwrap());
+    // Out of order, and in .NET's braces: what a live read writes, whatever the edit.
+    source["unassigned_users"] = json!([
+        {"id": "ffffffff-0000-4000-8000-000000000001"},
+        {"id": "eeeeeeee-0000-4000-8000-000000000001"},
+        {"id": "{99999999-0000-4000-8000-0000000000AB}",
+         "user_principal_name": "w.schmidt.old@contoso.com"},
+    ]);
+    std::fs::write(&entra, source.to_string()).unwrap();
+    let edited = world.roster(&["plan", "--snapshot", "snap", "--format", "json"]);
+    check_leaver_plan(&world, &serde_json::from_str(&edited.stdout).unwrap());
+    // A snapshot taken before roster looked the anchors up: held as yesterday's roster held
+    // it, with a warning that says what the snapshot cannot tell.
+    source.as_object_mut().unwrap().remove("unassigned_users");
+    std::fs::write(&entra, source.to_string()).unwrap();
+    let old = world.roster(&["plan", "--snapshot", "snap", "--format", "json"]);
+    let old: Value = serde_json::from_str(&old.stdout).unwrap();
+    assert!(
+        old["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("2 active Salesforce user(s) hold in Entra_Object_Id__c the object id of an Entra user this snapshot neither read nor looked up")),
+        "{}",
+        old["warnings"]
+    );
+    no_change_to(&old, &[&account]);
+    assert!(
+        change_to(&old, &gone["Id"])["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("whom roster did not read among the application's users (not assigned, assigned only through a nested group, or deleted in Entra)"),
+        "{old}"
+    );
+    // Text that is no object id in the list is refused, where it stands.
+    source["unassigned_users"] = json!([{"id": "not-an-id"}]);
+    std::fs::write(&entra, source.to_string()).unwrap();
+    let refused = world.roster(&["plan", "--snapshot", "snap"]);
+    assert_eq!(refused.code, 1, "{}", refused.transcript());
+    assert!(
+        refused
+            .stderr
+            .contains("unassigned_users[0] is \"not-an-id\", which is no object id"),
+        "{}",
+        refused.transcript()
+    );
 }
 
 /// A later rule's account whose anchor holds an id no one roster knows has may be the
