@@ -243,10 +243,13 @@ impl<'a> State<'a> {
             .map_err(|(reason, holders)| {
                 // Each holder is kept out of deprovisioning; the first that is another
                 // person's is named.
-                let theirs: Vec<String> = holders
+                let held: Vec<usize> = holders
                     .iter()
                     .filter_map(|id| self.by_id.get(id.as_str()).copied())
-                    .filter_map(|t| self.hold_in_conflict(user, t))
+                    .collect();
+                let theirs: Vec<String> = held
+                    .iter()
+                    .filter_map(|t| self.hold_in_conflict(user, *t))
                     .collect();
                 match theirs.into_iter().next() {
                     // The holder is another person's account (a leaver's, say): what frees the
@@ -259,9 +262,36 @@ impl<'a> State<'a> {
                             self.compiled.object_id_anchor.unwrap_or("anchor")
                         ),
                     ),
-                    None => conflict(user.key, reason),
+                    None => conflict(user.key, self.anchored_to_a_stranger(reason, &held)),
                 }
             })
+    }
+
+    /// `reason`, and what to do about the first of `held` (Salesforce users holding the value)
+    /// that is active and whose object-id anchor names no user of this tenant — Graph looked
+    /// it up and found none (deleted, or another tenant's): held back as it may be this
+    /// person's own account, yet if it was a leaver's, whoever signs in with the value reaches
+    /// it (helper-89).
+    fn anchored_to_a_stranger(&self, reason: String, held: &[usize]) -> String {
+        if self.source.unassigned_users.is_none() {
+            return reason;
+        }
+        let stranger = held.iter().find_map(|t| {
+            let account = &self.target.users[*t];
+            let id = self.compiled.anchored_object_id(account)?;
+            (account.is_active && crate::graph::looks_like_guid(&id) && !self.knows(&id))
+                .then_some((account, id))
+        });
+        match (stranger, self.compiled.object_id_anchor) {
+            (Some((account, id)), Some(field)) => format!(
+                "{reason}; Salesforce user {} is active and its {field} holds {id}, no user of \
+                 this tenant (deleted, or another tenant's): if it is this user's own account, \
+                 correct that field; if it was a leaver's, whoever signs in with the value \
+                 reaches it — deactivate it or clear the value",
+                account.username
+            ),
+            _ => reason,
+        }
     }
 
     /// A value the org would refuse fails this user's update at apply: an error item now.

@@ -3503,6 +3503,43 @@ fn a_snapshot_keeps_the_leavers_graph_found() {
     );
 }
 
+/// An active account holding a person's FederationIdentifier, anchored to an id the tenant does
+/// not have, is held by the person's conflict (it may be theirs), and the conflict says what
+/// it risks if it was a leaver's: whoever signs in with the value reaches it (helper-89: the
+/// conflict read the same as for any holder).
+#[test]
+fn a_conflict_over_an_account_anchored_to_no_user_of_the_tenant_says_what_it_risks() {
+    let world = World::demo_editing("safety-stranger-anchor-risk", |demo| {
+        with_a_salesforce_user(
+            demo,
+            "{Username: wyatt.prior@contoso.com.dev1, Email: wyatt.prior@contoso.com,\n\
+             \x20      LastName: Schmidt, Alias: wprior, TimeZoneSidKey: America/Los_Angeles,\n\
+             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
+             \x20      Profile: Standard User, FederationIdentifier: wyatt.schmidt@contoso.com,\n\
+             \x20      Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef}",
+        )
+    });
+    let account = user_by_username(&world, "wyatt.prior@contoso.com.dev1");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.starts_with("FederationIdentifier \"wyatt.schmidt@contoso.com\" is already held")
+            && reason.ends_with(
+                "; Salesforce user wyatt.prior@contoso.com.dev1 is active and its \
+                 Entra_Object_Id__c holds 99999999-0000-4000-8000-0000000000ef, no user of this \
+                 tenant (deleted, or another tenant's): if it is this user's own account, \
+                 correct that field; if it was a leaver's, whoever signs in with the value \
+                 reaches it — deactivate it or clear the value"
+            ),
+        "{reason}"
+    );
+    no_change_to(&plan, &[&account]);
+}
+
 /// A later rule's account whose anchor holds an id no one roster knows has may be the
 /// person's own: it disputes the earlier rule's link, as one without an anchor does, rather than
 /// being deactivated as a leaver's (helper-63: the FederationIdentifier rule linked a hand-made
