@@ -2670,6 +2670,23 @@ fn with_a_salesforce_user(demo: &str, entry: &str) -> String {
     )
 }
 
+/// A Salesforce user on the Standard User profile, as a world file's flow mapping: `username`,
+/// its Email (the Username without `.dev1`), the fields every user needs, and `more`
+/// (`Key: value, ...`).
+fn standard_user(username: &str, more: &str) -> String {
+    let email = username.trim_end_matches(".dev1");
+    let alias: String = email
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .take(8)
+        .collect();
+    format!(
+        "{{Username: {username}, Email: {email}, LastName: Schmidt, Alias: {alias}, \
+         TimeZoneSidKey: America/Los_Angeles, LocaleSidKey: en_US, LanguageLocaleKey: en_US, \
+         EmailEncodingKey: UTF-8, Profile: Standard User, {more}}}"
+    )
+}
+
 /// The demo world with one more Entra user, `entry` (a YAML flow mapping), assigned to the
 /// application as a Sales Rep.
 fn with_a_sales_rep(demo: &str, entry: &str, upn: &str) -> String {
@@ -2952,12 +2969,7 @@ fn a_change_names_the_account_when_its_username_does_not_name_the_person() {
 #[test]
 fn an_anchor_that_is_no_object_id_links_no_one() {
     let account = |username: &str, anchor: &str| {
-        format!(
-            "{{Username: {username}, Email: {username}.invalid, LastName: Hand, Alias: hand,\n\
-             \x20      TimeZoneSidKey: America/Los_Angeles, LocaleSidKey: en_US,\n\
-             \x20      LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8, Profile: Standard User,\n\
-             \x20      Entra_Object_Id__c: \"{anchor}\"}}"
-        )
+        standard_user(username, &format!("Entra_Object_Id__c: \"{anchor}\""))
     };
     let world = World::demo_editing("safety-anchor-no-id", |demo| {
         let demo = with_a_salesforce_user(demo, &account("hand.made@contoso.com", "TBD"));
@@ -3313,11 +3325,10 @@ fn an_account_anchored_to_an_unknown_id_is_held_by_the_conflict_over_it() {
     let world = World::demo_editing("safety-unknown-anchor", |demo| {
         with_a_salesforce_user(
             demo,
-            "{Username: wyatt.schmidt@contoso.com.dev1, Email: wyatt.schmidt@contoso.com,\n\
-             \x20      LastName: Schmidt, Alias: wschmidt, TimeZoneSidKey: America/Los_Angeles,\n\
-             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
-             \x20      Profile: Standard User,\n\
-             \x20      Entra_Object_Id__c: 99999999-0000-4000-8000-000000000001}",
+            &standard_user(
+                "wyatt.schmidt@contoso.com.dev1",
+                "Entra_Object_Id__c: 99999999-0000-4000-8000-000000000001",
+            ),
         )
     });
     let account = user_by_username(&world, "wyatt.schmidt@contoso.com.dev1");
@@ -3348,18 +3359,18 @@ fn leaver_and_stranger_world(name: &str) -> World {
     World::demo_editing(name, |demo| {
         let demo = with_a_salesforce_user(
             demo,
-            "{Username: gone@contoso.com.dev1, Email: gone@contoso.com, LastName: Gone,\n\
-             \x20      Alias: gone, TimeZoneSidKey: America/Los_Angeles, LocaleSidKey: en_US,\n\
-             \x20      LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8, Profile: Standard User,\n\
-             \x20      Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000cd}",
+            &standard_user(
+                "gone@contoso.com.dev1",
+                "Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000cd",
+            ),
         );
         with_a_salesforce_user(
             &demo,
-            "{Username: wyatt.old@contoso.com.dev1, Email: wyatt.old@contoso.com,\n\
-             \x20      LastName: Schmidt, Alias: wold, TimeZoneSidKey: America/Los_Angeles,\n\
-             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
-             \x20      Profile: Standard User, FederationIdentifier: wyatt.schmidt@contoso.com,\n\
-             \x20      Entra_Object_Id__c: \"{99999999-0000-4000-8000-0000000000AB}\"}",
+            &standard_user(
+                "wyatt.old@contoso.com.dev1",
+                "FederationIdentifier: wyatt.schmidt@contoso.com, \
+                 Entra_Object_Id__c: \"{99999999-0000-4000-8000-0000000000AB}\"",
+            ),
         )
         // The leaver: still in the tenant, assigned no more.
         .replacen(
@@ -3512,11 +3523,11 @@ fn a_conflict_over_an_account_anchored_to_no_user_of_the_tenant_says_what_it_ris
     let world = World::demo_editing("safety-stranger-anchor-risk", |demo| {
         with_a_salesforce_user(
             demo,
-            "{Username: wyatt.prior@contoso.com.dev1, Email: wyatt.prior@contoso.com,\n\
-             \x20      LastName: Schmidt, Alias: wprior, TimeZoneSidKey: America/Los_Angeles,\n\
-             \x20      LocaleSidKey: en_US, LanguageLocaleKey: en_US, EmailEncodingKey: UTF-8,\n\
-             \x20      Profile: Standard User, FederationIdentifier: wyatt.schmidt@contoso.com,\n\
-             \x20      Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef}",
+            &standard_user(
+                "wyatt.prior@contoso.com.dev1",
+                "FederationIdentifier: wyatt.schmidt@contoso.com, \
+                 Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+            ),
         )
     });
     let account = user_by_username(&world, "wyatt.prior@contoso.com.dev1");
