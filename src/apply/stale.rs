@@ -268,6 +268,28 @@ fn gone(
     owners: &Owners<'_>,
 ) -> String {
     if let Some(owner) = owners.other_key(saved) {
+        // A change keyed by the account's Username (a leaver's, an orphan's) that a plan made
+        // now keys by a person's userPrincipalName, or the other way round: Entra changed who
+        // the account is planned for — assigned or unassigned since — no edit (helper-89).
+        let account = saved
+            .target_id
+            .as_deref()
+            .and_then(|id| users.get(id15(id)));
+        if account.is_some_and(|a| {
+            a.username.eq_ignore_ascii_case(&saved.key)
+                || a.username.eq_ignore_ascii_case(&owner.key)
+        }) {
+            return format!(
+                "{}: the saved plan would {} this user; a plan made now would {} it as {}'s \
+                 ({}): who the account is planned for changed in Entra since the plan (a user \
+                 assigned, unassigned or deleted)",
+                saved.key,
+                verb(saved.action),
+                verb(owner.action),
+                owner.key,
+                owner.reason
+            );
+        }
         return format!(
             "{}: the saved plan has a change to {} this user that is {}'s in a plan made now \
              (the same Entra or Salesforce user's id): the saved change's key was edited",
@@ -642,6 +664,52 @@ mod tests {
         assert_eq!(
             differences(&reasoned, &fresh, &org()),
             ["ada@x.com: update differs: not the same reason as a plan made now"]
+        );
+    }
+
+    /// A leaver's deactivation, keyed by the account's Username, that a plan made now plans
+    /// as the person's own update (assigned again since): Entra changed, no key was edited
+    /// (helper-89: the message blamed an edit of the file).
+    #[test]
+    fn an_account_planned_for_someone_else_now_says_entra_changed() {
+        let mut leaver = change(
+            Action::Deactivate,
+            "ada@x.com.dev1",
+            Some("005000000000001AAA"),
+            &[("IsActive", json!(false))],
+        );
+        leaver.source_id = Some("0000000e-0000-0000-0000-0000000000aa".into());
+        let mut back = change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        );
+        back.source_id = leaver.source_id.clone();
+        assert_eq!(
+            differences(
+                &plan(vec![leaver.clone()]),
+                &plan(vec![back.clone()]),
+                &org()
+            ),
+            [
+                "ada@x.com: a plan made now would update this user (because); the saved plan \
+                 does not",
+                "ada@x.com.dev1: the saved plan would deactivate this user; a plan made now \
+                 would update it as ada@x.com's (because): who the account is planned for \
+                 changed in Entra since the plan (a user assigned, unassigned or deleted)"
+            ]
+        );
+        // And the other way round: unassigned since.
+        let unassigned = differences(&plan(vec![back]), &plan(vec![leaver]), &org());
+        assert!(
+            unassigned.contains(
+                &"ada@x.com: the saved plan would update this user; a plan made now would \
+                  deactivate it as ada@x.com.dev1's (because): who the account is planned for \
+                  changed in Entra since the plan (a user assigned, unassigned or deleted)"
+                    .to_owned()
+            ),
+            "{unassigned:?}"
         );
     }
 
