@@ -832,16 +832,7 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         // A target is a change's key, its Entra object id, its Salesforce id, or the Salesforce
         // Username of the user it touches (or creates); an error or a conflict is kept for the
         // users a target reaches by object id or through the accounts it names.
-        // Each target as pasted (spaces around it gone) and, when it is an object id in another
-        // form (braces, no hyphens), in Graph's: what a change's `source_id` holds.
-        let targets: Vec<String> = inputs
-            .targets
-            .iter()
-            .flat_map(|t| {
-                let t = t.trim();
-                [t.to_owned(), crate::graph::object_id_form(t).into_owned()]
-            })
-            .collect();
+        let targets = target_forms(inputs.targets, source);
         let reached = state.reached_by(&targets);
         let wanted = |key: &str, ids: [Option<&str>; 2], username: Option<&str>| {
             reached.iter().any(|k| k.eq_ignore_ascii_case(key))
@@ -903,6 +894,29 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         all_deactivations.map_or(0, |all| all - kept),
     );
     plan
+}
+
+/// Each of `targets` (`--target` values) as pasted, spaces around it gone, and as the object
+/// ids it stands for: in Graph's form when it is one in another (braces, no hyphens), and a
+/// leaver's, when it is the userPrincipalName of one the read looked up by their account's
+/// anchor (`unassigned_users`) — what a change's `source_id` holds.
+fn target_forms(targets: &[String], source: &SourceSnapshot) -> Vec<String> {
+    targets
+        .iter()
+        .flat_map(|t| {
+            let t = t.trim();
+            let leavers = (source.unassigned_users.iter().flatten())
+                .filter(|u| {
+                    u.user_principal_name
+                        .as_deref()
+                        .is_some_and(|upn| upn.eq_ignore_ascii_case(t))
+                })
+                .map(|u| u.id.clone());
+            [t.to_owned(), crate::graph::object_id_form(t).into_owned()]
+                .into_iter()
+                .chain(leavers)
+        })
+        .collect()
 }
 
 /// The users (by key) whose updates a plan limited by `--target` keeps beside the changes it
@@ -998,6 +1012,10 @@ pub(crate) fn unknown_targets(
         if let Some(upn) = user.attributes.text("userPrincipalName") {
             keys.push(upn);
         }
+    }
+    for leaver in source.unassigned_users.iter().flatten() {
+        keys.push(&leaver.id);
+        keys.extend(leaver.user_principal_name.as_deref());
     }
     let mut object_ids: Vec<std::borrow::Cow<'_, str>> = source
         .deleted_users

@@ -2771,10 +2771,12 @@ fn explains_the_deleted_user(world: &World, id: &str) {
     );
 }
 
-/// A leaver taken out of the assigned group is no longer read, so `--target` by their UPN names
-/// no one roster read; the hint is their own account's Username (an admin renamed it; it
-/// carries the UPN as its FederationIdentifier) — which targets the deactivation — not the
-/// closest key roster read, another person's (helper-65).
+/// A leaver taken out of the assigned group is no longer read; roster looks them up by their
+/// account's anchor, so `--target` by their UPN reaches the account's deactivation (helper-89:
+/// it suggested another person). Deleted from Entra too, they are named by no one; the hint is
+/// their own account's Username (an admin renamed it; it carries the UPN as its
+/// FederationIdentifier) — which targets the deactivation — not the closest key roster read,
+/// another person's (helper-65).
 #[test]
 fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
     let world = World::demo("safety-leaver-upn-target");
@@ -2796,6 +2798,14 @@ fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
         "entra/groups/00000006-0000-0000-0000-000000000001/members",
         &json!({"remove": ["liam.chen@contoso.com"]}),
     );
+    let deactivation = "# salesforce_user[\"lchen@contoso.com.dev1\"] will be deactivated";
+    for typed in ["liam.chen@contoso.com", "Liam.Chen@Contoso.com"] {
+        let run = world.roster(&["plan", "--target", typed]);
+        assert!(run.stdout.contains(deactivation), "{}", run.transcript());
+    }
+    world
+        .emulator
+        .admin_call(Method::DELETE, "entra/users/liam.chen@contoso.com", None);
     for typed in ["liam.chen@contoso.com", "Liam.Chen@Contoso.com"] {
         let run = world.roster(&["plan", "--target", typed]);
         assert_eq!(run.code, 1, "{}", run.transcript());
@@ -2808,12 +2818,7 @@ fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
         );
     }
     let run = world.roster(&["plan", "--target", "lchen@contoso.com.dev1"]);
-    assert!(
-        run.stdout
-            .contains("# salesforce_user[\"lchen@contoso.com.dev1\"] will be deactivated"),
-        "{}",
-        run.transcript()
-    );
+    assert!(run.stdout.contains(deactivation), "{}", run.transcript());
 }
 
 /// A leaver whom no assignment names any more (deleted in Entra with the assignment, or only
