@@ -400,6 +400,9 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         anchored.then(|| explain_gone(&desired, &source, &target, &gone, args.format))
     };
     if args.snapshot.is_some() {
+        if let Some(gone) = looked_up_leaver(&source, user, &id) {
+            return explain_gone(&desired, &source, &target, &gone, args.format);
+        }
         if let Some(outcome) = anchored("not among the users the snapshot holds") {
             return outcome;
         }
@@ -439,6 +442,32 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
     }?;
     // A config whose names the org lacks: listed at their places, and a failure (helper-78).
     names_checked(&desired, &source, &target)
+}
+
+/// The leaver the read looked up by their account's anchor (`unassigned_users`) whom `user`
+/// names, by object id (`id`, in Graph's form) or userPrincipalName, as `explain` shows them.
+fn looked_up_leaver<'s>(
+    source: &'s crate::model::SourceSnapshot,
+    user: &str,
+    id: &str,
+) -> Option<Gone<'s>> {
+    let leaver = source.unassigned(id).or_else(|| {
+        (source.unassigned_users.iter().flatten()).find(|u| {
+            u.user_principal_name
+                .as_deref()
+                .is_some_and(|upn| upn.eq_ignore_ascii_case(user.trim()))
+        })
+    })?;
+    Some(Gone {
+        id: &leaver.id,
+        display_name: leaver
+            .user_principal_name
+            .as_deref()
+            .or(leaver.display_name.as_deref()),
+        deleted_in_entra: false,
+        why: "in the tenant, but not among the application's users (unassigned, or assigned \
+              only through a nested group): the read looked them up by their account's anchor",
+    })
 }
 
 /// `roster explain` of a Salesforce user (`user`, a Username or id) in `format`: the plan's
@@ -593,8 +622,9 @@ fn explain_gone(
     let mut text = format!(
         "Entra user {}{}: {}: roster treats them as out of scope.\n\n",
         gone.id,
+        // Entra's text, shown: it never acts on the terminal.
         gone.display_name
-            .map(|name| format!(" ({name})"))
+            .map(|name| format!(" ({})", crate::render::visible(name)))
             .unwrap_or_default(),
         gone.why
     );

@@ -3473,6 +3473,21 @@ fn a_snapshot_keeps_the_leavers_graph_found() {
     );
     let offline = world.roster(&["plan", "--snapshot", "snap", "--format", "json"]);
     check_leaver_plan(&world, &serde_json::from_str(&offline.stdout).unwrap());
+    // `explain` from the snapshot knows the leaver, by object id and by name.
+    for named in [
+        "99999999-0000-4000-8000-0000000000ab",
+        "w.schmidt.old@contoso.com",
+    ] {
+        let explained = world.roster(&["explain", named, "--snapshot", "snap"]);
+        assert!(
+            explained.stdout.starts_with(
+                "Entra user 99999999-0000-4000-8000-0000000000ab (w.schmidt.old@contoso.com): \
+                 in the tenant, but not among the application's users"
+            ) && explained.stdout.contains("wyatt.old@contoso.com.dev1"),
+            "{}",
+            explained.transcript()
+        );
+    }
     // Out of order, and in .NET's braces: what a live read writes, whatever the edit.
     source["unassigned_users"] = json!([
         {"id": "ffffffff-0000-4000-8000-000000000001"},
