@@ -529,6 +529,16 @@ fn anchored(
         let Some(theirs) = other.text(anchor.field).filter(|v| !v.trim().is_empty()) else {
             continue;
         };
+        // Text that is no GUID in the object-id anchor is no one's id: as if empty
+        // (helper-90: "TBD" there kept the person from their own account).
+        if compiled
+            .object_id_anchor
+            .is_some_and(|field| field.eq_ignore_ascii_case(anchor.field))
+            && !crate::graph::anchored_id(theirs)
+                .is_some_and(|id| crate::graph::looks_like_guid(&id))
+        {
+            continue;
+        }
         let theirs = anchor.key(theirs, suffix);
         if theirs == *mine {
             continue;

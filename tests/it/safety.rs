@@ -3006,6 +3006,43 @@ fn an_anchor_that_is_no_object_id_links_no_one() {
     );
 }
 
+/// An account a later rule finds for a person, whose object-id anchor holds text that is no
+/// object id ("TBD"), is no other person's: it is linked, and the anchor written (helper-90:
+/// it was taken for another person's, and the person's create a conflict over it).
+#[test]
+fn an_account_whose_anchor_is_no_object_id_is_linked_by_a_later_rule() {
+    let world = World::demo_editing("safety-anchor-no-id-linked", |demo| {
+        with_a_salesforce_user(
+            demo,
+            &standard_user(
+                "wyatt.hand@contoso.com",
+                "FederationIdentifier: wyatt.schmidt@contoso.com, Entra_Object_Id__c: TBD",
+            ),
+        )
+    });
+    let account = user_by_username(&world, "wyatt.hand@contoso.com");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    assert!(
+        !plan["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["key"] == "wyatt.schmidt@contoso.com"),
+        "{}",
+        plan["errors"]
+    );
+    let change = change_to(&plan, &account["Id"]);
+    assert_eq!(change["key"], "wyatt.schmidt@contoso.com", "{change}");
+    assert_eq!(change["before"]["Entra_Object_Id__c"], "TBD", "{change}");
+    assert!(
+        change["after"]["Entra_Object_Id__c"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36),
+        "{change}"
+    );
+}
+
 /// A person who leaves — unassigned, or deleted in Entra with the assignment kept — loses the
 /// Salesforce account roster linked, even one it does not own: the anchor roster stamped on it
 /// is the link, as Entra's own provisioning keeps its link and disables the account
