@@ -80,6 +80,18 @@ impl SourceSnapshot {
             .ok()?;
         users.get(at)
     }
+
+    /// The user of the tenant no longer among the application's users whose
+    /// userPrincipalName is `upn` (any case, spaces around it aside), when the read looked
+    /// them up.
+    pub(crate) fn unassigned_named(&self, upn: &str) -> Option<&UnassignedUser> {
+        let upn = upn.trim();
+        (self.unassigned_users.iter().flatten()).find(|u| {
+            u.user_principal_name
+                .as_deref()
+                .is_some_and(|theirs| theirs.eq_ignore_ascii_case(upn))
+        })
+    }
 }
 
 /// A user of the tenant whose object id an account's object-id anchor holds, whom the read did
@@ -97,6 +109,12 @@ pub(crate) struct UnassignedUser {
 }
 
 impl UnassignedUser {
+    /// `users` in object id order, each id once: as `SourceSnapshot::unassigned` searches them.
+    pub(crate) fn in_id_order(users: &mut Vec<UnassignedUser>) {
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        users.dedup_by(|a, b| a.id == b.id);
+    }
+
     /// ` (ann@contoso.com)`: the userPrincipalName, else the display name, in parentheses, shown
     /// safely (`render::visible`: Entra's text never acts on a terminal); nothing without one.
     pub(crate) fn named(&self) -> String {

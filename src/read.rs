@@ -81,16 +81,16 @@ pub(crate) fn unread_anchors<'c>(
     target: &TargetSnapshot,
 ) -> Vec<String> {
     let mut ids = Vec::new();
+    if source.assignment != "assigned" {
+        return ids;
+    }
     for config in configs {
-        if source.assignment != "assigned" {
-            break;
-        }
         let Some(field) = crate::config::object_id_anchor(&config.matching, &config.mappings)
         else {
             continue;
         };
         for user in target.users.iter().filter(|u| u.is_active) {
-            let Some(id) = user.text(field).and_then(graph::anchored_id) else {
+            let Some(id) = user.text(field).and_then(graph::anchored_guid) else {
                 continue;
             };
             // A live read's users are in id order, ids as Graph writes them (lower case).
@@ -98,7 +98,7 @@ pub(crate) fn unread_anchors<'c>(
                 .users
                 .binary_search_by(|u| u.id.as_str().cmp(&id))
                 .is_ok();
-            if graph::looks_like_guid(&id) && !read && !source.left_application(&id) {
+            if !read && !source.left_application(&id) {
                 ids.push(id.into_owned());
             }
         }

@@ -709,8 +709,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
     // the plan searches them as (an edit out of order hid a leaver; helper-89).
     if let Some(users) = source.unassigned_users.as_mut() {
         for (i, user) in users.iter_mut().enumerate() {
-            match crate::graph::anchored_id(&user.id).filter(|id| crate::graph::looks_like_guid(id))
-            {
+            match crate::graph::anchored_guid(&user.id) {
                 Some(id) => user.id = id.into_owned(),
                 None => {
                     return Err(refused(
@@ -724,8 +723,7 @@ fn read_snapshot_files(dir: &Path) -> Result<(SourceSnapshot, TargetSnapshot), E
                 }
             }
         }
-        users.sort_by(|a, b| a.id.cmp(&b.id));
-        users.dedup_by(|a, b| a.id == b.id);
+        crate::model::UnassignedUser::in_id_order(users);
     }
     let path = dir.join("salesforce.json");
     let mut target: TargetSnapshot = read_snapshot(&path)?;

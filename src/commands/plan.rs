@@ -451,13 +451,9 @@ fn looked_up_leaver<'s>(
     user: &str,
     id: &str,
 ) -> Option<Gone<'s>> {
-    let leaver = source.unassigned(id).or_else(|| {
-        (source.unassigned_users.iter().flatten()).find(|u| {
-            u.user_principal_name
-                .as_deref()
-                .is_some_and(|upn| upn.eq_ignore_ascii_case(user.trim()))
-        })
-    })?;
+    let leaver = source
+        .unassigned(id)
+        .or_else(|| source.unassigned_named(user))?;
     Some(Gone {
         id: &leaver.id,
         display_name: leaver

@@ -18,7 +18,7 @@ use crate::http::{Http, HttpError, TokenCache};
 
 pub(crate) use lookup::look_up;
 pub(crate) use read::{
-    anchored_id, app_roles_of, looks_like_guid, object_id_form, read, role_groups,
+    anchored_guid, anchored_id, app_roles_of, looks_like_guid, object_id_form, read, role_groups,
     service_principal, users_found,
 };
 

@@ -614,6 +614,12 @@ pub(crate) fn anchored_id(held: &str) -> Option<std::borrow::Cow<'_, str>> {
     )
 }
 
+/// The object id an object-id anchor holds (`anchored_id`), when it is a GUID: text that is
+/// none ("TBD", "n/a") is no one's id.
+pub(crate) fn anchored_guid(held: &str) -> Option<std::borrow::Cow<'_, str>> {
+    anchored_id(held).filter(|id| looks_like_guid(id))
+}
+
 /// Of `ids` (object ids in Graph's form, lower case, each once), the users Graph finds among
 /// the tenant's, in id order, with their userPrincipalName and display name: `users_by_id`. An
 /// id Graph does not find (another tenant's, a user deleted, a typo of a GUID) is left out.
@@ -637,8 +643,7 @@ pub(crate) async fn users_found(
             display_name: user.attributes.text("displayName").map(str::to_owned),
         })
         .collect();
-    found.sort_by(|a, b| a.id.cmp(&b.id));
-    found.dedup_by(|a, b| a.id == b.id);
+    crate::model::UnassignedUser::in_id_order(&mut found);
     Ok(found)
 }
 

@@ -534,8 +534,7 @@ fn anchored(
         if compiled
             .object_id_anchor
             .is_some_and(|field| field.eq_ignore_ascii_case(anchor.field))
-            && !crate::graph::anchored_id(theirs)
-                .is_some_and(|id| crate::graph::looks_like_guid(&id))
+            && crate::graph::anchored_guid(theirs).is_none()
         {
             continue;
         }

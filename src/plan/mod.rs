@@ -905,16 +905,10 @@ fn target_forms(targets: &[String], source: &SourceSnapshot) -> Vec<String> {
         .iter()
         .flat_map(|t| {
             let t = t.trim();
-            let leavers = (source.unassigned_users.iter().flatten())
-                .filter(|u| {
-                    u.user_principal_name
-                        .as_deref()
-                        .is_some_and(|upn| upn.eq_ignore_ascii_case(t))
-                })
-                .map(|u| u.id.clone());
+            let leaver = source.unassigned_named(t).map(|u| u.id.clone());
             [t.to_owned(), crate::graph::object_id_form(t).into_owned()]
                 .into_iter()
-                .chain(leavers)
+                .chain(leaver)
         })
         .collect()
 }

@@ -683,17 +683,17 @@ impl<'a> UniqueValues<'a> {
         let mut found = Vec::new();
         for &(field, print, at, holder) in &sought.0 {
             let Some(holder) = holder else { continue };
+            let Some((name, Some(value))) = fields.iter().nth(at).map(|(n, v)| (n, v.as_str()))
+            else {
+                continue;
+            };
             let also = self.held[field].also.get(&print).into_iter().flatten();
             let others = also.filter_map(|&(index, freed)| {
                 let index = usize::try_from(index).ok()?;
                 (!freed && Some(self.users.get(index)?.id.as_str()) != own).then_some(index)
             });
             for index in self.other_org_user(holder, own).into_iter().chain(others) {
-                if let Some((name, value)) = fields.iter().nth(at)
-                    && let Some(value) = value.as_str()
-                {
-                    found.push((index, &**name, value));
-                }
+                found.push((index, &**name, value));
             }
         }
         found

@@ -2687,6 +2687,17 @@ fn standard_user(username: &str, more: &str) -> String {
     )
 }
 
+/// The demo world (named `name`) with one more Salesforce user, `standard_user(username,
+/// more)`; that user as the org holds it; and the demo config's JSON plan.
+fn planned_beside(name: &str, username: &str, more: &str) -> (World, Value, Value) {
+    let world = World::demo_editing(name, |demo| {
+        with_a_salesforce_user(demo, &standard_user(username, more))
+    });
+    let account = user_by_username(&world, username);
+    let plan = serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    (world, account, plan)
+}
+
 /// The demo world with one more Entra user, `entry` (a YAML flow mapping), assigned to the
 /// application as a Sales Rep.
 fn with_a_sales_rep(demo: &str, entry: &str, upn: &str) -> String {
@@ -3011,18 +3022,11 @@ fn an_anchor_that_is_no_object_id_links_no_one() {
 /// it was taken for another person's, and the person's create a conflict over it).
 #[test]
 fn an_account_whose_anchor_is_no_object_id_is_linked_by_a_later_rule() {
-    let world = World::demo_editing("safety-anchor-no-id-linked", |demo| {
-        with_a_salesforce_user(
-            demo,
-            &standard_user(
-                "wyatt.hand@contoso.com",
-                "FederationIdentifier: wyatt.schmidt@contoso.com, Entra_Object_Id__c: TBD",
-            ),
-        )
-    });
-    let account = user_by_username(&world, "wyatt.hand@contoso.com");
-    let plan: Value =
-        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let (_world, account, plan) = planned_beside(
+        "safety-anchor-no-id-linked",
+        "wyatt.hand@contoso.com",
+        "FederationIdentifier: wyatt.schmidt@contoso.com, Entra_Object_Id__c: TBD",
+    );
     assert!(
         !plan["errors"]
             .as_array()
@@ -3364,18 +3368,11 @@ fn a_username_conflict_over_a_colleagues_account_names_the_colleague() {
 /// tenant's production org, every person's only account was deactivated).
 #[test]
 fn an_account_anchored_to_an_unknown_id_is_held_by_the_conflict_over_it() {
-    let world = World::demo_editing("safety-unknown-anchor", |demo| {
-        with_a_salesforce_user(
-            demo,
-            &standard_user(
-                "wyatt.schmidt@contoso.com.dev1",
-                "Entra_Object_Id__c: 99999999-0000-4000-8000-000000000001",
-            ),
-        )
-    });
-    let account = user_by_username(&world, "wyatt.schmidt@contoso.com.dev1");
-    let plan: Value =
-        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let (_world, account, plan) = planned_beside(
+        "safety-unknown-anchor",
+        "wyatt.schmidt@contoso.com.dev1",
+        "Entra_Object_Id__c: 99999999-0000-4000-8000-000000000001",
+    );
     let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
         .as_str()
         .unwrap()
@@ -3577,19 +3574,12 @@ fn a_snapshot_keeps_the_leavers_graph_found() {
 /// conflict read the same as for any holder).
 #[test]
 fn a_conflict_over_an_account_anchored_to_no_user_of_the_tenant_says_what_it_risks() {
-    let world = World::demo_editing("safety-stranger-anchor-risk", |demo| {
-        with_a_salesforce_user(
-            demo,
-            &standard_user(
-                "wyatt.prior@contoso.com.dev1",
-                "FederationIdentifier: wyatt.schmidt@contoso.com, \
-                 Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
-            ),
-        )
-    });
-    let account = user_by_username(&world, "wyatt.prior@contoso.com.dev1");
-    let plan: Value =
-        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let (_world, account, plan) = planned_beside(
+        "safety-stranger-anchor-risk",
+        "wyatt.prior@contoso.com.dev1",
+        "FederationIdentifier: wyatt.schmidt@contoso.com, \
+         Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+    );
     let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
         .as_str()
         .unwrap()
