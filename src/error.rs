@@ -78,6 +78,20 @@ pub(crate) enum Error {
         config: PathBuf,
         what: String,
     },
+    /// A `--target` that names no user the read gave, with the closest name roster read.
+    #[error(
+        "--target {} names no Entra user (userPrincipalName or object id) or Salesforce user \
+         (Username or id) roster read; someone it did not read (unassigned, or deleted in \
+         Entra) is named by the object id their account's anchor holds, or by that account's \
+         Username{}",
+        crate::render::visible(target),
+        // A key read from Entra or Salesforce: shown, never acting on the terminal.
+        hint.as_ref().map(|h| format!("; did you mean {}?", crate::render::visible(h))).unwrap_or_default()
+    )]
+    UnknownTarget {
+        target: String,
+        hint: Option<String>,
+    },
     /// A saved plan that is not what a plan made now would do.
     #[error("{}", stale_message(path, reasons))]
     StalePlan { path: PathBuf, reasons: Vec<String> },

@@ -55,7 +55,12 @@ pub(crate) async fn live(
     if !unread.is_empty() {
         let task = progress.task("Entra");
         task.step("users the anchors name");
-        let found = graph::users_found(&graph, &unread, &task).await?;
+        let found = graph::users_found(&graph, &unread, &task)
+            .await
+            .map_err(|source| graph::GraphError::Lookup {
+                ids: unread.len(),
+                source: Box::new(source),
+            })?;
         task.finish(&format!(
             "{} of {} anchored users outside the application",
             found.len(),

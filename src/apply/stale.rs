@@ -275,18 +275,23 @@ fn gone(
             .target_id
             .as_deref()
             .and_then(|id| users.get(id15(id)));
-        if account.is_some_and(|a| {
-            a.username.eq_ignore_ascii_case(&saved.key)
-                || a.username.eq_ignore_ascii_case(&owner.key)
-        }) {
+        let keyed_by_username =
+            |key: &str| account.is_some_and(|a| a.username.eq_ignore_ascii_case(key));
+        if keyed_by_username(&saved.key) || keyed_by_username(&owner.key) {
+            // Keyed by the account's own Username now: no user of the application links it
+            // (helper-90: "as ada@x.com.dev1's" read as a person's).
+            let whose = if keyed_by_username(&owner.key) {
+                "as an account no user of the application links".to_owned()
+            } else {
+                format!("as {}'s", owner.key)
+            };
             return format!(
-                "{}: the saved plan would {} this user; a plan made now would {} it as {}'s \
+                "{}: the saved plan would {} this user; a plan made now would {} it {whose} \
                  ({}): who the account is planned for changed in Entra since the plan (a user \
                  assigned, unassigned or deleted)",
                 saved.key,
                 verb(saved.action),
                 verb(owner.action),
-                owner.key,
                 owner.reason
             );
         }
@@ -705,8 +710,9 @@ mod tests {
         assert!(
             unassigned.contains(
                 &"ada@x.com: the saved plan would update this user; a plan made now would \
-                  deactivate it as ada@x.com.dev1's (because): who the account is planned for \
-                  changed in Entra since the plan (a user assigned, unassigned or deleted)"
+                  deactivate it as an account no user of the application links (because): who \
+                  the account is planned for changed in Entra since the plan (a user assigned, \
+                  unassigned or deleted)"
                     .to_owned()
             ),
             "{unassigned:?}"

@@ -137,6 +137,28 @@ fn open_saved(desired: &Desired, path: &Path) -> Result<(Vec<String>, String), E
     Ok((std::mem::take(&mut saved.targeted), reviewed))
 }
 
+/// The plan made now for a saved plan at `path`, limited to the `--target` keys it was
+/// (`targeted`). A key that names no one now makes the saved plan stale: it is the saved
+/// plan's `--target`, not one given to apply (helper-90).
+fn planned_again(
+    ctx: &Context,
+    desired: &Desired,
+    targeted: &[String],
+    path: &Path,
+) -> Result<super::context::Planned, Error> {
+    match ctx.block_on(ctx.plan(desired, targeted))? {
+        Err(Error::UnknownTarget { target, .. }) => Err(Error::StalePlan {
+            path: path.to_owned(),
+            reasons: vec![format!(
+                "it was made for --target {}, which names no user roster reads now (deleted in \
+                 Entra, or no longer the application's and named by no account's anchor)",
+                crate::render::visible(&target)
+            )],
+        }),
+        planned => planned,
+    }
+}
+
 /// What apply keeps of a plan made now: the plan, what the policy reads of the org
 /// (`Standing`), and the ids of the Users read, in their 15-character form
 /// (`Options::existing_users`); the rest of what was read goes.
@@ -205,7 +227,7 @@ pub(crate) fn run(ctx: &Context, args: &ApplyArgs) -> Result<Outcome, Error> {
         // (`compare_saved`): two 100,000-user plans side by side were 426 MiB. What a change was compared with
         // (--baseline-config) is commentary, not the change (`stale::same`).
         let (targeted, reviewed) = open_saved(&desired, path)?;
-        let planned = ctx.block_on(ctx.plan(&desired, &targeted))??;
+        let planned = planned_again(ctx, &desired, &targeted, path)?;
         check_names(&desired, &planned.plan)?;
         if let Some(reason) = planned.plan.refused {
             return Err(Error::Refused { reason });

@@ -769,16 +769,10 @@ fn plan_from(
         .into_iter()
         .next()
     {
-        return Err(Error::Usage(format!(
-            "--target {} names no Entra user (userPrincipalName or object id) or Salesforce \
-             user (Username or id) roster read; someone it did not read (unassigned, or deleted \
-             in Entra) is named by the object id their account's anchor holds, or by that \
-             account's Username{}",
-            crate::render::visible(&unknown),
-            // A key read from Entra or Salesforce: shown, never acting on the terminal.
-            hint.map(|h| format!("; did you mean {}?", crate::render::visible(&h)))
-                .unwrap_or_default()
-        )));
+        return Err(Error::UnknownTarget {
+            target: unknown,
+            hint,
+        });
     }
     let started = crate::usage::cpu_time();
     let wall = std::time::Instant::now();

@@ -44,6 +44,19 @@ pub(crate) enum GraphError {
     Http(#[from] HttpError),
     #[error("{0}")]
     Read(String),
+    /// The lookup of object ids that active Salesforce users' anchors hold and the read of the
+    /// application's users did not give (`users_found`), failed: said as that, since the
+    /// request it names (`GET /v1.0/users`) is not one an admin expects of an assignment read.
+    #[error(
+        "looking up the {ids} Entra object id(s) that active Salesforce users' object-id anchors \
+         hold and the application's users do not include (leavers, whose accounts go as they \
+         did)"
+    )]
+    Lookup {
+        ids: usize,
+        #[source]
+        source: Box<GraphError>,
+    },
     /// A value of `roster.yaml` the tenant does not resolve (an application name): shown at its
     /// place in the file.
     #[error("{message} ({pointer}); {help}")]

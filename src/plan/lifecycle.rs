@@ -283,13 +283,23 @@ impl<'a> State<'a> {
                 .then_some((account, id))
         });
         match (stranger, self.compiled.object_id_anchor) {
-            (Some((account, id)), Some(field)) => format!(
-                "{reason}; Salesforce user {} is active and its {field} holds {id}, no user of \
-                 this tenant (deleted, or another tenant's): if it is this user's own account, \
-                 correct that field; if it was a leaver's, whoever signs in with the value \
-                 reaches it — deactivate it or clear the value",
-                account.username
-            ),
+            (Some((account, id)), Some(field)) => {
+                // As stored, what an admin searches the org for; Graph's form beside it when
+                // it differs (braces, capitals: helper-90).
+                let stored = account.text(field).unwrap_or_default().trim();
+                let held = if stored == id {
+                    id.into_owned()
+                } else {
+                    format!("{} (the object id {id})", crate::render::quoted(stored))
+                };
+                format!(
+                    "{reason}; Salesforce user {} is active and its {field} holds {held}, no \
+                     user of this tenant (deleted, or another tenant's): if it is this user's \
+                     own account, correct that field; if it was a leaver's, whoever signs in \
+                     with the value reaches it — deactivate it or clear the value",
+                    account.username
+                )
+            }
             _ => reason,
         }
     }

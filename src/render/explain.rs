@@ -51,7 +51,13 @@ pub(crate) fn not_read(n: &NotRead) -> String {
     for reason in &n.reasons {
         let _ = writeln!(out, "  - {reason}");
     }
-    out.push_str("\nPlan: no change for this user.\n");
+    // A leaver's account the plan deactivates is theirs: "no change" would read as none.
+    out.push_str(if n.salesforce_users.iter().any(|f| f.change.is_some()) {
+        "\nPlan: nothing is created or updated for this user; the plan changes a Salesforce \
+         account their matching rules find, below.\n"
+    } else {
+        "\nPlan: no change for this user.\n"
+    });
     if let Some(error) = &n.matching_error {
         let _ = writeln!(
             out,

@@ -253,6 +253,41 @@ fn apply_then_plan_is_empty_and_the_audit_log_has_a_line_per_change() {
     );
 }
 
+/// A saved plan made for `--target` someone who is gone by apply time (deleted in Entra, with no
+/// account holding their id) is stale, and says it is the saved plan's `--target` that names no
+/// one: apply was given none (helper-90 said "--target … names no Entra user").
+#[test]
+fn a_saved_plan_whose_target_is_gone_is_stale() {
+    let world = World::demo("apply-target-gone");
+    let create = first_of(&world.plan_json(), "create");
+    let (key, id) = (
+        create["key"].as_str().unwrap(),
+        create["source_id"].as_str().unwrap(),
+    );
+    let plan = world.roster(&["plan", "--target", key, "--out", "one.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    world
+        .emulator
+        .admin_call(Method::DELETE, &format!("entra/users/{id}"), None);
+    let writes = world.requests_to("composite");
+    let out = world.roster(&["apply", "one.json"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("Saved plan is stale")
+            && out.stderr.contains(&format!(
+                "it was made for --target {key}, which names no user roster reads now"
+            ))
+            && !out.stderr.contains("names no Entra user"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        world.requests_to("composite"),
+        writes,
+        "nothing was written"
+    );
+}
+
 #[test]
 fn a_changed_config_or_user_makes_a_saved_plan_stale() {
     let world = World::demo("apply-stale");

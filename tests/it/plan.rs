@@ -619,7 +619,7 @@ fn explain_looks_up_users_roster_did_not_read_and_works_offline() {
     assert!(
         nested.stdout.contains(
             "member of SF Support Tier 2, which is nested in the assigned group SF Support"
-        ),
+        ) && nested.stdout.contains("Plan: no change for this user."),
         "{}",
         nested.stdout
     );
@@ -735,6 +735,14 @@ fn explain_of_an_unread_user_shows_what_happens_to_the_account_their_rules_find(
         out.stdout
     };
     let out = explain(&config, "ella.petrova@contoso.com", false);
+    // The deactivation below is the plan's: not "no change" above it (helper-89).
+    assert!(
+        out.contains(
+            "Plan: nothing is created or updated for this user; the plan changes a Salesforce \
+             account their matching rules find, below."
+        ) && !out.contains("no change for this user"),
+        "{out}"
+    );
     assert!(
         out.contains(
             "Their matching rule FederationIdentifier ← [userPrincipalName] finds the Salesforce \

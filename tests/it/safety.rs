@@ -3483,7 +3483,11 @@ fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
     );
     assert_read_fails(
         &world,
-        &["Microsoft Graph GET /v1.0/users: HTTP 403 Authorization_RequestDenied"],
+        &[
+            "reading Microsoft Entra failed: looking up the 2 Entra object id(s) that active \
+             Salesforce users' object-id anchors hold",
+            "Microsoft Graph GET /v1.0/users: HTTP 403 Authorization_RequestDenied",
+        ],
     );
 }
 
@@ -3574,28 +3578,47 @@ fn a_snapshot_keeps_the_leavers_graph_found() {
 /// conflict read the same as for any holder).
 #[test]
 fn a_conflict_over_an_account_anchored_to_no_user_of_the_tenant_says_what_it_risks() {
-    let (_world, account, plan) = planned_beside(
-        "safety-stranger-anchor-risk",
-        "wyatt.prior@contoso.com.dev1",
-        "FederationIdentifier: wyatt.schmidt@contoso.com, \
-         Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
-    );
-    let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        reason.starts_with("FederationIdentifier \"wyatt.schmidt@contoso.com\" is already held")
-            && reason.ends_with(
-                "; Salesforce user wyatt.prior@contoso.com.dev1 is active and its \
-                 Entra_Object_Id__c holds 99999999-0000-4000-8000-0000000000ef, no user of this \
-                 tenant (deleted, or another tenant's): if it is this user's own account, \
-                 correct that field; if it was a leaver's, whoever signs in with the value \
-                 reaches it — deactivate it or clear the value"
+    // As Graph writes ids, and as an import script may have stored one: the note quotes the
+    // value the field holds, what an admin searches the org for (helper-90).
+    for (i, (stored, held)) in [
+        (
+            "99999999-0000-4000-8000-0000000000ef",
+            "99999999-0000-4000-8000-0000000000ef",
+        ),
+        (
+            "'{99999999-0000-4000-8000-0000000000EF}'",
+            "\"{99999999-0000-4000-8000-0000000000EF}\" (the object id \
+             99999999-0000-4000-8000-0000000000ef)",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_world, account, plan) = planned_beside(
+            &format!("safety-stranger-anchor-risk-{i}"),
+            "wyatt.prior@contoso.com.dev1",
+            &format!(
+                "FederationIdentifier: wyatt.schmidt@contoso.com, Entra_Object_Id__c: {stored}"
             ),
-        "{reason}"
-    );
-    no_change_to(&plan, &[&account]);
+        );
+        let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            reason
+                .starts_with("FederationIdentifier \"wyatt.schmidt@contoso.com\" is already held")
+                && reason.ends_with(&format!(
+                    "; Salesforce user wyatt.prior@contoso.com.dev1 is active and its \
+                     Entra_Object_Id__c holds {held}, no user of this tenant (deleted, or \
+                     another tenant's): if it is this user's own account, correct that field; if \
+                     it was a leaver's, whoever signs in with the value reaches it — deactivate \
+                     it or clear the value"
+                )),
+            "{reason}"
+        );
+        no_change_to(&plan, &[&account]);
+    }
 }
 
 /// A later rule's account whose anchor holds an id no one roster knows has may be the
