@@ -150,8 +150,9 @@ fn planned_again(
         Err(Error::UnknownTarget { target, .. }) => Err(Error::StalePlan {
             path: path.to_owned(),
             reasons: vec![format!(
-                "it was made for --target {}, which names no user roster reads now (deleted in \
-                 Entra, or no longer the application's and named by no account's anchor)",
+                "it was made for --target {}, which names no user roster reads now: renamed, \
+                 unassigned or deleted in Entra since the plan, or the Salesforce Username it \
+                 named changed",
                 crate::render::visible(&target)
             )],
         }),

@@ -527,11 +527,20 @@ fn salesforce_user_explained(
             },
         ),
     };
+    // The name is also a leaver's userPrincipalName (a Username kept as the UPN, as production
+    // orgs do): the Entra side is one command away, and said (helper-91).
+    let leaver = source
+        .unassigned_named(user)
+        .filter(|_| sf.username.eq_ignore_ascii_case(user.trim()));
     let json = serde_json::json!({
         "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
         "change": change,
         "no_change_because": no_change,
         "plan_refused": plan.refused,
+        "entra_user": leaver.map(|l| serde_json::json!({
+            "id": l.id,
+            "user_principal_name": l.user_principal_name,
+        })),
     });
     let mut text = format!(
         "Salesforce user {} ({}){}\n\n",
@@ -551,6 +560,17 @@ fn salesforce_user_explained(
             let why = no_change.as_deref().unwrap_or_default();
             let _ = writeln!(text, "Plan: no change for this user: {why}.");
         }
+    }
+    if let Some(leaver) = leaver {
+        let _ = writeln!(
+            text,
+            "\n{} is also the userPrincipalName of the Entra user {}, who is in the tenant but \
+             not among the application's users (unassigned, or assigned only through a nested \
+             group): `roster explain {}` shows why.",
+            render::visible(user.trim()),
+            leaver.id,
+            leaver.id
+        );
     }
     Some((json, text, plan.config_problems))
 }

@@ -275,7 +275,8 @@ fn a_saved_plan_whose_target_is_gone_is_stale() {
     assert!(
         out.stderr.contains("Saved plan is stale")
             && out.stderr.contains(&format!(
-                "it was made for --target {key}, which names no user roster reads now"
+                "it was made for --target {key}, which names no user roster reads now: \
+                 renamed, unassigned or deleted in Entra since the plan"
             ))
             && !out.stderr.contains("names no Entra user"),
         "{}",

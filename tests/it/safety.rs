@@ -3491,6 +3491,56 @@ fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
     );
 }
 
+/// `explain` of a leaver's userPrincipalName that is also their account's Username (as
+/// production orgs keep them) shows the account's change and names the Entra user beside it
+/// (helper-91: only the Salesforce side was shown, as if no Entra user had the name).
+#[test]
+fn explain_of_a_username_that_is_a_leavers_upn_names_the_entra_user() {
+    const LEAVER: &str = "99999999-0000-4000-8000-0000000000ac";
+    let world = World::demo_editing("safety-explain-leaver-username", |demo| {
+        with_a_salesforce_user(
+            demo,
+            &standard_user(
+                "sam.leaver@contoso.com",
+                &format!("Entra_Object_Id__c: {LEAVER}"),
+            ),
+        )
+        .replacen(
+            "  users:\n",
+            &format!(
+                "  users:\n    - {{id: {LEAVER}, userPrincipalName: sam.leaver@contoso.com, \
+                 accountEnabled: true}}\n"
+            ),
+            1,
+        )
+    });
+    let text = world.roster(&["explain", "Sam.Leaver@contoso.com"]);
+    assert_eq!(text.code, 0, "{}", text.transcript());
+    assert!(
+        text.stdout
+            .contains("Salesforce user sam.leaver@contoso.com (")
+            && text.stdout.contains("will be deactivated")
+            && text.stdout.contains(&format!(
+                "Sam.Leaver@contoso.com is also the userPrincipalName of the Entra user \
+                 {LEAVER}, who is in the tenant but not among the application's users"
+            )),
+        "{}",
+        text.stdout
+    );
+    let json = world.roster(&["explain", "sam.leaver@contoso.com", "--format", "json"]);
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["entra_user"]["id"], LEAVER, "{json}");
+    // An account whose Username is no one's userPrincipalName names no Entra user.
+    let other = world.roster(&[
+        "explain",
+        "former.contractor@contoso.com.dev1",
+        "--format",
+        "json",
+    ]);
+    let other: Value = serde_json::from_str(&other.stdout).unwrap();
+    assert!(other["entra_user"].is_null(), "{other}");
+}
+
 /// A snapshot keeps what Graph found: planned from it, the leaver goes as live (also when the
 /// list is edited out of order, an id in another form); one taken before roster looked the
 /// anchors up plans as before, with a warning; text that is no object id there is refused.
