@@ -49,8 +49,9 @@ pub(crate) enum GraphError {
     /// request it names (`GET /v1.0/users`) is not one an admin expects of an assignment read.
     #[error(
         "looking up the {ids} Entra object id(s) that active Salesforce users' object-id anchors \
-         hold and the application's users do not include (leavers, whose accounts go as they \
-         did)"
+         hold and the application's users do not include (people who left the application, \
+         whose accounts roster deprovisions as theirs; reading users by id needs User.Read.All, \
+         which `roster check` checks)"
     )]
     Lookup {
         ids: usize,
