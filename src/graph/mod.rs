@@ -50,8 +50,8 @@ pub(crate) enum GraphError {
     #[error(
         "looking up the {ids} Entra object id(s) that active Salesforce users' object-id anchors \
          hold and the application's users do not include (people who left the application, \
-         whose accounts roster deprovisions as theirs; reading users by id needs User.Read.All, \
-         which `roster check` checks)"
+         whose accounts roster deprovisions as theirs; Graph refusing it with 403 means the app \
+         registration lacks User.Read.All, which `roster check` checks)"
     )]
     Lookup {
         ids: usize,

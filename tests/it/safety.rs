@@ -3486,7 +3486,8 @@ fn a_leavers_account_holding_a_new_hires_value_is_deactivated_not_held() {
         &[
             "reading Microsoft Entra failed: looking up the 2 Entra object id(s) that active \
              Salesforce users' object-id anchors hold",
-            "reading users by id needs User.Read.All, which `roster check` checks",
+            "Graph refusing it with 403 means the app registration lacks User.Read.All, which \
+             `roster check` checks",
             "Microsoft Graph GET /v1.0/users: HTTP 403 Authorization_RequestDenied",
         ],
     );
