@@ -420,10 +420,18 @@ fn changed(saved: &Change, fresh: &Change, users: &HashMap<&str, &TargetUser>) -
             grant_names(&fresh.grants)
         ));
     }
+    // Only the reason differs (a leaver deleted in Entra since the plan, say): both said, as a
+    // reviewer cannot tell what changed from "not the same reason" (helper-91).
+    if parts.is_empty() && saved.reason != fresh.reason {
+        parts.push(format!(
+            "the reason reads {} in the saved plan, {} now",
+            crate::render::quoted(&saved.reason),
+            crate::render::quoted(&fresh.reason)
+        ));
+    }
     if parts.is_empty() {
         let details: Vec<&str> = [
             (saved.before != fresh.before, "before values"),
-            (saved.reason != fresh.reason, "reason"),
             (saved.labels != fresh.labels, "labels"),
             (saved.situation != fresh.situation, "situation"),
             (saved.source_id != fresh.source_id, "Entra object id"),
@@ -668,7 +676,10 @@ mod tests {
         reasoned.changes[0].reason = "because I said so".into();
         assert_eq!(
             differences(&reasoned, &fresh, &org()),
-            ["ada@x.com: update differs: not the same reason as a plan made now"]
+            [
+                "ada@x.com: update differs: the reason reads \"because I said so\" in the saved \
+                 plan, \"because\" now"
+            ]
         );
     }
 
