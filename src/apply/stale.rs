@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::field_value::FieldValue;
 
 use crate::model::{TargetSnapshot, TargetUser};
-use crate::plan::{Action, AppRoleChange, Change, Plan};
+use crate::plan::{Action, AppRoleChange, Change, Plan, Problem, ProblemKind};
 use crate::salesforce::id15;
 
 /// Why `saved` is not the plan `fresh` (made now, from the same config and the live world) is;
@@ -122,6 +122,15 @@ impl<'f> Comparison<'f> {
         // Which fresh change each user's ids belong to: a saved change under another user's
         // key is named as that (an edited key), not as a change a plan made now would not make.
         let owners = Owners::of(fresh, self.then.values().any(|t| !t.unmatched.is_empty()));
+        // The changes made now that a saved change under another key is named with (`gone`:
+        // the same account, planned for someone else now): each is one line, not that and
+        // another under its own key (helper-91).
+        let told: std::collections::HashSet<usize> = self
+            .then
+            .values()
+            .flat_map(|t| &t.unmatched)
+            .filter_map(|saved| owners.other_key(saved).map(|(at, _)| at))
+            .collect();
         let mut reasons = Vec::new();
         let keys: std::collections::BTreeSet<&String> =
             self.then.keys().chain(self.now.keys()).collect();
@@ -132,7 +141,9 @@ impl<'f> Comparison<'f> {
         for key in keys {
             let then = self.then.get(key).unwrap_or(&none);
             let places = self.now.get(key).map_or(&[][..], Vec::as_slice);
-            if then.count == places.len() && then.in_step {
+            if then.count == places.len() && then.in_step
+                || then.count == 0 && places.iter().all(|at| told.contains(at))
+            {
                 continue;
             }
             let now: Vec<&Change> = places.iter().map(|at| &fresh.changes[*at]).collect();
@@ -145,7 +156,7 @@ impl<'f> Comparison<'f> {
                 reasons.push(gone(saved, (users, usernames), &now, &owners));
             }
             for (at, fresh) in places.iter().zip(&now) {
-                if !self.matched[*at] {
+                if !self.matched[*at] && !told.contains(at) {
                     reasons.push(format!(
                         "{}: a plan made now would {} this user ({}); the saved plan does not",
                         fresh.key,
@@ -227,35 +238,52 @@ fn moved(change: &Change, users: &HashMap<&str, &TargetUser>) -> Option<String> 
     }
 }
 
-/// The fresh plan's changes by the users' ids (the Entra object id, the Salesforce user id in
-/// its 15-character form): built only when some saved change is unmatched.
+/// The fresh plan's changes (their places in it) by the users' ids (the Entra object id, the
+/// Salesforce user id in its 15-character form), and its errors, conflicts and skips by
+/// lower-case key: built only when some saved change is unmatched.
 struct Owners<'f> {
-    by_id: HashMap<String, &'f Change>,
+    fresh: &'f Plan,
+    by_id: HashMap<String, usize>,
+    problems: HashMap<String, &'f Problem>,
 }
 
 impl<'f> Owners<'f> {
     fn of(fresh: &'f Plan, needed: bool) -> Owners<'f> {
         let mut by_id = HashMap::new();
-        for change in fresh.changes.iter().filter(|_| needed) {
-            if let Some(id) = change.source_id.as_deref() {
-                by_id.insert(id.to_lowercase(), change);
+        let mut problems = HashMap::new();
+        if needed {
+            for (at, change) in fresh.changes.iter().enumerate() {
+                if let Some(id) = change.source_id.as_deref() {
+                    by_id.insert(id.to_lowercase(), at);
+                }
+                if let Some(id) = change.target_id.as_deref() {
+                    by_id.insert(id15(id).to_owned(), at);
+                }
             }
-            if let Some(id) = change.target_id.as_deref() {
-                by_id.insert(id15(id).to_owned(), change);
+            for problem in fresh.errors.iter().chain(&fresh.skipped) {
+                problems
+                    .entry(problem.key.to_lowercase())
+                    .or_insert(problem);
             }
         }
-        Owners { by_id }
+        Owners {
+            fresh,
+            by_id,
+            problems,
+        }
     }
 
-    /// The fresh change, under another key than `saved`'s, for the same user as `saved`.
-    fn other_key(&self, saved: &Change) -> Option<&'f Change> {
+    /// The fresh change (and its place), under another key than `saved`'s, for the same user
+    /// as `saved`.
+    fn other_key(&self, saved: &Change) -> Option<(usize, &'f Change)> {
         let source = saved.source_id.as_deref().map(str::to_lowercase);
         let target = saved.target_id.as_deref().map(|id| id15(id).to_owned());
         [source, target]
             .into_iter()
             .flatten()
             .find_map(|id| self.by_id.get(&id).copied())
-            .filter(|c| !c.key.eq_ignore_ascii_case(&saved.key))
+            .map(|at| (at, &self.fresh.changes[at]))
+            .filter(|(_, c)| !c.key.eq_ignore_ascii_case(&saved.key))
     }
 }
 
@@ -267,7 +295,7 @@ fn gone(
     now: &[&Change],
     owners: &Owners<'_>,
 ) -> String {
-    if let Some(owner) = owners.other_key(saved) {
+    if let Some((_, owner)) = owners.other_key(saved) {
         // A change keyed by the account's Username (a leaver's, an orphan's) that a plan made
         // now keys by a person's userPrincipalName, or the other way round: Entra changed who
         // the account is planned for — assigned or unassigned since — no edit (helper-89).
@@ -322,11 +350,42 @@ fn gone(
         .and_then(FieldValue::as_str)
         .filter(|_| saved.action == Action::Create)
         .and_then(|name| usernames.get(&name.to_lowercase()));
+    let held_back = owners.problems.get(&saved.key.to_lowercase());
     if let Some(user) = taken {
         let _ = write!(line, ": Salesforce user {} has this Username now", user.id);
     } else if let Some(why) = moved(saved, users) {
         line.push_str(": ");
         line.push_str(&why);
+    } else if let Some(problem) = held_back {
+        let what = match problem.kind {
+            ProblemKind::Error => "an error",
+            ProblemKind::Conflict => "a conflict",
+            ProblemKind::Skipped => "a skip",
+        };
+        let _ = write!(
+            line,
+            ": a plan made now has {what} for this user instead: {}",
+            problem.reason
+        );
+    } else if now.is_empty() {
+        // Nothing moved in Salesforce, and the config is the saved plan's (`check_config`):
+        // Entra changed, or the file did (helper-92: the line gave no reason).
+        line.push_str(match (saved.action, &saved.target_id) {
+            (Action::Create, _) => {
+                ": no Salesforce user has its Username and nothing holds the user back, so \
+                 Entra changed since the plan (the user unassigned, deleted or out of scope) or \
+                 the saved change was edited"
+            }
+            (Action::Update | Action::Reactivate, Some(_)) => {
+                ": the Salesforce user is as it was when planned, so Entra changed since the \
+                 plan (the user out of scope and not deprovisioned, or their attributes now as \
+                 the account's) or the saved change was edited"
+            }
+            _ => {
+                ": the Salesforce user is as it was when planned, so Entra changed since the \
+                 plan (the user in scope or assigned again) or the saved change was edited"
+            }
+        });
     }
     line
 }
@@ -652,13 +711,12 @@ mod tests {
             Some("005000000000002AAA"),
             &[("Title", json!("CTO"))],
         ));
+        // One line, not that and Ada's change made now on a line of its own (helper-91).
         let mut rekeyed = two.clone();
         rekeyed.changes[0].key = "bob@x.com".into();
         assert_eq!(
             differences(&rekeyed, &two, &org()),
             [
-                "ada@x.com: a plan made now would update this user (because); the saved plan \
-                 does not",
                 "bob@x.com: the saved plan has a change to update this user that is \
                  ada@x.com's in a plan made now (the same Entra or Salesforce user's id): the \
                  saved change's key was edited"
@@ -667,8 +725,13 @@ mod tests {
         // With its ids edited too, it is a change a plan made now does not have, beside the
         // one it does.
         rekeyed.changes[0].target_id = Some("005000000000009AAA".into());
+        let reasons = differences(&rekeyed, &two, &org());
         assert_eq!(
-            differences(&rekeyed, &two, &org())[1],
+            reasons[0],
+            "ada@x.com: a plan made now would update this user (because); the saved plan does not"
+        );
+        assert_eq!(
+            reasons[1],
             "bob@x.com: the saved plan has a change to update this user that a plan made now \
              does not have: Salesforce user 005000000000009AAA no longer exists"
         );
@@ -685,7 +748,8 @@ mod tests {
 
     /// A leaver's deactivation, keyed by the account's Username, that a plan made now plans
     /// as the person's own update (assigned again since): Entra changed, no key was edited
-    /// (helper-89: the message blamed an edit of the file).
+    /// (helper-89: the message blamed an edit of the file). One line for the one account
+    /// (helper-91: the change made now was listed again under its own key).
     #[test]
     fn an_account_planned_for_someone_else_now_says_entra_changed() {
         let mut leaver = change(
@@ -709,8 +773,6 @@ mod tests {
                 &org()
             ),
             [
-                "ada@x.com: a plan made now would update this user (because); the saved plan \
-                 does not",
                 "ada@x.com.dev1: the saved plan would deactivate this user; a plan made now \
                  would update it as ada@x.com's (because): who the account is planned for \
                  changed in Entra since the plan (a user assigned, unassigned or deleted)"
@@ -718,15 +780,71 @@ mod tests {
         );
         // And the other way round: unassigned since.
         let unassigned = differences(&plan(vec![back]), &plan(vec![leaver]), &org());
+        assert_eq!(
+            unassigned,
+            [
+                "ada@x.com: the saved plan would update this user; a plan made now would \
+                 deactivate it as an account no user of the application links (because): who \
+                 the account is planned for changed in Entra since the plan (a user assigned, \
+                 unassigned or deleted)"
+            ]
+        );
+    }
+
+    /// A saved change a plan made now does not make, the Salesforce user unchanged: the line
+    /// says what holds the user back now, or that Entra changed (helper-92: it gave no reason
+    /// when the person had been unassigned).
+    #[test]
+    fn a_change_a_plan_made_now_does_not_make_says_why() {
+        let update = change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        );
+        let saved = plan(vec![update.clone()]);
+        assert_eq!(
+            differences(&saved, &plan(Vec::new()), &org()),
+            [
+                "ada@x.com: the saved plan would update this user; a plan made now would not: \
+                 the Salesforce user is as it was when planned, so Entra changed since the plan \
+                 (the user out of scope and not deprovisioned, or their attributes now as the \
+                 account's) or the saved change was edited"
+            ]
+        );
+        let mut conflicted = plan(Vec::new());
+        conflicted.errors.push(crate::plan::Problem {
+            kind: crate::plan::ProblemKind::Conflict,
+            key: "ADA@x.com".to_owned(),
+            reason: "Title is already held".to_owned(),
+        });
+        assert_eq!(
+            differences(&saved, &conflicted, &org()),
+            [
+                "ada@x.com: the saved plan would update this user; a plan made now would not: a \
+                 plan made now has a conflict for this user instead: Title is already held"
+            ]
+        );
+        let create = plan(vec![change(
+            Action::Create,
+            "bob@x.com",
+            None,
+            &[("Username", json!("bob@x.com.dev1"))],
+        )]);
+        assert_eq!(
+            differences(&create, &plan(Vec::new()), &org()),
+            [
+                "bob@x.com: the saved plan would create this user; a plan made now would not: \
+                 no Salesforce user has its Username and nothing holds the user back, so Entra \
+                 changed since the plan (the user unassigned, deleted or out of scope) or the \
+                 saved change was edited"
+            ]
+        );
+        let mut deactivation = update;
+        deactivation.action = Action::Deactivate;
         assert!(
-            unassigned.contains(
-                &"ada@x.com: the saved plan would update this user; a plan made now would \
-                  deactivate it as an account no user of the application links (because): who \
-                  the account is planned for changed in Entra since the plan (a user assigned, \
-                  unassigned or deleted)"
-                    .to_owned()
-            ),
-            "{unassigned:?}"
+            differences(&plan(vec![deactivation]), &plan(Vec::new()), &org())[0]
+                .ends_with("(the user in scope or assigned again) or the saved change was edited")
         );
     }
 
