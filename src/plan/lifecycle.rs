@@ -262,45 +262,68 @@ impl<'a> State<'a> {
                             self.compiled.object_id_anchor.unwrap_or("anchor")
                         ),
                     ),
-                    None => conflict(user.key, self.anchored_to_a_stranger(reason, &held)),
+                    None => conflict(user.key, self.anchored_to_a_stranger(reason, &held, user)),
                 }
             })
     }
 
     /// `reason`, and what to do about the first of `held` (Salesforce users holding the value)
-    /// that is active and whose object-id anchor names no user of this tenant — Graph looked
-    /// it up and found none (deleted, or another tenant's): held back as it may be this
-    /// person's own account, yet if it was a leaver's, whoever signs in with the value reaches
-    /// it (helper-89).
-    fn anchored_to_a_stranger(&self, reason: String, held: &[usize]) -> String {
-        if self.source.unassigned_users.is_none() {
+    /// whose object-id anchor holds the object id of no Entra user roster knows. An active one:
+    /// Graph looked the id up and found none (deleted, or another tenant's) — held back as it
+    /// may be this person's own account, yet if it was a leaver's, whoever signs in with the
+    /// value reaches it (helper-89). An inactive one (whose anchor no read looks up): a
+    /// leaver's account, or this person's from before Entra deleted and created them again,
+    /// which an anchor set to their object id gives back to them (helper-91: the conflict said
+    /// only who holds the value).
+    fn anchored_to_a_stranger(
+        &self,
+        reason: String,
+        held: &[usize],
+        user: &SourceUser<'_>,
+    ) -> String {
+        let Some(field) = self.compiled.object_id_anchor else {
             return reason;
-        }
+        };
+        // Without the lookup (a snapshot older than it), an active account's id unknown here
+        // may still be a tenant user's.
+        let looked_up = self.source.unassigned_users.is_some();
         let stranger = held.iter().find_map(|t| {
             let account = &self.target.users[*t];
             let id = self.compiled.anchored_object_id(account)?;
-            (account.is_active && crate::graph::looks_like_guid(&id) && !self.knows(&id))
+            (crate::graph::looks_like_guid(&id)
+                && !id.eq_ignore_ascii_case(user.id)
+                && !self.knows(&id)
+                && (looked_up || !account.is_active))
                 .then_some((account, id))
         });
-        match (stranger, self.compiled.object_id_anchor) {
-            (Some((account, id)), Some(field)) => {
-                // As stored, what an admin searches the org for; Graph's form beside it when
-                // it differs (braces, capitals: helper-90).
-                let stored = account.text(field).unwrap_or_default().trim();
-                let held = if stored == id {
-                    id.into_owned()
-                } else {
-                    format!("{} (the object id {id})", crate::render::quoted(stored))
-                };
-                format!(
-                    "{reason}; Salesforce user {} is active and its {field} holds {held}, no \
-                     user of this tenant (deleted, or another tenant's): if it is this user's \
-                     own account, correct that field; if it was a leaver's, whoever signs in \
-                     with the value reaches it — deactivate it or clear the value",
-                    account.username
-                )
-            }
-            _ => reason,
+        let Some((account, id)) = stranger else {
+            return reason;
+        };
+        // As stored, what an admin searches the org for; Graph's form beside it when it
+        // differs (braces, capitals: helper-90).
+        let stored = account.text(field).unwrap_or_default().trim();
+        let held = if stored == id {
+            id.into_owned()
+        } else {
+            format!("{} (the object id {id})", crate::render::quoted(stored))
+        };
+        if account.is_active {
+            format!(
+                "{reason}; Salesforce user {} is active and its {field} holds {held}, no user \
+                 of this tenant (deleted, or another tenant's): if it is this user's own \
+                 account, correct that field; if it was a leaver's, whoever signs in with the \
+                 value reaches it — deactivate it or clear the value",
+                account.username
+            )
+        } else {
+            format!(
+                "{reason}; Salesforce user {} is inactive and its {field} holds {held}, an Entra \
+                 user roster did not read (a leaver's account, or this user's from before they \
+                 were deleted and created again): to give this user that account, set its \
+                 {field} to their object id {} (roster then links and reactivates it); to give \
+                 them a new one, clear or change the value on it",
+                account.username, user.id
+            )
         }
     }
 

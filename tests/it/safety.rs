@@ -3673,6 +3673,52 @@ fn a_conflict_over_an_account_anchored_to_no_user_of_the_tenant_says_what_it_ris
     }
 }
 
+/// An inactive account holds the value a new user's create wants, and its anchor an object id
+/// roster knows of no one (the read never looks inactive accounts' anchors up): a leaver's, or
+/// the person's own from before Entra deleted and created them again. The conflict says how to
+/// give them that account or a new one (helper-91: it said only who holds the value).
+#[test]
+fn a_conflict_over_an_inactive_account_anchored_to_no_one_says_how_to_settle_it() {
+    let (world, account, plan) = planned_beside(
+        "safety-inactive-stranger-anchor",
+        "wyatt.prior@contoso.com.dev1",
+        "FederationIdentifier: wyatt.schmidt@contoso.com, IsActive: false, \
+         Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+    );
+    assert_eq!(account["IsActive"], false);
+    let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Wyatt's object id in the demo world.
+    let wyatt = "0000000e-0000-0000-0000-000000000026";
+    assert!(
+        reason.starts_with("FederationIdentifier \"wyatt.schmidt@contoso.com\" is already held")
+            && reason.ends_with(&format!(
+                "; Salesforce user wyatt.prior@contoso.com.dev1 is inactive and its \
+                 Entra_Object_Id__c holds 99999999-0000-4000-8000-0000000000ef, an Entra user \
+                 roster did not read (a leaver's account, or this user's from before they were \
+                 deleted and created again): to give this user that account, set its \
+                 Entra_Object_Id__c to their object id {wyatt} (roster then links and \
+                 reactivates it); to give them a new one, clear or change the value on it"
+            )),
+        "{reason}"
+    );
+    no_change_to(&plan, &[&account]);
+    // The advice holds: with Wyatt's object id in the anchor, the account is his, reactivated.
+    let (status, answer) = world.emulator.salesforce_send(
+        Method::PATCH,
+        &format!("sobjects/User/{}", account["Id"].as_str().unwrap()),
+        &json!({"Entra_Object_Id__c": wyatt}),
+    );
+    assert_eq!(status, 204, "{answer}");
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let change = change_to(&plan, &account["Id"]);
+    assert_eq!(change["action"], "reactivate", "{change}");
+    assert_eq!(change["key"], "wyatt.schmidt@contoso.com", "{change}");
+}
+
 /// A later rule's account whose anchor holds an id no one roster knows has may be the
 /// person's own: it disputes the earlier rule's link, as one without an anchor does, rather than
 /// being deactivated as a leaver's (helper-63: the FederationIdentifier rule linked a hand-made
