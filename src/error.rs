@@ -146,17 +146,28 @@ pub(crate) enum Error {
     #[error(
         "{user:?} is neither among the {read} Entra users of the snapshot (users assigned to \
          the application, directly or through an assigned group) nor a Salesforce user's \
-         Username or id in it; without --snapshot, roster explain looks the user up in Entra{}",
-        salesforce_user_hint(user)
+         Username or id in it; without --snapshot, roster explain looks the user up in Entra{}{}",
+        salesforce_user_hint(user),
+        carried_hint(carried_by.as_deref())
     )]
-    UnknownUser { user: String, read: usize },
+    UnknownUser {
+        user: String,
+        read: usize,
+        /// The Username of the Salesforce user that carries `user`, a userPrincipalName
+        /// (`plan::account_carrying`).
+        carried_by: Option<String>,
+    },
     /// Live only: the org's users were read whole, and Entra was asked (helper-80: the message
     /// named Entra alone).
     #[error(
         "neither Entra nor the Salesforce org has a user {user:?}{}",
-        no_entra_user_hint(user)
+        carried_by.as_deref().map_or_else(|| no_entra_user_hint(user), |by| carried_hint(Some(by)))
     )]
-    NoEntraUser { user: String },
+    NoEntraUser {
+        user: String,
+        /// As `UnknownUser`'s.
+        carried_by: Option<String>,
+    },
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]
     Interrupted { why: &'static str },
@@ -225,6 +236,22 @@ pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
 /// another tenant) whom no Salesforce user's anchor names either; anything else is to be given
 /// as a userPrincipalName or object id, or a Salesforce Username or id (helper-78: the
 /// Salesforce forms went unsaid).
+/// For a userPrincipalName no Entra user roster can find has, that a Salesforce user carries
+/// (a leaver deleted in Entra, whose account the plan deprovisions): how to explain that
+/// account, as `plan --target` suggests it (helper-91: explain said no one had the name).
+fn carried_hint(carried_by: Option<&str>) -> String {
+    carried_by
+        .map(|by| {
+            let by = crate::render::visible(by);
+            format!(
+                "; the Salesforce user {by} carries it (as its Username, FederationIdentifier \
+                 or Email), maybe a deleted or renamed Entra user's account: `roster explain \
+                 {by}` shows what the plan does with it"
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn no_entra_user_hint(user: &str) -> String {
     if crate::graph::looks_like_guid(user.trim()) {
         " (deleted, or never this tenant's), and no Salesforce user's object-id anchor holds that \

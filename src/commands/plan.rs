@@ -409,6 +409,7 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         return Err(Error::UnknownUser {
             user: user.to_owned(),
             read: source.users.len(),
+            carried_by: crate::plan::account_carrying(user, &target).map(str::to_owned),
         });
     }
     // Not read: ask Entra who this is, and why the application's assignments miss them.
@@ -424,6 +425,7 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         .unwrap_or_else(|| {
             Err(Error::NoEntraUser {
                 user: user.to_owned(),
+                carried_by: crate::plan::account_carrying(user, &target).map(str::to_owned),
             })
         });
     };

@@ -1050,7 +1050,7 @@ pub(crate) fn unknown_targets(
 /// read (someone unassigned or deleted since): in its FederationIdentifier or Email, or as its
 /// Username with a suffix (`ann@contoso.com.dev1`). What `--target` names that person by,
 /// rather than the closest key roster read, which is another person's.
-fn account_carrying<'t>(upn: &str, target: &'t TargetSnapshot) -> Option<&'t str> {
+pub(crate) fn account_carrying<'t>(upn: &str, target: &'t TargetSnapshot) -> Option<&'t str> {
     let upn = upn.trim();
     let carries = |text: &str| {
         text.get(..upn.len()).is_some_and(|head| {

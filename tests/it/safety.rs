@@ -2830,6 +2830,27 @@ fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
     }
     let run = world.roster(&["plan", "--target", "lchen@contoso.com.dev1"]);
     assert!(run.stdout.contains(deactivation), "{}", run.transcript());
+    // `explain` points to the same account, live and from a snapshot (helper-91: it said
+    // neither Entra nor the org had the user).
+    let run = world.roster(&["snapshot", "--out", "snap"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    for snapshot in [&[][..], &["--snapshot", "snap"][..]] {
+        let run = world.roster(&[&["explain", "liam.chen@contoso.com"][..], snapshot].concat());
+        assert_eq!(run.code, 1, "{}", run.transcript());
+        assert!(
+            run.stderr.contains(
+                "; the Salesforce user lchen@contoso.com.dev1 carries it (as its Username, \
+                 FederationIdentifier or Email), maybe a deleted or renamed Entra user's \
+                 account: `roster explain lchen@contoso.com.dev1` shows what the plan does with \
+                 it"
+            ),
+            "{}",
+            run.stderr
+        );
+        let run = world.roster(&[&["explain", "lchen@contoso.com.dev1"][..], snapshot].concat());
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(run.stdout.contains("deactivate"), "{}", run.transcript());
+    }
 }
 
 /// A leaver whom no assignment names any more (deleted in Entra with the assignment, or only
