@@ -371,7 +371,11 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         super::context::names_resolve(&desired, &explanation.config_problems)?;
         return Ok(Outcome::Success);
     }
-    if let Some(outcome) = explain_salesforce_user(&desired, &source, &target, user, args.format)? {
+    // Live, Entra is asked whether a Username is also a tenant user's name.
+    let live = args.snapshot.is_none().then_some(ctx);
+    if let Some(outcome) =
+        explain_salesforce_user(&desired, &source, &target, user, live, args.format)?
+    {
         return Ok(outcome);
     }
     let id = crate::graph::object_id_form(user.trim());
@@ -470,15 +474,20 @@ fn looked_up_leaver<'s>(
 
 /// `roster explain` of a Salesforce user (`user`, a Username or id) in `format`: the plan's
 /// change for it, e.g. an orphan's deactivation. `None` when no Salesforce user has that name
-/// or id.
+/// or id. `live`: Entra may be asked who else has the name (`named_in_entra`).
 fn explain_salesforce_user(
     desired: &super::context::Desired,
     source: &crate::model::SourceSnapshot,
     target: &crate::model::TargetSnapshot,
     user: &str,
+    live: Option<&Context>,
     format: ExplainFormat,
 ) -> Result<Option<Outcome>, Error> {
-    let Some((json, text, problems)) = salesforce_user_explained(desired, source, target, user)
+    // A Username that is also the userPrincipalName of a tenant user roster did not read (nor
+    // looked up as a leaver): Entra is asked, live, so the explanation names them (helper-92).
+    let named = live.and_then(|ctx| named_in_entra(ctx, desired, source, target, user));
+    let Some((json, text, problems)) =
+        salesforce_user_explained(desired, source, target, user, named.as_ref())
     else {
         return Ok(None);
     };
@@ -491,14 +500,52 @@ fn explain_salesforce_user(
     Ok(Some(Outcome::Success))
 }
 
+/// The Entra user, not among those the read gave or looked up, whose userPrincipalName is
+/// `user` when `user` is a Salesforce user's Username: asked of Graph (one request). `None`
+/// when no one has it, or when the question fails — the explanation stands without the note,
+/// and the failure is logged.
+fn named_in_entra(
+    ctx: &Context,
+    desired: &super::context::Desired,
+    source: &crate::model::SourceSnapshot,
+    target: &crate::model::TargetSnapshot,
+    user: &str,
+) -> Option<crate::model::UnassignedUser> {
+    let name = user.trim();
+    let is_username = target
+        .users
+        .iter()
+        .any(|u| u.username.eq_ignore_ascii_case(name));
+    if !is_username || !name.contains('@') || source.unassigned_named(name).is_some() {
+        return None;
+    }
+    let asked = ctx.graph(desired).and_then(|graph| {
+        ctx.block_on(crate::graph::user_named(&graph, name))?
+            .map_err(Error::from)
+    });
+    match asked {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(
+                "could not ask Entra whether {} is also a userPrincipalName: {}",
+                render::visible(name),
+                crate::error::with_causes(&e)
+            );
+            None
+        }
+    }
+}
+
 /// The plan's change for the Salesforce user `user` (a Username or id), or why there is none,
 /// as `explain --format json` gives it and as text, with the plan's problems with the config's
-/// names; `None` when no Salesforce user has that name or id.
+/// names; `None` when no Salesforce user has that name or id. `named`: the tenant user whose
+/// userPrincipalName `user` is, when Entra was asked (`named_in_entra`).
 fn salesforce_user_explained(
     desired: &super::context::Desired,
     source: &crate::model::SourceSnapshot,
     target: &crate::model::TargetSnapshot,
     user: &str,
+    named: Option<&crate::model::UnassignedUser>,
 ) -> Option<(serde_json::Value, String, Vec<crate::plan::ConfigProblem>)> {
     let id15 = crate::salesforce::id15;
     let sf = target.users.iter().find(|u| {
@@ -533,6 +580,7 @@ fn salesforce_user_explained(
     // orgs do): the Entra side is one command away, and said (helper-91).
     let leaver = source
         .unassigned_named(user)
+        .or(named)
         .filter(|_| sf.username.eq_ignore_ascii_case(user.trim()));
     let json = serde_json::json!({
         "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
@@ -622,7 +670,7 @@ fn explain_gone(
     let config = &desired.loaded.config;
     let anchor = crate::config::object_id_anchor(&config.matching, &config.mappings);
     let accounts: Vec<(serde_json::Value, String)> = anchored_to(desired, target, gone.id)
-        .filter_map(|u| salesforce_user_explained(desired, source, target, &u.id))
+        .filter_map(|u| salesforce_user_explained(desired, source, target, &u.id, None))
         .map(|(json, text, _)| (json, text))
         .collect();
     if format == ExplainFormat::Json {

@@ -11,7 +11,7 @@ use super::read::source_user;
 use super::{Graph, GraphError, encode};
 use crate::config::Config;
 use crate::http::HttpError;
-use crate::model::UnreadUser;
+use crate::model::{UnassignedUser, UnreadUser};
 use crate::sorted_map::{Fields, Name};
 
 /// Looks `user` (a userPrincipalName or object id) up, with the attributes `config` reads (as
@@ -121,5 +121,38 @@ pub(crate) async fn look_up(
         all_groups,
         applications,
         attributes,
+    }))
+}
+
+/// The Entra user whose userPrincipalName (or object id) is `user`, named only — id,
+/// userPrincipalName, displayName (Graph v1.0 "Get user", `$select`); `None` when Entra has no
+/// such user (404). What `roster explain` of a Salesforce Username asks to say that the name is
+/// also a tenant user's, one roster did not read.
+///
+/// # Errors
+/// A failed request, or an answer without an `id`.
+pub(crate) async fn user_named(
+    graph: &Graph,
+    user: &str,
+) -> Result<Option<UnassignedUser>, GraphError> {
+    let url = graph.url(&format!(
+        "users/{}?$select=id,userPrincipalName,displayName",
+        encode(user)
+    ));
+    let found = match graph.get(&url).await {
+        Ok(found) => found,
+        Err(GraphError::Http(HttpError::Status { status: 404, .. })) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let text = |key: &str| found.get(key).and_then(Value::as_str).map(str::to_owned);
+    let Some(id) = text("id") else {
+        return Err(GraphError::Read(format!(
+            "Microsoft Graph GET /users/{user}: the answer is not what roster expects: no `id`"
+        )));
+    };
+    Ok(Some(UnassignedUser {
+        id: id.to_lowercase(),
+        user_principal_name: text("userPrincipalName"),
+        display_name: text("displayName"),
     }))
 }

@@ -16,7 +16,7 @@ use crate::endpoint::{EntraEndpoints, Env};
 pub(crate) use crate::http::encode;
 use crate::http::{Http, HttpError, TokenCache};
 
-pub(crate) use lookup::look_up;
+pub(crate) use lookup::{look_up, user_named};
 pub(crate) use read::{
     anchored_guid, anchored_id, app_roles_of, looks_like_guid, object_id_form, read, role_groups,
     service_principal, users_found,

@@ -3564,6 +3564,65 @@ fn explain_of_a_username_that_is_a_leavers_upn_names_the_entra_user() {
     assert!(other["entra_user"].is_null(), "{other}");
 }
 
+/// `explain` of a Username that is also the userPrincipalName of a tenant user never assigned
+/// to the application (no anchor names them, so the read never looked them up) asks Entra and
+/// names them (helper-92); Graph refusing the question leaves the explanation without the note,
+/// and a warning says so.
+#[test]
+fn explain_of_a_username_that_is_a_never_assigned_users_upn_asks_entra() {
+    const PAT: &str = "99999999-0000-4000-8000-0000000000ad";
+    let world = World::demo_editing("safety-explain-unassigned-username", |demo| {
+        with_a_salesforce_user(demo, &standard_user("pat.never@contoso.com", "")).replacen(
+            "  users:\n",
+            &format!(
+                "  users:\n    - {{id: {PAT}, userPrincipalName: pat.never@contoso.com, \
+                     accountEnabled: true}}\n"
+            ),
+            1,
+        )
+    });
+    let text = world.roster(&["explain", "pat.never@contoso.com"]);
+    assert_eq!(text.code, 0, "{}", text.transcript());
+    assert!(
+        text.stdout
+            .contains("Salesforce user pat.never@contoso.com (")
+            && text.stdout.contains(&format!(
+                "pat.never@contoso.com is also the userPrincipalName of the Entra user {PAT}, \
+                 who is in the tenant but not among the application's users"
+            )),
+        "{}",
+        text.stdout
+    );
+    let json = world.roster(&["explain", "pat.never@contoso.com", "--format", "json"]);
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["entra_user"]["id"], PAT, "{json}");
+    assert_eq!(
+        json["entra_user"]["user_principal_name"],
+        "pat.never@contoso.com"
+    );
+    fault(
+        &world,
+        &json!({"route": "GET /v1.0/users/pat.never", "kind": "respond", "status": 403,
+                "count": 1,
+                "body": {"error": {"code": "Authorization_RequestDenied",
+                                   "message": "Insufficient privileges to complete the operation."}}}),
+    );
+    let refused = world.roster(&["explain", "pat.never@contoso.com"]);
+    assert_eq!(refused.code, 0, "{}", refused.transcript());
+    assert!(
+        refused
+            .stdout
+            .contains("Salesforce user pat.never@contoso.com (")
+            && !refused.stdout.contains("is also the userPrincipalName")
+            && refused.stderr.contains(
+                "could not ask Entra whether pat.never@contoso.com is also a userPrincipalName"
+            )
+            && refused.stderr.contains("403"),
+        "{}",
+        refused.transcript()
+    );
+}
+
 /// A snapshot keeps what Graph found: planned from it, the leaver goes as live (also when the
 /// list is edited out of order, an id in another form); one taken before roster looked the
 /// anchors up plans as before, with a warning; text that is no object id there is refused.
