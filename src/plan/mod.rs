@@ -214,6 +214,10 @@ pub(crate) struct Summary {
     /// Changes to the application's app roles (`roles.app_roles`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) app_roles: usize,
+    /// Users in scope linked to a protected Salesforce user (`protect`), which roster leaves
+    /// as it is whatever differs: neither a change nor unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) protected: usize,
 }
 
 /// For `skip_serializing_if`: a count of nothing is left out of a document.
@@ -259,10 +263,18 @@ impl Summary {
             };
         }
         if s.changes() == 0 {
-            return if attention.is_empty() {
-                "No changes. Salesforce matches the configuration.".to_owned()
-            } else {
-                format!("No changes to make; {attention}.")
+            return match (attention.is_empty(), s.protected) {
+                (true, 0) => "No changes. Salesforce matches the configuration.".to_owned(),
+                // Not "matches": a protected user is left as it is whatever differs
+                // (helper-77: `--target` of one said Salesforce matched).
+                (true, 1) => "No changes. 1 user is linked to a protected Salesforce user, \
+                              which roster leaves as it is; the rest matches the configuration."
+                    .to_owned(),
+                (true, n) => format!(
+                    "No changes. {n} users are linked to protected Salesforce users, which \
+                     roster leaves as they are; the rest matches the configuration."
+                ),
+                (false, _) => format!("No changes to make; {attention}."),
             };
         }
         let mut parts = vec![
@@ -864,6 +876,18 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         plan.warnings.extend(warnings);
         plan.errors.retain(|p| wanted(&p.key, [None, None], None));
         plan.skipped.retain(|p| wanted(&p.key, [None, None], None));
+        // The protected users counted are the targeted ones (reconcile counted all).
+        plan.summary.protected = state
+            .protected_linked()
+            .filter(|&(user, account)| {
+                !plan.errors.iter().any(|p| p.key == user.key)
+                    && wanted(
+                        user.key,
+                        [Some(user.id), Some(account.id.as_str())],
+                        Some(&account.username),
+                    )
+            })
+            .count();
         plan.targeted = inputs.targets.to_vec();
     }
     // App roles belong to no user: a plan limited to --target users leaves them alone.
@@ -884,7 +908,7 @@ fn planned(state: &mut reconcile::State<'_>, source: &SourceSnapshot) -> Plan {
         target,
         config.deprovision.when_refused,
     ));
-    plan.summary = summarize(&plan, plan.summary.in_scope, plan.summary.unchanged);
+    plan.summary = summarize(&plan, &plan.summary);
     plan.headline = plan.summary.headline();
     let kept = plan.summary.deactivate + plan.summary.freeze;
     plan.safety = safety(
@@ -1080,10 +1104,11 @@ fn guid_like(text: &str) -> bool {
         && text.chars().filter(char::is_ascii_hexdigit).count() >= 24
 }
 
-fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
+fn summarize(plan: &Plan, kept: &Summary) -> Summary {
     let mut summary = Summary {
-        in_scope,
-        unchanged,
+        in_scope: kept.in_scope,
+        unchanged: kept.unchanged,
+        protected: kept.protected,
         ..Summary::default()
     };
     for change in &plan.changes {
@@ -1109,11 +1134,11 @@ fn summarize(plan: &Plan, in_scope: usize, unchanged: usize) -> Summary {
 impl Plan {
     /// Counts the summary, the headline and the deactivations against the threshold again from
     /// the plan's own changes and problems: a saved plan is a file anyone can edit, and what
-    /// `show` tells a reviewer must be what the changes listed below it do. The users in scope
-    /// and unchanged, and the threshold the config set, are kept as saved (the changes cannot
-    /// tell them). Whether anything differed.
+    /// `show` tells a reviewer must be what the changes listed below it do. The users in scope,
+    /// unchanged and protected, and the threshold the config set, are kept as saved (the
+    /// changes cannot tell them). Whether anything differed.
     pub(crate) fn recount(&mut self) -> bool {
-        let summary = summarize(self, self.summary.in_scope, self.summary.unchanged);
+        let summary = summarize(self, &self.summary);
         let headline = summary.headline();
         let mut safety = self.safety.clone();
         safety.count(&summary);

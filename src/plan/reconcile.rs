@@ -382,6 +382,7 @@ pub(super) fn reconcile(state: &mut State<'_>) -> Plan {
         .sort_by(|a, b| (&a.key, &a.reason).cmp(&(&b.key, &b.reason)));
     plan.skipped.sort_by(|a, b| a.key.cmp(&b.key));
     plan.summary.unchanged = pass.unchanged;
+    plan.summary.protected = pass.protected_linked.len();
     plan
 }
 
@@ -1150,6 +1151,20 @@ impl<'a> State<'a> {
     fn linked_protected(&self, i: usize) -> bool {
         matches!(&self.links[i], Link::Linked { target, .. }
             if self.org.protected(self.config, &self.target.users[*target]))
+    }
+
+    /// The source users in scope linked to a protected Salesforce user, with that user.
+    pub(super) fn protected_linked(
+        &self,
+    ) -> impl Iterator<Item = (&SourceUser<'a>, &crate::model::TargetUser)> {
+        (0..self.users.len()).filter_map(|i| match &self.links[i] {
+            Link::Linked { target, .. }
+                if self.decisions[i].in_scope() && self.linked_protected(i) =>
+            {
+                Some((&self.users[i], &self.target.users[*target]))
+            }
+            _ => None,
+        })
     }
 
     pub(super) fn context(&self) -> Context<'static> {

@@ -1685,6 +1685,30 @@ fn a_disputed_match_in_either_direction_is_a_conflict_never_acted_on() {
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
 }
 
+/// Users linked to protected accounts are left as they are whatever differs: a plan without
+/// changes does not say Salesforce matches the configuration for them (helper-77).
+#[test]
+fn the_no_changes_headline_counts_protected_users() {
+    let summary = |protected, conflicts| super::Summary {
+        conflicts,
+        protected,
+        ..super::Summary::default()
+    };
+    assert_eq!(
+        summary(0, 0).headline(),
+        "No changes. Salesforce matches the configuration."
+    );
+    assert_eq!(
+        summary(2, 0).headline(),
+        "No changes. 2 users are linked to protected Salesforce users, which roster leaves as \
+         they are; the rest matches the configuration."
+    );
+    assert_eq!(
+        summary(2, 1).headline(),
+        "No changes to make; 1 user needs attention."
+    );
+}
+
 #[test]
 fn a_sandbox_refreshed_invalid_email_is_not_drift() {
     let mut w = World::new();

@@ -3902,13 +3902,10 @@ fn a_leavers_account_is_deactivated_though_another_persons_conflict_names_it() {
     );
 }
 
-/// A user `protect` covers is left as it is, and the plan says so rather than counting it as in
-/// step: linked in scope (an admin made Noah a System Administrator), and out of scope (Noah
-/// then left SF Sales) — he stays active, and the plan names him (helper-60). A rule that gives
-/// a protected profile is a `validate` warning.
-#[test]
-fn a_protected_user_is_named_not_counted_as_in_step() {
-    let world = World::demo("safety-protected-named");
+/// The demo world applied, then Noah's account made a System Administrator's (a protected
+/// profile) with a Title Entra does not give: with the plan before that.
+fn noah_made_an_administrator(name: &str) -> (World, Value) {
+    let world = World::demo(name);
     let applied = world.roster(&["apply", "--auto-approve"]);
     assert_eq!(applied.code, 0, "{}", applied.transcript());
     let before: Value =
@@ -3925,6 +3922,58 @@ fn a_protected_user_is_named_not_counted_as_in_step() {
         &json!({"ProfileId": admin, "Title": "Acting CIO"}),
     );
     assert_eq!(status, 204, "{answer}");
+    (world, before)
+}
+
+/// `plan --target` of a protected user whose account differs has no change, and its headline
+/// does not say Salesforce matches the configuration (helper-77), in JSON and as text.
+#[test]
+fn a_targeted_protected_user_is_not_said_to_match() {
+    let (world, _) = noah_made_an_administrator("safety-protected-targeted");
+    for typed in ["noah.okafor@contoso.com", "noah.okafor@contoso.com.dev1"] {
+        let targeted: Value = serde_json::from_str(
+            &world
+                .roster(&["plan", "--target", typed, "--format", "json"])
+                .stdout,
+        )
+        .unwrap();
+        assert_eq!(
+            targeted["headline"],
+            "No changes. 1 user is linked to a protected Salesforce user, which roster leaves as \
+             it is; the rest matches the configuration.",
+            "{targeted}"
+        );
+    }
+    let other: Value = serde_json::from_str(
+        &world
+            .roster(&[
+                "plan",
+                "--target",
+                "ava.martinez@contoso.com",
+                "--format",
+                "json",
+            ])
+            .stdout,
+    )
+    .unwrap();
+    assert!(other["summary"].get("protected").is_none(), "{other}");
+    let text = world.roster(&["plan", "--target", "noah.okafor@contoso.com"]);
+    assert!(
+        text.stdout
+            .contains("No changes. 1 user is linked to a protected Salesforce user"),
+        "{}",
+        text.transcript()
+    );
+}
+
+/// A user `protect` covers is left as it is, and the plan says so rather than counting it as in
+/// step: linked in scope (an admin made Noah a System Administrator), and out of scope (Noah
+/// then left SF Sales) — he stays active, and the plan names him (helper-60). A rule that gives
+/// a protected profile is a `validate` warning.
+#[test]
+fn a_protected_user_is_named_not_counted_as_in_step() {
+    let (world, before) = noah_made_an_administrator("safety-protected-named");
+    let noah = user_by_username(&world, "noah.okafor@contoso.com.dev1");
     let plan: Value =
         serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
     let warned = |plan: &Value, text: &str| {
@@ -3946,6 +3995,8 @@ fn a_protected_user_is_named_not_counted_as_in_step() {
         before["summary"]["unchanged"].as_u64().unwrap(),
         "not counted as in step"
     );
+    assert_eq!(plan["summary"]["protected"], 1, "{}", plan["summary"]);
+    assert!(before["summary"].get("protected").is_none(), "{before}");
     world.emulator.admin(
         "entra/groups/SF Sales/members",
         &json!({"remove": ["noah.okafor@contoso.com"]}),
