@@ -1260,17 +1260,17 @@ fn seed_users(org: &mut Org, users: Vec<Map<String, Value>>) -> Result<(), Strin
 }
 
 /// Inserts the world's user `i`; returns its id.
-/// Why a world's Salesforce user cannot hold `value` (not null) in the User field `name`, if
-/// it cannot: a checkbox holds true or false, a text field text, a custom number a number.
-fn seeded_type_problem(org: &Org, name: &str, value: &Value) -> Option<String> {
+/// What a User field `name` holds, as a world's value is checked and stored.
+enum Kind {
+    Text,
+    Checkbox,
+    Number,
+    Other,
+}
+
+fn seeded_kind(org: &Org, name: &str) -> Kind {
     use super::world::CustomType;
-    enum Kind {
-        Text,
-        Checkbox,
-        Number,
-        Other,
-    }
-    let kind = match super::salesforce::user_object::field(name) {
+    match super::salesforce::user_object::field(name) {
         Some(field) => match field.kind {
             "boolean" => Kind::Checkbox,
             "id" | "reference" => Kind::Other,
@@ -1285,8 +1285,30 @@ fn seeded_type_problem(org: &Org, name: &str, value: &Value) -> Option<String> {
             },
             None => Kind::Other,
         },
-    };
-    match kind {
+    }
+}
+
+/// A world's text values as Salesforce stores text: without leading and trailing white space,
+/// and empty text as null — what a write through the API keeps (`salesforce::records::typed`;
+/// Apex Developer Guide, "Primitive Data Types"), so a world holds no value an org cannot
+/// (helper-91: a world's `Title: "Engineer "` was served with its space).
+fn store_seeded_text(org: &Org, user: &mut Map<String, Value>) {
+    for (name, value) in user.iter_mut() {
+        if let (Value::String(text), Kind::Text) = (&*value, seeded_kind(org, name)) {
+            let stored = crate::user_fields::stored_text(text);
+            if stored.is_empty() {
+                *value = Value::Null;
+            } else if stored.len() != text.len() {
+                *value = Value::String(stored.to_owned());
+            }
+        }
+    }
+}
+
+/// Why a world's Salesforce user cannot hold `value` (not null) in the User field `name`, if
+/// it cannot: a checkbox holds true or false, a text field text, a custom number a number.
+fn seeded_type_problem(org: &Org, name: &str, value: &Value) -> Option<String> {
+    match seeded_kind(org, name) {
         Kind::Text if !value.is_string() => Some(format!(
             "{value} is not text: YAML reads an unquoted number (0x1F, 1e3, +1) or true and \
              false as such; write the text in quotes"
@@ -1371,6 +1393,8 @@ fn seed_user(org: &mut Org, i: usize, mut user: Map<String, Value>) -> Result<St
             ));
         }
     };
+    // Stored first, as the org would: a unique value then collides in any spacing.
+    store_seeded_text(org, &mut user);
     if !user.get("Username").is_some_and(Value::is_string) {
         return Err(format!("salesforce.users[{i}]: `Username` is required"));
     }

@@ -2874,6 +2874,40 @@ async fn custom_user_fields_exist_only_when_the_org_declares_them() {
     running.shutdown().await;
 }
 
+/// A world's text is stored as an org stores what the API writes: without leading and trailing
+/// white space, blank text as null — so two values differing only in spacing are one value,
+/// which a unique field refuses twice (helper-91: a world's spaces were served as written).
+#[test]
+fn a_worlds_text_is_stored_trimmed_as_an_org_stores_it() {
+    let text = DEMO.replacen(
+        "      FederationIdentifier: liam.chen@contoso.com\n",
+        "      FederationIdentifier: \"liam.chen@contoso.com \"\n      Division: \"  West\\t\"\n      Department: \"   \"\n",
+        1,
+    );
+    assert_ne!(text, DEMO);
+    let state = State::from_world(WorldFile::from_yaml(&text).unwrap()).expect("seeded");
+    let liam = state
+        .org
+        .records("User")
+        .find(|u| u["Username"] == "liam.chen@contoso.com.dev1")
+        .unwrap();
+    assert_eq!(liam["FederationIdentifier"], "liam.chen@contoso.com");
+    assert_eq!(liam["Division"], "West");
+    assert!(liam["Department"].is_null(), "{liam:?}");
+    let twice = DEMO.replacen(
+        "      FederationIdentifier: liam.chen@contoso.com\n",
+        "      FederationIdentifier: \" ava.martinez@contoso.com\"\n",
+        1,
+    );
+    let err = State::from_world(WorldFile::from_yaml(&twice).unwrap())
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("FederationIdentifier \"ava.martinez@contoso.com\" is held by user 005"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_world_whose_users_share_a_federation_identifier_is_refused() {
     // Ava's, in another case, on the next user.
