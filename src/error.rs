@@ -148,25 +148,25 @@ pub(crate) enum Error {
          the application, directly or through an assigned group) nor a Salesforce user's \
          Username or id in it; without --snapshot, roster explain looks the user up in Entra{}{}",
         salesforce_user_hint(user),
-        carried_hint(carried_by.as_deref())
+        carried_hint(carried_by.as_ref())
     )]
     UnknownUser {
         user: String,
         read: usize,
-        /// The Username of the Salesforce user that carries `user`, a userPrincipalName
-        /// (`plan::account_carrying`).
-        carried_by: Option<String>,
+        /// The Username of the Salesforce user that carries `user`, a userPrincipalName, and
+        /// the field it carries it in (`plan::account_carrying`).
+        carried_by: Option<(String, &'static str)>,
     },
     /// Live only: the org's users were read whole, and Entra was asked (helper-80: the message
     /// named Entra alone).
     #[error(
         "neither Entra nor the Salesforce org has a user {user:?}{}",
-        carried_by.as_deref().map_or_else(|| no_entra_user_hint(user), |by| carried_hint(Some(by)))
+        carried_by.as_ref().map_or_else(|| no_entra_user_hint(user), |by| carried_hint(Some(by)))
     )]
     NoEntraUser {
         user: String,
         /// As `UnknownUser`'s.
-        carried_by: Option<String>,
+        carried_by: Option<(String, &'static str)>,
     },
     /// A signal stopped a command that cannot stop part-way (the demo).
     #[error("the demo was {why}; its temporary files are removed")]
@@ -239,14 +239,17 @@ pub(crate) fn output(written: std::io::Result<()>) -> Result<(), Error> {
 /// For a userPrincipalName no Entra user roster can find has, that a Salesforce user carries
 /// (a leaver deleted in Entra, whose account the plan deprovisions): how to explain that
 /// account, as `plan --target` suggests it (helper-91: explain said no one had the name).
-fn carried_hint(carried_by: Option<&str>) -> String {
+fn carried_hint(carried_by: Option<&(String, &'static str)>) -> String {
     carried_by
-        .map(|by| {
+        .map(|(by, field)| {
             let by = crate::render::visible(by);
+            let how = match *field {
+                "Username" => "in its Username".to_owned(),
+                field => format!("as its {field}"),
+            };
             format!(
-                "; the Salesforce user {by} carries it (as its Username, FederationIdentifier \
-                 or Email), maybe a deleted or renamed Entra user's account: `roster explain \
-                 {by}` shows what the plan does with it"
+                "; the Salesforce user {by} carries it {how}, maybe a deleted or renamed Entra \
+                 user's account: `roster explain {by}` shows what the plan does with it"
             )
         })
         .unwrap_or_default()

@@ -323,9 +323,18 @@ fn gone(
                 owner.reason
             );
         }
+        // The saved key is no one's now: the person's userPrincipalName (the key) may have
+        // changed in Entra, which a file's edit cannot be told from (helper-93: a rename was
+        // blamed on an edit). Another user's now: the key was edited.
+        let why = if now.is_empty() {
+            "the user's userPrincipalName changed in Entra since the plan, or the saved change's \
+             key was edited"
+        } else {
+            "the saved change's key was edited"
+        };
         return format!(
             "{}: the saved plan has a change to {} this user that is {}'s in a plan made now \
-             (the same Entra or Salesforce user's id): the saved change's key was edited",
+             (the same Entra or Salesforce user's id): {why}",
             saved.key,
             verb(saved.action),
             owner.key
@@ -373,13 +382,13 @@ fn gone(
         line.push_str(match (saved.action, &saved.target_id) {
             (Action::Create, _) => {
                 ": no Salesforce user has its Username and nothing holds the user back, so \
-                 Entra changed since the plan (the user unassigned, deleted or out of scope) or \
-                 the saved change was edited"
+                 Entra changed since the plan (the user unassigned, deleted, renamed or out of \
+                 scope) or the saved change was edited"
             }
             (Action::Update | Action::Reactivate, Some(_)) => {
                 ": the Salesforce user is as it was when planned, so Entra changed since the \
-                 plan (the user out of scope and not deprovisioned, or their attributes now as \
-                 the account's) or the saved change was edited"
+                 plan (the user renamed, out of scope and not deprovisioned, or their attributes \
+                 now as the account's) or the saved change was edited"
             }
             _ => {
                 ": the Salesforce user is as it was when planned, so Entra changed since the \
@@ -791,6 +800,30 @@ mod tests {
         );
     }
 
+    /// A user renamed in Entra since the plan: the saved change's key is no one's now, and the
+    /// line says the name may have changed rather than that the file was edited (helper-93).
+    #[test]
+    fn a_user_renamed_in_entra_is_not_said_to_be_an_edit() {
+        let mut saved = change(
+            Action::Update,
+            "ada@x.com",
+            Some("005000000000001AAA"),
+            &[("Title", json!("CEO"))],
+        );
+        saved.source_id = Some("0000000e-0000-0000-0000-0000000000aa".into());
+        let mut renamed = saved.clone();
+        renamed.key = "ada.lovelace@x.com".to_owned();
+        assert_eq!(
+            differences(&plan(vec![saved]), &plan(vec![renamed]), &org()),
+            [
+                "ada@x.com: the saved plan has a change to update this user that is \
+                 ada.lovelace@x.com's in a plan made now (the same Entra or Salesforce user's \
+                 id): the user's userPrincipalName changed in Entra since the plan, or the saved \
+                 change's key was edited"
+            ]
+        );
+    }
+
     /// A saved change a plan made now does not make, the Salesforce user unchanged: the line
     /// says what holds the user back now, or that Entra changed (helper-92: it gave no reason
     /// when the person had been unassigned).
@@ -808,8 +841,8 @@ mod tests {
             [
                 "ada@x.com: the saved plan would update this user; a plan made now would not: \
                  the Salesforce user is as it was when planned, so Entra changed since the plan \
-                 (the user out of scope and not deprovisioned, or their attributes now as the \
-                 account's) or the saved change was edited"
+                 (the user renamed, out of scope and not deprovisioned, or their attributes now \
+                 as the account's) or the saved change was edited"
             ]
         );
         let mut conflicted = plan(Vec::new());
@@ -836,8 +869,8 @@ mod tests {
             [
                 "bob@x.com: the saved plan would create this user; a plan made now would not: \
                  no Salesforce user has its Username and nothing holds the user back, so Entra \
-                 changed since the plan (the user unassigned, deleted or out of scope) or the \
-                 saved change was edited"
+                 changed since the plan (the user unassigned, deleted, renamed or out of scope) \
+                 or the saved change was edited"
             ]
         );
         let mut deactivation = update;

@@ -413,7 +413,8 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         return Err(Error::UnknownUser {
             user: user.to_owned(),
             read: source.users.len(),
-            carried_by: crate::plan::account_carrying(user, &target).map(str::to_owned),
+            carried_by: crate::plan::account_carrying(user, &target)
+                .map(|(username, field)| (username.to_owned(), field)),
         });
     }
     // Not read: ask Entra who this is, and why the application's assignments miss them.
@@ -429,7 +430,8 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         .unwrap_or_else(|| {
             Err(Error::NoEntraUser {
                 user: user.to_owned(),
-                carried_by: crate::plan::account_carrying(user, &target).map(str::to_owned),
+                carried_by: crate::plan::account_carrying(user, &target)
+                    .map(|(username, field)| (username.to_owned(), field)),
             })
         });
     };
@@ -486,9 +488,13 @@ fn explain_salesforce_user(
     // A Username that is also the userPrincipalName of a tenant user roster did not read (nor
     // looked up as a leaver): Entra is asked, live, so the explanation names them (helper-92).
     let named = live.and_then(|ctx| named_in_entra(ctx, desired, source, target, user));
-    let Some((json, text, problems)) =
-        salesforce_user_explained(desired, source, target, user, named.as_ref())
-    else {
+    let Some((json, text, problems)) = salesforce_user_explained(
+        desired,
+        source,
+        target,
+        user,
+        EntraNote::With(named.as_ref()),
+    ) else {
         return Ok(None);
     };
     match format {
@@ -511,12 +517,16 @@ fn named_in_entra(
     target: &crate::model::TargetSnapshot,
     user: &str,
 ) -> Option<crate::model::UnassignedUser> {
-    let name = user.trim();
-    let is_username = target
+    // Named by Username or by id (helper-93: by id, no one was asked).
+    let name = target
         .users
         .iter()
-        .any(|u| u.username.eq_ignore_ascii_case(name));
-    if !is_username || !name.contains('@') || source.unassigned_named(name).is_some() {
+        .find(|u| {
+            u.username.eq_ignore_ascii_case(user.trim()) || crate::salesforce::same_id(&u.id, user)
+        })?
+        .username
+        .as_str();
+    if !name.contains('@') || source.unassigned_named(name).is_some() {
         return None;
     }
     let asked = ctx.graph(desired).and_then(|graph| {
@@ -526,11 +536,12 @@ fn named_in_entra(
     match asked {
         Ok(found) => found,
         Err(e) => {
-            tracing::warn!(
+            // Something not read: said under --quiet too (helper-93).
+            super::warn(&format!(
                 "could not ask Entra whether {} is also a userPrincipalName: {}",
                 render::visible(name),
                 crate::error::with_causes(&e)
-            );
+            ));
             None
         }
     }
@@ -538,14 +549,13 @@ fn named_in_entra(
 
 /// The plan's change for the Salesforce user `user` (a Username or id), or why there is none,
 /// as `explain --format json` gives it and as text, with the plan's problems with the config's
-/// names; `None` when no Salesforce user has that name or id. `named`: the tenant user whose
-/// userPrincipalName `user` is, when Entra was asked (`named_in_entra`).
+/// names; `None` when no Salesforce user has that name or id.
 fn salesforce_user_explained(
     desired: &super::context::Desired,
     source: &crate::model::SourceSnapshot,
     target: &crate::model::TargetSnapshot,
     user: &str,
-    named: Option<&crate::model::UnassignedUser>,
+    note: EntraNote<'_>,
 ) -> Option<(serde_json::Value, String, Vec<crate::plan::ConfigProblem>)> {
     let id15 = crate::salesforce::id15;
     let sf = target.users.iter().find(|u| {
@@ -578,10 +588,10 @@ fn salesforce_user_explained(
     };
     // The name is also a leaver's userPrincipalName (a Username kept as the UPN, as production
     // orgs do): the Entra side is one command away, and said (helper-91).
-    let leaver = source
-        .unassigned_named(user)
-        .or(named)
-        .filter(|_| sf.username.eq_ignore_ascii_case(user.trim()));
+    let leaver = match note {
+        EntraNote::With(named) => named.or_else(|| source.unassigned_named(&sf.username)),
+        EntraNote::Without => None,
+    };
     let json = serde_json::json!({
         "salesforce_user": {"id": sf.id, "username": sf.username, "is_active": sf.is_active},
         "change": change,
@@ -617,12 +627,22 @@ fn salesforce_user_explained(
             "\n{} is also the userPrincipalName of the Entra user {}, who is in the tenant but \
              not among the application's users (unassigned, or assigned only through a nested \
              group): `roster explain {}` shows why.",
-            render::visible(user.trim()),
+            render::visible(&sf.username),
             leaver.id,
             leaver.id
         );
     }
     Some((json, text, plan.config_problems))
+}
+
+/// Whether `salesforce_user_explained` names the Entra user whose userPrincipalName the
+/// account's Username also is.
+#[derive(Clone, Copy)]
+enum EntraNote<'a> {
+    /// The one Entra was asked about (`named_in_entra`), or else a leaver the read looked up.
+    With(Option<&'a crate::model::UnassignedUser>),
+    /// None: the account is listed under its Entra user already (`explain_gone`).
+    Without,
 }
 
 /// An Entra user `explain` names whom the read does not give, and why.
@@ -670,7 +690,9 @@ fn explain_gone(
     let config = &desired.loaded.config;
     let anchor = crate::config::object_id_anchor(&config.matching, &config.mappings);
     let accounts: Vec<(serde_json::Value, String)> = anchored_to(desired, target, gone.id)
-        .filter_map(|u| salesforce_user_explained(desired, source, target, &u.id, None))
+        .filter_map(|u| {
+            salesforce_user_explained(desired, source, target, &u.id, EntraNote::Without)
+        })
         .map(|(json, text, _)| (json, text))
         .collect();
     if format == ExplainFormat::Json {

@@ -303,7 +303,7 @@ impl<'a> State<'a> {
         // differs (braces, capitals: helper-90).
         let stored = account.text(field).unwrap_or_default().trim();
         let held = if stored == id {
-            id.into_owned()
+            id.to_string()
         } else {
             format!("{} (the object id {id})", crate::render::quoted(stored))
         };
@@ -315,13 +315,26 @@ impl<'a> State<'a> {
                  value reaches it — deactivate it or clear the value",
                 account.username
             )
+        } else if self.org.protected(self.config, account) {
+            // Never linked, never reactivated: an anchor set to this user's id would not give
+            // it to them (helper-93).
+            format!(
+                "{reason}; Salesforce user {} is inactive and protected, so roster never links \
+                 or reactivates it, and its {field} holds {held}, an Entra user roster did not \
+                 read: to give this user a new account, clear or change the value on it",
+                account.username
+            )
         } else {
+            // Whose the id is, roster does not know (inactive accounts' anchors are not looked
+            // up): perhaps a tenant user's who is not the application's (helper-93), so the
+            // anchor is changed only if the account is this user's.
             format!(
                 "{reason}; Salesforce user {} is inactive and its {field} holds {held}, an Entra \
-                 user roster did not read (a leaver's account, or this user's from before they \
-                 were deleted and created again): to give this user that account, set its \
-                 {field} to their object id {} (roster then links and reactivates it); to give \
-                 them a new one, clear or change the value on it",
+                 user roster did not read (a leaver's, this user's from before they were \
+                 deleted and created again, or a user's who is not the application's: `roster \
+                 explain {id}` says whose): if it is this user's account, set its {field} to \
+                 their object id {} and roster links and reactivates it; if not, clear or \
+                 change the value on it to give this user a new one",
                 account.username, user.id
             )
         }

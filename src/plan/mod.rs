@@ -1061,6 +1061,7 @@ pub(crate) fn unknown_targets(
             let hint = (!guid_like(t))
                 .then(|| {
                     account_carrying(t, target)
+                        .map(|(username, _)| username)
                         .or_else(|| crate::suggest::closest(t, keys.iter().copied()))
                         .map(str::to_owned)
                 })
@@ -1070,11 +1071,17 @@ pub(crate) fn unknown_targets(
         .collect()
 }
 
-/// The Username of the Salesforce user that carries `upn`, a userPrincipalName roster did not
-/// read (someone unassigned or deleted since): in its FederationIdentifier or Email, or as its
-/// Username with a suffix (`ann@contoso.com.dev1`). What `--target` names that person by,
-/// rather than the closest key roster read, which is another person's.
-pub(crate) fn account_carrying<'t>(upn: &str, target: &'t TargetSnapshot) -> Option<&'t str> {
+/// The Salesforce user that carries `upn`, a userPrincipalName roster did not read (someone
+/// unassigned or deleted since), and the field it carries it in: as its Username with a suffix
+/// (`ann@contoso.com.dev1`), its FederationIdentifier or its Email — preferred in that order,
+/// and active accounts before inactive ones, so that of two accounts carrying the name the
+/// person's own (the Username roster made from it, their sign-in) is named, not one whose
+/// Email an admin set to it (helper-93). What `--target` names that person by, rather than the
+/// closest key roster read, which is another person's.
+pub(crate) fn account_carrying<'t>(
+    upn: &str,
+    target: &'t TargetSnapshot,
+) -> Option<(&'t str, &'static str)> {
     let upn = upn.trim();
     let carries = |text: &str| {
         text.get(..upn.len()).is_some_and(|head| {
@@ -1082,17 +1089,29 @@ pub(crate) fn account_carrying<'t>(upn: &str, target: &'t TargetSnapshot) -> Opt
                 && matches!(text.as_bytes().get(upn.len()), None | Some(b'.'))
         })
     };
-    (upn.contains('@'))
-        .then(|| {
-            target.users.iter().find(|user| {
-                carries(&user.username)
-                    || ["FederationIdentifier", "Email"]
-                        .iter()
-                        .any(|field| user.text(field).is_some_and(carries))
-            })
+    if !upn.contains('@') {
+        return None;
+    }
+    target
+        .users
+        .iter()
+        .filter_map(|user| {
+            let field = if carries(&user.username) {
+                "Username"
+            } else {
+                ["FederationIdentifier", "Email"]
+                    .into_iter()
+                    .find(|field| user.text(field).is_some_and(carries))?
+            };
+            Some((user, field))
         })
-        .flatten()
-        .map(|user| user.username.as_str())
+        .min_by_key(|(user, field)| {
+            let rank = ["Username", "FederationIdentifier", "Email"]
+                .iter()
+                .position(|f| f == field);
+            (rank, !user.is_active)
+        })
+        .map(|(user, field)| (user.username.as_str(), field))
 }
 
 /// Whether `text` reads as an object id, whole or mistyped: hex digits (24 or more), hyphens,

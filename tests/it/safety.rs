@@ -2831,7 +2831,22 @@ fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
     let run = world.roster(&["plan", "--target", "lchen@contoso.com.dev1"]);
     assert!(run.stdout.contains(deactivation), "{}", run.transcript());
     // `explain` points to the same account, live and from a snapshot (helper-91: it said
-    // neither Entra nor the org had the user).
+    // neither Entra nor the org had the user) — his own, though another account's Email carries
+    // his name too, an account made before his (helper-93: the lowest id was named).
+    let (_, found) = world.emulator.salesforce_send(
+        Method::GET,
+        "query?q=SELECT+Id+FROM+User+WHERE+Username+=+'ava.martinez@contoso.com.dev1'",
+        &Value::Null,
+    );
+    let (status, answer) = world.emulator.salesforce_send(
+        Method::PATCH,
+        &format!(
+            "sobjects/User/{}",
+            found["records"][0]["Id"].as_str().unwrap()
+        ),
+        &json!({"Email": "liam.chen@contoso.com"}),
+    );
+    assert_eq!(status, 204, "{answer}");
     let run = world.roster(&["snapshot", "--out", "snap"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     for snapshot in [&[][..], &["--snapshot", "snap"][..]] {
@@ -2839,10 +2854,9 @@ fn a_leavers_upn_as_target_points_to_their_account_not_to_a_colleague() {
         assert_eq!(run.code, 1, "{}", run.transcript());
         assert!(
             run.stderr.contains(
-                "; the Salesforce user lchen@contoso.com.dev1 carries it (as its Username, \
-                 FederationIdentifier or Email), maybe a deleted or renamed Entra user's \
-                 account: `roster explain lchen@contoso.com.dev1` shows what the plan does with \
-                 it"
+                "; the Salesforce user lchen@contoso.com.dev1 carries it as its \
+                 FederationIdentifier, maybe a deleted or renamed Entra user's account: `roster \
+                 explain lchen@contoso.com.dev1` shows what the plan does with it"
             ),
             "{}",
             run.stderr
@@ -3544,7 +3558,7 @@ fn explain_of_a_username_that_is_a_leavers_upn_names_the_entra_user() {
             .contains("Salesforce user sam.leaver@contoso.com (")
             && text.stdout.contains("will be deactivated")
             && text.stdout.contains(&format!(
-                "Sam.Leaver@contoso.com is also the userPrincipalName of the Entra user \
+                "sam.leaver@contoso.com is also the userPrincipalName of the Entra user \
                  {LEAVER}, who is in the tenant but not among the application's users"
             )),
         "{}",
@@ -3600,6 +3614,11 @@ fn explain_of_a_username_that_is_a_never_assigned_users_upn_asks_entra() {
         json["entra_user"]["user_principal_name"],
         "pat.never@contoso.com"
     );
+    // Named by its Salesforce id, the account's Username is asked about just the same.
+    let id = json["salesforce_user"]["id"].as_str().unwrap();
+    let by_id = world.roster(&["explain", id, "--format", "json"]);
+    let by_id: Value = serde_json::from_str(&by_id.stdout).unwrap();
+    assert_eq!(by_id["entra_user"]["id"], PAT, "{by_id}");
     fault(
         &world,
         &json!({"route": "GET /v1.0/users/pat.never", "kind": "respond", "status": 403,
@@ -3607,7 +3626,8 @@ fn explain_of_a_username_that_is_a_never_assigned_users_upn_asks_entra() {
                 "body": {"error": {"code": "Authorization_RequestDenied",
                                    "message": "Insufficient privileges to complete the operation."}}}),
     );
-    let refused = world.roster(&["explain", "pat.never@contoso.com"]);
+    // Under --quiet too: something was not read (helper-93).
+    let refused = world.roster(&["-q", "explain", "pat.never@contoso.com"]);
     assert_eq!(refused.code, 0, "{}", refused.transcript());
     assert!(
         refused
@@ -3777,10 +3797,12 @@ fn a_conflict_over_an_inactive_account_anchored_to_no_one_says_how_to_settle_it(
             && reason.ends_with(&format!(
                 "; Salesforce user wyatt.prior@contoso.com.dev1 is inactive and its \
                  Entra_Object_Id__c holds 99999999-0000-4000-8000-0000000000ef, an Entra user \
-                 roster did not read (a leaver's account, or this user's from before they were \
-                 deleted and created again): to give this user that account, set its \
-                 Entra_Object_Id__c to their object id {wyatt} (roster then links and \
-                 reactivates it); to give them a new one, clear or change the value on it"
+                 roster did not read (a leaver's, this user's from before they were deleted and \
+                 created again, or a user's who is not the application's: `roster explain \
+                 99999999-0000-4000-8000-0000000000ef` says whose): if it is this user's \
+                 account, set its Entra_Object_Id__c to their object id {wyatt} and roster links \
+                 and reactivates it; if not, clear or change the value on it to give this user \
+                 a new one"
             )),
         "{reason}"
     );
@@ -3797,6 +3819,38 @@ fn a_conflict_over_an_inactive_account_anchored_to_no_one_says_how_to_settle_it(
     let change = change_to(&plan, &account["Id"]);
     assert_eq!(change["action"], "reactivate", "{change}");
     assert_eq!(change["key"], "wyatt.schmidt@contoso.com", "{change}");
+}
+
+/// The same account protected (a System Administrator's): roster never links or reactivates
+/// it, so the conflict does not say an anchor would give it to the person (helper-93).
+#[test]
+fn a_conflict_over_an_inactive_protected_account_says_only_what_roster_can_do() {
+    let world = World::demo_editing("safety-inactive-protected-anchor", |demo| {
+        with_a_salesforce_user(
+            demo,
+            &standard_user(
+                "wyatt.prior@contoso.com.dev1",
+                "FederationIdentifier: wyatt.schmidt@contoso.com, IsActive: false, \
+                 Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+            )
+            .replace("Profile: Standard User", "Profile: System Administrator"),
+        )
+    });
+    let plan: Value =
+        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+    let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.ends_with(
+            "; Salesforce user wyatt.prior@contoso.com.dev1 is inactive and protected, so roster \
+             never links or reactivates it, and its Entra_Object_Id__c holds \
+             99999999-0000-4000-8000-0000000000ef, an Entra user roster did not read: to give \
+             this user a new account, clear or change the value on it"
+        ),
+        "{reason}"
+    );
 }
 
 /// A later rule's account whose anchor holds an id no one roster knows has may be the
