@@ -409,6 +409,13 @@ impl<'a> State<'a> {
                  that anchor (a Username reused after a rename: this person needs another \
                  Username; or an anchor written wrong: correct it on that account)"
             ),
+            // Protected: linked or not, roster never changes or reactivates it, so an anchor
+            // corrected would give this person nothing (helper-94).
+            (Some(theirs), None) if self.org.protected(self.config, other) => format!(
+                "whose {theirs}: roster does not hand one person's account to another, and it is \
+                 protected, so roster never changes or reactivates it, linked or not (this \
+                 person needs another Username; or an admin gives them that account by hand)"
+            ),
             (Some(theirs), None) => format!(
                 "whose {theirs}: roster does not hand one person's account to another (if it is \
                  this person's — rehired, recreated in Entra — correct or clear that field on it)"

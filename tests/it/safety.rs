@@ -3825,31 +3825,52 @@ fn a_conflict_over_an_inactive_account_anchored_to_no_one_says_how_to_settle_it(
 /// it, so the conflict does not say an anchor would give it to the person (helper-93).
 #[test]
 fn a_conflict_over_an_inactive_protected_account_says_only_what_roster_can_do() {
-    let world = World::demo_editing("safety-inactive-protected-anchor", |demo| {
-        with_a_salesforce_user(
-            demo,
-            &standard_user(
-                "wyatt.prior@contoso.com.dev1",
-                "FederationIdentifier: wyatt.schmidt@contoso.com, IsActive: false, \
-                 Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+    // Wyatt's conflict, with an inactive System Administrator's account `username` (`more`
+    // besides) in the demo world.
+    let reason = |name: &str, username: &str, more: &str| {
+        let world = World::demo_editing(name, |demo| {
+            with_a_salesforce_user(
+                demo,
+                &standard_user(username, &format!("IsActive: false, {more}"))
+                    .replace("Profile: Standard User", "Profile: System Administrator"),
             )
-            .replace("Profile: Standard User", "Profile: System Administrator"),
-        )
-    });
-    let plan: Value =
-        serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
-    let reason = error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        });
+        let plan: Value =
+            serde_json::from_str(&world.roster(&["plan", "--format", "json"]).stdout).unwrap();
+        error_for(&plan, "wyatt.schmidt@contoso.com")["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let held = reason(
+        "safety-inactive-protected-anchor",
+        "wyatt.prior@contoso.com.dev1",
+        "FederationIdentifier: wyatt.schmidt@contoso.com, \
+         Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+    );
     assert!(
-        reason.ends_with(
+        held.ends_with(
             "; Salesforce user wyatt.prior@contoso.com.dev1 is inactive and protected, so roster \
              never links or reactivates it, and its Entra_Object_Id__c holds \
              99999999-0000-4000-8000-0000000000ef, an Entra user roster did not read: to give \
              this user a new account, clear or change the value on it"
         ),
-        "{reason}"
+        "{held}"
+    );
+    // Holding the Username the create wants, its anchor another id: the same (helper-94).
+    let taken = reason(
+        "safety-inactive-protected-username",
+        "wyatt.schmidt@contoso.com.dev1",
+        "Entra_Object_Id__c: 99999999-0000-4000-8000-0000000000ef",
+    );
+    assert!(
+        taken.contains("already belongs to Salesforce user")
+            && taken.ends_with(
+                "roster does not hand one person's account to another, and it is protected, so \
+                 roster never changes or reactivates it, linked or not (this person needs another \
+                 Username; or an admin gives them that account by hand)"
+            ),
+        "{taken}"
     );
 }
 
