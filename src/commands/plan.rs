@@ -506,10 +506,10 @@ fn explain_salesforce_user(
     Ok(Some(Outcome::Success))
 }
 
-/// The Entra user, not among those the read gave or looked up, whose userPrincipalName is
-/// `user` when `user` is a Salesforce user's Username: asked of Graph (one request). `None`
-/// when no one has it, or when the question fails — the explanation stands without the note,
-/// and the failure is logged.
+/// The Entra user, not among those the read gave or looked up, whose userPrincipalName is the
+/// Username of the Salesforce user `user` names (by Username or id): asked of Graph (one
+/// request). `None` when no one has it, or when the question fails — the explanation stands
+/// without the note, and the failure is a warning on stderr.
 fn named_in_entra(
     ctx: &Context,
     desired: &super::context::Desired,
