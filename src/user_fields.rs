@@ -257,6 +257,20 @@ pub(crate) fn stored_text(text: &str) -> &str {
     text.trim_matches(|c: char| c <= ' ')
 }
 
+/// A JSON text value as Salesforce stores it (`stored_text`), empty text as null (String
+/// field values "can never be empty (only null)", the same page); any other value as it is.
+/// The emulator stores what a write sends and what a world file seeds with it.
+pub(crate) fn store_text(value: &mut serde_json::Value) {
+    if let serde_json::Value::String(text) = &*value {
+        let stored = stored_text(text);
+        if stored.is_empty() {
+            *value = serde_json::Value::Null;
+        } else if stored.len() != text.len() {
+            *value = serde_json::Value::String(stored.to_owned());
+        }
+    }
+}
+
 /// `local@domain.tld` with no spaces and one `@`: the shape Salesforce's email fields insist on
 /// (`INVALID_EMAIL_ADDRESS` otherwise; its exact grammar is not published, this is the part every
 /// capture agrees on). The planner checks values with it, and the emulator enforces it.

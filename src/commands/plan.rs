@@ -379,6 +379,11 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         return Ok(outcome);
     }
     let id = crate::graph::object_id_form(user.trim());
+    // The account carrying the name, for a refusal to point to (as `plan --target` does).
+    let carried_by = || {
+        crate::plan::account_carrying(user, &target)
+            .map(|(username, field)| (username.to_owned(), field))
+    };
     if let Some(deleted) = source
         .deleted_users
         .iter()
@@ -413,8 +418,7 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         return Err(Error::UnknownUser {
             user: user.to_owned(),
             read: source.users.len(),
-            carried_by: crate::plan::account_carrying(user, &target)
-                .map(|(username, field)| (username.to_owned(), field)),
+            carried_by: carried_by(),
         });
     }
     // Not read: ask Entra who this is, and why the application's assignments miss them.
@@ -430,8 +434,7 @@ pub(crate) fn explain(ctx: &Context, args: &ExplainArgs) -> Result<Outcome, Erro
         .unwrap_or_else(|| {
             Err(Error::NoEntraUser {
                 user: user.to_owned(),
-                carried_by: crate::plan::account_carrying(user, &target)
-                    .map(|(username, field)| (username.to_owned(), field)),
+                carried_by: carried_by(),
             })
         });
     };

@@ -1294,13 +1294,8 @@ fn seeded_kind(org: &Org, name: &str) -> Kind {
 /// (helper-91: a world's `Title: "Engineer "` was served with its space).
 fn store_seeded_text(org: &Org, user: &mut Map<String, Value>) {
     for (name, value) in user.iter_mut() {
-        if let (Value::String(text), Kind::Text) = (&*value, seeded_kind(org, name)) {
-            let stored = crate::user_fields::stored_text(text);
-            if stored.is_empty() {
-                *value = Value::Null;
-            } else if stored.len() != text.len() {
-                *value = Value::String(stored.to_owned());
-            }
+        if let Kind::Text = seeded_kind(org, name) {
+            crate::user_fields::store_text(value);
         }
     }
 }

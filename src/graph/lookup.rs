@@ -31,15 +31,8 @@ pub(crate) async fn look_up(
         }
     }
     let selected = Selected::new(names);
-    let url = graph.url(&format!(
-        "users/{}?$select={}",
-        encode(user),
-        encode(&graph_select(&selected))
-    ));
-    let found = match graph.get(&url).await {
-        Ok(found) => found,
-        Err(GraphError::Http(HttpError::Status { status: 404, .. })) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(found) = user_selected(graph, user, &graph_select(&selected)).await? else {
+        return Ok(None);
     };
     let unexpected = |why: String| {
         GraphError::Read(format!(
@@ -124,6 +117,25 @@ pub(crate) async fn look_up(
     }))
 }
 
+/// `GET /users/{user}?$select={select}` (Graph v1.0 "Get user"): the user object, or `None`
+/// when Entra has no such user (404).
+async fn user_selected(
+    graph: &Graph,
+    user: &str,
+    select: &str,
+) -> Result<Option<Value>, GraphError> {
+    let url = graph.url(&format!(
+        "users/{}?$select={}",
+        encode(user),
+        encode(select)
+    ));
+    match graph.get(&url).await {
+        Ok(found) => Ok(Some(found)),
+        Err(GraphError::Http(HttpError::Status { status: 404, .. })) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The Entra user whose userPrincipalName (or object id) is `user`, named only — id,
 /// userPrincipalName, displayName (Graph v1.0 "Get user", `$select`); `None` when Entra has no
 /// such user (404). What `roster explain` of a Salesforce Username asks to say that the name is
@@ -135,14 +147,8 @@ pub(crate) async fn user_named(
     graph: &Graph,
     user: &str,
 ) -> Result<Option<UnassignedUser>, GraphError> {
-    let url = graph.url(&format!(
-        "users/{}?$select=id,userPrincipalName,displayName",
-        encode(user)
-    ));
-    let found = match graph.get(&url).await {
-        Ok(found) => found,
-        Err(GraphError::Http(HttpError::Status { status: 404, .. })) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(found) = user_selected(graph, user, "id,userPrincipalName,displayName").await? else {
+        return Ok(None);
     };
     let text = |key: &str| found.get(key).and_then(Value::as_str).map(str::to_owned);
     let Some(id) = text("id") else {

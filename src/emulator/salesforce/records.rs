@@ -1059,13 +1059,8 @@ fn typed(org: &Org, object: &str, user: &mut Map<String, Value>) {
         // values follow the same rules as in the SOAP API: they can never be empty (only null),
         // and they can never include leading and trailing whitespace" (Apex Developer Guide,
         // "Primitive Data Types").
-        if let (Value::String(text), true) = (&*value, text_field) {
-            let trimmed = crate::user_fields::stored_text(text);
-            if trimmed.is_empty() {
-                *value = Value::Null;
-            } else if trimmed.len() != text.len() {
-                *value = Value::String(trimmed.to_owned());
-            }
+        if let (Value::String(_), true) = (&*value, text_field) {
+            crate::user_fields::store_text(value);
             continue;
         }
         let Value::String(text) = &*value else {
